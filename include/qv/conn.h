@@ -1,0 +1,62 @@
+/* libqv — connections.
+ *
+ * A connection is opened on a URI whose scheme names the driver:
+ *   noop:///            in-memory test driver
+ *   noop:///ABS/DIR     test driver keeping its state in DIR
+ *   kvm:///embed        the in-tree VMM, guests inside the calling process
+ *   kvm:///session      the in-tree VMM, each guest in a qv-vmm process
+ *   qemu:///session     qemu-system-x86_64 processes driven over QMP
+ *   propolis://H:P      a propolis-server
+ * The query parameter root=DIR (or $QV_STATE_DIR) chooses where
+ * process-backed drivers keep their state; the default is /var/lib/qv for
+ * root and $XDG_DATA_HOME/qv otherwise.
+ */
+#ifndef QV_CONN_H
+#define QV_CONN_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+struct qv_conn;
+
+/* Open a connection. uri NULL means $QV_DEFAULT_URI, else "kvm:///embed".
+ * Returns NULL with QV_ERR_URI when the URI is malformed or no driver serves
+ * its scheme, or the driver's error when it cannot open. Thread-safe: one
+ * connection may be used from many threads at once. */
+struct qv_conn *qv_connect(const char *uri);
+
+/* Drop the caller's reference. The connection is closed once every VM
+ * handle made through it has been freed too. NULL is ignored. */
+void qv_close(struct qv_conn *conn);
+
+/* The URI the connection was opened with (normalised), owned by conn. */
+const char *qv_conn_get_uri(struct qv_conn *conn);
+
+/* The name of the driver serving the connection ("noop", "kvm", ...). */
+const char *qv_conn_get_driver(struct qv_conn *conn);
+
+/* The directory where process-backed VMs of this connection keep their
+ * state, or NULL for drivers that keep none. Owned by conn. */
+const char *qv_conn_get_state_dir(struct qv_conn *conn);
+
+/* Fill *names with a NULL-terminated list of the drivers compiled in.
+ * Free with qv_strv_free(). Returns 0 or a negative QV_ERR_*. */
+int qv_list_drivers(char ***names, size_t *count);
+
+/* Free a NULL-terminated string vector returned by libqv. NULL is ignored. */
+void qv_strv_free(char **strv);
+
+/* Free a string returned by libqv. */
+void qv_free(void *ptr);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
+#endif

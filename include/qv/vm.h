@@ -1,0 +1,212 @@
+/* libqv — virtual machines.
+ *
+ * A struct vm is a reference-counted handle on one VM of one connection.
+ * Handles are thread-safe; operations on one VM are serialised by libqv.
+ *
+ * States and the operations each allows (checked in one table, before any
+ * driver runs; a refused call returns QV_ERR_INVALID_STATE):
+ *
+ *   CREATED   start, destroy, snapshots, clone, settings
+ *   RUNNING   stop, pause, reset, destroy, snapshots, clone, settings
+ *   PAUSED    resume, stop, reset, destroy, snapshots, clone, settings
+ *   STOPPED   start, destroy, snapshots, clone, settings
+ *   MIGRATING destroy
+ *   DESTROYED nothing
+ */
+#ifndef QV_VM_H
+#define QV_VM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+struct vm;
+struct vcpu;
+
+enum vm_state {
+    VM_STATE_CREATED,
+    VM_STATE_RUNNING,
+    VM_STATE_PAUSED,
+    VM_STATE_STOPPED,
+    VM_STATE_MIGRATING,
+    VM_STATE_DESTROYED,
+};
+
+/* Why a VM is in its state; meaningful mostly for STOPPED. */
+enum vm_state_reason {
+    VM_REASON_NONE,
+    VM_REASON_USER,      /* a caller asked for it */
+    VM_REASON_SHUTDOWN,  /* the guest powered off or asked to exit */
+    VM_REASON_CRASHED,   /* the VM's process or vCPU died */
+    VM_REASON_FAILED,    /* the backend reported a failure */
+    VM_REASON_RESET,     /* the guest asked for a reset and was stopped */
+};
+
+/* Flags for vm_add_memory_region(). A region without VM_MEM_WRITE is
+ * read-only to the guest. */
+#define VM_MEM_READ 0x1u
+#define VM_MEM_WRITE 0x2u
+#define VM_MEM_EXEC 0x4u
+
+/* Flags for vm_stop_flags(). */
+#define VM_STOP_FORCE 0x1u /* do not ask the guest; stop it now */
+
+struct vm_info {
+    enum vm_state state;
+    enum vm_state_reason reason;
+    uint32_t vcpus;      /* vCPUs the definition gives the guest */
+    uint32_t max_vcpus;  /* upper bound for vm_set_vcpus() */
+    uint64_t memory;     /* current memory, bytes */
+    uint64_t max_memory; /* bytes */
+    int exit_status;     /* the guest's exit status once stopped, else -1 */
+    char uuid[37];       /* canonical text form */
+};
+
+/* ---- The seed API (QuantaVirt) ---- */
+
+/* Create and define a VM on the process default connection
+ * ($QV_DEFAULT_URI, else "kvm:///embed"). ram_size is in bytes. The VM is
+ * CREATED. Errors: QV_ERR_INVALID_ARG (bad name, zero vCPUs or RAM),
+ * QV_ERR_EXISTS, the driver's errors. */
+struct vm *vm_create(const char *name, uint32_t max_vcpus, uint64_t ram_size);
+
+/* Destroy the VM: stop it if it runs, then remove it and everything it owns
+ * (definition, snapshots, state directory). Allowed in every state but
+ * DESTROYED. The handle is released whether or not it succeeds; other
+ * handles on the VM then report VM_STATE_DESTROYED. On failure
+ * qv_last_error() says why. NULL is ignored. */
+void vm_destroy(struct vm *vm);
+
+/* CREATED or STOPPED -> RUNNING. */
+int vm_start(struct vm *vm);
+/* RUNNING or PAUSED -> STOPPED, gracefully: the guest is asked to power off
+ * and, after the driver's default timeout, forced. */
+int vm_stop(struct vm *vm);
+/* RUNNING -> PAUSED: no vCPU executes guest code until vm_resume(). */
+int vm_pause(struct vm *vm);
+/* PAUSED -> RUNNING. */
+int vm_resume(struct vm *vm);
+/* RUNNING or PAUSED: a hardware reset; the state is kept. */
+int vm_reset(struct vm *vm);
+
+/* Add vCPU vcpu_id (0 <= id < max_vcpus). Errors: QV_ERR_INVALID_ARG,
+ * QV_ERR_EXISTS, QV_ERR_UNSUPPORTED on drivers without register access. */
+int vm_add_vcpu(struct vm *vm, uint32_t vcpu_id);
+/* The vCPU with that id, or NULL (QV_ERR_NOT_FOUND). Owned by the VM. */
+struct vcpu *vm_get_vcpu(struct vm *vm, uint32_t vcpu_id);
+
+/* Map size bytes of new guest memory at gpa_base. Both must be 4 KiB
+ * aligned and must not overlap an existing region. flags: VM_MEM_*. */
+int vm_add_memory_region(struct vm *vm, uint64_t gpa_base, uint64_t size, uint32_t flags);
+/* The host address backing gpa, or NULL (QV_ERR_OUT_OF_RANGE). */
+void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa);
+/* Copy len bytes from/to guest memory at gpa. The range may span adjacent
+ * regions; any byte outside guest memory fails the whole call with
+ * QV_ERR_OUT_OF_RANGE and nothing is copied. */
+int vm_read_memory(struct vm *vm, uint64_t gpa, void *buf, size_t len);
+int vm_write_memory(struct vm *vm, uint64_t gpa, const void *buf, size_t len);
+
+/* ---- Management ---- */
+
+/* Create a VM on conn like vm_create(). */
+struct vm *vm_create_on(struct qv_conn *conn, const char *name, uint32_t max_vcpus,
+                        uint64_t ram_size);
+/* Define a VM from libvirt domain XML. The VM is CREATED. Errors:
+ * QV_ERR_XML naming line and element, QV_ERR_EXISTS, QV_ERR_INVALID_ARG
+ * for a bad name. A UUID and NIC MAC addresses are generated when absent. */
+struct vm *vm_define_xml(struct qv_conn *conn, const char *xml);
+/* Define a VM from a QuantaVirt JSON config. Errors: QV_ERR_JSON naming the
+ * JSON path, otherwise as vm_define_xml(). */
+struct vm *vm_define_json(struct qv_conn *conn, const char *json);
+/* A new handle on the VM called name, or NULL with QV_ERR_NOT_FOUND. */
+struct vm *vm_lookup(struct qv_conn *conn, const char *name);
+/* The names of all VMs on conn, sorted, as a NULL-terminated vector
+ * (free with qv_strv_free()). count may be NULL. */
+int vm_list(struct qv_conn *conn, char ***names, size_t *count);
+/* Drop a handle; the VM itself lives on. NULL is ignored. */
+void vm_free(struct vm *vm);
+/* Take one more reference on a handle. */
+struct vm *vm_ref(struct vm *vm);
+
+/* The VM's name (owned by the handle) and connection. */
+const char *vm_get_name(struct vm *vm);
+struct qv_conn *vm_get_conn(struct vm *vm);
+/* The VM's definition as libvirt domain XML; free with qv_free(). */
+char *vm_get_xml(struct vm *vm);
+/* The VM's definition as QuantaVirt JSON; free with qv_free(). */
+char *vm_get_json(struct vm *vm);
+/* The current state. A destroyed VM, or one the driver cannot reach, reports
+ * VM_STATE_DESTROYED (and sets the error in the second case). */
+enum vm_state vm_get_state(struct vm *vm);
+/* State, reason, sizes and UUID. */
+int vm_get_info(struct vm *vm, struct vm_info *info);
+/* Constant lower-case names: "running", "crashed", ... */
+const char *vm_state_name(enum vm_state state);
+const char *vm_state_reason_name(enum vm_state_reason reason);
+
+/* Stop with flags (VM_STOP_FORCE). timeout_ms bounds the graceful phase;
+ * negative means the driver's default (30 s), 0 means force at once. */
+int vm_stop_flags(struct vm *vm, unsigned flags, int timeout_ms);
+
+/* Wait until the VM is neither RUNNING nor PAUSED (it stopped, or the guest
+ * powered off or exited), or timeout_ms passes (negative: no limit).
+ * Returns 0, QV_ERR_TIMEOUT, or QV_ERR_UNSUPPORTED. vm_get_info() then gives
+ * the reason and the guest's exit status. The VM is not locked while waiting. */
+int vm_wait(struct vm *vm, int timeout_ms);
+
+/* Define a copy of the VM called new_name: a new UUID, new NIC MACs, and
+ * copy-on-write copies of its disks where the driver has disks. The source
+ * may be in any state but MIGRATING and DESTROYED; the clone is CREATED. */
+struct vm *vm_clone(struct vm *vm, const char *new_name);
+
+/* ---- Settings and hot-plug ----
+ * Each changes the definition; on a running VM the driver applies it live
+ * or returns QV_ERR_UNSUPPORTED (and changes nothing). */
+
+/* Pin vCPU vcpu to host CPU pcpu; pcpu < 0 removes the pin. */
+int vm_set_cpu_pin(struct vm *vm, uint32_t vcpu, int pcpu);
+/* Pin vCPU i to the i-th online host CPU (wrapping). */
+int vm_set_cpu_pin_auto(struct vm *vm);
+/* The host CPU vCPU vcpu is pinned to, or -1. */
+int vm_get_cpu_pin(struct vm *vm, uint32_t vcpu, int *pcpu);
+/* CPU weight, 1..65535 (default 256). */
+int vm_set_cpu_weight(struct vm *vm, uint32_t weight);
+/* CPU cap in percent of one host CPU per vCPU, 0..100; 0 removes the cap. */
+int vm_set_cpu_cap(struct vm *vm, uint32_t percent);
+/* Number of vCPUs, 1..max_vcpus. */
+int vm_set_vcpus(struct vm *vm, uint32_t vcpus);
+/* Current memory in bytes (balloon), at most the maximum memory. */
+int vm_set_memory(struct vm *vm, uint64_t bytes);
+/* Disk throttling for the disk with target dev (e.g. "vda"), or every disk
+ * when disk is NULL; 0 removes a limit. */
+int vm_set_io_limit(struct vm *vm, const char *disk, uint64_t bytes_per_sec, uint64_t iops);
+/* NIC throttling for the NIC with that MAC, or every NIC when mac is NULL,
+ * in bits per second; 0 removes the limit. */
+int vm_set_net_limit(struct vm *vm, const char *mac, uint64_t bits_per_sec);
+/* Add or remove a <disk>, <interface> or <hostdev> given as XML. Removal
+ * matches a disk by target dev, a NIC by MAC, a hostdev by address. */
+int vm_attach_device(struct vm *vm, const char *device_xml);
+int vm_detach_device(struct vm *vm, const char *device_xml);
+
+/* ---- Guest access ---- */
+
+/* Where the serial console can be reached: "unix:/path", "pty:/dev/pts/N",
+ * "file:/path", "ws://host:port/..." or "stdio". Free with qv_free(). */
+char *vm_console_endpoint(struct vm *vm);
+/* An address at which the guest's SSH server can be reached: *ip is a
+ * string (free with qv_free()), *port its TCP port. */
+int vm_guest_ip(struct vm *vm, char **ip, int *port);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
+#endif

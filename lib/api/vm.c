@@ -1,0 +1,716 @@
+/* Public VM entry points: validate, lock, check the transition table,
+ * dispatch to the driver. None of this knows which driver it talks to. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+#include "../conf/domain.h"
+#include "../util/error.h"
+#include "../util/names.h"
+#include "internal.h"
+
+#define DRV(vm) ((vm)->conn->driver)
+
+int qv_unsupported(const struct qv_conn *conn, const char *op)
+{
+    return qv_error_set(QV_ERR_UNSUPPORTED, "%s is not supported by the %s driver", op,
+                        conn->driver->name);
+}
+
+static int status_of(struct vm *vm, struct qv_vm_status *st)
+{
+    st->reason = VM_REASON_NONE;
+    st->exit_status = -1;
+    if (vm->destroyed) {
+        st->state = VM_STATE_DESTROYED;
+        return 0;
+    }
+    if (!DRV(vm)->vm_get_status)
+        return qv_unsupported(vm->conn, "vm_get_state");
+    int rc = DRV(vm)->vm_get_status(vm, st);
+    if (rc == QV_ERR_NOT_FOUND) {
+        /* Removed behind our back (another process destroyed it). */
+        st->state = VM_STATE_DESTROYED;
+        return 0;
+    }
+    return rc;
+}
+
+int qv_vm_enter(struct vm *vm, enum qv_op op, struct qv_vm_status *st)
+{
+    qv_reset_error();
+    if (!vm)
+        return qv_error_set(QV_ERR_INVALID_ARG, "VM handle is NULL");
+    g_rec_mutex_lock(&vm->lock);
+    struct qv_vm_status local;
+    if (!st)
+        st = &local;
+    int rc = status_of(vm, st);
+    if (rc == 0)
+        rc = qv_op_check(op, st->state, vm->name);
+    if (rc < 0)
+        g_rec_mutex_unlock(&vm->lock);
+    return rc;
+}
+
+void qv_vm_leave(struct vm *vm)
+{
+    g_rec_mutex_unlock(&vm->lock);
+}
+
+/* The one handle per VM per connection, so every caller in the process
+ * serialises on the same lock. Takes ownership of priv. */
+static struct vm *handle_new(struct qv_conn *conn, const char *name, void *priv)
+{
+    struct vm *vm = g_new0(struct vm, 1);
+    vm->refs = 1;
+    vm->conn = conn;
+    qv_conn_ref(conn);
+    vm->name = g_strdup(name);
+    vm->priv = priv;
+    g_rec_mutex_init(&vm->lock);
+    g_mutex_lock(&conn->lock);
+    g_hash_table_replace(conn->vms, vm->name, vm);
+    g_mutex_unlock(&conn->lock);
+    return vm;
+}
+
+static void handle_free(struct vm *vm)
+{
+    if (DRV(vm)->vm_release)
+        DRV(vm)->vm_release(vm);
+    g_rec_mutex_clear(&vm->lock);
+    struct qv_conn *conn = vm->conn;
+    g_free(vm->name);
+    g_free(vm);
+    qv_conn_unref(conn);
+}
+
+static void handle_unref(struct vm *vm)
+{
+    struct qv_conn *conn = vm->conn;
+    g_mutex_lock(&conn->lock);
+    if (!g_atomic_int_dec_and_test(&vm->refs)) {
+        g_mutex_unlock(&conn->lock);
+        return;
+    }
+    if (g_hash_table_lookup(conn->vms, vm->name) == vm)
+        g_hash_table_remove(conn->vms, vm->name);
+    g_mutex_unlock(&conn->lock);
+    handle_free(vm);
+}
+
+struct vm *vm_ref(struct vm *vm)
+{
+    if (vm)
+        g_atomic_int_inc(&vm->refs);
+    return vm;
+}
+
+void vm_free(struct vm *vm)
+{
+    qv_reset_error();
+    if (vm)
+        handle_unref(vm);
+}
+
+static enum qv_virt_type virt_type_for(const struct qv_conn *conn)
+{
+    if (strcmp(conn->driver->name, "kvm") == 0)
+        return QV_VIRT_KVM;
+    if (strcmp(conn->driver->name, "noop") == 0)
+        return QV_VIRT_TEST;
+    return QV_VIRT_QEMU;
+}
+
+/* Validate, fill defaults, let the driver define, wrap in a handle. */
+static struct vm *define_def(struct qv_conn *conn, struct qv_domain *def)
+{
+    if (!conn->driver->vm_define) {
+        qv_unsupported(conn, "defining VMs");
+        return NULL;
+    }
+    qv_domain_fill_defaults(def);
+    if (qv_domain_validate(def) < 0)
+        return NULL;
+    void *priv = NULL;
+    if (conn->driver->vm_define(conn, def, &priv) < 0)
+        return NULL;
+    return handle_new(conn, def->name, priv);
+}
+
+struct vm *vm_create_on(struct qv_conn *conn, const char *name, uint32_t max_vcpus,
+                        uint64_t ram_size)
+{
+    qv_reset_error();
+    if (!conn) {
+        qv_error_set(QV_ERR_INVALID_ARG, "connection is NULL");
+        return NULL;
+    }
+    if (!qv_name_check(name, "VM"))
+        return NULL;
+    if (max_vcpus == 0) {
+        qv_error_set(QV_ERR_INVALID_ARG, "cannot create VM '%s': it needs at least one vCPU",
+                     name);
+        return NULL;
+    }
+    if (ram_size == 0 || ram_size % 4096) {
+        qv_error_set(QV_ERR_INVALID_ARG,
+                     "cannot create VM '%s': RAM size %" G_GUINT64_FORMAT
+                     " is not a non-zero multiple of 4096 bytes",
+                     name, ram_size);
+        return NULL;
+    }
+    g_autoptr(qv_domain) def = qv_domain_new();
+    def->type = virt_type_for(conn);
+    def->name = g_strdup(name);
+    def->vcpus = def->max_vcpus = max_vcpus;
+    def->memory_kib = ram_size / 1024;
+    return define_def(conn, def);
+}
+
+struct vm *vm_create(const char *name, uint32_t max_vcpus, uint64_t ram_size)
+{
+    qv_reset_error();
+    struct qv_conn *conn = qv_default_conn();
+    if (!conn)
+        return NULL;
+    return vm_create_on(conn, name, max_vcpus, ram_size);
+}
+
+struct vm *vm_define_xml(struct qv_conn *conn, const char *xml)
+{
+    qv_reset_error();
+    if (!conn || !xml) {
+        qv_error_set(QV_ERR_INVALID_ARG, "vm_define_xml: %s is NULL", conn ? "xml" : "conn");
+        return NULL;
+    }
+    g_autoptr(qv_domain) def = qv_domain_parse_xml(xml);
+    if (!def)
+        return NULL;
+    return define_def(conn, def);
+}
+
+struct vm *vm_define_json(struct qv_conn *conn, const char *json)
+{
+    qv_reset_error();
+    if (!conn || !json) {
+        qv_error_set(QV_ERR_INVALID_ARG, "vm_define_json: %s is NULL", conn ? "json" : "conn");
+        return NULL;
+    }
+    g_autoptr(qv_domain) def = qv_domain_parse_json(json);
+    if (!def)
+        return NULL;
+    return define_def(conn, def);
+}
+
+struct vm *vm_lookup(struct qv_conn *conn, const char *name)
+{
+    qv_reset_error();
+    if (!conn) {
+        qv_error_set(QV_ERR_INVALID_ARG, "connection is NULL");
+        return NULL;
+    }
+    if (!qv_name_check(name, "VM"))
+        return NULL;
+    g_mutex_lock(&conn->lock);
+    struct vm *vm = g_hash_table_lookup(conn->vms, name);
+    if (vm)
+        g_atomic_int_inc(&vm->refs);
+    g_mutex_unlock(&conn->lock);
+    if (vm)
+        return vm;
+    if (!conn->driver->vm_lookup) {
+        qv_unsupported(conn, "vm_lookup");
+        return NULL;
+    }
+    void *priv = NULL;
+    if (conn->driver->vm_lookup(conn, name, &priv) < 0)
+        return NULL;
+    /* Another thread may have looked it up meanwhile; keep the first. */
+    g_mutex_lock(&conn->lock);
+    vm = g_hash_table_lookup(conn->vms, name);
+    if (vm)
+        g_atomic_int_inc(&vm->refs);
+    g_mutex_unlock(&conn->lock);
+    if (vm) {
+        struct vm tmp = { .conn = conn, .priv = priv };
+        if (conn->driver->vm_release)
+            conn->driver->vm_release(&tmp);
+        return vm;
+    }
+    return handle_new(conn, name, priv);
+}
+
+static int cmp_str(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int vm_list(struct qv_conn *conn, char ***names, size_t *count)
+{
+    qv_reset_error();
+    if (!conn || !names)
+        return qv_error_set(QV_ERR_INVALID_ARG, "vm_list: %s is NULL", conn ? "names" : "conn");
+    if (!conn->driver->vm_list)
+        return qv_unsupported(conn, "vm_list");
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    int rc = conn->driver->vm_list(conn, out);
+    if (rc < 0) {
+        g_ptr_array_free(out, TRUE);
+        return rc;
+    }
+    g_ptr_array_sort(out, cmp_str);
+    if (count)
+        *count = out->len;
+    g_ptr_array_set_free_func(out, NULL);
+    g_ptr_array_add(out, NULL);
+    *names = (char **)g_ptr_array_free(out, FALSE);
+    return 0;
+}
+
+const char *vm_get_name(struct vm *vm)
+{
+    return vm ? vm->name : NULL;
+}
+
+struct qv_conn *vm_get_conn(struct vm *vm)
+{
+    return vm ? vm->conn : NULL;
+}
+
+/* The definition, for callers that hold the VM lock. */
+static struct qv_domain *get_def(struct vm *vm)
+{
+    if (!DRV(vm)->vm_get_def) {
+        qv_unsupported(vm->conn, "reading the definition");
+        return NULL;
+    }
+    return DRV(vm)->vm_get_def(vm);
+}
+
+static char *format_def(struct vm *vm, char *(*fmt)(const struct qv_domain *))
+{
+    if (qv_vm_enter(vm, QV_OP_WAIT, NULL) < 0)
+        return NULL;
+    g_autoptr(qv_domain) def = get_def(vm);
+    qv_vm_leave(vm);
+    return def ? fmt(def) : NULL;
+}
+
+char *vm_get_xml(struct vm *vm)
+{
+    return format_def(vm, qv_domain_format_xml);
+}
+
+char *vm_get_json(struct vm *vm)
+{
+    return format_def(vm, qv_domain_format_json);
+}
+
+enum vm_state vm_get_state(struct vm *vm)
+{
+    qv_reset_error();
+    if (!vm) {
+        qv_error_set(QV_ERR_INVALID_ARG, "VM handle is NULL");
+        return VM_STATE_DESTROYED;
+    }
+    struct qv_vm_status st;
+    g_rec_mutex_lock(&vm->lock);
+    int rc = status_of(vm, &st);
+    g_rec_mutex_unlock(&vm->lock);
+    return rc < 0 ? VM_STATE_DESTROYED : st.state;
+}
+
+int vm_get_info(struct vm *vm, struct vm_info *info)
+{
+    struct qv_vm_status st;
+    if (!info) {
+        qv_reset_error();
+        return qv_error_set(QV_ERR_INVALID_ARG, "vm_get_info: info is NULL");
+    }
+    int rc = qv_vm_enter(vm, QV_OP_WAIT, &st);
+    if (rc < 0)
+        return rc;
+    g_autoptr(qv_domain) def = get_def(vm);
+    qv_vm_leave(vm);
+    if (!def)
+        return qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+    memset(info, 0, sizeof(*info));
+    info->state = st.state;
+    info->reason = st.reason;
+    info->exit_status = st.exit_status;
+    info->vcpus = def->vcpus;
+    info->max_vcpus = def->max_vcpus;
+    info->max_memory = def->memory_kib * 1024;
+    info->memory = (def->current_memory_kib ? def->current_memory_kib : def->memory_kib) * 1024;
+    g_strlcpy(info->uuid, def->uuid, sizeof(info->uuid));
+    return 0;
+}
+
+/* ---- Lifecycle ---- */
+
+static int simple_op(struct vm *vm, enum qv_op op, int (*slot)(struct vm *), const char *what)
+{
+    int rc = qv_vm_enter(vm, op, NULL);
+    if (rc < 0)
+        return rc;
+    rc = slot ? slot(vm) : qv_unsupported(vm->conn, what);
+    qv_vm_leave(vm);
+    return rc;
+}
+
+int vm_start(struct vm *vm)
+{
+    return simple_op(vm, QV_OP_START, vm ? DRV(vm)->vm_start : NULL, "vm_start");
+}
+
+int vm_pause(struct vm *vm)
+{
+    return simple_op(vm, QV_OP_PAUSE, vm ? DRV(vm)->vm_pause : NULL, "vm_pause");
+}
+
+int vm_resume(struct vm *vm)
+{
+    return simple_op(vm, QV_OP_RESUME, vm ? DRV(vm)->vm_resume : NULL, "vm_resume");
+}
+
+int vm_reset(struct vm *vm)
+{
+    return simple_op(vm, QV_OP_RESET, vm ? DRV(vm)->vm_reset : NULL, "vm_reset");
+}
+
+int vm_stop_flags(struct vm *vm, unsigned flags, int timeout_ms)
+{
+    int rc = qv_vm_enter(vm, QV_OP_STOP, NULL);
+    if (rc < 0)
+        return rc;
+    if (flags & ~VM_STOP_FORCE)
+        rc = qv_error_set(QV_ERR_INVALID_ARG, "vm_stop_flags: unknown flags 0x%x",
+                          flags & ~VM_STOP_FORCE);
+    else if (!DRV(vm)->vm_stop)
+        rc = qv_unsupported(vm->conn, "vm_stop");
+    else
+        rc = DRV(vm)->vm_stop(vm, flags, timeout_ms);
+    qv_vm_leave(vm);
+    return rc;
+}
+
+int vm_stop(struct vm *vm)
+{
+    return vm_stop_flags(vm, 0, -1);
+}
+
+void vm_destroy(struct vm *vm)
+{
+    if (!vm) {
+        qv_reset_error();
+        return;
+    }
+    if (qv_vm_enter(vm, QV_OP_DESTROY, NULL) == 0) {
+        int rc = DRV(vm)->vm_destroy ? DRV(vm)->vm_destroy(vm)
+                                     : qv_unsupported(vm->conn, "vm_destroy");
+        if (rc == 0) {
+            vm->destroyed = true;
+            /* A new VM may now take the name; it gets a fresh handle. */
+            g_mutex_lock(&vm->conn->lock);
+            if (g_hash_table_lookup(vm->conn->vms, vm->name) == vm)
+                g_hash_table_remove(vm->conn->vms, vm->name);
+            g_mutex_unlock(&vm->conn->lock);
+        }
+        qv_vm_leave(vm);
+    }
+    /* The caller's reference goes whatever happened; keep the error. */
+    handle_unref(vm);
+}
+
+int vm_wait(struct vm *vm, int timeout_ms)
+{
+    int rc = qv_vm_enter(vm, QV_OP_WAIT, NULL);
+    if (rc < 0)
+        return rc;
+    int (*slot)(struct vm *, int) = DRV(vm)->vm_wait;
+    qv_vm_leave(vm);
+    if (!slot)
+        return qv_unsupported(vm->conn, "vm_wait");
+    return slot(vm, timeout_ms);
+}
+
+struct vm *vm_clone(struct vm *vm, const char *new_name)
+{
+    if (qv_vm_enter(vm, QV_OP_CLONE, NULL) < 0)
+        return NULL;
+    struct vm *out = NULL;
+    g_autoptr(qv_domain) def = NULL;
+    if (!qv_name_check(new_name, "VM"))
+        goto out;
+    if (!DRV(vm)->vm_clone) {
+        qv_unsupported(vm->conn, "vm_clone");
+        goto out;
+    }
+    def = get_def(vm);
+    if (!def)
+        goto out;
+    g_free(def->name);
+    def->name = g_strdup(new_name);
+    qv_domain_regenerate_ids(def);
+    if (qv_domain_validate(def) < 0)
+        goto out;
+    void *priv = NULL;
+    if (DRV(vm)->vm_clone(vm, def, &priv) == 0)
+        out = handle_new(vm->conn, new_name, priv);
+out:
+    qv_vm_leave(vm);
+    return out;
+}
+
+/* ---- Settings ---- */
+
+static int apply_setting(struct vm *vm, const struct qv_setting *set)
+{
+    int rc = qv_vm_enter(vm, QV_OP_SET, NULL);
+    if (rc < 0)
+        return rc;
+    rc = DRV(vm)->vm_set ? DRV(vm)->vm_set(vm, set) : qv_unsupported(vm->conn, "changing settings");
+    qv_vm_leave(vm);
+    return rc;
+}
+
+int vm_set_cpu_pin(struct vm *vm, uint32_t vcpu, int pcpu)
+{
+    qv_reset_error();
+    if (pcpu >= CPU_SETSIZE)
+        return qv_error_set(QV_ERR_INVALID_ARG, "host CPU %d is out of range (0-%d)", pcpu,
+                            CPU_SETSIZE - 1);
+    struct qv_setting s = { .kind = QV_SET_CPU_PIN, .vcpu = vcpu, .pcpu = pcpu < 0 ? -1 : pcpu };
+    return apply_setting(vm, &s);
+}
+
+int vm_set_cpu_pin_auto(struct vm *vm)
+{
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+        return qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot read this process's CPU set");
+    int cpus[CPU_SETSIZE], n = 0;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &allowed))
+            cpus[n++] = c;
+    int rc = qv_vm_enter(vm, QV_OP_SET, NULL);
+    if (rc < 0)
+        return rc;
+    g_autoptr(qv_domain) def = get_def(vm);
+    if (!def)
+        rc = qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+    for (uint32_t i = 0; def && rc == 0 && i < def->max_vcpus; i++) {
+        struct qv_setting s = { .kind = QV_SET_CPU_PIN, .vcpu = i, .pcpu = cpus[i % n] };
+        rc = apply_setting(vm, &s);
+    }
+    qv_vm_leave(vm);
+    return rc;
+}
+
+int vm_get_cpu_pin(struct vm *vm, uint32_t vcpu, int *pcpu)
+{
+    if (!pcpu) {
+        qv_reset_error();
+        return qv_error_set(QV_ERR_INVALID_ARG, "vm_get_cpu_pin: pcpu is NULL");
+    }
+    int rc = qv_vm_enter(vm, QV_OP_WAIT, NULL);
+    if (rc < 0)
+        return rc;
+    g_autoptr(qv_domain) def = get_def(vm);
+    qv_vm_leave(vm);
+    if (!def)
+        return qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+    if (vcpu >= def->max_vcpus)
+        return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' has no vCPU %u (it has %u)", vm->name,
+                            vcpu, def->max_vcpus);
+    *pcpu = -1;
+    for (guint i = 0; i < def->cputune.pins->len; i++) {
+        struct qv_vcpupin *p = &g_array_index(def->cputune.pins, struct qv_vcpupin, i);
+        if (p->vcpu == vcpu)
+            *pcpu = p->pcpu;
+    }
+    return 0;
+}
+
+int vm_set_cpu_weight(struct vm *vm, uint32_t weight)
+{
+    qv_reset_error();
+    if (weight < 1 || weight > 65535)
+        return qv_error_set(QV_ERR_INVALID_ARG, "CPU weight %u is out of range (1-65535)",
+                            weight);
+    struct qv_setting s = { .kind = QV_SET_CPU_WEIGHT, .value = weight };
+    return apply_setting(vm, &s);
+}
+
+int vm_set_cpu_cap(struct vm *vm, uint32_t percent)
+{
+    qv_reset_error();
+    if (percent > 100)
+        return qv_error_set(QV_ERR_INVALID_ARG, "CPU cap %u%% is out of range (0-100)", percent);
+    struct qv_setting s = { .kind = QV_SET_CPU_CAP, .value = percent };
+    return apply_setting(vm, &s);
+}
+
+int vm_set_vcpus(struct vm *vm, uint32_t vcpus)
+{
+    qv_reset_error();
+    if (vcpus == 0)
+        return qv_error_set(QV_ERR_INVALID_ARG, "a VM needs at least one vCPU");
+    struct qv_setting s = { .kind = QV_SET_VCPUS, .value = vcpus };
+    return apply_setting(vm, &s);
+}
+
+int vm_set_memory(struct vm *vm, uint64_t bytes)
+{
+    qv_reset_error();
+    if (bytes < 1024 * 1024)
+        return qv_error_set(QV_ERR_INVALID_ARG, "memory of %" G_GUINT64_FORMAT
+                            " bytes is too small (at least 1 MiB)", bytes);
+    struct qv_setting s = { .kind = QV_SET_MEMORY, .value = bytes };
+    return apply_setting(vm, &s);
+}
+
+int vm_set_io_limit(struct vm *vm, const char *disk, uint64_t bytes_per_sec, uint64_t iops)
+{
+    struct qv_setting s = {
+        .kind = QV_SET_IO_LIMIT, .target = disk, .value = bytes_per_sec, .value2 = iops
+    };
+    return apply_setting(vm, &s);
+}
+
+int vm_set_net_limit(struct vm *vm, const char *mac, uint64_t bits_per_sec)
+{
+    struct qv_setting s = { .kind = QV_SET_NET_LIMIT, .target = mac, .value = bits_per_sec };
+    return apply_setting(vm, &s);
+}
+
+static int device_op(struct vm *vm, const char *xml, bool attach)
+{
+    qv_reset_error();
+    if (!xml)
+        return qv_error_set(QV_ERR_INVALID_ARG, "device XML is NULL");
+    struct qv_disk *disk = NULL;
+    struct qv_net *net = NULL;
+    struct qv_hostdev *hostdev = NULL;
+    int rc = qv_domain_parse_device_xml(xml, &disk, &net, &hostdev);
+    if (rc < 0)
+        return rc;
+    struct qv_setting s = { .disk = disk, .net = net, .hostdev = hostdev };
+    if (disk)
+        s.kind = attach ? QV_SET_ATTACH_DISK : QV_SET_DETACH_DISK;
+    else if (net)
+        s.kind = attach ? QV_SET_ATTACH_NET : QV_SET_DETACH_NET;
+    else
+        s.kind = attach ? QV_SET_ATTACH_HOSTDEV : QV_SET_DETACH_HOSTDEV;
+    rc = apply_setting(vm, &s);
+    qv_disk_free(disk);
+    qv_net_free(net);
+    qv_hostdev_free(hostdev);
+    return rc;
+}
+
+int vm_attach_device(struct vm *vm, const char *device_xml)
+{
+    return device_op(vm, device_xml, true);
+}
+
+int vm_detach_device(struct vm *vm, const char *device_xml)
+{
+    return device_op(vm, device_xml, false);
+}
+
+/* ---- Guest access and memory ---- */
+
+char *vm_console_endpoint(struct vm *vm)
+{
+    if (qv_vm_enter(vm, QV_OP_CONSOLE, NULL) < 0)
+        return NULL;
+    char *out = DRV(vm)->vm_console_endpoint ? DRV(vm)->vm_console_endpoint(vm) : NULL;
+    if (!DRV(vm)->vm_console_endpoint)
+        qv_unsupported(vm->conn, "vm_console_endpoint");
+    qv_vm_leave(vm);
+    return out;
+}
+
+int vm_guest_ip(struct vm *vm, char **ip, int *port)
+{
+    if (!ip || !port) {
+        qv_reset_error();
+        return qv_error_set(QV_ERR_INVALID_ARG, "vm_guest_ip: %s is NULL", ip ? "port" : "ip");
+    }
+    int rc = qv_vm_enter(vm, QV_OP_GUEST_IP, NULL);
+    if (rc < 0)
+        return rc;
+    rc = DRV(vm)->vm_guest_ip ? DRV(vm)->vm_guest_ip(vm, ip, port)
+                              : qv_unsupported(vm->conn, "vm_guest_ip");
+    qv_vm_leave(vm);
+    return rc;
+}
+
+int vm_add_memory_region(struct vm *vm, uint64_t gpa_base, uint64_t size, uint32_t flags)
+{
+    int rc = qv_vm_enter(vm, QV_OP_MEMORY, NULL);
+    if (rc < 0)
+        return rc;
+    if (size == 0 || gpa_base % 4096 || size % 4096)
+        rc = qv_error_set(QV_ERR_INVALID_ARG,
+                          "memory region at 0x%" G_GINT64_MODIFIER "x of 0x%" G_GINT64_MODIFIER
+                          "x bytes: base and size must be non-zero multiples of 4096",
+                          gpa_base, size);
+    else if (gpa_base + size < gpa_base)
+        rc = qv_error_set(QV_ERR_INVALID_ARG, "memory region wraps around the address space");
+    else if (flags & ~(VM_MEM_READ | VM_MEM_WRITE | VM_MEM_EXEC))
+        rc = qv_error_set(QV_ERR_INVALID_ARG, "unknown memory region flags 0x%x", flags);
+    else
+        rc = DRV(vm)->vm_add_memory_region
+                 ? DRV(vm)->vm_add_memory_region(vm, gpa_base, size, flags)
+                 : qv_unsupported(vm->conn, "vm_add_memory_region");
+    qv_vm_leave(vm);
+    return rc;
+}
+
+void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa)
+{
+    if (qv_vm_enter(vm, QV_OP_MEMORY, NULL) < 0)
+        return NULL;
+    void *p = NULL;
+    if (DRV(vm)->vm_gpa_to_hva)
+        p = DRV(vm)->vm_gpa_to_hva(vm, gpa);
+    else
+        qv_unsupported(vm->conn, "vm_gpa_to_hva");
+    qv_vm_leave(vm);
+    return p;
+}
+
+static int memory_rw(struct vm *vm, uint64_t gpa, void *buf, size_t len, bool write)
+{
+    int rc = qv_vm_enter(vm, QV_OP_MEMORY, NULL);
+    if (rc < 0)
+        return rc;
+    if (!buf && len)
+        rc = qv_error_set(QV_ERR_INVALID_ARG, "buffer is NULL");
+    else if (gpa + len < gpa)
+        rc = qv_error_set(QV_ERR_OUT_OF_RANGE, "guest range wraps around the address space");
+    else if (write)
+        rc = DRV(vm)->vm_write_memory ? DRV(vm)->vm_write_memory(vm, gpa, buf, len)
+                                      : qv_unsupported(vm->conn, "vm_write_memory");
+    else
+        rc = DRV(vm)->vm_read_memory ? DRV(vm)->vm_read_memory(vm, gpa, buf, len)
+                                     : qv_unsupported(vm->conn, "vm_read_memory");
+    qv_vm_leave(vm);
+    return rc;
+}
+
+int vm_read_memory(struct vm *vm, uint64_t gpa, void *buf, size_t len)
+{
+    return memory_rw(vm, gpa, buf, len, false);
+}
+
+int vm_write_memory(struct vm *vm, uint64_t gpa, const void *buf, size_t len)
+{
+    return memory_rw(vm, gpa, (void *)buf, len, true);
+}

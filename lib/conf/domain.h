@@ -1,0 +1,191 @@
+/* The domain definition: one struct that libvirt domain XML and the
+ * QuantaVirt JSON config both parse into and format from. Every string is
+ * g_malloc'ed and owned by the struct; qv_domain_free() releases it all. */
+#ifndef QV_CONF_DOMAIN_H
+#define QV_CONF_DOMAIN_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum qv_virt_type { QV_VIRT_KVM, QV_VIRT_QEMU, QV_VIRT_TEST };
+
+enum qv_cpu_mode { QV_CPU_MODE_NONE, QV_CPU_MODE_HOST_PASSTHROUGH, QV_CPU_MODE_HOST_MODEL,
+                   QV_CPU_MODE_CUSTOM };
+
+enum qv_disk_device { QV_DISK_DISK, QV_DISK_CDROM };
+enum qv_disk_type { QV_DISK_TYPE_FILE, QV_DISK_TYPE_BLOCK };
+enum qv_disk_bus { QV_DISK_BUS_VIRTIO, QV_DISK_BUS_SCSI, QV_DISK_BUS_IDE, QV_DISK_BUS_SATA };
+
+enum qv_net_type { QV_NET_USER, QV_NET_BRIDGE, QV_NET_NETWORK, QV_NET_DIRECT, QV_NET_ETHERNET };
+
+enum qv_chardev_type { QV_CHR_PTY, QV_CHR_FILE, QV_CHR_UNIX, QV_CHR_STDIO, QV_CHR_NULL,
+                       QV_CHR_TCP };
+
+enum qv_graphics_type { QV_GRAPHICS_VNC, QV_GRAPHICS_SPICE };
+
+struct qv_disk {
+    enum qv_disk_type type;
+    enum qv_disk_device device;
+    char *driver_type;  /* "raw", "qcow2", or NULL */
+    char *cache;        /* none, writeback, writethrough, directsync, unsafe, or NULL */
+    char *io;           /* native, threads, io_uring, or NULL */
+    char *discard;      /* unmap, ignore, or NULL */
+    char *source;       /* file or block device path; NULL for an empty cdrom */
+    char *backing;      /* <backingStore><source file=/>: base image under an overlay */
+    char *target;       /* "vda" */
+    enum qv_disk_bus bus;
+    bool readonly;
+    uint32_t logical_block_size; /* <blockio>, 0 when absent */
+    uint32_t boot_order;         /* <boot order=>, 0 when absent */
+    uint64_t total_bytes_sec;    /* <iotune>, 0 when absent */
+    uint64_t total_iops_sec;
+};
+
+struct qv_net {
+    enum qv_net_type type;
+    char *source;        /* bridge, network or direct dev name */
+    char *model;         /* "virtio", "e1000", ... or NULL */
+    char mac[18];        /* "52:54:00:..." lower case; "" means generate */
+    uint64_t inbound_kbps;  /* <bandwidth><inbound average=> KiB/s, 0 when absent */
+    uint64_t outbound_kbps;
+    uint32_t boot_order;
+    uint16_t host_port;  /* user networking: host port forwarded to guest 22, 0 = pick one */
+};
+
+struct qv_chardev {
+    enum qv_chardev_type type;
+    char *path;          /* file, unix socket or pty path; NULL when absent */
+    char *host;          /* tcp */
+    char *service;       /* tcp port */
+    bool listen;         /* unix/tcp mode='bind' */
+    uint32_t port;       /* <target port=> */
+};
+
+struct qv_channel {
+    enum qv_chardev_type type;
+    char *path;
+    char *target_type;   /* "virtio" */
+    char *target_name;   /* "org.qemu.guest_agent.0" */
+};
+
+struct qv_hostdev {
+    uint16_t domain;
+    uint8_t bus, slot, function;
+    bool managed;
+    char *driver;        /* "vfio" or NULL */
+};
+
+struct qv_graphics {
+    enum qv_graphics_type type;
+    int port;            /* -1 autoport */
+    char *listen;        /* address, default 127.0.0.1 */
+};
+
+struct qv_rng {
+    char *model;         /* "virtio" */
+    char *backend;       /* "/dev/urandom" */
+};
+
+struct qv_vcpupin {
+    uint32_t vcpu;
+    int pcpu;            /* one host CPU; -1 when cpuset is not a single CPU */
+    char *cpuset;        /* as written, e.g. "4" or "0-3,^2" */
+};
+
+struct qv_domain {
+    enum qv_virt_type type;
+    char *name;
+    char uuid[37];           /* "" means generate */
+    char *title;
+    char *description;
+    uint64_t memory_kib;     /* <memory>, the maximum */
+    uint64_t current_memory_kib; /* <currentMemory>, 0 = same as memory */
+    uint32_t vcpus;          /* <vcpu current=> or the <vcpu> value */
+    uint32_t max_vcpus;      /* <vcpu> value */
+
+    struct {
+        enum qv_cpu_mode mode;
+        char *model;         /* named model for custom mode */
+        uint32_t sockets, dies, cores, threads; /* 0 when no <topology> */
+    } cpu;
+    int numa_node;           /* <numatune><memory nodeset=>, -1 when absent */
+
+    struct {
+        char *arch;          /* "x86_64" */
+        char *machine;       /* "pc", "q35", or NULL */
+        char *kernel, *initrd, *cmdline;
+        char *loader;        /* firmware path, NULL for the default BIOS */
+        bool loader_readonly;
+        bool loader_pflash;
+        char *nvram;         /* NVRAM file, or template when nvram_template */
+        char *nvram_template;
+        char **boot_devs;    /* NULL-terminated: "hd", "cdrom", "network" */
+    } os;
+
+    struct {
+        uint32_t shares;     /* CPU weight, 0 = default (256) */
+        uint32_t cap;        /* percent, 0 = none; formatted as period/quota */
+        GArray *pins;        /* struct qv_vcpupin */
+    } cputune;
+
+    bool hugepages;          /* <memoryBacking><hugepages/> */
+    bool acpi;               /* <features><acpi/> */
+    bool apic;
+
+    char *on_poweroff, *on_reboot, *on_crash; /* destroy, restart, ... or NULL */
+    char *emulator;          /* <devices><emulator> */
+
+    GPtrArray *disks;        /* struct qv_disk * */
+    GPtrArray *nets;         /* struct qv_net * */
+    GPtrArray *serials;      /* struct qv_chardev * */
+    GPtrArray *consoles;     /* struct qv_chardev * */
+    GPtrArray *channels;     /* struct qv_channel * */
+    GPtrArray *hostdevs;     /* struct qv_hostdev * */
+    GPtrArray *graphics;     /* struct qv_graphics * */
+    GPtrArray *rngs;         /* struct qv_rng * */
+};
+
+/* An empty definition with every array allocated. */
+struct qv_domain *qv_domain_new(void);
+void qv_domain_free(struct qv_domain *def);
+typedef struct qv_domain qv_domain;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domain, qv_domain_free)
+struct qv_domain *qv_domain_copy(const struct qv_domain *def);
+
+/* Parse libvirt domain XML. On error returns NULL and sets QV_ERR_XML with
+ * "domain XML line N: ..." naming the element or attribute. */
+struct qv_domain *qv_domain_parse_xml(const char *xml);
+/* Format as libvirt domain XML that validates against domain.rng. */
+char *qv_domain_format_xml(const struct qv_domain *def);
+/* Parse a QuantaVirt JSON config; errors name the JSON path ("$.cpu.topology.cores"). */
+struct qv_domain *qv_domain_parse_json(const char *json);
+char *qv_domain_format_json(const struct qv_domain *def);
+
+/* Parse one <disk>, <interface> or <hostdev> element for hot-plug. Exactly
+ * one of *disk, *net, *hostdev is set on success. */
+int qv_domain_parse_device_xml(const char *xml, struct qv_disk **disk, struct qv_net **net,
+                               struct qv_hostdev **hostdev);
+
+/* Check semantic rules shared by every input format (name valid, memory and
+ * vCPUs non-zero, vcpus <= max_vcpus, topology product == max_vcpus, unique
+ * disk targets and MACs, pins in range). Sets QV_ERR_INVALID_ARG. */
+int qv_domain_validate(const struct qv_domain *def);
+/* Fill in what the user may leave out: a random UUID, unique locally
+ * administered MACs (52:54:00 prefix, distinct within the domain). */
+void qv_domain_fill_defaults(struct qv_domain *def);
+/* Give the copy a new UUID and new MACs (for clone). */
+void qv_domain_regenerate_ids(struct qv_domain *def);
+
+struct qv_disk *qv_disk_copy(const struct qv_disk *d);
+struct qv_net *qv_net_copy(const struct qv_net *n);
+struct qv_hostdev *qv_hostdev_copy(const struct qv_hostdev *h);
+void qv_disk_free(struct qv_disk *d);
+void qv_net_free(struct qv_net *n);
+void qv_chardev_free(struct qv_chardev *c);
+void qv_channel_free(struct qv_channel *c);
+void qv_hostdev_free(struct qv_hostdev *h);
+void qv_graphics_free(struct qv_graphics *g);
+void qv_rng_free(struct qv_rng *r);
+
+#endif

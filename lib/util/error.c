@@ -1,0 +1,101 @@
+#include "error.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <stdarg.h>
+#include <string.h>
+
+/* One slot per thread; the message buffer is replaced on every set so the
+ * pointer handed out stays valid until the next libqv call on this thread. */
+static __thread struct qv_error tls_error = { QV_OK, NULL };
+static __thread char *tls_message;
+
+static void store(int code, char *msg)
+{
+    g_free(tls_message);
+    tls_message = msg;
+    tls_error.code = code;
+    tls_error.message = msg;
+}
+
+const struct qv_error *qv_last_error(void)
+{
+    if (!tls_error.message)
+        tls_error.message = "";
+    return &tls_error;
+}
+
+void qv_reset_error(void)
+{
+    g_free(tls_message);
+    tls_message = NULL;
+    tls_error.code = QV_OK;
+    tls_error.message = "";
+}
+
+int qv_error_code(void)
+{
+    return tls_error.code;
+}
+
+int qv_error_set(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    store(code, g_strdup_vprintf(fmt, ap));
+    va_end(ap);
+    return code;
+}
+
+int qv_error_set_errno(int code, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *head = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (errnum == EACCES || errnum == EPERM)
+        code = QV_ERR_PERMISSION;
+    else if (errnum == ENOENT)
+        code = QV_ERR_NOT_FOUND;
+    else if (errnum == ENOMEM)
+        code = QV_ERR_NOMEM;
+    store(code, g_strdup_printf("%s: %s", head, g_strerror(errnum)));
+    return code;
+}
+
+void qv_error_prefix(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *head = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    store(tls_error.code, g_strdup_printf("%s: %s", head, tls_message ? tls_message : ""));
+}
+
+const char *qv_strerror(int code)
+{
+    switch (code) {
+    case QV_OK: return "success";
+    case QV_ERR_INTERNAL: return "internal error";
+    case QV_ERR_INVALID_ARG: return "invalid argument";
+    case QV_ERR_INVALID_STATE: return "invalid state";
+    case QV_ERR_NOT_FOUND: return "not found";
+    case QV_ERR_EXISTS: return "already exists";
+    case QV_ERR_UNSUPPORTED: return "unsupported";
+    case QV_ERR_NOMEM: return "out of memory";
+    case QV_ERR_XML: return "invalid XML";
+    case QV_ERR_JSON: return "invalid JSON";
+    case QV_ERR_IO: return "I/O error";
+    case QV_ERR_SYSTEM: return "system error";
+    case QV_ERR_TIMEOUT: return "timed out";
+    case QV_ERR_URI: return "invalid URI";
+    case QV_ERR_CONNECT: return "connection failed";
+    case QV_ERR_PROTOCOL: return "protocol error";
+    case QV_ERR_BACKEND: return "backend error";
+    case QV_ERR_PERMISSION: return "permission denied";
+    case QV_ERR_BUSY: return "busy";
+    case QV_ERR_OUT_OF_RANGE: return "out of range";
+    case QV_ERR_KVM: return "KVM unavailable";
+    default: return "unknown error";
+    }
+}

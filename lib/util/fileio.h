@@ -1,0 +1,20 @@
+/* Files that must never be seen half-written. */
+#ifndef QV_UTIL_FILEIO_H
+#define QV_UTIL_FILEIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Write data to path through a temporary file in the same directory, fsync
+ * it, rename it over path and fsync the directory: a reader sees the old
+ * content or the new, never a mix, even across a crash. */
+int qv_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Read a whole file (NUL-terminated; *len excludes the NUL). */
+int qv_file_read(const char *path, char **data, size_t *len);
+/* Create dir and its parents; dir itself ends up with exactly `mode`
+ * (0700 for state directories) even if it existed with looser bits. */
+int qv_dir_ensure(const char *dir, mode_t mode);
+/* Remove a directory tree without following symlinks. */
+int qv_dir_remove_tree(const char *dir);
+
+#endif
