@@ -13,6 +13,7 @@ void qv_disk_free(struct qv_disk *d)
     g_free(d->discard);
     g_free(d->source);
     g_free(d->backing);
+    g_free(d->backing_format);
     g_free(d->target);
     g_free(d);
 }
@@ -33,6 +34,7 @@ void qv_chardev_free(struct qv_chardev *c)
     g_free(c->path);
     g_free(c->host);
     g_free(c->service);
+    g_free(c->target_type);
     g_free(c);
 }
 
@@ -138,6 +140,7 @@ struct qv_disk *qv_disk_copy(const struct qv_disk *s)
     d->discard = g_strdup(s->discard);
     d->source = g_strdup(s->source);
     d->backing = g_strdup(s->backing);
+    d->backing_format = g_strdup(s->backing_format);
     d->target = g_strdup(s->target);
     return d;
 }
@@ -158,6 +161,7 @@ static gpointer chardev_copy(gconstpointer src, gpointer unused)
     d->path = g_strdup(s->path);
     d->host = g_strdup(s->host);
     d->service = g_strdup(s->service);
+    d->target_type = g_strdup(s->target_type);
     return d;
 }
 

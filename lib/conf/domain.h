@@ -33,6 +33,7 @@ struct qv_disk {
     char *discard;      /* unmap, ignore, or NULL */
     char *source;       /* file or block device path; NULL for an empty cdrom */
     char *backing;      /* <backingStore><source file=/>: base image under an overlay */
+    char *backing_format; /* <backingStore><format type=/>, NULL = raw */
     char *target;       /* "vda" */
     enum qv_disk_bus bus;
     bool readonly;
@@ -60,6 +61,7 @@ struct qv_chardev {
     char *service;       /* tcp port */
     bool listen;         /* unix/tcp mode='bind' */
     uint32_t port;       /* <target port=> */
+    char *target_type;   /* <target type=>: serial "isa-serial", console "serial"/"virtio"; NULL when absent */
 };
 
 struct qv_channel {
