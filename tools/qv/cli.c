@@ -1,0 +1,115 @@
+/* Shared plumbing: the lazily opened connection, error reporting and the
+ * dispatch of a group's commands. */
+#include <glib.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_fail(void)
+{
+    const struct qv_error *e = qv_last_error();
+    const char *msg = e->message && *e->message ? e->message : qv_strerror(e->code);
+    fprintf(stderr, "qv: error: %s\n", msg);
+    return CLI_EXIT_ERROR;
+}
+
+int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("qv: error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_EXIT_ERROR;
+}
+
+struct qv_conn *cli_conn(struct cli *cli)
+{
+    if (!cli->conn) {
+        cli->conn = qv_connect(cli->uri);
+        if (!cli->conn)
+            cli_fail();
+    }
+    return cli->conn;
+}
+
+struct vm *cli_lookup(struct cli *cli, const char *name)
+{
+    struct qv_conn *conn = cli_conn(cli);
+    if (!conn)
+        return NULL;
+    struct vm *vm = vm_lookup(conn, name);
+    if (!vm)
+        cli_fail();
+    return vm;
+}
+
+void cli_close(struct cli *cli)
+{
+    qv_close(cli->conn);
+    cli->conn = NULL;
+}
+
+static void group_help(FILE *out, const char *prog, const char *blurb,
+                       const struct cli_command *table)
+{
+    fprintf(out, "Usage: %s COMMAND [ARGS...]\n\n%s\n\nCommands:\n", prog, blurb);
+    for (const struct cli_command *c = table; c->name; c++)
+        fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    fprintf(out, "\nRun '%s COMMAND --help' for a command's options.\n", prog);
+}
+
+int cli_dispatch(struct cli *cli, const char *prog, const char *blurb,
+                 const struct cli_command *table, int argc, char **argv)
+{
+    const char *word = argc > 1 ? argv[1] : NULL;
+    if (word && (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0)) {
+        group_help(stdout, prog, blurb, table);
+        return CLI_EXIT_OK;
+    }
+    const char *why = NULL;
+    if (!word)
+        why = "missing command";
+    else if (word[0] == '-')
+        why = "unknown option";
+    else {
+        for (const struct cli_command *c = table; c->name; c++)
+            if (strcmp(c->name, word) == 0)
+                return c->run(cli, argc - 1, argv + 1);
+        why = "unknown command";
+    }
+    if (word)
+        fprintf(stderr, "qv: %s: %s '%s'\n", prog + 3, why, word);
+    else
+        fprintf(stderr, "qv: %s: %s\n", prog + 3, why);
+    fprintf(stderr, "Usage: %s COMMAND [ARGS...]\nCommands:", prog);
+    for (const struct cli_command *c = table; c->name; c++)
+        fprintf(stderr, " %s", c->name);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+    return CLI_EXIT_USAGE;
+}
+
+char *cli_read_file(const char *path)
+{
+    g_autoptr(GError) err = NULL;
+    char *text = NULL;
+    if (strcmp(path, "-") == 0) {
+        GString *s = g_string_new(NULL);
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+            g_string_append_len(s, buf, (gssize)n);
+        if (ferror(stdin)) {
+            g_string_free(s, TRUE);
+            cli_error("cannot read standard input");
+            return NULL;
+        }
+        text = g_string_free(s, FALSE);
+    } else if (!g_file_get_contents(path, &text, NULL, &err)) {
+        cli_error("cannot read '%s': %s", path, err->message);
+        return NULL;
+    }
+    return text;
+}

@@ -1,0 +1,133 @@
+/* The qv command-line tool: what every command file shares. The CLI uses
+ * only the public API of libqv (<qv/qv.h>). */
+#ifndef QV_CLI_H
+#define QV_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <qv/qv.h>
+
+/* Exit codes shared by every command. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_ERROR = 1, /* libqv or the system reported an error */
+    CLI_EXIT_USAGE = 2, /* the command line was wrong */
+};
+
+struct cli {
+    const char *uri;      /* -c URI, or NULL for libqv's default */
+    struct qv_conn *conn; /* opened on first use by cli_conn() */
+};
+
+/* A command: argv[0] is its own name, the rest are its arguments. Returns
+ * the process exit code. */
+struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(struct cli *cli, int argc, char **argv);
+};
+
+/* Dispatch argv[1] of a group (argv[0] is the group's name) to one of the
+ * table's commands; handles --help and unknown commands. prog is the
+ * group's full name, e.g. "qv vm". */
+int cli_dispatch(struct cli *cli, const char *prog, const char *blurb,
+                 const struct cli_command *table, int argc, char **argv);
+
+/* Option parsing for one command, on top of getopt_long. */
+struct cli_args {
+    const char *prog;             /* "qv vm start" */
+    const char *help;             /* full help text, first line "Usage: ..." */
+    const struct option *options; /* long options; "help" is added by cli_getopt */
+    int argc;
+    char **argv;
+    int exit_code; /* when cli_getopt returns -1 */
+    bool started;
+    struct option all[24]; /* options plus "help", filled by cli_getopt */
+};
+
+#define CLI_ARGS(prog_, help_, opts_, argc_, argv_)                                                \
+    {                                                                                              \
+        .prog = (prog_), .help = (help_), .options = (opts_), .argc = (argc_), .argv = (argv_)     \
+    }
+
+/* The next option's val (> 0; its argument is in optarg), 0 when the options
+ * are done (positional arguments are then a->argv[optind..]), or -1 when the
+ * command must exit with a->exit_code (--help printed, or a usage error). */
+int cli_getopt(struct cli_args *a);
+/* Collect the positional arguments: between min and max of them, described
+ * by what ("NAME"). Returns their count or -1 after a usage error. */
+int cli_positionals(struct cli_args *a, int min, int max, const char *what, char ***out);
+/* Print "qv: PROG: message" and the pointer to --help; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const struct cli_args *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void cli_print_help(const char *help);
+
+/* Runtime errors. cli_fail prints "qv: error: <qv_last_error message>". */
+int cli_fail(void);
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The connection, opened on first use; NULL after printing the error. */
+struct qv_conn *cli_conn(struct cli *cli);
+/* Look a VM up; NULL after printing the error. */
+struct vm *cli_lookup(struct cli *cli, const char *name);
+void cli_close(struct cli *cli);
+/* A whole file (or standard input for "-"), NUL-terminated; NULL after
+ * printing the error. Free with g_free(). */
+char *cli_read_file(const char *path);
+
+/* Numbers and sizes (size.c). Each returns 0, or prints a usage error naming
+ * the option and returns -1. */
+int cli_parse_u64(const struct cli_args *a, const char *opt, const char *text, uint64_t min,
+                  uint64_t max, uint64_t *out);
+/* A size with an optional binary suffix K, M, G, T (also KiB, MiB, ... and
+ * KB, MB, ...); a bare number is multiplied by default_unit. */
+int cli_parse_size(const struct cli_args *a, const char *opt, const char *text,
+                   uint64_t default_unit, uint64_t *out);
+/* A rate with an optional decimal suffix k, M, G, T (1000-based). */
+int cli_parse_rate(const struct cli_args *a, const char *opt, const char *text, uint64_t *out);
+/* Low level: parse text into *out; NULL on success or a static reason. */
+const char *cli_size_parse(const char *text, uint64_t default_unit, uint64_t base, uint64_t *out);
+/* "1.5 MiB", "512 B": into buf. */
+const char *cli_format_size(uint64_t bytes, char *buf, size_t len);
+
+/* Column output (table.c). */
+struct cli_table;
+struct cli_table *cli_table_new(const char *const *headers);
+/* Append a row of as many strings as there are headers (copied). */
+void cli_table_add(struct cli_table *t, const char *const *cells);
+void cli_table_print(struct cli_table *t, FILE *out);
+void cli_table_free(struct cli_table *t);
+
+/* Command groups and commands. */
+int cli_cmd_vm(struct cli *cli, int argc, char **argv);
+int cli_cmd_system(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_snapshot(struct cli *cli, int argc, char **argv);
+
+int cli_cmd_vm_create(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_list(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_start(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_stop(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_pause(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_resume(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_reset(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_destroy(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_clone(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_show(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_set(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_run(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_console(struct cli *cli, int argc, char **argv);
+
+/* Console transports (console_*.c). Each returns an exit code. */
+int cli_console_fd(int fd, const char *what);
+int cli_console_ws(const char *url);
+
+/* Terminal raw mode (term.c); restoring is idempotent and also happens at
+ * exit. keep_signals leaves ISIG on so Ctrl-C still raises SIGINT. */
+int cli_term_raw(int fd, bool keep_signals);
+void cli_term_restore(void);
+
+#endif

@@ -1,0 +1,109 @@
+/* vm console: attach this terminal to wherever the VM's serial console is. */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char console_help[] =
+    "Usage: qv vm console NAME\n"
+    "\n"
+    "Attach this terminal to the serial console of VM NAME: what the guest\n"
+    "prints appears here and what you type goes to the guest. The terminal is\n"
+    "in raw mode while attached; Ctrl+] detaches and leaves the VM running.\n"
+    "When standard input is not a terminal, bytes are copied as they are and\n"
+    "qv keeps printing the console after the input ends, until it closes.\n"
+    "\n"
+    "Works with consoles on a unix socket, a pty and a websocket (ws://); a\n"
+    "console written to a file is printed.\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help   print this help and exit\n";
+
+static int connect_unix(const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path))
+        return cli_error("console socket path is too long: %s", path), -1;
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return cli_error("socket: %s", g_strerror(errno)), -1;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        int e = errno;
+        close(fd);
+        return cli_error("cannot connect to console socket %s: %s", path, g_strerror(e)), -1;
+    }
+    return fd;
+}
+
+static int attach(const char *ep, const char *vm_name)
+{
+    if (g_str_has_prefix(ep, "unix:")) {
+        int fd = connect_unix(ep + 5);
+        if (fd < 0)
+            return CLI_EXIT_ERROR;
+        int rc = cli_console_fd(fd, ep);
+        close(fd);
+        return rc;
+    }
+    if (g_str_has_prefix(ep, "pty:")) {
+        int fd = open(ep + 4, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+            return cli_error("cannot open console %s: %s", ep + 4, g_strerror(errno));
+        int rc = cli_console_fd(fd, ep);
+        close(fd);
+        return rc;
+    }
+    if (g_str_has_prefix(ep, "ws://") || g_str_has_prefix(ep, "wss://"))
+        return cli_console_ws(ep);
+    if (g_str_has_prefix(ep, "file:")) {
+        /* A log is not interactive: show what the guest wrote so far. */
+        g_autofree char *text = cli_read_file(ep + 5);
+        if (!text)
+            return CLI_EXIT_ERROR;
+        fputs(text, stdout);
+        fprintf(stderr, "qv: VM '%s' writes its console to the file %s; it takes no input\n",
+                vm_name, ep + 5);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(ep, "stdio") == 0)
+        return cli_error("VM '%s' has its console on the standard input and output of the "
+                         "process running it ('qv vm run'); there is nothing to attach to",
+                         vm_name);
+    return cli_error("VM '%s': unknown console endpoint '%s'", vm_name, ep);
+}
+
+int cli_cmd_vm_console(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {{NULL, 0, NULL, 0}};
+    struct cli_args a = CLI_ARGS("qv vm console", console_help, opts, argc, argv);
+    int c;
+    while ((c = cli_getopt(&a)) > 0)
+        ;
+    if (c < 0)
+        return a.exit_code;
+    char **pos;
+    if (cli_positionals(&a, 1, 1, "NAME", &pos) < 0)
+        return CLI_EXIT_USAGE;
+    struct vm *vm = cli_lookup(cli, pos[0]);
+    if (!vm)
+        return CLI_EXIT_ERROR;
+    char *ep = vm_console_endpoint(vm);
+    if (!ep) {
+        int rc = cli_fail();
+        vm_free(vm);
+        return rc;
+    }
+    /* A console session may last hours; hold no handle on the VM meanwhile. */
+    vm_free(vm);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = attach(ep, pos[0]);
+    qv_free(ep);
+    return rc;
+}

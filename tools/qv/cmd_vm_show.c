@@ -1,0 +1,154 @@
+/* vm show: a summary, the XML or JSON definition, or the CPU pinning. */
+#include <dirent.h>
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char show_help[] =
+    "Usage: qv vm show NAME [--xml | --json | --cpu-pin]\n"
+    "\n"
+    "Show a VM. Without options prints a summary: name, UUID, state (and why\n"
+    "it is in it), vCPUs, memory, the guest's exit status once it has stopped,\n"
+    "and the number of snapshots.\n"
+    "\n"
+    "Options:\n"
+    "  --xml       print the definition as libvirt domain XML\n"
+    "  --json      print the definition as a QuantaVirt JSON config\n"
+    "  --cpu-pin   print one line per vCPU: 'vCPU 0 → pCPU 4 (NUMA node 0)',\n"
+    "              or 'vCPU 1 → any' when it is not pinned\n"
+    "  -h, --help  print this help and exit\n";
+
+enum { OPT_XML = 256, OPT_JSON, OPT_CPU_PIN };
+
+/* The NUMA node of host CPU cpu from sysfs (a cpuN/nodeM entry), or -1. */
+static int numa_node_of(int cpu)
+{
+    g_autofree char *path = g_strdup_printf("/sys/devices/system/cpu/cpu%d", cpu);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int node = -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "node", 4) != 0 || !g_ascii_isdigit(e->d_name[4]))
+            continue;
+        char *end;
+        long v = strtol(e->d_name + 4, &end, 10);
+        if (*end == 0 && v >= 0 && v < 1 << 16) {
+            node = (int)v;
+            break;
+        }
+    }
+    closedir(d);
+    return node;
+}
+
+static int show_cpu_pin(struct vm *vm)
+{
+    struct vm_info info;
+    if (vm_get_info(vm, &info) < 0)
+        return cli_fail();
+    for (uint32_t i = 0; i < info.max_vcpus; i++) {
+        int pcpu;
+        if (vm_get_cpu_pin(vm, i, &pcpu) < 0)
+            return cli_fail();
+        const char *offline = i >= info.vcpus ? " (offline)" : "";
+        if (pcpu < 0) {
+            printf("vCPU %u → any%s\n", i, offline);
+            continue;
+        }
+        int node = numa_node_of(pcpu);
+        g_autofree char *cpudir = g_strdup_printf("/sys/devices/system/cpu/cpu%d", pcpu);
+        if (node >= 0)
+            printf("vCPU %u → pCPU %d (NUMA node %d)%s\n", i, pcpu, node, offline);
+        else if (!g_file_test(cpudir, G_FILE_TEST_IS_DIR))
+            printf("vCPU %u → pCPU %d (not present on this host)%s\n", i, pcpu, offline);
+        else
+            printf("vCPU %u → pCPU %d%s\n", i, pcpu, offline);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int show_summary(struct vm *vm)
+{
+    struct vm_info info;
+    if (vm_get_info(vm, &info) < 0)
+        return cli_fail();
+    char mem[32], maxmem[32];
+    cli_format_size(info.memory, mem, sizeof(mem));
+    cli_format_size(info.max_memory, maxmem, sizeof(maxmem));
+    printf("Name:         %s\n", vm_get_name(vm));
+    printf("UUID:         %s\n", info.uuid);
+    if (info.reason != VM_REASON_NONE)
+        printf("State:        %s (%s)\n", vm_state_name(info.state),
+               vm_state_reason_name(info.reason));
+    else
+        printf("State:        %s\n", vm_state_name(info.state));
+    if (info.vcpus != info.max_vcpus)
+        printf("vCPUs:        %u (maximum %u)\n", info.vcpus, info.max_vcpus);
+    else
+        printf("vCPUs:        %u\n", info.vcpus);
+    if (info.memory != info.max_memory)
+        printf("Memory:       %s (maximum %s)\n", mem, maxmem);
+    else
+        printf("Memory:       %s\n", mem);
+    if (info.exit_status >= 0)
+        printf("Exit status:  %d\n", info.exit_status);
+    struct snapshot_info *snaps = NULL;
+    size_t n = 0;
+    /* Drivers without snapshots simply leave the line out. */
+    if (snapshot_list(vm, &snaps, &n) == 0) {
+        printf("Snapshots:    %zu\n", n);
+        snapshot_info_free(snaps, n);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int show_text(struct vm *vm, char *(*get)(struct vm *))
+{
+    char *text = get(vm);
+    if (!text)
+        return cli_fail();
+    size_t len = strlen(text);
+    fputs(text, stdout);
+    if (len == 0 || text[len - 1] != '\n')
+        fputc('\n', stdout);
+    qv_free(text);
+    return CLI_EXIT_OK;
+}
+
+int cli_cmd_vm_show(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"xml", no_argument, NULL, OPT_XML},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"cpu-pin", no_argument, NULL, OPT_CPU_PIN},
+        {NULL, 0, NULL, 0},
+    };
+    struct cli_args a = CLI_ARGS("qv vm show", show_help, opts, argc, argv);
+    int mode = 0, c;
+    while ((c = cli_getopt(&a)) > 0) {
+        if (mode && mode != c)
+            return cli_usage_error(&a, "--xml, --json and --cpu-pin exclude each other");
+        mode = c;
+    }
+    if (c < 0)
+        return a.exit_code;
+    char **pos;
+    if (cli_positionals(&a, 1, 1, "NAME", &pos) < 0)
+        return CLI_EXIT_USAGE;
+    struct vm *vm = cli_lookup(cli, pos[0]);
+    if (!vm)
+        return CLI_EXIT_ERROR;
+    int rc;
+    switch (mode) {
+    case OPT_XML: rc = show_text(vm, vm_get_xml); break;
+    case OPT_JSON: rc = show_text(vm, vm_get_json); break;
+    case OPT_CPU_PIN: rc = show_cpu_pin(vm); break;
+    default: rc = show_summary(vm); break;
+    }
+    vm_free(vm);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/* qv: global options and the top-level command groups. */
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "Usage: qv [-c URI | --connect URI] [--version] [--help] GROUP COMMAND [ARGS...]\n"
+    "\n"
+    "Manage virtual machines through libqv.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --connect URI  connection URI (default: $QV_DEFAULT_URI, else libqv's\n"
+    "                     default, kvm:///embed)\n"
+    "      --version      print the version of qv and libqv and exit\n"
+    "  -h, --help         print this help and exit\n"
+    "\n"
+    "Groups:\n"
+    "  vm                 define, run, inspect and change VMs\n"
+    "  system             the host and the connection\n"
+    "\n"
+    "Run 'qv GROUP --help' for a group's commands.\n"
+    "Exit status: 0 on success, 1 on an error, 2 on a usage error.\n";
+
+static const struct cli_command groups[] = {
+    {"vm", "define, run, inspect and change VMs", cli_cmd_vm},
+    {"system", "the host and the connection", cli_cmd_system},
+    {NULL, NULL, NULL},
+};
+
+enum { OPT_VERSION = 256 };
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+    struct cli cli = {0};
+    static const struct option opts[] = {
+        {"connect", required_argument, NULL, 'c'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    int c;
+    /* '+': stop at the group name; the group parses the rest. */
+    while ((c = getopt_long(argc, argv, "+:c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': cli.uri = optarg; break;
+        case OPT_VERSION:
+            printf("qv %s (libqv %s)\n", QV_VERSION_STRING, qv_version());
+            return CLI_EXIT_OK;
+        case 'h': fputs(help, stdout); return CLI_EXIT_OK;
+        case ':':
+            fprintf(stderr, "qv: option '%s' needs a value\n", argv[optind - 1]);
+            fprintf(stderr, "Try 'qv --help' for more information.\n");
+            return CLI_EXIT_USAGE;
+        default:
+            fprintf(stderr, "qv: unknown option '%s'\n", argv[optind - 1]);
+            fprintf(stderr, "Try 'qv --help' for more information.\n");
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (cli.uri && !*cli.uri) {
+        fprintf(stderr, "qv: option '--connect' needs a non-empty URI\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "qv: missing command group\n%.*s\nTry 'qv --help' for more information.\n",
+                (int)(strchr(help, '\n') - help), help);
+        return CLI_EXIT_USAGE;
+    }
+    const struct cli_command *g = groups;
+    while (g->name && strcmp(g->name, argv[optind]) != 0)
+        g++;
+    if (!g->name) {
+        fprintf(stderr, "qv: unknown command group '%s' (groups: vm, system)\n", argv[optind]);
+        fprintf(stderr, "Try 'qv --help' for more information.\n");
+        return CLI_EXIT_USAGE;
+    }
+    int rc = g->run(&cli, argc - optind, argv + optind);
+    cli_close(&cli);
+    return rc;
+}
