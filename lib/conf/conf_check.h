@@ -1,0 +1,62 @@
+/* Value rules shared by the XML and JSON parsers. Both formats feed the same
+ * struct, and whatever reaches the struct must format to XML that libvirt's
+ * schema accepts, so every string and number is checked here once. */
+#ifndef QV_CONF_CHECK_H
+#define QV_CONF_CHECK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* NULL-terminated lists of accepted spellings; an enum's value is its index. */
+extern const char *const qv_conf_virt_types[];     /* enum qv_virt_type */
+extern const char *const qv_conf_cpu_modes[];      /* enum qv_cpu_mode, [0] = "" */
+extern const char *const qv_conf_disk_types[];     /* enum qv_disk_type */
+extern const char *const qv_conf_disk_devices[];   /* enum qv_disk_device */
+extern const char *const qv_conf_disk_buses[];     /* enum qv_disk_bus */
+extern const char *const qv_conf_net_types[];      /* enum qv_net_type */
+extern const char *const qv_conf_chr_types[];      /* enum qv_chardev_type */
+extern const char *const qv_conf_graphics_types[]; /* enum qv_graphics_type */
+extern const char *const qv_conf_disk_formats[];
+extern const char *const qv_conf_disk_caches[];
+extern const char *const qv_conf_disk_ios[];
+extern const char *const qv_conf_disk_discards[];
+extern const char *const qv_conf_boot_devs[];
+extern const char *const qv_conf_off_actions[];   /* on_poweroff, on_reboot */
+extern const char *const qv_conf_crash_actions[]; /* on_crash */
+extern const char *const qv_conf_serial_targets[];
+extern const char *const qv_conf_console_targets[];
+extern const char *const qv_conf_rng_models[];
+
+/* Index of s in list, or -1. */
+int qv_conf_lookup(const char *const *list, const char *s);
+/* "a, b or c" for error messages; g_free the result. */
+char *qv_conf_list_join(const char *const *list);
+
+/* Each returns NULL when s is acceptable, else a short reason
+ * ("must be an absolute path") to put after the field's name. */
+const char *qv_conf_check_path(const char *s);    /* absolute, one line */
+const char *qv_conf_check_line(const char *s);    /* non-empty, one line, XML-safe */
+const char *qv_conf_check_text(const char *s);    /* XML-safe, may be empty */
+const char *qv_conf_check_devname(const char *s); /* [a-zA-Z0-9_.\-\\:/]+ */
+const char *qv_conf_check_token(const char *s);   /* [a-zA-Z0-9_.-]+ (machine, model) */
+const char *qv_conf_check_host(const char *s);    /* IPv4 address or DNS name */
+const char *qv_conf_check_cpuset(const char *s);  /* "0-3,^2,8" with values < 4096 */
+
+/* Normalise into out (lower case, dashed UUID); false when malformed. */
+bool qv_conf_norm_uuid(const char *s, char out[37]);
+bool qv_conf_norm_mac(const char *s, char out[18]);
+
+/* A whole-string unsigned decimal <= max, no sign, no blanks. */
+bool qv_conf_parse_uint(const char *s, uint64_t max, uint64_t *out);
+/* Bytes per libvirt unit ("b", "KiB", "k", "KB", "M", "GiB", ...; KB is
+ * 1000, K and KiB 1024); 0 when unknown. */
+uint64_t qv_conf_unit_bytes(const char *unit);
+/* "512M", "2GiB", "1048576" (bytes) -> bytes; false on bad unit or
+ * overflow. */
+bool qv_conf_parse_size(const char *s, uint64_t *bytes);
+/* value * unit bytes rounded up to KiB, false on overflow. */
+bool qv_conf_scale_kib(uint64_t value, uint64_t unit_bytes, uint64_t *kib);
+/* The single CPU a cpuset names, or -1 when it names several. */
+int qv_conf_cpuset_single(const char *s);
+
+#endif

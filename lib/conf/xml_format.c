@@ -1,0 +1,417 @@
+/* struct qv_domain -> libvirt domain XML. Elements come out in the order
+ * libvirt itself writes them, and every value was checked on the way in
+ * (conf_check.c), so the result validates against domain.rng. */
+#include <libxml/xmlwriter.h>
+#include <string.h>
+
+#include "../util/error.h"
+#include "conf_check.h"
+#include "domain.h"
+
+typedef xmlTextWriter W;
+
+static void start(W *w, const char *name)
+{
+    xmlTextWriterStartElement(w, (const xmlChar *)name);
+}
+
+static void end(W *w)
+{
+    xmlTextWriterEndElement(w);
+}
+
+static void attr(W *w, const char *name, const char *value)
+{
+    if (value)
+        xmlTextWriterWriteAttribute(w, (const xmlChar *)name, (const xmlChar *)value);
+}
+
+static void attr_u64(W *w, const char *name, uint64_t v)
+{
+    xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)name, "%" G_GUINT64_FORMAT, v);
+}
+
+static void text_elem(W *w, const char *name, const char *value)
+{
+    if (value)
+        xmlTextWriterWriteElement(w, (const xmlChar *)name, (const xmlChar *)value);
+}
+
+static void u64_elem(W *w, const char *name, uint64_t v)
+{
+    xmlTextWriterWriteFormatElement(w, (const xmlChar *)name, "%" G_GUINT64_FORMAT, v);
+}
+
+static void empty_elem(W *w, const char *name, const char *a, const char *v)
+{
+    start(w, name);
+    attr(w, a, v);
+    end(w);
+}
+
+static void format_boot(W *w, uint32_t order)
+{
+    if (!order)
+        return;
+    start(w, "boot");
+    attr_u64(w, "order", order);
+    end(w);
+}
+
+static void format_os(W *w, const struct qv_domain *def)
+{
+    start(w, "os");
+    start(w, "type");
+    attr(w, "arch", def->os.arch);
+    attr(w, "machine", def->os.machine);
+    xmlTextWriterWriteString(w, (const xmlChar *)"hvm");
+    end(w);
+    if (def->os.loader) {
+        start(w, "loader");
+        if (def->os.loader_readonly)
+            attr(w, "readonly", "yes");
+        attr(w, "type", def->os.loader_pflash ? "pflash" : NULL);
+        xmlTextWriterWriteString(w, (const xmlChar *)def->os.loader);
+        end(w);
+    }
+    if (def->os.nvram) {
+        start(w, "nvram");
+        attr(w, "template", def->os.nvram_template);
+        xmlTextWriterWriteString(w, (const xmlChar *)def->os.nvram);
+        end(w);
+    }
+    text_elem(w, "kernel", def->os.kernel);
+    text_elem(w, "initrd", def->os.initrd);
+    text_elem(w, "cmdline", def->os.cmdline);
+    for (char **b = def->os.boot_devs; b && *b; b++)
+        empty_elem(w, "boot", "dev", *b);
+    end(w);
+}
+
+static void format_cputune(W *w, const struct qv_domain *def)
+{
+    if (!def->cputune.shares && !def->cputune.cap && def->cputune.pins->len == 0)
+        return;
+    start(w, "cputune");
+    if (def->cputune.shares)
+        u64_elem(w, "shares", def->cputune.shares);
+    if (def->cputune.cap) {
+        /* cap% of one CPU = quota / period * 100, with the kernel's default
+         * CFS period. */
+        u64_elem(w, "period", 100000);
+        u64_elem(w, "quota", (uint64_t)def->cputune.cap * 1000);
+    }
+    for (guint i = 0; i < def->cputune.pins->len; i++) {
+        const struct qv_vcpupin *p = &g_array_index(def->cputune.pins, struct qv_vcpupin, i);
+        start(w, "vcpupin");
+        attr_u64(w, "vcpu", p->vcpu);
+        if (p->cpuset)
+            attr(w, "cpuset", p->cpuset);
+        else
+            xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"cpuset", "%d", p->pcpu);
+        end(w);
+    }
+    end(w);
+}
+
+static void format_cpu(W *w, const struct qv_domain *def)
+{
+    bool topo = def->cpu.sockets || def->cpu.cores || def->cpu.threads;
+    if (def->cpu.mode == QV_CPU_MODE_NONE && !topo)
+        return;
+    start(w, "cpu");
+    if (def->cpu.mode != QV_CPU_MODE_NONE)
+        attr(w, "mode", qv_conf_cpu_modes[def->cpu.mode]);
+    if (def->cpu.mode == QV_CPU_MODE_CUSTOM)
+        text_elem(w, "model", def->cpu.model);
+    if (topo) {
+        start(w, "topology");
+        attr_u64(w, "sockets", def->cpu.sockets);
+        if (def->cpu.dies)
+            attr_u64(w, "dies", def->cpu.dies);
+        attr_u64(w, "cores", def->cpu.cores);
+        attr_u64(w, "threads", def->cpu.threads);
+        end(w);
+    }
+    end(w);
+}
+
+static void format_disk(W *w, const struct qv_disk *d)
+{
+    start(w, "disk");
+    attr(w, "type", qv_conf_disk_types[d->type]);
+    attr(w, "device", qv_conf_disk_devices[d->device]);
+    if (d->driver_type || d->cache || d->io || d->discard) {
+        start(w, "driver");
+        attr(w, "name", "qemu");
+        attr(w, "type", d->driver_type);
+        attr(w, "cache", d->cache);
+        attr(w, "io", d->io);
+        attr(w, "discard", d->discard);
+        end(w);
+    }
+    if (d->source)
+        empty_elem(w, "source", d->type == QV_DISK_TYPE_BLOCK ? "dev" : "file", d->source);
+    if (d->backing) {
+        start(w, "backingStore");
+        attr(w, "type", "file");
+        empty_elem(w, "format", "type", d->backing_format ? d->backing_format : "raw");
+        empty_elem(w, "source", "file", d->backing);
+        end(w);
+    }
+    start(w, "target");
+    attr(w, "dev", d->target);
+    attr(w, "bus", qv_conf_disk_buses[d->bus]);
+    end(w);
+    if (d->total_bytes_sec || d->total_iops_sec) {
+        start(w, "iotune");
+        if (d->total_bytes_sec)
+            u64_elem(w, "total_bytes_sec", d->total_bytes_sec);
+        if (d->total_iops_sec)
+            u64_elem(w, "total_iops_sec", d->total_iops_sec);
+        end(w);
+    }
+    format_boot(w, d->boot_order);
+    if (d->readonly)
+        empty_elem(w, "readonly", NULL, NULL);
+    if (d->logical_block_size) {
+        start(w, "blockio");
+        attr_u64(w, "logical_block_size", d->logical_block_size);
+        end(w);
+    }
+    end(w);
+}
+
+static void format_net(W *w, const struct qv_net *n)
+{
+    static const char *const source_attr[] = {
+        [QV_NET_USER] = "dev",   [QV_NET_BRIDGE] = "bridge", [QV_NET_NETWORK] = "network",
+        [QV_NET_DIRECT] = "dev", [QV_NET_ETHERNET] = NULL,
+    };
+    start(w, "interface");
+    attr(w, "type", qv_conf_net_types[n->type]);
+    if (n->mac[0])
+        empty_elem(w, "mac", "address", n->mac);
+    if (n->source && source_attr[n->type])
+        empty_elem(w, "source", source_attr[n->type], n->source);
+    if (n->type == QV_NET_USER && n->host_port) {
+        start(w, "portForward");
+        attr(w, "proto", "tcp");
+        start(w, "range");
+        attr_u64(w, "start", n->host_port);
+        attr(w, "to", "22");
+        end(w);
+        end(w);
+    }
+    if (n->model)
+        empty_elem(w, "model", "type", n->model);
+    if (n->inbound_kbps || n->outbound_kbps) {
+        start(w, "bandwidth");
+        if (n->inbound_kbps) {
+            start(w, "inbound");
+            attr_u64(w, "average", n->inbound_kbps);
+            end(w);
+        }
+        if (n->outbound_kbps) {
+            start(w, "outbound");
+            attr_u64(w, "average", n->outbound_kbps);
+            end(w);
+        }
+        end(w);
+    }
+    format_boot(w, n->boot_order);
+    end(w);
+}
+
+static void format_chardev(W *w, const char *elem, const struct qv_chardev *c)
+{
+    start(w, elem);
+    attr(w, "type", qv_conf_chr_types[c->type]);
+    if (c->type == QV_CHR_TCP) {
+        start(w, "source");
+        attr(w, "mode", c->listen ? "bind" : "connect");
+        attr(w, "host", c->host);
+        attr(w, "service", c->service);
+        end(w);
+    } else if (c->type == QV_CHR_UNIX && c->path) {
+        start(w, "source");
+        attr(w, "mode", c->listen ? "bind" : "connect");
+        attr(w, "path", c->path);
+        end(w);
+    } else if (c->path && c->type != QV_CHR_STDIO && c->type != QV_CHR_NULL) {
+        empty_elem(w, "source", "path", c->path);
+    }
+    start(w, "target");
+    attr(w, "type", c->target_type);
+    attr_u64(w, "port", c->port);
+    end(w);
+    end(w);
+}
+
+static void format_channel(W *w, const struct qv_channel *c)
+{
+    start(w, "channel");
+    attr(w, "type", c->type == QV_CHR_UNIX ? "unix" : "pty");
+    if (c->path) {
+        start(w, "source");
+        if (c->type == QV_CHR_UNIX)
+            attr(w, "mode", "bind");
+        attr(w, "path", c->path);
+        end(w);
+    }
+    start(w, "target");
+    attr(w, "type", c->target_type ? c->target_type : "virtio");
+    attr(w, "name", c->target_name);
+    end(w);
+    end(w);
+}
+
+static void format_graphics(W *w, const struct qv_graphics *g)
+{
+    start(w, "graphics");
+    attr(w, "type", qv_conf_graphics_types[g->type]);
+    if (g->port > 0) {
+        attr_u64(w, "port", (uint64_t)g->port);
+        attr(w, "autoport", "no");
+    } else {
+        attr(w, "port", "-1");
+        attr(w, "autoport", "yes");
+    }
+    attr(w, "listen", g->listen);
+    end(w);
+}
+
+static void format_hostdev(W *w, const struct qv_hostdev *h)
+{
+    start(w, "hostdev");
+    attr(w, "mode", "subsystem");
+    attr(w, "type", "pci");
+    attr(w, "managed", h->managed ? "yes" : "no");
+    if (h->driver)
+        empty_elem(w, "driver", "name", h->driver);
+    start(w, "source");
+    start(w, "address");
+    xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"domain", "0x%04x", h->domain);
+    xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"bus", "0x%02x", h->bus);
+    xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"slot", "0x%02x", h->slot);
+    xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"function", "0x%x", h->function);
+    end(w);
+    end(w);
+    end(w);
+}
+
+static void format_rng(W *w, const struct qv_rng *r)
+{
+    start(w, "rng");
+    attr(w, "model", r->model ? r->model : "virtio");
+    start(w, "backend");
+    attr(w, "model", "random");
+    if (r->backend)
+        xmlTextWriterWriteString(w, (const xmlChar *)r->backend);
+    end(w);
+    end(w);
+}
+
+static void format_devices(W *w, const struct qv_domain *def)
+{
+    start(w, "devices");
+    text_elem(w, "emulator", def->emulator);
+    for (guint i = 0; i < def->disks->len; i++)
+        format_disk(w, g_ptr_array_index(def->disks, i));
+    for (guint i = 0; i < def->nets->len; i++)
+        format_net(w, g_ptr_array_index(def->nets, i));
+    for (guint i = 0; i < def->serials->len; i++)
+        format_chardev(w, "serial", g_ptr_array_index(def->serials, i));
+    for (guint i = 0; i < def->consoles->len; i++)
+        format_chardev(w, "console", g_ptr_array_index(def->consoles, i));
+    for (guint i = 0; i < def->channels->len; i++)
+        format_channel(w, g_ptr_array_index(def->channels, i));
+    for (guint i = 0; i < def->graphics->len; i++)
+        format_graphics(w, g_ptr_array_index(def->graphics, i));
+    for (guint i = 0; i < def->hostdevs->len; i++)
+        format_hostdev(w, g_ptr_array_index(def->hostdevs, i));
+    for (guint i = 0; i < def->rngs->len; i++)
+        format_rng(w, g_ptr_array_index(def->rngs, i));
+    end(w);
+}
+
+static void format_domain(W *w, const struct qv_domain *def)
+{
+    start(w, "domain");
+    attr(w, "type", qv_conf_virt_types[def->type]);
+    text_elem(w, "name", def->name);
+    if (def->uuid[0])
+        text_elem(w, "uuid", def->uuid);
+    text_elem(w, "title", def->title);
+    text_elem(w, "description", def->description);
+    start(w, "memory");
+    attr(w, "unit", "KiB");
+    xmlTextWriterWriteFormatString(w, "%" G_GUINT64_FORMAT, def->memory_kib);
+    end(w);
+    if (def->current_memory_kib) {
+        start(w, "currentMemory");
+        attr(w, "unit", "KiB");
+        xmlTextWriterWriteFormatString(w, "%" G_GUINT64_FORMAT, def->current_memory_kib);
+        end(w);
+    }
+    if (def->hugepages) {
+        start(w, "memoryBacking");
+        empty_elem(w, "hugepages", NULL, NULL);
+        end(w);
+    }
+    start(w, "vcpu");
+    uint32_t max = def->max_vcpus ? def->max_vcpus : def->vcpus;
+    if (def->vcpus && def->vcpus != max)
+        attr_u64(w, "current", def->vcpus);
+    xmlTextWriterWriteFormatString(w, "%u", max);
+    end(w);
+    format_cputune(w, def);
+    if (def->numa_node >= 0) {
+        start(w, "numatune");
+        start(w, "memory");
+        attr(w, "mode", "strict");
+        xmlTextWriterWriteFormatAttribute(w, (const xmlChar *)"nodeset", "%d", def->numa_node);
+        end(w);
+        end(w);
+    }
+    format_os(w, def);
+    if (def->acpi || def->apic) {
+        start(w, "features");
+        if (def->acpi)
+            empty_elem(w, "acpi", NULL, NULL);
+        if (def->apic)
+            empty_elem(w, "apic", NULL, NULL);
+        end(w);
+    }
+    format_cpu(w, def);
+    text_elem(w, "on_poweroff", def->on_poweroff);
+    text_elem(w, "on_reboot", def->on_reboot);
+    text_elem(w, "on_crash", def->on_crash);
+    format_devices(w, def);
+    end(w);
+}
+
+char *qv_domain_format_xml(const struct qv_domain *def)
+{
+    if (!def) {
+        qv_error_set(QV_ERR_INVALID_ARG, "cannot format a NULL domain definition");
+        return NULL;
+    }
+    xmlBuffer *buf = xmlBufferCreate();
+    W *w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
+    if (!w) {
+        if (buf)
+            xmlBufferFree(buf);
+        qv_error_set(QV_ERR_NOMEM, "cannot allocate an XML writer");
+        return NULL;
+    }
+    xmlTextWriterSetIndent(w, 1);
+    xmlTextWriterSetIndentString(w, (const xmlChar *)"  ");
+    format_domain(w, def);
+    xmlTextWriterEndDocument(w);
+    xmlTextWriterFlush(w);
+    xmlFreeTextWriter(w);
+    char *out = g_strdup((const char *)xmlBufferContent(buf));
+    xmlBufferFree(buf);
+    return out;
+}

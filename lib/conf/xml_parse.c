@@ -1,0 +1,472 @@
+/* libvirt domain XML -> struct qv_domain. The walk is strict: each element
+ * lists the attributes and children it understands and anything else is an
+ * error naming its line, so nothing a user wrote is silently lost. */
+#include <libxml/parser.h>
+#include <string.h>
+
+#include "../util/error.h"
+#include "conf_check.h"
+#include "domain.h"
+#include "xml_devices.h"
+#include "xml_util.h"
+
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        if ((expr) < 0)                                                                            \
+            return QV_ERR_XML;                                                                     \
+    } while (0)
+
+#define FOR_EACH_ELEMENT(parent, c)                                                                \
+    for (const xmlNode *c = (parent)->children; c; c = c->next)                                    \
+        if (c->type == XML_ELEMENT_NODE)
+
+/* A text element whose value is checked by `check`, appearing at most once. */
+static int text_once(const xmlNode *c, const xmlNode **slot, const char *(*check)(const char *),
+                     char **out)
+{
+    TRY(qv_conf_xml_once(c, slot));
+    TRY(qv_conf_xml_check(c, QV_XML_TEXT, ""));
+    return qv_conf_xml_text_str(c, check, out);
+}
+
+static int enum_text(const xmlNode *c, const xmlNode **slot, const char *const *list, char **out)
+{
+    TRY(qv_conf_xml_once(c, slot));
+    TRY(qv_conf_xml_check(c, QV_XML_TEXT, ""));
+    g_autofree char *v = qv_conf_xml_text(c);
+    g_strstrip(v);
+    int i = qv_conf_lookup(list, v);
+    if (i < 0) {
+        g_autofree char *all = qv_conf_list_join(list);
+        return qv_conf_xml_err(c, "unsupported <%s> value '%s' (expected %s)", c->name, v, all);
+    }
+    *out = g_strdup(list[i]);
+    return 0;
+}
+
+static int parse_cpu(const xmlNode *n, struct qv_domain *def)
+{
+    int v;
+    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, "mode"));
+    int rc = qv_conf_xml_attr_enum(n, "mode", qv_conf_cpu_modes, &v);
+    TRY(rc);
+    def->cpu.mode = rc == 1 ? (enum qv_cpu_mode)v : QV_CPU_MODE_NONE;
+    const xmlNode *model = NULL, *topo = NULL;
+    FOR_EACH_ELEMENT(n, c)
+    {
+        if (qv_conf_xml_is(c, "model")) {
+            TRY(text_once(c, &model, qv_conf_check_token, &def->cpu.model));
+            if (def->cpu.mode != QV_CPU_MODE_CUSTOM)
+                return qv_conf_xml_err(c, "<model> needs <cpu mode='custom'>");
+        } else if (qv_conf_xml_is(c, "topology")) {
+            TRY(qv_conf_xml_once(c, &topo));
+            TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "sockets dies cores threads"));
+            static const char *const names[] = {"sockets", "dies", "cores", "threads"};
+            uint32_t *slots[] = {&def->cpu.sockets, &def->cpu.dies, &def->cpu.cores,
+                                 &def->cpu.threads};
+            for (int i = 0; i < 4; i++) {
+                uint64_t x = 0;
+                rc = qv_conf_xml_attr_uint(c, names[i], 65535, &x);
+                TRY(rc);
+                if ((rc == 0 && i != 1) || (rc == 1 && x == 0))
+                    return qv_conf_xml_err(c, "<topology> needs %s= from 1 to 65535", names[i]);
+                *slots[i] = (uint32_t)x;
+            }
+        } else {
+            return qv_conf_xml_unknown(c);
+        }
+    }
+    if (def->cpu.mode == QV_CPU_MODE_CUSTOM && !def->cpu.model)
+        return qv_conf_xml_err(n, "<cpu mode='custom'> needs a <model>");
+    return 0;
+}
+
+static int parse_numatune(const xmlNode *n, struct qv_domain *def)
+{
+    static const char *const modes[] = {"strict", NULL};
+    const xmlNode *mem = NULL;
+    int v;
+    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, ""));
+    FOR_EACH_ELEMENT(n, c)
+    {
+        if (!qv_conf_xml_is(c, "memory"))
+            return qv_conf_xml_unknown(c);
+        TRY(qv_conf_xml_once(c, &mem));
+        TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "mode nodeset"));
+        TRY(qv_conf_xml_attr_enum(c, "mode", modes, &v));
+        g_autofree char *set = qv_conf_xml_attr(c, "nodeset");
+        if (!set || (def->numa_node = qv_conf_cpuset_single(set)) < 0)
+            return qv_conf_xml_err(c, "<memory> needs nodeset= naming one NUMA node (0-4095)");
+    }
+    return 0;
+}
+
+static int parse_os(const xmlNode *n, struct qv_domain *def)
+{
+    static const char *const archs[] = {"x86_64", "i686", NULL};
+    static const char *const loader_types[] = {"rom", "pflash", NULL};
+    const xmlNode *type = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL, *loader = NULL,
+                  *nvram = NULL;
+    GPtrArray *boots = g_ptr_array_new();
+    int rc = 0, v;
+    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, ""));
+    for (const xmlNode *c = n->children; c && rc == 0; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (qv_conf_xml_is(c, "type")) {
+            if ((rc = qv_conf_xml_once(c, &type)) < 0 ||
+                (rc = qv_conf_xml_check(c, QV_XML_TEXT, "arch machine")) < 0)
+                break;
+            g_autofree char *t = qv_conf_xml_text(c);
+            if (strcmp(g_strstrip(t), "hvm") != 0) {
+                rc = qv_conf_xml_err(c, "unsupported OS type '%s' (expected hvm)", t);
+                break;
+            }
+            if ((rc = qv_conf_xml_attr_enum(c, "arch", archs, &v)) == 1)
+                def->os.arch = g_strdup(archs[v]);
+            if (rc < 0 || (rc = qv_conf_xml_attr_str(c, "machine", qv_conf_check_token,
+                                                     &def->os.machine)) < 0)
+                break;
+            rc = 0;
+        } else if (qv_conf_xml_is(c, "kernel")) {
+            rc = text_once(c, &kernel, qv_conf_check_path, &def->os.kernel);
+        } else if (qv_conf_xml_is(c, "initrd")) {
+            rc = text_once(c, &initrd, qv_conf_check_path, &def->os.initrd);
+        } else if (qv_conf_xml_is(c, "cmdline")) {
+            rc = text_once(c, &cmdline, qv_conf_check_text, &def->os.cmdline);
+        } else if (qv_conf_xml_is(c, "loader")) {
+            if ((rc = qv_conf_xml_once(c, &loader)) < 0 ||
+                (rc = qv_conf_xml_check(c, QV_XML_TEXT, "readonly type")) < 0 ||
+                (rc = qv_conf_xml_text_str(c, qv_conf_check_path, &def->os.loader)) < 0 ||
+                (rc = qv_conf_xml_attr_yesno(c, "readonly", &def->os.loader_readonly)) < 0)
+                break;
+            if ((rc = qv_conf_xml_attr_enum(c, "type", loader_types, &v)) < 0)
+                break;
+            def->os.loader_pflash = rc == 1 && v == 1;
+            rc = 0;
+        } else if (qv_conf_xml_is(c, "nvram")) {
+            if ((rc = qv_conf_xml_once(c, &nvram)) < 0 ||
+                (rc = qv_conf_xml_check(c, QV_XML_TEXT, "template")) < 0 ||
+                (rc = qv_conf_xml_text_str(c, qv_conf_check_path, &def->os.nvram)) < 0)
+                break;
+            rc = qv_conf_xml_attr_str(c, "template", qv_conf_check_path, &def->os.nvram_template);
+            rc = rc < 0 ? rc : 0;
+        } else if (qv_conf_xml_is(c, "boot")) {
+            if ((rc = qv_conf_xml_check(c, QV_XML_EMPTY, "dev")) < 0 ||
+                (rc = qv_conf_xml_need_enum(c, "dev", qv_conf_boot_devs, &v)) < 0)
+                break;
+            for (guint i = 0; i < boots->len; i++)
+                if (strcmp(g_ptr_array_index(boots, i), qv_conf_boot_devs[v]) == 0)
+                    rc = qv_conf_xml_err(c, "boot device '%s' is listed twice",
+                                         qv_conf_boot_devs[v]);
+            if (boots->len >= 4)
+                rc = qv_conf_xml_err(c, "at most 4 <boot> devices");
+            g_ptr_array_add(boots, (gpointer)qv_conf_boot_devs[v]);
+            rc = rc < 0 ? rc : 0;
+        } else {
+            rc = qv_conf_xml_unknown(c);
+        }
+    }
+    if (rc == 0 && !type)
+        rc = qv_conf_xml_err(n, "<os> needs a <type>hvm</type>");
+    if (rc == 0 && def->os.nvram && !def->os.loader)
+        rc = qv_conf_xml_err(nvram, "<nvram> needs a <loader>");
+    if (rc == 0 && boots->len) {
+        def->os.boot_devs = g_new0(char *, boots->len + 1);
+        for (guint i = 0; i < boots->len; i++)
+            def->os.boot_devs[i] = g_strdup(g_ptr_array_index(boots, i));
+    }
+    g_ptr_array_free(boots, TRUE);
+    return rc < 0 ? QV_ERR_XML : 0;
+}
+
+static int parse_features(const xmlNode *n, struct qv_domain *def)
+{
+    const xmlNode *acpi = NULL, *apic = NULL;
+    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, ""));
+    FOR_EACH_ELEMENT(n, c)
+    {
+        if (qv_conf_xml_is(c, "acpi")) {
+            TRY(qv_conf_xml_once(c, &acpi));
+            def->acpi = true;
+        } else if (qv_conf_xml_is(c, "apic")) {
+            TRY(qv_conf_xml_once(c, &apic));
+            def->apic = true;
+        } else {
+            return qv_conf_xml_unknown(c);
+        }
+        TRY(qv_conf_xml_check(c, QV_XML_EMPTY, ""));
+    }
+    return 0;
+}
+
+#define QV_CFS_PERIOD 100000
+
+static int parse_cputune(const xmlNode *n, struct qv_domain *def)
+{
+    const xmlNode *shares = NULL, *period = NULL, *quota = NULL;
+    uint64_t per = QV_CFS_PERIOD, quo = 0;
+    bool unlimited = false;
+    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, ""));
+    FOR_EACH_ELEMENT(n, c)
+    {
+        if (qv_conf_xml_is(c, "shares")) {
+            uint64_t v;
+            TRY(qv_conf_xml_once(c, &shares));
+            TRY(qv_conf_xml_check(c, QV_XML_TEXT, ""));
+            TRY(qv_conf_xml_text_uint(c, 262144, &v));
+            if (v == 0)
+                return qv_conf_xml_err(c, "<shares> must be at least 1");
+            def->cputune.shares = (uint32_t)v;
+        } else if (qv_conf_xml_is(c, "period")) {
+            TRY(qv_conf_xml_once(c, &period));
+            TRY(qv_conf_xml_check(c, QV_XML_TEXT, ""));
+            TRY(qv_conf_xml_text_uint(c, 1000000, &per));
+            if (per < 1000)
+                return qv_conf_xml_err(c, "<period> must be from 1000 to 1000000");
+        } else if (qv_conf_xml_is(c, "quota")) {
+            TRY(qv_conf_xml_once(c, &quota));
+            TRY(qv_conf_xml_check(c, QV_XML_TEXT, ""));
+            g_autofree char *t = qv_conf_xml_text(c);
+            if (strcmp(g_strstrip(t), "-1") == 0)
+                unlimited = true;
+            else
+                TRY(qv_conf_xml_text_uint(c, 17592186044415ULL, &quo));
+        } else if (qv_conf_xml_is(c, "vcpupin")) {
+            uint64_t vcpu;
+            TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "vcpu cpuset"));
+            if (qv_conf_xml_attr_uint(c, "vcpu", 65535, &vcpu) <= 0)
+                return qv_conf_xml_err(c, "<vcpupin> needs vcpu= from 0 to 65535");
+            struct qv_vcpupin pin = {.vcpu = (uint32_t)vcpu};
+            TRY(qv_conf_xml_need_str(c, "cpuset", qv_conf_check_cpuset, &pin.cpuset));
+            pin.pcpu = qv_conf_cpuset_single(pin.cpuset);
+            g_array_append_val(def->cputune.pins, pin);
+        } else {
+            return qv_conf_xml_unknown(c);
+        }
+    }
+    if (period && !quota)
+        return qv_conf_xml_err(period, "<period> without <quota> is not supported: the CPU cap "
+                                       "is quota/period");
+    if (quota && !unlimited) {
+        /* The cap is a whole percentage of one host CPU. */
+        if (quo == 0 || (quo * 100) % per != 0)
+            return qv_conf_xml_err(quota,
+                                   "<quota> %" G_GUINT64_FORMAT " over <period> %" G_GUINT64_FORMAT
+                                   " is not a whole percentage from 1 to 100",
+                                   quo, per);
+        uint64_t cap = quo * 100 / per;
+        if (cap > 100)
+            return qv_conf_xml_err(quota,
+                                   "<quota> %" G_GUINT64_FORMAT
+                                   " is more than <period> %" G_GUINT64_FORMAT
+                                   " (a cap above 100%%)",
+                                   quo, per);
+        def->cputune.cap = (uint32_t)cap;
+    }
+    return 0;
+}
+
+static int parse_memory_backing(const xmlNode *n, struct qv_domain *def)
+{
+    const xmlNode *huge = NULL;
+    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, ""));
+    FOR_EACH_ELEMENT(n, c)
+    {
+        if (!qv_conf_xml_is(c, "hugepages"))
+            return qv_conf_xml_unknown(c);
+        TRY(qv_conf_xml_once(c, &huge));
+        TRY(qv_conf_xml_check(c, QV_XML_EMPTY, ""));
+        def->hugepages = true;
+    }
+    return 0;
+}
+
+static int parse_devices(const xmlNode *n, struct qv_domain *def)
+{
+    const xmlNode *emu = NULL;
+    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, ""));
+    FOR_EACH_ELEMENT(n, c)
+    {
+        void *dev = NULL;
+        GPtrArray *into;
+        if (qv_conf_xml_is(c, "emulator")) {
+            TRY(text_once(c, &emu, qv_conf_check_path, &def->emulator));
+            continue;
+        } else if (qv_conf_xml_is(c, "disk")) {
+            TRY(qv_conf_xml_disk(c, (struct qv_disk **)&dev));
+            into = def->disks;
+        } else if (qv_conf_xml_is(c, "interface")) {
+            TRY(qv_conf_xml_net(c, (struct qv_net **)&dev));
+            into = def->nets;
+        } else if (qv_conf_xml_is(c, "serial")) {
+            TRY(qv_conf_xml_chardev(c, (struct qv_chardev **)&dev));
+            into = def->serials;
+        } else if (qv_conf_xml_is(c, "console")) {
+            TRY(qv_conf_xml_chardev(c, (struct qv_chardev **)&dev));
+            into = def->consoles;
+        } else if (qv_conf_xml_is(c, "channel")) {
+            TRY(qv_conf_xml_channel(c, (struct qv_channel **)&dev));
+            into = def->channels;
+        } else if (qv_conf_xml_is(c, "hostdev")) {
+            TRY(qv_conf_xml_hostdev(c, (struct qv_hostdev **)&dev));
+            into = def->hostdevs;
+        } else if (qv_conf_xml_is(c, "graphics")) {
+            TRY(qv_conf_xml_graphics(c, (struct qv_graphics **)&dev));
+            into = def->graphics;
+        } else if (qv_conf_xml_is(c, "rng")) {
+            TRY(qv_conf_xml_rng(c, (struct qv_rng **)&dev));
+            into = def->rngs;
+        } else {
+            return qv_conf_xml_unknown(c);
+        }
+        g_ptr_array_add(into, dev);
+    }
+    return 0;
+}
+
+struct seen {
+    const xmlNode *name, *uuid, *title, *description, *memory, *current, *vcpu, *cpu, *numatune,
+        *os, *features, *cputune, *backing, *poweroff, *reboot, *crash, *devices;
+};
+
+static int parse_domain_child(const xmlNode *c, struct qv_domain *def, struct seen *s)
+{
+    if (qv_conf_xml_is(c, "name"))
+        return text_once(c, &s->name, qv_conf_check_line, &def->name);
+    if (qv_conf_xml_is(c, "uuid")) {
+        TRY(qv_conf_xml_once(c, &s->uuid));
+        TRY(qv_conf_xml_check(c, QV_XML_TEXT, ""));
+        g_autofree char *u = qv_conf_xml_text(c);
+        if (!qv_conf_norm_uuid(g_strstrip(u), def->uuid))
+            return qv_conf_xml_err(c, "<uuid> '%s' is not a UUID", u);
+        return 0;
+    }
+    if (qv_conf_xml_is(c, "title"))
+        return text_once(c, &s->title, qv_conf_check_line, &def->title);
+    if (qv_conf_xml_is(c, "description"))
+        return text_once(c, &s->description, qv_conf_check_text, &def->description);
+    if (qv_conf_xml_is(c, "memory") || qv_conf_xml_is(c, "currentMemory")) {
+        bool cur = c->name[0] == 'c';
+        TRY(qv_conf_xml_once(c, cur ? &s->current : &s->memory));
+        TRY(qv_conf_xml_check(c, QV_XML_TEXT, "unit"));
+        return qv_conf_xml_text_kib(c, cur ? &def->current_memory_kib : &def->memory_kib);
+    }
+    if (qv_conf_xml_is(c, "vcpu")) {
+        uint64_t max, cur;
+        TRY(qv_conf_xml_once(c, &s->vcpu));
+        TRY(qv_conf_xml_check(c, QV_XML_TEXT, "current"));
+        TRY(qv_conf_xml_text_uint(c, 65535, &max));
+        int rc = qv_conf_xml_attr_uint(c, "current", 65535, &cur);
+        TRY(rc);
+        def->max_vcpus = (uint32_t)max;
+        def->vcpus = rc == 1 ? (uint32_t)cur : (uint32_t)max;
+        return 0;
+    }
+    if (qv_conf_xml_is(c, "cpu")) {
+        TRY(qv_conf_xml_once(c, &s->cpu));
+        return parse_cpu(c, def);
+    }
+    if (qv_conf_xml_is(c, "numatune")) {
+        TRY(qv_conf_xml_once(c, &s->numatune));
+        return parse_numatune(c, def);
+    }
+    if (qv_conf_xml_is(c, "os")) {
+        TRY(qv_conf_xml_once(c, &s->os));
+        return parse_os(c, def);
+    }
+    if (qv_conf_xml_is(c, "features")) {
+        TRY(qv_conf_xml_once(c, &s->features));
+        return parse_features(c, def);
+    }
+    if (qv_conf_xml_is(c, "cputune")) {
+        TRY(qv_conf_xml_once(c, &s->cputune));
+        return parse_cputune(c, def);
+    }
+    if (qv_conf_xml_is(c, "memoryBacking")) {
+        TRY(qv_conf_xml_once(c, &s->backing));
+        return parse_memory_backing(c, def);
+    }
+    if (qv_conf_xml_is(c, "on_poweroff"))
+        return enum_text(c, &s->poweroff, qv_conf_off_actions, &def->on_poweroff);
+    if (qv_conf_xml_is(c, "on_reboot"))
+        return enum_text(c, &s->reboot, qv_conf_off_actions, &def->on_reboot);
+    if (qv_conf_xml_is(c, "on_crash"))
+        return enum_text(c, &s->crash, qv_conf_crash_actions, &def->on_crash);
+    if (qv_conf_xml_is(c, "devices")) {
+        TRY(qv_conf_xml_once(c, &s->devices));
+        return parse_devices(c, def);
+    }
+    return qv_conf_xml_unknown(c);
+}
+
+static int parse_domain(const xmlNode *root, struct qv_domain *def)
+{
+    int v;
+    if (!qv_conf_xml_is(root, "domain"))
+        return qv_conf_xml_err(root, "the root element must be <domain>, not <%s>", root->name);
+    TRY(qv_conf_xml_check(root, QV_XML_ELEMS, "type"));
+    TRY(qv_conf_xml_need_enum(root, "type", qv_conf_virt_types, &v));
+    def->type = (enum qv_virt_type)v;
+    /* libvirt's meaning: a feature is on only when its element is there. */
+    def->acpi = false;
+    def->apic = false;
+    struct seen s = {0};
+    FOR_EACH_ELEMENT(root, c)
+    TRY(parse_domain_child(c, def, &s));
+    if (!s.name)
+        return qv_conf_xml_err(root, "<domain> needs a <name>");
+    if (!s.memory)
+        return qv_conf_xml_err(root, "<domain> needs a <memory>");
+    if (!s.vcpu)
+        return qv_conf_xml_err(root, "<domain> needs a <vcpu>");
+    if (!s.os)
+        return qv_conf_xml_err(root, "<domain> needs an <os>");
+    return 0;
+}
+
+struct qv_domain *qv_domain_parse_xml(const char *xml)
+{
+    if (!xml) {
+        qv_error_set(QV_ERR_INVALID_ARG, "domain XML is NULL");
+        return NULL;
+    }
+    xmlDoc *doc = qv_conf_xml_read(xml, "domain XML");
+    if (!doc)
+        return NULL;
+    struct qv_domain *def = qv_domain_new();
+    if (parse_domain(xmlDocGetRootElement(doc), def) < 0) {
+        qv_domain_free(def);
+        def = NULL;
+    }
+    xmlFreeDoc(doc);
+    return def;
+}
+
+int qv_domain_parse_device_xml(const char *xml, struct qv_disk **disk, struct qv_net **net,
+                               struct qv_hostdev **hostdev)
+{
+    *disk = NULL;
+    *net = NULL;
+    *hostdev = NULL;
+    if (!xml)
+        return qv_error_set(QV_ERR_INVALID_ARG, "device XML is NULL");
+    xmlDoc *doc = qv_conf_xml_read(xml, "device XML");
+    if (!doc)
+        return QV_ERR_XML;
+    const xmlNode *root = xmlDocGetRootElement(doc);
+    int rc;
+    if (qv_conf_xml_is(root, "disk"))
+        rc = qv_conf_xml_disk(root, disk);
+    else if (qv_conf_xml_is(root, "interface"))
+        rc = qv_conf_xml_net(root, net);
+    else if (qv_conf_xml_is(root, "hostdev"))
+        rc = qv_conf_xml_hostdev(root, hostdev);
+    else
+        rc = qv_conf_xml_err(root,
+                             "unsupported device <%s> (expected <disk>, <interface> or "
+                             "<hostdev>)",
+                             root->name);
+    xmlFreeDoc(doc);
+    return rc < 0 ? QV_ERR_XML : 0;
+}

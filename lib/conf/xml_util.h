@@ -1,0 +1,59 @@
+/* Helpers the domain XML parser uses to read libxml2 trees strictly: every
+ * element and attribute is either understood or reported with its line. */
+#ifndef QV_CONF_XML_UTIL_H
+#define QV_CONF_XML_UTIL_H
+
+#include <libxml/tree.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Documents larger than this are refused before libxml2 sees them. */
+#define QV_XML_MAX_BYTES (4u * 1024 * 1024)
+
+/* Parse untrusted XML: no network, no DTD, no entity expansion. label
+ * ("domain XML") starts every error message. Sets QV_ERR_XML on failure. */
+xmlDoc *qv_conf_xml_read(const char *xml, const char *label);
+
+/* Set QV_ERR_XML "<label> line N: <message>" for node n; returns QV_ERR_XML. */
+int qv_conf_xml_err(const xmlNode *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+enum qv_xml_content {
+    QV_XML_EMPTY, /* no children (comments are fine) */
+    QV_XML_TEXT,  /* text only */
+    QV_XML_ELEMS, /* elements only (blank text between them is fine) */
+};
+
+/* Check n's attributes are among `attrs` (space-separated names) and its
+ * content is of the given kind. */
+int qv_conf_xml_check(const xmlNode *n, enum qv_xml_content content, const char *attrs);
+
+/* "unknown element <x> in <parent>" */
+int qv_conf_xml_unknown(const xmlNode *n);
+/* Error when *slot is already set (a second <name>), else store n. */
+int qv_conf_xml_once(const xmlNode *n, const xmlNode **slot);
+
+/* Attribute value as a g_malloc'ed string, NULL when absent. */
+char *qv_conf_xml_attr(const xmlNode *n, const char *name);
+/* Text content as a g_malloc'ed string (never NULL). */
+char *qv_conf_xml_text(const xmlNode *n);
+
+/* The helpers below return 0 when the attribute is absent (leaving *out
+ * alone), 1 when it was read, QV_ERR_XML on a bad value. */
+int qv_conf_xml_attr_uint(const xmlNode *n, const char *name, uint64_t max, uint64_t *out);
+int qv_conf_xml_attr_yesno(const xmlNode *n, const char *name, bool *out);
+int qv_conf_xml_attr_enum(const xmlNode *n, const char *name, const char *const *list, int *out);
+/* A string attribute checked with one of qv_conf_check_*; *out replaced. */
+int qv_conf_xml_attr_str(const xmlNode *n, const char *name, const char *(*check)(const char *),
+                         char **out);
+/* Required variants: absent is an error. */
+int qv_conf_xml_need_enum(const xmlNode *n, const char *name, const char *const *list, int *out);
+int qv_conf_xml_need_str(const xmlNode *n, const char *name, const char *(*check)(const char *),
+                         char **out);
+
+/* Text element value checked with check; *out replaced. */
+int qv_conf_xml_text_str(const xmlNode *n, const char *(*check)(const char *), char **out);
+int qv_conf_xml_text_uint(const xmlNode *n, uint64_t max, uint64_t *out);
+/* <memory unit='MiB'>512</memory> in KiB (default unit KiB). */
+int qv_conf_xml_text_kib(const xmlNode *n, uint64_t *kib);
+
+#endif
