@@ -1,0 +1,149 @@
+"""vm set and what vm show reads back."""
+
+import glob
+import os
+import re
+
+import pytest
+
+from conftest import parse_kv
+
+
+def numa_node(cpu):
+    nodes = glob.glob("/sys/devices/system/cpu/cpu%d/node*" % cpu)
+    return int(os.path.basename(nodes[0])[4:]) if nodes else None
+
+
+def pin_line(vcpu, pcpu):
+    node = numa_node(pcpu)
+    if node is None:
+        return "vCPU %d → pCPU %d" % (vcpu, pcpu)
+    return "vCPU %d → pCPU %d (NUMA node %d)" % (vcpu, pcpu, node)
+
+
+def test_cpu_pin(cli):
+    cli.ok("vm", "create", "--name", "web01", "--vcpus", "3")
+    assert cli.ok("vm", "show", "web01", "--cpu-pin").out == \
+        "vCPU 0 → any\nvCPU 1 → any\nvCPU 2 → any\n"
+    assert cli.ok("vm", "set", "web01", "--cpu-pin", "0:1,2:0").out == "VM 'web01' updated.\n"
+    assert cli.ok("vm", "show", "web01", "--cpu-pin").out.splitlines() == [
+        pin_line(0, 1), "vCPU 1 → any", pin_line(2, 0)]
+    cli.ok("vm", "set", "web01", "--cpu-pin", "0:none")
+    assert cli.ok("vm", "show", "web01", "--cpu-pin").out.splitlines()[0] == "vCPU 0 → any"
+
+
+def test_cpu_pin_auto(cli):
+    cli.ok("vm", "create", "--name", "web01", "--vcpus", "2")
+    cli.ok("vm", "set", "web01", "--cpu-pin", "auto")
+    allowed = sorted(os.sched_getaffinity(0))
+    lines = cli.ok("vm", "show", "web01", "--cpu-pin").out.splitlines()
+    assert lines == [pin_line(i, allowed[i % len(allowed)]) for i in range(2)]
+
+
+def test_cpu_pin_offline_vcpus_marked(cli):
+    cli.ok("vm", "create", "--name", "web01", "--vcpus", "2")
+    cli.ok("vm", "set", "web01", "--vcpus", "1")
+    lines = cli.ok("vm", "show", "web01", "--cpu-pin").out.splitlines()
+    assert lines == ["vCPU 0 → any", "vCPU 1 → any (offline)"]
+
+
+def test_weight_and_cap_reach_the_definition(cli):
+    cli.ok("vm", "create", "--name", "web01", "--vcpus", "2")
+    cli.ok("vm", "set", "web01", "--cpu-weight", "512", "--cpu-cap", "50")
+    xml = cli.ok("vm", "show", "web01", "--xml").out
+    assert re.search(r"<shares>512</shares>", xml), xml
+    cli.ok("vm", "set", "web01", "--cpu-weight", "65535", "--cpu-cap", "0")
+    assert "<shares>65535</shares>" in cli.ok("vm", "show", "web01", "--xml").out
+    cli.ok("vm", "set", "web01", "--cpu-weight", "1")
+
+
+def test_vcpus_and_memory(cli):
+    cli.ok("vm", "create", "--name", "web01", "--vcpus", "4", "--memory", "1G")
+    cli.ok("vm", "set", "web01", "--vcpus", "2", "--memory", "512M")
+    kv = parse_kv(cli.ok("vm", "show", "web01").out)
+    assert kv["vCPUs"] == "2 (maximum 4)"
+    assert kv["Memory"] == "512 MiB (maximum 1 GiB)"
+    cli.ok("vm", "set", "web01", "--memory", "1024")  # a bare number is MiB
+    assert parse_kv(cli.ok("vm", "show", "web01").out)["Memory"] == "1 GiB"
+
+
+def test_settings_while_running(cli):
+    cli.ok("vm", "create", "--name", "web01", "--vcpus", "2")
+    cli.ok("vm", "start", "web01")
+    cli.ok("vm", "set", "web01", "--cpu-weight", "300", "--cpu-pin", "1:0")
+    assert cli.ok("vm", "show", "web01", "--cpu-pin").out.splitlines()[1] == pin_line(1, 0)
+
+
+DISKS_XML = """<domain type='kvm'>
+  <name>io</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='/var/tmp/io-a.img'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='/var/tmp/io-b.img'/>
+      <target dev='vdb' bus='virtio'/>
+    </disk>
+    <interface type='user'>
+      <mac address='52:54:00:12:34:56'/>
+      <model type='virtio'/>
+    </interface>
+  </devices>
+</domain>
+"""
+
+
+def iotune(xml, dev):
+    disks = [d for d in re.findall(r"<disk .*?</disk>", xml, re.S)
+             if re.search(r"<target dev=['\"]%s['\"]" % dev, d)]
+    assert len(disks) == 1, xml
+
+    def get(tag):
+        m = re.search(r"<%s>(\d+)</%s>" % (tag, tag), disks[0])
+        return int(m.group(1)) if m else 0
+
+    return get("total_bytes_sec"), get("total_iops_sec")
+
+
+def test_io_and_net_limits(cli, tmp_path):
+    f = tmp_path / "io.xml"
+    f.write_text(DISKS_XML)
+    cli.ok("vm", "create", "--xml", f)
+    cli.ok("vm", "set", "io", "--io-limit", "10M", "--iops-limit", "500")
+    xml = cli.ok("vm", "show", "io", "--xml").out
+    assert iotune(xml, "vda") == (10 << 20, 500)
+    assert iotune(xml, "vdb") == (10 << 20, 500)
+    # One limit alone keeps the other; --disk narrows it to one disk.
+    cli.ok("vm", "set", "io", "--iops-limit", "100", "--disk", "vdb")
+    xml = cli.ok("vm", "show", "io", "--xml").out
+    assert iotune(xml, "vda") == (10 << 20, 500)
+    assert iotune(xml, "vdb") == (10 << 20, 100)
+    cli.ok("vm", "set", "io", "--io-limit", "1000/s")
+    xml = cli.ok("vm", "show", "io", "--xml").out
+    assert iotune(xml, "vdb") == (1000, 100)
+    r = cli.fails(1, "vm", "set", "io", "--io-limit", "1M", "--disk", "vdz")
+    assert "vdz" in r.err
+
+    # 100 Mbit/s = 12500000 bytes/s = 12207.03 KiB/s, rounded up.
+    cli.ok("vm", "set", "io", "--net-limit", "100M")
+    xml = cli.ok("vm", "show", "io", "--xml").out
+    assert re.search(r"<inbound average=['\"]12208['\"]", xml), xml
+    r = cli.fails(1, "vm", "set", "io", "--net-limit", "1M", "--nic", "52:54:00:00:00:99")
+    assert "52:54:00:00:00:99" in r.err
+    cli.ok("vm", "set", "io", "--net-limit", "0", "--nic", "52:54:00:12:34:56")
+    assert "<bandwidth" not in cli.ok("vm", "show", "io", "--xml").out
+
+
+def test_failed_setting_reports_and_keeps_earlier(cli):
+    """Settings apply in a fixed order; a failure names the problem and
+    leaves the ones before it applied (documented in --help)."""
+    cli.ok("vm", "create", "--name", "web01", "--vcpus", "2")
+    r = cli.fails(1, "vm", "set", "web01", "--cpu-weight", "700", "--vcpus", "3")
+    assert "maximum" in r.err
+    assert "<shares>700</shares>" in cli.ok("vm", "show", "web01", "--xml").out
