@@ -1,0 +1,74 @@
+/* Process-backed VMs (qemu, kvm session): the per-VM state directory, the
+ * per-VM lock, spawning without a shell, pidfiles, and process identity so
+ * that a reused pid is never mistaken for the VM's process. */
+#ifndef QV_PROC_H
+#define QV_PROC_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* <state_dir>/<kind>/<name>; the caller has checked name. */
+char *proc_vm_dir(const char *state_dir, const char *kind, const char *name);
+/* <state_dir>/<kind>, created 0700. */
+int proc_kind_dir_ensure(const char *state_dir, const char *kind);
+
+/* The per-VM lock, serialising callers in every process. Lock files live
+ * beside the VM directories (<state_dir>/<kind>/.<name>.lock) so that
+ * removing a VM's directory never races with a caller waiting on it.
+ * Returns the fd for proc_unlock, or a negative QV_ERR_* (QV_ERR_BUSY). */
+int proc_lock(const char *state_dir, const char *kind, const char *name, int timeout_ms);
+void proc_unlock(int fd);
+
+/* Who a process is: the pid alone is not enough, pids get reused. */
+struct proc_identity {
+    pid_t pid;
+    uint64_t start_time; /* /proc/PID/stat field 22, clock ticks since boot */
+    char *cmdline;       /* /proc/PID/cmdline with NULs turned into spaces */
+};
+
+/* Read the identity of a live process. QV_ERR_NOT_FOUND when it is gone
+ * (a zombie counts as gone). */
+int proc_identity_read(pid_t pid, struct proc_identity *id);
+void proc_identity_clear(struct proc_identity *id);
+/* True when a process with id's pid runs and has the same start time and
+ * command line. */
+bool proc_identity_alive(const struct proc_identity *id);
+
+/* What a running VM's process is, kept as <dir>/runtime.json. extra holds
+ * the driver's own members (ports, ...). */
+struct proc_runtime {
+    struct proc_identity id;
+    JsonObject *extra; /* may be NULL */
+};
+int proc_runtime_write(const char *dir, const struct proc_runtime *rt);
+/* QV_ERR_NOT_FOUND when there is none (the VM is not running). */
+int proc_runtime_read(const char *dir, struct proc_runtime *rt);
+void proc_runtime_clear(struct proc_runtime *rt);
+int proc_runtime_remove(const char *dir);
+
+/* A pidfile as QEMU writes it: one decimal pid and a newline. */
+int proc_pidfile_read(const char *path, pid_t *pid);
+
+/* Spawn argv[0] (an absolute path or a name looked up in PATH) with argv,
+ * no shell: stdin from /dev/null, stdout and stderr appended to log_path,
+ * in a new session so a terminal's signals do not reach it. */
+int proc_spawn(char *const argv[], const char *log_path, pid_t *pid);
+/* Wait for our child pid to exit (reaping it). QV_ERR_TIMEOUT after
+ * timeout_ms (negative: forever). *status as from waitpid. */
+int proc_child_wait(pid_t pid, int timeout_ms, int *status);
+/* Signal a process only if it still is the one described by id. */
+int proc_kill(const struct proc_identity *id, int sig);
+/* Wait until id's process is gone; QV_ERR_TIMEOUT otherwise. */
+int proc_wait_gone(const struct proc_identity *id, int timeout_ms);
+
+/* Append "2026-01-01T00:00:00.123Z message" to <dir>/qv.log. Failures to log
+ * are ignored: the log is for people, it never decides anything. */
+void proc_log(const char *dir, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* Remove every *.sock and the runtime record of a VM whose process died. */
+void proc_cleanup_runtime(const char *dir);
+
+#endif

@@ -1,0 +1,99 @@
+/* runtime.json: which process runs a VM, written atomically. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../util/error.h"
+#include "../util/fileio.h"
+#include "proc.h"
+
+int proc_runtime_write(const char *dir, const struct proc_runtime *rt)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "pid");
+    json_builder_add_int_value(b, rt->id.pid);
+    json_builder_set_member_name(b, "start_time");
+    json_builder_add_int_value(b, (gint64)rt->id.start_time);
+    json_builder_set_member_name(b, "cmdline");
+    json_builder_add_string_value(b, rt->id.cmdline ? rt->id.cmdline : "");
+    if (rt->extra) {
+        json_builder_set_member_name(b, "extra");
+        JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+        json_node_set_object(n, rt->extra);
+        json_builder_add_value(b, n);
+    }
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    g_autofree char *text = json_to_string(root, TRUE);
+    g_autofree char *path = g_build_filename(dir, "runtime.json", NULL);
+    return qv_file_write_atomic(path, text, strlen(text), 0600);
+}
+
+int proc_runtime_read(const char *dir, struct proc_runtime *rt)
+{
+    memset(rt, 0, sizeof(*rt));
+    g_autofree char *path = g_build_filename(dir, "runtime.json", NULL);
+    g_autofree char *text = NULL;
+    g_autoptr(GError) err = NULL;
+    if (!g_file_get_contents(path, &text, NULL, &err)) {
+        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            return qv_error_set(QV_ERR_NOT_FOUND, "'%s' does not exist", path);
+        return qv_error_set(QV_ERR_IO, "cannot read '%s': %s", path, err->message);
+    }
+    g_autoptr(JsonNode) root = json_from_string(text, &err);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+        return qv_error_set(QV_ERR_JSON, "'%s' is not a JSON object%s%s", path, err ? ": " : "",
+                            err ? err->message : "");
+    JsonObject *o = json_node_get_object(root);
+    JsonNode *pid = json_object_get_member(o, "pid");
+    JsonNode *st = json_object_get_member(o, "start_time");
+    JsonNode *cmd = json_object_get_member(o, "cmdline");
+    if (!pid || !JSON_NODE_HOLDS_VALUE(pid) || json_node_get_value_type(pid) != G_TYPE_INT64 ||
+        !st || !JSON_NODE_HOLDS_VALUE(st) || json_node_get_value_type(st) != G_TYPE_INT64 || !cmd ||
+        !JSON_NODE_HOLDS_VALUE(cmd) || json_node_get_value_type(cmd) != G_TYPE_STRING)
+        return qv_error_set(QV_ERR_JSON, "'%s' lacks pid, start_time or cmdline", path);
+    gint64 p = json_node_get_int(pid);
+    if (p <= 0 || p > G_MAXINT32)
+        return qv_error_set(QV_ERR_JSON, "'%s': pid %" G_GINT64_FORMAT " is out of range", path, p);
+    rt->id.pid = (pid_t)p;
+    rt->id.start_time = (uint64_t)json_node_get_int(st);
+    rt->id.cmdline = g_strdup(json_node_get_string(cmd));
+    JsonNode *extra = json_object_get_member(o, "extra");
+    if (extra && JSON_NODE_HOLDS_OBJECT(extra))
+        rt->extra = json_object_ref(json_node_get_object(extra));
+    return 0;
+}
+
+void proc_runtime_clear(struct proc_runtime *rt)
+{
+    proc_identity_clear(&rt->id);
+    g_clear_pointer(&rt->extra, json_object_unref);
+}
+
+int proc_runtime_remove(const char *dir)
+{
+    g_autofree char *path = g_build_filename(dir, "runtime.json", NULL);
+    if (unlink(path) < 0 && errno != ENOENT)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot remove '%s'", path);
+    return 0;
+}
+
+int proc_pidfile_read(const char *path, pid_t *pid)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GError) err = NULL;
+    if (!g_file_get_contents(path, &text, NULL, &err))
+        return qv_error_set(QV_ERR_IO, "cannot read pidfile '%s': %s", path, err->message);
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    while (*end == '\n' || *end == ' ')
+        end++;
+    if (errno || end == text || *end || v <= 0 || v > G_MAXINT32)
+        return qv_error_set(QV_ERR_PROTOCOL, "pidfile '%s' does not hold a pid: '%.20s'", path,
+                            text);
+    *pid = (pid_t)v;
+    return 0;
+}

@@ -1,0 +1,62 @@
+/* Starting helper processes: posix_spawn, never a shell. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../util/error.h"
+#include "proc.h"
+
+extern char **environ;
+
+int proc_spawn(char *const argv[], const char *log_path, pid_t *pid)
+{
+    if (!argv || !argv[0])
+        return qv_error_set(QV_ERR_INVALID_ARG, "nothing to spawn: argv is empty");
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    const char *log = log_path ? log_path : "/dev/null";
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_APPEND | O_CREAT, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    /* A caller that ignores SIGPIPE or blocks signals must not pass that on. */
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int err = strchr(argv[0], '/') ? posix_spawn(pid, argv[0], &fa, &attr, argv, environ)
+                                   : posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (err)
+        return qv_error_set_errno(QV_ERR_SYSTEM, err, "cannot run '%s'", argv[0]);
+    return 0;
+}
+
+int proc_child_wait(pid_t pid, int timeout_ms, int *status)
+{
+    gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    gulong sleep_us = 500;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot wait for process %d", (int)pid);
+        if (deadline >= 0 && g_get_monotonic_time() >= deadline)
+            return qv_error_set(QV_ERR_TIMEOUT, "process %d did not exit within %d ms", (int)pid,
+                                timeout_ms);
+        g_usleep(sleep_us);
+        if (sleep_us < 10000)
+            sleep_us *= 2;
+    }
+}

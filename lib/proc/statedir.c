@@ -1,0 +1,72 @@
+/* Where a process-backed VM keeps its state, its lock, and its log. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../util/error.h"
+#include "../util/fileio.h"
+#include "../util/lock.h"
+#include "proc.h"
+
+char *proc_vm_dir(const char *state_dir, const char *kind, const char *name)
+{
+    return g_build_filename(state_dir, kind, name, NULL);
+}
+
+int proc_kind_dir_ensure(const char *state_dir, const char *kind)
+{
+    g_autofree char *dir = g_build_filename(state_dir, kind, NULL);
+    return qv_dir_ensure(dir, 0700);
+}
+
+int proc_lock(const char *state_dir, const char *kind, const char *name, int timeout_ms)
+{
+    int rc = proc_kind_dir_ensure(state_dir, kind);
+    if (rc < 0)
+        return rc;
+    g_autofree char *base = g_strdup_printf(".%s.lock", name);
+    g_autofree char *path = g_build_filename(state_dir, kind, base, NULL);
+    rc = qv_lock_acquire(path, timeout_ms);
+    if (rc == QV_ERR_BUSY)
+        qv_error_set(QV_ERR_BUSY, "VM '%s' is busy: another caller holds its lock (%s)", name,
+                     path);
+    return rc;
+}
+
+void proc_unlock(int fd)
+{
+    qv_lock_release(fd);
+}
+
+void proc_log(const char *dir, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *stamp = g_date_time_format_iso8601(now);
+    g_autofree char *line = g_strdup_printf("%s %s\n", stamp, msg);
+    g_autofree char *path = g_build_filename(dir, "qv.log", NULL);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return;
+    ssize_t n = write(fd, line, strlen(line));
+    (void)n;
+    close(fd);
+}
+
+void proc_cleanup_runtime(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    if (d) {
+        const char *e;
+        while ((e = g_dir_read_name(d)))
+            if (g_str_has_suffix(e, ".sock")) {
+                g_autofree char *p = g_build_filename(dir, e, NULL);
+                unlink(p);
+            }
+    }
+    proc_runtime_remove(dir);
+}

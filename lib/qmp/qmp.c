@@ -1,0 +1,417 @@
+/* QMP client: newline-delimited JSON over a stream socket, one command in
+ * flight at a time, replies matched by id. */
+#include "qmp.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../util/error.h"
+
+/* A reply larger than this is not something we asked for. */
+#define QMP_MAX_LINE (16u << 20)
+
+struct qmp {
+    int fd;
+    char *label;
+    char *version;
+    GString *in;   /* bytes received, not yet split into messages */
+    GQueue events; /* JsonObject * */
+    guint64 next_id;
+    int broken; /* the error that made the connection unusable, or 0 */
+    char *broken_msg;
+};
+
+/* Members of a peer's message, type-checked: a hostile or broken peer gets
+ * a clean error instead of a GLib critical. */
+static const char *obj_str(JsonObject *o, const char *key)
+{
+    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
+               ? json_node_get_string(n)
+               : NULL;
+}
+
+static JsonObject *obj_obj(JsonObject *o, const char *key)
+{
+    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+    return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}
+
+static gint64 obj_int(JsonObject *o, const char *key)
+{
+    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_INT64
+               ? json_node_get_int(n)
+               : 0;
+}
+
+static gint64 deadline_of(int timeout_ms)
+{
+    return timeout_ms < 0 ? -1 : g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+}
+
+static int remaining_ms(gint64 deadline)
+{
+    if (deadline < 0)
+        return -1;
+    gint64 left = deadline - g_get_monotonic_time();
+    return left <= 0 ? 0 : (int)((left + 999) / 1000);
+}
+
+/* Record a fatal error: later calls fail at once with the same message. */
+static int fail(struct qmp *q, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static int fail(struct qmp *q, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (code != QV_ERR_TIMEOUT) {
+        q->broken = code;
+        g_free(q->broken_msg);
+        q->broken_msg = g_strdup(msg);
+    }
+    return qv_error_set(code, "%s", msg);
+}
+
+static int send_all(struct qmp *q, const char *buf, size_t len, gint64 deadline)
+{
+    while (len > 0) {
+        ssize_t n = send(q->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd p = {.fd = q->fd, .events = POLLOUT};
+            int r = poll(&p, 1, remaining_ms(deadline));
+            if (r == 0)
+                return fail(q, QV_ERR_TIMEOUT, "QMP connection to %s: timed out sending a command",
+                            q->label);
+            continue;
+        }
+        return fail(q, QV_ERR_CONNECT, "QMP connection to %s was lost while sending: %s", q->label,
+                    g_strerror(errno));
+    }
+    return 0;
+}
+
+/* Take one complete line out of q->in, or return NULL. */
+static char *take_line(struct qmp *q)
+{
+    char *nl = memchr(q->in->str, '\n', q->in->len);
+    if (!nl)
+        return NULL;
+    size_t n = (size_t)(nl - q->in->str);
+    char *line = g_strndup(q->in->str, n);
+    g_string_erase(q->in, 0, (gssize)n + 1);
+    return line;
+}
+
+/* Read the next message (a JSON object) from the peer. */
+static int read_message(struct qmp *q, gint64 deadline, JsonObject **out)
+{
+    for (;;) {
+        g_autofree char *line = take_line(q);
+        if (line) {
+            g_strstrip(line);
+            if (!*line)
+                continue;
+            g_autoptr(JsonParser) parser = json_parser_new_immutable();
+            g_autoptr(GError) err = NULL;
+            if (!json_parser_load_from_data(parser, line, -1, &err))
+                return fail(q, QV_ERR_PROTOCOL, "QMP peer %s sent malformed JSON (%s): %.120s",
+                            q->label, err->message, line);
+            JsonNode *root = json_parser_get_root(parser);
+            if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+                return fail(q, QV_ERR_PROTOCOL,
+                            "QMP peer %s sent a message that is not a JSON object: %.120s",
+                            q->label, line);
+            *out = json_object_ref(json_node_get_object(root));
+            return 0;
+        }
+        if (q->in->len > QMP_MAX_LINE)
+            return fail(q, QV_ERR_PROTOCOL, "QMP peer %s sent a message over %u bytes", q->label,
+                        QMP_MAX_LINE);
+        struct pollfd p = {.fd = q->fd, .events = POLLIN};
+        int r = poll(&p, 1, remaining_ms(deadline));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return fail(q, QV_ERR_IO, "QMP connection to %s: poll failed: %s", q->label,
+                        g_strerror(errno));
+        if (r == 0)
+            return fail(q, QV_ERR_TIMEOUT, "QMP peer %s did not answer in time", q->label);
+        char buf[8192];
+        ssize_t n = recv(q->fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+            continue;
+        if (n < 0)
+            return fail(q, QV_ERR_CONNECT, "QMP connection to %s was lost: %s", q->label,
+                        g_strerror(errno));
+        if (n == 0)
+            return fail(q, QV_ERR_CONNECT,
+                        "QMP connection to %s was closed by the peer (did the process exit?)",
+                        q->label);
+        g_string_append_len(q->in, buf, n);
+    }
+}
+
+int qmp_error_code(const char *qmp_class)
+{
+    if (!qmp_class)
+        return QV_ERR_BACKEND;
+    if (strcmp(qmp_class, "CommandNotFound") == 0)
+        return QV_ERR_UNSUPPORTED;
+    if (strcmp(qmp_class, "DeviceNotFound") == 0)
+        return QV_ERR_NOT_FOUND;
+    if (strcmp(qmp_class, "KVMMissingCap") == 0)
+        return QV_ERR_KVM;
+    /* GenericError, DeviceNotActive and anything newer. */
+    return QV_ERR_BACKEND;
+}
+
+static int check_greeting(struct qmp *q, JsonObject *msg)
+{
+    JsonObject *qmp = obj_obj(msg, "QMP");
+    if (!qmp)
+        return fail(q, QV_ERR_PROTOCOL, "%s did not greet with a QMP banner", q->label);
+    JsonObject *qemu = obj_obj(obj_obj(qmp, "version"), "qemu");
+    if (!qemu)
+        return fail(q, QV_ERR_PROTOCOL, "%s sent a QMP banner without a version", q->label);
+    q->version =
+        g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT,
+                        obj_int(qemu, "major"), obj_int(qemu, "minor"), obj_int(qemu, "micro"));
+    return 0;
+}
+
+struct qmp *qmp_open_fd(int fd, const char *label, int timeout_ms)
+{
+    struct qmp *q = g_new0(struct qmp, 1);
+    q->fd = fd;
+    q->label = g_strdup(label ? label : "QMP peer");
+    q->in = g_string_new(NULL);
+    g_queue_init(&q->events);
+    q->next_id = 1;
+    gint64 deadline = deadline_of(timeout_ms);
+    JsonObject *greeting = NULL;
+    int rc = read_message(q, deadline, &greeting);
+    if (rc == 0) {
+        rc = check_greeting(q, greeting);
+        json_object_unref(greeting);
+    }
+    if (rc == 0)
+        rc = qmp_command(q, "qmp_capabilities", NULL, NULL, remaining_ms(deadline));
+    if (rc < 0) {
+        qv_error_prefix("cannot set up QMP with %s", q->label);
+        qmp_close(q);
+        return NULL;
+    }
+    return q;
+}
+
+struct qmp *qmp_connect(const char *path, const char *label, int timeout_ms)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        qv_error_set(QV_ERR_INVALID_ARG, "QMP socket path '%s' is longer than %zu bytes", path,
+                     sizeof(sa.sun_path) - 1);
+        return NULL;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot create a socket");
+        return NULL;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int err = errno;
+        close(fd);
+        qv_error_set(QV_ERR_CONNECT, "cannot connect to the QMP socket of %s at '%s': %s",
+                     label ? label : "the VM", path, g_strerror(err));
+        return NULL;
+    }
+    return qmp_open_fd(fd, label, timeout_ms);
+}
+
+void qmp_close(struct qmp *q)
+{
+    if (!q)
+        return;
+    if (q->fd >= 0)
+        close(q->fd);
+    g_queue_clear_full(&q->events, (GDestroyNotify)json_object_unref);
+    g_string_free(q->in, TRUE);
+    g_free(q->label);
+    g_free(q->version);
+    g_free(q->broken_msg);
+    g_free(q);
+}
+
+const char *qmp_version(struct qmp *q)
+{
+    return q->version;
+}
+
+static char *format_command(const char *cmd, JsonNode *args, const char *id)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "execute");
+    json_builder_add_string_value(b, cmd);
+    if (args) {
+        json_builder_set_member_name(b, "arguments");
+        json_builder_add_value(b, json_node_copy(args));
+    }
+    json_builder_set_member_name(b, "id");
+    json_builder_add_string_value(b, id);
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    char *text = json_to_string(root, FALSE);
+    char *line = g_strconcat(text, "\n", NULL);
+    g_free(text);
+    return line;
+}
+
+static int error_reply(struct qmp *q, const char *cmd, JsonObject *msg)
+{
+    JsonObject *eo = obj_obj(msg, "error");
+    if (!eo)
+        return fail(q, QV_ERR_PROTOCOL, "QMP peer %s answered '%s' with a malformed error",
+                    q->label, cmd);
+    const char *cls = obj_str(eo, "class");
+    const char *desc = obj_str(eo, "desc");
+    return qv_error_set(qmp_error_code(cls), "%s refused '%s': %s (%s)", q->label, cmd,
+                        desc ? desc : "(no description)", cls ? cls : "no class");
+}
+
+int qmp_command(struct qmp *q, const char *cmd, JsonNode *args, JsonNode **ret, int timeout_ms)
+{
+    if (ret)
+        *ret = NULL;
+    if (q->broken)
+        return qv_error_set(q->broken, "%s", q->broken_msg);
+    if (args && !JSON_NODE_HOLDS_OBJECT(args))
+        return qv_error_set(QV_ERR_INVALID_ARG, "QMP arguments of '%s' must be an object", cmd);
+    gint64 deadline = deadline_of(timeout_ms);
+    g_autofree char *id = g_strdup_printf("qv-%" G_GUINT64_FORMAT, q->next_id++);
+    g_autofree char *line = format_command(cmd, args, id);
+    int rc = send_all(q, line, strlen(line), deadline);
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        JsonObject *msg = NULL;
+        rc = read_message(q, deadline, &msg);
+        if (rc < 0) {
+            if (rc == QV_ERR_TIMEOUT)
+                qv_error_set(QV_ERR_TIMEOUT, "%s did not answer '%s' within %d ms", q->label, cmd,
+                             timeout_ms);
+            return rc;
+        }
+        if (json_object_has_member(msg, "event")) {
+            g_queue_push_tail(&q->events, msg);
+            continue;
+        }
+        bool has_ret = json_object_has_member(msg, "return");
+        bool has_err = json_object_has_member(msg, "error");
+        if (!has_ret && !has_err) {
+            json_object_unref(msg);
+            return fail(q, QV_ERR_PROTOCOL,
+                        "QMP peer %s sent a message that is neither a reply nor an event",
+                        q->label);
+        }
+        const char *got = obj_str(msg, "id");
+        if (!got) {
+            /* QEMU answers input it could not parse without an id. */
+            rc = has_err ? error_reply(q, cmd, msg)
+                         : fail(q, QV_ERR_PROTOCOL, "QMP peer %s answered '%s' without an id",
+                                q->label, cmd);
+            json_object_unref(msg);
+            if (rc == QV_ERR_BACKEND)
+                rc = fail(q, QV_ERR_PROTOCOL, "%s", qv_last_error()->message);
+            return rc;
+        }
+        if (strcmp(got, id) != 0) {
+            /* The late reply of a command that timed out earlier. */
+            json_object_unref(msg);
+            continue;
+        }
+        if (has_err) {
+            rc = error_reply(q, cmd, msg);
+        } else {
+            if (ret)
+                *ret = json_node_copy(json_object_get_member(msg, "return"));
+            rc = 0;
+        }
+        json_object_unref(msg);
+        return rc;
+    }
+}
+
+int qmp_command_json(struct qmp *q, const char *cmd, const char *args_json, JsonNode **ret,
+                     int timeout_ms)
+{
+    if (!args_json)
+        return qmp_command(q, cmd, NULL, ret, timeout_ms);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) args = json_from_string(args_json, &err);
+    if (!args)
+        return qv_error_set(QV_ERR_INVALID_ARG, "arguments of '%s' are not JSON: %s", cmd,
+                            err->message);
+    return qmp_command(q, cmd, args, ret, timeout_ms);
+}
+
+JsonObject *qmp_event_pop(struct qmp *q)
+{
+    return g_queue_pop_head(&q->events);
+}
+
+static JsonObject *take_event(struct qmp *q, const char *name)
+{
+    for (GList *l = q->events.head; l; l = l->next) {
+        JsonObject *ev = l->data;
+        const char *n = obj_str(ev, "event");
+        if (n && strcmp(n, name) == 0) {
+            g_queue_delete_link(&q->events, l);
+            return ev;
+        }
+    }
+    return NULL;
+}
+
+int qmp_event_wait(struct qmp *q, const char *name, int timeout_ms, JsonObject **event)
+{
+    *event = take_event(q, name);
+    if (*event)
+        return 0;
+    if (q->broken)
+        return qv_error_set(q->broken, "%s", q->broken_msg);
+    gint64 deadline = deadline_of(timeout_ms);
+    for (;;) {
+        JsonObject *msg = NULL;
+        int rc = read_message(q, deadline, &msg);
+        if (rc == QV_ERR_TIMEOUT)
+            return qv_error_set(QV_ERR_TIMEOUT, "%s sent no %s event within %d ms", q->label, name,
+                                timeout_ms);
+        if (rc < 0)
+            return rc;
+        if (!json_object_has_member(msg, "event")) {
+            json_object_unref(msg); /* a stale reply */
+            continue;
+        }
+        const char *n = obj_str(msg, "event");
+        if (n && strcmp(n, name) == 0) {
+            *event = msg;
+            return 0;
+        }
+        g_queue_push_tail(&q->events, msg);
+    }
+}
