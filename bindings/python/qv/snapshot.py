@@ -1,0 +1,75 @@
+"""Snapshots of a VM: vm.snapshots.create(name), .list(), .restore(name),
+.delete(name)."""
+
+import datetime
+
+from ._native import encode, ffi, lib
+from .enums import State, coerce
+from .errors import check
+
+
+class Snapshot:
+    """One snapshot as listed: name, created (an aware UTC datetime), size in
+    bytes, and the state the VM was in when it was taken."""
+
+    def __init__(self, owner, c):
+        self._owner = owner
+        self.name = ffi.string(c.name).decode("utf-8", "replace")
+        self.created = datetime.datetime.fromtimestamp(c.created, datetime.timezone.utc)
+        self.size = c.size
+        self.state = coerce(State, c.state)
+
+    def restore(self):
+        self._owner.restore(self.name)
+
+    def delete(self):
+        self._owner.delete(self.name)
+
+    def __repr__(self):
+        return "<qv.Snapshot %r %s size=%d state=%s>" % (
+            self.name, self.created.isoformat(), self.size,
+            getattr(self.state, "name", self.state))
+
+
+class Snapshots:
+    """The snapshots of one VM; iterable, sized, supports `name in`."""
+
+    def __init__(self, vm):
+        self._vm = vm
+
+    def create(self, name, disk_only=False):
+        """Take a snapshot called name; returns it as listed."""
+        flags = lib.SNAPSHOT_DISK_ONLY if disk_only else 0
+        check(lib.snapshot_create(self._vm._handle(), encode(name, "snapshot name"), flags))
+        for s in self.list():
+            if s.name == name:
+                return s
+        return None
+
+    def list(self):
+        """All snapshots, oldest first."""
+        out = ffi.new("struct snapshot_info **")
+        count = ffi.new("size_t *")
+        check(lib.snapshot_list(self._vm._handle(), out, count))
+        try:
+            return [Snapshot(self, out[0][i]) for i in range(count[0])]
+        finally:
+            lib.snapshot_info_free(out[0], count[0])
+
+    def restore(self, name):
+        check(lib.snapshot_restore(self._vm._handle(), encode(name, "snapshot name")))
+
+    def delete(self, name):
+        check(lib.snapshot_delete(self._vm._handle(), encode(name, "snapshot name")))
+
+    def __iter__(self):
+        return iter(self.list())
+
+    def __len__(self):
+        return len(self.list())
+
+    def __contains__(self, name):
+        return any(s.name == name for s in self.list())
+
+    def __repr__(self):
+        return "<qv.Snapshots of VM %r>" % self._vm._name

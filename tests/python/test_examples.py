@@ -1,0 +1,64 @@
+"""The examples print what they promise (ctest also runs each one; this
+checks their output)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import qv
+
+from conftest import BUILD_DIR, SOURCE_DIR, require_driver
+
+EXAMPLES = os.path.join(SOURCE_DIR, "examples")
+STATES = ["create   -> created", "start    -> running", "pause    -> paused",
+          "resume   -> running", "stop     -> stopped",
+          "pause    -> refused: cannot pause VM 'lifecycle-demo': it is stopped",
+          "destroy  -> gone"]
+
+
+def run(argv):
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.splitlines()
+
+
+def c_example(name):
+    path = os.path.join(BUILD_DIR, "examples", name)
+    if not os.path.exists(path):
+        pytest.fail("example %s is not built (expected at %s)" % (name, path))
+    return path
+
+
+def test_python_and_c_lifecycle_print_the_same(tmp_path):
+    require_driver("noop")
+    py = run([sys.executable, os.path.join(EXAMPLES, "lifecycle.py"), "noop:///"])
+    c = run([c_example("lifecycle"), "noop:///"])
+    assert py[1:] == STATES
+    assert c == py
+
+
+def test_list_vms_prints_a_table(tmp_path):
+    require_driver("noop")
+    uri = "noop://" + str(tmp_path)
+    with qv.connect(uri) as conn:
+        conn.create_vm("alpha", vcpus=2, memory=256 * qv.MiB)
+        beta = conn.create_vm("beta", vcpus=1, memory=64 * qv.MiB)
+        beta.start()
+        beta.snapshots.create("s1")
+        uuid = beta.uuid
+    lines = run([sys.executable, os.path.join(EXAMPLES, "list_vms.py"), uri])
+    assert lines[0].split() == ["NAME", "STATE", "VCPUS", "MEMORY", "SNAPSHOTS", "UUID"]
+    assert lines[1].split() == ["alpha", "created", "2", "256", "MiB", "0"] + lines[1].split()[-1:]
+    assert lines[2].split() == ["beta", "running", "1", "64", "MiB", "1", uuid]
+    assert lines[3] == "2 VMs on %s" % uri
+
+
+def test_snapshot_clone_example():
+    require_driver("noop")
+    out = run([c_example("snapshot_clone"), "noop:///"])
+    assert out[0].split() == ["NAME", "CREATED", "SIZE", "STATE"]
+    assert [line.split()[0] for line in out[1:3]] == ["base", "running"]
+    assert out[3] == "restored 'base': memory says 'original', VM is created"
+    assert out[4].startswith("clone 'snap-demo-clone': uuid ")
