@@ -19,11 +19,15 @@ static bool mac_in_use(const struct qv_domain *def, const char *mac)
  * are ruled out. */
 static void generate_mac(const struct qv_domain *def, char out[18])
 {
+    /* Build the candidate aside: `out` is usually the NIC's own slot, which
+     * mac_in_use would otherwise find and reject forever. */
+    char mac[18];
     do {
         guint32 r = g_random_int();
-        g_snprintf(out, 18, "52:54:00:%02x:%02x:%02x", (r >> 16) & 0xff, (r >> 8) & 0xff,
-                   r & 0xff);
-    } while (mac_in_use(def, out));
+        g_snprintf(mac, sizeof(mac), "52:54:00:%02x:%02x:%02x", (r >> 16) & 0xff,
+                   (r >> 8) & 0xff, r & 0xff);
+    } while (mac_in_use(def, mac));
+    memcpy(out, mac, sizeof(mac));
 }
 
 void qv_domain_fill_defaults(struct qv_domain *def)

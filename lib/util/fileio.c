@@ -76,6 +76,9 @@ int qv_file_read(const char *path, char **data, size_t *len)
 
 int qv_dir_ensure(const char *dir, mode_t mode)
 {
+    struct stat pre;
+    if (lstat(dir, &pre) == 0 && !S_ISDIR(pre.st_mode))
+        return qv_error_set(QV_ERR_IO, "'%s' exists and is not a directory", dir);
     if (g_mkdir_with_parents(dir, (int)mode) < 0)
         return qv_error_set_errno(QV_ERR_IO, errno, "cannot create directory '%s'", dir);
     struct stat st;
