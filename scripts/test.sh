@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install every dependency, build, and run every test.
+#   scripts/test.sh               the normal build, in build/
+#   scripts/test.sh --sanitize    an ASan+UBSan build, in build-asan/
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+sanitize=0
+for a in "$@"; do
+    case $a in
+    --sanitize) sanitize=1 ;;
+    *) echo "usage: scripts/test.sh [--sanitize]" >&2; exit 2 ;;
+    esac
+done
+
+bash scripts/setup.sh
+
+if [ $sanitize = 1 ]; then
+    dir=build-asan
+    bash scripts/build.sh "$top/$dir" -DQV_SANITIZE="address;undefined"
+    # Leak checking stays on for our binaries; Python itself is not built
+    # with ASan, so its tests preload the runtime (tests/python sets that).
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+else
+    dir=build
+    bash scripts/build.sh "$top/$dir"
+fi
+
+if [ ! -e /dev/kvm ]; then
+    echo "note: /dev/kvm is absent: tests that need KVM will report themselves skipped"
+fi
+cd "$dir"
+ctest --output-on-failure --timeout 900 -j 2
