@@ -147,11 +147,16 @@ def test_create_from_json(cli, tmp_path):
     cfg = tmp_path / "vm.json"
     cfg.write_text(json.dumps({"name": "fromjson", "vcpus": 2, "memory": "256M"}))
     r = cli("vm", "create", "--config", cfg)
-    if r.rc != 0:
-        # Name the path in the error, whatever the schema says.
-        assert r.err.startswith("qv: error: "), r
-        pytest.fail("JSON config rejected: %s" % r.err)
-    assert "fromjson" in r.out
+    if "not built yet" in r.err:
+        pytest.skip("libqv has no JSON config parser yet: " + r.err.strip())
+    assert r.rc == 0, r
+    assert r.out.startswith("Created VM 'fromjson' (uuid "), r
+    row = states(cli, "--all")["fromjson"]
+    assert row["VCPUS"] == "2" and row["MEMORY"] == "256 MiB", row
+    # A broken config is an error naming where it is broken.
+    cfg.write_text('{"name": "broken", "vcpus": "many"}')
+    r = cli.fails(1, "vm", "create", "--config", cfg)
+    assert "vcpus" in r.err, r
 
 
 def test_clone(cli):
