@@ -103,6 +103,9 @@ void noop_vm_unref(struct noop_vm *v);
  * and reload what another process may have changed. QV_ERR_NOT_FOUND when
  * the VM no longer exists. */
 int noop_vm_begin(struct noop_vm *v);
+/* As noop_vm_begin, but only the state is reloaded: enough for status and
+ * destroy, which must work even when domain.xml is damaged. */
+int noop_vm_begin_status(struct noop_vm *v);
 void noop_vm_end(struct noop_vm *v);
 /* Change the state, persist it and wake waiters. Called between begin/end. */
 int noop_vm_set_state(struct noop_vm *v, enum vm_state state, enum vm_state_reason reason);
@@ -113,7 +116,7 @@ int noop_store_open(struct noop_conn *nc);
 int noop_store_lock(struct noop_vm *v);
 void noop_store_unlock(struct noop_vm *v);
 /* Reload def, state and the region list if they changed on disk. */
-int noop_store_load(struct noop_vm *v);
+int noop_store_load(struct noop_vm *v, bool full);
 int noop_store_save_def(struct noop_vm *v);
 int noop_store_read_status(struct noop_vm *v, struct qv_vm_status *st);
 int noop_store_save_state(struct noop_vm *v);

@@ -172,8 +172,9 @@ int noop_memory_sync(struct noop_vm *v, GArray *regions)
             continue;
         int rc = add_region(v, want->gpa, want->size, want->flags);
         if (rc < 0) {
-            qv_error_prefix("%s/state.json", v->dir);
-            return rc;
+            /* Only a damaged file lists an impossible region. */
+            g_autofree char *why = g_strdup(qv_last_error()->message);
+            return qv_error_set(QV_ERR_JSON, "%s/state.json: $.regions[%u]: %s", v->dir, i, why);
         }
     }
     return 0;

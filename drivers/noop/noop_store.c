@@ -292,7 +292,7 @@ static int load_def(struct noop_vm *v)
     return 0;
 }
 
-int noop_store_load(struct noop_vm *v)
+int noop_store_load(struct noop_vm *v, bool full)
 {
     struct stat st;
     if (lstat(v->dir, &st) < 0) {
@@ -309,6 +309,8 @@ int noop_store_load(struct noop_vm *v)
         return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' was destroyed (a new VM now has its name)",
                             v->name);
     }
+    if (!full)
+        return read_state(v->dir, &v->st, NULL);
     int rc = load_def(v);
     if (rc < 0)
         return rc;

@@ -66,7 +66,7 @@ static int gone(struct noop_vm *v)
     return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' no longer exists", v->name);
 }
 
-int noop_vm_begin(struct noop_vm *v)
+static int begin(struct noop_vm *v, bool full)
 {
     pthread_mutex_lock(&v->lock);
     if (v->removed) {
@@ -77,7 +77,7 @@ int noop_vm_begin(struct noop_vm *v)
         return 0;
     int rc = noop_store_lock(v);
     if (rc == 0) {
-        rc = noop_store_load(v);
+        rc = noop_store_load(v, full);
         if (rc < 0)
             noop_store_unlock(v);
     }
@@ -89,6 +89,16 @@ int noop_vm_begin(struct noop_vm *v)
     if (rc < 0)
         pthread_mutex_unlock(&v->lock);
     return rc;
+}
+
+int noop_vm_begin(struct noop_vm *v)
+{
+    return begin(v, true);
+}
+
+int noop_vm_begin_status(struct noop_vm *v)
+{
+    return begin(v, false);
 }
 
 void noop_vm_end(struct noop_vm *v)
@@ -211,7 +221,7 @@ struct qv_domain *noop_vm_get_def(struct vm *vm)
 int noop_vm_get_status(struct vm *vm, struct qv_vm_status *st)
 {
     struct noop_vm *v = NOOP_VM(vm);
-    int rc = noop_vm_begin(v);
+    int rc = noop_vm_begin_status(v);
     if (rc < 0)
         return rc;
     *st = v->st;
@@ -288,7 +298,7 @@ int noop_vm_reset(struct vm *vm)
 int noop_vm_destroy(struct vm *vm)
 {
     struct noop_vm *v = NOOP_VM(vm);
-    int rc = noop_vm_begin(v);
+    int rc = noop_vm_begin_status(v);
     if (rc < 0)
         return rc;
     if (v->dir) {

@@ -1,0 +1,448 @@
+/* noop driver, directory mode (noop:///ABS/DIR): one world seen from
+ * several connections and processes, with atomic files. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <errno.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "qv/qv.h"
+
+#define ASSERT_ERR(call, want)                                                                     \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        ck_assert_msg(rc_ == (want), "%s returned %d (%s), expected %d", #call, rc_,               \
+                      qv_last_error()->message, (want));                                           \
+    } while (0)
+#define ASSERT_OK(call) ASSERT_ERR(call, 0)
+
+static char *base;  /* a fresh temporary directory per test */
+static char *world; /* base/world: the noop directory, created by the driver */
+static char *uri;
+
+static void setup(void)
+{
+    base = g_dir_make_tmp("qv-noop-XXXXXX", NULL);
+    ck_assert_ptr_nonnull(base);
+    world = g_build_filename(base, "world", NULL);
+    uri = g_strconcat("noop://", world, NULL);
+}
+
+static int rm_one(const char *path)
+{
+    GDir *d = g_dir_open(path, 0, NULL);
+    if (d) {
+        const char *e;
+        while ((e = g_dir_read_name(d))) {
+            g_autofree char *p = g_build_filename(path, e, NULL);
+            rm_one(p);
+        }
+        g_dir_close(d);
+        return g_rmdir(path);
+    }
+    return g_unlink(path);
+}
+
+static void teardown(void)
+{
+    rm_one(base);
+    g_free(uri);
+    g_free(world);
+    g_free(base);
+}
+
+static struct qv_conn *open_world(void)
+{
+    struct qv_conn *c = qv_connect(uri);
+    ck_assert_msg(c, "%s: %s", uri, qv_last_error()->message);
+    return c;
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    ck_assert_msg(lstat(path, &st) == 0, "%s: %s", path, g_strerror(errno));
+    return st.st_mode & 07777;
+}
+
+/* Names left behind by an interrupted or failed write: temporary
+ * directories (.tmp-*) and files (.name.XXXXXX). */
+static void find_leftovers(const char *dir, GString *out)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    if (!d)
+        return;
+    const char *e;
+    while ((e = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(dir, e, NULL);
+        if (e[0] == '.' && strcmp(e, ".locks") != 0)
+            g_string_append_printf(out, "%s ", p);
+        if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
+            find_leftovers(p, out);
+    }
+    g_dir_close(d);
+}
+
+static void assert_no_leftovers(void)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+    find_leftovers(world, s);
+    ck_assert_msg(s->len == 0, "left behind: %s", s->str);
+}
+
+static uint64_t bytes_on_disk(const char *dir)
+{
+    uint64_t total = 0;
+    GDir *d = g_dir_open(dir, 0, NULL);
+    ck_assert_ptr_nonnull(d);
+    const char *e;
+    while ((e = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(dir, e, NULL);
+        struct stat st;
+        ck_assert_int_eq(lstat(p, &st), 0);
+        total += (uint64_t)st.st_blocks * 512;
+    }
+    g_dir_close(d);
+    return total;
+}
+
+START_TEST(test_layout_and_second_connection)
+{
+    struct qv_conn *a = open_world(), *b = open_world();
+    ck_assert_uint_eq(mode_of(world), 0700);
+    struct vm *va = vm_create_on(a, "web", 2, 1 << 20);
+    ck_assert_msg(va, "%s", qv_last_error()->message);
+
+    g_autofree char *vmdir = g_build_filename(world, "web", NULL);
+    g_autofree char *xml = g_build_filename(vmdir, "domain.xml", NULL);
+    g_autofree char *state = g_build_filename(vmdir, "state.json", NULL);
+    ck_assert_uint_eq(mode_of(vmdir), 0700);
+    ck_assert_uint_eq(mode_of(xml), 0600);
+    ck_assert_uint_eq(mode_of(state), 0600);
+
+    struct vm *vb = vm_lookup(b, "web");
+    ck_assert_msg(vb, "%s", qv_last_error()->message);
+    ck_assert_int_eq(vm_get_state(vb), VM_STATE_CREATED);
+    ASSERT_OK(vm_start(va));
+    ck_assert_int_eq(vm_get_state(vb), VM_STATE_RUNNING);
+    ASSERT_OK(vm_pause(vb));
+    ck_assert_int_eq(vm_get_state(va), VM_STATE_PAUSED);
+    /* The second connection saw the pause, so the table refuses it again. */
+    ASSERT_ERR(vm_pause(va), QV_ERR_INVALID_STATE);
+    ck_assert_str_eq(qv_last_error()->message, "cannot pause VM 'web': it is paused");
+
+    /* One memory, shared. */
+    ASSERT_OK(vm_write_memory(va, 0x1000, "hello", 6));
+    char buf[6] = {0};
+    ASSERT_OK(vm_read_memory(vb, 0x1000, buf, 6));
+    ck_assert_str_eq(buf, "hello");
+    ASSERT_OK(vm_add_memory_region(va, 8 << 20, 4096, VM_MEM_READ | VM_MEM_WRITE));
+    ASSERT_OK(vm_write_memory(vb, 8 << 20, "far", 4));
+    ASSERT_OK(vm_read_memory(va, 8 << 20, buf, 4));
+    ck_assert_str_eq(buf, "far");
+
+    /* Settings persist in domain.xml. */
+    ASSERT_OK(vm_set_cpu_weight(va, 300));
+    g_autofree char *got = vm_get_xml(vb);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_msg(strstr(got, "<shares>300</shares>"), "%s", got);
+    g_autofree char *on_disk = NULL;
+    ck_assert(g_file_get_contents(xml, &on_disk, NULL, NULL));
+    ck_assert_ptr_nonnull(strstr(on_disk, "<shares>300</shares>"));
+
+    ck_assert_ptr_null(vm_create_on(b, "web", 1, 1 << 20));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_EXISTS);
+
+    char **names;
+    size_t n;
+    ASSERT_OK(vm_list(b, &names, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(names[0], "web");
+    qv_strv_free(names);
+
+    /* Destroyed from one side: gone for the other, files and all. */
+    vm_destroy(va);
+    ck_assert_int_eq(qv_last_error()->code, QV_OK);
+    ck_assert(!g_file_test(vmdir, G_FILE_TEST_EXISTS));
+    ck_assert_int_eq(vm_get_state(vb), VM_STATE_DESTROYED);
+    ASSERT_ERR(vm_resume(vb), QV_ERR_INVALID_STATE);
+    ASSERT_OK(vm_list(b, &names, &n));
+    ck_assert_uint_eq(n, 0);
+    qv_strv_free(names);
+    vm_free(vb);
+    assert_no_leftovers();
+    qv_close(a);
+    qv_close(b);
+}
+END_TEST
+
+/* A child process works on the VM; the parent sees its work. */
+START_TEST(test_forked_child)
+{
+    struct qv_conn *a = open_world();
+    struct vm *vm = vm_create_on(a, "shared", 1, 2 << 20);
+    ck_assert_ptr_nonnull(vm);
+    ASSERT_OK(vm_start(vm));
+
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct qv_conn *c = qv_connect(uri);
+        struct vm *v = c ? vm_lookup(c, "shared") : NULL;
+        if (!v)
+            _exit(10);
+        if (vm_get_state(v) != VM_STATE_RUNNING)
+            _exit(11);
+        if (vm_pause(v) < 0)
+            _exit(12);
+        if (vm_write_memory(v, 0x3000, "from the child", 15) < 0)
+            _exit(13);
+        if (snapshot_create(v, "by-child", 0) < 0)
+            _exit(14);
+        if (vm_create_on(c, "child-made", 1, 1 << 20) == NULL)
+            _exit(15);
+        _exit(0);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed at step %d",
+                  WEXITSTATUS(status));
+
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_PAUSED);
+    char buf[15];
+    ASSERT_OK(vm_read_memory(vm, 0x3000, buf, 15));
+    ck_assert_str_eq(buf, "from the child");
+    struct snapshot_info *list;
+    size_t n;
+    ASSERT_OK(snapshot_list(vm, &list, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(list[0].name, "by-child");
+    ck_assert_int_eq(list[0].state, VM_STATE_PAUSED);
+    snapshot_info_free(list, n);
+    struct vm *made = vm_lookup(a, "child-made");
+    ck_assert_ptr_nonnull(made);
+
+    /* vm_wait sees a stop made by another process. */
+    pid = fork();
+    if (pid == 0) {
+        g_usleep(200 * 1000);
+        struct qv_conn *c = qv_connect(uri);
+        struct vm *v = c ? vm_lookup(c, "shared") : NULL;
+        _exit(v && vm_stop(v) == 0 ? 0 : 1);
+    }
+    ASSERT_ERR(vm_wait(vm, 20), QV_ERR_TIMEOUT);
+    ASSERT_OK(vm_wait(vm, 10000));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_STOPPED);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    vm_destroy(made);
+    vm_destroy(vm);
+    assert_no_leftovers();
+    qv_close(a);
+}
+END_TEST
+
+START_TEST(test_snapshot_files_and_restore_elsewhere)
+{
+    struct qv_conn *a = open_world(), *b = open_world();
+    struct vm *va = vm_create_on(a, "snap", 2, 64 << 20);
+    ck_assert_ptr_nonnull(va);
+    struct vcpu *c0 = vcpu_create(va, 1);
+    ck_assert_ptr_nonnull(c0);
+    vcpu_set_reg(c0, VCPU_REG_RSP, 0x7000);
+    vcpu_set_reg(c0, VCPU_REG_RFLAGS, 0x246);
+    ASSERT_OK(vcpu_set_msr(c0, 0xc0000102, 0xffffffff81000000ull));
+    ASSERT_OK(vm_write_memory(va, 0x2000000, "kept", 5));
+    ASSERT_OK(vm_set_vcpus(va, 1));
+    ASSERT_OK(snapshot_create(va, "s1", 0));
+
+    g_autofree char *sdir = g_build_filename(world, "snap", "snapshots", "s1", NULL);
+    const char *files[] = {"domain.xml", "regs.json", "meta.json", "memory-0.bin"};
+    for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *p = g_build_filename(sdir, files[i], NULL);
+        ck_assert_msg(g_file_test(p, G_FILE_TEST_IS_REGULAR), "%s missing", p);
+    }
+    g_autofree char *mem = g_build_filename(sdir, "memory-0.bin", NULL);
+    struct stat st;
+    ck_assert_int_eq(stat(mem, &st), 0);
+    ck_assert_uint_eq(st.st_size, 64 << 20);
+    ck_assert_uint_lt((uint64_t)st.st_blocks * 512, 1 << 20); /* sparse: one page of data */
+
+    struct snapshot_info *list;
+    size_t n;
+    ASSERT_OK(snapshot_list(va, &list, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(list[0].size, bytes_on_disk(sdir));
+    ck_assert_int_eq(list[0].state, VM_STATE_CREATED);
+    snapshot_info_free(list, n);
+
+    /* Change things, then restore from a connection that has no vCPUs. */
+    ASSERT_OK(vm_write_memory(va, 0x2000000, "lost", 5));
+    ASSERT_OK(vm_set_vcpus(va, 2));
+    ASSERT_OK(vm_start(va));
+    struct vm *vb = vm_lookup(b, "snap");
+    ck_assert_ptr_nonnull(vb);
+    ASSERT_OK(snapshot_restore(vb, "s1"));
+    ck_assert_int_eq(vm_get_state(va), VM_STATE_CREATED);
+    char buf[5];
+    ASSERT_OK(vm_read_memory(va, 0x2000000, buf, 5));
+    ck_assert_str_eq(buf, "kept");
+    struct vm_info info;
+    ASSERT_OK(vm_get_info(va, &info));
+    ck_assert_uint_eq(info.vcpus, 1);
+    struct vcpu *cb = vm_get_vcpu(vb, 1);
+    ck_assert_msg(cb, "%s", qv_last_error()->message);
+    ck_assert_uint_eq(vcpu_get_reg(cb, VCPU_REG_RSP), 0x7000);
+    ck_assert_uint_eq(vcpu_get_reg(cb, VCPU_REG_RFLAGS), 0x246);
+    uint64_t msr = 0;
+    ASSERT_OK(vcpu_get_msr(cb, 0xc0000102, &msr));
+    ck_assert_uint_eq(msr, 0xffffffff81000000ull);
+
+    ASSERT_ERR(snapshot_create(vb, "s1", 0), QV_ERR_EXISTS);
+    ASSERT_ERR(snapshot_restore(va, "s2"), QV_ERR_NOT_FOUND);
+    ASSERT_OK(snapshot_delete(va, "s1"));
+    ck_assert(!g_file_test(sdir, G_FILE_TEST_EXISTS));
+    ASSERT_ERR(snapshot_restore(vb, "s1"), QV_ERR_NOT_FOUND);
+
+    /* A clone copies definition and memory into its own directory. */
+    struct vm *cl = vm_clone(va, "snap-copy");
+    ck_assert_msg(cl, "%s", qv_last_error()->message);
+    ASSERT_OK(vm_read_memory(cl, 0x2000000, buf, 5));
+    ck_assert_str_eq(buf, "kept");
+    struct vm_info ci;
+    ASSERT_OK(vm_get_info(cl, &ci));
+    ck_assert_str_ne(ci.uuid, info.uuid);
+    struct vm *clb = vm_lookup(b, "snap-copy");
+    ck_assert_ptr_nonnull(clb);
+    ck_assert_int_eq(vm_get_state(clb), VM_STATE_CREATED);
+    vm_free(clb);
+    vm_destroy(cl);
+
+    vm_free(vb);
+    vm_destroy(va);
+    assert_no_leftovers();
+    qv_close(a);
+    qv_close(b);
+}
+END_TEST
+
+/* Writes fail for real in a child limited to tiny files (RLIMIT_FSIZE):
+ * the failing call reports it, and the old files survive intact. */
+START_TEST(test_failed_writes_keep_old_state)
+{
+    struct qv_conn *a = open_world();
+    struct vm *vm = vm_create_on(a, "atomic", 1, 1 << 20);
+    ck_assert_ptr_nonnull(vm);
+    ASSERT_OK(vm_start(vm));
+    ASSERT_OK(vm_write_memory(vm, 0, "x", 1)); /* create the memory file first */
+    g_autofree char *state = g_build_filename(world, "atomic", "state.json", NULL);
+    g_autofree char *before = NULL;
+    ck_assert(g_file_get_contents(state, &before, NULL, NULL));
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {16, 16};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        struct qv_conn *c = qv_connect(uri);
+        struct vm *v = c ? vm_lookup(c, "atomic") : NULL;
+        if (!v)
+            _exit(10);
+        if (vm_pause(v) != QV_ERR_IO || !strstr(qv_last_error()->message, "state.json"))
+            _exit(11);
+        if (snapshot_create(v, "s", 0) != QV_ERR_IO)
+            _exit(12);
+        if (vm_create_on(c, "never", 1, 1 << 20) || qv_last_error()->code != QV_ERR_IO)
+            _exit(13);
+        if (vm_set_cpu_weight(v, 999) != QV_ERR_IO)
+            _exit(14);
+        _exit(0);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed at step %d",
+                  WEXITSTATUS(status));
+
+    g_autofree char *after = NULL;
+    ck_assert(g_file_get_contents(state, &after, NULL, NULL));
+    ck_assert_str_eq(after, before);
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    g_autofree char *xml = vm_get_xml(vm);
+    ck_assert_ptr_null(strstr(xml, "999"));
+    struct snapshot_info *list;
+    size_t n;
+    ASSERT_OK(snapshot_list(vm, &list, &n));
+    ck_assert_uint_eq(n, 0);
+    snapshot_info_free(list, n);
+    ck_assert_ptr_null(vm_lookup(a, "never"));
+    assert_no_leftovers();
+    vm_destroy(vm);
+    qv_close(a);
+}
+END_TEST
+
+/* Files edited by hand into nonsense give errors naming them. */
+START_TEST(test_corrupt_files)
+{
+    struct qv_conn *a = open_world();
+    struct vm *vm = vm_create_on(a, "bad", 1, 1 << 20);
+    ck_assert_ptr_nonnull(vm);
+    g_autofree char *state = g_build_filename(world, "bad", "state.json", NULL);
+    static const char *garbage[] = {
+        "{",
+        "[]",
+        "{\"state\":\"flying\",\"reason\":\"none\"}",
+        "{\"state\":\"running\",\"reason\":7}",
+        "{\"state\":\"stopped\",\"reason\":\"none\",\"regions\":[{\"gpa\":\"0x1\"}]}",
+        "{\"state\":\"stopped\",\"reason\":\"none\",\"regions\":{}}",
+        "{\"state\":\"stopped\",\"reason\":\"none\",\"regions\":[{\"gpa\":\"0x0\",\"size\":"
+        "\"0x1000\",\"flags\":3}]}", /* overlaps RAM */
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(garbage); i++) {
+        ck_assert(g_file_set_contents(state, garbage[i], -1, NULL));
+        int rc = vm_start(vm);
+        ck_assert_msg(rc == QV_ERR_JSON, "%s: %d %s", garbage[i], rc, qv_last_error()->message);
+        ck_assert_msg(strstr(qv_last_error()->message, "state.json"), "%s",
+                      qv_last_error()->message);
+    }
+    ck_assert(g_file_set_contents(state, "{\"state\":\"stopped\",\"reason\":\"user\"}", -1, NULL));
+    ASSERT_OK(vm_start(vm));
+
+    g_autofree char *xml = g_build_filename(world, "bad", "domain.xml", NULL);
+    ck_assert(g_file_set_contents(xml, "<domain type='test'><name>bad</name>", -1, NULL));
+    char *got = vm_get_xml(vm);
+    ck_assert_ptr_null(got);
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_XML);
+    ck_assert_msg(strstr(qv_last_error()->message, "domain.xml"), "%s", qv_last_error()->message);
+    vm_destroy(vm); /* still possible: the directory goes */
+    ck_assert_int_eq(qv_last_error()->code, QV_OK);
+    g_autofree char *dir = g_build_filename(world, "bad", NULL);
+    ck_assert(!g_file_test(dir, G_FILE_TEST_EXISTS));
+    qv_close(a);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("noop_dir");
+    TCase *tc = tcase_create("dir");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_layout_and_second_connection);
+    tcase_add_test(tc, test_forked_child);
+    tcase_add_test(tc, test_snapshot_files_and_restore_elsewhere);
+    tcase_add_test(tc, test_failed_writes_keep_old_state);
+    tcase_add_test(tc, test_corrupt_files);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
