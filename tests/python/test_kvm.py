@@ -121,6 +121,21 @@ def test_injected_interrupt_is_reported_by_the_guest(kvm):
     assert (ex.io.port, ex.io.data) == (CONSOLE, b"\x41")
 
 
+def test_port_input_is_answered_from_python(kvm):
+    code = [0xe4, 0x60,          # in al, 0x60
+            0xe6, CONSOLE,       # out 0xe9, al
+            0xe6, EXIT, 0xf4]    # out 0xf4, al
+    vm, cpu = guest(kvm, "py-in", code)
+    ex = cpu.run()
+    assert ex.reason is qv.ExitReason.IO, ex
+    assert (ex.io.port, ex.io.direction, ex.io.size) == (0x60, qv.IODirection.IN, 1)
+    ex.io.respond(0x5a)
+    out, _ = run_until_exit_port(cpu)
+    assert out == b"\x5a"
+    with pytest.raises(qv.InvalidStateError, match="stale"):
+        ex.io.respond(1)
+
+
 def test_kick_interrupts_a_spinning_guest(kvm):
     vm, cpu = guest(kvm, "py-kick", [0xeb, 0xfe])
     t = threading.Timer(0.2, cpu.kick)

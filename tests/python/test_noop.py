@@ -368,3 +368,18 @@ def test_default_connection_create(monkeypatch, tmp_path):
     with qv.connect() as conn:
         assert conn.uri.startswith("noop:") and conn.vm_names() == ["defaulted"]
     vm.destroy()
+
+
+def test_collector_does_not_eat_a_pending_error(noop):
+    vm = noop.create_vm("cycle")
+    vm.self_ref = vm  # only the cycle collector can free it
+    del vm
+    with pytest.raises(qv.NotFoundError):
+        noop.lookup("nosuch")
+    # vm_free (run by the collector) would clear the thread's error slot;
+    # the bindings hold the free back while an error is pending.
+    gc.collect()
+    err = qv._lib.qv_last_error()
+    assert err.code == qv.NotFoundError.code
+    assert b"nosuch" in qv._ffi.string(err.message)
+    assert noop.lookup("cycle").name == "cycle"  # the next call frees it
