@@ -95,3 +95,69 @@ def test_run_define_error_leaves_nothing(cli, tmp_path):
     f.write_text("<domain type='test'><name>x</name></domain>")
     r = cli.fails(1, "vm", "run", "--xml", f)
     assert parse_table(cli.ok("vm", "list", "--all").out, LIST_HEADERS) == []
+
+
+# ---- kvm:///embed: real guests ---------------------------------------------
+# Flat binaries, loaded at 1 MiB and entered in 64-bit mode by the kvm driver.
+
+# mov dx,0x3f8; mov al,'h'; out dx,al; mov al,'i'; out dx,al; mov al,10;
+# out dx,al; mov al,5; out 0xf4,al; hlt; jmp $-1
+HELLO = bytes.fromhex("66baf803b068eeb069eeb00aeeb005e6f4f4ebfd")
+# wait: mov dx,0x3fd; in al,dx; test al,1; jz wait; mov dx,0x3f8; in al,dx;
+# out 0xf4,al; hlt; jmp $-1   -- exits with the first byte it reads
+READ_ONE = bytes.fromhex("66bafd03eca80174fb66baf803ece6f4f4ebfd")
+SPIN = bytes.fromhex("ebfe")  # jmp $
+
+
+@pytest.fixture
+def kvm(tmp_path):
+    from conftest import drivers
+    if not os.path.exists("/dev/kvm"):
+        pytest.skip("/dev/kvm does not exist on this machine")
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        pytest.skip("/dev/kvm is not readable and writable by this user")
+    if "kvm" not in drivers():
+        pytest.skip("libqv was built without the kvm driver")
+
+    def payload(name, code):
+        f = tmp_path / name
+        f.write_bytes(code)
+        return f
+    return payload
+
+
+def test_kvm_run_console_and_exit_status(kvm):
+    r = run_qv("vm", "run", "--kernel", kvm("hello.bin", HELLO), "--memory", "16M",
+               uri="kvm:///embed", timeout=60)
+    assert r.out == "hi\n", r
+    assert r.err == "", r
+    assert r.rc == (5 << 1) | 1, r
+
+
+def test_kvm_run_stdin_reaches_guest(kvm):
+    r = run_qv("vm", "run", "--kernel", kvm("read.bin", READ_ONE), "--memory", "16M",
+               uri="kvm:///embed", input="A", timeout=60)
+    assert r.rc == ((ord("A") << 1) | 1) & 0xFF, r
+
+
+def test_kvm_run_default_uri_from_environment(kvm):
+    r = run_qv("vm", "run", "--kernel", kvm("hello.bin", HELLO), "--memory", "16M",
+               env={"QV_DEFAULT_URI": "kvm:///embed"}, timeout=60)
+    assert (r.rc, r.out) == (11, "hi\n"), r
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_kvm_run_signal_stops_spinning_guest(kvm, sig, code):
+    p = start_run("kvm:///embed", "--kernel", kvm("spin.bin", SPIN), "--memory", "16M")
+    time.sleep(0.5)
+    assert p.poll() is None, p.communicate()
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == code, (out, err)
+
+
+def test_kvm_run_bad_kernel(kvm, tmp_path):
+    empty = kvm("empty.bin", b"")
+    r = run_qv("vm", "run", "--kernel", empty, uri="kvm:///embed")
+    assert r.rc == 1 and r.err.startswith("qv: error: "), r
+    assert str(empty) in r.err, r
