@@ -6,14 +6,16 @@
 #include <string.h>
 
 /* One slot per thread; the message buffer is replaced on every set so the
- * pointer handed out stays valid until the next libqv call on this thread. */
+ * pointer handed out stays valid until the next libqv call on this thread.
+ * The buffer lives in a GPrivate so it is freed when its thread exits. */
 static __thread struct qv_error tls_error = { QV_OK, NULL };
-static __thread char *tls_message;
+static GPrivate tls_message_key = G_PRIVATE_INIT(g_free);
+
+#define tls_message ((char *)g_private_get(&tls_message_key))
 
 static void store(int code, char *msg)
 {
-    g_free(tls_message);
-    tls_message = msg;
+    g_private_replace(&tls_message_key, msg);
     tls_error.code = code;
     tls_error.message = msg;
 }
@@ -27,8 +29,7 @@ const struct qv_error *qv_last_error(void)
 
 void qv_reset_error(void)
 {
-    g_free(tls_message);
-    tls_message = NULL;
+    g_private_replace(&tls_message_key, NULL);
     tls_error.code = QV_OK;
     tls_error.message = "";
 }
