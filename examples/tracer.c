@@ -64,8 +64,9 @@ static int trace(struct vcpu *cpu, int max_steps)
         if (reason < 0)
             return fail("vcpu_step");
         uint64_t rax = vcpu_get_reg(cpu, VCPU_REG_RAX);
-        printf("step %2d: %04x:%04" PRIx64 " rip=0x%05" PRIx64 "  rax=0x%04" PRIx64 "\n", n,
-               s.cs.selector, r.rip, linear, rax);
+        printf("step %2d: rip=0x%04" PRIx64 " (%04x:%04" PRIx64 ", linear 0x%05" PRIx64
+               ")  rax after=0x%04" PRIx64 "\n",
+               n, r.rip, s.cs.selector, r.rip & 0xffff, linear, rax);
         const struct vcpu_exit_info *ex = vcpu_exit_info(cpu);
         if ((reason == VCPU_EXIT_IO && ex->io.port == PORT_EXIT) ||
             (reason == VCPU_EXIT_SHUTDOWN && ex->shutdown.reason == VCPU_SHUTDOWN_DEBUG_EXIT)) {

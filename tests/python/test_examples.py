@@ -62,3 +62,20 @@ def test_snapshot_clone_example():
     assert [line.split()[0] for line in out[1:3]] == ["base", "running"]
     assert out[3] == "restored 'base': memory says 'original', VM is created"
     assert out[4].startswith("clone 'snap-demo-clone': uuid ")
+
+
+def test_hello_vm_example_says_hello():
+    from conftest import require_kvm
+    require_kvm()
+    assert run([c_example("hello_vm")]) == ["Hello from a qv guest!"]
+
+
+def test_tracer_example_prints_each_rip():
+    from conftest import require_kvm
+    require_kvm()
+    out = run([c_example("tracer")])
+    linear = [int(line.split("linear ")[1].split(")")[0], 16)
+              for line in out if line.startswith("step")]
+    assert linear == [0x1000, 0x1002] + [0x1005, 0x1007] * 3 + [0x1009]
+    assert all("rip=0x" in line for line in out if line.startswith("step"))
+    assert out[-1] == "guest reported 6 after 9 instructions"
