@@ -5,7 +5,7 @@ import datetime
 
 from ._native import encode, ffi, lib
 from .enums import State, coerce
-from .errors import check
+from .errors import check, UnsupportedError
 
 
 class Snapshot:
@@ -38,13 +38,15 @@ class Snapshots:
         self._vm = vm
 
     def create(self, name, disk_only=False):
-        """Take a snapshot called name; returns it as listed."""
+        """Take a snapshot called name; returns it as listed (None on a
+        driver that can take snapshots but not list them)."""
         flags = lib.SNAPSHOT_DISK_ONLY if disk_only else 0
         check(lib.snapshot_create(self._vm._handle(), encode(name, "snapshot name"), flags))
-        for s in self.list():
-            if s.name == name:
-                return s
-        return None
+        try:
+            listed = self.list()
+        except UnsupportedError:
+            return None
+        return next((s for s in listed if s.name == name), None)
 
     def list(self):
         """All snapshots, oldest first."""
