@@ -146,8 +146,10 @@ class Exit:
 
     def __repr__(self):
         detail = self.io or self.mmio or self.shutdown or self.debug or self.system_event
+        if detail is None and self.internal_suberror is not None:
+            detail = "suberror=%d" % self.internal_suberror
         name = getattr(self.reason, "name", self.reason)
-        return "Exit(%s%s)" % (name, ", %r" % (detail,) if detail is not None else "")
+        return "Exit(%s%s)" % (name, ", %s" % (detail,) if detail is not None else "")
 
 
 class VCPU:
