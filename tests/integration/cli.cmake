@@ -1,9 +1,14 @@
 # The qv CLI, driven as a user drives it: pytest runs the built binary on a
 # temporary noop:///DIR. One ctest test per file so a failure names its area.
 set(_cli_dir ${CMAKE_CURRENT_SOURCE_DIR}/cli)
-foreach(_t help usage errors lifecycle snapshot set run)
+foreach(_t help usage errors lifecycle snapshot set run console)
   add_test(NAME cli_${_t}
     COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider ${_cli_dir}/test_${_t}.py)
   set_tests_properties(cli_${_t} PROPERTIES LABELS "cli" TIMEOUT 300
     ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
 endforeach()
+# The console test talks websocket to the propolis tests' fake server.
+if(TARGET fake-propolis-server)
+  set_property(TEST cli_console APPEND PROPERTY ENVIRONMENT
+    "FAKE_PROPOLIS_SERVER=$<TARGET_FILE:fake-propolis-server>;PROPOLIS_OPENAPI=${QV_PROPOLIS_OPENAPI}")
+endif()

@@ -9,6 +9,7 @@
 #include "cli.h"
 
 #define CLI_ESCAPE_CHAR 0x1d /* Ctrl+] */
+#define CLI_PROPOLIS_API_VERSION "5.0.0"
 
 struct ws_console {
     GMainLoop *loop;
@@ -22,8 +23,11 @@ struct ws_console {
 static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *data, gpointer user)
 {
     (void)ws;
-    (void)type; /* text or binary: both are console bytes */
     struct ws_console *c = user;
+    /* Console bytes come in binary frames; Propolis uses text frames for
+     * control messages (JSON), which are not guest output. */
+    if (type != SOUP_WEBSOCKET_DATA_BINARY)
+        return;
     gsize len;
     const char *p = g_bytes_get_data(data, &len);
     while (len) {
@@ -98,8 +102,12 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer user)
     g_signal_connect(c->ws, "closed", G_CALLBACK(on_closed), c);
     g_signal_connect(c->ws, "error", G_CALLBACK(on_error), c);
     if (c->tty) {
+        if (cli_term_raw(STDIN_FILENO, false) < 0) {
+            c->rc = cli_error("cannot put the terminal into raw mode: %s", g_strerror(errno));
+            g_main_loop_quit(c->loop);
+            return;
+        }
         fprintf(stderr, "Connected to %s. Escape character is ^] (Ctrl+]).\n", c->url);
-        cli_term_raw(STDIN_FILENO, false);
     }
     c->stdin_watch = g_unix_fd_add(STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, c);
 }
@@ -117,6 +125,11 @@ int cli_console_ws(const char *url)
     SoupMessage *msg = soup_message_new("GET", http);
     if (!msg)
         return cli_error("invalid console URL: %s", url);
+    /* The websocket consoles libqv hands out are propolis-server's, whose
+     * versioned API wants this header on every request, the upgrade
+     * included; other servers ignore it. */
+    soup_message_headers_replace(soup_message_get_request_headers(msg), "api-version",
+                                 CLI_PROPOLIS_API_VERSION);
     struct ws_console c = {
         .loop = g_main_loop_new(NULL, FALSE),
         .url = url,
