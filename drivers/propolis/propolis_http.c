@@ -53,19 +53,13 @@ static int map_gerror(struct propolis_client *c, const char *method, const char 
 struct exchange {
     GMainLoop *loop;
     GCancellable *cancel;
-    GAsyncResult *res;
+    SoupSession *session;
+    GInputStream *in;
+    GByteArray *body;
+    GError *error;
     bool timed_out;
     bool too_big;
-    gsize received;
 };
-
-static void exchange_done(GObject *src, GAsyncResult *res, gpointer data)
-{
-    (void)src;
-    struct exchange *x = data;
-    x->res = g_object_ref(res);
-    g_main_loop_quit(x->loop);
-}
 
 static gboolean exchange_deadline(gpointer data)
 {
@@ -75,37 +69,63 @@ static gboolean exchange_deadline(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static void exchange_chunk(SoupMessage *msg, guint size, gpointer data)
+static void exchange_read(GObject *src, GAsyncResult *res, gpointer data)
 {
-    (void)msg;
     struct exchange *x = data;
-    x->received += size;
-    if (x->received > PROPOLIS_MAX_BODY && !x->too_big) {
-        x->too_big = true;
-        g_cancellable_cancel(x->cancel);
+    GBytes *chunk = g_input_stream_read_bytes_finish(G_INPUT_STREAM(src), res, &x->error);
+    if (!chunk || g_bytes_get_size(chunk) == 0) {
+        if (chunk)
+            g_bytes_unref(chunk);
+        g_main_loop_quit(x->loop);
+        return;
     }
+    gsize n = 0;
+    const guint8 *p = g_bytes_get_data(chunk, &n);
+    if (x->body->len + n > PROPOLIS_MAX_BODY) {
+        x->too_big = true;
+        g_bytes_unref(chunk);
+        g_main_loop_quit(x->loop);
+        return;
+    }
+    g_byte_array_append(x->body, p, (guint)n);
+    g_bytes_unref(chunk);
+    g_input_stream_read_bytes_async(x->in, 16384, G_PRIORITY_DEFAULT, x->cancel, exchange_read, x);
 }
 
-static GBytes *exchange_run(SoupMessage *msg, int timeout_ms, struct exchange *x, GError **err)
+static void exchange_sent(GObject *src, GAsyncResult *res, gpointer data)
+{
+    struct exchange *x = data;
+    x->in = soup_session_send_finish(SOUP_SESSION(src), res, &x->error);
+    if (!x->in) {
+        g_main_loop_quit(x->loop);
+        return;
+    }
+    g_input_stream_read_bytes_async(x->in, 16384, G_PRIORITY_DEFAULT, x->cancel, exchange_read, x);
+}
+
+/* Runs msg to completion; the body lands in x->body. Returns false with
+ * x->error, x->timed_out or x->too_big set on failure. */
+static bool exchange_run(SoupMessage *msg, int timeout_ms, struct exchange *x)
 {
     GMainContext *ctx = g_main_context_new();
     g_main_context_push_thread_default(ctx);
-    SoupSession *session = soup_session_new_with_options(
-        "timeout", 0u, "idle-timeout", 0u, "user-agent", "libqv-propolis/" QV_VERSION_STRING, NULL);
+    x->session = soup_session_new_with_options("timeout", 0u, "idle-timeout", 0u, "user-agent",
+                                               "libqv-propolis/" QV_VERSION_STRING, NULL);
     x->loop = g_main_loop_new(ctx, FALSE);
     x->cancel = g_cancellable_new();
+    x->body = g_byte_array_new();
     GSource *deadline = g_timeout_source_new((guint)timeout_ms);
     g_source_set_callback(deadline, exchange_deadline, x, NULL);
     g_source_attach(deadline, ctx);
-    gulong sig = g_signal_connect(msg, "got-body-data", G_CALLBACK(exchange_chunk), x);
-    soup_session_send_and_read_async(session, msg, G_PRIORITY_DEFAULT, x->cancel, exchange_done, x);
+    soup_session_send_async(x->session, msg, G_PRIORITY_DEFAULT, x->cancel, exchange_sent, x);
     g_main_loop_run(x->loop);
-    GBytes *out = soup_session_send_and_read_finish(session, x->res, err);
-    g_signal_handler_disconnect(msg, sig);
     g_source_destroy(deadline);
     g_source_unref(deadline);
-    g_object_unref(x->res);
-    g_object_unref(session);
+    if (x->in) {
+        g_input_stream_close(x->in, NULL, NULL);
+        g_clear_object(&x->in);
+    }
+    g_clear_object(&x->session);
     /* Let the session's pending cleanups run before the context goes. */
     while (g_main_context_iteration(ctx, FALSE))
         ;
@@ -113,7 +133,7 @@ static GBytes *exchange_run(SoupMessage *msg, int timeout_ms, struct exchange *x
     g_object_unref(x->cancel);
     g_main_context_pop_thread_default(ctx);
     g_main_context_unref(ctx);
-    return out;
+    return !x->error && !x->too_big && !x->timed_out;
 }
 
 static JsonNode *parse_json(const GByteArray *buf, GError **err)
@@ -182,8 +202,9 @@ int propolis_request(struct propolis_client *c, const char *method, const char *
         soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
     }
     struct exchange x = {0};
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GBytes) answer = exchange_run(msg, timeout_ms, &x, &err);
+    bool ok = exchange_run(msg, timeout_ms, &x);
+    g_autoptr(GByteArray) buf = x.body;
+    g_autoptr(GError) err = x.error;
     if (x.too_big)
         return qv_error_set(QV_ERR_PROTOCOL,
                             "propolis-server at %s answered %s %s with more than %u bytes",
@@ -192,12 +213,8 @@ int propolis_request(struct propolis_client *c, const char *method, const char *
         return qv_error_set(QV_ERR_TIMEOUT,
                             "propolis-server at %s did not answer %s %s within %d ms", c->authority,
                             method, path, timeout_ms);
-    if (!answer)
+    if (!ok)
         return map_gerror(c, method, path, err);
-    gsize n = 0;
-    const guint8 *data = g_bytes_get_data(answer, &n);
-    g_autoptr(GByteArray) buf = g_byte_array_new();
-    g_byte_array_append(buf, data, (guint)n);
     guint code = soup_message_get_status(msg);
     if (status)
         *status = code;
@@ -212,11 +229,12 @@ int propolis_request(struct propolis_client *c, const char *method, const char *
     }
     if (!out || buf->len == 0)
         return 0;
-    JsonNode *root = parse_json(buf, &err);
+    g_autoptr(GError) perr = NULL;
+    JsonNode *root = parse_json(buf, &perr);
     if (!root)
         return qv_error_set(QV_ERR_PROTOCOL,
                             "propolis-server at %s answered %s %s with malformed JSON: %s",
-                            c->authority, method, path, err->message);
+                            c->authority, method, path, perr->message);
     *out = root;
     return 0;
 }

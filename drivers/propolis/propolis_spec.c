@@ -323,20 +323,38 @@ static int check_all(const struct qv_domain *def, int serial_num[PROPOLIS_MAX_SE
         const struct qv_chardev *c = g_ptr_array_index(def->serials, i);
         if ((rc = check_chardev(def, "serial", c)) < 0)
             return rc;
+        if (c->target_type && strcmp(c->target_type, "isa-serial") != 0)
+            return refuse(def, "<serial><target type='%s'>: Propolis serial ports are ISA UARTs",
+                          c->target_type);
         if (c->port >= PROPOLIS_MAX_SERIALS)
             return refuse(def, "<serial><target port='%u'>: Propolis has com1-com4 (ports 0-3)",
                           c->port);
-        for (guint j = 0; j < i; j++)
-            if (serial_num[j] == (int)c->port)
-                return refuse(def, "two <serial> elements on port %u", c->port);
-        serial_num[i] = (int)c->port;
+        /* A port already taken means the element named none (the parser
+         * reads an absent port as 0): take the next free one, as libvirt
+         * numbers serials without a target port. */
+        int port = (int)c->port;
+        for (bool taken = true; taken;) {
+            taken = false;
+            for (guint j = 0; j < i; j++)
+                taken |= serial_num[j] == port;
+            if (taken)
+                port++;
+        }
+        if (port >= PROPOLIS_MAX_SERIALS)
+            return refuse(def, "a <serial> with no free port left of com1-com4");
+        serial_num[i] = port;
     }
     if (def->consoles->len > 1)
         return refuse(def, "%u <console> elements: Propolis has one console, com1",
                       def->consoles->len);
-    for (guint i = 0; i < def->consoles->len; i++)
-        if ((rc = check_chardev(def, "console", g_ptr_array_index(def->consoles, i))) < 0)
+    for (guint i = 0; i < def->consoles->len; i++) {
+        const struct qv_chardev *c = g_ptr_array_index(def->consoles, i);
+        if ((rc = check_chardev(def, "console", c)) < 0)
             return rc;
+        if (c->target_type && strcmp(c->target_type, "serial") != 0)
+            return refuse(def, "<console><target type='%s'>: the Propolis console is com1",
+                          c->target_type);
+    }
     return 0;
 }
 

@@ -14,7 +14,7 @@
  *
  * Control endpoints for tests (no version header needed):
  *   GET  /_fake/stats   {requests, invalid, errors[], log[], state, gen, ws_input[]}
- *   POST /_fake/fault   {method, path, mode: fail|hang|garbage|die, status, count}
+ *   POST /_fake/fault   {method, path, mode: fail|hang|garbage|huge|die, status, count}
  *   POST /_fake/serial  raw bytes the guest prints on com1
  *   POST /_fake/guest   {event: poweroff|fail}
  */
@@ -563,6 +563,14 @@ static bool fault_hits(SoupServerMessage *msg, const char *path)
     } else if (!strcmp(f->mode, "hang")) {
         g_ptr_array_add(F.hung, g_object_ref(msg));
         soup_server_message_pause(msg);
+    } else if (!strcmp(f->mode, "huge")) {
+        /* More than any Propolis answer: a client must cut it off. */
+        gsize n = 17u << 20;
+        char *big = g_malloc(n);
+        memset(big, ' ', n);
+        big[0] = '[';
+        soup_server_message_set_status(msg, f->status, NULL);
+        soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_TAKE, big, n);
     } else if (!strcmp(f->mode, "garbage")) {
         static const char junk[] = "{\"instance\": {\"state\": Runn";
         soup_server_message_set_status(msg, f->status, NULL);

@@ -467,6 +467,11 @@ START_TEST(garbage)
     fake_fault(fake, "GET", "/instance", "garbage", 500);
     ck_assert_int_eq(vm_reset(vm), QV_ERR_PROTOCOL);
     ck_assert_msg(strstr(errmsg(), "HTTP 500"), "%s", errmsg());
+    /* A body no Propolis answer comes near is cut off, not buffered. */
+    fake_fault(fake, "GET", "/instance", "huge", 200);
+    ck_assert_int_eq(vm_stop(vm), QV_ERR_PROTOCOL);
+    ck_assert_msg(strstr(errmsg(), "more than 16777216 bytes"), "%s", errmsg());
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
     vm_free(vm);
     qv_close(conn);
 }
@@ -650,6 +655,23 @@ START_TEST(console_websocket_round_trip)
     g_main_loop_unref(c.loop);
     g_byte_array_unref(c.got);
 
+    /* Asking the websocket for the backlog replays what came before. */
+    g_autofree char *replay_url = g_strconcat(url, "?from_start=0", NULL);
+    struct ws_ctx r = {.got = g_byte_array_new(), .until = "hello propolis\r\n"};
+    ws_connect(replay_url, true, &r);
+    ck_assert_msg(r.ws, "replay connect failed: %s", r.error ? r.error->message : "timeout");
+    g_signal_connect(r.ws, "message", G_CALLBACK(ws_got), &r);
+    id = g_timeout_add(5000, give_up, r.loop);
+    g_main_loop_run(r.loop);
+    g_source_remove(id);
+    g_byte_array_append(r.got, (const guint8 *)"", 1);
+    ck_assert_msg(g_str_has_prefix((const char *)r.got->data, "fake guest: booted\r\n"),
+                  "replay '%s'", (const char *)r.got->data);
+    soup_websocket_connection_close(r.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    g_object_unref(r.ws);
+    g_main_loop_unref(r.loop);
+    g_byte_array_unref(r.got);
+
     /* What the server saw, and the history that fills in earlier output. */
     g_autoptr(JsonNode) stats = fake_stats(fake);
     JsonArray *in = json_object_get_array_member(json_node_get_object(stats), "ws_input");
@@ -676,6 +698,110 @@ START_TEST(console_websocket_round_trip)
     g_free(data);
     vm_free(vm);
     ck_assert_int_eq(fake_invalid(fake), 1); /* only the refused handshake */
+    qv_close(conn);
+}
+END_TEST
+
+/* ---- From libvirt domain XML, through the public API ---- */
+
+static const char db01_xml[] =
+    "<domain type='kvm'>\n"
+    "  <name>db01</name>\n"
+    "  <uuid>6f1c2a8e-3f3b-4a53-9d4f-4b0e8f2d9a11</uuid>\n"
+    "  <description>database</description>\n"
+    "  <memory unit='MiB'>2048</memory>\n"
+    "  <vcpu>4</vcpu>\n"
+    "  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>\n"
+    "  <devices>\n"
+    "    <disk type='file' device='disk'>\n"
+    "      <driver name='qemu' type='raw'/>\n"
+    "      <source file='/rpool/db01.raw'/>\n"
+    "      <target dev='vda' bus='virtio'/>\n"
+    "      <blockio logical_block_size='4096'/>\n"
+    "    </disk>\n"
+    "    <interface type='direct'>\n"
+    "      <source dev='vnic1'/>\n"
+    "      <model type='virtio'/>\n"
+    "    </interface>\n"
+    "    <serial type='pty'><target port='0'/></serial>\n"
+    "    <serial type='pty'/>\n"
+    "    <console type='pty'><target type='serial' port='0'/></console>\n"
+    "  </devices>\n"
+    "</domain>\n";
+
+START_TEST(from_xml)
+{
+    struct qv_conn *conn = qv_connect(fake->uri);
+    struct vm *vm = vm_define_xml(conn, db01_xml);
+    ck_assert_msg(vm, "%s", errmsg());
+    ck_assert_int_eq(fake_requests(fake), 0);
+    ck_assert_msg(vm_start(vm) == 0, "%s", errmsg());
+    g_autoptr(JsonNode) stats = fake_stats(fake);
+    JsonObject *spec = json_object_get_object_member(
+        json_object_get_object_member(json_node_get_object(stats), "spec"), "spec");
+    JsonObject *board = json_object_get_object_member(spec, "board");
+    ck_assert_int_eq(json_object_get_int_member(board, "cpus"), 4);
+    ck_assert_int_eq(json_object_get_int_member(board, "memory_mb"), 2048);
+    JsonObject *b = component(spec, "vda-backend", "file_storage_backend");
+    ck_assert_str_eq(json_object_get_string_member(b, "path"), "/rpool/db01.raw");
+    ck_assert_int_eq(json_object_get_int_member(b, "block_size"), 4096);
+    ck_assert_str_eq(json_object_get_string_member(
+                         component(spec, "net0-backend", "virtio_network_backend"), "vnic_name"),
+                     "vnic1");
+    component(spec, "com1", "serial_port");
+    component(spec, "com2", "serial_port");
+    JsonArray *order =
+        json_object_get_array_member(component(spec, "boot-settings", "boot_settings"), "order");
+    ck_assert_int_eq(json_array_get_length(order), 1);
+    vm_free(vm);
+    qv_close(conn);
+
+    /* Another connection reads the stored definition back. */
+    conn = qv_connect(fake->uri);
+    vm = vm_lookup(conn, "db01");
+    ck_assert_msg(vm, "%s", errmsg());
+    struct vm_info info;
+    ck_assert_msg(vm_get_info(vm, &info) == 0, "%s", errmsg());
+    ck_assert_int_eq(info.state, VM_STATE_RUNNING);
+    ck_assert_int_eq(info.vcpus, 4);
+    ck_assert_str_eq(info.uuid, "6f1c2a8e-3f3b-4a53-9d4f-4b0e8f2d9a11");
+    g_autofree char *xml = vm_get_xml(vm);
+    ck_assert_msg(xml && strstr(xml, "vnic1"), "%s", xml ? xml : errmsg());
+    vm_free(vm);
+    assert_no_invalid();
+    qv_close(conn);
+}
+END_TEST
+
+START_TEST(from_xml_refused)
+{
+    static const struct {
+        const char *device, *named;
+    } cases[] = {
+        {"<interface type='bridge'><source bridge='br0'/></interface>",
+         "<interface type='bridge'>"},
+        {"<graphics type='vnc' port='-1'/>", "<graphics type='vnc'>"},
+        {"<disk type='file' device='disk'><source file='/x.img'/>"
+         "<target dev='sda' bus='sata'/></disk>",
+         "bus 'sata'"},
+        {"<serial type='pty'/><serial type='pty'/><serial type='pty'/><serial type='pty'/>"
+         "<serial type='pty'/>",
+         "5 <serial> elements"},
+    };
+    struct qv_conn *conn = qv_connect(fake->uri);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *xml =
+            g_strdup_printf("<domain type='kvm'><name>x%zu</name><memory "
+                            "unit='MiB'>256</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+                            "<devices>%s</devices></domain>",
+                            i, cases[i].device);
+        ck_assert_ptr_null(vm_define_xml(conn, xml));
+        ck_assert_msg(qv_last_error()->code == QV_ERR_UNSUPPORTED, "%s: %s", cases[i].device,
+                      errmsg());
+        ck_assert_msg(strstr(errmsg(), cases[i].named), "'%s' not named in: %s", cases[i].named,
+                      errmsg());
+    }
+    ck_assert_int_eq(fake_requests(fake), 0);
     qv_close(conn);
 }
 END_TEST
@@ -747,6 +873,8 @@ static Suite *suite(void)
     tcase_add_test(tc, wait_for_guest_poweroff);
     tcase_add_test(tc, guest_failure);
     tcase_add_test(tc, console_websocket_round_trip);
+    tcase_add_test(tc, from_xml);
+    tcase_add_test(tc, from_xml_refused);
     tcase_add_test(tc, fake_rejects_contract_violations);
     tcase_add_test(tc, bad_uris);
     suite_add_tcase(s, tc);

@@ -29,3 +29,8 @@ else()
   message(WARNING "Propolis OpenAPI document not found at ${QV_PROPOLIS_OPENAPI}; "
                   "the propolis tests are not built (set QV_PROPOLIS_OPENAPI)")
 endif()
+
+# A GLib warning or critical in the driver is a bug: make it fail the tests.
+if(TARGET propolis_driver)
+  set_property(TEST propolis_driver APPEND PROPERTY ENVIRONMENT "G_DEBUG=fatal-warnings")
+endif()
