@@ -67,7 +67,7 @@ xmlDoc *qv_conf_xml_read(const char *xml, const char *label)
      * is fetched, and libxml2's depth and size limits stay on. */
     int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES |
                XML_PARSE_NOCDATA;
-    xmlDoc *doc = xmlCtxtReadMemory(ctxt, xml, (int)len, label, NULL, opts);
+    xmlDoc *doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL, opts);
     if (ctxt->_private) {
         qv_error_set(QV_ERR_XML, "%s line %d: DOCTYPE and entity declarations are not allowed",
                      label, ctxt->input ? ctxt->input->line : 1);
@@ -86,12 +86,14 @@ xmlDoc *qv_conf_xml_read(const char *xml, const char *label)
         doc = NULL;
     }
     xmlFreeParserCtxt(ctxt);
+    if (doc)
+        doc->_private = (void *)label; /* for qv_conf_xml_err; label is static */
     return doc;
 }
 
 static const char *doc_label(const xmlNode *n)
 {
-    return n->doc && n->doc->URL ? (const char *)n->doc->URL : "XML";
+    return n->doc && n->doc->_private ? n->doc->_private : "XML";
 }
 
 int qv_conf_xml_err(const xmlNode *n, const char *fmt, ...)

@@ -1,0 +1,2 @@
+# Domain definitions: libvirt XML and the QuantaVirt JSON config.
+qv_check_test(conf_xml SOURCES conf_xml.c conf_helpers.c LABELS conf)
