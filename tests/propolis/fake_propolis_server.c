@@ -67,8 +67,17 @@ static struct {
 
 /* ---- Replies ---- */
 
-static void reply_json(SoupServerMessage *msg, guint status, JsonNode *body)
+/* The fake holds itself to the contract too: an answer that does not
+ * match its schema is a bug here, not in the client. */
+static void reply_json(SoupServerMessage *msg, guint status, JsonNode *body, const char *schema)
 {
+    if (schema) {
+        g_autofree char *problem = json_schema_check_named(F.schemas, body, schema);
+        if (problem) {
+            fprintf(stderr, "fake-propolis: BUG: answer does not match %s: %s\n", schema, problem);
+            abort();
+        }
+    }
     g_autofree char *text = json_to_string(body, FALSE);
     soup_server_message_set_status(msg, status, NULL);
     soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, text, strlen(text));
@@ -97,7 +106,7 @@ static void reply_error(SoupServerMessage *msg, guint status, const char *code, 
     }
     json_builder_end_object(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
-    reply_json(msg, status, root);
+    reply_json(msg, status, root, "Error");
 }
 
 static void invalid(SoupServerMessage *msg, const char *fmt, ...)
@@ -143,7 +152,7 @@ static void wake_monitors(void)
         struct monitor *m = g_ptr_array_index(F.monitors, i);
         if (m->gen <= F.gen) {
             g_autoptr(JsonNode) body = monitor_body();
-            reply_json(m->msg, 200, body);
+            reply_json(m->msg, 200, body, "InstanceStateMonitorResponse");
             soup_server_message_unpause(m->msg);
             g_object_unref(m->msg);
             g_ptr_array_remove_index(F.monitors, i);
@@ -398,7 +407,7 @@ static void instance_get(SoupServerMessage *msg)
     json_builder_end_object(b);
     json_builder_end_object(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
-    reply_json(msg, 200, root);
+    reply_json(msg, 200, root, "InstanceGetResponse");
 }
 
 static void instance_ensure(SoupServerMessage *msg)
@@ -438,7 +447,7 @@ static void instance_ensure(SoupServerMessage *msg)
     json_builder_add_null_value(b);
     json_builder_end_object(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
-    reply_json(msg, 201, root);
+    reply_json(msg, 201, root, "InstanceEnsureResponse");
 }
 
 static void instance_state_put(SoupServerMessage *msg)
@@ -485,7 +494,7 @@ static void state_monitor(SoupServerMessage *msg)
     guint64 gen = (guint64)json_object_get_int_member(json_node_get_object(body), "gen");
     if (gen <= F.gen) {
         g_autoptr(JsonNode) root = monitor_body();
-        reply_json(msg, 200, root);
+        reply_json(msg, 200, root, "InstanceStateMonitorResponse");
         return;
     }
     struct monitor *m = g_new0(struct monitor, 1);
@@ -521,7 +530,7 @@ static void serial_history(SoupServerMessage *msg, GHashTable *q)
     json_builder_add_int_value(b, (gint64)end);
     json_builder_end_object(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
-    reply_json(msg, 200, root);
+    reply_json(msg, 200, root, "InstanceSerialConsoleHistoryResponse");
 }
 
 /* dropshot's ClientSpecifiesVersionInHeader: required, semver, not newer
@@ -616,7 +625,7 @@ static void control(SoupServerMessage *msg, const char *path)
         json_builder_add_value(b, F.spec ? json_node_copy(F.spec) : json_node_new(JSON_NODE_NULL));
         json_builder_end_object(b);
         g_autoptr(JsonNode) root = json_builder_get_root(b);
-        reply_json(msg, 200, root);
+        reply_json(msg, 200, root, NULL);
         return;
     }
     if (!strcmp(path, "/_fake/serial")) {

@@ -247,7 +247,20 @@ START_TEST(one_instance_per_server)
     ck_assert_int_eq(vm_get_state(a), VM_STATE_RUNNING);
     ck_assert_ptr_null(vm_create_on(conn, "a", 1, 256u << 20));
     ck_assert_int_eq(qv_last_error()->code, QV_ERR_EXISTS);
-    vm_free(a);
+    /* The server keys instances by UUID: two definitions may not share one. */
+    g_autoptr(qv_domain) twin = web01();
+    struct vm_info ia;
+    ck_assert_int_eq(vm_get_info(a, &ia), 0);
+    g_strlcpy(twin->uuid, ia.uuid, sizeof(twin->uuid));
+    ck_assert_ptr_null(define(conn, twin));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_EXISTS);
+    ck_assert_msg(strstr(errmsg(), "VM 'a' already has UUID"), "%s", errmsg());
+    /* Destroying a running VM stops its instance first. */
+    vm_destroy(a);
+    ck_assert_msg(qv_last_error()->code == QV_OK, "%s", errmsg());
+    g_autoptr(JsonNode) stats = fake_stats(fake);
+    const char *left = json_object_get_string_member(json_node_get_object(stats), "state");
+    ck_assert_msg(!strcmp(left, "Stopped") || !strcmp(left, "Destroyed"), "server left %s", left);
     vm_free(b);
     assert_no_invalid();
     qv_close(conn);
