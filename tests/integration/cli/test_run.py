@@ -107,6 +107,7 @@ HELLO = bytes.fromhex("66baf803b068eeb069eeb00aeeb005e6f4f4ebfd")
 # out 0xf4,al; hlt; jmp $-1   -- exits with the first byte it reads
 READ_ONE = bytes.fromhex("66bafd03eca80174fb66baf803ece6f4f4ebfd")
 SPIN = bytes.fromhex("ebfe")  # jmp $
+UD2 = bytes.fromhex("0f0b")  # #UD with no IDT: a triple fault
 
 
 @pytest.fixture
@@ -161,3 +162,10 @@ def test_kvm_run_bad_kernel(kvm, tmp_path):
     r = run_qv("vm", "run", "--kernel", empty, uri="kvm:///embed")
     assert r.rc == 1 and r.err.startswith("qv: error: "), r
     assert str(empty) in r.err, r
+
+
+def test_kvm_run_crash_is_an_error(kvm):
+    r = run_qv("vm", "run", "--kernel", kvm("ud2.bin", UD2), "--memory", "16M",
+               uri="kvm:///embed", timeout=60)
+    assert r.rc == 1, r
+    assert re.fullmatch(r"qv: error: VM 'run-\d+' crashed\n", r.err), r
