@@ -1,0 +1,87 @@
+/* The qemu driver: each VM is a qemu-system-x86_64 process driven over
+ * QMP, with its state in <state_dir>/qemu/<name>/ (lib/proc). */
+#ifndef QV_QEMU_H
+#define QV_QEMU_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../lib/api/driver.h"
+#include "../../lib/conf/domain.h"
+
+#define QEMU_KIND "qemu"
+#define QEMU_DEFAULT_BINARY "qemu-system-x86_64"
+#define QEMU_STOP_TIMEOUT_MS 30000
+#define QEMU_QMP_TIMEOUT_MS 10000
+
+/* Everything the argv needs besides the definition: where the VM's files
+ * are and what was prepared for this start. Arrays are indexed like the
+ * definition's disks and nets. */
+struct qemu_launch {
+    const char *dir;                 /* the VM's state directory */
+    const char *emulator;            /* qemu-system-x86_64 or the definition's <emulator> */
+    const char *hugepage_dir;        /* a hugetlbfs mount, for <hugepages/> */
+    const char *const *disk_files;   /* per disk: the file QEMU opens (an overlay or the source) */
+    const char *const *disk_formats; /* per disk: "raw", "qcow2" */
+    const uint16_t *ssh_ports;       /* per NIC: host port forwarded to guest port 22, 0 = none */
+    const char *nvram;               /* per-VM NVRAM file, or NULL */
+    const char *seed_iso;            /* cloud-init NoCloud seed, or NULL */
+    bool paused;                     /* -S: start with vCPUs stopped */
+    bool daemonize;                  /* -daemonize -pidfile DIR/qemu.pid */
+};
+
+/* The argv (NULL-terminated, g_strfreev) that runs def, or NULL with
+ * QV_ERR_UNSUPPORTED / QV_ERR_INVALID_ARG naming the element QEMU cannot
+ * be given. Never a shell string: each argument is one element. */
+char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l);
+
+/* "a,b" as a QEMU option value: commas doubled. */
+char *qemu_opt_escape(const char *s);
+/* The index a target name stands for: vda -> 0, sdb -> 1, hdaa -> 26; -1
+ * when it is not <prefix><letters>. */
+int qemu_disk_index(const char *target);
+
+/* The format qemu-img reports for path ("raw", "qcow2"). */
+int qemu_image_format(const char *path, char **format);
+/* Create overlay as a qcow2 image on top of base (format detected). */
+int qemu_overlay_create(const char *overlay, const char *base, const char *declared_format);
+
+/* A TCP port the OS considers free on 127.0.0.1 (bind to 0, read, close). */
+int qemu_free_port(uint16_t *port);
+/* The IPv4 address of mac from the ARP table, then dnsmasq's leases. */
+int qemu_ip_for_mac(const char *mac, char **ip);
+
+/* Cloud-init NoCloud seed. */
+struct qemu_cloudinit_net {
+    char *mac;     /* matched by MAC */
+    char *address; /* CIDR, e.g. 192.168.122.10/24 */
+    char *gateway; /* or NULL */
+    char **dns;    /* NULL-terminated or NULL */
+};
+struct qemu_cloudinit_user {
+    char *name;
+    char **ssh_keys; /* NULL-terminated */
+};
+struct qemu_cloudinit {
+    char *instance_id;
+    char *hostname;
+    GPtrArray *users; /* struct qemu_cloudinit_user * */
+    GPtrArray *nets;  /* struct qemu_cloudinit_net * */
+};
+/* Parse the VM's cloud-init.json; errors name the JSON path. */
+struct qemu_cloudinit *qemu_cloudinit_parse(const char *json, const char *origin);
+void qemu_cloudinit_free(struct qemu_cloudinit *ci);
+/* The three NoCloud documents. */
+char *qemu_cloudinit_meta_data(const struct qemu_cloudinit *ci);
+char *qemu_cloudinit_user_data(const struct qemu_cloudinit *ci);
+char *qemu_cloudinit_network_config(const struct qemu_cloudinit *ci);
+/* Write them into an ISO 9660 volume labelled "cidata" with genisoimage. */
+int qemu_cloudinit_build_iso(const struct qemu_cloudinit *ci, const char *iso_path);
+
+/* Run a helper (qemu-img, genisoimage) to completion; its stderr goes into
+ * the error message on failure. *out receives stdout when not NULL. */
+int qemu_run_tool(const char *const *argv, char **out);
+
+#endif

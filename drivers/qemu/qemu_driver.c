@@ -1,0 +1,229 @@
+/* The qemu driver table: qemu:///session, one qemu-system-x86_64 process
+ * per VM, state under <state_dir>/qemu/<name>/. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../lib/proc/proc.h"
+#include "../../lib/util/error.h"
+#include "../../lib/util/fileio.h"
+#include "../../lib/util/names.h"
+#include "qemu_vm.h"
+
+static int qemu_open(struct qv_conn *conn)
+{
+    const char *path = g_uri_get_path(conn->uri);
+    if (g_strcmp0(path, "/session") != 0)
+        return qv_error_set(QV_ERR_URI,
+                            "the qemu driver serves qemu:///session, not '%s' (path '%s')",
+                            conn->uri_str, path ? path : "");
+    if (g_uri_get_host(conn->uri) && *g_uri_get_host(conn->uri))
+        return qv_error_set(QV_ERR_URI, "the qemu driver runs VMs on this host only: '%s'",
+                            conn->uri_str);
+    return proc_kind_dir_ensure(conn->state_dir, QEMU_KIND);
+}
+
+struct qemu_vm *qemu_vm_new(struct qv_conn *conn, const char *name)
+{
+    struct qemu_vm *q = g_new0(struct qemu_vm, 1);
+    q->name = g_strdup(name);
+    q->dir = proc_vm_dir(conn->state_dir, QEMU_KIND, name);
+    q->state_dir = g_strdup(conn->state_dir);
+    q->lock_fd = -1;
+    return q;
+}
+
+void qemu_vm_free(struct qemu_vm *q)
+{
+    if (!q)
+        return;
+    if (q->lock_fd >= 0)
+        proc_unlock(q->lock_fd);
+    g_free(q->name);
+    g_free(q->dir);
+    g_free(q->state_dir);
+    g_free(q);
+}
+
+int qemu_vm_lock(struct qemu_vm *q, int timeout_ms)
+{
+    if (q->lock_depth++ > 0)
+        return 0;
+    int fd = proc_lock(q->state_dir, QEMU_KIND, q->name, timeout_ms);
+    if (fd < 0) {
+        q->lock_depth = 0;
+        return fd;
+    }
+    q->lock_fd = fd;
+    return 0;
+}
+
+void qemu_vm_unlock(struct qemu_vm *q)
+{
+    if (q->lock_depth > 0 && --q->lock_depth == 0) {
+        proc_unlock(q->lock_fd);
+        q->lock_fd = -1;
+    }
+}
+
+struct qv_domain *qemu_vm_load_def(struct qemu_vm *q)
+{
+    g_autofree char *path = g_build_filename(q->dir, "domain.xml", NULL);
+    g_autofree char *xml = NULL;
+    g_autoptr(GError) err = NULL;
+    if (!g_file_get_contents(path, &xml, NULL, &err)) {
+        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' does not exist", q->name);
+        else
+            qv_error_set(QV_ERR_IO, "cannot read the definition of VM '%s': %s", q->name,
+                         err->message);
+        return NULL;
+    }
+    struct qv_domain *def = qv_domain_parse_xml(xml);
+    if (!def)
+        qv_error_prefix("the stored definition of VM '%s' (%s) is damaged", q->name, path);
+    return def;
+}
+
+struct qmp *qemu_vm_qmp(struct qemu_vm *q, bool status_monitor)
+{
+    g_autofree char *sock =
+        g_build_filename(q->dir, status_monitor ? "status.sock" : "qmp.sock", NULL);
+    g_autofree char *label = g_strdup_printf("VM '%s'", q->name);
+    return qmp_connect(sock, label, QEMU_QMP_TIMEOUT_MS);
+}
+
+int qemu_vm_write_stopped(struct qemu_vm *q, enum vm_state_reason reason)
+{
+    g_autofree char *text = g_strdup_printf("{\"reason\": \"%s\"}\n", vm_state_reason_name(reason));
+    g_autofree char *path = g_build_filename(q->dir, "state.json", NULL);
+    return qv_file_write_atomic(path, text, strlen(text), 0600);
+}
+
+const char *qemu_emulator_of(const struct qv_domain *def)
+{
+    if (def->emulator)
+        return def->emulator;
+    const char *env = g_getenv("QV_QEMU_BINARY");
+    return env && *env ? env : QEMU_DEFAULT_BINARY;
+}
+
+/* Write the definition of a new VM; the caller holds the VM's lock. */
+static int define_locked(struct qv_conn *conn, struct qemu_vm *q, const struct qv_domain *def)
+{
+    g_autofree char *xml_path = g_build_filename(q->dir, "domain.xml", NULL);
+    if (g_file_test(xml_path, G_FILE_TEST_EXISTS))
+        return qv_error_set(QV_ERR_EXISTS, "VM '%s' already exists on %s", def->name,
+                            conn->uri_str);
+    g_autofree char *xml = qv_domain_format_xml(def);
+    if (!xml)
+        return qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+    /* A directory left by a VM destroyed half-way holds nothing we need. */
+    if (g_file_test(q->dir, G_FILE_TEST_IS_DIR))
+        qv_dir_remove_tree(q->dir);
+    int rc = qv_dir_ensure(q->dir, 0700);
+    if (rc < 0)
+        return rc;
+    rc = qv_file_write_atomic(xml_path, xml, strlen(xml), 0600);
+    if (rc < 0) {
+        qv_dir_remove_tree(q->dir);
+        return rc;
+    }
+    proc_log(q->dir, "defined");
+    return 0;
+}
+
+static int qemu_define(struct qv_conn *conn, const struct qv_domain *def, void **priv)
+{
+    /* Refuse now what QEMU could not be given at start: build the argv
+     * with placeholder paths. */
+    struct qemu_launch l = {
+        .dir = "/nonexistent", .emulator = qemu_emulator_of(def), .hugepage_dir = "/dev/hugepages"};
+    char **argv = qemu_argv_build(def, &l);
+    if (!argv)
+        return qv_error_code();
+    g_strfreev(argv);
+
+    struct qemu_vm *q = qemu_vm_new(conn, def->name);
+    int rc = qemu_vm_lock(q, QEMU_QMP_TIMEOUT_MS);
+    if (rc == 0) {
+        rc = define_locked(conn, q, def);
+        qemu_vm_unlock(q);
+    }
+    if (rc < 0) {
+        qemu_vm_free(q);
+        return rc;
+    }
+    *priv = q;
+    return 0;
+}
+
+static int qemu_lookup(struct qv_conn *conn, const char *name, void **priv)
+{
+    struct qemu_vm *q = qemu_vm_new(conn, name);
+    g_autofree char *xml_path = g_build_filename(q->dir, "domain.xml", NULL);
+    if (!g_file_test(xml_path, G_FILE_TEST_IS_REGULAR)) {
+        qemu_vm_free(q);
+        return qv_error_set(QV_ERR_NOT_FOUND, "no VM named '%s' on %s", name, conn->uri_str);
+    }
+    *priv = q;
+    return 0;
+}
+
+static void qemu_release(struct vm *vm)
+{
+    qemu_vm_free(vm->priv);
+    vm->priv = NULL;
+}
+
+static int qemu_list(struct qv_conn *conn, GPtrArray *names)
+{
+    g_autofree char *kind = g_build_filename(conn->state_dir, QEMU_KIND, NULL);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GDir) d = g_dir_open(kind, 0, &err);
+    if (!d) {
+        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            return 0;
+        return qv_error_set(QV_ERR_IO, "cannot list '%s': %s", kind, err->message);
+    }
+    const char *e;
+    while ((e = g_dir_read_name(d))) {
+        if (e[0] == '.')
+            continue;
+        g_autofree char *xml = g_build_filename(kind, e, "domain.xml", NULL);
+        if (g_file_test(xml, G_FILE_TEST_IS_REGULAR))
+            g_ptr_array_add(names, g_strdup(e));
+    }
+    return 0;
+}
+
+static struct qv_domain *qemu_get_def(struct vm *vm)
+{
+    return qemu_vm_load_def(qemu_vm_of(vm));
+}
+
+static char *qemu_console_endpoint(struct vm *vm)
+{
+    return g_strdup_printf("unix:%s/console.sock", qemu_vm_of(vm)->dir);
+}
+
+const struct qv_driver qv_qemu_driver = {
+    .name = "qemu",
+    .schemes = (const char *[]){"qemu", NULL},
+    .open = qemu_open,
+    .vm_define = qemu_define,
+    .vm_lookup = qemu_lookup,
+    .vm_release = qemu_release,
+    .vm_list = qemu_list,
+    .vm_get_def = qemu_get_def,
+    .vm_get_status = qemu_vm_status,
+    .vm_start = qemu_vm_start,
+    .vm_stop = qemu_vm_stop,
+    .vm_pause = qemu_vm_pause,
+    .vm_resume = qemu_vm_resume,
+    .vm_reset = qemu_vm_reset,
+    .vm_destroy = qemu_vm_destroy,
+    .vm_wait = qemu_vm_wait,
+    .vm_console_endpoint = qemu_console_endpoint,
+    .vm_guest_ip = qemu_vm_guest_ip,
+};

@@ -1,0 +1,175 @@
+/* A qemu VM's state: the runtime record, the process's identity and QEMU's
+ * own run state. A process that died on its own is a crash (QEMU runs with
+ * -no-shutdown, so a guest power-off never makes it exit). */
+#include <signal.h>
+#include <string.h>
+
+#include "../../lib/proc/proc.h"
+#include "../../lib/util/error.h"
+#include "qemu_vm.h"
+
+static enum vm_state_reason reason_from_name(const char *s)
+{
+    static const enum vm_state_reason all[] = {
+        VM_REASON_USER, VM_REASON_SHUTDOWN, VM_REASON_CRASHED, VM_REASON_FAILED, VM_REASON_RESET};
+    for (size_t i = 0; s && i < G_N_ELEMENTS(all); i++)
+        if (strcmp(s, vm_state_reason_name(all[i])) == 0)
+            return all[i];
+    return VM_REASON_NONE;
+}
+
+/* CREATED, or STOPPED with the reason recorded when it last stopped. */
+static void stopped_state(struct qemu_vm *q, struct qv_vm_status *st)
+{
+    g_autofree char *path = g_build_filename(q->dir, "state.json", NULL);
+    g_autofree char *text = NULL;
+    st->state = VM_STATE_CREATED;
+    st->reason = VM_REASON_NONE;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return;
+    st->state = VM_STATE_STOPPED;
+    g_autoptr(JsonNode) root = json_from_string(text, NULL);
+    if (root && JSON_NODE_HOLDS_OBJECT(root)) {
+        JsonNode *r = json_object_get_member(json_node_get_object(root), "reason");
+        if (r && JSON_NODE_HOLDS_VALUE(r) && json_node_get_value_type(r) == G_TYPE_STRING)
+            st->reason = reason_from_name(json_node_get_string(r));
+    }
+}
+
+static bool same_identity(const struct proc_identity *a, const struct proc_identity *b)
+{
+    return a->pid == b->pid && a->start_time == b->start_time &&
+           g_strcmp0(a->cmdline, b->cmdline) == 0;
+}
+
+/* The process described by seen is finished with: make sure it is gone,
+ * remove its sockets and runtime record, remember why. Only when we can
+ * take the lock at once, and only if the record still describes seen (a
+ * caller elsewhere may have restarted the VM meanwhile). */
+static void settle(struct qemu_vm *q, const struct proc_identity *seen, enum vm_state_reason why,
+                   const char *what)
+{
+    if (qemu_vm_lock(q, 0) < 0) {
+        qv_reset_error();
+        return;
+    }
+    struct proc_runtime rt;
+    if (proc_runtime_read(q->dir, &rt) == 0 && same_identity(&rt.id, seen)) {
+        proc_log(q->dir, "%s", what);
+        if (proc_identity_alive(&rt.id)) {
+            proc_kill(&rt.id, SIGKILL);
+            proc_wait_gone(&rt.id, 5000);
+        }
+        proc_cleanup_runtime(q->dir);
+        qemu_vm_write_stopped(q, why);
+    }
+    proc_runtime_clear(&rt);
+    qemu_vm_unlock(q);
+    qv_reset_error();
+}
+
+static enum vm_state map_run_state(const char *s, enum vm_state_reason *reason)
+{
+    *reason = VM_REASON_NONE;
+    if (strcmp(s, "running") == 0)
+        return VM_STATE_RUNNING;
+    if (strcmp(s, "shutdown") == 0) {
+        *reason = VM_REASON_SHUTDOWN;
+        return VM_STATE_STOPPED;
+    }
+    if (strcmp(s, "internal-error") == 0 || strcmp(s, "guest-panicked") == 0) {
+        *reason = VM_REASON_CRASHED;
+        return VM_STATE_STOPPED;
+    }
+    if (strcmp(s, "inmigrate") == 0 || strcmp(s, "postmigrate") == 0 ||
+        strcmp(s, "finish-migrate") == 0)
+        return VM_STATE_MIGRATING;
+    /* paused, prelaunch, suspended, debug, io-error, watchdog, save-vm,
+     * restore-vm, colo: no guest code runs. */
+    return VM_STATE_PAUSED;
+}
+
+int qemu_vm_status(struct vm *vm, struct qv_vm_status *st)
+{
+    struct qemu_vm *q = qemu_vm_of(vm);
+    st->exit_status = -1;
+    g_autofree char *xml = g_build_filename(q->dir, "domain.xml", NULL);
+    if (!g_file_test(xml, G_FILE_TEST_IS_REGULAR))
+        return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' does not exist", q->name);
+    struct proc_runtime rt;
+    int rc = proc_runtime_read(q->dir, &rt);
+    if (rc == QV_ERR_NOT_FOUND) {
+        qv_reset_error();
+        stopped_state(q, st);
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    if (!proc_identity_alive(&rt.id)) {
+        g_autofree char *what = g_strdup_printf(
+            "QEMU process %d died without being stopped: VM reported crashed", (int)rt.id.pid);
+        settle(q, &rt.id, VM_REASON_CRASHED, what);
+        proc_runtime_clear(&rt);
+        st->state = VM_STATE_STOPPED;
+        st->reason = VM_REASON_CRASHED;
+        return 0;
+    }
+    struct qmp *m = qemu_vm_qmp(q, true);
+    JsonNode *ret = NULL;
+    rc = m ? qmp_command(m, "query-status", NULL, &ret, QEMU_QMP_TIMEOUT_MS) : qv_error_code();
+    qmp_close(m);
+    if (rc < 0) {
+        /* It may have died while we asked. */
+        if (!proc_identity_alive(&rt.id)) {
+            qv_reset_error();
+            proc_runtime_clear(&rt);
+            return qemu_vm_status(vm, st);
+        }
+        proc_runtime_clear(&rt);
+        qv_error_prefix("cannot read the state of VM '%s'", q->name);
+        return rc;
+    }
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
+    JsonNode *sn = o ? json_object_get_member(o, "status") : NULL;
+    const char *s = sn && JSON_NODE_HOLDS_VALUE(sn) && json_node_get_value_type(sn) == G_TYPE_STRING
+                        ? json_node_get_string(sn)
+                        : NULL;
+    if (!s) {
+        json_node_unref(ret);
+        proc_runtime_clear(&rt);
+        return qv_error_set(QV_ERR_PROTOCOL, "VM '%s': query-status returned no status", q->name);
+    }
+    st->state = map_run_state(s, &st->reason);
+    if (st->state == VM_STATE_STOPPED) {
+        g_autofree char *what =
+            g_strdup_printf("QEMU reports run state '%s': VM reported %s, process %d ended", s,
+                            vm_state_reason_name(st->reason), (int)rt.id.pid);
+        settle(q, &rt.id, st->reason, what);
+    }
+    json_node_unref(ret);
+    proc_runtime_clear(&rt);
+    return 0;
+}
+
+int qemu_vm_wait(struct vm *vm, int timeout_ms)
+{
+    gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    for (;;) {
+        struct qv_vm_status st;
+        g_rec_mutex_lock(&vm->lock);
+        int rc = vm->destroyed ? 0 : qemu_vm_status(vm, &st);
+        g_rec_mutex_unlock(&vm->lock);
+        if (vm->destroyed || rc == QV_ERR_NOT_FOUND) {
+            qv_reset_error();
+            return 0;
+        }
+        if (rc < 0)
+            return rc;
+        if (st.state != VM_STATE_RUNNING && st.state != VM_STATE_PAUSED)
+            return 0;
+        if (deadline >= 0 && g_get_monotonic_time() >= deadline)
+            return qv_error_set(QV_ERR_TIMEOUT, "VM '%s' is still %s after %d ms", vm->name,
+                                vm_state_name(st.state), timeout_ms);
+        g_usleep(100000);
+    }
+}

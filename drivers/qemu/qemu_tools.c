@@ -1,0 +1,146 @@
+/* Helpers around the VM: qemu-img, free ports, guest addresses. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../../lib/util/error.h"
+#include "qemu.h"
+
+int qemu_run_tool(const char *const *argv, char **out)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSubprocess) p = g_subprocess_newv(
+        argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &err);
+    if (!p)
+        return qv_error_set(QV_ERR_SYSTEM, "cannot run %s: %s", argv[0], err->message);
+    g_autofree char *o = NULL, *e = NULL;
+    if (!g_subprocess_communicate_utf8(p, NULL, NULL, &o, &e, &err))
+        return qv_error_set(QV_ERR_IO, "%s failed: %s", argv[0], err->message);
+    if (!g_subprocess_get_successful(p)) {
+        g_strstrip(e);
+        return qv_error_set(QV_ERR_BACKEND, "%s failed: %s", argv[0], *e ? e : "(no message)");
+    }
+    if (out)
+        *out = g_steal_pointer(&o);
+    return 0;
+}
+
+int qemu_image_format(const char *path, char **format)
+{
+    const char *argv[] = {"qemu-img", "info", "--output=json", "--", path, NULL};
+    g_autofree char *out = NULL;
+    int rc = qemu_run_tool(argv, &out);
+    if (rc < 0)
+        return rc;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) root = json_from_string(out, &err);
+    JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+    JsonNode *f = o ? json_object_get_member(o, "format") : NULL;
+    if (!f || !JSON_NODE_HOLDS_VALUE(f) || json_node_get_value_type(f) != G_TYPE_STRING)
+        return qv_error_set(QV_ERR_PROTOCOL, "qemu-img info on '%s' gave no format", path);
+    *format = g_strdup(json_node_get_string(f));
+    return 0;
+}
+
+int qemu_overlay_create(const char *overlay, const char *base, const char *declared_format)
+{
+    g_autofree char *format = NULL;
+    int rc = qemu_image_format(base, &format);
+    if (rc < 0) {
+        qv_error_prefix("cannot create overlay '%s' on '%s'", overlay, base);
+        return rc;
+    }
+    if (declared_format && strcmp(declared_format, format) != 0)
+        return qv_error_set(QV_ERR_INVALID_ARG,
+                            "base image '%s' is declared %s but qemu-img reports %s", base,
+                            declared_format, format);
+    /* An absolute backing path, so the overlay works from any directory. */
+    g_autofree char *abs = g_canonicalize_filename(base, NULL);
+    const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F",
+                          format,     "-b",     abs,  "--", overlay, NULL};
+    rc = qemu_run_tool(argv, NULL);
+    if (rc < 0)
+        qv_error_prefix("cannot create overlay '%s' on '%s'", overlay, base);
+    return rc;
+}
+
+int qemu_free_port(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot create a socket");
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+        int err = errno;
+        close(fd);
+        return qv_error_set_errno(QV_ERR_SYSTEM, err, "cannot find a free TCP port");
+    }
+    close(fd);
+    *port = ntohs(sa.sin_port);
+    return 0;
+}
+
+/* /proc/net/arp: "IP HWtype Flags HWaddress Mask Device". */
+static char *ip_from_arp(const char *mac)
+{
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents("/proc/net/arp", &text, NULL, NULL))
+        return NULL;
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        g_auto(GStrv) f = g_strsplit_set(*l, " \t", -1);
+        const char *cols[6];
+        int n = 0;
+        for (char **c = f; *c && n < 6; c++)
+            if (**c)
+                cols[n++] = *c;
+        /* Flags 0x0 is an incomplete entry. */
+        if (n >= 4 && g_ascii_strcasecmp(cols[3], mac) == 0 && strcmp(cols[2], "0x0") != 0)
+            return g_strdup(cols[0]);
+    }
+    return NULL;
+}
+
+/* dnsmasq leases: "expiry MAC IP hostname client-id". */
+static char *ip_from_leases(const char *path, const char *mac)
+{
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return NULL;
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    char *found = NULL;
+    for (char **l = lines; *l; l++) {
+        g_auto(GStrv) f = g_strsplit(*l, " ", 4);
+        if (g_strv_length(f) >= 3 && g_ascii_strcasecmp(f[1], mac) == 0) {
+            struct in_addr a;
+            if (inet_pton(AF_INET, f[2], &a) == 1) {
+                g_free(found); /* the last lease is the newest */
+                found = g_strdup(f[2]);
+            }
+        }
+    }
+    return found;
+}
+
+int qemu_ip_for_mac(const char *mac, char **ip)
+{
+    char *found = ip_from_arp(mac);
+    const char *env = g_getenv("QV_DNSMASQ_LEASES");
+    const char *const lease_files[] = {env ? env : "/var/lib/misc/dnsmasq.leases",
+                                       "/var/lib/libvirt/dnsmasq/default.leases", NULL};
+    for (const char *const *p = lease_files; !found && *p; p++)
+        found = ip_from_leases(*p, mac);
+    if (!found)
+        return qv_error_set(QV_ERR_NOT_FOUND,
+                            "no IPv4 address is known for MAC %s yet (not in the ARP table nor in "
+                            "dnsmasq's leases)",
+                            mac);
+    *ip = found;
+    return 0;
+}

@@ -1,0 +1,51 @@
+/* The qemu driver's per-VM object and the helpers its files share. */
+#ifndef QV_QEMU_VM_H
+#define QV_QEMU_VM_H
+
+#include "../../lib/qmp/qmp.h"
+#include "qemu.h"
+
+struct qemu_vm {
+    char *name;
+    char *dir;
+    char *state_dir; /* the connection's, for the lock */
+    int lock_fd;     /* the per-VM flock while held */
+    int lock_depth;
+};
+
+static inline struct qemu_vm *qemu_vm_of(struct vm *vm)
+{
+    return vm->priv;
+}
+
+/* Take the per-VM flock (re-entrant within one handle; the core's VM mutex
+ * already serialises threads). */
+int qemu_vm_lock(struct qemu_vm *q, int timeout_ms);
+void qemu_vm_unlock(struct qemu_vm *q);
+
+struct qemu_vm *qemu_vm_new(struct qv_conn *conn, const char *name);
+void qemu_vm_free(struct qemu_vm *q);
+/* The definition stored in the VM directory. */
+struct qv_domain *qemu_vm_load_def(struct qemu_vm *q);
+
+/* Connect to the VM's monitor: qmp.sock for operations, status.sock for
+ * read-only queries. */
+struct qmp *qemu_vm_qmp(struct qemu_vm *q, bool status_monitor);
+
+/* STOPPED reasons survive in state.json; a VM without one is CREATED. */
+int qemu_vm_write_stopped(struct qemu_vm *q, enum vm_state_reason reason);
+
+/* <emulator>, else $QV_QEMU_BINARY, else qemu-system-x86_64 from PATH. */
+const char *qemu_emulator_of(const struct qv_domain *def);
+
+int qemu_vm_status(struct vm *vm, struct qv_vm_status *st);
+int qemu_vm_start(struct vm *vm);
+int qemu_vm_stop(struct vm *vm, unsigned flags, int timeout_ms);
+int qemu_vm_pause(struct vm *vm);
+int qemu_vm_resume(struct vm *vm);
+int qemu_vm_reset(struct vm *vm);
+int qemu_vm_destroy(struct vm *vm);
+int qemu_vm_wait(struct vm *vm, int timeout_ms);
+int qemu_vm_guest_ip(struct vm *vm, char **ip, int *port);
+
+#endif

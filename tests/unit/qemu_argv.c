@@ -1,0 +1,564 @@
+/* The qemu driver's command line: golden argv for each supported element,
+ * clear errors for what QEMU cannot be given, and real QEMU started with
+ * each golden command line (paused, then quit over QMP) to prove it
+ * accepts it. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "drivers/qemu/qemu.h"
+#include "lib/conf/domain.h"
+#include "lib/proc/proc.h"
+#include "lib/qmp/qmp.h"
+#include "lib/util/error.h"
+#include "lib/util/fileio.h"
+
+#define UUID "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"
+#define HEAD "<domain type='qemu'><name>g1</name><uuid>" UUID "</uuid>"
+#define MEM "<memory unit='MiB'>64</memory><vcpu>1</vcpu><features><acpi/></features>"
+
+static char *tmp; /* per test: files QEMU opens, sockets */
+
+static struct qv_domain *parse(const char *xml_tmpl)
+{
+    /* @T@ stands for the test's temporary directory. */
+    g_auto(GStrv) parts = g_strsplit(xml_tmpl, "@T@", -1);
+    g_autofree char *xml = g_strjoinv(tmp, parts);
+    struct qv_domain *def = qv_domain_parse_xml(xml);
+    ck_assert_msg(def != NULL, "parse: %s", qv_last_error()->message);
+    qv_domain_fill_defaults(def);
+    ck_assert_msg(qv_domain_validate(def) == 0, "validate: %s", qv_last_error()->message);
+    return def;
+}
+
+static struct qemu_launch launch_for(const char *dir)
+{
+    struct qemu_launch l = {.dir = dir, .emulator = "qemu-system-x86_64", .paused = true};
+    return l;
+}
+
+static char **build(const char *xml, const struct qemu_launch *l)
+{
+    g_autoptr(qv_domain) def = parse(xml);
+    char **argv = qemu_argv_build(def, l);
+    ck_assert_msg(argv != NULL, "build: %s", qv_last_error()->message);
+    return argv;
+}
+
+static void build_fails(const char *xml, int code, const char *needle)
+{
+    g_autoptr(qv_domain) def = parse(xml);
+    struct qemu_launch l = launch_for("/run/vm");
+    char **argv = qemu_argv_build(def, &l);
+    ck_assert_ptr_null(argv);
+    ck_assert_int_eq(qv_last_error()->code, code);
+    ck_assert_msg(strstr(qv_last_error()->message, needle), "'%s' not in '%s'", needle,
+                  qv_last_error()->message);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "VM 'g1'"));
+}
+
+/* opt followed by val somewhere in argv. */
+static void has(char **argv, const char *opt, const char *val)
+{
+    for (char **a = argv; *a; a++)
+        if (strcmp(*a, opt) == 0 && a[1] && strcmp(a[1], val) == 0)
+            return;
+    g_autofree char *all = g_strjoinv(" ", argv);
+    ck_abort_msg("'%s %s' not in: %s", opt, val, all);
+}
+
+static void lacks(char **argv, const char *opt)
+{
+    for (char **a = argv; *a; a++)
+        ck_assert_msg(strcmp(*a, opt) != 0, "unexpected %s", opt);
+}
+
+/* Start QEMU on argv (paused, its sockets in tmp) and quit it over QMP. */
+static void qemu_accepts(char **argv)
+{
+    g_autofree char *log = g_build_filename(tmp, "qemu.log", NULL);
+    g_autofree char *sock = g_build_filename(tmp, "qmp.sock", NULL);
+    pid_t pid;
+    ck_assert_int_eq(proc_spawn(argv, log, &pid), 0);
+    struct qmp *q = NULL;
+    int status = 0;
+    for (int i = 0; i < 1000 && !q; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            g_autofree char *text = NULL;
+            g_file_get_contents(log, &text, NULL, NULL);
+            g_autofree char *all = g_strjoinv(" ", argv);
+            ck_abort_msg("QEMU refused the argv: %s\n%s", text ? text : "", all);
+        }
+        if (g_file_test(sock, G_FILE_TEST_EXISTS))
+            q = qmp_connect(sock, "test QEMU", 10000);
+        if (!q)
+            g_usleep(10000);
+    }
+    ck_assert_msg(q != NULL, "no QMP: %s", qv_last_error()->message);
+    JsonNode *ret = NULL;
+    ck_assert_int_eq(qmp_command(q, "query-status", NULL, &ret, 10000), 0);
+    ck_assert_str_eq(json_object_get_string_member(json_node_get_object(ret), "status"),
+                     "prelaunch");
+    json_node_unref(ret);
+    ck_assert_int_eq(qmp_command(q, "quit", NULL, NULL, 10000), 0);
+    qmp_close(q);
+    ck_assert_int_eq(proc_child_wait(pid, 10000, &status), 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* QEMU parsed the options and failed only on the host resource, which
+ * this machine lacks (a bridge, a PCI device). */
+static void qemu_parses_then_fails_on(char **argv, const char *needle)
+{
+    g_autofree char *log = g_build_filename(tmp, "qemu.log", NULL);
+    pid_t pid;
+    ck_assert_int_eq(proc_spawn(argv, log, &pid), 0);
+    int status;
+    ck_assert_int_eq(proc_child_wait(pid, 20000, &status), 0);
+    g_autofree char *text = NULL;
+    g_file_get_contents(log, &text, NULL, NULL);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0, "QEMU ran: %s", text);
+    ck_assert_msg(strstr(text, needle), "'%s' not in QEMU's error: %s", needle, text);
+    ck_assert_msg(!strstr(text, "Invalid parameter") && !strstr(text, "invalid option") &&
+                      !strstr(text, "is not a valid"),
+                  "QEMU rejected the syntax: %s", text);
+}
+
+static void setup(void)
+{
+    tmp = g_dir_make_tmp("qv-argv-XXXXXX", NULL);
+}
+
+static void teardown(void)
+{
+    qv_dir_remove_tree(tmp);
+    g_free(tmp);
+}
+
+static void make_image(const char *name, const char *fmt)
+{
+    g_autofree char *p = g_build_filename(tmp, name, NULL);
+    const char *argv[] = {"qemu-img", "create", "-q", "-f", fmt, p, "16M", NULL};
+    ck_assert_int_eq(qemu_run_tool(argv, NULL), 0);
+}
+
+START_TEST(minimal_golden)
+{
+    char **argv = build(
+        HEAD MEM "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>",
+        &(struct qemu_launch){
+            .dir = "/run/v,m", .emulator = "/usr/bin/qemu", .paused = true, .daemonize = true});
+    const char *want[] = {
+        "/usr/bin/qemu", "-name", "guest=g1,debug-threads=on", "-uuid", UUID, "-nodefaults",
+        "-no-user-config", "-no-shutdown", "-machine", "pc", "-accel", "tcg", "-smp", "1,maxcpus=1",
+        "-m", "size=64M", "-chardev",
+        /* The comma in the directory is doubled: QEMU's option escaping. */
+        "socket,id=qmp,path=/run/v,,m/qmp.sock,server=on,wait=off", "-mon",
+        "chardev=qmp,mode=control", "-chardev",
+        "socket,id=qmp-status,path=/run/v,,m/status.sock,server=on,wait=off", "-mon",
+        "chardev=qmp-status,mode=control", "-chardev",
+        "socket,id=serial0,path=/run/v,,m/console.sock,server=on,wait=off,logfile=/run/v,,m/"
+        "console.log,logappend=on",
+        "-serial", "chardev:serial0", "-display", "none", "-S", "-daemonize", "-pidfile",
+        "/run/v,m/qemu.pid", NULL};
+    g_autofree char *got = g_strjoinv("\n", argv);
+    g_autofree char *exp = g_strjoinv("\n", (char **)want);
+    ck_assert_str_eq(got, exp);
+    g_strfreev(argv);
+
+    struct qemu_launch l = launch_for(tmp);
+    argv = build(HEAD MEM "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>", &l);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+}
+END_TEST
+
+START_TEST(machine_accel_cpu_topology)
+{
+    struct qemu_launch l = launch_for(tmp);
+    char **argv = build("<domain type='qemu'><name>g1</name><memory unit='MiB'>128</memory>"
+                        "<vcpu>4</vcpu><os><type arch='x86_64' machine='q35'>hvm</type></os>"
+                        "<cpu mode='host-model'><topology sockets='2' cores='2' threads='1'/>"
+                        "</cpu></domain>",
+                        &l);
+    has(argv, "-machine", "q35,acpi=off");
+    has(argv, "-accel", "tcg");
+    has(argv, "-cpu", "max");
+    has(argv, "-smp", "4,maxcpus=4,sockets=2,cores=2,threads=1");
+    has(argv, "-m", "size=128M");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    argv = build(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><cpu mode='custom'>"
+                          "<model>Nehalem</model></cpu></domain>",
+                 &l);
+    has(argv, "-cpu", "Nehalem");
+    has(argv, "-machine", "pc");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    /* KVM: host-passthrough is -cpu host. */
+    argv = build("<domain type='kvm'><name>g1</name>" MEM "<os><type arch='x86_64'>hvm</type></os>"
+                 "<cpu mode='host-passthrough'/></domain>",
+                 &l);
+    has(argv, "-accel", "kvm");
+    has(argv, "-cpu", "host");
+    if (access("/dev/kvm", R_OK | W_OK) == 0)
+        qemu_accepts(argv);
+    else
+        fprintf(stderr, "SKIP: starting QEMU with -accel kvm: /dev/kvm is not usable here\n");
+    g_strfreev(argv);
+}
+END_TEST
+
+START_TEST(hugepages_memory_backend)
+{
+    struct qemu_launch l = launch_for(tmp);
+    /* Any directory QEMU can create files in proves the syntax; the driver
+     * passes the hugetlbfs mount it finds in /proc/mounts. */
+    l.hugepage_dir = tmp;
+    char **argv = build(HEAD MEM "<memoryBacking><hugepages/></memoryBacking>"
+                                 "<os><type arch='x86_64'>hvm</type></os></domain>",
+                        &l);
+    has(argv, "-machine", "pc,memory-backend=ram0");
+    g_autofree char *obj = g_strdup_printf(
+        "memory-backend-file,id=ram0,size=64M,mem-path=%s,share=on,prealloc=on", tmp);
+    has(argv, "-object", obj);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    l.hugepage_dir = NULL;
+    g_autoptr(qv_domain) def = parse(HEAD MEM "<memoryBacking><hugepages/></memoryBacking>"
+                                              "<os><type arch='x86_64'>hvm</type></os></domain>");
+    ck_assert_ptr_null(qemu_argv_build(def, &l));
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "no hugetlbfs is mounted"));
+}
+END_TEST
+
+START_TEST(kernel_boot_and_bios)
+{
+    struct qemu_launch l = launch_for(tmp);
+    g_autofree char *k = g_build_filename(tmp, "vmlinuz", NULL);
+    g_autofree char *i = g_build_filename(tmp, "initrd", NULL);
+    /* Not booted (-S): any files do for the parser. */
+    ck_assert(g_file_set_contents(k, "kernel", -1, NULL));
+    ck_assert(g_file_set_contents(i, "initrd", -1, NULL));
+    char **argv = build(HEAD MEM "<os><type arch='x86_64'>hvm</type><kernel>@T@/vmlinuz</kernel>"
+                                 "<initrd>@T@/initrd</initrd><cmdline>console=ttyS0 a=b,c</cmdline>"
+                                 "</os></domain>",
+                        &l);
+    has(argv, "-kernel", k);
+    has(argv, "-initrd", i);
+    has(argv, "-append", "console=ttyS0 a=b,c");
+    g_strfreev(argv);
+
+    argv = build(HEAD MEM "<os><type arch='x86_64'>hvm</type>"
+                          "<loader type='rom'>/usr/share/seabios/bios-256k.bin</loader>"
+                          "<boot dev='cdrom'/><boot dev='hd'/></os></domain>",
+                 &l);
+    has(argv, "-bios", "/usr/share/seabios/bios-256k.bin");
+    has(argv, "-boot", "order=dc");
+    if (g_file_test("/usr/share/seabios/bios-256k.bin", G_FILE_TEST_EXISTS))
+        qemu_accepts(argv);
+    g_strfreev(argv);
+}
+END_TEST
+
+START_TEST(ovmf_pflash_with_nvram)
+{
+    struct qemu_launch l = launch_for(tmp);
+    /* Stand-ins for OVMF_CODE.fd/OVMF_VARS.fd: pflash needs whole sectors. */
+    g_autofree char *code = g_build_filename(tmp, "CODE.fd", NULL);
+    g_autofree char *vars = g_build_filename(tmp, "vars.fd", NULL);
+    g_autofree char *zeros = g_malloc0(2 << 20);
+    ck_assert(g_file_set_contents(code, zeros, 2 << 20, NULL));
+    ck_assert(g_file_set_contents(vars, zeros, 128 << 10, NULL));
+    l.nvram = vars;
+    char **argv = build(HEAD MEM "<os><type arch='x86_64' machine='q35'>hvm</type>"
+                                 "<loader readonly='yes' type='pflash'>@T@/CODE.fd</loader>"
+                                 "<nvram template='@T@/VARS.fd'>@T@/vars.fd</nvram></os></domain>",
+                        &l);
+    has(argv, "-machine", "q35,pflash0=pflash0,pflash1=pflash1");
+    g_autofree char *b0 = g_strdup_printf("{\"driver\":\"file\",\"filename\":\"%s\",\"node-name\":"
+                                          "\"pflash0-file\",\"read-only\":true}",
+                                          code);
+    has(argv, "-blockdev", b0);
+    has(argv, "-blockdev",
+        "{\"driver\":\"raw\",\"file\":\"pflash0-file\",\"node-name\":\"pflash0\","
+        "\"read-only\":true}");
+    g_autofree char *b1 = g_strdup_printf("{\"driver\":\"file\",\"filename\":\"%s\",\"node-name\":"
+                                          "\"pflash1-file\",\"read-only\":false}",
+                                          vars);
+    has(argv, "-blockdev", b1);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+}
+END_TEST
+
+START_TEST(disks)
+{
+    struct qemu_launch l = launch_for(tmp);
+    make_image("a.raw", "raw");
+    make_image("b.qcow2", "qcow2");
+    make_image("c.raw", "raw");
+    char **argv = build(
+        HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                 "<disk type='file' device='disk'><driver name='qemu' type='raw' cache='none' "
+                 "io='native' discard='unmap'/><source file='@T@/a.raw'/><target dev='vda' "
+                 "bus='virtio'/><boot order='1'/></disk>"
+                 "<disk type='file' device='disk'><driver name='qemu' type='qcow2' "
+                 "cache='writethrough'/><source file='@T@/b.qcow2'/><target dev='sdb' bus='scsi'/>"
+                 "<readonly/></disk>"
+                 "<disk type='file' device='disk'><driver name='qemu' type='raw' cache='unsafe' "
+                 "io='threads'/><source file='@T@/c.raw'/><target dev='hdb' bus='ide'/></disk>"
+                 "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>"
+                 "</devices></domain>",
+        &l);
+    g_autofree char *f0 = g_strdup_printf(
+        "{\"driver\":\"file\",\"node-name\":\"disk0-file\",\"read-only\":false,\"cache\":{"
+        "\"direct\":true,\"no-flush\":false},\"discard\":\"unmap\",\"filename\":\"%s/a.raw\","
+        "\"aio\":\"native\"}",
+        tmp);
+    has(argv, "-blockdev", f0);
+    has(argv, "-blockdev",
+        "{\"driver\":\"raw\",\"node-name\":\"disk0\",\"read-only\":false,\"cache\":{\"direct\":"
+        "true,\"no-flush\":false},\"discard\":\"unmap\",\"file\":\"disk0-file\"}");
+    has(argv, "-device", "virtio-blk-pci,drive=disk0,id=vda,write-cache=on,bootindex=1");
+    has(argv, "-blockdev",
+        "{\"driver\":\"qcow2\",\"node-name\":\"disk1\",\"read-only\":true,\"cache\":{\"direct\":"
+        "false,\"no-flush\":false},\"file\":\"disk1-file\"}");
+    has(argv, "-device", "virtio-scsi-pci,id=scsi0");
+    has(argv, "-device",
+        "scsi-hd,bus=scsi0.0,channel=0,scsi-id=1,lun=0,drive=disk1,id=sdb,"
+        "write-cache=off");
+    has(argv, "-blockdev",
+        "{\"driver\":\"raw\",\"node-name\":\"disk2\",\"read-only\":false,\"cache\":{\"direct\":"
+        "false,\"no-flush\":true},\"file\":\"disk2-file\"}");
+    has(argv, "-device", "ide-hd,bus=ide.0,unit=1,drive=disk2,id=hdb,write-cache=on");
+    has(argv, "-device", "ide-cd,bus=ide.1,unit=0,id=hdc");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    /* q35: SATA ports on the AHCI controller. */
+    argv = build(HEAD MEM "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>"
+                          "<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+                          "<source file='@T@/a.raw'/><target dev='sdc' bus='sata'/></disk>"
+                          "</devices></domain>",
+                 &l);
+    has(argv, "-device", "ide-hd,bus=ide.2,drive=disk0,id=sdc,write-cache=on");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+}
+END_TEST
+
+START_TEST(disk_overlay_on_base_image)
+{
+    make_image("base.raw", "raw");
+    g_autofree char *base = g_build_filename(tmp, "base.raw", NULL);
+    g_autofree char *ov = g_build_filename(tmp, "vda.qcow2", NULL);
+    ck_assert_int_eq(qemu_overlay_create(ov, base, NULL), 0);
+    g_autofree char *fmt = NULL;
+    ck_assert_int_eq(qemu_image_format(ov, &fmt), 0);
+    ck_assert_str_eq(fmt, "qcow2");
+    const char *info[] = {"qemu-img", "info", "--output=json", ov, NULL};
+    g_autofree char *out = NULL;
+    ck_assert_int_eq(qemu_run_tool(info, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\"backing-filename-format\": \"raw\""));
+    /* A declared format that disagrees with the image is refused. */
+    g_autofree char *ov2 = g_build_filename(tmp, "vdb.qcow2", NULL);
+    ck_assert_int_eq(qemu_overlay_create(ov2, base, "qcow2"), QV_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "qemu-img reports raw"));
+    ck_assert(!g_file_test(ov2, G_FILE_TEST_EXISTS));
+    ck_assert_int_lt(qemu_overlay_create(ov2, "/nonexistent/base", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "/nonexistent/base"));
+
+    /* The argv opens the overlay as qcow2 (the driver passes it per disk). */
+    struct qemu_launch l = launch_for(tmp);
+    const char *files[] = {ov, NULL};
+    const char *formats[] = {"qcow2", NULL};
+    l.disk_files = files;
+    l.disk_formats = formats;
+    char **argv = build(
+        HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                 "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                 "<source file='@T@/vda.qcow2'/><backingStore type='file'><format type='raw'/>"
+                 "<source file='@T@/base.raw'/></backingStore>"
+                 "<target dev='vda' bus='virtio'/></disk></devices></domain>",
+        &l);
+    has(argv, "-blockdev",
+        "{\"driver\":\"qcow2\",\"node-name\":\"disk0\",\"read-only\":false,\"cache\":{\"direct\":"
+        "false,\"no-flush\":false},\"file\":\"disk0-file\"}");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+}
+END_TEST
+
+START_TEST(networks)
+{
+    struct qemu_launch l = launch_for(tmp);
+    uint16_t port;
+    ck_assert_int_eq(qemu_free_port(&port), 0);
+    ck_assert_uint_gt(port, 0);
+    uint16_t ports[] = {port, 0};
+    l.ssh_ports = ports;
+    char **argv = build(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                                 "<interface type='user'><mac address='52:54:00:aa:bb:01'/>"
+                                 "<model type='virtio'/></interface>"
+                                 "<interface type='user'><mac address='52:54:00:aa:bb:02'/>"
+                                 "<model type='e1000'/><boot order='2'/></interface>"
+                                 "</devices></domain>",
+                        &l);
+    g_autofree char *nd = g_strdup_printf("user,id=net0,hostfwd=tcp:127.0.0.1:%u-:22", port);
+    has(argv, "-netdev", nd);
+    has(argv, "-device", "virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:aa:bb:01");
+    has(argv, "-netdev", "user,id=net1");
+    has(argv, "-device", "e1000,netdev=net1,id=nic1,mac=52:54:00:aa:bb:02,bootindex=2");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    /* <portForward> fixes the host port. */
+    l.ssh_ports = NULL;
+    argv = build(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                          "<interface type='user'><mac address='52:54:00:aa:bb:01'/>"
+                          "<portForward proto='tcp'><range start='2222' to='22'/></portForward>"
+                          "</interface></devices></domain>",
+                 &l);
+    has(argv, "-netdev", "user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22");
+    g_strfreev(argv);
+
+    argv = build(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                          "<interface type='bridge'><mac address='52:54:00:aa:bb:03'/>"
+                          "<source bridge='qvtestbr9'/></interface></devices></domain>",
+                 &l);
+    has(argv, "-netdev", "bridge,id=net0,br=qvtestbr9");
+    has(argv, "-device", "virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:aa:bb:03");
+    /* No such bridge here: QEMU takes the options and fails on the bridge. */
+    qemu_parses_then_fails_on(argv, "bridge helper");
+    g_strfreev(argv);
+
+    argv = build(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                          "<interface type='ethernet'><mac address='52:54:00:aa:bb:04'/>"
+                          "</interface></devices></domain>",
+                 &l);
+    has(argv, "-netdev", "tap,id=net0,script=no,downscript=no");
+    if (access("/dev/net/tun", R_OK | W_OK) == 0 && geteuid() == 0)
+        qemu_accepts(argv);
+    else
+        fprintf(stderr, "SKIP: starting QEMU with a tap NIC needs root and /dev/net/tun\n");
+    g_strfreev(argv);
+}
+END_TEST
+
+START_TEST(rng_vnc_hostdev)
+{
+    struct qemu_launch l = launch_for(tmp);
+    char **argv =
+        build(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                       "<graphics type='vnc' port='-1' autoport='yes'/>"
+                       "<rng model='virtio'><backend model='random'>/dev/urandom</backend>"
+                       "</rng></devices></domain>",
+              &l);
+    has(argv, "-object", "rng-random,id=rng0,filename=/dev/urandom");
+    has(argv, "-device", "virtio-rng-pci,rng=rng0,id=rngdev0");
+    has(argv, "-vnc", "127.0.0.1:0,to=99");
+    has(argv, "-device", "VGA");
+    lacks(argv, "-display");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    argv =
+        build(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                       "<graphics type='vnc' port='5977' listen='127.0.0.1'/></devices></domain>",
+              &l);
+    has(argv, "-vnc", "127.0.0.1:77");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    argv = build(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                          "<hostdev mode='subsystem' type='pci' managed='yes'><driver name='vfio'/>"
+                          "<source><address domain='0x0000' bus='0x3f' slot='0x1f' "
+                          "function='0x7'/></source></hostdev></devices></domain>",
+                 &l);
+    has(argv, "-device", "vfio-pci,host=0000:3f:1f.7,id=hostdev0");
+    /* No such PCI device on this machine: QEMU parses it, then says so. */
+    qemu_parses_then_fails_on(argv, "0000:3f:1f.7");
+    g_strfreev(argv);
+}
+END_TEST
+
+START_TEST(refused_elements)
+{
+    build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os>"
+                         "<cpu mode='host-passthrough'/></domain>",
+                QV_ERR_UNSUPPORTED, "host-passthrough");
+    build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                         "<graphics type='spice'/></devices></domain>",
+                QV_ERR_UNSUPPORTED, "spice");
+    build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                         "<interface type='network'><source network='default'/></interface>"
+                         "</devices></domain>",
+                QV_ERR_UNSUPPORTED, "type='network'");
+    build_fails(HEAD MEM "<numatune><memory mode='strict' nodeset='0'/></numatune>"
+                         "<os><type arch='x86_64'>hvm</type></os></domain>",
+                QV_ERR_UNSUPPORTED, "numatune");
+    build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                         "<disk type='file' device='disk'><driver name='qemu' type='raw' "
+                         "io='native'/><source file='/x'/><target dev='vda' bus='virtio'/></disk>"
+                         "</devices></domain>",
+                QV_ERR_INVALID_ARG, "io='native' needs cache='none'");
+    build_fails(HEAD MEM "<cputune><vcpupin vcpu='0' cpuset='0'/></cputune>"
+                         "<os><type arch='x86_64'>hvm</type></os></domain>",
+                QV_ERR_UNSUPPORTED, "cputune");
+    build_fails(HEAD MEM "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+                         "<disk type='file' device='disk'><source file='/x'/>"
+                         "<target dev='sda' bus='sata'/></disk></devices></domain>",
+                QV_ERR_UNSUPPORTED, "SATA");
+    build_fails("<domain type='test'><name>g1</name>" MEM
+                "<os><type arch='x86_64'>hvm</type></os></domain>",
+                QV_ERR_UNSUPPORTED, "type 'test'");
+}
+END_TEST
+
+START_TEST(helpers)
+{
+    ck_assert_int_eq(qemu_disk_index("vda"), 0);
+    ck_assert_int_eq(qemu_disk_index("sdb"), 1);
+    ck_assert_int_eq(qemu_disk_index("hdz"), 25);
+    ck_assert_int_eq(qemu_disk_index("vdaa"), 26);
+    ck_assert_int_eq(qemu_disk_index("xvdc"), 2);
+    ck_assert_int_eq(qemu_disk_index("vd"), -1);
+    ck_assert_int_eq(qemu_disk_index("vd1"), -1);
+    ck_assert_int_eq(qemu_disk_index("nvme0"), -1);
+    g_autofree char *e = qemu_opt_escape("a,b,,c");
+    ck_assert_str_eq(e, "a,,b,,,,c");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("qemu_argv");
+    TCase *tc = tcase_create("argv");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, minimal_golden);
+    tcase_add_test(tc, machine_accel_cpu_topology);
+    tcase_add_test(tc, hugepages_memory_backend);
+    tcase_add_test(tc, kernel_boot_and_bios);
+    tcase_add_test(tc, ovmf_pflash_with_nvram);
+    tcase_add_test(tc, disks);
+    tcase_add_test(tc, disk_overlay_on_base_image);
+    tcase_add_test(tc, networks);
+    tcase_add_test(tc, rng_vnc_hostdev);
+    tcase_add_test(tc, refused_elements);
+    tcase_add_test(tc, helpers);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
