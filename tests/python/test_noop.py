@@ -383,3 +383,18 @@ def test_collector_does_not_eat_a_pending_error(noop):
     assert err.code == qv.NotFoundError.code
     assert b"nosuch" in qv._ffi.string(err.message)
     assert noop.lookup("cycle").name == "cycle"  # the next call frees it
+
+
+def test_dropping_the_last_reference_frees_at_once(noop):
+    gc.disable()  # no help from the cycle collector
+    try:
+        vm = noop.create_vm("prompt")
+        cpu = vm.vcpu(0)
+        snaps = vm.snapshots
+        assert len(noop._vms) == 1
+        del vm, snaps
+        assert len(noop._vms) == 1, "a vCPU keeps its VM alive"
+        del cpu
+        assert len(noop._vms) == 0, "VM objects must not sit in reference cycles"
+    finally:
+        gc.enable()

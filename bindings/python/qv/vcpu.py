@@ -45,14 +45,14 @@ class _Access:
 
     def __init__(self, vcpu, ptr, length):
         self._vcpu = vcpu
-        self._gen = vcpu._exit_gen
+        self._gen = vcpu._runs()
         self._ptr = ptr
         self._len = length
         self.data = bytes(ffi.buffer(ptr, length)) if ptr != ffi.NULL and length else b""
 
     def respond(self, data):
         """Fill the guest's read with data (bytes, or an int, little-endian)."""
-        if self._vcpu._exit_gen != self._gen:
+        if self._vcpu._runs() != self._gen:
             raise InvalidStateError("this exit is stale: the vCPU has run since",
                                     lib.QV_ERR_INVALID_STATE)
         if isinstance(data, int):
@@ -160,7 +160,6 @@ class VCPU:
     def __init__(self, vm, ptr):
         self._vm = vm
         self._raw = ptr
-        self._exit_gen = 0
         self.id = lib.vcpu_get_id(ptr)
 
     @property
@@ -233,8 +232,11 @@ class VCPU:
         """Architectural reset in real mode, first fetch at physical boot_ip."""
         check(lib.vcpu_reset(self._ptr, boot_ip))
 
+    def _runs(self):
+        return self._vm._exit_gen.get(self.id, 0)
+
     def _exit(self, rc):
-        self._exit_gen += 1
+        self._vm._exit_gen[self.id] = self._runs() + 1
         check(rc)
         info = lib.vcpu_exit_info(self._raw)
         if info == ffi.NULL:

@@ -1,10 +1,11 @@
 """VM handles."""
 
 import json as _json
+import weakref
 
 from ._native import encode, ffi, flush_pending, gc_free, lib, string
 from .enums import Reason, State, coerce
-from .errors import check, check_ptr, check_void, closed, last_error
+from .errors import check, check_ptr, check_void, closed, InvalidStateError, last_error
 from .snapshot import Snapshots
 from .vcpu import VCPU
 
@@ -54,15 +55,19 @@ class VM:
         self._addr = int(ffi.cast("uintptr_t", ptr))
         self._name = string(lib.vm_get_name(ptr))
         self._conn = conn
-        self._vcpus = {}
+        # VCPU objects point at their VM; the VM points back only weakly so
+        # that dropping the last reference frees the handle at once, without
+        # waiting for the cycle collector.
+        self._vcpus = weakref.WeakValueDictionary()
+        self._exit_gen = {}  # vCPU id -> runs so far, to spot stale exits
         self._destroyed = False
-        self.snapshots = Snapshots(self)
 
     def _handle(self):
         flush_pending()
         if self._raw is None:
             if self._destroyed:
-                raise closed("VM '%s' was destroyed and its handle" % self._name)
+                raise InvalidStateError("cannot use VM '%s': it has been destroyed"
+                                        % self._name, lib.QV_ERR_INVALID_STATE)
             raise closed("the handle on VM '%s'" % self._name)
         return self._raw
 
@@ -83,6 +88,11 @@ class VM:
     @property
     def closed(self):
         return self._raw is None
+
+    @property
+    def snapshots(self):
+        """The VM's snapshots: create(), list(), restore(), delete()."""
+        return Snapshots(self)
 
     @property
     def connection(self):
