@@ -1,0 +1,41 @@
+"""qv system info."""
+
+import os
+import re
+
+from conftest import parse_kv, run_qv
+
+
+def test_system_info(cli):
+    r = cli.ok("system", "info")
+    kv = parse_kv(r.out)
+    assert list(kv) == ["Version", "Drivers", "Host CPUs", "/dev/kvm", "Connection", "Driver",
+                        "State dir"], r
+    assert re.fullmatch(r"qv \d+\.\d+\.\d+, libqv \d+\.\d+\.\d+", kv["Version"])
+    assert "noop" in [d.strip() for d in kv["Drivers"].split(",")]
+    assert kv["Connection"] == cli.uri
+    assert kv["Driver"] == "noop"
+    online = open("/sys/devices/system/cpu/online").read().strip()
+    assert kv["Host CPUs"] == "%d online (%s)" % (os.sysconf("SC_NPROCESSORS_ONLN"), online)
+    if not os.path.exists("/dev/kvm"):
+        assert kv["/dev/kvm"] == "absent"
+    elif os.access("/dev/kvm", os.R_OK | os.W_OK):
+        assert re.fullmatch(r"present, accessible \(KVM API version \d+\)", kv["/dev/kvm"]), kv
+    else:
+        assert kv["/dev/kvm"].startswith("present, not accessible"), kv
+
+
+def test_system_info_default_uri_and_state_dir(cli, tmp_path):
+    r = run_qv("system", "info", env={"QV_DEFAULT_URI": cli.uri,
+                                      "QV_STATE_DIR": str(tmp_path / "st")})
+    assert r.rc == 0, r
+    kv = parse_kv(r.out)
+    assert kv["Connection"] == cli.uri
+    assert kv["State dir"] == str(tmp_path / "st")
+
+
+def test_system_info_connection_error(nocli):
+    r = nocli("system", "info")
+    assert r.rc == 1, r
+    assert "Drivers:" in r.out  # the host facts come first
+    assert r.err.startswith("qv: error: no driver for URI scheme 'bogus'"), r
