@@ -130,3 +130,9 @@ def test_clone_onto_existing(cli):
     cli.ok("vm", "create", "--name", "b")
     r = cli.fails(1, "vm", "clone", "a", "--name", "b")
     assert "'b'" in r.err, r
+
+
+def test_console_unsupported_by_driver(cli):
+    cli.ok("vm", "create", "--name", "web01")
+    r = cli.fails(1, "vm", "console", "web01")
+    assert r.err == "qv: error: vm_console_endpoint is not supported by the noop driver\n", r
