@@ -106,7 +106,7 @@ struct qv_conn *qv_connect(const char *uri)
     conn->driver = drv;
     conn->uri = g_steal_pointer(&parsed);
     conn->uri_str = g_uri_to_string(conn->uri);
-    g_mutex_init(&conn->lock);
+    g_rec_mutex_init(&conn->lock);
     conn->vms = g_hash_table_new(g_str_hash, g_str_equal);
     conn->state_dir = qv_conn_get_param(conn, "root");
     if (!conn->state_dir)
@@ -139,7 +139,7 @@ void qv_conn_unref(struct qv_conn *conn)
     if (conn->driver && conn->driver->close)
         conn->driver->close(conn);
     g_hash_table_destroy(conn->vms);
-    g_mutex_clear(&conn->lock);
+    g_rec_mutex_clear(&conn->lock);
     g_uri_unref(conn->uri);
     g_free(conn->uri_str);
     g_free(conn->state_dir);

@@ -23,7 +23,10 @@ struct qv_conn {
     char *uri_str; /* normalised */
     GUri *uri;
     char *state_dir; /* root=, $QV_STATE_DIR or the default; owned */
-    GMutex lock;     /* guards vms */
+    /* Guards vms. A GRecMutex, which is a pthread mutex, because GMutex is
+     * a bare futex that helgrind cannot see (CI runs the thread test
+     * under helgrind). */
+    GRecMutex lock;
     GHashTable *vms; /* name -> struct vm *, live handles (not owned) */
     void *priv;      /* the driver's */
 };

@@ -61,7 +61,7 @@ void qv_vm_leave(struct vm *vm)
 
 /* The one handle per VM per connection, so every caller in the process
  * serialises on the same lock. Takes ownership of priv. */
-static struct vm *handle_new(struct qv_conn *conn, const char *name, void *priv)
+static struct vm *handle_alloc(struct qv_conn *conn, const char *name, void *priv)
 {
     struct vm *vm = g_new0(struct vm, 1);
     vm->refs = 1;
@@ -70,9 +70,15 @@ static struct vm *handle_new(struct qv_conn *conn, const char *name, void *priv)
     vm->name = g_strdup(name);
     vm->priv = priv;
     g_rec_mutex_init(&vm->lock);
-    g_mutex_lock(&conn->lock);
+    return vm;
+}
+
+static struct vm *handle_new(struct qv_conn *conn, const char *name, void *priv)
+{
+    struct vm *vm = handle_alloc(conn, name, priv);
+    g_rec_mutex_lock(&conn->lock);
     g_hash_table_replace(conn->vms, vm->name, vm);
-    g_mutex_unlock(&conn->lock);
+    g_rec_mutex_unlock(&conn->lock);
     return vm;
 }
 
@@ -90,14 +96,14 @@ static void handle_free(struct vm *vm)
 static void handle_unref(struct vm *vm)
 {
     struct qv_conn *conn = vm->conn;
-    g_mutex_lock(&conn->lock);
+    g_rec_mutex_lock(&conn->lock);
     if (!g_atomic_int_dec_and_test(&vm->refs)) {
-        g_mutex_unlock(&conn->lock);
+        g_rec_mutex_unlock(&conn->lock);
         return;
     }
     if (g_hash_table_lookup(conn->vms, vm->name) == vm)
         g_hash_table_remove(conn->vms, vm->name);
-    g_mutex_unlock(&conn->lock);
+    g_rec_mutex_unlock(&conn->lock);
     handle_free(vm);
 }
 
@@ -214,11 +220,11 @@ struct vm *vm_lookup(struct qv_conn *conn, const char *name)
     }
     if (!qv_name_check(name, "VM"))
         return NULL;
-    g_mutex_lock(&conn->lock);
+    g_rec_mutex_lock(&conn->lock);
     struct vm *vm = g_hash_table_lookup(conn->vms, name);
     if (vm)
         g_atomic_int_inc(&vm->refs);
-    g_mutex_unlock(&conn->lock);
+    g_rec_mutex_unlock(&conn->lock);
     if (vm)
         return vm;
     if (!conn->driver->vm_lookup) {
@@ -228,19 +234,25 @@ struct vm *vm_lookup(struct qv_conn *conn, const char *name)
     void *priv = NULL;
     if (conn->driver->vm_lookup(conn, name, &priv) < 0)
         return NULL;
-    /* Another thread may have looked it up meanwhile; keep the first. */
-    g_mutex_lock(&conn->lock);
+    /* Another thread may have looked it up meanwhile; keep the first. The
+     * check and the insertion are one critical section, or two threads
+     * could both insert and the VM would get two handles (two locks). */
+    g_rec_mutex_lock(&conn->lock);
     vm = g_hash_table_lookup(conn->vms, name);
-    if (vm)
-        g_atomic_int_inc(&vm->refs);
-    g_mutex_unlock(&conn->lock);
     if (vm) {
+        g_atomic_int_inc(&vm->refs);
+    } else {
+        vm = handle_alloc(conn, name, priv);
+        g_hash_table_insert(conn->vms, vm->name, vm);
+        priv = NULL;
+    }
+    g_rec_mutex_unlock(&conn->lock);
+    if (priv) {
         struct vm tmp = { .conn = conn, .priv = priv };
         if (conn->driver->vm_release)
             conn->driver->vm_release(&tmp);
-        return vm;
     }
-    return handle_new(conn, name, priv);
+    return vm;
 }
 
 static int cmp_str(gconstpointer a, gconstpointer b)
@@ -414,10 +426,10 @@ void vm_destroy(struct vm *vm)
         if (rc == 0) {
             vm->destroyed = true;
             /* A new VM may now take the name; it gets a fresh handle. */
-            g_mutex_lock(&vm->conn->lock);
+            g_rec_mutex_lock(&vm->conn->lock);
             if (g_hash_table_lookup(vm->conn->vms, vm->name) == vm)
                 g_hash_table_remove(vm->conn->vms, vm->name);
-            g_mutex_unlock(&vm->conn->lock);
+            g_rec_mutex_unlock(&vm->conn->lock);
         }
         qv_vm_leave(vm);
     }
