@@ -73,7 +73,7 @@ struct noop_vcpu {
 struct noop_snap; /* memory mode only: noop_snapshot.c */
 
 struct noop_vm {
-    gint refs;
+    int refs; /* under noop_vm.c's refs_lock */
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t cond;  /* broadcast on every state change */
     struct noop_conn *nc;

@@ -38,15 +38,26 @@ struct noop_vm *noop_vm_new(struct noop_conn *nc, const char *name)
     return v;
 }
 
+/* Reference counts change under a lock rather than with atomics: helgrind
+ * then sees every release happen before the free. */
+static pthread_mutex_t refs_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct noop_vm *noop_vm_ref(struct noop_vm *v)
 {
-    g_atomic_int_inc(&v->refs);
+    pthread_mutex_lock(&refs_lock);
+    v->refs++;
+    pthread_mutex_unlock(&refs_lock);
     return v;
 }
 
 void noop_vm_unref(struct noop_vm *v)
 {
-    if (!v || !g_atomic_int_dec_and_test(&v->refs))
+    if (!v)
+        return;
+    pthread_mutex_lock(&refs_lock);
+    bool last = --v->refs == 0;
+    pthread_mutex_unlock(&refs_lock);
+    if (!last)
         return;
     g_ptr_array_free(v->snaps, TRUE);
     g_hash_table_destroy(v->vcpus);
