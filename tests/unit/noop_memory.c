@@ -158,6 +158,7 @@ START_TEST(test_destroyed_vm_memory)
     vm_destroy(h);
     uint8_t b;
     ASSERT_ERR(vm_read_memory(vm, 0, &b, 1), QV_ERR_INVALID_STATE);
+    vm_free(vm);
     vm = vm_create_on(conn, "mem", 1, MiB); /* for teardown */
 }
 END_TEST
