@@ -89,6 +89,8 @@ int propolis_console_history(struct propolis_client *c, guint64 from_start, guin
  * lives on this host until start sends it:
  *   STATE_DIR/propolis/HOST_PORT/NAME/domain.xml     as defined
  *   STATE_DIR/propolis/HOST_PORT/NAME/instance.json  the PUT /instance body
+ *   STATE_DIR/propolis/HOST_PORT/NAME/stop-requested while a stop asked for
+ *                                                    by a caller is in effect
  * Directories are 0700, files 0600, written atomically. */
 
 struct propolis_conn {

@@ -5,6 +5,7 @@
  * Operations Propolis lacks (pause, snapshots, memory and register access,
  * settings and hot-plug, clone) are left NULL and reported by the core. */
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
@@ -124,6 +125,28 @@ static bool is_ours(struct vm *vm, const struct propolis_status *st)
     return st->present && g_ascii_strcasecmp(st->id, PV(vm)->uuid) == 0;
 }
 
+/* Whether a caller (in any process) asked this instance to stop, kept as a
+ * marker file so that a later `qv vm info` reports "user", not "shutdown". */
+static bool stop_requested(struct vm *vm)
+{
+    g_autofree char *marker = g_build_filename(PV(vm)->dir, "stop-requested", NULL);
+    return PV(vm)->stop_requested || g_file_test(marker, G_FILE_TEST_EXISTS);
+}
+
+static void set_stop_requested(struct vm *vm, bool on)
+{
+    PV(vm)->stop_requested = on;
+    g_autofree char *marker = g_build_filename(PV(vm)->dir, "stop-requested", NULL);
+    if (!on) {
+        unlink(marker);
+        return;
+    }
+    /* Only the reason shown later depends on it: a failed write must not
+     * fail the stop that already happened. */
+    if (qv_file_write_atomic(marker, "", 0, 0600) < 0)
+        qv_reset_error();
+}
+
 static int propolis_vm_get_status(struct vm *vm, struct qv_vm_status *out)
 {
     struct propolis_status st;
@@ -136,13 +159,14 @@ static int propolis_vm_get_status(struct vm *vm, struct qv_vm_status *out)
         out->state = VM_STATE_CREATED;
         out->reason = VM_REASON_NONE;
     } else {
-        propolis_state_map(st.state, PV(vm)->stop_requested, &out->state, &out->reason);
+        bool by_user = stop_requested(vm);
+        propolis_state_map(st.state, by_user, &out->state, &out->reason);
         /* Propolis destroys an instance as soon as it has stopped; the VM
          * itself lives on here (its definition) until vm_destroy, so to
          * qv it is stopped, not gone. */
         if (out->state == VM_STATE_DESTROYED) {
             out->state = VM_STATE_STOPPED;
-            out->reason = PV(vm)->stop_requested ? VM_REASON_USER : VM_REASON_SHUTDOWN;
+            out->reason = by_user ? VM_REASON_USER : VM_REASON_SHUTDOWN;
         }
     }
     propolis_status_clear(&st);
@@ -211,7 +235,7 @@ static int propolis_vm_start(struct vm *vm)
         qv_error_prefix("cannot start VM '%s'", vm->name);
         return rc;
     }
-    PV(vm)->stop_requested = false;
+    set_stop_requested(vm, false);
     rc = propolis_wait_for(c, is_settled, c->timeout_s * 1000, &st);
     if (rc < 0) {
         qv_error_prefix("VM '%s' was asked to run", vm->name);
@@ -232,7 +256,7 @@ static int stop_and_wait(struct vm *vm, int timeout_ms)
         qv_error_prefix("cannot stop VM '%s'", vm->name);
         return rc;
     }
-    PV(vm)->stop_requested = true;
+    set_stop_requested(vm, true);
     struct propolis_status st;
     /* Propolis stops at once (there is no graceful phase to bound), so the
      * wait only covers the server tearing the VM down. */

@@ -186,6 +186,16 @@ START_TEST(lifecycle)
 
     /* Propolis instances are one-shot. */
     gint64 before = fake_requests(fake);
+    /* The reason survives into other processes. */
+    struct qv_conn *other = qv_connect(fake->uri);
+    struct vm *seen = vm_lookup(other, "web01");
+    struct vm_info oi;
+    ck_assert_msg(seen && vm_get_info(seen, &oi) == 0, "%s", errmsg());
+    ck_assert_int_eq(oi.state, VM_STATE_STOPPED);
+    ck_assert_int_eq(oi.reason, VM_REASON_USER);
+    vm_free(seen);
+    qv_close(other);
+
     ck_assert_int_eq(vm_start(vm), QV_ERR_INVALID_STATE);
     ck_assert_msg(strstr(errmsg(), "cannot run again once stopped"), "%s", errmsg());
     ck_assert_int_eq(vm_get_state(vm), VM_STATE_STOPPED);
