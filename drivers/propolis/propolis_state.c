@@ -133,6 +133,11 @@ int propolis_state_monitor(struct propolis_client *c, guint64 gen, int timeout_m
     return 0;
 }
 
+static int propolis_state_monitor_now(struct propolis_client *c, struct propolis_status *st)
+{
+    return propolis_state_monitor(c, 0, c->timeout_s * 1000, st);
+}
+
 int propolis_wait_for(struct propolis_client *c, bool (*done)(const char *state), int timeout_ms,
                       struct propolis_status *st)
 {
@@ -145,7 +150,10 @@ int propolis_wait_for(struct propolis_client *c, bool (*done)(const char *state)
             gint64 us = deadline - g_get_monotonic_time();
             left = us > 0 ? (int)((us + 999) / 1000) : 1;
         }
-        int rc = propolis_state_monitor(c, gen, left, st);
+        /* Generation 0 is answered at once: give it the ordinary request
+         * timeout, so that even a zero wait learns the current state. */
+        int rc =
+            gen == 0 ? propolis_state_monitor_now(c, st) : propolis_state_monitor(c, gen, left, st);
         if (rc == QV_ERR_TIMEOUT && last)
             return qv_error_set(QV_ERR_TIMEOUT,
                                 "propolis-server at %s: the instance is still %s after %d ms",

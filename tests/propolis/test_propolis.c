@@ -545,8 +545,13 @@ START_TEST(wait_for_guest_poweroff)
     struct qv_conn *conn = qv_connect(fake->uri);
     struct vm *vm = vm_create_on(conn, "w", 1, 256u << 20);
     ck_assert_msg(vm_start(vm) == 0, "%s", errmsg());
+    ck_assert_int_eq(vm_wait(vm, 0), QV_ERR_TIMEOUT);
+    ck_assert_msg(strstr(errmsg(), "still Running"), "%s", errmsg());
+    gint64 w0 = g_get_monotonic_time();
     ck_assert_int_eq(vm_wait(vm, 150), QV_ERR_TIMEOUT);
-    ck_assert_msg(strstr(errmsg(), "Running"), "%s", errmsg());
+    gint64 wms = (g_get_monotonic_time() - w0) / 1000;
+    ck_assert_msg(wms >= 140 && wms < 1000, "a 150 ms wait took %" G_GINT64_FORMAT " ms", wms);
+    ck_assert_msg(strstr(errmsg(), "still Running"), "%s", errmsg());
     GThread *t = g_thread_new("poweroff", poweroff_later, (gpointer) "poweroff");
     gint64 t0 = g_get_monotonic_time();
     ck_assert_msg(vm_wait(vm, 10000) == 0, "%s", errmsg());
