@@ -108,8 +108,8 @@ static struct qv_domain *propolis_vm_get_def(struct vm *vm)
     return qv_domain_copy(pv->def);
 }
 
-/* Our instance's Propolis state, or NULL when the server hosts none or
- * another VM's (then *other_id names it). */
+/* What the server hosts (perhaps nothing, perhaps another VM's instance:
+ * see is_ours), with errors naming the VM. */
 static int our_instance(struct vm *vm, struct propolis_status *st)
 {
     int rc = propolis_instance_get(CLIENT(vm), st);
