@@ -204,6 +204,9 @@ static int disk_parse(const xmlNode *n, struct qv_disk *d)
         return qv_conf_xml_err(n, "<disk> needs a <target dev=...>");
     if (!bus_given)
         d->bus = bus_from_target(d->target);
+    if (!d->source && d->device == QV_DISK_DISK)
+        return qv_conf_xml_err(n, "<disk device='disk'> needs a <source> (only a cdrom may be "
+                                  "empty)");
     if (d->backing && !d->source)
         return qv_conf_xml_err(n, "<disk> with a <backingStore> needs a <source>");
     return 0;

@@ -205,6 +205,8 @@ static const struct bad_case bad_cases[] = {
      "file on <source> must be an absolute path"},
     {"  <devices>\n    <disk>\n      <target dev='vda'/>\n      <readonly/>\n      <readonly/>\n",
      10, "duplicate element <readonly> (first one is on line 9)"},
+    {"  <devices>\n    <disk type='file'>\n      <target dev='vda'/>\n    </disk>\n", 7,
+     "<disk device='disk'> needs a <source>"},
     {"  <currentMemory unit='XB'>1</currentMemory>\n", 6, "unknown unit 'XB'"},
     {"  <currentMemory>99999999999999999999999</currentMemory>\n", 6,
      "<currentMemory> value '99999999999999999999999' must be a whole number"},
