@@ -126,8 +126,9 @@ int cli_console_fd(int fd, const char *what);
 int cli_console_ws(const char *url);
 
 /* Terminal raw mode (term.c); restoring is idempotent and also happens at
- * exit. keep_signals leaves ISIG on so Ctrl-C still raises SIGINT. */
-int cli_term_raw(int fd, bool keep_signals);
+ * exit. keep_signals leaves ISIG on so Ctrl-C still raises SIGINT;
+ * keep_output_processing leaves OPOST on ("\n" becomes "\r\n"). */
+int cli_term_raw(int fd, bool keep_signals, bool keep_output_processing);
 void cli_term_restore(void);
 
 #endif

@@ -243,7 +243,7 @@ static int run(struct cli *cli, const struct run_opts *o)
     if (vm_start(vm) < 0) {
         rc = cli_fail();
     } else {
-        cli_term_raw(STDIN_FILENO, true);
+        cli_term_raw(STDIN_FILENO, true, true);
         rc = wait_guest(vm) < 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
         if (got_signal) {
             /* Force: the user asked to stop now, not to negotiate. */

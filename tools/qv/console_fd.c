@@ -76,7 +76,7 @@ int cli_console_fd(int fd, const char *what)
 {
     bool tty = isatty(STDIN_FILENO);
     if (tty) {
-        if (cli_term_raw(STDIN_FILENO, false) < 0)
+        if (cli_term_raw(STDIN_FILENO, false, false) < 0)
             return cli_error("cannot put the terminal into raw mode: %s", g_strerror(errno));
         /* Only now: what is typed from here on reaches the guest. */
         fprintf(stderr, "Connected to %s. Escape character is ^] (Ctrl+]).\n", what);

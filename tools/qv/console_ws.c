@@ -102,7 +102,7 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer user)
     g_signal_connect(c->ws, "closed", G_CALLBACK(on_closed), c);
     g_signal_connect(c->ws, "error", G_CALLBACK(on_error), c);
     if (c->tty) {
-        if (cli_term_raw(STDIN_FILENO, false) < 0) {
+        if (cli_term_raw(STDIN_FILENO, false, false) < 0) {
             c->rc = cli_error("cannot put the terminal into raw mode: %s", g_strerror(errno));
             g_main_loop_quit(c->loop);
             return;

@@ -17,7 +17,7 @@ void cli_term_restore(void)
     }
 }
 
-int cli_term_raw(int fd, bool keep_signals)
+int cli_term_raw(int fd, bool keep_signals, bool keep_output_processing)
 {
     if (!isatty(fd))
         return 0;
@@ -32,9 +32,10 @@ int cli_term_raw(int fd, bool keep_signals)
     saved = t;
     saved_fd = fd;
     cfmakeraw(&t);
-    /* Keep output post-processing so "\n" from the guest still returns the
-     * carriage; a serial console sends "\r\n" itself, which is harmless. */
-    t.c_oflag |= OPOST;
+    /* For `vm run`, "\n" from a payload that forgets "\r" should still
+     * return the carriage; a console passes bytes exactly. */
+    if (keep_output_processing)
+        t.c_oflag |= OPOST;
     if (keep_signals)
         t.c_lflag |= ISIG;
     if (tcsetattr(fd, TCSAFLUSH, &t) < 0) {

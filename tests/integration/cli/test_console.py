@@ -1,11 +1,14 @@
-"""vm console, end to end over a websocket: the propolis driver against the
-project's fake propolis-server, whose guest echoes what it reads on com1 and
-prints whatever is POSTed to /_fake/serial."""
+"""vm console, end to end: over a websocket with the propolis driver against
+the project's fake propolis-server (whose guest echoes what it reads on com1
+and prints whatever is POSTed to /_fake/serial), and over a unix socket with
+the qemu driver running a tiny multiboot guest that echoes its serial port."""
 
 import json
 import os
 import pty
+import struct
 import select
+import shutil
 import signal
 import subprocess
 import termios
@@ -140,3 +143,96 @@ def test_console_unreachable(propolis, tmp_path):
     fake.stop()
     r = cli("vm", "console", "web01")
     assert r.rc == 1 and r.err.startswith("qv: error: "), r
+
+
+# ---- qemu:///session: the console on a unix socket ------------------------
+
+def echo_guest():
+    """A multiboot kernel (a.out kludge, loaded at 1 MiB, entered in 32-bit
+    protected mode): prints a banner on COM1, then echoes every byte it
+    receives there."""
+    base = 0x100000
+
+    def code(msg_addr):
+        c = bytearray(b"\xbe" + struct.pack("<I", msg_addr))  # mov esi, msg
+        p = len(c)
+        c += b"\xac\x84\xc0"                                # lodsb; test al, al
+        jz = len(c)
+        c += b"\x74\x00"                                     # jz echo
+        c += b"\x66\xba\xf8\x03\xee"                        # mov dx, 0x3f8; out dx, al
+        c += b"\xeb" + bytes([(p - len(c) - 2) & 0xff])      # jmp p
+        echo = len(c)
+        c[jz + 1] = echo - jz - 2
+        c += b"\x66\xba\xfd\x03\xec\xa8\x01"                # mov dx, 0x3fd; in al, dx; test al, 1
+        c += b"\x74" + bytes([(echo - len(c) - 2) & 0xff])   # jz echo
+        c += b"\x66\xba\xf8\x03\xec\xee"                    # mov dx, 0x3f8; in al, dx; out dx, al
+        c += b"\xeb" + bytes([(echo - len(c) - 2) & 0xff])   # jmp echo
+        return bytes(c)
+
+    body = code(base + 32 + len(code(0)))
+    magic, flags = 0x1BADB002, 0x00010000
+    header = struct.pack("<8I", magic, flags, (-(magic + flags)) & 0xFFFFFFFF, base, base, 0, 0,
+                         base + 32)
+    return header + body + b"qv-echo ready\r\n\0"
+
+
+@pytest.fixture
+def qemu_vm(tmp_path):
+    if not shutil.which("qemu-system-x86_64"):
+        pytest.skip("qemu-system-x86_64 is not installed")
+    if "qemu" not in drivers():
+        pytest.skip("libqv was built without the qemu driver")
+    kernel = tmp_path / "echo.mb"
+    kernel.write_bytes(echo_guest())
+    xml = tmp_path / "echo.xml"
+    xml.write_text("<domain type='qemu'>\n  <name>echo</name>\n"
+                   "  <memory unit='MiB'>32</memory>\n  <vcpu>1</vcpu>\n"
+                   "  <os><type arch='x86_64' machine='pc'>hvm</type>"
+                   "<kernel>%s</kernel></os>\n</domain>\n" % kernel)
+    cli = Cli("qemu:///session?root=%s" % (tmp_path / "root"))
+    cli.ok("vm", "create", "--xml", xml)
+    cli.ok("vm", "start", "echo")
+    yield cli
+    cli("vm", "destroy", "echo")
+
+
+def test_unix_console_pipe(qemu_vm):
+    p = subprocess.Popen([QV, "-c", qemu_vm.uri, "vm", "console", "echo"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # Bytes wait in the socket until the guest's echo loop reads them.
+        p.stdin.write(b"hello \x1d\x03 world\n")
+        p.stdin.flush()
+        # The guest may still be printing its boot banner when qv connects.
+        out = read_until(p.stdout.fileno(), b"world\n", timeout=60)
+        assert out.endswith(b"hello \x1d\x03 world\n"), out
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)
+    assert p.stderr.read() == b""
+
+
+def test_unix_console_tty_detach_and_reattach(qemu_vm):
+    for word in (b"first", b"second"):
+        master, slave = pty.openpty()
+        before = termios.tcgetattr(slave)
+        p = subprocess.Popen([QV, "-c", qemu_vm.uri, "vm", "console", "echo"], stdin=slave,
+                             stdout=slave, stderr=subprocess.PIPE)
+        try:
+            banner = read_until(p.stderr.fileno(), b"\n")
+            assert banner.startswith(b"Connected to unix:"), banner
+            assert banner.rstrip().endswith(b"console.sock. Escape character is ^] (Ctrl+]).")
+            os.write(master, word)
+            # Raw output: the guest's bytes unchanged ("\r\n" stays "\r\n").
+            out = read_until(master, word, timeout=60)
+            assert out.endswith(word) and b"\r\r" not in out, out
+            os.write(master, b"\x1d")
+            assert p.wait(timeout=10) == 0
+        finally:
+            if p.poll() is None:
+                p.kill()
+        assert termios.tcgetattr(slave) == before, "terminal mode not restored"
+        os.close(master)
+        os.close(slave)
+    # Detaching left the VM running.
+    assert "running" in qemu_vm.ok("vm", "show", "echo").out
