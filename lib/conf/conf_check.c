@@ -111,6 +111,17 @@ const char *qv_conf_check_token(const char *s)
     return check_chars(s, "_.-", "may only contain letters, digits and _ . -");
 }
 
+const char *qv_conf_check_disk_target(const char *s)
+{
+    static const char *const prefixes[] = {"xvd", "ubd", "fd", "hd", "sd", "vd"};
+    for (guint i = 0; i < G_N_ELEMENTS(prefixes); i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(s, prefixes[i], n) == 0 && s[n])
+            return check_chars(s + n, "_", "may only contain letters, digits and _");
+    }
+    return "must be a guest disk name starting with vd, sd, hd, xvd, fd or ubd (\"vda\")";
+}
+
 const char *qv_conf_check_host(const char *s)
 {
     return check_chars(s, ".-", "must be an IPv4 address or a host name");

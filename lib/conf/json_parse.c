@@ -244,8 +244,8 @@ static int parse_pin(struct jctx *c, uint32_t vcpu, const char *key, JsonNode *n
         const char *why = qv_conf_check_cpuset(s);
         if (why)
             return jerr(c, key, "\"%s\" %s", s, why);
-        pin.cpuset = g_strdup(s);
         pin.pcpu = qv_conf_cpuset_single(s);
+        pin.cpuset = pin.pcpu >= 0 ? g_strdup_printf("%d", pin.pcpu) : g_strdup(s);
     } else {
         uint64_t p;
         TRY(uint_of(c, key, n, 4095, &p));
@@ -411,7 +411,7 @@ static int parse_disk(struct jctx *c, JsonObject *o, struct qv_disk *d)
     TRY(get_str(c, o, "path", qv_conf_check_path, &d->source));
     if (!d->source && d->device == QV_DISK_DISK)
         return jerr(c, "path", "is required (only a cdrom may be empty)");
-    if (get_str(c, o, "target", qv_conf_check_devname, &d->target) <= 0)
+    if (get_str(c, o, "target", qv_conf_check_disk_target, &d->target) <= 0)
         return json_object_has_member(o, "target") ? QV_ERR_JSON
                                                    : jerr(c, "target", "is required (\"vda\")");
     if ((rc = get_enum(c, o, "bus", qv_conf_disk_buses, &v)) == 1)
@@ -811,12 +811,18 @@ static int prescan(const char *s)
             depth--;
         } else if (g_ascii_isdigit(*p)) {
             const char *e = p;
-            while (g_ascii_isdigit(*e))
-                e++;
-            if (e - p > 18 && *e != '.' && *e != 'e' && *e != 'E')
+            uint64_t v = 0;
+            bool over = false;
+            for (; g_ascii_isdigit(*e); e++) {
+                unsigned d = (unsigned)(*e - '0');
+                over = over || v > (UINT64_MAX - d) / 10;
+                v = over ? v : v * 10 + d;
+            }
+            uint64_t limit = (uint64_t)INT64_MAX + (p > s && p[-1] == '-');
+            if ((over || v > limit) && *e != '.' && *e != 'e' && *e != 'E')
                 return qv_error_set(QV_ERR_JSON,
-                                    "JSON config line %d: number %.*s%s is out of range", line, 20,
-                                    p, e - p > 20 ? "..." : "");
+                                    "JSON config line %d: number %.*s%s is out of range", line,
+                                    (int)MIN(e - p, 24), p, e - p > 24 ? "..." : "");
             p = e - 1;
         }
     }

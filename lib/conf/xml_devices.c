@@ -170,7 +170,7 @@ static int disk_parse(const xmlNode *n, struct qv_disk *d)
         } else if (qv_conf_xml_is(c, "target")) {
             TRY(qv_conf_xml_once(c, &tgt));
             TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "dev bus"));
-            TRY(qv_conf_xml_need_str(c, "dev", qv_conf_check_devname, &d->target));
+            TRY(qv_conf_xml_need_str(c, "dev", qv_conf_check_disk_target, &d->target));
             rc = qv_conf_xml_attr_enum(c, "bus", qv_conf_disk_buses, &v);
             TRY(rc);
             if (rc == 1) {

@@ -240,6 +240,10 @@ static int parse_cputune(const xmlNode *n, struct qv_domain *def)
             struct qv_vcpupin pin = {.vcpu = (uint32_t)vcpu};
             TRY(qv_conf_xml_need_str(c, "cpuset", qv_conf_check_cpuset, &pin.cpuset));
             pin.pcpu = qv_conf_cpuset_single(pin.cpuset);
+            if (pin.pcpu >= 0) { /* one CPU: spell it canonically ("007" -> "7") */
+                g_free(pin.cpuset);
+                pin.cpuset = g_strdup_printf("%d", pin.pcpu);
+            }
             g_array_append_val(def->cputune.pins, pin);
         } else {
             return qv_conf_xml_unknown(c);
