@@ -10,6 +10,7 @@
 
 #define CLI_ESCAPE_CHAR 0x1d /* Ctrl+] */
 #define CLI_PROPOLIS_API_VERSION "5.0.0"
+#define CLI_WS_CLOSE_TIMEOUT_S 2
 
 struct ws_console {
     GMainLoop *loop;
@@ -18,6 +19,7 @@ struct ws_console {
     bool tty;
     int rc;
     guint stdin_watch;
+    guint close_timer;
 };
 
 static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *data, gpointer user)
@@ -56,6 +58,14 @@ static void on_error(SoupWebsocketConnection *ws, GError *err, gpointer user)
     c->rc = cli_error("console %s: %s", c->url, err->message);
 }
 
+static gboolean quit_loop(gpointer user)
+{
+    struct ws_console *c = user;
+    c->close_timer = 0;
+    g_main_loop_quit(c->loop);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean on_stdin(gint fd, GIOCondition cond, gpointer user)
 {
     (void)cond;
@@ -81,8 +91,15 @@ static gboolean on_stdin(gint fd, GIOCondition cond, gpointer user)
     if (len && soup_websocket_connection_get_state(c->ws) == SOUP_WEBSOCKET_STATE_OPEN)
         soup_websocket_connection_send_binary(c->ws, buf, len);
     if (detach) {
+        /* A closing handshake sends what is queued first; the "closed"
+         * signal (or the timeout) then ends the loop. */
         c->stdin_watch = 0;
-        g_main_loop_quit(c->loop);
+        if (soup_websocket_connection_get_state(c->ws) == SOUP_WEBSOCKET_STATE_OPEN) {
+            soup_websocket_connection_close(c->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+            c->close_timer = g_timeout_add_seconds(CLI_WS_CLOSE_TIMEOUT_S, quit_loop, c);
+        } else {
+            g_main_loop_quit(c->loop);
+        }
         return G_SOURCE_REMOVE;
     }
     return G_SOURCE_CONTINUE;
@@ -145,6 +162,8 @@ int cli_console_ws(const char *url)
         fputc('\n', stderr);
     if (c.stdin_watch)
         g_source_remove(c.stdin_watch);
+    if (c.close_timer)
+        g_source_remove(c.close_timer);
     if (c.ws) {
         if (soup_websocket_connection_get_state(c.ws) == SOUP_WEBSOCKET_STATE_OPEN)
             soup_websocket_connection_close(c.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
