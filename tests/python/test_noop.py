@@ -108,18 +108,24 @@ def test_define_xml(noop):
 
 
 def test_define_json(noop):
-    config = {"name": "fromjson", "vcpus": 2, "memory": "64M"}
-    try:
-        vm = noop.define_json(config)
-    except qv.UnsupportedError as e:
-        pytest.skip("JSON config parsing not in libqv yet: %s" % e)
-    assert vm.name == "fromjson" and vm.info.vcpus == 2
-    vm2 = noop.define_json('{"name": "fromjsontext", "vcpus": 1, "memory": "64M"}')
-    assert vm2.info.vcpus == 1
-    with pytest.raises(qv.JSONError):
+    vm = noop.define_json({"name": "fromjson", "vcpus": 2, "memory": "64M"})
+    assert vm.name == "fromjson"
+    assert (vm.info.vcpus, vm.info.memory) == (2, 64 * qv.MiB)
+    assert vm.config["name"] == "fromjson"
+    vm2 = noop.define_json('{"name": "fromjsontext", "vcpus": 1, "memory": 67108864}')
+    assert vm2.info.memory == 64 * qv.MiB
+    # the definition round-trips through its own JSON
+    vm.destroy()
+    again = noop.define_json(vm2.json.replace("fromjsontext", "roundtrip"))
+    assert again.config["memory"] == vm2.config["memory"] and again.info.vcpus == 1
+    with pytest.raises(qv.JSONError) as e:
         noop.define_json('{"name": ')
+    assert e.value.code == qv.JSONError.code
+    with pytest.raises(qv.JSONError, match=r"\$\.vcpus"):
+        noop.define_json({"name": "badvcpus", "vcpus": "two", "memory": "64M"})
     with pytest.raises(TypeError):
         noop.define_json(42)
+    assert "badvcpus" not in noop
 
 
 def test_destroy_consumes_the_handle(noop):
