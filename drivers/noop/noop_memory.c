@@ -103,8 +103,13 @@ int noop_region_copy(struct noop_region *dst, struct noop_region *src)
         memset(dst->hva, 0, dst->size);
     if (src->fd < 0 && !src->path)
         return 0; /* never touched: all zero */
-    if ((rc = noop_region_map(src)) < 0)
+    if ((rc = region_open(src)) < 0)
         return rc;
+    /* Read with pread, not through a mapping: file systems may report
+     * large unwritten ranges as data (ext4 does), and faulting those in
+     * page by page costs far more than reading them. */
+    enum { CHUNK = 1 << 20 };
+    g_autofree uint8_t *buf = g_malloc(CHUNK);
     off_t off = 0, end = (off_t)src->size;
     while (off < end) {
         off_t data = lseek(src->fd, off, SEEK_DATA);
@@ -118,9 +123,18 @@ int noop_region_copy(struct noop_region *dst, struct noop_region *src)
             hole = end;
         data &= ~(off_t)(PAGE - 1);
         hole = MIN(end, (hole + PAGE - 1) & ~(off_t)(PAGE - 1));
-        for (off_t p = data; p < hole; p += PAGE)
-            if (!page_is_zero(src->hva + p))
-                memcpy(dst->hva + p, src->hva + p, PAGE);
+        for (off_t p = data; p < hole;) {
+            size_t want = (size_t)MIN((off_t)CHUNK, hole - p);
+            ssize_t got = pread(src->fd, buf, want, p);
+            if (got <= 0 || got % PAGE)
+                return qv_error_set_errno(QV_ERR_IO, got < 0 ? errno : EIO,
+                                          "cannot read guest memory %s",
+                                          src->path ? src->path : "(memfd)");
+            for (ssize_t k = 0; k < got; k += PAGE)
+                if (!page_is_zero(buf + k))
+                    memcpy(dst->hva + p + k, buf + k, PAGE);
+            p += got;
+        }
         off = hole;
     }
     if (dst->path && fsync(dst->fd) < 0)
