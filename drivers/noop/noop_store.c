@@ -198,6 +198,8 @@ static int read_state(const char *dir, struct qv_vm_status *st, GArray *regions)
     g_autofree char *text = NULL;
     size_t len = 0;
     int rc = qv_file_read(path, &text, &len);
+    if (rc == QV_ERR_NOT_FOUND) /* the directory exists (checked first): damage */
+        return qv_error_set(QV_ERR_IO, "%s is missing", path);
     if (rc < 0)
         return rc;
     g_autoptr(JsonParser) p = json_parser_new();
@@ -263,8 +265,9 @@ static int load_def(struct noop_vm *v)
 {
     g_autofree char *path = g_build_filename(v->dir, "domain.xml", NULL);
     struct stat st;
-    if (stat(path, &st) < 0)
-        return qv_error_set_errno(QV_ERR_IO, errno, "VM '%s': cannot read '%s'", v->name, path);
+    if (stat(path, &st) < 0) /* not QV_ERR_NOT_FOUND: that would mean "destroyed" */
+        return qv_error_set(QV_ERR_IO, "VM '%s': cannot read '%s': %s", v->name, path,
+                            g_strerror(errno));
     g_autofree char *stamp = stamp_of(&st);
     /* Every write is a rename, so an unchanged identity means unchanged
      * content: skip the parse. */

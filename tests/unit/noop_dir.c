@@ -412,6 +412,10 @@ START_TEST(test_corrupt_files)
         ck_assert_msg(strstr(qv_last_error()->message, "state.json"), "%s",
                       qv_last_error()->message);
     }
+    ck_assert_int_eq(g_unlink(state), 0);
+    ASSERT_ERR(vm_start(vm), QV_ERR_IO);
+    ck_assert_msg(strstr(qv_last_error()->message, "state.json is missing"), "%s",
+                  qv_last_error()->message);
     ck_assert(g_file_set_contents(state, "{\"state\":\"stopped\",\"reason\":\"user\"}", -1, NULL));
     ASSERT_OK(vm_start(vm));
 
