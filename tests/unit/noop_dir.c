@@ -306,6 +306,16 @@ START_TEST(test_snapshot_files_and_restore_elsewhere)
     ck_assert_uint_eq(msr, 0xffffffff81000000ull);
 
     ASSERT_ERR(snapshot_create(vb, "s1", 0), QV_ERR_EXISTS);
+    /* Oldest first, whichever connection took them. */
+    ASSERT_OK(snapshot_create(va, "zeta", SNAPSHOT_DISK_ONLY));
+    ASSERT_OK(snapshot_create(vb, "alpha", SNAPSHOT_DISK_ONLY));
+    ASSERT_OK(snapshot_list(vb, &list, &n));
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(list[0].name, "s1");
+    ck_assert_str_eq(list[1].name, "zeta");
+    ck_assert_str_eq(list[2].name, "alpha");
+    ck_assert_int_eq(list[2].state, VM_STATE_CREATED);
+    snapshot_info_free(list, n);
     ASSERT_ERR(snapshot_restore(va, "s2"), QV_ERR_NOT_FOUND);
     ASSERT_OK(snapshot_delete(va, "s1"));
     ck_assert(!g_file_test(sdir, G_FILE_TEST_EXISTS));
