@@ -6,6 +6,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -443,6 +444,108 @@ START_TEST(test_corrupt_files)
 }
 END_TEST
 
+/* Several processes at once on one directory: each call succeeds or fails
+ * with an error its race explains; the world stays consistent. */
+static int child_hammer(unsigned seed)
+{
+    static const char *const names[] = {"p0", "p1", "p2"};
+    struct qv_conn *c = qv_connect(uri);
+    if (!c)
+        return 2;
+    GRand *r = g_rand_new_with_seed(seed);
+    int bad = 0, ok = 0;
+    for (int i = 0; i < 150 && !bad; i++) {
+        const char *name = names[g_rand_int_range(r, 0, 3)];
+        int op = g_rand_int_range(r, 0, 10), rc = 0;
+        if (op == 0) {
+            struct vm *vm = vm_create_on(c, name, 1, 1 << 20);
+            rc = vm ? 0 : qv_last_error()->code;
+            vm_free(vm);
+        } else {
+            struct vm *vm = vm_lookup(c, name);
+            rc = vm ? 0 : qv_last_error()->code;
+            uint64_t word = seed;
+            switch (vm ? op : -1) {
+            case 1: rc = vm_start(vm); break;
+            case 2: rc = vm_stop(vm); break;
+            case 3: rc = vm_pause(vm); break;
+            case 4: rc = vm_resume(vm); break;
+            case 5: rc = snapshot_create(vm, "s", 0); break;
+            case 6:
+                rc = g_rand_boolean(r) ? snapshot_restore(vm, "s") : snapshot_delete(vm, "s");
+                break;
+            case 7: rc = vm_write_memory(vm, 8 * (seed % 16), &word, 8); break;
+            case 8: {
+                char *xml = vm_get_xml(vm);
+                rc = xml ? 0 : qv_last_error()->code;
+                qv_free(xml);
+                break;
+            }
+            case 9:
+                vm_destroy(vm);
+                rc = qv_last_error()->code;
+                vm = NULL;
+                break;
+            }
+            vm_free(vm);
+        }
+        ok += rc == 0;
+        if (rc != 0 && rc != QV_ERR_INVALID_STATE && rc != QV_ERR_NOT_FOUND &&
+            rc != QV_ERR_EXISTS) {
+            fprintf(stderr, "process %u, op %d on %s: %d %s\n", seed, op, name, rc,
+                    qv_last_error()->message);
+            bad = 1;
+        }
+    }
+    g_rand_free(r);
+    qv_close(c);
+    if (!bad && ok < 30) {
+        fprintf(stderr, "process %u: only %d of 150 operations succeeded\n", seed, ok);
+        bad = 3;
+    }
+    return bad;
+}
+
+START_TEST(test_concurrent_processes)
+{
+    enum { PROCS = 4 };
+    pid_t pids[PROCS];
+    for (int i = 0; i < PROCS; i++) {
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0)
+            _exit(child_hammer(1000 + (unsigned)i));
+    }
+    for (int i = 0; i < PROCS; i++) {
+        int status = 0;
+        ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "process %d failed (status 0x%x); see its message above", i, status);
+    }
+    struct qv_conn *c = open_world();
+    char **names;
+    size_t n;
+    ASSERT_OK(vm_list(c, &names, &n));
+    for (size_t i = 0; i < n; i++) {
+        struct vm *vm = vm_lookup(c, names[i]);
+        ck_assert_msg(vm, "%s: %s", names[i], qv_last_error()->message);
+        ck_assert_int_le(vm_get_state(vm), VM_STATE_STOPPED);
+        char *xml = vm_get_xml(vm);
+        ck_assert_msg(xml, "%s: %s", names[i], qv_last_error()->message);
+        qv_free(xml);
+        struct snapshot_info *list;
+        size_t k;
+        ASSERT_OK(snapshot_list(vm, &list, &k));
+        snapshot_info_free(list, k);
+        vm_destroy(vm);
+        ck_assert_int_eq(qv_last_error()->code, QV_OK);
+    }
+    qv_strv_free(names);
+    assert_no_leftovers();
+    qv_close(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("noop_dir");
@@ -453,6 +556,7 @@ int main(void)
     tcase_add_test(tc, test_snapshot_files_and_restore_elsewhere);
     tcase_add_test(tc, test_failed_writes_keep_old_state);
     tcase_add_test(tc, test_corrupt_files);
+    tcase_add_test(tc, test_concurrent_processes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
