@@ -495,9 +495,12 @@ static int add_chardevs(struct argv *v)
         return unsupported(v, "more than one <serial> port");
     if (def->channels->len)
         return unsupported(v, "<channel>");
-    /* The first serial port is always a unix socket in the VM directory,
-     * logged to console.log, whatever its <serial> type says: that is
-     * what vm_console_endpoint() and `qv vm console` attach to. */
+    /* The first serial port is always a pty logged to console.log in the
+     * VM directory, whatever its <serial> type says: that is what
+     * vm_console_endpoint() and `qv vm console` attach to. Not a unix
+     * socket: QEMU's socket chardev holds the UART's output while no client
+     * is connected, which stalls every guest write to the console; a pty
+     * drops unread output and the log keeps all of it. */
     g_autofree char *dir = qemu_opt_escape(v->l->dir);
     add(v, "-chardev");
     addf(v, "socket,id=qmp,path=%s/qmp.sock,server=on,wait=off", dir);
@@ -508,10 +511,7 @@ static int add_chardevs(struct argv *v)
     addf(v, "socket,id=qmp-status,path=%s/status.sock,server=on,wait=off", dir);
     add2(v, "-mon", "chardev=qmp-status,mode=control");
     add(v, "-chardev");
-    addf(v,
-         "socket,id=serial0,path=%s/console.sock,server=on,wait=off,logfile=%s/console.log,"
-         "logappend=on",
-         dir, dir);
+    addf(v, "pty,id=serial0,logfile=%s/console.log,logappend=on", dir);
     add2(v, "-serial", "chardev:serial0");
     return 0;
 }

@@ -202,9 +202,22 @@ static struct qv_domain *qemu_get_def(struct vm *vm)
     return qemu_vm_load_def(qemu_vm_of(vm));
 }
 
+/* A running VM's console is the pty QEMU made for it; a VM that does not
+ * run has its console's log, the last thing the guest printed. */
 static char *qemu_console_endpoint(struct vm *vm)
 {
-    return g_strdup_printf("unix:%s/console.sock", qemu_vm_of(vm)->dir);
+    struct qemu_vm *q = qemu_vm_of(vm);
+    struct proc_runtime rt;
+    char *out = NULL;
+    if (proc_runtime_read(q->dir, &rt) == 0 && proc_identity_alive(&rt.id) && rt.extra &&
+        json_object_has_member(rt.extra, "console"))
+        out = g_strdup(json_object_get_string_member_with_default(rt.extra, "console", ""));
+    proc_runtime_clear(&rt);
+    qv_reset_error();
+    if (out && *out)
+        return out;
+    g_free(out);
+    return g_strdup_printf("file:%s/console.log", q->dir);
 }
 
 const struct qv_driver qv_qemu_driver = {

@@ -171,6 +171,30 @@ static void kill_and_clean(struct qemu_vm *q, pid_t child, const char *pidfile)
     qv_reset_error();
 }
 
+/* The pty QEMU gave the serial console, made private to its owner. */
+static int console_pty(struct qmp *m, char **out)
+{
+    JsonNode *ret = NULL;
+    int rc = qmp_command(m, "query-chardev", NULL, &ret, QEMU_QMP_TIMEOUT_MS);
+    if (rc < 0)
+        return rc;
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        const char *label = o ? json_object_get_string_member_with_default(o, "label", "") : "";
+        const char *file = o ? json_object_get_string_member_with_default(o, "filename", "") : "";
+        if (strcmp(label, "serial0") == 0 && g_str_has_prefix(file, "pty:/dev/")) {
+            chmod(file + 4, 0600);
+            *out = g_strdup(file);
+            json_node_unref(ret);
+            return 0;
+        }
+    }
+    json_node_unref(ret);
+    return qv_error_set(QV_ERR_PROTOCOL, "QEMU did not report the serial console's pty");
+}
+
 static int start_locked(struct qemu_vm *q)
 {
     g_autoptr(qv_domain) def = qemu_vm_load_def(q);
@@ -228,35 +252,36 @@ static int start_locked(struct qemu_vm *q)
         proc_log(q->dir, "QEMU failed to start: %s", why);
         return qv_error_set(QV_ERR_BACKEND, "QEMU could not start VM '%s': %s", q->name, why);
     }
+    /* QEMU makes its sockets with the umask; the directory is 0700, and the
+     * sockets themselves are made 0600 too. */
+    static const char *const socks[] = {"qmp.sock", "status.sock"};
+    for (size_t i = 0; i < G_N_ELEMENTS(socks); i++) {
+        g_autofree char *s = g_build_filename(q->dir, socks[i], NULL);
+        chmod(s, 0600);
+    }
     struct proc_runtime rt = {0};
-    pid_t pid;
+    pid_t pid = 0;
+    struct qmp *m = NULL;
+    g_autofree char *console = NULL;
     rc = proc_pidfile_read(pidfile, &pid);
     if (rc == 0)
         rc = proc_identity_read(pid, &rt.id);
+    if (rc == 0) {
+        m = qemu_vm_qmp(q, false);
+        rc = m ? console_pty(m, &console) : qv_error_code();
+    }
     if (rc == 0) {
         rt.extra = json_object_new();
         JsonArray *ports = json_array_new();
         for (guint i = 0; i < def->nets->len; i++)
             json_array_add_int_element(ports, p.ssh_ports[i]);
         json_object_set_array_member(rt.extra, "ssh_ports", ports);
+        json_object_set_string_member(rt.extra, "console", console);
         rc = proc_runtime_write(q->dir, &rt);
     }
     prepared_clear(&p);
-    if (rc < 0) {
-        proc_runtime_clear(&rt);
-        kill_and_clean(q, 0, pidfile);
-        qv_error_prefix("cannot start VM '%s'", q->name);
-        return rc;
-    }
-    /* QEMU makes its sockets with the umask; the directory is 0700, and the
-     * sockets themselves are made 0600 too. */
-    static const char *const socks[] = {"qmp.sock", "status.sock", "console.sock"};
-    for (size_t i = 0; i < G_N_ELEMENTS(socks); i++) {
-        g_autofree char *s = g_build_filename(q->dir, socks[i], NULL);
-        chmod(s, 0600);
-    }
-    struct qmp *m = qemu_vm_qmp(q, false);
-    rc = m ? qmp_command(m, "cont", NULL, NULL, QEMU_QMP_TIMEOUT_MS) : qv_error_code();
+    if (rc == 0)
+        rc = qmp_command(m, "cont", NULL, NULL, QEMU_QMP_TIMEOUT_MS);
     qmp_close(m);
     if (rc < 0) {
         proc_runtime_clear(&rt);

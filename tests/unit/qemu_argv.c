@@ -152,19 +152,17 @@ START_TEST(minimal_golden)
         HEAD MEM "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>",
         &(struct qemu_launch){
             .dir = "/run/v,m", .emulator = "/usr/bin/qemu", .paused = true, .daemonize = true});
-    const char *want[] = {
-        "/usr/bin/qemu", "-name", "guest=g1,debug-threads=on", "-uuid", UUID, "-nodefaults",
-        "-no-user-config", "-no-shutdown", "-machine", "pc", "-accel", "tcg", "-smp", "1,maxcpus=1",
-        "-m", "size=64M", "-chardev",
-        /* The comma in the directory is doubled: QEMU's option escaping. */
-        "socket,id=qmp,path=/run/v,,m/qmp.sock,server=on,wait=off", "-mon",
-        "chardev=qmp,mode=control", "-chardev",
-        "socket,id=qmp-status,path=/run/v,,m/status.sock,server=on,wait=off", "-mon",
-        "chardev=qmp-status,mode=control", "-chardev",
-        "socket,id=serial0,path=/run/v,,m/console.sock,server=on,wait=off,logfile=/run/v,,m/"
-        "console.log,logappend=on",
-        "-serial", "chardev:serial0", "-display", "none", "-S", "-daemonize", "-pidfile",
-        "/run/v,m/qemu.pid", NULL};
+    const char *want[] = {"/usr/bin/qemu", "-name", "guest=g1,debug-threads=on", "-uuid", UUID,
+                          "-nodefaults", "-no-user-config", "-no-shutdown", "-machine", "pc",
+                          "-accel", "tcg", "-smp", "1,maxcpus=1", "-m", "size=64M", "-chardev",
+                          /* The comma in the directory is doubled: QEMU's option escaping. */
+                          "socket,id=qmp,path=/run/v,,m/qmp.sock,server=on,wait=off", "-mon",
+                          "chardev=qmp,mode=control", "-chardev",
+                          "socket,id=qmp-status,path=/run/v,,m/status.sock,server=on,wait=off",
+                          "-mon", "chardev=qmp-status,mode=control", "-chardev",
+                          "pty,id=serial0,logfile=/run/v,,m/console.log,logappend=on", "-serial",
+                          "chardev:serial0", "-display", "none", "-S", "-daemonize", "-pidfile",
+                          "/run/v,m/qemu.pid", NULL};
     g_autofree char *got = g_strjoinv("\n", argv);
     g_autofree char *exp = g_strjoinv("\n", (char **)want);
     ck_assert_str_eq(got, exp);

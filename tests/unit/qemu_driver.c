@@ -1,0 +1,355 @@
+/* The qemu driver through the public API on real QEMU processes. The guest
+ * is SeaBIOS with nothing to boot (fast under TCG); tests/integration
+ * boots a real Linux guest. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "include/qv/qv.h"
+#include "lib/proc/proc.h"
+#include "lib/util/fileio.h"
+
+static char *root;
+static char *uri;
+
+#define XML(name)                                                                                  \
+    "<domain type='qemu'><name>" name "</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"        \
+    "<os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>"             \
+    "<devices><interface type='user'><mac address='52:54:00:00:00:01'/></interface></devices>"     \
+    "</domain>"
+
+static void setup(void)
+{
+    root = g_dir_make_tmp("qv-qemu-XXXXXX", NULL);
+    uri = g_strdup_printf("qemu:///session?root=%s", root);
+}
+
+static void teardown(void)
+{
+    /* Kill whatever a failed test left running. */
+    struct qv_conn *c = qv_connect(uri);
+    char **names = NULL;
+    if (c && vm_list(c, &names, NULL) == 0)
+        for (char **n = names; *n; n++)
+            vm_destroy(vm_lookup(c, *n));
+    qv_strv_free(names);
+    qv_close(c);
+    qv_dir_remove_tree(root);
+    g_free(root);
+    g_free(uri);
+}
+
+static char *vm_path(const char *name, const char *file)
+{
+    return g_build_filename(root, "qemu", name, file, NULL);
+}
+
+static pid_t qemu_pid(const char *name)
+{
+    g_autofree char *dir = g_build_filename(root, "qemu", name, NULL);
+    struct proc_runtime rt;
+    ck_assert_int_eq(proc_runtime_read(dir, &rt), 0);
+    pid_t pid = rt.id.pid;
+    proc_runtime_clear(&rt);
+    return pid;
+}
+
+/* Gone, or a zombie that init has not reaped yet. */
+static bool process_gone(pid_t pid)
+{
+    struct proc_identity id;
+    for (int i = 0; i < 200; i++) {
+        if (proc_identity_read(pid, &id) < 0)
+            return true;
+        proc_identity_clear(&id);
+        g_usleep(10000);
+    }
+    return false;
+}
+
+static struct vm *define(struct qv_conn *c, const char *xml)
+{
+    struct vm *vm = vm_define_xml(c, xml);
+    ck_assert_msg(vm != NULL, "define: %s", qv_last_error()->message);
+    return vm;
+}
+
+#define OK(call) ck_assert_msg((call) == 0, "%s: %s", #call, qv_last_error()->message)
+
+START_TEST(define_lookup_list)
+{
+    struct qv_conn *c = qv_connect(uri);
+    ck_assert_msg(c != NULL, "%s", qv_last_error()->message);
+    ck_assert_str_eq(qv_conn_get_driver(c), "qemu");
+    struct vm *vm = define(c, XML("a1"));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
+    /* The directory is private. */
+    g_autofree char *dir = g_build_filename(root, "qemu", "a1", NULL);
+    struct stat st;
+    ck_assert_int_eq(stat(dir, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0700);
+    ck_assert_ptr_null(vm_define_xml(c, XML("a1")));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_EXISTS);
+    vm_free(define(c, XML("a2")));
+    char **names = NULL;
+    size_t n = 0;
+    OK(vm_list(c, &names, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(names[0], "a1");
+    ck_assert_str_eq(names[1], "a2");
+    qv_strv_free(names);
+
+    /* Another connection (as another qv process would) sees the same VM. */
+    struct qv_conn *c2 = qv_connect(uri);
+    struct vm *again = vm_lookup(c2, "a1");
+    ck_assert_ptr_nonnull(again);
+    char *xml = vm_get_xml(again);
+    ck_assert_ptr_nonnull(strstr(xml, "<name>a1</name>"));
+    qv_free(xml);
+    ck_assert_ptr_null(vm_lookup(c2, "nope"));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_NOT_FOUND);
+    vm_free(again);
+    qv_close(c2);
+
+    /* What QEMU cannot run is refused at define time. */
+    ck_assert_ptr_null(vm_define_xml(
+        c, "<domain type='qemu'><name>bad</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+           "<os><type arch='x86_64'>hvm</type></os><cpu mode='host-passthrough'/></domain>"));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "host-passthrough"));
+    g_autofree char *bad = g_build_filename(root, "qemu", "bad", NULL);
+    ck_assert(!g_file_test(bad, G_FILE_TEST_EXISTS));
+
+    vm_destroy(vm);
+    ck_assert_int_eq(qv_last_error()->code, QV_OK);
+    ck_assert(!g_file_test(dir, G_FILE_TEST_EXISTS));
+    qv_close(c);
+
+    struct qv_conn *wrong = qv_connect("qemu:///system");
+    ck_assert_ptr_null(wrong);
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_URI);
+}
+END_TEST
+
+START_TEST(lifecycle)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, XML("l1"));
+    OK(vm_start(vm));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    g_autofree char *qmp = vm_path("l1", "qmp.sock");
+    struct stat st;
+    ck_assert_int_eq(stat(qmp, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+
+    char *ep = vm_console_endpoint(vm);
+    ck_assert_msg(g_str_has_prefix(ep, "pty:/dev/"), "%s", ep);
+    ck_assert_int_eq(stat(ep + 4, &st), 0);
+    ck_assert(S_ISCHR(st.st_mode));
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    qv_free(ep);
+
+    char *ip = NULL;
+    int port = 0;
+    OK(vm_guest_ip(vm, &ip, &port));
+    ck_assert_str_eq(ip, "127.0.0.1");
+    ck_assert_int_gt(port, 0);
+    qv_free(ip);
+
+    ck_assert_int_eq(vm_start(vm), QV_ERR_INVALID_STATE);
+    OK(vm_pause(vm));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_PAUSED);
+    ck_assert_int_eq(vm_pause(vm), QV_ERR_INVALID_STATE);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "cannot pause VM 'l1': it is paused"));
+    OK(vm_resume(vm));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    OK(vm_reset(vm));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+
+    pid_t pid = qemu_pid("l1");
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    struct vm_info info;
+    OK(vm_get_info(vm, &info));
+    ck_assert_int_eq(info.state, VM_STATE_STOPPED);
+    ck_assert_int_eq(info.reason, VM_REASON_USER);
+    ck_assert(process_gone(pid));
+    ck_assert(!g_file_test(qmp, G_FILE_TEST_EXISTS));
+    ck_assert_int_eq(vm_pause(vm), QV_ERR_INVALID_STATE);
+    ep = vm_console_endpoint(vm);
+    ck_assert(g_str_has_prefix(ep, "file:") && g_str_has_suffix(ep, "/console.log"));
+    qv_free(ep);
+
+    /* Restart after a stop. */
+    OK(vm_start(vm));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    ck_assert_int_ne(qemu_pid("l1"), pid);
+
+    /* A graceful stop of a guest that ignores the power button (SeaBIOS
+     * with nothing to boot) escalates after the timeout, logged. */
+    gint64 t0 = g_get_monotonic_time();
+    OK(vm_stop_flags(vm, 0, 500));
+    ck_assert_int_lt(g_get_monotonic_time() - t0, 15 * G_USEC_PER_SEC);
+    g_autofree char *log = vm_path("l1", "qv.log");
+    g_autofree char *text = NULL;
+    ck_assert(g_file_get_contents(log, &text, NULL, NULL));
+    ck_assert_ptr_nonnull(strstr(text, "sending system_powerdown"));
+    ck_assert_ptr_nonnull(strstr(text, "did not power off within 500 ms"));
+    ck_assert_ptr_nonnull(strstr(text, "sending SIGTERM"));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_STOPPED);
+
+    OK(vm_start(vm));
+    vm_destroy(vm); /* stops it first */
+    ck_assert_int_eq(qv_last_error()->code, QV_OK);
+    g_autofree char *dir = g_build_filename(root, "qemu", "l1", NULL);
+    ck_assert(!g_file_test(dir, G_FILE_TEST_EXISTS));
+    qv_close(c);
+}
+END_TEST
+
+START_TEST(crash_is_detected)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, XML("c1"));
+    OK(vm_start(vm));
+    pid_t pid = qemu_pid("c1");
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    /* vm_wait returns once the VM is no longer running. */
+    OK(vm_wait(vm, 10000));
+    struct vm_info info;
+    OK(vm_get_info(vm, &info));
+    ck_assert_int_eq(info.state, VM_STATE_STOPPED);
+    ck_assert_int_eq(info.reason, VM_REASON_CRASHED);
+    g_autofree char *qmp = vm_path("c1", "qmp.sock");
+    g_autofree char *rt = vm_path("c1", "runtime.json");
+    ck_assert(!g_file_test(qmp, G_FILE_TEST_EXISTS));
+    ck_assert(!g_file_test(rt, G_FILE_TEST_EXISTS));
+    g_autofree char *log = vm_path("c1", "qv.log");
+    g_autofree char *text = NULL;
+    ck_assert(g_file_get_contents(log, &text, NULL, NULL));
+    ck_assert_ptr_nonnull(strstr(text, "died without being stopped"));
+    /* It still reads crashed later, from another connection too. */
+    struct qv_conn *c2 = qv_connect(uri);
+    struct vm *v2 = vm_lookup(c2, "c1");
+    OK(vm_get_info(v2, &info));
+    ck_assert_int_eq(info.reason, VM_REASON_CRASHED);
+    OK(vm_start(v2));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    vm_free(v2);
+    qv_close(c2);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
+START_TEST(readoption_and_pid_reuse)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, XML("r1"));
+    OK(vm_start(vm));
+    pid_t pid = qemu_pid("r1");
+    vm_free(vm);
+    qv_close(c);
+
+    /* A new connection re-adopts the running process and drives it. */
+    c = qv_connect(uri);
+    vm = vm_lookup(c, "r1");
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    OK(vm_pause(vm));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_PAUSED);
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    ck_assert(process_gone(pid));
+
+    /* A runtime record naming a live process that is not this VM's QEMU
+     * (here: a sleep with our record's start time altered) is never
+     * adopted, and that process is left alone. */
+    char *argv[] = {"sleep", "30", NULL};
+    pid_t other;
+    ck_assert_int_eq(proc_spawn(argv, NULL, &other), 0);
+    struct proc_runtime fake = {0};
+    ck_assert_int_eq(proc_identity_read(other, &fake.id), 0);
+    fake.id.start_time += 1;
+    g_autofree char *dir = g_build_filename(root, "qemu", "r1", NULL);
+    ck_assert_int_eq(proc_runtime_write(dir, &fake), 0);
+    proc_runtime_clear(&fake);
+    struct vm_info info;
+    OK(vm_get_info(vm, &info));
+    ck_assert_int_eq(info.state, VM_STATE_STOPPED);
+    ck_assert_int_eq(info.reason, VM_REASON_CRASHED);
+    ck_assert_int_eq(kill(other, 0), 0);
+    kill(other, SIGKILL);
+    int status;
+    waitpid(other, &status, 0);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
+START_TEST(start_failure_is_explained)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm =
+        define(c, "<domain type='qemu'><name>f1</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+                  "<os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>"
+                  "<driver name='qemu' type='raw'/><source file='/nonexistent/disk.img'/>"
+                  "<target dev='vda' bus='virtio'/></disk></devices></domain>");
+    ck_assert_int_eq(vm_start(vm), QV_ERR_BACKEND);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "QEMU could not start VM 'f1'"));
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "/nonexistent/disk.img"));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
+    g_autofree char *rt = vm_path("f1", "runtime.json");
+    ck_assert(!g_file_test(rt, G_FILE_TEST_EXISTS));
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
+START_TEST(overlay_made_on_first_start)
+{
+    g_autofree char *base = g_build_filename(root, "base.raw", NULL);
+    g_autofree char *ov = g_build_filename(root, "o1.qcow2", NULL);
+    char *mk[] = {"qemu-img", "create", "-q", "-f", "raw", base, "8M", NULL};
+    pid_t pid;
+    int status;
+    ck_assert_int_eq(proc_spawn(mk, NULL, &pid), 0);
+    ck_assert_int_eq(proc_child_wait(pid, 10000, &status), 0);
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>o1</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>"
+        "<driver name='qemu' type='qcow2'/><source file='%s'/><backingStore type='file'>"
+        "<format type='raw'/><source file='%s'/></backingStore><target dev='vda' bus='virtio'/>"
+        "</disk></devices></domain>",
+        ov, base);
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, xml);
+    OK(vm_start(vm));
+    ck_assert(g_file_test(ov, G_FILE_TEST_EXISTS));
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("qemu_driver");
+    TCase *tc = tcase_create("driver");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, define_lookup_list);
+    tcase_add_test(tc, lifecycle);
+    tcase_add_test(tc, crash_is_detected);
+    tcase_add_test(tc, readoption_and_pid_reuse);
+    tcase_add_test(tc, start_failure_is_explained);
+    tcase_add_test(tc, overlay_made_on_first_start);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
