@@ -499,7 +499,7 @@ static int child_hammer(unsigned seed)
     }
     g_rand_free(r);
     qv_close(c);
-    if (!bad && ok < 30) {
+    if (!bad && ok < 10) {
         fprintf(stderr, "process %u: only %d of 150 operations succeeded\n", seed, ok);
         bad = 3;
     }
