@@ -1,0 +1,152 @@
+"""A real Linux guest (Debian's kernel, busybox initramfs from
+tests/fixtures/build-guest.sh) under QEMU TCG, driven through the qv CLI.
+One guest is booted and reused across the steps, which run in order."""
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+SRC = Path(os.environ.get("QV_SOURCE_DIR", Path(__file__).resolve().parents[3]))
+QV = os.environ.get("QV_CLI")
+NAME = "tcg-guest"
+BOOT_TIMEOUT = 180
+
+
+def qv(state, *args, check=True, timeout=120):
+    p = subprocess.run([QV, "-c", state["uri"], *args], capture_output=True, text=True,
+                       timeout=timeout)
+    if check:
+        assert p.returncode == 0, f"qv {' '.join(args)}: {p.stdout}{p.stderr}"
+    return p
+
+
+def console(state):
+    try:
+        return (state["dir"] / "console.log").read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def ticks(state):
+    return console(state).count("QV-TICK")
+
+
+def wait_booted(state, boots):
+    """Wait for the boots-th READY marker and a tick after it: acpid runs."""
+    wait_for(lambda: console(state).count("QV-GUEST-READY") >= boots and
+             "QV-TICK" in console(state).split("QV-GUEST-READY")[boots], BOOT_TIMEOUT,
+             f"boot #{boots} (QV-GUEST-READY then a tick on the console)")
+
+
+def state_line(state):
+    out = qv(state, "vm", "show", NAME).stdout
+    return next(l for l in out.splitlines() if l.startswith("State:")).split(":", 1)[1].strip()
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory):
+    if not QV:
+        pytest.fail("QV_CLI is not set (run through ctest)")
+    built = subprocess.run([str(SRC / "tests/fixtures/build-guest.sh")], capture_output=True,
+                           text=True, timeout=600)
+    assert built.returncode == 0, f"guest fixture: {built.stderr}"
+    guest = Path(built.stdout.strip())
+    root = tmp_path_factory.mktemp("qv-qemu")
+    xml = root / "guest.xml"
+    xml.write_text(f"""<domain type='qemu'>
+  <name>{NAME}</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{guest}/vmlinuz</kernel>
+    <initrd>{guest}/initrd.img</initrd>
+    <cmdline>console=ttyS0 quiet panic=-1</cmdline>
+  </os>
+  <features><acpi/></features>
+  <devices>
+    <interface type='user'><model type='virtio'/></interface>
+    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
+  </devices>
+</domain>
+""")
+    st = {"uri": f"qemu:///session?root={root}", "dir": root / "qemu" / NAME, "xml": xml}
+    yield st
+    qv(st, "vm", "destroy", NAME, check=False)
+
+
+def test_boot_and_console(state):
+    qv(state, "vm", "create", "--xml", str(state["xml"]))
+    qv(state, "vm", "start", NAME)
+    assert state_line(state) == "running"
+    wait_booted(state, 1)
+    # qv vm console attaches to the pty; with stdin not a terminal it
+    # copies what the guest prints.
+    p = subprocess.Popen([QV, "-c", state["uri"], "vm", "console", NAME],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(timeout=4)
+    except subprocess.TimeoutExpired:
+        p.terminate()
+        out, err = p.communicate()
+    assert b"QV-TICK" in out, f"console printed: {out[-300:]!r} {err!r}"
+
+
+def test_pause_prints_nothing_then_resume(state):
+    qv(state, "vm", "pause", NAME)
+    assert state_line(state) == "paused"
+    time.sleep(0.5)  # a line in flight when the vCPU stopped
+    before = console(state)
+    time.sleep(2.5)
+    assert console(state) == before, "the guest printed while paused"
+    n = ticks(state)
+    qv(state, "vm", "resume", NAME)
+    assert state_line(state) == "running"
+    wait_for(lambda: ticks(state) >= n + 2, 30, "ticks after resume")
+
+
+def test_graceful_stop_uses_power_button(state):
+    t0 = time.monotonic()
+    qv(state, "vm", "stop", NAME, "--timeout", "60", timeout=90)
+    took = time.monotonic() - t0
+    assert state_line(state) == "stopped (user)"
+    assert "QV-GUEST: power button pressed" in console(state)
+    log = (state["dir"] / "qv.log").read_text()
+    assert "sending system_powerdown" in log
+    assert "guest powered off after" in log, log
+    assert "SIGKILL" not in log
+    assert took < 60
+
+
+def test_sigkill_is_reported_crashed(state):
+    qv(state, "vm", "start", NAME)
+    wait_booted(state, 2)
+    pid = json.loads((state["dir"] / "runtime.json").read_text())["pid"]
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: state_line(state) == "stopped (crashed)", 20, "state 'stopped (crashed)'")
+    assert not (state["dir"] / "qmp.sock").exists()
+    assert not (state["dir"] / "runtime.json").exists()
+
+
+def test_restart_after_crash(state):
+    qv(state, "vm", "start", NAME)
+    assert state_line(state) == "running"
+    wait_booted(state, 3)
+    qv(state, "vm", "stop", NAME, "--force")
+    assert state_line(state) == "stopped (user)"
+    qv(state, "vm", "destroy", NAME)
+    assert not state["dir"].exists()
