@@ -122,8 +122,23 @@ int cli_cmd_vm_run(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_console(struct cli *cli, int argc, char **argv);
 
 /* Console transports (console_*.c). Each returns an exit code. */
+/* Connect to a "unix:/path" or open a "pty:/dev/pts/N" endpoint; -1 after
+ * printing the error. */
+int cli_console_open(const char *endpoint);
+/* Attach the terminal to fd: raw mode on a TTY, Ctrl+] detaches. */
 int cli_console_fd(int fd, const char *what);
+/* Copy bytes between fd and stdin/stdout until fd closes, stop_fd (if >= 0)
+ * becomes readable, or, with detach_key, Ctrl+] is typed. */
+int cli_console_pump(int fd, const char *what, int stop_fd, bool detach_key);
 int cli_console_ws(const char *url);
+
+/* `vm run` with a console the driver keeps on a socket or pty: relay it to
+ * the terminal from a thread (run_console.c). NULL when there is nothing to
+ * relay (the console is on our stdio, or the driver has none). */
+struct cli_relay;
+struct cli_relay *cli_relay_start(struct vm *vm);
+/* Let the last bytes through, stop the relay and free it. NULL is ignored. */
+void cli_relay_finish(struct cli_relay *relay);
 
 /* Terminal raw mode (term.c); restoring is idempotent and also happens at
  * exit. keep_signals leaves ISIG on so Ctrl-C still raises SIGINT;

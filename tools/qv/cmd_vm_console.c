@@ -1,11 +1,7 @@
 /* vm console: attach this terminal to wherever the VM's serial console is. */
-#include <errno.h>
-#include <fcntl.h>
 #include <glib.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -25,37 +21,12 @@ static const char console_help[] =
     "Options:\n"
     "  -h, --help   print this help and exit\n";
 
-static int connect_unix(const char *path)
-{
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(addr.sun_path))
-        return cli_error("console socket path is too long: %s", path), -1;
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return cli_error("socket: %s", g_strerror(errno)), -1;
-    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        int e = errno;
-        close(fd);
-        return cli_error("cannot connect to console socket %s: %s", path, g_strerror(e)), -1;
-    }
-    return fd;
-}
-
 static int attach(const char *ep, const char *vm_name)
 {
-    if (g_str_has_prefix(ep, "unix:")) {
-        int fd = connect_unix(ep + 5);
+    if (g_str_has_prefix(ep, "unix:") || g_str_has_prefix(ep, "pty:")) {
+        int fd = cli_console_open(ep);
         if (fd < 0)
             return CLI_EXIT_ERROR;
-        int rc = cli_console_fd(fd, ep);
-        close(fd);
-        return rc;
-    }
-    if (g_str_has_prefix(ep, "pty:")) {
-        int fd = open(ep + 4, O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (fd < 0)
-            return cli_error("cannot open console %s: %s", ep + 4, g_strerror(errno));
         int rc = cli_console_fd(fd, ep);
         close(fd);
         return rc;

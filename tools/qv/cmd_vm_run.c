@@ -244,6 +244,7 @@ static int run(struct cli *cli, const struct run_opts *o)
         rc = cli_fail();
     } else {
         cli_term_raw(STDIN_FILENO, true, true);
+        struct cli_relay *relay = cli_relay_start(vm);
         rc = wait_guest(vm) < 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
         if (got_signal) {
             /* Force: the user asked to stop now, not to negotiate. */
@@ -254,6 +255,7 @@ static int run(struct cli *cli, const struct run_opts *o)
         } else if (rc == CLI_EXIT_OK) {
             rc = guest_exit_code(vm);
         }
+        cli_relay_finish(relay);
         cli_term_restore();
     }
     fflush(stdout);

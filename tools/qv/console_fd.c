@@ -1,10 +1,13 @@
 /* A console on a file descriptor (unix socket or pty): bytes both ways
- * between it and this terminal until either side closes or the user types
- * the escape character. */
+ * between it and this terminal until either side closes, the user types
+ * the escape character, or (for `vm run`) the caller says stop. */
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -37,8 +40,9 @@ static int console_to_stdout(int fd, const char *what)
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return 0;
-    /* A pty whose other side went away reads EIO. */
-    if (n == 0 || (n < 0 && errno == EIO))
+    /* A pty whose other side went away reads EIO; a socket whose peer died
+     * (the VM's process killed) ECONNRESET. */
+    if (n == 0 || (n < 0 && (errno == EIO || errno == ECONNRESET)))
         return 1;
     if (n < 0)
         return cli_error("reading console %s: %s", what, g_strerror(errno)), -1;
@@ -48,7 +52,7 @@ static int console_to_stdout(int fd, const char *what)
 }
 
 /* Returns 1 on detach, 2 at the end of our input, 0 to go on, -1 on error. */
-static int stdin_to_console(int fd, const char *what, bool tty)
+static int stdin_to_console(int fd, const char *what, bool detach_key)
 {
     char buf[4096];
     ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
@@ -58,7 +62,7 @@ static int stdin_to_console(int fd, const char *what, bool tty)
         return 2;
     size_t len = (size_t)n;
     int detach = 0;
-    if (tty) {
+    if (detach_key) {
         for (size_t i = 0; i < len; i++) {
             if (buf[i] == CLI_ESCAPE_CHAR) {
                 len = i;
@@ -72,6 +76,65 @@ static int stdin_to_console(int fd, const char *what, bool tty)
     return detach;
 }
 
+int cli_console_open(const char *ep)
+{
+    if (g_str_has_prefix(ep, "pty:")) {
+        int fd = open(ep + 4, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+            return cli_error("cannot open console %s: %s", ep + 4, g_strerror(errno)), -1;
+        return fd;
+    }
+    const char *path = ep + 5; /* "unix:" */
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path))
+        return cli_error("console socket path is too long: %s", path), -1;
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return cli_error("socket: %s", g_strerror(errno)), -1;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        int e = errno;
+        close(fd);
+        return cli_error("cannot connect to console socket %s: %s", path, g_strerror(e)), -1;
+    }
+    return fd;
+}
+
+int cli_console_pump(int fd, const char *what, int stop_fd, bool detach_key)
+{
+    /* When our input ends (a pipe) we only stop reading it: closing our
+     * half of the socket would make QEMU drop the connection. */
+    bool input_open = true;
+    for (;;) {
+        struct pollfd p[3] = {
+            {.fd = fd, .events = POLLIN},
+            {.fd = input_open ? STDIN_FILENO : -1, .events = POLLIN},
+            {.fd = stop_fd, .events = POLLIN},
+        };
+        if (poll(p, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return cli_error("poll: %s", g_strerror(errno));
+        }
+        if (p[0].revents) {
+            int r = console_to_stdout(fd, what);
+            if (r)
+                return r < 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+        }
+        if (p[1].revents) {
+            int r = stdin_to_console(fd, what, detach_key);
+            if (r == 1)
+                return CLI_EXIT_OK;
+            if (r < 0)
+                return CLI_EXIT_ERROR;
+            if (r == 2)
+                input_open = false;
+        }
+        if (p[2].revents)
+            return CLI_EXIT_OK;
+    }
+}
+
 int cli_console_fd(int fd, const char *what)
 {
     bool tty = isatty(STDIN_FILENO);
@@ -81,42 +144,7 @@ int cli_console_fd(int fd, const char *what)
         /* Only now: what is typed from here on reaches the guest. */
         fprintf(stderr, "Connected to %s. Escape character is ^] (Ctrl+]).\n", what);
     }
-    bool input_open = true;
-    int rc = CLI_EXIT_OK;
-    for (;;) {
-        struct pollfd p[2] = {
-            {.fd = fd, .events = POLLIN},
-            {.fd = input_open ? STDIN_FILENO : -1, .events = POLLIN},
-        };
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = cli_error("poll: %s", g_strerror(errno));
-            break;
-        }
-        if (p[0].revents) {
-            int r = console_to_stdout(fd, what);
-            if (r) {
-                rc = r < 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
-                break;
-            }
-        }
-        if (p[1].revents) {
-            int r = stdin_to_console(fd, what, tty);
-            if (r == 1)
-                break;
-            if (r < 0) {
-                rc = CLI_EXIT_ERROR;
-                break;
-            }
-            if (r == 2) {
-                /* Input ended (a pipe): tell a socket peer and keep
-                 * printing what the console sends until it closes. */
-                input_open = false;
-                shutdown(fd, SHUT_WR);
-            }
-        }
-    }
+    int rc = cli_console_pump(fd, what, -1, tty);
     cli_term_restore();
     if (tty)
         fputc('\n', stderr);

@@ -169,3 +169,66 @@ def test_kvm_run_crash_is_an_error(kvm):
                uri="kvm:///embed", timeout=60)
     assert r.rc == 1, r
     assert re.fullmatch(r"qv: error: VM 'run-\d+' crashed\n", r.err), r
+
+
+# ---- qemu:///session: the console relayed from QEMU's socket --------------
+
+@pytest.fixture
+def qemu(tmp_path):
+    import shutil
+    from conftest import drivers
+    if not shutil.which("qemu-system-x86_64"):
+        pytest.skip("qemu-system-x86_64 is not installed")
+    if "qemu" not in drivers():
+        pytest.skip("libqv was built without the qemu driver")
+    return "qemu:///session?root=%s" % (tmp_path / "root")
+
+
+def qemu_processes(root):
+    out = subprocess.run(["pgrep", "-f", "qemu-system.*%s" % root], capture_output=True,
+                         text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def test_qemu_run_relays_console(qemu, tmp_path):
+    from guests import echo_guest
+    kernel = tmp_path / "echo.mb"
+    kernel.write_bytes(echo_guest())
+    p = subprocess.Popen([QV, "-c", qemu, "vm", "run", "--kernel", str(kernel), "--memory",
+                          "32M"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdin.write(b"typed\n")
+    p.stdin.flush()
+    buf = b""
+    deadline = time.time() + 60
+    while b"typed\n" not in buf and time.time() < deadline:
+        chunk = os.read(p.stdout.fileno(), 4096)
+        if not chunk:
+            break
+        buf += chunk
+    assert b"qv-echo ready\r\n" in buf and buf.endswith(b"typed\n"), (buf, p.poll())
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, (out, err)
+    assert err == b"", err
+    assert qemu_processes(tmp_path / "root") == []
+    r = run_qv("vm", "list", "--all", uri=qemu)
+    assert parse_table(r.out, LIST_HEADERS) == [], r
+
+
+def test_qemu_run_crash(qemu, tmp_path):
+    from guests import echo_guest
+    kernel = tmp_path / "echo.mb"
+    kernel.write_bytes(echo_guest())
+    p = subprocess.Popen([QV, "-c", qemu, "vm", "run", "--kernel", str(kernel), "--memory",
+                          "32M"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    # Once the guest speaks, it runs; then its QEMU dies under it.
+    assert p.stdout.readline().endswith("qv-echo ready\n"), p.communicate()
+    pids = qemu_processes(tmp_path / "root")
+    assert pids, p.communicate()
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 1, (out, err)
+    assert re.search(r"qv: error: VM 'run-\d+' crashed", err), err
