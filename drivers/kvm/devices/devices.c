@@ -1,0 +1,80 @@
+/* Which devices a booted machine has, where they sit, and their lifecycle
+ * hooks. Addresses follow QEMU's pc machine so test kernels written for
+ * `qemu-system-x86_64 -kernel` run unchanged. */
+#include "devices.h"
+
+#include <glib.h>
+
+#include "../../../lib/util/error.h"
+#include "../kvm.h"
+#include "chardev.h"
+
+int kvm_devices_create(struct kvm_machine *m)
+{
+    struct kvm_devices *d = g_new0(struct kvm_devices, 1);
+    m->devs = d;
+    d->uart = kvm_uart_new(m, 0x3f8, 4);
+    d->i8042 = kvm_i8042_new(m);
+    d->debug_exit = kvm_debug_exit_new(m, 0xf4, 4);
+    d->fw_cfg = kvm_fw_cfg_new(m);
+    d->cmos = kvm_cmos_new(m);
+    if (!d->uart || !d->i8042 || !d->debug_exit || !d->fw_cfg || !d->cmos)
+        return qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+    return 0;
+}
+
+void kvm_devices_free(struct kvm_machine *m)
+{
+    struct kvm_devices *d = m->devs;
+    if (!d)
+        return;
+    /* The console first: its reader thread feeds the UART. */
+    kvm_chardev_close(d->console);
+    kvm_uart_free(d->uart);
+    kvm_i8042_free(d->i8042);
+    kvm_debug_exit_free(d->debug_exit);
+    kvm_fw_cfg_free(d->fw_cfg);
+    kvm_cmos_free(d->cmos);
+    g_free(d);
+    m->devs = NULL;
+}
+
+static void to_uart(void *opaque, const uint8_t *buf, size_t len)
+{
+    kvm_uart_receive(opaque, buf, len);
+}
+
+int kvm_devices_start(struct kvm_machine *m)
+{
+    struct kvm_devices *d = m->devs;
+    if (d->console)
+        return 0;
+    const struct qv_chardev *cfg = NULL;
+    for (guint i = 0; m->def->serials && i < m->def->serials->len; i++) {
+        const struct qv_chardev *c = g_ptr_array_index(m->def->serials, i);
+        if (c->port == 0) {
+            cfg = c;
+            break;
+        }
+    }
+    if (!cfg && m->def->consoles && m->def->consoles->len)
+        cfg = g_ptr_array_index(m->def->consoles, 0);
+    d->console = kvm_chardev_open(cfg, kvm_machine_name(m));
+    if (!d->console)
+        return qv_error_code();
+    kvm_uart_connect(d->uart, d->console);
+    kvm_chardev_start_input(d->console, to_uart, d->uart);
+    return 0;
+}
+
+void kvm_devices_stopped(struct kvm_machine *m)
+{
+    if (m->devs && m->devs->console)
+        kvm_chardev_flush(m->devs->console);
+}
+
+bool kvm_devices_request_poweroff(struct kvm_machine *m)
+{
+    (void)m;
+    return false;
+}

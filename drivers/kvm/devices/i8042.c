@@ -1,0 +1,134 @@
+/* The i8042 keyboard controller, as far as guests use it on a VM without a
+ * keyboard: status and command byte, self-test, and the CPU reset line
+ * (command 0xFE, or an output-port write with bit 0 clear), which stops
+ * the VM with reason "reset". */
+#include <glib.h>
+
+#include "../kvm.h"
+#include "devices.h"
+
+enum { STAT_OBF = 0x01, STAT_SYS = 0x04, STAT_CMD = 0x08, STAT_UNLOCKED = 0x10 };
+
+struct kvm_i8042 {
+    struct kvm_machine *m;
+    GMutex lock;
+    uint8_t status, cmd_byte, out, pending_cmd, outport;
+};
+
+static void reset_request(struct kvm_i8042 *k)
+{
+    kvm_machine_request_stop(k->m, VM_REASON_RESET, 0);
+}
+
+static void put_out(struct kvm_i8042 *k, uint8_t v)
+{
+    k->out = v;
+    k->status |= STAT_OBF;
+}
+
+static void command(struct kvm_i8042 *k, uint8_t cmd, bool *reset)
+{
+    k->status |= STAT_CMD;
+    switch (cmd) {
+    case 0x20: put_out(k, k->cmd_byte); break;
+    case 0x60:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3:
+    case 0xd4: k->pending_cmd = cmd; break;
+    case 0xaa:
+        put_out(k, 0x55);
+        k->status |= STAT_SYS;
+        break;
+    case 0xab: put_out(k, 0x00); break;
+    case 0xd0: put_out(k, k->outport); break;
+    case 0xfe: *reset = true; break;
+    default:
+        if (cmd >= 0xf0 && !(cmd & 1)) /* pulse output lines: bit 0 is reset */
+            *reset = true;
+        break;
+    }
+}
+
+static void data_write(struct kvm_i8042 *k, uint8_t v, bool *reset)
+{
+    k->status &= (uint8_t)~STAT_CMD;
+    uint8_t cmd = k->pending_cmd;
+    k->pending_cmd = 0;
+    switch (cmd) {
+    case 0x60: k->cmd_byte = v; break;
+    case 0xd1:
+        k->outport = v;
+        if (!(v & 1))
+            *reset = true;
+        break;
+    case 0xd2:
+    case 0xd3: put_out(k, v); break;
+    default: put_out(k, 0xfa); break; /* a keyboard would ACK */
+    }
+}
+
+static void i8042_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
+{
+    struct kvm_i8042 *k = dev;
+    bool reset = false;
+    g_mutex_lock(&k->lock);
+    /* Ports 0x60 and 0x64 are claimed separately: offset is 0 for each, and
+     * only the first byte of a wider access means anything. */
+    bool is_cmd = offset == 4;
+    if (is_write) {
+        if (is_cmd)
+            command(k, data[0], &reset);
+        else
+            data_write(k, data[0], &reset);
+    } else {
+        uint8_t v;
+        if (is_cmd) {
+            v = k->status;
+        } else {
+            v = k->out;
+            k->status &= (uint8_t)~STAT_OBF;
+        }
+        for (uint32_t i = 0; i < size; i++)
+            data[i] = i ? 0xff : v;
+    }
+    g_mutex_unlock(&k->lock);
+    if (reset)
+        reset_request(k);
+}
+
+static void port60(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
+{
+    (void)offset;
+    i8042_io(dev, 0, data, size, is_write);
+}
+
+static void port64(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
+{
+    (void)offset;
+    i8042_io(dev, 4, data, size, is_write);
+}
+
+struct kvm_i8042 *kvm_i8042_new(struct kvm_machine *m)
+{
+    struct kvm_i8042 *k = g_new0(struct kvm_i8042, 1);
+    k->m = m;
+    g_mutex_init(&k->lock);
+    k->status = STAT_CMD | STAT_UNLOCKED | STAT_SYS;
+    k->cmd_byte = 0x61;
+    k->outport = 0x03;
+    if (kvm_bus_claim(&m->pio, 0x60, 1, port60, k, "i8042") < 0 ||
+        kvm_bus_claim(&m->pio, 0x64, 1, port64, k, "i8042") < 0) {
+        kvm_i8042_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void kvm_i8042_free(struct kvm_i8042 *k)
+{
+    if (!k)
+        return;
+    g_mutex_clear(&k->lock);
+    g_free(k);
+}

@@ -1,0 +1,182 @@
+/* The in-tree VMM's internal interfaces (DESIGN §5).
+ *
+ * Two layers. A "machine" (struct kvm_machine) is one KVM VM: its fd, guest
+ * RAM, vCPUs, buses and devices, and the vCPU threads that run a booted
+ * guest. It knows nothing of the core's handles, so tests can drive it
+ * directly. kvm_driver.c wraps machines in the driver table.
+ *
+ * Two kinds of machine, chosen once at creation:
+ *  - bare (vm_create, or a definition without <kernel>): no in-kernel
+ *    irqchip and no devices. Every port and MMIO access, and every HLT,
+ *    returns from vcpu_run() to the caller, who is the device model.
+ *    Without the in-kernel irqchip KVM_INTERRUPT injects external
+ *    interrupts, and HLT exits even under PVM.
+ *  - booted (a definition with <os><kernel>): in-kernel PIC/IOAPIC/LAPIC and
+ *    PIT, the legacy devices, a loader, and one thread per vCPU started by
+ *    vm_start(). Register-level vcpu_run() is refused on it.
+ */
+#ifndef QV_KVM_H
+#define QV_KVM_H
+
+#include <glib.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../lib/api/driver.h"
+#include "devices/bus.h"
+
+/* Where QEMU's pc machine puts them: inside the 32-bit PCI hole, never RAM. */
+#define KVM_TSS_ADDR 0xfffbd000ull
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
+#define KVM_PCI_HOLE_START 0xc0000000ull
+#define KVM_4G 0x100000000ull
+
+/* One open /dev/kvm, shared by a connection's machines. */
+struct kvm_sys {
+    int fd;
+    size_t run_size;
+    uint32_t max_vcpus;
+    struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
+};
+
+/* Open and check path (normally /dev/kvm): API version 12 and every
+ * extension libqv uses. QV_ERR_KVM (or QV_ERR_PERMISSION) naming what is
+ * missing on failure. */
+int kvm_probe(const char *path, struct kvm_sys *sys);
+void kvm_sys_close(struct kvm_sys *sys);
+
+struct kvm_region {
+    uint64_t gpa, size;
+    uint8_t *hva;
+    uint32_t slot;
+    bool readonly;
+    /* Regions of one mapping share it; only the owner unmaps. */
+    bool owns_mapping;
+    size_t map_size;
+    int memfd;
+};
+
+struct kvm_machine;
+
+struct kvm_vcpu {
+    struct vcpu pub; /* first: the core's view */
+    struct kvm_machine *m;
+    uint32_t index;   /* 0..max_vcpus-1 */
+    uint32_t apic_id; /* also KVM's vcpu id */
+    int fd;
+    struct kvm_run *run;
+    size_t run_size;
+    struct vcpu_exit_info exit;
+    bool user_created; /* by vcpu_create(), not by vm_start() */
+    bool stepping;
+
+    /* vcpu_kick() from any thread: who runs it right now. */
+    GMutex kick_lock;
+    bool in_run;
+    pthread_t runner;
+
+    GThread *thread; /* booted machines */
+    int tid;         /* its kernel thread id, for live pinning */
+};
+
+enum kvm_stop_kind { KVM_STOP_NONE, KVM_STOP_USER, KVM_STOP_GUEST };
+
+struct kvm_devices;
+struct kvm_console;
+
+struct kvm_machine {
+    gint refs;
+    struct kvm_sys *sys; /* borrowed from the connection */
+    struct qv_domain *def;
+    int vm_fd;
+    bool booted;     /* irqchip, PIT, devices, loader; see the top */
+    GArray *regions; /* struct kvm_region, sorted by gpa */
+    uint32_t next_slot;
+    uint8_t *ram; /* the main RAM mapping (memory_kib) */
+    uint64_t ram_size;
+    struct kvm_vcpu **vcpus; /* [def->max_vcpus] */
+    uint32_t nvcpus;
+
+    struct kvm_bus pio, mmio;
+    struct kvm_devices *devs;
+    struct kvm_console *console;
+
+    /* Lifecycle of booted machines. The vCPU threads never take the core's
+     * VM lock, only this one. */
+    GMutex lock;
+    GCond cond;
+    enum vm_state state;
+    enum vm_state_reason reason;
+    int exit_status;
+    bool stop_req, pause_req;
+    uint32_t threads_live, threads_parked;
+    bool used; /* has run a guest: the next start builds a fresh VM */
+};
+
+/* kvm_vm.c */
+struct kvm_machine *kvm_machine_new(struct kvm_sys *sys, const struct qv_domain *def);
+void kvm_machine_unref(struct kvm_machine *m);
+struct kvm_machine *kvm_machine_ref(struct kvm_machine *m);
+/* Tear down and recreate the KVM VM, RAM, vCPUs and devices of a booted
+ * machine, so a restart or reset begins from power-on. */
+int kvm_machine_rebuild(struct kvm_machine *m);
+const char *kvm_machine_name(const struct kvm_machine *m);
+/* vm_destroy: stop the threads and release every fd and mapping now. */
+void kvm_machine_kill(struct kvm_machine *m);
+
+/* kvm_memory.c */
+int kvm_memory_add(struct kvm_machine *m, uint64_t gpa, uint64_t size, uint32_t flags);
+int kvm_memory_add_ram(struct kvm_machine *m, uint64_t bytes);
+/* RAM below 4 GiB for a machine of ram bytes. */
+uint64_t kvm_memory_low_size(uint64_t ram);
+void kvm_memory_free_all(struct kvm_machine *m);
+void *kvm_memory_hva(struct kvm_machine *m, uint64_t gpa, uint64_t len);
+int kvm_memory_rw(struct kvm_machine *m, uint64_t gpa, void *buf, size_t len, bool write);
+
+/* kvm_cpuid.c: topology from <cpu><topology>, APIC IDs, CPUID per vCPU. */
+uint32_t kvm_cpu_apic_id(const struct qv_domain *def, uint32_t index);
+int kvm_cpuid_apply(struct kvm_vcpu *v);
+
+/* kvm_vcpu.c */
+struct kvm_vcpu *kvm_vcpu_new(struct kvm_machine *m, uint32_t index, bool user);
+void kvm_vcpu_free(struct kvm_vcpu *v);
+int kvm_vcpu_reset_real(struct kvm_vcpu *v, uint64_t boot_ip);
+int kvm_vcpu_get_regs(struct kvm_vcpu *v, struct vcpu_regs *r);
+int kvm_vcpu_set_regs(struct kvm_vcpu *v, const struct vcpu_regs *r);
+int kvm_vcpu_get_sregs(struct kvm_vcpu *v, struct vcpu_sregs *s);
+int kvm_vcpu_set_sregs(struct kvm_vcpu *v, const struct vcpu_sregs *s);
+int kvm_vcpu_get_msr(struct kvm_vcpu *v, uint32_t index, uint64_t *value);
+int kvm_vcpu_set_msr(struct kvm_vcpu *v, uint32_t index, uint64_t value);
+int kvm_vcpu_queue_interrupt(struct kvm_vcpu *v, uint8_t vector);
+int kvm_vcpu_queue_exception(struct kvm_vcpu *v, uint8_t vector, bool has_ec, uint32_t ec);
+int kvm_vcpu_queue_nmi(struct kvm_vcpu *v);
+void kvm_vcpu_kick(struct kvm_vcpu *v);
+int kvm_vcpu_set_step(struct kvm_vcpu *v, bool on);
+
+/* kvm_run.c */
+/* Enter the guest once and decode the exit into v->exit. Accesses that a
+ * device on the machine's buses claims are handled here and *handled is
+ * set. Returns an enum vcpu_exit or a negative QV_ERR_*. */
+int kvm_vcpu_enter(struct kvm_vcpu *v, bool *handled);
+/* Register-level run: loops over handled exits. */
+int kvm_vcpu_run_user(struct kvm_vcpu *v);
+int kvm_machine_start(struct kvm_machine *m);
+int kvm_machine_stop(struct kvm_machine *m, bool force, int timeout_ms);
+int kvm_machine_pause(struct kvm_machine *m);
+int kvm_machine_resume(struct kvm_machine *m);
+int kvm_machine_reset(struct kvm_machine *m);
+int kvm_machine_wait(struct kvm_machine *m, int timeout_ms);
+void kvm_machine_status(struct kvm_machine *m, struct qv_vm_status *st);
+/* Stop every vCPU thread and join them. */
+void kvm_machine_halt_threads(struct kvm_machine *m);
+/* A device or exit asks the machine to stop: the first request wins. */
+void kvm_machine_request_stop(struct kvm_machine *m, enum vm_state_reason reason, int exit_status);
+/* Pin vCPU index to host CPU pcpu (-1: unpin) if its thread runs. */
+int kvm_machine_pin(struct kvm_machine *m, uint32_t index, int pcpu);
+
+/* Set an in-kernel IRQ line (booted machines only). */
+void kvm_machine_irq(struct kvm_machine *m, uint32_t irq, int level);
+
+#endif
