@@ -21,6 +21,8 @@ static const char run_help[] =
     "(multiboot, ELF64, Linux bzImage or a flat binary, as the driver supports)\n"
     "with one serial port on standard input/output. With --xml the definition is\n"
     "used as given; give it a <serial type='stdio'> to see the console here.\n"
+    "Drivers that keep the console on a socket or pty (qemu:///session) have it\n"
+    "relayed to this terminal until the guest stops.\n"
     "\n"
     "Options:\n"
     "  --xml FILE      a libvirt domain XML definition\n"
