@@ -36,8 +36,8 @@ static const char run_help[] =
     "\n"
     "Exit status: the guest's isa-debug-exit status ((value << 1) | 1, as QEMU's),\n"
     "0 after the guest powers off or asks for a reset, 1 on an error or a crash,\n"
-    "2 on a usage error, 130 after Ctrl-C (SIGINT) and 143 after SIGTERM, which\n"
-    "force the VM off.\n";
+    "2 on a usage error, 130 after Ctrl-C (SIGINT), 131 after Ctrl-\\ (SIGQUIT)\n"
+    "and 143 after SIGTERM, which force the VM off.\n";
 
 enum { OPT_XML = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MEMORY, OPT_VCPUS };
 
@@ -178,6 +178,9 @@ static void install_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    /* Ctrl-\ still raises SIGQUIT in the terminal mode `vm run` uses; it must
+     * not leave a guest behind either. */
+    sigaction(SIGQUIT, &sa, NULL);
 }
 
 /* Wait for the guest to stop, or for a signal. Returns 0 or -1 (error printed). */

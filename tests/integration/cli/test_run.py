@@ -63,7 +63,8 @@ def test_run_kernel_defines_transient_vm(cli, kernel, tmp_path):
     assert parse_table(cli.ok("vm", "list", "--all").out, LIST_HEADERS) == []
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130),
+                                      (signal.SIGQUIT, 131), (signal.SIGHUP, 129)])
 def test_run_signal_forces_stop(cli, kernel, sig, code):
     p = start_run(cli.uri, "--kernel", kernel)
     name = "run-%d" % p.pid
