@@ -122,6 +122,11 @@ const char *qv_conf_check_disk_target(const char *s)
     return "must be a guest disk name starting with vd, sd, hd, xvd, fd or ubd (\"vda\")";
 }
 
+const char *qv_conf_check_model(const char *s)
+{
+    return check_chars(s, "_-", "may only contain letters, digits, - and _");
+}
+
 const char *qv_conf_check_host(const char *s)
 {
     return check_chars(s, ".-", "must be an IPv4 address or a host name");

@@ -39,8 +39,9 @@ const char *qv_conf_check_line(const char *s);    /* non-empty, one line, XML-sa
 const char *qv_conf_check_text(const char *s);    /* XML-safe, may be empty */
 const char *qv_conf_check_devname(const char *s); /* [a-zA-Z0-9_.\-\\:/]+ */
 const char *qv_conf_check_token(const char *s);
+const char *qv_conf_check_model(const char *s); /* [a-zA-Z0-9_-]+ (NIC model) */
 const char *qv_conf_check_disk_target(const char *s);
-    /* vda, sdb, hdc, xvda, fda, ubda */         /* [a-zA-Z0-9_.-]+ (machine, model) */
+/* vda, sdb, hdc, xvda, fda, ubda */             /* [a-zA-Z0-9_.-]+ (machine, model) */
 const char *qv_conf_check_host(const char *s);   /* IPv4 address or DNS name */
 const char *qv_conf_check_cpuset(const char *s); /* "0-3,^2,8" with values < 4096 */
 

@@ -432,8 +432,6 @@ static int parse_disk(struct jctx *c, JsonObject *o, struct qv_disk *d)
         return jerr(c, "backing", "needs \"path\" (the overlay on top of it)");
     if (d->backing_format && !d->backing)
         return jerr(c, "backing_format", "needs \"backing\"");
-    if (d->backing && d->type != QV_DISK_TYPE_FILE)
-        return jerr(c, "backing", "needs a file disk");
     uint64_t bs = 0;
     TRY(get_uint(c, o, "logical_block_size", 65536, &bs));
     if (bs && (bs < 512 || (bs & (bs - 1))))
@@ -446,16 +444,6 @@ static int parse_disk(struct jctx *c, JsonObject *o, struct qv_disk *d)
     TRY(get_uint(c, o, "io_bytes_per_sec", INT64_MAX, &d->total_bytes_sec));
     TRY(get_uint(c, o, "iops", INT64_MAX, &d->total_iops_sec));
     return 0;
-}
-
-static const char *check_model(const char *s)
-{
-    if (!*s)
-        return "must not be empty";
-    for (const char *p = s; *p; p++)
-        if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_')
-            return "may only contain letters, digits, - and _";
-    return NULL;
 }
 
 /* bits/s -> KiB/s (libvirt's unit), rounded up so a limit stays a limit. */
@@ -490,7 +478,7 @@ static int parse_nic(struct jctx *c, JsonObject *o, struct qv_net *n)
     TRY(get_str(c, o, "mac", qv_conf_check_line, &mac));
     if (mac && !qv_conf_norm_mac(mac, n->mac))
         return jerr(c, "mac", "\"%s\" is not a unicast MAC address (xx:xx:xx:xx:xx:xx)", mac);
-    TRY(get_str(c, o, "model", check_model, &n->model));
+    TRY(get_str(c, o, "model", qv_conf_check_model, &n->model));
     rc = get_u32(c, o, "boot_order", 65535, &n->boot_order);
     TRY(rc);
     if (rc == 1 && n->boot_order == 0)

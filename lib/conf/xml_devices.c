@@ -18,16 +18,6 @@
     for (const xmlNode *c = (parent)->children; c; c = c->next)                                    \
         if (c->type == XML_ELEMENT_NODE)
 
-static const char *check_model(const char *s)
-{
-    if (!*s)
-        return "must not be empty";
-    for (const char *p = s; *p; p++)
-        if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_')
-            return "may only contain letters, digits, - and _";
-    return NULL;
-}
-
 /* <boot order='N'/> */
 static int parse_boot(const xmlNode *n, uint32_t *order)
 {
@@ -322,14 +312,17 @@ static int net_parse(const xmlNode *n, struct qv_net *net)
         } else if (qv_conf_xml_is(c, "model")) {
             TRY(qv_conf_xml_once(c, &model));
             TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "type"));
-            TRY(qv_conf_xml_need_str(c, "type", check_model, &net->model));
+            TRY(qv_conf_xml_need_str(c, "type", qv_conf_check_model, &net->model));
         } else if (qv_conf_xml_is(c, "bandwidth")) {
             TRY(qv_conf_xml_once(c, &bw));
             TRY(net_bandwidth(c, net));
         } else if (qv_conf_xml_is(c, "boot")) {
             TRY(qv_conf_xml_once(c, &boot));
             TRY(parse_boot(c, &net->boot_order));
-        } else if (qv_conf_xml_is(c, "portForward") && net->type == QV_NET_USER) {
+        } else if (qv_conf_xml_is(c, "portForward")) {
+            if (net->type != QV_NET_USER)
+                return qv_conf_xml_err(c, "<portForward> is only supported on <interface "
+                                          "type='user'>");
             TRY(qv_conf_xml_once(c, &pf));
             TRY(net_port_forward(c, net));
         } else {

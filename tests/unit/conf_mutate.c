@@ -324,6 +324,25 @@ START_TEST(mutated_xml)
             g_autofree char *d = rename_elem(r, s);
             try_doc(d, false);
         }
+        /* Splice a line of another sample in: valid pieces in new places. */
+        for (int k = 0; k < 25; k++) {
+            g_autofree char *other = NULL;
+            guint o = (guint)g_rand_int_range(r, 0, (gint32)files->len);
+            ck_assert(g_file_get_contents(g_ptr_array_index(files, o), &other, NULL, NULL));
+            g_auto(GStrv) from = g_strsplit(other, "\n", -1);
+            g_auto(GStrv) into = g_strsplit(s, "\n", -1);
+            guint nf = g_strv_length(from), ni = g_strv_length(into);
+            guint at = (guint)g_rand_int_range(r, 1, (gint32)ni);
+            const char *line = from[g_rand_int_range(r, 0, (gint32)nf)];
+            GString *g = g_string_new(NULL);
+            for (guint i = 0; i < ni; i++) {
+                if (i == at)
+                    g_string_append_printf(g, "%s\n", line);
+                g_string_append_printf(g, "%s\n", into[i]);
+            }
+            try_doc(g->str, false);
+            g_string_free(g, TRUE);
+        }
     }
     /* 10,000 levels of nesting in several places. */
     static const char *const wraps[] = {"devices", "disk", "foo", "os"};
