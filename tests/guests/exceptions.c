@@ -1,18 +1,20 @@
 /* IDT handlers that report what they saw: exceptions raised by the guest
- * itself (#DE, #BP, #UD, #GP with an error code, #PF with CR2), a software
- * interrupt, and hardware interrupts through the PIC: the PIT timer and the
- * UART's THR-empty interrupt on IRQ 4. */
+ * itself (#DE, #UD, #GP with an error code) and hardware
+ * interrupts through the PIC: the PIT timer and the UART's THR-empty
+ * interrupt on IRQ 4. No INT n or INT3: under PVM, 32-bit code runs in
+ * KVM's instruction emulator, which delivers software interrupts only in
+ * real mode; and no #PF, as it cannot turn on paging in 32-bit mode (the
+ * register-level test injects #PF and checks CR2 instead). */
 #include "guest.h"
 
 struct frame {
     uint32_t vector, error, eip, cs, eflags;
 };
 
-static uint64_t gdt[3] = { 0, 0x00cf9a000000ffffull, 0x00cf92000000ffffull };
+static uint64_t gdt[3] = {0, 0x00cf9a000000ffffull, 0x00cf92000000ffffull};
 static uint64_t idt[256];
 static volatile uint32_t resume_eip;
 static volatile uint32_t irq_seen[16];
-static uint32_t page_dir[1024] __attribute__((aligned(4096)));
 
 extern char isr_table[];
 void isr_common(void);
@@ -101,7 +103,7 @@ static void load_tables(void)
     struct __attribute__((packed)) {
         uint16_t limit;
         uint32_t base;
-    } g = { sizeof(gdt) - 1, (uint32_t)gdt }, i = { sizeof(idt) - 1, (uint32_t)idt };
+    } g = {sizeof(gdt) - 1, (uint32_t)gdt}, i = {sizeof(idt) - 1, (uint32_t)idt};
     __asm__ volatile("lgdt %0\n"
                      "ljmp $0x08, $1f\n"
                      "1: mov $0x10, %%ax\n"
@@ -115,11 +117,16 @@ static void load_tables(void)
 
 static void pic_init(void)
 {
-    outb(0x20, 0x11); outb(0xa0, 0x11); /* ICW1: edge, cascade, ICW4 */
-    outb(0x21, 0x20); outb(0xa1, 0x28); /* vectors 0x20 and 0x28 */
-    outb(0x21, 0x04); outb(0xa1, 0x02);
-    outb(0x21, 0x01); outb(0xa1, 0x01);
-    outb(0x21, 0xff); outb(0xa1, 0xff); /* all masked */
+    outb(0x20, 0x11);
+    outb(0xa0, 0x11); /* ICW1: edge, cascade, ICW4 */
+    outb(0x21, 0x20);
+    outb(0xa1, 0x28); /* vectors 0x20 and 0x28 */
+    outb(0x21, 0x04);
+    outb(0xa1, 0x02);
+    outb(0x21, 0x01);
+    outb(0xa1, 0x01);
+    outb(0x21, 0xff);
+    outb(0xa1, 0xff); /* all masked */
 }
 
 static void wait_irq(uint32_t irq)
@@ -146,23 +153,12 @@ int guest_main(uint32_t magic, uint32_t info)
     __asm__ volatile("movl $1f, resume_eip\n"
                      "xor %%edx, %%edx\n xor %%eax, %%eax\n xor %%ecx, %%ecx\n"
                      "divl %%ecx\n"
-                     "1:" ::: "eax", "ecx", "edx", "memory");
-    __asm__ volatile("int3");
+                     "1:" ::
+                         : "eax", "ecx", "edx", "memory");
     __asm__ volatile("movl $1f, resume_eip\n ud2\n 1:" ::: "memory");
     /* Selector 0x28 lies beyond the 3-entry GDT: #GP with error code 0x28. */
     __asm__ volatile("movl $1f, resume_eip\n mov $0x28, %%ax\n mov %%ax, %%fs\n 1:" ::
                          : "eax", "memory");
-    __asm__ volatile("int $0x80");
-    /* Paging with one 4 MiB page: touching 4 MiB + 0x123 faults. */
-    page_dir[0] = 0x83;
-    __asm__ volatile("mov %0, %%cr3\n"
-                     "mov %%cr4, %%eax\n or $0x10, %%eax\n mov %%eax, %%cr4\n"
-                     "mov %%cr0, %%eax\n or $0x80000000, %%eax\n mov %%eax, %%cr0"
-                     :
-                     : "r"(page_dir)
-                     : "eax", "memory");
-    __asm__ volatile("movl $1f, resume_eip\n movl 0x400123, %%eax\n 1:" ::: "eax", "memory");
-
     pic_init();
     /* PIT channel 0, mode 2, a short period; unmask IRQ 0. */
     outb(0x43, 0x34);

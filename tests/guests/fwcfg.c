@@ -26,7 +26,7 @@ int guest_main(uint32_t magic, uint32_t info)
 {
     (void)magic;
     (void)info;
-    char sig[5] = { 0 };
+    char sig[5] = {0};
     select_item(0x0000);
     for (int i = 0; i < 4; i++)
         sig[i] = (char)inb(0x511);

@@ -7,6 +7,7 @@
 
 #include "../../../lib/util/error.h"
 #include "../kvm.h"
+#include "../loaders/loader.h"
 #include "chardev.h"
 
 int kvm_devices_create(struct kvm_machine *m)
@@ -20,7 +21,20 @@ int kvm_devices_create(struct kvm_machine *m)
     d->cmos = kvm_cmos_new(m);
     if (!d->uart || !d->i8042 || !d->debug_exit || !d->fw_cfg || !d->cmos)
         return qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
-    return 0;
+    /* etc/e820 as QEMU provides it: the RAM entries, 20 bytes each. */
+    struct kvm_e820 e[8];
+    unsigned n = kvm_loader_e820(m, e);
+    uint8_t buf[8 * 20];
+    unsigned used = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (e[i].type != E820_RAM)
+            continue;
+        kvm_bus_put(buf + used * 20, 8, e[i].addr);
+        kvm_bus_put(buf + used * 20 + 8, 8, e[i].size);
+        kvm_bus_put(buf + used * 20 + 16, 4, e[i].type);
+        used++;
+    }
+    return kvm_fw_cfg_add_file(d->fw_cfg, "etc/e820", buf, used * 20);
 }
 
 void kvm_devices_free(struct kvm_machine *m)

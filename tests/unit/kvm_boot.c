@@ -1,0 +1,255 @@
+/* Whole guests on the machine layer: each payload in tests/guests/ boots
+ * through its loader with the legacy devices, and the test checks the
+ * console output and exit status a user would see. Malformed kernels fail
+ * with errors naming the file. */
+#include <check.h>
+#include <string.h>
+
+#include "drivers/kvm/kvm.h"
+#include "kvm_util.h"
+#include "lib/conf/domain.h"
+
+static struct kvm_sys sys;
+
+struct outcome {
+    char *console;
+    struct qv_vm_status st;
+};
+
+static struct qv_domain *domain_for(const char *payload, uint32_t vcpus, uint64_t mib,
+                                    const char *log)
+{
+    struct qv_domain *def = qv_domain_new();
+    def->type = QV_VIRT_KVM;
+    def->name = g_strdup("boot");
+    def->memory_kib = mib * 1024;
+    def->vcpus = def->max_vcpus = vcpus;
+    def->os.kernel = kvm_test_guest(payload);
+    struct qv_chardev *c = g_new0(struct qv_chardev, 1);
+    c->type = QV_CHR_FILE;
+    c->path = g_strdup(log);
+    g_ptr_array_add(def->serials, c);
+    return def;
+}
+
+/* Boot, wait (bounded), collect the console. */
+static struct outcome boot_def(struct qv_domain *def)
+{
+    struct outcome o = {0};
+    struct kvm_machine *m = kvm_machine_new(&sys, def);
+    ck_assert_msg(m, "%s", qv_last_error()->message);
+    ck_assert_msg(kvm_machine_start(m) == 0, "%s", qv_last_error()->message);
+    ck_assert_msg(kvm_machine_wait(m, 60000) == 0, "%s", qv_last_error()->message);
+    kvm_machine_status(m, &o.st);
+    kvm_machine_unref(m);
+    const struct qv_chardev *c = g_ptr_array_index(def->serials, 0);
+    ck_assert(g_file_get_contents(c->path, &o.console, NULL, NULL));
+    return o;
+}
+
+static struct outcome boot(const char *payload, uint32_t vcpus, uint64_t mib)
+{
+    g_autofree char *dir = g_dir_make_tmp("qv-kvm-XXXXXX", NULL);
+    g_autofree char *log = g_build_filename(dir, "console.log", NULL);
+    g_autoptr(qv_domain) def = domain_for(payload, vcpus, mib, log);
+    struct outcome o = boot_def(def);
+    unlink(log);
+    rmdir(dir);
+    return o;
+}
+
+START_TEST(hello)
+{
+    struct outcome o = boot("hello.elf", 1, 64);
+    ck_assert_str_eq(o.console, "Hello from a qv guest!\nbooted by a multiboot loader\n");
+    ck_assert_int_eq(o.st.state, VM_STATE_STOPPED);
+    ck_assert_int_eq(o.st.reason, VM_REASON_SHUTDOWN);
+    ck_assert_int_eq(o.st.exit_status, 1); /* isa-debug-exit 0 -> (0 << 1) | 1 */
+    g_free(o.console);
+}
+END_TEST
+
+START_TEST(fw_cfg_reports_the_definition)
+{
+    struct outcome o = boot("fwcfg.elf", 2, 96);
+    ck_assert_str_eq(o.console, "fw_cfg signature: QEMU\nram: 96 MiB\ncpus: 2 max: 2\n"
+                                "etc/e820: present\n");
+    ck_assert_int_eq(o.st.exit_status, 1);
+    g_free(o.console);
+}
+END_TEST
+
+START_TEST(cmos_memory_bytes)
+{
+    struct outcome o = boot("cmos.elf", 2, 48);
+    /* 48 MiB: 47 MiB above 1 MiB, 32 MiB above 16 MiB = 512 units of 64 KiB. */
+    ck_assert_str_eq(o.console, "base KiB: 640\next KiB: 48128\next KiB (0x30): 48128\n"
+                                "above 16M, 64K units: 512\nabove 4G, 64K units: 0\n"
+                                "cpus-1: 1\nrtc: valid BCD time\nstatus D: 128\n");
+    g_free(o.console);
+}
+END_TEST
+
+START_TEST(exceptions_and_interrupts)
+{
+    struct outcome o = boot("exceptions.elf", 1, 32);
+    ck_assert_str_eq(o.console, "vector 0 error 0x00000000\nvector 6 error 0x00000000\n"
+                                "vector 13 error 0x00000028\nirq 0 delivered\n"
+                                "irq 4 delivered\nexceptions: done\n");
+    ck_assert_int_eq(o.st.exit_status, 7);
+    g_free(o.console);
+}
+END_TEST
+
+START_TEST(smp_every_vcpu_checks_in)
+{
+    struct outcome o = boot("smp.elf", 3, 32);
+    ck_assert_str_eq(o.console, "smp: 3 cpus expected\ncpu with APIC ID 0 checked in\n"
+                                "cpu with APIC ID 1 checked in\ncpu with APIC ID 2 checked in\n"
+                                "smp: all checked in\n");
+    ck_assert_int_eq(o.st.exit_status, 9);
+    g_free(o.console);
+}
+END_TEST
+
+START_TEST(smp_topology_apic_ids)
+{
+    /* 1 socket, 2 cores, 2 threads: APIC IDs 0-3, and with 3 cores the
+     * core field takes 2 bits, so IDs skip: 0 1 2 3 4 5. */
+    g_autofree char *dir = g_dir_make_tmp("qv-kvm-XXXXXX", NULL);
+    g_autofree char *log = g_build_filename(dir, "console.log", NULL);
+    g_autoptr(qv_domain) def = domain_for("smp.elf", 6, 32, log);
+    def->cpu.sockets = 1;
+    def->cpu.cores = 3;
+    def->cpu.threads = 2;
+    ck_assert_uint_eq(kvm_cpu_apic_id(def, 2), 2);
+    ck_assert_uint_eq(kvm_cpu_apic_id(def, 5), 5);
+    def->cpu.sockets = 2;
+    def->cpu.cores = 3;
+    def->cpu.threads = 1;
+    /* core bits = 2: socket 1 starts at APIC ID 4 */
+    ck_assert_uint_eq(kvm_cpu_apic_id(def, 3), 4);
+    ck_assert_uint_eq(kvm_cpu_apic_id(def, 5), 6);
+    struct outcome o = boot_def(def);
+    ck_assert_ptr_nonnull(strstr(o.console, "cpu with APIC ID 6 checked in"));
+    ck_assert_ptr_null(strstr(o.console, "cpu with APIC ID 3 checked in"));
+    ck_assert_ptr_nonnull(strstr(o.console, "smp: all checked in"));
+    g_free(o.console);
+    unlink(log);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(i8042_reset_stops_with_reason_reset)
+{
+    struct outcome o = boot("reset.elf", 1, 32);
+    ck_assert_str_eq(o.console, "reset: asking the keyboard controller\n");
+    ck_assert_int_eq(o.st.reason, VM_REASON_RESET);
+    ck_assert_int_eq(o.st.exit_status, 0);
+    g_free(o.console);
+}
+END_TEST
+
+START_TEST(misbehaving_guest_is_contained)
+{
+    struct outcome o = boot("misbehave.elf", 1, 32);
+    ck_assert_ptr_nonnull(strstr(o.console, "\nmisbehave: survived\n"));
+    ck_assert_int_eq(o.st.exit_status, 5);
+    g_free(o.console);
+}
+END_TEST
+
+static void expect_load_error(const char *file, const void *data, size_t len, const char *what)
+{
+    g_autofree char *dir = g_dir_make_tmp("qv-kvm-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, file, NULL);
+    g_autofree char *log = g_build_filename(dir, "console.log", NULL);
+    ck_assert(g_file_set_contents(path, data, (gssize)len, NULL));
+    g_autoptr(qv_domain) def = domain_for("hello.elf", 1, 32, log);
+    g_free(def->os.kernel);
+    def->os.kernel = g_strdup(path);
+    struct kvm_machine *m = kvm_machine_new(&sys, def);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_lt(kvm_machine_start(m), 0);
+    const char *msg = qv_last_error()->message;
+    ck_assert_msg(strstr(msg, path) && strstr(msg, what), "message: %s", msg);
+    struct qv_vm_status st;
+    kvm_machine_status(m, &st);
+    ck_assert_int_ne(st.state, VM_STATE_RUNNING);
+    kvm_machine_unref(m);
+    unlink(path);
+    unlink(log);
+    rmdir(dir);
+}
+
+START_TEST(malformed_kernels)
+{
+    g_autoptr(GBytes) hello = kvm_test_load("hello.elf");
+    gsize len;
+    const uint8_t *p = g_bytes_get_data(hello, &len);
+    /* Cut inside the loadable segment. */
+    expect_load_error("cut.elf", p, 0x1100, "past the end of the file");
+    /* A 32-bit ELF without a multiboot header. */
+    g_autofree uint8_t *nomb = g_memdup2(p, len);
+    for (gsize i = 0; i + 4 <= len && i < 8192; i++)
+        if (memcmp(nomb + i, "\x02\xb0\xad\x1b", 4) == 0)
+            nomb[i] = 0;
+    expect_load_error("nomb.elf", nomb, len, "without a multiboot header");
+    /* An ELF64 with its program headers pointing past the end. */
+    uint8_t e64[64] = {0x7f, 'E', 'L', 'F', 2, 1, 1};
+    e64[16] = 2;    /* ET_EXEC */
+    e64[18] = 62;   /* EM_X86_64 */
+    e64[32] = 0xf0; /* e_phoff */
+    e64[54] = 56;   /* e_phentsize */
+    e64[56] = 1;    /* e_phnum */
+    expect_load_error("bad64.elf", e64, sizeof(e64), "program headers");
+    /* A bzImage too old for the 64-bit entry. */
+    g_autofree uint8_t *bz = g_malloc0(0x2000);
+    memcpy(bz + 0x202, "HdrS", 4);
+    bz[0x206] = 0x02;
+    bz[0x207] = 0x02;
+    expect_load_error("old.bzImage", bz, 0x2000, "2.12");
+    expect_load_error("empty", "", 0, "empty");
+}
+END_TEST
+
+START_TEST(missing_kernel_names_the_file)
+{
+    g_autoptr(qv_domain) def = domain_for("hello.elf", 1, 32, "/dev/null");
+    g_free(def->os.kernel);
+    def->os.kernel = g_strdup("/nonexistent/vmlinuz");
+    struct kvm_machine *m = kvm_machine_new(&sys, def);
+    ck_assert_int_eq(kvm_machine_start(m), QV_ERR_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "/nonexistent/vmlinuz"));
+    kvm_machine_unref(m);
+}
+END_TEST
+
+int main(void)
+{
+    kvm_test_require();
+    if (kvm_probe("/dev/kvm", &sys) < 0) {
+        printf("SKIP: %s\n", qv_last_error()->message);
+        return KVM_SKIP;
+    }
+    Suite *s = suite_create("kvm_boot");
+    TCase *tc = tcase_create("boot");
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, hello);
+    tcase_add_test(tc, fw_cfg_reports_the_definition);
+    tcase_add_test(tc, cmos_memory_bytes);
+    tcase_add_test(tc, exceptions_and_interrupts);
+    tcase_add_test(tc, smp_every_vcpu_checks_in);
+    tcase_add_test(tc, smp_topology_apic_ids);
+    tcase_add_test(tc, i8042_reset_stops_with_reason_reset);
+    tcase_add_test(tc, misbehaving_guest_is_contained);
+    tcase_add_test(tc, malformed_kernels);
+    tcase_add_test(tc, missing_kernel_names_the_file);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    kvm_sys_close(&sys);
+    return failed ? 1 : 0;
+}
