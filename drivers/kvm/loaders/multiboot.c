@@ -127,8 +127,8 @@ int kvm_load_multiboot(struct kvm_machine *m, const char *path, const uint8_t *i
                        size_t hdr)
 {
     uint32_t flags = rd32(img + hdr + 4);
-    uint32_t entry;
-    uint64_t end;
+    uint32_t entry = 0;
+    uint64_t end = 0;
     int rc = (flags & MB_AOUT_KLUDGE) ? load_aout(m, path, img, len, hdr, &entry, &end)
                                       : load_elf32(m, path, img, len, &entry, &end);
     if (rc < 0)
