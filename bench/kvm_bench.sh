@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# kvm:///embed against QEMU on the same payloads, side by side:
+#  (a) `qv vm run` of the hello payload, process start to exit, against
+#      qemu-system-x86_64 -kernel with the faster of -accel kvm and tcg;
+#  (b) port-I/O exits per second from the ioloop payload;
+#  (c) vm_create + vm_destroy pairs per second.
+# Usage: bench/kvm_bench.sh BUILD_DIR [RUNS]
+set -euo pipefail
+build=${1:?usage: kvm_bench.sh BUILD_DIR [RUNS]}
+runs=${2:-10}
+qv=$(find "$build/tools" -name qv -type f -perm -u+x | head -n1)
+guests=$build/tests/guests
+qemu_base=(qemu-system-x86_64 -device isa-debug-exit,iobase=0xf4,iosize=0x4 -serial stdio
+           -display none -nodefaults -no-reboot -m 64)
+
+# Mean wall time in ms of RUNS runs of a command (output discarded; the
+# guest's exit status is expected to be non-zero).
+mean_ms() {
+    local total=0 t0 t1
+    for ((i = 0; i < runs; i++)); do
+        t0=$(date +%s%N)
+        "$@" </dev/null >/dev/null 2>&1 || true
+        t1=$(date +%s%N)
+        total=$((total + (t1 - t0)))
+    done
+    echo $((total / runs / 1000)) | awk '{printf "%.2f", $1 / 1000}'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", (b > 0 && a > 0) ? b / a : 0 }'; }
+
+echo "== (a) hello, process start to exit (mean of $runs)"
+qv_ms=$(mean_ms "$qv" -c kvm:///embed vm run --memory 64M --kernel "$guests/hello.elf")
+tcg_ms=$(mean_ms "${qemu_base[@]}" -accel tcg -kernel "$guests/hello.elf")
+kvm_ms=$(runs=1 mean_ms timeout 60 "${qemu_base[@]}" -accel kvm -kernel "$guests/hello.elf")
+best=$tcg_ms best_name=tcg
+if awk -v k="$kvm_ms" -v t="$tcg_ms" 'BEGIN { exit !(k < t) }'; then best=$kvm_ms best_name=kvm; fi
+printf '%-34s %10s ms\n' "qv vm run (kvm:///embed)" "$qv_ms"
+printf '%-34s %10s ms\n' "qemu -accel tcg" "$tcg_ms"
+printf '%-34s %10s ms (1 run)\n' "qemu -accel kvm" "$kvm_ms"
+printf '%-34s %10s\n' "qv faster than qemu ($best_name) by" "$(ratio "$qv_ms" "$best")"
+
+echo "== (b) port-I/O exits per second (ioloop payload, 1 port write per exit)"
+n=200000
+io_rate() { # command... : exits/s from the time difference of count=N and count=0
+    local t_n t_0
+    t_n=$(runs=3 mean_ms "$@" "count=$n")
+    t_0=$(runs=3 mean_ms "$@" "count=0")
+    awk -v a="$t_n" -v b="$t_0" -v n="$n" 'BEGIN { d = (a - b) / 1000; printf "%.0f", d > 0 ? n / d : 0 }'
+}
+qv_io=$(io_rate "$qv" -c kvm:///embed vm run --memory 64M --kernel "$guests/ioloop.elf" --append)
+tcg_io=$(io_rate "${qemu_base[@]}" -accel tcg -kernel "$guests/ioloop.elf" -append)
+printf '%-34s %10s exits/s\n' "qv (kvm:///embed)" "$qv_io"
+printf '%-34s %10s exits/s\n' "qemu -accel tcg" "$tcg_io"
+printf '%-34s %10s\n' "qv / qemu" "$(awk -v a="$qv_io" -v b="$tcg_io" 'BEGIN { printf "%.2fx", b ? a / b : 0 }')"
+
+echo "== (c) vm_create + vm_destroy (64 MiB, 1 vCPU)"
+printf '%-34s %10s\n' "kvm:///embed" "$("$build/bench/kvm_create_destroy" 200)"
