@@ -1,6 +1,9 @@
 /* vm show: a summary, the XML or JSON definition, or the CPU pinning. */
 #include <dirent.h>
 #include <glib.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +14,7 @@ static const char show_help[] =
     "\n"
     "Show a VM. Without options prints a summary: name, UUID, state (and why\n"
     "it is in it), vCPUs, memory, the guest's exit status once it has stopped,\n"
-    "and the number of snapshots.\n"
+    "CPU weight and cap, the numbers of disks, NICs and snapshots.\n"
     "\n"
     "Options:\n"
     "  --xml       print the definition as libvirt domain XML\n"
@@ -71,6 +74,58 @@ static int show_cpu_pin(struct vm *vm)
     return CLI_EXIT_OK;
 }
 
+/* Settings the summary shows that vm_get_info() does not carry, read from
+ * the definition's libvirt XML (the public format). */
+struct facts {
+    double shares, period, quota, disks, nics;
+};
+
+static double xpath_number(xmlXPathContextPtr ctx, const char *expr)
+{
+    xmlXPathObjectPtr o = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+    double v = o && o->type == XPATH_NUMBER && !isnan(o->floatval) ? o->floatval : 0;
+    xmlXPathFreeObject(o);
+    return v;
+}
+
+static bool read_facts(struct vm *vm, struct facts *f)
+{
+    char *xml = vm_get_xml(vm);
+    if (!xml)
+        return false;
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET);
+    qv_free(xml);
+    if (!doc)
+        return false;
+    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+    f->shares = xpath_number(ctx, "number(/domain/cputune/shares)");
+    f->period = xpath_number(ctx, "number(/domain/cputune/period)");
+    f->quota = xpath_number(ctx, "number(/domain/cputune/quota)");
+    f->disks = xpath_number(ctx, "count(/domain/devices/disk)");
+    f->nics = xpath_number(ctx, "count(/domain/devices/interface)");
+    xmlXPathFreeContext(ctx);
+    xmlFreeDoc(doc);
+    return true;
+}
+
+static void show_facts(struct vm *vm)
+{
+    struct facts f = {0};
+    /* Drivers that cannot format XML simply get a shorter summary. */
+    if (!read_facts(vm, &f))
+        return;
+    if (f.shares > 0)
+        printf("CPU weight:   %.0f\n", f.shares);
+    else
+        printf("CPU weight:   256 (default)\n");
+    if (f.quota > 0 && f.period > 0)
+        printf("CPU cap:      %.0f%%\n", f.quota * 100.0 / f.period);
+    else
+        printf("CPU cap:      none\n");
+    printf("Disks:        %.0f\n", f.disks);
+    printf("NICs:         %.0f\n", f.nics);
+}
+
 static int show_summary(struct vm *vm)
 {
     struct vm_info info;
@@ -96,6 +151,7 @@ static int show_summary(struct vm *vm)
         printf("Memory:       %s\n", mem);
     if (info.exit_status >= 0)
         printf("Exit status:  %d\n", info.exit_status);
+    show_facts(vm);
     struct snapshot_info *snaps = NULL;
     size_t n = 0;
     /* Drivers without snapshots simply leave the line out. */

@@ -101,6 +101,9 @@ def test_show_summary(cli):
     assert kv["State"] == "created"
     assert kv["vCPUs"] == "2"
     assert kv["Memory"] == "1.5 GiB"
+    assert kv["CPU weight"] == "256 (default)"
+    assert kv["CPU cap"] == "none"
+    assert (kv["Disks"], kv["NICs"]) == ("0", "0")
     assert kv["Snapshots"] == "0"
     cli.ok("vm", "start", "web01")
     cli.ok("vm", "stop", "web01", "--force")

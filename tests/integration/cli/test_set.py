@@ -52,6 +52,8 @@ def test_weight_and_cap_reach_the_definition(cli):
     cli.ok("vm", "set", "web01", "--cpu-weight", "512", "--cpu-cap", "50")
     xml = cli.ok("vm", "show", "web01", "--xml").out
     assert re.search(r"<shares>512</shares>", xml), xml
+    kv = parse_kv(cli.ok("vm", "show", "web01").out)
+    assert (kv["CPU weight"], kv["CPU cap"]) == ("512", "50%"), kv
     cli.ok("vm", "set", "web01", "--cpu-weight", "65535", "--cpu-cap", "0")
     assert "<shares>65535</shares>" in cli.ok("vm", "show", "web01", "--xml").out
     cli.ok("vm", "set", "web01", "--cpu-weight", "1")
@@ -115,6 +117,8 @@ def test_io_and_net_limits(cli, tmp_path):
     f = tmp_path / "io.xml"
     f.write_text(DISKS_XML)
     cli.ok("vm", "create", "--xml", f)
+    kv = parse_kv(cli.ok("vm", "show", "io").out)
+    assert (kv["Disks"], kv["NICs"]) == ("2", "1"), kv
     cli.ok("vm", "set", "io", "--io-limit", "10M", "--iops-limit", "500")
     xml = cli.ok("vm", "show", "io", "--xml").out
     assert iotune(xml, "vda") == (10 << 20, 500)
