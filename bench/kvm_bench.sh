@@ -26,7 +26,7 @@ mean_ms() {
     echo $((total / runs / 1000)) | awk '{printf "%.2f", $1 / 1000}'
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", (b > 0 && a > 0) ? b / a : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", ((b > 0 && a > 0) ? b / a : 0) }'; }
 
 echo "== (a) hello, process start to exit (mean of $runs)"
 qv_ms=$(mean_ms "$qv" -c kvm:///embed vm run --memory 64M --kernel "$guests/hello.elf")
@@ -45,13 +45,13 @@ io_rate() { # command... : exits/s from the time difference of count=N and count
     local t_n t_0
     t_n=$(runs=3 mean_ms "$@" "count=$n")
     t_0=$(runs=3 mean_ms "$@" "count=0")
-    awk -v a="$t_n" -v b="$t_0" -v n="$n" 'BEGIN { d = (a - b) / 1000; printf "%.0f", d > 0 ? n / d : 0 }'
+    awk -v a="$t_n" -v b="$t_0" -v n="$n" 'BEGIN { d = (a - b) / 1000; printf "%.0f", (d > 0 ? n / d : 0) }'
 }
 qv_io=$(io_rate "$qv" -c kvm:///embed vm run --memory 64M --kernel "$guests/ioloop.elf" --append)
 tcg_io=$(io_rate "${qemu_base[@]}" -accel tcg -kernel "$guests/ioloop.elf" -append)
 printf '%-34s %10s exits/s\n' "qv (kvm:///embed)" "$qv_io"
 printf '%-34s %10s exits/s\n' "qemu -accel tcg" "$tcg_io"
-printf '%-34s %10s\n' "qv / qemu" "$(awk -v a="$qv_io" -v b="$tcg_io" 'BEGIN { printf "%.2fx", b ? a / b : 0 }')"
+printf '%-34s %10s\n' "qv / qemu" "$(awk -v a="$qv_io" -v b="$tcg_io" 'BEGIN { printf "%.2fx", (b ? a / b : 0) }')"
 
 echo "== (c) vm_create + vm_destroy (64 MiB, 1 vCPU)"
 printf '%-34s %10s\n' "kvm:///embed" "$("$build/bench/kvm_create_destroy" 200)"

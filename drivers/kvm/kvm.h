@@ -100,6 +100,10 @@ struct kvm_machine {
     uint32_t nvcpus;
 
     struct kvm_bus pio, mmio;
+    /* Port 0x80 writes are coalesced into this ring (in vCPU 0's run
+     * mapping) instead of exiting; they mean nothing, so it is just
+     * emptied after every exit. NULL when KVM cannot coalesce PIO. */
+    struct kvm_coalesced_mmio_ring *pio_ring;
     struct kvm_devices *devs;
     struct kvm_console *console;
 

@@ -86,6 +86,10 @@ int kvm_vcpu_enter(struct kvm_vcpu *v, bool *handled)
     g_mutex_lock(&v->kick_lock);
     v->in_run = false;
     g_mutex_unlock(&v->kick_lock);
+    struct kvm_coalesced_mmio_ring *ring = v->m->pio_ring;
+    if (ring)
+        __atomic_store_n(&ring->first, __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE),
+                         __ATOMIC_RELEASE);
     if (rc < 0) {
         if (e == EINTR || e == EAGAIN) {
             __atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);

@@ -31,12 +31,29 @@ static void teardown(struct kvm_machine *m)
             m->vcpus[i] = NULL;
         }
     m->nvcpus = 0;
+    m->pio_ring = NULL;
     kvm_memory_free_all(m);
     kvm_bus_clear(&m->pio);
     kvm_bus_clear(&m->mmio);
     if (m->vm_fd >= 0)
         close(m->vm_fd);
     m->vm_fd = -1;
+}
+
+/* Port 0x80 (POST codes; Linux's I/O delay) has no device behind it, yet
+ * guests write it often: let KVM buffer those writes instead of exiting. */
+static void coalesce_port80(struct kvm_machine *m)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    struct kvm_vcpu *v0 = m->vcpus[0];
+    if (!v0 || ioctl(m->sys->fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) <= 0 ||
+        v0->run_size < (size_t)(KVM_COALESCED_MMIO_PAGE_OFFSET + 1) * (size_t)page)
+        return;
+    struct kvm_coalesced_mmio_zone zone = {.addr = 0x80, .size = 1, .pio = 1};
+    if (ioctl(m->vm_fd, KVM_REGISTER_COALESCED_MMIO, &zone) < 0)
+        return; /* an optimisation only */
+    m->pio_ring = (struct kvm_coalesced_mmio_ring *)((uint8_t *)v0->run +
+                                                     KVM_COALESCED_MMIO_PAGE_OFFSET * page);
 }
 
 static int build(struct kvm_machine *m)
@@ -69,6 +86,7 @@ static int build(struct kvm_machine *m)
             m->vcpus[i]->pub.id = i;
             m->nvcpus++;
         }
+        coalesce_port80(m);
         if (kvm_devices_create(m) < 0)
             return qv_error_code();
     }
