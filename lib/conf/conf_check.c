@@ -12,6 +12,7 @@ const char *const qv_conf_disk_types[] = {"file", "block", NULL};
 const char *const qv_conf_disk_devices[] = {"disk", "cdrom", NULL};
 const char *const qv_conf_disk_buses[] = {"virtio", "scsi", "ide", "sata", NULL};
 const char *const qv_conf_net_types[] = {"user", "bridge", "network", "direct", "ethernet", NULL};
+const char *const qv_conf_direct_modes[] = {"vepa", "bridge", "private", "passthrough", NULL};
 const char *const qv_conf_chr_types[] = {"pty", "file", "unix", "stdio", "null", "tcp", NULL};
 const char *const qv_conf_graphics_types[] = {"vnc", "spice", NULL};
 const char *const qv_conf_disk_formats[] = {"raw", "qcow2", "qcow", "qed",  "vmdk", "vdi",

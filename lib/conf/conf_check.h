@@ -13,7 +13,8 @@ extern const char *const qv_conf_cpu_modes[];      /* enum qv_cpu_mode, [0] = ""
 extern const char *const qv_conf_disk_types[];     /* enum qv_disk_type */
 extern const char *const qv_conf_disk_devices[];   /* enum qv_disk_device */
 extern const char *const qv_conf_disk_buses[];     /* enum qv_disk_bus */
-extern const char *const qv_conf_net_types[];      /* enum qv_net_type */
+extern const char *const qv_conf_net_types[];
+extern const char *const qv_conf_direct_modes[]; /* macvtap <source mode=> */      /* enum qv_net_type */
 extern const char *const qv_conf_chr_types[];      /* enum qv_chardev_type */
 extern const char *const qv_conf_graphics_types[]; /* enum qv_graphics_type */
 extern const char *const qv_conf_disk_formats[];

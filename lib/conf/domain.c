@@ -23,6 +23,7 @@ void qv_net_free(struct qv_net *n)
     if (!n)
         return;
     g_free(n->source);
+    g_free(n->source_mode);
     g_free(n->model);
     g_free(n);
 }
@@ -149,6 +150,7 @@ struct qv_net *qv_net_copy(const struct qv_net *s)
 {
     struct qv_net *d = g_memdup2(s, sizeof(*s));
     d->source = g_strdup(s->source);
+    d->source_mode = g_strdup(s->source_mode);
     d->model = g_strdup(s->model);
     return d;
 }

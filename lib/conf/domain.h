@@ -46,6 +46,7 @@ struct qv_disk {
 struct qv_net {
     enum qv_net_type type;
     char *source;        /* bridge, network or direct dev name */
+    char *source_mode;   /* direct (macvtap): vepa, bridge, private, passthrough, or NULL */
     char *model;         /* "virtio", "e1000", ... or NULL */
     char mac[18];        /* "52:54:00:..." lower case; "" means generate */
     uint64_t inbound_kbps;  /* <bandwidth><inbound average=> KiB/s, 0 when absent */

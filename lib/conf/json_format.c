@@ -157,6 +157,7 @@ static void format_nic(B *b, const struct qv_net *n)
     json_builder_begin_object(b);
     str(b, "type", qv_conf_net_types[n->type]);
     str(b, "source", n->source);
+    str(b, "source_mode", n->source_mode);
     str(b, "mac", n->mac[0] ? n->mac : NULL);
     str(b, "model", n->model);
     num_nz(b, "boot_order", n->boot_order);

@@ -463,7 +463,7 @@ static int parse_nic(struct jctx *c, JsonObject *o, struct qv_net *n)
 {
     int v;
     TRY(check_keys(c, o,
-                   "type source mac model boot_order host_port inbound_bits_per_sec "
+                   "type source source_mode mac model boot_order host_port inbound_bits_per_sec "
                    "outbound_bits_per_sec"));
     int rc = get_enum(c, o, "type", qv_conf_net_types, &v);
     TRY(rc);
@@ -474,6 +474,12 @@ static int parse_nic(struct jctx *c, JsonObject *o, struct qv_net *n)
     if (!n->source &&
         (n->type == QV_NET_BRIDGE || n->type == QV_NET_NETWORK || n->type == QV_NET_DIRECT))
         return jerr(c, "source", "is required for a %s NIC", qv_conf_net_types[n->type]);
+    rc = get_enum(c, o, "source_mode", qv_conf_direct_modes, &v);
+    TRY(rc);
+    if (rc == 1 && n->type != QV_NET_DIRECT)
+        return jerr(c, "source_mode", "is only used by a direct NIC");
+    if (rc == 1)
+        n->source_mode = g_strdup(qv_conf_direct_modes[v]);
     g_autofree char *mac = NULL;
     TRY(get_str(c, o, "mac", qv_conf_check_line, &mac));
     if (mac && !qv_conf_norm_mac(mac, n->mac))

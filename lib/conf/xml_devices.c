@@ -280,7 +280,18 @@ static int net_source(const xmlNode *n, struct qv_net *net)
         return qv_conf_xml_need_str(n, "network", qv_conf_check_devname, &net->source) < 0
                    ? QV_ERR_XML
                    : 0;
-    case QV_NET_DIRECT:
+    case QV_NET_DIRECT: {
+        const char *const *modes = qv_conf_direct_modes;
+        int m;
+        TRY(qv_conf_xml_check(n, QV_XML_EMPTY, "dev mode"));
+        int has = qv_conf_xml_attr_enum(n, "mode", modes, &m);
+        if (has < 0)
+            return QV_ERR_XML;
+        if (has)
+            net->source_mode = g_strdup(modes[m]);
+        return qv_conf_xml_need_str(n, "dev", qv_conf_check_devname, &net->source) < 0 ? QV_ERR_XML
+                                                                                       : 0;
+    }
     case QV_NET_USER:
         TRY(qv_conf_xml_check(n, QV_XML_EMPTY, "dev"));
         return qv_conf_xml_need_str(n, "dev", qv_conf_check_devname, &net->source) < 0 ? QV_ERR_XML

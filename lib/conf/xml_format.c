@@ -192,8 +192,13 @@ static void format_net(W *w, const struct qv_net *n)
     attr(w, "type", qv_conf_net_types[n->type]);
     if (n->mac[0])
         empty_elem(w, "mac", "address", n->mac);
-    if (n->source && source_attr[n->type])
-        empty_elem(w, "source", source_attr[n->type], n->source);
+    if (n->source && source_attr[n->type]) {
+        start(w, "source");
+        attr(w, source_attr[n->type], n->source);
+        if (n->source_mode)
+            attr(w, "mode", n->source_mode);
+        end(w);
+    }
     if (n->type == QV_NET_USER && n->host_port) {
         start(w, "portForward");
         attr(w, "proto", "tcp");
