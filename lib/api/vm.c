@@ -18,6 +18,17 @@ int qv_unsupported(const struct qv_conn *conn, const char *op)
                         conn->driver->name);
 }
 
+/* Take a destroyed VM's handle out of the table, so that its name leads to
+ * a new VM (and a new handle) from now on. Called with vm->lock held. */
+static void handle_forget(struct vm *vm)
+{
+    vm->destroyed = true;
+    g_rec_mutex_lock(&vm->conn->lock);
+    if (g_hash_table_lookup(vm->conn->vms, vm->name) == vm)
+        g_hash_table_remove(vm->conn->vms, vm->name);
+    g_rec_mutex_unlock(&vm->conn->lock);
+}
+
 static int status_of(struct vm *vm, struct qv_vm_status *st)
 {
     st->reason = VM_REASON_NONE;
@@ -32,6 +43,7 @@ static int status_of(struct vm *vm, struct qv_vm_status *st)
     if (rc == QV_ERR_NOT_FOUND) {
         /* Removed behind our back (another process destroyed it). */
         st->state = VM_STATE_DESTROYED;
+        handle_forget(vm);
         return 0;
     }
     return rc;
@@ -423,14 +435,8 @@ void vm_destroy(struct vm *vm)
     if (qv_vm_enter(vm, QV_OP_DESTROY, NULL) == 0) {
         int rc = DRV(vm)->vm_destroy ? DRV(vm)->vm_destroy(vm)
                                      : qv_unsupported(vm->conn, "vm_destroy");
-        if (rc == 0) {
-            vm->destroyed = true;
-            /* A new VM may now take the name; it gets a fresh handle. */
-            g_rec_mutex_lock(&vm->conn->lock);
-            if (g_hash_table_lookup(vm->conn->vms, vm->name) == vm)
-                g_hash_table_remove(vm->conn->vms, vm->name);
-            g_rec_mutex_unlock(&vm->conn->lock);
-        }
+        if (rc == 0)
+            handle_forget(vm); /* a new VM may now take the name */
         qv_vm_leave(vm);
     }
     /* The caller's reference goes whatever happened; keep the error. */
