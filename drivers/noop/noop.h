@@ -73,15 +73,17 @@ struct noop_vcpu {
 struct noop_snap; /* memory mode only: noop_snapshot.c */
 
 struct noop_vm {
-    int refs; /* under noop_vm.c's refs_lock */
+    int refs;             /* under noop_vm.c's refs_lock */
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t cond;  /* broadcast on every state change */
     struct noop_conn *nc;
     char *name;
     char *dir; /* DIR/<name>, directory mode only */
     char *lock_path;
-    dev_t dir_dev; /* identity of the directory this object belongs to */
-    ino_t dir_ino;
+    /* Directory mode: the random id state.json carries for this VM's whole
+     * life, so a VM destroyed and re-created under the same name elsewhere
+     * (inode numbers get reused) is told apart. "" until first read. */
+    char instance[37];
     int lock_fd; /* the flock, held between begin and end */
     struct qv_domain *def;
     char *def_stamp; /* directory mode: identity of the domain.xml def came from */
@@ -121,7 +123,10 @@ int noop_store_save_def(struct noop_vm *v);
 int noop_store_read_status(struct noop_vm *v, struct qv_vm_status *st);
 int noop_store_save_state(struct noop_vm *v);
 int noop_store_write_def(const char *dir, const struct qv_domain *def);
-int noop_store_write_state(const char *dir, const struct qv_vm_status *st, GPtrArray *regions);
+int noop_store_write_state(const char *dir, const char *instance, const struct qv_vm_status *st,
+                           GPtrArray *regions);
+/* Read state.json's instance id into v->instance. */
+int noop_store_adopt(struct noop_vm *v);
 /* Move a fully written temporary directory to dir; QV_ERR_EXISTS if taken. */
 int noop_store_publish(const char *tmp, const char *dir, const char *what, const char *name);
 char *noop_store_mkdtemp(const char *parent, const char *name);

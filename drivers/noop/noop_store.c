@@ -168,10 +168,13 @@ void noop_json_add_regions(JsonBuilder *b, GPtrArray *regions, guint from)
     json_builder_end_array(b);
 }
 
-int noop_store_write_state(const char *dir, const struct qv_vm_status *st, GPtrArray *regions)
+int noop_store_write_state(const char *dir, const char *instance, const struct qv_vm_status *st,
+                           GPtrArray *regions)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
+    json_builder_set_member_name(b, "instance");
+    json_builder_add_string_value(b, instance);
     json_builder_set_member_name(b, "state");
     json_builder_add_string_value(b, state_names[st->state]);
     json_builder_set_member_name(b, "reason");
@@ -192,13 +195,15 @@ int noop_store_write_state(const char *dir, const struct qv_vm_status *st, GPtrA
 }
 
 /* Parse state.json into st and (when wanted) the added regions. */
-static int read_state(const char *dir, struct qv_vm_status *st, GArray *regions)
+static int read_state(const char *dir, struct qv_vm_status *st, GArray *regions, char instance[37])
 {
     g_autofree char *path = g_build_filename(dir, "state.json", NULL);
     g_autofree char *text = NULL;
     size_t len = 0;
     int rc = qv_file_read(path, &text, &len);
-    if (rc == QV_ERR_NOT_FOUND) /* the directory exists (checked first): damage */
+    if (rc == QV_ERR_NOT_FOUND && !g_file_test(dir, G_FILE_TEST_IS_DIR))
+        return qv_error_set(QV_ERR_NOT_FOUND, "'%s' no longer exists", dir); /* destroyed */
+    if (rc == QV_ERR_NOT_FOUND) /* the directory is there without it: damage */
         return qv_error_set(QV_ERR_IO, "%s is missing", path);
     if (rc < 0)
         return rc;
@@ -223,19 +228,38 @@ static int read_state(const char *dir, struct qv_vm_status *st, GArray *regions)
         (!noop_json_int(o, "exit_status", &status) || status < -1 || status > 255))
         return qv_error_set(QV_ERR_JSON, "%s: $.exit_status: expected an integer -1..255", path);
     st->exit_status = (int)status;
+    const char *id = noop_json_str(o, "instance");
+    if (instance)
+        g_strlcpy(instance, id ? id : "", 37);
     if (!regions)
         return 0;
     return noop_json_regions(o, path, regions);
 }
 
+/* A state.json without an id (written by hand) matches any. */
+static bool same_instance(const struct noop_vm *v, const char *id)
+{
+    return !id[0] || !v->instance[0] || strcmp(id, v->instance) == 0;
+}
+
 int noop_store_read_status(struct noop_vm *v, struct qv_vm_status *st)
 {
-    return read_state(v->dir, st, NULL);
+    char id[37];
+    int rc = read_state(v->dir, st, NULL, id);
+    if (rc == 0 && !same_instance(v, id))
+        return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' was destroyed", v->name);
+    return rc;
+}
+
+int noop_store_adopt(struct noop_vm *v)
+{
+    struct qv_vm_status st;
+    return read_state(v->dir, &st, NULL, v->instance);
 }
 
 int noop_store_save_state(struct noop_vm *v)
 {
-    return noop_store_write_state(v->dir, &v->st, v->regions);
+    return noop_store_write_state(v->dir, v->instance, &v->st, v->regions);
 }
 
 /* ---- domain.xml ---- */
@@ -305,20 +329,22 @@ int noop_store_load(struct noop_vm *v, bool full)
     }
     if (!S_ISDIR(st.st_mode))
         return qv_error_set(QV_ERR_IO, "VM '%s': '%s' is not a directory", v->name, v->dir);
-    if (v->dir_ino == 0) {
-        v->dir_dev = st.st_dev;
-        v->dir_ino = st.st_ino;
-    } else if (v->dir_dev != st.st_dev || v->dir_ino != st.st_ino) {
-        return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' was destroyed (a new VM now has its name)",
-                            v->name);
-    }
-    if (!full)
-        return read_state(v->dir, &v->st, NULL);
-    int rc = load_def(v);
+    /* Read into a copy: a different instance must not touch v. */
+    struct qv_vm_status now;
+    char id[37];
+    g_autoptr(GArray) regions = g_array_new(FALSE, TRUE, sizeof(struct noop_region));
+    int rc = read_state(v->dir, &now, full ? regions : NULL, id);
     if (rc < 0)
         return rc;
-    g_autoptr(GArray) regions = g_array_new(FALSE, TRUE, sizeof(struct noop_region));
-    rc = read_state(v->dir, &v->st, regions);
+    if (!same_instance(v, id))
+        return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' was destroyed (a new VM now has its name)",
+                            v->name);
+    v->st = now;
+    if (!v->instance[0])
+        g_strlcpy(v->instance, id, sizeof(v->instance));
+    if (!full)
+        return 0;
+    rc = load_def(v);
     if (rc < 0)
         return rc;
     if (v->regions->len == 0 && (rc = noop_memory_init(v)) < 0)

@@ -72,6 +72,11 @@ void noop_vm_unref(struct noop_vm *v)
     g_free(v);
 }
 
+static int no_vm(struct noop_conn *nc, const char *name)
+{
+    return qv_error_set(QV_ERR_NOT_FOUND, "no VM named '%s' in %s", name, nc->dir);
+}
+
 static int gone(struct noop_vm *v)
 {
     return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' no longer exists", v->name);
@@ -144,16 +149,19 @@ int noop_vm_define(struct qv_conn *conn, const struct qv_domain *def, void **pri
         if (!tmp)
             return qv_error_code();
         struct qv_vm_status st = {VM_STATE_CREATED, VM_REASON_NONE, -1};
+        g_autofree char *instance = g_uuid_string_random();
         int rc = noop_store_write_def(tmp, def);
         if (rc == 0)
-            rc = noop_store_write_state(tmp, &st, NULL);
+            rc = noop_store_write_state(tmp, instance, &st, NULL);
         if (rc == 0)
             rc = noop_store_publish(tmp, dir, "define", def->name);
         if (rc < 0) {
             qv_dir_remove_tree(tmp);
             return rc;
         }
-        *priv = noop_vm_new(nc, def->name);
+        struct noop_vm *v = noop_vm_new(nc, def->name);
+        g_strlcpy(v->instance, instance, sizeof(v->instance));
+        *priv = v;
         return 0;
     }
 
@@ -184,8 +192,14 @@ int noop_vm_lookup(struct qv_conn *conn, const char *name, void **priv)
         g_autofree char *dir = noop_store_vm_dir(nc, name);
         g_autofree char *xml = g_build_filename(dir, "domain.xml", NULL);
         if (!g_file_test(xml, G_FILE_TEST_IS_REGULAR))
-            return qv_error_set(QV_ERR_NOT_FOUND, "no VM named '%s' in %s", name, nc->dir);
-        *priv = noop_vm_new(nc, name);
+            return no_vm(nc, name);
+        struct noop_vm *v = noop_vm_new(nc, name);
+        int rc = noop_store_adopt(v);
+        if (rc < 0) {
+            noop_vm_unref(v);
+            return rc == QV_ERR_NOT_FOUND ? no_vm(nc, name) : rc;
+        }
+        *priv = v;
         return 0;
     }
     pthread_mutex_lock(&nc->lock);
@@ -411,6 +425,7 @@ int noop_vm_clone(struct vm *src, const struct qv_domain *newdef, void **priv)
             goto out;
         }
         struct qv_vm_status st = {VM_STATE_CREATED, VM_REASON_NONE, -1};
+        g_autofree char *instance = g_uuid_string_random();
         rc = noop_store_write_def(tmp, newdef);
         for (guint i = 0; rc == 0 && i < v->regions->len; i++) {
             struct noop_region *r = g_ptr_array_index(v->regions, i);
@@ -420,13 +435,15 @@ int noop_vm_clone(struct vm *src, const struct qv_domain *newdef, void **priv)
             noop_region_free(copy);
         }
         if (rc == 0)
-            rc = noop_store_write_state(tmp, &st, v->regions);
+            rc = noop_store_write_state(tmp, instance, &st, v->regions);
         if (rc == 0)
             rc = noop_store_publish(tmp, dir, "clone", newdef->name);
         if (rc < 0)
             qv_dir_remove_tree(tmp);
         else
             nv = noop_vm_new(nc, newdef->name);
+        if (nv)
+            g_strlcpy(nv->instance, instance, sizeof(nv->instance));
         goto out;
     }
 

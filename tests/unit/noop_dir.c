@@ -177,6 +177,26 @@ START_TEST(test_layout_and_second_connection)
     ck_assert_uint_eq(n, 0);
     qv_strv_free(names);
     vm_free(vb);
+
+    /* Destroyed and defined again elsewhere: the old handle stays
+     * destroyed, a new lookup finds the new VM. */
+    va = vm_create_on(a, "web", 1, 1 << 20);
+    vb = vm_lookup(b, "web");
+    ck_assert_ptr_nonnull(vb);
+    vm_destroy(va);
+    va = vm_create_on(a, "web", 1, 1 << 20);
+    ck_assert_ptr_nonnull(va);
+    ASSERT_OK(vm_start(va));
+    ck_assert_int_eq(vm_get_state(vb), VM_STATE_DESTROYED);
+    struct vm *fresh = vm_lookup(b, "web");
+    ck_assert_ptr_nonnull(fresh);
+    ck_assert_ptr_ne(fresh, vb);
+    ck_assert_int_eq(vm_get_state(fresh), VM_STATE_RUNNING);
+    ck_assert_int_eq(vm_get_state(vb), VM_STATE_DESTROYED);
+    vm_free(vb);
+    vm_free(fresh);
+    vm_destroy(va);
+
     assert_no_leftovers();
     qv_close(a);
     qv_close(b);
