@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -82,6 +83,13 @@ int cli_console_open(const char *ep)
         int fd = open(ep + 4, O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (fd < 0)
             return cli_error("cannot open console %s: %s", ep + 4, g_strerror(errno)), -1;
+        /* The line discipline of the pty's far end must not echo the
+         * guest's output back into it or hold bytes until a newline. */
+        struct termios t;
+        if (tcgetattr(fd, &t) == 0) {
+            cfmakeraw(&t);
+            tcsetattr(fd, TCSANOW, &t);
+        }
         return fd;
     }
     const char *path = ep + 5; /* "unix:" */

@@ -109,6 +109,9 @@ HELLO = bytes.fromhex("66baf803b068eeb069eeb00aeeb005e6f4f4ebfd")
 READ_ONE = bytes.fromhex("66bafd03eca80174fb66baf803ece6f4f4ebfd")
 SPIN = bytes.fromhex("ebfe")  # jmp $
 UD2 = bytes.fromhex("0f0b")  # #UD with no IDT: a triple fault
+# wait: mov dx,0x3fd; in al,dx; test al,1; jz wait; mov dx,0x3f8; in al,dx;
+# out dx,al; out 0xf4,al; hlt; jmp $-1   -- echoes one byte, exits with it
+ECHO_ONE = bytes.fromhex("66bafd03eca80174fb66baf803eceee6f4f4ebfd")
 
 
 @pytest.fixture
@@ -233,3 +236,18 @@ def test_qemu_run_crash(qemu, tmp_path):
     out, err = p.communicate(timeout=60)
     assert p.returncode == 1, (out, err)
     assert re.search(r"qv: error: VM 'run-\d+' crashed", err), err
+
+
+@pytest.mark.parametrize("serial", ["unix", "pty"])
+def test_kvm_run_relays_console_off_stdio(kvm, tmp_path, serial):
+    """A serial port on a socket or pty instead of stdio: vm run relays it."""
+    sock = tmp_path / "serial.sock"
+    source = ("<source mode='bind' path='%s'/>" % sock) if serial == "unix" else ""
+    xml = tmp_path / "relay.xml"
+    xml.write_text("<domain type='kvm'>\n  <name>relay</name>\n"
+                   "  <memory unit='MiB'>16</memory>\n  <vcpu>1</vcpu>\n"
+                   "  <os><type arch='x86_64'>hvm</type><kernel>%s</kernel></os>\n"
+                   "  <devices><serial type='%s'>%s<target port='0'/></serial></devices>\n"
+                   "</domain>\n" % (kvm("echo.bin", ECHO_ONE), serial, source))
+    r = run_qv("vm", "run", "--xml", xml, uri="kvm:///embed", input="Z", timeout=60)
+    assert (r.rc, r.out, r.err) == (((ord("Z") << 1) | 1) & 0xFF, "Z", ""), r
