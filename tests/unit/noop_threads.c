@@ -3,11 +3,13 @@
  * either succeed or fail with an error its race explains (the VM is gone,
  * exists already, or is in another state); nothing may crash, deadlock or
  * leave the world inconsistent. CI also runs this under helgrind:
- *   CK_FORK=no valgrind --tool=helgrind --error-exitcode=1 ./noop_threads */
+ *   CK_FORK=no valgrind --tool=helgrind --error-exitcode=1 \
+ *     --suppressions=tests/unit/noop_threads.supp ./noop_threads */
 #include <check.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qv/qv.h"
@@ -30,12 +32,12 @@ enum op {
 };
 
 static const char *const op_names[OP_COUNT] = {
-    "define", "lookup", "start", "pause", "resume", "stop",
-    "snapshot", "get_xml", "list", "memory", "destroy",
+    "define",   "lookup",  "start", "pause",  "resume",  "stop",
+    "snapshot", "get_xml", "list",  "memory", "destroy",
 };
 
-static const char *const vm_names[] = { "t0", "t1", "t2", "t3", "t4" };
-static const char *const snap_names[] = { "a", "b", "c" };
+static const char *const vm_names[] = {"t0", "t1", "t2", "t3", "t4"};
+static const char *const snap_names[] = {"a", "b", "c"};
 
 struct worker {
     struct qv_conn *conn;
@@ -61,10 +63,8 @@ static int snapshot_op(struct vm *vm, GRand *r)
 {
     const char *s = snap_names[g_rand_int_range(r, 0, G_N_ELEMENTS(snap_names))];
     switch (g_rand_int_range(r, 0, 4)) {
-    case 0:
-        return snapshot_restore(vm, s);
-    case 1:
-        return snapshot_delete(vm, s);
+    case 0: return snapshot_restore(vm, s);
+    case 1: return snapshot_delete(vm, s);
     case 2: {
         struct snapshot_info *list = NULL;
         size_t n = 0;
@@ -72,8 +72,7 @@ static int snapshot_op(struct vm *vm, GRand *r)
         snapshot_info_free(list, n);
         return rc;
     }
-    default:
-        return snapshot_create(vm, s, 0);
+    default: return snapshot_create(vm, s, 0);
     }
 }
 
@@ -98,15 +97,14 @@ static int vm_op(struct worker *w, enum op op, struct vm *vm, GRand *r)
     case OP_START: return vm_start(vm);
     case OP_PAUSE: return vm_pause(vm);
     case OP_RESUME: return vm_resume(vm);
-    case OP_STOP:
-        return g_rand_boolean(r) ? vm_stop(vm) : vm_stop_flags(vm, VM_STOP_FORCE, 0);
+    case OP_STOP: return g_rand_boolean(r) ? vm_stop(vm) : vm_stop_flags(vm, VM_STOP_FORCE, 0);
     case OP_SNAPSHOT: return snapshot_op(vm, r);
     case OP_GET_XML: {
         char *xml = vm_get_xml(vm);
         int rc = xml ? 0 : code();
         if (xml && !strstr(xml, vm_get_name(vm))) {
-            g_snprintf(w->first_failure, sizeof(w->first_failure),
-                       "XML of %s lacks its name", vm_get_name(vm));
+            g_snprintf(w->first_failure, sizeof(w->first_failure), "XML of %s lacks its name",
+                       vm_get_name(vm));
             rc = 1;
         }
         qv_free(xml);
@@ -119,9 +117,7 @@ static int vm_op(struct worker *w, enum op op, struct vm *vm, GRand *r)
             rc = vm_read_memory(vm, 8 * (w->seed % 64), &back, 8);
         return rc;
     }
-    case OP_DESTROY:
-        vm_destroy(vm);
-        return code();
+    case OP_DESTROY: vm_destroy(vm); return code();
     default: return 1;
     }
 }
@@ -153,8 +149,8 @@ static gpointer worker_main(gpointer data)
         if (rc == 0)
             w->ok[op]++;
         else if (!expected(rc) && w->failures++ == 0 && !w->first_failure[0])
-            g_snprintf(w->first_failure, sizeof(w->first_failure), "%s on %s: %d %s",
-                       op_names[op], name, rc, qv_last_error()->message);
+            g_snprintf(w->first_failure, sizeof(w->first_failure), "%s on %s: %d %s", op_names[op],
+                       name, rc, qv_last_error()->message);
     }
     g_rand_free(r);
     return NULL;
@@ -173,7 +169,7 @@ static void hammer(const char *uri, int ops)
         w[i].ops = ops;
         t[i] = g_thread_new("hammer", worker_main, &w[i]);
     }
-    int ok[OP_COUNT] = { 0 };
+    int ok[OP_COUNT] = {0};
     for (int i = 0; i < THREADS; i++) {
         g_thread_join(t[i]);
         ck_assert_msg(w[i].failures == 0, "thread %d: %d unexpected failures, first: %s", i,
@@ -206,9 +202,18 @@ static void hammer(const char *uri, int ops)
     qv_close(conn);
 }
 
+/* Operations per thread: 1000, or $QV_THREADS_OPS (CI may lower it for
+ * slow runs under valgrind). */
+static int ops_per_thread(int dflt)
+{
+    const char *env = g_getenv("QV_THREADS_OPS");
+    int n = env ? atoi(env) : 0;
+    return n > 0 ? MIN(n, dflt) : dflt;
+}
+
 START_TEST(test_threads_memory_world)
 {
-    hammer("noop:///", 1000);
+    hammer("noop:///", ops_per_thread(1000));
 }
 END_TEST
 
@@ -219,7 +224,7 @@ START_TEST(test_threads_directory_world)
     g_autofree char *dir = g_dir_make_tmp("qv-noop-threads-XXXXXX", NULL);
     ck_assert_ptr_nonnull(dir);
     g_autofree char *uri = g_strconcat("noop://", dir, "/world", NULL);
-    hammer(uri, 150);
+    hammer(uri, ops_per_thread(150));
     g_autofree char *locks = g_build_filename(dir, "world", ".locks", NULL);
     GDir *d = g_dir_open(locks, 0, NULL);
     const char *e;
