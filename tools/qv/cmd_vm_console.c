@@ -39,8 +39,8 @@ static int attach(const char *ep, const char *vm_name)
         if (!text)
             return CLI_EXIT_ERROR;
         fputs(text, stdout);
-        fprintf(stderr, "qv: VM '%s' writes its console to the file %s; it takes no input\n",
-                vm_name, ep + 5);
+        fprintf(stderr, "qv: that is the console log of VM '%s' (%s); it takes no input\n", vm_name,
+                ep + 5);
         return CLI_EXIT_OK;
     }
     if (strcmp(ep, "stdio") == 0)

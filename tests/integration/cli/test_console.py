@@ -210,3 +210,19 @@ def test_unix_console_tty_detach_and_reattach(qemu_vm):
         os.close(slave)
     # Detaching left the VM running.
     assert "running" in qemu_vm.ok("vm", "show", "echo").out
+
+
+def test_console_of_stopped_vm_prints_its_log(qemu_vm):
+    p = subprocess.Popen([QV, "-c", qemu_vm.uri, "vm", "console", "echo"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(b"logged\n")
+    p.stdin.flush()
+    read_until(p.stdout.fileno(), b"logged\n", timeout=60)
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=10)
+    qemu_vm.ok("vm", "stop", "echo", "--force")
+    r = qemu_vm("vm", "console", "echo")
+    assert r.rc == 0, r
+    assert "qv-echo ready" in r.out and "logged" in r.out, r
+    assert re.fullmatch(r"qv: that is the console log of VM 'echo' \(\S+console\.log\); "
+                        r"it takes no input\n", r.err), r
