@@ -270,7 +270,7 @@ void kvm_machine_halt_threads(struct kvm_machine *m)
 
 static int launch(struct kvm_machine *m, bool paused)
 {
-    if (kvm_load_kernel(m) < 0)
+    if (kvm_load_kernel(m) < 0 || kvm_mptable_write(m) < 0)
         return qv_error_code();
     if (kvm_devices_start(m) < 0)
         return qv_error_code();

@@ -159,6 +159,55 @@ START_TEST(misbehaving_guest_is_contained)
 }
 END_TEST
 
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+    uint8_t s = 0;
+    while (n--)
+        s = (uint8_t)(s + *p++);
+    return s;
+}
+
+START_TEST(mp_table_lists_every_vcpu)
+{
+    g_autofree char *dir = g_dir_make_tmp("qv-kvm-XXXXXX", NULL);
+    g_autofree char *log = g_build_filename(dir, "console.log", NULL);
+    g_autoptr(qv_domain) def = domain_for("hello.elf", 3, 32, log);
+    def->cpu.sockets = 1;
+    def->cpu.cores = 3;
+    def->cpu.threads = 1;
+    struct kvm_machine *m = kvm_machine_new(&sys, def);
+    ck_assert_int_eq(kvm_machine_start(m), 0);
+    ck_assert_int_eq(kvm_machine_wait(m, 60000), 0);
+    uint8_t fp[16], t[1024];
+    ck_assert_int_eq(kvm_memory_rw(m, 0xf0000, fp, 16, false), 0);
+    ck_assert_mem_eq(fp, "_MP_", 4);
+    ck_assert_uint_eq(sum(fp, 16), 0);
+    uint32_t at = fp[4] | fp[5] << 8 | fp[6] << 16 | (uint32_t)fp[7] << 24;
+    ck_assert_int_eq(kvm_memory_rw(m, at, t, sizeof(t), false), 0);
+    ck_assert_mem_eq(t, "PCMP", 4);
+    uint16_t len = t[4] | t[5] << 8, count = t[34] | t[35] << 8;
+    ck_assert_uint_le(len, sizeof(t));
+    ck_assert_uint_eq(sum(t, len), 0);
+    unsigned cpus = 0, ioapics = 0, bsp = 0;
+    const uint8_t *e = t + 44;
+    for (unsigned i = 0; i < count; i++) {
+        if (e[0] == 0) {
+            ck_assert_uint_eq(e[1], kvm_cpu_apic_id(def, cpus));
+            bsp += (e[3] & 2) != 0;
+            cpus++;
+        }
+        ioapics += e[0] == 2;
+        e += e[0] == 0 ? 20 : 8;
+    }
+    ck_assert_uint_eq(cpus, 3);
+    ck_assert_uint_eq(bsp, 1);
+    ck_assert_uint_eq(ioapics, 1);
+    kvm_machine_unref(m);
+    unlink(log);
+    rmdir(dir);
+}
+END_TEST
+
 static void expect_load_error(const char *file, const void *data, size_t len, const char *what)
 {
     g_autofree char *dir = g_dir_make_tmp("qv-kvm-XXXXXX", NULL);
@@ -243,6 +292,7 @@ int main(void)
     tcase_add_test(tc, smp_topology_apic_ids);
     tcase_add_test(tc, i8042_reset_stops_with_reason_reset);
     tcase_add_test(tc, misbehaving_guest_is_contained);
+    tcase_add_test(tc, mp_table_lists_every_vcpu);
     tcase_add_test(tc, malformed_kernels);
     tcase_add_test(tc, missing_kernel_names_the_file);
     suite_add_tcase(s, tc);

@@ -53,6 +53,9 @@ void kvm_fw_cfg_free(struct kvm_fw_cfg *f);
 /* Add a named file (copied); selectors are given in order from 0x20. */
 int kvm_fw_cfg_add_file(struct kvm_fw_cfg *f, const char *name, const void *data, size_t len);
 
+/* Write the MP table into guest memory (at every power-on). */
+int kvm_mptable_write(struct kvm_machine *m);
+
 struct kvm_cmos *kvm_cmos_new(struct kvm_machine *m);
 void kvm_cmos_free(struct kvm_cmos *c);
 
