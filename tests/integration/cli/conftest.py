@@ -115,3 +115,14 @@ def parse_kv(text):
         key, _, value = line.partition(":")
         out[key.strip()] = value.strip()
     return out
+
+
+def assert_valid_domain_xml(xml, tmp_path):
+    """virt-xml-validate (libvirt-clients) accepts the document."""
+    import shutil
+    validate = shutil.which("virt-xml-validate")
+    assert validate, "virt-xml-validate (libvirt-clients) is needed"
+    f = tmp_path / "validate-domain.xml"
+    f.write_text(xml)
+    p = subprocess.run([validate, str(f), "domain"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr + xml

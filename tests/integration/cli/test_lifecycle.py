@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import UUID_RE, parse_kv, parse_table
+from conftest import UUID_RE, assert_valid_domain_xml, parse_kv, parse_table
 
 LIST_HEADERS = ["NAME", "STATE", "VCPUS", "MEMORY", "UUID"]
 
@@ -171,7 +171,7 @@ def test_create_from_json(cli, tmp_path):
     assert "vcpus" in r.err, r
 
 
-def test_clone(cli):
+def test_clone(cli, tmp_path):
     uuid = create(cli, "web01", "--vcpus", "2")
     cli.ok("vm", "start", "web01")
     r = cli.ok("vm", "clone", "web01", "--name", "web02")
@@ -184,6 +184,7 @@ def test_clone(cli):
     assert rows["web01"]["STATE"] == "running"
     cli.ok("vm", "destroy", "web01")
     cli.ok("vm", "start", "web02")
+    assert_valid_domain_xml(cli.ok("vm", "show", "web02", "--xml").out, tmp_path)
 
 
 def test_table_columns_align_with_long_names(cli):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import QV, parse_table, run_qv
+from conftest import QV, assert_valid_domain_xml, parse_table, run_qv
 
 LIST_HEADERS = ["NAME", "STATE", "VCPUS", "MEMORY", "UUID"]
 
@@ -54,6 +54,7 @@ def test_run_kernel_defines_transient_vm(cli, kernel, tmp_path):
     assert "<initrd>%s</initrd>" % initrd in xml, xml
     assert "<cmdline>console=ttyS0 a&lt;b&amp;c</cmdline>" in xml, xml
     assert re.search(r"<serial type=.stdio.", xml), xml
+    assert_valid_domain_xml(xml, tmp_path)
     row = [r for r in parse_table(cli.ok("vm", "list").out, LIST_HEADERS) if r["NAME"] == name]
     assert row[0]["VCPUS"] == "2" and row[0]["MEMORY"] == "64 MiB", row
     # Stopped from elsewhere: a power-off, so status 0, and the VM is gone.

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import parse_kv
+from conftest import assert_valid_domain_xml, parse_kv
 
 
 def numa_node(cpu):
@@ -47,13 +47,15 @@ def test_cpu_pin_offline_vcpus_marked(cli):
     assert lines == ["vCPU 0 → any", "vCPU 1 → any (offline)"]
 
 
-def test_weight_and_cap_reach_the_definition(cli):
+def test_weight_and_cap_reach_the_definition(cli, tmp_path):
     cli.ok("vm", "create", "--name", "web01", "--vcpus", "2")
     cli.ok("vm", "set", "web01", "--cpu-weight", "512", "--cpu-cap", "50")
     xml = cli.ok("vm", "show", "web01", "--xml").out
     assert re.search(r"<shares>512</shares>", xml), xml
     kv = parse_kv(cli.ok("vm", "show", "web01").out)
     assert (kv["CPU weight"], kv["CPU cap"]) == ("512", "50%"), kv
+    cli.ok("vm", "set", "web01", "--cpu-pin", "0:1,1:0")
+    assert_valid_domain_xml(cli.ok("vm", "show", "web01", "--xml").out, tmp_path)
     cli.ok("vm", "set", "web01", "--cpu-weight", "65535", "--cpu-cap", "0")
     assert "<shares>65535</shares>" in cli.ok("vm", "show", "web01", "--xml").out
     cli.ok("vm", "set", "web01", "--cpu-weight", "1")
@@ -140,6 +142,7 @@ def test_io_and_net_limits(cli, tmp_path):
     assert re.search(r"<inbound average=['\"]12208['\"]", xml), xml
     r = cli.fails(1, "vm", "set", "io", "--net-limit", "1M", "--nic", "52:54:00:00:00:99")
     assert "52:54:00:00:00:99" in r.err
+    assert_valid_domain_xml(xml, tmp_path)
     cli.ok("vm", "set", "io", "--net-limit", "0", "--nic", "52:54:00:12:34:56")
     assert "<bandwidth" not in cli.ok("vm", "show", "io", "--xml").out
 
