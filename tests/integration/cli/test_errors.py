@@ -136,3 +136,12 @@ def test_console_unsupported_by_driver(cli):
     cli.ok("vm", "create", "--name", "web01")
     r = cli.fails(1, "vm", "console", "web01")
     assert r.err == "qv: error: vm_console_endpoint is not supported by the noop driver\n", r
+
+
+@pytest.mark.parametrize("form", [["-c", "{u}"], ["-c{u}"], ["--connect", "{u}"],
+                                  ["--connect={u}"]])
+def test_connect_option_forms(cli, form):
+    cli.ok("vm", "create", "--name", "web01")
+    args = [f.format(u=cli.uri) for f in form]
+    r = run_qv(*args, "vm", "list", "--all")
+    assert r.rc == 0 and "web01" in r.out, r
