@@ -3,6 +3,8 @@
  *
  *   lifecycle [URI] [NAME]      e.g. lifecycle noop:///   lifecycle qemu:///session
  *
+ * (kvm:///embed refuses to start a VM without a kernel: see hello_vm.c.)
+ *
  * Build: cc lifecycle.c $(pkg-config --cflags --libs qv)
  */
 #include <qv/qv.h>
@@ -14,6 +16,12 @@ static int fail(const char *what)
     const struct qv_error *e = qv_last_error();
     fprintf(stderr, "lifecycle: %s failed: %s (%s)\n", what, e->message, qv_strerror(e->code));
     return 1;
+}
+
+/* Ask the guest to power off; force it after 5 s (vm_stop waits 30 s). */
+static int stop_politely(struct vm *vm)
+{
+    return vm_stop_flags(vm, 0, 5000);
 }
 
 static void show(struct vm *vm, const char *after)
@@ -46,7 +54,7 @@ int main(int argc, char **argv)
         {"start", vm_start},
         {"pause", vm_pause},
         {"resume", vm_resume},
-        {"stop", vm_stop},
+        {"stop", stop_politely},
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {

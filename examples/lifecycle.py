@@ -20,9 +20,12 @@ def main():
         vm = conn.create_vm(name, vcpus=1, memory=64 * qv.MiB)
         try:
             print("%-8s -> %s" % ("create", vm.state))
-            for step in (vm.start, vm.pause, vm.resume, vm.stop):
+            steps = [("start", vm.start), ("pause", vm.pause), ("resume", vm.resume),
+                     # ask the guest to power off; force it after 5 s
+                     ("stop", lambda: vm.stop(timeout=5))]
+            for name, step in steps:
                 step()
-                print("%-8s -> %s" % (step.__name__, vm.state))
+                print("%-8s -> %s" % (name, vm.state))
             try:
                 vm.pause()
             except qv.InvalidStateError as e:

@@ -79,3 +79,13 @@ def test_tracer_example_prints_each_rip():
     assert linear == [0x1000, 0x1002] + [0x1005, 0x1007] * 3 + [0x1009]
     assert all("rip=0x" in line for line in out if line.startswith("step"))
     assert out[-1] == "guest reported 6 after 9 instructions"
+
+
+def test_lifecycle_examples_on_qemu(tmp_path):
+    from conftest import require_qemu
+    require_qemu()
+    uri = "qemu:///session?root=%s" % tmp_path
+    py = run([sys.executable, os.path.join(EXAMPLES, "lifecycle.py"), uri, "py-life"])
+    c = run([c_example("lifecycle"), uri, "py-life"])
+    assert py[0] == c[0] == "connected to %s (driver qemu)" % uri
+    assert py[1:] == c[1:] == [s.replace("lifecycle-demo", "py-life") for s in STATES]
