@@ -220,11 +220,16 @@ static gpointer vcpu_thread(gpointer data)
         if (handled)
             continue;
         switch (rc) {
-        case VCPU_EXIT_SHUTDOWN:
+        case VCPU_EXIT_SHUTDOWN: {
             /* A triple fault. QEMU's pc resets; without firmware to run
              * again a direct-boot guest would only loop, so it stops. */
+            struct vcpu_regs r = {0};
+            kvm_vcpu_get_regs(v, &r);
+            g_warning("VM '%s' vCPU %u: triple fault (rip 0x%llx, rsp 0x%llx)", kvm_machine_name(m),
+                      v->index, (unsigned long long)r.rip, (unsigned long long)r.rsp);
             kvm_machine_request_stop(m, VM_REASON_CRASHED, -1);
             break;
+        } break;
         case VCPU_EXIT_SYSTEM_EVENT:
             if (v->exit.system_event.type == KVM_SYSTEM_EVENT_RESET)
                 kvm_machine_request_stop(m, VM_REASON_RESET, 0);
@@ -234,8 +239,10 @@ static gpointer vcpu_thread(gpointer data)
                 kvm_machine_request_stop(m, VM_REASON_CRASHED, -1);
             break;
         case VCPU_EXIT_INTERNAL_ERROR:
-            g_warning("VM '%s' vCPU %u: KVM internal error 0x%x", kvm_machine_name(m), v->index,
-                      v->exit.internal.suberror);
+            struct vcpu_regs r = {0};
+            kvm_vcpu_get_regs(v, &r);
+            g_warning("VM '%s' vCPU %u: KVM internal error 0x%x at rip 0x%llx", kvm_machine_name(m),
+                      v->index, v->exit.internal.suberror, (unsigned long long)r.rip);
             kvm_machine_request_stop(m, VM_REASON_CRASHED, -1);
             break;
         default: break; /* HLT without an in-kernel LAPIC, kicks, debug */

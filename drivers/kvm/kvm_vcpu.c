@@ -159,16 +159,48 @@ int kvm_vcpu_get_regs(struct kvm_vcpu *v, struct vcpu_regs *o)
     struct kvm_regs r;
     if (ioctl(v->fd, KVM_GET_REGS, &r) < 0)
         return fail(v, "KVM_GET_REGS");
-    *o = (struct vcpu_regs){r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8,
-                            r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rip, r.rflags};
+    /* Named fields: the two structs order rbp and rsp differently. */
+    *o = (struct vcpu_regs){.rax = r.rax,
+                            .rbx = r.rbx,
+                            .rcx = r.rcx,
+                            .rdx = r.rdx,
+                            .rsi = r.rsi,
+                            .rdi = r.rdi,
+                            .rbp = r.rbp,
+                            .rsp = r.rsp,
+                            .r8 = r.r8,
+                            .r9 = r.r9,
+                            .r10 = r.r10,
+                            .r11 = r.r11,
+                            .r12 = r.r12,
+                            .r13 = r.r13,
+                            .r14 = r.r14,
+                            .r15 = r.r15,
+                            .rip = r.rip,
+                            .rflags = r.rflags};
     return 0;
 }
 
 int kvm_vcpu_set_regs(struct kvm_vcpu *v, const struct vcpu_regs *i)
 {
-    struct kvm_regs r = {i->rax, i->rbx, i->rcx, i->rdx, i->rsi, i->rdi,
-                         i->rbp, i->rsp, i->r8,  i->r9,  i->r10, i->r11,
-                         i->r12, i->r13, i->r14, i->r15, i->rip, i->rflags | 2};
+    struct kvm_regs r = {.rax = i->rax,
+                         .rbx = i->rbx,
+                         .rcx = i->rcx,
+                         .rdx = i->rdx,
+                         .rsi = i->rsi,
+                         .rdi = i->rdi,
+                         .rbp = i->rbp,
+                         .rsp = i->rsp,
+                         .r8 = i->r8,
+                         .r9 = i->r9,
+                         .r10 = i->r10,
+                         .r11 = i->r11,
+                         .r12 = i->r12,
+                         .r13 = i->r13,
+                         .r14 = i->r14,
+                         .r15 = i->r15,
+                         .rip = i->rip,
+                         .rflags = i->rflags | 2};
     if (ioctl(v->fd, KVM_SET_REGS, &r) < 0)
         return fail(v, "KVM_SET_REGS");
     return 0;

@@ -159,6 +159,41 @@ START_TEST(misbehaving_guest_is_contained)
 }
 END_TEST
 
+START_TEST(flat_and_elf64_enter_long_mode)
+{
+    struct outcome o = boot("hello64.bin", 1, 16);
+    ck_assert_str_eq(o.console, "hello from a flat 64-bit guest\n");
+    ck_assert_int_eq(o.st.exit_status, 0x43);
+    g_free(o.console);
+    o = boot("hello64.elf", 1, 16);
+    ck_assert_str_eq(o.console, "hello from an ELF64 guest\n");
+    ck_assert_int_eq(o.st.exit_status, 0x43);
+    g_free(o.console);
+}
+END_TEST
+
+START_TEST(bzimage_64bit_boot_protocol)
+{
+    g_autofree char *dir = g_dir_make_tmp("qv-kvm-XXXXXX", NULL);
+    g_autofree char *log = g_build_filename(dir, "console.log", NULL);
+    g_autofree char *initrd = g_build_filename(dir, "initrd", NULL);
+    ck_assert(g_file_set_contents(initrd, "INITRD-OK\nsecond line\n", -1, NULL));
+    g_autoptr(qv_domain) def = domain_for("bzimage.bin", 1, 32, log);
+    def->os.cmdline = g_strdup("console=ttyS0 quiet");
+    def->os.initrd = g_strdup(initrd);
+    struct outcome o = boot_def(def);
+    /* e820: low RAM, EBDA, BIOS area, RAM from 1 MiB. */
+    ck_assert_str_eq(o.console, "bzImage: 64-bit entry\nloader type: FF\n"
+                                "cmdline: console=ttyS0 quiet\ne820 entries: 4\n"
+                                "initrd: INITRD-OK\n");
+    ck_assert_int_eq(o.st.exit_status, 0x45);
+    g_free(o.console);
+    unlink(initrd);
+    unlink(log);
+    rmdir(dir);
+}
+END_TEST
+
 static uint8_t sum(const uint8_t *p, size_t n)
 {
     uint8_t s = 0;
@@ -293,6 +328,8 @@ int main(void)
     tcase_add_test(tc, i8042_reset_stops_with_reason_reset);
     tcase_add_test(tc, misbehaving_guest_is_contained);
     tcase_add_test(tc, mp_table_lists_every_vcpu);
+    tcase_add_test(tc, flat_and_elf64_enter_long_mode);
+    tcase_add_test(tc, bzimage_64bit_boot_protocol);
     tcase_add_test(tc, malformed_kernels);
     tcase_add_test(tc, missing_kernel_names_the_file);
     suite_add_tcase(s, tc);

@@ -152,6 +152,27 @@ START_TEST(kick_from_another_thread)
 }
 END_TEST
 
+START_TEST(guest_sees_the_registers_set)
+{
+    /* mov ax,sp; out 0x10,ax; mov ax,bp; out 0x12,ax; mov ax,si; out 0x14,ax */
+    static const uint8_t code[] = {0x89, 0xe0, 0xe7, 0x10, 0x89, 0xe8,
+                                   0xe7, 0x12, 0x89, 0xf0, 0xe7, 0x14};
+    ck_assert_int_eq(vm_write_memory(vm, 0x1000, code, sizeof(code)), 0);
+    ck_assert_int_eq(vcpu_reset(cpu, 0x1000), 0);
+    struct vcpu_regs r;
+    ck_assert_int_eq(vcpu_get_regs(cpu, &r), 0);
+    r.rsp = 0x7ff0;
+    r.rbp = 0x6543;
+    r.rsi = 0x2111;
+    ck_assert_int_eq(vcpu_set_regs(cpu, &r), 0);
+    expect_out(0x10, 2, 1, "\xf0\x7f");
+    expect_out(0x12, 2, 1, "\x43\x65");
+    expect_out(0x14, 2, 1, "\x11\x21");
+    ck_assert_uint_eq(vcpu_get_reg(cpu, VCPU_REG_RSP), 0x7ff0);
+    ck_assert_uint_eq(vcpu_get_reg(cpu, VCPU_REG_RBP), 0x6543);
+}
+END_TEST
+
 START_TEST(regs_sregs_msr)
 {
     struct vcpu_regs r;
@@ -249,6 +270,7 @@ int main(void)
     tcase_add_test(tc, reset_state);
     tcase_add_test(tc, port_io_mmio_hlt_step);
     tcase_add_test(tc, kick_from_another_thread);
+    tcase_add_test(tc, guest_sees_the_registers_set);
     tcase_add_test(tc, regs_sregs_msr);
     tcase_add_test(tc, events_reach_the_guest);
     tcase_add_test(tc, vcpu_errors);

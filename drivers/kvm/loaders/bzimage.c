@@ -57,8 +57,8 @@ static int bad(const char *path, const char *what)
 
 int kvm_load_bzimage(struct kvm_machine *m, const char *path, const uint8_t *img, size_t len)
 {
-    if (len < 0x1000)
-        return bad(path, "too short for a bzImage (truncated?)");
+    if (len < 0x202 + 2 || len < 0x202u + img[0x201])
+        return bad(path, "too short for a bzImage setup header (truncated?)");
     uint32_t version = rd(img + BP_VERSION, 2);
     if (version < 0x020c)
         return bad(path, "boot protocol older than 2.12 has no 64-bit entry point");
