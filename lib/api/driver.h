@@ -36,7 +36,7 @@ struct vm {
     struct qv_conn *conn; /* holds a reference */
     char *name;
     GRecMutex lock;  /* serialises operations on this VM within the process */
-    bool destroyed;
+    gint destroyed;  /* atomic: vCPU calls read it without the lock */
     void *priv;      /* the driver's per-VM object */
 };
 

@@ -13,7 +13,7 @@ static int vcpu_check(struct vcpu *vcpu, const char *op)
     qv_reset_error();
     if (!vcpu)
         return qv_error_set(QV_ERR_INVALID_ARG, "%s: vCPU handle is NULL", op);
-    if (vcpu->vm->destroyed)
+    if (g_atomic_int_get(&vcpu->vm->destroyed))
         return qv_error_set(QV_ERR_INVALID_STATE, "%s: VM '%s' has been destroyed", op,
                             vcpu->vm->name);
     return 0;

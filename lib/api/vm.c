@@ -22,7 +22,7 @@ int qv_unsupported(const struct qv_conn *conn, const char *op)
  * a new VM (and a new handle) from now on. Called with vm->lock held. */
 static void handle_forget(struct vm *vm)
 {
-    vm->destroyed = true;
+    g_atomic_int_set(&vm->destroyed, 1);
     g_rec_mutex_lock(&vm->conn->lock);
     if (g_hash_table_lookup(vm->conn->vms, vm->name) == vm)
         g_hash_table_remove(vm->conn->vms, vm->name);
@@ -33,7 +33,7 @@ static int status_of(struct vm *vm, struct qv_vm_status *st)
 {
     st->reason = VM_REASON_NONE;
     st->exit_status = -1;
-    if (vm->destroyed) {
+    if (g_atomic_int_get(&vm->destroyed)) {
         st->state = VM_STATE_DESTROYED;
         return 0;
     }
