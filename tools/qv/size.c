@@ -26,17 +26,18 @@ static const char *parse_digits(const char *text, const char **end, uint64_t *ou
     return NULL;
 }
 
-static int suffix_power(const char *s, uint64_t base, bool *is_binary)
+static int suffix_power(const char *s, uint64_t base)
 {
     static const char letters[] = "KMGTPE";
     if (!*s)
         return 0;
+    if (strcasecmp(s, "b") == 0 || (base == 1000 && strcasecmp(s, "bit") == 0))
+        return 0; /* plain bytes (or, for rates, bits) */
     const char *l = strchr(letters, toupper((unsigned char)*s));
     if (!l || !*l)
         return -1;
     int power = (int)(l - letters) + 1;
     const char *rest = s + 1;
-    *is_binary = base == 1024;
     /* "K", "KB", "KiB" and, for rates, "kbit"/"kb" are accepted. */
     if (*rest == 0 || strcasecmp(rest, "b") == 0 || strcasecmp(rest, "ib") == 0 ||
         strcasecmp(rest, "i") == 0 || (base == 1000 && strcasecmp(rest, "bit") == 0))
@@ -55,8 +56,7 @@ const char *cli_size_parse(const char *text, uint64_t default_unit, uint64_t bas
         return why;
     uint64_t unit = default_unit;
     if (*end) {
-        bool binary = false;
-        int power = suffix_power(end, base, &binary);
+        int power = suffix_power(end, base);
         if (power < 0)
             return "unknown unit suffix";
         unit = 1;

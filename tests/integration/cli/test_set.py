@@ -154,3 +154,28 @@ def test_failed_setting_reports_and_keeps_earlier(cli):
     r = cli.fails(1, "vm", "set", "web01", "--cpu-weight", "700", "--vcpus", "3")
     assert "maximum" in r.err
     assert "<shares>700</shares>" in cli.ok("vm", "show", "web01", "--xml").out
+
+
+@pytest.mark.parametrize("text,shown", [("512M", "512 MiB"), ("512MiB", "512 MiB"),
+                                        ("512mb", "512 MiB"), ("524288K", "512 MiB"),
+                                        ("768", "768 MiB"), ("1G", "1 GiB"),
+                                        ("1610612736B", "1.5 GiB"), ("1536M", "1.5 GiB"),
+                                        ("1Gb", "1 GiB"), ("1.5G", None), ("1X", None)])
+def test_memory_spellings(cli, text, shown):
+    cli.ok("vm", "create", "--name", "web01", "--memory", "2G")
+    r = cli("vm", "set", "web01", "--memory", text)
+    if shown is None:
+        assert r.rc == 2 and "option '--memory': invalid size" in r.err, r
+        return
+    assert r.rc == 0, r
+    assert parse_kv(cli.ok("vm", "show", "web01").out)["Memory"] == "%s (maximum 2 GiB)" % shown
+
+
+@pytest.mark.parametrize("text", ["100M", "100Mbit", "100mbit", "100000k", "100000000",
+                                  "100000000bit", "100M/s"])
+def test_net_limit_spellings(cli, tmp_path, text):
+    f = tmp_path / "io.xml"
+    f.write_text(DISKS_XML)
+    cli.ok("vm", "create", "--xml", f)
+    cli.ok("vm", "set", "io", "--net-limit", text)
+    assert re.search(r"<inbound average=['\"]12208['\"]", cli.ok("vm", "show", "io", "--xml").out)
