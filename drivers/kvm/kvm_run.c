@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../../lib/util/error.h"
+#include "devices/acpi/acpi.h"
 #include "devices/devices.h"
 #include "kvm.h"
 #include "loaders/loader.h"
@@ -277,7 +278,7 @@ void kvm_machine_halt_threads(struct kvm_machine *m)
 
 static int launch(struct kvm_machine *m, bool paused)
 {
-    if (kvm_load_kernel(m) < 0 || kvm_mptable_write(m) < 0)
+    if (kvm_load_kernel(m) < 0 || kvm_mptable_write(m) < 0 || kvm_acpi_write_tables(m) < 0)
         return qv_error_code();
     if (kvm_devices_start(m) < 0)
         return qv_error_code();

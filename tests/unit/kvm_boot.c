@@ -159,6 +159,17 @@ START_TEST(misbehaving_guest_is_contained)
 }
 END_TEST
 
+START_TEST(acpi_s5_powers_off)
+{
+    struct outcome o = boot("acpi.elf", 2, 32);
+    ck_assert_str_eq(o.console, "acpi: RSDP found\nacpi: MADT lists 2 processors\n"
+                                "acpi: PM1a control at 0x00000604\nacpi: powering off (S5)\n");
+    ck_assert_int_eq(o.st.reason, VM_REASON_SHUTDOWN);
+    ck_assert_int_eq(o.st.exit_status, 0);
+    g_free(o.console);
+}
+END_TEST
+
 START_TEST(flat_and_elf64_enter_long_mode)
 {
     struct outcome o = boot("hello64.bin", 1, 16);
@@ -329,6 +340,7 @@ int main(void)
     tcase_add_test(tc, misbehaving_guest_is_contained);
     tcase_add_test(tc, mp_table_lists_every_vcpu);
     tcase_add_test(tc, flat_and_elf64_enter_long_mode);
+    tcase_add_test(tc, acpi_s5_powers_off);
     tcase_add_test(tc, bzimage_64bit_boot_protocol);
     tcase_add_test(tc, malformed_kernels);
     tcase_add_test(tc, missing_kernel_names_the_file);

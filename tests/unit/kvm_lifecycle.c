@@ -4,6 +4,7 @@
  * destroyed; register access follows the rules for booted VMs. */
 #include <check.h>
 #include <dirent.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "kvm_util.h"
@@ -147,6 +148,49 @@ START_TEST(pause_resume_stop_restart_reset)
 }
 END_TEST
 
+static bool console_has(const char *log, const char *text)
+{
+    for (int i = 0; i < 400; i++) {
+        g_autofree char *con = NULL;
+        if (g_file_get_contents(log, &con, NULL, NULL) && strstr(con, text))
+            return true;
+        g_usleep(25000);
+    }
+    return false;
+}
+
+START_TEST(graceful_stop_presses_the_power_button)
+{
+    struct qv_conn *c = qv_connect("kvm:///embed");
+    g_autofree char *dir = g_dir_make_tmp("qv-kvm-XXXXXX", NULL);
+    g_autofree char *log = g_build_filename(dir, "console.log", NULL);
+    g_autofree char *kernel = kvm_test_guest("acpi.elf");
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='kvm'><name>acpi</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64'>hvm</type><kernel>%s</kernel><cmdline>wait-button</cmdline>"
+        "</os><devices><serial type='file'><source path='%s'/><target port='0'/></serial>"
+        "</devices></domain>",
+        kernel, log);
+    struct vm *vm = vm_define_xml(c, xml);
+    ck_assert_msg(vm, "%s", qv_last_error()->message);
+    ck_assert_int_eq(vm_start(vm), 0);
+    ck_assert(console_has(log, "waiting for the power button"));
+    ck_assert_int_eq(vm_stop_flags(vm, 0, 20000), 0);
+    struct vm_info info;
+    ck_assert_int_eq(vm_get_info(vm, &info), 0);
+    ck_assert_int_eq(info.state, VM_STATE_STOPPED);
+    ck_assert_int_eq(info.reason, VM_REASON_SHUTDOWN); /* the guest powered off */
+    ck_assert_int_eq(info.exit_status, 0);
+    g_autofree char *con = NULL;
+    ck_assert(g_file_get_contents(log, &con, NULL, NULL));
+    ck_assert_ptr_nonnull(strstr(con, "acpi: power button pressed\nacpi: powering off (S5)\n"));
+    vm_destroy(vm);
+    unlink(log);
+    rmdir(dir);
+    qv_close(c);
+}
+END_TEST
+
 START_TEST(guest_exit_status_through_vm_get_info)
 {
     struct qv_conn *c = qv_connect("kvm:///embed");
@@ -184,6 +228,7 @@ int main(void)
     tcase_add_test(tc, create_destroy_200_leaves_nothing);
     tcase_add_test(tc, pause_resume_stop_restart_reset);
     tcase_add_test(tc, guest_exit_status_through_vm_get_info);
+    tcase_add_test(tc, graceful_stop_presses_the_power_button);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -8,6 +8,7 @@
 #include "../../../lib/util/error.h"
 #include "../kvm.h"
 #include "../loaders/loader.h"
+#include "acpi/acpi.h"
 #include "chardev.h"
 
 int kvm_devices_create(struct kvm_machine *m)
@@ -19,7 +20,8 @@ int kvm_devices_create(struct kvm_machine *m)
     d->debug_exit = kvm_debug_exit_new(m, 0xf4, 4);
     d->fw_cfg = kvm_fw_cfg_new(m);
     d->cmos = kvm_cmos_new(m);
-    if (!d->uart || !d->i8042 || !d->debug_exit || !d->fw_cfg || !d->cmos)
+    d->pm = kvm_acpi_pm_new(m);
+    if (!d->uart || !d->i8042 || !d->debug_exit || !d->fw_cfg || !d->cmos || !d->pm)
         return qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
     /* etc/e820 as QEMU provides it: the RAM entries, 20 bytes each. */
     struct kvm_e820 e[8];
@@ -49,6 +51,7 @@ void kvm_devices_free(struct kvm_machine *m)
     kvm_debug_exit_free(d->debug_exit);
     kvm_fw_cfg_free(d->fw_cfg);
     kvm_cmos_free(d->cmos);
+    kvm_acpi_pm_free(d->pm);
     g_free(d);
     m->devs = NULL;
 }
@@ -89,6 +92,5 @@ void kvm_devices_stopped(struct kvm_machine *m)
 
 bool kvm_devices_request_poweroff(struct kvm_machine *m)
 {
-    (void)m;
-    return false;
+    return m->devs && m->devs->pm && kvm_acpi_pm_power_button(m->devs->pm);
 }

@@ -27,6 +27,8 @@ CASES = [
     ("smp", 2, 32, None),
     ("reset", 1, 32, None),
     ("ioloop", 1, 32, "count=2000"),
+    ("acpi", 1, 32, None),
+    ("acpi", 3, 32, None),
 ]
 
 
