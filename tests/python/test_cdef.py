@@ -63,6 +63,15 @@ def test_generator_refuses_what_cffi_cannot_bind(tmp_path):
         gen_cdef.generate("cc", str(tmp_path / "include"))
 
 
+def test_generator_refuses_inline_functions(tmp_path):
+    inc = tmp_path / "include" / "qv"
+    inc.mkdir(parents=True)
+    (inc / "qv.h").write_text('#include "a.h"\nint qv_ok(void);\n')
+    (inc / "a.h").write_text("static inline int qv_two(void) { return 2; }\n")
+    with pytest.raises(gen_cdef.CdefError, match="function body"):
+        gen_cdef.generate("cc", str(tmp_path / "include"))
+
+
 def test_integer_macros_are_normalised():
     assert gen_cdef.integer_macro("0x1u") == 1
     assert gen_cdef.integer_macro("(1u << 3)") == 8

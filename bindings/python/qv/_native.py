@@ -58,5 +58,8 @@ def gc_free(fn):
 
 def flush_pending():
     while _pending:
-        fn, ptr = _pending.pop()
+        try:
+            fn, ptr = _pending.pop()
+        except IndexError:  # another thread took the last one
+            return
         fn(ptr)
