@@ -3,8 +3,15 @@
  * console output and exit status a user would see. Malformed kernels fail
  * with errors naming the file. */
 #include <check.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
 
+#include "drivers/kvm/devices/chardev.h"
+#include "drivers/kvm/devices/devices.h"
 #include "drivers/kvm/kvm.h"
 #include "kvm_util.h"
 #include "lib/conf/domain.h"
@@ -205,6 +212,82 @@ START_TEST(bzimage_64bit_boot_protocol)
 }
 END_TEST
 
+/* Read from fd until the text seen so far contains want (10 s at most). */
+static void read_until(int fd, GString *seen, const char *want)
+{
+    for (int i = 0; i < 1000 && !strstr(seen->str, want); i++) {
+        char buf[256];
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n > 0)
+            g_string_append_len(seen, buf, n);
+        else
+            g_usleep(10000);
+    }
+    ck_assert_msg(strstr(seen->str, want), "never saw '%s' in '%s'", want, seen->str);
+}
+
+static void converse(int fd)
+{
+    GString *seen = g_string_new(NULL);
+    read_until(fd, seen, "echo: ready\n");
+    ck_assert_int_eq(write(fd, "over the wire\nquit\n", 19), 19);
+    read_until(fd, seen, "echo: bye\n");
+    ck_assert_str_eq(seen->str, "echo: ready\necho: OVER THE WIRE\necho: bye\n");
+    g_string_free(seen, TRUE);
+}
+
+START_TEST(unix_socket_console)
+{
+    g_autofree char *dir = g_dir_make_tmp("qv-kvm-XXXXXX", NULL);
+    g_autofree char *sock = g_build_filename(dir, "console.sock", NULL);
+    g_autoptr(qv_domain) def = domain_for("echo.elf", 1, 32, "/dev/null");
+    struct qv_chardev *c = g_ptr_array_index(def->serials, 0);
+    c->type = QV_CHR_UNIX;
+    g_free(c->path);
+    c->path = g_strdup(sock);
+    c->listen = true;
+    struct kvm_machine *m = kvm_machine_new(&sys, def);
+    ck_assert_int_eq(kvm_machine_start(m), 0);
+    struct stat st;
+    ck_assert_int_eq(stat(sock, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    g_strlcpy(sa.sun_path, sock, sizeof(sa.sun_path));
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    converse(fd);
+    ck_assert_int_eq(kvm_machine_wait(m, 30000), 0);
+    close(fd);
+    kvm_machine_unref(m);
+    ck_assert_int_ne(access(sock, F_OK), 0); /* removed with the VM */
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(pty_console)
+{
+    g_autoptr(qv_domain) def = domain_for("echo.elf", 1, 32, "/dev/null");
+    struct qv_chardev *c = g_ptr_array_index(def->serials, 0);
+    c->type = QV_CHR_PTY;
+    g_clear_pointer(&c->path, g_free);
+    struct kvm_machine *m = kvm_machine_new(&sys, def);
+    ck_assert_int_eq(kvm_machine_start(m), 0);
+    const char *ep = kvm_chardev_endpoint(m->devs->console);
+    ck_assert(g_str_has_prefix(ep, "pty:/dev/pts/"));
+    int fd = open(ep + 4, O_RDWR | O_NOCTTY | O_NONBLOCK);
+    ck_assert_int_ge(fd, 0);
+    struct termios t;
+    tcgetattr(fd, &t);
+    cfmakeraw(&t);
+    tcsetattr(fd, TCSANOW, &t);
+    converse(fd);
+    ck_assert_int_eq(kvm_machine_wait(m, 30000), 0);
+    close(fd);
+    kvm_machine_unref(m);
+}
+END_TEST
+
 static uint8_t sum(const uint8_t *p, size_t n)
 {
     uint8_t s = 0;
@@ -341,6 +424,8 @@ int main(void)
     tcase_add_test(tc, mp_table_lists_every_vcpu);
     tcase_add_test(tc, flat_and_elf64_enter_long_mode);
     tcase_add_test(tc, acpi_s5_powers_off);
+    tcase_add_test(tc, unix_socket_console);
+    tcase_add_test(tc, pty_console);
     tcase_add_test(tc, bzimage_64bit_boot_protocol);
     tcase_add_test(tc, malformed_kernels);
     tcase_add_test(tc, missing_kernel_names_the_file);

@@ -32,21 +32,23 @@ CASES = [
 ]
 
 
-def run_qv(kernel, vcpus, mib, cmdline):
+def run_qv(kernel, vcpus, mib, cmdline, stdin=None):
     argv = [CLI, "-c", "kvm:///embed", "vm", "run", "--kernel", kernel,
             "--vcpus", str(vcpus), "--memory", f"{mib}M"]
     if cmdline:
         argv += ["--append", cmdline]
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    return subprocess.run(argv, input=stdin, stdin=None if stdin else subprocess.DEVNULL,
+                          capture_output=True, timeout=120)
 
 
-def run_qemu(kernel, vcpus, mib, cmdline):
+def run_qemu(kernel, vcpus, mib, cmdline, stdin=None):
     argv = [QEMU, "-kernel", kernel, "-device", "isa-debug-exit,iobase=0xf4,iosize=0x4",
             "-serial", "stdio", "-display", "none", "-nodefaults", "-accel", "tcg",
             "-no-reboot", "-smp", str(vcpus), "-m", str(mib)]
     if cmdline:
         argv += ["-append", cmdline]
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    return subprocess.run(argv, input=stdin, stdin=None if stdin else subprocess.DEVNULL,
+                          capture_output=True, timeout=120)
 
 
 @pytest.mark.skipif(not QEMU, reason="qemu-system-x86_64 is not installed")
@@ -59,6 +61,17 @@ def test_same_console_and_exit_status(name, vcpus, mib, cmdline):
     assert theirs.stdout, f"QEMU printed nothing: {theirs.stderr.decode()}"
     assert ours.stdout.decode() == theirs.stdout.decode(), ours.stderr.decode()
     assert ours.returncode == theirs.returncode, ours.stderr.decode()
+
+
+@pytest.mark.skipif(not QEMU, reason="qemu-system-x86_64 is not installed")
+def test_console_input_reaches_the_guest():
+    kernel = os.path.join(GUESTS, "echo.elf")
+    text = b"hello there\nsecond\nquit\n"
+    ours = run_qv(kernel, 1, 32, None, stdin=text)
+    theirs = run_qemu(kernel, 1, 32, None, stdin=text)
+    assert ours.stdout == b"echo: ready\necho: HELLO THERE\necho: SECOND\necho: bye\n"
+    assert ours.stdout == theirs.stdout
+    assert ours.returncode == theirs.returncode == 1
 
 
 def test_misbehaving_guest_is_contained():
