@@ -1,4 +1,5 @@
 /* qv: global options and the top-level command groups. */
+#include <glib.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,30 @@ static const struct cli_command groups[] = {
 
 enum { OPT_VERSION = 256 };
 
+/* Warnings libqv or GLib log reach the user in qv's own format
+ * ("qv: warning: ...") rather than GLib's; debug and info messages keep
+ * GLib's handling ($G_MESSAGES_DEBUG). */
+static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
+                                   gpointer data)
+{
+    if (level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO))
+        return g_log_writer_default(level, fields, n, data);
+    const char *msg = "";
+    for (gsize i = 0; i < n; i++)
+        if (strcmp(fields[i].key, "MESSAGE") == 0 && fields[i].length < 0)
+            msg = fields[i].value;
+    const char *what = (level & G_LOG_LEVEL_ERROR)      ? "fatal"
+                       : (level & G_LOG_LEVEL_CRITICAL) ? "critical"
+                       : (level & G_LOG_LEVEL_WARNING)  ? "warning"
+                                                        : "note";
+    fprintf(stderr, "qv: %s: %s\n", what, msg);
+    return G_LOG_WRITER_HANDLED;
+}
+
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
+    g_log_set_writer_func(log_writer, NULL, NULL);
     struct cli cli = {0};
     static const struct option opts[] = {
         {"connect", required_argument, NULL, 'c'},
