@@ -322,12 +322,12 @@ static bool wait_poweroff(struct qemu_vm *q, struct qmp *m, const struct proc_id
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     while (g_get_monotonic_time() < deadline) {
-        if (!proc_identity_alive(id))
+        if (!proc_identity_running(id))
             return true;
         JsonNode *ret = NULL;
         if (qmp_command(m, "query-status", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0) {
             qv_reset_error();
-            return !proc_identity_alive(id);
+            return !proc_identity_running(id);
         }
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
         const char *s = o ? json_object_get_string_member_with_default(o, "status", "") : "";
@@ -345,7 +345,7 @@ static bool wait_poweroff(struct qemu_vm *q, struct qmp *m, const struct proc_id
  * SIGTERM and then SIGKILL, logging each step with its time. */
 static int terminate(struct qemu_vm *q, struct qmp *m, const struct proc_identity *id, bool polite)
 {
-    if (!proc_identity_alive(id))
+    if (!proc_identity_running(id))
         return 0;
     if (polite && m) {
         proc_log(q->dir, "sending quit over QMP");
@@ -357,7 +357,7 @@ static int terminate(struct qemu_vm *q, struct qmp *m, const struct proc_identit
     proc_log(q->dir, "sending SIGTERM to QEMU process %d", (int)id->pid);
     if (proc_kill(id, SIGTERM) < 0 || proc_wait_gone(id, QEMU_TERM_WAIT_MS) == 0) {
         qv_reset_error();
-        if (!proc_identity_alive(id)) {
+        if (!proc_identity_running(id)) {
             proc_log(q->dir, "QEMU process %d exited", (int)id->pid);
             return 0;
         }
@@ -385,11 +385,14 @@ static int stop_locked(struct qemu_vm *q, unsigned flags, int timeout_ms, bool *
     if (rc < 0)
         return rc;
     struct qmp *m = NULL;
-    if (proc_identity_alive(&rt.id)) {
+    bool force = (flags & VM_STOP_FORCE) || timeout_ms == 0;
+    /* Verify the full identity once; later polls compare pid and start
+     * time only. */
+    bool alive = proc_identity_alive(&rt.id);
+    if (alive && !force) {
         m = qemu_vm_qmp(q, false);
         qv_reset_error();
     }
-    bool force = (flags & VM_STOP_FORCE) || timeout_ms == 0;
     if (!force && m) {
         int t = timeout_ms < 0 ? QEMU_STOP_TIMEOUT_MS : timeout_ms;
         proc_log(q->dir,
@@ -409,7 +412,7 @@ static int stop_locked(struct qemu_vm *q, unsigned flags, int timeout_ms, bool *
     } else if (force) {
         proc_log(q->dir, "forced stop");
     }
-    rc = terminate(q, m, &rt.id, *graceful);
+    rc = alive ? terminate(q, m, &rt.id, *graceful) : 0;
     qmp_close(m);
     if (rc == 0)
         proc_cleanup_runtime(q->dir);

@@ -107,9 +107,21 @@ bool proc_identity_alive(const struct proc_identity *id)
     return same;
 }
 
+bool proc_identity_running(const struct proc_identity *id)
+{
+    if (!id || id->pid <= 0)
+        return false;
+    int status;
+    (void)waitpid(id->pid, &status, WNOHANG);
+    char state = 0;
+    uint64_t start = 0;
+    return read_stat(id->pid, &state, &start) == 0 && state != 'Z' && state != 'X' &&
+           start == id->start_time;
+}
+
 int proc_kill(const struct proc_identity *id, int sig)
 {
-    if (!proc_identity_alive(id))
+    if (!proc_identity_running(id))
         return qv_error_set(QV_ERR_NOT_FOUND, "process %d is gone", (int)id->pid);
     if (kill(id->pid, sig) < 0)
         return qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot send signal %d to process %d", sig,
@@ -120,13 +132,13 @@ int proc_kill(const struct proc_identity *id, int sig)
 int proc_wait_gone(const struct proc_identity *id, int timeout_ms)
 {
     gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-    gulong sleep_us = 1000;
-    while (proc_identity_alive(id)) {
+    gulong sleep_us = 500;
+    while (proc_identity_running(id)) {
         if (deadline >= 0 && g_get_monotonic_time() >= deadline)
             return qv_error_set(QV_ERR_TIMEOUT, "process %d did not exit within %d ms",
                                 (int)id->pid, timeout_ms);
         g_usleep(sleep_us);
-        if (sleep_us < 20000)
+        if (sleep_us < 4000)
             sleep_us *= 2;
     }
     return 0;

@@ -59,6 +59,11 @@ int proc_spawn(char *const argv[], const char *log_path, pid_t *pid);
 /* Wait for our child pid to exit (reaping it). QV_ERR_TIMEOUT after
  * timeout_ms (negative: forever). *status as from waitpid. */
 int proc_child_wait(pid_t pid, int timeout_ms, int *status);
+/* Cheaper than proc_identity_alive for polling a process whose full
+ * identity was checked already: pid and start time still match and it is
+ * not a zombie (pid plus start time is unique until reboot; the command line
+ * of a large process is slow to read). */
+bool proc_identity_running(const struct proc_identity *id);
 /* Signal a process only if it still is the one described by id. */
 int proc_kill(const struct proc_identity *id, int sig);
 /* Wait until id's process is gone; QV_ERR_TIMEOUT otherwise. */

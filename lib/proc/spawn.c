@@ -45,7 +45,7 @@ int proc_spawn(char *const argv[], const char *log_path, pid_t *pid)
 int proc_child_wait(pid_t pid, int timeout_ms, int *status)
 {
     gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-    gulong sleep_us = 500;
+    gulong sleep_us = 250;
     for (;;) {
         pid_t r = waitpid(pid, status, WNOHANG);
         if (r == pid)
@@ -56,7 +56,7 @@ int proc_child_wait(pid_t pid, int timeout_ms, int *status)
             return qv_error_set(QV_ERR_TIMEOUT, "process %d did not exit within %d ms", (int)pid,
                                 timeout_ms);
         g_usleep(sleep_us);
-        if (sleep_us < 10000)
+        if (sleep_us < 2000)
             sleep_us *= 2;
     }
 }

@@ -1,0 +1,106 @@
+#!/bin/bash
+# Full VM lifecycle (define, start, state, force stop, undefine) on one
+# domain XML, through qv (qemu:///session) and through libvirt's embedded
+# QEMU driver (virsh -c qemu:///embed?root=DIR, no daemon), on the same
+# qemu-system-x86_64. Prints both times and the ratio.
+#
+# Usage: qemu_lifecycle.sh QV_BINARY [ITERATIONS] [QEMU_BENCH_BINARY]
+# With bench/qemu_bench.c's binary it also runs the lifecycle through the C
+# API in one process (as virsh runs its five commands in one) and measures
+# the QMP round trip behind vm_get_state().
+#
+# libvirt 9.0 as Debian builds it resolves its default QEMU user
+# 'libvirt-qemu' before it reads qemu.conf, and that user only exists with
+# libvirt-daemon-system installed. So when the user is missing, both tools
+# run as 'nobody' (libvirt's unprivileged mode, no user switch), with
+# qemu.conf giving stdio_handler = "file" and security_driver = "none";
+# with the user present and run as root, qemu.conf also sets user and
+# group root.
+set -euo pipefail
+
+qv=${1:?usage: $0 QV_BINARY [ITERATIONS]}
+n=${2:-5}
+api=${3:-}
+qv=$(readlink -f "$qv")
+[ -z "$api" ] || api=$(readlink -f "$api")
+command -v virsh >/dev/null || { echo "virsh is missing (package libvirt-clients)" >&2; exit 1; }
+qemu=$(command -v qemu-system-x86_64) || { echo "qemu-system-x86_64 is missing" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/qv-bench-qemu.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+chmod 755 "$work"
+mkdir -p "$work/libvirt/etc" "$work/qv"
+conf="$work/libvirt/etc/qemu.conf"
+printf 'stdio_handler = "file"\nsecurity_driver = "none"\n' > "$conf"
+run=()
+if [ "$(id -u)" -eq 0 ] && getent passwd libvirt-qemu >/dev/null; then
+    printf 'user = "root"\ngroup = "root"\n' >> "$conf"
+    mode="root"
+elif [ "$(id -u)" -eq 0 ]; then
+    # nobody may not reach the build tree: run copies.
+    mkdir -p "$work/bin"
+    cp "$qv" "$work/bin/qv"
+    cp -L "$(dirname "$(ldd "$qv" | sed -n 's/.*libqv.so.1 => \(.*\) (.*/\1/p')")/libqv.so.1" "$work/bin/"
+    qv="$work/bin/qv"
+    if [ -n "$api" ]; then cp "$api" "$work/bin/qemu_bench"; api="$work/bin/qemu_bench"; fi
+    export LD_LIBRARY_PATH="$work/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    chown -R nobody:nogroup "$work"
+    run=(setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$work"
+         LD_LIBRARY_PATH="$LD_LIBRARY_PATH")
+    mode="unprivileged (as nobody: user libvirt-qemu does not exist)"
+else
+    mode="unprivileged"
+fi
+
+xml="$work/domain.xml"
+cat > "$xml" <<XML
+<domain type='qemu'>
+  <name>bench1</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <features><acpi/></features>
+  <devices><emulator>$qemu</emulator></devices>
+</domain>
+XML
+chmod 644 "$xml"
+
+lv_uri="qemu:///embed?root=$work/libvirt"
+qv_uri="qemu:///session?root=$work/qv"
+
+now() { date +%s%N; }
+
+qv_cycle() {
+    "${run[@]}" "$qv" -c "$qv_uri" vm create --xml "$xml" >/dev/null
+    "${run[@]}" "$qv" -c "$qv_uri" vm start bench1 >/dev/null
+    "${run[@]}" "$qv" -c "$qv_uri" vm show bench1 | grep -q 'State: *running'
+    "${run[@]}" "$qv" -c "$qv_uri" vm stop --force bench1 >/dev/null
+    "${run[@]}" "$qv" -c "$qv_uri" vm destroy bench1 >/dev/null
+}
+
+# One virsh process running the five commands: libvirt's best case.
+lv_cycle() {
+    out=$("${run[@]}" virsh -q -c "$lv_uri" \
+        "define $xml; start bench1; domstate bench1; destroy bench1; undefine bench1" 2>&1)
+    grep -q '^running' <<<"$out" || { echo "virsh failed: $out" >&2; exit 1; }
+}
+
+# Warm both up (libvirt probes and caches QEMU's capabilities on first use).
+qv_cycle
+lv_cycle
+
+t=$(now); for ((i = 0; i < n; i++)); do qv_cycle; done; qv_ns=$(( ($(now) - t) / n ))
+t=$(now); for ((i = 0; i < n; i++)); do lv_cycle; done; lv_ns=$(( ($(now) - t) / n ))
+
+echo "QEMU lifecycle (define, start, state, force stop, undefine), mean of $n, $mode"
+printf '  qv (5 qv processes, qemu:///session):       %8.1f ms\n' "$(bc -l <<<"$qv_ns / 1000000")"
+printf '  libvirt (1 virsh process, qemu:///embed):   %8.1f ms\n' "$(bc -l <<<"$lv_ns / 1000000")"
+printf '  libvirt / qv CLI:                           %8.1f x\n' "$(bc -l <<<"$lv_ns / $qv_ns")"
+if [ -n "$api" ]; then
+    out=$(cd "$work" && "${run[@]}" env TMPDIR="$work" "$api" "$n")
+    api_ms=$(sed -n 's/^qv C API lifecycle.*: \([0-9.]*\) ms.*/\1/p' <<<"$out")
+    printf '  qv (C API, 1 process):                      %8.1f ms\n' "$api_ms"
+    printf '  libvirt / qv C API:                         %8.1f x\n' \
+        "$(bc -l <<<"$lv_ns / 1000000 / $api_ms")"
+    grep -v '^qv C API lifecycle' <<<"$out"
+fi
