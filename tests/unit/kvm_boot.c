@@ -4,6 +4,7 @@
  * with errors naming the file. */
 #include <check.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -226,13 +227,19 @@ static void read_until(int fd, GString *seen, const char *want)
     ck_assert_msg(strstr(seen->str, want), "never saw '%s' in '%s'", want, seen->str);
 }
 
-static void converse(int fd)
+/* ready: the greeting is certain to reach us (a pty buffers it; a unix
+ * socket drops what the guest writes before a client connects, as QEMU's
+ * server=on,wait=off does). */
+static void converse(int fd, bool ready)
 {
     GString *seen = g_string_new(NULL);
-    read_until(fd, seen, "echo: ready\n");
+    if (ready)
+        read_until(fd, seen, "echo: ready\n");
     ck_assert_int_eq(write(fd, "over the wire\nquit\n", 19), 19);
     read_until(fd, seen, "echo: bye\n");
-    ck_assert_str_eq(seen->str, "echo: ready\necho: OVER THE WIRE\necho: bye\n");
+    ck_assert(g_str_has_suffix(seen->str, "echo: OVER THE WIRE\necho: bye\n"));
+    if (ready)
+        ck_assert_str_eq(seen->str, "echo: ready\necho: OVER THE WIRE\necho: bye\n");
     g_string_free(seen, TRUE);
 }
 
@@ -256,7 +263,7 @@ START_TEST(unix_socket_console)
     g_strlcpy(sa.sun_path, sock, sizeof(sa.sun_path));
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     fcntl(fd, F_SETFL, O_NONBLOCK);
-    converse(fd);
+    converse(fd, false);
     ck_assert_int_eq(kvm_machine_wait(m, 30000), 0);
     close(fd);
     kvm_machine_unref(m);
@@ -281,7 +288,7 @@ START_TEST(pty_console)
     tcgetattr(fd, &t);
     cfmakeraw(&t);
     tcsetattr(fd, TCSANOW, &t);
-    converse(fd);
+    converse(fd, true);
     ck_assert_int_eq(kvm_machine_wait(m, 30000), 0);
     close(fd);
     kvm_machine_unref(m);
