@@ -3,6 +3,7 @@
  * which is YAML too, so no value ever needs YAML quoting by hand. */
 #include <gio/gio.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -114,10 +115,20 @@ static bool ok_mac(const char *s)
     return true;
 }
 
+/* An interface address with its prefix: 192.168.122.10/24, fd00::5/64. */
 static bool ok_cidr(const char *s)
 {
-    g_autoptr(GInetAddressMask) m = g_inet_address_mask_new_from_string(s, NULL);
-    return m != NULL && strchr(s, '/') != NULL;
+    const char *slash = strchr(s, '/');
+    if (!slash || !slash[1] || strlen(slash + 1) > 3)
+        return false;
+    g_autofree char *addr = g_strndup(s, (gsize)(slash - s));
+    g_autoptr(GInetAddress) a = g_inet_address_new_from_string(addr);
+    if (!a)
+        return false;
+    char *end;
+    long prefix = strtol(slash + 1, &end, 10);
+    long max = g_inet_address_get_family(a) == G_SOCKET_FAMILY_IPV4 ? 32 : 128;
+    return *end == '\0' && g_ascii_isdigit(slash[1]) && prefix >= 0 && prefix <= max;
 }
 
 static bool ok_ip(const char *s)

@@ -334,6 +334,37 @@ START_TEST(overlay_made_on_first_start)
 }
 END_TEST
 
+START_TEST(cloud_init_seed_attached)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, XML("ci1"));
+    g_autofree char *cfg = vm_path("ci1", "cloud-init.json");
+    /* Broken config: the start fails naming the file and the JSON path. */
+    ck_assert(g_file_set_contents(cfg, "{\"users\": [{\"name\": 7}]}", -1, NULL));
+    ck_assert_int_eq(vm_start(vm), QV_ERR_JSON);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "$.users[0].name"));
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "cloud-init.json"));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
+
+    ck_assert(g_file_set_contents(
+        cfg,
+        "{\"users\": [{\"name\": \"debian\", \"ssh_authorized_keys\": [\"ssh-ed25519 AAAA k\"]}],"
+        " \"networks\": [{\"mac\": \"52:54:00:00:00:01\", \"address\": \"10.0.2.15/24\"}]}",
+        -1, NULL));
+    OK(vm_start(vm));
+    g_autofree char *iso = vm_path("ci1", "seed.iso");
+    ck_assert(g_file_test(iso, G_FILE_TEST_IS_REGULAR));
+    g_autofree char *dir = g_build_filename(root, "qemu", "ci1", NULL);
+    struct proc_runtime rt;
+    ck_assert_int_eq(proc_runtime_read(dir, &rt), 0);
+    ck_assert_ptr_nonnull(strstr(rt.id.cmdline, "seed.iso"));
+    ck_assert_ptr_nonnull(strstr(rt.id.cmdline, "virtio-blk-pci,drive=seed,id=seed"));
+    proc_runtime_clear(&rt);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("qemu_driver");
@@ -346,6 +377,7 @@ int main(void)
     tcase_add_test(tc, readoption_and_pid_reuse);
     tcase_add_test(tc, start_failure_is_explained);
     tcase_add_test(tc, overlay_made_on_first_start);
+    tcase_add_test(tc, cloud_init_seed_attached);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
