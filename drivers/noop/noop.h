@@ -84,6 +84,7 @@ struct noop_vm {
      * life, so a VM destroyed and re-created under the same name elsewhere
      * (inode numbers get reused) is told apart. "" until first read. */
     char instance[37];
+    char uuid[37]; /* memory mode: the definition's UUID, fixed for the VM's life */
     int lock_fd; /* the flock, held between begin and end */
     struct qv_domain *def;
     char *def_stamp; /* directory mode: identity of the domain.xml def came from */
@@ -131,6 +132,8 @@ int noop_store_adopt(struct noop_vm *v);
 int noop_store_publish(const char *tmp, const char *dir, const char *what, const char *name);
 char *noop_store_mkdtemp(const char *parent, const char *name);
 int noop_store_list(struct noop_conn *nc, GPtrArray *names);
+/* The name of the VM in the directory whose definition has this UUID, or NULL. */
+char *noop_store_uuid_owner(struct noop_conn *nc, const char *uuid);
 
 const char *noop_json_str(JsonObject *o, const char *member);
 bool noop_json_int(JsonObject *o, const char *member, gint64 *out);

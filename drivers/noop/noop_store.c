@@ -383,6 +383,24 @@ int noop_store_publish(const char *tmp, const char *dir, const char *what, const
                               dir);
 }
 
+char *noop_store_uuid_owner(struct noop_conn *nc, const char *uuid)
+{
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    if (noop_store_list(nc, names) < 0)
+        return NULL;
+    /* domain.xml is ours, written by qv_domain_format_xml: the UUID appears
+     * exactly as <uuid>...</uuid>, so a text search is enough. */
+    g_autofree char *needle = g_strdup_printf("<uuid>%s</uuid>", uuid);
+    for (guint i = 0; i < names->len; i++) {
+        const char *name = g_ptr_array_index(names, i);
+        g_autofree char *path = g_build_filename(nc->dir, name, "domain.xml", NULL);
+        g_autofree char *xml = NULL;
+        if (g_file_get_contents(path, &xml, NULL, NULL) && strstr(xml, needle))
+            return g_strdup(name);
+    }
+    return NULL;
+}
+
 int noop_store_list(struct noop_conn *nc, GPtrArray *names)
 {
     g_autoptr(GError) err = NULL;

@@ -140,10 +140,20 @@ int noop_vm_set_state(struct noop_vm *v, enum vm_state state, enum vm_state_reas
 
 /* ---- Objects ---- */
 
+/* Like libvirt, a UUID names one VM only. */
+static int uuid_taken(const struct qv_domain *def, const char *owner)
+{
+    return qv_error_set(QV_ERR_EXISTS, "cannot define VM '%s': VM '%s' already has UUID %s",
+                        def->name, owner, def->uuid);
+}
+
 int noop_vm_define(struct qv_conn *conn, const struct qv_domain *def, void **priv)
 {
     struct noop_conn *nc = NOOP_CONN(conn);
     if (nc->dir) {
+        g_autofree char *owner = noop_store_uuid_owner(nc, def->uuid);
+        if (owner)
+            return uuid_taken(def, owner);
         g_autofree char *dir = noop_store_vm_dir(nc, def->name);
         g_autofree char *tmp = noop_store_mkdtemp(nc->dir, def->name);
         if (!tmp)
@@ -171,7 +181,18 @@ int noop_vm_define(struct qv_conn *conn, const struct qv_domain *def, void **pri
         return qv_error_set(QV_ERR_EXISTS, "cannot define VM '%s': a VM of that name exists",
                             def->name);
     }
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, nc->vms);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        const struct noop_vm *o = value;
+        if (strcmp(o->uuid, def->uuid) == 0) {
+            pthread_mutex_unlock(&nc->lock);
+            return uuid_taken(def, o->name);
+        }
+    }
     struct noop_vm *v = noop_vm_new(nc, def->name);
+    g_strlcpy(v->uuid, def->uuid, sizeof(v->uuid));
     v->def = qv_domain_copy(def);
     int rc = noop_memory_init(v);
     if (rc < 0) {
@@ -448,6 +469,7 @@ int noop_vm_clone(struct vm *src, const struct qv_domain *newdef, void **priv)
     }
 
     nv = noop_vm_new(nc, newdef->name);
+    g_strlcpy(nv->uuid, newdef->uuid, sizeof(nv->uuid));
     nv->def = qv_domain_copy(newdef);
     for (guint i = 0; rc == 0 && i < v->regions->len; i++) {
         struct noop_region *r = g_ptr_array_index(v->regions, i);

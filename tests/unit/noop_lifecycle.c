@@ -2,6 +2,7 @@
  * lookup/list, wait and settings, on noop:/// (in memory). */
 #include <check.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "qv/qv.h"
@@ -275,6 +276,49 @@ START_TEST(test_settings_persist)
 }
 END_TEST
 
+/* One UUID names one VM, as in libvirt: in memory and in a directory. */
+static void check_duplicate_uuid(struct qv_conn *c)
+{
+    const char *fmt = "<domain type='test'><name>%s</name>"
+                      "<uuid>0b3c1f4e-5d6a-4b7c-8d9e-0f1a2b3c4d5e</uuid>"
+                      "<memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+                      "<os><type arch='x86_64'>hvm</type></os></domain>";
+    g_autofree char *a = g_strdup_printf(fmt, "uuid-a");
+    g_autofree char *b = g_strdup_printf(fmt, "uuid-b");
+    struct vm *first = vm_define_xml(c, a);
+    ck_assert_msg(first, "%s", qv_last_error()->message);
+    ck_assert_ptr_null(vm_define_xml(c, b));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_EXISTS);
+    ck_assert_str_eq(qv_last_error()->message,
+                     "cannot define VM 'uuid-b': VM 'uuid-a' already has UUID "
+                     "0b3c1f4e-5d6a-4b7c-8d9e-0f1a2b3c4d5e");
+    /* Once the owner is gone the UUID is free again. */
+    vm_destroy(first);
+    struct vm *second = vm_define_xml(c, b);
+    ck_assert_msg(second, "%s", qv_last_error()->message);
+    vm_destroy(second);
+}
+
+START_TEST(test_duplicate_uuid)
+{
+    check_duplicate_uuid(conn);
+    g_autofree char *dir = g_dir_make_tmp("qv-noop-uuid-XXXXXX", NULL);
+    g_autofree char *uri = g_strdup_printf("noop://%s", dir);
+    struct qv_conn *dc = qv_connect(uri);
+    ck_assert_msg(dc, "%s", qv_last_error()->message);
+    check_duplicate_uuid(dc);
+    qv_close(dc);
+    g_autofree char *locks = g_build_filename(dir, ".locks", NULL);
+    g_autoptr(GDir) d = g_dir_open(locks, 0, NULL);
+    for (const char *e; d && (e = g_dir_read_name(d));) {
+        g_autofree char *p = g_build_filename(locks, e, NULL);
+        g_remove(p);
+    }
+    g_rmdir(locks);
+    ck_assert_int_eq(g_rmdir(dir), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("noop_lifecycle");
@@ -287,6 +331,7 @@ int main(void)
     tcase_add_test(tc, test_uri_errors);
     tcase_add_test(tc, test_wait);
     tcase_add_test(tc, test_settings_persist);
+    tcase_add_test(tc, test_duplicate_uuid);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
