@@ -101,6 +101,9 @@ int guest_main(uint32_t magic, uint32_t info)
     }
     puts_serial("acpi: powering off (S5)\n");
     outw(cnt, (uint16_t)(slp_typ << 10 | 1 << 13));
+    /* QEMU carries out the power-off asynchronously: give it time. */
+    for (volatile uint32_t i = 0; i < 20000000u; i++)
+        __asm__ volatile("pause");
     puts_serial("acpi: still running after S5\n");
     return 9;
 }
