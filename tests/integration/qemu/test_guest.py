@@ -83,9 +83,15 @@ def state(tmp_path_factory):
   </devices>
 </domain>
 """)
-    st = {"uri": f"qemu:///session?root={root}", "dir": root / "qemu" / NAME, "xml": xml}
+    # The same guest told to power itself off after two ticks.
+    xml2 = root / "guest2.xml"
+    xml2.write_text(xml.read_text().replace(f"<name>{NAME}</name>", f"<name>{NAME}-2</name>")
+                    .replace("panic=-1", "panic=-1 qv.poweroff_after=2"))
+    st = {"uri": f"qemu:///session?root={root}", "dir": root / "qemu" / NAME, "xml": xml,
+          "xml2": xml2}
     yield st
     qv(st, "vm", "destroy", NAME, check=False)
+    qv(st, "vm", "destroy", f"{NAME}-2", check=False)
 
 
 def test_boot_and_console(state):
@@ -150,3 +156,23 @@ def test_restart_after_crash(state):
     assert state_line(state) == "stopped (user)"
     qv(state, "vm", "destroy", NAME)
     assert not state["dir"].exists()
+
+
+def test_guest_poweroff_is_reported_shutdown(state):
+    name = f"{NAME}-2"
+    qv(state, "vm", "create", "--xml", str(state["xml2"]))
+    qv(state, "vm", "start", name)
+    pid = json.loads((state["dir"].parent / name / "runtime.json").read_text())["pid"]
+
+    def stopped():
+        out = qv(state, "vm", "show", name).stdout
+        return "State:        stopped (shutdown)" in out
+
+    wait_for(stopped, BOOT_TIMEOUT, f"{name} to power itself off")
+    log = (state["dir"].parent / name / "console.log").read_text(errors="replace")
+    assert "QV-GUEST: powering off by itself" in log
+    # QEMU (kept alive by -no-shutdown) has been quit.
+    wait_for(lambda: not Path(f"/proc/{pid}").exists() or
+             Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z", 10,
+             "QEMU to exit")
+    qv(state, "vm", "destroy", name)
