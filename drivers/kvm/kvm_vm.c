@@ -69,6 +69,10 @@ static int build(struct kvm_machine *m)
     if (vm_ioctl(m, KVM_SET_IDENTITY_MAP_ADDR, (unsigned long)&idmap, "KVM_SET_IDENTITY_MAP_ADDR") <
         0)
         return qv_error_code();
+    /* RAM before the irqchip: with an in-kernel irqchip every memslot
+     * change costs an SRCU grace period (milliseconds). */
+    if (kvm_memory_add_ram(m, m->def->memory_kib * 1024) < 0)
+        return qv_error_code();
     if (m->booted) {
         if (vm_ioctl(m, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP") < 0)
             return qv_error_code();
@@ -76,8 +80,6 @@ static int build(struct kvm_machine *m)
         if (vm_ioctl(m, KVM_CREATE_PIT2, (unsigned long)&pit, "KVM_CREATE_PIT2") < 0)
             return qv_error_code();
     }
-    if (kvm_memory_add_ram(m, m->def->memory_kib * 1024) < 0)
-        return qv_error_code();
     if (m->booted) {
         for (uint32_t i = 0; i < m->def->vcpus; i++) {
             m->vcpus[i] = kvm_vcpu_new(m, i, false);
