@@ -48,4 +48,9 @@ int qemu_vm_destroy(struct vm *vm);
 int qemu_vm_wait(struct vm *vm, int timeout_ms);
 int qemu_vm_guest_ip(struct vm *vm, char **ip, int *port);
 
+int qemu_snapshot_create(struct vm *vm, const char *name, unsigned flags);
+int qemu_snapshot_restore(struct vm *vm, const char *name);
+int qemu_snapshot_delete(struct vm *vm, const char *name);
+int qemu_snapshot_list(struct vm *vm, struct snapshot_info **list, size_t *count);
+
 #endif

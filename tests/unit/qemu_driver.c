@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "drivers/qemu/qemu.h"
 #include "include/qv/qv.h"
 #include "lib/proc/proc.h"
 #include "lib/util/fileio.h"
@@ -365,6 +366,94 @@ START_TEST(cloud_init_seed_attached)
 }
 END_TEST
 
+static size_t snap_count(struct vm *vm, const char *name, enum vm_state *state)
+{
+    struct snapshot_info *list = NULL;
+    size_t n = 0;
+    OK(snapshot_list(vm, &list, &n));
+    for (size_t i = 0; name && i < n; i++)
+        if (strcmp(list[i].name, name) == 0)
+            *state = list[i].state;
+    snapshot_info_free(list, n);
+    return n;
+}
+
+START_TEST(snapshots_in_qcow2)
+{
+    g_autofree char *disk = g_build_filename(root, "s1.qcow2", NULL);
+    char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, "16M", NULL};
+    pid_t pid;
+    int status;
+    ck_assert_int_eq(proc_spawn(mk, NULL, &pid), 0);
+    ck_assert_int_eq(proc_child_wait(pid, 10000, &status), 0);
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>s1</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>"
+        "<driver name='qemu' type='qcow2'/><source file='%s'/><target dev='vda' bus='virtio'/>"
+        "</disk></devices></domain>",
+        disk);
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, xml);
+    OK(vm_start(vm));
+    OK(snapshot_create(vm, "live", 0));
+    ck_assert_int_eq(snapshot_create(vm, "live", 0), QV_ERR_EXISTS);
+    OK(vm_pause(vm));
+    OK(snapshot_create(vm, "paused", 0));
+    OK(vm_resume(vm));
+    enum vm_state st = VM_STATE_DESTROYED;
+    ck_assert_uint_eq(snap_count(vm, "live", &st), 2);
+    ck_assert_int_eq(st, VM_STATE_RUNNING);
+    snap_count(vm, "paused", &st);
+    ck_assert_int_eq(st, VM_STATE_PAUSED);
+    /* The snapshots are in the disk, as QEMU's internal snapshots. */
+    const char *info[] = {"qemu-img", "snapshot", "-U", "-l", disk, NULL};
+    g_autofree char *out = NULL;
+    ck_assert_int_eq(qemu_run_tool(info, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "live"));
+    ck_assert_ptr_nonnull(strstr(out, "paused"));
+
+    /* Restoring puts the VM in the state the snapshot was taken in. */
+    OK(snapshot_restore(vm, "paused"));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_PAUSED);
+    OK(snapshot_restore(vm, "live"));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    ck_assert_int_eq(snapshot_restore(vm, "nope"), QV_ERR_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "VM 's1' has no snapshot 'nope'"));
+    OK(snapshot_delete(vm, "live"));
+    ck_assert_uint_eq(snap_count(vm, NULL, NULL), 1);
+
+    /* Stopped: disk-only snapshots with qemu-img; a memory snapshot
+     * restored on a stopped VM starts it. */
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    OK(snapshot_create(vm, "cold", 0));
+    snap_count(vm, "cold", &st);
+    ck_assert_int_eq(st, VM_STATE_STOPPED);
+    OK(snapshot_restore(vm, "cold"));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_STOPPED);
+    OK(snapshot_restore(vm, "paused"));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_PAUSED);
+    ck_assert_int_eq(snapshot_restore(vm, "cold"), QV_ERR_INVALID_STATE);
+    OK(snapshot_delete(vm, "paused"));
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    OK(snapshot_delete(vm, "cold"));
+    ck_assert_uint_eq(snap_count(vm, NULL, NULL), 0);
+    vm_destroy(vm);
+
+    /* A raw disk cannot hold them: refused, naming the disk. */
+    vm = define(c, XML("s2"));
+    vm_free(vm);
+    vm = define(c, "<domain type='qemu'><name>s3</name><memory unit='MiB'>32</memory>"
+                   "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><devices>"
+                   "<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+                   "<source file='/x.raw'/><target dev='vdb' bus='virtio'/></disk></devices>"
+                   "</domain>");
+    ck_assert_int_eq(snapshot_create(vm, "x", 0), QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "disk vdb is raw"));
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("qemu_driver");
@@ -378,6 +467,7 @@ int main(void)
     tcase_add_test(tc, start_failure_is_explained);
     tcase_add_test(tc, overlay_made_on_first_start);
     tcase_add_test(tc, cloud_init_seed_attached);
+    tcase_add_test(tc, snapshots_in_qcow2);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,344 @@
+/* Snapshots kept inside the VM's qcow2 disks (QEMU's internal snapshots):
+ * savevm/loadvm/delvm through human-monitor-command while QEMU runs,
+ * qemu-img snapshot on the disks while it does not. qv keeps what QEMU does
+ * not: when each was taken and in which state, in DIR/snapshots/NAME.json. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../lib/proc/proc.h"
+#include "../../lib/util/error.h"
+#include "../../lib/util/fileio.h"
+#include "qemu_vm.h"
+
+#define SNAP_TIMEOUT_MS 120000
+
+struct snap_meta {
+    gint64 created_us;
+    enum vm_state state;
+    bool disk_only;
+};
+
+static char *meta_path(struct qemu_vm *q, const char *name)
+{
+    g_autofree char *base = g_strdup_printf("%s.json", name);
+    return g_build_filename(q->dir, "snapshots", base, NULL);
+}
+
+/* The files holding snapshots: every writable disk, each of them qcow2. */
+static int snapshot_disks(struct qemu_vm *q, const struct qv_domain *def, GPtrArray *files)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        const struct qv_disk *d = g_ptr_array_index(def->disks, i);
+        if (d->readonly || d->device == QV_DISK_CDROM)
+            continue;
+        const char *fmt = d->backing ? "qcow2" : d->driver_type ? d->driver_type : "raw";
+        if (strcmp(fmt, "qcow2") != 0)
+            return qv_error_set(QV_ERR_UNSUPPORTED,
+                                "VM '%s' cannot take snapshots: disk %s is %s, and the qemu "
+                                "driver keeps snapshots inside qcow2 disks",
+                                q->name, d->target, fmt);
+        g_ptr_array_add(files, g_strdup(d->source));
+    }
+    if (files->len == 0)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s' cannot take snapshots: it has no writable qcow2 disk to keep "
+                            "them in",
+                            q->name);
+    return 0;
+}
+
+static int read_meta(struct qemu_vm *q, const char *name, struct snap_meta *m)
+{
+    g_autofree char *path = meta_path(q, name);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' has no snapshot '%s'", q->name, name);
+    g_autoptr(JsonNode) root = json_from_string(text, NULL);
+    JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+    if (!o)
+        return qv_error_set(QV_ERR_JSON, "'%s' is not a JSON object", path);
+    m->created_us = json_object_get_int_member_with_default(o, "created_us", 0);
+    const char *st = json_object_get_string_member_with_default(o, "state", "stopped");
+    m->state = strcmp(st, "running") == 0  ? VM_STATE_RUNNING
+               : strcmp(st, "paused") == 0 ? VM_STATE_PAUSED
+                                           : VM_STATE_STOPPED;
+    m->disk_only = json_object_get_boolean_member_with_default(o, "disk_only", FALSE);
+    return 0;
+}
+
+static int write_meta(struct qemu_vm *q, const char *name, const struct snap_meta *m)
+{
+    g_autofree char *dir = g_build_filename(q->dir, "snapshots", NULL);
+    int rc = qv_dir_ensure(dir, 0700);
+    if (rc < 0)
+        return rc;
+    g_autofree char *text = g_strdup_printf(
+        "{\"created_us\": %" G_GINT64_FORMAT ", \"state\": \"%s\", \"disk_only\": %s}\n",
+        m->created_us, vm_state_name(m->state), m->disk_only ? "true" : "false");
+    g_autofree char *path = meta_path(q, name);
+    return qv_file_write_atomic(path, text, strlen(text), 0600);
+}
+
+/* HMP answers errors in its text, not as QMP errors. */
+static int hmp(struct qemu_vm *q, struct qmp *m, const char *line)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "command-line");
+    json_builder_add_string_value(b, line);
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) args = json_builder_get_root(b);
+    JsonNode *ret = NULL;
+    int rc = qmp_command(m, "human-monitor-command", args, &ret, SNAP_TIMEOUT_MS);
+    if (rc < 0)
+        return rc;
+    const char *out = JSON_NODE_HOLDS_VALUE(ret) && json_node_get_value_type(ret) == G_TYPE_STRING
+                          ? json_node_get_string(ret)
+                          : "";
+    g_autofree char *msg = g_strstrip(g_strdup(out));
+    json_node_unref(ret);
+    if (*msg)
+        return qv_error_set(QV_ERR_BACKEND, "QEMU refused '%s' for VM '%s': %s", line, q->name,
+                            msg);
+    return 0;
+}
+
+static int qemu_img_snapshot(GPtrArray *files, const char *op, const char *name)
+{
+    for (guint i = 0; i < files->len; i++) {
+        const char *argv[] = {"qemu-img", "snapshot", op, name, "--", g_ptr_array_index(files, i),
+                              NULL};
+        int rc = qemu_run_tool(argv, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The running process, or NULL when the VM does not run. */
+static bool running(struct qemu_vm *q)
+{
+    struct proc_runtime rt;
+    bool alive = proc_runtime_read(q->dir, &rt) == 0 && proc_identity_alive(&rt.id);
+    proc_runtime_clear(&rt);
+    qv_reset_error();
+    return alive;
+}
+
+static int run_state(struct qmp *m, enum vm_state *st)
+{
+    JsonNode *ret = NULL;
+    int rc = qmp_command(m, "query-status", NULL, &ret, QEMU_QMP_TIMEOUT_MS);
+    if (rc < 0)
+        return rc;
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
+    *st = o && json_object_get_boolean_member_with_default(o, "running", FALSE) ? VM_STATE_RUNNING
+                                                                                : VM_STATE_PAUSED;
+    json_node_unref(ret);
+    return 0;
+}
+
+static int create_locked(struct qemu_vm *q, const char *name, unsigned flags)
+{
+    g_autoptr(qv_domain) def = qemu_vm_load_def(q);
+    if (!def)
+        return qv_error_code();
+    g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+    int rc = snapshot_disks(q, def, files);
+    if (rc < 0)
+        return rc;
+    g_autofree char *path = meta_path(q, name);
+    if (g_file_test(path, G_FILE_TEST_EXISTS))
+        return qv_error_set(QV_ERR_EXISTS, "VM '%s' already has a snapshot '%s'", q->name, name);
+    struct snap_meta meta = {.created_us = g_get_real_time(),
+                             .state = VM_STATE_STOPPED,
+                             .disk_only = (flags & SNAPSHOT_DISK_ONLY) != 0};
+    if (running(q)) {
+        struct qmp *m = qemu_vm_qmp(q, false);
+        if (!m)
+            return qv_error_code();
+        rc = run_state(m, &meta.state);
+        if (rc == 0 && meta.disk_only) {
+            for (guint i = 0; rc == 0 && i < def->disks->len; i++) {
+                const struct qv_disk *d = g_ptr_array_index(def->disks, i);
+                if (d->readonly || d->device == QV_DISK_CDROM)
+                    continue;
+                g_autofree char *args =
+                    g_strdup_printf("{\"device\": \"disk%u\", \"name\": \"%s\"}", i, name);
+                rc = qmp_command_json(m, "blockdev-snapshot-internal-sync", args, NULL,
+                                      SNAP_TIMEOUT_MS);
+            }
+        } else if (rc == 0) {
+            /* savevm stops the vCPUs while it writes and restarts them. */
+            g_autofree char *line = g_strdup_printf("savevm %s", name);
+            rc = hmp(q, m, line);
+        }
+        qmp_close(m);
+    } else {
+        struct qv_vm_status st;
+        meta.disk_only = true; /* no process: there is no memory to save */
+        g_autofree char *state_json = g_build_filename(q->dir, "state.json", NULL);
+        st.state =
+            g_file_test(state_json, G_FILE_TEST_EXISTS) ? VM_STATE_STOPPED : VM_STATE_CREATED;
+        meta.state = st.state;
+        rc = qemu_img_snapshot(files, "-c", name);
+    }
+    if (rc == 0)
+        rc = write_meta(q, name, &meta);
+    if (rc == 0)
+        proc_log(q->dir, "snapshot '%s' taken (%s, %s)", name, vm_state_name(meta.state),
+                 meta.disk_only ? "disks only" : "memory and disks");
+    else
+        qv_error_prefix("cannot take snapshot '%s' of VM '%s'", name, q->name);
+    return rc;
+}
+
+static int restore_locked(struct vm *vm, struct qemu_vm *q, const char *name)
+{
+    struct snap_meta meta;
+    int rc = read_meta(q, name, &meta);
+    if (rc < 0)
+        return rc;
+    g_autoptr(qv_domain) def = qemu_vm_load_def(q);
+    if (!def)
+        return qv_error_code();
+    g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+    rc = snapshot_disks(q, def, files);
+    if (rc < 0)
+        return rc;
+    if (meta.disk_only) {
+        if (running(q))
+            return qv_error_set(QV_ERR_INVALID_STATE,
+                                "cannot restore disk-only snapshot '%s' of VM '%s' while it runs: "
+                                "stop it first",
+                                name, q->name);
+        rc = qemu_img_snapshot(files, "-a", name);
+    } else {
+        if (!running(q)) {
+            rc = qemu_vm_start(vm);
+            if (rc < 0)
+                return rc;
+        }
+        struct qmp *m = qemu_vm_qmp(q, false);
+        if (!m)
+            return qv_error_code();
+        g_autofree char *line = g_strdup_printf("loadvm %s", name);
+        rc = hmp(q, m, line);
+        /* Back to the state the snapshot was taken in. */
+        if (rc == 0)
+            rc = qmp_command(m, meta.state == VM_STATE_RUNNING ? "cont" : "stop", NULL, NULL,
+                             QEMU_QMP_TIMEOUT_MS);
+        qmp_close(m);
+    }
+    if (rc == 0)
+        proc_log(q->dir, "snapshot '%s' restored", name);
+    else
+        qv_error_prefix("cannot restore snapshot '%s' of VM '%s'", name, q->name);
+    return rc;
+}
+
+static int delete_locked(struct qemu_vm *q, const char *name)
+{
+    struct snap_meta meta;
+    int rc = read_meta(q, name, &meta);
+    if (rc < 0)
+        return rc;
+    g_autoptr(qv_domain) def = qemu_vm_load_def(q);
+    if (!def)
+        return qv_error_code();
+    g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+    rc = snapshot_disks(q, def, files);
+    if (rc < 0)
+        return rc;
+    if (running(q)) {
+        struct qmp *m = qemu_vm_qmp(q, false);
+        if (!m)
+            return qv_error_code();
+        g_autofree char *line = g_strdup_printf("delvm %s", name);
+        rc = hmp(q, m, line);
+        qmp_close(m);
+    } else {
+        rc = qemu_img_snapshot(files, "-d", name);
+    }
+    if (rc < 0) {
+        qv_error_prefix("cannot delete snapshot '%s' of VM '%s'", name, q->name);
+        return rc;
+    }
+    g_autofree char *path = meta_path(q, name);
+    if (unlink(path) < 0 && errno != ENOENT)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot remove '%s'", path);
+    proc_log(q->dir, "snapshot '%s' deleted", name);
+    return 0;
+}
+
+int qemu_snapshot_create(struct vm *vm, const char *name, unsigned flags)
+{
+    struct qemu_vm *q = qemu_vm_of(vm);
+    int rc = qemu_vm_lock(q, SNAP_TIMEOUT_MS);
+    if (rc < 0)
+        return rc;
+    rc = create_locked(q, name, flags);
+    qemu_vm_unlock(q);
+    return rc;
+}
+
+int qemu_snapshot_restore(struct vm *vm, const char *name)
+{
+    struct qemu_vm *q = qemu_vm_of(vm);
+    int rc = qemu_vm_lock(q, SNAP_TIMEOUT_MS);
+    if (rc < 0)
+        return rc;
+    rc = restore_locked(vm, q, name);
+    qemu_vm_unlock(q);
+    return rc;
+}
+
+int qemu_snapshot_delete(struct vm *vm, const char *name)
+{
+    struct qemu_vm *q = qemu_vm_of(vm);
+    int rc = qemu_vm_lock(q, SNAP_TIMEOUT_MS);
+    if (rc < 0)
+        return rc;
+    rc = delete_locked(q, name);
+    qemu_vm_unlock(q);
+    return rc;
+}
+
+static gint by_created(gconstpointer a, gconstpointer b)
+{
+    const struct snapshot_info *x = a, *y = b;
+    if (x->created != y->created)
+        return x->created < y->created ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+int qemu_snapshot_list(struct vm *vm, struct snapshot_info **list, size_t *count)
+{
+    struct qemu_vm *q = qemu_vm_of(vm);
+    g_autofree char *dir = g_build_filename(q->dir, "snapshots", NULL);
+    GArray *out = g_array_new(FALSE, TRUE, sizeof(struct snapshot_info));
+    g_autoptr(GArray) created = g_array_new(FALSE, TRUE, sizeof(gint64));
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *e;
+    while (d && (e = g_dir_read_name(d))) {
+        if (!g_str_has_suffix(e, ".json") || e[0] == '.')
+            continue;
+        g_autofree char *name = g_strndup(e, strlen(e) - 5);
+        struct snap_meta m;
+        if (read_meta(q, name, &m) < 0) {
+            qv_reset_error();
+            continue;
+        }
+        struct snapshot_info si = {
+            .name = g_strdup(name), .created = m.created_us, .state = m.state};
+        g_array_append_val(out, si);
+    }
+    /* Sort on microseconds, then report seconds. */
+    g_array_sort(out, by_created);
+    for (guint i = 0; i < out->len; i++)
+        g_array_index(out, struct snapshot_info, i).created /= G_USEC_PER_SEC;
+    *count = out->len;
+    *list = (struct snapshot_info *)g_array_free(out, FALSE);
+    return 0;
+}
