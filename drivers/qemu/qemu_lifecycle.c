@@ -395,6 +395,17 @@ static int stop_locked(struct qemu_vm *q, unsigned flags, int timeout_ms, bool *
     }
     if (!force && m) {
         int t = timeout_ms < 0 ? QEMU_STOP_TIMEOUT_MS : timeout_ms;
+        /* A paused guest cannot answer the power button: let it run. */
+        JsonNode *ret = NULL;
+        if (qmp_command(m, "query-status", NULL, &ret, QEMU_QMP_TIMEOUT_MS) == 0) {
+            JsonObject *o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
+            if (o && !json_object_get_boolean_member_with_default(o, "running", TRUE)) {
+                proc_log(q->dir, "graceful stop of a paused VM: resuming it first (cont)");
+                qmp_command(m, "cont", NULL, NULL, QEMU_QMP_TIMEOUT_MS);
+            }
+            json_node_unref(ret);
+        }
+        qv_reset_error();
         proc_log(q->dir,
                  "graceful stop: sending system_powerdown (ACPI power button), waiting "
                  "up to %d ms",

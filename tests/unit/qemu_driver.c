@@ -454,6 +454,55 @@ START_TEST(snapshots_in_qcow2)
 }
 END_TEST
 
+/* Two processes start the same VM at once: the per-VM lock serialises
+ * them, one starts it, the other is told it already runs. */
+START_TEST(concurrent_starts_serialise)
+{
+    struct qv_conn *c = qv_connect(uri);
+    vm_free(define(c, XML("p1")));
+    qv_close(c);
+    int fds[2][2];
+    pid_t kids[2];
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(pipe(fds[i]), 0);
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            struct qv_conn *cc = qv_connect(uri);
+            struct vm *v = vm_lookup(cc, "p1");
+            int rc = v ? vm_start(v) : -100;
+            if (write(fds[i][1], &rc, sizeof(rc)) != sizeof(rc))
+                _exit(2);
+            _exit(0);
+        }
+    }
+    int rcs[2];
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(read(fds[i][0], &rcs[i], sizeof(rcs[i])), sizeof(rcs[i]));
+        int status;
+        waitpid(kids[i], &status, 0);
+        close(fds[i][0]);
+        close(fds[i][1]);
+    }
+    ck_assert_msg((rcs[0] == 0 && rcs[1] == QV_ERR_INVALID_STATE) ||
+                      (rcs[1] == 0 && rcs[0] == QV_ERR_INVALID_STATE),
+                  "start results %d and %d", rcs[0], rcs[1]);
+    c = qv_connect(uri);
+    struct vm *vm = vm_lookup(c, "p1");
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    /* A graceful stop of a paused VM resumes it first, then escalates. */
+    OK(vm_pause(vm));
+    OK(vm_stop_flags(vm, 0, 300));
+    g_autofree char *log = vm_path("p1", "qv.log");
+    g_autofree char *text = NULL;
+    ck_assert(g_file_get_contents(log, &text, NULL, NULL));
+    ck_assert_ptr_nonnull(strstr(text, "resuming it first"));
+    g_auto(GStrv) starts = g_strsplit(text, "started: QEMU pid", -1);
+    ck_assert_uint_eq(g_strv_length(starts), 2);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("qemu_driver");
@@ -468,6 +517,7 @@ int main(void)
     tcase_add_test(tc, overlay_made_on_first_start);
     tcase_add_test(tc, cloud_init_seed_attached);
     tcase_add_test(tc, snapshots_in_qcow2);
+    tcase_add_test(tc, concurrent_starts_serialise);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
