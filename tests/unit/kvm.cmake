@@ -1,6 +1,6 @@
 # kvm driver tests. Each exits 77 (reported by ctest as skipped) when this
 # machine has no /dev/kvm.
-set(_kvm_tests kvm_probe kvm_memory kvm_vcpu kvm_cpu kvm_boot kvm_lifecycle)
+set(_kvm_tests kvm_probe kvm_memory kvm_vcpu kvm_cpu kvm_boot kvm_lifecycle kvm_robust)
 foreach(t ${_kvm_tests})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
     qv_check_test(${t} SOURCES ${t}.c LABELS kvm TIMEOUT 120)
