@@ -5,6 +5,7 @@
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -42,6 +43,9 @@ char *qemu_opt_escape(const char *s);
 /* The index a target name stands for: vda -> 0, sdb -> 1, hdaa -> 26; -1
  * when it is not <prefix><letters>. */
 int qemu_disk_index(const char *target);
+
+/* libvirt's cpuset syntax ("0-3,^2") into a CPU set. */
+int qemu_parse_cpuset(const char *s, cpu_set_t *set);
 
 /* The format qemu-img reports for path ("raw", "qcow2"). */
 int qemu_image_format(const char *path, char **format);

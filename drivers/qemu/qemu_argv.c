@@ -581,8 +581,18 @@ static int add_misc_devices(struct argv *v)
 static int check_tuning(struct argv *v)
 {
     const struct qv_domain *def = v->def;
-    if (def->cputune.pins->len || def->cputune.shares || def->cputune.cap)
-        return unsupported(v, "<cputune> (pinning, shares, quota)");
+    /* Pins are applied to QEMU's vCPU threads at start; weight and quota
+     * would need a cgroup of our own. */
+    if (def->cputune.shares || def->cputune.cap)
+        return unsupported(v, "<cputune> <shares>/<quota> (CPU weight and cap)");
+    for (guint i = 0; i < def->cputune.pins->len; i++) {
+        const struct qv_vcpupin *p = &g_array_index(def->cputune.pins, struct qv_vcpupin, i);
+        cpu_set_t set;
+        if (p->pcpu < 0 && qemu_parse_cpuset(p->cpuset, &set) < 0) {
+            qv_error_prefix("VM '%s': <vcpupin vcpu='%u'>", def->name, p->vcpu);
+            return qv_error_code();
+        }
+    }
     return 0;
 }
 

@@ -239,6 +239,7 @@ const struct qv_driver qv_qemu_driver = {
     .vm_wait = qemu_vm_wait,
     .vm_console_endpoint = qemu_console_endpoint,
     .vm_guest_ip = qemu_vm_guest_ip,
+    .vm_set = qemu_vm_set,
     .snapshot_create = qemu_snapshot_create,
     .snapshot_restore = qemu_snapshot_restore,
     .snapshot_delete = qemu_snapshot_delete,

@@ -280,6 +280,9 @@ static int start_locked(struct qemu_vm *q)
         rc = proc_runtime_write(q->dir, &rt);
     }
     prepared_clear(&p);
+    /* Finish the setup while no guest code has run yet. */
+    if (rc == 0)
+        rc = qemu_apply_pins(q, m, def);
     if (rc == 0)
         rc = qmp_command(m, "cont", NULL, NULL, QEMU_QMP_TIMEOUT_MS);
     qmp_close(m);

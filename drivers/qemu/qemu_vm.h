@@ -48,6 +48,11 @@ int qemu_vm_destroy(struct vm *vm);
 int qemu_vm_wait(struct vm *vm, int timeout_ms);
 int qemu_vm_guest_ip(struct vm *vm, char **ip, int *port);
 
+/* Pin the vCPU threads as <cputune> says (QEMU must be running, paused or
+ * not). */
+int qemu_apply_pins(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def);
+int qemu_vm_set(struct vm *vm, const struct qv_setting *set);
+
 int qemu_snapshot_create(struct vm *vm, const char *name, unsigned flags);
 int qemu_snapshot_restore(struct vm *vm, const char *name);
 int qemu_snapshot_delete(struct vm *vm, const char *name);

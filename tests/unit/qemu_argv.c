@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* The qemu driver's command line: golden argv for each supported element,
  * clear errors for what QEMU cannot be given, and real QEMU started with
  * each golden command line (paused, then quit over QMP) to prove it
@@ -508,9 +509,9 @@ START_TEST(refused_elements)
                          "io='native'/><source file='/x'/><target dev='vda' bus='virtio'/></disk>"
                          "</devices></domain>",
                 QV_ERR_INVALID_ARG, "io='native' needs cache='none'");
-    build_fails(HEAD MEM "<cputune><vcpupin vcpu='0' cpuset='0'/></cputune>"
+    build_fails(HEAD MEM "<cputune><shares>512</shares></cputune>"
                          "<os><type arch='x86_64'>hvm</type></os></domain>",
-                QV_ERR_UNSUPPORTED, "cputune");
+                QV_ERR_UNSUPPORTED, "CPU weight and cap");
     build_fails(HEAD MEM "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
                          "<disk type='file' device='disk'><source file='/x'/>"
                          "<target dev='sda' bus='sata'/></disk></devices></domain>",
@@ -531,6 +532,15 @@ START_TEST(helpers)
     ck_assert_int_eq(qemu_disk_index("vd"), -1);
     ck_assert_int_eq(qemu_disk_index("vd1"), -1);
     ck_assert_int_eq(qemu_disk_index("nvme0"), -1);
+    cpu_set_t set;
+    ck_assert_int_eq(qemu_parse_cpuset("0-3,^2", &set), 0);
+    ck_assert_int_eq(CPU_COUNT(&set), 3);
+    ck_assert(CPU_ISSET(0, &set) && CPU_ISSET(1, &set) && !CPU_ISSET(2, &set));
+    ck_assert_int_eq(qemu_parse_cpuset("5", &set), 0);
+    ck_assert(CPU_ISSET(5, &set) && CPU_COUNT(&set) == 1);
+    const char *bad[] = {"", "a", "3-1", "^2", "0-99999", "1,,2", "-1", "1-"};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+        ck_assert_msg(qemu_parse_cpuset(bad[i], &set) == QV_ERR_INVALID_ARG, "'%s'", bad[i]);
     g_autofree char *e = qemu_opt_escape("a,b,,c");
     ck_assert_str_eq(e, "a,,b,,,,c");
 }

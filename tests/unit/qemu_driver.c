@@ -503,6 +503,75 @@ START_TEST(concurrent_starts_serialise)
 }
 END_TEST
 
+/* The affinity of QEMU's thread for vCPU n ("CPU n/TCG" with
+ * debug-threads=on), as /proc shows it. */
+static char *vcpu_affinity(pid_t pid, int n)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%d/task", (int)pid);
+    g_autofree char *want = g_strdup_printf("CPU %d/TCG", n);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *e;
+    while (d && (e = g_dir_read_name(d))) {
+        g_autofree char *comm_path = g_build_filename(dir, e, "comm", NULL);
+        g_autofree char *comm = NULL;
+        if (!g_file_get_contents(comm_path, &comm, NULL, NULL) ||
+            strcmp(g_strstrip(comm), want) != 0)
+            continue;
+        g_autofree char *status_path = g_build_filename(dir, e, "status", NULL);
+        g_autofree char *status = NULL;
+        g_file_get_contents(status_path, &status, NULL, NULL);
+        char *l = strstr(status, "Cpus_allowed_list:");
+        ck_assert_ptr_nonnull(l);
+        l += strlen("Cpus_allowed_list:");
+        return g_strstrip(g_strndup(l, strcspn(l, "\n")));
+    }
+    ck_abort_msg("no thread '%s' in QEMU %d", want, (int)pid);
+    return NULL;
+}
+
+START_TEST(cpu_pinning_and_settings)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(
+        c, "<domain type='qemu'><name>pin1</name><memory unit='MiB'>32</memory><vcpu>2</vcpu>"
+           "<cputune><vcpupin vcpu='0' cpuset='0'/></cputune>"
+           "<os><type arch='x86_64'>hvm</type></os></domain>");
+    OK(vm_start(vm));
+    pid_t pid = qemu_pid("pin1");
+    g_autofree char *a0 = vcpu_affinity(pid, 0);
+    ck_assert_str_eq(a0, "0");
+    int pcpu = -2;
+    OK(vm_get_cpu_pin(vm, 0, &pcpu));
+    ck_assert_int_eq(pcpu, 0);
+    if (g_get_num_processors() > 1) {
+        /* Live: the thread moves and the definition keeps it. */
+        OK(vm_set_cpu_pin(vm, 1, 1));
+        g_autofree char *a1 = vcpu_affinity(pid, 1);
+        ck_assert_str_eq(a1, "1");
+        OK(vm_get_cpu_pin(vm, 1, &pcpu));
+        ck_assert_int_eq(pcpu, 1);
+    }
+    /* Other settings need the VM stopped; nothing changes. */
+    ck_assert_int_eq(vm_set_vcpus(vm, 1), QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "stop it first"));
+    struct vm_info info;
+    OK(vm_get_info(vm, &info));
+    ck_assert_uint_eq(info.vcpus, 2);
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    OK(vm_set_vcpus(vm, 1));
+    OK(vm_get_info(vm, &info));
+    ck_assert_uint_eq(info.vcpus, 1);
+    /* A setting QEMU could not be started with is refused. */
+    ck_assert_int_eq(vm_set_cpu_weight(vm, 512), QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "CPU weight"));
+    char *xml = vm_get_xml(vm);
+    ck_assert_ptr_null(strstr(xml, "<shares>"));
+    qv_free(xml);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("qemu_driver");
@@ -518,6 +587,7 @@ int main(void)
     tcase_add_test(tc, cloud_init_seed_attached);
     tcase_add_test(tc, snapshots_in_qcow2);
     tcase_add_test(tc, concurrent_starts_serialise);
+    tcase_add_test(tc, cpu_pinning_and_settings);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

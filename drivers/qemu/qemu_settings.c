@@ -1,0 +1,182 @@
+/* Settings: CPU pinning applied to QEMU's vCPU threads (at start, before
+ * the guest runs, and live), and definition changes while the VM is down. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../lib/proc/proc.h"
+#include "../../lib/util/error.h"
+#include "../../lib/util/fileio.h"
+#include "qemu_vm.h"
+
+/* libvirt's cpuset syntax: "4", "0-3,^2", "0,2,4-6". */
+int qemu_parse_cpuset(const char *s, cpu_set_t *set)
+{
+    CPU_ZERO(set);
+    g_auto(GStrv) items = g_strsplit(s ? s : "", ",", -1);
+    bool any = false;
+    for (char **it = items; *it; it++) {
+        const char *p = g_strstrip(*it);
+        bool neg = *p == '^';
+        if (neg)
+            p++;
+        char *end;
+        errno = 0;
+        long a = strtol(p, &end, 10), b = a;
+        if (!g_ascii_isdigit(*p) || errno)
+            return qv_error_set(QV_ERR_INVALID_ARG, "'%s' is not a CPU set", s);
+        if (*end == '-' && !neg) {
+            const char *q = end + 1;
+            b = strtol(q, &end, 10);
+            if (!g_ascii_isdigit(*q) || b < a)
+                return qv_error_set(QV_ERR_INVALID_ARG, "'%s' is not a CPU set", s);
+        }
+        if (*end || a < 0 || b >= CPU_SETSIZE)
+            return qv_error_set(QV_ERR_INVALID_ARG, "'%s' is not a CPU set (CPUs 0-%d)", s,
+                                CPU_SETSIZE - 1);
+        for (long c = a; c <= b; c++) {
+            if (neg)
+                CPU_CLR(c, set);
+            else
+                CPU_SET(c, set);
+        }
+        any = any || !neg;
+    }
+    if (!any || CPU_COUNT(set) == 0)
+        return qv_error_set(QV_ERR_INVALID_ARG, "CPU set '%s' names no CPU", s ? s : "");
+    return 0;
+}
+
+/* vCPU index -> thread id, from query-cpus-fast. */
+static GHashTable *vcpu_threads(struct qmp *m)
+{
+    JsonNode *ret = NULL;
+    if (qmp_command(m, "query-cpus-fast", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0)
+        return NULL;
+    GHashTable *t = g_hash_table_new(g_direct_hash, g_direct_equal);
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        if (!o)
+            continue;
+        gint64 idx = json_object_get_int_member_with_default(o, "cpu-index", -1);
+        gint64 tid = json_object_get_int_member_with_default(o, "thread-id", 0);
+        if (idx >= 0 && tid > 0 && tid <= G_MAXINT32)
+            g_hash_table_insert(t, GINT_TO_POINTER(idx + 1), GINT_TO_POINTER((int)tid));
+    }
+    json_node_unref(ret);
+    return t;
+}
+
+static int pin_one(struct qemu_vm *q, GHashTable *threads, uint32_t vcpu, const cpu_set_t *set)
+{
+    int tid = GPOINTER_TO_INT(g_hash_table_lookup(threads, GINT_TO_POINTER(vcpu + 1)));
+    if (!tid)
+        return qv_error_set(QV_ERR_NOT_FOUND, "QEMU reports no thread for vCPU %u of VM '%s'", vcpu,
+                            q->name);
+    if (sched_setaffinity(tid, sizeof(*set), set) < 0)
+        return qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot pin vCPU %u (thread %d) of VM '%s'",
+                                  vcpu, tid, q->name);
+    return 0;
+}
+
+int qemu_apply_pins(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def)
+{
+    if (!def->cputune.pins->len)
+        return 0;
+    GHashTable *threads = vcpu_threads(m);
+    if (!threads)
+        return qv_error_code();
+    int rc = 0;
+    for (guint i = 0; rc == 0 && i < def->cputune.pins->len; i++) {
+        const struct qv_vcpupin *p = &g_array_index(def->cputune.pins, struct qv_vcpupin, i);
+        cpu_set_t set;
+        if (p->pcpu >= 0) {
+            CPU_ZERO(&set);
+            CPU_SET(p->pcpu, &set);
+        } else {
+            rc = qemu_parse_cpuset(p->cpuset, &set);
+        }
+        if (rc == 0)
+            rc = pin_one(q, threads, p->vcpu, &set);
+    }
+    g_hash_table_destroy(threads);
+    if (rc == 0)
+        proc_log(q->dir, "pinned %u vCPU(s)", def->cputune.pins->len);
+    return rc;
+}
+
+static bool is_running(struct qemu_vm *q)
+{
+    struct proc_runtime rt;
+    bool alive = proc_runtime_read(q->dir, &rt) == 0 && proc_identity_alive(&rt.id);
+    proc_runtime_clear(&rt);
+    qv_reset_error();
+    return alive;
+}
+
+static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
+{
+    g_autoptr(qv_domain) def = qemu_vm_load_def(q);
+    if (!def)
+        return qv_error_code();
+    int rc = qv_setting_apply(def, set, q->name);
+    if (rc < 0)
+        return rc;
+    bool live = is_running(q);
+    if (live && set->kind != QV_SET_CPU_PIN)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "the qemu driver cannot change this setting of VM '%s' while it runs; "
+                            "stop it first",
+                            q->name);
+    /* Only what QEMU could be started with is kept. */
+    struct qemu_launch l = {
+        .dir = q->dir, .emulator = qemu_emulator_of(def), .hugepage_dir = "/dev/hugepages"};
+    char **argv = qemu_argv_build(def, &l);
+    if (!argv)
+        return qv_error_code();
+    g_strfreev(argv);
+    if (live) {
+        struct qmp *m = qemu_vm_qmp(q, false);
+        if (!m)
+            return qv_error_code();
+        GHashTable *threads = vcpu_threads(m);
+        qmp_close(m);
+        if (!threads)
+            return qv_error_code();
+        cpu_set_t cpus;
+        if (set->pcpu >= 0) {
+            CPU_ZERO(&cpus);
+            CPU_SET(set->pcpu, &cpus);
+        } else {
+            /* Unpinned: every CPU this process may use. */
+            sched_getaffinity(0, sizeof(cpus), &cpus);
+        }
+        rc = pin_one(q, threads, set->vcpu, &cpus);
+        g_hash_table_destroy(threads);
+        if (rc < 0)
+            return rc;
+    }
+    g_autofree char *xml = qv_domain_format_xml(def);
+    if (!xml)
+        return qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+    g_autofree char *path = g_build_filename(q->dir, "domain.xml", NULL);
+    rc = qv_file_write_atomic(path, xml, strlen(xml), 0600);
+    if (rc == 0)
+        proc_log(q->dir, "settings changed%s", live ? " (applied live)" : "");
+    return rc;
+}
+
+int qemu_vm_set(struct vm *vm, const struct qv_setting *set)
+{
+    struct qemu_vm *q = qemu_vm_of(vm);
+    int rc = qemu_vm_lock(q, QEMU_QMP_TIMEOUT_MS * 6);
+    if (rc < 0)
+        return rc;
+    rc = set_locked(q, set);
+    qemu_vm_unlock(q);
+    return rc;
+}
