@@ -61,10 +61,21 @@ static int kvm_define(struct qv_conn *conn, const struct qv_domain *def, void **
     struct kvm_conn *kc = KCONN(conn);
     g_mutex_lock(&kc->lock);
     bool exists = g_hash_table_contains(kc->machines, def->name);
+    g_autofree char *same_uuid = NULL;
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, kc->machines);
+    while (!exists && !same_uuid && g_hash_table_iter_next(&it, &key, &value))
+        if (def->uuid[0] &&
+            g_ascii_strcasecmp(((struct kvm_machine *)value)->def->uuid, def->uuid) == 0)
+            same_uuid = g_strdup(key);
     g_mutex_unlock(&kc->lock);
     if (exists)
         return qv_error_set(QV_ERR_EXISTS, "a VM called '%s' already exists on kvm:///embed",
                             def->name);
+    if (same_uuid)
+        return qv_error_set(QV_ERR_EXISTS, "cannot define VM '%s': VM '%s' already has UUID %s",
+                            def->name, same_uuid, def->uuid);
     struct kvm_machine *m = kvm_machine_new(&kc->sys, def);
     if (!m)
         return qv_error_code();

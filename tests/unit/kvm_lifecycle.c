@@ -214,6 +214,16 @@ START_TEST(guest_exit_status_through_vm_get_info)
     struct vm *again = vm_lookup(c, "hello");
     ck_assert_ptr_eq(again, vm);
     vm_free(again);
+    /* Another name with the same UUID is refused too. */
+    struct vm_info hi;
+    ck_assert_int_eq(vm_get_info(vm, &hi), 0);
+    g_autofree char *xml2 = g_strdup_printf(
+        "<domain type='kvm'><name>hello2</name><uuid>%s</uuid><memory unit='MiB'>16</memory>"
+        "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type><kernel>%s</kernel></os></domain>",
+        hi.uuid, kernel);
+    ck_assert_ptr_null(vm_define_xml(c, xml2));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_EXISTS);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "already has UUID"));
     vm_destroy(vm);
     qv_close(c);
 }
