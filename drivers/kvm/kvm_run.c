@@ -333,7 +333,11 @@ int kvm_machine_wait(struct kvm_machine *m, int timeout_ms)
 
 int kvm_machine_stop(struct kvm_machine *m, bool force, int timeout_ms)
 {
-    if (!force && kvm_devices_request_poweroff(m)) {
+    g_mutex_lock(&m->lock);
+    bool paused = m->state == VM_STATE_PAUSED;
+    g_mutex_unlock(&m->lock);
+    /* A paused guest cannot answer; nor can one without ACPI listening. */
+    if (!force && !paused && kvm_devices_request_poweroff(m)) {
         /* The guest has been asked; give it the time it was promised. */
         if (kvm_machine_wait(m, timeout_ms < 0 ? 30000 : timeout_ms) == 0) {
             kvm_machine_halt_threads(m);
