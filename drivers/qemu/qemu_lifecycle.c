@@ -1,6 +1,7 @@
 /* Starting, stopping and controlling a VM's QEMU process. Every operation
  * holds the per-VM lock, so qv invocations in other processes serialise. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -231,6 +232,14 @@ static int start_locked(struct qemu_vm *q)
     g_autofree char *pidfile = g_build_filename(q->dir, "qemu.pid", NULL);
     g_autofree char *log = g_build_filename(q->dir, "qemu.log", NULL);
     unlink(pidfile);
+    /* QEMU appends to the console log with its own default mode; create it
+     * private first. */
+    g_autofree char *console_log = g_build_filename(q->dir, "console.log", NULL);
+    int cfd = open(console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (cfd >= 0) {
+        fchmod(cfd, 0600);
+        close(cfd);
+    }
     struct stat sb;
     goffset log_start = stat(log, &sb) == 0 ? sb.st_size : 0;
     proc_log(q->dir, "starting QEMU");

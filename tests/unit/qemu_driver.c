@@ -147,6 +147,9 @@ START_TEST(lifecycle)
     struct stat st;
     ck_assert_int_eq(stat(qmp, &st), 0);
     ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    g_autofree char *clog = vm_path("l1", "console.log");
+    ck_assert_int_eq(stat(clog, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
 
     char *ep = vm_console_endpoint(vm);
     ck_assert_msg(g_str_has_prefix(ep, "pty:/dev/"), "%s", ep);
