@@ -137,6 +137,15 @@ START_TEST(pause_resume_stop_restart_reset)
     ck_assert_int_eq(vm_reset(vm), 0);
     ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
     wait_progress(vm);
+    /* A reset keeps a paused VM paused: power-on state, nothing runs. */
+    ck_assert_int_eq(vm_pause(vm), 0);
+    ck_assert_int_eq(vm_reset(vm), 0);
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_PAUSED);
+    ck_assert_uint_eq(progress(vm), 0); /* fresh RAM, no instruction run */
+    g_usleep(100000);
+    ck_assert_uint_eq(progress(vm), 0);
+    ck_assert_int_eq(vm_resume(vm), 0);
+    wait_progress(vm);
     g_autofree char *con = NULL;
     ck_assert(g_file_get_contents(log, &con, NULL, NULL));
     ck_assert_str_eq(con, "spin: running\n"); /* truncated at each power-on */
