@@ -158,6 +158,90 @@ static int qemu_define(struct qv_conn *conn, const struct qv_domain *def, void *
     return 0;
 }
 
+/* Copy each writable disk into the clone's directory: cp --reflink=auto
+ * shares blocks copy-on-write where the filesystem can (btrfs, XFS) and
+ * copies them elsewhere. Read-only disks and cdroms are shared. */
+static int clone_disks(struct qemu_vm *dst, struct qv_domain *def)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        struct qv_disk *d = g_ptr_array_index(def->disks, i);
+        if (!d->source || d->readonly || d->device == QV_DISK_CDROM)
+            continue;
+        g_autofree char *base = g_path_get_basename(d->source);
+        const char *dot = strrchr(base, '.');
+        g_autofree char *name = g_strdup_printf("%s%s", d->target, dot ? dot : ".img");
+        char *copy = g_build_filename(dst->dir, name, NULL);
+        const char *argv[] = {"cp", "--reflink=auto", "--sparse=always", "--", d->source, copy,
+                              NULL};
+        int rc = qemu_run_tool(argv, NULL);
+        if (rc < 0) {
+            g_free(copy);
+            qv_error_prefix("cannot copy disk %s of the source", d->target);
+            return rc;
+        }
+        g_free(d->source);
+        d->source = copy;
+    }
+    return 0;
+}
+
+static int clone_locked(struct qv_conn *conn, struct qemu_vm *src, struct qemu_vm *dst,
+                        const struct qv_domain *newdef)
+{
+    struct proc_runtime rt;
+    bool running = proc_runtime_read(src->dir, &rt) == 0 && proc_identity_alive(&rt.id);
+    proc_runtime_clear(&rt);
+    qv_reset_error();
+    if (running)
+        return qv_error_set(QV_ERR_INVALID_STATE,
+                            "cannot clone VM '%s' while its QEMU runs: its disks would be copied "
+                            "mid-write; stop it first",
+                            src->name);
+    g_autofree char *xml_path = g_build_filename(dst->dir, "domain.xml", NULL);
+    if (g_file_test(xml_path, G_FILE_TEST_EXISTS))
+        return qv_error_set(QV_ERR_EXISTS, "VM '%s' already exists on %s", dst->name,
+                            conn->uri_str);
+    g_autoptr(qv_domain) def = qv_domain_copy(newdef);
+    if (g_file_test(dst->dir, G_FILE_TEST_IS_DIR))
+        qv_dir_remove_tree(dst->dir);
+    int rc = qv_dir_ensure(dst->dir, 0700);
+    if (rc == 0)
+        rc = clone_disks(dst, def);
+    g_autofree char *xml = rc == 0 ? qv_domain_format_xml(def) : NULL;
+    if (rc == 0 && !xml)
+        rc = qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+    if (rc == 0)
+        rc = qv_file_write_atomic(xml_path, xml, strlen(xml), 0600);
+    if (rc < 0) {
+        qv_dir_remove_tree(dst->dir);
+        qv_error_prefix("cannot clone VM '%s' as '%s'", src->name, dst->name);
+        return rc;
+    }
+    proc_log(dst->dir, "cloned from %s", src->name);
+    return 0;
+}
+
+static int qemu_clone(struct vm *src_vm, const struct qv_domain *newdef, void **priv)
+{
+    struct qemu_vm *src = qemu_vm_of(src_vm);
+    struct qemu_vm *dst = qemu_vm_new(src_vm->conn, newdef->name);
+    int rc = qemu_vm_lock(src, QEMU_QMP_TIMEOUT_MS * 6);
+    if (rc == 0) {
+        rc = qemu_vm_lock(dst, QEMU_QMP_TIMEOUT_MS);
+        if (rc == 0) {
+            rc = clone_locked(src_vm->conn, src, dst, newdef);
+            qemu_vm_unlock(dst);
+        }
+        qemu_vm_unlock(src);
+    }
+    if (rc < 0) {
+        qemu_vm_free(dst);
+        return rc;
+    }
+    *priv = dst;
+    return 0;
+}
+
 static int qemu_lookup(struct qv_conn *conn, const char *name, void **priv)
 {
     struct qemu_vm *q = qemu_vm_new(conn, name);
@@ -240,6 +324,7 @@ const struct qv_driver qv_qemu_driver = {
     .vm_console_endpoint = qemu_console_endpoint,
     .vm_guest_ip = qemu_vm_guest_ip,
     .vm_set = qemu_vm_set,
+    .vm_clone = qemu_clone,
     .snapshot_create = qemu_snapshot_create,
     .snapshot_restore = qemu_snapshot_restore,
     .snapshot_delete = qemu_snapshot_delete,

@@ -575,6 +575,49 @@ START_TEST(cpu_pinning_and_settings)
 }
 END_TEST
 
+START_TEST(clone_copies_disks)
+{
+    g_autofree char *disk = g_build_filename(root, "src.qcow2", NULL);
+    char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, "16M", NULL};
+    pid_t pid;
+    int status;
+    ck_assert_int_eq(proc_spawn(mk, NULL, &pid), 0);
+    ck_assert_int_eq(proc_child_wait(pid, 10000, &status), 0);
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>src</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>"
+        "<driver name='qemu' type='qcow2'/><source file='%s'/><target dev='vda' bus='virtio'/>"
+        "</disk><interface type='user'><mac address='52:54:00:00:00:09'/></interface>"
+        "</devices></domain>",
+        disk);
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, xml);
+    OK(vm_start(vm));
+    ck_assert_ptr_null(vm_clone(vm, "copy"));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_INVALID_STATE);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "stop it first"));
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    struct vm *cl = vm_clone(vm, "copy");
+    ck_assert_msg(cl != NULL, "%s", qv_last_error()->message);
+    ck_assert_int_eq(vm_get_state(cl), VM_STATE_CREATED);
+    char *cxml = vm_get_xml(cl);
+    g_autofree char *want = g_build_filename(root, "qemu", "copy", "vda.qcow2", NULL);
+    ck_assert_msg(strstr(cxml, want), "%s", cxml);
+    ck_assert_ptr_null(strstr(cxml, "52:54:00:00:00:09"));
+    qv_free(cxml);
+    ck_assert(g_file_test(want, G_FILE_TEST_IS_REGULAR));
+    /* Both run at once, each on its own disk. */
+    OK(vm_start(vm));
+    OK(vm_start(cl));
+    ck_assert_int_eq(vm_get_state(cl), VM_STATE_RUNNING);
+    vm_destroy(cl);
+    ck_assert(!g_file_test(want, G_FILE_TEST_EXISTS));
+    ck_assert(g_file_test(disk, G_FILE_TEST_EXISTS));
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("qemu_driver");
@@ -591,6 +634,7 @@ int main(void)
     tcase_add_test(tc, snapshots_in_qcow2);
     tcase_add_test(tc, concurrent_starts_serialise);
     tcase_add_test(tc, cpu_pinning_and_settings);
+    tcase_add_test(tc, clone_copies_disks);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
