@@ -257,6 +257,12 @@ START_TEST(vcpu_errors)
     /* A bare VM has no kernel to boot. */
     ck_assert_int_eq(vm_start(vm), QV_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "regs"));
+    /* KVM keeps a destroyed vCPU until the VM goes: its id stays taken. */
+    vcpu_destroy(cpu);
+    ck_assert_int_eq(qv_last_error()->code, QV_OK);
+    ck_assert_ptr_null(vm_get_vcpu(vm, 0));
+    ck_assert_ptr_null(vcpu_create(vm, 0));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_KVM);
 }
 END_TEST
 
