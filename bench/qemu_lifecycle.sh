@@ -93,14 +93,15 @@ t=$(now); for ((i = 0; i < n; i++)); do qv_cycle; done; qv_ns=$(( ($(now) - t) /
 t=$(now); for ((i = 0; i < n; i++)); do lv_cycle; done; lv_ns=$(( ($(now) - t) / n ))
 
 echo "QEMU lifecycle (define, start, state, force stop, undefine), mean of $n, $mode"
-printf '  qv (5 qv processes, qemu:///session):       %8.1f ms\n' "$(bc -l <<<"$qv_ns / 1000000")"
-printf '  libvirt (1 virsh process, qemu:///embed):   %8.1f ms\n' "$(bc -l <<<"$lv_ns / 1000000")"
-printf '  libvirt / qv CLI:                           %8.1f x\n' "$(bc -l <<<"$lv_ns / $qv_ns")"
+div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
+printf '  qv (5 qv processes, qemu:///session):       %8s ms\n' "$(div "$qv_ns" 1000000)"
+printf '  libvirt (1 virsh process, qemu:///embed):   %8s ms\n' "$(div "$lv_ns" 1000000)"
+printf '  libvirt / qv CLI:                           %8s x\n' "$(div "$lv_ns" "$qv_ns")"
 if [ -n "$api" ]; then
     out=$(cd "$work" && "${run[@]}" env TMPDIR="$work" "$api" "$n")
     api_ms=$(sed -n 's/^qv C API lifecycle.*: \([0-9.]*\) ms.*/\1/p' <<<"$out")
-    printf '  qv (C API, 1 process):                      %8.1f ms\n' "$api_ms"
-    printf '  libvirt / qv C API:                         %8.1f x\n' \
-        "$(bc -l <<<"$lv_ns / 1000000 / $api_ms")"
+    printf '  qv (C API, 1 process):                      %8s ms\n' "$api_ms"
+    printf '  libvirt / qv C API:                         %8s x\n' \
+        "$(div "$lv_ns" "$(awk -v m="$api_ms" 'BEGIN { printf "%d", m * 1000000 }')")"
     grep -v '^qv C API lifecycle' <<<"$out"
 fi
