@@ -7,7 +7,7 @@
 #  (c) vm_create + vm_destroy pairs per second.
 # Usage: bench/kvm_bench.sh BUILD_DIR [RUNS]
 set -euo pipefail
-build=${1:?usage: kvm_bench.sh BUILD_DIR [RUNS]}
+build=$(cd "${1:?usage: kvm_bench.sh BUILD_DIR [RUNS]}" && pwd)
 runs=${2:-10}
 qv=$(find "$build/tools" -name qv -type f -perm -u+x | head -n1)
 guests=$build/tests/guests
@@ -39,6 +39,7 @@ printf '%-34s %10s ms\n' "qv vm run (kvm:///embed)" "$qv_ms"
 printf '%-34s %10s ms\n' "qemu -accel tcg" "$tcg_ms"
 printf '%-34s %10s ms (1 run)\n' "qemu -accel kvm" "$kvm_ms"
 printf '%-34s %10s\n' "qv faster than qemu ($best_name) by" "$(ratio "$qv_ms" "$best")"
+echo "   inside the process: $("$build/bench/kvm_phases" "$guests/hello.elf" "$runs")"
 
 echo "== (b) guest port writes per second (ioloop payload; 200000 writes, minus a run of 0)"
 n=200000
