@@ -1,11 +1,14 @@
 /* The qemu driver through the public API on real QEMU processes. The guest
  * is SeaBIOS with nothing to boot (fast under TCG); tests/integration
  * boots a real Linux guest. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -164,6 +167,12 @@ START_TEST(lifecycle)
     ck_assert_str_eq(ip, "127.0.0.1");
     ck_assert_int_gt(port, 0);
     qv_free(ip);
+    /* QEMU's user networking listens there for the guest's ssh port. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(fd);
 
     ck_assert_int_eq(vm_start(vm), QV_ERR_INVALID_STATE);
     OK(vm_pause(vm));
