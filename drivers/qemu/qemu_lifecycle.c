@@ -185,7 +185,10 @@ static int console_pty(struct qmp *m, char **out)
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
         const char *label = o ? json_object_get_string_member_with_default(o, "label", "") : "";
         const char *file = o ? json_object_get_string_member_with_default(o, "filename", "") : "";
-        if (strcmp(label, "serial0") == 0 && g_str_has_prefix(file, "pty:/dev/")) {
+        /* Only a /dev/pts/N path is chmod'ed: never a path QEMU could
+         * point elsewhere. */
+        if (strcmp(label, "serial0") == 0 && g_str_has_prefix(file, "pty:/dev/pts/") && file[13] &&
+            strspn(file + 13, "0123456789") == strlen(file + 13)) {
             chmod(file + 4, 0600);
             *out = g_strdup(file);
             json_node_unref(ret);
