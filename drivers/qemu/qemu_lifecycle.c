@@ -504,12 +504,8 @@ int qemu_vm_destroy(struct vm *vm)
     rc = stop_locked(q, VM_STOP_FORCE, 0, &graceful);
     if (rc == 0)
         rc = qv_dir_remove_tree(q->dir);
-    if (rc == 0) {
-        /* Waiters that get the lock next find no VM. */
-        g_autofree char *base = g_strdup_printf(".%s.lock", q->name);
-        g_autofree char *lock = g_build_filename(q->state_dir, QEMU_KIND, base, NULL);
-        unlink(lock);
-    }
+    /* The lock file stays: a caller waiting on it must keep sharing it with
+     * whoever defines a VM of this name next. Waiters then find no VM. */
     qemu_vm_unlock(q);
     return rc;
 }
