@@ -5,6 +5,8 @@ import datetime
 import gc
 import threading
 
+import json
+
 import pytest
 
 import qv
@@ -111,10 +113,16 @@ def test_define_json(noop):
     assert vm.config["name"] == "fromjson"
     vm2 = noop.define_json('{"name": "fromjsontext", "vcpus": 1, "memory": 67108864}')
     assert vm2.info.memory == 64 * qv.MiB
-    # the definition round-trips through its own JSON
+    # the definition round-trips through its own JSON; a copy under another
+    # name needs its own UUID (one UUID names one VM), so drop it
     vm.destroy()
-    again = noop.define_json(vm2.json.replace("fromjsontext", "roundtrip"))
+    cfg = json.loads(vm2.json)
+    with pytest.raises(qv.ExistsError, match="already has UUID"):
+        noop.define_json(dict(cfg, name="roundtrip"))
+    del cfg["uuid"]
+    again = noop.define_json(dict(cfg, name="roundtrip"))
     assert again.config["memory"] == vm2.config["memory"] and again.info.vcpus == 1
+    assert again.uuid != vm2.uuid
     with pytest.raises(qv.JSONError) as e:
         noop.define_json('{"name": ')
     assert e.value.code == qv.JSONError.code
