@@ -3,9 +3,8 @@ directory (the `noop` fixture runs each test on both)."""
 
 import datetime
 import gc
-import threading
-
 import json
+import threading
 
 import pytest
 
