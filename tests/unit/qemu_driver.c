@@ -627,6 +627,29 @@ START_TEST(clone_copies_disks)
 }
 END_TEST
 
+/* A qv killed in the middle of a start leaves QEMU running without a
+ * runtime record; the next start kills that orphan instead of leaking it. */
+START_TEST(interrupted_start_orphan_is_reaped)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, XML("o2"));
+    OK(vm_start(vm));
+    pid_t pid = qemu_pid("o2");
+    g_autofree char *rt = vm_path("o2", "runtime.json");
+    ck_assert_int_eq(unlink(rt), 0); /* as if the starter died before writing it */
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
+    OK(vm_start(vm));
+    ck_assert(process_gone(pid));
+    ck_assert_int_ne(qemu_pid("o2"), pid);
+    g_autofree char *log = vm_path("o2", "qv.log");
+    g_autofree char *text = NULL;
+    ck_assert(g_file_get_contents(log, &text, NULL, NULL));
+    ck_assert_ptr_nonnull(strstr(text, "left by an interrupted start"));
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("qemu_driver");
@@ -644,6 +667,7 @@ int main(void)
     tcase_add_test(tc, concurrent_starts_serialise);
     tcase_add_test(tc, cpu_pinning_and_settings);
     tcase_add_test(tc, clone_copies_disks);
+    tcase_add_test(tc, interrupted_start_orphan_is_reaped);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
