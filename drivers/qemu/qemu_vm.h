@@ -38,6 +38,20 @@ int qemu_vm_write_stopped(struct qemu_vm *q, enum vm_state_reason reason);
 /* <emulator>, else $QV_QEMU_BINARY, else qemu-system-x86_64 from PATH. */
 const char *qemu_emulator_of(const struct qv_domain *def);
 
+/* The files a start needs besides the definition. */
+struct qemu_prepared {
+    GPtrArray *disk_files;   /* char *, may hold NULL */
+    GPtrArray *disk_formats; /* char *, may hold NULL */
+    uint16_t *ssh_ports;
+    char *nvram;
+    char *seed_iso;
+    char *hugepage_dir;
+};
+void qemu_prepared_clear(struct qemu_prepared *p);
+int qemu_prepare(struct qemu_vm *q, const struct qv_domain *def, struct qemu_prepared *p);
+
+#define QEMU_LOCK_WAIT_MS 60000
+
 int qemu_vm_status(struct vm *vm, struct qv_vm_status *st);
 int qemu_vm_start(struct vm *vm);
 int qemu_vm_stop(struct vm *vm, unsigned flags, int timeout_ms);

@@ -1,0 +1,37 @@
+/* Internal to the argv builder (qemu_argv*.c): the argument list being
+ * built and the helpers its files share. */
+#ifndef QV_QEMU_ARGV_H
+#define QV_QEMU_ARGV_H
+
+#include "qemu.h"
+
+struct qemu_argv {
+    GPtrArray *a;
+    const struct qv_domain *def;
+    const struct qemu_launch *l;
+};
+
+void qemu_argv_add(struct qemu_argv *v, const char *s);
+void qemu_argv_addf(struct qemu_argv *v, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+void qemu_argv_add2(struct qemu_argv *v, const char *opt, const char *val);
+/* QV_ERR_UNSUPPORTED: "VM 'x': <what> is not supported by the qemu driver". */
+int qemu_argv_unsupported(const struct qemu_argv *v, const char *what);
+/* Names that go into QEMU options unescaped: no commas, '=' or spaces. */
+bool qemu_plain_word(const char *s);
+bool qemu_is_q35(const struct qv_domain *def);
+
+char *qemu_json_text(JsonBuilder *b);
+void qemu_json_member_str(JsonBuilder *b, const char *k, const char *v);
+void qemu_json_member_bool(JsonBuilder *b, const char *k, gboolean v);
+/* Open a -blockdev node object with the members every node carries. */
+void qemu_blockdev_begin(JsonBuilder *b, const char *driver, const char *node, gboolean ro,
+                         gboolean direct, gboolean no_flush, const char *discard);
+
+/* Disk i (qemu_argv_disk.c); the SCSI controller is added once. */
+int qemu_argv_add_disk(struct qemu_argv *v, guint i, bool *scsi_added);
+/* NIC i, then rng, graphics, hostdevs and the cloud-init seed
+ * (qemu_argv_devices.c). */
+int qemu_argv_add_net(struct qemu_argv *v, guint i);
+int qemu_argv_add_devices(struct qemu_argv *v);
+
+#endif

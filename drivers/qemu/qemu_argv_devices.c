@@ -1,0 +1,131 @@
+/* NICs, rng, VNC, PCI passthrough and the cloud-init seed on the QEMU
+ * command line. */
+#include <string.h>
+
+#include "../../lib/util/error.h"
+#include "qemu_argv.h"
+
+int qemu_argv_add_net(struct qemu_argv *v, guint i)
+{
+    const struct qv_domain *def = v->def;
+    const struct qv_net *n = g_ptr_array_index(def->nets, i);
+    if (n->inbound_kbps || n->outbound_kbps)
+        return qemu_argv_unsupported(v, "<bandwidth> on an interface");
+    GString *nd = g_string_new(NULL);
+    switch (n->type) {
+    case QV_NET_USER: {
+        g_string_printf(nd, "user,id=net%u", i);
+        uint16_t port = v->l->ssh_ports ? v->l->ssh_ports[i] : n->host_port;
+        if (port)
+            g_string_append_printf(nd, ",hostfwd=tcp:127.0.0.1:%u-:22", port);
+        break;
+    }
+    case QV_NET_BRIDGE:
+        if (!qemu_plain_word(n->source) || strlen(n->source) > 15) {
+            g_string_free(nd, TRUE);
+            return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': '%s' is not a bridge name", def->name,
+                                n->source ? n->source : "");
+        }
+        g_string_printf(nd, "bridge,id=net%u,br=%s", i, n->source);
+        break;
+    case QV_NET_ETHERNET:
+        g_string_printf(nd, "tap,id=net%u,script=no,downscript=no", i);
+        if (n->source) {
+            if (!qemu_plain_word(n->source) || strlen(n->source) > 15) {
+                g_string_free(nd, TRUE);
+                return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': '%s' is not a tap device name",
+                                    def->name, n->source);
+            }
+            g_string_append_printf(nd, ",ifname=%s", n->source);
+        }
+        break;
+    default:
+        g_string_free(nd, TRUE);
+        return qemu_argv_unsupported(
+            v, n->type == QV_NET_NETWORK
+                   ? "<interface type='network'> (libvirt networks; use a bridge)"
+                   : "<interface type='direct'> (macvtap)");
+    }
+    qemu_argv_add(v, "-netdev");
+    g_ptr_array_add(v->a, g_string_free(nd, FALSE));
+
+    const char *model = "virtio-net-pci";
+    if (n->model && strcmp(n->model, "virtio") != 0) {
+        if (strcmp(n->model, "e1000") && strcmp(n->model, "e1000e") && strcmp(n->model, "rtl8139"))
+            return qv_error_set(QV_ERR_UNSUPPORTED,
+                                "VM '%s': NIC model '%s' is not supported (virtio, e1000, e1000e, "
+                                "rtl8139)",
+                                def->name, n->model);
+        model = n->model;
+    }
+    GString *dev = g_string_new(NULL);
+    g_string_printf(dev, "%s,netdev=net%u,id=nic%u,mac=%s", model, i, i, n->mac);
+    if (n->boot_order)
+        g_string_append_printf(dev, ",bootindex=%u", n->boot_order);
+    qemu_argv_add(v, "-device");
+    g_ptr_array_add(v->a, g_string_free(dev, FALSE));
+    return 0;
+}
+
+int qemu_argv_add_devices(struct qemu_argv *v)
+{
+    const struct qv_domain *def = v->def;
+    for (guint i = 0; i < def->rngs->len; i++) {
+        const struct qv_rng *r = g_ptr_array_index(def->rngs, i);
+        if (r->model && strcmp(r->model, "virtio"))
+            return qemu_argv_unsupported(v, "an <rng> model other than virtio");
+        g_autofree char *file = qemu_opt_escape(r->backend ? r->backend : "/dev/urandom");
+        qemu_argv_add(v, "-object");
+        qemu_argv_addf(v, "rng-random,id=rng%u,filename=%s", i, file);
+        qemu_argv_add(v, "-device");
+        qemu_argv_addf(v, "virtio-rng-pci,rng=rng%u,id=rngdev%u", i, i);
+    }
+    bool vnc = false;
+    for (guint i = 0; i < def->graphics->len; i++) {
+        const struct qv_graphics *g = g_ptr_array_index(def->graphics, i);
+        if (g->type != QV_GRAPHICS_VNC)
+            return qemu_argv_unsupported(v, "<graphics type='spice'>");
+        if (vnc)
+            return qemu_argv_unsupported(v, "more than one <graphics>");
+        vnc = true;
+        const char *listen = g->listen ? g->listen : "127.0.0.1";
+        if (!qemu_plain_word(listen) && !strchr(listen, ':'))
+            return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': '%s' is not a VNC listen address",
+                                def->name, listen);
+        bool v6 = strchr(listen, ':') != NULL;
+        qemu_argv_add2(v, "-device", "VGA");
+        qemu_argv_add(v, "-vnc");
+        if (g->port >= 5900 && g->port <= 5900 + 65535 - 5900)
+            qemu_argv_addf(v, v6 ? "[%s]:%d" : "%s:%d", listen, g->port - 5900);
+        else if (g->port < 0)
+            qemu_argv_addf(v, v6 ? "[%s]:0,to=99" : "%s:0,to=99", listen);
+        else
+            return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': VNC port %d is below 5900", def->name,
+                                g->port);
+    }
+    if (!vnc)
+        qemu_argv_add2(v, "-display", "none");
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        const struct qv_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        if (h->driver && strcmp(h->driver, "vfio"))
+            return qemu_argv_unsupported(v, "a <hostdev> driver other than vfio");
+        qemu_argv_add(v, "-device");
+        qemu_argv_addf(v, "vfio-pci,host=%04x:%02x:%02x.%x,id=hostdev%u", h->domain, h->bus,
+                       h->slot, h->function, i);
+    }
+    if (v->l->seed_iso) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        qemu_blockdev_begin(b, "file", "seed-file", TRUE, FALSE, FALSE, NULL);
+        qemu_json_member_str(b, "filename", v->l->seed_iso);
+        json_builder_end_object(b);
+        qemu_argv_add(v, "-blockdev");
+        g_ptr_array_add(v->a, qemu_json_text(b));
+        qemu_argv_add2(
+            v, "-blockdev",
+            "{\"driver\":\"raw\",\"node-name\":\"seed\",\"read-only\":true,\"file\":\"seed-"
+            "file\"}");
+        /* cloud-init finds the volume by its label on any block device. */
+        qemu_argv_add2(v, "-device", "virtio-blk-pci,drive=seed,id=seed");
+    }
+    return 0;
+}

@@ -1,0 +1,132 @@
+/* What a start prepares before QEMU runs: overlays on base images, the
+ * per-VM NVRAM copy, free ports for SSH forwarding, the cloud-init seed,
+ * the hugetlbfs mount. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../lib/proc/proc.h"
+#include "../../lib/util/error.h"
+#include "../../lib/util/fileio.h"
+#include "qemu_vm.h"
+
+void qemu_prepared_clear(struct qemu_prepared *p)
+{
+    if (p->disk_files)
+        g_ptr_array_free(p->disk_files, TRUE);
+    if (p->disk_formats)
+        g_ptr_array_free(p->disk_formats, TRUE);
+    g_free(p->ssh_ports);
+    g_free(p->nvram);
+    g_free(p->seed_iso);
+    g_free(p->hugepage_dir);
+}
+
+static char *find_hugetlbfs(void)
+{
+    const char *env = g_getenv("QV_HUGEPAGE_DIR");
+    if (env && *env)
+        return g_strdup(env);
+    g_autofree char *mounts = NULL;
+    if (!g_file_get_contents("/proc/mounts", &mounts, NULL, NULL))
+        return NULL;
+    g_auto(GStrv) lines = g_strsplit(mounts, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        g_auto(GStrv) f = g_strsplit(*l, " ", 4);
+        if (g_strv_length(f) >= 3 && strcmp(f[2], "hugetlbfs") == 0)
+            return g_strdup(f[1]);
+    }
+    return NULL;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    g_autoptr(GError) err = NULL;
+    if (!g_file_get_contents(from, &data, &len, &err))
+        return qv_error_set(QV_ERR_IO, "cannot read '%s': %s", from, err->message);
+    return qv_file_write_atomic(to, data, len, 0600);
+}
+
+int qemu_prepare(struct qemu_vm *q, const struct qv_domain *def, struct qemu_prepared *p)
+{
+    p->disk_files = g_ptr_array_new_with_free_func(g_free);
+    p->disk_formats = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < def->disks->len; i++) {
+        const struct qv_disk *d = g_ptr_array_index(def->disks, i);
+        if (!d->backing) {
+            g_ptr_array_add(p->disk_files, g_strdup(d->source));
+            g_ptr_array_add(p->disk_formats, g_strdup(d->driver_type));
+            continue;
+        }
+        /* A disk over a base image: its own qcow2 overlay, made on first
+         * start, so the base is never written. */
+        char *overlay =
+            d->source ? g_strdup(d->source) : g_strdup_printf("%s/%s.qcow2", q->dir, d->target);
+        g_ptr_array_add(p->disk_files, overlay);
+        g_ptr_array_add(p->disk_formats, g_strdup("qcow2"));
+        if (!g_file_test(overlay, G_FILE_TEST_EXISTS)) {
+            int rc = qemu_overlay_create(overlay, d->backing, d->backing_format);
+            if (rc < 0)
+                return rc;
+            proc_log(q->dir, "created overlay %s on %s", overlay, d->backing);
+        }
+    }
+    p->ssh_ports = g_new0(uint16_t, def->nets->len + 1);
+    for (guint i = 0; i < def->nets->len; i++) {
+        const struct qv_net *n = g_ptr_array_index(def->nets, i);
+        if (n->type != QV_NET_USER)
+            continue;
+        p->ssh_ports[i] = n->host_port;
+        if (!p->ssh_ports[i]) {
+            int rc = qemu_free_port(&p->ssh_ports[i]);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    if (def->os.loader && def->os.loader_pflash) {
+        if (def->os.nvram)
+            p->nvram = g_strdup(def->os.nvram);
+        else if (def->os.nvram_template)
+            p->nvram = g_build_filename(q->dir, "nvram.fd", NULL);
+        if (p->nvram && !g_file_test(p->nvram, G_FILE_TEST_EXISTS)) {
+            if (!def->os.nvram_template)
+                return qv_error_set(QV_ERR_NOT_FOUND,
+                                    "VM '%s': NVRAM file '%s' does not exist and <nvram> names "
+                                    "no template to copy",
+                                    q->name, p->nvram);
+            int rc = copy_file(def->os.nvram_template, p->nvram);
+            if (rc < 0)
+                return rc;
+            proc_log(q->dir, "copied NVRAM template %s to %s", def->os.nvram_template, p->nvram);
+        }
+    }
+    g_autofree char *ci_path = g_build_filename(q->dir, "cloud-init.json", NULL);
+    if (g_file_test(ci_path, G_FILE_TEST_IS_REGULAR)) {
+        g_autofree char *json = NULL;
+        if (!g_file_get_contents(ci_path, &json, NULL, NULL))
+            return qv_error_set(QV_ERR_IO, "cannot read '%s'", ci_path);
+        struct qemu_cloudinit *ci = qemu_cloudinit_parse(json, ci_path);
+        if (!ci)
+            return qv_error_code();
+        if (!ci->instance_id)
+            ci->instance_id = g_strdup(def->uuid);
+        if (!ci->hostname)
+            ci->hostname = g_strdup(def->name);
+        p->seed_iso = g_build_filename(q->dir, "seed.iso", NULL);
+        int rc = qemu_cloudinit_build_iso(ci, p->seed_iso);
+        qemu_cloudinit_free(ci);
+        if (rc < 0)
+            return rc;
+    }
+    if (def->hugepages)
+        p->hugepage_dir = find_hugetlbfs();
+    return 0;
+}
+
+/* What QEMU wrote to its log since offset: the reason a start failed. */

@@ -1,0 +1,228 @@
+/* Starting a VM: spawn QEMU paused and daemonized, record its identity,
+ * finish the setup over QMP (console pty, vCPU pins), then cont. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../lib/proc/proc.h"
+#include "../../lib/util/error.h"
+#include "../../lib/util/fileio.h"
+#include "qemu_vm.h"
+
+#define QEMU_START_TIMEOUT_MS 60000
+
+static char *log_tail(const char *path, goffset from)
+{
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    if (!g_file_get_contents(path, &text, &len, NULL) || (gsize)from >= len)
+        return g_strdup("(QEMU printed nothing)");
+    char *s = g_strstrip(g_strdup(text + from));
+    return s;
+}
+
+static void kill_and_clean(struct qemu_vm *q, pid_t child, const char *pidfile)
+{
+    pid_t pid;
+    struct proc_identity id;
+    if (proc_pidfile_read(pidfile, &pid) == 0 && proc_identity_read(pid, &id) == 0) {
+        proc_kill(&id, SIGKILL);
+        proc_wait_gone(&id, 5000);
+        proc_identity_clear(&id);
+    }
+    if (child > 0) {
+        kill(child, SIGKILL);
+        int status;
+        proc_child_wait(child, 5000, &status);
+    }
+    proc_cleanup_runtime(q->dir);
+    unlink(pidfile);
+    qv_reset_error();
+}
+
+/* The pty QEMU gave the serial console, made private to its owner. */
+static int console_pty(struct qmp *m, char **out)
+{
+    JsonNode *ret = NULL;
+    int rc = qmp_command(m, "query-chardev", NULL, &ret, QEMU_QMP_TIMEOUT_MS);
+    if (rc < 0)
+        return rc;
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        const char *label = o ? json_object_get_string_member_with_default(o, "label", "") : "";
+        const char *file = o ? json_object_get_string_member_with_default(o, "filename", "") : "";
+        /* Only a /dev/pts/N path is chmod'ed: never a path QEMU could
+         * point elsewhere. */
+        if (strcmp(label, "serial0") == 0 && g_str_has_prefix(file, "pty:/dev/pts/") && file[13] &&
+            strspn(file + 13, "0123456789") == strlen(file + 13)) {
+            chmod(file + 4, 0600);
+            *out = g_strdup(file);
+            json_node_unref(ret);
+            return 0;
+        }
+    }
+    json_node_unref(ret);
+    return qv_error_set(QV_ERR_PROTOCOL, "QEMU did not report the serial console's pty");
+}
+
+/* A start interrupted before runtime.json was written (the caller was
+ * killed) leaves a QEMU nobody knows about. Its pidfile names it, and its
+ * command line names this VM's pidfile: only such a process is killed. */
+static void reap_orphan(struct qemu_vm *q, const char *pidfile)
+{
+    pid_t pid;
+    struct proc_identity id;
+    if (proc_pidfile_read(pidfile, &pid) < 0 || proc_identity_read(pid, &id) < 0) {
+        qv_reset_error();
+        return;
+    }
+    g_autofree char *mark = g_strdup_printf(" -pidfile %s", pidfile);
+    if (g_str_has_suffix(id.cmdline, mark)) {
+        proc_log(q->dir, "killing QEMU process %d left by an interrupted start", (int)pid);
+        proc_kill(&id, SIGKILL);
+        proc_wait_gone(&id, 5000);
+    }
+    proc_identity_clear(&id);
+    qv_reset_error();
+}
+
+static int start_locked(struct qemu_vm *q)
+{
+    g_autoptr(qv_domain) def = qemu_vm_load_def(q);
+    if (!def)
+        return qv_error_code();
+    struct qemu_prepared p = {0};
+    int rc = qemu_prepare(q, def, &p);
+    if (rc < 0) {
+        qemu_prepared_clear(&p);
+        qv_error_prefix("cannot start VM '%s'", q->name);
+        return rc;
+    }
+    g_ptr_array_add(p.disk_files, NULL);
+    g_ptr_array_add(p.disk_formats, NULL);
+    struct qemu_launch l = {
+        .dir = q->dir,
+        .emulator = qemu_emulator_of(def),
+        .hugepage_dir = p.hugepage_dir,
+        .disk_files = (const char *const *)p.disk_files->pdata,
+        .disk_formats = (const char *const *)p.disk_formats->pdata,
+        .ssh_ports = p.ssh_ports,
+        .nvram = p.nvram,
+        .seed_iso = p.seed_iso,
+        .paused = true,
+        .daemonize = true,
+    };
+    g_auto(GStrv) argv = qemu_argv_build(def, &l);
+    if (!argv) {
+        qemu_prepared_clear(&p);
+        return qv_error_code();
+    }
+
+    proc_cleanup_runtime(q->dir);
+    g_autofree char *pidfile = g_build_filename(q->dir, "qemu.pid", NULL);
+    g_autofree char *log = g_build_filename(q->dir, "qemu.log", NULL);
+    reap_orphan(q, pidfile);
+    unlink(pidfile);
+    /* QEMU appends to the console log with its own default mode; create it
+     * private first. */
+    g_autofree char *console_log = g_build_filename(q->dir, "console.log", NULL);
+    int cfd = open(console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (cfd >= 0) {
+        fchmod(cfd, 0600);
+        close(cfd);
+    }
+    struct stat sb;
+    goffset log_start = stat(log, &sb) == 0 ? sb.st_size : 0;
+    proc_log(q->dir, "starting QEMU");
+    pid_t child;
+    gint64 t0 = g_get_monotonic_time();
+    rc = proc_spawn(argv, log, &child);
+    if (rc < 0) {
+        qemu_prepared_clear(&p);
+        return rc;
+    }
+    /* With -daemonize the process we ran exits once QEMU is set up (its
+     * sockets listen), 0 on success. */
+    int status = 0;
+    rc = proc_child_wait(child, QEMU_START_TIMEOUT_MS, &status);
+    if (rc < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        g_autofree char *why = log_tail(log, log_start);
+        kill_and_clean(q, rc < 0 ? child : 0, pidfile);
+        qemu_prepared_clear(&p);
+        proc_log(q->dir, "QEMU failed to start: %s", why);
+        return qv_error_set(QV_ERR_BACKEND, "QEMU could not start VM '%s': %s", q->name, why);
+    }
+    /* QEMU makes its sockets with the umask; the directory is 0700, and the
+     * sockets themselves are made 0600 too. */
+    static const char *const socks[] = {"qmp.sock", "status.sock"};
+    for (size_t i = 0; i < G_N_ELEMENTS(socks); i++) {
+        g_autofree char *s = g_build_filename(q->dir, socks[i], NULL);
+        chmod(s, 0600);
+    }
+    struct proc_runtime rt = {0};
+    pid_t pid = 0;
+    struct qmp *m = NULL;
+    g_autofree char *console = NULL;
+    rc = proc_pidfile_read(pidfile, &pid);
+    if (rc == 0)
+        rc = proc_identity_read(pid, &rt.id);
+    if (rc == 0) {
+        m = qemu_vm_qmp(q, false);
+        rc = m ? console_pty(m, &console) : qv_error_code();
+    }
+    if (rc == 0) {
+        rt.extra = json_object_new();
+        JsonArray *ports = json_array_new();
+        for (guint i = 0; i < def->nets->len; i++)
+            json_array_add_int_element(ports, p.ssh_ports[i]);
+        json_object_set_array_member(rt.extra, "ssh_ports", ports);
+        json_object_set_string_member(rt.extra, "console", console);
+        rc = proc_runtime_write(q->dir, &rt);
+    }
+    qemu_prepared_clear(&p);
+    /* Finish the setup while no guest code has run yet. */
+    if (rc == 0)
+        rc = qemu_apply_pins(q, m, def);
+    if (rc == 0)
+        rc = qmp_command(m, "cont", NULL, NULL, QEMU_QMP_TIMEOUT_MS);
+    qmp_close(m);
+    if (rc < 0) {
+        proc_runtime_clear(&rt);
+        kill_and_clean(q, 0, pidfile);
+        qv_error_prefix("cannot start VM '%s'", q->name);
+        return rc;
+    }
+    proc_log(q->dir, "started: QEMU pid %d, running after %" G_GINT64_FORMAT " ms", (int)pid,
+             (g_get_monotonic_time() - t0) / 1000);
+    proc_runtime_clear(&rt);
+    return 0;
+}
+
+int qemu_vm_start(struct vm *vm)
+{
+    struct qemu_vm *q = qemu_vm_of(vm);
+    int rc = qemu_vm_lock(q, QEMU_LOCK_WAIT_MS);
+    if (rc < 0)
+        return rc;
+    /* Another process may have started it while we waited for the lock. */
+    struct proc_runtime rt;
+    if (proc_runtime_read(q->dir, &rt) == 0 && proc_identity_alive(&rt.id)) {
+        proc_runtime_clear(&rt);
+        qemu_vm_unlock(q);
+        return qv_error_set(QV_ERR_INVALID_STATE, "cannot start VM '%s': it is already running",
+                            q->name);
+    }
+    proc_runtime_clear(&rt);
+    qv_reset_error();
+    rc = start_locked(q);
+    qemu_vm_unlock(q);
+    return rc;
+}
+
+/* Poll QEMU until the guest has powered off or timeout_ms passes. */
