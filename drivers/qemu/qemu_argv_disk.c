@@ -48,8 +48,9 @@ int qemu_argv_add_disk(struct qemu_argv *v, guint i, bool *scsi_added)
 {
     const struct qv_domain *def = v->def;
     const struct qv_disk *d = g_ptr_array_index(def->disks, i);
-    if (d->total_bytes_sec || d->total_iops_sec)
-        return qemu_argv_unsupported(v, "<iotune> disk throttling");
+    /* <iotune> is applied over QMP at start (block_set_io_throttle). */
+    if ((d->total_bytes_sec || d->total_iops_sec) && !d->source)
+        return qemu_argv_unsupported(v, "<iotune> on an empty cdrom");
     if (d->logical_block_size)
         return qemu_argv_unsupported(v, "<blockio>");
     int idx = qemu_disk_index(d->target);

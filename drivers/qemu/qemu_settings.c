@@ -1,5 +1,6 @@
-/* Settings: CPU pinning applied to QEMU's vCPU threads (at start, before
- * the guest runs, and live), and definition changes while the VM is down. */
+/* Settings: CPU pinning applied to QEMU's vCPU threads and disk I/O limits
+ * applied with block_set_io_throttle (at start, before the guest runs, and
+ * live), and definition changes while the VM is down. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
@@ -109,6 +110,64 @@ int qemu_apply_pins(struct qemu_vm *q, struct qmp *m, const struct qv_domain *de
     return rc;
 }
 
+/* The qdev path QEMU gives disk target's block backend in query-block
+ * (virtio-blk keeps it on a child: /machine/peripheral/vda/virtio-backend). */
+static char *backend_of(struct qmp *m, const char *target)
+{
+    JsonNode *ret = NULL;
+    if (qmp_command(m, "query-block", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0)
+        return NULL;
+    g_autofree char *exact = g_strdup_printf("/machine/peripheral/%s", target);
+    g_autofree char *child = g_strdup_printf("/machine/peripheral/%s/", target);
+    char *found = NULL;
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
+    for (guint i = 0; a && !found && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        const char *qdev = o ? json_object_get_string_member_with_default(o, "qdev", "") : "";
+        if (strcmp(qdev, exact) == 0 || g_str_has_prefix(qdev, child))
+            found = g_strdup(qdev);
+    }
+    json_node_unref(ret);
+    if (!found)
+        qv_error_set(QV_ERR_NOT_FOUND, "QEMU reports no block device for disk %s", target);
+    return found;
+}
+
+/* <iotune> total_bytes_sec/total_iops_sec on one disk; 0 lifts a limit. */
+static int io_throttle(struct qemu_vm *q, struct qmp *m, const struct qv_disk *d)
+{
+    g_autofree char *id = backend_of(m, d->target);
+    if (!id) {
+        qv_error_prefix("cannot limit I/O of disk %s of VM '%s'", d->target, q->name);
+        return qv_error_code();
+    }
+    g_autofree char *args = g_strdup_printf(
+        "{\"id\": \"%s\", \"bps\": %" G_GUINT64_FORMAT ", \"bps_rd\": 0, \"bps_wr\": 0, "
+        "\"iops\": %" G_GUINT64_FORMAT ", \"iops_rd\": 0, \"iops_wr\": 0}",
+        id, d->total_bytes_sec, d->total_iops_sec);
+    int rc = qmp_command_json(m, "block_set_io_throttle", args, NULL, QEMU_QMP_TIMEOUT_MS);
+    if (rc < 0)
+        qv_error_prefix("cannot limit I/O of disk %s of VM '%s'", d->target, q->name);
+    return rc;
+}
+
+int qemu_apply_iotune(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        const struct qv_disk *d = g_ptr_array_index(def->disks, i);
+        if (!d->source || (!d->total_bytes_sec && !d->total_iops_sec))
+            continue;
+        int rc = io_throttle(q, m, d);
+        if (rc < 0)
+            return rc;
+        proc_log(q->dir,
+                 "disk %s limited to %" G_GUINT64_FORMAT " bytes/s, %" G_GUINT64_FORMAT " IOPS",
+                 d->target, d->total_bytes_sec, d->total_iops_sec);
+    }
+    return 0;
+}
+
 static bool is_running(struct qemu_vm *q)
 {
     struct proc_runtime rt;
@@ -127,7 +186,7 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
     if (rc < 0)
         return rc;
     bool live = is_running(q);
-    if (live && set->kind != QV_SET_CPU_PIN)
+    if (live && set->kind != QV_SET_CPU_PIN && set->kind != QV_SET_IO_LIMIT)
         return qv_error_set(QV_ERR_UNSUPPORTED,
                             "the qemu driver cannot change this setting of VM '%s' while it runs; "
                             "stop it first",
@@ -139,7 +198,19 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
     if (!argv)
         return qv_error_code();
     g_strfreev(argv);
-    if (live) {
+    if (live && set->kind == QV_SET_IO_LIMIT) {
+        struct qmp *m = qemu_vm_qmp(q, false);
+        if (!m)
+            return qv_error_code();
+        for (guint i = 0; rc == 0 && i < def->disks->len; i++) {
+            const struct qv_disk *d = g_ptr_array_index(def->disks, i);
+            if (d->source && (!set->target || g_strcmp0(set->target, d->target) == 0))
+                rc = io_throttle(q, m, d);
+        }
+        qmp_close(m);
+        if (rc < 0)
+            return rc;
+    } else if (live) {
         struct qmp *m = qemu_vm_qmp(q, false);
         if (!m)
             return qv_error_code();

@@ -65,6 +65,8 @@ int qemu_vm_guest_ip(struct vm *vm, char **ip, int *port);
 /* Pin the vCPU threads as <cputune> says (QEMU must be running, paused or
  * not). */
 int qemu_apply_pins(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def);
+/* Apply the disks' <iotune> limits (QEMU running). */
+int qemu_apply_iotune(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def);
 int qemu_vm_set(struct vm *vm, const struct qv_setting *set);
 
 int qemu_snapshot_create(struct vm *vm, const char *name, unsigned flags);

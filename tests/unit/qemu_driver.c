@@ -16,6 +16,7 @@
 #include "drivers/qemu/qemu.h"
 #include "include/qv/qv.h"
 #include "lib/proc/proc.h"
+#include "lib/qmp/qmp.h"
 #include "lib/util/fileio.h"
 
 static char *root;
@@ -650,6 +651,66 @@ START_TEST(interrupted_start_orphan_is_reaped)
 }
 END_TEST
 
+/* bps and iops QEMU reports for the block backend of a disk. */
+static void block_limits(const char *name, const char *target, gint64 *bps, gint64 *iops)
+{
+    g_autofree char *sock = vm_path(name, "status.sock");
+    struct qmp *m = qmp_connect(sock, "test", 5000);
+    ck_assert_ptr_nonnull(m);
+    JsonNode *ret = NULL;
+    ck_assert_int_eq(qmp_command(m, "query-block", NULL, &ret, 5000), 0);
+    g_autofree char *want = g_strdup_printf("/machine/peripheral/%s/", target);
+    JsonArray *a = json_node_get_array(ret);
+    *bps = *iops = -1;
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonObject *o = json_array_get_object_element(a, i);
+        if (!g_str_has_prefix(json_object_get_string_member_with_default(o, "qdev", ""), want))
+            continue;
+        JsonObject *ins = json_object_get_object_member(o, "inserted");
+        *bps = json_object_get_int_member(ins, "bps");
+        *iops = json_object_get_int_member(ins, "iops");
+    }
+    json_node_unref(ret);
+    qmp_close(m);
+}
+
+START_TEST(io_limits_at_start_and_live)
+{
+    g_autofree char *disk = g_build_filename(root, "io.raw", NULL);
+    ck_assert(g_file_set_contents(disk, "", 0, NULL));
+    ck_assert_int_eq(truncate(disk, 8 << 20), 0);
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>io1</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>"
+        "<driver name='qemu' type='raw'/><source file='%s'/><target dev='vda' bus='virtio'/>"
+        "<iotune><total_bytes_sec>1048576</total_bytes_sec><total_iops_sec>100</total_iops_sec>"
+        "</iotune></disk></devices></domain>",
+        disk);
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, xml);
+    OK(vm_start(vm));
+    gint64 bps, iops;
+    block_limits("io1", "vda", &bps, &iops);
+    ck_assert_int_eq(bps, 1048576);
+    ck_assert_int_eq(iops, 100);
+    OK(vm_set_io_limit(vm, "vda", 2097152, 0));
+    block_limits("io1", "vda", &bps, &iops);
+    ck_assert_int_eq(bps, 2097152);
+    ck_assert_int_eq(iops, 0);
+    char *x = vm_get_xml(vm);
+    ck_assert_ptr_nonnull(strstr(x, "2097152"));
+    qv_free(x);
+    ck_assert_int_eq(vm_set_io_limit(vm, "vdz", 1, 1), QV_ERR_NOT_FOUND);
+    /* Kept across a restart. */
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    OK(vm_start(vm));
+    block_limits("io1", "vda", &bps, &iops);
+    ck_assert_int_eq(bps, 2097152);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("qemu_driver");
@@ -668,6 +729,7 @@ int main(void)
     tcase_add_test(tc, cpu_pinning_and_settings);
     tcase_add_test(tc, clone_copies_disks);
     tcase_add_test(tc, interrupted_start_orphan_is_reaped);
+    tcase_add_test(tc, io_limits_at_start_and_live);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
