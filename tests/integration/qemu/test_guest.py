@@ -176,3 +176,39 @@ def test_guest_poweroff_is_reported_shutdown(state):
              Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z", 10,
              "QEMU to exit")
     qv(state, "vm", "destroy", name)
+
+
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+
+
+def test_uefi_boots_with_per_vm_nvram(state, tmp_path):
+    if not OVMF_CODE.exists() or not OVMF_VARS.exists():
+        pytest.skip(f"{OVMF_CODE} or {OVMF_VARS} missing (package ovmf)")
+    name = f"{NAME}-uefi"
+    nvram = tmp_path / "uefi_VARS.fd"
+    xml = tmp_path / "uefi.xml"
+    xml.write_text(f"""<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <loader readonly='yes' type='pflash'>{OVMF_CODE}</loader>
+    <nvram template='{OVMF_VARS}'>{nvram}</nvram>
+  </os>
+  <features><acpi/></features>
+</domain>
+""")
+    qv(state, "vm", "create", "--xml", str(xml))
+    try:
+        assert not nvram.exists()
+        qv(state, "vm", "start", name)
+        # The VM's own copy of the variable store, private to its owner.
+        assert nvram.read_bytes() == OVMF_VARS.read_bytes()
+        assert nvram.stat().st_mode & 0o777 == 0o600
+        log = state["dir"].parent / name / "console.log"
+        wait_for(lambda: log.exists() and "UEFI Interactive Shell" in
+                 log.read_text(errors="replace"), BOOT_TIMEOUT, "OVMF to reach its shell")
+    finally:
+        qv(state, "vm", "destroy", name, check=False)
