@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../util/error.h"
@@ -50,10 +49,9 @@ int proc_identity_read(pid_t pid, struct proc_identity *id)
     /* An exiting process loses its command line before it turns zombie, and
      * one just spawned may not show it yet: look again briefly. */
     for (int tries = 0;; tries++) {
-        /* Our own dead child stays a zombie until reaped; reap it here so a
-         * crashed VM is seen as gone. Someone else's child is not touched. */
-        int status;
-        (void)waitpid(pid, &status, WNOHANG);
+        /* Never reaped here: the pid could be a child of the application
+         * using libqv whose exit status is not ours to take. A zombie counts
+         * as gone. */
         char state = 0;
         uint64_t start = 0;
         int rc = read_stat(pid, &state, &start);
@@ -111,8 +109,6 @@ bool proc_identity_running(const struct proc_identity *id)
 {
     if (!id || id->pid <= 0)
         return false;
-    int status;
-    (void)waitpid(id->pid, &status, WNOHANG);
     char state = 0;
     uint64_t start = 0;
     return read_stat(id->pid, &state, &start) == 0 && state != 'Z' && state != 'X' &&

@@ -30,7 +30,8 @@ struct proc_identity {
 };
 
 /* Read the identity of a live process. QV_ERR_NOT_FOUND when it is gone
- * (a zombie counts as gone). */
+ * (a zombie counts as gone; libqv never reaps a pid it did not spawn and
+ * wait for itself). */
 int proc_identity_read(pid_t pid, struct proc_identity *id);
 void proc_identity_clear(struct proc_identity *id);
 /* True when a process with id's pid runs and has the same start time and
