@@ -4,6 +4,7 @@
  * each golden command line (paused, then quit over QMP) to prove it
  * accepts it. */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,8 @@
 #define HEAD "<domain type='qemu'><name>g1</name><uuid>" UUID "</uuid>"
 #define MEM "<memory unit='MiB'>64</memory><vcpu>1</vcpu><features><acpi/></features>"
 
-static char *tmp; /* per test: files QEMU opens, sockets */
+static char *tmp;       /* per test: files QEMU opens, sockets */
+static GArray *spawned; /* QEMU pids, killed by teardown if a test failed */
 
 static struct qv_domain *parse(const char *xml_tmpl)
 {
@@ -85,6 +87,7 @@ static void qemu_accepts(char **argv)
     g_autofree char *sock = g_build_filename(tmp, "qmp.sock", NULL);
     pid_t pid;
     ck_assert_int_eq(proc_spawn(argv, log, &pid), 0);
+    g_array_append_val(spawned, pid);
     struct qmp *q = NULL;
     int status = 0;
     for (int i = 0; i < 1000 && !q; i++) {
@@ -118,6 +121,7 @@ static void qemu_parses_then_fails_on(char **argv, const char *needle)
     g_autofree char *log = g_build_filename(tmp, "qemu.log", NULL);
     pid_t pid;
     ck_assert_int_eq(proc_spawn(argv, log, &pid), 0);
+    g_array_append_val(spawned, pid);
     int status;
     ck_assert_int_eq(proc_child_wait(pid, 20000, &status), 0);
     g_autofree char *text = NULL;
@@ -132,10 +136,20 @@ static void qemu_parses_then_fails_on(char **argv, const char *needle)
 static void setup(void)
 {
     tmp = g_dir_make_tmp("qv-argv-XXXXXX", NULL);
+    spawned = g_array_new(FALSE, FALSE, sizeof(pid_t));
 }
 
 static void teardown(void)
 {
+    for (guint i = 0; i < spawned->len; i++) {
+        pid_t pid = g_array_index(spawned, pid_t, i);
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+        }
+    }
+    g_array_free(spawned, TRUE);
     qv_dir_remove_tree(tmp);
     g_free(tmp);
 }
