@@ -313,6 +313,29 @@ static int check_tuning(struct qemu_argv *v)
     return 0;
 }
 
+/* What the driver does when the guest powers off (the VM stops), reboots
+ * (QEMU resets it, or with on_reboot=destroy stops it) or panics (the VM is
+ * reported crashed and its QEMU ended). Other actions are refused. */
+static int check_lifecycle_actions(struct qemu_argv *v)
+{
+    const struct qv_domain *def = v->def;
+    static const char *const poweroff[] = {"destroy", NULL};
+    static const char *const reboot[] = {"restart", "destroy", NULL};
+    static const char *const crash[] = {"destroy", "coredump-destroy", NULL};
+    const struct {
+        const char *elem, *value;
+        const char *const *ok;
+    } acts[] = {{"on_poweroff", def->on_poweroff, poweroff},
+                {"on_reboot", def->on_reboot, reboot},
+                {"on_crash", def->on_crash, crash}};
+    for (size_t i = 0; i < G_N_ELEMENTS(acts); i++)
+        if (acts[i].value && !g_strv_contains(acts[i].ok, acts[i].value))
+            return qv_error_set(QV_ERR_UNSUPPORTED,
+                                "VM '%s': <%s>%s</%s> is not supported by the qemu driver",
+                                def->name, acts[i].elem, acts[i].value, acts[i].elem);
+    return 0;
+}
+
 char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
 {
     struct qemu_argv v = {.a = g_ptr_array_new_with_free_func(g_free), .def = def, .l = l};
@@ -329,7 +352,9 @@ char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
     qemu_argv_add(&v, "-no-shutdown");
     if (def->on_reboot && strcmp(def->on_reboot, "destroy") == 0)
         qemu_argv_add(&v, "-no-reboot");
-    int rc = add_machine(&v);
+    int rc = check_lifecycle_actions(&v);
+    if (rc == 0)
+        rc = add_machine(&v);
     if (rc == 0)
         rc = add_cpu(&v);
     if (rc == 0)

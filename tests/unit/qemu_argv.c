@@ -184,7 +184,14 @@ START_TEST(minimal_golden)
     g_strfreev(argv);
 
     struct qemu_launch l = launch_for(tmp);
-    argv = build(HEAD MEM "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>", &l);
+    argv = build(HEAD MEM "<os><type arch='x86_64' machine='pc'>hvm</type></os>"
+                          "<on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot>"
+                          "<on_crash>coredump-destroy</on_crash></domain>",
+                 &l);
+    int noreboot = 0;
+    for (char **a = argv; *a; a++)
+        noreboot += strcmp(*a, "-no-reboot") == 0;
+    ck_assert_int_eq(noreboot, 1);
     qemu_accepts(argv);
     g_strfreev(argv);
 }
@@ -530,6 +537,12 @@ START_TEST(refused_elements)
                          "<disk type='file' device='disk'><source file='/x'/>"
                          "<target dev='sda' bus='sata'/></disk></devices></domain>",
                 QV_ERR_UNSUPPORTED, "SATA");
+    build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os>"
+                         "<on_poweroff>preserve</on_poweroff></domain>",
+                QV_ERR_UNSUPPORTED, "<on_poweroff>preserve</on_poweroff>");
+    build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os>"
+                         "<on_crash>restart</on_crash></domain>",
+                QV_ERR_UNSUPPORTED, "<on_crash>restart</on_crash>");
     build_fails("<domain type='test'><name>g1</name>" MEM
                 "<os><type arch='x86_64'>hvm</type></os></domain>",
                 QV_ERR_UNSUPPORTED, "type 'test'");
