@@ -394,6 +394,11 @@ START_TEST(malformed_kernels)
     bz[0x206] = 0x02;
     bz[0x207] = 0x02;
     expect_load_error("old.bzImage", bz, 0x2000, "2.12");
+    /* A bzImage cut right after its signature and version: the header
+     * fields beyond (XLF_KERNEL_64 at 0x236, init_size at 0x260) are not in
+     * the file and must not be read. */
+    bz[0x206] = 0x0f;
+    expect_load_error("short.bzImage", bz, 0x208, "truncated");
     expect_load_error("empty", "", 0, "empty");
 }
 END_TEST

@@ -57,8 +57,15 @@ static int bad(const char *path, const char *what)
 
 int kvm_load_bzimage(struct kvm_machine *m, const char *path, const uint8_t *img, size_t len)
 {
-    if (len < 0x202 + 2 || len < 0x202u + img[0x201])
+    if (len <= BP_SETUP_SECTS)
         return bad(path, "too short for a bzImage setup header (truncated?)");
+    /* The setup sectors (at least 5 of them, 2560 bytes) hold every header
+     * field read below, so once the file is longer than they are no field
+     * needs its own bounds check. */
+    uint32_t setup_sects = img[BP_SETUP_SECTS] ? img[BP_SETUP_SECTS] : 4;
+    size_t setup_size = (size_t)(setup_sects + 1) * 512;
+    if (setup_size >= len)
+        return bad(path, "the setup code fills the whole file (truncated?)");
     uint32_t version = rd(img + BP_VERSION, 2);
     if (version < 0x020c)
         return bad(path, "boot protocol older than 2.12 has no 64-bit entry point");
@@ -66,10 +73,6 @@ int kvm_load_bzimage(struct kvm_machine *m, const char *path, const uint8_t *img
         return bad(path, "the kernel has no 64-bit entry point (XLF_KERNEL_64 unset)");
     if (!(img[BP_LOADFLAGS] & LOADED_HIGH))
         return bad(path, "a zImage (not loaded high) is not supported; use a bzImage");
-    uint32_t setup_sects = img[BP_SETUP_SECTS] ? img[BP_SETUP_SECTS] : 4;
-    size_t setup_size = (size_t)(setup_sects + 1) * 512;
-    if (setup_size >= len)
-        return bad(path, "the setup code fills the whole file (truncated?)");
     const uint8_t *kernel = img + setup_size;
     size_t klen = len - setup_size;
 
@@ -88,10 +91,9 @@ int kvm_load_bzimage(struct kvm_machine *m, const char *path, const uint8_t *img
         return -1;
 
     uint8_t zp[4096] = {0};
-    /* The setup header, as the kernel file has it (up to 0x1f1 + its length). */
+    /* The setup header, as the kernel file has it (up to 0x202 + the jump
+     * at 0x200's offset: at most 0x301, inside the setup sectors). */
     size_t hdr_end = 0x202 + img[0x201];
-    if (hdr_end > sizeof(zp) || hdr_end > len)
-        return bad(path, "the setup header is longer than the zero page");
     memcpy(zp + BP_HDR, img + BP_HDR, hdr_end - BP_HDR);
     zp[BP_TYPE_OF_LOADER] = 0xff; /* no registered loader ID */
     zp[BP_LOADFLAGS] = (uint8_t)((img[BP_LOADFLAGS] | CAN_USE_HEAP) & ~0x20);
