@@ -272,6 +272,48 @@ START_TEST(unix_socket_console)
 }
 END_TEST
 
+/* The console connects to a server that hangs up while the guest still
+ * writes: the writes are dropped, the host process lives (no SIGPIPE) and
+ * the guest runs to its end. */
+START_TEST(unix_console_server_hangs_up)
+{
+    g_autofree char *dir = g_dir_make_tmp("qv-kvm-XXXXXX", NULL);
+    g_autofree char *sock = g_build_filename(dir, "server.sock", NULL);
+    int srv = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    g_strlcpy(sa.sun_path, sock, sizeof(sa.sun_path));
+    ck_assert_int_eq(bind(srv, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(srv, 1), 0);
+    g_autoptr(qv_domain) def = domain_for("echo.elf", 1, 32, "/dev/null");
+    struct qv_chardev *c = g_ptr_array_index(def->serials, 0);
+    c->type = QV_CHR_UNIX;
+    g_free(c->path);
+    c->path = g_strdup(sock);
+    c->listen = false;
+    struct kvm_machine *m = kvm_machine_new(&sys, def);
+    ck_assert_int_eq(kvm_machine_start(m), 0);
+    int fd = accept(srv, NULL, NULL);
+    ck_assert_int_ge(fd, 0);
+    GString *seen = g_string_new(NULL);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    read_until(fd, seen, "echo: ready\n");
+    g_string_free(seen, TRUE);
+    /* Every line the guest answers comes after the hang-up. */
+    ck_assert_int_eq(write(fd, "one\ntwo\nthree\nquit\n", 19), 19);
+    close(fd);
+    ck_assert_int_eq(kvm_machine_wait(m, 30000), 0);
+    struct qv_vm_status st;
+    kvm_machine_status(m, &st);
+    ck_assert_int_eq(st.state, VM_STATE_STOPPED);
+    ck_assert_int_eq(st.reason, VM_REASON_SHUTDOWN);
+    ck_assert_int_eq(st.exit_status, 1); /* guest_main returned 0 */
+    kvm_machine_unref(m);
+    close(srv);
+    unlink(sock);
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(pty_console)
 {
     g_autoptr(qv_domain) def = domain_for("echo.elf", 1, 32, "/dev/null");
@@ -437,6 +479,7 @@ int main(void)
     tcase_add_test(tc, flat_and_elf64_enter_long_mode);
     tcase_add_test(tc, acpi_s5_powers_off);
     tcase_add_test(tc, unix_socket_console);
+    tcase_add_test(tc, unix_console_server_hangs_up);
     tcase_add_test(tc, pty_console);
     tcase_add_test(tc, bzimage_64bit_boot_protocol);
     tcase_add_test(tc, malformed_kernels);

@@ -1,7 +1,8 @@
 /* Console backends. Output is written from vCPU threads; input is read by
- * one thread per backend that an eventfd wakes for shutdown. A backend
- * that cannot take output right now (a pty nobody reads, a socket with no
- * client) drops it rather than stall the guest. */
+ * one thread per backend that an eventfd wakes for shutdown. A pty or
+ * socket that cannot take output right now (nobody reads it, no client,
+ * the peer hung up) drops it rather than stall the guest or raise SIGPIPE
+ * in the host process; their fds are non-blocking for that. */
 #define _GNU_SOURCE
 #include "chardev.h"
 
@@ -26,7 +27,6 @@ struct kvm_chardev {
     int in_fd;     /* -1: no input */
     int listen_fd; /* unix mode='bind' */
     int wake_fd;
-    bool drop_when_full;
     char *endpoint;
     char *unlink_path;
     GMutex lock; /* out_fd and in_fd of a unix client change under it */
@@ -68,7 +68,6 @@ static int open_pty(struct kvm_chardev *c, const char *vm)
         g_strlcpy(name, "?", sizeof(name));
     c->out_fd = fd;
     c->in_fd = fd;
-    c->drop_when_full = true;
     c->endpoint = g_strdup_printf("pty:%s", name);
     return 0;
 }
@@ -105,9 +104,9 @@ static int open_unix(struct kvm_chardev *c, const struct qv_chardev *cfg, const 
             return qv_error_set_errno(QV_ERR_CONNECT, e,
                                       "VM '%s': cannot connect to serial socket %s", vm, cfg->path);
         }
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         c->out_fd = c->in_fd = fd;
     }
-    c->drop_when_full = true;
     c->endpoint = g_strdup_printf("unix:%s", cfg->path);
     return 0;
 }
@@ -156,7 +155,8 @@ void kvm_chardev_write(struct kvm_chardev *c, const uint8_t *buf, size_t len)
         return;
     g_mutex_lock(&c->lock);
     while (len && c->out_fd >= 0) {
-        ssize_t n = write(c->out_fd, buf, len);
+        ssize_t n = c->type == QV_CHR_UNIX ? send(c->out_fd, buf, len, MSG_NOSIGNAL)
+                                           : write(c->out_fd, buf, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
