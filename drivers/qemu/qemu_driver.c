@@ -7,6 +7,7 @@
 #include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
 #include "../../lib/util/fileio.h"
+#include "../../lib/util/json.h"
 #include "../../lib/util/names.h"
 #include "qemu_vm.h"
 
@@ -293,9 +294,8 @@ static char *qemu_console_endpoint(struct vm *vm)
     struct qemu_vm *q = qemu_vm_of(vm);
     struct proc_runtime rt;
     char *out = NULL;
-    if (proc_runtime_read(q->dir, &rt) == 0 && proc_identity_alive(&rt.id) && rt.extra &&
-        json_object_has_member(rt.extra, "console"))
-        out = g_strdup(json_object_get_string_member_with_default(rt.extra, "console", ""));
+    if (proc_runtime_read(q->dir, &rt) == 0 && proc_identity_alive(&rt.id))
+        out = g_strdup(qv_json_str(rt.extra, "console"));
     proc_runtime_clear(&rt);
     qv_reset_error();
     if (out && *out)

@@ -11,12 +11,13 @@
 #include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
 #include "../../lib/util/fileio.h"
+#include "../../lib/util/json.h"
 #include "qemu_vm.h"
 
 #define QEMU_TERM_WAIT_MS 5000
 
-static bool wait_poweroff(struct qemu_vm *q, struct qmp *m, const struct proc_identity *id,
-                          int timeout_ms)
+/* Poll QEMU until the guest has powered off or timeout_ms passes. */
+static bool wait_poweroff(struct qmp *m, const struct proc_identity *id, int timeout_ms)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     while (g_get_monotonic_time() < deadline) {
@@ -28,14 +29,12 @@ static bool wait_poweroff(struct qemu_vm *q, struct qmp *m, const struct proc_id
             return !proc_identity_running(id);
         }
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-        const char *s = o ? json_object_get_string_member_with_default(o, "status", "") : "";
-        bool off = strcmp(s, "shutdown") == 0;
+        bool off = g_strcmp0(qv_json_str(o, "status"), "shutdown") == 0;
         json_node_unref(ret);
         if (off)
             return true;
         g_usleep(50000);
     }
-    (void)q;
     return false;
 }
 
@@ -97,7 +96,7 @@ static int stop_locked(struct qemu_vm *q, unsigned flags, int timeout_ms, bool *
         JsonNode *ret = NULL;
         if (qmp_command(m, "query-status", NULL, &ret, QEMU_QMP_TIMEOUT_MS) == 0) {
             JsonObject *o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-            if (o && !json_object_get_boolean_member_with_default(o, "running", TRUE)) {
+            if (!qv_json_bool(o, "running", TRUE)) {
                 proc_log(q->dir, "graceful stop of a paused VM: resuming it first (cont)");
                 qmp_command(m, "cont", NULL, NULL, QEMU_QMP_TIMEOUT_MS);
             }
@@ -110,7 +109,7 @@ static int stop_locked(struct qemu_vm *q, unsigned flags, int timeout_ms, bool *
                  t);
         gint64 t0 = g_get_monotonic_time();
         if (qmp_command(m, "system_powerdown", NULL, NULL, QEMU_QMP_TIMEOUT_MS) == 0 &&
-            wait_poweroff(q, m, &rt.id, t)) {
+            wait_poweroff(m, &rt.id, t)) {
             proc_log(q->dir, "guest powered off after %" G_GINT64_FORMAT " ms",
                      (g_get_monotonic_time() - t0) / 1000);
             *graceful = true;

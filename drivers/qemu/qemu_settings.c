@@ -10,6 +10,7 @@
 #include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
 #include "../../lib/util/fileio.h"
+#include "../../lib/util/json.h"
 #include "qemu_vm.h"
 
 /* libvirt's cpuset syntax: "4", "0-3,^2", "0,2,4-6". */
@@ -63,8 +64,8 @@ static GHashTable *vcpu_threads(struct qmp *m)
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
         if (!o)
             continue;
-        gint64 idx = json_object_get_int_member_with_default(o, "cpu-index", -1);
-        gint64 tid = json_object_get_int_member_with_default(o, "thread-id", 0);
+        gint64 idx = qv_json_int(o, "cpu-index", -1);
+        gint64 tid = qv_json_int(o, "thread-id", 0);
         if (idx >= 0 && tid > 0 && tid <= G_MAXINT32)
             g_hash_table_insert(t, GINT_TO_POINTER(idx + 1), GINT_TO_POINTER((int)tid));
     }
@@ -124,8 +125,8 @@ static char *backend_of(struct qmp *m, const char *target)
     for (guint i = 0; a && !found && i < json_array_get_length(a); i++) {
         JsonNode *e = json_array_get_element(a, i);
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
-        const char *qdev = o ? json_object_get_string_member_with_default(o, "qdev", "") : "";
-        if (strcmp(qdev, exact) == 0 || g_str_has_prefix(qdev, child))
+        const char *qdev = qv_json_str(o, "qdev");
+        if (qdev && (strcmp(qdev, exact) == 0 || g_str_has_prefix(qdev, child)))
             found = g_strdup(qdev);
     }
     json_node_unref(ret);

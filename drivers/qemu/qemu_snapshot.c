@@ -9,6 +9,7 @@
 #include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
 #include "../../lib/util/fileio.h"
+#include "../../lib/util/json.h"
 #include "qemu_vm.h"
 
 #define SNAP_TIMEOUT_MS 120000
@@ -58,12 +59,12 @@ static int read_meta(struct qemu_vm *q, const char *name, struct snap_meta *m)
     JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
     if (!o)
         return qv_error_set(QV_ERR_JSON, "'%s' is not a JSON object", path);
-    m->created_us = json_object_get_int_member_with_default(o, "created_us", 0);
-    const char *st = json_object_get_string_member_with_default(o, "state", "stopped");
-    m->state = strcmp(st, "running") == 0  ? VM_STATE_RUNNING
-               : strcmp(st, "paused") == 0 ? VM_STATE_PAUSED
-                                           : VM_STATE_STOPPED;
-    m->disk_only = json_object_get_boolean_member_with_default(o, "disk_only", FALSE);
+    m->created_us = qv_json_int(o, "created_us", 0);
+    const char *st = qv_json_str(o, "state");
+    m->state = g_strcmp0(st, "running") == 0  ? VM_STATE_RUNNING
+               : g_strcmp0(st, "paused") == 0 ? VM_STATE_PAUSED
+                                              : VM_STATE_STOPPED;
+    m->disk_only = qv_json_bool(o, "disk_only", FALSE);
     return 0;
 }
 
@@ -133,8 +134,7 @@ static int run_state(struct qmp *m, enum vm_state *st)
     if (rc < 0)
         return rc;
     JsonObject *o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-    *st = o && json_object_get_boolean_member_with_default(o, "running", FALSE) ? VM_STATE_RUNNING
-                                                                                : VM_STATE_PAUSED;
+    *st = qv_json_bool(o, "running", FALSE) ? VM_STATE_RUNNING : VM_STATE_PAUSED;
     json_node_unref(ret);
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
 #include "../../lib/util/fileio.h"
+#include "../../lib/util/json.h"
 #include "qemu_vm.h"
 
 #define QEMU_START_TIMEOUT_MS 60000
@@ -55,11 +56,11 @@ static int console_pty(struct qmp *m, char **out)
     for (guint i = 0; a && i < json_array_get_length(a); i++) {
         JsonNode *e = json_array_get_element(a, i);
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
-        const char *label = o ? json_object_get_string_member_with_default(o, "label", "") : "";
-        const char *file = o ? json_object_get_string_member_with_default(o, "filename", "") : "";
+        const char *file = qv_json_str(o, "filename");
         /* Only a /dev/pts/N path is chmod'ed: never a path QEMU could
          * point elsewhere. */
-        if (strcmp(label, "serial0") == 0 && g_str_has_prefix(file, "pty:/dev/pts/") && file[13] &&
+        if (g_strcmp0(qv_json_str(o, "label"), "serial0") == 0 && file &&
+            g_str_has_prefix(file, "pty:/dev/pts/") && file[13] &&
             strspn(file + 13, "0123456789") == strlen(file + 13)) {
             chmod(file + 4, 0600);
             *out = g_strdup(file);
@@ -226,5 +227,3 @@ int qemu_vm_start(struct vm *vm)
     qemu_vm_unlock(q);
     return rc;
 }
-
-/* Poll QEMU until the guest has powered off or timeout_ms passes. */

@@ -6,6 +6,7 @@
 
 #include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
+#include "../../lib/util/json.h"
 #include "qemu_vm.h"
 
 static enum vm_state_reason reason_from_name(const char *s)
@@ -29,11 +30,8 @@ static void stopped_state(struct qemu_vm *q, struct qv_vm_status *st)
         return;
     st->state = VM_STATE_STOPPED;
     g_autoptr(JsonNode) root = json_from_string(text, NULL);
-    if (root && JSON_NODE_HOLDS_OBJECT(root)) {
-        JsonNode *r = json_object_get_member(json_node_get_object(root), "reason");
-        if (r && JSON_NODE_HOLDS_VALUE(r) && json_node_get_value_type(r) == G_TYPE_STRING)
-            st->reason = reason_from_name(json_node_get_string(r));
-    }
+    if (root && JSON_NODE_HOLDS_OBJECT(root))
+        st->reason = reason_from_name(qv_json_str(json_node_get_object(root), "reason"));
 }
 
 static bool same_identity(const struct proc_identity *a, const struct proc_identity *b)
@@ -130,10 +128,7 @@ int qemu_vm_status(struct vm *vm, struct qv_vm_status *st)
         return rc;
     }
     JsonObject *o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-    JsonNode *sn = o ? json_object_get_member(o, "status") : NULL;
-    const char *s = sn && JSON_NODE_HOLDS_VALUE(sn) && json_node_get_value_type(sn) == G_TYPE_STRING
-                        ? json_node_get_string(sn)
-                        : NULL;
+    const char *s = qv_json_str(o, "status");
     if (!s) {
         json_node_unref(ret);
         proc_runtime_clear(&rt);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../util/error.h"
+#include "../util/json.h"
 
 /* A reply larger than this is not something we asked for. */
 #define QMP_MAX_LINE (16u << 20)
@@ -25,30 +26,6 @@ struct qmp {
     int broken; /* the error that made the connection unusable, or 0 */
     char *broken_msg;
 };
-
-/* Members of a peer's message, type-checked: a hostile or broken peer gets
- * a clean error instead of a GLib critical. */
-static const char *obj_str(JsonObject *o, const char *key)
-{
-    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-               ? json_node_get_string(n)
-               : NULL;
-}
-
-static JsonObject *obj_obj(JsonObject *o, const char *key)
-{
-    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
-    return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-}
-
-static gint64 obj_int(JsonObject *o, const char *key)
-{
-    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_INT64
-               ? json_node_get_int(n)
-               : 0;
-}
 
 static gint64 deadline_of(int timeout_ms)
 {
@@ -181,15 +158,15 @@ int qmp_error_code(const char *qmp_class)
 
 static int check_greeting(struct qmp *q, JsonObject *msg)
 {
-    JsonObject *qmp = obj_obj(msg, "QMP");
+    JsonObject *qmp = qv_json_obj(msg, "QMP");
     if (!qmp)
         return fail(q, QV_ERR_PROTOCOL, "%s did not greet with a QMP banner", q->label);
-    JsonObject *qemu = obj_obj(obj_obj(qmp, "version"), "qemu");
+    JsonObject *qemu = qv_json_obj(qv_json_obj(qmp, "version"), "qemu");
     if (!qemu)
         return fail(q, QV_ERR_PROTOCOL, "%s sent a QMP banner without a version", q->label);
-    q->version =
-        g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT,
-                        obj_int(qemu, "major"), obj_int(qemu, "minor"), obj_int(qemu, "micro"));
+    q->version = g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT,
+                                 qv_json_int(qemu, "major", 0), qv_json_int(qemu, "minor", 0),
+                                 qv_json_int(qemu, "micro", 0));
     return 0;
 }
 
@@ -283,12 +260,12 @@ static char *format_command(const char *cmd, JsonNode *args, const char *id)
 
 static int error_reply(struct qmp *q, const char *cmd, JsonObject *msg)
 {
-    JsonObject *eo = obj_obj(msg, "error");
+    JsonObject *eo = qv_json_obj(msg, "error");
     if (!eo)
         return fail(q, QV_ERR_PROTOCOL, "QMP peer %s answered '%s' with a malformed error",
                     q->label, cmd);
-    const char *cls = obj_str(eo, "class");
-    const char *desc = obj_str(eo, "desc");
+    const char *cls = qv_json_str(eo, "class");
+    const char *desc = qv_json_str(eo, "desc");
     return qv_error_set(qmp_error_code(cls), "%s refused '%s': %s (%s)", q->label, cmd,
                         desc ? desc : "(no description)", cls ? cls : "no class");
 }
@@ -328,7 +305,7 @@ int qmp_command(struct qmp *q, const char *cmd, JsonNode *args, JsonNode **ret, 
                         "QMP peer %s sent a message that is neither a reply nor an event",
                         q->label);
         }
-        const char *got = obj_str(msg, "id");
+        const char *got = qv_json_str(msg, "id");
         if (!got) {
             /* QEMU answers input it could not parse without an id. */
             rc = has_err ? error_reply(q, cmd, msg)
@@ -378,7 +355,7 @@ static JsonObject *take_event(struct qmp *q, const char *name)
 {
     for (GList *l = q->events.head; l; l = l->next) {
         JsonObject *ev = l->data;
-        const char *n = obj_str(ev, "event");
+        const char *n = qv_json_str(ev, "event");
         if (n && strcmp(n, name) == 0) {
             g_queue_delete_link(&q->events, l);
             return ev;
@@ -407,7 +384,7 @@ int qmp_event_wait(struct qmp *q, const char *name, int timeout_ms, JsonObject *
             json_object_unref(msg); /* a stale reply */
             continue;
         }
-        const char *n = obj_str(msg, "event");
+        const char *n = qv_json_str(msg, "event");
         if (n && strcmp(n, name) == 0) {
             *event = msg;
             return 0;

@@ -467,6 +467,38 @@ START_TEST(snapshots_in_qcow2)
 }
 END_TEST
 
+/* A snapshot record with members of the wrong type (edited by hand, or
+ * from another version) is listed with defaults instead of crashing the
+ * caller: a number where the state string belongs used to be strcmp'ed. */
+START_TEST(damaged_snapshot_record_is_listed)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, XML("d1"));
+    g_autofree char *dir = vm_path("d1", "snapshots");
+    ck_assert_int_eq(qv_dir_ensure(dir, 0700), 0);
+    g_autofree char *a = g_build_filename(dir, "a.json", NULL);
+    g_autofree char *b = g_build_filename(dir, "b.json", NULL);
+    const char *ta = "{\"created_us\": 5000000, \"state\": 5, \"disk_only\": \"yes\"}";
+    const char *tb = "{\"created_us\": \"soon\", \"state\": {\"running\": true}}";
+    ck_assert_int_eq(qv_file_write_atomic(a, ta, strlen(ta), 0600), 0);
+    ck_assert_int_eq(qv_file_write_atomic(b, tb, strlen(tb), 0600), 0);
+    struct snapshot_info *list = NULL;
+    size_t n = 0;
+    OK(snapshot_list(vm, &list, &n));
+    ck_assert_uint_eq(n, 2);
+    /* Sorted by time: b has none (0), a was taken at 5 s. */
+    ck_assert_str_eq(list[0].name, "b");
+    ck_assert_int_eq(list[0].created, 0);
+    ck_assert_int_eq(list[0].state, VM_STATE_STOPPED);
+    ck_assert_str_eq(list[1].name, "a");
+    ck_assert_int_eq(list[1].created, 5);
+    ck_assert_int_eq(list[1].state, VM_STATE_STOPPED);
+    snapshot_info_free(list, n);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 /* Two processes start the same VM at once: the per-VM lock serialises
  * them, one starts it, the other is told it already runs. */
 START_TEST(concurrent_starts_serialise)
@@ -725,6 +757,7 @@ int main(void)
     tcase_add_test(tc, overlay_made_on_first_start);
     tcase_add_test(tc, cloud_init_seed_attached);
     tcase_add_test(tc, snapshots_in_qcow2);
+    tcase_add_test(tc, damaged_snapshot_record_is_listed);
     tcase_add_test(tc, concurrent_starts_serialise);
     tcase_add_test(tc, cpu_pinning_and_settings);
     tcase_add_test(tc, clone_copies_disks);
