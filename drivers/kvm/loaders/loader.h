@@ -40,6 +40,12 @@ unsigned kvm_loader_e820(const struct kvm_machine *m, struct kvm_e820 out[8]);
  * when they do not fit in RAM. */
 int kvm_loader_put(struct kvm_machine *m, const char *file, uint64_t gpa, const void *src,
                    size_t len, const char *what);
+/* An ELF executable for machine (EM_386: ELF32, EM_X86_64: ELF64): check
+ * its headers against the file and copy every PT_LOAD segment to its
+ * physical address, bss zeroed. *entry is e_entry, *end the end of the
+ * highest segment. */
+int kvm_loader_elf(struct kvm_machine *m, const char *path, const uint8_t *img, size_t len,
+                   uint16_t machine, uint64_t *entry, uint64_t *end);
 /* Read a whole file (kernel or initrd), naming it in errors. */
 int kvm_loader_read(const char *path, const char *role, uint8_t **data, size_t *len);
 

@@ -44,48 +44,8 @@ static int bad(const char *path, const char *what)
     return qv_error_set(QV_ERR_INVALID_ARG, "kernel %s: %s", path, what);
 }
 
-/* Load PT_LOAD segments at their physical addresses; *end is the highest. */
-static int load_elf32(struct kvm_machine *m, const char *path, const uint8_t *img, size_t len,
-                      uint32_t *entry, uint64_t *end)
-{
-    Elf32_Ehdr eh;
-    if (len < sizeof(eh))
-        return bad(path, "truncated ELF header");
-    memcpy(&eh, img, sizeof(eh));
-    if (eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_386)
-        return bad(path, "not a little-endian i386 ELF");
-    if (eh.e_type != ET_EXEC)
-        return bad(path, "not an executable ELF (e_type is not ET_EXEC)");
-    if (eh.e_phentsize != sizeof(Elf32_Phdr) || eh.e_phnum == 0)
-        return bad(path, "no usable program headers");
-    if (eh.e_phoff > len || (uint64_t)eh.e_phnum * sizeof(Elf32_Phdr) > len - eh.e_phoff)
-        return bad(path, "program headers run past the end of the file (truncated?)");
-    *end = 0;
-    unsigned loaded = 0;
-    for (unsigned i = 0; i < eh.e_phnum; i++) {
-        Elf32_Phdr ph;
-        memcpy(&ph, img + eh.e_phoff + i * sizeof(ph), sizeof(ph));
-        if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
-            continue;
-        if (ph.p_filesz > ph.p_memsz)
-            return bad(path, "a segment's file size exceeds its memory size");
-        if (ph.p_offset > len || ph.p_filesz > len - ph.p_offset)
-            return bad(path, "a segment runs past the end of the file (truncated?)");
-        if (kvm_loader_put(m, path, ph.p_paddr, img + ph.p_offset, ph.p_filesz, "a segment") < 0 ||
-            kvm_loader_put(m, path, (uint64_t)ph.p_paddr + ph.p_filesz, NULL,
-                           ph.p_memsz - ph.p_filesz, "a segment's bss") < 0)
-            return -1;
-        *end = MAX(*end, (uint64_t)ph.p_paddr + ph.p_memsz);
-        loaded++;
-    }
-    if (!loaded)
-        return bad(path, "no loadable segments");
-    *entry = eh.e_entry;
-    return 0;
-}
-
 static int load_aout(struct kvm_machine *m, const char *path, const uint8_t *img, size_t len,
-                     size_t hdr, uint32_t *entry, uint64_t *end)
+                     size_t hdr, uint64_t *entry, uint64_t *end)
 {
     if (hdr + 32 > len)
         return bad(path, "truncated multiboot header");
@@ -127,10 +87,9 @@ int kvm_load_multiboot(struct kvm_machine *m, const char *path, const uint8_t *i
                        size_t hdr)
 {
     uint32_t flags = rd32(img + hdr + 4);
-    uint32_t entry = 0;
-    uint64_t end = 0;
+    uint64_t entry = 0, end = 0;
     int rc = (flags & MB_AOUT_KLUDGE) ? load_aout(m, path, img, len, hdr, &entry, &end)
-                                      : load_elf32(m, path, img, len, &entry, &end);
+                                      : kvm_loader_elf(m, path, img, len, EM_386, &entry, &end);
     if (rc < 0)
         return -1;
     const struct qv_domain *def = m->def;
@@ -206,5 +165,7 @@ int kvm_load_multiboot(struct kvm_machine *m, const char *path, const uint8_t *i
     wr32(info, iflags);
     if (kvm_loader_put(m, path, BOOT_MB_INFO, info, sizeof(info), "the multiboot info") < 0)
         return -1;
-    return kvm_boot_protected32(m->vcpus[0], entry, MB_BOOT_MAGIC, (uint32_t)BOOT_MB_INFO);
+    /* Both an ELF32 e_entry and the header's entry_addr are 32 bits. */
+    return kvm_boot_protected32(m->vcpus[0], (uint32_t)entry, MB_BOOT_MAGIC,
+                                (uint32_t)BOOT_MB_INFO);
 }
