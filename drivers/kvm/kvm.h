@@ -70,7 +70,6 @@ struct kvm_vcpu {
     size_t run_size;
     struct vcpu_exit_info exit;
     bool user_created; /* by vcpu_create(), not by vm_start() */
-    bool stepping;
 
     /* vcpu_kick() from any thread: who runs it right now. */
     GMutex kick_lock;
@@ -81,10 +80,7 @@ struct kvm_vcpu {
     int tid;         /* its kernel thread id, for live pinning */
 };
 
-enum kvm_stop_kind { KVM_STOP_NONE, KVM_STOP_USER, KVM_STOP_GUEST };
-
 struct kvm_devices;
-struct kvm_console;
 
 struct kvm_machine {
     gint refs;
@@ -105,7 +101,6 @@ struct kvm_machine {
      * emptied after every exit. NULL when KVM cannot coalesce PIO. */
     struct kvm_coalesced_mmio_ring *pio_ring;
     struct kvm_devices *devs;
-    struct kvm_console *console;
 
     /* Lifecycle of booted machines. The vCPU threads never take the core's
      * VM lock, only this one. */

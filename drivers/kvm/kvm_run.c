@@ -230,7 +230,7 @@ static gpointer vcpu_thread(gpointer data)
                       v->index, (unsigned long long)r.rip, (unsigned long long)r.rsp);
             kvm_machine_request_stop(m, VM_REASON_CRASHED, -1);
             break;
-        } break;
+        }
         case VCPU_EXIT_SYSTEM_EVENT:
             if (v->exit.system_event.type == KVM_SYSTEM_EVENT_RESET)
                 kvm_machine_request_stop(m, VM_REASON_RESET, 0);
@@ -239,13 +239,14 @@ static gpointer vcpu_thread(gpointer data)
             else
                 kvm_machine_request_stop(m, VM_REASON_CRASHED, -1);
             break;
-        case VCPU_EXIT_INTERNAL_ERROR:
+        case VCPU_EXIT_INTERNAL_ERROR: {
             struct vcpu_regs r = {0};
             kvm_vcpu_get_regs(v, &r);
             g_warning("VM '%s' vCPU %u: KVM internal error 0x%x at rip 0x%llx", kvm_machine_name(m),
                       v->index, v->exit.internal.suberror, (unsigned long long)r.rip);
             kvm_machine_request_stop(m, VM_REASON_CRASHED, -1);
             break;
+        }
         default: break; /* HLT without an in-kernel LAPIC, kicks, debug */
         }
     }

@@ -352,6 +352,5 @@ int kvm_vcpu_set_step(struct kvm_vcpu *v, bool on)
         dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
     if (ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
         return fail(v, "KVM_SET_GUEST_DEBUG");
-    v->stepping = on;
     return 0;
 }
