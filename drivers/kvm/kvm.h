@@ -172,7 +172,8 @@ void kvm_machine_status(struct kvm_machine *m, struct qv_vm_status *st);
 void kvm_machine_halt_threads(struct kvm_machine *m);
 /* A device or exit asks the machine to stop: the first request wins. */
 void kvm_machine_request_stop(struct kvm_machine *m, enum vm_state_reason reason, int exit_status);
-/* Pin vCPU index to host CPU pcpu (-1: unpin) if its thread runs. */
+/* Pin vCPU index to host CPU pcpu (-1: unpin) if its thread runs. Under
+ * m->lock, which orders it against a vCPU thread applying its pins. */
 int kvm_machine_pin(struct kvm_machine *m, uint32_t index, int pcpu);
 
 /* Set an in-kernel IRQ line (booted machines only). */

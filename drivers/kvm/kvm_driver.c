@@ -195,9 +195,13 @@ static int kvm_set(struct vm *vm, const struct qv_setting *set)
     int rc = qv_setting_apply(copy, set, vm->name);
     if (rc < 0)
         return rc;
-    if (live && set->kind == QV_SET_CPU_PIN && kvm_machine_pin(m, set->vcpu, set->pcpu) < 0)
-        return qv_error_code();
+    /* Pin and publish under the lock a starting vCPU thread reads its pins
+     * under, so the thread sees either this pin or its own tid pinned. */
     g_mutex_lock(&m->lock);
+    if (live && set->kind == QV_SET_CPU_PIN && kvm_machine_pin(m, set->vcpu, set->pcpu) < 0) {
+        g_mutex_unlock(&m->lock);
+        return qv_error_code();
+    }
     qv_domain_free(m->def);
     m->def = g_steal_pointer(&copy);
     g_mutex_unlock(&m->lock);

@@ -178,6 +178,7 @@ void kvm_machine_request_stop(struct kvm_machine *m, enum vm_state_reason reason
     kick_all(m);
 }
 
+/* Under m->lock, so m->def is not replaced (and freed) while read. */
 static void apply_pin(struct kvm_vcpu *v)
 {
     const GArray *pins = v->m->def->cputune.pins;
@@ -196,8 +197,12 @@ static gpointer vcpu_thread(gpointer data)
 {
     struct kvm_vcpu *v = data;
     struct kvm_machine *m = v->m;
+    /* A vm_set_cpu_pin meanwhile (see kvm_set) either finds the tid and
+     * pins this thread itself, or has already put its pin in m->def. */
+    g_mutex_lock(&m->lock);
     __atomic_store_n(&v->tid, (int)gettid(), __ATOMIC_SEQ_CST);
     apply_pin(v);
+    g_mutex_unlock(&m->lock);
     for (;;) {
         g_mutex_lock(&m->lock);
         while (m->pause_req && !m->stop_req) {

@@ -200,6 +200,67 @@ START_TEST(graceful_stop_presses_the_power_button)
 }
 END_TEST
 
+/* The CPUs the thread called name may run on ("0", "0-1"), or NULL. */
+static char *thread_cpus(const char *name)
+{
+    GDir *d = g_dir_open("/proc/self/task", 0, NULL);
+    char *cpus = NULL;
+    const char *tid;
+    while (d && !cpus && (tid = g_dir_read_name(d))) {
+        g_autofree char *comm = NULL, *status = NULL;
+        g_autofree char *cp = g_strdup_printf("/proc/self/task/%s/comm", tid);
+        g_autofree char *sp = g_strdup_printf("/proc/self/task/%s/status", tid);
+        if (!g_file_get_contents(cp, &comm, NULL, NULL) || strcmp(g_strstrip(comm), name) != 0 ||
+            !g_file_get_contents(sp, &status, NULL, NULL))
+            continue;
+        const char *at = strstr(status, "Cpus_allowed_list:");
+        if (at)
+            cpus = g_strndup(at + 18, strcspn(at + 18, "\n"));
+    }
+    if (d)
+        g_dir_close(d);
+    return cpus ? g_strstrip(cpus) : NULL;
+}
+
+/* Pinning while vCPU threads are starting: a thread reads its pins as it
+ * starts while vm_set_cpu_pin replaces the definition holding them. */
+START_TEST(pin_while_vcpus_start)
+{
+    struct qv_conn *c = qv_connect("kvm:///embed");
+    ck_assert_msg(c, "%s", qv_last_error()->message);
+    g_autofree char *kernel = kvm_test_guest("spin.elf");
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='kvm'><name>pinned</name><memory unit='MiB'>16</memory><vcpu>4</vcpu>"
+        "<os><type arch='x86_64'>hvm</type><kernel>%s</kernel></os></domain>",
+        kernel);
+    struct vm *vm = vm_define_xml(c, xml);
+    ck_assert_msg(vm, "%s", qv_last_error()->message);
+    for (uint32_t i = 0; i < 4; i++)
+        ck_assert_int_eq(vm_set_cpu_pin(vm, i, 0), 0);
+    for (int round = 0; round < 20; round++) {
+        ck_assert_msg(vm_start(vm) == 0, "%s", qv_last_error()->message);
+        for (uint32_t i = 0; i < 8; i++)
+            ck_assert_int_eq(vm_set_cpu_pin(vm, i % 4, (i & 4) ? -1 : 0), 0);
+        ck_assert_int_eq(vm_stop_flags(vm, VM_STOP_FORCE, 0), 0);
+    }
+    /* A live pin moves the running thread. */
+    ck_assert_int_eq(vm_start(vm), 0);
+    ck_assert_int_eq(vm_set_cpu_pin(vm, 0, 0), 0);
+    g_autofree char *cpus = NULL;
+    for (int i = 0; i < 200 && (!cpus || strcmp(cpus, "0") != 0); i++) {
+        g_free(cpus);
+        cpus = thread_cpus("qv-vcpu0");
+        g_usleep(5000);
+    }
+    ck_assert_str_eq(cpus, "0");
+    int pcpu = -2;
+    ck_assert_int_eq(vm_get_cpu_pin(vm, 0, &pcpu), 0);
+    ck_assert_int_eq(pcpu, 0);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 START_TEST(guest_exit_status_through_vm_get_info)
 {
     struct qv_conn *c = qv_connect("kvm:///embed");
@@ -247,6 +308,7 @@ int main(void)
     tcase_add_test(tc, create_destroy_200_leaves_nothing);
     tcase_add_test(tc, pause_resume_stop_restart_reset);
     tcase_add_test(tc, guest_exit_status_through_vm_get_info);
+    tcase_add_test(tc, pin_while_vcpus_start);
     tcase_add_test(tc, graceful_stop_presses_the_power_button);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
