@@ -117,7 +117,7 @@ static int qemu_img_snapshot(GPtrArray *files, const char *op, const char *name)
     return 0;
 }
 
-/* The running process, or NULL when the VM does not run. */
+/* Whether the VM's QEMU runs (its recorded identity is alive). */
 static bool running(struct qemu_vm *q)
 {
     struct proc_runtime rt;
@@ -176,12 +176,10 @@ static int create_locked(struct qemu_vm *q, const char *name, unsigned flags)
         }
         qmp_close(m);
     } else {
-        struct qv_vm_status st;
         meta.disk_only = true; /* no process: there is no memory to save */
         g_autofree char *state_json = g_build_filename(q->dir, "state.json", NULL);
-        st.state =
+        meta.state =
             g_file_test(state_json, G_FILE_TEST_EXISTS) ? VM_STATE_STOPPED : VM_STATE_CREATED;
-        meta.state = st.state;
         rc = qemu_img_snapshot(files, "-c", name);
     }
     if (rc == 0)
@@ -318,7 +316,6 @@ int qemu_snapshot_list(struct vm *vm, struct snapshot_info **list, size_t *count
     struct qemu_vm *q = qemu_vm_of(vm);
     g_autofree char *dir = g_build_filename(q->dir, "snapshots", NULL);
     GArray *out = g_array_new(FALSE, TRUE, sizeof(struct snapshot_info));
-    g_autoptr(GArray) created = g_array_new(FALSE, TRUE, sizeof(gint64));
     g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
     const char *e;
     while (d && (e = g_dir_read_name(d))) {

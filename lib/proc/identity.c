@@ -44,8 +44,6 @@ int proc_identity_read(pid_t pid, struct proc_identity *id)
     memset(id, 0, sizeof(*id));
     if (pid <= 0)
         return qv_error_set(QV_ERR_INVALID_ARG, "pid %d is not a process id", (int)pid);
-    /* Our own dead child stays a zombie until reaped; reap it here so a
-     * crashed VM is seen as gone. Someone else's child is not touched. */
     /* An exiting process loses its command line before it turns zombie, and
      * one just spawned may not show it yet: look again briefly. */
     for (int tries = 0;; tries++) {
