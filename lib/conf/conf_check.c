@@ -42,6 +42,22 @@ int qv_conf_lookup(const char *const *list, const char *s)
     return -1;
 }
 
+bool qv_conf_word_listed(const char *word, const char *list)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if ((size_t)(e - p) == n && memcmp(p, word, n) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}
+
 char *qv_conf_list_join(const char *const *list)
 {
     GString *s = g_string_new(NULL);

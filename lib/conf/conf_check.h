@@ -13,8 +13,8 @@ extern const char *const qv_conf_cpu_modes[];      /* enum qv_cpu_mode, [0] = ""
 extern const char *const qv_conf_disk_types[];     /* enum qv_disk_type */
 extern const char *const qv_conf_disk_devices[];   /* enum qv_disk_device */
 extern const char *const qv_conf_disk_buses[];     /* enum qv_disk_bus */
-extern const char *const qv_conf_net_types[];
-extern const char *const qv_conf_direct_modes[]; /* macvtap <source mode=> */      /* enum qv_net_type */
+extern const char *const qv_conf_net_types[];      /* enum qv_net_type */
+extern const char *const qv_conf_direct_modes[];   /* macvtap <source mode=> */
 extern const char *const qv_conf_chr_types[];      /* enum qv_chardev_type */
 extern const char *const qv_conf_graphics_types[]; /* enum qv_graphics_type */
 extern const char *const qv_conf_disk_formats[];
@@ -30,21 +30,22 @@ extern const char *const qv_conf_rng_models[];
 
 /* Index of s in list, or -1. */
 int qv_conf_lookup(const char *const *list, const char *s);
+/* Whether word is one of the blank-separated words of list ("a b c"). */
+bool qv_conf_word_listed(const char *word, const char *list);
 /* "a, b or c" for error messages; g_free the result. */
 char *qv_conf_list_join(const char *const *list);
 
 /* Each returns NULL when s is acceptable, else a short reason
  * ("must be an absolute path") to put after the field's name. */
-const char *qv_conf_check_path(const char *s);    /* absolute, one line */
-const char *qv_conf_check_line(const char *s);    /* non-empty, one line, XML-safe */
-const char *qv_conf_check_text(const char *s);    /* XML-safe, may be empty */
-const char *qv_conf_check_devname(const char *s); /* [a-zA-Z0-9_.\-\\:/]+ */
-const char *qv_conf_check_token(const char *s);
-const char *qv_conf_check_model(const char *s); /* [a-zA-Z0-9_-]+ (NIC model) */
-const char *qv_conf_check_disk_target(const char *s);
-/* vda, sdb, hdc, xvda, fda, ubda */             /* [a-zA-Z0-9_.-]+ (machine, model) */
-const char *qv_conf_check_host(const char *s);   /* IPv4 address or DNS name */
-const char *qv_conf_check_cpuset(const char *s); /* "0-3,^2,8" with values < 4096 */
+const char *qv_conf_check_path(const char *s);        /* absolute, one line */
+const char *qv_conf_check_line(const char *s);        /* non-empty, one line, XML-safe */
+const char *qv_conf_check_text(const char *s);        /* XML-safe, may be empty */
+const char *qv_conf_check_devname(const char *s);     /* [a-zA-Z0-9_.\-\\:/]+ */
+const char *qv_conf_check_token(const char *s);       /* [a-zA-Z0-9_.-]+ (machine, model) */
+const char *qv_conf_check_model(const char *s);       /* [a-zA-Z0-9_-]+ (NIC model) */
+const char *qv_conf_check_disk_target(const char *s); /* vda, sdb, hdc, xvda, fda, ubda */
+const char *qv_conf_check_host(const char *s);        /* IPv4 address or DNS name */
+const char *qv_conf_check_cpuset(const char *s);      /* "0-3,^2,8" with values < 4096 */
 
 /* Normalise into out (lower case, dashed UUID); false when malformed. */
 bool qv_conf_norm_uuid(const char *s, char out[37]);

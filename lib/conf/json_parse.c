@@ -58,27 +58,11 @@ static void pop(struct jctx *c, gsize len)
     g_string_truncate(c->path, len);
 }
 
-static bool key_listed(const char *key, const char *list)
-{
-    size_t n = strlen(key);
-    for (const char *p = list; *p;) {
-        while (*p == ' ')
-            p++;
-        const char *e = p;
-        while (*e && *e != ' ')
-            e++;
-        if ((size_t)(e - p) == n && memcmp(p, key, n) == 0)
-            return true;
-        p = e;
-    }
-    return false;
-}
-
 static int check_keys(struct jctx *c, JsonObject *o, const char *allowed)
 {
     g_autoptr(GList) keys = json_object_get_members(o);
     for (GList *k = keys; k; k = k->next)
-        if (!key_listed(k->data, allowed))
+        if (!qv_conf_word_listed(k->data, allowed))
             return jerr(c, NULL, "unknown key \"%s\"", (const char *)k->data);
     return 0;
 }

@@ -133,22 +133,6 @@ int qv_conf_xml_once(const xmlNode *n, const xmlNode **slot)
     return 0;
 }
 
-static bool name_listed(const char *name, const char *list)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        while (*p == ' ')
-            p++;
-        const char *e = p;
-        while (*e && *e != ' ')
-            e++;
-        if ((size_t)(e - p) == n && memcmp(p, name, n) == 0)
-            return true;
-        p = e;
-    }
-    return false;
-}
-
 static bool blank(const xmlChar *s)
 {
     for (; s && *s; s++)
@@ -164,7 +148,7 @@ int qv_conf_xml_check(const xmlNode *n, enum qv_xml_content content, const char 
         if (a->ns && a->ns->prefix)
             return qv_conf_xml_err(n, "unknown attribute '%s:%s' on %s", a->ns->prefix, a->name,
                                    name);
-        if (!name_listed((const char *)a->name, attrs))
+        if (!qv_conf_word_listed((const char *)a->name, attrs))
             return qv_conf_xml_err(n, "unknown attribute '%s' on %s", a->name, name);
     }
     for (const xmlNode *c = n->children; c; c = c->next) {
