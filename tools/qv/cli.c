@@ -46,6 +46,33 @@ struct vm *cli_lookup(struct cli *cli, const char *name)
     return vm;
 }
 
+struct vm *cli_vm_arg(struct cli *cli, struct cli_args *a, int *exit_code)
+{
+    char **pos;
+    if (cli_positionals(a, 1, 1, "NAME", &pos) < 0) {
+        *exit_code = CLI_EXIT_USAGE;
+        return NULL;
+    }
+    struct vm *vm = cli_lookup(cli, pos[0]);
+    if (!vm)
+        *exit_code = CLI_EXIT_ERROR;
+    return vm;
+}
+
+struct vm *cli_vm_only_arg(struct cli *cli, const char *prog, const char *help, int argc,
+                           char **argv, int *exit_code)
+{
+    static const struct option none[] = {{NULL, 0, NULL, 0}};
+    struct cli_args a = CLI_ARGS(prog, help, none, argc, argv);
+    /* With no options of its own, cli_getopt only ever ends the options
+     * (0) or the command (-1: --help, a usage error). */
+    if (cli_getopt(&a) < 0) {
+        *exit_code = a.exit_code;
+        return NULL;
+    }
+    return cli_vm_arg(cli, &a, exit_code);
+}
+
 void cli_close(struct cli *cli)
 {
     qv_close(cli->conn);

@@ -74,6 +74,13 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct qv_conn *cli_conn(struct cli *cli);
 /* Look a VM up; NULL after printing the error. */
 struct vm *cli_lookup(struct cli *cli, const char *name);
+/* After a command's options: its one positional argument NAME, looked up.
+ * NULL when the command must end, with *exit_code set (usage error, no
+ * such VM). */
+struct vm *cli_vm_arg(struct cli *cli, struct cli_args *a, int *exit_code);
+/* The same for a command that has no options besides --help. */
+struct vm *cli_vm_only_arg(struct cli *cli, const char *prog, const char *help, int argc,
+                           char **argv, int *exit_code);
 void cli_close(struct cli *cli);
 /* A whole file (or standard input for "-"), NUL-terminated; NULL after
  * printing the error. Free with g_free(). */

@@ -52,29 +52,21 @@ static int attach(const char *ep, const char *vm_name)
 
 int cli_cmd_vm_console(struct cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{NULL, 0, NULL, 0}};
-    struct cli_args a = CLI_ARGS("qv vm console", console_help, opts, argc, argv);
-    int c;
-    while ((c = cli_getopt(&a)) > 0)
-        ;
-    if (c < 0)
-        return a.exit_code;
-    char **pos;
-    if (cli_positionals(&a, 1, 1, "NAME", &pos) < 0)
-        return CLI_EXIT_USAGE;
-    struct vm *vm = cli_lookup(cli, pos[0]);
+    int rc;
+    struct vm *vm = cli_vm_only_arg(cli, "qv vm console", console_help, argc, argv, &rc);
     if (!vm)
-        return CLI_EXIT_ERROR;
+        return rc;
     char *ep = vm_console_endpoint(vm);
     if (!ep) {
-        int rc = cli_fail();
+        rc = cli_fail();
         vm_free(vm);
         return rc;
     }
+    g_autofree char *name = g_strdup(vm_get_name(vm));
     /* A console session may last hours; hold no handle on the VM meanwhile. */
     vm_free(vm);
     signal(SIGPIPE, SIG_IGN);
-    int rc = attach(ep, pos[0]);
+    rc = attach(ep, name);
     qv_free(ep);
     return rc;
 }

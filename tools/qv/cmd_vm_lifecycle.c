@@ -106,22 +106,13 @@ int cli_cmd_vm_create(struct cli *cli, int argc, char **argv)
 static int name_only(struct cli *cli, int argc, char **argv, const char *prog, const char *help,
                      int (*op)(struct vm *), const char *done)
 {
-    static const struct option opts[] = {{NULL, 0, NULL, 0}};
-    struct cli_args a = CLI_ARGS(prog, help, opts, argc, argv);
-    int c;
-    while ((c = cli_getopt(&a)) > 0)
-        ;
-    if (c < 0)
-        return a.exit_code;
-    char **pos;
-    if (cli_positionals(&a, 1, 1, "NAME", &pos) < 0)
-        return CLI_EXIT_USAGE;
-    struct vm *vm = cli_lookup(cli, pos[0]);
+    int rc;
+    struct vm *vm = cli_vm_only_arg(cli, prog, help, argc, argv, &rc);
     if (!vm)
-        return CLI_EXIT_ERROR;
-    int rc = op(vm) < 0 ? cli_fail() : CLI_EXIT_OK;
+        return rc;
+    rc = op(vm) < 0 ? cli_fail() : CLI_EXIT_OK;
     if (rc == CLI_EXIT_OK)
-        printf("VM '%s' %s.\n", pos[0], done);
+        printf("VM '%s' %s.\n", vm_get_name(vm), done);
     vm_free(vm);
     return rc;
 }
@@ -212,16 +203,13 @@ int cli_cmd_vm_stop(struct cli *cli, int argc, char **argv)
     }
     if (c < 0)
         return a.exit_code;
-    char **pos;
-    if (cli_positionals(&a, 1, 1, "NAME", &pos) < 0)
-        return CLI_EXIT_USAGE;
-    struct vm *vm = cli_lookup(cli, pos[0]);
+    int rc;
+    struct vm *vm = cli_vm_arg(cli, &a, &rc);
     if (!vm)
-        return CLI_EXIT_ERROR;
-    int rc =
-        vm_stop_flags(vm, force ? VM_STOP_FORCE : 0, timeout_ms) < 0 ? cli_fail() : CLI_EXIT_OK;
+        return rc;
+    rc = vm_stop_flags(vm, force ? VM_STOP_FORCE : 0, timeout_ms) < 0 ? cli_fail() : CLI_EXIT_OK;
     if (rc == CLI_EXIT_OK)
-        printf("VM '%s' stopped.\n", pos[0]);
+        printf("VM '%s' stopped.\n", vm_get_name(vm));
     vm_free(vm);
     return rc;
 }

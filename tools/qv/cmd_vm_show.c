@@ -192,13 +192,10 @@ int cli_cmd_vm_show(struct cli *cli, int argc, char **argv)
     }
     if (c < 0)
         return a.exit_code;
-    char **pos;
-    if (cli_positionals(&a, 1, 1, "NAME", &pos) < 0)
-        return CLI_EXIT_USAGE;
-    struct vm *vm = cli_lookup(cli, pos[0]);
-    if (!vm)
-        return CLI_EXIT_ERROR;
     int rc;
+    struct vm *vm = cli_vm_arg(cli, &a, &rc);
+    if (!vm)
+        return rc;
     switch (mode) {
     case OPT_XML: rc = show_text(vm, vm_get_xml); break;
     case OPT_JSON: rc = show_text(vm, vm_get_json); break;

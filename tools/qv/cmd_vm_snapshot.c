@@ -141,23 +141,14 @@ static const char list_help[] = "Usage: qv vm snapshot list NAME\n"
 
 static int snap_list(struct cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{NULL, 0, NULL, 0}};
-    struct cli_args a = CLI_ARGS("qv vm snapshot list", list_help, opts, argc, argv);
-    int c;
-    while ((c = cli_getopt(&a)) > 0)
-        ;
-    if (c < 0)
-        return a.exit_code;
-    char **pos;
-    if (cli_positionals(&a, 1, 1, "NAME", &pos) < 0)
-        return CLI_EXIT_USAGE;
-    struct vm *vm = cli_lookup(cli, pos[0]);
+    int rc;
+    struct vm *vm = cli_vm_only_arg(cli, "qv vm snapshot list", list_help, argc, argv, &rc);
     if (!vm)
-        return CLI_EXIT_ERROR;
+        return rc;
     struct snapshot_info *list = NULL;
     size_t n = 0;
     if (snapshot_list(vm, &list, &n) < 0) {
-        int rc = cli_fail();
+        rc = cli_fail();
         vm_free(vm);
         return rc;
     }
