@@ -85,7 +85,10 @@ struct kvm_devices;
 struct kvm_machine {
     gint refs;
     struct kvm_sys *sys; /* borrowed from the connection */
+    /* Replaced whole by vm_set_* (kvm_set) under lock; vCPU threads read
+     * it only under lock, and take the name from name. */
     struct qv_domain *def;
+    char *name; /* def->name, which no setting changes */
     int vm_fd;
     bool booted;     /* irqchip, PIT, devices, loader; see the top */
     GArray *regions; /* struct kvm_region, sorted by gpa */

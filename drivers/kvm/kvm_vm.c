@@ -11,7 +11,7 @@
 
 const char *kvm_machine_name(const struct kvm_machine *m)
 {
-    return m->def && m->def->name ? m->def->name : "?";
+    return m->name ? m->name : "?";
 }
 
 static int vm_ioctl(struct kvm_machine *m, unsigned long req, unsigned long arg, const char *what)
@@ -111,6 +111,7 @@ struct kvm_machine *kvm_machine_new(struct kvm_sys *sys, const struct qv_domain 
     m->refs = 1;
     m->sys = sys;
     m->def = qv_domain_copy(def);
+    m->name = g_strdup(def->name);
     m->vm_fd = -1;
     m->booted = def->os.kernel != NULL;
     m->regions = g_array_new(FALSE, TRUE, sizeof(struct kvm_region));
@@ -149,6 +150,7 @@ void kvm_machine_unref(struct kvm_machine *m)
     g_mutex_clear(&m->lock);
     g_cond_clear(&m->cond);
     qv_domain_free(m->def);
+    g_free(m->name);
     g_free(m);
 }
 
