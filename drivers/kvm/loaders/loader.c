@@ -3,25 +3,20 @@
 #include "loader.h"
 
 #include <elf.h>
-#include <errno.h>
 #include <string.h>
 
 #include "../../../lib/util/error.h"
+#include "../../../lib/util/fileio.h"
 #include "../kvm.h"
 
 int kvm_loader_read(const char *path, const char *role, uint8_t **data, size_t *len)
 {
-    g_autoptr(GError) err = NULL;
-    gchar *buf = NULL;
-    gsize n = 0;
-    if (!g_file_get_contents(path, &buf, &n, &err)) {
-        int code = g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT)   ? QV_ERR_NOT_FOUND
-                   : g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_ACCES) ? QV_ERR_PERMISSION
-                                                                            : QV_ERR_IO;
-        return qv_error_set(code, "cannot read %s: %s", role, err->message);
+    char *buf = NULL;
+    if (qv_file_read(path, &buf, len) < 0) {
+        qv_error_prefix("cannot read %s", role);
+        return qv_error_code();
     }
     *data = (uint8_t *)buf;
-    *len = n;
     return 0;
 }
 
