@@ -485,12 +485,19 @@ out:
 
 /* ---- Settings ---- */
 
+/* Called with the VM entered for QV_OP_SET. */
+static int set_entered(struct vm *vm, const struct qv_setting *set)
+{
+    return DRV(vm)->vm_set ? DRV(vm)->vm_set(vm, set)
+                           : qv_unsupported(vm->conn, "changing settings");
+}
+
 static int apply_setting(struct vm *vm, const struct qv_setting *set)
 {
     int rc = qv_vm_enter(vm, QV_OP_SET, NULL);
     if (rc < 0)
         return rc;
-    rc = DRV(vm)->vm_set ? DRV(vm)->vm_set(vm, set) : qv_unsupported(vm->conn, "changing settings");
+    rc = set_entered(vm, set);
     qv_vm_leave(vm);
     return rc;
 }
@@ -521,9 +528,11 @@ int vm_set_cpu_pin_auto(struct vm *vm)
     g_autoptr(qv_domain) def = get_def(vm);
     if (!def)
         rc = qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+    /* One state check for all pins: entering again per vCPU would ask the
+     * driver for the state each time (a QMP round trip for qemu). */
     for (uint32_t i = 0; def && rc == 0 && i < def->max_vcpus; i++) {
         struct qv_setting s = { .kind = QV_SET_CPU_PIN, .vcpu = i, .pcpu = cpus[i % n] };
-        rc = apply_setting(vm, &s);
+        rc = set_entered(vm, &s);
     }
     qv_vm_leave(vm);
     return rc;
