@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../../lib/util/error.h"
+#include "../../lib/util/json.h"
 #include "qemu.h"
 
 int qemu_run_tool(const char *const *argv, char **out)
@@ -38,10 +39,10 @@ int qemu_image_format(const char *path, char **format)
     g_autoptr(GError) err = NULL;
     g_autoptr(JsonNode) root = json_from_string(out, &err);
     JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-    JsonNode *f = o ? json_object_get_member(o, "format") : NULL;
-    if (!f || !JSON_NODE_HOLDS_VALUE(f) || json_node_get_value_type(f) != G_TYPE_STRING)
+    const char *f = qv_json_str(o, "format");
+    if (!f)
         return qv_error_set(QV_ERR_PROTOCOL, "qemu-img info on '%s' gave no format", path);
-    *format = g_strdup(json_node_get_string(f));
+    *format = g_strdup(f);
     return 0;
 }
 
