@@ -135,7 +135,6 @@ int noop_store_list(struct noop_conn *nc, GPtrArray *names);
 /* The name of the VM in the directory whose definition has this UUID, or NULL. */
 char *noop_store_uuid_owner(struct noop_conn *nc, const char *uuid);
 
-const char *noop_json_str(JsonObject *o, const char *member);
 bool noop_json_int(JsonObject *o, const char *member, gint64 *out);
 int noop_parse_hex64(JsonObject *o, const char *member, uint64_t *out);
 /* $.regions of state.json or meta.json into struct noop_region (no fd). */

@@ -11,6 +11,7 @@
 #include "lib/api/state.h"
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
+#include "lib/util/json.h"
 #include "noop.h"
 
 struct noop_snap {
@@ -329,10 +330,10 @@ static struct noop_snap *dir_read_meta(const char *dir, const char *name, bool w
         bad = "$.created_us";
     else if (!noop_json_int(o, "size", &size) || size < 0)
         bad = "$.size";
-    else if (noop_state_from_name(noop_json_str(o, "state"), &s->st.state) < 0 ||
+    else if (noop_state_from_name(qv_json_str(o, "state"), &s->st.state) < 0 ||
              s->st.state == VM_STATE_DESTROYED)
         bad = "$.state";
-    else if (noop_reason_from_name(noop_json_str(o, "reason"), &s->st.reason) < 0)
+    else if (noop_reason_from_name(qv_json_str(o, "reason"), &s->st.reason) < 0)
         bad = "$.reason";
     if (bad) {
         qv_error_set(QV_ERR_JSON, "%s: %s: missing or invalid", path, bad);

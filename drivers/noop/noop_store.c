@@ -14,6 +14,7 @@
 #include "lib/api/state.h"
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
+#include "lib/util/json.h"
 #include "lib/util/lock.h"
 #include "lib/util/names.h"
 #include "noop.h"
@@ -93,14 +94,6 @@ static char *hex64(uint64_t v)
 
 /* Members of our own files, read without trusting their types (a file
  * edited by hand must give an error, not a warning from json-glib). */
-const char *noop_json_str(JsonObject *o, const char *member)
-{
-    JsonNode *n = json_object_get_member(o, member);
-    if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-        return NULL;
-    return json_node_get_string(n);
-}
-
 bool noop_json_int(JsonObject *o, const char *member, gint64 *out)
 {
     JsonNode *n = json_object_get_member(o, member);
@@ -112,7 +105,7 @@ bool noop_json_int(JsonObject *o, const char *member, gint64 *out)
 
 int noop_parse_hex64(JsonObject *o, const char *member, uint64_t *out)
 {
-    const char *s = noop_json_str(o, member);
+    const char *s = qv_json_str(o, member);
     if (!s || !g_str_has_prefix(s, "0x") || !s[2])
         return -1;
     char *end = NULL;
@@ -215,11 +208,11 @@ static int read_state(const char *dir, struct qv_vm_status *st, GArray *regions,
     if (!root || !JSON_NODE_HOLDS_OBJECT(root))
         return qv_error_set(QV_ERR_JSON, "%s: expected a JSON object", path);
     JsonObject *o = json_node_get_object(root);
-    const char *s = noop_json_str(o, "state");
+    const char *s = qv_json_str(o, "state");
     if (noop_state_from_name(s, &st->state) < 0 || st->state == VM_STATE_DESTROYED)
         return qv_error_set(QV_ERR_JSON, "%s: $.state: '%s' is not a VM state", path,
                             s ? s : "(missing)");
-    s = noop_json_str(o, "reason");
+    s = qv_json_str(o, "reason");
     if (noop_reason_from_name(s, &st->reason) < 0)
         return qv_error_set(QV_ERR_JSON, "%s: $.reason: '%s' is not a reason", path,
                             s ? s : "(missing)");
@@ -228,7 +221,7 @@ static int read_state(const char *dir, struct qv_vm_status *st, GArray *regions,
         (!noop_json_int(o, "exit_status", &status) || status < -1 || status > 255))
         return qv_error_set(QV_ERR_JSON, "%s: $.exit_status: expected an integer -1..255", path);
     st->exit_status = (int)status;
-    const char *id = noop_json_str(o, "instance");
+    const char *id = qv_json_str(o, "instance");
     if (instance)
         g_strlcpy(instance, id ? id : "", 37);
     if (!regions)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/util/error.h"
+#include "lib/util/json.h"
 #include "propolis.h"
 
 /* Answers larger than this are not a Propolis answer but a runaway peer. */
@@ -149,14 +150,6 @@ static JsonNode *parse_json(const GByteArray *buf, GError **err)
     return json_node_copy(root);
 }
 
-static const char *member_str(JsonObject *o, const char *key)
-{
-    JsonNode *n = json_object_get_member(o, key);
-    if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-        return NULL;
-    return json_node_get_string(n);
-}
-
 /* The server's Error {message, request_id, error_code} as a qv error. */
 static int server_error(struct propolis_client *c, const char *method, const char *path,
                         guint status, const GByteArray *buf)
@@ -164,9 +157,9 @@ static int server_error(struct propolis_client *c, const char *method, const cha
     g_autoptr(GError) err = NULL;
     g_autoptr(JsonNode) root = buf->len ? parse_json(buf, &err) : NULL;
     JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-    const char *message = o ? member_str(o, "message") : NULL;
-    const char *request_id = o ? member_str(o, "request_id") : NULL;
-    const char *code = o ? member_str(o, "error_code") : NULL;
+    const char *message = qv_json_str(o, "message");
+    const char *request_id = qv_json_str(o, "request_id");
+    const char *code = qv_json_str(o, "error_code");
     if (!message || !request_id)
         return qv_error_set(QV_ERR_PROTOCOL,
                             "propolis-server at %s answered %s %s with HTTP %u %s and no "

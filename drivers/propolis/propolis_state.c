@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/util/error.h"
+#include "lib/util/json.h"
 #include "propolis.h"
 
 void propolis_status_clear(struct propolis_status *st)
@@ -39,20 +40,6 @@ bool propolis_state_map(const char *state, bool stop_requested, enum vm_state *o
     return true;
 }
 
-static const char *obj_str(JsonObject *o, const char *key)
-{
-    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
-    if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-        return NULL;
-    return json_node_get_string(n);
-}
-
-static JsonObject *obj_obj(JsonObject *o, const char *key)
-{
-    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
-    return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-}
-
 static int malformed(struct propolis_client *c, const char *what)
 {
     return qv_error_set(QV_ERR_PROTOCOL, "propolis-server at %s answered %s", c->authority, what);
@@ -84,17 +71,17 @@ int propolis_instance_get(struct propolis_client *c, struct propolis_status *st)
     if (status == 404)
         return 0; /* the server hosts no instance yet */
     JsonObject *top = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-    JsonObject *inst = obj_obj(top, "instance");
-    JsonObject *props = obj_obj(inst, "properties");
-    const char *id = obj_str(props, "id");
+    JsonObject *inst = qv_json_obj(top, "instance");
+    JsonObject *props = qv_json_obj(inst, "properties");
+    const char *id = qv_json_str(props, "id");
     if (!inst || !props || !id)
         return malformed(c, "GET /instance without instance.properties.id");
-    const char *state = obj_str(inst, "state");
+    const char *state = qv_json_str(inst, "state");
     if ((rc = check_state(c, "GET /instance", state)) < 0)
         return rc;
     st->present = true;
     st->id = g_strdup(id);
-    st->name = g_strdup(obj_str(props, "name"));
+    st->name = g_strdup(qv_json_str(props, "name"));
     st->state = g_strdup(state);
     return 0;
 }
@@ -124,7 +111,7 @@ int propolis_state_monitor(struct propolis_client *c, guint64 gen, int timeout_m
     if (!g || !JSON_NODE_HOLDS_VALUE(g) || json_node_get_value_type(g) != G_TYPE_INT64 ||
         json_node_get_int(g) < 0)
         return malformed(c, "GET /instance/state-monitor without a valid gen");
-    const char *state = obj_str(o, "state");
+    const char *state = qv_json_str(o, "state");
     if ((rc = check_state(c, "GET /instance/state-monitor", state)) < 0)
         return rc;
     st->present = true;

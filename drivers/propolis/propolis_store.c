@@ -9,6 +9,7 @@
 
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
+#include "lib/util/json.h"
 #include "lib/util/lock.h"
 #include "propolis.h"
 
@@ -38,9 +39,7 @@ static bool ensure_uuid(const char *json, char uuid[37])
         return false;
     JsonNode *root = json_parser_get_root(p);
     JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-    JsonNode *props = o ? json_object_get_member(o, "properties") : NULL;
-    JsonObject *po = props && JSON_NODE_HOLDS_OBJECT(props) ? json_node_get_object(props) : NULL;
-    const char *id = po ? json_object_get_string_member_with_default(po, "id", NULL) : NULL;
+    const char *id = qv_json_str(qv_json_obj(o, "properties"), "id");
     if (!id || !g_uuid_string_is_valid(id))
         return false;
     g_strlcpy(uuid, id, 37);
