@@ -21,10 +21,12 @@ int kvm_kick_signal(void)
 {
     static gsize once;
     if (g_once_init_enter(&once)) {
-        /* Installed only if nobody handles the signal already; a foreign
-         * handler interrupts KVM_RUN just as well. */
+        /* Installed unless a handler is there already: a foreign handler
+         * interrupts KVM_RUN just as well, but an ignored signal (SIG_IGN
+         * is inherited across exec) is discarded and would never kick. */
         struct sigaction old;
-        if (sigaction(KVM_KICK_SIGNAL, NULL, &old) == 0 && old.sa_handler == SIG_DFL) {
+        if (sigaction(KVM_KICK_SIGNAL, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+            (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN)) {
             struct sigaction sa = {.sa_handler = on_kick};
             sigemptyset(&sa.sa_mask);
             sigaction(KVM_KICK_SIGNAL, &sa, NULL);

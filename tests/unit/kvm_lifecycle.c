@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "drivers/kvm/kvm_kick.h"
 #include "kvm_util.h"
 #include "qv/qv.h"
 #include "qv/vcpu.h"
@@ -261,6 +262,38 @@ START_TEST(pin_while_vcpus_start)
 }
 END_TEST
 
+/* A process that ignores the kick signal (SIG_IGN survives exec) can
+ * still pause and stop a guest that never exits on its own: this one
+ * halts with interrupts off, which the in-kernel LAPIC keeps in KVM. */
+START_TEST(stop_when_the_kick_signal_is_ignored)
+{
+    signal(KVM_KICK_SIGNAL, SIG_IGN);
+    struct qv_conn *c = qv_connect("kvm:///embed");
+    ck_assert_msg(c, "%s", qv_last_error()->message);
+    g_autofree char *dir = g_dir_make_tmp("qv-kvm-XXXXXX", NULL);
+    g_autofree char *kernel = g_build_filename(dir, "halt.bin", NULL);
+    ck_assert(g_file_set_contents(kernel, "\xfa\xf4\xeb\xfd", 4, NULL)); /* cli; 1: hlt; jmp 1b */
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='kvm'><name>halted</name><memory unit='MiB'>16</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64'>hvm</type><kernel>%s</kernel></os></domain>",
+        kernel);
+    struct vm *vm = vm_define_xml(c, xml);
+    ck_assert_msg(vm, "%s", qv_last_error()->message);
+    ck_assert_int_eq(vm_start(vm), 0);
+    g_usleep(100000);
+    ck_assert_int_eq(vm_pause(vm), 0);
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_PAUSED);
+    ck_assert_int_eq(vm_resume(vm), 0);
+    g_usleep(100000);
+    ck_assert_int_eq(vm_stop_flags(vm, VM_STOP_FORCE, 0), 0);
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_STOPPED);
+    vm_destroy(vm);
+    unlink(kernel);
+    rmdir(dir);
+    qv_close(c);
+}
+END_TEST
+
 START_TEST(guest_exit_status_through_vm_get_info)
 {
     struct qv_conn *c = qv_connect("kvm:///embed");
@@ -309,6 +342,7 @@ int main(void)
     tcase_add_test(tc, pause_resume_stop_restart_reset);
     tcase_add_test(tc, guest_exit_status_through_vm_get_info);
     tcase_add_test(tc, pin_while_vcpus_start);
+    tcase_add_test(tc, stop_when_the_kick_signal_is_ignored);
     tcase_add_test(tc, graceful_stop_presses_the_power_button);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
