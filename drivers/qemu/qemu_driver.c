@@ -94,6 +94,15 @@ struct qmp *qemu_vm_qmp(struct qemu_vm *q, bool status_monitor)
     return qmp_connect(sock, label, QEMU_QMP_TIMEOUT_MS);
 }
 
+bool qemu_vm_running(struct qemu_vm *q)
+{
+    struct proc_runtime rt;
+    bool alive = proc_runtime_read(q->dir, &rt) == 0 && proc_identity_alive(&rt.id);
+    proc_runtime_clear(&rt);
+    qv_reset_error();
+    return alive;
+}
+
 int qemu_vm_write_stopped(struct qemu_vm *q, enum vm_state_reason reason)
 {
     g_autofree char *text = g_strdup_printf("{\"reason\": \"%s\"}\n", vm_state_reason_name(reason));
@@ -189,11 +198,7 @@ static int clone_disks(struct qemu_vm *dst, struct qv_domain *def)
 static int clone_locked(struct qv_conn *conn, struct qemu_vm *src, struct qemu_vm *dst,
                         const struct qv_domain *newdef)
 {
-    struct proc_runtime rt;
-    bool running = proc_runtime_read(src->dir, &rt) == 0 && proc_identity_alive(&rt.id);
-    proc_runtime_clear(&rt);
-    qv_reset_error();
-    if (running)
+    if (qemu_vm_running(src))
         return qv_error_set(QV_ERR_INVALID_STATE,
                             "cannot clone VM '%s' while its QEMU runs: its disks would be copied "
                             "mid-write; stop it first",

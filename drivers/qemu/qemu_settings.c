@@ -169,15 +169,6 @@ int qemu_apply_iotune(struct qemu_vm *q, struct qmp *m, const struct qv_domain *
     return 0;
 }
 
-static bool is_running(struct qemu_vm *q)
-{
-    struct proc_runtime rt;
-    bool alive = proc_runtime_read(q->dir, &rt) == 0 && proc_identity_alive(&rt.id);
-    proc_runtime_clear(&rt);
-    qv_reset_error();
-    return alive;
-}
-
 static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
 {
     g_autoptr(qv_domain) def = qemu_vm_load_def(q);
@@ -186,7 +177,7 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
     int rc = qv_setting_apply(def, set, q->name);
     if (rc < 0)
         return rc;
-    bool live = is_running(q);
+    bool live = qemu_vm_running(q);
     if (live && set->kind != QV_SET_CPU_PIN && set->kind != QV_SET_IO_LIMIT)
         return qv_error_set(QV_ERR_UNSUPPORTED,
                             "the qemu driver cannot change this setting of VM '%s' while it runs; "

@@ -117,16 +117,6 @@ static int qemu_img_snapshot(GPtrArray *files, const char *op, const char *name)
     return 0;
 }
 
-/* Whether the VM's QEMU runs (its recorded identity is alive). */
-static bool running(struct qemu_vm *q)
-{
-    struct proc_runtime rt;
-    bool alive = proc_runtime_read(q->dir, &rt) == 0 && proc_identity_alive(&rt.id);
-    proc_runtime_clear(&rt);
-    qv_reset_error();
-    return alive;
-}
-
 static int run_state(struct qmp *m, enum vm_state *st)
 {
     JsonNode *ret = NULL;
@@ -154,7 +144,7 @@ static int create_locked(struct qemu_vm *q, const char *name, unsigned flags)
     struct snap_meta meta = {.created_us = g_get_real_time(),
                              .state = VM_STATE_STOPPED,
                              .disk_only = (flags & SNAPSHOT_DISK_ONLY) != 0};
-    if (running(q)) {
+    if (qemu_vm_running(q)) {
         struct qmp *m = qemu_vm_qmp(q, false);
         if (!m)
             return qv_error_code();
@@ -206,14 +196,14 @@ static int restore_locked(struct vm *vm, struct qemu_vm *q, const char *name)
     if (rc < 0)
         return rc;
     if (meta.disk_only) {
-        if (running(q))
+        if (qemu_vm_running(q))
             return qv_error_set(QV_ERR_INVALID_STATE,
                                 "cannot restore disk-only snapshot '%s' of VM '%s' while it runs: "
                                 "stop it first",
                                 name, q->name);
         rc = qemu_img_snapshot(files, "-a", name);
     } else {
-        if (!running(q)) {
+        if (!qemu_vm_running(q)) {
             rc = qemu_vm_start(vm);
             if (rc < 0)
                 return rc;
@@ -249,7 +239,7 @@ static int delete_locked(struct qemu_vm *q, const char *name)
     rc = snapshot_disks(q, def, files);
     if (rc < 0)
         return rc;
-    if (running(q)) {
+    if (qemu_vm_running(q)) {
         struct qmp *m = qemu_vm_qmp(q, false);
         if (!m)
             return qv_error_code();

@@ -214,15 +214,11 @@ int qemu_vm_start(struct vm *vm)
     if (rc < 0)
         return rc;
     /* Another process may have started it while we waited for the lock. */
-    struct proc_runtime rt;
-    if (proc_runtime_read(q->dir, &rt) == 0 && proc_identity_alive(&rt.id)) {
-        proc_runtime_clear(&rt);
+    if (qemu_vm_running(q)) {
         qemu_vm_unlock(q);
         return qv_error_set(QV_ERR_INVALID_STATE, "cannot start VM '%s': it is already running",
                             q->name);
     }
-    proc_runtime_clear(&rt);
-    qv_reset_error();
     rc = start_locked(q);
     qemu_vm_unlock(q);
     return rc;

@@ -32,6 +32,9 @@ struct qv_domain *qemu_vm_load_def(struct qemu_vm *q);
  * read-only queries. */
 struct qmp *qemu_vm_qmp(struct qemu_vm *q, bool status_monitor);
 
+/* Whether the QEMU recorded in runtime.json still runs (full identity). */
+bool qemu_vm_running(struct qemu_vm *q);
+
 /* STOPPED reasons survive in state.json; a VM without one is CREATED. */
 int qemu_vm_write_stopped(struct qemu_vm *q, enum vm_state_reason reason);
 
