@@ -152,9 +152,10 @@ int qemu_vm_wait(struct vm *vm, int timeout_ms)
     for (;;) {
         struct qv_vm_status st;
         g_rec_mutex_lock(&vm->lock);
-        int rc = vm->destroyed ? 0 : qemu_vm_status(vm, &st);
+        bool gone = g_atomic_int_get(&vm->destroyed);
+        int rc = gone ? 0 : qemu_vm_status(vm, &st);
         g_rec_mutex_unlock(&vm->lock);
-        if (vm->destroyed || rc == QV_ERR_NOT_FOUND) {
+        if (gone || rc == QV_ERR_NOT_FOUND) {
             qv_reset_error();
             return 0;
         }
