@@ -267,7 +267,7 @@ static int add_firmware(struct qemu_argv *v)
     return 0;
 }
 
-/* cache= of libvirt as QEMU's three switches. */ static int add_chardevs(struct qemu_argv *v)
+static int add_chardevs(struct qemu_argv *v)
 {
     const struct qv_domain *def = v->def;
     if (def->serials->len > 1)

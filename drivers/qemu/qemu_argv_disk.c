@@ -5,6 +5,7 @@
 #include "../../lib/util/error.h"
 #include "qemu_argv.h"
 
+/* cache= of libvirt as QEMU's three switches. */
 static int cache_mode(const struct qemu_argv *v, const char *cache, gboolean *direct,
                       gboolean *no_flush, gboolean *write_cache)
 {
