@@ -58,6 +58,7 @@ static int fail(struct qmp *q, int code, const char *fmt, ...)
 
 static int send_all(struct qmp *q, const char *buf, size_t len, gint64 deadline)
 {
+    size_t total = len;
     while (len > 0) {
         ssize_t n = send(q->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
@@ -70,9 +71,21 @@ static int send_all(struct qmp *q, const char *buf, size_t len, gint64 deadline)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             struct pollfd p = {.fd = q->fd, .events = POLLOUT};
             int r = poll(&p, 1, remaining_ms(deadline));
-            if (r == 0)
-                return fail(q, QV_ERR_TIMEOUT, "QMP connection to %s: timed out sending a command",
-                            q->label);
+            if (r == 0) {
+                int rc = fail(q, QV_ERR_TIMEOUT,
+                              "QMP connection to %s: timed out sending a command", q->label);
+                /* Half a line went out: the peer would read the next
+                 * command glued to it, so nothing may follow. */
+                if (len < total) {
+                    q->broken = QV_ERR_CONNECT;
+                    g_free(q->broken_msg);
+                    q->broken_msg = g_strdup_printf(
+                        "QMP connection to %s is unusable: an earlier command timed out "
+                        "half-sent",
+                        q->label);
+                }
+                return rc;
+            }
             continue;
         }
         return fail(q, QV_ERR_CONNECT, "QMP connection to %s was lost while sending: %s", q->label,

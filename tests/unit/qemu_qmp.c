@@ -231,6 +231,37 @@ START_TEST(non_object_and_unknown_messages)
 }
 END_TEST
 
+/* A command that times out part-way through being sent leaves half a line
+ * in the stream, and the peer would read the next command glued to it: the
+ * connection is reported unusable instead of sending more. */
+START_TEST(half_sent_command_breaks_connection)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    /* The peer greets and accepts the capabilities (the first id is qv-1),
+     * then never reads again. */
+    const char *pre = GREETING "{\"return\": {}, \"id\": \"qv-1\"}\r\n";
+    ck_assert_int_eq(write(sv[1], pre, strlen(pre)), (ssize_t)strlen(pre));
+    struct qmp *q = qmp_open_fd(sv[0], "fake VM", 2000);
+    ck_assert_ptr_nonnull(q);
+    /* Far more than a socket buffer holds. */
+    g_autofree char *big = g_strnfill(8 << 20, 'x');
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "data");
+    json_builder_add_string_value(b, big);
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) args = json_builder_get_root(b);
+    ck_assert_int_eq(qmp_command(q, "ringbuf-write", args, NULL, 200), QV_ERR_TIMEOUT);
+    gint64 t0 = g_get_monotonic_time();
+    ck_assert_int_eq(qmp_command(q, "query-status", NULL, NULL, 2000), QV_ERR_CONNECT);
+    ck_assert_int_lt(g_get_monotonic_time() - t0, 500000);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "half-sent"));
+    qmp_close(q);
+    close(sv[1]);
+}
+END_TEST
+
 START_TEST(lost_connection_is_reported)
 {
     const char *replies[] = {CAPS_OK, HANGUP};
@@ -353,6 +384,7 @@ int main(void)
     tcase_add_test(tc, stale_reply_after_timeout_is_skipped);
     tcase_add_test(tc, malformed_reply_breaks_connection_clearly);
     tcase_add_test(tc, non_object_and_unknown_messages);
+    tcase_add_test(tc, half_sent_command_breaks_connection);
     tcase_add_test(tc, lost_connection_is_reported);
     tcase_add_test(tc, bad_greetings);
     tcase_add_test(tc, capabilities_refused);
