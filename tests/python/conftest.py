@@ -15,6 +15,20 @@ SOURCE_DIR = os.environ.get("QV_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD_DIR = os.environ.get("QV_BUILD_DIR", "")
 
+# In sanitizer builds this interpreter starts with the ASan runtime preloaded
+# (bindings/python/CMakeLists.txt). It is loaded by now; keep it from the
+# programs libqv starts (QEMU hangs now and then with it preloaded) and hand
+# it back only to Python children, which need it to load libqv.
+ASAN_PRELOAD = os.environ.pop("LD_PRELOAD", None)
+
+
+def python_env():
+    """The environment for a Python subprocess that loads libqv."""
+    env = dict(os.environ)
+    if ASAN_PRELOAD:
+        env["LD_PRELOAD"] = ASAN_PRELOAD
+    return env
+
 
 def require_driver(name):
     """Skip, saying why, when libqv was built without the driver."""

@@ -19,7 +19,8 @@ STATES = ["create   -> created", "start    -> running", "pause    -> paused",
 
 
 def run(argv):
-    res = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    env = python_env() if argv[0] == sys.executable else None
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
     assert res.returncode == 0, res.stderr
     return res.stdout.splitlines()
 
