@@ -8,16 +8,6 @@
 #include "xml_devices.h"
 #include "xml_util.h"
 
-#define TRY(expr)                                                                                  \
-    do {                                                                                           \
-        if ((expr) < 0)                                                                            \
-            return QV_ERR_XML;                                                                     \
-    } while (0)
-
-#define FOR_EACH_ELEMENT(parent, c)                                                                \
-    for (const xmlNode *c = (parent)->children; c; c = c->next)                                    \
-        if (c->type == XML_ELEMENT_NODE)
-
 /* <boot order='N'/> */
 static int parse_boot(const xmlNode *n, uint32_t *order)
 {

@@ -10,16 +10,6 @@
 #include "xml_devices.h"
 #include "xml_util.h"
 
-#define TRY(expr)                                                                                  \
-    do {                                                                                           \
-        if ((expr) < 0)                                                                            \
-            return QV_ERR_XML;                                                                     \
-    } while (0)
-
-#define FOR_EACH_ELEMENT(parent, c)                                                                \
-    for (const xmlNode *c = (parent)->children; c; c = c->next)                                    \
-        if (c->type == XML_ELEMENT_NODE)
-
 /* A text element whose value is checked by `check`, appearing at most once. */
 static int text_once(const xmlNode *c, const xmlNode **slot, const char *(*check)(const char *),
                      char **out)

@@ -56,4 +56,16 @@ int qv_conf_xml_text_uint(const xmlNode *n, uint64_t max, uint64_t *out);
 /* <memory unit='MiB'>512</memory> in KiB (default unit KiB). */
 int qv_conf_xml_text_kib(const xmlNode *n, uint64_t *kib);
 
+/* For the parsers: leave with QV_ERR_XML when a step fails (the step has
+ * set the message), and walk only the element children of a node. */
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        if ((expr) < 0)                                                                            \
+            return QV_ERR_XML;                                                                     \
+    } while (0)
+
+#define FOR_EACH_ELEMENT(parent, c)                                                                \
+    for (const xmlNode *c = (parent)->children; c; c = c->next)                                    \
+        if (c->type == XML_ELEMENT_NODE)
+
 #endif
