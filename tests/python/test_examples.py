@@ -9,7 +9,7 @@ import pytest
 
 import qv
 
-from conftest import BUILD_DIR, SOURCE_DIR, require_driver
+from conftest import BUILD_DIR, SOURCE_DIR, python_env, require_driver
 
 EXAMPLES = os.path.join(SOURCE_DIR, "examples")
 STATES = ["create   -> created", "start    -> running", "pause    -> paused",
