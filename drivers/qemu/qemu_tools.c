@@ -1,7 +1,9 @@
 /* Helpers around the VM: qemu-img, free ports, guest addresses. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -58,13 +60,27 @@ int qemu_overlay_create(const char *overlay, const char *base, const char *decla
         return qv_error_set(QV_ERR_INVALID_ARG,
                             "base image '%s' is declared %s but qemu-img reports %s", base,
                             declared_format, format);
+    /* qemu-img writes under a temporary name renamed into place when done:
+     * the next start takes any file at `overlay` for a finished overlay, so
+     * an interrupted creation must not leave a partial one there. */
+    g_autofree char *dir = g_path_get_dirname(overlay);
+    g_autofree char *name = g_path_get_basename(overlay);
+    g_autofree char *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, name);
+    int fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot create overlay '%s'", overlay);
+    close(fd);
     /* An absolute backing path, so the overlay works from any directory. */
     g_autofree char *abs = g_canonicalize_filename(base, NULL);
     const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F",
-                          format,     "-b",     abs,  "--", overlay, NULL};
+                          format,     "-b",     abs,  "--", tmp, NULL};
     rc = qemu_run_tool(argv, NULL);
-    if (rc < 0)
+    if (rc == 0 && rename(tmp, overlay) < 0)
+        rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot rename '%s' to '%s'", tmp, overlay);
+    if (rc < 0) {
+        unlink(tmp);
         qv_error_prefix("cannot create overlay '%s' on '%s'", overlay, base);
+    }
     return rc;
 }
 

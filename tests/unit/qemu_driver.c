@@ -342,6 +342,10 @@ START_TEST(overlay_made_on_first_start)
     struct vm *vm = define(c, xml);
     OK(vm_start(vm));
     ck_assert(g_file_test(ov, G_FILE_TEST_EXISTS));
+    /* It was made under a temporary name and renamed: nothing else is left. */
+    g_autoptr(GDir) d = g_dir_open(root, 0, NULL);
+    for (const char *e; (e = g_dir_read_name(d));)
+        ck_assert_msg(!g_str_has_prefix(e, ".o1.qcow2."), "temporary overlay %s left", e);
     OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
     vm_destroy(vm);
     qv_close(c);
