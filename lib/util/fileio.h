@@ -11,6 +11,11 @@
 int qv_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* Read a whole file (NUL-terminated; *len excludes the NUL). */
 int qv_file_read(const char *path, char **data, size_t *len);
+/* As qv_file_read for a file libqv must not trust (textfile.c): refused
+ * with QV_ERR_IO naming the file when it is not a regular file, larger
+ * than max bytes, or holds a NUL byte; QV_ERR_NOT_FOUND when absent. Never
+ * reads more than max + 1 bytes. */
+int qv_file_read_text(const char *path, size_t max, char **data, size_t *len);
 /* Create dir and its parents; dir itself ends up with exactly `mode`
  * (0700 for state directories) even if it existed with looser bits. */
 int qv_dir_ensure(const char *dir, mode_t mode);

@@ -4,6 +4,28 @@
 #define QV_UTIL_JSON_H
 
 #include <json-glib/json-glib.h>
+#include <stddef.h>
+
+/* Limits for every JSON document libqv reads (json_bounded.c). */
+#define QV_JSON_MAX_BYTES (4u * 1024 * 1024)
+#define QV_JSON_MAX_DEPTH 64
+
+/* Parse len bytes of untrusted JSON: the only way libqv turns outside text
+ * into a JsonNode. What it accepts is RFC 8259 JSON plus // and slash-star
+ * comments, at most QV_JSON_MAX_BYTES long and QV_JSON_MAX_DEPTH deep,
+ * valid UTF-8; refused are a NUL byte anywhere (nothing after one is
+ * silently dropped), \u0000 in a string, unpaired surrogates, whole numbers
+ * outside 64 bits signed (json-glib would wrap them), and anything after the
+ * root value. what names the document in the error ("x.json", "QMP reply
+ * from VM 'web'"); the message reads "WHAT line L, column C: REASON".
+ * Returns a new node (json_node_unref) or NULL with *error set in
+ * JSON_PARSER_ERROR. */
+JsonNode *qv_json_parse_bounded(const char *data, size_t len, const char *what, GError **error);
+
+/* Read path with qv_file_read_text (at most QV_JSON_MAX_BYTES) and parse it
+ * as above, the path naming it. NULL with the qv error set: QV_ERR_NOT_FOUND
+ * when absent, QV_ERR_IO when unreadable or too large, QV_ERR_JSON. */
+JsonNode *qv_json_load_file(const char *path);
 
 /* A member of the wrong type reads as absent. json-glib's own getters
  * would log a critical, and its string getters return NULL for a number,

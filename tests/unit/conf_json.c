@@ -147,7 +147,19 @@ static const struct bad_json bad_cases[] = {
     {"{\"name\":\"v\",\"vcpus\":1,\"memory\":\"20000000E\"}", "$.memory: \"20000000E\" is not"},
     {"{\"name\":\"v\",\"vcpus\":1,\"memory\":-1}", "$.memory: -1 is negative"},
     {"{\"name\":\"v\",\"vcpus\":1,\"memory\":99999999999999999999}",
-     "JSON config line 1: number 99999999999999999999 is out of range"},
+     "JSON config line 1, column 32: integer 99999999999999999999 is out of range (more than 64 "
+     "bits)"},
+    /* 2^64 is out of range, not "-1 is negative" (json-glib wraps it). */
+    {"{\"name\":\"v\",\"vcpus\":1,\"memory\":18446744073709551616}",
+     "JSON config line 1, column 32: integer 18446744073709551616 is out of range"},
+    {"{\"name\":\"v\",\"vcpus\":1,\"memory\":-9223372036854775809}",
+     "JSON config line 1, column 32: integer -9223372036854775809 is out of range"},
+    {"{\"name\":\"a\\u0000b\",\"vcpus\":1,\"memory\":1024}",
+     "JSON config line 1, column 11: \\u0000 (a NUL character) is not allowed in a string"},
+    {"{" BASE "} {}",
+     "JSON config line 1, column 39: unexpected '{' after the end of the JSON value"},
+    {"{" BASE "}\n// fine\n/* fine */ x",
+     "JSON config line 3, column 12: unexpected 'x' after the end of the JSON value"},
     {"{\"name\":\"v\",\"vcpus\":1}", "$.memory: is required"},
     {"{" BASE ",\"devices\":{\"disks\":[{\"path\":\"/a\",\"target\":\"vda\"},{\"path\":7,"
      "\"target\":\"vdb\"}]}}",
@@ -200,8 +212,10 @@ static const struct bad_json bad_cases[] = {
     {"{" BASE ",\"devices\":{\"graphics\":[{\"port\":0}]}}",
      "$.devices.graphics[0].port: must be -1 (pick one) or from 1 to 65535"},
     {"[1,2]", "$: expected an object, got an array"},
-    {"{\"name\":", "JSON config: "},
-    {"", "JSON config: "},
+    {"{\"name\":", "JSON config line 1, column 9: unexpected end: the '{' on line 1, column 1 is "
+                   "not closed"},
+    {"", "JSON config is empty (no JSON value)"},
+    {"/* nothing */", "JSON config is empty (no JSON value)"},
 };
 
 START_TEST(bad_json_names_path)
@@ -228,7 +242,8 @@ START_TEST(hostile_json)
     g_string_append_c(deep, '}');
     qv_reset_error();
     ck_assert(qv_domain_parse_json(deep->str) == NULL);
-    ck_assert_str_eq(qv_last_error()->message, "JSON config nests deeper than 64 levels");
+    ck_assert_str_eq(qv_last_error()->message,
+                     "JSON config line 1, column 72: nesting deeper than 64 levels");
     g_string_free(deep, TRUE);
     /* Brackets inside strings are not nesting. */
     GString *s = g_string_new("{\"name\":\"v\",\"vcpus\":1,\"memory\":1024,\"title\":\"");
