@@ -42,6 +42,11 @@ enum qv_error_code {
 struct qv_error {
     int code;            /* a value of enum qv_error_code */
     const char *message; /* never NULL; "" when code is QV_OK */
+    /* Where the error started, one of "core", "conf", "proc", "qmp" or a
+     * driver's name ("noop", "kvm", "qemu", "propolis"); never NULL, "" when
+     * code is QV_OK. Context added on the way up keeps the origin. Appended
+     * after message so the layout of the first two fields never changes. */
+    const char *origin;
 };
 
 /* The error left by the last failing libqv call on this thread. Never NULL.

@@ -8,22 +8,25 @@
 /* One slot per thread; the message buffer is replaced on every set so the
  * pointer handed out stays valid until the next libqv call on this thread.
  * The buffer lives in a GPrivate so it is freed when its thread exits. */
-static __thread struct qv_error tls_error = { QV_OK, NULL };
+static __thread struct qv_error tls_error = {QV_OK, NULL, NULL};
 static GPrivate tls_message_key = G_PRIVATE_INIT(g_free);
 
 #define tls_message ((char *)g_private_get(&tls_message_key))
 
-static void store(int code, char *msg)
+static void store(int code, char *msg, const char *origin)
 {
     g_private_replace(&tls_message_key, msg);
     tls_error.code = code;
     tls_error.message = msg;
+    tls_error.origin = origin;
 }
 
 const struct qv_error *qv_last_error(void)
 {
     if (!tls_error.message)
         tls_error.message = "";
+    if (!tls_error.origin)
+        tls_error.origin = "";
     return &tls_error;
 }
 
@@ -32,6 +35,7 @@ void qv_reset_error(void)
     g_private_replace(&tls_message_key, NULL);
     tls_error.code = QV_OK;
     tls_error.message = "";
+    tls_error.origin = "";
 }
 
 int qv_error_code(void)
@@ -39,16 +43,54 @@ int qv_error_code(void)
     return tls_error.code;
 }
 
-int qv_error_set(int code, const char *fmt, ...)
+/* The origins an error can have: parts of lib/ with their own name, then
+ * the drivers (a new driver adds its directory name here). */
+static const char *const lib_parts[] = {"conf", "proc", "qmp"};
+static const char *const driver_dirs[] = {"noop", "kvm", "qemu", "propolis", "remote"};
+
+static const char *match_dir(const char *p, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (strncmp(p, names[i], len) == 0 && p[len] == '/')
+            return names[i];
+    }
+    return NULL;
+}
+
+/* The path's last "lib/" or "drivers/" component decides; an absolute source
+ * path may hold either earlier on (a checkout under /usr/lib/...). Only
+ * constant strings are returned (no interning: that takes a lock helgrind
+ * cannot see, and errors are set from many threads). */
+const char *qv_error_origin_of(const char *file)
+{
+    const char *origin = "core";
+    if (!file)
+        return origin;
+    for (const char *p = file; *p; p++) {
+        if (p != file && p[-1] != '/')
+            continue;
+        if (strncmp(p, "lib/", 4) == 0) {
+            const char *part = match_dir(p + 4, lib_parts, G_N_ELEMENTS(lib_parts));
+            origin = part ? part : "core";
+        } else if (strncmp(p, "drivers/", 8) == 0) {
+            const char *drv = match_dir(p + 8, driver_dirs, G_N_ELEMENTS(driver_dirs));
+            origin = drv ? drv : "core";
+        }
+    }
+    return origin;
+}
+
+int qv_error_set_in(const char *file, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    store(code, g_strdup_vprintf(fmt, ap));
+    store(code, g_strdup_vprintf(fmt, ap), qv_error_origin_of(file));
     va_end(ap);
     return code;
 }
 
-int qv_error_set_errno(int code, int errnum, const char *fmt, ...)
+int qv_error_set_errno_in(const char *file, int code, int errnum, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -60,7 +102,7 @@ int qv_error_set_errno(int code, int errnum, const char *fmt, ...)
         code = QV_ERR_NOT_FOUND;
     else if (errnum == ENOMEM)
         code = QV_ERR_NOMEM;
-    store(code, g_strdup_printf("%s: %s", head, g_strerror(errnum)));
+    store(code, g_strdup_printf("%s: %s", head, g_strerror(errnum)), qv_error_origin_of(file));
     return code;
 }
 
@@ -70,7 +112,8 @@ void qv_error_prefix(const char *fmt, ...)
     va_start(ap, fmt);
     g_autofree char *head = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    store(tls_error.code, g_strdup_printf("%s: %s", head, tls_message ? tls_message : ""));
+    store(tls_error.code, g_strdup_printf("%s: %s", head, tls_message ? tls_message : ""),
+          tls_error.origin);
 }
 
 const char *qv_strerror(int code)

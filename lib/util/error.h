@@ -6,13 +6,24 @@
 #include "../../include/qv/error.h"
 
 /* Record code with a printf-style message; returns code so callers can
- * `return qv_error_set(...)`. */
-int qv_error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+ * `return qv_error_set(...)`. The error's origin is the subsystem of the
+ * source file that sets it (see qv_error_origin_of), so no call site names
+ * it. */
+#define qv_error_set(code, ...) qv_error_set_in(__FILE__, (code), __VA_ARGS__)
 /* As qv_error_set, appending ": strerror(errnum)". The code is
  * QV_ERR_PERMISSION for EACCES/EPERM, QV_ERR_NOT_FOUND for ENOENT, else
  * the given code. */
-int qv_error_set_errno(int code, int errnum, const char *fmt, ...)
+#define qv_error_set_errno(code, errnum, ...)                                                      \
+    qv_error_set_errno_in(__FILE__, (code), (errnum), __VA_ARGS__)
+
+int qv_error_set_in(const char *file, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+int qv_error_set_errno_in(const char *file, int code, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The origin of an error raised in source file `file`: "conf", "proc",
+ * "qmp" for those parts of lib/, a driver's directory name under drivers/,
+ * else "core". */
+const char *qv_error_origin_of(const char *file);
 /* Put "prefix: " in front of the current message (adding context as an
  * error travels up). */
 void qv_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -15,6 +15,14 @@ def test_bad_uri_raises_uri_error():
     assert e.value.code == qv._lib.QV_ERR_URI == -13
     assert "no driver for URI scheme 'nosuch'" in str(e.value)
     assert isinstance(e.value, qv.Error)
+    assert e.value.origin == "core"
+
+
+def test_origin_names_the_part_that_failed():
+    with qv.connect("noop:///") as conn:
+        with pytest.raises(qv.XMLError) as e:
+            conn.define_xml("<domain type='test'><name>x</name><memory>oops</memory></domain>")
+    assert e.value.origin == "conf"
 
 
 def test_unparsable_uri():

@@ -18,6 +18,41 @@ START_TEST(test_set_and_reset)
     ck_assert_str_eq(qv_last_error()->message, "cannot start VM 'web01': no VM 'web01'");
     qv_reset_error();
     ck_assert_int_eq(qv_last_error()->code, QV_OK);
+    ck_assert_str_eq(qv_last_error()->origin, "");
+}
+END_TEST
+
+START_TEST(test_origin_from_source_path)
+{
+    ck_assert_str_eq(qv_error_origin_of("/src/qv/lib/conf/xml_parse.c"), "conf");
+    ck_assert_str_eq(qv_error_origin_of("/src/qv/lib/qmp/qmp.c"), "qmp");
+    ck_assert_str_eq(qv_error_origin_of("/src/qv/lib/proc/identity.c"), "proc");
+    ck_assert_str_eq(qv_error_origin_of("/src/qv/lib/api/vm.c"), "core");
+    ck_assert_str_eq(qv_error_origin_of("/src/qv/lib/util/fileio.c"), "core");
+    ck_assert_str_eq(qv_error_origin_of("/src/qv/drivers/kvm/loaders/elf64.c"), "kvm");
+    ck_assert_str_eq(qv_error_origin_of("../drivers/propolis/propolis_http.c"), "propolis");
+    ck_assert_str_eq(qv_error_origin_of("drivers/qemu/qemu_start.c"), "qemu");
+    /* The last lib/ or drivers/ in the path decides, not one higher up. */
+    ck_assert_str_eq(qv_error_origin_of("/usr/lib/qmp/src/drivers/noop/noop_vm.c"), "noop");
+    ck_assert_str_eq(qv_error_origin_of("/home/drivers/kvm/qv/lib/conf/domain.c"), "conf");
+    ck_assert_str_eq(qv_error_origin_of("/src/qv/tests/unit/x.c"), "core");
+    ck_assert_str_eq(qv_error_origin_of("/src/mylib/conf/x.c"), "core");
+    ck_assert_str_eq(qv_error_origin_of(NULL), "core");
+}
+END_TEST
+
+START_TEST(test_origin_survives_prefix)
+{
+    qv_error_set_in("/src/qv/drivers/qemu/qemu_start.c", QV_ERR_BACKEND, "QEMU exited");
+    ck_assert_str_eq(qv_last_error()->origin, "qemu");
+    qv_error_prefix("cannot start VM '%s'", "web01");
+    ck_assert_str_eq(qv_last_error()->origin, "qemu");
+    qv_error_set_errno_in("/src/qv/lib/proc/identity.c", QV_ERR_IO, EIO, "read");
+    ck_assert_str_eq(qv_last_error()->origin, "proc");
+    /* Set from this file, which is outside lib/ and drivers/. */
+    qv_error_set(QV_ERR_INTERNAL, "x");
+    ck_assert_str_eq(qv_last_error()->origin, "core");
+    qv_reset_error();
 }
 END_TEST
 
@@ -64,6 +99,8 @@ int main(void)
     TCase *tc = tcase_create("errors");
     tcase_add_test(tc, test_set_and_reset);
     tcase_add_test(tc, test_errno_mapping);
+    tcase_add_test(tc, test_origin_from_source_path);
+    tcase_add_test(tc, test_origin_survives_prefix);
     tcase_add_test(tc, test_thread_local);
     tcase_add_test(tc, test_strerror_names_every_code);
     suite_add_tcase(s, tc);

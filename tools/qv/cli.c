@@ -6,11 +6,17 @@
 
 #include "cli.h"
 
+bool cli_debug;
+
 int cli_fail(void)
 {
     const struct qv_error *e = qv_last_error();
     const char *msg = e->message && *e->message ? e->message : qv_strerror(e->code);
-    fprintf(stderr, "qv: error: %s\n", msg);
+    if (cli_debug)
+        fprintf(stderr, "qv: error: %s [origin %s, %s]\n", msg,
+                e->origin && *e->origin ? e->origin : "unknown", qv_strerror(e->code));
+    else
+        fprintf(stderr, "qv: error: %s\n", msg);
     return CLI_EXIT_ERROR;
 }
 

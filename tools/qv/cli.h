@@ -66,7 +66,9 @@ int cli_usage_error(const struct cli_args *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void cli_print_help(const char *help);
 
-/* Runtime errors. cli_fail prints "qv: error: <qv_last_error message>". */
+/* Runtime errors. cli_fail prints "qv: error: <qv_last_error message>",
+ * followed with --debug (cli_debug) by the error's origin and code name. */
+extern bool cli_debug;
 int cli_fail(void);
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

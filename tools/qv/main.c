@@ -7,13 +7,16 @@
 #include "cli.h"
 
 static const char help[] =
-    "Usage: qv [-c URI | --connect URI] [--version] [--help] GROUP COMMAND [ARGS...]\n"
+    "Usage: qv [-c URI | --connect URI] [--debug] [--version] [--help] GROUP COMMAND "
+    "[ARGS...]\n"
     "\n"
     "Manage virtual machines through libqv.\n"
     "\n"
     "Options:\n"
     "  -c, --connect URI  connection URI (default: $QV_DEFAULT_URI, else libqv's\n"
     "                     default, kvm:///embed)\n"
+    "      --debug        show libqv's debug log (every call, its VM and result)\n"
+    "                     and, on an error, where in libqv it started\n"
     "      --version      print the version of qv and libqv and exit\n"
     "  -h, --help         print this help and exit\n"
     "\n"
@@ -30,7 +33,7 @@ static const struct cli_command groups[] = {
     {NULL, NULL, NULL},
 };
 
-enum { OPT_VERSION = 256 };
+enum { OPT_VERSION = 256, OPT_DEBUG };
 
 /* Warnings libqv or GLib log reach the user in qv's own format
  * ("qv: warning: ...") rather than GLib's; debug and info messages keep
@@ -60,6 +63,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"connect", required_argument, NULL, 'c'},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"debug", no_argument, NULL, OPT_DEBUG},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -69,6 +73,15 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': cli.uri = optarg; break;
+        case OPT_DEBUG: {
+            /* GLib reads G_MESSAGES_DEBUG at each message; keep domains the
+             * user already asked for. */
+            const char *had = g_getenv("G_MESSAGES_DEBUG");
+            g_autofree char *want = had && *had ? g_strconcat(had, " qv", NULL) : g_strdup("qv");
+            g_setenv("G_MESSAGES_DEBUG", want, TRUE);
+            cli_debug = true;
+            break;
+        }
         case OPT_VERSION:
             printf("qv %s (libqv %s)\n", QV_VERSION_STRING, qv_version());
             return CLI_EXIT_OK;

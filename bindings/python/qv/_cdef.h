@@ -37,6 +37,7 @@ enum qv_error_code {
 struct qv_error {
     int code;
     const char *message;
+    const char *origin;
 };
 const struct qv_error *qv_last_error(void);
 void qv_reset_error(void);

@@ -1,22 +1,28 @@
 """Exceptions mirroring libqv's QV_ERR_* codes.
 
 Every failing libqv call raises a subclass of Error carrying the library's
-message and its negative code (.code). Error.for_code(code) gives the class.
+message, its negative code (.code) and where in libqv it started (.origin:
+"core", "conf", "proc", "qmp" or a driver's name; None for errors raised by
+the bindings themselves). Error.for_code(code) gives the class.
 """
 
 from ._native import ffi, lib
 
 
 class Error(Exception):
-    """A libqv call failed. .code is the QV_ERR_* value, .message its text."""
+    """A libqv call failed. .code is the QV_ERR_* value, .message its text,
+    .origin the part of libqv that raised it."""
 
     code = None  # set on each subclass; instances carry the actual code
+    origin = None
 
-    def __init__(self, message, code=None):
+    def __init__(self, message, code=None, origin=None):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        if origin is not None:
+            self.origin = origin
 
     def __str__(self):
         return self.message
@@ -78,12 +84,14 @@ def last_error(default_code=None, default_message="libqv call failed without a m
     err = lib.qv_last_error()
     code = err.code
     msg = ffi.string(err.message).decode("utf-8", "replace") if err.message != ffi.NULL else ""
+    origin = ffi.string(err.origin).decode("utf-8", "replace") if err.origin != ffi.NULL else ""
     if code == lib.QV_OK:
         # The call failed but left no error: report what we know rather than
         # pretending it worked.
         code = default_code if default_code is not None else lib.QV_ERR_INTERNAL
         msg = msg or default_message
-    return Error.for_code(code)(msg or ffi.string(lib.qv_strerror(code)).decode(), code)
+    return Error.for_code(code)(msg or ffi.string(lib.qv_strerror(code)).decode(), code,
+                                origin or None)
 
 
 def check(rc):

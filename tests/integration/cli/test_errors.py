@@ -145,3 +145,16 @@ def test_connect_option_forms(cli, form):
     args = [f.format(u=cli.uri) for f in form]
     r = run_qv(*args, "vm", "list", "--all")
     assert r.rc == 0 and "web01" in r.out, r
+
+
+def test_debug_names_the_origin(cli):
+    cli.ok("vm", "create", "--name", "web01")
+    r = cli.fails(1, "vm", "pause", "web01")
+    assert "origin" not in r.err, r
+    # --debug also shows the debug log, so the error is one line among others.
+    r = cli("--debug", "vm", "pause", "web01")
+    assert r.rc == 1 and r.out == "", r
+    assert "qv: error: cannot pause VM 'web01': it is created [origin core, invalid state]\n" \
+        in r.err, r
+    r = cli("--debug", "vm", "snapshot", "restore", "web01", "--name", "nosuch")
+    assert r.rc == 1 and "[origin noop, not found]\n" in r.err, r
