@@ -7,6 +7,7 @@
 #include "../util/error.h"
 #include "driver.h"
 #include "internal.h"
+#include "trace.h"
 
 #define QV_FALLBACK_URI "kvm:///embed"
 
@@ -40,7 +41,7 @@ static const struct qv_driver *driver_for_scheme(const char *scheme)
 
 int qv_list_drivers(char ***names, size_t *count)
 {
-    qv_reset_error();
+    QV_API("%s", "");
     if (!names)
         return qv_error_set(QV_ERR_INVALID_ARG, "qv_list_drivers: names is NULL");
     GPtrArray *out = g_ptr_array_new();
@@ -77,7 +78,7 @@ char *qv_conn_get_param(struct qv_conn *conn, const char *key)
 
 struct qv_conn *qv_connect(const char *uri)
 {
-    qv_reset_error();
+    QV_API("URI '%s'", uri ? uri : "(default)");
     if (!uri) {
         uri = g_getenv("QV_DEFAULT_URI");
         if (!uri || !*uri)
@@ -148,7 +149,7 @@ void qv_conn_unref(struct qv_conn *conn)
 
 void qv_close(struct qv_conn *conn)
 {
-    qv_reset_error();
+    QV_API("URI '%s'", conn ? conn->uri_str : "(NULL)");
     qv_conn_unref(conn);
 }
 

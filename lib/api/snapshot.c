@@ -2,6 +2,7 @@
 #include "../util/error.h"
 #include "../util/names.h"
 #include "internal.h"
+#include "trace.h"
 
 static int named_op(struct vm *vm, enum qv_op op, const char *name,
                     int (*slot)(struct vm *, const char *), const char *what)
@@ -21,6 +22,7 @@ static int named_op(struct vm *vm, enum qv_op op, const char *name,
 
 int snapshot_create(struct vm *vm, const char *name, unsigned flags)
 {
+    QV_API_VM(vm);
     int rc = qv_vm_enter(vm, QV_OP_SNAPSHOT_CREATE, NULL);
     if (rc < 0)
         return rc;
@@ -38,23 +40,24 @@ int snapshot_create(struct vm *vm, const char *name, unsigned flags)
 
 int snapshot_restore(struct vm *vm, const char *name)
 {
+    QV_API_VM(vm);
     return named_op(vm, QV_OP_SNAPSHOT_RESTORE, name, vm ? vm->conn->driver->snapshot_restore : NULL,
                     "snapshot_restore");
 }
 
 int snapshot_delete(struct vm *vm, const char *name)
 {
+    QV_API_VM(vm);
     return named_op(vm, QV_OP_SNAPSHOT_DELETE, name, vm ? vm->conn->driver->snapshot_delete : NULL,
                     "snapshot_delete");
 }
 
 int snapshot_list(struct vm *vm, struct snapshot_info **list, size_t *count)
 {
-    if (!list || !count) {
-        qv_reset_error();
+    QV_API_VM(vm);
+    if (!list || !count)
         return qv_error_set(QV_ERR_INVALID_ARG, "snapshot_list: %s is NULL",
                             list ? "count" : "list");
-    }
     int rc = qv_vm_enter(vm, QV_OP_SNAPSHOT_LIST, NULL);
     if (rc < 0)
         return rc;

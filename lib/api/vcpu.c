@@ -5,6 +5,7 @@
 
 #include "../util/error.h"
 #include "internal.h"
+#include "trace.h"
 
 #define VDRV(v) ((v)->vm->conn->driver)
 
@@ -46,21 +47,25 @@ static struct vcpu *create_or_get(struct vm *vm, uint32_t id, bool create)
 
 struct vcpu *vcpu_create(struct vm *vm, uint32_t vcpu_id)
 {
+    QV_API("VM '%s' vCPU %u", qv_trace_vm_name(vm), vcpu_id);
     return create_or_get(vm, vcpu_id, true);
 }
 
 int vm_add_vcpu(struct vm *vm, uint32_t vcpu_id)
 {
+    QV_API("VM '%s' vCPU %u", qv_trace_vm_name(vm), vcpu_id);
     return create_or_get(vm, vcpu_id, true) ? 0 : qv_error_code();
 }
 
 struct vcpu *vm_get_vcpu(struct vm *vm, uint32_t vcpu_id)
 {
+    QV_API("VM '%s' vCPU %u", qv_trace_vm_name(vm), vcpu_id);
     return create_or_get(vm, vcpu_id, false);
 }
 
 void vcpu_destroy(struct vcpu *vcpu)
 {
+    QV_API_VCPU(vcpu);
     if (vcpu_check(vcpu, "vcpu_destroy") < 0)
         return;
     struct vm *vm = vcpu->vm;
@@ -79,28 +84,30 @@ uint32_t vcpu_get_id(struct vcpu *vcpu)
 
 int vcpu_reset(struct vcpu *vcpu, uint64_t boot_ip)
 {
-    if (boot_ip > 0xfffff) {
-        qv_reset_error();
+    QV_API_VCPU(vcpu);
+    if (boot_ip > 0xfffff)
         return qv_error_set(QV_ERR_INVALID_ARG,
                             "boot address 0x%" G_GINT64_MODIFIER
                             "x is beyond what real mode can reach (0xfffff)",
                             boot_ip);
-    }
     VCALL(vcpu, vcpu_reset, boot_ip);
 }
 
 int vcpu_run(struct vcpu *vcpu)
 {
+    QV_API_VCPU(vcpu);
     VCALL(vcpu, vcpu_run);
 }
 
 int vcpu_step(struct vcpu *vcpu)
 {
+    QV_API_VCPU(vcpu);
     VCALL(vcpu, vcpu_step);
 }
 
 const struct vcpu_exit_info *vcpu_exit_info(struct vcpu *vcpu)
 {
+    QV_API_VCPU(vcpu);
     if (vcpu_check(vcpu, "vcpu_exit_info") < 0)
         return NULL;
     if (!VDRV(vcpu)->vcpu_exit_info) {
@@ -120,19 +127,17 @@ void vcpu_kick(struct vcpu *vcpu)
 
 int vcpu_get_regs(struct vcpu *vcpu, struct vcpu_regs *regs)
 {
-    if (!regs) {
-        qv_reset_error();
+    QV_API_VCPU(vcpu);
+    if (!regs)
         return qv_error_set(QV_ERR_INVALID_ARG, "vcpu_get_regs: regs is NULL");
-    }
     VCALL(vcpu, vcpu_get_regs, regs);
 }
 
 int vcpu_set_regs(struct vcpu *vcpu, const struct vcpu_regs *regs)
 {
-    if (!regs) {
-        qv_reset_error();
+    QV_API_VCPU(vcpu);
+    if (!regs)
         return qv_error_set(QV_ERR_INVALID_ARG, "vcpu_set_regs: regs is NULL");
-    }
     VCALL(vcpu, vcpu_set_regs, regs);
 }
 
@@ -165,9 +170,9 @@ static uint64_t *reg_slot(struct vcpu_regs *r, enum vcpu_reg reg)
 
 uint64_t vcpu_get_reg(struct vcpu *vcpu, enum vcpu_reg reg)
 {
+    QV_API_VCPU(vcpu);
     struct vcpu_regs r;
     if (!reg_slot(&r, reg)) {
-        qv_reset_error();
         qv_error_set(QV_ERR_INVALID_ARG, "unknown register %d", (int)reg);
         return 0;
     }
@@ -178,9 +183,9 @@ uint64_t vcpu_get_reg(struct vcpu *vcpu, enum vcpu_reg reg)
 
 void vcpu_set_reg(struct vcpu *vcpu, enum vcpu_reg reg, uint64_t value)
 {
+    QV_API_VCPU(vcpu);
     struct vcpu_regs r;
     if (!reg_slot(&r, reg)) {
-        qv_reset_error();
         qv_error_set(QV_ERR_INVALID_ARG, "unknown register %d", (int)reg);
         return;
     }
@@ -192,38 +197,37 @@ void vcpu_set_reg(struct vcpu *vcpu, enum vcpu_reg reg, uint64_t value)
 
 int vcpu_get_sregs(struct vcpu *vcpu, struct vcpu_sregs *sregs)
 {
-    if (!sregs) {
-        qv_reset_error();
+    QV_API_VCPU(vcpu);
+    if (!sregs)
         return qv_error_set(QV_ERR_INVALID_ARG, "vcpu_get_sregs: sregs is NULL");
-    }
     VCALL(vcpu, vcpu_get_sregs, sregs);
 }
 
 int vcpu_set_sregs(struct vcpu *vcpu, const struct vcpu_sregs *sregs)
 {
-    if (!sregs) {
-        qv_reset_error();
+    QV_API_VCPU(vcpu);
+    if (!sregs)
         return qv_error_set(QV_ERR_INVALID_ARG, "vcpu_set_sregs: sregs is NULL");
-    }
     VCALL(vcpu, vcpu_set_sregs, sregs);
 }
 
 int vcpu_get_msr(struct vcpu *vcpu, uint32_t index, uint64_t *value)
 {
-    if (!value) {
-        qv_reset_error();
+    QV_API_VCPU(vcpu);
+    if (!value)
         return qv_error_set(QV_ERR_INVALID_ARG, "vcpu_get_msr: value is NULL");
-    }
     VCALL(vcpu, vcpu_get_msr, index, value);
 }
 
 int vcpu_set_msr(struct vcpu *vcpu, uint32_t index, uint64_t value)
 {
+    QV_API_VCPU(vcpu);
     VCALL(vcpu, vcpu_set_msr, index, value);
 }
 
 int vcpu_queue_interrupt(struct vcpu *vcpu, uint8_t vector)
 {
+    QV_API_VCPU(vcpu);
     if (vector < 32) {
         qv_reset_error();
         return qv_error_set(QV_ERR_INVALID_ARG,
@@ -240,6 +244,7 @@ static bool pushes_error_code(uint8_t v)
 
 int vcpu_queue_exception(struct vcpu *vcpu, uint8_t vector, uint32_t error_code)
 {
+    QV_API_VCPU(vcpu);
     if (vector >= 32) {
         qv_reset_error();
         return qv_error_set(QV_ERR_INVALID_ARG,
@@ -253,21 +258,25 @@ int vcpu_queue_exception(struct vcpu *vcpu, uint8_t vector, uint32_t error_code)
 
 int vcpu_queue_nmi(struct vcpu *vcpu)
 {
+    QV_API_VCPU(vcpu);
     VCALL(vcpu, vcpu_queue_nmi);
 }
 
 int vcpu_inject_gp(struct vcpu *vcpu, uint32_t ec)
 {
+    QV_API_VCPU(vcpu);
     return vcpu_queue_exception(vcpu, 13, ec);
 }
 
 int vcpu_inject_ud(struct vcpu *vcpu)
 {
+    QV_API_VCPU(vcpu);
     return vcpu_queue_exception(vcpu, 6, 0);
 }
 
 int vcpu_inject_pf(struct vcpu *vcpu, uint64_t fault_addr, uint32_t ec)
 {
+    QV_API_VCPU(vcpu);
     struct vcpu_sregs s;
     int rc = vcpu_get_sregs(vcpu, &s);
     if (rc < 0)

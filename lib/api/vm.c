@@ -9,6 +9,7 @@
 #include "../util/error.h"
 #include "../util/names.h"
 #include "internal.h"
+#include "trace.h"
 
 #define DRV(vm) ((vm)->conn->driver)
 
@@ -128,7 +129,7 @@ struct vm *vm_ref(struct vm *vm)
 
 void vm_free(struct vm *vm)
 {
-    qv_reset_error();
+    QV_API_VM(vm);
     if (vm)
         handle_unref(vm);
 }
@@ -152,6 +153,7 @@ static struct vm *define_def(struct qv_conn *conn, struct qv_domain *def)
     qv_domain_fill_defaults(def);
     if (qv_domain_validate(def) < 0)
         return NULL;
+    qv_trace_set_vm(def->name);
     void *priv = NULL;
     if (conn->driver->vm_define(conn, def, &priv) < 0)
         return NULL;
@@ -161,7 +163,7 @@ static struct vm *define_def(struct qv_conn *conn, struct qv_domain *def)
 struct vm *vm_create_on(struct qv_conn *conn, const char *name, uint32_t max_vcpus,
                         uint64_t ram_size)
 {
-    qv_reset_error();
+    QV_API("VM '%s'", name ? name : "(NULL)");
     if (!conn) {
         qv_error_set(QV_ERR_INVALID_ARG, "connection is NULL");
         return NULL;
@@ -190,7 +192,7 @@ struct vm *vm_create_on(struct qv_conn *conn, const char *name, uint32_t max_vcp
 
 struct vm *vm_create(const char *name, uint32_t max_vcpus, uint64_t ram_size)
 {
-    qv_reset_error();
+    QV_API("VM '%s'", name ? name : "(NULL)");
     struct qv_conn *conn = qv_default_conn();
     if (!conn)
         return NULL;
@@ -199,7 +201,7 @@ struct vm *vm_create(const char *name, uint32_t max_vcpus, uint64_t ram_size)
 
 struct vm *vm_define_xml(struct qv_conn *conn, const char *xml)
 {
-    qv_reset_error();
+    QV_API("%s", "(VM not yet known)");
     if (!conn || !xml) {
         qv_error_set(QV_ERR_INVALID_ARG, "vm_define_xml: %s is NULL", conn ? "xml" : "conn");
         return NULL;
@@ -212,7 +214,7 @@ struct vm *vm_define_xml(struct qv_conn *conn, const char *xml)
 
 struct vm *vm_define_json(struct qv_conn *conn, const char *json)
 {
-    qv_reset_error();
+    QV_API("%s", "(VM not yet known)");
     if (!conn || !json) {
         qv_error_set(QV_ERR_INVALID_ARG, "vm_define_json: %s is NULL", conn ? "json" : "conn");
         return NULL;
@@ -225,7 +227,7 @@ struct vm *vm_define_json(struct qv_conn *conn, const char *json)
 
 struct vm *vm_lookup(struct qv_conn *conn, const char *name)
 {
-    qv_reset_error();
+    QV_API("VM '%s'", name ? name : "(NULL)");
     if (!conn) {
         qv_error_set(QV_ERR_INVALID_ARG, "connection is NULL");
         return NULL;
@@ -274,7 +276,7 @@ static int cmp_str(gconstpointer a, gconstpointer b)
 
 int vm_list(struct qv_conn *conn, char ***names, size_t *count)
 {
-    qv_reset_error();
+    QV_API("URI '%s'", conn ? conn->uri_str : "(NULL)");
     if (!conn || !names)
         return qv_error_set(QV_ERR_INVALID_ARG, "vm_list: %s is NULL", conn ? "names" : "conn");
     if (!conn->driver->vm_list)
@@ -325,17 +327,19 @@ static char *format_def(struct vm *vm, char *(*fmt)(const struct qv_domain *))
 
 char *vm_get_xml(struct vm *vm)
 {
+    QV_API_VM(vm);
     return format_def(vm, qv_domain_format_xml);
 }
 
 char *vm_get_json(struct vm *vm)
 {
+    QV_API_VM(vm);
     return format_def(vm, qv_domain_format_json);
 }
 
 enum vm_state vm_get_state(struct vm *vm)
 {
-    qv_reset_error();
+    QV_API_VM(vm);
     if (!vm) {
         qv_error_set(QV_ERR_INVALID_ARG, "VM handle is NULL");
         return VM_STATE_DESTROYED;
@@ -349,9 +353,9 @@ enum vm_state vm_get_state(struct vm *vm)
 
 int vm_get_info(struct vm *vm, struct vm_info *info)
 {
+    QV_API_VM(vm);
     struct qv_vm_status st;
     if (!info) {
-        qv_reset_error();
         return qv_error_set(QV_ERR_INVALID_ARG, "vm_get_info: info is NULL");
     }
     int rc = qv_vm_enter(vm, QV_OP_WAIT, &st);
@@ -387,26 +391,31 @@ static int simple_op(struct vm *vm, enum qv_op op, int (*slot)(struct vm *), con
 
 int vm_start(struct vm *vm)
 {
+    QV_API_VM(vm);
     return simple_op(vm, QV_OP_START, vm ? DRV(vm)->vm_start : NULL, "vm_start");
 }
 
 int vm_pause(struct vm *vm)
 {
+    QV_API_VM(vm);
     return simple_op(vm, QV_OP_PAUSE, vm ? DRV(vm)->vm_pause : NULL, "vm_pause");
 }
 
 int vm_resume(struct vm *vm)
 {
+    QV_API_VM(vm);
     return simple_op(vm, QV_OP_RESUME, vm ? DRV(vm)->vm_resume : NULL, "vm_resume");
 }
 
 int vm_reset(struct vm *vm)
 {
+    QV_API_VM(vm);
     return simple_op(vm, QV_OP_RESET, vm ? DRV(vm)->vm_reset : NULL, "vm_reset");
 }
 
 int vm_stop_flags(struct vm *vm, unsigned flags, int timeout_ms)
 {
+    QV_API_VM(vm);
     int rc = qv_vm_enter(vm, QV_OP_STOP, NULL);
     if (rc < 0)
         return rc;
@@ -423,15 +432,15 @@ int vm_stop_flags(struct vm *vm, unsigned flags, int timeout_ms)
 
 int vm_stop(struct vm *vm)
 {
+    QV_API_VM(vm);
     return vm_stop_flags(vm, 0, -1);
 }
 
 void vm_destroy(struct vm *vm)
 {
-    if (!vm) {
-        qv_reset_error();
+    QV_API_VM(vm);
+    if (!vm)
         return;
-    }
     if (qv_vm_enter(vm, QV_OP_DESTROY, NULL) == 0) {
         int rc = DRV(vm)->vm_destroy ? DRV(vm)->vm_destroy(vm)
                                      : qv_unsupported(vm->conn, "vm_destroy");
@@ -445,6 +454,7 @@ void vm_destroy(struct vm *vm)
 
 int vm_wait(struct vm *vm, int timeout_ms)
 {
+    QV_API_VM(vm);
     int rc = qv_vm_enter(vm, QV_OP_WAIT, NULL);
     if (rc < 0)
         return rc;
@@ -457,6 +467,7 @@ int vm_wait(struct vm *vm, int timeout_ms)
 
 struct vm *vm_clone(struct vm *vm, const char *new_name)
 {
+    QV_API_VM(vm);
     if (qv_vm_enter(vm, QV_OP_CLONE, NULL) < 0)
         return NULL;
     struct vm *out = NULL;
@@ -504,7 +515,7 @@ static int apply_setting(struct vm *vm, const struct qv_setting *set)
 
 int vm_set_cpu_pin(struct vm *vm, uint32_t vcpu, int pcpu)
 {
-    qv_reset_error();
+    QV_API_VM(vm);
     if (pcpu >= CPU_SETSIZE)
         return qv_error_set(QV_ERR_INVALID_ARG, "host CPU %d is out of range (0-%d)", pcpu,
                             CPU_SETSIZE - 1);
@@ -514,6 +525,7 @@ int vm_set_cpu_pin(struct vm *vm, uint32_t vcpu, int pcpu)
 
 int vm_set_cpu_pin_auto(struct vm *vm)
 {
+    QV_API_VM(vm);
     cpu_set_t allowed;
     CPU_ZERO(&allowed);
     if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
@@ -540,10 +552,9 @@ int vm_set_cpu_pin_auto(struct vm *vm)
 
 int vm_get_cpu_pin(struct vm *vm, uint32_t vcpu, int *pcpu)
 {
-    if (!pcpu) {
-        qv_reset_error();
+    QV_API_VM(vm);
+    if (!pcpu)
         return qv_error_set(QV_ERR_INVALID_ARG, "vm_get_cpu_pin: pcpu is NULL");
-    }
     int rc = qv_vm_enter(vm, QV_OP_WAIT, NULL);
     if (rc < 0)
         return rc;
@@ -565,7 +576,7 @@ int vm_get_cpu_pin(struct vm *vm, uint32_t vcpu, int *pcpu)
 
 int vm_set_cpu_weight(struct vm *vm, uint32_t weight)
 {
-    qv_reset_error();
+    QV_API_VM(vm);
     if (weight < 1 || weight > 65535)
         return qv_error_set(QV_ERR_INVALID_ARG, "CPU weight %u is out of range (1-65535)",
                             weight);
@@ -575,7 +586,7 @@ int vm_set_cpu_weight(struct vm *vm, uint32_t weight)
 
 int vm_set_cpu_cap(struct vm *vm, uint32_t percent)
 {
-    qv_reset_error();
+    QV_API_VM(vm);
     if (percent > 100)
         return qv_error_set(QV_ERR_INVALID_ARG, "CPU cap %u%% is out of range (0-100)", percent);
     struct qv_setting s = { .kind = QV_SET_CPU_CAP, .value = percent };
@@ -584,7 +595,7 @@ int vm_set_cpu_cap(struct vm *vm, uint32_t percent)
 
 int vm_set_vcpus(struct vm *vm, uint32_t vcpus)
 {
-    qv_reset_error();
+    QV_API_VM(vm);
     if (vcpus == 0)
         return qv_error_set(QV_ERR_INVALID_ARG, "a VM needs at least one vCPU");
     struct qv_setting s = { .kind = QV_SET_VCPUS, .value = vcpus };
@@ -593,7 +604,7 @@ int vm_set_vcpus(struct vm *vm, uint32_t vcpus)
 
 int vm_set_memory(struct vm *vm, uint64_t bytes)
 {
-    qv_reset_error();
+    QV_API_VM(vm);
     if (bytes < 1024 * 1024)
         return qv_error_set(QV_ERR_INVALID_ARG, "memory of %" G_GUINT64_FORMAT
                             " bytes is too small (at least 1 MiB)", bytes);
@@ -603,6 +614,7 @@ int vm_set_memory(struct vm *vm, uint64_t bytes)
 
 int vm_set_io_limit(struct vm *vm, const char *disk, uint64_t bytes_per_sec, uint64_t iops)
 {
+    QV_API_VM(vm);
     struct qv_setting s = {
         .kind = QV_SET_IO_LIMIT, .target = disk, .value = bytes_per_sec, .value2 = iops
     };
@@ -611,13 +623,13 @@ int vm_set_io_limit(struct vm *vm, const char *disk, uint64_t bytes_per_sec, uin
 
 int vm_set_net_limit(struct vm *vm, const char *mac, uint64_t bits_per_sec)
 {
+    QV_API_VM(vm);
     struct qv_setting s = { .kind = QV_SET_NET_LIMIT, .target = mac, .value = bits_per_sec };
     return apply_setting(vm, &s);
 }
 
 static int device_op(struct vm *vm, const char *xml, bool attach)
 {
-    qv_reset_error();
     if (!xml)
         return qv_error_set(QV_ERR_INVALID_ARG, "device XML is NULL");
     struct qv_disk *disk = NULL;
@@ -642,11 +654,13 @@ static int device_op(struct vm *vm, const char *xml, bool attach)
 
 int vm_attach_device(struct vm *vm, const char *device_xml)
 {
+    QV_API_VM(vm);
     return device_op(vm, device_xml, true);
 }
 
 int vm_detach_device(struct vm *vm, const char *device_xml)
 {
+    QV_API_VM(vm);
     return device_op(vm, device_xml, false);
 }
 
@@ -654,6 +668,7 @@ int vm_detach_device(struct vm *vm, const char *device_xml)
 
 char *vm_console_endpoint(struct vm *vm)
 {
+    QV_API_VM(vm);
     if (qv_vm_enter(vm, QV_OP_CONSOLE, NULL) < 0)
         return NULL;
     char *out = DRV(vm)->vm_console_endpoint ? DRV(vm)->vm_console_endpoint(vm) : NULL;
@@ -665,10 +680,9 @@ char *vm_console_endpoint(struct vm *vm)
 
 int vm_guest_ip(struct vm *vm, char **ip, int *port)
 {
-    if (!ip || !port) {
-        qv_reset_error();
+    QV_API_VM(vm);
+    if (!ip || !port)
         return qv_error_set(QV_ERR_INVALID_ARG, "vm_guest_ip: %s is NULL", ip ? "port" : "ip");
-    }
     int rc = qv_vm_enter(vm, QV_OP_GUEST_IP, NULL);
     if (rc < 0)
         return rc;
@@ -680,6 +694,7 @@ int vm_guest_ip(struct vm *vm, char **ip, int *port)
 
 int vm_add_memory_region(struct vm *vm, uint64_t gpa_base, uint64_t size, uint32_t flags)
 {
+    QV_API_VM(vm);
     int rc = qv_vm_enter(vm, QV_OP_MEMORY, NULL);
     if (rc < 0)
         return rc;
@@ -702,6 +717,7 @@ int vm_add_memory_region(struct vm *vm, uint64_t gpa_base, uint64_t size, uint32
 
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa)
 {
+    QV_API_VM(vm);
     if (qv_vm_enter(vm, QV_OP_MEMORY, NULL) < 0)
         return NULL;
     void *p = NULL;
@@ -734,10 +750,12 @@ static int memory_rw(struct vm *vm, uint64_t gpa, void *buf, size_t len, bool wr
 
 int vm_read_memory(struct vm *vm, uint64_t gpa, void *buf, size_t len)
 {
+    QV_API_VM(vm);
     return memory_rw(vm, gpa, buf, len, false);
 }
 
 int vm_write_memory(struct vm *vm, uint64_t gpa, const void *buf, size_t len)
 {
+    QV_API_VM(vm);
     return memory_rw(vm, gpa, (void *)buf, len, true);
 }

@@ -1,12 +1,15 @@
 """Errors raise qv.Error subclasses with libqv's message and code."""
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
 import qv
+
+from conftest import python_env
 
 
 def test_bad_uri_raises_uri_error():
@@ -63,3 +66,36 @@ def test_list_drivers_names_compiled_drivers():
     known = str(e.value).split("(known: ")[1].rstrip(")")
     for d in drivers:
         assert d + ":" in known
+
+
+TRACED = r'''
+import qv
+with qv.connect("noop:///") as conn:
+    vm = conn.create_vm("trace01")
+    try:
+        vm.pause()
+    except qv.InvalidStateError:
+        pass
+    vm.start()
+    conn.define_xml("<domain type='test'><name>trace02</name><memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>")
+'''
+
+
+@pytest.mark.parametrize("debug", ["qv", "all", ""])
+def test_debug_log_names_each_call_its_vm_and_result(debug):
+    env = dict(python_env(), G_MESSAGES_DEBUG=debug)
+    res = subprocess.run([sys.executable, "-c", TRACED], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    lines = re.findall(r"^\(process:\d+\): qv-DEBUG: [\d:.]+: (.*)$", res.stdout, re.M)
+    if not debug:
+        assert lines == []
+        return
+    # GLib's default writer puts debug messages on standard output
+    assert "vm_create_on: VM 'trace01'" in lines, res.stdout
+    assert "vm_create_on: VM 'trace01': ok" in lines
+    assert ("vm_pause: VM 'trace01': failed (invalid state, from core): "
+            "cannot pause VM 'trace01': it is created") in lines
+    assert "vm_start: VM 'trace01': ok" in lines
+    # a VM known only after parsing is named on the result line
+    assert "vm_define_xml: VM 'trace02': ok" in lines

@@ -59,6 +59,9 @@ int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
     g_log_set_writer_func(log_writer, NULL, NULL);
+    /* GLib writes debug messages to standard output by default, where they
+     * would mix with what qv prints (--json). */
+    g_log_writer_default_set_use_stderr(TRUE);
     struct cli cli = {0};
     static const struct option opts[] = {
         {"connect", required_argument, NULL, 'c'},

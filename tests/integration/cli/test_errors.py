@@ -158,3 +158,16 @@ def test_debug_names_the_origin(cli):
         in r.err, r
     r = cli("--debug", "vm", "snapshot", "restore", "web01", "--name", "nosuch")
     assert r.rc == 1 and "[origin noop, not found]\n" in r.err, r
+
+
+def test_debug_traces_each_call_on_stderr(cli):
+    cli.ok("vm", "create", "--name", "web01")
+    r = cli("--debug", "vm", "pause", "web01")
+    assert r.rc == 1 and r.out == "", r
+    assert "vm_lookup: VM 'web01': ok\n" in r.err, r
+    assert "vm_pause: VM 'web01': failed (invalid state, from core): " \
+        "cannot pause VM 'web01': it is created\n" in r.err, r
+    # the same trace from the environment, and stdout stays clean for --json
+    r = cli("vm", "list", "--json", env={"G_MESSAGES_DEBUG": "qv"})
+    assert r.rc == 0 and r.out.startswith("["), r
+    assert "vm_list: URI '" in r.err and "': ok\n" in r.err, r
