@@ -9,7 +9,7 @@ pkgs=(
     libvirt0 libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
     check qemu-system-x86 qemu-utils genisoimage ovmf
     python3-cffi python3-pytest busybox-static cpio
-    valgrind
+    valgrind strace
 )
 
 missing=()
@@ -25,4 +25,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# libvirt 9.0 as Debian builds it looks up its default QEMU user before it
+# reads qemu.conf, so the libvirt benchmark (bench/qemu_lifecycle.sh) needs
+# 'libvirt-qemu' to exist; Debian makes it only in libvirt-daemon-system,
+# which would also install and start the system daemons. A system account
+# that cannot log in, as that package makes it.
+if ! getent passwd libvirt-qemu >/dev/null; then
+    if [ "$(id -u)" -eq 0 ]; then
+        useradd --system --user-group --no-create-home --home-dir /var/lib/libvirt \
+            --shell /usr/sbin/nologin --comment "libvirt QEMU user (qv setup)" libvirt-qemu
+    else
+        echo "setup: note: user libvirt-qemu is missing (needs root); bench/qemu_lifecycle.sh" \
+            "then runs libvirt unprivileged" >&2
+    fi
 fi

@@ -84,6 +84,13 @@ char *qemu_cloudinit_network_config(const struct qemu_cloudinit *ci);
 /* Write them into an ISO 9660 volume labelled "cidata" with genisoimage. */
 int qemu_cloudinit_build_iso(const struct qemu_cloudinit *ci, const char *iso_path);
 
+/* qv_qemu_probe() (qemu_probe.c): 1 usable, 0 not with *reason (g_free). */
+int qemu_probe(const char *emulator, const char *accel, const char *cpu, char **reason);
+/* The accelerator and -cpu value the argv gives def (cpu NULL: QEMU's
+ * default model). */
+const char *qemu_accel_of(const struct qv_domain *def);
+const char *qemu_cpu_of(const struct qv_domain *def);
+
 /* Run a helper (qemu-img, genisoimage) to completion; its stderr goes into
  * the error message on failure. *out receives stdout when not NULL. */
 int qemu_run_tool(const char *const *argv, char **out);

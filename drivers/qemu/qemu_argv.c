@@ -100,6 +100,27 @@ void qemu_json_member_bool(JsonBuilder *b, const char *k, gboolean v)
     json_builder_set_member_name(b, k);
     json_builder_add_boolean_value(b, v);
 }
+const char *qemu_accel_of(const struct qv_domain *def)
+{
+    switch (def->type) {
+    case QV_VIRT_KVM: return "kvm";
+    case QV_VIRT_QEMU: return "tcg";
+    default: return NULL;
+    }
+}
+
+const char *qemu_cpu_of(const struct qv_domain *def)
+{
+    switch (def->cpu.mode) {
+    case QV_CPU_MODE_HOST_PASSTHROUGH: return "host";
+    /* QEMU's "max" is every feature the accelerator can give: the host's
+     * under KVM, everything TCG emulates otherwise. */
+    case QV_CPU_MODE_HOST_MODEL: return "max";
+    case QV_CPU_MODE_CUSTOM: return def->cpu.model;
+    default: return NULL;
+    }
+}
+
 static int add_machine(struct qemu_argv *v)
 {
     const struct qv_domain *def = v->def;
@@ -122,42 +143,29 @@ static int add_machine(struct qemu_argv *v)
     qemu_argv_add(v, "-machine");
     g_ptr_array_add(v->a, g_string_free(m, FALSE));
 
-    switch (def->type) {
-    case QV_VIRT_KVM: qemu_argv_add2(v, "-accel", "kvm"); break;
-    case QV_VIRT_QEMU: qemu_argv_add2(v, "-accel", "tcg"); break;
-    default:
+    const char *accel = qemu_accel_of(def);
+    if (!accel)
         return qv_error_set(QV_ERR_UNSUPPORTED,
                             "VM '%s': domain type 'test' cannot run on QEMU (use 'kvm' or 'qemu')",
                             def->name);
-    }
+    qemu_argv_add2(v, "-accel", accel);
     return 0;
 }
 
 static int add_cpu(struct qemu_argv *v)
 {
     const struct qv_domain *def = v->def;
-    switch (def->cpu.mode) {
-    case QV_CPU_MODE_NONE: break;
-    case QV_CPU_MODE_HOST_PASSTHROUGH:
-        if (def->type != QV_VIRT_KVM)
-            return qv_error_set(QV_ERR_UNSUPPORTED,
-                                "VM '%s': <cpu mode='host-passthrough'> needs <domain type='kvm'>; "
-                                "under TCG use host-model or a named model",
-                                def->name);
-        qemu_argv_add2(v, "-cpu", "host");
-        break;
-    case QV_CPU_MODE_HOST_MODEL:
-        /* QEMU's "max" is every feature the accelerator can give: the host's
-         * under KVM, everything TCG emulates otherwise. */
-        qemu_argv_add2(v, "-cpu", "max");
-        break;
-    case QV_CPU_MODE_CUSTOM:
-        if (!qemu_plain_word(def->cpu.model))
-            return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': CPU model '%s' is not a model name",
-                                def->name, def->cpu.model ? def->cpu.model : "");
-        qemu_argv_add2(v, "-cpu", def->cpu.model);
-        break;
-    }
+    if (def->cpu.mode == QV_CPU_MODE_HOST_PASSTHROUGH && def->type != QV_VIRT_KVM)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s': <cpu mode='host-passthrough'> needs <domain type='kvm'>; "
+                            "under TCG use host-model or a named model",
+                            def->name);
+    if (def->cpu.mode == QV_CPU_MODE_CUSTOM && !qemu_plain_word(def->cpu.model))
+        return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': CPU model '%s' is not a model name",
+                            def->name, def->cpu.model ? def->cpu.model : "");
+    const char *cpu = qemu_cpu_of(def);
+    if (cpu)
+        qemu_argv_add2(v, "-cpu", cpu);
     GString *smp = g_string_new(NULL);
     g_string_printf(smp, "%u,maxcpus=%u", def->vcpus, def->max_vcpus);
     if (def->cpu.sockets) {

@@ -93,10 +93,50 @@ static void reap_orphan(struct qemu_vm *q, const char *pidfile)
     qv_reset_error();
 }
 
+/* QEMU with KVM aborts on some hosts with some CPU models (QEMU 7.2's
+ * -cpu host on a host whose KVM refuses an MSR): refuse before starting,
+ * saying what to change, rather than pass on an assertion failure. */
+static int check_kvm_usable(const struct qv_domain *def)
+{
+    if (def->type != QV_VIRT_KVM)
+        return 0;
+    const char *cpu = qemu_cpu_of(def);
+    g_autofree char *why = NULL;
+    int rc = qemu_probe(qemu_emulator_of(def), "kvm", cpu, &why);
+    if (rc != 0) {
+        /* A probe that could not run decides nothing: QEMU's own start
+         * reports what is wrong. */
+        qv_reset_error();
+        return 0;
+    }
+    if (g_str_has_prefix(why, "/dev/kvm"))
+        return qv_error_set(QV_ERR_KVM,
+                            "VM '%s' asks for KVM (<domain type='kvm'>) but %s on this host; "
+                            "use <domain type='qemu'> to run it under TCG",
+                            def->name, why);
+    g_autofree char *model =
+        cpu ? g_strdup_printf("CPU model '%s'", cpu) : g_strdup("QEMU's default CPU model");
+    const char *hint = "";
+    if (cpu) {
+        /* Name the way out that works here: QEMU's default model. */
+        g_autofree char *dflt = NULL;
+        if (qemu_probe(qemu_emulator_of(def), "kvm", NULL, &dflt) == 1)
+            hint = "drop <cpu> or name another model (e.g. <cpu mode='custom'><model>qemu64"
+                   "</model></cpu>), or ";
+        qv_reset_error();
+    }
+    return qv_error_set(QV_ERR_KVM,
+                        "QEMU cannot run VM '%s' with KVM and %s on this host (%s); %suse "
+                        "<domain type='qemu'> to run it under TCG",
+                        def->name, model, why, hint);
+}
+
 static int start_locked(struct qemu_vm *q)
 {
     g_autoptr(qv_domain) def = qemu_vm_load_def(q);
     if (!def)
+        return qv_error_code();
+    if (check_kvm_usable(def) < 0)
         return qv_error_code();
     struct qemu_prepared p = {0};
     int rc = qemu_prepare(q, def, &p);

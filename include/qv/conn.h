@@ -48,6 +48,15 @@ const char *qv_conn_get_state_dir(struct qv_conn *conn);
  * Free with qv_strv_free(). Returns 0 or a negative QV_ERR_*. */
 int qv_list_drivers(char ***names, size_t *count);
 
+/* Whether QEMU (emulator: a path or a name in PATH; NULL for
+ * qemu-system-x86_64) runs guest code here with accelerator accel ("kvm",
+ * "tcg") and CPU model cpu_model (as for -cpu; NULL for QEMU's default).
+ * Returns 1 when it does, 0 when it does not with *reason set to why
+ * ("/dev/kvm missing", or QEMU's own message; free with qv_free), or a
+ * negative QV_ERR_* when the probe could not run. The verdict is cached
+ * per boot and per QEMU binary. */
+int qv_qemu_probe(const char *emulator, const char *accel, const char *cpu_model, char **reason);
+
 /* Free a NULL-terminated string vector returned by libqv. NULL is ignored. */
 void qv_strv_free(char **strv);
 

@@ -4,3 +4,9 @@ qv_check_test(qemu_proc SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_proc.c TIMEOUT 60
 qv_check_test(qemu_argv SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_argv.c TIMEOUT 300)
 qv_check_test(qemu_driver SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_driver.c TIMEOUT 300)
 qv_check_test(qemu_cloudinit SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_cloudinit.c TIMEOUT 60)
+# The argvs that need QEMU with KVM, skipped with QEMU's reason where the
+# probe finds it unusable.
+add_test(NAME qemu_argv_kvm COMMAND qemu_argv kvm)
+set_tests_properties(qemu_argv_kvm PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+  ENVIRONMENT "CK_DEFAULT_TIMEOUT=300;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
+qv_check_test(qemu_probe SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_probe.c TIMEOUT 120)

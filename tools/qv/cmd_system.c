@@ -27,7 +27,9 @@ static const char info_help[] =
     "\n"
     "Print the qv and libqv versions, the drivers compiled into libqv, the\n"
     "connection's URI, driver and state directory, the host's online CPUs and\n"
-    "whether /dev/kvm is present and usable by this user.\n"
+    "whether /dev/kvm is present and usable by this user, and whether QEMU runs\n"
+    "guests with KVM here (with -cpu host and with its default CPU model; probed\n"
+    "once per boot).\n"
     "\n"
     "Options:\n"
     "  -h, --help   print this help and exit\n";
@@ -52,6 +54,31 @@ static void kvm_status(char *buf, size_t len)
                  g_strerror(errno));
     else
         snprintf(buf, len, "present, accessible (KVM API version %d)", version);
+}
+
+/* From the library's probe (cached per boot): QEMU's default CPU model
+ * and -cpu host (what <cpu mode='host-passthrough'> runs) can differ. */
+static char *qemu_kvm_status(void)
+{
+    char *why_host = NULL, *why_dflt = NULL;
+    int host = qv_qemu_probe(NULL, "kvm", "host", &why_host);
+    if (host < 0)
+        return g_strdup_printf("unknown (%s)", qv_last_error()->message);
+    char *out;
+    if (host == 1) {
+        out = g_strdup("usable");
+    } else if (g_str_has_prefix(why_host, "/dev/kvm")) {
+        out = g_strdup_printf("unusable: %s", why_host);
+    } else if (qv_qemu_probe(NULL, "kvm", NULL, &why_dflt) == 1) {
+        out = g_strdup_printf("usable with QEMU's default CPU model; unusable with CPU model "
+                              "host: %s",
+                              why_host);
+    } else {
+        out = g_strdup_printf("unusable with CPU model host: %s", why_host);
+    }
+    qv_free(why_host);
+    qv_free(why_dflt);
+    return out;
 }
 
 static char *online_cpus(void)
@@ -90,6 +117,8 @@ static int system_info(struct cli *cli, int argc, char **argv)
     char kvm[160];
     kvm_status(kvm, sizeof(kvm));
     printf("/dev/kvm:     %s\n", kvm);
+    g_autofree char *qemu_kvm = qemu_kvm_status();
+    printf("QEMU with KVM: %s\n", qemu_kvm);
 
     struct qv_conn *conn = cli_conn(cli);
     if (!conn)

@@ -9,8 +9,8 @@ from conftest import parse_kv, run_qv
 def test_system_info(cli):
     r = cli.ok("system", "info")
     kv = parse_kv(r.out)
-    assert list(kv) == ["Version", "Drivers", "Host CPUs", "/dev/kvm", "Connection", "Driver",
-                        "State dir"], r
+    assert list(kv) == ["Version", "Drivers", "Host CPUs", "/dev/kvm", "QEMU with KVM",
+                        "Connection", "Driver", "State dir"], r
     assert re.fullmatch(r"qv \d+\.\d+\.\d+, libqv \d+\.\d+\.\d+", kv["Version"])
     assert "noop" in [d.strip() for d in kv["Drivers"].split(",")]
     assert kv["Connection"] == cli.uri
@@ -23,6 +23,15 @@ def test_system_info(cli):
         assert re.fullmatch(r"present, accessible \(KVM API version \d+\)", kv["/dev/kvm"]), kv
     else:
         assert kv["/dev/kvm"].startswith("present, not accessible"), kv
+    # From the library's probe, which starts QEMU with -accel kvm.
+    q = kv["QEMU with KVM"]
+    if not os.path.exists("/dev/kvm"):
+        assert q == "unusable: /dev/kvm missing", kv
+    elif not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        assert q.startswith("unusable: /dev/kvm not accessible: "), kv
+    else:
+        assert re.fullmatch(r"usable|usable with QEMU's default CPU model; unusable with CPU "
+                            r"model host: .+|unusable with CPU model host: .+", q), kv
 
 
 def test_system_info_default_uri_and_state_dir(cli, tmp_path):
