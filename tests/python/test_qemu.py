@@ -1,6 +1,8 @@
 """qemu:///session through the Python layer. Skipped, with the reason, when
 qemu-system-x86_64 is not installed or the qemu driver is not compiled in."""
 
+import os
+
 import pytest
 
 import qv
@@ -43,3 +45,14 @@ def test_register_access_is_unsupported_on_qemu(qemu):
             vm.vcpu(0)
     finally:
         vm.destroy()
+
+
+def test_qemu_probe(qemu):
+    assert qv.qemu_probe("tcg") == (True, None)
+    ok, why = qv.qemu_probe("tcg", cpu_model="nosuchmodel")
+    assert not ok and "unable to find CPU model 'nosuchmodel'" in why
+    ok, why = qv.qemu_probe("kvm", cpu_model="host")
+    if not os.path.exists("/dev/kvm"):
+        assert (ok, why) == (False, "/dev/kvm missing")
+    with pytest.raises(qv.InvalidArgumentError):
+        qv.qemu_probe("tcg", cpu_model="max,+x")

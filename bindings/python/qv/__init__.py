@@ -12,7 +12,7 @@ qv.NotFoundError, ...) carrying libqv's message and .code.
 """
 
 from ._native import ffi as _ffi, lib as _lib, library_path
-from .connection import Connection, connect, list_drivers
+from .connection import Connection, connect, list_drivers, qemu_probe
 from .enums import ExitReason, IODirection, Reason, ShutdownReason, State
 from .errors import (  # noqa: F401  (re-exported)
     ALL as _ALL_ERRORS, BackendError, BusyError, ConnectError, Error, ExistsError,
@@ -43,6 +43,7 @@ def strerror(code):
 __all__ = [
     "connect", "Connection", "VM", "VCPU", "Info", "Snapshot", "Snapshots", "Exit",
     "Regs", "Sregs", "Segment", "DTable", "State", "Reason", "ExitReason", "IODirection",
-    "ShutdownReason", "create_vm", "list_drivers", "version", "strerror", "library_path",
+    "ShutdownReason", "create_vm", "list_drivers", "qemu_probe", "version", "strerror",
+    "library_path",
     "MEM_READ", "MEM_WRITE", "MEM_EXEC", "MEM_RWX", "KiB", "MiB", "GiB", "Error",
 ] + [cls.__name__ for cls in _ALL_ERRORS]

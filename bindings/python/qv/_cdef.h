@@ -9,6 +9,7 @@ const char *qv_conn_get_uri(struct qv_conn *conn);
 const char *qv_conn_get_driver(struct qv_conn *conn);
 const char *qv_conn_get_state_dir(struct qv_conn *conn);
 int qv_list_drivers(char ***names, size_t *count);
+int qv_qemu_probe(const char *emulator, const char *accel, const char *cpu_model, char **reason);
 void qv_strv_free(char **strv);
 void qv_free(void *ptr);
 enum qv_error_code {

@@ -134,3 +134,18 @@ def list_drivers():
         return [ffi.string(out[0][i]).decode() for i in range(count[0])]
     finally:
         lib.qv_strv_free(out[0])
+
+
+def qemu_probe(accel, cpu_model=None, emulator=None):
+    """Whether QEMU runs guests here with accel ("kvm", "tcg") and cpu_model
+    (None: QEMU's default): (True, None) or (False, reason), reason being
+    QEMU's own message or "/dev/kvm missing". Cached per boot."""
+    reason = ffi.new("char **")
+    e = ffi.NULL if emulator is None else encode(emulator, "emulator")
+    c = ffi.NULL if cpu_model is None else encode(cpu_model, "CPU model")
+    rc = lib.qv_qemu_probe(e, encode(accel, "accelerator"), c, reason)
+    check(rc)
+    try:
+        return (rc == 1, None if reason[0] == ffi.NULL else ffi.string(reason[0]).decode())
+    finally:
+        lib.qv_free(reason[0])
