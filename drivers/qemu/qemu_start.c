@@ -26,8 +26,12 @@ static char *log_tail(const char *path, goffset from)
     return s;
 }
 
+/* Undo a failed start. The failure's error is what the caller reports:
+ * the clean-up's own errors are dropped, that one is kept. */
 static void kill_and_clean(struct qemu_vm *q, pid_t child, const char *pidfile)
 {
+    int code = qv_error_code();
+    g_autofree char *why = g_strdup(qv_last_error()->message);
     pid_t pid;
     struct proc_identity id;
     if (proc_pidfile_read(pidfile, &pid) == 0 && proc_identity_read(pid, &id) == 0) {
@@ -43,6 +47,8 @@ static void kill_and_clean(struct qemu_vm *q, pid_t child, const char *pidfile)
     proc_cleanup_runtime(q->dir);
     unlink(pidfile);
     qv_reset_error();
+    if (code)
+        qv_error_set(code, "%s", why);
 }
 
 /* The pty QEMU gave the serial console, made private to its owner. */

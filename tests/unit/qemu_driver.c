@@ -318,6 +318,21 @@ START_TEST(start_failure_is_explained)
     g_autofree char *rt = vm_path("f1", "runtime.json");
     ck_assert(!g_file_test(rt, G_FILE_TEST_EXISTS));
     vm_destroy(vm);
+
+    /* A pin to a host CPU that does not exist: QEMU starts, pinning fails,
+     * and the error the caller gets says so (it used to be empty). */
+    vm = define(c, "<domain type='qemu'><name>f2</name><memory unit='MiB'>32</memory>"
+                   "<vcpu>1</vcpu><cputune><vcpupin vcpu='0' cpuset='1023'/></cputune>"
+                   "<os><type arch='x86_64'>hvm</type></os></domain>");
+    ck_assert_int_eq(vm_start(vm), QV_ERR_SYSTEM);
+    const char *msg = qv_last_error()->message;
+    ck_assert_msg(strstr(msg, "cannot start VM 'f2'") && strstr(msg, "cannot pin vCPU 0") &&
+                      strstr(msg, "Invalid argument"),
+                  "'%s'", msg);
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
+    g_autofree char *rt2 = vm_path("f2", "runtime.json");
+    ck_assert(!g_file_test(rt2, G_FILE_TEST_EXISTS));
+    vm_destroy(vm);
     qv_close(c);
 }
 END_TEST
