@@ -21,7 +21,10 @@ static int qemu_open(struct qv_conn *conn)
     if (g_uri_get_host(conn->uri) && *g_uri_get_host(conn->uri))
         return qv_error_set(QV_ERR_URI, "the qemu driver runs VMs on this host only: '%s'",
                             conn->uri_str);
-    return proc_kind_dir_ensure(conn->state_dir, QEMU_KIND);
+    int rc = proc_kind_dir_ensure(conn->state_dir, QEMU_KIND);
+    if (rc == 0)
+        qemu_sweep(conn);
+    return rc;
 }
 
 struct qemu_vm *qemu_vm_new(struct qv_conn *conn, const char *name)
@@ -118,6 +121,22 @@ const char *qemu_emulator_of(const struct qv_domain *def)
     return env && *env ? env : QEMU_DEFAULT_BINARY;
 }
 
+/* Publish a filled temporary directory as VM q, unless its UUID is taken:
+ * the check and the rename happen under the driver-wide UUID lock, so two
+ * VMs never share one UUID, however many callers race. */
+static int publish_checked(struct qv_conn *conn, struct qemu_vm *q, const char *tmp,
+                           const char *uuid)
+{
+    int fd = qemu_uuid_lock(conn->state_dir);
+    if (fd < 0)
+        return fd;
+    int rc = qemu_uuid_check(conn->state_dir, uuid, q->name);
+    if (rc == 0)
+        rc = qemu_dir_publish(q, tmp);
+    qemu_uuid_unlock(fd);
+    return rc;
+}
+
 /* Write the definition of a new VM; the caller holds the VM's lock. */
 static int define_locked(struct qv_conn *conn, struct qemu_vm *q, const struct qv_domain *def)
 {
@@ -128,15 +147,15 @@ static int define_locked(struct qv_conn *conn, struct qemu_vm *q, const struct q
     g_autofree char *xml = qv_domain_format_xml(def);
     if (!xml)
         return qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
-    /* A directory left by a VM destroyed half-way holds nothing we need. */
-    if (g_file_test(q->dir, G_FILE_TEST_IS_DIR))
-        qv_dir_remove_tree(q->dir);
-    int rc = qv_dir_ensure(q->dir, 0700);
-    if (rc < 0)
-        return rc;
-    rc = qv_file_write_atomic(xml_path, xml, strlen(xml), 0600);
+    g_autofree char *tmp = qemu_tmp_dir(q);
+    if (!tmp)
+        return qv_error_code();
+    g_autofree char *tmp_xml = g_build_filename(tmp, "domain.xml", NULL);
+    int rc = qv_file_write_atomic(tmp_xml, xml, strlen(xml), 0600);
+    if (rc == 0)
+        rc = publish_checked(conn, q, tmp, def->uuid);
     if (rc < 0) {
-        qv_dir_remove_tree(q->dir);
+        qv_dir_remove_tree(tmp);
         return rc;
     }
     proc_log(q->dir, "defined");
@@ -171,7 +190,7 @@ static int qemu_define(struct qv_conn *conn, const struct qv_domain *def, void *
 /* Copy each writable disk into the clone's directory: cp --reflink=auto
  * shares blocks copy-on-write where the filesystem can (btrfs, XFS) and
  * copies them elsewhere. Read-only disks and cdroms are shared. */
-static int clone_disks(struct qemu_vm *dst, struct qv_domain *def)
+static int clone_disks(struct qemu_vm *dst, const char *tmp, struct qv_domain *def)
 {
     for (guint i = 0; i < def->disks->len; i++) {
         struct qv_disk *d = g_ptr_array_index(def->disks, i);
@@ -180,8 +199,11 @@ static int clone_disks(struct qemu_vm *dst, struct qv_domain *def)
         g_autofree char *base = g_path_get_basename(d->source);
         const char *dot = strrchr(base, '.');
         g_autofree char *name = g_strdup_printf("%s%s", d->target, dot ? dot : ".img");
+        /* Copied into the temporary directory, named by where it will be
+         * once that is renamed into place. */
         char *copy = g_build_filename(dst->dir, name, NULL);
-        const char *argv[] = {"cp", "--reflink=auto", "--sparse=always", "--", d->source, copy,
+        g_autofree char *into = g_build_filename(tmp, name, NULL);
+        const char *argv[] = {"cp", "--reflink=auto", "--sparse=always", "--", d->source, into,
                               NULL};
         int rc = qemu_run_tool(argv, NULL);
         if (rc < 0) {
@@ -208,18 +230,20 @@ static int clone_locked(struct qv_conn *conn, struct qemu_vm *src, struct qemu_v
         return qv_error_set(QV_ERR_EXISTS, "VM '%s' already exists on %s", dst->name,
                             conn->uri_str);
     g_autoptr(qv_domain) def = qv_domain_copy(newdef);
-    if (g_file_test(dst->dir, G_FILE_TEST_IS_DIR))
-        qv_dir_remove_tree(dst->dir);
-    int rc = qv_dir_ensure(dst->dir, 0700);
-    if (rc == 0)
-        rc = clone_disks(dst, def);
+    g_autofree char *tmp = qemu_tmp_dir(dst);
+    if (!tmp)
+        return qv_error_code();
+    int rc = clone_disks(dst, tmp, def);
     g_autofree char *xml = rc == 0 ? qv_domain_format_xml(def) : NULL;
     if (rc == 0 && !xml)
         rc = qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+    g_autofree char *tmp_xml = g_build_filename(tmp, "domain.xml", NULL);
     if (rc == 0)
-        rc = qv_file_write_atomic(xml_path, xml, strlen(xml), 0600);
+        rc = qv_file_write_atomic(tmp_xml, xml, strlen(xml), 0600);
+    if (rc == 0)
+        rc = publish_checked(conn, dst, tmp, def->uuid);
     if (rc < 0) {
-        qv_dir_remove_tree(dst->dir);
+        qv_dir_remove_tree(tmp);
         qv_error_prefix("cannot clone VM '%s' as '%s'", src->name, dst->name);
         return rc;
     }

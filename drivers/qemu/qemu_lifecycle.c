@@ -184,8 +184,10 @@ int qemu_vm_destroy(struct vm *vm)
         return rc;
     bool graceful;
     rc = stop_locked(q, VM_STOP_FORCE, 0, &graceful);
+    /* Renamed away first: a kill half-way through the removal leaves a
+     * temporary the next connection sweeps, never a VM missing files. */
     if (rc == 0)
-        rc = qv_dir_remove_tree(q->dir);
+        rc = qemu_dir_discard(q, q->dir);
     /* The lock file stays: a caller waiting on it must keep sharing it with
      * whoever defines a VM of this name next. Waiters then find no VM. */
     qemu_vm_unlock(q);

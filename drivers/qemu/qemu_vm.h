@@ -55,6 +55,24 @@ int qemu_prepare(struct qemu_vm *q, const struct qv_domain *def, struct qemu_pre
 
 #define QEMU_LOCK_WAIT_MS 60000
 
+/* VM directories (qemu_store.c). The caller holds q's lock throughout. */
+/* A new, empty .tmp-NAME-XXXXXX beside the VM directories. */
+char *qemu_tmp_dir(const struct qemu_vm *q);
+/* Rename tmp to q's directory (a stale directory without a definition
+ * there is discarded first). */
+int qemu_dir_publish(const struct qemu_vm *q, const char *tmp);
+/* Rename dir (q's or a temporary of q's) away, then remove it. */
+int qemu_dir_discard(const struct qemu_vm *q, const char *dir);
+/* The driver-wide lock around "is this UUID free" and the publish that
+ * takes it. */
+int qemu_uuid_lock(const char *state_dir);
+void qemu_uuid_unlock(int fd);
+/* QV_ERR_EXISTS when a VM other than name holds uuid. */
+int qemu_uuid_check(const char *state_dir, const char *uuid, const char *name);
+/* Remove what interrupted operations left (temporary directories and
+ * files, directories without a definition), each under its VM's lock. */
+void qemu_sweep(struct qv_conn *conn);
+
 int qemu_vm_status(struct vm *vm, struct qv_vm_status *st);
 int qemu_vm_start(struct vm *vm);
 int qemu_vm_stop(struct vm *vm, unsigned flags, int timeout_ms);
