@@ -234,6 +234,8 @@ static int clone_locked(struct qv_conn *conn, struct qemu_vm *src, struct qemu_v
     if (!tmp)
         return qv_error_code();
     int rc = clone_disks(dst, tmp, def);
+    if (rc == 0)
+        rc = qemu_snapshot_copy_records(src, tmp);
     g_autofree char *xml = rc == 0 ? qv_domain_format_xml(def) : NULL;
     if (rc == 0 && !xml)
         rc = qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;

@@ -1,7 +1,13 @@
 /* Snapshots kept inside the VM's qcow2 disks (QEMU's internal snapshots):
  * savevm/loadvm/delvm through human-monitor-command while QEMU runs,
  * qemu-img snapshot on the disks while it does not. qv keeps what QEMU does
- * not: when each was taken and in which state, in DIR/snapshots/NAME.json. */
+ * not: when each was taken and in which state, in DIR/snapshots/NAME.json.
+ *
+ * The record is written before the tags, with a phase ("creating",
+ * "deleting"), and marked "ready" only once every disk has the tag, so after
+ * a kill anywhere the next operation can decide (reconcile): a record that
+ * is not ready, or ready but missing a disk's tag, goes with its tags; a
+ * tag without a ready record is deleted. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,10 +20,14 @@
 
 #define SNAP_TIMEOUT_MS 120000
 
+enum snap_phase { SNAP_READY, SNAP_CREATING, SNAP_DELETING };
+static const char *const phase_names[] = {"ready", "creating", "deleting"};
+
 struct snap_meta {
     gint64 created_us;
     enum vm_state state;
     bool disk_only;
+    enum snap_phase phase;
 };
 
 static char *meta_path(struct qemu_vm *q, const char *name)
@@ -65,7 +75,21 @@ static int read_meta(struct qemu_vm *q, const char *name, struct snap_meta *m)
                : g_strcmp0(st, "paused") == 0 ? VM_STATE_PAUSED
                                               : VM_STATE_STOPPED;
     m->disk_only = qv_json_bool(o, "disk_only", FALSE);
+    /* Records written before phases existed are complete ones. */
+    const char *ph = qv_json_str(o, "phase");
+    m->phase = !ph || strcmp(ph, "ready") == 0 ? SNAP_READY
+               : strcmp(ph, "creating") == 0   ? SNAP_CREATING
+                                               : SNAP_DELETING;
     return 0;
+}
+
+/* A record that names a snapshot a caller may use. */
+static int read_ready_meta(struct qemu_vm *q, const char *name, struct snap_meta *m)
+{
+    int rc = read_meta(q, name, m);
+    if (rc == 0 && m->phase != SNAP_READY)
+        return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' has no snapshot '%s'", q->name, name);
+    return rc;
 }
 
 static int write_meta(struct qemu_vm *q, const char *name, const struct snap_meta *m)
@@ -75,8 +99,10 @@ static int write_meta(struct qemu_vm *q, const char *name, const struct snap_met
     if (rc < 0)
         return rc;
     g_autofree char *text = g_strdup_printf(
-        "{\"created_us\": %" G_GINT64_FORMAT ", \"state\": \"%s\", \"disk_only\": %s}\n",
-        m->created_us, vm_state_name(m->state), m->disk_only ? "true" : "false");
+        "{\"created_us\": %" G_GINT64_FORMAT
+        ", \"state\": \"%s\", \"disk_only\": %s, \"phase\": \"%s\"}\n",
+        m->created_us, vm_state_name(m->state), m->disk_only ? "true" : "false",
+        phase_names[m->phase]);
     g_autofree char *path = meta_path(q, name);
     return qv_file_write_atomic(path, text, strlen(text), 0600);
 }
@@ -117,6 +143,145 @@ static int qemu_img_snapshot(GPtrArray *files, const char *op, const char *name)
     return 0;
 }
 
+/* The snapshot names in a qcow2 file (qemu-img -U: QEMU may hold it). */
+static int file_tags(const char *file, GHashTable *tags)
+{
+    const char *argv[] = {"qemu-img", "info", "-U", "--output=json", "--", file, NULL};
+    g_autofree char *out = NULL;
+    int rc = qemu_run_tool(argv, &out);
+    if (rc < 0)
+        return rc;
+    g_autoptr(JsonNode) root = json_from_string(out, NULL);
+    JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+    if (!o)
+        return qv_error_set(QV_ERR_PROTOCOL, "qemu-img info on '%s' printed no JSON object", file);
+    JsonNode *sn = json_object_get_member(o, "snapshots");
+    JsonArray *a = sn && JSON_NODE_HOLDS_ARRAY(sn) ? json_node_get_array(sn) : NULL;
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        const char *name =
+            JSON_NODE_HOLDS_OBJECT(e) ? qv_json_str(json_node_get_object(e), "name") : NULL;
+        if (name)
+            g_hash_table_add(tags, g_strdup(name));
+    }
+    return 0;
+}
+
+/* Remove every tag called name (qcow2 allows duplicates), from QEMU when it
+ * runs, else from the files. Errors are left to the next reconcile. */
+static void drop_tags(struct qemu_vm *q, struct qmp *m, GPtrArray *files, const char *name)
+{
+    for (int i = 0; m && i < 16; i++) {
+        g_autofree char *line = g_strdup_printf("delvm %s", name);
+        if (hmp(q, m, line) < 0)
+            break;
+    }
+    for (guint f = 0; !m && f < files->len; f++)
+        for (int i = 0; i < 16; i++) {
+            const char *argv[] = {"qemu-img", "snapshot",      "-d", name, "--",
+                                  g_ptr_array_index(files, f), NULL};
+            if (qemu_run_tool(argv, NULL) < 0)
+                break;
+        }
+    qv_reset_error();
+}
+
+/* Make records and tags agree after whatever was interrupted (the header
+ * comment has the rules). The caller holds the VM's lock. Nothing is
+ * decided while a disk cannot be read. */
+static void reconcile(struct qemu_vm *q, const struct qv_domain *def)
+{
+    g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+    if (snapshot_disks(q, def, files) < 0) {
+        qv_reset_error();
+        return;
+    }
+    g_autoptr(GPtrArray) tags = g_ptr_array_new_with_free_func((GDestroyNotify)g_hash_table_unref);
+    g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < files->len; i++) {
+        GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_ptr_array_add(tags, t);
+        if (file_tags(g_ptr_array_index(files, i), t) < 0) {
+            qv_reset_error();
+            return;
+        }
+        GHashTableIter it;
+        gpointer k;
+        g_hash_table_iter_init(&it, t);
+        while (g_hash_table_iter_next(&it, &k, NULL))
+            g_hash_table_add(names, g_strdup(k));
+    }
+    g_autofree char *dir = g_build_filename(q->dir, "snapshots", NULL);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *e;
+    while (d && (e = g_dir_read_name(d)))
+        if (g_str_has_suffix(e, ".json") && e[0] != '.')
+            g_hash_table_add(names, g_strndup(e, strlen(e) - 5));
+    struct qmp *m = NULL;
+    GHashTableIter it;
+    gpointer k;
+    g_hash_table_iter_init(&it, names);
+    while (g_hash_table_iter_next(&it, &k, NULL)) {
+        const char *name = k;
+        guint on = 0;
+        for (guint i = 0; i < tags->len; i++)
+            on += g_hash_table_contains(g_ptr_array_index(tags, i), name);
+        struct snap_meta meta;
+        g_autofree char *path = meta_path(q, name);
+        bool has_meta = g_file_test(path, G_FILE_TEST_EXISTS);
+        bool readable = has_meta && read_meta(q, name, &meta) == 0;
+        qv_reset_error();
+        if (readable && meta.phase == SNAP_READY && on == tags->len)
+            continue;
+        if (has_meta && !readable)
+            continue; /* damaged: listed as such, never guessed at */
+        if (on > 0) {
+            if (!m && qemu_vm_running(q) && !(m = qemu_vm_qmp(q, false))) {
+                qv_reset_error();
+                return;
+            }
+            drop_tags(q, m, files, name);
+        }
+        if (has_meta)
+            unlink(path);
+        proc_log(q->dir, "snapshot '%s' dropped: %s", name,
+                 !has_meta                     ? "a disk tag without a record"
+                 : meta.phase != SNAP_READY    ? "left half-done by an interrupted operation"
+                                               : "a record whose tag a disk lacks");
+    }
+    qmp_close(m);
+}
+
+int qemu_snapshot_copy_records(struct qemu_vm *src, const char *dst_dir)
+{
+    g_autofree char *from = g_build_filename(src->dir, "snapshots", NULL);
+    g_autofree char *to = g_build_filename(dst_dir, "snapshots", NULL);
+    g_autoptr(GDir) d = g_dir_open(from, 0, NULL);
+    const char *e;
+    while (d && (e = g_dir_read_name(d))) {
+        if (!g_str_has_suffix(e, ".json") || e[0] == '.')
+            continue;
+        g_autofree char *name = g_strndup(e, strlen(e) - 5);
+        struct snap_meta meta;
+        if (read_meta(src, name, &meta) < 0 || meta.phase != SNAP_READY) {
+            qv_reset_error();
+            continue;
+        }
+        g_autofree char *in = g_build_filename(from, e, NULL);
+        g_autofree char *out = g_build_filename(to, e, NULL);
+        g_autofree char *text = NULL;
+        gsize len = 0;
+        int rc = qv_dir_ensure(to, 0700);
+        if (rc == 0 && !g_file_get_contents(in, &text, &len, NULL))
+            rc = qv_error_set(QV_ERR_IO, "cannot read '%s'", in);
+        if (rc == 0)
+            rc = qv_file_write_atomic(out, text, len, 0600);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int run_state(struct qmp *m, enum vm_state *st)
 {
     JsonNode *ret = NULL;
@@ -138,17 +303,31 @@ static int create_locked(struct qemu_vm *q, const char *name, unsigned flags)
     int rc = snapshot_disks(q, def, files);
     if (rc < 0)
         return rc;
+    /* A tag an interrupted create left must not be taken for this one. */
+    reconcile(q, def);
     g_autofree char *path = meta_path(q, name);
     if (g_file_test(path, G_FILE_TEST_EXISTS))
         return qv_error_set(QV_ERR_EXISTS, "VM '%s' already has a snapshot '%s'", q->name, name);
     struct snap_meta meta = {.created_us = g_get_real_time(),
                              .state = VM_STATE_STOPPED,
-                             .disk_only = (flags & SNAPSHOT_DISK_ONLY) != 0};
-    if (qemu_vm_running(q)) {
-        struct qmp *m = qemu_vm_qmp(q, false);
-        if (!m)
-            return qv_error_code();
-        rc = run_state(m, &meta.state);
+                             .disk_only = (flags & SNAPSHOT_DISK_ONLY) != 0,
+                             .phase = SNAP_CREATING};
+    bool running = qemu_vm_running(q);
+    if (!running) {
+        g_autofree char *state_json = g_build_filename(q->dir, "state.json", NULL);
+        meta.disk_only = true; /* no process: there is no memory to save */
+        meta.state =
+            g_file_test(state_json, G_FILE_TEST_EXISTS) ? VM_STATE_STOPPED : VM_STATE_CREATED;
+    }
+    rc = write_meta(q, name, &meta);
+    if (rc < 0) {
+        qv_error_prefix("cannot take snapshot '%s' of VM '%s'", name, q->name);
+        return rc;
+    }
+    struct qmp *m = NULL;
+    if (running) {
+        m = qemu_vm_qmp(q, false);
+        rc = m ? run_state(m, &meta.state) : qv_error_code();
         if (rc == 0 && meta.disk_only) {
             for (guint i = 0; rc == 0 && i < def->disks->len; i++) {
                 const struct qv_disk *d = g_ptr_array_index(def->disks, i);
@@ -164,16 +343,22 @@ static int create_locked(struct qemu_vm *q, const char *name, unsigned flags)
             g_autofree char *line = g_strdup_printf("savevm %s", name);
             rc = hmp(q, m, line);
         }
-        qmp_close(m);
     } else {
-        meta.disk_only = true; /* no process: there is no memory to save */
-        g_autofree char *state_json = g_build_filename(q->dir, "state.json", NULL);
-        meta.state =
-            g_file_test(state_json, G_FILE_TEST_EXISTS) ? VM_STATE_STOPPED : VM_STATE_CREATED;
         rc = qemu_img_snapshot(files, "-c", name);
     }
-    if (rc == 0)
+    if (rc == 0) {
+        meta.phase = SNAP_READY;
         rc = write_meta(q, name, &meta);
+    }
+    if (rc < 0) {
+        /* Undo what was made; what this cannot undo, reconcile will. */
+        int code = qv_error_code();
+        g_autofree char *why = g_strdup(qv_last_error()->message);
+        drop_tags(q, m, files, name);
+        unlink(path);
+        qv_error_set(code, "%s", why);
+    }
+    qmp_close(m);
     if (rc == 0)
         proc_log(q->dir, "snapshot '%s' taken (%s, %s)", name, vm_state_name(meta.state),
                  meta.disk_only ? "disks only" : "memory and disks");
@@ -184,13 +369,14 @@ static int create_locked(struct qemu_vm *q, const char *name, unsigned flags)
 
 static int restore_locked(struct vm *vm, struct qemu_vm *q, const char *name)
 {
-    struct snap_meta meta;
-    int rc = read_meta(q, name, &meta);
-    if (rc < 0)
-        return rc;
     g_autoptr(qv_domain) def = qemu_vm_load_def(q);
     if (!def)
         return qv_error_code();
+    reconcile(q, def);
+    struct snap_meta meta;
+    int rc = read_ready_meta(q, name, &meta);
+    if (rc < 0)
+        return rc;
     g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
     rc = snapshot_disks(q, def, files);
     if (rc < 0)
@@ -228,15 +414,22 @@ static int restore_locked(struct vm *vm, struct qemu_vm *q, const char *name)
 
 static int delete_locked(struct qemu_vm *q, const char *name)
 {
-    struct snap_meta meta;
-    int rc = read_meta(q, name, &meta);
-    if (rc < 0)
-        return rc;
     g_autoptr(qv_domain) def = qemu_vm_load_def(q);
     if (!def)
         return qv_error_code();
+    reconcile(q, def);
+    struct snap_meta meta;
+    int rc = read_ready_meta(q, name, &meta);
+    if (rc < 0)
+        return rc;
     g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
     rc = snapshot_disks(q, def, files);
+    if (rc < 0)
+        return rc;
+    /* From here on the snapshot is going: a kill leaves a record the next
+     * reconcile finishes deleting. */
+    meta.phase = SNAP_DELETING;
+    rc = write_meta(q, name, &meta);
     if (rc < 0)
         return rc;
     if (qemu_vm_running(q)) {
@@ -304,6 +497,15 @@ static gint by_created(gconstpointer a, gconstpointer b)
 int qemu_snapshot_list(struct vm *vm, struct snapshot_info **list, size_t *count)
 {
     struct qemu_vm *q = qemu_vm_of(vm);
+    /* Reconciled when nobody else is at work on the VM (listing never
+     * waits for a lock). */
+    if (qemu_vm_lock(q, 0) == 0) {
+        g_autoptr(qv_domain) def = qemu_vm_load_def(q);
+        if (def)
+            reconcile(q, def);
+        qemu_vm_unlock(q);
+    }
+    qv_reset_error();
     g_autofree char *dir = g_build_filename(q->dir, "snapshots", NULL);
     GArray *out = g_array_new(FALSE, TRUE, sizeof(struct snapshot_info));
     g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
@@ -317,6 +519,8 @@ int qemu_snapshot_list(struct vm *vm, struct snapshot_info **list, size_t *count
             qv_reset_error();
             continue;
         }
+        if (m.phase != SNAP_READY)
+            continue;
         struct snapshot_info si = {
             .name = g_strdup(name), .created = m.created_us, .state = m.state};
         g_array_append_val(out, si);

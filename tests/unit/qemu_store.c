@@ -197,6 +197,126 @@ START_TEST(open_sweeps_stale_temporaries)
 }
 END_TEST
 
+/* ---- snapshots: records and qcow2 tags agree after any interruption ---- */
+
+static void tool(const char *const *argv, char **out)
+{
+    g_autofree char *err = NULL;
+    int status = 0;
+    g_autoptr(GError) e = NULL;
+    ck_assert_msg(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out,
+                               &err, &status, &e),
+                  "%s", e ? e->message : "");
+    ck_assert_msg(g_spawn_check_wait_status(status, NULL), "%s failed: %s", argv[0], err);
+}
+
+/* The tag names in the qcow2, one per line. */
+static char *tags_of(const char *disk)
+{
+    const char *argv[] = {"qemu-img", "info", "-U", "--output=json", disk, NULL};
+    g_autofree char *out = NULL;
+    tool(argv, &out);
+    GString *names = g_string_new(NULL);
+    for (const char *p = out; (p = strstr(p, "\"name\": \"")); p += 9) {
+        const char *v = p + 9, *end = strchr(v, '"');
+        g_string_append_len(names, v, end - v);
+        g_string_append_c(names, '\n');
+    }
+    return g_string_free(names, FALSE);
+}
+
+static struct vm *qcow2_vm(struct qv_conn *c, const char *name, char **disk)
+{
+    *disk = g_strdup_printf("%s/%s.qcow2", root, name);
+    const char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", *disk, "4M", NULL};
+    tool(mk, NULL);
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>%s</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>"
+        "<driver name='qemu' type='qcow2'/><source file='%s'/><target dev='vda' bus='virtio'/>"
+        "</disk></devices></domain>",
+        name, *disk);
+    struct vm *vm = vm_define_xml(c, xml);
+    ck_assert_msg(vm != NULL, "%s", qv_last_error()->message);
+    return vm;
+}
+
+static size_t snap_count(struct vm *vm)
+{
+    struct snapshot_info *list = NULL;
+    size_t n = 0;
+    OK(snapshot_list(vm, &list, &n));
+    snapshot_info_free(list, n);
+    return n;
+}
+
+START_TEST(snapshot_records_and_tags_agree)
+{
+    struct qv_conn *c = qv_connect(uri);
+    g_autofree char *disk = NULL;
+    struct vm *vm = qcow2_vm(c, "s1", &disk);
+    OK(snapshot_create(vm, "kept", 0));
+    ck_assert_int_eq(snap_count(vm), 1);
+
+    /* A create killed after its tag, before any record: the tag goes, and
+     * a new snapshot of that name is the only one with it. */
+    const char *orphan[] = {"qemu-img", "snapshot", "-c", "again", disk, NULL};
+    tool(orphan, NULL);
+    ck_assert_int_eq(snap_count(vm), 1);
+    g_autofree char *t1 = tags_of(disk);
+    ck_assert_str_eq(t1, "kept\n");
+    tool(orphan, NULL);
+    OK(snapshot_create(vm, "again", 0));
+    g_autofree char *t2 = tags_of(disk);
+    ck_assert_str_eq(t2, "kept\nagain\n");
+
+    /* A create killed between record and tag ("creating"), and a record
+     * whose tag is gone: both are dropped; "kept" survives. */
+    g_autofree char *rec = g_build_filename(root, "qemu", "s1", "snapshots", "half.json", NULL);
+    const char *creating = "{\"created_us\": 1, \"state\": \"stopped\", \"disk_only\": true, "
+                           "\"phase\": \"creating\"}";
+    OK(qv_file_write_atomic(rec, creating, strlen(creating), 0600));
+    const char *drop[] = {"qemu-img", "snapshot", "-d", "again", disk, NULL};
+    tool(drop, NULL);
+    ck_assert_int_eq(snap_count(vm), 1);
+    ck_assert(!g_file_test(rec, G_FILE_TEST_EXISTS));
+    g_autofree char *t3 = tags_of(disk);
+    ck_assert_str_eq(t3, "kept\n");
+    OK(snapshot_restore(vm, "kept"));
+
+    /* A delete killed after marking its record: the snapshot is gone. */
+    g_autofree char *kept = g_build_filename(root, "qemu", "s1", "snapshots", "kept.json", NULL);
+    const char *deleting = "{\"created_us\": 1, \"state\": \"stopped\", \"disk_only\": true, "
+                           "\"phase\": \"deleting\"}";
+    OK(qv_file_write_atomic(kept, deleting, strlen(deleting), 0600));
+    ck_assert_int_eq(snap_count(vm), 0);
+    g_autofree char *t4 = tags_of(disk);
+    ck_assert_str_eq(t4, "");
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
+START_TEST(clone_has_all_snapshots)
+{
+    struct qv_conn *c = qv_connect(uri);
+    g_autofree char *disk = NULL;
+    struct vm *vm = qcow2_vm(c, "s2", &disk);
+    OK(snapshot_create(vm, "one", 0));
+    OK(snapshot_create(vm, "two", 0));
+    struct vm *cl = vm_clone(vm, "s2-copy");
+    ck_assert_msg(cl != NULL, "%s", qv_last_error()->message);
+    ck_assert_int_eq(snap_count(cl), 2);
+    OK(snapshot_restore(cl, "one"));
+    OK(snapshot_delete(cl, "two"));
+    ck_assert_int_eq(snap_count(cl), 1);
+    ck_assert_int_eq(snap_count(vm), 2);
+    vm_destroy(cl);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("qemu_store");
@@ -207,6 +327,8 @@ int main(void)
     tcase_add_test(tc, uuid_race_threads);
     tcase_add_test(tc, uuid_race_processes);
     tcase_add_test(tc, open_sweeps_stale_temporaries);
+    tcase_add_test(tc, snapshot_records_and_tags_agree);
+    tcase_add_test(tc, clone_has_all_snapshots);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
