@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../util/error.h"
+#include "../util/fileio.h"
 #include "proc.h"
 
 extern char **environ;
@@ -19,12 +20,18 @@ int proc_spawn(char *const argv[], const char *log_path, pid_t *pid)
         return qv_error_set(QV_ERR_INVALID_ARG, "nothing to spawn: argv is empty");
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
+    /* The log is opened here, not by the child: with O_NOFOLLOW and a mode
+     * that does not depend on the caller's umask. */
+    int log_fd = log_path ? qv_file_open_private(log_path, O_WRONLY | O_APPEND)
+                          : open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (log_fd < 0)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot open '%s'",
+                                  log_path ? log_path : "/dev/null");
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    const char *log = log_path ? log_path : "/dev/null";
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_APPEND | O_CREAT, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_adddup2(&fa, log_fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
     /* A caller that ignores SIGPIPE or blocks signals must not pass that on. */
     sigset_t none, all;
     sigemptyset(&none);
@@ -37,6 +44,7 @@ int proc_spawn(char *const argv[], const char *log_path, pid_t *pid)
                                    : posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
+    close(log_fd);
     if (err)
         return qv_error_set_errno(QV_ERR_SYSTEM, err, "cannot run '%s'", argv[0]);
     return 0;

@@ -49,7 +49,7 @@ void proc_log(const char *dir, const char *fmt, ...)
     g_autofree char *stamp = g_date_time_format_iso8601(now);
     g_autofree char *line = g_strdup_printf("%s %s\n", stamp, msg);
     g_autofree char *path = g_build_filename(dir, "qv.log", NULL);
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = qv_file_open_private(path, O_WRONLY | O_APPEND);
     if (fd < 0)
         return;
     ssize_t n = write(fd, line, strlen(line));

@@ -74,21 +74,90 @@ int qv_file_read(const char *path, char **data, size_t *len)
     return 0;
 }
 
+/* mkdir with exactly `mode`: the caller's umask must not decide (0277 would
+ * leave a directory nobody can create files in). */
+static int mkdir_exact(const char *dir, mode_t mode)
+{
+    if (mkdir(dir, mode) < 0)
+        return -1;
+    return chmod(dir, mode);
+}
+
+int qv_dir_make_private(const char *dir)
+{
+    return mkdir_exact(dir, 0700) < 0
+               ? qv_error_set_errno(QV_ERR_IO, errno, "cannot create directory '%s'", dir)
+               : 0;
+}
+
+static int mkdir_parents(const char *dir, mode_t mode)
+{
+    struct stat st;
+    if (lstat(dir, &st) == 0)
+        return 0;
+    g_autofree char *parent = g_path_get_dirname(dir);
+    if (strcmp(parent, dir) != 0 && mkdir_parents(parent, mode) < 0)
+        return -1;
+    if (mkdir_exact(dir, mode) < 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int qv_dir_check_owner(const char *dir, const struct stat *st)
+{
+    if (st->st_uid != geteuid())
+        return qv_error_set(QV_ERR_PERMISSION,
+                            "state directory '%s' belongs to uid %u, not to this user (uid %u); "
+                            "use a directory of your own",
+                            dir, (unsigned)st->st_uid, (unsigned)geteuid());
+    return 0;
+}
+
 int qv_dir_ensure(const char *dir, mode_t mode)
 {
     struct stat pre;
     if (lstat(dir, &pre) == 0 && !S_ISDIR(pre.st_mode))
         return qv_error_set(QV_ERR_IO, "'%s' exists and is not a directory", dir);
-    if (g_mkdir_with_parents(dir, (int)mode) < 0)
+    if (mkdir_parents(dir, mode) < 0)
         return qv_error_set_errno(QV_ERR_IO, errno, "cannot create directory '%s'", dir);
     struct stat st;
     if (lstat(dir, &st) < 0)
         return qv_error_set_errno(QV_ERR_IO, errno, "cannot stat '%s'", dir);
     if (!S_ISDIR(st.st_mode))
         return qv_error_set(QV_ERR_IO, "'%s' exists and is not a directory", dir);
+    /* Another user's directory could be read, or swapped under us. */
+    if (qv_dir_check_owner(dir, &st) < 0)
+        return qv_error_code();
     if ((st.st_mode & 07777) != mode && chmod(dir, mode) < 0)
         return qv_error_set_errno(QV_ERR_IO, errno, "cannot chmod '%s'", dir);
     return 0;
+}
+
+int qv_file_open_private(const char *path, int flags)
+{
+    int fd = open(path, flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    /* Created under a strict umask, the file lacks bits a later open needs. */
+    if (st.st_uid == geteuid() && (st.st_mode & 0777) != 0600 && fchmod(fd, 0600) < 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
 }
 
 static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

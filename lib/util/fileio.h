@@ -3,6 +3,7 @@
 #define QV_UTIL_FILEIO_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Write data to path through a temporary file in the same directory, fsync
@@ -19,6 +20,13 @@ int qv_file_read_text(const char *path, size_t max, char **data, size_t *len);
 /* Create dir and its parents; dir itself ends up with exactly `mode`
  * (0700 for state directories) even if it existed with looser bits. */
 int qv_dir_ensure(const char *dir, mode_t mode);
+/* mkdir dir with mode 0700 whatever the umask; fails if it exists. */
+int qv_dir_make_private(const char *dir);
+/* QV_ERR_PERMISSION unless st (of dir) belongs to the calling user. */
+int qv_dir_check_owner(const char *dir, const struct stat *st);
+/* open(path, flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC) of a regular file
+ * with mode 0600 whatever the umask; -1 with errno on failure. */
+int qv_file_open_private(const char *path, int flags);
 /* Remove a directory tree without following symlinks. */
 int qv_dir_remove_tree(const char *dir);
 

@@ -7,10 +7,13 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fileio.h"
 
 int qv_lock_acquire(const char *path, int timeout_ms)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* O_NOFOLLOW: a symlink planted as the lock would make us create or
+     * truncate whatever it points to. */
+    int fd = qv_file_open_private(path, O_RDWR);
     if (fd < 0)
         return qv_error_set_errno(QV_ERR_IO, errno, "cannot open lock file '%s'", path);
     gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time() + (gint64)timeout_ms * 1000;
