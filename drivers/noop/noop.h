@@ -85,6 +85,11 @@ struct noop_vm {
      * (inode numbers get reused) is told apart. "" until first read. */
     char instance[37];
     char uuid[37]; /* memory mode: the definition's UUID, fixed for the VM's life */
+    /* Directory mode: state.json's memory generation. A restore writes the
+     * memory files of generation N+1 beside those of N and commits by
+     * renaming state.json, so a kill leaves one whole generation; other
+     * processes see the number change and remap. */
+    uint64_t memgen;
     int lock_fd; /* the flock, held between begin and end */
     struct qv_domain *def;
     char *def_stamp; /* directory mode: identity of the domain.xml def came from */
@@ -124,8 +129,14 @@ int noop_store_save_def(struct noop_vm *v);
 int noop_store_read_status(struct noop_vm *v, struct qv_vm_status *st);
 int noop_store_save_state(struct noop_vm *v);
 int noop_store_write_def(const char *dir, const struct qv_domain *def);
-int noop_store_write_state(const char *dir, const char *instance, const struct qv_vm_status *st,
-                           GPtrArray *regions);
+int noop_store_write_state(const char *dir, const char *instance, uint64_t memgen,
+                           const struct qv_vm_status *st, GPtrArray *regions);
+int noop_store_read_memgen(const char *dir, uint64_t *memgen);
+/* The lock that makes a check of names and UUIDs and the publication of a
+ * new VM one step across processes. Returns the fd for qv_lock_release. */
+int noop_store_names_lock(struct noop_conn *nc, const char *why, const char *name);
+/* noop_sweep.c: remove temporaries no live process is writing. */
+void noop_store_sweep(struct noop_conn *nc);
 /* Read state.json's instance id into v->instance. */
 int noop_store_adopt(struct noop_vm *v);
 /* Move a fully written temporary directory to dir; QV_ERR_EXISTS if taken. */
@@ -148,11 +159,16 @@ int noop_reason_from_name(const char *s, enum vm_state_reason *out);
 struct noop_region *noop_region_new(uint64_t gpa, uint64_t size, uint32_t flags, const char *path);
 void noop_region_free(struct noop_region *r);
 int noop_region_map(struct noop_region *r);
-/* dst := src byte for byte (same size), copying only pages that hold data. */
+/* dst := src byte for byte (same size), copying only pages that hold data.
+ * dst must be new (all zero); a full file system gives an error, no signal. */
 int noop_region_copy(struct noop_region *dst, struct noop_region *src);
+/* Give r fresh's backing (fresh is left empty): a mapping of r is replaced
+ * in place, so addresses handed out stay valid. */
+int noop_region_swap(struct noop_region *r, struct noop_region *fresh);
 /* Bytes the region's backing occupies (allocated blocks). */
 uint64_t noop_region_bytes(struct noop_region *r);
-char *noop_region_file(const char *dir, uint64_t gpa);
+/* The file of the region at gpa in memory generation gen (see noop_vm.memgen). */
+char *noop_region_file(const char *dir, uint64_t gpa, uint64_t gen);
 /* Make v->regions[0] the RAM region for v->def. */
 int noop_memory_init(struct noop_vm *v);
 int noop_memory_add(struct noop_vm *v, uint64_t gpa, uint64_t size, uint32_t flags);
@@ -160,6 +176,8 @@ struct noop_region *noop_memory_find(struct noop_vm *v, uint64_t gpa, uint64_t s
 /* Directory mode: open any region state.json lists that v lacks. */
 int noop_memory_sync(struct noop_vm *v, GArray *regions /* struct noop_region */);
 void noop_memory_clear(struct noop_vm *v);
+/* Directory mode: another process moved the memory to generation gen. */
+int noop_memory_regen(struct noop_vm *v, uint64_t gen);
 int noop_vm_add_memory_region(struct vm *vm, uint64_t gpa, uint64_t size, uint32_t flags);
 void *noop_vm_gpa_to_hva(struct vm *vm, uint64_t gpa);
 int noop_vm_read_memory(struct vm *vm, uint64_t gpa, void *buf, size_t len);

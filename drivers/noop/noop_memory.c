@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/util/error.h"
+#include "lib/util/fileio.h"
 #include "noop.h"
 
 #define PAGE 4096u
@@ -39,16 +40,20 @@ void noop_region_free(struct noop_region *r)
     g_free(r);
 }
 
-char *noop_region_file(const char *dir, uint64_t gpa)
+char *noop_region_file(const char *dir, uint64_t gpa, uint64_t gen)
 {
-    return g_strdup_printf("%s/memory-%" G_GINT64_MODIFIER "x.bin", dir, gpa);
+    /* Generation 0 keeps the name older versions wrote. */
+    if (gen == 0)
+        return g_strdup_printf("%s/memory-%" G_GINT64_MODIFIER "x.bin", dir, gpa);
+    return g_strdup_printf("%s/memory-%" G_GINT64_MODIFIER "x.g%" G_GUINT64_FORMAT ".bin", dir, gpa,
+                           gen);
 }
 
 static int region_open(struct noop_region *r)
 {
     if (r->fd >= 0)
         return 0;
-    int fd = r->path ? open(r->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)
+    int fd = r->path ? qv_file_open_private(r->path, O_RDWR)
                      : memfd_create("qv-noop-memory", MFD_CLOEXEC);
     if (fd < 0)
         return qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot open guest memory %s",
@@ -90,24 +95,39 @@ static bool page_is_zero(const uint8_t *p)
     return true;
 }
 
+static int write_all_at(int fd, const uint8_t *p, size_t len, off_t off)
+{
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        len -= (size_t)n;
+        off += n;
+    }
+    return 0;
+}
+
 int noop_region_copy(struct noop_region *dst, struct noop_region *src)
 {
     if (dst->size != src->size)
         return qv_error_set(QV_ERR_INTERNAL, "memory copy between regions of different sizes");
-    int rc = noop_region_map(dst);
+    int rc = region_open(dst);
     if (rc < 0)
         return rc;
-    /* Punching keeps the file (and every mapping of it, in other processes
-     * too) valid, where truncation would make their accesses fault. */
-    if (fallocate(dst->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)dst->size) < 0)
-        memset(dst->hva, 0, dst->size);
+    const char *dst_name = dst->path ? dst->path : "(memfd)";
     if (src->fd < 0 && !src->path)
         return 0; /* never touched: all zero */
     if ((rc = region_open(src)) < 0)
         return rc;
-    /* Read with pread, not through a mapping: file systems may report
+    /* pwrite, never a store into a mapping: on a full file system a store
+     * into a sparse MAP_NORESERVE file is a SIGBUS, a pwrite is ENOSPC.
+     * Read with pread, not through a mapping: file systems may report
      * large unwritten ranges as data (ext4 does), and faulting those in
-     * page by page costs far more than reading them. */
+     * page by page costs far more than reading them. Zero pages are
+     * skipped, so the copy stays as sparse as its source. */
     enum { CHUNK = 1 << 20 };
     g_autofree uint8_t *buf = g_malloc(CHUNK);
     off_t off = 0, end = (off_t)src->size;
@@ -130,15 +150,49 @@ int noop_region_copy(struct noop_region *dst, struct noop_region *src)
                 return qv_error_set_errno(QV_ERR_IO, got < 0 ? errno : EIO,
                                           "cannot read guest memory %s",
                                           src->path ? src->path : "(memfd)");
-            for (ssize_t k = 0; k < got; k += PAGE)
-                if (!page_is_zero(buf + k))
-                    memcpy(dst->hva + p + k, buf + k, PAGE);
+            for (ssize_t k = 0; k < got;) {
+                if (page_is_zero(buf + k)) {
+                    k += PAGE;
+                    continue;
+                }
+                ssize_t run = k + PAGE;
+                while (run < got && !page_is_zero(buf + run))
+                    run += PAGE;
+                int err = write_all_at(dst->fd, buf + k, (size_t)(run - k), p + k);
+                if (err < 0)
+                    return qv_error_set_errno(QV_ERR_IO, -err, "cannot write guest memory to %s",
+                                              dst_name);
+                k = run;
+            }
             p += got;
         }
         off = hole;
     }
     if (dst->path && fsync(dst->fd) < 0)
         return qv_error_set_errno(QV_ERR_IO, errno, "cannot write %s", dst->path);
+    return 0;
+}
+
+int noop_region_swap(struct noop_region *r, struct noop_region *fresh)
+{
+    int rc = region_open(fresh);
+    if (rc < 0)
+        return rc;
+    if (r->hva) {
+        /* Mapped in place: pointers handed out by vm_gpa_to_hva stay valid
+         * and now see the new contents. */
+        void *p = mmap(r->hva, r->size, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fresh->fd, 0);
+        if (p == MAP_FAILED)
+            return qv_error_set_errno(QV_ERR_NOMEM, errno, "cannot map guest memory %s",
+                                      fresh->path ? fresh->path : "(memfd)");
+    }
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = fresh->fd;
+    fresh->fd = -1;
+    g_free(r->path);
+    r->path = g_steal_pointer(&fresh->path);
     return 0;
 }
 
@@ -163,7 +217,7 @@ static int add_region(struct noop_vm *v, uint64_t gpa, uint64_t size, uint32_t f
                 "x overlaps the region 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER "x",
                 v->name, gpa, gpa + size - 1, r->gpa, r->gpa + r->size - 1);
     }
-    g_autofree char *path = v->dir ? noop_region_file(v->dir, gpa) : NULL;
+    g_autofree char *path = v->dir ? noop_region_file(v->dir, gpa, v->memgen) : NULL;
     guint at = 0;
     while (at < v->regions->len &&
            ((struct noop_region *)g_ptr_array_index(v->regions, at))->gpa < gpa)
@@ -191,6 +245,32 @@ int noop_memory_sync(struct noop_vm *v, GArray *regions)
             return qv_error_set(QV_ERR_JSON, "%s/state.json: $.regions[%u]: %s", v->dir, i, why);
         }
     }
+    return 0;
+}
+
+int noop_memory_regen(struct noop_vm *v, uint64_t gen)
+{
+    for (guint i = 0; i < v->regions->len; i++) {
+        struct noop_region *r = g_ptr_array_index(v->regions, i);
+        g_autofree char *path = noop_region_file(v->dir, r->gpa, gen);
+        struct stat st;
+        if (stat(path, &st) < 0 || (uint64_t)st.st_size != r->size) {
+            /* The new generation changed the layout (a restore across a
+             * memory resize): start over from the files. */
+            noop_memory_clear(v);
+            break;
+        }
+        struct noop_region *fresh = noop_region_new(r->gpa, r->size, r->flags, path);
+        int rc = r->fd >= 0 || r->hva ? noop_region_swap(r, fresh) : 0;
+        if (rc == 0 && r->fd < 0) {
+            g_free(r->path);
+            r->path = g_steal_pointer(&path);
+        }
+        noop_region_free(fresh);
+        if (rc < 0)
+            return rc;
+    }
+    v->memgen = gen;
     return 0;
 }
 
@@ -298,9 +378,13 @@ static int memory_rw(struct vm *vm, uint64_t gpa, uint8_t *buf, size_t len, bool
     for (uint64_t at = gpa, left = len; rc == 0 && left > 0;) {
         struct noop_region *r = region_at(v, at);
         uint64_t off = at - r->gpa, n = MIN(left, r->size - off);
-        if (write)
-            memcpy(r->hva + off, buf, n);
-        else
+        int err;
+        if (write && (err = write_all_at(r->fd, buf, n, (off_t)off)) < 0)
+            /* Not memcpy: on a full file system that would be a SIGBUS. */
+            rc = qv_error_set_errno(
+                QV_ERR_IO, -err,
+                "cannot write guest memory of VM '%s' at 0x%" G_GINT64_MODIFIER "x", v->name, at);
+        else if (!write)
             memcpy(buf, r->hva + off, n);
         buf += n;
         at += n;

@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/api/state.h"
 #include "lib/util/error.h"
@@ -109,23 +110,119 @@ static void apply_cpus(struct vm *vm, struct noop_vm *v, GArray *ids, GPtrArray 
     }
 }
 
-/* Copy the captured regions back; a region removed since is added again. */
-static int apply_memory(struct noop_vm *v, GPtrArray *regions)
+static bool overlap(const struct noop_region *a, const struct noop_region *b)
 {
-    for (guint i = 0; i < regions->len; i++) {
-        struct noop_region *src = g_ptr_array_index(regions, i);
-        struct noop_region *dst = noop_memory_find(v, src->gpa, src->size);
-        if (!dst) {
-            int rc = noop_memory_add(v, src->gpa, src->size, src->flags);
+    return a->gpa < b->gpa + b->size && b->gpa < a->gpa + a->size;
+}
+
+static bool overlaps_any(const struct noop_region *r, GPtrArray *set)
+{
+    for (guint i = 0; i < set->len; i++)
+        if (overlap(r, g_ptr_array_index(set, i)))
+            return true;
+    return false;
+}
+
+static gint cmp_gpa(gconstpointer a, gconstpointer b)
+{
+    const struct noop_region *x = *(struct noop_region *const *)a;
+    const struct noop_region *y = *(struct noop_region *const *)b;
+    return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
+}
+
+/* The memory after a restore: the snapshot's regions with their contents
+ * (a region removed since comes back), and the regions added since, kept
+ * as they are. Built in new files (memfds in memory mode) before anything
+ * changes: a failure, a full disk included, leaves the VM as it was. */
+static GPtrArray *build_memory(struct noop_vm *v, GPtrArray *snap_regions, uint64_t gen)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)noop_region_free);
+    int rc = 0;
+    for (guint i = 0; rc == 0 && i < snap_regions->len; i++) {
+        struct noop_region *src = g_ptr_array_index(snap_regions, i);
+        g_autofree char *path = v->dir ? noop_region_file(v->dir, src->gpa, gen) : NULL;
+        struct noop_region *fresh = noop_region_new(src->gpa, src->size, src->flags, path);
+        g_ptr_array_add(out, fresh);
+        if (path)
+            unlink(path); /* left by an earlier, interrupted restore */
+        rc = noop_region_copy(fresh, src);
+    }
+    for (guint i = 0; rc == 0 && v->dir && i < v->regions->len; i++) {
+        struct noop_region *cur = g_ptr_array_index(v->regions, i);
+        if (overlaps_any(cur, snap_regions))
+            continue;
+        g_autofree char *path = noop_region_file(v->dir, cur->gpa, gen);
+        struct noop_region *fresh = noop_region_new(cur->gpa, cur->size, cur->flags, path);
+        g_ptr_array_add(out, fresh);
+        unlink(path);
+        rc = noop_region_copy(fresh, cur);
+    }
+    if (rc < 0) {
+        for (guint i = 0; i < out->len; i++) {
+            struct noop_region *r = g_ptr_array_index(out, i);
+            if (r->path)
+                unlink(r->path);
+        }
+        g_ptr_array_free(out, TRUE);
+        return NULL;
+    }
+    g_ptr_array_sort(out, cmp_gpa);
+    return out;
+}
+
+/* Memory mode: the new contents replace the old ones in place. */
+static int mem_commit(struct noop_vm *v, GPtrArray *fresh)
+{
+    for (guint i = 0; i < fresh->len; i++) {
+        struct noop_region *f = g_ptr_array_index(fresh, i);
+        struct noop_region *dst = noop_memory_find(v, f->gpa, f->size);
+        if (dst) {
+            int rc = noop_region_swap(dst, f);
             if (rc < 0)
                 return rc;
-            dst = noop_memory_find(v, src->gpa, src->size);
+            continue;
         }
-        int rc = noop_region_copy(dst, src);
-        if (rc < 0)
-            return rc;
+        /* Resized or removed since: whatever overlaps it goes. */
+        for (guint k = v->regions->len; k-- > 0;)
+            if (overlap(g_ptr_array_index(v->regions, k), f))
+                g_ptr_array_remove_index(v->regions, k);
+        fresh->pdata[i] = NULL; /* now v's */
+        g_ptr_array_add(v->regions, f);
     }
+    g_ptr_array_sort(v->regions, cmp_gpa);
     return 0;
+}
+
+/* Directory mode: state.json naming the new memory generation is the
+ * commit; afterwards every process maps the new files (noop_memory_regen)
+ * and the old generation is removed. */
+static int dir_commit(struct noop_vm *v, GPtrArray *fresh, uint64_t gen,
+                      const struct qv_vm_status *st)
+{
+    uint64_t old_gen = v->memgen;
+    g_autoptr(GPtrArray) old_files = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < v->regions->len; i++) {
+        struct noop_region *r = g_ptr_array_index(v->regions, i);
+        g_ptr_array_add(old_files, noop_region_file(v->dir, r->gpa, old_gen));
+    }
+    int rc = noop_store_write_state(v->dir, v->instance, gen, st, fresh);
+    if (rc < 0)
+        return rc;
+    v->st = *st;
+    g_autoptr(GArray) list = g_array_new(FALSE, TRUE, sizeof(struct noop_region));
+    for (guint i = 0; i < fresh->len; i++) {
+        struct noop_region *f = g_ptr_array_index(fresh, i);
+        struct noop_region r = {.gpa = f->gpa, .size = f->size, .flags = f->flags, .fd = -1};
+        g_array_append_val(list, r);
+    }
+    rc = noop_memory_regen(v, gen);
+    if (rc == 0 && v->regions->len == 0)
+        rc = noop_memory_init(v);
+    if (rc == 0)
+        rc = noop_memory_sync(v, list);
+    for (guint i = 0; i < old_files->len; i++)
+        unlink(g_ptr_array_index(old_files, i));
+    return rc;
 }
 
 static int no_such(struct noop_vm *v, const char *name)
@@ -186,21 +283,36 @@ static int mem_create(struct noop_vm *v, const char *name, unsigned flags)
 
 static int restore_common(struct vm *vm, struct noop_vm *v, struct noop_snap *s)
 {
-    int rc = 0;
-    if (!s->disk_only) {
-        rc = apply_memory(v, s->regions);
-        if (rc < 0)
-            return rc;
-        apply_cpus(vm, v, s->ids, s->cpus);
-    }
+    uint64_t gen = v->memgen + 1;
+    g_autoptr(GPtrArray) fresh = NULL;
+    if (!s->disk_only && !(fresh = build_memory(v, s->regions, gen)))
+        return qv_error_code();
+    /* The definition goes first: a kill before the commit below leaves
+     * the old memory and state (with the snapshot's definition), never a
+     * mix of memories. */
     struct qv_domain *old = v->def;
     v->def = qv_domain_copy(s->def);
-    if (v->dir && (rc = noop_store_save_def(v)) < 0) {
+    int rc = v->dir ? noop_store_save_def(v) : 0;
+    if (rc < 0) {
         qv_domain_free(v->def);
         v->def = old;
+        for (guint i = 0; fresh && i < fresh->len; i++) {
+            struct noop_region *r = g_ptr_array_index(fresh, i);
+            if (r->path)
+                unlink(r->path);
+        }
         return rc;
     }
     qv_domain_free(old);
+    struct qv_vm_status st = {s->st.state, s->st.reason, -1};
+    if (fresh && v->dir)
+        rc = dir_commit(v, fresh, gen, &st);
+    else if (fresh)
+        rc = mem_commit(v, fresh);
+    if (rc < 0)
+        return rc;
+    if (!s->disk_only)
+        apply_cpus(vm, v, s->ids, s->cpus);
     return noop_vm_set_state(v, s->st.state, s->st.reason);
 }
 
@@ -255,7 +367,7 @@ static int dir_write(struct noop_vm *v, const char *tmp, const char *name, unsig
     }
     for (guint i = 0; rc == 0 && !disk_only && i < v->regions->len; i++) {
         struct noop_region *r = g_ptr_array_index(v->regions, i);
-        g_autofree char *path = noop_region_file(tmp, r->gpa);
+        g_autofree char *path = noop_region_file(tmp, r->gpa, 0);
         struct noop_region *copy = noop_region_new(r->gpa, r->size, r->flags, path);
         rc = noop_region_copy(copy, r);
         noop_region_free(copy);
@@ -354,7 +466,7 @@ static struct noop_snap *dir_read_meta(const char *dir, const char *name, bool w
         }
         for (guint i = 0; i < regions->len; i++) {
             struct noop_region *r = &g_array_index(regions, struct noop_region, i);
-            g_autofree char *file = noop_region_file(dir, r->gpa);
+            g_autofree char *file = noop_region_file(dir, r->gpa, 0);
             struct stat st;
             if (stat(file, &st) < 0 || (uint64_t)st.st_size != r->size) {
                 qv_error_set(QV_ERR_IO, "%s: missing or of the wrong size", file);

@@ -28,14 +28,33 @@ char *noop_store_vm_dir(struct noop_conn *nc, const char *name)
 
 int noop_store_open(struct noop_conn *nc)
 {
-    /* An existing directory is used as it is (it may be the user's); one we
+    /* An existing directory is used as it is (it may be the user's, and
+     * reached through a symlink), provided it is the caller's; one we
      * create is private. */
-    if (!g_file_test(nc->dir, G_FILE_TEST_IS_DIR) && qv_dir_ensure(nc->dir, 0700) < 0)
+    struct stat st;
+    if (stat(nc->dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return qv_error_set(QV_ERR_IO, "'%s' exists and is not a directory", nc->dir);
+        if (qv_dir_check_owner(nc->dir, &st) < 0)
+            return qv_error_code();
+    } else if (qv_dir_ensure(nc->dir, 0700) < 0) {
         return qv_error_code();
+    }
     g_autofree char *locks = g_build_filename(nc->dir, ".locks", NULL);
     if (qv_dir_ensure(locks, 0700) < 0)
         return qv_error_code();
+    noop_store_sweep(nc);
     return 0;
+}
+
+int noop_store_names_lock(struct noop_conn *nc, const char *why, const char *name)
+{
+    /* "@" cannot appear in a VM name, so no VM's lock file collides. */
+    g_autofree char *path = g_build_filename(nc->dir, ".locks", "@names.lock", NULL);
+    int fd = qv_lock_acquire(path, NOOP_LOCK_TIMEOUT_MS);
+    if (fd < 0)
+        qv_error_prefix("cannot %s VM '%s'", why, name);
+    return fd;
 }
 
 int noop_store_lock(struct noop_vm *v)
@@ -161,8 +180,8 @@ void noop_json_add_regions(JsonBuilder *b, GPtrArray *regions, guint from)
     json_builder_end_array(b);
 }
 
-int noop_store_write_state(const char *dir, const char *instance, const struct qv_vm_status *st,
-                           GPtrArray *regions)
+int noop_store_write_state(const char *dir, const char *instance, uint64_t memgen,
+                           const struct qv_vm_status *st, GPtrArray *regions)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
@@ -174,6 +193,10 @@ int noop_store_write_state(const char *dir, const char *instance, const struct q
     json_builder_add_string_value(b, noop_reason_name(st->reason));
     json_builder_set_member_name(b, "exit_status");
     json_builder_add_int_value(b, st->exit_status);
+    if (memgen) {
+        json_builder_set_member_name(b, "memory_generation");
+        json_builder_add_int_value(b, (gint64)memgen);
+    }
     /* RAM is implied by the definition; only added regions are listed. */
     noop_json_add_regions(b, regions, 1);
     json_builder_end_object(b);
@@ -188,7 +211,8 @@ int noop_store_write_state(const char *dir, const char *instance, const struct q
 }
 
 /* Parse state.json into st and (when wanted) the added regions. */
-static int read_state(const char *dir, struct qv_vm_status *st, GArray *regions, char instance[37])
+static int read_state(const char *dir, struct qv_vm_status *st, GArray *regions, char instance[37],
+                      uint64_t *memgen)
 {
     g_autofree char *path = g_build_filename(dir, "state.json", NULL);
     g_autofree char *text = NULL;
@@ -221,6 +245,12 @@ static int read_state(const char *dir, struct qv_vm_status *st, GArray *regions,
         (!noop_json_int(o, "exit_status", &status) || status < -1 || status > 255))
         return qv_error_set(QV_ERR_JSON, "%s: $.exit_status: expected an integer -1..255", path);
     st->exit_status = (int)status;
+    gint64 gen = 0;
+    if (json_object_has_member(o, "memory_generation") &&
+        (!noop_json_int(o, "memory_generation", &gen) || gen < 0))
+        return qv_error_set(QV_ERR_JSON, "%s: $.memory_generation: expected an integer >= 0", path);
+    if (memgen)
+        *memgen = (uint64_t)gen;
     const char *id = qv_json_str(o, "instance");
     if (instance)
         g_strlcpy(instance, id ? id : "", 37);
@@ -238,21 +268,27 @@ static bool same_instance(const struct noop_vm *v, const char *id)
 int noop_store_read_status(struct noop_vm *v, struct qv_vm_status *st)
 {
     char id[37];
-    int rc = read_state(v->dir, st, NULL, id);
+    int rc = read_state(v->dir, st, NULL, id, NULL);
     if (rc == 0 && !same_instance(v, id))
         return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' was destroyed", v->name);
     return rc;
 }
 
+int noop_store_read_memgen(const char *dir, uint64_t *memgen)
+{
+    struct qv_vm_status st;
+    return read_state(dir, &st, NULL, NULL, memgen);
+}
+
 int noop_store_adopt(struct noop_vm *v)
 {
     struct qv_vm_status st;
-    return read_state(v->dir, &st, NULL, v->instance);
+    return read_state(v->dir, &st, NULL, v->instance, NULL);
 }
 
 int noop_store_save_state(struct noop_vm *v)
 {
-    return noop_store_write_state(v->dir, v->instance, &v->st, v->regions);
+    return noop_store_write_state(v->dir, v->instance, v->memgen, &v->st, v->regions);
 }
 
 /* ---- domain.xml ---- */
@@ -326,7 +362,8 @@ int noop_store_load(struct noop_vm *v, bool full)
     struct qv_vm_status now;
     char id[37];
     g_autoptr(GArray) regions = g_array_new(FALSE, TRUE, sizeof(struct noop_region));
-    int rc = read_state(v->dir, &now, full ? regions : NULL, id);
+    uint64_t memgen = 0;
+    int rc = read_state(v->dir, &now, full ? regions : NULL, id, &memgen);
     if (rc < 0)
         return rc;
     if (!same_instance(v, id))
@@ -340,6 +377,8 @@ int noop_store_load(struct noop_vm *v, bool full)
     rc = load_def(v);
     if (rc < 0)
         return rc;
+    if (memgen != v->memgen && (rc = noop_memory_regen(v, memgen)) < 0)
+        return rc;
     if (v->regions->len == 0 && (rc = noop_memory_init(v)) < 0)
         return rc;
     return noop_memory_sync(v, regions);
@@ -350,7 +389,9 @@ int noop_store_load(struct noop_vm *v, bool full)
 char *noop_store_mkdtemp(const char *parent, const char *name)
 {
     char *tmp = g_strdup_printf("%s/.tmp-%s-XXXXXX", parent, name);
-    if (!g_mkdtemp_full(tmp, 0700)) {
+    /* chmod: the caller's umask must not decide (0277 leaves a directory
+     * nothing can be written into). */
+    if (!g_mkdtemp_full(tmp, 0700) || chmod(tmp, 0700) < 0) {
         qv_error_set_errno(QV_ERR_IO, errno, "cannot create a directory in '%s'", parent);
         g_free(tmp);
         return NULL;

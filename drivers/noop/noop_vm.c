@@ -9,6 +9,7 @@
 #include "lib/api/state.h"
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
+#include "lib/util/lock.h"
 #include "noop.h"
 
 struct noop_vm *noop_vm_new(struct noop_conn *nc, const char *name)
@@ -151,24 +152,34 @@ int noop_vm_define(struct qv_conn *conn, const struct qv_domain *def, void **pri
 {
     struct noop_conn *nc = NOOP_CONN(conn);
     if (nc->dir) {
+        /* The UUID check and the publication are one step: another
+         * process defining the same UUID waits for our names lock. */
+        int names_fd = noop_store_names_lock(nc, "define", def->name);
+        if (names_fd < 0)
+            return names_fd;
         g_autofree char *owner = noop_store_uuid_owner(nc, def->uuid);
-        if (owner)
+        if (owner) {
+            qv_lock_release(names_fd);
             return uuid_taken(def, owner);
+        }
         g_autofree char *dir = noop_store_vm_dir(nc, def->name);
         g_autofree char *tmp = noop_store_mkdtemp(nc->dir, def->name);
-        if (!tmp)
+        if (!tmp) {
+            qv_lock_release(names_fd);
             return qv_error_code();
+        }
         struct qv_vm_status st = {VM_STATE_CREATED, VM_REASON_NONE, -1};
         g_autofree char *instance = g_uuid_string_random();
         int rc = noop_store_write_def(tmp, def);
         if (rc == 0)
-            rc = noop_store_write_state(tmp, instance, &st, NULL);
+            rc = noop_store_write_state(tmp, instance, 0, &st, NULL);
         if (rc == 0)
             rc = noop_store_publish(tmp, dir, "define", def->name);
-        if (rc < 0) {
+        if (rc < 0)
             qv_dir_remove_tree(tmp);
+        qv_lock_release(names_fd);
+        if (rc < 0)
             return rc;
-        }
         struct noop_vm *v = noop_vm_new(nc, def->name);
         g_strlcpy(v->instance, instance, sizeof(v->instance));
         *priv = v;
@@ -216,10 +227,15 @@ int noop_vm_lookup(struct qv_conn *conn, const char *name, void **priv)
             return no_vm(nc, name);
         struct noop_vm *v = noop_vm_new(nc, name);
         int rc = noop_store_adopt(v);
-        if (rc < 0) {
+        if (rc == QV_ERR_NOT_FOUND) {
             noop_vm_unref(v);
-            return rc == QV_ERR_NOT_FOUND ? no_vm(nc, name) : rc;
+            return no_vm(nc, name);
         }
+        /* A damaged VM still gets a handle (with no instance id, so it
+         * matches what is there): its state and definition then give the
+         * error, and vm_destroy can remove it. */
+        qv_reset_error();
+        (void)rc;
         *priv = v;
         return 0;
     }
@@ -341,10 +357,30 @@ int noop_vm_reset(struct vm *vm)
     return rc;
 }
 
+/* As noop_vm_begin_status, but a VM whose state.json is damaged is locked
+ * all the same: destroying it is how the user gets rid of it. */
+static int begin_destroy(struct noop_vm *v)
+{
+    int rc = noop_vm_begin_status(v);
+    if (!v->dir || (rc != QV_ERR_JSON && rc != QV_ERR_IO))
+        return rc;
+    pthread_mutex_lock(&v->lock);
+    rc = v->removed ? gone(v) : noop_store_lock(v);
+    if (rc == 0 && !g_file_test(v->dir, G_FILE_TEST_IS_DIR)) {
+        noop_store_unlock(v);
+        rc = gone(v);
+    }
+    if (rc < 0)
+        pthread_mutex_unlock(&v->lock);
+    else
+        qv_reset_error();
+    return rc;
+}
+
 int noop_vm_destroy(struct vm *vm)
 {
     struct noop_vm *v = NOOP_VM(vm);
-    int rc = noop_vm_begin_status(v);
+    int rc = begin_destroy(v);
     if (rc < 0)
         return rc;
     if (v->dir) {
@@ -435,7 +471,19 @@ int noop_vm_clone(struct vm *src, const struct qv_domain *newdef, void **priv)
     if (nc->dir) {
         g_autofree char *dir = noop_store_vm_dir(nc, newdef->name);
         g_autofree char *tmp = NULL;
+        int names_fd = noop_store_names_lock(nc, "clone", v->name);
+        if (names_fd < 0) {
+            rc = names_fd;
+            goto out;
+        }
+        g_autofree char *owner = noop_store_uuid_owner(nc, newdef->uuid);
+        if (owner) {
+            rc = uuid_taken(newdef, owner);
+            qv_lock_release(names_fd);
+            goto out;
+        }
         if (g_file_test(dir, G_FILE_TEST_EXISTS)) {
+            qv_lock_release(names_fd);
             rc = qv_error_set(QV_ERR_EXISTS, "cannot clone VM '%s': a VM named '%s' exists",
                               v->name, newdef->name);
             goto out;
@@ -443,6 +491,7 @@ int noop_vm_clone(struct vm *src, const struct qv_domain *newdef, void **priv)
         tmp = noop_store_mkdtemp(nc->dir, newdef->name);
         if (!tmp) {
             rc = qv_error_code();
+            qv_lock_release(names_fd);
             goto out;
         }
         struct qv_vm_status st = {VM_STATE_CREATED, VM_REASON_NONE, -1};
@@ -450,18 +499,21 @@ int noop_vm_clone(struct vm *src, const struct qv_domain *newdef, void **priv)
         rc = noop_store_write_def(tmp, newdef);
         for (guint i = 0; rc == 0 && i < v->regions->len; i++) {
             struct noop_region *r = g_ptr_array_index(v->regions, i);
-            g_autofree char *path = noop_region_file(tmp, r->gpa);
+            g_autofree char *path = noop_region_file(tmp, r->gpa, 0);
             struct noop_region *copy = noop_region_new(r->gpa, r->size, r->flags, path);
             rc = noop_region_copy(copy, r);
             noop_region_free(copy);
         }
         if (rc == 0)
-            rc = noop_store_write_state(tmp, instance, &st, v->regions);
+            rc = noop_store_write_state(tmp, instance, 0, &st, v->regions);
         if (rc == 0)
             rc = noop_store_publish(tmp, dir, "clone", newdef->name);
         if (rc < 0)
             qv_dir_remove_tree(tmp);
-        else
+        if (rc < 0 && rc != QV_ERR_EXISTS)
+            qv_error_prefix("cannot clone VM '%s' to '%s'", v->name, newdef->name);
+        qv_lock_release(names_fd);
+        if (rc == 0)
             nv = noop_vm_new(nc, newdef->name);
         if (nv)
             g_strlcpy(nv->instance, instance, sizeof(nv->instance));

@@ -441,7 +441,16 @@ void vm_destroy(struct vm *vm)
     QV_API_VM(vm);
     if (!vm)
         return;
-    if (qv_vm_enter(vm, QV_OP_DESTROY, NULL) == 0) {
+    int entered = qv_vm_enter(vm, QV_OP_DESTROY, NULL);
+    if (entered == QV_ERR_JSON || entered == QV_ERR_XML || entered == QV_ERR_IO) {
+        /* The VM's files are damaged, so its state is unknown; removing
+         * them is exactly what the caller asks for, and the driver checks
+         * again under its own lock. */
+        g_rec_mutex_lock(&vm->lock);
+        qv_reset_error();
+        entered = 0;
+    }
+    if (entered == 0) {
         int rc = DRV(vm)->vm_destroy ? DRV(vm)->vm_destroy(vm)
                                      : qv_unsupported(vm->conn, "vm_destroy");
         if (rc == 0)

@@ -12,6 +12,10 @@ static const char list_help[] =
     "array of objects with the keys name, uuid, state, reason, vcpus,\n"
     "max_vcpus, memory and max_memory (bytes) and exit_status (-1 when none).\n"
     "\n"
+    "A VM whose files cannot be read (a damaged state or definition) is always\n"
+    "listed, with the state 'damaged' and the reason below the table (in JSON:\n"
+    "only name, state \"damaged\" and error); 'qv vm destroy NAME' removes it.\n"
+    "\n"
     "Options:\n"
     "  --all       include created and stopped VMs\n"
     "  --json      print JSON instead of a table\n"
@@ -21,6 +25,7 @@ enum { OPT_ALL = 256, OPT_JSON };
 
 struct entry {
     char *name;
+    char *damage; /* why its state or definition cannot be read; NULL if fine */
     struct vm_info info;
 };
 
@@ -29,6 +34,14 @@ static void add_json(JsonBuilder *b, const struct entry *e)
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "name");
     json_builder_add_string_value(b, e->name);
+    if (e->damage) {
+        json_builder_set_member_name(b, "state");
+        json_builder_add_string_value(b, "damaged");
+        json_builder_set_member_name(b, "error");
+        json_builder_add_string_value(b, e->damage);
+        json_builder_end_object(b);
+        return;
+    }
     json_builder_set_member_name(b, "uuid");
     json_builder_add_string_value(b, e->info.uuid);
     json_builder_set_member_name(b, "state");
@@ -73,15 +86,27 @@ static void print_table(GArray *entries)
         snprintf(vcpus, sizeof(vcpus), "%u", e->info.vcpus);
         cli_format_size(e->info.memory, mem, sizeof(mem));
         const char *cells[] = {e->name, vm_state_name(e->info.state), vcpus, mem, e->info.uuid};
-        cli_table_add(t, cells);
+        const char *damaged[] = {e->name, "damaged", "-", "-", "-"};
+        cli_table_add(t, e->damage ? damaged : cells);
     }
     cli_table_print(t, stdout);
     cli_table_free(t);
+    bool header = false;
+    for (guint i = 0; i < entries->len; i++) {
+        const struct entry *e = &g_array_index(entries, struct entry, i);
+        if (!e->damage)
+            continue;
+        if (!header)
+            printf("\nDamaged VMs ('qv vm destroy NAME' removes one):\n");
+        header = true;
+        printf("  %s: %s\n", e->name, e->damage);
+    }
 }
 
 static void entry_clear(void *p)
 {
     g_free(((struct entry *)p)->name);
+    g_free(((struct entry *)p)->damage);
 }
 
 int cli_cmd_vm_list(struct cli *cli, int argc, char **argv)
@@ -120,6 +145,11 @@ int cli_cmd_vm_list(struct cli *cli, int argc, char **argv)
         int code = qv_last_error()->code;
         if (got < 0 && (code == QV_ERR_NOT_FOUND || code == QV_ERR_INVALID_STATE)) {
             /* Destroyed by someone else since vm_list. */
+        } else if (got < 0 && (code == QV_ERR_JSON || code == QV_ERR_XML || code == QV_ERR_IO)) {
+            /* One damaged VM must not hide the others. */
+            e.name = g_strdup(*n);
+            e.damage = g_strdup(qv_last_error()->message);
+            g_array_append_val(entries, e);
         } else if (got < 0) {
             rc = cli_fail();
         } else if (all || e.info.state == VM_STATE_RUNNING || e.info.state == VM_STATE_PAUSED) {

@@ -1,0 +1,10 @@
+# Kill qv at system calls of every state-changing operation and check that
+# nothing is lost or left half-written (tests/integration/killpoints/).
+# CI tries an evenly spread sample with a fresh offset per run; the full
+# sweep is one command, in the script's docstring.
+add_test(NAME killpoints_noop
+  COMMAND ${QV_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/killpoints/killpoints.py
+          --uri noop://{state} --sample 20)
+set_tests_properties(killpoints_noop PROPERTIES LABELS "noop;killpoints" TIMEOUT 600
+  SKIP_RETURN_CODE 77
+  ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;${QV_PYTHON_ENV}")
