@@ -4,7 +4,7 @@
 # sweep is one command, in the script's docstring.
 add_test(NAME killpoints_noop
   COMMAND ${QV_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/killpoints/killpoints.py
-          --uri noop://{state} --sample 20)
+          --uri noop://{state} --sample 12)
 set_tests_properties(killpoints_noop PROPERTIES LABELS "noop;killpoints" TIMEOUT 600
   SKIP_RETURN_CODE 77
   ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;${QV_PYTHON_ENV}")
