@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../util/error.h"
@@ -16,6 +17,11 @@ char *proc_vm_dir(const char *state_dir, const char *kind, const char *name)
 
 int proc_kind_dir_ensure(const char *state_dir, const char *kind)
 {
+    /* The root too: whoever owns it can swap the subdirectories under us.
+     * (stat, not lstat: the user may point at it through a symlink.) */
+    struct stat st;
+    if (stat(state_dir, &st) == 0 && qv_dir_check_owner(state_dir, &st) < 0)
+        return qv_error_code();
     g_autofree char *dir = g_build_filename(state_dir, kind, NULL);
     return qv_dir_ensure(dir, 0700);
 }

@@ -84,6 +84,51 @@ START_TEST(test_dir_ensure_tightens_mode)
 }
 END_TEST
 
+static mode_t mode_of_path(const char *p)
+{
+    struct stat st;
+    ck_assert_int_eq(lstat(p, &st), 0);
+    return st.st_mode & 07777;
+}
+
+/* A directory of another user is refused, not tightened and used. */
+START_TEST(test_dir_ensure_refuses_foreign)
+{
+    if (geteuid() != 0)
+        return; /* only root can give a directory away */
+    g_autofree char *d = g_build_filename(tmpdir, "theirs", NULL);
+    ck_assert_int_eq(g_mkdir(d, 0755), 0);
+    ck_assert_int_eq(chown(d, 65534, 65534), 0);
+    ck_assert_int_eq(qv_dir_ensure(d, 0700), QV_ERR_PERMISSION);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "belongs to uid 65534"));
+    ck_assert_int_eq(mode_of_path(d), 0755);
+}
+END_TEST
+
+/* The mode comes from chmod, not from the caller's umask. */
+START_TEST(test_modes_ignore_umask)
+{
+    mode_t old = umask(0277);
+    g_autofree char *d = g_build_filename(tmpdir, "u", "v", NULL);
+    ck_assert_int_eq(qv_dir_ensure(d, 0700), 0);
+    g_autofree char *parent = g_path_get_dirname(d);
+    g_autofree char *lock = g_build_filename(d, "x.lock", NULL);
+    int fd = qv_lock_acquire(lock, 0);
+    umask(old);
+    ck_assert_int_ge(fd, 0);
+    qv_lock_release(fd);
+    ck_assert_int_eq(mode_of_path(parent), 0700);
+    ck_assert_int_eq(mode_of_path(d), 0700);
+    ck_assert_int_eq(mode_of_path(lock), 0600);
+    /* And a symlink planted as the lock is not followed. */
+    g_autofree char *target = g_build_filename(tmpdir, "target", NULL);
+    g_autofree char *link = g_build_filename(d, "y.lock", NULL);
+    ck_assert_int_eq(symlink(target, link), 0);
+    ck_assert_int_lt(qv_lock_acquire(link, 0), 0);
+    ck_assert(!g_file_test(target, G_FILE_TEST_EXISTS));
+}
+END_TEST
+
 START_TEST(test_read_missing)
 {
     char *data = NULL;
@@ -135,6 +180,8 @@ int main(void)
     tcase_add_test(tc, test_atomic_write_replaces);
     tcase_add_test(tc, test_atomic_write_failure_keeps_old);
     tcase_add_test(tc, test_dir_ensure_tightens_mode);
+    tcase_add_test(tc, test_dir_ensure_refuses_foreign);
+    tcase_add_test(tc, test_modes_ignore_umask);
     tcase_add_test(tc, test_read_missing);
     tcase_add_test(tc, test_lock_excludes);
     tcase_add_test(tc, test_remove_tree_no_follow);
