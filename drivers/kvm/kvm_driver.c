@@ -9,6 +9,7 @@
 #include "devices/chardev.h"
 #include "devices/devices.h"
 #include "kvm.h"
+#include "kvm_conf.h"
 
 #define KVM_DEVICE "/dev/kvm"
 
@@ -58,6 +59,10 @@ static void kvm_close(struct qv_conn *conn)
 
 static int kvm_define(struct qv_conn *conn, const struct qv_domain *def, void **priv)
 {
+    /* First, before anything of the connection is touched: what the VMM
+     * would not carry out is refused, not booted without. */
+    if (kvm_domain_check(def) < 0)
+        return qv_error_code();
     struct kvm_conn *kc = KCONN(conn);
     g_mutex_lock(&kc->lock);
     bool exists = g_hash_table_contains(kc->machines, def->name);
@@ -186,15 +191,16 @@ static int kvm_set(struct vm *vm, const struct qv_setting *set)
     g_mutex_lock(&m->lock);
     bool live = m->state == VM_STATE_RUNNING || m->state == VM_STATE_PAUSED;
     g_mutex_unlock(&m->lock);
-    if (live && set->kind != QV_SET_CPU_PIN && set->kind != QV_SET_CPU_WEIGHT)
+    if (live && set->kind != QV_SET_CPU_PIN)
         return qv_error_set(QV_ERR_UNSUPPORTED,
                             "VM '%s' is running; the kvm driver changes this setting only while "
                             "it is stopped",
                             vm->name);
-    g_autoptr(qv_domain) copy = qv_domain_copy(m->def);
-    int rc = qv_setting_apply(copy, set, vm->name);
-    if (rc < 0)
-        return rc;
+    g_mutex_lock(&m->lock);
+    g_autoptr(qv_domain) copy = kvm_setting_apply(m->def, set, vm->name);
+    g_mutex_unlock(&m->lock);
+    if (!copy)
+        return qv_error_code();
     /* Pin and publish under the lock a starting vCPU thread reads its pins
      * under, so the thread sees either this pin or its own tid pinned. */
     g_mutex_lock(&m->lock);

@@ -67,8 +67,6 @@ static uint8_t *map_new(struct kvm_machine *m, uint64_t size, const char *what, 
         close(fd);
         return NULL;
     }
-    if (m->def && m->def->hugepages)
-        madvise(p, size, MADV_HUGEPAGE);
     *memfd = fd;
     return p;
 }

@@ -1,0 +1,123 @@
+#include "kvm_conf.h"
+
+#include <string.h>
+
+#include "../../lib/util/error.h"
+
+static int refuse(const struct qv_domain *def, const char *element)
+{
+    return qv_error_set(QV_ERR_UNSUPPORTED, "VM '%s': %s is not supported by the kvm driver yet",
+                        def->name ? def->name : "", element);
+}
+
+/* The UART backends the board's serial port has (devices/chardev.c). */
+static bool chardev_ok(enum qv_chardev_type t)
+{
+    return t == QV_CHR_PTY || t == QV_CHR_FILE || t == QV_CHR_UNIX || t == QV_CHR_STDIO ||
+           t == QV_CHR_NULL;
+}
+
+/* One 16550 at 0x3f8: a <serial> on port 0, or a <console> standing for
+ * it (target serial), with a backend the board has. */
+static int check_console(const struct qv_domain *def)
+{
+    for (guint i = 0; i < def->serials->len; i++) {
+        const struct qv_chardev *c = g_ptr_array_index(def->serials, i);
+        if (c->port != 0 || i > 0)
+            return refuse(def, "a <serial> other than port 0 (the board has one UART)");
+        if (c->target_type && strcmp(c->target_type, "isa-serial") != 0)
+            return refuse(def, "<serial><target type> other than isa-serial");
+        if (!chardev_ok(c->type))
+            return refuse(def, "<serial type='tcp'>");
+    }
+    for (guint i = 0; i < def->consoles->len; i++) {
+        const struct qv_chardev *c = g_ptr_array_index(def->consoles, i);
+        if (c->target_type && strcmp(c->target_type, "serial") != 0)
+            return refuse(def, "a <console> other than the serial port (target type virtio)");
+        if (i > 0 || c->port != 0)
+            return refuse(def, "a second <console>");
+        if (!chardev_ok(c->type))
+            return refuse(def, "<console type='tcp'>");
+    }
+    return 0;
+}
+
+static bool is_destroy(const char *action)
+{
+    return !action || strcmp(action, "destroy") == 0;
+}
+
+int kvm_domain_check(const struct qv_domain *def)
+{
+    /* Devices the VMM does not model yet (virtio is part two). */
+    if (def->disks->len)
+        return refuse(def, "<disk>");
+    if (def->nets->len)
+        return refuse(def, "<interface>");
+    if (def->hostdevs->len)
+        return refuse(def, "<hostdev>");
+    if (def->channels->len)
+        return refuse(def, "<channel>");
+    if (def->rngs->len)
+        return refuse(def, "<rng>");
+    if (def->graphics->len)
+        return refuse(def, "<graphics>");
+    int rc = check_console(def);
+    if (rc < 0)
+        return rc;
+
+    if (def->type != QV_VIRT_KVM)
+        return refuse(def, def->type == QV_VIRT_QEMU ? "<domain type='qemu'> (TCG)"
+                                                     : "<domain type='test'>");
+    /* Memory: one memfd of <memory>, 4 KiB pages, no balloon, no node. */
+    if (def->hugepages)
+        return refuse(def, "<memoryBacking><hugepages/>");
+    if (def->numa_node >= 0)
+        return refuse(def, "<numatune>");
+    if (def->current_memory_kib && def->current_memory_kib != def->memory_kib)
+        return refuse(def, "<currentMemory> below <memory> (a balloon)");
+    /* CPU: KVM's supported CPUID with the <topology>; pins are honoured,
+     * weight and cap would need a cgroup. */
+    if (def->cpu.mode == QV_CPU_MODE_CUSTOM || def->cpu.model)
+        return refuse(def, "a named <cpu><model> (the guest sees KVM's host CPUID)");
+    if (def->cpu.mode == QV_CPU_MODE_HOST_MODEL)
+        return refuse(def, "<cpu mode='host-model'> (the guest sees KVM's host CPUID: use "
+                           "host-passthrough)");
+    if (def->cputune.shares)
+        return refuse(def, "a CPU weight (<cputune><shares>)");
+    if (def->cputune.cap)
+        return refuse(def, "a CPU cap (<cputune><quota>)");
+    /* Board: pc-like, direct kernel boot only. */
+    if (def->os.arch && strcmp(def->os.arch, "x86_64") != 0)
+        return refuse(def, "an <os><type arch> other than x86_64");
+    if (def->os.machine && strcmp(def->os.machine, "pc") != 0 &&
+        !g_str_has_prefix(def->os.machine, "pc-i440fx"))
+        return refuse(def, "an <os><type machine> other than pc");
+    if (def->os.loader)
+        return refuse(def, "<loader> (firmware)");
+    if (def->os.nvram || def->os.nvram_template)
+        return refuse(def, "<nvram>");
+    if (def->os.boot_devs && def->os.boot_devs[0])
+        return refuse(def, "<boot dev> (there is no firmware to boot devices; use <kernel>)");
+    if (!def->os.kernel && (def->os.initrd || def->os.cmdline))
+        return refuse(def, "<initrd> or <cmdline> without <kernel>");
+    if (def->emulator)
+        return refuse(def, "<emulator>");
+    /* The VM stops whatever ends it (vm_wait reports why). */
+    if (!is_destroy(def->on_poweroff))
+        return refuse(def, "<on_poweroff> other than destroy");
+    if (!is_destroy(def->on_reboot))
+        return refuse(def, "<on_reboot> other than destroy (a guest reset stops the VM)");
+    if (!is_destroy(def->on_crash))
+        return refuse(def, "<on_crash> other than destroy");
+    return 0;
+}
+
+struct qv_domain *kvm_setting_apply(const struct qv_domain *def, const struct qv_setting *set,
+                                    const char *vm_name)
+{
+    g_autoptr(qv_domain) copy = qv_domain_copy(def);
+    if (qv_setting_apply(copy, set, vm_name) < 0 || kvm_domain_check(copy) < 0)
+        return NULL;
+    return g_steal_pointer(&copy);
+}

@@ -1,0 +1,172 @@
+/* What the kvm driver refuses at define and set time, tested without
+ * /dev/kvm: the check itself (kvm_domain_check), the driver's define slot
+ * reaching it before it touches the connection, and settings. */
+#include <check.h>
+#include <string.h>
+
+#include "drivers/kvm/kvm_conf.h"
+#include "lib/api/driver.h"
+#include "lib/util/error.h"
+
+static struct qv_domain *parse(const char *os_extra, const char *top_extra, const char *devices)
+{
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='kvm'><name>k1</name><memory unit='MiB'>16</memory><vcpu>2</vcpu>"
+        "<os><type arch='x86_64'>hvm</type><kernel>/boot/payload</kernel>%s</os>%s"
+        "<devices>%s</devices></domain>",
+        os_extra, top_extra, devices);
+    struct qv_domain *def = qv_domain_parse_xml(xml);
+    ck_assert_msg(def, "%s: %s", xml, qv_last_error()->message);
+    qv_domain_fill_defaults(def);
+    return def;
+}
+
+static void assert_refused(struct qv_domain *def, const char *element)
+{
+    ck_assert_int_eq(kvm_domain_check(def), QV_ERR_UNSUPPORTED);
+    const char *msg = qv_last_error()->message;
+    g_autofree char *want = g_strdup_printf("VM 'k1': %s", element);
+    ck_assert_msg(g_str_has_prefix(msg, want) && strstr(msg, "not supported by the kvm driver"),
+                  "expected '%s ... not supported by the kvm driver', got '%s'", want, msg);
+    ck_assert_str_eq(qv_last_error()->origin, "kvm");
+}
+
+static const struct {
+    const char *os, *top, *dev, *element;
+} refused[] = {
+    {"", "", "<disk type='file' device='disk'><source file='/d.img'/><target dev='vda'/></disk>",
+     "<disk>"},
+    {"", "",
+     "<disk type='file' device='disk'><source file='/d.img'/><target dev='vda'/>"
+     "<iotune><total_bytes_sec>1000</total_bytes_sec></iotune></disk>",
+     "<disk>"},
+    {"", "", "<interface type='user'><model type='virtio'/></interface>", "<interface>"},
+    {"", "", "<interface type='user'><bandwidth><inbound average='100'/></bandwidth></interface>",
+     "<interface>"},
+    {"", "",
+     "<hostdev mode='subsystem' type='pci' managed='yes'><source>"
+     "<address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source></hostdev>",
+     "<hostdev>"},
+    {"", "", "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>",
+     "<channel>"},
+    {"", "", "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>", "<rng>"},
+    {"", "", "<graphics type='vnc' port='-1'/>", "<graphics>"},
+    {"", "", "<serial type='tcp'><source mode='bind' host='127.0.0.1' service='4555'/></serial>",
+     "<serial type='tcp'>"},
+    {"", "", "<serial type='pty'><target port='1'/></serial>", "a <serial> other than port 0"},
+    {"", "", "<console type='pty'><target type='virtio'/></console>", "a <console> other"},
+    {"", "<memoryBacking><hugepages/></memoryBacking>", "", "<memoryBacking><hugepages/>"},
+    {"", "<numatune><memory mode='strict' nodeset='0'/></numatune>", "", "<numatune>"},
+    {"", "<currentMemory unit='MiB'>8</currentMemory>", "", "<currentMemory>"},
+    {"", "<cputune><shares>512</shares></cputune>", "", "a CPU weight"},
+    {"", "<cputune><period>100000</period><quota>50000</quota></cputune>", "", "a CPU cap"},
+    {"", "<cpu mode='custom'><model>Skylake-Client</model></cpu>", "", "a named <cpu><model>"},
+    {"", "<cpu mode='host-model'/>", "", "<cpu mode='host-model'>"},
+    {"<boot dev='hd'/>", "", "", "<boot dev>"},
+    {"<loader readonly='yes' type='pflash'>/OVMF_CODE.fd</loader>", "", "", "<loader>"},
+    {"", "<on_reboot>restart</on_reboot>", "", "<on_reboot>"},
+    {"", "<on_crash>preserve</on_crash>", "", "<on_crash>"},
+    {"", "", "<emulator>/usr/bin/qemu-system-x86_64</emulator>", "<emulator>"},
+};
+
+START_TEST(test_refused_elements)
+{
+    g_autoptr(qv_domain) def = parse(refused[_i].os, refused[_i].top, refused[_i].dev);
+    assert_refused(def, refused[_i].element);
+}
+END_TEST
+
+START_TEST(test_what_the_vmm_does_is_accepted)
+{
+    /* What tests/unit/kvm_*.c and `qv vm run` define. */
+    g_autoptr(qv_domain) def =
+        parse("<initrd>/boot/initrd</initrd><cmdline>quiet</cmdline>",
+              "<cpu mode='host-passthrough'><topology sockets='1' dies='1' cores='2' "
+              "threads='1'/></cpu><cputune><vcpupin vcpu='0' cpuset='1'/></cputune>"
+              "<on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot>"
+              "<on_crash>destroy</on_crash>",
+              "<serial type='file'><source path='/tmp/x.log'/><target port='0'/></serial>"
+              "<console type='file'><source path='/tmp/x.log'/><target type='serial' "
+              "port='0'/></console>");
+    ck_assert_msg(kvm_domain_check(def) == 0, "%s", qv_last_error()->message);
+    /* A bare VM, as vm_create makes it. */
+    g_autoptr(qv_domain) bare = qv_domain_new();
+    bare->type = QV_VIRT_KVM;
+    bare->name = g_strdup("bare");
+    bare->vcpus = bare->max_vcpus = 1;
+    bare->memory_kib = 1024;
+    ck_assert_int_eq(kvm_domain_check(bare), 0);
+    bare->type = QV_VIRT_QEMU;
+    ck_assert_int_eq(kvm_domain_check(bare), QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "<domain type='qemu'>"));
+}
+END_TEST
+
+START_TEST(test_json_definitions_too)
+{
+    static const char json[] =
+        "{\"name\": \"k1\", \"type\": \"kvm\", \"vcpus\": 1, \"memory\": \"16MiB\","
+        " \"devices\": {\"disks\": [{\"target\": \"vda\", \"path\": \"/d.img\"}]}}";
+    g_autoptr(qv_domain) def = qv_domain_parse_json(json);
+    ck_assert_msg(def, "%s", qv_last_error()->message);
+    assert_refused(def, "<disk>");
+}
+END_TEST
+
+/* kvm:///embed cannot be opened here (no /dev/kvm), so the define slot is
+ * called with a connection that has no driver state: the check must come
+ * first, refusing before anything of the connection is used. */
+START_TEST(test_define_slot_refuses_first)
+{
+    g_autoptr(qv_domain) def =
+        parse("", "", "<interface type='user'><model type='virtio'/></interface>");
+    struct qv_conn conn = {.driver = &qv_kvm_driver};
+    void *priv = NULL;
+    ck_assert_int_eq(qv_kvm_driver.vm_define(&conn, def, &priv), QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(priv);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "<interface>"));
+}
+END_TEST
+
+START_TEST(test_settings)
+{
+    g_autoptr(qv_domain) def = parse("", "", "");
+    struct qv_disk disk = {.type = QV_DISK_TYPE_FILE, .source = "/d.img", .target = "vdb"};
+    struct qv_setting attach = {.kind = QV_SET_ATTACH_DISK, .disk = &disk};
+    ck_assert_ptr_null(kvm_setting_apply(def, &attach, "k1"));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "<disk>"));
+    ck_assert_uint_eq(def->disks->len, 0);
+
+    struct qv_setting weight = {.kind = QV_SET_CPU_WEIGHT, .value = 100};
+    ck_assert_ptr_null(kvm_setting_apply(def, &weight, "k1"));
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "CPU weight"));
+    struct qv_setting cap = {.kind = QV_SET_CPU_CAP, .value = 50};
+    ck_assert_ptr_null(kvm_setting_apply(def, &cap, "k1"));
+
+    struct qv_setting pin = {.kind = QV_SET_CPU_PIN, .vcpu = 1, .pcpu = 0};
+    g_autoptr(qv_domain) pinned = kvm_setting_apply(def, &pin, "k1");
+    ck_assert_msg(pinned, "%s", qv_last_error()->message);
+    ck_assert_uint_eq(pinned->cputune.pins->len, 1);
+    struct qv_setting vcpus = {.kind = QV_SET_VCPUS, .value = 1};
+    g_autoptr(qv_domain) fewer = kvm_setting_apply(def, &vcpus, "k1");
+    ck_assert_msg(fewer, "%s", qv_last_error()->message);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kvm_conf");
+    TCase *tc = tcase_create("conf");
+    tcase_add_loop_test(tc, test_refused_elements, 0, G_N_ELEMENTS(refused));
+    tcase_add_test(tc, test_what_the_vmm_does_is_accepted);
+    tcase_add_test(tc, test_json_definitions_too);
+    tcase_add_test(tc, test_define_slot_refuses_first);
+    tcase_add_test(tc, test_settings);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
