@@ -228,6 +228,18 @@ static int guest_exit_code(struct vm *vm)
     }
 }
 
+/* A noop guest never stops by itself, so a run ends only when something
+ * else stops it: another qv on the same noop:///DIR. On noop:/// the VM
+ * lives in this process alone and the run could never end. */
+static bool run_can_end(struct qv_conn *conn)
+{
+    if (strcmp(qv_conn_get_driver(conn), "noop") != 0)
+        return true;
+    g_autoptr(GUri) uri = g_uri_parse(qv_conn_get_uri(conn), G_URI_FLAGS_NONE, NULL);
+    const char *path = uri ? g_uri_get_path(uri) : NULL;
+    return path && *path && strcmp(path, "/") != 0;
+}
+
 static int run(struct cli *cli, const struct run_opts *o)
 {
     if (check_readable("--xml", o->xml) || check_readable("--kernel", o->kernel) ||
@@ -236,6 +248,11 @@ static int run(struct cli *cli, const struct run_opts *o)
     struct qv_conn *conn = cli_conn(cli);
     if (!conn)
         return CLI_EXIT_ERROR;
+    if (!run_can_end(conn))
+        return cli_error("vm run on %s would never return: a noop guest runs until it is "
+                         "stopped, and a VM of %s lives in this qv process alone. Use "
+                         "noop:///ABS/DIR and stop it with 'qv vm stop' from another shell",
+                         qv_conn_get_uri(conn), qv_conn_get_uri(conn));
     g_autofree char *xml = o->xml ? cli_read_file(o->xml) : kernel_xml(conn, o);
     if (!xml)
         return CLI_EXIT_ERROR;

@@ -92,6 +92,15 @@ def test_run_xml(cli, kernel, tmp_path):
     assert parse_table(cli.ok("vm", "list", "--all").out, LIST_HEADERS) == []
 
 
+def test_run_on_private_noop_is_refused_at_once(kernel):
+    # noop:/// lives in the running qv alone: nothing could ever stop the guest
+    for uri in ("noop:///", "noop:"):
+        r = run_qv("vm", "run", "--kernel", kernel, uri=uri, timeout=20)
+        assert r.rc == 1 and r.out == "", r
+        assert r.err.startswith("qv: error: vm run on %s would never return" % uri), r
+        assert "noop:///ABS/DIR" in r.err, r
+
+
 def test_run_define_error_leaves_nothing(cli, tmp_path):
     f = tmp_path / "bad.xml"
     f.write_text("<domain type='test'><name>x</name></domain>")
