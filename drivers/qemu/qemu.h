@@ -38,6 +38,16 @@ struct qemu_launch {
  * be given. Never a shell string: each argument is one element. */
 char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l);
 
+/* The chardev of the first serial port: its <serial>, else a <console>
+ * of target type serial, else NULL (a pty). Errors name what the qemu
+ * driver cannot give QEMU. */
+int qemu_serial_of(const struct qv_domain *def, const struct qv_chardev **out);
+/* Whether that port is a pty (pty, stdio or none given). */
+bool qemu_console_is_pty(const struct qv_domain *def);
+/* Where a running VM's console is when it is not a pty: "file:PATH",
+ * "unix:PATH", "tcp:HOST:PORT", or the log (null). */
+char *qemu_console_endpoint_of(const struct qv_domain *def, const char *dir);
+
 /* "a,b" as a QEMU option value: commas doubled. */
 char *qemu_opt_escape(const char *s);
 /* The index a target name stands for: vda -> 0, sdb -> 1, hdaa -> 26; -1

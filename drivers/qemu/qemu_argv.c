@@ -5,6 +5,7 @@
  * its output argument by argument. */
 #include <string.h>
 
+#include "../../lib/conf/conf_check.h"
 #include "../../lib/util/error.h"
 #include "qemu_argv.h"
 
@@ -275,19 +276,130 @@ static int add_firmware(struct qemu_argv *v)
     return 0;
 }
 
+static bool chardev_same(const struct qv_chardev *a, const struct qv_chardev *b)
+{
+    return a->type == b->type && g_strcmp0(a->path, b->path) == 0 &&
+           g_strcmp0(a->host, b->host) == 0 && g_strcmp0(a->service, b->service) == 0 &&
+           a->listen == b->listen;
+}
+
+int qemu_serial_of(const struct qv_domain *def, const struct qv_chardev **out)
+{
+    *out = NULL;
+    if (def->serials->len > 1)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s': more than one <serial> port is not supported by the qemu "
+                            "driver",
+                            def->name);
+    const struct qv_chardev *serial = def->serials->len ? g_ptr_array_index(def->serials, 0) : NULL;
+    if (serial && ((serial->target_type && strcmp(serial->target_type, "isa-serial") != 0) ||
+                   serial->port != 0))
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s': <serial> <target type='%s' port='%u'> is not supported by "
+                            "the qemu driver (one isa-serial port, port 0)",
+                            def->name, serial->target_type ? serial->target_type : "isa-serial",
+                            serial->port);
+    /* A <console> of target type serial is another view of the first
+     * serial port (as in libvirt): it may stand for it, or repeat it. */
+    for (guint i = 0; i < def->consoles->len; i++) {
+        const struct qv_chardev *c = g_ptr_array_index(def->consoles, i);
+        if (c->target_type && strcmp(c->target_type, "serial") != 0)
+            return qv_error_set(QV_ERR_UNSUPPORTED,
+                                "VM '%s': <console> <target type='%s'> is not supported by the "
+                                "qemu driver (only the serial console)",
+                                def->name, c->target_type);
+        if (i > 0 || c->port != 0)
+            return qv_error_set(QV_ERR_UNSUPPORTED,
+                                "VM '%s': more than one console is not supported by the qemu "
+                                "driver",
+                                def->name);
+        if (!serial)
+            serial = c;
+        else if (!chardev_same(serial, c))
+            return qv_error_set(QV_ERR_INVALID_ARG,
+                                "VM '%s': <console type='%s'> must repeat the first <serial> "
+                                "(type '%s') it stands for",
+                                def->name, qv_conf_chr_types[c->type],
+                                qv_conf_chr_types[serial->type]);
+    }
+    *out = serial;
+    return 0;
+}
+
+char *qemu_console_endpoint_of(const struct qv_domain *def, const char *dir)
+{
+    const struct qv_chardev *c = NULL;
+    if (qemu_serial_of(def, &c) < 0)
+        qv_reset_error();
+    if (c && c->type == QV_CHR_FILE)
+        return g_strdup_printf("file:%s", c->path);
+    if (c && c->type == QV_CHR_UNIX)
+        return g_strdup_printf("unix:%s", c->path);
+    if (c && c->type == QV_CHR_TCP)
+        return g_strdup_printf("tcp:%s:%s", c->host, c->service);
+    /* pty and stdio: the pty QEMU reports once it runs; null: the log. */
+    return g_strdup_printf("file:%s/console.log", dir);
+}
+
+bool qemu_console_is_pty(const struct qv_domain *def)
+{
+    const struct qv_chardev *c = NULL;
+    if (qemu_serial_of(def, &c) < 0)
+        qv_reset_error();
+    return !c || c->type == QV_CHR_PTY || c->type == QV_CHR_STDIO;
+}
+
+/* The first serial port as its <serial> (or <console>) says, with QEMU's
+ * logfile= keeping a copy of the guest's output in console.log whatever
+ * the type. pty (the default) and stdio are a pty: QEMU runs daemonized,
+ * so "stdio" is the caller's terminal through `qv vm run`, which relays
+ * the pty. */
+static int add_serial(struct qemu_argv *v, const char *dir)
+{
+    const struct qv_chardev *c = NULL;
+    int rc = qemu_serial_of(v->def, &c);
+    if (rc < 0)
+        return rc;
+    GString *spec = g_string_new(NULL);
+    enum qv_chardev_type type = c ? c->type : QV_CHR_PTY;
+    g_autofree char *path = c && c->path ? qemu_opt_escape(c->path) : NULL;
+    switch (type) {
+    case QV_CHR_PTY:
+    case QV_CHR_STDIO:
+        /* A pty's <source path> is where libvirt reports the pty it got,
+         * not a request: QEMU picks the pty. */
+        g_string_append(spec, "pty,id=serial0");
+        break;
+    case QV_CHR_FILE: g_string_printf(spec, "file,id=serial0,path=%s", path); break;
+    case QV_CHR_UNIX:
+        g_string_printf(spec, "socket,id=serial0,path=%s,server=%s", path,
+                        c->listen ? "on,wait=off" : "off");
+        break;
+    case QV_CHR_TCP:
+        if (!qemu_plain_word(c->host)) {
+            g_string_free(spec, TRUE);
+            return qv_error_set(QV_ERR_INVALID_ARG,
+                                "VM '%s': <serial> host '%s' is not a host name", v->def->name,
+                                c->host);
+        }
+        g_string_printf(spec, "socket,id=serial0,host=%s,port=%s,server=%s", c->host, c->service,
+                        c->listen ? "on,wait=off" : "off");
+        break;
+    case QV_CHR_NULL: g_string_append(spec, "null,id=serial0"); break;
+    default: g_string_free(spec, TRUE); return qemu_argv_unsupported(v, "this <serial> type");
+    }
+    g_string_append_printf(spec, ",logfile=%s/console.log,logappend=on", dir);
+    qemu_argv_add(v, "-chardev");
+    g_ptr_array_add(v->a, g_string_free(spec, FALSE));
+    qemu_argv_add2(v, "-serial", "chardev:serial0");
+    return 0;
+}
+
 static int add_chardevs(struct qemu_argv *v)
 {
     const struct qv_domain *def = v->def;
-    if (def->serials->len > 1)
-        return qemu_argv_unsupported(v, "more than one <serial> port");
     if (def->channels->len)
         return qemu_argv_unsupported(v, "<channel>");
-    /* The first serial port is always a pty logged to console.log in the
-     * VM directory, whatever its <serial> type says: that is what
-     * vm_console_endpoint() and `qv vm console` attach to. Not a unix
-     * socket: QEMU's socket chardev holds the UART's output while no client
-     * is connected, which stalls every guest write to the console; a pty
-     * drops unread output and the log keeps all of it. */
     g_autofree char *dir = qemu_opt_escape(v->l->dir);
     qemu_argv_add(v, "-chardev");
     qemu_argv_addf(v, "socket,id=qmp,path=%s/qmp.sock,server=on,wait=off", dir);
@@ -297,10 +409,7 @@ static int add_chardevs(struct qemu_argv *v)
     qemu_argv_add(v, "-chardev");
     qemu_argv_addf(v, "socket,id=qmp-status,path=%s/status.sock,server=on,wait=off", dir);
     qemu_argv_add2(v, "-mon", "chardev=qmp-status,mode=control");
-    qemu_argv_add(v, "-chardev");
-    qemu_argv_addf(v, "pty,id=serial0,logfile=%s/console.log,logappend=on", dir);
-    qemu_argv_add2(v, "-serial", "chardev:serial0");
-    return 0;
+    return add_serial(v, dir);
 }
 
 static int check_tuning(struct qemu_argv *v)

@@ -221,7 +221,12 @@ static int start_locked(struct qemu_vm *q)
         rc = proc_identity_read(pid, &rt.id);
     if (rc == 0) {
         m = qemu_vm_qmp(q, false);
-        rc = m ? console_pty(m, &console) : qv_error_code();
+        if (!m)
+            rc = qv_error_code();
+        else if (qemu_console_is_pty(def))
+            rc = console_pty(m, &console);
+        else
+            console = qemu_console_endpoint_of(def, q->dir);
     }
     if (rc == 0) {
         rt.extra = json_object_new();

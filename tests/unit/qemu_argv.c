@@ -3,12 +3,16 @@
  * clear errors for what QEMU cannot be given, and real QEMU started with
  * each golden command line (paused, then quit over QMP) to prove it
  * accepts it. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -521,6 +525,102 @@ START_TEST(rng_vnc_hostdev)
 }
 END_TEST
 
+/* A listening socket for QEMU's client chardevs to connect to. */
+static int listen_unix(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    g_strlcpy(a.sun_path, path, sizeof(a.sun_path));
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 1), 0);
+    return fd;
+}
+
+static int listen_tcp(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 1), 0);
+    socklen_t len = sizeof(a);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* Each <serial> type: golden -chardev, and QEMU started with it. */
+START_TEST(serial_types)
+{
+    struct qemu_launch l = launch_for(tmp);
+#define OS "<os><type arch='x86_64'>hvm</type></os>"
+    struct {
+        const char *devices, *want;
+    } cases[] = {
+        {"", "pty,id=serial0"},
+        {"<serial type='pty'/>", "pty,id=serial0"},
+        {"<serial type='stdio'/>", "pty,id=serial0"},
+        {"<console type='pty'><target type='serial'/></console>", "pty,id=serial0"},
+        {"<serial type='null'/>", "null,id=serial0"},
+        {"<serial type='file'><source path='@T@/out,1.txt'/></serial>"
+         "<console type='file'><source path='@T@/out,1.txt'/><target type='serial'/></console>",
+         "file,id=serial0,path=@T@/out,,1.txt"},
+        {"<serial type='unix'><source mode='bind' path='@T@/ser.sock'/></serial>",
+         "socket,id=serial0,path=@T@/ser.sock,server=on,wait=off"},
+        {"<serial type='unix'><source mode='connect' path='@T@/peer.sock'/></serial>",
+         "socket,id=serial0,path=@T@/peer.sock,server=off"},
+        {"<serial type='tcp'><source mode='bind' host='127.0.0.1' service='@P@'/></serial>",
+         "socket,id=serial0,host=127.0.0.1,port=@P@,server=on,wait=off"},
+        {"<serial type='tcp'><source mode='connect' host='127.0.0.1' service='@C@'/></serial>",
+         "socket,id=serial0,host=127.0.0.1,port=@C@,server=off"},
+    };
+    g_autofree char *peer = g_build_filename(tmp, "peer.sock", NULL);
+    int ufd = listen_unix(peer);
+    uint16_t cport, bport;
+    int tfd = listen_tcp(&cport);
+    ck_assert_int_eq(qemu_free_port(&bport), 0);
+    g_autofree char *cp = g_strdup_printf("%u", cport);
+    g_autofree char *bp = g_strdup_printf("%u", bport);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *xml =
+            g_strdup_printf(HEAD MEM OS "<devices>%s</devices></domain>", cases[i].devices);
+        g_auto(GStrv) p1 = g_strsplit(xml, "@P@", -1);
+        g_autofree char *x1 = g_strjoinv(bp, p1);
+        g_auto(GStrv) p2 = g_strsplit(x1, "@C@", -1);
+        g_autofree char *x2 = g_strjoinv(cp, p2);
+        g_auto(GStrv) w0 = g_strsplit(cases[i].want, "@T@", -1);
+        g_autofree char *w1 = g_strjoinv(tmp, w0);
+        g_auto(GStrv) w2 = g_strsplit(w1, "@P@", -1);
+        g_autofree char *w3 = g_strjoinv(bp, w2);
+        g_auto(GStrv) w4 = g_strsplit(w3, "@C@", -1);
+        g_autofree char *w5 = g_strjoinv(cp, w4);
+        g_autofree char *want = g_strdup_printf("%s,logfile=%s/console.log,logappend=on", w5, tmp);
+        char **argv = build(x2, &l);
+        has(argv, "-chardev", want);
+        has(argv, "-serial", "chardev:serial0");
+        qemu_accepts(argv);
+        g_strfreev(argv);
+    }
+    close(ufd);
+    close(tfd);
+
+    /* What QEMU cannot be given here is refused, naming it. */
+    build_fails(HEAD MEM OS "<devices><serial type='pty'/><serial type='null'/></devices>"
+                            "</domain>",
+                QV_ERR_UNSUPPORTED, "more than one <serial>");
+    build_fails(HEAD MEM OS "<devices><serial type='pty'><target type='pci-serial'/></serial>"
+                            "</devices></domain>",
+                QV_ERR_UNSUPPORTED, "pci-serial");
+    build_fails(HEAD MEM OS "<devices><console type='pty'><target type='virtio'/></console>"
+                            "</devices></domain>",
+                QV_ERR_UNSUPPORTED, "<target type='virtio'>");
+    build_fails(HEAD MEM OS "<devices><serial type='file'><source path='/a'/></serial>"
+                            "<console type='file'><source path='/b'/></console></devices>"
+                            "</domain>",
+                QV_ERR_INVALID_ARG, "must repeat the first <serial>");
+#undef OS
+}
+END_TEST
+
 START_TEST(refused_elements)
 {
     build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os>"
@@ -623,6 +723,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, disk_overlay_on_base_image);
     tcase_add_test(tc, networks);
     tcase_add_test(tc, rng_vnc_hostdev);
+    tcase_add_test(tc, serial_types);
     tcase_add_test(tc, refused_elements);
     tcase_add_test(tc, helpers);
     return run(tc);

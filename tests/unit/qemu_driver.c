@@ -337,6 +337,45 @@ START_TEST(start_failure_is_explained)
 }
 END_TEST
 
+/* The guest's serial output lands in <serial type='file'>'s file, with
+ * the copy in console.log, and the console endpoint names the file. */
+START_TEST(serial_file_receives_guest_output)
+{
+    const char *b = g_getenv("QV_BUILD_DIR");
+    g_autofree char *kernel = g_build_filename(b ? b : ".", "tests", "guests", "hello.elf", NULL);
+    ck_assert_msg(g_file_test(kernel, G_FILE_TEST_IS_REGULAR), "payload %s not built", kernel);
+    g_autofree char *out = g_build_filename(root, "serial.txt", NULL);
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>ser1</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64'>hvm</type><kernel>%s</kernel></os><devices>"
+        "<serial type='file'><source path='%s'/></serial></devices></domain>",
+        kernel, out);
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, xml);
+    OK(vm_start(vm));
+    char *ep = vm_console_endpoint(vm);
+    g_autofree char *want_ep = g_strdup_printf("file:%s", out);
+    ck_assert_str_eq(ep, want_ep);
+    qv_free(ep);
+    g_autofree char *log = vm_path("ser1", "console.log");
+    bool seen = false;
+    for (int i = 0; i < 300 && !seen; i++) {
+        g_autofree char *a = NULL, *l = NULL;
+        seen = g_file_get_contents(out, &a, NULL, NULL) && strstr(a, "Hello from a qv guest!") &&
+               g_file_get_contents(log, &l, NULL, NULL) && strstr(l, "Hello from a qv guest!");
+        if (!seen)
+            g_usleep(50000);
+    }
+    ck_assert_msg(seen, "the guest's output is not in %s and %s", out, log);
+    struct stat sb;
+    ck_assert_int_eq(stat(out, &sb), 0);
+    vm_destroy(vm);
+    /* The file is the user's: destroying the VM leaves it. */
+    ck_assert(g_file_test(out, G_FILE_TEST_IS_REGULAR));
+    qv_close(c);
+}
+END_TEST
+
 START_TEST(overlay_made_on_first_start)
 {
     g_autofree char *base = g_build_filename(root, "base.raw", NULL);
@@ -773,6 +812,7 @@ int main(void)
     tcase_add_test(tc, crash_is_detected);
     tcase_add_test(tc, readoption_and_pid_reuse);
     tcase_add_test(tc, start_failure_is_explained);
+    tcase_add_test(tc, serial_file_receives_guest_output);
     tcase_add_test(tc, overlay_made_on_first_start);
     tcase_add_test(tc, cloud_init_seed_attached);
     tcase_add_test(tc, snapshots_in_qcow2);
