@@ -129,6 +129,12 @@ int noop_store_save_def(struct noop_vm *v);
 int noop_store_read_status(struct noop_vm *v, struct qv_vm_status *st);
 int noop_store_save_state(struct noop_vm *v);
 int noop_store_write_def(const char *dir, const struct qv_domain *def);
+/* A restore's definition waits in domain.gN.xml (N its memory generation)
+ * until state.json commits generation N; then it replaces domain.xml. The
+ * next full load finishes that step if a kill interrupted it. */
+char *noop_store_pending_def(const char *dir, uint64_t memgen);
+int noop_store_write_pending_def(const char *dir, uint64_t memgen, const struct qv_domain *def);
+int noop_store_roll_forward(const char *dir, uint64_t memgen);
 int noop_store_write_state(const char *dir, const char *instance, uint64_t memgen,
                            const struct qv_vm_status *st, GPtrArray *regions);
 int noop_store_read_memgen(const char *dir, uint64_t *memgen);

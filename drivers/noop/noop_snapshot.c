@@ -193,29 +193,17 @@ static int mem_commit(struct noop_vm *v, GPtrArray *fresh)
     return 0;
 }
 
-/* Directory mode: state.json naming the new memory generation is the
- * commit; afterwards every process maps the new files (noop_memory_regen)
- * and the old generation is removed. */
-static int dir_commit(struct noop_vm *v, GPtrArray *fresh, uint64_t gen,
-                      const struct qv_vm_status *st)
+/* Directory mode, after state.json named generation gen: every process
+ * maps the new files (noop_memory_regen) and the old generation goes. */
+static int dir_adopt(struct noop_vm *v, GPtrArray *fresh, GPtrArray *old_files, uint64_t gen)
 {
-    uint64_t old_gen = v->memgen;
-    g_autoptr(GPtrArray) old_files = g_ptr_array_new_with_free_func(g_free);
-    for (guint i = 0; i < v->regions->len; i++) {
-        struct noop_region *r = g_ptr_array_index(v->regions, i);
-        g_ptr_array_add(old_files, noop_region_file(v->dir, r->gpa, old_gen));
-    }
-    int rc = noop_store_write_state(v->dir, v->instance, gen, st, fresh);
-    if (rc < 0)
-        return rc;
-    v->st = *st;
     g_autoptr(GArray) list = g_array_new(FALSE, TRUE, sizeof(struct noop_region));
     for (guint i = 0; i < fresh->len; i++) {
         struct noop_region *f = g_ptr_array_index(fresh, i);
         struct noop_region r = {.gpa = f->gpa, .size = f->size, .flags = f->flags, .fd = -1};
         g_array_append_val(list, r);
     }
-    rc = noop_memory_regen(v, gen);
+    int rc = noop_memory_regen(v, gen);
     if (rc == 0 && v->regions->len == 0)
         rc = noop_memory_init(v);
     if (rc == 0)
@@ -223,6 +211,19 @@ static int dir_commit(struct noop_vm *v, GPtrArray *fresh, uint64_t gen,
     for (guint i = 0; i < old_files->len; i++)
         unlink(g_ptr_array_index(old_files, i));
     return rc;
+}
+
+static void drop_fresh(struct noop_vm *v, GPtrArray *fresh, uint64_t gen)
+{
+    for (guint i = 0; fresh && i < fresh->len; i++) {
+        struct noop_region *r = g_ptr_array_index(fresh, i);
+        if (r->path)
+            unlink(r->path);
+    }
+    if (v->dir) {
+        g_autofree char *pending = noop_store_pending_def(v->dir, gen);
+        unlink(pending);
+    }
 }
 
 static int no_such(struct noop_vm *v, const char *name)
@@ -281,34 +282,43 @@ static int mem_create(struct noop_vm *v, const char *name, unsigned flags)
     return 0;
 }
 
+/* Directory mode: the snapshot's memory (generation N+1) and definition
+ * (domain.gN+1.xml) are written beside the live ones; replacing state.json
+ * with one naming N+1 commits all three at once. A kill before it leaves
+ * the VM as it was, after it the next load completes the restore. */
 static int restore_common(struct vm *vm, struct noop_vm *v, struct noop_snap *s)
 {
     uint64_t gen = v->memgen + 1;
+    struct qv_vm_status st = {s->st.state, s->st.reason, -1};
     g_autoptr(GPtrArray) fresh = NULL;
     if (!s->disk_only && !(fresh = build_memory(v, s->regions, gen)))
         return qv_error_code();
-    /* The definition goes first: a kill before the commit below leaves
-     * the old memory and state (with the snapshot's definition), never a
-     * mix of memories. */
-    struct qv_domain *old = v->def;
-    v->def = qv_domain_copy(s->def);
-    int rc = v->dir ? noop_store_save_def(v) : 0;
+    int rc = 0;
+    if (v->dir && fresh)
+        rc = noop_store_write_pending_def(v->dir, gen, s->def);
+    else if (v->dir) /* definition and state only: the definition first */
+        rc = noop_store_write_def(v->dir, s->def);
+    g_autoptr(GPtrArray) old_files = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; v->dir && i < v->regions->len; i++) {
+        struct noop_region *r = g_ptr_array_index(v->regions, i);
+        g_ptr_array_add(old_files, noop_region_file(v->dir, r->gpa, v->memgen));
+    }
+    if (rc == 0 && v->dir && fresh)
+        rc = noop_store_write_state(v->dir, v->instance, gen, &st, fresh); /* the commit */
     if (rc < 0) {
-        qv_domain_free(v->def);
-        v->def = old;
-        for (guint i = 0; fresh && i < fresh->len; i++) {
-            struct noop_region *r = g_ptr_array_index(fresh, i);
-            if (r->path)
-                unlink(r->path);
-        }
+        drop_fresh(v, fresh, gen);
         return rc;
     }
-    qv_domain_free(old);
-    struct qv_vm_status st = {s->st.state, s->st.reason, -1};
-    if (fresh && v->dir)
-        rc = dir_commit(v, fresh, gen, &st);
-    else if (fresh)
+    qv_domain_free(v->def);
+    v->def = qv_domain_copy(s->def);
+    if (v->dir && fresh) {
+        v->st = st;
+        rc = noop_store_roll_forward(v->dir, gen);
+        if (rc == 0)
+            rc = dir_adopt(v, fresh, old_files, gen);
+    } else if (fresh) {
         rc = mem_commit(v, fresh);
+    }
     if (rc < 0)
         return rc;
     if (!s->disk_only)

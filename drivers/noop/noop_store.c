@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/api/state.h"
 #include "lib/util/error.h"
@@ -293,13 +294,46 @@ int noop_store_save_state(struct noop_vm *v)
 
 /* ---- domain.xml ---- */
 
-int noop_store_write_def(const char *dir, const struct qv_domain *def)
+static int write_def_file(const char *path, const struct qv_domain *def)
 {
     g_autofree char *xml = qv_domain_format_xml(def);
     if (!xml)
         return qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
-    g_autofree char *path = g_build_filename(dir, "domain.xml", NULL);
     return qv_file_write_atomic(path, xml, strlen(xml), 0600);
+}
+
+int noop_store_write_def(const char *dir, const struct qv_domain *def)
+{
+    g_autofree char *path = g_build_filename(dir, "domain.xml", NULL);
+    return write_def_file(path, def);
+}
+
+char *noop_store_pending_def(const char *dir, uint64_t memgen)
+{
+    return g_strdup_printf("%s/domain.g%" G_GUINT64_FORMAT ".xml", dir, memgen);
+}
+
+int noop_store_write_pending_def(const char *dir, uint64_t memgen, const struct qv_domain *def)
+{
+    g_autofree char *path = noop_store_pending_def(dir, memgen);
+    return write_def_file(path, def);
+}
+
+int noop_store_roll_forward(const char *dir, uint64_t memgen)
+{
+    g_autofree char *pending = noop_store_pending_def(dir, memgen);
+    g_autofree char *path = g_build_filename(dir, "domain.xml", NULL);
+    if (rename(pending, path) == 0) {
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            fsync(fd);
+            close(fd);
+        }
+        return 0;
+    }
+    if (errno == ENOENT)
+        return 0; /* nothing pending */
+    return qv_error_set_errno(QV_ERR_IO, errno, "cannot rename '%s' to '%s'", pending, path);
 }
 
 int noop_store_save_def(struct noop_vm *v)
@@ -374,6 +408,10 @@ int noop_store_load(struct noop_vm *v, bool full)
         g_strlcpy(v->instance, id, sizeof(v->instance));
     if (!full)
         return 0;
+    /* A restore committed (state.json names its generation) but was
+     * killed before its definition took the place of domain.xml. */
+    if ((rc = noop_store_roll_forward(v->dir, memgen)) < 0)
+        return rc;
     rc = load_def(v);
     if (rc < 0)
         return rc;

@@ -33,12 +33,15 @@ static int try_lock(struct noop_conn *nc, const char *name)
     return qv_lock_acquire(path, 0);
 }
 
-/* The memory generation a memory-GPA[.gN].bin file belongs to; -1 if the
- * name is not one of them. */
+/* The memory generation a memory-GPA[.gN].bin or domain.gN.xml file
+ * belongs to; -1 if the name is not one of them. */
 static gint64 memory_file_gen(const char *e)
 {
     unsigned long long gpa = 0, gen = 0;
     int end = 0;
+    if (sscanf(e, "domain.g%llu.xml%n", &gen, &end) == 1 && e[end] == '\0' && gen <= G_MAXINT64)
+        return (gint64)gen;
+    end = 0;
     if (sscanf(e, "memory-%llx.bin%n", &gpa, &end) == 1 && e[end] == '\0')
         return 0;
     end = 0;

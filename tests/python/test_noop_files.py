@@ -170,6 +170,7 @@ def test_stale_temporaries_are_swept_unless_locked(state):
         (d / "domain.xml").write_text("half")
     (state / "v" / ".state.json.Zz9Yy8").write_text("{")
     (state / "v" / "memory-0.g7.bin").write_bytes(b"\0" * 4096)  # no state names gen 7
+    (state / "v" / "domain.g7.xml").write_text("<domain/>")
     # A writer that is alive holds the lock of the VM it writes: its
     # temporaries stay.
     os.makedirs(state / ".locks", exist_ok=True)
@@ -183,6 +184,7 @@ def test_stale_temporaries_are_swept_unless_locked(state):
     left = temporaries(state)
     assert left == [str(busy)], left
     assert not (state / "v" / "memory-0.g7.bin").exists()
+    assert not (state / "v" / "domain.g7.xml").exists()
     r = run_qv(state, "vm", "list", "--all")
     assert temporaries(state) == []
     assert run_qv(state, "vm", "snapshot", "list", "v").returncode == 0

@@ -71,6 +71,7 @@ def page(tag):
 
 
 OLD, NEW = page(b"snapshot-s0 "), page(b"live-memory ")
+LIVE_WEIGHT = 777  # s0 has the default, 256
 
 
 def run_qv(uri, args, env, timeout=60):
@@ -91,6 +92,7 @@ def build_world(uri):
         vm.snapshots.create("s0")
         for gpa in MARK_AT:
             vm.write_memory(gpa, NEW)
+        vm.set_cpu_weight(LIVE_WEIGHT)   # the definition differs from s0's too
         vm.snapshots.create("s1")
         keep = c.create_vm("keep", vcpus=1, memory=MEM)
         keep.write_memory(0, NEW)
@@ -128,6 +130,11 @@ def check_kp(c, names, problems, memory=("new",), snaps=("s0", "s1")):
         expect(s in have, "kp lost snapshot %s (has %s)" % (s, sorted(have)), problems)
     m = memory_of(vm)
     expect(m in memory, "kp memory is %s, expected %s" % (m, "/".join(memory)), problems)
+    # Definition and memory come from the same moment.
+    live = "<shares>%d</shares>" % LIVE_WEIGHT in vm.xml
+    expect(m == "mixed" or live == (m == "new"),
+           "kp has %s memory but the %s definition" % (m, "live" if live else "snapshot's"),
+           problems)
 
 
 def check_create(c, names, problems):
@@ -184,7 +191,7 @@ POSSIBLE = {"kp", "keep", "kp-new", "kp-clone"}
 
 # ---- Leftovers ----
 
-TEMP_RE = re.compile(r"^\.(tmp-.*|.+\.[A-Za-z0-9]{6})$")
+TEMP_RE = re.compile(r"^(\.tmp-.*|\..+\.[A-Za-z0-9]{6}|domain\.g\d+\.xml)$")
 MEMFILE_RE = re.compile(r"^memory-[0-9a-f]+(?:\.g(\d+))?\.bin$")
 
 
