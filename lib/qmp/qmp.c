@@ -12,16 +12,24 @@
 
 #include "../util/error.h"
 #include "../util/json.h"
+#include "qmp_limits.h"
 
-/* A reply larger than this is not something we asked for. */
-#define QMP_MAX_LINE (16u << 20)
+/* An event waiting to be read. */
+struct qmp_event {
+    JsonObject *obj;
+    size_t bytes; /* its line's length, standing for what it holds on */
+    bool kept;    /* never dropped to make room */
+};
 
 struct qmp {
     int fd;
     char *label;
     char *version;
-    GString *in;   /* bytes received, not yet split into messages */
-    GQueue events; /* JsonObject * */
+    GString *in;    /* bytes received, not yet split into messages */
+    size_t scanned; /* bytes of in already known to hold no newline */
+    GQueue events;  /* struct qmp_event *, oldest first */
+    size_t event_bytes;
+    guint64 events_dropped;
     guint64 next_id;
     int broken; /* the error that made the connection unusable, or 0 */
     char *broken_msg;
@@ -94,38 +102,66 @@ static int send_all(struct qmp *q, const char *buf, size_t len, gint64 deadline)
     return 0;
 }
 
-/* Take one complete line out of q->in, or return NULL. */
-static char *take_line(struct qmp *q)
+/* Take one complete line out of q->in, or return NULL. Only bytes not
+ * scanned before are searched, so a line dribbled in small pieces costs
+ * linear time. */
+static char *take_line(struct qmp *q, size_t *len)
 {
-    char *nl = memchr(q->in->str, '\n', q->in->len);
-    if (!nl)
+    char *nl = memchr(q->in->str + q->scanned, '\n', q->in->len - q->scanned);
+    if (!nl) {
+        q->scanned = q->in->len;
         return NULL;
+    }
     size_t n = (size_t)(nl - q->in->str);
     char *line = g_strndup(q->in->str, n);
     g_string_erase(q->in, 0, (gssize)n + 1);
+    q->scanned = 0;
+    *len = n;
     return line;
 }
 
-/* Read the next message (a JSON object) from the peer. */
-static int read_message(struct qmp *q, gint64 deadline, JsonObject **out)
+int qmp_parse_message(const char *label, const char *line, size_t len, JsonObject **out)
+{
+    *out = NULL;
+    /* QEMU ends lines with \r\n, which the parser takes as white space. */
+    g_autofree char *what = g_strdup_printf("QMP message from %s", label);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) root = qv_json_parse_bounded(line, len, what, &err);
+    /* line need not end in a NUL: quote at most its first 120 bytes. */
+    int quote = (int)MIN(len, 120);
+    if (!root)
+        return qv_error_set(QV_ERR_PROTOCOL, "QMP peer %s sent malformed JSON (%s): %.*s", label,
+                            err->message, quote, line);
+    if (!JSON_NODE_HOLDS_OBJECT(root))
+        return qv_error_set(QV_ERR_PROTOCOL,
+                            "QMP peer %s sent a message that is not a JSON object: %.*s", label,
+                            quote, line);
+    *out = json_object_ref(json_node_get_object(root));
+    return 0;
+}
+
+static bool blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!g_ascii_isspace(s[i]))
+            return false;
+    return true;
+}
+
+/* Read the next message (a JSON object) from the peer; *bytes (may be
+ * NULL) receives the length of its line. */
+static int read_message(struct qmp *q, gint64 deadline, JsonObject **out, size_t *bytes)
 {
     for (;;) {
-        g_autofree char *line = take_line(q);
+        size_t len = 0;
+        g_autofree char *line = take_line(q, &len);
         if (line) {
-            g_strstrip(line);
-            if (!*line)
+            if (blank(line, len))
                 continue;
-            g_autoptr(JsonParser) parser = json_parser_new_immutable();
-            g_autoptr(GError) err = NULL;
-            if (!json_parser_load_from_data(parser, line, -1, &err))
-                return fail(q, QV_ERR_PROTOCOL, "QMP peer %s sent malformed JSON (%s): %.120s",
-                            q->label, err->message, line);
-            JsonNode *root = json_parser_get_root(parser);
-            if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-                return fail(q, QV_ERR_PROTOCOL,
-                            "QMP peer %s sent a message that is not a JSON object: %.120s",
-                            q->label, line);
-            *out = json_object_ref(json_node_get_object(root));
+            if (qmp_parse_message(q->label, line, len, out) < 0)
+                return fail(q, QV_ERR_PROTOCOL, "%s", qv_last_error()->message);
+            if (bytes)
+                *bytes = len;
             return 0;
         }
         if (q->in->len > QMP_MAX_LINE)
@@ -153,6 +189,92 @@ static int read_message(struct qmp *q, gint64 deadline, JsonObject **out)
                         q->label);
         g_string_append_len(q->in, buf, n);
     }
+}
+
+bool qmp_event_is_kept(const char *name)
+{
+    /* Run state, guest requests, hot-unplug completion and jobs: what a
+     * driver may wait for with qmp_event_wait. Chatty events (RTC_CHANGE,
+     * BALLOON_CHANGE, ...) only describe the latest value. */
+    static const char *const kept[] = {
+        "SHUTDOWN",
+        "POWERDOWN",
+        "RESET",
+        "STOP",
+        "RESUME",
+        "SUSPEND",
+        "WAKEUP",
+        "GUEST_PANICKED",
+        "GUEST_CRASHLOADED",
+        "DEVICE_DELETED",
+        "JOB_STATUS_CHANGE",
+        "BLOCK_JOB_COMPLETED",
+        "BLOCK_JOB_CANCELLED",
+        "BLOCK_JOB_ERROR",
+        "BLOCK_JOB_READY",
+        "MIGRATION",
+    };
+    if (!name)
+        return false;
+    for (size_t i = 0; i < G_N_ELEMENTS(kept); i++)
+        if (strcmp(name, kept[i]) == 0)
+            return true;
+    return false;
+}
+
+static void event_free(gpointer data)
+{
+    struct qmp_event *e = data;
+    json_object_unref(e->obj);
+    g_free(e);
+}
+
+/* Drop the oldest event that is not kept; false when there is none. */
+static bool drop_oldest(struct qmp *q)
+{
+    for (GList *l = q->events.head; l; l = l->next) {
+        struct qmp_event *e = l->data;
+        if (e->kept)
+            continue;
+        if (q->events_dropped++ == 0)
+            g_message("QMP peer %s: events arrive faster than they are read; dropping the oldest "
+                      "(first: %s)",
+                      q->label, qv_json_str(e->obj, "event") ? qv_json_str(e->obj, "event") : "?");
+        q->event_bytes -= e->bytes;
+        event_free(e);
+        g_queue_delete_link(&q->events, l);
+        return true;
+    }
+    return false;
+}
+
+/* Queue msg (taking it) and keep the queue within its bounds. */
+static int queue_event(struct qmp *q, JsonObject *msg, size_t bytes)
+{
+    struct qmp_event *e = g_new(struct qmp_event, 1);
+    *e = (struct qmp_event){msg, bytes, qmp_event_is_kept(qv_json_str(msg, "event"))};
+    g_queue_push_tail(&q->events, e);
+    q->event_bytes += bytes;
+    while (q->events.length > QMP_MAX_EVENTS || q->event_bytes > QMP_MAX_EVENT_BYTES) {
+        if (!drop_oldest(q))
+            return fail(q, QV_ERR_PROTOCOL,
+                        "QMP peer %s sent more than %u state-change events (or %u bytes of "
+                        "them) that nobody read; it misbehaves",
+                        q->label, QMP_MAX_EVENTS, QMP_MAX_EVENT_BYTES);
+    }
+    return 0;
+}
+
+static JsonObject *unwrap(struct qmp_event *e)
+{
+    JsonObject *o = e->obj;
+    g_free(e);
+    return o;
+}
+
+guint64 qmp_events_dropped(struct qmp *q)
+{
+    return q->events_dropped;
 }
 
 int qmp_error_code(const char *qmp_class)
@@ -193,7 +315,7 @@ struct qmp *qmp_open_fd(int fd, const char *label, int timeout_ms)
     q->next_id = 1;
     gint64 deadline = deadline_of(timeout_ms);
     JsonObject *greeting = NULL;
-    int rc = read_message(q, deadline, &greeting);
+    int rc = read_message(q, deadline, &greeting, NULL);
     if (rc == 0) {
         rc = check_greeting(q, greeting);
         json_object_unref(greeting);
@@ -238,7 +360,7 @@ void qmp_close(struct qmp *q)
         return;
     if (q->fd >= 0)
         close(q->fd);
-    g_queue_clear_full(&q->events, (GDestroyNotify)json_object_unref);
+    g_queue_clear_full(&q->events, event_free);
     g_string_free(q->in, TRUE);
     g_free(q->label);
     g_free(q->version);
@@ -299,7 +421,8 @@ int qmp_command(struct qmp *q, const char *cmd, JsonNode *args, JsonNode **ret, 
         return rc;
     for (;;) {
         JsonObject *msg = NULL;
-        rc = read_message(q, deadline, &msg);
+        size_t bytes = 0;
+        rc = read_message(q, deadline, &msg, &bytes);
         if (rc < 0) {
             if (rc == QV_ERR_TIMEOUT)
                 qv_error_set(QV_ERR_TIMEOUT, "%s did not answer '%s' within %d ms", q->label, cmd,
@@ -307,7 +430,9 @@ int qmp_command(struct qmp *q, const char *cmd, JsonNode *args, JsonNode **ret, 
             return rc;
         }
         if (json_object_has_member(msg, "event")) {
-            g_queue_push_tail(&q->events, msg);
+            rc = queue_event(q, msg, bytes);
+            if (rc < 0)
+                return rc;
             continue;
         }
         bool has_ret = json_object_has_member(msg, "return");
@@ -361,17 +486,22 @@ int qmp_command_json(struct qmp *q, const char *cmd, const char *args_json, Json
 
 JsonObject *qmp_event_pop(struct qmp *q)
 {
-    return g_queue_pop_head(&q->events);
+    struct qmp_event *e = g_queue_pop_head(&q->events);
+    if (!e)
+        return NULL;
+    q->event_bytes -= e->bytes;
+    return unwrap(e);
 }
 
 static JsonObject *take_event(struct qmp *q, const char *name)
 {
     for (GList *l = q->events.head; l; l = l->next) {
-        JsonObject *ev = l->data;
-        const char *n = qv_json_str(ev, "event");
+        struct qmp_event *e = l->data;
+        const char *n = qv_json_str(e->obj, "event");
         if (n && strcmp(n, name) == 0) {
+            q->event_bytes -= e->bytes;
             g_queue_delete_link(&q->events, l);
-            return ev;
+            return unwrap(e);
         }
     }
     return NULL;
@@ -387,7 +517,8 @@ int qmp_event_wait(struct qmp *q, const char *name, int timeout_ms, JsonObject *
     gint64 deadline = deadline_of(timeout_ms);
     for (;;) {
         JsonObject *msg = NULL;
-        int rc = read_message(q, deadline, &msg);
+        size_t bytes = 0;
+        int rc = read_message(q, deadline, &msg, &bytes);
         if (rc == QV_ERR_TIMEOUT)
             return qv_error_set(QV_ERR_TIMEOUT, "%s sent no %s event within %d ms", q->label, name,
                                 timeout_ms);
@@ -402,6 +533,8 @@ int qmp_event_wait(struct qmp *q, const char *name, int timeout_ms, JsonObject *
             *event = msg;
             return 0;
         }
-        g_queue_push_tail(&q->events, msg);
+        rc = queue_event(q, msg, bytes);
+        if (rc < 0)
+            return rc;
     }
 }

@@ -3,10 +3,15 @@
  * whose qv-vmm speaks the same subset.
  *
  * Events that arrive while a command waits for its reply are queued, never
- * taken for the reply. Every failure sets the qv error: QV_ERR_CONNECT when
- * the peer is unreachable or went away, QV_ERR_TIMEOUT, QV_ERR_PROTOCOL for
- * malformed messages, and for an error reply the code qmp_error_code() maps
- * its class to. */
+ * taken for the reply. The queue is bounded: when full, the oldest event
+ * that reports no state change is dropped (and counted); a peer that sends
+ * more state changes than fit, a line over QMP_MAX_LINE or JSON nested or
+ * sized beyond qmp_limits.h gets QV_ERR_PROTOCOL naming it.
+ *
+ * Every failure sets the qv error: QV_ERR_CONNECT when the peer is
+ * unreachable or went away, QV_ERR_TIMEOUT, QV_ERR_PROTOCOL for malformed
+ * messages, and for an error reply the code qmp_error_code() maps its class
+ * to. */
 #ifndef QV_QMP_H
 #define QV_QMP_H
 
@@ -35,6 +40,9 @@ int qmp_command_json(struct qmp *q, const char *cmd, const char *args_json, Json
 /* The oldest queued event (an object with "event", "data", "timestamp"),
  * owned by the caller, or NULL when none is queued. */
 JsonObject *qmp_event_pop(struct qmp *q);
+/* How many events were dropped because the queue was full (see
+ * lib/qmp/qmp_limits.h: state-change events never are). */
+guint64 qmp_events_dropped(struct qmp *q);
 /* Wait until an event named name arrives (or is already queued) and return
  * it; events of other names stay queued. QV_ERR_TIMEOUT when none comes. */
 int qmp_event_wait(struct qmp *q, const char *name, int timeout_ms, JsonObject **event);

@@ -9,8 +9,10 @@
 
 #include "lib/proc/proc.h"
 #include "lib/qmp/qmp.h"
+#include "lib/qmp/qmp_limits.h"
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
+#include "lib/util/json.h"
 #include <sys/wait.h>
 
 /* Recorded from QEMU 7.2. */
@@ -69,6 +71,21 @@ static gpointer peer_main(gpointer data)
 out:
     shutdown(p->fd, SHUT_RDWR);
     close(p->fd);
+    return NULL;
+}
+
+struct flood {
+    int fd;
+    const char *chunk;
+};
+
+/* Write chunk until the reader hangs up. */
+static gpointer flood_main(gpointer data)
+{
+    struct flood *f = data;
+    size_t n = strlen(f->chunk);
+    while (send(f->fd, f->chunk, n, MSG_NOSIGNAL) > 0)
+        ;
     return NULL;
 }
 
@@ -262,6 +279,150 @@ START_TEST(half_sent_command_breaks_connection)
 }
 END_TEST
 
+/* A reply nested a million levels deep crashed json-glib's recursive
+ * parser; it is now refused before parsing, naming the peer. */
+START_TEST(deep_nesting_is_a_protocol_error)
+{
+    GString *deep = g_string_new("{\"return\": ");
+    for (int i = 0; i < 1000000; i++)
+        g_string_append_c(deep, '[');
+    g_string_append(deep, "\r\n");
+    const char *replies[] = {CAPS_OK, deep->str};
+    struct peer p;
+    int fd;
+    GThread *t = peer_start(&p, &fd, GREETING, replies, 2);
+    struct qmp *q = qmp_open_fd(fd, "VM 'deep'", 5000);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_int_eq(qmp_command(q, "query-status", NULL, NULL, 5000), QV_ERR_PROTOCOL);
+    ck_assert_msg(strstr(qv_last_error()->message, "VM 'deep'") &&
+                      strstr(qv_last_error()->message, "nesting deeper than"),
+                  "%s", qv_last_error()->message);
+    qmp_close(q);
+    peer_finish(t, &p);
+    g_string_free(deep, TRUE);
+}
+END_TEST
+
+/* Trailing data, NULs and numbers json-glib would wrap are refused, not
+ * parsed, truncated or wrapped; brackets in a comment count for nothing. */
+START_TEST(odd_replies)
+{
+    const char *a[] = {CAPS_OK, "{\"return\": {}, \"id\": \"{ID}\"} {\"x\": 1}\r\n"};
+    const char *b[] = {CAPS_OK, "{\"return\": {\"s\": \"a\\u0000b\"}, \"id\": \"{ID}\"}\r\n"};
+    const char *c[] = {CAPS_OK, "{\"return\": 99999999999999999999, \"id\": \"{ID}\"}\r\n"};
+    const char *const *scripts[] = {a, b, c};
+    const char *expect[] = {"after the end of the JSON value", "\\u0000", "out of range"};
+    for (int i = 0; i < 3; i++) {
+        struct peer p;
+        int fd;
+        GThread *t = peer_start(&p, &fd, GREETING, scripts[i], 2);
+        struct qmp *q = qmp_open_fd(fd, "VM 'odd'", 5000);
+        ck_assert_ptr_nonnull(q);
+        ck_assert_int_eq(qmp_command(q, "query-status", NULL, NULL, 5000), QV_ERR_PROTOCOL);
+        ck_assert_msg(strstr(qv_last_error()->message, expect[i]) &&
+                          strstr(qv_last_error()->message, "VM 'odd'"),
+                      "case %d: %s", i, qv_last_error()->message);
+        qmp_close(q);
+        peer_finish(t, &p);
+    }
+}
+END_TEST
+
+START_TEST(overlong_line_is_a_protocol_error)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    const char *pre = GREETING "{\"return\": {}, \"id\": \"qv-1\"}\r\n";
+    ck_assert_int_eq(write(sv[1], pre, strlen(pre)), (ssize_t)strlen(pre));
+    struct qmp *q = qmp_open_fd(sv[0], "VM 'long'", 2000);
+    ck_assert_ptr_nonnull(q);
+    /* The peer streams a line that never ends. */
+    g_autofree char *chunk = g_strnfill(65536, 'x');
+    struct flood f = {sv[1], chunk};
+    GThread *w = g_thread_new("flood", flood_main, &f);
+    ck_assert_int_eq(qmp_command(q, "query-status", NULL, NULL, 10000), QV_ERR_PROTOCOL);
+    ck_assert_msg(strstr(qv_last_error()->message, "over 4194304 bytes") &&
+                      strstr(qv_last_error()->message, "VM 'long'"),
+                  "%s", qv_last_error()->message);
+    qmp_close(q);
+    g_thread_join(w);
+    close(sv[1]);
+}
+END_TEST
+
+/* An event flood during a command: the queue stays bounded, chatty events
+ * are dropped and counted, state changes all survive in order. */
+START_TEST(event_flood_keeps_state_changes)
+{
+    GString *flood = g_string_new(NULL);
+    for (int i = 0; i < 100000; i++) {
+        g_string_append_printf(flood,
+                               "{\"timestamp\": {\"seconds\": 1, \"microseconds\": %d}, "
+                               "\"event\": \"RTC_CHANGE\", \"data\": {\"offset\": %d}}\r\n",
+                               i, i);
+        if (i == 10)
+            g_string_append(flood, "{\"event\": \"STOP\"}\r\n");
+        if (i == 50000)
+            g_string_append(flood, "{\"event\": \"DEVICE_DELETED\", \"data\": {\"device\": "
+                                   "\"nic1\"}}\r\n");
+    }
+    g_string_append(flood, "{\"event\": \"SHUTDOWN\", \"data\": {\"guest\": true}}\r\n");
+    g_string_append(flood, "{\"return\": {}, \"id\": \"{ID}\"}\r\n");
+    const char *replies[] = {CAPS_OK, flood->str};
+    struct peer p;
+    int fd;
+    GThread *t = peer_start(&p, &fd, GREETING, replies, 2);
+    struct qmp *q = qmp_open_fd(fd, "VM 'flood'", 5000);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_int_eq(qmp_command(q, "system_powerdown", NULL, NULL, 20000), 0);
+    ck_assert_uint_ge(qmp_events_dropped(q), 100000 - QMP_MAX_EVENTS);
+    JsonObject *ev = NULL;
+    ck_assert_int_eq(qmp_event_wait(q, "DEVICE_DELETED", 0, &ev), 0);
+    ck_assert_str_eq(qv_json_str(qv_json_obj(ev, "data"), "device"), "nic1");
+    json_object_unref(ev);
+    ck_assert_int_eq(qmp_event_wait(q, "SHUTDOWN", 0, &ev), 0);
+    json_object_unref(ev);
+    /* What is left: STOP first (oldest), then the newest RTC_CHANGEs. */
+    unsigned left = 0;
+    bool saw_stop = false;
+    while ((ev = qmp_event_pop(q))) {
+        if (left == 0)
+            saw_stop = strcmp(qv_json_str(ev, "event"), "STOP") == 0;
+        left++;
+        json_object_unref(ev);
+    }
+    ck_assert(saw_stop);
+    ck_assert_uint_le(left, QMP_MAX_EVENTS);
+    qmp_close(q);
+    peer_finish(t, &p);
+    g_string_free(flood, TRUE);
+}
+END_TEST
+
+/* State changes are never dropped, so a peer sending more of them than fit
+ * is a broken peer. */
+START_TEST(kept_event_flood_is_a_protocol_error)
+{
+    GString *flood = g_string_new(NULL);
+    for (unsigned i = 0; i <= QMP_MAX_EVENTS; i++)
+        g_string_append(flood, "{\"event\": \"STOP\"}\r\n");
+    g_string_append(flood, "{\"return\": {}, \"id\": \"{ID}\"}\r\n");
+    const char *replies[] = {CAPS_OK, flood->str};
+    struct peer p;
+    int fd;
+    GThread *t = peer_start(&p, &fd, GREETING, replies, 2);
+    struct qmp *q = qmp_open_fd(fd, "VM 'stops'", 5000);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_int_eq(qmp_command(q, "stop", NULL, NULL, 5000), QV_ERR_PROTOCOL);
+    ck_assert_msg(strstr(qv_last_error()->message, "VM 'stops'") &&
+                      strstr(qv_last_error()->message, "state-change events"),
+                  "%s", qv_last_error()->message);
+    qmp_close(q);
+    peer_finish(t, &p);
+    g_string_free(flood, TRUE);
+}
+END_TEST
+
 START_TEST(lost_connection_is_reported)
 {
     const char *replies[] = {CAPS_OK, HANGUP};
@@ -359,6 +520,11 @@ START_TEST(real_qemu)
     ck_assert_str_eq(json_object_get_string_member(json_node_get_object(ret), "status"),
                      "prelaunch");
     json_node_unref(ret);
+    /* The largest reply QEMU sends fits the bounds on a peer's messages. */
+    ck_assert_msg(qmp_command(q, "query-qmp-schema", NULL, &ret, 5000) == 0, "%s",
+                  qv_last_error()->message);
+    ck_assert_uint_gt(json_array_get_length(json_node_get_array(ret)), 100);
+    json_node_unref(ret);
     ck_assert_int_eq(qmp_command(q, "no-such-command", NULL, NULL, 5000), QV_ERR_UNSUPPORTED);
     ck_assert_int_eq(
         qmp_command_json(q, "qom-get", "{\"path\": \"/nope\", \"property\": \"x\"}", NULL, 5000),
@@ -385,6 +551,11 @@ int main(void)
     tcase_add_test(tc, malformed_reply_breaks_connection_clearly);
     tcase_add_test(tc, non_object_and_unknown_messages);
     tcase_add_test(tc, half_sent_command_breaks_connection);
+    tcase_add_test(tc, deep_nesting_is_a_protocol_error);
+    tcase_add_test(tc, odd_replies);
+    tcase_add_test(tc, overlong_line_is_a_protocol_error);
+    tcase_add_test(tc, event_flood_keeps_state_changes);
+    tcase_add_test(tc, kept_event_flood_is_a_protocol_error);
     tcase_add_test(tc, lost_connection_is_reported);
     tcase_add_test(tc, bad_greetings);
     tcase_add_test(tc, capabilities_refused);
