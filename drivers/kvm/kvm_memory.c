@@ -9,6 +9,7 @@
 
 #include "../../lib/util/error.h"
 #include "kvm.h"
+#include "loaders/image.h"
 
 static bool overlaps(const struct kvm_machine *m, uint64_t gpa, uint64_t size)
 {
@@ -98,7 +99,7 @@ int kvm_memory_add(struct kvm_machine *m, uint64_t gpa, uint64_t size, uint32_t 
 
 uint64_t kvm_memory_low_size(uint64_t ram)
 {
-    return ram >= 0xe0000000ull ? KVM_PCI_HOLE_START : ram;
+    return kvm_ld_low_size(ram);
 }
 
 int kvm_memory_add_ram(struct kvm_machine *m, uint64_t bytes)

@@ -13,3 +13,9 @@ endforeach()
 
 # What the kvm driver refuses: pure functions, so this one runs everywhere.
 qv_check_test(kvm_conf SOURCES kvm_conf.c LABELS kvm)
+
+# The loaders over plain memory: runs everywhere, /dev/kvm or not.
+qv_check_test(kvm_loaders SOURCES kvm_loaders.c LABELS kvm TIMEOUT 120)
+if(TARGET qv_guests)
+  add_dependencies(kvm_loaders qv_guests)
+endif()

@@ -6,8 +6,7 @@
 #include <string.h>
 
 #include "../../../lib/util/error.h"
-#include "../kvm.h"
-#include "loader.h"
+#include "image.h"
 
 /* Offsets in the zero page (struct boot_params). */
 enum {
@@ -55,8 +54,9 @@ static int bad(const char *path, const char *what)
     return qv_error_set(QV_ERR_INVALID_ARG, "kernel %s: %s", path, what);
 }
 
-int kvm_load_bzimage(struct kvm_machine *m, const char *path, const uint8_t *img, size_t len)
+int kvm_ld_bzimage(struct kvm_ld *ld, const uint8_t *img, size_t len)
 {
+    const char *path = ld->kernel;
     if (len <= BP_SETUP_SECTS)
         return bad(path, "too short for a bzImage setup header (truncated?)");
     /* The setup sectors (at least 5 of them, 2560 bytes) hold every header
@@ -76,18 +76,34 @@ int kvm_load_bzimage(struct kvm_machine *m, const char *path, const uint8_t *img
     const uint8_t *kernel = img + setup_size;
     size_t klen = len - setup_size;
 
+    /* cmdline_size excludes the NUL; 64-bit arithmetic, as it may be
+     * 0xffffffff. */
+    const char *cmdline = ld->cmdline ? ld->cmdline : "";
+    uint64_t cl = strlen(cmdline) + 1;
+    uint64_t cl_max = MIN((uint64_t)rd(img + BP_CMDLINE_SIZE, 4) + 1, BOOT_CMDLINE_MAX);
+    if (cl > cl_max)
+        return qv_error_set(QV_ERR_INVALID_ARG,
+                            "kernel %s accepts a command line of at most %llu bytes; it is %llu",
+                            path, (unsigned long long)(cl_max - 1), (unsigned long long)(cl - 1));
+    if (kvm_ld_reserve(ld, true) < 0 ||
+        kvm_ld_claim(ld, path, BOOT_ZERO_PAGE, 4096, "the zero page") < 0 ||
+        kvm_ld_claim(ld, path, BOOT_CMDLINE, cl, "the command line") < 0)
+        return -1;
+
     uint64_t load = BOOT_HIGH;
     uint64_t init_size = rd(img + BP_INIT_SIZE, 4);
     if (init_size < klen)
         init_size = klen;
-    uint64_t low = kvm_memory_low_size(m->ram_size);
+    uint64_t low = kvm_ld_low_size(ld->ram_size);
     if (load + init_size > low)
         return qv_error_set(QV_ERR_INVALID_ARG,
                             "kernel %s needs %llu MiB from 1 MiB up to decompress; the VM has "
                             "%llu MiB",
                             path, (unsigned long long)(init_size >> 20),
-                            (unsigned long long)(m->ram_size >> 20));
-    if (kvm_loader_put(m, path, load, kernel, klen, "the protected-mode kernel") < 0)
+                            (unsigned long long)(ld->ram_size >> 20));
+    /* All of init_size: the kernel decompresses itself in place. */
+    if (kvm_ld_claim(ld, path, load, init_size, "the protected-mode kernel") < 0 ||
+        kvm_ld_write(ld, load, kernel, klen) < 0)
         return -1;
 
     uint8_t zp[4096] = {0};
@@ -98,23 +114,12 @@ int kvm_load_bzimage(struct kvm_machine *m, const char *path, const uint8_t *img
     zp[BP_TYPE_OF_LOADER] = 0xff; /* no registered loader ID */
     zp[BP_LOADFLAGS] = (uint8_t)((img[BP_LOADFLAGS] | CAN_USE_HEAP) & ~0x20);
     wr(zp + BP_HEAP_END_PTR, 0xfe00, 2);
-
-    const char *cmdline = m->def->os.cmdline ? m->def->os.cmdline : "";
-    size_t cl = strlen(cmdline) + 1;
-    uint32_t cl_max = version >= 0x0206 ? rd(img + BP_CMDLINE_SIZE, 4) + 1 : 256;
-    if (cl > cl_max || cl > BOOT_CMDLINE_MAX)
-        return qv_error_set(QV_ERR_INVALID_ARG,
-                            "kernel %s accepts a command line of at most %u bytes; it is %zu", path,
-                            cl_max - 1, cl - 1);
-    if (kvm_loader_put(m, path, BOOT_CMDLINE, cmdline, cl, "the command line") < 0)
+    if (kvm_ld_write(ld, BOOT_CMDLINE, cmdline, cl) < 0)
         return -1;
     wr(zp + BP_CMD_LINE_PTR, BOOT_CMDLINE, 4);
 
-    if (m->def->os.initrd) {
-        g_autofree uint8_t *rd_img = NULL;
-        size_t rlen = 0;
-        if (kvm_loader_read(m->def->os.initrd, "initrd", &rd_img, &rlen) < 0)
-            return -1;
+    if (ld->initrd) {
+        size_t rlen = ld->initrd_len;
         uint64_t max = rd(img + BP_INITRD_ADDR_MAX, 4);
         if (max == 0)
             max = 0x37ffffff;
@@ -124,16 +129,16 @@ int kvm_load_bzimage(struct kvm_machine *m, const char *path, const uint8_t *img
             return qv_error_set(QV_ERR_INVALID_ARG,
                                 "initrd %s (%zu bytes) does not fit between the kernel and "
                                 "0x%llx",
-                                m->def->os.initrd, rlen, (unsigned long long)top);
+                                ld->initrd, rlen, (unsigned long long)top);
         uint64_t at = (top - rlen) & ~0xfffull;
-        if (kvm_loader_put(m, m->def->os.initrd, at, rd_img, rlen, "the initrd") < 0)
+        if (kvm_ld_place(ld, ld->initrd, at, ld->initrd_data, rlen, "the initrd") < 0)
             return -1;
         wr(zp + BP_RAMDISK_IMAGE, at, 4);
         wr(zp + BP_RAMDISK_SIZE, rlen, 4);
     }
 
     struct kvm_e820 e[8];
-    unsigned n = kvm_loader_e820(m, e);
+    unsigned n = kvm_ld_e820(ld->ram_size, e);
     for (unsigned i = 0; i < n; i++) {
         uint8_t *p = zp + BP_E820_TABLE + i * 20;
         wr(p, e[i].addr, 8);
@@ -141,8 +146,8 @@ int kvm_load_bzimage(struct kvm_machine *m, const char *path, const uint8_t *img
         wr(p + 16, e[i].type, 4);
     }
     zp[BP_E820_ENTRIES] = (uint8_t)n;
-    if (kvm_loader_put(m, path, BOOT_ZERO_PAGE, zp, sizeof(zp), "the zero page") < 0)
+    if (kvm_ld_write(ld, BOOT_ZERO_PAGE, zp, sizeof(zp)) < 0)
         return -1;
     /* startup_64 is 0x200 past the start of the protected-mode kernel. */
-    return kvm_boot_long64(m->vcpus[0], load + 0x200, BOOT_ZERO_PAGE);
+    return kvm_ld_boot_long64(ld, load + 0x200, BOOT_ZERO_PAGE);
 }

@@ -4,18 +4,18 @@
 #include <elf.h>
 
 #include "../../../lib/util/error.h"
-#include "../kvm.h"
-#include "loader.h"
+#include "image.h"
 
-int kvm_load_elf64(struct kvm_machine *m, const char *path, const uint8_t *img, size_t len)
+int kvm_ld_elf64(struct kvm_ld *ld, const uint8_t *img, size_t len)
 {
     uint64_t entry, end;
-    if (kvm_loader_elf(m, path, img, len, EM_X86_64, &entry, &end) < 0)
+    if (kvm_ld_no_boot_info(ld, "an ELF64") < 0 || kvm_ld_reserve(ld, true) < 0 ||
+        kvm_ld_elf(ld, img, len, EM_X86_64, &entry, &end) < 0)
         return -1;
-    if (entry >= KVM_4G)
+    if (entry >= BOOT_4G)
         return qv_error_set(QV_ERR_INVALID_ARG,
                             "kernel %s: the entry point lies above 4 GiB, outside the boot "
                             "identity map",
-                            path);
-    return kvm_boot_long64(m->vcpus[0], entry, 0);
+                            ld->kernel);
+    return kvm_ld_boot_long64(ld, entry, 0);
 }
