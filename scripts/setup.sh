@@ -10,6 +10,7 @@ pkgs=(
     check qemu-system-x86 qemu-utils genisoimage ovmf
     python3-cffi python3-pytest busybox-static cpio
     valgrind strace
+    clang libclang-rt-14-dev
 )
 
 missing=()

@@ -18,7 +18,9 @@ bash scripts/setup.sh
 
 if [ $sanitize = 1 ]; then
     dir=build-asan
-    bash scripts/build.sh "$top/$dir" -DQV_SANITIZE="address;undefined"
+    # QV_FUZZ adds the libFuzzer targets (a clang sub-build; the rest stays
+    # gcc) and one bounded run of each as a ctest labelled fuzz.
+    bash scripts/build.sh "$top/$dir" -DQV_SANITIZE="address;undefined" -DQV_FUZZ=ON
     # Leak checking stays on for our binaries; Python itself is not built
     # with ASan, so its tests preload the runtime (tests/python sets that).
     export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}

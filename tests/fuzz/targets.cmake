@@ -1,0 +1,24 @@
+# Every fuzz target and the libqv sources it exercises (see CMakeLists.txt).
+set(_conf ${QV_TOP}/lib/conf)
+set(_util ${QV_TOP}/lib/util)
+
+# The definition parsers: domain XML, device XML, JSON.
+qv_fuzz_target(fuzz_domain
+  SOURCES ${_conf}/domain.c ${_conf}/ids.c ${_conf}/validate.c ${_conf}/conf_check.c
+          ${_conf}/xml_util.c ${_conf}/xml_parse.c ${_conf}/xml_devices.c ${_conf}/xml_format.c
+          ${_conf}/json_parse.c ${_conf}/json_format.c ${_util}/error.c ${_util}/names.c
+          ${_util}/json_bounded.c ${_util}/textfile.c
+  LIBS PkgConfig::LIBXML)
+
+# What a QMP peer sends: lines to the message parser, the stream to a client.
+qv_fuzz_target(fuzz_qmp
+  SOURCES ${QV_TOP}/lib/qmp/qmp.c ${_util}/error.c ${_util}/json.c ${_util}/json_bounded.c
+          ${_util}/textfile.c)
+
+# The kernel loaders, into a plain buffer standing for guest RAM.
+set(_ld ${QV_TOP}/drivers/kvm/loaders)
+set(_ld_sources ${_ld}/image.c ${_ld}/layout.c ${_ld}/elf.c ${_ld}/boot.c ${_ld}/multiboot.c
+                ${_ld}/elf64.c ${_ld}/flat.c ${_ld}/bzimage.c ${_util}/error.c)
+qv_fuzz_target(fuzz_multiboot SOURCES ${_ld_sources})
+qv_fuzz_target(fuzz_bzimage SOURCES ${_ld_sources})
+qv_fuzz_target(fuzz_elf64 SOURCES ${_ld_sources})
