@@ -8,8 +8,9 @@
 #include "lib/util/json.h"
 #include "propolis.h"
 
-/* Answers larger than this are not a Propolis answer but a runaway peer. */
-#define PROPOLIS_MAX_BODY (16u << 20)
+/* Answers larger than this are not a Propolis answer but a runaway peer;
+ * the bounded JSON parser would refuse them anyway. */
+#define PROPOLIS_MAX_BODY QV_JSON_MAX_BYTES
 
 struct propolis_client *propolis_client_new(const char *host, int port, int timeout_s)
 {
@@ -137,17 +138,10 @@ static bool exchange_run(SoupMessage *msg, int timeout_ms, struct exchange *x)
     return !x->error && !x->too_big && !x->timed_out;
 }
 
+/* Depth, size, NULs and trailing data bounded as for every outside JSON. */
 static JsonNode *parse_json(const GByteArray *buf, GError **err)
 {
-    g_autoptr(JsonParser) p = json_parser_new_immutable();
-    if (!json_parser_load_from_data(p, (const char *)buf->data, buf->len, err))
-        return NULL;
-    JsonNode *root = json_parser_get_root(p);
-    if (!root) {
-        g_set_error(err, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE, "empty document");
-        return NULL;
-    }
-    return json_node_copy(root);
+    return qv_json_parse_bounded((const char *)buf->data, buf->len, "the answer", err);
 }
 
 /* The server's Error {message, request_id, error_code} as a qv error. */

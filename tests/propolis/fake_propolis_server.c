@@ -14,7 +14,8 @@
  *
  * Control endpoints for tests (no version header needed):
  *   GET  /_fake/stats   {requests, invalid, errors[], log[], state, gen, ws_input[]}
- *   POST /_fake/fault   {method, path, mode: fail|hang|garbage|huge|die, status, count}
+ *   POST /_fake/fault   {method, path, mode: fail|hang|garbage|huge|deep|trailing|nul|die,
+ *                        status, count}
  *   POST /_fake/serial  raw bytes the guest prints on com1
  *   POST /_fake/guest   {event: poweroff|fail}
  */
@@ -580,6 +581,23 @@ static bool fault_hits(SoupServerMessage *msg, const char *path)
         big[0] = '[';
         soup_server_message_set_status(msg, f->status, NULL);
         soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_TAKE, big, n);
+    } else if (!strcmp(f->mode, "deep")) {
+        /* Small, but nested a million levels: a recursive parser's end. */
+        gsize n = 1u << 20;
+        char *deep = g_malloc(n);
+        memset(deep, '[', n);
+        soup_server_message_set_status(msg, f->status, NULL);
+        soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_TAKE, deep, n);
+    } else if (!strcmp(f->mode, "trailing") || !strcmp(f->mode, "nul")) {
+        /* A well-formed value with more after it, plainly or past a NUL
+         * (where a C string reader would stop and see nothing wrong). */
+        static const char trailing[] = "{\"instance\": {}} {\"instance\": {}}";
+        static const char nul[] = "{\"instance\": {}}\0{\"instance\": {}}";
+        bool is_nul = !strcmp(f->mode, "nul");
+        soup_server_message_set_status(msg, f->status, NULL);
+        soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_STATIC,
+                                         is_nul ? nul : trailing,
+                                         is_nul ? sizeof(nul) - 1 : sizeof(trailing) - 1);
     } else if (!strcmp(f->mode, "garbage")) {
         static const char junk[] = "{\"instance\": {\"state\": Runn";
         soup_server_message_set_status(msg, f->status, NULL);

@@ -493,8 +493,24 @@ START_TEST(garbage)
     /* A body no Propolis answer comes near is cut off, not buffered. */
     fake_fault(fake, "GET", "/instance", "huge", 200);
     ck_assert_int_eq(vm_stop(vm), QV_ERR_PROTOCOL);
-    ck_assert_msg(strstr(errmsg(), "more than 16777216 bytes"), "%s", errmsg());
+    ck_assert_msg(strstr(errmsg(), "more than 4194304 bytes"), "%s", errmsg());
     ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    /* A small body nested a million deep crashed json-glib's recursive
+     * parser; trailing data and data after a NUL were taken as valid. */
+    const char *modes[] = {"deep", "trailing", "nul"};
+    const char *why[] = {"nesting deeper than", "after the end of the JSON value", "NUL"};
+    for (int i = 0; i < 3; i++) {
+        fake_fault(fake, "GET", "/instance", modes[i], 200);
+        ck_assert_int_eq(vm_stop(vm), QV_ERR_PROTOCOL);
+        ck_assert_msg(strstr(errmsg(), "GET /instance with malformed JSON") &&
+                          strstr(errmsg(), why[i]),
+                      "%s: %s", modes[i], errmsg());
+        ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    }
+    /* An error answer that is deep is no Propolis error either. */
+    fake_fault(fake, "GET", "/instance", "deep", 500);
+    ck_assert_int_eq(vm_reset(vm), QV_ERR_PROTOCOL);
+    ck_assert_msg(strstr(errmsg(), "HTTP 500"), "%s", errmsg());
     vm_free(vm);
     qv_close(conn);
 }
