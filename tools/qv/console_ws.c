@@ -11,6 +11,10 @@
 #define CLI_ESCAPE_CHAR 0x1d /* Ctrl+] */
 #define CLI_PROPOLIS_API_VERSION "5.0.0"
 #define CLI_WS_CLOSE_TIMEOUT_S 2
+/* Propolis sends what the guest printed in frames of at most a few KiB; a
+ * larger frame is a misbehaving server, refused (libsoup closes with
+ * "message too big") rather than buffered. */
+#define CLI_WS_MAX_FRAME (64u * 1024)
 
 struct ws_console {
     GMainLoop *loop;
@@ -115,6 +119,7 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer user)
         g_main_loop_quit(c->loop);
         return;
     }
+    soup_websocket_connection_set_max_incoming_payload_size(c->ws, CLI_WS_MAX_FRAME);
     g_signal_connect(c->ws, "message", G_CALLBACK(on_message), c);
     g_signal_connect(c->ws, "closed", G_CALLBACK(on_closed), c);
     g_signal_connect(c->ws, "error", G_CALLBACK(on_error), c);

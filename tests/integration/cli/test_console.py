@@ -109,6 +109,26 @@ def test_console_pipe_both_ways(propolis):
     assert p.stderr.read() == b""
 
 
+def test_console_oversized_frame_is_an_error(propolis):
+    """A frame over the console's limit (64 KiB) ends the session with an
+    error naming the console, instead of being buffered whole."""
+    fake, cli = propolis
+    p = subprocess.Popen([QV, "-c", fake.uri, "vm", "console", "web01"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        p.stdin.write(b"ping\n")  # echoed once the console is attached
+        p.stdin.flush()
+        read_until(p.stdout.fileno(), b"ping\n")
+        fake.control("POST", "/_fake/serial", b"x" * (1 << 20))
+        assert p.wait(timeout=20) == 1
+    finally:
+        if p.poll() is None:
+            p.kill()
+    err = p.stderr.read().decode()
+    assert err.startswith("qv: error: console ws://127.0.0.1:%d/instance/serial: " % fake.port), err
+    assert "large" in err, err
+
+
 def test_console_tty_raw_mode_and_detach(propolis):
     fake, cli = propolis
     master, slave = pty.openpty()
