@@ -127,9 +127,8 @@ static int check_disk(const struct qv_domain *def, const struct qv_disk *d)
         return refuse(def, "<disk> '%s' <driver cache=/io=/discard=>", t);
     if (d->total_bytes_sec || d->total_iops_sec)
         return refuse(def, "<disk> '%s' <iotune>", t);
-    uint32_t bs = d->logical_block_size;
-    if (bs && (bs < 512 || bs > 65536 || (bs & (bs - 1))))
-        return refuse(def, "<disk> '%s' <blockio logical_block_size='%u'>", t, bs);
+    /* logical_block_size: lib/conf's rule (a power of two, 512-65536) is
+     * exactly what Propolis takes. */
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <string.h>
 
+#include "../conf/conf_check.h"
 #include "../conf/domain.h"
 #include "../util/error.h"
 #include "../util/names.h"
@@ -199,30 +200,28 @@ struct vm *vm_create(const char *name, uint32_t max_vcpus, uint64_t ram_size)
     return vm_create_on(conn, name, max_vcpus, ram_size);
 }
 
+/* Both formats parse into one struct, then take the same path. */
+static struct vm *define_text(struct qv_conn *conn, const char *text, const char *func,
+                              const char *what, struct qv_domain *(*parse)(const char *))
+{
+    if (!conn || !text) {
+        qv_error_set(QV_ERR_INVALID_ARG, "%s: %s is NULL", func, conn ? what : "conn");
+        return NULL;
+    }
+    g_autoptr(qv_domain) def = parse(text);
+    return def ? define_def(conn, def) : NULL;
+}
+
 struct vm *vm_define_xml(struct qv_conn *conn, const char *xml)
 {
     QV_API("%s", "(VM not yet known)");
-    if (!conn || !xml) {
-        qv_error_set(QV_ERR_INVALID_ARG, "vm_define_xml: %s is NULL", conn ? "xml" : "conn");
-        return NULL;
-    }
-    g_autoptr(qv_domain) def = qv_domain_parse_xml(xml);
-    if (!def)
-        return NULL;
-    return define_def(conn, def);
+    return define_text(conn, xml, __func__, "xml", qv_domain_parse_xml);
 }
 
 struct vm *vm_define_json(struct qv_conn *conn, const char *json)
 {
     QV_API("%s", "(VM not yet known)");
-    if (!conn || !json) {
-        qv_error_set(QV_ERR_INVALID_ARG, "vm_define_json: %s is NULL", conn ? "json" : "conn");
-        return NULL;
-    }
-    g_autoptr(qv_domain) def = qv_domain_parse_json(json);
-    if (!def)
-        return NULL;
-    return define_def(conn, def);
+    return define_text(conn, json, __func__, "json", qv_domain_parse_json);
 }
 
 struct vm *vm_lookup(struct qv_conn *conn, const char *name)
@@ -586,9 +585,9 @@ int vm_get_cpu_pin(struct vm *vm, uint32_t vcpu, int *pcpu)
 int vm_set_cpu_weight(struct vm *vm, uint32_t weight)
 {
     QV_API_VM(vm);
-    if (weight < 1 || weight > 65535)
-        return qv_error_set(QV_ERR_INVALID_ARG, "CPU weight %u is out of range (1-65535)",
-                            weight);
+    const char *why = qv_conf_rule_cpu_weight(weight);
+    if (why)
+        return qv_error_set(QV_ERR_INVALID_ARG, "CPU weight %u %s", weight, why);
     struct qv_setting s = { .kind = QV_SET_CPU_WEIGHT, .value = weight };
     return apply_setting(vm, &s);
 }
@@ -596,8 +595,9 @@ int vm_set_cpu_weight(struct vm *vm, uint32_t weight)
 int vm_set_cpu_cap(struct vm *vm, uint32_t percent)
 {
     QV_API_VM(vm);
-    if (percent > 100)
-        return qv_error_set(QV_ERR_INVALID_ARG, "CPU cap %u%% is out of range (0-100)", percent);
+    const char *why = qv_conf_rule_cpu_cap(percent);
+    if (why)
+        return qv_error_set(QV_ERR_INVALID_ARG, "CPU cap %u%% %s", percent, why);
     struct qv_setting s = { .kind = QV_SET_CPU_CAP, .value = percent };
     return apply_setting(vm, &s);
 }

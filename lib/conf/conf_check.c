@@ -6,6 +6,8 @@
 #include <glib.h>
 #include <string.h>
 
+#include "domain.h"
+
 const char *const qv_conf_virt_types[] = {"kvm", "qemu", "test", NULL};
 const char *const qv_conf_cpu_modes[] = {"", "host-passthrough", "host-model", "custom", NULL};
 const char *const qv_conf_disk_types[] = {"file", "block", NULL};
@@ -324,4 +326,33 @@ bool qv_conf_parse_size(const char *s, uint64_t *bytes)
         return false;
     *bytes = v * scale;
     return true;
+}
+
+const char *qv_conf_rule_cpu_weight(uint64_t weight)
+{
+    if (weight < QV_CPU_WEIGHT_MIN || weight > QV_CPU_WEIGHT_MAX)
+        return "is out of range (" G_STRINGIFY(QV_CPU_WEIGHT_MIN) "-" G_STRINGIFY(
+            QV_CPU_WEIGHT_MAX) ")";
+    return NULL;
+}
+
+const char *qv_conf_rule_cpu_cap(uint64_t percent)
+{
+    return percent > QV_CPU_CAP_MAX ? "is out of range (0-" G_STRINGIFY(QV_CPU_CAP_MAX) ")" : NULL;
+}
+
+const char *qv_conf_rule_block_size(uint64_t bytes)
+{
+    if (bytes && (bytes < 512 || bytes > 65536 || (bytes & (bytes - 1))))
+        return "is not a power of two from 512 to 65536";
+    return NULL;
+}
+
+int qv_conf_rule_bus_for_target(const char *target)
+{
+    if (target && g_str_has_prefix(target, "hd"))
+        return QV_DISK_BUS_IDE;
+    if (target && g_str_has_prefix(target, "sd"))
+        return QV_DISK_BUS_SCSI;
+    return QV_DISK_BUS_VIRTIO;
 }

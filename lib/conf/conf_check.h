@@ -47,6 +47,21 @@ const char *qv_conf_check_disk_target(const char *s); /* vda, sdb, hdc, xvda, fd
 const char *qv_conf_check_host(const char *s);        /* IPv4 address or DNS name */
 const char *qv_conf_check_cpuset(const char *s);      /* "0-3,^2,8" with values < 4096 */
 
+/* Rules on values that reach a definition from more than one door (XML,
+ * JSON, the setters in lib/api): each lives here once. Each returns NULL when
+ * the value is acceptable, else the reason to put after "WHAT VALUE "
+ * ("is out of range (1-65535)"). */
+#define QV_CPU_WEIGHT_MIN 1
+#define QV_CPU_WEIGHT_MAX 65535
+#define QV_CPU_CAP_MAX 100
+const char *qv_conf_rule_cpu_weight(uint64_t weight); /* <shares>, "weight" */
+const char *qv_conf_rule_cpu_cap(uint64_t percent);   /* quota/period, "cap" */
+/* <blockio logical_block_size>, "logical_block_size"; 0 means unset. */
+const char *qv_conf_rule_block_size(uint64_t bytes);
+/* The bus a disk target's name implies when none is given: hdX is IDE,
+ * sdX SCSI, anything else virtio (libvirt's choice for these prefixes). */
+int qv_conf_rule_bus_for_target(const char *target); /* enum qv_disk_bus */
+
 /* Normalise into out (lower case, dashed UUID); false when malformed. */
 bool qv_conf_norm_uuid(const char *s, char out[37]);
 bool qv_conf_norm_mac(const char *s, char out[18]);

@@ -303,11 +303,20 @@ static int parse_cpu(struct jctx *c, JsonObject *o, struct qv_domain *def)
         }
         pop(c, at);
     }
-    rc = get_u32(c, o, "weight", 65535, &def->cputune.shares);
+    uint64_t u;
+    const char *why;
+    rc = get_uint(c, o, "weight", UINT32_MAX, &u);
     TRY(rc);
-    if (rc == 1 && def->cputune.shares == 0)
-        return jerr(c, "weight", "must be from 1 to 65535");
-    TRY(get_u32(c, o, "cap", 100, &def->cputune.cap));
+    if (rc == 1 && (why = qv_conf_rule_cpu_weight(u)))
+        return jerr(c, "weight", "%" G_GUINT64_FORMAT " %s", u, why);
+    if (rc == 1)
+        def->cputune.shares = (uint32_t)u;
+    rc = get_uint(c, o, "cap", UINT32_MAX, &u);
+    TRY(rc);
+    if (rc == 1 && (why = qv_conf_rule_cpu_cap(u)))
+        return jerr(c, "cap", "%" G_GUINT64_FORMAT " %s", u, why);
+    if (rc == 1)
+        def->cputune.cap = (uint32_t)u;
     return 0;
 }
 
@@ -400,9 +409,7 @@ static int parse_disk(struct jctx *c, JsonObject *o, struct qv_disk *d)
         d->bus = (enum qv_disk_bus)v;
     TRY(rc);
     if (rc == 0)
-        d->bus = g_str_has_prefix(d->target, "hd")   ? QV_DISK_BUS_IDE
-                 : g_str_has_prefix(d->target, "sd") ? QV_DISK_BUS_SCSI
-                                                     : QV_DISK_BUS_VIRTIO;
+        d->bus = (enum qv_disk_bus)qv_conf_rule_bus_for_target(d->target);
     TRY(get_enum_str(c, o, "format", qv_conf_disk_formats, &d->driver_type));
     TRY(get_bool(c, o, "readonly", &d->readonly));
     TRY(get_enum_str(c, o, "cache", qv_conf_disk_caches, &d->cache));
@@ -415,9 +422,10 @@ static int parse_disk(struct jctx *c, JsonObject *o, struct qv_disk *d)
     if (d->backing_format && !d->backing)
         return jerr(c, "backing_format", "needs \"backing\"");
     uint64_t bs = 0;
-    TRY(get_uint(c, o, "logical_block_size", 65536, &bs));
-    if (bs && (bs < 512 || (bs & (bs - 1))))
-        return jerr(c, "logical_block_size", "must be a power of two from 512 to 65536");
+    TRY(get_uint(c, o, "logical_block_size", UINT32_MAX, &bs));
+    const char *why = qv_conf_rule_block_size(bs);
+    if (why)
+        return jerr(c, "logical_block_size", "%" G_GUINT64_FORMAT " %s", bs, why);
     d->logical_block_size = (uint32_t)bs;
     rc = get_u32(c, o, "boot_order", 65535, &d->boot_order);
     TRY(rc);

@@ -3,6 +3,7 @@
 
 #include "../util/error.h"
 #include "../util/names.h"
+#include "conf_check.h"
 #include "domain.h"
 
 #define QV_MAX_VCPUS 255
@@ -56,12 +57,20 @@ int qv_domain_validate(const struct qv_domain *def)
                                 n, def->cpu.sockets, dies, def->cpu.cores, def->cpu.threads,
                                 product, def->max_vcpus);
     }
-    if (def->cputune.cap > 100)
-        return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': CPU cap %u%% is out of range (0-100)",
-                            n, def->cputune.cap);
-    if (def->cputune.shares > 65535)
-        return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': CPU weight %u is out of range (1-65535)",
-                            n, def->cputune.shares);
+    const char *why;
+    if ((why = qv_conf_rule_cpu_cap(def->cputune.cap)))
+        return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': CPU cap %u%% %s", n, def->cputune.cap,
+                            why);
+    /* 0 is "not set": the default weight. */
+    if (def->cputune.shares && (why = qv_conf_rule_cpu_weight(def->cputune.shares)))
+        return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': CPU weight %u %s", n, def->cputune.shares,
+                            why);
+    for (guint i = 0; i < def->disks->len; i++) {
+        const struct qv_disk *d = g_ptr_array_index(def->disks, i);
+        if ((why = qv_conf_rule_block_size(d->logical_block_size)))
+            return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': disk '%s' block size %u %s", n,
+                                d->target ? d->target : "", d->logical_block_size, why);
+    }
     for (guint i = 0; i < def->cputune.pins->len; i++) {
         const struct qv_vcpupin *p = &g_array_index(def->cputune.pins, struct qv_vcpupin, i);
         if (p->vcpu >= def->max_vcpus)

@@ -114,15 +114,6 @@ static int disk_iotune(const xmlNode *n, struct qv_disk *d)
     return 0;
 }
 
-static enum qv_disk_bus bus_from_target(const char *dev)
-{
-    if (g_str_has_prefix(dev, "hd"))
-        return QV_DISK_BUS_IDE;
-    if (g_str_has_prefix(dev, "sd"))
-        return QV_DISK_BUS_SCSI;
-    return QV_DISK_BUS_VIRTIO;
-}
-
 static int disk_parse(const xmlNode *n, struct qv_disk *d)
 {
     int v;
@@ -165,10 +156,10 @@ static int disk_parse(const xmlNode *n, struct qv_disk *d)
             uint64_t sz = 0;
             TRY(qv_conf_xml_once(c, &bio));
             TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "logical_block_size"));
-            TRY(qv_conf_xml_attr_uint(c, "logical_block_size", 65536, &sz));
-            if (sz && (sz < 512 || (sz & (sz - 1))))
-                return qv_conf_xml_err(c, "logical_block_size must be a power of two from 512 "
-                                          "to 65536");
+            TRY(qv_conf_xml_attr_uint(c, "logical_block_size", UINT32_MAX, &sz));
+            const char *why = qv_conf_rule_block_size(sz);
+            if (why)
+                return qv_conf_xml_err(c, "logical_block_size %" G_GUINT64_FORMAT " %s", sz, why);
             d->logical_block_size = (uint32_t)sz;
         } else if (qv_conf_xml_is(c, "boot")) {
             TRY(qv_conf_xml_once(c, &boot));
@@ -183,7 +174,7 @@ static int disk_parse(const xmlNode *n, struct qv_disk *d)
     if (!tgt)
         return qv_conf_xml_err(n, "<disk> needs a <target dev=...>");
     if (!bus_given)
-        d->bus = bus_from_target(d->target);
+        d->bus = (enum qv_disk_bus)qv_conf_rule_bus_for_target(d->target);
     if (!d->source && d->device == QV_DISK_DISK)
         return qv_conf_xml_err(n, "<disk device='disk'> needs a <source> (only a cdrom may be "
                                   "empty)");

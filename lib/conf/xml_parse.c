@@ -204,9 +204,10 @@ static int parse_cputune(const xmlNode *n, struct qv_domain *def)
             uint64_t v;
             TRY(qv_conf_xml_once(c, &shares));
             TRY(qv_conf_xml_check(c, QV_XML_TEXT, ""));
-            TRY(qv_conf_xml_text_uint(c, 262144, &v));
-            if (v == 0)
-                return qv_conf_xml_err(c, "<shares> must be at least 1");
+            TRY(qv_conf_xml_text_uint(c, UINT32_MAX, &v));
+            const char *why = qv_conf_rule_cpu_weight(v);
+            if (why)
+                return qv_conf_xml_err(c, "<shares> %" G_GUINT64_FORMAT " %s", v, why);
             def->cputune.shares = (uint32_t)v;
         } else if (qv_conf_xml_is(c, "period")) {
             TRY(qv_conf_xml_once(c, &period));
@@ -250,7 +251,7 @@ static int parse_cputune(const xmlNode *n, struct qv_domain *def)
                                    " is not a whole percentage from 1 to 100",
                                    quo, per);
         uint64_t cap = quo * 100 / per;
-        if (cap > 100)
+        if (qv_conf_rule_cpu_cap(cap))
             return qv_conf_xml_err(quota,
                                    "<quota> %" G_GUINT64_FORMAT
                                    " is more than <period> %" G_GUINT64_FORMAT

@@ -229,7 +229,8 @@ static const struct bad_case bad_cases[] = {
      "a cap above 100%"},
     {"  <cputune>\n    <vcpupin vcpu='0' cpuset='abc'/>\n  </cputune>\n", 7,
      "cpuset on <vcpupin> must be a list"},
-    {"  <cputune>\n    <shares>0</shares>\n  </cputune>\n", 7, "<shares> must be at least 1"},
+    {"  <cputune>\n    <shares>0</shares>\n  </cputune>\n", 7,
+     "<shares> 0 is out of range (1-65535)"},
     {"  <devices>\n    <hostdev mode='subsystem' type='pci'>\n      <source>\n"
      "        <address domain='0' bus='0' slot='0x20' function='0'/>\n",
      9, "slot='0x20'"},

@@ -3,6 +3,9 @@
 #include <check.h>
 #include <string.h>
 
+#include <qv/qv.h>
+
+#include "lib/conf/conf_check.h"
 #include "lib/conf/domain.h"
 #include "lib/conf/setting.h"
 #include "lib/util/error.h"
@@ -221,6 +224,126 @@ START_TEST(test_settings)
 }
 END_TEST
 
+/* One rule, every door: a value is accepted or refused alike whether it
+ * comes in as XML, JSON, through a setter or in a struct being validated. */
+static bool xml_ok(const char *fmt, uint64_t v)
+{
+    g_autofree char *inner = g_strdup_printf(fmt, v);
+    g_autofree char *xml =
+        g_strdup_printf("<domain type='test'><name>r</name><memory>65536</memory><vcpu>1</vcpu>"
+                        "<os><type>hvm</type></os>%s</domain>",
+                        inner);
+    g_autoptr(qv_domain) d = qv_domain_parse_xml(xml);
+    return d && qv_domain_validate(d) == 0;
+}
+
+static bool json_ok(const char *fmt, uint64_t v)
+{
+    g_autofree char *inner = g_strdup_printf(fmt, v);
+    g_autofree char *json =
+        g_strdup_printf("{\"name\": \"r\", \"vcpus\": 1, \"memory\": 67108864, %s}", inner);
+    g_autoptr(qv_domain) d = qv_domain_parse_json(json);
+    return d && qv_domain_validate(d) == 0;
+}
+
+START_TEST(test_one_rule_every_door)
+{
+    struct qv_conn *conn = qv_connect("noop:///");
+    ck_assert_ptr_nonnull(conn);
+    struct vm *vm = vm_create_on(conn, "rules", 1, 1 << 20);
+    ck_assert_ptr_nonnull(vm);
+
+    static const uint64_t weights[] = {0, 1, 256, 65535, 65536, 262144, 4294967295u};
+    for (size_t i = 0; i < G_N_ELEMENTS(weights); i++) {
+        uint64_t w = weights[i];
+        bool want = qv_conf_rule_cpu_weight(w) == NULL;
+        ck_assert_int_eq(want, w >= 1 && w <= 65535);
+        ck_assert_msg(xml_ok("<cputune><shares>%" G_GUINT64_FORMAT "</shares></cputune>", w) ==
+                          want,
+                      "XML weight %" G_GUINT64_FORMAT, w);
+        ck_assert_msg(json_ok("\"cpu\": {\"weight\": %" G_GUINT64_FORMAT "}", w) == want,
+                      "JSON weight %" G_GUINT64_FORMAT, w);
+        ck_assert_msg((vm_set_cpu_weight(vm, (uint32_t)w) == 0) == want,
+                      "setter weight %" G_GUINT64_FORMAT, w);
+        if (!want && w <= UINT32_MAX && w)
+            ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "out of range (1-65535)"));
+        g_autoptr(qv_domain) d = base();
+        d->cputune.shares = (uint32_t)w;
+        /* In a struct, 0 means "the default". */
+        ck_assert_int_eq(qv_domain_validate(d) == 0, want || w == 0);
+    }
+
+    static const uint64_t caps[] = {0, 1, 50, 100, 101, 1000};
+    for (size_t i = 0; i < G_N_ELEMENTS(caps); i++) {
+        uint64_t c = caps[i];
+        bool want = c <= 100;
+        ck_assert_int_eq(qv_conf_rule_cpu_cap(c) == NULL, want);
+        if (c)
+            ck_assert_msg(xml_ok("<cputune><period>100000</period><quota>%" G_GUINT64_FORMAT
+                                 "000</quota></cputune>",
+                                 c) == want,
+                          "XML cap %" G_GUINT64_FORMAT, c);
+        ck_assert_msg(json_ok("\"cpu\": {\"cap\": %" G_GUINT64_FORMAT "}", c) == want,
+                      "JSON cap %" G_GUINT64_FORMAT, c);
+        ck_assert_msg((vm_set_cpu_cap(vm, (uint32_t)c) == 0) == want, "setter cap %u", (unsigned)c);
+        g_autoptr(qv_domain) d = base();
+        d->cputune.cap = (uint32_t)c;
+        ck_assert_int_eq(qv_domain_validate(d) == 0, want);
+    }
+
+    static const uint64_t sizes[] = {256, 512, 1000, 4096, 65536, 131072, 4294967296u};
+    for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        uint64_t b = sizes[i];
+        bool want = qv_conf_rule_block_size(b) == NULL;
+        ck_assert_int_eq(want, b == 512 || b == 4096 || b == 65536);
+        ck_assert_msg(xml_ok("<devices><disk type='file'><source file='/a.img'/>"
+                             "<target dev='vda'/><blockio logical_block_size='%" G_GUINT64_FORMAT
+                             "'/></disk></devices>",
+                             b) == want,
+                      "XML block size %" G_GUINT64_FORMAT, b);
+        ck_assert_msg(json_ok("\"devices\": {\"disks\": [{\"path\": \"/a.img\", \"target\": "
+                              "\"vda\", \"logical_block_size\": %" G_GUINT64_FORMAT "}]}",
+                              b) == want,
+                      "JSON block size %" G_GUINT64_FORMAT, b);
+        if (b <= UINT32_MAX) {
+            g_autoptr(qv_domain) d = base();
+            struct qv_disk *k = disk("vda");
+            k->logical_block_size = (uint32_t)b;
+            g_ptr_array_add(d->disks, k);
+            ck_assert_int_eq(qv_domain_validate(d) == 0, want);
+        }
+    }
+
+    static const struct {
+        const char *target;
+        enum qv_disk_bus bus;
+    } buses[] = {{"hdc", QV_DISK_BUS_IDE},
+                 {"sdb", QV_DISK_BUS_SCSI},
+                 {"vda", QV_DISK_BUS_VIRTIO},
+                 {"xvda", QV_DISK_BUS_VIRTIO}};
+    for (size_t i = 0; i < G_N_ELEMENTS(buses); i++) {
+        ck_assert_int_eq(qv_conf_rule_bus_for_target(buses[i].target), buses[i].bus);
+        g_autofree char *xml = g_strdup_printf(
+            "<domain type='test'><name>r</name><memory>65536</memory><vcpu>1</vcpu>"
+            "<os><type>hvm</type></os><devices><disk type='file'><source file='/a.img'/>"
+            "<target dev='%s'/></disk></devices></domain>",
+            buses[i].target);
+        g_autofree char *json = g_strdup_printf(
+            "{\"name\": \"r\", \"vcpus\": 1, \"memory\": 67108864, \"devices\": {\"disks\": "
+            "[{\"path\": \"/a.img\", \"target\": \"%s\"}]}}",
+            buses[i].target);
+        g_autoptr(qv_domain) x = qv_domain_parse_xml(xml);
+        g_autoptr(qv_domain) j = qv_domain_parse_json(json);
+        ck_assert_ptr_nonnull(x);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_int_eq(((struct qv_disk *)g_ptr_array_index(x->disks, 0))->bus, buses[i].bus);
+        ck_assert_int_eq(((struct qv_disk *)g_ptr_array_index(j->disks, 0))->bus, buses[i].bus);
+    }
+    vm_destroy(vm);
+    qv_close(conn);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core_conf_rules");
@@ -229,6 +352,7 @@ int main(void)
     tcase_add_test(tc, test_fill_defaults);
     tcase_add_test(tc, test_copy_is_deep);
     tcase_add_test(tc, test_settings);
+    tcase_add_test(tc, test_one_rule_every_door);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
