@@ -8,3 +8,11 @@ add_test(NAME killpoints_noop
 set_tests_properties(killpoints_noop PROPERTIES LABELS "noop;killpoints" TIMEOUT 600
   SKIP_RETURN_CODE 77
   ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;${QV_PYTHON_ENV}")
+# The qemu driver on stopped VMs with qcow2 disks (snapshots via qemu-img):
+# slower per point, so fewer of them.
+add_test(NAME killpoints_qemu
+  COMMAND ${QV_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/killpoints/killpoints.py
+          --uri qemu:///session?root={state} --sample 4)
+set_tests_properties(killpoints_qemu PROPERTIES LABELS "qemu;killpoints" TIMEOUT 600
+  SKIP_RETURN_CODE 77
+  ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;${QV_PYTHON_ENV}")
