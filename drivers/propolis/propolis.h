@@ -40,6 +40,12 @@ int propolis_request(struct propolis_client *c, const char *method, const char *
                      JsonNode *body, guint expect, bool allow_404, int timeout_ms, guint *status,
                      JsonNode **out);
 
+/* What propolis_request makes of an answer once it is received: status
+ * code against expect, the server's error body, the JSON body (bounded)
+ * into *out. Separate so the fuzz target can feed it bodies. */
+int propolis_answer(struct propolis_client *c, const char *method, const char *path, guint code,
+                    guint expect, const guint8 *body, size_t len, JsonNode **out);
+
 /* ---- Instance spec (propolis_spec.c) ---- */
 
 /* The InstanceEnsureRequest body for def, or NULL with QV_ERR_UNSUPPORTED

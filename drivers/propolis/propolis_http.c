@@ -207,17 +207,24 @@ int propolis_request(struct propolis_client *c, const char *method, const char *
         *status = code;
     if (code == 404 && allow_404)
         return 0;
+    return propolis_answer(c, method, path, code, expect, buf->data, buf->len, out);
+}
+
+int propolis_answer(struct propolis_client *c, const char *method, const char *path, guint code,
+                    guint expect, const guint8 *body, size_t len, JsonNode **out)
+{
+    GByteArray buf = {.data = (guint8 *)body, .len = (guint)len};
     if (code != expect) {
         if (code >= 400 && code < 600)
-            return server_error(c, method, path, code, buf);
+            return server_error(c, method, path, code, &buf);
         return qv_error_set(QV_ERR_PROTOCOL,
                             "propolis-server at %s answered %s %s with HTTP %u %s, expected %u",
                             c->authority, method, path, code, soup_status_get_phrase(code), expect);
     }
-    if (!out || buf->len == 0)
+    if (!out || len == 0)
         return 0;
     g_autoptr(GError) perr = NULL;
-    JsonNode *root = parse_json(buf, &perr);
+    JsonNode *root = parse_json(&buf, &perr);
     if (!root)
         return qv_error_set(QV_ERR_PROTOCOL,
                             "propolis-server at %s answered %s %s with malformed JSON: %s",

@@ -22,3 +22,9 @@ set(_ld_sources ${_ld}/image.c ${_ld}/layout.c ${_ld}/elf.c ${_ld}/boot.c ${_ld}
 qv_fuzz_target(fuzz_multiboot SOURCES ${_ld_sources})
 qv_fuzz_target(fuzz_bzimage SOURCES ${_ld_sources})
 qv_fuzz_target(fuzz_elf64 SOURCES ${_ld_sources})
+
+# What a propolis-server answers: status and body through propolis_answer.
+qv_fuzz_target(fuzz_propolis_http
+  SOURCES ${QV_TOP}/drivers/propolis/propolis_http.c ${_util}/error.c ${_util}/json.c
+          ${_util}/json_bounded.c ${_util}/textfile.c
+  LIBS PkgConfig::SOUP)
