@@ -423,6 +423,7 @@ static int kvm_nmi_slot(struct vcpu *vcpu)
 const struct qv_driver qv_kvm_driver = {
     .name = "kvm",
     .schemes = (const char *const[]){"kvm", NULL},
+    .domain_type = QV_VIRT_KVM,
     .open = kvm_open,
     .close = kvm_close,
     .vm_define = kvm_define,

@@ -60,6 +60,7 @@ static int noop_open(struct qv_conn *conn)
 const struct qv_driver qv_noop_driver = {
     .name = "noop",
     .schemes = (const char *[]){"noop", NULL},
+    .domain_type = QV_VIRT_TEST,
     .open = noop_open,
     .close = noop_close,
 

@@ -325,6 +325,7 @@ static char *propolis_vm_console_endpoint(struct vm *vm)
 const struct qv_driver qv_propolis_driver = {
     .name = "propolis",
     .schemes = (const char *[]){"propolis", NULL},
+    .domain_type = QV_VIRT_QEMU,
     .open = propolis_open,
     .close = propolis_close,
     .vm_define = propolis_vm_define,

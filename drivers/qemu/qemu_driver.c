@@ -338,6 +338,7 @@ static char *qemu_console_endpoint(struct vm *vm)
 const struct qv_driver qv_qemu_driver = {
     .name = "qemu",
     .schemes = (const char *[]){"qemu", NULL},
+    .domain_type = QV_VIRT_QEMU,
     .open = qemu_open,
     .vm_define = qemu_define,
     .vm_lookup = qemu_lookup,

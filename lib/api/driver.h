@@ -49,6 +49,9 @@ struct vcpu {
 struct qv_driver {
     const char *name;
     const char *const *schemes;
+    /* What the core asks of a driver besides its slots: the <domain type>
+     * a VM made by vm_create gets, so nothing in lib/ names a driver. */
+    enum qv_virt_type domain_type;
 
     /* Connection. open reads conn->uri and may set conn->priv. */
     int (*open)(struct qv_conn *conn);

@@ -135,15 +135,6 @@ void vm_free(struct vm *vm)
         handle_unref(vm);
 }
 
-static enum qv_virt_type virt_type_for(const struct qv_conn *conn)
-{
-    if (strcmp(conn->driver->name, "kvm") == 0)
-        return QV_VIRT_KVM;
-    if (strcmp(conn->driver->name, "noop") == 0)
-        return QV_VIRT_TEST;
-    return QV_VIRT_QEMU;
-}
-
 /* Validate, fill defaults, let the driver define, wrap in a handle. */
 static struct vm *define_def(struct qv_conn *conn, struct qv_domain *def)
 {
@@ -184,7 +175,7 @@ struct vm *vm_create_on(struct qv_conn *conn, const char *name, uint32_t max_vcp
         return NULL;
     }
     g_autoptr(qv_domain) def = qv_domain_new();
-    def->type = virt_type_for(conn);
+    def->type = conn->driver->domain_type;
     def->name = g_strdup(name);
     def->vcpus = def->max_vcpus = max_vcpus;
     def->memory_kib = ram_size / 1024;

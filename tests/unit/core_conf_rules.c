@@ -252,6 +252,10 @@ START_TEST(test_one_rule_every_door)
     ck_assert_ptr_nonnull(conn);
     struct vm *vm = vm_create_on(conn, "rules", 1, 1 << 20);
     ck_assert_ptr_nonnull(vm);
+    /* vm_create takes the <domain type> from the driver table. */
+    g_autofree char *made = vm_get_xml(vm);
+    ck_assert_msg(strstr(made, "<domain type=\"test\"") || strstr(made, "<domain type='test'"),
+                  "%s", made);
 
     static const uint64_t weights[] = {0, 1, 256, 65535, 65536, 262144, 4294967295u};
     for (size_t i = 0; i < G_N_ELEMENTS(weights); i++) {

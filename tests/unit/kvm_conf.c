@@ -96,6 +96,8 @@ START_TEST(test_what_the_vmm_does_is_accepted)
     bare->vcpus = bare->max_vcpus = 1;
     bare->memory_kib = 1024;
     ck_assert_int_eq(kvm_domain_check(bare), 0);
+    /* vm_create gives a kvm VM the type its driver table names. */
+    ck_assert_int_eq(qv_kvm_driver.domain_type, QV_VIRT_KVM);
     bare->type = QV_VIRT_QEMU;
     ck_assert_int_eq(kvm_domain_check(bare), QV_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "<domain type='qemu'>"));
