@@ -15,12 +15,12 @@ static const struct qv_driver *const *registry(void)
 {
     /* Drivers are weak references: a build without a driver leaves its slot
      * NULL, and the loop below skips it. */
-    static const struct qv_driver *table[5];
+    static const struct qv_driver *table[6];
     static gsize once;
     if (g_once_init_enter(&once)) {
         size_t n = 0;
         const struct qv_driver *all[] = { &qv_noop_driver, &qv_kvm_driver, &qv_qemu_driver,
-                                          &qv_propolis_driver };
+                                          &qv_propolis_driver, &qv_remote_driver };
         for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
             if (all[i])
                 table[n++] = all[i];

@@ -123,6 +123,7 @@ extern const struct qv_driver qv_noop_driver __attribute__((weak));
 extern const struct qv_driver qv_kvm_driver __attribute__((weak));
 extern const struct qv_driver qv_qemu_driver __attribute__((weak));
 extern const struct qv_driver qv_propolis_driver __attribute__((weak));
+extern const struct qv_driver qv_remote_driver __attribute__((weak));
 
 /* The value of a query parameter of conn's URI, or NULL. Owned by the caller. */
 char *qv_conn_get_param(struct qv_conn *conn, const char *key);

@@ -90,6 +90,15 @@ int qv_error_set_in(const char *file, int code, const char *fmt, ...)
     return code;
 }
 
+int qv_error_set_origin(int code, const char *origin, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    store(code, g_strdup_vprintf(fmt, ap), origin);
+    va_end(ap);
+    return code;
+}
+
 int qv_error_set_errno_in(const char *file, int code, int errnum, const char *fmt, ...)
 {
     va_list ap;

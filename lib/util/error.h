@@ -18,6 +18,11 @@
 
 int qv_error_set_in(const char *file, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* As qv_error_set with the origin given: an error that started elsewhere
+ * (the remote driver relays the remote side's). origin must be a string
+ * that lives for ever. */
+int qv_error_set_origin(int code, const char *origin, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int qv_error_set_errno_in(const char *file, int code, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* The origin of an error raised in source file `file`: "conf", "proc",

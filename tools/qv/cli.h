@@ -114,6 +114,7 @@ void cli_table_free(struct cli_table *t);
 /* Command groups and commands. */
 int cli_cmd_vm(struct cli *cli, int argc, char **argv);
 int cli_cmd_system(struct cli *cli, int argc, char **argv);
+int cli_cmd_remote_helper(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_snapshot(struct cli *cli, int argc, char **argv);
 
 int cli_cmd_vm_create(struct cli *cli, int argc, char **argv);

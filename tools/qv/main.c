@@ -23,6 +23,8 @@ static const char help[] =
     "Groups:\n"
     "  vm                 define, run, inspect and change VMs\n"
     "  system             the host and the connection\n"
+    "  remote-helper      serve a remote connection on stdin and stdout (what\n"
+    "                     DRIVER+ssh:// URIs run on the remote host)\n"
     "\n"
     "Run 'qv GROUP --help' for a group's commands.\n"
     "Exit status: 0 on success, 1 on an error, 2 on a usage error.\n";
@@ -30,6 +32,7 @@ static const char help[] =
 static const struct cli_command groups[] = {
     {"vm", "define, run, inspect and change VMs", cli_cmd_vm},
     {"system", "the host and the connection", cli_cmd_system},
+    {"remote-helper", "serve a remote connection on stdin/stdout", cli_cmd_remote_helper},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,113 @@
+/* The remote driver: DRIVER+ssh:// (and DRIVER+pipe:// for tests) forwards
+ * every driver slot to `qv remote-helper` on the other end of a byte stream,
+ * which runs the local driver there. See docs/architecture.md, "Remote
+ * protocol", for the wire format. */
+#ifndef QV_REMOTE_H
+#define QV_REMOTE_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdbool.h>
+
+#include "lib/api/driver.h"
+#include "lib/util/json.h"
+
+/* The one protocol version this libqv speaks; a peer with another is
+ * refused naming both (there is no negotiation: both ends ship together). */
+#define REMOTE_PROTOCOL_VERSION 1
+#define REMOTE_PROTOCOL_NAME "qv-remote"
+/* Largest frame either side accepts (a definition or a list is far below). */
+#define REMOTE_MAX_FRAME QV_JSON_MAX_BYTES
+
+/* ---- Byte streams (remote_stream.c, remote_ssh.c) ---- */
+
+struct remote_stream;
+struct remote_stream_ops {
+    /* Send or receive exactly len bytes before deadline (monotonic µs, -1:
+     * none). 0, or a QV_ERR_* with the error set (QV_ERR_TIMEOUT,
+     * QV_ERR_CONNECT when the peer went away). */
+    int (*send)(struct remote_stream *s, const void *buf, size_t len, gint64 deadline);
+    int (*recv)(struct remote_stream *s, void *buf, size_t len, gint64 deadline);
+    /* What the peer's process said on stderr and how it ended, for an error
+     * message when the stream ends early; NULL when unknown. */
+    char *(*describe_end)(struct remote_stream *s);
+    void (*close)(struct remote_stream *s);
+};
+
+struct remote_stream {
+    const struct remote_stream_ops *ops;
+};
+
+/* Where the helper runs and how to reach it, from the URI. */
+struct remote_target {
+    bool ssh;          /* false: the helper is a child of this process */
+    char *scheme;      /* "noop+ssh" */
+    char *host;        /* NULL for pipe */
+    char *user;        /* NULL: ~/.ssh/config or the local user */
+    int port;          /* 0: ~/.ssh/config or 22 */
+    char *keyfile;     /* NULL: agent and ~/.ssh/config's IdentityFile */
+    char *known_hosts; /* NULL: ~/.ssh/known_hosts */
+    bool no_verify;
+    char *qv;          /* the remote qv binary */
+    int timeout_ms;    /* a silent peer is given up after this long */
+    char *remote_uri;  /* the URI the helper opens, e.g. "noop:///DIR" */
+    char *peer;        /* "HOST" or "a local helper", for messages */
+};
+
+/* Fill t from conn's URI (remote_uri.c). */
+int remote_target_parse(struct qv_conn *conn, struct remote_target *t);
+void remote_target_clear(struct remote_target *t);
+
+/* Start a helper for t. NULL with the error set. */
+struct remote_stream *remote_pipe_open(const struct remote_target *t);
+struct remote_stream *remote_ssh_open(const struct remote_target *t);
+/* A stream on fds the caller keeps (the helper's stdin and stdout). */
+struct remote_stream *remote_fd_stream(int in_fd, int out_fd, const char *peer);
+
+/* ---- Framing (remote_proto.c) ---- */
+
+/* Write obj as one frame. */
+int remote_frame_send(struct remote_stream *s, JsonObject *obj, gint64 deadline);
+/* Read one frame into a new object (json_object_unref). what names the
+ * peer in errors. NULL with the error set. */
+JsonObject *remote_frame_recv(struct remote_stream *s, gint64 deadline, const char *what);
+
+/* An error as the protocol carries it, and back: code, origin, message. */
+JsonObject *remote_error_to_json(const struct qv_error *err);
+/* Set the thread's error from a protocol error object; returns its code. */
+int remote_error_from_json(JsonObject *e, const char *peer);
+
+/* ---- Client (remote_client.c) ---- */
+
+struct remote_conn {
+    struct remote_target target;
+    GMutex lock;                 /* one request at a time on main */
+    struct remote_stream *main;  /* NULL after a drop: the next call reconnects */
+    GMutex spare_lock;
+    GPtrArray *spares;           /* idle streams for long calls */
+    char *remote_driver;         /* what the helper opened: "noop", "qemu" */
+    gint next_id;
+};
+
+#define REMOTE_CONN(conn) ((struct remote_conn *)(conn)->priv)
+
+/* Call method with params (consumed; NULL for none) on the connection's
+ * main stream, reconnecting first if it was dropped. extra_ms is how long
+ * the operation itself may take on top of the timeout (-1: unbounded, the
+ * helper's heartbeats keep the call alive). *result (may be NULL) gets the
+ * result object. 0 or a QV_ERR_* with the error set as the remote side set
+ * it (code, origin and message). */
+int remote_call(struct remote_conn *rc, const char *method, JsonObject *params,
+                JsonObject **result);
+/* The same on a stream of its own, so that a long call (vm_wait) does not
+ * hold up the connection's other calls. */
+int remote_call_long(struct remote_conn *rc, const char *method, JsonObject *params,
+                     JsonObject **result);
+/* Open the main stream (at qv_connect, so a bad host fails there). */
+int remote_conn_connect(struct remote_conn *rc);
+void remote_conn_free(struct remote_conn *rc);
+
+/* ---- Helper (remote_serve.c) ---- */
+/* int qv_remote_serve(int in_fd, int out_fd) is public: include/qv/remote.h */
+
+#endif
