@@ -12,14 +12,27 @@ struct ssh_stream {
     ssh_session ses;
     ssh_channel ch;
     char *peer;
+    GString *err; /* what the remote command wrote to stderr, bounded */
 };
+
+/* Read what waits on stderr: libssh does not notice the end of the stdout
+ * stream while stderr data is pending, so a command that fails (qv not
+ * found) would look silent rather than gone. */
+static void drain_stderr(struct ssh_stream *s)
+{
+    char buf[512];
+    int n;
+    while ((n = ssh_channel_read_nonblocking(s->ch, buf, sizeof(buf), 1)) > 0)
+        if (s->err->len < 2048)
+            g_string_append_len(s->err, buf, MIN((gsize)n, 2048 - s->err->len));
+}
 
 static int slice_ms(gint64 deadline)
 {
     if (deadline < 0)
-        return 1000;
+        return 200;
     gint64 left = (deadline - g_get_monotonic_time()) / 1000;
-    return (int)CLAMP(left, 0, 1000);
+    return (int)CLAMP(left, 0, 200);
 }
 
 static int lost(struct ssh_stream *s)
@@ -60,6 +73,7 @@ static int ssh_recv(struct remote_stream *base, void *buf, size_t len, gint64 de
             len -= (size_t)n;
             continue;
         }
+        drain_stderr(s);
         if (ssh_channel_is_eof(s->ch) || ssh_channel_is_closed(s->ch) ||
             !ssh_is_connected(s->ses))
             return lost(s);
@@ -73,17 +87,12 @@ static char *ssh_describe_end(struct remote_stream *base)
 {
     struct ssh_stream *s = (struct ssh_stream *)base;
     GString *out = g_string_new(NULL);
-    char err[1024];
-    int n = ssh_channel_is_open(s->ch)
-                ? ssh_channel_read_timeout(s->ch, err, sizeof(err) - 1, 1, 200)
-                : 0;
-    if (n > 0) {
-        err[n] = 0;
-        g_string_append_printf(out, "it said \"%s\"", g_strstrip(err));
+    drain_stderr(s);
+    if (s->err->len) {
+        g_autofree char *said = g_strstrip(g_strdup(s->err->str));
+        g_string_append_printf(out, "it said \"%s\"", said);
     }
-    int status = ssh_channel_is_open(s->ch) || ssh_channel_is_eof(s->ch)
-                     ? ssh_channel_get_exit_status(s->ch)
-                     : -1;
+    int status = ssh_is_connected(s->ses) ? ssh_channel_get_exit_status(s->ch) : -1;
     if (status == 127)
         g_string_append_printf(out, "%sthe remote shell found no qv (exit status 127): install "
                                "qv there or give its path with qv=",
@@ -109,6 +118,7 @@ static void ssh_close(struct remote_stream *base)
         ssh_disconnect(s->ses);
         ssh_free(s->ses);
     }
+    g_string_free(s->err, TRUE);
     g_free(s->peer);
     g_free(s);
 }
@@ -221,24 +231,19 @@ struct remote_stream *remote_ssh_open(const struct remote_target *t)
     struct ssh_stream *s = g_new0(struct ssh_stream, 1);
     s->base.ops = &ssh_ops;
     s->peer = g_strdup(t->peer);
+    s->err = g_string_new(NULL);
     s->ses = ssh_new();
     if (!s->ses) {
         qv_error_set(QV_ERR_NOMEM, "cannot create an SSH session");
-        g_free(s->peer);
-        g_free(s);
-        return NULL;
+        goto fail;
     }
     long secs = MAX(t->timeout_ms / 1000, 1);
-    int no = 0;
     ssh_options_set(s->ses, SSH_OPTIONS_HOST, t->host);
     if (t->user)
         ssh_options_set(s->ses, SSH_OPTIONS_USER, t->user);
     if (t->port)
         ssh_options_set(s->ses, SSH_OPTIONS_PORT, &t->port);
     ssh_options_set(s->ses, SSH_OPTIONS_TIMEOUT, &secs);
-    /* No ProxyCommand surprises from a shell either: libssh runs one only if
-     * ~/.ssh/config asks, which is the user's own choice. */
-    ssh_options_set(s->ses, SSH_OPTIONS_STRICTHOSTKEYCHECK, &no); /* we check below */
     /* Host aliases, User, Port, IdentityFile; what the URI set wins. */
     if (ssh_options_parse_config(s->ses, NULL) < 0) {
         qv_error_set(QV_ERR_CONNECT, "cannot read ~/.ssh/config: %s", ssh_get_error(s->ses));

@@ -110,11 +110,34 @@ class Sshd:
                 time.sleep(0.05)
         raise RuntimeError("sshd did not listen: " + (self.dir / "sshd.log").read_text())
 
+    def descendants(self):
+        """Every process below the listener: the sessions (which sshd puts
+        in sessions of their own) and the helpers they run."""
+        parent = {}
+        for p in os.listdir("/proc"):
+            if p.isdigit():
+                try:
+                    with open("/proc/%s/stat" % p) as f:
+                        parent[int(p)] = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    pass
+        out, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            kids = [c for c, pp in parent.items() if pp == pid]
+            out += kids
+            todo += kids
+        return out
+
     def kill_all(self):
-        """The listener and every session it forked (they share its process
-        group): what a host that goes down looks like."""
+        """The listener, its sessions and their helpers: what a host that
+        goes down looks like."""
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            for pid in [self.proc.pid] + self.descendants():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             self.proc.wait()
 
     def stop(self):
