@@ -48,10 +48,10 @@ struct remote_target {
     char *keyfile;     /* NULL: agent and ~/.ssh/config's IdentityFile */
     char *known_hosts; /* NULL: ~/.ssh/known_hosts */
     bool no_verify;
-    char *qv;          /* the remote qv binary */
-    int timeout_ms;    /* a silent peer is given up after this long */
-    char *remote_uri;  /* the URI the helper opens, e.g. "noop:///DIR" */
-    char *peer;        /* "HOST" or "a local helper", for messages */
+    char *qv;         /* the remote qv binary */
+    int timeout_ms;   /* a silent peer is given up after this long */
+    char *remote_uri; /* the URI the helper opens, e.g. "noop:///DIR" */
+    char *peer;       /* "HOST" or "a local helper", for messages */
 };
 
 /* Fill t from conn's URI (remote_uri.c). */
@@ -81,11 +81,11 @@ int remote_error_from_json(JsonObject *e, const char *peer);
 
 struct remote_conn {
     struct remote_target target;
-    GMutex lock;                 /* one request at a time on main */
-    struct remote_stream *main;  /* NULL after a drop: the next call reconnects */
+    GMutex lock;                /* one request at a time on main */
+    struct remote_stream *main; /* NULL after a drop: the next call reconnects */
     GMutex spare_lock;
-    GPtrArray *spares;           /* idle streams for long calls */
-    char *remote_driver;         /* what the helper opened: "noop", "qemu" */
+    GPtrArray *spares;   /* idle streams for long calls */
+    char *remote_driver; /* what the helper opened: "noop", "qemu" */
     gint next_id;
 };
 

@@ -29,8 +29,7 @@ static gint64 deadline_after(int ms)
  * so silence for a whole timeout means the peer is gone or hung. Sets
  * *broken when the stream can no longer be trusted. */
 static int stream_call(struct remote_stream *s, const struct remote_target *t, gint64 id,
-                       const char *method, JsonObject *params, JsonObject **result,
-                       bool *broken)
+                       const char *method, JsonObject *params, JsonObject **result, bool *broken)
 {
     g_autoptr(JsonObject) req = json_object_new();
     json_object_set_int_member(req, "id", id);
@@ -53,8 +52,9 @@ static int stream_call(struct remote_stream *s, const struct remote_target *t, g
             return qv_error_code();
         }
         if (qv_json_int(msg, "id", -1) != id) {
-            return qv_error_set(QV_ERR_PROTOCOL, "%s answered request %" G_GINT64_FORMAT
-                                " while %" G_GINT64_FORMAT " (%s) was outstanding",
+            return qv_error_set(QV_ERR_PROTOCOL,
+                                "%s answered request %" G_GINT64_FORMAT " while %" G_GINT64_FORMAT
+                                " (%s) was outstanding",
                                 t->peer, qv_json_int(msg, "id", -1), id, method);
         }
         if (qv_json_bool(msg, "working", FALSE))
@@ -63,8 +63,8 @@ static int stream_call(struct remote_stream *s, const struct remote_target *t, g
         JsonObject *res = qv_json_obj(msg, "result");
         if (!err && !res)
             return qv_error_set(QV_ERR_PROTOCOL,
-                                "%s: the reply to %s has neither a result nor an error",
-                                t->peer, method);
+                                "%s: the reply to %s has neither a result nor an error", t->peer,
+                                method);
         *broken = false;
         if (err)
             return remote_error_from_json(err, t->peer);
@@ -103,8 +103,8 @@ static struct remote_stream *stream_connect(struct remote_conn *rc, char **drive
         qv_error_set(QV_ERR_PROTOCOL,
                      "the qv on %s (libqv %s) speaks %s protocol version %" G_GINT64_FORMAT
                      "; this libqv (%s) speaks version %d: install the same qv on both hosts",
-                     t->peer, their ? their : "?", REMOTE_PROTOCOL_NAME, version,
-                     QV_VERSION_STRING, REMOTE_PROTOCOL_VERSION);
+                     t->peer, their ? their : "?", REMOTE_PROTOCOL_NAME, version, QV_VERSION_STRING,
+                     REMOTE_PROTOCOL_VERSION);
         goto fail;
     }
     JsonObject *p = json_object_new();
@@ -148,8 +148,7 @@ static int call_on(struct remote_conn *rc, struct remote_stream **sp, const char
     return r;
 }
 
-int remote_call(struct remote_conn *rc, const char *method, JsonObject *params,
-                JsonObject **result)
+int remote_call(struct remote_conn *rc, const char *method, JsonObject *params, JsonObject **result)
 {
     g_mutex_lock(&rc->lock);
     int r = call_on(rc, &rc->main, method, params, result);

@@ -109,7 +109,10 @@ static int remote_vm_get_status(struct vm *vm, struct qv_vm_status *st)
         return qv_error_set(QV_ERR_PROTOCOL, "%s sent state %" G_GINT64_FORMAT " for VM '%s'",
                             RC(vm)->target.peer, state, vm->name);
     st->state = (enum vm_state)state;
-    st->reason = (enum vm_state_reason)qv_json_int(res, "reason", VM_REASON_NONE);
+    /* A reason this libqv does not know reads as none. */
+    gint64 reason = qv_json_int(res, "reason", VM_REASON_NONE);
+    st->reason =
+        reason < 0 || reason > VM_REASON_RESET ? VM_REASON_NONE : (enum vm_state_reason)reason;
     st->exit_status = (int)qv_json_int(res, "exit_status", -1);
     return 0;
 }
@@ -171,9 +174,9 @@ static int remote_vm_clone(struct vm *src, const struct qv_domain *newdef, void 
 static int remote_vm_set(struct vm *vm, const struct qv_setting *set)
 {
     static const char *const kinds[] = {
-        [QV_SET_CPU_PIN] = "cpu_pin", [QV_SET_CPU_WEIGHT] = "cpu_weight",
-        [QV_SET_CPU_CAP] = "cpu_cap", [QV_SET_VCPUS] = "vcpus",
-        [QV_SET_MEMORY] = "memory",   [QV_SET_IO_LIMIT] = "io_limit",
+        [QV_SET_CPU_PIN] = "cpu_pin",     [QV_SET_CPU_WEIGHT] = "cpu_weight",
+        [QV_SET_CPU_CAP] = "cpu_cap",     [QV_SET_VCPUS] = "vcpus",
+        [QV_SET_MEMORY] = "memory",       [QV_SET_IO_LIMIT] = "io_limit",
         [QV_SET_NET_LIMIT] = "net_limit",
     };
     if ((size_t)set->kind >= G_N_ELEMENTS(kinds) || !kinds[set->kind])
@@ -213,8 +216,8 @@ static int remote_vm_guest_ip(struct vm *vm, char **ip, int *port)
         return r;
     const char *addr = qv_json_str(res, "ip");
     if (!addr)
-        return qv_error_set(QV_ERR_PROTOCOL, "%s sent no address for VM '%s'",
-                            RC(vm)->target.peer, vm->name);
+        return qv_error_set(QV_ERR_PROTOCOL, "%s sent no address for VM '%s'", RC(vm)->target.peer,
+                            vm->name);
     *ip = g_strdup(addr);
     *port = (int)qv_json_int(res, "port", 0);
     return 0;

@@ -159,8 +159,8 @@ struct remote_stream *remote_pipe_open(const struct remote_target *t)
     GPid pid = 0;
     int err_fd = -1;
     gboolean ok = g_spawn_async_with_pipes_and_fds(
-        NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, NULL, NULL, sv[1],
-        sv[1], -1, NULL, NULL, 0, &pid, NULL, NULL, &err_fd, &gerr);
+        NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, NULL, NULL, sv[1], sv[1],
+        -1, NULL, NULL, 0, &pid, NULL, NULL, &err_fd, &gerr);
     close(sv[1]);
     if (!ok) {
         close(sv[0]);

@@ -96,7 +96,7 @@ JsonObject *remote_error_to_json(const struct qv_error *err)
  * so that an unknown word from the wire is never stored as one. */
 static const char *known_origin(const char *o)
 {
-    static const char *const all[] = {"core", "conf", "proc", "qmp", "noop",
+    static const char *const all[] = {"core", "conf", "proc",     "qmp",   "noop",
                                       "kvm",  "qemu", "propolis", "remote"};
     for (size_t i = 0; o && i < G_N_ELEMENTS(all); i++)
         if (strcmp(o, all[i]) == 0)

@@ -169,8 +169,8 @@ static int m_wait(struct serve *sv, JsonObject *p)
         if (g_atomic_int_get(&sv->cancel))
             return qv_error_set(QV_ERR_CONNECT, "the client hung up");
         if (deadline >= 0 && g_get_monotonic_time() >= deadline)
-            return qv_error_set(QV_ERR_TIMEOUT, "VM '%s' is still %s after %" G_GINT64_FORMAT
-                                " ms", vm_get_name(vm), vm_state_name(vm_get_state(vm)), ms);
+            return qv_error_set(QV_ERR_TIMEOUT, "VM '%s' is still %s after %" G_GINT64_FORMAT " ms",
+                                vm_get_name(vm), vm_state_name(vm_get_state(vm)), ms);
     }
 }
 
@@ -235,8 +235,7 @@ static int dispatch(struct serve *sv, const char *m, JsonObject *p, JsonObject *
     if (strcmp(m, "set") == 0)
         return m_set(sv, p);
     if (g_str_has_prefix(m, "snapshot_"))
-        return strcmp(m, "snapshot_list") == 0 ? m_snapshot_list(sv, p, res)
-                                               : m_snapshot(sv, p, m);
+        return strcmp(m, "snapshot_list") == 0 ? m_snapshot_list(sv, p, res) : m_snapshot(sv, p, m);
     if (strcmp(m, "guest_ip") == 0) {
         g_autoptr(serve_vm) vm = vm_param(sv, p);
         char *ip = NULL;
@@ -326,10 +325,15 @@ static int run_job(struct serve *sv, struct remote_stream *s, int in_fd, gint64 
     }
     g_mutex_unlock(&j.lock);
     g_thread_join(t);
-    if (!gone)
+    if (!gone) {
         rc = send_reply(s, id, j.result, j.error);
-    else
+    } else {
         rc = QV_ERR_CONNECT;
+        if (j.result)
+            json_object_unref(j.result);
+        if (j.error)
+            json_object_unref(j.error);
+    }
     g_mutex_clear(&j.lock);
     g_cond_clear(&j.cond);
     return rc;
@@ -389,9 +393,9 @@ int qv_remote_serve(int in_fd, int out_fd)
         if (strcmp(method, "open") == 0 || !sv.conn) {
             JsonObject *res = json_object_new();
             int r = sv.conn ? qv_error_set(QV_ERR_PROTOCOL, "the connection is open already")
-                  : strcmp(method, "open") ? qv_error_set(QV_ERR_PROTOCOL,
-                                                          "'%s' before 'open'", method)
-                                           : open_conn(&sv, params, res);
+                    : strcmp(method, "open")
+                        ? qv_error_set(QV_ERR_PROTOCOL, "'%s' before 'open'", method)
+                        : open_conn(&sv, params, res);
             if (r < 0) {
                 json_object_unref(res);
                 send_reply(s, id, NULL, remote_error_to_json(qv_last_error()));

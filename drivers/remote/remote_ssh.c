@@ -63,8 +63,8 @@ static int ssh_recv(struct remote_stream *base, void *buf, size_t len, gint64 de
     struct ssh_stream *s = (struct ssh_stream *)base;
     char *b = buf;
     while (len) {
-        int n = ssh_channel_read_timeout(s->ch, b, (uint32_t)MIN(len, 65536), 0,
-                                         slice_ms(deadline));
+        int n =
+            ssh_channel_read_timeout(s->ch, b, (uint32_t)MIN(len, 65536), 0, slice_ms(deadline));
         if (n == SSH_ERROR)
             return qv_error_set(QV_ERR_CONNECT, "connection to %s lost: %s", s->peer,
                                 ssh_get_error(s->ses));
@@ -74,8 +74,7 @@ static int ssh_recv(struct remote_stream *base, void *buf, size_t len, gint64 de
             continue;
         }
         drain_stderr(s);
-        if (ssh_channel_is_eof(s->ch) || ssh_channel_is_closed(s->ch) ||
-            !ssh_is_connected(s->ses))
+        if (ssh_channel_is_eof(s->ch) || ssh_channel_is_closed(s->ch) || !ssh_is_connected(s->ses))
             return lost(s);
         if (deadline >= 0 && g_get_monotonic_time() >= deadline)
             return qv_error_set(QV_ERR_TIMEOUT, "%s did not answer in time", s->peer);
@@ -94,7 +93,8 @@ static char *ssh_describe_end(struct remote_stream *base)
     }
     int status = ssh_is_connected(s->ses) ? ssh_channel_get_exit_status(s->ch) : -1;
     if (status == 127)
-        g_string_append_printf(out, "%sthe remote shell found no qv (exit status 127): install "
+        g_string_append_printf(out,
+                               "%sthe remote shell found no qv (exit status 127): install "
                                "qv there or give its path with qv=",
                                out->len ? "; " : "");
     else if (status >= 0)
@@ -151,8 +151,7 @@ static int verify_host(struct ssh_stream *s, const struct remote_target *t)
         fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
     const char *type = key ? ssh_key_type_to_char(ssh_key_type(key)) : "?";
     g_autofree char *hostport =
-        t->port && t->port != 22 ? g_strdup_printf("[%s]:%d", t->host, t->port)
-                                 : g_strdup(t->host);
+        t->port && t->port != 22 ? g_strdup_printf("[%s]:%d", t->host, t->port) : g_strdup(t->host);
     int rc;
     if (known == SSH_KNOWN_HOSTS_CHANGED || known == SSH_KNOWN_HOSTS_OTHER)
         rc = qv_error_set(QV_ERR_CONNECT,

@@ -78,8 +78,8 @@ int remote_target_parse(struct qv_conn *conn, struct remote_target *t)
     const char *host = g_uri_get_host(conn->uri);
     if (t->ssh) {
         if (!host || !*host)
-            return qv_error_set(QV_ERR_URI, "URI '%s' names no host (%s://[USER@]HOST/PATH)",
-                                uri, t->scheme);
+            return qv_error_set(QV_ERR_URI, "URI '%s' names no host (%s://[USER@]HOST/PATH)", uri,
+                                t->scheme);
         t->host = g_strdup(host);
         t->user = g_strdup(g_uri_get_user(conn->uri));
         t->port = MAX(g_uri_get_port(conn->uri), 0);
@@ -100,8 +100,7 @@ int remote_target_parse(struct qv_conn *conn, struct remote_target *t)
     const char *query = g_uri_get_query(conn->uri);
     if (query && *query) {
         g_autoptr(GError) gerr = NULL;
-        g_autoptr(GHashTable) params =
-            g_uri_parse_params(query, -1, "&", G_URI_PARAMS_NONE, &gerr);
+        g_autoptr(GHashTable) params = g_uri_parse_params(query, -1, "&", G_URI_PARAMS_NONE, &gerr);
         if (!params) {
             g_string_free(rest, TRUE);
             return qv_error_set(QV_ERR_URI, "URI '%s': %s", uri, gerr->message);
@@ -145,8 +144,10 @@ int remote_target_parse(struct qv_conn *conn, struct remote_target *t)
         }
         if (!t->ssh && (t->keyfile || t->known_hosts || t->no_verify)) {
             g_string_free(rest, TRUE);
-            return qv_error_set(QV_ERR_URI, "URI '%s': keyfile=, known_hosts= and no_verify= "
-                                "are for ssh, not %s", uri, t->scheme);
+            return qv_error_set(QV_ERR_URI,
+                                "URI '%s': keyfile=, known_hosts= and no_verify= "
+                                "are for ssh, not %s",
+                                uri, t->scheme);
         }
     }
     bool add_root = false;

@@ -28,6 +28,7 @@ NOT_WRAPPED = {
     "vm_state_reason_name": "qv.Reason has the names",
     "vm_stop": "VM.stop() always uses vm_stop_flags",
     "qv_reset_error": "each libqv call resets the slot itself",
+    "qv_remote_serve": "the far end of DRIVER+ssh://, run by `qv remote-helper`",
 }
 
 

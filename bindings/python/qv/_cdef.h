@@ -43,6 +43,7 @@ struct qv_error {
 const struct qv_error *qv_last_error(void);
 void qv_reset_error(void);
 const char *qv_strerror(int code);
+int qv_remote_serve(int in_fd, int out_fd);
 struct vm;
 struct vcpu;
 enum vm_state {
