@@ -118,6 +118,10 @@ int vm_write_memory(struct vm *vm, uint64_t gpa, const void *buf, size_t len);
 /* Create a VM on conn like vm_create(). */
 struct vm *vm_create_on(struct qv_conn *conn, const char *name, uint32_t max_vcpus,
                         uint64_t ram_size);
+/* vm_define_xml(), vm_define_json() and vm_attach_device() refuse longer
+ * documents (QV_ERR_XML / QV_ERR_JSON) before parsing them. */
+#define QV_DEFINITION_MAX_BYTES (4u * 1024 * 1024)
+
 /* Define a VM from libvirt domain XML. The VM is CREATED. Errors:
  * QV_ERR_XML naming line and element, QV_ERR_EXISTS, QV_ERR_INVALID_ARG
  * for a bad name. A UUID and NIC MAC addresses are generated when absent. */

@@ -8,10 +8,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../include/qv/vm.h"
 #include "../util/error.h"
 #include "../util/json.h"
 #include "conf_check.h"
 #include "domain.h"
+
+_Static_assert(QV_JSON_MAX_BYTES == QV_DEFINITION_MAX_BYTES, "the documented limit");
 
 struct jctx {
     GString *path;

@@ -1,7 +1,7 @@
 # The qv CLI, driven as a user drives it: pytest runs the built binary on a
 # temporary noop:///DIR. One ctest test per file so a failure names its area.
 set(_cli_dir ${CMAKE_CURRENT_SOURCE_DIR}/cli)
-foreach(_t help usage errors lifecycle snapshot set run console system fuzz)
+foreach(_t help usage errors lifecycle snapshot set run console system fuzz input)
   add_test(NAME cli_${_t}
     COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider ${_cli_dir}/test_${_t}.py)
   set_tests_properties(cli_${_t} PROPERTIES LABELS "cli" TIMEOUT 300

@@ -123,26 +123,3 @@ int cli_dispatch(struct cli *cli, const char *prog, const char *blurb,
     fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
     return CLI_EXIT_USAGE;
 }
-
-char *cli_read_file(const char *path)
-{
-    g_autoptr(GError) err = NULL;
-    char *text = NULL;
-    if (strcmp(path, "-") == 0) {
-        GString *s = g_string_new(NULL);
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
-            g_string_append_len(s, buf, (gssize)n);
-        if (ferror(stdin)) {
-            g_string_free(s, TRUE);
-            cli_error("cannot read standard input");
-            return NULL;
-        }
-        text = g_string_free(s, FALSE);
-    } else if (!g_file_get_contents(path, &text, NULL, &err)) {
-        cli_error("cannot read '%s': %s", path, err->message);
-        return NULL;
-    }
-    return text;
-}

@@ -84,9 +84,14 @@ struct vm *cli_vm_arg(struct cli *cli, struct cli_args *a, int *exit_code);
 struct vm *cli_vm_only_arg(struct cli *cli, const char *prog, const char *help, int argc,
                            char **argv, int *exit_code);
 void cli_close(struct cli *cli);
-/* A whole file (or standard input for "-"), NUL-terminated; NULL after
- * printing the error. Free with g_free(). */
+/* A definition file (or standard input for "-") as a string (readfile.c):
+ * at most QV_DEFINITION_MAX_BYTES and no NUL byte, else NULL after printing
+ * the error, having read no more than the limit. Free with g_free(). */
 char *cli_read_file(const char *path);
+/* cli_fail() for a definition read from path: libqv's "domain XML line 3"
+ * or "JSON config line 3" becomes "PATH line 3", a JSON path "$.x" becomes
+ * "PATH: $.x". */
+int cli_fail_doc(const char *path);
 
 /* Numbers and sizes (size.c). Each returns 0, or prints a usage error naming
  * the option and returns -1. */

@@ -94,6 +94,8 @@ int cli_cmd_vm_create(struct cli *cli, int argc, char **argv)
         if (!text)
             return CLI_EXIT_ERROR;
         vm = xml ? vm_define_xml(conn, text) : vm_define_json(conn, text);
+        if (!vm)
+            return cli_fail_doc(xml ? xml : config);
     }
     if (!vm)
         return cli_fail();

@@ -260,7 +260,7 @@ static int run(struct cli *cli, const struct run_opts *o)
     install_signals();
     struct vm *vm = vm_define_xml(conn, xml);
     if (!vm)
-        return cli_fail();
+        return o->xml ? cli_fail_doc(o->xml) : cli_fail();
     int rc;
     if (vm_start(vm) < 0) {
         rc = cli_fail();

@@ -90,6 +90,7 @@ void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa);
 int vm_read_memory(struct vm *vm, uint64_t gpa, void *buf, size_t len);
 int vm_write_memory(struct vm *vm, uint64_t gpa, const void *buf, size_t len);
 struct vm *vm_create_on(struct qv_conn *conn, const char *name, uint32_t max_vcpus, uint64_t ram_size);
+#define QV_DEFINITION_MAX_BYTES 4194304
 struct vm *vm_define_xml(struct qv_conn *conn, const char *xml);
 struct vm *vm_define_json(struct qv_conn *conn, const char *json);
 struct vm *vm_lookup(struct qv_conn *conn, const char *name);
