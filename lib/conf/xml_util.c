@@ -7,8 +7,11 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "../../include/qv/vm.h"
 #include "../util/error.h"
 #include "conf_check.h"
+
+_Static_assert(QV_XML_MAX_BYTES == QV_DEFINITION_MAX_BYTES, "the documented limit");
 
 static gpointer init_libxml(gpointer unused)
 {
@@ -55,6 +58,8 @@ xmlDoc *qv_conf_xml_read(const char *xml, const char *label)
                      QV_XML_MAX_BYTES);
         return NULL;
     }
+    if (qv_conf_xml_prescan(xml, len, label) < 0)
+        return NULL;
     xmlParserCtxt *ctxt = xmlNewParserCtxt();
     if (!ctxt) {
         qv_error_set(QV_ERR_NOMEM, "%s: cannot allocate an XML parser", label);

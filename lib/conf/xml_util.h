@@ -5,10 +5,19 @@
 
 #include <libxml/tree.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Documents larger than this are refused before libxml2 sees them. */
 #define QV_XML_MAX_BYTES (4u * 1024 * 1024)
+/* Elements with more attributes, or nested deeper, are refused before
+ * libxml2 sees them (its duplicate-attribute check is quadratic). */
+#define QV_XML_MAX_ATTRS 128
+#define QV_XML_MAX_DEPTH 64
+
+/* Check those limits on raw text (xml_limits.c); QV_ERR_XML
+ * "<label> line N: element <disk> has more than 128 attributes". */
+int qv_conf_xml_prescan(const char *xml, size_t len, const char *label);
 
 /* Parse untrusted XML: no network, no DTD, no entity expansion. label
  * ("domain XML") starts every error message. Sets QV_ERR_XML on failure. */

@@ -5,7 +5,8 @@ set(_util ${QV_TOP}/lib/util)
 # The definition parsers: domain XML, device XML, JSON.
 qv_fuzz_target(fuzz_domain
   SOURCES ${_conf}/domain.c ${_conf}/ids.c ${_conf}/validate.c ${_conf}/conf_check.c
-          ${_conf}/xml_util.c ${_conf}/xml_parse.c ${_conf}/xml_devices.c ${_conf}/xml_format.c
+          ${_conf}/xml_util.c ${_conf}/xml_limits.c ${_conf}/xml_parse.c ${_conf}/xml_devices.c
+          ${_conf}/xml_format.c
           ${_conf}/json_parse.c ${_conf}/json_format.c ${_util}/error.c ${_util}/names.c
           ${_util}/json_bounded.c ${_util}/textfile.c
   LIBS PkgConfig::LIBXML)

@@ -251,6 +251,108 @@ START_TEST(config_with_comments)
 }
 END_TEST
 
+static void xml_refused(const char *xml, const char *message)
+{
+    qv_reset_error();
+    struct qv_domain *d = qv_domain_parse_xml(xml);
+    ck_assert_msg(d == NULL, "accepted: %.80s", xml);
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_XML);
+    ck_assert_msg(g_str_has_prefix(qv_last_error()->message, message),
+                  "for %.80s\nexpected \"%s...\"\n     got \"%s\"", xml, message,
+                  qv_last_error()->message);
+}
+
+#define DOMAIN_HEAD "<domain type='kvm'>\n<name>a</name><memory>65536</memory><vcpu>1</vcpu>"
+#define DOMAIN_TAIL "<os><type>hvm</type></os></domain>"
+
+/* libxml2 compares every attribute with every earlier one: 100,000 of
+ * them took minutes. They are refused before libxml2 starts. */
+START_TEST(xml_attribute_flood)
+{
+    GString *x = g_string_new(DOMAIN_HEAD "<devices><disk");
+    for (int i = 0; i < 100000; i++)
+        g_string_append_printf(x, " a%d='%d'", i, i);
+    g_string_append(x, "/></devices>" DOMAIN_TAIL);
+    gint64 t0 = g_get_monotonic_time();
+    xml_refused(x->str, "domain XML line 2: element <disk> has more than 128 attributes");
+    ck_assert_int_lt(g_get_monotonic_time() - t0, G_USEC_PER_SEC);
+    g_string_free(x, TRUE);
+
+    /* A '>' or quote inside a value does not end the counting. */
+    GString *q = g_string_new(DOMAIN_HEAD "\n<devices><disk x='>\"' y=\"/>'\"");
+    for (int i = 0; i < 200; i++)
+        g_string_append_printf(q, " a%d=\"\"", i);
+    g_string_append(q, "/></devices>" DOMAIN_TAIL);
+    xml_refused(q->str, "domain XML line 3: element <disk> has more than 128 attributes");
+    g_string_free(q, TRUE);
+
+    /* Nor does a DOCTYPE or a stray "<!" before the flood. */
+    GString *d = g_string_new("<!DOCTYPE domain>\n<domain type='kvm'");
+    for (int i = 0; i < 200; i++)
+        g_string_append_printf(d, " a%d=''", i);
+    g_string_append(d, "/>");
+    xml_refused(d->str, "domain XML line 2: element <domain> has more than 128 attributes");
+    g_string_free(d, TRUE);
+
+    /* The device XML parser has the same limit. */
+    GString *dev = g_string_new("<disk type='file'");
+    for (int i = 0; i < 1000; i++)
+        g_string_append_printf(dev, " a%d=''", i);
+    g_string_append(dev, "/>");
+    struct qv_disk *disk;
+    struct qv_net *net;
+    struct qv_hostdev *hd;
+    qv_reset_error();
+    ck_assert_int_eq(qv_domain_parse_device_xml(dev->str, &disk, &net, &hd), QV_ERR_XML);
+    ck_assert_msg(strstr(qv_last_error()->message, "line 1: element <disk> has more than 128"),
+                  "%s", qv_last_error()->message);
+    g_string_free(dev, TRUE);
+}
+END_TEST
+
+START_TEST(xml_markup_hides_nothing_and_counts_nothing)
+{
+    /* Attributes in comments, CDATA and processing instructions are text. */
+    GString *x = g_string_new("<?xml version='1.0'?>\n<?pi <a");
+    for (int i = 0; i < 200; i++)
+        g_string_append(x, " b=''");
+    g_string_append(x, ">?>\n" DOMAIN_HEAD "<!-- <a");
+    for (int i = 0; i < 200; i++)
+        g_string_append(x, " b=''");
+    g_string_append(x, "> -->\n<description><![CDATA[<a");
+    for (int i = 0; i < 200; i++)
+        g_string_append(x, " b=''");
+    g_string_append(x, ">]]></description>" DOMAIN_TAIL);
+    qv_reset_error();
+    g_autoptr(qv_domain) d = qv_domain_parse_xml(x->str);
+    ck_assert_msg(d != NULL, "%s", qv_last_error()->message);
+    g_string_free(x, TRUE);
+}
+END_TEST
+
+START_TEST(xml_depth_and_trailing)
+{
+    g_autofree char *deep = repeat(DOMAIN_HEAD "<metadata>", "\n<a>", 100, "");
+    xml_refused(deep, "domain XML line 65: elements nest deeper than 64 levels");
+    /* Self-closing and closed elements do not add up. */
+    g_autofree char *flat =
+        repeat(DOMAIN_HEAD, "<features/><features></features>", 1000, DOMAIN_TAIL);
+    xml_refused(flat, "domain XML line 2: duplicate element <features>");
+    /* Nothing may follow the root element but comments and blanks. */
+    xml_refused(DOMAIN_HEAD DOMAIN_TAIL "\n<domain type='kvm'/>",
+                "domain XML line 3: Extra content at the end of the document");
+    xml_refused(DOMAIN_HEAD DOMAIN_TAIL "junk",
+                "domain XML line 2: Extra content at the end of the document");
+    qv_reset_error();
+    g_autoptr(qv_domain) d = qv_domain_parse_xml(DOMAIN_HEAD DOMAIN_TAIL "\n<!-- ok -->\n");
+    ck_assert_msg(d != NULL, "%s", qv_last_error()->message);
+    /* External entities and the network stay off. */
+    xml_refused("<?xml version='1.0'?>\n<!DOCTYPE d SYSTEM 'http://127.0.0.1:9/d.dtd'>\n"
+                "<domain type='kvm'/>",
+                "domain XML line 2: DOCTYPE and entity declarations are not allowed");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("conf_bounded");
@@ -265,6 +367,11 @@ static Suite *suite(void)
     tcase_add_test(t, load_file);
     tcase_add_test(t, config_with_comments);
     suite_add_tcase(s, t);
+    TCase *x = tcase_create("xml");
+    tcase_add_test(x, xml_attribute_flood);
+    tcase_add_test(x, xml_markup_hides_nothing_and_counts_nothing);
+    tcase_add_test(x, xml_depth_and_trailing);
+    suite_add_tcase(s, x);
     return s;
 }
 
