@@ -216,7 +216,11 @@ int noop_vcpu_queue_nmi(struct vcpu *vcpu);
 
 /* noop_regs_json.c: vCPU state <-> regs.json */
 char *noop_regs_to_json(GArray *ids, GPtrArray *states);
-int noop_regs_from_json(const char *json, const char *path, GArray *ids, GPtrArray *states);
+/* regs.json grows with the vCPU count (a few KiB each), so it has its own
+ * size limit, room for 65535 vCPUs. */
+#define NOOP_REGS_JSON_MAX ((size_t)512 << 20)
+int noop_regs_from_json(const char *json, size_t len, const char *path, GArray *ids,
+                        GPtrArray *states);
 
 /* noop_vm.c: lifecycle slots */
 int noop_vm_define(struct qv_conn *conn, const struct qv_domain *def, void **priv);

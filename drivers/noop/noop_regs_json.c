@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/util/error.h"
+#include "lib/util/json.h"
 #include "noop.h"
 
 #define FIELD(s, f)                                                                                \
@@ -201,14 +202,14 @@ static void state_free(gpointer p)
     g_free(p);
 }
 
-int noop_regs_from_json(const char *json, const char *path, GArray *ids, GPtrArray *states)
+int noop_regs_from_json(const char *json, size_t len, const char *path, GArray *ids,
+                        GPtrArray *states)
 {
-    g_autoptr(JsonParser) p = json_parser_new();
     g_autoptr(GError) err = NULL;
-    if (!json_parser_load_from_data(p, json, -1, &err))
-        return qv_error_set(QV_ERR_JSON, "%s: %s", path, err->message);
-    JsonNode *root = json_parser_get_root(p);
-    JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+    g_autoptr(JsonNode) root = qv_json_parse_limited(json, len, NOOP_REGS_JSON_MAX, path, &err);
+    if (!root)
+        return qv_error_set(QV_ERR_JSON, "%s", err->message);
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
     JsonNode *an = o ? json_object_get_member(o, "vcpus") : NULL;
     if (!an || !JSON_NODE_HOLDS_ARRAY(an))
         return qv_error_set(QV_ERR_JSON, "%s: $.vcpus: expected an array", path);

@@ -432,17 +432,10 @@ static int dir_create(struct noop_vm *v, const char *name, unsigned flags)
 static struct noop_snap *dir_read_meta(const char *dir, const char *name, bool with_regions)
 {
     g_autofree char *path = g_build_filename(dir, "meta.json", NULL);
-    g_autofree char *text = NULL;
-    if (qv_file_read(path, &text, NULL) < 0)
+    g_autoptr(JsonNode) root = qv_json_load_file(path);
+    if (!root)
         return NULL;
-    g_autoptr(JsonParser) p = json_parser_new();
-    g_autoptr(GError) err = NULL;
-    if (!json_parser_load_from_data(p, text, -1, &err)) {
-        qv_error_set(QV_ERR_JSON, "%s: %s", path, err->message);
-        return NULL;
-    }
-    JsonNode *root = json_parser_get_root(p);
-    JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
     gint64 created_us = 0, size = 0;
     struct noop_snap *s = snap_new(name);
     const char *bad = NULL;
@@ -503,7 +496,8 @@ static struct noop_snap *dir_load(struct noop_vm *v, const char *name)
         return NULL;
     g_autofree char *xml_path = g_build_filename(dir, "domain.xml", NULL);
     g_autofree char *xml = NULL;
-    if (qv_file_read(xml_path, &xml, NULL) < 0 || !(s->def = qv_domain_parse_xml(xml))) {
+    if (qv_file_read_text(xml_path, QV_DEFINITION_MAX_BYTES, &xml, NULL) < 0 ||
+        !(s->def = qv_domain_parse_xml(xml))) {
         qv_error_prefix("%s", xml_path);
         noop_snap_free(s);
         return NULL;
@@ -516,8 +510,9 @@ static struct noop_snap *dir_load(struct noop_vm *v, const char *name)
     if (!s->disk_only) {
         g_autofree char *regs_path = g_build_filename(dir, "regs.json", NULL);
         g_autofree char *regs = NULL;
-        if (qv_file_read(regs_path, &regs, NULL) < 0 ||
-            noop_regs_from_json(regs, regs_path, s->ids, s->cpus) < 0) {
+        size_t regs_len = 0;
+        if (qv_file_read_text(regs_path, NOOP_REGS_JSON_MAX, &regs, &regs_len) < 0 ||
+            noop_regs_from_json(regs, regs_len, regs_path, s->ids, s->cpus) < 0) {
             noop_snap_free(s);
             return NULL;
         }

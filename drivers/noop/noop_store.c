@@ -218,19 +218,18 @@ static int read_state(const char *dir, struct qv_vm_status *st, GArray *regions,
     g_autofree char *path = g_build_filename(dir, "state.json", NULL);
     g_autofree char *text = NULL;
     size_t len = 0;
-    int rc = qv_file_read(path, &text, &len);
+    int rc = qv_file_read_text(path, QV_JSON_MAX_BYTES, &text, &len);
     if (rc == QV_ERR_NOT_FOUND && !g_file_test(dir, G_FILE_TEST_IS_DIR))
         return qv_error_set(QV_ERR_NOT_FOUND, "'%s' no longer exists", dir); /* destroyed */
     if (rc == QV_ERR_NOT_FOUND) /* the directory is there without it: damage */
         return qv_error_set(QV_ERR_IO, "%s is missing", path);
     if (rc < 0)
         return rc;
-    g_autoptr(JsonParser) p = json_parser_new();
     g_autoptr(GError) err = NULL;
-    if (!json_parser_load_from_data(p, text, (gssize)len, &err))
-        return qv_error_set(QV_ERR_JSON, "%s: %s", path, err->message);
-    JsonNode *root = json_parser_get_root(p);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+    g_autoptr(JsonNode) root = qv_json_parse_bounded(text, len, path, &err);
+    if (!root)
+        return qv_error_set(QV_ERR_JSON, "%s", err->message);
+    if (!JSON_NODE_HOLDS_OBJECT(root))
         return qv_error_set(QV_ERR_JSON, "%s: expected a JSON object", path);
     JsonObject *o = json_node_get_object(root);
     const char *s = qv_json_str(o, "state");
@@ -361,7 +360,7 @@ static int load_def(struct noop_vm *v)
     if (v->def && g_strcmp0(stamp, v->def_stamp) == 0)
         return 0;
     g_autofree char *xml = NULL;
-    int rc = qv_file_read(path, &xml, NULL);
+    int rc = qv_file_read_text(path, QV_DEFINITION_MAX_BYTES, &xml, NULL);
     if (rc < 0)
         return rc;
     struct qv_domain *def = qv_domain_parse_xml(xml);

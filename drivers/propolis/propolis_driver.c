@@ -9,6 +9,7 @@
 
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
+#include "lib/util/json.h"
 #include "propolis.h"
 
 #define PC(conn) ((struct propolis_conn *)(conn)->priv)
@@ -97,7 +98,7 @@ static struct qv_domain *propolis_vm_get_def(struct vm *vm)
     if (!pv->def) {
         g_autofree char *path = g_build_filename(pv->dir, "domain.xml", NULL);
         g_autofree char *xml = NULL;
-        if (qv_file_read(path, &xml, NULL) < 0)
+        if (qv_file_read_text(path, QV_DEFINITION_MAX_BYTES, &xml, NULL) < 0)
             return NULL;
         pv->def = qv_domain_parse_xml(xml);
         if (!pv->def) {
@@ -192,13 +193,12 @@ static bool is_not_running(const char *state)
 static int ensure_instance(struct vm *vm)
 {
     struct propolis_client *c = CLIENT(vm);
-    g_autoptr(JsonParser) p = json_parser_new_immutable();
+    const char *json = PV(vm)->ensure_json;
     g_autoptr(GError) err = NULL;
-    if (!json_parser_load_from_data(p, PV(vm)->ensure_json, -1, &err))
-        return qv_error_set(QV_ERR_JSON, "VM '%s': stored instance.json is invalid: %s", vm->name,
-                            err->message);
-    int rc =
-        propolis_request(c, "PUT", "/instance", json_parser_get_root(p), 201, false, 0, NULL, NULL);
+    g_autoptr(JsonNode) root = qv_json_parse_bounded(json, strlen(json), "instance.json", &err);
+    if (!root)
+        return qv_error_set(QV_ERR_JSON, "VM '%s': stored %s", vm->name, err->message);
+    int rc = propolis_request(c, "PUT", "/instance", root, 201, false, 0, NULL, NULL);
     if (rc < 0)
         qv_error_prefix("cannot create VM '%s' on the server", vm->name);
     return rc;

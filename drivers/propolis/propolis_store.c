@@ -34,10 +34,7 @@ static int lock_store(struct propolis_conn *pc)
 /* The UUID in a stored PUT /instance body; false when there is none. */
 static bool ensure_uuid(const char *json, char uuid[37])
 {
-    g_autoptr(JsonParser) p = json_parser_new_immutable();
-    if (!json_parser_load_from_data(p, json, -1, NULL))
-        return false;
-    JsonNode *root = json_parser_get_root(p);
+    g_autoptr(JsonNode) root = qv_json_parse_bounded(json, strlen(json), "instance.json", NULL);
     JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
     const char *id = qv_json_str(qv_json_obj(o, "properties"), "id");
     if (!id || !g_uuid_string_is_valid(id))
@@ -144,7 +141,7 @@ int propolis_store_lookup(struct propolis_conn *pc, const char *name, struct pro
     if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
         return qv_error_set(QV_ERR_NOT_FOUND, "no VM named '%s' is defined for propolis-server %s",
                             name, pc->client->authority);
-    int rc = qv_file_read(path, &json, NULL);
+    int rc = qv_file_read_text(path, QV_JSON_MAX_BYTES, &json, NULL);
     if (rc < 0) {
         qv_error_prefix("VM '%s'", name);
         return rc;

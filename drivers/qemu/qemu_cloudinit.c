@@ -9,6 +9,7 @@
 
 #include "../../lib/util/error.h"
 #include "../../lib/util/fileio.h"
+#include "../../lib/util/json.h"
 #include "qemu.h"
 
 static void user_free(gpointer p)
@@ -214,10 +215,14 @@ struct qemu_cloudinit *qemu_cloudinit_parse(const char *json, const char *origin
 {
     struct ctx c = {.origin = origin ? origin : "cloud-init config"};
     g_autoptr(GError) err = NULL;
-    g_autoptr(JsonNode) root = json_from_string(json, &err);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-        qv_error_set(QV_ERR_JSON, "%s: not a JSON object%s%s", c.origin, err ? ": " : "",
-                     err ? err->message : "");
+    size_t len = strnlen(json, QV_JSON_MAX_BYTES + 1);
+    g_autoptr(JsonNode) root = qv_json_parse_bounded(json, len, c.origin, &err);
+    if (!root) {
+        qv_error_set(QV_ERR_JSON, "%s", err->message);
+        return NULL;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
+        qv_error_set(QV_ERR_JSON, "%s: not a JSON object", c.origin);
         return NULL;
     }
     struct qemu_cloudinit *ci = g_new0(struct qemu_cloudinit, 1);

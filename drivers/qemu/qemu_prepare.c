@@ -12,6 +12,7 @@
 #include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
 #include "../../lib/util/fileio.h"
+#include "../../lib/util/json.h"
 #include "qemu_vm.h"
 
 void qemu_prepared_clear(struct qemu_prepared *p)
@@ -109,8 +110,8 @@ int qemu_prepare(struct qemu_vm *q, const struct qv_domain *def, struct qemu_pre
     g_autofree char *ci_path = g_build_filename(q->dir, "cloud-init.json", NULL);
     if (g_file_test(ci_path, G_FILE_TEST_IS_REGULAR)) {
         g_autofree char *json = NULL;
-        if (!g_file_get_contents(ci_path, &json, NULL, NULL))
-            return qv_error_set(QV_ERR_IO, "cannot read '%s'", ci_path);
+        if (qv_file_read_text(ci_path, QV_JSON_MAX_BYTES, &json, NULL) < 0)
+            return qv_error_code();
         struct qemu_cloudinit *ci = qemu_cloudinit_parse(json, ci_path);
         if (!ci)
             return qv_error_code();

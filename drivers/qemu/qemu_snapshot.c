@@ -62,11 +62,12 @@ static int snapshot_disks(struct qemu_vm *q, const struct qv_domain *def, GPtrAr
 static int read_meta(struct qemu_vm *q, const char *name, struct snap_meta *m)
 {
     g_autofree char *path = meta_path(q, name);
-    g_autofree char *text = NULL;
-    if (!g_file_get_contents(path, &text, NULL, NULL))
+    g_autoptr(JsonNode) root = qv_json_load_file(path);
+    if (!root && qv_error_code() == QV_ERR_NOT_FOUND)
         return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' has no snapshot '%s'", q->name, name);
-    g_autoptr(JsonNode) root = json_from_string(text, NULL);
-    JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+    if (!root)
+        return qv_error_code();
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
     if (!o)
         return qv_error_set(QV_ERR_JSON, "'%s' is not a JSON object", path);
     m->created_us = qv_json_int(o, "created_us", 0);

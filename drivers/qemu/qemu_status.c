@@ -6,6 +6,7 @@
 
 #include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
+#include "../../lib/util/fileio.h"
 #include "../../lib/util/json.h"
 #include "qemu_vm.h"
 
@@ -24,12 +25,15 @@ static void stopped_state(struct qemu_vm *q, struct qv_vm_status *st)
 {
     g_autofree char *path = g_build_filename(q->dir, "state.json", NULL);
     g_autofree char *text = NULL;
+    size_t len = 0;
     st->state = VM_STATE_CREATED;
     st->reason = VM_REASON_NONE;
-    if (!g_file_get_contents(path, &text, NULL, NULL))
+    if (!g_file_test(path, G_FILE_TEST_EXISTS))
         return;
     st->state = VM_STATE_STOPPED;
-    g_autoptr(JsonNode) root = json_from_string(text, NULL);
+    if (qv_file_read_text(path, QV_JSON_MAX_BYTES, &text, &len) < 0)
+        return;
+    g_autoptr(JsonNode) root = qv_json_parse_bounded(text, len, path, NULL);
     if (root && JSON_NODE_HOLDS_OBJECT(root))
         st->reason = reason_from_name(qv_json_str(json_node_get_object(root), "reason"));
 }

@@ -39,7 +39,7 @@ int qemu_image_format(const char *path, char **format)
     if (rc < 0)
         return rc;
     g_autoptr(GError) err = NULL;
-    g_autoptr(JsonNode) root = json_from_string(out, &err);
+    g_autoptr(JsonNode) root = qv_json_parse_bounded(out, strlen(out), "qemu-img info", &err);
     JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
     const char *f = qv_json_str(o, "format");
     if (!f)

@@ -45,7 +45,7 @@ static int scan_tag(struct xscan *x, const char *label)
 {
     int line = x->line;
     const char *name = x->p + 1;
-    bool end_tag = *name == '/';
+    bool end_tag = name < x->end && *name == '/';
     const char *q = name;
     while (q < x->end && !strchr(" \t\r\n/>\"'", *q))
         q++;

@@ -6,6 +6,7 @@
 
 #include "../util/error.h"
 #include "../util/fileio.h"
+#include "../util/json.h"
 #include "proc.h"
 
 int proc_runtime_write(const char *dir, const struct proc_runtime *rt)
@@ -35,17 +36,13 @@ int proc_runtime_read(const char *dir, struct proc_runtime *rt)
 {
     memset(rt, 0, sizeof(*rt));
     g_autofree char *path = g_build_filename(dir, "runtime.json", NULL);
-    g_autofree char *text = NULL;
-    g_autoptr(GError) err = NULL;
-    if (!g_file_get_contents(path, &text, NULL, &err)) {
-        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            return qv_error_set(QV_ERR_NOT_FOUND, "'%s' does not exist", path);
-        return qv_error_set(QV_ERR_IO, "cannot read '%s': %s", path, err->message);
-    }
-    g_autoptr(JsonNode) root = json_from_string(text, &err);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-        return qv_error_set(QV_ERR_JSON, "'%s' is not a JSON object%s%s", path, err ? ": " : "",
-                            err ? err->message : "");
+    g_autoptr(JsonNode) root = qv_json_load_file(path);
+    if (!root && qv_error_code() == QV_ERR_NOT_FOUND)
+        return qv_error_set(QV_ERR_NOT_FOUND, "'%s' does not exist", path);
+    if (!root)
+        return qv_error_code();
+    if (!JSON_NODE_HOLDS_OBJECT(root))
+        return qv_error_set(QV_ERR_JSON, "'%s' is not a JSON object", path);
     JsonObject *o = json_node_get_object(root);
     JsonNode *pid = json_object_get_member(o, "pid");
     JsonNode *st = json_object_get_member(o, "start_time");

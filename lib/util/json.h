@@ -21,6 +21,10 @@
  * Returns a new node (json_node_unref) or NULL with *error set in
  * JSON_PARSER_ERROR. */
 JsonNode *qv_json_parse_bounded(const char *data, size_t len, const char *what, GError **error);
+/* The same with another size limit, for documents libqv writes that grow
+ * with the VM (regs.json holds every vCPU); the depth limit stays. */
+JsonNode *qv_json_parse_limited(const char *data, size_t len, size_t max, const char *what,
+                                GError **error);
 
 /* Read path with qv_file_read_text (at most QV_JSON_MAX_BYTES) and parse it
  * as above, the path naming it. NULL with the qv error set: QV_ERR_NOT_FOUND

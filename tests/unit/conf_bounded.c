@@ -4,10 +4,14 @@
  * and column. */
 #include <check.h>
 #include <fcntl.h>
+#include <qv/qv.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "conf_helpers.h"
+#include "lib/conf/xml_util.h"
+#include "lib/proc/proc.h"
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
 #include "lib/util/json.h"
@@ -117,6 +121,8 @@ START_TEST(numbers)
     refused("[1.]", -1, "x.json line 1, column 2: malformed number '1.'");
     refused("[- 1]", -1, "x.json line 1, column 2: malformed number '-'");
     refused("[$ff]", -1, "x.json line 1, column 2: expected a value or ']', found '$'");
+    refused("[1e999]", -1,
+            "x.json line 1, column 2: number 1e999 is out of range (beyond a double)");
     refused("[.5]", -1, "x.json line 1, column 2: expected a value or ']', found '.'");
 }
 END_TEST
@@ -346,10 +352,57 @@ START_TEST(xml_depth_and_trailing)
     qv_reset_error();
     g_autoptr(qv_domain) d = qv_domain_parse_xml(DOMAIN_HEAD DOMAIN_TAIL "\n<!-- ok -->\n");
     ck_assert_msg(d != NULL, "%s", qv_last_error()->message);
+    /* The scan reads only the bytes it is given (found by fuzz_domain: a
+     * document ending in '<'). */
+    char *cut = g_memdup2("<a><", 4);
+    ck_assert_int_eq(qv_conf_xml_prescan(cut, 4, "x"), 0);
+    g_free(cut);
     /* External entities and the network stay off. */
     xml_refused("<?xml version='1.0'?>\n<!DOCTYPE d SYSTEM 'http://127.0.0.1:9/d.dtd'>\n"
                 "<domain type='kvm'/>",
                 "domain XML line 2: DOCTYPE and entity declarations are not allowed");
+}
+END_TEST
+
+/* State files go through the same reader: a damaged or hostile one is an
+ * error naming the file, never a crash. */
+START_TEST(state_files)
+{
+    g_autofree char *dir = g_dir_make_tmp("qv-conf-bounded-XXXXXX", NULL);
+    ck_assert(dir != NULL);
+    g_autofree char *path = g_build_filename(dir, "runtime.json", NULL);
+    g_autofree char *bomb = repeat("/*\"*/", "[", 100000, "");
+    ck_assert(g_file_set_contents(path, bomb, -1, NULL));
+    struct proc_runtime rt;
+    ck_assert_int_eq(proc_runtime_read(dir, &rt), QV_ERR_JSON);
+    g_autofree char *want = g_strdup_printf("%s line 1, column 70: nesting deeper", path);
+    ck_assert_msg(g_str_has_prefix(qv_last_error()->message, want), "%s", qv_last_error()->message);
+    proc_runtime_clear(&rt);
+    ck_assert(g_file_set_contents(path,
+                                  "{\"pid\": 1, \"start_time\": 18446744073709551617, "
+                                  "\"cmdline\": \"x\"}",
+                                  -1, NULL));
+    ck_assert_int_eq(proc_runtime_read(dir, &rt), QV_ERR_JSON);
+    ck_assert_msg(strstr(qv_last_error()->message, "integer 18446744073709551617 is out of range"),
+                  "%s", qv_last_error()->message);
+    proc_runtime_clear(&rt);
+
+    /* A noop VM whose state.json was replaced. */
+    g_autofree char *uri = g_strdup_printf("noop://%s", dir);
+    struct qv_conn *conn = qv_connect(uri);
+    ck_assert_msg(conn != NULL, "%s", qv_last_error()->message);
+    struct vm *vm = vm_create_on(conn, "damaged", 1, 1 << 20);
+    ck_assert_msg(vm != NULL, "%s", qv_last_error()->message);
+    g_autofree char *state = g_build_filename(dir, "damaged", "state.json", NULL);
+    ck_assert(g_file_set_contents(state, bomb, -1, NULL));
+    struct vm_info info;
+    ck_assert_int_eq(vm_get_info(vm, &info), QV_ERR_JSON);
+    ck_assert_msg(strstr(qv_last_error()->message, "state.json line 1, column 70: nesting deeper"),
+                  "%s", qv_last_error()->message);
+    vm_free(vm);
+    qv_close(conn);
+    g_autofree char *rm = g_strdup_printf("rm -rf '%s'", dir);
+    ck_assert_int_eq(system(rm), 0);
 }
 END_TEST
 
@@ -366,6 +419,7 @@ static Suite *suite(void)
     tcase_add_test(t, nul_and_size);
     tcase_add_test(t, load_file);
     tcase_add_test(t, config_with_comments);
+    tcase_add_test(t, state_files);
     suite_add_tcase(s, t);
     TCase *x = tcase_create("xml");
     tcase_add_test(x, xml_attribute_flood);
