@@ -2,6 +2,7 @@
  * injection, single-step and kicks. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -265,10 +266,17 @@ int kvm_vcpu_set_sregs(struct kvm_vcpu *v, const struct vcpu_sregs *i)
     return 0;
 }
 
+/* struct kvm_msrs with room for one entry, spelled out because a struct
+ * ending in a flexible array cannot be a member (clang -Werror refuses it). */
 struct one_msr {
-    struct kvm_msrs head;
+    struct {
+        __u32 nmsrs;
+        __u32 pad;
+    } head;
     struct kvm_msr_entry entry;
 };
+_Static_assert(offsetof(struct one_msr, entry) == offsetof(struct kvm_msrs, entries),
+               "struct one_msr is laid out as struct kvm_msrs");
 
 int kvm_vcpu_get_msr(struct kvm_vcpu *v, uint32_t index, uint64_t *value)
 {
