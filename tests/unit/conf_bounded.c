@@ -183,7 +183,8 @@ START_TEST(nul_and_size)
     huge[0] = '1';
     refused(huge, (gssize)big, "x.json is larger than the limit of 4194304 bytes");
     /* At the limit exactly, the document is read. */
-    g_autoptr(JsonNode) n = accepted(g_strndup(huge, big - 1));
+    g_autofree char *at_limit = g_strndup(huge, big - 1);
+    g_autoptr(JsonNode) n = accepted(at_limit);
 }
 END_TEST
 
