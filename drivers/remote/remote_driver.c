@@ -330,6 +330,9 @@ static struct vcpu *remote_vcpu_get(struct vm *vm, uint32_t id)
 
 const struct qv_driver qv_remote_driver = {
     .name = "remote",
+    /* vm_create over noop+ssh: the noop driver takes any type; over
+     * qemu+ssh: TCG, which every host can run. */
+    .domain_type = QV_VIRT_QEMU,
     .schemes = (const char *[]){"noop+ssh", "qemu+ssh", "kvm+ssh", "noop+pipe", "qemu+pipe",
                                 "kvm+pipe", NULL},
     .open = remote_open,

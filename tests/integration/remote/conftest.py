@@ -129,6 +129,20 @@ class Sshd:
             todo += kids
         return out
 
+    def helpers(self):
+        """The qv remote-helper processes running below this sshd (past the
+        remote shell's startup)."""
+        out = []
+        for pid in self.descendants():
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if len(argv) > 1 and argv[0] == QV.encode() and argv[1] == b"remote-helper":
+                out.append(pid)
+        return out
+
     def kill_all(self):
         """The listener, its sessions and their helpers: what a host that
         goes down looks like."""

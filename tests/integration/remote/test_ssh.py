@@ -115,7 +115,14 @@ def test_a_killed_sshd_fails_the_call_in_flight_and_the_next_reconnects(sshd, st
                 err["e"] = e
         t = threading.Thread(target=waiter)
         t.start()
-        time.sleep(1)
+        # Kill once the wait's own helper runs: killing a remote shell in
+        # its startup files can leave their locks behind (pyenv's rehash
+        # lock did, and every later login then hung for a minute).
+        deadline = time.monotonic() + 30
+        while len(sshd.helpers()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(sshd.helpers()) == 2
+        time.sleep(0.5)
         sshd.kill_all()
         t.join(15)
         assert not t.is_alive()
