@@ -16,10 +16,13 @@ int remote_frame_send(struct remote_stream *s, JsonObject *obj, gint64 deadline)
         return qv_error_set(QV_ERR_INVALID_ARG,
                             "a remote request of %zu bytes exceeds the limit of %u bytes",
                             (size_t)len, REMOTE_MAX_FRAME);
-    guint8 head[4] = {len >> 24, len >> 16, len >> 8, len};
-    int rc = s->ops->send(s, head, sizeof(head), deadline);
-    if (rc == 0)
-        rc = s->ops->send(s, text, len, deadline);
+    /* One write for header and body: two would be two TCP segments, and
+     * Nagle's algorithm holds the second until the first is acknowledged
+     * (a delayed ACK: 40 ms per call over SSH). */
+    g_autofree guint8 *buf = g_malloc(len + 4);
+    buf[0] = len >> 24, buf[1] = len >> 16, buf[2] = len >> 8, buf[3] = len;
+    memcpy(buf + 4, text, len);
+    int rc = s->ops->send(s, buf, len + 4, deadline);
     return rc;
 }
 

@@ -243,6 +243,8 @@ struct remote_stream *remote_ssh_open(const struct remote_target *t)
     if (t->port)
         ssh_options_set(s->ses, SSH_OPTIONS_PORT, &t->port);
     ssh_options_set(s->ses, SSH_OPTIONS_TIMEOUT, &secs);
+    int nodelay = 1; /* requests are small and want an answer at once */
+    ssh_options_set(s->ses, SSH_OPTIONS_NODELAY, &nodelay);
     /* Host aliases, User, Port, IdentityFile; what the URI set wins. */
     if (ssh_options_parse_config(s->ses, NULL) < 0) {
         qv_error_set(QV_ERR_CONNECT, "cannot read ~/.ssh/config: %s", ssh_get_error(s->ses));
