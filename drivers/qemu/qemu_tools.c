@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
 #include "../../lib/util/json.h"
 #include "qemu.h"
@@ -15,8 +16,11 @@
 int qemu_run_tool(const char *const *argv, char **out)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GSubprocess) p = g_subprocess_newv(
-        argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &err);
+    g_autoptr(GSubprocessLauncher) l =
+        g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    g_auto(GStrv) envp = proc_child_environ();
+    g_subprocess_launcher_set_environ(l, envp);
+    g_autoptr(GSubprocess) p = g_subprocess_launcher_spawnv(l, argv, &err);
     if (!p)
         return qv_error_set(QV_ERR_SYSTEM, "cannot run %s: %s", argv[0], err->message);
     g_autofree char *o = NULL, *e = NULL;

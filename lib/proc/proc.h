@@ -57,6 +57,9 @@ int proc_pidfile_read(const char *path, pid_t *pid);
  * no shell: stdin from /dev/null, stdout and stderr appended to log_path,
  * in a new session so a terminal's signals do not reach it. */
 int proc_spawn(char *const argv[], const char *log_path, pid_t *pid);
+/* The environment every process libqv starts gets: the caller's, less the
+ * loader's injection variables. A NULL-terminated copy (g_strfreev). */
+char **proc_child_environ(void);
 /* Wait for our child pid to exit (reaping it). QV_ERR_TIMEOUT after
  * timeout_ms (negative: forever). *status as from waitpid. */
 int proc_child_wait(pid_t pid, int timeout_ms, int *status);

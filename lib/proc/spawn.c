@@ -14,6 +14,20 @@
 
 extern char **environ;
 
+/* The caller's environment less what injects code into every process it
+ * starts (LD_PRELOAD, LD_AUDIT): an application preloading a sanitizer or a
+ * profiler into itself must not have QEMU and its tools run under it too
+ * (QEMU under a preloaded ASan runtime hangs). */
+char **proc_child_environ(void)
+{
+    GPtrArray *env = g_ptr_array_new();
+    for (char **e = environ; e && *e; e++)
+        if (!g_str_has_prefix(*e, "LD_PRELOAD=") && !g_str_has_prefix(*e, "LD_AUDIT="))
+            g_ptr_array_add(env, g_strdup(*e));
+    g_ptr_array_add(env, NULL);
+    return (char **)g_ptr_array_free(env, FALSE);
+}
+
 int proc_spawn(char *const argv[], const char *log_path, pid_t *pid)
 {
     if (!argv || !argv[0])
@@ -40,8 +54,9 @@ int proc_spawn(char *const argv[], const char *log_path, pid_t *pid)
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setflags(&attr,
                              POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    int err = strchr(argv[0], '/') ? posix_spawn(pid, argv[0], &fa, &attr, argv, environ)
-                                   : posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
+    g_auto(GStrv) envp = proc_child_environ();
+    int err = strchr(argv[0], '/') ? posix_spawn(pid, argv[0], &fa, &attr, argv, envp)
+                                   : posix_spawnp(pid, argv[0], &fa, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(log_fd);

@@ -82,6 +82,31 @@ START_TEST(spawn_redirects_and_reports)
 }
 END_TEST
 
+/* A preload the caller put into itself (a sanitizer, a profiler) must not
+ * reach QEMU: QEMU hung under a preloaded ASan runtime. */
+START_TEST(spawn_drops_the_callers_preload)
+{
+    g_autofree char *dir = tmpdir();
+    g_autofree char *log = g_build_filename(dir, "env.log", NULL);
+    setenv("LD_PRELOAD", "/nonexistent/qv-test-preload.so", 1);
+    setenv("QV_TEST_KEPT", "yes", 1);
+    char *argv[] = {"/usr/bin/env", NULL};
+    pid_t pid;
+    int rc = proc_spawn(argv, log, &pid);
+    unsetenv("LD_PRELOAD");
+    ck_assert_int_eq(rc, 0);
+    int status;
+    ck_assert_int_eq(proc_child_wait(pid, 5000, &status), 0);
+    g_autofree char *text = NULL;
+    ck_assert(g_file_get_contents(log, &text, NULL, NULL));
+    ck_assert_ptr_null(strstr(text, "LD_PRELOAD"));
+    ck_assert_ptr_null(strstr(text, "qv-test-preload"));
+    ck_assert_ptr_nonnull(strstr(text, "QV_TEST_KEPT=yes"));
+    unsetenv("QV_TEST_KEPT");
+    qv_dir_remove_tree(dir);
+}
+END_TEST
+
 START_TEST(runtime_round_trip_and_bad_files)
 {
     g_autofree char *dir = tmpdir();
@@ -185,6 +210,7 @@ int main(void)
     TCase *tc = tcase_create("proc");
     tcase_add_test(tc, identity_tells_reused_pid_apart);
     tcase_add_test(tc, spawn_redirects_and_reports);
+    tcase_add_test(tc, spawn_drops_the_callers_preload);
     tcase_add_test(tc, runtime_round_trip_and_bad_files);
     tcase_add_test(tc, pidfiles);
     tcase_add_test(tc, locks_serialise_callers);
