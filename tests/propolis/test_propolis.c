@@ -378,7 +378,6 @@ static const struct refusal refusals[] = {
     {"<kernel>", kernel},
     {"<driver type='qcow2'>", qcow2},
     {"<disk device='cdrom'>", cdrom},
-    {"logical_block_size='1000'", odd_block},
     {"<currentMemory>", balloon},
     {"machine='q35'", q35},
     {"<rng>", rng},
@@ -403,6 +402,21 @@ START_TEST(refuses_inexpressible)
     ck_assert_int_eq(vm_list(conn, &names, &n), 0);
     ck_assert_int_eq(n, 0);
     qv_strv_free(names);
+    qv_close(conn);
+}
+END_TEST
+
+/* A block size no disk can have is refused by the one lib/conf rule, before
+ * the driver is asked, and no request reaches the server. */
+START_TEST(odd_block_size_refused_before_the_driver)
+{
+    struct qv_conn *conn = qv_connect(fake->uri);
+    g_autoptr(qv_domain) def = web01();
+    odd_block(def);
+    ck_assert_ptr_null(define(conn, def));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(errmsg(), "block size 1000"), "%s", errmsg());
+    ck_assert_int_eq(fake_requests(fake), 0);
     qv_close(conn);
 }
 END_TEST
@@ -909,6 +923,7 @@ static Suite *suite(void)
     tcase_add_test(tc, create_on_and_lookup_elsewhere);
     tcase_add_test(tc, one_instance_per_server);
     tcase_add_loop_test(tc, refuses_inexpressible, 0, G_N_ELEMENTS(refusals));
+    tcase_add_test(tc, odd_block_size_refused_before_the_driver);
     tcase_add_test(tc, server_error_carries_message_and_request_id);
     tcase_add_test(tc, connection_refused);
     tcase_add_test(tc, timeout);
