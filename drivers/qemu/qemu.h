@@ -59,6 +59,9 @@ int qemu_parse_cpuset(const char *s, cpu_set_t *set);
 
 /* The format qemu-img reports for path ("raw", "qcow2"). */
 int qemu_image_format(const char *path, char **format);
+/* `qemu-img info` of path as a JSON object (shared: -U, for an image a
+ * running QEMU holds); NULL with the error set. */
+JsonNode *qemu_image_info(const char *path, bool shared);
 /* Create overlay as a qcow2 image on top of base (format detected). */
 int qemu_overlay_create(const char *overlay, const char *base, const char *declared_format);
 

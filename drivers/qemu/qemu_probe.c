@@ -67,19 +67,11 @@ static char *cache_key(const char *emulator, const char *accel, const char *cpu)
 
 static int cache_read(const char *file, char **reason)
 {
-    int fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
+    g_autoptr(JsonNode) root = qv_json_load_file(file);
+    if (!root) {
+        qv_reset_error(); /* no usable cache entry: probe again */
         return -1;
-    char buf[2048];
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    g_autoptr(JsonParser) p = json_parser_new();
-    if (!json_parser_load_from_data(p, buf, n, NULL))
-        return -1;
-    JsonNode *root = json_parser_get_root(p);
+    }
     JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
     if (!o || !json_object_has_member(o, "usable"))
         return -1;

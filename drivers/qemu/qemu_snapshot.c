@@ -147,15 +147,10 @@ static int qemu_img_snapshot(GPtrArray *files, const char *op, const char *name)
 /* The snapshot names in a qcow2 file (qemu-img -U: QEMU may hold it). */
 static int file_tags(const char *file, GHashTable *tags)
 {
-    const char *argv[] = {"qemu-img", "info", "-U", "--output=json", "--", file, NULL};
-    g_autofree char *out = NULL;
-    int rc = qemu_run_tool(argv, &out);
-    if (rc < 0)
-        return rc;
-    g_autoptr(JsonNode) root = json_from_string(out, NULL);
-    JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-    if (!o)
-        return qv_error_set(QV_ERR_PROTOCOL, "qemu-img info on '%s' printed no JSON object", file);
+    g_autoptr(JsonNode) root = qemu_image_info(file, true);
+    if (!root)
+        return qv_error_code();
+    JsonObject *o = json_node_get_object(root);
     JsonNode *sn = json_object_get_member(o, "snapshots");
     JsonArray *a = sn && JSON_NODE_HOLDS_ARRAY(sn) ? json_node_get_array(sn) : NULL;
     for (guint i = 0; a && i < json_array_get_length(a); i++) {

@@ -35,17 +35,30 @@ int qemu_run_tool(const char *const *argv, char **out)
     return 0;
 }
 
-int qemu_image_format(const char *path, char **format)
+JsonNode *qemu_image_info(const char *path, bool shared)
 {
-    const char *argv[] = {"qemu-img", "info", "--output=json", "--", path, NULL};
+    const char *own[] = {"qemu-img", "info", "--output=json", "--", path, NULL};
+    /* -U: a running QEMU may hold the image's lock */
+    const char *held[] = {"qemu-img", "info", "-U", "--output=json", "--", path, NULL};
     g_autofree char *out = NULL;
-    int rc = qemu_run_tool(argv, &out);
-    if (rc < 0)
-        return rc;
+    if (qemu_run_tool(shared ? held : own, &out) < 0)
+        return NULL;
     g_autoptr(GError) err = NULL;
     g_autoptr(JsonNode) root = qv_json_parse_bounded(out, strlen(out), "qemu-img info", &err);
-    JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-    const char *f = qv_json_str(o, "format");
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+        qv_error_set(QV_ERR_PROTOCOL, "qemu-img info on '%s' printed no JSON object%s%s", path,
+                     err ? ": " : "", err ? err->message : "");
+        return NULL;
+    }
+    return g_steal_pointer(&root);
+}
+
+int qemu_image_format(const char *path, char **format)
+{
+    g_autoptr(JsonNode) root = qemu_image_info(path, false);
+    if (!root)
+        return qv_error_code();
+    const char *f = qv_json_str(json_node_get_object(root), "format");
     if (!f)
         return qv_error_set(QV_ERR_PROTOCOL, "qemu-img info on '%s' gave no format", path);
     *format = g_strdup(f);
