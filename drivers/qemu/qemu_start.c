@@ -179,11 +179,9 @@ static int start_locked(struct qemu_vm *q)
     /* QEMU appends to the console log with its own default mode; create it
      * private first. */
     g_autofree char *console_log = g_build_filename(q->dir, "console.log", NULL);
-    int cfd = open(console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (cfd >= 0) {
-        fchmod(cfd, 0600);
+    int cfd = qv_file_open_private(console_log, O_WRONLY | O_APPEND);
+    if (cfd >= 0)
         close(cfd);
-    }
     struct stat sb;
     goffset log_start = stat(log, &sb) == 0 ? sb.st_size : 0;
     proc_log(q->dir, "starting QEMU");
