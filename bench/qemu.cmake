@@ -1,7 +1,8 @@
 # qemu driver benchmarks: `make qemu_bench_run` (or bench/qemu_lifecycle.sh
 # by hand) compares the lifecycle with libvirt's embedded QEMU driver and
 # measures the QMP round trip behind vm_get_state().
-add_executable(qemu_bench ${CMAKE_CURRENT_SOURCE_DIR}/qemu_bench.c)
+add_executable(qemu_bench ${CMAKE_CURRENT_SOURCE_DIR}/qemu_bench.c
+                          ${CMAKE_CURRENT_SOURCE_DIR}/lifecycle_cycle.c)
 target_link_libraries(qemu_bench PRIVATE qv_obj)
 target_include_directories(qemu_bench PRIVATE ${PROJECT_SOURCE_DIR})
 if(TARGET qv_cli)

@@ -8,6 +8,7 @@
 #include "include/qv/qv.h"
 #include "lib/qmp/qmp.h"
 #include "lib/util/fileio.h"
+#include "lifecycle_cycle.h"
 
 static const char *xml =
     "<domain type='qemu'><name>bench1</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
@@ -31,25 +32,11 @@ int main(int argc, char **argv)
     if (!c)
         die("connect");
 
-    gint64 total = 0;
-    for (int i = 0; i <= n; i++) {
-        gint64 t0 = g_get_monotonic_time();
-        struct vm *vm = vm_define_xml(c, xml);
-        if (!vm)
-            die("define");
-        if (vm_start(vm) < 0)
-            die("start");
-        if (vm_get_state(vm) != VM_STATE_RUNNING)
-            die("state");
-        if (vm_stop_flags(vm, VM_STOP_FORCE, 0) < 0)
-            die("stop");
-        vm_destroy(vm);
-        if (qv_last_error()->code)
-            die("destroy");
-        if (i > 0) /* the first round warms the page cache */
-            total += g_get_monotonic_time() - t0;
-    }
-    printf("qv C API lifecycle (one process): %.1f ms (mean of %d)\n", total / 1000.0 / n, n);
+    const char *failed = NULL;
+    double cycle_ms = bench_lifecycle_mean_ms(c, xml, n, &failed);
+    if (cycle_ms < 0)
+        die(failed);
+    printf("qv C API lifecycle (one process): %.1f ms (mean of %d)\n", cycle_ms, n);
 
     struct vm *vm = vm_define_xml(c, xml);
     if (!vm || vm_start(vm) < 0)

@@ -1,7 +1,8 @@
 # Remote driver benchmark: `make remote_bench_run` (or bench/remote_bench.sh
 # by hand) compares local URIs with the same driver over a pipe and over SSH
 # to a throwaway sshd on 127.0.0.1.
-add_executable(remote_bench ${CMAKE_CURRENT_SOURCE_DIR}/remote_bench.c)
+add_executable(remote_bench ${CMAKE_CURRENT_SOURCE_DIR}/remote_bench.c
+                            ${CMAKE_CURRENT_SOURCE_DIR}/lifecycle_cycle.c)
 target_link_libraries(remote_bench PRIVATE qv_obj)
 target_include_directories(remote_bench PRIVATE ${PROJECT_SOURCE_DIR})
 if(TARGET qv_cli)

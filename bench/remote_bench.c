@@ -9,6 +9,7 @@
 #include <glib.h>
 
 #include "include/qv/qv.h"
+#include "lifecycle_cycle.h"
 
 static void die(const char *what)
 {
@@ -34,24 +35,10 @@ int main(int argc, char **argv)
         die("connect");
     double connect_ms = (g_get_monotonic_time() - t0) / 1000.0;
 
-    gint64 total = 0;
-    for (int i = 0; i <= cycles; i++) {
-        t0 = g_get_monotonic_time();
-        struct vm *vm = vm_define_xml(c, xml);
-        if (!vm)
-            die("define");
-        if (vm_start(vm) < 0)
-            die("start");
-        if (vm_get_state(vm) != VM_STATE_RUNNING)
-            die("state");
-        if (vm_stop_flags(vm, VM_STOP_FORCE, 0) < 0)
-            die("stop");
-        vm_destroy(vm);
-        if (qv_last_error()->code)
-            die("destroy");
-        if (i > 0) /* the first round warms caches */
-            total += g_get_monotonic_time() - t0;
-    }
+    const char *failed = NULL;
+    double cycle_ms = bench_lifecycle_mean_ms(c, xml, cycles, &failed);
+    if (cycle_ms < 0)
+        die(failed);
 
     struct vm *vm = vm_define_xml(c, xml);
     if (!vm || vm_start(vm) < 0)
@@ -67,6 +54,6 @@ int main(int argc, char **argv)
     qv_close(c);
     printf("%-34s connect %8.1f ms  cycle %8.1f ms (mean of %d)  vm_get_state %8.1f us "
            "(mean of %d)\n",
-           argv[1], connect_ms, total / 1000.0 / cycles, cycles, state_us, rounds);
+           argv[1], connect_ms, cycle_ms, cycles, state_us, rounds);
     return 0;
 }
