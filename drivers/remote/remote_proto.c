@@ -95,29 +95,18 @@ JsonObject *remote_error_to_json(const struct qv_error *err)
     return e;
 }
 
-/* Origins are constant strings in the error slot; map the peer's onto ours
- * so that an unknown word from the wire is never stored as one. */
-static const char *known_origin(const char *o)
-{
-    static const char *const all[] = {"core", "conf", "proc",     "qmp",   "noop",
-                                      "kvm",  "qemu", "propolis", "remote"};
-    for (size_t i = 0; o && i < G_N_ELEMENTS(all); i++)
-        if (strcmp(o, all[i]) == 0)
-            return all[i];
-    return NULL;
-}
-
 int remote_error_from_json(JsonObject *e, const char *peer)
 {
     gint64 code = qv_json_int(e, "code", QV_ERR_PROTOCOL);
     if (code >= 0 || code < QV_ERR_KVM - 100)
         code = QV_ERR_BACKEND;
     const char *msg = qv_json_str(e, "message");
-    const char *origin = known_origin(qv_json_str(e, "origin"));
+    const char *origin = qv_json_str(e, "origin");
     if (!msg)
         msg = "(no message)";
-    if (!origin) {
-        /* A newer helper's origin: keep it visible in the message. */
+    if (!qv_error_origin_ok(origin)) {
+        /* Not a word we can keep as an origin: keep it visible in the
+         * message instead. */
         return qv_error_set(QV_ERR_BACKEND, "%s: %s", peer, msg);
     }
     return qv_error_set_origin((int)code, origin, "%s", msg);

@@ -9,6 +9,9 @@
  * pointer handed out stays valid until the next libqv call on this thread.
  * The buffer lives in a GPrivate so it is freed when its thread exits. */
 static __thread struct qv_error tls_error = {QV_OK, NULL, NULL};
+/* The origin is copied in, so it may come from anywhere (a source path, the
+ * remote side's word) without a list of every origin that can exist. */
+static __thread char tls_origin[QV_ERROR_ORIGIN_MAX + 1];
 static GPrivate tls_message_key = G_PRIVATE_INIT(g_free);
 
 #define tls_message ((char *)g_private_get(&tls_message_key))
@@ -18,7 +21,9 @@ static void store(int code, char *msg, const char *origin)
     g_private_replace(&tls_message_key, msg);
     tls_error.code = code;
     tls_error.message = msg;
-    tls_error.origin = origin;
+    if (origin != tls_origin)
+        g_strlcpy(tls_origin, origin ? origin : "", sizeof(tls_origin));
+    tls_error.origin = tls_origin;
 }
 
 const struct qv_error *qv_last_error(void)
@@ -43,40 +48,47 @@ int qv_error_code(void)
     return tls_error.code;
 }
 
-/* The origins an error can have: parts of lib/ with their own name, then
- * the drivers (a new driver adds its directory name here). */
+/* Parts of lib/ that report under their own name; the rest of lib/ is
+ * "core". Under drivers/, the driver's directory is the origin. */
 static const char *const lib_parts[] = {"conf", "proc", "qmp"};
-static const char *const driver_dirs[] = {"noop", "kvm", "qemu", "propolis", "remote"};
 
-static const char *match_dir(const char *p, const char *const *names, size_t n)
+bool qv_error_origin_ok(const char *word)
 {
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(names[i]);
-        if (strncmp(p, names[i], len) == 0 && p[len] == '/')
-            return names[i];
-    }
-    return NULL;
+    size_t n = 0;
+    for (; word && word[n]; n++)
+        if (!g_ascii_islower(word[n]))
+            return false;
+    return n > 0 && n <= QV_ERROR_ORIGIN_MAX;
 }
 
 /* The path's last "lib/" or "drivers/" component decides; an absolute source
- * path may hold either earlier on (a checkout under /usr/lib/...). Only
- * constant strings are returned (no interning: that takes a lock helgrind
- * cannot see, and errors are set from many threads). */
+ * path may hold either earlier on (a checkout under /usr/lib/...). */
 const char *qv_error_origin_of(const char *file)
 {
-    const char *origin = "core";
-    if (!file)
-        return origin;
-    for (const char *p = file; *p; p++) {
+    static __thread char origin[QV_ERROR_ORIGIN_MAX + 1];
+    g_strlcpy(origin, "core", sizeof(origin));
+    for (const char *p = file; p && *p; p++) {
         if (p != file && p[-1] != '/')
             continue;
-        if (strncmp(p, "lib/", 4) == 0) {
-            const char *part = match_dir(p + 4, lib_parts, G_N_ELEMENTS(lib_parts));
-            origin = part ? part : "core";
-        } else if (strncmp(p, "drivers/", 8) == 0) {
-            const char *drv = match_dir(p + 8, driver_dirs, G_N_ELEMENTS(driver_dirs));
-            origin = drv ? drv : "core";
-        }
+        const char *dir = NULL;
+        if (strncmp(p, "lib/", 4) == 0)
+            dir = p + 4;
+        else if (strncmp(p, "drivers/", 8) == 0)
+            dir = p + 8;
+        else
+            continue;
+        size_t len = strcspn(dir, "/");
+        g_strlcpy(origin, "core", sizeof(origin));
+        if (dir[len] != '/' || len > QV_ERROR_ORIGIN_MAX)
+            continue;
+        char word[QV_ERROR_ORIGIN_MAX + 1];
+        memcpy(word, dir, len);
+        word[len] = '\0';
+        bool named = dir == p + 8; /* every driver */
+        for (size_t i = 0; !named && i < G_N_ELEMENTS(lib_parts); i++)
+            named = strcmp(word, lib_parts[i]) == 0;
+        if (named && qv_error_origin_ok(word))
+            g_strlcpy(origin, word, sizeof(origin));
     }
     return origin;
 }
