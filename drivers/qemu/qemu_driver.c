@@ -74,13 +74,14 @@ struct qv_domain *qemu_vm_load_def(struct qemu_vm *q)
 {
     g_autofree char *path = g_build_filename(q->dir, "domain.xml", NULL);
     g_autofree char *xml = NULL;
-    g_autoptr(GError) err = NULL;
-    if (!g_file_get_contents(path, &xml, NULL, &err)) {
-        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' does not exist", q->name);
-        else
-            qv_error_set(QV_ERR_IO, "cannot read the definition of VM '%s': %s", q->name,
-                         err->message);
+    size_t len;
+    int rc = qv_file_read_text(path, QV_DEFINITION_MAX_BYTES, &xml, &len);
+    if (rc == QV_ERR_NOT_FOUND) {
+        qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' does not exist", q->name);
+        return NULL;
+    }
+    if (rc < 0) {
+        qv_error_prefix("cannot read the definition of VM '%s'", q->name);
         return NULL;
     }
     struct qv_domain *def = qv_domain_parse_xml(xml);

@@ -266,10 +266,10 @@ int qemu_snapshot_copy_records(struct qemu_vm *src, const char *dst_dir)
         g_autofree char *in = g_build_filename(from, e, NULL);
         g_autofree char *out = g_build_filename(to, e, NULL);
         g_autofree char *text = NULL;
-        gsize len = 0;
+        size_t len = 0;
         int rc = qv_dir_ensure(to, 0700);
-        if (rc == 0 && !g_file_get_contents(in, &text, &len, NULL))
-            rc = qv_error_set(QV_ERR_IO, "cannot read '%s'", in);
+        if (rc == 0)
+            rc = qv_file_read_text(in, QV_JSON_MAX_BYTES, &text, &len);
         if (rc == 0)
             rc = qv_file_write_atomic(out, text, len, 0600);
         if (rc < 0)

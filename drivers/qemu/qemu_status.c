@@ -24,17 +24,19 @@ static enum vm_state_reason reason_from_name(const char *s)
 static void stopped_state(struct qemu_vm *q, struct qv_vm_status *st)
 {
     g_autofree char *path = g_build_filename(q->dir, "state.json", NULL);
-    g_autofree char *text = NULL;
-    size_t len = 0;
+    g_autoptr(JsonNode) root = qv_json_load_file(path);
     st->state = VM_STATE_CREATED;
     st->reason = VM_REASON_NONE;
-    if (!g_file_test(path, G_FILE_TEST_EXISTS))
+    if (!root && qv_error_code() == QV_ERR_NOT_FOUND) {
+        qv_reset_error();
         return;
+    }
     st->state = VM_STATE_STOPPED;
-    if (qv_file_read_text(path, QV_JSON_MAX_BYTES, &text, &len) < 0)
+    if (!root) { /* unreadable: stopped, for a reason no longer known */
+        qv_reset_error();
         return;
-    g_autoptr(JsonNode) root = qv_json_parse_bounded(text, len, path, NULL);
-    if (root && JSON_NODE_HOLDS_OBJECT(root))
+    }
+    if (JSON_NODE_HOLDS_OBJECT(root))
         st->reason = reason_from_name(qv_json_str(json_node_get_object(root), "reason"));
 }
 

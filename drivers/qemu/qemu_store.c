@@ -102,8 +102,11 @@ static char *stored_uuid(const char *dir)
 {
     g_autofree char *path = g_build_filename(dir, "domain.xml", NULL);
     g_autofree char *xml = NULL;
-    if (!g_file_get_contents(path, &xml, NULL, NULL))
+    size_t len;
+    if (qv_file_read_text(path, QV_DEFINITION_MAX_BYTES, &xml, &len) < 0) {
+        qv_reset_error(); /* unreadable: it holds no UUID we could clash with */
         return NULL;
+    }
     const char *s = strstr(xml, "<uuid>");
     const char *e = s ? strstr(s, "</uuid>") : NULL;
     if (!e)
