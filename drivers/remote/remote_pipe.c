@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/proc/proc.h"
 #include "lib/util/error.h"
 #include "remote.h"
 
@@ -158,9 +159,10 @@ struct remote_stream *remote_pipe_open(const struct remote_target *t)
     g_autoptr(GError) gerr = NULL;
     GPid pid = 0;
     int err_fd = -1;
+    g_auto(GStrv) envp = proc_child_environ();
     gboolean ok = g_spawn_async_with_pipes_and_fds(
-        NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, NULL, NULL, sv[1], sv[1],
-        -1, NULL, NULL, 0, &pid, NULL, NULL, &err_fd, &gerr);
+        NULL, argv, (const char *const *)envp, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
+        NULL, NULL, sv[1], sv[1], -1, NULL, NULL, 0, &pid, NULL, NULL, &err_fd, &gerr);
     close(sv[1]);
     if (!ok) {
         close(sv[0]);
