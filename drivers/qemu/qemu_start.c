@@ -100,8 +100,8 @@ static void reap_orphan(struct qemu_vm *q, const char *pidfile)
 }
 
 /* QEMU with KVM aborts on some hosts with some CPU models (QEMU 7.2's
- * -cpu host on a host whose KVM refuses an MSR): refuse before starting,
- * saying what to change, rather than pass on an assertion failure. */
+ * -cpu host on a host whose KVM refuses an MSR). Asked only once a start
+ * has failed, so a start that works pays nothing for the probe. */
 static int check_kvm_usable(const struct qv_domain *def)
 {
     if (def->type != QV_VIRT_KVM)
@@ -137,12 +137,25 @@ static int check_kvm_usable(const struct qv_domain *def)
                         def->name, model, why, hint);
 }
 
+/* A failed start of a kvm domain: when the probe finds QEMU cannot use KVM
+ * here with this CPU model, say that and what to change, rather than pass
+ * on QEMU's assertion failure; otherwise keep the error as it was. */
+static int explain_failed_start(const struct qv_domain *def)
+{
+    int code = qv_error_code();
+    if (def->type != QV_VIRT_KVM)
+        return code;
+    g_autofree char *msg = g_strdup(qv_last_error()->message);
+    g_autofree char *origin = g_strdup(qv_last_error()->origin);
+    if (check_kvm_usable(def) < 0)
+        return qv_error_code();
+    return qv_error_set_origin(code, origin, "%s", msg);
+}
+
 static int start_locked(struct qemu_vm *q)
 {
     g_autoptr(qv_domain) def = qemu_vm_load_def(q);
     if (!def)
-        return qv_error_code();
-    if (check_kvm_usable(def) < 0)
         return qv_error_code();
     struct qemu_prepared p = {0};
     int rc = qemu_prepare(q, def, &p);
@@ -201,7 +214,8 @@ static int start_locked(struct qemu_vm *q)
         kill_and_clean(q, rc < 0 ? child : 0, pidfile);
         qemu_prepared_clear(&p);
         proc_log(q->dir, "QEMU failed to start: %s", why);
-        return qv_error_set(QV_ERR_BACKEND, "QEMU could not start VM '%s': %s", q->name, why);
+        qv_error_set(QV_ERR_BACKEND, "QEMU could not start VM '%s': %s", q->name, why);
+        return explain_failed_start(def);
     }
     /* QEMU makes its sockets with the umask; the directory is 0700, and the
      * sockets themselves are made 0600 too. */
@@ -248,7 +262,7 @@ static int start_locked(struct qemu_vm *q)
         proc_runtime_clear(&rt);
         kill_and_clean(q, 0, pidfile);
         qv_error_prefix("cannot start VM '%s'", q->name);
-        return rc;
+        return explain_failed_start(def);
     }
     proc_log(q->dir, "started: QEMU pid %d, running after %" G_GINT64_FORMAT " ms", (int)pid,
              (g_get_monotonic_time() - t0) / 1000);
