@@ -83,13 +83,6 @@ static int mkdir_exact(const char *dir, mode_t mode)
     return chmod(dir, mode);
 }
 
-int qv_dir_make_private(const char *dir)
-{
-    return mkdir_exact(dir, 0700) < 0
-               ? qv_error_set_errno(QV_ERR_IO, errno, "cannot create directory '%s'", dir)
-               : 0;
-}
-
 static int mkdir_parents(const char *dir, mode_t mode)
 {
     struct stat st;

@@ -20,8 +20,6 @@ int qv_file_read_text(const char *path, size_t max, char **data, size_t *len);
 /* Create dir and its parents; dir itself ends up with exactly `mode`
  * (0700 for state directories) even if it existed with looser bits. */
 int qv_dir_ensure(const char *dir, mode_t mode);
-/* mkdir dir with mode 0700 whatever the umask; fails if it exists. */
-int qv_dir_make_private(const char *dir);
 /* QV_ERR_PERMISSION unless st (of dir) belongs to the calling user. */
 int qv_dir_check_owner(const char *dir, const struct stat *st);
 /* open(path, flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC) of a regular file
