@@ -19,7 +19,7 @@
 /* Largest frame either side accepts (a definition or a list is far below). */
 #define REMOTE_MAX_FRAME QV_JSON_MAX_BYTES
 
-/* ---- Byte streams (remote_stream.c, remote_ssh.c) ---- */
+/* ---- Byte streams (remote_pipe.c, remote_ssh.c) ---- */
 
 struct remote_stream;
 struct remote_stream_ops {
@@ -85,16 +85,15 @@ struct remote_conn {
     struct remote_stream *main; /* NULL after a drop: the next call reconnects */
     GMutex spare_lock;
     GPtrArray *spares;   /* idle streams for long calls */
-    char *remote_driver; /* what the helper opened: "noop", "qemu" */
+    char *state_dir;     /* the remote connection's, as its helper reports it */
     gint next_id;
 };
 
 #define REMOTE_CONN(conn) ((struct remote_conn *)(conn)->priv)
 
 /* Call method with params (consumed; NULL for none) on the connection's
- * main stream, reconnecting first if it was dropped. extra_ms is how long
- * the operation itself may take on top of the timeout (-1: unbounded, the
- * helper's heartbeats keep the call alive). *result (may be NULL) gets the
+ * main stream, reconnecting first if it was dropped; the helper's
+ * heartbeats keep a long call alive. *result (may be NULL) gets the
  * result object. 0 or a QV_ERR_* with the error set as the remote side set
  * it (code, origin and message). */
 int remote_call(struct remote_conn *rc, const char *method, JsonObject *params,

@@ -75,7 +75,7 @@ static int stream_call(struct remote_stream *s, const struct remote_target *t, g
 }
 
 /* Start a helper and open the remote URI in it. */
-static struct remote_stream *stream_connect(struct remote_conn *rc, char **driver)
+static struct remote_stream *stream_connect(struct remote_conn *rc, char **state_dir)
 {
     const struct remote_target *t = &rc->target;
     g_autoptr(JsonObject) res = NULL;
@@ -113,9 +113,9 @@ static struct remote_stream *stream_connect(struct remote_conn *rc, char **drive
     json_object_set_int_member(p, "heartbeat_ms", MAX(t->timeout_ms / 3, 10));
     if (stream_call(s, t, 0, "open", p, &res, &broken) < 0)
         goto fail;
-    if (driver) {
-        g_free(*driver);
-        *driver = g_strdup(qv_json_str(res, "driver"));
+    if (state_dir) {
+        g_free(*state_dir);
+        *state_dir = g_strdup(qv_json_str(res, "state_dir"));
     }
     return s;
 fail:
@@ -175,7 +175,7 @@ int remote_call_long(struct remote_conn *rc, const char *method, JsonObject *par
 
 int remote_conn_connect(struct remote_conn *rc)
 {
-    rc->main = stream_connect(rc, &rc->remote_driver);
+    rc->main = stream_connect(rc, &rc->state_dir);
     return rc->main ? 0 : qv_error_code();
 }
 
@@ -197,7 +197,7 @@ void remote_conn_free(struct remote_conn *rc)
     }
     g_mutex_clear(&rc->lock);
     g_mutex_clear(&rc->spare_lock);
-    g_free(rc->remote_driver);
+    g_free(rc->state_dir);
     remote_target_clear(&rc->target);
     g_free(rc);
 }

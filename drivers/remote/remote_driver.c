@@ -24,6 +24,12 @@ static int remote_open(struct qv_conn *conn)
     int r = remote_target_parse(conn, &rc->target);
     if (r == 0)
         r = remote_conn_connect(rc);
+    if (r == 0 && rc->state_dir) {
+        /* VMs live where the remote side keeps them, not under a local
+         * default (qv_conn_get_state_dir, `qv system info`). */
+        g_free(conn->state_dir);
+        conn->state_dir = g_strdup(rc->state_dir);
+    }
     if (r < 0)
         remote_close(conn);
     return r;

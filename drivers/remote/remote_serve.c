@@ -356,7 +356,6 @@ static int open_conn(struct serve *sv, JsonObject *p, JsonObject *res)
     sv->conn = qv_connect(uri);
     if (!sv->conn)
         return qv_error_code();
-    json_object_set_string_member(res, "driver", qv_conn_get_driver(sv->conn));
     json_object_set_string_member(res, "state_dir", qv_conn_get_state_dir(sv->conn));
     return 0;
 }

@@ -51,6 +51,16 @@ def test_lifecycle_snapshots_clone_land_on_the_remote_side(state, qv_bin):
         assert local.vm_names() == ["rp-copy"]
 
 
+def test_state_dir_is_the_remote_sides(state, qv_bin, tmp_path):
+    # The remote side's default state root differs from ours: a helper
+    # started with its own QV_STATE_DIR.
+    remote_root = str(tmp_path / "remote-root")
+    helper = script(tmp_path, "qv-remote-env", "os.environ['QV_STATE_DIR'] = %r\n"
+                    "os.execv(%r, [%r] + sys.argv[1:])\n" % (remote_root, qv_bin, qv_bin))
+    with qv.connect("qemu+pipe:///session?qv=" + helper) as c:
+        assert c.state_dir == remote_root
+
+
 def test_errors_keep_code_origin_and_message(state, qv_bin):
     with qv.connect(pipe_uri(state, qv_bin)) as c:
         with pytest.raises(qv.NotFoundError) as e:
