@@ -216,19 +216,14 @@ static int read_state(const char *dir, struct qv_vm_status *st, GArray *regions,
                       uint64_t *memgen)
 {
     g_autofree char *path = g_build_filename(dir, "state.json", NULL);
-    g_autofree char *text = NULL;
-    size_t len = 0;
-    int rc = qv_file_read_text(path, QV_JSON_MAX_BYTES, &text, &len);
+    g_autoptr(JsonNode) root = qv_json_load_file(path);
+    int rc = root ? 0 : qv_error_code();
     if (rc == QV_ERR_NOT_FOUND && !g_file_test(dir, G_FILE_TEST_IS_DIR))
         return qv_error_set(QV_ERR_NOT_FOUND, "'%s' no longer exists", dir); /* destroyed */
     if (rc == QV_ERR_NOT_FOUND) /* the directory is there without it: damage */
         return qv_error_set(QV_ERR_IO, "%s is missing", path);
     if (rc < 0)
         return rc;
-    g_autoptr(GError) err = NULL;
-    g_autoptr(JsonNode) root = qv_json_parse_bounded(text, len, path, &err);
-    if (!root)
-        return qv_error_set(QV_ERR_JSON, "%s", err->message);
     if (!JSON_NODE_HOLDS_OBJECT(root))
         return qv_error_set(QV_ERR_JSON, "%s: expected a JSON object", path);
     JsonObject *o = json_node_get_object(root);
