@@ -30,7 +30,6 @@
 /* Where QEMU's pc machine puts them: inside the 32-bit PCI hole, never RAM. */
 #define KVM_TSS_ADDR 0xfffbd000ull
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
-#define KVM_PCI_HOLE_START 0xc0000000ull
 #define KVM_4G 0x100000000ull
 
 /* One open /dev/kvm, shared by a connection's machines. */
@@ -131,8 +130,6 @@ void kvm_machine_kill(struct kvm_machine *m);
 /* kvm_memory.c */
 int kvm_memory_add(struct kvm_machine *m, uint64_t gpa, uint64_t size, uint32_t flags);
 int kvm_memory_add_ram(struct kvm_machine *m, uint64_t bytes);
-/* RAM below 4 GiB for a machine of ram bytes. */
-uint64_t kvm_memory_low_size(uint64_t ram);
 void kvm_memory_free_all(struct kvm_machine *m);
 void *kvm_memory_hva(struct kvm_machine *m, uint64_t gpa, uint64_t len);
 int kvm_memory_rw(struct kvm_machine *m, uint64_t gpa, void *buf, size_t len, bool write);

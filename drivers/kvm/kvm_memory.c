@@ -97,11 +97,6 @@ int kvm_memory_add(struct kvm_machine *m, uint64_t gpa, uint64_t size, uint32_t 
     return 0;
 }
 
-uint64_t kvm_memory_low_size(uint64_t ram)
-{
-    return kvm_ld_low_size(ram);
-}
-
 int kvm_memory_add_ram(struct kvm_machine *m, uint64_t bytes)
 {
     int memfd;
@@ -110,7 +105,7 @@ int kvm_memory_add_ram(struct kvm_machine *m, uint64_t bytes)
         return qv_error_code();
     /* As on QEMU's pc machine: from 3.5 GiB up, RAM above 3 GiB moves to
      * 4 GiB and leaves the 32-bit PCI hole free. */
-    uint64_t low = kvm_memory_low_size(bytes);
+    uint64_t low = kvm_ld_low_size(bytes);
     struct kvm_region lo = {.gpa = 0,
                             .size = low,
                             .hva = p,

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "../kvm.h"
+#include "../loaders/image.h"
 #include "devices.h"
 
 struct kvm_cmos {
@@ -73,7 +74,7 @@ struct kvm_cmos *kvm_cmos_new(struct kvm_machine *m)
     n[0x0d] = 0x80; /* battery good */
     /* Memory, as pc_cmos_init() writes it. */
     uint64_t ram = m->def->memory_kib * 1024;
-    uint64_t below = kvm_memory_low_size(ram);
+    uint64_t below = kvm_ld_low_size(ram);
     uint64_t above = ram - below;
     n[0x15] = 640 & 0xff;
     n[0x16] = 640 >> 8;

@@ -25,7 +25,7 @@ int kvm_devices_create(struct kvm_machine *m)
         return qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
     /* etc/e820 as QEMU provides it: the RAM entries, 20 bytes each. */
     struct kvm_e820 e[8];
-    unsigned n = kvm_loader_e820(m, e);
+    unsigned n = kvm_ld_e820(m->ram_size, e);
     uint8_t buf[8 * 20];
     unsigned used = 0;
     for (unsigned i = 0; i < n; i++) {

@@ -20,11 +20,6 @@ int kvm_loader_read(const char *path, const char *role, uint8_t **data, size_t *
     return 0;
 }
 
-unsigned kvm_loader_e820(const struct kvm_machine *m, struct kvm_e820 out[8])
-{
-    return kvm_ld_e820(m->ram_size, out);
-}
-
 int kvm_loader_put(struct kvm_machine *m, const char *file, uint64_t gpa, const void *src,
                    size_t len, const char *what)
 {

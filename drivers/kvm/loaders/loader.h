@@ -13,8 +13,6 @@ struct kvm_machine;
 
 int kvm_load_kernel(struct kvm_machine *m);
 
-/* The memory map guests are given; returns the number of entries. */
-unsigned kvm_loader_e820(const struct kvm_machine *m, struct kvm_e820 out[8]);
 /* Copy len bytes to guest memory, failing with a message naming the file
  * when they do not fit in RAM (the firmware tables use this). */
 int kvm_loader_put(struct kvm_machine *m, const char *file, uint64_t gpa, const void *src,
