@@ -19,10 +19,13 @@ void qv_trace_begin(struct qv_trace *t, const char *func, const char *fmt, ...)
     t->func = func;
     t->outer = current;
     current = t;
-    /* Asked per call, not cached: G_MESSAGES_DEBUG may be set after the
-     * library loads (qv --debug sets it), and the check keeps hot calls
-     * (vcpu_run) from formatting lines nobody reads. */
-    t->on = !g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
+    /* Asked per outermost call, not cached: G_MESSAGES_DEBUG may be set
+     * after the library loads (qv --debug sets it), and the check keeps hot
+     * calls (vcpu_run) from formatting lines nobody reads. A public call
+     * made by another (vcpu_get_reg by way of vcpu_get_regs) follows the
+     * outer one's answer. */
+    t->on =
+        t->outer ? t->outer->on : !g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
     t->subject[0] = '\0';
     if (!t->on)
         return;

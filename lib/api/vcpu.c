@@ -9,9 +9,9 @@
 
 #define VDRV(v) ((v)->vm->conn->driver)
 
+/* Called inside a traced entry, which has cleared the error slot. */
 static int vcpu_check(struct vcpu *vcpu, const char *op)
 {
-    qv_reset_error();
     if (!vcpu)
         return qv_error_set(QV_ERR_INVALID_ARG, "%s: vCPU handle is NULL", op);
     if (g_atomic_int_get(&vcpu->vm->destroyed))
@@ -229,7 +229,6 @@ int vcpu_queue_interrupt(struct vcpu *vcpu, uint8_t vector)
 {
     QV_API_VCPU(vcpu);
     if (vector < 32) {
-        qv_reset_error();
         return qv_error_set(QV_ERR_INVALID_ARG,
                             "vector %u is an exception vector; use vcpu_queue_exception", vector);
     }
@@ -246,7 +245,6 @@ int vcpu_queue_exception(struct vcpu *vcpu, uint8_t vector, uint32_t error_code)
 {
     QV_API_VCPU(vcpu);
     if (vector >= 32) {
-        qv_reset_error();
         return qv_error_set(QV_ERR_INVALID_ARG,
                             "vector %u is not an exception (0-31); use vcpu_queue_interrupt",
                             vector);
