@@ -42,10 +42,9 @@ char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
  * of target type serial, else NULL (a pty). Errors name what the qemu
  * driver cannot give QEMU. */
 int qemu_serial_of(const struct qv_domain *def, const struct qv_chardev **out);
-/* Whether that port is a pty (pty, stdio or none given). */
-bool qemu_console_is_pty(const struct qv_domain *def);
-/* Where a running VM's console is when it is not a pty: "file:PATH",
- * "unix:PATH", "tcp:HOST:PORT", or the log (null). */
+/* Where a running VM's console is: "file:PATH", "unix:PATH",
+ * "tcp:HOST:PORT", the log (null), or NULL for a pty (pty, stdio or none
+ * given), which only the running QEMU can name. */
 char *qemu_console_endpoint_of(const struct qv_domain *def, const char *dir);
 
 /* "a,b" as a QEMU option value: commas doubled. */

@@ -337,16 +337,9 @@ char *qemu_console_endpoint_of(const struct qv_domain *def, const char *dir)
         return g_strdup_printf("unix:%s", c->path);
     if (c && c->type == QV_CHR_TCP)
         return g_strdup_printf("tcp:%s:%s", c->host, c->service);
-    /* pty and stdio: the pty QEMU reports once it runs; null: the log. */
-    return g_strdup_printf("file:%s/console.log", dir);
-}
-
-bool qemu_console_is_pty(const struct qv_domain *def)
-{
-    const struct qv_chardev *c = NULL;
-    if (qemu_serial_of(def, &c) < 0)
-        qv_reset_error();
-    return !c || c->type == QV_CHR_PTY || c->type == QV_CHR_STDIO;
+    if (!c || c->type == QV_CHR_PTY || c->type == QV_CHR_STDIO)
+        return NULL;
+    return g_strdup_printf("file:%s/console.log", dir); /* null */
 }
 
 /* The first serial port as its <serial> (or <console>) says, with QEMU's

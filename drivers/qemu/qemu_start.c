@@ -235,10 +235,8 @@ static int start_locked(struct qemu_vm *q)
         m = qemu_vm_qmp(q, false);
         if (!m)
             rc = qv_error_code();
-        else if (qemu_console_is_pty(def))
+        else if (!(console = qemu_console_endpoint_of(def, q->dir)))
             rc = console_pty(m, &console);
-        else
-            console = qemu_console_endpoint_of(def, q->dir);
     }
     if (rc == 0) {
         rt.extra = json_object_new();
