@@ -79,24 +79,18 @@ static int console_pty(struct qmp *m, char **out)
 }
 
 /* A start interrupted before runtime.json was written (the caller was
- * killed) leaves a QEMU nobody knows about. Its pidfile names it, and its
- * command line names this VM's pidfile: only such a process is killed. */
-static void reap_orphan(struct qemu_vm *q, const char *pidfile)
+ * killed) leaves a QEMU nobody knows about: only the pidfile names it. */
+static void reap_orphan(struct qemu_vm *q)
 {
-    pid_t pid;
     struct proc_identity id;
-    if (proc_pidfile_read(pidfile, &pid) < 0 || proc_identity_read(pid, &id) < 0) {
+    if (qemu_vm_pidfile_process(q, &id) < 0) {
         qv_reset_error();
         return;
     }
-    g_autofree char *mark = g_strdup_printf(" -pidfile %s", pidfile);
-    if (g_str_has_suffix(id.cmdline, mark)) {
-        proc_log(q->dir, "killing QEMU process %d left by an interrupted start", (int)pid);
-        proc_kill(&id, SIGKILL);
-        proc_wait_gone(&id, 5000);
-    }
+    proc_log(q->dir, "killing QEMU process %d left by an interrupted start", (int)id.pid);
+    proc_kill(&id, SIGKILL);
+    proc_wait_gone(&id, 5000);
     proc_identity_clear(&id);
-    qv_reset_error();
 }
 
 /* QEMU with KVM aborts on some hosts with some CPU models (QEMU 7.2's
@@ -187,7 +181,7 @@ static int start_locked(struct qemu_vm *q)
     proc_cleanup_runtime(q->dir);
     g_autofree char *pidfile = g_build_filename(q->dir, "qemu.pid", NULL);
     g_autofree char *log = g_build_filename(q->dir, "qemu.log", NULL);
-    reap_orphan(q, pidfile);
+    reap_orphan(q);
     unlink(pidfile);
     /* QEMU appends to the console log with its own default mode; create it
      * private first. */

@@ -34,6 +34,11 @@ struct qmp *qemu_vm_qmp(struct qemu_vm *q, bool status_monitor);
 
 /* Whether the QEMU recorded in runtime.json still runs (full identity). */
 bool qemu_vm_running(struct qemu_vm *q);
+/* The live QEMU process the VM's pidfile names, if its command line proves
+ * it is this VM's (QV_ERR_NOT_FOUND otherwise). Used where runtime.json is
+ * missing or damaged. */
+struct proc_identity;
+int qemu_vm_pidfile_process(struct qemu_vm *q, struct proc_identity *id);
 
 /* STOPPED reasons survive in state.json; a VM without one is CREATED. */
 int qemu_vm_write_stopped(struct qemu_vm *q, enum vm_state_reason reason);

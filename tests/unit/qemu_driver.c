@@ -741,6 +741,40 @@ START_TEST(interrupted_start_orphan_is_reaped)
 }
 END_TEST
 
+/* A damaged runtime.json (edited by hand, a disk error) must not make the
+ * VM impossible to destroy, nor leave its QEMU running: the pidfile still
+ * names the process, and failing that the monitor socket reaches it. */
+START_TEST(damaged_runtime_record_is_destroyable)
+{
+    struct qv_conn *c = qv_connect(uri);
+    const char *names[] = {"r1", "r2"};
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *xml = g_strdup_printf(
+            "<domain type='qemu'><name>%s</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+            "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>",
+            names[i]);
+        struct vm *vm = define(c, xml);
+        OK(vm_start(vm));
+        pid_t pid = qemu_pid(names[i]);
+        g_autofree char *rt = vm_path(names[i], "runtime.json");
+        ck_assert(g_file_set_contents(rt, "{\"pid\": \"garbage", -1, NULL));
+        if (i == 1) { /* and the pidfile too: only the monitor is left */
+            g_autofree char *pf = vm_path(names[i], "qemu.pid");
+            ck_assert(g_file_set_contents(pf, "not a pid\n", -1, NULL));
+        }
+        /* Its state cannot be known, and the caller is told so. */
+        ck_assert_int_eq(vm_get_state(vm), VM_STATE_DESTROYED);
+        ck_assert_int_eq(qv_last_error()->code, QV_ERR_JSON);
+        vm_destroy(vm);
+        ck_assert_msg(qv_last_error()->code == QV_OK, "destroy: %s", qv_last_error()->message);
+        ck_assert(process_gone(pid));
+        g_autofree char *dir = g_build_filename(root, "qemu", names[i], NULL);
+        ck_assert(!g_file_test(dir, G_FILE_TEST_EXISTS));
+    }
+    qv_close(c);
+}
+END_TEST
+
 /* bps and iops QEMU reports for the block backend of a disk. */
 static void block_limits(const char *name, const char *target, gint64 *bps, gint64 *iops)
 {
@@ -821,6 +855,7 @@ int main(void)
     tcase_add_test(tc, cpu_pinning_and_settings);
     tcase_add_test(tc, clone_copies_disks);
     tcase_add_test(tc, interrupted_start_orphan_is_reaped);
+    tcase_add_test(tc, damaged_runtime_record_is_destroyable);
     tcase_add_test(tc, io_limits_at_start_and_live);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
