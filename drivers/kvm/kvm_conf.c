@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "../../lib/conf/conf_check.h"
 #include "../../lib/util/error.h"
 
 static int refuse(const struct qv_domain *def, const char *element)
@@ -17,27 +18,17 @@ static bool chardev_ok(enum qv_chardev_type t)
            t == QV_CHR_NULL;
 }
 
-/* One 16550 at 0x3f8: a <serial> on port 0, or a <console> standing for
- * it (target serial), with a backend the board has. */
+/* The board's one 16550, with a backend its chardev code has. */
 static int check_console(const struct qv_domain *def)
 {
-    for (guint i = 0; i < def->serials->len; i++) {
-        const struct qv_chardev *c = g_ptr_array_index(def->serials, i);
-        if (c->port != 0 || i > 0)
-            return refuse(def, "a <serial> other than port 0 (the board has one UART)");
-        if (c->target_type && strcmp(c->target_type, "isa-serial") != 0)
-            return refuse(def, "<serial><target type> other than isa-serial");
-        if (!chardev_ok(c->type))
-            return refuse(def, "<serial type='tcp'>");
-    }
-    for (guint i = 0; i < def->consoles->len; i++) {
-        const struct qv_chardev *c = g_ptr_array_index(def->consoles, i);
-        if (c->target_type && strcmp(c->target_type, "serial") != 0)
-            return refuse(def, "a <console> other than the serial port (target type virtio)");
-        if (i > 0 || c->port != 0)
-            return refuse(def, "a second <console>");
-        if (!chardev_ok(c->type))
-            return refuse(def, "<console type='tcp'>");
+    const struct qv_chardev *c = NULL;
+    int rc = qv_domain_serial_port(def, "kvm", &c);
+    if (rc < 0)
+        return rc;
+    if (c && !chardev_ok(c->type)) {
+        g_autofree char *what = g_strdup_printf(
+            "<%s type='%s'>", def->serials->len ? "serial" : "console", qv_conf_chr_types[c->type]);
+        return refuse(def, what);
     }
     return 0;
 }

@@ -276,54 +276,9 @@ static int add_firmware(struct qemu_argv *v)
     return 0;
 }
 
-static bool chardev_same(const struct qv_chardev *a, const struct qv_chardev *b)
-{
-    return a->type == b->type && g_strcmp0(a->path, b->path) == 0 &&
-           g_strcmp0(a->host, b->host) == 0 && g_strcmp0(a->service, b->service) == 0 &&
-           a->listen == b->listen;
-}
-
 int qemu_serial_of(const struct qv_domain *def, const struct qv_chardev **out)
 {
-    *out = NULL;
-    if (def->serials->len > 1)
-        return qv_error_set(QV_ERR_UNSUPPORTED,
-                            "VM '%s': more than one <serial> port is not supported by the qemu "
-                            "driver",
-                            def->name);
-    const struct qv_chardev *serial = def->serials->len ? g_ptr_array_index(def->serials, 0) : NULL;
-    if (serial && ((serial->target_type && strcmp(serial->target_type, "isa-serial") != 0) ||
-                   serial->port != 0))
-        return qv_error_set(QV_ERR_UNSUPPORTED,
-                            "VM '%s': <serial> <target type='%s' port='%u'> is not supported by "
-                            "the qemu driver (one isa-serial port, port 0)",
-                            def->name, serial->target_type ? serial->target_type : "isa-serial",
-                            serial->port);
-    /* A <console> of target type serial is another view of the first
-     * serial port (as in libvirt): it may stand for it, or repeat it. */
-    for (guint i = 0; i < def->consoles->len; i++) {
-        const struct qv_chardev *c = g_ptr_array_index(def->consoles, i);
-        if (c->target_type && strcmp(c->target_type, "serial") != 0)
-            return qv_error_set(QV_ERR_UNSUPPORTED,
-                                "VM '%s': <console> <target type='%s'> is not supported by the "
-                                "qemu driver (only the serial console)",
-                                def->name, c->target_type);
-        if (i > 0 || c->port != 0)
-            return qv_error_set(QV_ERR_UNSUPPORTED,
-                                "VM '%s': more than one console is not supported by the qemu "
-                                "driver",
-                                def->name);
-        if (!serial)
-            serial = c;
-        else if (!chardev_same(serial, c))
-            return qv_error_set(QV_ERR_INVALID_ARG,
-                                "VM '%s': <console type='%s'> must repeat the first <serial> "
-                                "(type '%s') it stands for",
-                                def->name, qv_conf_chr_types[c->type],
-                                qv_conf_chr_types[serial->type]);
-    }
-    *out = serial;
-    return 0;
+    return qv_domain_serial_port(def, "qemu", out);
 }
 
 char *qemu_console_endpoint_of(const struct qv_domain *def, const char *dir)

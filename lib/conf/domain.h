@@ -174,6 +174,14 @@ int qv_domain_parse_device_xml(const char *xml, struct qv_disk **disk, struct qv
  * vCPUs non-zero, vcpus <= max_vcpus, topology product == max_vcpus, unique
  * disk targets and MACs, pins in range). Sets QV_ERR_INVALID_ARG. */
 int qv_domain_validate(const struct qv_domain *def);
+/* The serial port of a board with one 16550 (isa-serial, port 0), as the
+ * kvm and qemu drivers build it: the first <serial>, or a <console> of
+ * target type serial standing for it (a console that repeats the serial
+ * must agree with it). *out is NULL when the definition asks for none.
+ * Anything the board lacks is QV_ERR_UNSUPPORTED naming the element and
+ * driver; a console that contradicts the serial is QV_ERR_INVALID_ARG. */
+int qv_domain_serial_port(const struct qv_domain *def, const char *driver,
+                          const struct qv_chardev **out);
 /* Fill in what the user may leave out: a random UUID, unique locally
  * administered MACs (52:54:00 prefix, distinct within the domain). */
 void qv_domain_fill_defaults(struct qv_domain *def);

@@ -53,8 +53,13 @@ static const struct {
     {"", "", "<graphics type='vnc' port='-1'/>", "<graphics>"},
     {"", "", "<serial type='tcp'><source mode='bind' host='127.0.0.1' service='4555'/></serial>",
      "<serial type='tcp'>"},
-    {"", "", "<serial type='pty'><target port='1'/></serial>", "a <serial> other than port 0"},
-    {"", "", "<console type='pty'><target type='virtio'/></console>", "a <console> other"},
+    {"", "", "<serial type='pty'><target port='1'/></serial>",
+     "<serial> <target type='isa-serial' port='1'>"},
+    {"", "", "<serial type='pty'/><serial type='null'/>", "more than one <serial>"},
+    {"", "", "<console type='pty'><target type='virtio'/></console>",
+     "<console> <target type='virtio'>"},
+    {"", "", "<console type='tcp'><source mode='bind' host='127.0.0.1' service='4555'/></console>",
+     "<console type='tcp'>"},
     {"", "<memoryBacking><hugepages/></memoryBacking>", "", "<memoryBacking><hugepages/>"},
     {"", "<numatune><memory mode='strict' nodeset='0'/></numatune>", "", "<numatune>"},
     {"", "<currentMemory unit='MiB'>8</currentMemory>", "", "<currentMemory>"},
@@ -101,6 +106,19 @@ START_TEST(test_what_the_vmm_does_is_accepted)
     bare->type = QV_VIRT_QEMU;
     ck_assert_int_eq(kvm_domain_check(bare), QV_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "<domain type='qemu'>"));
+}
+END_TEST
+
+/* One port, two names for it: a console that says something else than
+ * the serial port it stands for is refused, as the qemu driver does. */
+START_TEST(test_console_contradicting_serial)
+{
+    g_autoptr(qv_domain) def =
+        parse("", "",
+              "<serial type='file'><source path='/tmp/x.log'/></serial>"
+              "<console type='pty'><target type='serial'/></console>");
+    ck_assert_int_eq(kvm_domain_check(def), QV_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "must repeat the first <serial>"));
 }
 END_TEST
 
@@ -163,6 +181,7 @@ int main(void)
     tcase_add_loop_test(tc, test_refused_elements, 0, G_N_ELEMENTS(refused));
     tcase_add_test(tc, test_what_the_vmm_does_is_accepted);
     tcase_add_test(tc, test_json_definitions_too);
+    tcase_add_test(tc, test_console_contradicting_serial);
     tcase_add_test(tc, test_define_slot_refuses_first);
     tcase_add_test(tc, test_settings);
     suite_add_tcase(s, tc);

@@ -66,16 +66,12 @@ int kvm_devices_start(struct kvm_machine *m)
     struct kvm_devices *d = m->devs;
     if (d->console)
         return 0;
+    /* Checked at define time; a definition that got past it some other way
+     * is still refused rather than half-honoured. */
     const struct qv_chardev *cfg = NULL;
-    for (guint i = 0; m->def->serials && i < m->def->serials->len; i++) {
-        const struct qv_chardev *c = g_ptr_array_index(m->def->serials, i);
-        if (c->port == 0) {
-            cfg = c;
-            break;
-        }
-    }
-    if (!cfg && m->def->consoles && m->def->consoles->len)
-        cfg = g_ptr_array_index(m->def->consoles, 0);
+    int rc = qv_domain_serial_port(m->def, "kvm", &cfg);
+    if (rc < 0)
+        return rc;
     d->console = kvm_chardev_open(cfg, kvm_machine_name(m));
     if (!d->console)
         return qv_error_code();
