@@ -1,11 +1,13 @@
 # kvm driver benchmarks: bench/kvm_bench.sh runs them side by side with
 # QEMU (`make kvm_bench` or run the script by hand with the build dir).
-add_executable(kvm_create_destroy ${CMAKE_CURRENT_SOURCE_DIR}/kvm_create_destroy.c)
-target_link_libraries(kvm_create_destroy PRIVATE qv)
-add_executable(kvm_phases ${CMAKE_CURRENT_SOURCE_DIR}/kvm_phases.c)
-target_link_libraries(kvm_phases PRIVATE qv)
-if(TARGET qv_cli AND TARGET qv_guests)
-  add_custom_target(kvm_bench
-    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/kvm_bench.sh ${PROJECT_BINARY_DIR}
-    DEPENDS kvm_create_destroy kvm_phases qv_cli qv_guests USES_TERMINAL)
+if(QV_WITH_KVM)
+  add_executable(kvm_create_destroy ${CMAKE_CURRENT_SOURCE_DIR}/kvm_create_destroy.c)
+  target_link_libraries(kvm_create_destroy PRIVATE qv)
+  add_executable(kvm_phases ${CMAKE_CURRENT_SOURCE_DIR}/kvm_phases.c)
+  target_link_libraries(kvm_phases PRIVATE qv)
+  if(TARGET qv_cli AND TARGET qv_guests)
+    add_custom_target(kvm_bench
+      COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/kvm_bench.sh ${PROJECT_BINARY_DIR}
+      DEPENDS kvm_create_destroy kvm_phases qv_cli qv_guests USES_TERMINAL)
+  endif()
 endif()

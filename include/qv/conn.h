@@ -26,8 +26,10 @@ struct qv_conn;
 
 /* Open a connection. uri NULL means $QV_DEFAULT_URI, else "kvm:///embed".
  * Returns NULL with QV_ERR_URI when the URI is malformed or no driver serves
- * its scheme, or the driver's error when it cannot open. Thread-safe: one
- * connection may be used from many threads at once. */
+ * its scheme, QV_ERR_UNSUPPORTED when the driver that serves it was left out
+ * of this build (-DQV_WITH_<DRIVER>=OFF), or the driver's error when it
+ * cannot open. Thread-safe: one connection may be used from many threads at
+ * once. */
 struct qv_conn *qv_connect(const char *uri);
 
 /* Drop the caller's reference. The connection is closed once every VM
@@ -44,7 +46,8 @@ const char *qv_conn_get_driver(struct qv_conn *conn);
  * state, or NULL for drivers that keep none. Owned by conn. */
 const char *qv_conn_get_state_dir(struct qv_conn *conn);
 
-/* Fill *names with a NULL-terminated list of the drivers compiled in.
+/* Fill *names with a NULL-terminated list of the drivers built into this
+ * libqv.
  * Free with qv_strv_free(). Returns 0 or a negative QV_ERR_*. */
 int qv_list_drivers(char ***names, size_t *count);
 
@@ -53,8 +56,9 @@ int qv_list_drivers(char ***names, size_t *count);
  * "tcg") and CPU model cpu_model (as for -cpu; NULL for QEMU's default).
  * Returns 1 when it does, 0 when it does not with *reason set to why
  * ("/dev/kvm missing", or QEMU's own message; free with qv_free), or a
- * negative QV_ERR_* when the probe could not run. The verdict is cached
- * per boot and per QEMU binary. */
+ * negative QV_ERR_* when the probe could not run (QV_ERR_UNSUPPORTED in a
+ * libqv built without the qemu driver). The verdict is cached per boot and
+ * per QEMU binary. */
 int qv_qemu_probe(const char *emulator, const char *accel, const char *cpu_model, char **reason);
 
 /* Free a NULL-terminated string vector returned by libqv. NULL is ignored. */

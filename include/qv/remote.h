@@ -16,7 +16,8 @@ extern "C" {
 
 /* Serve libqv's remote protocol: requests arrive on in_fd, replies go to
  * out_fd, until the peer closes in_fd. Returns 0 on a clean end, else a
- * QV_ERR_* code with qv_last_error() describing why it stopped. */
+ * QV_ERR_* code with qv_last_error() describing why it stopped
+ * (QV_ERR_UNSUPPORTED at once in a libqv built without the remote driver). */
 int qv_remote_serve(int in_fd, int out_fd);
 
 #pragma GCC visibility pop

@@ -11,41 +11,13 @@
 
 #define QV_FALLBACK_URI "kvm:///embed"
 
-static const struct qv_driver *const *registry(void)
-{
-    /* Drivers are weak references: a build without a driver leaves its slot
-     * NULL, and the loop below skips it. */
-    static const struct qv_driver *table[6];
-    static gsize once;
-    if (g_once_init_enter(&once)) {
-        size_t n = 0;
-        const struct qv_driver *all[] = { &qv_noop_driver, &qv_kvm_driver, &qv_qemu_driver,
-                                          &qv_propolis_driver, &qv_remote_driver };
-        for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
-            if (all[i])
-                table[n++] = all[i];
-        table[n] = NULL;
-        g_once_init_leave(&once, 1);
-    }
-    return table;
-}
-
-static const struct qv_driver *driver_for_scheme(const char *scheme)
-{
-    for (const struct qv_driver *const *d = registry(); *d; d++)
-        for (const char *const *s = (*d)->schemes; s && *s; s++)
-            if (g_ascii_strcasecmp(*s, scheme) == 0)
-                return *d;
-    return NULL;
-}
-
 int qv_list_drivers(char ***names, size_t *count)
 {
     QV_API("%s", "");
     if (!names)
         return qv_error_set(QV_ERR_INVALID_ARG, "qv_list_drivers: names is NULL");
     GPtrArray *out = g_ptr_array_new();
-    for (const struct qv_driver *const *d = registry(); *d; d++)
+    for (const struct qv_driver *const *d = qv_registry_drivers(); *d; d++)
         g_ptr_array_add(out, g_strdup((*d)->name));
     if (count)
         *count = out->len;
@@ -90,17 +62,9 @@ struct qv_conn *qv_connect(const char *uri)
         qv_error_set(QV_ERR_URI, "cannot parse connection URI '%s': %s", uri, gerr->message);
         return NULL;
     }
-    const struct qv_driver *drv = driver_for_scheme(g_uri_get_scheme(parsed));
-    if (!drv) {
-        GString *known = g_string_new(NULL);
-        for (const struct qv_driver *const *d = registry(); *d; d++)
-            for (const char *const *s = (*d)->schemes; s && *s; s++)
-                g_string_append_printf(known, "%s%s:", known->len ? ", " : "", *s);
-        qv_error_set(QV_ERR_URI, "no driver for URI scheme '%s' in '%s' (known: %s)",
-                     g_uri_get_scheme(parsed), uri, known->str);
-        g_string_free(known, TRUE);
+    const struct qv_driver *drv = qv_registry_for_scheme(g_uri_get_scheme(parsed), uri);
+    if (!drv)
         return NULL;
-    }
 
     struct qv_conn *conn = g_new0(struct qv_conn, 1);
     conn->refs = 1;

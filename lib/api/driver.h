@@ -118,12 +118,24 @@ struct qv_driver {
     int (*vcpu_queue_nmi)(struct vcpu *vcpu);
 };
 
-/* Every driver compiled in; a driver that is not linked is simply absent. */
-extern const struct qv_driver qv_noop_driver __attribute__((weak));
-extern const struct qv_driver qv_kvm_driver __attribute__((weak));
-extern const struct qv_driver qv_qemu_driver __attribute__((weak));
-extern const struct qv_driver qv_propolis_driver __attribute__((weak));
-extern const struct qv_driver qv_remote_driver __attribute__((weak));
+/* Each driver's table. Only lib/api/registry.c refers to them, and only to
+ * those of the drivers this build has (QV_WITH_<DRIVER>). */
+extern const struct qv_driver qv_noop_driver;
+extern const struct qv_driver qv_kvm_driver;
+extern const struct qv_driver qv_qemu_driver;
+extern const struct qv_driver qv_propolis_driver;
+extern const struct qv_driver qv_remote_driver;
+
+/* The drivers built into this libqv, NULL-terminated, in registry order. */
+const struct qv_driver *const *qv_registry_drivers(void);
+/* The built driver serving URI scheme `scheme` (of `uri`, for the message),
+ * or NULL with QV_ERR_UNSUPPORTED when the driver that would serve it was
+ * left out of the build, QV_ERR_URI when no driver would. */
+const struct qv_driver *qv_registry_for_scheme(const char *scheme, const char *uri);
+/* QV_ERR_UNSUPPORTED: driver `name` is not built into this libqv, naming
+ * the CMake option that builds it. For the stand-ins of a left-out driver's
+ * public calls. */
+int qv_driver_not_built(const char *name);
 
 /* The value of a query parameter of conn's URI, or NULL. Owned by the caller. */
 char *qv_conn_get_param(struct qv_conn *conn, const char *key);

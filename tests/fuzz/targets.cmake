@@ -17,15 +17,19 @@ qv_fuzz_target(fuzz_qmp
           ${_util}/textfile.c)
 
 # The kernel loaders, into a plain buffer standing for guest RAM.
-set(_ld ${QV_TOP}/drivers/kvm/loaders)
-set(_ld_sources ${_ld}/image.c ${_ld}/layout.c ${_ld}/elf.c ${_ld}/boot.c ${_ld}/multiboot.c
-                ${_ld}/elf64.c ${_ld}/flat.c ${_ld}/bzimage.c ${_util}/error.c)
-qv_fuzz_target(fuzz_multiboot SOURCES ${_ld_sources})
-qv_fuzz_target(fuzz_bzimage SOURCES ${_ld_sources})
-qv_fuzz_target(fuzz_elf64 SOURCES ${_ld_sources})
+if(QV_WITH_KVM)
+  set(_ld ${QV_TOP}/drivers/kvm/loaders)
+  set(_ld_sources ${_ld}/image.c ${_ld}/layout.c ${_ld}/elf.c ${_ld}/boot.c ${_ld}/multiboot.c
+                  ${_ld}/elf64.c ${_ld}/flat.c ${_ld}/bzimage.c ${_util}/error.c)
+  qv_fuzz_target(fuzz_multiboot SOURCES ${_ld_sources})
+  qv_fuzz_target(fuzz_bzimage SOURCES ${_ld_sources})
+  qv_fuzz_target(fuzz_elf64 SOURCES ${_ld_sources})
+endif()
 
 # What a propolis-server answers: status and body through propolis_answer.
-qv_fuzz_target(fuzz_propolis_http
-  SOURCES ${QV_TOP}/drivers/propolis/propolis_http.c ${_util}/error.c ${_util}/json.c
-          ${_util}/json_bounded.c ${_util}/textfile.c
-  LIBS PkgConfig::SOUP)
+if(QV_WITH_PROPOLIS)
+  qv_fuzz_target(fuzz_propolis_http
+    SOURCES ${QV_TOP}/drivers/propolis/propolis_http.c ${_util}/error.c ${_util}/json.c
+            ${_util}/json_bounded.c ${_util}/textfile.c
+    LIBS PkgConfig::SOUP)
+endif()

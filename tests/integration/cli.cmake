@@ -1,6 +1,10 @@
 # The qv CLI, driven as a user drives it: pytest runs the built binary on a
 # temporary noop:///DIR. One ctest test per file so a failure names its area.
+if(NOT QV_WITH_NOOP)
+  return()
+endif()
 set(_cli_dir ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+string(JOIN "," _qv_built ${QV_BUILT_DRIVERS})
 foreach(_t help usage errors lifecycle snapshot set run console system fuzz input)
   add_test(NAME cli_${_t}
     COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider ${_cli_dir}/test_${_t}.py)
@@ -9,6 +13,8 @@ foreach(_t help usage errors lifecycle snapshot set run console system fuzz inpu
   # other work took cli_fuzz past 300 s). The bound is for hangs.
   set_tests_properties(cli_${_t} PROPERTIES LABELS "cli" TIMEOUT 900
     ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
+  # What `qv system info` must list (tests/integration/cli/test_system.py).
+  set_property(TEST cli_${_t} APPEND PROPERTY ENVIRONMENT "QV_BUILT_DRIVERS=${_qv_built}")
 endforeach()
 # The console test talks websocket to the propolis tests' fake server.
 if(TARGET fake-propolis-server)

@@ -1,9 +1,11 @@
 # The qemu driver with a real Linux guest under TCG, through the qv CLI.
 # Each boot takes ~5-10 s on a loaded 2-core machine; labelled slow.
-if(TARGET qv_cli)
-  add_test(NAME qemu_guest
-    COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
-            ${CMAKE_CURRENT_SOURCE_DIR}/qemu/test_guest.py)
-  set_tests_properties(qemu_guest PROPERTIES LABELS "slow;qemu" TIMEOUT 900
-    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
+if(QV_WITH_QEMU)
+  if(TARGET qv_cli)
+    add_test(NAME qemu_guest
+      COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
+              ${CMAKE_CURRENT_SOURCE_DIR}/qemu/test_guest.py)
+    set_tests_properties(qemu_guest PROPERTIES LABELS "slow;qemu" TIMEOUT 900
+      ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
+  endif()
 endif()

@@ -1,12 +1,14 @@
 # The remote driver: the protocol and helper over a pipe, then through a
 # real OpenSSH sshd the tests start on 127.0.0.1. pytest with the Python
 # bindings, whose environment loads the built libqv.
-set(_remote_dir ${CMAKE_CURRENT_SOURCE_DIR}/remote)
-foreach(_t pipe ssh)
-  if(EXISTS ${_remote_dir}/test_${_t}.py)
-    add_test(NAME remote_${_t}
-      COMMAND ${QV_PYTHON} -m pytest -q -rs -p no:cacheprovider ${_remote_dir}/test_${_t}.py)
-    set_tests_properties(remote_${_t} PROPERTIES LABELS "remote" TIMEOUT 300
-      ENVIRONMENT "${QV_PYTHON_ENV};QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
-  endif()
-endforeach()
+if(QV_WITH_REMOTE)
+  set(_remote_dir ${CMAKE_CURRENT_SOURCE_DIR}/remote)
+  foreach(_t pipe ssh)
+    if(EXISTS ${_remote_dir}/test_${_t}.py)
+      add_test(NAME remote_${_t}
+        COMMAND ${QV_PYTHON} -m pytest -q -rs -p no:cacheprovider ${_remote_dir}/test_${_t}.py)
+      set_tests_properties(remote_${_t} PROPERTIES LABELS "remote" TIMEOUT 300
+        ENVIRONMENT "${QV_PYTHON_ENV};QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    endif()
+  endforeach()
+endif()

@@ -1,21 +1,23 @@
 # kvm driver tests. Each exits 77 (reported by ctest as skipped) when this
 # machine has no /dev/kvm.
-set(_kvm_tests kvm_probe kvm_memory kvm_vcpu kvm_cpu kvm_boot kvm_lifecycle kvm_robust)
-foreach(t ${_kvm_tests})
-  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
-    qv_check_test(${t} SOURCES ${t}.c LABELS kvm TIMEOUT 120)
-    set_tests_properties(${t} PROPERTIES SKIP_RETURN_CODE 77)
-    if(TARGET qv_guests)
-      add_dependencies(${t} qv_guests)
+if(QV_WITH_KVM)
+  set(_kvm_tests kvm_probe kvm_memory kvm_vcpu kvm_cpu kvm_boot kvm_lifecycle kvm_robust)
+  foreach(t ${_kvm_tests})
+    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
+      qv_check_test(${t} SOURCES ${t}.c LABELS kvm TIMEOUT 120)
+      set_tests_properties(${t} PROPERTIES SKIP_RETURN_CODE 77)
+      if(TARGET qv_guests)
+        add_dependencies(${t} qv_guests)
+      endif()
     endif()
+  endforeach()
+
+  # What the kvm driver refuses: pure functions, so this one runs everywhere.
+  qv_check_test(kvm_conf SOURCES kvm_conf.c LABELS kvm)
+
+  # The loaders over plain memory: runs everywhere, /dev/kvm or not.
+  qv_check_test(kvm_loaders SOURCES kvm_loaders.c LABELS kvm TIMEOUT 120)
+  if(TARGET qv_guests)
+    add_dependencies(kvm_loaders qv_guests)
   endif()
-endforeach()
-
-# What the kvm driver refuses: pure functions, so this one runs everywhere.
-qv_check_test(kvm_conf SOURCES kvm_conf.c LABELS kvm)
-
-# The loaders over plain memory: runs everywhere, /dev/kvm or not.
-qv_check_test(kvm_loaders SOURCES kvm_loaders.c LABELS kvm TIMEOUT 120)
-if(TARGET qv_guests)
-  add_dependencies(kvm_loaders qv_guests)
 endif()

@@ -62,6 +62,8 @@ static char *qemu_kvm_status(void)
 {
     char *why_host = NULL, *why_dflt = NULL;
     int host = qv_qemu_probe(NULL, "kvm", "host", &why_host);
+    if (host == QV_ERR_UNSUPPORTED) /* libqv was built without the qemu driver */
+        return g_strdup_printf("not probed: %s", qv_last_error()->message);
     if (host < 0)
         return g_strdup_printf("unknown (%s)", qv_last_error()->message);
     char *out;
