@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install every dependency, build, and run every test.
-#   scripts/test.sh               the normal build, in build/
+#   scripts/test.sh               the normal build, in build/, and a noop-only
+#                                 one in build-minimal/ (scripts/minimal_build.sh)
 #   scripts/test.sh --sanitize    an ASan+UBSan build, in build-asan/
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,3 +36,9 @@ if [ ! -e /dev/kvm ]; then
 fi
 cd "$dir"
 ctest --output-on-failure --timeout 900 -j 2
+
+if [ $sanitize = 0 ]; then
+    # A build with only the noop driver (-DQV_WITH_<DRIVER>=OFF for the rest),
+    # checked against this one.
+    bash "$top/scripts/minimal_build.sh" "$top/build-minimal" "$top/$dir"
+fi
