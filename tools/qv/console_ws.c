@@ -1,5 +1,7 @@
 /* A console behind a websocket (propolis-server's /instance/serial): binary
- * frames both ways, driven by libsoup's client on a GLib main loop. */
+ * frames both ways, framed by libsoup on a GLib main loop, over a
+ * connection whose handshake and limits are qv's (ws_connect.c,
+ * ws_guard.c). */
 #include <errno.h>
 #include <glib-unix.h>
 #include <libsoup/soup.h>
@@ -7,14 +9,19 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ws_guard.h"
 
 #define CLI_ESCAPE_CHAR 0x1d /* Ctrl+] */
 #define CLI_PROPOLIS_API_VERSION "5.0.0"
 #define CLI_WS_CLOSE_TIMEOUT_S 2
-/* Propolis sends what the guest printed in frames of at most a few KiB; a
- * larger frame is a misbehaving server, refused (libsoup closes with
- * "message too big") rather than buffered. */
-#define CLI_WS_MAX_FRAME (64u * 1024)
+#define CLI_WS_CONNECT_TIMEOUT_S 30
+/* Propolis sends what the guest printed in messages of at most a few KiB; a
+ * larger message, in one frame or in fragments, is a misbehaving server,
+ * refused rather than buffered. */
+#define CLI_WS_MAX_MESSAGE (64u * 1024)
+/* libsoup queues a pong for every ping; a server that pings but does not
+ * read would grow that queue without end. */
+#define CLI_WS_MAX_OWED_PONGS 1024
 
 struct ws_console {
     GMainLoop *loop;
@@ -109,74 +116,50 @@ static gboolean on_stdin(gint fd, GIOCondition cond, gpointer user)
     return G_SOURCE_CONTINUE;
 }
 
-static void on_connected(GObject *source, GAsyncResult *res, gpointer user)
-{
-    struct ws_console *c = user;
-    g_autoptr(GError) err = NULL;
-    c->ws = soup_session_websocket_connect_finish(SOUP_SESSION(source), res, &err);
-    if (!c->ws) {
-        c->rc = cli_error("cannot connect to console %s: %s", c->url, err->message);
-        g_main_loop_quit(c->loop);
-        return;
-    }
-    soup_websocket_connection_set_max_incoming_payload_size(c->ws, CLI_WS_MAX_FRAME);
-    g_signal_connect(c->ws, "message", G_CALLBACK(on_message), c);
-    g_signal_connect(c->ws, "closed", G_CALLBACK(on_closed), c);
-    g_signal_connect(c->ws, "error", G_CALLBACK(on_error), c);
-    if (c->tty) {
-        if (cli_term_raw(STDIN_FILENO, false, false) < 0) {
-            c->rc = cli_error("cannot put the terminal into raw mode: %s", g_strerror(errno));
-            g_main_loop_quit(c->loop);
-            return;
-        }
-        fprintf(stderr, "Connected to %s. Escape character is ^] (Ctrl+]).\n", c->url);
-    }
-    c->stdin_watch = g_unix_fd_add(STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, c);
-}
-
 int cli_console_ws(const char *url)
 {
-    /* libsoup sends the upgrade request over http(s). */
-    g_autofree char *http = NULL;
-    if (g_str_has_prefix(url, "ws://"))
-        http = g_strconcat("http://", url + 5, NULL);
-    else if (g_str_has_prefix(url, "wss://"))
-        http = g_strconcat("https://", url + 6, NULL);
-    else
-        return cli_error("not a websocket URL: %s", url);
-    SoupMessage *msg = soup_message_new("GET", http);
-    if (!msg)
-        return cli_error("invalid console URL: %s", url);
     /* The websocket consoles libqv hands out are propolis-server's, whose
      * versioned API wants this header on every request, the upgrade
      * included; other servers ignore it. */
-    soup_message_headers_replace(soup_message_get_request_headers(msg), "api-version",
-                                 CLI_PROPOLIS_API_VERSION);
+    static const char *const headers[] = {"api-version", CLI_PROPOLIS_API_VERSION, NULL};
+    g_autoptr(GError) err = NULL;
     struct ws_console c = {
-        .loop = g_main_loop_new(NULL, FALSE),
         .url = url,
         .tty = isatty(STDIN_FILENO),
         .rc = CLI_EXIT_OK,
     };
-    SoupSession *session = soup_session_new();
-    soup_session_websocket_connect_async(session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-                                         on_connected, &c);
-    g_main_loop_run(c.loop);
+    c.ws = cli_ws_connect(url, headers, CLI_WS_MAX_MESSAGE, CLI_WS_MAX_OWED_PONGS,
+                          CLI_WS_CONNECT_TIMEOUT_S, &err);
+    if (!c.ws)
+        return cli_error("cannot connect to console %s: %s", url, err->message);
+    c.loop = g_main_loop_new(NULL, FALSE);
+    g_signal_connect(c.ws, "message", G_CALLBACK(on_message), &c);
+    g_signal_connect(c.ws, "closed", G_CALLBACK(on_closed), &c);
+    g_signal_connect(c.ws, "error", G_CALLBACK(on_error), &c);
+    bool attached = true;
+    if (c.tty) {
+        if (cli_term_raw(STDIN_FILENO, false, false) < 0) {
+            c.rc = cli_error("cannot put the terminal into raw mode: %s", g_strerror(errno));
+            attached = false;
+        } else {
+            fprintf(stderr, "Connected to %s. Escape character is ^] (Ctrl+]).\n", url);
+        }
+    }
+    if (attached) {
+        c.stdin_watch = g_unix_fd_add(STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, &c);
+        g_main_loop_run(c.loop);
+    }
     cli_term_restore();
-    if (c.tty && c.ws)
+    if (c.tty && attached)
         fputc('\n', stderr);
     if (c.stdin_watch)
         g_source_remove(c.stdin_watch);
     if (c.close_timer)
         g_source_remove(c.close_timer);
-    if (c.ws) {
-        if (soup_websocket_connection_get_state(c.ws) == SOUP_WEBSOCKET_STATE_OPEN)
-            soup_websocket_connection_close(c.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-        g_signal_handlers_disconnect_by_data(c.ws, &c);
-        g_object_unref(c.ws);
-    }
-    g_object_unref(msg);
-    g_object_unref(session);
+    if (soup_websocket_connection_get_state(c.ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close(c.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    g_signal_handlers_disconnect_by_data(c.ws, &c);
+    g_object_unref(c.ws);
     g_main_loop_unref(c.loop);
     return c.rc;
 }
