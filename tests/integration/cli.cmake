@@ -5,7 +5,7 @@ if(NOT QV_WITH_NOOP)
 endif()
 set(_cli_dir ${CMAKE_CURRENT_SOURCE_DIR}/cli)
 string(JOIN "," _qv_built ${QV_BUILT_DRIVERS})
-foreach(_t help usage errors lifecycle snapshot set run console system fuzz input)
+foreach(_t help usage errors lifecycle snapshot set run console console_ws system fuzz input)
   add_test(NAME cli_${_t}
     COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider ${_cli_dir}/test_${_t}.py)
   # Each test spawns qv a few hundred times: about 0.1 s each on a quiet
@@ -18,6 +18,6 @@ foreach(_t help usage errors lifecycle snapshot set run console system fuzz inpu
 endforeach()
 # The console test talks websocket to the propolis tests' fake server.
 if(TARGET fake-propolis-server)
-  set_property(TEST cli_console APPEND PROPERTY ENVIRONMENT
+  set_property(TEST cli_console cli_console_ws APPEND PROPERTY ENVIRONMENT
     "FAKE_PROPOLIS_SERVER=$<TARGET_FILE:fake-propolis-server>;PROPOLIS_OPENAPI=${QV_PROPOLIS_OPENAPI}")
 endif()

@@ -18,6 +18,16 @@
  *                        status, count}
  *   POST /_fake/serial  raw bytes the guest prints on com1
  *   POST /_fake/guest   {event: poweroff|fail}
+ *   POST /_fake/ws_mode "soup" (libsoup's websocket, the default) or "raw": the
+ *                       next /instance/serial upgrades get libsoup's handshake
+ *                       and nothing else; the test frames every byte, and
+ *                       nothing the client sends is read (a hostile server)
+ *   POST /_fake/ws_raw  raw bytes written once to every raw websocket
+ *   POST /_fake/ws_flood raw bytes written to every raw websocket over and
+ *                       over until the client goes away
+ *   POST /_fake/ws_close a normal close (1000) of every libsoup websocket
+ *   POST /_fake/ws_ping  libsoup websockets ping every second; the client's
+ *                       pongs are counted in stats (ws_pongs)
  */
 #include <libsoup/soup.h>
 #include <stdbool.h>
@@ -57,6 +67,9 @@ static struct {
     GByteArray *serial;
     GByteArray *ws_input;
     GPtrArray *sockets;  /* SoupWebsocketConnection */
+    bool ws_raw_mode;
+    GPtrArray *raw; /* GIOStream of raw-mode websockets */
+    guint ws_pongs;
     GPtrArray *monitors; /* struct monitor * */
     GPtrArray *hung;     /* SoupServerMessage, never answered */
 
@@ -233,6 +246,60 @@ static void ws_closed(SoupWebsocketConnection *ws, gpointer data)
     g_ptr_array_remove(F.sockets, ws);
 }
 
+static void ws_pong(SoupWebsocketConnection *ws, GBytes *message, gpointer data)
+{
+    (void)ws;
+    (void)message;
+    (void)data;
+    F.ws_pongs++;
+}
+
+/* Raw mode: libsoup answered the upgrade; the connection is the test's now. */
+static void raw_upgraded(SoupServerMessage *msg, gpointer data)
+{
+    (void)data;
+    GIOStream *io = soup_server_message_steal_connection(msg);
+    if (io)
+        g_ptr_array_add(F.raw, io);
+}
+
+static void raw_write(const void *p, gsize len)
+{
+    for (guint i = 0; i < F.raw->len; i++)
+        g_output_stream_write_all(g_io_stream_get_output_stream(g_ptr_array_index(F.raw, i)), p,
+                                  len, NULL, NULL, NULL);
+}
+
+struct flood {
+    GIOStream *io;
+    GBytes *unit;
+};
+
+static void flood_next(GObject *out, GAsyncResult *res, gpointer data)
+{
+    struct flood *f = data;
+    if (res && !g_output_stream_write_all_finish(G_OUTPUT_STREAM(out), res, NULL, NULL)) {
+        g_object_unref(f->io);
+        g_bytes_unref(f->unit);
+        g_free(f);
+        return;
+    }
+    gsize len;
+    const void *p = g_bytes_get_data(f->unit, &len);
+    g_output_stream_write_all_async(g_io_stream_get_output_stream(f->io), p, len,
+                                    G_PRIORITY_DEFAULT, NULL, flood_next, f);
+}
+
+static void raw_flood(const void *p, gsize len)
+{
+    for (guint i = 0; i < F.raw->len; i++) {
+        struct flood *f = g_new(struct flood, 1);
+        f->io = g_object_ref(g_ptr_array_index(F.raw, i));
+        f->unit = g_bytes_new(p, len);
+        flood_next(NULL, NULL, f);
+    }
+}
+
 static bool query_u64(GHashTable *q, const char *key, guint64 *out, bool *present)
 {
     const char *v = q ? g_hash_table_lookup(q, key) : NULL;
@@ -280,6 +347,7 @@ static void ws_opened(SoupServer *server, SoupServerMessage *msg, const char *pa
     g_ptr_array_add(F.sockets, g_object_ref(ws));
     g_signal_connect(ws, "message", G_CALLBACK(ws_message), NULL);
     g_signal_connect(ws, "closed", G_CALLBACK(ws_closed), NULL);
+    g_signal_connect(ws, "pong", G_CALLBACK(ws_pong), NULL);
     guint64 from = 0, recent = 0;
     bool has_from = false, has_recent = false;
     query_u64(q, "from_start", &from, &has_from);
@@ -639,6 +707,8 @@ static void control(SoupServerMessage *msg, const char *path)
         for (guint i = 0; i < F.ws_input->len; i++)
             json_builder_add_int_value(b, F.ws_input->data[i]);
         json_builder_end_array(b);
+        json_builder_set_member_name(b, "ws_pongs");
+        json_builder_add_int_value(b, F.ws_pongs);
         json_builder_set_member_name(b, "spec");
         json_builder_add_value(b, F.spec ? json_node_copy(F.spec) : json_node_new(JSON_NODE_NULL));
         json_builder_end_object(b);
@@ -648,6 +718,32 @@ static void control(SoupServerMessage *msg, const char *path)
     }
     if (!strcmp(path, "/_fake/serial")) {
         guest_print(body->data, body->length);
+        soup_server_message_set_status(msg, 204, NULL);
+        return;
+    }
+    if (!strcmp(path, "/_fake/ws_mode")) {
+        F.ws_raw_mode = body->length == 3 && !memcmp(body->data, "raw", 3);
+        soup_server_message_set_status(msg, 204, NULL);
+        return;
+    }
+    if (!strcmp(path, "/_fake/ws_raw") || !strcmp(path, "/_fake/ws_flood")) {
+        if (!strcmp(path, "/_fake/ws_raw"))
+            raw_write(body->data, body->length);
+        else
+            raw_flood(body->data, body->length);
+        soup_server_message_set_status(msg, 204, NULL);
+        return;
+    }
+    if (!strcmp(path, "/_fake/ws_close") || !strcmp(path, "/_fake/ws_ping")) {
+        for (guint i = 0; i < F.sockets->len; i++) {
+            SoupWebsocketConnection *ws = g_ptr_array_index(F.sockets, i);
+            if (soup_websocket_connection_get_state(ws) != SOUP_WEBSOCKET_STATE_OPEN)
+                continue;
+            if (!strcmp(path, "/_fake/ws_close"))
+                soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
+            else
+                soup_websocket_connection_set_keepalive_interval(ws, 1);
+        }
         soup_server_message_set_status(msg, 204, NULL);
         return;
     }
@@ -721,8 +817,9 @@ static void handle(SoupServer *server, SoupServerMessage *msg, const char *path,
         /* Leave the status unset: the websocket handler takes over. */
         if (!F.has_instance)
             reply_error(msg, 404, "NoInstance", "Server not initialized (no instance)");
-        else
-            serial_offset(msg, query, false, &start);
+        else if (serial_offset(msg, query, false, &start) && F.ws_raw_mode &&
+                 soup_websocket_server_process_handshake(msg, NULL, NULL, NULL, NULL))
+            g_signal_connect(msg, "wrote-informational", G_CALLBACK(raw_upgraded), NULL);
     } else
         reply_error(msg, 404, "NotFound", "no endpoint %s %s", method, path);
 }
@@ -763,6 +860,7 @@ int main(int argc, char **argv)
     F.serial = g_byte_array_new();
     F.ws_input = g_byte_array_new();
     F.sockets = g_ptr_array_new_with_free_func(g_object_unref);
+    F.raw = g_ptr_array_new_with_free_func(g_object_unref);
     F.monitors = g_ptr_array_new_with_free_func(g_free);
     F.hung = g_ptr_array_new_with_free_func(g_object_unref);
     F.errors = g_ptr_array_new_with_free_func(g_free);

@@ -1,0 +1,191 @@
+"""vm console over a websocket against a hostile or unusual server: the fake
+propolis-server in raw mode lets the test write every frame itself and reads
+nothing the client sends; in its default mode libsoup serves the websocket.
+qv must relay what is valid and end with an error naming the console and
+the limit, within bounded memory, when the server floods it."""
+
+import os
+import resource
+import struct
+import subprocess
+import time
+
+import pytest
+
+from conftest import QV
+from test_console import Fake, propolis, read_until  # noqa: F401 (fixture)
+
+LIMIT = 64 * 1024
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
+
+
+def frame(op, payload=b"", fin=True):
+    """One unmasked server frame, RFC 6455 section 5.2."""
+    head = bytes([(0x80 if fin else 0) | op])
+    n = len(payload)
+    if n < 126:
+        head += bytes([n])
+    elif n < 1 << 16:
+        head += bytes([126]) + struct.pack(">H", n)
+    else:
+        head += bytes([127]) + struct.pack(">Q", n)
+    return head + payload
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+def console(fake):
+    return subprocess.Popen([QV, "-c", fake.uri, "vm", "console", "web01"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def attach_raw(fake):
+    """qv attached to a raw-mode websocket, proven by a frame relayed."""
+    fake.control("POST", "/_fake/ws_mode", b"raw")
+    p = console(fake)
+    deadline = time.time() + 10
+    # The upgrade may not have happened yet when the first frame is written.
+    while True:
+        fake.control("POST", "/_fake/ws_raw", frame(OP_BINARY, b"attached\n"))
+        try:
+            read_until(p.stdout.fileno(), b"attached\n", timeout=0.5)
+            return p
+        except AssertionError:
+            assert time.time() < deadline and p.poll() is None, p.stderr.read()
+
+
+def wait_rusage(p, timeout):
+    """Wait for p like Popen.wait, and return its peak RSS in KiB. Linux
+    counts into it the RSS of this process when it forked p (see
+    peak_bound)."""
+    deadline = time.time() + timeout
+    while True:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            p.returncode = os.waitstatus_to_exitcode(status)
+            return ru.ru_maxrss
+        if time.time() > deadline:
+            grown = rss_kib(p.pid)
+            p.kill()
+            p.wait()
+            raise AssertionError("qv still running after %ds, RSS %d KiB" % (timeout, grown))
+        time.sleep(0.05)
+
+
+def peak_bound(before, grown_kib):
+    """The most wait_rusage may report when qv grew by at most grown_kib
+    from before: the fork's copy of this process may be the larger."""
+    return max(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) + grown_kib
+
+
+def endpoint(fake):
+    return "ws://127.0.0.1:%d/instance/serial" % fake.port
+
+
+def test_endless_fragments_end_with_an_error_in_bounded_memory(propolis):
+    """A message begun with FIN=0 and continued forever: libsoup 3.2 would
+    reassemble it without limit; qv stops at 64 KiB for the whole message."""
+    fake, _ = propolis
+    p = attach_raw(fake)
+    before = rss_kib(p.pid)
+    fake.control("POST", "/_fake/ws_raw", frame(OP_BINARY, b"x" * 4096, fin=False))
+    fake.control("POST", "/_fake/ws_flood", frame(OP_CONT, b"y" * 4096, fin=False) * 16)
+    peak = wait_rusage(p, 20)
+    err = p.stderr.read().decode()
+    assert p.returncode == 1, err
+    assert err == ("qv: error: console %s: the server sent a websocket message larger than "
+                   "the limit of %d bytes (all fragments of one message together)\n"
+                   % (endpoint(fake), LIMIT)), err
+    # Nothing of the refused message was printed.
+    assert b"x" not in p.stdout.read()
+    assert peak < peak_bound(before, 32 * 1024), (before, peak)
+
+
+def test_ping_flood_unread_pongs_end_with_an_error_in_bounded_memory(propolis):
+    """Pings from a server that never reads: libsoup queues a pong for each;
+    qv gives up once 1024 are owed beyond what the socket took."""
+    fake, _ = propolis
+    p = attach_raw(fake)
+    before = rss_kib(p.pid)
+    fake.control("POST", "/_fake/ws_flood", frame(OP_PING, b"p" * 125) * 256)
+    peak = wait_rusage(p, 30)
+    err = p.stderr.read().decode()
+    assert p.returncode == 1, err
+    assert err == ("qv: error: console %s: the server sent more than 1024 websocket pings "
+                   "without reading the replies\n" % endpoint(fake)), err
+    assert peak < peak_bound(before, 32 * 1024), (before, peak)
+
+
+def test_fragments_with_pings_between(propolis):
+    """Control frames between fragments neither count towards the message
+    nor start a new one."""
+    fake, _ = propolis
+    p = attach_raw(fake)
+    try:
+        # 64 KiB - 1 of data in two fragments, 100 full-size pings between:
+        # one message just under the limit, printed whole.
+        first, last = b"a" * (LIMIT // 2), b"b" * (LIMIT // 2 - 1)
+        fake.control("POST", "/_fake/ws_raw",
+                     frame(OP_BINARY, first, fin=False) + frame(OP_PING, b"q" * 125) * 100 +
+                     frame(OP_CONT, last))
+        out = read_until(p.stdout.fileno(), last)
+        assert out.endswith(first + last) and b"q" not in out
+        # A text message (propolis's control messages) in fragments is not
+        # console output.
+        fake.control("POST", "/_fake/ws_raw", frame(OP_TEXT, b"{\"x\":", fin=False) +
+                     frame(OP_PING) + frame(OP_CONT, b"1}") + frame(OP_BINARY, b"after\n"))
+        out = read_until(p.stdout.fileno(), b"after\n")
+        assert out == b"after\n", out
+        # 40 KiB + 40 KiB with a ping between: over the limit, although
+        # each fragment alone is not.
+        fake.control("POST", "/_fake/ws_raw", frame(OP_BINARY, b"c" * 40960, fin=False) +
+                     frame(OP_PING) + frame(OP_CONT, b"d" * 40960))
+        assert p.wait(timeout=20) == 1
+    finally:
+        if p.poll() is None:
+            p.kill()
+    err = p.stderr.read().decode()
+    assert err.startswith("qv: error: console %s: the server sent a websocket message larger "
+                          "than the limit of %d bytes" % (endpoint(fake), LIMIT)), err
+    assert b"c" not in p.stdout.read()
+
+
+def test_server_pings_are_answered_and_its_close_ends_the_console(propolis):
+    fake, _ = propolis
+    p = console(fake)
+    try:
+        p.stdin.write(b"one\n")
+        p.stdin.flush()
+        read_until(p.stdout.fileno(), b"one\n")
+        fake.control("POST", "/_fake/ws_ping")
+        deadline = time.time() + 10
+        while fake.control("GET", "/_fake/stats")["ws_pongs"] < 2:
+            assert time.time() < deadline, "qv did not answer the server's pings"
+            time.sleep(0.2)
+        # Still relaying both ways (binary frames) after the pings.
+        p.stdin.write(b"two\x00\xff\n")
+        p.stdin.flush()
+        read_until(p.stdout.fileno(), b"two\x00\xff\n")
+        # The server closes: qv ends normally, without an error.
+        fake.control("POST", "/_fake/ws_close")
+        assert p.wait(timeout=10) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.stderr.read() == b""
+
+
+def test_refused_upgrade_names_the_status(propolis):
+    fake, cli = propolis
+    fake.control("POST", "/_fake/fault", b'{"method": "GET", "path": "/instance/serial", '
+                 b'"mode": "fail", "status": 503}')
+    r = cli("vm", "console", "web01")
+    assert r.rc == 1, r
+    assert r.err == ("qv: error: cannot connect to console %s: the server refused the "
+                     "websocket upgrade: HTTP 503 Service Unavailable\n" % endpoint(fake)), r
