@@ -41,7 +41,13 @@ def rss_kib(pid):
 
 
 def console(fake):
-    return subprocess.Popen([QV, "-c", fake.uri, "vm", "console", "web01"],
+    # Under ASan, freed memory waits in a quarantine of 256 MiB by default:
+    # the RSS checks below are about what qv holds, so keep it small (no
+    # effect on a build without ASan).
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
+                                                 "quarantine_size_mb=4"]))
+    return subprocess.Popen([QV, "-c", fake.uri, "vm", "console", "web01"], env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -119,7 +125,8 @@ def test_ping_flood_unread_pongs_end_with_an_error_in_bounded_memory(propolis):
     assert p.returncode == 1, err
     assert err == ("qv: error: console %s: the server sent more than 1024 websocket pings "
                    "without reading the replies\n" % endpoint(fake)), err
-    assert peak < peak_bound(before, 32 * 1024), (before, peak)
+    # Measured: +1 MiB, +22 MiB under ASan (its allocator's own keeping).
+    assert peak < peak_bound(before, 48 * 1024), (before, peak)
 
 
 def test_fragments_with_pings_between(propolis):
