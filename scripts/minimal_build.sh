@@ -73,7 +73,5 @@ if [ -n "$full" ]; then
         fail "the full build's libqv lacks libsoup or libssh"
 fi
 
-echo "minimal build ($(( $(date +%s) - start )) s): drivers $drivers;" \
-    "libqv.so $(stat -c %s "$lib") bytes (text $(size -A "$lib" | awk '$1==".text"{print $2}'))" \
-    "${full:+vs $(stat -c %s "$full_lib") (text $(size -A "$full_lib" | awk '$1==".text"{print $2}'))};" \
-    "NEEDED: $(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
+echo "minimal build ($(( $(date +%s) - start )) s): drivers $drivers; libqv.so (-O0)" \
+    "$(stat -c %s "$lib") bytes; NEEDED: $(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')"

@@ -9,7 +9,7 @@ import pytest
 
 import qv
 
-from conftest import python_env
+from conftest import python_env, require_driver
 
 
 def test_bad_uri_raises_uri_error():
@@ -22,6 +22,7 @@ def test_bad_uri_raises_uri_error():
 
 
 def test_origin_names_the_part_that_failed():
+    require_driver("noop")
     with qv.connect("noop:///") as conn:
         with pytest.raises(qv.XMLError) as e:
             conn.define_xml("<domain type='test'><name>x</name><memory>oops</memory></domain>")
@@ -69,6 +70,23 @@ def test_list_drivers_names_compiled_drivers():
         assert (d + ":" in known) if d != "remote" else ("noop+ssh:" in known)
 
 
+@pytest.mark.parametrize("driver,uri", [("noop", "noop:///"), ("kvm", "kvm:///embed"),
+                                        ("qemu", "qemu:///session"),
+                                        ("propolis", "propolis://127.0.0.1:1"),
+                                        ("remote", "qemu+ssh://localhost/system")])
+def test_left_out_driver_is_unsupported_not_unknown(driver, uri):
+    if driver in qv.list_drivers():
+        pytest.skip("the %s driver is built into %s" % (driver, qv.library_path))
+    with pytest.raises(qv.UnsupportedError) as e:
+        qv.connect(uri)
+    assert str(e.value) == ("cannot open '%s': the %s driver is not built into this libqv "
+                            "(configure with -DQV_WITH_%s=ON)" % (uri, driver, driver.upper()))
+    assert e.value.origin == "core"
+    if driver == "qemu":
+        with pytest.raises(qv.UnsupportedError, match="-DQV_WITH_QEMU=ON"):
+            qv.qemu_probe("kvm")
+
+
 TRACED = r'''
 import qv
 with qv.connect("noop:///") as conn:
@@ -84,6 +102,7 @@ with qv.connect("noop:///") as conn:
 
 @pytest.mark.parametrize("debug", ["qv", "all", ""])
 def test_debug_log_names_each_call_its_vm_and_result(debug):
+    require_driver("noop")
     env = dict(python_env(), G_MESSAGES_DEBUG=debug)
     res = subprocess.run([sys.executable, "-c", TRACED], env=env, capture_output=True,
                          text=True, timeout=60)

@@ -388,20 +388,23 @@ START_TEST(state_files)
                   "%s", qv_last_error()->message);
     proc_runtime_clear(&rt);
 
-    /* A noop VM whose state.json was replaced. */
-    g_autofree char *uri = g_strdup_printf("noop://%s", dir);
-    struct qv_conn *conn = qv_connect(uri);
-    ck_assert_msg(conn != NULL, "%s", qv_last_error()->message);
-    struct vm *vm = vm_create_on(conn, "damaged", 1, 1 << 20);
-    ck_assert_msg(vm != NULL, "%s", qv_last_error()->message);
-    g_autofree char *state = g_build_filename(dir, "damaged", "state.json", NULL);
-    ck_assert(g_file_set_contents(state, bomb, -1, NULL));
-    struct vm_info info;
-    ck_assert_int_eq(vm_get_info(vm, &info), QV_ERR_JSON);
-    ck_assert_msg(strstr(qv_last_error()->message, "state.json line 1, column 70: nesting deeper"),
-                  "%s", qv_last_error()->message);
-    vm_free(vm);
-    qv_close(conn);
+    /* A noop VM whose state.json was replaced (in builds with noop). */
+    if (QV_WITH_NOOP) {
+        g_autofree char *uri = g_strdup_printf("noop://%s", dir);
+        struct qv_conn *conn = qv_connect(uri);
+        ck_assert_msg(conn != NULL, "%s", qv_last_error()->message);
+        struct vm *vm = vm_create_on(conn, "damaged", 1, 1 << 20);
+        ck_assert_msg(vm != NULL, "%s", qv_last_error()->message);
+        g_autofree char *state = g_build_filename(dir, "damaged", "state.json", NULL);
+        ck_assert(g_file_set_contents(state, bomb, -1, NULL));
+        struct vm_info info;
+        ck_assert_int_eq(vm_get_info(vm, &info), QV_ERR_JSON);
+        ck_assert_msg(
+            strstr(qv_last_error()->message, "state.json line 1, column 70: nesting deeper"), "%s",
+            qv_last_error()->message);
+        vm_free(vm);
+        qv_close(conn);
+    }
     g_autofree char *rm = g_strdup_printf("rm -rf '%s'", dir);
     ck_assert_int_eq(system(rm), 0);
 }
