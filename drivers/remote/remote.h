@@ -31,6 +31,10 @@ struct remote_stream_ops {
     /* What the peer's process said on stderr and how it ended, for an error
      * message when the stream ends early; NULL when unknown. */
     char *(*describe_end)(struct remote_stream *s);
+    /* Relay raw bytes both ways between the stream (turned into a console
+     * by a "console" request) and fd, until either side ends or stop_fd
+     * becomes readable. */
+    void (*pump)(struct remote_stream *s, int fd, int stop_fd);
     void (*close)(struct remote_stream *s);
 };
 
@@ -79,6 +83,8 @@ int remote_error_from_json(JsonObject *e, const char *peer);
 
 /* ---- Client (remote_client.c) ---- */
 
+struct remote_tunnels;
+
 struct remote_conn {
     struct remote_target target;
     GMutex lock;                /* one request at a time on main */
@@ -87,6 +93,7 @@ struct remote_conn {
     GPtrArray *spares;   /* idle streams for long calls */
     char *state_dir;     /* the remote connection's, as its helper reports it */
     gint next_id;
+    struct remote_tunnels *tunnels; /* consoles tunnelled to this host, or NULL */
 };
 
 #define REMOTE_CONN(conn) ((struct remote_conn *)(conn)->priv)
@@ -102,11 +109,43 @@ int remote_call(struct remote_conn *rc, const char *method, JsonObject *params,
  * hold up the connection's other calls. */
 int remote_call_long(struct remote_conn *rc, const char *method, JsonObject *params,
                      JsonObject **result);
+/* A new stream with the remote URI open in its helper, for a console. */
+struct remote_stream *remote_stream_open(const struct remote_conn *rc);
+/* One request on a stream the caller owns (no reconnecting). */
+int remote_stream_request(struct remote_conn *rc, struct remote_stream *s, const char *method,
+                          JsonObject *params, JsonObject **result);
 /* Open the main stream (at qv_connect, so a bad host fails there). */
 int remote_conn_connect(struct remote_conn *rc);
 void remote_conn_free(struct remote_conn *rc);
 
+/* ---- Consoles (remote_tunnel.c: this side; remote_console.c: the helper) ---- */
+
+/* "unix:PATH" of a 0600 socket in this process's private runtime directory
+ * whose every connection is a stream to the console of VM vm on the remote
+ * host. NULL with the error set (as the remote side set it). */
+char *remote_tunnel_endpoint(struct remote_conn *rc, const char *vm);
+/* Stop every tunnel's threads and remove their sockets. */
+void remote_tunnels_free(struct remote_conn *rc);
+/* Write all of buf to fd (which may be non-blocking) unless stop_fd (-1:
+ * none) becomes readable first. 0, or -1 when fd is gone or stopped. */
+int remote_write_fd(int fd, const void *buf, size_t len, int stop_fd);
+
+/* Helper side: where the console of the VM params name is, as the remote
+ * host's driver gives it; NULL with the error set, also for a kind of
+ * console that cannot be carried. */
+char *remote_console_resolve(struct qv_conn *conn, JsonObject *params);
+/* Open a console remote_console_resolve gave; *readonly for a log. An fd
+ * or a QV_ERR_* with the error set. */
+int remote_console_open(const char *endpoint, bool *readonly);
+/* Relay between the client (in_fd, out_fd) and the console until either
+ * ends. */
+void remote_console_relay(int in_fd, int out_fd, int cfd, bool readonly);
+
 /* ---- Helper (remote_serve.c) ---- */
+/* vm_free, keeping the thread's error: a handle dropped on the way out of a
+ * failed request must not clear what the request reports (vm_free, a
+ * public call, starts by clearing it). */
+void remote_vm_free_keep_error(struct vm *vm);
 /* int qv_remote_serve(int in_fd, int out_fd) is public: include/qv/remote.h */
 
 #endif

@@ -75,7 +75,7 @@ static int stream_call(struct remote_stream *s, const struct remote_target *t, g
 }
 
 /* Start a helper and open the remote URI in it. */
-static struct remote_stream *stream_connect(struct remote_conn *rc, char **state_dir)
+static struct remote_stream *stream_connect(const struct remote_conn *rc, char **state_dir)
 {
     const struct remote_target *t = &rc->target;
     g_autoptr(JsonObject) res = NULL;
@@ -173,6 +173,19 @@ int remote_call_long(struct remote_conn *rc, const char *method, JsonObject *par
     return r;
 }
 
+struct remote_stream *remote_stream_open(const struct remote_conn *rc)
+{
+    return stream_connect(rc, NULL);
+}
+
+int remote_stream_request(struct remote_conn *rc, struct remote_stream *s, const char *method,
+                          JsonObject *params, JsonObject **result)
+{
+    bool broken;
+    gint64 id = (gint64)g_atomic_int_add(&rc->next_id, 1) + 1;
+    return stream_call(s, &rc->target, id, method, params, result, &broken);
+}
+
 int remote_conn_connect(struct remote_conn *rc)
 {
     rc->main = stream_connect(rc, &rc->state_dir);
@@ -189,6 +202,8 @@ void remote_conn_free(struct remote_conn *rc)
 {
     if (!rc)
         return;
+    /* First: the tunnels' threads use the target and open streams. */
+    remote_tunnels_free(rc);
     if (rc->main)
         rc->main->ops->close(rc->main);
     if (rc->spares) {

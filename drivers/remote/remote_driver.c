@@ -205,13 +205,10 @@ static int remote_vm_set(struct vm *vm, const struct qv_setting *set)
     return remote_call(RC(vm), "set", p, NULL);
 }
 
+/* A unix socket here, tunnelled to the console on the remote host. */
 static char *remote_vm_console_endpoint(struct vm *vm)
 {
-    qv_error_set(QV_ERR_UNSUPPORTED,
-                 "vm_console_endpoint is not available over a remote connection yet: the "
-                 "console of VM '%s' is a socket on %s, which this host cannot open",
-                 vm->name, RC(vm)->target.peer);
-    return NULL;
+    return remote_tunnel_endpoint(RC(vm), vm->name);
 }
 
 static int remote_vm_guest_ip(struct vm *vm, char **ip, int *port)

@@ -116,6 +116,35 @@ static char *pipe_describe_end(struct remote_stream *s)
     return out->len ? g_string_free(out, FALSE) : (g_string_free(out, TRUE), NULL);
 }
 
+static void pipe_pump(struct remote_stream *s, int fd, int stop_fd)
+{
+    struct pipe_stream *p = (struct pipe_stream *)s;
+    char buf[16384];
+    for (;;) {
+        struct pollfd pf[3] = {
+            {.fd = p->fd, .events = POLLIN},
+            {.fd = fd, .events = POLLIN},
+            {.fd = stop_fd, .events = POLLIN},
+        };
+        if (poll(pf, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        if (pf[2].revents)
+            return;
+        for (int i = 0; i < 2; i++) {
+            if (!pf[i].revents)
+                continue;
+            ssize_t n = read(pf[i].fd, buf, sizeof(buf));
+            if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (n <= 0 || remote_write_fd(i == 0 ? fd : p->out_fd, buf, (size_t)n, stop_fd) < 0)
+                return;
+        }
+    }
+}
+
 static gpointer reap(gpointer pid)
 {
     int status;
@@ -145,8 +174,18 @@ static const struct remote_stream_ops pipe_ops = {
     .send = pipe_send,
     .recv = pipe_recv,
     .describe_end = pipe_describe_end,
+    .pump = pipe_pump,
     .close = pipe_close,
 };
+
+/* Out of the caller's process group, as a helper over SSH is: Ctrl-C in
+ * `qv vm run` must reach qv, which then stops the VM through the helper,
+ * and not kill the helper first. */
+static void own_group(gpointer data)
+{
+    (void)data;
+    setpgid(0, 0);
+}
 
 struct remote_stream *remote_pipe_open(const struct remote_target *t)
 {
@@ -162,7 +201,7 @@ struct remote_stream *remote_pipe_open(const struct remote_target *t)
     g_auto(GStrv) envp = proc_child_environ();
     gboolean ok = g_spawn_async_with_pipes_and_fds(
         NULL, argv, (const char *const *)envp, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
-        NULL, NULL, sv[1], sv[1], -1, NULL, NULL, 0, &pid, NULL, NULL, &err_fd, &gerr);
+        own_group, NULL, sv[1], sv[1], -1, NULL, NULL, 0, &pid, NULL, NULL, &err_fd, &gerr);
     close(sv[1]);
     if (!ok) {
         close(sv[0]);

@@ -5,6 +5,7 @@
  * sends heartbeats, so the client can tell a slow call from a dead peer. */
 #include <poll.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../include/qv/qv.h"
 #include "lib/util/error.h"
@@ -16,8 +17,19 @@ struct serve {
     gint cancel; /* atomic: the client hung up during a wait */
 };
 
+void remote_vm_free_keep_error(struct vm *vm)
+{
+    const struct qv_error *e = qv_last_error();
+    int code = e->code;
+    g_autofree char *origin = code ? g_strdup(e->origin) : NULL;
+    g_autofree char *msg = code ? g_strdup(e->message) : NULL;
+    vm_free(vm);
+    if (code)
+        qv_error_set_origin(code, origin, "%s", msg);
+}
+
 typedef struct vm serve_vm;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(serve_vm, vm_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(serve_vm, remote_vm_free_keep_error)
 
 struct job {
     struct serve *sv;
@@ -360,6 +372,39 @@ static int open_conn(struct serve *sv, JsonObject *p, JsonObject *res)
     return 0;
 }
 
+/* The last request on a stream: from the reply on it carries the console's
+ * bytes instead of frames. The console is opened only when the client says
+ * someone attached (one byte): until then this helper holds nothing that
+ * could take bytes from another reader of a pty. -1 when the request was
+ * refused and the stream goes on with frames. */
+static int serve_console(struct serve *sv, struct remote_stream *s, int in_fd, int out_fd,
+                         gint64 id, JsonObject *params)
+{
+    g_autofree char *ep = remote_console_resolve(sv->conn, params);
+    if (!ep) {
+        send_reply(s, id, NULL, remote_error_to_json(qv_last_error()));
+        return -1;
+    }
+    JsonObject *res = json_object_new();
+    json_object_set_string_member(res, "endpoint", ep);
+    if (send_reply(s, id, res, NULL) < 0)
+        return 0;
+    char go;
+    if (s->ops->recv(s, &go, 1, -1) < 0)
+        return 0; /* nobody attached */
+    bool readonly = false;
+    int cfd = remote_console_open(ep, &readonly);
+    if (cfd < 0) {
+        g_autofree char *msg =
+            g_strdup_printf("\r\nqv remote-helper: %s\r\n", qv_last_error()->message);
+        remote_write_fd(out_fd, msg, strlen(msg), -1);
+        return 0;
+    }
+    remote_console_relay(in_fd, out_fd, cfd, readonly);
+    close(cfd);
+    return 0;
+}
+
 int qv_remote_serve(int in_fd, int out_fd)
 {
     qv_reset_error();
@@ -403,6 +448,11 @@ int qv_remote_serve(int in_fd, int out_fd)
             if (send_reply(s, id, res, NULL) < 0)
                 break;
             continue;
+        }
+        if (strcmp(method, "console") == 0) {
+            if (serve_console(&sv, s, in_fd, out_fd, id, params) < 0)
+                continue;
+            break;
         }
         if (run_job(&sv, s, in_fd, id, method, params) < 0)
             break;

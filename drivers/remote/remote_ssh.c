@@ -1,8 +1,11 @@
 /* DRIVER+ssh://: one libssh session and exec channel per stream. Each
  * stream has a session of its own, so streams never share libssh state
  * between threads (a libssh session is not thread-safe). */
+#include <errno.h>
 #include <libssh/libssh.h>
+#include <poll.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/util/error.h"
 #include "remote.h"
@@ -105,6 +108,45 @@ static char *ssh_describe_end(struct remote_stream *base)
     return out->len ? g_string_free(out, FALSE) : (g_string_free(out, TRUE), NULL);
 }
 
+/* The session is this thread's alone (one per stream), so it can be read
+ * without blocking and its socket polled beside fd. */
+static void ssh_pump(struct remote_stream *base, int fd, int stop_fd)
+{
+    struct ssh_stream *s = (struct ssh_stream *)base;
+    char buf[16384];
+    for (;;) {
+        int n = ssh_channel_read_nonblocking(s->ch, buf, sizeof(buf), 0);
+        if (n == SSH_ERROR)
+            return;
+        if (n > 0) {
+            if (remote_write_fd(fd, buf, (size_t)n, stop_fd) < 0)
+                return;
+            continue;
+        }
+        drain_stderr(s);
+        if (ssh_channel_is_eof(s->ch) || ssh_channel_is_closed(s->ch) || !ssh_is_connected(s->ses))
+            return;
+        /* The timeout only bounds what libssh may hold already decoded
+         * without its socket becoming readable again. */
+        struct pollfd p[3] = {
+            {.fd = ssh_get_fd(s->ses), .events = POLLIN},
+            {.fd = fd, .events = POLLIN},
+            {.fd = stop_fd, .events = POLLIN},
+        };
+        if (poll(p, 3, 100) < 0 && errno != EINTR)
+            return;
+        if (p[2].revents)
+            return;
+        if (p[1].revents) {
+            ssize_t r = read(fd, buf, sizeof(buf));
+            if (r < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (r <= 0 || ssh_send(base, buf, (size_t)r, -1) < 0)
+                return;
+        }
+    }
+}
+
 static void ssh_close(struct remote_stream *base)
 {
     struct ssh_stream *s = (struct ssh_stream *)base;
@@ -127,6 +169,7 @@ static const struct remote_stream_ops ssh_ops = {
     .send = ssh_send,
     .recv = ssh_recv,
     .describe_end = ssh_describe_end,
+    .pump = ssh_pump,
     .close = ssh_close,
 };
 

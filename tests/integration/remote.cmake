@@ -3,7 +3,7 @@
 # bindings, whose environment loads the built libqv.
 if(QV_WITH_REMOTE)
   set(_remote_dir ${CMAKE_CURRENT_SOURCE_DIR}/remote)
-  foreach(_t pipe ssh)
+  foreach(_t pipe ssh qemu_ssh)
     if(EXISTS ${_remote_dir}/test_${_t}.py)
       add_test(NAME remote_${_t}
         COMMAND ${QV_PYTHON} -m pytest -q -rs -p no:cacheprovider ${_remote_dir}/test_${_t}.py)

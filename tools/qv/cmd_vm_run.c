@@ -23,6 +23,9 @@ static const char run_help[] =
     "used as given; give it a <serial type='stdio'> to see the console here.\n"
     "Drivers that keep the console on a socket or pty (qemu:///session) have it\n"
     "relayed to this terminal until the guest stops.\n"
+    "Over a remote connection (DRIVER+ssh://HOST/...) the console comes through\n"
+    "the SSH session, --kernel and --initrd are absolute paths on HOST, and the\n"
+    "VM is a TCG guest (type 'qemu'; use --xml for KVM).\n"
     "\n"
     "Options:\n"
     "  --xml FILE      a libvirt domain XML definition\n"
@@ -54,10 +57,20 @@ static void on_signal(int sig)
     got_signal = sig;
 }
 
+static bool is_remote(struct qv_conn *conn)
+{
+    return strcmp(qv_conn_get_driver(conn), "remote") == 0;
+}
+
 /* The <domain type> that fits the connection's driver. */
 static const char *domain_type(struct qv_conn *conn)
 {
     const char *drv = qv_conn_get_driver(conn);
+    if (is_remote(conn)) {
+        /* Whether the remote host has /dev/kvm is not known here: TCG runs
+         * on every host (--xml chooses otherwise). */
+        return g_str_has_prefix(qv_conn_get_uri(conn), "noop+") ? "test" : "qemu";
+    }
     if (strcmp(drv, "noop") == 0)
         return "test";
     if (strcmp(drv, "qemu") == 0 && access("/dev/kvm", R_OK | W_OK) != 0)
@@ -65,16 +78,11 @@ static const char *domain_type(struct qv_conn *conn)
     return "kvm";
 }
 
-static char *abs_path(const char *path)
-{
-    return g_canonicalize_filename(path, NULL);
-}
-
 static void add_path_element(GString *x, const char *tag, const char *path)
 {
     if (!path)
         return;
-    g_autofree char *abs = abs_path(path);
+    g_autofree char *abs = g_canonicalize_filename(path, NULL);
     g_autofree char *esc = g_markup_escape_text(abs, -1);
     g_string_append_printf(x, "    <%s>%s</%s>\n", tag, esc, tag);
 }
@@ -240,10 +248,30 @@ static bool run_can_end(struct qv_conn *conn)
     return path && *path && strcmp(path, "/") != 0;
 }
 
+/* Over a remote connection --kernel and --initrd name files on the remote
+ * host, which only it can check, and a relative name would mean a different
+ * directory there. */
+static int check_remote_path(const char *opt, const char *path)
+{
+    if (path && !g_path_is_absolute(path))
+        return cli_error("%s '%s': give an absolute path on the remote host", opt, path);
+    return 0;
+}
+
+/* Before connecting, so that a typo is reported without a login. */
+static bool remote_uri(const struct cli *cli)
+{
+    const char *uri = cli->uri ? cli->uri : g_getenv("QV_DEFAULT_URI");
+    return uri && (strstr(uri, "+ssh://") || strstr(uri, "+pipe://"));
+}
+
 static int run(struct cli *cli, const struct run_opts *o)
 {
-    if (check_readable("--xml", o->xml) || check_readable("--kernel", o->kernel) ||
-        check_readable("--initrd", o->initrd))
+    bool remote = remote_uri(cli);
+    if (check_readable("--xml", o->xml) ||
+        (remote
+             ? check_remote_path("--kernel", o->kernel) || check_remote_path("--initrd", o->initrd)
+             : check_readable("--kernel", o->kernel) || check_readable("--initrd", o->initrd)))
         return CLI_EXIT_ERROR;
     struct qv_conn *conn = cli_conn(cli);
     if (!conn)

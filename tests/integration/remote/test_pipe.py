@@ -250,3 +250,18 @@ def test_the_helper_stops_on_a_malformed_frame(qv_bin, payload, why):
     assert p.wait(5) == 1
     err = p.stderr.read().decode()
     assert why in err, err
+
+
+def test_an_error_inside_a_call_on_a_vm_keeps_its_message(state, qv_bin):
+    # Regression: the helper dropped its VM handle (vm_free, a public call
+    # that clears the thread's error) before replying, so every refusal the
+    # remote driver made came back as "set failed".
+    with qv.connect(pipe_uri(state, qv_bin)) as c, qv.connect("noop://" + state) as local:
+        c.create_vm("rp-err")
+        with pytest.raises(qv.InvalidArgumentError) as remote_err:
+            c.lookup("rp-err").set_vcpus(1000)
+        with pytest.raises(qv.InvalidArgumentError) as local_err:
+            local.lookup("rp-err").set_vcpus(1000)
+        assert str(remote_err.value) == str(local_err.value)
+        assert "1000 vCPUs" in str(remote_err.value)
+        assert remote_err.value.origin == local_err.value.origin
