@@ -177,6 +177,22 @@ static int remote_vm_clone(struct vm *src, const struct qv_domain *newdef, void 
     return remote_call(RC(src), "clone", p, NULL);
 }
 
+/* The device travels as the XML element it was given as (formatted again
+ * from what the core parsed), and the helper calls vm_attach_device or
+ * vm_detach_device with it, so the remote host's core and driver check it
+ * as for a local caller. */
+static int device_call(struct vm *vm, const struct qv_setting *set)
+{
+    bool attach = set->kind == QV_SET_ATTACH_DISK || set->kind == QV_SET_ATTACH_NET ||
+                  set->kind == QV_SET_ATTACH_HOSTDEV;
+    g_autofree char *xml = qv_domain_format_device_xml(set->disk, set->net, set->hostdev);
+    if (!xml)
+        return qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+    JsonObject *p = vm_params(vm);
+    json_object_set_string_member(p, "xml", xml);
+    return remote_call(RC(vm), attach ? "attach_device" : "detach_device", p, NULL);
+}
+
 static int remote_vm_set(struct vm *vm, const struct qv_setting *set)
 {
     static const char *const kinds[] = {
@@ -185,11 +201,11 @@ static int remote_vm_set(struct vm *vm, const struct qv_setting *set)
         [QV_SET_MEMORY] = "memory",       [QV_SET_IO_LIMIT] = "io_limit",
         [QV_SET_NET_LIMIT] = "net_limit",
     };
+    if (set->disk || set->net || set->hostdev)
+        return device_call(vm, set);
     if ((size_t)set->kind >= G_N_ELEMENTS(kinds) || !kinds[set->kind])
-        return qv_error_set(QV_ERR_UNSUPPORTED,
-                            "attaching and detaching devices is not available over a remote "
-                            "connection yet (VM '%s' on %s)",
-                            vm->name, RC(vm)->target.peer);
+        return qv_error_set(QV_ERR_INTERNAL, "setting %d has no name in the remote protocol",
+                            (int)set->kind);
     JsonObject *p = vm_params(vm);
     json_object_set_string_member(p, "kind", kinds[set->kind]);
     json_object_set_int_member(p, "vcpu", set->vcpu);

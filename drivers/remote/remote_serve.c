@@ -246,6 +246,13 @@ static int dispatch(struct serve *sv, const char *m, JsonObject *p, JsonObject *
     }
     if (strcmp(m, "set") == 0)
         return m_set(sv, p);
+    if (strcmp(m, "attach_device") == 0 || strcmp(m, "detach_device") == 0) {
+        g_autoptr(serve_vm) vm = vm_param(sv, p);
+        const char *xml = vm ? str_param(p, "xml") : NULL;
+        if (!xml)
+            return qv_error_code();
+        return m[0] == 'a' ? vm_attach_device(vm, xml) : vm_detach_device(vm, xml);
+    }
     if (g_str_has_prefix(m, "snapshot_"))
         return strcmp(m, "snapshot_list") == 0 ? m_snapshot_list(sv, p, res) : m_snapshot(sv, p, m);
     if (strcmp(m, "guest_ip") == 0) {

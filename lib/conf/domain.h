@@ -169,6 +169,10 @@ char *qv_domain_format_json(const struct qv_domain *def);
  * one of *disk, *net, *hostdev is set on success. */
 int qv_domain_parse_device_xml(const char *xml, struct qv_disk **disk, struct qv_net **net,
                                struct qv_hostdev **hostdev);
+/* The reverse: one <disk>, <interface> or <hostdev> element, from the
+ * first of disk, net, hostdev that is not NULL. */
+char *qv_domain_format_device_xml(const struct qv_disk *disk, const struct qv_net *net,
+                                  const struct qv_hostdev *hostdev);
 
 /* Check semantic rules shared by every input format (name valid, memory and
  * vCPUs non-zero, vcpus <= max_vcpus, topology product == max_vcpus, unique

@@ -396,12 +396,9 @@ static void format_domain(W *w, const struct qv_domain *def)
     end(w);
 }
 
-char *qv_domain_format_xml(const struct qv_domain *def)
+/* Run fmt on a fresh indenting writer; the document it wrote, or NULL. */
+static char *write_doc(void (*fmt)(W *w, const void *arg), const void *arg)
 {
-    if (!def) {
-        qv_error_set(QV_ERR_INVALID_ARG, "cannot format a NULL domain definition");
-        return NULL;
-    }
     xmlBuffer *buf = xmlBufferCreate();
     W *w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
     if (!w) {
@@ -412,11 +409,53 @@ char *qv_domain_format_xml(const struct qv_domain *def)
     }
     xmlTextWriterSetIndent(w, 1);
     xmlTextWriterSetIndentString(w, (const xmlChar *)"  ");
-    format_domain(w, def);
+    fmt(w, arg);
     xmlTextWriterEndDocument(w);
     xmlTextWriterFlush(w);
     xmlFreeTextWriter(w);
     char *out = g_strdup((const char *)xmlBufferContent(buf));
     xmlBufferFree(buf);
     return out;
+}
+
+static void fmt_domain(W *w, const void *def)
+{
+    format_domain(w, def);
+}
+
+char *qv_domain_format_xml(const struct qv_domain *def)
+{
+    if (!def) {
+        qv_error_set(QV_ERR_INVALID_ARG, "cannot format a NULL domain definition");
+        return NULL;
+    }
+    return write_doc(fmt_domain, def);
+}
+
+struct device_arg {
+    const struct qv_disk *disk;
+    const struct qv_net *net;
+    const struct qv_hostdev *hostdev;
+};
+
+static void fmt_device(W *w, const void *arg)
+{
+    const struct device_arg *d = arg;
+    if (d->disk)
+        format_disk(w, d->disk);
+    else if (d->net)
+        format_net(w, d->net);
+    else
+        format_hostdev(w, d->hostdev);
+}
+
+char *qv_domain_format_device_xml(const struct qv_disk *disk, const struct qv_net *net,
+                                  const struct qv_hostdev *hostdev)
+{
+    if (!disk && !net && !hostdev) {
+        qv_error_set(QV_ERR_INVALID_ARG, "cannot format a NULL device");
+        return NULL;
+    }
+    struct device_arg d = {disk, net, hostdev};
+    return write_doc(fmt_device, &d);
 }

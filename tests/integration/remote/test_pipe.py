@@ -265,3 +265,34 @@ def test_an_error_inside_a_call_on_a_vm_keeps_its_message(state, qv_bin):
         assert str(remote_err.value) == str(local_err.value)
         assert "1000 vCPUs" in str(remote_err.value)
         assert remote_err.value.origin == local_err.value.origin
+
+
+DISK = ("<disk type='file' device='disk'><source file='/var/tmp/rp-data.img'/>"
+        "<target dev='vdb' bus='virtio'/></disk>")
+NIC = "<interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/></interface>"
+
+
+def test_devices_attach_and_detach_on_the_remote_side_with_the_same_errors(state, qv_bin):
+    with qv.connect(pipe_uri(state, qv_bin)) as c, qv.connect("noop://" + state) as local:
+        vm = c.create_vm("rp-dev")
+        c.create_vm("rp-dev-local")
+        vm.attach_device(DISK)
+        vm.attach_device(NIC)
+        xml = local.lookup("rp-dev").xml
+        assert "/var/tmp/rp-data.img" in xml and "52:54:00:12:34:56" in xml
+        # The same refusals as locally: code, origin and message.
+        lvm = local.lookup("rp-dev-local")
+        lvm.attach_device(DISK)
+        for op, dev, err in [("attach_device", DISK, qv.ExistsError),
+                             ("detach_device", NIC.replace("56", "57"), qv.NotFoundError)]:
+            with pytest.raises(err) as remote_err:
+                getattr(vm, op)(dev)
+            with pytest.raises(err) as local_err:
+                getattr(lvm, op)(dev)
+            assert (str(remote_err.value).replace("rp-dev", "VM") ==
+                    str(local_err.value).replace("rp-dev-local", "VM"))
+            assert remote_err.value.origin == local_err.value.origin
+        vm.detach_device(DISK)
+        vm.detach_device(NIC)
+        xml = local.lookup("rp-dev").xml
+        assert "rp-data.img" not in xml and "52:54:00:12:34:56" not in xml
