@@ -21,7 +21,9 @@
  *   POST /_fake/ws_mode "soup" (libsoup's websocket, the default) or "raw": the
  *                       next /instance/serial upgrades get libsoup's handshake
  *                       and nothing else; the test frames every byte, and
- *                       nothing the client sends is read (a hostile server)
+ *                       nothing the client sends is read (a hostile server);
+ *                       "raw-bad-accept" / "raw-extension": that answer with
+ *                       a wrong Sec-WebSocket-Accept / an extension not offered
  *   POST /_fake/ws_raw  raw bytes written once to every raw websocket
  *   POST /_fake/ws_flood raw bytes written to every raw websocket over and
  *                       over until the client goes away
@@ -67,7 +69,7 @@ static struct {
     GByteArray *serial;
     GByteArray *ws_input;
     GPtrArray *sockets;  /* SoupWebsocketConnection */
-    bool ws_raw_mode;
+    char *ws_mode;       /* NULL (libsoup's websocket), raw, raw-bad-accept, raw-extension */
     GPtrArray *raw; /* GIOStream of raw-mode websockets */
     guint ws_pongs;
     GPtrArray *monitors; /* struct monitor * */
@@ -722,7 +724,10 @@ static void control(SoupServerMessage *msg, const char *path)
         return;
     }
     if (!strcmp(path, "/_fake/ws_mode")) {
-        F.ws_raw_mode = body->length == 3 && !memcmp(body->data, "raw", 3);
+        g_free(F.ws_mode);
+        F.ws_mode = g_str_has_prefix(body->data ? body->data : "", "raw")
+                        ? g_strndup(body->data, body->length)
+                        : NULL;
         soup_server_message_set_status(msg, 204, NULL);
         return;
     }
@@ -817,9 +822,15 @@ static void handle(SoupServer *server, SoupServerMessage *msg, const char *path,
         /* Leave the status unset: the websocket handler takes over. */
         if (!F.has_instance)
             reply_error(msg, 404, "NoInstance", "Server not initialized (no instance)");
-        else if (serial_offset(msg, query, false, &start) && F.ws_raw_mode &&
-                 soup_websocket_server_process_handshake(msg, NULL, NULL, NULL, NULL))
+        else if (serial_offset(msg, query, false, &start) && F.ws_mode &&
+                 soup_websocket_server_process_handshake(msg, NULL, NULL, NULL, NULL)) {
+            SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+            if (!strcmp(F.ws_mode, "raw-bad-accept"))
+                soup_message_headers_replace(h, "Sec-WebSocket-Accept", "dGhlIHNhbXBsZSBub25jZQ==");
+            else if (!strcmp(F.ws_mode, "raw-extension"))
+                soup_message_headers_replace(h, "Sec-WebSocket-Extensions", "permessage-deflate");
             g_signal_connect(msg, "wrote-informational", G_CALLBACK(raw_upgraded), NULL);
+        }
     } else
         reply_error(msg, 404, "NotFound", "no endpoint %s %s", method, path);
 }

@@ -196,3 +196,15 @@ def test_refused_upgrade_names_the_status(propolis):
     assert r.rc == 1, r
     assert r.err == ("qv: error: cannot connect to console %s: the server refused the "
                      "websocket upgrade: HTTP 503 Service Unavailable\n" % endpoint(fake)), r
+
+
+@pytest.mark.parametrize("mode,why", [
+    ("raw-bad-accept", "the server's Sec-WebSocket-Accept does not match the key qv sent"),
+    ("raw-extension", "the server chose a websocket extension qv did not offer"),
+])
+def test_upgrade_answer_is_checked(propolis, mode, why):
+    fake, cli = propolis
+    fake.control("POST", "/_fake/ws_mode", mode.encode())
+    r = cli("vm", "console", "web01")
+    assert r.rc == 1, r
+    assert r.err == "qv: error: cannot connect to console %s: %s\n" % (endpoint(fake), why), r
