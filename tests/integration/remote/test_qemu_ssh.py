@@ -188,3 +188,50 @@ def test_console_errors_come_back_as_the_remote_side_gives_them(sshd, state):
             local.lookup("rq-noop").console_endpoint
         assert str(remote_err.value) == str(local_err.value)
         assert remote_err.value.origin == local_err.value.origin
+
+
+def test_qemu_guest_lifecycle_over_ssh_checked_on_the_remote_side(sshd, qemu_root, kernel):
+    """define, start, state, console, pause, stop, undefine through
+    qemu+ssh://, each step checked through the remote host's own
+    qemu:///session and its processes."""
+    remote = "qemu:///session?root=%s" % qemu_root
+    with qv.connect(sshd.uri("qemu", "/session", root=qemu_root)) as c, \
+            qv.connect(remote) as local:
+        vm = c.define_xml(echo_xml("rq-life", kernel))
+        try:
+            assert local.vm_names() == ["rq-life"]
+            assert local.lookup("rq-life").state is qv.State.CREATED
+            assert (qemu_root / "qemu" / "rq-life" / "domain.xml").is_file()
+            assert qemu_processes(qemu_root) == []
+
+            vm.start()
+            assert vm.state is qv.State.RUNNING
+            assert local.lookup("rq-life").state is qv.State.RUNNING
+            assert len(qemu_processes(qemu_root)) == 1
+            wait_for(lambda: READY in console_log(qemu_root, "rq-life"), 60, "the guest's banner")
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(vm.console_endpoint[5:])
+                s.sendall(b"lifecycle")
+                assert read_until(s.fileno(), b"", b"lifecycle").endswith(b"lifecycle")
+
+            vm.pause()
+            assert local.lookup("rq-life").state is qv.State.PAUSED
+            vm.resume()
+            assert local.lookup("rq-life").state is qv.State.RUNNING
+
+            # The echo guest has no ACPI: a graceful stop would wait out
+            # its timeout, so force it, as `qv vm stop --force` does.
+            vm.stop(force=True)
+            assert vm.state is qv.State.STOPPED
+            assert local.lookup("rq-life").state is qv.State.STOPPED
+            wait_for(lambda: qemu_processes(qemu_root) == [], 10, "QEMU to exit")
+        finally:
+            if vm.state in (qv.State.RUNNING, qv.State.PAUSED):
+                vm.stop(force=True)
+            vm.destroy()
+        assert local.vm_names() == []
+        assert not (qemu_root / "qemu" / "rq-life").exists()
+        with pytest.raises(qv.NotFoundError) as e:
+            c.lookup("rq-life")
+        assert e.value.origin == "qemu"
+    assert qemu_processes(qemu_root) == []
