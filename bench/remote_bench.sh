@@ -1,8 +1,10 @@
 #!/bin/bash
 # The remote driver against local: noop and qemu, locally, through a helper
 # on a pipe, and through SSH to an sshd this script starts on 127.0.0.1 with
-# its own host key and authorized_keys (stopped on exit). Needs root (sshd
-# logs in as root here) and /usr/sbin/sshd.
+# its own host key and authorized_keys (stopped on exit); then libvirt's
+# virsh -c qemu+ssh://.../system through the same sshd to a libvirtd (and
+# virtlogd) started here by hand. Needs root (sshd logs in as root here)
+# and /usr/sbin/sshd.
 # Usage: bench/remote_bench.sh BUILD/bench/remote_bench BUILD/tools/qv/qv [CYCLES]
 set -euo pipefail
 bench=$1 qv=$2 cycles=${3:-5}
@@ -44,7 +46,69 @@ if command -v qemu-system-x86_64 >/dev/null; then
 else
     echo "remote_bench: qemu-system-x86_64 is missing: qemu rows skipped"
 fi
-if command -v virsh >/dev/null; then
-    echo "remote_bench: libvirt comparison not run: it needs a libvirtd started by hand with"
-    echo "  its own config and socket; not done in this script"
+
+# libvirt through the same sshd: virsh -c qemu+ssh://root@127.0.0.1:PORT/system
+# against a libvirtd this script starts by hand (no systemd here) in its
+# default system setup, and stops on exit. libvirt's ssh transport runs the
+# ssh binary; command= points it at a wrapper so that it trusts this sshd's
+# key from our known_hosts and logs in with our key, without ~/.ssh.
+lv_skip() { echo "remote_bench: libvirt comparison not run: $*"; exit 0; }
+command -v virsh >/dev/null || lv_skip "virsh is missing (package libvirt-clients)"
+command -v libvirtd >/dev/null || lv_skip "libvirtd is missing (package libvirt-daemon-system)"
+command -v virt-ssh-helper >/dev/null || lv_skip "virt-ssh-helper is missing (package libvirt-daemon)"
+command -v qemu-system-x86_64 >/dev/null || lv_skip "qemu-system-x86_64 is missing"
+if pgrep -x libvirtd >/dev/null || [ -e /run/libvirt/libvirt-sock ]; then
+    lv_skip "a libvirtd already runs (or left /run/libvirt/libvirt-sock); not touching it"
 fi
+command -v virtlogd >/dev/null || lv_skip "virtlogd is missing (package libvirt-daemon)"
+pgrep -x virtlogd >/dev/null && lv_skip "a virtlogd already runs; not touching it"
+# virtlogd keeps the guests' console logs (qemu.conf's default stdio_handler).
+lv_stop() {
+    for d in libvirtd virtlogd; do
+        [ -s "$dir/$d.pid" ] && kill "$(cat "$dir/$d.pid")" 2>/dev/null
+    done
+    for _ in $(seq 50); do [ -e /run/libvirt/libvirt-sock ] || break; sleep 0.1; done
+}
+trap 'lv_stop; cleanup' EXIT
+LIBVIRT_LOG_OUTPUTS="3:file:$dir/libvirtd.log" \
+    virtlogd --daemon --pid-file "$dir/virtlogd.pid" 2>>"$dir/libvirtd.log" ||
+    lv_skip "virtlogd did not start: $(tail -1 "$dir/libvirtd.log")"
+LIBVIRT_LOG_OUTPUTS="3:file:$dir/libvirtd.log" \
+    libvirtd --daemon --pid-file "$dir/libvirtd.pid" 2>>"$dir/libvirtd.log" ||
+    lv_skip "libvirtd did not start: $(tail -1 "$dir/libvirtd.log")"
+for _ in $(seq 100); do [ -S /run/libvirt/libvirt-sock ] && break; sleep 0.1; done
+[ -S /run/libvirt/libvirt-sock ] || lv_skip "libvirtd made no /run/libvirt/libvirt-sock"
+cat > "$dir/ssh" <<SSH
+#!/bin/sh
+exec ssh -F none -o UserKnownHostsFile=$dir/known_hosts -o StrictHostKeyChecking=yes \
+    -o IdentitiesOnly=yes "\$@"
+SSH
+chmod 755 "$dir/ssh"
+lv_uri="qemu+ssh://root@127.0.0.1:$port/system?keyfile=$dir/client_key&command=$dir/ssh"
+lv_xml="$dir/lv.xml"
+cat > "$lv_xml" <<XML
+<domain type='qemu'><name>rbench-lv</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>
+XML
+now() { date +%s%N; }
+# One virsh process (one SSH connection) for the five commands: libvirt's
+# best case, as bench/qemu_lifecycle.sh measures it locally.
+lv_cycle() {
+    out=$(virsh -q -c "$lv_uri" "define $lv_xml; start rbench-lv; domstate rbench-lv; \
+destroy rbench-lv; undefine rbench-lv" 2>&1)
+    grep -q '^running' <<<"$out" || { echo "remote_bench: virsh failed: $out" >&2; exit 1; }
+}
+lv_cycle # warm up: libvirtd probes QEMU's capabilities on first use
+t=$(now); for ((i = 0; i < cycles; i++)); do lv_cycle; done
+cycle_ms=$(awk -v ns=$(( $(now) - t )) -v n="$cycles" 'BEGIN { printf "%.1f", ns / n / 1e6 }')
+# domstate round trip: 201 against 1 in one virsh process each, so the
+# connection and virsh's own start-up cancel out.
+virsh -q -c "$lv_uri" "define $lv_xml; start rbench-lv" >/dev/null
+states() { yes "domstate rbench-lv" | head -n "$1" | paste -sd';' -; }
+t=$(now); virsh -q -c "$lv_uri" "$(states 1)" >/dev/null; one=$(( $(now) - t ))
+t=$(now); virsh -q -c "$lv_uri" "$(states 201)" >/dev/null; many=$(( $(now) - t ))
+virsh -q -c "$lv_uri" "destroy rbench-lv; undefine rbench-lv" >/dev/null
+state_us=$(awk -v d=$(( many - one )) 'BEGIN { printf "%.1f", d / 200 / 1e3 }')
+one_ms=$(awk -v ns="$one" 'BEGIN { printf "%.1f", ns / 1e6 }')
+printf '%-34s virsh with 1 domstate %8s ms  cycle %8s ms (mean of %d, 1 virsh process each, connect included)  domstate %8s us (mean of 200)\n' \
+    "virsh qemu+ssh://127.0.0.1/system" "$one_ms" "$cycle_ms" "$cycles" "$state_us"
