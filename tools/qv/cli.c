@@ -33,6 +33,10 @@ int cli_error(const char *fmt, ...)
 
 struct qv_conn *cli_conn(struct cli *cli)
 {
+    if (!cli->conn && cli->no_connect) {
+        cli_error("not connecting to %s (parse-only run)", cli->uri ? cli->uri : "the default URI");
+        return NULL;
+    }
     if (!cli->conn) {
         cli->conn = qv_connect(cli->uri);
         if (!cli->conn)

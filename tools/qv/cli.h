@@ -21,7 +21,17 @@ enum {
 struct cli {
     const char *uri;      /* -c URI, or NULL for libqv's default */
     struct qv_conn *conn; /* opened on first use by cli_conn() */
+    /* Parse only: cli_conn() fails instead of connecting, so a command
+     * stops after reading its arguments (the fuzz target's mode). */
+    bool no_connect;
 };
+
+/* Everything main() does after process setup: global options, then the
+ * group's command. base gives the initial settings (no_connect). Returns
+ * the exit code. Callable more than once per process. */
+int cli_main(struct cli *base, int argc, char **argv);
+/* Locale and log handling, once per process. */
+void cli_setup_process(void);
 
 /* A command: argv[0] is its own name, the rest are its arguments. Returns
  * the process exit code. */
