@@ -33,3 +33,16 @@ if(QV_WITH_PROPOLIS)
             ${_util}/json_bounded.c ${_util}/textfile.c
     LIBS PkgConfig::SOUP)
 endif()
+
+# The qv command line: it calls libqv's public API, so it links libqv's
+# objects (built by the same clang; a clang ASan libqv.so cannot link with
+# --no-undefined, the runtime being in the executable) and compiles the
+# CLI's sources in for coverage. Corpus: one argv per file with
+# NUL-separated words; fuzz_cli.dict holds qv's words. -close_fd_mask=3
+# silences qv's output.
+get_property(_cli_sources GLOBAL PROPERTY QV_CLI_SOURCES)
+get_property(_cli_libs GLOBAL PROPERTY QV_CLI_LIBS)
+qv_fuzz_target(fuzz_cli
+  SOURCES ${_cli_sources}
+  LIBS qv_obj ${_cli_libs}
+  ARGS -close_fd_mask=3 -max_len=4096 -dict=${QV_TOP}/tests/data/fuzz/fuzz_cli.dict)
