@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib.h>
+
 #include "tools/qv/cli.h"
 
 #define MAX_ARGS 32
@@ -56,6 +58,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct cli cli = {.no_connect = true};
     int rc = cli_main(&cli, argc, argv);
     fflush(stdout);
+    /* Each input starts as a fresh qv would: --debug does not carry over. */
+    cli_debug = false;
+    g_unsetenv("G_MESSAGES_DEBUG");
     if (rc < 0 || rc > 2)
         abort(); /* exit codes are 0, 1 or 2 (docs/cli.md) */
     free(copy);

@@ -58,6 +58,20 @@ static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields
     return G_LOG_WRITER_HANDLED;
 }
 
+/* GLib reads G_MESSAGES_DEBUG at each message: add qv to the domains the
+ * user already asked for, once (each setenv of a new value keeps the old
+ * string, and cli_main may run many times in one process). */
+static void debug_enable(void)
+{
+    const char *had = g_getenv("G_MESSAGES_DEBUG");
+    g_auto(GStrv) domains = g_strsplit_set(had ? had : "", " ,", -1);
+    if (g_strv_contains((const char *const *)domains, "qv") ||
+        g_strv_contains((const char *const *)domains, "all"))
+        return;
+    g_autofree char *want = had && *had ? g_strconcat(had, " qv", NULL) : g_strdup("qv");
+    g_setenv("G_MESSAGES_DEBUG", want, TRUE);
+}
+
 void cli_setup_process(void)
 {
     setlocale(LC_ALL, "");
@@ -84,15 +98,10 @@ int cli_main(struct cli *base, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': cli.uri = optarg; break;
-        case OPT_DEBUG: {
-            /* GLib reads G_MESSAGES_DEBUG at each message; keep domains the
-             * user already asked for. */
-            const char *had = g_getenv("G_MESSAGES_DEBUG");
-            g_autofree char *want = had && *had ? g_strconcat(had, " qv", NULL) : g_strdup("qv");
-            g_setenv("G_MESSAGES_DEBUG", want, TRUE);
+        case OPT_DEBUG:
+            debug_enable();
             cli_debug = true;
             break;
-        }
         case OPT_VERSION:
             printf("qv %s (libqv %s)\n", QV_VERSION_STRING, qv_version());
             return CLI_EXIT_OK;
