@@ -9,20 +9,30 @@
 /* Limits for every JSON document libqv reads (json_bounded.c). */
 #define QV_JSON_MAX_BYTES (4u * 1024 * 1024)
 #define QV_JSON_MAX_DEPTH 64
+/* At most one value (object, array, string, number, true, false, null)
+ * per this many bytes of the size limit: 131072 in 4 MiB. json-glib takes
+ * 80 bytes for a number and 300 for an empty object, so a 4 MiB "[0,0,..."
+ * would otherwise hold 2 million nodes and 150 MB; QEMU 7.2's
+ * query-qmp-schema, the largest reply libqv may read, has 15742 values in
+ * 207 KB. */
+#define QV_JSON_BYTES_PER_VALUE 32
+#define QV_JSON_MAX_VALUES (QV_JSON_MAX_BYTES / QV_JSON_BYTES_PER_VALUE)
 
 /* Parse len bytes of untrusted JSON: the only way libqv turns outside text
  * into a JsonNode. What it accepts is RFC 8259 JSON plus // and slash-star
- * comments, at most QV_JSON_MAX_BYTES long and QV_JSON_MAX_DEPTH deep,
- * valid UTF-8; refused are a NUL byte anywhere (nothing after one is
- * silently dropped), \u0000 in a string, unpaired surrogates, whole numbers
- * outside 64 bits signed (json-glib would wrap them), and anything after the
- * root value. what names the document in the error ("x.json", "QMP reply
- * from VM 'web'"); the message reads "WHAT line L, column C: REASON".
+ * comments, at most QV_JSON_MAX_BYTES long, QV_JSON_MAX_DEPTH deep and
+ * QV_JSON_MAX_VALUES values, valid UTF-8; refused are a NUL byte anywhere
+ * (nothing after one is silently dropped), \u0000 in a string, unpaired
+ * surrogates, whole numbers outside 64 bits signed (json-glib would wrap
+ * them), and anything after the root value. what names the document in
+ * the error ("x.json", "QMP reply from VM 'web'"); the message reads "WHAT
+ * line L, column C: REASON".
  * Returns a new node (json_node_unref) or NULL with *error set in
  * JSON_PARSER_ERROR. */
 JsonNode *qv_json_parse_bounded(const char *data, size_t len, const char *what, GError **error);
 /* The same with another size limit, for documents libqv writes that grow
- * with the VM (regs.json holds every vCPU); the depth limit stays. */
+ * with the VM (regs.json holds every vCPU); the depth limit stays, the
+ * value limit is max / QV_JSON_BYTES_PER_VALUE. */
 JsonNode *qv_json_parse_limited(const char *data, size_t len, size_t max, const char *what,
                                 GError **error);
 

@@ -35,6 +35,7 @@ struct jscan {
     GError **error;
     bool comments;
     int depth;
+    size_t values, max_values;
     const char *open[QV_JSON_MAX_DEPTH]; /* where each open container started */
 };
 
@@ -271,6 +272,16 @@ static bool scan_literal(struct jscan *s)
                    (int)MIN(q - s->p, 24), s->p, q - s->p > 24 ? "..." : "");
 }
 
+/* Every value becomes a JsonNode (and a container a JsonArray or a hash
+ * table besides), 80 to 300 bytes each in json-glib: counted here, so the
+ * tree stays within a few times the size limit. */
+static bool count_value(struct jscan *s)
+{
+    if (++s->values <= s->max_values)
+        return true;
+    return fail_at(s, s->p, "more than %zu values (the limit for one document)", s->max_values);
+}
+
 static enum want after_value(const struct jscan *s)
 {
     return s->depth ? W_COMMA_OR_CLOSE : W_END;
@@ -311,6 +322,8 @@ static bool scan(struct jscan *s)
                 return unexpected(s, w);
             if (s->depth == QV_JSON_MAX_DEPTH)
                 return fail_at(s, s->p, "nesting deeper than %d levels", QV_JSON_MAX_DEPTH);
+            if (!count_value(s))
+                return false;
             s->open[s->depth++] = s->p++;
             w = c == '{' ? W_KEY_OR_CLOSE : W_VALUE_OR_CLOSE;
             break;
@@ -347,22 +360,19 @@ static bool scan(struct jscan *s)
             }
             if (!value_ok)
                 return unexpected(s, w);
-            if (!scan_string(s))
+            if (!count_value(s) || !scan_string(s))
                 return false;
             w = after_value(s);
             break;
         default:
             if (!value_ok)
                 return unexpected(s, w);
-            if (c == '-' || g_ascii_isdigit(c)) {
-                if (!scan_number(s))
-                    return false;
-            } else if (g_ascii_isalpha(c)) {
-                if (!scan_literal(s))
-                    return false;
-            } else {
+            if (c != '-' && !g_ascii_isalnum(c))
                 return unexpected(s, w);
-            }
+            if (!count_value(s))
+                return false;
+            if (c == '-' || g_ascii_isdigit(c) ? !scan_number(s) : !scan_literal(s))
+                return false;
             w = after_value(s);
             break;
         }
@@ -425,7 +435,12 @@ JsonNode *qv_json_parse_limited(const char *data, size_t len, size_t max, const 
                     "%s is larger than the limit of %zu bytes", what, max);
         return NULL;
     }
-    struct jscan s = {.data = data, .end = data + len, .p = data, .what = what, .error = error};
+    struct jscan s = {.data = data,
+                      .end = data + len,
+                      .p = data,
+                      .what = what,
+                      .error = error,
+                      .max_values = max / QV_JSON_BYTES_PER_VALUE};
     const char *nul = memchr(data, '\0', len);
     if (nul) {
         fail_at(&s, nul, "NUL byte (the document must be text; nothing after a NUL is read)");

@@ -1,9 +1,10 @@
 /* libFuzzer target for the definition parsers (built with -DQV_FUZZ=ON and
  * clang). Every input goes to the domain XML, device XML and JSON parsers;
  * whatever parses must format, and the formatted text must parse again.
- * The raw bytes also go to the bounded JSON reader and the XML limit scan
- * (tests/data/fuzz/fuzz_domain has seeds with comments, NULs and attribute
- * floods). */
+ * The raw bytes also go to the bounded JSON reader, at its own limits and
+ * at a 4096-byte limit whose value limit (128) fuzzed inputs reach, and to
+ * the XML limit scan (tests/data/fuzz/fuzz_domain has seeds with comments,
+ * NULs, attribute floods and 128 and 129 values). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +37,43 @@ static int depth_of(JsonNode *n, bool *doubles)
     return 0;
 }
 
+/* How many JsonNodes n holds, itself included. */
+static size_t values_of(JsonNode *n)
+{
+    size_t v = 1;
+    if (JSON_NODE_HOLDS_ARRAY(n)) {
+        JsonArray *a = json_node_get_array(n);
+        for (guint i = 0; i < json_array_get_length(a); i++)
+            v += values_of(json_array_get_element(a, i));
+    } else if (JSON_NODE_HOLDS_OBJECT(n)) {
+        GList *members = json_object_get_values(json_node_get_object(n));
+        for (GList *m = members; m; m = m->next)
+            v += values_of(m->data);
+        g_list_free(members);
+    }
+    return v;
+}
+
+/* With a 4096-byte limit the value limit is 128, which inputs of the size
+ * fuzzed reach: what is accepted holds at most that many, and what is
+ * refused for it holds more (duplicate member names, which json-glib
+ * merges, aside). */
+static void small_limit(const uint8_t *data, size_t size, JsonNode *full)
+{
+    const size_t max = 4096, values = max / QV_JSON_BYTES_PER_VALUE;
+    GError *err = NULL;
+    JsonNode *n = qv_json_parse_limited((const char *)data, size, max, "fuzz small", &err);
+    if (n) {
+        if (!full || values_of(n) > values)
+            abort();
+        json_node_unref(n);
+        return;
+    }
+    if (full && size <= max && values_of(full) <= values && !strstr(err->message, " values "))
+        abort(); /* refused for something the full limits let through */
+    g_error_free(err);
+}
+
 /* The bounded reader on the raw bytes (NULs included): what it accepts is
  * within the limits, json-glib agrees with its scan, and the value survives
  * a trip through json-glib's generator. */
@@ -43,6 +81,7 @@ static void bounded_json(const uint8_t *data, size_t size)
 {
     GError *err = NULL;
     JsonNode *n = qv_json_parse_bounded((const char *)data, size, "fuzz", &err);
+    small_limit(data, size, n);
     if (!n) {
         if (g_error_matches(err, JSON_PARSER_ERROR, JSON_PARSER_ERROR_UNKNOWN))
             abort(); /* json-glib refused what the scan accepted */
@@ -50,7 +89,7 @@ static void bounded_json(const uint8_t *data, size_t size)
         return;
     }
     bool doubles = false;
-    if (depth_of(n, &doubles) > QV_JSON_MAX_DEPTH)
+    if (depth_of(n, &doubles) > QV_JSON_MAX_DEPTH || values_of(n) > QV_JSON_MAX_VALUES)
         abort();
     /* json-glib 1.6 writes 1e100 as "1e+100.0", which no reader takes:
      * the round trip only holds without fractional numbers (libqv's

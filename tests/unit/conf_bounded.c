@@ -188,6 +188,73 @@ START_TEST(nul_and_size)
 }
 END_TEST
 
+/* "[0,0,...]" as n values in all (the array and n - 1 zeros). */
+static char *zeros(const char *prefix, unsigned n)
+{
+    GString *s = g_string_new(prefix);
+    g_string_append_c(s, '[');
+    for (unsigned i = 1; i < n; i++)
+        g_string_append(s, i > 1 ? ",0" : "0");
+    g_string_append_c(s, ']');
+    return g_string_free(s, FALSE);
+}
+
+/* A 4 MiB "[0,0,...]" grew to 150 MB in json-glib, "[{},{},...]" to 420
+ * MB: the number of values is bounded too, comments and strings hiding
+ * nothing from the count, and every kind of value counting once. */
+START_TEST(value_limit)
+{
+    ck_assert_uint_eq(QV_JSON_MAX_VALUES, 131072);
+    g_autofree char *at = zeros("", QV_JSON_MAX_VALUES);
+    g_autoptr(JsonNode) n = accepted(at);
+    ck_assert_uint_eq(json_array_get_length(json_node_get_array(n)), QV_JSON_MAX_VALUES - 1);
+    g_autofree char *over = zeros("", QV_JSON_MAX_VALUES + 1);
+    refused(over, -1,
+            "x.json line 1, column 262144: more than 131072 values (the limit for one "
+            "document)");
+    /* A comment holding a quote does not hide the values after it. */
+    g_autofree char *hidden = zeros("/*\"*/ // \"\n", QV_JSON_MAX_VALUES + 1);
+    refused(hidden, -1, "x.json line 2, column 262144: more than 131072 values");
+
+    /* Commas in comments and strings are no values; member names are none. */
+    g_autofree char *commented = repeat("[1, /* ", "0,", 200000, " */ \"0,0,0,0\"] // 0,0,0");
+    g_autoptr(JsonNode) c = accepted(commented);
+    ck_assert_uint_eq(json_array_get_length(json_node_get_array(c)), 2);
+    GString *members = g_string_new("{");
+    for (unsigned i = 1; i < QV_JSON_MAX_VALUES; i++)
+        g_string_append_printf(members, "%s\"%x\":0", i > 1 ? "," : "", i);
+    g_string_append_c(members, '}');
+    g_autoptr(JsonNode) m = accepted(members->str);
+    ck_assert_uint_eq(json_object_get_size(json_node_get_object(m)), QV_JSON_MAX_VALUES - 1);
+    g_string_truncate(members, members->len - 1);
+    g_string_append(members, ",\"last\":0}");
+    refused(members->str, -1, "x.json line 1, column 1240819: more than 131072 values");
+    g_string_free(members, TRUE);
+
+    /* Objects, arrays, strings, numbers and literals count alike. */
+    g_autofree char *mixed =
+        repeat("[", "{},[],\"\",-1,true,false,null,", QV_JSON_MAX_VALUES / 7 + 1, "1]");
+    refused(mixed, -1, "x.json line 1, column 524283: more than 131072 values");
+
+    /* A document with its own size limit has a value limit in proportion. */
+    g_autofree char *small = zeros("", 129);
+    g_autoptr(GError) err = NULL;
+    ck_assert(qv_json_parse_limited(small, strlen(small), 4096, "regs.json", &err) == NULL);
+    ck_assert_str_eq(err->message, "regs.json line 1, column 256: more than 128 values (the limit "
+                                   "for one document)");
+    small[strlen(small) - 3] = ']';
+    small[strlen(small) - 2] = '\0';
+    g_autoptr(JsonNode) s = qv_json_parse_limited(small, strlen(small), 4096, "regs.json", NULL);
+    ck_assert_ptr_nonnull(s);
+
+    /* The JSON config says so too. */
+    qv_reset_error();
+    ck_assert(qv_domain_parse_json(over) == NULL);
+    ck_assert_str_eq(qv_last_error()->message, "JSON config line 1, column 262144: more than "
+                                               "131072 values (the limit for one document)");
+}
+END_TEST
+
 static char *write_tmp(const char *data, size_t len)
 {
     char *path = g_build_filename(g_get_tmp_dir(), "qv-conf-bounded-XXXXXX", NULL);
@@ -421,6 +488,7 @@ static Suite *suite(void)
     tcase_add_test(t, strings);
     tcase_add_test(t, structure);
     tcase_add_test(t, nul_and_size);
+    tcase_add_test(t, value_limit);
     tcase_add_test(t, load_file);
     tcase_add_test(t, config_with_comments);
     tcase_add_test(t, state_files);
