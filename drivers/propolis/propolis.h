@@ -84,9 +84,11 @@ int propolis_state_put(struct propolis_client *c, const char *requested);
 /* ---- Console (propolis_console.c) ---- */
 
 char *propolis_console_url(struct propolis_client *c);
-/* GET /instance/serial/history: at most max_bytes (0: no limit) starting at
- * from_start. *data is g_malloc'ed; *next is the offset after the last
- * byte returned (use it as from_start next time). */
+/* GET /instance/serial/history: at most max_bytes (0 or more than
+ * PROPOLIS_HISTORY_MAX: that many) starting at from_start. *data is
+ * g_malloc'ed; *next is the offset after the last byte returned (use it as
+ * from_start next time). */
+#define PROPOLIS_HISTORY_MAX (64u << 10)
 int propolis_console_history(struct propolis_client *c, guint64 from_start, guint64 max_bytes,
                              guint8 **data, size_t *len, guint64 *next);
 

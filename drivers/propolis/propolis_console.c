@@ -16,12 +16,13 @@ int propolis_console_history(struct propolis_client *c, guint64 from_start, guin
 {
     *data = NULL;
     *len = 0;
-    g_autofree char *path =
-        max_bytes
-            ? g_strdup_printf("/instance/serial/history?from_start=%" G_GUINT64_FORMAT
-                              "&max_bytes=%" G_GUINT64_FORMAT,
-                              from_start, max_bytes)
-            : g_strdup_printf("/instance/serial/history?from_start=%" G_GUINT64_FORMAT, from_start);
+    /* Each byte is a JSON number in the answer: asking for more than fits
+     * the bounded reader's value limit would make a long history unreadable. */
+    if (!max_bytes || max_bytes > PROPOLIS_HISTORY_MAX)
+        max_bytes = PROPOLIS_HISTORY_MAX;
+    g_autofree char *path = g_strdup_printf("/instance/serial/history?from_start=%" G_GUINT64_FORMAT
+                                            "&max_bytes=%" G_GUINT64_FORMAT,
+                                            from_start, max_bytes);
     g_autoptr(JsonNode) root = NULL;
     int rc = propolis_request(c, "GET", path, NULL, 200, false, 0, NULL, &root);
     if (rc < 0)
@@ -37,7 +38,7 @@ int propolis_console_history(struct propolis_client *c, guint64 from_start, guin
                             c->authority);
     JsonArray *a = json_node_get_array(arr);
     guint n = json_array_get_length(a);
-    if (max_bytes && n > max_bytes)
+    if (n > max_bytes)
         return qv_error_set(QV_ERR_PROTOCOL,
                             "propolis-server at %s sent %u bytes of serial history, more than "
                             "the %" G_GUINT64_FORMAT " asked for",
