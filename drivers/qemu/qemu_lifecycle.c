@@ -80,21 +80,13 @@ static int stop_locked(struct qemu_vm *q, unsigned flags, int timeout_ms, bool *
         return 0;
     }
     if (rc < 0) {
-        /* A damaged record must not make the VM unstoppable: the pidfile
-         * still names its QEMU, proven by the command line. */
-        proc_log(q->dir, "runtime record unreadable (%s): looking for QEMU by its pidfile",
+        /* A damaged record must not make the VM unstoppable: its QEMU is
+         * still found by the -pidfile path that ends its command line. */
+        proc_log(q->dir, "runtime record unreadable (%s): looking for its QEMU by command line",
                  qv_last_error()->message);
         qv_reset_error();
-        if (qemu_vm_pidfile_process(q, &rt.id) < 0) {
-            /* Whatever still listens on the VM's private monitor socket is
-             * its QEMU: ask it to quit rather than leave it running behind
-             * removed files. */
-            proc_log(q->dir, "%s; asking the monitor socket to quit", qv_last_error()->message);
-            qv_reset_error();
-            struct qmp *m = qemu_vm_qmp(q, false);
-            if (m)
-                qmp_command(m, "quit", NULL, NULL, QEMU_QMP_TIMEOUT_MS);
-            qmp_close(m);
+        if (qemu_vm_pidfile_process(q, true, &rt.id) < 0) {
+            proc_log(q->dir, "%s", qv_last_error()->message);
             qv_reset_error();
             proc_cleanup_runtime(q->dir);
             return 0;

@@ -83,7 +83,7 @@ static int console_pty(struct qmp *m, char **out)
 static void reap_orphan(struct qemu_vm *q)
 {
     struct proc_identity id;
-    if (qemu_vm_pidfile_process(q, &id) < 0) {
+    if (qemu_vm_pidfile_process(q, false, &id) < 0) {
         qv_reset_error();
         return;
     }

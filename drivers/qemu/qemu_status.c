@@ -40,26 +40,26 @@ static void stopped_state(struct qemu_vm *q, struct qv_vm_status *st)
         st->reason = reason_from_name(qv_json_str(json_node_get_object(root), "reason"));
 }
 
-int qemu_vm_pidfile_process(struct qemu_vm *q, struct proc_identity *id)
+int qemu_vm_pidfile_process(struct qemu_vm *q, bool scan, struct proc_identity *id)
 {
     g_autofree char *pidfile = g_build_filename(q->dir, "qemu.pid", NULL);
+    /* Only a process whose command line ends with this VM's own -pidfile
+     * is this VM's QEMU (a recycled pid belongs to some other program). */
+    g_autofree char *mark = g_strdup_printf(" -pidfile %s", pidfile);
     pid_t pid;
     memset(id, 0, sizeof(*id));
-    /* Missing, garbage or a dead pid all mean the same here: no QEMU can
-     * be found this way. */
-    if (proc_pidfile_read(pidfile, &pid) < 0 || proc_identity_read(pid, id) < 0) {
-        g_autofree char *why = g_strdup(qv_last_error()->message);
-        return qv_error_set(QV_ERR_NOT_FOUND, "no QEMU process of VM '%s': %s", q->name, why);
-    }
-    /* A recycled pid belongs to some other program: only a process whose
-     * command line ends with this VM's own -pidfile is this VM's QEMU. */
-    g_autofree char *mark = g_strdup_printf(" -pidfile %s", pidfile);
-    if (!g_str_has_suffix(id->cmdline, mark)) {
+    if (proc_pidfile_read(pidfile, &pid) == 0 && proc_identity_read(pid, id) == 0) {
+        if (g_str_has_suffix(id->cmdline, mark))
+            return 0;
         proc_identity_clear(id);
-        return qv_error_set(QV_ERR_NOT_FOUND, "process %d named by '%s' is not VM '%s''s QEMU",
-                            (int)pid, pidfile, q->name);
     }
-    return 0;
+    /* The pidfile is missing, damaged or stale: the mark still finds it. */
+    g_autofree char *why = g_strdup(qv_last_error()->message);
+    qv_reset_error();
+    if (scan && proc_find_by_cmdline_suffix(mark, id) == 0)
+        return 0;
+    return qv_error_set(QV_ERR_NOT_FOUND, "no QEMU process of VM '%s' runs (pidfile: %s)", q->name,
+                        why && *why ? why : "stale");
 }
 
 static bool same_identity(const struct proc_identity *a, const struct proc_identity *b)

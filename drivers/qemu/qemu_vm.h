@@ -34,11 +34,12 @@ struct qmp *qemu_vm_qmp(struct qemu_vm *q, bool status_monitor);
 
 /* Whether the QEMU recorded in runtime.json still runs (full identity). */
 bool qemu_vm_running(struct qemu_vm *q);
-/* The live QEMU process the VM's pidfile names, if its command line proves
- * it is this VM's (QV_ERR_NOT_FOUND otherwise). Used where runtime.json is
- * missing or damaged. */
+/* The VM's live QEMU process, from its pidfile, proven by the -pidfile path
+ * that ends its command line; with scan, failing that, by looking for that
+ * path in every process's command line (for when runtime.json and the
+ * pidfile are both lost). QV_ERR_NOT_FOUND when none runs. */
 struct proc_identity;
-int qemu_vm_pidfile_process(struct qemu_vm *q, struct proc_identity *id);
+int qemu_vm_pidfile_process(struct qemu_vm *q, bool scan, struct proc_identity *id);
 
 /* STOPPED reasons survive in state.json; a VM without one is CREATED. */
 int qemu_vm_write_stopped(struct qemu_vm *q, enum vm_state_reason reason);

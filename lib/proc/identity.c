@@ -137,3 +137,38 @@ int proc_wait_gone(const struct proc_identity *id, int timeout_ms)
     }
     return 0;
 }
+
+int proc_find_by_cmdline_suffix(const char *suffix, struct proc_identity *id)
+{
+    memset(id, 0, sizeof(*id));
+    g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
+    const char *e;
+    size_t slen = strlen(suffix);
+    while (d && (e = g_dir_read_name(d))) {
+        if (strspn(e, "0123456789") != strlen(e))
+            continue;
+        /* A cheap look at the raw command line first: only a match pays
+         * for the full identity (which waits on processes without one). */
+        g_autofree char *path = g_strdup_printf("/proc/%s/cmdline", e);
+        g_autofree char *cmd = NULL;
+        gsize len = 0;
+        if (!g_file_get_contents(path, &cmd, &len, NULL))
+            continue;
+        for (gsize i = 0; i < len; i++)
+            if (cmd[i] == '\0')
+                cmd[i] = ' ';
+        while (len > 0 && cmd[len - 1] == ' ')
+            len--;
+        if (len < slen || memcmp(cmd + len - slen, suffix, slen) != 0)
+            continue;
+        gint64 pid = g_ascii_strtoll(e, NULL, 10);
+        if (pid <= 0 || pid > G_MAXINT32 || proc_identity_read((pid_t)pid, id) < 0) {
+            qv_reset_error();
+            continue;
+        }
+        if (g_str_has_suffix(id->cmdline, suffix))
+            return 0;
+        proc_identity_clear(id);
+    }
+    return qv_error_set(QV_ERR_NOT_FOUND, "no process whose command line ends with '%s'", suffix);
+}

@@ -34,6 +34,10 @@ struct proc_identity {
  * wait for itself). */
 int proc_identity_read(pid_t pid, struct proc_identity *id);
 void proc_identity_clear(struct proc_identity *id);
+/* A live process whose command line (arguments joined by blanks) ends with
+ * suffix, found by scanning /proc: for when the record naming it is lost.
+ * QV_ERR_NOT_FOUND when there is none. */
+int proc_find_by_cmdline_suffix(const char *suffix, struct proc_identity *id);
 /* True when a process with id's pid runs and has the same start time and
  * command line. */
 bool proc_identity_alive(const struct proc_identity *id);

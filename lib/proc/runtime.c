@@ -80,9 +80,14 @@ int proc_runtime_remove(const char *dir)
 int proc_pidfile_read(const char *path, pid_t *pid)
 {
     g_autofree char *text = NULL;
-    g_autoptr(GError) err = NULL;
-    if (!g_file_get_contents(path, &text, NULL, &err))
-        return qv_error_set(QV_ERR_IO, "cannot read pidfile '%s': %s", path, err->message);
+    size_t len = 0;
+    /* Bounded, and a regular file only: a FIFO or /dev/zero put in its place
+     * must not hang or exhaust the reader. */
+    int rc = qv_file_read_text(path, 64, &text, &len);
+    if (rc < 0) {
+        qv_error_prefix("cannot read pidfile");
+        return rc;
+    }
     char *end;
     errno = 0;
     long v = strtol(text, &end, 10);

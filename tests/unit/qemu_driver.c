@@ -743,7 +743,7 @@ END_TEST
 
 /* A damaged runtime.json (edited by hand, a disk error) must not make the
  * VM impossible to destroy, nor leave its QEMU running: the pidfile still
- * names the process, and failing that the monitor socket reaches it. */
+ * names the process, and failing that its command line does. */
 START_TEST(damaged_runtime_record_is_destroyable)
 {
     struct qv_conn *c = qv_connect(uri);
@@ -758,9 +758,14 @@ START_TEST(damaged_runtime_record_is_destroyable)
         pid_t pid = qemu_pid(names[i]);
         g_autofree char *rt = vm_path(names[i], "runtime.json");
         ck_assert(g_file_set_contents(rt, "{\"pid\": \"garbage", -1, NULL));
-        if (i == 1) { /* and the pidfile too: only the monitor is left */
+        if (i == 1) {
+            /* The pidfile too, made a FIFO (which must not hang the reader),
+             * and QEMU stopped so it could answer nothing: only its command
+             * line is left to find it by. */
             g_autofree char *pf = vm_path(names[i], "qemu.pid");
-            ck_assert(g_file_set_contents(pf, "not a pid\n", -1, NULL));
+            ck_assert_int_eq(unlink(pf), 0);
+            ck_assert_int_eq(mkfifo(pf, 0600), 0);
+            ck_assert_int_eq(kill(pid, SIGSTOP), 0);
         }
         /* Its state cannot be known, and the caller is told so. */
         ck_assert_int_eq(vm_get_state(vm), VM_STATE_DESTROYED);

@@ -154,7 +154,15 @@ START_TEST(pidfiles)
         ck_assert_int_eq(proc_pidfile_read(path, &pid), QV_ERR_PROTOCOL);
     }
     unlink(path);
+    ck_assert_int_eq(proc_pidfile_read(path, &pid), QV_ERR_NOT_FOUND);
+    /* Neither a FIFO (which would block) nor an endless device is read. */
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
     ck_assert_int_eq(proc_pidfile_read(path, &pid), QV_ERR_IO);
+    unlink(path);
+    ck_assert_int_eq(symlink("/dev/zero", path), 0);
+    ck_assert_int_eq(proc_pidfile_read(path, &pid), QV_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "not a regular file"));
+    unlink(path);
     qv_dir_remove_tree(dir);
 }
 END_TEST
