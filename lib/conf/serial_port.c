@@ -30,13 +30,16 @@ int qv_domain_serial_port(const struct qv_domain *def, const char *driver,
             "driver (the board has one: isa-serial, port 0)",
             name, driver);
     const struct qv_chardev *serial = def->serials->len ? g_ptr_array_index(def->serials, 0) : NULL;
-    if (serial && ((serial->target_type && strcmp(serial->target_type, "isa-serial") != 0) ||
-                   serial->port != 0))
-        return qv_error_set_origin(
-            QV_ERR_UNSUPPORTED, driver,
-            "VM '%s': <serial> <target type='%s' port='%u'> is not supported by "
-            "the %s driver (the board has one: isa-serial, port 0)",
-            name, serial->target_type ? serial->target_type : "isa-serial", serial->port, driver);
+    if (serial && serial->target_type && strcmp(serial->target_type, "isa-serial") != 0)
+        return qv_error_set_origin(QV_ERR_UNSUPPORTED, driver,
+                                   "VM '%s': <serial> <target type='%s'> is not supported by the "
+                                   "%s driver (the board has one: isa-serial, port 0)",
+                                   name, serial->target_type, driver);
+    if (serial && serial->port != 0)
+        return qv_error_set_origin(QV_ERR_UNSUPPORTED, driver,
+                                   "VM '%s': <serial> <target port='%u'> is not supported by the "
+                                   "%s driver (the board has one: isa-serial, port 0)",
+                                   name, serial->port, driver);
     for (guint i = 0; i < def->consoles->len; i++) {
         const struct qv_chardev *c = g_ptr_array_index(def->consoles, i);
         if (c->target_type && strcmp(c->target_type, "serial") != 0)
@@ -45,12 +48,16 @@ int qv_domain_serial_port(const struct qv_domain *def, const char *driver,
                 "VM '%s': <console> <target type='%s'> is not supported by the "
                 "%s driver (only the serial console)",
                 name, c->target_type, driver);
-        if (i > 0 || c->port != 0)
-            return qv_error_set_origin(
-                QV_ERR_UNSUPPORTED, driver,
-                "VM '%s': more than one <console> is not supported by the %s "
-                "driver (the board has one serial port)",
-                name, driver);
+        if (i > 0)
+            return qv_error_set_origin(QV_ERR_UNSUPPORTED, driver,
+                                       "VM '%s': more than one <console> is not supported by the "
+                                       "%s driver (the board has one serial port)",
+                                       name, driver);
+        if (c->port != 0)
+            return qv_error_set_origin(QV_ERR_UNSUPPORTED, driver,
+                                       "VM '%s': <console> <target port='%u'> is not supported by "
+                                       "the %s driver (the board has one serial port, port 0)",
+                                       name, c->port, driver);
         /* Two different backends for one port: one of them would be
          * ignored, so neither is guessed at. */
         if (!serial)

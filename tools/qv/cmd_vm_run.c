@@ -69,7 +69,7 @@ static const char *domain_type(struct qv_conn *conn)
     if (is_remote(conn)) {
         /* Whether the remote host has /dev/kvm is not known here: TCG runs
          * on every host (--xml chooses otherwise). */
-        return g_str_has_prefix(qv_conn_get_uri(conn), "noop+") ? "test" : "qemu";
+        return g_ascii_strncasecmp(qv_conn_get_uri(conn), "noop+", 5) == 0 ? "test" : "qemu";
     }
     if (strcmp(drv, "noop") == 0)
         return "test";
@@ -262,7 +262,9 @@ static int check_remote_path(const char *opt, const char *path)
 static bool remote_uri(const struct cli *cli)
 {
     const char *uri = cli->uri ? cli->uri : g_getenv("QV_DEFAULT_URI");
-    return uri && (strstr(uri, "+ssh://") || strstr(uri, "+pipe://"));
+    /* Schemes are case-insensitive, as the registry matches them. */
+    g_autofree char *lower = uri ? g_ascii_strdown(uri, -1) : NULL;
+    return lower && (strstr(lower, "+ssh://") || strstr(lower, "+pipe://"));
 }
 
 static int run(struct cli *cli, const struct run_opts *o)
