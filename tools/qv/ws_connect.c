@@ -54,10 +54,21 @@ static GString *ws_request(SoupMessage *msg, bool tls, GError **err)
 /* The answer's status line and headers, up to the blank line: read a byte
  * at a time so that nothing after it (the first frames) is taken from the
  * stream libsoup reads next. */
-static GString *ws_read_head(GInputStream *in, GError **err)
+static GString *ws_read_head(GInputStream *in, GSocket *sock, guint timeout_s, GError **err)
 {
     GString *head = g_string_new(NULL);
+    /* One deadline for the whole answer: a server trickling a byte at a
+     * time must not stretch it (the socket timeout is per read). */
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
     for (;;) {
+        gint64 left = deadline - g_get_monotonic_time();
+        if (timeout_s && left <= 0) {
+            g_set_error(err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                        "the server did not answer the websocket upgrade within %u s", timeout_s);
+            break;
+        }
+        if (timeout_s)
+            g_socket_set_timeout(sock, (guint)((left + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC));
         char c;
         gssize n = g_input_stream_read(in, &c, 1, NULL, err);
         if (n < 0)
@@ -180,7 +191,8 @@ SoupWebsocketConnection *cli_ws_connect(const char *url, const char *const *head
     if (!g_output_stream_write_all(g_io_stream_get_output_stream(io), req->str, req->len, NULL,
                                    NULL, err))
         return NULL;
-    g_autoptr(GString) head = ws_read_head(g_io_stream_get_input_stream(io), err);
+    g_autoptr(GString) head = ws_read_head(g_io_stream_get_input_stream(io),
+                                           g_socket_connection_get_socket(conn), timeout_s, err);
     if (!head || !ws_check_answer(msg, head, err))
         return NULL;
     /* The timeout was for the handshake: a console may be idle for hours,

@@ -6,6 +6,7 @@ the limit, within bounded memory, when the server floods it."""
 
 import os
 import resource
+import shutil
 import struct
 import subprocess
 import time
@@ -208,3 +209,72 @@ def test_upgrade_answer_is_checked(propolis, mode, why):
     r = cli("vm", "console", "web01")
     assert r.rc == 1, r
     assert r.err == "qv: error: cannot connect to console %s: %s\n" % (endpoint(fake), why), r
+
+
+def test_trickled_upgrade_answer_ends_at_the_handshake_deadline(propolis, tmp_path):
+    """A server answering the upgrade one byte a second never trips a per-read
+    timeout; the handshake as a whole is bounded (30 s) all the same."""
+    import socket
+    import threading
+    fake, _ = propolis
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+    stop = threading.Event()
+
+    def handle(c):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            d = c.recv(1)
+            if not d:
+                return
+            head += d
+        try:
+            if b"upgrade: websocket" in head.lower():
+                for ch in b"HTTP/1.1 101 Switching Protocols\r\nX-Pad: " + b"a" * 1000:
+                    if stop.is_set():
+                        return
+                    c.sendall(bytes([ch]))
+                    time.sleep(1)
+                return
+            # Everything else goes to the fake server, one request per
+            # connection (qv's REST client may keep it alive: close after).
+            u = socket.create_connection(("127.0.0.1", fake.port))
+            u.sendall(head)
+            u.shutdown(socket.SHUT_WR)
+            while True:
+                d = u.recv(65536)
+                if not d:
+                    break
+                c.sendall(d)
+            u.close()
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    port = ls.getsockname()[1]
+    uri = fake.uri.replace(":%d?" % fake.port, ":%d?" % port)
+    # The VM is known per server address: the proxy's address knows it too.
+    states = tmp_path / "root" / "propolis"
+    shutil.copytree(states / ("127.0.0.1_%d" % fake.port), states / ("127.0.0.1_%d" % port))
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run([QV, "-c", uri, "vm", "console", "web01"], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=120)
+    finally:
+        stop.set()
+        ls.close()
+    took = time.monotonic() - t0
+    assert r.returncode == 1, r
+    assert "did not answer the websocket upgrade within 30 s" in r.stderr, r
+    assert took < 60, took
