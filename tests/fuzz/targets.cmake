@@ -32,6 +32,11 @@ if(QV_WITH_PROPOLIS)
     SOURCES ${QV_TOP}/drivers/propolis/propolis_http.c ${_util}/error.c ${_util}/json.c
             ${_util}/json_bounded.c ${_util}/textfile.c
     LIBS PkgConfig::SOUP)
+  # What a websocket server sends qv's console: the frame tracker against a
+  # reference reading, whole and in pieces.
+  qv_fuzz_target(fuzz_ws_frames
+    SOURCES ${QV_TOP}/tools/qv/ws_guard.c
+    LIBS PkgConfig::SOUP)
 endif()
 
 # The qv command line: it calls libqv's public API, so it links libqv's
