@@ -126,6 +126,10 @@ void remote_conn_free(struct remote_conn *rc);
 char *remote_tunnel_endpoint(struct remote_conn *rc, const char *vm);
 /* Stop every tunnel's threads and remove their sockets. */
 void remote_tunnels_free(struct remote_conn *rc);
+/* Remove the socket directories of processes that died without closing
+ * their connection (killed, or a signal qv does not catch); done at every
+ * connect, so they do not wait for the next console. */
+void remote_tunnels_sweep(void);
 /* Write all of buf to fd (which may be non-blocking) unless stop_fd (-1:
  * none) becomes readable first. 0, or -1 when fd is gone or stopped. */
 int remote_write_fd(int fd, const void *buf, size_t len, int stop_fd);

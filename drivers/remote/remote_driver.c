@@ -21,6 +21,7 @@ static int remote_open(struct qv_conn *conn)
     g_mutex_init(&rc->spare_lock);
     rc->spares = g_ptr_array_new();
     conn->priv = rc;
+    remote_tunnels_sweep();
     int r = remote_target_parse(conn, &rc->target);
     if (r == 0)
         r = remote_conn_connect(rc);

@@ -212,6 +212,15 @@ static void remove_stale(const char *base)
     }
 }
 
+void remote_tunnels_sweep(void)
+{
+    g_autofree char *base = runtime_base();
+    struct stat st;
+    /* Only a directory this user owns (and so made) is swept. */
+    if (lstat(base, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid())
+        remove_stale(base);
+}
+
 static struct remote_tunnels *tunnels_new(void)
 {
     g_autofree char *base = runtime_base();

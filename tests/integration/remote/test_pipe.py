@@ -296,3 +296,25 @@ def test_devices_attach_and_detach_on_the_remote_side_with_the_same_errors(state
         vm.detach_device(NIC)
         xml = local.lookup("rp-dev").xml
         assert "rp-data.img" not in xml and "52:54:00:12:34:56" not in xml
+
+
+def test_console_socket_dirs_of_dead_processes_go_at_connect(state, qv_bin, tmp_path):
+    """A qv killed while it tunnelled a console leaves its socket directory;
+    the next remote connection of the same user removes it, not only the
+    next console."""
+    run = tmp_path / "run"
+    base = run / "qv"
+    base.mkdir(parents=True, mode=0o700)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = base / ("remote-%d-abcdef" % dead.pid)
+    stale.mkdir(mode=0o700)
+    (stale / "console-0.sock").write_text("")
+    alive = base / ("remote-%d-ghijkl" % os.getpid())
+    alive.mkdir(mode=0o700)
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(run))
+    r = subprocess.run([qv_bin, "-c", pipe_uri(state, qv_bin), "vm", "list"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r
+    assert not stale.exists()
+    assert alive.exists()
