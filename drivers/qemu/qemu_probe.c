@@ -34,18 +34,6 @@ static GBytes *probe_bios(void)
     return g_bytes_new_take(rom, 65536);
 }
 
-/* Where verdicts are kept: per user, on a tmpfs where there is one, so a
- * reboot (new kernel, new microcode, KVM module options) probes again. */
-static char *cache_dir(void)
-{
-    const char *xdg = g_getenv("XDG_RUNTIME_DIR");
-    if (xdg && g_path_is_absolute(xdg))
-        return g_build_filename(xdg, "qv", NULL);
-    if (geteuid() == 0)
-        return g_strdup("/run/qv");
-    return g_build_filename(g_get_user_cache_dir(), "qv", NULL);
-}
-
 /* Boot, binary (resolved path, inode, size, mtime), accelerator and model:
  * any change makes another key. NULL when the binary cannot be found. */
 static char *cache_key(const char *emulator, const char *accel, const char *cpu)
@@ -232,7 +220,9 @@ int qemu_probe(const char *emulator, const char *accel, const char *cpu, char **
     if (!key)
         return qv_error_set(QV_ERR_NOT_FOUND, "QEMU probe: cannot find '%s' (or this boot's id)",
                             emulator);
-    g_autofree char *dir = cache_dir();
+    /* Per user, on a tmpfs where there is one: a reboot (new kernel, new
+     * microcode, KVM module options) probes again. */
+    g_autofree char *dir = proc_runtime_base();
     g_autofree char *name = g_strdup_printf("qemu-probe-%s.json", key);
     g_autofree char *file = g_build_filename(dir, name, NULL);
     int rc = cache_read(file, reason);

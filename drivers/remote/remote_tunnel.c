@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/proc/proc.h"
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
 #include "remote.h"
@@ -184,18 +185,6 @@ static void tunnel_free(gpointer data)
     g_free(t);
 }
 
-/* Where this process keeps its sockets: the user's runtime directory (a
- * tmpfs only the user can enter), as the qemu driver's probe cache. */
-static char *runtime_base(void)
-{
-    const char *xdg = g_getenv("XDG_RUNTIME_DIR");
-    if (xdg && g_path_is_absolute(xdg))
-        return g_build_filename(xdg, "qv", NULL);
-    if (geteuid() == 0)
-        return g_strdup("/run/qv");
-    return g_build_filename(g_get_user_cache_dir(), "qv", NULL);
-}
-
 /* Directories of processes that died without closing their connection. */
 static void remove_stale(const char *base)
 {
@@ -214,7 +203,7 @@ static void remove_stale(const char *base)
 
 void remote_tunnels_sweep(void)
 {
-    g_autofree char *base = runtime_base();
+    g_autofree char *base = proc_runtime_base();
     struct stat st;
     /* Only a directory this user owns (and so made) is swept. */
     if (lstat(base, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid())
@@ -223,7 +212,7 @@ void remote_tunnels_sweep(void)
 
 static struct remote_tunnels *tunnels_new(void)
 {
-    g_autofree char *base = runtime_base();
+    g_autofree char *base = proc_runtime_base();
     if (qv_dir_ensure(base, 0700) < 0)
         return NULL;
     struct stat st;

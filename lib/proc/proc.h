@@ -12,6 +12,10 @@
 
 /* <state_dir>/<kind>/<name>; the caller has checked name. */
 char *proc_vm_dir(const char *state_dir, const char *kind, const char *name);
+/* Where a user's short-lived files go (probe verdicts, console sockets):
+ * $XDG_RUNTIME_DIR/qv, a tmpfs only the user enters, else /run/qv for root,
+ * else the user's cache directory. Not created here. */
+char *proc_runtime_base(void);
 /* <state_dir>/<kind>, created 0700. */
 int proc_kind_dir_ensure(const char *state_dir, const char *kind);
 

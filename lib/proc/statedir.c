@@ -15,6 +15,16 @@ char *proc_vm_dir(const char *state_dir, const char *kind, const char *name)
     return g_build_filename(state_dir, kind, name, NULL);
 }
 
+char *proc_runtime_base(void)
+{
+    const char *xdg = g_getenv("XDG_RUNTIME_DIR");
+    if (xdg && g_path_is_absolute(xdg))
+        return g_build_filename(xdg, "qv", NULL);
+    if (geteuid() == 0)
+        return g_strdup("/run/qv");
+    return g_build_filename(g_get_user_cache_dir(), "qv", NULL);
+}
+
 int proc_kind_dir_ensure(const char *state_dir, const char *kind)
 {
     /* The root too: whoever owns it can swap the subdirectories under us.
