@@ -177,9 +177,19 @@ static void hammer(const char *uri, int ops)
         for (int k = 0; k < OP_COUNT; k++)
             ok[k] += w[i].ok[k];
     }
-    /* The mix really happened: every kind of operation succeeded. */
+    /* The mix really happened: every kind of operation succeeded, but for
+     * resume, which needs a VM another thread just paused and left alone:
+     * under ASan's timing a run once had none. It is checked on its own
+     * below, on this connection, after the hammering. */
     for (int k = 0; k < OP_COUNT; k++)
-        ck_assert_msg(ok[k] > 0, "no %s ever succeeded", op_names[k]);
+        ck_assert_msg(ok[k] > 0 || k == OP_RESUME, "no %s ever succeeded", op_names[k]);
+    struct vm *own = vm_create_on(conn, "resume-check", 1, 1 << 20);
+    ck_assert_msg(own, "%s", qv_last_error()->message);
+    ck_assert_int_eq(vm_start(own), 0);
+    ck_assert_int_eq(vm_pause(own), 0);
+    ck_assert_msg(vm_resume(own) == 0, "resume: %s", qv_last_error()->message);
+    ck_assert_int_eq(vm_get_state(own), VM_STATE_RUNNING);
+    vm_destroy(own);
 
     /* What is left is consistent: every listed VM can be found and used. */
     char **names = NULL;
