@@ -133,17 +133,17 @@ void remote_tunnels_sweep(void);
 /* Write all of buf to fd (which may be non-blocking) unless stop_fd (-1:
  * none) becomes readable first. 0, or -1 when fd is gone or stopped. */
 int remote_write_fd(int fd, const void *buf, size_t len, int stop_fd);
+/* Copy a_in to b_out and b_in to a_out until either side ends, a write
+ * fails, or stop_fd (-1: none) becomes readable. b_in -1 copies one way. */
+void remote_relay(int a_in, int b_out, int b_in, int a_out, int stop_fd);
 
 /* Helper side: where the console of the VM params name is, as the remote
  * host's driver gives it; NULL with the error set, also for a kind of
  * console that cannot be carried. */
 char *remote_console_resolve(struct qv_conn *conn, JsonObject *params);
 /* Open a console remote_console_resolve gave; *readonly for a log. An fd
- * or a QV_ERR_* with the error set. */
+ * or a QV_ERR_* with the error set. The helper relays it with remote_relay. */
 int remote_console_open(const char *endpoint, bool *readonly);
-/* Relay between the client (in_fd, out_fd) and the console until either
- * ends. */
-void remote_console_relay(int in_fd, int out_fd, int cfd, bool readonly);
 
 /* ---- Helper (remote_serve.c) ---- */
 /* vm_free, keeping the thread's error: a handle dropped on the way out of a

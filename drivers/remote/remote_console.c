@@ -1,9 +1,9 @@
 /* The helper's end of a console tunnel: after a "console" request the
- * stream carries the VM's console bytes both ways, as the remote host's
- * driver gives the console (a pty, a unix socket, or a log to read). */
+ * stream carries the VM's console bytes both ways (remote_relay), as the
+ * remote host's driver gives the console (a pty, a unix socket, or a log
+ * to read). */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -88,31 +88,4 @@ char *remote_console_resolve(struct qv_conn *conn, JsonObject *params)
         return NULL;
     }
     return out;
-}
-
-void remote_console_relay(int in_fd, int out_fd, int cfd, bool readonly)
-{
-    char buf[16384];
-    for (;;) {
-        struct pollfd p[2] = {
-            {.fd = cfd, .events = POLLIN},
-            {.fd = readonly ? -1 : in_fd, .events = POLLIN},
-        };
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            return;
-        }
-        for (int i = 0; i < 2; i++) {
-            if (!p[i].revents)
-                continue;
-            ssize_t n = read(p[i].fd, buf, sizeof(buf));
-            if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                continue;
-            /* The end of either side, or a pty whose QEMU went away (EIO),
-             * ends the tunnel. */
-            if (n <= 0 || remote_write_fd(i == 0 ? out_fd : cfd, buf, (size_t)n, -1) < 0)
-                return;
-        }
-    }
 }

@@ -119,30 +119,7 @@ static char *pipe_describe_end(struct remote_stream *s)
 static void pipe_pump(struct remote_stream *s, int fd, int stop_fd)
 {
     struct pipe_stream *p = (struct pipe_stream *)s;
-    char buf[16384];
-    for (;;) {
-        struct pollfd pf[3] = {
-            {.fd = p->fd, .events = POLLIN},
-            {.fd = fd, .events = POLLIN},
-            {.fd = stop_fd, .events = POLLIN},
-        };
-        if (poll(pf, 3, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            return;
-        }
-        if (pf[2].revents)
-            return;
-        for (int i = 0; i < 2; i++) {
-            if (!pf[i].revents)
-                continue;
-            ssize_t n = read(pf[i].fd, buf, sizeof(buf));
-            if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                continue;
-            if (n <= 0 || remote_write_fd(i == 0 ? fd : p->out_fd, buf, (size_t)n, stop_fd) < 0)
-                return;
-        }
-    }
+    remote_relay(p->fd, fd, fd, p->out_fd, stop_fd);
 }
 
 static gpointer reap(gpointer pid)

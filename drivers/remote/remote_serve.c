@@ -407,7 +407,7 @@ static int serve_console(struct serve *sv, struct remote_stream *s, int in_fd, i
         remote_write_fd(out_fd, msg, strlen(msg), -1);
         return 0;
     }
-    remote_console_relay(in_fd, out_fd, cfd, readonly);
+    remote_relay(cfd, out_fd, readonly ? -1 : in_fd, cfd, -1);
     close(cfd);
     return 0;
 }

@@ -77,6 +77,36 @@ int remote_write_fd(int fd, const void *buf, size_t len, int stop_fd)
     return 0;
 }
 
+void remote_relay(int a_in, int b_out, int b_in, int a_out, int stop_fd)
+{
+    char buf[16384];
+    for (;;) {
+        struct pollfd pf[3] = {
+            {.fd = a_in, .events = POLLIN},
+            {.fd = b_in, .events = POLLIN},
+            {.fd = stop_fd, .events = POLLIN},
+        };
+        if (poll(pf, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        if (pf[2].revents)
+            return;
+        for (int i = 0; i < 2; i++) {
+            if (!pf[i].revents)
+                continue;
+            ssize_t n = read(pf[i].fd, buf, sizeof(buf));
+            if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            /* The end of either side, or a pty whose QEMU went away (EIO),
+             * ends the relay. */
+            if (n <= 0 || remote_write_fd(i == 0 ? b_out : a_out, buf, (size_t)n, stop_fd) < 0)
+                return;
+        }
+    }
+}
+
 /* A stream whose helper relays the console of vm from now on. */
 static struct remote_stream *console_stream(struct remote_conn *rc, const char *vm)
 {
