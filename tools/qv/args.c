@@ -101,3 +101,17 @@ int cli_positionals(struct cli_args *a, int min, int max, const char *what, char
         *out = a->argv + optind;
     return n;
 }
+
+int cli_args_none(struct cli_args *a)
+{
+    int c;
+    while ((c = cli_getopt(a)) > 0)
+        ;
+    if (c < 0)
+        return -1;
+    if (cli_positionals(a, 0, 0, "argument", NULL) < 0) {
+        a->exit_code = CLI_EXIT_USAGE;
+        return -1;
+    }
+    return 0;
+}

@@ -71,6 +71,9 @@ int cli_getopt(struct cli_args *a);
 /* Collect the positional arguments: between min and max of them, described
  * by what ("NAME"). Returns their count or -1 after a usage error. */
 int cli_positionals(struct cli_args *a, int min, int max, const char *what, char ***out);
+/* For a command that takes no options and no arguments: 0 to go on, -1
+ * when it must return a->exit_code now (--help, or a usage error). */
+int cli_args_none(struct cli_args *a);
 /* Print "qv: PROG: message" and the pointer to --help; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const struct cli_args *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -23,13 +23,8 @@ int cli_cmd_remote_helper(struct cli *cli, int argc, char **argv)
     (void)cli;
     static const struct option opts[] = {{NULL, 0, NULL, 0}};
     struct cli_args a = CLI_ARGS("qv remote-helper", helper_help, opts, argc, argv);
-    int c;
-    while ((c = cli_getopt(&a)) > 0)
-        ;
-    if (c < 0)
+    if (cli_args_none(&a) < 0)
         return a.exit_code;
-    if (cli_positionals(&a, 0, 0, NULL, NULL) < 0)
-        return CLI_EXIT_USAGE;
     /* The protocol owns stdout: anything else that writes there (a stray
      * printf, a library's message) goes to stderr instead. */
     int out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);

@@ -95,13 +95,8 @@ static int system_info(struct cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {{NULL, 0, NULL, 0}};
     struct cli_args a = CLI_ARGS("qv system info", info_help, opts, argc, argv);
-    int c;
-    while ((c = cli_getopt(&a)) > 0)
-        ;
-    if (c < 0)
+    if (cli_args_none(&a) < 0)
         return a.exit_code;
-    if (cli_positionals(&a, 0, 0, NULL, NULL) < 0)
-        return CLI_EXIT_USAGE;
 
     printf("Version:      qv %s, libqv %s\n", QV_VERSION_STRING, qv_version());
     char **drivers = NULL;
