@@ -51,6 +51,12 @@ static GString *ws_request(SoupMessage *msg, bool tls, GError **err)
     return req;
 }
 
+static void ws_upgrade_late(GError **err, guint timeout_s)
+{
+    g_set_error(err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                "the server did not answer the websocket upgrade within %u s", timeout_s);
+}
+
 /* The answer's status line and headers, up to the blank line: read a byte
  * at a time so that nothing after it (the first frames) is taken from the
  * stream libsoup reads next. */
@@ -63,16 +69,24 @@ static GString *ws_read_head(GInputStream *in, GSocket *sock, guint timeout_s, G
     for (;;) {
         gint64 left = deadline - g_get_monotonic_time();
         if (timeout_s && left <= 0) {
-            g_set_error(err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                        "the server did not answer the websocket upgrade within %u s", timeout_s);
+            ws_upgrade_late(err, timeout_s);
             break;
         }
         if (timeout_s)
             g_socket_set_timeout(sock, (guint)((left + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC));
         char c;
-        gssize n = g_input_stream_read(in, &c, 1, NULL, err);
-        if (n < 0)
+        g_autoptr(GError) rerr = NULL;
+        gssize n = g_input_stream_read(in, &c, 1, NULL, &rerr);
+        if (n < 0) {
+            /* The per-read timeout is rounded up to whole seconds, so it can
+             * expire on the deadline itself: that is the deadline, not some
+             * other I/O failure. */
+            if (timeout_s && g_error_matches(rerr, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+                ws_upgrade_late(err, timeout_s);
+            else
+                g_propagate_error(err, g_steal_pointer(&rerr));
             break;
+        }
         if (n == 0) {
             g_set_error(err, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
                         "the server closed the connection before answering the websocket "
