@@ -1,0 +1,263 @@
+#!/bin/sh
+# Regenerate tests/data/xml/libvirt/: domain XML as libvirt 9.0 itself writes
+# it. Each input below is defined in libvirt's embedded QEMU driver (no
+# daemon: qemu:///embed?root=DIR), and `virsh dumpxml --inactive` is saved as
+# NAME.xml; the domains marked "run" are also started paused under TCG and
+# their live `virsh dumpxml` saved as NAME.live.xml. The outputs are
+# committed, so the tests never depend on libvirt being installed or
+# behaving the same; run this script (as root) only to refresh them.
+#
+# Disk images live under /var/tmp/qv-corpus: the tests substitute their own
+# directory for that prefix before starting a document.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-$here/../data/xml/libvirt}
+img=/var/tmp/qv-corpus
+command -v virsh >/dev/null || { echo "virsh is not installed" >&2; exit 77; }
+root=$(mktemp -d /tmp/qv-corpus-embed.XXXXXX)
+in=$(mktemp -d /tmp/qv-corpus-in.XXXXXX)
+trap 'rm -rf "$root" "$in"' EXIT
+mkdir -p "$root/etc" "$out" "$img"
+# No virtlogd and no confinement in a container: QEMU's output goes to a file.
+printf 'stdio_handler = "file"\nsecurity_driver = "none"\nuser = "root"\ngroup = "root"\n' >"$root/etc/qemu.conf"
+uri="qemu:///embed?root=$root"
+for f in a b c d; do
+    [ -e "$img/$f.qcow2" ] || qemu-img create -q -f qcow2 "$img/$f.qcow2" 64M
+done
+[ -e "$img/empty.iso" ] || truncate -s 1M "$img/empty.iso"
+
+# dom NAME run|norun: the domain body comes on stdin (name and type are
+# written here). The commands for every domain go to one virsh process: the
+# embedded driver lives in that process, and a domain started by one virsh
+# is not seen running by the next.
+cmds=$in/commands
+: >"$cmds"
+dom() {
+    name=$1 run=$2
+    { printf "<domain type='qemu'>\n  <name>corpus-%s</name>\n" "$name"; cat; printf '</domain>\n'; } \
+        >"$in/$name.xml"
+    {
+        echo "define $in/$name.xml"
+        echo "echo @@@$name.xml@@@"
+        echo "dumpxml --inactive corpus-$name"
+        if [ "$run" = run ]; then
+            echo "start --paused corpus-$name"
+            echo "echo @@@$name.live.xml@@@"
+            echo "dumpxml corpus-$name"
+            echo "destroy corpus-$name"
+        fi
+        echo "echo @@@@@@"
+        echo "undefine corpus-$name"
+    } >>"$cmds"
+}
+
+os_pc="<os><type arch='x86_64' machine='pc'>hvm</type></os>"
+os_q35="<os><type arch='x86_64' machine='q35'>hvm</type></os>"
+mem="<memory unit='MiB'>128</memory><vcpu>1</vcpu>"
+
+dom minimal run <<X
+$mem<os><type arch='x86_64'>hvm</type></os>
+X
+dom q35-minimal run <<X
+$mem$os_q35
+X
+dom pc-virtio-disk run <<X
+$mem$os_pc
+<devices>
+  <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
+    <source file='$img/a.qcow2'/><target dev='vda' bus='virtio'/></disk>
+  <disk type='file' device='cdrom'><driver name='qemu' type='raw'/>
+    <source file='$img/empty.iso'/><target dev='hdc' bus='ide'/><readonly/></disk>
+  <interface type='user'><model type='e1000'/></interface>
+</devices>
+X
+dom q35-sata run <<X
+<memory unit='MiB'>256</memory><currentMemory unit='MiB'>192</currentMemory><vcpu>2</vcpu>$os_q35
+<devices>
+  <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
+    <source file='$img/b.qcow2'/><target dev='sda' bus='sata'/></disk>
+  <disk type='file' device='cdrom'><target dev='sdb' bus='sata'/><readonly/></disk>
+  <interface type='user'><model type='virtio'/></interface>
+</devices>
+X
+dom pc-ide norun <<X
+$mem$os_pc
+<devices>
+  <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
+    <source file='$img/c.qcow2'/><target dev='hda' bus='ide'/></disk>
+  <disk type='file' device='cdrom'><source file='$img/empty.iso'/>
+    <target dev='hdc' bus='ide'/><readonly/></disk>
+</devices>
+X
+dom nic-network norun <<X
+$mem$os_q35
+<devices>
+  <interface type='network'><source network='default'/><model type='virtio'/></interface>
+</devices>
+X
+dom nic-bridge norun <<X
+$mem$os_pc
+<devices>
+  <interface type='bridge'><mac address='52:54:00:12:34:56'/><source bridge='br0'/>
+    <model type='virtio'/></interface>
+</devices>
+X
+dom serial-console run <<X
+$mem$os_pc
+<devices>
+  <serial type='pty'><target port='0'/></serial>
+  <console type='pty'><target type='serial' port='0'/></console>
+</devices>
+X
+dom vnc-video run <<X
+$mem$os_q35
+<devices>
+  <input type='tablet' bus='usb'/>
+  <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>
+  <video><model type='vga' vram='16384' heads='1'/></video>
+</devices>
+X
+dom video-virtio norun <<X
+$mem$os_q35
+<devices>
+  <graphics type='vnc' autoport='yes'/>
+  <video><model type='virtio' heads='1' primary='yes'/></video>
+</devices>
+X
+dom video-cirrus norun <<X
+$mem$os_pc
+<devices>
+  <graphics type='vnc' autoport='yes'/>
+  <video><model type='cirrus'/></video>
+</devices>
+X
+dom features run <<X
+$mem$os_pc
+<features><acpi/><apic/><pae/></features>
+X
+dom features-q35 norun <<X
+$mem$os_q35
+<features><acpi/><apic/><vmport state='off'/><smm state='on'/>
+  <hyperv mode='custom'><relaxed state='on'/><vapic state='on'/><spinlocks state='on' retries='8191'/></hyperv>
+</features>
+X
+dom cpu-host-passthrough norun <<X
+<memory unit='MiB'>128</memory><vcpu>4</vcpu>$os_q35
+<cpu mode='host-passthrough' check='none' migratable='on'>
+  <topology sockets='1' dies='1' cores='2' threads='2'/></cpu>
+X
+dom cpu-host-model norun <<X
+$mem$os_q35
+<cpu mode='host-model'/>
+X
+dom cpu-custom run <<X
+<memory unit='MiB'>128</memory><vcpu>2</vcpu>$os_pc
+<cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model>
+  <topology sockets='2' cores='1' threads='1'/></cpu>
+X
+dom clock-utc-timers run <<X
+$mem$os_pc
+<clock offset='utc'>
+  <timer name='rtc' tickpolicy='catchup'/>
+  <timer name='pit' tickpolicy='delay'/>
+  <timer name='hpet' present='no'/>
+</clock>
+X
+dom clock-localtime run <<X
+$mem$os_q35
+<clock offset='localtime'/>
+X
+dom lifecycle-pm run <<X
+$mem$os_pc
+<on_poweroff>destroy</on_poweroff>
+<on_reboot>destroy</on_reboot>
+<on_crash>destroy</on_crash>
+<pm><suspend-to-mem enabled='no'/><suspend-to-disk enabled='no'/></pm>
+X
+dom memballoon-none run <<X
+$mem$os_q35
+<devices><memballoon model='none'/></devices>
+X
+dom controllers norun <<X
+$mem$os_q35
+<devices>
+  <controller type='usb' model='qemu-xhci' ports='15'/>
+  <controller type='scsi' model='virtio-scsi'/>
+  <controller type='virtio-serial'/>
+  <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
+    <source file='$img/d.qcow2'/><target dev='sda' bus='scsi'/></disk>
+</devices>
+X
+dom channel-agent norun <<X
+$mem$os_q35
+<devices>
+  <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+  <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
+</devices>
+X
+dom kernel-boot norun <<X
+$mem<os><type arch='x86_64' machine='q35'>hvm</type>
+  <kernel>$img/vmlinuz</kernel><initrd>$img/initrd.img</initrd>
+  <cmdline>console=ttyS0 root=/dev/vda</cmdline></os>
+X
+dom vcpu-current norun <<X
+<title>Corpus VM</title><description>free text</description>
+<memory unit='GiB'>1</memory><currentMemory unit='MiB'>512</currentMemory>
+<vcpu placement='static' current='1'>4</vcpu>$os_pc
+X
+dom server-q35 run <<X
+<memory unit='MiB'>256</memory><vcpu>2</vcpu>
+<os><type arch='x86_64' machine='q35'>hvm</type><boot dev='hd'/><boot dev='cdrom'/></os>
+<features><acpi/><apic/></features>
+<cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model></cpu>
+<clock offset='utc'><timer name='rtc' tickpolicy='catchup'/><timer name='pit' tickpolicy='delay'/><timer name='hpet' present='no'/></clock>
+<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>
+<pm><suspend-to-mem enabled='no'/><suspend-to-disk enabled='no'/></pm>
+<devices>
+  <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
+    <source file='$img/a.qcow2'/><target dev='vda' bus='virtio'/></disk>
+  <disk type='file' device='cdrom'><driver name='qemu' type='raw'/>
+    <source file='$img/empty.iso'/><target dev='sda' bus='sata'/><readonly/></disk>
+  <interface type='user'><model type='virtio'/></interface>
+  <serial type='pty'><target type='isa-serial' port='0'><model name='isa-serial'/></target></serial>
+  <console type='pty'><target type='serial' port='0'/></console>
+  <input type='tablet' bus='usb'/>
+  <graphics type='vnc' port='-1' autoport='yes'><listen type='address' address='127.0.0.1'/></graphics>
+  <video><model type='virtio' heads='1' primary='yes'/></video>
+  <memballoon model='virtio'/>
+</devices>
+X
+dom server-pc run <<X
+<memory unit='MiB'>256</memory><vcpu>2</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+<features><acpi/><apic/><pae/></features>
+<clock offset='utc'/>
+<devices>
+  <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/>
+    <source file='$img/b.qcow2'/><target dev='vda' bus='virtio'/></disk>
+  <interface type='user'><mac address='52:54:00:aa:bb:cc'/><model type='rtl8139'/></interface>
+  <serial type='pty'/>
+  <input type='mouse' bus='ps2'/><input type='keyboard' bus='ps2'/>
+  <graphics type='vnc' autoport='yes'/>
+  <video><model type='cirrus'/></video>
+</devices>
+X
+dom i686 norun <<X
+$mem<os><type arch='i686' machine='pc'>hvm</type></os>
+X
+rm -f "$out"/*.xml
+# "@@@FILE@@@" starts a document, "@@@@@@" ends it; virsh's echo does not
+# always end its line, so a marker may share one with the document.
+virsh -q -c "$uri" "$(cat "$cmds")" | awk -v out="$out" '
+    {
+        line = $0
+        while ((i = index(line, "@@@")) > 0) {
+            if (file != "" && i > 1) print substr(line, 1, i - 1) > file
+            rest = substr(line, i + 3)
+            j = index(rest, "@@@")
+            file = j > 1 ? out "/" substr(rest, 1, j - 1) : ""
+            line = substr(rest, j + 3)
+        }
+        if (file != "" && line !~ /^Domain / && line != "") print line > file
+    }'
+echo "wrote $(ls "$out" | wc -l) documents to $out"
