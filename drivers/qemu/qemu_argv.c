@@ -363,10 +363,8 @@ static int add_chardevs(struct qemu_argv *v)
 static int check_tuning(struct qemu_argv *v)
 {
     const struct qv_domain *def = v->def;
-    /* Pins are applied to QEMU's vCPU threads at start; weight and quota
-     * would need a cgroup of our own. */
-    if (def->cputune.shares || def->cputune.cap)
-        return qemu_argv_unsupported(v, "<cputune> <shares>/<quota> (CPU weight and cap)");
+    /* Pins are applied to QEMU's vCPU threads at start, weight and quota
+     * through the VM's cgroup (qemu_cgroup.c): neither is argv. */
     for (guint i = 0; i < def->cputune.pins->len; i++) {
         const struct qv_vcpupin *p = &g_array_index(def->cputune.pins, struct qv_vcpupin, i);
         cpu_set_t set;

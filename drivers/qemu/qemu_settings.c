@@ -1,6 +1,7 @@
-/* Settings: CPU pinning applied to QEMU's vCPU threads and disk I/O limits
- * applied with block_set_io_throttle (at start, before the guest runs, and
- * live), and definition changes while the VM is down. */
+/* Settings: CPU pinning applied to QEMU's vCPU threads, disk I/O limits
+ * applied with block_set_io_throttle and the CPU weight and cap through the
+ * VM's cgroup (at start, before the guest runs, and live), and definition
+ * changes while the VM is down. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
@@ -178,7 +179,8 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
     if (rc < 0)
         return rc;
     bool live = qemu_vm_running(q);
-    if (live && set->kind != QV_SET_CPU_PIN && set->kind != QV_SET_IO_LIMIT)
+    bool cpu_limit = set->kind == QV_SET_CPU_WEIGHT || set->kind == QV_SET_CPU_CAP;
+    if (live && set->kind != QV_SET_CPU_PIN && set->kind != QV_SET_IO_LIMIT && !cpu_limit)
         return qv_error_set(QV_ERR_UNSUPPORTED,
                             "the qemu driver cannot change this setting of VM '%s' while it runs; "
                             "stop it first",
@@ -200,6 +202,10 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
                 rc = io_throttle(q, m, d);
         }
         qmp_close(m);
+        if (rc < 0)
+            return rc;
+    } else if (live && cpu_limit) {
+        rc = qemu_cgroup_live(q, def);
         if (rc < 0)
             return rc;
     } else if (live) {

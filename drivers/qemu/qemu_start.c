@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../lib/proc/cgroup.h"
 #include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
 #include "../../lib/util/fileio.h"
@@ -239,6 +240,9 @@ static int start_locked(struct qemu_vm *q)
             json_array_add_int_element(ports, p.ssh_ports[i]);
         json_object_set_array_member(rt.extra, "ssh_ports", ports);
         json_object_set_string_member(rt.extra, "console", console);
+        rc = qemu_cgroup_at_start(q, def, &rt);
+    }
+    if (rc == 0) {
         rc = proc_runtime_write(q->dir, &rt);
     }
     qemu_prepared_clear(&p);
@@ -251,8 +255,11 @@ static int start_locked(struct qemu_vm *q)
         rc = qmp_command(m, "cont", NULL, NULL, QEMU_QMP_TIMEOUT_MS);
     qmp_close(m);
     if (rc < 0) {
-        proc_runtime_clear(&rt);
         kill_and_clean(q, 0, pidfile);
+        /* Also when the record naming it was never written. */
+        if (rt.cgroup)
+            proc_cgroup_remove(rt.cgroup, q->dir);
+        proc_runtime_clear(&rt);
         qv_error_prefix("cannot start VM '%s'", q->name);
         return explain_failed_start(def);
     }

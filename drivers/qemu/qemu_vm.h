@@ -95,6 +95,14 @@ int qemu_apply_pins(struct qemu_vm *q, struct qmp *m, const struct qv_domain *de
 /* Apply the disks' <iotune> limits (QEMU running). */
 int qemu_apply_iotune(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def);
 int qemu_vm_set(struct vm *vm, const struct qv_setting *set);
+/* The CPU weight and cap (<cputune> shares/quota) through the VM's own
+ * cgroup: at start, into rt->cgroup, before the guest runs; live, creating
+ * the group if the VM started without one. */
+struct proc_runtime;
+int qemu_cgroup_at_start(struct qemu_vm *q, const struct qv_domain *def, struct proc_runtime *rt);
+int qemu_cgroup_live(struct qemu_vm *q, const struct qv_domain *def);
+/* The running VM's cgroup, or NULL. */
+char *qemu_cgroup_path(struct qemu_vm *q);
 
 int qemu_snapshot_create(struct vm *vm, const char *name, unsigned flags);
 int qemu_snapshot_restore(struct vm *vm, const char *name);

@@ -50,6 +50,7 @@ bool proc_identity_alive(const struct proc_identity *id);
  * the driver's own members (ports, ...). */
 struct proc_runtime {
     struct proc_identity id;
+    char *cgroup;      /* the VM's own cgroup (lib/proc/cgroup.h), or NULL */
     JsonObject *extra; /* may be NULL */
 };
 int proc_runtime_write(const char *dir, const struct proc_runtime *rt);
@@ -85,7 +86,8 @@ int proc_wait_gone(const struct proc_identity *id, int timeout_ms);
  * are ignored: the log is for people, it never decides anything. */
 void proc_log(const char *dir, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
-/* Remove every *.sock and the runtime record of a VM whose process died. */
+/* Remove every *.sock, the cgroup and the runtime record of a VM whose
+ * process died. */
 void proc_cleanup_runtime(const char *dir);
 
 #endif

@@ -19,6 +19,10 @@ int proc_runtime_write(const char *dir, const struct proc_runtime *rt)
     json_builder_add_int_value(b, (gint64)rt->id.start_time);
     json_builder_set_member_name(b, "cmdline");
     json_builder_add_string_value(b, rt->id.cmdline ? rt->id.cmdline : "");
+    if (rt->cgroup) {
+        json_builder_set_member_name(b, "cgroup");
+        json_builder_add_string_value(b, rt->cgroup);
+    }
     if (rt->extra) {
         json_builder_set_member_name(b, "extra");
         JsonNode *n = json_node_new(JSON_NODE_OBJECT);
@@ -57,6 +61,7 @@ int proc_runtime_read(const char *dir, struct proc_runtime *rt)
     rt->id.pid = (pid_t)p;
     rt->id.start_time = (uint64_t)json_node_get_int(st);
     rt->id.cmdline = g_strdup(json_node_get_string(cmd));
+    rt->cgroup = g_strdup(qv_json_str(o, "cgroup"));
     JsonNode *extra = json_object_get_member(o, "extra");
     if (extra && JSON_NODE_HOLDS_OBJECT(extra))
         rt->extra = json_object_ref(json_node_get_object(extra));
@@ -66,6 +71,7 @@ int proc_runtime_read(const char *dir, struct proc_runtime *rt)
 void proc_runtime_clear(struct proc_runtime *rt)
 {
     proc_identity_clear(&rt->id);
+    g_clear_pointer(&rt->cgroup, g_free);
     g_clear_pointer(&rt->extra, json_object_unref);
 }
 

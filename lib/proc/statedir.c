@@ -8,6 +8,7 @@
 #include "../util/error.h"
 #include "../util/fileio.h"
 #include "../util/lock.h"
+#include "cgroup.h"
 #include "proc.h"
 
 char *proc_vm_dir(const char *state_dir, const char *kind, const char *name)
@@ -83,6 +84,14 @@ void proc_cleanup_runtime(const char *dir)
                 g_autofree char *p = g_build_filename(dir, e, NULL);
                 unlink(p);
             }
+    }
+    struct proc_runtime rt;
+    if (proc_runtime_read(dir, &rt) == 0) {
+        if (rt.cgroup)
+            proc_cgroup_remove(rt.cgroup, dir);
+        proc_runtime_clear(&rt);
+    } else {
+        qv_reset_error();
     }
     proc_runtime_remove(dir);
 }

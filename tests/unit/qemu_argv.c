@@ -641,9 +641,6 @@ START_TEST(refused_elements)
                          "io='native'/><source file='/x'/><target dev='vda' bus='virtio'/></disk>"
                          "</devices></domain>",
                 QV_ERR_INVALID_ARG, "io='native' needs cache='none'");
-    build_fails(HEAD MEM "<cputune><shares>512</shares></cputune>"
-                         "<os><type arch='x86_64'>hvm</type></os></domain>",
-                QV_ERR_UNSUPPORTED, "CPU weight and cap");
     build_fails(HEAD MEM "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
                          "<disk type='file' device='disk'><source file='/x'/>"
                          "<target dev='sda' bus='sata'/></disk></devices></domain>",

@@ -664,12 +664,117 @@ START_TEST(cpu_pinning_and_settings)
     OK(vm_set_vcpus(vm, 1));
     OK(vm_get_info(vm, &info));
     ck_assert_uint_eq(info.vcpus, 1);
-    /* A setting QEMU could not be started with is refused. */
-    ck_assert_int_eq(vm_set_cpu_weight(vm, 512), QV_ERR_UNSUPPORTED);
-    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "CPU weight"));
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
+/* Whether this host has a cgroup hierarchy with the cpu controller, read
+ * independently of lib/proc: a v1 'cpu' mount, or cpu offered at the root
+ * of the unified hierarchy. */
+static bool host_has_cpu_cgroup(void)
+{
+    g_autofree char *mounts = NULL, *ctl = NULL;
+    if (g_file_get_contents("/proc/self/mounts", &mounts, NULL, NULL)) {
+        g_auto(GStrv) lines = g_strsplit(mounts, "\n", -1);
+        for (char **l = lines; *l; l++) {
+            g_auto(GStrv) f = g_strsplit(*l, " ", -1);
+            if (g_strv_length(f) < 4 || strcmp(f[2], "cgroup") != 0)
+                continue;
+            g_auto(GStrv) opts = g_strsplit(f[3], ",", -1);
+            if (g_strv_contains((const char *const *)opts, "cpu"))
+                return true;
+        }
+    }
+    return g_file_get_contents("/sys/fs/cgroup/cgroup.controllers", &ctl, NULL, NULL) &&
+           strstr(ctl, "cpu") != NULL;
+}
+
+static char *cgroup_value(const char *dir, const char *file)
+{
+    g_autofree char *p = g_build_filename(dir, file, NULL);
+    char *text = NULL;
+    ck_assert_msg(g_file_get_contents(p, &text, NULL, NULL), "cannot read %s", p);
+    return g_strstrip(text);
+}
+
+START_TEST(cpu_weight_and_cap_through_cgroup)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(
+        c, "<domain type='qemu'><name>cg1</name><memory unit='MiB'>32</memory><vcpu>2</vcpu>"
+           "<cputune><shares>512</shares><period>100000</period><quota>50000</quota></cputune>"
+           "<os><type arch='x86_64'>hvm</type></os></domain>");
+    if (!host_has_cpu_cgroup()) {
+        /* Then the start says what is missing and leaves nothing running. */
+        ck_assert_int_lt(vm_start(vm), 0);
+        ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "cpu controller"));
+        ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
+        vm_destroy(vm);
+        qv_close(c);
+        return;
+    }
+    OK(vm_start(vm));
+    g_autofree char *dir = g_build_filename(root, "qemu", "cg1", NULL);
+    struct proc_runtime rt;
+    OK(proc_runtime_read(dir, &rt));
+    ck_assert_ptr_nonnull(rt.cgroup);
+    g_autofree char *cg = g_strdup(rt.cgroup);
+    g_autofree char *pid = g_strdup_printf("%d", (int)rt.id.pid);
+    proc_runtime_clear(&rt);
+    /* Every QEMU thread is in the VM's group, with its values. */
+    g_autofree char *procs = cgroup_value(cg, "cgroup.procs");
+    ck_assert_str_eq(procs, pid);
+    g_autofree char *shares_file = g_build_filename(cg, "cpu.shares", NULL);
+    bool v1 = g_file_test(shares_file, G_FILE_TEST_EXISTS);
+    if (v1) {
+        g_autofree char *shares = cgroup_value(cg, "cpu.shares");
+        g_autofree char *quota = cgroup_value(cg, "cpu.cfs_quota_us");
+        ck_assert_str_eq(shares, "2048");
+        ck_assert_str_eq(quota, "100000"); /* 50 % of a CPU for each of 2 vCPUs */
+    } else {
+        g_autofree char *weight = cgroup_value(cg, "cpu.weight");
+        g_autofree char *max = cgroup_value(cg, "cpu.max");
+        ck_assert_str_eq(weight, "200");
+        ck_assert_str_eq(max, "100000 100000");
+    }
+    /* Live, and kept in the definition. */
+    OK(vm_set_cpu_weight(vm, 1024));
+    OK(vm_set_cpu_cap(vm, 0));
+    if (v1) {
+        g_autofree char *shares = cgroup_value(cg, "cpu.shares");
+        g_autofree char *quota = cgroup_value(cg, "cpu.cfs_quota_us");
+        ck_assert_str_eq(shares, "4096");
+        ck_assert_str_eq(quota, "-1");
+    } else {
+        g_autofree char *max = cgroup_value(cg, "cpu.max");
+        ck_assert_str_eq(max, "max 100000");
+    }
     char *xml = vm_get_xml(vm);
-    ck_assert_ptr_null(strstr(xml, "<shares>"));
+    ck_assert_ptr_nonnull(strstr(xml, "<shares>1024</shares>"));
+    ck_assert_ptr_null(strstr(xml, "<quota>"));
     qv_free(xml);
+    /* The group goes with the process. */
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    ck_assert(!g_file_test(cg, G_FILE_TEST_EXISTS));
+
+    /* A VM started without limits gets its group when one is set live. */
+    OK(vm_start(vm));
+    OK(vm_set_cpu_cap(vm, 20));
+    OK(proc_runtime_read(dir, &rt));
+    ck_assert_ptr_nonnull(rt.cgroup);
+    g_autofree char *cg2 = g_strdup(rt.cgroup);
+    proc_runtime_clear(&rt);
+    g_autofree char *procs2 = cgroup_value(cg2, "cgroup.procs");
+    g_autofree char *pid2 = g_strdup_printf("%d", (int)qemu_pid("cg1"));
+    ck_assert_str_eq(procs2, pid2);
+    /* A crash is seen and its group removed too. */
+    ck_assert_int_eq(kill(qemu_pid("cg1"), SIGKILL), 0);
+    OK(vm_wait(vm, 10000));
+    struct vm_info info;
+    OK(vm_get_info(vm, &info));
+    ck_assert_int_eq(info.reason, VM_REASON_CRASHED);
+    ck_assert(!g_file_test(cg2, G_FILE_TEST_EXISTS));
     vm_destroy(vm);
     qv_close(c);
 }
@@ -858,6 +963,7 @@ int main(void)
     tcase_add_test(tc, damaged_snapshot_record_is_listed);
     tcase_add_test(tc, concurrent_starts_serialise);
     tcase_add_test(tc, cpu_pinning_and_settings);
+    tcase_add_test(tc, cpu_weight_and_cap_through_cgroup);
     tcase_add_test(tc, clone_copies_disks);
     tcase_add_test(tc, interrupted_start_orphan_is_reaped);
     tcase_add_test(tc, damaged_runtime_record_is_destroyable);

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/proc/cgroup.h"
 #include "lib/proc/proc.h"
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
@@ -122,6 +123,12 @@ START_TEST(runtime_round_trip_and_bad_files)
     ck_assert_uint_eq(back.id.start_time, 987654321);
     ck_assert_str_eq(back.id.cmdline, "qemu-system-x86_64 -name x");
     ck_assert_int_eq(json_object_get_int_member(back.extra, "ssh_port"), 2222);
+    ck_assert_ptr_null(back.cgroup);
+    proc_runtime_clear(&back);
+    rt.cgroup = g_strdup("/sys/fs/cgroup/cpu/qv/qemu-x-12345678");
+    ck_assert_int_eq(proc_runtime_write(dir, &rt), 0);
+    ck_assert_int_eq(proc_runtime_read(dir, &back), 0);
+    ck_assert_str_eq(back.cgroup, rt.cgroup);
     proc_runtime_clear(&back);
     proc_runtime_clear(&rt);
 
@@ -212,6 +219,107 @@ START_TEST(log_and_cleanup)
 }
 END_TEST
 
+/* A hybrid host (v1 controllers, an empty unified hierarchy: this
+ * project's CI machine), a delegated v2 host, and a container whose
+ * hierarchy is mounted from a sub-tree. */
+START_TEST(cgroup_located_from_proc_files)
+{
+    const char *hybrid_mi =
+        "30 25 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755\n"
+        "31 30 0:27 / /sys/fs/cgroup/unified rw,relatime shared:10 - cgroup2 cgroup2 rw\n"
+        "33 30 0:29 / /sys/fs/cgroup/cpu rw,relatime shared:12 - cgroup cgroup rw,cpu\n"
+        "34 30 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n"
+        "35 30 0:31 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n";
+    const char *hybrid_cg = "4:memory:/some/job\n3:cpuacct:/\n1:cpu:/user.slice\n0::/user.slice\n";
+    struct proc_cgroup_host h;
+    proc_cgroup_locate(hybrid_mi, hybrid_cg, &h);
+    ck_assert_str_eq(h.v1_dir, "/sys/fs/cgroup/cpu/user.slice");
+    ck_assert_str_eq(h.v2_dir, "/sys/fs/cgroup/unified/user.slice");
+    proc_cgroup_host_clear(&h);
+
+    const char *v2_mi = "29 23 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 "
+                        "rw,nsdelegate,memory_recursiveprot\n";
+    const char *v2_cg = "0::/user.slice/user-1000.slice/user@1000.service/app.slice/qv.scope\n";
+    proc_cgroup_locate(v2_mi, v2_cg, &h);
+    ck_assert_ptr_null(h.v1_dir);
+    ck_assert_str_eq(h.v2_dir, "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/"
+                               "app.slice/qv.scope");
+    proc_cgroup_host_clear(&h);
+
+    /* A mount of /docker/abc at /sys/fs/cgroup, with an escaped blank. */
+    const char *ct_mi = "40 30 0:26 /docker/abc /sys/fs/cgroup\\040x rw - cgroup2 cgroup2 rw\n"
+                        "garbage without the separator\n";
+    proc_cgroup_locate(ct_mi, "0::/docker/abc/inner\n", &h);
+    ck_assert_str_eq(h.v2_dir, "/sys/fs/cgroup x/inner");
+    proc_cgroup_host_clear(&h);
+
+    proc_cgroup_locate("", "", &h);
+    ck_assert_ptr_null(h.v1_dir);
+    ck_assert_ptr_null(h.v2_dir);
+    proc_cgroup_locate(NULL, NULL, &h);
+    ck_assert_ptr_null(h.v2_dir);
+}
+END_TEST
+
+static const char *value_of(const struct proc_cgroup_file *f, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(f[i].name, name) == 0)
+            return f[i].value;
+    return NULL;
+}
+
+START_TEST(cgroup_cpu_values)
+{
+    struct proc_cgroup_file f[3];
+    /* v1: the kernel's normal 1024 shares is qv's 256; a 30 % cap per vCPU
+     * of a 2-vCPU VM is 60 % of one CPU for the group. */
+    int n = proc_cgroup_cpu_files(PROC_CGROUP_V1, 512, 30, 2, f);
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(value_of(f, n, "cpu.shares"), "2048");
+    ck_assert_str_eq(value_of(f, n, "cpu.cfs_period_us"), "100000");
+    ck_assert_str_eq(value_of(f, n, "cpu.cfs_quota_us"), "60000");
+    n = proc_cgroup_cpu_files(PROC_CGROUP_V1, 0, 0, 4, f);
+    ck_assert_str_eq(value_of(f, n, "cpu.shares"), "1024");
+    ck_assert_str_eq(value_of(f, n, "cpu.cfs_quota_us"), "-1");
+    n = proc_cgroup_cpu_files(PROC_CGROUP_V1, 65535, 100, 1, f);
+    ck_assert_str_eq(value_of(f, n, "cpu.shares"), "262140");
+
+    /* v2: normal is 100. */
+    n = proc_cgroup_cpu_files(PROC_CGROUP_V2, 512, 30, 2, f);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(value_of(f, n, "cpu.weight"), "200");
+    ck_assert_str_eq(value_of(f, n, "cpu.max"), "60000 100000");
+    n = proc_cgroup_cpu_files(PROC_CGROUP_V2, 1, 0, 1, f);
+    ck_assert_str_eq(value_of(f, n, "cpu.weight"), "1");
+    ck_assert_str_eq(value_of(f, n, "cpu.max"), "max 100000");
+    n = proc_cgroup_cpu_files(PROC_CGROUP_V2, 25600, 0, 1, f);
+    ck_assert_str_eq(value_of(f, n, "cpu.weight"), "10000");
+    /* More than cpu.weight can say is refused, not clamped. */
+    ck_assert_int_eq(proc_cgroup_cpu_files(PROC_CGROUP_V2, 30000, 0, 1, f), QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "cgroup v2"));
+    ck_assert_int_eq(proc_cgroup_cpu_files(PROC_CGROUP_NONE, 512, 0, 1, f), QV_ERR_UNSUPPORTED);
+}
+END_TEST
+
+/* A runtime record can be edited by hand: only a group named qv/<leaf> in
+ * a cgroup file system is ever removed. */
+START_TEST(cgroup_remove_refuses_other_directories)
+{
+    g_autofree char *dir = tmpdir();
+    g_autofree char *qv = g_build_filename(dir, "qv", NULL);
+    g_autofree char *victim = g_build_filename(qv, "victim", NULL);
+    ck_assert_int_eq(g_mkdir_with_parents(victim, 0700), 0);
+    proc_cgroup_remove(victim, dir);
+    ck_assert(g_file_test(victim, G_FILE_TEST_IS_DIR));
+    g_autofree char *log = g_build_filename(dir, "qv.log", NULL);
+    g_autofree char *text = NULL;
+    ck_assert(g_file_get_contents(log, &text, NULL, NULL));
+    ck_assert_ptr_nonnull(strstr(text, "not a qv cgroup"));
+    qv_dir_remove_tree(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("qemu_proc");
@@ -223,6 +331,9 @@ int main(void)
     tcase_add_test(tc, pidfiles);
     tcase_add_test(tc, locks_serialise_callers);
     tcase_add_test(tc, log_and_cleanup);
+    tcase_add_test(tc, cgroup_located_from_proc_files);
+    tcase_add_test(tc, cgroup_cpu_values);
+    tcase_add_test(tc, cgroup_remove_refuses_other_directories);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,276 @@
+/* A cgroup per VM for the CPU weight and cap. Each VM's group sits under
+ * <the caller's own cgroup>/qv, so qv never writes outside the part of the
+ * tree it was started in (on v2 that is the part delegated to it). */
+#define _GNU_SOURCE
+#include "cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "../util/error.h"
+#include "proc.h"
+
+/* Kernel defaults: v1 cpu.shares 1024 and v2 cpu.weight 100 are "normal";
+ * qv's weight scale has 256 as normal (libvirt's <shares> is relative too). */
+#define QV_WEIGHT_NORMAL 256
+#define V1_SHARES_NORMAL 1024
+#define V2_WEIGHT_NORMAL 100
+#define V2_WEIGHT_MAX 10000
+#define CAP_PERIOD_US 100000
+
+/* Our own path in the hierarchy whose /proc/self/cgroup line matches. */
+static char *own_path(const char *self_cgroup, bool v2)
+{
+    g_auto(GStrv) lines = g_strsplit(self_cgroup, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        g_auto(GStrv) f = g_strsplit(*l, ":", 3);
+        if (g_strv_length(f) != 3 || f[2][0] != '/')
+            continue;
+        if (v2 && strcmp(f[0], "0") == 0 && f[1][0] == '\0')
+            return g_strdup(f[2]);
+        if (!v2) {
+            g_auto(GStrv) ctl = g_strsplit(f[1], ",", -1);
+            if (g_strv_contains((const char *const *)ctl, "cpu"))
+                return g_strdup(f[2]);
+        }
+    }
+    return NULL;
+}
+
+/* mount point + (own path relative to the mount's root), so that a
+ * hierarchy mounted from a sub-tree (containers) resolves too. */
+static char *join_mount(const char *root, const char *mnt, const char *own)
+{
+    const char *rel = own;
+    if (strcmp(root, "/") != 0 && g_str_has_prefix(own, root) &&
+        (own[strlen(root)] == '/' || own[strlen(root)] == '\0'))
+        rel = own + strlen(root);
+    return g_build_filename(mnt, rel, NULL);
+}
+
+void proc_cgroup_locate(const char *mountinfo, const char *self_cgroup, struct proc_cgroup_host *h)
+{
+    h->v1_dir = h->v2_dir = NULL;
+    g_autofree char *own1 = own_path(self_cgroup ? self_cgroup : "", false);
+    g_autofree char *own2 = own_path(self_cgroup ? self_cgroup : "", true);
+    g_auto(GStrv) lines = g_strsplit(mountinfo ? mountinfo : "", "\n", -1);
+    for (char **l = lines; *l; l++) {
+        /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPEROPTS */
+        const char *dash = strstr(*l, " - ");
+        if (!dash)
+            continue;
+        g_autofree char *head = g_strndup(*l, (gsize)(dash - *l));
+        g_auto(GStrv) f = g_strsplit(head, " ", -1);
+        g_auto(GStrv) t = g_strsplit(dash + 3, " ", -1);
+        if (g_strv_length(f) < 5 || g_strv_length(t) < 3)
+            continue;
+        g_autofree char *root = g_strcompress(f[3]);
+        g_autofree char *mnt = g_strcompress(f[4]);
+        if (strcmp(t[0], "cgroup2") == 0 && own2 && !h->v2_dir) {
+            h->v2_dir = join_mount(root, mnt, own2);
+        } else if (strcmp(t[0], "cgroup") == 0 && own1 && !h->v1_dir) {
+            g_auto(GStrv) opts = g_strsplit(t[2], ",", -1);
+            if (g_strv_contains((const char *const *)opts, "cpu"))
+                h->v1_dir = join_mount(root, mnt, own1);
+        }
+    }
+}
+
+void proc_cgroup_host_clear(struct proc_cgroup_host *h)
+{
+    g_clear_pointer(&h->v1_dir, g_free);
+    g_clear_pointer(&h->v2_dir, g_free);
+}
+
+int proc_cgroup_cpu_files(enum proc_cgroup_version v, uint32_t weight, uint32_t cap, uint32_t vcpus,
+                          struct proc_cgroup_file files[3])
+{
+    uint32_t w = weight ? weight : QV_WEIGHT_NORMAL;
+    /* The cap is per vCPU; the group holds all of them (and QEMU's own
+     * threads), so it gets the sum. */
+    uint64_t quota = cap ? (uint64_t)cap * CAP_PERIOD_US / 100 * (vcpus ? vcpus : 1) : 0;
+    int n = 0;
+    if (v == PROC_CGROUP_V1) {
+        files[n].name = "cpu.shares";
+        g_snprintf(files[n++].value, sizeof(files[0].value), "%" G_GUINT64_FORMAT,
+                   (uint64_t)w * V1_SHARES_NORMAL / QV_WEIGHT_NORMAL);
+        files[n].name = "cpu.cfs_period_us";
+        g_snprintf(files[n++].value, sizeof(files[0].value), "%d", CAP_PERIOD_US);
+        files[n].name = "cpu.cfs_quota_us";
+        if (quota)
+            g_snprintf(files[n++].value, sizeof(files[0].value), "%" G_GUINT64_FORMAT, quota);
+        else
+            g_strlcpy(files[n++].value, "-1", sizeof(files[0].value));
+        return n;
+    }
+    if (v == PROC_CGROUP_V2) {
+        uint64_t v2w = ((uint64_t)w * V2_WEIGHT_NORMAL + QV_WEIGHT_NORMAL / 2) / QV_WEIGHT_NORMAL;
+        if (v2w > V2_WEIGHT_MAX)
+            return qv_error_set(QV_ERR_UNSUPPORTED,
+                                "CPU weight %u is more than cgroup v2 can express (its cpu.weight "
+                                "stops at %d, which is weight %d)",
+                                w, V2_WEIGHT_MAX,
+                                V2_WEIGHT_MAX * QV_WEIGHT_NORMAL / V2_WEIGHT_NORMAL);
+        files[n].name = "cpu.weight";
+        g_snprintf(files[n++].value, sizeof(files[0].value), "%" G_GUINT64_FORMAT, v2w ? v2w : 1);
+        files[n].name = "cpu.max";
+        if (quota)
+            g_snprintf(files[n++].value, sizeof(files[0].value), "%" G_GUINT64_FORMAT " %d", quota,
+                       CAP_PERIOD_US);
+        else
+            g_snprintf(files[n++].value, sizeof(files[0].value), "max %d", CAP_PERIOD_US);
+        return n;
+    }
+    return qv_error_set(QV_ERR_UNSUPPORTED, "no cgroup hierarchy with the cpu controller");
+}
+
+static int write_file(const char *dir, const char *name, const char *value)
+{
+    g_autofree char *p = g_build_filename(dir, name, NULL);
+    int fd = open(p, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot open %s", p);
+    ssize_t n = write(fd, value, strlen(value));
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return qv_error_set_errno(QV_ERR_SYSTEM, e, "cannot write '%s' to %s", value, p);
+    return 0;
+}
+
+static bool file_has_word(const char *dir, const char *name, const char *word)
+{
+    g_autofree char *p = g_build_filename(dir, name, NULL);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(p, &text, NULL, NULL))
+        return false;
+    g_auto(GStrv) words = g_strsplit_set(g_strstrip(text), " \n", -1);
+    return g_strv_contains((const char *const *)words, word);
+}
+
+static int make_dir(const char *p)
+{
+    if (mkdir(p, 0755) < 0 && errno != EEXIST)
+        return qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot create cgroup %s", p);
+    return 0;
+}
+
+/* v2: the cpu controller must reach our group and be passed down twice,
+ * to qv/ and to the VM's group. A group that holds processes cannot pass
+ * controllers down (the "no internal processes" rule) unless it is the
+ * root, which is exactly the case where the host has not delegated a
+ * sub-tree to us. */
+static int v2_prepare(const char *own, const char *base)
+{
+    if (!file_has_word(own, "cgroup.controllers", "cpu"))
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "cgroup v2 does not give the cpu controller to %s (the host has not "
+                            "delegated it: start qv in a delegated group, e.g. "
+                            "systemd-run --user --scope -p Delegate=yes)",
+                            own);
+    if (!file_has_word(own, "cgroup.subtree_control", "cpu") &&
+        write_file(own, "cgroup.subtree_control", "+cpu") < 0) {
+        qv_error_prefix("cgroup v2: cannot enable the cpu controller below %s (a group that "
+                        "holds processes cannot; start qv in a delegated group of its own, e.g. "
+                        "systemd-run --user --scope -p Delegate=yes)",
+                        own);
+        return qv_error_code();
+    }
+    int rc = make_dir(base);
+    if (rc == 0 && !file_has_word(base, "cgroup.subtree_control", "cpu"))
+        rc = write_file(base, "cgroup.subtree_control", "+cpu");
+    return rc;
+}
+
+int proc_cgroup_create(const char *leaf, char **path)
+{
+    *path = NULL;
+    g_autofree char *mountinfo = NULL, *self = NULL;
+    g_file_get_contents("/proc/self/mountinfo", &mountinfo, NULL, NULL);
+    g_file_get_contents("/proc/self/cgroup", &self, NULL, NULL);
+    struct proc_cgroup_host h;
+    proc_cgroup_locate(mountinfo, self, &h);
+    int rc;
+    g_autofree char *base = NULL;
+    /* v2 only where it carries the cpu controller: on a hybrid host (this
+     * project's CI) the unified hierarchy is mounted but empty. */
+    if (h.v2_dir && (file_has_word(h.v2_dir, "cgroup.controllers", "cpu") || !h.v1_dir)) {
+        base = g_build_filename(h.v2_dir, "qv", NULL);
+        rc = v2_prepare(h.v2_dir, base);
+    } else if (h.v1_dir) {
+        base = g_build_filename(h.v1_dir, "qv", NULL);
+        rc = make_dir(base);
+    } else {
+        rc = qv_error_set(QV_ERR_UNSUPPORTED,
+                          "no cgroup hierarchy with the cpu controller is mounted (neither cgroup "
+                          "v2 nor a v1 'cpu' hierarchy in /proc/self/mountinfo)");
+    }
+    proc_cgroup_host_clear(&h);
+    if (rc < 0)
+        return rc;
+    g_autofree char *p = g_build_filename(base, leaf, NULL);
+    rc = make_dir(p);
+    if (rc < 0)
+        return rc;
+    *path = g_steal_pointer(&p);
+    return 0;
+}
+
+int proc_cgroup_write(const char *path, const struct proc_cgroup_file *files, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int rc = write_file(path, files[i].name, files[i].value);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int proc_cgroup_attach(const char *path, pid_t pid)
+{
+    char v[24];
+    g_snprintf(v, sizeof v, "%d", (int)pid);
+    return write_file(path, "cgroup.procs", v);
+}
+
+enum proc_cgroup_version proc_cgroup_version_of(const char *path)
+{
+    struct statfs s;
+    if (statfs(path, &s) < 0)
+        return PROC_CGROUP_NONE;
+    if (s.f_type == CGROUP2_SUPER_MAGIC)
+        return PROC_CGROUP_V2;
+    if (s.f_type == CGROUP_SUPER_MAGIC)
+        return PROC_CGROUP_V1;
+    return PROC_CGROUP_NONE;
+}
+
+void proc_cgroup_remove(const char *path, const char *log_dir)
+{
+    /* The path comes from a VM's runtime record: remove nothing but a VM
+     * group qv made, inside a cgroup file system. */
+    g_autofree char *parent = g_path_get_dirname(path);
+    g_autofree char *parent_name = g_path_get_basename(parent);
+    if (strcmp(parent_name, "qv") != 0 || proc_cgroup_version_of(path) == PROC_CGROUP_NONE) {
+        if (access(path, F_OK) == 0)
+            proc_log(log_dir, "not removing %s: it is not a qv cgroup", path);
+        return;
+    }
+    /* The last thread leaves the group a moment after the process is seen
+     * gone; rmdir fails with EBUSY until then. */
+    for (int i = 0; i < 50; i++) {
+        if (rmdir(path) == 0 || errno == ENOENT)
+            return;
+        if (errno != EBUSY)
+            break;
+        g_usleep(10000);
+    }
+    proc_log(log_dir, "cannot remove cgroup %s: %s", path, g_strerror(errno));
+}

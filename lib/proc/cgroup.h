@@ -1,0 +1,51 @@
+/* A cgroup per process-backed VM, for the CPU weight and cap: v2 where the
+ * host delegates the cpu controller to us, v1 where it mounts the cpu
+ * controller on its own, and a clear error naming what is missing
+ * otherwise. Shared by the qemu driver and the kvm session mode. */
+#ifndef QV_PROC_CGROUP_H
+#define QV_PROC_CGROUP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+enum proc_cgroup_version { PROC_CGROUP_NONE, PROC_CGROUP_V1, PROC_CGROUP_V2 };
+
+/* Where the cpu controller can be reached from this process. */
+struct proc_cgroup_host {
+    char *v1_dir; /* the cpu hierarchy's directory of our own cgroup, or NULL */
+    char *v2_dir; /* the unified hierarchy's directory of our own cgroup, or NULL */
+};
+
+/* Pure: from the text of /proc/self/mountinfo and /proc/self/cgroup. */
+void proc_cgroup_locate(const char *mountinfo, const char *self_cgroup, struct proc_cgroup_host *h);
+void proc_cgroup_host_clear(struct proc_cgroup_host *h);
+
+/* One file of a cgroup and the value it gets. */
+struct proc_cgroup_file {
+    const char *name;
+    char value[32];
+};
+
+/* The files that carry weight (1..65535, 256 = the default; 0 = default)
+ * and cap (percent of one host CPU per vCPU; 0 = none) for a VM with vcpus
+ * vCPUs. Returns how many entries of files[3] it filled, or a negative
+ * QV_ERR_* with the error set when the version cannot express them. */
+int proc_cgroup_cpu_files(enum proc_cgroup_version v, uint32_t weight, uint32_t cap, uint32_t vcpus,
+                          struct proc_cgroup_file files[3]);
+
+/* The cgroup <ours>/qv/<leaf> for one VM, created (with the cpu controller
+ * enabled on the way on v2), its path in *path. Reads the host's own
+ * /proc files. */
+int proc_cgroup_create(const char *leaf, char **path);
+/* Write files into the cgroup at path. */
+int proc_cgroup_write(const char *path, const struct proc_cgroup_file *files, int n);
+/* Move every thread of pid into the cgroup at path. */
+int proc_cgroup_attach(const char *path, pid_t pid);
+/* The version of the hierarchy path is in, from its file system. */
+enum proc_cgroup_version proc_cgroup_version_of(const char *path);
+/* Remove a VM's cgroup once its processes have gone; a missing one is
+ * fine. Errors are logged into log_dir, never returned: this runs on
+ * clean-up paths. */
+void proc_cgroup_remove(const char *path, const char *log_dir);
+
+#endif
