@@ -3,8 +3,11 @@
 #define _GNU_SOURCE
 #include <sched.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../../lib/api/stats.h"
 #include "../../lib/conf/setting.h"
+#include "../../lib/proc/procstat.h"
 #include "../../lib/util/error.h"
 #include "devices/chardev.h"
 #include "devices/devices.h"
@@ -212,6 +215,35 @@ static int kvm_set(struct vm *vm, const struct qv_setting *set)
     m->def = g_steal_pointer(&copy);
     g_mutex_unlock(&m->lock);
     return 0;
+}
+
+/* The machine runs in the caller's process, whose CPU time and memory are
+ * not the VM's alone: only the vCPU threads a booted machine started are
+ * measured. */
+static int kvm_stats(struct vm *vm, const struct qv_domain *def, GArray *stats)
+{
+    (void)def;
+    struct kvm_machine *m = MACHINE(vm);
+    int rc = 0;
+    g_mutex_lock(&m->lock);
+    for (uint32_t i = 0; rc == 0 && m->vcpus && i < m->nvcpus; i++) {
+        int tid = m->vcpus[i] ? __atomic_load_n(&m->vcpus[i]->tid, __ATOMIC_SEQ_CST) : 0;
+        struct proc_usage u;
+        if (tid <= 0)
+            continue;
+        rc = proc_usage_read(getpid(), tid, &u);
+        if (rc == QV_ERR_NOT_FOUND) { /* the thread is just ending */
+            qv_reset_error();
+            rc = 0;
+            continue;
+        }
+        if (rc == 0) {
+            qv_stats_uint(stats, 1, "vcpu.%u.state", i);
+            qv_stats_uint(stats, u.user_ns + u.system_ns, "vcpu.%u.time", i);
+        }
+    }
+    g_mutex_unlock(&m->lock);
+    return rc;
 }
 
 static char *kvm_console(struct vm *vm)
@@ -440,6 +472,7 @@ const struct qv_driver qv_kvm_driver = {
     .vm_destroy = kvm_destroy,
     .vm_wait = kvm_wait,
     .vm_set = kvm_set,
+    .vm_get_stats = kvm_stats,
     .vm_console_endpoint = kvm_console,
     .vm_add_memory_region = kvm_add_region,
     .vm_gpa_to_hva = kvm_hva,

@@ -57,6 +57,14 @@ static int noop_open(struct qv_conn *conn)
     return 0;
 }
 
+/* A noop VM runs no guest code and has no process: the state, vCPU counts
+ * and memory the core reports are all there is. */
+static int noop_vm_get_stats(struct vm *vm, const struct qv_domain *def, GArray *stats)
+{
+    (void)vm, (void)def, (void)stats;
+    return 0;
+}
+
 const struct qv_driver qv_noop_driver = {
     .name = "noop",
     .schemes = (const char *[]){"noop", NULL},
@@ -80,6 +88,7 @@ const struct qv_driver qv_noop_driver = {
     .vm_wait = noop_vm_wait,
     .vm_clone = noop_vm_clone,
     .vm_set = noop_vm_set,
+    .vm_get_stats = noop_vm_get_stats,
 
     .vm_add_memory_region = noop_vm_add_memory_region,
     .vm_gpa_to_hva = noop_vm_gpa_to_hva,

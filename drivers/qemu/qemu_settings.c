@@ -52,31 +52,9 @@ int qemu_parse_cpuset(const char *s, cpu_set_t *set)
     return 0;
 }
 
-/* vCPU index -> thread id, from query-cpus-fast. */
-static GHashTable *vcpu_threads(struct qmp *m)
-{
-    JsonNode *ret = NULL;
-    if (qmp_command(m, "query-cpus-fast", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0)
-        return NULL;
-    GHashTable *t = g_hash_table_new(g_direct_hash, g_direct_equal);
-    JsonArray *a = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
-    for (guint i = 0; a && i < json_array_get_length(a); i++) {
-        JsonNode *e = json_array_get_element(a, i);
-        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
-        if (!o)
-            continue;
-        gint64 idx = qv_json_int(o, "cpu-index", -1);
-        gint64 tid = qv_json_int(o, "thread-id", 0);
-        if (idx >= 0 && tid > 0 && tid <= G_MAXINT32)
-            g_hash_table_insert(t, GINT_TO_POINTER(idx + 1), GINT_TO_POINTER((int)tid));
-    }
-    json_node_unref(ret);
-    return t;
-}
-
 static int pin_one(struct qemu_vm *q, GHashTable *threads, uint32_t vcpu, const cpu_set_t *set)
 {
-    int tid = GPOINTER_TO_INT(g_hash_table_lookup(threads, GINT_TO_POINTER(vcpu + 1)));
+    int tid = qemu_vcpu_thread(threads, vcpu);
     if (!tid)
         return qv_error_set(QV_ERR_NOT_FOUND, "QEMU reports no thread for vCPU %u of VM '%s'", vcpu,
                             q->name);
@@ -90,7 +68,7 @@ int qemu_apply_pins(struct qemu_vm *q, struct qmp *m, const struct qv_domain *de
 {
     if (!def->cputune.pins->len)
         return 0;
-    GHashTable *threads = vcpu_threads(m);
+    GHashTable *threads = qemu_vcpu_threads(q, m);
     if (!threads)
         return qv_error_code();
     int rc = 0;
@@ -212,7 +190,7 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
         struct qmp *m = qemu_vm_qmp(q, false);
         if (!m)
             return qv_error_code();
-        GHashTable *threads = vcpu_threads(m);
+        GHashTable *threads = qemu_vcpu_threads(q, m);
         qmp_close(m);
         if (!threads)
             return qv_error_code();

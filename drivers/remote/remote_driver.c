@@ -3,6 +3,7 @@
  * the remote host's local driver. */
 #include <string.h>
 
+#include "lib/api/stats.h"
 #include "lib/util/error.h"
 #include "remote.h"
 
@@ -348,6 +349,49 @@ static struct vcpu *remote_vcpu_get(struct vm *vm, uint32_t id)
     return NULL;
 }
 
+/* A stat key as libqv names them: lower-case words, digits and dots. */
+static bool stat_key_ok(const char *k)
+{
+    size_t n = k ? strlen(k) : 0;
+    if (n == 0 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!g_ascii_islower(k[i]) && !g_ascii_isdigit(k[i]) && k[i] != '.')
+            return false;
+    return true;
+}
+
+/* The remote host's vm_get_stats(): its values replace the ones the core
+ * took from the definition. */
+static int remote_vm_stats(struct vm *vm, const struct qv_domain *def, GArray *stats)
+{
+    (void)def;
+    g_autoptr(JsonObject) res = NULL;
+    int r = remote_call(RC(vm), "stats", vm_params(vm), &res);
+    if (r < 0)
+        return r;
+    JsonNode *n = json_object_get_member(res, "stats");
+    if (!n || !JSON_NODE_HOLDS_ARRAY(n))
+        return qv_error_set(QV_ERR_PROTOCOL, "%s: the statistics have no array",
+                            RC(vm)->target.peer);
+    JsonArray *a = json_node_get_array(n);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        const char *key = qv_json_str(o, "key");
+        const char *str = qv_json_str(o, "string");
+        gint64 u = qv_json_int(o, "uint", -1);
+        if (!stat_key_ok(key) || (!str && u < 0))
+            return qv_error_set(QV_ERR_PROTOCOL, "%s: statistic #%u is malformed",
+                                RC(vm)->target.peer, i);
+        if (str)
+            qv_stats_str(stats, str, "%s", key);
+        else
+            qv_stats_uint(stats, (uint64_t)u, "%s", key);
+    }
+    return 0;
+}
+
 const struct qv_driver qv_remote_driver = {
     .name = "remote",
     /* vm_create over noop+ssh: the noop driver takes any type; over
@@ -374,6 +418,7 @@ const struct qv_driver qv_remote_driver = {
     .vm_wait = remote_vm_wait,
     .vm_clone = remote_vm_clone,
     .vm_set = remote_vm_set,
+    .vm_get_stats = remote_vm_stats,
 
     .vm_console_endpoint = remote_vm_console_endpoint,
     .vm_guest_ip = remote_vm_guest_ip,

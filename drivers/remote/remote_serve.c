@@ -149,6 +149,31 @@ static int m_snapshot_list(struct serve *sv, JsonObject *p, JsonObject *res)
     return 0;
 }
 
+static int m_stats(struct serve *sv, JsonObject *p, JsonObject *res)
+{
+    g_autoptr(serve_vm) vm = vm_param(sv, p);
+    if (!vm)
+        return qv_error_code();
+    struct vm_stat *stats = NULL;
+    size_t n = 0;
+    int rc = vm_get_stats(vm, &stats, &n);
+    if (rc < 0)
+        return rc;
+    JsonArray *a = json_array_new();
+    for (size_t i = 0; i < n; i++) {
+        JsonObject *o = json_object_new();
+        json_object_set_string_member(o, "key", stats[i].key);
+        if (stats[i].type == VM_STAT_STRING)
+            json_object_set_string_member(o, "string", stats[i].string_value);
+        else
+            json_object_set_int_member(o, "uint", (gint64)MIN(stats[i].uint_value, G_MAXINT64));
+        json_array_add_object_element(a, o);
+    }
+    vm_stats_free(stats, n);
+    json_object_set_array_member(res, "stats", a);
+    return 0;
+}
+
 static int m_snapshot(struct serve *sv, JsonObject *p, const char *method)
 {
     g_autoptr(serve_vm) vm = vm_param(sv, p);
@@ -255,6 +280,8 @@ static int dispatch(struct serve *sv, const char *m, JsonObject *p, JsonObject *
     }
     if (g_str_has_prefix(m, "snapshot_"))
         return strcmp(m, "snapshot_list") == 0 ? m_snapshot_list(sv, p, res) : m_snapshot(sv, p, m);
+    if (strcmp(m, "stats") == 0)
+        return m_stats(sv, p, res);
     if (strcmp(m, "guest_ip") == 0) {
         g_autoptr(serve_vm) vm = vm_param(sv, p);
         char *ip = NULL;

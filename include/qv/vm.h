@@ -199,6 +199,51 @@ int vm_set_net_limit(struct vm *vm, const char *mac, uint64_t bits_per_sec);
 int vm_attach_device(struct vm *vm, const char *device_xml);
 int vm_detach_device(struct vm *vm, const char *device_xml);
 
+/* ---- Statistics ----
+ * vm_get_stats() reports what `virsh domstats` reports, under the same
+ * keys, as a list of key/value pairs. Times are in nanoseconds, memory in
+ * KiB, I/O in requests and bytes; counters count from the VM's start.
+ *
+ *   state.state        enum vm_state            state.reason  enum vm_state_reason
+ *   cpu.time           host CPU time of the VM's process (cpu.user + cpu.system)
+ *   cpu.user, cpu.system
+ *   balloon.current    memory the guest has now (the balloon's target when
+ *                      the driver has a balloon, else the definition's)
+ *   balloon.maximum    the definition's maximum memory
+ *   balloon.rss        resident memory of the VM's process
+ *   vcpu.current, vcpu.maximum
+ *   vcpu.N.state       1: vCPU N runs on a host thread (0: offline)
+ *   vcpu.N.time        host CPU time of vCPU N's thread
+ *   block.count        disks; then per disk N = 0.. in definition order:
+ *   block.N.name       target ("vda"), block.N.path  its source (string)
+ *   block.N.rd.reqs, block.N.rd.bytes, block.N.wr.reqs, block.N.wr.bytes
+ *   net.count          NICs; then per NIC N:
+ *   net.N.name         the host side's name (tap device, else QEMU's netdev id)
+ *   net.N.rx.bytes, net.N.rx.pkts, net.N.tx.bytes, net.N.tx.pkts
+ *                      as the guest sees them (rx: received by the guest)
+ *
+ * A key is absent when the driver cannot know its value; a VM that does not
+ * run reports state.*, balloon.current/maximum and vcpu.current/maximum
+ * only. Which driver reports what is listed in docs/drivers.md. Strings
+ * are the .name and .path keys; every other value is VM_STAT_UINT. */
+enum vm_stat_type {
+    VM_STAT_UINT,
+    VM_STAT_STRING,
+};
+
+struct vm_stat {
+    char *key;
+    enum vm_stat_type type;
+    uint64_t uint_value; /* VM_STAT_UINT */
+    char *string_value;  /* VM_STAT_STRING */
+};
+
+/* The VM's statistics, in the order `virsh domstats` prints them. Free
+ * with vm_stats_free(). QV_ERR_UNSUPPORTED on drivers that have none;
+ * QV_ERR_PROTOCOL when the backend's reply lacks what it must carry. */
+int vm_get_stats(struct vm *vm, struct vm_stat **stats, size_t *count);
+void vm_stats_free(struct vm_stat *stats, size_t count);
+
 /* ---- Guest access ---- */
 
 /* Where the serial console can be reached: "unix:/path", "pty:/dev/pts/N",

@@ -84,6 +84,11 @@ struct qv_driver {
     /* A setting the core has range-checked. */
     int (*vm_set)(struct vm *vm, const struct qv_setting *set);
 
+    /* Statistics of a RUNNING or PAUSED VM (lib/api/stats.h): stats holds
+     * the state and the definition's sizes already; the driver adds or
+     * replaces what it measures. Required for vm_get_stats() in any state. */
+    int (*vm_get_stats)(struct vm *vm, const struct qv_domain *def, GArray *stats);
+
     char *(*vm_console_endpoint)(struct vm *vm);
     int (*vm_guest_ip)(struct vm *vm, char **ip, int *port);
 

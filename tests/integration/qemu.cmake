@@ -7,5 +7,11 @@ if(QV_WITH_QEMU)
               ${CMAKE_CURRENT_SOURCE_DIR}/qemu/test_guest.py)
     set_tests_properties(qemu_guest PROPERTIES LABELS "slow;qemu" TIMEOUT 900
       ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
+    # Statistics, pinning and live settings of one running guest.
+    add_test(NAME qemu_live
+      COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
+              ${CMAKE_CURRENT_SOURCE_DIR}/qemu/test_live.py)
+    set_tests_properties(qemu_live PROPERTIES LABELS "slow;qemu" TIMEOUT 900
+      ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
   endif()
 endif()

@@ -145,6 +145,7 @@ int cli_cmd_vm_reset(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_destroy(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_clone(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_show(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_stats(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_set(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_run(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_console(struct cli *cli, int argc, char **argv);

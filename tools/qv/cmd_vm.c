@@ -11,6 +11,7 @@ static const struct cli_command vm_commands[] = {
     {"reset", "reset a running or paused VM", cli_cmd_vm_reset},
     {"destroy", "remove a VM and everything it owns", cli_cmd_vm_destroy},
     {"show", "show a VM's state, definition or CPU pinning", cli_cmd_vm_show},
+    {"stats", "print a VM's statistics as virsh domstats does", cli_cmd_vm_stats},
     {"set", "change CPU, memory and I/O settings", cli_cmd_vm_set},
     {"snapshot", "create, list, restore and delete snapshots", cli_cmd_vm_snapshot},
     {"clone", "copy a VM under a new name", cli_cmd_vm_clone},

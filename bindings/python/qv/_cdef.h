@@ -119,6 +119,18 @@ int vm_set_io_limit(struct vm *vm, const char *disk, uint64_t bytes_per_sec, uin
 int vm_set_net_limit(struct vm *vm, const char *mac, uint64_t bits_per_sec);
 int vm_attach_device(struct vm *vm, const char *device_xml);
 int vm_detach_device(struct vm *vm, const char *device_xml);
+enum vm_stat_type {
+    VM_STAT_UINT,
+    VM_STAT_STRING,
+};
+struct vm_stat {
+    char *key;
+    enum vm_stat_type type;
+    uint64_t uint_value;
+    char *string_value;
+};
+int vm_get_stats(struct vm *vm, struct vm_stat **stats, size_t *count);
+void vm_stats_free(struct vm_stat *stats, size_t count);
 char *vm_console_endpoint(struct vm *vm);
 int vm_guest_ip(struct vm *vm, char **ip, int *port);
 #define SNAPSHOT_DISK_ONLY 1

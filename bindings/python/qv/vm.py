@@ -104,6 +104,26 @@ class VM:
         check(lib.vm_get_info(self._handle(), c))
         return Info(c)
 
+    def stats(self):
+        """vm_get_stats: a dict of the `virsh domstats` keys the driver knows
+        ("cpu.time": ns, "balloon.current": KiB, "block.0.name": "vda", ...),
+        in virsh's order. Values are int, or str for the .name and .path keys."""
+        out = ffi.new("struct vm_stat **")
+        count = ffi.new("size_t *")
+        check(lib.vm_get_stats(self._handle(), out, count))
+        try:
+            result = {}
+            for i in range(count[0]):
+                s = out[0][i]
+                key = ffi.string(s.key).decode()
+                if s.type == lib.VM_STAT_STRING:
+                    result[key] = ffi.string(s.string_value).decode("utf-8", "replace")
+                else:
+                    result[key] = int(s.uint_value)
+            return result
+        finally:
+            lib.vm_stats_free(out[0], count[0])
+
     @property
     def uuid(self):
         return self.info.uuid

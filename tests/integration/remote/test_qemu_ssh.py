@@ -214,6 +214,12 @@ def test_qemu_guest_lifecycle_over_ssh_checked_on_the_remote_side(sshd, qemu_roo
                 s.sendall(b"lifecycle")
                 assert read_until(s.fileno(), b"", b"lifecycle").endswith(b"lifecycle")
 
+            # Statistics come from the remote side's QEMU (the core alone
+            # would have no CPU time).
+            s = vm.stats()
+            assert s["cpu.time"] > 0 and s["vcpu.0.state"] == 1 and s["state.state"] == 1
+            assert local.lookup("rq-life").stats().keys() == s.keys()
+
             vm.pause()
             assert local.lookup("rq-life").state is qv.State.PAUSED
             vm.resume()

@@ -1,0 +1,49 @@
+/* Which host thread runs which vCPU, from QMP query-cpus-fast. The reply is
+ * peer input: a malformed one is refused as a whole, never half-used. */
+#include "../../lib/util/error.h"
+#include "../../lib/util/json.h"
+#include "qemu_vm.h"
+
+/* Above what any QEMU accepts for -smp maxcpus. */
+#define QEMU_MAX_CPU_INDEX 8192
+
+GHashTable *qemu_vcpu_threads(struct qemu_vm *q, struct qmp *m)
+{
+    JsonNode *ret = NULL;
+    if (qmp_command(m, "query-cpus-fast", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0) {
+        qv_error_prefix("cannot list the vCPU threads of VM '%s'", q->name);
+        return NULL;
+    }
+    GHashTable *t = g_hash_table_new(g_direct_hash, g_direct_equal);
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
+    const char *bad = a ? NULL : "the reply is not an array";
+    for (guint i = 0; !bad && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        gint64 idx = qv_json_int(o, "cpu-index", -1);
+        gint64 tid = qv_json_int(o, "thread-id", 0);
+        if (!o)
+            bad = "an entry is not an object";
+        else if (idx < 0 || idx >= QEMU_MAX_CPU_INDEX)
+            bad = "an entry has no valid cpu-index";
+        else if (tid <= 0 || tid > G_MAXINT32)
+            bad = "an entry has no valid thread-id";
+        else if (g_hash_table_contains(t, GINT_TO_POINTER(idx + 1)))
+            bad = "a cpu-index appears twice";
+        else
+            g_hash_table_insert(t, GINT_TO_POINTER(idx + 1), GINT_TO_POINTER((int)tid));
+    }
+    json_node_unref(ret);
+    if (bad) {
+        g_hash_table_destroy(t);
+        qv_error_set(QV_ERR_PROTOCOL, "VM '%s': QEMU's query-cpus-fast reply is malformed: %s",
+                     q->name, bad);
+        return NULL;
+    }
+    return t;
+}
+
+int qemu_vcpu_thread(GHashTable *threads, uint32_t vcpu)
+{
+    return GPOINTER_TO_INT(g_hash_table_lookup(threads, GINT_TO_POINTER(vcpu + 1)));
+}

@@ -1,0 +1,120 @@
+"""What a running QEMU guest reports: statistics (qv vm stats). The Linux
+test guest (tests/fixtures/build-guest.sh) boots under TCG with two vCPUs
+and a virtio disk, which its kernel reads when virtio_blk loads. One guest
+is booted and reused across the steps, which run in order."""
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+SRC = Path(os.environ.get("QV_SOURCE_DIR", Path(__file__).resolve().parents[3]))
+QV = os.environ.get("QV_CLI")
+NAME = "tcg-live"
+BOOT_TIMEOUT = 180
+
+
+def qv(state, *args, check=True, timeout=120):
+    p = subprocess.run([QV, "-c", state["uri"], *args], capture_output=True, text=True,
+                       timeout=timeout)
+    if check:
+        assert p.returncode == 0, f"qv {' '.join(args)}: {p.stdout}{p.stderr}"
+    return p
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def console(state):
+    try:
+        return (state["dir"] / "console.log").read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def stats(state):
+    return json.loads(qv(state, "vm", "stats", NAME, "--json").stdout)["stats"]
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory):
+    if not QV:
+        pytest.fail("QV_CLI is not set (run through ctest)")
+    built = subprocess.run([str(SRC / "tests/fixtures/build-guest.sh")], capture_output=True,
+                           text=True, timeout=600)
+    assert built.returncode == 0, f"guest fixture: {built.stderr}"
+    guest = Path(built.stdout.strip())
+    root = tmp_path_factory.mktemp("qv-live")
+    disk = root / "disk.raw"
+    disk.write_bytes(b"\0" * (4 << 20))
+    xml = root / "guest.xml"
+    xml.write_text(f"""<domain type='qemu'>
+  <name>{NAME}</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu>2</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{guest}/vmlinuz</kernel>
+    <initrd>{guest}/initrd.img</initrd>
+    <cmdline>console=ttyS0 quiet panic=-1</cmdline>
+  </os>
+  <features><acpi/></features>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/><source file='{disk}'/><target dev='vda' bus='virtio'/>
+    </disk>
+    <interface type='user'><model type='virtio'/></interface>
+  </devices>
+</domain>
+""")
+    st = {"uri": f"qemu:///session?root={root}", "dir": root / "qemu" / NAME, "xml": xml,
+          "disk": disk}
+    qv(st, "vm", "create", "--xml", str(xml))
+    yield st
+    qv(st, "vm", "destroy", NAME, check=False)
+
+
+def test_stats_of_a_stopped_vm_are_the_definition(state):
+    s = stats(state)
+    assert s == {"state.state": 0, "state.reason": 0, "balloon.current": 262144,
+                 "balloon.maximum": 262144, "vcpu.current": 2, "vcpu.maximum": 2}
+
+
+def test_stats_grow_while_the_guest_runs(state):
+    qv(state, "vm", "start", NAME)
+    # Taken while the kernel boots, before virtio_blk has read the disk.
+    early = stats(state)
+    wait_for(lambda: "QV-TICK" in console(state), BOOT_TIMEOUT, "the guest to boot")
+    late = stats(state)
+    assert late["state.state"] == 1
+    assert late["cpu.time"] > early["cpu.time"] > 0
+    assert late["cpu.time"] == late["cpu.user"] + late["cpu.system"]
+    assert late["vcpu.0.time"] + late["vcpu.1.time"] > early["vcpu.0.time"] + early["vcpu.1.time"]
+    assert late["vcpu.0.time"] + late["vcpu.1.time"] <= late["cpu.time"]
+    assert late["vcpu.0.state"] == late["vcpu.1.state"] == 1
+    assert 0 < late["balloon.rss"] < 1 << 30
+    assert late["block.count"] == 1 and late["block.0.name"] == "vda"
+    assert late["block.0.path"] == str(state["disk"])
+    # The kernel read the partition table when virtio_blk loaded.
+    assert late["block.0.rd.bytes"] > early["block.0.rd.bytes"]
+    assert late["block.0.rd.reqs"] > early["block.0.rd.reqs"]
+    assert late["net.count"] == 1 and late["net.0.name"] == "net0"
+    assert not any(k.startswith("net.0.rx") for k in late)  # slirp has no counters
+
+
+def test_stats_text_is_virsh_domstats_format(state):
+    out = qv(state, "vm", "stats", NAME).stdout.splitlines()
+    assert out[0] == f"Domain: '{NAME}'"
+    assert out[1:3] == ["  state.state=1", "  state.reason=0"]
+    assert out[-1] == ""
+    keys = [line.strip().split("=", 1)[0] for line in out[1:-1]]
+    assert keys.index("cpu.time") < keys.index("balloon.current") < keys.index("vcpu.0.time") \
+        < keys.index("net.count") < keys.index("block.0.rd.bytes")
