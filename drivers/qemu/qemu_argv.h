@@ -24,6 +24,9 @@ char *qemu_json_text(JsonBuilder *b);
 void qemu_json_member_str(JsonBuilder *b, const char *k, const char *v);
 void qemu_json_member_bool(JsonBuilder *b, const char *k, gboolean v);
 /* Open a -blockdev node object with the members every node carries. */
+/* libvirt's cache= as QEMU's three switches. */
+int qemu_disk_cache_mode(const char *vm_name, const char *cache, gboolean *direct,
+                         gboolean *no_flush, gboolean *write_cache);
 void qemu_blockdev_begin(JsonBuilder *b, const char *driver, const char *node, gboolean ro,
                          gboolean direct, gboolean no_flush, const char *discard);
 

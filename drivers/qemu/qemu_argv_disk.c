@@ -5,9 +5,8 @@
 #include "../../lib/util/error.h"
 #include "qemu_argv.h"
 
-/* cache= of libvirt as QEMU's three switches. */
-static int cache_mode(const struct qemu_argv *v, const char *cache, gboolean *direct,
-                      gboolean *no_flush, gboolean *write_cache)
+int qemu_disk_cache_mode(const char *vm_name, const char *cache, gboolean *direct,
+                         gboolean *no_flush, gboolean *write_cache)
 {
     *direct = FALSE;
     *no_flush = FALSE;
@@ -24,8 +23,8 @@ static int cache_mode(const struct qemu_argv *v, const char *cache, gboolean *di
     } else if (strcmp(cache, "unsafe") == 0)
         *no_flush = TRUE;
     else
-        return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': unknown disk cache mode '%s'",
-                            v->def->name, cache);
+        return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': unknown disk cache mode '%s'", vm_name,
+                            cache);
     return 0;
 }
 
@@ -59,7 +58,7 @@ int qemu_argv_add_disk(struct qemu_argv *v, guint i, bool *scsi_added)
         return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': disk target '%s' is not like vda or sdb",
                             def->name, d->target ? d->target : "");
     gboolean direct, no_flush, write_cache;
-    int rc = cache_mode(v, d->cache, &direct, &no_flush, &write_cache);
+    int rc = qemu_disk_cache_mode(def->name, d->cache, &direct, &no_flush, &write_cache);
     if (rc < 0)
         return rc;
     if (d->io && strcmp(d->io, "native") && strcmp(d->io, "threads") && strcmp(d->io, "io_uring"))

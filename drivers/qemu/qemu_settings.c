@@ -1,7 +1,8 @@
 /* Settings: CPU pinning applied to QEMU's vCPU threads, disk I/O limits
  * applied with block_set_io_throttle and the CPU weight and cap through the
- * VM's cgroup (at start, before the guest runs, and live), and definition
- * changes while the VM is down. */
+ * VM's cgroup (at start, before the guest runs, and live), disks and NICs
+ * hot-plugged (qemu_hotplug.c), and definition changes while the VM is
+ * down. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
@@ -153,12 +154,15 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
     g_autoptr(qv_domain) def = qemu_vm_load_def(q);
     if (!def)
         return qv_error_code();
+    g_autoptr(qv_domain) before = qv_domain_copy(def);
     int rc = qv_setting_apply(def, set, q->name);
     if (rc < 0)
         return rc;
     bool live = qemu_vm_running(q);
     bool cpu_limit = set->kind == QV_SET_CPU_WEIGHT || set->kind == QV_SET_CPU_CAP;
-    if (live && set->kind != QV_SET_CPU_PIN && set->kind != QV_SET_IO_LIMIT && !cpu_limit)
+    bool device = set->kind >= QV_SET_ATTACH_DISK && set->kind <= QV_SET_DETACH_HOSTDEV;
+    if (live && set->kind != QV_SET_CPU_PIN && set->kind != QV_SET_IO_LIMIT && !cpu_limit &&
+        !device)
         return qv_error_set(QV_ERR_UNSUPPORTED,
                             "the qemu driver cannot change this setting of VM '%s' while it runs; "
                             "stop it first",
@@ -180,6 +184,10 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
                 rc = io_throttle(q, m, d);
         }
         qmp_close(m);
+        if (rc < 0)
+            return rc;
+    } else if (live && device) {
+        rc = qemu_hotplug(q, before, def, set);
         if (rc < 0)
             return rc;
     } else if (live && cpu_limit) {

@@ -109,6 +109,10 @@ int qemu_vm_set(struct vm *vm, const struct qv_setting *set);
 struct proc_runtime;
 int qemu_cgroup_at_start(struct qemu_vm *q, const struct qv_domain *def, struct proc_runtime *rt);
 int qemu_cgroup_live(struct qemu_vm *q, const struct qv_domain *def);
+/* Add or remove the disk or NIC of set on the running VM (before and
+ * after are its definition without and with the change). */
+int qemu_hotplug(struct qemu_vm *q, const struct qv_domain *before, const struct qv_domain *after,
+                 const struct qv_setting *set);
 /* The running VM's cgroup, or NULL. */
 char *qemu_cgroup_path(struct qemu_vm *q);
 

@@ -908,6 +908,101 @@ static void block_limits(const char *name, const char *target, gint64 *bps, gint
     qmp_close(m);
 }
 
+/* The block nodes QEMU holds (query-named-block-nodes), as one string. */
+static char *block_nodes(const char *name)
+{
+    g_autofree char *sock = vm_path(name, "status.sock");
+    struct qmp *m = qmp_connect(sock, "test", 5000);
+    ck_assert_ptr_nonnull(m);
+    JsonNode *ret = NULL;
+    ck_assert_int_eq(qmp_command(m, "query-named-block-nodes", NULL, &ret, 5000), 0);
+    GString *s = g_string_new("");
+    JsonArray *a = json_node_get_array(ret);
+    for (guint i = 0; i < json_array_get_length(a); i++)
+        g_string_append_printf(s, "%s ",
+                               json_object_get_string_member_with_default(
+                                   json_array_get_object_element(a, i), "node-name", ""));
+    json_node_unref(ret);
+    qmp_close(m);
+    return g_string_free(s, FALSE);
+}
+
+/* The guest here is SeaBIOS with nothing to boot: it takes a device but
+ * never answers a request to release one. The Linux guest's hot-plug is in
+ * tests/integration/qemu. */
+START_TEST(hot_plug_without_a_cooperating_guest)
+{
+    g_autofree char *disk = g_build_filename(root, "hp.raw", NULL);
+    ck_assert(g_file_set_contents(disk, "", 0, NULL));
+    ck_assert_int_eq(truncate(disk, 8 << 20), 0);
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, XML("hp1"));
+    OK(vm_start(vm));
+    g_autofree char *dxml = g_strdup_printf(
+        "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/>"
+        "<target dev='vdb' bus='virtio'/></disk>",
+        disk);
+    OK(vm_attach_device(vm, dxml));
+    gint64 bps, iops;
+    block_limits("hp1", "vdb", &bps, &iops);
+    ck_assert_int_eq(bps, 0); /* QEMU has the disk, unthrottled */
+    char *x = vm_get_xml(vm);
+    ck_assert_ptr_nonnull(strstr(x, "vdb"));
+    qv_free(x);
+
+    /* A guest that does not release the disk keeps it, and so does the
+     * definition. */
+    g_setenv("QV_QEMU_UNPLUG_TIMEOUT_MS", "1500", TRUE);
+    ck_assert_int_eq(vm_detach_device(vm, dxml), QV_ERR_TIMEOUT);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "stays attached"));
+    g_unsetenv("QV_QEMU_UNPLUG_TIMEOUT_MS");
+    x = vm_get_xml(vm);
+    ck_assert_ptr_nonnull(strstr(x, "vdb"));
+    qv_free(x);
+    block_limits("hp1", "vdb", &bps, &iops);
+    ck_assert_int_eq(bps, 0);
+
+    /* A disk QEMU cannot open leaves nothing behind: no block node, no
+     * definition entry. */
+    g_autofree char *before = block_nodes("hp1");
+    g_autofree char *bad = g_strdup_printf(
+        "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+        "<target dev='vdc' bus='virtio'/></disk>",
+        disk);
+    ck_assert_int_lt(vm_attach_device(vm, bad), 0);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "vdc"));
+    g_autofree char *after = block_nodes("hp1");
+    ck_assert_str_eq(before, after);
+    x = vm_get_xml(vm);
+    ck_assert_ptr_null(strstr(x, "vdc"));
+    qv_free(x);
+
+    /* What cannot be hot-plugged is refused and changes nothing. */
+    g_autofree char *ide = g_strdup_printf(
+        "<disk type='file' device='disk'><source file='%s'/><target dev='hdb' bus='ide'/></disk>",
+        disk);
+    ck_assert_int_eq(vm_attach_device(vm, ide), QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "virtio disks only"));
+
+    /* A NIC is added live. */
+    OK(vm_attach_device(vm, "<interface type='user'><mac address='52:54:00:00:00:42'/>"
+                            "<model type='virtio'/></interface>"));
+    x = vm_get_xml(vm);
+    ck_assert_ptr_nonnull(strstr(x, "52:54:00:00:00:42"));
+    qv_free(x);
+    /* The new NIC got an SSH forward of its own. */
+    g_autofree char *dir = g_build_filename(root, "qemu", "hp1", NULL);
+    struct proc_runtime rt;
+    OK(proc_runtime_read(dir, &rt));
+    JsonArray *ports = json_object_get_array_member(rt.extra, "ssh_ports");
+    ck_assert_uint_eq(json_array_get_length(ports), 2);
+    ck_assert_int_gt(json_array_get_int_element(ports, 1), 0);
+    proc_runtime_clear(&rt);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 START_TEST(io_limits_at_start_and_live)
 {
     g_autofree char *disk = g_build_filename(root, "io.raw", NULL);
@@ -968,6 +1063,7 @@ int main(void)
     tcase_add_test(tc, interrupted_start_orphan_is_reaped);
     tcase_add_test(tc, damaged_runtime_record_is_destroyable);
     tcase_add_test(tc, io_limits_at_start_and_live);
+    tcase_add_test(tc, hot_plug_without_a_cooperating_guest);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -147,6 +147,10 @@ int cli_cmd_vm_clone(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_show(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_stats(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_set(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_disk_add(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_disk_remove(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_nic_add(struct cli *cli, int argc, char **argv);
+int cli_cmd_vm_nic_remove(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_run(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_console(struct cli *cli, int argc, char **argv);
 

@@ -125,6 +125,45 @@ def test_pause_prints_nothing_then_resume(state):
     wait_for(lambda: ticks(state) >= n + 2, 30, "ticks after resume")
 
 
+def devs(state):
+    """The guest's latest QV-DEVS line: its block devices and NICs."""
+    lines = [l for l in console(state).splitlines() if l.startswith("QV-DEVS ")]
+    return lines[-1] if lines else ""
+
+
+def test_disk_and_nic_hot_plug(state, tmp_path):
+    disk = tmp_path / "hot.raw"
+    with open(disk, "wb") as f:
+        f.truncate(16 << 20)
+    wait_for(lambda: "net=" in devs(state), 30, "the guest's first QV-DEVS line")
+    assert "vda" not in devs(state)
+    out = qv(state, "vm", "disk-add", NAME, "--path", str(disk)).stdout
+    assert out.strip() == f"Disk vda added to VM '{NAME}' (live).", out
+    wait_for(lambda: "blk=vda," in devs(state), 60, "the guest to see vda")
+    assert f"<source file=\"{disk}\"/>" in qv(state, "vm", "show", NAME, "--xml").stdout
+
+    nets_before = devs(state).split("net=")[1]
+    qv(state, "vm", "nic-add", NAME, "--network", "user", "--mac", "52:54:00:12:34:99")
+    wait_for(lambda: devs(state).split("net=")[1].count(",") == nets_before.count(",") + 1, 60,
+             "the guest to see a new NIC")
+    xml = qv(state, "vm", "show", NAME, "--xml").stdout
+    assert "52:54:00:12:34:99" in xml
+
+    # Removal waits for the guest to release the device.
+    out = qv(state, "vm", "disk-remove", NAME, "--target", "vda", timeout=90).stdout
+    assert out.strip() == f"Disk vda removed from VM '{NAME}' (live).", out
+    wait_for(lambda: "vda" not in devs(state), 30, "vda to leave the guest")
+    qv(state, "vm", "nic-remove", NAME, "--mac", "52:54:00:12:34:99", timeout=90)
+    wait_for(lambda: devs(state).split("net=")[1] == nets_before, 30, "the NIC to leave the guest")
+    xml = qv(state, "vm", "show", NAME, "--xml").stdout
+    assert "52:54:00:12:34:99" not in xml and str(disk) not in xml
+    # QEMU holds neither back end any more: the same disk can come back
+    # (Linux names virtio disks in the order it finds them: vda again).
+    qv(state, "vm", "disk-add", NAME, "--path", str(disk), "--target", "vdc")
+    wait_for(lambda: "blk=vda," in devs(state), 60, "the guest to see the disk again")
+    qv(state, "vm", "disk-remove", NAME, "--target", "vdc", timeout=90)
+
+
 def test_graceful_stop_uses_power_button(state):
     t0 = time.monotonic()
     qv(state, "vm", "stop", NAME, "--timeout", "60", timeout=90)

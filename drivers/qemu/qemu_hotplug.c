@@ -1,0 +1,458 @@
+/* Disks and NICs added to and removed from a running VM: blockdev-add or
+ * netdev_add for the back end, device_add for the guest's device, and on
+ * removal device_del, then waiting for the guest to let go (DEVICE_DELETED)
+ * before the back end goes. A step that fails undoes the earlier ones, so
+ * nothing is left half-attached. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../lib/proc/proc.h"
+#include "../../lib/util/error.h"
+#include "../../lib/util/json.h"
+#include "qemu_argv.h"
+#include "qemu_vm.h"
+
+/* How long a guest gets to release a device; QV_QEMU_UNPLUG_TIMEOUT_MS
+ * overrides it (the tests use a short one for a guest that never answers). */
+#define UNPLUG_TIMEOUT_MS 20000
+
+static int unplug_timeout_ms(void)
+{
+    const char *env = g_getenv("QV_QEMU_UNPLUG_TIMEOUT_MS");
+    if (env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (!*end && v > 0 && v <= 600000)
+            return (int)v;
+    }
+    return UNPLUG_TIMEOUT_MS;
+}
+
+static JsonNode *builder_root(JsonBuilder *b)
+{
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+static int command(struct qmp *m, const char *cmd, JsonBuilder *b)
+{
+    g_autoptr(JsonNode) args = builder_root(b);
+    return qmp_command(m, cmd, args, NULL, QEMU_QMP_TIMEOUT_MS);
+}
+
+/* Best effort: the error of the step that failed is what the caller sees. */
+static void undo(struct qmp *m, const char *cmd, const char *key, const char *id)
+{
+    int code = qv_error_code();
+    g_autofree char *why = g_strdup(qv_last_error()->message);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    qemu_json_member_str(b, key, id);
+    command(m, cmd, b);
+    qv_reset_error();
+    if (code)
+        qv_error_set(code, "%s", why);
+}
+
+/* The devices the user added (QEMU's /machine/peripheral), as a set of ids. */
+static GHashTable *peripherals(struct qmp *m)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    qemu_json_member_str(b, "path", "/machine/peripheral");
+    g_autoptr(JsonNode) args = builder_root(b);
+    JsonNode *ret = NULL;
+    if (qmp_command(m, "qom-list", args, &ret, QEMU_QMP_TIMEOUT_MS) < 0)
+        return NULL;
+    GHashTable *ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        const char *name = qv_json_str(o, "name");
+        const char *type = qv_json_str(o, "type");
+        if (name && type && g_str_has_prefix(type, "child<"))
+            g_hash_table_add(ids, g_strdup(name));
+    }
+    json_node_unref(ret);
+    return ids;
+}
+
+/* A string property of a peripheral device, or NULL. */
+static char *device_prop(struct qmp *m, const char *id, const char *prop)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
+    qemu_json_member_str(b, "path", path);
+    qemu_json_member_str(b, "property", prop);
+    g_autoptr(JsonNode) args = builder_root(b);
+    JsonNode *ret = NULL;
+    if (qmp_command(m, "qom-get", args, &ret, QEMU_QMP_TIMEOUT_MS) < 0) {
+        qv_reset_error();
+        return NULL;
+    }
+    char *v = JSON_NODE_HOLDS_VALUE(ret) && json_node_get_value_type(ret) == G_TYPE_STRING
+                  ? g_strdup(json_node_get_string(ret))
+                  : NULL;
+    json_node_unref(ret);
+    return v;
+}
+
+/* device_del, then wait for the guest to release it. A guest that ignores
+ * the request keeps the device: the caller changes nothing and says so. */
+static int unplug(struct qemu_vm *q, struct qmp *m, const char *id, const char *what)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    qemu_json_member_str(b, "id", id);
+    int rc = command(m, "device_del", b);
+    if (rc < 0) {
+        qv_error_prefix("cannot remove %s from VM '%s'", what, q->name);
+        return rc;
+    }
+    int timeout = unplug_timeout_ms();
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout * 1000;
+    for (;;) {
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+        JsonObject *ev = NULL;
+        rc = left > 0 ? qmp_event_wait(m, "DEVICE_DELETED", (int)left, &ev) : QV_ERR_TIMEOUT;
+        if (rc < 0 && rc != QV_ERR_TIMEOUT)
+            return rc;
+        if (rc < 0) {
+            proc_log(q->dir, "the guest did not release %s within %d ms", what, timeout);
+            return qv_error_set(QV_ERR_TIMEOUT,
+                                "the guest of VM '%s' did not release %s within %d s: it stays "
+                                "attached (the guest may not support hot-unplug, or may still "
+                                "be using it; try again, or stop the VM first)",
+                                q->name, what, (timeout + 999) / 1000);
+        }
+        JsonObject *data = qv_json_obj(ev, "data");
+        bool ours = g_strcmp0(qv_json_str(data, "device"), id) == 0;
+        json_object_unref(ev);
+        if (ours)
+            return 0;
+    }
+}
+
+/* ---- disks ---- */
+
+static char *disk_node(const char *target)
+{
+    return g_strdup_printf("hp-%s", target);
+}
+
+/* The format node behind the device with id target (query-block). */
+static char *node_of(struct qmp *m, const char *target)
+{
+    JsonNode *ret = NULL;
+    if (qmp_command(m, "query-block", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0)
+        return NULL;
+    g_autofree char *exact = g_strdup_printf("/machine/peripheral/%s", target);
+    g_autofree char *child = g_strdup_printf("/machine/peripheral/%s/", target);
+    char *found = NULL;
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
+    for (guint i = 0; a && !found && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        const char *qdev = qv_json_str(o, "qdev");
+        if (qdev && (strcmp(qdev, exact) == 0 || g_str_has_prefix(qdev, child)))
+            found = g_strdup(qv_json_str(qv_json_obj(o, "inserted"), "node-name"));
+    }
+    json_node_unref(ret);
+    return found;
+}
+
+static int disk_add(struct qemu_vm *q, struct qmp *m, const struct qv_disk *d)
+{
+    if (d->bus != QV_DISK_BUS_VIRTIO || d->device == QV_DISK_CDROM)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "the qemu driver hot-plugs virtio disks only; stop VM '%s' to add "
+                            "disk %s on another bus",
+                            q->name, d->target);
+    if (d->backing)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "disk %s has a <backingStore>: VM '%s' must be stopped to add it (its "
+                            "overlay is made at start)",
+                            d->target, q->name);
+    if (!d->source)
+        return qv_error_set(QV_ERR_INVALID_ARG, "disk %s has no source", d->target);
+    gboolean direct, no_flush, write_cache;
+    int rc = qemu_disk_cache_mode(q->name, d->cache, &direct, &no_flush, &write_cache);
+    if (rc < 0)
+        return rc;
+    const char *format = d->driver_type ? d->driver_type : "raw";
+    g_autofree char *node = disk_node(d->target);
+    g_autofree char *file_node = g_strdup_printf("%s-file", node);
+    gboolean ro = d->readonly;
+
+    g_autoptr(JsonBuilder) f = json_builder_new();
+    qemu_blockdev_begin(f, "file", file_node, ro, direct, no_flush, d->discard);
+    qemu_json_member_str(f, "filename", d->source);
+    if (d->io)
+        qemu_json_member_str(f, "aio", d->io);
+    rc = command(m, "blockdev-add", f);
+    if (rc < 0) {
+        qv_error_prefix("cannot open disk %s (%s) for VM '%s'", d->target, d->source, q->name);
+        return rc;
+    }
+    g_autoptr(JsonBuilder) fmt = json_builder_new();
+    qemu_blockdev_begin(fmt, format, node, ro, direct, no_flush, d->discard);
+    qemu_json_member_str(fmt, "file", file_node);
+    rc = command(m, "blockdev-add", fmt);
+    if (rc < 0) {
+        qv_error_prefix("cannot open disk %s (%s) as %s for VM '%s'", d->target, d->source, format,
+                        q->name);
+        undo(m, "blockdev-del", "node-name", file_node);
+        return rc;
+    }
+    g_autoptr(JsonBuilder) dev = json_builder_new();
+    json_builder_begin_object(dev);
+    qemu_json_member_str(dev, "driver", "virtio-blk-pci");
+    qemu_json_member_str(dev, "id", d->target);
+    qemu_json_member_str(dev, "drive", node);
+    qemu_json_member_bool(dev, "write-cache", write_cache);
+    rc = command(m, "device_add", dev);
+    if (rc < 0) {
+        qv_error_prefix("cannot add disk %s to VM '%s'", d->target, q->name);
+        undo(m, "blockdev-del", "node-name", node);
+        undo(m, "blockdev-del", "node-name", file_node);
+        return rc;
+    }
+    proc_log(q->dir, "disk %s (%s) added live", d->target, d->source);
+    return 0;
+}
+
+static int disk_remove(struct qemu_vm *q, struct qmp *m, const char *target)
+{
+    g_autoptr(GHashTable) ids = peripherals(m);
+    if (!ids)
+        return qv_error_code();
+    g_autofree char *node = node_of(m, target);
+    qv_reset_error();
+    g_autofree char *what = g_strdup_printf("disk %s", target);
+    /* A device the guest released after an earlier call timed out is gone
+     * already: only its back end and the definition are left to update. */
+    if (g_hash_table_contains(ids, target)) {
+        int rc = unplug(q, m, target, what);
+        if (rc < 0)
+            return rc;
+    }
+    if (node) {
+        /* Every disk's file node is its format node's name plus "-file",
+         * at start (qemu_argv_disk.c) and here. */
+        g_autofree char *file_node = g_strdup_printf("%s-file", node);
+        undo(m, "blockdev-del", "node-name", node);
+        undo(m, "blockdev-del", "node-name", file_node);
+    }
+    proc_log(q->dir, "disk %s removed live", target);
+    return 0;
+}
+
+/* ---- NICs ---- */
+
+static char *mac_id(const char *prefix, const char *mac)
+{
+    g_autofree char *hex = g_strdup(mac);
+    char *w = hex;
+    for (const char *r = mac; *r; r++)
+        if (*r != ':')
+            *w++ = g_ascii_tolower(*r);
+    *w = '\0';
+    return g_strdup_printf("%s-%s", prefix, hex);
+}
+
+static int ssh_ports_edit(struct qemu_vm *q, guint index, int add_port)
+{
+    struct proc_runtime rt;
+    int rc = proc_runtime_read(q->dir, &rt);
+    if (rc < 0)
+        return rc;
+    if (!rt.extra)
+        rt.extra = json_object_new();
+    JsonArray *old = json_object_has_member(rt.extra, "ssh_ports")
+                         ? json_object_get_array_member(rt.extra, "ssh_ports")
+                         : NULL;
+    JsonArray *ports = json_array_new();
+    guint n = old ? json_array_get_length(old) : 0;
+    for (guint i = 0; i < n; i++)
+        if (add_port >= 0 || i != index)
+            json_array_add_int_element(ports, json_array_get_int_element(old, i));
+    if (add_port >= 0) {
+        for (guint i = n; i < index; i++)
+            json_array_add_int_element(ports, 0);
+        json_array_add_int_element(ports, add_port);
+    }
+    json_object_set_array_member(rt.extra, "ssh_ports", ports);
+    rc = proc_runtime_write(q->dir, &rt);
+    proc_runtime_clear(&rt);
+    return rc;
+}
+
+static int nic_add(struct qemu_vm *q, struct qmp *m, const struct qv_net *n, guint index)
+{
+    g_autofree char *netdev = mac_id("hpnet", n->mac);
+    g_autofree char *id = mac_id("hpnic", n->mac);
+    const char *model = n->model && strcmp(n->model, "virtio") ? n->model : "virtio-net-pci";
+    if (strcmp(model, "virtio-net-pci") && strcmp(model, "e1000") && strcmp(model, "e1000e") &&
+        strcmp(model, "rtl8139"))
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s': NIC model '%s' is not supported (virtio, e1000, e1000e, "
+                            "rtl8139)",
+                            q->name, n->model);
+    if (n->inbound_kbps || n->outbound_kbps)
+        return qv_error_set(QV_ERR_UNSUPPORTED, "VM '%s': <bandwidth> on an interface", q->name);
+    uint16_t port = 0;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    qemu_json_member_str(b, "id", netdev);
+    switch (n->type) {
+    case QV_NET_USER: {
+        port = n->host_port;
+        int rc = port ? 0 : qemu_free_port(&port);
+        if (rc < 0)
+            return rc;
+        qemu_json_member_str(b, "type", "user");
+        json_builder_set_member_name(b, "hostfwd");
+        json_builder_begin_array(b);
+        json_builder_begin_object(b);
+        g_autofree char *fwd = g_strdup_printf("tcp:127.0.0.1:%u-:22", port);
+        qemu_json_member_str(b, "str", fwd);
+        json_builder_end_object(b);
+        json_builder_end_array(b);
+        break;
+    }
+    case QV_NET_BRIDGE:
+        if (!qemu_plain_word(n->source) || strlen(n->source) > 15)
+            return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': '%s' is not a bridge name", q->name,
+                                n->source ? n->source : "");
+        qemu_json_member_str(b, "type", "bridge");
+        qemu_json_member_str(b, "br", n->source);
+        break;
+    case QV_NET_ETHERNET:
+        qemu_json_member_str(b, "type", "tap");
+        qemu_json_member_str(b, "script", "no");
+        qemu_json_member_str(b, "downscript", "no");
+        if (n->source) {
+            if (!qemu_plain_word(n->source) || strlen(n->source) > 15)
+                return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': '%s' is not a tap device name",
+                                    q->name, n->source);
+            qemu_json_member_str(b, "ifname", n->source);
+        }
+        break;
+    default:
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "the qemu driver cannot add this kind of interface to VM '%s' (user, "
+                            "bridge or ethernet)",
+                            q->name);
+    }
+    int rc = command(m, "netdev_add", b);
+    if (rc < 0) {
+        qv_error_prefix("cannot add the back end of NIC %s to VM '%s'", n->mac, q->name);
+        return rc;
+    }
+    g_autoptr(JsonBuilder) dev = json_builder_new();
+    json_builder_begin_object(dev);
+    qemu_json_member_str(dev, "driver", model);
+    qemu_json_member_str(dev, "id", id);
+    qemu_json_member_str(dev, "netdev", netdev);
+    qemu_json_member_str(dev, "mac", n->mac);
+    rc = command(m, "device_add", dev);
+    if (rc == 0 && n->type == QV_NET_USER)
+        rc = ssh_ports_edit(q, index, port);
+    if (rc < 0) {
+        qv_error_prefix("cannot add NIC %s to VM '%s'", n->mac, q->name);
+        undo(m, "device_del", "id", id);
+        undo(m, "netdev_del", "id", netdev);
+        return rc;
+    }
+    proc_log(q->dir, "NIC %s added live", n->mac);
+    return 0;
+}
+
+/* The peripheral device whose MAC is mac, or NULL. */
+static char *nic_with_mac(struct qmp *m, GHashTable *ids, const char *mac)
+{
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, ids);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        g_autofree char *v = device_prop(m, key, "mac");
+        if (v && g_ascii_strcasecmp(v, mac) == 0)
+            return g_strdup(key);
+    }
+    return NULL;
+}
+
+static int nic_remove(struct qemu_vm *q, struct qmp *m, const char *mac, guint index)
+{
+    g_autoptr(GHashTable) ids = peripherals(m);
+    if (!ids)
+        return qv_error_code();
+    g_autofree char *id = nic_with_mac(m, ids, mac);
+    g_autofree char *what = g_strdup_printf("NIC %s", mac);
+    if (id) {
+        g_autofree char *netdev = device_prop(m, id, "netdev");
+        int rc = unplug(q, m, id, what);
+        if (rc < 0)
+            return rc;
+        if (netdev)
+            undo(m, "netdev_del", "id", netdev);
+    } else {
+        /* Released after an earlier call timed out: its back end may be
+         * left, under the id a hot-plug gives it. */
+        g_autofree char *netdev = mac_id("hpnet", mac);
+        undo(m, "netdev_del", "id", netdev);
+    }
+    int rc = ssh_ports_edit(q, index, -1);
+    if (rc < 0)
+        return rc;
+    proc_log(q->dir, "NIC %s removed live", mac);
+    return 0;
+}
+
+static guint nic_index(const struct qv_domain *def, const char *mac)
+{
+    for (guint i = 0; i < def->nets->len; i++) {
+        const struct qv_net *n = g_ptr_array_index(def->nets, i);
+        if (g_ascii_strcasecmp(n->mac, mac) == 0)
+            return i;
+    }
+    return def->nets->len;
+}
+
+int qemu_hotplug(struct qemu_vm *q, const struct qv_domain *before, const struct qv_domain *after,
+                 const struct qv_setting *set)
+{
+    if (set->kind == QV_SET_ATTACH_HOSTDEV || set->kind == QV_SET_DETACH_HOSTDEV)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "the qemu driver cannot add or remove a host device of VM '%s' while "
+                            "it runs; stop it first",
+                            q->name);
+    if (qemu_is_q35(after))
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "the qemu driver hot-plugs on machine pc only (q35 needs PCIe root "
+                            "ports for it); stop VM '%s' first",
+                            q->name);
+    struct qmp *m = qemu_vm_qmp(q, false);
+    if (!m)
+        return qv_error_code();
+    int rc;
+    switch (set->kind) {
+    case QV_SET_ATTACH_DISK:
+        rc = disk_add(q, m, g_ptr_array_index(after->disks, after->disks->len - 1));
+        break;
+    case QV_SET_DETACH_DISK: rc = disk_remove(q, m, set->disk->target); break;
+    case QV_SET_ATTACH_NET:
+        rc = nic_add(q, m, g_ptr_array_index(after->nets, after->nets->len - 1),
+                     after->nets->len - 1);
+        break;
+    case QV_SET_DETACH_NET:
+        rc = nic_remove(q, m, set->net->mac, nic_index(before, set->net->mac));
+        break;
+    default:
+        rc = qv_error_set(QV_ERR_INTERNAL, "setting %d is not a device change", (int)set->kind);
+    }
+    qmp_close(m);
+    return rc;
+}
