@@ -110,3 +110,25 @@ void kvm_sys_close(struct kvm_sys *sys)
     g_free(sys->cpuid);
     sys->cpuid = NULL;
 }
+
+int qv_kvm_probe(char **detail)
+{
+    qv_reset_error();
+    if (!detail)
+        return qv_error_set(QV_ERR_INVALID_ARG, "qv_kvm_probe: detail is NULL");
+    *detail = NULL;
+    struct kvm_sys sys;
+    int rc = kvm_probe("/dev/kvm", &sys);
+    if (rc == QV_ERR_KVM || rc == QV_ERR_PERMISSION) {
+        /* Not usable is an answer, not a failure of the probe. */
+        *detail = g_strdup(qv_last_error()->message);
+        qv_reset_error();
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    *detail = g_strdup_printf("KVM API version %d, up to %u vCPUs per VM", KVM_API_VERSION,
+                              sys.max_vcpus);
+    kvm_sys_close(&sys);
+    return 1;
+}

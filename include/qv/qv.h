@@ -5,6 +5,7 @@
 
 #include "conn.h"
 #include "error.h"
+#include "host.h"
 #include "remote.h"
 #include "snapshot.h"
 #include "vcpu.h"

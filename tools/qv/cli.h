@@ -153,6 +153,7 @@ int cli_cmd_vm_nic_add(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_nic_remove(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_run(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_console(struct cli *cli, int argc, char **argv);
+int cli_cmd_system_pci_list(struct cli *cli, int argc, char **argv);
 
 /* Console transports (console_*.c). Each returns an exit code. */
 /* Connect to a "unix:/path" or open a "pty:/dev/pts/N" endpoint; -1 after

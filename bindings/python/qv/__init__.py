@@ -13,6 +13,7 @@ qv.NotFoundError, ...) carrying libqv's message and .code.
 
 from ._native import ffi as _ffi, lib as _lib, library_path
 from .connection import Connection, connect, list_drivers, qemu_probe
+from .host import host_info, host_pci_list, kvm_probe
 from .enums import ExitReason, IODirection, Reason, ShutdownReason, State
 from .errors import (  # noqa: F401  (re-exported)
     ALL as _ALL_ERRORS, BackendError, BusyError, ConnectError, Error, ExistsError,
@@ -43,7 +44,8 @@ def strerror(code):
 __all__ = [
     "connect", "Connection", "VM", "VCPU", "Info", "Snapshot", "Snapshots", "Exit",
     "Regs", "Sregs", "Segment", "DTable", "State", "Reason", "ExitReason", "IODirection",
-    "ShutdownReason", "create_vm", "list_drivers", "qemu_probe", "version", "strerror",
+    "ShutdownReason", "create_vm", "list_drivers", "qemu_probe", "kvm_probe", "host_info",
+    "host_pci_list", "version", "strerror",
     "library_path",
     "MEM_READ", "MEM_WRITE", "MEM_EXEC", "MEM_RWX", "KiB", "MiB", "GiB", "Error",
 ] + [cls.__name__ for cls in _ALL_ERRORS]

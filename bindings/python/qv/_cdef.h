@@ -43,6 +43,10 @@ struct qv_error {
 const struct qv_error *qv_last_error(void);
 void qv_reset_error(void);
 const char *qv_strerror(int code);
+int qv_kvm_probe(char **detail);
+int qv_host_info(const char *root, char **json);
+#define QV_HOST_PCI_AVAILABLE 1
+int qv_host_pci_list(const char *root, unsigned flags, char **json);
 int qv_remote_serve(int in_fd, int out_fd);
 struct vm;
 struct vcpu;
