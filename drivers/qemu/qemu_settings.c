@@ -13,7 +13,7 @@
 #include "../../lib/util/error.h"
 #include "../../lib/util/fileio.h"
 #include "../../lib/util/json.h"
-#include "qemu_vm.h"
+#include "qemu_threads.h"
 
 /* libvirt's cpuset syntax: "4", "0-3,^2", "0,2,4-6". */
 int qemu_parse_cpuset(const char *s, cpu_set_t *set)
@@ -207,10 +207,10 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
             CPU_ZERO(&cpus);
             CPU_SET(set->pcpu, &cpus);
         } else {
-            /* Unpinned: every CPU this process may use. */
-            sched_getaffinity(0, sizeof(cpus), &cpus);
+            rc = qemu_process_cpus(q, &cpus);
         }
-        rc = pin_one(q, threads, set->vcpu, &cpus);
+        if (rc == 0)
+            rc = pin_one(q, threads, set->vcpu, &cpus);
         g_hash_table_destroy(threads);
         if (rc < 0)
             return rc;

@@ -3,6 +3,7 @@
  * balloon from query-balloon, tap NIC counters from sysfs. Every QMP reply
  * is peer input: a member missing or of the wrong type is reported as
  * QV_ERR_PROTOCOL naming it, never guessed. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 #include "../../lib/proc/procstat.h"
 #include "../../lib/util/error.h"
 #include "../../lib/util/json.h"
-#include "qemu_vm.h"
+#include "qemu_threads.h"
 
 static int malformed(struct qemu_vm *q, const char *cmd, const char *what)
 {

@@ -1,8 +1,13 @@
 /* Which host thread runs which vCPU, from QMP query-cpus-fast. The reply is
  * peer input: a malformed one is refused as a whole, never half-used. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+
+#include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
 #include "../../lib/util/json.h"
-#include "qemu_vm.h"
+#include "qemu_threads.h"
 
 /* Above what any QEMU accepts for -smp maxcpus. */
 #define QEMU_MAX_CPU_INDEX 8192
@@ -46,4 +51,17 @@ GHashTable *qemu_vcpu_threads(struct qemu_vm *q, struct qmp *m)
 int qemu_vcpu_thread(GHashTable *threads, uint32_t vcpu)
 {
     return GPOINTER_TO_INT(g_hash_table_lookup(threads, GINT_TO_POINTER(vcpu + 1)));
+}
+
+int qemu_process_cpus(struct qemu_vm *q, cpu_set_t *set)
+{
+    struct proc_runtime rt;
+    int rc = proc_runtime_read(q->dir, &rt);
+    if (rc == 0 && sched_getaffinity(rt.id.pid, sizeof(*set), set) < 0)
+        rc = qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot read the CPU set of QEMU process %d",
+                                (int)rt.id.pid);
+    proc_runtime_clear(&rt);
+    if (rc < 0)
+        qv_error_prefix("cannot unpin the vCPUs of VM '%s'", q->name);
+    return rc;
 }

@@ -89,11 +89,6 @@ int qemu_vm_destroy(struct vm *vm);
 int qemu_vm_wait(struct vm *vm, int timeout_ms);
 int qemu_vm_guest_ip(struct vm *vm, char **ip, int *port);
 
-/* vCPU index + 1 -> host thread id of a running QEMU (query-cpus-fast);
- * NULL with QV_ERR_PROTOCOL when the reply is malformed. */
-GHashTable *qemu_vcpu_threads(struct qemu_vm *q, struct qmp *m);
-/* vCPU vcpu's thread id in such a table, 0 when it has none. */
-int qemu_vcpu_thread(GHashTable *threads, uint32_t vcpu);
 /* vm_get_stats() of a running or paused VM (qemu_stats.c). */
 int qemu_vm_stats(struct vm *vm, const struct qv_domain *def, GArray *stats);
 

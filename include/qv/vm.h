@@ -176,8 +176,14 @@ struct vm *vm_clone(struct vm *vm, const char *new_name);
 
 /* Pin vCPU vcpu to host CPU pcpu; pcpu < 0 removes the pin. */
 int vm_set_cpu_pin(struct vm *vm, uint32_t vcpu, int pcpu);
-/* Pin vCPU i to the i-th online host CPU (wrapping). */
+/* Remove every vCPU's pin: the host scheduler places the vCPUs again. On
+ * a running VM each vCPU thread gets back every CPU the VM's process may
+ * use (for qemu, the QEMU process's CPU set; for kvm:///embed, the calling
+ * thread's). */
 int vm_set_cpu_pin_auto(struct vm *vm);
+/* Pin vCPU i to the i-th CPU the calling process may run on (its
+ * sched_getaffinity set), wrapping when there are more vCPUs than CPUs. */
+int vm_set_cpu_pin_spread(struct vm *vm);
 /* The host CPU vCPU vcpu is pinned to, or -1. */
 int vm_get_cpu_pin(struct vm *vm, uint32_t vcpu, int *pcpu);
 /* CPU weight, 1..65535 (default 256). */

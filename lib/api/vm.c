@@ -522,7 +522,32 @@ int vm_set_cpu_pin(struct vm *vm, uint32_t vcpu, int pcpu)
     return apply_setting(vm, &s);
 }
 
+/* Pin vCPU i to cpus[i % n] for every vCPU, or unpin every vCPU when n is
+ * 0. One state check for all pins: entering again per vCPU would ask the
+ * driver for the state each time (a QMP round trip for qemu). */
+static int pin_all(struct vm *vm, const int *cpus, int n)
+{
+    int rc = qv_vm_enter(vm, QV_OP_SET, NULL);
+    if (rc < 0)
+        return rc;
+    g_autoptr(qv_domain) def = get_def(vm);
+    if (!def)
+        rc = qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+    for (uint32_t i = 0; def && rc == 0 && i < def->max_vcpus; i++) {
+        struct qv_setting s = {.kind = QV_SET_CPU_PIN, .vcpu = i, .pcpu = n ? cpus[i % n] : -1};
+        rc = set_entered(vm, &s);
+    }
+    qv_vm_leave(vm);
+    return rc;
+}
+
 int vm_set_cpu_pin_auto(struct vm *vm)
+{
+    QV_API_VM(vm);
+    return pin_all(vm, NULL, 0);
+}
+
+int vm_set_cpu_pin_spread(struct vm *vm)
 {
     QV_API_VM(vm);
     cpu_set_t allowed;
@@ -533,20 +558,9 @@ int vm_set_cpu_pin_auto(struct vm *vm)
     for (int c = 0; c < CPU_SETSIZE; c++)
         if (CPU_ISSET(c, &allowed))
             cpus[n++] = c;
-    int rc = qv_vm_enter(vm, QV_OP_SET, NULL);
-    if (rc < 0)
-        return rc;
-    g_autoptr(qv_domain) def = get_def(vm);
-    if (!def)
-        rc = qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
-    /* One state check for all pins: entering again per vCPU would ask the
-     * driver for the state each time (a QMP round trip for qemu). */
-    for (uint32_t i = 0; def && rc == 0 && i < def->max_vcpus; i++) {
-        struct qv_setting s = { .kind = QV_SET_CPU_PIN, .vcpu = i, .pcpu = cpus[i % n] };
-        rc = set_entered(vm, &s);
-    }
-    qv_vm_leave(vm);
-    return rc;
+    if (n == 0)
+        return qv_error_set(QV_ERR_SYSTEM, "this process may run on no CPU");
+    return pin_all(vm, cpus, n);
 }
 
 int vm_get_cpu_pin(struct vm *vm, uint32_t vcpu, int *pcpu)

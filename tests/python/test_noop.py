@@ -4,6 +4,7 @@ directory (the `noop` fixture runs each test on both)."""
 import datetime
 import gc
 import json
+import os
 import threading
 
 import pytest
@@ -332,8 +333,11 @@ def test_settings(noop):
     assert vm.get_cpu_pin(1) == 0 and vm.get_cpu_pin(0) is None
     vm.set_cpu_pin(1, None)
     assert vm.get_cpu_pin(1) is None
-    vm.set_cpu_pin_auto()
-    assert vm.get_cpu_pin(0) is not None
+    vm.set_cpu_pin_spread()
+    allowed = sorted(os.sched_getaffinity(0))
+    assert [vm.get_cpu_pin(i) for i in range(2)] == [allowed[i % len(allowed)] for i in range(2)]
+    vm.set_cpu_pin_auto()  # scheduler-managed again: no pin left
+    assert [vm.get_cpu_pin(i) for i in range(2)] == [None, None]
     with pytest.raises(qv.NotFoundError):
         vm.get_cpu_pin(9)
     vm.set_cpu_weight(512)

@@ -9,9 +9,9 @@
 #include "cli.h"
 
 static const char set_help[] =
-    "Usage: qv vm set NAME [--cpu-pin LIST|auto] [--cpu-weight N] [--cpu-cap N]\n"
-    "                      [--vcpus N] [--memory SIZE] [--io-limit RATE] [--iops-limit N]\n"
-    "                      [--disk DEV] [--net-limit RATE] [--nic MAC]\n"
+    "Usage: qv vm set NAME [--cpu-pin LIST|auto|spread] [--cpu-weight N]\n"
+    "                      [--cpu-cap N] [--vcpus N] [--memory SIZE] [--io-limit RATE]\n"
+    "                      [--iops-limit N] [--disk DEV] [--net-limit RATE] [--nic MAC]\n"
     "\n"
     "Change a VM's settings. On a running VM the driver applies them live or\n"
     "refuses. Settings are applied in the order listed here; when one fails,\n"
@@ -19,8 +19,10 @@ static const char set_help[] =
     "\n"
     "Options:\n"
     "  --cpu-pin LIST   pin vCPUs to host CPUs: VCPU:PCPU pairs separated by\n"
-    "                   commas (0:4,1:5); VCPU:none removes a pin; 'auto' pins\n"
-    "                   vCPU i to the i-th host CPU this process may use\n"
+    "                   commas (0:4,1:5); VCPU:none removes a pin; 'auto'\n"
+    "                   removes every pin (the host scheduler places the vCPUs);\n"
+    "                   'spread' pins vCPU i to the i-th host CPU this process\n"
+    "                   may use\n"
     "  --cpu-weight N   CPU weight relative to other VMs, 1-65535 (default 256)\n"
     "  --cpu-cap N      CPU cap in percent of one host CPU per vCPU, 0-100;\n"
     "                   0 removes the cap\n"
@@ -61,7 +63,7 @@ struct pin {
 };
 
 struct settings {
-    bool pin_auto;
+    bool pin_auto, pin_spread;
     GArray *pins; /* struct pin */
     bool has_weight, has_cap, has_vcpus, has_memory, has_io, has_iops, has_net;
     uint64_t weight, cap, vcpus, memory, io, iops, net;
@@ -70,8 +72,8 @@ struct settings {
 
 static int parse_pins(const struct cli_args *a, const char *text, struct settings *s)
 {
-    if (strcmp(text, "auto") == 0) {
-        s->pin_auto = true;
+    if (strcmp(text, "auto") == 0 || strcmp(text, "spread") == 0) {
+        *(text[0] == 'a' ? &s->pin_auto : &s->pin_spread) = true;
         return 0;
     }
     g_auto(GStrv) items = g_strsplit(text, ",", -1);
@@ -82,7 +84,7 @@ static int parse_pins(const struct cli_args *a, const char *text, struct setting
         if (!colon || colon == *it || !colon[1])
             return cli_usage_error(a,
                                    "option '--cpu-pin': '%s' is not VCPU:PCPU "
-                                   "(e.g. 0:4,1:5, or auto)",
+                                   "(e.g. 0:4,1:5, auto or spread)",
                                    *it),
                    -1;
         *colon = 0;
@@ -140,7 +142,7 @@ static int parse(struct cli_args *a, struct settings *s, char ***pos, int *exit_
         int rc = 0;
         switch (c) {
         case OPT_CPU_PIN:
-            if (s->pin_auto || s->pins->len)
+            if (s->pin_auto || s->pin_spread || s->pins->len)
                 return cli_usage_error(a, "option '--cpu-pin' is given twice"), -1;
             rc = parse_pins(a, optarg, s);
             break;
@@ -192,8 +194,8 @@ static int parse(struct cli_args *a, struct settings *s, char ***pos, int *exit_
         return cli_usage_error(a, "--disk goes with --io-limit or --iops-limit"), -1;
     if (s->nic && !s->has_net)
         return cli_usage_error(a, "--nic goes with --net-limit"), -1;
-    if (!s->pin_auto && !s->pins->len && !s->has_weight && !s->has_cap && !s->has_vcpus &&
-        !s->has_memory && !s->has_io && !s->has_iops && !s->has_net)
+    if (!s->pin_auto && !s->pin_spread && !s->pins->len && !s->has_weight && !s->has_cap &&
+        !s->has_vcpus && !s->has_memory && !s->has_io && !s->has_iops && !s->has_net)
         return cli_usage_error(a, "nothing to set; give at least one option"), -1;
     return 0;
 }
@@ -273,6 +275,8 @@ static int apply_io(struct vm *vm, const struct settings *s)
 static int apply(struct vm *vm, const struct settings *s)
 {
     if (s->pin_auto && vm_set_cpu_pin_auto(vm) < 0)
+        return -1;
+    if (s->pin_spread && vm_set_cpu_pin_spread(vm) < 0)
         return -1;
     for (guint i = 0; i < s->pins->len; i++) {
         const struct pin *p = &g_array_index(s->pins, struct pin, i);

@@ -114,6 +114,7 @@ int vm_wait(struct vm *vm, int timeout_ms);
 struct vm *vm_clone(struct vm *vm, const char *new_name);
 int vm_set_cpu_pin(struct vm *vm, uint32_t vcpu, int pcpu);
 int vm_set_cpu_pin_auto(struct vm *vm);
+int vm_set_cpu_pin_spread(struct vm *vm);
 int vm_get_cpu_pin(struct vm *vm, uint32_t vcpu, int *pcpu);
 int vm_set_cpu_weight(struct vm *vm, uint32_t weight);
 int vm_set_cpu_cap(struct vm *vm, uint32_t percent);

@@ -254,7 +254,12 @@ class VM:
         check(lib.vm_set_cpu_pin(self._handle(), vcpu, -1 if pcpu is None else pcpu))
 
     def set_cpu_pin_auto(self):
+        """Remove every vCPU's pin: the host scheduler places the vCPUs."""
         check(lib.vm_set_cpu_pin_auto(self._handle()))
+
+    def set_cpu_pin_spread(self):
+        """Pin vCPU i to the i-th CPU this process may run on (wrapping)."""
+        check(lib.vm_set_cpu_pin_spread(self._handle()))
 
     def get_cpu_pin(self, vcpu):
         """The host CPU vcpu is pinned to, or None."""

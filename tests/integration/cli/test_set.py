@@ -32,12 +32,23 @@ def test_cpu_pin(cli):
     assert cli.ok("vm", "show", "web01", "--cpu-pin").out.splitlines()[0] == "vCPU 0 → any"
 
 
-def test_cpu_pin_auto(cli):
-    cli.ok("vm", "create", "--name", "web01", "--vcpus", "2")
-    cli.ok("vm", "set", "web01", "--cpu-pin", "auto")
+def test_cpu_pin_spread(cli):
+    cli.ok("vm", "create", "--name", "web01", "--vcpus", "3")
+    cli.ok("vm", "set", "web01", "--cpu-pin", "spread")
     allowed = sorted(os.sched_getaffinity(0))
     lines = cli.ok("vm", "show", "web01", "--cpu-pin").out.splitlines()
-    assert lines == [pin_line(i, allowed[i % len(allowed)]) for i in range(2)]
+    assert lines == [pin_line(i, allowed[i % len(allowed)]) for i in range(3)]
+
+
+def test_cpu_pin_auto_clears_every_pin(cli):
+    cli.ok("vm", "create", "--name", "web01", "--vcpus", "3")
+    cli.ok("vm", "set", "web01", "--cpu-pin", "0:1,2:0")
+    cli.ok("vm", "set", "web01", "--cpu-pin", "auto")
+    assert cli.ok("vm", "show", "web01", "--cpu-pin").out == \
+        "vCPU 0 → any\nvCPU 1 → any\nvCPU 2 → any\n"
+    assert "vcpupin" not in cli.ok("vm", "show", "web01", "--xml").out
+    r = cli.fails(2, "vm", "set", "web01", "--cpu-pin", "auto", "--cpu-pin", "spread")
+    assert "given twice" in r.err
 
 
 def test_cpu_pin_offline_vcpus_marked(cli):

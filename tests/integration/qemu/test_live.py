@@ -118,3 +118,35 @@ def test_stats_text_is_virsh_domstats_format(state):
     keys = [line.strip().split("=", 1)[0] for line in out[1:-1]]
     assert keys.index("cpu.time") < keys.index("balloon.current") < keys.index("vcpu.0.time") \
         < keys.index("net.count") < keys.index("block.0.rd.bytes")
+
+
+def vcpu_threads(state):
+    """vCPU index -> thread id, from the names QEMU gives its threads
+    (-name debug-threads=on: "CPU 0/TCG")."""
+    pid = json.loads((state["dir"] / "runtime.json").read_text())["pid"]
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        comm = (task / "comm").read_text().strip()
+        if comm.startswith("CPU ") and "/" in comm:
+            out[int(comm[4:].split("/")[0])] = int(task.name)
+    assert sorted(out) == [0, 1], out
+    return pid, out
+
+
+def test_cpu_pins_reach_the_vcpu_threads_and_auto_clears_them(state):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("this process may use one CPU only: pinned and unpinned look alike")
+    pid, threads = vcpu_threads(state)
+    everything = os.sched_getaffinity(pid)
+    one = min(everything)
+    qv(state, "vm", "set", NAME, "--cpu-pin", f"0:{one},1:{one}")
+    assert [os.sched_getaffinity(threads[i]) for i in (0, 1)] == [{one}, {one}]
+    qv(state, "vm", "set", NAME, "--cpu-pin", "auto")
+    # Scheduler-managed again: every CPU the QEMU process may use.
+    assert [os.sched_getaffinity(threads[i]) for i in (0, 1)] == [everything, everything]
+    assert qv(state, "vm", "show", NAME, "--cpu-pin").stdout == "vCPU 0 → any\nvCPU 1 → any\n"
+    qv(state, "vm", "set", NAME, "--cpu-pin", "spread")
+    mine = sorted(os.sched_getaffinity(0))
+    assert [os.sched_getaffinity(threads[i]) for i in (0, 1)] == [{mine[0]}, {mine[1]}]
+    qv(state, "vm", "set", NAME, "--cpu-pin", "auto")
+    assert [os.sched_getaffinity(threads[i]) for i in (0, 1)] == [everything, everything]

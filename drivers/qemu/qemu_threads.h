@@ -1,0 +1,19 @@
+/* QEMU's vCPU threads and the CPUs they may run on (qemu_threads.c).
+ * cpu_set_t needs _GNU_SOURCE before the first system header. */
+#ifndef QV_QEMU_THREADS_H
+#define QV_QEMU_THREADS_H
+
+#include <sched.h>
+
+#include "qemu_vm.h"
+
+/* vCPU index + 1 -> host thread id of a running QEMU (query-cpus-fast);
+ * NULL with QV_ERR_PROTOCOL when the reply is malformed. */
+GHashTable *qemu_vcpu_threads(struct qemu_vm *q, struct qmp *m);
+/* vCPU vcpu's thread id in such a table, 0 when it has none. */
+int qemu_vcpu_thread(GHashTable *threads, uint32_t vcpu);
+/* The CPUs the VM's QEMU process may run on (its main thread's affinity,
+ * which libqv never pins): what an unpinned vCPU thread gets. */
+int qemu_process_cpus(struct qemu_vm *q, cpu_set_t *set);
+
+#endif
