@@ -40,6 +40,9 @@ static bool is_destroy(const char *action)
 
 int kvm_domain_check(const struct qv_domain *def)
 {
+    /* Elements qv keeps without modelling them: the VMM knows none. */
+    if (qv_domain_check_kept(def, "kvm", NULL) < 0)
+        return qv_error_code();
     /* Devices the VMM does not model yet (virtio is part two). */
     if (def->disks->len)
         return refuse(def, "<disk>");

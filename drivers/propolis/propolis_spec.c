@@ -32,6 +32,8 @@ static int refuse(const struct qv_domain *def, const char *fmt, ...)
 
 static int check_domain(const struct qv_domain *def)
 {
+    if (qv_domain_check_kept(def, "propolis", NULL) < 0)
+        return qv_error_code();
     if (def->os.kernel || def->os.initrd || def->os.cmdline)
         return refuse(def, "<os><kernel>/<initrd>/<cmdline> (direct kernel boot): a Propolis "
                            "guest boots from the server's bootrom");

@@ -401,6 +401,8 @@ static int check_lifecycle_actions(struct qemu_argv *v)
 
 char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
 {
+    if (qv_domain_check_kept(def, "qemu", NULL) < 0)
+        return NULL;
     struct qemu_argv v = {.a = g_ptr_array_new_with_free_func(g_free), .def = def, .l = l};
     qemu_argv_add(&v, l->emulator ? l->emulator : QEMU_DEFAULT_BINARY);
     g_autofree char *name = qemu_opt_escape(def->name);

@@ -206,7 +206,7 @@ static struct vm *define_text(struct qv_conn *conn, const char *text, const char
 struct vm *vm_define_xml(struct qv_conn *conn, const char *xml)
 {
     QV_API("%s", "(VM not yet known)");
-    return define_text(conn, xml, __func__, "xml", qv_domain_parse_xml);
+    return define_text(conn, xml, __func__, "xml", qv_domain_parse_user_xml);
 }
 
 struct vm *vm_define_json(struct qv_conn *conn, const char *json)

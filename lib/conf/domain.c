@@ -96,6 +96,7 @@ struct qv_domain *qv_domain_new(void)
     d->hostdevs = g_ptr_array_new_with_free_func((GDestroyNotify)qv_hostdev_free);
     d->graphics = g_ptr_array_new_with_free_func((GDestroyNotify)qv_graphics_free);
     d->rngs = g_ptr_array_new_with_free_func((GDestroyNotify)qv_rng_free);
+    d->kept = g_ptr_array_new_with_free_func((GDestroyNotify)qv_kept_free);
     return d;
 }
 
@@ -109,6 +110,9 @@ void qv_domain_free(struct qv_domain *d)
     g_free(d->cpu.model);
     g_free(d->os.arch);
     g_free(d->os.machine);
+    g_free(d->os.firmware);
+    g_free(d->vcpu_placement);
+    g_free(d->vcpu_cpuset);
     g_free(d->os.kernel);
     g_free(d->os.initrd);
     g_free(d->os.cmdline);
@@ -129,6 +133,7 @@ void qv_domain_free(struct qv_domain *d)
     g_ptr_array_unref(d->hostdevs);
     g_ptr_array_unref(d->graphics);
     g_ptr_array_unref(d->rngs);
+    g_ptr_array_unref(d->kept);
     g_free(d);
 }
 
@@ -204,6 +209,29 @@ static gpointer rng_copy(gconstpointer src, gpointer unused)
     return d;
 }
 
+void qv_kept_free(struct qv_kept *k)
+{
+    if (!k)
+        return;
+    g_free(k->parent);
+    g_free(k->name);
+    g_free(k->xml);
+    g_free(k->reason);
+    g_free(k);
+}
+
+static gpointer kept_copy(gconstpointer src, gpointer unused)
+{
+    (void)unused;
+    const struct qv_kept *s = src;
+    struct qv_kept *d = g_memdup2(s, sizeof(*s));
+    d->parent = g_strdup(s->parent);
+    d->name = g_strdup(s->name);
+    d->xml = g_strdup(s->xml);
+    d->reason = g_strdup(s->reason);
+    return d;
+}
+
 static gpointer disk_copy_cb(gconstpointer s, gpointer u)
 {
     (void)u;
@@ -232,8 +260,8 @@ struct qv_domain *qv_domain_copy(const struct qv_domain *s)
 {
     struct qv_domain *d = qv_domain_new();
     GArray *pins = d->cputune.pins;
-    GPtrArray *arrays[8] = { d->disks, d->nets, d->serials, d->consoles,
-                             d->channels, d->hostdevs, d->graphics, d->rngs };
+    GPtrArray *arrays[9] = {d->disks,    d->nets,     d->serials, d->consoles, d->channels,
+                            d->hostdevs, d->graphics, d->rngs,    d->kept};
     /* Scalars first, then replace every owned pointer with a deep copy. */
     memcpy(d, s, sizeof(*d));
     d->name = g_strdup(s->name);
@@ -242,6 +270,9 @@ struct qv_domain *qv_domain_copy(const struct qv_domain *s)
     d->cpu.model = g_strdup(s->cpu.model);
     d->os.arch = g_strdup(s->os.arch);
     d->os.machine = g_strdup(s->os.machine);
+    d->os.firmware = g_strdup(s->os.firmware);
+    d->vcpu_placement = g_strdup(s->vcpu_placement);
+    d->vcpu_cpuset = g_strdup(s->vcpu_cpuset);
     d->os.kernel = g_strdup(s->os.kernel);
     d->os.initrd = g_strdup(s->os.initrd);
     d->os.cmdline = g_strdup(s->os.cmdline);
@@ -267,6 +298,7 @@ struct qv_domain *qv_domain_copy(const struct qv_domain *s)
     d->hostdevs = arrays[5];
     d->graphics = arrays[6];
     d->rngs = arrays[7];
+    d->kept = arrays[8];
     copy_array(d->disks, s->disks, disk_copy_cb);
     copy_array(d->nets, s->nets, net_copy_cb);
     copy_array(d->serials, s->serials, chardev_copy);
@@ -275,5 +307,6 @@ struct qv_domain *qv_domain_copy(const struct qv_domain *s)
     copy_array(d->hostdevs, s->hostdevs, hostdev_copy_cb);
     copy_array(d->graphics, s->graphics, graphics_copy);
     copy_array(d->rngs, s->rngs, rng_copy);
+    copy_array(d->kept, s->kept, kept_copy);
     return d;
 }

@@ -83,11 +83,24 @@ struct qv_graphics {
     enum qv_graphics_type type;
     int port;            /* -1 autoport */
     char *listen;        /* address, default 127.0.0.1 */
+    bool listen_elem;    /* a <listen type='address'> child, as libvirt writes */
 };
 
 struct qv_rng {
     char *model;         /* "virtio" */
     char *backend;       /* "/dev/urandom" */
+};
+
+/* An element of a user's document that qv's model does not hold, kept as
+ * written so formatting gives it back (docs/architecture.md, "Decisions":
+ * unmodelled elements are kept in place). Drivers refuse those they cannot
+ * honour (qv_domain_check_kept). */
+struct qv_kept {
+    char *parent; /* "" for <domain>, else "os", "features" or "devices" */
+    char *name;   /* the element's name as written ("qemu:commandline") */
+    char *xml;    /* the element, namespace declarations included */
+    int line;     /* its line in the document it was read from */
+    char *reason; /* why qv's model does not hold it */
 };
 
 struct qv_vcpupin {
@@ -106,6 +119,8 @@ struct qv_domain {
     uint64_t current_memory_kib; /* <currentMemory>, 0 = same as memory */
     uint32_t vcpus;          /* <vcpu current=> or the <vcpu> value */
     uint32_t max_vcpus;      /* <vcpu> value */
+    char *vcpu_placement;    /* <vcpu placement=>: "static", "auto" or NULL */
+    char *vcpu_cpuset;       /* <vcpu cpuset=>: host CPUs for every vCPU, or NULL */
 
     struct {
         enum qv_cpu_mode mode;
@@ -117,6 +132,7 @@ struct qv_domain {
     struct {
         char *arch;          /* "x86_64" */
         char *machine;       /* "pc", "q35", or NULL */
+        char *firmware;      /* <os firmware=>: "bios", "efi" or NULL */
         char *kernel, *initrd, *cmdline;
         char *loader;        /* firmware path, NULL for the default BIOS */
         bool loader_readonly;
@@ -147,6 +163,7 @@ struct qv_domain {
     GPtrArray *hostdevs;     /* struct qv_hostdev * */
     GPtrArray *graphics;     /* struct qv_graphics * */
     GPtrArray *rngs;         /* struct qv_rng * */
+    GPtrArray *kept;         /* struct qv_kept *: unmodelled elements, in document order */
 };
 
 /* An empty definition with every array allocated. */
@@ -157,8 +174,23 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domain, qv_domain_free)
 struct qv_domain *qv_domain_copy(const struct qv_domain *def);
 
 /* Parse libvirt domain XML. On error returns NULL and sets QV_ERR_XML with
- * "domain XML line N: ..." naming the element or attribute. */
+ * "domain XML line N: ..." naming the element or attribute. An optional
+ * element qv's model cannot hold (unknown, or with values qv does not
+ * model) is kept whole in def->kept rather than refused; <name>, <uuid>,
+ * <title>, <description>, <memory>, <currentMemory>, <vcpu> and <os><type>
+ * must be understood. No schema check: this reads stored definitions. */
 struct qv_domain *qv_domain_parse_xml(const char *xml);
+/* Parse domain XML a user supplies (define): what describes only a running
+ * domain is dropped (<domain id=>, generated aliases, dynamic <seclabel>s),
+ * it is parsed as above (qv's refusals come first, naming the rule), then
+ * checked against libvirt's domain.rng (QV_ERR_XML with the line of the
+ * element or attribute the schema refuses, and libxml2's reason). */
+struct qv_domain *qv_domain_parse_user_xml(const char *xml);
+/* The first kept element for which honoured() is false (NULL = none is) is
+ * refused: QV_ERR_UNSUPPORTED "VM 'x': the <driver> driver cannot honour
+ * <elem> (line N): <reason>". */
+int qv_domain_check_kept(const struct qv_domain *def, const char *driver,
+                         bool (*honoured)(const struct qv_kept *k));
 /* Format as libvirt domain XML that validates against domain.rng. */
 char *qv_domain_format_xml(const struct qv_domain *def);
 /* Parse a QuantaVirt JSON config; errors name the JSON path ("$.cpu.topology.cores"). */
@@ -202,5 +234,6 @@ void qv_channel_free(struct qv_channel *c);
 void qv_hostdev_free(struct qv_hostdev *h);
 void qv_graphics_free(struct qv_graphics *g);
 void qv_rng_free(struct qv_rng *r);
+void qv_kept_free(struct qv_kept *k);
 
 #endif

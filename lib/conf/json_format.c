@@ -255,6 +255,30 @@ static void format_devices(B *b, const struct qv_domain *d)
     json_builder_end_object(b);
 }
 
+/* What the JSON config has no key for, so a reader knows the JSON is not
+ * the whole definition (vm show --xml is); the JSON parser refuses a
+ * config carrying this list rather than define less than it says. */
+static void format_left_out(JsonBuilder *b, const struct qv_domain *d)
+{
+    if (!d->kept->len && !d->vcpu_placement && !d->vcpu_cpuset && !d->os.firmware)
+        return;
+    json_builder_set_member_name(b, "left_out");
+    json_builder_begin_array(b);
+    if (d->vcpu_placement)
+        json_builder_add_string_value(b, "<vcpu placement>");
+    if (d->vcpu_cpuset)
+        json_builder_add_string_value(b, "<vcpu cpuset>");
+    if (d->os.firmware)
+        json_builder_add_string_value(b, "<os firmware>");
+    for (guint i = 0; i < d->kept->len; i++) {
+        const struct qv_kept *k = g_ptr_array_index(d->kept, i);
+        g_autofree char *what = *k->parent ? g_strdup_printf("<%s><%s>", k->parent, k->name)
+                                           : g_strdup_printf("<%s>", k->name);
+        json_builder_add_string_value(b, what);
+    }
+    json_builder_end_array(b);
+}
+
 char *qv_domain_format_json(const struct qv_domain *d)
 {
     if (!d) {
@@ -293,6 +317,7 @@ char *qv_domain_format_json(const struct qv_domain *d)
         json_builder_end_object(b);
     }
     format_devices(b, d);
+    format_left_out(b, d);
     json_builder_end_object(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
     g_autoptr(JsonGenerator) gen = json_generator_new();

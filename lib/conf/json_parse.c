@@ -393,6 +393,10 @@ static int parse_boot(struct jctx *c, JsonObject *o, struct qv_domain *def)
 static int parse_disk(struct jctx *c, JsonObject *o, struct qv_disk *d)
 {
     int v, rc;
+    if (json_object_has_member(o, "left_out"))
+        return jerr(c, "left_out",
+                    "lists what the JSON config cannot express (vm show --json wrote it); define "
+                    "this VM from its XML (vm show --xml) to keep all of it");
     TRY(check_keys(c, o,
                    "path target bus format type device readonly cache io discard backing "
                    "backing_format logical_block_size boot_order io_bytes_per_sec iops"));
@@ -709,6 +713,10 @@ static int parse_devices(struct jctx *c, JsonObject *o, struct qv_domain *def)
 static int parse_root(struct jctx *c, JsonObject *o, struct qv_domain *def)
 {
     int v, rc;
+    if (json_object_has_member(o, "left_out"))
+        return jerr(c, "left_out",
+                    "lists what the JSON config cannot express (vm show --json wrote it); define "
+                    "this VM from its XML (vm show --xml) to keep all of it");
     TRY(check_keys(c, o,
                    "name type uuid title description vcpus max_vcpus memory current_memory "
                    "hugepages features cpu boot lifecycle devices"));

@@ -109,3 +109,17 @@ int qv_domain_validate(const struct qv_domain *def)
     }
     return 0;
 }
+
+int qv_domain_check_kept(const struct qv_domain *def, const char *driver,
+                         bool (*honoured)(const struct qv_kept *k))
+{
+    for (guint i = 0; i < def->kept->len; i++) {
+        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
+        if (honoured && honoured(k))
+            continue;
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s': the %s driver cannot honour <%s> (line %d): %s",
+                            def->name ? def->name : "", driver, k->name, k->line, k->reason);
+    }
+    return 0;
+}

@@ -81,15 +81,15 @@ static int disk_backing(const xmlNode *n, struct qv_disk *d)
             TRY(qv_conf_xml_once(c, &next));
             TRY(qv_conf_xml_check(c, QV_XML_EMPTY, ""));
             if (xmlHasProp((xmlNode *)c, (const xmlChar *)"type"))
-                return qv_conf_xml_err(c, "only one level of <backingStore> is supported");
+                return qv_conf_xml_unmodelled(c, "only one level of <backingStore> is supported");
         } else {
             return qv_conf_xml_unknown(c);
         }
     }
     if (!src)
-        return qv_conf_xml_err(n, "<backingStore> needs a <source file=...>");
+        return qv_conf_xml_unmodelled(n, "<backingStore> needs a <source file=...>");
     if (!fmt)
-        return qv_conf_xml_err(n, "<backingStore> needs a <format type=...>");
+        return qv_conf_xml_unmodelled(n, "<backingStore> needs a <format type=...>");
     return 0;
 }
 
@@ -176,10 +176,11 @@ static int disk_parse(const xmlNode *n, struct qv_disk *d)
     if (!bus_given)
         d->bus = (enum qv_disk_bus)qv_conf_rule_bus_for_target(d->target);
     if (!d->source && d->device == QV_DISK_DISK)
-        return qv_conf_xml_err(n, "<disk device='disk'> needs a <source> (only a cdrom may be "
-                                  "empty)");
+        return qv_conf_xml_unmodelled(n,
+                                      "<disk device='disk'> needs a <source> (only a cdrom may be "
+                                      "empty)");
     if (d->backing && !d->source)
-        return qv_conf_xml_err(n, "<disk> with a <backingStore> needs a <source>");
+        return qv_conf_xml_unmodelled(n, "<disk> with a <backingStore> needs a <source>");
     return 0;
 }
 
@@ -239,12 +240,13 @@ static int net_port_forward(const xmlNode *n, struct qv_net *net)
         if (qv_conf_xml_attr_uint(c, "start", 65535, &start) <= 0 || start == 0)
             return qv_conf_xml_err(c, "<range> needs start= from 1 to 65535");
         if (qv_conf_xml_attr_uint(c, "to", 65535, &to) <= 0 || to != 22)
-            return qv_conf_xml_err(c, "<range> must forward to guest port 22 (to='22'): only "
-                                      "the ssh port forward is supported");
+            return qv_conf_xml_unmodelled(c,
+                                          "<range> must forward to guest port 22 (to='22'): only "
+                                          "the ssh port forward is supported");
         net->host_port = (uint16_t)start;
     }
     if (!range)
-        return qv_conf_xml_err(n, "<portForward> needs a <range start=... to='22'/>");
+        return qv_conf_xml_unmodelled(n, "<portForward> needs a <range start=... to='22'/>");
     return 0;
 }
 
@@ -279,7 +281,7 @@ static int net_source(const xmlNode *n, struct qv_net *net)
                                                                                        : 0;
     case QV_NET_ETHERNET: break;
     }
-    return qv_conf_xml_err(n, "<source> is not supported on an ethernet <interface>");
+    return qv_conf_xml_unmodelled(n, "<source> is not supported on an ethernet <interface>");
 }
 
 static int net_parse(const xmlNode *n, struct qv_net *net)
@@ -313,8 +315,8 @@ static int net_parse(const xmlNode *n, struct qv_net *net)
             TRY(parse_boot(c, &net->boot_order));
         } else if (qv_conf_xml_is(c, "portForward")) {
             if (net->type != QV_NET_USER)
-                return qv_conf_xml_err(c, "<portForward> is only supported on <interface "
-                                          "type='user'>");
+                return qv_conf_xml_unmodelled(c, "<portForward> is only supported on <interface "
+                                                 "type='user'>");
             TRY(qv_conf_xml_once(c, &pf));
             TRY(net_port_forward(c, net));
         } else {
@@ -323,8 +325,8 @@ static int net_parse(const xmlNode *n, struct qv_net *net)
     }
     if (!src &&
         (net->type == QV_NET_BRIDGE || net->type == QV_NET_NETWORK || net->type == QV_NET_DIRECT))
-        return qv_conf_xml_err(n, "<interface type='%s'> needs a <source>",
-                               qv_conf_net_types[net->type]);
+        return qv_conf_xml_unmodelled(n, "<interface type='%s'> needs a <source>",
+                                      qv_conf_net_types[net->type]);
     return 0;
 }
 
@@ -403,8 +405,8 @@ static int hostdev_parse(const xmlNode *n, struct qv_hostdev *h)
         }
     }
     if (!addr)
-        return qv_conf_xml_err(n, "<hostdev> needs <source><address domain= bus= slot= "
-                                  "function=/></source>");
+        return qv_conf_xml_unmodelled(n, "<hostdev> needs <source><address domain= bus= slot= "
+                                         "function=/></source>");
     return 0;
 }
 
@@ -459,8 +461,8 @@ static int chr_source(const xmlNode *n, struct qv_chardev *c)
         break;
     case QV_CHR_STDIO:
     case QV_CHR_NULL:
-        return qv_conf_xml_err(n, "<source> is not supported for a %s character device",
-                               qv_conf_chr_types[c->type]);
+        return qv_conf_xml_unmodelled(n, "<source> is not supported for a %s character device",
+                                      qv_conf_chr_types[c->type]);
     }
     return 0;
 }
@@ -491,10 +493,11 @@ static int chardev_parse(const xmlNode *n, struct qv_chardev *c)
         }
     }
     if ((c->type == QV_CHR_FILE || c->type == QV_CHR_UNIX) && !c->path)
-        return qv_conf_xml_err(n, "<%s type='%s'> needs <source path=...>", n->name,
-                               qv_conf_chr_types[c->type]);
+        return qv_conf_xml_unmodelled(n, "<%s type='%s'> needs <source path=...>", n->name,
+                                      qv_conf_chr_types[c->type]);
     if (c->type == QV_CHR_TCP && (!c->host || !c->service))
-        return qv_conf_xml_err(n, "<%s type='tcp'> needs <source host=... service=...>", n->name);
+        return qv_conf_xml_unmodelled(n, "<%s type='tcp'> needs <source host=... service=...>",
+                                      n->name);
     return 0;
 }
 
@@ -539,7 +542,7 @@ static int channel_parse(const xmlNode *n, struct qv_channel *ch)
         }
     }
     if (!tgt)
-        return qv_conf_xml_err(n, "<channel> needs a <target type='virtio' name=...>");
+        return qv_conf_xml_unmodelled(n, "<channel> needs a <target type='virtio' name=...>");
     return 0;
 }
 
@@ -576,7 +579,7 @@ static int graphics_parse(const xmlNode *n, struct qv_graphics *g)
     if (autoport)
         g->port = -1;
     else if (g->port < 0)
-        return qv_conf_xml_err(n, "<graphics autoport='no'> needs a port=");
+        return qv_conf_xml_unmodelled(n, "<graphics autoport='no'> needs a port=");
     TRY(qv_conf_xml_attr_str(n, "listen", qv_conf_check_host, &g->listen));
     const xmlNode *l = NULL;
     FOR_EACH_ELEMENT(n, c)
@@ -587,12 +590,15 @@ static int graphics_parse(const xmlNode *n, struct qv_graphics *g)
         TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "type address"));
         TRY(qv_conf_xml_need_enum(c, "type", listen_types, &v));
         g_autofree char *addr = NULL;
-        TRY(qv_conf_xml_need_str(c, "address", qv_conf_check_host, &addr));
+        g->listen_elem = true;
+        TRY(qv_conf_xml_attr_str(c, "address", qv_conf_check_host, &addr));
+        if (!addr) /* libvirt's way of saying its default address */
+            continue;
         if (g->listen && strcmp(g->listen, addr) != 0)
-            return qv_conf_xml_err(c,
-                                   "<listen address='%s'> differs from listen='%s' on "
-                                   "<graphics>",
-                                   addr, g->listen);
+            return qv_conf_xml_unmodelled(c,
+                                          "<listen address='%s'> differs from listen='%s' on "
+                                          "<graphics>",
+                                          addr, g->listen);
         g_free(g->listen);
         g->listen = g_steal_pointer(&addr);
     }
@@ -632,7 +638,7 @@ static int rng_parse(const xmlNode *n, struct qv_rng *r)
             TRY(qv_conf_xml_text_str(c, qv_conf_check_path, &r->backend));
     }
     if (!b)
-        return qv_conf_xml_err(n, "<rng> needs a <backend model='random'>");
+        return qv_conf_xml_unmodelled(n, "<rng> needs a <backend model='random'>");
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* struct qv_domain -> libvirt domain XML. Elements come out in the order
  * libvirt itself writes them, and every value was checked on the way in
  * (conf_check.c), so the result validates against domain.rng. */
+#include <libxml/parser.h>
 #include <libxml/xmlwriter.h>
 #include <string.h>
 
@@ -58,9 +59,33 @@ static void format_boot(W *w, uint32_t order)
     end(w);
 }
 
+/* The kept elements of one parent ("" = <domain>); at the <domain> level
+ * `late` selects <seclabel>s and namespaced elements, which libvirt writes
+ * after <devices>. write_doc re-indents documents that have any. */
+static void format_kept(W *w, const struct qv_domain *def, const char *parent, bool late)
+{
+    for (guint i = 0; i < def->kept->len; i++) {
+        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
+        if (strcmp(k->parent, parent) != 0)
+            continue;
+        if (!*parent && late != (strchr(k->name, ':') || strcmp(k->name, "seclabel") == 0))
+            continue;
+        xmlTextWriterWriteRaw(w, (const xmlChar *)k->xml);
+    }
+}
+
+static bool has_kept(const struct qv_domain *def, const char *parent)
+{
+    for (guint i = 0; i < def->kept->len; i++)
+        if (strcmp(((struct qv_kept *)g_ptr_array_index(def->kept, i))->parent, parent) == 0)
+            return true;
+    return false;
+}
+
 static void format_os(W *w, const struct qv_domain *def)
 {
     start(w, "os");
+    attr(w, "firmware", def->os.firmware);
     start(w, "type");
     attr(w, "arch", def->os.arch);
     attr(w, "machine", def->os.machine);
@@ -85,6 +110,7 @@ static void format_os(W *w, const struct qv_domain *def)
     text_elem(w, "cmdline", def->os.cmdline);
     for (char **b = def->os.boot_devs; b && *b; b++)
         empty_elem(w, "boot", "dev", *b);
+    format_kept(w, def, "os", false);
     end(w);
 }
 
@@ -283,6 +309,12 @@ static void format_graphics(W *w, const struct qv_graphics *g)
         attr(w, "autoport", "yes");
     }
     attr(w, "listen", g->listen);
+    if (g->listen_elem || g->listen) {
+        start(w, "listen");
+        attr(w, "type", "address");
+        attr(w, "address", g->listen);
+        end(w);
+    }
     end(w);
 }
 
@@ -337,6 +369,7 @@ static void format_devices(W *w, const struct qv_domain *def)
         format_hostdev(w, g_ptr_array_index(def->hostdevs, i));
     for (guint i = 0; i < def->rngs->len; i++)
         format_rng(w, g_ptr_array_index(def->rngs, i));
+    format_kept(w, def, "devices", false);
     end(w);
 }
 
@@ -365,6 +398,8 @@ static void format_domain(W *w, const struct qv_domain *def)
         end(w);
     }
     start(w, "vcpu");
+    attr(w, "placement", def->vcpu_placement);
+    attr(w, "cpuset", def->vcpu_cpuset);
     uint32_t max = def->max_vcpus ? def->max_vcpus : def->vcpus;
     if (def->vcpus && def->vcpus != max)
         attr_u64(w, "current", def->vcpus);
@@ -380,19 +415,22 @@ static void format_domain(W *w, const struct qv_domain *def)
         end(w);
     }
     format_os(w, def);
-    if (def->acpi || def->apic) {
+    if (def->acpi || def->apic || has_kept(def, "features")) {
         start(w, "features");
         if (def->acpi)
             empty_elem(w, "acpi", NULL, NULL);
         if (def->apic)
             empty_elem(w, "apic", NULL, NULL);
+        format_kept(w, def, "features", false);
         end(w);
     }
     format_cpu(w, def);
     text_elem(w, "on_poweroff", def->on_poweroff);
     text_elem(w, "on_reboot", def->on_reboot);
     text_elem(w, "on_crash", def->on_crash);
+    format_kept(w, def, "", false);
     format_devices(w, def);
+    format_kept(w, def, "", true);
     end(w);
 }
 
@@ -429,7 +467,26 @@ char *qv_domain_format_xml(const struct qv_domain *def)
         qv_error_set(QV_ERR_INVALID_ARG, "cannot format a NULL domain definition");
         return NULL;
     }
-    return write_doc(fmt_domain, def);
+    char *out = write_doc(fmt_domain, def);
+    if (!out || def->kept->len == 0)
+        return out;
+    /* Kept elements went in raw: one pass through libxml2 indents them as
+     * the rest, so `vm show --xml` reads like libvirt's output. */
+    xmlDoc *doc = xmlReadMemory(out, (int)strlen(out), NULL, NULL,
+                                XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
+                                    XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES);
+    if (!doc)
+        return out;
+    xmlChar *pretty = NULL;
+    int len = 0;
+    xmlDocDumpFormatMemory(doc, &pretty, &len, 1);
+    xmlFreeDoc(doc);
+    if (pretty) {
+        g_free(out);
+        out = g_strdup((const char *)pretty);
+        xmlFree(pretty);
+    }
+    return out;
 }
 
 struct device_arg {

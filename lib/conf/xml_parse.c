@@ -8,6 +8,7 @@
 #include "conf_check.h"
 #include "domain.h"
 #include "xml_devices.h"
+#include "xml_schema.h"
 #include "xml_util.h"
 
 /* A text element whose value is checked by `check`, appearing at most once. */
@@ -28,10 +29,44 @@ static int enum_text(const xmlNode *c, const xmlNode **slot, const char *const *
     int i = qv_conf_lookup(list, v);
     if (i < 0) {
         g_autofree char *all = qv_conf_list_join(list);
-        return qv_conf_xml_err(c, "unsupported <%s> value '%s' (expected %s)", c->name, v, all);
+        return qv_conf_xml_unmodelled(c, "unsupported <%s> value '%s' (expected %s)", c->name, v,
+                                      all);
     }
     *out = g_strdup(list[i]);
     return 0;
+}
+
+/* Keep element c whole in def->kept, for an optional element qv's model
+ * cannot hold; the reason is the message the strict walk left. The copy
+ * into a document of its own declares the namespaces it uses. */
+static void keep(struct qv_domain *def, const xmlNode *c, const char *parent)
+{
+    struct qv_kept *k = g_new0(struct qv_kept, 1);
+    k->parent = g_strdup(parent);
+    k->name = c->ns && c->ns->prefix
+                  ? g_strdup_printf("%s:%s", (const char *)c->ns->prefix, (const char *)c->name)
+                  : g_strdup((const char *)c->name);
+    k->line = xmlGetLineNo(c);
+    const char *msg = qv_last_error()->message;
+    const char *strip = msg ? strstr(msg, ": ") : NULL;
+    k->reason = g_strdup(strip && g_str_has_prefix(msg, "domain XML line") ? strip + 2
+                         : msg && *msg                                     ? msg
+                                                                           : "not modelled");
+    xmlDoc *doc = xmlNewDoc((const xmlChar *)"1.0");
+    xmlNode *copy = xmlDocCopyNode((xmlNode *)c, doc, 1);
+    xmlBuffer *buf = xmlBufferCreate();
+    if (copy && buf) {
+        xmlDocSetRootElement(doc, copy);
+        xmlNodeDump(buf, doc, copy, 0, 0);
+        k->xml = g_strdup((const char *)xmlBufferContent(buf));
+    }
+    if (buf)
+        xmlBufferFree(buf);
+    xmlFreeDoc(doc);
+    if (!k->xml)
+        k->xml = g_strdup_printf("<%s/>", k->name);
+    g_ptr_array_add(def->kept, k);
+    qv_reset_error();
 }
 
 static int parse_cpu(const xmlNode *n, struct qv_domain *def)
@@ -47,7 +82,7 @@ static int parse_cpu(const xmlNode *n, struct qv_domain *def)
         if (qv_conf_xml_is(c, "model")) {
             TRY(text_once(c, &model, qv_conf_check_token, &def->cpu.model));
             if (def->cpu.mode != QV_CPU_MODE_CUSTOM)
-                return qv_conf_xml_err(c, "<model> needs <cpu mode='custom'>");
+                return qv_conf_xml_unmodelled(c, "<model> needs <cpu mode='custom'>");
         } else if (qv_conf_xml_is(c, "topology")) {
             TRY(qv_conf_xml_once(c, &topo));
             TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "sockets dies cores threads"));
@@ -59,7 +94,8 @@ static int parse_cpu(const xmlNode *n, struct qv_domain *def)
                 rc = qv_conf_xml_attr_uint(c, names[i], 65535, &x);
                 TRY(rc);
                 if ((rc == 0 && i != 1) || (rc == 1 && x == 0))
-                    return qv_conf_xml_err(c, "<topology> needs %s= from 1 to 65535", names[i]);
+                    return qv_conf_xml_unmodelled(c, "<topology> needs %s= from 1 to 65535",
+                                                  names[i]);
                 *slots[i] = (uint32_t)x;
             }
         } else {
@@ -67,7 +103,7 @@ static int parse_cpu(const xmlNode *n, struct qv_domain *def)
         }
     }
     if (def->cpu.mode == QV_CPU_MODE_CUSTOM && !def->cpu.model)
-        return qv_conf_xml_err(n, "<cpu mode='custom'> needs a <model>");
+        return qv_conf_xml_unmodelled(n, "<cpu mode='custom'> needs a <model>");
     return 0;
 }
 
@@ -86,7 +122,8 @@ static int parse_numatune(const xmlNode *n, struct qv_domain *def)
         TRY(qv_conf_xml_attr_enum(c, "mode", modes, &v));
         g_autofree char *set = qv_conf_xml_attr(c, "nodeset");
         if (!set || (def->numa_node = qv_conf_cpuset_single(set)) < 0)
-            return qv_conf_xml_err(c, "<memory> needs nodeset= naming one NUMA node (0-4095)");
+            return qv_conf_xml_unmodelled(c,
+                                          "<memory> needs nodeset= naming one NUMA node (0-4095)");
     }
     return 0;
 }
@@ -98,11 +135,20 @@ static int parse_os(const xmlNode *n, struct qv_domain *def)
     const xmlNode *type = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL, *loader = NULL,
                   *nvram = NULL;
     GPtrArray *boots = g_ptr_array_new();
+    static const char *const firmwares[] = {"bios", "efi", NULL};
     int rc = 0, v;
-    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, ""));
+    if (qv_conf_xml_check(n, QV_XML_ELEMS, "firmware") < 0 ||
+        (rc = qv_conf_xml_attr_enum(n, "firmware", firmwares, &v)) < 0) {
+        g_ptr_array_free(boots, TRUE);
+        return QV_ERR_XML;
+    }
+    if (rc == 1)
+        def->os.firmware = g_strdup(firmwares[v]);
+    rc = 0;
     for (const xmlNode *c = n->children; c && rc == 0; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
+        qv_conf_xml_unmodelled_reset();
         if (qv_conf_xml_is(c, "type")) {
             if ((rc = qv_conf_xml_once(c, &type)) < 0 ||
                 (rc = qv_conf_xml_check(c, QV_XML_TEXT, "arch machine")) < 0)
@@ -156,6 +202,16 @@ static int parse_os(const xmlNode *n, struct qv_domain *def)
         } else {
             rc = qv_conf_xml_unknown(c);
         }
+        if (rc < 0 && qv_conf_xml_was_unmodelled() && !qv_conf_xml_is(c, "type") &&
+            !qv_conf_xml_is(c, "boot")) {
+            if (qv_conf_xml_is(c, "loader")) { /* it may have failed half-way */
+                g_clear_pointer(&def->os.loader, g_free);
+                def->os.loader_readonly = def->os.loader_pflash = false;
+                loader = NULL;
+            }
+            keep(def, c, "os");
+            rc = 0;
+        }
     }
     if (rc == 0 && !type)
         rc = qv_conf_xml_err(n, "<os> needs a <type>hvm</type>");
@@ -176,16 +232,26 @@ static int parse_features(const xmlNode *n, struct qv_domain *def)
     TRY(qv_conf_xml_check(n, QV_XML_ELEMS, ""));
     FOR_EACH_ELEMENT(n, c)
     {
+        bool *flag = NULL;
+        int rc;
+        qv_conf_xml_unmodelled_reset();
         if (qv_conf_xml_is(c, "acpi")) {
-            TRY(qv_conf_xml_once(c, &acpi));
-            def->acpi = true;
+            rc = qv_conf_xml_once(c, &acpi);
+            flag = &def->acpi;
         } else if (qv_conf_xml_is(c, "apic")) {
-            TRY(qv_conf_xml_once(c, &apic));
-            def->apic = true;
+            rc = qv_conf_xml_once(c, &apic);
+            flag = &def->apic;
         } else {
-            return qv_conf_xml_unknown(c);
+            rc = qv_conf_xml_unknown(c);
         }
-        TRY(qv_conf_xml_check(c, QV_XML_EMPTY, ""));
+        if (rc == 0)
+            rc = qv_conf_xml_check(c, QV_XML_EMPTY, "");
+        if (rc < 0 && !qv_conf_xml_was_unmodelled())
+            return rc;
+        if (rc < 0)
+            keep(def, c, "features");
+        else
+            *flag = true;
     }
     return 0;
 }
@@ -241,15 +307,17 @@ static int parse_cputune(const xmlNode *n, struct qv_domain *def)
         }
     }
     if (period && !quota)
-        return qv_conf_xml_err(period, "<period> without <quota> is not supported: the CPU cap "
-                                       "is quota/period");
+        return qv_conf_xml_unmodelled(period,
+                                      "<period> without <quota> is not supported: the CPU cap "
+                                      "is quota/period");
     if (quota && !unlimited) {
         /* The cap is a whole percentage of one host CPU. */
         if (quo == 0 || (quo * 100) % per != 0)
-            return qv_conf_xml_err(quota,
-                                   "<quota> %" G_GUINT64_FORMAT " over <period> %" G_GUINT64_FORMAT
-                                   " is not a whole percentage from 1 to 100",
-                                   quo, per);
+            return qv_conf_xml_unmodelled(quota,
+                                          "<quota> %" G_GUINT64_FORMAT
+                                          " over <period> %" G_GUINT64_FORMAT
+                                          " is not a whole percentage from 1 to 100",
+                                          quo, per);
         uint64_t cap = quo * 100 / per;
         if (qv_conf_rule_cpu_cap(cap))
             return qv_conf_xml_err(quota,
@@ -284,38 +352,45 @@ static int parse_devices(const xmlNode *n, struct qv_domain *def)
     FOR_EACH_ELEMENT(n, c)
     {
         void *dev = NULL;
-        GPtrArray *into;
+        GPtrArray *into = NULL;
+        int rc;
+        qv_conf_xml_unmodelled_reset();
         if (qv_conf_xml_is(c, "emulator")) {
             TRY(text_once(c, &emu, qv_conf_check_path, &def->emulator));
             continue;
         } else if (qv_conf_xml_is(c, "disk")) {
-            TRY(qv_conf_xml_disk(c, (struct qv_disk **)&dev));
+            rc = qv_conf_xml_disk(c, (struct qv_disk **)&dev);
             into = def->disks;
         } else if (qv_conf_xml_is(c, "interface")) {
-            TRY(qv_conf_xml_net(c, (struct qv_net **)&dev));
+            rc = qv_conf_xml_net(c, (struct qv_net **)&dev);
             into = def->nets;
         } else if (qv_conf_xml_is(c, "serial")) {
-            TRY(qv_conf_xml_chardev(c, (struct qv_chardev **)&dev));
+            rc = qv_conf_xml_chardev(c, (struct qv_chardev **)&dev);
             into = def->serials;
         } else if (qv_conf_xml_is(c, "console")) {
-            TRY(qv_conf_xml_chardev(c, (struct qv_chardev **)&dev));
+            rc = qv_conf_xml_chardev(c, (struct qv_chardev **)&dev);
             into = def->consoles;
         } else if (qv_conf_xml_is(c, "channel")) {
-            TRY(qv_conf_xml_channel(c, (struct qv_channel **)&dev));
+            rc = qv_conf_xml_channel(c, (struct qv_channel **)&dev);
             into = def->channels;
         } else if (qv_conf_xml_is(c, "hostdev")) {
-            TRY(qv_conf_xml_hostdev(c, (struct qv_hostdev **)&dev));
+            rc = qv_conf_xml_hostdev(c, (struct qv_hostdev **)&dev);
             into = def->hostdevs;
         } else if (qv_conf_xml_is(c, "graphics")) {
-            TRY(qv_conf_xml_graphics(c, (struct qv_graphics **)&dev));
+            rc = qv_conf_xml_graphics(c, (struct qv_graphics **)&dev);
             into = def->graphics;
         } else if (qv_conf_xml_is(c, "rng")) {
-            TRY(qv_conf_xml_rng(c, (struct qv_rng **)&dev));
+            rc = qv_conf_xml_rng(c, (struct qv_rng **)&dev);
             into = def->rngs;
         } else {
-            return qv_conf_xml_unknown(c);
+            rc = qv_conf_xml_unknown(c);
         }
-        g_ptr_array_add(into, dev);
+        if (rc < 0 && !qv_conf_xml_was_unmodelled())
+            return rc;
+        if (rc < 0)
+            keep(def, c, "devices");
+        else
+            g_ptr_array_add(into, dev);
     }
     return 0;
 }
@@ -350,10 +425,17 @@ static int parse_domain_child(const xmlNode *c, struct qv_domain *def, struct se
     if (qv_conf_xml_is(c, "vcpu")) {
         uint64_t max, cur;
         TRY(qv_conf_xml_once(c, &s->vcpu));
-        TRY(qv_conf_xml_check(c, QV_XML_TEXT, "current"));
+        static const char *const placements[] = {"static", "auto", NULL};
+        int p;
+        TRY(qv_conf_xml_check(c, QV_XML_TEXT, "current placement cpuset"));
         TRY(qv_conf_xml_text_uint(c, 65535, &max));
         int rc = qv_conf_xml_attr_uint(c, "current", 65535, &cur);
         TRY(rc);
+        int has = qv_conf_xml_attr_enum(c, "placement", placements, &p);
+        TRY(has);
+        if (has == 1)
+            def->vcpu_placement = g_strdup(placements[p]);
+        TRY(qv_conf_xml_attr_str(c, "cpuset", qv_conf_check_cpuset, &def->vcpu_cpuset));
         def->max_vcpus = (uint32_t)max;
         def->vcpus = rc == 1 ? (uint32_t)cur : (uint32_t)max;
         return 0;
@@ -395,6 +477,50 @@ static int parse_domain_child(const xmlNode *c, struct qv_domain *def, struct se
     return qv_conf_xml_unknown(c);
 }
 
+/* Elements that must be understood: what identifies and sizes the VM. */
+static bool essential(const xmlNode *c)
+{
+    static const char *const names[] = {"name",          "uuid", "title", "description", "memory",
+                                        "currentMemory", "vcpu", "os",    "devices",     NULL};
+    if (c->ns)
+        return false;
+    for (int i = 0; names[i]; i++)
+        if (qv_conf_xml_is(c, names[i]))
+            return true;
+    return false;
+}
+
+/* Undo what a failed optional element may have set before it failed. */
+static void reset_partial(const xmlNode *c, struct qv_domain *def)
+{
+    if (qv_conf_xml_is(c, "cpu")) {
+        g_clear_pointer(&def->cpu.model, g_free);
+        def->cpu.mode = QV_CPU_MODE_NONE;
+        def->cpu.sockets = def->cpu.dies = def->cpu.cores = def->cpu.threads = 0;
+    } else if (qv_conf_xml_is(c, "numatune")) {
+        def->numa_node = -1;
+    } else if (qv_conf_xml_is(c, "cputune")) {
+        def->cputune.shares = def->cputune.cap = 0;
+        g_array_set_size(def->cputune.pins, 0);
+    } else if (qv_conf_xml_is(c, "memoryBacking")) {
+        def->hugepages = false;
+    }
+}
+
+static int parse_domain_child_or_keep(const xmlNode *c, struct qv_domain *def, struct seen *s)
+{
+    struct seen before = *s;
+    qv_conf_xml_unmodelled_reset();
+    if (parse_domain_child(c, def, s) == 0)
+        return 0;
+    if (essential(c) || !qv_conf_xml_was_unmodelled())
+        return QV_ERR_XML;
+    *s = before;
+    reset_partial(c, def);
+    keep(def, c, "");
+    return 0;
+}
+
 static int parse_domain(const xmlNode *root, struct qv_domain *def)
 {
     int v;
@@ -408,7 +534,7 @@ static int parse_domain(const xmlNode *root, struct qv_domain *def)
     def->apic = false;
     struct seen s = {0};
     FOR_EACH_ELEMENT(root, c)
-    TRY(parse_domain_child(c, def, &s));
+    TRY(parse_domain_child_or_keep(c, def, &s));
     if (!s.name)
         return qv_conf_xml_err(root, "<domain> needs a <name>");
     if (!s.memory)
@@ -433,6 +559,40 @@ struct qv_domain *qv_domain_parse_xml(const char *xml)
     if (parse_domain(xmlDocGetRootElement(doc), def) < 0) {
         qv_domain_free(def);
         def = NULL;
+    }
+    xmlFreeDoc(doc);
+    return def;
+}
+
+struct qv_domain *qv_domain_parse_user_xml(const char *xml)
+{
+    if (!xml) {
+        qv_error_set(QV_ERR_INVALID_ARG, "domain XML is NULL");
+        return NULL;
+    }
+    xmlDoc *doc = qv_conf_xml_read(xml, "domain XML");
+    if (!doc)
+        return NULL;
+    /* qv's own refusals first: they name the value and the rule. What is
+     * dropped is optional in the schema, so dropping it first changes no
+     * verdict of the schema's. */
+    qv_conf_xml_drop_live(doc);
+    struct qv_domain *def = qv_domain_new();
+    long where = 0;
+    if (parse_domain(xmlDocGetRootElement(doc), def) < 0) {
+        g_clear_pointer(&def, qv_domain_free);
+    } else if (qv_conf_xml_schema_check(doc, "domain XML", &where) < 0) {
+        /* What qv made of the same element says more than libxml2 can
+         * from inside libvirt's <interleave>s. */
+        for (guint i = 0; i < def->kept->len; i++) {
+            const struct qv_kept *k = g_ptr_array_index(def->kept, i);
+            if (k->line == where) {
+                g_autofree char *schema_says = g_strdup(qv_last_error()->message);
+                qv_error_set(QV_ERR_XML, "%s; qv: %s", schema_says, k->reason);
+                break;
+            }
+        }
+        g_clear_pointer(&def, qv_domain_free);
     }
     xmlFreeDoc(doc);
     return def;

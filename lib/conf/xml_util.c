@@ -110,6 +110,32 @@ int qv_conf_xml_err(const xmlNode *n, const char *fmt, ...)
     return qv_error_set(QV_ERR_XML, "%s line %ld: %s", doc_label(n), xmlGetLineNo(n), msg);
 }
 
+/* Set by the errors that mean "qv's model has no place for this" rather
+ * than "this value breaks one of qv's rules"; the domain parser keeps an
+ * optional element failing the first way and refuses one failing the
+ * second. Per thread, as the error state is. */
+static _Thread_local bool unmodelled;
+
+void qv_conf_xml_unmodelled_reset(void)
+{
+    unmodelled = false;
+}
+
+bool qv_conf_xml_was_unmodelled(void)
+{
+    return unmodelled;
+}
+
+int qv_conf_xml_unmodelled(const xmlNode *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    unmodelled = true;
+    return qv_error_set(QV_ERR_XML, "%s line %ld: %s", doc_label(n), xmlGetLineNo(n), msg);
+}
+
 static char *elem_name(const xmlNode *n)
 {
     if (n->ns && n->ns->prefix)
@@ -122,9 +148,9 @@ int qv_conf_xml_unknown(const xmlNode *n)
     g_autofree char *name = elem_name(n);
     if (n->parent && n->parent->type == XML_ELEMENT_NODE) {
         g_autofree char *parent = elem_name(n->parent);
-        return qv_conf_xml_err(n, "unknown element %s in %s", name, parent);
+        return qv_conf_xml_unmodelled(n, "unknown element %s in %s", name, parent);
     }
-    return qv_conf_xml_err(n, "unknown element %s", name);
+    return qv_conf_xml_unmodelled(n, "unknown element %s", name);
 }
 
 int qv_conf_xml_once(const xmlNode *n, const xmlNode **slot)
@@ -151,17 +177,17 @@ int qv_conf_xml_check(const xmlNode *n, enum qv_xml_content content, const char 
     g_autofree char *name = elem_name(n);
     for (const xmlAttr *a = n->properties; a; a = a->next) {
         if (a->ns && a->ns->prefix)
-            return qv_conf_xml_err(n, "unknown attribute '%s:%s' on %s", a->ns->prefix, a->name,
-                                   name);
+            return qv_conf_xml_unmodelled(n, "unknown attribute '%s:%s' on %s", a->ns->prefix,
+                                          a->name, name);
         if (!qv_conf_word_listed((const char *)a->name, attrs))
-            return qv_conf_xml_err(n, "unknown attribute '%s' on %s", a->name, name);
+            return qv_conf_xml_unmodelled(n, "unknown attribute '%s' on %s", a->name, name);
     }
     for (const xmlNode *c = n->children; c; c = c->next) {
         switch (c->type) {
         case XML_ELEMENT_NODE:
             if (content != QV_XML_ELEMS) {
                 g_autofree char *cname = elem_name(c);
-                return qv_conf_xml_err(c, "unexpected element %s in %s", cname, name);
+                return qv_conf_xml_unmodelled(c, "unexpected element %s in %s", cname, name);
             }
             break;
         case XML_TEXT_NODE:
@@ -226,8 +252,8 @@ int qv_conf_xml_attr_enum(const xmlNode *n, const char *name, const char *const 
     int i = qv_conf_lookup(list, v);
     if (i < 0 || !*list[i]) {
         g_autofree char *all = qv_conf_list_join(list);
-        return qv_conf_xml_err(n, "unsupported %s='%s' on <%s> (expected %s)", name, v, n->name,
-                               all);
+        return qv_conf_xml_unmodelled(n, "unsupported %s='%s' on <%s> (expected %s)", name, v,
+                                      n->name, all);
     }
     *out = i;
     return 1;
@@ -237,7 +263,7 @@ int qv_conf_xml_need_enum(const xmlNode *n, const char *name, const char *const 
 {
     int rc = qv_conf_xml_attr_enum(n, name, list, out);
     if (rc == 0)
-        return qv_conf_xml_err(n, "<%s> needs a %s attribute", n->name, name);
+        return qv_conf_xml_unmodelled(n, "<%s> needs a %s attribute", n->name, name);
     return rc;
 }
 
@@ -263,7 +289,7 @@ int qv_conf_xml_need_str(const xmlNode *n, const char *name, const char *(*check
 {
     int rc = qv_conf_xml_attr_str(n, name, check, out);
     if (rc == 0)
-        return qv_conf_xml_err(n, "<%s> needs a %s attribute", n->name, name);
+        return qv_conf_xml_unmodelled(n, "<%s> needs a %s attribute", n->name, name);
     return rc;
 }
 

@@ -36,6 +36,16 @@ enum qv_xml_content {
  * content is of the given kind. */
 int qv_conf_xml_check(const xmlNode *n, enum qv_xml_content content, const char *attrs);
 
+/* As qv_conf_xml_err, for what qv's model has no place for (an unknown
+ * element or attribute, a value outside the ones qv models): the domain
+ * parser keeps an optional element that fails this way instead of refusing
+ * the document. qv_conf_xml_was_unmodelled() tells, since the last reset,
+ * whether the failure was of this kind. */
+int qv_conf_xml_unmodelled(const xmlNode *n, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void qv_conf_xml_unmodelled_reset(void);
+bool qv_conf_xml_was_unmodelled(void);
+
 /* "unknown element <x> in <parent>" */
 int qv_conf_xml_unknown(const xmlNode *n);
 /* Error when *slot is already set (a second <name>), else store n. */

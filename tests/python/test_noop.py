@@ -101,7 +101,7 @@ def test_define_xml(noop):
     assert vm.info.vcpus == 2 and vm.info.memory == 64 * qv.MiB
     with pytest.raises(qv.XMLError) as e:
         noop.define_xml("<domain type='test'><name>x</name><bogus/></domain>")
-    assert str(e.value) == "domain XML line 1: unknown element <bogus> in <domain>"
+    assert str(e.value) == "domain XML line 1: <domain> needs a <memory>"
     with pytest.raises(qv.XMLError):
         noop.define_xml("<domain")
 

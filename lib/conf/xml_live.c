@@ -1,0 +1,81 @@
+/* Running-domain output (`virsh dumpxml` of a live domain) defines as the
+ * inactive domain it describes: what libvirt writes only for the live VM
+ * goes, as libvirt's own define drops it. Everything else stays. */
+#include <string.h>
+
+#include "xml_devices.h"
+#include "xml_schema.h"
+
+/* libvirt names the aliases it generates itself; a user's start "ua-". */
+static bool generated_alias(const xmlNode *n)
+{
+    if (!qv_conf_xml_is(n, "alias"))
+        return false;
+    xmlChar *name = xmlGetProp(n, (const xmlChar *)"name");
+    bool gen = !name || strncmp((const char *)name, "ua-", 3) != 0;
+    xmlFree(name);
+    return gen;
+}
+
+static bool dynamic_seclabel(const xmlNode *n)
+{
+    if (!qv_conf_xml_is(n, "seclabel"))
+        return false;
+    xmlChar *type = xmlGetProp(n, (const xmlChar *)"type");
+    bool dyn = type && strcmp((const char *)type, "dynamic") == 0;
+    xmlFree(type);
+    return dyn;
+}
+
+static void unset(xmlNode *n, const char *attr)
+{
+    xmlAttr *a = xmlHasProp(n, (const xmlChar *)attr);
+    if (a && !a->ns)
+        xmlRemoveProp(a);
+}
+
+/* Walk the device subtree: aliases anywhere in a device, the index libvirt
+ * numbers a disk's backing chain with, the pty a console got. */
+static void drop_in_device(xmlNode *n)
+{
+    xmlNode *c = n->children;
+    while (c) {
+        xmlNode *next = c->next;
+        if (c->type == XML_ELEMENT_NODE) {
+            if (generated_alias(c)) {
+                xmlUnlinkNode(c);
+                xmlFreeNode(c);
+            } else {
+                if (qv_conf_xml_is(c, "source") || qv_conf_xml_is(c, "backingStore"))
+                    unset(c, "index");
+                drop_in_device(c);
+            }
+        }
+        c = next;
+    }
+}
+
+void qv_conf_xml_drop_live(xmlDoc *doc)
+{
+    xmlNode *root = xmlDocGetRootElement(doc);
+    if (!root)
+        return;
+    unset(root, "id");
+    xmlNode *c = root->children;
+    while (c) {
+        xmlNode *next = c->next;
+        if (dynamic_seclabel(c)) {
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
+        } else if (qv_conf_xml_is(c, "devices")) {
+            for (xmlNode *d = c->children; d; d = d->next) {
+                if (d->type != XML_ELEMENT_NODE)
+                    continue;
+                if (qv_conf_xml_is(d, "console"))
+                    unset(d, "tty");
+                drop_in_device(d);
+            }
+        }
+        c = next;
+    }
+}
