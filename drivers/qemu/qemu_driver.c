@@ -283,6 +283,8 @@ static int qemu_lookup(struct qv_conn *conn, const char *name, void **priv)
         qemu_vm_free(q);
         return qv_error_set(QV_ERR_NOT_FOUND, "no VM named '%s' on %s", name, conn->uri_str);
     }
+    /* PCI devices a crashed QEMU or a killed caller left on vfio-pci. */
+    qemu_vfio_settle(q);
     *priv = q;
     return 0;
 }

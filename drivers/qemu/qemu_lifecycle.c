@@ -149,6 +149,8 @@ int qemu_vm_stop(struct vm *vm, unsigned flags, int timeout_ms)
     rc = stop_locked(q, flags, timeout_ms, &graceful);
     if (rc == 0) {
         qemu_vm_write_stopped(q, VM_REASON_USER);
+        if (qemu_vfio_release(q) < 0) /* logged; the next open tries again */
+            qv_reset_error();
         proc_log(q->dir, "stopped (%s)", graceful ? "guest powered off" : "forced");
     }
     qemu_vm_unlock(q);
@@ -195,6 +197,9 @@ int qemu_vm_destroy(struct vm *vm)
         return rc;
     bool graceful;
     rc = stop_locked(q, VM_STOP_FORCE, 0, &graceful);
+    /* A device that cannot be given back stays on vfio-pci (logged). */
+    if (rc == 0 && qemu_vfio_release(q) < 0)
+        qv_reset_error();
     /* Renamed away first: a kill half-way through the removal leaves a
      * temporary the next connection sweeps, never a VM missing files. */
     if (rc == 0)

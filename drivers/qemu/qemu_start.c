@@ -179,6 +179,14 @@ static int start_locked(struct qemu_vm *q)
         return qv_error_code();
     }
 
+    /* Give back what a crashed run left bound, then take the groups. */
+    rc = qemu_vfio_release(q);
+    if (rc == 0)
+        rc = qemu_vfio_prepare(q, def);
+    if (rc < 0) {
+        qemu_prepared_clear(&p);
+        return rc;
+    }
     proc_cleanup_runtime(q->dir);
     g_autofree char *pidfile = g_build_filename(q->dir, "qemu.pid", NULL);
     g_autofree char *log = g_build_filename(q->dir, "qemu.log", NULL);
@@ -282,6 +290,15 @@ int qemu_vm_start(struct vm *vm)
                             q->name);
     }
     rc = start_locked(q);
+    if (rc < 0) {
+        /* The failure is what the caller hears about; the give-back logs. */
+        int code = qv_error_code();
+        g_autofree char *why = g_strdup(qv_last_error()->message);
+        g_autofree char *origin = g_strdup(qv_last_error()->origin);
+        qemu_vfio_release(q);
+        qv_reset_error();
+        qv_error_set_origin(code, origin, "%s", why);
+    }
     qemu_vm_unlock(q);
     return rc;
 }

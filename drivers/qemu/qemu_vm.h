@@ -111,6 +111,15 @@ int qemu_hotplug(struct qemu_vm *q, const struct qv_domain *before, const struct
 /* The running VM's cgroup, or NULL. */
 char *qemu_cgroup_path(struct qemu_vm *q);
 
+/* PCI passthrough (qemu_vfio.c). The caller holds q's lock. prepare moves
+ * the <hostdev> IOMMU groups to vfio-pci, recording the drivers they had;
+ * release gives them back once QEMU no longer runs. settle does release
+ * for a caller without the lock, if the lock is free and QEMU is gone
+ * (after a crash or a killed caller). */
+int qemu_vfio_prepare(struct qemu_vm *q, const struct qv_domain *def);
+int qemu_vfio_release(struct qemu_vm *q);
+void qemu_vfio_settle(struct qemu_vm *q);
+
 int qemu_snapshot_create(struct vm *vm, const char *name, unsigned flags);
 int qemu_snapshot_restore(struct vm *vm, const char *name);
 int qemu_snapshot_delete(struct vm *vm, const char *name);

@@ -57,6 +57,34 @@ void host_pci_ids_free(struct host_pci_ids *ids);
 const char *host_pci_ids_vendor(const struct host_pci_ids *ids, unsigned vendor);
 const char *host_pci_ids_device(const struct host_pci_ids *ids, unsigned vendor, unsigned device);
 
+/* Writing sysfs attributes, each write in a helper thread given up after
+ * timeout_ms (QV_ERR_TIMEOUT; the thread is left to finish or hang). */
+int host_sysfs_write(const char *path, const char *data, int timeout_ms);
+/* $QV_SYSFS_WRITE_TIMEOUT_MS, else 10 s. */
+int host_sysfs_timeout_ms(void);
+/* A kernel driver name safe to put in a path. */
+bool host_driver_name_ok(const char *name);
+
+/* A device's state before it went to vfio-pci, for giving it back. */
+struct host_vfio_dev {
+    char *bdf;
+    char *driver;   /* NULL: was bound to none */
+    char *override; /* its driver_override, NULL when unset */
+};
+void host_vfio_dev_free(struct host_vfio_dev *d);
+/* Judge hostdev bdf for passthrough and append to plan (struct
+ * host_vfio_dev *, skipping devices already in it) every endpoint of its
+ * IOMMU group that must move to vfio-pci. managed false: only check that
+ * bdf is on vfio-pci already. Refuses, changing nothing, when the device
+ * is in no group or the group holds a non-PCI-to-PCI bridge in host use. */
+int host_vfio_plan(const char *root, const char *bdf, bool managed, GPtrArray *plan);
+/* Move every planned device to vfio-pci (driver_override, unbind,
+ * drivers_probe); on failure give back those moved and return the error. */
+int host_vfio_bind(const char *root, GPtrArray *plan);
+/* Give every planned device back its driver and driver_override, in
+ * reverse order; goes on after a failure and returns the first. */
+int host_vfio_restore(const char *root, GPtrArray *plan);
+
 /* The host facts `qv system info` shows, one JSON object member each. */
 JsonNode *host_info_build(const char *root);
 /* node as pretty-printed JSON text (g_free), for the public calls. */

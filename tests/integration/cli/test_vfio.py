@@ -1,0 +1,268 @@
+"""PCI passthrough on the qemu driver (<hostdev managed='yes'>): the IOMMU
+group goes to vfio-pci before QEMU starts and back afterwards. The host is
+a fake sysfs tree (QV_SYSFS_ROOT) in which a thread plays the kernel's part
+in driver binding; QEMU itself is real and fails to open the device, which
+does not exist on this machine, so every start here ends in a failed start
+after which the original drivers must be back."""
+
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import QV, Cli, drivers
+from fake_sysfs import FakeHost
+
+
+class FakeKernel(FakeHost):
+    """Moves driver links as Linux does when qv writes drivers/D/unbind,
+    drivers/D/bind and drivers_probe (honouring driver_override). A bind
+    or probe of a device that is still bound waits for its unbind, as the
+    kernel would have done it first in the order qv wrote them."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.events = []
+        self.pending = []  # (kind, driver or None, bdf)
+        self._stop = threading.Event()
+        self._thread = None
+
+    def __enter__(self):
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def override(self, bdf):
+        v = open(self.path("/sys/bus/pci/devices/%s/driver_override" % bdf)).read().strip()
+        return None if v in ("", "(null)") else v
+
+    def _take(self, path):
+        if not os.path.isfile(path):  # a FIFO: nobody reads it
+            return None
+        text = open(path).read().strip()
+        if text:
+            open(path, "w").close()
+        return text or None
+
+    def _link(self, bdf):
+        return self.path("/sys/bus/pci/devices/%s/driver" % bdf)
+
+    def _run(self):
+        while not self._stop.is_set():
+            ddir = self.path("/sys/bus/pci/drivers")
+            for drv in sorted(os.listdir(ddir)):
+                bdf = self._take(os.path.join(ddir, drv, "unbind"))
+                if bdf and self.driver_of(bdf) == drv:
+                    os.unlink(self._link(bdf))
+                    self.events.append(("unbind", drv, bdf))
+                bdf = self._take(os.path.join(ddir, drv, "bind"))
+                if bdf:
+                    self.pending.append(("bind", drv, bdf))
+            bdf = self._take(self.path("/sys/bus/pci/drivers_probe"))
+            if bdf:
+                self.pending.append(("probe", None, bdf))
+            for item in list(self.pending):
+                kind, drv, bdf = item
+                if self.driver_of(bdf) is not None:
+                    continue
+                self.pending.remove(item)
+                target = drv or self.override(bdf)
+                if target and os.path.isdir(os.path.join(ddir, target)):
+                    os.symlink(os.path.join(ddir, target), self._link(bdf))
+                    self.events.append((kind, target, bdf))
+            time.sleep(0.005)
+
+
+def hang_driver(host, name):
+    """A driver whose unbind never returns: a FIFO nobody reads."""
+    d = host.mkdir("/sys/bus/pci/drivers/%s" % name)
+    os.mkfifo(os.path.join(d, "unbind"))
+    open(os.path.join(d, "bind"), "w").close()
+
+
+def make_host(tmp_path):
+    h = FakeKernel(tmp_path / "sys-root")
+    h.driver_dir("vfio-pci")
+    # Group 1: a GPU, its audio function and the root port above them.
+    h.add_pci("0000:00:01.0", 0x8086, 0x1901, 0x060400, group=1, driver="pcieport")
+    h.add_pci("0000:01:00.0", 0x10de, 0x1b80, 0x030000, group=1, driver="nvidia")
+    h.add_pci("0000:01:00.1", 0x10de, 0x10f0, 0x040300, group=1, driver="snd_hda_intel")
+    # Group 2: a NIC already on vfio-pci.
+    h.add_pci("0000:02:00.0", 0x8086, 0x1533, 0x020000, group=2, driver="vfio-pci")
+    # Group 3: a NIC sharing its group with the LPC bridge the host runs on.
+    h.add_pci("0000:00:1f.0", 0x8086, 0xa305, 0x060100, group=3, driver="lpc_ich")
+    h.add_pci("0000:03:00.0", 0x8086, 0x15b8, 0x020000, group=3, driver="e1000e")
+    # Group 4: an audio function, then a device whose unbind hangs.
+    hang_driver(h, "hangdrv")
+    h.add_pci("0000:04:00.0", 0x1002, 0xaaf0, 0x040300, group=4, driver="snd_hda_intel")
+    h.add_pci("0000:04:00.1", 0x1002, 0x67df, 0x030000, group=4, driver="hangdrv")
+    # No group at all.
+    h.add_pci("0000:05:00.0", 0x1b21, 0x1242, 0x0c0330, driver="xhci_hcd")
+    return h
+
+
+@pytest.fixture
+def qemu_cli(tmp_path):
+    if not shutil.which("qemu-system-x86_64"):
+        pytest.skip("qemu-system-x86_64 is not installed")
+    if "qemu" not in drivers():
+        pytest.skip("libqv was built without the qemu driver")
+    return Cli("qemu:///session?root=%s" % (tmp_path / "state"))
+
+
+def hostdev(bdf, managed="yes"):
+    dom, bus, rest = bdf.split(":")
+    slot, fn = rest.split(".")
+    return ("<hostdev mode='subsystem' type='pci' managed='%s'><source><address "
+            "domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/></source></hostdev>"
+            % (managed, dom, bus, slot, fn))
+
+
+def define(cli, tmp_path, name, *devs):
+    xml = tmp_path / ("%s.xml" % name)
+    xml.write_text("<domain type='qemu'><name>%s</name><memory unit='MiB'>32</memory>"
+                   "<vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os>"
+                   "<devices>%s</devices></domain>\n" % (name, "".join(devs)))
+    cli.ok("vm", "create", "--xml", xml)
+
+
+def env_for(host, timeout_ms=5000):
+    return {"QV_SYSFS_ROOT": host.root, "QV_SYSFS_WRITE_TIMEOUT_MS": str(timeout_ms)}
+
+
+def record(tmp_path, name):
+    return glob.glob(str(tmp_path / "state" / "**" / name / "vfio.json"), recursive=True)
+
+
+ORIGINAL = {"0000:00:01.0": "pcieport", "0000:01:00.0": "nvidia",
+            "0000:01:00.1": "snd_hda_intel", "0000:02:00.0": "vfio-pci",
+            "0000:00:1f.0": "lpc_ich", "0000:03:00.0": "e1000e",
+            "0000:04:00.0": "snd_hda_intel", "0000:04:00.1": "hangdrv",
+            "0000:05:00.0": "xhci_hcd"}
+
+
+def assert_host_as_before(h):
+    for bdf, drv in ORIGINAL.items():
+        assert h.driver_of(bdf) == drv, (bdf, h.events)
+        assert h.override(bdf) is None, bdf
+
+
+def test_managed_group_goes_to_vfio_and_comes_back(qemu_cli, tmp_path):
+    h = make_host(tmp_path)
+    define(qemu_cli, tmp_path, "gpu1", hostdev("0000:01:00.0"))
+    with h:
+        r = qemu_cli("vm", "start", "gpu1", env=env_for(h))
+    assert r.rc == 1, r
+    # QEMU got as far as opening the device, which this machine lacks.
+    assert r.err.startswith("qv: error: QEMU could not start VM 'gpu1': "), r
+    assert "vfio" in r.err and "0000:01:00.0" in r.err, r
+    # Both endpoints went to vfio-pci; the root port stayed with the host.
+    assert h.events == [
+        ("unbind", "nvidia", "0000:01:00.0"), ("probe", "vfio-pci", "0000:01:00.0"),
+        ("unbind", "snd_hda_intel", "0000:01:00.1"), ("probe", "vfio-pci", "0000:01:00.1"),
+        ("unbind", "vfio-pci", "0000:01:00.1"), ("bind", "snd_hda_intel", "0000:01:00.1"),
+        ("unbind", "vfio-pci", "0000:01:00.0"), ("bind", "nvidia", "0000:01:00.0")], h.events
+    assert_host_as_before(h)
+    assert record(tmp_path, "gpu1") == []
+
+
+def test_group_with_a_host_bridge_is_refused_untouched(qemu_cli, tmp_path):
+    h = make_host(tmp_path)
+    define(qemu_cli, tmp_path, "nic3", hostdev("0000:03:00.0"))
+    with h:
+        r = qemu_cli.fails(1, "vm", "start", "nic3", env=env_for(h))
+    assert r.err == (
+        "qv: error: cannot start VM 'nic3': PCI device 0000:03:00.0 cannot be passed through: "
+        "IOMMU group 3 is not viable, it also holds 0000:00:1f.0 (class 060100, a bridge bound "
+        "to 'lpc_ich'), which the host needs\n"), r
+    assert h.events == []
+    assert_host_as_before(h)
+
+
+def test_device_in_no_group_is_refused(qemu_cli, tmp_path):
+    h = make_host(tmp_path)
+    define(qemu_cli, tmp_path, "usb5", hostdev("0000:05:00.0"))
+    r = qemu_cli.fails(1, "vm", "start", "usb5", env=env_for(h))
+    assert "PCI device 0000:05:00.0 is in no IOMMU group" in r.err, r
+    assert "intel_iommu=on" in r.err, r
+
+
+def test_missing_device_is_refused(qemu_cli, tmp_path):
+    h = make_host(tmp_path)
+    define(qemu_cli, tmp_path, "nodev", hostdev("0000:09:00.0"))
+    r = qemu_cli.fails(1, "vm", "start", "nodev", env=env_for(h))
+    assert r.err == ("qv: error: cannot start VM 'nodev': the host has no PCI device "
+                     "0000:09:00.0\n"), r
+
+
+def test_unmanaged_needs_vfio_already(qemu_cli, tmp_path):
+    h = make_host(tmp_path)
+    define(qemu_cli, tmp_path, "um1", hostdev("0000:01:00.0", managed="no"))
+    with h:
+        r = qemu_cli.fails(1, "vm", "start", "um1", env=env_for(h))
+    assert r.err == ("qv: error: cannot start VM 'um1': PCI device 0000:01:00.0 is bound to "
+                     "'nvidia', not to vfio-pci, and its <hostdev> has managed='no': bind it to "
+                     "vfio-pci first, or use managed='yes'\n"), r
+    # Already on vfio-pci: nothing to move, QEMU is asked directly.
+    define(qemu_cli, tmp_path, "um2", hostdev("0000:02:00.0", managed="no"))
+    with h:
+        r = qemu_cli.fails(1, "vm", "start", "um2", env=env_for(h))
+    assert r.err.startswith("qv: error: QEMU could not start VM 'um2': "), r
+    assert h.events == []
+    assert_host_as_before(h)
+
+
+def test_hanging_unbind_times_out_and_gives_back(qemu_cli, tmp_path):
+    h = make_host(tmp_path)
+    define(qemu_cli, tmp_path, "hang4", hostdev("0000:04:00.1"))
+    t0 = time.monotonic()
+    with h:
+        r = qemu_cli.fails(1, "vm", "start", "hang4", env=env_for(h, timeout_ms=300))
+    assert time.monotonic() - t0 < 30
+    unbind = h.path("/sys/bus/pci/drivers/hangdrv/unbind")
+    assert r.err == (
+        "qv: error: cannot start VM 'hang4': cannot bind PCI device 0000:04:00.1 to vfio-pci: "
+        "writing '0000:04:00.1' to %s did not finish within 300 ms (the device or its driver "
+        "hangs; it may need a host reboot)\n" % unbind), r
+    # The audio function had already moved; it is back with its driver.
+    assert h.events == [
+        ("unbind", "snd_hda_intel", "0000:04:00.0"), ("probe", "vfio-pci", "0000:04:00.0"),
+        ("unbind", "vfio-pci", "0000:04:00.0"), ("bind", "snd_hda_intel", "0000:04:00.0")]
+    assert_host_as_before(h)
+    assert record(tmp_path, "hang4") == []
+
+
+def test_killed_start_is_made_good_on_next_open(qemu_cli, tmp_path):
+    """qv killed while the unbind hangs: the record in the VM directory lets
+    the next command that opens the VM give the devices back."""
+    h = make_host(tmp_path)
+    define(qemu_cli, tmp_path, "kill4", hostdev("0000:04:00.1"))
+    env = dict(os.environ, LC_ALL="C.UTF-8", **env_for(h, timeout_ms=120000))
+    with h:
+        p = subprocess.Popen([QV, "-c", qemu_cli.uri, "vm", "start", "kill4"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 30
+            while not (h.driver_of("0000:04:00.0") == "vfio-pci" and
+                       h.override("0000:04:00.1") == "vfio-pci"):
+                assert time.monotonic() < deadline and p.poll() is None, h.events
+                time.sleep(0.02)
+            assert len(record(tmp_path, "kill4")) == 1
+        finally:
+            p.send_signal(signal.SIGKILL)
+            p.wait(timeout=10)
+        qemu_cli.ok("vm", "show", "kill4", env=env_for(h))
+    assert_host_as_before(h)
+    assert record(tmp_path, "kill4") == []
+    assert h.events[-2:] == [("unbind", "vfio-pci", "0000:04:00.0"),
+                             ("bind", "snd_hda_intel", "0000:04:00.0")], h.events
