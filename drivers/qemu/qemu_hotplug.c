@@ -456,3 +456,127 @@ int qemu_hotplug(struct qemu_vm *q, const struct qv_domain *before, const struct
     qmp_close(m);
     return rc;
 }
+
+/* ---- vCPUs ---- */
+
+struct cpu_slot {
+    char *type;
+    gint64 socket, die, core, thread;
+    char *qom_path; /* NULL: not plugged */
+};
+
+static void cpu_slot_free(gpointer p)
+{
+    struct cpu_slot *c = p;
+    g_free(c->type);
+    g_free(c->qom_path);
+    g_free(c);
+}
+
+static gint cpu_slot_order(gconstpointer a, gconstpointer b)
+{
+    const struct cpu_slot *x = *(struct cpu_slot *const *)a, *y = *(struct cpu_slot *const *)b;
+    const gint64 kx[] = {x->socket, x->die, x->core, x->thread};
+    const gint64 ky[] = {y->socket, y->die, y->core, y->thread};
+    for (size_t i = 0; i < G_N_ELEMENTS(kx); i++)
+        if (kx[i] != ky[i])
+            return kx[i] < ky[i] ? -1 : 1;
+    return 0;
+}
+
+/* Every vCPU slot of the machine, in topology order. */
+static GPtrArray *cpu_slots(struct qmp *m)
+{
+    JsonNode *ret = NULL;
+    if (qmp_command(m, "query-hotpluggable-cpus", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0)
+        return NULL;
+    GPtrArray *slots = g_ptr_array_new_with_free_func(cpu_slot_free);
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        JsonObject *props = qv_json_obj(o, "props");
+        const char *type = qv_json_str(o, "type");
+        if (!type || !props)
+            continue;
+        struct cpu_slot *c = g_new0(struct cpu_slot, 1);
+        c->type = g_strdup(type);
+        c->socket = qv_json_int(props, "socket-id", -1);
+        c->die = qv_json_int(props, "die-id", -1);
+        c->core = qv_json_int(props, "core-id", -1);
+        c->thread = qv_json_int(props, "thread-id", -1);
+        c->qom_path = g_strdup(qv_json_str(o, "qom-path"));
+        g_ptr_array_add(slots, c);
+    }
+    json_node_unref(ret);
+    g_ptr_array_sort(slots, cpu_slot_order);
+    return slots;
+}
+
+static int cpu_add(struct qemu_vm *q, struct qmp *m, const struct cpu_slot *c, guint index)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    qemu_json_member_str(b, "driver", c->type);
+    g_autofree char *id = g_strdup_printf("vcpu%u", index);
+    qemu_json_member_str(b, "id", id);
+    const char *const keys[] = {"socket-id", "die-id", "core-id", "thread-id"};
+    const gint64 vals[] = {c->socket, c->die, c->core, c->thread};
+    for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
+        if (vals[i] < 0)
+            continue;
+        json_builder_set_member_name(b, keys[i]);
+        json_builder_add_int_value(b, vals[i]);
+    }
+    int rc = command(m, "device_add", b);
+    if (rc < 0)
+        qv_error_prefix("cannot add vCPU %u to VM '%s'", index, q->name);
+    return rc;
+}
+
+int qemu_set_vcpus_live(struct qemu_vm *q, uint32_t want)
+{
+    struct qmp *m = qemu_vm_qmp(q, false);
+    if (!m)
+        return qv_error_code();
+    GPtrArray *slots = cpu_slots(m);
+    int rc = slots ? 0 : qv_error_code();
+    guint present = 0;
+    for (guint i = 0; slots && i < slots->len; i++)
+        present += ((struct cpu_slot *)g_ptr_array_index(slots, i))->qom_path != NULL;
+    /* Up: the first free slots in topology order. */
+    for (guint i = 0; rc == 0 && present < want && i < slots->len; i++) {
+        struct cpu_slot *c = g_ptr_array_index(slots, i);
+        if (c->qom_path)
+            continue;
+        rc = cpu_add(q, m, c, i);
+        if (rc == 0)
+            present++;
+    }
+    /* Down: the last hot-added ones; the guest must let each go. */
+    for (guint i = slots ? slots->len : 0; rc == 0 && present > want && i-- > 0;) {
+        struct cpu_slot *c = g_ptr_array_index(slots, i);
+        if (!c->qom_path)
+            continue;
+        if (!g_str_has_prefix(c->qom_path, "/machine/peripheral/")) {
+            rc = qv_error_set(QV_ERR_UNSUPPORTED,
+                              "VM '%s' can drop only vCPUs added while it runs; its boot vCPUs "
+                              "stay until it is stopped",
+                              q->name);
+            break;
+        }
+        g_autofree char *id = g_path_get_basename(c->qom_path);
+        g_autofree char *what = g_strdup_printf("vCPU %u", i);
+        rc = unplug(q, m, id, what);
+        if (rc == 0)
+            present--;
+    }
+    if (rc == 0)
+        proc_log(q->dir, "%u vCPU(s) now present", present);
+    else if (slots)
+        qv_error_prefix("%u vCPU(s) of VM '%s' are present now", present, q->name);
+    if (slots)
+        g_ptr_array_free(slots, TRUE);
+    qmp_close(m);
+    return rc;
+}

@@ -162,7 +162,7 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
     bool cpu_limit = set->kind == QV_SET_CPU_WEIGHT || set->kind == QV_SET_CPU_CAP;
     bool device = set->kind >= QV_SET_ATTACH_DISK && set->kind <= QV_SET_DETACH_HOSTDEV;
     if (live && set->kind != QV_SET_CPU_PIN && set->kind != QV_SET_IO_LIMIT && !cpu_limit &&
-        !device)
+        !device && set->kind != QV_SET_VCPUS)
         return qv_error_set(QV_ERR_UNSUPPORTED,
                             "the qemu driver cannot change this setting of VM '%s' while it runs; "
                             "stop it first",
@@ -184,6 +184,10 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
                 rc = io_throttle(q, m, d);
         }
         qmp_close(m);
+        if (rc < 0)
+            return rc;
+    } else if (live && set->kind == QV_SET_VCPUS) {
+        rc = qemu_set_vcpus_live(q, def->vcpus);
         if (rc < 0)
             return rc;
     } else if (live && device) {

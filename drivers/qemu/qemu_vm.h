@@ -108,6 +108,9 @@ int qemu_cgroup_live(struct qemu_vm *q, const struct qv_domain *def);
  * after are its definition without and with the change). */
 int qemu_hotplug(struct qemu_vm *q, const struct qv_domain *before, const struct qv_domain *after,
                  const struct qv_setting *set);
+/* Add vCPUs (device_add into free slots) or remove hot-added ones (the
+ * guest must release each) until want are present. */
+int qemu_set_vcpus_live(struct qemu_vm *q, uint32_t want);
 /* The running VM's cgroup, or NULL. */
 char *qemu_cgroup_path(struct qemu_vm *q);
 

@@ -654,9 +654,9 @@ START_TEST(cpu_pinning_and_settings)
         OK(vm_get_cpu_pin(vm, 1, &pcpu));
         ck_assert_int_eq(pcpu, 1);
     }
-    /* Other settings need the VM stopped; nothing changes. */
+    /* Boot vCPUs stay while it runs; nothing changes. */
     ck_assert_int_eq(vm_set_vcpus(vm, 1), QV_ERR_UNSUPPORTED);
-    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "stop it first"));
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "until it is stopped"));
     struct vm_info info;
     OK(vm_get_info(vm, &info));
     ck_assert_uint_eq(info.vcpus, 2);
@@ -1003,6 +1003,56 @@ START_TEST(hot_plug_without_a_cooperating_guest)
 }
 END_TEST
 
+/* vCPUs present in QEMU (query-hotpluggable-cpus entries with a path). */
+static int present_vcpus(const char *name)
+{
+    g_autofree char *sock = vm_path(name, "status.sock");
+    struct qmp *m = qmp_connect(sock, "test", 5000);
+    ck_assert_ptr_nonnull(m);
+    JsonNode *ret = NULL;
+    ck_assert_int_eq(qmp_command(m, "query-hotpluggable-cpus", NULL, &ret, 5000), 0);
+    int n = 0;
+    JsonArray *a = json_node_get_array(ret);
+    for (guint i = 0; i < json_array_get_length(a); i++)
+        n += json_object_has_member(json_array_get_object_element(a, i), "qom-path");
+    json_node_unref(ret);
+    qmp_close(m);
+    return n;
+}
+
+START_TEST(vcpus_hot_added)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm =
+        define(c, "<domain type='qemu'><name>cpu1</name><memory unit='MiB'>32</memory>"
+                  "<vcpu current='1'>3</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os>"
+                  "<features><acpi/></features></domain>");
+    OK(vm_start(vm));
+    ck_assert_int_eq(present_vcpus("cpu1"), 1);
+    OK(vm_set_vcpus(vm, 3));
+    ck_assert_int_eq(present_vcpus("cpu1"), 3);
+    struct vm_info info;
+    OK(vm_get_info(vm, &info));
+    ck_assert_uint_eq(info.vcpus, 3);
+    /* With no OS to switch ACPI to QEMU's modern CPU hot-plug interface,
+     * QEMU refuses to unplug (or the guest would not answer): the vCPU
+     * stays, and so does the count. */
+    g_setenv("QV_QEMU_UNPLUG_TIMEOUT_MS", "1000", TRUE);
+    ck_assert_int_lt(vm_set_vcpus(vm, 2), 0);
+    g_unsetenv("QV_QEMU_UNPLUG_TIMEOUT_MS");
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "3 vCPU(s) of VM 'cpu1' are present"));
+    ck_assert_int_eq(present_vcpus("cpu1"), 3);
+    OK(vm_get_info(vm, &info));
+    ck_assert_uint_eq(info.vcpus, 3);
+    /* The next start has them all from the beginning. */
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    OK(vm_start(vm));
+    ck_assert_int_eq(present_vcpus("cpu1"), 3);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 START_TEST(io_limits_at_start_and_live)
 {
     g_autofree char *disk = g_build_filename(root, "io.raw", NULL);
@@ -1064,6 +1114,7 @@ int main(void)
     tcase_add_test(tc, damaged_runtime_record_is_destroyable);
     tcase_add_test(tc, io_limits_at_start_and_live);
     tcase_add_test(tc, hot_plug_without_a_cooperating_guest);
+    tcase_add_test(tc, vcpus_hot_added);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

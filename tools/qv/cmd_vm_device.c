@@ -149,9 +149,9 @@ int cli_cmd_vm_disk_add(struct cli *cli, int argc, char **argv)
         format = g_str_has_suffix(path, ".qcow2") ? "qcow2" : "raw";
     if (strcmp(format, "raw") && strcmp(format, "qcow2"))
         return cli_usage_error(&a, "option '--format': '%s' is not raw or qcow2", format);
-    g_autofree char *abs = g_path_is_absolute(path)
-                               ? g_strdup(path)
-                               : g_build_filename(g_get_current_dir(), path, NULL);
+    g_autofree char *cwd = g_get_current_dir();
+    g_autofree char *abs =
+        g_path_is_absolute(path) ? g_strdup(path) : g_build_filename(cwd, path, NULL);
     g_autofree char *chosen = NULL;
     if (!target) {
         chosen = free_target(cli, pos[0], strcmp(bus, "virtio") == 0 ? "vd" : "sd");
