@@ -309,7 +309,7 @@ static int nic_add(struct qemu_vm *q, struct qmp *m, const struct qv_net *n, gui
     switch (n->type) {
     case QV_NET_USER: {
         port = n->host_port;
-        int rc = port ? 0 : qemu_free_port(&port);
+        int rc = port ? 0 : qemu_ssh_port(q->name, index, &port);
         if (rc < 0)
             return rc;
         qemu_json_member_str(b, "type", "user");

@@ -101,6 +101,36 @@ int qemu_overlay_create(const char *overlay, const char *base, const char *decla
     return rc;
 }
 
+/* Whether port can be bound on 127.0.0.1 right now. */
+static bool port_free(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+int qemu_ssh_port(const char *vm_name, guint nic, uint16_t *port)
+{
+    /* djb2 (g_str_hash's documented algorithm), so a VM keeps its port
+     * across restarts and qv versions while the port is free. */
+    guint span = QEMU_SSH_PORT_LAST - QEMU_SSH_PORT_FIRST + 1;
+    guint start = (g_str_hash(vm_name) + nic) % span;
+    for (guint i = 0; i < span; i++) {
+        uint16_t p = (uint16_t)(QEMU_SSH_PORT_FIRST + (start + i) % span);
+        if (port_free(p)) {
+            *port = p;
+            return 0;
+        }
+    }
+    /* Every port of the range is taken: any free one still works. */
+    return qemu_free_port(port);
+}
+
 int qemu_free_port(uint16_t *port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -1053,6 +1053,60 @@ START_TEST(vcpus_hot_added)
 }
 END_TEST
 
+static int ssh_port_of(const char *name)
+{
+    g_autofree char *dir = g_build_filename(root, "qemu", name, NULL);
+    struct proc_runtime rt;
+    ck_assert_int_eq(proc_runtime_read(dir, &rt), 0);
+    int port =
+        (int)json_array_get_int_element(json_object_get_array_member(rt.extra, "ssh_ports"), 0);
+    proc_runtime_clear(&rt);
+    return port;
+}
+
+/* The SSH forward of a user NIC: 10022 + djb2(name) % 101, the next one
+ * when that is taken, the same again at the next start. */
+START_TEST(ssh_port_from_the_name)
+{
+    guint32 h = 5381;
+    for (const char *p = "sshport1"; *p; p++)
+        h = h * 33 + (guint32)*p;
+    int want = 10022 + (int)(h % 101);
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, XML("sshport1"));
+    /* Someone else holds the VM's port: it gets the next one. */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)want)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    bool held = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 1) == 0;
+    OK(vm_start(vm));
+    int got = ssh_port_of("sshport1");
+    ck_assert_int_ge(got, 10022);
+    ck_assert_int_le(got, 10122);
+    if (held)
+        ck_assert_int_ne(got, want);
+    close(fd);
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    /* Free again: the VM's own port, at every start (unless another test's
+     * VM holds it right now: checked just before). */
+    int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool free_now = bind(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(probe);
+    OK(vm_start(vm));
+    char *ip = NULL;
+    int port = 0;
+    OK(vm_guest_ip(vm, &ip, &port));
+    ck_assert_int_eq(port, ssh_port_of("sshport1"));
+    if (free_now)
+        ck_assert_int_eq(port, want);
+    qv_free(ip);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 START_TEST(io_limits_at_start_and_live)
 {
     g_autofree char *disk = g_build_filename(root, "io.raw", NULL);
@@ -1115,6 +1169,7 @@ int main(void)
     tcase_add_test(tc, io_limits_at_start_and_live);
     tcase_add_test(tc, hot_plug_without_a_cooperating_guest);
     tcase_add_test(tc, vcpus_hot_added);
+    tcase_add_test(tc, ssh_port_from_the_name);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
