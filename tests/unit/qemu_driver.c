@@ -3,6 +3,7 @@
  * boots a real Linux guest. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -499,6 +500,19 @@ START_TEST(snapshots_in_qcow2)
     OK(snapshot_create(vm, "cold", 0));
     snap_count(vm, "cold", &st);
     ck_assert_int_eq(st, VM_STATE_STOPPED);
+    /* A memory snapshot's size is its saved machine state (32 MiB of guest
+     * RAM, mostly zero, plus devices); a disk-only one has none. */
+    struct snapshot_info *list = NULL;
+    size_t n = 0;
+    OK(snapshot_list(vm, &list, &n));
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].name, "cold") == 0)
+            ck_assert_uint_eq(list[i].size, 0);
+        else
+            ck_assert_msg(list[i].size > 4096 && list[i].size < (64u << 20), "%s: %" PRIu64,
+                          list[i].name, list[i].size);
+    }
+    snapshot_info_free(list, n);
     OK(snapshot_restore(vm, "cold"));
     ck_assert_int_eq(vm_get_state(vm), VM_STATE_STOPPED);
     OK(snapshot_restore(vm, "paused"));
