@@ -154,6 +154,11 @@ int cli_cmd_vm_nic_remove(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_run(struct cli *cli, int argc, char **argv);
 int cli_cmd_vm_console(struct cli *cli, int argc, char **argv);
 int cli_cmd_system_pci_list(struct cli *cli, int argc, char **argv);
+/* --pci-add/--pci-remove (cmd_vm_set_pci.c): BDF in canonical form
+ * ("0000:01:00.0", g_free) or NULL after a usage error; then add or remove
+ * the <hostdev>. */
+char *cli_parse_bdf(const struct cli_args *a, const char *opt, const char *text);
+int cli_vm_pci(struct vm *vm, const char *bdf, bool add);
 
 /* Console transports (console_*.c). Each returns an exit code. */
 /* Connect to a "unix:/path" or open a "pty:/dev/pts/N" endpoint; -1 after

@@ -12,6 +12,7 @@ static const char set_help[] =
     "Usage: qv vm set NAME [--cpu-pin LIST|auto|spread] [--cpu-weight N]\n"
     "                      [--cpu-cap N] [--vcpus N] [--memory SIZE] [--io-limit RATE]\n"
     "                      [--iops-limit N] [--disk DEV] [--net-limit RATE] [--nic MAC]\n"
+    "                      [--pci-remove BDF] [--pci-add BDF]\n"
     "\n"
     "Change a VM's settings. On a running VM the driver applies them live or\n"
     "refuses. Settings are applied in the order listed here; when one fails,\n"
@@ -38,6 +39,11 @@ static const char set_help[] =
     "                   are decimal (100M = 100 Mbit/s); 0 removes it\n"
     "  --nic MAC        apply the NIC limit to the NIC with this MAC only;\n"
     "                   default: every NIC\n"
+    "  --pci-remove BDF remove the PCI host device at BDF (DDDD:BB:SS.F) from\n"
+    "                   the VM; the VM must be stopped\n"
+    "  --pci-add BDF    pass the host's PCI device at BDF through to the VM\n"
+    "                   (<hostdev managed='yes'>: its IOMMU group is bound to\n"
+    "                   vfio-pci at start); the VM must be stopped\n"
     "  -h, --help       print this help and exit\n";
 
 enum {
@@ -51,6 +57,8 @@ enum {
     OPT_DISK,
     OPT_NET_LIMIT,
     OPT_NIC,
+    OPT_PCI_ADD,
+    OPT_PCI_REMOVE,
 };
 
 /* Host CPU numbers accepted by --cpu-pin (glibc's CPU_SETSIZE). */
@@ -68,6 +76,7 @@ struct settings {
     bool has_weight, has_cap, has_vcpus, has_memory, has_io, has_iops, has_net;
     uint64_t weight, cap, vcpus, memory, io, iops, net;
     const char *disk, *nic;
+    char *pci_add, *pci_remove; /* canonical BDFs */
 };
 
 static int parse_pins(const struct cli_args *a, const char *text, struct settings *s)
@@ -133,6 +142,8 @@ static int parse(struct cli_args *a, struct settings *s, char ***pos, int *exit_
         {"disk", required_argument, NULL, OPT_DISK},
         {"net-limit", required_argument, NULL, OPT_NET_LIMIT},
         {"nic", required_argument, NULL, OPT_NIC},
+        {"pci-add", required_argument, NULL, OPT_PCI_ADD},
+        {"pci-remove", required_argument, NULL, OPT_PCI_REMOVE},
         {NULL, 0, NULL, 0},
     };
     a->options = opts;
@@ -180,6 +191,16 @@ static int parse(struct cli_args *a, struct settings *s, char ***pos, int *exit_
             s->has_net = true;
             break;
         case OPT_NIC: s->nic = optarg; break;
+        case OPT_PCI_ADD:
+        case OPT_PCI_REMOVE: {
+            char **slot = c == OPT_PCI_ADD ? &s->pci_add : &s->pci_remove;
+            const char *name = c == OPT_PCI_ADD ? "--pci-add" : "--pci-remove";
+            if (*slot)
+                return cli_usage_error(a, "option '%s' is given twice", name), -1;
+            *slot = cli_parse_bdf(a, name, optarg);
+            rc = *slot ? 0 : -1;
+            break;
+        }
         }
         if (rc < 0)
             return -1;
@@ -195,7 +216,8 @@ static int parse(struct cli_args *a, struct settings *s, char ***pos, int *exit_
     if (s->nic && !s->has_net)
         return cli_usage_error(a, "--nic goes with --net-limit"), -1;
     if (!s->pin_auto && !s->pin_spread && !s->pins->len && !s->has_weight && !s->has_cap &&
-        !s->has_vcpus && !s->has_memory && !s->has_io && !s->has_iops && !s->has_net)
+        !s->has_vcpus && !s->has_memory && !s->has_io && !s->has_iops && !s->has_net &&
+        !s->pci_add && !s->pci_remove)
         return cli_usage_error(a, "nothing to set; give at least one option"), -1;
     return 0;
 }
@@ -295,6 +317,10 @@ static int apply(struct vm *vm, const struct settings *s)
         return -1;
     if (s->has_net && vm_set_net_limit(vm, s->nic, s->net) < 0)
         return -1;
+    if (s->pci_remove && cli_vm_pci(vm, s->pci_remove, false) < 0)
+        return -1;
+    if (s->pci_add && cli_vm_pci(vm, s->pci_add, true) < 0)
+        return -1;
     return 0;
 }
 
@@ -306,11 +332,15 @@ int cli_cmd_vm_set(struct cli *cli, int argc, char **argv)
     int rc;
     if (parse(&a, &s, &pos, &rc) < 0) {
         g_array_free(s.pins, TRUE);
+        g_free(s.pci_add);
+        g_free(s.pci_remove);
         return rc;
     }
     struct vm *vm = cli_lookup(cli, pos[0]);
     if (!vm) {
         g_array_free(s.pins, TRUE);
+        g_free(s.pci_add);
+        g_free(s.pci_remove);
         return CLI_EXIT_ERROR;
     }
     rc = apply(vm, &s) < 0 ? cli_fail() : CLI_EXIT_OK;
@@ -318,5 +348,7 @@ int cli_cmd_vm_set(struct cli *cli, int argc, char **argv)
         printf("VM '%s' updated.\n", pos[0]);
     vm_free(vm);
     g_array_free(s.pins, TRUE);
+    g_free(s.pci_add);
+    g_free(s.pci_remove);
     return rc;
 }

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from conftest import QV, Cli, drivers
+from conftest import QV, Cli, assert_valid_domain_xml, drivers
+from guests import echo_guest
 from fake_sysfs import FakeHost
 
 
@@ -266,3 +267,67 @@ def test_killed_start_is_made_good_on_next_open(qemu_cli, tmp_path):
     assert record(tmp_path, "kill4") == []
     assert h.events[-2:] == [("unbind", "vfio-pci", "0000:04:00.0"),
                              ("bind", "snd_hda_intel", "0000:04:00.0")], h.events
+
+
+# ---- qv vm set --pci-add / --pci-remove ----
+
+def test_pci_add_and_remove_in_the_definition(cli, tmp_path):
+    cli.ok("vm", "create", "--name", "p1")
+    assert cli.ok("vm", "set", "p1", "--pci-add", "01:00.0").out == "VM 'p1' updated.\n"
+    xml = cli.ok("vm", "show", "p1", "--xml").out
+    assert '<hostdev mode="subsystem" type="pci" managed="yes">' in xml, xml
+    assert '<address domain="0x0000" bus="0x01" slot="0x00" function="0x0"/>' in xml, xml
+    assert_valid_domain_xml(xml, tmp_path)
+    r = cli.fails(1, "vm", "set", "p1", "--pci-add", "0000:01:00.0")
+    assert r.err == "qv: error: VM 'p1' already has host device 0000:01:00.0\n", r
+    # Remove and add in one call: the removal goes first.
+    cli.ok("vm", "set", "p1", "--pci-add", "0000:02:00.1", "--pci-remove", "0000:01:00.0")
+    xml = cli.ok("vm", "show", "p1", "--xml").out
+    assert 'bus="0x01"' not in xml and 'bus="0x02" slot="0x00" function="0x1"' in xml, xml
+    cli.ok("vm", "set", "p1", "--pci-remove", "02:00.1")
+    assert "<hostdev" not in cli.ok("vm", "show", "p1", "--xml").out
+    r = cli.fails(1, "vm", "set", "p1", "--pci-remove", "02:00.1")
+    assert r.err == "qv: error: VM 'p1' has no host device 0000:02:00.1\n", r
+
+
+@pytest.mark.parametrize("value", ["1:00.0", "0000:01:20.0", "01:00.8", "0000:01:00.0 ",
+                                   "g000:01:00.0", "-1:00.0", ""])
+def test_pci_add_bad_address(cli, value):
+    r = cli.fails(2, "vm", "set", "p1", "--pci-add", value)
+    assert r.err.startswith("qv: vm set: option '--pci-add': '%s' is not a PCI address "
+                            "(DDDD:BB:SS.F or BB:SS.F" % value), r
+
+
+def test_pci_add_twice_is_a_usage_error(cli):
+    r = cli.fails(2, "vm", "set", "p1", "--pci-add", "01:00.0", "--pci-add", "02:00.0")
+    assert "option '--pci-add' is given twice" in r.err, r
+
+
+def test_pci_add_then_start_binds_the_group(qemu_cli, tmp_path):
+    h = make_host(tmp_path)
+    define(qemu_cli, tmp_path, "pa1")
+    qemu_cli.ok("vm", "set", "pa1", "--pci-add", "0000:01:00.1")
+    with h:
+        r = qemu_cli.fails(1, "vm", "start", "pa1", env=env_for(h))
+    assert r.err.startswith("qv: error: QEMU could not start VM 'pa1': "), r
+    assert ("probe", "vfio-pci", "0000:01:00.0") in h.events, h.events
+    assert ("probe", "vfio-pci", "0000:01:00.1") in h.events, h.events
+    assert_host_as_before(h)
+
+
+def test_pci_add_on_a_running_qemu_vm_is_refused(qemu_cli, tmp_path):
+    kernel = tmp_path / "echo.mb"
+    kernel.write_bytes(echo_guest())
+    xml = tmp_path / "run1.xml"
+    xml.write_text("<domain type='qemu'><name>run1</name><memory unit='MiB'>32</memory>"
+                   "<vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type>"
+                   "<kernel>%s</kernel></os></domain>\n" % kernel)
+    qemu_cli.ok("vm", "create", "--xml", xml)
+    qemu_cli.ok("vm", "start", "run1")
+    try:
+        r = qemu_cli.fails(1, "vm", "set", "run1", "--pci-add", "0000:01:00.0")
+        assert r.err == ("qv: error: the qemu driver cannot add or remove a host device of VM "
+                         "'run1' while it runs; stop it first\n"), r
+        assert "<hostdev" not in qemu_cli.ok("vm", "show", "run1", "--xml").out
+    finally:
+        qemu_cli("vm", "destroy", "run1")
