@@ -139,7 +139,7 @@ static int add_machine(struct qemu_argv *v)
         if (v->l->nvram)
             g_string_append(m, ",pflash1=pflash1");
     }
-    if (def->hugepages)
+    if (def->hugepages || def->numa_node >= 0)
         g_string_append(m, ",memory-backend=ram0");
     qemu_argv_add(v, "-machine");
     g_ptr_array_add(v->a, g_string_free(m, FALSE));
@@ -192,11 +192,14 @@ static int add_memory(struct qemu_argv *v)
     const struct qv_domain *def = v->def;
     if (def->current_memory_kib && def->current_memory_kib != def->memory_kib)
         return qemu_argv_unsupported(v, "<currentMemory> below <memory> (ballooning)");
-    if (def->numa_node >= 0)
-        return qemu_argv_unsupported(v, "<numatune>");
     g_autofree char *size = mem_size(def->memory_kib);
     qemu_argv_add(v, "-m");
     qemu_argv_addf(v, "size=%s", size);
+    /* <numatune>: guest RAM comes only from that host node (the vCPU
+     * threads are bound to its CPUs at start, qemu_apply_numa). */
+    g_autofree char *bind = def->numa_node >= 0
+                                ? g_strdup_printf(",host-nodes=%d,policy=bind", def->numa_node)
+                                : g_strdup("");
     if (def->hugepages) {
         if (!v->l->hugepage_dir)
             return qv_error_set(QV_ERR_UNSUPPORTED,
@@ -204,8 +207,11 @@ static int add_memory(struct qemu_argv *v)
                                 def->name);
         g_autofree char *path = qemu_opt_escape(v->l->hugepage_dir);
         qemu_argv_add(v, "-object");
-        qemu_argv_addf(v, "memory-backend-file,id=ram0,size=%s,mem-path=%s,share=on,prealloc=on",
-                       size, path);
+        qemu_argv_addf(v, "memory-backend-file,id=ram0,size=%s,mem-path=%s,share=on,prealloc=on%s",
+                       size, path, bind);
+    } else if (def->numa_node >= 0) {
+        qemu_argv_add(v, "-object");
+        qemu_argv_addf(v, "memory-backend-ram,id=ram0,size=%s%s", size, bind);
     }
     return 0;
 }

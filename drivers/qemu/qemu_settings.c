@@ -91,6 +91,58 @@ int qemu_apply_pins(struct qemu_vm *q, struct qmp *m, const struct qv_domain *de
     return rc;
 }
 
+/* The CPUs of host NUMA node n, from sysfs. A kernel without NUMA shows
+ * no node directory: it has node 0 only, holding every CPU. */
+static int node_cpus(const char *vm, int n, cpu_set_t *set)
+{
+    g_autofree char *dir = g_strdup_printf("/sys/devices/system/node/node%d", n);
+    g_autofree char *list = g_build_filename(dir, "cpulist", NULL);
+    g_autofree char *text = NULL;
+    if (g_file_get_contents(list, &text, NULL, NULL))
+        return qemu_parse_cpuset(g_strstrip(text), set);
+    if (n == 0 && !g_file_test("/sys/devices/system/node", G_FILE_TEST_IS_DIR))
+        return sched_getaffinity(0, sizeof(*set), set) == 0
+                   ? 0
+                   : qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot read this process's CPUs");
+    g_autofree char *have = NULL;
+    g_file_get_contents("/sys/devices/system/node/online", &have, NULL, NULL);
+    return qv_error_set(QV_ERR_UNSUPPORTED,
+                        "VM '%s' is bound to NUMA node %d (<numatune>), which this host does not "
+                        "have (its nodes: %s)",
+                        vm, n, have ? g_strstrip(have) : "0");
+}
+
+int qemu_check_numa(const struct qv_domain *def)
+{
+    cpu_set_t set;
+    return def->numa_node >= 0 ? node_cpus(def->name, def->numa_node, &set) : 0;
+}
+
+int qemu_apply_numa(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def)
+{
+    if (def->numa_node < 0)
+        return 0;
+    cpu_set_t set;
+    int rc = node_cpus(def->name, def->numa_node, &set);
+    if (rc < 0)
+        return rc;
+    GHashTable *threads = qemu_vcpu_threads(q, m);
+    if (!threads)
+        return qv_error_code();
+    /* An explicit <vcpupin> wins over the node. */
+    for (uint32_t i = 0; rc == 0 && i < def->vcpus; i++) {
+        bool pinned = false;
+        for (guint k = 0; k < def->cputune.pins->len; k++)
+            pinned |= g_array_index(def->cputune.pins, struct qv_vcpupin, k).vcpu == i;
+        if (!pinned)
+            rc = pin_one(q, threads, i, &set);
+    }
+    g_hash_table_destroy(threads);
+    if (rc == 0)
+        proc_log(q->dir, "memory and vCPUs bound to NUMA node %d", def->numa_node);
+    return rc;
+}
+
 /* The qdev path QEMU gives disk target's block backend in query-block
  * (virtio-blk keeps it on a child: /machine/peripheral/vda/virtio-backend). */
 static char *backend_of(struct qmp *m, const char *target)

@@ -153,7 +153,12 @@ static int start_locked(struct qemu_vm *q)
     if (!def)
         return qv_error_code();
     struct qemu_prepared p = {0};
-    int rc = qemu_prepare(q, def, &p);
+    int rc = qemu_check_numa(def);
+    if (rc < 0) {
+        qv_error_prefix("cannot start VM '%s'", q->name);
+        return rc;
+    }
+    rc = qemu_prepare(q, def, &p);
     if (rc < 0) {
         qemu_prepared_clear(&p);
         qv_error_prefix("cannot start VM '%s'", q->name);
@@ -257,6 +262,8 @@ static int start_locked(struct qemu_vm *q)
     /* Finish the setup while no guest code has run yet. */
     if (rc == 0)
         rc = qemu_apply_pins(q, m, def);
+    if (rc == 0)
+        rc = qemu_apply_numa(q, m, def);
     if (rc == 0)
         rc = qemu_apply_iotune(q, m, def);
     if (rc == 0)

@@ -95,6 +95,10 @@ int qemu_vm_stats(struct vm *vm, const struct qv_domain *def, GArray *stats);
 /* Pin the vCPU threads as <cputune> says (QEMU must be running, paused or
  * not). */
 int qemu_apply_pins(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def);
+/* <numatune>: refuse a node this host does not have (before start), and
+ * bind the unpinned vCPU threads to the node's CPUs (QEMU running). */
+int qemu_check_numa(const struct qv_domain *def);
+int qemu_apply_numa(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def);
 /* Apply the disks' <iotune> limits (QEMU running). */
 int qemu_apply_iotune(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def);
 int qemu_vm_set(struct vm *vm, const struct qv_setting *set);

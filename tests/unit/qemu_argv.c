@@ -274,6 +274,30 @@ START_TEST(hugepages_memory_backend)
 }
 END_TEST
 
+/* <numatune>: guest RAM bound to the host node (every host has node 0). */
+START_TEST(numatune_binds_memory)
+{
+    struct qemu_launch l = launch_for(tmp);
+    char **argv = build(HEAD MEM "<numatune><memory mode='strict' nodeset='0'/></numatune>"
+                                 "<os><type arch='x86_64'>hvm</type></os></domain>",
+                        &l);
+    has(argv, "-machine", "pc,memory-backend=ram0");
+    has(argv, "-object", "memory-backend-ram,id=ram0,size=64M,host-nodes=0,policy=bind");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+    l.hugepage_dir = tmp;
+    argv = build(HEAD MEM "<memoryBacking><hugepages/></memoryBacking>"
+                          "<numatune><memory mode='strict' nodeset='0'/></numatune>"
+                          "<os><type arch='x86_64'>hvm</type></os></domain>",
+                 &l);
+    g_autofree char *obj = g_strdup_printf("memory-backend-file,id=ram0,size=64M,mem-path=%s,"
+                                           "share=on,prealloc=on,host-nodes=0,policy=bind",
+                                           tmp);
+    has(argv, "-object", obj);
+    g_strfreev(argv);
+}
+END_TEST
+
 START_TEST(kernel_boot_and_bios)
 {
     struct qemu_launch l = launch_for(tmp);
@@ -633,9 +657,6 @@ START_TEST(refused_elements)
                          "<interface type='network'><source network='default'/></interface>"
                          "</devices></domain>",
                 QV_ERR_UNSUPPORTED, "type='network'");
-    build_fails(HEAD MEM "<numatune><memory mode='strict' nodeset='0'/></numatune>"
-                         "<os><type arch='x86_64'>hvm</type></os></domain>",
-                QV_ERR_UNSUPPORTED, "numatune");
     build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
                          "<disk type='file' device='disk'><driver name='qemu' type='raw' "
                          "io='native'/><source file='/x'/><target dev='vda' bus='virtio'/></disk>"
@@ -714,6 +735,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, minimal_golden);
     tcase_add_test(tc, machine_accel_cpu_topology);
     tcase_add_test(tc, hugepages_memory_backend);
+    tcase_add_test(tc, numatune_binds_memory);
     tcase_add_test(tc, kernel_boot_and_bios);
     tcase_add_test(tc, ovmf_pflash_with_nvram);
     tcase_add_test(tc, disks);

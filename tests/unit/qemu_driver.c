@@ -1121,6 +1121,39 @@ START_TEST(ssh_port_from_the_name)
 }
 END_TEST
 
+/* <numatune>: the start refuses a node the host lacks, and binds the
+ * unpinned vCPU threads to the node's CPUs. */
+START_TEST(numa_node_binding)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *bad = define(
+        c, "<domain type='qemu'><name>numa9</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+           "<numatune><memory mode='strict' nodeset='4095'/></numatune>"
+           "<os><type arch='x86_64'>hvm</type></os></domain>");
+    ck_assert_int_eq(vm_start(bad), QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "NUMA node 4095"));
+    ck_assert_int_eq(vm_get_state(bad), VM_STATE_CREATED);
+    vm_destroy(bad);
+
+    struct vm *vm = define(
+        c, "<domain type='qemu'><name>numa0</name><memory unit='MiB'>32</memory><vcpu>2</vcpu>"
+           "<numatune><memory mode='strict' nodeset='0'/></numatune>"
+           "<cputune><vcpupin vcpu='1' cpuset='0'/></cputune>"
+           "<os><type arch='x86_64'>hvm</type></os></domain>");
+    OK(vm_start(vm));
+    pid_t pid = qemu_pid("numa0");
+    g_autofree char *node0 = NULL;
+    if (g_file_get_contents("/sys/devices/system/node/node0/cpulist", &node0, NULL, NULL)) {
+        g_autofree char *a0 = vcpu_affinity(pid, 0);
+        ck_assert_str_eq(a0, g_strstrip(node0));
+    }
+    g_autofree char *a1 = vcpu_affinity(pid, 1);
+    ck_assert_str_eq(a1, "0"); /* its own pin wins */
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 START_TEST(io_limits_at_start_and_live)
 {
     g_autofree char *disk = g_build_filename(root, "io.raw", NULL);
@@ -1184,6 +1217,7 @@ int main(void)
     tcase_add_test(tc, hot_plug_without_a_cooperating_guest);
     tcase_add_test(tc, vcpus_hot_added);
     tcase_add_test(tc, ssh_port_from_the_name);
+    tcase_add_test(tc, numa_node_binding);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
