@@ -246,6 +246,29 @@ static int kvm_stats(struct vm *vm, const struct qv_domain *def, GArray *stats)
     return rc;
 }
 
+/* The CPUs each started vCPU thread may run on now. */
+static int kvm_live(struct vm *vm, const struct qv_domain *def, GArray *out)
+{
+    (void)def;
+    struct kvm_machine *m = MACHINE(vm);
+    int rc = 0;
+    g_mutex_lock(&m->lock);
+    for (uint32_t i = 0; rc == 0 && m->vcpus && i < m->nvcpus; i++) {
+        int tid = m->vcpus[i] ? __atomic_load_n(&m->vcpus[i]->tid, __ATOMIC_SEQ_CST) : 0;
+        if (tid <= 0)
+            continue;
+        g_autofree char *cpus = proc_affinity_text(tid);
+        if (cpus)
+            qv_stats_str(out, cpus, "vcpu.%u.cpus", i);
+        else if (qv_error_code() == QV_ERR_NOT_FOUND) /* the thread is just ending */
+            qv_reset_error();
+        else
+            rc = qv_error_code();
+    }
+    g_mutex_unlock(&m->lock);
+    return rc;
+}
+
 static char *kvm_console(struct vm *vm)
 {
     struct kvm_machine *m = MACHINE(vm);
@@ -473,6 +496,7 @@ const struct qv_driver qv_kvm_driver = {
     .vm_wait = kvm_wait,
     .vm_set = kvm_set,
     .vm_get_stats = kvm_stats,
+    .vm_get_live = kvm_live,
     .vm_console_endpoint = kvm_console,
     .vm_add_memory_region = kvm_add_region,
     .vm_gpa_to_hva = kvm_hva,

@@ -360,6 +360,7 @@ const struct qv_driver qv_qemu_driver = {
     .vm_guest_ip = qemu_vm_guest_ip,
     .vm_set = qemu_vm_set,
     .vm_get_stats = qemu_vm_stats,
+    .vm_get_live = qemu_vm_live,
     .vm_clone = qemu_clone,
     .snapshot_create = qemu_snapshot_create,
     .snapshot_restore = qemu_snapshot_restore,

@@ -83,22 +83,6 @@ static int balloon_stats(struct qemu_vm *q, struct qmp *m, GArray *stats)
     return 0;
 }
 
-/* The query-blockstats entry of disk target: QEMU names the device
- * /machine/peripheral/TARGET, or a child of it for virtio-blk. */
-static JsonObject *blockstats_of(JsonArray *a, const char *target)
-{
-    g_autofree char *exact = g_strdup_printf("/machine/peripheral/%s", target);
-    g_autofree char *child = g_strdup_printf("/machine/peripheral/%s/", target);
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        JsonNode *e = json_array_get_element(a, i);
-        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
-        const char *qdev = qv_json_str(o, "qdev");
-        if (qdev && (strcmp(qdev, exact) == 0 || g_str_has_prefix(qdev, child)))
-            return o;
-    }
-    return NULL;
-}
-
 static int block_stats(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def, GArray *stats)
 {
     qv_stats_uint(stats, def->disks->len, "block.count");
@@ -122,7 +106,7 @@ static int block_stats(struct qemu_vm *q, struct qmp *m, const struct qv_domain 
         qv_stats_str(stats, d->target, "block.%u.name", i);
         if (d->source)
             qv_stats_str(stats, d->source, "block.%u.path", i);
-        JsonObject *o = blockstats_of(a, d->target);
+        JsonObject *o = qemu_qdev_entry(a, d->target);
         if (!o && !d->source)
             continue; /* an empty cdrom drive may have no backend */
         if (!o) {

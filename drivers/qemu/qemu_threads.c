@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
+#include <string.h>
 
 #include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
@@ -64,4 +65,18 @@ int qemu_process_cpus(struct qemu_vm *q, cpu_set_t *set)
     if (rc < 0)
         qv_error_prefix("cannot unpin the vCPUs of VM '%s'", q->name);
     return rc;
+}
+
+JsonObject *qemu_qdev_entry(JsonArray *a, const char *target)
+{
+    g_autofree char *exact = g_strdup_printf("/machine/peripheral/%s", target);
+    g_autofree char *child = g_strdup_printf("/machine/peripheral/%s/", target);
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        const char *qdev = qv_json_str(o, "qdev");
+        if (qdev && (strcmp(qdev, exact) == 0 || g_str_has_prefix(qdev, child)))
+            return o;
+    }
+    return NULL;
 }

@@ -1,4 +1,5 @@
-/* QEMU's vCPU threads and the CPUs they may run on (qemu_threads.c).
+/* What a running QEMU reports about its vCPU threads and devices
+ * (qemu_threads.c).
  * cpu_set_t needs _GNU_SOURCE before the first system header. */
 #ifndef QV_QEMU_THREADS_H
 #define QV_QEMU_THREADS_H
@@ -15,5 +16,9 @@ int qemu_vcpu_thread(GHashTable *threads, uint32_t vcpu);
 /* The CPUs the VM's QEMU process may run on (its main thread's affinity,
  * which libqv never pins): what an unpinned vCPU thread gets. */
 int qemu_process_cpus(struct qemu_vm *q, cpu_set_t *set);
+/* The entry of a query-block or query-blockstats reply for disk target:
+ * QEMU names its device /machine/peripheral/TARGET, or a child of it for
+ * virtio-blk. Borrowed from a; NULL when there is none. */
+JsonObject *qemu_qdev_entry(JsonArray *a, const char *target);
 
 #endif

@@ -91,6 +91,8 @@ int qemu_vm_guest_ip(struct vm *vm, char **ip, int *port);
 
 /* vm_get_stats() of a running or paused VM (qemu_stats.c). */
 int qemu_vm_stats(struct vm *vm, const struct qv_domain *def, GArray *stats);
+/* vm_get_live_settings() of a running or paused VM (qemu_live.c). */
+int qemu_vm_live(struct vm *vm, const struct qv_domain *def, GArray *out);
 
 /* Pin the vCPU threads as <cputune> says (QEMU must be running, paused or
  * not). */

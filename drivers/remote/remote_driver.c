@@ -349,25 +349,24 @@ static struct vcpu *remote_vcpu_get(struct vm *vm, uint32_t id)
     return NULL;
 }
 
-/* A stat key as libqv names them: lower-case words, digits and dots. */
+/* A stat key as libqv names them: lower-case words, digits, '_' and dots. */
 static bool stat_key_ok(const char *k)
 {
     size_t n = k ? strlen(k) : 0;
     if (n == 0 || n > 128)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!g_ascii_islower(k[i]) && !g_ascii_isdigit(k[i]) && k[i] != '.')
+        if (!g_ascii_islower(k[i]) && !g_ascii_isdigit(k[i]) && k[i] != '.' && k[i] != '_')
             return false;
     return true;
 }
 
-/* The remote host's vm_get_stats(): its values replace the ones the core
- * took from the definition. */
-static int remote_vm_stats(struct vm *vm, const struct qv_domain *def, GArray *stats)
+/* A key/value list the remote host's vm_get_stats() or
+ * vm_get_live_settings() (method) returned, set into stats. */
+static int stats_call(struct vm *vm, const char *method, GArray *stats)
 {
-    (void)def;
     g_autoptr(JsonObject) res = NULL;
-    int r = remote_call(RC(vm), "stats", vm_params(vm), &res);
+    int r = remote_call(RC(vm), method, vm_params(vm), &res);
     if (r < 0)
         return r;
     JsonNode *n = json_object_get_member(res, "stats");
@@ -390,6 +389,20 @@ static int remote_vm_stats(struct vm *vm, const struct qv_domain *def, GArray *s
             qv_stats_uint(stats, (uint64_t)u, "%s", key);
     }
     return 0;
+}
+
+/* The remote host's vm_get_stats(): its values replace the ones the core
+ * took from the definition. */
+static int remote_vm_stats(struct vm *vm, const struct qv_domain *def, GArray *stats)
+{
+    (void)def;
+    return stats_call(vm, "stats", stats);
+}
+
+static int remote_vm_live(struct vm *vm, const struct qv_domain *def, GArray *out)
+{
+    (void)def;
+    return stats_call(vm, "live_settings", out);
 }
 
 const struct qv_driver qv_remote_driver = {
@@ -419,6 +432,7 @@ const struct qv_driver qv_remote_driver = {
     .vm_clone = remote_vm_clone,
     .vm_set = remote_vm_set,
     .vm_get_stats = remote_vm_stats,
+    .vm_get_live = remote_vm_live,
 
     .vm_console_endpoint = remote_vm_console_endpoint,
     .vm_guest_ip = remote_vm_guest_ip,

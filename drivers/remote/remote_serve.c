@@ -149,14 +149,16 @@ static int m_snapshot_list(struct serve *sv, JsonObject *p, JsonObject *res)
     return 0;
 }
 
-static int m_stats(struct serve *sv, JsonObject *p, JsonObject *res)
+/* vm_get_stats() or vm_get_live_settings(), which return the same list. */
+static int m_stats(struct serve *sv, JsonObject *p, JsonObject *res,
+                   int (*get)(struct vm *, struct vm_stat **, size_t *))
 {
     g_autoptr(serve_vm) vm = vm_param(sv, p);
     if (!vm)
         return qv_error_code();
     struct vm_stat *stats = NULL;
     size_t n = 0;
-    int rc = vm_get_stats(vm, &stats, &n);
+    int rc = get(vm, &stats, &n);
     if (rc < 0)
         return rc;
     JsonArray *a = json_array_new();
@@ -281,7 +283,9 @@ static int dispatch(struct serve *sv, const char *m, JsonObject *p, JsonObject *
     if (g_str_has_prefix(m, "snapshot_"))
         return strcmp(m, "snapshot_list") == 0 ? m_snapshot_list(sv, p, res) : m_snapshot(sv, p, m);
     if (strcmp(m, "stats") == 0)
-        return m_stats(sv, p, res);
+        return m_stats(sv, p, res, vm_get_stats);
+    if (strcmp(m, "live_settings") == 0)
+        return m_stats(sv, p, res, vm_get_live_settings);
     if (strcmp(m, "guest_ip") == 0) {
         g_autoptr(serve_vm) vm = vm_param(sv, p);
         char *ip = NULL;

@@ -250,6 +250,24 @@ struct vm_stat {
 int vm_get_stats(struct vm *vm, struct vm_stat **stats, size_t *count);
 void vm_stats_free(struct vm_stat *stats, size_t count);
 
+/* What is in force on a running or paused VM, read back from the backend
+ * (the threads, the hypervisor) rather than from the definition, as
+ * key/value pairs; free with vm_stats_free():
+ *
+ *   vcpu.N.cpus             host CPUs vCPU N's thread may run on, in
+ *                           libvirt's cpuset syntax ("0-3,6"; string)
+ *   block.N.name            disk target ("vda"; string), per disk N
+ *   block.N.bytes_sec       I/O limit in force, bytes/s (0: none)
+ *   block.N.iops_sec        I/O limit in force, operations/s (0: none)
+ *   cgroup.path             the VM's cgroup (string), when it has one
+ *   cgroup.FILE             the text of each CPU limit file there
+ *                           ("cpu.shares", "cpu.max", ...; string)
+ *
+ * QV_ERR_INVALID_STATE when the VM does not run, QV_ERR_UNSUPPORTED on
+ * drivers that cannot read these back; a key is absent when the driver has
+ * no such value. */
+int vm_get_live_settings(struct vm *vm, struct vm_stat **settings, size_t *count);
+
 /* ---- Guest access ---- */
 
 /* Where the serial console can be reached: "unix:/path", "pty:/dev/pts/N",

@@ -89,6 +89,10 @@ struct qv_driver {
      * replaces what it measures. Required for vm_get_stats() in any state. */
     int (*vm_get_stats)(struct vm *vm, const struct qv_domain *def, GArray *stats);
 
+    /* vm_get_live_settings() of a RUNNING or PAUSED VM: the driver adds
+     * what it reads back to the empty list stats. */
+    int (*vm_get_live)(struct vm *vm, const struct qv_domain *def, GArray *stats);
+
     char *(*vm_console_endpoint)(struct vm *vm);
     int (*vm_guest_ip)(struct vm *vm, char **ip, int *port);
 

@@ -140,6 +140,40 @@ int vm_get_stats(struct vm *vm, struct vm_stat **stats, size_t *count)
     return 0;
 }
 
+int vm_get_live_settings(struct vm *vm, struct vm_stat **settings, size_t *count)
+{
+    QV_API_VM(vm);
+    if (!settings || !count)
+        return qv_error_set(QV_ERR_INVALID_ARG, "vm_get_live_settings: %s is NULL",
+                            settings ? "count" : "settings");
+    *settings = NULL;
+    *count = 0;
+    struct qv_vm_status st;
+    int rc = qv_vm_enter(vm, QV_OP_WAIT, &st);
+    if (rc < 0)
+        return rc;
+    const struct qv_driver *drv = vm->conn->driver;
+    g_autoptr(qv_domain) def = NULL;
+    if (!drv->vm_get_live)
+        rc = qv_unsupported(vm->conn, "vm_get_live_settings");
+    else if (st.state != VM_STATE_RUNNING && st.state != VM_STATE_PAUSED)
+        rc = qv_error_set(QV_ERR_INVALID_STATE,
+                          "VM '%s' is %s: only its definition applies, nothing is in force",
+                          vm->name, vm_state_name(st.state));
+    else if (!(def = drv->vm_get_def(vm)))
+        rc = qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+    GArray *a = qv_stats_new();
+    if (rc == 0)
+        rc = drv->vm_get_live(vm, def, a);
+    qv_vm_leave(vm);
+    if (rc < 0) {
+        g_array_free(a, TRUE);
+        return rc;
+    }
+    *settings = take_sorted(a, count);
+    return 0;
+}
+
 void vm_stats_free(struct vm_stat *stats, size_t count)
 {
     if (!stats)

@@ -1,5 +1,7 @@
-/* /proc/PID/stat fields for statistics. */
+/* /proc/PID/stat fields for statistics; thread affinities. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,4 +57,28 @@ int proc_usage_read(pid_t pid, pid_t tid, struct proc_usage *u)
     u->system_ns = ticks_to_ns(f[15]);
     u->rss_bytes = f[24] * (uint64_t)(page > 0 ? page : 4096);
     return 0;
+}
+
+char *proc_affinity_text(pid_t tid)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(tid, sizeof(set), &set) < 0) {
+        qv_error_set_errno(errno == ESRCH ? QV_ERR_NOT_FOUND : QV_ERR_SYSTEM, errno,
+                           "cannot read the CPU set of thread %d", (int)tid);
+        return NULL;
+    }
+    GString *out = g_string_new(NULL);
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+        if (!CPU_ISSET(c, &set))
+            continue;
+        int end = c;
+        while (end + 1 < CPU_SETSIZE && CPU_ISSET(end + 1, &set))
+            end++;
+        g_string_append_printf(out, out->len ? ",%d" : "%d", c);
+        if (end > c)
+            g_string_append_printf(out, "-%d", end);
+        c = end;
+    }
+    return g_string_free(out, FALSE);
 }

@@ -19,4 +19,8 @@ struct proc_usage {
  * be parsed. */
 int proc_usage_read(pid_t pid, pid_t tid, struct proc_usage *u);
 
+/* The CPUs thread (or process) tid may run on, in libvirt's cpuset syntax
+ * ("0-3,6"); NULL with QV_ERR_NOT_FOUND or QV_ERR_SYSTEM set. */
+char *proc_affinity_text(pid_t tid);
+
 #endif

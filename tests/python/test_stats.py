@@ -56,7 +56,10 @@ class FakeQemu:
                         "query-blockstats": [{"device": "", "qdev": "/machine/peripheral/vda/"
                                               "virtio-backend",
                                               "stats": {"rd_operations": 3, "rd_bytes": 12288,
-                                                        "wr_operations": 1, "wr_bytes": 512}}]}
+                                                        "wr_operations": 1, "wr_bytes": 512}}],
+                        "query-block": [{"device": "", "qdev": "/machine/peripheral/vda/"
+                                         "virtio-backend",
+                                         "inserted": {"bps": 1000, "iops": 0}}]}
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(str(vmdir / "status.sock"))
         self.sock.listen(8)
@@ -152,3 +155,44 @@ def test_malformed_qmp_replies_are_clear_errors(fake, command, reply, message):
     with pytest.raises(qv.ProtocolError) as e:
         vm.stats()
     assert message in str(e.value) and "py-fake" in str(e.value)
+
+
+def test_qemu_live_settings_from_threads_and_qmp(fake):
+    vm, f, _ = fake
+    pid = f.child.pid
+    assert vm.live_settings() == {
+        "vcpu.0.cpus": _cpuset(os.sched_getaffinity(pid)),
+        "block.0.name": "vda", "block.0.bytes_sec": 1000, "block.0.iops_sec": 0}
+
+
+def _cpuset(cpus):
+    out, cpus = [], sorted(cpus)
+    while cpus:
+        start = end = cpus.pop(0)
+        while cpus and cpus[0] == end + 1:
+            end = cpus.pop(0)
+        out.append(str(start) if start == end else "%d-%d" % (start, end))
+    return ",".join(out)
+
+
+@pytest.mark.parametrize("reply,message", [
+    ([], "disk vda has no medium"),
+    ({"x": 1}, "query-block reply is malformed: not an array"),
+    ([{"qdev": "/machine/peripheral/vda", "inserted": {"iops": 0}}], "disk vda has no 'bps'"),
+    ([{"qdev": "/machine/peripheral/vda", "inserted": {"bps": 0, "iops": "x"}}],
+     "disk vda has no 'iops'"),
+])
+def test_malformed_query_block_is_a_clear_error(fake, reply, message):
+    vm, f, _ = fake
+    f.replies["query-block"] = reply
+    with pytest.raises(qv.ProtocolError) as e:
+        vm.live_settings()
+    assert message in str(e.value) and "py-fake" in str(e.value)
+
+
+def test_a_stopped_vm_has_no_live_settings(tmp_path):
+    require_driver("qemu")
+    with qv.connect(f"qemu:///session?root={tmp_path}") as conn:
+        vm = conn.create_vm("py-idle")
+        with pytest.raises(qv.InvalidStateError, match="only its definition applies"):
+            vm.live_settings()

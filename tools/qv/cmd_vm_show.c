@@ -1,6 +1,7 @@
 /* vm show: a summary, the XML or JSON definition, or the CPU pinning. */
 #include <dirent.h>
 #include <glib.h>
+#include <inttypes.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 #include <math.h>
@@ -14,13 +15,18 @@ static const char show_help[] =
     "\n"
     "Show a VM. Without options prints a summary: name, UUID, state (and why\n"
     "it is in it), vCPUs, memory, the guest's exit status once it has stopped,\n"
-    "CPU weight and cap, the numbers of disks, NICs and snapshots.\n"
+    "CPU weight and cap, the numbers of disks, NICs and snapshots. On a running\n"
+    "VM it adds what is in force, read back from the VM rather than its\n"
+    "definition: each vCPU thread's CPUs, each disk's I/O limits, the CPU\n"
+    "limit files of its cgroup.\n"
     "\n"
     "Options:\n"
     "  --xml       print the definition as libvirt domain XML\n"
     "  --json      print the definition as a QuantaVirt JSON config\n"
     "  --cpu-pin   print one line per vCPU: 'vCPU 0 → pCPU 4 (NUMA node 0)',\n"
-    "              or 'vCPU 1 → any' when it is not pinned\n"
+    "              or 'vCPU 1 → any' when it is not pinned; on a running VM\n"
+    "              followed by '; in force: CPUs 0-3', the CPUs its thread may\n"
+    "              run on now\n"
     "  -h, --help  print this help and exit\n";
 
 enum { OPT_XML = 256, OPT_JSON, OPT_CPU_PIN };
@@ -48,29 +54,96 @@ static int numa_node_of(int cpu)
     return node;
 }
 
+/* What vm_get_live_settings() reads back from a running VM, or NULL when
+ * the VM does not run or the driver cannot say (then *why says why, for a
+ * failure worth showing). */
+static GHashTable *live_settings(struct vm *vm, const struct vm_info *info, char **why)
+{
+    *why = NULL;
+    if (info->state != VM_STATE_RUNNING && info->state != VM_STATE_PAUSED)
+        return NULL;
+    struct vm_stat *s = NULL;
+    size_t n = 0;
+    if (vm_get_live_settings(vm, &s, &n) < 0) {
+        if (qv_last_error()->code != QV_ERR_UNSUPPORTED)
+            *why = g_strdup(qv_last_error()->message);
+        return NULL;
+    }
+    GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    for (size_t i = 0; i < n; i++)
+        g_hash_table_insert(t, g_strdup(s[i].key),
+                            s[i].type == VM_STAT_STRING
+                                ? g_strdup(s[i].string_value)
+                                : g_strdup_printf("%" PRIu64, s[i].uint_value));
+    vm_stats_free(s, n);
+    return t;
+}
+
+static const char *live_get(GHashTable *live, const char *fmt, unsigned i)
+{
+    g_autofree char *key = g_strdup_printf(fmt, i);
+    return g_hash_table_lookup(live, key);
+}
+
+static void show_live(GHashTable *live)
+{
+    printf("In force (read back from the running VM):\n");
+    const char *v;
+    for (unsigned i = 0; (v = live_get(live, "vcpu.%u.cpus", i)); i++)
+        printf("  vCPU %u:%*sCPUs %s\n", i, i < 10 ? 7 : 6, "", v);
+    for (unsigned i = 0; (v = live_get(live, "block.%u.name", i)); i++) {
+        const char *bps = live_get(live, "block.%u.bytes_sec", i);
+        const char *iops = live_get(live, "block.%u.iops_sec", i);
+        g_autofree char *label = g_strdup_printf("Disk %s:", v);
+        if (!bps || !iops)
+            printf("  %-13s no medium\n", label);
+        else
+            printf("  %-13s bytes/s %s, IOPS %s\n", label, strcmp(bps, "0") ? bps : "unlimited",
+                   strcmp(iops, "0") ? iops : "unlimited");
+    }
+    const char *cg = g_hash_table_lookup(live, "cgroup.path");
+    if (!cg)
+        return;
+    printf("  %-13s %s\n", "cgroup:", cg);
+    static const char *const files[] = {"cpu.weight", "cpu.max", "cpu.shares", "cpu.cfs_quota_us",
+                                        "cpu.cfs_period_us"};
+    for (size_t k = 0; k < G_N_ELEMENTS(files); k++) {
+        g_autofree char *key = g_strdup_printf("cgroup.%s", files[k]);
+        if ((v = g_hash_table_lookup(live, key)))
+            printf("    %s: %s\n", files[k], v);
+    }
+}
+
 static int show_cpu_pin(struct vm *vm)
 {
     struct vm_info info;
     if (vm_get_info(vm, &info) < 0)
         return cli_fail();
+    g_autofree char *why = NULL;
+    g_autoptr(GHashTable) live = live_settings(vm, &info, &why);
     for (uint32_t i = 0; i < info.max_vcpus; i++) {
         int pcpu;
         if (vm_get_cpu_pin(vm, i, &pcpu) < 0)
             return cli_fail();
         const char *offline = i >= info.vcpus ? " (offline)" : "";
+        const char *now = live ? live_get(live, "vcpu.%u.cpus", i) : NULL;
+        g_autofree char *in_force = now ? g_strdup_printf("; in force: CPUs %s", now) : NULL;
+        const char *tail = in_force ? in_force : "";
         if (pcpu < 0) {
-            printf("vCPU %u → any%s\n", i, offline);
+            printf("vCPU %u → any%s%s\n", i, offline, tail);
             continue;
         }
         int node = numa_node_of(pcpu);
         g_autofree char *cpudir = g_strdup_printf("/sys/devices/system/cpu/cpu%d", pcpu);
         if (node >= 0)
-            printf("vCPU %u → pCPU %d (NUMA node %d)%s\n", i, pcpu, node, offline);
+            printf("vCPU %u → pCPU %d (NUMA node %d)%s%s\n", i, pcpu, node, offline, tail);
         else if (!g_file_test(cpudir, G_FILE_TEST_IS_DIR))
-            printf("vCPU %u → pCPU %d (not present on this host)%s\n", i, pcpu, offline);
+            printf("vCPU %u → pCPU %d (not present on this host)%s%s\n", i, pcpu, offline, tail);
         else
-            printf("vCPU %u → pCPU %d%s\n", i, pcpu, offline);
+            printf("vCPU %u → pCPU %d%s%s\n", i, pcpu, offline, tail);
     }
+    if (why)
+        printf("In force: cannot be read back (%s)\n", why);
     return CLI_EXIT_OK;
 }
 
@@ -152,6 +225,8 @@ static int show_summary(struct vm *vm)
     if (info.exit_status >= 0)
         printf("Exit status:  %d\n", info.exit_status);
     show_facts(vm);
+    g_autofree char *why = NULL;
+    g_autoptr(GHashTable) live = live_settings(vm, &info, &why);
     struct snapshot_info *snaps = NULL;
     size_t n = 0;
     /* Drivers without snapshots simply leave the line out. */
@@ -159,6 +234,10 @@ static int show_summary(struct vm *vm)
         printf("Snapshots:    %zu\n", n);
         snapshot_info_free(snaps, n);
     }
+    if (live)
+        show_live(live);
+    else if (why)
+        printf("In force:     cannot be read back (%s)\n", why);
     return CLI_EXIT_OK;
 }
 

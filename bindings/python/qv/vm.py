@@ -104,13 +104,10 @@ class VM:
         check(lib.vm_get_info(self._handle(), c))
         return Info(c)
 
-    def stats(self):
-        """vm_get_stats: a dict of the `virsh domstats` keys the driver knows
-        ("cpu.time": ns, "balloon.current": KiB, "block.0.name": "vda", ...),
-        in virsh's order. Values are int, or str for the .name and .path keys."""
+    def _key_values(self, fn):
         out = ffi.new("struct vm_stat **")
         count = ffi.new("size_t *")
-        check(lib.vm_get_stats(self._handle(), out, count))
+        check(fn(self._handle(), out, count))
         try:
             result = {}
             for i in range(count[0]):
@@ -123,6 +120,17 @@ class VM:
             return result
         finally:
             lib.vm_stats_free(out[0], count[0])
+
+    def stats(self):
+        """vm_get_stats: a dict of the `virsh domstats` keys the driver knows
+        ("cpu.time": ns, "balloon.current": KiB, "block.0.name": "vda", ...),
+        in virsh's order. Values are int, or str for the .name and .path keys."""
+        return self._key_values(lib.vm_get_stats)
+
+    def live_settings(self):
+        """vm_get_live_settings: what is in force on the running VM, read back
+        from the backend ("vcpu.0.cpus": "0-3", "block.0.bytes_sec": 0, ...)."""
+        return self._key_values(lib.vm_get_live_settings)
 
     @property
     def uuid(self):

@@ -144,9 +144,70 @@ def test_cpu_pins_reach_the_vcpu_threads_and_auto_clears_them(state):
     qv(state, "vm", "set", NAME, "--cpu-pin", "auto")
     # Scheduler-managed again: every CPU the QEMU process may use.
     assert [os.sched_getaffinity(threads[i]) for i in (0, 1)] == [everything, everything]
-    assert qv(state, "vm", "show", NAME, "--cpu-pin").stdout == "vCPU 0 → any\nvCPU 1 → any\n"
+    cpus = ",".join(map(str, sorted(everything))) if len(everything) < 2 else \
+        f"{min(everything)}-{max(everything)}"
+    if len(everything) == max(everything) - min(everything) + 1:  # contiguous: "0-1"
+        assert qv(state, "vm", "show", NAME, "--cpu-pin").stdout == \
+            f"vCPU 0 → any; in force: CPUs {cpus}\nvCPU 1 → any; in force: CPUs {cpus}\n"
     qv(state, "vm", "set", NAME, "--cpu-pin", "spread")
     mine = sorted(os.sched_getaffinity(0))
     assert [os.sched_getaffinity(threads[i]) for i in (0, 1)] == [{mine[0]}, {mine[1]}]
     qv(state, "vm", "set", NAME, "--cpu-pin", "auto")
     assert [os.sched_getaffinity(threads[i]) for i in (0, 1)] == [everything, everything]
+
+
+def qmp(state, command, arguments=None):
+    """One command on the VM's second monitor, as another QMP client would."""
+    import socket
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(state["dir"] / "status.sock"))
+        f = s.makefile("rwb")
+        f.readline()
+        for cmd in ({"execute": "qmp_capabilities"},
+                    {"execute": command, **({"arguments": arguments} if arguments else {})}):
+            f.write(json.dumps(cmd).encode() + b"\n")
+            f.flush()
+            while True:
+                reply = json.loads(f.readline())
+                if "event" not in reply:
+                    break
+            assert "return" in reply, reply
+        return reply["return"]
+
+
+def in_force(state):
+    out = qv(state, "vm", "show", NAME).stdout
+    assert "In force (read back from the running VM):" in out, out
+    return out.split("In force (read back from the running VM):\n", 1)[1]
+
+
+def test_show_reads_back_what_is_in_force(state):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("this process may use one CPU only: pinned and unpinned look alike")
+    _, threads = vcpu_threads(state)
+    a, b = sorted(os.sched_getaffinity(0))[:2]
+    qv(state, "vm", "set", NAME, "--cpu-pin", f"0:{a}", "--io-limit", "2M", "--disk", "vda")
+    live = in_force(state)
+    assert f"  vCPU 0:       CPUs {a}\n" in live, live
+    assert "  Disk vda:     bytes/s 2097152, IOPS unlimited\n" in live, live
+    # Changed behind libqv's back: what show reports is the thread's and
+    # QEMU's, not the definition's.
+    os.sched_setaffinity(threads[0], {b})
+    backend = [e for e in qmp(state, "query-block") if e.get("qdev", "").startswith(
+        "/machine/peripheral/vda")][0]["qdev"]
+    qmp(state, "block_set_io_throttle", {"id": backend, "bps": 0, "bps_rd": 0, "bps_wr": 0,
+                                          "iops": 77, "iops_rd": 0, "iops_wr": 0})
+    live = in_force(state)
+    assert f"  vCPU 0:       CPUs {b}\n" in live, live
+    assert "  Disk vda:     bytes/s unlimited, IOPS 77\n" in live, live
+    pins = qv(state, "vm", "show", NAME, "--cpu-pin").stdout.splitlines()
+    assert pins[0].startswith(f"vCPU 0 → pCPU {a}") and pins[0].endswith(f"; in force: CPUs {b}")
+    assert "<total_bytes_sec>2097152</total_bytes_sec>" in qv(state, "vm", "show", NAME,
+                                                                "--xml").stdout
+
+
+def test_a_stopped_vm_has_nothing_in_force(state):
+    qv(state, "vm", "stop", NAME, "--force")
+    out = qv(state, "vm", "show", NAME).stdout
+    assert "In force" not in out
+    assert "; in force" not in qv(state, "vm", "show", NAME, "--cpu-pin").stdout

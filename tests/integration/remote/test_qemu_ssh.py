@@ -219,6 +219,8 @@ def test_qemu_guest_lifecycle_over_ssh_checked_on_the_remote_side(sshd, qemu_roo
             s = vm.stats()
             assert s["cpu.time"] > 0 and s["vcpu.0.state"] == 1 and s["state.state"] == 1
             assert local.lookup("rq-life").stats().keys() == s.keys()
+            assert vm.live_settings() == local.lookup("rq-life").live_settings()
+            assert "vcpu.0.cpus" in vm.live_settings()
 
             vm.pause()
             assert local.lookup("rq-life").state is qv.State.PAUSED

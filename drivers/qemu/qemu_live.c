@@ -1,0 +1,124 @@
+/* vm_get_live_settings() for a running QEMU: what is in force, read back
+ * from the vCPU threads' affinity, QEMU's query-block and the VM's cgroup,
+ * so that a change made behind libqv's back (taskset, another QMP client)
+ * shows. QMP replies are peer input: a malformed one is an error naming
+ * what is wrong. */
+#define _GNU_SOURCE
+#include <string.h>
+
+#include "../../lib/api/stats.h"
+#include "../../lib/proc/cgroup.h"
+#include "../../lib/proc/proc.h"
+#include "../../lib/proc/procstat.h"
+#include "../../lib/util/error.h"
+#include "../../lib/util/json.h"
+#include "qemu_threads.h"
+
+static int live_pins(struct qemu_vm *q, struct qmp *m, pid_t pid, GArray *out)
+{
+    GHashTable *threads = qemu_vcpu_threads(q, m);
+    if (!threads)
+        return qv_error_code();
+    int rc = 0;
+    for (guint idx = 0, seen = 0; rc == 0 && seen < g_hash_table_size(threads); idx++) {
+        int tid = qemu_vcpu_thread(threads, idx);
+        if (!tid)
+            continue;
+        seen++;
+        g_autofree char *task = g_strdup_printf("/proc/%d/task/%d", (int)pid, tid);
+        if (!g_file_test(task, G_FILE_TEST_IS_DIR)) {
+            rc = qv_error_set(QV_ERR_PROTOCOL,
+                              "VM '%s': QEMU names thread %d for vCPU %u, which is not one of "
+                              "its threads",
+                              q->name, tid, idx);
+            break;
+        }
+        g_autofree char *cpus = proc_affinity_text(tid);
+        if (!cpus)
+            rc = qv_error_code();
+        else
+            qv_stats_str(out, cpus, "vcpu.%u.cpus", idx);
+    }
+    g_hash_table_destroy(threads);
+    return rc;
+}
+
+static int live_iotune(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def, GArray *out)
+{
+    if (!def->disks->len)
+        return 0;
+    JsonNode *ret = NULL;
+    if (qmp_command(m, "query-block", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0) {
+        qv_error_prefix("cannot read the disk limits of VM '%s'", q->name);
+        return qv_error_code();
+    }
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
+    int rc =
+        a ? 0
+          : qv_error_set(QV_ERR_PROTOCOL,
+                         "VM '%s': QEMU's query-block reply is malformed: not an array", q->name);
+    for (guint i = 0; rc == 0 && i < def->disks->len; i++) {
+        const struct qv_disk *d = g_ptr_array_index(def->disks, i);
+        JsonObject *inserted = qv_json_obj(qemu_qdev_entry(a, d->target), "inserted");
+        qv_stats_str(out, d->target, "block.%u.name", i);
+        if (!inserted && !d->source)
+            continue; /* an empty cdrom drive: nothing to limit */
+        gint64 bps = qv_json_int(inserted, "bps", -1), iops = qv_json_int(inserted, "iops", -1);
+        if (bps < 0 || iops < 0) {
+            rc = qv_error_set(QV_ERR_PROTOCOL,
+                              "VM '%s': QEMU's query-block reply is malformed: disk %s has %s",
+                              q->name, d->target,
+                              !inserted ? "no medium"
+                              : bps < 0 ? "no 'bps'"
+                                        : "no 'iops'");
+            break;
+        }
+        qv_stats_uint(out, (uint64_t)bps, "block.%u.bytes_sec", i);
+        qv_stats_uint(out, (uint64_t)iops, "block.%u.iops_sec", i);
+    }
+    json_node_unref(ret);
+    return rc;
+}
+
+/* The CPU limit files of the VM's cgroup as they read now. */
+static void live_cgroup(struct qemu_vm *q, GArray *out)
+{
+    g_autofree char *path = qemu_cgroup_path(q);
+    if (!path)
+        return;
+    qv_stats_str(out, path, "cgroup.path");
+    static const char *const v1[] = {"cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us", NULL};
+    static const char *const v2[] = {"cpu.weight", "cpu.max", NULL};
+    enum proc_cgroup_version v = proc_cgroup_version_of(path);
+    const char *const *files = v == PROC_CGROUP_V1 ? v1 : v == PROC_CGROUP_V2 ? v2 : NULL;
+    for (; files && *files; files++) {
+        g_autofree char *file = g_build_filename(path, *files, NULL);
+        g_autofree char *text = NULL;
+        if (g_file_get_contents(file, &text, NULL, NULL) && strlen(text) < 64)
+            qv_stats_str(out, g_strstrip(text), "cgroup.%s", *files);
+    }
+}
+
+int qemu_vm_live(struct vm *vm, const struct qv_domain *def, GArray *out)
+{
+    struct qemu_vm *q = qemu_vm_of(vm);
+    struct proc_runtime rt;
+    int rc = proc_runtime_read(q->dir, &rt);
+    if (rc == 0 && !proc_identity_running(&rt.id))
+        rc = qv_error_set(QV_ERR_INVALID_STATE, "VM '%s' stopped while its settings were read",
+                          q->name);
+    pid_t pid = rt.id.pid;
+    proc_runtime_clear(&rt);
+    if (rc < 0)
+        return rc;
+    struct qmp *m = qemu_vm_qmp(q, true);
+    if (!m)
+        return qv_error_code();
+    rc = live_pins(q, m, pid, out);
+    if (rc == 0)
+        rc = live_iotune(q, m, def, out);
+    qmp_close(m);
+    if (rc == 0)
+        live_cgroup(q, out);
+    return rc;
+}
