@@ -278,6 +278,10 @@ int host_vfio_bind(const char *root, GPtrArray *plan)
 
 static int restore_one(const char *root, const struct host_vfio_dev *v, int timeout_ms)
 {
+    /* A device removed from the host meanwhile has nothing to go back to. */
+    g_autofree char *dir = host_path(root, "/sys/bus/pci/devices/%s", v->bdf);
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+        return 0;
     g_autofree char *override = host_path(root, "/sys/bus/pci/devices/%s/driver_override", v->bdf);
     g_autofree char *value = g_strdup_printf("%s\n", v->override ? v->override : "");
     int rc = host_sysfs_write(override, value, timeout_ms);

@@ -331,3 +331,37 @@ def test_pci_add_on_a_running_qemu_vm_is_refused(qemu_cli, tmp_path):
         assert "<hostdev" not in qemu_cli.ok("vm", "show", "run1", "--xml").out
     finally:
         qemu_cli("vm", "destroy", "run1")
+
+
+def test_record_is_given_back_on_open_and_gone_devices_skipped(qemu_cli, tmp_path):
+    """A record left by a crash: the device still on vfio-pci goes back, one
+    that left the host meanwhile is skipped, and the record goes."""
+    h = make_host(tmp_path)
+    define(qemu_cli, tmp_path, "rec1")
+    os.unlink(h.path("/sys/bus/pci/devices/0000:01:00.1/driver"))
+    os.symlink(h.path("/sys/bus/pci/drivers/vfio-pci"),
+               h.path("/sys/bus/pci/devices/0000:01:00.1/driver"))
+    h.write("/sys/bus/pci/devices/0000:01:00.1/driver_override", "vfio-pci\n")
+    vm_dir = glob.glob(str(tmp_path / "state" / "**" / "rec1"), recursive=True)[0]
+    with open(os.path.join(vm_dir, "vfio.json"), "w") as f:
+        f.write('{"devices": [{"bdf": "0000:07:00.0", "driver": "e1000e", "override": null},'
+                ' {"bdf": "0000:01:00.1", "driver": "snd_hda_intel", "override": null}]}')
+    with h:
+        qemu_cli.ok("vm", "show", "rec1", env=env_for(h))
+    assert_host_as_before(h)
+    assert record(tmp_path, "rec1") == []
+    assert "PCI device 0000:01:00.1 given back to snd_hda_intel" in \
+        open(os.path.join(vm_dir, "qv.log")).read()
+
+
+def test_damaged_record_is_dropped_with_a_log_line(qemu_cli, tmp_path):
+    h = make_host(tmp_path)
+    define(qemu_cli, tmp_path, "rec2")
+    vm_dir = glob.glob(str(tmp_path / "state" / "**" / "rec2"), recursive=True)[0]
+    with open(os.path.join(vm_dir, "vfio.json"), "w") as f:
+        f.write('{"devices": [{"bdf": "../../etc", "driver": "x"}]}')
+    qemu_cli.ok("vm", "show", "rec2", env=env_for(h))
+    assert record(tmp_path, "rec2") == []
+    assert "dropping an unreadable passthrough record" in \
+        open(os.path.join(vm_dir, "qv.log")).read()
+    assert_host_as_before(h)
