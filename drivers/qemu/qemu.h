@@ -69,10 +69,12 @@ int qemu_free_port(uint16_t *port);
 /* The host port forwarded to guest port 22 of a user-mode NIC: the first
  * free one of 10022-10122 from a hash of the VM's name plus the NIC's
  * index, as vmctl does, so it is the same at every start while free; any
- * free port when the whole range is taken. */
+ * free port when the whole range is taken. Never one of taken[] (the
+ * ports the VM's other NICs got, not bound yet). */
 #define QEMU_SSH_PORT_FIRST 10022
 #define QEMU_SSH_PORT_LAST 10122
-int qemu_ssh_port(const char *vm_name, guint nic, uint16_t *port);
+int qemu_ssh_port(const char *vm_name, guint nic, const uint16_t *taken, guint ntaken,
+                  uint16_t *port);
 /* The IPv4 address of mac from the ARP table, then dnsmasq's leases. */
 int qemu_ip_for_mac(const char *mac, char **ip);
 

@@ -66,27 +66,22 @@ int qemu_cgroup_live(struct qemu_vm *q, const struct qv_domain *def)
     if (rc < 0)
         return rc;
     if (rt.cgroup) {
-        rc = write_limits(q, rt.cgroup, def);
+        g_autofree char *prefix = g_strdup_printf("qemu-%s-", q->name);
+        rc = proc_cgroup_check_recorded(rt.cgroup, prefix);
+        if (rc == 0)
+            rc = write_limits(q, rt.cgroup, def);
         if (rc < 0)
             qv_error_prefix("cannot change the CPU weight or cap of VM '%s'", q->name);
     } else {
         /* The VM started without limits: it gets its group now. */
         rc = create_and_attach(q, def, rt.id.pid, &rt.cgroup);
-        if (rc == 0)
+        if (rc == 0) {
             rc = proc_runtime_write(q->dir, &rt);
+            if (rc < 0)
+                proc_log(q->dir, "cgroup %s is not recorded: %s", rt.cgroup,
+                         qv_last_error()->message);
+        }
     }
     proc_runtime_clear(&rt);
     return rc;
-}
-
-char *qemu_cgroup_path(struct qemu_vm *q)
-{
-    struct proc_runtime rt;
-    if (proc_runtime_read(q->dir, &rt) < 0) {
-        qv_reset_error();
-        return NULL;
-    }
-    char *p = g_steal_pointer(&rt.cgroup);
-    proc_runtime_clear(&rt);
-    return p;
 }

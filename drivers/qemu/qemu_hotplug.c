@@ -22,7 +22,8 @@ static int unplug_timeout_ms(void)
     if (env && *env) {
         char *end;
         long v = strtol(env, &end, 10);
-        if (!*end && v > 0 && v <= 600000)
+        /* Below the 60 s other callers wait for the VM's lock. */
+        if (!*end && v > 0 && v <= 50000)
             return (int)v;
     }
     return UNPLUG_TIMEOUT_MS;
@@ -54,7 +55,7 @@ static void undo(struct qmp *m, const char *cmd, const char *key, const char *id
         qv_error_set(code, "%s", why);
 }
 
-/* The devices the user added (QEMU's /machine/peripheral), as a set of ids. */
+/* The devices the user added (QEMU's /machine/peripheral): id -> type. */
 static GHashTable *peripherals(struct qmp *m)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -64,21 +65,22 @@ static GHashTable *peripherals(struct qmp *m)
     JsonNode *ret = NULL;
     if (qmp_command(m, "qom-list", args, &ret, QEMU_QMP_TIMEOUT_MS) < 0)
         return NULL;
-    GHashTable *ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    GHashTable *ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     JsonArray *a = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
     for (guint i = 0; a && i < json_array_get_length(a); i++) {
         JsonNode *e = json_array_get_element(a, i);
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
         const char *name = qv_json_str(o, "name");
         const char *type = qv_json_str(o, "type");
-        if (name && type && g_str_has_prefix(type, "child<"))
-            g_hash_table_add(ids, g_strdup(name));
+        if (name && type && g_str_has_prefix(type, "child<") && g_str_has_suffix(type, ">"))
+            g_hash_table_insert(ids, g_strdup(name),
+                                g_strndup(type + strlen("child<"), strlen(type) - 7));
     }
     json_node_unref(ret);
     return ids;
 }
 
-/* A string property of a peripheral device, or NULL. */
+/* A string property of a peripheral device, or NULL with the error set. */
 static char *device_prop(struct qmp *m, const char *id, const char *prop)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -88,14 +90,14 @@ static char *device_prop(struct qmp *m, const char *id, const char *prop)
     qemu_json_member_str(b, "property", prop);
     g_autoptr(JsonNode) args = builder_root(b);
     JsonNode *ret = NULL;
-    if (qmp_command(m, "qom-get", args, &ret, QEMU_QMP_TIMEOUT_MS) < 0) {
-        qv_reset_error();
+    if (qmp_command(m, "qom-get", args, &ret, QEMU_QMP_TIMEOUT_MS) < 0)
         return NULL;
-    }
     char *v = JSON_NODE_HOLDS_VALUE(ret) && json_node_get_value_type(ret) == G_TYPE_STRING
                   ? g_strdup(json_node_get_string(ret))
                   : NULL;
     json_node_unref(ret);
+    if (!v)
+        qv_error_set(QV_ERR_PROTOCOL, "QEMU's %s of device %s is not a string", prop, id);
     return v;
 }
 
@@ -219,6 +221,18 @@ static int disk_add(struct qemu_vm *q, struct qmp *m, const struct qv_disk *d)
         undo(m, "blockdev-del", "node-name", file_node);
         return rc;
     }
+    /* Its <iotune>, as a start would apply it. */
+    if ((d->total_bytes_sec || d->total_iops_sec) && (rc = qemu_io_throttle(q, m, d)) < 0) {
+        int code = qv_error_code();
+        g_autofree char *why = g_strdup(qv_last_error()->message);
+        g_autofree char *what = g_strdup_printf("disk %s", d->target);
+        if (unplug(q, m, d->target, what) == 0) {
+            undo(m, "blockdev-del", "node-name", node);
+            undo(m, "blockdev-del", "node-name", file_node);
+        }
+        qv_reset_error();
+        return qv_error_set(code, "%s", why);
+    }
     proc_log(q->dir, "disk %s (%s) added live", d->target, d->source);
     return 0;
 }
@@ -238,13 +252,15 @@ static int disk_remove(struct qemu_vm *q, struct qmp *m, const char *target)
         if (rc < 0)
             return rc;
     }
-    if (node) {
-        /* Every disk's file node is its format node's name plus "-file",
-         * at start (qemu_argv_disk.c) and here. */
-        g_autofree char *file_node = g_strdup_printf("%s-file", node);
-        undo(m, "blockdev-del", "node-name", node);
-        undo(m, "blockdev-del", "node-name", file_node);
-    }
+    /* A device gone before this call no longer shows its node in
+     * query-block: then it is the name a hot-plug gives it. */
+    if (!node)
+        node = disk_node(target);
+    /* Every disk's file node is its format node's name plus "-file", at
+     * start (qemu_argv_disk.c) and here. */
+    g_autofree char *file_node = g_strdup_printf("%s-file", node);
+    undo(m, "blockdev-del", "node-name", node);
+    undo(m, "blockdev-del", "node-name", file_node);
     proc_log(q->dir, "disk %s removed live", target);
     return 0;
 }
@@ -262,6 +278,25 @@ static char *mac_id(const char *prefix, const char *mac)
     return g_strdup_printf("%s-%s", prefix, hex);
 }
 
+/* The SSH ports recorded per NIC, checked: runtime.json can be edited by
+ * its owner, a bad entry counts as 0 (no forward). */
+static GArray *recorded_ports(JsonObject *extra)
+{
+    GArray *ports = g_array_new(FALSE, TRUE, sizeof(uint16_t));
+    JsonNode *node = extra ? json_object_get_member(extra, "ssh_ports") : NULL;
+    JsonArray *a = node && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        gint64 v = e && JSON_NODE_HOLDS_VALUE(e) && json_node_get_value_type(e) == G_TYPE_INT64
+                       ? json_node_get_int(e)
+                       : 0;
+        uint16_t port = v > 0 && v <= G_MAXUINT16 ? (uint16_t)v : 0;
+        g_array_append_val(ports, port);
+    }
+    return ports;
+}
+
+/* Add port as NIC index's SSH port (add_port >= 0), or drop NIC index's. */
 static int ssh_ports_edit(struct qemu_vm *q, guint index, int add_port)
 {
     struct proc_runtime rt;
@@ -270,16 +305,13 @@ static int ssh_ports_edit(struct qemu_vm *q, guint index, int add_port)
         return rc;
     if (!rt.extra)
         rt.extra = json_object_new();
-    JsonArray *old = json_object_has_member(rt.extra, "ssh_ports")
-                         ? json_object_get_array_member(rt.extra, "ssh_ports")
-                         : NULL;
+    g_autoptr(GArray) old = recorded_ports(rt.extra);
     JsonArray *ports = json_array_new();
-    guint n = old ? json_array_get_length(old) : 0;
-    for (guint i = 0; i < n; i++)
+    for (guint i = 0; i < old->len; i++)
         if (add_port >= 0 || i != index)
-            json_array_add_int_element(ports, json_array_get_int_element(old, i));
+            json_array_add_int_element(ports, g_array_index(old, uint16_t, i));
     if (add_port >= 0) {
-        for (guint i = n; i < index; i++)
+        for (guint i = old->len; i < index; i++)
             json_array_add_int_element(ports, 0);
         json_array_add_int_element(ports, add_port);
     }
@@ -287,6 +319,19 @@ static int ssh_ports_edit(struct qemu_vm *q, guint index, int add_port)
     rc = proc_runtime_write(q->dir, &rt);
     proc_runtime_clear(&rt);
     return rc;
+}
+
+/* The SSH ports the VM's NICs hold now, so a new one does not pick one. */
+static GArray *ports_in_use(struct qemu_vm *q)
+{
+    struct proc_runtime rt;
+    if (proc_runtime_read(q->dir, &rt) < 0) {
+        qv_reset_error();
+        return g_array_new(FALSE, TRUE, sizeof(uint16_t));
+    }
+    GArray *ports = recorded_ports(rt.extra);
+    proc_runtime_clear(&rt);
+    return ports;
 }
 
 static int nic_add(struct qemu_vm *q, struct qmp *m, const struct qv_net *n, guint index)
@@ -309,7 +354,10 @@ static int nic_add(struct qemu_vm *q, struct qmp *m, const struct qv_net *n, gui
     switch (n->type) {
     case QV_NET_USER: {
         port = n->host_port;
-        int rc = port ? 0 : qemu_ssh_port(q->name, index, &port);
+        g_autoptr(GArray) taken = ports_in_use(q);
+        int rc = port ? 0
+                      : qemu_ssh_port(q->name, index, (const uint16_t *)(void *)taken->data,
+                                      taken->len, &port);
         if (rc < 0)
             return rc;
         qemu_json_member_str(b, "type", "user");
@@ -358,30 +406,50 @@ static int nic_add(struct qemu_vm *q, struct qmp *m, const struct qv_net *n, gui
     qemu_json_member_str(dev, "netdev", netdev);
     qemu_json_member_str(dev, "mac", n->mac);
     rc = command(m, "device_add", dev);
-    if (rc == 0 && n->type == QV_NET_USER)
-        rc = ssh_ports_edit(q, index, port);
     if (rc < 0) {
         qv_error_prefix("cannot add NIC %s to VM '%s'", n->mac, q->name);
-        undo(m, "device_del", "id", id);
         undo(m, "netdev_del", "id", netdev);
         return rc;
+    }
+    if (n->type == QV_NET_USER && (rc = ssh_ports_edit(q, index, port)) < 0) {
+        /* The guest has the NIC already: taking it back needs its consent. */
+        int code = qv_error_code();
+        g_autofree char *why = g_strdup(qv_last_error()->message);
+        if (unplug(q, m, id, "the new NIC") == 0)
+            undo(m, "netdev_del", "id", netdev);
+        qv_reset_error();
+        return qv_error_set(code, "cannot record NIC %s of VM '%s': %s", n->mac, q->name, why);
     }
     proc_log(q->dir, "NIC %s added live", n->mac);
     return 0;
 }
 
-/* The peripheral device whose MAC is mac, or NULL. */
-static char *nic_with_mac(struct qmp *m, GHashTable *ids, const char *mac)
+static bool is_nic_type(const char *type)
 {
+    static const char *const nics[] = {"virtio-net-pci", "e1000", "e1000e", "rtl8139", NULL};
+    return g_strv_contains(nics, type);
+}
+
+/* The peripheral NIC whose MAC is mac: 0 with *id set, or NULL when there
+ * is none; a failed query is an error, never "not there". */
+static int nic_with_mac(struct qmp *m, GHashTable *ids, const char *mac, char **id)
+{
+    *id = NULL;
     GHashTableIter it;
-    gpointer key;
+    gpointer key, type;
     g_hash_table_iter_init(&it, ids);
-    while (g_hash_table_iter_next(&it, &key, NULL)) {
+    while (g_hash_table_iter_next(&it, &key, &type)) {
+        if (!is_nic_type(type))
+            continue;
         g_autofree char *v = device_prop(m, key, "mac");
-        if (v && g_ascii_strcasecmp(v, mac) == 0)
-            return g_strdup(key);
+        if (!v)
+            return qv_error_code();
+        if (g_ascii_strcasecmp(v, mac) == 0) {
+            *id = g_strdup(key);
+            return 0;
+        }
     }
-    return NULL;
+    return 0;
 }
 
 static int nic_remove(struct qemu_vm *q, struct qmp *m, const char *mac, guint index)
@@ -389,22 +457,30 @@ static int nic_remove(struct qemu_vm *q, struct qmp *m, const char *mac, guint i
     g_autoptr(GHashTable) ids = peripherals(m);
     if (!ids)
         return qv_error_code();
-    g_autofree char *id = nic_with_mac(m, ids, mac);
+    g_autofree char *id = NULL;
+    int rc = nic_with_mac(m, ids, mac, &id);
+    if (rc < 0) {
+        qv_error_prefix("cannot find NIC %s of VM '%s'", mac, q->name);
+        return rc;
+    }
     g_autofree char *what = g_strdup_printf("NIC %s", mac);
     if (id) {
         g_autofree char *netdev = device_prop(m, id, "netdev");
-        int rc = unplug(q, m, id, what);
+        qv_reset_error();
+        rc = unplug(q, m, id, what);
         if (rc < 0)
             return rc;
         if (netdev)
             undo(m, "netdev_del", "id", netdev);
     } else {
         /* Released after an earlier call timed out: its back end may be
-         * left, under the id a hot-plug gives it. */
+         * left, under the id a hot-plug gives it (a NIC the VM started
+         * with keeps its back end until the VM stops). */
         g_autofree char *netdev = mac_id("hpnet", mac);
         undo(m, "netdev_del", "id", netdev);
+        proc_log(q->dir, "NIC %s was released earlier; removed its hot-plug back end if any", mac);
     }
-    int rc = ssh_ports_edit(q, index, -1);
+    rc = ssh_ports_edit(q, index, -1);
     if (rc < 0)
         return rc;
     proc_log(q->dir, "NIC %s removed live", mac);
@@ -541,9 +617,23 @@ int qemu_set_vcpus_live(struct qemu_vm *q, uint32_t want)
         return qv_error_code();
     GPtrArray *slots = cpu_slots(m);
     int rc = slots ? 0 : qv_error_code();
-    guint present = 0;
-    for (guint i = 0; slots && i < slots->len; i++)
-        present += ((struct cpu_slot *)g_ptr_array_index(slots, i))->qom_path != NULL;
+    guint present = 0, hot = 0;
+    for (guint i = 0; slots && i < slots->len; i++) {
+        const char *path = ((struct cpu_slot *)g_ptr_array_index(slots, i))->qom_path;
+        present += path != NULL;
+        hot += path && g_str_has_prefix(path, "/machine/peripheral/");
+    }
+    /* Check first that the whole change can be made, so a refusal leaves
+     * QEMU and the definition as they were. */
+    if (rc == 0 && want > present && slots->len - present < want - present)
+        rc = qv_error_set(QV_ERR_UNSUPPORTED,
+                          "QEMU offers %u free vCPU slot(s) for VM '%s', not the %u asked for",
+                          slots->len - present, q->name, want - present);
+    if (rc == 0 && want < present && hot < present - want)
+        rc = qv_error_set(QV_ERR_UNSUPPORTED,
+                          "VM '%s' can drop only vCPUs added while it runs (%u of them); its boot "
+                          "vCPUs stay until it is stopped",
+                          q->name, hot);
     /* Up: the first free slots in topology order. */
     for (guint i = 0; rc == 0 && present < want && i < slots->len; i++) {
         struct cpu_slot *c = g_ptr_array_index(slots, i);
@@ -558,19 +648,16 @@ int qemu_set_vcpus_live(struct qemu_vm *q, uint32_t want)
         struct cpu_slot *c = g_ptr_array_index(slots, i);
         if (!c->qom_path)
             continue;
-        if (!g_str_has_prefix(c->qom_path, "/machine/peripheral/")) {
-            rc = qv_error_set(QV_ERR_UNSUPPORTED,
-                              "VM '%s' can drop only vCPUs added while it runs; its boot vCPUs "
-                              "stay until it is stopped",
-                              q->name);
-            break;
-        }
+        if (!g_str_has_prefix(c->qom_path, "/machine/peripheral/"))
+            continue;
         g_autofree char *id = g_path_get_basename(c->qom_path);
         g_autofree char *what = g_strdup_printf("vCPU %u", i);
         rc = unplug(q, m, id, what);
         if (rc == 0)
             present--;
     }
+    if (rc == 0 && present != want)
+        rc = qv_error_set(QV_ERR_BACKEND, "QEMU did not reach %u vCPUs for VM '%s'", want, q->name);
     if (rc == 0)
         proc_log(q->dir, "%u vCPU(s) now present", present);
     else if (slots)

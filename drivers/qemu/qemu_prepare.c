@@ -85,7 +85,7 @@ int qemu_prepare(struct qemu_vm *q, const struct qv_domain *def, struct qemu_pre
             continue;
         p->ssh_ports[i] = n->host_port;
         if (!p->ssh_ports[i]) {
-            int rc = qemu_ssh_port(q->name, i, &p->ssh_ports[i]);
+            int rc = qemu_ssh_port(q->name, i, p->ssh_ports, i, &p->ssh_ports[i]);
             if (rc < 0)
                 return rc;
         }

@@ -75,6 +75,10 @@ int qemu_apply_pins(struct qemu_vm *q, struct qmp *m, const struct qv_domain *de
     int rc = 0;
     for (guint i = 0; rc == 0 && i < def->cputune.pins->len; i++) {
         const struct qv_vcpupin *p = &g_array_index(def->cputune.pins, struct qv_vcpupin, i);
+        /* A vCPU above the current count has no thread until it is
+         * hot-added; its pin is applied then. */
+        if (p->vcpu >= def->vcpus)
+            continue;
         cpu_set_t set;
         if (p->pcpu >= 0) {
             CPU_ZERO(&set);
@@ -168,7 +172,7 @@ static char *backend_of(struct qmp *m, const char *target)
 }
 
 /* <iotune> total_bytes_sec/total_iops_sec on one disk; 0 lifts a limit. */
-static int io_throttle(struct qemu_vm *q, struct qmp *m, const struct qv_disk *d)
+int qemu_io_throttle(struct qemu_vm *q, struct qmp *m, const struct qv_disk *d)
 {
     g_autofree char *id = backend_of(m, d->target);
     if (!id) {
@@ -191,7 +195,7 @@ int qemu_apply_iotune(struct qemu_vm *q, struct qmp *m, const struct qv_domain *
         const struct qv_disk *d = g_ptr_array_index(def->disks, i);
         if (!d->source || (!d->total_bytes_sec && !d->total_iops_sec))
             continue;
-        int rc = io_throttle(q, m, d);
+        int rc = qemu_io_throttle(q, m, d);
         if (rc < 0)
             return rc;
         proc_log(q->dir,
@@ -233,13 +237,21 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
         for (guint i = 0; rc == 0 && i < def->disks->len; i++) {
             const struct qv_disk *d = g_ptr_array_index(def->disks, i);
             if (d->source && (!set->target || g_strcmp0(set->target, d->target) == 0))
-                rc = io_throttle(q, m, d);
+                rc = qemu_io_throttle(q, m, d);
         }
         qmp_close(m);
         if (rc < 0)
             return rc;
     } else if (live && set->kind == QV_SET_VCPUS) {
         rc = qemu_set_vcpus_live(q, def->vcpus);
+        /* New vCPU threads get their pins; the cap covers the new count. */
+        if (rc == 0) {
+            struct qmp *m = qemu_vm_qmp(q, false);
+            rc = m ? qemu_apply_pins(q, m, def) : qv_error_code();
+            qmp_close(m);
+        }
+        if (rc == 0 && def->cputune.cap)
+            rc = qemu_cgroup_live(q, def);
         if (rc < 0)
             return rc;
     } else if (live && device) {

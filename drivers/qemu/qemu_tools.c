@@ -107,6 +107,10 @@ static bool port_free(uint16_t port)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return false;
+    /* As QEMU's forwarder binds it: a port with connections in TIME_WAIT
+     * is free for it, so it must be here too or the port would wander. */
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
@@ -114,7 +118,16 @@ static bool port_free(uint16_t port)
     return ok;
 }
 
-int qemu_ssh_port(const char *vm_name, guint nic, uint16_t *port)
+static bool taken_by(const uint16_t *taken, guint ntaken, uint16_t p)
+{
+    for (guint i = 0; i < ntaken; i++)
+        if (taken[i] == p)
+            return true;
+    return false;
+}
+
+int qemu_ssh_port(const char *vm_name, guint nic, const uint16_t *taken, guint ntaken,
+                  uint16_t *port)
 {
     /* djb2 (g_str_hash's documented algorithm), so a VM keeps its port
      * across restarts and qv versions while the port is free. */
@@ -122,13 +135,18 @@ int qemu_ssh_port(const char *vm_name, guint nic, uint16_t *port)
     guint start = (g_str_hash(vm_name) + nic) % span;
     for (guint i = 0; i < span; i++) {
         uint16_t p = (uint16_t)(QEMU_SSH_PORT_FIRST + (start + i) % span);
-        if (port_free(p)) {
+        if (!taken_by(taken, ntaken, p) && port_free(p)) {
             *port = p;
             return 0;
         }
     }
     /* Every port of the range is taken: any free one still works. */
-    return qemu_free_port(port);
+    for (int tries = 0; tries < 16; tries++) {
+        int rc = qemu_free_port(port);
+        if (rc < 0 || !taken_by(taken, ntaken, *port))
+            return rc;
+    }
+    return qv_error_set(QV_ERR_SYSTEM, "cannot find a free TCP port for VM '%s'", vm_name);
 }
 
 int qemu_free_port(uint16_t *port)

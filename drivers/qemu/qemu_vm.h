@@ -101,6 +101,8 @@ int qemu_apply_pins(struct qemu_vm *q, struct qmp *m, const struct qv_domain *de
  * bind the unpinned vCPU threads to the node's CPUs (QEMU running). */
 int qemu_check_numa(const struct qv_domain *def);
 int qemu_apply_numa(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def);
+/* One disk's <iotune> limits, on the running QEMU. */
+int qemu_io_throttle(struct qemu_vm *q, struct qmp *m, const struct qv_disk *d);
 /* Apply the disks' <iotune> limits (QEMU running). */
 int qemu_apply_iotune(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def);
 int qemu_vm_set(struct vm *vm, const struct qv_setting *set);
@@ -117,8 +119,6 @@ int qemu_hotplug(struct qemu_vm *q, const struct qv_domain *before, const struct
 /* Add vCPUs (device_add into free slots) or remove hot-added ones (the
  * guest must release each) until want are present. */
 int qemu_set_vcpus_live(struct qemu_vm *q, uint32_t want);
-/* The running VM's cgroup, or NULL. */
-char *qemu_cgroup_path(struct qemu_vm *q);
 
 /* PCI passthrough (qemu_vfio.c). The caller holds q's lock. prepare moves
  * the <hostdev> IOMMU groups to vfio-pci, recording the drivers they had;

@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <linux/magic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -162,26 +163,40 @@ static int make_dir(const char *p)
     return 0;
 }
 
+static bool holds_processes(const char *dir)
+{
+    g_autofree char *p = g_build_filename(dir, "cgroup.procs", NULL);
+    g_autofree char *text = NULL;
+    return g_file_get_contents(p, &text, NULL, NULL) && g_strstrip(text)[0] != '\0';
+}
+
 /* v2: the cpu controller must reach our group and be passed down twice,
- * to qv/ and to the VM's group. A group that holds processes cannot pass
- * controllers down (the "no internal processes" rule) unless it is the
- * root, which is exactly the case where the host has not delegated a
- * sub-tree to us. */
+ * to qv/ and to the VM's group. Only the root (which has no cgroup.type)
+ * may pass controllers down while it holds processes: in any other group
+ * that does, enabling cpu (a threaded controller) would make the group a
+ * threaded root and every domain group below it unusable, so qv refuses
+ * rather than change the user's group. */
 static int v2_prepare(const char *own, const char *base)
 {
     if (!file_has_word(own, "cgroup.controllers", "cpu"))
         return qv_error_set(QV_ERR_UNSUPPORTED,
                             "cgroup v2 does not give the cpu controller to %s (the host has not "
-                            "delegated it: start qv in a delegated group, e.g. "
-                            "systemd-run --user --scope -p Delegate=yes)",
+                            "delegated it to qv's group)",
                             own);
-    if (!file_has_word(own, "cgroup.subtree_control", "cpu") &&
-        write_file(own, "cgroup.subtree_control", "+cpu") < 0) {
-        qv_error_prefix("cgroup v2: cannot enable the cpu controller below %s (a group that "
-                        "holds processes cannot; start qv in a delegated group of its own, e.g. "
-                        "systemd-run --user --scope -p Delegate=yes)",
-                        own);
-        return qv_error_code();
+    g_autofree char *type = g_build_filename(own, "cgroup.type", NULL);
+    bool root = !g_file_test(type, G_FILE_TEST_EXISTS);
+    if (!file_has_word(own, "cgroup.subtree_control", "cpu")) {
+        if (!root && holds_processes(own))
+            return qv_error_set(QV_ERR_UNSUPPORTED,
+                                "cgroup v2: qv runs in %s, which holds processes, so the cpu "
+                                "controller cannot be passed below it; run qv in a group whose "
+                                "parent is delegated to you and has cpu in cgroup.subtree_control "
+                                "(e.g. move the shell into a child of a Delegate=yes scope)",
+                                own);
+        if (write_file(own, "cgroup.subtree_control", "+cpu") < 0) {
+            qv_error_prefix("cgroup v2: cannot enable the cpu controller below %s", own);
+            return qv_error_code();
+        }
     }
     int rc = make_dir(base);
     if (rc == 0 && !file_has_word(base, "cgroup.subtree_control", "cpu"))
@@ -252,15 +267,29 @@ enum proc_cgroup_version proc_cgroup_version_of(const char *path)
     return PROC_CGROUP_NONE;
 }
 
+int proc_cgroup_check_recorded(const char *path, const char *leaf_prefix)
+{
+    /* No symbolic link anywhere on the way (realpath gives the path back
+     * unchanged), a leaf of qv's naming right below a directory called qv,
+     * inside a cgroup file system. */
+    g_autofree char *real = path ? realpath(path, NULL) : NULL;
+    g_autofree char *parent = path ? g_path_get_dirname(path) : NULL;
+    g_autofree char *parent_name = parent ? g_path_get_basename(parent) : NULL;
+    g_autofree char *leaf = path ? g_path_get_basename(path) : NULL;
+    if (!real || strcmp(real, path) != 0 || strcmp(parent_name, "qv") != 0 ||
+        !g_str_has_prefix(leaf, leaf_prefix) || proc_cgroup_version_of(path) == PROC_CGROUP_NONE)
+        return qv_error_set(QV_ERR_PERMISSION, "'%s' is not a cgroup qv made", path ? path : "");
+    return 0;
+}
+
 void proc_cgroup_remove(const char *path, const char *log_dir)
 {
     /* The path comes from a VM's runtime record: remove nothing but a VM
-     * group qv made, inside a cgroup file system. */
-    g_autofree char *parent = g_path_get_dirname(path);
-    g_autofree char *parent_name = g_path_get_basename(parent);
-    if (strcmp(parent_name, "qv") != 0 || proc_cgroup_version_of(path) == PROC_CGROUP_NONE) {
+     * group qv made. */
+    if (proc_cgroup_check_recorded(path, "") < 0) {
         if (access(path, F_OK) == 0)
             proc_log(log_dir, "not removing %s: it is not a qv cgroup", path);
+        qv_reset_error();
         return;
     }
     /* The last thread leaves the group a moment after the process is seen

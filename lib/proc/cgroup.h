@@ -43,6 +43,11 @@ int proc_cgroup_write(const char *path, const struct proc_cgroup_file *files, in
 int proc_cgroup_attach(const char *path, pid_t pid);
 /* The version of the hierarchy path is in, from its file system. */
 enum proc_cgroup_version proc_cgroup_version_of(const char *path);
+/* A path read back from a runtime record (which its owner can edit) is
+ * used only if it is a group qv made: no symbolic link on the way, its
+ * leaf starting with leaf_prefix right below a directory called qv, in a
+ * cgroup file system. QV_ERR_PERMISSION otherwise. */
+int proc_cgroup_check_recorded(const char *path, const char *leaf_prefix);
 /* Remove a VM's cgroup once its processes have gone; a missing one is
  * fine. Errors are logged into log_dir, never returned: this runs on
  * clean-up paths. */

@@ -1117,6 +1117,29 @@ START_TEST(ssh_port_from_the_name)
         ck_assert_int_eq(port, want);
     qv_free(ip);
     vm_destroy(vm);
+
+    /* Two user NICs while the first one's port is held: the first moves
+     * to the port the second would start from, and the second must not
+     * take it too. */
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    held = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 1) == 0;
+    vm = define(c, "<domain type='qemu'><name>sshport1</name><memory unit='MiB'>32</memory>"
+                   "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><devices>"
+                   "<interface type='user'><mac address='52:54:00:00:00:01'/></interface>"
+                   "<interface type='user'><mac address='52:54:00:00:00:02'/></interface>"
+                   "</devices></domain>");
+    OK(vm_start(vm));
+    g_autofree char *dir = g_build_filename(root, "qemu", "sshport1", NULL);
+    struct proc_runtime rt;
+    OK(proc_runtime_read(dir, &rt));
+    JsonArray *ports = json_object_get_array_member(rt.extra, "ssh_ports");
+    ck_assert_int_ne(json_array_get_int_element(ports, 0), json_array_get_int_element(ports, 1));
+    if (held)
+        ck_assert_int_ne(json_array_get_int_element(ports, 0), want);
+    proc_runtime_clear(&rt);
+    close(fd);
+    vm_destroy(vm);
     qv_close(c);
 }
 END_TEST

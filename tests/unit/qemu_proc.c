@@ -316,6 +316,37 @@ START_TEST(cgroup_remove_refuses_other_directories)
     g_autofree char *text = NULL;
     ck_assert(g_file_get_contents(log, &text, NULL, NULL));
     ck_assert_ptr_nonnull(strstr(text, "not a qv cgroup"));
+    ck_assert_int_eq(proc_cgroup_check_recorded(victim, ""), QV_ERR_PERMISSION);
+    ck_assert_int_eq(proc_cgroup_check_recorded(NULL, ""), QV_ERR_PERMISSION);
+
+    /* A real cgroup file system reached through a link named qv: refused
+     * although statfs, which follows links, sees a cgroup there. */
+    const char *cg = NULL;
+    if (proc_cgroup_version_of("/sys/fs/cgroup/cpu") == PROC_CGROUP_V1)
+        cg = "/sys/fs/cgroup/cpu";
+    else if (proc_cgroup_version_of("/sys/fs/cgroup") == PROC_CGROUP_V2)
+        cg = "/sys/fs/cgroup";
+    if (cg && access(cg, W_OK) == 0) {
+        g_autofree char *linkdir = g_build_filename(dir, "l", NULL);
+        g_autofree char *link = g_build_filename(linkdir, "qv", NULL);
+        ck_assert_int_eq(g_mkdir_with_parents(linkdir, 0700), 0);
+        ck_assert_int_eq(symlink(cg, link), 0);
+        g_autofree char *leaf = g_strdup_printf("qv-test-%d", (int)getpid());
+        g_autofree char *real_qv = g_build_filename(cg, "qv", NULL);
+        g_autofree char *real = g_build_filename(real_qv, leaf, NULL);
+        g_autofree char *via_link = g_build_filename(linkdir, "qv", "..", "qv", leaf, NULL);
+        g_mkdir_with_parents(real, 0755);
+        ck_assert(g_file_test(real, G_FILE_TEST_IS_DIR));
+        ck_assert_int_eq(proc_cgroup_check_recorded(real, "qv-test-"), 0);
+        ck_assert_int_eq(proc_cgroup_check_recorded(real, "qemu-"), QV_ERR_PERMISSION);
+        ck_assert_int_eq(proc_cgroup_check_recorded(via_link, ""), QV_ERR_PERMISSION);
+        g_autofree char *sneaky = g_build_filename(link, leaf, NULL); /* not under a real qv/ */
+        ck_assert_int_eq(proc_cgroup_check_recorded(sneaky, ""), QV_ERR_PERMISSION);
+        proc_cgroup_remove(sneaky, dir);
+        ck_assert(g_file_test(real, G_FILE_TEST_IS_DIR));
+        proc_cgroup_remove(real, dir);
+        ck_assert(!g_file_test(real, G_FILE_TEST_EXISTS));
+    }
     qv_dir_remove_tree(dir);
 }
 END_TEST

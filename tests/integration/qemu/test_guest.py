@@ -172,9 +172,9 @@ def test_vcpu_hot_add_and_remove(state):
     xml = qv(state, "vm", "show", NAME, "--xml").stdout
     assert ">2</vcpu>" in xml and 'current="1"' not in xml, xml
     # Removal needs the guest's consent, which under TCG on a loaded host
-    # can take longer than the default 20 s: give it a minute. Should it
+    # can take longer than the default 20 s: give it 50 s. Should it
     # still not come, the user is told the truth and nothing changes.
-    os.environ["QV_QEMU_UNPLUG_TIMEOUT_MS"] = "60000"
+    os.environ["QV_QEMU_UNPLUG_TIMEOUT_MS"] = "50000"
     try:
         p = qv(state, "vm", "set", NAME, "--vcpus", "1", check=False, timeout=120)
     finally:
