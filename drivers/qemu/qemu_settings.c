@@ -274,6 +274,9 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
         if (set->pcpu >= 0) {
             CPU_ZERO(&cpus);
             CPU_SET(set->pcpu, &cpus);
+        } else if (def->numa_node >= 0) {
+            /* Unpinned under <numatune>: back to the node, as at start. */
+            rc = node_cpus(q->name, def->numa_node, &cpus);
         } else {
             rc = qemu_process_cpus(q, &cpus);
         }

@@ -211,3 +211,49 @@ def test_a_stopped_vm_has_nothing_in_force(state):
     out = qv(state, "vm", "show", NAME).stdout
     assert "In force" not in out
     assert "; in force" not in qv(state, "vm", "show", NAME, "--cpu-pin").stdout
+
+
+def test_unpinning_under_numatune_returns_to_the_node(tmp_path):
+    """A vCPU unpinned live goes back to its <numatune> node's CPUs, not to
+    the QEMU process's set (here narrower than the node: qv runs on one CPU)."""
+    node = Path("/sys/devices/system/node/node0/cpulist")
+    if not node.exists():
+        pytest.skip("the host reports no NUMA node 0")
+    lo, _, hi = node.read_text().strip().split(",")[0].partition("-")
+    node_cpus = set(range(int(lo), int(hi or lo) + 1))
+    if len(node_cpus) < 2 or not node_cpus <= os.sched_getaffinity(0):
+        pytest.skip(f"NUMA node 0 needs two CPUs this process may use (it has {node_cpus})")
+    one = min(node_cpus)
+    st = {"uri": f"qemu:///session?root={tmp_path}", "dir": tmp_path / "qemu" / "tcg-numa"}
+    xml = tmp_path / "numa.xml"
+    xml.write_text("""<domain type='qemu'><name>tcg-numa</name>
+  <memory unit='MiB'>64</memory><vcpu>2</vcpu>
+  <numatune><memory mode='strict' nodeset='0'/></numatune>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os></domain>""")
+
+    def narrow():
+        os.sched_setaffinity(0, {one})
+
+    def qv_narrow(*args):
+        p = subprocess.run([QV, "-c", st["uri"], *args], capture_output=True, text=True,
+                           timeout=120, preexec_fn=narrow)
+        assert p.returncode == 0, p.stderr
+        return p
+
+    qv_narrow("vm", "create", "--xml", str(xml))
+    try:
+        qv_narrow("vm", "start", "tcg-numa")
+        pid = json.loads((st["dir"] / "runtime.json").read_text())["pid"]
+        assert os.sched_getaffinity(pid) == {one}
+        threads = {}
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            comm = (task / "comm").read_text().strip()
+            if comm.startswith("CPU "):
+                threads[int(comm[4:].split("/")[0])] = int(task.name)
+        assert os.sched_getaffinity(threads[1]) == node_cpus  # bound at start
+        qv_narrow("vm", "set", "tcg-numa", "--cpu-pin", f"1:{one}")
+        assert os.sched_getaffinity(threads[1]) == {one}
+        qv_narrow("vm", "set", "tcg-numa", "--cpu-pin", "auto")
+        assert os.sched_getaffinity(threads[1]) == node_cpus
+    finally:
+        qv(st, "vm", "destroy", "tcg-numa", check=False)
