@@ -80,12 +80,16 @@ static int live_iotune(struct qemu_vm *q, struct qmp *m, const struct qv_domain 
     return rc;
 }
 
-/* The CPU limit files of the VM's cgroup as they read now. */
-static void live_cgroup(struct qemu_vm *q, GArray *out)
+/* The CPU limit files of the VM's cgroup as they read now; only from a
+ * recorded path that is a qv group (runtime.json can be edited). */
+static void live_cgroup(struct qemu_vm *q, const char *recorded, GArray *out)
 {
-    g_autofree char *path = qemu_cgroup_path(q);
-    if (!path)
+    g_autofree char *prefix = g_strdup_printf("qemu-%s-", q->name);
+    if (!recorded || proc_cgroup_check_recorded(recorded, prefix) < 0) {
+        qv_reset_error();
         return;
+    }
+    const char *path = recorded;
     qv_stats_str(out, path, "cgroup.path");
     static const char *const v1[] = {"cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us", NULL};
     static const char *const v2[] = {"cpu.weight", "cpu.max", NULL};
@@ -108,6 +112,7 @@ int qemu_vm_live(struct vm *vm, const struct qv_domain *def, GArray *out)
         rc = qv_error_set(QV_ERR_INVALID_STATE, "VM '%s' stopped while its settings were read",
                           q->name);
     pid_t pid = rt.id.pid;
+    g_autofree char *cgroup = g_steal_pointer(&rt.cgroup);
     proc_runtime_clear(&rt);
     if (rc < 0)
         return rc;
@@ -119,6 +124,6 @@ int qemu_vm_live(struct vm *vm, const struct qv_domain *def, GArray *out)
         rc = live_iotune(q, m, def, out);
     qmp_close(m);
     if (rc == 0)
-        live_cgroup(q, out);
+        live_cgroup(q, cgroup, out);
     return rc;
 }
