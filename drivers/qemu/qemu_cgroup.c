@@ -85,19 +85,3 @@ int qemu_cgroup_live(struct qemu_vm *q, const struct qv_domain *def)
     proc_runtime_clear(&rt);
     return rc;
 }
-
-char *qemu_cgroup_path(struct qemu_vm *q)
-{
-    struct proc_runtime rt;
-    if (proc_runtime_read(q->dir, &rt) < 0) {
-        qv_reset_error();
-        return NULL;
-    }
-    g_autofree char *prefix = g_strdup_printf("qemu-%s-", q->name);
-    char *p = NULL;
-    if (rt.cgroup && proc_cgroup_check_recorded(rt.cgroup, prefix) == 0)
-        p = g_steal_pointer(&rt.cgroup);
-    qv_reset_error();
-    proc_runtime_clear(&rt);
-    return p;
-}

@@ -112,8 +112,6 @@ int qemu_vm_set(struct vm *vm, const struct qv_setting *set);
 struct proc_runtime;
 int qemu_cgroup_at_start(struct qemu_vm *q, const struct qv_domain *def, struct proc_runtime *rt);
 int qemu_cgroup_live(struct qemu_vm *q, const struct qv_domain *def);
-/* The running VM's cgroup (checked as qv's own), or NULL. */
-char *qemu_cgroup_path(struct qemu_vm *q);
 /* Add or remove the disk or NIC of set on the running VM (before and
  * after are its definition without and with the change). */
 int qemu_hotplug(struct qemu_vm *q, const struct qv_domain *before, const struct qv_domain *after,
