@@ -43,6 +43,14 @@ int kvm_domain_check(const struct qv_domain *def)
     /* Elements qv keeps without modelling them: the VMM knows none. */
     if (qv_domain_check_kept(def, "kvm", NULL) < 0)
         return qv_error_code();
+    if (def->cpu.features)
+        return refuse(def, "<cpu><feature>");
+    if (def->ntimers)
+        return refuse(def, "<clock><timer>");
+    if (def->clock_offset && strcmp(def->clock_offset, "utc") != 0)
+        return refuse(def, "<clock offset='localtime'>");
+    if (def->pm_s3 >= 0 || def->pm_s4 >= 0)
+        return refuse(def, "<pm>");
     /* Devices the VMM does not model yet (virtio is part two). */
     if (def->disks->len)
         return refuse(def, "<disk>");

@@ -34,6 +34,12 @@ static int check_domain(const struct qv_domain *def)
 {
     if (qv_domain_check_kept(def, "propolis", NULL) < 0)
         return qv_error_code();
+    if (def->cpu.features)
+        return refuse(def, "<cpu><feature>: the CPUID is the propolis-server's");
+    if (def->ntimers || (def->clock_offset && strcmp(def->clock_offset, "utc") != 0))
+        return refuse(def, "<clock> other than offset='utc' without timers");
+    if (def->pm_s3 >= 0 || def->pm_s4 >= 0)
+        return refuse(def, "<pm>");
     if (def->os.kernel || def->os.initrd || def->os.cmdline)
         return refuse(def, "<os><kernel>/<initrd>/<cmdline> (direct kernel boot): a Propolis "
                            "guest boots from the server's bootrom");

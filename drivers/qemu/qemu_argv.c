@@ -165,8 +165,29 @@ static int add_cpu(struct qemu_argv *v)
         return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': CPU model '%s' is not a model name",
                             def->name, def->cpu.model ? def->cpu.model : "");
     const char *cpu = qemu_cpu_of(def);
-    if (cpu)
-        qemu_argv_add2(v, "-cpu", cpu);
+    if (!cpu && def->cpu.features)
+        cpu = def->type == QV_VIRT_KVM ? "host" : "qemu64";
+    if (cpu) {
+        /* libvirt's feature policies: force/require turn a flag on,
+         * disable/forbid off; check='partial'/'full' make a flag QEMU cannot
+         * give an error at start rather than a silent omission. */
+        GString *c = g_string_new(cpu);
+        for (char **f = def->cpu.features; f && *f; f++) {
+            const char *name = strchr(*f, ':') + 1;
+            if (g_str_has_prefix(*f, "optional:"))
+                return g_string_free(c, TRUE),
+                       qemu_argv_unsupported(v, "<cpu><feature policy='optional'>");
+            if (!qemu_plain_word(name))
+                return g_string_free(c, TRUE),
+                       qemu_argv_unsupported(v, "a <cpu><feature> name with ',' or '='");
+            bool on = g_str_has_prefix(*f, "force:") || g_str_has_prefix(*f, "require:");
+            g_string_append_printf(c, ",%c%s", on ? '+' : '-', name);
+        }
+        if (def->cpu.check && strcmp(def->cpu.check, "none") != 0)
+            g_string_append(c, ",enforce");
+        qemu_argv_add(v, "-cpu");
+        g_ptr_array_add(v->a, g_string_free(c, FALSE));
+    }
     GString *smp = g_string_new(NULL);
     g_string_printf(smp, "%u,maxcpus=%u", def->vcpus, def->max_vcpus);
     if (def->cpu.sockets) {
@@ -407,8 +428,6 @@ static int check_lifecycle_actions(struct qemu_argv *v)
 
 char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
 {
-    if (qv_domain_check_kept(def, "qemu", NULL) < 0)
-        return NULL;
     struct qemu_argv v = {.a = g_ptr_array_new_with_free_func(g_free), .def = def, .l = l};
     qemu_argv_add(&v, l->emulator ? l->emulator : QEMU_DEFAULT_BINARY);
     g_autofree char *name = qemu_opt_escape(def->name);
@@ -434,6 +453,8 @@ char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
         rc = check_tuning(&v);
     if (rc == 0)
         rc = add_firmware(&v);
+    if (rc == 0)
+        rc = qemu_argv_add_libvirt(&v);
     bool scsi = false;
     for (guint i = 0; rc == 0 && i < def->disks->len; i++)
         rc = qemu_argv_add_disk(&v, i, &scsi);

@@ -36,5 +36,8 @@ int qemu_argv_add_disk(struct qemu_argv *v, guint i, bool *scsi_added);
  * (qemu_argv_devices.c). */
 int qemu_argv_add_net(struct qemu_argv *v, guint i);
 int qemu_argv_add_devices(struct qemu_argv *v);
+/* <clock>, <pm> and the libvirt devices qv keeps as written
+ * (qemu_argv_libvirt.c); refuses, naming it, what QEMU cannot be given. */
+int qemu_argv_add_libvirt(struct qemu_argv *v);
 
 #endif

@@ -9,6 +9,8 @@
 #include "domain.h"
 
 const char *const qv_conf_virt_types[] = {"kvm", "qemu", "test", NULL};
+const char *const qv_conf_timer_names[] = {"rtc", "pit", "hpet", "kvmclock", "tsc", NULL};
+const char *const qv_conf_tickpolicies[] = {"", "delay", "catchup", "merge", "discard", NULL};
 const char *const qv_conf_cpu_modes[] = {"", "host-passthrough", "host-model", "custom", NULL};
 const char *const qv_conf_disk_types[] = {"file", "block", NULL};
 const char *const qv_conf_disk_devices[] = {"disk", "cdrom", NULL};

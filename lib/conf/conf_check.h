@@ -9,6 +9,8 @@
 
 /* NULL-terminated lists of accepted spellings; an enum's value is its index. */
 extern const char *const qv_conf_virt_types[];     /* enum qv_virt_type */
+extern const char *const qv_conf_timer_names[];    /* rtc pit hpet kvmclock tsc */
+extern const char *const qv_conf_tickpolicies[];   /* [0] = "" */
 extern const char *const qv_conf_cpu_modes[];      /* enum qv_cpu_mode, [0] = "" */
 extern const char *const qv_conf_disk_types[];     /* enum qv_disk_type */
 extern const char *const qv_conf_disk_devices[];   /* enum qv_disk_device */

@@ -84,6 +84,7 @@ struct qv_domain *qv_domain_new(void)
     struct qv_domain *d = g_new0(struct qv_domain, 1);
     d->type = QV_VIRT_KVM;
     d->numa_node = -1;
+    d->pm_s3 = d->pm_s4 = -1;
     d->acpi = true;
     d->apic = true;
     d->cputune.pins = g_array_new(FALSE, TRUE, sizeof(struct qv_vcpupin));
@@ -108,6 +109,12 @@ void qv_domain_free(struct qv_domain *d)
     g_free(d->title);
     g_free(d->description);
     g_free(d->cpu.model);
+    g_free(d->clock_offset);
+    g_free(d->cpu.match);
+    g_free(d->cpu.check);
+    g_free(d->cpu.migratable);
+    g_free(d->cpu.fallback);
+    g_strfreev(d->cpu.features);
     g_free(d->os.arch);
     g_free(d->os.machine);
     g_free(d->os.firmware);
@@ -268,6 +275,12 @@ struct qv_domain *qv_domain_copy(const struct qv_domain *s)
     d->title = g_strdup(s->title);
     d->description = g_strdup(s->description);
     d->cpu.model = g_strdup(s->cpu.model);
+    d->clock_offset = g_strdup(s->clock_offset);
+    d->cpu.match = g_strdup(s->cpu.match);
+    d->cpu.check = g_strdup(s->cpu.check);
+    d->cpu.migratable = g_strdup(s->cpu.migratable);
+    d->cpu.fallback = g_strdup(s->cpu.fallback);
+    d->cpu.features = g_strdupv(s->cpu.features);
     d->os.arch = g_strdup(s->os.arch);
     d->os.machine = g_strdup(s->os.machine);
     d->os.firmware = g_strdup(s->os.firmware);

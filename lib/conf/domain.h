@@ -126,7 +126,24 @@ struct qv_domain {
         enum qv_cpu_mode mode;
         char *model;         /* named model for custom mode */
         uint32_t sockets, dies, cores, threads; /* 0 when no <topology> */
+        char *match;                            /* <cpu match=>: minimum, exact, strict, or NULL */
+        char *check;                            /* <cpu check=>: none, partial, full, or NULL */
+        char *migratable;                       /* <cpu migratable=>: on, off, or NULL */
+        char *fallback;                         /* <model fallback=>: allow, forbid, or NULL */
+        char **features; /* NULL-terminated "policy:name" ("require:lahf_lm"), or NULL */
     } cpu;
+    bool pae; /* <features><pae/> */
+
+    /* <clock offset=> and its <timer>s; libvirt's writes name the timers
+     * it lists explicitly. Indexes into qv_conf_timer_names etc. */
+    char *clock_offset; /* "utc", "localtime", or NULL (no <clock>) */
+    struct qv_timer {
+        uint8_t name;       /* qv_conf_timer_names */
+        uint8_t tickpolicy; /* qv_conf_tickpolicies, 0 = none */
+        int8_t present;     /* -1 not said, 0 no, 1 yes */
+    } timers[8];
+    uint8_t ntimers;
+    int8_t pm_s3, pm_s4;     /* <pm><suspend-to-mem/disk enabled=>: -1 not said, 0 no, 1 yes */
     int numa_node;           /* <numatune><memory nodeset=>, -1 when absent */
 
     struct {

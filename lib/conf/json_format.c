@@ -260,7 +260,18 @@ static void format_devices(B *b, const struct qv_domain *d)
  * config carrying this list rather than define less than it says. */
 static void format_left_out(JsonBuilder *b, const struct qv_domain *d)
 {
-    if (!d->kept->len && !d->vcpu_placement && !d->vcpu_cpuset && !d->os.firmware)
+    const char *cpu_attrs[] = {d->cpu.match ? "<cpu match>" : NULL,
+                               d->cpu.check ? "<cpu check>" : NULL,
+                               d->cpu.migratable ? "<cpu migratable>" : NULL,
+                               d->cpu.fallback ? "<cpu><model fallback>" : NULL,
+                               d->cpu.features ? "<cpu><feature>" : NULL,
+                               d->pae ? "<features><pae>" : NULL,
+                               d->clock_offset ? "<clock>" : NULL,
+                               d->pm_s3 >= 0 || d->pm_s4 >= 0 ? "<pm>" : NULL};
+    bool any = false;
+    for (size_t i = 0; i < G_N_ELEMENTS(cpu_attrs); i++)
+        any = any || cpu_attrs[i];
+    if (!any && !d->kept->len && !d->vcpu_placement && !d->vcpu_cpuset && !d->os.firmware)
         return;
     json_builder_set_member_name(b, "left_out");
     json_builder_begin_array(b);
@@ -270,6 +281,9 @@ static void format_left_out(JsonBuilder *b, const struct qv_domain *d)
         json_builder_add_string_value(b, "<vcpu cpuset>");
     if (d->os.firmware)
         json_builder_add_string_value(b, "<os firmware>");
+    for (size_t i = 0; i < G_N_ELEMENTS(cpu_attrs); i++)
+        if (cpu_attrs[i])
+            json_builder_add_string_value(b, cpu_attrs[i]);
     for (guint i = 0; i < d->kept->len; i++) {
         const struct qv_kept *k = g_ptr_array_index(d->kept, i);
         g_autofree char *what = *k->parent ? g_strdup_printf("<%s><%s>", k->parent, k->name)

@@ -143,13 +143,21 @@ static void format_cputune(W *w, const struct qv_domain *def)
 static void format_cpu(W *w, const struct qv_domain *def)
 {
     bool topo = def->cpu.sockets || def->cpu.cores || def->cpu.threads;
-    if (def->cpu.mode == QV_CPU_MODE_NONE && !topo)
+    if (def->cpu.mode == QV_CPU_MODE_NONE && !topo && !def->cpu.match && !def->cpu.check &&
+        !def->cpu.migratable && !def->cpu.features)
         return;
     start(w, "cpu");
     if (def->cpu.mode != QV_CPU_MODE_NONE)
         attr(w, "mode", qv_conf_cpu_modes[def->cpu.mode]);
-    if (def->cpu.mode == QV_CPU_MODE_CUSTOM)
-        text_elem(w, "model", def->cpu.model);
+    attr(w, "match", def->cpu.match);
+    attr(w, "check", def->cpu.check);
+    attr(w, "migratable", def->cpu.migratable);
+    if (def->cpu.mode == QV_CPU_MODE_CUSTOM) {
+        start(w, "model");
+        attr(w, "fallback", def->cpu.fallback);
+        xmlTextWriterWriteString(w, (const xmlChar *)def->cpu.model);
+        end(w);
+    }
     if (topo) {
         start(w, "topology");
         attr_u64(w, "sockets", def->cpu.sockets);
@@ -157,6 +165,14 @@ static void format_cpu(W *w, const struct qv_domain *def)
             attr_u64(w, "dies", def->cpu.dies);
         attr_u64(w, "cores", def->cpu.cores);
         attr_u64(w, "threads", def->cpu.threads);
+        end(w);
+    }
+    for (char **f = def->cpu.features; f && *f; f++) {
+        const char *colon = strchr(*f, ':');
+        g_autofree char *policy = g_strndup(*f, (gsize)(colon - *f));
+        start(w, "feature");
+        attr(w, "policy", policy);
+        attr(w, "name", colon + 1);
         end(w);
     }
     end(w);
@@ -415,19 +431,44 @@ static void format_domain(W *w, const struct qv_domain *def)
         end(w);
     }
     format_os(w, def);
-    if (def->acpi || def->apic || has_kept(def, "features")) {
+    if (def->acpi || def->apic || def->pae || has_kept(def, "features")) {
         start(w, "features");
         if (def->acpi)
             empty_elem(w, "acpi", NULL, NULL);
         if (def->apic)
             empty_elem(w, "apic", NULL, NULL);
+        if (def->pae)
+            empty_elem(w, "pae", NULL, NULL);
         format_kept(w, def, "features", false);
         end(w);
     }
     format_cpu(w, def);
+    if (def->clock_offset) {
+        start(w, "clock");
+        attr(w, "offset", def->clock_offset);
+        for (uint8_t i = 0; i < def->ntimers; i++) {
+            const struct qv_timer *t = &def->timers[i];
+            start(w, "timer");
+            attr(w, "name", qv_conf_timer_names[t->name]);
+            if (t->tickpolicy)
+                attr(w, "tickpolicy", qv_conf_tickpolicies[t->tickpolicy]);
+            if (t->present >= 0)
+                attr(w, "present", t->present ? "yes" : "no");
+            end(w);
+        }
+        end(w);
+    }
     text_elem(w, "on_poweroff", def->on_poweroff);
     text_elem(w, "on_reboot", def->on_reboot);
     text_elem(w, "on_crash", def->on_crash);
+    if (def->pm_s3 >= 0 || def->pm_s4 >= 0) {
+        start(w, "pm");
+        if (def->pm_s3 >= 0)
+            empty_elem(w, "suspend-to-mem", "enabled", def->pm_s3 ? "yes" : "no");
+        if (def->pm_s4 >= 0)
+            empty_elem(w, "suspend-to-disk", "enabled", def->pm_s4 ? "yes" : "no");
+        end(w);
+    }
     format_kept(w, def, "", false);
     format_devices(w, def);
     format_kept(w, def, "", true);

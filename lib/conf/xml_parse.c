@@ -69,20 +69,54 @@ static void keep(struct qv_domain *def, const xmlNode *c, const char *parent)
     qv_reset_error();
 }
 
+static int cpu_attr(const xmlNode *n, const char *name, const char *const *list, char **out)
+{
+    int v, rc = qv_conf_xml_attr_enum(n, name, list, &v);
+    if (rc == 1)
+        *out = g_strdup(list[v]);
+    return rc;
+}
+
+static int parse_cpu_feature(const xmlNode *c, GPtrArray *features)
+{
+    static const char *const policies[] = {"force",   "require", "optional",
+                                           "disable", "forbid",  NULL};
+    int p;
+    TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "policy name"));
+    TRY(qv_conf_xml_need_enum(c, "policy", policies, &p));
+    g_autofree char *name = NULL;
+    TRY(qv_conf_xml_need_str(c, "name", qv_conf_check_token, &name));
+    g_ptr_array_add(features, g_strdup_printf("%s:%s", policies[p], name));
+    return 0;
+}
+
 static int parse_cpu(const xmlNode *n, struct qv_domain *def)
 {
+    static const char *const matches[] = {"minimum", "exact", "strict", NULL};
+    static const char *const checks[] = {"none", "partial", "full", NULL};
+    static const char *const onoff[] = {"on", "off", NULL};
+    static const char *const fallbacks[] = {"allow", "forbid", NULL};
     int v;
-    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, "mode"));
+    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, "mode match check migratable"));
     int rc = qv_conf_xml_attr_enum(n, "mode", qv_conf_cpu_modes, &v);
     TRY(rc);
     def->cpu.mode = rc == 1 ? (enum qv_cpu_mode)v : QV_CPU_MODE_NONE;
+    TRY(cpu_attr(n, "match", matches, &def->cpu.match));
+    TRY(cpu_attr(n, "check", checks, &def->cpu.check));
+    TRY(cpu_attr(n, "migratable", onoff, &def->cpu.migratable));
     const xmlNode *model = NULL, *topo = NULL;
+    g_autoptr(GPtrArray) features = g_ptr_array_new_with_free_func(g_free);
     FOR_EACH_ELEMENT(n, c)
     {
         if (qv_conf_xml_is(c, "model")) {
-            TRY(text_once(c, &model, qv_conf_check_token, &def->cpu.model));
-            if (def->cpu.mode != QV_CPU_MODE_CUSTOM)
+            TRY(qv_conf_xml_once(c, &model));
+            TRY(qv_conf_xml_check(c, QV_XML_TEXT, "fallback"));
+            TRY(qv_conf_xml_text_str(c, qv_conf_check_token, &def->cpu.model));
+            TRY(cpu_attr(c, "fallback", fallbacks, &def->cpu.fallback));
+            if (def->cpu.mode != QV_CPU_MODE_CUSTOM && def->cpu.mode != QV_CPU_MODE_NONE)
                 return qv_conf_xml_unmodelled(c, "<model> needs <cpu mode='custom'>");
+        } else if (qv_conf_xml_is(c, "feature")) {
+            TRY(parse_cpu_feature(c, features));
         } else if (qv_conf_xml_is(c, "topology")) {
             TRY(qv_conf_xml_once(c, &topo));
             TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "sockets dies cores threads"));
@@ -102,8 +136,66 @@ static int parse_cpu(const xmlNode *n, struct qv_domain *def)
             return qv_conf_xml_unknown(c);
         }
     }
+    /* libvirt: a <model> without mode= is mode='custom'. */
+    if (def->cpu.mode == QV_CPU_MODE_NONE && model)
+        def->cpu.mode = QV_CPU_MODE_CUSTOM;
     if (def->cpu.mode == QV_CPU_MODE_CUSTOM && !def->cpu.model)
         return qv_conf_xml_unmodelled(n, "<cpu mode='custom'> needs a <model>");
+    if (features->len) {
+        g_ptr_array_add(features, NULL);
+        def->cpu.features = (char **)g_ptr_array_free(g_steal_pointer(&features), FALSE);
+    }
+    return 0;
+}
+
+static int parse_clock(const xmlNode *n, struct qv_domain *def)
+{
+    static const char *const offsets[] = {"utc", "localtime", NULL};
+    int v;
+    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, "offset"));
+    TRY(qv_conf_xml_need_enum(n, "offset", offsets, &v));
+    def->clock_offset = g_strdup(offsets[v]);
+    FOR_EACH_ELEMENT(n, c)
+    {
+        if (!qv_conf_xml_is(c, "timer"))
+            return qv_conf_xml_unknown(c);
+        TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "name tickpolicy present"));
+        if (def->ntimers == G_N_ELEMENTS(def->timers))
+            return qv_conf_xml_unmodelled(c, "more than %zu <timer>s", G_N_ELEMENTS(def->timers));
+        struct qv_timer t = {.present = -1};
+        bool present = false;
+        TRY(qv_conf_xml_need_enum(c, "name", qv_conf_timer_names, &v));
+        t.name = (uint8_t)v;
+        int rc = qv_conf_xml_attr_enum(c, "tickpolicy", qv_conf_tickpolicies, &v);
+        TRY(rc);
+        t.tickpolicy = rc == 1 ? (uint8_t)v : 0;
+        rc = qv_conf_xml_attr_yesno(c, "present", &present);
+        TRY(rc);
+        if (rc == 1)
+            t.present = present;
+        def->timers[def->ntimers++] = t;
+    }
+    return 0;
+}
+
+static int parse_pm(const xmlNode *n, struct qv_domain *def)
+{
+    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, ""));
+    FOR_EACH_ELEMENT(n, c)
+    {
+        int8_t *slot = qv_conf_xml_is(c, "suspend-to-mem")    ? &def->pm_s3
+                       : qv_conf_xml_is(c, "suspend-to-disk") ? &def->pm_s4
+                                                              : NULL;
+        if (!slot)
+            return qv_conf_xml_unknown(c);
+        TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "enabled"));
+        bool on = false;
+        int rc = qv_conf_xml_attr_yesno(c, "enabled", &on);
+        TRY(rc);
+        if (rc == 0)
+            return qv_conf_xml_unmodelled(c, "<%s> without enabled=", c->name);
+        *slot = on;
+    }
     return 0;
 }
 
@@ -228,7 +320,7 @@ static int parse_os(const xmlNode *n, struct qv_domain *def)
 
 static int parse_features(const xmlNode *n, struct qv_domain *def)
 {
-    const xmlNode *acpi = NULL, *apic = NULL;
+    const xmlNode *acpi = NULL, *apic = NULL, *pae = NULL;
     TRY(qv_conf_xml_check(n, QV_XML_ELEMS, ""));
     FOR_EACH_ELEMENT(n, c)
     {
@@ -241,6 +333,9 @@ static int parse_features(const xmlNode *n, struct qv_domain *def)
         } else if (qv_conf_xml_is(c, "apic")) {
             rc = qv_conf_xml_once(c, &apic);
             flag = &def->apic;
+        } else if (qv_conf_xml_is(c, "pae")) {
+            rc = qv_conf_xml_once(c, &pae);
+            flag = &def->pae;
         } else {
             rc = qv_conf_xml_unknown(c);
         }
@@ -397,7 +492,7 @@ static int parse_devices(const xmlNode *n, struct qv_domain *def)
 
 struct seen {
     const xmlNode *name, *uuid, *title, *description, *memory, *current, *vcpu, *cpu, *numatune,
-        *os, *features, *cputune, *backing, *poweroff, *reboot, *crash, *devices;
+        *os, *features, *cputune, *backing, *poweroff, *reboot, *crash, *devices, *clock, *pm;
 };
 
 static int parse_domain_child(const xmlNode *c, struct qv_domain *def, struct seen *s)
@@ -443,6 +538,14 @@ static int parse_domain_child(const xmlNode *c, struct qv_domain *def, struct se
     if (qv_conf_xml_is(c, "cpu")) {
         TRY(qv_conf_xml_once(c, &s->cpu));
         return parse_cpu(c, def);
+    }
+    if (qv_conf_xml_is(c, "clock")) {
+        TRY(qv_conf_xml_once(c, &s->clock));
+        return parse_clock(c, def);
+    }
+    if (qv_conf_xml_is(c, "pm")) {
+        TRY(qv_conf_xml_once(c, &s->pm));
+        return parse_pm(c, def);
     }
     if (qv_conf_xml_is(c, "numatune")) {
         TRY(qv_conf_xml_once(c, &s->numatune));
@@ -495,6 +598,11 @@ static void reset_partial(const xmlNode *c, struct qv_domain *def)
 {
     if (qv_conf_xml_is(c, "cpu")) {
         g_clear_pointer(&def->cpu.model, g_free);
+        g_clear_pointer(&def->cpu.match, g_free);
+        g_clear_pointer(&def->cpu.check, g_free);
+        g_clear_pointer(&def->cpu.migratable, g_free);
+        g_clear_pointer(&def->cpu.fallback, g_free);
+        g_clear_pointer(&def->cpu.features, g_strfreev);
         def->cpu.mode = QV_CPU_MODE_NONE;
         def->cpu.sockets = def->cpu.dies = def->cpu.cores = def->cpu.threads = 0;
     } else if (qv_conf_xml_is(c, "numatune")) {
@@ -504,6 +612,11 @@ static void reset_partial(const xmlNode *c, struct qv_domain *def)
         g_array_set_size(def->cputune.pins, 0);
     } else if (qv_conf_xml_is(c, "memoryBacking")) {
         def->hugepages = false;
+    } else if (qv_conf_xml_is(c, "clock")) {
+        g_clear_pointer(&def->clock_offset, g_free);
+        def->ntimers = 0;
+    } else if (qv_conf_xml_is(c, "pm")) {
+        def->pm_s3 = def->pm_s4 = -1;
     }
 }
 

@@ -15,3 +15,11 @@ if(QV_WITH_QEMU)
       ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
   endif()
 endif()
+# libvirt's own documents (tests/data/xml/libvirt) start under TCG.
+if(QV_WITH_QEMU AND TARGET qv_cli)
+  add_test(NAME qemu_corpus
+    COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
+            ${CMAKE_CURRENT_SOURCE_DIR}/qemu/test_corpus.py)
+  set_tests_properties(qemu_corpus PROPERTIES LABELS "qemu" TIMEOUT 600
+    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
+endif()

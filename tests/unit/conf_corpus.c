@@ -176,10 +176,15 @@ START_TEST(corpus_on_qemu_defines_or_names_the_element)
         }
         const char *msg = qv_last_error()->message;
         ck_assert_int_eq(qv_last_error()->code, QV_ERR_UNSUPPORTED);
-        const char *el = strstr(msg, "cannot honour <");
-        ck_assert_msg(el && strstr(el, "(line "), "%s: %s", path, msg);
-        el += strlen("cannot honour ");
-        char *key = g_strndup(el, (gsize)(strchr(el, '>') - el + 1));
+        /* The reason names an element: the first <...> after the VM's name
+         * (kept elements also with their line). */
+        const char *after = strstr(msg, "': ");
+        const char *el = strchr(after ? after : msg, '<');
+        ck_assert_msg(el && strchr(el, '>'), "%s: %s", path, msg);
+        if (strstr(msg, "cannot honour <"))
+            ck_assert_msg(strstr(msg, "(line "), "%s: %s", path, msg);
+        gsize n = strcspn(el, " >");
+        char *key = g_strdup_printf("%.*s>", (int)n, el);
         g_hash_table_replace(
             reasons, key,
             GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(reasons, key)) + 1));

@@ -188,7 +188,7 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
-    {"  <clock offset='utc'/>\n", 6, "unknown element <clock> in <domain>"},
+    {"  <iothreads>2</iothreads>\n", 6, "unknown element <iothreads> in <domain>"},
     {"  <devices>\n    <sound model='ich6'/>\n  </devices>\n", 7,
      "unknown element <sound> in <devices>"},
     {"  <devices>\n    <disk type='file' device='floppy'>\n", 7, "device='floppy' on <disk>"},
@@ -240,7 +240,7 @@ static const struct bad_case bad_cases[] = {
     {"  <qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'/>\n", 6,
      "unknown element <qemu:commandline> in <domain>"},
     {"  <features>junk</features>\n", 6, "unexpected text in <features>"},
-    {"  <features>\n    <pae/>\n  </features>\n", 7, "unknown element <pae> in <features>"},
+    {"  <features>\n    <hap/>\n  </features>\n", 7, "unknown element <hap> in <features>"},
     {"  <on_crash>explode</on_crash>\n", 6, "unsupported <on_crash> value 'explode'"},
     {"  <cpu mode='maximum'/>\n", 6, "mode='maximum' on <cpu>"},
     {"  <cpu mode='host-model'>\n    <topology sockets='1' threads='1'/>\n  </cpu>\n", 7,

@@ -236,6 +236,48 @@ START_TEST(machine_accel_cpu_topology)
 }
 END_TEST
 
+/* What virsh dumpxml always writes: clock, timers, pm, CPU features and
+ * check, pae; QEMU takes the result. What has no QEMU form is refused. */
+START_TEST(libvirt_clock_pm_cpu)
+{
+    struct qemu_launch l = launch_for(tmp);
+    char **argv =
+        build(HEAD MEM "<os><type arch='x86_64' machine='q35'>hvm</type></os>"
+
+                       "<cpu mode='custom' match='exact' check='full'>"
+                       "<model fallback='forbid'>qemu64</model>"
+                       "<feature policy='require' name='lahf_lm'/>"
+                       "<feature policy='disable' name='svm'/></cpu>"
+                       "<clock offset='localtime'><timer name='rtc' tickpolicy='catchup'/>"
+                       "<timer name='pit' tickpolicy='delay'/>"
+                       "<timer name='hpet' present='no'/></clock>"
+                       "<pm><suspend-to-mem enabled='no'/>"
+                       "<suspend-to-disk enabled='yes'/></pm></domain>",
+              &l);
+    has(argv, "-cpu", "qemu64,+lahf_lm,-svm,enforce");
+    has(argv, "-rtc", "base=localtime,driftfix=slew");
+    has(argv, "-global", "ICH9-LPC.disable_s3=1");
+    has(argv, "-global", "ICH9-LPC.disable_s4=0");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os>"
+                         "<clock offset='utc'><timer name='tsc' present='yes'/></clock></domain>",
+                QV_ERR_UNSUPPORTED, "<timer name='tsc'> is not supported by the qemu driver");
+    build_fails(HEAD MEM
+                "<os><type arch='x86_64'>hvm</type></os>"
+                "<clock offset='utc'><timer name='rtc' tickpolicy='merge'/></clock></domain>",
+                QV_ERR_UNSUPPORTED, "<timer name='rtc' tickpolicy='merge'>");
+    build_fails(HEAD MEM
+                "<os><type arch='x86_64'>hvm</type></os><cpu mode='custom'>"
+                "<model>qemu64</model><feature policy='optional' name='vmx'/></cpu></domain>",
+                QV_ERR_UNSUPPORTED, "<cpu><feature policy='optional'>");
+    build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                         "<controller type='scsi' index='0' model='lsilogic'/></devices></domain>",
+                QV_ERR_UNSUPPORTED, "the qemu driver cannot honour <controller> (line 1)");
+}
+END_TEST
+
 /* Run as `qemu_argv kvm` only when the probe says QEMU runs with KVM and
  * -cpu host here. */
 START_TEST(kvm_host_passthrough_runs)
@@ -744,6 +786,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, rng_vnc_hostdev);
     tcase_add_test(tc, serial_types);
     tcase_add_test(tc, refused_elements);
+    tcase_add_test(tc, libvirt_clock_pm_cpu);
     tcase_add_test(tc, helpers);
     return run(tc);
 }

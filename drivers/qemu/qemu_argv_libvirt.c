@@ -1,0 +1,333 @@
+/* What `virsh dumpxml` always writes, as QEMU 7.2 arguments: <clock> and
+ * its timers, <pm>, <features><pae/>, and the devices qv keeps as libvirt
+ * wrote them (def->kept): controllers, inputs, memballoon, audio, video.
+ * Devices QEMU creates by itself on pc and q35 (the PCI root, the i8042's
+ * PS/2 mouse and keyboard, the IDE or SATA controller) are honoured by
+ * being there; the rest become -device arguments at the PCI address the
+ * definition gives. What has no QEMU equivalent here is refused, naming
+ * the element and its line. Runs before qv's own devices, so explicit
+ * addresses are taken before QEMU hands out free slots. */
+#include <libxml/tree.h>
+#include <string.h>
+
+#include "../../lib/conf/conf_check.h"
+#include "../../lib/conf/xml_util.h"
+#include "../../lib/util/error.h"
+#include "qemu_argv.h"
+
+static int refuse_kept(const struct qemu_argv *v, const struct qv_kept *k, const char *why)
+{
+    return qv_error_set(QV_ERR_UNSUPPORTED,
+                        "VM '%s': the qemu driver cannot honour <%s> (line %d): %s", v->def->name,
+                        k->name, k->line, why);
+}
+
+static char *prop(const xmlNode *n, const char *name)
+{
+    return qv_conf_xml_attr(n, name);
+}
+
+static bool has_prop(const xmlNode *n, const char *name)
+{
+    return xmlHasProp(n, (const xmlChar *)name) != NULL;
+}
+
+static bool prop_is(const xmlNode *n, const char *name, const char *value)
+{
+    g_autofree char *p = prop(n, name);
+    return value ? p && strcmp(p, value) == 0 : p == NULL;
+}
+
+static const xmlNode *child(const xmlNode *n, const char *name)
+{
+    for (const xmlNode *c = n->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && !c->ns && xmlStrEqual(c->name, (const xmlChar *)name))
+            return c;
+    return NULL;
+}
+
+/* Children other than those listed mean something this file does not do. */
+static const char *other_child(const xmlNode *n, const char *const *known)
+{
+    for (const xmlNode *c = n->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE &&
+            (c->ns || !g_strv_contains(known, (const char *)c->name)))
+            return (const char *)c->name;
+    return NULL;
+}
+
+static bool hex_field(const xmlNode *a, const char *name, uint64_t max, uint64_t *out)
+{
+    g_autofree char *s = prop(a, name);
+    if (!s)
+        return false;
+    char *end = NULL;
+    guint64 x = g_ascii_strtoull(s, &end, 0);
+    if (!*s || *end || x > max)
+        return false;
+    *out = x;
+    return true;
+}
+
+/* ",bus=pci.N,addr=0xS[.F][,multifunction=on]" for an <address type='pci'>,
+ * "" when there is none (QEMU picks a slot); NULL when it is not one qv
+ * can give QEMU. */
+static char *pci_placement(const struct qemu_argv *v, const xmlNode *dev)
+{
+    const xmlNode *a = child(dev, "address");
+    if (!a)
+        return g_strdup("");
+    uint64_t dom = 0, bus = 0, slot = 0, fn = 0;
+    if (!prop_is(a, "type", "pci") || !hex_field(a, "domain", 0, &dom) ||
+        !hex_field(a, "bus", 0xff, &bus) || !hex_field(a, "slot", 0x1f, &slot) ||
+        !hex_field(a, "function", 7, &fn))
+        return NULL;
+    GString *s = g_string_new(NULL);
+    if (bus == 0)
+        g_string_append(s, qemu_is_q35(v->def) ? ",bus=pcie.0" : ",bus=pci.0");
+    else
+        g_string_append_printf(s, ",bus=pci.%" G_GUINT64_FORMAT, bus);
+    g_string_append_printf(s, ",addr=0x%" G_GINT64_MODIFIER "x", slot);
+    if (fn)
+        g_string_append_printf(s, ".0x%" G_GINT64_MODIFIER "x", fn);
+    if (prop_is(a, "multifunction", "on"))
+        g_string_append(s, ",multifunction=on");
+    return g_string_free(s, FALSE);
+}
+
+static int add_placed(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
+                      const char *device)
+{
+    g_autofree char *at = pci_placement(v, n);
+    if (!at)
+        return refuse_kept(v, k, "only <address type='pci'> on PCI domain 0 is supported");
+    qemu_argv_add(v, "-device");
+    qemu_argv_addf(v, "%s%s", device, at);
+    return 0;
+}
+
+static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
+{
+    static const char *const simple[] = {"address", "alias", NULL};
+    static const char *const rootport[] = {"address", "alias", "model", "target", NULL};
+    g_autofree char *type = prop(n, "type"), *model = prop(n, "model"), *index = prop(n, "index");
+    uint64_t idx = 0;
+    if (index && !hex_field(n, "index", 255, &idx))
+        return refuse_kept(v, k, "index= out of range");
+    bool q35 = qemu_is_q35(v->def);
+    const char *extra =
+        other_child(n, model && strcmp(model, "pcie-root-port") == 0 ? rootport : simple);
+    if (extra)
+        return refuse_kept(v, k, "a child element the qemu driver does not pass on");
+    if (strcmp(type, "pci") == 0) {
+        if (idx == 0 && model && strcmp(model, q35 ? "pcie-root" : "pci-root") == 0)
+            return 0; /* the machine's own root bus */
+        if (model && strcmp(model, "pcie-root-port") == 0 && q35) {
+            const xmlNode *t = child(n, "target");
+            uint64_t chassis = idx, port = 0;
+            if (t && ((has_prop(t, "chassis") && !hex_field(t, "chassis", 255, &chassis)) ||
+                      (has_prop(t, "port") && !hex_field(t, "port", 255, &port))))
+                return refuse_kept(v, k, "<target> chassis= or port= out of range");
+            g_autofree char *dev =
+                g_strdup_printf("pcie-root-port,port=0x%" G_GINT64_MODIFIER
+                                "x,chassis=%" G_GUINT64_FORMAT ",id=pci.%" G_GUINT64_FORMAT,
+                                port, chassis, idx);
+            return add_placed(v, k, n, dev);
+        }
+        return refuse_kept(v, k,
+                           "only the machine's root bus and, on q35, pcie-root-port "
+                           "PCI controllers are supported");
+    }
+    if (strcmp(type, "usb") == 0 && idx == 0) {
+        if (model && strcmp(model, "none") == 0)
+            return 0;
+        const char *dev = !model                             ? NULL
+                          : strcmp(model, "piix3-uhci") == 0 ? "piix3-usb-uhci,id=usb"
+                          : strcmp(model, "qemu-xhci") == 0  ? "qemu-xhci,id=usb"
+                          : strcmp(model, "ich9-ehci1") == 0 ? "ich9-usb-ehci1,id=usb"
+                                                             : NULL;
+        if (!dev)
+            return refuse_kept(v, k,
+                               "USB controller models supported: piix3-uhci, qemu-xhci, "
+                               "ich9-ehci1, none");
+        return add_placed(v, k, n, dev);
+    }
+    /* The disk controller the machine has built in; qv's disks use it. */
+    if (idx == 0 && ((q35 && strcmp(type, "sata") == 0) || (!q35 && strcmp(type, "ide") == 0)))
+        return 0;
+    return refuse_kept(v, k, "this controller is not one the machine has built in or qv adds");
+}
+
+static int input(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
+{
+    static const char *const known[] = {"address", "alias", NULL};
+    g_autofree char *type = prop(n, "type"), *bus = prop(n, "bus");
+    if (other_child(n, known))
+        return refuse_kept(v, k, "a child element the qemu driver does not pass on");
+    if (bus && strcmp(bus, "ps2") == 0 &&
+        (strcmp(type, "mouse") == 0 || strcmp(type, "keyboard") == 0))
+        return 0; /* the i8042 of pc and q35 */
+    if (bus && strcmp(bus, "usb") == 0 && child(n, "address") == NULL) {
+        const char *dev = strcmp(type, "tablet") == 0     ? "usb-tablet"
+                          : strcmp(type, "mouse") == 0    ? "usb-mouse"
+                          : strcmp(type, "keyboard") == 0 ? "usb-kbd"
+                                                          : NULL;
+        if (dev) {
+            qemu_argv_add(v, "-device");
+            qemu_argv_addf(v, "%s,bus=usb.0", dev);
+            return 0;
+        }
+    }
+    if (bus && strcmp(bus, "usb") == 0 && child(n, "address")) {
+        const xmlNode *a = child(n, "address");
+        uint64_t port = 0;
+        const char *dev = strcmp(type, "tablet") == 0 ? "usb-tablet" : NULL;
+        if (dev && prop_is(a, "type", "usb") && prop_is(a, "bus", "0") &&
+            hex_field(a, "port", 15, &port) && port > 0) {
+            qemu_argv_add(v, "-device");
+            qemu_argv_addf(v, "%s,bus=usb.0,port=%" G_GUINT64_FORMAT, dev, port);
+            return 0;
+        }
+    }
+    return refuse_kept(v, k,
+                       "inputs supported: PS/2 mouse and keyboard, USB tablet, mouse, "
+                       "keyboard");
+}
+
+static int memballoon(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
+{
+    static const char *const known[] = {"address", "alias", NULL};
+    if (other_child(n, known))
+        return refuse_kept(v, k, "a child element the qemu driver does not pass on");
+    if (prop_is(n, "model", "none"))
+        return 0;
+    if (!prop_is(n, "model", "virtio"))
+        return refuse_kept(v, k, "memballoon models supported: virtio, none");
+    return add_placed(v, k, n, "virtio-balloon-pci,id=balloon0");
+}
+
+static int video(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
+{
+    static const char *const known[] = {"address", "alias", "model", NULL};
+    const xmlNode *m = child(n, "model");
+    if (other_child(n, known) || !m || child(m, "acceleration") || child(m, "resolution"))
+        return refuse_kept(v, k, "a child element the qemu driver does not pass on");
+    g_autofree char *type = prop(m, "type");
+    uint64_t heads = 1, vram = 16384;
+    if ((has_prop(m, "heads") && !hex_field(m, "heads", 16, &heads)) || heads != 1)
+        return refuse_kept(v, k, "only heads='1' is supported");
+    if (has_prop(m, "vram") && !hex_field(m, "vram", 1024 * 1024, &vram))
+        return refuse_kept(v, k, "vram= out of range");
+    g_autofree char *dev = NULL;
+    if (type && strcmp(type, "vga") == 0)
+        dev = g_strdup_printf("VGA,id=video0,vgamem_mb=%" G_GUINT64_FORMAT, MAX(vram / 1024, 1));
+    else if (type && strcmp(type, "cirrus") == 0)
+        dev = g_strdup("cirrus-vga,id=video0");
+    else if (type && strcmp(type, "virtio") == 0)
+        dev = g_strdup("virtio-vga,id=video0");
+    else if (type && strcmp(type, "none") == 0)
+        return 0;
+    else
+        return refuse_kept(v, k, "video models supported: vga, cirrus, virtio, none");
+    return add_placed(v, k, n, dev);
+}
+
+static int kept_device(struct qemu_argv *v, const struct qv_kept *k)
+{
+    xmlDoc *doc = qv_conf_xml_read(k->xml, "kept XML");
+    if (!doc)
+        return refuse_kept(v, k, "its stored XML does not parse");
+    const xmlNode *n = xmlDocGetRootElement(doc);
+    int rc;
+    if (strcmp(k->name, "controller") == 0)
+        rc = controller(v, k, n);
+    else if (strcmp(k->name, "input") == 0)
+        rc = input(v, k, n);
+    else if (strcmp(k->name, "memballoon") == 0)
+        rc = memballoon(v, k, n);
+    else if (strcmp(k->name, "video") == 0)
+        rc = video(v, k, n);
+    else if (strcmp(k->name, "audio") == 0 && prop_is(n, "type", "none") && !n->children)
+        rc = 0; /* no sound device takes an audio backend */
+    else
+        rc = refuse_kept(v, k, k->reason);
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+static int add_clock(struct qemu_argv *v)
+{
+    const struct qv_domain *def = v->def;
+    if (!def->clock_offset)
+        return 0;
+    bool slew = false;
+    for (uint8_t i = 0; i < def->ntimers; i++) {
+        const struct qv_timer *t = &def->timers[i];
+        const char *name = qv_conf_timer_names[t->name];
+        const char *policy = qv_conf_tickpolicies[t->tickpolicy];
+        bool rtc = strcmp(name, "rtc") == 0, pit = strcmp(name, "pit") == 0,
+             hpet = strcmp(name, "hpet") == 0;
+        if (t->present == 0 && hpet) {
+            qemu_argv_add(v, "-no-hpet");
+        } else if (t->present == 0 || (!rtc && !pit && !hpet)) {
+            g_autofree char *what = g_strdup_printf("<timer name='%s'%s>", name,
+                                                    t->present == 0 ? " present='no'" : "");
+            return qemu_argv_unsupported(v, what);
+        }
+        /* catchup on the RTC is QEMU's slewing; delay is what QEMU's PIT
+         * and RTC do by default (a late tick is delivered late). */
+        if (rtc && t->tickpolicy && strcmp(policy, "catchup") == 0)
+            slew = true;
+        else if ((rtc || pit) && t->tickpolicy && strcmp(policy, "delay") != 0) {
+            g_autofree char *what =
+                g_strdup_printf("<timer name='%s' tickpolicy='%s'>", name, policy);
+            return qemu_argv_unsupported(v, what);
+        } else if (hpet && t->tickpolicy) {
+            return qemu_argv_unsupported(v, "<timer name='hpet' tickpolicy=...>");
+        }
+    }
+    qemu_argv_add(v, "-rtc");
+    qemu_argv_addf(v, "base=%s%s", def->clock_offset, slew ? ",driftfix=slew" : "");
+    return 0;
+}
+
+static void add_pm(struct qemu_argv *v)
+{
+    const char *pm = qemu_is_q35(v->def) ? "ICH9-LPC" : "PIIX4_PM";
+    if (v->def->pm_s3 >= 0) {
+        qemu_argv_add(v, "-global");
+        qemu_argv_addf(v, "%s.disable_s3=%d", pm, v->def->pm_s3 ? 0 : 1);
+    }
+    if (v->def->pm_s4 >= 0) {
+        qemu_argv_add(v, "-global");
+        qemu_argv_addf(v, "%s.disable_s4=%d", pm, v->def->pm_s4 ? 0 : 1);
+    }
+}
+
+int qemu_argv_add_libvirt(struct qemu_argv *v)
+{
+    const struct qv_domain *def = v->def;
+    /* Kept elements outside <devices> (<resource>, <seclabel>, hyperv
+     * features, ...) have no QEMU side here. */
+    for (guint i = 0; i < def->kept->len; i++) {
+        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
+        if (strcmp(k->parent, "devices") != 0)
+            return refuse_kept(v, k, k->reason);
+    }
+    int rc = add_clock(v);
+    if (rc < 0)
+        return rc;
+    add_pm(v);
+    /* <pae/>: every CPU model QEMU gives an x86_64 or i686 guest has PAE. */
+    /* PCI buses first: devices placed on them come after. */
+    for (int pass = 0; pass < 2; pass++)
+        for (guint i = 0; i < def->kept->len; i++) {
+            const struct qv_kept *k = g_ptr_array_index(def->kept, i);
+            bool bus = g_str_has_prefix(k->xml, "<controller type=\"pci\"");
+            if (bus != (pass == 0))
+                continue;
+            if ((rc = kept_device(v, k)) < 0)
+                return rc;
+        }
+    return 0;
+}
