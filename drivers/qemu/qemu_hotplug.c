@@ -144,27 +144,6 @@ static char *disk_node(const char *target)
     return g_strdup_printf("hp-%s", target);
 }
 
-/* The format node behind the device with id target (query-block). */
-static char *node_of(struct qmp *m, const char *target)
-{
-    JsonNode *ret = NULL;
-    if (qmp_command(m, "query-block", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0)
-        return NULL;
-    g_autofree char *exact = g_strdup_printf("/machine/peripheral/%s", target);
-    g_autofree char *child = g_strdup_printf("/machine/peripheral/%s/", target);
-    char *found = NULL;
-    JsonArray *a = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
-    for (guint i = 0; a && !found && i < json_array_get_length(a); i++) {
-        JsonNode *e = json_array_get_element(a, i);
-        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
-        const char *qdev = qv_json_str(o, "qdev");
-        if (qdev && (strcmp(qdev, exact) == 0 || g_str_has_prefix(qdev, child)))
-            found = g_strdup(qv_json_str(qv_json_obj(o, "inserted"), "node-name"));
-    }
-    json_node_unref(ret);
-    return found;
-}
-
 static int disk_add(struct qemu_vm *q, struct qmp *m, const struct qv_disk *d)
 {
     if (d->bus != QV_DISK_BUS_VIRTIO || d->device == QV_DISK_CDROM)
@@ -242,7 +221,7 @@ static int disk_remove(struct qemu_vm *q, struct qmp *m, const char *target)
     g_autoptr(GHashTable) ids = peripherals(m);
     if (!ids)
         return qv_error_code();
-    g_autofree char *node = node_of(m, target);
+    g_autofree char *node = qemu_block_lookup(m, target, "node-name");
     qv_reset_error();
     g_autofree char *what = g_strdup_printf("disk %s", target);
     /* A device the guest released after an earlier call timed out is gone

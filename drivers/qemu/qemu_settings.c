@@ -147,9 +147,11 @@ int qemu_apply_numa(struct qemu_vm *q, struct qmp *m, const struct qv_domain *de
     return rc;
 }
 
-/* The qdev path QEMU gives disk target's block backend in query-block
- * (virtio-blk keeps it on a child: /machine/peripheral/vda/virtio-backend). */
-static char *backend_of(struct qmp *m, const char *target)
+/* A member of disk target's entry in query-block, found by its qdev path
+ * (virtio-blk keeps it on a child: /machine/peripheral/vda/virtio-backend):
+ * "qdev" itself, or "node-name" of what is inserted. NULL with
+ * QV_ERR_NOT_FOUND when QEMU lists no such disk. */
+char *qemu_block_lookup(struct qmp *m, const char *target, const char *member)
 {
     JsonNode *ret = NULL;
     if (qmp_command(m, "query-block", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0)
@@ -162,8 +164,11 @@ static char *backend_of(struct qmp *m, const char *target)
         JsonNode *e = json_array_get_element(a, i);
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
         const char *qdev = qv_json_str(o, "qdev");
-        if (qdev && (strcmp(qdev, exact) == 0 || g_str_has_prefix(qdev, child)))
-            found = g_strdup(qdev);
+        if (!qdev || (strcmp(qdev, exact) != 0 && !g_str_has_prefix(qdev, child)))
+            continue;
+        found = g_strdup(
+            strcmp(member, "qdev") == 0 ? qdev : qv_json_str(qv_json_obj(o, "inserted"), member));
+        break;
     }
     json_node_unref(ret);
     if (!found)
@@ -174,7 +179,7 @@ static char *backend_of(struct qmp *m, const char *target)
 /* <iotune> total_bytes_sec/total_iops_sec on one disk; 0 lifts a limit. */
 int qemu_io_throttle(struct qemu_vm *q, struct qmp *m, const struct qv_disk *d)
 {
-    g_autofree char *id = backend_of(m, d->target);
+    g_autofree char *id = qemu_block_lookup(m, d->target, "qdev");
     if (!id) {
         qv_error_prefix("cannot limit I/O of disk %s of VM '%s'", d->target, q->name);
         return qv_error_code();

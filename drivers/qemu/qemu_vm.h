@@ -101,6 +101,8 @@ int qemu_apply_pins(struct qemu_vm *q, struct qmp *m, const struct qv_domain *de
  * bind the unpinned vCPU threads to the node's CPUs (QEMU running). */
 int qemu_check_numa(const struct qv_domain *def);
 int qemu_apply_numa(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def);
+/* "qdev" or the inserted "node-name" of disk target in query-block. */
+char *qemu_block_lookup(struct qmp *m, const char *target, const char *member);
 /* One disk's <iotune> limits, on the running QEMU. */
 int qemu_io_throttle(struct qemu_vm *q, struct qmp *m, const struct qv_disk *d);
 /* Apply the disks' <iotune> limits (QEMU running). */
