@@ -147,29 +147,20 @@ int qemu_apply_numa(struct qemu_vm *q, struct qmp *m, const struct qv_domain *de
     return rc;
 }
 
-/* A member of disk target's entry in query-block, found by its qdev path
- * (virtio-blk keeps it on a child: /machine/peripheral/vda/virtio-backend):
- * "qdev" itself, or "node-name" of what is inserted. NULL with
- * QV_ERR_NOT_FOUND when QEMU lists no such disk. */
+/* A member of disk target's entry in query-block (qemu_qdev_entry): "qdev"
+ * itself, or "node-name" of what is inserted. NULL with QV_ERR_NOT_FOUND
+ * when QEMU lists no such disk. */
 char *qemu_block_lookup(struct qmp *m, const char *target, const char *member)
 {
     JsonNode *ret = NULL;
     if (qmp_command(m, "query-block", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0)
         return NULL;
-    g_autofree char *exact = g_strdup_printf("/machine/peripheral/%s", target);
-    g_autofree char *child = g_strdup_printf("/machine/peripheral/%s/", target);
-    char *found = NULL;
-    JsonArray *a = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
-    for (guint i = 0; a && !found && i < json_array_get_length(a); i++) {
-        JsonNode *e = json_array_get_element(a, i);
-        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
-        const char *qdev = qv_json_str(o, "qdev");
-        if (!qdev || (strcmp(qdev, exact) != 0 && !g_str_has_prefix(qdev, child)))
-            continue;
-        found = g_strdup(
-            strcmp(member, "qdev") == 0 ? qdev : qv_json_str(qv_json_obj(o, "inserted"), member));
-        break;
-    }
+    JsonObject *o =
+        qemu_qdev_entry(JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL, target);
+    char *found = !o ? NULL
+                  : strcmp(member, "qdev") == 0
+                      ? g_strdup(qv_json_str(o, "qdev"))
+                      : g_strdup(qv_json_str(qv_json_obj(o, "inserted"), member));
     json_node_unref(ret);
     if (!found)
         qv_error_set(QV_ERR_NOT_FOUND, "QEMU reports no block device for disk %s", target);
