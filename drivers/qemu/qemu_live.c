@@ -16,31 +16,17 @@
 
 static int live_pins(struct qemu_vm *q, struct qmp *m, pid_t pid, GArray *out)
 {
-    GHashTable *threads = qemu_vcpu_threads(q, m);
-    if (!threads)
+    g_autoptr(GArray) list = qemu_vcpu_thread_list(q, m, pid);
+    if (!list)
         return qv_error_code();
-    int rc = 0;
-    for (guint idx = 0, seen = 0; rc == 0 && seen < g_hash_table_size(threads); idx++) {
-        int tid = qemu_vcpu_thread(threads, idx);
-        if (!tid)
-            continue;
-        seen++;
-        g_autofree char *task = g_strdup_printf("/proc/%d/task/%d", (int)pid, tid);
-        if (!g_file_test(task, G_FILE_TEST_IS_DIR)) {
-            rc = qv_error_set(QV_ERR_PROTOCOL,
-                              "VM '%s': QEMU names thread %d for vCPU %u, which is not one of "
-                              "its threads",
-                              q->name, tid, idx);
-            break;
-        }
-        g_autofree char *cpus = proc_affinity_text(tid);
+    for (guint i = 0; i < list->len; i++) {
+        const struct qemu_vcpu_tid *t = &g_array_index(list, struct qemu_vcpu_tid, i);
+        g_autofree char *cpus = proc_affinity_text(t->tid);
         if (!cpus)
-            rc = qv_error_code();
-        else
-            qv_stats_str(out, cpus, "vcpu.%u.cpus", idx);
+            return qv_error_code();
+        qv_stats_str(out, cpus, "vcpu.%u.cpus", t->vcpu);
     }
-    g_hash_table_destroy(threads);
-    return rc;
+    return 0;
 }
 
 static int live_iotune(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def, GArray *out)

@@ -36,30 +36,19 @@ static int process_stats(pid_t pid, GArray *stats)
 
 static int vcpu_stats(struct qemu_vm *q, struct qmp *m, pid_t pid, GArray *stats)
 {
-    GHashTable *threads = qemu_vcpu_threads(q, m);
-    if (!threads)
+    g_autoptr(GArray) list = qemu_vcpu_thread_list(q, m, pid);
+    if (!list)
         return qv_error_code();
-    /* In index order; the indices may have gaps (unplugged vCPUs). */
-    int rc = 0;
-    for (guint idx = 0, seen = 0; rc == 0 && seen < g_hash_table_size(threads); idx++) {
-        int tid = qemu_vcpu_thread(threads, idx);
-        if (!tid)
-            continue;
-        seen++;
+    for (guint i = 0; i < list->len; i++) {
+        const struct qemu_vcpu_tid *t = &g_array_index(list, struct qemu_vcpu_tid, i);
         struct proc_usage u;
-        rc = proc_usage_read(pid, tid, &u);
-        if (rc == QV_ERR_NOT_FOUND)
-            rc = qv_error_set(QV_ERR_PROTOCOL,
-                              "VM '%s': QEMU names thread %d for vCPU %u, which is not one of "
-                              "its threads",
-                              q->name, tid, idx);
+        int rc = proc_usage_read(pid, t->tid, &u);
         if (rc < 0)
-            break;
-        qv_stats_uint(stats, 1, "vcpu.%u.state", idx);
-        qv_stats_uint(stats, u.user_ns + u.system_ns, "vcpu.%u.time", idx);
+            return rc;
+        qv_stats_uint(stats, 1, "vcpu.%u.state", t->vcpu);
+        qv_stats_uint(stats, u.user_ns + u.system_ns, "vcpu.%u.time", t->vcpu);
     }
-    g_hash_table_destroy(threads);
-    return rc;
+    return 0;
 }
 
 /* The balloon's size when the VM has a balloon device; without one QEMU

@@ -54,6 +54,34 @@ int qemu_vcpu_thread(GHashTable *threads, uint32_t vcpu)
     return GPOINTER_TO_INT(g_hash_table_lookup(threads, GINT_TO_POINTER(vcpu + 1)));
 }
 
+GArray *qemu_vcpu_thread_list(struct qemu_vm *q, struct qmp *m, pid_t pid)
+{
+    GHashTable *threads = qemu_vcpu_threads(q, m);
+    if (!threads)
+        return NULL;
+    GArray *list = g_array_new(FALSE, FALSE, sizeof(struct qemu_vcpu_tid));
+    /* In index order; the indices may have gaps (unplugged vCPUs). */
+    for (guint idx = 0; list && list->len < g_hash_table_size(threads); idx++) {
+        int tid = qemu_vcpu_thread(threads, idx);
+        if (!tid)
+            continue;
+        g_autofree char *task = g_strdup_printf("/proc/%d/task/%d", (int)pid, tid);
+        if (!g_file_test(task, G_FILE_TEST_IS_DIR)) {
+            qv_error_set(QV_ERR_PROTOCOL,
+                         "VM '%s': QEMU names thread %d for vCPU %u, which is not one of its "
+                         "threads",
+                         q->name, tid, idx);
+            g_array_free(list, TRUE);
+            list = NULL;
+            break;
+        }
+        struct qemu_vcpu_tid e = {.vcpu = idx, .tid = tid};
+        g_array_append_val(list, e);
+    }
+    g_hash_table_destroy(threads);
+    return list;
+}
+
 int qemu_process_cpus(struct qemu_vm *q, cpu_set_t *set)
 {
     struct proc_runtime rt;

@@ -13,6 +13,13 @@
 GHashTable *qemu_vcpu_threads(struct qemu_vm *q, struct qmp *m);
 /* vCPU vcpu's thread id in such a table, 0 when it has none. */
 int qemu_vcpu_thread(GHashTable *threads, uint32_t vcpu);
+/* Every vCPU's thread, in vCPU order, each checked to be a thread of
+ * QEMU process pid (QV_ERR_PROTOCOL naming it otherwise); NULL on error. */
+struct qemu_vcpu_tid {
+    guint vcpu;
+    int tid;
+};
+GArray *qemu_vcpu_thread_list(struct qemu_vm *q, struct qmp *m, pid_t pid);
 /* The CPUs the VM's QEMU process may run on (its main thread's affinity,
  * which libqv never pins): what an unpinned vCPU thread gets. */
 int qemu_process_cpus(struct qemu_vm *q, cpu_set_t *set);
