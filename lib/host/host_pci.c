@@ -89,10 +89,10 @@ static gint by_bdf(gconstpointer a, gconstpointer b)
     return strcmp(x->bdf, y->bdf);
 }
 
-GPtrArray *host_pci_list(const char *root)
+/* The devices named by the entries of dir (each a canonical BDF), sorted. */
+static GPtrArray *devices_in(const char *root, const char *dir)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)host_pci_dev_free);
-    g_autofree char *dir = host_path(root, "/sys/bus/pci/devices");
     GDir *d = g_dir_open(dir, 0, NULL);
     if (!d)
         return out;
@@ -108,6 +108,12 @@ GPtrArray *host_pci_list(const char *root)
     g_dir_close(d);
     g_ptr_array_sort(out, by_bdf);
     return out;
+}
+
+GPtrArray *host_pci_list(const char *root)
+{
+    g_autofree char *dir = host_path(root, "/sys/bus/pci/devices");
+    return devices_in(root, dir);
 }
 
 struct host_pci_dev *host_pci_get(const char *root, const char *bdf)
@@ -125,23 +131,8 @@ struct host_pci_dev *host_pci_get(const char *root, const char *bdf)
 
 GPtrArray *host_pci_group(const char *root, int group)
 {
-    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)host_pci_dev_free);
     g_autofree char *dir = host_path(root, "/sys/kernel/iommu_groups/%d/devices", group);
-    GDir *d = g_dir_open(dir, 0, NULL);
-    if (!d)
-        return out;
-    const char *name;
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *bdf = host_pci_bdf_normalise(name);
-        if (!bdf || strcmp(bdf, name) != 0)
-            continue;
-        struct host_pci_dev *dev = read_dev(root, name);
-        if (dev)
-            g_ptr_array_add(out, dev);
-    }
-    g_dir_close(d);
-    g_ptr_array_sort(out, by_bdf);
-    return out;
+    return devices_in(root, dir);
 }
 
 bool host_pci_in_host_use(const struct host_pci_dev *d)
