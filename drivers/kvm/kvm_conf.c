@@ -51,6 +51,9 @@ int kvm_domain_check(const struct qv_domain *def)
         return refuse(def, "<clock offset='localtime'>");
     if (def->pm_s3 >= 0 || def->pm_s4 >= 0)
         return refuse(def, "<pm>");
+    if (def->cloud_init)
+        return refuse(def, "<metadata><qv:cloud-init> (the seed is a disk, and the VMM has none "
+                           "yet)");
     /* Devices the VMM does not model yet (virtio is part two). */
     if (def->disks->len)
         return refuse(def, "<disk>");

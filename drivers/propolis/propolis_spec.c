@@ -40,6 +40,9 @@ static int check_domain(const struct qv_domain *def)
         return refuse(def, "<clock> other than offset='utc' without timers");
     if (def->pm_s3 >= 0 || def->pm_s4 >= 0)
         return refuse(def, "<pm>");
+    if (def->cloud_init)
+        return refuse(def, "<metadata><qv:cloud-init>: qv does not build seed disks for "
+                           "propolis-server");
     if (def->os.kernel || def->os.initrd || def->os.cmdline)
         return refuse(def, "<os><kernel>/<initrd>/<cmdline> (direct kernel boot): a Propolis "
                            "guest boots from the server's bootrom");

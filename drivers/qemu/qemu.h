@@ -104,6 +104,8 @@ char *qemu_cloudinit_user_data(const struct qemu_cloudinit *ci);
 char *qemu_cloudinit_network_config(const struct qemu_cloudinit *ci);
 /* Write them into an ISO 9660 volume labelled "cidata" with genisoimage. */
 int qemu_cloudinit_build_iso(const struct qemu_cloudinit *ci, const char *iso_path);
+/* A NoCloud seed of meta-data, user-data and network-config (NULL: none). */
+int qemu_cloudinit_write_seed(const char *const docs[3], const char *iso_path);
 
 /* qv_qemu_probe() (qemu_probe.c): 1 usable, 0 not with *reason (g_free). */
 int qemu_probe(const char *emulator, const char *accel, const char *cpu, char **reason);

@@ -330,14 +330,15 @@ char *qemu_cloudinit_network_config(const struct qemu_cloudinit *ci)
     return finish(b, "");
 }
 
-int qemu_cloudinit_build_iso(const struct qemu_cloudinit *ci, const char *iso_path)
+/* docs: meta-data, user-data, network-config (NULL: left out). The ISO is
+ * built beside iso_path and renamed over it, so a VM never starts with a
+ * half-written seed. */
+int qemu_cloudinit_write_seed(const char *const docs[3], const char *iso_path)
 {
     g_autofree char *parent = g_path_get_dirname(iso_path);
     g_autofree char *tmpl = g_build_filename(parent, ".seed-XXXXXX", NULL);
     if (!g_mkdtemp_full(tmpl, 0700))
         return qv_error_set(QV_ERR_IO, "cannot make a temporary directory in '%s'", parent);
-    char *docs[3] = {qemu_cloudinit_meta_data(ci), qemu_cloudinit_user_data(ci),
-                     ci->nets->len ? qemu_cloudinit_network_config(ci) : NULL};
     const char *names[3] = {"meta-data", "user-data", "network-config"};
     int rc = 0;
     GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
@@ -362,9 +363,17 @@ int qemu_cloudinit_build_iso(const struct qemu_cloudinit *ci, const char *iso_pa
         unlink(tmp_iso);
         qv_error_prefix("cannot build the cloud-init seed '%s'", iso_path);
     }
-    for (int i = 0; i < 3; i++)
-        g_free(docs[i]);
     g_ptr_array_free(argv, TRUE);
     qv_dir_remove_tree(tmpl);
+    return rc;
+}
+
+int qemu_cloudinit_build_iso(const struct qemu_cloudinit *ci, const char *iso_path)
+{
+    char *docs[3] = {qemu_cloudinit_meta_data(ci), qemu_cloudinit_user_data(ci),
+                     ci->nets->len ? qemu_cloudinit_network_config(ci) : NULL};
+    int rc = qemu_cloudinit_write_seed((const char *const *)docs, iso_path);
+    for (int i = 0; i < 3; i++)
+        g_free(docs[i]);
     return rc;
 }

@@ -66,6 +66,43 @@ static int live_iotune(struct qemu_vm *q, struct qmp *m, const struct qv_domain 
     return rc;
 }
 
+/* Where the VNC server listens, as QEMU says: with autoport only QEMU
+ * knows the port. Absent when the VM has no VNC display. */
+static int live_vnc(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def, GArray *out)
+{
+    bool vnc = false;
+    for (guint i = 0; i < def->graphics->len; i++)
+        vnc = vnc || ((const struct qv_graphics *)g_ptr_array_index(def->graphics, i))->type ==
+                         QV_GRAPHICS_VNC;
+    if (!vnc)
+        return 0;
+    JsonNode *ret = NULL;
+    if (qmp_command(m, "query-vnc", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0) {
+        qv_error_prefix("cannot read the VNC address of VM '%s'", q->name);
+        return qv_error_code();
+    }
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
+    const char *host = qv_json_str(o, "host"), *service = qv_json_str(o, "service");
+    const char *family = qv_json_str(o, "family");
+    int rc = 0;
+    if (!o || !qv_json_bool(o, "enabled", FALSE))
+        rc = qv_error_set(QV_ERR_PROTOCOL, "VM '%s': QEMU reports no VNC server%s", q->name,
+                          o ? "" : " (query-vnc reply is malformed)");
+    else if (!host || !service || strspn(service, "0123456789") != strlen(service) || !*service ||
+             strlen(service) > 5 || !g_hostname_is_ip_address(host))
+        rc = qv_error_set(QV_ERR_PROTOCOL,
+                          "VM '%s': QEMU's query-vnc reply is malformed: no numeric host and "
+                          "port",
+                          q->name);
+    if (rc == 0) {
+        bool v6 = family && strcmp(family, "ipv6") == 0;
+        g_autofree char *addr = g_strdup_printf(v6 ? "[%s]:%s" : "%s:%s", host, service);
+        qv_stats_str(out, addr, "vnc.address");
+    }
+    json_node_unref(ret);
+    return rc;
+}
+
 /* The CPU limit files of the VM's cgroup as they read now; only from a
  * recorded path that is a qv group (runtime.json can be edited). */
 static void live_cgroup(struct qemu_vm *q, const char *recorded, GArray *out)
@@ -108,6 +145,8 @@ int qemu_vm_live(struct vm *vm, const struct qv_domain *def, GArray *out)
     rc = live_pins(q, m, pid, out);
     if (rc == 0)
         rc = live_iotune(q, m, def, out);
+    if (rc == 0)
+        rc = live_vnc(q, m, def, out);
     qmp_close(m);
     if (rc == 0)
         live_cgroup(q, cgroup, out);

@@ -108,7 +108,19 @@ int qemu_prepare(struct qemu_vm *q, const struct qv_domain *def, struct qemu_pre
         }
     }
     g_autofree char *ci_path = g_build_filename(q->dir, "cloud-init.json", NULL);
-    if (g_file_test(ci_path, G_FILE_TEST_IS_REGULAR)) {
+    bool ci_file = g_file_test(ci_path, G_FILE_TEST_IS_REGULAR);
+    if (def->cloud_init && ci_file)
+        return qv_error_set(QV_ERR_INVALID_ARG,
+                            "VM '%s' has cloud-init in its definition and in '%s'; remove one",
+                            q->name, ci_path);
+    if (def->cloud_init) {
+        g_autofree char *meta = qv_conf_cloud_init_meta_data(def);
+        const char *docs[3] = {meta, def->cloud_init->user_data, def->cloud_init->network_config};
+        p->seed_iso = g_build_filename(q->dir, "seed.iso", NULL);
+        int rc = qemu_cloudinit_write_seed(docs, p->seed_iso);
+        if (rc < 0)
+            return rc;
+    } else if (ci_file) {
         g_autofree char *json = NULL;
         if (qv_file_read_text(ci_path, QV_JSON_MAX_BYTES, &json, NULL) < 0)
             return qv_error_code();

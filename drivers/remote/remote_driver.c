@@ -201,7 +201,7 @@ static int remote_vm_set(struct vm *vm, const struct qv_setting *set)
         [QV_SET_CPU_PIN] = "cpu_pin",     [QV_SET_CPU_WEIGHT] = "cpu_weight",
         [QV_SET_CPU_CAP] = "cpu_cap",     [QV_SET_VCPUS] = "vcpus",
         [QV_SET_MEMORY] = "memory",       [QV_SET_IO_LIMIT] = "io_limit",
-        [QV_SET_NET_LIMIT] = "net_limit",
+        [QV_SET_NET_LIMIT] = "net_limit", [QV_SET_CLOUD_INIT] = "cloud_init",
     };
     if (set->disk || set->net || set->hostdev)
         return device_call(vm, set);
@@ -220,6 +220,14 @@ static int remote_vm_set(struct vm *vm, const struct qv_setting *set)
     json_object_set_string_member(p, "value2", v2);
     if (set->target)
         json_object_set_string_member(p, "target", set->target);
+    const struct qv_cloud_init *ci = set->cloud_init;
+    if (ci) {
+        json_object_set_string_member(p, "user_data", ci->user_data);
+        if (ci->meta_data)
+            json_object_set_string_member(p, "meta_data", ci->meta_data);
+        if (ci->network_config)
+            json_object_set_string_member(p, "network_config", ci->network_config);
+    }
     return remote_call(RC(vm), "set", p, NULL);
 }
 

@@ -121,6 +121,9 @@ static int m_set(struct serve *sv, JsonObject *p)
         return vm_set_io_limit(vm, target, value, value2);
     if (strcmp(kind, "net_limit") == 0)
         return vm_set_net_limit(vm, target, value);
+    if (strcmp(kind, "cloud_init") == 0)
+        return vm_set_cloud_init(vm, qv_json_str(p, "user_data"), qv_json_str(p, "meta_data"),
+                                 qv_json_str(p, "network_config"));
     return qv_error_set(QV_ERR_UNSUPPORTED, "this helper (libqv %s) knows no setting '%s'",
                         QV_VERSION_STRING, kind);
 }

@@ -204,6 +204,16 @@ int vm_set_net_limit(struct vm *vm, const char *mac, uint64_t bits_per_sec);
  * matches a disk by target dev, a NIC by MAC, a hostdev by address. */
 int vm_attach_device(struct vm *vm, const char *device_xml);
 int vm_detach_device(struct vm *vm, const char *device_xml);
+/* Cloud-init (NoCloud) documents for the VM's next start, kept in its
+ * definition as <metadata><qv:cloud-init> (docs/xml.md). user_data is
+ * required (NULL removes all three); meta_data, if given, is a YAML block
+ * mapping that does not set instance-id: qv sets that to the VM's UUID, so
+ * a clone is a new instance. Each at most QV_CLOUD_INIT_MAX_BYTES. Drivers
+ * that cannot attach a seed refuse it (QV_ERR_UNSUPPORTED), as does the
+ * qemu driver while the VM runs (the seed is made at start). */
+#define QV_CLOUD_INIT_MAX_BYTES (256u * 1024)
+int vm_set_cloud_init(struct vm *vm, const char *user_data, const char *meta_data,
+                      const char *network_config);
 
 /* ---- Statistics ----
  * vm_get_stats() reports what `virsh domstats` reports, under the same
@@ -259,6 +269,7 @@ void vm_stats_free(struct vm_stat *stats, size_t count);
  *   block.N.name            disk target ("vda"; string), per disk N
  *   block.N.bytes_sec       I/O limit in force, bytes/s (0: none)
  *   block.N.iops_sec        I/O limit in force, operations/s (0: none)
+ *   vnc.address             where its VNC server listens ("127.0.0.1:5900"), when it has one
  *   cgroup.path             the VM's cgroup (string), when it has one
  *   cgroup.FILE             the text of each CPU limit file there
  *                           ("cpu.shares", "cpu.max", ...; string)

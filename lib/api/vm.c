@@ -626,6 +626,20 @@ int vm_set_memory(struct vm *vm, uint64_t bytes)
     return apply_setting(vm, &s);
 }
 
+int vm_set_cloud_init(struct vm *vm, const char *user_data, const char *meta_data,
+                      const char *network_config)
+{
+    QV_API_VM(vm);
+    if (!user_data && (meta_data || network_config))
+        return qv_error_set(QV_ERR_INVALID_ARG,
+                            "cloud-init meta-data or network-config without user-data");
+    struct qv_cloud_init ci = {(char *)user_data, (char *)meta_data, (char *)network_config};
+    if (user_data && qv_conf_check_cloud_init(&ci, vm->name) < 0)
+        return qv_error_code();
+    struct qv_setting s = {.kind = QV_SET_CLOUD_INIT, .cloud_init = user_data ? &ci : NULL};
+    return apply_setting(vm, &s);
+}
+
 int vm_set_io_limit(struct vm *vm, const char *disk, uint64_t bytes_per_sec, uint64_t iops)
 {
     QV_API_VM(vm);

@@ -141,6 +141,8 @@ void qv_domain_free(struct qv_domain *d)
     g_ptr_array_unref(d->graphics);
     g_ptr_array_unref(d->rngs);
     g_ptr_array_unref(d->kept);
+    g_free(d->metadata);
+    qv_cloud_init_free(d->cloud_init);
     g_free(d);
 }
 
@@ -297,6 +299,8 @@ struct qv_domain *qv_domain_copy(const struct qv_domain *s)
     d->on_reboot = g_strdup(s->on_reboot);
     d->on_crash = g_strdup(s->on_crash);
     d->emulator = g_strdup(s->emulator);
+    d->metadata = g_strdup(s->metadata);
+    d->cloud_init = s->cloud_init ? qv_cloud_init_copy(s->cloud_init) : NULL;
     d->cputune.pins = pins;
     for (guint i = 0; i < s->cputune.pins->len; i++) {
         struct qv_vcpupin p = g_array_index(s->cputune.pins, struct qv_vcpupin, i);

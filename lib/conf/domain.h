@@ -103,6 +103,15 @@ struct qv_kept {
     char *reason; /* why qv's model does not hold it */
 };
 
+/* Cloud-init NoCloud documents, as the user wrote them (line ends LF).
+ * qv adds instance-id (the VM's UUID, so a clone gets a new one) and
+ * local-hostname to meta-data; see qv_conf_cloud_init_meta_data(). */
+struct qv_cloud_init {
+    char *user_data;      /* required */
+    char *meta_data;      /* NULL: qv's two keys only */
+    char *network_config; /* NULL: none (the guest's default DHCP) */
+};
+
 struct qv_vcpupin {
     uint32_t vcpu;
     int pcpu;            /* one host CPU; -1 when cpuset is not a single CPU */
@@ -181,6 +190,8 @@ struct qv_domain {
     GPtrArray *graphics;     /* struct qv_graphics * */
     GPtrArray *rngs;         /* struct qv_rng * */
     GPtrArray *kept;         /* struct qv_kept *: unmodelled elements, in document order */
+    char *metadata;          /* <metadata> children other than qv's own, as written, or NULL */
+    struct qv_cloud_init *cloud_init; /* <metadata><qv:cloud-init>, or NULL */
 };
 
 /* An empty definition with every array allocated. */
@@ -252,5 +263,12 @@ void qv_hostdev_free(struct qv_hostdev *h);
 void qv_graphics_free(struct qv_graphics *g);
 void qv_rng_free(struct qv_rng *r);
 void qv_kept_free(struct qv_kept *k);
+struct qv_cloud_init *qv_cloud_init_copy(const struct qv_cloud_init *ci);
+void qv_cloud_init_free(struct qv_cloud_init *ci);
+/* The rules for cloud-init documents; a message naming the document. */
+int qv_conf_check_cloud_init(const struct qv_cloud_init *ci, const char *vm);
+/* The meta-data qv puts on the seed: instance-id and local-hostname
+ * first, then the user's (which must not set instance-id). */
+char *qv_conf_cloud_init_meta_data(const struct qv_domain *def);
 
 #endif

@@ -271,10 +271,13 @@ static void format_left_out(JsonBuilder *b, const struct qv_domain *d)
     bool any = false;
     for (size_t i = 0; i < G_N_ELEMENTS(cpu_attrs); i++)
         any = any || cpu_attrs[i];
-    if (!any && !d->kept->len && !d->vcpu_placement && !d->vcpu_cpuset && !d->os.firmware)
+    if (!any && !d->kept->len && !d->vcpu_placement && !d->vcpu_cpuset && !d->os.firmware &&
+        !d->metadata)
         return;
     json_builder_set_member_name(b, "left_out");
     json_builder_begin_array(b);
+    if (d->metadata)
+        json_builder_add_string_value(b, "<metadata>");
     if (d->vcpu_placement)
         json_builder_add_string_value(b, "<vcpu placement>");
     if (d->vcpu_cpuset)
@@ -331,6 +334,13 @@ char *qv_domain_format_json(const struct qv_domain *d)
         json_builder_end_object(b);
     }
     format_devices(b, d);
+    if (d->cloud_init) {
+        begin_obj(b, "cloud_init");
+        str(b, "user_data", d->cloud_init->user_data);
+        str(b, "meta_data", d->cloud_init->meta_data);
+        str(b, "network_config", d->cloud_init->network_config);
+        json_builder_end_object(b);
+    }
     format_left_out(b, d);
     json_builder_end_object(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);

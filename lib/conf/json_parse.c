@@ -708,6 +708,26 @@ static int parse_devices(struct jctx *c, JsonObject *o, struct qv_domain *def)
     return 0;
 }
 
+/* The documents' own rules are qv_conf_check_cloud_init's, applied to
+ * every definition; a message quoting 256 KiB of YAML would help nobody. */
+static const char *any_text(const char *s)
+{
+    (void)s;
+    return NULL;
+}
+
+static int parse_cloud_init(struct jctx *c, JsonObject *o, struct qv_domain *def)
+{
+    TRY(check_keys(c, o, "user_data meta_data network_config"));
+    def->cloud_init = g_new0(struct qv_cloud_init, 1);
+    TRY(get_str(c, o, "user_data", any_text, &def->cloud_init->user_data));
+    TRY(get_str(c, o, "meta_data", any_text, &def->cloud_init->meta_data));
+    TRY(get_str(c, o, "network_config", any_text, &def->cloud_init->network_config));
+    if (!def->cloud_init->user_data)
+        return jerr(c, "user_data", "is required");
+    return 0;
+}
+
 /* ---- top level ---- */
 
 static int parse_root(struct jctx *c, JsonObject *o, struct qv_domain *def)
@@ -719,7 +739,7 @@ static int parse_root(struct jctx *c, JsonObject *o, struct qv_domain *def)
                     "this VM from its XML (vm show --xml) to keep all of it");
     TRY(check_keys(c, o,
                    "name type uuid title description vcpus max_vcpus memory current_memory "
-                   "hugepages features cpu boot lifecycle devices"));
+                   "hugepages features cpu boot lifecycle devices cloud_init"));
     if (get_str(c, o, "name", qv_conf_check_line, &def->name) <= 0)
         return json_object_has_member(o, "name") ? QV_ERR_JSON : jerr(c, "name", "is required");
     if ((rc = get_enum(c, o, "type", qv_conf_virt_types, &v)) == 1)
@@ -774,6 +794,12 @@ static int parse_root(struct jctx *c, JsonObject *o, struct qv_domain *def)
     if ((rc = get_object(c, o, "devices", &sub)) == 1) {
         gsize at = push_key(c, "devices");
         TRY(parse_devices(c, sub, def));
+        pop(c, at);
+    }
+    TRY(rc);
+    if ((rc = get_object(c, o, "cloud_init", &sub)) == 1) {
+        gsize at = push_key(c, "cloud_init");
+        TRY(parse_cloud_init(c, sub, def));
         pop(c, at);
     }
     TRY(rc);

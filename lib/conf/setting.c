@@ -198,6 +198,10 @@ int qv_setting_apply(struct qv_domain *def, const struct qv_setting *s, const ch
         return hostdev_op(def, s->hostdev, true, vm);
     case QV_SET_DETACH_HOSTDEV:
         return hostdev_op(def, s->hostdev, false, vm);
+    case QV_SET_CLOUD_INIT:
+        qv_cloud_init_free(def->cloud_init);
+        def->cloud_init = s->cloud_init ? qv_cloud_init_copy(s->cloud_init) : NULL;
+        return 0;
     }
     return qv_error_set(QV_ERR_INTERNAL, "unknown setting %d", (int)s->kind);
 }

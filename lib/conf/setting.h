@@ -20,6 +20,7 @@ enum qv_setting_kind {
     QV_SET_DETACH_NET,  /* net (matched by MAC) */
     QV_SET_ATTACH_HOSTDEV,
     QV_SET_DETACH_HOSTDEV,
+    QV_SET_CLOUD_INIT,  /* cloud_init (NULL: remove) */
 };
 
 struct qv_setting {
@@ -31,6 +32,7 @@ struct qv_setting {
     const struct qv_disk *disk;
     const struct qv_net *net;
     const struct qv_hostdev *hostdev;
+    const struct qv_cloud_init *cloud_init;
 };
 
 /* Apply a setting to a definition, so every driver persists settings the

@@ -57,6 +57,8 @@ int qv_domain_validate(const struct qv_domain *def)
                                 n, def->cpu.sockets, dies, def->cpu.cores, def->cpu.threads,
                                 product, def->max_vcpus);
     }
+    if (qv_conf_check_cloud_init(def->cloud_init, n) < 0)
+        return qv_error_code();
     const char *why;
     if ((why = qv_conf_rule_cpu_cap(def->cputune.cap)))
         return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': CPU cap %u%% %s", n, def->cputune.cap,

@@ -8,6 +8,7 @@
 #include "../util/error.h"
 #include "conf_check.h"
 #include "domain.h"
+#include "xml_metadata.h"
 
 typedef xmlTextWriter W;
 
@@ -398,6 +399,7 @@ static void format_domain(W *w, const struct qv_domain *def)
         text_elem(w, "uuid", def->uuid);
     text_elem(w, "title", def->title);
     text_elem(w, "description", def->description);
+    qv_conf_xml_format_metadata(w, def);
     start(w, "memory");
     attr(w, "unit", "KiB");
     xmlTextWriterWriteFormatString(w, "%" G_GUINT64_FORMAT, def->memory_kib);
@@ -509,7 +511,7 @@ char *qv_domain_format_xml(const struct qv_domain *def)
         return NULL;
     }
     char *out = write_doc(fmt_domain, def);
-    if (!out || def->kept->len == 0)
+    if (!out || (def->kept->len == 0 && !def->metadata))
         return out;
     /* Kept elements went in raw: one pass through libxml2 indents them as
      * the rest, so `vm show --xml` reads like libvirt's output. */

@@ -8,6 +8,7 @@
 #include "conf_check.h"
 #include "domain.h"
 #include "xml_devices.h"
+#include "xml_metadata.h"
 #include "xml_schema.h"
 #include "xml_util.h"
 
@@ -492,7 +493,8 @@ static int parse_devices(const xmlNode *n, struct qv_domain *def)
 
 struct seen {
     const xmlNode *name, *uuid, *title, *description, *memory, *current, *vcpu, *cpu, *numatune,
-        *os, *features, *cputune, *backing, *poweroff, *reboot, *crash, *devices, *clock, *pm;
+        *os, *features, *cputune, *backing, *poweroff, *reboot, *crash, *devices, *clock, *pm,
+        *metadata;
 };
 
 static int parse_domain_child(const xmlNode *c, struct qv_domain *def, struct seen *s)
@@ -511,6 +513,10 @@ static int parse_domain_child(const xmlNode *c, struct qv_domain *def, struct se
         return text_once(c, &s->title, qv_conf_check_line, &def->title);
     if (qv_conf_xml_is(c, "description"))
         return text_once(c, &s->description, qv_conf_check_text, &def->description);
+    if (qv_conf_xml_is(c, "metadata")) {
+        TRY(qv_conf_xml_once(c, &s->metadata));
+        return qv_conf_xml_parse_metadata(c, def);
+    }
     if (qv_conf_xml_is(c, "memory") || qv_conf_xml_is(c, "currentMemory")) {
         bool cur = c->name[0] == 'c';
         TRY(qv_conf_xml_once(c, cur ? &s->current : &s->memory));
@@ -580,11 +586,13 @@ static int parse_domain_child(const xmlNode *c, struct qv_domain *def, struct se
     return qv_conf_xml_unknown(c);
 }
 
-/* Elements that must be understood: what identifies and sizes the VM. */
+/* Elements that must be understood: what identifies and sizes the VM, and
+ * <metadata>, whose only part qv reads is in qv's own namespace. */
 static bool essential(const xmlNode *c)
 {
-    static const char *const names[] = {"name",          "uuid", "title", "description", "memory",
-                                        "currentMemory", "vcpu", "os",    "devices",     NULL};
+    static const char *const names[] = {"name",   "uuid",          "title", "description",
+                                        "memory", "currentMemory", "vcpu",  "os",
+                                        "devices", "metadata",     NULL};
     if (c->ns)
         return false;
     for (int i = 0; names[i]; i++)

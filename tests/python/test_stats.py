@@ -196,3 +196,42 @@ def test_a_stopped_vm_has_no_live_settings(tmp_path):
         vm = conn.create_vm("py-idle")
         with pytest.raises(qv.InvalidStateError, match="only its definition applies"):
             vm.live_settings()
+
+
+@pytest.fixture
+def fake_vnc(tmp_path):
+    require_driver("qemu")
+    state = tmp_path / "state"
+    with qv.connect(f"qemu:///session?root={state}") as conn:
+        vm = conn.define_xml("""<domain type='qemu'><name>py-vnc</name>
+  <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>
+  <devices><graphics type='vnc' autoport='yes'/></devices></domain>""")
+        f = FakeQemu(state / "qemu" / "py-vnc")
+        f.replies["query-vnc"] = {"enabled": True, "host": "127.0.0.1", "service": "5901",
+                                  "family": "ipv4", "auth": "none", "clients": []}
+        try:
+            yield vm, f
+        finally:
+            f.close()
+
+
+def test_vnc_address_is_qemus(fake_vnc):
+    vm, f = fake_vnc
+    assert vm.live_settings()["vnc.address"] == "127.0.0.1:5901"
+    f.replies["query-vnc"] = dict(f.replies["query-vnc"], host="::1", family="ipv6")
+    assert vm.live_settings()["vnc.address"] == "[::1]:5901"
+
+
+@pytest.mark.parametrize("reply,message", [
+    ({"enabled": False}, "QEMU reports no VNC server"),
+    ([], "query-vnc reply is malformed"),
+    ({"enabled": True, "host": "127.0.0.1"}, "no numeric host and port"),
+    ({"enabled": True, "host": "127.0.0.1", "service": "59x"}, "no numeric host and port"),
+    ({"enabled": True, "host": "evil\x1b[2J", "service": "5900"}, "no numeric host and port"),
+])
+def test_malformed_query_vnc_is_a_clear_error(fake_vnc, reply, message):
+    vm, f = fake_vnc
+    f.replies["query-vnc"] = reply
+    with pytest.raises(qv.ProtocolError) as e:
+        vm.live_settings()
+    assert message in str(e.value) and "py-vnc" in str(e.value)

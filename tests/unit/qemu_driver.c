@@ -438,6 +438,74 @@ START_TEST(cloud_init_seed_attached)
 }
 END_TEST
 
+/* One file of the seed, read back with isoinfo (Rock Ridge names). */
+static char *seed_file(const char *iso, const char *name)
+{
+    g_autofree char *path = g_strdup_printf("/%s", name);
+    const char *argv[] = {"isoinfo", "-R", "-i", iso, "-x", path, NULL};
+    char *out = NULL;
+    ck_assert_int_eq(qemu_run_tool(argv, &out), 0);
+    return out;
+}
+
+/* Cloud-init given through the API: the seed holds the user's documents,
+ * meta-data gains the VM's UUID as instance-id, a clone's differs, and a
+ * change while QEMU runs is refused (the seed is made at start). */
+START_TEST(cloud_init_from_definition)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, XML("ci2"));
+    const char *ud = "#cloud-config\nruncmd: [touch, /qv-was-here]\n";
+    const char *nc = "version: 2\nethernets: {}\n";
+    ck_assert_int_eq(vm_set_cloud_init(vm, ud, "instance-id: x\n", NULL), QV_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "instance-id"));
+    OK(vm_set_cloud_init(vm, ud, "region: lab\n", nc));
+    /* The hand-placed file and the definition do not mix. */
+    g_autofree char *cfg = vm_path("ci2", "cloud-init.json");
+    ck_assert(g_file_set_contents(cfg, "{}", -1, NULL));
+    ck_assert_int_eq(vm_start(vm), QV_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "remove one"));
+    ck_assert_int_eq(unlink(cfg), 0);
+    OK(vm_start(vm));
+    struct vm_info info;
+    OK(vm_get_info(vm, &info));
+    g_autofree char *iso = vm_path("ci2", "seed.iso");
+    g_autofree char *got_ud = seed_file(iso, "user-data");
+    ck_assert_str_eq(got_ud, ud);
+    g_autofree char *got_nc = seed_file(iso, "network-config");
+    ck_assert_str_eq(got_nc, nc);
+    g_autofree char *got_md = seed_file(iso, "meta-data");
+    g_autofree char *want_md =
+        g_strdup_printf("instance-id: %s\nlocal-hostname: ci2\nregion: lab\n", info.uuid);
+    ck_assert_str_eq(got_md, want_md);
+    ck_assert_int_eq(vm_set_cloud_init(vm, ud, NULL, NULL), QV_ERR_UNSUPPORTED);
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+
+    struct vm *copy = vm_clone(vm, "ci2-copy");
+    ck_assert_msg(copy != NULL, "%s", qv_last_error()->message);
+    OK(vm_start(copy));
+    struct vm_info cinfo;
+    OK(vm_get_info(copy, &cinfo));
+    g_autofree char *ciso = vm_path("ci2-copy", "seed.iso");
+    g_autofree char *cmd = seed_file(ciso, "meta-data");
+    g_autofree char *want_cmd =
+        g_strdup_printf("instance-id: %s\nlocal-hostname: ci2-copy\nregion: lab\n", cinfo.uuid);
+    ck_assert_str_eq(cmd, want_cmd);
+    ck_assert_str_ne(cinfo.uuid, info.uuid);
+    vm_destroy(copy);
+    /* Removing it removes the seed from the next start. */
+    OK(vm_set_cloud_init(vm, NULL, NULL, NULL));
+    OK(vm_start(vm));
+    g_autofree char *dir = g_build_filename(root, "qemu", "ci2", NULL);
+    struct proc_runtime rt;
+    ck_assert_int_eq(proc_runtime_read(dir, &rt), 0);
+    ck_assert_ptr_null(strstr(rt.id.cmdline, "seed.iso"));
+    proc_runtime_clear(&rt);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 static size_t snap_count(struct vm *vm, const char *name, enum vm_state *state)
 {
     struct snapshot_info *list = NULL;
@@ -1228,6 +1296,7 @@ int main(void)
     tcase_add_test(tc, serial_file_receives_guest_output);
     tcase_add_test(tc, overlay_made_on_first_start);
     tcase_add_test(tc, cloud_init_seed_attached);
+    tcase_add_test(tc, cloud_init_from_definition);
     tcase_add_test(tc, snapshots_in_qcow2);
     tcase_add_test(tc, damaged_snapshot_record_is_listed);
     tcase_add_test(tc, concurrent_starts_serialise);

@@ -10,6 +10,7 @@
 static const char create_help[] =
     "Usage: qv vm create (--xml FILE | --config FILE.json | --name NAME [--vcpus N] "
     "[--memory SIZE])\n"
+    "                    [--cloud-init USER-DATA [--meta-data FILE] [--network-config FILE]]\n"
     "\n"
     "Define a new VM; it is left in the created state. Prints its name and UUID.\n"
     "\n"
@@ -20,9 +21,24 @@ static const char create_help[] =
     "  --vcpus N        its vCPUs, 1-4096 (default 1)\n"
     "  --memory SIZE    its memory: a number with K, M, G or T (binary units);\n"
     "                   a bare number is MiB (default 512M)\n"
+    "  --cloud-init F   cloud-init user-data for the VM's starts (a NoCloud seed)\n"
+    "  --meta-data F    cloud-init meta-data: YAML key: value lines, without\n"
+    "                   instance-id (qv sets it to the VM's UUID)\n"
+    "  --network-config F  cloud-init network-config\n"
     "  -h, --help       print this help and exit\n";
 
-enum { OPT_XML = 256, OPT_CONFIG, OPT_NAME, OPT_VCPUS, OPT_MEMORY, OPT_FORCE, OPT_TIMEOUT };
+enum {
+    OPT_XML = 256,
+    OPT_CONFIG,
+    OPT_NAME,
+    OPT_VCPUS,
+    OPT_MEMORY,
+    OPT_FORCE,
+    OPT_TIMEOUT,
+    OPT_CLOUD_INIT,
+    OPT_META_DATA,
+    OPT_NETWORK_CONFIG
+};
 
 /* "Created VM 'a' (uuid ...)" or, for a clone, "Cloned VM 'src' to 'a' (uuid ...)". */
 static int print_created(struct vm *vm, const char *source)
@@ -37,6 +53,9 @@ static int print_created(struct vm *vm, const char *source)
     return CLI_EXIT_OK;
 }
 
+static int define_vm(struct cli *cli, const char *xml, const char *config, const char *name,
+                     uint32_t vcpus, uint64_t memory, char *const ci_docs[3]);
+
 int cli_cmd_vm_create(struct cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -45,10 +64,14 @@ int cli_cmd_vm_create(struct cli *cli, int argc, char **argv)
         {"name", required_argument, NULL, OPT_NAME},
         {"vcpus", required_argument, NULL, OPT_VCPUS},
         {"memory", required_argument, NULL, OPT_MEMORY},
+        {"cloud-init", required_argument, NULL, OPT_CLOUD_INIT},
+        {"meta-data", required_argument, NULL, OPT_META_DATA},
+        {"network-config", required_argument, NULL, OPT_NETWORK_CONFIG},
         {NULL, 0, NULL, 0},
     };
     struct cli_args a = CLI_ARGS("qv vm create", create_help, opts, argc, argv);
     const char *xml = NULL, *config = NULL, *name = NULL;
+    const char *ci_files[3] = {NULL, NULL, NULL}; /* user-data, meta-data, network-config */
     uint64_t vcpus = 1, memory = 512ull << 20;
     bool have_vcpus = false, have_memory = false;
     int c;
@@ -57,6 +80,9 @@ int cli_cmd_vm_create(struct cli *cli, int argc, char **argv)
         case OPT_XML: xml = optarg; break;
         case OPT_CONFIG: config = optarg; break;
         case OPT_NAME: name = optarg; break;
+        case OPT_CLOUD_INIT: ci_files[0] = optarg; break;
+        case OPT_META_DATA: ci_files[1] = optarg; break;
+        case OPT_NETWORK_CONFIG: ci_files[2] = optarg; break;
         case OPT_VCPUS:
             if (cli_parse_u64(&a, "--vcpus", optarg, 1, CLI_MAX_VCPUS, &vcpus) < 0)
                 return CLI_EXIT_USAGE;
@@ -82,13 +108,36 @@ int cli_cmd_vm_create(struct cli *cli, int argc, char **argv)
         return cli_usage_error(&a, "--xml, --config and --name exclude each other");
     if (!name && (have_vcpus || have_memory))
         return cli_usage_error(&a, "--vcpus and --memory go with --name");
+    if (!ci_files[0] && (ci_files[1] || ci_files[2]))
+        return cli_usage_error(&a, "--meta-data and --network-config go with --cloud-init");
+    int stdin_uses = 0;
+    for (int i = 0; i < 3; i++)
+        stdin_uses += ci_files[i] && strcmp(ci_files[i], "-") == 0;
+    if (stdin_uses + ((xml && strcmp(xml, "-") == 0) || (config && strcmp(config, "-") == 0)) > 1)
+        return cli_usage_error(&a, "only one option can read standard input ('-')");
+    /* Read before anything is defined: a file that cannot be read leaves
+     * no VM behind. */
+    char *ci_docs[3] = {NULL, NULL, NULL};
+    int rc = CLI_EXIT_OK;
+    for (int i = 0; rc == CLI_EXIT_OK && i < 3; i++)
+        if (ci_files[i] && !(ci_docs[i] = cli_read_file(ci_files[i])))
+            rc = CLI_EXIT_ERROR;
+    if (rc == CLI_EXIT_OK)
+        rc = define_vm(cli, xml, config, name, (uint32_t)vcpus, memory, ci_docs);
+    for (int i = 0; i < 3; i++)
+        g_free(ci_docs[i]);
+    return rc;
+}
 
+static int define_vm(struct cli *cli, const char *xml, const char *config, const char *name,
+                     uint32_t vcpus, uint64_t memory, char *const ci_docs[3])
+{
     struct qv_conn *conn = cli_conn(cli);
     if (!conn)
         return CLI_EXIT_ERROR;
     struct vm *vm;
     if (name) {
-        vm = vm_create_on(conn, name, (uint32_t)vcpus, memory);
+        vm = vm_create_on(conn, name, vcpus, memory);
     } else {
         g_autofree char *text = cli_read_file(xml ? xml : config);
         if (!text)
@@ -99,6 +148,13 @@ int cli_cmd_vm_create(struct cli *cli, int argc, char **argv)
     }
     if (!vm)
         return cli_fail();
+    if (ci_docs[0] && vm_set_cloud_init(vm, ci_docs[0], ci_docs[1], ci_docs[2]) < 0) {
+        /* Defined a moment ago by this command: it goes, so a failed
+         * create leaves nothing. */
+        int rc = cli_fail();
+        vm_destroy(vm);
+        return rc;
+    }
     int rc = print_created(vm, NULL);
     vm_free(vm);
     return rc;

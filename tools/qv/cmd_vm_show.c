@@ -101,6 +101,8 @@ static void show_live(GHashTable *live)
             printf("  %-13s bytes/s %s, IOPS %s\n", label, strcmp(bps, "0") ? bps : "unlimited",
                    strcmp(iops, "0") ? iops : "unlimited");
     }
+    if ((v = g_hash_table_lookup(live, "vnc.address")))
+        printf("  %-13s %s\n", "VNC:", v);
     const char *cg = g_hash_table_lookup(live, "cgroup.path");
     if (!cg)
         return;

@@ -124,6 +124,8 @@ int vm_set_io_limit(struct vm *vm, const char *disk, uint64_t bytes_per_sec, uin
 int vm_set_net_limit(struct vm *vm, const char *mac, uint64_t bits_per_sec);
 int vm_attach_device(struct vm *vm, const char *device_xml);
 int vm_detach_device(struct vm *vm, const char *device_xml);
+#define QV_CLOUD_INIT_MAX_BYTES 262144
+int vm_set_cloud_init(struct vm *vm, const char *user_data, const char *meta_data, const char *network_config);
 enum vm_stat_type {
     VM_STAT_UINT,
     VM_STAT_STRING,

@@ -295,6 +295,18 @@ class VM:
         m = ffi.NULL if mac is None else encode(mac, "MAC address")
         check(lib.vm_set_net_limit(self._handle(), m, bits_per_sec))
 
+    def set_cloud_init(self, user_data=None, meta_data=None, network_config=None):
+        """Cloud-init documents for the next start; user_data=None removes them."""
+        docs = [
+            ffi.NULL if v is None else encode(v, what)
+            for v, what in (
+                (user_data, "user-data"),
+                (meta_data, "meta-data"),
+                (network_config, "network-config"),
+            )
+        ]
+        check(lib.vm_set_cloud_init(self._handle(), *docs))
+
     def attach_device(self, device_xml):
         check(lib.vm_attach_device(self._handle(), encode(device_xml, "device XML")))
 

@@ -191,3 +191,31 @@ def test_table_columns_align_with_long_names(cli):
     create(cli, "a")
     create(cli, "a-much-longer-name-than-the-header")
     parse_table(cli.ok("vm", "list", "--all").out, LIST_HEADERS)
+
+
+def test_create_with_cloud_init(cli, tmp_path):
+    ud = tmp_path / "user-data.yaml"
+    ud.write_text("#cloud-config\npackages: [nginx]\n")
+    md = tmp_path / "meta.yaml"
+    md.write_text("local-hostname: web\n")
+    nc = tmp_path / "net.yaml"
+    nc.write_text("version: 2\n")
+    create(cli, "ci01", "--cloud-init", str(ud), "--meta-data", str(md),
+           "--network-config", str(nc))
+    xml = cli.ok("vm", "show", "ci01", "--xml").out
+    assert_valid_domain_xml(xml, tmp_path)
+    assert "<qv:user-data>#cloud-config\npackages: [nginx]\n</qv:user-data>" in xml
+    assert "<qv:meta-data>local-hostname: web\n</qv:meta-data>" in xml
+    shown = json.loads(cli.ok("vm", "show", "ci01", "--json").out)
+    assert shown["cloud_init"] == {"user_data": ud.read_text(), "meta_data": md.read_text(),
+                                   "network_config": nc.read_text()}
+    # A refused document leaves no VM behind, and the reason names it.
+    md.write_text("instance-id: mine\n")
+    r = cli.fails(1, "vm", "create", "--name", "ci02", "--cloud-init", str(ud),
+                  "--meta-data", str(md))
+    assert "meta-data sets instance-id" in r.err
+    assert "ci02" not in states(cli, "--all")
+    r = cli.fails(1, "vm", "create", "--name", "ci03", "--cloud-init", str(tmp_path / "none"))
+    assert "none" in r.err and "ci03" not in states(cli, "--all")
+    r = cli.fails(2, "vm", "create", "--name", "ci04", "--meta-data", str(md))
+    assert "--meta-data and --network-config go with --cloud-init" in r.err

@@ -1,0 +1,134 @@
+/* <metadata>: other applications' children come back as written, qv's
+ * <qv:cloud-init> is modelled, both validate against libvirt's schema, and
+ * what qv refuses in its own namespace or in the documents is named. */
+#include <check.h>
+#include <string.h>
+
+#include "conf_helpers.h"
+#include "lib/conf/domain.h"
+#include "lib/util/error.h"
+
+#define HEAD "<domain type='kvm'><name>m1</name><memory>65536</memory><vcpu>1</vcpu>"
+#define TAIL "<os><type>hvm</type></os></domain>"
+#define QVNS "xmlns:qv='https://libqv.org/xmlns/domain/1.0'"
+
+static struct qv_domain *parse_user(const char *xml)
+{
+    qv_reset_error();
+    return qv_domain_parse_user_xml(xml);
+}
+
+START_TEST(others_kept_with_cloud_init)
+{
+    const char *xml = HEAD "<metadata><app:info xmlns:app='http://example.com/app/1'>"
+                           "<app:owner id='7'>ops &amp; dev</app:owner></app:info>"
+                           "<qv:cloud-init " QVNS "><qv:user-data>#cloud-config\n"
+                           "runcmd: [echo, '&lt;hi&gt;']\n</qv:user-data></qv:cloud-init>"
+                           "</metadata>" TAIL;
+    g_autoptr(qv_domain) d = parse_user(xml);
+    ck_assert_msg(d != NULL, "%s", qv_last_error()->message);
+    ck_assert_ptr_nonnull(d->cloud_init);
+    ck_assert_str_eq(d->cloud_init->user_data, "#cloud-config\nruncmd: [echo, '<hi>']\n");
+    ck_assert_ptr_null(d->cloud_init->meta_data);
+    ck_assert_ptr_nonnull(d->metadata);
+    ck_assert_int_eq(d->kept->len, 0);
+    g_autofree char *why = conf_check_roundtrip(d);
+    ck_assert_msg(why == NULL, "%s", why);
+    g_autofree char *out = qv_domain_format_xml(d);
+    ck_assert_msg(strstr(out, "<app:owner id=\"7\">ops &amp; dev</app:owner>"), "%s", out);
+    ck_assert_msg(strstr(out, "xmlns:app=\"http://example.com/app/1\""), "%s", out);
+    ck_assert_msg(strstr(out, "runcmd: [echo, '&lt;hi&gt;']"), "%s", out);
+    /* Formatted and read again: the same documents. */
+    g_autoptr(qv_domain) again = qv_domain_parse_xml(out);
+    ck_assert_ptr_nonnull(again);
+    ck_assert_str_eq(again->cloud_init->user_data, d->cloud_init->user_data);
+    g_autofree char *out2 = qv_domain_format_xml(again);
+    ck_assert_str_eq(out2, out);
+    /* The JSON config carries cloud-init and says it leaves the rest out. */
+    g_autofree char *json = qv_domain_format_json(d);
+    ck_assert_msg(strstr(json, "\"cloud_init\""), "%s", json);
+    ck_assert_msg(strstr(json, "\"<metadata>\""), "%s", json);
+}
+END_TEST
+
+START_TEST(refusals_named)
+{
+    static const struct {
+        const char *metadata, *needle;
+    } cases[] = {
+        {"<qv:cloud-init " QVNS "/>", "needs a <qv:user-data>"},
+        {"<qv:cloud-init " QVNS "><qv:user-data>a</qv:user-data><qv:user-data>b</qv:user-data>"
+         "</qv:cloud-init>",
+         "a second <qv:user-data>"},
+        {"<qv:cloud-init " QVNS "><qv:userdata>a</qv:userdata></qv:cloud-init>",
+         "unknown element <userdata> in <qv:cloud-init>"},
+        {"<qv:cloudinit " QVNS "/>", "unknown element <cloudinit> in qv's namespace"},
+        {"<qv:cloud-init " QVNS "><qv:user-data>x</qv:user-data>"
+         "<qv:meta-data>instance-id: i-1\n</qv:meta-data></qv:cloud-init>",
+         "meta-data sets instance-id"},
+        {"<qv:cloud-init " QVNS "><qv:user-data>x</qv:user-data>"
+         "<qv:meta-data>{\"local-hostname\": \"a\"}</qv:meta-data></qv:cloud-init>",
+         "meta-data is flow-style YAML or JSON"},
+        {"<qv:cloud-init " QVNS "><qv:user-data>x</qv:user-data>"
+         "<qv:meta-data>a: 1\n---\nb: 2\n</qv:meta-data></qv:cloud-init>",
+         "document marker"},
+        {"<qv:cloud-init " QVNS "><qv:user-data>  \n </qv:user-data></qv:cloud-init>",
+         "user-data is empty"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *xml =
+            g_strconcat(HEAD "<metadata>", cases[i].metadata, "</metadata>" TAIL, NULL);
+        g_autoptr(qv_domain) d = parse_user(xml);
+        if (d && qv_domain_validate(d) == 0)
+            ck_abort_msg("case %zu accepted", i);
+        ck_assert_msg(strstr(qv_last_error()->message, cases[i].needle), "case %zu: %s", i,
+                      qv_last_error()->message);
+    }
+    /* Larger than the limit. */
+    GString *big = g_string_new("#cloud-config\n");
+    while (big->len <= 256 * 1024)
+        g_string_append(big, "# padding padding padding padding padding padding padding\n");
+    g_autofree char *xml = g_strdup_printf(HEAD "<metadata><qv:cloud-init " QVNS
+                                                "><qv:user-data>%s</qv:user-data>"
+                                                "</qv:cloud-init></metadata>" TAIL,
+                                           big->str);
+    g_string_free(big, TRUE);
+    g_autoptr(qv_domain) d = parse_user(xml);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_eq(qv_domain_validate(d), QV_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(qv_last_error()->message, "larger than 262144 bytes"), "%s",
+                  qv_last_error()->message);
+}
+END_TEST
+
+START_TEST(meta_data_gets_qv_keys)
+{
+    g_autofree char *xml = conf_read_data("xml/cloud-init.xml");
+    g_autoptr(qv_domain) d = qv_domain_parse_xml(xml);
+    ck_assert_msg(d != NULL, "%s", qv_last_error()->message);
+    g_autofree char *md = qv_conf_cloud_init_meta_data(d);
+    /* The user named the host: qv adds only the instance-id. */
+    ck_assert_str_eq(md, "instance-id: 4dea22b3-1d52-d8f3-2516-782e98ab3fa0\n"
+                         "local-hostname: web01\n");
+    g_clear_pointer(&d->cloud_init->meta_data, g_free);
+    g_free(md);
+    md = qv_conf_cloud_init_meta_data(d);
+    ck_assert_str_eq(md, "instance-id: 4dea22b3-1d52-d8f3-2516-782e98ab3fa0\n"
+                         "local-hostname: ci-sample\n");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conf_metadata");
+    TCase *tc = tcase_create("metadata");
+    tcase_add_test(tc, others_kept_with_cloud_init);
+    tcase_add_test(tc, refusals_named);
+    tcase_add_test(tc, meta_data_gets_qv_keys);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
