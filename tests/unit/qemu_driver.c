@@ -506,6 +506,39 @@ START_TEST(cloud_init_from_definition)
 }
 END_TEST
 
+/* With autoport only QEMU knows the VNC port: vm_get_live_settings() reads
+ * it back, and a VNC server answers there. */
+START_TEST(vnc_address_read_back)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, "<domain type='qemu'><name>vnc1</name><memory unit='MiB'>32</memory>"
+                              "<vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os>"
+                              "<devices><graphics type='vnc' autoport='yes'/></devices></domain>");
+    OK(vm_start(vm));
+    struct vm_stat *st = NULL;
+    size_t n = 0;
+    OK(vm_get_live_settings(vm, &st, &n));
+    const char *addr = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(st[i].key, "vnc.address") == 0)
+            addr = st[i].string_value;
+    ck_assert_ptr_nonnull(addr);
+    ck_assert_msg(g_str_has_prefix(addr, "127.0.0.1:59"), "%s", addr);
+    int port = atoi(strrchr(addr, ':') + 1);
+    vm_stats_free(st, n);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    char hello[12] = {0};
+    ck_assert_int_eq(read(fd, hello, sizeof(hello)), 12);
+    ck_assert_msg(memcmp(hello, "RFB 003.", 8) == 0, "%.12s", hello);
+    close(fd);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 static size_t snap_count(struct vm *vm, const char *name, enum vm_state *state)
 {
     struct snapshot_info *list = NULL;
@@ -1297,6 +1330,7 @@ int main(void)
     tcase_add_test(tc, overlay_made_on_first_start);
     tcase_add_test(tc, cloud_init_seed_attached);
     tcase_add_test(tc, cloud_init_from_definition);
+    tcase_add_test(tc, vnc_address_read_back);
     tcase_add_test(tc, snapshots_in_qcow2);
     tcase_add_test(tc, damaged_snapshot_record_is_listed);
     tcase_add_test(tc, concurrent_starts_serialise);
