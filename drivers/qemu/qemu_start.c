@@ -154,6 +154,8 @@ static int start_locked(struct qemu_vm *q)
         return qv_error_code();
     struct qemu_prepared p = {0};
     int rc = qemu_check_numa(def);
+    if (rc == 0)
+        rc = qemu_pci_roles_apply(q, def);
     if (rc < 0) {
         qv_error_prefix("cannot start VM '%s'", q->name);
         return rc;

@@ -128,6 +128,9 @@ int qemu_set_vcpus_live(struct qemu_vm *q, uint32_t want);
  * for a caller without the lock, if the lock is free and QEMU is gone
  * (after a crash or a killed caller). */
 int qemu_vfio_prepare(struct qemu_vm *q, const struct qv_domain *def);
+/* Apply what a gpu or nic <hostdev> needs to def (this start's copy): the
+ * class check, a GPU's audio function (qemu_pci_roles.c). */
+int qemu_pci_roles_apply(struct qemu_vm *q, struct qv_domain *def);
 int qemu_vfio_release(struct qemu_vm *q);
 void qemu_vfio_settle(struct qemu_vm *q);
 

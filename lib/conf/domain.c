@@ -54,6 +54,7 @@ void qv_hostdev_free(struct qv_hostdev *h)
     if (!h)
         return;
     g_free(h->driver);
+    g_free(h->role);
     g_free(h);
 }
 
@@ -196,6 +197,7 @@ struct qv_hostdev *qv_hostdev_copy(const struct qv_hostdev *s)
 {
     struct qv_hostdev *d = g_memdup2(s, sizeof(*s));
     d->driver = g_strdup(s->driver);
+    d->role = g_strdup(s->role);
     return d;
 }
 

@@ -77,6 +77,7 @@ struct qv_hostdev {
     uint8_t bus, slot, function;
     bool managed;
     char *driver;        /* "vfio" or NULL */
+    char *role;          /* "gpu", "nic" (<qv:hostdev type=>, JSON type), or NULL */
 };
 
 struct qv_graphics {

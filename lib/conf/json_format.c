@@ -175,7 +175,7 @@ static void format_pci(B *b, const struct qv_hostdev *h)
     g_snprintf(bdf, sizeof(bdf), "%04x:%02x:%02x.%x", h->domain, h->bus, h->slot, h->function);
     json_builder_begin_object(b);
     str(b, "bdf", bdf);
-    str(b, "type", h->driver);
+    str(b, "type", h->role ? h->role : h->driver);
     boolean(b, "managed", h->managed);
     json_builder_end_object(b);
 }

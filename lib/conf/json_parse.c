@@ -500,7 +500,9 @@ static int parse_nic(struct jctx *c, JsonObject *o, struct qv_net *n)
 
 static int parse_pci(struct jctx *c, JsonObject *o, struct qv_hostdev *h)
 {
-    static const char *const types[] = {"vfio", NULL};
+    /* gpu and nic are vfio passthrough with the defaults that kind of
+     * device needs (docs/drivers.md, qemu). */
+    static const char *const types[] = {"vfio", "gpu", "nic", NULL};
     TRY(check_keys(c, o, "bdf type managed"));
     g_autofree char *bdf = NULL;
     if (get_str(c, o, "bdf", qv_conf_check_line, &bdf) <= 0)
@@ -521,6 +523,10 @@ static int parse_pci(struct jctx *c, JsonObject *o, struct qv_hostdev *h)
     h->slot = (uint8_t)slot;
     h->function = (uint8_t)fn;
     TRY(get_enum_str(c, o, "type", types, &h->driver));
+    if (h->driver && strcmp(h->driver, "vfio") != 0) {
+        h->role = h->driver;
+        h->driver = g_strdup("vfio");
+    }
     h->managed = true;
     TRY(get_bool(c, o, "managed", &h->managed));
     return 0;

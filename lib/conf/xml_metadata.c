@@ -1,7 +1,9 @@
 /* <metadata>: libvirt stores its children for applications and never reads
- * them, and so does qv, with one exception: the children in qv's own
- * namespace carry what libvirt's schema has no element for (cloud-init
- * documents). Everything else is kept as written and given back. */
+ * them, and so does qv, with one exception: <qv:domain> in qv's own
+ * namespace carries what libvirt's schema has no element for (cloud-init
+ * documents, what kind of device a <hostdev> is). Everything else is kept
+ * as written and given back. Parsed after the rest of <domain>, so that a
+ * <qv:hostdev> can name a <hostdev> wherever it is in the document. */
 #include <libxml/tree.h>
 #include <string.h>
 
@@ -67,20 +69,69 @@ static int parse_cloud_init(const xmlNode *n, struct qv_domain *def)
     return 0;
 }
 
+/* <qv:hostdev address='0000:01:00.0' type='gpu'/>: what kind of device a
+ * <hostdev> of the definition is (the JSON config's pci_passthrough type),
+ * which picks the defaults it gets at start. */
+static int parse_role(const xmlNode *n, struct qv_domain *def)
+{
+    static const char *const roles[] = {"gpu", "nic", NULL};
+    TRY(qv_conf_xml_check(n, QV_XML_EMPTY, "address type"));
+    g_autofree char *addr = NULL;
+    int type;
+    TRY(qv_conf_xml_need_str(n, "address", qv_conf_check_line, &addr));
+    TRY(qv_conf_xml_need_enum(n, "type", roles, &type));
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        struct qv_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        char bdf[16];
+        g_snprintf(bdf, sizeof(bdf), "%04x:%02x:%02x.%x", h->domain, h->bus, h->slot,
+                   h->function);
+        if (g_ascii_strcasecmp(bdf, addr) != 0)
+            continue;
+        if (h->role)
+            return qv_conf_xml_err(n, "a second <qv:hostdev> for %s", bdf);
+        h->role = g_strdup(roles[type]);
+        return 0;
+    }
+    return qv_conf_xml_err(n, "<qv:hostdev address='%s'> names no <hostdev> of <devices> "
+                              "(addresses are DDDD:BB:SS.F)",
+                           addr);
+}
+
+/* <qv:domain>: everything qv keeps in <metadata>, in one element, as
+ * libvirt's metadata API expects of an application. */
+static int parse_qv(const xmlNode *n, struct qv_domain *def)
+{
+    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, ""));
+    FOR_EACH_ELEMENT(n, c)
+    {
+        if (in_qv_ns(c) && strcmp((const char *)c->name, "cloud-init") == 0)
+            TRY(parse_cloud_init(c, def));
+        else if (in_qv_ns(c) && strcmp((const char *)c->name, "hostdev") == 0)
+            TRY(parse_role(c, def));
+        else
+            return qv_conf_xml_err(c,
+                                   "unknown element <%s> in <qv:domain> (expected "
+                                   "<qv:cloud-init>, <qv:hostdev>)",
+                                   c->name);
+    }
+    return 0;
+}
+
 int qv_conf_xml_parse_metadata(const xmlNode *n, struct qv_domain *def)
 {
-    if (def->metadata || def->cloud_init)
-        return qv_conf_xml_err(n, "a second <metadata>");
     TRY(qv_conf_xml_check(n, QV_XML_ELEMS, ""));
     GString *others = g_string_new(NULL);
+    const xmlNode *qv = NULL;
     int rc = 0;
     FOR_EACH_ELEMENT(n, c)
     {
-        if (in_qv_ns(c) && strcmp((const char *)c->name, "cloud-init") == 0) {
-            rc = parse_cloud_init(c, def);
+        if (in_qv_ns(c) && strcmp((const char *)c->name, "domain") == 0) {
+            rc = qv_conf_xml_once(c, &qv);
+            if (rc == 0)
+                rc = parse_qv(c, def);
         } else if (in_qv_ns(c)) {
             rc = qv_conf_xml_err(c, "unknown element <%s> in qv's namespace %s (expected "
-                                    "<cloud-init>)",
+                                    "<domain>)",
                                  c->name, QV_XML_NS);
         } else {
             g_autofree char *xml = dump_alone(c);
@@ -108,20 +159,47 @@ static void doc_elem(xmlTextWriter *w, const char *name, const char *text)
     xmlTextWriterEndElement(w);
 }
 
+static bool has_roles(const struct qv_domain *def)
+{
+    for (guint i = 0; i < def->hostdevs->len; i++)
+        if (((const struct qv_hostdev *)g_ptr_array_index(def->hostdevs, i))->role)
+            return true;
+    return false;
+}
+
 void qv_conf_xml_format_metadata(xmlTextWriter *w, const struct qv_domain *def)
 {
-    if (!def->metadata && !def->cloud_init)
+    bool roles = has_roles(def);
+    if (!def->metadata && !def->cloud_init && !roles)
         return;
     xmlTextWriterStartElement(w, (const xmlChar *)"metadata");
     if (def->metadata)
         xmlTextWriterWriteRaw(w, (const xmlChar *)def->metadata);
-    if (def->cloud_init) {
+    if (def->cloud_init || roles) {
+        xmlTextWriterStartElementNS(w, (const xmlChar *)QV_XML_PREFIX, (const xmlChar *)"domain",
+                                    (const xmlChar *)QV_XML_NS);
         const struct qv_cloud_init *ci = def->cloud_init;
-        xmlTextWriterStartElementNS(w, (const xmlChar *)QV_XML_PREFIX,
-                                    (const xmlChar *)"cloud-init", (const xmlChar *)QV_XML_NS);
-        doc_elem(w, "user-data", ci->user_data);
-        doc_elem(w, "meta-data", ci->meta_data);
-        doc_elem(w, "network-config", ci->network_config);
+        if (ci) {
+            xmlTextWriterStartElementNS(w, (const xmlChar *)QV_XML_PREFIX,
+                                        (const xmlChar *)"cloud-init", NULL);
+            doc_elem(w, "user-data", ci->user_data);
+            doc_elem(w, "meta-data", ci->meta_data);
+            doc_elem(w, "network-config", ci->network_config);
+            xmlTextWriterEndElement(w);
+        }
+        for (guint i = 0; i < def->hostdevs->len; i++) {
+            const struct qv_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+            if (!h->role)
+                continue;
+            char bdf[16];
+            g_snprintf(bdf, sizeof(bdf), "%04x:%02x:%02x.%x", h->domain, h->bus, h->slot,
+                       h->function);
+            xmlTextWriterStartElementNS(w, (const xmlChar *)QV_XML_PREFIX,
+                                        (const xmlChar *)"hostdev", NULL);
+            xmlTextWriterWriteAttribute(w, (const xmlChar *)"address", (const xmlChar *)bdf);
+            xmlTextWriterWriteAttribute(w, (const xmlChar *)"type", (const xmlChar *)h->role);
+            xmlTextWriterEndElement(w);
+        }
         xmlTextWriterEndElement(w);
     }
     xmlTextWriterEndElement(w);

@@ -513,10 +513,8 @@ static int parse_domain_child(const xmlNode *c, struct qv_domain *def, struct se
         return text_once(c, &s->title, qv_conf_check_line, &def->title);
     if (qv_conf_xml_is(c, "description"))
         return text_once(c, &s->description, qv_conf_check_text, &def->description);
-    if (qv_conf_xml_is(c, "metadata")) {
-        TRY(qv_conf_xml_once(c, &s->metadata));
-        return qv_conf_xml_parse_metadata(c, def);
-    }
+    if (qv_conf_xml_is(c, "metadata"))
+        return qv_conf_xml_once(c, &s->metadata); /* read last: see xml_metadata.c */
     if (qv_conf_xml_is(c, "memory") || qv_conf_xml_is(c, "currentMemory")) {
         bool cur = c->name[0] == 'c';
         TRY(qv_conf_xml_once(c, cur ? &s->current : &s->memory));
@@ -656,6 +654,8 @@ static int parse_domain(const xmlNode *root, struct qv_domain *def)
     struct seen s = {0};
     FOR_EACH_ELEMENT(root, c)
     TRY(parse_domain_child_or_keep(c, def, &s));
+    if (s.metadata)
+        TRY(qv_conf_xml_parse_metadata(s.metadata, def));
     if (!s.name)
         return qv_conf_xml_err(root, "<domain> needs a <name>");
     if (!s.memory)

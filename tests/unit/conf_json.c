@@ -181,7 +181,7 @@ static const struct bad_json bad_cases[] = {
     {"{" BASE ",\"devices\":{\"nics\":[{\"inbound_bits_per_sec\":0}]}}",
      "$.devices.nics[0].inbound_bits_per_sec: must be at least 1"},
     {"{" BASE ",\"devices\":{\"pci_passthrough\":[{\"bdf\":\"0000:03:00.0\",\"type\":\"uio\"}]}}",
-     "$.devices.pci_passthrough[0].type: unsupported value \"uio\" (expected vfio)"},
+     "$.devices.pci_passthrough[0].type: unsupported value \"uio\" (expected vfio, gpu or nic)"},
     {"{" BASE ",\"devices\":{\"pci_passthrough\":[{\"bdf\":\"0000:03:20.0\"}]}}",
      "$.devices.pci_passthrough[0].bdf: \"0000:03:20.0\" is not a PCI address"},
     {"{" BASE ",\"devices\":{\"pci_passthrough\":[{\"bdf\":\"zz\"}]}}",

@@ -22,9 +22,9 @@ START_TEST(others_kept_with_cloud_init)
 {
     const char *xml = HEAD "<metadata><app:info xmlns:app='http://example.com/app/1'>"
                            "<app:owner id='7'>ops &amp; dev</app:owner></app:info>"
-                           "<qv:cloud-init " QVNS "><qv:user-data>#cloud-config\n"
+                           "<qv:domain " QVNS "><qv:cloud-init><qv:user-data>#cloud-config\n"
                            "runcmd: [echo, '&lt;hi&gt;']\n</qv:user-data></qv:cloud-init>"
-                           "</metadata>" TAIL;
+                           "</qv:domain></metadata>" TAIL;
     g_autoptr(qv_domain) d = parse_user(xml);
     ck_assert_msg(d != NULL, "%s", qv_last_error()->message);
     ck_assert_ptr_nonnull(d->cloud_init);
@@ -56,28 +56,31 @@ START_TEST(refusals_named)
     static const struct {
         const char *metadata, *needle;
     } cases[] = {
-        {"<qv:cloud-init " QVNS "/>", "needs a <qv:user-data>"},
-        {"<qv:cloud-init " QVNS "><qv:user-data>a</qv:user-data><qv:user-data>b</qv:user-data>"
+        {"<qv:cloud-init/>", "needs a <qv:user-data>"},
+        {"<qv:cloud-init><qv:user-data>a</qv:user-data><qv:user-data>b</qv:user-data>"
          "</qv:cloud-init>",
          "a second <qv:user-data>"},
-        {"<qv:cloud-init " QVNS "><qv:userdata>a</qv:userdata></qv:cloud-init>",
+        {"<qv:cloud-init><qv:userdata>a</qv:userdata></qv:cloud-init>",
          "unknown element <userdata> in <qv:cloud-init>"},
-        {"<qv:cloudinit " QVNS "/>", "unknown element <cloudinit> in qv's namespace"},
-        {"<qv:cloud-init " QVNS "><qv:user-data>x</qv:user-data>"
+        {"<qv:cloudinit/>", "unknown element <cloudinit> in <qv:domain>"},
+        {"<qv:hostdev address='0000:01:00.0' type='gpu'/>",
+         "<qv:hostdev address='0000:01:00.0'> names no <hostdev>"},
+        {"<qv:hostdev address='0000:01:00.0' type='sound'/>", "type"},
+        {"<qv:cloud-init><qv:user-data>x</qv:user-data>"
          "<qv:meta-data>instance-id: i-1\n</qv:meta-data></qv:cloud-init>",
          "meta-data sets instance-id"},
-        {"<qv:cloud-init " QVNS "><qv:user-data>x</qv:user-data>"
+        {"<qv:cloud-init><qv:user-data>x</qv:user-data>"
          "<qv:meta-data>{\"local-hostname\": \"a\"}</qv:meta-data></qv:cloud-init>",
          "meta-data is flow-style YAML or JSON"},
-        {"<qv:cloud-init " QVNS "><qv:user-data>x</qv:user-data>"
+        {"<qv:cloud-init><qv:user-data>x</qv:user-data>"
          "<qv:meta-data>a: 1\n---\nb: 2\n</qv:meta-data></qv:cloud-init>",
          "document marker"},
-        {"<qv:cloud-init " QVNS "><qv:user-data>  \n </qv:user-data></qv:cloud-init>",
+        {"<qv:cloud-init><qv:user-data>  \n </qv:user-data></qv:cloud-init>",
          "user-data is empty"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-        g_autofree char *xml =
-            g_strconcat(HEAD "<metadata>", cases[i].metadata, "</metadata>" TAIL, NULL);
+        g_autofree char *xml = g_strconcat(HEAD "<metadata><qv:domain " QVNS ">", cases[i].metadata,
+                                           "</qv:domain></metadata>" TAIL, NULL);
         g_autoptr(qv_domain) d = parse_user(xml);
         if (d && qv_domain_validate(d) == 0)
             ck_abort_msg("case %zu accepted", i);
@@ -88,9 +91,9 @@ START_TEST(refusals_named)
     GString *big = g_string_new("#cloud-config\n");
     while (big->len <= 256 * 1024)
         g_string_append(big, "# padding padding padding padding padding padding padding\n");
-    g_autofree char *xml = g_strdup_printf(HEAD "<metadata><qv:cloud-init " QVNS
-                                                "><qv:user-data>%s</qv:user-data>"
-                                                "</qv:cloud-init></metadata>" TAIL,
+    g_autofree char *xml = g_strdup_printf(HEAD "<metadata><qv:domain " QVNS
+                                                "><qv:cloud-init><qv:user-data>%s</qv:user-data>"
+                                                "</qv:cloud-init></qv:domain></metadata>" TAIL,
                                            big->str);
     g_string_free(big, TRUE);
     g_autoptr(qv_domain) d = parse_user(xml);
@@ -118,6 +121,32 @@ START_TEST(meta_data_gets_qv_keys)
 }
 END_TEST
 
+/* A <hostdev> given as a gpu: the JSON config's type, <qv:hostdev> in the
+ * XML (wherever <metadata> stands), the same after every trip. */
+START_TEST(hostdev_roles)
+{
+    const char *json = "{\"name\": \"g1\", \"vcpus\": 1, \"memory\": \"64M\", \"devices\": "
+                       "{\"pci_passthrough\": [{\"bdf\": \"0000:01:00.0\", \"type\": \"gpu\"},"
+                       " {\"bdf\": \"02:00.0\", \"type\": \"nic\"}, {\"bdf\": \"03:00.0\"}]}}";
+    g_autoptr(qv_domain) d = qv_domain_parse_json(json);
+    ck_assert_msg(d != NULL, "%s", qv_last_error()->message);
+    g_autofree char *why = conf_check_roundtrip(d);
+    ck_assert_msg(why == NULL, "%s", why);
+    g_autofree char *xml = qv_domain_format_xml(d);
+    ck_assert_msg(strstr(xml, "<qv:hostdev address=\"0000:01:00.0\" type=\"gpu\"/>"), "%s", xml);
+    ck_assert_msg(strstr(xml, "<qv:hostdev address=\"0000:02:00.0\" type=\"nic\"/>"), "%s", xml);
+    ck_assert_ptr_null(strstr(xml, "0000:03:00.0\" type"));
+    g_autoptr(qv_domain) back = parse_user(xml);
+    ck_assert_msg(back != NULL, "%s", qv_last_error()->message);
+    ck_assert_str_eq(((struct qv_hostdev *)g_ptr_array_index(back->hostdevs, 0))->role, "gpu");
+    ck_assert_str_eq(((struct qv_hostdev *)g_ptr_array_index(back->hostdevs, 1))->role, "nic");
+    ck_assert_ptr_null(((struct qv_hostdev *)g_ptr_array_index(back->hostdevs, 2))->role);
+    g_autofree char *json2 = qv_domain_format_json(back);
+    ck_assert_msg(strstr(json2, "\"type\" : \"gpu\""), "%s", json2);
+    ck_assert_msg(strstr(json2, "\"type\" : \"nic\""), "%s", json2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conf_metadata");
@@ -125,6 +154,7 @@ int main(void)
     tcase_add_test(tc, others_kept_with_cloud_init);
     tcase_add_test(tc, refusals_named);
     tcase_add_test(tc, meta_data_gets_qv_keys);
+    tcase_add_test(tc, hostdev_roles);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -365,3 +365,48 @@ def test_damaged_record_is_dropped_with_a_log_line(qemu_cli, tmp_path):
     assert "dropping an unreadable passthrough record" in \
         open(os.path.join(vm_dir, "qv.log")).read()
     assert_host_as_before(h)
+
+
+def define_json(cli, tmp_path, name, *pci):
+    import json as _json
+    cfg = tmp_path / ("%s.json" % name)
+    cfg.write_text(_json.dumps({"name": name, "type": "qemu", "vcpus": 1, "memory": "32M",
+                                "boot": {"machine": "pc"},
+                                "devices": {"pci_passthrough": list(pci)}}))
+    cli.ok("vm", "create", "--config", cfg)
+
+
+def qv_log(tmp_path, name):
+    return "".join(open(p).read() for p in
+                   glob.glob(str(tmp_path / "state" / "**" / name / "qv.log"), recursive=True))
+
+
+def test_gpu_takes_its_audio_function(qemu_cli, tmp_path):
+    h = make_host(tmp_path)
+    define_json(qemu_cli, tmp_path, "g1", {"bdf": "0000:01:00.0", "type": "gpu"})
+    shown = qemu_cli.ok("vm", "show", "g1", "--json").out
+    assert '"type" : "gpu"' in shown, shown
+    xml = qemu_cli.ok("vm", "show", "g1", "--xml").out
+    assert '<qv:hostdev address="0000:01:00.0" type="gpu"/>' in xml, xml
+    assert_valid_domain_xml(xml, tmp_path)
+    with h:
+        r = qemu_cli.fails(1, "vm", "start", "g1", env=env_for(h))
+    assert r.err.startswith("qv: error: QEMU could not start VM 'g1': "), r
+    log = qv_log(tmp_path, "g1")
+    assert ("PCI device 0000:01:00.1: passed through with GPU 0000:01:00.0, its audio "
+            "function") in log, log
+    assert_host_as_before(h)
+    # The definition still lists only what the user gave.
+    assert "0000:01:00.1" not in qemu_cli.ok("vm", "show", "g1", "--json").out
+
+
+@pytest.mark.parametrize("bdf,kind,cls", [("0000:01:00.0", "nic", "0x030000"),
+                                          ("0000:02:00.0", "gpu", "0x020000")])
+def test_kind_must_match_the_class(qemu_cli, tmp_path, bdf, kind, cls):
+    h = make_host(tmp_path)
+    define_json(qemu_cli, tmp_path, "k1", {"bdf": bdf, "type": kind})
+    with h:
+        r = qemu_cli.fails(1, "vm", "start", "k1", env=env_for(h))
+    assert ("PCI device %s is given as a %s but its class is %s" % (bdf, kind, cls)) in r.err, r
+    assert h.events == [], h.events
+    assert_host_as_before(h)
