@@ -103,7 +103,9 @@ JsonObject *qemu_qdev_entry(JsonArray *a, const char *target)
         JsonNode *e = json_array_get_element(a, i);
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
         const char *qdev = qv_json_str(o, "qdev");
-        if (qdev && (strcmp(qdev, exact) == 0 || g_str_has_prefix(qdev, child)))
+        /* A device QEMU found by its id reports just that (ide-hd "hda"). */
+        if (qdev && (strcmp(qdev, exact) == 0 || g_str_has_prefix(qdev, child) ||
+                     strcmp(qdev, target) == 0))
             return o;
     }
     return NULL;
