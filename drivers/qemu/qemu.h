@@ -63,6 +63,9 @@ int qemu_image_format(const char *path, char **format);
 JsonNode *qemu_image_info(const char *path, bool shared);
 /* Create overlay as a qcow2 image on top of base (format detected). */
 int qemu_overlay_create(const char *overlay, const char *base, const char *declared_format);
+/* The same without opening base (of format, virtual size size). */
+int qemu_overlay_create_sized(const char *overlay, const char *base, const char *format,
+                              guint64 size);
 
 /* A TCP port the OS considers free on 127.0.0.1 (bind to 0, read, close). */
 int qemu_free_port(uint16_t *port);

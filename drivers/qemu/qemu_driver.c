@@ -9,7 +9,7 @@
 #include "../../lib/util/fileio.h"
 #include "../../lib/util/json.h"
 #include "../../lib/util/names.h"
-#include "qemu_vm.h"
+#include "qemu_base.h"
 
 static int qemu_open(struct qv_conn *conn)
 {
@@ -22,8 +22,10 @@ static int qemu_open(struct qv_conn *conn)
         return qv_error_set(QV_ERR_URI, "the qemu driver runs VMs on this host only: '%s'",
                             conn->uri_str);
     int rc = proc_kind_dir_ensure(conn->state_dir, QEMU_KIND);
-    if (rc == 0)
+    if (rc == 0) {
         qemu_sweep(conn);
+        qemu_base_sweep(conn->state_dir);
+    }
     return rc;
 }
 
@@ -125,8 +127,7 @@ const char *qemu_emulator_of(const struct qv_domain *def)
 /* Publish a filled temporary directory as VM q, unless its UUID is taken:
  * the check and the rename happen under the driver-wide UUID lock, so two
  * VMs never share one UUID, however many callers race. */
-static int publish_checked(struct qv_conn *conn, struct qemu_vm *q, const char *tmp,
-                           const char *uuid)
+int qemu_vm_publish(struct qv_conn *conn, struct qemu_vm *q, const char *tmp, const char *uuid)
 {
     int fd = qemu_uuid_lock(conn->state_dir);
     if (fd < 0)
@@ -154,7 +155,7 @@ static int define_locked(struct qv_conn *conn, struct qemu_vm *q, const struct q
     g_autofree char *tmp_xml = g_build_filename(tmp, "domain.xml", NULL);
     int rc = qv_file_write_atomic(tmp_xml, xml, strlen(xml), 0600);
     if (rc == 0)
-        rc = publish_checked(conn, q, tmp, def->uuid);
+        rc = qemu_vm_publish(conn, q, tmp, def->uuid);
     if (rc < 0) {
         qv_dir_remove_tree(tmp);
         return rc;
@@ -188,72 +189,6 @@ static int qemu_define(struct qv_conn *conn, const struct qv_domain *def, void *
     return 0;
 }
 
-/* Copy each writable disk into the clone's directory: cp --reflink=auto
- * shares blocks copy-on-write where the filesystem can (btrfs, XFS) and
- * copies them elsewhere. Read-only disks and cdroms are shared. */
-static int clone_disks(struct qemu_vm *dst, const char *tmp, struct qv_domain *def)
-{
-    for (guint i = 0; i < def->disks->len; i++) {
-        struct qv_disk *d = g_ptr_array_index(def->disks, i);
-        if (!d->source || d->readonly || d->device == QV_DISK_CDROM)
-            continue;
-        g_autofree char *base = g_path_get_basename(d->source);
-        const char *dot = strrchr(base, '.');
-        g_autofree char *name = g_strdup_printf("%s%s", d->target, dot ? dot : ".img");
-        /* Copied into the temporary directory, named by where it will be
-         * once that is renamed into place. */
-        char *copy = g_build_filename(dst->dir, name, NULL);
-        g_autofree char *into = g_build_filename(tmp, name, NULL);
-        const char *argv[] = {"cp", "--reflink=auto", "--sparse=always", "--", d->source, into,
-                              NULL};
-        int rc = qemu_run_tool(argv, NULL);
-        if (rc < 0) {
-            g_free(copy);
-            qv_error_prefix("cannot copy disk %s of the source", d->target);
-            return rc;
-        }
-        g_free(d->source);
-        d->source = copy;
-    }
-    return 0;
-}
-
-static int clone_locked(struct qv_conn *conn, struct qemu_vm *src, struct qemu_vm *dst,
-                        const struct qv_domain *newdef)
-{
-    if (qemu_vm_running(src))
-        return qv_error_set(QV_ERR_INVALID_STATE,
-                            "cannot clone VM '%s' while its QEMU runs: its disks would be copied "
-                            "mid-write; stop it first",
-                            src->name);
-    g_autofree char *xml_path = g_build_filename(dst->dir, "domain.xml", NULL);
-    if (g_file_test(xml_path, G_FILE_TEST_EXISTS))
-        return qv_error_set(QV_ERR_EXISTS, "VM '%s' already exists on %s", dst->name,
-                            conn->uri_str);
-    g_autoptr(qv_domain) def = qv_domain_copy(newdef);
-    g_autofree char *tmp = qemu_tmp_dir(dst);
-    if (!tmp)
-        return qv_error_code();
-    int rc = clone_disks(dst, tmp, def);
-    if (rc == 0)
-        rc = qemu_snapshot_copy_records(src, tmp);
-    g_autofree char *xml = rc == 0 ? qv_domain_format_xml(def) : NULL;
-    if (rc == 0 && !xml)
-        rc = qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
-    g_autofree char *tmp_xml = g_build_filename(tmp, "domain.xml", NULL);
-    if (rc == 0)
-        rc = qv_file_write_atomic(tmp_xml, xml, strlen(xml), 0600);
-    if (rc == 0)
-        rc = publish_checked(conn, dst, tmp, def->uuid);
-    if (rc < 0) {
-        qv_dir_remove_tree(tmp);
-        qv_error_prefix("cannot clone VM '%s' as '%s'", src->name, dst->name);
-        return rc;
-    }
-    proc_log(dst->dir, "cloned from %s", src->name);
-    return 0;
-}
-
 static int qemu_clone(struct vm *src_vm, const struct qv_domain *newdef, void **priv)
 {
     struct qemu_vm *src = qemu_vm_of(src_vm);
@@ -262,7 +197,7 @@ static int qemu_clone(struct vm *src_vm, const struct qv_domain *newdef, void **
     if (rc == 0) {
         rc = qemu_vm_lock(dst, QEMU_QMP_TIMEOUT_MS);
         if (rc == 0) {
-            rc = clone_locked(src_vm->conn, src, dst, newdef);
+            rc = qemu_clone_locked(src_vm->conn, src, dst, newdef);
             qemu_vm_unlock(dst);
         }
         qemu_vm_unlock(src);

@@ -12,7 +12,7 @@
 #include "../../lib/util/error.h"
 #include "../../lib/util/fileio.h"
 #include "../../lib/util/json.h"
-#include "qemu_vm.h"
+#include "qemu_base.h"
 
 #define QEMU_TERM_WAIT_MS 5000
 
@@ -204,6 +204,9 @@ int qemu_vm_destroy(struct vm *vm)
      * temporary the next connection sweeps, never a VM missing files. */
     if (rc == 0)
         rc = qemu_dir_discard(q, q->dir);
+    /* The bases only this VM read through go with it. */
+    if (rc == 0)
+        qemu_base_release(q->state_dir);
     /* The lock file stays: a caller waiting on it must keep sharing it with
      * whoever defines a VM of this name next. Waiters then find no VM. */
     qemu_vm_unlock(q);

@@ -16,7 +16,7 @@
 #include "../../lib/util/error.h"
 #include "../../lib/util/fileio.h"
 #include "../../lib/util/json.h"
-#include "qemu_vm.h"
+#include "qemu_base.h"
 
 #define SNAP_TIMEOUT_MS 120000
 
@@ -163,6 +163,20 @@ static int file_tags(const char *file, GHashTable *tags)
     return 0;
 }
 
+/* The files among files that hold tag name: a snapshot taken before a
+ * clone is in the shared base instead, which stays as it is (the clone
+ * reads it), so deleting it removes its record only. */
+static GPtrArray *holding(GPtrArray *files, const char *name)
+{
+    for (guint i = files->len; i-- > 0;) {
+        g_autoptr(GHashTable) t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        if (file_tags(g_ptr_array_index(files, i), t) == 0 && !g_hash_table_contains(t, name))
+            g_ptr_array_remove_index(files, i);
+        qv_reset_error();
+    }
+    return files;
+}
+
 /* Remove every tag called name (qcow2 allows duplicates), from QEMU when it
  * runs, else from the files. Errors are left to the next reconcile. */
 static void drop_tags(struct qemu_vm *q, struct qmp *m, GPtrArray *files, const char *name)
@@ -206,6 +220,12 @@ static void reconcile(struct qemu_vm *q, const struct qv_domain *def)
         g_hash_table_iter_init(&it, t);
         while (g_hash_table_iter_next(&it, &k, NULL))
             g_hash_table_add(names, g_strdup(k));
+        /* Snapshots taken before a clone are in the shared base under the
+         * disk: they count as on it, but a tag there is never dropped. */
+        if (qemu_base_tags_below(q->state_dir, g_ptr_array_index(files, i), t) < 0) {
+            qv_reset_error();
+            return;
+        }
     }
     g_autofree char *dir = g_build_filename(q->dir, "snapshots", NULL);
     g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
@@ -246,36 +266,6 @@ static void reconcile(struct qemu_vm *q, const struct qv_domain *def)
                                                : "a record whose tag a disk lacks");
     }
     qmp_close(m);
-}
-
-int qemu_snapshot_copy_records(struct qemu_vm *src, const char *dst_dir)
-{
-    g_autofree char *from = g_build_filename(src->dir, "snapshots", NULL);
-    g_autofree char *to = g_build_filename(dst_dir, "snapshots", NULL);
-    g_autoptr(GDir) d = g_dir_open(from, 0, NULL);
-    const char *e;
-    while (d && (e = g_dir_read_name(d))) {
-        if (!g_str_has_suffix(e, ".json") || e[0] == '.')
-            continue;
-        g_autofree char *name = g_strndup(e, strlen(e) - 5);
-        struct snap_meta meta;
-        if (read_meta(src, name, &meta) < 0 || meta.phase != SNAP_READY) {
-            qv_reset_error();
-            continue;
-        }
-        g_autofree char *in = g_build_filename(from, e, NULL);
-        g_autofree char *out = g_build_filename(to, e, NULL);
-        g_autofree char *text = NULL;
-        size_t len = 0;
-        int rc = qv_dir_ensure(to, 0700);
-        if (rc == 0)
-            rc = qv_file_read_text(in, QV_JSON_MAX_BYTES, &text, &len);
-        if (rc == 0)
-            rc = qv_file_write_atomic(out, text, len, 0600);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
 }
 
 static int run_state(struct qmp *m, enum vm_state *st)
@@ -329,8 +319,14 @@ static int create_locked(struct qemu_vm *q, const char *name, unsigned flags)
                 const struct qv_disk *d = g_ptr_array_index(def->disks, i);
                 if (d->readonly || d->device == QV_DISK_CDROM)
                     continue;
+                /* The disk's active node: after a live clone, its overlay's. */
+                g_autofree char *node = qemu_block_lookup(m, d->target, "node-name");
+                if (!node) {
+                    rc = qv_error_code();
+                    break;
+                }
                 g_autofree char *args =
-                    g_strdup_printf("{\"device\": \"disk%u\", \"name\": \"%s\"}", i, name);
+                    g_strdup_printf("{\"device\": \"%s\", \"name\": \"%s\"}", node, name);
                 rc = qmp_command_json(m, "blockdev-snapshot-internal-sync", args, NULL,
                                       SNAP_TIMEOUT_MS);
             }
@@ -373,6 +369,18 @@ static int restore_locked(struct vm *vm, struct qemu_vm *q, const char *name)
     int rc = read_ready_meta(q, name, &meta);
     if (rc < 0)
         return rc;
+    /* One taken before a clone is restored in a private copy of the shared
+     * base that holds it (qemu_clone.c). */
+    if (!(meta.disk_only && qemu_vm_running(q))) {
+        rc = qemu_clone_unshare(vm, q, name);
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            qv_domain_free(def);
+            if (!(def = qemu_vm_load_def(q)))
+                return qv_error_code();
+        }
+    }
     g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
     rc = snapshot_disks(q, def, files);
     if (rc < 0)
@@ -436,7 +444,7 @@ static int delete_locked(struct qemu_vm *q, const char *name)
         rc = hmp(q, m, line);
         qmp_close(m);
     } else {
-        rc = qemu_img_snapshot(files, "-d", name);
+        rc = qemu_img_snapshot(holding(files, name), "-d", name);
     }
     if (rc < 0) {
         qv_error_prefix("cannot delete snapshot '%s' of VM '%s'", name, q->name);

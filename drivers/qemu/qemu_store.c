@@ -17,7 +17,7 @@
 #include "../../lib/util/fileio.h"
 #include "../../lib/util/lock.h"
 #include "../../lib/util/names.h"
-#include "qemu_vm.h"
+#include "qemu_base.h"
 
 #define TMP_PREFIX ".tmp-"
 #define TMP_SUFFIX_LEN 7 /* "-XXXXXX" */
@@ -98,7 +98,7 @@ void qemu_uuid_unlock(int fd)
 }
 
 /* The stored <uuid> of VM dir/domain.xml, without parsing the rest. */
-static char *stored_uuid(const char *dir)
+char *qemu_stored_uuid(const char *dir)
 {
     g_autofree char *path = g_build_filename(dir, "domain.xml", NULL);
     g_autofree char *xml = NULL;
@@ -125,7 +125,7 @@ int qemu_uuid_check(const char *state_dir, const char *uuid, const char *name)
         if (e[0] == '.' || strcmp(e, name) == 0)
             continue;
         g_autofree char *dir = g_build_filename(kind, e, NULL);
-        g_autofree char *other = stored_uuid(dir);
+        g_autofree char *other = qemu_stored_uuid(dir);
         if (other && g_ascii_strcasecmp(other, uuid) == 0)
             return qv_error_set(QV_ERR_EXISTS,
                                 "cannot define VM '%s': VM '%s' already has UUID %s", name, e,

@@ -65,6 +65,28 @@ int qemu_image_format(const char *path, char **format)
     return 0;
 }
 
+/* qemu-img create argv[] (ending in the output file, then NULL) into a
+ * temporary beside overlay, renamed into place when done: a start takes
+ * any file at `overlay` for a finished overlay, so an interrupted creation
+ * must not leave a partial one there. */
+static int create_in_place(const char *overlay, const char **argv, int out_index)
+{
+    g_autofree char *dir = g_path_get_dirname(overlay);
+    g_autofree char *name = g_path_get_basename(overlay);
+    g_autofree char *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, name);
+    int fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot create overlay '%s'", overlay);
+    close(fd);
+    argv[out_index] = tmp;
+    int rc = qemu_run_tool(argv, NULL);
+    if (rc == 0 && rename(tmp, overlay) < 0)
+        rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot rename '%s' to '%s'", tmp, overlay);
+    if (rc < 0)
+        unlink(tmp);
+    return rc;
+}
+
 int qemu_overlay_create(const char *overlay, const char *base, const char *declared_format)
 {
     g_autofree char *format = NULL;
@@ -77,27 +99,27 @@ int qemu_overlay_create(const char *overlay, const char *base, const char *decla
         return qv_error_set(QV_ERR_INVALID_ARG,
                             "base image '%s' is declared %s but qemu-img reports %s", base,
                             declared_format, format);
-    /* qemu-img writes under a temporary name renamed into place when done:
-     * the next start takes any file at `overlay` for a finished overlay, so
-     * an interrupted creation must not leave a partial one there. */
-    g_autofree char *dir = g_path_get_dirname(overlay);
-    g_autofree char *name = g_path_get_basename(overlay);
-    g_autofree char *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, name);
-    int fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return qv_error_set_errno(QV_ERR_IO, errno, "cannot create overlay '%s'", overlay);
-    close(fd);
     /* An absolute backing path, so the overlay works from any directory. */
     g_autofree char *abs = g_canonicalize_filename(base, NULL);
     const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F",
-                          format,     "-b",     abs,  "--", tmp, NULL};
-    rc = qemu_run_tool(argv, NULL);
-    if (rc == 0 && rename(tmp, overlay) < 0)
-        rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot rename '%s' to '%s'", tmp, overlay);
-    if (rc < 0) {
-        unlink(tmp);
+                          format,     "-b",     abs,  "--", NULL,    NULL};
+    rc = create_in_place(overlay, argv, 10);
+    if (rc < 0)
         qv_error_prefix("cannot create overlay '%s' on '%s'", overlay, base);
-    }
+    return rc;
+}
+
+int qemu_overlay_create_sized(const char *overlay, const char *base, const char *format,
+                              guint64 size)
+{
+    /* -u: base is not opened (a running QEMU may hold its write lock). */
+    g_autofree char *abs = g_canonicalize_filename(base, NULL);
+    g_autofree char *sz = g_strdup_printf("%" G_GUINT64_FORMAT, size);
+    const char *argv[] = {"qemu-img", "create", "-q", "-u", "-f", "qcow2", "-F",
+                          format,     "-b",     abs,  "--", NULL, sz,      NULL};
+    int rc = create_in_place(overlay, argv, 11);
+    if (rc < 0)
+        qv_error_prefix("cannot create overlay '%s' on '%s'", overlay, base);
     return rc;
 }
 

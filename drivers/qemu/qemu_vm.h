@@ -138,8 +138,5 @@ int qemu_snapshot_create(struct vm *vm, const char *name, unsigned flags);
 int qemu_snapshot_restore(struct vm *vm, const char *name);
 int qemu_snapshot_delete(struct vm *vm, const char *name);
 int qemu_snapshot_list(struct vm *vm, struct snapshot_info **list, size_t *count);
-/* Copy src's complete snapshot records into dst_dir/snapshots: a clone's
- * disks carry the tags, so it starts with all of the snapshots. */
-int qemu_snapshot_copy_records(struct qemu_vm *src, const char *dst_dir);
 
 #endif
