@@ -274,13 +274,14 @@ int cli_cmd_vm_stop(struct cli *cli, int argc, char **argv)
 
 static const char clone_help[] =
     "Usage: qv vm clone NAME --name NEW\n"
+    "       qv vm clone NAME NEW\n"
     "\n"
     "Define a copy of VM NAME called NEW, with a new UUID, new NIC MAC\n"
-    "addresses and copy-on-write copies of its disks. The copy is created,\n"
-    "not started. Prints the new name and UUID.\n"
+    "addresses and copy-on-write copies of its disks. NAME may be running.\n"
+    "The copy is created, not started. Prints the new name and UUID.\n"
     "\n"
     "Options:\n"
-    "  --name NEW   the copy's name\n"
+    "  --name NEW   the copy's name (or give it after NAME)\n"
     "  -h, --help   print this help and exit\n";
 
 int cli_cmd_vm_clone(struct cli *cli, int argc, char **argv)
@@ -298,8 +299,13 @@ int cli_cmd_vm_clone(struct cli *cli, int argc, char **argv)
     if (c < 0)
         return a.exit_code;
     char **pos;
-    if (cli_positionals(&a, 1, 1, "NAME", &pos) < 0)
+    int n = cli_positionals(&a, 1, 2, "NAME", &pos);
+    if (n < 0)
         return CLI_EXIT_USAGE;
+    if (n == 2 && new_name)
+        return cli_usage_error(&a, "NEW given twice ('%s' and --name %s)", pos[1], new_name);
+    if (n == 2)
+        new_name = pos[1];
     if (!new_name)
         return cli_usage_error(&a, "missing --name NEW");
     struct vm *vm = cli_lookup(cli, pos[0]);

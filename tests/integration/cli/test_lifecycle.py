@@ -182,6 +182,9 @@ def test_clone(cli, tmp_path):
     assert rows["web02"]["STATE"] == "created"
     assert rows["web02"]["VCPUS"] == "2"
     assert rows["web01"]["STATE"] == "running"
+    # The new name may also follow the source's.
+    r = cli.ok("vm", "clone", "web01", "web03")
+    assert r.out.startswith("Cloned VM 'web01' to 'web03' (uuid "), r
     cli.ok("vm", "destroy", "web01")
     cli.ok("vm", "start", "web02")
     assert_valid_domain_xml(cli.ok("vm", "show", "web02", "--xml").out, tmp_path)

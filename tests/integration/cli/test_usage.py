@@ -145,6 +145,8 @@ def test_snapshot_needs_name(sub):
 
 def test_clone_needs_new_name():
     assert "missing --name NEW" in usage("vm", "clone", "web01")
+    assert "NEW given twice" in usage("vm", "clone", "web01", "web02", "--name", "web03")
+    assert "unexpected argument 'x'" in usage("vm", "clone", "web01", "web02", "x")
 
 
 def test_run_arguments():
