@@ -378,6 +378,55 @@ START_TEST(running_clone_switches_live)
 }
 END_TEST
 
+/* A kill between writing the source's definition and QEMU's switch leaves
+ * QEMU on the old file while the definition names the overlay over it: the
+ * data is where both say, and the next clone asks for a restart rather
+ * than freeze a file QEMU still writes. */
+START_TEST(interrupted_live_switch_is_refused_until_restart)
+{
+    g_autofree char *disk = new_disk("half", "64M");
+    io_write(disk, 0xaa, "0");
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define_on_bus(c, "h-src", disk, "hda", "ide");
+    OK(vm_start(vm));
+    g_autofree char *top = g_build_filename(root, "qemu", "h-src", "hda-killed.qcow2", NULL);
+    const char *mk[] = {"qemu-img", "create", "-q", "-u", "-f",  "qcow2", "-F",
+                        "qcow2",    "-b",     disk, top,  "64M", NULL};
+    tool(mk);
+    g_autofree char *path = g_build_filename(root, "qemu", "h-src", "domain.xml", NULL);
+    g_autofree char *xml = NULL;
+    ck_assert(g_file_get_contents(path, &xml, NULL, NULL));
+    g_autofree char *from = g_strdup_printf("<source file=\"%s\"/>", disk);
+    g_autofree char *to =
+        g_strdup_printf("<source file=\"%s\"/><backingStore type=\"file\"><format type=\"qcow2\"/>"
+                        "<source file=\"%s\"/></backingStore>",
+                        top, disk);
+    ck_assert_ptr_nonnull(strstr(xml, from));
+    g_auto(GStrv) parts = g_strsplit(xml, from, 2);
+    g_autofree char *edited = g_strjoin(to, parts[0], parts[1], NULL);
+    OK(qv_file_write_atomic(path, edited, strlen(edited), 0600));
+
+    ck_assert_ptr_null(vm_clone(vm, "h-dst"));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_INVALID_STATE);
+    ck_assert_msg(strstr(qv_last_error()->message, "restart the VM first"), "%s",
+                  qv_last_error()->message);
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    g_autoptr(GHashTable) b = bases();
+    ck_assert_uint_eq(g_hash_table_size(b), 0);
+
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    OK(vm_start(vm));
+    struct vm *cl = vm_clone(vm, "h-dst");
+    ck_assert_msg(cl != NULL, "%s", qv_last_error()->message);
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    g_autofree char *src_top = disk_of(vm);
+    g_autofree char *dst_top = disk_of(cl);
+    ck_assert(io_reads(src_top, 0xaa, "0"));
+    ck_assert(io_reads(dst_top, 0xaa, "0"));
+    qv_close(c);
+}
+END_TEST
+
 START_TEST(clone_gets_nvram_and_cloud_init)
 {
     struct qv_conn *c = qv_connect(uri);
@@ -433,6 +482,7 @@ int main(void)
     tcase_add_test(tc, stopped_clone_shares_a_base);
     tcase_add_test(tc, owned_base_lives_until_its_last_user);
     tcase_add_test(tc, running_clone_switches_live);
+    tcase_add_test(tc, interrupted_live_switch_is_refused_until_restart);
     tcase_add_test(tc, clone_gets_nvram_and_cloud_init);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
