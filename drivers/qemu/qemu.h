@@ -47,6 +47,10 @@ int qemu_serial_of(const struct qv_domain *def, const struct qv_chardev **out);
  * given), which only the running QEMU can name. */
 char *qemu_console_endpoint_of(const struct qv_domain *def, const char *dir);
 
+/* Whether def's VM has a balloon device: the qemu driver adds a virtio one
+ * unless the definition says <memballoon model='none'/>. */
+bool qemu_has_balloon(const struct qv_domain *def);
+
 /* "a,b" as a QEMU option value: commas doubled. */
 char *qemu_opt_escape(const char *s);
 /* The index a target name stands for: vda -> 0, sdb -> 1, hdaa -> 26; -1

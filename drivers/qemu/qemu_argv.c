@@ -211,8 +211,14 @@ static char *mem_size(uint64_t kib)
 static int add_memory(struct qemu_argv *v)
 {
     const struct qv_domain *def = v->def;
-    if (def->current_memory_kib && def->current_memory_kib != def->memory_kib)
-        return qemu_argv_unsupported(v, "<currentMemory> below <memory> (ballooning)");
+    /* The balloon is inflated to <currentMemory> once QEMU runs
+     * (qemu_balloon_apply). */
+    if (def->current_memory_kib && def->current_memory_kib != def->memory_kib &&
+        !qemu_has_balloon(def))
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s': <currentMemory> below <memory> needs a balloon, and "
+                            "<memballoon model='none'/> removes it",
+                            def->name);
     g_autofree char *size = mem_size(def->memory_kib);
     qemu_argv_add(v, "-m");
     qemu_argv_addf(v, "size=%s", size);
@@ -464,6 +470,8 @@ char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
         rc = add_chardevs(&v);
     if (rc == 0)
         rc = qemu_argv_add_devices(&v);
+    if (rc == 0)
+        rc = qemu_argv_add_balloon(&v);
     if (rc == 0 && l->paused)
         qemu_argv_add(&v, "-S");
     if (rc == 0 && l->daemonize) {

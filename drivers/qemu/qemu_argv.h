@@ -39,5 +39,9 @@ int qemu_argv_add_devices(struct qemu_argv *v);
 /* <clock>, <pm> and the libvirt devices qv keeps as written
  * (qemu_argv_libvirt.c); refuses, naming it, what QEMU cannot be given. */
 int qemu_argv_add_libvirt(struct qemu_argv *v);
+/* The virtio balloon every VM gets unless its <memballoon model='none'/>
+ * says otherwise; a written <memballoon> is placed by
+ * qemu_argv_add_libvirt(), so there is only ever one. */
+int qemu_argv_add_balloon(struct qemu_argv *v);
 
 #endif

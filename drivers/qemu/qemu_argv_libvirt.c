@@ -1,6 +1,8 @@
 /* What `virsh dumpxml` always writes, as QEMU 7.2 arguments: <clock> and
  * its timers, <pm>, <features><pae/>, and the devices qv keeps as libvirt
  * wrote them (def->kept): controllers, inputs, memballoon, audio, video.
+ * Without a <memballoon> the VM gets a virtio balloon all the same, as
+ * libvirt gives one (qemu_argv_add_balloon); model='none' leaves it out.
  * Devices QEMU creates by itself on pc and q35 (the PCI root, the i8042's
  * PS/2 mouse and keyboard, the IDE or SATA controller) are honoured by
  * being there; the rest become -device arguments at the PCI address the
@@ -194,16 +196,71 @@ static int input(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
                        "keyboard");
 }
 
+/* The one balloon device: a kept <memballoon> (with its address) here, or
+ * the default one qemu_argv_add_balloon() adds. */
 static int memballoon(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
 {
     static const char *const known[] = {"address", "alias", NULL};
     if (other_child(n, known))
         return refuse_kept(v, k, "a child element the qemu driver does not pass on");
+    for (const xmlAttr *a = n->properties; a; a = a->next)
+        if (a->ns || (strcmp((const char *)a->name, "model") != 0 &&
+                      strcmp((const char *)a->name, "autodeflate") != 0 &&
+                      strcmp((const char *)a->name, "freePageReporting") != 0))
+            return refuse_kept(v, k, "an attribute the qemu driver does not pass on");
     if (prop_is(n, "model", "none"))
         return 0;
     if (!prop_is(n, "model", "virtio"))
         return refuse_kept(v, k, "memballoon models supported: virtio, none");
-    return add_placed(v, k, n, "virtio-balloon-pci,id=balloon0");
+    GString *dev = g_string_new("virtio-balloon-pci,id=balloon0");
+    static const char *const onoff[][2] = {{"autodeflate", "deflate-on-oom"},
+                                           {"freePageReporting", "free-page-reporting"}};
+    for (size_t i = 0; i < G_N_ELEMENTS(onoff); i++) {
+        g_autofree char *val = prop(n, onoff[i][0]);
+        if (val && strcmp(val, "on") && strcmp(val, "off")) {
+            g_string_free(dev, TRUE);
+            return refuse_kept(v, k, "autodeflate= and freePageReporting= take on or off");
+        }
+        if (val)
+            g_string_append_printf(dev, ",%s=%s", onoff[i][1], val);
+    }
+    int rc = add_placed(v, k, n, dev->str);
+    g_string_free(dev, TRUE);
+    return rc;
+}
+
+/* The definition's <memballoon>, kept as libvirt wrote it, or NULL. */
+static const struct qv_kept *kept_balloon(const struct qv_domain *def)
+{
+    for (guint i = 0; i < def->kept->len; i++) {
+        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
+        if (strcmp(k->name, "memballoon") == 0 && strcmp(k->parent, "devices") == 0)
+            return k;
+    }
+    return NULL;
+}
+
+bool qemu_has_balloon(const struct qv_domain *def)
+{
+    const struct qv_kept *k = kept_balloon(def);
+    if (!k)
+        return true;
+    xmlDoc *doc = qv_conf_xml_read(k->xml, "kept XML");
+    if (!doc) {
+        qv_reset_error(); /* the argv refuses it, naming its line */
+        return true;
+    }
+    bool none = prop_is(xmlDocGetRootElement(doc), "model", "none");
+    xmlFreeDoc(doc);
+    return !none;
+}
+
+int qemu_argv_add_balloon(struct qemu_argv *v)
+{
+    /* A written one was placed with the other kept devices. */
+    if (!kept_balloon(v->def))
+        qemu_argv_add2(v, "-device", "virtio-balloon-pci,id=balloon0");
+    return 0;
 }
 
 static int video(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)

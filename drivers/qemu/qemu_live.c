@@ -1,5 +1,6 @@
 /* vm_get_live_settings() for a running QEMU: what is in force, read back
- * from the vCPU threads' affinity, QEMU's query-block and the VM's cgroup,
+ * from the vCPU threads' affinity, QEMU's query-block and query-balloon and
+ * the VM's cgroup,
  * so that a change made behind libqv's back (taskset, another QMP client)
  * shows. QMP replies are peer input: a malformed one is an error naming
  * what is wrong. */
@@ -103,6 +104,35 @@ static int live_vnc(struct qemu_vm *q, struct qmp *m, const struct qv_domain *de
     return rc;
 }
 
+/* The balloon's actual size (what the guest has now, which trails the
+ * target while the guest gives memory back); absent without a balloon. */
+static int live_balloon(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def, GArray *out)
+{
+    if (!qemu_has_balloon(def))
+        return 0;
+    JsonNode *ret = NULL;
+    if (qmp_command(m, "query-balloon", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0) {
+        /* QEMU's refusal ("No balloon device has been activated") means
+         * there is none in force; a broken monitor is an error. */
+        int code = qv_error_code();
+        if (code != QV_ERR_CONNECT && code != QV_ERR_TIMEOUT && code != QV_ERR_PROTOCOL) {
+            qv_reset_error();
+            return 0;
+        }
+        qv_error_prefix("cannot read the balloon of VM '%s'", q->name);
+        return code;
+    }
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
+    gint64 actual = qv_json_int(o, "actual", -1);
+    json_node_unref(ret);
+    if (actual < 0)
+        return qv_error_set(QV_ERR_PROTOCOL,
+                            "VM '%s': QEMU's query-balloon reply is malformed: no 'actual' size",
+                            q->name);
+    qv_stats_uint(out, (uint64_t)actual / 1024, "balloon.current");
+    return 0;
+}
+
 /* The CPU limit files of the VM's cgroup as they read now; only from a
  * recorded path that is a qv group (runtime.json can be edited). */
 static void live_cgroup(struct qemu_vm *q, const char *recorded, GArray *out)
@@ -147,6 +177,8 @@ int qemu_vm_live(struct vm *vm, const struct qv_domain *def, GArray *out)
         rc = live_iotune(q, m, def, out);
     if (rc == 0)
         rc = live_vnc(q, m, def, out);
+    if (rc == 0)
+        rc = live_balloon(q, m, def, out);
     qmp_close(m);
     if (rc == 0)
         live_cgroup(q, cgroup, out);

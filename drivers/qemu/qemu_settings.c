@@ -1,6 +1,7 @@
 /* Settings: CPU pinning applied to QEMU's vCPU threads, disk I/O limits
  * applied with block_set_io_throttle and the CPU weight and cap through the
- * VM's cgroup (at start, before the guest runs, and live), disks and NICs
+ * VM's cgroup (at start, before the guest runs, and live), the memory
+ * through the balloon (qemu_balloon.c), disks and NICs
  * hot-plugged (qemu_hotplug.c), and definition changes while the VM is
  * down. */
 #define _GNU_SOURCE
@@ -214,7 +215,7 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
     bool cpu_limit = set->kind == QV_SET_CPU_WEIGHT || set->kind == QV_SET_CPU_CAP;
     bool device = set->kind >= QV_SET_ATTACH_DISK && set->kind <= QV_SET_DETACH_HOSTDEV;
     if (live && set->kind != QV_SET_CPU_PIN && set->kind != QV_SET_IO_LIMIT && !cpu_limit &&
-        !device && set->kind != QV_SET_VCPUS)
+        !device && set->kind != QV_SET_VCPUS && set->kind != QV_SET_MEMORY)
         return qv_error_set(QV_ERR_UNSUPPORTED,
                             "the qemu driver cannot change this setting of VM '%s' while it runs; "
                             "stop it first",
@@ -252,6 +253,10 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
             return rc;
     } else if (live && device) {
         rc = qemu_hotplug(q, before, def, set);
+        if (rc < 0)
+            return rc;
+    } else if (live && set->kind == QV_SET_MEMORY) {
+        rc = qemu_balloon_live(q, def);
         if (rc < 0)
             return rc;
     } else if (live && cpu_limit) {

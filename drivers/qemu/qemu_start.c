@@ -269,6 +269,8 @@ static int start_locked(struct qemu_vm *q)
     if (rc == 0)
         rc = qemu_apply_iotune(q, m, def);
     if (rc == 0)
+        rc = qemu_balloon_apply(q, m, def);
+    if (rc == 0)
         rc = qmp_command(m, "cont", NULL, NULL, QEMU_QMP_TIMEOUT_MS);
     qmp_close(m);
     if (rc < 0) {

@@ -108,6 +108,11 @@ int qemu_io_throttle(struct qemu_vm *q, struct qmp *m, const struct qv_disk *d);
 /* Apply the disks' <iotune> limits (QEMU running). */
 int qemu_apply_iotune(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def);
 int qemu_vm_set(struct vm *vm, const struct qv_setting *set);
+/* The balloon (qemu_balloon.c): at start, inflate it to <currentMemory>
+ * when that is below <memory>; live, move it to def's current memory
+ * (refused when the VM has no balloon). */
+int qemu_balloon_apply(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def);
+int qemu_balloon_live(struct qemu_vm *q, const struct qv_domain *def);
 /* The CPU weight and cap (<cputune> shares/quota) through the VM's own
  * cgroup: at start, into rt->cgroup, before the guest runs; live, creating
  * the group if the VM started without one. */

@@ -270,6 +270,8 @@ void vm_stats_free(struct vm_stat *stats, size_t count);
  *   block.N.bytes_sec       I/O limit in force, bytes/s (0: none)
  *   block.N.iops_sec        I/O limit in force, operations/s (0: none)
  *   vnc.address             where its VNC server listens ("127.0.0.1:5900"), when it has one
+ *   balloon.current         memory the guest has now through its balloon,
+ *                           KiB (absent without a balloon)
  *   cgroup.path             the VM's cgroup (string), when it has one
  *   cgroup.FILE             the text of each CPU limit file there
  *                           ("cpu.shares", "cpu.max", ...; string)

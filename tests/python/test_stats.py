@@ -163,6 +163,13 @@ def test_qemu_live_settings_from_threads_and_qmp(fake):
     assert vm.live_settings() == {
         "vcpu.0.cpus": _cpuset(os.sched_getaffinity(pid)),
         "block.0.name": "vda", "block.0.bytes_sec": 1000, "block.0.iops_sec": 0}
+    # The balloon's actual size once QEMU has one (the fake starts without).
+    f.replies["query-balloon"] = {"actual": 48 * 1024 * 1024}
+    assert vm.live_settings()["balloon.current"] == 48 * 1024
+    f.replies["query-balloon"] = {"actual": "lots"}
+    with pytest.raises(qv.ProtocolError) as e:
+        vm.live_settings()
+    assert "query-balloon reply is malformed: no 'actual' size" in str(e.value)
 
 
 def _cpuset(cpus):

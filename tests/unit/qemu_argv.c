@@ -180,8 +180,10 @@ START_TEST(minimal_golden)
                           "socket,id=qmp-status,path=/run/v,,m/status.sock,server=on,wait=off",
                           "-mon", "chardev=qmp-status,mode=control", "-chardev",
                           "pty,id=serial0,logfile=/run/v,,m/console.log,logappend=on", "-serial",
-                          "chardev:serial0", "-display", "none", "-S", "-daemonize", "-pidfile",
-                          "/run/v,m/qemu.pid", NULL};
+                          "chardev:serial0", "-display", "none",
+                          /* The balloon libvirt would add too. */
+                          "-device", "virtio-balloon-pci,id=balloon0", "-S", "-daemonize",
+                          "-pidfile", "/run/v,m/qemu.pid", NULL};
     g_autofree char *got = g_strjoinv("\n", argv);
     g_autofree char *exp = g_strjoinv("\n", (char **)want);
     ck_assert_str_eq(got, exp);
@@ -720,6 +722,50 @@ START_TEST(refused_elements)
 }
 END_TEST
 
+static int count_value(char **argv, const char *prefix)
+{
+    int n = 0;
+    for (char **a = argv; *a; a++)
+        n += g_str_has_prefix(*a, prefix);
+    return n;
+}
+
+START_TEST(memballoon_default_written_none)
+{
+    struct qemu_launch l = launch_for(tmp);
+    /* Implied, as libvirt implies it; <currentMemory> is then honoured. */
+    char **argv = build(HEAD MEM "<currentMemory unit='MiB'>32</currentMemory>"
+                                 "<os><type arch='x86_64'>hvm</type></os></domain>",
+                        &l);
+    has(argv, "-device", "virtio-balloon-pci,id=balloon0");
+    ck_assert_int_eq(count_value(argv, "virtio-balloon"), 1);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+    /* A written one keeps its address and options, and is the only one. */
+    argv = build(HEAD MEM "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+                          "<memballoon model='virtio' autodeflate='on'><address type='pci' "
+                          "domain='0x0000' bus='0x00' slot='0x07' function='0x0'/></memballoon>"
+                          "</devices></domain>",
+                 &l);
+    has(argv, "-device", "virtio-balloon-pci,id=balloon0,deflate-on-oom=on,bus=pci.0,addr=0x7");
+    ck_assert_int_eq(count_value(argv, "virtio-balloon"), 1);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+    argv = build(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                          "<memballoon model='none'/></devices></domain>",
+                 &l);
+    ck_assert_int_eq(count_value(argv, "virtio-balloon"), 0);
+    g_strfreev(argv);
+    build_fails(HEAD MEM "<currentMemory unit='MiB'>32</currentMemory>"
+                         "<os><type arch='x86_64'>hvm</type></os><devices>"
+                         "<memballoon model='none'/></devices></domain>",
+                QV_ERR_UNSUPPORTED, "<currentMemory> below <memory> needs a balloon");
+    build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                         "<memballoon model='virtio' autodeflate='maybe'/></devices></domain>",
+                QV_ERR_UNSUPPORTED, "take on or off");
+}
+END_TEST
+
 START_TEST(helpers)
 {
     ck_assert_int_eq(qemu_disk_index("vda"), 0);
@@ -788,5 +834,6 @@ int main(int argc, char **argv)
     tcase_add_test(tc, refused_elements);
     tcase_add_test(tc, libvirt_clock_pm_cpu);
     tcase_add_test(tc, helpers);
+    tcase_add_test(tc, memballoon_default_written_none);
     return run(tc);
 }

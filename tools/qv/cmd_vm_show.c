@@ -17,8 +17,8 @@ static const char show_help[] =
     "it is in it), vCPUs, memory, the guest's exit status once it has stopped,\n"
     "CPU weight and cap, the numbers of disks, NICs and snapshots. On a running\n"
     "VM it adds what is in force, read back from the VM rather than its\n"
-    "definition: each vCPU thread's CPUs, each disk's I/O limits, the CPU\n"
-    "limit files of its cgroup.\n"
+    "definition: each vCPU thread's CPUs, each disk's I/O limits, the memory\n"
+    "the guest has through its balloon, the CPU limit files of its cgroup.\n"
     "\n"
     "Options:\n"
     "  --xml       print the definition as libvirt domain XML\n"
@@ -103,6 +103,8 @@ static void show_live(GHashTable *live)
     }
     if ((v = g_hash_table_lookup(live, "vnc.address")))
         printf("  %-13s %s\n", "VNC:", v);
+    if ((v = g_hash_table_lookup(live, "balloon.current")))
+        printf("  %-13s %s KiB (balloon)\n", "Memory:", v);
     const char *cg = g_hash_table_lookup(live, "cgroup.path");
     if (!cg)
         return;

@@ -59,6 +59,7 @@ def state(tmp_path_factory):
     xml.write_text(f"""<domain type='qemu'>
   <name>{NAME}</name>
   <memory unit='MiB'>256</memory>
+  <currentMemory unit='MiB'>192</currentMemory>
   <vcpu>2</vcpu>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
@@ -84,7 +85,7 @@ def state(tmp_path_factory):
 
 def test_stats_of_a_stopped_vm_are_the_definition(state):
     s = stats(state)
-    assert s == {"state.state": 0, "state.reason": 0, "balloon.current": 262144,
+    assert s == {"state.state": 0, "state.reason": 0, "balloon.current": 196608,
                  "balloon.maximum": 262144, "vcpu.current": 2, "vcpu.maximum": 2}
 
 
@@ -118,6 +119,67 @@ def test_stats_text_is_virsh_domstats_format(state):
     keys = [line.strip().split("=", 1)[0] for line in out[1:-1]]
     assert keys.index("cpu.time") < keys.index("balloon.current") < keys.index("vcpu.0.time") \
         < keys.index("net.count") < keys.index("block.0.rd.bytes")
+
+
+def mem_total(state):
+    """The guest's latest MemTotal in kB (its QV-MEM line)."""
+    lines = [l for l in console(state).splitlines() if l.startswith("QV-MEM ")]
+    return int(lines[-1].split()[1]) if lines else None
+
+
+def balloon_settles(state, kib):
+    """Wait until the guest holds kib KiB, then for its next MemTotal line."""
+    wait_for(lambda: stats(state)["balloon.current"] == kib, 90, f"the balloon to reach {kib} KiB")
+    n = console(state).count("QV-TICK")
+    wait_for(lambda: console(state).count("QV-TICK") >= n + 2, 30, "two ticks")
+    return mem_total(state)
+
+
+def test_memory_follows_the_balloon(state):
+    """<currentMemory> inflates the balloon at start; --memory moves it on
+    the running guest, whose MemTotal follows."""
+    wait_for(lambda: mem_total(state) is not None, BOOT_TIMEOUT, "the guest's QV-MEM line")
+    at_192 = balloon_settles(state, 192 << 10)
+    assert "QV-GUEST: cannot load module virtio_balloon" not in console(state)
+    qv(state, "vm", "set", NAME, "--memory", "128M")
+    at_128 = balloon_settles(state, 128 << 10)
+    # The balloon took 64 MiB from the kernel's managed memory.
+    assert abs((at_192 - at_128) - (64 << 10)) <= 1024, (at_192, at_128)
+    assert "  Memory:       131072 KiB (balloon)\n" in in_force(state)
+    assert "<currentMemory unit=\"KiB\">131072</currentMemory>" in \
+        qv(state, "vm", "show", NAME, "--xml").stdout
+    qv(state, "vm", "set", NAME, "--memory", "256M")
+    at_256 = balloon_settles(state, 256 << 10)
+    assert abs((at_256 - at_192) - (64 << 10)) <= 1024, (at_192, at_256)
+    assert "<currentMemory" not in qv(state, "vm", "show", NAME, "--xml").stdout
+    p = qv(state, "vm", "set", NAME, "--memory", "512M", check=False)
+    assert p.returncode != 0 and "exceeds its maximum memory of 262144 KiB" in p.stderr, p.stderr
+    assert stats(state)["balloon.current"] == 256 << 10
+    qv(state, "vm", "set", NAME, "--memory", "192M")
+
+
+def test_no_balloon_refuses_memory_changes(tmp_path):
+    st = {"uri": f"qemu:///session?root={tmp_path}"}
+    xml = tmp_path / "nb.xml"
+    body = """<domain type='qemu'><name>tcg-noballoon</name>
+  <memory unit='MiB'>64</memory>%s<vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices><memballoon model='none'/></devices></domain>"""
+    xml.write_text(body % "<currentMemory unit='MiB'>32</currentMemory>")
+    p = qv(st, "vm", "create", "--xml", str(xml), check=False)
+    assert p.returncode != 0 and "needs a balloon" in p.stderr, p.stdout + p.stderr
+    xml.write_text(body % "")
+    qv(st, "vm", "create", "--xml", str(xml))
+    try:
+        qv(st, "vm", "start", "tcg-noballoon")
+        p = qv(st, "vm", "set", "tcg-noballoon", "--memory", "32M", check=False)
+        assert p.returncode != 0 and "needs a balloon" in p.stderr, p.stderr
+        assert "Memory:" not in qv(st, "vm", "show", "tcg-noballoon").stdout.split("In force")[1]
+        assert "balloon0" not in (tmp_path / "qemu/tcg-noballoon/qemu.log").read_text() + \
+            json.dumps(qmp({"dir": tmp_path / "qemu/tcg-noballoon"}, "qom-list",
+                           {"path": "/machine/peripheral"}))
+    finally:
+        qv(st, "vm", "destroy", "tcg-noballoon", check=False)
 
 
 def vcpu_threads(state):
