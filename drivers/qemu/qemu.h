@@ -16,6 +16,10 @@
 #define QEMU_DEFAULT_BINARY "qemu-system-x86_64"
 #define QEMU_STOP_TIMEOUT_MS 30000
 #define QEMU_QMP_TIMEOUT_MS 10000
+/* Free PCIe root ports a q35 VM gets for hot-plug, on top of one per
+ * declared virtio disk and NIC; qv's root ports are named PREFIX0, 1... */
+#define QEMU_SPARE_ROOT_PORTS 4
+#define QEMU_ROOT_PORT_PREFIX "qvport"
 
 /* Everything the argv needs besides the definition: where the VM's files
  * are and what was prepared for this start. Arrays are indexed like the

@@ -472,6 +472,8 @@ char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
         rc = qemu_argv_add_devices(&v);
     if (rc == 0)
         rc = qemu_argv_add_balloon(&v);
+    if (rc == 0)
+        rc = qemu_argv_add_spare_ports(&v);
     if (rc == 0 && l->paused)
         qemu_argv_add(&v, "-S");
     if (rc == 0 && l->daemonize) {

@@ -9,6 +9,8 @@ struct qemu_argv {
     GPtrArray *a;
     const struct qv_domain *def;
     const struct qemu_launch *l;
+    uint32_t chassis_used[8]; /* PCIe chassis numbers the root ports have */
+    unsigned ports;           /* qv's root ports so far */
 };
 
 void qemu_argv_add(struct qemu_argv *v, const char *s);
@@ -43,5 +45,12 @@ int qemu_argv_add_libvirt(struct qemu_argv *v);
  * says otherwise; a written <memballoon> is placed by
  * qemu_argv_add_libvirt(), so there is only ever one. */
 int qemu_argv_add_balloon(struct qemu_argv *v);
+/* q35's root ports (qemu_argv_pcie.c). device_bus gives a disk or NIC
+ * ",bus=PORT" for a new root port of its own on q35, "" on pc; spare_ports
+ * adds the QEMU_SPARE_ROOT_PORTS free ones; chassis_take records a kept
+ * root port's chassis (false when another port has it). */
+int qemu_argv_device_bus(struct qemu_argv *v, char **placement);
+int qemu_argv_add_spare_ports(struct qemu_argv *v);
+bool qemu_argv_chassis_take(struct qemu_argv *v, unsigned chassis);
 
 #endif

@@ -58,8 +58,12 @@ int qemu_argv_add_net(struct qemu_argv *v, guint i)
                                 def->name, n->model);
         model = n->model;
     }
+    g_autofree char *bus = NULL;
+    int rc = qemu_argv_device_bus(v, &bus);
+    if (rc < 0)
+        return rc;
     GString *dev = g_string_new(NULL);
-    g_string_printf(dev, "%s,netdev=net%u,id=nic%u,mac=%s", model, i, i, n->mac);
+    g_string_printf(dev, "%s,netdev=net%u,id=nic%u,mac=%s%s", model, i, i, n->mac, bus);
     if (n->boot_order)
         g_string_append_printf(dev, ",bootindex=%u", n->boot_order);
     qemu_argv_add(v, "-device");

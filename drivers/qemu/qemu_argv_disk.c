@@ -104,6 +104,7 @@ int qemu_argv_add_disk(struct qemu_argv *v, guint i, bool *scsi_added)
     }
 
     GString *dev = g_string_new(NULL);
+    g_autofree char *bus = NULL;
     switch (d->bus) {
     case QV_DISK_BUS_VIRTIO:
         if (cdrom) {
@@ -113,6 +114,12 @@ int qemu_argv_add_disk(struct qemu_argv *v, guint i, bool *scsi_added)
                                 def->name);
         }
         g_string_append(dev, "virtio-blk-pci");
+        rc = qemu_argv_device_bus(v, &bus);
+        if (rc < 0) {
+            g_string_free(dev, TRUE);
+            return rc;
+        }
+        g_string_append(dev, bus);
         break;
     case QV_DISK_BUS_SCSI:
         if (!*scsi_added) {

@@ -130,6 +130,8 @@ static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
             if (t && ((has_prop(t, "chassis") && !hex_field(t, "chassis", 255, &chassis)) ||
                       (has_prop(t, "port") && !hex_field(t, "port", 255, &port))))
                 return refuse_kept(v, k, "<target> chassis= or port= out of range");
+            if (!qemu_argv_chassis_take(v, (unsigned)chassis))
+                return refuse_kept(v, k, "another root port has the same chassis number");
             g_autofree char *dev =
                 g_strdup_printf("pcie-root-port,port=0x%" G_GINT64_MODIFIER
                                 "x,chassis=%" G_GUINT64_FORMAT ",id=pci.%" G_GUINT64_FORMAT,

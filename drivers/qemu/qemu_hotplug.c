@@ -1,5 +1,6 @@
 /* Disks and NICs added to and removed from a running VM: blockdev-add or
- * netdev_add for the back end, device_add for the guest's device, and on
+ * netdev_add for the back end, device_add for the guest's device (on q35
+ * into a free PCIe root port, qemu_argv_pcie.c), and on
  * removal device_del, then waiting for the guest to let go (DEVICE_DELETED)
  * before the back end goes. A step that fails undoes the earlier ones, so
  * nothing is left half-attached. */
@@ -137,6 +138,78 @@ static int unplug(struct qemu_vm *q, struct qmp *m, const char *id, const char *
     }
 }
 
+/* ---- q35: PCIe root ports ---- */
+
+/* The root port bridges on bus 0 of query-pci with no device behind them,
+ * in slot order, among ports (ids of pcie-root-port peripherals). */
+static void free_ports_on(JsonArray *devices, GHashTable *ports, GPtrArray *out)
+{
+    for (guint i = 0; devices && i < json_array_get_length(devices); i++) {
+        JsonNode *e = json_array_get_element(devices, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        const char *id = qv_json_str(o, "qdev_id");
+        JsonObject *bridge = qv_json_obj(o, "pci_bridge");
+        JsonNode *behind = bridge ? json_object_get_member(bridge, "devices") : NULL;
+        if (!id || !g_hash_table_contains(ports, id))
+            continue;
+        /* QEMU leaves "devices" out when the bus behind is empty. */
+        if (!behind || (JSON_NODE_HOLDS_ARRAY(behind) &&
+                        json_array_get_length(json_node_get_array(behind)) == 0))
+            g_ptr_array_add(out, g_strdup(id));
+    }
+}
+
+/* A free PCIe root port of a running q35 VM, for what is to be plugged
+ * into it; QV_ERR_UNSUPPORTED naming what when every port is taken. */
+static char *free_root_port(struct qemu_vm *q, struct qmp *m, const char *what)
+{
+    g_autoptr(GHashTable) ids = peripherals(m);
+    if (!ids)
+        return NULL;
+    g_autoptr(GHashTable) ports = g_hash_table_new(g_str_hash, g_str_equal);
+    GHashTableIter it;
+    gpointer key, type;
+    g_hash_table_iter_init(&it, ids);
+    while (g_hash_table_iter_next(&it, &key, &type))
+        if (strcmp(type, "pcie-root-port") == 0)
+            g_hash_table_add(ports, key);
+    JsonNode *ret = NULL;
+    if (qmp_command(m, "query-pci", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0)
+        return NULL;
+    g_autoptr(GPtrArray) free_ports = g_ptr_array_new_with_free_func(g_free);
+    JsonArray *buses = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
+    for (guint i = 0; buses && i < json_array_get_length(buses); i++) {
+        JsonNode *e = json_array_get_element(buses, i);
+        JsonObject *bus = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        JsonNode *devs = bus ? json_object_get_member(bus, "devices") : NULL;
+        free_ports_on(devs && JSON_NODE_HOLDS_ARRAY(devs) ? json_node_get_array(devs) : NULL, ports,
+                      free_ports);
+    }
+    json_node_unref(ret);
+    if (!free_ports->len) {
+        qv_error_set(QV_ERR_UNSUPPORTED,
+                     "VM '%s' has no free PCIe root port left for %s (%u root port(s), all in "
+                     "use; a q35 VM gets %d spare ones at start besides one per disk and NIC): "
+                     "remove a device or stop the VM to add it",
+                     q->name, what, g_hash_table_size(ports), QEMU_SPARE_ROOT_PORTS);
+        return NULL;
+    }
+    return g_strdup(g_ptr_array_index(free_ports, 0));
+}
+
+/* On q35, "bus" for the device_add of what: a free root port. */
+static int place_device(struct qemu_vm *q, struct qmp *m, bool q35, JsonBuilder *dev,
+                        const char *what)
+{
+    if (!q35)
+        return 0;
+    g_autofree char *port = free_root_port(q, m, what);
+    if (!port)
+        return qv_error_code();
+    qemu_json_member_str(dev, "bus", port);
+    return 0;
+}
+
 /* ---- disks ---- */
 
 static char *disk_node(const char *target)
@@ -144,7 +217,7 @@ static char *disk_node(const char *target)
     return g_strdup_printf("hp-%s", target);
 }
 
-static int disk_add(struct qemu_vm *q, struct qmp *m, const struct qv_disk *d)
+static int disk_add(struct qemu_vm *q, struct qmp *m, bool q35, const struct qv_disk *d)
 {
     if (d->bus != QV_DISK_BUS_VIRTIO || d->device == QV_DISK_CDROM)
         return qv_error_set(QV_ERR_UNSUPPORTED,
@@ -193,7 +266,10 @@ static int disk_add(struct qemu_vm *q, struct qmp *m, const struct qv_disk *d)
     qemu_json_member_str(dev, "id", d->target);
     qemu_json_member_str(dev, "drive", node);
     qemu_json_member_bool(dev, "write-cache", write_cache);
-    rc = command(m, "device_add", dev);
+    g_autofree char *what = g_strdup_printf("disk %s", d->target);
+    rc = place_device(q, m, q35, dev, what);
+    if (rc == 0)
+        rc = command(m, "device_add", dev);
     if (rc < 0) {
         qv_error_prefix("cannot add disk %s to VM '%s'", d->target, q->name);
         undo(m, "blockdev-del", "node-name", node);
@@ -313,7 +389,7 @@ static GArray *ports_in_use(struct qemu_vm *q)
     return ports;
 }
 
-static int nic_add(struct qemu_vm *q, struct qmp *m, const struct qv_net *n, guint index)
+static int nic_add(struct qemu_vm *q, struct qmp *m, bool q35, const struct qv_net *n, guint index)
 {
     g_autofree char *netdev = mac_id("hpnet", n->mac);
     g_autofree char *id = mac_id("hpnic", n->mac);
@@ -384,7 +460,10 @@ static int nic_add(struct qemu_vm *q, struct qmp *m, const struct qv_net *n, gui
     qemu_json_member_str(dev, "id", id);
     qemu_json_member_str(dev, "netdev", netdev);
     qemu_json_member_str(dev, "mac", n->mac);
-    rc = command(m, "device_add", dev);
+    g_autofree char *what = g_strdup_printf("NIC %s", n->mac);
+    rc = place_device(q, m, q35, dev, what);
+    if (rc == 0)
+        rc = command(m, "device_add", dev);
     if (rc < 0) {
         qv_error_prefix("cannot add NIC %s to VM '%s'", n->mac, q->name);
         undo(m, "netdev_del", "id", netdev);
@@ -484,22 +563,18 @@ int qemu_hotplug(struct qemu_vm *q, const struct qv_domain *before, const struct
                             "the qemu driver cannot add or remove a host device of VM '%s' while "
                             "it runs; stop it first",
                             q->name);
-    if (qemu_is_q35(after))
-        return qv_error_set(QV_ERR_UNSUPPORTED,
-                            "the qemu driver hot-plugs on machine pc only (q35 needs PCIe root "
-                            "ports for it); stop VM '%s' first",
-                            q->name);
+    bool q35 = qemu_is_q35(after);
     struct qmp *m = qemu_vm_qmp(q, false);
     if (!m)
         return qv_error_code();
     int rc;
     switch (set->kind) {
     case QV_SET_ATTACH_DISK:
-        rc = disk_add(q, m, g_ptr_array_index(after->disks, after->disks->len - 1));
+        rc = disk_add(q, m, q35, g_ptr_array_index(after->disks, after->disks->len - 1));
         break;
     case QV_SET_DETACH_DISK: rc = disk_remove(q, m, set->disk->target); break;
     case QV_SET_ATTACH_NET:
-        rc = nic_add(q, m, g_ptr_array_index(after->nets, after->nets->len - 1),
+        rc = nic_add(q, m, q35, g_ptr_array_index(after->nets, after->nets->len - 1),
                      after->nets->len - 1);
         break;
     case QV_SET_DETACH_NET:

@@ -766,6 +766,50 @@ START_TEST(memballoon_default_written_none)
 }
 END_TEST
 
+START_TEST(q35_root_ports)
+{
+    struct qemu_launch l = launch_for(tmp);
+    g_autofree char *disk = g_build_filename(tmp, "d.raw", NULL);
+    make_image("d.raw", "raw");
+    g_autofree char *xml = g_strdup_printf(
+        HEAD MEM "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>"
+                 "<controller type='pci' index='0' model='pcie-root'/>"
+                 "<controller type='pci' index='1' model='pcie-root-port'>"
+                 "<target chassis='1' port='0x10'/></controller>"
+                 "<disk type='file' device='disk'><source file='%s'/>"
+                 "<target dev='vda' bus='virtio'/></disk>"
+                 "<interface type='user'><mac address='52:54:00:aa:bb:01'/></interface>"
+                 "</devices></domain>",
+        disk);
+    char **argv = build(xml, &l);
+    /* libvirt's port keeps chassis 1; qv's take the next free numbers. */
+    has(argv, "-device", "pcie-root-port,port=0x10,chassis=1,id=pci.1");
+    has(argv, "-device", "pcie-root-port,id=qvport0,chassis=2,bus=pcie.0");
+    has(argv, "-device", "virtio-blk-pci,bus=qvport0,drive=disk0,id=vda,write-cache=on");
+    has(argv, "-device", "pcie-root-port,id=qvport1,chassis=3,bus=pcie.0");
+    has(argv, "-device", "virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:aa:bb:01,bus=qvport1");
+    /* One port each for the disk and the NIC, and four spare. */
+    ck_assert_int_eq(count_value(argv, "pcie-root-port,id=qvport"), 2 + QEMU_SPARE_ROOT_PORTS);
+    has(argv, "-device", "pcie-root-port,id=qvport5,chassis=7,bus=pcie.0");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+    /* pc has hot-pluggable slots on pci.0: no ports. */
+    argv = build(HEAD MEM "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+                          "<interface type='user'><mac address='52:54:00:aa:bb:01'/></interface>"
+                          "</devices></domain>",
+                 &l);
+    ck_assert_int_eq(count_value(argv, "pcie-root-port"), 0);
+    has(argv, "-device", "virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:aa:bb:01");
+    g_strfreev(argv);
+    build_fails(HEAD MEM "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>"
+                         "<controller type='pci' index='1' model='pcie-root-port'>"
+                         "<target chassis='5'/></controller>"
+                         "<controller type='pci' index='2' model='pcie-root-port'>"
+                         "<target chassis='5'/></controller></devices></domain>",
+                QV_ERR_UNSUPPORTED, "same chassis number");
+}
+END_TEST
+
 START_TEST(helpers)
 {
     ck_assert_int_eq(qemu_disk_index("vda"), 0);
@@ -835,5 +879,6 @@ int main(int argc, char **argv)
     tcase_add_test(tc, libvirt_clock_pm_cpu);
     tcase_add_test(tc, helpers);
     tcase_add_test(tc, memballoon_default_written_none);
+    tcase_add_test(tc, q35_root_ports);
     return run(tc);
 }

@@ -164,6 +164,85 @@ def test_disk_and_nic_hot_plug(state, tmp_path):
     qv(state, "vm", "disk-remove", NAME, "--target", "vdc", timeout=90)
 
 
+def blks(state):
+    """How many block devices the guest has."""
+    return len([b for b in devs(state).split("blk=")[1].split(" ")[0].split(",") if b])
+
+
+def test_q35_hot_plug_into_spare_root_ports(state, tmp_path):
+    """q35 gets a PCIe root port per declared disk and NIC plus four spare
+    ones; devices added live go into the free ones until none is left."""
+    name = f"{NAME}-q35"
+    xml = tmp_path / "q35.xml"
+    xml.write_text(state["xml"].read_text().replace(f"<name>{NAME}</name>", f"<name>{name}</name>")
+                   .replace("machine='pc'", "machine='q35'"))
+    st = dict(state, dir=state["dir"].parent / name)
+    qv(st, "vm", "create", "--xml", str(xml))
+    try:
+        qv(st, "vm", "start", name)
+        wait_for(lambda: "net=" in devs(st), BOOT_TIMEOUT, "the q35 guest's first QV-DEVS line")
+        ports = [p["name"] for p in qmp(st, "qom-list", {"path": "/machine/peripheral"})
+                 if p["type"] == "child<pcie-root-port>"]
+        assert sorted(ports) == [f"qvport{i}" for i in range(5)], ports  # the NIC's + 4
+        disks = []
+        for i in range(3):
+            disks.append(tmp_path / f"q{i}.raw")
+            with open(disks[-1], "wb") as f:
+                f.truncate(8 << 20)
+        nets_before = devs(st).split("net=")[1]
+        qv(st, "vm", "disk-add", name, "--path", str(disks[0]), "--target", "vdb")
+        wait_for(lambda: "blk=vda," in devs(st), 60, "the q35 guest to see the disk")
+        qv(st, "vm", "nic-add", name, "--network", "user", "--mac", "52:54:00:12:35:01")
+        wait_for(lambda: devs(st).split("net=")[1].count(",") == nets_before.count(",") + 1, 60,
+                 "the q35 guest to see the NIC")
+        qv(st, "vm", "disk-add", name, "--path", str(disks[1]), "--target", "vdc")
+        qv(st, "vm", "disk-add", name, "--path", str(disks[2]), "--target", "vdd")
+        wait_for(lambda: blks(st) == 3, 60, "the q35 guest to see three disks")
+        # The four spare ports are taken: the fifth device is refused and
+        # leaves nothing behind.
+        extra = tmp_path / "extra.raw"
+        extra.write_bytes(b"\0" * 4096)
+        p = qv(st, "vm", "disk-add", name, "--path", str(extra), "--target", "vde", check=False)
+        assert p.returncode != 0 and "no free PCIe root port" in p.stderr, p.stdout + p.stderr
+        assert "vde" not in qv(st, "vm", "show", name, "--xml").stdout
+        assert "hp-vde" not in json.dumps(qmp(st, "query-named-block-nodes"))
+        # Removing one frees its port for the next. (The guest names its
+        # disks in the order it finds them, not by target.)
+        qv(st, "vm", "disk-remove", name, "--target", "vdc", timeout=90)
+        wait_for(lambda: blks(st) == 2, 30, "the disk to leave the q35 guest")
+        qv(st, "vm", "disk-add", name, "--path", str(extra), "--target", "vde")
+        wait_for(lambda: blks(st) == 3, 60, "the q35 guest to see vde")
+        qv(st, "vm", "nic-remove", name, "--mac", "52:54:00:12:35:01", timeout=90)
+        wait_for(lambda: devs(st).split("net=")[1] == nets_before, 30, "the NIC to leave")
+        # The NIC the VM was defined with sits on a root port of its own:
+        # it can go too.
+        mac = [l for l in qv(st, "vm", "show", name, "--xml").stdout.splitlines()
+               if "mac address" in l][0].split('"')[1]
+        qv(st, "vm", "nic-remove", name, "--mac", mac, timeout=90)
+        wait_for(lambda: devs(st).split("net=")[1].startswith("lo, "), 30, "the boot NIC to leave")
+    finally:
+        qv(st, "vm", "destroy", name, check=False)
+
+
+def qmp(state, command, arguments=None):
+    """One command on the VM's second monitor, as another QMP client would."""
+    import socket
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(state["dir"] / "status.sock"))
+        f = s.makefile("rwb")
+        f.readline()
+        for cmd in ({"execute": "qmp_capabilities"},
+                    {"execute": command, **({"arguments": arguments} if arguments else {})}):
+            f.write(json.dumps(cmd).encode() + b"\n")
+            f.flush()
+            while True:
+                reply = json.loads(f.readline())
+                if "event" not in reply:
+                    break
+            assert "return" in reply, reply
+        return reply["return"]
+
+
 def test_vcpu_hot_add_and_remove(state):
     wait_for(lambda: "cpus=0\n" in devs(state) + "\n" or devs(state).endswith("cpus=0"), 30,
              "the guest to have one vCPU")
