@@ -31,6 +31,8 @@ struct qemu_launch {
     const char *const *disk_files;   /* per disk: the file QEMU opens (an overlay or the source) */
     const char *const *disk_formats; /* per disk: "raw", "qcow2" */
     const uint16_t *ssh_ports;       /* per NIC: host port forwarded to guest port 22, 0 = none */
+    const char *const *tap_names;    /* per NIC: the tap QEMU makes for a bridge or ethernet NIC
+                                        (qv puts it on the bridge), NULL = QEMU's choice */
     const char *nvram;               /* per-VM NVRAM file, or NULL */
     const char *seed_iso;            /* cloud-init NoCloud seed, or NULL */
     bool paused;                     /* -S: start with vCPUs stopped */

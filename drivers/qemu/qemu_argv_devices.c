@@ -9,8 +9,12 @@ int qemu_argv_add_net(struct qemu_argv *v, guint i)
 {
     const struct qv_domain *def = v->def;
     const struct qv_net *n = g_ptr_array_index(def->nets, i);
-    if (n->inbound_kbps || n->outbound_kbps)
-        return qemu_argv_unsupported(v, "<bandwidth> on an interface");
+    if (n->type == QV_NET_USER && (n->inbound_kbps || n->outbound_kbps))
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s': NIC %s is user-mode (type='user'): it has no host tap for "
+                            "<bandwidth> to shape; use a bridge or tap NIC",
+                            def->name, n->mac);
+    const char *tap = v->l->tap_names ? v->l->tap_names[i] : NULL;
     GString *nd = g_string_new(NULL);
     switch (n->type) {
     case QV_NET_USER: {
@@ -26,7 +30,12 @@ int qemu_argv_add_net(struct qemu_argv *v, guint i)
             return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': '%s' is not a bridge name", def->name,
                                 n->source ? n->source : "");
         }
-        g_string_printf(nd, "bridge,id=net%u,br=%s", i, n->source);
+        /* A tap QEMU makes under the name qv gives it; qv puts it on the
+         * bridge (qemu_net.c). Without one, qemu-bridge-helper. */
+        if (tap)
+            g_string_printf(nd, "tap,id=net%u,ifname=%s,script=no,downscript=no", i, tap);
+        else
+            g_string_printf(nd, "bridge,id=net%u,br=%s", i, n->source);
         break;
     case QV_NET_ETHERNET:
         g_string_printf(nd, "tap,id=net%u,script=no,downscript=no", i);
@@ -37,6 +46,8 @@ int qemu_argv_add_net(struct qemu_argv *v, guint i)
                                     def->name, n->source);
             }
             g_string_append_printf(nd, ",ifname=%s", n->source);
+        } else if (tap) {
+            g_string_append_printf(nd, ",ifname=%s", tap);
         }
         break;
     default:

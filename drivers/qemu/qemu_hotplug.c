@@ -400,8 +400,18 @@ static int nic_add(struct qemu_vm *q, struct qmp *m, bool q35, const struct qv_n
                             "VM '%s': NIC model '%s' is not supported (virtio, e1000, e1000e, "
                             "rtl8139)",
                             q->name, n->model);
-    if (n->inbound_kbps || n->outbound_kbps)
-        return qv_error_set(QV_ERR_UNSUPPORTED, "VM '%s': <bandwidth> on an interface", q->name);
+    /* A bridge NIC gets a tap of the name qv gives it, as at start. */
+    bool admin = qemu_net_admin();
+    g_autofree char *tap = NULL;
+    if (n->type == QV_NET_BRIDGE || n->type == QV_NET_ETHERNET)
+        tap = n->type == QV_NET_ETHERNET && n->source ? g_strdup(n->source)
+              : admin                                 ? qemu_tap_name(n->mac)
+                                                      : NULL;
+    if (qemu_net_has_limit(n) && !tap)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s': NIC %s has a <bandwidth>, which qv enforces with tc on the "
+                            "host tap: that needs CAP_NET_ADMIN (run as root)",
+                            q->name, n->mac);
     uint16_t port = 0;
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
@@ -429,8 +439,15 @@ static int nic_add(struct qemu_vm *q, struct qmp *m, bool q35, const struct qv_n
         if (!qemu_plain_word(n->source) || strlen(n->source) > 15)
             return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': '%s' is not a bridge name", q->name,
                                 n->source ? n->source : "");
-        qemu_json_member_str(b, "type", "bridge");
-        qemu_json_member_str(b, "br", n->source);
+        if (tap) {
+            qemu_json_member_str(b, "type", "tap");
+            qemu_json_member_str(b, "ifname", tap);
+            qemu_json_member_str(b, "script", "no");
+            qemu_json_member_str(b, "downscript", "no");
+        } else {
+            qemu_json_member_str(b, "type", "bridge");
+            qemu_json_member_str(b, "br", n->source);
+        }
         break;
     case QV_NET_ETHERNET:
         qemu_json_member_str(b, "type", "tap");
@@ -441,6 +458,8 @@ static int nic_add(struct qemu_vm *q, struct qmp *m, bool q35, const struct qv_n
                 return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': '%s' is not a tap device name",
                                     q->name, n->source);
             qemu_json_member_str(b, "ifname", n->source);
+        } else if (tap) {
+            qemu_json_member_str(b, "ifname", tap);
         }
         break;
     default:
@@ -452,6 +471,16 @@ static int nic_add(struct qemu_vm *q, struct qmp *m, bool q35, const struct qv_n
     int rc = command(m, "netdev_add", b);
     if (rc < 0) {
         qv_error_prefix("cannot add the back end of NIC %s to VM '%s'", n->mac, q->name);
+        return rc;
+    }
+    /* The host side is ready before the guest sees the NIC. */
+    if (tap && n->type == QV_NET_BRIDGE)
+        rc = qemu_net_bridge_attach(q, tap, n->source);
+    if (rc == 0 && tap && qemu_net_has_limit(n))
+        rc = qemu_net_shape(q, n, tap);
+    if (rc < 0) {
+        undo(m, "netdev_del", "id", netdev);
+        qemu_net_release(q, n->mac);
         return rc;
     }
     g_autoptr(JsonBuilder) dev = json_builder_new();
@@ -467,6 +496,7 @@ static int nic_add(struct qemu_vm *q, struct qmp *m, bool q35, const struct qv_n
     if (rc < 0) {
         qv_error_prefix("cannot add NIC %s to VM '%s'", n->mac, q->name);
         undo(m, "netdev_del", "id", netdev);
+        qemu_net_release(q, n->mac);
         return rc;
     }
     if (n->type == QV_NET_USER && (rc = ssh_ports_edit(q, index, port)) < 0) {
@@ -538,6 +568,7 @@ static int nic_remove(struct qemu_vm *q, struct qmp *m, const char *mac, guint i
         undo(m, "netdev_del", "id", netdev);
         proc_log(q->dir, "NIC %s was released earlier; removed its hot-plug back end if any", mac);
     }
+    qemu_net_release(q, mac);
     rc = ssh_ports_edit(q, index, -1);
     if (rc < 0)
         return rc;

@@ -149,6 +149,7 @@ int qemu_vm_stop(struct vm *vm, unsigned flags, int timeout_ms)
     rc = stop_locked(q, flags, timeout_ms, &graceful);
     if (rc == 0) {
         qemu_vm_write_stopped(q, VM_REASON_USER);
+        qemu_net_release_all(q);
         if (qemu_vfio_release(q) < 0) /* logged; the next open tries again */
             qv_reset_error();
         proc_log(q->dir, "stopped (%s)", graceful ? "guest powered off" : "forced");
@@ -197,6 +198,8 @@ int qemu_vm_destroy(struct vm *vm)
         return rc;
     bool graceful;
     rc = stop_locked(q, VM_STOP_FORCE, 0, &graceful);
+    if (rc == 0)
+        qemu_net_release_all(q);
     /* A device that cannot be given back stays on vfio-pci (logged). */
     if (rc == 0 && qemu_vfio_release(q) < 0)
         qv_reset_error();

@@ -181,6 +181,8 @@ int qemu_vm_live(struct vm *vm, const struct qv_domain *def, GArray *out)
         rc = live_balloon(q, m, def, out);
     qmp_close(m);
     if (rc == 0)
+        rc = qemu_net_read(q, pid, def, out);
+    if (rc == 0)
         live_cgroup(q, cgroup, out);
     return rc;
 }

@@ -22,6 +22,8 @@ void qemu_prepared_clear(struct qemu_prepared *p)
     if (p->disk_formats)
         g_ptr_array_free(p->disk_formats, TRUE);
     g_free(p->ssh_ports);
+    if (p->tap_names)
+        g_ptr_array_free(p->tap_names, TRUE);
     g_free(p->nvram);
     g_free(p->seed_iso);
     g_free(p->hugepage_dir);
@@ -79,6 +81,19 @@ int qemu_prepare(struct qemu_vm *q, const struct qv_domain *def, struct qemu_pre
         }
     }
     p->ssh_ports = g_new0(uint16_t, def->nets->len + 1);
+    p->tap_names = g_ptr_array_new_with_free_func(g_free);
+    bool admin = qemu_net_admin();
+    for (guint i = 0; i < def->nets->len; i++) {
+        const struct qv_net *n = g_ptr_array_index(def->nets, i);
+        bool named = n->type == QV_NET_BRIDGE || (n->type == QV_NET_ETHERNET && !n->source);
+        if (named && !admin && qemu_net_has_limit(n))
+            return qv_error_set(QV_ERR_UNSUPPORTED,
+                                "VM '%s': NIC %s has a <bandwidth>, which qv enforces with tc on "
+                                "the host tap: that needs CAP_NET_ADMIN (run as root)",
+                                q->name, n->mac);
+        g_ptr_array_add(p->tap_names, named && admin ? qemu_tap_name(n->mac) : NULL);
+    }
+    g_ptr_array_add(p->tap_names, NULL);
     for (guint i = 0; i < def->nets->len; i++) {
         const struct qv_net *n = g_ptr_array_index(def->nets, i);
         if (n->type != QV_NET_USER)

@@ -215,7 +215,8 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
     bool cpu_limit = set->kind == QV_SET_CPU_WEIGHT || set->kind == QV_SET_CPU_CAP;
     bool device = set->kind >= QV_SET_ATTACH_DISK && set->kind <= QV_SET_DETACH_HOSTDEV;
     if (live && set->kind != QV_SET_CPU_PIN && set->kind != QV_SET_IO_LIMIT && !cpu_limit &&
-        !device && set->kind != QV_SET_VCPUS && set->kind != QV_SET_MEMORY)
+        !device && set->kind != QV_SET_VCPUS && set->kind != QV_SET_MEMORY &&
+        set->kind != QV_SET_NET_LIMIT)
         return qv_error_set(QV_ERR_UNSUPPORTED,
                             "the qemu driver cannot change this setting of VM '%s' while it runs; "
                             "stop it first",
@@ -253,6 +254,10 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
             return rc;
     } else if (live && device) {
         rc = qemu_hotplug(q, before, def, set);
+        if (rc < 0)
+            return rc;
+    } else if (live && set->kind == QV_SET_NET_LIMIT) {
+        rc = qemu_net_live(q, def, set->target);
         if (rc < 0)
             return rc;
     } else if (live && set->kind == QV_SET_MEMORY) {

@@ -175,6 +175,7 @@ static int start_locked(struct qemu_vm *q)
         .disk_files = (const char *const *)p.disk_files->pdata,
         .disk_formats = (const char *const *)p.disk_formats->pdata,
         .ssh_ports = p.ssh_ports,
+        .tap_names = (const char *const *)p.tap_names->pdata,
         .nvram = p.nvram,
         .seed_iso = p.seed_iso,
         .paused = true,
@@ -260,6 +261,8 @@ static int start_locked(struct qemu_vm *q)
     if (rc == 0) {
         rc = proc_runtime_write(q->dir, &rt);
     }
+    if (rc == 0)
+        rc = qemu_net_at_start(q, def, (const char *const *)p.tap_names->pdata);
     qemu_prepared_clear(&p);
     /* Finish the setup while no guest code has run yet. */
     if (rc == 0)
@@ -275,6 +278,8 @@ static int start_locked(struct qemu_vm *q)
     qmp_close(m);
     if (rc < 0) {
         kill_and_clean(q, 0, pidfile);
+        for (guint i = 0; i < def->nets->len; i++)
+            qemu_net_release(q, ((const struct qv_net *)g_ptr_array_index(def->nets, i))->mac);
         /* Also when the record naming it was never written. */
         if (rt.cgroup)
             proc_cgroup_remove(rt.cgroup, q->dir);

@@ -88,6 +88,7 @@ static void settle(struct qemu_vm *q, const struct proc_identity *seen, enum vm_
         }
         proc_cleanup_runtime(q->dir);
         qemu_vm_write_stopped(q, why);
+        qemu_net_release_all(q);
         qemu_vfio_release(q);
     }
     proc_runtime_clear(&rt);

@@ -52,6 +52,7 @@ struct qemu_prepared {
     GPtrArray *disk_files;   /* char *, may hold NULL */
     GPtrArray *disk_formats; /* char *, may hold NULL */
     uint16_t *ssh_ports;
+    GPtrArray *tap_names; /* char *, per NIC, may hold NULL */
     char *nvram;
     char *seed_iso;
     char *hugepage_dir;
@@ -108,6 +109,30 @@ int qemu_io_throttle(struct qemu_vm *q, struct qmp *m, const struct qv_disk *d);
 /* Apply the disks' <iotune> limits (QEMU running). */
 int qemu_apply_iotune(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def);
 int qemu_vm_set(struct vm *vm, const struct qv_setting *set);
+/* Host side of tap and bridge NICs (qemu_net.c). qemu_tap_name is the tap
+ * qv has QEMU make for a NIC ("qvt" and the MAC's hex digits); with
+ * CAP_NET_ADMIN (qemu_net_admin) bridge NICs get one and qv puts it on the
+ * bridge, else they go through qemu-bridge-helper. shape applies n's
+ * <bandwidth> (or lifts it) on tap with tc; release removes what shaping
+ * left beside the tap (its ifb device), release_all for every NIC of the
+ * stored definition. at_start puts each named tap (taps[i], per NIC, may
+ * be NULL) on its bridge and shapes it; live reshapes the running VM's NIC
+ * mac (NULL: all); running_tap is the tap of a running NIC, proven to be
+ * held by QEMU (pid), or NULL with QV_ERR_UNSUPPORTED saying why there is
+ * none to shape; read adds net.N.{mac,tap,inbound_bytes_sec,
+ * outbound_bytes_sec} as tc reports them. */
+char *qemu_tap_name(const char *mac);
+bool qemu_net_admin(void);
+bool qemu_net_has_limit(const struct qv_net *n);
+int qemu_net_bridge_attach(struct qemu_vm *q, const char *tap, const char *bridge);
+int qemu_net_shape(struct qemu_vm *q, const struct qv_net *n, const char *tap);
+void qemu_net_release(struct qemu_vm *q, const char *mac);
+void qemu_net_release_all(struct qemu_vm *q);
+int qemu_net_at_start(struct qemu_vm *q, const struct qv_domain *def, const char *const *taps);
+int qemu_net_live(struct qemu_vm *q, const struct qv_domain *def, const char *mac);
+char *qemu_net_running_tap(struct qemu_vm *q, pid_t pid, const struct qv_net *n);
+int qemu_net_read(struct qemu_vm *q, pid_t pid, const struct qv_domain *def, GArray *out);
+
 /* The balloon (qemu_balloon.c): at start, inflate it to <currentMemory>
  * when that is below <memory>; live, move it to def's current memory
  * (refused when the VM has no balloon). */

@@ -270,6 +270,10 @@ void vm_stats_free(struct vm_stat *stats, size_t count);
  *   block.N.bytes_sec       I/O limit in force, bytes/s (0: none)
  *   block.N.iops_sec        I/O limit in force, operations/s (0: none)
  *   vnc.address             where its VNC server listens ("127.0.0.1:5900"), when it has one
+ *   net.N.mac, net.N.tap    NIC N's MAC and host tap (strings), for a NIC
+ *                           whose tap the driver knows (qemu: bridge, tap)
+ *   net.N.inbound_bytes_sec  host-to-guest limit in force, bytes/s (0: none)
+ *   net.N.outbound_bytes_sec guest-to-host limit in force, bytes/s (0: none)
  *   balloon.current         memory the guest has now through its balloon,
  *                           KiB (absent without a balloon)
  *   cgroup.path             the VM's cgroup (string), when it has one

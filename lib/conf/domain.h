@@ -51,6 +51,8 @@ struct qv_net {
     char mac[18];        /* "52:54:00:..." lower case; "" means generate */
     uint64_t inbound_kbps;  /* <bandwidth><inbound average=> KiB/s, 0 when absent */
     uint64_t outbound_kbps;
+    uint64_t inbound_peak_kbps, outbound_peak_kbps; /* peak= KiB/s, 0 when absent */
+    uint64_t inbound_burst_kib, outbound_burst_kib; /* burst= KiB, 0 when absent */
     uint32_t boot_order;
     uint16_t host_port;  /* user networking: host port forwarded to guest 22, 0 = pick one */
 };

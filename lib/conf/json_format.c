@@ -166,6 +166,10 @@ static void format_nic(B *b, const struct qv_net *n)
     /* libvirt keeps KiB/s; the config speaks bits/s. */
     num_nz(b, "inbound_bits_per_sec", n->inbound_kbps * 8192);
     num_nz(b, "outbound_bits_per_sec", n->outbound_kbps * 8192);
+    num_nz(b, "inbound_peak_bits_per_sec", n->inbound_peak_kbps * 8192);
+    num_nz(b, "outbound_peak_bits_per_sec", n->outbound_peak_kbps * 8192);
+    num_nz(b, "inbound_burst_bytes", n->inbound_burst_kib * 1024);
+    num_nz(b, "outbound_burst_bytes", n->outbound_burst_kib * 1024);
     json_builder_end_object(b);
 }
 

@@ -456,12 +456,26 @@ static int get_bits(struct jctx *c, JsonObject *o, const char *key, uint64_t *kb
     return rc;
 }
 
+/* libvirt's burst is in KiB; the config speaks bytes (rounded up). */
+static int get_burst(struct jctx *c, JsonObject *o, const char *key, uint64_t *kib)
+{
+    uint64_t bytes;
+    int rc = get_uint(c, o, key, (uint64_t)UINT32_MAX * 1024, &bytes);
+    if (rc == 1) {
+        if (bytes == 0)
+            return jerr(c, key, "must be at least 1 (leave it out for the default)");
+        *kib = bytes / 1024 + (bytes % 1024 != 0);
+    }
+    return rc;
+}
+
 static int parse_nic(struct jctx *c, JsonObject *o, struct qv_net *n)
 {
     int v;
     TRY(check_keys(c, o,
                    "type source source_mode mac model boot_order host_port inbound_bits_per_sec "
-                   "outbound_bits_per_sec"));
+                   "outbound_bits_per_sec inbound_peak_bits_per_sec outbound_peak_bits_per_sec "
+                   "inbound_burst_bytes outbound_burst_bytes"));
     int rc = get_enum(c, o, "type", qv_conf_net_types, &v);
     TRY(rc);
     n->type = rc == 1 ? (enum qv_net_type)v : QV_NET_USER;
@@ -495,6 +509,21 @@ static int parse_nic(struct jctx *c, JsonObject *o, struct qv_net *n)
     n->host_port = (uint16_t)port;
     TRY(get_bits(c, o, "inbound_bits_per_sec", &n->inbound_kbps));
     TRY(get_bits(c, o, "outbound_bits_per_sec", &n->outbound_kbps));
+    TRY(get_bits(c, o, "inbound_peak_bits_per_sec", &n->inbound_peak_kbps));
+    TRY(get_bits(c, o, "outbound_peak_bits_per_sec", &n->outbound_peak_kbps));
+    TRY(get_burst(c, o, "inbound_burst_bytes", &n->inbound_burst_kib));
+    TRY(get_burst(c, o, "outbound_burst_bytes", &n->outbound_burst_kib));
+    const char *const dirs[] = {"inbound", "outbound"};
+    const uint64_t avg[] = {n->inbound_kbps, n->outbound_kbps};
+    const uint64_t peak[] = {n->inbound_peak_kbps, n->outbound_peak_kbps};
+    const uint64_t burst[] = {n->inbound_burst_kib, n->outbound_burst_kib};
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *key = g_strdup_printf("%s_peak_bits_per_sec", dirs[i]);
+        if (peak[i] && peak[i] < avg[i])
+            return jerr(c, key, "is below the average rate");
+        if ((peak[i] || burst[i]) && !avg[i])
+            return jerr(c, key, "needs the average rate (%s_bits_per_sec)", dirs[i]);
+    }
     return 0;
 }
 

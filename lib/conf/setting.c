@@ -64,7 +64,11 @@ static int set_net_limit(struct qv_domain *def, const struct qv_setting *s, cons
         struct qv_net *n = g_ptr_array_index(def->nets, i);
         if (s->target && g_ascii_strcasecmp(n->mac, s->target) != 0)
             continue;
+        /* The whole <bandwidth> is replaced: a peak or burst written for
+         * the old average would not fit the new one. */
         n->inbound_kbps = n->outbound_kbps = kbps;
+        n->inbound_peak_kbps = n->outbound_peak_kbps = 0;
+        n->inbound_burst_kib = n->outbound_burst_kib = 0;
         found = true;
     }
     if (!found && s->target)

@@ -203,20 +203,32 @@ static int net_bandwidth(const xmlNode *n, struct qv_net *net)
     TRY(qv_conf_xml_check(n, QV_XML_ELEMS, ""));
     FOR_EACH_ELEMENT(n, c)
     {
-        uint64_t *slot;
+        uint64_t *slot, *peak, *burst;
         if (qv_conf_xml_is(c, "inbound")) {
             TRY(qv_conf_xml_once(c, &in));
             slot = &net->inbound_kbps;
+            peak = &net->inbound_peak_kbps;
+            burst = &net->inbound_burst_kib;
         } else if (qv_conf_xml_is(c, "outbound")) {
             TRY(qv_conf_xml_once(c, &outb));
             slot = &net->outbound_kbps;
+            peak = &net->outbound_peak_kbps;
+            burst = &net->outbound_burst_kib;
         } else {
             return qv_conf_xml_unknown(c);
         }
-        TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "average"));
+        TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "average peak burst"));
         if (qv_conf_xml_attr_uint(c, "average", UINT32_MAX, slot) <= 0 || *slot == 0)
             return qv_conf_xml_err(c, "<%s> needs average= from 1 to %u (KiB/s)", c->name,
                                    UINT32_MAX);
+        if (qv_conf_xml_attr_uint(c, "peak", UINT32_MAX, peak) < 0 ||
+            qv_conf_xml_attr_uint(c, "burst", UINT32_MAX, burst) < 0)
+            return qv_conf_xml_err(c, "<%s> peak= (KiB/s) and burst= (KiB) go from 0 to %u",
+                                   c->name, UINT32_MAX);
+        if (*peak && *peak < *slot)
+            return qv_conf_xml_err(
+                c, "<%s> peak=%" G_GUINT64_FORMAT " is below average=%" G_GUINT64_FORMAT, c->name,
+                *peak, *slot);
     }
     return 0;
 }

@@ -258,11 +258,19 @@ static void format_net(W *w, const struct qv_net *n)
         if (n->inbound_kbps) {
             start(w, "inbound");
             attr_u64(w, "average", n->inbound_kbps);
+            if (n->inbound_peak_kbps)
+                attr_u64(w, "peak", n->inbound_peak_kbps);
+            if (n->inbound_burst_kib)
+                attr_u64(w, "burst", n->inbound_burst_kib);
             end(w);
         }
         if (n->outbound_kbps) {
             start(w, "outbound");
             attr_u64(w, "average", n->outbound_kbps);
+            if (n->outbound_peak_kbps)
+                attr_u64(w, "peak", n->outbound_peak_kbps);
+            if (n->outbound_burst_kib)
+                attr_u64(w, "burst", n->outbound_burst_kib);
             end(w);
         }
         end(w);

@@ -13,6 +13,12 @@ if(QV_WITH_QEMU)
               ${CMAKE_CURRENT_SOURCE_DIR}/qemu/test_live.py)
     set_tests_properties(qemu_live PROPERTIES LABELS "slow;qemu" TIMEOUT 900
       ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
+    # <bandwidth> through tc on a bridge NIC's tap (root: skipped otherwise).
+    add_test(NAME qemu_net
+      COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
+              ${CMAKE_CURRENT_SOURCE_DIR}/qemu/test_net.py)
+    set_tests_properties(qemu_net PROPERTIES LABELS "qemu" TIMEOUT 300
+      ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
   endif()
 endif()
 # libvirt's own documents (tests/data/xml/libvirt) start under TCG.

@@ -122,6 +122,9 @@ START_TEST(full_sample_values)
     ck_assert_str_eq(n->source, "br0");
     ck_assert_uint_eq(n->inbound_kbps, 1000);
     ck_assert_uint_eq(n->outbound_kbps, 2000);
+    ck_assert_uint_eq(n->inbound_peak_kbps, 3000);
+    ck_assert_uint_eq(n->inbound_burst_kib, 512);
+    ck_assert_uint_eq(n->outbound_peak_kbps, 0);
     ck_assert_uint_eq(n->boot_order, 3);
     ck_assert_uint_eq(d->serials->len, 4);
     struct qv_chardev *c = g_ptr_array_index(d->serials, 2);
@@ -342,6 +345,11 @@ START_TEST(malformed_and_hostile)
                      "<os><type>hvm</type></os></domain>",
                      "<domain> needs a <name>");
     expect_xml_error("<domain><name>a</name></domain>", "<domain> needs a type attribute");
+    expect_xml_error("<domain type='kvm'><name>a</name><memory>1024</memory><vcpu>1</vcpu>"
+                     "<os><type>hvm</type></os><devices><interface type='bridge'>"
+                     "<source bridge='br0'/><bandwidth>\n<inbound average='100' peak='50'/>"
+                     "</bandwidth></interface></devices></domain>",
+                     "line 2: <inbound> peak=50 is below average=100");
     /* XXE: an external entity must never be read. */
     expect_xml_error("<?xml version='1.0'?>\n<!DOCTYPE d [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>"
                      "\n<domain type='kvm'><name>&x;</name></domain>",

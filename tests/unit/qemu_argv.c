@@ -553,6 +553,26 @@ START_TEST(networks)
     else
         fprintf(stderr, "SKIP: starting QEMU with a tap NIC needs root and /dev/net/tun\n");
     g_strfreev(argv);
+
+    /* A tap name from the start (qv has CAP_NET_ADMIN): QEMU makes the tap
+     * and qv puts it on the bridge; <bandwidth> is then tc's business. */
+    const char *taps[] = {"qvt525400aabb03", NULL};
+    l.tap_names = taps;
+    argv = build(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                          "<interface type='bridge'><mac address='52:54:00:aa:bb:03'/>"
+                          "<source bridge='qvtestbr9'/><bandwidth><inbound average='100' "
+                          "peak='200' burst='64'/></bandwidth></interface></devices></domain>",
+                 &l);
+    has(argv, "-netdev", "tap,id=net0,ifname=qvt525400aabb03,script=no,downscript=no");
+    if (access("/dev/net/tun", R_OK | W_OK) == 0 && geteuid() == 0)
+        qemu_accepts(argv);
+    g_strfreev(argv);
+    l.tap_names = NULL;
+    /* slirp has no host interface to shape. */
+    build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                         "<interface type='user'><mac address='52:54:00:aa:bb:05'/><bandwidth>"
+                         "<outbound average='100'/></bandwidth></interface></devices></domain>",
+                QV_ERR_UNSUPPORTED, "NIC 52:54:00:aa:bb:05 is user-mode (type='user')");
 }
 END_TEST
 

@@ -17,8 +17,9 @@ static const char show_help[] =
     "it is in it), vCPUs, memory, the guest's exit status once it has stopped,\n"
     "CPU weight and cap, the numbers of disks, NICs and snapshots. On a running\n"
     "VM it adds what is in force, read back from the VM rather than its\n"
-    "definition: each vCPU thread's CPUs, each disk's I/O limits, the memory\n"
-    "the guest has through its balloon, the CPU limit files of its cgroup.\n"
+    "definition: each vCPU thread's CPUs, each disk's I/O limits, each tap\n"
+    "NIC's bandwidth limits (tc), the memory the guest has through its\n"
+    "balloon, the CPU limit files of its cgroup.\n"
     "\n"
     "Options:\n"
     "  --xml       print the definition as libvirt domain XML\n"
@@ -103,6 +104,16 @@ static void show_live(GHashTable *live)
     }
     if ((v = g_hash_table_lookup(live, "vnc.address")))
         printf("  %-13s %s\n", "VNC:", v);
+    for (unsigned i = 0; i < 4096; i++) {
+        const char *mac = live_get(live, "net.%u.mac", i);
+        const char *in = live_get(live, "net.%u.inbound_bytes_sec", i);
+        const char *out = live_get(live, "net.%u.outbound_bytes_sec", i);
+        if (!mac || !in || !out)
+            continue;
+        printf("  NIC %s: in %s%s, out %s%s (tc on %s)\n", mac, strcmp(in, "0") ? in : "unlimited",
+               strcmp(in, "0") ? " bytes/s" : "", strcmp(out, "0") ? out : "unlimited",
+               strcmp(out, "0") ? " bytes/s" : "", live_get(live, "net.%u.tap", i));
+    }
     if ((v = g_hash_table_lookup(live, "balloon.current")))
         printf("  %-13s %s KiB (balloon)\n", "Memory:", v);
     const char *cg = g_hash_table_lookup(live, "cgroup.path");
