@@ -1,5 +1,5 @@
 /* Snapshots kept inside the VM's qcow2 disks (QEMU's internal snapshots):
- * savevm/loadvm/delvm through human-monitor-command while QEMU runs,
+ * QMP's snapshot-save/-load/-delete jobs while QEMU runs (qemu_job.h),
  * qemu-img snapshot on the disks while it does not. qv keeps what QEMU does
  * not: when each was taken and in which state, in DIR/snapshots/NAME.json.
  *
@@ -17,6 +17,8 @@
 #include "../../lib/util/fileio.h"
 #include "../../lib/util/json.h"
 #include "qemu_base.h"
+#include "qemu_job.h"
+#include "qemu_vm.h"
 
 #define SNAP_TIMEOUT_MS 120000
 
@@ -108,30 +110,6 @@ static int write_meta(struct qemu_vm *q, const char *name, const struct snap_met
     return qv_file_write_atomic(path, text, strlen(text), 0600);
 }
 
-/* HMP answers errors in its text, not as QMP errors. */
-static int hmp(struct qemu_vm *q, struct qmp *m, const char *line)
-{
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "command-line");
-    json_builder_add_string_value(b, line);
-    json_builder_end_object(b);
-    g_autoptr(JsonNode) args = json_builder_get_root(b);
-    JsonNode *ret = NULL;
-    int rc = qmp_command(m, "human-monitor-command", args, &ret, SNAP_TIMEOUT_MS);
-    if (rc < 0)
-        return rc;
-    const char *out = JSON_NODE_HOLDS_VALUE(ret) && json_node_get_value_type(ret) == G_TYPE_STRING
-                          ? json_node_get_string(ret)
-                          : "";
-    g_autofree char *msg = g_strstrip(g_strdup(out));
-    json_node_unref(ret);
-    if (*msg)
-        return qv_error_set(QV_ERR_BACKEND, "QEMU refused '%s' for VM '%s': %s", line, q->name,
-                            msg);
-    return 0;
-}
-
 static int qemu_img_snapshot(GPtrArray *files, const char *op, const char *name)
 {
     for (guint i = 0; i < files->len; i++) {
@@ -179,13 +157,17 @@ static GPtrArray *holding(GPtrArray *files, const char *name)
 
 /* Remove every tag called name (qcow2 allows duplicates), from QEMU when it
  * runs, else from the files. Errors are left to the next reconcile. */
-static void drop_tags(struct qemu_vm *q, struct qmp *m, GPtrArray *files, const char *name)
+static void drop_tags(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def,
+                      GPtrArray *files, const char *name)
 {
-    for (int i = 0; m && i < 16; i++) {
-        g_autofree char *line = g_strdup_printf("delvm %s", name);
-        if (hmp(q, m, line) < 0)
+    g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(g_free);
+    guint left = 0;
+    /* QEMU holds the files while it runs: only it may change them. */
+    bool live = m && qemu_snapshot_nodes(q, m, def, nodes) == 0;
+    for (int i = 0; live && i < 16; i++)
+        if (qemu_snapshot_tag_count(m, nodes, name, &left) < 0 || left == 0 ||
+            qemu_snapshot_job(NULL, m, "snapshot-delete", name, nodes, SNAP_TIMEOUT_MS) < 0)
             break;
-    }
     for (guint f = 0; !m && f < files->len; f++)
         for (int i = 0; i < 16; i++) {
             const char *argv[] = {"qemu-img", "snapshot",      "-d", name, "--",
@@ -256,7 +238,7 @@ static void reconcile(struct qemu_vm *q, const struct qv_domain *def)
                 qv_reset_error();
                 return;
             }
-            drop_tags(q, m, files, name);
+            drop_tags(q, m, def, files, name);
         }
         if (has_meta)
             unlink(path);
@@ -280,7 +262,7 @@ static int run_state(struct qmp *m, enum vm_state *st)
     return 0;
 }
 
-static int create_locked(struct qemu_vm *q, const char *name, unsigned flags)
+static int create_locked(struct vm *vm, struct qemu_vm *q, const char *name, unsigned flags)
 {
     g_autoptr(qv_domain) def = qemu_vm_load_def(q);
     if (!def)
@@ -314,26 +296,19 @@ static int create_locked(struct qemu_vm *q, const char *name, unsigned flags)
     if (running) {
         m = qemu_vm_qmp(q, false);
         rc = m ? run_state(m, &meta.state) : qv_error_code();
+        g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(g_free);
+        if (rc == 0)
+            rc = qemu_snapshot_nodes(q, m, def, nodes);
         if (rc == 0 && meta.disk_only) {
-            for (guint i = 0; rc == 0 && i < def->disks->len; i++) {
-                const struct qv_disk *d = g_ptr_array_index(def->disks, i);
-                if (d->readonly || d->device == QV_DISK_CDROM)
-                    continue;
-                /* The disk's active node: after a live clone, its overlay's. */
-                g_autofree char *node = qemu_block_lookup(m, d->target, "node-name");
-                if (!node) {
-                    rc = qv_error_code();
-                    break;
-                }
-                g_autofree char *args =
-                    g_strdup_printf("{\"device\": \"%s\", \"name\": \"%s\"}", node, name);
+            for (guint i = 0; rc == 0 && i < nodes->len; i++) {
+                g_autofree char *args = g_strdup_printf("{\"device\": \"%s\", \"name\": \"%s\"}",
+                                                        (char *)g_ptr_array_index(nodes, i), name);
                 rc = qmp_command_json(m, "blockdev-snapshot-internal-sync", args, NULL,
                                       SNAP_TIMEOUT_MS);
             }
         } else if (rc == 0) {
-            /* savevm stops the vCPUs while it writes and restarts them. */
-            g_autofree char *line = g_strdup_printf("savevm %s", name);
-            rc = hmp(q, m, line);
+            /* The job stops the vCPUs while it writes and restarts them. */
+            rc = qemu_snapshot_job(vm, m, "snapshot-save", name, nodes, SNAP_TIMEOUT_MS);
         }
     } else {
         rc = qemu_img_snapshot(files, "-c", name);
@@ -346,7 +321,7 @@ static int create_locked(struct qemu_vm *q, const char *name, unsigned flags)
         /* Undo what was made; what this cannot undo, reconcile will. */
         int code = qv_error_code();
         g_autofree char *why = g_strdup(qv_last_error()->message);
-        drop_tags(q, m, files, name);
+        drop_tags(q, m, def, files, name);
         unlink(path);
         qv_error_set(code, "%s", why);
     }
@@ -401,8 +376,10 @@ static int restore_locked(struct vm *vm, struct qemu_vm *q, const char *name)
         struct qmp *m = qemu_vm_qmp(q, false);
         if (!m)
             return qv_error_code();
-        g_autofree char *line = g_strdup_printf("loadvm %s", name);
-        rc = hmp(q, m, line);
+        g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(g_free);
+        rc = qemu_snapshot_nodes(q, m, def, nodes);
+        if (rc == 0)
+            rc = qemu_snapshot_job(vm, m, "snapshot-load", name, nodes, SNAP_TIMEOUT_MS);
         /* Back to the state the snapshot was taken in. */
         if (rc == 0)
             rc = qmp_command(m, meta.state == VM_STATE_RUNNING ? "cont" : "stop", NULL, NULL,
@@ -416,7 +393,7 @@ static int restore_locked(struct vm *vm, struct qemu_vm *q, const char *name)
     return rc;
 }
 
-static int delete_locked(struct qemu_vm *q, const char *name)
+static int delete_locked(struct vm *vm, struct qemu_vm *q, const char *name)
 {
     g_autoptr(qv_domain) def = qemu_vm_load_def(q);
     if (!def)
@@ -440,8 +417,10 @@ static int delete_locked(struct qemu_vm *q, const char *name)
         struct qmp *m = qemu_vm_qmp(q, false);
         if (!m)
             return qv_error_code();
-        g_autofree char *line = g_strdup_printf("delvm %s", name);
-        rc = hmp(q, m, line);
+        g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(g_free);
+        rc = qemu_snapshot_nodes(q, m, def, nodes);
+        if (rc == 0)
+            rc = qemu_snapshot_job(vm, m, "snapshot-delete", name, nodes, SNAP_TIMEOUT_MS);
         qmp_close(m);
     } else {
         rc = qemu_img_snapshot(holding(files, name), "-d", name);
@@ -463,7 +442,7 @@ int qemu_snapshot_create(struct vm *vm, const char *name, unsigned flags)
     int rc = qemu_vm_lock(q, SNAP_TIMEOUT_MS);
     if (rc < 0)
         return rc;
-    rc = create_locked(q, name, flags);
+    rc = create_locked(vm, q, name, flags);
     qemu_vm_unlock(q);
     return rc;
 }
@@ -485,7 +464,7 @@ int qemu_snapshot_delete(struct vm *vm, const char *name)
     int rc = qemu_vm_lock(q, SNAP_TIMEOUT_MS);
     if (rc < 0)
         return rc;
-    rc = delete_locked(q, name);
+    rc = delete_locked(vm, q, name);
     qemu_vm_unlock(q);
     return rc;
 }

@@ -105,6 +105,9 @@ struct qv_driver {
     int (*snapshot_restore)(struct vm *vm, const char *name);
     int (*snapshot_delete)(struct vm *vm, const char *name);
     int (*snapshot_list)(struct vm *vm, struct snapshot_info **list, size_t *count);
+    /* snapshot_create/restore/delete that run a job report it with
+     * qv_snapshot_progress(); the caller's callback is not a slot argument
+     * so drivers without jobs need nothing. */
 
     struct vcpu *(*vcpu_create)(struct vm *vm, uint32_t id);
     struct vcpu *(*vcpu_get)(struct vm *vm, uint32_t id);
@@ -145,6 +148,11 @@ const struct qv_driver *qv_registry_for_scheme(const char *scheme, const char *u
  * the CMake option that builds it. For the stand-ins of a left-out driver's
  * public calls. */
 int qv_driver_not_built(const char *name);
+
+/* Hand p to the progress callback of the snapshot_*_progress() call this
+ * thread is in on vm, if it gave one (p->operation and p->snapshot are
+ * filled in here). */
+void qv_snapshot_progress(struct vm *vm, struct snapshot_progress *p);
 
 /* The value of a query parameter of conn's URI, or NULL. Owned by the caller. */
 char *qv_conn_get_param(struct qv_conn *conn, const char *key);

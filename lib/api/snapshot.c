@@ -4,18 +4,56 @@
 #include "internal.h"
 #include "trace.h"
 
-static int named_op(struct vm *vm, enum qv_op op, const char *name,
-                    int (*slot)(struct vm *, const char *), const char *what)
+/* The progress callback of the call this thread is in. Per call, not per
+ * handle: a handle is shared by every user of the VM in the process. */
+struct progress_sink {
+    struct vm *vm;
+    const char *operation;
+    const char *snapshot;
+    snapshot_progress_fn fn;
+    void *opaque;
+};
+static _Thread_local struct progress_sink *current_sink;
+
+void qv_snapshot_progress(struct vm *vm, struct snapshot_progress *p)
+{
+    struct progress_sink *s = current_sink;
+    if (!s || !s->fn || s->vm != vm)
+        return;
+    p->operation = s->operation;
+    p->snapshot = s->snapshot;
+    s->fn(vm, p, s->opaque);
+}
+
+/* The driver slot of operation op, with the sink in place around it. */
+static int run_op(struct vm *vm, enum qv_op op, const char *name, unsigned flags,
+                  snapshot_progress_fn fn, void *opaque)
 {
     int rc = qv_vm_enter(vm, op, NULL);
     if (rc < 0)
         return rc;
-    if (!qv_name_check(name, "snapshot"))
+    const struct qv_driver *d = vm->conn->driver;
+    struct progress_sink sink = {vm, NULL, name, fn, opaque};
+    struct progress_sink *outer = current_sink;
+    current_sink = &sink;
+    if (op == QV_OP_SNAPSHOT_CREATE && (flags & ~SNAPSHOT_DISK_ONLY))
+        rc = qv_error_set(QV_ERR_INVALID_ARG, "snapshot_create: unknown flags 0x%x", flags);
+    else if (!qv_name_check(name, "snapshot"))
         rc = qv_error_code();
-    else if (!slot)
-        rc = qv_unsupported(vm->conn, what);
-    else
-        rc = slot(vm, name);
+    else if (op == QV_OP_SNAPSHOT_CREATE) {
+        sink.operation = "create";
+        rc = d->snapshot_create ? d->snapshot_create(vm, name, flags)
+                                : qv_unsupported(vm->conn, "snapshot_create");
+    } else if (op == QV_OP_SNAPSHOT_RESTORE) {
+        sink.operation = "restore";
+        rc = d->snapshot_restore ? d->snapshot_restore(vm, name)
+                                 : qv_unsupported(vm->conn, "snapshot_restore");
+    } else {
+        sink.operation = "delete";
+        rc = d->snapshot_delete ? d->snapshot_delete(vm, name)
+                                : qv_unsupported(vm->conn, "snapshot_delete");
+    }
+    current_sink = outer;
     qv_vm_leave(vm);
     return rc;
 }
@@ -23,33 +61,39 @@ static int named_op(struct vm *vm, enum qv_op op, const char *name,
 int snapshot_create(struct vm *vm, const char *name, unsigned flags)
 {
     QV_API_VM(vm);
-    int rc = qv_vm_enter(vm, QV_OP_SNAPSHOT_CREATE, NULL);
-    if (rc < 0)
-        return rc;
-    if (flags & ~SNAPSHOT_DISK_ONLY)
-        rc = qv_error_set(QV_ERR_INVALID_ARG, "snapshot_create: unknown flags 0x%x", flags);
-    else if (!qv_name_check(name, "snapshot"))
-        rc = qv_error_code();
-    else if (!vm->conn->driver->snapshot_create)
-        rc = qv_unsupported(vm->conn, "snapshot_create");
-    else
-        rc = vm->conn->driver->snapshot_create(vm, name, flags);
-    qv_vm_leave(vm);
-    return rc;
+    return run_op(vm, QV_OP_SNAPSHOT_CREATE, name, flags, NULL, NULL);
 }
 
 int snapshot_restore(struct vm *vm, const char *name)
 {
     QV_API_VM(vm);
-    return named_op(vm, QV_OP_SNAPSHOT_RESTORE, name, vm ? vm->conn->driver->snapshot_restore : NULL,
-                    "snapshot_restore");
+    return run_op(vm, QV_OP_SNAPSHOT_RESTORE, name, 0, NULL, NULL);
 }
 
 int snapshot_delete(struct vm *vm, const char *name)
 {
     QV_API_VM(vm);
-    return named_op(vm, QV_OP_SNAPSHOT_DELETE, name, vm ? vm->conn->driver->snapshot_delete : NULL,
-                    "snapshot_delete");
+    return run_op(vm, QV_OP_SNAPSHOT_DELETE, name, 0, NULL, NULL);
+}
+
+int snapshot_create_progress(struct vm *vm, const char *name, unsigned flags,
+                             snapshot_progress_fn fn, void *opaque)
+{
+    QV_API_VM(vm);
+    return run_op(vm, QV_OP_SNAPSHOT_CREATE, name, flags, fn, opaque);
+}
+
+int snapshot_restore_progress(struct vm *vm, const char *name, snapshot_progress_fn fn,
+                              void *opaque)
+{
+    QV_API_VM(vm);
+    return run_op(vm, QV_OP_SNAPSHOT_RESTORE, name, 0, fn, opaque);
+}
+
+int snapshot_delete_progress(struct vm *vm, const char *name, snapshot_progress_fn fn, void *opaque)
+{
+    QV_API_VM(vm);
+    return run_op(vm, QV_OP_SNAPSHOT_DELETE, name, 0, fn, opaque);
 }
 
 int snapshot_list(struct vm *vm, struct snapshot_info **list, size_t *count)

@@ -405,24 +405,32 @@ static int error_reply(struct qmp *q, const char *cmd, JsonObject *msg)
                         desc ? desc : "(no description)", cls ? cls : "no class");
 }
 
-int qmp_command(struct qmp *q, const char *cmd, JsonNode *args, JsonNode **ret, int timeout_ms)
+int qmp_send(struct qmp *q, const char *cmd, JsonNode *args, char **id, int timeout_ms)
+{
+    *id = NULL;
+    if (q->broken)
+        return qv_error_set(q->broken, "%s", q->broken_msg);
+    if (args && !JSON_NODE_HOLDS_OBJECT(args))
+        return qv_error_set(QV_ERR_INVALID_ARG, "QMP arguments of '%s' must be an object", cmd);
+    g_autofree char *tag = g_strdup_printf("qv-%" G_GUINT64_FORMAT, q->next_id++);
+    g_autofree char *line = format_command(cmd, args, tag);
+    int rc = send_all(q, line, strlen(line), deadline_of(timeout_ms));
+    if (rc == 0)
+        *id = g_steal_pointer(&tag);
+    return rc;
+}
+
+int qmp_reply_wait(struct qmp *q, const char *cmd, const char *id, JsonNode **ret, int timeout_ms)
 {
     if (ret)
         *ret = NULL;
     if (q->broken)
         return qv_error_set(q->broken, "%s", q->broken_msg);
-    if (args && !JSON_NODE_HOLDS_OBJECT(args))
-        return qv_error_set(QV_ERR_INVALID_ARG, "QMP arguments of '%s' must be an object", cmd);
     gint64 deadline = deadline_of(timeout_ms);
-    g_autofree char *id = g_strdup_printf("qv-%" G_GUINT64_FORMAT, q->next_id++);
-    g_autofree char *line = format_command(cmd, args, id);
-    int rc = send_all(q, line, strlen(line), deadline);
-    if (rc < 0)
-        return rc;
     for (;;) {
         JsonObject *msg = NULL;
         size_t bytes = 0;
-        rc = read_message(q, deadline, &msg, &bytes);
+        int rc = read_message(q, deadline, &msg, &bytes);
         if (rc < 0) {
             if (rc == QV_ERR_TIMEOUT)
                 qv_error_set(QV_ERR_TIMEOUT, "%s did not answer '%s' within %d ms", q->label, cmd,
@@ -471,6 +479,24 @@ int qmp_command(struct qmp *q, const char *cmd, JsonNode *args, JsonNode **ret, 
     }
 }
 
+int qmp_command(struct qmp *q, const char *cmd, JsonNode *args, JsonNode **ret, int timeout_ms)
+{
+    if (ret)
+        *ret = NULL;
+    gint64 deadline = deadline_of(timeout_ms);
+    g_autofree char *id = NULL;
+    int rc = qmp_send(q, cmd, args, &id, timeout_ms);
+    if (rc < 0)
+        return rc;
+    /* One deadline for both halves, as the caller asked. */
+    int left = timeout_ms < 0 ? -1 : remaining_ms(deadline);
+    rc = qmp_reply_wait(q, cmd, id, ret, left);
+    if (rc == QV_ERR_TIMEOUT)
+        qv_error_set(QV_ERR_TIMEOUT, "%s did not answer '%s' within %d ms", q->label, cmd,
+                     timeout_ms);
+    return rc;
+}
+
 int qmp_command_json(struct qmp *q, const char *cmd, const char *args_json, JsonNode **ret,
                      int timeout_ms)
 {
@@ -505,6 +531,11 @@ static JsonObject *take_event(struct qmp *q, const char *name)
         }
     }
     return NULL;
+}
+
+JsonObject *qmp_event_take(struct qmp *q, const char *name)
+{
+    return take_event(q, name);
 }
 
 int qmp_event_wait(struct qmp *q, const char *name, int timeout_ms, JsonObject **event)

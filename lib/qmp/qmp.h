@@ -37,12 +37,26 @@ int qmp_command(struct qmp *q, const char *cmd, JsonNode *args, JsonNode **ret, 
 int qmp_command_json(struct qmp *q, const char *cmd, const char *args_json, JsonNode **ret,
                      int timeout_ms);
 
+/* The two halves of qmp_command, for a caller that does other work (e.g.
+ * reports progress) while a slow command runs: qmp_send sends cmd and gives
+ * the id its reply will carry (*id, owned by the caller); qmp_reply_wait
+ * waits at most timeout_ms for that reply. A QV_ERR_TIMEOUT from
+ * qmp_reply_wait leaves the connection usable and the reply still
+ * expected: wait for it again with the same id. Events read meanwhile are
+ * queued. */
+int qmp_send(struct qmp *q, const char *cmd, JsonNode *args, char **id, int timeout_ms);
+int qmp_reply_wait(struct qmp *q, const char *cmd, const char *id, JsonNode **ret, int timeout_ms);
+
 /* The oldest queued event (an object with "event", "data", "timestamp"),
  * owned by the caller, or NULL when none is queued. */
 JsonObject *qmp_event_pop(struct qmp *q);
 /* How many events were dropped because the queue was full (see
  * lib/qmp/qmp_limits.h: state-change events never are). */
 guint64 qmp_events_dropped(struct qmp *q);
+/* The oldest queued event named name, owned by the caller, or NULL: reads
+ * nothing from the peer (so a reply awaited with qmp_reply_wait is never
+ * consumed). */
+JsonObject *qmp_event_take(struct qmp *q, const char *name);
 /* Wait until an event named name arrives (or is already queued) and return
  * it; events of other names stay queued. QV_ERR_TIMEOUT when none comes. */
 int qmp_event_wait(struct qmp *q, const char *name, int timeout_ms, JsonObject **event);

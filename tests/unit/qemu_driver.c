@@ -19,6 +19,7 @@
 #include "lib/proc/proc.h"
 #include "lib/qmp/qmp.h"
 #include "lib/util/fileio.h"
+#include "lib/util/json.h"
 
 static char *root;
 static char *uri;
@@ -635,6 +636,208 @@ START_TEST(snapshots_in_qcow2)
                    "</domain>");
     ck_assert_int_eq(snapshot_create(vm, "x", 0), QV_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "disk vdb is raw"));
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
+/* What a snapshot_*_progress callback heard. */
+struct heard {
+    int calls;
+    char *operation, *snapshot, *job, *status; /* of the last call */
+    uint64_t current, total;
+    int64_t elapsed_ms;
+    bool elapsed_went_back;
+};
+
+static void heard_clear(struct heard *h)
+{
+    g_free(h->operation);
+    g_free(h->snapshot);
+    g_free(h->job);
+    g_free(h->status);
+    *h = (struct heard){0};
+}
+
+static void on_progress(struct vm *vm, const struct snapshot_progress *p, void *opaque)
+{
+    (void)vm;
+    struct heard *h = opaque;
+    h->calls++;
+    h->elapsed_went_back |= p->elapsed_ms < h->elapsed_ms;
+    g_free(h->operation);
+    g_free(h->snapshot);
+    g_free(h->job);
+    g_free(h->status);
+    h->operation = g_strdup(p->operation);
+    h->snapshot = g_strdup(p->snapshot);
+    h->job = g_strdup(p->job);
+    h->status = g_strdup(p->status);
+    h->current = p->current;
+    h->total = p->total;
+    h->elapsed_ms = p->elapsed_ms;
+}
+
+/* The callback ended on the concluded job of operation op for snapshot
+ * name, QEMU's job type named in the job id. */
+static void heard_job(struct heard *h, const char *op, const char *name, const char *type)
+{
+    ck_assert_int_ge(h->calls, 1);
+    ck_assert_str_eq(h->operation, op);
+    ck_assert_str_eq(h->snapshot, name);
+    ck_assert_msg(g_str_has_prefix(h->job, type), "job %s", h->job);
+    ck_assert_str_eq(h->status, "concluded");
+    ck_assert_uint_gt(h->total, 0);
+    ck_assert_uint_eq(h->current, h->total);
+    ck_assert(!h->elapsed_went_back);
+    heard_clear(h);
+}
+
+static char *make_qcow2(const char *name, const char *opts)
+{
+    char *disk = g_build_filename(root, name, NULL);
+    const char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, disk, "16M", NULL};
+    g_autofree char *out = NULL;
+    ck_assert_int_eq(qemu_run_tool(mk, &out), 0);
+    return disk;
+}
+
+static char *disk_xml(const char *name, const char *disk)
+{
+    return g_strdup_printf(
+        "<domain type='qemu'><name>%s</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>"
+        "<driver name='qemu' type='qcow2'/><source file='%s'/><target dev='vda' bus='virtio'/>"
+        "</disk></devices></domain>",
+        name, disk);
+}
+
+/* The ids of the jobs QEMU still holds. */
+static char *qemu_jobs(const char *name)
+{
+    g_autofree char *sock = vm_path(name, "qmp.sock");
+    struct qmp *m = qmp_connect(sock, "test", 5000);
+    ck_assert_ptr_nonnull(m);
+    JsonNode *ret = NULL;
+    ck_assert_int_eq(qmp_command(m, "query-jobs", NULL, &ret, 5000), 0);
+    char *text = json_to_string(ret, FALSE);
+    json_node_unref(ret);
+    qmp_close(m);
+    return text;
+}
+
+/* A running VM's snapshots go through QEMU's snapshot jobs, whose progress
+ * reaches the caller; a stopped VM's (qemu-img) report none. */
+START_TEST(snapshot_jobs_report_progress)
+{
+    g_autofree char *disk = make_qcow2("j1.qcow2", "cluster_size=65536");
+    g_autofree char *xml = disk_xml("j1", disk);
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, xml);
+    OK(vm_start(vm));
+    struct heard h = {0};
+    OK(snapshot_create_progress(vm, "a", 0, on_progress, &h));
+    heard_job(&h, "create", "a", "qv-snapshot-save-");
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    OK(vm_pause(vm));
+    OK(snapshot_create_progress(vm, "b", 0, on_progress, &h));
+    heard_job(&h, "create", "b", "qv-snapshot-save-");
+    OK(snapshot_restore_progress(vm, "a", on_progress, &h));
+    heard_job(&h, "restore", "a", "qv-snapshot-load-");
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    OK(snapshot_delete_progress(vm, "b", on_progress, &h));
+    heard_job(&h, "delete", "b", "qv-snapshot-delete-");
+    ck_assert_uint_eq(snap_count(vm, NULL, NULL), 1);
+    /* Every job was dismissed. */
+    g_autofree char *jobs = qemu_jobs("j1");
+    ck_assert_str_eq(jobs, "[]");
+    /* A disk-only snapshot is not a job (blockdev-snapshot-internal-sync). */
+    OK(snapshot_create_progress(vm, "d", SNAPSHOT_DISK_ONLY, on_progress, &h));
+    ck_assert_int_eq(h.calls, 0);
+
+    /* Stopped: qemu-img, no job, no progress; the call just completes. */
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    OK(snapshot_create_progress(vm, "cold", 0, on_progress, &h));
+    OK(snapshot_delete_progress(vm, "cold", on_progress, &h));
+    ck_assert_int_eq(h.calls, 0);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
+/* A job that fails gives QEMU's own error, naming the snapshot and VM, and
+ * leaves nothing behind. A qcow2 disk with an external data file cannot
+ * hold internal snapshots, which only the job finds out. */
+START_TEST(failed_snapshot_job_is_explained)
+{
+    g_autofree char *data = g_build_filename(root, "j2.data", NULL);
+    g_autofree char *opt = g_strdup_printf("data_file=%s", data);
+    g_autofree char *disk = make_qcow2("j2.qcow2", opt);
+    g_autofree char *xml = disk_xml("j2", disk);
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, xml);
+    OK(vm_start(vm));
+    struct heard h = {0};
+    ck_assert_int_eq(snapshot_create_progress(vm, "x", 0, on_progress, &h), QV_ERR_BACKEND);
+    const char *msg = qv_last_error()->message;
+    ck_assert_msg(strstr(msg, "cannot take snapshot 'x' of VM 'j2'") &&
+                      strstr(msg, "snapshot-save job failed: Could not create snapshot 'x'"),
+                  "%s", msg);
+    ck_assert_str_eq(h.status, "concluded");
+    heard_clear(&h);
+    ck_assert_uint_eq(snap_count(vm, NULL, NULL), 0);
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    g_autofree char *jobs = qemu_jobs("j2");
+    ck_assert_str_eq(jobs, "[]");
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
+/* A caller killed during a job leaves it concluded in QEMU and its tag in
+ * the disk without a ready record: the next operation dismisses the job
+ * and reconcile drops the tag. */
+START_TEST(job_left_by_a_killed_caller_is_settled)
+{
+    g_autofree char *disk = make_qcow2("j3.qcow2", "cluster_size=65536");
+    g_autofree char *xml = disk_xml("j3", disk);
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, xml);
+    OK(vm_start(vm));
+    g_autofree char *sock = vm_path("j3", "qmp.sock");
+    struct qmp *m = qmp_connect(sock, "test", 5000);
+    ck_assert_ptr_nonnull(m);
+    OK(qmp_command_json(m, "snapshot-save",
+                        "{\"job-id\": \"qv-snapshot-save-1-0\", \"tag\": \"orphan\", "
+                        "\"vmstate\": \"disk0\", \"devices\": [\"disk0\"]}",
+                        NULL, 30000));
+    JsonObject *ev = NULL;
+    for (;;) {
+        OK(qmp_event_wait(m, "JOB_STATUS_CHANGE", 30000, &ev));
+        bool done = g_strcmp0(qv_json_str(qv_json_obj(ev, "data"), "status"), "concluded") == 0;
+        json_object_unref(ev);
+        if (done)
+            break;
+    }
+    qmp_close(m);
+    /* The killed caller had written its record, still "creating". */
+    g_autofree char *dir = vm_path("j3", "snapshots");
+    ck_assert_int_eq(qv_dir_ensure(dir, 0700), 0);
+    g_autofree char *rec = g_build_filename(dir, "orphan.json", NULL);
+    const char *t = "{\"created_us\": 1, \"state\": \"running\", \"disk_only\": false, "
+                    "\"phase\": \"creating\"}\n";
+    ck_assert_int_eq(qv_file_write_atomic(rec, t, strlen(t), 0600), 0);
+
+    OK(snapshot_create(vm, "next", 0));
+    g_autofree char *jobs = qemu_jobs("j3");
+    ck_assert_str_eq(jobs, "[]");
+    ck_assert_uint_eq(snap_count(vm, NULL, NULL), 1);
+    const char *info[] = {"qemu-img", "snapshot", "-U", "-l", disk, NULL};
+    g_autofree char *out = NULL;
+    ck_assert_int_eq(qemu_run_tool(info, &out), 0);
+    ck_assert_ptr_null(strstr(out, "orphan"));
+    ck_assert_ptr_nonnull(strstr(out, "next"));
+    ck_assert(!g_file_test(rec, G_FILE_TEST_EXISTS));
     vm_destroy(vm);
     qv_close(c);
 }
@@ -1327,6 +1530,9 @@ int main(void)
     tcase_add_test(tc, cloud_init_from_definition);
     tcase_add_test(tc, vnc_address_read_back);
     tcase_add_test(tc, snapshots_in_qcow2);
+    tcase_add_test(tc, snapshot_jobs_report_progress);
+    tcase_add_test(tc, failed_snapshot_job_is_explained);
+    tcase_add_test(tc, job_left_by_a_killed_caller_is_settled);
     tcase_add_test(tc, damaged_snapshot_record_is_listed);
     tcase_add_test(tc, concurrent_starts_serialise);
     tcase_add_test(tc, cpu_pinning_and_settings);

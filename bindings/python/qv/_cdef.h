@@ -148,9 +148,22 @@ struct snapshot_info {
     uint64_t size;
     enum vm_state state;
 };
+struct snapshot_progress {
+    const char *operation;
+    const char *snapshot;
+    const char *job;
+    const char *status;
+    uint64_t current;
+    uint64_t total;
+    int64_t elapsed_ms;
+};
+typedef void (*snapshot_progress_fn)(struct vm *vm, const struct snapshot_progress *progress, void *opaque);
 int snapshot_create(struct vm *vm, const char *name, unsigned flags);
 int snapshot_restore(struct vm *vm, const char *name);
 int snapshot_delete(struct vm *vm, const char *name);
+int snapshot_create_progress(struct vm *vm, const char *name, unsigned flags, snapshot_progress_fn fn, void *opaque);
+int snapshot_restore_progress(struct vm *vm, const char *name, snapshot_progress_fn fn, void *opaque);
+int snapshot_delete_progress(struct vm *vm, const char *name, snapshot_progress_fn fn, void *opaque);
 int snapshot_list(struct vm *vm, struct snapshot_info **list, size_t *count);
 void snapshot_info_free(struct snapshot_info *list, size_t count);
 struct vcpu_regs {

@@ -1,6 +1,7 @@
 """Snapshots of a VM: vm.snapshots.create(name), .list(), .restore(name),
-.delete(name)."""
+.delete(name); each of create/restore/delete takes progress=callable."""
 
+import collections
 import datetime
 
 from ._native import encode, ffi, lib
@@ -31,17 +32,53 @@ class Snapshot:
             getattr(self.state, "name", self.state))
 
 
+Progress = collections.namedtuple(
+    "Progress", "operation snapshot job status current total elapsed_ms")
+Progress.__doc__ = """How far a snapshot job has got (struct snapshot_progress):
+total is 0 when the driver does not know it; status "concluded" comes last."""
+
+
+def _with_progress(plain, call, progress, *args):
+    """Run lib.snapshot_X_progress (call) with a Python callable for
+    progress, or lib.snapshot_X (plain) without one. An exception the
+    callable raises is raised once the call has returned: it cannot cross
+    the C frames."""
+    if progress is None:
+        return plain(*args)
+    raised = []
+
+    def text(p):
+        return ffi.string(p).decode("utf-8", "replace") if p != ffi.NULL else None
+
+    @ffi.callback("void(struct vm *, const struct snapshot_progress *, void *)")
+    def trampoline(_vm, p, _opaque):
+        if raised:
+            return
+        try:
+            progress(Progress(text(p.operation), text(p.snapshot), text(p.job), text(p.status),
+                              p.current, p.total, p.elapsed_ms))
+        except BaseException as e:  # noqa: B036 - re-raised below
+            raised.append(e)
+
+    rc = call(*args, trampoline, ffi.NULL)
+    if raised:
+        raise raised[0]
+    return rc
+
+
 class Snapshots:
     """The snapshots of one VM; iterable, sized, supports `name in`."""
 
     def __init__(self, vm):
         self._vm = vm
 
-    def create(self, name, disk_only=False):
+    def create(self, name, disk_only=False, progress=None):
         """Take a snapshot called name; returns it as listed (None on a
-        driver that can take snapshots but not list them)."""
+        driver that can take snapshots but not list them). progress, when
+        given, is called with a Progress while a driver's job runs."""
         flags = lib.SNAPSHOT_DISK_ONLY if disk_only else 0
-        check(lib.snapshot_create(self._vm._handle(), encode(name, "snapshot name"), flags))
+        check(_with_progress(lib.snapshot_create, lib.snapshot_create_progress, progress,
+                             self._vm._handle(), encode(name, "snapshot name"), flags))
         try:
             listed = self.list()
         except UnsupportedError:
@@ -58,11 +95,13 @@ class Snapshots:
         finally:
             lib.snapshot_info_free(out[0], count[0])
 
-    def restore(self, name):
-        check(lib.snapshot_restore(self._vm._handle(), encode(name, "snapshot name")))
+    def restore(self, name, progress=None):
+        check(_with_progress(lib.snapshot_restore, lib.snapshot_restore_progress, progress,
+                             self._vm._handle(), encode(name, "snapshot name")))
 
-    def delete(self, name):
-        check(lib.snapshot_delete(self._vm._handle(), encode(name, "snapshot name")))
+    def delete(self, name, progress=None):
+        check(_with_progress(lib.snapshot_delete, lib.snapshot_delete_progress, progress,
+                             self._vm._handle(), encode(name, "snapshot name")))
 
     def __iter__(self):
         return iter(self.list())

@@ -1,0 +1,198 @@
+/* QEMU's background jobs (job-id, query-jobs, JOB_STATUS_CHANGE,
+ * job-dismiss), and the snapshot-save/-load/-delete jobs on top of them.
+ *
+ * QEMU 7.2 runs a snapshot job in one piece on its main loop: the reply to
+ * the command that starts it, its events and any query-jobs come only once
+ * it has finished, and its progress goes from 0 of 1 to 1 of 1. So while
+ * the reply is awaited the runner only counts time, in slices, to report
+ * elapsed seconds; what it reports otherwise is what QEMU says.
+ *
+ * Job ids start with "qv-": a caller killed before job-dismiss leaves a
+ * concluded job that would hold its id and its error; the next run
+ * dismisses such leftovers first. */
+#include <string.h>
+#include <unistd.h>
+
+#include "../../lib/proc/proc.h"
+#include "../../lib/util/error.h"
+#include "../../lib/util/json.h"
+#include "qemu_job.h"
+
+#define JOB_PREFIX "qv-"
+#define JOB_SETTLE_MS QEMU_QMP_TIMEOUT_MS
+
+static int remaining(gint64 deadline)
+{
+    gint64 left = deadline - g_get_monotonic_time();
+    return left <= 0 ? 0 : (int)((left + 999) / 1000);
+}
+
+/* Our job's entry in query-jobs, NULL when QEMU lists none of that id. */
+static JsonObject *job_entry(JsonNode *jobs, const char *id)
+{
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY(jobs) ? json_node_get_array(jobs) : NULL;
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        if (o && g_strcmp0(qv_json_str(o, "id"), id) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+static int dismiss(struct qmp *m, const char *id)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    json_builder_add_string_value(b, id);
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) args = json_builder_get_root(b);
+    return qmp_command(m, "job-dismiss", args, NULL, QEMU_QMP_TIMEOUT_MS);
+}
+
+void qemu_job_settle(struct qmp *m)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)JOB_SETTLE_MS * 1000;
+    for (;;) {
+        JsonNode *jobs = NULL;
+        if (qmp_command(m, "query-jobs", NULL, &jobs, QEMU_QMP_TIMEOUT_MS) < 0)
+            break;
+        JsonArray *a = JSON_NODE_HOLDS_ARRAY(jobs) ? json_node_get_array(jobs) : NULL;
+        bool busy = false;
+        for (guint i = 0; a && i < json_array_get_length(a); i++) {
+            JsonNode *e = json_array_get_element(a, i);
+            JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+            const char *id = qv_json_str(o, "id");
+            if (!id || !g_str_has_prefix(id, JOB_PREFIX))
+                continue;
+            if (g_strcmp0(qv_json_str(o, "status"), "concluded") == 0)
+                dismiss(m, id);
+            else
+                busy = true;
+        }
+        json_node_unref(jobs);
+        if (!busy || remaining(deadline) == 0)
+            break;
+        g_usleep(100 * 1000);
+    }
+    qv_reset_error();
+}
+
+/* Follow the JOB_STATUS_CHANGE events of id that have been read so far. */
+static void take_status_events(struct qmp *m, const char *id, char **status)
+{
+    JsonObject *ev;
+    while ((ev = qmp_event_take(m, "JOB_STATUS_CHANGE"))) {
+        JsonObject *data = qv_json_obj(ev, "data");
+        const char *st = qv_json_str(data, "status");
+        if (st && g_strcmp0(qv_json_str(data, "id"), id) == 0) {
+            g_free(*status);
+            *status = g_strdup(st);
+        }
+        json_object_unref(ev);
+    }
+}
+
+struct job_state {
+    const char *id;
+    char *status;
+    guint64 current, total;
+    gint64 start_us;
+    qemu_job_progress_fn fn;
+    void *opaque;
+};
+
+static void report(struct job_state *s)
+{
+    if (!s->fn)
+        return;
+    struct qemu_job_progress p = {
+        .id = s->id,
+        .status = s->status,
+        .current = s->current,
+        .total = s->total,
+        .elapsed_ms = (g_get_monotonic_time() - s->start_us) / 1000,
+    };
+    s->fn(&p, s->opaque);
+}
+
+int qemu_job_run(struct qmp *m, const char *type, JsonObject *args, int timeout_ms,
+                 qemu_job_progress_fn fn, void *opaque)
+{
+    qemu_job_settle(m);
+    static gint counter;
+    g_autofree char *id =
+        g_strdup_printf(JOB_PREFIX "%s-%d-%d", type, (int)getpid(), g_atomic_int_add(&counter, 1));
+    g_autoptr(JsonObject) a = json_object_ref(args);
+    json_object_set_string_member(a, "job-id", id);
+    g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), a);
+    struct job_state s = {.id = id,
+                          .status = g_strdup("created"),
+                          .start_us = g_get_monotonic_time(),
+                          .fn = fn,
+                          .opaque = opaque};
+    gint64 deadline = s.start_us + (gint64)timeout_ms * 1000;
+    g_autofree char *reply_id = NULL;
+    int rc = qmp_send(m, type, node, &reply_id, timeout_ms);
+    /* The reply comes once QEMU's main loop is free again (see the top). */
+    while (rc == 0) {
+        rc = qmp_reply_wait(m, type, reply_id, NULL, MIN(QEMU_JOB_TICK_MS, remaining(deadline)));
+        take_status_events(m, id, &s.status);
+        if (rc != QV_ERR_TIMEOUT)
+            break;
+        if (remaining(deadline) == 0)
+            goto timed_out;
+        report(&s);
+        rc = 0;
+    }
+    if (rc < 0)
+        goto out;
+    for (;;) {
+        JsonNode *jobs = NULL;
+        rc = qmp_command(m, "query-jobs", NULL, &jobs, QEMU_QMP_TIMEOUT_MS);
+        if (rc < 0)
+            goto out;
+        JsonObject *o = job_entry(jobs, id);
+        if (!o) {
+            json_node_unref(jobs);
+            rc = qv_error_set(QV_ERR_PROTOCOL, "QEMU's %s job '%s' vanished before it concluded",
+                              type, id);
+            goto out;
+        }
+        g_free(s.status);
+        s.status = g_strdup(qv_json_str(o, "status"));
+        s.current = (guint64)MAX(qv_json_int(o, "current-progress", 0), 0);
+        s.total = (guint64)MAX(qv_json_int(o, "total-progress", 0), 0);
+        bool concluded = g_strcmp0(s.status, "concluded") == 0;
+        g_autofree char *error = g_strdup(qv_json_str(o, "error"));
+        json_node_unref(jobs);
+        report(&s);
+        if (concluded) {
+            /* Read before the dismiss, which forgets the error. */
+            rc = error ? qv_error_set(QV_ERR_BACKEND, "QEMU's %s job failed: %s", type, error) : 0;
+            if (dismiss(m, id) < 0 && rc == 0)
+                rc = qv_error_code();
+            goto out;
+        }
+        int left = remaining(deadline);
+        if (left == 0)
+            goto timed_out;
+        JsonObject *ev = NULL;
+        if (qmp_event_wait(m, "JOB_STATUS_CHANGE", MIN(QEMU_JOB_TICK_MS, left), &ev) == 0)
+            json_object_unref(ev);
+        else if (qv_error_code() != QV_ERR_TIMEOUT) {
+            rc = qv_error_code();
+            goto out;
+        }
+        qv_reset_error();
+    }
+timed_out:
+    /* Left to QEMU: the next run dismisses it once it concludes. */
+    rc = qv_error_set(QV_ERR_TIMEOUT,
+                      "QEMU's %s job '%s' did not conclude within %d s (last status: %s)", type, id,
+                      timeout_ms / 1000, s.status);
+out:
+    g_free(s.status);
+    return rc;
+}
