@@ -37,7 +37,7 @@ struct snapshot_info {
 struct snapshot_progress {
     const char *operation; /* "create", "restore" or "delete" */
     const char *snapshot;  /* the snapshot's name */
-    const char *job;       /* the job's identifier, as the driver's log names it */
+    const char *job;       /* the job's identifier (QEMU's job-id) */
     const char *status;    /* the job's status as QEMU names it: "created", "running", ...,
                             * "concluded" (finished, with or without an error) */
     uint64_t current;      /* progress made, in units of total */

@@ -226,6 +226,12 @@ def test_snapshots(noop):
         vm.snapshots.restore("s1")
     vm.snapshots.list()[0].delete()
     assert len(vm.snapshots) == 0
+    # noop runs no jobs: progress= is accepted and never called.
+    heard = []
+    vm.snapshots.create("s3", progress=heard.append)
+    vm.snapshots.restore("s3", progress=heard.append)
+    vm.snapshots.delete("s3", progress=heard.append)
+    assert heard == [] and len(vm.snapshots) == 0
 
 
 def test_memory(noop):

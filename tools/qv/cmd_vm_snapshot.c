@@ -1,7 +1,10 @@
 /* vm snapshot create|list|restore|delete. */
 #include <glib.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -32,7 +35,8 @@ static const char create_help[] =
     "Usage: qv vm snapshot create NAME --name S [--disk-only]\n"
     "\n"
     "Capture VM NAME as snapshot S. A running VM is paused for the capture\n"
-    "and resumed after.\n"
+    "and resumed after. On a terminal, standard error shows the progress of\n"
+    "the driver's job while it runs (qemu: a running or paused VM).\n"
     "\n"
     "Options:\n"
     "  --name S      the snapshot's name\n"
@@ -43,7 +47,8 @@ static const char restore_help[] =
     "Usage: qv vm snapshot restore NAME --name S\n"
     "\n"
     "Put VM NAME back into snapshot S: its definition, and its registers,\n"
-    "memory and state where the snapshot holds them.\n"
+    "memory and state where the snapshot holds them. On a terminal, standard\n"
+    "error shows the progress of the driver's job while it runs.\n"
     "\n"
     "Options:\n"
     "  --name S     the snapshot's name\n"
@@ -52,14 +57,62 @@ static const char restore_help[] =
 static const char delete_help[] = "Usage: qv vm snapshot delete NAME --name S\n"
                                   "\n"
                                   "Delete snapshot S of VM NAME. The VM itself is not changed.\n"
+                                  "On a terminal, standard error shows the progress of the\n"
+                                  "driver's job while it runs.\n"
                                   "\n"
                                   "Options:\n"
                                   "  --name S     the snapshot's name\n"
                                   "  -h, --help   print this help and exit\n";
 
+/* One line on standard error, redrawn in place while a driver's job runs
+ * (only when standard error is a terminal) and erased once the call
+ * returns, so what the command prints is the same with or without it. */
+struct progress_line {
+    const char *vm;
+    char last[160];
+};
+
+static void show_progress(struct vm *vm, const struct snapshot_progress *p, void *opaque)
+{
+    (void)vm;
+    struct progress_line *l = opaque;
+    const char *verb = strcmp(p->operation, "create") == 0    ? "Saving"
+                       : strcmp(p->operation, "restore") == 0 ? "Loading"
+                                                              : "Deleting";
+    /* A percentage when the driver knows the total, else the job's status. */
+    char how[32];
+    if (p->total > 0)
+        snprintf(how, sizeof(how), "%3" PRIu64 "%%",
+                 (p->current > p->total ? p->total : p->current) * 100 / p->total);
+    else
+        snprintf(how, sizeof(how), "%s", p->status ? p->status : "running");
+    char line[sizeof(l->last)];
+    snprintf(line, sizeof(line), "%s snapshot '%s' of VM '%s': %s, %" PRId64 " s", verb,
+             p->snapshot, l->vm, how, p->elapsed_ms / 1000);
+    if (strcmp(line, l->last) == 0)
+        return;
+    memcpy(l->last, line, sizeof(line));
+    fprintf(stderr, "\r%s\033[K", line);
+    fflush(stderr);
+}
+
+static int run_op(struct vm *vm, const char *vm_name, const char *snap, unsigned flags,
+                  int (*op)(struct vm *, const char *, unsigned, snapshot_progress_fn, void *))
+{
+    struct progress_line l = {.vm = vm_name};
+    bool tty = isatty(STDERR_FILENO);
+    int rc = op(vm, snap, flags, tty ? show_progress : NULL, &l);
+    if (l.last[0]) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+    return rc;
+}
+
 /* The commands taking NAME --name S. */
 static int snap_named(struct cli *cli, int argc, char **argv, const char *prog, const char *help,
-                      bool with_disk_only, int (*op)(struct vm *, const char *, unsigned),
+                      bool with_disk_only,
+                      int (*op)(struct vm *, const char *, unsigned, snapshot_progress_fn, void *),
                       const char *done)
 {
     static const struct option opts_plain[] = {
@@ -91,29 +144,31 @@ static int snap_named(struct cli *cli, int argc, char **argv, const char *prog, 
     struct vm *vm = cli_lookup(cli, pos[0]);
     if (!vm)
         return CLI_EXIT_ERROR;
-    int rc = op(vm, snap, flags) < 0 ? cli_fail() : CLI_EXIT_OK;
+    int rc = run_op(vm, pos[0], snap, flags, op) < 0 ? cli_fail() : CLI_EXIT_OK;
     if (rc == CLI_EXIT_OK)
         printf("Snapshot '%s' of VM '%s' %s.\n", snap, pos[0], done);
     vm_free(vm);
     return rc;
 }
 
-static int do_restore(struct vm *vm, const char *name, unsigned flags)
+static int do_restore(struct vm *vm, const char *name, unsigned flags, snapshot_progress_fn fn,
+                      void *opaque)
 {
     (void)flags;
-    return snapshot_restore(vm, name);
+    return snapshot_restore_progress(vm, name, fn, opaque);
 }
 
-static int do_delete(struct vm *vm, const char *name, unsigned flags)
+static int do_delete(struct vm *vm, const char *name, unsigned flags, snapshot_progress_fn fn,
+                     void *opaque)
 {
     (void)flags;
-    return snapshot_delete(vm, name);
+    return snapshot_delete_progress(vm, name, fn, opaque);
 }
 
 static int snap_create(struct cli *cli, int argc, char **argv)
 {
-    return snap_named(cli, argc, argv, "qv vm snapshot create", create_help, true, snapshot_create,
-                      "created");
+    return snap_named(cli, argc, argv, "qv vm snapshot create", create_help, true,
+                      snapshot_create_progress, "created");
 }
 
 static int snap_restore(struct cli *cli, int argc, char **argv)

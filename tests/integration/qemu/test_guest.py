@@ -3,6 +3,7 @@ tests/fixtures/build-guest.sh) under QEMU TCG, driven through the qv CLI.
 One guest is booted and reused across the steps, which run in order."""
 import json
 import os
+import pty
 import signal
 import subprocess
 import time
@@ -241,6 +242,63 @@ def qmp(state, command, arguments=None):
                     break
             assert "return" in reply, reply
         return reply["return"]
+
+
+def tick_numbers(state):
+    return [int(l.split()[1]) for l in console(state).splitlines()
+            if l.startswith("QV-TICK ") and l.split()[1:2] and l.split()[1].isdigit()]
+
+
+def run_on_pty(state, *args, timeout=120):
+    """qv with standard error on a terminal: its exit code, standard output
+    and what the terminal received."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen([QV, "-c", state["uri"], *args], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    got = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: qv closed its end
+                break
+            if not chunk:
+                break
+            got += chunk
+        out, _ = p.communicate(timeout=timeout)
+    finally:
+        os.close(master)
+    return p.returncode, out.decode(), got.decode(errors="replace")
+
+
+def test_snapshot_restores_memory_and_shows_progress(state, tmp_path):
+    """A memory snapshot of the running guest (QEMU's snapshot-save job, on a
+    hot-plugged qcow2 disk's node) brings its memory back: its tick counter
+    goes back to where it was saved. On a terminal the CLI shows the job's
+    progress on standard error and erases it; elsewhere nothing."""
+    disk = tmp_path / "snap.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "64M"], check=True)
+    qv(state, "vm", "disk-add", NAME, "--path", str(disk), "--target", "vdb")
+    wait_for(lambda: "blk=vda," in devs(state), 60, "the guest to see the qcow2 disk")
+    rc, out, tty = run_on_pty(state, "vm", "snapshot", "create", NAME, "--name", "mem")
+    assert rc == 0, tty
+    assert out == f"Snapshot 'mem' of VM '{NAME}' created.\n"
+    # QEMU 7.2 reports the job's total only once it has concluded.
+    assert f"\rSaving snapshot 'mem' of VM '{NAME}': 100%, " in tty, repr(tty)
+    assert tty.endswith("\r\x1b[K"), repr(tty)
+    at = max(tick_numbers(state))  # at least the count the snapshot holds
+    wait_for(lambda: max(tick_numbers(state)) >= at + 4, 60, "ticks after the snapshot")
+    seen = len(tick_numbers(state))
+    p = qv(state, "vm", "snapshot", "restore", NAME, "--name", "mem")
+    assert p.stdout == f"Snapshot 'mem' of VM '{NAME}' restored.\n" and p.stderr == "", p
+    assert state_line(state) == "running"
+    wait_for(lambda: len(tick_numbers(state)) > seen, 60, "a tick after the restore")
+    assert tick_numbers(state)[seen] <= at + 1, (at, tick_numbers(state)[seen - 3:])
+    p = qv(state, "vm", "snapshot", "delete", NAME, "--name", "mem")
+    assert p.stderr == "", p
+    qv(state, "vm", "disk-remove", NAME, "--target", "vdb", timeout=90)
+    wait_for(lambda: "vda" not in devs(state), 30, "the disk to leave the guest")
 
 
 def test_vcpu_hot_add_and_remove(state):
