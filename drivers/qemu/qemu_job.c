@@ -19,7 +19,6 @@
 #include "qemu_job.h"
 
 #define JOB_PREFIX "qv-"
-#define JOB_SETTLE_MS QEMU_QMP_TIMEOUT_MS
 
 static int remaining(gint64 deadline)
 {
@@ -51,32 +50,40 @@ static int dismiss(struct qmp *m, const char *id)
     return qmp_command(m, "job-dismiss", args, NULL, QEMU_QMP_TIMEOUT_MS);
 }
 
-void qemu_job_settle(struct qmp *m)
+int qemu_job_settle(struct qmp *m, int timeout_ms)
 {
-    gint64 deadline = g_get_monotonic_time() + (gint64)JOB_SETTLE_MS * 1000;
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     for (;;) {
+        /* While a snapshot job runs QEMU answers nothing: the reply to
+         * query-jobs is itself the wait. */
         JsonNode *jobs = NULL;
-        if (qmp_command(m, "query-jobs", NULL, &jobs, QEMU_QMP_TIMEOUT_MS) < 0)
-            break;
+        int rc = qmp_command(m, "query-jobs", NULL, &jobs, MAX(remaining(deadline), 1));
+        if (rc < 0)
+            return rc;
         JsonArray *a = JSON_NODE_HOLDS_ARRAY(jobs) ? json_node_get_array(jobs) : NULL;
-        bool busy = false;
+        g_autofree char *busy = NULL;
         for (guint i = 0; a && i < json_array_get_length(a); i++) {
             JsonNode *e = json_array_get_element(a, i);
             JsonObject *o = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
             const char *id = qv_json_str(o, "id");
             if (!id || !g_str_has_prefix(id, JOB_PREFIX))
                 continue;
-            if (g_strcmp0(qv_json_str(o, "status"), "concluded") == 0)
-                dismiss(m, id);
-            else
-                busy = true;
+            if (g_strcmp0(qv_json_str(o, "status"), "concluded") != 0) {
+                g_free(busy);
+                busy = g_strdup(id);
+            } else if (dismiss(m, id) < 0) {
+                json_node_unref(jobs);
+                return qv_error_code();
+            }
         }
         json_node_unref(jobs);
-        if (!busy || remaining(deadline) == 0)
-            break;
+        if (!busy)
+            return 0;
+        if (remaining(deadline) == 0)
+            return qv_error_set(QV_ERR_TIMEOUT, "QEMU's job '%s' did not conclude within %d s",
+                                busy, timeout_ms / 1000);
         g_usleep(100 * 1000);
     }
-    qv_reset_error();
 }
 
 /* Follow the JOB_STATUS_CHANGE events of id that have been read so far. */
@@ -120,7 +127,9 @@ static void report(struct job_state *s)
 int qemu_job_run(struct qmp *m, const char *type, JsonObject *args, int timeout_ms,
                  qemu_job_progress_fn fn, void *opaque)
 {
-    qemu_job_settle(m);
+    /* A concluded job of a killed caller would keep its id and error. */
+    if (qemu_job_settle(m, QEMU_QMP_TIMEOUT_MS) < 0)
+        qv_reset_error();
     static gint counter;
     g_autofree char *id =
         g_strdup_printf(JOB_PREFIX "%s-%d-%d", type, (int)getpid(), g_atomic_int_add(&counter, 1));

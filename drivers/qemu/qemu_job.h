@@ -23,9 +23,9 @@ typedef void (*qemu_job_progress_fn)(const struct qemu_job_progress *p, void *op
  * not concluded within timeout_ms QV_ERR_TIMEOUT naming the job. */
 int qemu_job_run(struct qmp *m, const char *type, JsonObject *args, int timeout_ms,
                  qemu_job_progress_fn fn, void *opaque);
-/* Dismiss the concluded jobs a killed caller left behind (waiting a while
- * for ones still running). Errors are ignored. */
-void qemu_job_settle(struct qmp *m);
+/* Wait (at most timeout_ms) until no job qv started runs, dismissing the
+ * concluded ones: a killed caller leaves its job behind. */
+int qemu_job_settle(struct qmp *m, int timeout_ms);
 
 /* The node names the running QEMU gives the snapshot disks of def (the
  * writable ones, in definition order; the first takes the VM state), read
@@ -37,6 +37,9 @@ int qemu_snapshot_nodes(struct qemu_vm *q, struct qmp *m, const struct qv_domain
  * on nodes; progress goes to vm's caller (vm may be NULL: nobody). */
 int qemu_snapshot_job(struct vm *vm, struct qmp *m, const char *type, const char *tag,
                       GPtrArray *nodes, int timeout_ms);
+/* qemu_job_settle on q's QEMU if it runs: before the tags are read, a job
+ * a killed caller started must have finished changing them. */
+int qemu_snapshot_settle(struct qemu_vm *q, int timeout_ms);
 /* How many of nodes hold a snapshot called tag (qcow2 allows several). */
 int qemu_snapshot_tag_count(struct qmp *m, GPtrArray *nodes, const char *tag, guint *count);
 

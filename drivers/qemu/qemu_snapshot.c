@@ -180,11 +180,12 @@ static void drop_tags(struct qemu_vm *q, struct qmp *m, const struct qv_domain *
 
 /* Make records and tags agree after whatever was interrupted (the header
  * comment has the rules). The caller holds the VM's lock. Nothing is
- * decided while a disk cannot be read. */
+ * decided while a disk cannot be read, nor while a job a killed caller
+ * started may still be changing the tags. */
 static void reconcile(struct qemu_vm *q, const struct qv_domain *def)
 {
     g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
-    if (snapshot_disks(q, def, files) < 0) {
+    if (snapshot_disks(q, def, files) < 0 || qemu_snapshot_settle(q, SNAP_TIMEOUT_MS) < 0) {
         qv_reset_error();
         return;
     }

@@ -57,6 +57,18 @@ int qemu_snapshot_job(struct vm *vm, struct qmp *m, const char *type, const char
     return qemu_job_run(m, type, args, timeout_ms, vm ? to_caller : NULL, &s);
 }
 
+int qemu_snapshot_settle(struct qemu_vm *q, int timeout_ms)
+{
+    if (!qemu_vm_running(q))
+        return 0;
+    struct qmp *m = qemu_vm_qmp(q, false);
+    if (!m)
+        return qv_error_code();
+    int rc = qemu_job_settle(m, timeout_ms);
+    qmp_close(m);
+    return rc;
+}
+
 int qemu_snapshot_tag_count(struct qmp *m, GPtrArray *nodes, const char *tag, guint *count)
 {
     *count = 0;

@@ -297,6 +297,31 @@ def test_snapshot_restores_memory_and_shows_progress(state, tmp_path):
     assert tick_numbers(state)[seen] <= at + 1, (at, tick_numbers(state)[seen - 3:])
     p = qv(state, "vm", "snapshot", "delete", NAME, "--name", "mem")
     assert p.stderr == "", p
+
+    # qv killed while its snapshot-save job runs (when it first draws the
+    # progress line): the next qv finds the snapshot whole or not at all,
+    # its records equal the disk's tags, and snapshots work on.
+    master, slave = pty.openpty()
+    p = subprocess.Popen([QV, "-c", state["uri"], "vm", "snapshot", "create", NAME, "--name",
+                          "killed"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=slave)
+    os.close(slave)
+    try:
+        assert os.read(master, 100).startswith(b"\rSaving snapshot 'killed'")
+        p.kill()
+        p.wait(timeout=30)
+    finally:
+        os.close(master)
+    names = [l.split()[0] for l in qv(state, "vm", "snapshot", "list", NAME).stdout.splitlines()[1:]]
+    assert names in ([], ["killed"]), names
+    tags = subprocess.run(["qemu-img", "snapshot", "-U", "-l", str(disk)], capture_output=True,
+                          text=True, check=True).stdout
+    assert ("killed" in tags) == (names == ["killed"]), (names, tags)
+    qv(state, "vm", "snapshot", "create", NAME, "--name", "after")
+    qv(state, "vm", "snapshot", "delete", NAME, "--name", "after")
+    if names:
+        qv(state, "vm", "snapshot", "delete", NAME, "--name", "killed")
+    assert qv(state, "vm", "snapshot", "list", NAME).stdout.splitlines()[1:] == []
     qv(state, "vm", "disk-remove", NAME, "--target", "vdb", timeout=90)
     wait_for(lambda: "vda" not in devs(state), 30, "the disk to leave the guest")
 
