@@ -8,49 +8,13 @@
 # With bench/qemu_bench.c's binary it also runs the lifecycle through the C
 # API in one process (as virsh runs its five commands in one) and measures
 # the QMP round trip behind vm_get_state().
-#
-# libvirt 9.0 as Debian builds it resolves its default QEMU user
-# 'libvirt-qemu' before it reads qemu.conf, and that user only exists with
-# libvirt-daemon-system installed. So when the user is missing, both tools
-# run as 'nobody' (libvirt's unprivileged mode, no user switch), with
-# qemu.conf giving stdio_handler = "file" and security_driver = "none";
-# with the user present and run as root, qemu.conf also sets user and
-# group root.
 set -euo pipefail
 
-qv=${1:?usage: $0 QV_BINARY [ITERATIONS]}
 n=${2:-5}
-api=${3:-}
-qv=$(readlink -f "$qv")
-[ -z "$api" ] || api=$(readlink -f "$api")
-command -v virsh >/dev/null || { echo "virsh is missing (package libvirt-clients)" >&2; exit 1; }
-qemu=$(command -v qemu-system-x86_64) || { echo "qemu-system-x86_64 is missing" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/qv-bench-qemu.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-chmod 755 "$work"
-mkdir -p "$work/libvirt/etc" "$work/qv"
-conf="$work/libvirt/etc/qemu.conf"
-printf 'stdio_handler = "file"\nsecurity_driver = "none"\n' > "$conf"
-run=()
-if [ "$(id -u)" -eq 0 ] && getent passwd libvirt-qemu >/dev/null; then
-    printf 'user = "root"\ngroup = "root"\n' >> "$conf"
-    mode="root"
-elif [ "$(id -u)" -eq 0 ]; then
-    # nobody may not reach the build tree: run copies.
-    mkdir -p "$work/bin"
-    cp "$qv" "$work/bin/qv"
-    cp -L "$(dirname "$(ldd "$qv" | sed -n 's/.*libqv.so.1 => \(.*\) (.*/\1/p')")/libqv.so.1" "$work/bin/"
-    qv="$work/bin/qv"
-    if [ -n "$api" ]; then cp "$api" "$work/bin/qemu_bench"; api="$work/bin/qemu_bench"; fi
-    export LD_LIBRARY_PATH="$work/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    chown -R nobody:nogroup "$work"
-    run=(setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$work"
-         LD_LIBRARY_PATH="$LD_LIBRARY_PATH")
-    mode="unprivileged (as nobody: user libvirt-qemu does not exist)"
-else
-    mode="unprivileged"
-fi
+# shellcheck source=libvirt_embed.sh
+. "$(dirname "$0")/libvirt_embed.sh"
+lv_setup "${1:?usage: $0 QV_BINARY [ITERATIONS] [QEMU_BENCH_BINARY]}" "${3:-}"
+api=$extra
 
 xml="$work/domain.xml"
 cat > "$xml" <<XML
@@ -64,11 +28,6 @@ cat > "$xml" <<XML
 </domain>
 XML
 chmod 644 "$xml"
-
-lv_uri="qemu:///embed?root=$work/libvirt"
-qv_uri="qemu:///session?root=$work/qv"
-
-now() { date +%s%N; }
 
 qv_cycle() {
     "${run[@]}" "$qv" -c "$qv_uri" vm create --xml "$xml" >/dev/null
@@ -93,7 +52,6 @@ t=$(now); for ((i = 0; i < n; i++)); do qv_cycle; done; qv_ns=$(( ($(now) - t) /
 t=$(now); for ((i = 0; i < n; i++)); do lv_cycle; done; lv_ns=$(( ($(now) - t) / n ))
 
 echo "QEMU lifecycle (define, start, state, force stop, undefine), mean of $n, $mode"
-div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 printf '  qv (5 qv processes, qemu:///session):       %8s ms\n' "$(div "$qv_ns" 1000000)"
 printf '  libvirt (1 virsh process, qemu:///embed):   %8s ms\n' "$(div "$lv_ns" 1000000)"
 printf '  libvirt / qv CLI:                           %8s x\n' "$(div "$lv_ns" "$qv_ns")"
