@@ -212,7 +212,7 @@ struct qv_domain *qv_domain_copy(const struct qv_domain *def);
  * must be understood. No schema check: this reads stored definitions. */
 struct qv_domain *qv_domain_parse_xml(const char *xml);
 /* Parse domain XML a user supplies (define): what describes only a running
- * domain is dropped (<domain id=>, generated aliases, dynamic <seclabel>s),
+ * domain is dropped (<domain id=>, generated aliases, dynamic labels),
  * it is parsed as above (qv's refusals come first, naming the rule), then
  * checked against libvirt's domain.rng (QV_ERR_XML with the line of the
  * element or attribute the schema refuses, and libxml2's reason). */

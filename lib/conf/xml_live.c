@@ -17,6 +17,9 @@ static bool generated_alias(const xmlNode *n)
     return gen;
 }
 
+/* A dynamic label's <label> and <imagelabel> are what libvirt chose at
+ * start; the <seclabel> itself (type, model, relabel) is configuration,
+ * and libvirt's define keeps it. */
 static bool dynamic_seclabel(const xmlNode *n)
 {
     if (!qv_conf_xml_is(n, "seclabel"))
@@ -65,8 +68,15 @@ void qv_conf_xml_drop_live(xmlDoc *doc)
     while (c) {
         xmlNode *next = c->next;
         if (dynamic_seclabel(c)) {
-            xmlUnlinkNode(c);
-            xmlFreeNode(c);
+            xmlNode *l = c->children;
+            while (l) {
+                xmlNode *lnext = l->next;
+                if (qv_conf_xml_is(l, "label") || qv_conf_xml_is(l, "imagelabel")) {
+                    xmlUnlinkNode(l);
+                    xmlFreeNode(l);
+                }
+                l = lnext;
+            }
         } else if (qv_conf_xml_is(c, "devices")) {
             for (xmlNode *d = c->children; d; d = d->next) {
                 if (d->type != XML_ELEMENT_NODE)

@@ -13,8 +13,8 @@ int qv_conf_xml_schema_check(xmlDoc *doc, const char *label, long *where);
 
 /* Drop from a schema-valid document what only describes a running domain,
  * as libvirt does on define: <domain id=>, aliases it generated (user
- * aliases start with "ua-"), dynamic <seclabel>s, disk <source index=>,
- * <console tty=>. */
+ * aliases start with "ua-"), the labels of dynamic <seclabel>s, disk
+ * <source index=>, <console tty=>. */
 void qv_conf_xml_drop_live(xmlDoc *doc);
 
 #endif

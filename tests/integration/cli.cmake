@@ -6,7 +6,7 @@ endif()
 set(_cli_dir ${CMAKE_CURRENT_SOURCE_DIR}/cli)
 string(JOIN "," _qv_built ${QV_BUILT_DRIVERS})
 foreach(_t help usage errors lifecycle snapshot set devices run console console_ws system vfio
-           fuzz input)
+           fuzz input libvirt_roundtrip)
   add_test(NAME cli_${_t}
     COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider ${_cli_dir}/test_${_t}.py)
   # Each test spawns qv a few hundred times: about 0.1 s each on a quiet

@@ -1,0 +1,63 @@
+"""libvirt takes back what qv gives it: each document of the libvirt corpus
+(tests/data/xml/libvirt, as `virsh dumpxml` wrote it) is defined in qv
+(noop:///DIR) and its `qv vm show --xml` defined in libvirt's embedded QEMU
+driver; `virsh dumpxml --inactive` of that must be what libvirt makes of
+the original document itself. For an inactive document that is the
+document; for a running one, the inactive domain libvirt keeps of it."""
+
+import os
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+SRC = Path(os.environ.get("QV_SOURCE_DIR", Path(__file__).resolve().parents[3]))
+CORPUS = SRC / "tests/data/xml/libvirt"
+DOCS = sorted(p.name for p in CORPUS.glob("*.xml"))
+
+
+@pytest.fixture(scope="module")
+def libvirt(tmp_path_factory):
+    if not shutil.which("virsh"):
+        pytest.skip("virsh is not installed (package libvirt-clients)")
+    root = tmp_path_factory.mktemp("libvirt-embed")
+    uri = "qemu:///embed?root=%s" % root
+    p = subprocess.run(["virsh", "-q", "-c", uri, "uri"], capture_output=True, text=True,
+                       timeout=60)
+    if p.returncode != 0:
+        pytest.skip("libvirt's embedded QEMU driver cannot open here: %s" % p.stderr.strip())
+    return uri
+
+
+def as_libvirt_keeps(uri, path, name):
+    """What libvirt's define makes of the document at path."""
+    p = subprocess.run(["virsh", "-q", "-c", uri,
+                        "define %s; dumpxml --inactive %s; undefine %s" % (path, name, name)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    start = p.stdout.index("<domain")
+    end = p.stdout.rindex("</domain>") + len("</domain>")
+    return p.stdout[start:end]
+
+
+def canonical(xml):
+    root = ET.fromstring(xml)
+    for e in root.iter():
+        e.text = e.text.strip() or None if e.text else None
+        e.tail = None
+    return ET.canonicalize(ET.tostring(root)).replace("><", ">\n<")
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_libvirt_defines_qvs_output_as_the_original(cli, libvirt, tmp_path, doc):
+    text = (CORPUS / doc).read_text()
+    name = re.search(r"<name>([^<]+)</name>", text).group(1)
+    cli.ok("vm", "create", "--xml", str(CORPUS / doc))
+    out = tmp_path / "from-qv.xml"
+    out.write_text(cli.ok("vm", "show", name, "--xml").out)
+    want = canonical(as_libvirt_keeps(libvirt, CORPUS / doc, name))
+    got = canonical(as_libvirt_keeps(libvirt, out, name))
+    assert got == want
