@@ -1,6 +1,8 @@
 /* A cloud-init NoCloud seed: meta-data, user-data and network-config on an
  * ISO 9660 volume labelled "cidata". The documents are written as JSON,
  * which is YAML too, so no value ever needs YAML quoting by hand. */
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,7 +344,17 @@ int qemu_cloudinit_write_seed(const char *const docs[3], const char *iso_path)
     const char *names[3] = {"meta-data", "user-data", "network-config"};
     int rc = 0;
     GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *tmp_iso = g_strconcat(iso_path, ".tmp", NULL);
+    /* Made here, 0600 and new (the seed holds the user's documents), for
+     * genisoimage to write into: it opens the path it is given. */
+    g_autofree char *tmp_iso = g_strconcat(iso_path, ".XXXXXX", NULL);
+    int fd = g_mkstemp_full(tmp_iso, O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        qv_dir_remove_tree(tmpl);
+        g_ptr_array_free(argv, TRUE);
+        return qv_error_set_errno(QV_ERR_IO, e, "cannot create '%s'", tmp_iso);
+    }
+    close(fd);
     const char *head[] = {"genisoimage", "-quiet", "-output", tmp_iso,
                           "-volid",      "cidata", "-joliet", "-rock"};
     for (size_t i = 0; i < G_N_ELEMENTS(head); i++)

@@ -473,6 +473,11 @@ struct vm *vm_clone(struct vm *vm, const char *new_name)
     g_autoptr(qv_domain) def = NULL;
     if (!qv_name_check(new_name, "VM"))
         goto out;
+    /* Before any driver lock: the clone's would be the source's own. */
+    if (strcmp(new_name, vm->name) == 0) {
+        qv_error_set(QV_ERR_EXISTS, "cannot clone VM '%s' onto its own name", vm->name);
+        goto out;
+    }
     if (!DRV(vm)->vm_clone) {
         qv_unsupported(vm->conn, "vm_clone");
         goto out;

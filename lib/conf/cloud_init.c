@@ -48,7 +48,8 @@ static bool has_top_key(const char *doc, const char *key)
  * block mapping in one document. */
 static const char *meta_data_shape(const char *doc)
 {
-    if (strstr(doc, "instance-id"))
+    if (has_top_key(doc, "instance-id") || has_top_key(doc, "\"instance-id\"") ||
+        has_top_key(doc, "'instance-id'"))
         return "sets instance-id; qv sets it to the VM's UUID (so a clone is a new instance): "
                "leave it out";
     for (const char *l = doc; l; l = strchr(l, '\n')) {

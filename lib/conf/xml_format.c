@@ -9,6 +9,7 @@
 #include "conf_check.h"
 #include "domain.h"
 #include "xml_metadata.h"
+#include "xml_util.h"
 
 typedef xmlTextWriter W;
 
@@ -512,6 +513,21 @@ static void fmt_domain(W *w, const void *def)
     format_domain(w, def);
 }
 
+/* A definition that, written, could not be read back is refused here,
+ * before any driver stores it over the one that can. */
+static char *within_limit(char *out, const struct qv_domain *def)
+{
+    if (out && strlen(out) > QV_XML_MAX_BYTES) {
+        qv_error_set(QV_ERR_INVALID_ARG,
+                     "VM '%s': its definition would be %zu bytes of XML, more than the %u "
+                     "qv reads back",
+                     def->name ? def->name : "", strlen(out), QV_XML_MAX_BYTES);
+        g_free(out);
+        return NULL;
+    }
+    return out;
+}
+
 char *qv_domain_format_xml(const struct qv_domain *def)
 {
     if (!def) {
@@ -520,14 +536,14 @@ char *qv_domain_format_xml(const struct qv_domain *def)
     }
     char *out = write_doc(fmt_domain, def);
     if (!out || (def->kept->len == 0 && !def->metadata))
-        return out;
+        return within_limit(out, def);
     /* Kept elements went in raw: one pass through libxml2 indents them as
      * the rest, so `vm show --xml` reads like libvirt's output. */
     xmlDoc *doc = xmlReadMemory(out, (int)strlen(out), NULL, NULL,
                                 XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
                                     XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES);
     if (!doc)
-        return out;
+        return within_limit(out, def);
     xmlChar *pretty = NULL;
     int len = 0;
     xmlDocDumpFormatMemory(doc, &pretty, &len, 1);
@@ -537,7 +553,7 @@ char *qv_domain_format_xml(const struct qv_domain *def)
         out = g_strdup((const char *)pretty);
         xmlFree(pretty);
     }
-    return out;
+    return within_limit(out, def);
 }
 
 struct device_arg {

@@ -23,6 +23,15 @@ static bool in_qv_ns(const xmlNode *n)
  * declared on it, so it can be pasted back anywhere. */
 static char *dump_alone(const xmlNode *c)
 {
+    if (c->type != XML_ELEMENT_NODE) { /* a comment or PI: no namespaces */
+        xmlBuffer *buf = xmlBufferCreate();
+        if (!buf)
+            return NULL;
+        xmlNodeDump(buf, c->doc, (xmlNode *)c, 0, 0);
+        char *out = g_strdup((const char *)xmlBufferContent(buf));
+        xmlBufferFree(buf);
+        return out;
+    }
     xmlDoc *doc = xmlNewDoc((const xmlChar *)"1.0");
     xmlNode *copy = xmlDocCopyNode((xmlNode *)c, doc, 1);
     xmlBuffer *buf = xmlBufferCreate();
@@ -123,8 +132,16 @@ int qv_conf_xml_parse_metadata(const xmlNode *n, struct qv_domain *def)
     GString *others = g_string_new(NULL);
     const xmlNode *qv = NULL;
     int rc = 0;
-    FOR_EACH_ELEMENT(n, c)
-    {
+    for (const xmlNode *c = n->children; c; c = c->next) {
+        if (c->type == XML_COMMENT_NODE || c->type == XML_PI_NODE) {
+            /* Given back as written, as the elements around them are. */
+            g_autofree char *xml = dump_alone(c);
+            if (xml)
+                g_string_append(others, xml);
+            continue;
+        }
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
         if (in_qv_ns(c) && strcmp((const char *)c->name, "domain") == 0) {
             rc = qv_conf_xml_once(c, &qv);
             if (rc == 0)

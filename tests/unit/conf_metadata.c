@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "conf_helpers.h"
+#include "include/qv/vm.h"
 #include "lib/conf/domain.h"
 #include "lib/util/error.h"
 
@@ -20,7 +21,8 @@ static struct qv_domain *parse_user(const char *xml)
 
 START_TEST(others_kept_with_cloud_init)
 {
-    const char *xml = HEAD "<metadata><app:info xmlns:app='http://example.com/app/1'>"
+    const char *xml = HEAD "<metadata><!-- kept --><?app-pi data?><app:info "
+                           "xmlns:app='http://example.com/app/1'>"
                            "<app:owner id='7'>ops &amp; dev</app:owner></app:info>"
                            "<qv:domain " QVNS "><qv:cloud-init><qv:user-data>#cloud-config\n"
                            "runcmd: [echo, '&lt;hi&gt;']\n</qv:user-data></qv:cloud-init>"
@@ -37,6 +39,8 @@ START_TEST(others_kept_with_cloud_init)
     g_autofree char *out = qv_domain_format_xml(d);
     ck_assert_msg(strstr(out, "<app:owner id=\"7\">ops &amp; dev</app:owner>"), "%s", out);
     ck_assert_msg(strstr(out, "xmlns:app=\"http://example.com/app/1\""), "%s", out);
+    ck_assert_msg(strstr(out, "<!-- kept -->"), "%s", out);
+    ck_assert_msg(strstr(out, "<?app-pi data?>"), "%s", out);
     ck_assert_msg(strstr(out, "runcmd: [echo, '&lt;hi&gt;']"), "%s", out);
     /* Formatted and read again: the same documents. */
     g_autoptr(qv_domain) again = qv_domain_parse_xml(out);
@@ -104,6 +108,37 @@ START_TEST(refusals_named)
 }
 END_TEST
 
+/* instance-id only counts as a top-level key; a definition whose XML would
+ * be larger than qv reads back is refused when formatted, so no driver
+ * stores it. */
+START_TEST(limits_of_what_is_refused)
+{
+    g_autoptr(qv_domain) d = parse_user(HEAD "<metadata><qv:domain " QVNS "><qv:cloud-init>"
+                                             "<qv:user-data>x</qv:user-data><qv:meta-data>"
+                                             "description: no instance-id here\n"
+                                             "</qv:meta-data></qv:cloud-init></qv:domain>"
+                                             "</metadata>" TAIL);
+    ck_assert_msg(d != NULL && qv_domain_validate(d) == 0, "%s", qv_last_error()->message);
+    static const char *const keyed[] = {"\"instance-id\": a\n", "'instance-id': a\n",
+                                        "x: 1\ninstance-id : a\n"};
+    for (size_t i = 0; i < G_N_ELEMENTS(keyed); i++) {
+        g_free(d->cloud_init->meta_data);
+        d->cloud_init->meta_data = g_strdup(keyed[i]);
+        ck_assert_int_eq(qv_domain_validate(d), QV_ERR_INVALID_ARG);
+    }
+    /* Each document within its limit, the whole past 4 MiB once escaped. */
+    g_clear_pointer(&d->cloud_init->meta_data, g_free);
+    g_free(d->cloud_init->user_data);
+    d->cloud_init->user_data = g_strnfill(QV_CLOUD_INIT_MAX_BYTES, '&');
+    g_autofree char *fill = g_strnfill(3u << 20, 'b');
+    d->metadata = g_strdup_printf("<big>%s</big>", fill);
+    ck_assert_int_eq(qv_domain_validate(d), 0);
+    ck_assert_ptr_null(qv_domain_format_xml(d));
+    ck_assert_msg(strstr(qv_last_error()->message, "more than the 4194304 qv reads back"), "%s",
+                  qv_last_error()->message);
+}
+END_TEST
+
 START_TEST(meta_data_gets_qv_keys)
 {
     g_autofree char *xml = conf_read_data("xml/cloud-init.xml");
@@ -155,6 +190,7 @@ int main(void)
     tcase_add_test(tc, refusals_named);
     tcase_add_test(tc, meta_data_gets_qv_keys);
     tcase_add_test(tc, hostdev_roles);
+    tcase_add_test(tc, limits_of_what_is_refused);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -471,6 +471,9 @@ START_TEST(cloud_init_from_definition)
     struct vm_info info;
     OK(vm_get_info(vm, &info));
     g_autofree char *iso = vm_path("ci2", "seed.iso");
+    struct stat st;
+    ck_assert_int_eq(stat(iso, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600); /* it holds the user's documents */
     g_autofree char *got_ud = seed_file(iso, "user-data");
     ck_assert_str_eq(got_ud, ud);
     g_autofree char *got_nc = seed_file(iso, "network-config");

@@ -222,3 +222,9 @@ def test_create_with_cloud_init(cli, tmp_path):
     assert "none" in r.err and "ci03" not in states(cli, "--all")
     r = cli.fails(2, "vm", "create", "--name", "ci04", "--meta-data", str(md))
     assert "--meta-data and --network-config go with --cloud-init" in r.err
+
+
+def test_clone_onto_its_own_name_is_refused_at_once(cli):
+    create(cli, "self1")
+    r = cli.fails(1, "vm", "clone", "self1", "--name", "self1")
+    assert r.err == "qv: error: cannot clone VM 'self1' onto its own name\n", r
