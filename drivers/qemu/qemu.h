@@ -130,5 +130,10 @@ const char *qemu_cpu_of(const struct qv_domain *def);
 /* Run a helper (qemu-img, genisoimage) to completion; its stderr goes into
  * the error message on failure. *out receives stdout when not NULL. */
 int qemu_run_tool(const char *const *argv, char **out);
+/* qemu_snapshot_size.c: the metadata a qcow2 image of virtual_size bytes
+ * needs, and the guest data internal snapshot tag of file references
+ * (qemu-img measure, less that metadata). */
+int qemu_image_meta_bytes(guint64 virtual_size, guint64 *bytes);
+int qemu_snapshot_disk_bytes(const char *file, const char *tag, guint64 meta, guint64 *bytes);
 
 #endif

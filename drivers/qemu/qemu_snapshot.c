@@ -492,7 +492,8 @@ static GHashTable *tag_sizes(struct qemu_vm *q)
         return sizes;
     }
     for (guint f = 0; f < files->len; f++) {
-        g_autoptr(JsonNode) root = qemu_image_info(g_ptr_array_index(files, f), true);
+        const char *file = g_ptr_array_index(files, f);
+        g_autoptr(JsonNode) root = qemu_image_info(file, true);
         if (!root) {
             qv_reset_error();
             continue;
@@ -500,21 +501,33 @@ static GHashTable *tag_sizes(struct qemu_vm *q)
         JsonObject *o = json_node_get_object(root);
         JsonNode *sn = json_object_get_member(o, "snapshots");
         JsonArray *a = sn && JSON_NODE_HOLDS_ARRAY(sn) ? json_node_get_array(sn) : NULL;
+        gint64 vsize = qv_json_int(o, "virtual-size", -1);
+        guint64 meta = 0;
+        bool measured = a && vsize > 0 && qemu_image_meta_bytes((guint64)vsize, &meta) == 0;
         for (guint i = 0; a && i < json_array_get_length(a); i++) {
             JsonNode *e = json_array_get_element(a, i);
             JsonObject *so = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
             const char *name = qv_json_str(so, "name");
             gint64 vm_state = qv_json_int(so, "vm-state-size", 0);
-            if (!name || vm_state <= 0)
+            if (!name)
+                continue;
+            guint64 data = 0;
+            if (measured && qemu_snapshot_disk_bytes(file, name, meta, &data) < 0) {
+                proc_log(q->dir, "snapshot '%s' size without its disk data: %s", name,
+                         qv_last_error()->message);
+                data = 0;
+            }
+            if (vm_state <= 0 && data == 0)
                 continue;
             guint64 *sum = g_hash_table_lookup(sizes, name);
             if (!sum) {
                 sum = g_new0(guint64, 1);
                 g_hash_table_insert(sizes, g_strdup(name), sum);
             }
-            *sum += (guint64)vm_state;
+            *sum += (guint64)MAX(vm_state, 0) + data;
         }
     }
+    qv_reset_error();
     return sizes;
 }
 

@@ -611,7 +611,8 @@ START_TEST(snapshots_in_qcow2)
     snap_count(vm, "cold", &st);
     ck_assert_int_eq(st, VM_STATE_STOPPED);
     /* A memory snapshot's size is its saved machine state (32 MiB of guest
-     * RAM, mostly zero, plus devices); a disk-only one has none. */
+     * RAM, mostly zero, plus devices) and the disk data it holds (none
+     * written yet); a disk-only one of a blank disk has none. */
     struct snapshot_info *list = NULL;
     size_t n = 0;
     OK(snapshot_list(vm, &list, &n));
@@ -623,6 +624,17 @@ START_TEST(snapshots_in_qcow2)
                           list[i].name, list[i].size);
     }
     snapshot_info_free(list, n);
+    /* The guest data a snapshot's disk state holds counts too, as qemu-img
+     * measures it: 1 MiB written, 1 MiB (of 64 KiB clusters) more. */
+    const char *fill[] = {"qemu-io", "-f", "qcow2", "-c", "write -P 0x33 0 1M", disk, NULL};
+    ck_assert_int_eq(qemu_run_tool(fill, NULL), 0);
+    OK(snapshot_create(vm, "filled", 0));
+    OK(snapshot_list(vm, &list, &n));
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i].name, "filled") == 0)
+            ck_assert_msg(list[i].size == (1u << 20), "%" PRIu64, list[i].size);
+    snapshot_info_free(list, n);
+    OK(snapshot_delete(vm, "filled"));
     OK(snapshot_restore(vm, "cold"));
     ck_assert_int_eq(vm_get_state(vm), VM_STATE_STOPPED);
     OK(snapshot_restore(vm, "paused"));
