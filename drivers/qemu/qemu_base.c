@@ -326,30 +326,44 @@ static void prune_if_any(const char *state_dir, int timeout_ms)
 
 /* ---- chains and tags ---------------------------------------------------- */
 
-int qemu_image_chain(const char *top, GPtrArray *files)
+/* qemu-img's view of top's whole backing chain: one object per file, top
+ * first, each with its name and its internal snapshots. */
+static JsonArray *chain_info(const char *top, JsonNode **keep)
 {
     const char *argv[] = {"qemu-img",      "info", "-U", "--backing-chain",
                           "--output=json", "--",   top,  NULL};
     g_autofree char *out = NULL;
-    int rc = qemu_run_tool(argv, &out);
-    if (rc < 0)
-        return rc;
+    *keep = NULL;
+    if (qemu_run_tool(argv, &out) < 0)
+        return NULL;
     g_autoptr(GError) err = NULL;
     g_autoptr(JsonNode) root = qv_json_parse_bounded(out, strlen(out), "qemu-img info", &err);
-    if (!root || !JSON_NODE_HOLDS_ARRAY(root))
-        return qv_error_set(QV_ERR_PROTOCOL,
-                            "qemu-img info --backing-chain on '%s' printed no "
-                            "JSON array",
-                            top);
+    if (!root || !JSON_NODE_HOLDS_ARRAY(root)) {
+        qv_error_set(QV_ERR_PROTOCOL, "qemu-img info --backing-chain on '%s' printed no JSON array",
+                     top);
+        return NULL;
+    }
     JsonArray *a = json_node_get_array(root);
     for (guint i = 0; i < json_array_get_length(a); i++) {
         JsonNode *e = json_array_get_element(a, i);
-        const char *f =
-            JSON_NODE_HOLDS_OBJECT(e) ? qv_json_str(json_node_get_object(e), "filename") : NULL;
-        if (!f)
-            return qv_error_set(QV_ERR_PROTOCOL, "qemu-img info on '%s' names no file", top);
-        g_ptr_array_add(files, g_strdup(f));
+        if (!JSON_NODE_HOLDS_OBJECT(e) || !qv_json_str(json_node_get_object(e), "filename")) {
+            qv_error_set(QV_ERR_PROTOCOL, "qemu-img info on '%s' names no file", top);
+            return NULL;
+        }
     }
+    *keep = g_steal_pointer(&root);
+    return a;
+}
+
+int qemu_image_chain(const char *top, GPtrArray *files)
+{
+    g_autoptr(JsonNode) keep = NULL;
+    JsonArray *a = chain_info(top, &keep);
+    if (!a)
+        return qv_error_code();
+    for (guint i = 0; i < json_array_get_length(a); i++)
+        g_ptr_array_add(files,
+                        g_strdup(qv_json_str(json_array_get_object_element(a, i), "filename")));
     return 0;
 }
 
@@ -421,13 +435,27 @@ int qemu_base_tag_depth(const char *state_dir, const char *top, const char *tag,
     return 0;
 }
 
-int qemu_base_tags_below(const char *state_dir, const char *top, GHashTable *tags)
+/* Every file under top in its real backing chain counts, whether or not a
+ * record names it as a base: a damaged or missing record must not make a
+ * snapshot kept in a base look lost (reconcile would drop its record). */
+int qemu_base_tags_below(const char *top, GHashTable *tags)
 {
-    g_autoptr(GPtrArray) chain = g_ptr_array_new_with_free_func(g_free);
-    int rc = base_chain(state_dir, top, chain);
-    for (guint i = 1; rc == 0 && i < chain->len; i++)
-        rc = qemu_image_tags(g_ptr_array_index(chain, i), tags);
-    return rc;
+    g_autoptr(JsonNode) keep = NULL;
+    JsonArray *a = chain_info(top, &keep);
+    if (!a)
+        return qv_error_code();
+    for (guint i = 1; i < json_array_get_length(a); i++) {
+        JsonNode *sn = json_object_get_member(json_array_get_object_element(a, i), "snapshots");
+        JsonArray *snaps = sn && JSON_NODE_HOLDS_ARRAY(sn) ? json_node_get_array(sn) : NULL;
+        for (guint j = 0; snaps && j < json_array_get_length(snaps); j++) {
+            JsonNode *e = json_array_get_element(snaps, j);
+            const char *name =
+                JSON_NODE_HOLDS_OBJECT(e) ? qv_json_str(json_node_get_object(e), "name") : NULL;
+            if (name)
+                g_hash_table_add(tags, g_strdup(name));
+        }
+    }
+    return 0;
 }
 
 void qemu_base_sweep(const char *state_dir)

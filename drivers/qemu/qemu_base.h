@@ -46,9 +46,10 @@ int qemu_image_tags(const char *file, GHashTable *tags);
  * ends it). */
 int qemu_base_tag_depth(const char *state_dir, const char *top, const char *tag, GPtrArray *chain,
                         int *depth);
-/* Add the tags of the bases under top to tags (the snapshots a VM took
- * before it was cloned live there). */
-int qemu_base_tags_below(const char *state_dir, const char *top, GHashTable *tags);
+/* Add the tags of every file under top in its backing chain to tags (the
+ * snapshots a VM took before it was cloned live there), whatever the base
+ * records say; fails when the chain cannot be read. */
+int qemu_base_tags_below(const char *top, GHashTable *tags);
 
 /* vm_clone (qemu_clone.c); the caller holds both VMs' locks. */
 int qemu_clone_locked(struct qv_conn *conn, struct qemu_vm *src, struct qemu_vm *dst,

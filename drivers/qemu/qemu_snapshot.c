@@ -205,7 +205,8 @@ static void reconcile(struct qemu_vm *q, const struct qv_domain *def)
             g_hash_table_add(names, g_strdup(k));
         /* Snapshots taken before a clone are in the shared base under the
          * disk: they count as on it, but a tag there is never dropped. */
-        if (qemu_base_tags_below(q->state_dir, g_ptr_array_index(files, i), t) < 0) {
+        if (qemu_base_tags_below(g_ptr_array_index(files, i), t) < 0) {
+            proc_log(q->dir, "snapshots not reconciled: %s", qv_last_error()->message);
             qv_reset_error();
             return;
         }

@@ -473,6 +473,51 @@ START_TEST(clone_gets_nvram_and_cloud_init)
 }
 END_TEST
 
+/* A snapshot taken before a clone lives in the base: it stays listed
+ * whatever happened to the base's record, and while the chain cannot be
+ * read nothing is dropped. */
+START_TEST(pre_clone_snapshot_survives_a_lost_base_record)
+{
+    g_autofree char *disk = new_disk("rec", "16M");
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define_on(c, "r-src", disk);
+    OK(snapshot_create(vm, "pre", 0));
+    struct vm *cl = vm_clone(vm, "r-dst");
+    ck_assert_msg(cl != NULL, "%s", qv_last_error()->message);
+    g_autofree char *meta = g_build_filename(root, "qemu", "r-src", "snapshots", "pre.json", NULL);
+    g_autofree char *bdir = g_build_filename(root, "qemu", ".bases", NULL);
+
+    /* The base's file moved away: the chain cannot be read. */
+    g_autofree char *aside = g_strdup_printf("%s.aside", disk);
+    ck_assert_int_eq(rename(disk, aside), 0);
+    struct snapshot_info *list = NULL;
+    size_t n = 0;
+    snapshot_list(vm, &list, &n);
+    snapshot_info_free(list, n);
+    qv_reset_error();
+    ck_assert(g_file_test(meta, G_FILE_TEST_EXISTS));
+    ck_assert_int_eq(rename(aside, disk), 0);
+    ck_assert_uint_eq(snap_count(vm), 1);
+
+    /* A damaged record. */
+    g_autoptr(GDir) d = g_dir_open(bdir, 0, NULL);
+    const char *e;
+    while (d && (e = g_dir_read_name(d))) {
+        g_autofree char *rec = g_build_filename(bdir, e, "base.json", NULL);
+        if (g_file_test(rec, G_FILE_TEST_EXISTS))
+            OK(qv_file_write_atomic(rec, "{bad", 4, 0600));
+    }
+    ck_assert_uint_eq(snap_count(vm), 1);
+    ck_assert(g_file_test(meta, G_FILE_TEST_EXISTS));
+
+    /* No records at all. */
+    qv_dir_remove_tree(bdir);
+    ck_assert_uint_eq(snap_count(vm), 1);
+    ck_assert(g_file_test(meta, G_FILE_TEST_EXISTS));
+    qv_close(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("qemu_clone");
@@ -484,6 +529,7 @@ int main(void)
     tcase_add_test(tc, running_clone_switches_live);
     tcase_add_test(tc, interrupted_live_switch_is_refused_until_restart);
     tcase_add_test(tc, clone_gets_nvram_and_cloud_init);
+    tcase_add_test(tc, pre_clone_snapshot_survives_a_lost_base_record);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
