@@ -182,6 +182,21 @@ static void node_del(struct qmp *m, const struct clone_disk *c)
 
 /* What QEMU has open must be what the definition names, or the base would
  * not be the file QEMU stops writing. */
+/* The file a QEMU block node reads: query-block names a node made by
+ * blockdev-add (as the live switch does) with a json: pseudo-filename,
+ * whose protocol child holds the real one. NULL when it names none. */
+static char *open_file_name(const char *file)
+{
+    if (!g_str_has_prefix(file, "json:"))
+        return g_canonicalize_filename(file, NULL);
+    const char *text = file + strlen("json:");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) root = qv_json_parse_bounded(text, strlen(text), "query-block", &err);
+    JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+    const char *name = qv_json_str(qv_json_obj(o, "file"), "filename");
+    return name ? g_canonicalize_filename(name, NULL) : NULL;
+}
+
 static int live_check(struct qmp *m, struct qemu_vm *q, GPtrArray *disks)
 {
     for (guint i = 0; i < disks->len; i++) {
@@ -190,8 +205,8 @@ static int live_check(struct qmp *m, struct qemu_vm *q, GPtrArray *disks)
         g_autofree char *file = c->node ? qemu_block_lookup(m, c->disk->target, "file") : NULL;
         if (!file)
             return qv_error_code();
-        g_autofree char *abs = g_canonicalize_filename(file, NULL);
-        if (strcmp(abs, c->file) != 0)
+        g_autofree char *abs = open_file_name(file);
+        if (!abs || strcmp(abs, c->file) != 0)
             return qv_error_set(QV_ERR_INVALID_STATE,
                                 "cannot clone VM '%s': its QEMU has '%s' open for disk %s but "
                                 "its definition names '%s' (an interrupted operation); restart "

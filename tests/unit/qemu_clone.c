@@ -518,6 +518,66 @@ START_TEST(pre_clone_snapshot_survives_a_lost_base_record)
 }
 END_TEST
 
+/* Write a pattern at 0 through a running VM's QEMU (its disk on IDE). */
+static void live_write(const char *name, int pattern)
+{
+    g_autofree char *sock = g_build_filename(root, "qemu", name, "qmp.sock", NULL);
+    struct qmp *m = qmp_connect(sock, "test", 10000);
+    ck_assert_msg(m != NULL, "%s", qv_last_error()->message);
+    g_autofree char *line =
+        g_strdup_printf("qemu-io -d hda \\\"write -P 0x%02x 0 64k\\\"", pattern);
+    hmp(m, line);
+    hmp(m, "qemu-io -d hda flush");
+    qmp_close(m);
+}
+
+/* After a live switch QEMU's disk node is one qv added: later live clones
+ * of the same QEMU, and of a clone running over a base, still go. */
+START_TEST(repeated_live_clones)
+{
+    g_autofree char *disk = new_disk("many", "64M");
+    io_write(disk, 0xaa, "0");
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define_on_bus(c, "m-src", disk, "hda", "ide");
+    OK(vm_start(vm));
+    struct vm *cl[3];
+    for (int i = 0; i < 3; i++) {
+        g_autofree char *name = g_strdup_printf("m-c%d", i);
+        cl[i] = vm_clone(vm, name);
+        ck_assert_msg(cl[i] != NULL, "clone %d: %s", i, qv_last_error()->message);
+        ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+        live_write("m-src", 0xb0 + i);
+    }
+    OK(vm_start(cl[0]));
+    live_write("m-c0", 0xc0);
+    struct vm *cc = vm_clone(cl[0], "m-cc");
+    ck_assert_msg(cc != NULL, "%s", qv_last_error()->message);
+    live_write("m-c0", 0xc1);
+
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    OK(vm_stop_flags(cl[0], VM_STOP_FORCE, 0));
+    g_autofree char *src_top = disk_of(vm);
+    g_autofree char *c0 = disk_of(cl[0]);
+    g_autofree char *c1 = disk_of(cl[1]);
+    g_autofree char *c2 = disk_of(cl[2]);
+    g_autofree char *ccf = disk_of(cc);
+    ck_assert(io_reads(src_top, 0xb2, "0"));
+    ck_assert(io_reads(c0, 0xc1, "0"));
+    ck_assert(io_reads(c1, 0xb0, "0"));
+    ck_assert(io_reads(c2, 0xb1, "0"));
+    ck_assert(io_reads(ccf, 0xc0, "0"));
+    ck_assert(io_reads(disk, 0xaa, "0"));
+    /* And the source starts again from its chain. */
+    OK(vm_start(vm));
+    struct vm *again = vm_clone(vm, "m-again");
+    ck_assert_msg(again != NULL, "%s", qv_last_error()->message);
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    g_autofree char *ag = disk_of(again);
+    ck_assert(io_reads(ag, 0xb2, "0"));
+    qv_close(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("qemu_clone");
@@ -530,6 +590,7 @@ int main(void)
     tcase_add_test(tc, interrupted_live_switch_is_refused_until_restart);
     tcase_add_test(tc, clone_gets_nvram_and_cloud_init);
     tcase_add_test(tc, pre_clone_snapshot_survives_a_lost_base_record);
+    tcase_add_test(tc, repeated_live_clones);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
