@@ -266,16 +266,32 @@ static void rec_remove(const char *state_dir, struct base_rec *r)
         qv_dir_remove_tree(trash);
 }
 
+/* A kill while a record was rewritten leaves the temporary file of that
+ * write beside it (the record itself is whole, old or new). The caller
+ * holds the bases lock, so no write is under way. */
+static void rec_sweep_tmp(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *e;
+    while (d && (e = g_dir_read_name(d)))
+        if (g_str_has_prefix(e, "." RECORD ".")) {
+            g_autofree char *p = g_build_filename(dir, e, NULL);
+            unlink(p);
+        }
+}
+
 void qemu_base_prune(const char *state_dir, const char *name, const struct qv_domain *def)
 {
     g_autofree char *bases = bases_dir(state_dir);
     g_autoptr(GDir) d = g_dir_open(bases, 0, NULL);
     const char *e;
-    while (d && (e = g_dir_read_name(d)))
-        if (g_str_has_prefix(e, TMP_PREFIX)) {
-            g_autofree char *p = g_build_filename(bases, e, NULL);
+    while (d && (e = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(bases, e, NULL);
+        if (g_str_has_prefix(e, TMP_PREFIX))
             qv_dir_remove_tree(p);
-        }
+        else if (e[0] != '.')
+            rec_sweep_tmp(p);
+    }
     g_autoptr(GHashTable) keep = def ? chain_files(def) : NULL;
     g_autoptr(GPtrArray) recs = rec_all(state_dir);
     for (guint i = 0; i < recs->len; i++) {

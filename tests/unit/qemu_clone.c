@@ -578,6 +578,33 @@ START_TEST(repeated_live_clones)
 }
 END_TEST
 
+/* A kill while a base record was rewritten leaves its temporary file: the
+ * next connection sweeps it, and the record stays. */
+START_TEST(record_temporaries_are_swept)
+{
+    g_autofree char *disk = new_disk("tmpf", "16M");
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define_on(c, "t-src", disk);
+    struct vm *cl = vm_clone(vm, "t-dst");
+    ck_assert_msg(cl != NULL, "%s", qv_last_error()->message);
+    qv_close(c);
+    g_autofree char *bdir = g_build_filename(root, "qemu", ".bases", NULL);
+    g_autoptr(GDir) d = g_dir_open(bdir, 0, NULL);
+    const char *e = NULL;
+    while (d && (e = g_dir_read_name(d)) && e[0] == '.')
+        ;
+    ck_assert_ptr_nonnull(e);
+    g_autofree char *left = g_build_filename(bdir, e, ".base.json.Ab12Cd", NULL);
+    OK(qv_file_write_atomic(left, "{\"file\"", 8, 0600));
+    c = qv_connect(uri);
+    ck_assert_msg(c != NULL, "%s", qv_last_error()->message);
+    ck_assert(!g_file_test(left, G_FILE_TEST_EXISTS));
+    g_autoptr(GHashTable) b = bases();
+    ck_assert_str_eq(g_hash_table_lookup(b, disk), "t-src,t-dst");
+    qv_close(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("qemu_clone");
@@ -591,6 +618,7 @@ int main(void)
     tcase_add_test(tc, clone_gets_nvram_and_cloud_init);
     tcase_add_test(tc, pre_clone_snapshot_survives_a_lost_base_record);
     tcase_add_test(tc, repeated_live_clones);
+    tcase_add_test(tc, record_temporaries_are_swept);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
