@@ -130,6 +130,8 @@ const char *qemu_cpu_of(const struct qv_domain *def);
 /* Run a helper (qemu-img, genisoimage) to completion; its stderr goes into
  * the error message on failure. *out receives stdout when not NULL. */
 int qemu_run_tool(const char *const *argv, char **out);
+/* Copy a small file (NVRAM) whole into `to`, written atomically, 0600. */
+int qemu_copy_small(const char *from, const char *to);
 /* qemu_snapshot_size.c: the metadata a qcow2 image of virtual_size bytes
  * needs, and the guest data internal snapshot tag of file references
  * (qemu-img measure, less that metadata). */

@@ -80,16 +80,6 @@ static int write_def(const char *dir, const struct qv_domain *def)
     return qv_file_write_atomic(path, xml, strlen(xml), 0600);
 }
 
-static int copy_small(const char *from, const char *to)
-{
-    g_autofree char *data = NULL;
-    gsize len = 0;
-    g_autoptr(GError) err = NULL;
-    if (!g_file_get_contents(from, &data, &len, &err))
-        return qv_error_set(QV_ERR_IO, "cannot read '%s': %s", from, err->message);
-    return qv_file_write_atomic(to, data, len, 0600);
-}
-
 /* Which disks become bases, and what each is now. */
 static int plan(struct qemu_vm *src, struct qemu_vm *dst, const struct qv_domain *sdef,
                 struct qv_domain *ddef, GPtrArray *out)
@@ -288,7 +278,7 @@ static int clone_nvram(struct qemu_vm *src, struct qemu_vm *dst, const char *tmp
     if (!from || !g_file_test(from, G_FILE_TEST_IS_REGULAR))
         return 0; /* made from the template at the clone's first start */
     g_autofree char *to = g_build_filename(tmp, "nvram.fd", NULL);
-    return copy_small(from, to);
+    return qemu_copy_small(from, to);
 }
 
 /* The source's cloud-init data without its instance-id: the clone's is

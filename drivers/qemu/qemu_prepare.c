@@ -46,16 +46,6 @@ static char *find_hugetlbfs(void)
     return NULL;
 }
 
-static int copy_file(const char *from, const char *to)
-{
-    g_autofree char *data = NULL;
-    gsize len = 0;
-    g_autoptr(GError) err = NULL;
-    if (!g_file_get_contents(from, &data, &len, &err))
-        return qv_error_set(QV_ERR_IO, "cannot read '%s': %s", from, err->message);
-    return qv_file_write_atomic(to, data, len, 0600);
-}
-
 int qemu_prepare(struct qemu_vm *q, const struct qv_domain *def, struct qemu_prepared *p)
 {
     p->disk_files = g_ptr_array_new_with_free_func(g_free);
@@ -116,7 +106,7 @@ int qemu_prepare(struct qemu_vm *q, const struct qv_domain *def, struct qemu_pre
                                     "VM '%s': NVRAM file '%s' does not exist and <nvram> names "
                                     "no template to copy",
                                     q->name, p->nvram);
-            int rc = copy_file(def->os.nvram_template, p->nvram);
+            int rc = qemu_copy_small(def->os.nvram_template, p->nvram);
             if (rc < 0)
                 return rc;
             proc_log(q->dir, "copied NVRAM template %s to %s", def->os.nvram_template, p->nvram);

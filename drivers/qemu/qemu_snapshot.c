@@ -122,25 +122,6 @@ static int qemu_img_snapshot(GPtrArray *files, const char *op, const char *name)
     return 0;
 }
 
-/* The snapshot names in a qcow2 file (qemu-img -U: QEMU may hold it). */
-static int file_tags(const char *file, GHashTable *tags)
-{
-    g_autoptr(JsonNode) root = qemu_image_info(file, true);
-    if (!root)
-        return qv_error_code();
-    JsonObject *o = json_node_get_object(root);
-    JsonNode *sn = json_object_get_member(o, "snapshots");
-    JsonArray *a = sn && JSON_NODE_HOLDS_ARRAY(sn) ? json_node_get_array(sn) : NULL;
-    for (guint i = 0; a && i < json_array_get_length(a); i++) {
-        JsonNode *e = json_array_get_element(a, i);
-        const char *name =
-            JSON_NODE_HOLDS_OBJECT(e) ? qv_json_str(json_node_get_object(e), "name") : NULL;
-        if (name)
-            g_hash_table_add(tags, g_strdup(name));
-    }
-    return 0;
-}
-
 /* The files among files that hold tag name: a snapshot taken before a
  * clone is in the shared base instead, which stays as it is (the clone
  * reads it), so deleting it removes its record only. */
@@ -148,7 +129,7 @@ static GPtrArray *holding(GPtrArray *files, const char *name)
 {
     for (guint i = files->len; i-- > 0;) {
         g_autoptr(GHashTable) t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        if (file_tags(g_ptr_array_index(files, i), t) == 0 && !g_hash_table_contains(t, name))
+        if (qemu_image_tags(g_ptr_array_index(files, i), t) == 0 && !g_hash_table_contains(t, name))
             g_ptr_array_remove_index(files, i);
         qv_reset_error();
     }
@@ -194,7 +175,7 @@ static void reconcile(struct qemu_vm *q, const struct qv_domain *def)
     for (guint i = 0; i < files->len; i++) {
         GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         g_ptr_array_add(tags, t);
-        if (file_tags(g_ptr_array_index(files, i), t) < 0) {
+        if (qemu_image_tags(g_ptr_array_index(files, i), t) < 0) {
             qv_reset_error();
             return;
         }

@@ -10,6 +10,7 @@
 
 #include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
+#include "../../lib/util/fileio.h"
 #include "../../lib/util/json.h"
 #include "qemu.h"
 
@@ -247,4 +248,14 @@ int qemu_ip_for_mac(const char *mac, char **ip)
                             mac);
     *ip = found;
     return 0;
+}
+
+int qemu_copy_small(const char *from, const char *to)
+{
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    g_autoptr(GError) err = NULL;
+    if (!g_file_get_contents(from, &data, &len, &err))
+        return qv_error_set(QV_ERR_IO, "cannot read '%s': %s", from, err->message);
+    return qv_file_write_atomic(to, data, len, 0600);
 }
