@@ -159,14 +159,9 @@ static void live_cgroup(struct qemu_vm *q, const char *recorded, GArray *out)
 int qemu_vm_live(struct vm *vm, const struct qv_domain *def, GArray *out)
 {
     struct qemu_vm *q = qemu_vm_of(vm);
-    struct proc_runtime rt;
-    int rc = proc_runtime_read(q->dir, &rt);
-    if (rc == 0 && !proc_identity_running(&rt.id))
-        rc = qv_error_set(QV_ERR_INVALID_STATE, "VM '%s' stopped while its settings were read",
-                          q->name);
-    pid_t pid = rt.id.pid;
-    g_autofree char *cgroup = g_steal_pointer(&rt.cgroup);
-    proc_runtime_clear(&rt);
+    pid_t pid;
+    g_autofree char *cgroup = NULL;
+    int rc = qemu_vm_running_pid(q, "settings", &pid, &cgroup);
     if (rc < 0)
         return rc;
     struct qmp *m = qemu_vm_qmp(q, true);

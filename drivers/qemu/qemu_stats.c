@@ -169,15 +169,10 @@ static void net_stats(const struct qv_domain *def, GArray *stats)
 int qemu_vm_stats(struct vm *vm, const struct qv_domain *def, GArray *stats)
 {
     struct qemu_vm *q = qemu_vm_of(vm);
-    struct proc_runtime rt;
-    int rc = proc_runtime_read(q->dir, &rt);
-    if (rc == 0 && !proc_identity_running(&rt.id))
-        rc = qv_error_set(QV_ERR_INVALID_STATE, "VM '%s' stopped while its statistics were read",
-                          q->name);
-    pid_t pid = rt.id.pid;
+    pid_t pid;
+    int rc = qemu_vm_running_pid(q, "statistics", &pid, NULL);
     if (rc == 0)
         rc = process_stats(pid, stats);
-    proc_runtime_clear(&rt);
     if (rc < 0)
         return rc;
     struct qmp *m = qemu_vm_qmp(q, true);

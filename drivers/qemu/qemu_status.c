@@ -199,3 +199,17 @@ int qemu_vm_wait(struct vm *vm, int timeout_ms)
         g_usleep(100000);
     }
 }
+
+int qemu_vm_running_pid(struct qemu_vm *q, const char *reading, pid_t *pid, char **cgroup)
+{
+    struct proc_runtime rt;
+    int rc = proc_runtime_read(q->dir, &rt);
+    if (rc == 0 && !proc_identity_running(&rt.id))
+        rc = qv_error_set(QV_ERR_INVALID_STATE, "VM '%s' stopped while its %s were read",
+                          q->name, reading);
+    *pid = rt.id.pid;
+    if (cgroup)
+        *cgroup = rc == 0 ? g_steal_pointer(&rt.cgroup) : NULL;
+    proc_runtime_clear(&rt);
+    return rc;
+}

@@ -39,6 +39,10 @@ bool qemu_vm_running(struct qemu_vm *q);
  * path in every process's command line (for when runtime.json and the
  * pidfile are both lost). QV_ERR_NOT_FOUND when none runs. */
 struct proc_identity;
+/* The pid of the VM's running QEMU (and its recorded cgroup, NULL for
+ * none, when cgroup is not NULL); QV_ERR_INVALID_STATE naming what was
+ * being read when QEMU no longer runs. */
+int qemu_vm_running_pid(struct qemu_vm *q, const char *reading, pid_t *pid, char **cgroup);
 int qemu_vm_pidfile_process(struct qemu_vm *q, bool scan, struct proc_identity *id);
 
 /* STOPPED reasons survive in state.json; a VM without one is CREATED. */
