@@ -16,7 +16,9 @@ _Static_assert(QV_XML_MAX_BYTES == QV_DEFINITION_MAX_BYTES, "the documented limi
 static gpointer init_libxml(gpointer unused)
 {
     (void)unused;
-    /* libxml2 must be initialised once before threads share it. */
+    /* libxml2 must be initialised once before threads share it: two
+     * threads whose first libxml2 call races each create its global mutex,
+     * and one leaks. */
     xmlInitParser();
     return NULL;
 }
@@ -47,10 +49,15 @@ static void refuse_entity(void *ctx, const xmlChar *name, int type, const xmlCha
     xmlStopParser(ctxt);
 }
 
-xmlDoc *qv_conf_xml_read(const char *xml, const char *label)
+void qv_conf_xml_init(void)
 {
     static GOnce once = G_ONCE_INIT;
     g_once(&once, init_libxml, NULL);
+}
+
+xmlDoc *qv_conf_xml_read(const char *xml, const char *label)
+{
+    qv_conf_xml_init();
 
     size_t len = strnlen(xml, QV_XML_MAX_BYTES + 1);
     if (len > QV_XML_MAX_BYTES) {
