@@ -37,6 +37,8 @@ struct qv_disk {
     char *target;       /* "vda" */
     enum qv_disk_bus bus;
     bool readonly;
+    bool driver_written; /* a <driver> qv writes back even when it carries
+                          * nothing more than name='qemu' (virt-install's) */
     uint32_t logical_block_size; /* <blockio>, 0 when absent */
     uint32_t boot_order;         /* <boot order=>, 0 when absent */
     uint64_t total_bytes_sec;    /* <iotune>, 0 when absent */

@@ -132,6 +132,7 @@ static int disk_parse(const xmlNode *n, struct qv_disk *d)
         if (qv_conf_xml_is(c, "driver")) {
             TRY(qv_conf_xml_once(c, &drv));
             TRY(disk_driver_attrs(c, d));
+            d->driver_written = true;
         } else if (qv_conf_xml_is(c, "source")) {
             TRY(qv_conf_xml_once(c, &src));
             TRY(disk_source(c, d->type, &d->source));

@@ -185,7 +185,7 @@ static void format_disk(W *w, const struct qv_disk *d)
     start(w, "disk");
     attr(w, "type", qv_conf_disk_types[d->type]);
     attr(w, "device", qv_conf_disk_devices[d->device]);
-    if (d->driver_type || d->cache || d->io || d->discard) {
+    if (d->driver_written || d->driver_type || d->cache || d->io || d->discard) {
         start(w, "driver");
         attr(w, "name", "qemu");
         attr(w, "type", d->driver_type);
@@ -309,7 +309,9 @@ static void format_channel(W *w, const struct qv_channel *c)
 {
     start(w, "channel");
     attr(w, "type", c->type == QV_CHR_UNIX ? "unix" : "pty");
-    if (c->path) {
+    /* A unix channel is always bound by QEMU; libvirt picks the path when
+     * none is given, and virt-install writes that as <source mode='bind'/>. */
+    if (c->path || c->type == QV_CHR_UNIX) {
         start(w, "source");
         if (c->type == QV_CHR_UNIX)
             attr(w, "mode", "bind");

@@ -1,5 +1,7 @@
 """libvirt takes back what qv gives it: each document of the libvirt corpus
-(tests/data/xml/libvirt, as `virsh dumpxml` wrote it) is defined in qv
+(tests/data/xml/libvirt, as `virsh dumpxml` wrote it) and of the
+virt-install corpus (tests/data/xml/virtinst, as `virt-install --print-xml`
+wrote it) is defined in qv
 (noop:///DIR) and its `qv vm show --xml` defined in libvirt's embedded QEMU
 driver; `virsh dumpxml --inactive` of that must be what libvirt makes of
 the original document itself. For an inactive document that is the
@@ -15,8 +17,8 @@ from pathlib import Path
 import pytest
 
 SRC = Path(os.environ.get("QV_SOURCE_DIR", Path(__file__).resolve().parents[3]))
-CORPUS = SRC / "tests/data/xml/libvirt"
-DOCS = sorted(p.name for p in CORPUS.glob("*.xml"))
+CORPORA = [SRC / "tests/data/xml/libvirt", SRC / "tests/data/xml/virtinst"]
+DOCS = sorted(f"{c.name}/{p.name}" for c in CORPORA for p in c.glob("*.xml"))
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +34,15 @@ def libvirt(tmp_path_factory):
     return uri
 
 
-def as_libvirt_keeps(uri, path, name):
+def as_libvirt_keeps(uri, path, name, original=False):
     """What libvirt's define makes of the document at path."""
     p = subprocess.run(["virsh", "-q", "-c", uri,
                         "define %s; dumpxml --inactive %s; undefine %s" % (path, name, name)],
                        capture_output=True, text=True, timeout=120)
+    if original and p.returncode != 0:
+        # e.g. a <tpm> emulator while swtpm is not installed: libvirt checks
+        # the host at define, so there is nothing to compare against here.
+        pytest.skip("libvirt here refuses the original: %s" % p.stderr.strip())
     assert p.returncode == 0, p.stderr
     start = p.stdout.index("<domain")
     end = p.stdout.rindex("</domain>") + len("</domain>")
@@ -53,11 +59,12 @@ def canonical(xml):
 
 @pytest.mark.parametrize("doc", DOCS)
 def test_libvirt_defines_qvs_output_as_the_original(cli, libvirt, tmp_path, doc):
-    text = (CORPUS / doc).read_text()
+    path = SRC / "tests/data/xml" / doc
+    text = path.read_text()
     name = re.search(r"<name>([^<]+)</name>", text).group(1)
-    cli.ok("vm", "create", "--xml", str(CORPUS / doc))
+    cli.ok("vm", "create", "--xml", str(path))
     out = tmp_path / "from-qv.xml"
     out.write_text(cli.ok("vm", "show", name, "--xml").out)
-    want = canonical(as_libvirt_keeps(libvirt, CORPUS / doc, name))
+    want = canonical(as_libvirt_keeps(libvirt, path, name, original=True))
     got = canonical(as_libvirt_keeps(libvirt, out, name))
     assert got == want
