@@ -10,6 +10,7 @@ struct qemu_argv {
     const struct qv_domain *def;
     const struct qemu_launch *l;
     uint32_t chassis_used[8]; /* PCIe chassis numbers the root ports have */
+    uint32_t pci_index_used[8]; /* <controller type='pci' index=> taken */
     unsigned ports;           /* qv's root ports so far */
 };
 

@@ -108,25 +108,105 @@ static int add_placed(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
     return 0;
 }
 
+static bool bit_take(uint32_t *bits, uint64_t i)
+{
+    if (i >= 256 || (bits[i / 32] & (1u << (i % 32))))
+        return false;
+    bits[i / 32] |= 1u << (i % 32);
+    return true;
+}
+
+/* libvirt numbers a PCI controller written without index= (virt-install
+ * writes them so) with the smallest index no other one has. */
+static uint64_t next_pci_index(struct qemu_argv *v)
+{
+    uint64_t i = 1;
+    while (i < 256 && (v->pci_index_used[i / 32] & (1u << (i % 32))))
+        i++;
+    return i;
+}
+
+/* ich9-uhci1..3 share the ich9-ehci1's bus: QEMU's companion controllers. */
+static const char *usb_companion(const char *model)
+{
+    static const char *const models[][2] = {{"ich9-uhci1", "ich9-usb-uhci1"},
+                                            {"ich9-uhci2", "ich9-usb-uhci2"},
+                                            {"ich9-uhci3", "ich9-usb-uhci3"}};
+    for (size_t i = 0; model && i < G_N_ELEMENTS(models); i++)
+        if (strcmp(model, models[i][0]) == 0)
+            return models[i][1];
+    return NULL;
+}
+
+static int usb_controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
+                          const char *model)
+{
+    if (model && strcmp(model, "none") == 0)
+        return 0;
+    const char *companion = usb_companion(model);
+    if (companion) {
+        const xmlNode *m = child(n, "master");
+        uint64_t first = 0;
+        if (!m || !hex_field(m, "startport", 14, &first))
+            return refuse_kept(v, k, "a companion USB controller needs <master startport=>");
+        g_autofree char *dev = g_strdup_printf("%s,masterbus=usb.0,firstport=%" G_GUINT64_FORMAT,
+                                               companion, first);
+        return add_placed(v, k, n, dev);
+    }
+    const char *dev = !model                             ? NULL
+                      : strcmp(model, "piix3-uhci") == 0 ? "piix3-usb-uhci,id=usb"
+                      : strcmp(model, "qemu-xhci") == 0  ? "qemu-xhci,id=usb"
+                      : strcmp(model, "ich9-ehci1") == 0 ? "ich9-usb-ehci1,id=usb"
+                                                         : NULL;
+    if (!dev)
+        return refuse_kept(v, k,
+                           "USB controller models supported: piix3-uhci, qemu-xhci, "
+                           "ich9-ehci1 with ich9-uhci1..3, none");
+    uint64_t ports = 0;
+    if (has_prop(n, "ports")) {
+        /* qemu-xhci has p2 USB 2 and p3 USB 3 ports, 15 at most each. */
+        if (strcmp(model, "qemu-xhci") != 0 || !hex_field(n, "ports", 15, &ports) || !ports)
+            return refuse_kept(v, k, "ports= (1-15) is supported on qemu-xhci only");
+        g_autofree char *with = g_strdup_printf("%s,p2=%" G_GUINT64_FORMAT ",p3=%" G_GUINT64_FORMAT,
+                                                dev, ports, ports);
+        return add_placed(v, k, n, with);
+    }
+    return add_placed(v, k, n, dev);
+}
+
 static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
 {
     static const char *const simple[] = {"address", "alias", NULL};
+    static const char *const usb[] = {"address", "alias", "master", NULL};
     static const char *const rootport[] = {"address", "alias", "model", "target", NULL};
+    static const char *const attrs[] = {"type", "index", "model", "ports", NULL};
     g_autofree char *type = prop(n, "type"), *model = prop(n, "model"), *index = prop(n, "index");
+    for (const xmlAttr *a = n->properties; a; a = a->next)
+        if (a->ns || !g_strv_contains(attrs, (const char *)a->name))
+            return refuse_kept(v, k, "an attribute the qemu driver does not pass on");
+    if (has_prop(n, "ports") && strcmp(type, "usb") != 0)
+        return refuse_kept(v, k, "ports= is supported on qemu-xhci only");
     uint64_t idx = 0;
     if (index && !hex_field(n, "index", 255, &idx))
         return refuse_kept(v, k, "index= out of range");
     bool q35 = qemu_is_q35(v->def);
-    const char *extra =
-        other_child(n, model && strcmp(model, "pcie-root-port") == 0 ? rootport : simple);
+    bool is_rootport = model && strcmp(model, "pcie-root-port") == 0;
+    const char *extra = other_child(n, is_rootport               ? rootport
+                                       : strcmp(type, "usb") == 0 ? usb
+                                                                  : simple);
     if (extra)
         return refuse_kept(v, k, "a child element the qemu driver does not pass on");
     if (strcmp(type, "pci") == 0) {
-        if (idx == 0 && model && strcmp(model, q35 ? "pcie-root" : "pci-root") == 0)
+        bool root = model && strcmp(model, q35 ? "pcie-root" : "pci-root") == 0;
+        if (!index && !root)
+            idx = next_pci_index(v);
+        if (!root || idx != 0)
+            bit_take(v->pci_index_used, idx);
+        if (idx == 0 && root)
             return 0; /* the machine's own root bus */
-        if (model && strcmp(model, "pcie-root-port") == 0 && q35) {
+        if (is_rootport && q35) {
             const xmlNode *t = child(n, "target");
-            uint64_t chassis = idx, port = 0;
+            uint64_t chassis = idx, port = (idx + 7) & 0xff;
             if (t && ((has_prop(t, "chassis") && !hex_field(t, "chassis", 255, &chassis)) ||
                       (has_prop(t, "port") && !hex_field(t, "port", 255, &port))))
                 return refuse_kept(v, k, "<target> chassis= or port= out of range");
@@ -142,20 +222,8 @@ static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
                            "only the machine's root bus and, on q35, pcie-root-port "
                            "PCI controllers are supported");
     }
-    if (strcmp(type, "usb") == 0 && idx == 0) {
-        if (model && strcmp(model, "none") == 0)
-            return 0;
-        const char *dev = !model                             ? NULL
-                          : strcmp(model, "piix3-uhci") == 0 ? "piix3-usb-uhci,id=usb"
-                          : strcmp(model, "qemu-xhci") == 0  ? "qemu-xhci,id=usb"
-                          : strcmp(model, "ich9-ehci1") == 0 ? "ich9-usb-ehci1,id=usb"
-                                                             : NULL;
-        if (!dev)
-            return refuse_kept(v, k,
-                               "USB controller models supported: piix3-uhci, qemu-xhci, "
-                               "ich9-ehci1, none");
-        return add_placed(v, k, n, dev);
-    }
+    if (strcmp(type, "usb") == 0 && idx == 0)
+        return usb_controller(v, k, n, model);
     /* The disk controller the machine has built in; qv's disks use it. */
     if (idx == 0 && ((q35 && strcmp(type, "sata") == 0) || (!q35 && strcmp(type, "ide") == 0)))
         return 0;
@@ -363,6 +431,30 @@ static void add_pm(struct qemu_argv *v)
     }
 }
 
+static int kept_pass(const struct qv_kept *k)
+{
+    if (g_str_has_prefix(k->xml, "<controller type=\"pci\""))
+        return 0;
+    if (g_str_has_prefix(k->xml, "<controller type=\"usb\"") && strstr(k->xml, "<master"))
+        return 2;
+    return 1;
+}
+
+static void mark_pci_index(struct qemu_argv *v, const struct qv_kept *k)
+{
+    if (strcmp(k->name, "controller") != 0 || kept_pass(k) != 0)
+        return;
+    xmlDoc *doc = qv_conf_xml_read(k->xml, "kept XML");
+    if (!doc) {
+        qv_reset_error(); /* kept_device() refuses it, naming its line */
+        return;
+    }
+    uint64_t idx = 0;
+    if (hex_field(xmlDocGetRootElement(doc), "index", 255, &idx) && idx > 0)
+        bit_take(v->pci_index_used, idx);
+    xmlFreeDoc(doc);
+}
+
 int qemu_argv_add_libvirt(struct qemu_argv *v)
 {
     const struct qv_domain *def = v->def;
@@ -378,12 +470,15 @@ int qemu_argv_add_libvirt(struct qemu_argv *v)
         return rc;
     add_pm(v);
     /* <pae/>: every CPU model QEMU gives an x86_64 or i686 guest has PAE. */
-    /* PCI buses first: devices placed on them come after. */
-    for (int pass = 0; pass < 2; pass++)
+    /* PCI buses first: devices placed on them come after; USB companion
+     * controllers last, once the EHCI bus they join exists. Indexes the
+     * document gives are taken before any is handed out. */
+    for (guint i = 0; i < def->kept->len; i++)
+        mark_pci_index(v, g_ptr_array_index(def->kept, i));
+    for (int pass = 0; pass < 3; pass++)
         for (guint i = 0; i < def->kept->len; i++) {
             const struct qv_kept *k = g_ptr_array_index(def->kept, i);
-            bool bus = g_str_has_prefix(k->xml, "<controller type=\"pci\"");
-            if (bus != (pass == 0))
+            if (kept_pass(k) != pass)
                 continue;
             if ((rc = kept_device(v, k)) < 0)
                 return rc;
