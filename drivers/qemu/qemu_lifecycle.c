@@ -232,7 +232,8 @@ int qemu_vm_guest_ip(struct vm *vm, char **ip, int *port)
     rc = QV_ERR_NOT_FOUND;
     for (guint i = 0; i < def->nets->len; i++) {
         const struct qv_net *n = g_ptr_array_index(def->nets, i);
-        if (n->type == QV_NET_USER) {
+        /* A network NIC a start mapped to user networking has a port too. */
+        if (n->type == QV_NET_USER || n->type == QV_NET_NETWORK) {
             gint64 p = ports && i < json_array_get_length(ports)
                            ? json_array_get_int_element(ports, i)
                            : 0;

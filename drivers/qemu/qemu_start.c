@@ -156,6 +156,8 @@ static int start_locked(struct qemu_vm *q)
     int rc = qemu_check_numa(def);
     if (rc == 0)
         rc = qemu_pci_roles_apply(q, def);
+    if (rc == 0)
+        rc = qemu_networks_resolve(q, def);
     if (rc < 0) {
         qv_error_prefix("cannot start VM '%s'", q->name);
         return rc;

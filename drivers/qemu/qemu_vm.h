@@ -165,6 +165,10 @@ int qemu_vfio_prepare(struct qemu_vm *q, const struct qv_domain *def);
 /* Apply what a gpu or nic <hostdev> needs to def (this start's copy): the
  * class check, a GPU's audio function (qemu_pci_roles.c). */
 int qemu_pci_roles_apply(struct qemu_vm *q, struct qv_domain *def);
+/* Map each <interface type='network'> of def (this start's copy) onto an
+ * active libvirt network's bridge or, for 'default', user networking
+ * (qemu_network.c); other networks are refused. */
+int qemu_networks_resolve(struct qemu_vm *q, struct qv_domain *def);
 int qemu_vfio_release(struct qemu_vm *q);
 void qemu_vfio_settle(struct qemu_vm *q);
 

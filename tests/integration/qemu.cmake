@@ -23,6 +23,12 @@ if(QV_WITH_QEMU)
 endif()
 # libvirt's own documents (tests/data/xml/libvirt) start under TCG.
 if(QV_WITH_QEMU AND TARGET qv_cli)
+  # <interface type='network'> mapped at start (qemu_network.c).
+  add_test(NAME qemu_network
+    COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
+            ${CMAKE_CURRENT_SOURCE_DIR}/qemu/test_network.py)
+  set_tests_properties(qemu_network PROPERTIES LABELS "qemu" TIMEOUT 300
+    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
   add_test(NAME qemu_corpus
     COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
             ${CMAKE_CURRENT_SOURCE_DIR}/qemu/test_corpus.py)

@@ -718,10 +718,6 @@ START_TEST(refused_elements)
                          "<graphics type='spice'/></devices></domain>",
                 QV_ERR_UNSUPPORTED, "spice");
     build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
-                         "<interface type='network'><source network='default'/></interface>"
-                         "</devices></domain>",
-                QV_ERR_UNSUPPORTED, "type='network'");
-    build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
                          "<disk type='file' device='disk'><driver name='qemu' type='raw' "
                          "io='native'/><source file='/x'/><target dev='vda' bus='virtio'/></disk>"
                          "</devices></domain>",
