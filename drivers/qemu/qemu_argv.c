@@ -378,9 +378,6 @@ static int add_serial(struct qemu_argv *v, const char *dir)
 
 static int add_chardevs(struct qemu_argv *v)
 {
-    const struct qv_domain *def = v->def;
-    if (def->channels->len)
-        return qemu_argv_unsupported(v, "<channel>");
     g_autofree char *dir = qemu_opt_escape(v->l->dir);
     qemu_argv_add(v, "-chardev");
     qemu_argv_addf(v, "socket,id=qmp,path=%s/qmp.sock,server=on,wait=off", dir);
@@ -468,6 +465,8 @@ char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
         rc = qemu_argv_add_net(&v, i);
     if (rc == 0)
         rc = add_chardevs(&v);
+    if (rc == 0)
+        rc = qemu_argv_add_channels(&v);
     if (rc == 0)
         rc = qemu_argv_add_devices(&v);
     if (rc == 0)

@@ -54,4 +54,7 @@ int qemu_argv_device_bus(struct qemu_argv *v, char **placement);
 int qemu_argv_add_spare_ports(struct qemu_argv *v);
 bool qemu_argv_chassis_take(struct qemu_argv *v, unsigned chassis);
 
+/* <channel>s as virtserialports on a virtio-serial bus (qemu_argv_channel.c). */
+int qemu_argv_add_channels(struct qemu_argv *v);
+
 #endif

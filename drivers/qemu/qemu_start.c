@@ -237,6 +237,13 @@ static int start_locked(struct qemu_vm *q)
         g_autofree char *s = g_build_filename(q->dir, socks[i], NULL);
         chmod(s, 0600);
     }
+    for (guint i = 0; i < def->channels->len; i++) {
+        const struct qv_channel *c = g_ptr_array_index(def->channels, i);
+        if (c->type != QV_CHR_UNIX || c->path)
+            continue; /* a path the user chose keeps the mode the user gives it */
+        g_autofree char *s = g_strdup_printf("%s/channel%u.sock", q->dir, i);
+        chmod(s, 0600);
+    }
     struct proc_runtime rt = {0};
     pid_t pid = 0;
     struct qmp *m = NULL;
