@@ -309,73 +309,6 @@ static int add_firmware(struct qemu_argv *v)
     return 0;
 }
 
-int qemu_serial_of(const struct qv_domain *def, const struct qv_chardev **out)
-{
-    return qv_domain_serial_port(def, "qemu", out);
-}
-
-char *qemu_console_endpoint_of(const struct qv_domain *def, const char *dir)
-{
-    const struct qv_chardev *c = NULL;
-    if (qemu_serial_of(def, &c) < 0)
-        qv_reset_error();
-    if (c && c->type == QV_CHR_FILE)
-        return g_strdup_printf("file:%s", c->path);
-    if (c && c->type == QV_CHR_UNIX)
-        return g_strdup_printf("unix:%s", c->path);
-    if (c && c->type == QV_CHR_TCP)
-        return g_strdup_printf("tcp:%s:%s", c->host, c->service);
-    if (!c || c->type == QV_CHR_PTY || c->type == QV_CHR_STDIO)
-        return NULL;
-    return g_strdup_printf("file:%s/console.log", dir); /* null */
-}
-
-/* The first serial port as its <serial> (or <console>) says, with QEMU's
- * logfile= keeping a copy of the guest's output in console.log whatever
- * the type. pty (the default) and stdio are a pty: QEMU runs daemonized,
- * so "stdio" is the caller's terminal through `qv vm run`, which relays
- * the pty. */
-static int add_serial(struct qemu_argv *v, const char *dir)
-{
-    const struct qv_chardev *c = NULL;
-    int rc = qemu_serial_of(v->def, &c);
-    if (rc < 0)
-        return rc;
-    GString *spec = g_string_new(NULL);
-    enum qv_chardev_type type = c ? c->type : QV_CHR_PTY;
-    g_autofree char *path = c && c->path ? qemu_opt_escape(c->path) : NULL;
-    switch (type) {
-    case QV_CHR_PTY:
-    case QV_CHR_STDIO:
-        /* A pty's <source path> is where libvirt reports the pty it got,
-         * not a request: QEMU picks the pty. */
-        g_string_append(spec, "pty,id=serial0");
-        break;
-    case QV_CHR_FILE: g_string_printf(spec, "file,id=serial0,path=%s", path); break;
-    case QV_CHR_UNIX:
-        g_string_printf(spec, "socket,id=serial0,path=%s,server=%s", path,
-                        c->listen ? "on,wait=off" : "off");
-        break;
-    case QV_CHR_TCP:
-        if (!qemu_plain_word(c->host)) {
-            g_string_free(spec, TRUE);
-            return qv_error_set(QV_ERR_INVALID_ARG,
-                                "VM '%s': <serial> host '%s' is not a host name", v->def->name,
-                                c->host);
-        }
-        g_string_printf(spec, "socket,id=serial0,host=%s,port=%s,server=%s", c->host, c->service,
-                        c->listen ? "on,wait=off" : "off");
-        break;
-    case QV_CHR_NULL: g_string_append(spec, "null,id=serial0"); break;
-    default: g_string_free(spec, TRUE); return qemu_argv_unsupported(v, "this <serial> type");
-    }
-    g_string_append_printf(spec, ",logfile=%s/console.log,logappend=on", dir);
-    qemu_argv_add(v, "-chardev");
-    g_ptr_array_add(v->a, g_string_free(spec, FALSE));
-    qemu_argv_add2(v, "-serial", "chardev:serial0");
-    return 0;
-}
-
 static int add_chardevs(struct qemu_argv *v)
 {
     g_autofree char *dir = qemu_opt_escape(v->l->dir);
@@ -387,7 +320,7 @@ static int add_chardevs(struct qemu_argv *v)
     qemu_argv_add(v, "-chardev");
     qemu_argv_addf(v, "socket,id=qmp-status,path=%s/status.sock,server=on,wait=off", dir);
     qemu_argv_add2(v, "-mon", "chardev=qmp-status,mode=control");
-    return add_serial(v, dir);
+    return qemu_argv_add_serials(v, dir);
 }
 
 static int check_tuning(struct qemu_argv *v)

@@ -3,6 +3,8 @@
 #ifndef QV_QEMU_ARGV_H
 #define QV_QEMU_ARGV_H
 
+#include <libxml/tree.h>
+
 #include "qemu.h"
 
 struct qemu_argv {
@@ -46,6 +48,39 @@ int qemu_argv_add_libvirt(struct qemu_argv *v);
  * says otherwise; a written <memballoon> is placed by
  * qemu_argv_add_libvirt(), so there is only ever one. */
 int qemu_argv_add_balloon(struct qemu_argv *v);
+
+/* The <serial> ports, the first as the console (qemu_argv_serial.c);
+ * dir is the VM's directory, escaped for QEMU. */
+int qemu_argv_add_serials(struct qemu_argv *v, const char *dir);
+
+/* For the handlers of kept devices (qemu_argv_kept.c). */
+/* Whether the definition has the USB controller (bus usb.0) a USB device
+ * is plugged into: a kept <controller type='usb' index='0'> of a model
+ * other than none. */
+bool qemu_has_usb_bus(const struct qv_domain *def);
+/* QV_ERR_UNSUPPORTED "VM 'x': the qemu driver cannot honour <elem> (line
+ * N): <why>". */
+int qemu_kept_refuse(const struct qemu_argv *v, const struct qv_kept *k, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+/* ",bus=pci.N,addr=0xS[.F][,multifunction=on]" for the device's <address
+ * type='pci'>, "" when it has none (QEMU picks a slot); NULL when it is not
+ * one qv can give QEMU. */
+char *qemu_kept_placement(const struct qemu_argv *v, const xmlNode *dev);
+/* "-device DEVICE<placement>", or the refusal of an address it cannot use. */
+int qemu_kept_add_placed(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
+                         const char *device);
+char *qemu_xml_prop(const xmlNode *n, const char *name); /* NULL when absent */
+bool qemu_xml_has_prop(const xmlNode *n, const char *name);
+/* value NULL: true when the attribute is absent. */
+bool qemu_xml_prop_is(const xmlNode *n, const char *name, const char *value);
+/* The first un-namespaced child element of that name, or NULL. */
+const xmlNode *qemu_xml_child(const xmlNode *n, const char *name);
+/* The name of a child element not in known (NULL-terminated), or NULL:
+ * children a handler does not list mean something it does not do. */
+const char *qemu_xml_other_child(const xmlNode *n, const char *const *known);
+/* An unsigned attribute (decimal or 0x hex) up to max; false when absent
+ * or not one. */
+bool qemu_xml_hex(const xmlNode *a, const char *name, uint64_t max, uint64_t *out);
 /* q35's root ports (qemu_argv_pcie.c). device_bus gives a disk or NIC
  * ",bus=PORT" for a new root port of its own on q35, "" on pc; spare_ports
  * adds the QEMU_SPARE_ROOT_PORTS free ones; chassis_take records a kept

@@ -17,97 +17,6 @@
 #include "../../lib/util/error.h"
 #include "qemu_argv.h"
 
-static int refuse_kept(const struct qemu_argv *v, const struct qv_kept *k, const char *why)
-{
-    return qv_error_set(QV_ERR_UNSUPPORTED,
-                        "VM '%s': the qemu driver cannot honour <%s> (line %d): %s", v->def->name,
-                        k->name, k->line, why);
-}
-
-static char *prop(const xmlNode *n, const char *name)
-{
-    return qv_conf_xml_attr(n, name);
-}
-
-static bool has_prop(const xmlNode *n, const char *name)
-{
-    return xmlHasProp(n, (const xmlChar *)name) != NULL;
-}
-
-static bool prop_is(const xmlNode *n, const char *name, const char *value)
-{
-    g_autofree char *p = prop(n, name);
-    return value ? p && strcmp(p, value) == 0 : p == NULL;
-}
-
-static const xmlNode *child(const xmlNode *n, const char *name)
-{
-    for (const xmlNode *c = n->children; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE && !c->ns && xmlStrEqual(c->name, (const xmlChar *)name))
-            return c;
-    return NULL;
-}
-
-/* Children other than those listed mean something this file does not do. */
-static const char *other_child(const xmlNode *n, const char *const *known)
-{
-    for (const xmlNode *c = n->children; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE &&
-            (c->ns || !g_strv_contains(known, (const char *)c->name)))
-            return (const char *)c->name;
-    return NULL;
-}
-
-static bool hex_field(const xmlNode *a, const char *name, uint64_t max, uint64_t *out)
-{
-    g_autofree char *s = prop(a, name);
-    if (!s)
-        return false;
-    char *end = NULL;
-    guint64 x = g_ascii_strtoull(s, &end, 0);
-    if (!*s || *end || x > max)
-        return false;
-    *out = x;
-    return true;
-}
-
-/* ",bus=pci.N,addr=0xS[.F][,multifunction=on]" for an <address type='pci'>,
- * "" when there is none (QEMU picks a slot); NULL when it is not one qv
- * can give QEMU. */
-static char *pci_placement(const struct qemu_argv *v, const xmlNode *dev)
-{
-    const xmlNode *a = child(dev, "address");
-    if (!a)
-        return g_strdup("");
-    uint64_t dom = 0, bus = 0, slot = 0, fn = 0;
-    if (!prop_is(a, "type", "pci") || !hex_field(a, "domain", 0, &dom) ||
-        !hex_field(a, "bus", 0xff, &bus) || !hex_field(a, "slot", 0x1f, &slot) ||
-        !hex_field(a, "function", 7, &fn))
-        return NULL;
-    GString *s = g_string_new(NULL);
-    if (bus == 0)
-        g_string_append(s, qemu_is_q35(v->def) ? ",bus=pcie.0" : ",bus=pci.0");
-    else
-        g_string_append_printf(s, ",bus=pci.%" G_GUINT64_FORMAT, bus);
-    g_string_append_printf(s, ",addr=0x%" G_GINT64_MODIFIER "x", slot);
-    if (fn)
-        g_string_append_printf(s, ".0x%" G_GINT64_MODIFIER "x", fn);
-    if (prop_is(a, "multifunction", "on"))
-        g_string_append(s, ",multifunction=on");
-    return g_string_free(s, FALSE);
-}
-
-static int add_placed(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
-                      const char *device)
-{
-    g_autofree char *at = pci_placement(v, n);
-    if (!at)
-        return refuse_kept(v, k, "only <address type='pci'> on PCI domain 0 is supported");
-    qemu_argv_add(v, "-device");
-    qemu_argv_addf(v, "%s%s", device, at);
-    return 0;
-}
-
 static bool bit_take(uint32_t *bits, uint64_t i)
 {
     if (i >= 256 || (bits[i / 32] & (1u << (i % 32))))
@@ -145,13 +54,13 @@ static int usb_controller(struct qemu_argv *v, const struct qv_kept *k, const xm
         return 0;
     const char *companion = usb_companion(model);
     if (companion) {
-        const xmlNode *m = child(n, "master");
+        const xmlNode *m = qemu_xml_child(n, "master");
         uint64_t first = 0;
-        if (!m || !hex_field(m, "startport", 14, &first))
-            return refuse_kept(v, k, "a companion USB controller needs <master startport=>");
+        if (!m || !qemu_xml_hex(m, "startport", 14, &first))
+            return qemu_kept_refuse(v, k, "a companion USB controller needs <master startport=>");
         g_autofree char *dev = g_strdup_printf("%s,masterbus=usb.0,firstport=%" G_GUINT64_FORMAT,
                                                companion, first);
-        return add_placed(v, k, n, dev);
+        return qemu_kept_add_placed(v, k, n, dev);
     }
     const char *dev = !model                             ? NULL
                       : strcmp(model, "piix3-uhci") == 0 ? "piix3-usb-uhci,id=usb"
@@ -159,19 +68,19 @@ static int usb_controller(struct qemu_argv *v, const struct qv_kept *k, const xm
                       : strcmp(model, "ich9-ehci1") == 0 ? "ich9-usb-ehci1,id=usb"
                                                          : NULL;
     if (!dev)
-        return refuse_kept(v, k,
+        return qemu_kept_refuse(v, k,
                            "USB controller models supported: piix3-uhci, qemu-xhci, "
                            "ich9-ehci1 with ich9-uhci1..3, none");
     uint64_t ports = 0;
-    if (has_prop(n, "ports")) {
+    if (qemu_xml_has_prop(n, "ports")) {
         /* qemu-xhci has p2 USB 2 and p3 USB 3 ports, 15 at most each. */
-        if (strcmp(model, "qemu-xhci") != 0 || !hex_field(n, "ports", 15, &ports) || !ports)
-            return refuse_kept(v, k, "ports= (1-15) is supported on qemu-xhci only");
+        if (strcmp(model, "qemu-xhci") != 0 || !qemu_xml_hex(n, "ports", 15, &ports) || !ports)
+            return qemu_kept_refuse(v, k, "ports= (1-15) is supported on qemu-xhci only");
         g_autofree char *with = g_strdup_printf("%s,p2=%" G_GUINT64_FORMAT ",p3=%" G_GUINT64_FORMAT,
                                                 dev, ports, ports);
-        return add_placed(v, k, n, with);
+        return qemu_kept_add_placed(v, k, n, with);
     }
-    return add_placed(v, k, n, dev);
+    return qemu_kept_add_placed(v, k, n, dev);
 }
 
 static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
@@ -180,22 +89,22 @@ static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
     static const char *const usb[] = {"address", "alias", "master", NULL};
     static const char *const rootport[] = {"address", "alias", "model", "target", NULL};
     static const char *const attrs[] = {"type", "index", "model", "ports", NULL};
-    g_autofree char *type = prop(n, "type"), *model = prop(n, "model"), *index = prop(n, "index");
+    g_autofree char *type = qemu_xml_prop(n, "type"), *model = qemu_xml_prop(n, "model"), *index = qemu_xml_prop(n, "index");
     for (const xmlAttr *a = n->properties; a; a = a->next)
         if (a->ns || !g_strv_contains(attrs, (const char *)a->name))
-            return refuse_kept(v, k, "an attribute the qemu driver does not pass on");
-    if (has_prop(n, "ports") && strcmp(type, "usb") != 0)
-        return refuse_kept(v, k, "ports= is supported on qemu-xhci only");
+            return qemu_kept_refuse(v, k, "an attribute the qemu driver does not pass on");
+    if (qemu_xml_has_prop(n, "ports") && strcmp(type, "usb") != 0)
+        return qemu_kept_refuse(v, k, "ports= is supported on qemu-xhci only");
     uint64_t idx = 0;
-    if (index && !hex_field(n, "index", 255, &idx))
-        return refuse_kept(v, k, "index= out of range");
+    if (index && !qemu_xml_hex(n, "index", 255, &idx))
+        return qemu_kept_refuse(v, k, "index= out of range");
     bool q35 = qemu_is_q35(v->def);
     bool is_rootport = model && strcmp(model, "pcie-root-port") == 0;
-    const char *extra = other_child(n, is_rootport               ? rootport
+    const char *extra = qemu_xml_other_child(n, is_rootport               ? rootport
                                        : strcmp(type, "usb") == 0 ? usb
                                                                   : simple);
     if (extra)
-        return refuse_kept(v, k, "a child element the qemu driver does not pass on");
+        return qemu_kept_refuse(v, k, "a child element the qemu driver does not pass on");
     if (strcmp(type, "pci") == 0) {
         bool root = model && strcmp(model, q35 ? "pcie-root" : "pci-root") == 0;
         if (!index && !root)
@@ -205,20 +114,20 @@ static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
         if (idx == 0 && root)
             return 0; /* the machine's own root bus */
         if (is_rootport && q35) {
-            const xmlNode *t = child(n, "target");
+            const xmlNode *t = qemu_xml_child(n, "target");
             uint64_t chassis = idx, port = (idx + 7) & 0xff;
-            if (t && ((has_prop(t, "chassis") && !hex_field(t, "chassis", 255, &chassis)) ||
-                      (has_prop(t, "port") && !hex_field(t, "port", 255, &port))))
-                return refuse_kept(v, k, "<target> chassis= or port= out of range");
+            if (t && ((qemu_xml_has_prop(t, "chassis") && !qemu_xml_hex(t, "chassis", 255, &chassis)) ||
+                      (qemu_xml_has_prop(t, "port") && !qemu_xml_hex(t, "port", 255, &port))))
+                return qemu_kept_refuse(v, k, "<target> chassis= or port= out of range");
             if (!qemu_argv_chassis_take(v, (unsigned)chassis))
-                return refuse_kept(v, k, "another root port has the same chassis number");
+                return qemu_kept_refuse(v, k, "another root port has the same chassis number");
             g_autofree char *dev =
                 g_strdup_printf("pcie-root-port,port=0x%" G_GINT64_MODIFIER
                                 "x,chassis=%" G_GUINT64_FORMAT ",id=pci.%" G_GUINT64_FORMAT,
                                 port, chassis, idx);
-            return add_placed(v, k, n, dev);
+            return qemu_kept_add_placed(v, k, n, dev);
         }
-        return refuse_kept(v, k,
+        return qemu_kept_refuse(v, k,
                            "only the machine's root bus and, on q35, pcie-root-port "
                            "PCI controllers are supported");
     }
@@ -227,19 +136,19 @@ static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
     /* The disk controller the machine has built in; qv's disks use it. */
     if (idx == 0 && ((q35 && strcmp(type, "sata") == 0) || (!q35 && strcmp(type, "ide") == 0)))
         return 0;
-    return refuse_kept(v, k, "this controller is not one the machine has built in or qv adds");
+    return qemu_kept_refuse(v, k, "this controller is not one the machine has built in or qv adds");
 }
 
 static int input(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
 {
     static const char *const known[] = {"address", "alias", NULL};
-    g_autofree char *type = prop(n, "type"), *bus = prop(n, "bus");
-    if (other_child(n, known))
-        return refuse_kept(v, k, "a child element the qemu driver does not pass on");
+    g_autofree char *type = qemu_xml_prop(n, "type"), *bus = qemu_xml_prop(n, "bus");
+    if (qemu_xml_other_child(n, known))
+        return qemu_kept_refuse(v, k, "a child element the qemu driver does not pass on");
     if (bus && strcmp(bus, "ps2") == 0 &&
         (strcmp(type, "mouse") == 0 || strcmp(type, "keyboard") == 0))
         return 0; /* the i8042 of pc and q35 */
-    if (bus && strcmp(bus, "usb") == 0 && child(n, "address") == NULL) {
+    if (bus && strcmp(bus, "usb") == 0 && qemu_xml_child(n, "address") == NULL) {
         const char *dev = strcmp(type, "tablet") == 0     ? "usb-tablet"
                           : strcmp(type, "mouse") == 0    ? "usb-mouse"
                           : strcmp(type, "keyboard") == 0 ? "usb-kbd"
@@ -250,18 +159,18 @@ static int input(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
             return 0;
         }
     }
-    if (bus && strcmp(bus, "usb") == 0 && child(n, "address")) {
-        const xmlNode *a = child(n, "address");
+    if (bus && strcmp(bus, "usb") == 0 && qemu_xml_child(n, "address")) {
+        const xmlNode *a = qemu_xml_child(n, "address");
         uint64_t port = 0;
         const char *dev = strcmp(type, "tablet") == 0 ? "usb-tablet" : NULL;
-        if (dev && prop_is(a, "type", "usb") && prop_is(a, "bus", "0") &&
-            hex_field(a, "port", 15, &port) && port > 0) {
+        if (dev && qemu_xml_prop_is(a, "type", "usb") && qemu_xml_prop_is(a, "bus", "0") &&
+            qemu_xml_hex(a, "port", 15, &port) && port > 0) {
             qemu_argv_add(v, "-device");
             qemu_argv_addf(v, "%s,bus=usb.0,port=%" G_GUINT64_FORMAT, dev, port);
             return 0;
         }
     }
-    return refuse_kept(v, k,
+    return qemu_kept_refuse(v, k,
                        "inputs supported: PS/2 mouse and keyboard, USB tablet, mouse, "
                        "keyboard");
 }
@@ -271,30 +180,30 @@ static int input(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
 static int memballoon(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
 {
     static const char *const known[] = {"address", "alias", NULL};
-    if (other_child(n, known))
-        return refuse_kept(v, k, "a child element the qemu driver does not pass on");
+    if (qemu_xml_other_child(n, known))
+        return qemu_kept_refuse(v, k, "a child element the qemu driver does not pass on");
     for (const xmlAttr *a = n->properties; a; a = a->next)
         if (a->ns || (strcmp((const char *)a->name, "model") != 0 &&
                       strcmp((const char *)a->name, "autodeflate") != 0 &&
                       strcmp((const char *)a->name, "freePageReporting") != 0))
-            return refuse_kept(v, k, "an attribute the qemu driver does not pass on");
-    if (prop_is(n, "model", "none"))
+            return qemu_kept_refuse(v, k, "an attribute the qemu driver does not pass on");
+    if (qemu_xml_prop_is(n, "model", "none"))
         return 0;
-    if (!prop_is(n, "model", "virtio"))
-        return refuse_kept(v, k, "memballoon models supported: virtio, none");
+    if (!qemu_xml_prop_is(n, "model", "virtio"))
+        return qemu_kept_refuse(v, k, "memballoon models supported: virtio, none");
     GString *dev = g_string_new("virtio-balloon-pci,id=balloon0");
     static const char *const onoff[][2] = {{"autodeflate", "deflate-on-oom"},
                                            {"freePageReporting", "free-page-reporting"}};
     for (size_t i = 0; i < G_N_ELEMENTS(onoff); i++) {
-        g_autofree char *val = prop(n, onoff[i][0]);
+        g_autofree char *val = qemu_xml_prop(n, onoff[i][0]);
         if (val && strcmp(val, "on") && strcmp(val, "off")) {
             g_string_free(dev, TRUE);
-            return refuse_kept(v, k, "autodeflate= and freePageReporting= take on or off");
+            return qemu_kept_refuse(v, k, "autodeflate= and freePageReporting= take on or off");
         }
         if (val)
             g_string_append_printf(dev, ",%s=%s", onoff[i][1], val);
     }
-    int rc = add_placed(v, k, n, dev->str);
+    int rc = qemu_kept_add_placed(v, k, n, dev->str);
     g_string_free(dev, TRUE);
     return rc;
 }
@@ -320,7 +229,7 @@ bool qemu_has_balloon(const struct qv_domain *def)
         qv_reset_error(); /* the argv refuses it, naming its line */
         return true;
     }
-    bool none = prop_is(xmlDocGetRootElement(doc), "model", "none");
+    bool none = qemu_xml_prop_is(xmlDocGetRootElement(doc), "model", "none");
     xmlFreeDoc(doc);
     return !none;
 }
@@ -336,15 +245,15 @@ int qemu_argv_add_balloon(struct qemu_argv *v)
 static int video(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
 {
     static const char *const known[] = {"address", "alias", "model", NULL};
-    const xmlNode *m = child(n, "model");
-    if (other_child(n, known) || !m || child(m, "acceleration") || child(m, "resolution"))
-        return refuse_kept(v, k, "a child element the qemu driver does not pass on");
-    g_autofree char *type = prop(m, "type");
+    const xmlNode *m = qemu_xml_child(n, "model");
+    if (qemu_xml_other_child(n, known) || !m || qemu_xml_child(m, "acceleration") || qemu_xml_child(m, "resolution"))
+        return qemu_kept_refuse(v, k, "a child element the qemu driver does not pass on");
+    g_autofree char *type = qemu_xml_prop(m, "type");
     uint64_t heads = 1, vram = 16384;
-    if ((has_prop(m, "heads") && !hex_field(m, "heads", 16, &heads)) || heads != 1)
-        return refuse_kept(v, k, "only heads='1' is supported");
-    if (has_prop(m, "vram") && !hex_field(m, "vram", 1024 * 1024, &vram))
-        return refuse_kept(v, k, "vram= out of range");
+    if ((qemu_xml_has_prop(m, "heads") && !qemu_xml_hex(m, "heads", 16, &heads)) || heads != 1)
+        return qemu_kept_refuse(v, k, "only heads='1' is supported");
+    if (qemu_xml_has_prop(m, "vram") && !qemu_xml_hex(m, "vram", 1024 * 1024, &vram))
+        return qemu_kept_refuse(v, k, "vram= out of range");
     g_autofree char *dev = NULL;
     if (type && strcmp(type, "vga") == 0)
         dev = g_strdup_printf("VGA,id=video0,vgamem_mb=%" G_GUINT64_FORMAT, MAX(vram / 1024, 1));
@@ -355,15 +264,15 @@ static int video(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
     else if (type && strcmp(type, "none") == 0)
         return 0;
     else
-        return refuse_kept(v, k, "video models supported: vga, cirrus, virtio, none");
-    return add_placed(v, k, n, dev);
+        return qemu_kept_refuse(v, k, "video models supported: vga, cirrus, virtio, none");
+    return qemu_kept_add_placed(v, k, n, dev);
 }
 
 static int kept_device(struct qemu_argv *v, const struct qv_kept *k)
 {
     xmlDoc *doc = qv_conf_xml_read(k->xml, "kept XML");
     if (!doc)
-        return refuse_kept(v, k, "its stored XML does not parse");
+        return qemu_kept_refuse(v, k, "its stored XML does not parse");
     const xmlNode *n = xmlDocGetRootElement(doc);
     int rc;
     if (strcmp(k->name, "controller") == 0)
@@ -374,10 +283,10 @@ static int kept_device(struct qemu_argv *v, const struct qv_kept *k)
         rc = memballoon(v, k, n);
     else if (strcmp(k->name, "video") == 0)
         rc = video(v, k, n);
-    else if (strcmp(k->name, "audio") == 0 && prop_is(n, "type", "none") && !n->children)
+    else if (strcmp(k->name, "audio") == 0 && qemu_xml_prop_is(n, "type", "none") && !n->children)
         rc = 0; /* no sound device takes an audio backend */
     else
-        rc = refuse_kept(v, k, k->reason);
+        rc = qemu_kept_refuse(v, k, "%s", k->reason);
     xmlFreeDoc(doc);
     return rc;
 }
@@ -450,7 +359,7 @@ static void mark_pci_index(struct qemu_argv *v, const struct qv_kept *k)
         return;
     }
     uint64_t idx = 0;
-    if (hex_field(xmlDocGetRootElement(doc), "index", 255, &idx) && idx > 0)
+    if (qemu_xml_hex(xmlDocGetRootElement(doc), "index", 255, &idx) && idx > 0)
         bit_take(v->pci_index_used, idx);
     xmlFreeDoc(doc);
 }
@@ -463,7 +372,7 @@ int qemu_argv_add_libvirt(struct qemu_argv *v)
     for (guint i = 0; i < def->kept->len; i++) {
         const struct qv_kept *k = g_ptr_array_index(def->kept, i);
         if (strcmp(k->parent, "devices") != 0)
-            return refuse_kept(v, k, k->reason);
+            return qemu_kept_refuse(v, k, "%s", k->reason);
     }
     int rc = add_clock(v);
     if (rc < 0)

@@ -32,6 +32,8 @@ const char *const qv_conf_crash_actions[] = {
     "destroy",          "restart",          "preserve", "rename-restart",
     "coredump-destroy", "coredump-restart", NULL};
 const char *const qv_conf_serial_targets[] = {"isa-serial", "pci-serial", "usb-serial", NULL};
+/* The <target><model name=> of each of those targets, in the same order. */
+const char *const qv_conf_serial_models[] = {"isa-serial", "pci-serial", "usb-serial", NULL};
 const char *const qv_conf_console_targets[] = {"serial", "virtio", NULL};
 const char *const qv_conf_rng_models[] = {"virtio", "virtio-transitional",
                                           "virtio-non-transitional", NULL};

@@ -27,6 +27,7 @@ extern const char *const qv_conf_boot_devs[];
 extern const char *const qv_conf_off_actions[];   /* on_poweroff, on_reboot */
 extern const char *const qv_conf_crash_actions[]; /* on_crash */
 extern const char *const qv_conf_serial_targets[];
+extern const char *const qv_conf_serial_models[];
 extern const char *const qv_conf_console_targets[];
 extern const char *const qv_conf_rng_models[];
 

@@ -36,6 +36,7 @@ void qv_chardev_free(struct qv_chardev *c)
     g_free(c->host);
     g_free(c->service);
     g_free(c->target_type);
+    g_free(c->target_model);
     g_free(c);
 }
 
@@ -179,6 +180,7 @@ static gpointer chardev_copy(gconstpointer src, gpointer unused)
     d->host = g_strdup(s->host);
     d->service = g_strdup(s->service);
     d->target_type = g_strdup(s->target_type);
+    d->target_model = g_strdup(s->target_model);
     return d;
 }
 

@@ -67,6 +67,8 @@ struct qv_chardev {
     bool listen;         /* unix/tcp mode='bind' */
     uint32_t port;       /* <target port=> */
     char *target_type;   /* <target type=>: serial "isa-serial", console "serial"/"virtio"; NULL when absent */
+    char *target_model;  /* serial <target><model name=>: "isa-serial", "pci-serial", "usb-serial",
+                            or NULL */
 };
 
 struct qv_channel {
@@ -251,6 +253,14 @@ int qv_domain_validate(const struct qv_domain *def);
  * driver; a console that contradicts the serial is QV_ERR_INVALID_ARG. */
 int qv_domain_serial_port(const struct qv_domain *def, const char *driver,
                           const struct qv_chardev **out);
+/* The console half of that, for a board with more serial ports: *out is
+ * the first <serial>, or the <console> standing for it; what the serials
+ * themselves are is the caller's to check. */
+int qv_domain_serial_console(const struct qv_domain *def, const char *driver,
+                             const struct qv_chardev **out);
+/* The device a <serial> is: its target type, else its model, else the
+ * board's isa-serial. */
+const char *qv_domain_serial_device(const struct qv_chardev *c);
 /* Fill in what the user may leave out: a random UUID, unique locally
  * administered MACs (52:54:00 prefix, distinct within the domain). */
 void qv_domain_fill_defaults(struct qv_domain *def);

@@ -198,6 +198,7 @@ static void format_chardev(B *b, const struct qv_chardev *c)
         str(b, "mode", c->listen ? "bind" : "connect");
     num_nz(b, "target_port", c->port);
     str(b, "target_type", c->target_type);
+    str(b, "target_model", c->target_model);
     json_builder_end_object(b);
 }
 

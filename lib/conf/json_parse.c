@@ -565,7 +565,9 @@ static int parse_chardev(struct jctx *c, JsonObject *o, struct qv_chardev *ch, b
 {
     static const char *const modes[] = {"connect", "bind", NULL};
     int v;
-    TRY(check_keys(c, o, "type path host service mode target_port target_type"));
+    TRY(check_keys(c, o,
+                   console ? "type path host service mode target_port target_type"
+                           : "type path host service mode target_port target_type target_model"));
     int rc = get_enum(c, o, "type", qv_conf_chr_types, &v);
     TRY(rc);
     ch->type = rc == 1 ? (enum qv_chardev_type)v : QV_CHR_PTY;
@@ -603,6 +605,8 @@ static int parse_chardev(struct jctx *c, JsonObject *o, struct qv_chardev *ch, b
     TRY(get_u32(c, o, "target_port", 255, &ch->port));
     TRY(get_enum_str(c, o, "target_type",
                      console ? qv_conf_console_targets : qv_conf_serial_targets, &ch->target_type));
+    if (!console)
+        TRY(get_enum_str(c, o, "target_model", qv_conf_serial_models, &ch->target_model));
     return 0;
 }
 

@@ -15,6 +15,11 @@ static bool chardev_same(const struct qv_chardev *a, const struct qv_chardev *b)
            a->listen == b->listen;
 }
 
+const char *qv_domain_serial_device(const struct qv_chardev *c)
+{
+    return c->target_type ? c->target_type : c->target_model ? c->target_model : "isa-serial";
+}
+
 /* What the board lacks is the driver's refusal, so it carries the driver's
  * origin; a console contradicting its serial port is the definition's
  * fault wherever it is used. */
@@ -30,16 +35,25 @@ int qv_domain_serial_port(const struct qv_domain *def, const char *driver,
             "driver (the board has one: isa-serial, port 0)",
             name, driver);
     const struct qv_chardev *serial = def->serials->len ? g_ptr_array_index(def->serials, 0) : NULL;
-    if (serial && serial->target_type && strcmp(serial->target_type, "isa-serial") != 0)
+    if (serial && strcmp(qv_domain_serial_device(serial), "isa-serial") != 0)
         return qv_error_set_origin(QV_ERR_UNSUPPORTED, driver,
                                    "VM '%s': <serial> <target type='%s'> is not supported by the "
                                    "%s driver (the board has one: isa-serial, port 0)",
-                                   name, serial->target_type, driver);
+                                   name, qv_domain_serial_device(serial), driver);
     if (serial && serial->port != 0)
         return qv_error_set_origin(QV_ERR_UNSUPPORTED, driver,
                                    "VM '%s': <serial> <target port='%u'> is not supported by the "
                                    "%s driver (the board has one: isa-serial, port 0)",
                                    name, serial->port, driver);
+    return qv_domain_serial_console(def, driver, out);
+}
+
+int qv_domain_serial_console(const struct qv_domain *def, const char *driver,
+                             const struct qv_chardev **out)
+{
+    const char *name = def->name ? def->name : "";
+    const struct qv_chardev *serial = def->serials->len ? g_ptr_array_index(def->serials, 0) : NULL;
+    *out = NULL;
     for (guint i = 0; i < def->consoles->len; i++) {
         const struct qv_chardev *c = g_ptr_array_index(def->consoles, i);
         if (c->target_type && strcmp(c->target_type, "serial") != 0)
@@ -51,13 +65,14 @@ int qv_domain_serial_port(const struct qv_domain *def, const char *driver,
         if (i > 0)
             return qv_error_set_origin(QV_ERR_UNSUPPORTED, driver,
                                        "VM '%s': more than one <console> is not supported by the "
-                                       "%s driver (the board has one serial port)",
+                                       "%s driver (the console is the first serial port)",
                                        name, driver);
         if (c->port != 0)
-            return qv_error_set_origin(QV_ERR_UNSUPPORTED, driver,
-                                       "VM '%s': <console> <target port='%u'> is not supported by "
-                                       "the %s driver (the board has one serial port, port 0)",
-                                       name, c->port, driver);
+            return qv_error_set_origin(
+                QV_ERR_UNSUPPORTED, driver,
+                "VM '%s': <console> <target port='%u'> is not supported by "
+                "the %s driver (the console is the first serial port, port 0)",
+                name, c->port, driver);
         /* Two different backends for one port: one of them would be
          * ignored, so neither is guessed at. */
         if (!serial)

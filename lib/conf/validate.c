@@ -96,6 +96,15 @@ int qv_domain_validate(const struct qv_domain *def)
                                     "VM '%s': two disks use target device '%s'", n, d->target);
         }
     }
+    for (guint i = 0; i < def->serials->len; i++) {
+        const struct qv_chardev *c = g_ptr_array_index(def->serials, i);
+        /* Each model is the device of one target type, as in libvirt. */
+        if (c->target_model && c->target_type && strcmp(c->target_model, c->target_type) != 0)
+            return qv_error_set(QV_ERR_INVALID_ARG,
+                                "VM '%s': <serial> %u: <model name='%s'> needs <target "
+                                "type='%s'>, not '%s'",
+                                n, i + 1, c->target_model, c->target_model, c->target_type);
+    }
     for (guint i = 0; i < def->nets->len; i++) {
         const struct qv_net *a = g_ptr_array_index(def->nets, i);
         if (a->mac[0] && !mac_valid(a->mac))

@@ -480,6 +480,23 @@ static int chr_source(const xmlNode *n, struct qv_chardev *c)
     return 0;
 }
 
+/* A serial <target>'s <model name=>: the device behind the port. */
+static int serial_target_model(const xmlNode *t, struct qv_chardev *c)
+{
+    const xmlNode *model = NULL;
+    FOR_EACH_ELEMENT(t, m)
+    {
+        if (!qv_conf_xml_is(m, "model"))
+            return qv_conf_xml_unknown(m);
+        TRY(qv_conf_xml_once(m, &model));
+        TRY(qv_conf_xml_check(m, QV_XML_EMPTY, "name"));
+        int v;
+        TRY(qv_conf_xml_need_enum(m, "name", qv_conf_serial_models, &v));
+        c->target_model = g_strdup(qv_conf_serial_models[v]);
+    }
+    return 0;
+}
+
 static int chardev_parse(const xmlNode *n, struct qv_chardev *c)
 {
     bool console = xmlStrEqual(n->name, (const xmlChar *)"console");
@@ -495,12 +512,13 @@ static int chardev_parse(const xmlNode *n, struct qv_chardev *c)
             TRY(chr_source(k, c));
         } else if (qv_conf_xml_is(k, "target")) {
             TRY(qv_conf_xml_once(k, &tgt));
-            TRY(qv_conf_xml_check(k, QV_XML_EMPTY, "type port"));
+            TRY(qv_conf_xml_check(k, console ? QV_XML_EMPTY : QV_XML_ELEMS, "type port"));
             uint64_t port = 0;
             TRY(qv_conf_xml_attr_uint(k, "port", 255, &port));
             c->port = (uint32_t)port;
             const char *const *types = console ? qv_conf_console_targets : qv_conf_serial_targets;
             TRY(enum_str(k, "type", types, &c->target_type));
+            TRY(serial_target_model(k, c));
         } else {
             return qv_conf_xml_unknown(k);
         }

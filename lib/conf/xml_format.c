@@ -301,6 +301,8 @@ static void format_chardev(W *w, const char *elem, const struct qv_chardev *c)
     start(w, "target");
     attr(w, "type", c->target_type);
     attr_u64(w, "port", c->port);
+    if (c->target_model)
+        empty_elem(w, "model", "name", c->target_model);
     end(w);
     end(w);
 }

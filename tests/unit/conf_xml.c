@@ -127,7 +127,10 @@ START_TEST(full_sample_values)
     ck_assert_uint_eq(n->outbound_peak_kbps, 0);
     ck_assert_uint_eq(n->boot_order, 3);
     ck_assert_uint_eq(d->serials->len, 4);
-    struct qv_chardev *c = g_ptr_array_index(d->serials, 2);
+    struct qv_chardev *c = g_ptr_array_index(d->serials, 1);
+    ck_assert_str_eq(c->target_model, "isa-serial");
+    c = g_ptr_array_index(d->serials, 2);
+    ck_assert_ptr_null(c->target_model);
     ck_assert(c->listen);
     ck_assert_str_eq(c->path, "/run/qv/full01.sock");
     c = g_ptr_array_index(d->serials, 3);

@@ -5,7 +5,8 @@ qv_check_test(qemu_proc SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_proc.c TIMEOUT 60
 if(NOT QV_WITH_QEMU)
   return()
 endif()
-qv_check_test(qemu_argv SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_argv.c TIMEOUT 300)
+qv_check_test(qemu_argv SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_argv.c
+  ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_util.c TIMEOUT 300)
 qv_check_test(qemu_driver SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_driver.c TIMEOUT 300)
 qv_check_test(qemu_cloudinit SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_cloudinit.c TIMEOUT 60)
 # The argvs that need QEMU with KVM, skipped with QEMU's reason where the
@@ -16,3 +17,6 @@ set_tests_properties(qemu_argv_kvm PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
 qv_check_test(qemu_probe SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_probe.c TIMEOUT 120)
 qv_check_test(qemu_store SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_store.c TIMEOUT 120)
 qv_check_test(qemu_clone SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_clone.c TIMEOUT 600)
+# libvirt's other <devices> children (serial models, watchdog, sound, TPM, ...).
+qv_check_test(qemu_argv_kept SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_kept.c
+  ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_util.c TIMEOUT 300)

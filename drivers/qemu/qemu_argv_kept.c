@@ -1,0 +1,123 @@
+/* Reading a kept libvirt device (struct qv_kept) for the argv: its
+ * attributes and children, and where on the PCI buses it goes. Shared by
+ * the handlers of qemu_argv_libvirt.c's kept_device(). */
+#include <libxml/tree.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "../../lib/conf/xml_util.h"
+#include "../../lib/util/error.h"
+#include "qemu_argv.h"
+
+int qemu_kept_refuse(const struct qemu_argv *v, const struct qv_kept *k, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *why = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    return qv_error_set(QV_ERR_UNSUPPORTED,
+                        "VM '%s': the qemu driver cannot honour <%s> (line %d): %s", v->def->name,
+                        k->name, k->line, why);
+}
+
+char *qemu_xml_prop(const xmlNode *n, const char *name)
+{
+    return qv_conf_xml_attr(n, name);
+}
+
+bool qemu_xml_has_prop(const xmlNode *n, const char *name)
+{
+    return xmlHasProp(n, (const xmlChar *)name) != NULL;
+}
+
+bool qemu_xml_prop_is(const xmlNode *n, const char *name, const char *value)
+{
+    g_autofree char *p = qemu_xml_prop(n, name);
+    return value ? p && strcmp(p, value) == 0 : p == NULL;
+}
+
+const xmlNode *qemu_xml_child(const xmlNode *n, const char *name)
+{
+    for (const xmlNode *c = n->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && !c->ns && xmlStrEqual(c->name, (const xmlChar *)name))
+            return c;
+    return NULL;
+}
+
+const char *qemu_xml_other_child(const xmlNode *n, const char *const *known)
+{
+    for (const xmlNode *c = n->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE &&
+            (c->ns || !g_strv_contains(known, (const char *)c->name)))
+            return (const char *)c->name;
+    return NULL;
+}
+
+bool qemu_xml_hex(const xmlNode *a, const char *name, uint64_t max, uint64_t *out)
+{
+    g_autofree char *s = qemu_xml_prop(a, name);
+    if (!s)
+        return false;
+    char *end = NULL;
+    guint64 x = g_ascii_strtoull(s, &end, 0);
+    if (!*s || *end || x > max)
+        return false;
+    *out = x;
+    return true;
+}
+
+char *qemu_kept_placement(const struct qemu_argv *v, const xmlNode *dev)
+{
+    const xmlNode *a = qemu_xml_child(dev, "address");
+    if (!a)
+        return g_strdup("");
+    uint64_t dom = 0, bus = 0, slot = 0, fn = 0;
+    if (!qemu_xml_prop_is(a, "type", "pci") || !qemu_xml_hex(a, "domain", 0, &dom) ||
+        !qemu_xml_hex(a, "bus", 0xff, &bus) || !qemu_xml_hex(a, "slot", 0x1f, &slot) ||
+        !qemu_xml_hex(a, "function", 7, &fn))
+        return NULL;
+    GString *s = g_string_new(NULL);
+    if (bus == 0)
+        g_string_append(s, qemu_is_q35(v->def) ? ",bus=pcie.0" : ",bus=pci.0");
+    else
+        g_string_append_printf(s, ",bus=pci.%" G_GUINT64_FORMAT, bus);
+    g_string_append_printf(s, ",addr=0x%" G_GINT64_MODIFIER "x", slot);
+    if (fn)
+        g_string_append_printf(s, ".0x%" G_GINT64_MODIFIER "x", fn);
+    if (qemu_xml_prop_is(a, "multifunction", "on"))
+        g_string_append(s, ",multifunction=on");
+    return g_string_free(s, FALSE);
+}
+
+int qemu_kept_add_placed(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
+                         const char *device)
+{
+    g_autofree char *at = qemu_kept_placement(v, n);
+    if (!at)
+        return qemu_kept_refuse(v, k, "only <address type='pci'> on PCI domain 0 is supported");
+    qemu_argv_add(v, "-device");
+    qemu_argv_addf(v, "%s%s", device, at);
+    return 0;
+}
+
+bool qemu_has_usb_bus(const struct qv_domain *def)
+{
+    bool found = false;
+    for (guint i = 0; i < def->kept->len && !found; i++) {
+        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
+        if (strcmp(k->name, "controller") != 0 || strcmp(k->parent, "devices") != 0)
+            continue;
+        xmlDoc *doc = qv_conf_xml_read(k->xml, "kept XML");
+        if (!doc) {
+            qv_reset_error(); /* the argv refuses it, naming its line */
+            continue;
+        }
+        const xmlNode *n = xmlDocGetRootElement(doc);
+        uint64_t idx = 0;
+        found =
+            qemu_xml_prop_is(n, "type", "usb") && !qemu_xml_prop_is(n, "model", "none") &&
+            (!qemu_xml_has_prop(n, "index") || (qemu_xml_hex(n, "index", 255, &idx) && idx == 0));
+        xmlFreeDoc(doc);
+    }
+    return found;
+}
