@@ -71,9 +71,13 @@ int kvm_domain_check(const struct qv_domain *def)
     if (rc < 0)
         return rc;
 
-    if (def->type != QV_VIRT_KVM)
-        return refuse(def, def->type == QV_VIRT_QEMU ? "<domain type='qemu'> (TCG)"
-                                                     : "<domain type='test'>");
+    if (def->type == QV_VIRT_QEMU)
+        return refuse(def, "<domain type='qemu'> (TCG)");
+    if (def->type != QV_VIRT_KVM) {
+        g_autofree char *what =
+            g_strdup_printf("<domain type='%s'>", qv_conf_virt_types[def->type]);
+        return refuse(def, what);
+    }
     /* Memory: one memfd of <memory>, 4 KiB pages, no balloon, no node. */
     if (def->hugepages)
         return refuse(def, "<memoryBacking><hugepages/>");

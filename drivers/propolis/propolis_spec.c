@@ -4,6 +4,7 @@
  * refused here, naming the element, before any request is sent. */
 #include <string.h>
 
+#include "lib/conf/conf_check.h"
 #include "lib/util/error.h"
 #include "propolis.h"
 
@@ -34,6 +35,9 @@ static int check_domain(const struct qv_domain *def)
 {
     if (qv_domain_check_kept(def, "propolis", NULL) < 0)
         return qv_error_code();
+    if (def->type >= QV_VIRT_FOREIGN)
+        return refuse(def, "<domain type='%s'>: a Propolis VM is bhyve through propolis-server",
+                      qv_conf_virt_types[def->type]);
     if (def->cpu.features)
         return refuse(def, "<cpu><feature>: the CPUID is the propolis-server's");
     if (def->ntimers || (def->clock_offset && strcmp(def->clock_offset, "utc") != 0))

@@ -147,8 +147,8 @@ static int add_machine(struct qemu_argv *v)
     const char *accel = qemu_accel_of(def);
     if (!accel)
         return qv_error_set(QV_ERR_UNSUPPORTED,
-                            "VM '%s': domain type 'test' cannot run on QEMU (use 'kvm' or 'qemu')",
-                            def->name);
+                            "VM '%s': domain type '%s' cannot run on QEMU (use 'kvm' or 'qemu')",
+                            def->name, qv_conf_virt_types[def->type]);
     qemu_argv_add2(v, "-accel", accel);
     return 0;
 }

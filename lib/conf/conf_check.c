@@ -8,7 +8,10 @@
 
 #include "domain.h"
 
-const char *const qv_conf_virt_types[] = {"kvm", "qemu", "test", NULL};
+/* libvirt's schema's list; the order of the first three is enum qv_virt_type's. */
+const char *const qv_conf_virt_types[] = {"kvm",    "qemu",   "test",  "kqemu", "xen",
+                                          "lxc",    "uml",    "openvz", "vmware", "hyperv",
+                                          "vbox",   "phyp",   "vz",    "bhyve", NULL};
 const char *const qv_conf_timer_names[] = {"rtc", "pit", "hpet", "kvmclock", "tsc", NULL};
 const char *const qv_conf_tickpolicies[] = {"", "delay", "catchup", "merge", "discard", NULL};
 const char *const qv_conf_cpu_modes[] = {"", "host-passthrough", "host-model", "custom", NULL};

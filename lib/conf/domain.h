@@ -8,7 +8,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum qv_virt_type { QV_VIRT_KVM, QV_VIRT_QEMU, QV_VIRT_TEST };
+/* kvm, qemu and test run here; the rest of libvirt's hypervisor types are
+ * stored by noop (it runs nothing) and refused by every other driver. */
+enum qv_virt_type {
+    QV_VIRT_KVM,
+    QV_VIRT_QEMU,
+    QV_VIRT_TEST,
+    QV_VIRT_FOREIGN, /* the first of kqemu, xen, lxc, ... (qv_conf_virt_types) */
+};
 
 enum qv_cpu_mode { QV_CPU_MODE_NONE, QV_CPU_MODE_HOST_PASSTHROUGH, QV_CPU_MODE_HOST_MODEL,
                    QV_CPU_MODE_CUSTOM };

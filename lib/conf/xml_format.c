@@ -493,7 +493,6 @@ static void format_domain(W *w, const struct qv_domain *def)
 /* Run fmt on a fresh indenting writer; the document it wrote, or NULL. */
 static char *write_doc(void (*fmt)(W *w, const void *arg), const void *arg)
 {
-    qv_conf_xml_init();
     xmlBuffer *buf = xmlBufferCreate();
     W *w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
     if (!w) {

@@ -13,14 +13,13 @@
 
 _Static_assert(QV_XML_MAX_BYTES == QV_DEFINITION_MAX_BYTES, "the documented limit");
 
-static gpointer init_libxml(gpointer unused)
+/* libxml2 must be initialised once before threads share it: two threads
+ * whose first libxml2 call races each create its global mutex, and one
+ * leaks. A constructor runs before any thread of the program exists (and
+ * before any g_once fast path a thread checker cannot see through). */
+__attribute__((constructor)) static void init_libxml(void)
 {
-    (void)unused;
-    /* libxml2 must be initialised once before threads share it: two
-     * threads whose first libxml2 call races each create its global mutex,
-     * and one leaks. */
     xmlInitParser();
-    return NULL;
 }
 
 /* A DOCTYPE is where entities (billion laughs, external files) come from;
@@ -49,15 +48,8 @@ static void refuse_entity(void *ctx, const xmlChar *name, int type, const xmlCha
     xmlStopParser(ctxt);
 }
 
-void qv_conf_xml_init(void)
-{
-    static GOnce once = G_ONCE_INIT;
-    g_once(&once, init_libxml, NULL);
-}
-
 xmlDoc *qv_conf_xml_read(const char *xml, const char *label)
 {
-    qv_conf_xml_init();
 
     size_t len = strnlen(xml, QV_XML_MAX_BYTES + 1);
     if (len > QV_XML_MAX_BYTES) {

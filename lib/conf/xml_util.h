@@ -19,10 +19,6 @@
  * "<label> line N: element <disk> has more than 128 attributes". */
 int qv_conf_xml_prescan(const char *xml, size_t len, const char *label);
 
-/* Initialise libxml2 once; every entry point into libxml2 that may be a
- * thread's first (parsing, writing) calls it. */
-void qv_conf_xml_init(void);
-
 /* Parse untrusted XML: no network, no DTD, no entity expansion. label
  * ("domain XML") starts every error message. Sets QV_ERR_XML on failure. */
 xmlDoc *qv_conf_xml_read(const char *xml, const char *label);

@@ -294,6 +294,10 @@ static void hostdev(struct qv_domain *d)
     h->bus = 3;
     g_ptr_array_add(d->hostdevs, h);
 }
+static void xen(struct qv_domain *d)
+{
+    d->type = QV_VIRT_FOREIGN + 1; /* qv_conf_virt_types: kqemu, xen, ... */
+}
 static void graphics(struct qv_domain *d)
 {
     struct qv_graphics *g = g_new0(struct qv_graphics, 1);
@@ -383,6 +387,7 @@ static const struct refusal refusals[] = {
     {"<rng>", rng},
     {"<model type='e1000'>", e1000},
     {"whole MiB", odd_memory},
+    {"<domain type='xen'>", xen},
 };
 
 START_TEST(refuses_inexpressible)

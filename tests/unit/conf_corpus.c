@@ -261,6 +261,33 @@ START_TEST(schema_refusal_names_line)
 }
 END_TEST
 
+/* Every hypervisor type libvirt's schema names defines on noop, which runs
+ * nothing, and comes back as written; the drivers that run VMs refuse the
+ * ones they are not (kvm_conf, qemu_argv and test_propolis check that). */
+START_TEST(foreign_domain_types_store_on_noop)
+{
+    static const char *const types[] = {"xen", "lxc", "vmware", "hyperv", "vbox", "bhyve"};
+    g_autofree char *dir = g_dir_make_tmp("qv-corpus-types-XXXXXX", NULL);
+    g_autofree char *uri = g_strdup_printf("noop://%s", dir);
+    struct qv_conn *conn = qv_connect(uri);
+    ck_assert(conn);
+    for (size_t i = 0; i < G_N_ELEMENTS(types); i++) {
+        g_autofree char *xml = g_strdup_printf(
+            "<domain type='%s'><name>t%zu</name><memory>65536</memory><vcpu>1</vcpu>"
+            "<os><type arch='x86_64'>hvm</type></os></domain>",
+            types[i], i);
+        struct vm *vm = vm_define_xml(conn, xml);
+        ck_assert_msg(vm, "%s: %s", types[i], qv_last_error()->message);
+        g_autofree char *out = vm_get_xml(vm);
+        g_autofree char *want = g_strdup_printf("<domain type=\"%s\">", types[i]);
+        ck_assert_msg(strstr(out, want), "%s", out);
+        vm_destroy(vm);
+    }
+    qv_close(conn);
+    g_rmdir(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("conf_corpus");
@@ -270,6 +297,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, corpus_on_qemu_defines_or_names_the_element, 0, G_N_ELEMENTS(corpora));
     tcase_add_test(t, live_details_dropped_user_ones_kept);
     tcase_add_test(t, schema_refusal_names_line);
+    tcase_add_test(t, foreign_domain_types_store_on_noop);
     suite_add_tcase(s, t);
     return s;
 }

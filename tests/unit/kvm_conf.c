@@ -138,6 +138,15 @@ END_TEST
 /* kvm:///embed cannot be opened here (no /dev/kvm), so the define slot is
  * called with a connection that has no driver state: the check must come
  * first, refusing before anything of the connection is used. */
+/* libvirt's other hypervisor types are noop's alone. */
+START_TEST(test_foreign_domain_type)
+{
+    g_autoptr(qv_domain) def = parse("", "", "");
+    def->type = QV_VIRT_FOREIGN + 2; /* qv_conf_virt_types: kqemu, xen, lxc */
+    assert_refused(def, "<domain type='lxc'>");
+}
+END_TEST
+
 START_TEST(test_define_slot_refuses_first)
 {
     g_autoptr(qv_domain) def =
@@ -185,6 +194,7 @@ int main(void)
     tcase_add_test(tc, test_json_definitions_too);
     tcase_add_test(tc, test_console_contradicting_serial);
     tcase_add_test(tc, test_define_slot_refuses_first);
+    tcase_add_test(tc, test_foreign_domain_type);
     tcase_add_test(tc, test_settings);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

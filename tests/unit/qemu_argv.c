@@ -592,6 +592,9 @@ START_TEST(refused_elements)
     build_fails("<domain type='test'><name>g1</name>" MEM
                 "<os><type arch='x86_64'>hvm</type></os></domain>",
                 QV_ERR_UNSUPPORTED, "type 'test'");
+    build_fails("<domain type='lxc'><name>g1</name>" MEM
+                "<os><type arch='x86_64'>hvm</type></os></domain>",
+                QV_ERR_UNSUPPORTED, "domain type 'lxc' cannot run on QEMU");
 }
 END_TEST
 
