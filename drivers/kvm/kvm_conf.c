@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "../../lib/conf/address.h"
 #include "../../lib/conf/conf_check.h"
 #include "../../lib/util/error.h"
 
@@ -42,6 +43,8 @@ int kvm_domain_check(const struct qv_domain *def)
 {
     /* Elements qv keeps without modelling them: the VMM knows none. */
     if (qv_domain_check_kept(def, "kvm", NULL) < 0)
+        return qv_error_code();
+    if (qv_domain_refuse_addresses(def, "kvm", "the VMM places its devices itself") < 0)
         return qv_error_code();
     if (def->cpu.features)
         return refuse(def, "<cpu><feature>");

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/conf/conf_check.h"
+#include "lib/conf/address.h"
 #include "lib/util/error.h"
 #include "propolis.h"
 
@@ -38,6 +39,10 @@ static int check_domain(const struct qv_domain *def)
     if (def->type >= QV_VIRT_FOREIGN)
         return refuse(def, "<domain type='%s'>: a Propolis VM is bhyve through propolis-server",
                       qv_conf_virt_types[def->type]);
+    if (qv_domain_refuse_addresses(def, "propolis",
+                                   "this driver puts NICs from PCI slot 8 and disks from slot 16 "
+                                   "of bus 0, as Oxide's control plane does") < 0)
+        return qv_error_code();
     if (def->cpu.features)
         return refuse(def, "<cpu><feature>: the CPUID is the propolis-server's");
     if (def->ntimers || (def->clock_offset && strcmp(def->clock_offset, "utc") != 0))

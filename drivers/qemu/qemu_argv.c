@@ -364,7 +364,9 @@ static int check_lifecycle_actions(struct qemu_argv *v)
 
 char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
 {
-    struct qemu_argv v = {.a = g_ptr_array_new_with_free_func(g_free), .def = def, .l = l};
+    g_autoptr(GHashTable) taken = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    struct qemu_argv v = {
+        .a = g_ptr_array_new_with_free_func(g_free), .def = def, .l = l, .taken = taken};
     qemu_argv_add(&v, l->emulator ? l->emulator : QEMU_DEFAULT_BINARY);
     g_autofree char *name = qemu_opt_escape(def->name);
     qemu_argv_add(&v, "-name");
@@ -391,9 +393,8 @@ char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
         rc = add_firmware(&v);
     if (rc == 0)
         rc = qemu_argv_add_libvirt(&v);
-    bool scsi = false;
     for (guint i = 0; rc == 0 && i < def->disks->len; i++)
-        rc = qemu_argv_add_disk(&v, i, &scsi);
+        rc = qemu_argv_add_disk(&v, i);
     for (guint i = 0; rc == 0 && i < def->nets->len; i++)
         rc = qemu_argv_add_net(&v, i);
     if (rc == 0)
@@ -406,6 +407,8 @@ char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
         rc = qemu_argv_add_balloon(&v);
     if (rc == 0)
         rc = qemu_argv_add_spare_ports(&v);
+    if (rc == 0)
+        qemu_argv_pci_order(&v);
     if (rc == 0 && l->paused)
         qemu_argv_add(&v, "-S");
     if (rc == 0 && l->daemonize) {

@@ -14,6 +14,10 @@ struct qemu_argv {
     uint32_t chassis_used[8]; /* PCIe chassis numbers the root ports have */
     uint32_t pci_index_used[8]; /* <controller type='pci' index=> taken */
     unsigned ports;           /* qv's root ports so far */
+    uint32_t pci_buses[8];    /* bus indexes kept PCI controllers add */
+    uint32_t one_slot_buses[8]; /* those that are PCIe root ports */
+    GHashTable *taken;          /* place -> what is there (qemu_argv_place.c) */
+    bool scsi_added;            /* virtio-scsi-pci,id=scsi0 is on the command line */
 };
 
 void qemu_argv_add(struct qemu_argv *v, const char *s);
@@ -36,7 +40,7 @@ void qemu_blockdev_begin(JsonBuilder *b, const char *driver, const char *node, g
                          gboolean direct, gboolean no_flush, const char *discard);
 
 /* Disk i (qemu_argv_disk.c); the SCSI controller is added once. */
-int qemu_argv_add_disk(struct qemu_argv *v, guint i, bool *scsi_added);
+int qemu_argv_add_disk(struct qemu_argv *v, guint i);
 /* NIC i, then rng, graphics, hostdevs and the cloud-init seed
  * (qemu_argv_devices.c). */
 int qemu_argv_add_net(struct qemu_argv *v, guint i);
@@ -91,5 +95,19 @@ bool qemu_argv_chassis_take(struct qemu_argv *v, unsigned chassis);
 
 /* <channel>s as virtserialports on a virtio-serial bus (qemu_argv_channel.c). */
 int qemu_argv_add_channels(struct qemu_argv *v);
+
+/* Placement (qemu_argv_place.c). pci_at gives ",bus=...,addr=0xS[.0xF]"
+ * for a PCI <address> once its bus exists and the slot is free; device_at
+ * does that for a disk or NIC with one and qemu_argv_device_bus() for one
+ * without; drive_at gives an IDE, SATA or SCSI disk's ",bus=..." from its
+ * drive <address> or, without one, its target name (idx). what names the
+ * device in errors ("<disk> 'vda'"). pci_bus_add records a bus a kept
+ * controller adds; pci_order moves the -devices with a root-bus slot of
+ * their own before the first one QEMU places itself. */
+int qemu_argv_pci_at(struct qemu_argv *v, const struct qv_addr *a, const char *what, char **out);
+int qemu_argv_device_at(struct qemu_argv *v, const struct qv_addr *a, const char *what, char **out);
+int qemu_argv_drive_at(struct qemu_argv *v, const struct qv_disk *d, int idx, char **out);
+void qemu_argv_pci_bus_add(struct qemu_argv *v, unsigned index, bool one_slot);
+void qemu_argv_pci_order(struct qemu_argv *v);
 
 #endif

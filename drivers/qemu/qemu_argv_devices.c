@@ -77,7 +77,8 @@ int qemu_argv_add_net(struct qemu_argv *v, guint i)
         model = n->model;
     }
     g_autofree char *bus = NULL;
-    int rc = qemu_argv_device_bus(v, &bus);
+    g_autofree char *what = g_strdup_printf("<interface> %s", n->mac);
+    int rc = qemu_argv_device_at(v, &n->addr, what, &bus);
     if (rc < 0)
         return rc;
     GString *dev = g_string_new(NULL);

@@ -44,7 +44,7 @@ void qemu_blockdev_begin(JsonBuilder *b, const char *driver, const char *node, g
         qemu_json_member_str(b, "discard", discard);
 }
 
-int qemu_argv_add_disk(struct qemu_argv *v, guint i, bool *scsi_added)
+int qemu_argv_add_disk(struct qemu_argv *v, guint i)
 {
     const struct qv_domain *def = v->def;
     const struct qv_disk *d = g_ptr_array_index(def->disks, i);
@@ -95,6 +95,14 @@ int qemu_argv_add_disk(struct qemu_argv *v, guint i, bool *scsi_added)
         g_autoptr(JsonBuilder) f = json_builder_new();
         qemu_blockdev_begin(f, format, node, ro, direct, no_flush, d->discard);
         qemu_json_member_str(f, "file", file_node);
+        /* <backingStore/>: the image is used alone, whatever its header
+         * names as a backing file (as libvirt opens it). */
+        if (d->backing_end && !d->backing && strcmp(format, "qcow2") == 0 &&
+            !(v->l->disk_files && v->l->disk_files[i] && d->source &&
+              strcmp(v->l->disk_files[i], d->source) != 0)) {
+            json_builder_set_member_name(f, "backing");
+            json_builder_add_null_value(f);
+        }
         json_builder_end_object(f);
         qemu_argv_add(v, "-blockdev");
         g_ptr_array_add(v->a, qemu_json_text(f));
@@ -104,9 +112,9 @@ int qemu_argv_add_disk(struct qemu_argv *v, guint i, bool *scsi_added)
     }
 
     GString *dev = g_string_new(NULL);
-    g_autofree char *bus = NULL;
-    switch (d->bus) {
-    case QV_DISK_BUS_VIRTIO:
+    g_autofree char *at = NULL;
+    g_autofree char *what = g_strdup_printf("<disk> '%s'", d->target);
+    if (d->bus == QV_DISK_BUS_VIRTIO) {
         if (cdrom) {
             g_string_free(dev, TRUE);
             return qv_error_set(QV_ERR_INVALID_ARG,
@@ -114,47 +122,21 @@ int qemu_argv_add_disk(struct qemu_argv *v, guint i, bool *scsi_added)
                                 def->name);
         }
         g_string_append(dev, "virtio-blk-pci");
-        rc = qemu_argv_device_bus(v, &bus);
-        if (rc < 0) {
-            g_string_free(dev, TRUE);
-            return rc;
-        }
-        g_string_append(dev, bus);
-        break;
-    case QV_DISK_BUS_SCSI:
-        if (!*scsi_added) {
+        rc = qemu_argv_device_at(v, &d->addr, what, &at);
+    } else {
+        if (d->bus == QV_DISK_BUS_SCSI && !v->scsi_added) {
             qemu_argv_add2(v, "-device", "virtio-scsi-pci,id=scsi0");
-            *scsi_added = true;
+            v->scsi_added = true;
         }
-        g_string_append_printf(dev, "%s,bus=scsi0.0,channel=0,scsi-id=%d,lun=0",
-                               cdrom ? "scsi-cd" : "scsi-hd", idx);
-        break;
-    case QV_DISK_BUS_IDE:
-    case QV_DISK_BUS_SATA:
-        if (qemu_is_q35(def)) {
-            if (idx > 5) {
-                g_string_free(dev, TRUE);
-                return qv_error_set(QV_ERR_INVALID_ARG,
-                                    "VM '%s': disk %s: q35 has 6 SATA ports (sda-sdf)", def->name,
-                                    d->target);
-            }
-            g_string_append_printf(dev, "%s,bus=ide.%d", cdrom ? "ide-cd" : "ide-hd", idx);
-        } else {
-            if (d->bus == QV_DISK_BUS_SATA) {
-                g_string_free(dev, TRUE);
-                return qemu_argv_unsupported(v, "a SATA disk on machine pc (use q35 or bus='ide')");
-            }
-            if (idx > 3) {
-                g_string_free(dev, TRUE);
-                return qv_error_set(QV_ERR_INVALID_ARG,
-                                    "VM '%s': disk %s: the pc machine has 4 IDE slots (hda-hdd)",
-                                    def->name, d->target);
-            }
-            g_string_append_printf(dev, "%s,bus=ide.%d,unit=%d", cdrom ? "ide-cd" : "ide-hd",
-                                   idx / 2, idx % 2);
-        }
-        break;
+        g_string_append(dev, d->bus == QV_DISK_BUS_SCSI ? (cdrom ? "scsi-cd" : "scsi-hd")
+                                                        : (cdrom ? "ide-cd" : "ide-hd"));
+        rc = qemu_argv_drive_at(v, d, idx, &at);
     }
+    if (rc < 0) {
+        g_string_free(dev, TRUE);
+        return rc;
+    }
+    g_string_append(dev, at);
     if (file)
         g_string_append_printf(dev, ",drive=%s", node);
     g_string_append_printf(dev, ",id=%s", d->target);

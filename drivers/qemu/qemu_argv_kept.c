@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "../../lib/conf/address.h"
 #include "../../lib/conf/xml_util.h"
 #include "../../lib/util/error.h"
 #include "qemu_argv.h"
@@ -89,14 +90,26 @@ char *qemu_kept_placement(const struct qemu_argv *v, const xmlNode *dev)
     return g_string_free(s, FALSE);
 }
 
+/* At its <address> through qemu_argv_pci_at(), which records the slot so
+ * no other device takes it, and refuses naming the device and line. */
 int qemu_kept_add_placed(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
                          const char *device)
 {
-    g_autofree char *at = qemu_kept_placement(v, n);
-    if (!at)
-        return qemu_kept_refuse(v, k, "only <address type='pci'> on PCI domain 0 is supported");
+    const xmlNode *a = qemu_xml_child(n, "address");
+    g_autofree char *at = NULL;
+    if (a) {
+        struct qv_addr addr = {0};
+        g_autofree char *what = g_strdup_printf("<%s>", k->name);
+        if (qv_conf_xml_address(a, &addr) < 0) {
+            qv_reset_error();
+            return qemu_kept_refuse(v, k, "only <address type='pci'> is supported");
+        }
+        addr.line = k->line + (int)xmlGetLineNo(a) - 1; /* the kept XML starts at k->line */
+        if (qemu_argv_pci_at(v, &addr, what, &at) < 0)
+            return qv_error_code();
+    }
     qemu_argv_add(v, "-device");
-    qemu_argv_addf(v, "%s%s", device, at);
+    qemu_argv_addf(v, "%s%s", device, at ? at : "");
     return 0;
 }
 

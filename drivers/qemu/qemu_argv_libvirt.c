@@ -121,6 +121,7 @@ static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
                 return qemu_kept_refuse(v, k, "<target> chassis= or port= out of range");
             if (!qemu_argv_chassis_take(v, (unsigned)chassis))
                 return qemu_kept_refuse(v, k, "another root port has the same chassis number");
+            qemu_argv_pci_bus_add(v, (unsigned)idx, true);
             g_autofree char *dev =
                 g_strdup_printf("pcie-root-port,port=0x%" G_GINT64_MODIFIER
                                 "x,chassis=%" G_GUINT64_FORMAT ",id=pci.%" G_GUINT64_FORMAT,
@@ -133,6 +134,11 @@ static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
     }
     if (strcmp(type, "usb") == 0 && idx == 0)
         return usb_controller(v, k, n, model);
+    if (strcmp(type, "scsi") == 0 && idx == 0 && (!model || strcmp(model, "virtio-scsi") == 0)) {
+        int rc = qemu_kept_add_placed(v, k, n, "virtio-scsi-pci,id=scsi0"); /* for qv's disks */
+        v->scsi_added = rc == 0;
+        return rc;
+    }
     /* The disk controller the machine has built in; qv's disks use it. */
     if (idx == 0 && ((q35 && strcmp(type, "sata") == 0) || (!q35 && strcmp(type, "ide") == 0)))
         return 0;

@@ -576,16 +576,6 @@ static int nic_remove(struct qemu_vm *q, struct qmp *m, const char *mac, guint i
     return 0;
 }
 
-static guint nic_index(const struct qv_domain *def, const char *mac)
-{
-    for (guint i = 0; i < def->nets->len; i++) {
-        const struct qv_net *n = g_ptr_array_index(def->nets, i);
-        if (g_ascii_strcasecmp(n->mac, mac) == 0)
-            return i;
-    }
-    return def->nets->len;
-}
-
 int qemu_hotplug(struct qemu_vm *q, const struct qv_domain *before, const struct qv_domain *after,
                  const struct qv_setting *set)
 {
@@ -593,6 +583,15 @@ int qemu_hotplug(struct qemu_vm *q, const struct qv_domain *before, const struct
         return qv_error_set(QV_ERR_UNSUPPORTED,
                             "the qemu driver cannot add or remove a host device of VM '%s' while "
                             "it runs; stop it first",
+                            q->name);
+    const struct qv_addr *at = set->kind == QV_SET_ATTACH_DISK  ? &set->disk->addr
+                               : set->kind == QV_SET_ATTACH_NET ? &set->net->addr
+                                                                : NULL;
+    if (at && at->type != QV_ADDR_NONE)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "the qemu driver cannot add a device at a given <address> to VM '%s' "
+                            "while it runs; leave the <address> out (a free slot is used) or add "
+                            "it while the VM is stopped",
                             q->name);
     bool q35 = qemu_is_q35(after);
     struct qmp *m = qemu_vm_qmp(q, false);
@@ -603,14 +602,25 @@ int qemu_hotplug(struct qemu_vm *q, const struct qv_domain *before, const struct
     case QV_SET_ATTACH_DISK:
         rc = disk_add(q, m, q35, g_ptr_array_index(after->disks, after->disks->len - 1));
         break;
-    case QV_SET_DETACH_DISK: rc = disk_remove(q, m, set->disk->target); break;
+    case QV_SET_DETACH_DISK: {
+        /* Named by target or alias: the definition before says which. */
+        int i = qv_setting_find_disk(before, set->disk);
+        rc = i < 0 ? qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' has no such disk", q->name)
+                   : disk_remove(q, m,
+                                 ((struct qv_disk *)g_ptr_array_index(before->disks, i))->target);
+        break;
+    }
     case QV_SET_ATTACH_NET:
         rc = nic_add(q, m, q35, g_ptr_array_index(after->nets, after->nets->len - 1),
                      after->nets->len - 1);
         break;
-    case QV_SET_DETACH_NET:
-        rc = nic_remove(q, m, set->net->mac, nic_index(before, set->net->mac));
+    case QV_SET_DETACH_NET: {
+        int i = qv_setting_find_net(before, set->net);
+        const struct qv_net *n = i < 0 ? NULL : g_ptr_array_index(before->nets, i);
+        rc = n ? nic_remove(q, m, n->mac, (guint)i)
+               : qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' has no such NIC", q->name);
         break;
+    }
     default:
         rc = qv_error_set(QV_ERR_INTERNAL, "setting %d is not a device change", (int)set->kind);
     }

@@ -201,7 +201,9 @@ int vm_set_io_limit(struct vm *vm, const char *disk, uint64_t bytes_per_sec, uin
  * in bits per second; 0 removes the limit. */
 int vm_set_net_limit(struct vm *vm, const char *mac, uint64_t bits_per_sec);
 /* Add or remove a <disk>, <interface> or <hostdev> given as XML. Removal
- * matches a disk by target dev, a NIC by MAC, a hostdev by address. */
+ * matches a disk by target dev, a NIC by MAC, a hostdev by address; a disk
+ * or NIC also by its user alias (<alias name='ua-...'/>, alone or with
+ * them). */
 int vm_attach_device(struct vm *vm, const char *device_xml);
 int vm_detach_device(struct vm *vm, const char *device_xml);
 /* Cloud-init (NoCloud) documents for the VM's next start, kept in its

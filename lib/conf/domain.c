@@ -15,6 +15,7 @@ void qv_disk_free(struct qv_disk *d)
     g_free(d->backing);
     g_free(d->backing_format);
     g_free(d->target);
+    g_free(d->alias);
     g_free(d);
 }
 
@@ -25,6 +26,7 @@ void qv_net_free(struct qv_net *n)
     g_free(n->source);
     g_free(n->source_mode);
     g_free(n->model);
+    g_free(n->alias);
     g_free(n);
 }
 
@@ -159,6 +161,7 @@ struct qv_disk *qv_disk_copy(const struct qv_disk *s)
     d->backing = g_strdup(s->backing);
     d->backing_format = g_strdup(s->backing_format);
     d->target = g_strdup(s->target);
+    d->alias = g_strdup(s->alias);
     return d;
 }
 
@@ -168,6 +171,7 @@ struct qv_net *qv_net_copy(const struct qv_net *s)
     d->source = g_strdup(s->source);
     d->source_mode = g_strdup(s->source_mode);
     d->model = g_strdup(s->model);
+    d->alias = g_strdup(s->alias);
     return d;
 }
 

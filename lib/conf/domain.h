@@ -31,6 +31,20 @@ enum qv_chardev_type { QV_CHR_PTY, QV_CHR_FILE, QV_CHR_UNIX, QV_CHR_STDIO, QV_CH
 
 enum qv_graphics_type { QV_GRAPHICS_VNC, QV_GRAPHICS_SPICE };
 
+/* Where a disk or NIC sits, as its <address> says (libvirt's PCI and drive
+ * address types); QV_ADDR_NONE leaves the placing to the driver. */
+enum qv_addr_type { QV_ADDR_NONE, QV_ADDR_PCI, QV_ADDR_DRIVE };
+
+struct qv_addr {
+    enum qv_addr_type type;
+    int line;        /* of the <address> in the document read; 0 from JSON */
+    uint16_t domain; /* pci: domain, bus, slot, function */
+    uint32_t bus;    /* pci 0-0xff; drive: the controller's bus */
+    uint8_t slot, function;
+    int8_t multifunction;              /* pci: -1 not said, 0 off, 1 on */
+    uint32_t controller, target, unit; /* drive */
+};
+
 struct qv_disk {
     enum qv_disk_type type;
     enum qv_disk_device device;
@@ -41,6 +55,7 @@ struct qv_disk {
     char *source;       /* file or block device path; NULL for an empty cdrom */
     char *backing;      /* <backingStore><source file=/>: base image under an overlay */
     char *backing_format; /* <backingStore><format type=/>, NULL = raw */
+    bool backing_end;     /* an empty <backingStore/>: the chain ends at source */
     char *target;       /* "vda" */
     enum qv_disk_bus bus;
     bool readonly;
@@ -50,6 +65,8 @@ struct qv_disk {
     uint32_t boot_order;         /* <boot order=>, 0 when absent */
     uint64_t total_bytes_sec;    /* <iotune>, 0 when absent */
     uint64_t total_iops_sec;
+    struct qv_addr addr; /* <address> */
+    char *alias;         /* <alias name='ua-...'/>, or NULL */
 };
 
 struct qv_net {
@@ -64,6 +81,8 @@ struct qv_net {
     uint64_t inbound_burst_kib, outbound_burst_kib; /* burst= KiB, 0 when absent */
     uint32_t boot_order;
     uint16_t host_port;  /* user networking: host port forwarded to guest 22, 0 = pick one */
+    struct qv_addr addr; /* <address> */
+    char *alias;         /* <alias name='ua-...'/>, or NULL */
 };
 
 struct qv_chardev {

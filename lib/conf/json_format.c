@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 
 #include "../util/error.h"
+#include "address.h"
 #include "conf_check.h"
 #include "domain.h"
 
@@ -127,6 +128,13 @@ static void format_boot(B *b, const struct qv_domain *d)
     json_builder_end_object(b);
 }
 
+static void format_placement(B *b, const struct qv_addr *a, const char *alias)
+{
+    g_autofree char *where = qv_conf_addr_string(a);
+    str(b, "address", where);
+    str(b, "alias", alias);
+}
+
 static void format_disk(B *b, const struct qv_disk *k)
 {
     json_builder_begin_object(b);
@@ -149,6 +157,7 @@ static void format_disk(B *b, const struct qv_disk *k)
     num_nz(b, "boot_order", k->boot_order);
     num_nz(b, "io_bytes_per_sec", k->total_bytes_sec);
     num_nz(b, "iops", k->total_iops_sec);
+    format_placement(b, &k->addr, k->alias);
     json_builder_end_object(b);
 }
 
@@ -170,6 +179,7 @@ static void format_nic(B *b, const struct qv_net *n)
     num_nz(b, "outbound_peak_bits_per_sec", n->outbound_peak_kbps * 8192);
     num_nz(b, "inbound_burst_bytes", n->inbound_burst_kib * 1024);
     num_nz(b, "outbound_burst_bytes", n->outbound_burst_kib * 1024);
+    format_placement(b, &n->addr, n->alias);
     json_builder_end_object(b);
 }
 
@@ -276,6 +286,8 @@ static void format_left_out(JsonBuilder *b, const struct qv_domain *d)
     bool any = false;
     for (size_t i = 0; i < G_N_ELEMENTS(cpu_attrs); i++)
         any = any || cpu_attrs[i];
+    for (guint i = 0; i < d->disks->len; i++)
+        any = any || ((struct qv_disk *)g_ptr_array_index(d->disks, i))->backing_end;
     if (!any && !d->kept->len && !d->vcpu_placement && !d->vcpu_cpuset && !d->os.firmware &&
         !d->metadata)
         return;
@@ -292,6 +304,11 @@ static void format_left_out(JsonBuilder *b, const struct qv_domain *d)
     for (size_t i = 0; i < G_N_ELEMENTS(cpu_attrs); i++)
         if (cpu_attrs[i])
             json_builder_add_string_value(b, cpu_attrs[i]);
+    for (guint i = 0; i < d->disks->len; i++)
+        if (((struct qv_disk *)g_ptr_array_index(d->disks, i))->backing_end) {
+            json_builder_add_string_value(b, "<disk><backingStore/>");
+            break;
+        }
     for (guint i = 0; i < d->kept->len; i++) {
         const struct qv_kept *k = g_ptr_array_index(d->kept, i);
         g_autofree char *what = *k->parent ? g_strdup_printf("<%s><%s>", k->parent, k->name)

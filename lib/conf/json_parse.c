@@ -11,6 +11,7 @@
 #include "../../include/qv/vm.h"
 #include "../util/error.h"
 #include "../util/json.h"
+#include "address.h"
 #include "conf_check.h"
 #include "domain.h"
 
@@ -390,6 +391,18 @@ static int parse_boot(struct jctx *c, JsonObject *o, struct qv_domain *def)
 
 /* ---- devices ---- */
 
+/* "address" and "alias" of a disk or NIC (address.h has the text form). */
+static int get_placement(struct jctx *c, JsonObject *o, struct qv_addr *addr, char **alias)
+{
+    g_autofree char *a = NULL;
+    TRY(get_str(c, o, "address", qv_conf_check_line, &a));
+    const char *why = a ? qv_conf_addr_parse(a, addr) : NULL;
+    if (why)
+        return jerr(c, "address", "\"%s\" %s", a, why);
+    TRY(get_str(c, o, "alias", qv_conf_check_alias, alias));
+    return 0;
+}
+
 static int parse_disk(struct jctx *c, JsonObject *o, struct qv_disk *d)
 {
     int v, rc;
@@ -397,9 +410,10 @@ static int parse_disk(struct jctx *c, JsonObject *o, struct qv_disk *d)
         return jerr(c, "left_out",
                     "lists what the JSON config cannot express (vm show --json wrote it); define "
                     "this VM from its XML (vm show --xml) to keep all of it");
-    TRY(check_keys(c, o,
-                   "path target bus format type device readonly cache io discard backing "
-                   "backing_format logical_block_size boot_order io_bytes_per_sec iops"));
+    TRY(check_keys(
+        c, o,
+        "path target bus format type device readonly cache io discard backing "
+        "backing_format logical_block_size boot_order io_bytes_per_sec iops address alias"));
     if ((rc = get_enum(c, o, "type", qv_conf_disk_types, &v)) == 1)
         d->type = (enum qv_disk_type)v;
     TRY(rc);
@@ -440,7 +454,7 @@ static int parse_disk(struct jctx *c, JsonObject *o, struct qv_disk *d)
         return jerr(c, "boot_order", "must be from 1 to 65535");
     TRY(get_uint(c, o, "io_bytes_per_sec", INT64_MAX, &d->total_bytes_sec));
     TRY(get_uint(c, o, "iops", INT64_MAX, &d->total_iops_sec));
-    return 0;
+    return get_placement(c, o, &d->addr, &d->alias);
 }
 
 /* bits/s -> KiB/s (libvirt's unit), rounded up so a limit stays a limit. */
@@ -475,7 +489,7 @@ static int parse_nic(struct jctx *c, JsonObject *o, struct qv_net *n)
     TRY(check_keys(c, o,
                    "type source source_mode mac model boot_order host_port inbound_bits_per_sec "
                    "outbound_bits_per_sec inbound_peak_bits_per_sec outbound_peak_bits_per_sec "
-                   "inbound_burst_bytes outbound_burst_bytes"));
+                   "inbound_burst_bytes outbound_burst_bytes address alias"));
     int rc = get_enum(c, o, "type", qv_conf_net_types, &v);
     TRY(rc);
     n->type = rc == 1 ? (enum qv_net_type)v : QV_NET_USER;
@@ -524,7 +538,7 @@ static int parse_nic(struct jctx *c, JsonObject *o, struct qv_net *n)
         if ((peak[i] || burst[i]) && !avg[i])
             return jerr(c, key, "needs the average rate (%s_bits_per_sec)", dirs[i]);
     }
-    return 0;
+    return get_placement(c, o, &n->addr, &n->alias);
 }
 
 static int parse_pci(struct jctx *c, JsonObject *o, struct qv_hostdev *h)

@@ -1,6 +1,7 @@
 /* Applying a setting to a definition; every driver persists settings this
  * way so `qv vm show` reads back what `qv vm set` wrote. */
 #include "setting.h"
+#include "address.h"
 
 #include <string.h>
 
@@ -78,8 +79,52 @@ static int set_net_limit(struct qv_domain *def, const struct qv_setting *s, cons
     return 0;
 }
 
+static bool disk_matches(const struct qv_disk *d, const struct qv_disk *key)
+{
+    if (key->alias && g_strcmp0(d->alias, key->alias) != 0)
+        return false;
+    if (key->target && g_strcmp0(d->target, key->target) != 0)
+        return false;
+    return key->alias || key->target;
+}
+
+int qv_setting_find_disk(const struct qv_domain *def, const struct qv_disk *key)
+{
+    for (guint i = 0; i < def->disks->len; i++)
+        if (disk_matches(g_ptr_array_index(def->disks, i), key))
+            return (int)i;
+    return -1;
+}
+
+int qv_setting_find_net(const struct qv_domain *def, const struct qv_net *key)
+{
+    for (guint i = 0; i < def->nets->len; i++) {
+        const struct qv_net *n = g_ptr_array_index(def->nets, i);
+        if (key->alias && g_strcmp0(n->alias, key->alias) != 0)
+            continue;
+        if (key->mac[0] && g_ascii_strcasecmp(n->mac, key->mac) != 0)
+            continue;
+        if (key->alias || key->mac[0])
+            return (int)i;
+    }
+    return -1;
+}
+
+/* A device just added must not repeat another's alias or address; on
+ * failure it is taken out again, leaving def as it was. */
+static int check_added(struct qv_domain *def, GPtrArray *into)
+{
+    if (qv_conf_check_addresses(def) == 0)
+        return 0;
+    g_ptr_array_remove_index(into, into->len - 1);
+    return qv_error_code();
+}
+
 static int attach_disk(struct qv_domain *def, const struct qv_disk *disk, const char *vm)
 {
+    if (!disk->target)
+        return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': a disk to add needs <target dev=...>",
+                            vm);
     for (guint i = 0; i < def->disks->len; i++) {
         const struct qv_disk *d = g_ptr_array_index(def->disks, i);
         if (g_strcmp0(d->target, disk->target) == 0)
@@ -87,18 +132,19 @@ static int attach_disk(struct qv_domain *def, const struct qv_disk *disk, const 
                                 disk->target);
     }
     g_ptr_array_add(def->disks, qv_disk_copy(disk));
-    return 0;
+    return check_added(def, def->disks);
 }
 
 static int detach_disk(struct qv_domain *def, const struct qv_disk *disk, const char *vm)
 {
-    for (guint i = 0; i < def->disks->len; i++) {
-        const struct qv_disk *d = g_ptr_array_index(def->disks, i);
-        if (g_strcmp0(d->target, disk->target) == 0) {
-            g_ptr_array_remove_index(def->disks, i);
-            return 0;
-        }
+    int i = qv_setting_find_disk(def, disk);
+    if (i >= 0) {
+        g_ptr_array_remove_index(def->disks, (guint)i);
+        return 0;
     }
+    if (disk->alias)
+        return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' has no disk%s%s with alias '%s'", vm,
+                            disk->target ? " " : "", disk->target ? disk->target : "", disk->alias);
     return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' has no disk '%s'", vm,
                         disk->target ? disk->target : "(none)");
 }
@@ -110,7 +156,7 @@ static int attach_net(struct qv_domain *def, const struct qv_net *net, const cha
         /* Reuse the definition's generator so the MAC is unique here too. */
         g_ptr_array_add(def->nets, copy);
         qv_domain_fill_defaults(def);
-        return 0;
+        return check_added(def, def->nets);
     }
     for (guint i = 0; i < def->nets->len; i++) {
         const struct qv_net *n = g_ptr_array_index(def->nets, i);
@@ -121,18 +167,19 @@ static int attach_net(struct qv_domain *def, const struct qv_net *net, const cha
         }
     }
     g_ptr_array_add(def->nets, copy);
-    return 0;
+    return check_added(def, def->nets);
 }
 
 static int detach_net(struct qv_domain *def, const struct qv_net *net, const char *vm)
 {
-    for (guint i = 0; i < def->nets->len; i++) {
-        const struct qv_net *n = g_ptr_array_index(def->nets, i);
-        if (g_ascii_strcasecmp(n->mac, net->mac) == 0) {
-            g_ptr_array_remove_index(def->nets, i);
-            return 0;
-        }
+    int i = qv_setting_find_net(def, net);
+    if (i >= 0) {
+        g_ptr_array_remove_index(def->nets, (guint)i);
+        return 0;
     }
+    if (net->alias)
+        return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' has no NIC with alias '%s'%s%s", vm,
+                            net->alias, net->mac[0] ? " and MAC " : "", net->mac);
     return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' has no NIC with MAC %s", vm,
                         net->mac[0] ? net->mac : "(none given)");
 }

@@ -15,12 +15,12 @@ enum qv_setting_kind {
     QV_SET_IO_LIMIT,    /* target (NULL: all), value: bytes/s, value2: iops */
     QV_SET_NET_LIMIT,   /* target MAC (NULL: all), value: bits/s */
     QV_SET_ATTACH_DISK, /* disk */
-    QV_SET_DETACH_DISK, /* disk (matched by target) */
+    QV_SET_DETACH_DISK, /* disk (matched by target and/or alias) */
     QV_SET_ATTACH_NET,  /* net */
-    QV_SET_DETACH_NET,  /* net (matched by MAC) */
+    QV_SET_DETACH_NET,  /* net (matched by MAC and/or alias) */
     QV_SET_ATTACH_HOSTDEV,
     QV_SET_DETACH_HOSTDEV,
-    QV_SET_CLOUD_INIT,  /* cloud_init (NULL: remove) */
+    QV_SET_CLOUD_INIT, /* cloud_init (NULL: remove) */
 };
 
 struct qv_setting {
@@ -39,6 +39,11 @@ struct qv_setting {
  * same way. Fails (leaving def unchanged) with QV_ERR_NOT_FOUND for an
  * unknown disk/NIC/vCPU, QV_ERR_EXISTS for a duplicate device,
  * QV_ERR_INVALID_ARG for a value the definition cannot take. */
+/* The disk or NIC a removal names (by target or MAC, and/or by alias):
+ * its index, or -1. */
+int qv_setting_find_disk(const struct qv_domain *def, const struct qv_disk *key);
+int qv_setting_find_net(const struct qv_domain *def, const struct qv_net *key);
+
 int qv_setting_apply(struct qv_domain *def, const struct qv_setting *set, const char *vm_name);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include "../util/error.h"
 #include "../util/names.h"
+#include "address.h"
 #include "conf_check.h"
 #include "domain.h"
 
@@ -105,6 +106,8 @@ int qv_domain_validate(const struct qv_domain *def)
                                 "type='%s'>, not '%s'",
                                 n, i + 1, c->target_model, c->target_model, c->target_type);
     }
+    if (qv_conf_check_addresses(def) < 0)
+        return qv_error_code();
     for (guint i = 0; i < def->nets->len; i++) {
         const struct qv_net *a = g_ptr_array_index(def->nets, i);
         if (a->mac[0] && !mac_valid(a->mac))

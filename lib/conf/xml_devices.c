@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../util/error.h"
+#include "address.h"
 #include "conf_check.h"
 #include "xml_devices.h"
 #include "xml_util.h"
@@ -60,8 +61,10 @@ static int disk_source(const xmlNode *n, enum qv_disk_type type, char **path)
 static int disk_backing(const xmlNode *n, struct qv_disk *d)
 {
     TRY(qv_conf_xml_check(n, QV_XML_ELEMS, "type index"));
-    if (!n->children || !xmlFirstElementChild((xmlNode *)n))
-        return 0; /* <backingStore/>: the chain ends here */
+    if (!n->children || !xmlFirstElementChild((xmlNode *)n)) {
+        d->backing_end = true; /* <backingStore/>: the chain ends here */
+        return 0;
+    }
     static const char *const types[] = {"file", NULL};
     int t;
     TRY(qv_conf_xml_need_enum(n, "type", types, &t));
@@ -125,7 +128,7 @@ static int disk_parse(const xmlNode *n, struct qv_disk *d)
     TRY(rc);
     d->device = rc == 1 ? (enum qv_disk_device)v : QV_DISK_DISK;
     const xmlNode *drv = NULL, *src = NULL, *back = NULL, *tgt = NULL, *ro = NULL, *bio = NULL,
-                  *boot = NULL, *iot = NULL;
+                  *boot = NULL, *iot = NULL, *addr = NULL, *alias = NULL;
     bool bus_given = false;
     FOR_EACH_ELEMENT(n, c)
     {
@@ -168,10 +171,18 @@ static int disk_parse(const xmlNode *n, struct qv_disk *d)
         } else if (qv_conf_xml_is(c, "iotune")) {
             TRY(qv_conf_xml_once(c, &iot));
             TRY(disk_iotune(c, d));
+        } else if (qv_conf_xml_is(c, "address")) {
+            TRY(qv_conf_xml_once(c, &addr));
+            TRY(qv_conf_xml_address(c, &d->addr));
+        } else if (qv_conf_xml_is(c, "alias")) {
+            TRY(qv_conf_xml_once(c, &alias));
+            TRY(qv_conf_xml_alias(c, &d->alias));
         } else {
             return qv_conf_xml_unknown(c);
         }
     }
+    if (!tgt && d->alias && !src)
+        return 0; /* a disk to remove, named by its alias alone */
     if (!tgt)
         return qv_conf_xml_err(n, "<disk> needs a <target dev=...>");
     if (!bus_given)
@@ -303,7 +314,8 @@ static int net_parse(const xmlNode *n, struct qv_net *net)
     TRY(qv_conf_xml_check(n, QV_XML_ELEMS, "type"));
     TRY(qv_conf_xml_need_enum(n, "type", qv_conf_net_types, &v));
     net->type = (enum qv_net_type)v;
-    const xmlNode *src = NULL, *mac = NULL, *model = NULL, *bw = NULL, *boot = NULL, *pf = NULL;
+    const xmlNode *src = NULL, *mac = NULL, *model = NULL, *bw = NULL, *boot = NULL, *pf = NULL,
+                  *addr = NULL, *alias = NULL;
     FOR_EACH_ELEMENT(n, c)
     {
         if (qv_conf_xml_is(c, "source")) {
@@ -326,6 +338,12 @@ static int net_parse(const xmlNode *n, struct qv_net *net)
         } else if (qv_conf_xml_is(c, "boot")) {
             TRY(qv_conf_xml_once(c, &boot));
             TRY(parse_boot(c, &net->boot_order));
+        } else if (qv_conf_xml_is(c, "address")) {
+            TRY(qv_conf_xml_once(c, &addr));
+            TRY(qv_conf_xml_address(c, &net->addr));
+        } else if (qv_conf_xml_is(c, "alias")) {
+            TRY(qv_conf_xml_once(c, &alias));
+            TRY(qv_conf_xml_alias(c, &net->alias));
         } else if (qv_conf_xml_is(c, "portForward")) {
             if (net->type != QV_NET_USER)
                 return qv_conf_xml_unmodelled(c, "<portForward> is only supported on <interface "

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../util/error.h"
+#include "address.h"
 #include "conf_check.h"
 #include "domain.h"
 #include "xml_metadata.h"
@@ -203,10 +204,14 @@ static void format_disk(W *w, const struct qv_disk *d)
         empty_elem(w, "source", "file", d->backing);
         end(w);
     }
-    start(w, "target");
-    attr(w, "dev", d->target);
-    attr(w, "bus", qv_conf_disk_buses[d->bus]);
-    end(w);
+    if (d->backing_end && !d->backing)
+        empty_elem(w, "backingStore", NULL, NULL);
+    if (d->target) { /* only a removal names a disk by its alias alone */
+        start(w, "target");
+        attr(w, "dev", d->target);
+        attr(w, "bus", qv_conf_disk_buses[d->bus]);
+        end(w);
+    }
     if (d->total_bytes_sec || d->total_iops_sec) {
         start(w, "iotune");
         if (d->total_bytes_sec)
@@ -223,6 +228,7 @@ static void format_disk(W *w, const struct qv_disk *d)
         attr_u64(w, "logical_block_size", d->logical_block_size);
         end(w);
     }
+    qv_conf_format_alias_address(w, d->alias, &d->addr);
     end(w);
 }
 
@@ -277,6 +283,7 @@ static void format_net(W *w, const struct qv_net *n)
         end(w);
     }
     format_boot(w, n->boot_order);
+    qv_conf_format_alias_address(w, n->alias, &n->addr);
     end(w);
 }
 

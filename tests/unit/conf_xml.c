@@ -203,8 +203,13 @@ static const struct bad_case bad_cases[] = {
     {"  <devices>\n    <disk type='file' snapshot='no'>\n", 7,
      "unknown attribute 'snapshot' on <disk>"},
     {"  <devices>\n    <disk type='file'>\n      <target dev='vda'/>\n"
-     "      <address type='pci' bus='0'/>\n",
-     9, "unknown element <address> in <disk>"},
+     "      <address type='usb' bus='0' port='1'/>\n",
+     9, "<address type='usb'> (qv places devices by PCI or drive address)"},
+    {"  <devices>\n    <disk type='file'>\n      <target dev='vda'/>\n"
+     "      <address type='pci' slot='0x20'/>\n",
+     9, "<address> slot='0x20' must be a number from 0 to 0x1f"},
+    {"  <devices>\n    <interface type='user'>\n      <alias name='ua-n!'/>\n", 8,
+     "<alias> name='ua-n!' may only hold letters, digits, '-' and '_'"},
     {"  <devices>\n    <disk type='file'>\n      <source file='/a.img'/>\n    </disk>\n", 7,
      "<disk> needs a <target"},
     {"  <devices>\n    <disk type='file'>\n      <source file='relative.img'/>\n", 8,

@@ -159,6 +159,23 @@ START_TEST(test_define_slot_refuses_first)
 }
 END_TEST
 
+/* The VMM places its devices itself: an <address> is refused, named with
+ * its line, before the disk is. */
+START_TEST(test_address_refused_with_line)
+{
+    g_autoptr(qv_domain) def =
+        parse("", "",
+              "<interface type='user'>\n<address type='pci' domain='0x0000' bus='0x00' "
+              "slot='0x03' function='0x0'/></interface>");
+    ck_assert_int_eq(kvm_domain_check(def), QV_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(qv_last_error()->message, "the kvm driver cannot honour <address> of "
+                                                   "<interface> ") &&
+                      strstr(qv_last_error()->message, "(line 2): the VMM places its devices "
+                                                       "itself"),
+                  "%s", qv_last_error()->message);
+}
+END_TEST
+
 START_TEST(test_settings)
 {
     g_autoptr(qv_domain) def = parse("", "", "");
@@ -196,6 +213,7 @@ int main(void)
     tcase_add_test(tc, test_define_slot_refuses_first);
     tcase_add_test(tc, test_foreign_domain_type);
     tcase_add_test(tc, test_settings);
+    tcase_add_test(tc, test_address_refused_with_line);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

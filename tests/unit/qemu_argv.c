@@ -678,6 +678,145 @@ START_TEST(q35_root_ports)
 }
 END_TEST
 
+/* Index of "-device val" in argv, -1 when absent. */
+static int device_index(char **argv, const char *val)
+{
+    for (int i = 0; argv[i]; i++)
+        if (strcmp(argv[i], "-device") == 0 && argv[i + 1] && strcmp(argv[i + 1], val) == 0)
+            return i;
+    g_autofree char *all = g_strjoinv(" ", argv);
+    ck_abort_msg("'-device %s' not in: %s", val, all);
+    return -1;
+}
+
+#define PCI_AT(bus, slot, fn)                                                                      \
+    "<address type='pci' domain='0x0000' bus='" bus "' slot='" slot "' function='" fn "'/>"
+
+/* Disks and NICs go where their <address> says; the devices QEMU places
+ * itself come after them so the slots are still free; clashes and places
+ * that cannot be had are refused at define, naming the device and line. */
+START_TEST(addresses_placed)
+{
+    struct qemu_launch l = launch_for(tmp);
+    make_image("a.raw", "raw");
+    make_image("b.qcow2", "qcow2");
+    /* pc: vda lets QEMU pick; vdb and the NIC ask for slots 3 and 4. */
+    char **argv = build(
+        HEAD MEM
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><source file='@T@/a.raw'/>"
+        "<target dev='vda' bus='virtio'/></disk>"
+        "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        "<source file='@T@/b.qcow2'/><backingStore/><target dev='vdb' bus='virtio'/>"
+        "<alias name='ua-data'/>" PCI_AT(
+            "0x00", "0x03",
+            "0x0") "</disk>"
+                   "<disk type='file' device='cdrom'><target dev='hda' bus='ide'/><readonly/>"
+                   "<address type='drive' controller='0' bus='1' target='0' unit='1'/></disk>"
+                   "<interface type='user'><mac address='52:54:00:aa:bb:01'/>"
+                   "<address type='pci' domain='0x0000' bus='0x00' slot='0x04' function='0x0' "
+                   "multifunction='on'/></interface>"
+                   "</devices></domain>",
+        &l);
+    int vdb = device_index(argv, "virtio-blk-pci,bus=pci.0,addr=0x3,drive=disk1,id=vdb,"
+                                 "write-cache=on");
+    int nic = device_index(argv, "virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:aa:bb:01,"
+                                 "bus=pci.0,addr=0x4,multifunction=on");
+    int vda = device_index(argv, "virtio-blk-pci,drive=disk0,id=vda,write-cache=on");
+    ck_assert_int_lt(vdb, vda);
+    ck_assert_int_lt(nic, vda);
+    device_index(argv, "ide-cd,bus=ide.1,unit=1,id=hda");
+    /* <backingStore/>: the qcow2 is opened alone. */
+    has(argv, "-blockdev",
+        "{\"driver\":\"qcow2\",\"node-name\":\"disk1\",\"read-only\":false,\"cache\":{\"direct\":"
+        "false,\"no-flush\":false},\"file\":\"disk1-file\",\"backing\":null}");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    /* q35: on libvirt's root ports and the root bus, no port of qv's for
+     * them; SATA and SCSI drive addresses; the SCSI controller as written. */
+    argv = build(HEAD MEM
+                 "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>"
+                 "<controller type='pci' index='1' model='pcie-root-port'><target chassis='1' "
+                 "port='0x10'/>" PCI_AT(
+                     "0x00", "0x02",
+                     "0x0") "</controller>"
+                            "<controller type='scsi' index='0' model='virtio-scsi'>" PCI_AT(
+                                "0x00", "0x03",
+                                "0x0") "</controller>"
+                                       "<disk type='file' device='disk'><source file='@T@/a.raw'/>"
+                                       "<target dev='vda' bus='virtio'/>" PCI_AT(
+                                           "0x01", "0x00",
+                                           "0x0") "</disk>"
+                                                  "<disk type='file' device='cdrom'><target "
+                                                  "dev='sda' bus='sata'/><readonly/>"
+                                                  "<address type='drive' controller='0' bus='0' "
+                                                  "target='0' unit='3'/></disk>"
+                                                  "<disk type='file' device='cdrom'><target "
+                                                  "dev='sdb' bus='scsi'/><readonly/>"
+                                                  "<address type='drive' controller='0' bus='0' "
+                                                  "target='2' unit='1'/></disk>"
+                                                  "<interface type='user'><mac "
+                                                  "address='52:54:00:aa:bb:01'/>" PCI_AT(
+                                                      "0x00", "0x05", "0x0") "</interface>"
+                                                                             "</devices></domain>",
+                 &l);
+    device_index(argv, "virtio-blk-pci,bus=pci.1,addr=0x0,drive=disk0,id=vda,write-cache=on");
+    device_index(argv, "virtio-scsi-pci,id=scsi0,bus=pcie.0,addr=0x3");
+    ck_assert_int_eq(count_value(argv, "virtio-scsi-pci"), 1);
+    device_index(argv, "ide-cd,bus=ide.3,id=sda");
+    device_index(argv, "scsi-cd,bus=scsi0.0,channel=0,scsi-id=2,lun=1,id=sdb");
+    nic = device_index(argv, "virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:aa:bb:01,"
+                             "bus=pcie.0,addr=0x5");
+    ck_assert_int_eq(count_value(argv, "pcie-root-port,id=qvport"), QEMU_SPARE_ROOT_PORTS);
+    ck_assert_int_lt(nic, device_index(argv, "pcie-root-port,id=qvport0,chassis=2,bus=pcie.0"));
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+#define PC_DEV(devices)                                                                            \
+    HEAD MEM "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>" devices               \
+             "</devices></domain>"
+#define Q35_DEV(devices)                                                                           \
+    HEAD MEM "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>" devices              \
+             "</devices></domain>"
+#define VDA(addr)                                                                                  \
+    "<disk type='file' device='disk'><source file='/i/a'/><target dev='vda'/>" addr "</disk>"
+    build_fails(PC_DEV(VDA(PCI_AT("0x00", "0x03", "0x0")) "<memballoon model='virtio'>" PCI_AT(
+                    "0x00", "0x03", "0x0") "</memballoon>"),
+                QV_ERR_UNSUPPORTED,
+                "<disk> 'vda' <address> (line 1): bus 0x00 slot 0x03 function 0 is already "
+                "<memballoon>'s place");
+    build_fails(PC_DEV(VDA(PCI_AT("0x00", "0x01", "0x1"))), QV_ERR_UNSUPPORTED,
+                "slot 0x01 function 1 of bus 0 is the machine's IDE controller");
+    build_fails(Q35_DEV(VDA(PCI_AT("0x00", "0x1f", "0x2"))), QV_ERR_UNSUPPORTED,
+                "is the machine's SATA controller");
+    build_fails(PC_DEV(VDA(PCI_AT("0x07", "0x00", "0x0"))), QV_ERR_UNSUPPORTED,
+                "no <controller type='pci' index='7'> adds bus 0x07");
+    build_fails(Q35_DEV("<controller type='pci' index='1' model='pcie-root-port'/>" VDA(
+                    PCI_AT("0x01", "0x02", "0x0"))),
+                QV_ERR_UNSUPPORTED, "bus 0x01 is a PCIe root port, whose one slot is 0x00");
+    build_fails(PC_DEV(VDA("<address type='drive' controller='0' bus='0' target='0' unit='0'/>")),
+                QV_ERR_UNSUPPORTED, "a PCI device takes <address type='pci'>");
+    build_fails(PC_DEV("<disk type='file' device='cdrom'><target dev='hdc'/>" PCI_AT(
+                    "0x00", "0x03", "0x0") "</disk>"),
+                QV_ERR_UNSUPPORTED, "an ide disk sits on its controller");
+    build_fails(PC_DEV("<disk type='file' device='cdrom'><target dev='hdc'/><address "
+                       "type='drive' controller='1' bus='0' target='0' unit='0'/></disk>"),
+                QV_ERR_UNSUPPORTED, "one IDE/SATA controller, controller='0'");
+    build_fails(PC_DEV("<disk type='file' device='cdrom'><target dev='hdc'/><address "
+                       "type='drive' controller='0' bus='2' target='0' unit='0'/></disk>"),
+                QV_ERR_UNSUPPORTED, "bus= 0 or 1, target='0' and unit= 0 or 1");
+    /* hdb's place from its name is where hda's address puts it. */
+    build_fails(PC_DEV("<disk type='file' device='cdrom'><target dev='hdb'/></disk>"
+                       "<disk type='file' device='cdrom'><target dev='hda'/><address "
+                       "type='drive' controller='0' bus='0' target='0' unit='1'/></disk>"),
+                QV_ERR_UNSUPPORTED, "IDE bus 0 unit 1 is already <disk> 'hdb''s place");
+#undef PC_DEV
+#undef Q35_DEV
+#undef VDA
+}
+END_TEST
+
 START_TEST(helpers)
 {
     ck_assert_int_eq(qemu_disk_index("vda"), 0);
@@ -735,5 +874,6 @@ int main(int argc, char **argv)
     tcase_add_test(tc, helpers);
     tcase_add_test(tc, memballoon_default_written_none);
     tcase_add_test(tc, q35_root_ports);
+    tcase_add_test(tc, addresses_placed);
     return run(tc);
 }

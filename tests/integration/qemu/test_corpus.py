@@ -42,7 +42,19 @@ CASES = {
                          "-device ich9-usb-uhci3,masterbus=usb.0,firstport=4"],
     "vnc-video": ["-device VGA,id=video0,vgamem_mb=16,bus=pcie.0,addr=0x1",
                   "-device usb-tablet,bus=usb.0,port=1", "-vnc"],
+    # Disks and NICs at the <address> libvirt gave them.
+    "pc-virtio-disk": ["-device virtio-blk-pci,bus=pci.0,addr=0x3,drive=disk0,id=vda,",
+                       "-device ide-cd,bus=ide.1,unit=0,drive=disk1,id=hdc",
+                       "-device e1000,netdev=net0,id=nic0,mac=52:54:00:4d:a0:87,bus=pci.0,"
+                       "addr=0x2"],
+    "q35-sata": ["-device ide-hd,bus=ide.0,drive=disk0,id=sda,", "-device ide-cd,bus=ide.1,id=sdb",
+                 "-device virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:e8:28:af,bus=pci.1,"
+                 "addr=0x0"],
+    "pc-ide": ["-device ide-hd,bus=ide.0,unit=0,drive=disk0,id=hda,",
+               "-device ide-cd,bus=ide.1,unit=0,drive=disk1,id=hdc"],
 }
+# The generator's image directory; each test gets its own images there.
+IMAGES = "/var/tmp/qv-corpus"
 
 
 @pytest.fixture(scope="module")
@@ -62,17 +74,17 @@ def qv(uri, *args):
 @pytest.mark.parametrize("doc", sorted(CASES))
 def test_libvirt_document_starts(uri, doc):
     u, root = uri
-    path = CORPUS / f"{doc}.xml"
-    if "/" in doc:
-        # Its disk images live under /var/tmp/qv-corpus where it was made.
-        img = root / "img"
-        img.mkdir(exist_ok=True)
-        for f in ("a", "b"):
-            if not (img / f"{f}.qcow2").exists():
-                subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(img / f"{f}.qcow2"),
-                                "64M"], check=True)
-        path = root / (doc.replace("/", "-") + ".xml")
-        path.write_text((DATA / f"{doc}.xml").read_text().replace("/var/tmp/qv-corpus", str(img)))
+    # Disk images live under /var/tmp/qv-corpus where the documents were made.
+    img = root / "img"
+    img.mkdir(exist_ok=True)
+    for f in "abcd":
+        if not (img / f"{f}.qcow2").exists():
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(img / f"{f}.qcow2"),
+                            "64M"], check=True)
+    (img / "empty.iso").write_bytes(b"\0" * 1048576)
+    src = DATA / f"{doc}.xml" if "/" in doc else CORPUS / f"{doc}.xml"
+    path = root / (doc.replace("/", "-") + ".xml")
+    path.write_text(src.read_text().replace(IMAGES, str(img)))
     name = re.search(r"<name>([^<]+)</name>", path.read_text()).group(1)
     p = qv(u, "vm", "create", "--xml", str(path))
     assert p.returncode == 0, p.stderr

@@ -1,0 +1,210 @@
+/* <address> and user <alias> of disks and NICs: modelled (not kept
+ * whole), written back as libvirt writes them, carried by the JSON
+ * config, checked for clashes, refused by the drivers that place devices
+ * themselves, and usable to name a device to remove. */
+#include <check.h>
+#include <string.h>
+
+#include "conf_helpers.h"
+#include "lib/conf/address.h"
+#include "lib/conf/domain.h"
+#include "lib/conf/setting.h"
+#include "lib/util/error.h"
+
+#define HEAD                                                                                       \
+    "<domain type='qemu'>\n<name>a1</name>\n<memory>65536</memory>\n<vcpu>1</vcpu>\n"              \
+    "<os><type arch='x86_64' machine='q35'>hvm</type></os>\n<devices>\n"
+#define TAIL "</devices>\n</domain>\n"
+#define DISK_VDA                                                                                   \
+    "<disk type='file' device='disk'><source file='/i/a.qcow2'/><target dev='vda' "                \
+    "bus='virtio'/>\n<alias name='ua-boot'/>\n"                                                    \
+    "<address type='pci' domain='0x0000' bus='0x03' slot='0x00' function='0x0'/></disk>\n"
+#define DISK_SDA                                                                                   \
+    "<disk type='file' device='cdrom'><driver name='qemu'/><target dev='sda' bus='sata'/>"         \
+    "<readonly/>\n<address type='drive' controller='0' bus='0' target='0' unit='2'/></disk>\n"
+#define NIC                                                                                        \
+    "<interface type='user'><mac address='52:54:00:00:00:01'/><alias name='ua-lan'/>\n"            \
+    "<address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0' "                   \
+    "multifunction='on'/></interface>\n"
+
+static struct qv_domain *user(const char *xml)
+{
+    qv_reset_error();
+    struct qv_domain *d = qv_domain_parse_user_xml(xml);
+    if (d && qv_domain_validate(d) < 0) {
+        qv_domain_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+START_TEST(modelled_and_written_back)
+{
+    g_autoptr(qv_domain) d = user(HEAD DISK_VDA DISK_SDA NIC TAIL);
+    ck_assert_msg(d, "%s", qv_last_error()->message);
+    ck_assert_int_eq(d->kept->len, 0);
+    ck_assert_int_eq(d->disks->len, 2);
+    const struct qv_disk *vda = g_ptr_array_index(d->disks, 0);
+    ck_assert_int_eq(vda->addr.type, QV_ADDR_PCI);
+    ck_assert_uint_eq(vda->addr.bus, 3);
+    ck_assert_int_eq(vda->addr.line, 9);
+    ck_assert_str_eq(vda->alias, "ua-boot");
+    const struct qv_disk *sda = g_ptr_array_index(d->disks, 1);
+    ck_assert_int_eq(sda->addr.type, QV_ADDR_DRIVE);
+    ck_assert_uint_eq(sda->addr.unit, 2);
+    const struct qv_net *n = g_ptr_array_index(d->nets, 0);
+    ck_assert_uint_eq(n->addr.slot, 5);
+    ck_assert_int_eq(n->addr.multifunction, 1);
+    g_autofree char *why = conf_check_roundtrip(d);
+    ck_assert_msg(why == NULL, "%s", why);
+    g_autofree char *out = qv_domain_format_xml(d);
+    ck_assert_msg(strstr(out, "<alias name=\"ua-boot\"/>\n      <address type=\"pci\" "
+                              "domain=\"0x0000\" bus=\"0x03\" slot=\"0x00\" function=\"0x0\"/>"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "<address type=\"drive\" controller=\"0\" bus=\"0\" target=\"0\" "
+                              "unit=\"2\"/>"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "slot=\"0x05\" function=\"0x0\" multifunction=\"on\"/>"), "%s", out);
+    ck_assert_msg(strstr(out, "<driver name=\"qemu\"/>"), "%s", out);
+
+    /* The JSON config carries both, and reads back the same. */
+    g_autofree char *json = qv_domain_format_json(d);
+    ck_assert_msg(strstr(json, "\"address\" : \"pci:0000:03:00.0\""), "%s", json);
+    ck_assert_msg(strstr(json, "\"address\" : \"drive:0:0:0:2\""), "%s", json);
+    ck_assert_msg(strstr(json, "\"address\" : \"pci:0000:00:05.0,multifunction=on\""), "%s", json);
+    ck_assert_msg(strstr(json, "\"alias\" : \"ua-lan\""), "%s", json);
+    ck_assert_msg(!strstr(json, "left_out"), "%s", json);
+    g_autoptr(qv_domain) back = qv_domain_parse_json(json);
+    ck_assert_msg(back, "%s", qv_last_error()->message);
+    g_autofree char *json2 = qv_domain_format_json(back);
+    ck_assert_str_eq(json, json2);
+}
+END_TEST
+
+START_TEST(json_form)
+{
+    struct qv_addr a;
+    ck_assert_ptr_null(qv_conf_addr_parse("pci:0001:ff:1f.7,multifunction=off", &a));
+    ck_assert(a.type == QV_ADDR_PCI && a.domain == 1 && a.bus == 0xff && a.slot == 0x1f &&
+              a.function == 7 && a.multifunction == 0);
+    g_autofree char *s = qv_conf_addr_string(&a);
+    ck_assert_str_eq(s, "pci:0001:ff:1f.7,multifunction=off");
+    ck_assert_ptr_null(qv_conf_addr_parse("drive:0:1:0:1", &a));
+    ck_assert(a.type == QV_ADDR_DRIVE && a.bus == 1 && a.unit == 1);
+    const char *bad[] = {
+        "pci:0000:00:20.0", "pci:0000:00:01.8", "pci:00:01.0", "pci:0000:00:01.0,x",
+        "drive:0:0:0",      "drive:0:0:0:-1",   "usb:0:1",     ""};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+        ck_assert_msg(qv_conf_addr_parse(bad[i], &a) != NULL, "'%s' accepted", bad[i]);
+    const char *json =
+        "{\"name\":\"j\",\"memory\":\"64M\",\"vcpus\":1,\"devices\":{\"disks\":"
+        "[{\"path\":\"/i/a\",\"target\":\"vda\",\"address\":\"pci:0000:00:20.0\"}]}}";
+    ck_assert_ptr_null(qv_domain_parse_json(json));
+    ck_assert_msg(strstr(qv_last_error()->message, "$.devices.disks[0].address: "
+                                                   "\"pci:0000:00:20.0\" is not a PCI address"),
+                  "%s", qv_last_error()->message);
+    json = "{\"name\":\"j\",\"memory\":\"64M\",\"vcpus\":1,\"devices\":{\"nics\":"
+           "[{\"alias\":\"net0\"}]}}";
+    ck_assert_ptr_null(qv_domain_parse_json(json));
+    ck_assert_msg(strstr(qv_last_error()->message, "alias"), "%s", qv_last_error()->message);
+}
+END_TEST
+
+/* libvirt's define refuses these too. */
+START_TEST(clashes_refused)
+{
+    const char *twice = HEAD DISK_VDA
+        "<disk type='file' device='disk'><source file='/i/b'/><target dev='vdb'/>"
+        "<address type='pci' domain='0x0000' bus='0x03' slot='0x00' function='0x0'/></disk>\n" TAIL;
+    ck_assert_ptr_null(user(twice));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_INVALID_ARG);
+    ck_assert_str_eq(qv_last_error()->message,
+                     "VM 'a1': <disk> 'vda' and <disk> 'vdb' are both at <address> "
+                     "pci:0000:03:00.0");
+    const char *alias =
+        HEAD DISK_VDA "<interface type='user'><alias name='ua-boot'/></interface>\n" TAIL;
+    ck_assert_ptr_null(user(alias));
+    ck_assert_msg(strstr(qv_last_error()->message, "both have alias 'ua-boot'"), "%s",
+                  qv_last_error()->message);
+    /* A SCSI disk and a SATA one may have the same numbers: other controllers. */
+    g_autoptr(qv_domain) ok =
+        user(HEAD DISK_SDA
+             "<disk type='file' device='cdrom'><target dev='sdc' bus='scsi'/><readonly/>"
+             "<address type='drive' controller='0' bus='0' target='0' unit='2'/></disk>\n" TAIL);
+    ck_assert_msg(ok, "%s", qv_last_error()->message);
+}
+END_TEST
+
+/* kvm and propolis place devices themselves: they say so, with the line. */
+START_TEST(refused_by_placing_drivers)
+{
+    g_autoptr(qv_domain) d = user(HEAD DISK_VDA NIC TAIL);
+    ck_assert_msg(d, "%s", qv_last_error()->message);
+    ck_assert_int_eq(qv_domain_refuse_addresses(d, "kvm", "the VMM places its devices itself"),
+                     QV_ERR_UNSUPPORTED);
+    ck_assert_str_eq(qv_last_error()->message,
+                     "VM 'a1': the kvm driver cannot honour <address> of <disk> 'vda' (line 9): "
+                     "the VMM places its devices itself");
+    g_autoptr(qv_domain) plain = user(HEAD TAIL);
+    ck_assert_int_eq(qv_domain_refuse_addresses(plain, "kvm", "x"), 0);
+}
+END_TEST
+
+/* A disk or NIC to remove may be named by its alias alone. */
+START_TEST(removal_by_alias)
+{
+    g_autoptr(qv_domain) d = user(HEAD DISK_VDA DISK_SDA NIC TAIL);
+    ck_assert_msg(d, "%s", qv_last_error()->message);
+    struct qv_disk *disk = NULL;
+    struct qv_net *net = NULL;
+    struct qv_hostdev *hd = NULL;
+    ck_assert_int_eq(
+        qv_domain_parse_device_xml("<disk><alias name='ua-boot'/></disk>", &disk, &net, &hd), 0);
+    struct qv_setting s = {.kind = QV_SET_DETACH_DISK, .disk = disk};
+    ck_assert_int_eq(qv_setting_apply(d, &s, "a1"), 0);
+    ck_assert_int_eq(d->disks->len, 1);
+    ck_assert_str_eq(((struct qv_disk *)g_ptr_array_index(d->disks, 0))->target, "sda");
+    ck_assert_int_eq(qv_setting_apply(d, &s, "a1"), QV_ERR_NOT_FOUND);
+    ck_assert_str_eq(qv_last_error()->message, "VM 'a1' has no disk with alias 'ua-boot'");
+    /* Adding needs a target. */
+    s.kind = QV_SET_ATTACH_DISK;
+    ck_assert_int_eq(qv_setting_apply(d, &s, "a1"), QV_ERR_INVALID_ARG);
+    qv_disk_free(disk);
+    ck_assert_int_eq(qv_domain_parse_device_xml("<interface type='user'><alias "
+                                                "name='ua-lan'/></interface>",
+                                                &disk, &net, &hd),
+                     0);
+    s = (struct qv_setting){.kind = QV_SET_DETACH_NET, .net = net};
+    ck_assert_int_eq(qv_setting_apply(d, &s, "a1"), 0);
+    ck_assert_int_eq(d->nets->len, 0);
+    qv_net_free(net);
+    /* An added device may not repeat an alias; the definition is unchanged. */
+    ck_assert_int_eq(qv_domain_parse_device_xml("<disk type='file' device='cdrom'><target "
+                                                "dev='sdb' bus='sata'/><alias name='ua-x'/>"
+                                                "<address type='drive' controller='0' bus='0' "
+                                                "target='0' unit='2'/></disk>",
+                                                &disk, &net, &hd),
+                     0);
+    s = (struct qv_setting){.kind = QV_SET_ATTACH_DISK, .disk = disk};
+    ck_assert_int_eq(qv_setting_apply(d, &s, "a1"), QV_ERR_INVALID_ARG);
+    ck_assert_int_eq(d->disks->len, 1);
+    qv_disk_free(disk);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conf_address");
+    TCase *tc = tcase_create("address");
+    tcase_add_test(tc, modelled_and_written_back);
+    tcase_add_test(tc, json_form);
+    tcase_add_test(tc, clashes_refused);
+    tcase_add_test(tc, refused_by_placing_drivers);
+    tcase_add_test(tc, removal_by_alias);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
