@@ -15,6 +15,15 @@ const char *const qv_conf_virt_types[] = {"kvm",    "qemu",   "test",  "kqemu", 
 const char *const qv_conf_timer_names[] = {"rtc", "pit", "hpet", "kvmclock", "tsc", NULL};
 const char *const qv_conf_tickpolicies[] = {"", "delay", "catchup", "merge", "discard", NULL};
 const char *const qv_conf_cpu_modes[] = {"", "host-passthrough", "host-model", "custom", NULL};
+const char *const qv_conf_cpu_matches[] = {"minimum", "exact", "strict", NULL};
+const char *const qv_conf_cpu_checks[] = {"none", "partial", "full", NULL};
+const char *const qv_conf_onoff[] = {"on", "off", NULL};
+const char *const qv_conf_cpu_fallbacks[] = {"allow", "forbid", NULL};
+const char *const qv_conf_feature_policies[] = {"force",   "require", "optional",
+                                                "disable", "forbid",  NULL};
+const char *const qv_conf_clock_offsets[] = {"utc", "localtime", NULL};
+const char *const qv_conf_vcpu_placements[] = {"static", "auto", NULL};
+const char *const qv_conf_firmwares[] = {"bios", "efi", NULL};
 const char *const qv_conf_disk_types[] = {"file", "block", NULL};
 const char *const qv_conf_disk_devices[] = {"disk", "cdrom", NULL};
 const char *const qv_conf_disk_buses[] = {"virtio", "scsi", "ide", "sata", NULL};

@@ -12,6 +12,14 @@ extern const char *const qv_conf_virt_types[];     /* enum qv_virt_type */
 extern const char *const qv_conf_timer_names[];    /* rtc pit hpet kvmclock tsc */
 extern const char *const qv_conf_tickpolicies[];   /* [0] = "" */
 extern const char *const qv_conf_cpu_modes[];      /* enum qv_cpu_mode, [0] = "" */
+extern const char *const qv_conf_cpu_matches[];    /* <cpu match=> */
+extern const char *const qv_conf_cpu_checks[];     /* <cpu check=> */
+extern const char *const qv_conf_onoff[];          /* <cpu migratable=> */
+extern const char *const qv_conf_cpu_fallbacks[];  /* <model fallback=> */
+extern const char *const qv_conf_feature_policies[]; /* <cpu><feature policy=> */
+extern const char *const qv_conf_clock_offsets[];  /* <clock offset=> */
+extern const char *const qv_conf_vcpu_placements[]; /* <vcpu placement=> */
+extern const char *const qv_conf_firmwares[];      /* <os firmware=> */
 extern const char *const qv_conf_disk_types[];     /* enum qv_disk_type */
 extern const char *const qv_conf_disk_devices[];   /* enum qv_disk_device */
 extern const char *const qv_conf_disk_buses[];     /* enum qv_disk_bus */

@@ -2,6 +2,7 @@
  * the defaults is written, and the result parses back (json_parse.c) to the
  * same definition. */
 #include <json-glib/json-glib.h>
+#include <string.h>
 
 #include "../util/error.h"
 #include "address.h"
@@ -60,14 +61,33 @@ static void size(B *b, const char *key, uint64_t kib)
 static void format_cpu(B *b, const struct qv_domain *d)
 {
     bool topo = d->cpu.sockets || d->cpu.cores || d->cpu.threads;
-    if (d->cpu.mode == QV_CPU_MODE_NONE && !topo && d->numa_node < 0 && d->cputune.pins->len == 0 &&
-        !d->cputune.shares && !d->cputune.cap)
+    bool attrs = d->cpu.match || d->cpu.check || d->cpu.migratable || d->cpu.fallback ||
+                 d->cpu.features;
+    if (d->cpu.mode == QV_CPU_MODE_NONE && !topo && !attrs && d->numa_node < 0 &&
+        d->cputune.pins->len == 0 && !d->cputune.shares && !d->cputune.cap)
         return;
     begin_obj(b, "cpu");
     if (d->cpu.mode != QV_CPU_MODE_NONE)
         str(b, "mode", qv_conf_cpu_modes[d->cpu.mode]);
-    if (d->cpu.mode == QV_CPU_MODE_CUSTOM)
+    if (d->cpu.mode == QV_CPU_MODE_CUSTOM || d->cpu.model)
         str(b, "model", d->cpu.model);
+    str(b, "match", d->cpu.match);
+    str(b, "check", d->cpu.check);
+    str(b, "migratable", d->cpu.migratable);
+    str(b, "fallback", d->cpu.fallback);
+    if (d->cpu.features) {
+        json_builder_set_member_name(b, "features");
+        json_builder_begin_array(b);
+        for (char **f = d->cpu.features; *f; f++) {
+            const char *colon = strchr(*f, ':');
+            g_autofree char *policy = g_strndup(*f, colon ? (gsize)(colon - *f) : 0);
+            json_builder_begin_object(b);
+            str(b, "name", colon ? colon + 1 : *f);
+            str(b, "policy", policy);
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+    }
     if (topo) {
         begin_obj(b, "topology");
         num(b, "sockets", d->cpu.sockets);
@@ -96,12 +116,45 @@ static void format_cpu(B *b, const struct qv_domain *d)
     json_builder_end_object(b);
 }
 
+static void format_clock_pm(B *b, const struct qv_domain *d)
+{
+    if (d->clock_offset) {
+        begin_obj(b, "clock");
+        str(b, "offset", d->clock_offset);
+        if (d->ntimers) {
+            json_builder_set_member_name(b, "timers");
+            json_builder_begin_array(b);
+            for (uint8_t i = 0; i < d->ntimers; i++) {
+                const struct qv_timer *t = &d->timers[i];
+                json_builder_begin_object(b);
+                str(b, "name", qv_conf_timer_names[t->name]);
+                if (t->tickpolicy)
+                    str(b, "tickpolicy", qv_conf_tickpolicies[t->tickpolicy]);
+                if (t->present >= 0)
+                    boolean(b, "present", t->present);
+                json_builder_end_object(b);
+            }
+            json_builder_end_array(b);
+        }
+        json_builder_end_object(b);
+    }
+    if (d->pm_s3 >= 0 || d->pm_s4 >= 0) {
+        begin_obj(b, "pm");
+        if (d->pm_s3 >= 0)
+            boolean(b, "suspend_to_mem", d->pm_s3);
+        if (d->pm_s4 >= 0)
+            boolean(b, "suspend_to_disk", d->pm_s4);
+        json_builder_end_object(b);
+    }
+}
+
 static void format_boot(B *b, const struct qv_domain *d)
 {
     if (!d->os.kernel && !d->os.initrd && !d->os.cmdline && !d->os.arch && !d->os.machine &&
-        !d->os.loader && !d->os.boot_devs)
+        !d->os.loader && !d->os.boot_devs && !d->os.firmware)
         return;
     begin_obj(b, "boot");
+    str(b, "firmware_auto", d->os.firmware);
     str(b, "kernel", d->os.kernel);
     str(b, "initrd", d->os.initrd);
     str(b, "cmdline", d->os.cmdline);
@@ -275,40 +328,16 @@ static void format_devices(B *b, const struct qv_domain *d)
  * config carrying this list rather than define less than it says. */
 static void format_left_out(JsonBuilder *b, const struct qv_domain *d)
 {
-    const char *cpu_attrs[] = {d->cpu.match ? "<cpu match>" : NULL,
-                               d->cpu.check ? "<cpu check>" : NULL,
-                               d->cpu.migratable ? "<cpu migratable>" : NULL,
-                               d->cpu.fallback ? "<cpu><model fallback>" : NULL,
-                               d->cpu.features ? "<cpu><feature>" : NULL,
-                               d->pae ? "<features><pae>" : NULL,
-                               d->clock_offset ? "<clock>" : NULL,
-                               d->pm_s3 >= 0 || d->pm_s4 >= 0 ? "<pm>" : NULL};
-    bool any = false;
-    for (size_t i = 0; i < G_N_ELEMENTS(cpu_attrs); i++)
-        any = any || cpu_attrs[i];
+    bool backing_end = false;
     for (guint i = 0; i < d->disks->len; i++)
-        any = any || ((struct qv_disk *)g_ptr_array_index(d->disks, i))->backing_end;
-    if (!any && !d->kept->len && !d->vcpu_placement && !d->vcpu_cpuset && !d->os.firmware &&
-        !d->metadata)
+        backing_end = backing_end ||
+                      ((struct qv_disk *)g_ptr_array_index(d->disks, i))->backing_end;
+    if (!d->kept->len && !backing_end)
         return;
     json_builder_set_member_name(b, "left_out");
     json_builder_begin_array(b);
-    if (d->metadata)
-        json_builder_add_string_value(b, "<metadata>");
-    if (d->vcpu_placement)
-        json_builder_add_string_value(b, "<vcpu placement>");
-    if (d->vcpu_cpuset)
-        json_builder_add_string_value(b, "<vcpu cpuset>");
-    if (d->os.firmware)
-        json_builder_add_string_value(b, "<os firmware>");
-    for (size_t i = 0; i < G_N_ELEMENTS(cpu_attrs); i++)
-        if (cpu_attrs[i])
-            json_builder_add_string_value(b, cpu_attrs[i]);
-    for (guint i = 0; i < d->disks->len; i++)
-        if (((struct qv_disk *)g_ptr_array_index(d->disks, i))->backing_end) {
-            json_builder_add_string_value(b, "<disk><backingStore/>");
-            break;
-        }
+    if (backing_end)
+        json_builder_add_string_value(b, "<disk><backingStore/>");
     for (guint i = 0; i < d->kept->len; i++) {
         const struct qv_kept *k = g_ptr_array_index(d->kept, i);
         g_autofree char *what = *k->parent ? g_strdup_printf("<%s><%s>", k->parent, k->name)
@@ -340,12 +369,17 @@ char *qv_domain_format_json(const struct qv_domain *d)
         size(b, "current_memory", d->current_memory_kib);
     if (d->hugepages)
         boolean(b, "hugepages", true);
-    if (!d->acpi || !d->apic) {
+    str(b, "vcpu_placement", d->vcpu_placement);
+    str(b, "vcpu_cpuset", d->vcpu_cpuset);
+    if (!d->acpi || !d->apic || d->pae) {
         begin_obj(b, "features");
         boolean(b, "acpi", d->acpi);
         boolean(b, "apic", d->apic);
+        if (d->pae)
+            boolean(b, "pae", true);
         json_builder_end_object(b);
     }
+    format_clock_pm(b, d);
     format_cpu(b, d);
     format_boot(b, d);
     if (d->on_poweroff || d->on_reboot || d->on_crash) {
@@ -363,6 +397,7 @@ char *qv_domain_format_json(const struct qv_domain *d)
         str(b, "network_config", d->cloud_init->network_config);
         json_builder_end_object(b);
     }
+    str(b, "metadata", d->metadata);
     format_left_out(b, d);
     json_builder_end_object(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);

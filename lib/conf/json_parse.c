@@ -14,6 +14,7 @@
 #include "address.h"
 #include "conf_check.h"
 #include "domain.h"
+#include "xml_metadata.h"
 
 _Static_assert(QV_JSON_MAX_BYTES == QV_DEFINITION_MAX_BYTES, "the documented limit");
 
@@ -242,20 +243,127 @@ static int parse_pin(struct jctx *c, uint32_t vcpu, const char *key, JsonNode *n
     return 0;
 }
 
+/* "features": [{"name": "lahf_lm", "policy": "require"}], as <cpu><feature>s. */
+static int parse_cpu_features(struct jctx *c, JsonObject *o, struct qv_domain *def)
+{
+    JsonArray *fa;
+    int rc = get_array(c, o, "features", &fa);
+    if (rc <= 0)
+        return rc;
+    gsize at = push_key(c, "features");
+    g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < json_array_get_length(fa); i++) {
+        gsize at2 = push_index(c, i);
+        JsonNode *e = json_array_get_element(fa, i);
+        if (!JSON_NODE_HOLDS_OBJECT(e))
+            return jerr(c, NULL, "expected {\"name\": ..., \"policy\": ...}, got %s", node_kind(e));
+        JsonObject *f = json_node_get_object(e);
+        TRY(check_keys(c, f, "name policy"));
+        g_autofree char *name = NULL;
+        if (get_str(c, f, "name", qv_conf_check_token, &name) <= 0)
+            return json_object_has_member(f, "name") ? QV_ERR_JSON : jerr(c, "name", "is required");
+        int p;
+        rc = get_enum(c, f, "policy", qv_conf_feature_policies, &p);
+        TRY(rc);
+        if (rc == 0)
+            return jerr(c, "policy", "is required");
+        g_ptr_array_add(out, g_strdup_printf("%s:%s", qv_conf_feature_policies[p], name));
+        pop(c, at2);
+    }
+    pop(c, at);
+    if (out->len) {
+        g_ptr_array_add(out, NULL);
+        g_strfreev(def->cpu.features);
+        def->cpu.features = (char **)g_ptr_array_free(g_steal_pointer(&out), FALSE);
+    }
+    return 0;
+}
+
+/* "clock": {"offset": "utc", "timers": [{"name": "rtc", "tickpolicy":
+ * "catchup", "present": true}]}, as <clock> and its <timer>s. */
+static int parse_clock(struct jctx *c, JsonObject *o, struct qv_domain *def)
+{
+    TRY(check_keys(c, o, "offset timers"));
+    int rc = get_enum_str(c, o, "offset", qv_conf_clock_offsets, &def->clock_offset);
+    TRY(rc);
+    if (rc == 0)
+        return jerr(c, "offset", "is required");
+    JsonArray *ta;
+    rc = get_array(c, o, "timers", &ta);
+    if (rc <= 0)
+        return rc;
+    gsize at = push_key(c, "timers");
+    guint n = json_array_get_length(ta);
+    if (n > G_N_ELEMENTS(def->timers))
+        return jerr(c, NULL, "at most %zu timers", G_N_ELEMENTS(def->timers));
+    for (guint i = 0; i < n; i++) {
+        gsize at2 = push_index(c, i);
+        JsonNode *e = json_array_get_element(ta, i);
+        if (!JSON_NODE_HOLDS_OBJECT(e))
+            return jerr(c, NULL, "expected a timer object, got %s", node_kind(e));
+        JsonObject *t = json_node_get_object(e);
+        TRY(check_keys(c, t, "name tickpolicy present"));
+        struct qv_timer tm = {.present = -1};
+        int v;
+        rc = get_enum(c, t, "name", qv_conf_timer_names, &v);
+        TRY(rc);
+        if (rc == 0)
+            return jerr(c, "name", "is required");
+        tm.name = (uint8_t)v;
+        rc = get_enum(c, t, "tickpolicy", qv_conf_tickpolicies, &v);
+        TRY(rc);
+        if (rc == 1)
+            tm.tickpolicy = (uint8_t)v;
+        bool present;
+        rc = get_bool(c, t, "present", &present);
+        TRY(rc);
+        if (rc == 1)
+            tm.present = present;
+        def->timers[def->ntimers++] = tm;
+        pop(c, at2);
+    }
+    pop(c, at);
+    return 0;
+}
+
+static int parse_pm(struct jctx *c, JsonObject *o, struct qv_domain *def)
+{
+    TRY(check_keys(c, o, "suspend_to_mem suspend_to_disk"));
+    bool on;
+    int rc = get_bool(c, o, "suspend_to_mem", &on);
+    TRY(rc);
+    if (rc == 1)
+        def->pm_s3 = on;
+    rc = get_bool(c, o, "suspend_to_disk", &on);
+    TRY(rc);
+    if (rc == 1)
+        def->pm_s4 = on;
+    return 0;
+}
+
 static int parse_cpu(struct jctx *c, JsonObject *o, struct qv_domain *def)
 {
     int v;
-    TRY(check_keys(c, o, "mode model topology numa_node pinning weight cap"));
+    TRY(check_keys(c, o,
+                   "mode model match check migratable fallback features topology numa_node "
+                   "pinning weight cap"));
     if (get_enum(c, o, "mode", qv_conf_cpu_modes, &v) < 0)
         return QV_ERR_JSON;
     JsonNode *mode = json_object_get_member(o, "mode");
     if (mode)
         def->cpu.mode = (enum qv_cpu_mode)v;
     TRY(get_str(c, o, "model", qv_conf_check_token, &def->cpu.model));
-    if (def->cpu.model && def->cpu.mode != QV_CPU_MODE_CUSTOM)
-        return jerr(c, "model", "a CPU model needs \"mode\": \"custom\"");
+    if (def->cpu.model && def->cpu.mode != QV_CPU_MODE_CUSTOM && def->cpu.mode != QV_CPU_MODE_NONE)
+        return jerr(c, "model", "a CPU model needs \"mode\": \"custom\" (or no mode)");
     if (def->cpu.mode == QV_CPU_MODE_CUSTOM && !def->cpu.model)
         return jerr(c, "mode", "\"custom\" needs a \"model\"");
+    TRY(get_enum_str(c, o, "match", qv_conf_cpu_matches, &def->cpu.match));
+    TRY(get_enum_str(c, o, "check", qv_conf_cpu_checks, &def->cpu.check));
+    TRY(get_enum_str(c, o, "migratable", qv_conf_onoff, &def->cpu.migratable));
+    TRY(get_enum_str(c, o, "fallback", qv_conf_cpu_fallbacks, &def->cpu.fallback));
+    if (def->cpu.fallback && !def->cpu.model)
+        return jerr(c, "fallback", "belongs to a \"model\"");
+    TRY(parse_cpu_features(c, o, def));
     JsonObject *topo;
     int rc = get_object(c, o, "topology", &topo);
     TRY(rc);
@@ -329,7 +437,8 @@ static int parse_cpu(struct jctx *c, JsonObject *o, struct qv_domain *def)
 static int parse_boot(struct jctx *c, JsonObject *o, struct qv_domain *def)
 {
     static const char *const archs[] = {"x86_64", "i686", NULL};
-    TRY(check_keys(c, o, "kernel initrd cmdline arch machine firmware order"));
+    TRY(check_keys(c, o, "firmware_auto kernel initrd cmdline arch machine firmware order"));
+    TRY(get_enum_str(c, o, "firmware_auto", qv_conf_firmwares, &def->os.firmware));
     TRY(get_str(c, o, "kernel", qv_conf_check_path, &def->os.kernel));
     TRY(get_str(c, o, "initrd", qv_conf_check_path, &def->os.initrd));
     TRY(get_str(c, o, "cmdline", qv_conf_check_text, &def->os.cmdline));
@@ -791,8 +900,9 @@ static int parse_root(struct jctx *c, JsonObject *o, struct qv_domain *def)
                     "lists what the JSON config cannot express (vm show --json wrote it); define "
                     "this VM from its XML (vm show --xml) to keep all of it");
     TRY(check_keys(c, o,
-                   "name type uuid title description vcpus max_vcpus memory current_memory "
-                   "hugepages features cpu boot lifecycle devices cloud_init"));
+                   "name type uuid title description vcpus max_vcpus vcpu_placement vcpu_cpuset "
+                   "memory current_memory hugepages features clock pm cpu boot lifecycle "
+                   "devices cloud_init metadata"));
     if (get_str(c, o, "name", qv_conf_check_line, &def->name) <= 0)
         return json_object_has_member(o, "name") ? QV_ERR_JSON : jerr(c, "name", "is required");
     if ((rc = get_enum(c, o, "type", qv_conf_virt_types, &v)) == 1)
@@ -808,6 +918,8 @@ static int parse_root(struct jctx *c, JsonObject *o, struct qv_domain *def)
         return json_object_has_member(o, "vcpus") ? QV_ERR_JSON : jerr(c, "vcpus", "is required");
     def->max_vcpus = def->vcpus;
     TRY(get_u32(c, o, "max_vcpus", 65535, &def->max_vcpus));
+    TRY(get_enum_str(c, o, "vcpu_placement", qv_conf_vcpu_placements, &def->vcpu_placement));
+    TRY(get_str(c, o, "vcpu_cpuset", qv_conf_check_cpuset, &def->vcpu_cpuset));
     if (get_size_kib(c, o, "memory", &def->memory_kib) <= 0)
         return json_object_has_member(o, "memory")
                    ? QV_ERR_JSON
@@ -817,9 +929,22 @@ static int parse_root(struct jctx *c, JsonObject *o, struct qv_domain *def)
     JsonObject *sub;
     if ((rc = get_object(c, o, "features", &sub)) == 1) {
         gsize at = push_key(c, "features");
-        TRY(check_keys(c, sub, "acpi apic"));
+        TRY(check_keys(c, sub, "acpi apic pae"));
         TRY(get_bool(c, sub, "acpi", &def->acpi));
         TRY(get_bool(c, sub, "apic", &def->apic));
+        TRY(get_bool(c, sub, "pae", &def->pae));
+        pop(c, at);
+    }
+    TRY(rc);
+    if ((rc = get_object(c, o, "clock", &sub)) == 1) {
+        gsize at = push_key(c, "clock");
+        TRY(parse_clock(c, sub, def));
+        pop(c, at);
+    }
+    TRY(rc);
+    if ((rc = get_object(c, o, "pm", &sub)) == 1) {
+        gsize at = push_key(c, "pm");
+        TRY(parse_pm(c, sub, def));
         pop(c, at);
     }
     TRY(rc);
@@ -856,6 +981,12 @@ static int parse_root(struct jctx *c, JsonObject *o, struct qv_domain *def)
         pop(c, at);
     }
     TRY(rc);
+    g_autofree char *metadata = NULL;
+    TRY(get_str(c, o, "metadata", qv_conf_check_text, &metadata));
+    if (metadata && qv_conf_metadata_from_text(metadata, &def->metadata) < 0) {
+        g_autofree char *why = g_strdup(qv_last_error()->message);
+        return jerr(c, "metadata", "%s", why);
+    }
     return 0;
 }
 

@@ -167,6 +167,24 @@ int qv_conf_xml_parse_metadata(const xmlNode *n, struct qv_domain *def)
     return rc < 0 ? QV_ERR_XML : 0;
 }
 
+int qv_conf_metadata_from_text(const char *xml, char **out)
+{
+    g_autofree char *doc_text = g_strdup_printf("<metadata>%s</metadata>", xml);
+    xmlDoc *doc = qv_conf_xml_read(doc_text, "metadata");
+    if (!doc)
+        return QV_ERR_XML;
+    g_autoptr(qv_domain) scratch = qv_domain_new();
+    int rc = qv_conf_xml_parse_metadata(xmlDocGetRootElement(doc), scratch);
+    xmlFreeDoc(doc);
+    if (rc < 0)
+        return rc;
+    if (scratch->cloud_init)
+        return qv_error_set(QV_ERR_XML, "qv's own <qv:domain> goes in \"cloud_init\" here");
+    g_free(*out);
+    *out = g_steal_pointer(&scratch->metadata);
+    return 0;
+}
+
 static void doc_elem(xmlTextWriter *w, const char *name, const char *text)
 {
     if (!text)

@@ -12,5 +12,10 @@
 
 int qv_conf_xml_parse_metadata(const xmlNode *n, struct qv_domain *def);
 void qv_conf_xml_format_metadata(xmlTextWriter *w, const struct qv_domain *def);
+/* The JSON config's "metadata": other applications' <metadata> children as
+ * XML text, read as <metadata> is (qv's own element is refused: the JSON
+ * config says that with "cloud_init" and pci_passthrough "type"). On
+ * success *out holds them as qv stores them. Sets QV_ERR_XML. */
+int qv_conf_metadata_from_text(const char *xml, char **out);
 
 #endif

@@ -80,31 +80,25 @@ static int cpu_attr(const xmlNode *n, const char *name, const char *const *list,
 
 static int parse_cpu_feature(const xmlNode *c, GPtrArray *features)
 {
-    static const char *const policies[] = {"force",   "require", "optional",
-                                           "disable", "forbid",  NULL};
     int p;
     TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "policy name"));
-    TRY(qv_conf_xml_need_enum(c, "policy", policies, &p));
+    TRY(qv_conf_xml_need_enum(c, "policy", qv_conf_feature_policies, &p));
     g_autofree char *name = NULL;
     TRY(qv_conf_xml_need_str(c, "name", qv_conf_check_token, &name));
-    g_ptr_array_add(features, g_strdup_printf("%s:%s", policies[p], name));
+    g_ptr_array_add(features, g_strdup_printf("%s:%s", qv_conf_feature_policies[p], name));
     return 0;
 }
 
 static int parse_cpu(const xmlNode *n, struct qv_domain *def)
 {
-    static const char *const matches[] = {"minimum", "exact", "strict", NULL};
-    static const char *const checks[] = {"none", "partial", "full", NULL};
-    static const char *const onoff[] = {"on", "off", NULL};
-    static const char *const fallbacks[] = {"allow", "forbid", NULL};
     int v;
     TRY(qv_conf_xml_check(n, QV_XML_ELEMS, "mode match check migratable"));
     int rc = qv_conf_xml_attr_enum(n, "mode", qv_conf_cpu_modes, &v);
     TRY(rc);
     def->cpu.mode = rc == 1 ? (enum qv_cpu_mode)v : QV_CPU_MODE_NONE;
-    TRY(cpu_attr(n, "match", matches, &def->cpu.match));
-    TRY(cpu_attr(n, "check", checks, &def->cpu.check));
-    TRY(cpu_attr(n, "migratable", onoff, &def->cpu.migratable));
+    TRY(cpu_attr(n, "match", qv_conf_cpu_matches, &def->cpu.match));
+    TRY(cpu_attr(n, "check", qv_conf_cpu_checks, &def->cpu.check));
+    TRY(cpu_attr(n, "migratable", qv_conf_onoff, &def->cpu.migratable));
     const xmlNode *model = NULL, *topo = NULL;
     g_autoptr(GPtrArray) features = g_ptr_array_new_with_free_func(g_free);
     FOR_EACH_ELEMENT(n, c)
@@ -113,7 +107,7 @@ static int parse_cpu(const xmlNode *n, struct qv_domain *def)
             TRY(qv_conf_xml_once(c, &model));
             TRY(qv_conf_xml_check(c, QV_XML_TEXT, "fallback"));
             TRY(qv_conf_xml_text_str(c, qv_conf_check_token, &def->cpu.model));
-            TRY(cpu_attr(c, "fallback", fallbacks, &def->cpu.fallback));
+            TRY(cpu_attr(c, "fallback", qv_conf_cpu_fallbacks, &def->cpu.fallback));
             if (def->cpu.mode != QV_CPU_MODE_CUSTOM && def->cpu.mode != QV_CPU_MODE_NONE)
                 return qv_conf_xml_unmodelled(c, "<model> needs <cpu mode='custom'>");
         } else if (qv_conf_xml_is(c, "feature")) {
@@ -151,11 +145,10 @@ static int parse_cpu(const xmlNode *n, struct qv_domain *def)
 
 static int parse_clock(const xmlNode *n, struct qv_domain *def)
 {
-    static const char *const offsets[] = {"utc", "localtime", NULL};
     int v;
     TRY(qv_conf_xml_check(n, QV_XML_ELEMS, "offset"));
-    TRY(qv_conf_xml_need_enum(n, "offset", offsets, &v));
-    def->clock_offset = g_strdup(offsets[v]);
+    TRY(qv_conf_xml_need_enum(n, "offset", qv_conf_clock_offsets, &v));
+    def->clock_offset = g_strdup(qv_conf_clock_offsets[v]);
     FOR_EACH_ELEMENT(n, c)
     {
         if (!qv_conf_xml_is(c, "timer"))
@@ -228,15 +221,14 @@ static int parse_os(const xmlNode *n, struct qv_domain *def)
     const xmlNode *type = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL, *loader = NULL,
                   *nvram = NULL;
     GPtrArray *boots = g_ptr_array_new();
-    static const char *const firmwares[] = {"bios", "efi", NULL};
     int rc = 0, v;
     if (qv_conf_xml_check(n, QV_XML_ELEMS, "firmware") < 0 ||
-        (rc = qv_conf_xml_attr_enum(n, "firmware", firmwares, &v)) < 0) {
+        (rc = qv_conf_xml_attr_enum(n, "firmware", qv_conf_firmwares, &v)) < 0) {
         g_ptr_array_free(boots, TRUE);
         return QV_ERR_XML;
     }
     if (rc == 1)
-        def->os.firmware = g_strdup(firmwares[v]);
+        def->os.firmware = g_strdup(qv_conf_firmwares[v]);
     rc = 0;
     for (const xmlNode *c = n->children; c && rc == 0; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
@@ -524,16 +516,15 @@ static int parse_domain_child(const xmlNode *c, struct qv_domain *def, struct se
     if (qv_conf_xml_is(c, "vcpu")) {
         uint64_t max, cur;
         TRY(qv_conf_xml_once(c, &s->vcpu));
-        static const char *const placements[] = {"static", "auto", NULL};
         int p;
         TRY(qv_conf_xml_check(c, QV_XML_TEXT, "current placement cpuset"));
         TRY(qv_conf_xml_text_uint(c, 65535, &max));
         int rc = qv_conf_xml_attr_uint(c, "current", 65535, &cur);
         TRY(rc);
-        int has = qv_conf_xml_attr_enum(c, "placement", placements, &p);
+        int has = qv_conf_xml_attr_enum(c, "placement", qv_conf_vcpu_placements, &p);
         TRY(has);
         if (has == 1)
-            def->vcpu_placement = g_strdup(placements[p]);
+            def->vcpu_placement = g_strdup(qv_conf_vcpu_placements[p]);
         TRY(qv_conf_xml_attr_str(c, "cpuset", qv_conf_check_cpuset, &def->vcpu_cpuset));
         def->max_vcpus = (uint32_t)max;
         def->vcpus = rc == 1 ? (uint32_t)cur : (uint32_t)max;

@@ -207,6 +207,57 @@ START_TEST(corpus_on_qemu_defines_or_names_the_element)
 }
 END_TEST
 
+/* `vm show --json` of each document: when JSON can say all of it, `vm
+ * create --config` of that JSON gives the same definition back; when it
+ * cannot, the JSON lists what it leaves out and is not taken for the whole
+ * definition. */
+START_TEST(corpus_json_route)
+{
+    g_autoptr(GPtrArray) files = conf_list_data(CORPUS, ".xml");
+    guint whole = 0;
+    g_autoptr(GHashTable) why = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < files->len; i++) {
+        const char *path = g_ptr_array_index(files, i);
+        g_autofree char *xml = NULL;
+        ck_assert(g_file_get_contents(path, &xml, NULL, NULL));
+        g_autoptr(qv_domain) def = qv_domain_parse_user_xml(xml);
+        ck_assert_msg(def, "%s: %s", path, qv_last_error()->message);
+        qv_domain_fill_defaults(def);
+        g_autofree char *json = qv_domain_format_json(def);
+        ck_assert(json);
+        qv_reset_error();
+        g_autoptr(qv_domain) back = qv_domain_parse_json(json);
+        const char *lo = strstr(json, "\"left_out\"");
+        if (lo) {
+            ck_assert_msg(back == NULL, "%s: JSON with left_out was taken", path);
+            ck_assert_msg(strstr(qv_last_error()->message, "$.left_out: "), "%s",
+                          qv_last_error()->message);
+            /* The first thing left out, for the tally. */
+            const char *q = strchr(lo + 11, '"');
+            gsize n = q ? strcspn(q + 1, "\" ") : 0;
+            char *key = g_strndup(q ? q + 1 : "?", n);
+            g_hash_table_replace(
+                why, key, GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(why, key)) + 1));
+            continue;
+        }
+        ck_assert_msg(back, "%s: own JSON refused: %s\n%s", path, qv_last_error()->message, json);
+        g_autofree char *x1 = qv_domain_format_xml(def);
+        g_autofree char *x2 = qv_domain_format_xml(back);
+        ck_assert_msg(strcmp(x1, x2) == 0, "%s: the JSON route changed it:\n%s---\n%s", path, x1,
+                      x2);
+        whole++;
+    }
+    printf("json: %u of %u %s documents say all in JSON; left out first:", whole, files->len,
+           CORPUS);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, why);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        printf(" %s %u", (char *)k, GPOINTER_TO_UINT(v));
+    printf("\n");
+}
+END_TEST
+
 static struct qv_domain *user(const char *devices, const char *extra)
 {
     g_autofree char *xml = g_strdup_printf(
@@ -295,6 +346,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, corpus_is_libvirt_output, 0, G_N_ELEMENTS(corpora));
     tcase_add_loop_test(t, corpus_defines_on_noop_and_round_trips, 0, G_N_ELEMENTS(corpora));
     tcase_add_loop_test(t, corpus_on_qemu_defines_or_names_the_element, 0, G_N_ELEMENTS(corpora));
+    tcase_add_loop_test(t, corpus_json_route, 0, G_N_ELEMENTS(corpora));
     tcase_add_test(t, live_details_dropped_user_ones_kept);
     tcase_add_test(t, schema_refusal_names_line);
     tcase_add_test(t, foreign_domain_types_store_on_noop);

@@ -48,10 +48,26 @@ START_TEST(others_kept_with_cloud_init)
     ck_assert_str_eq(again->cloud_init->user_data, d->cloud_init->user_data);
     g_autofree char *out2 = qv_domain_format_xml(again);
     ck_assert_str_eq(out2, out);
-    /* The JSON config carries cloud-init and says it leaves the rest out. */
+    /* The JSON config carries cloud-init, and the other applications'
+     * metadata as XML text, and gives the same definition back. */
     g_autofree char *json = qv_domain_format_json(d);
     ck_assert_msg(strstr(json, "\"cloud_init\""), "%s", json);
-    ck_assert_msg(strstr(json, "\"<metadata>\""), "%s", json);
+    ck_assert_msg(strstr(json, "\"metadata\"") && strstr(json, "app:owner"), "%s", json);
+    ck_assert_msg(!strstr(json, "left_out"), "%s", json);
+    g_autoptr(qv_domain) from_json = qv_domain_parse_json(json);
+    ck_assert_msg(from_json, "%s", qv_last_error()->message);
+    g_autofree char *out3 = qv_domain_format_xml(from_json);
+    ck_assert_str_eq(out3, out);
+    /* qv's own element is not smuggled in through it. */
+    g_autofree char *smuggled = g_strdup_printf(
+        "{\"name\": \"m\", \"vcpus\": 1, \"memory\": \"64M\", \"metadata\": "
+        "\"<qv:domain xmlns:qv='%s'><qv:cloud-init><qv:user-data>x</qv:user-data>"
+        "</qv:cloud-init></qv:domain>\"}",
+        "https://libqv.org/xmlns/domain/1.0");
+    ck_assert_ptr_null(qv_domain_parse_json(smuggled));
+    ck_assert_msg(strstr(qv_last_error()->message, "$.metadata: ") &&
+                      strstr(qv_last_error()->message, "cloud_init"),
+                  "%s", qv_last_error()->message);
 }
 END_TEST
 
