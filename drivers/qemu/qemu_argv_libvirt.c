@@ -16,6 +16,7 @@
 #include "../../lib/conf/xml_util.h"
 #include "../../lib/util/error.h"
 #include "qemu_argv.h"
+#include "qemu_argv_machine.h"
 
 static bool bit_take(uint32_t *bits, uint64_t i)
 {
@@ -370,15 +371,36 @@ static void mark_pci_index(struct qemu_argv *v, const struct qv_kept *k)
     xmlFreeDoc(doc);
 }
 
+/* Kept elements outside <devices>, by the element that holds them. */
+static int kept_machine(struct qemu_argv *v, const struct qv_kept *k)
+{
+    static const struct {
+        const char *parent, *name; /* name NULL: any child of parent */
+        qemu_machine_fn fn;
+    } handlers[] = {
+        {"features", NULL, qemu_argv_feature},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(handlers); i++) {
+        if (strcmp(k->parent, handlers[i].parent) != 0 ||
+            (handlers[i].name && strcmp(k->name, handlers[i].name) != 0))
+            continue;
+        xmlDoc *doc = qv_conf_xml_read(k->xml, "kept XML");
+        if (!doc)
+            return qemu_kept_refuse(v, k, "its stored XML does not parse");
+        int rc = handlers[i].fn(v, k, xmlDocGetRootElement(doc));
+        xmlFreeDoc(doc);
+        return rc;
+    }
+    return qemu_kept_refuse(v, k, "%s", k->reason);
+}
+
 int qemu_argv_add_libvirt(struct qemu_argv *v)
 {
     const struct qv_domain *def = v->def;
-    /* Kept elements outside <devices> (<resource>, <seclabel>, hyperv
-     * features, ...) have no QEMU side here. */
     for (guint i = 0; i < def->kept->len; i++) {
         const struct qv_kept *k = g_ptr_array_index(def->kept, i);
-        if (strcmp(k->parent, "devices") != 0)
-            return qemu_kept_refuse(v, k, "%s", k->reason);
+        if (strcmp(k->parent, "devices") != 0 && kept_machine(v, k) < 0)
+            return QV_ERR_UNSUPPORTED;
     }
     int rc = add_clock(v);
     if (rc < 0)
@@ -393,7 +415,7 @@ int qemu_argv_add_libvirt(struct qemu_argv *v)
     for (int pass = 0; pass < 3; pass++)
         for (guint i = 0; i < def->kept->len; i++) {
             const struct qv_kept *k = g_ptr_array_index(def->kept, i);
-            if (kept_pass(k) != pass)
+            if (kept_pass(k) != pass || strcmp(k->parent, "devices") != 0)
                 continue;
             if ((rc = kept_device(v, k)) < 0)
                 return rc;

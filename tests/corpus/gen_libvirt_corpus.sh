@@ -141,6 +141,13 @@ $mem$os_q35
   <hyperv mode='custom'><relaxed state='on'/><vapic state='on'/><spinlocks state='on' retries='8191'/></hyperv>
 </features>
 X
+dom features-machine run <<X
+$mem$os_q35
+<features><acpi/><apic/><smm state='on'><tseg unit='MiB'>48</tseg></smm><vmport state='off'/>
+  <ioapic driver='qemu'/><pmu state='off'/><vmcoreinfo state='on'/>
+  <kvm><hidden state='on'/></kvm>
+  <hyperv mode='custom'><relaxed state='off'/></hyperv></features>
+X
 dom cpu-host-passthrough norun <<X
 <memory unit='MiB'>128</memory><vcpu>4</vcpu>$os_q35
 <cpu mode='host-passthrough' check='none' migratable='on'>

@@ -27,6 +27,8 @@ CASES = {
                     "-device qemu-xhci,id=usb,bus=pci.1,addr=0x0"],
     "clock-utc-timers": ["-no-hpet", "-rtc base=utc,driftfix=slew"],
     "features": ["-machine pc-i440fx-7.2 "],
+    "features-machine": ["-machine pc-q35-7.2,vmport=off,smm=on ", "-cpu qemu64,kvm=off,pmu=off",
+                         "-global mch.extended-tseg-mbytes=48", "-device vmcoreinfo"],
     "lifecycle-pm": ["-no-reboot", "-global PIIX4_PM.disable_s3=1",
                      "-global PIIX4_PM.disable_s4=1"],
     # virt-install's q35 guest: 14 root ports without index=, the guest

@@ -1,0 +1,44 @@
+/* Kept elements outside <devices> (features, os extras, sysinfo, memory,
+ * tuning), honoured by reading the XML qv stored for them, as the kept
+ * devices are. Each handler either turns its element into QEMU arguments
+ * or refuses it naming the element, its line and the attribute. */
+#ifndef QV_QEMU_ARGV_MACHINE_H
+#define QV_QEMU_ARGV_MACHINE_H
+
+#include <libxml/tree.h>
+
+#include "../../lib/conf/domain.h"
+#include "qemu_argv.h"
+
+typedef int (*qemu_machine_fn)(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+
+/* QV_ERR_UNSUPPORTED "VM 'x': the qemu driver cannot honour
+ * <features><hyperv><vpindex> (line 12): <why>"; n is any node of k's
+ * stored XML, its line counted in the user's document. */
+int qemu_machine_refuse(const struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
+                        const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+/* Refuses (naming it) an attribute of n not in attrs or a child element
+ * not in children (space-separated names). */
+int qemu_machine_only(const struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
+                      const char *attrs, const char *children);
+/* An on/off attribute: 1 on, 0 off, dflt when absent; <0 refused. */
+int qemu_machine_onoff(const struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
+                       const char *attr, int dflt);
+/* A whole number attribute up to max; 0 absent, 1 read, <0 refused. */
+int qemu_machine_uint(const struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
+                      const char *attr, uint64_t max, uint64_t *out);
+/* The element's size (libvirt's unit= and value) in KiB; <0 refused. */
+int qemu_machine_kib(const struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
+                     uint64_t *kib);
+
+/* Options added to the -machine, -cpu and -accel arguments already built
+ * (a -cpu is added, with the model qv would give, when there is none). */
+void qemu_argv_machine_opt(struct qemu_argv *v, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+void qemu_argv_cpu_opt(struct qemu_argv *v, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+void qemu_argv_accel_opt(struct qemu_argv *v, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+bool qemu_is_tcg(const struct qv_domain *def);
+
+/* One child of <features> (qemu_argv_features.c). */
+int qemu_argv_feature(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+
+#endif
