@@ -133,6 +133,8 @@ static int check_disk(const struct qv_domain *def, const struct qv_disk *d)
     const char *t = d->target;
     if (d->device == QV_DISK_CDROM)
         return refuse(def, "<disk device='cdrom'> '%s': Propolis has no CD-ROM device", t);
+    if (d->serial)
+        return refuse(def, "<disk> '%s' <serial>: a Propolis disk has no serial number to set", t);
     if (d->bus != QV_DISK_BUS_VIRTIO)
         return refuse(def, "<disk> '%s' on bus '%s': Propolis disks here are virtio", t,
                       bus_name(d->bus));

@@ -2,6 +2,7 @@
  * so paths need no escaping) and the device on its bus. */
 #include <string.h>
 
+#include "../../lib/conf/conf_check.h"
 #include "../../lib/util/error.h"
 #include "qemu_argv.h"
 
@@ -144,6 +145,19 @@ int qemu_argv_add_disk(struct qemu_argv *v, guint i)
         g_string_append_printf(dev, ",write-cache=%s", write_cache ? "on" : "off");
     if (d->boot_order)
         g_string_append_printf(dev, ",bootindex=%u", d->boot_order);
+    if (d->serial && d->bus != QV_DISK_BUS_SCSI && strlen(d->serial) > 20) {
+        g_string_free(dev, TRUE);
+        /* virtio-blk's GET_ID and ATA IDENTIFY carry 20 bytes: QEMU would
+         * cut the rest off without a word. */
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s': <disk> '%s' <serial> '%s' is longer than the 20 characters "
+                            "a %s disk can report",
+                            def->name, d->target, d->serial, qv_conf_disk_buses[d->bus]);
+    }
+    if (d->serial) {
+        g_autofree char *serial = qemu_opt_escape(d->serial);
+        g_string_append_printf(dev, ",serial=%s", serial);
+    }
     qemu_argv_add(v, "-device");
     g_ptr_array_add(v->a, g_string_free(dev, FALSE));
     return 0;

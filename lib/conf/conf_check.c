@@ -136,6 +136,13 @@ static const char *check_chars(const char *s, const char *extra, const char *why
     return NULL;
 }
 
+const char *qv_conf_check_disk_serial(const char *s)
+{
+    if (strlen(s) > 256)
+        return "is longer than 256 characters";
+    return check_chars(s, "_.+- ", "may only contain letters, digits, spaces and _ . + -");
+}
+
 const char *qv_conf_check_devname(const char *s)
 {
     return check_chars(s, "_.-\\:/", "may only contain letters, digits and _ . - \\ : /");

@@ -15,6 +15,7 @@ void qv_disk_free(struct qv_disk *d)
     g_free(d->backing);
     g_free(d->backing_format);
     g_free(d->target);
+    g_free(d->serial);
     g_free(d->alias);
     g_free(d);
 }
@@ -161,6 +162,7 @@ struct qv_disk *qv_disk_copy(const struct qv_disk *s)
     d->backing = g_strdup(s->backing);
     d->backing_format = g_strdup(s->backing_format);
     d->target = g_strdup(s->target);
+    d->serial = g_strdup(s->serial);
     d->alias = g_strdup(s->alias);
     return d;
 }

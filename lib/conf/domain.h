@@ -57,6 +57,7 @@ struct qv_disk {
     char *backing_format; /* <backingStore><format type=/>, NULL = raw */
     bool backing_end;     /* an empty <backingStore/>: the chain ends at source */
     char *target;       /* "vda" */
+    char *serial;       /* <serial>: what the guest reads as the disk's serial, or NULL */
     enum qv_disk_bus bus;
     bool readonly;
     bool driver_written; /* a <driver> qv writes back even when it carries

@@ -522,7 +522,7 @@ static int parse_disk(struct jctx *c, JsonObject *o, struct qv_disk *d)
     TRY(check_keys(
         c, o,
         "path target bus format type device readonly cache io discard backing "
-        "backing_format logical_block_size boot_order io_bytes_per_sec iops address alias"));
+        "backing_format logical_block_size boot_order io_bytes_per_sec iops serial address alias"));
     if ((rc = get_enum(c, o, "type", qv_conf_disk_types, &v)) == 1)
         d->type = (enum qv_disk_type)v;
     TRY(rc);
@@ -563,6 +563,7 @@ static int parse_disk(struct jctx *c, JsonObject *o, struct qv_disk *d)
         return jerr(c, "boot_order", "must be from 1 to 65535");
     TRY(get_uint(c, o, "io_bytes_per_sec", INT64_MAX, &d->total_bytes_sec));
     TRY(get_uint(c, o, "iops", INT64_MAX, &d->total_iops_sec));
+    TRY(get_str(c, o, "serial", qv_conf_check_disk_serial, &d->serial));
     return get_placement(c, o, &d->addr, &d->alias);
 }
 

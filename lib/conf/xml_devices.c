@@ -128,7 +128,7 @@ static int disk_parse(const xmlNode *n, struct qv_disk *d)
     TRY(rc);
     d->device = rc == 1 ? (enum qv_disk_device)v : QV_DISK_DISK;
     const xmlNode *drv = NULL, *src = NULL, *back = NULL, *tgt = NULL, *ro = NULL, *bio = NULL,
-                  *boot = NULL, *iot = NULL, *addr = NULL, *alias = NULL;
+                  *boot = NULL, *iot = NULL, *addr = NULL, *alias = NULL, *serial = NULL;
     bool bus_given = false;
     FOR_EACH_ELEMENT(n, c)
     {
@@ -171,6 +171,10 @@ static int disk_parse(const xmlNode *n, struct qv_disk *d)
         } else if (qv_conf_xml_is(c, "iotune")) {
             TRY(qv_conf_xml_once(c, &iot));
             TRY(disk_iotune(c, d));
+        } else if (qv_conf_xml_is(c, "serial")) {
+            TRY(qv_conf_xml_once(c, &serial));
+            TRY(qv_conf_xml_check(c, QV_XML_TEXT, ""));
+            TRY(qv_conf_xml_text_str(c, qv_conf_check_disk_serial, &d->serial));
         } else if (qv_conf_xml_is(c, "address")) {
             TRY(qv_conf_xml_once(c, &addr));
             TRY(qv_conf_xml_address(c, &d->addr));

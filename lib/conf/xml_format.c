@@ -223,6 +223,7 @@ static void format_disk(W *w, const struct qv_disk *d)
     format_boot(w, d->boot_order);
     if (d->readonly)
         empty_elem(w, "readonly", NULL, NULL);
+    text_elem(w, "serial", d->serial);
     if (d->logical_block_size) {
         start(w, "blockio");
         attr_u64(w, "logical_block_size", d->logical_block_size);

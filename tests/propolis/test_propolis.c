@@ -294,6 +294,11 @@ static void hostdev(struct qv_domain *d)
     h->bus = 3;
     g_ptr_array_add(d->hostdevs, h);
 }
+static void disk_serial(struct qv_domain *d)
+{
+    struct qv_disk *k = g_ptr_array_index(d->disks, 0);
+    k->serial = g_strdup("QV0001");
+}
 static void xen(struct qv_domain *d)
 {
     d->type = QV_VIRT_FOREIGN + 1; /* qv_conf_virt_types: kqemu, xen, ... */
@@ -388,6 +393,7 @@ static const struct refusal refusals[] = {
     {"<model type='e1000'>", e1000},
     {"whole MiB", odd_memory},
     {"<domain type='xen'>", xen},
+    {"<serial>", disk_serial},
 };
 
 START_TEST(refuses_inexpressible)

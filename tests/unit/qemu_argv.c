@@ -62,6 +62,28 @@ START_TEST(minimal_golden)
 }
 END_TEST
 
+/* <disk><serial> is what the guest reads back (virtio-blk GET_ID, ATA
+ * IDENTIFY); longer than those 20 bytes it would be cut, so it is refused. */
+START_TEST(disk_serial)
+{
+    make_image("a.raw", "raw");
+    struct qemu_launch l = launch_for(tmp);
+    char **argv = build(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                                 "<disk type='file' device='disk'><source file='@T@/a.raw'/>"
+                                 "<target dev='vda' bus='virtio'/><serial>QV-0001 a+b</serial>"
+                                 "</disk></devices></domain>",
+                        &l);
+    has(argv, "-device", "virtio-blk-pci,drive=disk0,id=vda,write-cache=on,serial=QV-0001 a+b");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+    build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
+                         "<disk type='file' device='disk'><source file='/x'/>"
+                         "<target dev='hda' bus='ide'/><serial>ABCDEFGHIJKLMNOPQRSTU</serial>"
+                         "</disk></devices></domain>",
+                QV_ERR_UNSUPPORTED, "longer than the 20 characters a ide disk");
+}
+END_TEST
+
 START_TEST(machine_accel_cpu_topology)
 {
     struct qemu_launch l = launch_for(tmp);
@@ -860,6 +882,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("argv");
     tcase_add_test(tc, minimal_golden);
     tcase_add_test(tc, machine_accel_cpu_topology);
+    tcase_add_test(tc, disk_serial);
     tcase_add_test(tc, hugepages_memory_backend);
     tcase_add_test(tc, numatune_binds_memory);
     tcase_add_test(tc, kernel_boot_and_bios);
