@@ -1,8 +1,11 @@
 /* <channel type='unix|pty'><target type='virtio' name=…>: a port on a
  * virtio-serial bus, the way a guest agent (org.qemu.guest_agent.0) talks
- * to the host. The bus is the definition's <controller type='virtio-serial'
- * index='0'> when it has one, else one qv adds, as libvirt does. A unix
- * channel without a path gets a socket in the VM's state directory. */
+ * to the host; <console><target type='virtio'/>: a virtconsole on it (the
+ * guest's hvcN). The bus is the definition's <controller
+ * type='virtio-serial' index='0'> when it has one, else one qv adds, as
+ * libvirt does. A unix channel without a path gets a socket in the VM's
+ * state directory. qv's own console (vm console, console.log) stays the
+ * first serial port. */
 #include <string.h>
 
 #include "../../lib/util/error.h"
@@ -22,13 +25,48 @@ static bool has_virtio_serial_controller(const struct qv_domain *def)
     return false;
 }
 
+static guint virtio_consoles(const struct qv_domain *def)
+{
+    guint n = 0;
+    for (guint i = 0; i < def->consoles->len; i++)
+        n += g_strcmp0(((const struct qv_chardev *)g_ptr_array_index(def->consoles, i))->target_type,
+                       "virtio") == 0;
+    return n;
+}
+
+static int add_virtio_console(struct qemu_argv *v, const struct qv_chardev *c, guint i)
+{
+    g_autofree char *path = c->path ? qemu_opt_escape(c->path) : NULL;
+    qemu_argv_add(v, "-chardev");
+    switch (c->type) {
+    case QV_CHR_PTY: qemu_argv_addf(v, "pty,id=charconsole%u", i); break;
+    case QV_CHR_NULL: qemu_argv_addf(v, "null,id=charconsole%u", i); break;
+    case QV_CHR_FILE: qemu_argv_addf(v, "file,id=charconsole%u,path=%s", i, path); break;
+    case QV_CHR_UNIX:
+        qemu_argv_addf(v, "socket,id=charconsole%u,path=%s,server=%s", i, path,
+                       c->listen ? "on,wait=off" : "off");
+        break;
+    default:
+        return qemu_argv_unsupported(v, "a virtio <console> of a type other than pty, null, "
+                                        "file or unix");
+    }
+    qemu_argv_add(v, "-device");
+    /* QEMU numbers the port: the first virtconsole gets port 0, the one a
+     * guest's early console uses. */
+    qemu_argv_addf(v, "virtconsole,bus=" VIRTIO_SERIAL_BUS ".0,chardev=charconsole%u,id=console%u",
+                   i, i);
+    return 0;
+}
+
 int qemu_argv_add_channels(struct qemu_argv *v)
 {
     const struct qv_domain *def = v->def;
-    if (!def->channels->len)
+    if (!def->channels->len && !virtio_consoles(def))
         return 0;
-    if (def->channels->len > 30)
-        return qemu_argv_unsupported(v, "more than 30 <channel>s (one virtio-serial bus)");
+    /* A virtio-serial bus has 31 ports; port 0 is kept for a console. */
+    if (def->channels->len > 30 || def->channels->len + virtio_consoles(def) > 31)
+        return qemu_argv_unsupported(v, "more than 31 <channel>s and virtio <console>s (one "
+                                        "virtio-serial bus)");
     if (!has_virtio_serial_controller(def)) {
         g_autofree char *bus = NULL;
         int rc = qemu_argv_device_bus(v, &bus);
@@ -64,6 +102,12 @@ int qemu_argv_add_channels(struct qemu_argv *v)
         }
         qemu_argv_add(v, "-device");
         g_ptr_array_add(v->a, g_string_free(dev, FALSE));
+    }
+    for (guint i = 0; i < def->consoles->len; i++) {
+        const struct qv_chardev *c = g_ptr_array_index(def->consoles, i);
+        int rc = g_strcmp0(c->target_type, "virtio") == 0 ? add_virtio_console(v, c, i) : 0;
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }

@@ -56,7 +56,7 @@ static int check_serials(const struct qv_domain *def)
 int qemu_serial_of(const struct qv_domain *def, const struct qv_chardev **out)
 {
     int rc = check_serials(def);
-    return rc < 0 ? rc : qv_domain_serial_console(def, "qemu", out);
+    return rc < 0 ? rc : qv_domain_serial_console(def, "qemu", true, out);
 }
 
 char *qemu_console_endpoint_of(const struct qv_domain *def, const char *dir)

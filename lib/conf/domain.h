@@ -282,8 +282,9 @@ int qv_domain_serial_port(const struct qv_domain *def, const char *driver,
                           const struct qv_chardev **out);
 /* The console half of that, for a board with more serial ports: *out is
  * the first <serial>, or the <console> standing for it; what the serials
- * themselves are is the caller's to check. */
-int qv_domain_serial_console(const struct qv_domain *def, const char *driver,
+ * themselves are is the caller's to check. virtio_apart: <console>s of
+ * target type virtio are the caller's (virtio consoles), not refused. */
+int qv_domain_serial_console(const struct qv_domain *def, const char *driver, bool virtio_apart,
                              const struct qv_chardev **out);
 /* The device a <serial> is: its target type, else its model, else the
  * board's isa-serial. */

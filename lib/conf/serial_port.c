@@ -45,24 +45,27 @@ int qv_domain_serial_port(const struct qv_domain *def, const char *driver,
                                    "VM '%s': <serial> <target port='%u'> is not supported by the "
                                    "%s driver (the board has one: isa-serial, port 0)",
                                    name, serial->port, driver);
-    return qv_domain_serial_console(def, driver, out);
+    return qv_domain_serial_console(def, driver, false, out);
 }
 
-int qv_domain_serial_console(const struct qv_domain *def, const char *driver,
+int qv_domain_serial_console(const struct qv_domain *def, const char *driver, bool virtio_apart,
                              const struct qv_chardev **out)
 {
     const char *name = def->name ? def->name : "";
     const struct qv_chardev *serial = def->serials->len ? g_ptr_array_index(def->serials, 0) : NULL;
     *out = NULL;
+    guint nth = 0;
     for (guint i = 0; i < def->consoles->len; i++) {
         const struct qv_chardev *c = g_ptr_array_index(def->consoles, i);
+        if (virtio_apart && g_strcmp0(c->target_type, "virtio") == 0)
+            continue;
         if (c->target_type && strcmp(c->target_type, "serial") != 0)
             return qv_error_set_origin(
                 QV_ERR_UNSUPPORTED, driver,
                 "VM '%s': <console> <target type='%s'> is not supported by the "
                 "%s driver (only the serial console)",
                 name, c->target_type, driver);
-        if (i > 0)
+        if (nth++ > 0)
             return qv_error_set_origin(QV_ERR_UNSUPPORTED, driver,
                                        "VM '%s': more than one <console> is not supported by the "
                                        "%s driver (the console is the first serial port)",

@@ -577,9 +577,16 @@ START_TEST(serial_types)
     build_fails(HEAD MEM OS "<devices><serial type='pty'/><serial type='null'/></devices>"
                             "</domain>",
                 QV_ERR_UNSUPPORTED, "<serial> 1 has isa-serial port 0 too");
-    build_fails(HEAD MEM OS "<devices><console type='pty'><target type='virtio'/></console>"
-                            "</devices></domain>",
-                QV_ERR_UNSUPPORTED, "<target type='virtio'>");
+    /* A virtio console is the guest's hvc0, beside the serial console. */
+    char **argv = build(HEAD MEM OS "<devices><console type='pty'><target type='virtio'/>"
+                                    "</console></devices></domain>",
+                        &l);
+    has(argv, "-device", "virtio-serial-pci,id=virtio-serial0");
+    has(argv, "-chardev", "pty,id=charconsole0");
+    has(argv, "-device", "virtconsole,bus=virtio-serial0.0,chardev=charconsole0,id=console0");
+    has(argv, "-serial", "chardev:serial0");
+    qemu_accepts(argv);
+    g_strfreev(argv);
     build_fails(HEAD MEM OS "<devices><serial type='file'><source path='/a'/></serial>"
                             "<console type='file'><source path='/b'/></console></devices>"
                             "</domain>",
