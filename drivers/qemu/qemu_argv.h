@@ -18,6 +18,8 @@ struct qemu_argv {
     uint32_t one_slot_buses[8]; /* those that are PCIe root ports */
     GHashTable *taken;          /* place -> what is there (qemu_argv_place.c) */
     bool scsi_added;            /* virtio-scsi-pci,id=scsi0 is on the command line */
+    const char *watchdog_action; /* -action watchdog= once one is given */
+    bool silent_audio;           /* -audiodev none,id=audio0 is given */
 };
 
 void qemu_argv_add(struct qemu_argv *v, const char *s);
@@ -85,6 +87,11 @@ const char *qemu_xml_other_child(const xmlNode *n, const char *const *known);
 /* An unsigned attribute (decimal or 0x hex) up to max; false when absent
  * or not one. */
 bool qemu_xml_hex(const xmlNode *a, const char *name, uint64_t max, uint64_t *out);
+
+/* The handlers, one file each, dispatched by kept_device(). */
+int qemu_kept_watchdog(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+int qemu_kept_sound(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+int qemu_kept_audio(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 /* q35's root ports (qemu_argv_pcie.c). device_bus gives a disk or NIC
  * ",bus=PORT" for a new root port of its own on q35, "" on pc; spare_ports
  * adds the QEMU_SPARE_ROOT_PORTS free ones; chassis_take records a kept

@@ -290,8 +290,12 @@ static int kept_device(struct qemu_argv *v, const struct qv_kept *k)
         rc = memballoon(v, k, n);
     else if (strcmp(k->name, "video") == 0)
         rc = video(v, k, n);
-    else if (strcmp(k->name, "audio") == 0 && qemu_xml_prop_is(n, "type", "none") && !n->children)
-        rc = 0; /* no sound device takes an audio backend */
+    else if (strcmp(k->name, "watchdog") == 0)
+        rc = qemu_kept_watchdog(v, k, n);
+    else if (strcmp(k->name, "audio") == 0)
+        rc = qemu_kept_audio(v, k, n);
+    else if (strcmp(k->name, "sound") == 0)
+        rc = qemu_kept_sound(v, k, n);
     else
         rc = qemu_kept_refuse(v, k, "%s", k->reason);
     xmlFreeDoc(doc);

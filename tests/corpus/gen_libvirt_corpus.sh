@@ -252,6 +252,33 @@ X
 dom i686 norun <<X
 $mem<os><type arch='i686' machine='pc'>hvm</type></os>
 X
+dom serial-ports run <<X
+$mem$os_q35
+<devices>
+  <serial type='pty'><target type='isa-serial' port='0'><model name='isa-serial'/></target></serial>
+  <serial type='null'><target type='isa-serial' port='1'><model name='isa-serial'/></target></serial>
+  <console type='pty'><target type='serial' port='0'/></console>
+</devices>
+X
+dom watchdog-pc run <<X
+$mem$os_pc
+<devices><watchdog model='i6300esb' action='poweroff'/></devices>
+X
+dom sound-hda run <<X
+$mem$os_q35
+<devices>
+  <sound model='ich9'><codec type='micro'/><audio id='1'/></sound>
+  <audio id='1' type='none'/>
+</devices>
+X
+dom sound-pc run <<X
+$mem$os_pc
+<devices>
+  <sound model='ac97'/>
+  <sound model='es1370'/>
+  <audio id='1' type='file' path='$img/sound.wav'/>
+</devices>
+X
 rm -f "$out"/*.xml
 # "@@@FILE@@@" starts a document, "@@@@@@" ends it; virsh's echo does not
 # always end its line, so a marker may share one with the document.

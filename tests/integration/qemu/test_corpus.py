@@ -42,6 +42,14 @@ CASES = {
     # virt-install's pc guest: the ICH9 EHCI with its three UHCI companions.
     "virtinst/generic": ["-device ich9-usb-ehci1,id=usb",
                          "-device ich9-usb-uhci3,masterbus=usb.0,firstport=4"],
+    # Two COM ports, the first the console.
+    "serial-ports": ["-serial chardev:serial0", "-chardev null,id=serial1",
+                     "-device isa-serial,chardev=serial1,id=serial1,index=1"],
+    "watchdog-pc": ["-device i6300esb,bus=pci.0,addr=0x3", "-action watchdog=poweroff"],
+    "sound-hda": ["-audiodev none,id=audio1", ",bus=pcie.0,addr=0x1b",
+                  "-device hda-micro,", ",bus=sound8.0,cad=0,audiodev=audio1"],
+    # The <audio type='file'> writes where the document says (rewritten below).
+    "sound-pc": ["-device AC97,", "-device ES1370,", "-audiodev wav,id=audio1,path="],
     "vnc-video": ["-device VGA,id=video0,vgamem_mb=16,bus=pcie.0,addr=0x1",
                   "-device usb-tablet,bus=usb.0,port=1", "-vnc"],
     # Disks and NICs at the <address> libvirt gave them.
