@@ -138,4 +138,7 @@ int qemu_copy_small(const char *from, const char *to);
 int qemu_image_meta_bytes(guint64 virtual_size, guint64 *bytes);
 int qemu_snapshot_disk_bytes(const char *file, const char *tag, guint64 meta, guint64 *bytes);
 
+/* swtpm's control socket in the VM's directory (qemu_tpm.c). */
+#define QEMU_TPM_SOCKET "swtpm.sock"
+
 #endif

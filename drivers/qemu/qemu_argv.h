@@ -20,6 +20,7 @@ struct qemu_argv {
     bool scsi_added;            /* virtio-scsi-pci,id=scsi0 is on the command line */
     const char *watchdog_action; /* -action watchdog= once one is given */
     bool silent_audio;           /* -audiodev none,id=audio0 is given */
+    bool tpm;                    /* the one <tpm> is given */
 };
 
 void qemu_argv_add(struct qemu_argv *v, const char *s);
@@ -92,6 +93,9 @@ bool qemu_xml_hex(const xmlNode *a, const char *name, uint64_t max, uint64_t *ou
 int qemu_kept_watchdog(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_kept_sound(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_kept_audio(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+/* <controller type='virtio-serial|scsi|sata'> (qemu_argv_controllers.c). */
+int qemu_kept_bus_controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+int qemu_kept_tpm(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 /* q35's root ports (qemu_argv_pcie.c). device_bus gives a disk or NIC
  * ",bus=PORT" for a new root port of its own on q35, "" on pc; spare_ports
  * adds the QEMU_SPARE_ROOT_PORTS free ones; chassis_take records a kept

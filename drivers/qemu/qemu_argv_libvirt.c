@@ -91,6 +91,8 @@ static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
     static const char *const rootport[] = {"address", "alias", "model", "target", NULL};
     static const char *const attrs[] = {"type", "index", "model", "ports", NULL};
     g_autofree char *type = qemu_xml_prop(n, "type"), *model = qemu_xml_prop(n, "model"), *index = qemu_xml_prop(n, "index");
+    if (type && (strcmp(type, "virtio-serial") == 0 || strcmp(type, "scsi") == 0 || strcmp(type, "sata") == 0))
+        return qemu_kept_bus_controller(v, k, n);
     for (const xmlAttr *a = n->properties; a; a = a->next)
         if (a->ns || !g_strv_contains(attrs, (const char *)a->name))
             return qemu_kept_refuse(v, k, "an attribute the qemu driver does not pass on");
@@ -135,11 +137,6 @@ static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
     }
     if (strcmp(type, "usb") == 0 && idx == 0)
         return usb_controller(v, k, n, model);
-    if (strcmp(type, "scsi") == 0 && idx == 0 && (!model || strcmp(model, "virtio-scsi") == 0)) {
-        int rc = qemu_kept_add_placed(v, k, n, "virtio-scsi-pci,id=scsi0"); /* for qv's disks */
-        v->scsi_added = rc == 0;
-        return rc;
-    }
     /* The disk controller the machine has built in; qv's disks use it. */
     if (idx == 0 && ((q35 && strcmp(type, "sata") == 0) || (!q35 && strcmp(type, "ide") == 0)))
         return 0;
@@ -296,6 +293,8 @@ static int kept_device(struct qemu_argv *v, const struct qv_kept *k)
         rc = qemu_kept_audio(v, k, n);
     else if (strcmp(k->name, "sound") == 0)
         rc = qemu_kept_sound(v, k, n);
+    else if (strcmp(k->name, "tpm") == 0)
+        rc = qemu_kept_tpm(v, k, n);
     else
         rc = qemu_kept_refuse(v, k, "%s", k->reason);
     xmlFreeDoc(doc);

@@ -47,6 +47,7 @@ static void kill_and_clean(struct qemu_vm *q, pid_t child, const char *pidfile)
     }
     proc_cleanup_runtime(q->dir);
     unlink(pidfile);
+    qemu_tpm_stop(q);
     qv_reset_error();
     if (code)
         qv_error_set(code, "%s", why);
@@ -208,6 +209,12 @@ static int start_locked(struct qemu_vm *q)
     int cfd = qv_file_open_private(console_log, O_WRONLY | O_APPEND);
     if (cfd >= 0)
         close(cfd);
+    /* QEMU connects to its TPM emulator as it starts. */
+    if ((rc = qemu_tpm_start(q, def)) < 0) {
+        qemu_prepared_clear(&p);
+        qv_error_prefix("cannot start VM '%s'", q->name);
+        return rc;
+    }
     struct stat sb;
     goffset log_start = stat(log, &sb) == 0 ? sb.st_size : 0;
     proc_log(q->dir, "starting QEMU");

@@ -177,4 +177,11 @@ int qemu_snapshot_restore(struct vm *vm, const char *name);
 int qemu_snapshot_delete(struct vm *vm, const char *name);
 int qemu_snapshot_list(struct vm *vm, struct snapshot_info **list, size_t *count);
 
+/* swtpm for an emulator <tpm> (qemu_tpm.c): started before QEMU (nothing
+ * without one), stopped if the start fails (QEMU's exit ends it otherwise);
+ * check reports one that died while the VM runs. */
+int qemu_tpm_start(struct qemu_vm *q, const struct qv_domain *def);
+void qemu_tpm_stop(struct qemu_vm *q);
+int qemu_tpm_check(struct qemu_vm *q, const struct qv_domain *def);
+
 #endif

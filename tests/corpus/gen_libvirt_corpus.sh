@@ -279,6 +279,18 @@ $mem$os_pc
   <audio id='1' type='file' path='$img/sound.wav'/>
 </devices>
 X
+dom tpm-emulator norun <<X
+$mem$os_q35
+<devices><tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm></devices>
+X
+dom bus-controllers run <<X
+$mem$os_pc
+<devices>
+  <controller type='virtio-serial' index='0' ports='16' vectors='4'/>
+  <controller type='scsi' index='0' model='lsilogic'/>
+  <controller type='scsi' index='1' model='virtio-scsi'><driver queues='2'/></controller>
+</devices>
+X
 rm -f "$out"/*.xml
 # "@@@FILE@@@" starts a document, "@@@@@@" ends it; virsh's echo does not
 # always end its line, so a marker may share one with the document.

@@ -156,7 +156,7 @@ START_TEST(libvirt_clock_pm_cpu)
                 "<model>qemu64</model><feature policy='optional' name='vmx'/></cpu></domain>",
                 QV_ERR_UNSUPPORTED, "<cpu><feature policy='optional'>");
     build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
-                         "<controller type='scsi' index='0' model='lsilogic'/></devices></domain>",
+                         "<controller type='scsi' index='0' model='buslogic'/></devices></domain>",
                 QV_ERR_UNSUPPORTED, "the qemu driver cannot honour <controller> (line 1)");
 }
 END_TEST

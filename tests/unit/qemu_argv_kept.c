@@ -3,10 +3,13 @@
  * argv for each, real QEMU started with it, and what QEMU cannot be given
  * refused naming the element, its line and the attribute. */
 #include <check.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "drivers/qemu/qemu.h"
+#include "drivers/qemu/qemu_vm.h"
 #include "lib/conf/domain.h"
 #include "lib/util/error.h"
 #include "unit/qemu_argv_util.h"
@@ -193,11 +196,188 @@ START_TEST(sound_and_audio)
 }
 END_TEST
 
+START_TEST(bus_controllers)
+{
+    struct qemu_launch l = launch_for(tmp);
+    make_image("d.raw", "raw");
+    /* libvirt's virtio-serial with ports and vectors carries the guest
+     * agent channel; an lsilogic adapter carries qv's SCSI disk (no second
+     * adapter); a second AHCI controller. */
+    char **argv = build(
+        HEAD MEM OS_Q35
+        "<devices><controller type='virtio-serial' index='0' ports='16' vectors='4'>"
+        "<driver iommu='off' packed='on'/></controller>"
+        "<controller type='scsi' index='0' model='lsilogic'/>"
+        "<controller type='scsi' index='1' model='virtio-scsi'><driver queues='4' "
+        "cmd_per_lun='8' max_sectors='512' ioeventfd='on'/></controller>"
+        "<controller type='sata' index='0'/><controller type='sata' index='1'/>"
+        "<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+        "<source file='@T@/d.raw'/><target dev='sda' bus='scsi'/></disk>"
+        "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+        "</devices></domain>",
+        &l);
+    has(argv, "-device",
+        "virtio-serial-pci,id=virtio-serial0,max_ports=16,vectors=4,iommu_platform=off,"
+        "packed=on");
+    ck_assert_int_eq(count_value(argv, "virtio-serial-pci"), 1);
+    has(argv, "-device", "lsi53c895a,id=scsi0");
+    has(argv, "-device",
+        "virtio-scsi-pci,id=scsi1,num_queues=4,cmd_per_lun=8,max_sectors=512,ioeventfd=on");
+    ck_assert_int_eq(count_value(argv, "virtio-scsi-pci,id=scsi0"), 0);
+    has(argv, "-device", "scsi-hd,bus=scsi0.0,channel=0,scsi-id=0,lun=0,drive=disk0,id=sda,write-cache=on");
+    has(argv, "-device", "ich9-ahci,id=sata1");
+    ck_assert_int_eq(count_value(argv, "ich9-ahci"), 1);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+    /* On pc the first SATA controller is an added AHCI too; libvirt's
+     * default SCSI model is lsilogic; the others QEMU has. */
+    argv = build(HEAD MEM OS_PC "<devices><controller type='sata' index='0'><address "
+                                "type='pci' domain='0x0000' bus='0x00' slot='0x07' "
+                                "function='0x0'/></controller><controller type='scsi' "
+                                "index='0'/><controller type='scsi' index='1' "
+                                "model='lsisas1078'/><controller type='scsi' index='2' "
+                                "model='vmpvscsi'/></devices></domain>",
+                 &l);
+    has(argv, "-device", "ich9-ahci,id=sata0,bus=pci.0,addr=0x7");
+    has(argv, "-device", "lsi53c895a,id=scsi0");
+    has(argv, "-device", "megasas-gen2,id=scsi1");
+    has(argv, "-device", "pvscsi,id=scsi2");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    build_fails(HEAD MEM OS_PC "<devices><controller type='scsi' model='buslogic'/></devices>"
+                               "</domain>",
+                QV_ERR_UNSUPPORTED,
+                "cannot honour <controller> (line 1): model='buslogic' is not a scsi controller");
+    build_fails(HEAD MEM OS_PC "<devices><controller type='virtio-serial' ports='40'/>"
+                               "</devices></domain>",
+                QV_ERR_UNSUPPORTED, "ports= must be 1-31");
+    build_fails(HEAD MEM OS_PC "<devices><controller type='scsi' model='virtio-scsi'>"
+                               "<driver iothread='1'/></controller></devices></domain>",
+                QV_ERR_UNSUPPORTED, "<driver iothread=> is not passed on to QEMU");
+    build_fails(HEAD MEM OS_PC "<devices><controller type='scsi' model='lsilogic'><driver "
+                               "queues='2'/></controller></devices></domain>",
+                QV_ERR_UNSUPPORTED, "<driver> is not passed on to QEMU");
+}
+END_TEST
+
+#define TPM_EMU(model, version)                                                                    \
+    HEAD MEM OS_Q35 "<devices><tpm model='" model "'><backend type='emulator' version='" version   \
+                    "'/></tpm></devices></domain>"
+
+/* The swtpm pid of a VM directory, 0 when none runs. */
+static pid_t swtpm_pid(const char *dir)
+{
+    g_autofree char *pidfile = g_build_filename(dir, "swtpm.pid", NULL);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(pidfile, &text, NULL, NULL))
+        return 0;
+    pid_t pid = (pid_t)atoi(text);
+    return pid > 0 && kill(pid, 0) == 0 ? pid : 0;
+}
+
+START_TEST(tpm_emulator)
+{
+    g_autofree char *swtpm = g_find_program_in_path("swtpm");
+    if (!swtpm) {
+        /* Refused, naming the package, where swtpm is missing. */
+        build_fails(TPM_EMU("tpm-crb", "2.0"), QV_ERR_UNSUPPORTED, "Debian package swtpm");
+        return;
+    }
+    struct qemu_launch l = launch_for(tmp);
+    char **argv = build(TPM_EMU("tpm-crb", "2.0"), &l);
+    g_autofree char *chr = g_strdup_printf("socket,id=chrtpm,path=%s/swtpm.sock", tmp);
+    has(argv, "-chardev", chr);
+    has(argv, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm");
+    has(argv, "-device", "tpm-crb,tpmdev=tpm0,id=tpm0");
+    /* The driver's own swtpm start: state private in DIR/tpm, socket 0600;
+     * QEMU takes it, and swtpm ends when QEMU does. */
+    struct qemu_vm q = {.name = "g1", .dir = tmp};
+    g_autoptr(qv_domain) def = parse(TPM_EMU("tpm-crb", "2.0"));
+    ck_assert_msg(qemu_tpm_start(&q, def) == 0, "%s", qv_last_error()->message);
+    pid_t pid = swtpm_pid(tmp);
+    ck_assert_int_gt(pid, 0);
+    ck_assert_int_eq(qemu_tpm_check(&q, def), 0);
+    struct stat sb;
+    g_autofree char *state = g_build_filename(tmp, "tpm", NULL);
+    ck_assert_int_eq(lstat(state, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 07777, 0700);
+    g_autofree char *sock = g_build_filename(tmp, "swtpm.sock", NULL);
+    ck_assert_int_eq(lstat(sock, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0077, 0);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+    for (int i = 0; i < 200 && swtpm_pid(tmp); i++)
+        g_usleep(10000);
+    ck_assert_int_eq(swtpm_pid(tmp), 0);
+    /* Its state outlives it: the next start has the same TPM. */
+    g_autofree char *permall = g_build_filename(state, "tpm2-00.permall", NULL);
+    ck_assert_msg(g_file_test(permall, G_FILE_TEST_EXISTS), "no TPM state in %s", state);
+    /* A swtpm that died while the VM runs is reported. */
+    ck_assert_int_eq(qemu_tpm_start(&q, def), 0);
+    pid = swtpm_pid(tmp);
+    kill(pid, SIGKILL);
+    for (int i = 0; i < 200 && swtpm_pid(tmp); i++)
+        g_usleep(10000);
+    ck_assert_int_eq(qemu_tpm_check(&q, def), QV_ERR_BACKEND);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "TPM emulator (swtpm) is no longer"));
+    qemu_tpm_stop(&q);
+
+    /* TPM 1.2 on tpm-tis; libvirt's defaults. */
+    argv = build(TPM_EMU("tpm-tis", "1.2"), &l);
+    has(argv, "-device", "tpm-tis,tpmdev=tpm0,id=tpm0");
+    g_strfreev(argv);
+    build_fails(TPM_EMU("tpm-crb", "1.2"), QV_ERR_UNSUPPORTED, "TPM 2.0 interface");
+    build_fails(HEAD MEM OS_Q35 "<devices><tpm model='tpm-tis'><backend type='emulator' "
+                                "version='2.0' persistent_state='yes'/></tpm></devices></domain>",
+                QV_ERR_UNSUPPORTED, "cannot honour <tpm> (line 1): persistent_state='yes'");
+    build_fails(HEAD MEM OS_Q35 "<devices><tpm model='tpm-tis'><backend type='emulator' "
+                                "version='2.0'><encryption secret='6dd3e4a5-1d76-44ce-961f-"
+                                "f119f5aad935'/></backend></tpm></devices></domain>",
+                QV_ERR_UNSUPPORTED, "<backend type='emulator'><encryption>");
+    build_fails(HEAD MEM OS_Q35 "<devices><tpm model='tpm-spapr'><backend type='emulator'/>"
+                                "</tpm></devices></domain>",
+                QV_ERR_UNSUPPORTED, "model='tpm-spapr'");
+}
+END_TEST
+
+START_TEST(tpm_passthrough_external)
+{
+    struct qemu_launch l = launch_for(tmp);
+    char **argv = build(HEAD MEM OS_PC "<devices><tpm model='tpm-tis'><backend "
+                                       "type='passthrough'><device path='@T@/tpm0'/></backend>"
+                                       "</tpm></devices></domain>",
+                        &l);
+    g_autofree char *pt = g_strdup_printf("passthrough,id=tpm0,path=%s/tpm0", tmp);
+    has(argv, "-tpmdev", pt);
+    has(argv, "-device", "tpm-tis,tpmdev=tpm0,id=tpm0");
+    /* No TPM here: QEMU takes the options and fails on the device. */
+    qemu_parses_then_fails_on(argv, "tpm0");
+    g_strfreev(argv);
+    argv = build(HEAD MEM OS_PC "<devices><tpm model='tpm-crb'><backend type='external'>"
+                                "<source type='unix' mode='connect' path='@T@/ext.sock'/>"
+                                "</backend></tpm></devices></domain>",
+                 &l);
+    g_autofree char *chr = g_strdup_printf("socket,id=chrtpm,path=%s/ext.sock", tmp);
+    has(argv, "-chardev", chr);
+    has(argv, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm");
+    g_strfreev(argv);
+    build_fails(HEAD MEM OS_PC "<devices><tpm model='tpm-tis'><backend type='passthrough'>"
+                               "<device path='/dev/tpm0'/></backend></tpm><tpm "
+                               "model='tpm-tis'><backend type='passthrough'/></tpm></devices>"
+                               "</domain>",
+                QV_ERR_UNSUPPORTED, "a second <tpm>");
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("kept");
     tcase_add_test(tc, serial_models);
     tcase_add_test(tc, watchdogs);
     tcase_add_test(tc, sound_and_audio);
+    tcase_add_test(tc, bus_controllers);
+    tcase_add_test(tc, tpm_emulator);
+    tcase_add_test(tc, tpm_passthrough_external);
     return run(tc);
 }

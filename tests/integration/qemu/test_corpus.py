@@ -9,6 +9,7 @@ import re
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,10 @@ CASES = {
                   "-device hda-micro,", ",bus=sound8.0,cad=0,audiodev=audio1"],
     # The <audio type='file'> writes where the document says (rewritten below).
     "sound-pc": ["-device AC97,", "-device ES1370,", "-audiodev wav,id=audio1,path="],
+    "bus-controllers": ["-device virtio-serial-pci,id=virtio-serial0,max_ports=16,vectors=4,",
+                        "-device lsi53c895a,id=scsi0,", "-device virtio-scsi-pci,id=scsi1,num_queues=2,"],
+    # swtpm runs beside QEMU (checked below).
+    "tpm-emulator": ["-tpmdev emulator,id=tpm0,chardev=chrtpm", "-device tpm-crb,tpmdev=tpm0,id=tpm0"],
     "vnc-video": ["-device VGA,id=video0,vgamem_mb=16,bus=pcie.0,addr=0x1",
                   "-device usb-tablet,bus=usb.0,port=1", "-vnc"],
     # Disks and NICs at the <address> libvirt gave them.
@@ -84,6 +89,8 @@ def qv(uri, *args):
 @pytest.mark.parametrize("doc", sorted(CASES))
 def test_libvirt_document_starts(uri, doc):
     u, root = uri
+    if doc.startswith("tpm-") and not shutil.which("swtpm"):
+        pytest.skip("swtpm is not installed (Debian package swtpm)")
     # Disk images live under /var/tmp/qv-corpus where the documents were made.
     img = root / "img"
     img.mkdir(exist_ok=True)
@@ -111,6 +118,22 @@ def test_libvirt_document_starts(uri, doc):
         assert "<controller" in shown, shown
         if "/" not in doc:
             assert "<memballoon" in shown, shown
+        if doc.startswith("tpm-"):
+            vmdir = root / "qemu" / name
+            assert stat.S_IMODE((vmdir / "tpm").stat().st_mode) == 0o700
+            assert stat.S_IMODE((vmdir / "swtpm.sock").stat().st_mode) & 0o077 == 0
+            swtpm = int((vmdir / "swtpm.pid").read_text())
+            os.kill(swtpm, 0)
+            # It stops with the VM.
+            assert qv(u, "vm", "stop", name, "--force").returncode == 0
+            for _ in range(200):
+                try:
+                    os.kill(swtpm, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("swtpm outlived its VM")
         # A channel's socket qv placed is the VM's alone.
         for sock in (root / "qemu" / name).glob("channel*.sock"):
             assert stat.S_IMODE(sock.stat().st_mode) & 0o077 == 0, oct(sock.stat().st_mode)
