@@ -370,6 +370,56 @@ START_TEST(tpm_passthrough_external)
 }
 END_TEST
 
+START_TEST(filesystems_9p)
+{
+    struct qemu_launch l = launch_for(tmp);
+    char **argv = build(HEAD MEM OS_PC
+                        "<devices><filesystem type='mount' accessmode='passthrough'>"
+                        "<driver type='path' wrpolicy='immediate'/><source dir='@T@'/>"
+                        "<target dir='share,1'/><readonly/><address type='pci' domain='0x0000' "
+                        "bus='0x00' slot='0x06' function='0x0'/></filesystem>"
+                        "<filesystem accessmode='mapped' fmode='644' dmode='755' "
+                        "multidevs='remap'><source dir='@T@'/><target dir='data'/>"
+                        "<model type='virtio-non-transitional'/></filesystem>"
+                        "<filesystem accessmode='squash'><source dir='@T@'/><target dir='sq'/>"
+                        "</filesystem></devices></domain>",
+                        &l);
+    g_autofree char *fs0 = g_strdup_printf(
+        "local,id=fsdev0,path=%s,security_model=passthrough,readonly=on,writeout=immediate", tmp);
+    has(argv, "-fsdev", fs0);
+    has(argv, "-device", "virtio-9p-pci,id=fs0,fsdev=fsdev0,mount_tag=share,,1,bus=pci.0,addr=0x6");
+    g_autofree char *fs1 = g_strdup_printf(
+        "local,id=fsdev1,path=%s,security_model=mapped-xattr,fmode=644,dmode=755,multidevs=remap",
+        tmp);
+    has(argv, "-fsdev", fs1);
+    has(argv, "-device", "virtio-9p-pci-non-transitional,id=fs1,fsdev=fsdev1,mount_tag=data");
+    g_autofree char *fs2 = g_strdup_printf("local,id=fsdev2,path=%s,security_model=none", tmp);
+    has(argv, "-fsdev", fs2);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    build_fails(HEAD MEM OS_PC "<devices><filesystem type='mount'><driver type='virtiofs'/>"
+                               "<source dir='/srv'/><target dir='t'/></filesystem></devices>"
+                               "</domain>",
+                QV_ERR_UNSUPPORTED,
+                "cannot honour <filesystem> (line 1): <driver type='virtiofs'> needs the guest's "
+                "memory shared");
+    build_fails(HEAD MEM OS_PC "<devices><filesystem type='mount'><driver type='handle'/>"
+                               "<source dir='/srv'/><target dir='t'/></filesystem></devices>"
+                               "</domain>",
+                QV_ERR_UNSUPPORTED, "<driver type='handle'>");
+    build_fails(HEAD MEM OS_PC "<devices><filesystem type='ram'><source usage='1024'/>"
+                               "<target dir='t'/></filesystem></devices></domain>",
+                QV_ERR_UNSUPPORTED, "type='ram'");
+    build_fails(HEAD MEM OS_PC "<devices><filesystem fmode='644'><source dir='/srv'/>"
+                               "<target dir='t'/></filesystem></devices></domain>",
+                QV_ERR_UNSUPPORTED, "fmode= must be an octal mode, with accessmode='mapped'");
+    build_fails(HEAD MEM OS_PC "<devices><filesystem><source dir='srv'/><target dir='t'/>"
+                               "</filesystem></devices></domain>",
+                QV_ERR_UNSUPPORTED, "<source dir=> with an absolute path");
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("kept");
@@ -379,5 +429,6 @@ int main(void)
     tcase_add_test(tc, bus_controllers);
     tcase_add_test(tc, tpm_emulator);
     tcase_add_test(tc, tpm_passthrough_external);
+    tcase_add_test(tc, filesystems_9p);
     return run(tc);
 }
