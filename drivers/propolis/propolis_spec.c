@@ -169,6 +169,9 @@ static int check_net(const struct qv_domain *def, const struct qv_net *n)
                       n->source, n->model);
     if (n->inbound_kbps || n->outbound_kbps)
         return refuse(def, "<interface> '%s' <bandwidth>", n->source);
+    if (n->driver_name || n->queues || n->rx_queue_size)
+        return refuse(def, "<interface> '%s' <driver>: Propolis sets its NICs' queues itself",
+                      n->source);
     return 0;
 }
 

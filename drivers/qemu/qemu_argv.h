@@ -48,6 +48,9 @@ int qemu_argv_add_disk(struct qemu_argv *v, guint i);
  * (qemu_argv_devices.c). */
 int qemu_argv_add_net(struct qemu_argv *v, guint i);
 int qemu_argv_add_devices(struct qemu_argv *v);
+/* NIC n's <driver> on its -netdev and -device specs (qemu_argv_netdrv.c). */
+int qemu_argv_net_driver(struct qemu_argv *v, const struct qv_net *n, GString *netdev,
+                         GString *device);
 /* <clock>, <pm> and the libvirt devices qv keeps as written
  * (qemu_argv_libvirt.c); refuses, naming it, what QEMU cannot be given. */
 int qemu_argv_add_libvirt(struct qemu_argv *v);

@@ -64,25 +64,34 @@ int qemu_argv_add_net(struct qemu_argv *v, guint i)
         return qemu_argv_unsupported(
             v, "<interface type='direct'> (macvtap)");
     }
-    qemu_argv_add(v, "-netdev");
-    g_ptr_array_add(v->a, g_string_free(nd, FALSE));
-
     const char *model = "virtio-net-pci";
     if (n->model && strcmp(n->model, "virtio") != 0) {
-        if (strcmp(n->model, "e1000") && strcmp(n->model, "e1000e") && strcmp(n->model, "rtl8139"))
+        if (strcmp(n->model, "e1000") && strcmp(n->model, "e1000e") &&
+            strcmp(n->model, "rtl8139")) {
+            g_string_free(nd, TRUE);
             return qv_error_set(QV_ERR_UNSUPPORTED,
                                 "VM '%s': NIC model '%s' is not supported (virtio, e1000, e1000e, "
                                 "rtl8139)",
                                 def->name, n->model);
+        }
         model = n->model;
     }
     g_autofree char *bus = NULL;
     g_autofree char *what = g_strdup_printf("<interface> %s", n->mac);
     int rc = qemu_argv_device_at(v, &n->addr, what, &bus);
-    if (rc < 0)
+    if (rc < 0) {
+        g_string_free(nd, TRUE);
         return rc;
+    }
     GString *dev = g_string_new(NULL);
     g_string_printf(dev, "%s,netdev=net%u,id=nic%u,mac=%s%s", model, i, i, n->mac, bus);
+    if ((rc = qemu_argv_net_driver(v, n, nd, dev)) < 0) {
+        g_string_free(nd, TRUE);
+        g_string_free(dev, TRUE);
+        return rc;
+    }
+    qemu_argv_add(v, "-netdev");
+    g_ptr_array_add(v->a, g_string_free(nd, FALSE));
     if (n->boot_order)
         g_string_append_printf(dev, ",bootindex=%u", n->boot_order);
     qemu_argv_add(v, "-device");

@@ -400,6 +400,12 @@ static int nic_add(struct qemu_vm *q, struct qmp *m, bool q35, const struct qv_n
                             "VM '%s': NIC model '%s' is not supported (virtio, e1000, e1000e, "
                             "rtl8139)",
                             q->name, n->model);
+    /* Queues and vhost are set up at start (qemu_argv_netdrv.c). */
+    if (n->driver_name || n->queues || n->rx_queue_size)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s': NIC %s has a <driver>; hot-plugging one is not supported "
+                            "(add it while the VM is stopped)",
+                            q->name, n->mac);
     /* A bridge NIC gets a tap of the name qv gives it, as at start. */
     bool admin = qemu_net_admin();
     g_autofree char *tap = NULL;

@@ -46,6 +46,17 @@ const char *const qv_conf_crash_actions[] = {
 const char *const qv_conf_serial_targets[] = {"isa-serial", "pci-serial", "usb-serial", NULL};
 /* The <target><model name=> of each of those targets, in the same order. */
 const char *const qv_conf_serial_models[] = {"isa-serial", "pci-serial", "usb-serial", NULL};
+const char *const qv_conf_net_drivers[] = {"qemu", "vhost", NULL};
+
+const char *qv_conf_rule_net_queues(uint64_t n)
+{
+    return n >= 1 && n <= 256 ? NULL : "must be from 1 to 256";
+}
+
+const char *qv_conf_rule_net_ring(uint64_t n)
+{
+    return n == 256 || n == 512 || n == 1024 ? NULL : "must be 256, 512 or 1024";
+}
 const char *const qv_conf_console_targets[] = {"serial", "virtio", NULL};
 const char *const qv_conf_rng_models[] = {"virtio", "virtio-transitional",
                                           "virtio-non-transitional", NULL};

@@ -36,6 +36,11 @@ extern const char *const qv_conf_off_actions[];   /* on_poweroff, on_reboot */
 extern const char *const qv_conf_crash_actions[]; /* on_crash */
 extern const char *const qv_conf_serial_targets[];
 extern const char *const qv_conf_serial_models[];
+extern const char *const qv_conf_net_drivers[];
+/* NULL when n is a virtio-net queue count (1-256) or ring size (256, 512,
+ * 1024), else why not. */
+const char *qv_conf_rule_net_queues(uint64_t n);
+const char *qv_conf_rule_net_ring(uint64_t n);
 extern const char *const qv_conf_console_targets[];
 extern const char *const qv_conf_rng_models[];
 

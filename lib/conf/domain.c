@@ -27,6 +27,7 @@ void qv_net_free(struct qv_net *n)
     g_free(n->source);
     g_free(n->source_mode);
     g_free(n->model);
+    g_free(n->driver_name);
     g_free(n->alias);
     g_free(n);
 }
@@ -174,6 +175,7 @@ struct qv_net *qv_net_copy(const struct qv_net *s)
     d->source_mode = g_strdup(s->source_mode);
     d->model = g_strdup(s->model);
     d->alias = g_strdup(s->alias);
+    d->driver_name = g_strdup(s->driver_name);
     return d;
 }
 

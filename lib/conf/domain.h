@@ -84,6 +84,9 @@ struct qv_net {
     uint16_t host_port;  /* user networking: host port forwarded to guest 22, 0 = pick one */
     struct qv_addr addr; /* <address> */
     char *alias;         /* <alias name='ua-...'/>, or NULL */
+    char *driver_name;   /* <driver name=>: "qemu", "vhost", or NULL */
+    uint32_t queues;     /* <driver queues=> 1-256, 0 when absent */
+    uint32_t rx_queue_size; /* <driver rx_queue_size=>: 256, 512 or 1024; 0 when absent */
 };
 
 struct qv_chardev {

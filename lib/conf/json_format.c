@@ -223,6 +223,9 @@ static void format_nic(B *b, const struct qv_net *n)
     str(b, "source_mode", n->source_mode);
     str(b, "mac", n->mac[0] ? n->mac : NULL);
     str(b, "model", n->model);
+    str(b, "driver", n->driver_name);
+    num_nz(b, "queues", n->queues);
+    num_nz(b, "rx_queue_size", n->rx_queue_size);
     num_nz(b, "boot_order", n->boot_order);
     if (n->type == QV_NET_USER)
         num_nz(b, "host_port", n->host_port);

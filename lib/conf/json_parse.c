@@ -597,7 +597,8 @@ static int parse_nic(struct jctx *c, JsonObject *o, struct qv_net *n)
 {
     int v;
     TRY(check_keys(c, o,
-                   "type source source_mode mac model boot_order host_port inbound_bits_per_sec "
+                   "type source source_mode mac model driver queues rx_queue_size boot_order "
+                   "host_port inbound_bits_per_sec "
                    "outbound_bits_per_sec inbound_peak_bits_per_sec outbound_peak_bits_per_sec "
                    "inbound_burst_bytes outbound_burst_bytes address alias"));
     int rc = get_enum(c, o, "type", qv_conf_net_types, &v);
@@ -620,6 +621,16 @@ static int parse_nic(struct jctx *c, JsonObject *o, struct qv_net *n)
     if (mac && !qv_conf_norm_mac(mac, n->mac))
         return jerr(c, "mac", "\"%s\" is not a unicast MAC address (xx:xx:xx:xx:xx:xx)", mac);
     TRY(get_str(c, o, "model", qv_conf_check_model, &n->model));
+    TRY(get_enum_str(c, o, "driver", qv_conf_net_drivers, &n->driver_name));
+    const char *why;
+    rc = get_u32(c, o, "queues", UINT32_MAX, &n->queues);
+    TRY(rc);
+    if (rc == 1 && (why = qv_conf_rule_net_queues(n->queues)))
+        return jerr(c, "queues", "%s", why);
+    rc = get_u32(c, o, "rx_queue_size", UINT32_MAX, &n->rx_queue_size);
+    TRY(rc);
+    if (rc == 1 && (why = qv_conf_rule_net_ring(n->rx_queue_size)))
+        return jerr(c, "rx_queue_size", "%s", why);
     rc = get_u32(c, o, "boot_order", 65535, &n->boot_order);
     TRY(rc);
     if (rc == 1 && n->boot_order == 0)

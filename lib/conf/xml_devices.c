@@ -312,6 +312,28 @@ static int net_source(const xmlNode *n, struct qv_net *net)
     return qv_conf_xml_unmodelled(n, "<source> is not supported on an ethernet <interface>");
 }
 
+/* <driver name= queues= rx_queue_size=>; its other attributes and
+ * children (offloads, txmode, ...) are not modelled. */
+static int net_driver(const xmlNode *d, struct qv_net *net)
+{
+    TRY(qv_conf_xml_check(d, QV_XML_EMPTY, "name queues rx_queue_size"));
+    TRY(enum_str(d, "name", qv_conf_net_drivers, &net->driver_name));
+    uint64_t x = 0;
+    const char *why;
+    int rc = qv_conf_xml_attr_uint(d, "queues", UINT32_MAX, &x);
+    TRY(rc);
+    if (rc == 1 && (why = qv_conf_rule_net_queues(x)))
+        return qv_conf_xml_err(d, "<driver queues='%" G_GUINT64_FORMAT "'> %s", x, why);
+    net->queues = (uint32_t)x;
+    rc = qv_conf_xml_attr_uint(d, "rx_queue_size", UINT32_MAX, &x);
+    TRY(rc);
+    if (rc == 1 && (why = qv_conf_rule_net_ring(x)))
+        return qv_conf_xml_err(d, "<driver rx_queue_size='%" G_GUINT64_FORMAT "'> %s", x, why);
+    if (rc == 1)
+        net->rx_queue_size = (uint32_t)x;
+    return 0;
+}
+
 static int net_parse(const xmlNode *n, struct qv_net *net)
 {
     int v;
@@ -319,7 +341,7 @@ static int net_parse(const xmlNode *n, struct qv_net *net)
     TRY(qv_conf_xml_need_enum(n, "type", qv_conf_net_types, &v));
     net->type = (enum qv_net_type)v;
     const xmlNode *src = NULL, *mac = NULL, *model = NULL, *bw = NULL, *boot = NULL, *pf = NULL,
-                  *addr = NULL, *alias = NULL;
+                  *addr = NULL, *alias = NULL, *drv = NULL;
     FOR_EACH_ELEMENT(n, c)
     {
         if (qv_conf_xml_is(c, "source")) {
@@ -348,6 +370,9 @@ static int net_parse(const xmlNode *n, struct qv_net *net)
         } else if (qv_conf_xml_is(c, "alias")) {
             TRY(qv_conf_xml_once(c, &alias));
             TRY(qv_conf_xml_alias(c, &net->alias));
+        } else if (qv_conf_xml_is(c, "driver")) {
+            TRY(qv_conf_xml_once(c, &drv));
+            TRY(net_driver(c, net));
         } else if (qv_conf_xml_is(c, "portForward")) {
             if (net->type != QV_NET_USER)
                 return qv_conf_xml_unmodelled(c, "<portForward> is only supported on <interface "

@@ -261,6 +261,15 @@ static void format_net(W *w, const struct qv_net *n)
     }
     if (n->model)
         empty_elem(w, "model", "type", n->model);
+    if (n->driver_name || n->queues || n->rx_queue_size) {
+        start(w, "driver");
+        attr(w, "name", n->driver_name);
+        if (n->queues)
+            attr_u64(w, "queues", n->queues);
+        if (n->rx_queue_size)
+            attr_u64(w, "rx_queue_size", n->rx_queue_size);
+        end(w);
+    }
     if (n->inbound_kbps || n->outbound_kbps) {
         start(w, "bandwidth");
         if (n->inbound_kbps) {

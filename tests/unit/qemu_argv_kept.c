@@ -4,9 +4,10 @@
  * refused naming the element, its line and the attribute. */
 #include <check.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "drivers/qemu/qemu.h"
 #include "drivers/qemu/qemu_vm.h"
@@ -420,6 +421,69 @@ START_TEST(filesystems_9p)
 }
 END_TEST
 
+START_TEST(nic_driver_queues)
+{
+    struct qemu_launch l = launch_for(tmp);
+    /* A tap NIC: four queue pairs on QEMU's multi-queue tap, with the
+     * kernel's vhost where the host has it. */
+#define TAP_NIC(name)                                                                              \
+    HEAD MEM OS_PC "<devices><interface type='ethernet'><mac address='52:54:00:aa:bb:04'/>"        \
+                   "<model type='virtio'/><driver name='" name "' queues='4' "                     \
+                   "rx_queue_size='512'/></interface></devices></domain>"
+    char **argv = build(TAP_NIC("qemu"), &l);
+    has(argv, "-netdev", "tap,id=net0,script=no,downscript=no,vhost=off,queues=4");
+    has(argv, "-device",
+        "virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:aa:bb:04,mq=on,"
+        "vectors=10,rx_queue_size=512");
+    bool tun = access("/dev/net/tun", R_OK | W_OK) == 0 && geteuid() == 0;
+    if (tun)
+        qemu_accepts(argv);
+    g_strfreev(argv);
+    if (access("/dev/vhost-net", R_OK | W_OK) == 0) {
+        argv = build(TAP_NIC("vhost"), &l);
+        has(argv, "-netdev", "tap,id=net0,script=no,downscript=no,vhost=on,queues=4");
+        if (tun)
+            qemu_accepts(argv);
+        g_strfreev(argv);
+    } else {
+        build_fails(TAP_NIC("vhost"), QV_ERR_UNSUPPORTED, "needs the host's /dev/vhost-net");
+    }
+    /* name='qemu' is QEMU's own virtio-net, the ring size for any. */
+    argv = build(HEAD MEM OS_PC "<devices><interface type='user'><mac "
+                                "address='52:54:00:aa:bb:05'/><driver name='qemu' "
+                                "rx_queue_size='1024'/></interface></devices></domain>",
+                 &l);
+    has(argv, "-device",
+        "virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:aa:bb:05,"
+        "rx_queue_size=1024");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    build_fails(HEAD MEM OS_PC "<devices><interface type='user'><mac address='52:54:00:aa:bb:06'/>"
+                               "<driver queues='2'/></interface></devices></domain>",
+                QV_ERR_UNSUPPORTED,
+                "cannot honour <interface> 52:54:00:aa:bb:06 <driver>: user-mode networking has "
+                "one queue");
+    build_fails(HEAD MEM OS_PC "<devices><interface type='ethernet'><mac "
+                               "address='52:54:00:aa:bb:07'/><model type='e1000'/><driver "
+                               "name='vhost'/></interface></devices></domain>",
+                QV_ERR_UNSUPPORTED, "are virtio-net's");
+    /* Values outside virtio-net's are the definition's error. */
+    ck_assert_ptr_null(qv_domain_parse_xml(HEAD MEM OS_PC "<devices><interface type='user'>"
+                                                          "<driver queues='0'/></interface>"
+                                                          "</devices></domain>"));
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "must be from 1 to 256"));
+    ck_assert_ptr_null(qv_domain_parse_xml(HEAD MEM OS_PC "<devices><interface type='user'>"
+                                                          "<driver rx_queue_size='300'/>"
+                                                          "</interface></devices></domain>"));
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "must be 256, 512 or 1024"));
+    /* What the model does not hold keeps the interface whole, refused. */
+    build_fails(HEAD MEM OS_PC "<devices><interface type='user'><driver txmode='iothread'/>"
+                               "</interface></devices></domain>",
+                QV_ERR_UNSUPPORTED, "cannot honour <interface> (line 1)");
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("kept");
@@ -430,5 +494,6 @@ int main(void)
     tcase_add_test(tc, tpm_emulator);
     tcase_add_test(tc, tpm_passthrough_external);
     tcase_add_test(tc, filesystems_9p);
+    tcase_add_test(tc, nic_driver_queues);
     return run(tc);
 }
