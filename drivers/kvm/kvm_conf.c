@@ -46,6 +46,8 @@ int kvm_domain_check(const struct qv_domain *def)
         return qv_error_code();
     if (qv_domain_refuse_addresses(def, "kvm", "the VMM places its devices itself") < 0)
         return qv_error_code();
+    if (def->partition)
+        return refuse(def, "<resource><partition>");
     if (def->cpu.features)
         return refuse(def, "<cpu><feature>");
     if (def->ntimers)

@@ -43,6 +43,9 @@ static int check_domain(const struct qv_domain *def)
                                    "this driver puts NICs from PCI slot 8 and disks from slot 16 "
                                    "of bus 0, as Oxide's control plane does") < 0)
         return qv_error_code();
+    if (def->partition)
+        return refuse(def, "<resource><partition> '%s': the VM runs on the propolis-server's host",
+                      def->partition);
     if (def->cpu.features)
         return refuse(def, "<cpu><feature>: the CPUID is the propolis-server's");
     if (def->ntimers || (def->clock_offset && strcmp(def->clock_offset, "utc") != 0))

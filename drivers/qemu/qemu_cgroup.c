@@ -1,6 +1,8 @@
 /* The CPU weight and cap of a QEMU VM, enforced through a cgroup of its
- * own (lib/proc/cgroup.h). The group's path is kept in the VM's runtime
- * record, so that whoever sees the VM stop removes it. */
+ * own (lib/proc/cgroup.h), and <resource><partition>: a VM with one always
+ * gets its group, under that partition, as libvirt places it. The group's
+ * path is kept in the VM's runtime record, so that whoever sees the VM
+ * stop removes it. */
 #include <string.h>
 
 #include "../../lib/proc/cgroup.h"
@@ -10,6 +12,11 @@
 
 static bool wants_cgroup(const struct qv_domain *def)
 {
+    return def->cputune.shares || def->cputune.cap || def->partition;
+}
+
+static bool has_limits(const struct qv_domain *def)
+{
     return def->cputune.shares || def->cputune.cap;
 }
 
@@ -17,7 +24,8 @@ static bool wants_cgroup(const struct qv_domain *def)
  * state roots (the UUID). */
 static char *leaf_of(struct qemu_vm *q, const struct qv_domain *def)
 {
-    return g_strdup_printf("qemu-%s-%.8s", q->name, def->uuid);
+    /* In a partition the group has no qv/ parent: ".qv" marks it qv's. */
+    return g_strdup_printf("qemu-%s-%.8s%s", q->name, def->uuid, def->partition ? ".qv" : "");
 }
 
 static int write_limits(struct qemu_vm *q, const char *path, const struct qv_domain *def)
@@ -37,17 +45,24 @@ static int create_and_attach(struct qemu_vm *q, const struct qv_domain *def, pid
 {
     g_autofree char *leaf = leaf_of(q, def);
     g_autofree char *path = NULL;
-    int rc = proc_cgroup_create(leaf, &path);
-    if (rc == 0)
+    int rc = def->partition ? proc_cgroup_create_in(def->partition, leaf, has_limits(def), &path)
+                            : proc_cgroup_create(leaf, &path);
+    if (rc == 0 && has_limits(def))
         rc = write_limits(q, path, def);
     if (rc == 0)
         rc = proc_cgroup_attach(path, pid);
     if (rc < 0) {
         if (path)
             proc_cgroup_remove(path, q->dir);
-        qv_error_prefix("cannot enforce the CPU weight or cap of VM '%s'", q->name);
+        if (def->partition)
+            qv_error_prefix("VM '%s': cannot put it in <resource><partition>%s</partition>",
+                            q->name, def->partition);
+        else
+            qv_error_prefix("cannot enforce the CPU weight or cap of VM '%s'", q->name);
         return qv_error_code();
     }
+    if (def->partition)
+        proc_log(q->dir, "cgroup %s (partition %s)", path, def->partition);
     *out = g_steal_pointer(&path);
     return 0;
 }

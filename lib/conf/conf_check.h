@@ -62,7 +62,9 @@ const char *qv_conf_check_token(const char *s);       /* [a-zA-Z0-9_.-]+ (machin
 const char *qv_conf_check_model(const char *s);       /* [a-zA-Z0-9_-]+ (NIC model) */
 const char *qv_conf_check_disk_target(const char *s); /* vda, sdb, hdc, xvda, fda, ubda */
 const char *qv_conf_check_host(const char *s);        /* IPv4 address or DNS name */
-const char *qv_conf_check_cpuset(const char *s);      /* "0-3,^2,8" with values < 4096 */
+const char *qv_conf_check_cpuset(const char *s);
+const char *qv_conf_check_partition(const char *s);
+    /* "/machine": cgroup path (xml_resource.c) */ /* "0-3,^2,8" with values < 4096 */
 
 /* Rules on values that reach a definition from more than one door (XML,
  * JSON, the setters in lib/api): each lives here once. Each returns NULL when

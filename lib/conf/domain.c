@@ -112,6 +112,7 @@ void qv_domain_free(struct qv_domain *d)
     if (!d)
         return;
     g_free(d->name);
+    g_free(d->partition);
     g_free(d->title);
     g_free(d->description);
     g_free(d->cpu.model);
@@ -312,6 +313,7 @@ struct qv_domain *qv_domain_copy(const struct qv_domain *s)
     d->on_crash = g_strdup(s->on_crash);
     d->emulator = g_strdup(s->emulator);
     d->metadata = g_strdup(s->metadata);
+    d->partition = g_strdup(s->partition);
     d->cloud_init = s->cloud_init ? qv_cloud_init_copy(s->cloud_init) : NULL;
     d->cputune.pins = pins;
     for (guint i = 0; i < s->cputune.pins->len; i++) {

@@ -191,6 +191,7 @@ struct qv_domain {
     uint8_t ntimers;
     int8_t pm_s3, pm_s4;     /* <pm><suspend-to-mem/disk enabled=>: -1 not said, 0 no, 1 yes */
     int numa_node;           /* <numatune><memory nodeset=>, -1 when absent */
+    char *partition;         /* <resource><partition>: the VM's cgroup parent, or NULL */
 
     struct {
         char *arch;          /* "x86_64" */

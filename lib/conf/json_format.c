@@ -364,6 +364,7 @@ char *qv_domain_format_json(const struct qv_domain *d)
     str(b, "uuid", d->uuid[0] ? d->uuid : NULL);
     str(b, "title", d->title);
     str(b, "description", d->description);
+    str(b, "cgroup_partition", d->partition);
     uint32_t max = d->max_vcpus ? d->max_vcpus : d->vcpus;
     num(b, "vcpus", d->vcpus ? d->vcpus : max);
     if (max != d->vcpus && d->vcpus)

@@ -914,7 +914,7 @@ static int parse_root(struct jctx *c, JsonObject *o, struct qv_domain *def)
     TRY(check_keys(c, o,
                    "name type uuid title description vcpus max_vcpus vcpu_placement vcpu_cpuset "
                    "memory current_memory hugepages features clock pm cpu boot lifecycle "
-                   "devices cloud_init metadata"));
+                   "devices cloud_init metadata cgroup_partition"));
     if (get_str(c, o, "name", qv_conf_check_line, &def->name) <= 0)
         return json_object_has_member(o, "name") ? QV_ERR_JSON : jerr(c, "name", "is required");
     if ((rc = get_enum(c, o, "type", qv_conf_virt_types, &v)) == 1)
@@ -926,6 +926,7 @@ static int parse_root(struct jctx *c, JsonObject *o, struct qv_domain *def)
         return jerr(c, "uuid", "\"%s\" is not a UUID", uuid);
     TRY(get_str(c, o, "title", qv_conf_check_line, &def->title));
     TRY(get_str(c, o, "description", qv_conf_check_text, &def->description));
+    TRY(get_str(c, o, "cgroup_partition", qv_conf_check_partition, &def->partition));
     if (get_u32(c, o, "vcpus", 65535, &def->vcpus) <= 0)
         return json_object_has_member(o, "vcpus") ? QV_ERR_JSON : jerr(c, "vcpus", "is required");
     def->max_vcpus = def->vcpus;

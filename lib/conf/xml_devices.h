@@ -15,6 +15,8 @@ int qv_conf_xml_hostdev(const xmlNode *n, struct qv_hostdev **out);
 int qv_conf_xml_chardev(const xmlNode *n, struct qv_chardev **out);
 int qv_conf_xml_channel(const xmlNode *n, struct qv_channel **out);
 int qv_conf_xml_graphics(const xmlNode *n, struct qv_graphics **out);
+/* <resource> (xml_resource.c): its <partition> into *partition. */
+int qv_conf_xml_resource(const xmlNode *n, char **partition);
 int qv_conf_xml_rng(const xmlNode *n, struct qv_rng **out);
 
 /* True when n is the un-namespaced element `name`. */

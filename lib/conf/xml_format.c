@@ -462,6 +462,11 @@ static void format_domain(W *w, const struct qv_domain *def)
         end(w);
         end(w);
     }
+    if (def->partition) {
+        start(w, "resource");
+        text_elem(w, "partition", def->partition);
+        end(w);
+    }
     format_os(w, def);
     if (def->acpi || def->apic || def->pae || has_kept(def, "features")) {
         start(w, "features");

@@ -486,7 +486,7 @@ static int parse_devices(const xmlNode *n, struct qv_domain *def)
 struct seen {
     const xmlNode *name, *uuid, *title, *description, *memory, *current, *vcpu, *cpu, *numatune,
         *os, *features, *cputune, *backing, *poweroff, *reboot, *crash, *devices, *clock, *pm,
-        *metadata;
+        *metadata, *resource;
 };
 
 static int parse_domain_child(const xmlNode *c, struct qv_domain *def, struct seen *s)
@@ -541,6 +541,10 @@ static int parse_domain_child(const xmlNode *c, struct qv_domain *def, struct se
     if (qv_conf_xml_is(c, "pm")) {
         TRY(qv_conf_xml_once(c, &s->pm));
         return parse_pm(c, def);
+    }
+    if (qv_conf_xml_is(c, "resource")) {
+        TRY(qv_conf_xml_once(c, &s->resource));
+        return qv_conf_xml_resource(c, &def->partition);
     }
     if (qv_conf_xml_is(c, "numatune")) {
         TRY(qv_conf_xml_once(c, &s->numatune));

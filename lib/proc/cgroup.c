@@ -58,7 +58,7 @@ static char *join_mount(const char *root, const char *mnt, const char *own)
 
 void proc_cgroup_locate(const char *mountinfo, const char *self_cgroup, struct proc_cgroup_host *h)
 {
-    h->v1_dir = h->v2_dir = NULL;
+    h->v1_dir = h->v2_dir = h->v1_mnt = h->v2_mnt = NULL;
     g_autofree char *own1 = own_path(self_cgroup ? self_cgroup : "", false);
     g_autofree char *own2 = own_path(self_cgroup ? self_cgroup : "", true);
     g_auto(GStrv) lines = g_strsplit(mountinfo ? mountinfo : "", "\n", -1);
@@ -76,10 +76,13 @@ void proc_cgroup_locate(const char *mountinfo, const char *self_cgroup, struct p
         g_autofree char *mnt = g_strcompress(f[4]);
         if (strcmp(t[0], "cgroup2") == 0 && own2 && !h->v2_dir) {
             h->v2_dir = join_mount(root, mnt, own2);
+            h->v2_mnt = g_strdup(mnt);
         } else if (strcmp(t[0], "cgroup") == 0 && own1 && !h->v1_dir) {
             g_auto(GStrv) opts = g_strsplit(t[2], ",", -1);
-            if (g_strv_contains((const char *const *)opts, "cpu"))
+            if (g_strv_contains((const char *const *)opts, "cpu")) {
                 h->v1_dir = join_mount(root, mnt, own1);
+                h->v1_mnt = g_strdup(mnt);
+            }
         }
     }
 }
@@ -88,6 +91,8 @@ void proc_cgroup_host_clear(struct proc_cgroup_host *h)
 {
     g_clear_pointer(&h->v1_dir, g_free);
     g_clear_pointer(&h->v2_dir, g_free);
+    g_clear_pointer(&h->v1_mnt, g_free);
+    g_clear_pointer(&h->v2_mnt, g_free);
 }
 
 int proc_cgroup_cpu_files(enum proc_cgroup_version v, uint32_t weight, uint32_t cap, uint32_t vcpus,
@@ -238,6 +243,54 @@ int proc_cgroup_create(const char *leaf, char **path)
     return 0;
 }
 
+int proc_cgroup_create_in(const char *partition, const char *leaf, bool cpu, char **path)
+{
+    *path = NULL;
+    if (!g_str_has_suffix(leaf, ".qv") || strchr(leaf, '/') || partition[0] != '/' ||
+        strstr(partition, "/.."))
+        return qv_error_set(QV_ERR_INVALID_ARG, "cgroup '%s' in partition '%s' is not one qv makes",
+                            leaf, partition);
+    g_autofree char *mountinfo = NULL, *self = NULL;
+    g_file_get_contents("/proc/self/mountinfo", &mountinfo, NULL, NULL);
+    g_file_get_contents("/proc/self/cgroup", &self, NULL, NULL);
+    struct proc_cgroup_host h;
+    proc_cgroup_locate(mountinfo, self, &h);
+    /* The hierarchy proc_cgroup_create() picks, so the CPU limits work. */
+    bool v2 = h.v2_dir && (file_has_word(h.v2_dir, "cgroup.controllers", "cpu") || !h.v1_dir);
+    g_autofree char *mnt = g_strdup(v2 ? h.v2_mnt : h.v1_dir ? h.v1_mnt : NULL);
+    proc_cgroup_host_clear(&h);
+    if (!mnt)
+        return qv_error_set(
+            QV_ERR_UNSUPPORTED,
+            "no cgroup hierarchy with the cpu controller is mounted (neither cgroup "
+            "v2 nor a v1 'cpu' hierarchy in /proc/self/mountinfo)");
+    /* Down from the root: each group made, and on v2 the cpu controller
+     * passed to the next one when the VM's limits need it. */
+    g_auto(GStrv) parts = g_strsplit(partition + 1, "/", -1);
+    g_autofree char *dir = g_strdup(mnt);
+    for (char **p = parts;; p++) {
+        if (v2 && cpu && !file_has_word(dir, "cgroup.subtree_control", "cpu")) {
+            if (!file_has_word(dir, "cgroup.controllers", "cpu"))
+                return qv_error_set(QV_ERR_UNSUPPORTED,
+                                    "cgroup v2 does not give the cpu controller to %s", dir);
+            if (write_file(dir, "cgroup.subtree_control", "+cpu") < 0)
+                return qv_error_code();
+        }
+        const char *next = *p ? *p : leaf;
+        if (!*next)
+            continue;
+        char *down = g_build_filename(dir, next, NULL);
+        g_free(dir);
+        dir = down;
+        if (make_dir(dir) < 0)
+            return qv_error_code();
+        if (!*p)
+            break;
+    }
+    *path = g_steal_pointer(&dir);
+    return 0;
+}
+
 int proc_cgroup_write(const char *path, const struct proc_cgroup_file *files, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -276,7 +329,8 @@ int proc_cgroup_check_recorded(const char *path, const char *leaf_prefix)
     g_autofree char *parent = path ? g_path_get_dirname(path) : NULL;
     g_autofree char *parent_name = parent ? g_path_get_basename(parent) : NULL;
     g_autofree char *leaf = path ? g_path_get_basename(path) : NULL;
-    if (!real || strcmp(real, path) != 0 || strcmp(parent_name, "qv") != 0 ||
+    if (!real || strcmp(real, path) != 0 ||
+        (strcmp(parent_name, "qv") != 0 && !g_str_has_suffix(leaf, ".qv")) ||
         !g_str_has_prefix(leaf, leaf_prefix) || proc_cgroup_version_of(path) == PROC_CGROUP_NONE)
         return qv_error_set(QV_ERR_PERMISSION, "'%s' is not a cgroup qv made", path ? path : "");
     return 0;

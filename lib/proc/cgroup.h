@@ -5,6 +5,7 @@
 #ifndef QV_PROC_CGROUP_H
 #define QV_PROC_CGROUP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -14,6 +15,7 @@ enum proc_cgroup_version { PROC_CGROUP_NONE, PROC_CGROUP_V1, PROC_CGROUP_V2 };
 struct proc_cgroup_host {
     char *v1_dir; /* the cpu hierarchy's directory of our own cgroup, or NULL */
     char *v2_dir; /* the unified hierarchy's directory of our own cgroup, or NULL */
+    char *v1_mnt, *v2_mnt; /* where those hierarchies are mounted */
 };
 
 /* Pure: from the text of /proc/self/mountinfo and /proc/self/cgroup. */
@@ -37,6 +39,13 @@ int proc_cgroup_cpu_files(enum proc_cgroup_version v, uint32_t weight, uint32_t 
  * enabled on the way on v2), its path in *path. Reads the host's own
  * /proc files. */
 int proc_cgroup_create(const char *leaf, char **path);
+/* The cgroup PARTITION/<leaf> of the hierarchy proc_cgroup_create() would
+ * use, PARTITION taken from that hierarchy's root (libvirt's
+ * <resource><partition>, e.g. "/machine"); missing groups on the way are
+ * made, and with cpu the cpu controller is passed down to the leaf on v2.
+ * The leaf must end in ".qv" (what proc_cgroup_check_recorded() accepts
+ * outside a qv/ directory). */
+int proc_cgroup_create_in(const char *partition, const char *leaf, bool cpu, char **path);
 /* Write files into the cgroup at path. */
 int proc_cgroup_write(const char *path, const struct proc_cgroup_file *files, int n);
 /* Move every thread of pid into the cgroup at path. */
@@ -45,8 +54,9 @@ int proc_cgroup_attach(const char *path, pid_t pid);
 enum proc_cgroup_version proc_cgroup_version_of(const char *path);
 /* A path read back from a runtime record (which its owner can edit) is
  * used only if it is a group qv made: no symbolic link on the way, its
- * leaf starting with leaf_prefix right below a directory called qv, in a
- * cgroup file system. QV_ERR_PERMISSION otherwise. */
+ * leaf starting with leaf_prefix right below a directory called qv (or,
+ * in a partition, ending in ".qv"), in a cgroup file system.
+ * QV_ERR_PERMISSION otherwise. */
 int proc_cgroup_check_recorded(const char *path, const char *leaf_prefix);
 /* Remove a VM's cgroup once its processes have gone; a missing one is
  * fine. Errors are logged into log_dir, never returned: this runs on

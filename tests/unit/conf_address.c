@@ -192,6 +192,30 @@ START_TEST(removal_by_alias)
 }
 END_TEST
 
+/* <resource><partition> is modelled, and the JSON config carries it. */
+START_TEST(resource_partition)
+{
+    g_autoptr(qv_domain) d = user("<domain type='qemu' id='3'>\n<name>a1</name>\n<memory>65536"
+                                  "</memory>\n<vcpu>1</vcpu>\n<resource>\n<partition>/machine"
+                                  "</partition>\n</resource>\n<os><type>hvm</type></os>\n"
+                                  "</domain>\n");
+    ck_assert_msg(d, "%s", qv_last_error()->message);
+    ck_assert_str_eq(d->partition, "/machine");
+    ck_assert_int_eq(d->kept->len, 0);
+    g_autofree char *why = conf_check_roundtrip(d);
+    ck_assert_msg(why == NULL, "%s", why);
+    g_autofree char *json = qv_domain_format_json(d);
+    ck_assert_msg(strstr(json, "\"cgroup_partition\" : \"/machine\""), "%s", json);
+    g_autoptr(qv_domain) back = qv_domain_parse_json(json);
+    ck_assert_msg(back, "%s", qv_last_error()->message);
+    ck_assert_str_eq(back->partition, "/machine");
+    ck_assert_ptr_null(qv_domain_parse_json("{\"name\":\"j\",\"memory\":\"64M\",\"vcpus\":1,"
+                                            "\"cgroup_partition\":\"machine\"}"));
+    ck_assert_msg(strstr(qv_last_error()->message, "$.cgroup_partition"), "%s",
+                  qv_last_error()->message);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conf_address");
@@ -201,6 +225,7 @@ int main(void)
     tcase_add_test(tc, clashes_refused);
     tcase_add_test(tc, refused_by_placing_drivers);
     tcase_add_test(tc, removal_by_alias);
+    tcase_add_test(tc, resource_partition);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -195,6 +195,10 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
     {"  <iothreads>2</iothreads>\n", 6, "unknown element <iothreads> in <domain>"},
+    {"  <resource>\n    <partition>/machine/../x</partition>\n", 7,
+     "<partition> '/machine/../x' must not have empty, '.' or '..' components"},
+    {"  <resource>\n    <fibrechannel appid='a1'/>\n", 7,
+     "<resource> child <fibrechannel> (only <partition> is modelled)"},
     {"  <devices>\n    <sound model='ich6'/>\n  </devices>\n", 7,
      "unknown element <sound> in <devices>"},
     {"  <devices>\n    <disk type='file' device='floppy'>\n", 7, "device='floppy' on <disk>"},

@@ -1118,6 +1118,73 @@ START_TEST(cpu_weight_and_cap_through_cgroup)
 }
 END_TEST
 
+/* <resource><partition>: the VM's own group is made under it (as libvirt
+ * places every domain under /machine), with the CPU limits still working;
+ * one that cannot be had refuses the start, naming it. */
+START_TEST(partition_holds_the_vm_cgroup)
+{
+    struct qv_conn *c = qv_connect(uri);
+    g_autofree char *part = g_strdup_printf("/qv-test-part-%d/machine", (int)getpid());
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>cgp</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+        "<resource><partition>%s</partition></resource>"
+        "<os><type arch='x86_64'>hvm</type></os></domain>",
+        part);
+    struct vm *vm = define(c, xml);
+    const char *mnt = g_file_test("/sys/fs/cgroup/cpu/cgroup.procs", G_FILE_TEST_EXISTS)
+                          ? "/sys/fs/cgroup/cpu"
+                          : "/sys/fs/cgroup";
+    if (!host_has_cpu_cgroup() || access(mnt, W_OK) != 0) {
+        ck_assert_int_lt(vm_start(vm), 0);
+        ck_assert_msg(strstr(qv_last_error()->message, "cannot put it in <resource><partition>"),
+                      "%s", qv_last_error()->message);
+        ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
+        vm_destroy(vm);
+        qv_close(c);
+        return;
+    }
+    OK(vm_start(vm));
+    g_autofree char *dir = g_build_filename(root, "qemu", "cgp", NULL);
+    struct proc_runtime rt;
+    OK(proc_runtime_read(dir, &rt));
+    ck_assert_ptr_nonnull(rt.cgroup);
+    g_autofree char *cg = g_strdup(rt.cgroup);
+    g_autofree char *pid = g_strdup_printf("%d", (int)rt.id.pid);
+    proc_runtime_clear(&rt);
+    g_autofree char *parent = g_build_filename(mnt, part, NULL);
+    g_autofree char *cg_parent = g_path_get_dirname(cg);
+    ck_assert_str_eq(cg_parent, parent);
+    g_autofree char *procs = cgroup_value(cg, "cgroup.procs");
+    ck_assert_str_eq(procs, pid);
+    /* Limits set live land in that group. */
+    OK(vm_set_cpu_cap(vm, 30));
+    g_autofree char *max_v1 = g_build_filename(cg, "cpu.cfs_quota_us", NULL);
+    if (g_file_test(max_v1, G_FILE_TEST_EXISTS)) {
+        g_autofree char *quota = cgroup_value(cg, "cpu.cfs_quota_us");
+        ck_assert_str_eq(quota, "30000");
+    }
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    ck_assert(!g_file_test(cg, G_FILE_TEST_EXISTS));
+    vm_destroy(vm);
+    g_autofree char *top = g_path_get_dirname(parent);
+    ck_assert_int_eq(rmdir(parent), 0);
+    ck_assert_int_eq(rmdir(top), 0);
+
+    /* A partition that cannot be made: below a file of the hierarchy. */
+    vm = define(c, "<domain type='qemu'><name>cgp2</name><memory unit='MiB'>32</memory>"
+                   "<vcpu>1</vcpu><resource><partition>/cgroup.procs/x</partition></resource>"
+                   "<os><type arch='x86_64'>hvm</type></os></domain>");
+    ck_assert_int_lt(vm_start(vm), 0);
+    ck_assert_msg(strstr(qv_last_error()->message,
+                         "VM 'cgp2': cannot put it in <resource><partition>/cgroup.procs/x"
+                         "</partition>"),
+                  "%s", qv_last_error()->message);
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 START_TEST(clone_has_its_own_disks)
 {
     g_autofree char *disk = g_build_filename(root, "src.qcow2", NULL);
@@ -1557,6 +1624,7 @@ int main(void)
     tcase_add_test(tc, concurrent_starts_serialise);
     tcase_add_test(tc, cpu_pinning_and_settings);
     tcase_add_test(tc, cpu_weight_and_cap_through_cgroup);
+    tcase_add_test(tc, partition_holds_the_vm_cgroup);
     tcase_add_test(tc, clone_has_its_own_disks);
     tcase_add_test(tc, interrupted_start_orphan_is_reaped);
     tcase_add_test(tc, damaged_runtime_record_is_destroyable);
