@@ -384,6 +384,9 @@ static int kept_machine(struct qemu_argv *v, const struct qv_kept *k)
         qemu_machine_fn fn;
     } handlers[] = {
         {"features", NULL, qemu_argv_feature},
+        {"os", NULL, qemu_argv_os_extra},
+        {"", "sysinfo", qemu_argv_sysinfo},
+        {"", "memoryBacking", qemu_argv_memory_backing},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(handlers); i++) {
         if (strcmp(k->parent, handlers[i].parent) != 0 ||

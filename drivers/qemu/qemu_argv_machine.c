@@ -36,7 +36,7 @@ int qemu_machine_refuse(const struct qemu_argv *v, const struct qv_kept *k, cons
                         path, line, why);
 }
 
-static bool listed(const char *list, const char *name)
+bool qemu_machine_listed(const char *list, const char *name)
 {
     g_auto(GStrv) names = g_strsplit(list, " ", -1);
     return g_strv_contains((const char *const *)names, name);
@@ -46,10 +46,11 @@ int qemu_machine_only(const struct qemu_argv *v, const struct qv_kept *k, const 
                       const char *attrs, const char *children)
 {
     for (const xmlAttr *a = n->properties; a; a = a->next)
-        if (a->ns || !listed(attrs, (const char *)a->name))
+        if (a->ns || !qemu_machine_listed(attrs, (const char *)a->name))
             return qemu_machine_refuse(v, k, n, "attribute %s= is not passed on", a->name);
     for (const xmlNode *c = n->children; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE && (c->ns || !listed(children, (const char *)c->name)))
+        if (c->type == XML_ELEMENT_NODE &&
+            (c->ns || !qemu_machine_listed(children, (const char *)c->name)))
             return qemu_machine_refuse(v, k, c, "this element is not passed on");
     return 0;
 }

@@ -38,7 +38,19 @@ void qemu_argv_cpu_opt(struct qemu_argv *v, const char *fmt, ...) G_GNUC_PRINTF(
 void qemu_argv_accel_opt(struct qemu_argv *v, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 bool qemu_is_tcg(const struct qv_domain *def);
 
+/* Whether name is one of list's space-separated names. */
+bool qemu_machine_listed(const char *list, const char *name);
+
 /* One child of <features> (qemu_argv_features.c). */
 int qemu_argv_feature(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+/* One kept child of <os> (qemu_argv_os.c); <os><smbios> and <sysinfo>
+ * (qemu_argv_smbios.c). */
+int qemu_argv_os_extra(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+int qemu_argv_os_smbios(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+int qemu_argv_sysinfo(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+/* <memoryBacking> (qemu_argv_memory.c); whether guest RAM is on huge
+ * pages, and their size in KiB (0: the host's default). */
+int qemu_argv_memory_backing(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+bool qemu_memory_hugepages(const struct qv_domain *def, uint64_t *page_kib);
 
 #endif

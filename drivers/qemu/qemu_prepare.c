@@ -13,6 +13,7 @@
 #include "../../lib/util/error.h"
 #include "../../lib/util/fileio.h"
 #include "../../lib/util/json.h"
+#include "qemu_argv_machine.h"
 #include "qemu_vm.h"
 
 void qemu_prepared_clear(struct qemu_prepared *p)
@@ -29,7 +30,26 @@ void qemu_prepared_clear(struct qemu_prepared *p)
     g_free(p->hugepage_dir);
 }
 
-static char *find_hugetlbfs(void)
+/* A mount's page size from its options ("pagesize=2M"), or the host's
+ * default huge page size when it names none; 0 when unknown. */
+static uint64_t mount_page_kib(const char *opts)
+{
+    const char *p = opts ? strstr(opts, "pagesize=") : NULL;
+    if (p) {
+        char *end = NULL;
+        guint64 n = g_ascii_strtoull(p + 9, &end, 10);
+        return *end == 'G' ? n << 20 : *end == 'M' ? n << 10 : n;
+    }
+    g_autofree char *meminfo = NULL;
+    const char *h;
+    if (!g_file_get_contents("/proc/meminfo", &meminfo, NULL, NULL) ||
+        !(h = strstr(meminfo, "Hugepagesize:")))
+        return 0;
+    return g_ascii_strtoull(h + 13 + strspn(h + 13, " "), NULL, 10);
+}
+
+/* A hugetlbfs mount with pages of page_kib (0: any). */
+static char *find_hugetlbfs(uint64_t page_kib)
 {
     const char *env = g_getenv("QV_HUGEPAGE_DIR");
     if (env && *env)
@@ -39,8 +59,9 @@ static char *find_hugetlbfs(void)
         return NULL;
     g_auto(GStrv) lines = g_strsplit(mounts, "\n", -1);
     for (char **l = lines; *l; l++) {
-        g_auto(GStrv) f = g_strsplit(*l, " ", 4);
-        if (g_strv_length(f) >= 3 && strcmp(f[2], "hugetlbfs") == 0)
+        g_auto(GStrv) f = g_strsplit(*l, " ", 5);
+        if (g_strv_length(f) >= 4 && strcmp(f[2], "hugetlbfs") == 0 &&
+            (!page_kib || mount_page_kib(f[3]) == page_kib))
             return g_strdup(f[1]);
     }
     return NULL;
@@ -142,8 +163,9 @@ int qemu_prepare(struct qemu_vm *q, const struct qv_domain *def, struct qemu_pre
         if (rc < 0)
             return rc;
     }
-    if (def->hugepages)
-        p->hugepage_dir = find_hugetlbfs();
+    uint64_t page_kib = 0;
+    if (qemu_memory_hugepages(def, &page_kib))
+        p->hugepage_dir = find_hugetlbfs(page_kib);
     return 0;
 }
 

@@ -148,6 +148,25 @@ $mem$os_q35
   <kvm><hidden state='on'/></kvm>
   <hyperv mode='custom'><relaxed state='off'/></hyperv></features>
 X
+dom os-sysinfo run <<X
+$mem<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/>
+  <bootmenu enable='yes' timeout='3000'/><bios useserial='yes' rebootTimeout='0'/>
+  <smbios mode='sysinfo'/></os>
+<sysinfo type='smbios'>
+  <bios><entry name='vendor'>QV</entry><entry name='release'>1.2</entry></bios>
+  <system><entry name='manufacturer'>Example, Inc</entry><entry name='product'>qv-corpus</entry></system>
+  <baseBoard><entry name='asset'>A1</entry></baseBoard>
+  <chassis><entry name='sku'>S1</entry></chassis>
+  <oemStrings><entry>myapp:some data</entry></oemStrings>
+</sysinfo>
+<sysinfo type='fwcfg'><entry name='opt/com.example/name'>example value</entry></sysinfo>
+<devices><serial type='pty'/></devices>
+X
+dom memory-backing run <<X
+$mem$os_q35
+<memoryBacking><nosharepages/><source type='memfd'/><access mode='shared'/>
+  <allocation mode='immediate' threads='2'/></memoryBacking>
+X
 dom cpu-host-passthrough norun <<X
 <memory unit='MiB'>128</memory><vcpu>4</vcpu>$os_q35
 <cpu mode='host-passthrough' check='none' migratable='on'>

@@ -111,11 +111,142 @@ START_TEST(features_refused)
 }
 END_TEST
 
+/* Boot menu, SeaBIOS serial output and reboot timeout, SMBIOS from
+ * <sysinfo>, fw_cfg entries: QEMU starts with them. */
+START_TEST(os_and_sysinfo)
+{
+    struct qemu_launch l = launch_for(tmp);
+    char **argv = build(
+        HEAD M0 "<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/>"
+                "<bootmenu enable='yes' timeout='3000'/><bios useserial='yes' rebootTimeout='0'/>"
+                "<smbios mode='sysinfo'/></os><features><acpi/></features>"
+                "<sysinfo type='smbios'><bios><entry name='vendor'>LENOVO</entry>"
+                "<entry name='release'>1.2</entry></bios>"
+                "<system><entry name='manufacturer'>Fedora, Inc</entry><entry name='uuid'>" UUID
+                "</entry></system><baseBoard><entry name='asset'>A1</entry></baseBoard>"
+                "<chassis><entry name='sku'>S</entry></chassis>"
+                "<oemStrings><entry>myapp:some data</entry><entry>other:x</entry></oemStrings>"
+                "</sysinfo><sysinfo type='fwcfg'><entry name='opt/com.example/name'>example value"
+                "</entry></sysinfo></domain>",
+        &l);
+    has(argv, "-boot", "order=c,menu=on,splash-time=3000,reboot-timeout=0");
+    has(argv, "-device", "sga");
+    has(argv, "-smbios", "type=0,vendor=LENOVO,release=1.2");
+    /* The comma in a value is doubled: QEMU's escaping. */
+    has(argv, "-smbios", "type=1,manufacturer=Fedora,, Inc,uuid=" UUID);
+    has(argv, "-smbios", "type=2,asset=A1");
+    has(argv, "-smbios", "type=3,sku=S");
+    has(argv, "-smbios", "type=11,value=myapp:some data,value=other:x");
+    has(argv, "-fw_cfg", "name=opt/com.example/name,string=example value");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    argv = build(HEAD M0 "<os><type arch='x86_64'>hvm</type><bootmenu enable='no'/>"
+                         "<smbios mode='emulate'/><acpi><table type='slic'>/a,b.bin</table>"
+                         "</acpi></os></domain>",
+                 &l);
+    has(argv, "-boot", "menu=off");
+    has(argv, "-acpitable", "sig=SLIC,file=/a,,b.bin");
+    lacks(argv, "-smbios");
+    g_strfreev(argv);
+}
+END_TEST
+
+START_TEST(os_and_sysinfo_refused)
+{
+    build_fails(HEAD M0 "<os><type arch='x86_64'>hvm</type><smbios mode='host'/></os></domain>",
+                QV_ERR_UNSUPPORTED,
+                "cannot honour <os><smbios> (line 1): mode='host': qv does not copy the host's");
+    build_fails(HEAD M0 "<os><type arch='x86_64'>hvm</type></os>\n<sysinfo type='smbios'>\n"
+                        "<bios><entry name='vendor'>x</entry></bios></sysinfo></domain>",
+                QV_ERR_UNSUPPORTED,
+                "<sysinfo> (line 2): its SMBIOS values reach the guest only with <os><smbios "
+                "mode='sysinfo'/>");
+    build_fails(HEAD M0 "<os><type arch='x86_64'>hvm</type><smbios mode='sysinfo'/></os>"
+                        "<sysinfo type='smbios'><system>\n<entry name='uuid'>"
+                        "00000000-0000-0000-0000-000000000001</entry></system></sysinfo></domain>",
+                QV_ERR_UNSUPPORTED,
+                "<sysinfo><system><entry> (line 2): the system UUID must be the domain's");
+    build_fails(HEAD M0 "<os><type arch='x86_64'>hvm</type><smbios mode='sysinfo'/></os>"
+                        "</domain>",
+                QV_ERR_UNSUPPORTED, "mode='sysinfo' needs a <sysinfo type='smbios'>");
+    build_fails(HEAD M0 "<os><type arch='x86_64'>hvm</type><bios rebootTimeout='-2'/></os>"
+                        "</domain>",
+                QV_ERR_UNSUPPORTED, "<os><bios> (line 1): rebootTimeout='-2' must be -1");
+}
+END_TEST
+
+/* <memoryBacking>: one backend object for guest RAM. A plain directory
+ * stands for the hugetlbfs mount (the driver finds the real one at start:
+ * qemu_prepare). */
+START_TEST(memory_backing)
+{
+    struct qemu_launch l = launch_for(tmp);
+    char **argv = build(HEAD M0 OS_PC "<features><acpi/></features><memoryBacking><nosharepages/>"
+                                      "<source type='memfd'/><access mode='shared'/>"
+                                      "<allocation mode='immediate' threads='2'/></memoryBacking>"
+                                      "</domain>",
+                        &l);
+    has(argv, "-machine", "pc,memory-backend=ram0,mem-merge=off");
+    has(argv, "-object",
+        "memory-backend-memfd,id=ram0,size=65536K,share=on,prealloc=on,prealloc-threads=2");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    argv = build(HEAD M0 OS_PC "<features><acpi/></features><memoryBacking><source type='file'/>"
+                               "<allocation mode='ondemand'/><discard/><locked/></memoryBacking>"
+                               "</domain>",
+                 &l);
+    g_autofree char *obj = g_strdup_printf("memory-backend-file,id=ram0,mem-path=%s,size=65536K,"
+                                           "share=off,prealloc=off,discard-data=on",
+                                           tmp);
+    has(argv, "-object", obj);
+    has(argv, "-overcommit", "mem-lock=on");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    /* Huge pages of a size, with <numatune>: one object, bound. */
+    l.hugepage_dir = tmp;
+    argv = build(HEAD M0 OS_PC "<features><acpi/></features><memoryBacking><hugepages>"
+                               "<page size='2' unit='MiB'/></hugepages></memoryBacking>"
+                               "<numatune><memory mode='strict' nodeset='0'/></numatune></domain>",
+                 &l);
+    g_free(obj);
+    obj = g_strdup_printf("memory-backend-file,id=ram0,mem-path=%s,size=65536K,share=on,"
+                          "prealloc=on,host-nodes=0,policy=bind",
+                          tmp);
+    has(argv, "-object", obj);
+    ck_assert_int_eq(count_value(argv, "memory-backend"), 1);
+    has(argv, "-machine", "pc,memory-backend=ram0");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+}
+END_TEST
+
+START_TEST(memory_backing_refused)
+{
+    /* No hugetlbfs of that size (launch_for gives none). */
+    build_fails(HEAD M0 OS_PC "<memoryBacking><hugepages>\n<page size='1' unit='GiB'/>"
+                              "</hugepages><locked/></memoryBacking></domain>",
+                QV_ERR_UNSUPPORTED,
+                "<memoryBacking><hugepages> (line 1): no hugetlbfs of 1048576 KiB pages");
+    build_fails(HEAD M0 OS_PC "<memoryBacking><discard/><locked/></memoryBacking></domain>",
+                QV_ERR_UNSUPPORTED, "QEMU discards only file-backed memory");
+    build_fails(HEAD M0 OS_PC "<memoryBacking><hugepages><page size='2048' nodeset='1'/>"
+                              "</hugepages><locked/></memoryBacking></domain>",
+                QV_ERR_UNSUPPORTED, "<memoryBacking><hugepages><page> (line 1): one page size");
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("machine");
     tcase_add_test(tc, features_tcg);
     tcase_add_test(tc, features_kvm_argv);
     tcase_add_test(tc, features_refused);
+    tcase_add_test(tc, os_and_sysinfo);
+    tcase_add_test(tc, os_and_sysinfo_refused);
+    tcase_add_test(tc, memory_backing);
+    tcase_add_test(tc, memory_backing_refused);
     return run(tc);
 }
