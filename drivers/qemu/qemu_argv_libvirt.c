@@ -387,6 +387,12 @@ static int kept_machine(struct qemu_argv *v, const struct qv_kept *k)
         {"os", NULL, qemu_argv_os_extra},
         {"", "sysinfo", qemu_argv_sysinfo},
         {"", "memoryBacking", qemu_argv_memory_backing},
+        {"", "iothreads", qemu_argv_iothreads},
+        {"", "iothreadids", qemu_argv_iothreadids},
+        {"", "defaultiothread", qemu_argv_default_iothread},
+        {"", "seclabel", qemu_argv_seclabel},
+        /* Last: the reasons for the rest of <domain>'s children. */
+        {"", NULL, qemu_argv_unhonoured},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(handlers); i++) {
         if (strcmp(k->parent, handlers[i].parent) != 0 ||

@@ -52,5 +52,13 @@ int qemu_argv_sysinfo(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
  * pages, and their size in KiB (0: the host's default). */
 int qemu_argv_memory_backing(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 bool qemu_memory_hugepages(const struct qv_domain *def, uint64_t *page_kib);
+/* <iothreads>, <iothreadids>, <defaultiothread> (qemu_argv_iothreads.c). */
+int qemu_argv_iothreads(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+int qemu_argv_iothreadids(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+int qemu_argv_default_iothread(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+/* <seclabel type='none'>, and the reasons for what is not carried out
+ * (qemu_argv_unhonoured.c). */
+int qemu_argv_seclabel(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+int qemu_argv_unhonoured(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 
 #endif

@@ -167,6 +167,12 @@ $mem$os_q35
 <memoryBacking><nosharepages/><source type='memfd'/><access mode='shared'/>
   <allocation mode='immediate' threads='2'/></memoryBacking>
 X
+dom iothreads run <<X
+$mem$os_q35
+<iothreads>2</iothreads>
+<iothreadids><iothread id='1'/><iothread id='2' thread_pool_min='1' thread_pool_max='4'/></iothreadids>
+<seclabel type='none'/>
+X
 dom cpu-host-passthrough norun <<X
 <memory unit='MiB'>128</memory><vcpu>4</vcpu>$os_q35
 <cpu mode='host-passthrough' check='none' migratable='on'>

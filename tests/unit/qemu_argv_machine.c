@@ -238,6 +238,38 @@ START_TEST(memory_backing_refused)
 }
 END_TEST
 
+START_TEST(iothreads_seclabel)
+{
+    struct qemu_launch l = launch_for(tmp);
+    char **argv = build(HEAD M0 OS_PC "<iothreads>2</iothreads><seclabel type='none' "
+                                      "model='none'/></domain>",
+                        &l);
+    has(argv, "-object", "iothread,id=iothread1");
+    has(argv, "-object", "iothread,id=iothread2");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+    argv = build(HEAD M0 OS_PC "<iothreads>2</iothreads><iothreadids><iothread id='3' "
+                               "thread_pool_min='1' thread_pool_max='4'/><iothread id='5'/>"
+                               "</iothreadids><defaultiothread thread_pool_max='8'/></domain>",
+                 &l);
+    has(argv, "-object", "iothread,id=iothread3,thread-pool-min=1,thread-pool-max=4");
+    has(argv, "-object", "iothread,id=iothread5");
+    has(argv, "-object", "main-loop,id=main-loop,thread-pool-max=8");
+    ck_assert_int_eq(count_value(argv, "iothread,"), 2);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    build_fails(HEAD M0 OS_PC "<seclabel type='dynamic' model='selinux'/></domain>",
+                QV_ERR_UNSUPPORTED,
+                "<seclabel> (line 1): qv applies no SELinux, AppArmor or DAC labels");
+    build_fails(HEAD M0 OS_PC "\n<memtune><hard_limit>1048576</hard_limit></memtune></domain>",
+                QV_ERR_UNSUPPORTED, "<memtune> (line 2): memory limits through the VM's cgroup");
+    build_fails(HEAD M0 OS_PC "<launchSecurity type='sev'><policy>0x0003</policy>"
+                              "</launchSecurity></domain>",
+                QV_ERR_UNSUPPORTED, "does not set up AMD SEV");
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("machine");
@@ -248,5 +280,6 @@ int main(void)
     tcase_add_test(tc, os_and_sysinfo_refused);
     tcase_add_test(tc, memory_backing);
     tcase_add_test(tc, memory_backing_refused);
+    tcase_add_test(tc, iothreads_seclabel);
     return run(tc);
 }

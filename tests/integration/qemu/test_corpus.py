@@ -37,6 +37,8 @@ CASES = {
     "memory-backing": ["memory-backend=ram0,mem-merge=off",
                        "-object memory-backend-memfd,id=ram0,size=131072K,share=on,prealloc=on,"
                        "prealloc-threads=2"],
+    "iothreads": ["-object iothread,id=iothread1 ",
+                  "-object iothread,id=iothread2,thread-pool-min=1,thread-pool-max=4"],
     "features-machine": ["-machine pc-q35-7.2,vmport=off,smm=on ", "-cpu qemu64,kvm=off,pmu=off",
                          "-global mch.extended-tseg-mbytes=48", "-device vmcoreinfo"],
     "lifecycle-pm": ["-no-reboot", "-global PIIX4_PM.disable_s3=1",
