@@ -78,6 +78,10 @@ int kvm_domain_check(const struct qv_domain *def)
 
     if (def->type == QV_VIRT_QEMU)
         return refuse(def, "<domain type='qemu'> (TCG)");
+    if (def->vcpu_cpuset)
+        return refuse(def, "<vcpu cpuset=...>");
+    if (g_strcmp0(def->vcpu_placement, "auto") == 0)
+        return refuse(def, "<vcpu placement='auto'>");
     if (def->type != QV_VIRT_KVM) {
         g_autofree char *what =
             g_strdup_printf("<domain type='%s'>", qv_conf_virt_types[def->type]);

@@ -36,6 +36,9 @@ static int check_domain(const struct qv_domain *def)
 {
     if (qv_domain_check_kept(def, "propolis", NULL) < 0)
         return qv_error_code();
+    if (def->vcpu_cpuset || g_strcmp0(def->vcpu_placement, "auto") == 0)
+        return refuse(def, "<vcpu cpuset=> or placement='auto': vCPU placement is the "
+                           "propolis-server's");
     if (def->type >= QV_VIRT_FOREIGN)
         return refuse(def, "<domain type='%s'>: a Propolis VM is bhyve through propolis-server",
                       qv_conf_virt_types[def->type]);

@@ -326,6 +326,13 @@ static int add_chardevs(struct qemu_argv *v)
 static int check_tuning(struct qemu_argv *v)
 {
     const struct qv_domain *def = v->def;
+    /* A default placement for every vCPU (cpuset=) and numad's automatic
+     * one are not applied by qv: refused rather than accepted and left
+     * undone. <vcpupin> per vCPU is. */
+    if (def->vcpu_cpuset)
+        return qemu_argv_unsupported(v, "<vcpu cpuset=...> (pin each vCPU with <vcpupin>)");
+    if (g_strcmp0(def->vcpu_placement, "auto") == 0)
+        return qemu_argv_unsupported(v, "<vcpu placement='auto'> (numad)");
     /* Pins are applied to QEMU's vCPU threads at start, weight and quota
      * through the VM's cgroup (qemu_cgroup.c): neither is argv. */
     for (guint i = 0; i < def->cputune.pins->len; i++) {

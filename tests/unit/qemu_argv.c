@@ -621,6 +621,12 @@ START_TEST(refused_elements)
     build_fails("<domain type='test'><name>g1</name>" MEM
                 "<os><type arch='x86_64'>hvm</type></os></domain>",
                 QV_ERR_UNSUPPORTED, "type 'test'");
+    build_fails(HEAD "<memory unit='MiB'>64</memory><vcpu cpuset='1'>1</vcpu>"
+                     "<os><type arch='x86_64'>hvm</type></os></domain>",
+                QV_ERR_UNSUPPORTED, "<vcpu cpuset=...>");
+    build_fails(HEAD "<memory unit='MiB'>64</memory><vcpu placement='auto'>1</vcpu>"
+                     "<os><type arch='x86_64'>hvm</type></os></domain>",
+                QV_ERR_UNSUPPORTED, "<vcpu placement='auto'>");
     build_fails("<domain type='lxc'><name>g1</name>" MEM
                 "<os><type arch='x86_64'>hvm</type></os></domain>",
                 QV_ERR_UNSUPPORTED, "domain type 'lxc' cannot run on QEMU");
