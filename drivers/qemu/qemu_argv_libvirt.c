@@ -110,10 +110,10 @@ static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
         return qemu_kept_refuse(v, k, "a child element the qemu driver does not pass on");
     if (strcmp(type, "pci") == 0) {
         bool root = model && strcmp(model, q35 ? "pcie-root" : "pci-root") == 0;
-        if (!index && !root)
+        if (!index && !root) {
             idx = next_pci_index(v);
-        if (!root || idx != 0)
-            bit_take(v->pci_index_used, idx);
+            bit_take(v->pci_index_used, idx); /* the document's own were taken first */
+        }
         if (idx == 0 && root)
             return 0; /* the machine's own root bus */
         if (is_rootport && q35) {
@@ -352,28 +352,44 @@ static void add_pm(struct qemu_argv *v)
     }
 }
 
+/* 0: a PCI controller (buses first), 2: a USB companion (after the EHCI
+ * it joins), 1: the rest. Read from the element, whatever order its
+ * attributes come in. */
 static int kept_pass(const struct qv_kept *k)
 {
-    if (g_str_has_prefix(k->xml, "<controller type=\"pci\""))
-        return 0;
-    if (g_str_has_prefix(k->xml, "<controller type=\"usb\"") && strstr(k->xml, "<master"))
-        return 2;
-    return 1;
-}
-
-static void mark_pci_index(struct qemu_argv *v, const struct qv_kept *k)
-{
-    if (strcmp(k->name, "controller") != 0 || kept_pass(k) != 0)
-        return;
+    if (strcmp(k->name, "controller") != 0)
+        return 1;
     xmlDoc *doc = qv_conf_xml_read(k->xml, "kept XML");
     if (!doc) {
         qv_reset_error(); /* kept_device() refuses it, naming its line */
-        return;
+        return 1;
+    }
+    const xmlNode *n = xmlDocGetRootElement(doc);
+    int pass = qemu_xml_prop_is(n, "type", "pci")                                   ? 0
+               : qemu_xml_prop_is(n, "type", "usb") && qemu_xml_child(n, "master") ? 2
+                                                                                  : 1;
+    xmlFreeDoc(doc);
+    return pass;
+}
+
+/* The indexes the document gives, before any is handed out; two PCI
+ * controllers with one index are refused (libvirt refuses them too). */
+static int mark_pci_index(struct qemu_argv *v, const struct qv_kept *k, int pass)
+{
+    if (pass != 0)
+        return 0;
+    xmlDoc *doc = qv_conf_xml_read(k->xml, "kept XML");
+    if (!doc) {
+        qv_reset_error(); /* kept_device() refuses it, naming its line */
+        return 0;
     }
     uint64_t idx = 0;
-    if (qemu_xml_hex(xmlDocGetRootElement(doc), "index", 255, &idx) && idx > 0)
-        bit_take(v->pci_index_used, idx);
+    int rc = 0;
+    if (qemu_xml_hex(xmlDocGetRootElement(doc), "index", 255, &idx) && idx > 0 &&
+        !bit_take(v->pci_index_used, idx))
+        rc = qemu_kept_refuse(v, k, "another PCI controller has the same index");
     xmlFreeDoc(doc);
+    return rc;
 }
 
 /* Kept elements outside <devices>, by the element that holds them. */
@@ -424,12 +440,16 @@ int qemu_argv_add_libvirt(struct qemu_argv *v)
     /* PCI buses first: devices placed on them come after; USB companion
      * controllers last, once the EHCI bus they join exists. Indexes the
      * document gives are taken before any is handed out. */
-    for (guint i = 0; i < def->kept->len; i++)
-        mark_pci_index(v, g_ptr_array_index(def->kept, i));
+    g_autofree int *passes = g_new0(int, def->kept->len + 1);
+    for (guint i = 0; i < def->kept->len; i++) {
+        passes[i] = kept_pass(g_ptr_array_index(def->kept, i));
+        if ((rc = mark_pci_index(v, g_ptr_array_index(def->kept, i), passes[i])) < 0)
+            return rc;
+    }
     for (int pass = 0; pass < 3; pass++)
         for (guint i = 0; i < def->kept->len; i++) {
             const struct qv_kept *k = g_ptr_array_index(def->kept, i);
-            if (kept_pass(k) != pass || strcmp(k->parent, "devices") != 0)
+            if (passes[i] != pass || strcmp(k->parent, "devices") != 0)
                 continue;
             if ((rc = kept_device(v, k)) < 0)
                 return rc;

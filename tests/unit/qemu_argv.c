@@ -627,6 +627,23 @@ START_TEST(refused_elements)
     build_fails(HEAD "<memory unit='MiB'>64</memory><vcpu placement='auto'>1</vcpu>"
                      "<os><type arch='x86_64'>hvm</type></os></domain>",
                 QV_ERR_UNSUPPORTED, "<vcpu placement='auto'>");
+    /* Two PCI controllers with one index; and index= written before type=
+     * is still taken before unnumbered controllers get theirs. */
+    build_fails(HEAD MEM "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>"
+                         "<controller type='pci' index='1' model='pcie-root-port'/>"
+                         "<controller type='pci' index='1' model='pcie-root-port'>"
+                         "<target chassis='2'/></controller></devices></domain>",
+                QV_ERR_UNSUPPORTED, "another PCI controller has the same index");
+    {
+        struct qemu_launch l2 = launch_for(tmp);
+        char **a2 = build(HEAD MEM "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>"
+                                   "<controller index='1' type='pci' model='pcie-root-port'/>"
+                                   "<controller type='pci' model='pcie-root-port'/></devices>"
+                                   "</domain>",
+                          &l2);
+        has(a2, "-device", "pcie-root-port,port=0x9,chassis=2,id=pci.2");
+        g_strfreev(a2);
+    }
     build_fails("<domain type='lxc'><name>g1</name>" MEM
                 "<os><type arch='x86_64'>hvm</type></os></domain>",
                 QV_ERR_UNSUPPORTED, "domain type 'lxc' cannot run on QEMU");
