@@ -100,6 +100,7 @@ int qemu_kept_audio(struct qemu_argv *v, const struct qv_kept *k, const xmlNode 
 int qemu_kept_bus_controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_kept_tpm(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_kept_filesystem(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+int qemu_kept_redirdev(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 /* q35's root ports (qemu_argv_pcie.c). device_bus gives a disk or NIC
  * ",bus=PORT" for a new root port of its own on q35, "" on pc; spare_ports
  * adds the QEMU_SPARE_ROOT_PORTS free ones; chassis_take records a kept

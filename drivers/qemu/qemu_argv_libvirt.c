@@ -297,6 +297,8 @@ static int kept_device(struct qemu_argv *v, const struct qv_kept *k)
         rc = qemu_kept_tpm(v, k, n);
     else if (strcmp(k->name, "filesystem") == 0)
         rc = qemu_kept_filesystem(v, k, n);
+    else if (strcmp(k->name, "redirdev") == 0)
+        rc = qemu_kept_redirdev(v, k, n);
     else
         rc = qemu_kept_refuse(v, k, "%s", k->reason);
     xmlFreeDoc(doc);

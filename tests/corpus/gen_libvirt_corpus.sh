@@ -316,6 +316,12 @@ $mem$os_pc
   <controller type='scsi' index='1' model='virtio-scsi'><driver queues='2'/></controller>
 </devices>
 X
+dom redirdev-tcp norun <<X
+$mem$os_q35
+<devices>
+  <redirdev bus='usb' type='tcp'><source mode='connect' host='127.0.0.1' service='4000'/></redirdev>
+</devices>
+X
 rm -f "$out"/*.xml
 # "@@@FILE@@@" starts a document, "@@@@@@" ends it; virsh's echo does not
 # always end its line, so a marker may share one with the document.

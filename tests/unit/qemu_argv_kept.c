@@ -2,10 +2,13 @@
  * beyond qv's own (serial port models, watchdogs, sound, TPMs, ...): golden
  * argv for each, real QEMU started with it, and what QEMU cannot be given
  * refused naming the element, its line and the attribute. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -484,6 +487,39 @@ START_TEST(nic_driver_queues)
 }
 END_TEST
 
+START_TEST(usb_redirection)
+{
+    struct qemu_launch l = launch_for(tmp);
+    /* A usbredir server for QEMU to connect to. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(fd, 1), 0);
+    socklen_t len = sizeof(sa);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    g_autofree char *xml = g_strdup_printf(
+        HEAD MEM OS_PC "<devices>" XHCI "<redirdev bus='usb' type='tcp'><source mode='connect' "
+                       "host='127.0.0.1' service='%u'/><protocol type='raw'/><boot order='3'/>"
+                       "<address type='usb' bus='0' port='2'/></redirdev></devices></domain>",
+        ntohs(sa.sin_port));
+    char **argv = build(xml, &l);
+    g_autofree char *chr = g_strdup_printf("socket,id=charredir1,host=127.0.0.1,port=%u,server=off",
+                                           ntohs(sa.sin_port));
+    has(argv, "-chardev", chr);
+    has(argv, "-device", "usb-redir,chardev=charredir1,id=redir1,bus=usb.0,port=2,bootindex=3");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+    close(fd);
+
+    build_fails(HEAD MEM OS_PC "<devices>" XHCI "<redirdev bus='usb' type='spicevmc'/>"
+                               "</devices></domain>",
+                QV_ERR_UNSUPPORTED, "cannot honour <redirdev> (line 1): type='spicevmc'");
+    build_fails(HEAD MEM OS_PC "<devices><redirdev bus='usb' type='tcp'><source mode='connect' "
+                               "host='127.0.0.1' service='4000'/></redirdev></devices></domain>",
+                QV_ERR_UNSUPPORTED, "it needs a <controller type='usb'>");
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("kept");
@@ -495,5 +531,6 @@ int main(void)
     tcase_add_test(tc, tpm_passthrough_external);
     tcase_add_test(tc, filesystems_9p);
     tcase_add_test(tc, nic_driver_queues);
+    tcase_add_test(tc, usb_redirection);
     return run(tc);
 }
