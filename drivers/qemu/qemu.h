@@ -43,6 +43,12 @@ struct qemu_launch {
  * QV_ERR_UNSUPPORTED / QV_ERR_INVALID_ARG naming the element QEMU cannot
  * be given. Never a shell string: each argument is one element. */
 char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l);
+/* libvirt's <qemu:commandline> (qemu_argv_custom.c): its arguments appended
+ * to args and its "NAME=value" settings to env (either may be NULL); any
+ * other element of libvirt's QEMU namespace is refused, naming it. A VM
+ * with one is "tainted: custom-argv", as libvirt says. */
+int qemu_custom_argv(const struct qv_domain *def, GPtrArray *args, GPtrArray *env);
+bool qemu_tainted_custom_argv(const struct qv_domain *def);
 
 /* The chardev of the first serial port: its <serial>, else a <console>
  * of target type serial, else NULL (a pty). Errors name what the qemu

@@ -416,6 +416,9 @@ char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
         rc = qemu_argv_add_spare_ports(&v);
     if (rc == 0)
         qemu_argv_pci_order(&v);
+    /* <qemu:commandline> comes last, as libvirt puts it. */
+    if (rc == 0)
+        rc = qemu_custom_argv(def, v.a, NULL);
     if (rc == 0 && l->paused)
         qemu_argv_add(&v, "-S");
     if (rc == 0 && l->daemonize) {

@@ -126,4 +126,7 @@ int qemu_argv_drive_at(struct qemu_argv *v, const struct qv_disk *d, int idx, ch
 void qemu_argv_pci_bus_add(struct qemu_argv *v, unsigned index, bool one_slot);
 void qemu_argv_pci_order(struct qemu_argv *v);
 
+/* libvirt's <qemu:commandline> element, kept as written (qemu_argv_custom.c). */
+bool qemu_kept_is_custom(const struct qv_kept *k);
+
 #endif

@@ -431,7 +431,7 @@ int qemu_argv_add_libvirt(struct qemu_argv *v)
     const struct qv_domain *def = v->def;
     for (guint i = 0; i < def->kept->len; i++) {
         const struct qv_kept *k = g_ptr_array_index(def->kept, i);
-        if (strcmp(k->parent, "devices") != 0 && kept_machine(v, k) < 0)
+        if (strcmp(k->parent, "devices") != 0 && !qemu_kept_is_custom(k) && kept_machine(v, k) < 0)
             return QV_ERR_UNSUPPORTED;
     }
     int rc = add_clock(v);

@@ -220,7 +220,14 @@ static int start_locked(struct qemu_vm *q)
     proc_log(q->dir, "starting QEMU");
     pid_t child;
     gint64 t0 = g_get_monotonic_time();
-    rc = proc_spawn(argv, log, &child);
+    /* <qemu:commandline>'s <qemu:env>s, as libvirt sets them. */
+    g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func(g_free);
+    rc = qemu_custom_argv(def, NULL, env);
+    if (rc == 0 && qemu_tainted_custom_argv(def))
+        proc_log(q->dir, "tainted: custom-argv (<qemu:commandline>)");
+    g_ptr_array_add(env, NULL);
+    if (rc == 0)
+        rc = proc_spawn_env(argv, (char *const *)env->pdata, log, &child);
     if (rc < 0) {
         qemu_prepared_clear(&p);
         return rc;

@@ -351,6 +351,23 @@ static void format_left_out(JsonBuilder *b, const struct qv_domain *d)
     json_builder_end_array(b);
 }
 
+/* libvirt's taint for a VM whose QEMU gets arguments of the user's own
+ * (<qemu:commandline>): said where the VM is shown, as libvirt logs it. */
+static void format_tainted(JsonBuilder *b, const struct qv_domain *d)
+{
+    for (guint i = 0; i < d->kept->len; i++) {
+        const struct qv_kept *k = g_ptr_array_index(d->kept, i);
+        if (!*k->parent && g_str_has_suffix(k->name, ":commandline") &&
+            strstr(k->xml, "http://libvirt.org/schemas/domain/qemu/1.0")) {
+            json_builder_set_member_name(b, "tainted");
+            json_builder_begin_array(b);
+            json_builder_add_string_value(b, "custom-argv");
+            json_builder_end_array(b);
+            return;
+        }
+    }
+}
+
 char *qv_domain_format_json(const struct qv_domain *d)
 {
     if (!d) {
@@ -404,6 +421,7 @@ char *qv_domain_format_json(const struct qv_domain *d)
     }
     str(b, "metadata", d->metadata);
     format_left_out(b, d);
+    format_tainted(b, d);
     json_builder_end_object(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
     g_autoptr(JsonGenerator) gen = json_generator_new();

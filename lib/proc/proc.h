@@ -66,6 +66,9 @@ int proc_pidfile_read(const char *path, pid_t *pid);
  * no shell: stdin from /dev/null, stdout and stderr appended to log_path,
  * in a new session so a terminal's signals do not reach it. */
 int proc_spawn(char *const argv[], const char *log_path, pid_t *pid);
+/* The same with "NAME=value" settings (NULL-terminated, or NULL) added to
+ * the child's environment, replacing the caller's of the same name. */
+int proc_spawn_env(char *const argv[], char *const extra_env[], const char *log_path, pid_t *pid);
 /* The environment every process libqv starts gets: the caller's, less the
  * loader's injection variables. A NULL-terminated copy (g_strfreev). */
 char **proc_child_environ(void);

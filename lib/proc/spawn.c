@@ -30,6 +30,32 @@ char **proc_child_environ(void)
 
 int proc_spawn(char *const argv[], const char *log_path, pid_t *pid)
 {
+    return proc_spawn_env(argv, NULL, log_path, pid);
+}
+
+/* environ less the loader's variables, with extra's replacing the same names. */
+static char **child_environ_with(char *const extra[])
+{
+    g_auto(GStrv) base = proc_child_environ();
+    GPtrArray *env = g_ptr_array_new();
+    for (char **e = base; *e; e++) {
+        bool replaced = false;
+        for (char *const *x = extra; x && *x && !replaced; x++) {
+            const char *eq = strchr(*x, '=');
+            size_t n = eq ? (size_t)(eq - *x) + 1 : strlen(*x);
+            replaced = strncmp(*e, *x, n) == 0;
+        }
+        if (!replaced)
+            g_ptr_array_add(env, g_strdup(*e));
+    }
+    for (char *const *x = extra; x && *x; x++)
+        g_ptr_array_add(env, g_strdup(*x));
+    g_ptr_array_add(env, NULL);
+    return (char **)g_ptr_array_free(env, FALSE);
+}
+
+int proc_spawn_env(char *const argv[], char *const extra_env[], const char *log_path, pid_t *pid)
+{
     if (!argv || !argv[0])
         return qv_error_set(QV_ERR_INVALID_ARG, "nothing to spawn: argv is empty");
     posix_spawn_file_actions_t fa;
@@ -54,7 +80,7 @@ int proc_spawn(char *const argv[], const char *log_path, pid_t *pid)
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setflags(&attr,
                              POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    g_auto(GStrv) envp = proc_child_environ();
+    g_auto(GStrv) envp = child_environ_with(extra_env);
     int err = strchr(argv[0], '/') ? posix_spawn(pid, argv[0], &fa, &attr, argv, envp)
                                    : posix_spawnp(pid, argv[0], &fa, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&fa);

@@ -869,6 +869,36 @@ START_TEST(addresses_placed)
 }
 END_TEST
 
+/* <qemu:commandline>: its arguments, one each and as written, after what
+ * qv builds (the environment is set at spawn, not on the command line). */
+START_TEST(qemu_commandline_appended)
+{
+    struct qemu_launch l = launch_for(tmp);
+#define QNS "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'"
+    char **argv = build("<domain type='qemu' " QNS "><name>g1</name><uuid>" UUID "</uuid>" MEM
+                        "<os><type arch='x86_64'>hvm</type></os><qemu:commandline>"
+                        "<qemu:arg value='-msg'/><qemu:arg value='timestamp=on'/>"
+                        "<qemu:env name='A_B' value='x'/></qemu:commandline></domain>",
+                        &l);
+    guint n = g_strv_length(argv);
+    ck_assert_str_eq(argv[n - 3], "-msg");
+    ck_assert_str_eq(argv[n - 2], "timestamp=on");
+    ck_assert_str_eq(argv[n - 1], "-S");
+    for (char **a = argv; *a; a++)
+        ck_assert_msg(!strstr(*a, "A_B"), "%s", *a);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+    build_fails("<domain type='qemu' " QNS "><name>g1</name>" MEM
+                "<os><type arch='x86_64'>hvm</type></os><qemu:commandline>"
+                "<qemu:env name='1X' value='x'/></qemu:commandline></domain>",
+                QV_ERR_UNSUPPORTED, "<qemu:arg value=...> and <qemu:env name=...>");
+    build_fails("<domain type='qemu' " QNS "><name>g1</name>" MEM
+                "<os><type arch='x86_64'>hvm</type></os><qemu:override/></domain>",
+                QV_ERR_UNSUPPORTED, "cannot honour <qemu:override>");
+#undef QNS
+}
+END_TEST
+
 START_TEST(helpers)
 {
     ck_assert_int_eq(qemu_disk_index("vda"), 0);
@@ -928,5 +958,6 @@ int main(int argc, char **argv)
     tcase_add_test(tc, memballoon_default_written_none);
     tcase_add_test(tc, q35_root_ports);
     tcase_add_test(tc, addresses_placed);
+    tcase_add_test(tc, qemu_commandline_appended);
     return run(tc);
 }

@@ -1185,6 +1185,68 @@ START_TEST(partition_holds_the_vm_cgroup)
 }
 END_TEST
 
+/* <qemu:commandline> as libvirt honours it: the arguments end QEMU's
+ * command line one by one and the variables are in QEMU's environment,
+ * with no shell reading either; the VM says it is tainted. */
+START_TEST(qemu_commandline_args_and_env)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm =
+        define(c, "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+                  "<name>cust</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+                  "<os><type arch='x86_64' machine='pc'>hvm</type></os>"
+                  "<qemu:commandline><qemu:arg value='-msg'/><qemu:arg value='timestamp=on'/>"
+                  "<qemu:env name='QV_TEST_ENV' value='a b; $(touch /nonexistent/x) `id`'/>"
+                  "<qemu:env name='QV_EMPTY'/></qemu:commandline></domain>");
+    char *json = vm_get_json(vm);
+    ck_assert_msg(strstr(json, "\"tainted\" : [\n    \"custom-argv\"\n  ]"), "%s", json);
+    qv_free(json);
+    OK(vm_start(vm));
+    pid_t pid = qemu_pid("cust");
+    g_autofree char *envf = g_strdup_printf("/proc/%d/environ", (int)pid);
+    g_autofree char *cmdf = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+    g_autofree char *env = NULL, *cmd = NULL;
+    gsize envn = 0, cmdn = 0;
+    ck_assert(g_file_get_contents(envf, &env, &envn, NULL));
+    ck_assert(g_file_get_contents(cmdf, &cmd, &cmdn, NULL));
+    bool found = false, empty = false;
+    for (gsize i = 0; i < envn; i += strlen(env + i) + 1) {
+        found = found || strcmp(env + i, "QV_TEST_ENV=a b; $(touch /nonexistent/x) `id`") == 0;
+        empty = empty || strcmp(env + i, "QV_EMPTY=") == 0;
+    }
+    ck_assert(found && empty);
+    /* The two arguments, together, after everything qv gives QEMU but the
+     * start-up switches. */
+    g_autoptr(GPtrArray) args = g_ptr_array_new();
+    for (gsize i = 0; i < cmdn; i += strlen(cmd + i) + 1)
+        g_ptr_array_add(args, cmd + i);
+    guint at = 0;
+    for (guint i = 0; i + 1 < args->len; i++)
+        if (strcmp(g_ptr_array_index(args, i), "-msg") == 0)
+            at = i;
+    ck_assert_uint_gt(at, 0);
+    ck_assert_str_eq(g_ptr_array_index(args, at + 1), "timestamp=on");
+    ck_assert_str_eq(g_ptr_array_index(args, at + 2), "-S");
+    g_autofree char *log = g_build_filename(root, "qemu", "cust", "qv.log", NULL);
+    g_autofree char *text = NULL;
+    if (g_file_get_contents(log, &text, NULL, NULL))
+        ck_assert_msg(strstr(text, "tainted: custom-argv"), "%s", text);
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    vm_destroy(vm);
+
+    /* The rest of libvirt's QEMU namespace is refused, naming it. */
+    ck_assert_ptr_null(vm_define_xml(
+        c, "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+           "<name>cust2</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+           "<os><type arch='x86_64'>hvm</type></os>\n"
+           "<qemu:capabilities><qemu:add capability='blockdev'/></qemu:capabilities></domain>"));
+    ck_assert_msg(strstr(qv_last_error()->message,
+                         "the qemu driver cannot honour <qemu:capabilities> (line 2)"),
+                  "%s", qv_last_error()->message);
+    qv_close(c);
+}
+END_TEST
+
 START_TEST(clone_has_its_own_disks)
 {
     g_autofree char *disk = g_build_filename(root, "src.qcow2", NULL);
@@ -1625,6 +1687,7 @@ int main(void)
     tcase_add_test(tc, cpu_pinning_and_settings);
     tcase_add_test(tc, cpu_weight_and_cap_through_cgroup);
     tcase_add_test(tc, partition_holds_the_vm_cgroup);
+    tcase_add_test(tc, qemu_commandline_args_and_env);
     tcase_add_test(tc, clone_has_its_own_disks);
     tcase_add_test(tc, interrupted_start_orphan_is_reaped);
     tcase_add_test(tc, damaged_runtime_record_is_destroyable);

@@ -165,7 +165,7 @@ static int show_cpu_pin(struct vm *vm)
 /* Settings the summary shows that vm_get_info() does not carry, read from
  * the definition's libvirt XML (the public format). */
 struct facts {
-    double shares, period, quota, disks, nics;
+    double shares, period, quota, disks, nics, custom_argv;
 };
 
 static double xpath_number(xmlXPathContextPtr ctx, const char *expr)
@@ -191,6 +191,9 @@ static bool read_facts(struct vm *vm, struct facts *f)
     f->quota = xpath_number(ctx, "number(/domain/cputune/quota)");
     f->disks = xpath_number(ctx, "count(/domain/devices/disk)");
     f->nics = xpath_number(ctx, "count(/domain/devices/interface)");
+    f->custom_argv = xpath_number(ctx, "count(/domain/*[local-name()='commandline' and "
+                                       "namespace-uri()='http://libvirt.org/schemas/domain/qemu/"
+                                       "1.0'])");
     xmlXPathFreeContext(ctx);
     xmlFreeDoc(doc);
     return true;
@@ -212,6 +215,9 @@ static void show_facts(struct vm *vm)
         printf("CPU cap:      none\n");
     printf("Disks:        %.0f\n", f.disks);
     printf("NICs:         %.0f\n", f.nics);
+    /* libvirt's word for a VM whose QEMU runs arguments of the user's own. */
+    if (f.custom_argv > 0)
+        printf("Tainted:      custom-argv (<qemu:commandline>)\n");
 }
 
 static int show_summary(struct vm *vm)
