@@ -228,3 +228,20 @@ def test_clone_onto_its_own_name_is_refused_at_once(cli):
     create(cli, "self1")
     r = cli.fails(1, "vm", "clone", "self1", "--name", "self1")
     assert r.err == "qv: error: cannot clone VM 'self1' onto its own name\n", r
+
+
+def test_show_says_custom_argv_taints(cli, tmp_path):
+    """A definition with libvirt's <qemu:commandline> is tainted, as libvirt
+    says: vm show has the line, vm show --json the key."""
+    xml = tmp_path / "t.xml"
+    xml.write_text(
+        "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+        "<name>taint1</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64'>hvm</type></os><qemu:commandline>"
+        "<qemu:arg value='-msg'/><qemu:arg value='timestamp=on'/></qemu:commandline></domain>")
+    cli.ok("vm", "create", "--xml", str(xml))
+    assert "Tainted:      custom-argv (<qemu:commandline>)\n" in cli.ok("vm", "show", "taint1").out
+    assert json.loads(cli.ok("vm", "show", "taint1", "--json").out)["tainted"] == ["custom-argv"]
+    create(cli, "plain1")
+    assert "Tainted" not in cli.ok("vm", "show", "plain1").out
+    assert "tainted" not in json.loads(cli.ok("vm", "show", "plain1", "--json").out)
