@@ -9,11 +9,19 @@
 int qemu_argv_seclabel(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
 {
     g_autofree char *type = qv_conf_xml_attr(n, "type");
+    g_autofree char *model = qv_conf_xml_attr(n, "model");
     if (type && strcmp(type, "none") == 0)
         return 0;
+    /* What libvirt writes on every running domain: a DAC label its driver
+     * picks. qv's QEMU runs as the user who starts it, which is the label
+     * qv picks; it opens only what that user may, so nothing needs
+     * relabelling. A <label> naming another user is refused. */
+    if (type && strcmp(type, "dynamic") == 0 && model && strcmp(model, "dac") == 0 &&
+        !qemu_xml_child(n, "label"))
+        return 0;
     return qemu_machine_refuse(v, k, n,
-                               "qv applies no SELinux, AppArmor or DAC labels to QEMU; only "
-                               "type='none' is honoured");
+                               "qv applies no SELinux, AppArmor or static DAC labels to QEMU; "
+                               "type='none' and a dynamic DAC label are honoured");
 }
 
 int qemu_argv_unhonoured(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)

@@ -259,9 +259,15 @@ START_TEST(iothreads_seclabel)
     qemu_accepts(argv);
     g_strfreev(argv);
 
+    /* libvirt's DAC label of a running domain: QEMU runs as the caller. */
+    argv = build(HEAD M0 OS_PC "<seclabel type='dynamic' model='dac' relabel='yes'/></domain>", &l);
+    g_strfreev(argv);
+    build_fails(HEAD M0 OS_PC "<seclabel type='static' model='dac' relabel='no'>"
+                              "<label>+107:+107</label></seclabel></domain>",
+                QV_ERR_UNSUPPORTED, "static DAC labels");
     build_fails(HEAD M0 OS_PC "<seclabel type='dynamic' model='selinux'/></domain>",
                 QV_ERR_UNSUPPORTED,
-                "<seclabel> (line 1): qv applies no SELinux, AppArmor or DAC labels");
+                "<seclabel> (line 1): qv applies no SELinux, AppArmor or static DAC");
     build_fails(HEAD M0 OS_PC "\n<memtune><hard_limit>1048576</hard_limit></memtune></domain>",
                 QV_ERR_UNSUPPORTED, "<memtune> (line 2): memory limits through the VM's cgroup");
     build_fails(HEAD M0 OS_PC "<launchSecurity type='sev'><policy>0x0003</policy>"
