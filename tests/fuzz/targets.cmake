@@ -6,8 +6,8 @@ set(_util ${QV_TOP}/lib/util)
 qv_fuzz_target(fuzz_domain
   SOURCES ${_conf}/domain.c ${_conf}/ids.c ${_conf}/validate.c ${_conf}/conf_check.c
           ${_conf}/xml_util.c ${_conf}/xml_limits.c ${_conf}/xml_parse.c ${_conf}/xml_devices.c
-          ${_conf}/xml_schema.c ${_conf}/xml_live.c
-          ${_conf}/xml_format.c ${_conf}/xml_metadata.c ${_conf}/cloud_init.c
+          ${_conf}/xml_schema.c ${_conf}/xml_live.c ${_conf}/xml_address.c ${_conf}/address.c
+          ${_conf}/xml_resource.c ${_conf}/xml_format.c ${_conf}/xml_metadata.c ${_conf}/cloud_init.c
           ${_conf}/json_parse.c ${_conf}/json_format.c ${_util}/error.c ${_util}/names.c
           ${_util}/json_bounded.c ${_util}/textfile.c
   LIBS PkgConfig::LIBXML)
