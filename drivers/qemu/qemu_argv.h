@@ -72,10 +72,6 @@ bool qemu_has_usb_bus(const struct qv_domain *def);
  * N): <why>". */
 int qemu_kept_refuse(const struct qemu_argv *v, const struct qv_kept *k, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
-/* ",bus=pci.N,addr=0xS[.F][,multifunction=on]" for the device's <address
- * type='pci'>, "" when it has none (QEMU picks a slot); NULL when it is not
- * one qv can give QEMU. */
-char *qemu_kept_placement(const struct qemu_argv *v, const xmlNode *dev);
 /* "-device DEVICE<placement>", or the refusal of an address it cannot use. */
 int qemu_kept_add_placed(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
                          const char *device);

@@ -67,29 +67,6 @@ bool qemu_xml_hex(const xmlNode *a, const char *name, uint64_t max, uint64_t *ou
     return true;
 }
 
-char *qemu_kept_placement(const struct qemu_argv *v, const xmlNode *dev)
-{
-    const xmlNode *a = qemu_xml_child(dev, "address");
-    if (!a)
-        return g_strdup("");
-    uint64_t dom = 0, bus = 0, slot = 0, fn = 0;
-    if (!qemu_xml_prop_is(a, "type", "pci") || !qemu_xml_hex(a, "domain", 0, &dom) ||
-        !qemu_xml_hex(a, "bus", 0xff, &bus) || !qemu_xml_hex(a, "slot", 0x1f, &slot) ||
-        !qemu_xml_hex(a, "function", 7, &fn))
-        return NULL;
-    GString *s = g_string_new(NULL);
-    if (bus == 0)
-        g_string_append(s, qemu_is_q35(v->def) ? ",bus=pcie.0" : ",bus=pci.0");
-    else
-        g_string_append_printf(s, ",bus=pci.%" G_GUINT64_FORMAT, bus);
-    g_string_append_printf(s, ",addr=0x%" G_GINT64_MODIFIER "x", slot);
-    if (fn)
-        g_string_append_printf(s, ".0x%" G_GINT64_MODIFIER "x", fn);
-    if (qemu_xml_prop_is(a, "multifunction", "on"))
-        g_string_append(s, ",multifunction=on");
-    return g_string_free(s, FALSE);
-}
-
 /* At its <address> through qemu_argv_pci_at(), which records the slot so
  * no other device takes it, and refuses naming the device and line. */
 int qemu_kept_add_placed(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
