@@ -252,7 +252,15 @@ static int video(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
     const xmlNode *m = qemu_xml_child(n, "model");
     if (qemu_xml_other_child(n, known) || !m || qemu_xml_child(m, "acceleration") || qemu_xml_child(m, "resolution"))
         return qemu_kept_refuse(v, k, "a child element the qemu driver does not pass on");
+    /* vgamem=, ram=, vram64= and blob= have no QEMU side qv sets: refused
+     * rather than dropped. vram= sizes the VGA's memory only. */
+    for (const xmlAttr *a = m->properties; a; a = a->next)
+        if (a->ns || !qv_conf_word_listed((const char *)a->name, "type vram heads primary"))
+            return qemu_kept_refuse(v, k, "<model %s=> is not passed on to QEMU", a->name);
     g_autofree char *type = qemu_xml_prop(m, "type");
+    if (qemu_xml_has_prop(m, "vram") && !qemu_xml_prop_is(m, "type", "vga") &&
+        !qemu_xml_prop_is(m, "vram", "16384"))
+        return qemu_kept_refuse(v, k, "vram= other than 16384 is supported on model 'vga' only");
     uint64_t heads = 1, vram = 16384;
     if ((qemu_xml_has_prop(m, "heads") && !qemu_xml_hex(m, "heads", 16, &heads)) || heads != 1)
         return qemu_kept_refuse(v, k, "only heads='1' is supported");

@@ -644,6 +644,13 @@ START_TEST(refused_elements)
         has(a2, "-device", "pcie-root-port,port=0x9,chassis=2,id=pci.2");
         g_strfreev(a2);
     }
+    /* Video <model> attributes QEMU is not given are refused, not dropped. */
+    build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices><video>"
+                         "<model type='vga' vgamem='16384'/></video></devices></domain>",
+                QV_ERR_UNSUPPORTED, "<model vgamem=> is not passed on to QEMU");
+    build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices><video>"
+                         "<model type='cirrus' vram='8192'/></video></devices></domain>",
+                QV_ERR_UNSUPPORTED, "vram= other than 16384 is supported on model 'vga' only");
     build_fails("<domain type='lxc'><name>g1</name>" MEM
                 "<os><type arch='x86_64'>hvm</type></os></domain>",
                 QV_ERR_UNSUPPORTED, "domain type 'lxc' cannot run on QEMU");
