@@ -8,6 +8,7 @@
 #include "../../lib/conf/conf_check.h"
 #include "../../lib/util/error.h"
 #include "qemu_argv.h"
+#include "qemu_argv_machine.h"
 
 void qemu_argv_add(struct qemu_argv *v, const char *s)
 {
@@ -400,6 +401,8 @@ char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
         rc = add_firmware(&v);
     if (rc == 0)
         rc = qemu_argv_add_libvirt(&v);
+    if (rc == 0)
+        rc = qemu_argv_add_numa(&v);
     for (guint i = 0; rc == 0 && i < def->disks->len; i++)
         rc = qemu_argv_add_disk(&v, i);
     for (guint i = 0; rc == 0 && i < def->nets->len; i++)

@@ -21,6 +21,7 @@ struct qemu_argv {
     const char *watchdog_action; /* -action watchdog= once one is given */
     bool silent_audio;           /* -audiodev none,id=audio0 is given */
     bool tpm;                    /* the one <tpm> is given */
+    const struct qv_kept *numa;  /* <cpu><numa>, for qemu_argv_add_numa() */
 };
 
 void qemu_argv_add(struct qemu_argv *v, const char *s);

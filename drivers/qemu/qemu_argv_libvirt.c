@@ -417,6 +417,7 @@ static int kept_machine(struct qemu_argv *v, const struct qv_kept *k)
         {"", "iothreadids", qemu_argv_iothreadids},
         {"", "defaultiothread", qemu_argv_default_iothread},
         {"", "seclabel", qemu_argv_seclabel},
+        {"cpu", "numa", qemu_argv_numa},
         /* Last: the reasons for the rest of <domain>'s children. */
         {"", NULL, qemu_argv_unhonoured},
     };

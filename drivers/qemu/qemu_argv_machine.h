@@ -56,6 +56,11 @@ bool qemu_memory_hugepages(const struct qv_domain *def, uint64_t *page_kib);
 int qemu_argv_iothreads(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_argv_iothreadids(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_argv_default_iothread(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+/* <cpu><numa> (qemu_argv_numa.c): the handler notes it; the nodes are
+ * added once every other element outside <devices> has set up guest RAM,
+ * whose backend each cell's takes after. */
+int qemu_argv_numa(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+int qemu_argv_add_numa(struct qemu_argv *v);
 /* <seclabel type='none'>, and the reasons for what is not carried out
  * (qemu_argv_unhonoured.c). */
 int qemu_argv_seclabel(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);

@@ -147,7 +147,7 @@ static void format_cpu(W *w, const struct qv_domain *def)
 {
     bool topo = def->cpu.sockets || def->cpu.cores || def->cpu.threads;
     if (def->cpu.mode == QV_CPU_MODE_NONE && !topo && !def->cpu.match && !def->cpu.check &&
-        !def->cpu.migratable && !def->cpu.features)
+        !def->cpu.migratable && !def->cpu.features && !has_kept(def, "cpu"))
         return;
     start(w, "cpu");
     if (def->cpu.mode != QV_CPU_MODE_NONE)
@@ -178,6 +178,7 @@ static void format_cpu(W *w, const struct qv_domain *def)
         attr(w, "name", colon + 1);
         end(w);
     }
+    format_kept(w, def, "cpu", false);
     end(w);
 }
 

@@ -99,11 +99,13 @@ static int parse_cpu(const xmlNode *n, struct qv_domain *def)
     TRY(cpu_attr(n, "match", qv_conf_cpu_matches, &def->cpu.match));
     TRY(cpu_attr(n, "check", qv_conf_cpu_checks, &def->cpu.check));
     TRY(cpu_attr(n, "migratable", qv_conf_onoff, &def->cpu.migratable));
-    const xmlNode *model = NULL, *topo = NULL;
+    const xmlNode *model = NULL, *topo = NULL, *numa = NULL;
     g_autoptr(GPtrArray) features = g_ptr_array_new_with_free_func(g_free);
     FOR_EACH_ELEMENT(n, c)
     {
-        if (qv_conf_xml_is(c, "model")) {
+        if (qv_conf_xml_is(c, "numa")) {
+            TRY(qv_conf_xml_once(c, &numa));
+        } else if (qv_conf_xml_is(c, "model")) {
             TRY(qv_conf_xml_once(c, &model));
             TRY(qv_conf_xml_check(c, QV_XML_TEXT, "fallback"));
             TRY(qv_conf_xml_text_str(c, qv_conf_check_token, &def->cpu.model));
@@ -139,6 +141,15 @@ static int parse_cpu(const xmlNode *n, struct qv_domain *def)
     if (features->len) {
         g_ptr_array_add(features, NULL);
         def->cpu.features = (char **)g_ptr_array_free(g_steal_pointer(&features), FALSE);
+    }
+    /* Guest NUMA cells: kept as written inside a <cpu> qv models, for the
+     * drivers to honour or refuse; kept only once the rest of <cpu> is
+     * read, so a <cpu> kept whole does not hold it twice. */
+    if (numa) {
+        qv_conf_xml_unmodelled(numa, "guest NUMA cells are not modelled");
+        keep(def, numa, "cpu");
+        qv_reset_error();
+        qv_conf_xml_unmodelled_reset();
     }
     return 0;
 }

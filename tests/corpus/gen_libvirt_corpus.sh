@@ -322,6 +322,17 @@ $mem$os_q35
   <redirdev bus='usb' type='tcp'><source mode='connect' host='127.0.0.1' service='4000'/></redirdev>
 </devices>
 X
+dom numa-cells run <<X
+<memory unit='MiB'>256</memory><vcpu>4</vcpu>$os_q35
+<cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model>
+  <topology sockets='2' cores='2' threads='1'/>
+  <numa>
+    <cell id='0' cpus='0-1' memory='128' unit='MiB'>
+      <distances><sibling id='0' value='10'/><sibling id='1' value='21'/></distances></cell>
+    <cell id='1' cpus='2-3' memory='128' unit='MiB' memAccess='shared'>
+      <distances><sibling id='0' value='21'/><sibling id='1' value='10'/></distances></cell>
+  </numa></cpu>
+X
 rm -f "$out"/*.xml
 # "@@@FILE@@@" starts a document, "@@@@@@" ends it; virsh's echo does not
 # always end its line, so a marker may share one with the document.

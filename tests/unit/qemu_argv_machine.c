@@ -276,6 +276,97 @@ START_TEST(iothreads_seclabel)
 }
 END_TEST
 
+/* <cpu><numa>: a memory backend and a -numa node per cell, the backend of
+ * the kind guest RAM has (<memoryBacking>), distances for every pair. */
+START_TEST(numa_cells)
+{
+    struct qemu_launch l = launch_for(tmp);
+    char **argv = build(
+        HEAD "<memory unit='MiB'>128</memory><vcpu>4</vcpu>" OS_PC "<features><acpi/></features>"
+             "<cpu mode='custom'><model>qemu64</model><topology sockets='2' cores='2' threads='1'/>"
+             "<numa><cell id='0' cpus='0-1' memory='64' unit='MiB'>"
+             "<distances><sibling id='0' value='10'/><sibling id='1' value='21'/></distances>"
+             "</cell><cell id='1' cpus='2,3' memory='65536' unit='KiB' memAccess='shared'/>"
+             "</numa></cpu></domain>",
+        &l);
+    has(argv, "-object", "memory-backend-ram,id=ram-node0,size=65536K");
+    has(argv, "-object", "memory-backend-ram,id=ram-node1,size=65536K,share=on");
+    has(argv, "-numa", "node,nodeid=0,cpus=0-1,memdev=ram-node0");
+    has(argv, "-numa", "node,nodeid=1,cpus=2-3,memdev=ram-node1");
+    has(argv, "-numa", "dist,src=0,dst=1,val=21");
+    has(argv, "-numa", "dist,src=1,dst=0,val=21"); /* the reverse direction's */
+    has(argv, "-numa", "dist,src=1,dst=1,val=10");
+    has(argv, "-cpu", "qemu64");
+    has(argv, "-machine", "pc");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    /* On the <memoryBacking> object: memfd, shared, preallocated; a cell
+     * of only memory (no cpus=). */
+    argv = build(HEAD "<memory unit='MiB'>96</memory><vcpu>2</vcpu>" OS_Q35
+                      "<features><acpi/></features><memoryBacking><source type='memfd'/>"
+                      "<access mode='shared'/><allocation mode='immediate'/></memoryBacking>"
+                      "<cpu><numa><cell cpus='0-1' memory='64' unit='MiB' memAccess='private'/>"
+                      "<cell memory='32' unit='MiB'/></numa></cpu></domain>",
+                 &l);
+    has(argv, "-object", "memory-backend-memfd,id=ram-node0,size=65536K,prealloc=on,share=off");
+    has(argv, "-object", "memory-backend-memfd,id=ram-node1,size=32768K,share=on,prealloc=on");
+    has(argv, "-numa", "node,nodeid=1,memdev=ram-node1");
+    has(argv, "-machine", "q35");
+    ck_assert_int_eq(count_value(argv, "memory-backend-memfd,id=ram0"), 0);
+    ck_assert_int_eq(count_value(argv, "dist,"), 0);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    /* A file backend may discard a cell's memory; <numatune> binds each. */
+    argv = build(HEAD "<memory unit='MiB'>64</memory><vcpu>1</vcpu>" OS_PC
+                      "<features><acpi/></features><memoryBacking><source type='file'/>"
+                      "</memoryBacking><numatune><memory mode='strict' nodeset='0'/></numatune>"
+                      "<cpu><numa><cell id='0' cpus='0' memory='64' unit='MiB' discard='yes'/>"
+                      "</numa></cpu></domain>",
+                 &l);
+    g_autofree char *obj = g_strdup_printf("memory-backend-file,id=ram-node0,size=65536K,"
+                                           "mem-path=%s,share=off,prealloc=off,host-nodes=0,"
+                                           "policy=bind,discard-data=on",
+                                           tmp);
+    has(argv, "-object", obj);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+}
+END_TEST
+
+START_TEST(numa_refused)
+{
+#define NUMA(cells)                                                                                \
+    HEAD "<memory unit='MiB'>128</memory><vcpu>2</vcpu>" OS_PC "<cpu>\n<numa>" cells               \
+         "</numa></cpu></domain>"
+    build_fails(NUMA("<cell id='0' cpus='0' memory='64' unit='MiB'/>"
+                     "<cell id='1' cpus='0' memory='64' unit='MiB'/>"),
+                QV_ERR_UNSUPPORTED, "<cpu><numa><cell> (line 2): vCPU 0 is in another cell too");
+    build_fails(NUMA("<cell id='0' cpus='0' memory='128' unit='MiB'/>"), QV_ERR_UNSUPPORTED,
+                "<cpu><numa> (line 2): the cells' cpus= hold 1 of the VM's 2 vCPUs");
+    build_fails(NUMA("<cell id='0' cpus='0-2' memory='128' unit='MiB'/>"), QV_ERR_UNSUPPORTED,
+                "vCPU 2 is not one of the VM's 2");
+    build_fails(NUMA("<cell id='0' cpus='0-1' memory='64' unit='MiB'/>"), QV_ERR_UNSUPPORTED,
+                "the cells' memory adds up to 65536 KiB, <memory> is 131072 KiB");
+    build_fails(NUMA("<cell id='1' cpus='0-1' memory='128' unit='MiB'/>"), QV_ERR_UNSUPPORTED,
+                "cells are numbered from 0 in order");
+    build_fails(NUMA("<cell id='0' cpus='0-1' memory='128' unit='MiB' discard='yes'/>"),
+                QV_ERR_UNSUPPORTED, "QEMU discards only file-backed memory");
+    build_fails(NUMA("<cell id='0' cpus='0-1' memory='128' unit='MiB'><distances>"
+                     "<sibling id='0' value='20'/></distances></cell>"),
+                QV_ERR_UNSUPPORTED, "<cpu><numa><cell><distances><sibling> (line 2): a cell's");
+    build_fails(NUMA("<cell id='0' cpus='0-1' memory='128' unit='MiB'><distances>"
+                     "<sibling id='3' value='20'/></distances></cell>"),
+                QV_ERR_UNSUPPORTED, "a <sibling id='3'> names no cell");
+    build_fails(NUMA("<interconnects><latency initiator='0' target='0' type='access' "
+                     "value='5'/></interconnects><cell id='0' cpus='0-1' memory='128' "
+                     "unit='MiB'/>"),
+                QV_ERR_UNSUPPORTED, "<cpu><numa><interconnects> (line 2): this element");
+#undef NUMA
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("machine");
@@ -287,5 +378,7 @@ int main(void)
     tcase_add_test(tc, memory_backing);
     tcase_add_test(tc, memory_backing_refused);
     tcase_add_test(tc, iothreads_seclabel);
+    tcase_add_test(tc, numa_cells);
+    tcase_add_test(tc, numa_refused);
     return run(tc);
 }

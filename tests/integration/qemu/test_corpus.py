@@ -37,6 +37,12 @@ CASES = {
     "memory-backing": ["memory-backend=ram0,mem-merge=off",
                        "-object memory-backend-memfd,id=ram0,size=131072K,share=on,prealloc=on,"
                        "prealloc-threads=2"],
+    # Two guest NUMA nodes with their distances.
+    "numa-cells": ["-object memory-backend-ram,id=ram-node0,size=131072K ",
+                   "-numa node,nodeid=0,cpus=0-1,memdev=ram-node0",
+                   "-object memory-backend-ram,id=ram-node1,size=131072K,share=on",
+                   "-numa node,nodeid=1,cpus=2-3,memdev=ram-node1",
+                   "-numa dist,src=0,dst=1,val=21"],
     "iothreads": ["-object iothread,id=iothread1 ",
                   "-object iothread,id=iothread2,thread-pool-min=1,thread-pool-max=4"],
     "features-machine": ["-machine pc-q35-7.2,vmport=off,smm=on ", "-cpu qemu64,kvm=off,pmu=off",
