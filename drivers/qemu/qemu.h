@@ -94,6 +94,11 @@ int qemu_free_port(uint16_t *port);
 #define QEMU_SSH_PORT_LAST 10122
 int qemu_ssh_port(const char *vm_name, guint nic, const uint16_t *taken, guint ntaken,
                   uint16_t *port);
+/* Whether QEMU's output (log) says it could not bind the SSH forward of a
+ * NIC whose port qv picked (ports[i], the NIC asking for none itself):
+ * another process took it between qv's check and QEMU's bind, and a new
+ * start picks another. A port the definition names is the user's. */
+bool qemu_hostfwd_lost(const char *log, const struct qv_domain *def, const uint16_t *ports);
 /* The IPv4 address of mac from the ARP table, then dnsmasq's leases. */
 int qemu_ip_for_mac(const char *mac, char **ip);
 

@@ -16,6 +16,7 @@
 #include "qemu_vm.h"
 
 #define QEMU_START_TIMEOUT_MS 60000
+#define QEMU_START_PORT_ATTEMPTS 5
 
 static char *log_tail(const char *path, goffset from)
 {
@@ -148,7 +149,7 @@ static int explain_failed_start(const struct qv_domain *def)
     return qv_error_set_origin(code, origin, "%s", msg);
 }
 
-static int start_locked(struct qemu_vm *q)
+static int start_locked(struct qemu_vm *q, bool *port_lost)
 {
     g_autoptr(qv_domain) def = qemu_vm_load_def(q);
     if (!def)
@@ -238,6 +239,7 @@ static int start_locked(struct qemu_vm *q)
     rc = proc_child_wait(child, QEMU_START_TIMEOUT_MS, &status);
     if (rc < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         g_autofree char *why = log_tail(log, log_start);
+        *port_lost = qemu_hostfwd_lost(why, def, p.ssh_ports);
         kill_and_clean(q, rc < 0 ? child : 0, pidfile);
         qemu_prepared_clear(&p);
         proc_log(q->dir, "QEMU failed to start: %s", why);
@@ -328,7 +330,19 @@ int qemu_vm_start(struct vm *vm)
         return qv_error_set(QV_ERR_INVALID_STATE, "cannot start VM '%s': it is already running",
                             q->name);
     }
-    rc = start_locked(q);
+    /* Two VMs of one name under two state roots start from the same SSH
+     * port, and any process may bind a port between qv's check and QEMU's
+     * bind: QEMU then fails on it, and a new attempt picks another. */
+    for (int attempt = 1;; attempt++) {
+        bool port_lost = false;
+        rc = start_locked(q, &port_lost);
+        if (rc == 0 || !port_lost || attempt == QEMU_START_PORT_ATTEMPTS)
+            break;
+        proc_log(q->dir, "a port qv picked for an SSH forward was taken before QEMU bound it; "
+                         "starting again with another");
+        qemu_vfio_release(q);
+        qv_reset_error();
+    }
     if (rc < 0) {
         /* The failure is what the caller hears about; the give-back logs. */
         int code = qv_error_code();

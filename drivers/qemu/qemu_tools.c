@@ -172,6 +172,20 @@ int qemu_ssh_port(const char *vm_name, guint nic, const uint16_t *taken, guint n
     return qv_error_set(QV_ERR_SYSTEM, "cannot find a free TCP port for VM '%s'", vm_name);
 }
 
+bool qemu_hostfwd_lost(const char *log, const struct qv_domain *def, const uint16_t *ports)
+{
+    for (guint i = 0; log && ports && i < def->nets->len; i++) {
+        const struct qv_net *n = g_ptr_array_index(def->nets, i);
+        if (n->type != QV_NET_USER || n->host_port || !ports[i])
+            continue;
+        g_autofree char *rule = g_strdup_printf(
+            "Could not set up host forwarding rule 'tcp:127.0.0.1:%u-:22'", ports[i]);
+        if (strstr(log, rule))
+            return true;
+    }
+    return false;
+}
+
 int qemu_free_port(uint16_t *port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

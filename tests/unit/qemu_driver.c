@@ -1592,6 +1592,68 @@ START_TEST(ssh_port_from_the_name)
 }
 END_TEST
 
+/* A process binds the VM's SSH port after qv found it free but before
+ * QEMU bound it (another qv starting a VM of the same name, say): QEMU
+ * fails on it, and the start goes on with another port. The holder waits
+ * for qv.log's "starting QEMU", which comes after the port is picked. */
+struct port_thief {
+    char *log;
+    uint16_t port;
+    int fd;
+    bool held;
+};
+
+static gpointer steal_port(gpointer data)
+{
+    struct port_thief *t = data;
+    for (int i = 0; i < 20000 && !t->held; i++) {
+        g_autofree char *text = NULL;
+        if (g_file_get_contents(t->log, &text, NULL, NULL) && strstr(text, "starting QEMU")) {
+            struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(t->port)};
+            sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            t->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            t->held = bind(t->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(t->fd, 1) == 0;
+            return NULL;
+        }
+        g_usleep(200);
+    }
+    return NULL;
+}
+
+START_TEST(ssh_port_taken_while_qemu_starts)
+{
+    guint32 h = 5381;
+    for (const char *p = "sshport2"; *p; p++)
+        h = h * 33 + (guint32)*p;
+    struct port_thief t = {
+        .log = vm_path("sshport2", "qv.log"), .port = (uint16_t)(10022 + h % 101), .fd = -1};
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, XML("sshport2"));
+    GThread *th = g_thread_new("thief", steal_port, &t);
+    OK(vm_start(vm));
+    g_thread_join(th);
+    int got = ssh_port_of("sshport2");
+    /* Where QEMU bound the port first the holder lost and the start had
+     * nothing to work around. */
+    if (t.held) {
+        ck_assert_int_ne(got, t.port);
+        g_autofree char *log = NULL;
+        ck_assert(g_file_get_contents(t.log, &log, NULL, NULL));
+        ck_assert_msg(strstr(log, "starting again with another"), "%s", log);
+    }
+    char *ip = NULL;
+    int port = 0;
+    OK(vm_guest_ip(vm, &ip, &port));
+    ck_assert_int_eq(port, got);
+    qv_free(ip);
+    if (t.fd >= 0)
+        close(t.fd);
+    g_free(t.log);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 /* <numatune>: the start refuses a node the host lacks, and binds the
  * unpinned vCPU threads to the node's CPUs. */
 START_TEST(numa_node_binding)
@@ -1695,6 +1757,7 @@ int main(void)
     tcase_add_test(tc, hot_plug_without_a_cooperating_guest);
     tcase_add_test(tc, vcpus_hot_added);
     tcase_add_test(tc, ssh_port_from_the_name);
+    tcase_add_test(tc, ssh_port_taken_while_qemu_starts);
     tcase_add_test(tc, numa_node_binding);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
