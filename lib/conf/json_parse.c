@@ -310,6 +310,9 @@ static int parse_clock(struct jctx *c, JsonObject *o, struct qv_domain *def)
         if (rc == 0)
             return jerr(c, "name", "is required");
         tm.name = (uint8_t)v;
+        for (uint8_t j = 0; j < def->ntimers; j++)
+            if (def->timers[j].name == tm.name)
+                return jerr(c, "name", "timer '%s' is given twice", qv_conf_timer_names[tm.name]);
         rc = get_enum(c, t, "tickpolicy", qv_conf_tickpolicies, &v);
         TRY(rc);
         if (rc == 1)

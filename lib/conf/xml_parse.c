@@ -171,6 +171,11 @@ static int parse_clock(const xmlNode *n, struct qv_domain *def)
         bool present = false;
         TRY(qv_conf_xml_need_enum(c, "name", qv_conf_timer_names, &v));
         t.name = (uint8_t)v;
+        /* libvirt refuses a timer named twice: which one would count? */
+        for (uint8_t i = 0; i < def->ntimers; i++)
+            if (def->timers[i].name == t.name)
+                return qv_conf_xml_err(c, "duplicate <timer name='%s'> in <clock>",
+                                       qv_conf_timer_names[t.name]);
         int rc = qv_conf_xml_attr_enum(c, "tickpolicy", qv_conf_tickpolicies, &v);
         TRY(rc);
         t.tickpolicy = rc == 1 ? (uint8_t)v : 0;

@@ -214,6 +214,8 @@ static const struct bad_json bad_cases[] = {
     {"{" BASE ",\"clock\":{\"timers\":[]}}", "$.clock.offset: is required"},
     {"{" BASE ",\"clock\":{\"offset\":\"utc\",\"timers\":[{\"name\":\"hpet\",\"present\":1}]}}",
      "$.clock.timers[0].present: expected true or false"},
+    {"{" BASE ",\"clock\":{\"offset\":\"utc\",\"timers\":[{\"name\":\"pit\"},{\"name\":\"pit\"}]}}",
+     "$.clock.timers[1].name: timer 'pit' is given twice"},
     {"{" BASE ",\"cpu\":{\"features\":[{\"name\":\"vmx\"}]}}",
      "$.cpu.features[0].policy: is required"},
     {"{" BASE ",\"cpu\":{\"fallback\":\"allow\"}}", "$.cpu.fallback: belongs to a \"model\""},

@@ -279,6 +279,9 @@ static const struct bad_case bad_cases[] = {
      7, "unknown element <read_bytes_sec> in <iotune>"},
     {"  <devices>\n    <disk type='file' xml:lang='en'>\n", 7, "unknown attribute 'xml:lang'"},
     {"  <title>two\nlines</title>\n", 6, "<title> must be a single line"},
+    {"  <clock offset='utc'>\n    <timer name='rtc'/>\n    <timer name='pit'/>\n"
+     "    <timer name='rtc' tickpolicy='catchup'/>\n",
+     9, "duplicate <timer name='rtc'> in <clock>"},
 };
 
 START_TEST(bad_xml_names_line_and_element)
