@@ -152,4 +152,8 @@ int qemu_snapshot_disk_bytes(const char *file, const char *tag, guint64 meta, gu
 /* swtpm's control socket in the VM's directory (qemu_tpm.c). */
 #define QEMU_TPM_SOCKET "swtpm.sock"
 
+/* Whether a libvirt network name is one qv can look up as a file name
+ * (qemu_network.c). */
+bool qemu_network_name_ok(const char *s);
+
 #endif

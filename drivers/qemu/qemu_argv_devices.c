@@ -38,6 +38,14 @@ int qemu_argv_add_net(struct qemu_argv *v, guint i)
             g_string_printf(nd, "bridge,id=net%u,br=%s", i, n->source);
         break;
     case QV_NET_NETWORK:
+        if (!qemu_network_name_ok(n->source)) {
+            g_string_free(nd, TRUE);
+            return qv_error_set(QV_ERR_INVALID_ARG,
+                                "VM '%s': <interface type='network'> <source network='%s'>: not "
+                                "a network name qv can look up (letters, digits, '_', '.', '-'; "
+                                "not '.' or '..')",
+                                def->name, n->source ? n->source : "");
+        }
         /* A start maps it first (qemu_network.c); at define, with no
          * launch yet, it is checked with the shape of the usual outcome. */
         if (v->l->ssh_ports || v->l->tap_names) {

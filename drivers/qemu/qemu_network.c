@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../lib/conf/xml_util.h"
@@ -43,13 +44,27 @@ static const xmlNode *find_bridge(const xmlNode *n)
     return NULL;
 }
 
-/* The bridge libvirt's active network `name` runs on, or NULL. */
-static char *active_bridge(const char *name)
+/* The bridge libvirt's active network `name` runs on: 0 with *out NULL
+ * when the network is not active here. The record is opened without
+ * following a link and without waiting on a FIFO, and must be a regular
+ * file: anything else there is refused, naming it. */
+static int active_bridge(const char *vm, const char *name, char **out)
 {
+    *out = NULL;
     g_autofree char *path = g_strdup_printf("%s/%s.xml", status_dir(), name);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 && errno == ELOOP)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s': libvirt network status file %s is a symbolic link", vm, path);
     if (fd < 0)
-        return NULL;
+        return 0;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s': libvirt network status file %s is not a regular file", vm,
+                            path);
+    }
     g_autofree char *text = g_malloc(LIBVIRT_NETWORK_STATUS_MAX + 1);
     ssize_t len = 0, r;
     while (len < LIBVIRT_NETWORK_STATUS_MAX &&
@@ -65,19 +80,22 @@ static char *active_bridge(const char *name)
     xmlDoc *doc = qv_conf_xml_read(text, path);
     if (!doc) {
         qv_reset_error(); /* not a record qv can read: as if inactive */
-        return NULL;
+        return 0;
     }
     const xmlNode *b = find_bridge(xmlDocGetRootElement(doc));
     char *bridge = b ? qv_conf_xml_attr(b, "name") : NULL;
     xmlFreeDoc(doc);
     if (bridge && (strlen(bridge) >= IFNAMSIZ || if_nametoindex(bridge) == 0)) {
         g_free(bridge); /* the record outlived its bridge */
-        return NULL;
+        return 0;
     }
-    return bridge;
+    *out = bridge;
+    return 0;
 }
 
-static bool plain_network_name(const char *s)
+/* A network's name becomes a file name (NAME.xml): letters, digits, '_',
+ * '.', '-', and not "." or "..". */
+bool qemu_network_name_ok(const char *s)
 {
     if (!s || !*s || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 || strlen(s) > 255)
         return false;
@@ -93,7 +111,14 @@ int qemu_networks_resolve(struct qemu_vm *q, struct qv_domain *def)
         struct qv_net *n = g_ptr_array_index(def->nets, i);
         if (n->type != QV_NET_NETWORK)
             continue;
-        char *bridge = plain_network_name(n->source) ? active_bridge(n->source) : NULL;
+        if (!qemu_network_name_ok(n->source))
+            return qv_error_set(QV_ERR_INVALID_ARG,
+                                "VM '%s': NIC %s: network name '%s' is not one qv can look up "
+                                "(letters, digits, '_', '.', '-'; not '.' or '..')",
+                                q->name, n->mac, n->source ? n->source : "");
+        char *bridge = NULL;
+        if (active_bridge(q->name, n->source, &bridge) < 0)
+            return qv_error_code();
         if (bridge) {
             proc_log(q->dir, "NIC %s: libvirt network '%s' is active: joining its bridge %s",
                      n->mac, n->source, bridge);

@@ -88,3 +88,23 @@ def test_a_record_naming_a_missing_bridge_counts_as_inactive(env):
     p = qv(env, "vm", "start", "net-stale")
     assert p.returncode != 0
     assert "libvirt network 'lab'" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("network", ["../qemu/x", "a/b", "..", "lab:1"])
+def test_a_network_name_that_is_no_file_name_is_refused_at_define(env, network):
+    path = env[1] / "bad.xml"
+    path.write_text(DOC.format(name="net-bad", network=network, n=4))
+    p = qv(env, "vm", "create", "--xml", str(path))
+    assert p.returncode != 0
+    assert f"network='{network}'" in p.stderr and "not a network name" in p.stderr, p.stderr
+    assert qv(env, "vm", "show", "net-bad").returncode != 0
+
+
+def test_a_fifo_as_network_record_is_refused_without_blocking(env):
+    # Reading a FIFO nobody writes to would hang the start for ever.
+    os.mkfifo(env[3] / "lab.xml")
+    define(env, "net-fifo", "lab", 5)
+    p = qv(env, "vm", "start", "net-fifo")
+    assert p.returncode != 0
+    assert "lab.xml is not a regular file" in p.stderr, p.stderr
+    assert "State:        created" in qv(env, "vm", "show", "net-fifo").stdout
