@@ -23,6 +23,7 @@ const char *const qv_conf_feature_policies[] = {"force",   "require", "optional"
                                                 "disable", "forbid",  NULL};
 const char *const qv_conf_clock_offsets[] = {"utc", "localtime", NULL};
 const char *const qv_conf_vcpu_placements[] = {"static", "auto", NULL};
+const char *const qv_conf_foreign_os_types[] = {"exe", "linux", "xen", "uml", NULL};
 const char *const qv_conf_firmwares[] = {"bios", "efi", NULL};
 const char *const qv_conf_disk_types[] = {"file", "block", NULL};
 const char *const qv_conf_disk_devices[] = {"disk", "cdrom", NULL};

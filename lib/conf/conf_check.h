@@ -20,6 +20,8 @@ extern const char *const qv_conf_feature_policies[]; /* <cpu><feature policy=> *
 extern const char *const qv_conf_clock_offsets[];  /* <clock offset=> */
 extern const char *const qv_conf_vcpu_placements[]; /* <vcpu placement=> */
 extern const char *const qv_conf_firmwares[];      /* <os firmware=> */
+/* <os><type> of the foreign domain types: LXC's exe, Xen PV's linux, ... */
+extern const char *const qv_conf_foreign_os_types[];
 extern const char *const qv_conf_disk_types[];     /* enum qv_disk_type */
 extern const char *const qv_conf_disk_devices[];   /* enum qv_disk_device */
 extern const char *const qv_conf_disk_buses[];     /* enum qv_disk_bus */

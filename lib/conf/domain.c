@@ -124,6 +124,7 @@ void qv_domain_free(struct qv_domain *d)
     g_strfreev(d->cpu.features);
     g_free(d->os.arch);
     g_free(d->os.machine);
+    g_free(d->os.type);
     g_free(d->os.firmware);
     g_free(d->vcpu_placement);
     g_free(d->vcpu_cpuset);
@@ -298,6 +299,7 @@ struct qv_domain *qv_domain_copy(const struct qv_domain *s)
     d->cpu.features = g_strdupv(s->cpu.features);
     d->os.arch = g_strdup(s->os.arch);
     d->os.machine = g_strdup(s->os.machine);
+    d->os.type = g_strdup(s->os.type);
     d->os.firmware = g_strdup(s->os.firmware);
     d->vcpu_placement = g_strdup(s->vcpu_placement);
     d->vcpu_cpuset = g_strdup(s->vcpu_cpuset);

@@ -194,6 +194,8 @@ struct qv_domain {
     char *partition;         /* <resource><partition>: the VM's cgroup parent, or NULL */
 
     struct {
+        char *type;          /* <os><type>: NULL for hvm; exe, linux, xen or uml
+                              * on a foreign domain type (noop stores those) */
         char *arch;          /* "x86_64" */
         char *machine;       /* "pc", "q35", or NULL */
         char *firmware;      /* <os firmware=>: "bios", "efi" or NULL */

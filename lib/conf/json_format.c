@@ -151,7 +151,7 @@ static void format_clock_pm(B *b, const struct qv_domain *d)
 static void format_boot(B *b, const struct qv_domain *d)
 {
     if (!d->os.kernel && !d->os.initrd && !d->os.cmdline && !d->os.arch && !d->os.machine &&
-        !d->os.loader && !d->os.boot_devs && !d->os.firmware)
+        !d->os.type && !d->os.loader && !d->os.boot_devs && !d->os.firmware)
         return;
     begin_obj(b, "boot");
     str(b, "firmware_auto", d->os.firmware);
@@ -160,6 +160,7 @@ static void format_boot(B *b, const struct qv_domain *d)
     str(b, "cmdline", d->os.cmdline);
     str(b, "arch", d->os.arch);
     str(b, "machine", d->os.machine);
+    str(b, "os_type", d->os.type);
     if (d->os.loader) {
         begin_obj(b, "firmware");
         str(b, "loader", d->os.loader);

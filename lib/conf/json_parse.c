@@ -440,15 +440,24 @@ static int parse_cpu(struct jctx *c, JsonObject *o, struct qv_domain *def)
 static int parse_boot(struct jctx *c, JsonObject *o, struct qv_domain *def)
 {
     static const char *const archs[] = {"x86_64", "i686", NULL};
-    TRY(check_keys(c, o, "firmware_auto kernel initrd cmdline arch machine firmware order"));
+    TRY(check_keys(c, o,
+                   "firmware_auto kernel initrd cmdline arch machine os_type firmware order"));
     TRY(get_enum_str(c, o, "firmware_auto", qv_conf_firmwares, &def->os.firmware));
     TRY(get_str(c, o, "kernel", qv_conf_check_path, &def->os.kernel));
     TRY(get_str(c, o, "initrd", qv_conf_check_path, &def->os.initrd));
     TRY(get_str(c, o, "cmdline", qv_conf_check_text, &def->os.cmdline));
     TRY(get_enum_str(c, o, "arch", archs, &def->os.arch));
     TRY(get_str(c, o, "machine", qv_conf_check_token, &def->os.machine));
+    /* "type" comes before "boot": parse_root reads it first. */
+    int rc = get_enum_str(c, o, "os_type", qv_conf_foreign_os_types, &def->os.type);
+    TRY(rc);
+    if (rc == 1 && def->type < QV_VIRT_FOREIGN)
+        return jerr(c, "os_type",
+                    "\"%s\" is for foreign domain types (lxc, xen, ...); type \"%s\" "
+                    "runs hvm guests",
+                    def->os.type, qv_conf_virt_types[def->type]);
     JsonObject *fw;
-    int rc = get_object(c, o, "firmware", &fw);
+    rc = get_object(c, o, "firmware", &fw);
     TRY(rc);
     if (rc == 1) {
         static const char *const types[] = {"rom", "pflash", NULL};

@@ -65,15 +65,33 @@ static void format_boot(W *w, uint32_t order)
 /* The kept elements of one parent ("" = <domain>); at the <domain> level
  * `late` selects <seclabel>s and namespaced elements, which libvirt writes
  * after <devices>. write_doc re-indents documents that have any. */
+static bool kept_before_os(const struct qv_kept *k)
+{
+    return !*k->parent &&
+           (strcmp(k->name, "bootloader") == 0 || strcmp(k->name, "bootloader_args") == 0);
+}
+
 static void format_kept(W *w, const struct qv_domain *def, const char *parent, bool late)
 {
     for (guint i = 0; i < def->kept->len; i++) {
         const struct qv_kept *k = g_ptr_array_index(def->kept, i);
         if (strcmp(k->parent, parent) != 0)
             continue;
-        if (!*parent && late != (strchr(k->name, ':') || strcmp(k->name, "seclabel") == 0))
+        if (!*parent && (late != (strchr(k->name, ':') || strcmp(k->name, "seclabel") == 0) ||
+                         kept_before_os(k)))
             continue;
         xmlTextWriterWriteRaw(w, (const xmlChar *)k->xml);
+    }
+}
+
+/* Xen PV's <bootloader> and <bootloader_args>: libvirt's schema wants
+ * them right before <os>. */
+static void format_kept_bootloader(W *w, const struct qv_domain *def)
+{
+    for (guint i = 0; i < def->kept->len; i++) {
+        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
+        if (kept_before_os(k))
+            xmlTextWriterWriteRaw(w, (const xmlChar *)k->xml);
     }
 }
 
@@ -92,7 +110,7 @@ static void format_os(W *w, const struct qv_domain *def)
     start(w, "type");
     attr(w, "arch", def->os.arch);
     attr(w, "machine", def->os.machine);
-    xmlTextWriterWriteString(w, (const xmlChar *)"hvm");
+    xmlTextWriterWriteString(w, (const xmlChar *)(def->os.type ? def->os.type : "hvm"));
     end(w);
     if (def->os.loader) {
         start(w, "loader");
@@ -468,6 +486,7 @@ static void format_domain(W *w, const struct qv_domain *def)
         text_elem(w, "partition", def->partition);
         end(w);
     }
+    format_kept_bootloader(w, def);
     format_os(w, def);
     if (def->acpi || def->apic || def->pae || has_kept(def, "features")) {
         start(w, "features");

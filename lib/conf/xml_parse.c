@@ -255,8 +255,19 @@ static int parse_os(const xmlNode *n, struct qv_domain *def)
                 (rc = qv_conf_xml_check(c, QV_XML_TEXT, "arch machine")) < 0)
                 break;
             g_autofree char *t = qv_conf_xml_text(c);
-            if (strcmp(g_strstrip(t), "hvm") != 0) {
-                rc = qv_conf_xml_err(c, "unsupported OS type '%s' (expected hvm)", t);
+            g_strstrip(t);
+            /* A foreign domain type (noop stores it, the other drivers
+             * refuse it) may run what its hypervisor runs: LXC's exe, Xen
+             * PV's linux. */
+            if (def->type >= QV_VIRT_FOREIGN && g_strv_contains(qv_conf_foreign_os_types, t)) {
+                def->os.type = g_strdup(t);
+            } else if (strcmp(t, "hvm") != 0) {
+                rc =
+                    qv_conf_xml_err(c,
+                                    "unsupported OS type '%s' on <domain type='%s'> (expected "
+                                    "hvm%s)",
+                                    t, qv_conf_virt_types[def->type],
+                                    def->type >= QV_VIRT_FOREIGN ? ", exe, linux, xen or uml" : "");
                 break;
             }
             if ((rc = qv_conf_xml_attr_enum(c, "arch", archs, &v)) == 1)
@@ -315,7 +326,7 @@ static int parse_os(const xmlNode *n, struct qv_domain *def)
         }
     }
     if (rc == 0 && !type)
-        rc = qv_conf_xml_err(n, "<os> needs a <type>hvm</type>");
+        rc = qv_conf_xml_err(n, "<os> needs a <type> (hvm)");
     if (rc == 0 && def->os.nvram && !def->os.loader)
         rc = qv_conf_xml_err(nvram, "<nvram> needs a <loader>");
     if (rc == 0 && boots->len) {

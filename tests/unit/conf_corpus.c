@@ -108,9 +108,10 @@ static bool run_tool(const char *const *argv, char **err)
 /* Each document defines on noop (stored on disk), comes back from `vm show
  * --xml` schema-valid (libxml2 RelaxNG and virt-xml-validate) with
  * everything it said, and reads back from the store unchanged. */
-START_TEST(corpus_defines_on_noop_and_round_trips)
+static void noop_round_trip(const char *corpus)
 {
-    g_autoptr(GPtrArray) files = conf_list_data(CORPUS, ".xml");
+    g_autoptr(GPtrArray) files = conf_list_data(corpus, ".xml");
+    ck_assert_uint_gt(files->len, 0);
     g_autofree char *dir = g_dir_make_tmp("qv-corpus-XXXXXX", NULL);
     g_autofree char *uri = g_strdup_printf("noop://%s", dir);
     const char *tool = "/usr/bin/virt-xml-validate";
@@ -154,6 +155,39 @@ START_TEST(corpus_defines_on_noop_and_round_trips)
     }
     qv_close(conn);
     g_rmdir(dir);
+}
+
+START_TEST(corpus_defines_on_noop_and_round_trips)
+{
+    noop_round_trip(CORPUS);
+}
+END_TEST
+
+/* Documents of other hypervisors as their libvirt drivers take them
+ * (tests/data/xml/foreign: LXC's <type>exe</type> with <init>, Xen PV's
+ * <type>linux</type>): noop stores them as written, the drivers that run
+ * VMs refuse the domain type. */
+START_TEST(foreign_os_types_store_on_noop)
+{
+    noop_round_trip("xml/foreign");
+    /* hvm only where qv runs it. */
+    g_autoptr(qv_domain) d = qv_domain_parse_user_xml(
+        "<domain type='kvm'><name>x</name><memory>65536</memory><vcpu>1</vcpu>\n"
+        "<os><type>exe</type><init>/bin/sh</init></os></domain>");
+    ck_assert(d == NULL);
+    ck_assert_str_eq(qv_last_error()->message, "domain XML line 2: unsupported OS type 'exe' on "
+                                               "<domain type='kvm'> (expected hvm)");
+    /* The JSON config says it as boot.os_type. */
+    g_autoptr(qv_domain) j =
+        qv_domain_parse_json("{\"name\":\"c1\",\"type\":\"lxc\",\"vcpus\":1,\"memory\":\"64M\","
+                             "\"boot\":{\"os_type\":\"exe\"}}");
+    ck_assert_msg(j, "%s", qv_last_error()->message);
+    g_autofree char *jx = qv_domain_format_xml(j);
+    ck_assert_msg(strstr(jx, "<type>exe</type>"), "%s", jx);
+    g_autofree char *bad = conf_rng_errors(jx);
+    ck_assert_msg(bad == NULL, "%s\n%s", bad, jx);
+    g_autofree char *jj = qv_domain_format_json(j);
+    ck_assert_msg(strstr(jj, "\"os_type\" : \"exe\""), "%s", jj);
 }
 END_TEST
 
@@ -350,6 +384,7 @@ static Suite *suite(void)
     tcase_add_test(t, live_details_dropped_user_ones_kept);
     tcase_add_test(t, schema_refusal_names_line);
     tcase_add_test(t, foreign_domain_types_store_on_noop);
+    tcase_add_test(t, foreign_os_types_store_on_noop);
     suite_add_tcase(s, t);
     return s;
 }

@@ -216,6 +216,9 @@ static const struct bad_json bad_cases[] = {
      "$.clock.timers[0].present: expected true or false"},
     {"{" BASE ",\"clock\":{\"offset\":\"utc\",\"timers\":[{\"name\":\"pit\"},{\"name\":\"pit\"}]}}",
      "$.clock.timers[1].name: timer 'pit' is given twice"},
+    {"{" BASE ",\"boot\":{\"os_type\":\"exe\"}}",
+     "$.boot.os_type: \"exe\" is for foreign domain types (lxc, xen, ...); type \"kvm\" runs hvm "
+     "guests"},
     {"{" BASE ",\"cpu\":{\"features\":[{\"name\":\"vmx\"}]}}",
      "$.cpu.features[0].policy: is required"},
     {"{" BASE ",\"cpu\":{\"fallback\":\"allow\"}}", "$.cpu.fallback: belongs to a \"model\""},
