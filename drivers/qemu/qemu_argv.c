@@ -117,7 +117,8 @@ const char *qemu_cpu_of(const struct qv_domain *def)
     case QV_CPU_MODE_HOST_PASSTHROUGH: return "host";
     /* QEMU's "max" is every feature the accelerator can give: the host's
      * under KVM, everything TCG emulates otherwise. */
-    case QV_CPU_MODE_HOST_MODEL: return "max";
+    case QV_CPU_MODE_HOST_MODEL:
+    case QV_CPU_MODE_MAXIMUM: return "max";
     case QV_CPU_MODE_CUSTOM: return def->cpu.model;
     default: return NULL;
     }
@@ -166,25 +167,36 @@ static int add_cpu(struct qemu_argv *v)
         return qv_error_set(QV_ERR_INVALID_ARG, "VM '%s': CPU model '%s' is not a model name",
                             def->name, def->cpu.model ? def->cpu.model : "");
     const char *cpu = qemu_cpu_of(def);
-    if (!cpu && def->cpu.features)
+    if (!cpu && (def->cpu.features || qemu_cpu_has_kept(def)))
         cpu = def->type == QV_VIRT_KVM ? "host" : "qemu64";
     if (cpu) {
         /* libvirt's feature policies: force/require turn a flag on,
          * disable/forbid off; check='partial'/'full' make a flag QEMU cannot
-         * give an error at start rather than a silent omission. */
+         * give an error at start rather than a silent omission. optional
+         * is that omission: QEMU drops (with a warning) a flag its
+         * accelerator cannot give, unless enforce asks it to fail. */
+        bool enforce = def->cpu.check && strcmp(def->cpu.check, "none") != 0;
         GString *c = g_string_new(cpu);
+        if (def->cpu.vendor_id)
+            g_string_append_printf(c, ",vendor=%s", def->cpu.vendor_id);
         for (char **f = def->cpu.features; f && *f; f++) {
             const char *name = strchr(*f, ':') + 1;
-            if (g_str_has_prefix(*f, "optional:"))
+            if (g_str_has_prefix(*f, "optional:") && enforce)
                 return g_string_free(c, TRUE),
-                       qemu_argv_unsupported(v, "<cpu><feature policy='optional'>");
+                       qemu_argv_unsupported(v, "<cpu><feature policy='optional'> with "
+                                                "<cpu check='partial'> or 'full' (QEMU would "
+                                                "fail on a flag it cannot give)");
             if (!qemu_plain_word(name))
                 return g_string_free(c, TRUE),
                        qemu_argv_unsupported(v, "a <cpu><feature> name with ',' or '='");
-            bool on = g_str_has_prefix(*f, "force:") || g_str_has_prefix(*f, "require:");
+            bool on = g_str_has_prefix(*f, "force:") || g_str_has_prefix(*f, "require:") ||
+                      g_str_has_prefix(*f, "optional:");
             g_string_append_printf(c, ",%c%s", on ? '+' : '-', name);
         }
-        if (def->cpu.check && strcmp(def->cpu.check, "none") != 0)
+        int rc = qemu_argv_cpu_kept(v, c);
+        if (rc < 0)
+            return g_string_free(c, TRUE), rc;
+        if (enforce)
             g_string_append(c, ",enforce");
         qemu_argv_add(v, "-cpu");
         g_ptr_array_add(v->a, g_string_free(c, FALSE));

@@ -418,6 +418,9 @@ static int kept_machine(struct qemu_argv *v, const struct qv_kept *k)
         {"", "defaultiothread", qemu_argv_default_iothread},
         {"", "seclabel", qemu_argv_seclabel},
         {"cpu", "numa", qemu_argv_numa},
+        {"cpu", "vendor", qemu_argv_cpu_noted},
+        {"cpu", "cache", qemu_argv_cpu_noted},
+        {"cpu", "maxphysaddr", qemu_argv_cpu_noted},
         /* Last: the reasons for the rest of <domain>'s children. */
         {"", NULL, qemu_argv_unhonoured},
     };

@@ -61,6 +61,11 @@ int qemu_argv_default_iothread(struct qemu_argv *v, const struct qv_kept *k, con
  * whose backend each cell's takes after. */
 int qemu_argv_numa(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_argv_add_numa(struct qemu_argv *v);
+/* <cpu><vendor>, <cache>, <maxphysaddr> (qemu_argv_cpu.c): flags of -cpu,
+ * appended to c by add_cpu(); the kept-element walk only notes them. */
+int qemu_argv_cpu_noted(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+int qemu_argv_cpu_kept(struct qemu_argv *v, GString *c);
+bool qemu_cpu_has_kept(const struct qv_domain *def);
 /* <seclabel type='none'>, and the reasons for what is not carried out
  * (qemu_argv_unhonoured.c). */
 int qemu_argv_seclabel(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);

@@ -14,7 +14,8 @@ const char *const qv_conf_virt_types[] = {"kvm",    "qemu",   "test",  "kqemu", 
                                           "vbox",   "phyp",   "vz",    "bhyve", NULL};
 const char *const qv_conf_timer_names[] = {"rtc", "pit", "hpet", "kvmclock", "tsc", NULL};
 const char *const qv_conf_tickpolicies[] = {"", "delay", "catchup", "merge", "discard", NULL};
-const char *const qv_conf_cpu_modes[] = {"", "host-passthrough", "host-model", "custom", NULL};
+const char *const qv_conf_cpu_modes[] = {"",       "host-passthrough", "host-model",
+                                         "custom", "maximum",          NULL};
 const char *const qv_conf_cpu_matches[] = {"minimum", "exact", "strict", NULL};
 const char *const qv_conf_cpu_checks[] = {"none", "partial", "full", NULL};
 const char *const qv_conf_onoff[] = {"on", "off", NULL};
@@ -163,6 +164,16 @@ const char *qv_conf_check_devname(const char *s)
 const char *qv_conf_check_token(const char *s)
 {
     return check_chars(s, "_.-", "may only contain letters, digits and _ . -");
+}
+
+const char *qv_conf_check_vendor_id(const char *s)
+{
+    if (strlen(s) != 12)
+        return "must be 12 characters (e.g. GenuineIntel)";
+    for (const char *p = s; *p; p++)
+        if (!g_ascii_isprint(*p) || *p == ',')
+            return "may only contain printable characters other than ','";
+    return NULL;
 }
 
 const char *qv_conf_check_disk_target(const char *s)

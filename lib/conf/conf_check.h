@@ -61,6 +61,7 @@ const char *qv_conf_check_text(const char *s);        /* XML-safe, may be empty 
 const char *qv_conf_check_devname(const char *s);     /* [a-zA-Z0-9_.\-\\:/]+ */
 const char *qv_conf_check_disk_serial(const char *s); /* libvirt's [A-Za-z0-9_.+- ]+ */
 const char *qv_conf_check_token(const char *s);       /* [a-zA-Z0-9_.-]+ (machine, model) */
+const char *qv_conf_check_vendor_id(const char *s);   /* CPUID's 12 characters, no ',' */
 const char *qv_conf_check_model(const char *s);       /* [a-zA-Z0-9_-]+ (NIC model) */
 const char *qv_conf_check_disk_target(const char *s); /* vda, sdb, hdc, xvda, fda, ubda */
 const char *qv_conf_check_host(const char *s);        /* IPv4 address or DNS name */

@@ -121,6 +121,7 @@ void qv_domain_free(struct qv_domain *d)
     g_free(d->cpu.check);
     g_free(d->cpu.migratable);
     g_free(d->cpu.fallback);
+    g_free(d->cpu.vendor_id);
     g_strfreev(d->cpu.features);
     g_free(d->os.arch);
     g_free(d->os.machine);
@@ -296,6 +297,7 @@ struct qv_domain *qv_domain_copy(const struct qv_domain *s)
     d->cpu.check = g_strdup(s->cpu.check);
     d->cpu.migratable = g_strdup(s->cpu.migratable);
     d->cpu.fallback = g_strdup(s->cpu.fallback);
+    d->cpu.vendor_id = g_strdup(s->cpu.vendor_id);
     d->cpu.features = g_strdupv(s->cpu.features);
     d->os.arch = g_strdup(s->os.arch);
     d->os.machine = g_strdup(s->os.machine);

@@ -17,8 +17,13 @@ enum qv_virt_type {
     QV_VIRT_FOREIGN, /* the first of kqemu, xen, lxc, ... (qv_conf_virt_types) */
 };
 
-enum qv_cpu_mode { QV_CPU_MODE_NONE, QV_CPU_MODE_HOST_PASSTHROUGH, QV_CPU_MODE_HOST_MODEL,
-                   QV_CPU_MODE_CUSTOM };
+enum qv_cpu_mode {
+    QV_CPU_MODE_NONE,
+    QV_CPU_MODE_HOST_PASSTHROUGH,
+    QV_CPU_MODE_HOST_MODEL,
+    QV_CPU_MODE_CUSTOM,
+    QV_CPU_MODE_MAXIMUM
+};
 
 enum qv_disk_device { QV_DISK_DISK, QV_DISK_CDROM };
 enum qv_disk_type { QV_DISK_TYPE_FILE, QV_DISK_TYPE_BLOCK };
@@ -176,6 +181,7 @@ struct qv_domain {
         char *check;                            /* <cpu check=>: none, partial, full, or NULL */
         char *migratable;                       /* <cpu migratable=>: on, off, or NULL */
         char *fallback;                         /* <model fallback=>: allow, forbid, or NULL */
+        char *vendor_id; /* <model vendor_id=>: the 12 characters CPUID gives, or NULL */
         char **features; /* NULL-terminated "policy:name" ("require:lahf_lm"), or NULL */
     } cpu;
     bool pae; /* <features><pae/> */

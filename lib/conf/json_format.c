@@ -62,7 +62,7 @@ static void format_cpu(B *b, const struct qv_domain *d)
 {
     bool topo = d->cpu.sockets || d->cpu.cores || d->cpu.threads;
     bool attrs = d->cpu.match || d->cpu.check || d->cpu.migratable || d->cpu.fallback ||
-                 d->cpu.features;
+                 d->cpu.vendor_id || d->cpu.features;
     if (d->cpu.mode == QV_CPU_MODE_NONE && !topo && !attrs && d->numa_node < 0 &&
         d->cputune.pins->len == 0 && !d->cputune.shares && !d->cputune.cap)
         return;
@@ -75,6 +75,7 @@ static void format_cpu(B *b, const struct qv_domain *d)
     str(b, "check", d->cpu.check);
     str(b, "migratable", d->cpu.migratable);
     str(b, "fallback", d->cpu.fallback);
+    str(b, "vendor_id", d->cpu.vendor_id);
     if (d->cpu.features) {
         json_builder_set_member_name(b, "features");
         json_builder_begin_array(b);

@@ -347,9 +347,10 @@ static int parse_pm(struct jctx *c, JsonObject *o, struct qv_domain *def)
 static int parse_cpu(struct jctx *c, JsonObject *o, struct qv_domain *def)
 {
     int v;
-    TRY(check_keys(c, o,
-                   "mode model match check migratable fallback features topology numa_node "
-                   "pinning weight cap"));
+    TRY(check_keys(
+        c, o,
+        "mode model match check migratable fallback vendor_id features topology numa_node "
+        "pinning weight cap"));
     if (get_enum(c, o, "mode", qv_conf_cpu_modes, &v) < 0)
         return QV_ERR_JSON;
     JsonNode *mode = json_object_get_member(o, "mode");
@@ -366,6 +367,9 @@ static int parse_cpu(struct jctx *c, JsonObject *o, struct qv_domain *def)
     TRY(get_enum_str(c, o, "fallback", qv_conf_cpu_fallbacks, &def->cpu.fallback));
     if (def->cpu.fallback && !def->cpu.model)
         return jerr(c, "fallback", "belongs to a \"model\"");
+    TRY(get_str(c, o, "vendor_id", qv_conf_check_vendor_id, &def->cpu.vendor_id));
+    if (def->cpu.vendor_id && !def->cpu.model)
+        return jerr(c, "vendor_id", "belongs to a \"model\"");
     TRY(parse_cpu_features(c, o, def));
     JsonObject *topo;
     int rc = get_object(c, o, "topology", &topo);

@@ -176,6 +176,7 @@ static void format_cpu(W *w, const struct qv_domain *def)
     if (def->cpu.mode == QV_CPU_MODE_CUSTOM) {
         start(w, "model");
         attr(w, "fallback", def->cpu.fallback);
+        attr(w, "vendor_id", def->cpu.vendor_id);
         xmlTextWriterWriteString(w, (const xmlChar *)def->cpu.model);
         end(w);
     }

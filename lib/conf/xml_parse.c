@@ -100,16 +100,23 @@ static int parse_cpu(const xmlNode *n, struct qv_domain *def)
     TRY(cpu_attr(n, "check", qv_conf_cpu_checks, &def->cpu.check));
     TRY(cpu_attr(n, "migratable", qv_conf_onoff, &def->cpu.migratable));
     const xmlNode *model = NULL, *topo = NULL, *numa = NULL;
+    /* <vendor>, <cache> and <maxphysaddr>: kept as written inside a <cpu>
+     * qv models, as <numa> is, for the drivers to honour or refuse. */
+    g_autoptr(GPtrArray) extra = g_ptr_array_new();
     g_autoptr(GPtrArray) features = g_ptr_array_new_with_free_func(g_free);
     FOR_EACH_ELEMENT(n, c)
     {
         if (qv_conf_xml_is(c, "numa")) {
             TRY(qv_conf_xml_once(c, &numa));
+        } else if (qv_conf_xml_is(c, "vendor") || qv_conf_xml_is(c, "cache") ||
+                   qv_conf_xml_is(c, "maxphysaddr")) {
+            g_ptr_array_add(extra, (gpointer)c);
         } else if (qv_conf_xml_is(c, "model")) {
             TRY(qv_conf_xml_once(c, &model));
-            TRY(qv_conf_xml_check(c, QV_XML_TEXT, "fallback"));
+            TRY(qv_conf_xml_check(c, QV_XML_TEXT, "fallback vendor_id"));
             TRY(qv_conf_xml_text_str(c, qv_conf_check_token, &def->cpu.model));
             TRY(cpu_attr(c, "fallback", qv_conf_cpu_fallbacks, &def->cpu.fallback));
+            TRY(qv_conf_xml_attr_str(c, "vendor_id", qv_conf_check_vendor_id, &def->cpu.vendor_id));
             if (def->cpu.mode != QV_CPU_MODE_CUSTOM && def->cpu.mode != QV_CPU_MODE_NONE)
                 return qv_conf_xml_unmodelled(c, "<model> needs <cpu mode='custom'>");
         } else if (qv_conf_xml_is(c, "feature")) {
@@ -145,9 +152,12 @@ static int parse_cpu(const xmlNode *n, struct qv_domain *def)
     /* Guest NUMA cells: kept as written inside a <cpu> qv models, for the
      * drivers to honour or refuse; kept only once the rest of <cpu> is
      * read, so a <cpu> kept whole does not hold it twice. */
-    if (numa) {
-        qv_conf_xml_unmodelled(numa, "guest NUMA cells are not modelled");
-        keep(def, numa, "cpu");
+    if (numa)
+        g_ptr_array_add(extra, (gpointer)numa);
+    for (guint i = 0; i < extra->len; i++) {
+        const xmlNode *e = g_ptr_array_index(extra, i);
+        qv_conf_xml_unmodelled(e, "<%s> in <cpu> is not modelled", e->name);
+        keep(def, e, "cpu");
         qv_reset_error();
         qv_conf_xml_unmodelled_reset();
     }

@@ -222,6 +222,13 @@ static const struct bad_json bad_cases[] = {
     {"{" BASE ",\"cpu\":{\"features\":[{\"name\":\"vmx\"}]}}",
      "$.cpu.features[0].policy: is required"},
     {"{" BASE ",\"cpu\":{\"fallback\":\"allow\"}}", "$.cpu.fallback: belongs to a \"model\""},
+    {"{" BASE ",\"cpu\":{\"vendor_id\":\"GenuineIntel\"}}",
+     "$.cpu.vendor_id: belongs to a \"model\""},
+    {"{" BASE ",\"cpu\":{\"model\":\"qemu64\",\"vendor_id\":\"Intel\"}}",
+     "$.cpu.vendor_id: \"Intel\" must be 12 characters (e.g. GenuineIntel)"},
+    {"{" BASE ",\"cpu\":{\"mode\":\"minimum\"}}",
+     "$.cpu.mode: unsupported value \"minimum\" (expected host-passthrough, host-model, custom or "
+     "maximum)"},
     {"{" BASE ",\"vcpu_placement\":\"dynamic\"}",
      "$.vcpu_placement: unsupported value \"dynamic\" (expected static or auto)"},
     {"{" BASE ",\"metadata\":\"<a>\"}", "$.metadata: "},

@@ -257,7 +257,7 @@ static const struct bad_case bad_cases[] = {
     {"  <features>junk</features>\n", 6, "unexpected text in <features>"},
     {"  <features>\n    <hap/>\n  </features>\n", 7, "unknown element <hap> in <features>"},
     {"  <on_crash>explode</on_crash>\n", 6, "unsupported <on_crash> value 'explode'"},
-    {"  <cpu mode='maximum'/>\n", 6, "mode='maximum' on <cpu>"},
+    {"  <cpu mode='custom'/>\n", 6, "<cpu mode='custom'> needs a <model>"},
     {"  <cpu mode='host-model'>\n    <topology sockets='1' threads='1'/>\n  </cpu>\n", 7,
      "libvirt's schema refuses it: <topology> does not match it"},
     {"  <numatune>\n    <memory nodeset='0-1'/>\n  </numatune>\n", 7, "one NUMA node"},

@@ -10,6 +10,9 @@ qv_check_test(qemu_argv SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_argv.c
 # Machine-level elements (features, os extras, sysinfo, memory, tuning).
 qv_check_test(qemu_argv_machine SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_machine.c
   ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_util.c TIMEOUT 300)
+# <cpu>'s flags (maximum, vendor, cache, maxphysaddr, optional features).
+qv_check_test(qemu_argv_cpu SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_cpu.c
+  ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_util.c TIMEOUT 300)
 qv_check_test(qemu_driver SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_driver.c TIMEOUT 300)
 qv_check_test(qemu_cloudinit SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_cloudinit.c TIMEOUT 60)
 # The argvs that need QEMU with KVM, skipped with QEMU's reason where the

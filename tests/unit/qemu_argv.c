@@ -152,9 +152,9 @@ START_TEST(libvirt_clock_pm_cpu)
                 "<clock offset='utc'><timer name='rtc' tickpolicy='merge'/></clock></domain>",
                 QV_ERR_UNSUPPORTED, "<timer name='rtc' tickpolicy='merge'>");
     build_fails(HEAD MEM
-                "<os><type arch='x86_64'>hvm</type></os><cpu mode='custom'>"
+                "<os><type arch='x86_64'>hvm</type></os><cpu mode='custom' check='partial'>"
                 "<model>qemu64</model><feature policy='optional' name='vmx'/></cpu></domain>",
-                QV_ERR_UNSUPPORTED, "<cpu><feature policy='optional'>");
+                QV_ERR_UNSUPPORTED, "<cpu><feature policy='optional'> with <cpu check=");
     build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
                          "<controller type='scsi' index='0' model='buslogic'/></devices></domain>",
                 QV_ERR_UNSUPPORTED, "the qemu driver cannot honour <controller> (line 1)");
