@@ -151,6 +151,9 @@ int qemu_snapshot_disk_bytes(const char *file, const char *tag, guint64 meta, gu
 
 /* swtpm's control socket in the VM's directory (qemu_tpm.c). */
 #define QEMU_TPM_SOCKET "swtpm.sock"
+/* virtiofsd's vhost-user socket for the kept <filesystem> of that index
+ * (qemu_virtiofs.c). */
+#define QEMU_VIRTIOFS_SOCKET "virtiofs%u.sock"
 
 /* Whether a libvirt network name is one qv can look up as a file name
  * (qemu_network.c). */

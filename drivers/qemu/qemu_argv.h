@@ -97,6 +97,11 @@ int qemu_kept_audio(struct qemu_argv *v, const struct qv_kept *k, const xmlNode 
 int qemu_kept_bus_controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_kept_tpm(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_kept_filesystem(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+/* <filesystem><driver type='virtiofs'> (qemu_argv_virtiofs.c), index its
+ * place in def->kept; and the virtiofsd command line for it, listening on
+ * sock (NULL for a <source socket=> someone else serves). */
+int qemu_kept_virtiofs(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n, guint index);
+GPtrArray *qemu_virtiofsd_argv(const xmlNode *n, const char *sock);
 int qemu_kept_redirdev(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 /* q35's root ports (qemu_argv_pcie.c). device_bus gives a disk or NIC
  * ",bus=PORT" for a new root port of its own on q35, "" on pc; spare_ports

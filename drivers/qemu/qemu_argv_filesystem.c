@@ -1,9 +1,7 @@
 /* <filesystem type='mount'> with the 9p driver (<driver type='path'>, or
  * none: libvirt's default for QEMU): a host directory shared with the guest
  * as -fsdev local and a virtio-9p-pci device carrying its mount tag.
- * virtiofs needs the guest's RAM shared with virtiofsd
- * (<memoryBacking><access mode='shared'/>), which this driver does not
- * give a guest, so it is refused rather than started broken. */
+ * <driver type='virtiofs'> is qemu_argv_virtiofs.c's. */
 #include <string.h>
 
 #include "../../lib/util/error.h"
@@ -39,12 +37,11 @@ int qemu_kept_filesystem(struct qemu_argv *v, const struct qv_kept *k, const xml
     static const char *const attrs[] = {"type", "accessmode", "multidevs", "fmode", "dmode", NULL};
     const xmlNode *drv = qemu_xml_child(n, "driver");
     g_autofree char *dtype = drv ? qemu_xml_prop(drv, "type") : NULL;
+    guint index = 0;
+    while (index < v->def->kept->len && g_ptr_array_index(v->def->kept, index) != k)
+        index++;
     if (dtype && strcmp(dtype, "virtiofs") == 0)
-        return qemu_kept_refuse(v, k,
-                                "<driver type='virtiofs'> needs the guest's memory shared with "
-                                "virtiofsd (<memoryBacking><access mode='shared'/>), which the "
-                                "qemu driver does not give guests; <driver type='path'> (9p) "
-                                "shares the directory instead");
+        return qemu_kept_virtiofs(v, k, n, index);
     const char *extra = qemu_xml_other_child(n, known);
     if (extra)
         return qemu_kept_refuse(v, k, "<%s> is not passed on to QEMU", extra);
@@ -79,9 +76,6 @@ int qemu_kept_filesystem(struct qemu_argv *v, const struct qv_kept *k, const xml
     const char *dev = lookup(models, G_N_ELEMENTS(models), mtype ? mtype : "virtio");
     if (!dev)
         return qemu_kept_refuse(v, k, "<model type='%s'> is not a 9p device QEMU has", mtype);
-    guint index = 0;
-    while (index < v->def->kept->len && g_ptr_array_index(v->def->kept, index) != k)
-        index++;
     g_autofree char *edir = qemu_opt_escape(dir), *etag = qemu_opt_escape(tag);
     GString *fs = g_string_new(NULL);
     g_string_printf(fs, "local,id=fsdev%u,path=%s,security_model=%s", index, edir, security);

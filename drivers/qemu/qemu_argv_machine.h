@@ -52,6 +52,8 @@ int qemu_argv_sysinfo(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
  * pages, and their size in KiB (0: the host's default). */
 int qemu_argv_memory_backing(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 bool qemu_memory_hugepages(const struct qv_domain *def, uint64_t *page_kib);
+/* Whether guest RAM is shared memory another process (virtiofsd) can map. */
+bool qemu_memory_shared(const struct qv_domain *def);
 /* <iothreads>, <iothreadids>, <defaultiothread> (qemu_argv_iothreads.c). */
 int qemu_argv_iothreads(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_argv_iothreadids(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);

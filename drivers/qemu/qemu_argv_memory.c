@@ -53,6 +53,21 @@ bool qemu_memory_hugepages(const struct qv_domain *def, uint64_t *page_kib)
     return huge != NULL;
 }
 
+bool qemu_memory_shared(const struct qv_domain *def)
+{
+    if (def->hugepages)
+        return true; /* qv's <hugepages/> is shared */
+    xmlDoc *doc = kept_backing(def);
+    if (!doc)
+        return false;
+    const xmlNode *n = xmlDocGetRootElement(doc), *acc = qemu_xml_child(n, "access");
+    /* The same default as qemu_argv_memory_backing(): hugepages share. */
+    bool shared =
+        acc ? qemu_xml_prop_is(acc, "mode", "shared") : qemu_xml_child(n, "hugepages") != NULL;
+    xmlFreeDoc(doc);
+    return shared;
+}
+
 /* Drop a ram0 object add_memory made for <numatune>: this one replaces it. */
 static void drop_ram0(struct qemu_argv *v)
 {

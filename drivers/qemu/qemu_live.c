@@ -179,5 +179,7 @@ int qemu_vm_live(struct vm *vm, const struct qv_domain *def, GArray *out)
         rc = qemu_net_read(q, pid, def, out);
     if (rc == 0)
         live_cgroup(q, cgroup, out);
+    if (rc == 0)
+        qemu_virtiofs_live(q, def, out);
     return rc;
 }

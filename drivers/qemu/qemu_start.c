@@ -210,8 +210,15 @@ static int start_locked(struct qemu_vm *q, bool *port_lost)
     int cfd = qv_file_open_private(console_log, O_WRONLY | O_APPEND);
     if (cfd >= 0)
         close(cfd);
-    /* QEMU connects to its TPM emulator as it starts. */
+    /* QEMU connects to its TPM emulator and its virtiofsds as it starts. */
     if ((rc = qemu_tpm_start(q, def)) < 0) {
+        qemu_prepared_clear(&p);
+        qv_error_prefix("cannot start VM '%s'", q->name);
+        return rc;
+    }
+    g_autoptr(GArray) virtiofsd = g_array_new(FALSE, FALSE, sizeof(pid_t));
+    if ((rc = qemu_virtiofs_start(q, def, virtiofsd)) < 0) {
+        qemu_tpm_stop(q);
         qemu_prepared_clear(&p);
         qv_error_prefix("cannot start VM '%s'", q->name);
         return rc;
@@ -230,6 +237,8 @@ static int start_locked(struct qemu_vm *q, bool *port_lost)
     if (rc == 0)
         rc = proc_spawn_env(argv, (char *const *)env->pdata, log, &child);
     if (rc < 0) {
+        qemu_virtiofs_abort(virtiofsd);
+        qemu_tpm_stop(q);
         qemu_prepared_clear(&p);
         return rc;
     }
@@ -241,11 +250,14 @@ static int start_locked(struct qemu_vm *q, bool *port_lost)
         g_autofree char *why = log_tail(log, log_start);
         *port_lost = qemu_hostfwd_lost(why, def, p.ssh_ports);
         kill_and_clean(q, rc < 0 ? child : 0, pidfile);
+        qemu_virtiofs_abort(virtiofsd);
+        qemu_virtiofs_stop(q, def);
         qemu_prepared_clear(&p);
         proc_log(q->dir, "QEMU failed to start: %s", why);
         qv_error_set(QV_ERR_BACKEND, "QEMU could not start VM '%s': %s", q->name, why);
         return explain_failed_start(def);
     }
+    qemu_virtiofs_started(q, virtiofsd);
     /* QEMU makes its sockets with the umask; the directory is 0700, and the
      * sockets themselves are made 0600 too. */
     static const char *const socks[] = {"qmp.sock", "status.sock"};
@@ -303,6 +315,7 @@ static int start_locked(struct qemu_vm *q, bool *port_lost)
     qmp_close(m);
     if (rc < 0) {
         kill_and_clean(q, 0, pidfile);
+        qemu_virtiofs_stop(q, def);
         for (guint i = 0; i < def->nets->len; i++)
             qemu_net_release(q, ((const struct qv_net *)g_ptr_array_index(def->nets, i))->mac);
         /* Also when the record naming it was never written. */

@@ -183,5 +183,15 @@ int qemu_snapshot_list(struct vm *vm, struct snapshot_info **list, size_t *count
 int qemu_tpm_start(struct qemu_vm *q, const struct qv_domain *def);
 void qemu_tpm_stop(struct qemu_vm *q);
 int qemu_tpm_check(struct qemu_vm *q, const struct qv_domain *def);
+/* virtiofsd for each virtiofs <filesystem> (qemu_virtiofs.c): started
+ * before QEMU, its processes our children (pids in children) until QEMU
+ * has connected; started() reaps them then, abort() kills them when QEMU
+ * did not start; stop() kills daemons a failed start leaves. live() adds
+ * virtiofs.N.tag and virtiofs.N.virtiofsd (running/exited) to out. */
+int qemu_virtiofs_start(struct qemu_vm *q, const struct qv_domain *def, GArray *children);
+void qemu_virtiofs_started(struct qemu_vm *q, GArray *children);
+void qemu_virtiofs_abort(GArray *children);
+void qemu_virtiofs_stop(struct qemu_vm *q, const struct qv_domain *def);
+void qemu_virtiofs_live(struct qemu_vm *q, const struct qv_domain *def, GArray *out);
 
 #endif

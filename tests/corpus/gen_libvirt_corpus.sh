@@ -333,6 +333,16 @@ dom numa-cells run <<X
       <distances><sibling id='0' value='21'/><sibling id='1' value='10'/></distances></cell>
   </numa></cpu>
 X
+dom filesystem-virtiofs norun <<X
+$mem$os_q35
+<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>
+<devices>
+  <filesystem type='mount' accessmode='passthrough'><driver type='virtiofs' queue='1024'/>
+    <binary path='/usr/lib/qemu/virtiofsd' xattr='on'><cache mode='always'/>
+      <lock posix='on' flock='on'/></binary>
+    <source dir='$img'/><target dir='corpus'/></filesystem>
+</devices>
+X
 rm -f "$out"/*.xml
 # "@@@FILE@@@" starts a document, "@@@@@@" ends it; virsh's echo does not
 # always end its line, so a marker may share one with the document.

@@ -13,6 +13,12 @@ if(QV_WITH_QEMU)
               ${CMAKE_CURRENT_SOURCE_DIR}/qemu/test_live.py)
     set_tests_properties(qemu_live PROPERTIES LABELS "slow;qemu" TIMEOUT 900
       ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
+    # Backends beside QEMU: virtiofs mounted by the guest (test_devices.py).
+    add_test(NAME qemu_devices
+      COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
+              ${CMAKE_CURRENT_SOURCE_DIR}/qemu/test_devices.py)
+    set_tests_properties(qemu_devices PROPERTIES LABELS "slow;qemu" TIMEOUT 600
+      ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
     # <bandwidth> through tc on a bridge NIC's tap (root: skipped otherwise).
     add_test(NAME qemu_net
       COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider

@@ -26,3 +26,6 @@ qv_check_test(qemu_clone SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_clone.c TIMEOUT 
 # libvirt's other <devices> children (serial models, watchdog, sound, TPM, ...).
 qv_check_test(qemu_argv_kept SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_kept.c
   ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_util.c TIMEOUT 300)
+# Devices backed beside QEMU (virtiofsd, ...).
+qv_check_test(qemu_argv_hostside SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_hostside.c
+  ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_util.c TIMEOUT 300)

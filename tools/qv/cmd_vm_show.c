@@ -114,6 +114,14 @@ static void show_live(GHashTable *live)
                strcmp(in, "0") ? " bytes/s" : "", strcmp(out, "0") ? out : "unlimited",
                strcmp(out, "0") ? " bytes/s" : "", live_get(live, "net.%u.tap", i));
     }
+    for (unsigned i = 0; (v = live_get(live, "virtiofs.%u.tag", i)); i++) {
+        g_autofree char *label = g_strdup_printf("virtiofs %s:", v);
+        const char *d = live_get(live, "virtiofs.%u.virtiofsd", i);
+        printf("  %-13s %s\n", label,
+               d && strcmp(d, "running") == 0
+                   ? "virtiofsd running"
+                   : "virtiofsd is NOT running: the guest's mount fails until the VM restarts");
+    }
     if ((v = g_hash_table_lookup(live, "balloon.current")))
         printf("  %-13s %s KiB (balloon)\n", "Memory:", v);
     const char *cg = g_hash_table_lookup(live, "cgroup.path");

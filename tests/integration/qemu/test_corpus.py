@@ -82,6 +82,10 @@ CASES = {
     "q35-sata": ["-device ide-hd,bus=ide.0,drive=disk0,id=sda,", "-device ide-cd,bus=ide.1,id=sdb",
                  "-device virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:e8:28:af,bus=pci.1,"
                  "addr=0x0"],
+    # virtiofsd runs beside QEMU (tests/integration/qemu/test_devices.py
+    # has the guest mount it).
+    "filesystem-virtiofs": ["-chardev socket,id=chr-vu-fs", "vhost-user-fs-pci,id=fs",
+                            ",tag=corpus,queue-size=1024,bus=pci.1,addr=0x0"],
     "pc-ide": ["-device ide-hd,bus=ide.0,unit=0,drive=disk0,id=hda,",
                "-device ide-cd,bus=ide.1,unit=0,drive=disk1,id=hdc"],
 }
@@ -108,6 +112,8 @@ def test_libvirt_document_starts(uri, doc):
     u, root = uri
     if doc.startswith("tpm-") and not shutil.which("swtpm"):
         pytest.skip("swtpm is not installed (Debian package swtpm)")
+    if "virtiofs" in doc and not os.access("/usr/lib/qemu/virtiofsd", os.X_OK):
+        pytest.skip("/usr/lib/qemu/virtiofsd is missing (Debian package qemu-system-common)")
     # Disk images live under /var/tmp/qv-corpus where the documents were made.
     img = root / "img"
     img.mkdir(exist_ok=True)
