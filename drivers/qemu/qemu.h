@@ -62,6 +62,9 @@ char *qemu_console_endpoint_of(const struct qv_domain *def, const char *dir);
 /* Whether def's VM has a balloon device: the qemu driver adds a virtio one
  * unless the definition says <memballoon model='none'/>. */
 bool qemu_has_balloon(const struct qv_domain *def);
+/* Whether def has <graphics type='spice'>, modelled or kept
+ * (qemu_argv_spice.c). */
+bool qemu_has_spice(const struct qv_domain *def);
 
 /* "a,b" as a QEMU option value: commas doubled. */
 char *qemu_opt_escape(const char *s);

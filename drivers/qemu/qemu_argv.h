@@ -22,6 +22,7 @@ struct qemu_argv {
     bool silent_audio;           /* -audiodev none,id=audio0 is given */
     bool tpm;                    /* the one <tpm> is given */
     const struct qv_kept *numa;  /* <cpu><numa>, for qemu_argv_add_numa() */
+    bool spice;                  /* the one -spice is given */
 };
 
 void qemu_argv_add(struct qemu_argv *v, const char *s);
@@ -102,6 +103,17 @@ int qemu_kept_filesystem(struct qemu_argv *v, const struct qv_kept *k, const xml
  * sock (NULL for a <source socket=> someone else serves). */
 int qemu_kept_virtiofs(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n, guint index);
 GPtrArray *qemu_virtiofsd_argv(const xmlNode *n, const char *sock);
+/* <graphics type='spice'> kept or modelled, the SPICE agent's <channel
+ * type='spicevmc'> (validated here, given on the bus by add_spicevmc from
+ * qemu_argv_add_channels with ids from first), <video model='qxl'>
+ * (qemu_argv_spice.c, qemu_argv_qxl.c). */
+int qemu_kept_graphics(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+int qemu_argv_spice_graphics(struct qemu_argv *v, const struct qv_graphics *g);
+int qemu_kept_channel(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+guint qemu_spicevmc_channels(const struct qv_domain *def);
+int qemu_argv_spicevmc_add(struct qemu_argv *v, guint first);
+int qemu_kept_video_qxl(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
+                        const xmlNode *model);
 int qemu_kept_redirdev(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 /* q35's root ports (qemu_argv_pcie.c). device_bus gives a disk or NIC
  * ",bus=PORT" for a new root port of its own on q35, "" on pc; spare_ports

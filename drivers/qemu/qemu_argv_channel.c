@@ -61,10 +61,12 @@ static int add_virtio_console(struct qemu_argv *v, const struct qv_chardev *c, g
 int qemu_argv_add_channels(struct qemu_argv *v)
 {
     const struct qv_domain *def = v->def;
-    if (!def->channels->len && !virtio_consoles(def))
+    guint spicevmc = qemu_spicevmc_channels(def);
+    if (!def->channels->len && !virtio_consoles(def) && !spicevmc)
         return 0;
     /* A virtio-serial bus has 31 ports; port 0 is kept for a console. */
-    if (def->channels->len > 30 || def->channels->len + virtio_consoles(def) > 31)
+    if (def->channels->len + spicevmc > 30 ||
+        def->channels->len + spicevmc + virtio_consoles(def) > 31)
         return qemu_argv_unsupported(v, "more than 31 <channel>s and virtio <console>s (one "
                                         "virtio-serial bus)");
     if (!has_virtio_serial_controller(def)) {
@@ -103,9 +105,12 @@ int qemu_argv_add_channels(struct qemu_argv *v)
         qemu_argv_add(v, "-device");
         g_ptr_array_add(v->a, g_string_free(dev, FALSE));
     }
+    int rc = qemu_argv_spicevmc_add(v, def->channels->len);
+    if (rc < 0)
+        return rc;
     for (guint i = 0; i < def->consoles->len; i++) {
         const struct qv_chardev *c = g_ptr_array_index(def->consoles, i);
-        int rc = g_strcmp0(c->target_type, "virtio") == 0 ? add_virtio_console(v, c, i) : 0;
+        rc = g_strcmp0(c->target_type, "virtio") == 0 ? add_virtio_console(v, c, i) : 0;
         if (rc < 0)
             return rc;
     }

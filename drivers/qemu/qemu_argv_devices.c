@@ -123,8 +123,12 @@ int qemu_argv_add_devices(struct qemu_argv *v)
     bool vnc = false;
     for (guint i = 0; i < def->graphics->len; i++) {
         const struct qv_graphics *g = g_ptr_array_index(def->graphics, i);
-        if (g->type != QV_GRAPHICS_VNC)
-            return qemu_argv_unsupported(v, "<graphics type='spice'>");
+        if (g->type == QV_GRAPHICS_SPICE) {
+            int rc = qemu_argv_spice_graphics(v, g);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
         if (vnc)
             return qemu_argv_unsupported(v, "more than one <graphics>");
         vnc = true;

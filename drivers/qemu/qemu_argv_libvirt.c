@@ -250,6 +250,8 @@ static int video(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
 {
     static const char *const known[] = {"address", "alias", "model", NULL};
     const xmlNode *m = qemu_xml_child(n, "model");
+    if (m && qemu_xml_prop_is(m, "type", "qxl"))
+        return qemu_kept_video_qxl(v, k, n, m);
     if (qemu_xml_other_child(n, known) || !m || qemu_xml_child(m, "acceleration") || qemu_xml_child(m, "resolution"))
         return qemu_kept_refuse(v, k, "a child element the qemu driver does not pass on");
     /* vgamem=, ram=, vram64= and blob= have no QEMU side qv sets: refused
@@ -307,6 +309,10 @@ static int kept_device(struct qemu_argv *v, const struct qv_kept *k)
         rc = qemu_kept_filesystem(v, k, n);
     else if (strcmp(k->name, "redirdev") == 0)
         rc = qemu_kept_redirdev(v, k, n);
+    else if (strcmp(k->name, "graphics") == 0)
+        rc = qemu_kept_graphics(v, k, n);
+    else if (strcmp(k->name, "channel") == 0)
+        rc = qemu_kept_channel(v, k, n);
     else
         rc = qemu_kept_refuse(v, k, "%s", k->reason);
     xmlFreeDoc(doc);

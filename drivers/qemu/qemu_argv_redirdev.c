@@ -1,7 +1,7 @@
 /* <redirdev bus='usb' type='tcp'>: a USB device another machine exports
  * over usbredir, as QEMU's usb-redir on the USB controller with a socket
- * chardev. spicevmc redirects through a SPICE client, which needs SPICE
- * graphics this driver does not run. */
+ * chardev; type='spicevmc': a device a SPICE client redirects, over
+ * the VM's SPICE server (a spicevmc chardev named usbredir). */
 #include <string.h>
 
 #include "../../lib/util/error.h"
@@ -20,11 +20,14 @@ int qemu_kept_redirdev(struct qemu_argv *v, const struct qv_kept *k, const xmlNo
     g_autofree char *bus = qemu_xml_prop(n, "bus"), *type = qemu_xml_prop(n, "type");
     if (bus && strcmp(bus, "usb") != 0)
         return qemu_kept_refuse(v, k, "bus='%s': QEMU redirects USB devices", bus);
-    if (!type || strcmp(type, "tcp") != 0)
-        return qemu_kept_refuse(v, k,
-                                "type='%s': the qemu driver redirects over tcp (spicevmc needs "
-                                "SPICE graphics, which it does not run)",
+    bool spicevmc = type && strcmp(type, "spicevmc") == 0;
+    if (!type || (strcmp(type, "tcp") != 0 && !spicevmc))
+        return qemu_kept_refuse(v, k, "type='%s': the qemu driver redirects over tcp and spicevmc",
                                 type ? type : "");
+    if (spicevmc && !qemu_has_spice(v->def))
+        return qemu_kept_refuse(v, k, "type='spicevmc' needs <graphics type='spice'>");
+    if (spicevmc && (qemu_xml_child(n, "source") || qemu_xml_child(n, "protocol")))
+        return qemu_kept_refuse(v, k, "a spicevmc redirdev has no <source> or <protocol>");
     const xmlNode *p = qemu_xml_child(n, "protocol");
     if (p && !qemu_xml_prop_is(p, "type", "raw"))
         return qemu_kept_refuse(v, k, "<protocol> other than raw");
@@ -32,8 +35,8 @@ int qemu_kept_redirdev(struct qemu_argv *v, const struct qv_kept *k, const xmlNo
     g_autofree char *host = s ? qemu_xml_prop(s, "host") : NULL;
     g_autofree char *mode = s ? qemu_xml_prop(s, "mode") : NULL;
     uint64_t service = 0;
-    if (!host || !qemu_plain_word(host) || !qemu_xml_hex(s, "service", 65535, &service) ||
-        service == 0)
+    if (!spicevmc && (!host || !qemu_plain_word(host) ||
+                      !qemu_xml_hex(s, "service", 65535, &service) || service == 0))
         return qemu_kept_refuse(v, k,
                                 "it needs a <source host= service=> (a host name and a "
                                 "port 1-65535)");
@@ -57,8 +60,11 @@ int qemu_kept_redirdev(struct qemu_argv *v, const struct qv_kept *k, const xmlNo
         index++;
     bool bind = mode && strcmp(mode, "bind") == 0;
     qemu_argv_add(v, "-chardev");
-    qemu_argv_addf(v, "socket,id=charredir%u,host=%s,port=%" G_GUINT64_FORMAT ",server=%s", index,
-                   host, service, bind ? "on,wait=off" : "off");
+    if (spicevmc)
+        qemu_argv_addf(v, "spicevmc,id=charredir%u,name=usbredir", index);
+    else
+        qemu_argv_addf(v, "socket,id=charredir%u,host=%s,port=%" G_GUINT64_FORMAT ",server=%s",
+                       index, host, service, bind ? "on,wait=off" : "off");
     GString *dev = g_string_new(NULL);
     g_string_printf(dev, "usb-redir,chardev=charredir%u,id=redir%u,bus=usb.0", index, index);
     if (port)

@@ -5,7 +5,8 @@
  * sound systems (alsa, oss, pulseaudio, ...) are refused: QEMU runs
  * daemonized without a sound server, and QEMU merely warns when it cannot
  * open one, so the guest would play into nothing while the definition
- * said otherwise. spice and dbus need displays qv does not run. */
+ * said otherwise. spice plays to the SPICE client, with <graphics
+ * type='spice'>; dbus needs a display qv does not run. */
 #include <string.h>
 
 #include "../../lib/conf/xml_util.h"
@@ -82,15 +83,23 @@ int qemu_kept_audio(struct qemu_argv *v, const struct qv_kept *k, const xmlNode 
     if (!qemu_xml_hex(n, "id", 9999, &id) || id == 0)
         return qemu_kept_refuse(v, k, "id= must be a number from 1 to 9999");
     bool file = type && strcmp(type, "file") == 0;
-    if (!type || (strcmp(type, "none") != 0 && !file))
+    bool spice = type && strcmp(type, "spice") == 0;
+    if (!type || (strcmp(type, "none") != 0 && !file && !spice))
         return qemu_kept_refuse(v, k,
-                                "type='%s': the qemu driver's audio backends are none and file",
+                                "type='%s': the qemu driver's audio backends are none, file and "
+                                "spice",
                                 type ? type : "");
+    if (spice && !qemu_has_spice(v->def))
+        return qemu_kept_refuse(v, k, "type='spice' needs <graphics type='spice'>");
     /* QEMU's wav writer would otherwise write qemu.wav wherever it runs. */
     if (file && !qemu_xml_has_prop(n, "path"))
         return qemu_kept_refuse(v, k, "type='file' needs a path=");
     GString *spec = g_string_new(NULL);
-    g_string_printf(spec, "%s,id=audio%" G_GUINT64_FORMAT, file ? "wav" : "none", id);
+    g_string_printf(spec, "%s,id=audio%" G_GUINT64_FORMAT,
+                    file    ? "wav"
+                    : spice ? "spice"
+                            : "none",
+                    id);
     int rc = 0;
     for (const xmlAttr *a = n->properties; a && rc == 0; a = a->next) {
         const char *name = (const char *)a->name;

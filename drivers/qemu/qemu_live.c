@@ -104,6 +104,42 @@ static int live_vnc(struct qemu_vm *q, struct qmp *m, const struct qv_domain *de
     return rc;
 }
 
+/* Where the SPICE server listens, as QEMU says (with autoport qv chose the
+ * port, but QEMU is the one listening). Absent without SPICE graphics. */
+static int live_spice(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def, GArray *out)
+{
+    if (!qemu_has_spice(def))
+        return 0;
+    JsonNode *ret = NULL;
+    if (qmp_command(m, "query-spice", NULL, &ret, QEMU_QMP_TIMEOUT_MS) < 0) {
+        qv_error_prefix("cannot read the SPICE address of VM '%s'", q->name);
+        return qv_error_code();
+    }
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
+    const char *host = qv_json_str(o, "host"), *family = qv_json_str(o, "family");
+    gint64 port = o ? qv_json_int(o, "port", -1) : -1;
+    int rc = 0;
+    if (!o || !qv_json_bool(o, "enabled", FALSE))
+        rc = qv_error_set(QV_ERR_PROTOCOL, "VM '%s': QEMU reports no SPICE server%s", q->name,
+                          o ? "" : " (query-spice reply is malformed)");
+    else if (family && strcmp(family, "unix") == 0 && host && host[0] == '/')
+        qv_stats_str(out, host, "spice.address");
+    else if (host && port > 0 && port <= 65535 && g_hostname_is_ip_address(host)) {
+        bool v6 = family && strcmp(family, "ipv6") == 0;
+        g_autofree char *addr =
+            g_strdup_printf(v6 ? "[%s]:%" G_GINT64_FORMAT : "%s:%" G_GINT64_FORMAT, host, port);
+        qv_stats_str(out, addr, "spice.address");
+    } else if (!host && port < 0)
+        qv_stats_str(out, "none (no listener)", "spice.address");
+    else
+        rc = qv_error_set(QV_ERR_PROTOCOL,
+                          "VM '%s': QEMU's query-spice reply is malformed: no numeric host and "
+                          "port",
+                          q->name);
+    json_node_unref(ret);
+    return rc;
+}
+
 /* The balloon's actual size (what the guest has now, which trails the
  * target while the guest gives memory back); absent without a balloon. */
 static int live_balloon(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def, GArray *out)
@@ -172,6 +208,8 @@ int qemu_vm_live(struct vm *vm, const struct qv_domain *def, GArray *out)
         rc = live_iotune(q, m, def, out);
     if (rc == 0)
         rc = live_vnc(q, m, def, out);
+    if (rc == 0)
+        rc = live_spice(q, m, def, out);
     if (rc == 0)
         rc = live_balloon(q, m, def, out);
     qmp_close(m);

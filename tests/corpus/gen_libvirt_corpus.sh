@@ -343,6 +343,29 @@ $mem$os_q35
     <source dir='$img'/><target dir='corpus'/></filesystem>
 </devices>
 X
+dom spice-qxl norun <<X
+$mem$os_q35
+<devices>
+  <graphics type='spice' autoport='yes' defaultMode='any'>
+    <listen type='address' address='127.0.0.1'/>
+    <channel name='main' mode='insecure'/>
+    <image compression='auto_glz'/><jpeg compression='auto'/><zlib compression='auto'/>
+    <playback compression='on'/><streaming mode='filter'/><mouse mode='client'/>
+    <clipboard copypaste='no'/><filetransfer enable='no'/><gl enable='no'/>
+  </graphics>
+  <video><model type='qxl' ram='65536' vram='65536' vgamem='16384' heads='1' primary='yes'/></video>
+  <channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>
+  <redirdev bus='usb' type='spicevmc'/>
+  <audio id='1' type='spice'/>
+  <sound model='ich9'><audio id='1'/></sound>
+</devices>
+X
+dom spice-nolisten norun <<X
+$mem$os_pc
+<devices>
+  <graphics type='spice'><listen type='none'/></graphics>
+</devices>
+X
 rm -f "$out"/*.xml
 # "@@@FILE@@@" starts a document, "@@@@@@" ends it; virsh's echo does not
 # always end its line, so a marker may share one with the document.

@@ -601,8 +601,8 @@ START_TEST(refused_elements)
                          "<cpu mode='host-passthrough'/></domain>",
                 QV_ERR_UNSUPPORTED, "host-passthrough");
     build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
-                         "<graphics type='spice'/></devices></domain>",
-                QV_ERR_UNSUPPORTED, "spice");
+                         "<graphics type='spice' defaultMode='secure'/></devices></domain>",
+                QV_ERR_UNSUPPORTED, "defaultMode='secure': qv sets up no SPICE TLS");
     build_fails(HEAD MEM "<os><type arch='x86_64'>hvm</type></os><devices>"
                          "<disk type='file' device='disk'><driver name='qemu' type='raw' "
                          "io='native'/><source file='/x'/><target dev='vda' bus='virtio'/></disk>"

@@ -1,5 +1,5 @@
 /* The qemu driver's arguments for devices backed by something beside QEMU
- * (virtiofsd, ...): golden argv, real QEMU started with them where this
+ * (virtiofsd, a SPICE client, ...): golden argv, real QEMU started with them where this
  * host has the backend, and what QEMU 7.2 cannot do refused naming the
  * element, its line and the attribute. */
 #include <check.h>
@@ -104,9 +104,124 @@ START_TEST(virtiofs)
 }
 END_TEST
 
+#define SPICE_DOC(graphics, devices)                                                               \
+    HEAD MEM OS_Q35                                                                                \
+        "<devices><controller type='usb' index='0' model='qemu-xhci'/>" graphics devices           \
+        "</devices></domain>"
+
+/* The -spice argument of argv, its port= replaced by P. */
+static char *spice_arg(char **argv)
+{
+    for (int i = 0; argv[i] && argv[i + 1]; i++)
+        if (strcmp(argv[i], "-spice") == 0) {
+            GString *s = g_string_new(argv[i + 1]);
+            if (g_str_has_prefix(s->str, "port=") && strcmp(s->str, "port=0") != 0 &&
+                !g_str_has_prefix(s->str, "port=0,")) {
+                gsize end = strcspn(s->str, ",");
+                g_string_erase(s, 5, (gssize)end - 5);
+                g_string_insert(s, 5, "P");
+            }
+            return g_string_free(s, FALSE);
+        }
+    return NULL;
+}
+
+START_TEST(spice)
+{
+    struct qemu_launch l = launch_for(tmp);
+    char **argv = build(
+        SPICE_DOC("<graphics type='spice' autoport='yes' tlsPort='-1' defaultMode='any'>"
+                  "<listen type='address' address='127.0.0.1'/><channel name='main' "
+                  "mode='insecure'/><channel name='display' mode='any'/>"
+                  "<image compression='auto_glz'/><jpeg compression='never'/>"
+                  "<zlib compression='always'/><playback compression='off'/>"
+                  "<streaming mode='filter'/><mouse mode='client'/><clipboard copypaste='no'/>"
+                  "<filetransfer enable='no'/><gl enable='no'/></graphics>",
+                  "<video><model type='qxl' ram='65536' vram='32768' vgamem='16384' heads='1' "
+                  "primary='yes'><resolution x='1024' y='768'/></model></video>"
+                  "<channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/>"
+                  "<address type='virtio-serial' controller='0' bus='0' port='3'/></channel>"
+                  "<redirdev bus='usb' type='spicevmc'><address type='usb' bus='0' port='2'/>"
+                  "</redirdev><audio id='1' type='spice'/>"
+                  "<sound model='ich9'><audio id='1'/></sound>"),
+        &l);
+    g_autofree char *sp = spice_arg(argv);
+    ck_assert_str_eq(sp, "port=P,addr=127.0.0.1,disable-ticketing=on,image-compression=auto_glz,"
+                         "jpeg-wan-compression=never,zlib-glz-wan-compression=always,"
+                         "streaming-video=filter,playback-compression=off,disable-copy-paste=on,"
+                         "disable-agent-file-xfer=on,agent-mouse=on,gl=off,"
+                         "plaintext-channel=main");
+    has(argv, "-device",
+        "qxl-vga,id=video0,ram_size=67108864,vram_size=33554432,vgamem_mb=16,"
+        "max_outputs=1,xres=1024,yres=768");
+    has(argv, "-chardev", "spicevmc,id=charchannel0,name=vdagent");
+    has(argv, "-device",
+        "virtserialport,bus=virtio-serial0.0,nr=3,chardev=charchannel0,"
+        "id=channel0,name=com.redhat.spice.0");
+    has(argv, "-chardev", "spicevmc,id=charredir4,name=usbredir");
+    has(argv, "-device", "usb-redir,chardev=charredir4,id=redir4,bus=usb.0,port=2");
+    has(argv, "-audiodev", "spice,id=audio1");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    /* No <video>: libvirt's QXL; a port given; on a socket; no listener. */
+    argv = build(
+        SPICE_DOC("<graphics type='spice' port='5977' autoport='no' listen='0.0.0.0'/>", ""), &l);
+    has(argv, "-spice", "port=5977,addr=0.0.0.0,disable-ticketing=on");
+    has(argv, "-device", "qxl-vga,id=video0");
+    g_strfreev(argv);
+    argv = build(SPICE_DOC("<graphics type='spice'><listen type='socket'/></graphics>", ""), &l);
+    g_autofree char *unix_opt =
+        g_strdup_printf("unix=on,addr=%s/spice.sock,disable-ticketing=on", tmp);
+    has(argv, "-spice", unix_opt);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+    argv = build(SPICE_DOC("<graphics type='spice'><listen type='none'/></graphics>", ""), &l);
+    has(argv, "-spice", "port=0,disable-ticketing=on");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    /* TLS, passwords, OpenGL, networks: refused naming what and where. */
+    build_fails(SPICE_DOC("<graphics type='spice' tlsPort='5901' autoport='no' port='5900'/>", ""),
+                QV_ERR_UNSUPPORTED,
+                "cannot honour <devices><graphics> (line 1): tlsPort='5901': qv sets up no SPICE "
+                "TLS certificates");
+    build_fails(SPICE_DOC("<graphics type='spice' defaultMode='secure'/>", ""), QV_ERR_UNSUPPORTED,
+                "defaultMode='secure'");
+    build_fails(SPICE_DOC("<graphics type='spice'><channel name='inputs' mode='secure'/>"
+                          "</graphics>",
+                          ""),
+                QV_ERR_UNSUPPORTED,
+                "<devices><graphics><channel> (line 1): mode='secure' needs TLS");
+    build_fails(SPICE_DOC("<graphics type='spice'><gl enable='yes'/></graphics>", ""),
+                QV_ERR_UNSUPPORTED, "<graphics><gl> (line 1): SPICE OpenGL needs a render node");
+    build_fails(SPICE_DOC("<graphics type='spice' passwd='secret'/>", ""), QV_ERR_UNSUPPORTED,
+                "attribute passwd= is not passed on");
+    build_fails(SPICE_DOC("<graphics type='spice'><listen type='network' network='default'/>"
+                          "</graphics>",
+                          ""),
+                QV_ERR_UNSUPPORTED, "attribute network= is not passed on");
+    build_fails(SPICE_DOC("<graphics type='spice'><image compression='jpeg'/></graphics>", ""),
+                QV_ERR_UNSUPPORTED, "compression='jpeg' is not one QEMU has");
+    build_fails(SPICE_DOC("", "<channel type='spicevmc'><target type='virtio' "
+                              "name='com.redhat.spice.0'/></channel>"),
+                QV_ERR_UNSUPPORTED,
+                "cannot honour <channel> (line 1): type='spicevmc' needs <graphics type='spice'>");
+    build_fails(SPICE_DOC("", "<audio id='1' type='spice'/>"), QV_ERR_UNSUPPORTED,
+                "type='spice' needs <graphics type='spice'>");
+    build_fails(SPICE_DOC("<graphics type='spice'/>",
+                          "<video><model type='qxl'><acceleration accel3d='yes'/></model>"
+                          "</video>"),
+                QV_ERR_UNSUPPORTED,
+                "<video><model><acceleration> (line 1): this element is not "
+                "passed on");
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("hostside");
     tcase_add_test(tc, virtiofs);
+    tcase_add_test(tc, spice);
     return run(tc);
 }

@@ -104,6 +104,8 @@ static void show_live(GHashTable *live)
     }
     if ((v = g_hash_table_lookup(live, "vnc.address")))
         printf("  %-13s %s\n", "VNC:", v);
+    if ((v = g_hash_table_lookup(live, "spice.address")))
+        printf("  %-13s %s\n", "SPICE:", v);
     for (unsigned i = 0; i < 4096; i++) {
         const char *mac = live_get(live, "net.%u.mac", i);
         const char *in = live_get(live, "net.%u.inbound_bytes_sec", i);

@@ -86,6 +86,16 @@ CASES = {
     # has the guest mount it).
     "filesystem-virtiofs": ["-chardev socket,id=chr-vu-fs", "vhost-user-fs-pci,id=fs",
                             ",tag=corpus,queue-size=1024,bus=pci.1,addr=0x0"],
+    # SPICE with its agent channel, USB redirection and audio, on QXL.
+    "spice-qxl": ["-spice port=", ",addr=127.0.0.1,disable-ticketing=on,image-compression=auto_glz,"
+                  "jpeg-wan-compression=auto,zlib-glz-wan-compression=auto,streaming-video=filter,"
+                  "playback-compression=on,disable-copy-paste=on,disable-agent-file-xfer=on,"
+                  "agent-mouse=on,gl=off,plaintext-channel=main",
+                  "-device qxl-vga,id=video0,ram_size=67108864,vram_size=67108864,vgamem_mb=16,"
+                  "max_outputs=1,bus=pcie.0,addr=0x1",
+                  "-chardev spicevmc,id=charchannel0,name=vdagent", "name=com.redhat.spice.0",
+                  "name=usbredir", "-audiodev spice,id=audio1"],
+    "spice-nolisten": ["-spice port=0,disable-ticketing=on"],
     "pc-ide": ["-device ide-hd,bus=ide.0,unit=0,drive=disk0,id=hda,",
                "-device ide-cd,bus=ide.1,unit=0,drive=disk1,id=hdc"],
 }

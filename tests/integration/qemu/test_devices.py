@@ -1,8 +1,10 @@
-"""Devices whose backend runs beside QEMU, with a real Linux guest under
-TCG (tests/fixtures/build-guest.sh): a virtiofs share the guest mounts
-and reads, served by a virtiofsd qv starts and stops with the VM."""
+"""Devices whose backend runs beside QEMU: a virtiofs share a real Linux
+guest under TCG (tests/fixtures/build-guest.sh) mounts and reads, served
+by a virtiofsd qv starts and stops with the VM; a SPICE server listening
+where `vm show` says."""
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import time
@@ -126,5 +128,47 @@ def test_virtiofs_share_is_mounted_and_read_by_the_guest(guest, tmp_path):
         assert pids
         qv(uri, "vm", "stop", "--force", name)
         wait_for(lambda: not daemons(socks[0]), 10, "virtiofsd to stop with the VM")
+    finally:
+        qv(uri, "vm", "destroy", name, check=False)
+
+
+def test_spice_server_listens_where_vm_show_says(tmp_path):
+    if not QV:
+        pytest.fail("QV_CLI is not set (run through ctest)")
+    if not shutil.which("qemu-system-x86_64"):
+        pytest.skip("qemu-system-x86_64 is not installed")
+    probe = subprocess.run(["qemu-system-x86_64", "-spice", "help"], capture_output=True,
+                           text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"this QEMU has no SPICE: {probe.stderr.strip()}")
+    root = tmp_path / "state"
+    uri = f"qemu:///session?root={root}"
+    name = "h-spice"
+    xml = tmp_path / "spice.xml"
+    xml.write_text(f"""<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices>
+    <controller type='usb' model='qemu-xhci'/>
+    <graphics type='spice' autoport='yes'><listen type='address' address='127.0.0.1'/>
+      <image compression='off'/></graphics>
+    <channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>
+    <redirdev bus='usb' type='spicevmc'/>
+  </devices>
+</domain>
+""")
+    qv(uri, "vm", "create", "--xml", str(xml))
+    try:
+        qv(uri, "vm", "start", name)
+        shown = qv(uri, "vm", "show", name).stdout
+        line = next((l for l in shown.splitlines() if l.strip().startswith("SPICE:")), None)
+        assert line, shown
+        host, port = line.split()[1].rsplit(":", 1)
+        assert host == "127.0.0.1"
+        # A SPICE server answers there: it sends nothing first, but accepts.
+        with socket.create_connection((host, int(port)), timeout=5):
+            pass
     finally:
         qv(uri, "vm", "destroy", name, check=False)
