@@ -288,6 +288,8 @@ static int add_firmware(struct qemu_argv *v)
             }
         }
     }
+    if (qemu_argv_secure_boot(v) < 0)
+        return QV_ERR_UNSUPPORTED;
     if (def->os.kernel) {
         qemu_argv_add2(v, "-kernel", def->os.kernel);
         if (def->os.initrd)

@@ -114,6 +114,10 @@ guint qemu_spicevmc_channels(const struct qv_domain *def);
 int qemu_argv_spicevmc_add(struct qemu_argv *v, guint first);
 int qemu_kept_video_qxl(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n,
                         const xmlNode *model);
+/* <smartcard> (qemu_argv_smartcard.c). */
+int qemu_kept_smartcard(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+/* <interface type='hostdev'> (qemu_argv_hostdev_net.c). */
+int qemu_kept_interface(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_kept_redirdev(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 /* q35's root ports (qemu_argv_pcie.c). device_bus gives a disk or NIC
  * ",bus=PORT" for a new root port of its own on q35, "" on pc; spare_ports

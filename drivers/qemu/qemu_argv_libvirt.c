@@ -313,6 +313,10 @@ static int kept_device(struct qemu_argv *v, const struct qv_kept *k)
         rc = qemu_kept_graphics(v, k, n);
     else if (strcmp(k->name, "channel") == 0)
         rc = qemu_kept_channel(v, k, n);
+    else if (strcmp(k->name, "smartcard") == 0)
+        rc = qemu_kept_smartcard(v, k, n);
+    else if (strcmp(k->name, "interface") == 0)
+        rc = qemu_kept_interface(v, k, n);
     else
         rc = qemu_kept_refuse(v, k, "%s", k->reason);
     xmlFreeDoc(doc);

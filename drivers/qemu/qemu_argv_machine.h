@@ -46,6 +46,8 @@ int qemu_argv_feature(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
 /* One kept child of <os> (qemu_argv_os.c); <os><smbios> and <sysinfo>
  * (qemu_argv_smbios.c). */
 int qemu_argv_os_extra(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+/* <loader secure='yes'> (qemu_argv_os.c), from add_firmware. */
+int qemu_argv_secure_boot(struct qemu_argv *v);
 int qemu_argv_os_smbios(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_argv_sysinfo(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 /* <memoryBacking> (qemu_argv_memory.c); whether guest RAM is on huge

@@ -1,8 +1,12 @@
 /* <os> children beyond type, loader, nvram, kernel and boot: the boot
- * menu, SeaBIOS's serial output and reboot timeout, extra ACPI tables. */
+ * menu, SeaBIOS's serial output and reboot timeout, extra ACPI tables,
+ * the <firmware> features a secure-boot OVMF has; and <loader
+ * secure='yes'>: OVMF's variable store only code running in SMM may
+ * write, which is what makes its secure boot tamper-proof. */
 #include <string.h>
 
 #include "../../lib/conf/xml_util.h"
+#include "../../lib/util/error.h"
 #include "qemu_argv_machine.h"
 
 /* Options added to the one -boot argument (add_firmware's order=...). */
@@ -82,6 +86,73 @@ static int acpi_tables(struct qemu_argv *v, const struct qv_kept *k, const xmlNo
     return 0;
 }
 
+static bool smm_on(const struct qv_domain *def)
+{
+    for (guint i = 0; i < def->kept->len; i++) {
+        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
+        if (strcmp(k->parent, "features") == 0 && strcmp(k->name, "smm") == 0)
+            return strstr(k->xml, "state=\"on\"") != NULL;
+    }
+    return false;
+}
+
+int qemu_argv_secure_boot(struct qemu_argv *v)
+{
+    const struct qv_domain *def = v->def;
+    if (!def->os.loader_secure)
+        return 0;
+    const char *why = !def->os.loader_pflash ? "it needs type='pflash'"
+                      : !qemu_is_q35(def)    ? "it needs machine='q35' (the SMM-protected flash)"
+                      : !smm_on(def)         ? "it needs <features><smm state='on'/>"
+                                             : NULL;
+    if (why)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s': the qemu driver cannot honour <os><loader secure='yes'>: %s",
+                            def->name, why);
+    qemu_argv_add2(v, "-global", "driver=cfi.pflash01,property=secure,value=on");
+    return 0;
+}
+
+/* <firmware><feature name='secure-boot|enrolled-keys' enabled=>: what the
+ * firmware the definition names has. qv runs the <loader> and the
+ * <nvram template> given, so these must agree with them. */
+static int firmware_features(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
+{
+    if (qemu_machine_only(v, k, n, "", "feature") < 0)
+        return QV_ERR_UNSUPPORTED;
+    for (const xmlNode *f = n->children; f; f = f->next) {
+        if (f->type != XML_ELEMENT_NODE)
+            continue;
+        int on;
+        g_autofree char *name = qv_conf_xml_attr(f, "name");
+        if (qemu_machine_only(v, k, f, "enabled name", "") < 0 ||
+            (on = qemu_machine_onoff(v, k, f, "enabled", -1)) < -1)
+            return QV_ERR_UNSUPPORTED;
+        if (!name || on < 0)
+            return qemu_machine_refuse(v, k, f, "it needs name= and enabled=");
+        if (strcmp(name, "secure-boot") == 0) {
+            if (!v->def->os.loader)
+                return qemu_machine_refuse(v, k, f,
+                                           "qv does not choose firmware by its features: name "
+                                           "the <loader> (e.g. /usr/share/OVMF/"
+                                           "OVMF_CODE_4M.secboot.fd, secure='yes')");
+            if (on != v->def->os.loader_secure)
+                return qemu_machine_refuse(v, k, f, "enabled='%s' contradicts <loader secure='%s'>",
+                                           on ? "yes" : "no",
+                                           v->def->os.loader_secure ? "yes" : "no");
+        } else if (strcmp(name, "enrolled-keys") == 0) {
+            /* The keys are in the variable store the VM starts from. */
+            if (on && !v->def->os.nvram_template)
+                return qemu_machine_refuse(v, k, f,
+                                           "enabled='yes' needs an <nvram template=> holding the "
+                                           "keys (e.g. /usr/share/OVMF/OVMF_VARS_4M.ms.fd)");
+        } else {
+            return qemu_machine_refuse(v, k, f, "name='%s' is not a firmware feature", name);
+        }
+    }
+    return 0;
+}
+
 int qemu_argv_os_extra(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
 {
     const char *name = (const char *)n->name;
@@ -95,5 +166,7 @@ int qemu_argv_os_extra(struct qemu_argv *v, const struct qv_kept *k, const xmlNo
         return qemu_argv_os_smbios(v, k, n);
     if (strcmp(name, "acpi") == 0)
         return acpi_tables(v, k, n);
+    if (strcmp(name, "firmware") == 0)
+        return firmware_features(v, k, n);
     return qemu_machine_refuse(v, k, n, "%s", k->reason);
 }

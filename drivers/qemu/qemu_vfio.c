@@ -130,17 +130,96 @@ void qemu_vfio_settle(struct qemu_vm *q)
     qv_reset_error();
 }
 
+/* The VF's physical function's interface and the VF's number on it. */
+static int vf_of(const char *root, const char *bdf, char **pf_if, int *vf)
+{
+    g_autofree char *physfn = host_path(root, "/sys/bus/pci/devices/%s/physfn", bdf);
+    g_autofree char *pf_path = g_file_read_link(physfn, NULL);
+    g_autofree char *pf = pf_path ? g_path_get_basename(pf_path) : NULL;
+    g_autofree char *netdir = pf ? host_path(root, "/sys/bus/pci/devices/%s/net", pf) : NULL;
+    g_autoptr(GDir) nets = netdir ? g_dir_open(netdir, 0, NULL) : NULL;
+    const char *ifname = nets ? g_dir_read_name(nets) : NULL;
+    if (!pf || !ifname)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "PCI device %s is not an SR-IOV virtual function of a host NIC: "
+                            "<interface type='hostdev'> needs one (its MAC is set through the "
+                            "physical function); use <hostdev> for a whole device",
+                            bdf);
+    for (int i = 0; i < 4096; i++) {
+        g_autofree char *link = host_path(root, "/sys/bus/pci/devices/%s/virtfn%d", pf, i);
+        g_autofree char *target = g_file_read_link(link, NULL);
+        if (!target)
+            break;
+        g_autofree char *base = g_path_get_basename(target);
+        if (strcmp(base, bdf) == 0) {
+            *pf_if = g_strdup(ifname);
+            *vf = i;
+            return 0;
+        }
+    }
+    return qv_error_set(QV_ERR_NOT_FOUND,
+                        "PCI device %s: its physical function %s does not list it", bdf, pf);
+}
+
+/* The MAC and VLAN of each VF, set on its physical function. */
+static int set_vf_macs(const char *root, GPtrArray *nets)
+{
+    for (guint i = 0; i < nets->len; i++) {
+        const struct qemu_hostdev_net *h = g_ptr_array_index(nets, i);
+        if (!h->mac && h->vlan < 0)
+            continue;
+        g_autofree char *pf = NULL;
+        int vf = 0;
+        int rc = vf_of(root, h->bdf, &pf, &vf);
+        if (rc < 0)
+            return rc;
+        g_autofree char *vfs = g_strdup_printf("%d", vf);
+        g_autofree char *vlan = g_strdup_printf("%d", h->vlan);
+        const char *argv[] = {"ip",
+                              "link",
+                              "set",
+                              "dev",
+                              pf,
+                              "vf",
+                              vfs,
+                              h->mac ? "mac" : "vlan",
+                              h->mac ? h->mac : vlan,
+                              h->mac && h->vlan >= 0 ? "vlan" : NULL,
+                              vlan,
+                              NULL};
+        if ((rc = qemu_run_tool(argv, NULL)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int qemu_vfio_prepare(struct qemu_vm *q, const struct qv_domain *def)
 {
-    if (!def->hostdevs->len)
+    g_autoptr(GPtrArray) nets =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qemu_hostdev_net_free);
+    int rc = qemu_hostdev_nets(def, nets);
+    if (rc < 0)
+        return rc;
+    if (!def->hostdevs->len && !nets->len)
         return 0;
     g_autofree char *root = host_root(NULL);
     g_autoptr(GPtrArray) plan = g_ptr_array_new_with_free_func((GDestroyNotify)host_vfio_dev_free);
+    /* A VF's physical function is judged before anything is bound. */
+    for (guint i = 0; i < nets->len; i++) {
+        const struct qemu_hostdev_net *h = g_ptr_array_index(nets, i);
+        g_autofree char *pf = NULL;
+        int vf;
+        if ((rc = host_vfio_plan(root, h->bdf, h->managed, plan)) < 0 ||
+            ((h->mac || h->vlan >= 0) && (rc = vf_of(root, h->bdf, &pf, &vf)) < 0)) {
+            qv_error_prefix("cannot start VM '%s': <interface type='hostdev'>", q->name);
+            return rc;
+        }
+    }
     for (guint i = 0; i < def->hostdevs->len; i++) {
         const struct qv_hostdev *h = g_ptr_array_index(def->hostdevs, i);
         g_autofree char *bdf =
             g_strdup_printf("%04x:%02x:%02x.%x", h->domain, h->bus, h->slot, h->function);
-        int rc = host_vfio_plan(root, bdf, h->managed, plan);
+        rc = host_vfio_plan(root, bdf, h->managed, plan);
         if (rc < 0) {
             qv_error_prefix("cannot start VM '%s'", q->name);
             return rc;
@@ -148,7 +227,7 @@ int qemu_vfio_prepare(struct qemu_vm *q, const struct qv_domain *def)
     }
     if (!plan->len)
         return 0;
-    int rc = record_write(q, plan);
+    rc = record_write(q, plan);
     if (rc < 0) {
         qv_error_prefix("cannot start VM '%s': cannot record the PCI devices' drivers", q->name);
         return rc;
@@ -159,6 +238,8 @@ int qemu_vfio_prepare(struct qemu_vm *q, const struct qv_domain *def)
                  v->driver ? v->driver : "no driver");
     }
     rc = host_vfio_bind(root, plan);
+    if (rc == 0)
+        rc = set_vf_macs(root, nets); /* a failure gives the devices back below */
     if (rc < 0) {
         proc_log(q->dir, "PCI passthrough failed: %s", qv_last_error()->message);
         /* host_vfio_bind gave everything back; only a failed give-back

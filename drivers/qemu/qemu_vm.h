@@ -170,6 +170,15 @@ int qemu_pci_roles_apply(struct qemu_vm *q, struct qv_domain *def);
  * (qemu_network.c); other networks are refused. */
 int qemu_networks_resolve(struct qemu_vm *q, struct qv_domain *def);
 int qemu_vfio_release(struct qemu_vm *q);
+/* The VFs of def's <interface type='hostdev'>s (qemu_argv_hostdev_net.c). */
+struct qemu_hostdev_net {
+    char *bdf; /* DDDD:BB:SS.F */
+    bool managed;
+    char *mac; /* NULL: leave the VF's */
+    int vlan;  /* -1: none */
+};
+void qemu_hostdev_net_free(struct qemu_hostdev_net *h);
+int qemu_hostdev_nets(const struct qv_domain *def, GPtrArray *out);
 void qemu_vfio_settle(struct qemu_vm *q);
 
 int qemu_snapshot_create(struct vm *vm, const char *name, unsigned flags);

@@ -209,6 +209,7 @@ struct qv_domain {
         char *loader;        /* firmware path, NULL for the default BIOS */
         bool loader_readonly;
         bool loader_pflash;
+        bool loader_secure;  /* <loader secure='yes'>: SMM-protected flash (secure boot) */
         char *nvram;         /* NVRAM file, or template when nvram_template */
         char *nvram_template;
         char **boot_devs;    /* NULL-terminated: "hd", "cdrom", "network" */

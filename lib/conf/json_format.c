@@ -167,6 +167,8 @@ static void format_boot(B *b, const struct qv_domain *d)
         str(b, "loader", d->os.loader);
         if (d->os.loader_readonly)
             boolean(b, "readonly", true);
+        if (d->os.loader_secure)
+            boolean(b, "secure", true);
         if (d->os.loader_pflash)
             str(b, "type", "pflash");
         str(b, "nvram", d->os.nvram);

@@ -466,11 +466,12 @@ static int parse_boot(struct jctx *c, JsonObject *o, struct qv_domain *def)
     if (rc == 1) {
         static const char *const types[] = {"rom", "pflash", NULL};
         gsize at = push_key(c, "firmware");
-        TRY(check_keys(c, fw, "loader readonly type nvram nvram_template"));
+        TRY(check_keys(c, fw, "loader readonly secure type nvram nvram_template"));
         if (get_str(c, fw, "loader", qv_conf_check_path, &def->os.loader) <= 0)
             return json_object_has_member(fw, "loader") ? QV_ERR_JSON
                                                         : jerr(c, "loader", "is required");
         TRY(get_bool(c, fw, "readonly", &def->os.loader_readonly));
+        TRY(get_bool(c, fw, "secure", &def->os.loader_secure));
         int t;
         rc = get_enum(c, fw, "type", types, &t);
         TRY(rc);

@@ -116,6 +116,8 @@ static void format_os(W *w, const struct qv_domain *def)
         start(w, "loader");
         if (def->os.loader_readonly)
             attr(w, "readonly", "yes");
+        if (def->os.loader_secure)
+            attr(w, "secure", "yes");
         attr(w, "type", def->os.loader_pflash ? "pflash" : NULL);
         xmlTextWriterWriteString(w, (const xmlChar *)def->os.loader);
         end(w);

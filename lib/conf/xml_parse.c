@@ -294,9 +294,10 @@ static int parse_os(const xmlNode *n, struct qv_domain *def)
             rc = text_once(c, &cmdline, qv_conf_check_text, &def->os.cmdline);
         } else if (qv_conf_xml_is(c, "loader")) {
             if ((rc = qv_conf_xml_once(c, &loader)) < 0 ||
-                (rc = qv_conf_xml_check(c, QV_XML_TEXT, "readonly type")) < 0 ||
+                (rc = qv_conf_xml_check(c, QV_XML_TEXT, "readonly type secure")) < 0 ||
                 (rc = qv_conf_xml_text_str(c, qv_conf_check_path, &def->os.loader)) < 0 ||
-                (rc = qv_conf_xml_attr_yesno(c, "readonly", &def->os.loader_readonly)) < 0)
+                (rc = qv_conf_xml_attr_yesno(c, "readonly", &def->os.loader_readonly)) < 0 ||
+                (rc = qv_conf_xml_attr_yesno(c, "secure", &def->os.loader_secure)) < 0)
                 break;
             if ((rc = qv_conf_xml_attr_enum(c, "type", loader_types, &v)) < 0)
                 break;
@@ -328,7 +329,7 @@ static int parse_os(const xmlNode *n, struct qv_domain *def)
             !qv_conf_xml_is(c, "boot")) {
             if (qv_conf_xml_is(c, "loader")) { /* it may have failed half-way */
                 g_clear_pointer(&def->os.loader, g_free);
-                def->os.loader_readonly = def->os.loader_pflash = false;
+                def->os.loader_readonly = def->os.loader_pflash = def->os.loader_secure = false;
                 loader = NULL;
             }
             keep(def, c, "os");

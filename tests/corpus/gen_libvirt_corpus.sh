@@ -366,6 +366,26 @@ $mem$os_pc
   <graphics type='spice'><listen type='none'/></graphics>
 </devices>
 X
+dom smartcard-passthrough norun <<X
+$mem$os_q35
+<devices>
+  <smartcard mode='passthrough' type='unix'><source mode='bind' path='$img/smartcard.sock'/></smartcard>
+</devices>
+X
+dom secure-boot norun <<X
+$mem<os><type arch='x86_64' machine='q35'>hvm</type>
+  <loader readonly='yes' secure='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.secboot.fd</loader>
+  <nvram template='/usr/share/OVMF/OVMF_VARS_4M.ms.fd'>$img/secure-boot_VARS.fd</nvram></os>
+<features><acpi/><smm state='on'/></features>
+X
+dom interface-hostdev norun <<X
+$mem$os_q35
+<devices>
+  <interface type='hostdev' managed='yes'><mac address='52:54:00:6d:90:02'/>
+    <source><address type='pci' domain='0x0000' bus='0x04' slot='0x10' function='0x1'/></source>
+    <vlan><tag id='42'/></vlan></interface>
+</devices>
+X
 rm -f "$out"/*.xml
 # "@@@FILE@@@" starts a document, "@@@@@@" ends it; virsh's echo does not
 # always end its line, so a marker may share one with the document.

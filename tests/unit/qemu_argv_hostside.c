@@ -4,6 +4,7 @@
  * element, its line and the attribute. */
 #include <check.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -218,10 +219,135 @@ START_TEST(spice)
 }
 END_TEST
 
+START_TEST(smartcard)
+{
+    struct qemu_launch l = launch_for(tmp);
+    char **argv = build(SPICE_DOC("<graphics type='spice'><listen type='none'/></graphics>",
+                                  "<smartcard mode='passthrough' type='unix'><source mode='bind' "
+                                  "path='@T@/sc.sock'/><protocol type='raw'/><address type='ccid' "
+                                  "controller='0' slot='0'/></smartcard>"
+                                  "<smartcard mode='passthrough' type='spicevmc'/>"),
+                        &l);
+    g_autofree char *chr =
+        g_strdup_printf("socket,id=charsmartcard2,path=%s/sc.sock,server=on,wait=off", tmp);
+    has(argv, "-chardev", chr);
+    has(argv, "-device", "usb-ccid,id=ccid2,bus=usb.0");
+    has(argv, "-device", "ccid-card-passthru,chardev=charsmartcard2,id=smartcard2,bus=ccid2.0");
+    has(argv, "-chardev", "spicevmc,id=charsmartcard3,name=smartcard");
+    has(argv, "-device", "ccid-card-passthru,chardev=charsmartcard3,id=smartcard3,bus=ccid3.0");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+    argv = build(SPICE_DOC("", "<smartcard mode='passthrough' type='tcp'><source mode='connect' "
+                               "host='127.0.0.1' service='1'/></smartcard>"),
+                 &l);
+    has(argv, "-chardev", "socket,id=charsmartcard1,host=127.0.0.1,port=1,server=off");
+    /* QEMU connects as it starts: no card server, no start. */
+    qemu_parses_then_fails_on(argv, "127.0.0.1:1");
+    g_strfreev(argv);
+    /* ccid-card-emulated fails to initialise on this QEMU: refused so. */
+    build_fails(SPICE_DOC("", "<smartcard mode='host'/>"), QV_ERR_UNSUPPORTED,
+                "cannot honour <smartcard> (line 1): mode='host': QEMU 7.2's ccid-card-emulated "
+                "fails to start here (\"failed to initialize vcard\"");
+    build_fails(SPICE_DOC("", "<smartcard mode='host-certificates'><certificate>a</certificate>"
+                              "<certificate>b</certificate><certificate>c</certificate>"
+                              "<database>/nonexistent/nssdb</database></smartcard>"),
+                QV_ERR_UNSUPPORTED, "the NSS database /nonexistent/nssdb does not exist");
+    build_fails(SPICE_DOC("", "<smartcard mode='passthrough' type='spicevmc'/>"),
+                QV_ERR_UNSUPPORTED, "type='spicevmc' needs <graphics type='spice'>");
+    build_fails(HEAD MEM OS_Q35 "<devices><smartcard mode='passthrough' type='spicevmc'/>"
+                                "<graphics type='spice'/></devices></domain>",
+                QV_ERR_UNSUPPORTED, "it needs a <controller type='usb'>");
+}
+END_TEST
+
+#define SB_CODE "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
+#define SB_VARS "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
+#define SECURE_BOOT(machine, loader_attrs, features, smm)                                          \
+    HEAD "<memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='" machine   \
+         "'>hvm</type>" features "<loader readonly='yes' " loader_attrs " type='pflash'>" SB_CODE  \
+         "</loader><nvram template='" SB_VARS "'>@T@/vars.fd</nvram></os><features><acpi/>" smm    \
+         "</features></domain>"
+#define SB_FEATURES                                                                                \
+    "<firmware><feature enabled='yes' name='secure-boot'/><feature enabled='yes' "                 \
+    "name='enrolled-keys'/></firmware>"
+
+START_TEST(secure_boot)
+{
+    if (!g_file_test(SB_CODE, G_FILE_TEST_EXISTS) || !g_file_test(SB_VARS, G_FILE_TEST_EXISTS)) {
+        fprintf(stderr, "secure_boot: %s or %s missing (package ovmf): skipped\n", SB_CODE,
+                SB_VARS);
+        return;
+    }
+    struct qemu_launch l = launch_for(tmp);
+    g_autofree char *vars = g_build_filename(tmp, "vars.fd", NULL);
+    g_autofree char *tmpl = NULL;
+    gsize len = 0;
+    ck_assert(g_file_get_contents(SB_VARS, &tmpl, &len, NULL));
+    ck_assert(g_file_set_contents(vars, tmpl, (gssize)len, NULL));
+    l.nvram = vars;
+    char **argv = build(SECURE_BOOT("q35", "secure='yes'", SB_FEATURES, "<smm state='on'/>"), &l);
+    has(argv, "-global", "driver=cfi.pflash01,property=secure,value=on");
+    ck_assert_int_eq(count_value(argv, "q35,pflash0=pflash0,pflash1=pflash1,smm=on"), 1);
+    /* QEMU starts with the SMM-protected flash (TCG emulates SMM). */
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    build_fails(SECURE_BOOT("q35", "secure='yes'", "", ""), QV_ERR_UNSUPPORTED,
+                "cannot honour <os><loader secure='yes'>: it needs <features><smm state='on'/>");
+    build_fails(SECURE_BOOT("pc", "secure='yes'", "", "<smm state='on'/>"), QV_ERR_UNSUPPORTED,
+                "it needs machine='q35'");
+    build_fails(SECURE_BOOT("q35", "secure='no'", SB_FEATURES, "<smm state='on'/>"),
+                QV_ERR_UNSUPPORTED,
+                "cannot honour <os><firmware><feature> (line 1): enabled='yes' contradicts "
+                "<loader secure='no'>");
+    build_fails(HEAD MEM "<os><type arch='x86_64' machine='q35'>hvm</type>" SB_FEATURES
+                         "</os></domain>",
+                QV_ERR_UNSUPPORTED, "qv does not choose firmware by its features");
+}
+END_TEST
+
+START_TEST(hostdev_interface)
+{
+    struct qemu_launch l = launch_for(tmp);
+    const char *xml = HEAD MEM OS_Q35
+        "<devices><interface type='hostdev' managed='yes'><mac address='52:54:00:6d:90:02'/>"
+        "<driver name='vfio'/><source><address type='pci' domain='0x0000' bus='0x04' "
+        "slot='0x10' function='0x1'/></source><vlan><tag id='42'/></vlan><boot order='2'/>"
+        "<rom bar='off'/></interface></devices></domain>";
+    char **argv = build(xml, &l);
+    has(argv, "-device", "vfio-pci,host=0000:04:10.1,id=hostdevnet0,bootindex=2,rombar=0");
+    /* No such device here: QEMU parses it, then fails on the host device. */
+    qemu_parses_then_fails_on(argv, "0000:04:10.1");
+    g_strfreev(argv);
+    /* The start names the missing device before binding anything. */
+    struct qemu_vm q = {.name = "g1", .dir = tmp};
+    g_autoptr(qv_domain) def = parse(xml);
+    ck_assert_int_eq(qemu_vfio_prepare(&q, def), QV_ERR_NOT_FOUND);
+    ck_assert_msg(strstr(qv_last_error()->message,
+                         "cannot start VM 'g1': <interface type='hostdev'>: the host has no PCI "
+                         "device 0000:04:10.1"),
+                  "%s", qv_last_error()->message);
+    build_fails(HEAD MEM OS_Q35 "<devices><interface type='hostdev'><source><address type='pci' "
+                                "domain='0x0000' bus='0x04' slot='0x10' function='0x1'/></source>"
+                                "<virtualport type='802.1Qbh'/></interface></devices></domain>",
+                QV_ERR_UNSUPPORTED,
+                "<devices><interface><virtualport> (line 1): this element is "
+                "not passed on");
+    build_fails(HEAD MEM OS_Q35 "<devices><interface type='hostdev'><source><address type='pci' "
+                                "domain='0x0000' bus='0x04' slot='0x10' function='0x1'/></source>"
+                                "<vlan trunk='yes'><tag id='42'/><tag id='43'/></vlan></interface>"
+                                "</devices></domain>",
+                QV_ERR_UNSUPPORTED, "no trunk");
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("hostside");
     tcase_add_test(tc, virtiofs);
     tcase_add_test(tc, spice);
+    tcase_add_test(tc, smartcard);
+    tcase_add_test(tc, secure_boot);
+    tcase_add_test(tc, hostdev_interface);
     return run(tc);
 }
