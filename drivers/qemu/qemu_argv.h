@@ -116,6 +116,7 @@ int qemu_kept_video_qxl(struct qemu_argv *v, const struct qv_kept *k, const xmlN
                         const xmlNode *model);
 /* <smartcard> (qemu_argv_smartcard.c). */
 int qemu_kept_smartcard(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+int qemu_kept_ccid_controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 /* <interface type='hostdev'> (qemu_argv_hostdev_net.c). */
 int qemu_kept_interface(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_kept_redirdev(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);

@@ -93,6 +93,8 @@ static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
     g_autofree char *type = qemu_xml_prop(n, "type"), *model = qemu_xml_prop(n, "model"), *index = qemu_xml_prop(n, "index");
     if (type && (strcmp(type, "virtio-serial") == 0 || strcmp(type, "scsi") == 0 || strcmp(type, "sata") == 0))
         return qemu_kept_bus_controller(v, k, n);
+    if (type && strcmp(type, "ccid") == 0)
+        return qemu_kept_ccid_controller(v, k, n);
     for (const xmlAttr *a = n->properties; a; a = a->next)
         if (a->ns || !g_strv_contains(attrs, (const char *)a->name))
             return qemu_kept_refuse(v, k, "an attribute the qemu driver does not pass on");

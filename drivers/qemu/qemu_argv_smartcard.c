@@ -66,6 +66,53 @@ static int source(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n
                             type);
 }
 
+/* Whether the definition has <controller type='ccid' index=idx>. */
+static bool has_ccid(const struct qv_domain *def, uint64_t idx)
+{
+    for (guint i = 0; i < def->kept->len; i++) {
+        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
+        if (strcmp(k->name, "controller") != 0 || strcmp(k->parent, "devices") != 0 ||
+            !strstr(k->xml, "type=\"ccid\""))
+            continue;
+        xmlDoc *doc = qv_conf_xml_read(k->xml, "kept XML");
+        if (!doc) {
+            qv_reset_error(); /* the argv refuses it, naming its line */
+            continue;
+        }
+        uint64_t i2 = 0;
+        const xmlNode *n = xmlDocGetRootElement(doc);
+        bool match =
+            (!qemu_xml_has_prop(n, "index") || qemu_xml_hex(n, "index", 255, &i2)) && i2 == idx;
+        xmlFreeDoc(doc);
+        if (match)
+            return true;
+    }
+    return false;
+}
+
+/* <controller type='ccid' index=N>: libvirt's USB CCID reader, ccidN. */
+int qemu_kept_ccid_controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
+{
+    uint64_t idx = 0, port = 0;
+    if (qemu_machine_only(v, k, n, "type index", "address alias") < 0)
+        return QV_ERR_UNSUPPORTED;
+    if (qemu_xml_has_prop(n, "index") && !qemu_xml_hex(n, "index", 255, &idx))
+        return qemu_machine_refuse(v, k, n, "index= out of range");
+    if (!qemu_has_usb_bus(v->def))
+        return qemu_kept_refuse(v, k, "it needs a <controller type='usb'> other than model='none'");
+    const xmlNode *a = qemu_xml_child(n, "address");
+    if (a && !(qemu_xml_prop_is(a, "type", "usb") && qemu_xml_prop_is(a, "bus", "0") &&
+               qemu_xml_hex(a, "port", 15, &port) && port > 0))
+        return qemu_kept_refuse(v, k, "an <address> must be type='usb' bus='0' with port= 1-15");
+    qemu_argv_add(v, "-device");
+    if (port)
+        qemu_argv_addf(v, "usb-ccid,id=ccid%" G_GUINT64_FORMAT ",bus=usb.0,port=%" G_GUINT64_FORMAT,
+                       idx, port);
+    else
+        qemu_argv_addf(v, "usb-ccid,id=ccid%" G_GUINT64_FORMAT ",bus=usb.0", idx);
+    return 0;
+}
+
 int qemu_kept_smartcard(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
 {
     g_autofree char *mode = qemu_xml_prop(n, "mode"), *type = qemu_xml_prop(n, "type");
@@ -95,21 +142,28 @@ int qemu_kept_smartcard(struct qemu_argv *v, const struct qv_kept *k, const xmlN
     if (!qemu_has_usb_bus(v->def))
         return qemu_kept_refuse(v, k, "it needs a <controller type='usb'> other than model='none'");
     const xmlNode *a = qemu_xml_child(n, "address");
+    uint64_t ctl = 0;
     if (a && (qemu_machine_only(v, k, a, "type controller slot", "") < 0))
         return QV_ERR_UNSUPPORTED;
-    if (a && (!qemu_xml_prop_is(a, "type", "ccid") || !qemu_xml_prop_is(a, "slot", "0")))
+    if (a && (!qemu_xml_prop_is(a, "type", "ccid") || !qemu_xml_prop_is(a, "slot", "0") ||
+              (qemu_xml_has_prop(a, "controller") && !qemu_xml_hex(a, "controller", 255, &ctl))))
         return qemu_machine_refuse(v, k, a, "a smartcard sits in slot 0 of a CCID reader");
+    /* On the <controller type='ccid'> libvirt writes, else a reader of its own. */
+    bool reader = has_ccid(v->def, ctl);
     guint index = 0;
     while (index < v->def->kept->len && g_ptr_array_index(v->def->kept, index) != k)
         index++;
     int rc = source(v, k, n, type ? type : "", index);
     if (rc < 0)
         return rc;
-    /* One reader per card: libvirt's <controller type='ccid'> is not needed. */
+    g_autofree char *bus = reader ? g_strdup_printf("ccid%" G_GUINT64_FORMAT, ctl)
+                                  : g_strdup_printf("ccid-sc%u", index);
+    if (!reader) {
+        qemu_argv_add(v, "-device");
+        qemu_argv_addf(v, "usb-ccid,id=%s,bus=usb.0", bus);
+    }
     qemu_argv_add(v, "-device");
-    qemu_argv_addf(v, "usb-ccid,id=ccid%u,bus=usb.0", index);
-    qemu_argv_add(v, "-device");
-    qemu_argv_addf(v, "ccid-card-passthru,chardev=charsmartcard%u,id=smartcard%u,bus=ccid%u.0",
-                   index, index, index);
+    qemu_argv_addf(v, "ccid-card-passthru,chardev=charsmartcard%u,id=smartcard%u,bus=%s.0", index,
+                   index, bus);
     return 0;
 }

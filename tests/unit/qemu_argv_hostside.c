@@ -231,10 +231,10 @@ START_TEST(smartcard)
     g_autofree char *chr =
         g_strdup_printf("socket,id=charsmartcard2,path=%s/sc.sock,server=on,wait=off", tmp);
     has(argv, "-chardev", chr);
-    has(argv, "-device", "usb-ccid,id=ccid2,bus=usb.0");
-    has(argv, "-device", "ccid-card-passthru,chardev=charsmartcard2,id=smartcard2,bus=ccid2.0");
+    has(argv, "-device", "usb-ccid,id=ccid-sc2,bus=usb.0");
+    has(argv, "-device", "ccid-card-passthru,chardev=charsmartcard2,id=smartcard2,bus=ccid-sc2.0");
     has(argv, "-chardev", "spicevmc,id=charsmartcard3,name=smartcard");
-    has(argv, "-device", "ccid-card-passthru,chardev=charsmartcard3,id=smartcard3,bus=ccid3.0");
+    has(argv, "-device", "ccid-card-passthru,chardev=charsmartcard3,id=smartcard3,bus=ccid-sc3.0");
     qemu_accepts(argv);
     g_strfreev(argv);
     argv = build(SPICE_DOC("", "<smartcard mode='passthrough' type='tcp'><source mode='connect' "
