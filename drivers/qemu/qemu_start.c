@@ -319,8 +319,7 @@ static int start_locked(struct qemu_vm *q, bool *port_lost)
         for (guint i = 0; i < def->nets->len; i++)
             qemu_net_release(q, ((const struct qv_net *)g_ptr_array_index(def->nets, i))->mac);
         /* Also when the record naming it was never written. */
-        if (rt.cgroup)
-            proc_cgroup_remove(rt.cgroup, q->dir);
+        proc_runtime_remove_cgroups(&rt, q->dir);
         proc_runtime_clear(&rt);
         qv_error_prefix("cannot start VM '%s'", q->name);
         return explain_failed_start(def);

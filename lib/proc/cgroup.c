@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <linux/magic.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@
 #define CAP_PERIOD_US 100000
 
 /* Our own path in the hierarchy whose /proc/self/cgroup line matches. */
-static char *own_path(const char *self_cgroup, bool v2)
+static char *own_path(const char *self_cgroup, bool v2, const char *ctl)
 {
     g_auto(GStrv) lines = g_strsplit(self_cgroup, "\n", -1);
     for (char **l = lines; *l; l++) {
@@ -37,8 +38,8 @@ static char *own_path(const char *self_cgroup, bool v2)
         if (v2 && strcmp(f[0], "0") == 0 && f[1][0] == '\0')
             return g_strdup(f[2]);
         if (!v2) {
-            g_auto(GStrv) ctl = g_strsplit(f[1], ",", -1);
-            if (g_strv_contains((const char *const *)ctl, "cpu"))
+            g_auto(GStrv) ctls = g_strsplit(f[1], ",", -1);
+            if (g_strv_contains((const char *const *)ctls, ctl))
                 return g_strdup(f[2]);
         }
     }
@@ -58,9 +59,15 @@ static char *join_mount(const char *root, const char *mnt, const char *own)
 
 void proc_cgroup_locate(const char *mountinfo, const char *self_cgroup, struct proc_cgroup_host *h)
 {
+    proc_cgroup_locate_ctl(mountinfo, self_cgroup, "cpu", h);
+}
+
+void proc_cgroup_locate_ctl(const char *mountinfo, const char *self_cgroup, const char *ctl,
+                            struct proc_cgroup_host *h)
+{
     h->v1_dir = h->v2_dir = h->v1_mnt = h->v2_mnt = NULL;
-    g_autofree char *own1 = own_path(self_cgroup ? self_cgroup : "", false);
-    g_autofree char *own2 = own_path(self_cgroup ? self_cgroup : "", true);
+    g_autofree char *own1 = own_path(self_cgroup ? self_cgroup : "", false, ctl);
+    g_autofree char *own2 = own_path(self_cgroup ? self_cgroup : "", true, ctl);
     g_auto(GStrv) lines = g_strsplit(mountinfo ? mountinfo : "", "\n", -1);
     for (char **l = lines; *l; l++) {
         /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPEROPTS */
@@ -79,7 +86,7 @@ void proc_cgroup_locate(const char *mountinfo, const char *self_cgroup, struct p
             h->v2_mnt = g_strdup(mnt);
         } else if (strcmp(t[0], "cgroup") == 0 && own1 && !h->v1_dir) {
             g_auto(GStrv) opts = g_strsplit(t[2], ",", -1);
-            if (g_strv_contains((const char *const *)opts, "cpu")) {
+            if (g_strv_contains((const char *const *)opts, ctl)) {
                 h->v1_dir = join_mount(root, mnt, own1);
                 h->v1_mnt = g_strdup(mnt);
             }
@@ -137,6 +144,137 @@ int proc_cgroup_cpu_files(enum proc_cgroup_version v, uint32_t weight, uint32_t 
     return qv_error_set(QV_ERR_UNSUPPORTED, "no cgroup hierarchy with the cpu controller");
 }
 
+/* libvirt's "no limit" for memory tuning: 2^53 - 1 KiB. */
+#define MEM_UNLIMITED_KIB 9007199254740991ULL
+
+static void mem_value(struct proc_cgroup_file *f, const char *name, uint64_t kib, const char *max)
+{
+    f->name = name;
+    if (kib >= MEM_UNLIMITED_KIB)
+        g_strlcpy(f->value, max, sizeof(f->value));
+    else
+        g_snprintf(f->value, sizeof(f->value), "%" G_GUINT64_FORMAT, kib * 1024);
+}
+
+int proc_cgroup_memory_files(enum proc_cgroup_version v, const struct proc_cgroup_memory *m,
+                             bool has_swap_file, struct proc_cgroup_file files[3])
+{
+    int n = 0;
+    bool hard_set = m->hard_kib && m->hard_kib < MEM_UNLIMITED_KIB;
+    if (m->swap_hard_kib && m->swap_hard_kib < MEM_UNLIMITED_KIB && hard_set &&
+        m->swap_hard_kib < m->hard_kib)
+        return qv_error_set(QV_ERR_INVALID_ARG,
+                            "swap_hard_limit (%" G_GUINT64_FORMAT
+                            " KiB) is less than hard_limit (%" G_GUINT64_FORMAT " KiB)",
+                            m->swap_hard_kib, m->hard_kib);
+    if (v == PROC_CGROUP_V1) {
+        /* The memory+swap limit may not be below the memory limit: the
+         * memory limit is written first. */
+        if (m->hard_kib)
+            mem_value(&files[n++], "memory.limit_in_bytes", m->hard_kib, "-1");
+        if (m->swap_hard_kib) {
+            if (!has_swap_file)
+                return qv_error_set(QV_ERR_UNSUPPORTED,
+                                    "the host's memory cgroup has no memory.memsw.limit_in_bytes "
+                                    "for swap_hard_limit (the kernel accounts no swap: boot it "
+                                    "with swapaccount=1)");
+            mem_value(&files[n++], "memory.memsw.limit_in_bytes", m->swap_hard_kib, "-1");
+        }
+        if (m->soft_kib)
+            mem_value(&files[n++], "memory.soft_limit_in_bytes", m->soft_kib, "-1");
+        return n;
+    }
+    if (v == PROC_CGROUP_V2) {
+        if (m->hard_kib)
+            mem_value(&files[n++], "memory.max", m->hard_kib, "max");
+        /* v2 limits swap apart from memory: swap.max is the difference. */
+        if (m->swap_hard_kib) {
+            if (!has_swap_file)
+                return qv_error_set(QV_ERR_UNSUPPORTED,
+                                    "the host's memory cgroup has no memory.swap.max for "
+                                    "swap_hard_limit (the kernel accounts no swap)");
+            if (m->swap_hard_kib < MEM_UNLIMITED_KIB && !hard_set)
+                return qv_error_set(
+                    QV_ERR_UNSUPPORTED,
+                    "on cgroup v2 swap_hard_limit needs a hard_limit (memory.swap.max "
+                    "limits swap alone: it is swap_hard_limit less hard_limit)");
+            mem_value(&files[n++], "memory.swap.max",
+                      m->swap_hard_kib < MEM_UNLIMITED_KIB ? m->swap_hard_kib - m->hard_kib
+                                                           : MEM_UNLIMITED_KIB,
+                      "max");
+        }
+        /* Above memory.high the group is throttled and reclaimed first:
+         * v2's soft limit. */
+        if (m->soft_kib)
+            mem_value(&files[n++], "memory.high", m->soft_kib, "max");
+        return n;
+    }
+    return qv_error_set(QV_ERR_UNSUPPORTED, "no cgroup hierarchy with the memory controller");
+}
+
+static void add_file(GArray *out, const char *name, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static void add_file(GArray *out, const char *name, const char *fmt, ...)
+{
+    struct proc_cgroup_file f = {.name = name};
+    va_list ap;
+    va_start(ap, fmt);
+    g_vsnprintf(f.value, sizeof(f.value), fmt, ap);
+    va_end(ap);
+    g_array_append_val(out, f);
+}
+
+int proc_cgroup_blkio_files(enum proc_cgroup_version v, const struct proc_cgroup_blkio *b,
+                            const char *weight_file, GArray *out)
+{
+    if (v != PROC_CGROUP_V1 && v != PROC_CGROUP_V2)
+        return qv_error_set(QV_ERR_UNSUPPORTED, "no cgroup hierarchy with the blkio/io controller");
+    bool weights = b->weight != 0;
+    for (unsigned i = 0; i < b->ndevs; i++)
+        weights = weights || b->devs[i].weight;
+    if (weights && !weight_file)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            v == PROC_CGROUP_V1
+                                ? "the host's blkio cgroup has neither blkio.weight nor "
+                                  "blkio.bfq.weight for <blkiotune>'s weights (no block device "
+                                  "uses the CFQ or BFQ I/O scheduler)"
+                                : "the host's io cgroup has neither io.weight nor io.bfq.weight "
+                                  "for <blkiotune>'s weights (no block device uses the BFQ I/O "
+                                  "scheduler and io.cost is off)");
+    guint before = out->len;
+    /* Names outlive the call: the weight file's are the caller's, the
+     * rest are literals. */
+    static const char *const v1_device[] = {"blkio.weight_device", "blkio.bfq.weight_device"};
+    const char *dev_weight_file = v == PROC_CGROUP_V2 ? weight_file
+                                  : weight_file && g_str_has_prefix(weight_file, "blkio.bfq")
+                                      ? v1_device[1]
+                                      : v1_device[0];
+    if (b->weight)
+        add_file(out, weight_file, v == PROC_CGROUP_V2 ? "default %u" : "%u", b->weight);
+    for (unsigned i = 0; i < b->ndevs; i++) {
+        const struct proc_cgroup_blkio_dev *d = &b->devs[i];
+        if (d->weight)
+            add_file(out, dev_weight_file, "%u:%u %u", d->major, d->minor, d->weight);
+        const struct {
+            uint64_t val;
+            const char *v1, *v2;
+        } lim[] = {{d->read_bps, "blkio.throttle.read_bps_device", "rbps"},
+                   {d->write_bps, "blkio.throttle.write_bps_device", "wbps"},
+                   {d->read_iops, "blkio.throttle.read_iops_device", "riops"},
+                   {d->write_iops, "blkio.throttle.write_iops_device", "wiops"}};
+        for (size_t j = 0; j < G_N_ELEMENTS(lim); j++) {
+            if (!lim[j].val)
+                continue;
+            if (v == PROC_CGROUP_V1)
+                add_file(out, lim[j].v1, "%u:%u %" G_GUINT64_FORMAT, d->major, d->minor,
+                         lim[j].val);
+            else
+                add_file(out, "io.max", "%u:%u %s=%" G_GUINT64_FORMAT, d->major, d->minor,
+                         lim[j].v2, lim[j].val);
+        }
+    }
+    return (int)(out->len - before);
+}
+
 static int write_file(const char *dir, const char *name, const char *value)
 {
     g_autofree char *p = g_build_filename(dir, name, NULL);
@@ -181,56 +319,65 @@ static bool holds_processes(const char *dir)
  * that does, enabling cpu (a threaded controller) would make the group a
  * threaded root and every domain group below it unusable, so qv refuses
  * rather than change the user's group. */
-static int v2_prepare(const char *own, const char *base)
+static int v2_prepare(const char *own, const char *base, const char *ctl)
 {
-    if (!file_has_word(own, "cgroup.controllers", "cpu"))
+    g_autofree char *plus = g_strdup_printf("+%s", ctl);
+    if (!file_has_word(own, "cgroup.controllers", ctl))
         return qv_error_set(QV_ERR_UNSUPPORTED,
-                            "cgroup v2 does not give the cpu controller to %s (the host has not "
+                            "cgroup v2 does not give the %s controller to %s (the host has not "
                             "delegated it to qv's group)",
-                            own);
+                            ctl, own);
     g_autofree char *type = g_build_filename(own, "cgroup.type", NULL);
     bool root = !g_file_test(type, G_FILE_TEST_EXISTS);
-    if (!file_has_word(own, "cgroup.subtree_control", "cpu")) {
+    if (!file_has_word(own, "cgroup.subtree_control", ctl)) {
         if (!root && holds_processes(own))
             return qv_error_set(QV_ERR_UNSUPPORTED,
-                                "cgroup v2: qv runs in %s, which holds processes, so the cpu "
+                                "cgroup v2: qv runs in %s, which holds processes, so the %s "
                                 "controller cannot be passed below it; run qv in a group whose "
-                                "parent is delegated to you and has cpu in cgroup.subtree_control "
+                                "parent is delegated to you and has %s in cgroup.subtree_control "
                                 "(e.g. move the shell into a child of a Delegate=yes scope)",
-                                own);
-        if (write_file(own, "cgroup.subtree_control", "+cpu") < 0) {
-            qv_error_prefix("cgroup v2: cannot enable the cpu controller below %s", own);
+                                own, ctl, ctl);
+        if (write_file(own, "cgroup.subtree_control", plus) < 0) {
+            qv_error_prefix("cgroup v2: cannot enable the %s controller below %s", ctl, own);
             return qv_error_code();
         }
     }
     int rc = make_dir(base);
-    if (rc == 0 && !file_has_word(base, "cgroup.subtree_control", "cpu"))
-        rc = write_file(base, "cgroup.subtree_control", "+cpu");
+    if (rc == 0 && !file_has_word(base, "cgroup.subtree_control", ctl))
+        rc = write_file(base, "cgroup.subtree_control", plus);
     return rc;
 }
 
 int proc_cgroup_create(const char *leaf, char **path)
+{
+    return proc_cgroup_create_ctl("cpu", leaf, path);
+}
+
+int proc_cgroup_create_ctl(const char *ctl, const char *leaf, char **path)
 {
     *path = NULL;
     g_autofree char *mountinfo = NULL, *self = NULL;
     g_file_get_contents("/proc/self/mountinfo", &mountinfo, NULL, NULL);
     g_file_get_contents("/proc/self/cgroup", &self, NULL, NULL);
     struct proc_cgroup_host h;
-    proc_cgroup_locate(mountinfo, self, &h);
+    proc_cgroup_locate_ctl(mountinfo, self, ctl, &h);
     int rc;
     g_autofree char *base = NULL;
-    /* v2 only where it carries the cpu controller: on a hybrid host (this
+    /* v1's blkio is v2's io. */
+    const char *v2ctl = strcmp(ctl, "blkio") == 0 ? "io" : ctl;
+    /* v2 only where it carries the controller: on a hybrid host (this
      * project's CI) the unified hierarchy is mounted but empty. */
-    if (h.v2_dir && (file_has_word(h.v2_dir, "cgroup.controllers", "cpu") || !h.v1_dir)) {
+    if (h.v2_dir && (file_has_word(h.v2_dir, "cgroup.controllers", v2ctl) || !h.v1_dir)) {
         base = g_build_filename(h.v2_dir, "qv", NULL);
-        rc = v2_prepare(h.v2_dir, base);
+        rc = v2_prepare(h.v2_dir, base, v2ctl);
     } else if (h.v1_dir) {
         base = g_build_filename(h.v1_dir, "qv", NULL);
         rc = make_dir(base);
     } else {
         rc = qv_error_set(QV_ERR_UNSUPPORTED,
-                          "no cgroup hierarchy with the cpu controller is mounted (neither cgroup "
-                          "v2 nor a v1 'cpu' hierarchy in /proc/self/mountinfo)");
+                          "no cgroup hierarchy with the %s controller is mounted (neither cgroup "
+                          "v2 nor a v1 '%s' hierarchy in /proc/self/mountinfo)",
+                          ctl, ctl);
     }
     proc_cgroup_host_clear(&h);
     if (rc < 0)

@@ -51,6 +51,7 @@ bool proc_identity_alive(const struct proc_identity *id);
 struct proc_runtime {
     struct proc_identity id;
     char *cgroup;      /* the VM's own cgroup (lib/proc/cgroup.h), or NULL */
+    char **cgroups;    /* its groups in other v1 hierarchies (memory, blkio), or NULL */
     JsonObject *extra; /* may be NULL */
 };
 int proc_runtime_write(const char *dir, const struct proc_runtime *rt);
@@ -58,6 +59,8 @@ int proc_runtime_write(const char *dir, const struct proc_runtime *rt);
 int proc_runtime_read(const char *dir, struct proc_runtime *rt);
 void proc_runtime_clear(struct proc_runtime *rt);
 int proc_runtime_remove(const char *dir);
+/* Remove rt's cgroups (proc_cgroup_remove), logging into dir. */
+void proc_runtime_remove_cgroups(const struct proc_runtime *rt, const char *dir);
 
 /* A pidfile as QEMU writes it: one decimal pid and a newline. */
 int proc_pidfile_read(const char *path, pid_t *pid);

@@ -7,6 +7,7 @@
 #include "../util/error.h"
 #include "../util/fileio.h"
 #include "../util/json.h"
+#include "cgroup.h"
 #include "proc.h"
 
 int proc_runtime_write(const char *dir, const struct proc_runtime *rt)
@@ -22,6 +23,13 @@ int proc_runtime_write(const char *dir, const struct proc_runtime *rt)
     if (rt->cgroup) {
         json_builder_set_member_name(b, "cgroup");
         json_builder_add_string_value(b, rt->cgroup);
+    }
+    if (rt->cgroups && rt->cgroups[0]) {
+        json_builder_set_member_name(b, "cgroups");
+        json_builder_begin_array(b);
+        for (char **c = rt->cgroups; *c; c++)
+            json_builder_add_string_value(b, *c);
+        json_builder_end_array(b);
     }
     if (rt->extra) {
         json_builder_set_member_name(b, "extra");
@@ -62,6 +70,18 @@ int proc_runtime_read(const char *dir, struct proc_runtime *rt)
     rt->id.start_time = (uint64_t)json_node_get_int(st);
     rt->id.cmdline = g_strdup(json_node_get_string(cmd));
     rt->cgroup = g_strdup(qv_json_str(o, "cgroup"));
+    JsonNode *more = json_object_get_member(o, "cgroups");
+    if (more && JSON_NODE_HOLDS_ARRAY(more)) {
+        JsonArray *a = json_node_get_array(more);
+        GPtrArray *list = g_ptr_array_new();
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+            JsonNode *e = json_array_get_element(a, i);
+            if (JSON_NODE_HOLDS_VALUE(e) && json_node_get_value_type(e) == G_TYPE_STRING)
+                g_ptr_array_add(list, g_strdup(json_node_get_string(e)));
+        }
+        g_ptr_array_add(list, NULL);
+        rt->cgroups = (char **)g_ptr_array_free(list, FALSE);
+    }
     JsonNode *extra = json_object_get_member(o, "extra");
     if (extra && JSON_NODE_HOLDS_OBJECT(extra))
         rt->extra = json_object_ref(json_node_get_object(extra));
@@ -72,6 +92,7 @@ void proc_runtime_clear(struct proc_runtime *rt)
 {
     proc_identity_clear(&rt->id);
     g_clear_pointer(&rt->cgroup, g_free);
+    g_clear_pointer(&rt->cgroups, g_strfreev);
     g_clear_pointer(&rt->extra, json_object_unref);
 }
 
@@ -104,4 +125,12 @@ int proc_pidfile_read(const char *path, pid_t *pid)
                             text);
     *pid = (pid_t)v;
     return 0;
+}
+
+void proc_runtime_remove_cgroups(const struct proc_runtime *rt, const char *dir)
+{
+    if (rt->cgroup)
+        proc_cgroup_remove(rt->cgroup, dir);
+    for (char **c = rt->cgroups; c && *c; c++)
+        proc_cgroup_remove(*c, dir);
 }

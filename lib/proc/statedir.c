@@ -87,8 +87,7 @@ void proc_cleanup_runtime(const char *dir)
     }
     struct proc_runtime rt;
     if (proc_runtime_read(dir, &rt) == 0) {
-        if (rt.cgroup)
-            proc_cgroup_remove(rt.cgroup, dir);
+        proc_runtime_remove_cgroups(&rt, dir);
         proc_runtime_clear(&rt);
     } else {
         qv_reset_error();

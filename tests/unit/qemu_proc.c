@@ -129,6 +129,15 @@ START_TEST(runtime_round_trip_and_bad_files)
     ck_assert_int_eq(proc_runtime_write(dir, &rt), 0);
     ck_assert_int_eq(proc_runtime_read(dir, &back), 0);
     ck_assert_str_eq(back.cgroup, rt.cgroup);
+    ck_assert_ptr_null(back.cgroups);
+    proc_runtime_clear(&back);
+    /* The groups in other v1 hierarchies (<memtune>). */
+    const char *more[] = {"/sys/fs/cgroup/memory/qv/qemu-x-12345678", NULL};
+    rt.cgroups = g_strdupv((char **)more);
+    ck_assert_int_eq(proc_runtime_write(dir, &rt), 0);
+    ck_assert_int_eq(proc_runtime_read(dir, &back), 0);
+    ck_assert_int_eq(g_strv_length(back.cgroups), 1);
+    ck_assert_str_eq(back.cgroups[0], more[0]);
     proc_runtime_clear(&back);
     proc_runtime_clear(&rt);
 
@@ -302,6 +311,92 @@ START_TEST(cgroup_cpu_values)
 }
 END_TEST
 
+/* <memtune> as the memory controller's files, per version. */
+START_TEST(cgroup_memory_values)
+{
+    struct proc_cgroup_file f[3];
+    struct proc_cgroup_memory m = {
+        .hard_kib = 524288, .soft_kib = 262144, .swap_hard_kib = 1048576};
+    int n = proc_cgroup_memory_files(PROC_CGROUP_V1, &m, true, f);
+    ck_assert_int_eq(n, 3);
+    /* The memory limit first: memsw may not be below it. */
+    ck_assert_str_eq(f[0].name, "memory.limit_in_bytes");
+    ck_assert_str_eq(f[0].value, "536870912");
+    ck_assert_str_eq(value_of(f, n, "memory.memsw.limit_in_bytes"), "1073741824");
+    ck_assert_str_eq(value_of(f, n, "memory.soft_limit_in_bytes"), "268435456");
+    n = proc_cgroup_memory_files(PROC_CGROUP_V2, &m, true, f);
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(value_of(f, n, "memory.max"), "536870912");
+    ck_assert_str_eq(value_of(f, n, "memory.swap.max"), "536870912"); /* swap alone */
+    ck_assert_str_eq(value_of(f, n, "memory.high"), "268435456");
+    /* libvirt's "unlimited" (2^53-1 KiB). */
+    struct proc_cgroup_memory u = {.hard_kib = 9007199254740991ULL};
+    n = proc_cgroup_memory_files(PROC_CGROUP_V1, &u, false, f);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(f[0].value, "-1");
+    n = proc_cgroup_memory_files(PROC_CGROUP_V2, &u, false, f);
+    ck_assert_str_eq(f[0].value, "max");
+    /* No swap accounting, a swap limit below the memory limit, v2 swap
+     * without a memory limit: refused, saying why. */
+    ck_assert_int_eq(proc_cgroup_memory_files(PROC_CGROUP_V1, &m, false, f), QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "memory.memsw.limit_in_bytes"));
+    struct proc_cgroup_memory low = {.hard_kib = 2048, .swap_hard_kib = 1024};
+    ck_assert_int_eq(proc_cgroup_memory_files(PROC_CGROUP_V1, &low, true, f), QV_ERR_INVALID_ARG);
+    struct proc_cgroup_memory swap_only = {.swap_hard_kib = 1024};
+    ck_assert_int_eq(proc_cgroup_memory_files(PROC_CGROUP_V2, &swap_only, true, f),
+                     QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "needs a hard_limit"));
+    ck_assert_int_eq(proc_cgroup_memory_files(PROC_CGROUP_NONE, &m, true, f), QV_ERR_UNSUPPORTED);
+}
+END_TEST
+
+/* <blkiotune> as the blkio (v1) or io (v2) controller's files. */
+START_TEST(cgroup_blkio_values)
+{
+    struct proc_cgroup_blkio_dev devs[] = {
+        {.major = 8, .minor = 0, .weight = 500, .read_bps = 1048576, .write_iops = 200},
+        {.major = 254, .minor = 16, .write_bps = 4096, .read_iops = 10}};
+    struct proc_cgroup_blkio b = {.weight = 800, .devs = devs, .ndevs = 2};
+    g_autoptr(GArray) f = g_array_new(FALSE, TRUE, sizeof(struct proc_cgroup_file));
+    int n = proc_cgroup_blkio_files(PROC_CGROUP_V1, &b, "blkio.weight", f);
+    ck_assert_int_eq(n, 6);
+    const struct proc_cgroup_file *v = (const struct proc_cgroup_file *)(void *)f->data;
+    ck_assert_str_eq(value_of(v, n, "blkio.weight"), "800");
+    ck_assert_str_eq(value_of(v, n, "blkio.weight_device"), "8:0 500");
+    ck_assert_str_eq(value_of(v, n, "blkio.throttle.read_bps_device"), "8:0 1048576");
+    ck_assert_str_eq(value_of(v, n, "blkio.throttle.write_iops_device"), "8:0 200");
+    ck_assert_str_eq(value_of(v, n, "blkio.throttle.write_bps_device"), "254:16 4096");
+    ck_assert_str_eq(value_of(v, n, "blkio.throttle.read_iops_device"), "254:16 10");
+    /* BFQ's files where CFQ's are missing. */
+    g_array_set_size(f, 0);
+    n = proc_cgroup_blkio_files(PROC_CGROUP_V1, &b, "blkio.bfq.weight", f);
+    v = (const struct proc_cgroup_file *)(void *)f->data;
+    ck_assert_str_eq(value_of(v, n, "blkio.bfq.weight"), "800");
+    ck_assert_str_eq(value_of(v, n, "blkio.bfq.weight_device"), "8:0 500");
+    /* v2: io.weight with "default", io.max one key at a time. */
+    g_array_set_size(f, 0);
+    n = proc_cgroup_blkio_files(PROC_CGROUP_V2, &b, "io.weight", f);
+    ck_assert_int_eq(n, 6);
+    v = (const struct proc_cgroup_file *)(void *)f->data;
+    ck_assert_str_eq(v[0].name, "io.weight");
+    ck_assert_str_eq(v[0].value, "default 800");
+    ck_assert_str_eq(v[1].value, "8:0 500");
+    ck_assert_str_eq(v[2].name, "io.max");
+    ck_assert_str_eq(v[2].value, "8:0 rbps=1048576");
+    ck_assert_str_eq(v[3].value, "8:0 wiops=200");
+    ck_assert_str_eq(v[4].value, "254:16 wbps=4096");
+    /* A weight on a host whose scheduler has none: refused naming the files. */
+    g_array_set_size(f, 0);
+    ck_assert_int_eq(proc_cgroup_blkio_files(PROC_CGROUP_V1, &b, NULL, f), QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(
+        strstr(qv_last_error()->message, "neither blkio.weight nor blkio.bfq.weight"));
+    /* Limits alone need no weight file. */
+    struct proc_cgroup_blkio_dev lim = {.major = 7, .minor = 0, .read_bps = 1};
+    struct proc_cgroup_blkio only = {.devs = &lim, .ndevs = 1};
+    ck_assert_int_eq(proc_cgroup_blkio_files(PROC_CGROUP_V1, &only, NULL, f), 1);
+}
+END_TEST
+
 /* A runtime record can be edited by hand: only a group named qv/<leaf> in
  * a cgroup file system is ever removed. */
 START_TEST(cgroup_remove_refuses_other_directories)
@@ -364,6 +459,8 @@ int main(void)
     tcase_add_test(tc, log_and_cleanup);
     tcase_add_test(tc, cgroup_located_from_proc_files);
     tcase_add_test(tc, cgroup_cpu_values);
+    tcase_add_test(tc, cgroup_memory_values);
+    tcase_add_test(tc, cgroup_blkio_values);
     tcase_add_test(tc, cgroup_remove_refuses_other_directories);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
