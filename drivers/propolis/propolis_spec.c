@@ -153,6 +153,8 @@ static int check_disk(const struct qv_domain *def, const struct qv_disk *d)
         return refuse(def, "<disk> '%s' <backingStore>", t);
     if (d->cache || d->io || d->discard)
         return refuse(def, "<disk> '%s' <driver cache=/io=/discard=>", t);
+    if (d->iothread)
+        return refuse(def, "<disk> '%s' <driver iothread=>: Propolis has no IOThreads", t);
     if (d->total_bytes_sec || d->total_iops_sec)
         return refuse(def, "<disk> '%s' <iotune>", t);
     /* logical_block_size: lib/conf's rule (a power of two, 512-65536) is

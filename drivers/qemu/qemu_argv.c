@@ -232,7 +232,8 @@ static int add_memory(struct qemu_argv *v)
                             "VM '%s': <currentMemory> below <memory> needs a balloon, and "
                             "<memballoon model='none'/> removes it",
                             def->name);
-    g_autofree char *size = mem_size(def->memory_kib);
+    /* <memory> counts the memory devices; they are plugged in apart. */
+    g_autofree char *size = mem_size(qemu_initial_kib(def));
     qemu_argv_add(v, "-m");
     qemu_argv_addf(v, "size=%s", size);
     /* <numatune>: guest RAM comes only from that host node (the vCPU

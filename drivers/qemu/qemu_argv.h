@@ -23,6 +23,11 @@ struct qemu_argv {
     bool tpm;                    /* the one <tpm> is given */
     const struct qv_kept *numa;  /* <cpu><numa>, for qemu_argv_add_numa() */
     bool spice;                  /* the one -spice is given */
+    struct {                     /* <maxMemory> and memory devices (qemu_argv_memdev.c) */
+        uint64_t max_kib;        /* 0: no <maxMemory> */
+        uint32_t slots, used[8]; /* slots and those taken */
+        unsigned n;              /* memory devices so far */
+    } memdev;
 };
 
 void qemu_argv_add(struct qemu_argv *v, const char *s);

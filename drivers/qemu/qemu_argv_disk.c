@@ -5,6 +5,7 @@
 #include "../../lib/conf/conf_check.h"
 #include "../../lib/util/error.h"
 #include "qemu_argv.h"
+#include "qemu_argv_machine.h"
 
 int qemu_disk_cache_mode(const char *vm_name, const char *cache, gboolean *direct,
                          gboolean *no_flush, gboolean *write_cache)
@@ -124,7 +125,21 @@ int qemu_argv_add_disk(struct qemu_argv *v, guint i)
         }
         g_string_append(dev, "virtio-blk-pci");
         rc = qemu_argv_device_at(v, &d->addr, what, &at);
+        if (rc == 0 && d->iothread && !qemu_iothread_exists(def, d->iothread)) {
+            g_string_free(dev, TRUE);
+            return qv_error_set(QV_ERR_UNSUPPORTED,
+                                "VM '%s': <disk> '%s' <driver iothread='%u'>: the VM has no "
+                                "IOThread %u (<iothreads>, <iothreadids>)",
+                                def->name, d->target, d->iothread, d->iothread);
+        }
     } else {
+        if (d->iothread) {
+            g_string_free(dev, TRUE);
+            return qv_error_set(QV_ERR_UNSUPPORTED,
+                                "VM '%s': <disk> '%s' <driver iothread=>: only a virtio disk runs "
+                                "in an IOThread of its own",
+                                def->name, d->target);
+        }
         if (d->bus == QV_DISK_BUS_SCSI && !v->scsi_added) {
             qemu_argv_add2(v, "-device", "virtio-scsi-pci,id=scsi0");
             v->scsi_added = true;
@@ -141,6 +156,8 @@ int qemu_argv_add_disk(struct qemu_argv *v, guint i)
     if (file)
         g_string_append_printf(dev, ",drive=%s", node);
     g_string_append_printf(dev, ",id=%s", d->target);
+    if (d->iothread)
+        g_string_append_printf(dev, ",iothread=iothread%u", d->iothread);
     if (!cdrom)
         g_string_append_printf(dev, ",write-cache=%s", write_cache ? "on" : "off");
     if (d->boot_order)

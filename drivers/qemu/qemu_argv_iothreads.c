@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../lib/conf/xml_util.h"
+#include "../../lib/util/error.h"
 #include "qemu_argv_machine.h"
 
 static bool has_kept_top(const struct qv_domain *def, const char *name)
@@ -94,4 +95,34 @@ int qemu_argv_default_iothread(struct qemu_argv *v, const struct qv_kept *k, con
     qemu_argv_add(v, "-object");
     g_ptr_array_add(v->a, g_string_free(o, FALSE));
     return 0;
+}
+
+bool qemu_iothread_exists(const struct qv_domain *def, uint32_t id)
+{
+    bool listed = has_kept_top(def, "iothreadids");
+    for (guint i = 0; i < def->kept->len; i++) {
+        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
+        if (*k->parent || strcmp(k->name, listed ? "iothreadids" : "iothreads") != 0)
+            continue;
+        xmlDoc *doc = qv_conf_xml_read(k->xml, "kept XML");
+        if (!doc) {
+            qv_reset_error(); /* its handler refuses it */
+            return false;
+        }
+        const xmlNode *n = xmlDocGetRootElement(doc);
+        bool found = false;
+        if (listed) {
+            /* The ids <iothreadids> gives are the threads there are. */
+            for (const xmlNode *t = n->children; t && !found; t = t->next) {
+                g_autofree char *s = t->type == XML_ELEMENT_NODE ? qv_conf_xml_attr(t, "id") : NULL;
+                found = s && g_ascii_strtoull(s, NULL, 10) == id;
+            }
+        } else {
+            g_autofree char *text = qv_conf_xml_text(n);
+            found = g_ascii_strtoull(g_strstrip(text), NULL, 10) >= id;
+        }
+        xmlFreeDoc(doc);
+        return found;
+    }
+    return false;
 }

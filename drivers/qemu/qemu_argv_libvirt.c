@@ -319,6 +319,8 @@ static int kept_device(struct qemu_argv *v, const struct qv_kept *k)
         rc = qemu_kept_smartcard(v, k, n);
     else if (strcmp(k->name, "interface") == 0)
         rc = qemu_kept_interface(v, k, n);
+    else if (strcmp(k->name, "memory") == 0)
+        rc = qemu_kept_memory(v, k, n);
     else
         rc = qemu_kept_refuse(v, k, "%s", k->reason);
     xmlFreeDoc(doc);
@@ -433,6 +435,9 @@ static int kept_machine(struct qemu_argv *v, const struct qv_kept *k)
         {"cpu", "vendor", qemu_argv_cpu_noted},
         {"cpu", "cache", qemu_argv_cpu_noted},
         {"cpu", "maxphysaddr", qemu_argv_cpu_noted},
+        {"", "maxMemory", qemu_argv_max_memory},
+        {"", "memtune", qemu_argv_memtune},
+        {"", "blkiotune", qemu_argv_blkiotune},
         /* Last: the reasons for the rest of <domain>'s children. */
         {"", NULL, qemu_argv_unhonoured},
     };

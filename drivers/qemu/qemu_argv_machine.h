@@ -60,6 +60,9 @@ bool qemu_memory_shared(const struct qv_domain *def);
 int qemu_argv_iothreads(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_argv_iothreadids(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_argv_default_iothread(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+/* Whether the VM has IOThread id (iothreadN): listed in <iothreadids>,
+ * else 1..<iothreads>. */
+bool qemu_iothread_exists(const struct qv_domain *def, uint32_t id);
 /* <cpu><numa> (qemu_argv_numa.c): the handler notes it; the nodes are
  * added once every other element outside <devices> has set up guest RAM,
  * whose backend each cell's takes after. */
@@ -70,6 +73,19 @@ int qemu_argv_add_numa(struct qemu_argv *v);
 int qemu_argv_cpu_noted(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_argv_cpu_kept(struct qemu_argv *v, GString *c);
 bool qemu_cpu_has_kept(const struct qv_domain *def);
+/* The kind ("memory-backend-file") and options (without id= and size=) of
+ * the one guest RAM object built so far; "memory-backend-ram" and none
+ * when there is none. take: remove it, and -machine memory-backend=. */
+GPtrArray *qemu_ram_template(struct qemu_argv *v, char **kind, bool take);
+/* <maxMemory> and <devices><memory> (qemu_argv_memdev.c): guest RAM at
+ * start is <memory> less the memory devices' sizes. */
+int qemu_argv_max_memory(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+int qemu_kept_memory(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+uint64_t qemu_initial_kib(const struct qv_domain *def);
+/* <memtune> (qemu_memtune.c): checked here, applied through the cgroup. */
+int qemu_argv_memtune(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
+/* <blkiotune> (qemu_blkiotune.c): checked here, applied through the cgroup. */
+int qemu_argv_blkiotune(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 /* <seclabel type='none'>, and the reasons for what is not carried out
  * (qemu_argv_unhonoured.c). */
 int qemu_argv_seclabel(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);

@@ -164,7 +164,7 @@ int qemu_argv_memory_backing(struct qemu_argv *v, const struct qv_kept *k, const
         g_string_append(o, "memory-backend-ram,id=ram0");
     }
     g_string_append_printf(o, ",size=%" G_GUINT64_FORMAT "K,share=%s,prealloc=%s",
-                           v->def->memory_kib, share ? "on" : "off", prealloc ? "on" : "off");
+                           qemu_initial_kib(v->def), share ? "on" : "off", prealloc ? "on" : "off");
     if (threads)
         g_string_append_printf(o, ",prealloc-threads=%" G_GUINT64_FORMAT, threads);
     if (discard)

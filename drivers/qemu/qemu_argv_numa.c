@@ -27,10 +27,7 @@ int qemu_argv_numa(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *
     return 0;
 }
 
-/* The options of the one guest RAM object built so far (without id= and
- * size=), removed from the argv, with its kind in *kind; NULL options when
- * there is none (plain RAM). QEMU's ",," stays inside an option. */
-static GPtrArray *take_ram0(struct qemu_argv *v, char **kind)
+GPtrArray *qemu_ram_template(struct qemu_argv *v, char **kind, bool take)
 {
     *kind = g_strdup("memory-backend-ram");
     GPtrArray *opts = g_ptr_array_new_with_free_func(g_free);
@@ -62,9 +59,12 @@ static GPtrArray *take_ram0(struct qemu_argv *v, char **kind)
                 break;
         }
         g_string_free(cur, TRUE);
-        g_ptr_array_remove_range(v->a, i, 2);
+        if (take)
+            g_ptr_array_remove_range(v->a, i, 2);
         break;
     }
+    if (!take)
+        return opts;
     /* -numa node,memdev= gives the RAM; QEMU refuses both. */
     for (guint i = 0; i + 1 < v->a->len; i++) {
         if (strcmp(g_ptr_array_index(v->a, i), "-machine") != 0)
@@ -269,7 +269,7 @@ int qemu_argv_add_numa(struct qemu_argv *v)
     struct numa_state *s = g_new0(struct numa_state, 1);
     int rc = qemu_machine_only(v, k, n, "", "cell");
     if (rc == 0)
-        tmpl = take_ram0(v, &kind);
+        tmpl = qemu_ram_template(v, &kind, true);
     for (const xmlNode *c = n->children; rc == 0 && c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
@@ -285,11 +285,19 @@ int qemu_argv_add_numa(struct qemu_argv *v)
                                  "the cells' cpus= hold %d of the VM's %u vCPUs: each must be "
                                  "in exactly one cell",
                                  CPU_COUNT(&s->covered), v->def->max_vcpus);
-    if (rc == 0 && s->total_kib != v->def->memory_kib)
-        rc = qemu_machine_refuse(v, k, n,
-                                 "the cells' memory adds up to %" G_GUINT64_FORMAT
-                                 " KiB, <memory> is %" G_GUINT64_FORMAT " KiB",
-                                 s->total_kib, v->def->memory_kib);
+    /* <memory> less the memory devices, which are plugged into nodes. */
+    uint64_t want = qemu_initial_kib(v->def);
+    if (rc == 0 && s->total_kib != want)
+        rc = want == v->def->memory_kib
+                 ? qemu_machine_refuse(v, k, n,
+                                       "the cells' memory adds up to %" G_GUINT64_FORMAT
+                                       " KiB, <memory> is %" G_GUINT64_FORMAT " KiB",
+                                       s->total_kib, want)
+                 : qemu_machine_refuse(
+                       v, k, n,
+                       "the cells' memory adds up to %" G_GUINT64_FORMAT
+                       " KiB, <memory> less the memory devices is %" G_GUINT64_FORMAT " KiB",
+                       s->total_kib, want);
     if (rc == 0)
         rc = add_distances(v, k, n, s);
     g_free(s);

@@ -34,12 +34,6 @@ int qemu_argv_unhonoured(struct qemu_argv *v, const struct qv_kept *k, const xml
         {"perf", "qv does not count host perf events for a VM"},
         {"idmap", "user namespace id maps are for containers"},
         {"throttlegroups", "shared I/O limit groups are not supported: use a disk's <iotune>"},
-        {"maxMemory", "memory hot-plug (slots and NUMA cells) is not supported by qv's qemu "
-                      "driver yet"},
-        {"memtune", "memory limits through the VM's cgroup are not supported by qv's qemu "
-                    "driver yet"},
-        {"blkiotune", "I/O weights through the VM's cgroup are not supported by qv's qemu "
-                      "driver yet: use a disk's <iotune>"},
         {"genid", "QEMU's vmgenid device is not added by qv"},
         {"bootloader", "a host-side boot loader is Xen's"},
         {"bootloader_args", "a host-side boot loader is Xen's"},

@@ -10,9 +10,29 @@
 #include "../../lib/util/error.h"
 #include "qemu_vm.h"
 
+static bool has_memtune(const struct qv_domain *def)
+{
+    struct proc_cgroup_memory m;
+    int rc = qemu_memtune_of(def, &m);
+    if (rc < 0)
+        qv_reset_error(); /* the argv refused it at define */
+    return rc > 0;
+}
+
+static bool has_kept_top(const struct qv_domain *def, const char *name)
+{
+    for (guint i = 0; i < def->kept->len; i++) {
+        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
+        if (!*k->parent && strcmp(k->name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
 static bool wants_cgroup(const struct qv_domain *def)
 {
-    return def->cputune.shares || def->cputune.cap || def->partition;
+    return def->cputune.shares || def->cputune.cap || def->partition || has_memtune(def) ||
+           has_kept_top(def, "blkiotune");
 }
 
 static bool has_limits(const struct qv_domain *def)
@@ -41,10 +61,90 @@ static int write_limits(struct qemu_vm *q, const char *path, const struct qv_dom
     return 0;
 }
 
+/* The group of controller ctl for the VM: on v1 one of its own, recorded
+ * in *more; on v2 the VM's group (main, when there is one). */
+static int ctl_group(struct qemu_vm *q, const struct qv_domain *def, const char *ctl,
+                     const char *main, GPtrArray *more, char **path)
+{
+    g_autofree char *leaf = leaf_of(q, def);
+    int rc = proc_cgroup_create_ctl(ctl, leaf, path);
+    if (rc < 0)
+        return rc;
+    bool known = main && strcmp(main, *path) == 0;
+    for (guint i = 0; i < more->len; i++)
+        known = known || strcmp(g_ptr_array_index(more, i), *path) == 0;
+    if (!known)
+        g_ptr_array_add(more, g_strdup(*path));
+    return 0;
+}
+
+static bool has_file(const char *dir, const char *name)
+{
+    g_autofree char *p = g_build_filename(dir, name, NULL);
+    return g_file_test(p, G_FILE_TEST_EXISTS);
+}
+
+/* <blkiotune>: weights and device limits into the blkio (v1) or io (v2)
+ * group, pid in it. */
+static int blkio_group(struct qemu_vm *q, const struct qv_domain *def, pid_t pid, const char *main,
+                       GPtrArray *more)
+{
+    g_autoptr(GArray) devs = g_array_new(FALSE, TRUE, sizeof(struct proc_cgroup_blkio_dev));
+    struct proc_cgroup_blkio b;
+    int rc = qemu_blkiotune_of(def, &b, devs);
+    if (rc <= 0)
+        return rc;
+    g_autofree char *path = NULL;
+    if ((rc = ctl_group(q, def, "blkio", main, more, &path)) < 0)
+        return rc;
+    enum proc_cgroup_version v = proc_cgroup_version_of(path);
+    static const char *const weight_files[2][2] = {{"blkio.weight", "blkio.bfq.weight"},
+                                                   {"io.weight", "io.bfq.weight"}};
+    const char *const *w = weight_files[v == PROC_CGROUP_V2];
+    const char *weight_file = has_file(path, w[0]) ? w[0] : has_file(path, w[1]) ? w[1] : NULL;
+    g_autoptr(GArray) files = g_array_new(FALSE, TRUE, sizeof(struct proc_cgroup_file));
+    int n = proc_cgroup_blkio_files(v, &b, weight_file, files);
+    if ((rc = n < 0 ? n : proc_cgroup_write(path, (void *)files->data, n)) < 0 ||
+        (rc = proc_cgroup_attach(path, pid)) < 0)
+        return rc;
+    for (int i = 0; i < n; i++) {
+        const struct proc_cgroup_file *f = &g_array_index(files, struct proc_cgroup_file, i);
+        proc_log(q->dir, "cgroup %s: %s %s", path, f->name, f->value);
+    }
+    return 0;
+}
+
+/* <memtune>: the memory controller's group (on v1 one of its own,
+ * recorded in *more; on v2 the VM's group), limits written, pid in it. */
+static int memory_group(struct qemu_vm *q, const struct qv_domain *def, pid_t pid, const char *main,
+                        GPtrArray *more)
+{
+    struct proc_cgroup_memory m;
+    int rc = qemu_memtune_of(def, &m);
+    if (rc <= 0)
+        return rc;
+    g_autofree char *path = NULL;
+    if ((rc = ctl_group(q, def, "memory", main, more, &path)) < 0)
+        return rc;
+    enum proc_cgroup_version v = proc_cgroup_version_of(path);
+    g_autofree char *swap = g_build_filename(
+        path, v == PROC_CGROUP_V1 ? "memory.memsw.limit_in_bytes" : "memory.swap.max", NULL);
+    struct proc_cgroup_file files[3];
+    int n = proc_cgroup_memory_files(v, &m, g_file_test(swap, G_FILE_TEST_EXISTS), files);
+    if ((rc = n < 0 ? n : proc_cgroup_write(path, files, n)) < 0 ||
+        (rc = proc_cgroup_attach(path, pid)) < 0)
+        return rc;
+    for (int i = 0; i < n; i++)
+        proc_log(q->dir, "cgroup %s: %s %s", path, files[i].name, files[i].value);
+    return 0;
+}
+
 static int create_and_attach(struct qemu_vm *q, const struct qv_domain *def, pid_t pid, char **out)
 {
     g_autofree char *leaf = leaf_of(q, def);
     g_autofree char *path = NULL;
+    if (!has_limits(def) && !def->partition)
+        return 0; /* <memtune> only: memory_group() */
     int rc = def->partition ? proc_cgroup_create_in(def->partition, leaf, has_limits(def), &path)
                             : proc_cgroup_create(leaf, &path);
     if (rc == 0 && has_limits(def))
@@ -71,7 +171,24 @@ int qemu_cgroup_at_start(struct qemu_vm *q, const struct qv_domain *def, struct 
 {
     if (!wants_cgroup(def))
         return 0;
-    return create_and_attach(q, def, rt->id.pid, &rt->cgroup);
+    int rc = create_and_attach(q, def, rt->id.pid, &rt->cgroup);
+    if (rc < 0)
+        return rc;
+    GPtrArray *more = g_ptr_array_new_with_free_func(g_free);
+    const char *what = "<memtune> limits";
+    rc = memory_group(q, def, rt->id.pid, rt->cgroup, more);
+    if (rc == 0) {
+        what = "<blkiotune> I/O weights and limits";
+        rc = blkio_group(q, def, rt->id.pid, rt->cgroup, more);
+    }
+    g_ptr_array_add(more, NULL);
+    /* Recorded also on failure: the caller removes what was made. */
+    rt->cgroups = (char **)g_ptr_array_free(more, FALSE);
+    if (rc < 0) {
+        qv_error_prefix("cannot enforce the %s of VM '%s'", what, q->name);
+        return qv_error_code();
+    }
+    return 0;
 }
 
 int qemu_cgroup_live(struct qemu_vm *q, const struct qv_domain *def)

@@ -231,6 +231,11 @@ static int disk_add(struct qemu_vm *q, struct qmp *m, bool q35, const struct qv_
                             d->target, q->name);
     if (!d->source)
         return qv_error_set(QV_ERR_INVALID_ARG, "disk %s has no source", d->target);
+    if (d->iothread)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "disk %s runs in IOThread %u (<driver iothread=>): VM '%s' must be "
+                            "stopped to add it",
+                            d->target, d->iothread, q->name);
     gboolean direct, no_flush, write_cache;
     int rc = qemu_disk_cache_mode(q->name, d->cache, &direct, &no_flush, &write_cache);
     if (rc < 0)

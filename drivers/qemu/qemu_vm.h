@@ -148,6 +148,15 @@ int qemu_balloon_live(struct qemu_vm *q, const struct qv_domain *def);
 struct proc_runtime;
 int qemu_cgroup_at_start(struct qemu_vm *q, const struct qv_domain *def, struct proc_runtime *rt);
 int qemu_cgroup_live(struct qemu_vm *q, const struct qv_domain *def);
+/* <memtune>'s limits from the kept element (qemu_memtune.c): 1 with *m
+ * filled, 0 when there is none, <0 with the error set. */
+struct proc_cgroup_memory;
+int qemu_memtune_of(const struct qv_domain *def, struct proc_cgroup_memory *m);
+/* <blkiotune> (qemu_blkiotune.c): 1 with *b filled (its devices, their
+ * paths resolved with stat(), kept in devs), 0 when there is none, <0
+ * with the error set (a path that is no block device). */
+struct proc_cgroup_blkio;
+int qemu_blkiotune_of(const struct qv_domain *def, struct proc_cgroup_blkio *b, GArray *devs);
 /* Add or remove the disk or NIC of set on the running VM (before and
  * after are its definition without and with the change). */
 int qemu_hotplug(struct qemu_vm *q, const struct qv_domain *before, const struct qv_domain *after,

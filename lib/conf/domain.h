@@ -69,6 +69,7 @@ struct qv_disk {
                           * nothing more than name='qemu' (virt-install's) */
     uint32_t logical_block_size; /* <blockio>, 0 when absent */
     uint32_t boot_order;         /* <boot order=>, 0 when absent */
+    uint32_t iothread;           /* <driver iothread=>: an <iothreads> id, 0 when absent */
     uint64_t total_bytes_sec;    /* <iotune>, 0 when absent */
     uint64_t total_iops_sec;
     struct qv_addr addr; /* <address> */

@@ -214,6 +214,7 @@ static void format_disk(B *b, const struct qv_disk *k)
     num_nz(b, "boot_order", k->boot_order);
     num_nz(b, "io_bytes_per_sec", k->total_bytes_sec);
     num_nz(b, "iops", k->total_iops_sec);
+    num_nz(b, "iothread", k->iothread);
     str(b, "serial", k->serial);
     format_placement(b, &k->addr, k->alias);
     json_builder_end_object(b);

@@ -539,7 +539,8 @@ static int parse_disk(struct jctx *c, JsonObject *o, struct qv_disk *d)
     TRY(check_keys(
         c, o,
         "path target bus format type device readonly cache io discard backing "
-        "backing_format logical_block_size boot_order io_bytes_per_sec iops serial address alias"));
+        "backing_format logical_block_size boot_order io_bytes_per_sec iops iothread serial "
+        "address alias"));
     if ((rc = get_enum(c, o, "type", qv_conf_disk_types, &v)) == 1)
         d->type = (enum qv_disk_type)v;
     TRY(rc);
@@ -580,6 +581,10 @@ static int parse_disk(struct jctx *c, JsonObject *o, struct qv_disk *d)
         return jerr(c, "boot_order", "must be from 1 to 65535");
     TRY(get_uint(c, o, "io_bytes_per_sec", INT64_MAX, &d->total_bytes_sec));
     TRY(get_uint(c, o, "iops", INT64_MAX, &d->total_iops_sec));
+    rc = get_u32(c, o, "iothread", UINT32_MAX, &d->iothread);
+    TRY(rc);
+    if (rc == 1 && d->iothread == 0)
+        return jerr(c, "iothread", "must be from 1 (an IOThread id)");
     TRY(get_str(c, o, "serial", qv_conf_check_disk_serial, &d->serial));
     return get_placement(c, o, &d->addr, &d->alias);
 }

@@ -40,12 +40,18 @@ static int disk_driver_attrs(const xmlNode *n, struct qv_disk *d)
 {
     static const char *const names[] = {"qemu", NULL};
     int i;
-    TRY(qv_conf_xml_check(n, QV_XML_EMPTY, "name type cache io discard"));
+    TRY(qv_conf_xml_check(n, QV_XML_EMPTY, "name type cache io discard iothread"));
     TRY(qv_conf_xml_attr_enum(n, "name", names, &i));
     TRY(enum_str(n, "type", qv_conf_disk_formats, &d->driver_type));
     TRY(enum_str(n, "cache", qv_conf_disk_caches, &d->cache));
     TRY(enum_str(n, "io", qv_conf_disk_ios, &d->io));
     TRY(enum_str(n, "discard", qv_conf_disk_discards, &d->discard));
+    uint64_t t = 0;
+    int rc = qv_conf_xml_attr_uint(n, "iothread", UINT32_MAX, &t);
+    TRY(rc);
+    if (rc == 1 && t == 0)
+        return qv_conf_xml_err(n, "<driver iothread='0'>: IOThread ids start at 1");
+    d->iothread = (uint32_t)t;
     return 0;
 }
 

@@ -208,13 +208,15 @@ static void format_disk(W *w, const struct qv_disk *d)
     start(w, "disk");
     attr(w, "type", qv_conf_disk_types[d->type]);
     attr(w, "device", qv_conf_disk_devices[d->device]);
-    if (d->driver_written || d->driver_type || d->cache || d->io || d->discard) {
+    if (d->driver_written || d->driver_type || d->cache || d->io || d->discard || d->iothread) {
         start(w, "driver");
         attr(w, "name", "qemu");
         attr(w, "type", d->driver_type);
         attr(w, "cache", d->cache);
         attr(w, "io", d->io);
         attr(w, "discard", d->discard);
+        if (d->iothread)
+            attr_u64(w, "iothread", d->iothread);
         end(w);
     }
     if (d->source)

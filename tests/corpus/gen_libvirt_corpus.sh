@@ -384,6 +384,32 @@ $mem$os_q35
   <interface type='hostdev' managed='yes'><mac address='52:54:00:6d:90:02'/>
     <source><address type='pci' domain='0x0000' bus='0x04' slot='0x10' function='0x1'/></source>
     <vlan><tag id='42'/></vlan></interface>
+dom memory-hotplug run <<X
+<maxMemory slots='4' unit='MiB'>1024</maxMemory>
+<memory unit='MiB'>256</memory><vcpu>2</vcpu>$os_pc<features><acpi/></features>
+<cpu><numa><cell id='0' cpus='0-1' memory='128' unit='MiB'/></numa></cpu>
+<devices>
+  <memory model='dimm'><target><size unit='MiB'>128</size><node>0</node></target></memory>
+</devices>
+X
+dom memtune norun <<X
+$mem$os_pc
+<memtune><hard_limit unit='MiB'>512</hard_limit><soft_limit unit='MiB'>256</soft_limit>
+  <swap_hard_limit unit='MiB'>1024</swap_hard_limit></memtune>
+X
+dom blkiotune norun <<X
+$mem$os_pc
+<blkiotune><weight>500</weight>
+  <device><path>/dev/loop0</path><weight>400</weight><read_bytes_sec>1048576</read_bytes_sec>
+    <write_bytes_sec>524288</write_bytes_sec><read_iops_sec>200</read_iops_sec>
+    <write_iops_sec>100</write_iops_sec></device></blkiotune>
+X
+dom disk-iothread run <<X
+$mem$os_q35
+<iothreads>2</iothreads>
+<devices>
+  <disk type='file' device='disk'><driver name='qemu' type='qcow2' iothread='2'/>
+    <source file='$img/c.qcow2'/><target dev='vda' bus='virtio'/></disk>
 </devices>
 X
 rm -f "$out"/*.xml

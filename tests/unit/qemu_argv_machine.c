@@ -268,8 +268,6 @@ START_TEST(iothreads_seclabel)
     build_fails(HEAD M0 OS_PC "<seclabel type='dynamic' model='selinux'/></domain>",
                 QV_ERR_UNSUPPORTED,
                 "<seclabel> (line 1): qv applies no SELinux, AppArmor or static DAC");
-    build_fails(HEAD M0 OS_PC "\n<memtune><hard_limit>1048576</hard_limit></memtune></domain>",
-                QV_ERR_UNSUPPORTED, "<memtune> (line 2): memory limits through the VM's cgroup");
     build_fails(HEAD M0 OS_PC "<launchSecurity type='sev'><policy>0x0003</policy>"
                               "</launchSecurity></domain>",
                 QV_ERR_UNSUPPORTED, "does not set up AMD SEV");
@@ -367,6 +365,128 @@ START_TEST(numa_refused)
 }
 END_TEST
 
+/* <maxMemory> and DIMMs: -m gives what is left of <memory> at start, the
+ * slots and the maximum; each DIMM a backend and a pc-dimm. */
+START_TEST(memory_hotplug)
+{
+    struct qemu_launch l = launch_for(tmp);
+    char **argv = build(HEAD "<maxMemory slots='4' unit='MiB'>1024</maxMemory>"
+                             "<memory unit='MiB'>192</memory><vcpu>2</vcpu>" OS_PC
+                             "<features><acpi/></features>"
+                             "<cpu><numa><cell id='0' cpus='0' memory='64' unit='MiB'/>"
+                             "<cell id='1' cpus='1' memory='64' unit='MiB'/></numa></cpu>"
+                             "<devices><memory model='dimm' access='shared'><source>"
+                             "<nodemask>0</nodemask></source><target><size unit='MiB'>64</size>"
+                             "<node>1</node></target><address type='dimm' slot='2'/></memory>"
+                             "</devices></domain>",
+                        &l);
+    has(argv, "-m", "size=128M,slots=4,maxmem=1048576K");
+    has(argv, "-object",
+        "memory-backend-ram,id=memdimm0,size=65536K,share=on,host-nodes=0,policy=bind");
+    has(argv, "-device", "pc-dimm,memdev=memdimm0,id=dimm0,node=1,slot=2");
+    has(argv, "-numa", "node,nodeid=1,cpus=1,memdev=ram-node1");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    /* Without NUMA cells QEMU gives the guest one node; the DIMM takes
+     * after guest RAM's memfd backend. */
+    argv = build(HEAD "<maxMemory slots='2' unit='MiB'>512</maxMemory>"
+                      "<memory unit='MiB'>128</memory><vcpu>1</vcpu>" OS_Q35
+                      "<features><acpi/></features><memoryBacking><source type='memfd'/>"
+                      "</memoryBacking><devices><memory model='dimm'><target>"
+                      "<size unit='MiB'>64</size></target></memory></devices></domain>",
+                 &l);
+    has(argv, "-m", "size=64M,slots=2,maxmem=524288K");
+    has(argv, "-object", "memory-backend-memfd,id=ram0,size=65536K,share=off,prealloc=off");
+    has(argv, "-object", "memory-backend-memfd,id=memdimm0,size=65536K,share=off,prealloc=off");
+    has(argv, "-device", "pc-dimm,memdev=memdimm0,id=dimm0");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    /* Slots alone: room to hot-plug later. */
+    argv = build(HEAD "<maxMemory slots='16' unit='GiB'>1</maxMemory>" M0 OS_PC "</domain>", &l);
+    has(argv, "-m", "size=64M,slots=16,maxmem=1048576K");
+    qemu_accepts(argv);
+    g_strfreev(argv);
+}
+END_TEST
+
+START_TEST(memory_hotplug_refused)
+{
+#define HOT(max, devs)                                                                             \
+    HEAD max "<memory unit='MiB'>192</memory><vcpu>1</vcpu>" OS_PC                                 \
+             "<features><acpi/></features><devices>\n" devs "</devices></domain>"
+#define DIMM(size) "<memory model='dimm'><target><size unit='MiB'>" size "</size></target></memory>"
+    build_fails(HEAD "<maxMemory slots='2' unit='MiB'>1024</maxMemory><memory unit='MiB'>192"
+                     "</memory><vcpu>1</vcpu>" OS_PC "<devices>\n" DIMM("64") "</devices></domain>",
+                QV_ERR_UNSUPPORTED, "<devices><memory> (line 2): QEMU plugs a DIMM in");
+    build_fails(HOT("", DIMM("64")), QV_ERR_UNSUPPORTED,
+                "<devices><memory> (line 2): a DIMM needs <maxMemory slots=>");
+    build_fails(HOT("<maxMemory slots='1' unit='MiB'>1024</maxMemory>", DIMM("32") DIMM("32")),
+                QV_ERR_UNSUPPORTED, "more memory devices than <maxMemory>'s 1 slots");
+    build_fails(
+        HOT("<maxMemory slots='2' unit='MiB'>1024</maxMemory>", DIMM("3")), QV_ERR_UNSUPPORTED,
+        "<devices><memory><target><size> (line 2): QEMU needs a DIMM's size in whole 2 MiB");
+    build_fails(HOT("<maxMemory slots='2' unit='MiB'>1024</maxMemory>", DIMM("192")),
+                QV_ERR_UNSUPPORTED, "leave no memory of <memory>");
+    build_fails(HOT("<maxMemory unit='MiB'>1024</maxMemory>", ""), QV_ERR_UNSUPPORTED,
+                "<maxMemory> (line 1): slots= (1-256) is needed");
+    build_fails(HOT("<maxMemory slots='2' unit='MiB'>128</maxMemory>", ""), QV_ERR_UNSUPPORTED,
+                "is less than <memory>");
+    build_fails(HOT("<maxMemory slots='2' unit='MiB'>1024</maxMemory>",
+                    "<memory model='dimm'><target><size unit='MiB'>64</size><node>1</node>"
+                    "</target></memory>"),
+                QV_ERR_UNSUPPORTED, "the guest NUMA node must be one of its 1");
+    build_fails(HOT("<maxMemory slots='2' unit='MiB'>1024</maxMemory>",
+                    "<memory model='dimm'><target><size unit='MiB'>64</size></target>"
+                    "<address type='dimm' slot='2'/></memory>"),
+                QV_ERR_UNSUPPORTED, "slot 2 is not one of <maxMemory>'s 2");
+    build_fails(HOT("<maxMemory slots='2' unit='MiB'>1024</maxMemory>",
+                    "<memory model='virtio-mem'><target><size unit='MiB'>64</size>"
+                    "<block unit='MiB'>2</block><requested unit='MiB'>0</requested></target>"
+                    "</memory>"),
+                QV_ERR_UNSUPPORTED, "model='virtio-mem' is not supported");
+#undef HOT
+#undef DIMM
+}
+END_TEST
+
+/* A virtio disk in one of the VM's IOThreads. */
+START_TEST(disk_iothread)
+{
+    struct qemu_launch l = launch_for(tmp);
+    make_image("a.qcow2", "qcow2");
+    char **argv = build(HEAD M0 OS_PC "<features><acpi/></features><iothreads>2</iothreads>"
+                                      "<devices><disk type='file' device='disk'>"
+                                      "<driver name='qemu' type='qcow2' iothread='2'/>"
+                                      "<source file='@T@/a.qcow2'/><target dev='vda' bus='virtio'/>"
+                                      "</disk></devices></domain>",
+                        &l);
+    ck_assert_int_eq(count_value(argv, "virtio-blk-pci,"), 1);
+    bool found = false;
+    for (char **a = argv; *a; a++)
+        found =
+            found || (g_str_has_prefix(*a, "virtio-blk-pci,") && strstr(*a, ",iothread=iothread2"));
+    ck_assert(found);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
+    build_fails(HEAD M0 OS_PC "<iothreads>1</iothreads><devices><disk type='file' device='disk'>"
+                              "<driver name='qemu' iothread='2'/><source file='/x.img'/>"
+                              "<target dev='vda' bus='virtio'/></disk></devices></domain>",
+                QV_ERR_UNSUPPORTED, "<disk> 'vda' <driver iothread='2'>: the VM has no IOThread 2");
+    build_fails(HEAD M0 OS_PC "<iothreads>1</iothreads><iothreadids><iothread id='4'/>"
+                              "</iothreadids><devices><disk type='file' device='disk'>"
+                              "<driver name='qemu' iothread='1'/><source file='/x.img'/>"
+                              "<target dev='vda' bus='virtio'/></disk></devices></domain>",
+                QV_ERR_UNSUPPORTED, "the VM has no IOThread 1");
+    build_fails(HEAD M0 OS_PC "<iothreads>1</iothreads><devices><disk type='file' device='disk'>"
+                              "<driver name='qemu' iothread='1'/><source file='/x.img'/>"
+                              "<target dev='hda' bus='ide'/></disk></devices></domain>",
+                QV_ERR_UNSUPPORTED, "only a virtio disk runs in an IOThread");
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = tcase_create("machine");
@@ -380,5 +500,8 @@ int main(void)
     tcase_add_test(tc, iothreads_seclabel);
     tcase_add_test(tc, numa_cells);
     tcase_add_test(tc, numa_refused);
+    tcase_add_test(tc, memory_hotplug);
+    tcase_add_test(tc, memory_hotplug_refused);
+    tcase_add_test(tc, disk_iothread);
     return run(tc);
 }

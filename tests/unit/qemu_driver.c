@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1118,6 +1119,163 @@ START_TEST(cpu_weight_and_cap_through_cgroup)
 }
 END_TEST
 
+/* Whether this host has the memory controller: a v1 'memory' mount, or
+ * memory offered at the root of the unified hierarchy. */
+static bool host_has_memory_cgroup(void)
+{
+    g_autofree char *mounts = NULL, *ctl = NULL;
+    if (g_file_get_contents("/proc/self/mounts", &mounts, NULL, NULL)) {
+        g_auto(GStrv) lines = g_strsplit(mounts, "\n", -1);
+        for (char **l = lines; *l; l++) {
+            g_auto(GStrv) f = g_strsplit(*l, " ", -1);
+            if (g_strv_length(f) < 4 || strcmp(f[2], "cgroup") != 0)
+                continue;
+            g_auto(GStrv) opts = g_strsplit(f[3], ",", -1);
+            if (g_strv_contains((const char *const *)opts, "memory"))
+                return true;
+        }
+    }
+    return g_file_get_contents("/sys/fs/cgroup/cgroup.controllers", &ctl, NULL, NULL) &&
+           strstr(ctl, "memory") != NULL;
+}
+
+/* <memtune>: QEMU runs under the limits, read back from its group, which
+ * goes with it. */
+START_TEST(memtune_through_cgroup)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, "<domain type='qemu'><name>mt1</name><memory unit='MiB'>32</memory>"
+                              "<vcpu>1</vcpu><memtune><hard_limit unit='MiB'>512</hard_limit>"
+                              "<soft_limit unit='MiB'>256</soft_limit></memtune>"
+                              "<os><type arch='x86_64'>hvm</type></os></domain>");
+    if (!host_has_memory_cgroup()) {
+        ck_assert_int_lt(vm_start(vm), 0);
+        ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "memory controller"));
+        ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
+        vm_destroy(vm);
+        qv_close(c);
+        return;
+    }
+    OK(vm_start(vm));
+    g_autofree char *dir = g_build_filename(root, "qemu", "mt1", NULL);
+    struct proc_runtime rt;
+    OK(proc_runtime_read(dir, &rt));
+    /* v1: a group in the memory hierarchy; v2: the VM's one group. */
+    const char *cg_path = rt.cgroups && rt.cgroups[0] ? rt.cgroups[0] : rt.cgroup;
+    ck_assert_ptr_nonnull(cg_path);
+    g_autofree char *cg = g_strdup(cg_path);
+    g_autofree char *pid = g_strdup_printf("%d", (int)rt.id.pid);
+    proc_runtime_clear(&rt);
+    g_autofree char *procs = cgroup_value(cg, "cgroup.procs");
+    ck_assert_str_eq(procs, pid);
+    g_autofree char *v1_file = g_build_filename(cg, "memory.limit_in_bytes", NULL);
+    if (g_file_test(v1_file, G_FILE_TEST_EXISTS)) {
+        g_autofree char *hard = cgroup_value(cg, "memory.limit_in_bytes");
+        g_autofree char *soft = cgroup_value(cg, "memory.soft_limit_in_bytes");
+        ck_assert_str_eq(hard, "536870912");
+        ck_assert_str_eq(soft, "268435456");
+    } else {
+        g_autofree char *hard = cgroup_value(cg, "memory.max");
+        g_autofree char *high = cgroup_value(cg, "memory.high");
+        ck_assert_str_eq(hard, "536870912");
+        ck_assert_str_eq(high, "268435456");
+    }
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    ck_assert(!g_file_test(cg, G_FILE_TEST_EXISTS));
+    vm_destroy(vm);
+
+    /* What Linux cannot do is refused at define, naming it. */
+    ck_assert_ptr_null(vm_define_xml(c, "<domain type='qemu'><name>mt2</name><memory unit='MiB'>32"
+                                        "</memory><vcpu>1</vcpu><memtune>\n<min_guarantee>"
+                                        "65536</min_guarantee></memtune><os><type arch='x86_64'>"
+                                        "hvm</type></os></domain>"));
+    ck_assert_ptr_nonnull(
+        strstr(qv_last_error()->message, "<memtune><min_guarantee> (line 2): Linux has no cgroup"));
+    qv_close(c);
+}
+END_TEST
+
+/* <blkiotune>: a device's read limit in the VM's blkio/io group; a weight
+ * where the host's I/O scheduler has none refuses the start naming the
+ * files. */
+START_TEST(blkiotune_through_cgroup)
+{
+    const char *dev = g_file_test("/dev/loop0", G_FILE_TEST_EXISTS) ? "/dev/loop0" : NULL;
+    struct stat st;
+    if (!dev || stat(dev, &st) < 0 || !S_ISBLK(st.st_mode)) {
+        printf("blkiotune_through_cgroup: skipped, no /dev/loop0 block device\n");
+        return;
+    }
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, "<domain type='qemu'><name>bt1</name><memory unit='MiB'>32</memory>"
+                              "<vcpu>1</vcpu><blkiotune><device><path>/dev/loop0</path>"
+                              "<read_bytes_sec>1048576</read_bytes_sec><write_iops_sec>100"
+                              "</write_iops_sec></device></blkiotune>"
+                              "<os><type arch='x86_64'>hvm</type></os></domain>");
+    if (vm_start(vm) < 0) {
+        /* Only where the host has no blkio/io controller for qv. */
+        ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "controller"));
+        ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
+        printf("blkiotune_through_cgroup: skipped: %s\n", qv_last_error()->message);
+        vm_destroy(vm);
+        qv_close(c);
+        return;
+    }
+    g_autofree char *dir = g_build_filename(root, "qemu", "bt1", NULL);
+    struct proc_runtime rt;
+    OK(proc_runtime_read(dir, &rt));
+    const char *cg_path = rt.cgroups && rt.cgroups[0] ? rt.cgroups[0] : rt.cgroup;
+    ck_assert_ptr_nonnull(cg_path);
+    g_autofree char *cg = g_strdup(cg_path);
+    g_autofree char *pid = g_strdup_printf("%d", (int)rt.id.pid);
+    proc_runtime_clear(&rt);
+    g_autofree char *procs = cgroup_value(cg, "cgroup.procs");
+    ck_assert_str_eq(procs, pid);
+    g_autofree char *want_r =
+        g_strdup_printf("%u:%u 1048576", major(st.st_rdev), minor(st.st_rdev));
+    g_autofree char *want_w = g_strdup_printf("%u:%u 100", major(st.st_rdev), minor(st.st_rdev));
+    g_autofree char *v1_file = g_build_filename(cg, "blkio.throttle.read_bps_device", NULL);
+    if (g_file_test(v1_file, G_FILE_TEST_EXISTS)) {
+        g_autofree char *r = cgroup_value(cg, "blkio.throttle.read_bps_device");
+        g_autofree char *w = cgroup_value(cg, "blkio.throttle.write_iops_device");
+        ck_assert_str_eq(r, want_r);
+        ck_assert_str_eq(w, want_w);
+    } else {
+        g_autofree char *max = cgroup_value(cg, "io.max");
+        g_autofree char *rb =
+            g_strdup_printf("%u:%u rbps=1048576", major(st.st_rdev), minor(st.st_rdev));
+        ck_assert_ptr_nonnull(strstr(max, rb));
+        ck_assert_ptr_nonnull(strstr(max, "wiops=100"));
+    }
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    ck_assert(!g_file_test(cg, G_FILE_TEST_EXISTS));
+    vm_destroy(vm);
+
+    /* A weight: honoured where the scheduler has one, else refused at start. */
+    vm = define(c, "<domain type='qemu'><name>bt2</name><memory unit='MiB'>32</memory>"
+                   "<vcpu>1</vcpu><blkiotune><weight>500</weight></blkiotune>"
+                   "<os><type arch='x86_64'>hvm</type></os></domain>");
+    if (vm_start(vm) < 0) {
+        ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "weight nor"));
+        ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
+    } else {
+        OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    }
+    vm_destroy(vm);
+
+    /* A path that is no block device is refused at start, naming it. */
+    vm = define(c, "<domain type='qemu'><name>bt3</name><memory unit='MiB'>32</memory>"
+                   "<vcpu>1</vcpu><blkiotune><device><path>/dev/null</path>"
+                   "<read_iops_sec>5</read_iops_sec></device></blkiotune>"
+                   "<os><type arch='x86_64'>hvm</type></os></domain>");
+    ck_assert_int_lt(vm_start(vm), 0);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "'/dev/null' is not a block device"));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 /* <resource><partition>: the VM's own group is made under it (as libvirt
  * places every domain under /machine), with the CPU limits still working;
  * one that cannot be had refuses the start, naming it. */
@@ -1748,6 +1906,8 @@ int main(void)
     tcase_add_test(tc, concurrent_starts_serialise);
     tcase_add_test(tc, cpu_pinning_and_settings);
     tcase_add_test(tc, cpu_weight_and_cap_through_cgroup);
+    tcase_add_test(tc, memtune_through_cgroup);
+    tcase_add_test(tc, blkiotune_through_cgroup);
     tcase_add_test(tc, partition_holds_the_vm_cgroup);
     tcase_add_test(tc, qemu_commandline_args_and_env);
     tcase_add_test(tc, clone_has_its_own_disks);

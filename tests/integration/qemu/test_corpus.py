@@ -43,6 +43,11 @@ CASES = {
                    "-object memory-backend-ram,id=ram-node1,size=131072K,share=on",
                    "-numa node,nodeid=1,cpus=2-3,memdev=ram-node1",
                    "-numa dist,src=0,dst=1,val=21"],
+    # DIMMs at start, NUMA and slots for more; a disk in an IOThread.
+    "memory-hotplug": ["-m size=128M,slots=4,maxmem=1048576K",
+                       "-object memory-backend-ram,id=memdimm0,size=131072K",
+                       "-device pc-dimm,memdev=memdimm0,id=dimm0,node=0,slot=0"],
+    "disk-iothread": ["-object iothread,id=iothread2", ",iothread=iothread2"],
     "iothreads": ["-object iothread,id=iothread1 ",
                   "-object iothread,id=iothread2,thread-pool-min=1,thread-pool-max=4"],
     "features-machine": ["-machine pc-q35-7.2,vmport=off,smm=on ", "-cpu qemu64,kvm=off,pmu=off",
