@@ -26,7 +26,8 @@ struct qemu_argv {
     struct {                     /* <maxMemory> and memory devices (qemu_argv_memdev.c) */
         uint64_t max_kib;        /* 0: no <maxMemory> */
         uint32_t slots, used[8]; /* slots and those taken */
-        unsigned n;              /* memory devices so far */
+        unsigned n, dimms;       /* memory devices so far, and those in slots */
+        bool nvdimm;             /* -machine nvdimm=on is given */
     } memdev;
 };
 

@@ -412,6 +412,19 @@ $mem$os_q35
     <source file='$img/c.qcow2'/><target dev='vda' bus='virtio'/></disk>
 </devices>
 X
+dom memory-devices norun <<X
+<maxMemory slots='4' unit='MiB'>1024</maxMemory>
+<memory unit='MiB'>384</memory><vcpu>1</vcpu>$os_q35<features><acpi/></features>
+<cpu><numa><cell id='0' cpus='0' memory='128' unit='MiB'/></numa></cpu>
+<devices>
+  <memory model='nvdimm' access='shared'><source><path>$img/nvdimm.img</path></source>
+    <target><size unit='MiB'>64</size><node>0</node><label><size unit='KiB'>128</size></label></target></memory>
+  <memory model='virtio-pmem' access='shared'><source><path>$img/pmem.img</path></source>
+    <target><size unit='MiB'>64</size></target></memory>
+  <memory model='virtio-mem'><target><size unit='MiB'>128</size><node>0</node>
+    <block unit='MiB'>2</block><requested unit='MiB'>64</requested></target></memory>
+</devices>
+X
 rm -f "$out"/*.xml
 # "@@@FILE@@@" starts a document, "@@@@@@" ends it; virsh's echo does not
 # always end its line, so a marker may share one with the document.

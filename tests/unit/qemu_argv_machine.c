@@ -403,6 +403,34 @@ START_TEST(memory_hotplug)
     qemu_accepts(argv);
     g_strfreev(argv);
 
+    /* NVDIMM (a file, a label area), virtio-pmem (a file) and virtio-mem
+     * (guest RAM's kind of backend, resized by the guest's driver). */
+    argv = build(HEAD "<maxMemory slots='2' unit='MiB'>1024</maxMemory>"
+                      "<memory unit='MiB'>320</memory><vcpu>1</vcpu>" OS_PC
+                      "<features><acpi/></features><devices>"
+                      "<memory model='nvdimm' access='shared'><source><path>@T@/nv.img</path>"
+                      "</source><target><size unit='MiB'>64</size><label><size unit='KiB'>128"
+                      "</size></label></target></memory>"
+                      "<memory model='virtio-pmem'><source><path>@T@/pm.img</path></source>"
+                      "<target><size unit='MiB'>64</size></target></memory>"
+                      "<memory model='virtio-mem'><target><size unit='MiB'>128</size>"
+                      "<node>0</node><block unit='MiB'>2</block><requested unit='MiB'>0"
+                      "</requested></target></memory></devices></domain>",
+                 &l);
+    has(argv, "-m", "size=64M,slots=2,maxmem=1048576K");
+    g_autofree char *nv = g_strdup_printf(
+        "memory-backend-file,id=memnvdimm0,mem-path=%s/nv.img,size=65536K,share=on", tmp);
+    has(argv, "-object", nv);
+    has(argv, "-device", "nvdimm,memdev=memnvdimm0,id=nvdimm0,label-size=128K");
+    ck_assert_int_eq(count_value(argv, "pc,nvdimm=on"), 1);
+    has(argv, "-object", "memory-backend-ram,id=memvirtiomem2,size=131072K");
+    ck_assert_int_eq(count_value(argv, "virtio-pmem-pci,memdev=memvirtiopmem1,id=virtiopmem1"), 1);
+    ck_assert_int_eq(count_value(argv, "virtio-mem-pci,memdev=memvirtiomem2,id=virtiomem2,"
+                                       "block-size=2048K,requested-size=0K,node=0"),
+                     1);
+    qemu_accepts(argv);
+    g_strfreev(argv);
+
     /* Slots alone: room to hot-plug later. */
     argv = build(HEAD "<maxMemory slots='16' unit='GiB'>1</maxMemory>" M0 OS_PC "</domain>", &l);
     has(argv, "-m", "size=64M,slots=16,maxmem=1048576K");
@@ -421,12 +449,13 @@ START_TEST(memory_hotplug_refused)
                      "</memory><vcpu>1</vcpu>" OS_PC "<devices>\n" DIMM("64") "</devices></domain>",
                 QV_ERR_UNSUPPORTED, "<devices><memory> (line 2): QEMU plugs a DIMM in");
     build_fails(HOT("", DIMM("64")), QV_ERR_UNSUPPORTED,
-                "<devices><memory> (line 2): a DIMM needs <maxMemory slots=>");
+                "<devices><memory> (line 2): a memory device needs <maxMemory>");
     build_fails(HOT("<maxMemory slots='1' unit='MiB'>1024</maxMemory>", DIMM("32") DIMM("32")),
-                QV_ERR_UNSUPPORTED, "more memory devices than <maxMemory>'s 1 slots");
-    build_fails(
-        HOT("<maxMemory slots='2' unit='MiB'>1024</maxMemory>", DIMM("3")), QV_ERR_UNSUPPORTED,
-        "<devices><memory><target><size> (line 2): QEMU needs a DIMM's size in whole 2 MiB");
+                QV_ERR_UNSUPPORTED, "more DIMMs than <maxMemory>'s 1 slots");
+    build_fails(HOT("<maxMemory slots='2' unit='MiB'>1024</maxMemory>", DIMM("3")),
+                QV_ERR_UNSUPPORTED,
+                "<devices><memory><target><size> (line 2): QEMU needs this device's size in whole "
+                "2048 KiB");
     build_fails(HOT("<maxMemory slots='2' unit='MiB'>1024</maxMemory>", DIMM("192")),
                 QV_ERR_UNSUPPORTED, "leave no memory of <memory>");
     build_fails(HOT("<maxMemory unit='MiB'>1024</maxMemory>", ""), QV_ERR_UNSUPPORTED,
@@ -442,10 +471,17 @@ START_TEST(memory_hotplug_refused)
                     "<address type='dimm' slot='2'/></memory>"),
                 QV_ERR_UNSUPPORTED, "slot 2 is not one of <maxMemory>'s 2");
     build_fails(HOT("<maxMemory slots='2' unit='MiB'>1024</maxMemory>",
-                    "<memory model='virtio-mem'><target><size unit='MiB'>64</size>"
-                    "<block unit='MiB'>2</block><requested unit='MiB'>0</requested></target>"
+                    "<memory model='sgx-epc'><target><size unit='MiB'>64</size></target>"
                     "</memory>"),
-                QV_ERR_UNSUPPORTED, "model='virtio-mem' is not supported");
+                QV_ERR_UNSUPPORTED, "model='sgx-epc' is not supported");
+    build_fails(HOT("<maxMemory slots='2' unit='MiB'>1024</maxMemory>",
+                    "<memory model='virtio-mem'><target><size unit='MiB'>64</size>"
+                    "<block unit='MiB'>3</block></target></memory>"),
+                QV_ERR_UNSUPPORTED, "<block> is required: a power of two from 2 MiB");
+    build_fails(HOT("<maxMemory slots='2' unit='MiB'>1024</maxMemory>",
+                    "<memory model='virtio-pmem'><target><size unit='MiB'>64</size></target>"
+                    "</memory>"),
+                QV_ERR_UNSUPPORTED, "<source><path> naming the backing file is required");
 #undef HOT
 #undef DIMM
 }
