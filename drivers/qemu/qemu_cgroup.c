@@ -66,6 +66,11 @@ static int write_limits(struct qemu_vm *q, const char *path, const struct qv_dom
 static int ctl_group(struct qemu_vm *q, const struct qv_domain *def, const char *ctl,
                      const char *main, GPtrArray *more, char **path)
 {
+    /* v2 has one tree: a VM in a partition keeps its group there. */
+    if (def->partition && main && proc_cgroup_version_of(main) == PROC_CGROUP_V2) {
+        *path = g_strdup(main);
+        return proc_cgroup_v2_pass_down(main, ctl);
+    }
     g_autofree char *leaf = leaf_of(q, def);
     int rc = proc_cgroup_create_ctl(ctl, leaf, path);
     if (rc < 0)

@@ -390,6 +390,38 @@ int proc_cgroup_create_ctl(const char *ctl, const char *leaf, char **path)
     return 0;
 }
 
+int proc_cgroup_v2_pass_down(const char *path, const char *ctl)
+{
+    /* Up from the group's parent to the first that passes ctl down
+     * already (or the hierarchy's root), then down again enabling it. */
+    if (strcmp(ctl, "blkio") == 0)
+        ctl = "io";
+    g_autofree char *plus = g_strdup_printf("+%s", ctl);
+    GPtrArray *up = g_ptr_array_new_with_free_func(g_free);
+    char *dir = g_path_get_dirname(path);
+    while (proc_cgroup_version_of(dir) == PROC_CGROUP_V2 &&
+           !file_has_word(dir, "cgroup.subtree_control", ctl)) {
+        g_ptr_array_add(up, dir);
+        g_autofree char *type = g_build_filename(dir, "cgroup.type", NULL);
+        if (!g_file_test(type, G_FILE_TEST_EXISTS))
+            break; /* the root */
+        dir = g_path_get_dirname(dir);
+    }
+    if (up->len == 0 || g_ptr_array_index(up, up->len - 1) != dir)
+        g_free(dir);
+    int rc = 0;
+    for (guint i = up->len; rc == 0 && i-- > 0;) {
+        const char *d = g_ptr_array_index(up, i);
+        if (!file_has_word(d, "cgroup.controllers", ctl))
+            rc = qv_error_set(QV_ERR_UNSUPPORTED, "cgroup v2 does not give the %s controller to %s",
+                              ctl, d);
+        else
+            rc = write_file(d, "cgroup.subtree_control", plus);
+    }
+    g_ptr_array_free(up, TRUE);
+    return rc;
+}
+
 int proc_cgroup_create_in(const char *partition, const char *leaf, bool cpu, char **path)
 {
     *path = NULL;

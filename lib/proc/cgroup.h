@@ -89,6 +89,10 @@ int proc_cgroup_create_ctl(const char *ctl, const char *leaf, char **path);
  * The leaf must end in ".qv" (what proc_cgroup_check_recorded() accepts
  * outside a qv/ directory). */
 int proc_cgroup_create_in(const char *partition, const char *leaf, bool cpu, char **path);
+/* v2: pass ctl ("memory", "io") down to the group at path from the
+ * nearest ancestor that has it, for a group made without it (a
+ * <resource><partition>'s). */
+int proc_cgroup_v2_pass_down(const char *path, const char *ctl);
 /* Write files into the cgroup at path. */
 int proc_cgroup_write(const char *path, const struct proc_cgroup_file *files, int n);
 /* Move every thread of pid into the cgroup at path. */
