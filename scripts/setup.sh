@@ -7,7 +7,7 @@ pkgs=(
     build-essential cmake pkg-config nasm
     libxml2-dev libxml2-utils libglib2.0-dev libjson-glib-dev libsoup-3.0-dev libssh-dev
     libvirt0 libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
-    check qemu-system-x86 qemu-utils genisoimage ovmf swtpm swtpm-tools
+    check qemu-system-x86 qemu-utils genisoimage ovmf swtpm swtpm-tools tzdata
     python3-cffi python3-pytest busybox-static cpio openssh-server openssh-client
     valgrind strace
     clang libclang-rt-14-dev

@@ -53,7 +53,9 @@ int kvm_domain_check(const struct qv_domain *def)
     if (def->ntimers)
         return refuse(def, "<clock><timer>");
     if (def->clock_offset && strcmp(def->clock_offset, "utc") != 0)
-        return refuse(def, "<clock offset='localtime'>");
+        return refuse(def, "<clock offset> other than utc (the RTC keeps UTC)");
+    if (def->clock_adjustment && strcmp(def->clock_adjustment, "reset") != 0)
+        return refuse(def, "<clock adjustment> (the RTC keeps UTC)");
     if (def->pm_s3 >= 0 || def->pm_s4 >= 0)
         return refuse(def, "<pm>");
     if (def->cloud_init)

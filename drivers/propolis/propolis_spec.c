@@ -51,7 +51,8 @@ static int check_domain(const struct qv_domain *def)
                       def->partition);
     if (def->cpu.features)
         return refuse(def, "<cpu><feature>: the CPUID is the propolis-server's");
-    if (def->ntimers || (def->clock_offset && strcmp(def->clock_offset, "utc") != 0))
+    if (def->ntimers || (def->clock_offset && strcmp(def->clock_offset, "utc") != 0) ||
+        (def->clock_adjustment && strcmp(def->clock_adjustment, "reset") != 0))
         return refuse(def, "<clock> other than offset='utc' without timers");
     if (def->pm_s3 >= 0 || def->pm_s4 >= 0)
         return refuse(def, "<pm>");

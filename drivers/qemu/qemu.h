@@ -35,6 +35,8 @@ struct qemu_launch {
                                         (qv puts it on the bridge), NULL = QEMU's choice */
     const char *nvram;               /* per-VM NVRAM file, or NULL */
     const char *seed_iso;            /* cloud-init NoCloud seed, or NULL */
+    gint64 clock_now;                /* seconds since the epoch the RTC's date is counted
+                                        from (<clock adjustment>), 0 = now */
     bool paused;                     /* -S: start with vCPUs stopped */
     bool daemonize;                  /* -daemonize -pidfile DIR/qemu.pid */
 };
@@ -49,6 +51,10 @@ char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
  * with one is "tainted: custom-argv", as libvirt says. */
 int qemu_custom_argv(const struct qv_domain *def, GPtrArray *args, GPtrArray *env);
 bool qemu_tainted_custom_argv(const struct qv_domain *def);
+/* "TZ=ZONE" for QEMU's environment under <clock offset='timezone'
+ * timezone=ZONE> (*out NULL otherwise); a zone this host lacks is
+ * refused rather than left to glibc, which would take it for UTC. */
+int qemu_clock_env(const struct qv_domain *def, char **out);
 
 /* The chardev of the first serial port: its <serial>, else a <console>
  * of target type serial, else NULL (a pty). Errors name what the qemu

@@ -327,42 +327,6 @@ static int kept_device(struct qemu_argv *v, const struct qv_kept *k)
     return rc;
 }
 
-static int add_clock(struct qemu_argv *v)
-{
-    const struct qv_domain *def = v->def;
-    if (!def->clock_offset)
-        return 0;
-    bool slew = false;
-    for (uint8_t i = 0; i < def->ntimers; i++) {
-        const struct qv_timer *t = &def->timers[i];
-        const char *name = qv_conf_timer_names[t->name];
-        const char *policy = qv_conf_tickpolicies[t->tickpolicy];
-        bool rtc = strcmp(name, "rtc") == 0, pit = strcmp(name, "pit") == 0,
-             hpet = strcmp(name, "hpet") == 0;
-        if (t->present == 0 && hpet) {
-            qemu_argv_add(v, "-no-hpet");
-        } else if (t->present == 0 || (!rtc && !pit && !hpet)) {
-            g_autofree char *what = g_strdup_printf("<timer name='%s'%s>", name,
-                                                    t->present == 0 ? " present='no'" : "");
-            return qemu_argv_unsupported(v, what);
-        }
-        /* catchup on the RTC is QEMU's slewing; delay is what QEMU's PIT
-         * and RTC do by default (a late tick is delivered late). */
-        if (rtc && t->tickpolicy && strcmp(policy, "catchup") == 0)
-            slew = true;
-        else if ((rtc || pit) && t->tickpolicy && strcmp(policy, "delay") != 0) {
-            g_autofree char *what =
-                g_strdup_printf("<timer name='%s' tickpolicy='%s'>", name, policy);
-            return qemu_argv_unsupported(v, what);
-        } else if (hpet && t->tickpolicy) {
-            return qemu_argv_unsupported(v, "<timer name='hpet' tickpolicy=...>");
-        }
-    }
-    qemu_argv_add(v, "-rtc");
-    qemu_argv_addf(v, "base=%s%s", def->clock_offset, slew ? ",driftfix=slew" : "");
-    return 0;
-}
-
 static void add_pm(struct qemu_argv *v)
 {
     const char *pm = qemu_is_q35(v->def) ? "ICH9-LPC" : "PIIX4_PM";
@@ -463,7 +427,7 @@ int qemu_argv_add_libvirt(struct qemu_argv *v)
         if (strcmp(k->parent, "devices") != 0 && !qemu_kept_is_custom(k) && kept_machine(v, k) < 0)
             return QV_ERR_UNSUPPORTED;
     }
-    int rc = add_clock(v);
+    int rc = qemu_argv_add_clock(v);
     if (rc < 0)
         return rc;
     add_pm(v);

@@ -68,6 +68,8 @@ bool qemu_iothread_exists(const struct qv_domain *def, uint32_t id);
  * whose backend each cell's takes after. */
 int qemu_argv_numa(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);
 int qemu_argv_add_numa(struct qemu_argv *v);
+/* <clock> and its <timer>s (qemu_argv_clock.c), after -machine and -cpu. */
+int qemu_argv_add_clock(struct qemu_argv *v);
 /* <cpu><vendor>, <cache>, <maxphysaddr> (qemu_argv_cpu.c): flags of -cpu,
  * appended to c by add_cpu(); the kept-element walk only notes them. */
 int qemu_argv_cpu_noted(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);

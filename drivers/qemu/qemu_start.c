@@ -231,6 +231,9 @@ static int start_locked(struct qemu_vm *q, bool *port_lost)
     /* <qemu:commandline>'s <qemu:env>s, as libvirt sets them. */
     g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func(g_free);
     rc = qemu_custom_argv(def, NULL, env);
+    g_autofree char *tz = NULL;
+    if (rc == 0 && (rc = qemu_clock_env(def, &tz)) == 0 && tz)
+        g_ptr_array_add(env, g_steal_pointer(&tz));
     if (rc == 0 && qemu_tainted_custom_argv(def))
         proc_log(q->dir, "tainted: custom-argv (<qemu:commandline>)");
     g_ptr_array_add(env, NULL);

@@ -12,7 +12,12 @@
 const char *const qv_conf_virt_types[] = {"kvm",    "qemu",   "test",  "kqemu", "xen",
                                           "lxc",    "uml",    "openvz", "vmware", "hyperv",
                                           "vbox",   "phyp",   "vz",    "bhyve", NULL};
-const char *const qv_conf_timer_names[] = {"rtc", "pit", "hpet", "kvmclock", "tsc", NULL};
+const char *const qv_conf_timer_names[] = {
+    "rtc", "pit", "hpet", "kvmclock", "tsc", "platform", "armvtimer", "hypervclock", NULL};
+const char *const qv_conf_timer_tracks[] = {"", "boot", "guest", "wall", "realtime", NULL};
+const char *const qv_conf_tsc_modes[] = {"",         "auto",    "native", "emulate",
+                                         "paravirt", "smpsafe", NULL};
+const char *const qv_conf_clock_bases[] = {"utc", "localtime", NULL};
 const char *const qv_conf_tickpolicies[] = {"", "delay", "catchup", "merge", "discard", NULL};
 const char *const qv_conf_cpu_modes[] = {"",       "host-passthrough", "host-model",
                                          "custom", "maximum",          NULL};
@@ -22,7 +27,8 @@ const char *const qv_conf_onoff[] = {"on", "off", NULL};
 const char *const qv_conf_cpu_fallbacks[] = {"allow", "forbid", NULL};
 const char *const qv_conf_feature_policies[] = {"force",   "require", "optional",
                                                 "disable", "forbid",  NULL};
-const char *const qv_conf_clock_offsets[] = {"utc", "localtime", NULL};
+const char *const qv_conf_clock_offsets[] = {"utc",      "localtime", "timezone",
+                                             "variable", "absolute",  NULL};
 const char *const qv_conf_vcpu_placements[] = {"static", "auto", NULL};
 const char *const qv_conf_foreign_os_types[] = {"exe", "linux", "xen", "uml", NULL};
 const char *const qv_conf_firmwares[] = {"bios", "efi", NULL};
@@ -385,6 +391,59 @@ const char *qv_conf_rule_cpu_weight(uint64_t weight)
 const char *qv_conf_rule_cpu_cap(uint64_t percent)
 {
     return percent > QV_CPU_CAP_MAX ? "is out of range (0-" G_STRINGIFY(QV_CPU_CAP_MAX) ")" : NULL;
+}
+
+/* libvirt's timeDelta: an optional sign and digits. */
+static bool time_delta(const char *s)
+{
+    if (*s == '+' || *s == '-')
+        s++;
+    return *s && strspn(s, "0123456789") == strlen(s) && strlen(s) <= 18;
+}
+
+const char *qv_conf_rule_clock(const struct qv_domain *def)
+{
+    const char *off = def->clock_offset;
+    if (!off)
+        return NULL;
+    bool fixed = strcmp(off, "utc") == 0 || strcmp(off, "localtime") == 0;
+    bool variable = strcmp(off, "variable") == 0;
+    const char *adj = def->clock_adjustment;
+    if (adj && !(fixed || variable))
+        return "adjustment= goes with offset='utc', 'localtime' or 'variable'";
+    if (adj && !time_delta(adj) && !(fixed && strcmp(adj, "reset") == 0))
+        return fixed ? "adjustment= must be 'reset' or seconds (e.g. -3600)"
+                     : "adjustment= must be seconds (e.g. -3600)";
+    if (def->clock_basis && !variable)
+        return "basis= goes with offset='variable'";
+    if (def->clock_timezone) {
+        if (strcmp(off, "timezone") != 0)
+            return "timezone= goes with offset='timezone'";
+        const char *tz = def->clock_timezone;
+        if (!*tz ||
+            strspn(tz, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-/") !=
+                strlen(tz))
+            return "timezone= may only contain letters, digits and _ . + - /";
+        if (tz[0] == '/' || strstr(tz, "..") || strstr(tz, "//"))
+            return "timezone= must be a time zone name (e.g. Europe/Paris)";
+    }
+    if (def->clock_start && strcmp(off, "absolute") != 0)
+        return "start= goes with offset='absolute'";
+    return NULL;
+}
+
+const char *qv_conf_rule_timer(const struct qv_timer *t)
+{
+    const char *name = qv_conf_timer_names[t->name];
+    bool rtc = strcmp(name, "rtc") == 0 || strcmp(name, "platform") == 0;
+    bool tsc = strcmp(name, "tsc") == 0;
+    if (t->track && !rtc)
+        return "track= goes with the rtc and platform timers";
+    if ((t->frequency || t->mode) && !tsc)
+        return "frequency= and mode= go with the tsc timer";
+    if (t->tickpolicy && (strcmp(name, "kvmclock") == 0 || strcmp(name, "hypervclock") == 0))
+        return "tickpolicy= does not go with the kvmclock and hypervclock timers";
+    return NULL;
 }
 
 const char *qv_conf_rule_block_size(uint64_t bytes)

@@ -7,9 +7,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct qv_domain;
+struct qv_timer;
+
 /* NULL-terminated lists of accepted spellings; an enum's value is its index. */
 extern const char *const qv_conf_virt_types[];     /* enum qv_virt_type */
-extern const char *const qv_conf_timer_names[];    /* rtc pit hpet kvmclock tsc */
+extern const char *const qv_conf_timer_names[];    /* rtc pit hpet kvmclock tsc ... */
+extern const char *const qv_conf_timer_tracks[];   /* <timer track=>, [0] = "" */
+extern const char *const qv_conf_tsc_modes[];      /* <timer name='tsc' mode=>, [0] = "" */
+extern const char *const qv_conf_clock_bases[];    /* <clock offset='variable' basis=> */
 extern const char *const qv_conf_tickpolicies[];   /* [0] = "" */
 extern const char *const qv_conf_cpu_modes[];      /* enum qv_cpu_mode, [0] = "" */
 extern const char *const qv_conf_cpu_matches[];    /* <cpu match=> */
@@ -77,6 +83,10 @@ const char *qv_conf_check_partition(const char *s);
 #define QV_CPU_WEIGHT_MAX 65535
 #define QV_CPU_CAP_MAX 100
 const char *qv_conf_rule_cpu_weight(uint64_t weight); /* <shares>, "weight" */
+/* <clock>'s attributes that go with its offset (libvirt's schema), and
+ * the attributes each <timer> may have; the message or NULL. */
+const char *qv_conf_rule_clock(const struct qv_domain *def);
+const char *qv_conf_rule_timer(const struct qv_timer *t);
 const char *qv_conf_rule_cpu_cap(uint64_t percent);   /* quota/period, "cap" */
 /* <blockio logical_block_size>, "logical_block_size"; 0 means unset. */
 const char *qv_conf_rule_block_size(uint64_t bytes);

@@ -117,6 +117,9 @@ void qv_domain_free(struct qv_domain *d)
     g_free(d->description);
     g_free(d->cpu.model);
     g_free(d->clock_offset);
+    g_free(d->clock_adjustment);
+    g_free(d->clock_basis);
+    g_free(d->clock_timezone);
     g_free(d->cpu.match);
     g_free(d->cpu.check);
     g_free(d->cpu.migratable);
@@ -293,6 +296,9 @@ struct qv_domain *qv_domain_copy(const struct qv_domain *s)
     d->description = g_strdup(s->description);
     d->cpu.model = g_strdup(s->cpu.model);
     d->clock_offset = g_strdup(s->clock_offset);
+    d->clock_adjustment = g_strdup(s->clock_adjustment);
+    d->clock_basis = g_strdup(s->clock_basis);
+    d->clock_timezone = g_strdup(s->clock_timezone);
     d->cpu.match = g_strdup(s->cpu.match);
     d->cpu.check = g_strdup(s->cpu.check);
     d->cpu.migratable = g_strdup(s->cpu.migratable);

@@ -189,11 +189,19 @@ struct qv_domain {
 
     /* <clock offset=> and its <timer>s; libvirt's writes name the timers
      * it lists explicitly. Indexes into qv_conf_timer_names etc. */
-    char *clock_offset; /* "utc", "localtime", or NULL (no <clock>) */
+    char *clock_offset;     /* qv_conf_clock_offsets' utc, localtime, timezone, variable,
+                               absolute, or NULL (no <clock>) */
+    char *clock_adjustment; /* adjustment=: seconds as written ("-3600") or "reset" */
+    char *clock_basis;      /* offset='variable' basis=: utc, localtime, or NULL */
+    char *clock_timezone;   /* offset='timezone' timezone=, or NULL (the host's) */
+    uint64_t clock_start;   /* offset='absolute' start=: seconds since the epoch */
     struct qv_timer {
         uint8_t name;       /* qv_conf_timer_names */
         uint8_t tickpolicy; /* qv_conf_tickpolicies, 0 = none */
         int8_t present;     /* -1 not said, 0 no, 1 yes */
+        uint8_t track;      /* qv_conf_timer_tracks, 0 = none (rtc, platform) */
+        uint8_t mode;       /* qv_conf_tsc_modes, 0 = none (tsc) */
+        uint64_t frequency; /* Hz, 0 = none (tsc) */
     } timers[8];
     uint8_t ntimers;
     int8_t pm_s3, pm_s4;     /* <pm><suspend-to-mem/disk enabled=>: -1 not said, 0 no, 1 yes */

@@ -122,6 +122,11 @@ static void format_clock_pm(B *b, const struct qv_domain *d)
     if (d->clock_offset) {
         begin_obj(b, "clock");
         str(b, "offset", d->clock_offset);
+        str(b, "adjustment", d->clock_adjustment);
+        str(b, "basis", d->clock_basis);
+        str(b, "timezone", d->clock_timezone);
+        if (strcmp(d->clock_offset, "absolute") == 0)
+            num(b, "start", (int64_t)d->clock_start);
         if (d->ntimers) {
             json_builder_set_member_name(b, "timers");
             json_builder_begin_array(b);
@@ -133,6 +138,11 @@ static void format_clock_pm(B *b, const struct qv_domain *d)
                     str(b, "tickpolicy", qv_conf_tickpolicies[t->tickpolicy]);
                 if (t->present >= 0)
                     boolean(b, "present", t->present);
+                if (t->track)
+                    str(b, "track", qv_conf_timer_tracks[t->track]);
+                num_nz(b, "frequency", t->frequency);
+                if (t->mode)
+                    str(b, "mode", qv_conf_tsc_modes[t->mode]);
                 json_builder_end_object(b);
             }
             json_builder_end_array(b);

@@ -279,15 +279,26 @@ static int parse_cpu_features(struct jctx *c, JsonObject *o, struct qv_domain *d
     return 0;
 }
 
-/* "clock": {"offset": "utc", "timers": [{"name": "rtc", "tickpolicy":
- * "catchup", "present": true}]}, as <clock> and its <timer>s. */
+/* "clock": {"offset": "utc", "adjustment": "-3600", "timers": [{"name":
+ * "rtc", "tickpolicy": "catchup", "present": true, "track": "guest"}]}, as
+ * <clock> and its <timer>s. */
 static int parse_clock(struct jctx *c, JsonObject *o, struct qv_domain *def)
 {
-    TRY(check_keys(c, o, "offset timers"));
+    TRY(check_keys(c, o, "offset adjustment basis timezone start timers"));
     int rc = get_enum_str(c, o, "offset", qv_conf_clock_offsets, &def->clock_offset);
     TRY(rc);
     if (rc == 0)
         return jerr(c, "offset", "is required");
+    TRY(get_str(c, o, "adjustment", qv_conf_check_line, &def->clock_adjustment));
+    TRY(get_enum_str(c, o, "basis", qv_conf_clock_bases, &def->clock_basis));
+    TRY(get_str(c, o, "timezone", qv_conf_check_line, &def->clock_timezone));
+    rc = get_uint(c, o, "start", G_MAXINT64, &def->clock_start);
+    TRY(rc);
+    if (strcmp(def->clock_offset, "absolute") == 0 && rc == 0)
+        return jerr(c, "start", "is required with \"offset\": \"absolute\"");
+    const char *why = qv_conf_rule_clock(def);
+    if (why)
+        return jerr(c, NULL, "%s", why);
     JsonArray *ta;
     rc = get_array(c, o, "timers", &ta);
     if (rc <= 0)
@@ -302,7 +313,7 @@ static int parse_clock(struct jctx *c, JsonObject *o, struct qv_domain *def)
         if (!JSON_NODE_HOLDS_OBJECT(e))
             return jerr(c, NULL, "expected a timer object, got %s", node_kind(e));
         JsonObject *t = json_node_get_object(e);
-        TRY(check_keys(c, t, "name tickpolicy present"));
+        TRY(check_keys(c, t, "name tickpolicy present track frequency mode"));
         struct qv_timer tm = {.present = -1};
         int v;
         rc = get_enum(c, t, "name", qv_conf_timer_names, &v);
@@ -322,6 +333,18 @@ static int parse_clock(struct jctx *c, JsonObject *o, struct qv_domain *def)
         TRY(rc);
         if (rc == 1)
             tm.present = present;
+        rc = get_enum(c, t, "track", qv_conf_timer_tracks, &v);
+        TRY(rc);
+        if (rc == 1)
+            tm.track = (uint8_t)v;
+        rc = get_enum(c, t, "mode", qv_conf_tsc_modes, &v);
+        TRY(rc);
+        if (rc == 1)
+            tm.mode = (uint8_t)v;
+        TRY(get_uint(c, t, "frequency", G_MAXINT64, &tm.frequency));
+        const char *twhy = qv_conf_rule_timer(&tm);
+        if (twhy)
+            return jerr(c, NULL, "%s", twhy);
         def->timers[def->ntimers++] = tm;
         pop(c, at2);
     }

@@ -508,12 +508,23 @@ static void format_domain(W *w, const struct qv_domain *def)
     if (def->clock_offset) {
         start(w, "clock");
         attr(w, "offset", def->clock_offset);
+        attr(w, "adjustment", def->clock_adjustment);
+        attr(w, "basis", def->clock_basis);
+        attr(w, "timezone", def->clock_timezone);
+        if (strcmp(def->clock_offset, "absolute") == 0)
+            attr_u64(w, "start", def->clock_start);
         for (uint8_t i = 0; i < def->ntimers; i++) {
             const struct qv_timer *t = &def->timers[i];
             start(w, "timer");
             attr(w, "name", qv_conf_timer_names[t->name]);
             if (t->tickpolicy)
                 attr(w, "tickpolicy", qv_conf_tickpolicies[t->tickpolicy]);
+            if (t->track)
+                attr(w, "track", qv_conf_timer_tracks[t->track]);
+            if (t->frequency)
+                attr_u64(w, "frequency", t->frequency);
+            if (t->mode)
+                attr(w, "mode", qv_conf_tsc_modes[t->mode]);
             if (t->present >= 0)
                 attr(w, "present", t->present ? "yes" : "no");
             end(w);

@@ -167,14 +167,24 @@ static int parse_cpu(const xmlNode *n, struct qv_domain *def)
 static int parse_clock(const xmlNode *n, struct qv_domain *def)
 {
     int v;
-    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, "offset"));
+    TRY(qv_conf_xml_check(n, QV_XML_ELEMS, "offset adjustment basis timezone start"));
     TRY(qv_conf_xml_need_enum(n, "offset", qv_conf_clock_offsets, &v));
     def->clock_offset = g_strdup(qv_conf_clock_offsets[v]);
+    TRY(qv_conf_xml_attr_str(n, "adjustment", qv_conf_check_line, &def->clock_adjustment));
+    TRY(cpu_attr(n, "basis", qv_conf_clock_bases, &def->clock_basis));
+    TRY(qv_conf_xml_attr_str(n, "timezone", qv_conf_check_line, &def->clock_timezone));
+    int has_start = qv_conf_xml_attr_uint(n, "start", G_MAXINT64, &def->clock_start);
+    TRY(has_start);
+    if (strcmp(def->clock_offset, "absolute") == 0 && !has_start)
+        return qv_conf_xml_err(n, "<clock offset='absolute'> needs start=");
+    const char *why = qv_conf_rule_clock(def);
+    if (why)
+        return qv_conf_xml_err(n, "<clock offset='%s'>: %s", def->clock_offset, why);
     FOR_EACH_ELEMENT(n, c)
     {
         if (!qv_conf_xml_is(c, "timer"))
             return qv_conf_xml_unknown(c);
-        TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "name tickpolicy present"));
+        TRY(qv_conf_xml_check(c, QV_XML_EMPTY, "name tickpolicy present track frequency mode"));
         if (def->ntimers == G_N_ELEMENTS(def->timers))
             return qv_conf_xml_unmodelled(c, "more than %zu <timer>s", G_N_ELEMENTS(def->timers));
         struct qv_timer t = {.present = -1};
@@ -193,6 +203,15 @@ static int parse_clock(const xmlNode *n, struct qv_domain *def)
         TRY(rc);
         if (rc == 1)
             t.present = present;
+        rc = qv_conf_xml_attr_enum(c, "track", qv_conf_timer_tracks, &v);
+        TRY(rc);
+        t.track = rc == 1 ? (uint8_t)v : 0;
+        rc = qv_conf_xml_attr_enum(c, "mode", qv_conf_tsc_modes, &v);
+        TRY(rc);
+        t.mode = rc == 1 ? (uint8_t)v : 0;
+        TRY(qv_conf_xml_attr_uint(c, "frequency", G_MAXINT64, &t.frequency));
+        if ((why = qv_conf_rule_timer(&t)))
+            return qv_conf_xml_err(c, "<timer name='%s'>: %s", qv_conf_timer_names[t.name], why);
         def->timers[def->ntimers++] = t;
     }
     return 0;

@@ -219,6 +219,12 @@ static const struct bad_json bad_cases[] = {
     {"{" BASE ",\"boot\":{\"os_type\":\"exe\"}}",
      "$.boot.os_type: \"exe\" is for foreign domain types (lxc, xen, ...); type \"kvm\" runs hvm "
      "guests"},
+    {"{" BASE ",\"clock\":{\"offset\":\"utc\",\"basis\":\"utc\"}}",
+     "$.clock: basis= goes with offset='variable'"},
+    {"{" BASE ",\"clock\":{\"offset\":\"absolute\"}}",
+     "$.clock.start: is required with \"offset\": \"absolute\""},
+    {"{" BASE ",\"clock\":{\"offset\":\"utc\",\"timers\":[{\"name\":\"hpet\",\"frequency\":5}]}}",
+     "$.clock.timers[0]: frequency= and mode= go with the tsc timer"},
     {"{" BASE ",\"cpu\":{\"features\":[{\"name\":\"vmx\"}]}}",
      "$.cpu.features[0].policy: is required"},
     {"{" BASE ",\"cpu\":{\"fallback\":\"allow\"}}", "$.cpu.fallback: belongs to a \"model\""},

@@ -13,6 +13,9 @@ qv_check_test(qemu_argv_machine SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_mach
 # <cpu>'s flags (maximum, vendor, cache, maxphysaddr, optional features).
 qv_check_test(qemu_argv_cpu SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_cpu.c
   ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_util.c TIMEOUT 300)
+# <clock>: the guest's RTC on real QEMU, the timers' argv.
+qv_check_test(qemu_clock SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_clock.c
+  ${CMAKE_CURRENT_LIST_DIR}/qemu_argv_util.c TIMEOUT 300)
 qv_check_test(qemu_driver SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_driver.c TIMEOUT 300)
 qv_check_test(qemu_cloudinit SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_cloudinit.c TIMEOUT 60)
 # The argvs that need QEMU with KVM, skipped with QEMU's reason where the
