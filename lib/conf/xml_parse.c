@@ -266,6 +266,7 @@ static int parse_os(const xmlNode *n, struct qv_domain *def)
     const xmlNode *type = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL, *loader = NULL,
                   *nvram = NULL;
     GPtrArray *boots = g_ptr_array_new();
+    bool loader_kept = false;
     int rc = 0, v;
     if (qv_conf_xml_check(n, QV_XML_ELEMS, "firmware") < 0 ||
         (rc = qv_conf_xml_attr_enum(n, "firmware", qv_conf_firmwares, &v)) < 0) {
@@ -312,23 +313,25 @@ static int parse_os(const xmlNode *n, struct qv_domain *def)
         } else if (qv_conf_xml_is(c, "cmdline")) {
             rc = text_once(c, &cmdline, qv_conf_check_text, &def->os.cmdline);
         } else if (qv_conf_xml_is(c, "loader")) {
-            if ((rc = qv_conf_xml_once(c, &loader)) < 0 ||
-                (rc = qv_conf_xml_check(c, QV_XML_TEXT, "readonly type secure")) < 0 ||
-                (rc = qv_conf_xml_text_str(c, qv_conf_check_path, &def->os.loader)) < 0 ||
-                (rc = qv_conf_xml_attr_yesno(c, "readonly", &def->os.loader_readonly)) < 0 ||
-                (rc = qv_conf_xml_attr_yesno(c, "secure", &def->os.loader_secure)) < 0)
-                break;
-            if ((rc = qv_conf_xml_attr_enum(c, "type", loader_types, &v)) < 0)
-                break;
-            def->os.loader_pflash = rc == 1 && v == 1;
-            rc = 0;
+            /* No break on failure: an attribute qv does not model (e.g.
+             * stateless=) keeps the element below rather than refuse it. */
+            if ((rc = qv_conf_xml_once(c, &loader)) == 0 &&
+                (rc = qv_conf_xml_check(c, QV_XML_TEXT, "readonly type secure")) == 0 &&
+                (rc = qv_conf_xml_text_str(c, qv_conf_check_path, &def->os.loader)) >= 0 &&
+                (rc = qv_conf_xml_attr_yesno(c, "readonly", &def->os.loader_readonly)) >= 0 &&
+                (rc = qv_conf_xml_attr_yesno(c, "secure", &def->os.loader_secure)) >= 0 &&
+                (rc = qv_conf_xml_attr_enum(c, "type", loader_types, &v)) >= 0) {
+                def->os.loader_pflash = rc == 1 && v == 1;
+                rc = 0;
+            }
         } else if (qv_conf_xml_is(c, "nvram")) {
-            if ((rc = qv_conf_xml_once(c, &nvram)) < 0 ||
-                (rc = qv_conf_xml_check(c, QV_XML_TEXT, "template")) < 0 ||
-                (rc = qv_conf_xml_text_str(c, qv_conf_check_path, &def->os.nvram)) < 0)
-                break;
-            rc = qv_conf_xml_attr_str(c, "template", qv_conf_check_path, &def->os.nvram_template);
-            rc = rc < 0 ? rc : 0;
+            if ((rc = qv_conf_xml_once(c, &nvram)) == 0 &&
+                (rc = qv_conf_xml_check(c, QV_XML_TEXT, "template")) == 0 &&
+                (rc = qv_conf_xml_text_str(c, qv_conf_check_path, &def->os.nvram)) >= 0) {
+                rc = qv_conf_xml_attr_str(c, "template", qv_conf_check_path,
+                                          &def->os.nvram_template);
+                rc = rc < 0 ? rc : 0;
+            }
         } else if (qv_conf_xml_is(c, "boot")) {
             if ((rc = qv_conf_xml_check(c, QV_XML_EMPTY, "dev")) < 0 ||
                 (rc = qv_conf_xml_need_enum(c, "dev", qv_conf_boot_devs, &v)) < 0)
@@ -349,7 +352,10 @@ static int parse_os(const xmlNode *n, struct qv_domain *def)
             if (qv_conf_xml_is(c, "loader")) { /* it may have failed half-way */
                 g_clear_pointer(&def->os.loader, g_free);
                 def->os.loader_readonly = def->os.loader_pflash = def->os.loader_secure = false;
-                loader = NULL;
+                loader_kept = true;
+            } else if (qv_conf_xml_is(c, "nvram")) {
+                g_clear_pointer(&def->os.nvram, g_free);
+                g_clear_pointer(&def->os.nvram_template, g_free);
             }
             keep(def, c, "os");
             rc = 0;
@@ -357,6 +363,13 @@ static int parse_os(const xmlNode *n, struct qv_domain *def)
     }
     if (rc == 0 && !type)
         rc = qv_conf_xml_err(n, "<os> needs a <type> (hvm)");
+    /* The variables of a loader kept as written stay with it. */
+    if (rc == 0 && loader_kept && def->os.nvram) {
+        g_clear_pointer(&def->os.nvram, g_free);
+        g_clear_pointer(&def->os.nvram_template, g_free);
+        qv_conf_xml_unmodelled(nvram, "<nvram> of a <loader> qv keeps as written");
+        keep(def, nvram, "os");
+    }
     if (rc == 0 && def->os.nvram && !def->os.loader)
         rc = qv_conf_xml_err(nvram, "<nvram> needs a <loader>");
     if (rc == 0 && boots->len) {

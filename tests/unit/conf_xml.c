@@ -284,6 +284,33 @@ static const struct bad_case bad_cases[] = {
      9, "duplicate <timer name='rtc'> in <clock>"},
 };
 
+/* A <loader> attribute qv does not model (stateless=, schema-valid in
+ * libvirt 9.0) keeps the loader and its <nvram> as written, in order,
+ * rather than refuse the document. */
+START_TEST(loader_kept_with_its_nvram)
+{
+    const char *xml = "<domain type='kvm'><name>l1</name><memory unit='MiB'>64</memory>"
+                      "<vcpu>1</vcpu><os><type arch='x86_64' machine='q35'>hvm</type>"
+                      "<loader readonly='yes' type='pflash' stateless='no'>/fw/code.fd</loader>"
+                      "<nvram template='/fw/vars.fd'>/var/l1.fd</nvram></os></domain>";
+    g_autoptr(qv_domain) d = qv_domain_parse_user_xml(xml);
+    ck_assert_msg(d != NULL, "%s", qv_last_error()->message);
+    ck_assert_ptr_null(d->os.loader);
+    ck_assert_ptr_null(d->os.nvram);
+    ck_assert_uint_eq(d->kept->len, 2);
+    const struct qv_kept *k0 = g_ptr_array_index(d->kept, 0), *k1 = g_ptr_array_index(d->kept, 1);
+    ck_assert_str_eq(k0->parent, "os");
+    ck_assert_str_eq(k0->name, "loader");
+    ck_assert_str_eq(k1->name, "nvram");
+    g_autofree char *out = qv_domain_format_xml(d);
+    ck_assert_msg(strstr(out, "stateless=\"no\">/fw/code.fd</loader>") &&
+                      strstr(out, "<nvram template=\"/fw/vars.fd\">/var/l1.fd</nvram>"),
+                  "%s", out);
+    g_autoptr(qv_domain) back = qv_domain_parse_user_xml(out);
+    ck_assert_msg(back != NULL, "%s", qv_last_error()->message);
+}
+END_TEST
+
 START_TEST(bad_xml_names_line_and_element)
 {
     const struct bad_case *c = &bad_cases[_i];
@@ -478,6 +505,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, bad_xml_names_line_and_element, 0, G_N_ELEMENTS(bad_cases));
     tcase_add_test(t, malformed_and_hostile);
     tcase_add_test(t, device_xml);
+    tcase_add_test(t, loader_kept_with_its_nvram);
     tcase_add_test(t, format_minimal_struct);
     suite_add_tcase(s, t);
     return s;
