@@ -58,6 +58,37 @@ static void drop_in_device(xmlNode *n)
     }
 }
 
+/* A NIC of a running domain: libvirt writes the tap it made (<target
+ * dev='vnet0'>, macvtapN, macvlanN: names its define throws away) and,
+ * on type='network', the port it took on the network and the bridge that
+ * carries it (<source portid= bridge=>). None is configuration. */
+static void drop_in_interface(xmlNode *n)
+{
+    static const char *const generated[] = {"vnet", "macvtap", "macvlan"};
+    xmlChar *type = xmlGetProp(n, (const xmlChar *)"type");
+    bool network = type && strcmp((const char *)type, "network") == 0;
+    xmlFree(type);
+    xmlNode *c = n->children;
+    while (c) {
+        xmlNode *next = c->next;
+        if (c->type == XML_ELEMENT_NODE && network && qv_conf_xml_is(c, "source")) {
+            unset(c, "portid");
+            unset(c, "bridge");
+        } else if (c->type == XML_ELEMENT_NODE && qv_conf_xml_is(c, "target")) {
+            xmlChar *dev = xmlGetProp(c, (const xmlChar *)"dev");
+            for (size_t i = 0; dev && i < G_N_ELEMENTS(generated); i++)
+                if (strncmp((const char *)dev, generated[i], strlen(generated[i])) == 0)
+                    unset(c, "dev");
+            xmlFree(dev);
+            if (!c->properties && !c->children) {
+                xmlUnlinkNode(c);
+                xmlFreeNode(c);
+            }
+        }
+        c = next;
+    }
+}
+
 void qv_conf_xml_drop_live(xmlDoc *doc)
 {
     xmlNode *root = xmlDocGetRootElement(doc);
@@ -83,6 +114,8 @@ void qv_conf_xml_drop_live(xmlDoc *doc)
                     continue;
                 if (qv_conf_xml_is(d, "console"))
                     unset(d, "tty");
+                if (qv_conf_xml_is(d, "interface"))
+                    drop_in_interface(d);
                 drop_in_device(d);
             }
         }

@@ -325,6 +325,46 @@ START_TEST(live_details_dropped_user_ones_kept)
 }
 END_TEST
 
+/* A running domain's NIC on a libvirt network: the port libvirt took, the
+ * bridge behind it and the tap it made go; the network stays. */
+START_TEST(live_network_nic_defines_as_configured)
+{
+    g_autoptr(qv_domain) d =
+        user("<interface type='network'>\n"
+             "  <mac address='52:54:00:6b:3c:58'/>\n"
+             "  <source network='default' portid='9d7d1a8f-5e83-4a2d-8c3d-0f6e5a3b8f11' "
+             "bridge='virbr0'/>\n"
+             "  <target dev='vnet3'/>\n"
+             "  <model type='virtio'/>\n"
+             "  <alias name='net0'/>\n"
+             "  <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>\n"
+             "</interface>\n"
+             "<interface type='bridge'>\n"
+             "  <source bridge='br0'/>\n"
+             "  <target dev='macvtap0'/>\n"
+             "</interface>\n",
+             "");
+    ck_assert_msg(d, "%s", qv_last_error()->message);
+    ck_assert_uint_eq(d->kept->len, 0); /* both NICs are modelled, none kept whole */
+    const struct qv_net *n = g_ptr_array_index(d->nets, 0);
+    ck_assert_int_eq(n->type, QV_NET_NETWORK);
+    ck_assert_str_eq(n->source, "default");
+    ck_assert_int_eq(n->addr.type, QV_ADDR_PCI);
+    g_autofree char *out = qv_domain_format_xml(d);
+    ck_assert_msg(!strstr(out, "portid") && !strstr(out, "virbr0") && !strstr(out, "vnet3") &&
+                      !strstr(out, "macvtap0") && !strstr(out, "net0"),
+                  "%s", out);
+    g_autofree char *bad = conf_rng_errors(out);
+    ck_assert_msg(bad == NULL, "%s\n%s", bad, out);
+    /* A tap the user named stays: libvirt keeps it too. */
+    g_autoptr(qv_domain) t =
+        user("<interface type='ethernet'><target dev='tap-web'/></interface>\n", "");
+    ck_assert_msg(t, "%s", qv_last_error()->message);
+    g_autofree char *tout = qv_domain_format_xml(t);
+    ck_assert_msg(strstr(tout, "tap-web"), "%s", tout);
+}
+END_TEST
+
 /* The schema's verdict, at the line of what it refuses. */
 START_TEST(schema_refusal_names_line)
 {
@@ -382,6 +422,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, corpus_on_qemu_defines_or_names_the_element, 0, G_N_ELEMENTS(corpora));
     tcase_add_loop_test(t, corpus_json_route, 0, G_N_ELEMENTS(corpora));
     tcase_add_test(t, live_details_dropped_user_ones_kept);
+    tcase_add_test(t, live_network_nic_defines_as_configured);
     tcase_add_test(t, schema_refusal_names_line);
     tcase_add_test(t, foreign_domain_types_store_on_noop);
     tcase_add_test(t, foreign_os_types_store_on_noop);
