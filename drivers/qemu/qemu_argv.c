@@ -385,11 +385,21 @@ static int check_lifecycle_actions(struct qemu_argv *v)
     return 0;
 }
 
+static void clear_pci_fn(void *p)
+{
+    g_free(((struct qemu_pci_fn *)p)->what);
+}
+
 char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
 {
     g_autoptr(GHashTable) taken = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    struct qemu_argv v = {
-        .a = g_ptr_array_new_with_free_func(g_free), .def = def, .l = l, .taken = taken};
+    g_autoptr(GArray) functions = g_array_new(FALSE, TRUE, sizeof(struct qemu_pci_fn));
+    g_array_set_clear_func(functions, clear_pci_fn);
+    struct qemu_argv v = {.a = g_ptr_array_new_with_free_func(g_free),
+                          .def = def,
+                          .l = l,
+                          .taken = taken,
+                          .functions = functions};
     qemu_argv_add(&v, l->emulator ? l->emulator : QEMU_DEFAULT_BINARY);
     g_autofree char *name = qemu_opt_escape(def->name);
     qemu_argv_add(&v, "-name");
@@ -432,6 +442,10 @@ char **qemu_argv_build(const struct qv_domain *def, const struct qemu_launch *l)
         rc = qemu_argv_add_balloon(&v);
     if (rc == 0)
         rc = qemu_argv_add_spare_ports(&v);
+    if (rc == 0)
+        rc = qemu_argv_check_multifunction(&v);
+    if (rc == 0)
+        rc = qemu_argv_place_ports(&v);
     if (rc == 0)
         qemu_argv_pci_order(&v);
     /* <qemu:commandline> comes last, as libvirt puts it. */

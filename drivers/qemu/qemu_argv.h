@@ -7,6 +7,14 @@
 
 #include "qemu.h"
 
+/* A PCI <address> given (qemu_argv_place.c), for the multifunction check. */
+struct qemu_pci_fn {
+    uint8_t bus, slot, function;
+    int8_t multifunction;
+    int line;
+    char *what;
+};
+
 struct qemu_argv {
     GPtrArray *a;
     const struct qv_domain *def;
@@ -17,7 +25,10 @@ struct qemu_argv {
     uint32_t pci_buses[8];    /* bus indexes kept PCI controllers add */
     uint32_t one_slot_buses[8]; /* those that are PCIe root ports */
     GHashTable *taken;          /* place -> what is there (qemu_argv_place.c) */
+    GArray *functions;          /* struct qemu_pci_fn: PCI <address>es placed */
     bool scsi_added;            /* virtio-scsi-pci,id=scsi0 is on the command line */
+    uint32_t sata_added[8];     /* ich9-ahci,id=sataN for these N > 0 (q35) */
+    uint8_t vserial_ports[256]; /* virtio-serial controller N's max_ports, 0 when absent */
     const char *watchdog_action; /* -action watchdog= once one is given */
     bool silent_audio;           /* -audiodev none,id=audio0 is given */
     bool tpm;                    /* the one <tpm> is given */
@@ -76,6 +87,9 @@ int qemu_argv_add_serials(struct qemu_argv *v, const char *dir);
  * is plugged into: a kept <controller type='usb' index='0'> of a model
  * other than none. */
 bool qemu_has_usb_bus(const struct qv_domain *def);
+/* The ports of that controller's root hub for USB 1/2 devices, 0 without
+ * one. */
+unsigned qemu_usb_ports(const struct qv_domain *def);
 /* QV_ERR_UNSUPPORTED "VM 'x': the qemu driver cannot honour <elem> (line
  * N): <why>". */
 int qemu_kept_refuse(const struct qemu_argv *v, const struct qv_kept *k, const char *fmt, ...)
@@ -133,6 +147,9 @@ int qemu_kept_redirdev(struct qemu_argv *v, const struct qv_kept *k, const xmlNo
 int qemu_argv_device_bus(struct qemu_argv *v, char **placement);
 int qemu_argv_add_spare_ports(struct qemu_argv *v);
 bool qemu_argv_chassis_take(struct qemu_argv *v, unsigned chassis);
+/* Give qv's root ports their pcie.0 slots, eight to a slot, once every
+ * <address> has taken its place (before qemu_argv_pci_order). */
+int qemu_argv_place_ports(struct qemu_argv *v);
 
 /* <channel>s as virtserialports on a virtio-serial bus (qemu_argv_channel.c). */
 int qemu_argv_add_channels(struct qemu_argv *v);
@@ -150,6 +167,13 @@ int qemu_argv_device_at(struct qemu_argv *v, const struct qv_addr *a, const char
 int qemu_argv_drive_at(struct qemu_argv *v, const struct qv_disk *d, int idx, char **out);
 void qemu_argv_pci_bus_add(struct qemu_argv *v, unsigned index, bool one_slot);
 void qemu_argv_pci_order(struct qemu_argv *v);
+/* A USB device of the definition at <address type='usb' bus='0'
+ * port=>: refused unless usb.0 exists, has that port and nothing else is
+ * there. */
+int qemu_argv_usb_at(struct qemu_argv *v, unsigned port, const char *what, int line);
+/* At the end: every function N>0 <address> is in a slot whose function 0
+ * says multifunction='on' (or is the machine's). */
+int qemu_argv_check_multifunction(struct qemu_argv *v);
 
 /* libvirt's <qemu:commandline> element, kept as written (qemu_argv_custom.c). */
 bool qemu_kept_is_custom(const struct qv_kept *k);

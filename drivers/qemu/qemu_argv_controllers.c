@@ -131,6 +131,10 @@ int qemu_kept_bus_controller(struct qemu_argv *v, const struct qv_kept *k, const
     int rc = d ? add_driver(v, k, d, scsi, s) : 0;
     if (rc == 0 && scsi && idx == 0)
         v->scsi_added = true; /* qv's SCSI disks go on this one */
+    if (rc == 0 && vserial)
+        v->vserial_ports[idx] = ports ? (uint8_t)ports : 31; /* QEMU's default max_ports */
+    if (rc == 0 && strcmp(type, "sata") == 0)
+        v->sata_added[idx / 32] |= 1u << (idx % 32); /* disks with controller=idx go here */
     if (rc == 0)
         rc = qemu_kept_add_placed(v, k, n, s->str);
     g_string_free(s, TRUE);

@@ -117,8 +117,12 @@ int qemu_argv_add_devices(struct qemu_argv *v)
         g_autofree char *file = qemu_opt_escape(r->backend ? r->backend : "/dev/urandom");
         qemu_argv_add(v, "-object");
         qemu_argv_addf(v, "rng-random,id=rng%u,filename=%s", i, file);
+        g_autofree char *at = NULL;
+        g_autofree char *what = g_strdup_printf("<rng> %u", i + 1);
+        if (r->addr.type != QV_ADDR_NONE && qemu_argv_pci_at(v, &r->addr, what, &at) < 0)
+            return qv_error_code();
         qemu_argv_add(v, "-device");
-        qemu_argv_addf(v, "virtio-rng-pci,rng=rng%u,id=rngdev%u", i, i);
+        qemu_argv_addf(v, "virtio-rng-pci,rng=rng%u,id=rngdev%u%s", i, i, at ? at : "");
     }
     bool vnc = false;
     for (guint i = 0; i < def->graphics->len; i++) {

@@ -92,7 +92,12 @@ int qemu_kept_add_placed(struct qemu_argv *v, const struct qv_kept *k, const xml
 
 bool qemu_has_usb_bus(const struct qv_domain *def)
 {
-    bool found = false;
+    return qemu_usb_ports(def) > 0;
+}
+
+unsigned qemu_usb_ports(const struct qv_domain *def)
+{
+    unsigned found = 0;
     for (guint i = 0; i < def->kept->len && !found; i++) {
         const struct qv_kept *k = g_ptr_array_index(def->kept, i);
         if (strcmp(k->name, "controller") != 0 || strcmp(k->parent, "devices") != 0)
@@ -103,10 +108,20 @@ bool qemu_has_usb_bus(const struct qv_domain *def)
             continue;
         }
         const xmlNode *n = xmlDocGetRootElement(doc);
-        uint64_t idx = 0;
-        found =
-            qemu_xml_prop_is(n, "type", "usb") && !qemu_xml_prop_is(n, "model", "none") &&
-            (!qemu_xml_has_prop(n, "index") || (qemu_xml_hex(n, "index", 255, &idx) && idx == 0));
+        uint64_t idx = 0, ports = 4;
+        if (qemu_xml_prop_is(n, "type", "usb") && !qemu_xml_prop_is(n, "model", "none") &&
+            (!qemu_xml_has_prop(n, "index") || (qemu_xml_hex(n, "index", 255, &idx) && idx == 0))) {
+            /* QEMU 7.2's root hubs: UHCI 2 ports, EHCI 6, xHCI p2= USB 2
+             * ports (ports=, default 4). */
+            if (qemu_xml_prop_is(n, "model", "piix3-uhci"))
+                found = 2;
+            else if (qemu_xml_prop_is(n, "model", "ich9-ehci1"))
+                found = 6;
+            else if (qemu_xml_has_prop(n, "ports") && qemu_xml_hex(n, "ports", 15, &ports) && ports)
+                found = (unsigned)ports;
+            else
+                found = 4;
+        }
         xmlFreeDoc(doc);
     }
     return found;

@@ -126,6 +126,14 @@ static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
                 return qemu_kept_refuse(v, k, "<target> chassis= or port= out of range");
             if (!qemu_argv_chassis_take(v, (unsigned)chassis))
                 return qemu_kept_refuse(v, k, "another root port has the same chassis number");
+            const xmlNode *at = qemu_xml_child(n, "address");
+            uint64_t on_bus = 0;
+            if (at && qemu_xml_has_prop(at, "bus") && qemu_xml_hex(at, "bus", 255, &on_bus) &&
+                on_bus != 0)
+                return qemu_kept_refuse(v, k,
+                                        "a pcie-root-port sits on the root complex, bus 0 "
+                                        "(this one says bus 0x%02" G_GINT64_MODIFIER "x%s)",
+                                        on_bus, on_bus == idx ? ", the bus it adds itself" : "");
             qemu_argv_pci_bus_add(v, (unsigned)idx, true);
             g_autofree char *dev =
                 g_strdup_printf("pcie-root-port,port=0x%" G_GINT64_MODIFIER
@@ -142,6 +150,14 @@ static int controller(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
     /* The disk controller the machine has built in; qv's disks use it. */
     if (idx == 0 && ((q35 && strcmp(type, "sata") == 0) || (!q35 && strcmp(type, "ide") == 0)))
         return 0;
+    if (strcmp(type, "ide") == 0)
+        return qemu_kept_refuse(v, k,
+                                q35 ? "q35 has no IDE controller: its bus='ide' and "
+                                      "bus='sata' disks go on the built-in SATA (AHCI) "
+                                      "controller, <controller type='sata' index='0'>"
+                                    : "the pc machine has one IDE controller, index='0': "
+                                      "PIIX IDE answers at the fixed legacy ports, which a "
+                                      "second one would share (libvirt refuses it too)");
     return qemu_kept_refuse(v, k, "this controller is not one the machine has built in or qv adds");
 }
 
@@ -154,6 +170,10 @@ static int input(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
     if (bus && strcmp(bus, "ps2") == 0 &&
         (strcmp(type, "mouse") == 0 || strcmp(type, "keyboard") == 0))
         return 0; /* the i8042 of pc and q35 */
+    if (bus && strcmp(bus, "usb") == 0 && !qemu_has_usb_bus(v->def))
+        return qemu_kept_refuse(v, k,
+                                "a USB input needs a <controller type='usb'> other than "
+                                "model='none'");
     if (bus && strcmp(bus, "usb") == 0 && qemu_xml_child(n, "address") == NULL) {
         const char *dev = strcmp(type, "tablet") == 0     ? "usb-tablet"
                           : strcmp(type, "mouse") == 0    ? "usb-mouse"
@@ -168,9 +188,15 @@ static int input(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
     if (bus && strcmp(bus, "usb") == 0 && qemu_xml_child(n, "address")) {
         const xmlNode *a = qemu_xml_child(n, "address");
         uint64_t port = 0;
-        const char *dev = strcmp(type, "tablet") == 0 ? "usb-tablet" : NULL;
+        const char *dev = strcmp(type, "tablet") == 0     ? "usb-tablet"
+                          : strcmp(type, "mouse") == 0    ? "usb-mouse"
+                          : strcmp(type, "keyboard") == 0 ? "usb-kbd"
+                                                          : NULL;
         if (dev && qemu_xml_prop_is(a, "type", "usb") && qemu_xml_prop_is(a, "bus", "0") &&
-            qemu_xml_hex(a, "port", 15, &port) && port > 0) {
+            qemu_xml_hex(a, "port", 255, &port)) {
+            g_autofree char *what = g_strdup_printf("<input type='%s'>", type);
+            if (qemu_argv_usb_at(v, (unsigned)port, what, k->line + (int)xmlGetLineNo(a) - 1) < 0)
+                return qv_error_code();
             qemu_argv_add(v, "-device");
             qemu_argv_addf(v, "%s,bus=usb.0,port=%" G_GUINT64_FORMAT, dev, port);
             return 0;

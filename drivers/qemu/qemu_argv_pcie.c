@@ -3,7 +3,13 @@
  * VM runs, so, as libvirt does, every virtio disk and every NIC the
  * definition declares gets a root port of its own (so it can be removed
  * live), and QEMU_SPARE_ROOT_PORTS more stay free for devices added live.
- * On pc every slot of pci.0 is hot-pluggable and none of this applies. */
+ * On pc every slot of pci.0 is hot-pluggable and none of this applies.
+ * pcie.0 has 30 free slots at most: as libvirt does, qv's ports are packed
+ * eight to a slot (functions 0-7, function 0 multifunction=on), in slots
+ * no <address> of the definition and no device of the machine holds,
+ * so a VM with many disks and NICs still starts. */
+#include <string.h>
+
 #include "../../lib/util/error.h"
 #include "qemu_argv.h"
 
@@ -44,6 +50,55 @@ int qemu_argv_device_bus(struct qemu_argv *v, char **placement)
     if (rc == 0)
         *placement = g_strdup_printf(",bus=%s", id);
     return rc;
+}
+
+/* The PCI functions on bus 0 an <address> took, or the machine has. */
+static bool slot_used(struct qemu_argv *v, unsigned slot)
+{
+    if (slot == 0 || slot == 0x1f) /* q35's host bridge; its LPC, SATA and SMBus */
+        return true;
+    for (unsigned fn = 0; fn < 8; fn++) {
+        g_autofree char *key =
+            g_strdup_printf("pci:bus 0x%02x slot 0x%02x function %u", 0u, slot, fn);
+        if (g_hash_table_contains(v->taken, key))
+            return true;
+    }
+    return false;
+}
+
+int qemu_argv_place_ports(struct qemu_argv *v)
+{
+    static const char prefix[] = "pcie-root-port,id=" QEMU_ROOT_PORT_PREFIX;
+    unsigned slot = 0, fn = 8;
+    for (guint i = 1; i < v->a->len; i++) {
+        char *spec = g_ptr_array_index(v->a, i);
+        if (strcmp(g_ptr_array_index(v->a, i - 1), "-device") != 0 ||
+            strncmp(spec, prefix, sizeof(prefix) - 1) != 0 || strstr(spec, ",addr="))
+            continue;
+        if (fn == 8) {
+            do
+                slot++;
+            while (slot < 0x1f && slot_used(v, slot));
+            if (slot >= 0x1f)
+                return qv_error_set(QV_ERR_UNSUPPORTED,
+                                    "VM '%s': no slot of pcie.0 is left for another PCIe root "
+                                    "port (%u ports, 8 to a slot, beside the slots the "
+                                    "definition's <address>es take)",
+                                    v->def->name, v->ports);
+            fn = 0;
+            /* Held from now on: the QEMU-placed devices come after these. */
+            for (unsigned f = 0; f < 8; f++)
+                g_hash_table_insert(
+                    v->taken, g_strdup_printf("pci:bus 0x00 slot 0x%02x function %u", slot, f),
+                    g_strdup("qv's PCIe root ports"));
+        }
+        char *placed = fn == 0 ? g_strdup_printf("%s,addr=0x%x,multifunction=on", spec, slot)
+                               : g_strdup_printf("%s,addr=0x%x.0x%x", spec, slot, fn);
+        fn++;
+        g_ptr_array_index(v->a, i) = placed;
+        g_free(spec);
+    }
+    return 0;
 }
 
 int qemu_argv_add_spare_ports(struct qemu_argv *v)

@@ -101,6 +101,9 @@ int qemu_argv_pci_at(struct qemu_argv *v, const struct qv_addr *a, const char *w
             g_strdup_printf("pci:bus 0x%02x slot 0x%02x function %u", a->bus, a->slot, a->function),
             what, a->line))
         return qv_error_code();
+    struct qemu_pci_fn f = {(uint8_t)a->bus,  a->slot, a->function,
+                            a->multifunction, a->line, g_strdup(what)};
+    g_array_append_val(v->functions, f);
     GString *s = g_string_new(NULL);
     if (a->bus == 0)
         g_string_append(s, qemu_is_q35(v->def) ? ",bus=pcie.0" : ",bus=pci.0");
@@ -134,6 +137,21 @@ int qemu_argv_drive_at(struct qemu_argv *v, const struct qv_disk *d, int idx, ch
                       "an %s disk sits on its controller and takes <address type='drive'>",
                       qv_conf_disk_buses[d->bus]);
     bool given = a->type == QV_ADDR_DRIVE;
+    if (given && a->controller != 0 && d->bus != QV_DISK_BUS_SCSI && qemu_is_q35(v->def)) {
+        /* A further AHCI controller the definition adds (ich9-ahci,id=sataN). */
+        if (a->controller > 255 || !bus_bit(v->sata_added, a->controller))
+            return refuse(v, what, line,
+                          "no <controller type='sata' index='%u'> adds SATA controller %u",
+                          a->controller, a->controller);
+        if (a->bus != 0 || a->target != 0 || a->unit > 5)
+            return refuse(v, what, line,
+                          "a SATA controller has bus='0' target='0' and unit= 0 to 5");
+        if (!take(v, g_strdup_printf("sata:SATA controller %u port %u", a->controller, a->unit),
+                  what, line))
+            return qv_error_code();
+        *out = g_strdup_printf(",bus=sata%u.%u", a->controller, a->unit);
+        return 0;
+    }
     if (given && a->controller != 0)
         return refuse(v, what, line, "the qemu driver has one %s controller, controller='0'",
                       d->bus == QV_DISK_BUS_SCSI ? "SCSI" : "IDE/SATA");
@@ -227,4 +245,44 @@ void qemu_argv_pci_order(struct qemu_argv *v)
     for (guint i = 0; i < hoisted->len; i++)
         g_ptr_array_insert(a, (gint)(first_auto + i), g_ptr_array_index(hoisted, i));
     g_ptr_array_free(hoisted, TRUE);
+}
+
+int qemu_argv_usb_at(struct qemu_argv *v, unsigned port, const char *what, int line)
+{
+    unsigned n = qemu_usb_ports(v->def);
+    if (n == 0)
+        return refuse(v, what, line,
+                      "a USB device needs a <controller type='usb'> other than model='none'");
+    if (port < 1 || port > n)
+        return refuse(v, what, line, "port='%u': the USB controller has ports 1 to %u", port, n);
+    if (!take(v, g_strdup_printf("usb:USB port %u", port), what, line))
+        return qv_error_code();
+    return 0;
+}
+
+int qemu_argv_check_multifunction(struct qemu_argv *v)
+{
+    GArray *fns = v->functions;
+    for (guint i = 0; i < fns->len; i++) {
+        const struct qemu_pci_fn *f = &g_array_index(fns, struct qemu_pci_fn, i);
+        if (f->function == 0 || (f->bus == 0 && builtin(v->def, f->slot, 0)))
+            continue;
+        const struct qemu_pci_fn *zero = NULL;
+        for (guint j = 0; j < fns->len && !zero; j++) {
+            const struct qemu_pci_fn *o = &g_array_index(fns, struct qemu_pci_fn, j);
+            if (o->bus == f->bus && o->slot == f->slot && o->function == 0)
+                zero = o;
+        }
+        if (!zero)
+            return refuse(v, f->what, f->line,
+                          "function %u of bus 0x%02x slot 0x%02x, whose function 0 nothing holds "
+                          "(QEMU and the guest see a slot by its function 0)",
+                          f->function, f->bus, f->slot);
+        if (zero->multifunction != 1)
+            return refuse(v, f->what, f->line,
+                          "function %u of bus 0x%02x slot 0x%02x, whose function 0 (%s, line %d) "
+                          "does not say multifunction='on'",
+                          f->function, f->bus, f->slot, zero->what, zero->line);
+    }
+    return 0;
 }

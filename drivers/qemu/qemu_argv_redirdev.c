@@ -49,8 +49,11 @@ int qemu_kept_redirdev(struct qemu_argv *v, const struct qv_kept *k, const xmlNo
     const xmlNode *a = qemu_xml_child(n, "address");
     uint64_t port = 0;
     if (a && !(qemu_xml_prop_is(a, "type", "usb") && qemu_xml_prop_is(a, "bus", "0") &&
-               qemu_xml_hex(a, "port", 15, &port) && port > 0))
-        return qemu_kept_refuse(v, k, "an <address> must be type='usb' bus='0' with port= 1-15");
+               qemu_xml_hex(a, "port", 255, &port)))
+        return qemu_kept_refuse(v, k, "an <address> must be type='usb' bus='0' with a port=");
+    if (a &&
+        qemu_argv_usb_at(v, (unsigned)port, "<redirdev>", k->line + (int)xmlGetLineNo(a) - 1) < 0)
+        return qv_error_code();
     const xmlNode *b = qemu_xml_child(n, "boot");
     uint64_t order = 0;
     if (b && (!qemu_xml_hex(b, "order", 65535, &order) || order == 0))

@@ -3,7 +3,9 @@
  * logfile= keeping the guest's output in console.log whatever the type.
  * Each port is the device its <target type=> (or <model name=>) names: the
  * 16550s of the ISA bus (COM1-COM4, index = target port), a pci-serial, or
- * a usb-serial on the USB controller. */
+ * a usb-serial on the USB controller. An <address type='isa' iobase= irq=>
+ * places an isa-serial at that I/O port and IRQ (else those of COM port+1),
+ * an <address type='pci'> a pci-serial. */
 #include <stdarg.h>
 #include <string.h>
 
@@ -12,6 +14,15 @@
 #include "qemu_argv.h"
 
 #define QEMU_ISA_SERIAL_PORTS 4
+
+/* The I/O port an isa-serial answers at: its address's, or COM port+1's. */
+static int isa_iobase(const struct qv_chardev *c)
+{
+    static const int com[QEMU_ISA_SERIAL_PORTS] = {0x3f8, 0x2f8, 0x3e8, 0x2e8};
+    if (c->addr.type == QV_ADDR_ISA && c->addr.iobase >= 0)
+        return c->addr.iobase;
+    return c->port < QEMU_ISA_SERIAL_PORTS ? com[c->port] : -1;
+}
 
 static int serial_refuse(const struct qv_domain *def, guint i, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
@@ -40,15 +51,36 @@ static int check_serials(const struct qv_domain *def)
                 def, i, "<target type='isa-serial' port='%u'>: the ISA bus has ports 0-3", c->port);
         for (guint j = 0; j < i; j++) {
             const struct qv_chardev *o = g_ptr_array_index(def->serials, j);
-            if (strcmp(qv_domain_serial_device(o), "isa-serial") == 0 && o->port == c->port)
+            if (strcmp(qv_domain_serial_device(o), "isa-serial") != 0)
+                continue;
+            if (o->port == c->port)
                 return serial_refuse(def, i, "<serial> %u has isa-serial port %u too", j + 1,
                                      c->port);
+            if (isa_iobase(o) == isa_iobase(c))
+                return serial_refuse(def, i, "<serial> %u answers at I/O port 0x%x too", j + 1,
+                                     (unsigned)isa_iobase(c));
         }
     }
     for (guint i = 1; i < def->serials->len; i++) {
         const struct qv_chardev *c = g_ptr_array_index(def->serials, i);
         if (c->type == QV_CHR_STDIO)
             return serial_refuse(def, i, "only the first port (the console) can be type 'stdio'");
+    }
+    for (guint i = 0; i < def->serials->len; i++) {
+        const struct qv_chardev *c = g_ptr_array_index(def->serials, i);
+        const char *dev = qv_domain_serial_device(c);
+        bool isa = strcmp(dev, "isa-serial") == 0, pci = strcmp(dev, "pci-serial") == 0;
+        if ((c->addr.type == QV_ADDR_ISA && !isa) || (c->addr.type == QV_ADDR_PCI && !pci))
+            return serial_refuse(def, i, "<address type='%s'> (line %d) on a %s",
+                                 c->addr.type == QV_ADDR_ISA ? "isa" : "pci", c->addr.line, dev);
+    }
+    for (guint i = 0; i < def->consoles->len; i++) {
+        const struct qv_chardev *c = g_ptr_array_index(def->consoles, i);
+        if (c->addr.type != QV_ADDR_NONE && g_strcmp0(c->target_type, "virtio") != 0)
+            return qv_error_set_origin(QV_ERR_UNSUPPORTED, "qemu",
+                                       "VM '%s': <console> %u: an <address> (line %d) places a "
+                                       "virtio console only",
+                                       def->name, i + 1, c->addr.line);
     }
     return 0;
 }
@@ -119,16 +151,27 @@ static int add_device(struct qemu_argv *v, const struct qv_chardev *c, guint i)
 {
     const char *dev = c ? qv_domain_serial_device(c) : "isa-serial";
     uint32_t port = c ? c->port : 0;
-    if (strcmp(dev, "isa-serial") == 0 && i == 0 && port == 0) {
+    bool placed = c && c->addr.type != QV_ADDR_NONE;
+    if (strcmp(dev, "isa-serial") == 0 && i == 0 && port == 0 && !placed) {
         /* COM1, as the board without -nodefaults would have it. */
         qemu_argv_add2(v, "-serial", "chardev:serial0");
         return 0;
     }
+    g_autofree char *at = NULL;
+    if (placed && c->addr.type == QV_ADDR_ISA)
+        at = g_strdup_printf(",iobase=0x%x,irq=%d", (unsigned)isa_iobase(c),
+                             c->addr.irq >= 0 ? c->addr.irq : (port % 2 ? 3 : 4));
+    if (placed && c->addr.type == QV_ADDR_PCI) {
+        g_autofree char *what = g_strdup_printf("<serial> %u", i + 1);
+        if (qemu_argv_pci_at(v, &c->addr, what, &at) < 0)
+            return qv_error_code();
+    }
     qemu_argv_add(v, "-device");
     if (strcmp(dev, "isa-serial") == 0)
-        qemu_argv_addf(v, "isa-serial,chardev=serial%u,id=serial%u,index=%u", i, i, port);
+        qemu_argv_addf(v, "isa-serial,chardev=serial%u,id=serial%u,index=%u%s", i, i, port,
+                       at ? at : "");
     else if (strcmp(dev, "pci-serial") == 0)
-        qemu_argv_addf(v, "pci-serial,chardev=serial%u,id=serial%u", i, i);
+        qemu_argv_addf(v, "pci-serial,chardev=serial%u,id=serial%u%s", i, i, at ? at : "");
     else if (!qemu_has_usb_bus(v->def))
         return serial_refuse(v->def, i,
                              "a usb-serial needs a <controller type='usb'> other "

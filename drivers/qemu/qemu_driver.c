@@ -174,6 +174,8 @@ static int qemu_define(struct qv_conn *conn, const struct qv_domain *def, void *
     if (!argv)
         return qv_error_code();
     g_strfreev(argv);
+    if (qemu_check_bind_paths(def, conn->state_dir) < 0)
+        return qv_error_code();
 
     struct qemu_vm *q = qemu_vm_new(conn, def->name);
     int rc = qemu_vm_lock(q, QEMU_QMP_TIMEOUT_MS);

@@ -160,6 +160,8 @@ static int start_locked(struct qemu_vm *q, bool *port_lost)
         rc = qemu_pci_roles_apply(q, def);
     if (rc == 0)
         rc = qemu_networks_resolve(q, def);
+    if (rc == 0)
+        rc = qemu_check_bind_paths(def, q->state_dir);
     if (rc < 0) {
         qv_error_prefix("cannot start VM '%s'", q->name);
         return rc;
@@ -271,10 +273,11 @@ static int start_locked(struct qemu_vm *q, bool *port_lost)
     for (guint i = 0; i < def->channels->len; i++) {
         const struct qv_channel *c = g_ptr_array_index(def->channels, i);
         if (c->type != QV_CHR_UNIX || c->path)
-            continue; /* a path the user chose keeps the mode the user gives it */
+            continue; /* qemu_chmod_bind_paths() */
         g_autofree char *s = g_strdup_printf("%s/channel%u.sock", q->dir, i);
         chmod(s, 0600);
     }
+    qemu_chmod_bind_paths(def);
     struct proc_runtime rt = {0};
     pid_t pid = 0;
     struct qmp *m = NULL;

@@ -178,6 +178,13 @@ int qemu_pci_roles_apply(struct qemu_vm *q, struct qv_domain *def);
  * active libvirt network's bridge or, for 'default', user networking
  * (qemu_network.c); other networks are refused. */
 int qemu_networks_resolve(struct qemu_vm *q, struct qv_domain *def);
+/* The unix sockets QEMU binds at paths the definition gives: refused when
+ * in qv's state (state_dir and qv's defaults), on something other than a
+ * socket, or twice (qemu_sockpath.c). */
+int qemu_check_bind_paths(const struct qv_domain *def, const char *state_dir);
+/* After QEMU bound them (under its own umask 027): each such socket 0600,
+ * without following a link put there since. */
+void qemu_chmod_bind_paths(const struct qv_domain *def);
 int qemu_vfio_release(struct qemu_vm *q);
 /* The VFs of def's <interface type='hostdev'>s (qemu_argv_hostdev_net.c). */
 struct qemu_hostdev_net {

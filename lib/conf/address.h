@@ -13,6 +13,9 @@
  * unmodelled (the device is kept whole); a value out of range is
  * QV_ERR_XML naming it. */
 int qv_conf_xml_address(const xmlNode *n, struct qv_addr *out);
+/* As that, for the address types in types (QV_ADDR_MASK()s). */
+#define QV_ADDR_MASK(t) (1u << (t))
+int qv_conf_xml_address_of(const xmlNode *n, unsigned types, struct qv_addr *out);
 /* <alias name='ua-...'/>: a user alias (libvirt drops the ones it made). */
 int qv_conf_xml_alias(const xmlNode *n, char **out);
 /* Both as libvirt writes them (every attribute, PCI numbers in hex). */

@@ -36,9 +36,11 @@ enum qv_chardev_type { QV_CHR_PTY, QV_CHR_FILE, QV_CHR_UNIX, QV_CHR_STDIO, QV_CH
 
 enum qv_graphics_type { QV_GRAPHICS_VNC, QV_GRAPHICS_SPICE };
 
-/* Where a disk or NIC sits, as its <address> says (libvirt's PCI and drive
- * address types); QV_ADDR_NONE leaves the placing to the driver. */
-enum qv_addr_type { QV_ADDR_NONE, QV_ADDR_PCI, QV_ADDR_DRIVE };
+/* Where a device sits, as its <address> says (libvirt's PCI and drive
+ * address types for disks and NICs; PCI for an rng or a pci-serial,
+ * virtio-serial for a channel or virtio console, ISA for an isa-serial);
+ * QV_ADDR_NONE leaves the placing to the driver. */
+enum qv_addr_type { QV_ADDR_NONE, QV_ADDR_PCI, QV_ADDR_DRIVE, QV_ADDR_VIRTIO_SERIAL, QV_ADDR_ISA };
 
 struct qv_addr {
     enum qv_addr_type type;
@@ -47,7 +49,9 @@ struct qv_addr {
     uint32_t bus;    /* pci 0-0xff; drive: the controller's bus */
     uint8_t slot, function;
     int8_t multifunction;              /* pci: -1 not said, 0 off, 1 on */
-    uint32_t controller, target, unit; /* drive */
+    uint32_t controller, target, unit; /* drive; virtio-serial: controller, bus */
+    uint32_t port;                     /* virtio-serial */
+    int32_t iobase, irq;               /* isa: -1 when not given */
 };
 
 struct qv_disk {
@@ -105,6 +109,7 @@ struct qv_chardev {
     char *target_type;   /* <target type=>: serial "isa-serial", console "serial"/"virtio"; NULL when absent */
     char *target_model;  /* serial <target><model name=>: "isa-serial", "pci-serial", "usb-serial",
                             or NULL */
+    struct qv_addr addr; /* <address>: isa or pci (serial), virtio-serial (virtio console) */
 };
 
 struct qv_channel {
@@ -112,6 +117,7 @@ struct qv_channel {
     char *path;
     char *target_type;   /* "virtio" */
     char *target_name;   /* "org.qemu.guest_agent.0" */
+    struct qv_addr addr; /* <address type='virtio-serial'> */
 };
 
 struct qv_hostdev {
@@ -132,6 +138,7 @@ struct qv_graphics {
 struct qv_rng {
     char *model;         /* "virtio" */
     char *backend;       /* "/dev/urandom" */
+    struct qv_addr addr; /* <address type='pci'> */
 };
 
 /* An element of a user's document that qv's model does not hold, kept as

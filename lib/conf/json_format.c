@@ -281,6 +281,7 @@ static void format_chardev(B *b, const struct qv_chardev *c)
     num_nz(b, "target_port", c->port);
     str(b, "target_type", c->target_type);
     str(b, "target_model", c->target_model);
+    format_placement(b, &c->addr, NULL);
     json_builder_end_object(b);
 }
 
@@ -291,6 +292,7 @@ static void format_channel(B *b, const struct qv_channel *c)
     str(b, "path", c->path);
     str(b, "target_type", c->target_type);
     str(b, "name", c->target_name);
+    format_placement(b, &c->addr, NULL);
     json_builder_end_object(b);
 }
 
@@ -308,6 +310,7 @@ static void format_rng(B *b, const struct qv_rng *r)
     json_builder_begin_object(b);
     str(b, "model", r->model ? r->model : "virtio");
     str(b, "backend", r->backend);
+    format_placement(b, &r->addr, NULL);
     json_builder_end_object(b);
 }
 

@@ -540,14 +540,24 @@ static int parse_boot(struct jctx *c, JsonObject *o, struct qv_domain *def)
 
 /* ---- devices ---- */
 
-/* "address" and "alias" of a disk or NIC (address.h has the text form). */
-static int get_placement(struct jctx *c, JsonObject *o, struct qv_addr *addr, char **alias)
+/* "address" of a device, of one of the types (address.h has the text
+ * form). */
+static int get_address(struct jctx *c, JsonObject *o, unsigned types, struct qv_addr *addr)
 {
     g_autofree char *a = NULL;
     TRY(get_str(c, o, "address", qv_conf_check_line, &a));
     const char *why = a ? qv_conf_addr_parse(a, addr) : NULL;
     if (why)
         return jerr(c, "address", "\"%s\" %s", a, why);
+    if (a && !(types & QV_ADDR_MASK(addr->type)))
+        return jerr(c, "address", "\"%s\" is not an address type this device takes", a);
+    return 0;
+}
+
+/* "address" and "alias" of a disk or NIC. */
+static int get_placement(struct jctx *c, JsonObject *o, struct qv_addr *addr, char **alias)
+{
+    TRY(get_address(c, o, QV_ADDR_MASK(QV_ADDR_PCI) | QV_ADDR_MASK(QV_ADDR_DRIVE), addr));
     TRY(get_str(c, o, "alias", qv_conf_check_alias, alias));
     return 0;
 }
@@ -746,8 +756,9 @@ static int parse_chardev(struct jctx *c, JsonObject *o, struct qv_chardev *ch, b
     static const char *const modes[] = {"connect", "bind", NULL};
     int v;
     TRY(check_keys(c, o,
-                   console ? "type path host service mode target_port target_type"
-                           : "type path host service mode target_port target_type target_model"));
+                   console ? "type path host service mode target_port target_type address"
+                           : "type path host service mode target_port target_type target_model "
+                             "address"));
     int rc = get_enum(c, o, "type", qv_conf_chr_types, &v);
     TRY(rc);
     ch->type = rc == 1 ? (enum qv_chardev_type)v : QV_CHR_PTY;
@@ -787,6 +798,10 @@ static int parse_chardev(struct jctx *c, JsonObject *o, struct qv_chardev *ch, b
                      console ? qv_conf_console_targets : qv_conf_serial_targets, &ch->target_type));
     if (!console)
         TRY(get_enum_str(c, o, "target_model", qv_conf_serial_models, &ch->target_model));
+    TRY(get_address(c, o,
+                    console ? QV_ADDR_MASK(QV_ADDR_VIRTIO_SERIAL)
+                            : QV_ADDR_MASK(QV_ADDR_ISA) | QV_ADDR_MASK(QV_ADDR_PCI),
+                    &ch->addr));
     return 0;
 }
 
@@ -795,7 +810,7 @@ static int parse_channel(struct jctx *c, JsonObject *o, struct qv_channel *ch)
     static const char *const types[] = {"pty", "unix", NULL};
     static const char *const targets[] = {"virtio", NULL};
     int v;
-    TRY(check_keys(c, o, "type path target_type name"));
+    TRY(check_keys(c, o, "type path target_type name address"));
     int rc = get_enum(c, o, "type", types, &v);
     TRY(rc);
     ch->type = rc == 1 && v == 1 ? QV_CHR_UNIX : QV_CHR_PTY;
@@ -804,6 +819,7 @@ static int parse_channel(struct jctx *c, JsonObject *o, struct qv_channel *ch)
     if (!ch->target_type)
         ch->target_type = g_strdup("virtio");
     TRY(get_str(c, o, "name", qv_conf_check_token, &ch->target_name));
+    TRY(get_address(c, o, QV_ADDR_MASK(QV_ADDR_VIRTIO_SERIAL), &ch->addr));
     return 0;
 }
 
@@ -830,7 +846,8 @@ static int parse_graphics(struct jctx *c, JsonObject *o, struct qv_graphics *g)
 
 static int parse_rng(struct jctx *c, JsonObject *o, struct qv_rng *r)
 {
-    TRY(check_keys(c, o, "model backend"));
+    TRY(check_keys(c, o, "model backend address"));
+    TRY(get_address(c, o, QV_ADDR_MASK(QV_ADDR_PCI), &r->addr));
     TRY(get_enum_str(c, o, "model", qv_conf_rng_models, &r->model));
     if (!r->model)
         r->model = g_strdup("virtio");

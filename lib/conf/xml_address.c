@@ -61,21 +61,69 @@ static int drive_address(const xmlNode *n, struct qv_addr *a)
     return 0;
 }
 
-int qv_conf_xml_address(const xmlNode *n, struct qv_addr *out)
+static int virtio_serial_address(const xmlNode *n, struct qv_addr *a)
 {
+    uint64_t v[3] = {0};
+    static const char *const attrs[] = {"controller", "bus", "port"};
+    TRY(qv_conf_xml_check(n, QV_XML_EMPTY, "type controller bus port"));
+    for (int i = 0; i < 3; i++)
+        TRY(pci_number(n, attrs[i], i == 2 ? 30 : 255, &v[i]));
+    a->type = QV_ADDR_VIRTIO_SERIAL;
+    a->controller = (uint32_t)v[0];
+    a->bus = (uint32_t)v[1];
+    a->port = (uint32_t)v[2];
+    return 0;
+}
+
+static int isa_address(const xmlNode *n, struct qv_addr *a)
+{
+    uint64_t iobase = 0, irq = 0;
+    TRY(qv_conf_xml_check(n, QV_XML_EMPTY, "type iobase irq"));
+    bool has_io = xmlHasProp(n, (const xmlChar *)"iobase"),
+         has_irq = xmlHasProp(n, (const xmlChar *)"irq");
+    TRY(pci_number(n, "iobase", 0xffff, &iobase));
+    TRY(pci_number(n, "irq", 15, &irq));
+    a->type = QV_ADDR_ISA;
+    a->iobase = has_io ? (int32_t)iobase : -1;
+    a->irq = has_irq ? (int32_t)irq : -1;
+    return 0;
+}
+
+int qv_conf_xml_address_of(const xmlNode *n, unsigned types, struct qv_addr *out)
+{
+    static const char *const names[] = {"", "pci", "drive", "virtio-serial", "isa"};
     g_autofree char *type = qv_conf_xml_attr(n, "type");
     struct qv_addr a = {.line = (int)xmlGetLineNo(n), .multifunction = -1};
-    if (type && strcmp(type, "pci") == 0)
+    int t = 0;
+    for (int i = 1; i < (int)G_N_ELEMENTS(names) && type && !t; i++)
+        if (strcmp(type, names[i]) == 0 && (types & (1u << i)))
+            t = i;
+    if (t == QV_ADDR_PCI)
         TRY(pci_address(n, &a));
-    else if (type && strcmp(type, "drive") == 0)
+    else if (t == QV_ADDR_DRIVE)
         TRY(drive_address(n, &a));
-    else
-        return qv_conf_xml_unmodelled(n,
-                                      "<address type='%s'> (qv places devices by PCI or "
-                                      "drive address)",
-                                      type ? type : "");
+    else if (t == QV_ADDR_VIRTIO_SERIAL)
+        TRY(virtio_serial_address(n, &a));
+    else if (t == QV_ADDR_ISA)
+        TRY(isa_address(n, &a));
+    else {
+        GString *known = g_string_new(NULL);
+        for (int i = 1; i < (int)G_N_ELEMENTS(names); i++)
+            if (types & (1u << i))
+                g_string_append_printf(known, "%s%s", known->len ? " or " : "", names[i]);
+        int rc =
+            qv_conf_xml_unmodelled(n, "<address type='%s'> (qv places this device by %s address)",
+                                   type ? type : "", known->str);
+        g_string_free(known, TRUE);
+        return rc;
+    }
     *out = a;
     return 0;
+}
+
+int qv_conf_xml_address(const xmlNode *n, struct qv_addr *out)
+{
+    return qv_conf_xml_address_of(n, QV_ADDR_MASK(QV_ADDR_PCI) | QV_ADDR_MASK(QV_ADDR_DRIVE), out);
 }
 
 int qv_conf_xml_alias(const xmlNode *n, char **out)
@@ -114,6 +162,17 @@ void qv_conf_format_alias_address(xmlTextWriter *w, const char *alias, const str
         if (a->multifunction >= 0)
             xmlTextWriterWriteAttribute(w, (const xmlChar *)"multifunction",
                                         (const xmlChar *)(a->multifunction ? "on" : "off"));
+    } else if (a->type == QV_ADDR_VIRTIO_SERIAL) {
+        xmlTextWriterWriteAttribute(w, (const xmlChar *)"type", (const xmlChar *)"virtio-serial");
+        wattr(w, "controller", "%u", a->controller);
+        wattr(w, "bus", "%u", a->bus);
+        wattr(w, "port", "%u", a->port);
+    } else if (a->type == QV_ADDR_ISA) {
+        xmlTextWriterWriteAttribute(w, (const xmlChar *)"type", (const xmlChar *)"isa");
+        if (a->iobase >= 0)
+            wattr(w, "iobase", "0x%x", (unsigned)a->iobase);
+        if (a->irq >= 0)
+            wattr(w, "irq", "0x%x", (unsigned)a->irq);
     } else {
         xmlTextWriterWriteAttribute(w, (const xmlChar *)"type", (const xmlChar *)"drive");
         wattr(w, "controller", "%u", a->controller);

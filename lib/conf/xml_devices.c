@@ -572,6 +572,11 @@ static int chardev_parse(const xmlNode *n, struct qv_chardev *c)
             const char *const *types = console ? qv_conf_console_targets : qv_conf_serial_targets;
             TRY(enum_str(k, "type", types, &c->target_type));
             TRY(serial_target_model(k, c));
+        } else if (qv_conf_xml_is(k, "address") && c->addr.type == QV_ADDR_NONE) {
+            /* A serial's ISA I/O port or PCI slot, a virtio console's port. */
+            unsigned types = console ? QV_ADDR_MASK(QV_ADDR_VIRTIO_SERIAL)
+                                     : QV_ADDR_MASK(QV_ADDR_ISA) | QV_ADDR_MASK(QV_ADDR_PCI);
+            TRY(qv_conf_xml_address_of(k, types, &c->addr));
         } else {
             return qv_conf_xml_unknown(k);
         }
@@ -621,6 +626,8 @@ static int channel_parse(const xmlNode *n, struct qv_channel *ch)
             TRY(qv_conf_xml_need_enum(c, "type", targets, &v));
             ch->target_type = g_strdup(targets[v]);
             TRY(qv_conf_xml_attr_str(c, "name", qv_conf_check_token, &ch->target_name));
+        } else if (qv_conf_xml_is(c, "address") && ch->addr.type == QV_ADDR_NONE) {
+            TRY(qv_conf_xml_address_of(c, QV_ADDR_MASK(QV_ADDR_VIRTIO_SERIAL), &ch->addr));
         } else {
             return qv_conf_xml_unknown(c);
         }
@@ -712,6 +719,10 @@ static int rng_parse(const xmlNode *n, struct qv_rng *r)
     const xmlNode *b = NULL;
     FOR_EACH_ELEMENT(n, c)
     {
+        if (qv_conf_xml_is(c, "address") && r->addr.type == QV_ADDR_NONE) {
+            TRY(qv_conf_xml_address_of(c, QV_ADDR_MASK(QV_ADDR_PCI), &r->addr));
+            continue;
+        }
         if (!qv_conf_xml_is(c, "backend"))
             return qv_conf_xml_unknown(c);
         TRY(qv_conf_xml_once(c, &b));

@@ -345,6 +345,7 @@ static void format_chardev(W *w, const char *elem, const struct qv_chardev *c)
     if (c->target_model)
         empty_elem(w, "model", "name", c->target_model);
     end(w);
+    qv_conf_format_alias_address(w, NULL, &c->addr);
     end(w);
 }
 
@@ -365,6 +366,7 @@ static void format_channel(W *w, const struct qv_channel *c)
     attr(w, "type", c->target_type ? c->target_type : "virtio");
     attr(w, "name", c->target_name);
     end(w);
+    qv_conf_format_alias_address(w, NULL, &c->addr);
     end(w);
 }
 
@@ -417,6 +419,7 @@ static void format_rng(W *w, const struct qv_rng *r)
     if (r->backend)
         xmlTextWriterWriteString(w, (const xmlChar *)r->backend);
     end(w);
+    qv_conf_format_alias_address(w, NULL, &r->addr);
     end(w);
 }
 

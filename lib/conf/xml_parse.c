@@ -503,6 +503,23 @@ static int parse_memory_backing(const xmlNode *n, struct qv_domain *def)
     return 0;
 }
 
+/* libvirt numbers a <serial> without <target port=> one past the highest
+ * port of the serials before it (0, 1, ...), and writes that back. */
+static int number_serial(const xmlNode *n, struct qv_domain *def, struct qv_chardev *c)
+{
+    FOR_EACH_ELEMENT(n, t)
+    if (qv_conf_xml_is(t, "target") && xmlHasProp(t, (const xmlChar *)"port"))
+        return 0;
+    int64_t max = -1;
+    for (guint i = 0; i < def->serials->len; i++)
+        max = MAX(max, (int64_t)((struct qv_chardev *)g_ptr_array_index(def->serials, i))->port);
+    if (max >= 255)
+        return qv_conf_xml_err(n,
+                               "<serial> without <target port=> after port 255 (ports are 0-255)");
+    c->port = (uint32_t)(max + 1);
+    return 0;
+}
+
 static int parse_devices(const xmlNode *n, struct qv_domain *def)
 {
     const xmlNode *emu = NULL;
@@ -545,10 +562,15 @@ static int parse_devices(const xmlNode *n, struct qv_domain *def)
         }
         if (rc < 0 && !qv_conf_xml_was_unmodelled())
             return rc;
-        if (rc < 0)
+        if (rc < 0) {
             keep(def, c, "devices");
-        else
-            g_ptr_array_add(into, dev);
+            continue;
+        }
+        if (into == def->serials && number_serial(c, def, dev) < 0) {
+            qv_chardev_free(dev);
+            return QV_ERR_XML;
+        }
+        g_ptr_array_add(into, dev);
     }
     return 0;
 }

@@ -35,6 +35,12 @@ if(QV_WITH_QEMU AND TARGET qv_cli)
             ${CMAKE_CURRENT_SOURCE_DIR}/qemu/test_network.py)
   set_tests_properties(qemu_network PROPERTIES LABELS "qemu" TIMEOUT 300
     ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
+  # Device placement and user socket paths (issue 14's hostile review).
+  add_test(NAME qemu_placement
+    COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
+            ${CMAKE_CURRENT_SOURCE_DIR}/qemu/test_placement.py)
+  set_tests_properties(qemu_placement PROPERTIES LABELS "qemu" TIMEOUT 300
+    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
   add_test(NAME qemu_corpus
     COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
             ${CMAKE_CURRENT_SOURCE_DIR}/qemu/test_corpus.py)

@@ -150,6 +150,83 @@ START_TEST(refused_by_placing_drivers)
 }
 END_TEST
 
+/* Serials, consoles, channels and rngs: their <address> is modelled too
+ * (virtio-serial, isa, pci), written back, said in JSON, checked for
+ * clashes, and refused by the drivers that place devices themselves. */
+START_TEST(chardev_and_rng_addresses)
+{
+    const char *xml =
+        HEAD "<serial type='pty'><target type='isa-serial' port='1'/>\n"
+             "<address type='isa' iobase='0x2f8' irq='0x3'/></serial>\n"
+             "<console type='pty'><target type='virtio' port='0'/>\n"
+             "<address type='virtio-serial' controller='0' bus='0' port='0'/></console>\n"
+             "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>\n"
+             "<address type='virtio-serial' controller='0' bus='0' port='2'/></channel>\n"
+             "<rng model='virtio'><backend model='random'>/dev/urandom</backend>\n"
+             "<address type='pci' domain='0x0000' bus='0x00' slot='0x07' function='0x0'/>"
+             "</rng>\n" TAIL;
+    g_autoptr(qv_domain) d = user(xml);
+    ck_assert_msg(d, "%s", qv_last_error()->message);
+    ck_assert_uint_eq(d->kept->len, 0);
+    const struct qv_chardev *s = g_ptr_array_index(d->serials, 0);
+    ck_assert(s->addr.type == QV_ADDR_ISA && s->addr.iobase == 0x2f8 && s->addr.irq == 3);
+    const struct qv_channel *c = g_ptr_array_index(d->channels, 0);
+    ck_assert(c->addr.type == QV_ADDR_VIRTIO_SERIAL && c->addr.port == 2);
+    g_autofree char *out = qv_domain_format_xml(d);
+    ck_assert_msg(strstr(out, "<address type=\"isa\" iobase=\"0x2f8\" irq=\"0x3\"/>") &&
+                      strstr(out, "<address type=\"virtio-serial\" controller=\"0\" bus=\"0\" "
+                                  "port=\"2\"/>") &&
+                      strstr(out, "slot=\"0x07\""),
+                  "%s", out);
+    g_autofree char *bad = conf_rng_errors(out);
+    ck_assert_msg(bad == NULL, "%s\n%s", bad, out);
+    /* JSON carries them and gives the same definition back. */
+    g_autofree char *json = qv_domain_format_json(d);
+    ck_assert_msg(strstr(json, "\"isa:0x2f8:3\"") && strstr(json, "\"virtio-serial:0:0:2\"") &&
+                      strstr(json, "\"pci:0000:00:07.0\""),
+                  "%s", json);
+    g_autoptr(qv_domain) j = qv_domain_parse_json(json);
+    ck_assert_msg(j, "%s", qv_last_error()->message);
+    g_autofree char *out2 = qv_domain_format_xml(j);
+    ck_assert_str_eq(out, out2);
+    struct qv_addr a;
+    const char *bad_forms[] = {"virtio-serial:0:0:31", "virtio-serial:0:0", "isa:3f8:4",
+                               "isa:0x3f8:16", "isa:0x3f8"};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_forms); i++)
+        ck_assert_msg(qv_conf_addr_parse(bad_forms[i], &a) != NULL, "'%s' accepted", bad_forms[i]);
+    ck_assert_ptr_null(qv_conf_addr_parse("isa::4", &a));
+    ck_assert(a.type == QV_ADDR_ISA && a.iobase == -1 && a.irq == 4);
+    /* A disk takes no virtio-serial address; a channel no PCI one. */
+    ck_assert_ptr_null(qv_domain_parse_json(
+        "{\"name\":\"j\",\"memory\":\"64M\",\"vcpus\":1,\"devices\":{\"channels\":"
+        "[{\"name\":\"a.0\",\"address\":\"pci:0000:00:07.0\"}]}}"));
+    ck_assert_msg(strstr(qv_last_error()->message, "$.devices.channels[0].address: "
+                                                   "\"pci:0000:00:07.0\" is not an address type"),
+                  "%s", qv_last_error()->message);
+    /* Two at one place. */
+    ck_assert_ptr_null(user(
+        HEAD "<channel type='pty'><target type='virtio' name='a.0'/>\n"
+             "<address type='virtio-serial' controller='0' bus='0' port='2'/></channel>\n"
+             "<channel type='pty'><target type='virtio' name='b.0'/>\n"
+             "<address type='virtio-serial' controller='0' bus='0' port='2'/></channel>\n" TAIL));
+    ck_assert_str_eq(qv_last_error()->message,
+                     "VM 'a1': <channel> 1 and <channel> 2 are both at <address> "
+                     "virtio-serial:0:0:2");
+    ck_assert_ptr_null(user(HEAD DISK_VDA
+                            "<rng model='virtio'><backend model='random'/>\n"
+                            "<address type='pci' domain='0x0000' bus='0x03' slot='0x00' "
+                            "function='0x0'/></rng>\n" TAIL));
+    ck_assert_msg(strstr(qv_last_error()->message, "<disk> 'vda' and <rng> 1 are both at"), "%s",
+                  qv_last_error()->message);
+    /* kvm and propolis place them themselves. */
+    ck_assert_int_eq(qv_domain_refuse_addresses(d, "kvm", "the VMM places its devices itself"),
+                     QV_ERR_UNSUPPORTED);
+    ck_assert_str_eq(qv_last_error()->message,
+                     "VM 'a1': the kvm driver cannot honour <address> of <serial> 1 (line 8): "
+                     "the VMM places its devices itself");
+}
+END_TEST
+
 /* A disk or NIC to remove may be named by its alias alone. */
 START_TEST(removal_by_alias)
 {
@@ -224,6 +301,7 @@ int main(void)
     tcase_add_test(tc, json_form);
     tcase_add_test(tc, clashes_refused);
     tcase_add_test(tc, refused_by_placing_drivers);
+    tcase_add_test(tc, chardev_and_rng_addresses);
     tcase_add_test(tc, removal_by_alias);
     tcase_add_test(tc, resource_partition);
     suite_add_tcase(s, tc);

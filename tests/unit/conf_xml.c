@@ -208,7 +208,7 @@ static const struct bad_case bad_cases[] = {
      "unknown attribute 'snapshot' on <disk>"},
     {"  <devices>\n    <disk type='file'>\n      <target dev='vda'/>\n"
      "      <address type='usb' bus='0' port='1'/>\n",
-     9, "<address type='usb'> (qv places devices by PCI or drive address)"},
+     9, "<address type='usb'> (qv places this device by pci or drive address)"},
     {"  <devices>\n    <disk type='file'>\n      <target dev='vda'/>\n"
      "      <address type='pci' slot='0x20'/>\n",
      9, "<address> slot='0x20' must be a number from 0 to 0x1f"},

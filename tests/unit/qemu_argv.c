@@ -574,9 +574,17 @@ START_TEST(serial_types)
 
     /* What QEMU cannot be given here is refused, naming it. */
     /* More ports: qemu_argv_kept's serial_models. */
-    build_fails(HEAD MEM OS "<devices><serial type='pty'/><serial type='null'/></devices>"
+    build_fails(HEAD MEM OS "<devices><serial type='pty'><target port='1'/></serial>"
+                            "<serial type='null'><target port='1'/></serial></devices>"
                             "</domain>",
-                QV_ERR_UNSUPPORTED, "<serial> 1 has isa-serial port 0 too");
+                QV_ERR_UNSUPPORTED, "<serial> 1 has isa-serial port 1 too");
+    /* Without port=, libvirt's numbering: COM1, COM2. */
+    char **com = build(HEAD MEM OS "<devices><serial type='pty'/><serial type='null'/></devices>"
+                                   "</domain>",
+                       &l);
+    has(com, "-serial", "chardev:serial0");
+    has(com, "-device", "isa-serial,chardev=serial1,id=serial1,index=1");
+    g_strfreev(com);
     /* A virtio console is the guest's hvc0, beside the serial console. */
     char **argv = build(HEAD MEM OS "<devices><console type='pty'><target type='virtio'/>"
                                     "</console></devices></domain>",
@@ -711,13 +719,14 @@ START_TEST(q35_root_ports)
     char **argv = build(xml, &l);
     /* libvirt's port keeps chassis 1; qv's take the next free numbers. */
     has(argv, "-device", "pcie-root-port,port=0x10,chassis=1,id=pci.1");
-    has(argv, "-device", "pcie-root-port,id=qvport0,chassis=2,bus=pcie.0");
+    has(argv, "-device",
+        "pcie-root-port,id=qvport0,chassis=2,bus=pcie.0,addr=0x1,multifunction=on");
     has(argv, "-device", "virtio-blk-pci,bus=qvport0,drive=disk0,id=vda,write-cache=on");
-    has(argv, "-device", "pcie-root-port,id=qvport1,chassis=3,bus=pcie.0");
+    has(argv, "-device", "pcie-root-port,id=qvport1,chassis=3,bus=pcie.0,addr=0x1.0x1");
     has(argv, "-device", "virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:aa:bb:01,bus=qvport1");
     /* One port each for the disk and the NIC, and four spare. */
     ck_assert_int_eq(count_value(argv, "pcie-root-port,id=qvport"), 2 + QEMU_SPARE_ROOT_PORTS);
-    has(argv, "-device", "pcie-root-port,id=qvport5,chassis=7,bus=pcie.0");
+    has(argv, "-device", "pcie-root-port,id=qvport5,chassis=7,bus=pcie.0,addr=0x1.0x5");
     qemu_accepts(argv);
     g_strfreev(argv);
     /* pc has hot-pluggable slots on pci.0: no ports. */
@@ -828,7 +837,8 @@ START_TEST(addresses_placed)
     nic = device_index(argv, "virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:aa:bb:01,"
                              "bus=pcie.0,addr=0x5");
     ck_assert_int_eq(count_value(argv, "pcie-root-port,id=qvport"), QEMU_SPARE_ROOT_PORTS);
-    ck_assert_int_lt(nic, device_index(argv, "pcie-root-port,id=qvport0,chassis=2,bus=pcie.0"));
+    ck_assert_int_lt(nic, device_index(argv, "pcie-root-port,id=qvport0,chassis=2,bus=pcie.0,"
+                                             "addr=0x1,multifunction=on"));
     qemu_accepts(argv);
     g_strfreev(argv);
 

@@ -65,6 +65,10 @@ CASES = {
     # virt-install's pc guest: the ICH9 EHCI with its three UHCI companions.
     "virtinst/generic": ["-device ich9-usb-ehci1,id=usb",
                          "-device ich9-usb-uhci3,masterbus=usb.0,firstport=4"],
+    # The guest agent's channel at the virtio-serial port libvirt gave it.
+    "channel-agent": ["-device virtio-serial-pci,id=virtio-serial0,bus=pci.2,addr=0x0",
+                      "-device virtserialport,bus=virtio-serial0.0,nr=1,chardev=charchannel0,"
+                      "id=channel0,name=org.qemu.guest_agent.0"],
     # Two COM ports, the first the console.
     "serial-ports": ["-serial chardev:serial0", "-chardev null,id=serial1",
                      "-device isa-serial,chardev=serial1,id=serial1,index=1"],
