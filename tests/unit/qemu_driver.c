@@ -1008,12 +1008,12 @@ START_TEST(cpu_pinning_and_settings)
 }
 END_TEST
 
-/* Whether this host has a cgroup hierarchy with the cpu controller, read
- * independently of lib/proc: a v1 'cpu' mount, or cpu offered at the root
- * of the unified hierarchy. */
-static bool host_has_cpu_cgroup(void)
+/* Whether this host has a cgroup hierarchy with controller ctl, read
+ * independently of lib/proc: a v1 mount with that option, or ctl offered
+ * at the root of the unified hierarchy. */
+static bool host_has_cgroup(const char *ctl)
 {
-    g_autofree char *mounts = NULL, *ctl = NULL;
+    g_autofree char *mounts = NULL, *root = NULL;
     if (g_file_get_contents("/proc/self/mounts", &mounts, NULL, NULL)) {
         g_auto(GStrv) lines = g_strsplit(mounts, "\n", -1);
         for (char **l = lines; *l; l++) {
@@ -1021,12 +1021,14 @@ static bool host_has_cpu_cgroup(void)
             if (g_strv_length(f) < 4 || strcmp(f[2], "cgroup") != 0)
                 continue;
             g_auto(GStrv) opts = g_strsplit(f[3], ",", -1);
-            if (g_strv_contains((const char *const *)opts, "cpu"))
+            if (g_strv_contains((const char *const *)opts, ctl))
                 return true;
         }
     }
-    return g_file_get_contents("/sys/fs/cgroup/cgroup.controllers", &ctl, NULL, NULL) &&
-           strstr(ctl, "cpu") != NULL;
+    if (!g_file_get_contents("/sys/fs/cgroup/cgroup.controllers", &root, NULL, NULL))
+        return false;
+    g_auto(GStrv) offered = g_strsplit_set(g_strstrip(root), " ", -1);
+    return g_strv_contains((const char *const *)offered, ctl);
 }
 
 static char *cgroup_value(const char *dir, const char *file)
@@ -1044,7 +1046,7 @@ START_TEST(cpu_weight_and_cap_through_cgroup)
         c, "<domain type='qemu'><name>cg1</name><memory unit='MiB'>32</memory><vcpu>2</vcpu>"
            "<cputune><shares>512</shares><period>100000</period><quota>50000</quota></cputune>"
            "<os><type arch='x86_64'>hvm</type></os></domain>");
-    if (!host_has_cpu_cgroup()) {
+    if (!host_has_cgroup("cpu")) {
         /* Then the start says what is missing and leaves nothing running. */
         ck_assert_int_lt(vm_start(vm), 0);
         ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "cpu controller"));
@@ -1119,26 +1121,6 @@ START_TEST(cpu_weight_and_cap_through_cgroup)
 }
 END_TEST
 
-/* Whether this host has the memory controller: a v1 'memory' mount, or
- * memory offered at the root of the unified hierarchy. */
-static bool host_has_memory_cgroup(void)
-{
-    g_autofree char *mounts = NULL, *ctl = NULL;
-    if (g_file_get_contents("/proc/self/mounts", &mounts, NULL, NULL)) {
-        g_auto(GStrv) lines = g_strsplit(mounts, "\n", -1);
-        for (char **l = lines; *l; l++) {
-            g_auto(GStrv) f = g_strsplit(*l, " ", -1);
-            if (g_strv_length(f) < 4 || strcmp(f[2], "cgroup") != 0)
-                continue;
-            g_auto(GStrv) opts = g_strsplit(f[3], ",", -1);
-            if (g_strv_contains((const char *const *)opts, "memory"))
-                return true;
-        }
-    }
-    return g_file_get_contents("/sys/fs/cgroup/cgroup.controllers", &ctl, NULL, NULL) &&
-           strstr(ctl, "memory") != NULL;
-}
-
 /* <memtune>: QEMU runs under the limits, read back from its group, which
  * goes with it. */
 START_TEST(memtune_through_cgroup)
@@ -1148,7 +1130,7 @@ START_TEST(memtune_through_cgroup)
                               "<vcpu>1</vcpu><memtune><hard_limit unit='MiB'>512</hard_limit>"
                               "<soft_limit unit='MiB'>256</soft_limit></memtune>"
                               "<os><type arch='x86_64'>hvm</type></os></domain>");
-    if (!host_has_memory_cgroup()) {
+    if (!host_has_cgroup("memory")) {
         ck_assert_int_lt(vm_start(vm), 0);
         ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "memory controller"));
         ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
@@ -1292,7 +1274,7 @@ START_TEST(partition_holds_the_vm_cgroup)
     const char *mnt = g_file_test("/sys/fs/cgroup/cpu/cgroup.procs", G_FILE_TEST_EXISTS)
                           ? "/sys/fs/cgroup/cpu"
                           : "/sys/fs/cgroup";
-    if (!host_has_cpu_cgroup() || access(mnt, W_OK) != 0) {
+    if (!host_has_cgroup("cpu") || access(mnt, W_OK) != 0) {
         ck_assert_int_lt(vm_start(vm), 0);
         ck_assert_msg(strstr(qv_last_error()->message, "cannot put it in <resource><partition>"),
                       "%s", qv_last_error()->message);
