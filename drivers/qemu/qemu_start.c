@@ -54,6 +54,21 @@ static void kill_and_clean(struct qemu_vm *q, pid_t child, const char *pidfile)
         qv_error_set(code, "%s", why);
 }
 
+/* Stop the helpers started before QEMU (swtpm, virtiofsd) after a failed
+ * start, keeping the failure's error: their own clean-up resets it. */
+static void stop_helpers(struct qemu_vm *q, GArray *virtiofsd)
+{
+    int code = qv_error_code();
+    g_autofree char *why = g_strdup(qv_last_error()->message);
+    g_autofree char *origin = g_strdup(qv_last_error()->origin);
+    if (virtiofsd)
+        qemu_virtiofs_abort(virtiofsd);
+    qemu_tpm_stop(q);
+    qv_reset_error();
+    if (code)
+        qv_error_set_origin(code, origin, "%s", why);
+}
+
 /* The pty QEMU gave the serial console, made private to its owner. */
 static int console_pty(struct qmp *m, char **out)
 {
@@ -220,7 +235,7 @@ static int start_locked(struct qemu_vm *q, bool *port_lost)
     }
     g_autoptr(GArray) virtiofsd = g_array_new(FALSE, FALSE, sizeof(pid_t));
     if ((rc = qemu_virtiofs_start(q, def, virtiofsd)) < 0) {
-        qemu_tpm_stop(q);
+        stop_helpers(q, NULL);
         qemu_prepared_clear(&p);
         qv_error_prefix("cannot start VM '%s'", q->name);
         return rc;
@@ -242,8 +257,7 @@ static int start_locked(struct qemu_vm *q, bool *port_lost)
     if (rc == 0)
         rc = proc_spawn_env(argv, (char *const *)env->pdata, log, &child);
     if (rc < 0) {
-        qemu_virtiofs_abort(virtiofsd);
-        qemu_tpm_stop(q);
+        stop_helpers(q, virtiofsd);
         qemu_prepared_clear(&p);
         return rc;
     }
@@ -265,7 +279,7 @@ static int start_locked(struct qemu_vm *q, bool *port_lost)
     qemu_virtiofs_started(q, virtiofsd);
     /* QEMU makes its sockets with the umask; the directory is 0700, and the
      * sockets themselves are made 0600 too. */
-    static const char *const socks[] = {"qmp.sock", "status.sock"};
+    static const char *const socks[] = {"qmp.sock", "status.sock", "spice.sock"};
     for (size_t i = 0; i < G_N_ELEMENTS(socks); i++) {
         g_autofree char *s = g_build_filename(q->dir, socks[i], NULL);
         chmod(s, 0600);

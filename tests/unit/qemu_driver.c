@@ -1794,6 +1794,25 @@ START_TEST(ssh_port_taken_while_qemu_starts)
 }
 END_TEST
 
+/* A start that fails says why, also when no swtpm or virtiofsd ran whose
+ * clean-up could have cleared the error (it once said "success"). */
+START_TEST(failed_start_says_why)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, "<domain type='qemu'><name>nostart</name><memory unit='MiB'>32"
+                              "</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>"
+                              "<devices><emulator>/nonexistent/qemu</emulator></devices>"
+                              "</domain>");
+    ck_assert_int_lt(vm_start(vm), 0);
+    ck_assert_int_ne(qv_last_error()->code, QV_OK);
+    ck_assert_msg(strstr(qv_last_error()->message, "/nonexistent/qemu"), "%s",
+                  qv_last_error()->message);
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
 /* <numatune>: the start refuses a node the host lacks, and binds the
  * unpinned vCPU threads to the node's CPUs. */
 START_TEST(numa_node_binding)
@@ -1900,6 +1919,7 @@ int main(void)
     tcase_add_test(tc, vcpus_hot_added);
     tcase_add_test(tc, ssh_port_from_the_name);
     tcase_add_test(tc, ssh_port_taken_while_qemu_starts);
+    tcase_add_test(tc, failed_start_says_why);
     tcase_add_test(tc, numa_node_binding);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
