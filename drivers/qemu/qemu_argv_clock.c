@@ -71,8 +71,13 @@ int qemu_clock_env(const struct qv_domain *def, char **out)
     *out = NULL;
     if (!def->clock_offset || strcmp(def->clock_offset, "timezone") != 0 || !def->clock_timezone)
         return 0;
-    /* glibc takes an unknown TZ for UTC without a word: check it exists. */
-    GTimeZone *z = g_time_zone_new_identifier(def->clock_timezone);
+    /* glibc takes an unknown TZ for UTC without a word: check the zone's
+     * file is there (glib would also take offsets such as "+05", which
+     * glibc's TZ does not; the name has no ".." or leading '/'). */
+    g_autofree char *file = g_build_filename("/usr/share/zoneinfo", def->clock_timezone, NULL);
+    GTimeZone *z = g_file_test(file, G_FILE_TEST_IS_REGULAR)
+                       ? g_time_zone_new_identifier(def->clock_timezone)
+                       : NULL;
     if (!z)
         return qv_error_set(QV_ERR_UNSUPPORTED,
                             "VM '%s': <clock timezone='%s'> is no time zone this host knows "
