@@ -109,6 +109,7 @@ const char *qemu_xml_other_child(const xmlNode *n, const char *const *known);
 /* An unsigned attribute (decimal or 0x hex) up to max; false when absent
  * or not one. */
 bool qemu_xml_hex(const xmlNode *a, const char *name, uint64_t max, uint64_t *out);
+bool qemu_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
 /* The handlers, one file each, dispatched by kept_device(). */
 int qemu_kept_watchdog(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n);

@@ -54,17 +54,23 @@ const char *qemu_xml_other_child(const xmlNode *n, const char *const *known)
     return NULL;
 }
 
-bool qemu_xml_hex(const xmlNode *a, const char *name, uint64_t max, uint64_t *out)
+bool qemu_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
-    g_autofree char *s = qemu_xml_prop(a, name);
-    if (!s)
-        return false;
-    char *end = NULL;
-    guint64 x = g_ascii_strtoull(s, &end, 0);
-    if (!*s || *end || x > max)
+    /* Decimal, as libvirt reads ports, VLAN ids and sizes (a leading zero
+     * is not octal: '02000' is port 2000), or hex after 0x, as libvirt
+     * writes PCI addresses. */
+    bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+    guint64 x;
+    if (!g_ascii_string_to_unsigned(hex ? s + 2 : s, hex ? 16 : 10, 0, max, &x, NULL))
         return false;
     *out = x;
     return true;
+}
+
+bool qemu_xml_hex(const xmlNode *a, const char *name, uint64_t max, uint64_t *out)
+{
+    g_autofree char *s = qemu_xml_prop(a, name);
+    return s && qemu_parse_uint(s, max, out);
 }
 
 /* At its <address> through qemu_argv_pci_at(), which records the slot so

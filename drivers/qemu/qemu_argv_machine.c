@@ -74,9 +74,8 @@ int qemu_machine_uint(const struct qemu_argv *v, const struct qv_kept *k, const 
     g_autofree char *s = qv_conf_xml_attr(n, attr);
     if (!s)
         return 0;
-    char *end = NULL;
-    guint64 x = g_ascii_strtoull(s, &end, 0);
-    if (!*s || *end || s[0] == '-' || x > max)
+    uint64_t x;
+    if (!qemu_parse_uint(s, max, &x))
         return qemu_machine_refuse(v, k, n, "%s='%s' is not a number from 0 to %" G_GUINT64_FORMAT,
                                    attr, s, max);
     *out = x;

@@ -20,10 +20,11 @@ static const char *const virtio_opts[][2] = {{"iommu", "iommu_platform"},
                                              {"packed", "packed"},
                                              {"page_per_vq", "page-per-vq"}};
 
-/* virtiofsd's -o options are split at commas with no escape. */
+/* virtiofsd's -o options are split at commas, and a backslash there
+ * escapes what follows: a path with either would name another one. */
 static bool plain_path(const char *s)
 {
-    return s && s[0] == '/' && !strchr(s, ',');
+    return s && s[0] == '/' && !strchr(s, ',') && !strchr(s, '\\');
 }
 
 static int binary(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *b)
@@ -113,7 +114,7 @@ int qemu_kept_virtiofs(struct qemu_argv *v, const struct qv_kept *k, const xmlNo
                                 "<source socket=> someone else runs it");
     if (!sock && !plain_path(dir))
         return qemu_kept_refuse(v, k,
-                                "it needs a <source dir=> with an absolute path without ',' "
+                                "it needs a <source dir=> with an absolute path without ',' or '\\' "
                                 "(virtiofsd's options cannot carry one) or a <source socket=>");
     g_autofree char *binpath = b ? qemu_xml_prop(b, "path") : NULL;
     if (!sock && !binpath && !g_file_test(VIRTIOFSD_DEFAULT, G_FILE_TEST_IS_EXECUTABLE))

@@ -96,6 +96,8 @@ START_TEST(virtiofs)
                 QV_ERR_UNSUPPORTED,
                 "<devices><filesystem><driver> (line 1): queue='1000' must be a power of two");
     build_fails(VIRTIOFS("", "dir='/srv,x'"), QV_ERR_UNSUPPORTED, "without ','");
+    /* virtiofsd would read "\\d" as an escape and share /srvdir. */
+    build_fails(VIRTIOFS("", "dir='/srv\\dir'"), QV_ERR_UNSUPPORTED, "without ',' or '\\'");
     build_fails(VIRTIOFS("<binary path='/usr/lib/qemu/virtiofsd'/>", "socket='/run/v.sock'"),
                 QV_ERR_UNSUPPORTED, "with <source socket=> someone else runs it");
     build_fails(HEAD MEM SHARED OS_Q35 "<devices><filesystem accessmode='mapped'><driver "
@@ -243,6 +245,12 @@ START_TEST(smartcard)
     has(argv, "-chardev", "socket,id=charsmartcard1,host=127.0.0.1,port=1,server=off");
     /* QEMU connects as it starts: no card server, no start. */
     qemu_parses_then_fails_on(argv, "127.0.0.1:1");
+    g_strfreev(argv);
+    /* libvirt reads numbers in decimal: a leading zero is not octal. */
+    argv = build(SPICE_DOC("", "<smartcard mode='passthrough' type='tcp'><source mode='connect' "
+                               "host='127.0.0.1' service='02000'/></smartcard>"),
+                 &l);
+    has(argv, "-chardev", "socket,id=charsmartcard1,host=127.0.0.1,port=2000,server=off");
     g_strfreev(argv);
     /* ccid-card-emulated fails to initialise on this QEMU: refused so. */
     build_fails(SPICE_DOC("", "<smartcard mode='host'/>"), QV_ERR_UNSUPPORTED,
