@@ -199,11 +199,10 @@ int qemu_argv_add_clock(struct qemu_argv *v)
     int rc = rtc_base(v, &base);
     if (rc < 0)
         return rc;
-    if (strcmp(def->clock_offset, "timezone") == 0 && def->clock_timezone) {
-        g_autofree char *tz = NULL;
-        if ((rc = qemu_clock_env(def, &tz)) < 0)
-            return rc;
-    }
+    /* The zone is checked at define too, not only when QEMU starts. */
+    g_autofree char *tz = NULL;
+    if ((rc = qemu_clock_env(def, &tz)) < 0)
+        return rc;
     qemu_argv_add(v, "-rtc");
     qemu_argv_addf(v, "base=%s%s%s%s", base, clock ? ",clock=" : "", clock ? clock : "",
                    slew ? ",driftfix=slew" : "");
