@@ -1039,6 +1039,22 @@ static char *cgroup_value(const char *dir, const char *file)
     return g_strstrip(text);
 }
 
+/* Where the host lacks controller ctl, a VM asking for it must not start:
+ * the error names the controller and nothing is left running. True when
+ * that was checked (the caller's VM and connection are then gone). */
+static bool refused_without_cgroup(struct qv_conn *c, struct vm *vm, const char *ctl)
+{
+    if (host_has_cgroup(ctl))
+        return false;
+    g_autofree char *what = g_strdup_printf("%s controller", ctl);
+    ck_assert_int_lt(vm_start(vm), 0);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, what));
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
+    vm_destroy(vm);
+    qv_close(c);
+    return true;
+}
+
 START_TEST(cpu_weight_and_cap_through_cgroup)
 {
     struct qv_conn *c = qv_connect(uri);
@@ -1046,15 +1062,8 @@ START_TEST(cpu_weight_and_cap_through_cgroup)
         c, "<domain type='qemu'><name>cg1</name><memory unit='MiB'>32</memory><vcpu>2</vcpu>"
            "<cputune><shares>512</shares><period>100000</period><quota>50000</quota></cputune>"
            "<os><type arch='x86_64'>hvm</type></os></domain>");
-    if (!host_has_cgroup("cpu")) {
-        /* Then the start says what is missing and leaves nothing running. */
-        ck_assert_int_lt(vm_start(vm), 0);
-        ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "cpu controller"));
-        ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
-        vm_destroy(vm);
-        qv_close(c);
+    if (refused_without_cgroup(c, vm, "cpu"))
         return;
-    }
     OK(vm_start(vm));
     g_autofree char *dir = g_build_filename(root, "qemu", "cg1", NULL);
     struct proc_runtime rt;
@@ -1130,14 +1139,8 @@ START_TEST(memtune_through_cgroup)
                               "<vcpu>1</vcpu><memtune><hard_limit unit='MiB'>512</hard_limit>"
                               "<soft_limit unit='MiB'>256</soft_limit></memtune>"
                               "<os><type arch='x86_64'>hvm</type></os></domain>");
-    if (!host_has_cgroup("memory")) {
-        ck_assert_int_lt(vm_start(vm), 0);
-        ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "memory controller"));
-        ck_assert_int_eq(vm_get_state(vm), VM_STATE_CREATED);
-        vm_destroy(vm);
-        qv_close(c);
+    if (refused_without_cgroup(c, vm, "memory"))
         return;
-    }
     OK(vm_start(vm));
     g_autofree char *dir = g_build_filename(root, "qemu", "mt1", NULL);
     struct proc_runtime rt;
