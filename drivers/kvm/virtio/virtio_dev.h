@@ -1,0 +1,115 @@
+/* The transport's private state, shared by its files (virtio_mmio.c: the
+ * registers; virtqueue.c: the split rings; virtio_notify.c: the ioeventfd
+ * thread). Devices see only virtio.h.
+ *
+ * Locks, taken in this order: vd->lock (registers; a vCPU's MMIO access),
+ * then each queue's kick_lock (one ops->kick at a time; the reset holds all
+ * of them so no kick runs while the device resets), then q->lock (the ring
+ * and the requests in flight), then vd->irq_lock. virtio_req_pop/push and
+ * virtio_dev_fail never take vd->lock or a kick_lock, so a device may call
+ * them from its kick, its own threads, or while its reset waits. */
+#ifndef QV_KVM_VIRTIO_DEV_H
+#define QV_KVM_VIRTIO_DEV_H
+
+#include "virtio.h"
+
+/* Status register bits (virtio 1.1 §2.1). */
+enum {
+    VIRTIO_STATUS_ACKNOWLEDGE = 1,
+    VIRTIO_STATUS_DRIVER = 2,
+    VIRTIO_STATUS_DRIVER_OK = 4,
+    VIRTIO_STATUS_FEATURES_OK = 8,
+    VIRTIO_STATUS_NEEDS_RESET = 0x40,
+    VIRTIO_STATUS_FAILED = 0x80,
+};
+
+/* InterruptStatus bits (§4.2.2). */
+enum {
+    VIRTIO_INT_VRING = 1,
+    VIRTIO_INT_CONFIG = 2,
+};
+
+/* The most descriptors an indirect table may hold: the guest chooses the
+ * table's length, so it bounds what one request may allocate. */
+#define VIRTQ_INDIRECT_MAX 1024
+
+struct virtq_inflight; /* a popped request (virtqueue.c) */
+
+struct virtq {
+    GMutex kick_lock;
+    GMutex lock;
+    /* Registers, under vd->lock; ready also read atomically by kicks. */
+    uint32_t num;
+    int ready;
+    uint64_t desc_gpa, avail_gpa, used_gpa;
+    /* The ring in host memory, set when the queue became ready; under
+     * q->lock. */
+    uint8_t *desc, *avail, *used;
+    uint16_t size;
+    uint16_t last_avail; /* the next avail entry to pop */
+    uint16_t used_idx;   /* our copy of used->idx */
+    uint16_t signalled_used;
+    bool signalled_valid;
+    struct virtq_inflight *inflight;
+    /* ioeventfd for QueueNotify of this queue, or -1. */
+    int efd;
+};
+
+struct virtio_dev {
+    struct kvm_dev_host host;
+    uint64_t base;
+    uint32_t gsi;
+    const struct virtio_dev_ops *ops;
+    void *dev;
+
+    GMutex lock;
+    uint32_t dev_features_sel, drv_features_sel, queue_sel;
+    uint64_t driver_features;
+    uint32_t status; /* as the driver wrote it (NEEDS_RESET kept apart) */
+
+    /* Read without vd->lock (atomics). */
+    int running;     /* DRIVER_OK, started, not failed */
+    int needs_reset; /* DEVICE_NEEDS_RESET */
+    int event_idx;   /* VIRTIO_F_RING_EVENT_IDX accepted */
+    int indirect;    /* VIRTIO_F_RING_INDIRECT_DESC accepted */
+    unsigned generation;
+
+    GMutex irq_lock;
+    uint32_t isr;
+
+    struct virtq *q;
+    uint32_t nq;
+
+    /* The ioeventfd thread (virtio_notify.c), NULL on the plain path. */
+    GThread *notify_thread;
+    int notify_stop_fd;
+};
+
+/* virtio_mmio.c */
+/* Raise InterruptStatus bits and the line. */
+void virtio_dev_interrupt(struct virtio_dev *vd, uint32_t bits);
+/* Call ops->kick for queue q if the device runs and q is ready; one kick
+ * per queue at a time. Any thread. */
+void virtio_dev_kick(struct virtio_dev *vd, uint32_t q);
+
+/* virtqueue.c */
+void virtq_init(struct virtq *q);
+/* QueueReady=1: check the queue's registers and map its ring. false when
+ * the driver got them wrong (the device has failed, saying why). Under
+ * vd->lock. */
+bool virtq_enable(struct virtio_dev *vd, struct virtq *q);
+/* Does queue q have available buffers not yet popped? */
+bool virtq_pending(struct virtio_dev *vd, struct virtq *q);
+/* Back to the power-on state; drops (frees) the requests in flight: only
+ * once the device no longer holds any. */
+void virtq_reset(struct virtq *q, uint16_t num_default);
+void virtq_destroy(struct virtq *q);
+
+/* virtio_notify.c */
+/* Give each queue an ioeventfd on QueueNotify and start the thread
+ * polling them; false (nothing assigned) when the host offers none or it
+ * fails, and QueueNotify then reaches virtio_mmio_io. */
+bool virtio_notify_start(struct virtio_dev *vd);
+void virtio_notify_stop(struct virtio_dev *vd);
+
+#endif

@@ -1,0 +1,12 @@
+/* virtio-rng (virtio 1.1 §5.4): one request queue, filled from the host's
+ * getrandom(). */
+#ifndef QV_KVM_VIRTIO_RNG_H
+#define QV_KVM_VIRTIO_RNG_H
+
+#include "virtio_mmio.h"
+
+/* The device on its transport; free with virtio_mmio_free. NULL with the
+ * error set. */
+struct virtio_dev *virtio_rng_new(const struct kvm_dev_host *host, uint64_t base, uint32_t gsi);
+
+#endif

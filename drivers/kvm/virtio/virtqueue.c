@@ -1,0 +1,423 @@
+/* Split virtqueues (virtio 1.1 §2.6): the device's side of the descriptor
+ * table, the available ring and the used ring, all in guest memory the
+ * driver may change at any moment. Each guest value is read once into a
+ * local and checked before use: ring addresses and sizes when the queue
+ * becomes ready, and for every chain the head index, each descriptor's
+ * buffer against guest RAM, chain length (which catches loops), indirect
+ * tables (size, nesting) and the order of readable and writable buffers.
+ * A violation fails the device (NEEDS_RESET), never the VMM. */
+#include <glib.h>
+#include <string.h>
+
+#include "virtio_dev.h"
+
+enum {
+    VIRTQ_DESC_F_NEXT = 1,
+    VIRTQ_DESC_F_WRITE = 2,
+    VIRTQ_DESC_F_INDIRECT = 4,
+    VIRTQ_AVAIL_F_NO_INTERRUPT = 1,
+    DESC_SIZE = 16,
+};
+
+struct virtq_inflight {
+    struct virtio_req req;
+    struct virtq_inflight *prev, *next;
+    uint32_t qi; /* the queue it came from: a push goes back there */
+    uint32_t cap;
+    struct iovec iov[];
+};
+
+/* Guest-shared fields: read and written once, as the driver may change
+ * them concurrently; the ring layout guarantees their alignment. */
+static uint16_t ld16(const uint8_t *p)
+{
+    return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
+}
+
+static void st16(uint8_t *p, uint16_t v)
+{
+    __atomic_store_n((uint16_t *)p, v, __ATOMIC_RELAXED);
+}
+
+static void st32(uint8_t *p, uint32_t v)
+{
+    __atomic_store_n((uint32_t *)p, v, __ATOMIC_RELAXED);
+}
+
+/* Ring offsets (§2.6.6, §2.6.8): avail = flags, idx, ring[size],
+ * used_event; used = flags, idx, {id, len}[size], avail_event. */
+static uint8_t *avail_idx_p(struct virtq *q)
+{
+    return q->avail + 2;
+}
+
+static uint8_t *avail_ring_p(struct virtq *q, uint16_t i)
+{
+    return q->avail + 4 + 2u * (i & (q->size - 1));
+}
+
+static uint8_t *used_event_p(struct virtq *q)
+{
+    return q->avail + 4 + 2u * q->size;
+}
+
+static uint8_t *used_idx_p(struct virtq *q)
+{
+    return q->used + 2;
+}
+
+static uint8_t *used_elem_p(struct virtq *q, uint16_t i)
+{
+    return q->used + 4 + 8u * (i & (q->size - 1));
+}
+
+static uint8_t *avail_event_p(struct virtq *q)
+{
+    return q->used + 4 + 8u * q->size;
+}
+
+void virtq_init(struct virtq *q)
+{
+    g_mutex_init(&q->kick_lock);
+    g_mutex_init(&q->lock);
+    q->efd = -1;
+}
+
+static bool is_pow2(uint32_t v)
+{
+    return v && !(v & (v - 1));
+}
+
+bool virtq_enable(struct virtio_dev *vd, struct virtq *q)
+{
+    uint32_t qi = (uint32_t)(q - vd->q);
+    uint32_t n = q->num;
+    if (!is_pow2(n) || n > vd->ops->queue_max) {
+        virtio_dev_fail(vd, "queue %u: size %u is not a power of 2 up to %u", qi, n,
+                        vd->ops->queue_max);
+        return false;
+    }
+    if ((q->desc_gpa & 15) || (q->avail_gpa & 1) || (q->used_gpa & 3)) {
+        virtio_dev_fail(vd,
+                        "queue %u: ring misaligned (descriptors 0x%llx need 16, driver area "
+                        "0x%llx needs 2, device area 0x%llx needs 4)",
+                        qi, (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
+                        (unsigned long long)q->used_gpa);
+        return false;
+    }
+    uint8_t *desc = vd->host.guest_ram(vd->host.opaque, q->desc_gpa, (uint64_t)DESC_SIZE * n);
+    uint8_t *avail = vd->host.guest_ram(vd->host.opaque, q->avail_gpa, 6 + 2 * (uint64_t)n);
+    uint8_t *used = vd->host.guest_ram(vd->host.opaque, q->used_gpa, 6 + 8 * (uint64_t)n);
+    if (!desc || !avail || !used) {
+        virtio_dev_fail(vd, "queue %u: %s ring at 0x%llx is not inside guest RAM", qi,
+                        !desc    ? "descriptor"
+                        : !avail ? "driver"
+                                 : "device",
+                        (unsigned long long)(!desc    ? q->desc_gpa
+                                             : !avail ? q->avail_gpa
+                                                      : q->used_gpa));
+        return false;
+    }
+    g_mutex_lock(&q->lock);
+    q->desc = desc;
+    q->avail = avail;
+    q->used = used;
+    q->size = (uint16_t)n;
+    /* The driver starts both rings at index 0 (§2.6.13), whatever the
+     * memory held before. */
+    q->last_avail = 0;
+    q->used_idx = 0;
+    q->signalled_valid = false;
+    g_mutex_unlock(&q->lock);
+    return true;
+}
+
+bool virtq_pending(struct virtio_dev *vd, struct virtq *q)
+{
+    (void)vd;
+    g_mutex_lock(&q->lock);
+    bool p = q->avail && ld16(avail_idx_p(q)) != q->last_avail;
+    g_mutex_unlock(&q->lock);
+    return p;
+}
+
+static void inflight_free_all(struct virtq *q)
+{
+    while (q->inflight) {
+        struct virtq_inflight *r = q->inflight;
+        q->inflight = r->next;
+        g_free(r);
+    }
+}
+
+void virtq_reset(struct virtq *q, uint16_t num_default)
+{
+    g_mutex_lock(&q->lock);
+    inflight_free_all(q);
+    g_atomic_int_set(&q->ready, 0);
+    q->num = num_default;
+    q->desc_gpa = q->avail_gpa = q->used_gpa = 0;
+    q->desc = q->avail = q->used = NULL;
+    q->size = 0;
+    q->last_avail = q->used_idx = q->signalled_used = 0;
+    q->signalled_valid = false;
+    g_mutex_unlock(&q->lock);
+}
+
+void virtq_destroy(struct virtq *q)
+{
+    inflight_free_all(q);
+    g_mutex_clear(&q->lock);
+    g_mutex_clear(&q->kick_lock);
+}
+
+/* A chain being collected. */
+struct walk {
+    struct virtq_inflight *r;
+    bool seen_in;
+};
+
+static bool walk_add(struct virtio_dev *vd, uint32_t qi, struct walk *w, uint64_t addr,
+                     uint32_t len, bool write)
+{
+    struct virtio_req *req = &w->r->req;
+    if (!write && w->seen_in) {
+        virtio_dev_fail(vd,
+                        "queue %u, chain %u: a device-readable buffer after a "
+                        "device-writable one",
+                        qi, req->head);
+        return false;
+    }
+    w->seen_in |= write;
+    uint64_t *total = write ? &req->in_len : &req->out_len;
+    if (*total + len > (UINT64_C(1) << 32)) {
+        virtio_dev_fail(vd, "queue %u, chain %u: buffers longer than 4 GiB in total", qi,
+                        req->head);
+        return false;
+    }
+    if (len == 0)
+        return true; /* nothing to read or write: no iovec */
+    void *p = vd->host.guest_ram(vd->host.opaque, addr, len);
+    if (!p) {
+        virtio_dev_fail(vd, "queue %u, chain %u: buffer [0x%llx, +0x%x) is not inside guest RAM",
+                        qi, req->head, (unsigned long long)addr, len);
+        return false;
+    }
+    *total += len;
+    uint32_t n = req->out_num + req->in_num;
+    if (n == w->r->cap) {
+        w->r->cap *= 2;
+        w->r = g_realloc(w->r, sizeof(*w->r) + w->r->cap * sizeof(struct iovec));
+        req = &w->r->req;
+    }
+    w->r->iov[n].iov_base = p;
+    w->r->iov[n].iov_len = len;
+    if (write)
+        req->in_num++;
+    else
+        req->out_num++;
+    return true;
+}
+
+/* Follow the chain starting at head into w; false when the driver broke
+ * it (the device has failed). Under q->lock. */
+static bool walk_chain(struct virtio_dev *vd, uint32_t qi, struct virtq *q, uint16_t head,
+                       struct walk *w)
+{
+    const uint8_t *table = q->desc;
+    uint32_t entries = q->size, seen = 0, i = head;
+    bool indirect = false;
+    for (;;) {
+        if (++seen > entries) {
+            virtio_dev_fail(vd, "queue %u, chain %u: more than %u descriptors%s (a loop?)", qi,
+                            head, entries, indirect ? " in an indirect table" : "");
+            return false;
+        }
+        uint8_t d[DESC_SIZE];
+        memcpy(d, table + (size_t)i * DESC_SIZE, DESC_SIZE);
+        uint64_t addr;
+        uint32_t len;
+        uint16_t flags, next;
+        memcpy(&addr, d, 8);
+        memcpy(&len, d + 8, 4);
+        memcpy(&flags, d + 12, 2);
+        memcpy(&next, d + 14, 2);
+        addr = GUINT64_FROM_LE(addr);
+        len = GUINT32_FROM_LE(len);
+        flags = GUINT16_FROM_LE(flags);
+        next = GUINT16_FROM_LE(next);
+
+        if (flags & VIRTQ_DESC_F_INDIRECT) {
+            const char *bad = NULL;
+            if (indirect)
+                bad = "an indirect descriptor inside an indirect table";
+            else if (!g_atomic_int_get(&vd->indirect))
+                bad = "an indirect descriptor without VIRTIO_F_RING_INDIRECT_DESC";
+            else if (flags & VIRTQ_DESC_F_NEXT)
+                bad = "an indirect descriptor with NEXT set";
+            else if (len == 0 || len % DESC_SIZE || len / DESC_SIZE > VIRTQ_INDIRECT_MAX)
+                bad = "an indirect table whose length is not 16 to 16384 in steps of 16";
+            if (bad) {
+                virtio_dev_fail(vd, "queue %u, chain %u: %s (length %u)", qi, head, bad, len);
+                return false;
+            }
+            table = vd->host.guest_ram(vd->host.opaque, addr, len);
+            if (!table) {
+                virtio_dev_fail(vd,
+                                "queue %u, chain %u: indirect table [0x%llx, +0x%x) is not "
+                                "inside guest RAM",
+                                qi, head, (unsigned long long)addr, len);
+                return false;
+            }
+            /* The table's own descriptors are always read the same way. */
+            indirect = true;
+            entries = len / DESC_SIZE;
+            seen = 0;
+            i = 0;
+            continue;
+        }
+        if (!walk_add(vd, qi, w, addr, len, flags & VIRTQ_DESC_F_WRITE))
+            return false;
+        if (!(flags & VIRTQ_DESC_F_NEXT))
+            return true;
+        if (next >= entries) {
+            virtio_dev_fail(vd, "queue %u, chain %u: next index %u past the %u-entry %s", qi, head,
+                            next, entries, indirect ? "indirect table" : "queue");
+            return false;
+        }
+        i = next;
+    }
+}
+
+int virtio_req_pop(struct virtio_dev *vd, uint32_t qi, struct virtio_req **out)
+{
+    *out = NULL;
+    if (g_atomic_int_get(&vd->needs_reset))
+        return -1;
+    if (qi >= vd->nq || !g_atomic_int_get(&vd->running))
+        return 0;
+    struct virtq *q = &vd->q[qi];
+    g_mutex_lock(&q->lock);
+    if (!q->avail) {
+        g_mutex_unlock(&q->lock);
+        return 0;
+    }
+    bool event_idx = g_atomic_int_get(&vd->event_idx);
+    uint16_t avail = __atomic_load_n((uint16_t *)avail_idx_p(q), __ATOMIC_ACQUIRE);
+    if (avail == q->last_avail && event_idx) {
+        /* Ask for a notification at the next buffer, then look again:
+         * the driver may have added one before it saw avail_event. */
+        st16(avail_event_p(q), avail);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        avail = __atomic_load_n((uint16_t *)avail_idx_p(q), __ATOMIC_ACQUIRE);
+    }
+    uint16_t pending = (uint16_t)(avail - q->last_avail);
+    if (pending == 0) {
+        g_mutex_unlock(&q->lock);
+        return 0;
+    }
+    if (pending > q->size) {
+        virtio_dev_fail(vd, "queue %u: available index jumped from %u to %u (queue size %u)", qi,
+                        q->last_avail, avail, q->size);
+        g_mutex_unlock(&q->lock);
+        return -1;
+    }
+    uint16_t head = ld16(avail_ring_p(q, q->last_avail));
+    if (head >= q->size) {
+        virtio_dev_fail(vd, "queue %u: available head %u past the %u-entry queue", qi, head,
+                        q->size);
+        g_mutex_unlock(&q->lock);
+        return -1;
+    }
+    struct walk w = {.r = g_malloc0(sizeof(struct virtq_inflight) + 4 * sizeof(struct iovec))};
+    w.r->cap = 4;
+    w.r->qi = qi;
+    w.r->req.head = head;
+    if (!walk_chain(vd, qi, q, head, &w)) {
+        g_free(w.r);
+        g_mutex_unlock(&q->lock);
+        return -1;
+    }
+    q->last_avail++;
+    if (event_idx)
+        st16(avail_event_p(q), q->last_avail);
+    struct virtq_inflight *r = w.r;
+    r->req.out = r->iov;
+    r->req.in = r->iov + r->req.out_num;
+    r->next = q->inflight;
+    if (q->inflight)
+        q->inflight->prev = r;
+    q->inflight = r;
+    g_mutex_unlock(&q->lock);
+    *out = &r->req;
+    return 1;
+}
+
+void virtio_req_push(struct virtio_dev *vd, uint32_t qi, struct virtio_req *req, uint32_t written)
+{
+    if (!req)
+        return;
+    struct virtq_inflight *r = (struct virtq_inflight *)req;
+    g_warn_if_fail(r->qi == qi);
+    struct virtq *q = &vd->q[r->qi];
+    g_mutex_lock(&q->lock);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        q->inflight = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    /* A queue disabled meanwhile takes nothing back. */
+    if (q->used) {
+        if (written > req->in_len)
+            written = (uint32_t)MIN(req->in_len, UINT32_MAX);
+        uint8_t *e = used_elem_p(q, q->used_idx);
+        st32(e, GUINT32_TO_LE(req->head));
+        st32(e + 4, GUINT32_TO_LE(written));
+        q->used_idx++;
+        /* The element is visible before the index that publishes it. */
+        __atomic_store_n((uint16_t *)used_idx_p(q), GUINT16_TO_LE(q->used_idx), __ATOMIC_RELEASE);
+    }
+    g_mutex_unlock(&q->lock);
+    g_free(r);
+}
+
+/* §2.6.7.2: with EVENT_IDX, interrupt only when used_event lies in
+ * (old, new]. */
+static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old)
+{
+    return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
+}
+
+void virtio_queue_notify(struct virtio_dev *vd, uint32_t qi)
+{
+    if (qi >= vd->nq)
+        return;
+    struct virtq *q = &vd->q[qi];
+    g_mutex_lock(&q->lock);
+    if (!q->avail) {
+        g_mutex_unlock(&q->lock);
+        return;
+    }
+    /* The used index is published before the driver's wish is read. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    bool send;
+    if (g_atomic_int_get(&vd->event_idx)) {
+        uint16_t old = q->signalled_used;
+        bool valid = q->signalled_valid;
+        q->signalled_used = q->used_idx;
+        q->signalled_valid = true;
+        send = !valid || need_event(ld16(used_event_p(q)), q->used_idx, old);
+    } else {
+        send = !(ld16(q->avail) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+    }
+    g_mutex_unlock(&q->lock);
+    if (send)
+        virtio_dev_interrupt(vd, VIRTIO_INT_VRING);
+}
+
+void virtio_req_done(struct virtio_dev *vd, uint32_t q, struct virtio_req *req, uint32_t written)
+{
+    virtio_req_push(vd, q, req, written);
+    virtio_queue_notify(vd, q);
+}
