@@ -1,0 +1,255 @@
+/* The virtio-mmio transport as a driver sees it, through virtio-rng:
+ * the register semantics of virtio 1.1 §4.2.2, feature negotiation (a
+ * legacy driver refused), requests through direct and indirect chains, and
+ * the interrupt line. */
+#include <check.h>
+#include <string.h>
+
+#include "drivers/kvm/virtio/virtio_rng.h"
+#include "qv/error.h"
+#include "unit/virtio_test_driver.h"
+
+#define BASE 0xd0000000ull
+#define GSI 5
+
+static struct vtd_host h;
+static struct vtd_dev d;
+
+static void setup(void)
+{
+    vtd_host_init(&h, 1 << 20);
+    struct virtio_dev *vd = virtio_rng_new(&h.host, BASE, GSI);
+    ck_assert_msg(vd, "%s", qv_last_error()->message);
+    vtd_attach(&d, &h, vd, GSI);
+}
+
+static void teardown(void)
+{
+    virtio_mmio_free(d.vd);
+    vtd_detach(&d);
+    vtd_host_clear(&h);
+}
+
+START_TEST(identity_registers)
+{
+    ck_assert_uint_eq(vtd_read(&d, VTD_MAGIC), 0x74726976);
+    ck_assert_uint_eq(vtd_read(&d, VTD_VERSION), 2);
+    ck_assert_uint_eq(vtd_read(&d, VTD_DEVICE_ID), 4);
+    ck_assert_uint_eq(vtd_read(&d, VTD_VENDOR_ID), 0x554d4551);
+    uint64_t f = vtd_device_features(&d);
+    ck_assert(f & VTD_F(VIRTIO_F_VERSION_1));
+    ck_assert(f & VTD_F(VIRTIO_F_RING_INDIRECT_DESC));
+    ck_assert(f & VTD_F(VIRTIO_F_RING_EVENT_IDX));
+    /* Feature words past the second are empty. */
+    vtd_write(&d, VTD_DEVICE_FEATURES_SEL, 2);
+    ck_assert_uint_eq(vtd_read(&d, VTD_DEVICE_FEATURES), 0);
+    ck_assert_uint_eq(vtd_status(&d), 0);
+    ck_assert_uint_eq(vtd_read(&d, VTD_INTERRUPT_STATUS), 0);
+    ck_assert_uint_eq(vtd_read(&d, VTD_CONFIG_GENERATION), 0);
+    /* No shared memory regions: length -1. */
+    vtd_write(&d, VTD_SHM_SEL, 0);
+    ck_assert_uint_eq(vtd_read(&d, VTD_SHM_LEN_LOW), 0xffffffff);
+    ck_assert_uint_eq(vtd_read(&d, VTD_SHM_LEN_HIGH), 0xffffffff);
+}
+END_TEST
+
+START_TEST(queue_registers)
+{
+    vtd_write(&d, VTD_QUEUE_SEL, 0);
+    ck_assert_uint_eq(vtd_read(&d, VTD_QUEUE_NUM_MAX), 256);
+    ck_assert_uint_eq(vtd_read(&d, VTD_QUEUE_READY), 0);
+    /* rng has one queue: the next reads as absent and ignores writes. */
+    vtd_write(&d, VTD_QUEUE_SEL, 1);
+    ck_assert_uint_eq(vtd_read(&d, VTD_QUEUE_NUM_MAX), 0);
+    vtd_write(&d, VTD_QUEUE_READY, 1);
+    ck_assert_uint_eq(vtd_read(&d, VTD_QUEUE_READY), 0);
+    vtd_write(&d, VTD_QUEUE_SEL, 0xffffffff);
+    ck_assert_uint_eq(vtd_read(&d, VTD_QUEUE_NUM_MAX), 0);
+    /* Queue 0 set up is ready and reads back so. */
+    ck_assert(vtd_negotiate(&d, VTD_F(VIRTIO_F_VERSION_1)));
+    ck_assert(vtd_queue_setup(&d, 0, 16));
+    /* A reset makes it not ready again. */
+    vtd_write(&d, VTD_STATUS, 0);
+    vtd_write(&d, VTD_QUEUE_SEL, 0);
+    ck_assert_uint_eq(vtd_read(&d, VTD_QUEUE_READY), 0);
+    ck_assert_uint_eq(vtd_status(&d), 0);
+}
+END_TEST
+
+START_TEST(odd_accesses_read_zero)
+{
+    /* Control registers are 32-bit aligned; other accesses read 0 and
+     * write nothing. */
+    ck_assert_uint_eq(vtd_read_sized(&d, VTD_MAGIC, 1), 0);
+    ck_assert_uint_eq(vtd_read_sized(&d, VTD_MAGIC, 2), 0);
+    ck_assert_uint_eq(vtd_read_sized(&d, VTD_MAGIC, 8), 0);
+    ck_assert_uint_eq(vtd_read_sized(&d, VTD_MAGIC + 1, 4), 0);
+    vtd_write_sized(&d, VTD_STATUS, 1, VTD_S_ACKNOWLEDGE);
+    vtd_write_sized(&d, VTD_STATUS + 2, 4, VTD_S_ACKNOWLEDGE);
+    ck_assert_uint_eq(vtd_status(&d), 0);
+    /* Past the window and reserved offsets. */
+    ck_assert_uint_eq(vtd_read_sized(&d, 0x1fe, 4), 0);
+    ck_assert_uint_eq(vtd_read_sized(&d, 0x200, 4), 0);
+    ck_assert_uint_eq(vtd_read_sized(&d, 0xffffffff, 8), 0);
+    ck_assert_uint_eq(vtd_read(&d, 0x0c0), 0);
+    /* rng has no config space: reads 0. */
+    ck_assert_uint_eq(vtd_config_read(&d, 0, 4), 0);
+    vtd_config_write(&d, 0, 4, 0x12345678);
+    /* Every offset at every size: nothing crashes, the device still
+     * identifies itself. */
+    for (uint32_t off = 0; off < 0x210; off++)
+        for (uint32_t size = 1; size <= 8; size++) {
+            vtd_read_sized(&d, off, size);
+            if (off != VTD_STATUS && off != VTD_QUEUE_NOTIFY)
+                vtd_write_sized(&d, off, size, 0xffffffffffffffffull);
+        }
+    ck_assert_uint_eq(vtd_read(&d, VTD_MAGIC), 0x74726976);
+}
+END_TEST
+
+START_TEST(legacy_driver_refused)
+{
+    /* A driver that does not accept VERSION_1 never gets FEATURES_OK, and
+     * DRIVER_OK without it does not start the device. */
+    ck_assert(!vtd_negotiate(&d, 0));
+    ck_assert_uint_eq(vtd_status(&d), VTD_S_ACKNOWLEDGE | VTD_S_DRIVER);
+    ck_assert(vtd_queue_setup(&d, 0, 16));
+    vtd_driver_ok(&d);
+    ck_assert_uint_eq(vtd_status(&d) & VTD_S_DRIVER_OK, 0);
+    uint64_t buf = vtd_alloc(&h, 32, 8);
+    vtd_add(&d, 0, NULL, 0, &(struct vtd_buf){buf, 32}, 1, false);
+    vtd_kick(&d, 0);
+    ck_assert(!vtd_used(&d, 0, NULL, NULL));
+    ck_assert_uint_eq(vtd_irq_count(&h, GSI), 0);
+}
+END_TEST
+
+START_TEST(unoffered_feature_refused)
+{
+    /* Bit 0 means nothing for rng and was not offered. */
+    ck_assert(!vtd_negotiate(&d, VTD_F(VIRTIO_F_VERSION_1) | 1));
+    /* The offered ones are accepted. */
+    ck_assert(vtd_negotiate(&d, VTD_F(VIRTIO_F_VERSION_1) | VTD_F(VIRTIO_F_RING_EVENT_IDX)));
+    /* Once FEATURES_OK is set the features stay as they were. */
+    vtd_write(&d, VTD_DRIVER_FEATURES_SEL, 0);
+    vtd_write(&d, VTD_DRIVER_FEATURES, 1);
+    ck_assert(vtd_status(&d) & VTD_S_FEATURES_OK);
+}
+END_TEST
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+static void rng_read(bool indirect, uint8_t *out, uint32_t n)
+{
+    uint64_t buf = vtd_alloc(&h, n, 8);
+    uint16_t head = vtd_add(&d, 0, NULL, 0, &(struct vtd_buf){buf, n}, 1, indirect);
+    vtd_kick(&d, 0);
+    uint32_t id, len;
+    ck_assert(vtd_wait_used(&d, 0, &id, &len, 1000));
+    ck_assert_uint_eq(id, head);
+    ck_assert_uint_eq(len, n);
+    memcpy(out, vtd_ptr(&h, buf), n);
+}
+
+START_TEST(rng_bytes_arrive)
+{
+    ck_assert(vtd_init(&d, VTD_F(VIRTIO_F_VERSION_1), 1, 16));
+    uint8_t a[64], b[64];
+    rng_read(false, a, sizeof(a));
+    ck_assert(!all_zero(a, sizeof(a)));
+    /* The used buffer raised the line with the vring bit. */
+    ck_assert_uint_eq(vtd_irq_count(&h, GSI), 1);
+    ck_assert_int_eq(vtd_irq_level(&h, GSI), 1);
+    ck_assert_uint_eq(vtd_ack(&d), VTD_INT_VRING);
+    ck_assert_int_eq(vtd_irq_level(&h, GSI), 0);
+    rng_read(false, b, sizeof(b));
+    ck_assert(!all_zero(b, sizeof(b)));
+    ck_assert(memcmp(a, b, sizeof(a)) != 0);
+}
+END_TEST
+
+START_TEST(rng_through_indirect_and_chains)
+{
+    ck_assert(vtd_init(&d, VTD_F(VIRTIO_F_VERSION_1) | VTD_F(VIRTIO_F_RING_INDIRECT_DESC), 1, 8));
+    uint8_t a[100];
+    rng_read(true, a, sizeof(a));
+    ck_assert(!all_zero(a, sizeof(a)));
+    /* A chain of three buffers is filled across all of them. */
+    uint64_t b[3];
+    struct vtd_buf in[3];
+    for (int i = 0; i < 3; i++) {
+        b[i] = vtd_alloc(&h, 16, 8);
+        in[i] = (struct vtd_buf){b[i], 16};
+    }
+    vtd_add(&d, 0, NULL, 0, in, 3, false);
+    vtd_kick(&d, 0);
+    uint32_t len;
+    ck_assert(vtd_wait_used(&d, 0, NULL, &len, 1000));
+    ck_assert_uint_eq(len, 48);
+    for (int i = 0; i < 3; i++)
+        ck_assert(!all_zero(vtd_ptr(&h, b[i]), 16));
+    /* More requests than the queue holds, one at a time, wrap the rings. */
+    for (int i = 0; i < 40; i++)
+        rng_read(i % 2, a, 8);
+}
+END_TEST
+
+START_TEST(interrupt_level_and_ack)
+{
+    ck_assert(vtd_init(&d, VTD_F(VIRTIO_F_VERSION_1), 1, 16));
+    uint8_t a[8];
+    rng_read(false, a, sizeof(a));
+    rng_read(false, a, sizeof(a));
+    /* Two used buffers, one status bit: the line stays high until the
+     * driver acknowledges. */
+    ck_assert_int_eq(vtd_irq_level(&h, GSI), 1);
+    ck_assert_uint_eq(vtd_read(&d, VTD_INTERRUPT_STATUS), VTD_INT_VRING);
+    /* Acknowledging a bit that is not set lowers nothing. */
+    vtd_write(&d, VTD_INTERRUPT_ACK, VTD_INT_CONFIG);
+    ck_assert_int_eq(vtd_irq_level(&h, GSI), 1);
+    vtd_write(&d, VTD_INTERRUPT_ACK, VTD_INT_VRING);
+    ck_assert_int_eq(vtd_irq_level(&h, GSI), 0);
+    ck_assert_uint_eq(vtd_read(&d, VTD_INTERRUPT_STATUS), 0);
+}
+END_TEST
+
+START_TEST(kick_before_driver_ok_is_served_at_start)
+{
+    ck_assert(vtd_negotiate(&d, VTD_F(VIRTIO_F_VERSION_1)));
+    ck_assert(vtd_queue_setup(&d, 0, 16));
+    uint64_t buf = vtd_alloc(&h, 16, 8);
+    vtd_add(&d, 0, NULL, 0, &(struct vtd_buf){buf, 16}, 1, false);
+    vtd_kick(&d, 0);
+    ck_assert(!vtd_used(&d, 0, NULL, NULL));
+    vtd_driver_ok(&d);
+    ck_assert(vtd_wait_used(&d, 0, NULL, NULL, 1000));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("virtio_mmio");
+    TCase *tc = tcase_create("transport");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, identity_registers);
+    tcase_add_test(tc, queue_registers);
+    tcase_add_test(tc, odd_accesses_read_zero);
+    tcase_add_test(tc, legacy_driver_refused);
+    tcase_add_test(tc, unoffered_feature_refused);
+    tcase_add_test(tc, rng_bytes_arrive);
+    tcase_add_test(tc, rng_through_indirect_and_chains);
+    tcase_add_test(tc, interrupt_level_and_ack);
+    tcase_add_test(tc, kick_before_driver_ok_is_served_at_start);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
