@@ -20,7 +20,7 @@ static void setup(void)
     vtd_host_init(&h, 1 << 20);
     struct virtio_dev *vd = virtio_rng_new(&h.host, BASE, GSI);
     ck_assert_msg(vd, "%s", qv_last_error()->message);
-    vtd_attach(&d, &h, vd, GSI);
+    vtd_attach(&d, &h, vd, BASE, GSI);
 }
 
 static void teardown(void)
@@ -232,6 +232,37 @@ START_TEST(kick_before_driver_ok_is_served_at_start)
 }
 END_TEST
 
+START_TEST(kick_through_ioeventfd)
+{
+    /* A second device on a host offering ioeventfd: QueueNotify of queue 0
+     * is an eventfd, and the transport's thread serves it. */
+    struct vtd_host h2;
+    vtd_host_init(&h2, 1 << 20);
+    vtd_host_use_ioeventfd(&h2);
+    struct virtio_dev *vd = virtio_rng_new(&h2.host, BASE + 0x200, GSI + 1);
+    ck_assert_ptr_nonnull(vd);
+    struct vtd_dev d2;
+    vtd_attach(&d2, &h2, vd, BASE + 0x200, GSI + 1);
+    ck_assert_int_ge(vtd_host_ioeventfd(&h2, BASE + 0x200 + VTD_QUEUE_NOTIFY, 0), 0);
+    ck_assert(vtd_init(&d2, VTD_F(VIRTIO_F_VERSION_1), 1, 16));
+    for (int i = 0; i < 20; i++) {
+        uint64_t buf = vtd_alloc(&h2, 16, 8);
+        uint16_t head = vtd_add(&d2, 0, NULL, 0, &(struct vtd_buf){buf, 16}, 1, false);
+        vtd_kick(&d2, 0);
+        uint32_t id;
+        ck_assert(vtd_wait_used(&d2, 0, &id, NULL, 2000));
+        ck_assert_uint_eq(id, head);
+        ck_assert(!all_zero(vtd_ptr(&h2, buf), 16));
+    }
+    ck_assert_uint_ge(vtd_irq_count(&h2, GSI + 1), 1);
+    /* Freeing the device releases its eventfds (vtd_host_clear checks). */
+    virtio_mmio_free(vd);
+    ck_assert_uint_eq(h2.n_efd, 0);
+    vtd_detach(&d2);
+    vtd_host_clear(&h2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("virtio_mmio");
@@ -246,6 +277,7 @@ int main(void)
     tcase_add_test(tc, rng_through_indirect_and_chains);
     tcase_add_test(tc, interrupt_level_and_ack);
     tcase_add_test(tc, kick_before_driver_ok_is_served_at_start);
+    tcase_add_test(tc, kick_through_ioeventfd);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

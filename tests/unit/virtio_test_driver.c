@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "qv/error.h"
 
 /* ---- the host ---- */
 
@@ -67,8 +70,59 @@ void vtd_host_init(struct vtd_host *h, uint64_t ram_size)
     };
 }
 
+static int host_ioeventfd(void *opaque, uint64_t addr, uint32_t len, uint64_t datamatch, int fd,
+                          bool assign)
+{
+    struct vtd_host *h = opaque;
+    if (len != 4) {
+        fprintf(stderr, "vtd: ioeventfd of %u bytes\n", len);
+        abort();
+    }
+    g_mutex_lock(&h->lock);
+    int rc = QV_ERR_INVALID_ARG;
+    for (unsigned i = 0; i < h->n_efd; i++) {
+        if (h->efd[i].addr == addr && h->efd[i].datamatch == datamatch) {
+            if (!assign && h->efd[i].fd == fd) {
+                h->efd[i] = h->efd[--h->n_efd];
+                rc = 0;
+            }
+            goto out;
+        }
+    }
+    if (assign && h->n_efd < VTD_MAX_IOEVENTFDS) {
+        h->efd[h->n_efd].addr = addr;
+        h->efd[h->n_efd].datamatch = datamatch;
+        h->efd[h->n_efd].fd = fd;
+        h->n_efd++;
+        rc = 0;
+    }
+out:
+    g_mutex_unlock(&h->lock);
+    return rc;
+}
+
+void vtd_host_use_ioeventfd(struct vtd_host *h)
+{
+    h->host.ioeventfd = host_ioeventfd;
+}
+
+int vtd_host_ioeventfd(struct vtd_host *h, uint64_t addr, uint64_t datamatch)
+{
+    g_mutex_lock(&h->lock);
+    int fd = -1;
+    for (unsigned i = 0; i < h->n_efd; i++)
+        if (h->efd[i].addr == addr && h->efd[i].datamatch == datamatch)
+            fd = h->efd[i].fd;
+    g_mutex_unlock(&h->lock);
+    return fd;
+}
+
 void vtd_host_clear(struct vtd_host *h)
 {
+    if (h->n_efd) {
+        fprintf(stderr, "vtd: %u ioeventfds still assigned\n", h->n_efd);
+        abort();
+    }
     g_free(h->ram);
     h->ram = NULL;
     g_mutex_clear(&h->lock);
@@ -116,11 +170,13 @@ int vtd_irq_level(struct vtd_host *h, uint32_t gsi)
 
 /* ---- registers ---- */
 
-void vtd_attach(struct vtd_dev *d, struct vtd_host *h, struct virtio_dev *vd, uint32_t gsi)
+void vtd_attach(struct vtd_dev *d, struct vtd_host *h, struct virtio_dev *vd, uint64_t base,
+                uint32_t gsi)
 {
     memset(d, 0, sizeof(*d));
     d->h = h;
     d->vd = vd;
+    d->base = base;
     d->gsi = gsi;
 }
 
@@ -361,7 +417,16 @@ uint16_t vtd_add(struct vtd_dev *d, uint32_t q, const struct vtd_buf *out, uint3
 
 void vtd_kick(struct vtd_dev *d, uint32_t q)
 {
-    vtd_write(d, VTD_QUEUE_NOTIFY, q);
+    int fd = vtd_host_ioeventfd(d->h, d->base + VTD_QUEUE_NOTIFY, q);
+    if (fd < 0) {
+        vtd_write(d, VTD_QUEUE_NOTIFY, q);
+        return;
+    }
+    uint64_t one = 1;
+    if (write(fd, &one, sizeof(one)) != sizeof(one)) {
+        perror("vtd: signalling an ioeventfd");
+        abort();
+    }
 }
 
 bool vtd_used(struct vtd_dev *d, uint32_t q, uint32_t *id, uint32_t *len)

@@ -3,13 +3,15 @@
  * buffer at guest address 0; the host records interrupt levels and stop or
  * reset requests; registers are read and written through virtio_mmio_io as
  * a vCPU's MMIO exit would. With no ioeventfd, vtd_kick runs the device's
- * kick on the calling thread; a device finishing requests on its own
- * threads is waited for with vtd_wait_used.
+ * kick on the calling thread; after vtd_host_use_ioeventfd the host keeps
+ * the eventfds the transport assigns and vtd_kick signals them as KVM
+ * would, so the transport's notification thread kicks. A device finishing
+ * requests on its own threads is waited for with vtd_wait_used.
  *
  * Typical use:
  *   struct vtd_host h; vtd_host_init(&h, 1 << 20);
  *   struct virtio_dev *vd = virtio_rng_new(&h.host, 0xd0000000, 5);
- *   struct vtd_dev d; vtd_attach(&d, &h, vd, 5);
+ *   struct vtd_dev d; vtd_attach(&d, &h, vd, 0xd0000000, 5);
  *   vtd_init(&d, VTD_F(VIRTIO_F_VERSION_1), 1, 16);
  *   uint64_t buf = vtd_alloc(&h, 64, 8);
  *   vtd_add(&d, 0, NULL, 0, &(struct vtd_buf){buf, 64}, 1, false);
@@ -28,6 +30,7 @@
 #define VTD_F(bit) (UINT64_C(1) << (bit))
 #define VTD_GSIS 32
 #define VTD_MAX_QUEUES 8
+#define VTD_MAX_IOEVENTFDS 64
 
 /* Register offsets (virtio 1.1 §4.2.2). */
 enum {
@@ -91,10 +94,20 @@ struct vtd_host {
     unsigned stops, resets;
     enum vm_state_reason stop_reason;
     int exit_status;
+    /* Assigned ioeventfds (after vtd_host_use_ioeventfd). */
+    struct {
+        uint64_t addr, datamatch;
+        int fd;
+    } efd[VTD_MAX_IOEVENTFDS];
+    unsigned n_efd;
 };
 
 void vtd_host_init(struct vtd_host *h, uint64_t ram_size);
 void vtd_host_clear(struct vtd_host *h);
+/* Offer ioeventfd to devices built after this call. */
+void vtd_host_use_ioeventfd(struct vtd_host *h);
+/* The eventfd assigned for a 4-byte write of datamatch at addr, or -1. */
+int vtd_host_ioeventfd(struct vtd_host *h, uint64_t addr, uint64_t datamatch);
 /* len zeroed bytes of guest RAM aligned to align; aborts when RAM is full. */
 uint64_t vtd_alloc(struct vtd_host *h, uint64_t len, uint64_t align);
 void *vtd_ptr(struct vtd_host *h, uint64_t gpa);
@@ -115,11 +128,14 @@ struct vtd_queue {
 struct vtd_dev {
     struct vtd_host *h;
     struct virtio_dev *vd;
+    uint64_t base;
     uint32_t gsi;
     struct vtd_queue *q[VTD_MAX_QUEUES];
 };
 
-void vtd_attach(struct vtd_dev *d, struct vtd_host *h, struct virtio_dev *vd, uint32_t gsi);
+/* Drive vd, built with base and gsi on host h. */
+void vtd_attach(struct vtd_dev *d, struct vtd_host *h, struct virtio_dev *vd, uint64_t base,
+                uint32_t gsi);
 /* Free the queues' bookkeeping (not the device). */
 void vtd_detach(struct vtd_dev *d);
 
@@ -168,7 +184,7 @@ void vtd_set_used_event(struct vtd_dev *d, uint32_t q, uint16_t v);
 uint16_t vtd_avail_event(struct vtd_dev *d, uint32_t q);
 uint16_t vtd_used_idx(struct vtd_dev *d, uint32_t q);
 
-/* QueueNotify for q. */
+/* QueueNotify for q (through its ioeventfd when one is assigned). */
 void vtd_kick(struct vtd_dev *d, uint32_t q);
 /* The next used entry of q: false when there is none yet. */
 bool vtd_used(struct vtd_dev *d, uint32_t q, uint32_t *id, uint32_t *len);
