@@ -10,4 +10,6 @@ if(QV_WITH_KVM)
   endfunction()
 
   qv_virtio_test(virtio_mmio SOURCES virtio_mmio.c)
+  qv_virtio_test(virtio_queue SOURCES virtio_queue.c)
+  qv_virtio_test(virtio_console SOURCES virtio_console.c)
 endif()

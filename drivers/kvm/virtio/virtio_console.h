@@ -1,0 +1,25 @@
+/* virtio-console (virtio 1.1 §5.3) with one port and no MULTIPORT: the
+ * guest's hvc0, a second path for the VM's console besides the UART. */
+#ifndef QV_KVM_VIRTIO_CONSOLE_H
+#define QV_KVM_VIRTIO_CONSOLE_H
+
+#include <stddef.h>
+
+#include "virtio_mmio.h"
+
+struct virtio_console;
+
+/* Where the guest's output goes; called from the notifying thread. */
+typedef void (*virtio_console_sink_fn)(void *opaque, const uint8_t *buf, size_t len);
+
+/* The device on its transport; free with virtio_mmio_free, which frees
+ * *con too. NULL with the error set. */
+struct virtio_dev *virtio_console_new(const struct kvm_dev_host *host, uint64_t base, uint32_t gsi,
+                                      virtio_console_sink_fn sink, void *opaque,
+                                      struct virtio_console **con);
+/* Console input for the guest, from any thread. Returns how many bytes
+ * were taken: they wait in a small buffer until the driver offers receive
+ * buffers; the rest does not fit now. */
+size_t virtio_console_receive(struct virtio_console *c, const uint8_t *buf, size_t len);
+
+#endif
