@@ -73,6 +73,7 @@ struct virtio_dev {
     int event_idx;   /* VIRTIO_F_RING_EVENT_IDX accepted */
     int indirect;    /* VIRTIO_F_RING_INDIRECT_DESC accepted */
     unsigned generation;
+    int logged; /* lines logged: a guest must not flood the log */
 
     GMutex irq_lock;
     uint32_t isr;

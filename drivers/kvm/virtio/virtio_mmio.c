@@ -56,8 +56,19 @@ static uint64_t offered_features(const struct virtio_dev *vd)
            (UINT64_C(1) << VIRTIO_F_RING_EVENT_IDX) | (UINT64_C(1) << VIRTIO_F_VERSION_1);
 }
 
+/* A guest can break and reset a device in a loop: each device logs this
+ * many lines, then says it stops. */
+#define LOG_MAX 16
+
 static void log_dev(struct virtio_dev *vd, const char *what)
 {
+    if (g_atomic_int_get(&vd->logged) > LOG_MAX)
+        return;
+    int n = g_atomic_int_add(&vd->logged, 1);
+    if (n > LOG_MAX)
+        return;
+    if (n == LOG_MAX)
+        what = "further faults of this device are not logged";
     g_warning("VM '%s': %s at 0x%llx: %s", vd->host.vm_name ? vd->host.vm_name : "?", vd->ops->name,
               (unsigned long long)vd->base, what);
 }
