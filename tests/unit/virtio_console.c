@@ -131,6 +131,16 @@ START_TEST(input_is_bounded)
 }
 END_TEST
 
+START_TEST(needs_a_sink)
+{
+    struct virtio_console *c = NULL;
+    ck_assert_ptr_null(virtio_console_new(&h.host, BASE + 0x200, GSI + 1, NULL, NULL, &c));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "sink"));
+    ck_assert_ptr_null(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("virtio_console");
@@ -140,6 +150,7 @@ int main(void)
     tcase_add_test(tc, transmit_reaches_the_sink);
     tcase_add_test(tc, input_reaches_the_guest);
     tcase_add_test(tc, input_is_bounded);
+    tcase_add_test(tc, needs_a_sink);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -295,6 +295,26 @@ START_TEST(reset_drops_requests_in_flight)
 }
 END_TEST
 
+START_TEST(iov_copies)
+{
+    uint8_t a1[3] = {0}, a2[1] = {0}, a3[5] = {0};
+    struct iovec iov[] = {{a1, 3}, {a2, 0}, {a3, 5}};
+    /* Into the iovecs from offset 2: across the empty one, cut at the end. */
+    ck_assert_uint_eq(virtio_iov_from_buf(iov, 3, 2, "abcdefghij", 10), 6);
+    ck_assert_mem_eq(a1 + 2, "a", 1);
+    ck_assert_mem_eq(a3, "bcdef", 5);
+    uint8_t out[16] = {0};
+    ck_assert_uint_eq(virtio_iov_to_buf(iov, 3, 0, out, sizeof(out)), 8);
+    ck_assert_mem_eq(out + 2, "abcdef", 6);
+    ck_assert_uint_eq(virtio_iov_to_buf(iov, 3, 4, out, 2), 2);
+    ck_assert_mem_eq(out, "cd", 2);
+    /* Skipping past the end copies nothing. */
+    ck_assert_uint_eq(virtio_iov_to_buf(iov, 3, 8, out, 4), 0);
+    ck_assert_uint_eq(virtio_iov_to_buf(iov, 3, 100, out, 4), 0);
+    ck_assert_uint_eq(virtio_iov_from_buf(iov, 0, 0, "x", 1), 0);
+}
+END_TEST
+
 /* ---- the hostile driver ---- */
 
 /* The queue 0 descriptor table of the probe, for hand-made chains. */
@@ -633,6 +653,7 @@ int main(void)
     TCase *tc = tcase_create("queue");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, chains_reach_the_device);
+    tcase_add_test(tc, iov_copies);
     tcase_add_test(tc, event_idx_suppresses_interrupts);
     tcase_add_test(tc, no_interrupt_flag_suppresses_interrupts);
     tcase_add_test(tc, config_space);

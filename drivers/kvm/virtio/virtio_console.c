@@ -115,7 +115,7 @@ static void con_free(void *dev)
     g_free(c);
 }
 
-static const struct virtio_dev_ops console_ops = {
+const struct virtio_dev_ops virtio_console_ops = {
     .name = "virtio-console",
     .device_id = VIRTIO_ID_CONSOLE,
     .num_queues = 2,
@@ -128,9 +128,7 @@ static const struct virtio_dev_ops console_ops = {
     .free = con_free,
 };
 
-struct virtio_dev *virtio_console_new(const struct kvm_dev_host *host, uint64_t base, uint32_t gsi,
-                                      virtio_console_sink_fn sink, void *opaque,
-                                      struct virtio_console **con)
+struct virtio_console *virtio_console_state_new(virtio_console_sink_fn sink, void *opaque)
 {
     if (!sink) {
         qv_error_set(QV_ERR_INVALID_ARG, "virtio-console needs an output sink");
@@ -140,7 +138,17 @@ struct virtio_dev *virtio_console_new(const struct kvm_dev_host *host, uint64_t 
     c->sink = sink;
     c->opaque = opaque;
     g_mutex_init(&c->lock);
-    struct virtio_dev *vd = virtio_mmio_new(host, base, gsi, &console_ops, c);
+    return c;
+}
+
+struct virtio_dev *virtio_console_new(const struct kvm_dev_host *host, uint64_t base, uint32_t gsi,
+                                      virtio_console_sink_fn sink, void *opaque,
+                                      struct virtio_console **con)
+{
+    struct virtio_console *c = virtio_console_state_new(sink, opaque);
+    if (!c)
+        return NULL;
+    struct virtio_dev *vd = virtio_mmio_new(host, base, gsi, &virtio_console_ops, c);
     if (!vd) {
         con_free(c);
         return NULL;

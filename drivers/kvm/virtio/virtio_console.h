@@ -17,6 +17,11 @@ typedef void (*virtio_console_sink_fn)(void *opaque, const uint8_t *buf, size_t 
 struct virtio_dev *virtio_console_new(const struct kvm_dev_host *host, uint64_t base, uint32_t gsi,
                                       virtio_console_sink_fn sink, void *opaque,
                                       struct virtio_console **con);
+/* For a board that builds the transport itself (virtio_mmio_new with
+ * these ops and this state, which ops->free frees). NULL with the error
+ * set. */
+extern const struct virtio_dev_ops virtio_console_ops;
+struct virtio_console *virtio_console_state_new(virtio_console_sink_fn sink, void *opaque);
 /* Console input for the guest, from any thread. Returns how many bytes
  * were taken: they wait in a small buffer until the driver offers receive
  * buffers; the rest does not fit now. */

@@ -60,7 +60,7 @@ static void rng_free(void *dev)
     g_free(dev);
 }
 
-static const struct virtio_dev_ops rng_ops = {
+const struct virtio_dev_ops virtio_rng_ops = {
     .name = "virtio-rng",
     .device_id = VIRTIO_ID_RNG,
     .num_queues = 1,
@@ -70,10 +70,15 @@ static const struct virtio_dev_ops rng_ops = {
     .free = rng_free,
 };
 
+void *virtio_rng_state_new(void)
+{
+    return g_new0(struct virtio_rng, 1);
+}
+
 struct virtio_dev *virtio_rng_new(const struct kvm_dev_host *host, uint64_t base, uint32_t gsi)
 {
-    struct virtio_rng *r = g_new0(struct virtio_rng, 1);
-    struct virtio_dev *vd = virtio_mmio_new(host, base, gsi, &rng_ops, r);
+    struct virtio_rng *r = virtio_rng_state_new();
+    struct virtio_dev *vd = virtio_mmio_new(host, base, gsi, &virtio_rng_ops, r);
     if (!vd)
         g_free(r);
     return vd;

@@ -9,4 +9,9 @@
  * error set. */
 struct virtio_dev *virtio_rng_new(const struct kvm_dev_host *host, uint64_t base, uint32_t gsi);
 
+/* For a board that builds the transport itself (virtio_mmio_new with
+ * these ops and this state, which ops->free frees). */
+extern const struct virtio_dev_ops virtio_rng_ops;
+void *virtio_rng_state_new(void);
+
 #endif
