@@ -295,6 +295,22 @@ START_TEST(reset_drops_requests_in_flight)
 }
 END_TEST
 
+START_TEST(used_ring_starts_clean)
+{
+    /* Whatever the memory held, a queue made ready has used idx 0 and no
+     * NO_NOTIFY flag, so requests are numbered from 0. */
+    ck_assert(vtd_negotiate(&a, ALL_F));
+    uint64_t r = vtd_alloc(&h, 4096, 4096);
+    memset(vtd_ptr(&h, r + 2048), 0x5a, 1024);
+    ck_assert(vtd_queue_setup_at(&a, 0, QSIZE, r, r + 1024, r + 2048));
+    ck_assert_uint_eq(*(uint16_t *)vtd_ptr(&h, r + 2048), 0);
+    ck_assert_uint_eq(vtd_used_idx(&a, 0), 0);
+    vtd_driver_ok(&a);
+    probe_request(&a, "x", 4, false);
+    ck_assert_uint_eq(vtd_used_idx(&a, 0), 1);
+}
+END_TEST
+
 START_TEST(iov_copies)
 {
     uint8_t a1[3] = {0}, a2[1] = {0}, a3[5] = {0};
@@ -654,6 +670,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, chains_reach_the_device);
     tcase_add_test(tc, iov_copies);
+    tcase_add_test(tc, used_ring_starts_clean);
     tcase_add_test(tc, event_idx_suppresses_interrupts);
     tcase_add_test(tc, no_interrupt_flag_suppresses_interrupts);
     tcase_add_test(tc, config_space);

@@ -123,10 +123,13 @@ bool virtq_enable(struct virtio_dev *vd, struct virtq *q)
     q->avail = avail;
     q->used = used;
     q->size = (uint16_t)n;
-    /* The driver starts both rings at index 0 (§2.6.13), whatever the
-     * memory held before. */
+    /* Both rings start at index 0 (§2.6.13), whatever the memory held
+     * before; the device's side says so, and asks for every notification. */
     q->last_avail = 0;
     q->used_idx = 0;
+    st16(used, 0);
+    st16(used + 2, 0);
+    st16(used + 4 + 8u * n, 0);
     q->signalled_valid = false;
     g_mutex_unlock(&q->lock);
     return true;
