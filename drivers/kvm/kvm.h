@@ -26,6 +26,7 @@
 
 #include "../../lib/api/driver.h"
 #include "devices/bus.h"
+#include "devices/dev_host.h"
 
 /* Where QEMU's pc machine puts them: inside the 32-bit PCI hole, never RAM. */
 #define KVM_TSS_ADDR 0xfffbd000ull
@@ -79,7 +80,7 @@ struct kvm_vcpu {
     int tid;         /* its kernel thread id, for live pinning */
 };
 
-struct kvm_devices;
+struct kvm_board;
 
 struct kvm_machine {
     gint refs;
@@ -102,7 +103,10 @@ struct kvm_machine {
      * mapping) instead of exiting; they mean nothing, so it is just
      * emptied after every exit. NULL when KVM cannot coalesce PIO. */
     struct kvm_coalesced_mmio_ring *pio_ring;
-    struct kvm_devices *devs;
+    /* What the devices may ask of this machine (kvm_dev_host.c). */
+    struct kvm_dev_host host;
+    /* The devices and firmware of a booted machine (board/board.h). */
+    struct kvm_board *board;
 
     /* Lifecycle of booted machines. The vCPU threads never take the core's
      * VM lock, only this one. */
@@ -176,7 +180,12 @@ void kvm_machine_request_stop(struct kvm_machine *m, enum vm_state_reason reason
  * m->lock, which orders it against a vCPU thread applying its pins. */
 int kvm_machine_pin(struct kvm_machine *m, uint32_t index, int pcpu);
 
-/* Set an in-kernel IRQ line (booted machines only). */
-void kvm_machine_irq(struct kvm_machine *m, uint32_t irq, int level);
+/* kvm_dev_host.c: fill m->host for this machine. */
+void kvm_dev_host_init(struct kvm_machine *m);
+
+/* kvm_board.c: build a booted machine's board (after its vCPUs), and power
+ * it on: kernel, firmware tables, console. */
+int kvm_machine_board_new(struct kvm_machine *m);
+int kvm_machine_power_on(struct kvm_machine *m);
 
 #endif

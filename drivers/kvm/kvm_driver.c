@@ -9,8 +9,8 @@
 #include "../../lib/conf/setting.h"
 #include "../../lib/proc/procstat.h"
 #include "../../lib/util/error.h"
+#include "board/board.h"
 #include "devices/chardev.h"
-#include "devices/devices.h"
 #include "kvm.h"
 #include "kvm_conf.h"
 
@@ -272,8 +272,9 @@ static int kvm_live(struct vm *vm, const struct qv_domain *def, GArray *out)
 static char *kvm_console(struct vm *vm)
 {
     struct kvm_machine *m = MACHINE(vm);
-    if (m->devs && m->devs->console)
-        return g_strdup(kvm_chardev_endpoint(m->devs->console));
+    struct kvm_chardev *console = kvm_board_console(m->board);
+    if (console)
+        return g_strdup(kvm_chardev_endpoint(console));
     qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' has no serial console%s", vm->name,
                  m->booted ? " open (start it first)" : "");
     return NULL;

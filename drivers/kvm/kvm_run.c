@@ -9,10 +9,8 @@
 #include <unistd.h>
 
 #include "../../lib/util/error.h"
-#include "devices/acpi/acpi.h"
-#include "devices/devices.h"
+#include "board/board.h"
 #include "kvm.h"
-#include "loaders/loader.h"
 
 static int enter_failed(struct kvm_vcpu *v, int e)
 {
@@ -150,14 +148,6 @@ int kvm_vcpu_run_user(struct kvm_vcpu *v)
 
 /* ---- Booted machines: one thread per vCPU ---- */
 
-void kvm_machine_irq(struct kvm_machine *m, uint32_t irq, int level)
-{
-    if (!m->booted)
-        return;
-    struct kvm_irq_level l = {.irq = irq, .level = level};
-    ioctl(m->vm_fd, KVM_IRQ_LINE, &l);
-}
-
 static void kick_all(struct kvm_machine *m)
 {
     for (uint32_t i = 0; i < m->nvcpus; i++)
@@ -258,7 +248,7 @@ static gpointer vcpu_thread(gpointer data)
     g_mutex_lock(&m->lock);
     if (--m->threads_live == 0) {
         m->state = VM_STATE_STOPPED;
-        kvm_devices_stopped(m);
+        kvm_board_stopped(m->board);
     }
     g_cond_broadcast(&m->cond);
     g_mutex_unlock(&m->lock);
@@ -284,9 +274,7 @@ void kvm_machine_halt_threads(struct kvm_machine *m)
 
 static int launch(struct kvm_machine *m, bool paused)
 {
-    if (kvm_load_kernel(m) < 0 || kvm_mptable_write(m) < 0 || kvm_acpi_write_tables(m) < 0)
-        return qv_error_code();
-    if (kvm_devices_start(m) < 0)
+    if (kvm_machine_power_on(m) < 0)
         return qv_error_code();
     g_mutex_lock(&m->lock);
     m->stop_req = false;
@@ -343,7 +331,7 @@ int kvm_machine_stop(struct kvm_machine *m, bool force, int timeout_ms)
     bool paused = m->state == VM_STATE_PAUSED;
     g_mutex_unlock(&m->lock);
     /* A paused guest cannot answer; nor can one without ACPI listening. */
-    if (!force && !paused && kvm_devices_request_poweroff(m)) {
+    if (!force && !paused && kvm_board_power_button(m->board)) {
         /* The guest has been asked; give it the time it was promised. */
         if (kvm_machine_wait(m, timeout_ms < 0 ? 30000 : timeout_ms) == 0) {
             kvm_machine_halt_threads(m);

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "../../lib/util/error.h"
-#include "devices/devices.h"
+#include "board/board.h"
 #include "kvm.h"
 
 const char *kvm_machine_name(const struct kvm_machine *m)
@@ -24,7 +24,8 @@ static int vm_ioctl(struct kvm_machine *m, unsigned long req, unsigned long arg,
 
 static void teardown(struct kvm_machine *m)
 {
-    kvm_devices_free(m);
+    kvm_board_free(m->board);
+    m->board = NULL;
     if (m->vcpus)
         for (uint32_t i = 0; i < m->def->max_vcpus; i++) {
             kvm_vcpu_free(m->vcpus[i]);
@@ -89,7 +90,7 @@ static int build(struct kvm_machine *m)
             m->nvcpus++;
         }
         coalesce_port80(m);
-        if (kvm_devices_create(m) < 0)
+        if (kvm_machine_board_new(m) < 0)
             return qv_error_code();
     }
     return 0;
@@ -113,6 +114,7 @@ struct kvm_machine *kvm_machine_new(struct kvm_sys *sys, const struct qv_domain 
     m->def = qv_domain_copy(def);
     m->name = g_strdup(def->name);
     m->vm_fd = -1;
+    kvm_dev_host_init(m);
     m->booted = def->os.kernel != NULL;
     m->regions = g_array_new(FALSE, TRUE, sizeof(struct kvm_region));
     m->vcpus = g_new0(struct kvm_vcpu *, def->max_vcpus);

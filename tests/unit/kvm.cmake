@@ -15,6 +15,11 @@ if(QV_WITH_KVM)
   # What the kvm driver refuses: pure functions, so this one runs everywhere.
   qv_check_test(kvm_conf SOURCES kvm_conf.c LABELS kvm)
 
+  # The devices, board and firmware tables over a recording device host
+  # (kvm_test_host.h): run everywhere.
+  qv_check_test(kvm_devices SOURCES kvm_devices.c LABELS kvm)
+  qv_check_test(kvm_board SOURCES kvm_board.c LABELS kvm)
+
   # The loaders over plain memory: runs everywhere, /dev/kvm or not.
   qv_check_test(kvm_loaders SOURCES kvm_loaders.c LABELS kvm TIMEOUT 120)
   if(TARGET qv_guests)

@@ -11,8 +11,8 @@
 #include <sys/un.h>
 #include <termios.h>
 
+#include "drivers/kvm/board/board.h"
 #include "drivers/kvm/devices/chardev.h"
-#include "drivers/kvm/devices/devices.h"
 #include "drivers/kvm/kvm.h"
 #include "kvm_util.h"
 #include "lib/conf/domain.h"
@@ -322,7 +322,7 @@ START_TEST(pty_console)
     g_clear_pointer(&c->path, g_free);
     struct kvm_machine *m = kvm_machine_new(&sys, def);
     ck_assert_int_eq(kvm_machine_start(m), 0);
-    const char *ep = kvm_chardev_endpoint(m->devs->console);
+    const char *ep = kvm_chardev_endpoint(kvm_board_console(m->board));
     ck_assert(g_str_has_prefix(ep, "pty:/dev/pts/"));
     int fd = open(ep + 4, O_RDWR | O_NOCTTY | O_NONBLOCK);
     ck_assert_int_ge(fd, 0);

@@ -1,14 +1,13 @@
-/* The MC146818 CMOS/RTC at 0x70/0x71: 128 bytes of NVRAM carrying the
+/* The MC146818 CMOS/RTC (index and data port; 0x70/0x71 on a PC): 128 bytes of NVRAM carrying the
  * memory sizes and CPU count QEMU's pc machine writes there, and a clock
  * that reads the host's UTC time in BCD. */
 #include <glib.h>
 #include <time.h>
 
-#include "../kvm.h"
-#include "../loaders/image.h"
 #include "devices.h"
 
 struct kvm_cmos {
+    const struct kvm_dev_host *host;
     GMutex lock;
     uint8_t index;
     uint8_t nvram[128];
@@ -42,7 +41,7 @@ static uint8_t read_cell(struct kvm_cmos *c, uint8_t idx)
     }
 }
 
-static void cmos_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
+void kvm_cmos_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
 {
     struct kvm_cmos *c = dev;
     g_mutex_lock(&c->lock);
@@ -64,18 +63,17 @@ static void cmos_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bo
     g_mutex_unlock(&c->lock);
 }
 
-struct kvm_cmos *kvm_cmos_new(struct kvm_machine *m)
+struct kvm_cmos *kvm_cmos_new(const struct kvm_dev_host *host, uint64_t below, uint64_t above,
+                              uint32_t vcpus)
 {
     struct kvm_cmos *c = g_new0(struct kvm_cmos, 1);
+    c->host = host;
     g_mutex_init(&c->lock);
     uint8_t *n = c->nvram;
     n[0x0a] = 0x26; /* 32.768 kHz, 1024 Hz periodic rate */
     n[0x0b] = 0x02; /* 24-hour, BCD */
     n[0x0d] = 0x80; /* battery good */
     /* Memory, as pc_cmos_init() writes it. */
-    uint64_t ram = m->def->memory_kib * 1024;
-    uint64_t below = kvm_ld_low_size(ram);
-    uint64_t above = ram - below;
     n[0x15] = 640 & 0xff;
     n[0x16] = 640 >> 8;
     uint64_t ext = below / 1024 > 1024 ? below / 1024 - 1024 : 0;
@@ -92,11 +90,7 @@ struct kvm_cmos *kvm_cmos_new(struct kvm_machine *m)
     n[0x5b] = (uint8_t)a;
     n[0x5c] = (uint8_t)(a >> 8);
     n[0x5d] = (uint8_t)(a >> 16);
-    n[0x5f] = (uint8_t)(m->def->vcpus - 1);
-    if (kvm_bus_claim(&m->pio, 0x70, 2, cmos_io, c, "cmos") < 0) {
-        kvm_cmos_free(c);
-        return NULL;
-    }
+    n[0x5f] = (uint8_t)(vcpus - 1);
     return c;
 }
 

@@ -2,14 +2,13 @@
  * (v << 1) | 1, the exit status QEMU's process would have. */
 #include <glib.h>
 
-#include "../kvm.h"
 #include "devices.h"
 
 struct kvm_debug_exit {
-    struct kvm_machine *m;
+    const struct kvm_dev_host *host;
 };
 
-static void debug_exit_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
+void kvm_debug_exit_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
 {
     struct kvm_debug_exit *d = dev;
     (void)offset;
@@ -19,17 +18,13 @@ static void debug_exit_io(void *dev, uint64_t offset, uint8_t *data, uint32_t si
     }
     uint64_t v = kvm_bus_get(data, size);
     /* A process exit status keeps 8 bits, as QEMU's does. */
-    kvm_machine_request_stop(d->m, VM_REASON_SHUTDOWN, (int)(((v << 1) | 1) & 0xff));
+    d->host->request_stop(d->host->opaque, VM_REASON_SHUTDOWN, (int)(((v << 1) | 1) & 0xff));
 }
 
-struct kvm_debug_exit *kvm_debug_exit_new(struct kvm_machine *m, uint16_t base, uint16_t size)
+struct kvm_debug_exit *kvm_debug_exit_new(const struct kvm_dev_host *host)
 {
     struct kvm_debug_exit *d = g_new0(struct kvm_debug_exit, 1);
-    d->m = m;
-    if (kvm_bus_claim(&m->pio, base, size, debug_exit_io, d, "isa-debug-exit") < 0) {
-        g_free(d);
-        return NULL;
-    }
+    d->host = host;
     return d;
 }
 

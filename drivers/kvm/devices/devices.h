@@ -1,5 +1,7 @@
-/* The legacy PC devices of a booted machine, and the hooks the machine
- * calls at start, stop and teardown. */
+/* The legacy PC devices. Each is built from a kvm_dev_host and the plain
+ * values it needs, and exposes bus handlers (kvm_bus_fn); where it sits and
+ * which IRQ line it drives is the board's choice (board/board_pc.c), never
+ * the device's. */
 #ifndef QV_KVM_DEVICES_H
 #define QV_KVM_DEVICES_H
 
@@ -7,56 +9,54 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct kvm_machine;
-struct kvm_uart;
-struct kvm_i8042;
-struct kvm_debug_exit;
-struct kvm_fw_cfg;
-struct kvm_cmos;
+#include "bus.h"
+#include "dev_host.h"
+
 struct kvm_chardev;
-struct kvm_acpi_pm;
 
-struct kvm_devices {
-    struct kvm_uart *uart;
-    struct kvm_i8042 *i8042;
-    struct kvm_debug_exit *debug_exit;
-    struct kvm_fw_cfg *fw_cfg;
-    struct kvm_cmos *cmos;
-    struct kvm_acpi_pm *pm;
-    struct kvm_chardev *console;
-};
-
-int kvm_devices_create(struct kvm_machine *m);
-void kvm_devices_free(struct kvm_machine *m);
-/* Open the console backend and connect it to the UART. */
-int kvm_devices_start(struct kvm_machine *m);
-/* Called (under the machine lock) when the last vCPU thread ends. */
-void kvm_devices_stopped(struct kvm_machine *m);
-/* Ask the guest to power off (ACPI power button). false when the guest
- * has no way to hear it. */
-bool kvm_devices_request_poweroff(struct kvm_machine *m);
-
-struct kvm_uart *kvm_uart_new(struct kvm_machine *m, uint16_t base, uint32_t irq);
+/* 16550A UART: 8 registers. */
+struct kvm_uart;
+struct kvm_uart *kvm_uart_new(const struct kvm_dev_host *host, uint32_t irq);
 void kvm_uart_free(struct kvm_uart *u);
+void kvm_uart_io(void *u, uint64_t offset, uint8_t *data, uint32_t size, bool is_write);
+/* Transmitted bytes go to chr (NULL: dropped). */
 void kvm_uart_connect(struct kvm_uart *u, struct kvm_chardev *chr);
 /* Bytes from the console for the guest. Returns how many fit. */
 size_t kvm_uart_receive(struct kvm_uart *u, const uint8_t *buf, size_t len);
 
-struct kvm_i8042 *kvm_i8042_new(struct kvm_machine *m);
+/* i8042: a data port (0x60 on a PC) and a command/status port (0x64). */
+struct kvm_i8042;
+struct kvm_i8042 *kvm_i8042_new(const struct kvm_dev_host *host);
 void kvm_i8042_free(struct kvm_i8042 *k);
+void kvm_i8042_data_io(void *k, uint64_t offset, uint8_t *data, uint32_t size, bool is_write);
+void kvm_i8042_cmd_io(void *k, uint64_t offset, uint8_t *data, uint32_t size, bool is_write);
 
-struct kvm_debug_exit *kvm_debug_exit_new(struct kvm_machine *m, uint16_t base, uint16_t size);
+/* isa-debug-exit. */
+struct kvm_debug_exit;
+struct kvm_debug_exit *kvm_debug_exit_new(const struct kvm_dev_host *host);
 void kvm_debug_exit_free(struct kvm_debug_exit *d);
+void kvm_debug_exit_io(void *d, uint64_t offset, uint8_t *data, uint32_t size, bool is_write);
 
-struct kvm_fw_cfg *kvm_fw_cfg_new(struct kvm_machine *m);
+/* fw_cfg, legacy interface: selector at offset 0, data at offset 1. */
+struct kvm_fw_cfg_info {
+    const char *uuid; /* as in the definition; hex digits are taken in order */
+    uint64_t ram_size;
+    uint16_t vcpus, max_vcpus;
+};
+struct kvm_fw_cfg;
+struct kvm_fw_cfg *kvm_fw_cfg_new(const struct kvm_dev_host *host,
+                                  const struct kvm_fw_cfg_info *info);
 void kvm_fw_cfg_free(struct kvm_fw_cfg *f);
+void kvm_fw_cfg_io(void *f, uint64_t offset, uint8_t *data, uint32_t size, bool is_write);
 /* Add a named file (copied); selectors are given in order from 0x20. */
 int kvm_fw_cfg_add_file(struct kvm_fw_cfg *f, const char *name, const void *data, size_t len);
 
-/* Write the MP table into guest memory (at every power-on). */
-int kvm_mptable_write(struct kvm_machine *m);
-
-struct kvm_cmos *kvm_cmos_new(struct kvm_machine *m);
+/* MC146818 CMOS/RTC: index at offset 0, data at offset 1. */
+struct kvm_cmos;
+/* below/above: RAM bytes under 4 GiB and from 4 GiB, as the board maps it. */
+struct kvm_cmos *kvm_cmos_new(const struct kvm_dev_host *host, uint64_t below, uint64_t above,
+                              uint32_t vcpus);
 void kvm_cmos_free(struct kvm_cmos *c);
+void kvm_cmos_io(void *c, uint64_t offset, uint8_t *data, uint32_t size, bool is_write);
 
 #endif

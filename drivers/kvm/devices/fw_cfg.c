@@ -1,11 +1,11 @@
-/* QEMU's fw_cfg, legacy I/O interface (selector 0x510, data 0x511; no DMA):
+/* QEMU's fw_cfg, legacy I/O interface (selector then data port; 0x510 and
+ * 0x511 on a PC; no DMA):
  * signature, interface ID, UUID, RAM size, CPU counts and a file directory,
  * laid out as docs/specs/fw_cfg.rst describes. */
 #include <glib.h>
 #include <string.h>
 
 #include "../../../lib/util/error.h"
-#include "../kvm.h"
 #include "devices.h"
 
 enum {
@@ -27,6 +27,7 @@ struct item {
 };
 
 struct kvm_fw_cfg {
+    const struct kvm_dev_host *host;
     GMutex lock;
     GArray *items; /* struct item */
     uint16_t selector;
@@ -112,7 +113,7 @@ int kvm_fw_cfg_add_file(struct kvm_fw_cfg *f, const char *name, const void *data
     return 0;
 }
 
-static void fw_cfg_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
+void kvm_fw_cfg_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
 {
     struct kvm_fw_cfg *f = dev;
     g_mutex_lock(&f->lock);
@@ -142,19 +143,20 @@ static void free_item(gpointer p)
     g_bytes_unref(((struct item *)p)->data);
 }
 
-struct kvm_fw_cfg *kvm_fw_cfg_new(struct kvm_machine *m)
+struct kvm_fw_cfg *kvm_fw_cfg_new(const struct kvm_dev_host *host,
+                                  const struct kvm_fw_cfg_info *info)
 {
     struct kvm_fw_cfg *f = g_new0(struct kvm_fw_cfg, 1);
+    f->host = host;
     g_mutex_init(&f->lock);
     f->items = g_array_new(FALSE, TRUE, sizeof(struct item));
     g_array_set_clear_func(f->items, free_item);
-    const struct qv_domain *def = m->def;
     set_item(f, FW_SIGNATURE, "QEMU", 4);
     uint8_t b[8];
     le(b, 1, 4); /* traditional interface only */
     set_item(f, FW_ID, b, 4);
     uint8_t uuid[16] = {0};
-    const char *s = def->uuid;
+    const char *s = info->uuid ? info->uuid : "";
     for (int i = 0, n = 0; s[i] && n < 32; i++) {
         if (!g_ascii_isxdigit(s[i]))
             continue;
@@ -162,17 +164,13 @@ struct kvm_fw_cfg *kvm_fw_cfg_new(struct kvm_machine *m)
         n++;
     }
     set_item(f, FW_UUID, uuid, 16);
-    le(b, def->memory_kib * 1024, 8);
+    le(b, info->ram_size, 8);
     set_item(f, FW_RAM_SIZE, b, 8);
-    le(b, def->vcpus, 2);
+    le(b, info->vcpus, 2);
     set_item(f, FW_NB_CPUS, b, 2);
-    le(b, def->max_vcpus, 2);
+    le(b, info->max_vcpus, 2);
     set_item(f, FW_MAX_CPUS, b, 2);
     rebuild_dir(f);
-    if (kvm_bus_claim(&m->pio, 0x510, 2, fw_cfg_io, f, "fw_cfg") < 0) {
-        kvm_fw_cfg_free(f);
-        return NULL;
-    }
     return f;
 }
 

@@ -1,24 +1,18 @@
 /* The i8042 keyboard controller, as far as guests use it on a VM without a
  * keyboard: status and command byte, self-test, and the CPU reset line
- * (command 0xFE, or an output-port write with bit 0 clear), which stops
- * the VM with reason "reset". */
+ * (command 0xFE, or an output-port write with bit 0 clear), which asks the
+ * host for a reset (a real machine stops with reason "reset"). */
 #include <glib.h>
 
-#include "../kvm.h"
 #include "devices.h"
 
 enum { STAT_OBF = 0x01, STAT_SYS = 0x04, STAT_CMD = 0x08, STAT_UNLOCKED = 0x10 };
 
 struct kvm_i8042 {
-    struct kvm_machine *m;
+    const struct kvm_dev_host *host;
     GMutex lock;
     uint8_t status, cmd_byte, out, pending_cmd, outport;
 };
-
-static void reset_request(struct kvm_i8042 *k)
-{
-    kvm_machine_request_stop(k->m, VM_REASON_RESET, 0);
-}
 
 static void put_out(struct kvm_i8042 *k, uint8_t v)
 {
@@ -73,8 +67,8 @@ static void i8042_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, b
     struct kvm_i8042 *k = dev;
     bool reset = false;
     g_mutex_lock(&k->lock);
-    /* Ports 0x60 and 0x64 are claimed separately: offset is 0 for each, and
-     * only the first byte of a wider access means anything. */
+    /* The two ports are claimed separately: offset is 0 for each, and only
+     * the first byte of a wider access means anything. */
     bool is_cmd = offset == 4;
     if (is_write) {
         if (is_cmd)
@@ -94,34 +88,29 @@ static void i8042_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, b
     }
     g_mutex_unlock(&k->lock);
     if (reset)
-        reset_request(k);
+        k->host->request_reset(k->host->opaque);
 }
 
-static void port60(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
+void kvm_i8042_data_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
 {
     (void)offset;
     i8042_io(dev, 0, data, size, is_write);
 }
 
-static void port64(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
+void kvm_i8042_cmd_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
 {
     (void)offset;
     i8042_io(dev, 4, data, size, is_write);
 }
 
-struct kvm_i8042 *kvm_i8042_new(struct kvm_machine *m)
+struct kvm_i8042 *kvm_i8042_new(const struct kvm_dev_host *host)
 {
     struct kvm_i8042 *k = g_new0(struct kvm_i8042, 1);
-    k->m = m;
+    k->host = host;
     g_mutex_init(&k->lock);
     k->status = STAT_CMD | STAT_UNLOCKED | STAT_SYS;
     k->cmd_byte = 0x61;
     k->outport = 0x03;
-    if (kvm_bus_claim(&m->pio, 0x60, 1, port60, k, "i8042") < 0 ||
-        kvm_bus_claim(&m->pio, 0x64, 1, port64, k, "i8042") < 0) {
-        kvm_i8042_free(k);
-        return NULL;
-    }
     return k;
 }
 

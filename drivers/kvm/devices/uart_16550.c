@@ -1,11 +1,9 @@
-/* A 16550A UART (COM1 at 0x3f8, IRQ 4): transmit goes straight to the
- * console backend, so THR is always empty again at once and raises the
+/* A 16550A UART (the board puts COM1 at 0x3f8, IRQ 4): transmit goes
+ * straight to the console backend, so THR is always empty again at once and raises the
  * THR-empty interrupt when enabled; receive is a FIFO the console fills. */
 #include <glib.h>
 #include <string.h>
 
-#include "../../../lib/util/error.h"
-#include "../kvm.h"
 #include "chardev.h"
 #include "devices.h"
 
@@ -35,7 +33,7 @@ enum {
 #define RX_SIZE 1024
 
 struct kvm_uart {
-    struct kvm_machine *m;
+    const struct kvm_dev_host *host;
     uint32_t irq;
     GMutex lock;
     struct kvm_chardev *chr;
@@ -62,7 +60,7 @@ static void update_irq(struct kvm_uart *u)
     int level = !(iir & IIR_NONE);
     if (level != u->level) {
         u->level = level;
-        kvm_machine_irq(u->m, u->irq, level);
+        u->host->set_irq(u->host->opaque, u->irq, level);
     }
 }
 
@@ -158,7 +156,7 @@ static void write_reg(struct kvm_uart *u, uint32_t reg, uint8_t v)
     }
 }
 
-static void uart_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
+void kvm_uart_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
 {
     struct kvm_uart *u = dev;
     g_mutex_lock(&u->lock);
@@ -178,20 +176,16 @@ static void uart_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bo
     g_mutex_unlock(&u->lock);
 }
 
-struct kvm_uart *kvm_uart_new(struct kvm_machine *m, uint16_t base, uint32_t irq)
+struct kvm_uart *kvm_uart_new(const struct kvm_dev_host *host, uint32_t irq)
 {
     struct kvm_uart *u = g_new0(struct kvm_uart, 1);
-    u->m = m;
+    u->host = host;
     u->irq = irq;
     g_mutex_init(&u->lock);
     u->iir = IIR_NONE;
     u->lsr = LSR_THRE | LSR_TEMT;
     u->msr = MSR_DCD | MSR_DSR | MSR_CTS;
     u->dll = 0x0c; /* 9600 baud */
-    if (kvm_bus_claim(&m->pio, base, 8, uart_io, u, "serial") < 0) {
-        kvm_uart_free(u);
-        return NULL;
-    }
     return u;
 }
 

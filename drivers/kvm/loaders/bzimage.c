@@ -78,7 +78,7 @@ int kvm_ld_bzimage(struct kvm_ld *ld, const uint8_t *img, size_t len)
 
     /* cmdline_size excludes the NUL; 64-bit arithmetic, as it may be
      * 0xffffffff. */
-    const char *cmdline = ld->cmdline ? ld->cmdline : "";
+    g_autofree char *cmdline = kvm_ld_cmdline_join(ld->cmdline, ld->announce);
     uint64_t cl = strlen(cmdline) + 1;
     uint64_t cl_max = MIN((uint64_t)rd(img + BP_CMDLINE_SIZE, 4) + 1, BOOT_CMDLINE_MAX);
     if (cl > cl_max)

@@ -60,6 +60,9 @@ struct kvm_ld {
     uint64_t ram_size;
     const char *kernel;  /* its path, for messages */
     const char *cmdline; /* NULL: none */
+    /* The board's parameters for the kernel (NULL: none): added to the
+     * command line of the formats that carry one (kvm_ld_cmdline_join). */
+    const char *announce;
     const char *initrd;  /* its path; NULL: none */
     const uint8_t *initrd_data;
     size_t initrd_len;
@@ -73,6 +76,11 @@ void kvm_ld_clear(struct kvm_ld *ld);
 /* Recognise the format and load it. QV_ERR_INVALID_ARG naming the file and
  * the problem. */
 int kvm_ld_load(struct kvm_ld *ld, const uint8_t *img, size_t len);
+
+/* cmdline with extra's words added after the user's and before a "--"
+ * word (whose followers go to init). NULL or empty extra: cmdline as it
+ * is. Never NULL. */
+char *kvm_ld_cmdline_join(const char *cmdline, const char *extra);
 
 /* RAM below 4 GiB for a machine of ram bytes. */
 uint64_t kvm_ld_low_size(uint64_t ram);

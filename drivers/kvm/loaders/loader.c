@@ -1,9 +1,7 @@
 /* Loading the <os> kernel of a booted machine: read the files, run the
  * loaders over the machine's RAM (image.h), then put the boot vCPU into the
- * state the loader chose. Also the memory helpers the firmware tables use. */
+ * state the loader chose. */
 #include "loader.h"
-
-#include <string.h>
 
 #include "../../../lib/util/error.h"
 #include "../../../lib/util/fileio.h"
@@ -17,25 +15,6 @@ int kvm_loader_read(const char *path, const char *role, uint8_t **data, size_t *
         return qv_error_code();
     }
     *data = (uint8_t *)buf;
-    return 0;
-}
-
-int kvm_loader_put(struct kvm_machine *m, const char *file, uint64_t gpa, const void *src,
-                   size_t len, const char *what)
-{
-    if (len == 0)
-        return 0;
-    void *dst = kvm_memory_hva(m, gpa, len);
-    if (!dst)
-        return qv_error_set(QV_ERR_INVALID_ARG,
-                            "%s: %s (0x%zx bytes at 0x%llx) does not fit in the VM's %llu MiB "
-                            "of RAM",
-                            file, what, len, (unsigned long long)gpa,
-                            (unsigned long long)(m->ram_size >> 20));
-    if (src)
-        memcpy(dst, src, len);
-    else
-        memset(dst, 0, len);
     return 0;
 }
 
@@ -88,6 +67,11 @@ static int enter(struct kvm_vcpu *v, const struct kvm_ld_entry *e)
 
 int kvm_load_kernel(struct kvm_machine *m)
 {
+    return kvm_load_kernel_announce(m, NULL);
+}
+
+int kvm_load_kernel_announce(struct kvm_machine *m, const char *announce)
+{
     const struct qv_domain *def = m->def;
     g_autofree uint8_t *img = NULL, *rd = NULL;
     size_t len = 0, rlen = 0;
@@ -98,6 +82,7 @@ int kvm_load_kernel(struct kvm_machine *m)
     struct kvm_ld ld;
     kvm_ld_init(&ld, m->ram, m->ram_size, def->os.kernel);
     ld.cmdline = def->os.cmdline;
+    ld.announce = announce;
     ld.initrd = def->os.initrd;
     ld.initrd_data = rd;
     ld.initrd_len = rlen;

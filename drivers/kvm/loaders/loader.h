@@ -12,11 +12,9 @@
 struct kvm_machine;
 
 int kvm_load_kernel(struct kvm_machine *m);
-
-/* Copy len bytes to guest memory, failing with a message naming the file
- * when they do not fit in RAM (the firmware tables use this). */
-int kvm_loader_put(struct kvm_machine *m, const char *file, uint64_t gpa, const void *src,
-                   size_t len, const char *what);
+/* The same with the board's parameters for the kernel's command line
+ * (kvm_ld_cmdline_join; NULL: none). */
+int kvm_load_kernel_announce(struct kvm_machine *m, const char *announce);
 /* Read a whole file (kernel or initrd), naming it in errors. */
 int kvm_loader_read(const char *path, const char *role, uint8_t **data, size_t *len);
 

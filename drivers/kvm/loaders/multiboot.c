@@ -94,7 +94,8 @@ int kvm_ld_multiboot(struct kvm_ld *ld, const uint8_t *img, size_t len, size_t h
         return bad(path, "truncated multiboot header");
     /* Command line, loader name and module name go to BOOT_CMDLINE. QEMU
      * joins path and command line with a space even when there is none. */
-    g_autofree char *cmdline = g_strdup_printf("%s %s", path, ld->cmdline ? ld->cmdline : "");
+    g_autofree char *user = kvm_ld_cmdline_join(ld->cmdline, ld->announce);
+    g_autofree char *cmdline = g_strdup_printf("%s %s", path, user);
     size_t cl = strlen(cmdline) + 1;
     if (cl > BOOT_CMDLINE_MAX / 2)
         return qv_error_set(QV_ERR_INVALID_ARG,

@@ -1,11 +1,9 @@
-/* ACPI fixed hardware at QEMU's PIIX4 addresses: PM1a event block at 0x600
- * (status, enable), PM1a control at 0x604 (SCI_EN, SLP_TYP, SLP_EN) and the
- * 3.579545 MHz PM timer at 0x608. Sleep type 5 with SLP_EN is S5: the VM
+/* ACPI fixed hardware, laid out as QEMU's PIIX4: the PM1a event block at
+ * offset 0 (status, enable), PM1a control at 4 (SCI_EN, SLP_TYP, SLP_EN) and
+ * the 3.579545 MHz PM timer at 8. Sleep type 5 with SLP_EN is S5: the VM
  * powers off with reason "shutdown", exit status 0. */
 #include <glib.h>
 
-#include "../../kvm.h"
-#include "../devices.h"
 #include "acpi.h"
 
 enum {
@@ -17,7 +15,8 @@ enum {
 };
 
 struct kvm_acpi_pm {
-    struct kvm_machine *m;
+    const struct kvm_dev_host *host;
+    uint32_t sci_irq;
     GMutex lock;
     uint16_t sts, en, cnt;
     int sci;
@@ -30,7 +29,7 @@ static void update_sci(struct kvm_acpi_pm *pm)
     int level = (pm->cnt & CNT_SCI_EN) && (pm->sts & pm->en & (STS_PWRBTN | STS_TMR));
     if (level != pm->sci) {
         pm->sci = level;
-        kvm_machine_irq(pm->m, ACPI_SCI_IRQ, level);
+        pm->host->set_irq(pm->host->opaque, pm->sci_irq, level);
     }
 }
 
@@ -57,7 +56,7 @@ static uint8_t read_byte(struct kvm_acpi_pm *pm, uint64_t off, uint32_t tmr)
     }
 }
 
-static void pm_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
+void kvm_acpi_pm_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
 {
     struct kvm_acpi_pm *pm = dev;
     bool poweroff = false;
@@ -87,7 +86,7 @@ static void pm_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool
     update_sci(pm);
     g_mutex_unlock(&pm->lock);
     if (poweroff)
-        kvm_machine_request_stop(pm->m, VM_REASON_SHUTDOWN, 0);
+        pm->host->request_stop(pm->host->opaque, VM_REASON_SHUTDOWN, 0);
 }
 
 bool kvm_acpi_pm_power_button(struct kvm_acpi_pm *pm)
@@ -100,18 +99,15 @@ bool kvm_acpi_pm_power_button(struct kvm_acpi_pm *pm)
     return heard;
 }
 
-struct kvm_acpi_pm *kvm_acpi_pm_new(struct kvm_machine *m)
+struct kvm_acpi_pm *kvm_acpi_pm_new(const struct kvm_dev_host *host, uint32_t sci)
 {
     struct kvm_acpi_pm *pm = g_new0(struct kvm_acpi_pm, 1);
-    pm->m = m;
+    pm->host = host;
+    pm->sci_irq = sci;
     g_mutex_init(&pm->lock);
     /* No SMI command port in the FADT: ACPI mode is on from power-on. */
     pm->cnt = CNT_SCI_EN;
     pm->t0 = g_get_monotonic_time();
-    if (kvm_bus_claim(&m->pio, ACPI_PM_BASE, 12, pm_io, pm, "acpi-pm") < 0) {
-        kvm_acpi_pm_free(pm);
-        return NULL;
-    }
     return pm;
 }
 

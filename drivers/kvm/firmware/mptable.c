@@ -2,17 +2,14 @@
  * for CPUs and interrupt routing there (Linux without ACPI) find every
  * vCPU's LAPIC, the ISA bus and the IOAPIC. It sits in the BIOS area at
  * 0xf0000, which the e820 map reserves and Linux scans. */
+#include <glib.h>
 #include <string.h>
 
 #include "../../../lib/util/error.h"
-#include "../kvm.h"
-#include "../loaders/loader.h"
-#include "devices.h"
+#include "firmware.h"
 
 #define MP_FLOATING 0xf0000ull
 #define MP_CONFIG (MP_FLOATING + 16)
-#define LAPIC_BASE 0xfee00000u
-#define IOAPIC_BASE 0xfec00000u
 
 static uint8_t checksum(const uint8_t *p, size_t n)
 {
@@ -34,25 +31,25 @@ static void put32(uint8_t *p, uint32_t v)
     put16(p + 2, (uint16_t)(v >> 16));
 }
 
-int kvm_mptable_write(struct kvm_machine *m)
+int kvm_fw_mptable_write(const struct kvm_fw_machine *fm)
 {
-    uint32_t n = m->nvcpus;
+    uint32_t n = fm->ncpus;
     size_t len = 44 + 20 * (size_t)n + 8 + 8 + 16 * 8 + 2 * 8;
     g_autofree uint8_t *t = g_malloc0(len);
     memcpy(t, "PCMP", 4);
     t[6] = 4; /* spec 1.4 */
     memcpy(t + 8, "QV      ", 8);
     memcpy(t + 16, "KVM EMBED   ", 12);
-    put32(t + 36, LAPIC_BASE);
+    put32(t + 36, FW_LAPIC_BASE);
     uint8_t *e = t + 44;
     uint16_t count = 0;
     uint32_t max_apic = 0;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t apic = m->vcpus[i] ? m->vcpus[i]->apic_id : i;
+        uint32_t apic = fm->apic_ids[i];
         if (apic > 254)
             return qv_error_set(QV_ERR_INVALID_ARG,
                                 "VM '%s': APIC ID %u does not fit an MP table entry",
-                                kvm_machine_name(m), apic);
+                                fm->host->vm_name, apic);
         max_apic = MAX(max_apic, apic);
         e[0] = 0; /* processor */
         e[1] = (uint8_t)apic;
@@ -72,7 +69,7 @@ int kvm_mptable_write(struct kvm_machine *m)
     e[1] = ioapic_id;
     e[2] = 0x11;
     e[3] = 1;
-    put32(e + 4, IOAPIC_BASE);
+    put32(e + 4, FW_IOAPIC_BASE);
     e += 8;
     count++;
     for (uint8_t irq = 0; irq < 16; irq++) {
@@ -107,8 +104,8 @@ int kvm_mptable_write(struct kvm_machine *m)
     fp[8] = 1; /* length in 16-byte units */
     fp[9] = 4;
     fp[10] = checksum(fp, 16);
-    if (kvm_loader_put(m, "MP table", MP_FLOATING, fp, 16, "the MP floating pointer") < 0 ||
-        kvm_loader_put(m, "MP table", MP_CONFIG, t, len, "the MP configuration table") < 0)
+    if (kvm_fw_put(fm, "MP table", MP_FLOATING, fp, 16, "the MP floating pointer") < 0 ||
+        kvm_fw_put(fm, "MP table", MP_CONFIG, t, len, "the MP configuration table") < 0)
         return qv_error_code();
     return 0;
 }

@@ -1,0 +1,94 @@
+/* A board: which devices a booted machine has, where each sits (bus, base,
+ * length, IRQ) and what runs at power-on. The board builds the devices
+ * with the machine's device host, claims their ranges on the machine's
+ * buses and owns them; the run loop only dispatches to the buses. It never
+ * sees struct kvm_machine: the machine hands it plain values, so a board
+ * can be built over a test host and plain buses without /dev/kvm.
+ *
+ * `pc` (board_pc.c) is QEMU's pc machine's legacy devices at QEMU's
+ * addresses, plus virtio-mmio windows in the 32-bit PCI hole. */
+#ifndef QV_KVM_BOARD_H
+#define QV_KVM_BOARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../../lib/conf/domain.h"
+#include "../devices/bus.h"
+#include "../devices/dev_host.h"
+#include "../virtio/virtio.h"
+
+struct kvm_board;
+struct kvm_chardev;
+
+struct kvm_board_config {
+    uint64_t ram_size;
+    uint32_t ncpus, max_cpus;
+    const uint32_t *apic_ids; /* [ncpus], copied; index 0 is the BSP */
+    const char *uuid;
+};
+
+/* Build the pc board's devices over host (which must outlive the board)
+ * and claim their ranges on pio and mmio. NULL with the error set. */
+struct kvm_board *kvm_board_pc_new(const struct kvm_dev_host *host,
+                                   const struct kvm_board_config *cfg, struct kvm_bus *pio,
+                                   struct kvm_bus *mmio);
+/* Close the console, then free every device. NULL is a no-op. */
+void kvm_board_free(struct kvm_board *b);
+
+/* ---- virtio-mmio rows ---- */
+
+/* How to build a transport at a window (virtio_mmio.h gives one). */
+struct kvm_board_transport {
+    struct virtio_dev *(*create)(const struct kvm_dev_host *host, uint64_t base, uint32_t gsi,
+                                 const struct virtio_dev_ops *ops, void *dev);
+    kvm_bus_fn io;
+    void (*free)(struct virtio_dev *vd);
+};
+
+/* Where a virtio-mmio device sits. */
+struct kvm_board_slot {
+    uint64_t base, len;
+    uint32_t gsi;
+};
+
+/* In the 32-bit PCI hole above any low RAM (which reaches 0xdfffffff for
+ * 3.5 GiB less a byte), below the IOAPIC; the pc machine has no PCI here. */
+#define KVM_BOARD_VIRTIO_BASE 0xe0000000ull
+#define KVM_BOARD_VIRTIO_STEP 0x200ull
+
+/* Place a virtio device (ops + its state dev) in the next free window with
+ * the next free GSI, build its transport there and claim the window. Only
+ * before power-on: virtio-mmio has no hot-plug. The board frees the
+ * transport; dev stays the caller's when this fails. */
+int kvm_board_add_virtio(struct kvm_board *b, const struct kvm_board_transport *t,
+                         const struct virtio_dev_ops *ops, void *dev);
+uint32_t kvm_board_virtio_count(const struct kvm_board *b);
+const struct kvm_board_slot *kvm_board_virtio_slots(const struct kvm_board *b);
+
+/* Linux's announcement of slots: "virtio_mmio.device=0x200@0xe0000000:5"
+ * for each, space-separated; NULL when n is 0. */
+char *kvm_board_announce(const struct kvm_board_slot *slots, uint32_t n);
+
+/* ---- power-on and after ---- */
+
+struct kvm_board_boot {
+    /* Load the kernel and set up the boot vCPU; announce (NULL: none) is
+     * what the kernel's command line must carry besides the user's. */
+    int (*load_kernel)(void *opaque, const char *announce);
+    /* The console's backend (*cfg NULL: output dropped), asked for only
+     * once the kernel and tables are in place. */
+    int (*console_config)(void *opaque, const struct qv_chardev **cfg);
+    void *opaque;
+};
+
+/* In this order: the kernel, the MP table, the ACPI tables, the console. */
+int kvm_board_power_on(struct kvm_board *b, const struct kvm_board_boot *boot);
+/* The last vCPU has stopped: flush the console. */
+void kvm_board_stopped(struct kvm_board *b);
+/* Press the ACPI power button; false when the guest does not listen. */
+bool kvm_board_power_button(struct kvm_board *b);
+/* The console opened at power-on, or NULL. */
+struct kvm_chardev *kvm_board_console(struct kvm_board *b);
+
+#endif
