@@ -263,6 +263,75 @@ START_TEST(kick_through_ioeventfd)
 }
 END_TEST
 
+START_TEST(interrupt_through_irqfd)
+{
+    /* On a host offering irqfd the line is an eventfd: a used buffer
+     * writes it, set_irq is never called, and at the guest's EOI the line
+     * is raised again only while InterruptStatus is not 0. */
+    struct vtd_host h2;
+    vtd_host_init(&h2, 1 << 20);
+    vtd_host_use_irqfd(&h2);
+    struct virtio_dev *vd = virtio_rng_new(&h2.host, BASE, GSI);
+    ck_assert_ptr_nonnull(vd);
+    struct vtd_dev d2;
+    vtd_attach(&d2, &h2, vd, BASE, GSI);
+    ck_assert(vtd_init(&d2, VTD_F(VIRTIO_F_VERSION_1), 1, 16));
+    uint64_t buf = vtd_alloc(&h2, 16, 8);
+    vtd_add(&d2, 0, NULL, 0, &(struct vtd_buf){buf, 16}, 1, false);
+    vtd_kick(&d2, 0);
+    ck_assert(vtd_wait_used(&d2, 0, NULL, NULL, 1000));
+    ck_assert_int_eq(vtd_irqfd_take(&h2, GSI, 1000), 1);
+    ck_assert_uint_eq(vtd_irq_count(&h2, GSI), 0);
+    /* EOI before the driver acknowledged: raised again. */
+    vtd_irqfd_eoi(&h2, GSI);
+    ck_assert_int_eq(vtd_irqfd_take(&h2, GSI, 1000), 1);
+    /* Acknowledged, then EOI: the line stays down. */
+    ck_assert_uint_eq(vtd_ack(&d2), VTD_INT_VRING);
+    vtd_irqfd_eoi(&h2, GSI);
+    ck_assert_int_eq(vtd_irqfd_take(&h2, GSI, 200), 0);
+    /* Freeing the device releases the irqfd (vtd_host_clear checks). */
+    virtio_mmio_free(vd);
+    vtd_detach(&d2);
+    vtd_host_clear(&h2);
+}
+END_TEST
+
+static int refuse_irqfd(void *opaque, uint32_t gsi, int fd, int resample_fd, bool assign)
+{
+    (void)opaque, (void)gsi, (void)fd, (void)resample_fd, (void)assign;
+    return QV_ERR_KVM;
+}
+
+static int refuse_ioeventfd(void *opaque, uint64_t addr, uint32_t len, uint64_t datamatch, int fd,
+                            bool assign)
+{
+    (void)opaque, (void)addr, (void)len, (void)datamatch, (void)fd, (void)assign;
+    return QV_ERR_KVM;
+}
+
+START_TEST(refused_fds_fall_back_to_exits)
+{
+    /* A KVM without irqfd or ioeventfd: kicks come through QueueNotify and
+     * the line through set_irq. */
+    struct vtd_host h2;
+    vtd_host_init(&h2, 1 << 20);
+    h2.host.irqfd = refuse_irqfd;
+    h2.host.ioeventfd = refuse_ioeventfd;
+    struct virtio_dev *vd = virtio_rng_new(&h2.host, BASE, GSI);
+    struct vtd_dev d2;
+    vtd_attach(&d2, &h2, vd, BASE, GSI);
+    ck_assert(vtd_init(&d2, VTD_F(VIRTIO_F_VERSION_1), 1, 16));
+    uint64_t buf = vtd_alloc(&h2, 16, 8);
+    vtd_add(&d2, 0, NULL, 0, &(struct vtd_buf){buf, 16}, 1, false);
+    vtd_kick(&d2, 0);
+    ck_assert(vtd_used(&d2, 0, NULL, NULL)); /* served in the exit itself */
+    ck_assert_uint_eq(vtd_irq_count(&h2, GSI), 1);
+    virtio_mmio_free(vd);
+    vtd_detach(&d2);
+    vtd_host_clear(&h2);
+}
+END_TEST
+
 static gpointer hammer(gpointer data)
 {
     struct vtd_dev *dv = data;
@@ -284,6 +353,7 @@ START_TEST(concurrent_vcpus)
     struct vtd_host h2;
     vtd_host_init(&h2, 1 << 20);
     vtd_host_use_ioeventfd(&h2);
+    vtd_host_use_irqfd(&h2);
     struct virtio_dev *vd = virtio_rng_new(&h2.host, BASE, GSI);
     struct vtd_dev d2;
     vtd_attach(&d2, &h2, vd, BASE, GSI);
@@ -326,6 +396,8 @@ int main(void)
     tcase_add_test(tc, kick_before_driver_ok_is_served_at_start);
     tcase_add_test(tc, kick_through_ioeventfd);
     tcase_add_test(tc, concurrent_vcpus);
+    tcase_add_test(tc, interrupt_through_irqfd);
+    tcase_add_test(tc, refused_fds_fall_back_to_exits);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,6 +1,7 @@
 /* The test-side virtio driver (see virtio_test_driver.h). */
 #include "virtio_test_driver.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,8 @@ void vtd_host_init(struct vtd_host *h, uint64_t ram_size)
     h->next_free = 0x1000; /* guest address 0 stays unused */
     g_mutex_init(&h->lock);
     g_cond_init(&h->cond);
+    for (int i = 0; i < VTD_GSIS; i++)
+        h->irqfd[i] = h->resamplefd[i] = -1;
     h->host = (struct kvm_dev_host){
         .opaque = h,
         .vm_name = "vtd",
@@ -117,8 +120,66 @@ int vtd_host_ioeventfd(struct vtd_host *h, uint64_t addr, uint64_t datamatch)
     return fd;
 }
 
+static int host_irqfd(void *opaque, uint32_t gsi, int fd, int resample_fd, bool assign)
+{
+    struct vtd_host *h = opaque;
+    if (gsi >= VTD_GSIS)
+        return QV_ERR_INVALID_ARG;
+    g_mutex_lock(&h->lock);
+    int rc = QV_ERR_INVALID_ARG;
+    if (assign && h->irqfd[gsi] < 0) {
+        h->irqfd[gsi] = fd;
+        h->resamplefd[gsi] = resample_fd;
+        rc = 0;
+    } else if (!assign && h->irqfd[gsi] == fd) {
+        h->irqfd[gsi] = h->resamplefd[gsi] = -1;
+        rc = 0;
+    }
+    g_mutex_unlock(&h->lock);
+    return rc;
+}
+
+void vtd_host_use_irqfd(struct vtd_host *h)
+{
+    h->host.irqfd = host_irqfd;
+}
+
+int vtd_irqfd_take(struct vtd_host *h, uint32_t gsi, int timeout_ms)
+{
+    g_mutex_lock(&h->lock);
+    int fd = gsi < VTD_GSIS ? h->irqfd[gsi] : -1;
+    g_mutex_unlock(&h->lock);
+    if (fd < 0)
+        return -1;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, timeout_ms) <= 0)
+        return 0;
+    uint64_t n = 0;
+    if (read(fd, &n, sizeof(n)) != sizeof(n))
+        return 0;
+    return (int)n;
+}
+
+void vtd_irqfd_eoi(struct vtd_host *h, uint32_t gsi)
+{
+    g_mutex_lock(&h->lock);
+    int fd = gsi < VTD_GSIS ? h->resamplefd[gsi] : -1;
+    g_mutex_unlock(&h->lock);
+    uint64_t one = 1;
+    if (fd < 0 || write(fd, &one, sizeof(one)) != sizeof(one)) {
+        fprintf(stderr, "vtd: no resample fd on gsi %u\n", gsi);
+        abort();
+    }
+}
+
 void vtd_host_clear(struct vtd_host *h)
 {
+    for (int i = 0; i < VTD_GSIS; i++) {
+        if (h->irqfd[i] >= 0) {
+            fprintf(stderr, "vtd: the irqfd of gsi %d is still assigned\n", i);
+            abort();
+        }
+    }
     if (h->n_efd) {
         fprintf(stderr, "vtd: %u ioeventfds still assigned\n", h->n_efd);
         abort();

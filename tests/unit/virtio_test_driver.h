@@ -100,6 +100,9 @@ struct vtd_host {
         int fd;
     } efd[VTD_MAX_IOEVENTFDS];
     unsigned n_efd;
+    /* Assigned irqfds and their resample fds per GSI, -1 when none
+     * (after vtd_host_use_irqfd). */
+    int irqfd[VTD_GSIS], resamplefd[VTD_GSIS];
 };
 
 void vtd_host_init(struct vtd_host *h, uint64_t ram_size);
@@ -108,6 +111,14 @@ void vtd_host_clear(struct vtd_host *h);
 void vtd_host_use_ioeventfd(struct vtd_host *h);
 /* The eventfd assigned for a 4-byte write of datamatch at addr, or -1. */
 int vtd_host_ioeventfd(struct vtd_host *h, uint64_t addr, uint64_t datamatch);
+/* Offer irqfd (with resample) to devices built after this call. */
+void vtd_host_use_irqfd(struct vtd_host *h);
+/* How many times gsi's irqfd was written since the last call, waiting up to
+ * timeout_ms for a first one; -1 when no irqfd is assigned. */
+int vtd_irqfd_take(struct vtd_host *h, uint32_t gsi, int timeout_ms);
+/* The guest's EOI on an irqfd line: KVM lowers it and signals the
+ * resample fd. */
+void vtd_irqfd_eoi(struct vtd_host *h, uint32_t gsi);
 /* len zeroed bytes of guest RAM aligned to align; aborts when RAM is full. */
 uint64_t vtd_alloc(struct vtd_host *h, uint64_t len, uint64_t align);
 void *vtd_ptr(struct vtd_host *h, uint64_t gpa);

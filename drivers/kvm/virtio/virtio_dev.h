@@ -77,6 +77,10 @@ struct virtio_dev {
 
     GMutex irq_lock;
     uint32_t isr;
+    /* irqfd (virtio_notify.c): raising writes irq_fd; KVM lowers the line
+     * at the guest's EOI and signals resample_fd, where the line is raised
+     * again while InterruptStatus is not 0. -1 on the set_irq path. */
+    int irq_fd, resample_fd;
 
     struct virtq *q;
     uint32_t nq;
@@ -107,10 +111,13 @@ void virtq_reset(struct virtq *q, uint16_t num_default);
 void virtq_destroy(struct virtq *q);
 
 /* virtio_notify.c */
-/* Give each queue an ioeventfd on QueueNotify and start the thread
- * polling them; false (nothing assigned) when the host offers none or it
- * fails, and QueueNotify then reaches virtio_mmio_io. */
-bool virtio_notify_start(struct virtio_dev *vd);
+/* Where the host offers them, give each queue an ioeventfd on QueueNotify
+ * and the interrupt an irqfd with a resample fd, and start the thread
+ * polling them. What the host refuses falls back to the exit path
+ * (QueueNotify reaching virtio_mmio_io) and set_irq. */
+void virtio_notify_start(struct virtio_dev *vd);
 void virtio_notify_stop(struct virtio_dev *vd);
+/* Raise the line through the irqfd; under vd->irq_lock. */
+void virtio_notify_irq(struct virtio_dev *vd);
 
 #endif

@@ -77,16 +77,21 @@ void virtio_dev_interrupt(struct virtio_dev *vd, uint32_t bits)
 {
     g_mutex_lock(&vd->irq_lock);
     vd->isr |= bits;
-    vd->host.set_irq(vd->host.opaque, vd->gsi, 1);
+    if (vd->irq_fd >= 0)
+        virtio_notify_irq(vd);
+    else
+        vd->host.set_irq(vd->host.opaque, vd->gsi, 1);
     g_mutex_unlock(&vd->irq_lock);
 }
 
+/* Through an irqfd the line falls at the guest's EOI instead, and is
+ * raised again there only while bits remain (virtio_notify.c). */
 static void interrupt_ack(struct virtio_dev *vd, uint32_t bits)
 {
     g_mutex_lock(&vd->irq_lock);
     uint32_t was = vd->isr;
     vd->isr &= ~bits;
-    if (was && !vd->isr)
+    if (was && !vd->isr && vd->irq_fd < 0)
         vd->host.set_irq(vd->host.opaque, vd->gsi, 0);
     g_mutex_unlock(&vd->irq_lock);
 }
@@ -401,7 +406,7 @@ struct virtio_dev *virtio_mmio_new(const struct kvm_dev_host *host, uint64_t bas
     vd->gsi = gsi;
     vd->ops = ops;
     vd->dev = dev;
-    vd->notify_stop_fd = -1;
+    vd->notify_stop_fd = vd->irq_fd = vd->resample_fd = -1;
     g_mutex_init(&vd->lock);
     g_mutex_init(&vd->irq_lock);
     vd->nq = ops->num_queues;
