@@ -1,0 +1,273 @@
+#include "blk_req.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <string.h>
+
+struct blk_hdr {
+    uint32_t type;
+    uint64_t sector;
+};
+
+/* One discard or write-zeroes range. */
+struct blk_seg {
+    uint64_t sector;
+    uint32_t num;
+    uint32_t flags;
+};
+
+uint64_t blk_features(const struct blk_disk *d)
+{
+    uint64_t f = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+                 (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_DISCARD) |
+                 (1ull << VIRTIO_BLK_F_WRITE_ZEROES);
+    if (d->readonly)
+        f |= 1ull << VIRTIO_BLK_F_RO;
+    return f;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, (uint16_t)v);
+    put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+void blk_config(const struct blk_disk *d, uint8_t *cfg)
+{
+    memset(cfg, 0, BLK_CONFIG_SIZE);
+    put64(cfg + 0, d->capacity);
+    /* seg_max: a chain carries the header and the status besides the data,
+     * and the transport's queues hold 256 descriptors. */
+    put32(cfg + 12, 254);
+    put32(cfg + 20, d->blk_size);
+    put32(cfg + 36, BLK_MAX_SECTORS);   /* max_discard_sectors */
+    put32(cfg + 40, BLK_MAX_SEGS);      /* max_discard_seg */
+    put32(cfg + 44, d->blk_size / 512); /* discard_sector_alignment */
+    put32(cfg + 48, BLK_MAX_SECTORS);   /* max_write_zeroes_sectors */
+    put32(cfg + 52, BLK_MAX_SEGS);      /* max_write_zeroes_seg */
+    cfg[56] = d->unmap;                 /* write_zeroes_may_unmap */
+}
+
+static size_t iov_copy(const struct iovec *iov, uint32_t n, uint64_t skip, void *buf, size_t len,
+                       bool to_iov)
+{
+    size_t done = 0;
+    for (uint32_t i = 0; i < n && done < len; i++) {
+        if (skip >= iov[i].iov_len) {
+            skip -= iov[i].iov_len;
+            continue;
+        }
+        size_t take = MIN(iov[i].iov_len - (size_t)skip, len - done);
+        uint8_t *at = (uint8_t *)iov[i].iov_base + skip;
+        if (to_iov)
+            memcpy(at, (const uint8_t *)buf + done, take);
+        else
+            memcpy((uint8_t *)buf + done, at, take);
+        done += take;
+        skip = 0;
+    }
+    return done;
+}
+
+/* dst (room for n) = the bytes [skip, skip + len) of src; returns the count. */
+static uint32_t iov_slice(const struct iovec *src, uint32_t n, uint64_t skip, uint64_t len,
+                          struct iovec *dst)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n && len; i++) {
+        if (skip >= src[i].iov_len) {
+            skip -= src[i].iov_len;
+            continue;
+        }
+        size_t take = (size_t)MIN((uint64_t)src[i].iov_len - skip, len);
+        dst[k].iov_base = (uint8_t *)src[i].iov_base + skip;
+        dst[k].iov_len = take;
+        k++;
+        len -= take;
+        skip = 0;
+    }
+    return k;
+}
+
+static bool parse_hdr(const struct virtio_req *req, struct blk_hdr *h)
+{
+    uint8_t b[16];
+    if (req->out_len < sizeof(b) ||
+        iov_copy(req->out, req->out_num, 0, b, sizeof(b), false) != sizeof(b))
+        return false;
+    h->type = get32(b);
+    h->sector = get64(b + 8);
+    return true;
+}
+
+bool blk_req_cost(const struct virtio_req *req, bool *write, uint64_t *bytes)
+{
+    struct blk_hdr h;
+    if (!parse_hdr(req, &h) || req->in_len < 1)
+        return false;
+    switch (h.type) {
+    case VIRTIO_BLK_T_IN:
+        *write = false;
+        *bytes = req->in_len - 1;
+        return true;
+    case VIRTIO_BLK_T_OUT:
+        *write = true;
+        *bytes = req->out_len - 16;
+        return true;
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES:
+        /* One write; no data crosses the ring. */
+        *write = true;
+        *bytes = 0;
+        return true;
+    default: return false;
+    }
+}
+
+static bool negotiated(const struct blk_disk *d, int bit)
+{
+    return d->features & (1ull << bit);
+}
+
+/* A range of `len` bytes at `sector`, checked against the capacity and
+ * the logical block size. */
+static bool range_ok(const struct blk_disk *d, uint64_t sector, uint64_t len)
+{
+    if (len % 512 || sector > d->capacity || len / 512 > d->capacity - sector)
+        return false;
+    uint32_t per_block = d->blk_size / 512;
+    return sector % per_block == 0 && (len / 512) % per_block == 0;
+}
+
+/* Without FLUSH the driver cannot ask for one, so every write must be
+ * durable when it completes (virtio 1.1 §5.2.6.2). */
+static uint8_t after_write(struct blk_disk *d, int rc)
+{
+    if (!rc && !negotiated(d, VIRTIO_BLK_F_FLUSH))
+        rc = blk_raw_flush(d->raw);
+    return rc ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+}
+
+static uint8_t do_rw(struct blk_disk *d, const struct virtio_req *req, const struct blk_hdr *h)
+{
+    bool write = h->type == VIRTIO_BLK_T_OUT;
+    const struct iovec *src = write ? req->out : req->in;
+    uint32_t n = write ? req->out_num : req->in_num;
+    uint64_t skip = write ? 16 : 0;
+    uint64_t len = write ? req->out_len - 16 : req->in_len - 1;
+    if (!range_ok(d, h->sector, len) || (write && d->readonly))
+        return VIRTIO_BLK_S_IOERR;
+    if (!len)
+        return VIRTIO_BLK_S_OK;
+    struct iovec small[16];
+    g_autofree struct iovec *big = n > G_N_ELEMENTS(small) ? g_new(struct iovec, n) : NULL;
+    struct iovec *v = big ? big : small;
+    uint32_t k = iov_slice(src, n, skip, len, v);
+    uint64_t off = h->sector * 512;
+    if (!write)
+        return blk_raw_readv(d->raw, v, k, off) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+    return after_write(d, blk_raw_writev(d->raw, v, k, off));
+}
+
+static uint8_t do_ranges(struct blk_disk *d, const struct virtio_req *req, uint32_t type)
+{
+    bool zeroes = type == VIRTIO_BLK_T_WRITE_ZEROES;
+    if (!negotiated(d, zeroes ? VIRTIO_BLK_F_WRITE_ZEROES : VIRTIO_BLK_F_DISCARD))
+        return VIRTIO_BLK_S_UNSUPP;
+    uint64_t len = req->out_len - 16;
+    if (!len || len % 16 || len / 16 > BLK_MAX_SEGS)
+        return VIRTIO_BLK_S_IOERR;
+    uint32_t nseg = (uint32_t)(len / 16);
+    struct blk_seg segs[BLK_MAX_SEGS];
+    for (uint32_t i = 0; i < nseg; i++) {
+        uint8_t b[16];
+        iov_copy(req->out, req->out_num, 16 + 16 * (uint64_t)i, b, sizeof(b), false);
+        segs[i].sector = get64(b);
+        segs[i].num = get32(b + 8);
+        segs[i].flags = get32(b + 12);
+        uint32_t known = zeroes ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0;
+        if (segs[i].flags & ~known)
+            return VIRTIO_BLK_S_UNSUPP;
+    }
+    /* Every range is checked before any is carried out, so a bad one
+     * leaves the disk as it was. */
+    for (uint32_t i = 0; i < nseg; i++)
+        if (segs[i].num > BLK_MAX_SECTORS || !range_ok(d, segs[i].sector, segs[i].num * 512ull))
+            return VIRTIO_BLK_S_IOERR;
+    if (d->readonly)
+        return VIRTIO_BLK_S_IOERR;
+    int rc = 0;
+    for (uint32_t i = 0; i < nseg && !rc; i++) {
+        uint64_t off = segs[i].sector * 512, n = segs[i].num * 512ull;
+        if (!n)
+            continue;
+        if (!zeroes)
+            rc = d->unmap ? blk_raw_discard(d->raw, off, n) : 0; /* discard='ignore' */
+        else
+            rc = blk_raw_write_zeroes(
+                d->raw, off, n, d->unmap && (segs[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP));
+    }
+    return after_write(d, rc);
+}
+
+static uint8_t do_get_id(struct blk_disk *d, const struct virtio_req *req)
+{
+    uint64_t len = MIN(req->in_len - 1, (uint64_t)VIRTIO_BLK_ID_BYTES);
+    iov_copy(req->in, req->in_num, 0, d->serial, (size_t)len, true);
+    return VIRTIO_BLK_S_OK;
+}
+
+int blk_req_handle(struct blk_disk *d, const struct virtio_req *req, uint32_t *written, char **why)
+{
+    struct blk_hdr h;
+    if (!parse_hdr(req, &h)) {
+        *why = g_strdup_printf("a request header of %" G_GUINT64_FORMAT " bytes (16 needed)",
+                               req->out_len);
+        return -1;
+    }
+    if (req->in_len < 1) {
+        *why = g_strdup("a request without a writable byte for its status");
+        return -1;
+    }
+    uint8_t status;
+    switch (h.type) {
+    case VIRTIO_BLK_T_IN:
+    case VIRTIO_BLK_T_OUT: status = do_rw(d, req, &h); break;
+    case VIRTIO_BLK_T_FLUSH:
+        if (!negotiated(d, VIRTIO_BLK_F_FLUSH))
+            status = VIRTIO_BLK_S_UNSUPP;
+        else
+            status = blk_raw_flush(d->raw) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+        break;
+    case VIRTIO_BLK_T_GET_ID: status = do_get_id(d, req); break;
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES: status = do_ranges(d, req, h.type); break;
+    default: status = VIRTIO_BLK_S_UNSUPP; break;
+    }
+    iov_copy(req->in, req->in_num, req->in_len - 1, &status, 1, true);
+    /* As QEMU does: the whole writable part is reported used. */
+    *written = (uint32_t)MIN(req->in_len, (uint64_t)UINT32_MAX);
+    return 0;
+}
