@@ -16,6 +16,7 @@
 #include "drivers/kvm/virtio/blk_raw.h"
 #include "drivers/kvm/virtio/blk_req.h"
 #include "drivers/kvm/virtio/blk_throttle.h"
+#include "drivers/kvm/virtio/virtio_blk.h"
 #include "lib/util/error.h"
 
 #define IMG_SECTORS 2048 /* 1 MiB */
@@ -506,6 +507,59 @@ START_TEST(backend_refusals)
 }
 END_TEST
 
+static struct qv_disk *disk_xml(const char *inner)
+{
+    g_autofree char *xml = g_strdup_printf("<disk type='file' device='disk'>%s</disk>", inner);
+    struct qv_disk *d = NULL;
+    struct qv_net *n = NULL;
+    struct qv_hostdev *h = NULL;
+    ck_assert_msg(qv_domain_parse_device_xml(xml, &d, &n, &h) == 0 && d, "%s: %s", xml,
+                  qv_last_error()->message);
+    return d;
+}
+
+/* Every <disk> the device cannot honour is refused naming the VM, the
+ * disk and what. */
+START_TEST(check_refusals)
+{
+    static const struct {
+        const char *inner, *what;
+    } cases[] = {
+        {"<driver name='qemu' type='qcow2'/><source file='/i.qcow2'/><target dev='vda'/>",
+         "<driver type='qcow2'> (exporting it through qemu-storage-daemon"},
+        {"<driver name='qemu' type='vmdk'/><source file='/i'/><target dev='vda'/>",
+         "<driver type='vmdk'> (raw only)"},
+        {"<source file='/i'/><target dev='sda' bus='sata'/>", "a <target bus> other than virtio"},
+        {"<driver name='qemu' io='native' cache='none'/><source file='/i'/><target dev='vda'/>",
+         "<driver io='native'>"},
+        {"<driver name='qemu' iothread='1'/><source file='/i'/><target dev='vda'/>",
+         "<driver iothread>"},
+        {"<source file='/i'/><target dev='vda'/><boot order='1'/>", "<boot order>"},
+        {"<source file='/i'/><target dev='vda'/><serial>123456789012345678901</serial>",
+         "a <serial> of 21 bytes (virtio-blk carries at most 20)"},
+        {"<source file='/i'/><backingStore type='file'><format type='raw'/>"
+         "<source file='/b'/></backingStore><target dev='vda'/>",
+         "a <backingStore>"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        struct qv_disk *d = disk_xml(cases[i].inner);
+        qv_reset_error();
+        ck_assert_int_eq(virtio_blk_check("web", d), QV_ERR_UNSUPPORTED);
+        const char *msg = qv_last_error()->message;
+        g_autofree char *want =
+            g_strdup_printf("VM 'web': disk '%s': %s", d->target, cases[i].what);
+        ck_assert_msg(g_str_has_prefix(msg, want) && strstr(msg, "not supported by the kvm driver"),
+                      "expected '%s...', got '%s'", want, msg);
+        qv_disk_free(d);
+    }
+    struct qv_disk *d = disk_xml("<driver name='qemu' type='raw' cache='none' io='threads' "
+                                 "discard='unmap'/><source file='/i'/><target dev='vda'/>"
+                                 "<serial>12345678901234567890</serial><readonly/>");
+    ck_assert_int_eq(virtio_blk_check("web", d), 0);
+    qv_disk_free(d);
+}
+END_TEST
+
 static int64_t s_ns(double s)
 {
     return (int64_t)(s * 1e9);
@@ -583,6 +637,7 @@ int main(void)
     tcase_add_test(tc, unknown_and_unnegotiated);
     tcase_add_test(tc, config_space);
     tcase_add_test(tc, backend_refusals);
+    tcase_add_test(tc, check_refusals);
     suite_add_tcase(s, tc);
     TCase *tt = tcase_create("throttle");
     tcase_add_test(tt, throttle_iops);

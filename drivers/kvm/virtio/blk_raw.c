@@ -33,6 +33,18 @@ struct blk_raw {
     void *bounce; /* BOUNCE_SIZE, allocated on first need */
 };
 
+static const char *const caches[] = {"writeback", "none", "writethrough", "directsync", "unsafe"};
+
+int blk_cache_parse(const char *s)
+{
+    if (!s)
+        return BLK_CACHE_WRITEBACK;
+    for (size_t i = 0; i < G_N_ELEMENTS(caches); i++)
+        if (strcmp(s, caches[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
 static bool cache_direct(enum blk_cache c)
 {
     return c == BLK_CACHE_NONE || c == BLK_CACHE_DIRECTSYNC;

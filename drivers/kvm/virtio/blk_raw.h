@@ -19,6 +19,9 @@ enum blk_cache {
     BLK_CACHE_UNSAFE,
 };
 
+/* A <driver cache=> value (NULL: writeback) as an enum blk_cache, or -1. */
+int blk_cache_parse(const char *s);
+
 struct blk_raw;
 
 /* Open path (following symlinks, as libvirt does for a disk's source).
