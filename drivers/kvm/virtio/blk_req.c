@@ -18,9 +18,7 @@ struct blk_seg {
 
 uint64_t blk_features(const struct blk_disk *d)
 {
-    uint64_t f = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
-                 (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_DISCARD) |
-                 (1ull << VIRTIO_BLK_F_WRITE_ZEROES);
+    uint64_t f = BLK_FEATURES;
     if (d->readonly)
         f |= 1ull << VIRTIO_BLK_F_RO;
     return f;

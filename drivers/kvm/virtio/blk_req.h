@@ -49,6 +49,13 @@ struct blk_disk {
     uint64_t features;                   /* what the driver accepted */
 };
 
+/* The feature bits offered to every driver; RO is added for a read-only
+ * disk. */
+#define BLK_FEATURES                                                                               \
+    ((1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |                            \
+     (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_DISCARD) |                               \
+     (1ull << VIRTIO_BLK_F_WRITE_ZEROES))
+
 /* The device's feature bits for d and its config space (BLK_CONFIG_SIZE
  * bytes, little endian). */
 uint64_t blk_features(const struct blk_disk *d);

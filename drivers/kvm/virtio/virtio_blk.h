@@ -1,11 +1,10 @@
-/* virtio-blk on a raw image, one I/O thread per disk. The board builds
- * one per <disk> with virtio_blk_new and hands virtio_blk_ops(b) and b to
- * virtio_mmio_new; the transport's free then frees b. */
+/* virtio-blk (virtio 1.1 §5.2) on a raw image, one I/O thread per disk.
+ * The board builds one per <disk> with virtio_blk_new. */
 #ifndef QV_KVM_VIRTIO_BLK_H
 #define QV_KVM_VIRTIO_BLK_H
 
 #include "../../../lib/conf/domain.h"
-#include "virtio.h"
+#include "virtio_mmio.h"
 
 struct virtio_blk;
 
@@ -16,13 +15,10 @@ struct virtio_blk;
  * order>, a <serial> longer than 20 bytes). */
 int virtio_blk_check(const char *vm_name, const struct qv_disk *disk);
 
-/* Check the disk, open its image and start its I/O thread. NULL with the
- * error set (naming the disk) when it cannot. */
-struct virtio_blk *virtio_blk_new(const struct kvm_dev_host *host, const struct qv_disk *disk);
-/* The device's callbacks; they live as long as b. */
-const struct virtio_dev_ops *virtio_blk_ops(struct virtio_blk *b);
-/* For a device never handed to a transport (the transport calls
- * ops->free otherwise). NULL is a no-op. */
-void virtio_blk_free(struct virtio_blk *b);
+/* Check the disk, open its image, and build the device on its transport
+ * at base/gsi with its I/O thread; free with virtio_mmio_free. NULL with
+ * the error set (naming the VM and the disk) when it cannot. */
+struct virtio_dev *virtio_blk_new(const struct kvm_dev_host *host, uint64_t base, uint32_t gsi,
+                                  const struct qv_disk *disk);
 
 #endif
