@@ -68,27 +68,6 @@ void blk_config(const struct blk_disk *d, uint8_t *cfg)
     cfg[56] = d->unmap;                 /* write_zeroes_may_unmap */
 }
 
-static size_t iov_copy(const struct iovec *iov, uint32_t n, uint64_t skip, void *buf, size_t len,
-                       bool to_iov)
-{
-    size_t done = 0;
-    for (uint32_t i = 0; i < n && done < len; i++) {
-        if (skip >= iov[i].iov_len) {
-            skip -= iov[i].iov_len;
-            continue;
-        }
-        size_t take = MIN(iov[i].iov_len - (size_t)skip, len - done);
-        uint8_t *at = (uint8_t *)iov[i].iov_base + skip;
-        if (to_iov)
-            memcpy(at, (const uint8_t *)buf + done, take);
-        else
-            memcpy((uint8_t *)buf + done, at, take);
-        done += take;
-        skip = 0;
-    }
-    return done;
-}
-
 /* dst (room for n) = the bytes [skip, skip + len) of src; returns the count. */
 static uint32_t iov_slice(const struct iovec *src, uint32_t n, uint64_t skip, uint64_t len,
                           struct iovec *dst)
@@ -113,7 +92,7 @@ static bool parse_hdr(const struct virtio_req *req, struct blk_hdr *h)
 {
     uint8_t b[16];
     if (req->out_len < sizeof(b) ||
-        iov_copy(req->out, req->out_num, 0, b, sizeof(b), false) != sizeof(b))
+        virtio_iov_to_buf(req->out, req->out_num, 0, b, sizeof(b)) != sizeof(b))
         return false;
     h->type = get32(b);
     h->sector = get64(b + 8);
@@ -201,7 +180,7 @@ static uint8_t do_ranges(struct blk_disk *d, const struct virtio_req *req, uint3
     struct blk_seg segs[BLK_MAX_SEGS];
     for (uint32_t i = 0; i < nseg; i++) {
         uint8_t b[16];
-        iov_copy(req->out, req->out_num, 16 + 16 * (uint64_t)i, b, sizeof(b), false);
+        virtio_iov_to_buf(req->out, req->out_num, 16 + 16 * (size_t)i, b, sizeof(b));
         segs[i].sector = get64(b);
         segs[i].num = get32(b + 8);
         segs[i].flags = get32(b + 12);
@@ -233,7 +212,7 @@ static uint8_t do_ranges(struct blk_disk *d, const struct virtio_req *req, uint3
 static uint8_t do_get_id(struct blk_disk *d, const struct virtio_req *req)
 {
     uint64_t len = MIN(req->in_len - 1, (uint64_t)VIRTIO_BLK_ID_BYTES);
-    iov_copy(req->in, req->in_num, 0, d->serial, (size_t)len, true);
+    virtio_iov_from_buf(req->in, req->in_num, 0, d->serial, (size_t)len);
     return VIRTIO_BLK_S_OK;
 }
 
@@ -264,7 +243,7 @@ int blk_req_handle(struct blk_disk *d, const struct virtio_req *req, uint32_t *w
     case VIRTIO_BLK_T_WRITE_ZEROES: status = do_ranges(d, req, h.type); break;
     default: status = VIRTIO_BLK_S_UNSUPP; break;
     }
-    iov_copy(req->in, req->in_num, req->in_len - 1, &status, 1, true);
+    virtio_iov_from_buf(req->in, req->in_num, (size_t)(req->in_len - 1), &status, 1);
     /* As QEMU does: the whole writable part is reported used. */
     *written = (uint32_t)MIN(req->in_len, (uint64_t)UINT32_MAX);
     return 0;
