@@ -265,6 +265,26 @@ START_TEST(reset_drops_throttled_requests)
 }
 END_TEST
 
+/* A board that builds the transport itself gets the same device. */
+START_TEST(board_builds_the_transport)
+{
+    struct qv_disk *disk = disk_xml("<readonly/><serial>B</serial>");
+    const struct virtio_dev_ops *ops = NULL;
+    void *state = virtio_blk_state_new(&h.host, disk, &ops);
+    qv_disk_free(disk);
+    ck_assert_msg(state && ops, "%s", qv_last_error()->message);
+    ck_assert_uint_eq(ops->device_id, VIRTIO_ID_BLOCK);
+    ck_assert(ops->features & VTD_F(VIRTIO_BLK_F_RO));
+    struct virtio_dev *vd = virtio_mmio_new(&h.host, BASE, GSI, ops, state);
+    ck_assert_ptr_nonnull(vd);
+    vtd_attach(&d, &h, vd, BASE, GSI);
+    ck_assert(vtd_init(&d, VTD_F(VIRTIO_F_VERSION_1) | VTD_F(VIRTIO_BLK_F_RO), 1, 128));
+    uint64_t id = vtd_alloc(&h, 20, 1);
+    ck_assert_int_eq(run(VIRTIO_BLK_T_GET_ID, 0, id, 20), VIRTIO_BLK_S_OK);
+    ck_assert_str_eq(vtd_ptr(&h, id), "B");
+}
+END_TEST
+
 START_TEST(constructor_refusals)
 {
     g_autofree char *missing = g_build_filename(dir, "absent.img", NULL);
@@ -303,6 +323,7 @@ int main(void)
     tcase_add_test(tc, short_header_needs_reset);
     tcase_add_test(tc, iotune_slows_a_burst);
     tcase_add_test(tc, reset_drops_throttled_requests);
+    tcase_add_test(tc, board_builds_the_transport);
     tcase_add_test(tc, constructor_refusals);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

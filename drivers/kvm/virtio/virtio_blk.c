@@ -192,8 +192,8 @@ static void blk_free(void *dev)
 
 static const struct virtio_dev_ops blk_ops_rw = BLK_OPS(0), blk_ops_ro = BLK_OPS(1);
 
-struct virtio_dev *virtio_blk_new(const struct kvm_dev_host *host, uint64_t base, uint32_t gsi,
-                                  const struct qv_disk *d)
+void *virtio_blk_state_new(const struct kvm_dev_host *host, const struct qv_disk *d,
+                           const struct virtio_dev_ops **ops)
 {
     const char *vm = host && host->vm_name ? host->vm_name : "";
     if (virtio_blk_check(vm, d) < 0)
@@ -224,19 +224,29 @@ struct virtio_dev *virtio_blk_new(const struct kvm_dev_host *host, uint64_t base
     lim.iops_sec[BLK_TB_TOTAL] = d->total_iops_sec;
     blk_throttle_init(&b->throttle, &lim, g_get_monotonic_time() * 1000);
 
-    struct virtio_dev *vd =
-        virtio_mmio_new(host, base, gsi, d->readonly ? &blk_ops_ro : &blk_ops_rw, b);
-    if (!vd) {
-        blk_free(b);
-        return NULL;
-    }
+    /* The thread idles until start(), which comes after bind gave it the
+     * transport. */
     GError *err = NULL;
     b->thread = g_thread_try_new("qv-blk", io_thread, b, &err);
     if (!b->thread) {
         qv_error_set(QV_ERR_SYSTEM, "%s: cannot start its I/O thread: %s", what, err->message);
         g_error_free(err);
-        virtio_mmio_free(vd);
+        blk_free(b);
         return NULL;
     }
+    *ops = d->readonly ? &blk_ops_ro : &blk_ops_rw;
+    return b;
+}
+
+struct virtio_dev *virtio_blk_new(const struct kvm_dev_host *host, uint64_t base, uint32_t gsi,
+                                  const struct qv_disk *d)
+{
+    const struct virtio_dev_ops *ops;
+    void *b = virtio_blk_state_new(host, d, &ops);
+    if (!b)
+        return NULL;
+    struct virtio_dev *vd = virtio_mmio_new(host, base, gsi, ops, b);
+    if (!vd)
+        blk_free(b);
     return vd;
 }
