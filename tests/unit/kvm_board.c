@@ -13,6 +13,7 @@
 #include "drivers/kvm/devices/chardev.h"
 #include "drivers/kvm/firmware/firmware.h"
 #include "drivers/kvm/loaders/image.h"
+#include "drivers/kvm/virtio/virtio_rng.h"
 #include "kvm_test_host.h"
 #include "lib/util/error.h"
 
@@ -164,7 +165,7 @@ static void fake_free(struct virtio_dev *vd)
 }
 
 static const struct kvm_board_transport fake = {fake_create, fake_io, fake_free};
-static const struct virtio_dev_ops blk = {.name = "virtio-blk", .device_id = VIRTIO_ID_BLOCK};
+static const struct virtio_dev_ops blk_ops = {.name = "virtio-blk", .device_id = VIRTIO_ID_BLOCK};
 
 static char *announced;
 static int load_calls, console_calls;
@@ -207,7 +208,7 @@ START_TEST(virtio_rows_placed_and_announced)
     struct kvm_board *b = new_board();
     int devs[10];
     for (int i = 0; i < 9; i++)
-        ck_assert_int_eq(kvm_board_add_virtio(b, &fake, &blk, &devs[i]), 0);
+        ck_assert_int_eq(kvm_board_add_virtio(b, &fake, &blk_ops, &devs[i]), 0);
     /* Nine windows from 0xe0000000, 0x200 apart, on free ISA lines. */
     static const uint32_t gsis[] = {5, 10, 11, 12, 7, 3, 6, 14, 15};
     ck_assert_uint_eq(kvm_board_virtio_count(b), 9);
@@ -226,7 +227,7 @@ START_TEST(virtio_rows_placed_and_announced)
     ck_assert_int_eq(io_dev[0], 2);
     ck_assert_uint_eq(io_at[0], 0x70);
     /* A tenth has no line left: refused naming the device. */
-    ck_assert_int_eq(kvm_board_add_virtio(b, &fake, &blk, &devs[9]), QV_ERR_UNSUPPORTED);
+    ck_assert_int_eq(kvm_board_add_virtio(b, &fake, &blk_ops, &devs[9]), QV_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "virtio-blk"));
     ck_assert_int_eq(created, 9);
 
@@ -259,17 +260,47 @@ END_TEST
 START_TEST(virtio_transport_failure_claims_nothing)
 {
     struct kvm_board *b = new_board();
-    ck_assert_int_eq(kvm_board_add_virtio(b, &fake, &blk, NULL), QV_ERR_INVALID_ARG);
+    ck_assert_int_eq(kvm_board_add_virtio(b, &fake, &blk_ops, NULL), QV_ERR_INVALID_ARG);
     ck_assert_uint_eq(kvm_board_virtio_count(b), 0);
     ck_assert_uint_eq(mmio.count, 0);
     /* A window someone else holds: the transport is freed, not leaked. */
     ck_assert_int_eq(kvm_bus_claim(&mmio, 0xe0000000, 0x10, fake_io, NULL, "other"), 0);
     int dev;
-    ck_assert_int_eq(kvm_board_add_virtio(b, &fake, &blk, &dev), QV_ERR_EXISTS);
+    ck_assert_int_eq(kvm_board_add_virtio(b, &fake, &blk_ops, &dev), QV_ERR_EXISTS);
     ck_assert_int_eq(created, 1);
     ck_assert_int_eq(freed, 1);
     ck_assert_uint_eq(kvm_board_virtio_count(b), 0);
     kvm_board_free(b);
+}
+END_TEST
+
+static uint32_t mmio_in(uint64_t addr)
+{
+    uint8_t d[4] = {0};
+    ck_assert_msg(kvm_bus_dispatch(&mmio, addr, d, 4, false), "nothing at 0x%llx",
+                  (unsigned long long)addr);
+    return (uint32_t)kvm_bus_get(d, 4);
+}
+
+/* The real transport in a board window: the guest finds a virtio-mmio
+ * Version 2 entropy device where the command line says. */
+START_TEST(virtio_rng_in_a_window)
+{
+    struct kvm_board *b = new_board();
+    int blk;
+    ck_assert_int_eq(kvm_board_add_virtio(b, &fake, &blk_ops, &blk), 0);
+    ck_assert_int_eq(
+        kvm_board_add_virtio(b, &kvm_board_virtio_mmio, &virtio_rng_ops, virtio_rng_state_new()),
+        0);
+    const struct kvm_board_slot *s = kvm_board_virtio_slots(b);
+    ck_assert_uint_eq(s[1].base, 0xe0000200);
+    ck_assert_uint_eq(s[1].gsi, 10);
+    ck_assert_uint_eq(mmio_in(0xe0000200), 0x74726976); /* "virt" */
+    ck_assert_uint_eq(mmio_in(0xe0000204), 2);
+    ck_assert_uint_eq(mmio_in(0xe0000208), VIRTIO_ID_RNG);
+    ck_assert_str_eq(mmio.ranges[1].name, virtio_rng_ops.name);
+    kvm_board_free(b);
+    ck_assert_int_eq(freed, 1);
 }
 END_TEST
 
@@ -463,6 +494,7 @@ int main(void)
     tcase_add_test(tc, second_board_on_same_buses_refused);
     tcase_add_test(tc, virtio_rows_placed_and_announced);
     tcase_add_test(tc, virtio_transport_failure_claims_nothing);
+    tcase_add_test(tc, virtio_rng_in_a_window);
     tcase_add_test(tc, no_virtio_no_announcement);
     tcase_add_test(tc, power_on_failures_reported);
     tcase_add_test(tc, mp_table_lists_cpus_and_ioapic);

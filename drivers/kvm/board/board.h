@@ -38,13 +38,15 @@ void kvm_board_free(struct kvm_board *b);
 
 /* ---- virtio-mmio rows ---- */
 
-/* How to build a transport at a window (virtio_mmio.h gives one). */
+/* How to build a transport at a window. */
 struct kvm_board_transport {
     struct virtio_dev *(*create)(const struct kvm_dev_host *host, uint64_t base, uint32_t gsi,
                                  const struct virtio_dev_ops *ops, void *dev);
     kvm_bus_fn io;
     void (*free)(struct virtio_dev *vd);
 };
+/* virtio-mmio's (virtio/virtio_mmio.h). */
+extern const struct kvm_board_transport kvm_board_virtio_mmio;
 
 /* Where a virtio-mmio device sits. */
 struct kvm_board_slot {

@@ -9,6 +9,7 @@
 #include "../devices/devices.h"
 #include "../firmware/firmware.h"
 #include "../loaders/image.h"
+#include "../virtio/virtio_mmio.h"
 #include "board.h"
 
 #define NO_IRQ UINT32_MAX
@@ -195,6 +196,9 @@ void kvm_board_free(struct kvm_board *b)
     g_free(b->apic_ids);
     g_free(b);
 }
+
+const struct kvm_board_transport kvm_board_virtio_mmio = {virtio_mmio_new, virtio_mmio_io,
+                                                          virtio_mmio_free};
 
 int kvm_board_add_virtio(struct kvm_board *b, const struct kvm_board_transport *t,
                          const struct virtio_dev_ops *ops, void *dev)
