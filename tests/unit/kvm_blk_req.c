@@ -507,6 +507,57 @@ START_TEST(backend_refusals)
 }
 END_TEST
 
+/* The open flags of this process's fd on path, from /proc/self/fdinfo. */
+static int flags_of_fd_on(const char *path)
+{
+    g_autoptr(GDir) fds = g_dir_open("/proc/self/fd", 0, NULL);
+    ck_assert_ptr_nonnull(fds);
+    const char *n;
+    while ((n = g_dir_read_name(fds))) {
+        g_autofree char *link = g_strdup_printf("/proc/self/fd/%s", n);
+        g_autofree char *target = g_file_read_link(link, NULL);
+        if (g_strcmp0(target, path) != 0)
+            continue;
+        g_autofree char *info_path = g_strdup_printf("/proc/self/fdinfo/%s", n);
+        g_autofree char *info = NULL;
+        ck_assert(g_file_get_contents(info_path, &info, NULL, NULL));
+        const char *f = strstr(info, "flags:");
+        ck_assert_ptr_nonnull(f);
+        return (int)strtol(f + 6, NULL, 8);
+    }
+    ck_abort_msg("no fd on %s", path);
+    return -1;
+}
+
+/* Each cache mode is carried out as its name says: O_DIRECT for none and
+ * directsync, O_DSYNC for writethrough and directsync. */
+START_TEST(cache_modes_open_flags)
+{
+    static const struct {
+        const char *mode;
+        int want, not_want;
+    } modes[] = {
+        {NULL, 0, O_DIRECT | O_DSYNC},         {"writeback", 0, O_DIRECT | O_DSYNC},
+        {"none", O_DIRECT, O_DSYNC},           {"writethrough", O_DSYNC, O_DIRECT},
+        {"directsync", O_DIRECT | O_DSYNC, 0}, {"unsafe", 0, O_DIRECT | O_DSYNC},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(modes); i++) {
+        int c = blk_cache_parse(modes[i].mode);
+        ck_assert_int_ge(c, 0);
+        struct blk_raw *r = blk_raw_open(img, false, (enum blk_cache)c, "VM 't': disk 'vda'");
+        ck_assert_ptr_nonnull(r);
+        int fl = flags_of_fd_on(img);
+        ck_assert_msg((fl & modes[i].want) == modes[i].want && !(fl & modes[i].not_want),
+                      "cache='%s': flags 0%o", modes[i].mode, fl);
+        ck_assert(fl & O_CLOEXEC);
+        ck_assert_int_eq(fl & O_ACCMODE, O_RDWR);
+        ck_assert(!(fl & O_NONBLOCK));
+        blk_raw_close(r);
+    }
+    ck_assert_int_eq(blk_cache_parse("bogus"), -1);
+}
+END_TEST
+
 static struct qv_disk *disk_xml(const char *inner)
 {
     g_autofree char *xml = g_strdup_printf("<disk type='file' device='disk'>%s</disk>", inner);
@@ -638,6 +689,7 @@ int main(void)
     tcase_add_test(tc, config_space);
     tcase_add_test(tc, backend_refusals);
     tcase_add_test(tc, check_refusals);
+    tcase_add_test(tc, cache_modes_open_flags);
     suite_add_tcase(s, tc);
     TCase *tt = tcase_create("throttle");
     tcase_add_test(tt, throttle_iops);
