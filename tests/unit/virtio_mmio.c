@@ -219,6 +219,27 @@ START_TEST(interrupt_level_and_ack)
 }
 END_TEST
 
+START_TEST(machine_reset)
+{
+    /* The machine's reset is the driver's: status, queues and the line all
+     * go back to power-on, and the device is set up again from scratch. */
+    ck_assert(vtd_init(&d, VTD_F(VIRTIO_F_VERSION_1), 1, 16));
+    uint8_t a[8];
+    rng_read(false, a, sizeof(a));
+    ck_assert_int_eq(vtd_irq_level(&h, GSI), 1);
+    virtio_mmio_reset(d.vd);
+    ck_assert_uint_eq(vtd_status(&d), 0);
+    ck_assert_int_eq(vtd_irq_level(&h, GSI), 0);
+    ck_assert_uint_eq(vtd_read(&d, VTD_INTERRUPT_STATUS), 0);
+    vtd_write(&d, VTD_QUEUE_SEL, 0);
+    ck_assert_uint_eq(vtd_read(&d, VTD_QUEUE_READY), 0);
+    /* Kicks on the old ring do nothing now. */
+    vtd_kick(&d, 0);
+    ck_assert(vtd_init(&d, VTD_F(VIRTIO_F_VERSION_1), 1, 16));
+    rng_read(false, a, sizeof(a));
+}
+END_TEST
+
 START_TEST(kick_before_driver_ok_is_served_at_start)
 {
     ck_assert(vtd_negotiate(&d, VTD_F(VIRTIO_F_VERSION_1)));
@@ -393,6 +414,7 @@ int main(void)
     tcase_add_test(tc, rng_bytes_arrive);
     tcase_add_test(tc, rng_through_indirect_and_chains);
     tcase_add_test(tc, interrupt_level_and_ack);
+    tcase_add_test(tc, machine_reset);
     tcase_add_test(tc, kick_before_driver_ok_is_served_at_start);
     tcase_add_test(tc, kick_through_ioeventfd);
     tcase_add_test(tc, concurrent_vcpus);
