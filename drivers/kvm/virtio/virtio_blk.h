@@ -21,9 +21,12 @@ int virtio_blk_check(const char *vm_name, const struct qv_disk *disk);
 struct virtio_dev *virtio_blk_new(const struct kvm_dev_host *host, uint64_t base, uint32_t gsi,
                                   const struct qv_disk *disk);
 
-/* For a board that builds the transport itself: the checked disk with its
- * image open and its I/O thread idle, and in *ops the callbacks to give
- * virtio_mmio_new with it (ops->free frees it). NULL with the error set. */
+/* For a board that builds the transport itself (kvm_board_add_virtio):
+ * the checked disk with its image open and its I/O thread idle, and in
+ * *ops the callbacks to give the transport with it. The transport's free
+ * frees it through ops->free; when no transport took it (the board
+ * refused it), call (*ops)->free(state) to close the image and end the
+ * thread. NULL with the error set. */
 void *virtio_blk_state_new(const struct kvm_dev_host *host, const struct qv_disk *disk,
                            const struct virtio_dev_ops **ops);
 
