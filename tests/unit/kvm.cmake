@@ -20,6 +20,10 @@ if(QV_WITH_KVM)
   qv_check_test(kvm_devices SOURCES kvm_devices.c LABELS kvm)
   qv_check_test(kvm_board SOURCES kvm_board.c LABELS kvm)
 
+  # virtio-net and libslirp's user network, no /dev/kvm needed.
+  qv_check_test(kvm_virtio_net SOURCES kvm_virtio_net.c virtio_net_harness.c
+    virtio_test_driver.c LABELS kvm TIMEOUT 120)
+
   # The loaders over plain memory: runs everywhere, /dev/kvm or not.
   qv_check_test(kvm_loaders SOURCES kvm_loaders.c LABELS kvm TIMEOUT 120)
   if(TARGET qv_guests)
