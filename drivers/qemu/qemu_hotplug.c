@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../lib/host/host_net.h"
 #include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
 #include "../../lib/util/json.h"
@@ -412,11 +413,11 @@ static int nic_add(struct qemu_vm *q, struct qmp *m, bool q35, const struct qv_n
                             "(add it while the VM is stopped)",
                             q->name, n->mac);
     /* A bridge NIC gets a tap of the name qv gives it, as at start. */
-    bool admin = qemu_net_admin();
+    bool admin = host_net_admin();
     g_autofree char *tap = NULL;
     if (n->type == QV_NET_BRIDGE || n->type == QV_NET_ETHERNET)
         tap = n->type == QV_NET_ETHERNET && n->source ? g_strdup(n->source)
-              : admin                                 ? qemu_tap_name(n->mac)
+              : admin                                 ? host_tap_name(n->mac)
                                                       : NULL;
     if (qemu_net_has_limit(n) && !tap)
         return qv_error_set(QV_ERR_UNSUPPORTED,

@@ -18,12 +18,12 @@
 #include <unistd.h>
 
 #include "../../lib/api/stats.h"
+#include "../../lib/host/host_net.h"
 #include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
 #include "../../lib/util/json.h"
 #include "qemu_vm.h"
 
-#define TAP_PREFIX "qvt"
 #define IFB_PREFIX "qvi"
 /* Burst when <bandwidth> gives none: 100 ms at the average rate, at
  * least 32 KiB (a few full-size frames, so the rate can be reached). */
@@ -31,77 +31,17 @@
 #define TBF_LATENCY "50ms"
 #define PEAK_MTU "65536"
 
-static char *mac_name(const char *prefix, const char *mac)
-{
-    GString *s = g_string_new(prefix);
-    for (const char *c = mac; *c; c++)
-        if (*c != ':')
-            g_string_append_c(s, g_ascii_tolower(*c));
-    return g_string_free(s, FALSE);
-}
-
-char *qemu_tap_name(const char *mac)
-{
-    return mac_name(TAP_PREFIX, mac);
-}
-
-bool qemu_net_admin(void)
-{
-    g_autofree char *status = NULL;
-    if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL))
-        return false;
-    const char *line = strstr(status, "\nCapEff:");
-    if (!line)
-        return false;
-    guint64 caps = g_ascii_strtoull(line + strlen("\nCapEff:"), NULL, 16);
-    return (caps >> 12) & 1; /* CAP_NET_ADMIN */
-}
-
 bool qemu_net_has_limit(const struct qv_net *n)
 {
     return n->inbound_kbps || n->outbound_kbps;
 }
 
-/* tc and ip from PATH, else where Debian puts them (a user's PATH often
- * lacks /usr/sbin). */
-static int run(const char *const *argv, char **out)
-{
-    g_autofree char *path = g_find_program_in_path(argv[0]);
-    if (!path)
-        path = g_build_filename("/usr/sbin", argv[0], NULL);
-    if (!g_file_test(path, G_FILE_TEST_IS_EXECUTABLE))
-        return qv_error_set(QV_ERR_UNSUPPORTED, "%s (package iproute2) is not installed", argv[0]);
-    guint n = g_strv_length((char **)argv);
-    g_autofree const char **full = g_new0(const char *, n + 1);
-    full[0] = path;
-    for (guint i = 1; i < n; i++)
-        full[i] = argv[i];
-    return qemu_run_tool(full, out);
-}
-
-static bool link_exists(const char *dev)
-{
-    g_autofree char *p = g_build_filename("/sys/class/net", dev, NULL);
-    return g_file_test(p, G_FILE_TEST_EXISTS);
-}
-
 int qemu_net_bridge_attach(struct qemu_vm *q, const char *tap, const char *bridge)
 {
-    g_autofree char *br = g_build_filename("/sys/class/net", bridge, "bridge", NULL);
-    if (!g_file_test(br, G_FILE_TEST_IS_DIR))
-        return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s': there is no bridge '%s' on this host",
-                            q->name, bridge);
-    const char *master[] = {"ip", "link", "set", "dev", tap, "master", bridge, NULL};
-    const char *up[] = {"ip", "link", "set", "dev", tap, "up", NULL};
-    int rc = run(master, NULL);
+    int rc = host_bridge_attach(q->name, tap, bridge);
     if (rc == 0)
-        rc = run(up, NULL);
-    if (rc < 0) {
-        qv_error_prefix("VM '%s': cannot put tap %s on bridge %s", q->name, tap, bridge);
-        return rc;
-    }
-    proc_log(q->dir, "tap %s on bridge %s", tap, bridge);
-    return 0;
+        proc_log(q->dir, "tap %s on bridge %s", tap, bridge);
+    return rc;
 }
 
 /* The root qdisc of dev from `tc -j qdisc show`: its kind, and a tbf's
@@ -113,7 +53,7 @@ static int qdiscs(const char *dev, char **root_kind, uint64_t *rate, bool *ingre
     *ingress = false;
     const char *argv[] = {"tc", "-j", "qdisc", "show", "dev", dev, NULL};
     g_autofree char *out = NULL;
-    int rc = run(argv, &out);
+    int rc = host_net_tool(argv, &out);
     if (rc < 0)
         return rc;
     g_autoptr(GError) err = NULL;
@@ -151,7 +91,7 @@ static int shape_egress(const char *dev, uint64_t avg, uint64_t peak, uint64_t b
         if (rc < 0 || !kind || strcmp(kind, "tbf") != 0)
             return rc;
         const char *del[] = {"tc", "qdisc", "del", "dev", dev, "root", NULL};
-        return run(del, NULL);
+        return host_net_tool(del, NULL);
     }
     /* tc's "bit" is bits per second; libvirt's units are KiB. */
     g_autofree char *rate = g_strdup_printf("%" G_GUINT64_FORMAT "bit", avg * 1024 * 8);
@@ -161,13 +101,13 @@ static int shape_egress(const char *dev, uint64_t avg, uint64_t peak, uint64_t b
     const char *argv[] = {"tc",    "qdisc",     "replace", "dev",   dev,   "root",   "tbf",
                           "rate",  rate,        "burst",   bursts,  "latency", TBF_LATENCY,
                           peak ? "peakrate" : NULL, peaks, "mtu", PEAK_MTU, NULL};
-    return run(argv, NULL);
+    return host_net_tool(argv, NULL);
 }
 
 int qemu_net_shape(struct qemu_vm *q, const struct qv_net *n, const char *tap)
 {
     int rc = shape_egress(tap, n->inbound_kbps, n->inbound_peak_kbps, n->inbound_burst_kib);
-    g_autofree char *ifb = mac_name(IFB_PREFIX, n->mac);
+    g_autofree char *ifb = host_net_mac_name(IFB_PREFIX, n->mac);
     if (rc == 0 && n->outbound_kbps) {
         const char *add[] = {"ip", "link", "add", "name", ifb, "type", "ifb", NULL};
         const char *up[] = {"ip", "link", "set", "dev", ifb, "up", NULL};
@@ -178,10 +118,10 @@ int qemu_net_shape(struct qemu_vm *q, const struct qv_net *n, const char *tap)
                                   "ffff:",  "protocol", "all",   "prio",   "1",      "u32",
                                   "match",  "u32",    "0",       "0",      "action", "mirred",
                                   "egress", "redirect", "dev",   ifb,      NULL};
-        if (!link_exists(ifb))
-            rc = run(add, NULL);
+        if (!host_link_exists(ifb))
+            rc = host_net_tool(add, NULL);
         if (rc == 0)
-            rc = run(up, NULL);
+            rc = host_net_tool(up, NULL);
         if (rc == 0)
             rc = shape_egress(ifb, n->outbound_kbps, n->outbound_peak_kbps,
                               n->outbound_burst_kib);
@@ -193,11 +133,11 @@ int qemu_net_shape(struct qemu_vm *q, const struct qv_net *n, const char *tap)
         /* Always a fresh filter: one left by an earlier run may point
          * elsewhere. */
         if (rc == 0 && has_ingress)
-            rc = run(del, NULL);
+            rc = host_net_tool(del, NULL);
         if (rc == 0)
-            rc = run(ingress, NULL);
+            rc = host_net_tool(ingress, NULL);
         if (rc == 0)
-            rc = run(redirect, NULL);
+            rc = host_net_tool(redirect, NULL);
     } else if (rc == 0) {
         g_autofree char *kind = NULL;
         uint64_t rate;
@@ -206,9 +146,9 @@ int qemu_net_shape(struct qemu_vm *q, const struct qv_net *n, const char *tap)
         const char *gone[] = {"ip", "link", "del", "dev", ifb, NULL};
         rc = qdiscs(tap, &kind, &rate, &has_ingress);
         if (rc == 0 && has_ingress)
-            rc = run(del, NULL);
-        if (rc == 0 && link_exists(ifb))
-            rc = run(gone, NULL);
+            rc = host_net_tool(del, NULL);
+        if (rc == 0 && host_link_exists(ifb))
+            rc = host_net_tool(gone, NULL);
     }
     if (rc < 0) {
         qv_error_prefix("VM '%s': cannot limit NIC %s (tap %s) with tc", q->name, n->mac, tap);
@@ -223,11 +163,11 @@ int qemu_net_shape(struct qemu_vm *q, const struct qv_net *n, const char *tap)
 
 void qemu_net_release(struct qemu_vm *q, const char *mac)
 {
-    g_autofree char *ifb = mac_name(IFB_PREFIX, mac);
-    if (!link_exists(ifb))
+    g_autofree char *ifb = host_net_mac_name(IFB_PREFIX, mac);
+    if (!host_link_exists(ifb))
         return;
     const char *gone[] = {"ip", "link", "del", "dev", ifb, NULL};
-    if (run(gone, NULL) < 0) {
+    if (host_net_tool(gone, NULL) < 0) {
         proc_log(q->dir, "cannot remove %s: %s", ifb, qv_last_error()->message);
         qv_reset_error();
     }
@@ -279,8 +219,8 @@ char *qemu_net_running_tap(struct qemu_vm *q, pid_t pid, const struct qv_net *n)
                      n->mac);
         return NULL;
     }
-    char *tap = n->type == QV_NET_ETHERNET && n->source ? g_strdup(n->source)
-                                                        : qemu_tap_name(n->mac);
+    char *tap =
+        n->type == QV_NET_ETHERNET && n->source ? g_strdup(n->source) : host_tap_name(n->mac);
     if (!holds_tap(pid, tap)) {
         qv_error_set(QV_ERR_UNSUPPORTED,
                      "VM '%s': NIC %s is not on a tap qv knows (%s): it was started without "
@@ -343,8 +283,8 @@ int qemu_net_read(struct qemu_vm *q, pid_t pid, const struct qv_domain *def, GAr
         uint64_t in = 0, outb = 0;
         bool ingress = false, ifb_ingress;
         int rc = qdiscs(tap, &kind, &in, &ingress);
-        g_autofree char *ifb = mac_name(IFB_PREFIX, n->mac);
-        if (rc == 0 && ingress && link_exists(ifb))
+        g_autofree char *ifb = host_net_mac_name(IFB_PREFIX, n->mac);
+        if (rc == 0 && ingress && host_link_exists(ifb))
             rc = qdiscs(ifb, &ifb_kind, &outb, &ifb_ingress);
         if (rc < 0) {
             qv_error_prefix("cannot read the limits of NIC %s of VM '%s'", n->mac, q->name);

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../lib/host/host_net.h"
 #include "../../lib/proc/proc.h"
 #include "../../lib/util/error.h"
 #include "../../lib/util/fileio.h"
@@ -93,7 +94,7 @@ int qemu_prepare(struct qemu_vm *q, const struct qv_domain *def, struct qemu_pre
     }
     p->ssh_ports = g_new0(uint16_t, def->nets->len + 1);
     p->tap_names = g_ptr_array_new_with_free_func(g_free);
-    bool admin = qemu_net_admin();
+    bool admin = host_net_admin();
     for (guint i = 0; i < def->nets->len; i++) {
         const struct qv_net *n = g_ptr_array_index(def->nets, i);
         bool named = n->type == QV_NET_BRIDGE || (n->type == QV_NET_ETHERNET && !n->source);
@@ -102,7 +103,7 @@ int qemu_prepare(struct qemu_vm *q, const struct qv_domain *def, struct qemu_pre
                                 "VM '%s': NIC %s has a <bandwidth>, which qv enforces with tc on "
                                 "the host tap: that needs CAP_NET_ADMIN (run as root)",
                                 q->name, n->mac);
-        g_ptr_array_add(p->tap_names, named && admin ? qemu_tap_name(n->mac) : NULL);
+        g_ptr_array_add(p->tap_names, named && admin ? host_tap_name(n->mac) : NULL);
     }
     g_ptr_array_add(p->tap_names, NULL);
     for (guint i = 0; i < def->nets->len; i++) {

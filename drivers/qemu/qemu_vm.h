@@ -113,9 +113,9 @@ int qemu_io_throttle(struct qemu_vm *q, struct qmp *m, const struct qv_disk *d);
 /* Apply the disks' <iotune> limits (QEMU running). */
 int qemu_apply_iotune(struct qemu_vm *q, struct qmp *m, const struct qv_domain *def);
 int qemu_vm_set(struct vm *vm, const struct qv_setting *set);
-/* Host side of tap and bridge NICs (qemu_net.c). qemu_tap_name is the tap
- * qv has QEMU make for a NIC ("qvt" and the MAC's hex digits); with
- * CAP_NET_ADMIN (qemu_net_admin) bridge NICs get one and qv puts it on the
+/* Host side of tap and bridge NICs (qemu_net.c). host_tap_name
+ * (lib/host/host_net.h) is the tap qv has QEMU make for a NIC; with
+ * CAP_NET_ADMIN (host_net_admin) bridge NICs get one and qv puts it on the
  * bridge, else they go through qemu-bridge-helper. shape applies n's
  * <bandwidth> (or lifts it) on tap with tc; release removes what shaping
  * left beside the tap (its ifb device), release_all for every NIC of the
@@ -125,8 +125,6 @@ int qemu_vm_set(struct vm *vm, const struct qv_setting *set);
  * held by QEMU (pid), or NULL with QV_ERR_UNSUPPORTED saying why there is
  * none to shape; read adds net.N.{mac,tap,inbound_bytes_sec,
  * outbound_bytes_sec} as tc reports them. */
-char *qemu_tap_name(const char *mac);
-bool qemu_net_admin(void);
 bool qemu_net_has_limit(const struct qv_net *n);
 int qemu_net_bridge_attach(struct qemu_vm *q, const char *tap, const char *bridge);
 int qemu_net_shape(struct qemu_vm *q, const struct qv_net *n, const char *tap);

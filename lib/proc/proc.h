@@ -75,6 +75,10 @@ int proc_spawn_env(char *const argv[], char *const extra_env[], const char *log_
 /* The environment every process libqv starts gets: the caller's, less the
  * loader's injection variables. A NULL-terminated copy (g_strfreev). */
 char **proc_child_environ(void);
+/* Run a helper (qemu-img, ip, tc) to completion, no shell, with that
+ * environment; its stderr goes into the error message on failure. *out
+ * receives stdout when not NULL. */
+int proc_run_tool(const char *const *argv, char **out);
 /* Wait for our child pid to exit (reaping it). QV_ERR_TIMEOUT after
  * timeout_ms (negative: forever). *status as from waitpid. */
 int proc_child_wait(pid_t pid, int timeout_ms, int *status);

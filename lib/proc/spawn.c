@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gio.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -108,4 +109,26 @@ int proc_child_wait(pid_t pid, int timeout_ms, int *status)
         if (sleep_us < 2000)
             sleep_us *= 2;
     }
+}
+
+int proc_run_tool(const char *const *argv, char **out)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSubprocessLauncher) l =
+        g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    g_auto(GStrv) envp = proc_child_environ();
+    g_subprocess_launcher_set_environ(l, envp);
+    g_autoptr(GSubprocess) p = g_subprocess_launcher_spawnv(l, argv, &err);
+    if (!p)
+        return qv_error_set(QV_ERR_SYSTEM, "cannot run %s: %s", argv[0], err->message);
+    g_autofree char *o = NULL, *e = NULL;
+    if (!g_subprocess_communicate_utf8(p, NULL, NULL, &o, &e, &err))
+        return qv_error_set(QV_ERR_IO, "%s failed: %s", argv[0], err->message);
+    if (!g_subprocess_get_successful(p)) {
+        g_strstrip(e);
+        return qv_error_set(QV_ERR_BACKEND, "%s failed: %s", argv[0], *e ? e : "(no message)");
+    }
+    if (out)
+        *out = g_steal_pointer(&o);
+    return 0;
 }
