@@ -23,6 +23,11 @@ if(QV_WITH_KVM)
   # virtio-net and libslirp's user network, no /dev/kvm needed.
   qv_check_test(kvm_virtio_net SOURCES kvm_virtio_net.c virtio_net_harness.c
     virtio_test_driver.c LABELS kvm TIMEOUT 120)
+  # The same over a real tap and bridge; skipped without /dev/net/tun or
+  # CAP_NET_ADMIN.
+  qv_check_test(kvm_virtio_net_tap SOURCES kvm_virtio_net_tap.c virtio_net_harness.c
+    virtio_test_driver.c LABELS kvm TIMEOUT 120)
+  set_tests_properties(kvm_virtio_net_tap PROPERTIES SKIP_RETURN_CODE 77)
 
   # The loaders over plain memory: runs everywhere, /dev/kvm or not.
   qv_check_test(kvm_loaders SOURCES kvm_loaders.c LABELS kvm TIMEOUT 120)

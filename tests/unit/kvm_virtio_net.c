@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "drivers/kvm/virtio/net_backend.h"
+#include "lib/conf/domain.h"
 #include "lib/util/error.h"
 #include "net_frames.h"
 #include "virtio_net_harness.h"
@@ -162,19 +163,30 @@ START_TEST(rx_backlog_full_drops_and_counts)
     ck_assert_uint_eq(st.rx_dropped, 44);
     ck_assert_uint_eq(st.rx_packets, 0);
     ck_assert_uint_eq(nh_rx_used(h, NULL), 0);
-    /* The driver adds buffers: the backlog drains into them, in order. */
-    nh_post_rx(h, VIRTIO_NET_RX_BACKLOG + 10, VIRTIO_NET_HDR_LEN + 1514);
+    /* The driver fills its ring: the backlog drains into it, in order. */
+    nh_post_rx(h, VIRTIO_NET_RX_BACKLOG, VIRTIO_NET_HDR_LEN + 1514);
     ck_assert_uint_eq(nh_rx_used(h, NULL), VIRTIO_NET_RX_BACKLOG);
     virtio_net_get_stats(n, &st);
     ck_assert_uint_eq(st.rx_packets, VIRTIO_NET_RX_BACKLOG);
     ck_assert_uint_eq(st.rx_dropped, 44);
+    deliver(k, 64, 0x66); /* no buffer left: it waits */
+    virtio_net_get_stats(n, &st);
+    ck_assert_uint_eq(st.rx_packets, VIRTIO_NET_RX_BACKLOG);
+    /* Taking the first used buffer posts it again, which drains the one
+     * waiting frame. */
     g_autoptr(GBytes) first = nh_wait_rx(h, NULL, NULL, WAIT_MS, NULL);
     ck_assert(first);
     ck_assert_uint_eq(((const uint8_t *)g_bytes_get_data(first, NULL))[0], 0);
+    virtio_net_get_stats(n, &st);
+    ck_assert_uint_eq(st.rx_packets, VIRTIO_NET_RX_BACKLOG + 1);
+    ck_assert_uint_eq(st.rx_dropped, 44);
+    g_autoptr(GBytes) second = nh_wait_rx(h, NULL, NULL, WAIT_MS, NULL);
+    ck_assert(second);
+    ck_assert_uint_eq(((const uint8_t *)g_bytes_get_data(second, NULL))[0], 1);
     /* The backlog is empty again: the next frame goes straight in. */
     deliver(k, 64, 0x77);
     virtio_net_get_stats(n, &st);
-    ck_assert_uint_eq(st.rx_packets, VIRTIO_NET_RX_BACKLOG + 1);
+    ck_assert_uint_eq(st.rx_packets, VIRTIO_NET_RX_BACKLOG + 2);
     nh_free(h);
 }
 END_TEST
@@ -391,6 +403,116 @@ START_TEST(slirp_port_forward_taken_is_refused)
 }
 END_TEST
 
+/* ---- from the definition ---- */
+
+struct refusal {
+    void (*set)(struct qv_net *n);
+    const char *says;
+};
+
+static void set_e1000(struct qv_net *n)
+{
+    n->model = g_strdup("e1000");
+}
+static void set_network(struct qv_net *n)
+{
+    n->type = QV_NET_NETWORK;
+    n->source = g_strdup("default");
+}
+static void set_direct(struct qv_net *n)
+{
+    n->type = QV_NET_DIRECT;
+    n->source = g_strdup("eth0");
+}
+static void set_bandwidth(struct qv_net *n)
+{
+    n->inbound_kbps = 100;
+}
+static void set_vhost(struct qv_net *n)
+{
+    n->driver_name = g_strdup("vhost");
+}
+static void set_queues(struct qv_net *n)
+{
+    n->queues = 2;
+}
+static void set_ring(struct qv_net *n)
+{
+    n->rx_queue_size = 512;
+}
+static void set_boot(struct qv_net *n)
+{
+    n->boot_order = 1;
+}
+static void set_pci(struct qv_net *n)
+{
+    n->addr.type = QV_ADDR_PCI;
+}
+
+static const struct refusal refusals[] = {
+    {set_e1000, "<model> is not virtio"},
+    {set_network, "type='network'"},
+    {set_direct, "type='direct'"},
+    {set_bandwidth, "<bandwidth>"},
+    {set_vhost, "vhost"},
+    {set_queues, "<driver queues>"},
+    {set_ring, "rx_queue_size"},
+    {set_boot, "<boot order>"},
+    {set_pci, "<address>"},
+};
+
+START_TEST(def_refusals_name_the_interface)
+{
+    const struct refusal *r = &refusals[_i];
+    struct qv_net *n = g_new0(struct qv_net, 1);
+    n->type = QV_NET_USER;
+    g_strlcpy(n->mac, "52:54:00:ab:cd:ef", sizeof(n->mac));
+    r->set(n);
+    struct virtio_net *dev = (struct virtio_net *)n; /* must be reset to NULL */
+    ck_assert_int_eq(virtio_net_from_def("web01", n, 0, &dev), QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(dev);
+    const char *msg = qv_last_error()->message;
+    ck_assert_msg(strstr(msg, "VM 'web01'") && strstr(msg, "52:54:00:ab:cd:ef") &&
+                      strstr(msg, r->says),
+                  "%s", msg);
+    ck_assert_int_eq(virtio_net_check_def("web01", n), QV_ERR_UNSUPPORTED);
+    qv_net_free(n);
+}
+END_TEST
+
+START_TEST(def_user_forwards_its_port)
+{
+    uint16_t port = free_port();
+    struct qv_net n = {.type = QV_NET_USER, .model = "virtio", .host_port = port};
+    g_strlcpy(n.mac, "52:54:00:ab:cd:ef", sizeof(n.mac));
+    struct virtio_net *dev = NULL;
+    ck_assert_msg(virtio_net_from_def("web01", &n, 0, &dev) == 0, "%s", qv_last_error()->message);
+    struct nh *h = nh_new(dev);
+    uint8_t cfg[6];
+    nh_config_read(h, 0, cfg, sizeof(cfg));
+    static const uint8_t want[6] = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
+    ck_assert_mem_eq(cfg, want, 6);
+    /* libslirp listens on the port: a connection is accepted at once. */
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_msg(connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect to %u: %s", port,
+                  g_strerror(errno));
+    close(c);
+    nh_free(h);
+}
+END_TEST
+
+START_TEST(def_bad_mac_is_refused)
+{
+    struct qv_net n = {.type = QV_NET_USER};
+    g_strlcpy(n.mac, "53:54:00:ab:cd:ef", sizeof(n.mac)); /* multicast */
+    struct virtio_net *dev = NULL;
+    ck_assert_int_eq(virtio_net_from_def("web01", &n, 0, &dev), QV_ERR_INVALID_ARG);
+    ck_assert_ptr_null(dev);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("kvm_virtio_net");
@@ -409,6 +531,11 @@ static Suite *suite(void)
     tcase_add_test(t, slirp_tcp_connect_reaches_the_host);
     tcase_add_test(t, slirp_port_forward_reaches_the_guest);
     tcase_add_test(t, slirp_port_forward_taken_is_refused);
+    suite_add_tcase(s, t);
+    t = tcase_create("definition");
+    tcase_add_loop_test(t, def_refusals_name_the_interface, 0, G_N_ELEMENTS(refusals));
+    tcase_add_test(t, def_user_forwards_its_port);
+    tcase_add_test(t, def_bad_mac_is_refused);
     suite_add_tcase(s, t);
     return s;
 }

@@ -43,6 +43,9 @@ void virtio_net_free(struct virtio_net *n);
 void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *out);
 
 struct qv_net;
+/* Whether the kvm driver can honour n (no host resources touched): 0, or
+ * QV_ERR_UNSUPPORTED naming what it cannot, as virtio_net_from_def would. */
+int virtio_net_check_def(const char *vm_name, const struct qv_net *n);
 /* The device for one <interface> of the definition: user (libslirp; its
  * <portForward> host port, else ssh_port when not 0, forwarded to guest
  * port 22), ethernet (the tap qvtMAC, as the qemu driver names it) or
