@@ -19,11 +19,13 @@ struct nh {
     uint32_t rx_size[RING];
 };
 
-struct nh *nh_new(struct virtio_net *n)
+static struct nh *harness(struct virtio_net *n, bool notified)
 {
     struct nh *h = g_new0(struct nh, 1);
     vtd_host_init(&h->host, RAM);
     h->host.host.vm_name = "net-test";
+    if (notified)
+        vtd_host_use_ioeventfd(&h->host);
     h->vd = virtio_mmio_new(&h->host.host, NET_BASE, NET_GSI, &virtio_net_ops, n);
     g_assert(h->vd);
     vtd_attach(&h->d, &h->host, h->vd, NET_BASE, NET_GSI);
@@ -31,6 +33,16 @@ struct nh *nh_new(struct virtio_net *n)
                  VTD_F(VIRTIO_NET_F_STATUS) | VTD_F(VIRTIO_NET_F_MTU);
     g_assert(vtd_init(&h->d, f, 2, RING));
     return h;
+}
+
+struct nh *nh_new(struct virtio_net *n)
+{
+    return harness(n, false);
+}
+
+struct nh *nh_new_notified(struct virtio_net *n)
+{
+    return harness(n, true);
 }
 
 void nh_free(struct nh *h)

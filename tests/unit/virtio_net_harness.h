@@ -13,8 +13,13 @@
 
 struct nh;
 
-/* Put n behind a transport and bring it to DRIVER_OK. */
+/* Put n behind a transport and bring it to DRIVER_OK. Kicks run the
+ * device on the calling thread. */
 struct nh *nh_new(struct virtio_net *n);
+/* The same with ioeventfd, as on KVM: the transport's notification thread
+ * runs the device's kicks, so they complete after nh_post_rx/nh_send
+ * return. */
+struct nh *nh_new_notified(struct virtio_net *n);
 /* Reset and free the device too. */
 void nh_free(struct nh *h);
 /* Make count rx buffers of size bytes available and kick queue 0. */
