@@ -188,4 +188,8 @@ void kvm_dev_host_init(struct kvm_machine *m);
 int kvm_machine_board_new(struct kvm_machine *m);
 int kvm_machine_power_on(struct kvm_machine *m);
 
+/* kvm_virtio_devices.c: build the definition's virtio devices and place
+ * them on the board (at power-on, before the kernel is loaded). */
+int kvm_virtio_devices_add(struct kvm_machine *m);
+
 #endif

@@ -39,5 +39,7 @@ int kvm_machine_power_on(struct kvm_machine *m)
 {
     struct kvm_board_boot boot = {
         .load_kernel = load_kernel, .console_config = console_config, .opaque = m};
+    if (kvm_virtio_devices_add(m) < 0)
+        return qv_error_code();
     return kvm_board_power_on(m->board, &boot);
 }

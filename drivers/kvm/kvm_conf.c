@@ -61,17 +61,13 @@ int kvm_domain_check(const struct qv_domain *def)
     if (def->cloud_init)
         return refuse(def, "<metadata><qv:cloud-init> (the seed is a disk, and the VMM has none "
                            "yet)");
-    /* Devices the VMM does not model yet (virtio is part two). */
-    if (def->disks->len)
-        return refuse(def, "<disk>");
-    if (def->nets->len)
-        return refuse(def, "<interface>");
+    /* virtio-mmio disks, NICs and rngs; nothing else yet. */
+    if (kvm_virtio_devices_check(def) < 0)
+        return qv_error_code();
     if (def->hostdevs->len)
         return refuse(def, "<hostdev>");
     if (def->channels->len)
         return refuse(def, "<channel>");
-    if (def->rngs->len)
-        return refuse(def, "<rng>");
     if (def->graphics->len)
         return refuse(def, "<graphics>");
     int rc = check_console(def);

@@ -16,4 +16,9 @@ int kvm_domain_check(const struct qv_domain *def);
 struct qv_domain *kvm_setting_apply(const struct qv_domain *def, const struct qv_setting *set,
                                     const char *vm_name);
 
+/* kvm_virtio_devices.c: whether the <disk>, <interface> and <rng> elements
+ * are ones the VMM's virtio devices honour, and that its board has a slot
+ * for each. Nothing is opened. */
+int kvm_virtio_devices_check(const struct qv_domain *def);
+
 #endif

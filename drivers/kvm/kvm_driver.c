@@ -194,6 +194,14 @@ static int kvm_set(struct vm *vm, const struct qv_setting *set)
     g_mutex_lock(&m->lock);
     bool live = m->state == VM_STATE_RUNNING || m->state == VM_STATE_PAUSED;
     g_mutex_unlock(&m->lock);
+    bool plug = set->kind == QV_SET_ATTACH_DISK || set->kind == QV_SET_DETACH_DISK ||
+                set->kind == QV_SET_ATTACH_NET || set->kind == QV_SET_DETACH_NET;
+    if (live && plug)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s' is running; the kvm driver's disks and NICs are virtio-mmio "
+                            "devices, fixed at start (virtio-mmio has no hot-plug): stop the VM "
+                            "to add or remove one",
+                            vm->name);
     if (live && set->kind != QV_SET_CPU_PIN)
         return qv_error_set(QV_ERR_UNSUPPORTED,
                             "VM '%s' is running; the kvm driver changes this setting only while "

@@ -274,6 +274,11 @@ void kvm_machine_halt_threads(struct kvm_machine *m)
 
 static int launch(struct kvm_machine *m, bool paused)
 {
+    /* Even a power-on that fails part-way has placed devices and loaded
+     * RAM: the next start begins from a fresh machine. */
+    g_mutex_lock(&m->lock);
+    m->used = true;
+    g_mutex_unlock(&m->lock);
     if (kvm_machine_power_on(m) < 0)
         return qv_error_code();
     g_mutex_lock(&m->lock);
@@ -284,7 +289,6 @@ static int launch(struct kvm_machine *m, bool paused)
     m->state = paused ? VM_STATE_PAUSED : VM_STATE_RUNNING;
     m->threads_live = m->nvcpus;
     m->threads_parked = 0;
-    m->used = true;
     g_mutex_unlock(&m->lock);
     for (uint32_t i = 0; i < m->nvcpus; i++) {
         g_autofree char *name = g_strdup_printf("qv-vcpu%u", i);

@@ -34,23 +34,13 @@ static void assert_refused(struct qv_domain *def, const char *element)
 static const struct {
     const char *os, *top, *dev, *element;
 } refused[] = {
-    {"", "", "<disk type='file' device='disk'><source file='/d.img'/><target dev='vda'/></disk>",
-     "<disk>"},
-    {"", "",
-     "<disk type='file' device='disk'><source file='/d.img'/><target dev='vda'/>"
-     "<iotune><total_bytes_sec>1000</total_bytes_sec></iotune></disk>",
-     "<disk>"},
-    {"", "", "<interface type='user'><model type='virtio'/></interface>", "<interface>"},
     {"", "<resource><partition>/machine</partition></resource>", "", "<resource><partition>"},
-    {"", "", "<interface type='user'><bandwidth><inbound average='100'/></bandwidth></interface>",
-     "<interface>"},
     {"", "",
      "<hostdev mode='subsystem' type='pci' managed='yes'><source>"
      "<address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source></hostdev>",
      "<hostdev>"},
     {"", "", "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>",
      "<channel>"},
-    {"", "", "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>", "<rng>"},
     {"", "", "<graphics type='vnc' port='-1'/>", "<graphics>"},
     {"", "", "<serial type='tcp'><source mode='bind' host='127.0.0.1' service='4555'/></serial>",
      "<serial type='tcp'>"},
@@ -111,6 +101,79 @@ START_TEST(test_what_the_vmm_does_is_accepted)
 }
 END_TEST
 
+/* The virtio-mmio devices (kvm_virtio_devices.c): checked at define
+ * without opening anything, so a disk that does not exist yet is fine. */
+START_TEST(test_virtio_devices_accepted)
+{
+    g_autoptr(qv_domain) def = parse(
+        "", "",
+        "<disk type='file' device='disk'><driver name='qemu' type='raw' cache='none'/>"
+        "<source file='/nonexistent/d.img'/><target dev='vda' bus='virtio'/>"
+        "<serial>qv-disk-1</serial><iotune><total_bytes_sec>1000000</total_bytes_sec></iotune>"
+        "</disk>"
+        "<disk type='file' device='disk'><source file='/nonexistent/ro.img'/>"
+        "<target dev='vdb'/><readonly/></disk>"
+        "<interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/>"
+        "</interface>"
+        "<interface type='ethernet'><target dev='qvt-x'/><model type='virtio'/></interface>"
+        "<rng model='virtio'><backend model='random'>/dev/random</backend></rng>");
+    ck_assert_msg(kvm_domain_check(def) == 0, "%s", qv_last_error()->message);
+}
+END_TEST
+
+static const struct {
+    const char *dev, *want;
+} virtio_refused[] = {
+    {"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+     "<source file='/d.qcow2'/><target dev='vda'/></disk>",
+     "VM 'k1': disk 'vda': <driver type='qcow2'>"},
+    {"<disk type='file' device='cdrom'><source file='/d.iso'/><target dev='hdc' bus='ide'/>"
+     "</disk>",
+     "VM 'k1': disk 'hdc': device='cdrom'"},
+    {"<disk type='file' device='disk'><source file='/d.img'/><target dev='sda' bus='scsi'/>"
+     "</disk>",
+     "VM 'k1': disk 'sda': a <target bus> other than virtio"},
+    {"<interface type='user'><mac address='52:54:00:12:34:56'/><model type='e1000'/>"
+     "</interface>",
+     "VM 'k1': the kvm driver cannot honour <interface> 52:54:00:12:34:56: its <model> is not "
+     "virtio"},
+    {"<interface type='user'><mac address='52:54:00:12:34:56'/><bandwidth><inbound "
+     "average='100'/></bandwidth></interface>",
+     "VM 'k1': the kvm driver cannot honour <interface> 52:54:00:12:34:56: <bandwidth>"},
+    {"<rng model='virtio'><backend model='random'>/dev/hwrng</backend></rng>",
+     "VM 'k1': <rng><backend model='random'>/dev/hwrng</backend> is not supported by the kvm "
+     "driver"},
+};
+
+START_TEST(test_virtio_devices_refused)
+{
+    g_autoptr(qv_domain) def = parse("", "", virtio_refused[_i].dev);
+    ck_assert_int_eq(kvm_domain_check(def), QV_ERR_UNSUPPORTED);
+    ck_assert_msg(g_str_has_prefix(qv_last_error()->message, virtio_refused[_i].want),
+                  "expected '%s...', got '%s'", virtio_refused[_i].want,
+                  qv_last_error()->message);
+    ck_assert_str_eq(qv_last_error()->origin, "kvm");
+}
+END_TEST
+
+/* Ten devices for nine virtio-mmio slots. */
+START_TEST(test_virtio_slots_counted)
+{
+    GString *dev = g_string_new(NULL);
+    for (int i = 0; i < 10; i++)
+        g_string_append_printf(dev,
+                               "<disk type='file' device='disk'><source file='/d%d.img'/>"
+                               "<target dev='vd%c'/></disk>",
+                               i, 'a' + i);
+    g_autoptr(qv_domain) def = parse("", "", dev->str);
+    g_string_free(dev, TRUE);
+    ck_assert_int_eq(kvm_domain_check(def), QV_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(qv_last_error()->message, "has 10 virtio devices") &&
+                      strstr(qv_last_error()->message, "9 virtio-mmio slots"),
+                  "%s", qv_last_error()->message);
+}
+END_TEST
+
 /* One port, two names for it: a console that says something else than
  * the serial port it stands for is refused, as the qemu driver does. */
 START_TEST(test_console_contradicting_serial)
@@ -128,10 +191,11 @@ START_TEST(test_json_definitions_too)
 {
     static const char json[] =
         "{\"name\": \"k1\", \"type\": \"kvm\", \"vcpus\": 1, \"memory\": \"16MiB\","
-        " \"devices\": {\"disks\": [{\"target\": \"vda\", \"path\": \"/d.img\"}]}}";
+        " \"devices\": {\"disks\": [{\"target\": \"vda\", \"path\": \"/d.img\"}]},"
+        " \"cpu\": {\"weight\": 512}}";
     g_autoptr(qv_domain) def = qv_domain_parse_json(json);
     ck_assert_msg(def, "%s", qv_last_error()->message);
-    assert_refused(def, "<disk>");
+    assert_refused(def, "a CPU weight");
 }
 END_TEST
 
@@ -150,7 +214,7 @@ END_TEST
 START_TEST(test_define_slot_refuses_first)
 {
     g_autoptr(qv_domain) def =
-        parse("", "", "<interface type='user'><model type='virtio'/></interface>");
+        parse("", "", "<interface type='user'><model type='e1000'/></interface>");
     struct qv_conn conn = {.driver = &qv_kvm_driver};
     void *priv = NULL;
     ck_assert_int_eq(qv_kvm_driver.vm_define(&conn, def, &priv), QV_ERR_UNSUPPORTED);
@@ -179,11 +243,19 @@ END_TEST
 START_TEST(test_settings)
 {
     g_autoptr(qv_domain) def = parse("", "", "");
+    /* A stopped VM's definition takes a raw virtio disk; a qcow2 one is
+     * refused and the definition keeps what it had. */
     struct qv_disk disk = {.type = QV_DISK_TYPE_FILE, .source = "/d.img", .target = "vdb"};
     struct qv_setting attach = {.kind = QV_SET_ATTACH_DISK, .disk = &disk};
-    ck_assert_ptr_null(kvm_setting_apply(def, &attach, "k1"));
+    g_autoptr(qv_domain) with_disk = kvm_setting_apply(def, &attach, "k1");
+    ck_assert_msg(with_disk, "%s", qv_last_error()->message);
+    ck_assert_uint_eq(with_disk->disks->len, 1);
+    struct qv_disk qcow2 = {
+        .type = QV_DISK_TYPE_FILE, .source = "/d.qcow2", .target = "vdc", .driver_type = "qcow2"};
+    struct qv_setting attach_qcow2 = {.kind = QV_SET_ATTACH_DISK, .disk = &qcow2};
+    ck_assert_ptr_null(kvm_setting_apply(def, &attach_qcow2, "k1"));
     ck_assert_int_eq(qv_last_error()->code, QV_ERR_UNSUPPORTED);
-    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "<disk>"));
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "disk 'vdc': <driver type='qcow2'>"));
     ck_assert_uint_eq(def->disks->len, 0);
 
     struct qv_setting weight = {.kind = QV_SET_CPU_WEIGHT, .value = 100};
@@ -209,6 +281,9 @@ int main(void)
     tcase_add_loop_test(tc, test_refused_elements, 0, G_N_ELEMENTS(refused));
     tcase_add_test(tc, test_what_the_vmm_does_is_accepted);
     tcase_add_test(tc, test_json_definitions_too);
+    tcase_add_test(tc, test_virtio_devices_accepted);
+    tcase_add_loop_test(tc, test_virtio_devices_refused, 0, G_N_ELEMENTS(virtio_refused));
+    tcase_add_test(tc, test_virtio_slots_counted);
     tcase_add_test(tc, test_console_contradicting_serial);
     tcase_add_test(tc, test_define_slot_refuses_first);
     tcase_add_test(tc, test_foreign_domain_type);

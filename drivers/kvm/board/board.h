@@ -58,6 +58,8 @@ struct kvm_board_slot {
  * 3.5 GiB less a byte), below the IOAPIC; the pc machine has no PCI here. */
 #define KVM_BOARD_VIRTIO_BASE 0xe0000000ull
 #define KVM_BOARD_VIRTIO_STEP 0x200ull
+/* One free IOAPIC pin per device (board_pc.c lists them). */
+#define KVM_BOARD_VIRTIO_MAX 9
 
 /* Place a virtio device (ops + its state dev) in the next free window with
  * the next free GSI, build its transport there and claim the window. Only

@@ -143,6 +143,7 @@ static const struct pc_row pc_rows[] = {
  * devices get them. ISA lines, so the MP table and MADT already route
  * them (edge-triggered, active high, as for any ISA IRQ). */
 static const uint32_t pc_virtio_gsis[] = {5, 10, 11, 12, 7, 3, 6, 14, 15};
+G_STATIC_ASSERT(G_N_ELEMENTS(pc_virtio_gsis) == KVM_BOARD_VIRTIO_MAX);
 
 struct kvm_board *kvm_board_pc_new(const struct kvm_dev_host *host,
                                    const struct kvm_board_config *cfg, struct kvm_bus *pio,
