@@ -19,6 +19,7 @@ if(QV_WITH_KVM)
   # (kvm_test_host.h): run everywhere.
   qv_check_test(kvm_devices SOURCES kvm_devices.c LABELS kvm)
   qv_check_test(kvm_board SOURCES kvm_board.c LABELS kvm)
+  qv_check_test(kvm_virtio_devices SOURCES kvm_virtio_devices.c LABELS kvm)
 
   # virtio-net and libslirp's user network, no /dev/kvm needed.
   qv_check_test(kvm_virtio_net SOURCES kvm_virtio_net.c virtio_net_harness.c
