@@ -246,10 +246,18 @@ static gpointer vcpu_thread(gpointer data)
         }
     }
     g_mutex_lock(&m->lock);
-    if (--m->threads_live == 0) {
-        m->state = VM_STATE_STOPPED;
-        kvm_board_stopped(m->board);
-    }
+    bool last = --m->threads_live == 0;
+    g_cond_broadcast(&m->cond);
+    g_mutex_unlock(&m->lock);
+    if (!last)
+        return NULL;
+    /* The devices go before STOPPED is seen, so a stopped VM's images are
+     * no longer written; outside the lock, as a disk's reset waits for its
+     * I/O thread. Every other vCPU thread has left the guest. */
+    kvm_board_release_virtio(m->board);
+    g_mutex_lock(&m->lock);
+    m->state = VM_STATE_STOPPED;
+    kvm_board_stopped(m->board);
     g_cond_broadcast(&m->cond);
     g_mutex_unlock(&m->lock);
     return NULL;

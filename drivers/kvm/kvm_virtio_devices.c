@@ -1,8 +1,9 @@
 /* The virtio devices a definition asks for (<disk>, <interface>, <rng>),
  * each built over the machine's device host and placed in the board's next
  * virtio-mmio window. They are built at every power-on, so a start opens
- * the disks and binds the forwarded ports and a stop or reset (which
- * rebuild the board) releases them; define only checks (kvm_conf.c). */
+ * the disks and binds the forwarded ports; the VM stopping releases them
+ * (kvm_board_release_virtio, before the stop is reported); define only
+ * checks (kvm_conf.c). */
 #include <string.h>
 
 #include "../../lib/util/error.h"
@@ -15,11 +16,7 @@
 /* The board owns dev from here on, also when placing it fails. */
 static int place(struct kvm_machine *m, const struct virtio_dev_ops *ops, void *dev)
 {
-    if (kvm_board_add_virtio(m->board, &kvm_board_virtio_mmio, ops, dev) < 0) {
-        ops->free(dev);
-        return qv_error_code();
-    }
-    return 0;
+    return kvm_board_add_virtio(m->board, &kvm_board_virtio_mmio, ops, dev);
 }
 
 int kvm_virtio_devices_add(struct kvm_machine *m)

@@ -274,6 +274,42 @@ START_TEST(virtio_transport_failure_claims_nothing)
 }
 END_TEST
 
+/* The real transport whose window is taken: the board owns the device
+ * state it was given and frees it once (a second free aborted here). */
+START_TEST(virtio_window_taken_frees_the_state_once)
+{
+    struct kvm_board *b = new_board();
+    ck_assert_int_eq(kvm_bus_claim(&mmio, 0xe0000000, 0x10, fake_io, NULL, "other"), 0);
+    ck_assert_int_eq(
+        kvm_board_add_virtio(b, &kvm_board_virtio_mmio, &virtio_rng_ops, virtio_rng_state_new()),
+        QV_ERR_EXISTS);
+    ck_assert_uint_eq(kvm_board_virtio_count(b), 0);
+    kvm_board_free(b);
+}
+END_TEST
+
+/* The VM stopped: its virtio devices are freed and their windows read as
+ * nothing; freeing the board afterwards frees nothing twice. */
+START_TEST(virtio_released_at_stop)
+{
+    struct kvm_board *b = new_board();
+    int blk;
+    ck_assert_int_eq(kvm_board_add_virtio(b, &fake, &blk_ops, &blk), 0);
+    ck_assert_int_eq(
+        kvm_board_add_virtio(b, &kvm_board_virtio_mmio, &virtio_rng_ops, virtio_rng_state_new()),
+        0);
+    ck_assert_uint_eq(mmio.count, 2);
+    kvm_board_release_virtio(b);
+    ck_assert_int_eq(freed, 1);
+    ck_assert_uint_eq(kvm_board_virtio_count(b), 0);
+    ck_assert_uint_eq(mmio.count, 0);
+    uint8_t d[4];
+    ck_assert(!kvm_bus_dispatch(&mmio, 0xe0000200, d, 4, false));
+    kvm_board_free(b);
+    ck_assert_int_eq(freed, 1);
+}
+END_TEST
+
 static uint32_t mmio_in(uint64_t addr)
 {
     uint8_t d[4] = {0};
@@ -495,6 +531,8 @@ int main(void)
     tcase_add_test(tc, virtio_rows_placed_and_announced);
     tcase_add_test(tc, virtio_transport_failure_claims_nothing);
     tcase_add_test(tc, virtio_rng_in_a_window);
+    tcase_add_test(tc, virtio_window_taken_frees_the_state_once);
+    tcase_add_test(tc, virtio_released_at_stop);
     tcase_add_test(tc, no_virtio_no_announcement);
     tcase_add_test(tc, power_on_failures_reported);
     tcase_add_test(tc, mp_table_lists_cpus_and_ioapic);

@@ -71,6 +71,22 @@ static uint32_t mmio_read32(uint64_t addr)
     return (uint32_t)kvm_bus_get(d, 4);
 }
 
+/* How many of this process's descriptors refer to path. */
+static int fds_on(const char *path)
+{
+    int n = 0;
+    GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
+    ck_assert_ptr_nonnull(d);
+    const char *e;
+    while ((e = g_dir_read_name(d))) {
+        g_autofree char *link = g_strdup_printf("/proc/self/fd/%s", e);
+        g_autofree char *target = g_file_read_link(link, NULL);
+        n += target && strcmp(target, path) == 0;
+    }
+    g_dir_close(d);
+    return n;
+}
+
 START_TEST(definition_devices_at_their_windows)
 {
     g_autofree char *img = g_build_filename(dir, "d.img", NULL);
@@ -111,6 +127,11 @@ START_TEST(definition_devices_at_their_windows)
     ck_assert_str_eq(ann, "virtio_mmio.device=0x200@0xe0000000:5 "
                           "virtio_mmio.device=0x200@0xe0000200:10 "
                           "virtio_mmio.device=0x200@0xe0000400:11");
+    /* The VM stopping releases the image: no descriptor of this process
+     * refers to it any more. */
+    ck_assert_int_eq(fds_on(img), 1);
+    kvm_board_release_virtio(m.board);
+    ck_assert_int_eq(fds_on(img), 0);
     kvm_board_free(m.board);
 }
 END_TEST

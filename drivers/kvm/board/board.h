@@ -63,8 +63,8 @@ struct kvm_board_slot {
 
 /* Place a virtio device (ops + its state dev) in the next free window with
  * the next free GSI, build its transport there and claim the window. Only
- * before power-on: virtio-mmio has no hot-plug. The board frees the
- * transport; dev stays the caller's when this fails. */
+ * before power-on: virtio-mmio has no hot-plug. The board owns dev from
+ * this call on, also when it fails (it is freed with ops->free then). */
 int kvm_board_add_virtio(struct kvm_board *b, const struct kvm_board_transport *t,
                          const struct virtio_dev_ops *ops, void *dev);
 uint32_t kvm_board_virtio_count(const struct kvm_board *b);
@@ -88,6 +88,11 @@ struct kvm_board_boot {
 
 /* In this order: the kernel, the MP table, the ACPI tables, the console. */
 int kvm_board_power_on(struct kvm_board *b, const struct kvm_board_boot *boot);
+/* The VM has stopped (no vCPU runs): reset and free every virtio device,
+ * so its images, taps and forwarded ports are released and its I/O
+ * threads end before the stop is reported; their windows are unclaimed.
+ * The next start builds a fresh board. */
+void kvm_board_release_virtio(struct kvm_board *b);
 /* The last vCPU has stopped: flush the console. */
 void kvm_board_stopped(struct kvm_board *b);
 /* Press the ACPI power button; false when the guest does not listen. */

@@ -205,20 +205,29 @@ int kvm_board_add_virtio(struct kvm_board *b, const struct kvm_board_transport *
                          const struct virtio_dev_ops *ops, void *dev)
 {
     uint32_t i = b->slots->len;
-    if (i >= G_N_ELEMENTS(pc_virtio_gsis))
-        return qv_error_set(QV_ERR_UNSUPPORTED,
-                            "VM '%s': the pc board has room for %zu virtio-mmio devices; %s "
-                            "would be number %u",
-                            b->host->vm_name, G_N_ELEMENTS(pc_virtio_gsis), ops->name, i + 1);
+    if (i >= G_N_ELEMENTS(pc_virtio_gsis)) {
+        qv_error_set(QV_ERR_UNSUPPORTED,
+                     "VM '%s': the pc board has room for %zu virtio-mmio devices; %s would be "
+                     "number %u",
+                     b->host->vm_name, G_N_ELEMENTS(pc_virtio_gsis), ops->name, i + 1);
+        if (ops->free)
+            ops->free(dev);
+        return QV_ERR_UNSUPPORTED;
+    }
     struct kvm_board_slot s = {.base = KVM_BOARD_VIRTIO_BASE + i * KVM_BOARD_VIRTIO_STEP,
                                .len = KVM_BOARD_VIRTIO_STEP,
                                .gsi = pc_virtio_gsis[i]};
     struct virtio_dev *vd = t->create(b->host, s.base, s.gsi, ops, dev);
-    if (!vd)
-        return qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+    if (!vd) {
+        int rc = qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+        if (ops->free)
+            ops->free(dev);
+        return rc;
+    }
     if (kvm_bus_claim(b->mmio, s.base, s.len, t->io, vd, ops->name) < 0) {
-        t->free(vd);
-        return qv_error_code();
+        int rc = qv_error_code();
+        t->free(vd); /* and dev with it */
+        return rc;
     }
     struct virtio_row row = {t, vd};
     g_array_append_val(b->virtios, row);
@@ -270,6 +279,19 @@ int kvm_board_power_on(struct kvm_board *b, const struct kvm_board_boot *boot)
         kvm_fw_acpi_write(&fm) < 0)
         return qv_error_code();
     return open_console(b, boot);
+}
+
+void kvm_board_release_virtio(struct kvm_board *b)
+{
+    if (!b)
+        return;
+    for (guint i = 0; i < b->virtios->len; i++) {
+        const struct virtio_row *v = &g_array_index(b->virtios, struct virtio_row, i);
+        kvm_bus_unclaim(b->mmio, g_array_index(b->slots, struct kvm_board_slot, i).base);
+        v->t->free(v->vd);
+    }
+    g_array_set_size(b->virtios, 0);
+    g_array_set_size(b->slots, 0);
 }
 
 void kvm_board_stopped(struct kvm_board *b)

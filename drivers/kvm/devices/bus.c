@@ -66,6 +66,17 @@ bool kvm_bus_dispatch(struct kvm_bus *bus, uint64_t addr, uint8_t *data, uint32_
     return true;
 }
 
+void kvm_bus_unclaim(struct kvm_bus *bus, uint64_t base)
+{
+    for (uint32_t i = 0; i < bus->count; i++)
+        if (bus->ranges[i].base == base) {
+            memmove(&bus->ranges[i], &bus->ranges[i + 1],
+                    (bus->count - i - 1) * sizeof(struct kvm_bus_range));
+            bus->count--;
+            return;
+        }
+}
+
 void kvm_bus_clear(struct kvm_bus *bus)
 {
     g_free(bus->ranges);

@@ -30,6 +30,9 @@ int kvm_bus_claim(struct kvm_bus *bus, uint64_t base, uint64_t len, kvm_bus_fn f
  * straddles the end of a range is split byte by byte. */
 bool kvm_bus_dispatch(struct kvm_bus *bus, uint64_t addr, uint8_t *data, uint32_t size,
                       bool is_write);
+/* Give up the range claimed at base (a device released while no vCPU
+ * runs); nothing when none starts there. */
+void kvm_bus_unclaim(struct kvm_bus *bus, uint64_t base);
 void kvm_bus_clear(struct kvm_bus *bus);
 
 /* Little-endian helpers for handlers. */
