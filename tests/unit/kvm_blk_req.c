@@ -320,6 +320,57 @@ static uint8_t ranges(struct blk_disk *d, uint32_t type, uint64_t sector, uint32
     return run(d, &r);
 }
 
+/* The guest owns the request's buffers and may rewrite the header while
+ * the request waits for <iotune>: what is carried out is what was read
+ * (and charged) first. A discard (charged no bytes) rewritten into a
+ * 64 KiB read reads nothing; a read rewritten into a discard discards
+ * nothing and reads what was charged. */
+START_TEST(header_read_once)
+{
+    struct blk_disk d;
+    open_disk(&d, false, true, BLK_CACHE_WRITEBACK);
+    write_pattern(&d, 0, 65536, 9);
+    g_autofree uint8_t *want = g_malloc(65536);
+    fill(want, 65536, 9);
+
+    uint8_t seg[16] = {0};
+    uint32_t num = 128;
+    memcpy(seg + 8, &num, 4);
+    g_autofree uint8_t *in = g_malloc(65536);
+    memset(in, 0xaa, 65536);
+    struct rq r;
+    mk(&r, VIRTIO_BLK_T_DISCARD, 0, seg, 16, in, 65536);
+    struct blk_req_hdr h;
+    char *why = NULL;
+    ck_assert_int_eq(blk_req_parse(&r.req, &h, &why), 0);
+    bool write = false;
+    uint64_t bytes = 1;
+    ck_assert(blk_req_cost(&r.req, &h, &write, &bytes));
+    ck_assert(write);
+    ck_assert_uint_eq(bytes, 0);
+    r.hdr[0] = VIRTIO_BLK_T_IN; /* the guest's rewrite */
+    ck_assert_uint_eq(blk_req_run(&d, &r.req, &h), 65537);
+    ck_assert_int_eq(r.status, VIRTIO_BLK_S_OK);
+    for (size_t i = 0; i < 65536; i++)
+        ck_assert_uint_eq(in[i], 0xaa);
+    ck_assert(!has_data(0, 65536)); /* carried out as the discard */
+
+    write_pattern(&d, 0, 65536, 9);
+    mk(&r, VIRTIO_BLK_T_IN, 0, NULL, 0, in, 65536);
+    ck_assert_int_eq(blk_req_parse(&r.req, &h, &why), 0);
+    ck_assert(blk_req_cost(&r.req, &h, &write, &bytes));
+    ck_assert(!write);
+    ck_assert_uint_eq(bytes, 65536);
+    r.hdr[0] = VIRTIO_BLK_T_DISCARD;
+    ck_assert_uint_eq(blk_req_run(&d, &r.req, &h), 65537);
+    ck_assert_int_eq(r.status, VIRTIO_BLK_S_OK);
+    ck_assert_mem_eq(in, want, 65536);
+    ck_assert(has_data(0, 65536));
+    ck_assert_ptr_null(why);
+    blk_raw_close(d.raw);
+}
+END_TEST
+
 /* 64 KiB at sector 256 written, then discarded: with discard='unmap' the
  * image has a hole there that reads as zeros; with 'ignore' the data
  * stays. */
@@ -682,6 +733,7 @@ int main(void)
     tcase_add_test(tc, get_id);
     tcase_add_test(tc, readonly_refuses_writes);
     tcase_add_test(tc, discard_punches_holes);
+    tcase_add_test(tc, header_read_once);
     tcase_add_test(tc, write_zeroes);
     tcase_add_test(tc, out_of_range);
     tcase_add_test(tc, short_header);

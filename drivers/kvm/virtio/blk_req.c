@@ -4,18 +4,6 @@
 #include <glib.h>
 #include <string.h>
 
-struct blk_hdr {
-    uint32_t type;
-    uint64_t sector;
-};
-
-/* One discard or write-zeroes range. */
-struct blk_seg {
-    uint64_t sector;
-    uint32_t num;
-    uint32_t flags;
-};
-
 uint64_t blk_features(const struct blk_disk *d)
 {
     uint64_t f = BLK_FEATURES;
@@ -88,23 +76,42 @@ static uint32_t iov_slice(const struct iovec *src, uint32_t n, uint64_t skip, ui
     return k;
 }
 
-static bool parse_hdr(const struct virtio_req *req, struct blk_hdr *h)
+int blk_req_parse(const struct virtio_req *req, struct blk_req_hdr *h, char **why)
 {
     uint8_t b[16];
+    memset(h, 0, sizeof(*h));
     if (req->out_len < sizeof(b) ||
-        virtio_iov_to_buf(req->out, req->out_num, 0, b, sizeof(b)) != sizeof(b))
-        return false;
+        virtio_iov_to_buf(req->out, req->out_num, 0, b, sizeof(b)) != sizeof(b)) {
+        *why = g_strdup_printf("a request header of %" G_GUINT64_FORMAT " bytes (16 needed)",
+                               req->out_len);
+        return -1;
+    }
+    if (req->in_len < 1) {
+        *why = g_strdup("a request without a writable byte for its status");
+        return -1;
+    }
     h->type = get32(b);
     h->sector = get64(b + 8);
-    return true;
+    if (h->type != VIRTIO_BLK_T_DISCARD && h->type != VIRTIO_BLK_T_WRITE_ZEROES)
+        return 0;
+    uint64_t len = req->out_len - 16;
+    if (!len || len % 16 || len / 16 > BLK_MAX_SEGS)
+        return 0;
+    h->segs_ok = true;
+    h->nseg = (uint32_t)(len / 16);
+    for (uint32_t i = 0; i < h->nseg; i++) {
+        virtio_iov_to_buf(req->out, req->out_num, 16 + 16 * (size_t)i, b, sizeof(b));
+        h->segs[i].sector = get64(b);
+        h->segs[i].num = get32(b + 8);
+        h->segs[i].flags = get32(b + 12);
+    }
+    return 0;
 }
 
-bool blk_req_cost(const struct virtio_req *req, bool *write, uint64_t *bytes)
+bool blk_req_cost(const struct virtio_req *req, const struct blk_req_hdr *h, bool *write,
+                  uint64_t *bytes)
 {
-    struct blk_hdr h;
-    if (!parse_hdr(req, &h) || req->in_len < 1)
-        return false;
-    switch (h.type) {
+    switch (h->type) {
     case VIRTIO_BLK_T_IN:
         *write = false;
         *bytes = req->in_len - 1;
@@ -147,7 +154,7 @@ static uint8_t after_write(struct blk_disk *d, int rc)
     return rc ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 }
 
-static uint8_t do_rw(struct blk_disk *d, const struct virtio_req *req, const struct blk_hdr *h)
+static uint8_t do_rw(struct blk_disk *d, const struct virtio_req *req, const struct blk_req_hdr *h)
 {
     bool write = h->type == VIRTIO_BLK_T_OUT;
     const struct iovec *src = write ? req->out : req->in;
@@ -168,26 +175,19 @@ static uint8_t do_rw(struct blk_disk *d, const struct virtio_req *req, const str
     return after_write(d, blk_raw_writev(d->raw, v, k, off));
 }
 
-static uint8_t do_ranges(struct blk_disk *d, const struct virtio_req *req, uint32_t type)
+static uint8_t do_ranges(struct blk_disk *d, const struct blk_req_hdr *h)
 {
-    bool zeroes = type == VIRTIO_BLK_T_WRITE_ZEROES;
+    bool zeroes = h->type == VIRTIO_BLK_T_WRITE_ZEROES;
     if (!negotiated(d, zeroes ? VIRTIO_BLK_F_WRITE_ZEROES : VIRTIO_BLK_F_DISCARD))
         return VIRTIO_BLK_S_UNSUPP;
-    uint64_t len = req->out_len - 16;
-    if (!len || len % 16 || len / 16 > BLK_MAX_SEGS)
+    if (!h->segs_ok)
         return VIRTIO_BLK_S_IOERR;
-    uint32_t nseg = (uint32_t)(len / 16);
-    struct blk_seg segs[BLK_MAX_SEGS];
-    for (uint32_t i = 0; i < nseg; i++) {
-        uint8_t b[16];
-        virtio_iov_to_buf(req->out, req->out_num, 16 + 16 * (size_t)i, b, sizeof(b));
-        segs[i].sector = get64(b);
-        segs[i].num = get32(b + 8);
-        segs[i].flags = get32(b + 12);
-        uint32_t known = zeroes ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0;
+    uint32_t nseg = h->nseg;
+    const struct blk_seg *segs = h->segs;
+    uint32_t known = zeroes ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0;
+    for (uint32_t i = 0; i < nseg; i++)
         if (segs[i].flags & ~known)
             return VIRTIO_BLK_S_UNSUPP;
-    }
     /* Every range is checked before any is carried out, so a bad one
      * leaves the disk as it was. */
     for (uint32_t i = 0; i < nseg; i++)
@@ -216,22 +216,12 @@ static uint8_t do_get_id(struct blk_disk *d, const struct virtio_req *req)
     return VIRTIO_BLK_S_OK;
 }
 
-int blk_req_handle(struct blk_disk *d, const struct virtio_req *req, uint32_t *written, char **why)
+uint32_t blk_req_run(struct blk_disk *d, const struct virtio_req *req, const struct blk_req_hdr *h)
 {
-    struct blk_hdr h;
-    if (!parse_hdr(req, &h)) {
-        *why = g_strdup_printf("a request header of %" G_GUINT64_FORMAT " bytes (16 needed)",
-                               req->out_len);
-        return -1;
-    }
-    if (req->in_len < 1) {
-        *why = g_strdup("a request without a writable byte for its status");
-        return -1;
-    }
     uint8_t status;
-    switch (h.type) {
+    switch (h->type) {
     case VIRTIO_BLK_T_IN:
-    case VIRTIO_BLK_T_OUT: status = do_rw(d, req, &h); break;
+    case VIRTIO_BLK_T_OUT: status = do_rw(d, req, h); break;
     case VIRTIO_BLK_T_FLUSH:
         if (!negotiated(d, VIRTIO_BLK_F_FLUSH))
             status = VIRTIO_BLK_S_UNSUPP;
@@ -240,11 +230,19 @@ int blk_req_handle(struct blk_disk *d, const struct virtio_req *req, uint32_t *w
         break;
     case VIRTIO_BLK_T_GET_ID: status = do_get_id(d, req); break;
     case VIRTIO_BLK_T_DISCARD:
-    case VIRTIO_BLK_T_WRITE_ZEROES: status = do_ranges(d, req, h.type); break;
+    case VIRTIO_BLK_T_WRITE_ZEROES: status = do_ranges(d, h); break;
     default: status = VIRTIO_BLK_S_UNSUPP; break;
     }
     virtio_iov_from_buf(req->in, req->in_num, (size_t)(req->in_len - 1), &status, 1);
     /* As QEMU does: the whole writable part is reported used. */
-    *written = (uint32_t)MIN(req->in_len, (uint64_t)UINT32_MAX);
+    return (uint32_t)MIN(req->in_len, (uint64_t)UINT32_MAX);
+}
+
+int blk_req_handle(struct blk_disk *d, const struct virtio_req *req, uint32_t *written, char **why)
+{
+    struct blk_req_hdr h;
+    if (blk_req_parse(req, &h, why) < 0)
+        return -1;
+    *written = blk_req_run(d, req, &h);
     return 0;
 }

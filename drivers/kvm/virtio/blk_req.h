@@ -61,14 +61,39 @@ struct blk_disk {
 uint64_t blk_features(const struct blk_disk *d);
 void blk_config(const struct blk_disk *d, uint8_t *cfg);
 
-/* What the request will cost under <iotune>: false for requests that are
- * not throttled (flush, get-id, malformed ones). */
-bool blk_req_cost(const struct virtio_req *req, bool *write, uint64_t *bytes);
+/* A request's header and, for discard and write-zeroes, its ranges: read
+ * from guest memory once, so that what <iotune> charges and what is
+ * carried out are the same request even if the guest rewrites its buffers
+ * meanwhile. */
+struct blk_seg {
+    uint64_t sector;
+    uint32_t num;
+    uint32_t flags;
+};
 
-/* Carry req out and write its status byte: 0 with *written the bytes to
- * report as used; or -1 with *why (g_free it) when the request breaks the
- * device's contract in a way only a reset clears (a header shorter than 16
- * bytes, no byte for the status). */
+struct blk_req_hdr {
+    uint32_t type;
+    uint64_t sector;
+    bool segs_ok; /* the data part is 1..BLK_MAX_SEGS whole ranges */
+    uint32_t nseg;
+    struct blk_seg segs[BLK_MAX_SEGS];
+};
+
+/* Read req's header into h: 0; or -1 with *why (g_free it) when the
+ * request breaks the device's contract in a way only a reset clears (a
+ * header shorter than 16 bytes, no byte for the status). */
+int blk_req_parse(const struct virtio_req *req, struct blk_req_hdr *h, char **why);
+
+/* What the request will cost under <iotune>: false for requests that are
+ * not throttled (flush, get-id, unknown types). */
+bool blk_req_cost(const struct virtio_req *req, const struct blk_req_hdr *h, bool *write,
+                  uint64_t *bytes);
+
+/* Carry out req as h (from blk_req_parse) says and write its status byte;
+ * the bytes to report as used. */
+uint32_t blk_req_run(struct blk_disk *d, const struct virtio_req *req, const struct blk_req_hdr *h);
+
+/* blk_req_parse then blk_req_run: 0 with *written; or -1 with *why. */
 int blk_req_handle(struct blk_disk *d, const struct virtio_req *req, uint32_t *written, char **why);
 
 #endif

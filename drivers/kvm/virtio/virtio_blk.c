@@ -37,12 +37,12 @@ static bool still(struct virtio_blk *b, unsigned epoch)
 
 /* Wait on the I/O thread until <iotune> lets req go; false when a reset or
  * stop came first (the transport then drops req). */
-static bool throttle(struct virtio_blk *b, const struct virtio_req *req, unsigned epoch,
-                     unsigned *pushed)
+static bool throttle(struct virtio_blk *b, const struct virtio_req *req,
+                     const struct blk_req_hdr *h, unsigned epoch, unsigned *pushed)
 {
     bool write;
     uint64_t bytes;
-    if (!blk_throttle_active(&b->throttle) || !blk_req_cost(req, &write, &bytes))
+    if (!blk_throttle_active(&b->throttle) || !blk_req_cost(req, h, &write, &bytes))
         return true;
     for (;;) {
         int64_t wait = blk_throttle_take(&b->throttle, write, bytes, g_get_monotonic_time() * 1000);
@@ -72,15 +72,17 @@ static void drain(struct virtio_blk *b, unsigned epoch)
         struct virtio_req *req;
         if (virtio_req_pop(b->vd, 0, &req) <= 0)
             break;
-        if (!throttle(b, req, epoch, &pushed))
-            break;
-        uint32_t written = 0;
+        /* Parsed once: the guest may rewrite the header while the request
+         * waits for <iotune>, and what runs must be what was charged. */
+        struct blk_req_hdr h;
         g_autofree char *why = NULL;
-        if (blk_req_handle(&b->disk, req, &written, &why) < 0) {
+        if (blk_req_parse(req, &h, &why) < 0) {
             virtio_dev_fail(b->vd, "%s", why);
             break;
         }
-        virtio_req_push(b->vd, 0, req, written);
+        if (!throttle(b, req, &h, epoch, &pushed))
+            break;
+        virtio_req_push(b->vd, 0, req, blk_req_run(&b->disk, req, &h));
         pushed++;
     }
     if (pushed)
