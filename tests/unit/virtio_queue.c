@@ -295,6 +295,30 @@ START_TEST(reset_drops_requests_in_flight)
 }
 END_TEST
 
+/* A request popped from a ring the driver then disabled and set up anew
+ * is not completed into the new ring (whose entries it never was). */
+START_TEST(request_from_old_ring_not_pushed_into_new)
+{
+    ck_assert(vtd_init(&a, ALL_F, 2, QSIZE));
+    p.hold = true;
+    uint64_t o = vtd_alloc(&h, 8, 8);
+    vtd_add(&a, 0, &(struct vtd_buf){o, 8}, 1, NULL, 0, false);
+    vtd_kick(&a, 0);
+    ck_assert_ptr_nonnull(p.held);
+    vtd_write(&a, VTD_QUEUE_SEL, 0);
+    vtd_write(&a, VTD_QUEUE_READY, 0);
+    ck_assert(vtd_queue_setup(&a, 0, QSIZE));
+    virtio_req_done(a.vd, 0, p.held, 0);
+    p.held = NULL;
+    uint32_t id, len;
+    ck_assert(!vtd_used(&a, 0, &id, &len));
+    ck_assert_uint_eq(vtd_used_idx(&a, 0), 0);
+    /* The new ring itself works. */
+    p.hold = false;
+    probe_request(&a, "y", 4, false);
+}
+END_TEST
+
 START_TEST(used_ring_starts_clean)
 {
     /* Whatever the memory held, a queue made ready has used idx 0 and no
@@ -676,6 +700,7 @@ int main(void)
     tcase_add_test(tc, config_space);
     tcase_add_test(tc, start_failure_needs_reset);
     tcase_add_test(tc, reset_drops_requests_in_flight);
+    tcase_add_test(tc, request_from_old_ring_not_pushed_into_new);
     tcase_add_loop_test(tc, hostile_driver, 0, G_N_ELEMENTS(hostile));
     tcase_add_test(tc, faults_do_not_flood_the_log);
     tcase_add_test(tc, random_rings);

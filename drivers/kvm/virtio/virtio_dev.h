@@ -51,6 +51,9 @@ struct virtq {
     uint16_t signalled_used;
     bool signalled_valid;
     struct virtq_inflight *inflight;
+    /* Bumped each time the queue becomes ready: a request popped from an
+     * earlier ring is never pushed into the one the driver set up since. */
+    uint32_t gen;
     /* ioeventfd for QueueNotify of this queue, or -1. */
     int efd;
 };

@@ -22,7 +22,8 @@ enum {
 struct virtq_inflight {
     struct virtio_req req;
     struct virtq_inflight *prev, *next;
-    uint32_t qi; /* the queue it came from: a push goes back there */
+    uint32_t qi;  /* the queue it came from: a push goes back there */
+    uint32_t gen; /* ... if the ring it came from is still the queue's */
     uint32_t cap;
     struct iovec iov[];
 };
@@ -131,6 +132,7 @@ bool virtq_enable(struct virtio_dev *vd, struct virtq *q)
     st16(used + 2, 0);
     st16(used + 4 + 8u * n, 0);
     q->signalled_valid = false;
+    q->gen++;
     g_mutex_unlock(&q->lock);
     return true;
 }
@@ -335,6 +337,7 @@ int virtio_req_pop(struct virtio_dev *vd, uint32_t qi, struct virtio_req **out)
     struct walk w = {.r = g_malloc0(sizeof(struct virtq_inflight) + 4 * sizeof(struct iovec))};
     w.r->cap = 4;
     w.r->qi = qi;
+    w.r->gen = q->gen;
     w.r->req.head = head;
     if (!walk_chain(vd, qi, q, head, &w)) {
         g_free(w.r);
@@ -370,8 +373,9 @@ void virtio_req_push(struct virtio_dev *vd, uint32_t qi, struct virtio_req *req,
         q->inflight = r->next;
     if (r->next)
         r->next->prev = r->prev;
-    /* A queue disabled meanwhile takes nothing back. */
-    if (q->used) {
+    /* A queue disabled meanwhile, or set up anew since, takes nothing
+     * back. */
+    if (q->used && r->gen == q->gen) {
         if (written > req->in_len)
             written = (uint32_t)MIN(req->in_len, UINT32_MAX);
         uint8_t *e = used_elem_p(q, q->used_idx);
