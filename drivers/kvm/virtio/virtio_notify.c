@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "qv/error.h"
 #include "virtio_dev.h"
 #include "virtio_mmio.h"
 
@@ -142,6 +143,10 @@ void virtio_notify_start(struct virtio_dev *vd)
 {
     bool kicks = assign_ioeventfds(vd);
     bool irqs = assign_irqfd(vd);
+    /* A host without them said why; the exit path serves instead, so
+     * building the device succeeded and leaves no error behind. */
+    if (!kicks || !irqs)
+        qv_reset_error();
     if (!kicks && !irqs)
         return;
     vd->notify_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
