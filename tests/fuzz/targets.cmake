@@ -21,7 +21,7 @@ qv_fuzz_target(fuzz_qmp
 if(QV_WITH_KVM)
   set(_ld ${QV_TOP}/drivers/kvm/loaders)
   set(_ld_sources ${_ld}/image.c ${_ld}/layout.c ${_ld}/elf.c ${_ld}/boot.c ${_ld}/multiboot.c
-                  ${_ld}/elf64.c ${_ld}/flat.c ${_ld}/bzimage.c ${_util}/error.c)
+                  ${_ld}/elf64.c ${_ld}/flat.c ${_ld}/bzimage.c ${_ld}/cmdline.c ${_util}/error.c)
   qv_fuzz_target(fuzz_multiboot SOURCES ${_ld_sources})
   qv_fuzz_target(fuzz_bzimage SOURCES ${_ld_sources})
   qv_fuzz_target(fuzz_elf64 SOURCES ${_ld_sources})
