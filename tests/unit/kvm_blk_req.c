@@ -505,6 +505,37 @@ START_TEST(unknown_and_unnegotiated)
 }
 END_TEST
 
+/* An image is locked while a disk has it open: a second read-write open
+ * is refused naming the disk and the image, as is a read-write open beside
+ * a read-only one; read-only disks share it; closing releases it. */
+START_TEST(image_locks)
+{
+    const char *b = "VM 'u': disk 'vdb'";
+    struct blk_raw *rw = blk_raw_open(img, false, BLK_CACHE_WRITEBACK, "VM 't': disk 'vda'");
+    ck_assert_ptr_nonnull(rw);
+    ck_assert_ptr_null(blk_raw_open(img, false, BLK_CACHE_WRITEBACK, b));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_BUSY);
+    ck_assert_msg(strstr(qv_last_error()->message, b) && strstr(qv_last_error()->message, img) &&
+                      strstr(qv_last_error()->message, "in use by another VM or process"),
+                  "%s", qv_last_error()->message);
+    ck_assert_ptr_null(blk_raw_open(img, true, BLK_CACHE_WRITEBACK, b));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_BUSY);
+    blk_raw_close(rw);
+
+    struct blk_raw *ro1 = blk_raw_open(img, true, BLK_CACHE_WRITEBACK, "VM 't': disk 'vda'");
+    struct blk_raw *ro2 = blk_raw_open(img, true, BLK_CACHE_WRITEBACK, b);
+    ck_assert_ptr_nonnull(ro1);
+    ck_assert_ptr_nonnull(ro2);
+    ck_assert_ptr_null(blk_raw_open(img, false, BLK_CACHE_WRITEBACK, b));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_BUSY);
+    blk_raw_close(ro1);
+    blk_raw_close(ro2);
+    rw = blk_raw_open(img, false, BLK_CACHE_WRITEBACK, b);
+    ck_assert_ptr_nonnull(rw);
+    blk_raw_close(rw);
+}
+END_TEST
+
 START_TEST(config_space)
 {
     struct blk_disk d;
@@ -739,6 +770,7 @@ int main(void)
     tcase_add_test(tc, short_header);
     tcase_add_test(tc, unknown_and_unnegotiated);
     tcase_add_test(tc, config_space);
+    tcase_add_test(tc, image_locks);
     tcase_add_test(tc, backend_refusals);
     tcase_add_test(tc, check_refusals);
     tcase_add_test(tc, cache_modes_open_flags);

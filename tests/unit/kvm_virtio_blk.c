@@ -300,7 +300,7 @@ START_TEST(board_builds_the_transport)
     /* A state no transport took is freed through its ops: its image is
      * closed (and its thread ended, or ASan's leak check would say). */
     unsigned before = fds_on_image();
-    disk = disk_xml("");
+    disk = disk_xml("<readonly/>"); /* read-only disks may share the image */
     void *spare = virtio_blk_state_new(&h.host, disk, &ops);
     qv_disk_free(disk);
     ck_assert_ptr_nonnull(spare);

@@ -101,6 +101,19 @@ struct blk_raw *blk_raw_open(const char *path, bool readonly, enum blk_cache cac
         qv_error_set_errno(QV_ERR_IO, errno, "%s: cannot set the flags of '%s'", what, path);
         goto fail;
     }
+    /* Two writers on one image corrupt it, as does a writer under a reader:
+     * an open file description lock on the whole file, shared for a
+     * read-only disk, exclusive otherwise, held until the fd is closed and
+     * seen by every process, including another disk of the same VM. */
+    struct flock lk = {.l_type = readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_OFD_SETLK, &lk) < 0) {
+        if (errno == EAGAIN || errno == EACCES)
+            qv_error_set(QV_ERR_BUSY, "%s: '%s' is in use by another VM or process%s", what, path,
+                         readonly ? " that writes to it" : "");
+        else
+            qv_error_set_errno(QV_ERR_SYSTEM, errno, "%s: cannot lock '%s'", what, path);
+        goto fail;
+    }
     struct blk_raw *r = g_new0(struct blk_raw, 1);
     r->fd = fd;
     r->size = size;
