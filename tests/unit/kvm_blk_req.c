@@ -371,6 +371,39 @@ START_TEST(header_read_once)
 }
 END_TEST
 
+/* <iotune> charges a write-zeroes the bytes of its ranges (the host may
+ * write them all) and a discard none. */
+START_TEST(write_zeroes_cost)
+{
+    uint8_t segs[32];
+    uint64_t sector = 0;
+    uint32_t num = 128, flags = 0;
+    for (int i = 0; i < 2; i++) {
+        memcpy(segs + 16 * i, &sector, 8);
+        memcpy(segs + 16 * i + 8, &num, 4);
+        memcpy(segs + 16 * i + 12, &flags, 4);
+        sector += 1024;
+        num = 8;
+    }
+    struct rq r;
+    struct blk_req_hdr h;
+    char *why = NULL;
+    bool write = false;
+    uint64_t bytes = 0;
+    mk(&r, VIRTIO_BLK_T_WRITE_ZEROES, 0, segs, sizeof(segs), NULL, 0);
+    ck_assert_int_eq(blk_req_parse(&r.req, &h, &why), 0);
+    ck_assert(blk_req_cost(&r.req, &h, &write, &bytes));
+    ck_assert(write);
+    ck_assert_uint_eq(bytes, (128 + 8) * 512);
+    mk(&r, VIRTIO_BLK_T_DISCARD, 0, segs, sizeof(segs), NULL, 0);
+    ck_assert_int_eq(blk_req_parse(&r.req, &h, &why), 0);
+    ck_assert(blk_req_cost(&r.req, &h, &write, &bytes));
+    ck_assert(write);
+    ck_assert_uint_eq(bytes, 0);
+    ck_assert_ptr_null(why);
+}
+END_TEST
+
 /* 64 KiB at sector 256 written, then discarded: with discard='unmap' the
  * image has a hole there that reads as zeros; with 'ignore' the data
  * stays. */
@@ -765,6 +798,7 @@ int main(void)
     tcase_add_test(tc, readonly_refuses_writes);
     tcase_add_test(tc, discard_punches_holes);
     tcase_add_test(tc, header_read_once);
+    tcase_add_test(tc, write_zeroes_cost);
     tcase_add_test(tc, write_zeroes);
     tcase_add_test(tc, out_of_range);
     tcase_add_test(tc, short_header);

@@ -121,10 +121,17 @@ bool blk_req_cost(const struct virtio_req *req, const struct blk_req_hdr *h, boo
         *bytes = req->out_len - 16;
         return true;
     case VIRTIO_BLK_T_DISCARD:
-    case VIRTIO_BLK_T_WRITE_ZEROES:
-        /* One write; no data crosses the ring. */
+        /* One write; nothing is written. */
         *write = true;
         *bytes = 0;
+        return true;
+    case VIRTIO_BLK_T_WRITE_ZEROES:
+        /* Its ranges' bytes, as QEMU charges: without ZERO_RANGE the host
+         * writes them all, though no data crosses the ring. */
+        *write = true;
+        *bytes = 0;
+        for (uint32_t i = 0; i < h->nseg; i++)
+            *bytes += h->segs[i].num * 512ull;
         return true;
     default: return false;
     }
