@@ -150,8 +150,7 @@ START_TEST(test_virtio_devices_refused)
     g_autoptr(qv_domain) def = parse("", "", virtio_refused[_i].dev);
     ck_assert_int_eq(kvm_domain_check(def), QV_ERR_UNSUPPORTED);
     ck_assert_msg(g_str_has_prefix(qv_last_error()->message, virtio_refused[_i].want),
-                  "expected '%s...', got '%s'", virtio_refused[_i].want,
-                  qv_last_error()->message);
+                  "expected '%s...', got '%s'", virtio_refused[_i].want, qv_last_error()->message);
     ck_assert_str_eq(qv_last_error()->origin, "kvm");
 }
 END_TEST
@@ -178,10 +177,9 @@ END_TEST
  * the serial port it stands for is refused, as the qemu driver does. */
 START_TEST(test_console_contradicting_serial)
 {
-    g_autoptr(qv_domain) def =
-        parse("", "",
-              "<serial type='file'><source path='/tmp/x.log'/></serial>"
-              "<console type='pty'><target type='serial'/></console>");
+    g_autoptr(qv_domain) def = parse("", "",
+                                     "<serial type='file'><source path='/tmp/x.log'/></serial>"
+                                     "<console type='pty'><target type='serial'/></console>");
     ck_assert_int_eq(kvm_domain_check(def), QV_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "must repeat the first <serial>"));
 }

@@ -138,11 +138,11 @@ END_TEST
 
 START_TEST(missing_image_fails_naming_the_disk)
 {
-    g_autofree char *devices = g_strdup_printf(
-        "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>"
-        "<disk type='file' device='disk'><source file='%s/absent.img'/>"
-        "<target dev='vdb' bus='virtio'/></disk>",
-        dir);
+    g_autofree char *devices =
+        g_strdup_printf("<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>"
+                        "<disk type='file' device='disk'><source file='%s/absent.img'/>"
+                        "<target dev='vdb' bus='virtio'/></disk>",
+                        dir);
     g_autoptr(qv_domain) def = parse(devices);
     ck_assert_msg(kvm_domain_check(def) == 0, "%s", qv_last_error()->message);
     struct kvm_machine m = {.def = def, .host = th.host};

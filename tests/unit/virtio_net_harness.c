@@ -29,8 +29,8 @@ static struct nh *harness(struct virtio_net *n, bool notified)
     h->vd = virtio_mmio_new(&h->host.host, NET_BASE, NET_GSI, &virtio_net_ops, n);
     g_assert(h->vd);
     vtd_attach(&h->d, &h->host, h->vd, NET_BASE, NET_GSI);
-    uint64_t f = VTD_F(VIRTIO_F_VERSION_1) | VTD_F(VIRTIO_NET_F_MAC) |
-                 VTD_F(VIRTIO_NET_F_STATUS) | VTD_F(VIRTIO_NET_F_MTU);
+    uint64_t f = VTD_F(VIRTIO_F_VERSION_1) | VTD_F(VIRTIO_NET_F_MAC) | VTD_F(VIRTIO_NET_F_STATUS) |
+                 VTD_F(VIRTIO_NET_F_MTU);
     g_assert(vtd_init(&h->d, f, 2, RING));
     return h;
 }
@@ -134,8 +134,8 @@ unsigned nh_rx_used(struct nh *h, uint32_t *last_written)
         /* struct virtq_used: flags, idx, then {id, len} entries. */
         const struct vtd_queue *q = h->d.q[VIRTIO_NET_RXQ];
         const uint8_t *e = vtd_ptr(&h->host, q->used + 4 + 8 * ((idx - 1u) % q->size));
-        *last_written = (uint32_t)e[4] | (uint32_t)e[5] << 8 | (uint32_t)e[6] << 16 |
-                        (uint32_t)e[7] << 24;
+        *last_written =
+            (uint32_t)e[4] | (uint32_t)e[5] << 8 | (uint32_t)e[6] << 16 | (uint32_t)e[7] << 24;
     }
     return idx;
 }

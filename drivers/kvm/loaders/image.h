@@ -63,7 +63,7 @@ struct kvm_ld {
     /* The board's parameters for the kernel (NULL: none): added to the
      * command line of the formats that carry one (kvm_ld_cmdline_join). */
     const char *announce;
-    const char *initrd;  /* its path; NULL: none */
+    const char *initrd; /* its path; NULL: none */
     const uint8_t *initrd_data;
     size_t initrd_len;
     GArray *areas; /* struct kvm_ld_area, what is placed so far */
