@@ -1042,6 +1042,25 @@ static char *cgroup_value(const char *dir, const char *file)
 /* Where the host lacks controller ctl, a VM asking for it must not start:
  * the error names the controller and nothing is left running. True when
  * that was checked (the caller's VM and connection are then gone). */
+/* The cgroup qv put VM name's QEMU in (per_controller: on v1, the group
+ * in the hierarchy of the first controller the definition asked for),
+ * checked to hold that QEMU and nothing else. */
+static char *qemu_cgroup(const char *name, bool per_controller)
+{
+    g_autofree char *dir = g_build_filename(root, "qemu", name, NULL);
+    struct proc_runtime rt;
+    OK(proc_runtime_read(dir, &rt));
+    const char *path =
+        per_controller && rt.cgroups && rt.cgroups[0] ? rt.cgroups[0] : rt.cgroup;
+    ck_assert_ptr_nonnull(path);
+    char *cg = g_strdup(path);
+    g_autofree char *pid = g_strdup_printf("%d", (int)rt.id.pid);
+    proc_runtime_clear(&rt);
+    g_autofree char *procs = cgroup_value(cg, "cgroup.procs");
+    ck_assert_str_eq(procs, pid);
+    return cg;
+}
+
 static bool refused_without_cgroup(struct qv_conn *c, struct vm *vm, const char *ctl)
 {
     if (host_has_cgroup(ctl))
@@ -1067,14 +1086,8 @@ START_TEST(cpu_weight_and_cap_through_cgroup)
     OK(vm_start(vm));
     g_autofree char *dir = g_build_filename(root, "qemu", "cg1", NULL);
     struct proc_runtime rt;
-    OK(proc_runtime_read(dir, &rt));
-    ck_assert_ptr_nonnull(rt.cgroup);
-    g_autofree char *cg = g_strdup(rt.cgroup);
-    g_autofree char *pid = g_strdup_printf("%d", (int)rt.id.pid);
-    proc_runtime_clear(&rt);
     /* Every QEMU thread is in the VM's group, with its values. */
-    g_autofree char *procs = cgroup_value(cg, "cgroup.procs");
-    ck_assert_str_eq(procs, pid);
+    g_autofree char *cg = qemu_cgroup("cg1", false);
     g_autofree char *shares_file = g_build_filename(cg, "cpu.shares", NULL);
     bool v1 = g_file_test(shares_file, G_FILE_TEST_EXISTS);
     if (v1) {
@@ -1142,17 +1155,8 @@ START_TEST(memtune_through_cgroup)
     if (refused_without_cgroup(c, vm, "memory"))
         return;
     OK(vm_start(vm));
-    g_autofree char *dir = g_build_filename(root, "qemu", "mt1", NULL);
-    struct proc_runtime rt;
-    OK(proc_runtime_read(dir, &rt));
     /* v1: a group in the memory hierarchy; v2: the VM's one group. */
-    const char *cg_path = rt.cgroups && rt.cgroups[0] ? rt.cgroups[0] : rt.cgroup;
-    ck_assert_ptr_nonnull(cg_path);
-    g_autofree char *cg = g_strdup(cg_path);
-    g_autofree char *pid = g_strdup_printf("%d", (int)rt.id.pid);
-    proc_runtime_clear(&rt);
-    g_autofree char *procs = cgroup_value(cg, "cgroup.procs");
-    ck_assert_str_eq(procs, pid);
+    g_autofree char *cg = qemu_cgroup("mt1", true);
     g_autofree char *v1_file = g_build_filename(cg, "memory.limit_in_bytes", NULL);
     if (g_file_test(v1_file, G_FILE_TEST_EXISTS)) {
         g_autofree char *hard = cgroup_value(cg, "memory.limit_in_bytes");
@@ -1206,16 +1210,7 @@ START_TEST(blkiotune_through_cgroup)
         qv_close(c);
         return;
     }
-    g_autofree char *dir = g_build_filename(root, "qemu", "bt1", NULL);
-    struct proc_runtime rt;
-    OK(proc_runtime_read(dir, &rt));
-    const char *cg_path = rt.cgroups && rt.cgroups[0] ? rt.cgroups[0] : rt.cgroup;
-    ck_assert_ptr_nonnull(cg_path);
-    g_autofree char *cg = g_strdup(cg_path);
-    g_autofree char *pid = g_strdup_printf("%d", (int)rt.id.pid);
-    proc_runtime_clear(&rt);
-    g_autofree char *procs = cgroup_value(cg, "cgroup.procs");
-    ck_assert_str_eq(procs, pid);
+    g_autofree char *cg = qemu_cgroup("bt1", true);
     g_autofree char *want_r =
         g_strdup_printf("%u:%u 1048576", major(st.st_rdev), minor(st.st_rdev));
     g_autofree char *want_w = g_strdup_printf("%u:%u 100", major(st.st_rdev), minor(st.st_rdev));
@@ -1287,18 +1282,10 @@ START_TEST(partition_holds_the_vm_cgroup)
         return;
     }
     OK(vm_start(vm));
-    g_autofree char *dir = g_build_filename(root, "qemu", "cgp", NULL);
-    struct proc_runtime rt;
-    OK(proc_runtime_read(dir, &rt));
-    ck_assert_ptr_nonnull(rt.cgroup);
-    g_autofree char *cg = g_strdup(rt.cgroup);
-    g_autofree char *pid = g_strdup_printf("%d", (int)rt.id.pid);
-    proc_runtime_clear(&rt);
+    g_autofree char *cg = qemu_cgroup("cgp", false);
     g_autofree char *parent = g_build_filename(mnt, part, NULL);
     g_autofree char *cg_parent = g_path_get_dirname(cg);
     ck_assert_str_eq(cg_parent, parent);
-    g_autofree char *procs = cgroup_value(cg, "cgroup.procs");
-    ck_assert_str_eq(procs, pid);
     /* Limits set live land in that group. */
     OK(vm_set_cpu_cap(vm, 30));
     g_autofree char *max_v1 = g_build_filename(cg, "cpu.cfs_quota_us", NULL);

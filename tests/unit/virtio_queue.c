@@ -266,7 +266,9 @@ START_TEST(start_failure_needs_reset)
 }
 END_TEST
 
-START_TEST(reset_drops_requests_in_flight)
+/* The probe device holds one request of queue 0, then the driver
+ * disables that queue. Returns the request's buffer. */
+static uint64_t hold_one_then_disable(void)
 {
     ck_assert(vtd_init(&a, ALL_F, 2, QSIZE));
     p.hold = true;
@@ -274,9 +276,15 @@ START_TEST(reset_drops_requests_in_flight)
     vtd_add(&a, 0, &(struct vtd_buf){o, 8}, 1, NULL, 0, false);
     vtd_kick(&a, 0);
     ck_assert_ptr_nonnull(p.held);
-    /* Disabling the queue with a request held: its push goes nowhere. */
     vtd_write(&a, VTD_QUEUE_SEL, 0);
     vtd_write(&a, VTD_QUEUE_READY, 0);
+    return o;
+}
+
+START_TEST(reset_drops_requests_in_flight)
+{
+    uint64_t o = hold_one_then_disable();
+    /* Disabling the queue with a request held: its push goes nowhere. */
     virtio_req_done(a.vd, 0, p.held, 0);
     p.held = NULL;
     ck_assert_uint_eq(vtd_used_idx(&a, 0), 0);
@@ -299,14 +307,7 @@ END_TEST
  * is not completed into the new ring (whose entries it never was). */
 START_TEST(request_from_old_ring_not_pushed_into_new)
 {
-    ck_assert(vtd_init(&a, ALL_F, 2, QSIZE));
-    p.hold = true;
-    uint64_t o = vtd_alloc(&h, 8, 8);
-    vtd_add(&a, 0, &(struct vtd_buf){o, 8}, 1, NULL, 0, false);
-    vtd_kick(&a, 0);
-    ck_assert_ptr_nonnull(p.held);
-    vtd_write(&a, VTD_QUEUE_SEL, 0);
-    vtd_write(&a, VTD_QUEUE_READY, 0);
+    hold_one_then_disable();
     ck_assert(vtd_queue_setup(&a, 0, QSIZE));
     virtio_req_done(a.vd, 0, p.held, 0);
     p.held = NULL;
