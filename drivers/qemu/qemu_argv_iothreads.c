@@ -8,16 +8,6 @@
 #include "../../lib/util/error.h"
 #include "qemu_argv_machine.h"
 
-static bool has_kept_top(const struct qv_domain *def, const char *name)
-{
-    for (guint i = 0; i < def->kept->len; i++) {
-        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
-        if (!*k->parent && strcmp(k->name, name) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* ",thread-pool-min=A,thread-pool-max=B" from libvirt's attributes. */
 static int pool(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n, GString *o)
 {
@@ -47,7 +37,7 @@ int qemu_argv_iothreads(struct qemu_argv *v, const struct qv_kept *k, const xmlN
     count = g_ascii_strtoull(g_strstrip(text), &end, 10);
     if (!*text || *end || count > 1024)
         return qemu_machine_refuse(v, k, n, "a number of threads from 0 to 1024");
-    if (has_kept_top(v->def, "iothreadids"))
+    if (qv_domain_kept_find(v->def, "", "iothreadids"))
         return 0; /* the ids are listed there */
     for (uint64_t i = 1; i <= count; i++) {
         qemu_argv_add(v, "-object");
@@ -60,7 +50,7 @@ int qemu_argv_iothreadids(struct qemu_argv *v, const struct qv_kept *k, const xm
 {
     if (qemu_machine_only(v, k, n, "", "iothread") < 0)
         return QV_ERR_UNSUPPORTED;
-    if (!has_kept_top(v->def, "iothreads"))
+    if (!qv_domain_kept_find(v->def, "", "iothreads"))
         return qemu_machine_refuse(v, k, n, "needs <iothreads> giving their number");
     for (const xmlNode *t = n->children; t; t = t->next) {
         if (t->type != XML_ELEMENT_NODE)
@@ -99,7 +89,7 @@ int qemu_argv_default_iothread(struct qemu_argv *v, const struct qv_kept *k, con
 
 bool qemu_iothread_exists(const struct qv_domain *def, uint32_t id)
 {
-    bool listed = has_kept_top(def, "iothreadids");
+    bool listed = qv_domain_kept_find(def, "", "iothreadids") != NULL;
     for (guint i = 0; i < def->kept->len; i++) {
         const struct qv_kept *k = g_ptr_array_index(def->kept, i);
         if (*k->parent || strcmp(k->name, listed ? "iothreadids" : "iothreads") != 0)

@@ -41,16 +41,6 @@ bool qemu_has_spice(const struct qv_domain *def)
     return kept_spice(def) != NULL;
 }
 
-static bool has_kept(const struct qv_domain *def, const char *name)
-{
-    for (guint i = 0; i < def->kept->len; i++) {
-        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
-        if (strcmp(k->name, name) == 0 && strcmp(k->parent, "devices") == 0)
-            return true;
-    }
-    return false;
-}
-
 /* The first port from 5900 nothing listens on at addr; 0 if none is. */
 static int free_port(const char *addr)
 {
@@ -238,7 +228,7 @@ static int spice(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *n)
         g_ptr_array_add(v->a, g_string_free(o, FALSE));
         v->spice = true;
         /* libvirt gives a SPICE guest a QXL card when it has no <video>. */
-        if (!has_kept(v->def, "video"))
+        if (!qv_domain_kept_find(v->def, "devices", "video"))
             qemu_argv_add2(v, "-device", "qxl-vga,id=video0");
     } else {
         g_string_free(o, TRUE);

@@ -10,29 +10,12 @@
 #include "../../lib/util/error.h"
 #include "qemu_vm.h"
 
-static bool has_memtune(const struct qv_domain *def)
-{
-    struct proc_cgroup_memory m;
-    int rc = qemu_memtune_of(def, &m);
-    if (rc < 0)
-        qv_reset_error(); /* the argv refused it at define */
-    return rc > 0;
-}
-
-static bool has_kept_top(const struct qv_domain *def, const char *name)
-{
-    for (guint i = 0; i < def->kept->len; i++) {
-        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
-        if (!*k->parent && strcmp(k->name, name) == 0)
-            return true;
-    }
-    return false;
-}
-
+/* <memtune> and <blkiotune> are kept as written; their values are read
+ * once, when the group is made. */
 static bool wants_cgroup(const struct qv_domain *def)
 {
-    return def->cputune.shares || def->cputune.cap || def->partition || has_memtune(def) ||
-           has_kept_top(def, "blkiotune");
+    return def->cputune.shares || def->cputune.cap || def->partition ||
+           qv_domain_kept_find(def, "", "memtune") || qv_domain_kept_find(def, "", "blkiotune");
 }
 
 static bool has_limits(const struct qv_domain *def)

@@ -40,22 +40,19 @@ int qemu_argv_memtune(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
 int qemu_memtune_of(const struct qv_domain *def, struct proc_cgroup_memory *m)
 {
     memset(m, 0, sizeof(*m));
-    for (guint i = 0; i < def->kept->len; i++) {
-        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
-        if (*k->parent || strcmp(k->name, "memtune") != 0)
-            continue;
-        xmlDoc *doc = qv_conf_xml_read(k->xml, "kept XML");
-        if (!doc)
-            return qv_error_code();
-        uint64_t *slots[] = {&m->hard_kib, &m->soft_kib, &m->swap_hard_kib};
-        int rc = 1;
-        for (const xmlNode *c = xmlDocGetRootElement(doc)->children; c && rc == 1; c = c->next)
-            for (int j = 0; j < 3 && rc == 1; j++)
-                if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, limits[j]) == 0 &&
-                    qv_conf_xml_text_kib(c, slots[j]) < 0)
-                    rc = qv_error_code();
-        xmlFreeDoc(doc);
-        return rc;
-    }
-    return 0;
+    const struct qv_kept *k = qv_domain_kept_find(def, "", "memtune");
+    if (!k)
+        return 0;
+    xmlDoc *doc = qv_conf_xml_read(k->xml, "kept XML");
+    if (!doc)
+        return qv_error_code();
+    uint64_t *slots[] = {&m->hard_kib, &m->soft_kib, &m->swap_hard_kib};
+    int rc = 1;
+    for (const xmlNode *c = xmlDocGetRootElement(doc)->children; c && rc == 1; c = c->next)
+        for (int j = 0; j < 3 && rc == 1; j++)
+            if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, limits[j]) == 0 &&
+                qv_conf_xml_text_kib(c, slots[j]) < 0)
+                rc = qv_error_code();
+    xmlFreeDoc(doc);
+    return rc;
 }

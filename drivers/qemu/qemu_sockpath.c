@@ -50,16 +50,6 @@ static bool inside(const char *path, const char *dir)
     return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
-static char *default_state_dir(void)
-{
-    const char *env = g_getenv("QV_STATE_DIR");
-    if (env && *env)
-        return g_strdup(env);
-    if (geteuid() == 0)
-        return g_strdup("/var/lib/qv");
-    return g_build_filename(g_get_user_data_dir(), "qv", NULL);
-}
-
 static const char *kind_of(mode_t m)
 {
     return S_ISREG(m)    ? "regular file"
@@ -142,7 +132,7 @@ static int check_cb(const char *what, const char *path, void *arg)
 
 int qemu_check_bind_paths(const struct qv_domain *def, const char *state_dir)
 {
-    g_autofree char *deflt = default_state_dir();
+    g_autofree char *deflt = qv_conn_default_state_dir();
     g_autofree char *runtime = proc_runtime_base();
     const char *protected[] = {state_dir, deflt, runtime, NULL};
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

@@ -26,7 +26,7 @@ int qv_list_drivers(char ***names, size_t *count)
     return 0;
 }
 
-static char *default_state_dir(void)
+char *qv_conn_default_state_dir(void)
 {
     const char *env = g_getenv("QV_STATE_DIR");
     if (env && *env)
@@ -75,7 +75,7 @@ struct qv_conn *qv_connect(const char *uri)
     conn->vms = g_hash_table_new(g_str_hash, g_str_equal);
     conn->state_dir = qv_conn_get_param(conn, "root");
     if (!conn->state_dir)
-        conn->state_dir = default_state_dir();
+        conn->state_dir = qv_conn_default_state_dir();
     if (conn->state_dir[0] != '/') {
         qv_error_set(QV_ERR_URI, "state directory '%s' (from %s) must be an absolute path",
                      conn->state_dir, uri);

@@ -154,6 +154,10 @@ int qv_driver_not_built(const char *name);
  * filled in here). */
 void qv_snapshot_progress(struct vm *vm, struct snapshot_progress *p);
 
+/* The state directory a connection without root= uses: $QV_STATE_DIR,
+ * else /var/lib/qv for root, else ~/.local/share/qv. Owned by the caller. */
+char *qv_conn_default_state_dir(void);
+
 /* The value of a query parameter of conn's URI, or NULL. Owned by the caller. */
 char *qv_conn_get_param(struct qv_conn *conn, const char *key);
 

@@ -236,6 +236,17 @@ static gpointer rng_copy(gconstpointer src, gpointer unused)
     return d;
 }
 
+const struct qv_kept *qv_domain_kept_find(const struct qv_domain *def, const char *parent,
+                                          const char *name)
+{
+    for (guint i = 0; i < def->kept->len; i++) {
+        const struct qv_kept *k = g_ptr_array_index(def->kept, i);
+        if (strcmp(k->parent, parent) == 0 && strcmp(k->name, name) == 0)
+            return k;
+    }
+    return NULL;
+}
+
 void qv_kept_free(struct qv_kept *k)
 {
     if (!k)

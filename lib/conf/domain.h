@@ -335,6 +335,10 @@ void qv_hostdev_free(struct qv_hostdev *h);
 void qv_graphics_free(struct qv_graphics *g);
 void qv_rng_free(struct qv_rng *r);
 void qv_kept_free(struct qv_kept *k);
+/* The first element kept as written named name whose parent is parent
+ * ("" for a child of <domain>, "devices" for a device), or NULL. */
+const struct qv_kept *qv_domain_kept_find(const struct qv_domain *def, const char *parent,
+                                          const char *name);
 struct qv_cloud_init *qv_cloud_init_copy(const struct qv_cloud_init *ci);
 void qv_cloud_init_free(struct qv_cloud_init *ci);
 /* The rules for cloud-init documents; a message naming the document. */
