@@ -4,6 +4,8 @@
 #include <glib.h>
 #include <string.h>
 
+#include "../devices/bus.h"
+
 uint64_t blk_features(const struct blk_disk *d)
 {
     uint64_t f = BLK_FEATURES;
@@ -12,47 +14,19 @@ uint64_t blk_features(const struct blk_disk *d)
     return f;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 void blk_config(const struct blk_disk *d, uint8_t *cfg)
 {
     memset(cfg, 0, BLK_CONFIG_SIZE);
-    put64(cfg + 0, d->capacity);
+    kvm_bus_put(cfg + 0, 8, d->capacity);
     /* seg_max: a chain carries the header and the status besides the data,
      * and the transport's queues hold 256 descriptors. */
-    put32(cfg + 12, 254);
-    put32(cfg + 20, d->blk_size);
-    put32(cfg + 36, BLK_MAX_SECTORS);   /* max_discard_sectors */
-    put32(cfg + 40, BLK_MAX_SEGS);      /* max_discard_seg */
-    put32(cfg + 44, d->blk_size / 512); /* discard_sector_alignment */
-    put32(cfg + 48, BLK_MAX_SECTORS);   /* max_write_zeroes_sectors */
-    put32(cfg + 52, BLK_MAX_SEGS);      /* max_write_zeroes_seg */
+    kvm_bus_put(cfg + 12, 4, 254);
+    kvm_bus_put(cfg + 20, 4, d->blk_size);
+    kvm_bus_put(cfg + 36, 4, BLK_MAX_SECTORS);   /* max_discard_sectors */
+    kvm_bus_put(cfg + 40, 4, BLK_MAX_SEGS);      /* max_discard_seg */
+    kvm_bus_put(cfg + 44, 4, d->blk_size / 512); /* discard_sector_alignment */
+    kvm_bus_put(cfg + 48, 4, BLK_MAX_SECTORS);   /* max_write_zeroes_sectors */
+    kvm_bus_put(cfg + 52, 4, BLK_MAX_SEGS);      /* max_write_zeroes_seg */
     cfg[56] = d->unmap;                 /* write_zeroes_may_unmap */
 }
 
@@ -90,8 +64,8 @@ int blk_req_parse(const struct virtio_req *req, struct blk_req_hdr *h, char **wh
         *why = g_strdup("a request without a writable byte for its status");
         return -1;
     }
-    h->type = get32(b);
-    h->sector = get64(b + 8);
+    h->type = (uint32_t)kvm_bus_get(b, 4);
+    h->sector = kvm_bus_get(b + 8, 8);
     if (h->type != VIRTIO_BLK_T_DISCARD && h->type != VIRTIO_BLK_T_WRITE_ZEROES)
         return 0;
     uint64_t len = req->out_len - 16;
@@ -101,9 +75,9 @@ int blk_req_parse(const struct virtio_req *req, struct blk_req_hdr *h, char **wh
     h->nseg = (uint32_t)(len / 16);
     for (uint32_t i = 0; i < h->nseg; i++) {
         virtio_iov_to_buf(req->out, req->out_num, 16 + 16 * (size_t)i, b, sizeof(b));
-        h->segs[i].sector = get64(b);
-        h->segs[i].num = get32(b + 8);
-        h->segs[i].flags = get32(b + 12);
+        h->segs[i].sector = kvm_bus_get(b, 8);
+        h->segs[i].num = (uint32_t)kvm_bus_get(b + 8, 4);
+        h->segs[i].flags = (uint32_t)kvm_bus_get(b + 12, 4);
     }
     return 0;
 }

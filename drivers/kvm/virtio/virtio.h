@@ -90,7 +90,6 @@ void virtio_config_changed(struct virtio_dev *vd);
  * interrupt, and log "VM 'NAME': virtio-blk at 0x...: <why>" once. Every
  * other device and the VMM go on. */
 void virtio_dev_fail(struct virtio_dev *vd, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-const struct kvm_dev_host *virtio_dev_host(struct virtio_dev *vd);
 
 /* Copy helpers over a request's iovecs: they return the bytes copied,
  * which is less than len where the buffers end. */

@@ -1,5 +1,5 @@
 /* virtio-blk (virtio 1.1 §5.2) on a raw image, one I/O thread per disk.
- * The board builds one per <disk> with virtio_blk_new. */
+ * The board builds one per <disk> with virtio_blk_state_new. */
 #ifndef QV_KVM_VIRTIO_BLK_H
 #define QV_KVM_VIRTIO_BLK_H
 

@@ -13,6 +13,15 @@
 
 #include "virtio.h"
 
+/* QueueNotify's offset in the register window (virtio 1.1 §4.2.2): the
+ * register the bus handler serves and the address ioeventfds watch. */
+#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050
+
+static inline bool virtio_is_pow2(uint32_t v)
+{
+    return v && !(v & (v - 1));
+}
+
 /* Status register bits (virtio 1.1 §2.1). */
 enum {
     VIRTIO_STATUS_ACKNOWLEDGE = 1,

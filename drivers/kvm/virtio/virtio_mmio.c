@@ -24,7 +24,7 @@ enum {
     REG_QUEUE_NUM_MAX = 0x034,
     REG_QUEUE_NUM = 0x038,
     REG_QUEUE_READY = 0x044,
-    REG_QUEUE_NOTIFY = 0x050,
+    REG_QUEUE_NOTIFY = VIRTIO_MMIO_QUEUE_NOTIFY,
     REG_INTERRUPT_STATUS = 0x060,
     REG_INTERRUPT_ACK = 0x064,
     REG_STATUS = 0x070,
@@ -114,11 +114,6 @@ void virtio_dev_fail(struct virtio_dev *vd, const char *fmt, ...)
     log_dev(vd, why);
     /* §2.1.2: a device that needs a reset says so by a config change. */
     virtio_dev_interrupt(vd, VIRTIO_INT_CONFIG);
-}
-
-const struct kvm_dev_host *virtio_dev_host(struct virtio_dev *vd)
-{
-    return &vd->host;
 }
 
 void virtio_dev_kick(struct virtio_dev *vd, uint32_t qi)
@@ -369,11 +364,6 @@ void virtio_mmio_reset(struct virtio_dev *vd)
     g_mutex_unlock(&vd->lock);
 }
 
-static bool is_pow2(uint32_t v)
-{
-    return v && !(v & (v - 1));
-}
-
 struct virtio_dev *virtio_mmio_new(const struct kvm_dev_host *host, uint64_t base, uint32_t gsi,
                                    const struct virtio_dev_ops *ops, void *dev)
 {
@@ -382,7 +372,7 @@ struct virtio_dev *virtio_mmio_new(const struct kvm_dev_host *host, uint64_t bas
                                          "guest_ram, and ops with a name and kick");
         return NULL;
     }
-    if (ops->num_queues == 0 || ops->num_queues > 1024 || !is_pow2(ops->queue_max) ||
+    if (ops->num_queues == 0 || ops->num_queues > 1024 || !virtio_is_pow2(ops->queue_max) ||
         ops->queue_max > 32768) {
         qv_error_set(QV_ERR_INVALID_ARG,
                      "%s: %u queues of at most %u entries: 1 to 1024 queues, each a power "

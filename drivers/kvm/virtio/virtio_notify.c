@@ -17,8 +17,6 @@
 #include "virtio_dev.h"
 #include "virtio_mmio.h"
 
-#define REG_QUEUE_NOTIFY 0x050
-
 static const char *vm_name(struct virtio_dev *vd)
 {
     return vd->host.vm_name ? vd->host.vm_name : "?";
@@ -86,7 +84,7 @@ static void release_ioeventfds(struct virtio_dev *vd)
     for (uint32_t i = 0; i < vd->nq; i++) {
         if (vd->q[i].efd < 0)
             continue;
-        vd->host.ioeventfd(vd->host.opaque, vd->base + REG_QUEUE_NOTIFY, 4, i, vd->q[i].efd, false);
+        vd->host.ioeventfd(vd->host.opaque, vd->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, i, vd->q[i].efd, false);
         close(vd->q[i].efd);
         vd->q[i].efd = -1;
     }
@@ -99,7 +97,7 @@ static bool assign_ioeventfds(struct virtio_dev *vd)
     for (uint32_t i = 0; i < vd->nq; i++) {
         int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (fd < 0 ||
-            vd->host.ioeventfd(vd->host.opaque, vd->base + REG_QUEUE_NOTIFY, 4, i, fd, true) < 0) {
+            vd->host.ioeventfd(vd->host.opaque, vd->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, i, fd, true) < 0) {
             if (fd >= 0)
                 close(fd);
             release_ioeventfds(vd);

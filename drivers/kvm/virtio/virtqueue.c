@@ -84,16 +84,11 @@ void virtq_init(struct virtq *q)
     q->efd = -1;
 }
 
-static bool is_pow2(uint32_t v)
-{
-    return v && !(v & (v - 1));
-}
-
 bool virtq_enable(struct virtio_dev *vd, struct virtq *q)
 {
     uint32_t qi = (uint32_t)(q - vd->q);
     uint32_t n = q->num;
-    if (!is_pow2(n) || n > vd->ops->queue_max) {
+    if (!virtio_is_pow2(n) || n > vd->ops->queue_max) {
         virtio_dev_fail(vd, "queue %u: size %u is not a power of 2 up to %u", qi, n,
                         vd->ops->queue_max);
         return false;
