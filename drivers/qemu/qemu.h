@@ -39,6 +39,8 @@ struct qemu_launch {
                                         from (<clock adjustment>), 0 = now */
     bool paused;                     /* -S: start with vCPUs stopped */
     bool daemonize;                  /* -daemonize -pidfile DIR/qemu.pid */
+    bool check_only;                 /* define and settings: only whether QEMU could be given
+                                        def; nothing of the host is claimed or probed (ports) */
 };
 
 /* The argv (NULL-terminated, g_strfreev) that runs def, or NULL with

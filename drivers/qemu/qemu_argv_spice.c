@@ -102,7 +102,10 @@ static int listen_opts(struct qemu_argv *v, const struct qv_kept *k, const xmlNo
     bool automatic = (autoport && strcmp(autoport, "yes") == 0) || !port || strcmp(port, "-1") == 0;
     if (!automatic && (!qemu_xml_hex(n, "port", 65535, &p) || p == 0))
         return qemu_machine_refuse(v, k, n, "port='%s' is not a TCP port", port);
-    if (automatic && !(p = (uint64_t)free_port(listen)))
+    /* The port is picked when the VM starts, not when it is defined. */
+    if (automatic && v->l->check_only)
+        p = SPICE_FIRST_PORT;
+    else if (automatic && !(p = (uint64_t)free_port(listen)))
         return qemu_machine_refuse(v, k, n, "no free TCP port from %d on %s", SPICE_FIRST_PORT,
                                    listen);
     g_string_append_printf(o, "port=%" G_GUINT64_FORMAT ",addr=%s", p, listen);

@@ -169,7 +169,10 @@ static int qemu_define(struct qv_conn *conn, const struct qv_domain *def, void *
     /* Refuse now what QEMU could not be given at start: build the argv
      * with placeholder paths. */
     struct qemu_launch l = {
-        .dir = "/nonexistent", .emulator = qemu_emulator_of(def), .hugepage_dir = "/dev/hugepages"};
+        .dir = "/nonexistent",
+        .emulator = qemu_emulator_of(def),
+        .hugepage_dir = "/dev/hugepages",
+        .check_only = true};
     char **argv = qemu_argv_build(def, &l);
     if (!argv)
         return qv_error_code();

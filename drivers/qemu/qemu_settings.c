@@ -223,7 +223,10 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
                             q->name);
     /* Only what QEMU could be started with is kept. */
     struct qemu_launch l = {
-        .dir = q->dir, .emulator = qemu_emulator_of(def), .hugepage_dir = "/dev/hugepages"};
+        .dir = q->dir,
+        .emulator = qemu_emulator_of(def),
+        .hugepage_dir = "/dev/hugepages",
+        .check_only = true};
     char **argv = qemu_argv_build(def, &l);
     if (!argv)
         return qv_error_code();
