@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "../../lib/conf/conf_check.h"
 #include "../../lib/conf/xml_util.h"
 #include "../../lib/proc/cgroup.h"
 #include "../../lib/util/error.h"
@@ -23,13 +24,25 @@ static const char *const dev_children[] = {"weight", "read_bytes_sec", "write_by
 static int text_u64(const xmlNode *c, uint64_t max, uint64_t *out)
 {
     g_autofree char *t = qv_conf_xml_text(c);
-    char *end = NULL;
-    errno = 0;
-    *out = g_ascii_strtoull(g_strstrip(t), &end, 10);
-    if (!*t || *end || errno || *out > max || t[0] == '-')
+    if (!qv_conf_parse_uint(g_strstrip(t), max, out))
         return qv_error_set(QV_ERR_INVALID_ARG,
                             "<%s> '%s' is not a number from 0 to %" G_GUINT64_FORMAT, c->name, t,
                             max);
+    return 0;
+}
+
+/* At define: c's number, or c refused (with its line) saying why. */
+static int check_number(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *c,
+                        uint64_t max)
+{
+    uint64_t x;
+    if (qemu_machine_only(v, k, c, "", "") < 0)
+        return QV_ERR_UNSUPPORTED;
+    if (text_u64(c, max, &x) < 0) {
+        g_autofree char *why = g_strdup(qv_last_error()->message);
+        qv_reset_error();
+        return qemu_machine_refuse(v, k, c, "%s", why);
+    }
     return 0;
 }
 
@@ -46,15 +59,10 @@ static int check_device(struct qemu_argv *v, const struct qv_kept *k, const xmlN
     for (const xmlNode *c = d->children; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "path") == 0)
             continue;
-        uint64_t x;
-        if (qemu_machine_only(v, k, c, "", "") < 0)
+        if (check_number(v, k, c,
+                         strcmp((const char *)c->name, "weight") == 0 ? WEIGHT_MAX : UINT64_MAX) <
+            0)
             return QV_ERR_UNSUPPORTED;
-        if (text_u64(c, strcmp((const char *)c->name, "weight") == 0 ? WEIGHT_MAX : UINT64_MAX,
-                     &x) < 0) {
-            g_autofree char *why = g_strdup(qv_last_error()->message);
-            qv_reset_error();
-            return qemu_machine_refuse(v, k, c, "%s", why);
-        }
     }
     return 0;
 }
@@ -71,14 +79,8 @@ int qemu_argv_blkiotune(struct qemu_argv *v, const struct qv_kept *k, const xmlN
                 return QV_ERR_UNSUPPORTED;
             continue;
         }
-        uint64_t w;
-        if (qemu_machine_only(v, k, c, "", "") < 0)
+        if (check_number(v, k, c, WEIGHT_MAX) < 0)
             return QV_ERR_UNSUPPORTED;
-        if (text_u64(c, WEIGHT_MAX, &w) < 0) {
-            g_autofree char *why = g_strdup(qv_last_error()->message);
-            qv_reset_error();
-            return qemu_machine_refuse(v, k, c, "%s", why);
-        }
     }
     return 0;
 }
@@ -137,7 +139,8 @@ int qemu_blkiotune_of(const struct qv_domain *def, struct proc_cgroup_blkio *b, 
             if (strcmp((const char *)c->name, "weight") == 0) {
                 if (text_u64(c, WEIGHT_MAX, &w) < 0)
                     rc = qv_error_code();
-                b->weight = (uint32_t)w;
+                else
+                    b->weight = (uint32_t)w;
             } else if (strcmp((const char *)c->name, "device") == 0) {
                 struct proc_cgroup_blkio_dev d;
                 if (read_device(c, &d) < 0)
