@@ -20,6 +20,8 @@ if(QV_WITH_KVM)
   qv_check_test(kvm_devices SOURCES kvm_devices.c LABELS kvm)
   qv_check_test(kvm_board SOURCES kvm_board.c LABELS kvm)
   qv_check_test(kvm_virtio_devices SOURCES kvm_virtio_devices.c LABELS kvm)
+  # Snapshot pieces over files and plain memory: run everywhere.
+  qv_check_test(kvm_snap_buf SOURCES kvm_snap_buf.c LABELS kvm snapshot)
 
   # virtio-net and libslirp's user network, no /dev/kvm needed.
   qv_check_test(kvm_virtio_net SOURCES kvm_virtio_net.c virtio_net_harness.c
