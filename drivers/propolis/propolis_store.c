@@ -116,10 +116,10 @@ int propolis_store_define(struct propolis_conn *pc, const struct qv_domain *def,
     if (rc == 0 && rename(tmp, dir) < 0)
         rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot create '%s'", dir);
     if (rc < 0) {
-        int code = qv_error_code();
-        g_autofree char *msg = g_strdup(qv_last_error()->message);
+        struct qv_error_saved e;
+        qv_error_save(&e);
         qv_dir_remove_tree(tmp);
-        qv_error_set(code, "%s", msg);
+        qv_error_restore(&e);
         goto out;
     }
     struct propolis_vm *pv = g_new0(struct propolis_vm, 1);

@@ -239,11 +239,11 @@ static int live_switch(struct qmp *m, struct qemu_vm *q, GPtrArray *disks)
     if (rc == 0)
         rc = qmp_command_json(m, "transaction", args, NULL, QEMU_QMP_TIMEOUT_MS * 3);
     if (rc < 0) {
-        int code = qv_error_code();
-        g_autofree char *why = g_strdup(qv_last_error()->message);
+        struct qv_error_saved e;
+        qv_error_save(&e);
         for (guint i = 0; i < added; i++)
             node_del(m, g_ptr_array_index(disks, i));
-        qv_error_set(code, "%s", why);
+        qv_error_restore(&e);
     }
     return rc;
 }
@@ -370,11 +370,11 @@ static int clone_disks(struct qv_conn *conn, struct qemu_vm *src, struct qemu_vm
         rc = live_switch(m, src, disks);
         if (rc < 0) {
             /* QEMU kept its files: so does the definition. */
-            int code = qv_error_code();
-            g_autofree char *why = g_strdup(qv_last_error()->message);
+            struct qv_error_saved e;
+            qv_error_save(&e);
             if (write_def(src->dir, old) == 0)
                 switched = false;
-            qv_error_set(code, "%s", why);
+            qv_error_restore(&e);
         }
     }
     if (resume && qmp_command(m, "cont", NULL, NULL, QEMU_QMP_TIMEOUT_MS) < 0 && rc == 0)
@@ -418,13 +418,13 @@ int qemu_clone_locked(struct qv_conn *conn, struct qemu_vm *src, struct qemu_vm 
     g_autofree char *tmp = qemu_tmp_dir(dst);
     rc = tmp ? clone_disks(conn, src, dst, sdef, ddef, tmp, disks) : qv_error_code();
     if (rc < 0) {
-        int code = qv_error_code();
-        g_autofree char *why = g_strdup(qv_last_error()->message);
+        struct qv_error_saved e;
+        qv_error_save(&e);
         if (tmp)
             qv_dir_remove_tree(tmp);
         /* The clone's claims, if the source kept its overlays. */
         qemu_base_prune(src->state_dir, NULL, NULL);
-        qv_error_set(code, "%s", why);
+        qv_error_restore(&e);
     } else {
         for (guint i = 0; i < disks->len; i++) {
             struct clone_disk *c = g_ptr_array_index(disks, i);

@@ -46,15 +46,13 @@ static int command(struct qmp *m, const char *cmd, JsonBuilder *b)
 /* Best effort: the error of the step that failed is what the caller sees. */
 static void undo(struct qmp *m, const char *cmd, const char *key, const char *id)
 {
-    int code = qv_error_code();
-    g_autofree char *why = g_strdup(qv_last_error()->message);
+    struct qv_error_saved e;
+    qv_error_save(&e);
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
     qemu_json_member_str(b, key, id);
     command(m, cmd, b);
-    qv_reset_error();
-    if (code)
-        qv_error_set(code, "%s", why);
+    qv_error_restore(&e);
 }
 
 /* The devices the user added (QEMU's /machine/peripheral): id -> type. */
@@ -284,15 +282,14 @@ static int disk_add(struct qemu_vm *q, struct qmp *m, bool q35, const struct qv_
     }
     /* Its <iotune>, as a start would apply it. */
     if ((d->total_bytes_sec || d->total_iops_sec) && (rc = qemu_io_throttle(q, m, d)) < 0) {
-        int code = qv_error_code();
-        g_autofree char *why = g_strdup(qv_last_error()->message);
+        struct qv_error_saved e;
+        qv_error_save(&e);
         g_autofree char *what = g_strdup_printf("disk %s", d->target);
         if (unplug(q, m, d->target, what) == 0) {
             undo(m, "blockdev-del", "node-name", node);
             undo(m, "blockdev-del", "node-name", file_node);
         }
-        qv_reset_error();
-        return qv_error_set(code, "%s", why);
+        return qv_error_restore(&e);
     }
     proc_log(q->dir, "disk %s (%s) added live", d->target, d->source);
     return 0;

@@ -302,11 +302,11 @@ static int create_locked(struct vm *vm, struct qemu_vm *q, const char *name, uns
     }
     if (rc < 0) {
         /* Undo what was made; what this cannot undo, reconcile will. */
-        int code = qv_error_code();
-        g_autofree char *why = g_strdup(qv_last_error()->message);
+        struct qv_error_saved e;
+        qv_error_save(&e);
         drop_tags(q, m, def, files, name);
         unlink(path);
-        qv_error_set(code, "%s", why);
+        qv_error_restore(&e);
     }
     qmp_close(m);
     if (rc == 0)

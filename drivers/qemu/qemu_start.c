@@ -32,8 +32,8 @@ static char *log_tail(const char *path, goffset from)
  * the clean-up's own errors are dropped, that one is kept. */
 static void kill_and_clean(struct qemu_vm *q, pid_t child, const char *pidfile)
 {
-    int code = qv_error_code();
-    g_autofree char *why = g_strdup(qv_last_error()->message);
+    struct qv_error_saved e;
+    qv_error_save(&e);
     pid_t pid;
     struct proc_identity id;
     if (proc_pidfile_read(pidfile, &pid) == 0 && proc_identity_read(pid, &id) == 0) {
@@ -49,24 +49,19 @@ static void kill_and_clean(struct qemu_vm *q, pid_t child, const char *pidfile)
     proc_cleanup_runtime(q->dir);
     unlink(pidfile);
     qemu_tpm_stop(q);
-    qv_reset_error();
-    if (code)
-        qv_error_set(code, "%s", why);
+    qv_error_restore(&e);
 }
 
 /* Stop the helpers started before QEMU (swtpm, virtiofsd) after a failed
  * start, keeping the failure's error: their own clean-up resets it. */
 static void stop_helpers(struct qemu_vm *q, GArray *virtiofsd)
 {
-    int code = qv_error_code();
-    g_autofree char *why = g_strdup(qv_last_error()->message);
-    g_autofree char *origin = g_strdup(qv_last_error()->origin);
+    struct qv_error_saved e;
+    qv_error_save(&e);
     if (virtiofsd)
         qemu_virtiofs_abort(virtiofsd);
     qemu_tpm_stop(q);
-    qv_reset_error();
-    if (code)
-        qv_error_set_origin(code, origin, "%s", why);
+    qv_error_restore(&e);
 }
 
 /* The pty QEMU gave the serial console, made private to its owner. */
@@ -154,14 +149,15 @@ static int check_kvm_usable(const struct qv_domain *def)
  * on QEMU's assertion failure; otherwise keep the error as it was. */
 static int explain_failed_start(const struct qv_domain *def)
 {
-    int code = qv_error_code();
     if (def->type != QV_VIRT_KVM)
-        return code;
-    g_autofree char *msg = g_strdup(qv_last_error()->message);
-    g_autofree char *origin = g_strdup(qv_last_error()->origin);
-    if (check_kvm_usable(def) < 0)
         return qv_error_code();
-    return qv_error_set_origin(code, origin, "%s", msg);
+    struct qv_error_saved e;
+    qv_error_save(&e);
+    if (check_kvm_usable(def) < 0) {
+        g_free(e.message);
+        return qv_error_code();
+    }
+    return qv_error_restore(&e);
 }
 
 static int start_locked(struct qemu_vm *q, bool *port_lost)
@@ -377,12 +373,10 @@ int qemu_vm_start(struct vm *vm)
     }
     if (rc < 0) {
         /* The failure is what the caller hears about; the give-back logs. */
-        int code = qv_error_code();
-        g_autofree char *why = g_strdup(qv_last_error()->message);
-        g_autofree char *origin = g_strdup(qv_last_error()->origin);
+        struct qv_error_saved e;
+        qv_error_save(&e);
         qemu_vfio_release(q);
-        qv_reset_error();
-        qv_error_set_origin(code, origin, "%s", why);
+        qv_error_restore(&e);
     }
     qemu_vm_unlock(q);
     return rc;

@@ -57,32 +57,10 @@ static char *tag_of(const xmlNode *n)
     return tag ? tag : g_strdup("");
 }
 
-/* The clean-ups run on failed starts: the failure's error is what the
- * caller reports, their own are dropped. */
-struct saved_error {
-    int code;
-    char *message, *origin;
-};
-
-static struct saved_error error_save(void)
-{
-    struct saved_error e = {qv_error_code(), g_strdup(qv_last_error()->message),
-                            g_strdup(qv_last_error()->origin)};
-    return e;
-}
-
-static void error_restore(struct saved_error *e)
-{
-    qv_reset_error();
-    if (e->code)
-        qv_error_set_origin(e->code, e->origin, "%s", e->message);
-    g_free(e->message);
-    g_free(e->origin);
-}
-
 void qemu_virtiofs_abort(GArray *children)
 {
-    struct saved_error e = error_save();
+    struct qv_error_saved e;
+    qv_error_save(&e);
     for (guint i = 0; children && i < children->len; i++) {
         pid_t pid = g_array_index(children, pid_t, i);
         int status;
@@ -91,7 +69,7 @@ void qemu_virtiofs_abort(GArray *children)
     }
     if (children)
         g_array_set_size(children, 0);
-    error_restore(&e);
+    qv_error_restore(&e);
 }
 
 /* Until the socket is there, or the child has given up. */
@@ -198,9 +176,10 @@ static int stop_one(struct qemu_vm *q, guint index, const xmlNode *n, void *u)
 
 void qemu_virtiofs_stop(struct qemu_vm *q, const struct qv_domain *def)
 {
-    struct saved_error e = error_save();
+    struct qv_error_saved e;
+    qv_error_save(&e);
     each_virtiofs(q, def, stop_one, NULL);
-    error_restore(&e);
+    qv_error_restore(&e);
 }
 
 struct live {

@@ -268,9 +268,10 @@ int host_vfio_bind(const char *root, GPtrArray *plan)
         int rc = bind_one(root, g_ptr_array_index(plan, i), timeout);
         if (rc < 0) {
             /* Give back what was taken, keeping the bind's error. */
-            g_autofree char *why = g_strdup(qv_last_error()->message);
+            struct qv_error_saved e;
+            qv_error_save(&e);
             host_vfio_restore(root, plan);
-            return qv_error_set(rc, "%s", why);
+            return qv_error_restore(&e);
         }
     }
     return 0;

@@ -164,3 +164,21 @@ const char *qv_strerror(int code)
     default: return "unknown error";
     }
 }
+
+void qv_error_save(struct qv_error_saved *e)
+{
+    const struct qv_error *cur = qv_last_error();
+    e->code = qv_error_code();
+    e->message = g_strdup(cur->message ? cur->message : "");
+    g_strlcpy(e->origin, cur->origin ? cur->origin : "", sizeof e->origin);
+}
+
+int qv_error_restore(struct qv_error_saved *e)
+{
+    int code = e->code;
+    qv_reset_error();
+    if (code)
+        qv_error_set_origin(code, e->origin[0] ? e->origin : "core", "%s", e->message);
+    g_clear_pointer(&e->message, g_free);
+    return code;
+}

@@ -41,4 +41,17 @@ void qv_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* The current code, QV_OK when none. */
 int qv_error_code(void);
 
+/* An error kept across a clean-up that may set (or reset) its own: the
+ * failure is what the caller hears about, with its code, origin and
+ * message unchanged. */
+struct qv_error_saved {
+    int code;
+    char *message;
+    char origin[QV_ERROR_ORIGIN_MAX + 1];
+};
+void qv_error_save(struct qv_error_saved *e);
+/* Make e the current error again (none when none was saved) and free it;
+ * returns its code. */
+int qv_error_restore(struct qv_error_saved *e);
+
 #endif

@@ -56,6 +56,29 @@ START_TEST(test_origin_survives_prefix)
 }
 END_TEST
 
+/* A clean-up that fails (or succeeds and resets) in between does not change
+ * the error the caller hears about: code, origin and message come back. */
+START_TEST(test_saved_error_survives_cleanup)
+{
+    qv_error_set_origin(QV_ERR_CONNECT, "qmp", "VM 'a': monitor went away");
+    struct qv_error_saved e;
+    qv_error_save(&e);
+    qv_error_set(QV_ERR_IO, "clean-up failed too");
+    ck_assert_int_eq(qv_error_restore(&e), QV_ERR_CONNECT);
+    ck_assert_ptr_null(e.message);
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_CONNECT);
+    ck_assert_str_eq(qv_last_error()->origin, "qmp");
+    ck_assert_str_eq(qv_last_error()->message, "VM 'a': monitor went away");
+
+    /* Nothing saved: nothing comes back, whatever the clean-up set. */
+    qv_reset_error();
+    qv_error_save(&e);
+    qv_error_set(QV_ERR_IO, "clean-up failed");
+    ck_assert_int_eq(qv_error_restore(&e), QV_OK);
+    ck_assert_int_eq(qv_last_error()->code, QV_OK);
+}
+END_TEST
+
 START_TEST(test_errno_mapping)
 {
     ck_assert_int_eq(qv_error_set_errno(QV_ERR_IO, EACCES, "open '%s'", "/x"), QV_ERR_PERMISSION);
@@ -99,6 +122,7 @@ int main(void)
     TCase *tc = tcase_create("errors");
     tcase_add_test(tc, test_set_and_reset);
     tcase_add_test(tc, test_errno_mapping);
+    tcase_add_test(tc, test_saved_error_survives_cleanup);
     tcase_add_test(tc, test_origin_from_source_path);
     tcase_add_test(tc, test_origin_survives_prefix);
     tcase_add_test(tc, test_thread_local);
