@@ -136,6 +136,9 @@ int kvm_memory_add(struct kvm_machine *m, uint64_t gpa, uint64_t size, uint32_t 
 int kvm_memory_add_ram(struct kvm_machine *m, uint64_t bytes);
 void kvm_memory_free_all(struct kvm_machine *m);
 void *kvm_memory_hva(struct kvm_machine *m, uint64_t gpa, uint64_t len);
+/* As kvm_memory_hva for writable RAM only (not ROM), and NULL for len 0:
+ * what a device may be given (dev_host.h's guest_ram). */
+void *kvm_memory_ram(struct kvm_machine *m, uint64_t gpa, uint64_t len);
 int kvm_memory_rw(struct kvm_machine *m, uint64_t gpa, void *buf, size_t len, bool write);
 
 /* kvm_cpuid.c: topology from <cpu><topology>, APIC IDs, CPUID per vCPU. */

@@ -31,19 +31,7 @@ static void host_request_reset(void *opaque)
 
 static void *host_guest_ram(void *opaque, uint64_t gpa, uint64_t len)
 {
-    struct kvm_machine *m = opaque;
-    if (len == 0 || gpa + len < gpa)
-        return NULL;
-    for (guint i = 0; i < m->regions->len; i++) {
-        const struct kvm_region *r = &g_array_index(m->regions, struct kvm_region, i);
-        if (gpa >= r->gpa && gpa - r->gpa < r->size) {
-            /* ROM is not RAM: a device may write where it is given. */
-            if (r->readonly || len > r->size - (gpa - r->gpa))
-                return NULL;
-            return r->hva + (gpa - r->gpa);
-        }
-    }
-    return NULL;
+    return kvm_memory_ram(opaque, gpa, len);
 }
 
 static bool has_cap(struct kvm_machine *m, long cap)

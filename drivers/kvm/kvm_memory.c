@@ -168,6 +168,15 @@ void *kvm_memory_hva(struct kvm_machine *m, uint64_t gpa, uint64_t len)
     return r->hva + (gpa - r->gpa);
 }
 
+void *kvm_memory_ram(struct kvm_machine *m, uint64_t gpa, uint64_t len)
+{
+    const struct kvm_region *r = region_of(m, gpa);
+    /* ROM is not RAM: a device may write where it is given. */
+    if (len == 0 || !r || r->readonly)
+        return NULL;
+    return kvm_memory_hva(m, gpa, len);
+}
+
 int kvm_memory_rw(struct kvm_machine *m, uint64_t gpa, void *buf, size_t len, bool write)
 {
     if (gpa + len < gpa)
