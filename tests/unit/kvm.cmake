@@ -22,6 +22,10 @@ if(QV_WITH_KVM)
   qv_check_test(kvm_virtio_devices SOURCES kvm_virtio_devices.c LABELS kvm)
   # Snapshot pieces over files and plain memory: run everywhere.
   qv_check_test(kvm_snap_buf SOURCES kvm_snap_buf.c LABELS kvm snapshot)
+  qv_check_test(kvm_snap_vcpu SOURCES kvm_snap_vcpu.c LABELS kvm snapshot)
+  # The same state through KVM's ioctls: skipped without /dev/kvm.
+  qv_check_test(kvm_state SOURCES kvm_state.c LABELS kvm snapshot)
+  set_tests_properties(kvm_state PROPERTIES SKIP_RETURN_CODE 77)
 
   # virtio-net and libslirp's user network, no /dev/kvm needed.
   qv_check_test(kvm_virtio_net SOURCES kvm_virtio_net.c virtio_net_harness.c
