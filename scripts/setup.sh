@@ -12,6 +12,7 @@ pkgs=(
     valgrind strace
     clang libclang-rt-14-dev
     libslirp-dev
+    xfsprogs
 )
 
 missing=()

@@ -86,30 +86,6 @@ int noop_region_map(struct noop_region *r)
     return 0;
 }
 
-static bool page_is_zero(const uint8_t *p)
-{
-    const uint64_t *w = (const uint64_t *)p;
-    for (size_t i = 0; i < PAGE / sizeof(*w); i++)
-        if (w[i])
-            return false;
-    return true;
-}
-
-static int write_all_at(int fd, const uint8_t *p, size_t len, off_t off)
-{
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        p += n;
-        len -= (size_t)n;
-        off += n;
-    }
-    return 0;
-}
-
 int noop_region_copy(struct noop_region *dst, struct noop_region *src)
 {
     if (dst->size != src->size)
@@ -122,52 +98,11 @@ int noop_region_copy(struct noop_region *dst, struct noop_region *src)
         return 0; /* never touched: all zero */
     if ((rc = region_open(src)) < 0)
         return rc;
-    /* pwrite, never a store into a mapping: on a full file system a store
-     * into a sparse MAP_NORESERVE file is a SIGBUS, a pwrite is ENOSPC.
-     * Read with pread, not through a mapping: file systems may report
-     * large unwritten ranges as data (ext4 does), and faulting those in
-     * page by page costs far more than reading them. Zero pages are
-     * skipped, so the copy stays as sparse as its source. */
-    enum { CHUNK = 1 << 20 };
-    g_autofree uint8_t *buf = g_malloc(CHUNK);
-    off_t off = 0, end = (off_t)src->size;
-    while (off < end) {
-        off_t data = lseek(src->fd, off, SEEK_DATA);
-        if (data < 0) {
-            if (errno == ENXIO)
-                break;
-            return qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot scan guest memory");
-        }
-        off_t hole = lseek(src->fd, data, SEEK_HOLE);
-        if (hole < 0 || hole > end)
-            hole = end;
-        data &= ~(off_t)(PAGE - 1);
-        hole = MIN(end, (hole + PAGE - 1) & ~(off_t)(PAGE - 1));
-        for (off_t p = data; p < hole;) {
-            size_t want = (size_t)MIN((off_t)CHUNK, hole - p);
-            ssize_t got = pread(src->fd, buf, want, p);
-            if (got <= 0 || got % PAGE)
-                return qv_error_set_errno(QV_ERR_IO, got < 0 ? errno : EIO,
-                                          "cannot read guest memory %s",
-                                          src->path ? src->path : "(memfd)");
-            for (ssize_t k = 0; k < got;) {
-                if (page_is_zero(buf + k)) {
-                    k += PAGE;
-                    continue;
-                }
-                ssize_t run = k + PAGE;
-                while (run < got && !page_is_zero(buf + run))
-                    run += PAGE;
-                int err = write_all_at(dst->fd, buf + k, (size_t)(run - k), p + k);
-                if (err < 0)
-                    return qv_error_set_errno(QV_ERR_IO, -err, "cannot write guest memory to %s",
-                                              dst_name);
-                k = run;
-            }
-            p += got;
-        }
-        off = hole;
-    }
+    /* Zero pages are skipped, so the copy stays as sparse as its source. */
+    rc =
+        qv_fd_copy_sparse(src->fd, dst->fd, src->size, src->path ? src->path : "(memfd)", dst_name);
+    if (rc < 0)
+        return rc;
     if (dst->path && fsync(dst->fd) < 0)
         return qv_error_set_errno(QV_ERR_IO, errno, "cannot write %s", dst->path);
     return 0;
@@ -379,7 +314,7 @@ static int memory_rw(struct vm *vm, uint64_t gpa, uint8_t *buf, size_t len, bool
         struct noop_region *r = region_at(v, at);
         uint64_t off = at - r->gpa, n = MIN(left, r->size - off);
         int err;
-        if (write && (err = write_all_at(r->fd, buf, n, (off_t)off)) < 0)
+        if (write && (err = qv_pwrite_all(r->fd, buf, n, (off_t)off)) < 0)
             /* Not memcpy: on a full file system that would be a SIGBUS. */
             rc = qv_error_set_errno(
                 QV_ERR_IO, -err,

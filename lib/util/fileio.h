@@ -2,7 +2,9 @@
 #ifndef QV_UTIL_FILEIO_H
 #define QV_UTIL_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -27,5 +29,23 @@ int qv_dir_check_owner(const char *dir, const struct stat *st);
 int qv_file_open_private(const char *path, int flags);
 /* Remove a directory tree without following symlinks. */
 int qv_dir_remove_tree(const char *dir);
+
+/* filecopy.c. pwrite all of buf (retrying short writes and EINTR), so a
+ * full file system is an error, never a SIGBUS as a store into a mapping
+ * would be. 0 or -errno. */
+int qv_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+/* Write len bytes of buf at off, skipping whole 4 KiB pages
+ * that are all zero so they stay holes in a sparse file. 0 or -errno. */
+int qv_pwrite_sparse(int fd, const void *buf, size_t len, off_t off);
+/* Copy size bytes of src to dst at the same offsets, reading only src's
+ * data extents and writing only non-zero pages: the copy is as sparse as
+ * its source. The names are for errors. */
+int qv_fd_copy_sparse(int src, int dst, uint64_t size, const char *src_name, const char *dst_name);
+/* Make dst (absent; created 0600 under a temporary name, fsynced, renamed
+ * into place) a copy of the regular file src, neither followed if a
+ * symlink: sharing src's blocks (FICLONE: XFS, btrfs) where the file
+ * system can, which costs the same for any size, else a sparse copy.
+ * *shared says which. QV_ERR_EXISTS when dst exists. */
+int qv_file_clone(const char *src, const char *dst, bool *shared);
 
 #endif

@@ -1,0 +1,160 @@
+/* Copies that keep files sparse, and clones that share blocks. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <linux/fs.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fileio.h"
+
+enum { PAGE = 4096, CHUNK = 1 << 20 };
+
+static bool page_is_zero(const uint8_t *p)
+{
+    for (size_t i = 0; i < PAGE; i += sizeof(uint64_t)) {
+        uint64_t w;
+        memcpy(&w, p + i, sizeof w);
+        if (w)
+            return false;
+    }
+    return true;
+}
+
+int qv_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        len -= (size_t)n;
+        off += n;
+    }
+    return 0;
+}
+
+int qv_pwrite_sparse(int fd, const void *buf, size_t len, off_t off)
+{
+    const uint8_t *b = buf;
+    size_t k = 0;
+    while (k < len) {
+        if (len - k >= PAGE && page_is_zero(b + k)) {
+            k += PAGE;
+            continue;
+        }
+        size_t run = k;
+        while (run < len && !(len - run >= PAGE && page_is_zero(b + run)))
+            run += MIN((size_t)PAGE, len - run);
+        int err = qv_pwrite_all(fd, b + k, run - k, off + (off_t)k);
+        if (err < 0)
+            return err;
+        k = run;
+    }
+    return 0;
+}
+
+int qv_fd_copy_sparse(int src, int dst, uint64_t size, const char *src_name, const char *dst_name)
+{
+    /* pread and pwrite, never a mapping: a store into a sparse mapping on a
+     * full file system is a SIGBUS where pwrite is ENOSPC, and file systems
+     * may report large unwritten ranges as data (ext4 does), which reads
+     * cheaply but faults in page by page. */
+    g_autofree uint8_t *buf = g_malloc(CHUNK);
+    off_t off = 0, end = (off_t)size;
+    while (off < end) {
+        off_t data = lseek(src, off, SEEK_DATA);
+        if (data < 0) {
+            if (errno == ENXIO)
+                break;
+            return qv_error_set_errno(QV_ERR_IO, errno, "cannot scan '%s'", src_name);
+        }
+        off_t hole = lseek(src, data, SEEK_HOLE);
+        if (hole < 0 || hole > end)
+            hole = end;
+        data &= ~(off_t)(PAGE - 1);
+        hole = MIN(end, (hole + PAGE - 1) & ~(off_t)(PAGE - 1));
+        for (off_t p = data; p < hole;) {
+            size_t want = (size_t)MIN((off_t)CHUNK, hole - p);
+            ssize_t got = pread(src, buf, want, p);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0)
+                return qv_error_set_errno(QV_ERR_IO, got < 0 ? errno : EIO, "cannot read '%s'",
+                                          src_name);
+            int err = qv_pwrite_sparse(dst, buf, (size_t)got, p);
+            if (err < 0)
+                return qv_error_set_errno(QV_ERR_IO, -err, "cannot write '%s'", dst_name);
+            p += got;
+        }
+        off = hole;
+    }
+    return 0;
+}
+
+int qv_file_clone(const char *src, const char *dst, bool *shared)
+{
+    *shared = false;
+    int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot open '%s'", src);
+    struct stat st;
+    if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+        int err = errno;
+        close(in);
+        return S_ISREG(st.st_mode) ? qv_error_set_errno(QV_ERR_IO, err, "cannot stat '%s'", src)
+                                   : qv_error_set(QV_ERR_IO, "'%s' is not a regular file", src);
+    }
+    struct stat dst_st;
+    if (lstat(dst, &dst_st) == 0) {
+        close(in);
+        return qv_error_set(QV_ERR_EXISTS, "'%s' exists already", dst);
+    }
+    g_autofree char *dir = g_path_get_dirname(dst);
+    g_autofree char *base = g_path_get_basename(dst);
+    g_autofree char *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
+    int out = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
+    if (out < 0) {
+        int err = errno;
+        close(in);
+        return qv_error_set_errno(QV_ERR_IO, err, "cannot create a temporary file for '%s'", dst);
+    }
+    int rc = 0;
+    /* Sharing the blocks costs the same for any size; where the file
+     * system cannot (ext4, tmpfs, or src on another), copy the data only. */
+    if (ioctl(out, FICLONE, in) == 0) {
+        *shared = true;
+    } else if (ftruncate(out, st.st_size) < 0) {
+        rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot size '%s'", dst);
+    } else {
+        rc = qv_fd_copy_sparse(in, out, (uint64_t)st.st_size, src, dst);
+    }
+    if (rc == 0 && fsync(out) < 0)
+        rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot write '%s'", dst);
+    close(in);
+    if (close(out) < 0 && rc == 0)
+        rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot write '%s'", dst);
+    /* Never over a file that appeared meanwhile. */
+    if (rc == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) < 0)
+        rc = errno == EEXIST ? qv_error_set(QV_ERR_EXISTS, "'%s' exists already", dst)
+                             : qv_error_set_errno(QV_ERR_IO, errno, "cannot create '%s'", dst);
+    if (rc < 0) {
+        unlink(tmp);
+        return rc;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
