@@ -26,6 +26,7 @@ if(QV_WITH_KVM)
   # The same state through KVM's ioctls: skipped without /dev/kvm.
   qv_check_test(kvm_state SOURCES kvm_state.c LABELS kvm snapshot)
   set_tests_properties(kvm_state PROPERTIES SKIP_RETURN_CODE 77)
+  qv_check_test(kvm_snap_file SOURCES kvm_snap_file.c LABELS kvm snapshot)
 
   # virtio-net and libslirp's user network, no /dev/kvm needed.
   qv_check_test(kvm_virtio_net SOURCES kvm_virtio_net.c virtio_net_harness.c
