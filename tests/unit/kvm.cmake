@@ -27,6 +27,12 @@ if(QV_WITH_KVM)
   qv_check_test(kvm_state SOURCES kvm_state.c LABELS kvm snapshot)
   set_tests_properties(kvm_state PROPERTIES SKIP_RETURN_CODE 77)
   qv_check_test(kvm_snap_file SOURCES kvm_snap_file.c LABELS kvm snapshot)
+  qv_check_test(kvm_snap_dir SOURCES kvm_snap_dir.c kvm_snap_fixture.c LABELS kvm snapshot)
+  # A full disk: a 1 MiB tmpfs in the test's own mount namespace; skipped
+  # where it cannot mount one (not root).
+  qv_check_test(kvm_snap_dir_full SOURCES kvm_snap_dir_full.c kvm_snap_fixture.c
+    LABELS kvm snapshot)
+  set_tests_properties(kvm_snap_dir_full PROPERTIES SKIP_RETURN_CODE 77)
 
   # virtio-net and libslirp's user network, no /dev/kvm needed.
   qv_check_test(kvm_virtio_net SOURCES kvm_virtio_net.c virtio_net_harness.c
