@@ -150,7 +150,8 @@ START_TEST(full_at_every_file)
             else if (strstr(msg, "domain.xml"))
                 g_hash_table_add(where, g_strdup("file 'domain.xml'"));
             ck_assert_int_eq(fixture_hidden_count(dir), 0);
-            ck_assert(!fixture_exists(dir, "s"));
+            ck_assert_msg(!fixture_exists(dir, "s"), "%zu pages free: failed (%s) yet s exists",
+                          keep, msg);
             ck_assert_uint_eq(free_blocks(), keep);
         }
         fixture_check(dir, &base);
