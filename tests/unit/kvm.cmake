@@ -33,6 +33,12 @@ if(QV_WITH_KVM)
   qv_check_test(kvm_snap_dir_full SOURCES kvm_snap_dir_full.c kvm_snap_fixture.c
     LABELS kvm snapshot)
   set_tests_properties(kvm_snap_dir_full PROPERTIES SKIP_RETURN_CODE 77)
+  qv_check_test(kvm_dirty_bitmap SOURCES kvm_dirty_bitmap.c LABELS kvm snapshot)
+  qv_check_test(kvm_snap_mem SOURCES kvm_snap_mem.c LABELS kvm snapshot)
+  # The full-disk case mounts a small tmpfs; skipped where it cannot.
+  add_test(NAME kvm_snap_mem_enospc COMMAND kvm_snap_mem enospc)
+  set_tests_properties(kvm_snap_mem_enospc PROPERTIES LABELS "kvm;snapshot" TIMEOUT 120
+    SKIP_RETURN_CODE 77)
 
   # virtio-net and libslirp's user network, no /dev/kvm needed.
   qv_check_test(kvm_virtio_net SOURCES kvm_virtio_net.c virtio_net_harness.c

@@ -1,0 +1,498 @@
+/* Memory files: reading and checking the header, building it, and the
+ * temporary-file-then-rename every writer goes through. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../../lib/util/error.h"
+#include "snap_mem_format.h"
+
+static const char magic_full[8] = "QVMEMFUL";
+static const char magic_inc[8] = "QVMEMINC";
+
+#define PAGE SNAP_MEM_PAGE_SIZE
+
+static uint64_t align_page(uint64_t v)
+{
+    return (v + PAGE - 1) & ~(PAGE - 1);
+}
+
+static int bad(const char *path, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static int bad(const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *what = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    return qv_error_set(QV_ERR_PROTOCOL, "memory file '%s': %s", path, what);
+}
+
+/* The snap_in's sticky error as a memory-file error. */
+static int bad_in(const char *path, struct snap_in *in)
+{
+    int rc = bad(path, "%s", in->err);
+    g_free(in->err);
+    in->err = NULL;
+    return rc;
+}
+
+int snap_mem_pread(int fd, const char *path, void *p, size_t len, uint64_t off)
+{
+    uint8_t *b = p;
+    while (len) {
+        ssize_t n = pread(fd, b, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return qv_error_set_errno(QV_ERR_IO, errno, "cannot read memory file '%s'", path);
+        if (n == 0)
+            return bad(path, "ends at byte %llu, before the %zu bytes it should have there",
+                       (unsigned long long)off, len);
+        b += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+bool snap_mem_page_is_zero(const uint8_t *p)
+{
+    const uint64_t *w = (const uint64_t *)p;
+    uint64_t acc = 0;
+    /* OR the whole page rather than stop at the first non-zero word: it
+     * vectorizes, and a guest page is mostly all zero or not at all. */
+    for (size_t i = 0; i < PAGE / 8; i++)
+        acc |= w[i];
+    return acc == 0;
+}
+
+void snap_mem_id_hex(const uint8_t *id, char out[17])
+{
+    for (int i = 0; i < 8; i++)
+        snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+void snap_mem_new_id(uint8_t *id)
+{
+    /* getrandom on a 16-byte request does not return short once the pool
+     * is up; fall back to GLib's generator rather than fail a snapshot. */
+    if (getrandom(id, SNAP_MEM_ID_LEN, 0) != SNAP_MEM_ID_LEN)
+        for (int i = 0; i < SNAP_MEM_ID_LEN; i++)
+            id[i] = (uint8_t)g_random_int();
+}
+
+static bool overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+    return a < b + blen && b < a + alen;
+}
+
+int snap_mem_check_ram(const struct snap_mem_ram *ram, size_t n)
+{
+    if (n == 0 || n > SNAP_MEM_MAX_REGIONS)
+        return qv_error_set(QV_ERR_INVALID_ARG, "%zu memory regions: a snapshot takes 1 to %d", n,
+                            SNAP_MEM_MAX_REGIONS);
+    for (size_t i = 0; i < n; i++) {
+        const struct snap_mem_ram *r = &ram[i];
+        if (!r->hva || r->size == 0 || r->size > SNAP_MEM_MAX_REGION_BYTES || r->gpa % PAGE ||
+            r->size % PAGE || r->gpa > UINT64_MAX - r->size)
+            return qv_error_set(QV_ERR_INVALID_ARG,
+                                "memory region %zu (0x%llx+0x%llx) is not a page-aligned, "
+                                "mapped region of at most 1 TiB",
+                                i, (unsigned long long)r->gpa, (unsigned long long)r->size);
+        for (size_t j = 0; j < i; j++)
+            if (overlap(r->gpa, r->size, ram[j].gpa, ram[j].size))
+                return qv_error_set(QV_ERR_INVALID_ARG, "memory regions %zu and %zu overlap", j, i);
+    }
+    return 0;
+}
+
+static void digest(const uint8_t *p, size_t len, uint8_t out[SNAP_MEM_DIGEST_LEN])
+{
+    g_autoptr(GChecksum) c = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(c, p, (gssize)len);
+    gsize n = SNAP_MEM_DIGEST_LEN;
+    g_checksum_get_digest(c, out, &n);
+}
+
+GByteArray *snap_mem_header(enum snap_mem_kind kind, const uint8_t *id, const uint8_t *parent,
+                            const struct snap_mem_ram *ram, size_t n, const uint64_t *third,
+                            const uint64_t *lists, uint64_t nlist)
+{
+    static const uint8_t zero[SNAP_MEM_ID_LEN];
+    struct snap_out o;
+    snap_out_init(&o);
+    snap_put_bytes(&o, kind == SNAP_MEM_FULL ? magic_full : magic_inc, 8);
+    snap_put_u32(&o, SNAP_MEM_VERSION);
+    snap_put_u32(&o, (uint32_t)PAGE);
+    snap_put_bytes(&o, id, SNAP_MEM_ID_LEN);
+    snap_put_bytes(&o, parent ? parent : zero, SNAP_MEM_ID_LEN);
+    snap_put_u32(&o, (uint32_t)n);
+    snap_put_u32(&o, 0);
+    for (size_t i = 0; i < n; i++) {
+        snap_put_u64(&o, ram[i].gpa);
+        snap_put_u64(&o, ram[i].size);
+        snap_put_u64(&o, third[i]);
+    }
+    for (uint64_t i = 0; i < nlist; i++)
+        snap_put_u64(&o, lists[i]);
+    uint8_t d[SNAP_MEM_DIGEST_LEN];
+    digest(o.bytes->data, o.bytes->len, d);
+    snap_put_bytes(&o, d, sizeof d);
+    GByteArray *b = snap_out_steal(&o);
+    snap_out_clear(&o);
+    return b;
+}
+
+/* The regions: sizes, alignment, overlap, and for a full file the one
+ * layout the writer makes. Returns the page total of an incremental. */
+static int check_regions(struct snap_memfile *mf, uint64_t *total)
+{
+    struct snap_mem_info *info = &mf->info;
+    uint64_t next = PAGE;
+    *total = 0;
+    for (uint32_t i = 0; i < info->nregions; i++) {
+        const struct snap_mem_region *r = &info->regions[i];
+        if (r->size == 0 || r->size > SNAP_MEM_MAX_REGION_BYTES || r->gpa % PAGE ||
+            r->size % PAGE || r->gpa > UINT64_MAX - r->size)
+            return bad(mf->path,
+                       "region %u (gpa 0x%llx, 0x%llx bytes) is not page-aligned, empty or over "
+                       "1 TiB",
+                       i, (unsigned long long)r->gpa, (unsigned long long)r->size);
+        for (uint32_t j = 0; j < i; j++)
+            if (overlap(r->gpa, r->size, info->regions[j].gpa, info->regions[j].size))
+                return bad(mf->path, "regions %u and %u overlap", j, i);
+        if (info->kind == SNAP_MEM_FULL) {
+            if (r->offset != next)
+                return bad(mf->path, "region %u is at offset 0x%llx, expected 0x%llx", i,
+                           (unsigned long long)r->offset, (unsigned long long)next);
+            next += r->size;
+        } else {
+            if (r->offset > r->size / PAGE)
+                return bad(mf->path, "region %u lists %llu pages, but has only %llu", i,
+                           (unsigned long long)r->offset, (unsigned long long)(r->size / PAGE));
+            mf->first[i] = *total;
+            *total += r->offset;
+        }
+    }
+    return 0;
+}
+
+/* An incremental's lists: every index inside its region, ascending. */
+static int check_lists(struct snap_memfile *mf)
+{
+    for (uint32_t r = 0; r < mf->info.nregions; r++) {
+        const uint64_t *l = mf->index + mf->first[r];
+        uint64_t n = mf->info.regions[r].offset, pages = mf->info.regions[r].size / PAGE;
+        for (uint64_t k = 0; k < n; k++) {
+            if (l[k] >= pages)
+                return bad(mf->path,
+                           "region %u: page index %llu (entry %llu) is outside its %llu "
+                           "pages",
+                           r, (unsigned long long)l[k], (unsigned long long)k,
+                           (unsigned long long)pages);
+            if (k > 0 && l[k] <= l[k - 1])
+                return bad(mf->path,
+                           "region %u: page index %llu (entry %llu) %s; the list must be sorted "
+                           "with no repeats",
+                           r, (unsigned long long)l[k], (unsigned long long)k,
+                           l[k] == l[k - 1] ? "repeats the one before" : "is below the one before");
+        }
+    }
+    return 0;
+}
+
+static int parse(struct snap_memfile *mf)
+{
+    struct snap_mem_info *info = &mf->info;
+    uint8_t fixed[SNAP_MEM_FIXED_LEN];
+    if (mf->size < SNAP_MEM_FIXED_LEN)
+        return bad(mf->path, "is %llu bytes, shorter than a memory file header",
+                   (unsigned long long)mf->size);
+    int rc = snap_mem_pread(mf->fd, mf->path, fixed, sizeof fixed, 0);
+    if (rc < 0)
+        return rc;
+    if (memcmp(fixed, magic_full, 8) == 0)
+        info->kind = SNAP_MEM_FULL;
+    else if (memcmp(fixed, magic_inc, 8) == 0)
+        info->kind = SNAP_MEM_INC;
+    else
+        return bad(mf->path, "is not a libqv memory file (bad magic)");
+    struct snap_in in;
+    snap_in_init(&in, mf->path, fixed + 8, sizeof fixed - 8);
+    uint32_t version = snap_get_u32(&in, "version");
+    uint32_t page = snap_get_u32(&in, "page size");
+    snap_get_bytes(&in, "id", info->id, SNAP_MEM_ID_LEN);
+    snap_get_bytes(&in, "parent", info->parent, SNAP_MEM_ID_LEN);
+    info->nregions = snap_get_u32(&in, "region count");
+    (void)snap_get_u32(&in, "reserved");
+    if (!snap_in_ok(&in))
+        return bad_in(mf->path, &in);
+    if (version != SNAP_MEM_VERSION)
+        return bad(mf->path, "has format version %u; this libqv reads version %d", version,
+                   SNAP_MEM_VERSION);
+    if (page != PAGE)
+        return bad(mf->path, "has page size %u; only %llu is supported", page,
+                   (unsigned long long)PAGE);
+    if (info->nregions == 0 || info->nregions > SNAP_MEM_MAX_REGIONS)
+        return bad(mf->path, "names %u regions; 1 to %d are allowed", info->nregions,
+                   SNAP_MEM_MAX_REGIONS);
+
+    uint64_t table_end = SNAP_MEM_FIXED_LEN + (uint64_t)info->nregions * SNAP_MEM_REGION_LEN;
+    if (mf->size < table_end + SNAP_MEM_DIGEST_LEN)
+        return bad(mf->path, "is %llu bytes, shorter than its table of %u regions",
+                   (unsigned long long)mf->size, info->nregions);
+    g_autofree uint8_t *table = g_malloc(table_end - SNAP_MEM_FIXED_LEN);
+    rc =
+        snap_mem_pread(mf->fd, mf->path, table, table_end - SNAP_MEM_FIXED_LEN, SNAP_MEM_FIXED_LEN);
+    if (rc < 0)
+        return rc;
+    snap_in_init(&in, mf->path, table, table_end - SNAP_MEM_FIXED_LEN);
+    for (uint32_t i = 0; i < info->nregions; i++) {
+        info->regions[i].gpa = snap_get_u64(&in, "region gpa");
+        info->regions[i].size = snap_get_u64(&in, "region size");
+        info->regions[i].offset = snap_get_u64(&in, "region offset or page count");
+    }
+    if (!snap_in_ok(&in))
+        return bad_in(mf->path, &in);
+    uint64_t total;
+    rc = check_regions(mf, &total);
+    if (rc < 0)
+        return rc;
+
+    /* total <= 64 regions * 2^28 pages, so none of this overflows. */
+    uint64_t header_end = table_end + total * 8 + SNAP_MEM_DIGEST_LEN, want;
+    if (info->kind == SNAP_MEM_FULL) {
+        mf->data_off = PAGE;
+        want = PAGE;
+        for (uint32_t i = 0; i < info->nregions; i++)
+            want += info->regions[i].size;
+    } else {
+        mf->data_off = align_page(header_end);
+        want = mf->data_off + total * PAGE;
+        info->pages = total;
+    }
+    /* The size check comes before any allocation the header's counts
+     * ask for: a list is only read once the file is known to hold it. */
+    if (mf->size != want)
+        return bad(mf->path, "is %llu bytes, but its header describes %llu (%s)",
+                   (unsigned long long)mf->size, (unsigned long long)want,
+                   mf->size < want ? "truncated" : "extra bytes at the end");
+
+    g_autofree uint8_t *head = g_try_malloc(header_end);
+    if (!head)
+        return qv_error_set(QV_ERR_NOMEM, "memory file '%s': no memory for its %llu-byte header",
+                            mf->path, (unsigned long long)header_end);
+    rc = snap_mem_pread(mf->fd, mf->path, head, header_end, 0);
+    if (rc < 0)
+        return rc;
+    if (info->kind == SNAP_MEM_INC && total) {
+        mf->index = g_try_new(uint64_t, total);
+        if (!mf->index)
+            return qv_error_set(QV_ERR_NOMEM, "memory file '%s': no memory for its page list",
+                                mf->path);
+        snap_in_init(&in, mf->path, head + table_end, total * 8);
+        for (uint64_t k = 0; k < total; k++)
+            mf->index[k] = snap_get_u64(&in, "page index");
+        rc = check_lists(mf);
+        if (rc < 0)
+            return rc;
+    }
+    /* Checked last so that a fault the structure shows is named as such;
+     * the digest catches a change that still looks well-formed. */
+    uint8_t d[SNAP_MEM_DIGEST_LEN];
+    digest(head, header_end - SNAP_MEM_DIGEST_LEN, d);
+    if (memcmp(d, head + header_end - SNAP_MEM_DIGEST_LEN, sizeof d) != 0)
+        return bad(mf->path, "header checksum mismatch (the header is damaged)");
+    return 0;
+}
+
+int snap_memfile_open(const char *path, struct snap_memfile *mf)
+{
+    memset(mf, 0, sizeof(*mf));
+    mf->path = path;
+    mf->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (mf->fd < 0)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot open memory file '%s'", path);
+    struct stat st;
+    int rc;
+    if (fstat(mf->fd, &st) < 0)
+        rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot stat memory file '%s'", path);
+    else if (!S_ISREG(st.st_mode))
+        rc = bad(path, "is not a regular file");
+    else {
+        mf->size = (uint64_t)st.st_size;
+        rc = parse(mf);
+    }
+    if (rc < 0)
+        snap_memfile_close(mf);
+    return rc;
+}
+
+void snap_memfile_close(struct snap_memfile *mf)
+{
+    if (mf->fd >= 0)
+        close(mf->fd);
+    mf->fd = -1;
+    g_free(mf->index);
+    mf->index = NULL;
+}
+
+uint64_t snap_memfile_npages(const struct snap_memfile *mf, uint32_t r)
+{
+    return mf->info.kind == SNAP_MEM_INC ? mf->info.regions[r].offset : 0;
+}
+
+int snap_memfile_match(const struct snap_memfile *mf, const struct snap_mem_ram *ram, size_t n)
+{
+    if (mf->info.nregions != n)
+        return bad(mf->path, "holds %u memory regions, the VM has %zu", mf->info.nregions, n);
+    for (size_t i = 0; i < n; i++) {
+        const struct snap_mem_region *r = &mf->info.regions[i];
+        if (r->gpa != ram[i].gpa || r->size != ram[i].size)
+            return bad(mf->path,
+                       "region %zu is gpa 0x%llx, 0x%llx bytes; expected gpa 0x%llx, 0x%llx bytes",
+                       i, (unsigned long long)r->gpa, (unsigned long long)r->size,
+                       (unsigned long long)ram[i].gpa, (unsigned long long)ram[i].size);
+    }
+    return 0;
+}
+
+int snap_mem_info(const char *path, struct snap_mem_info *info)
+{
+    struct snap_memfile mf;
+    int rc = snap_memfile_open(path, &mf);
+    if (rc < 0)
+        return rc;
+    *info = mf.info;
+    if (info->kind == SNAP_MEM_INC)
+        for (uint32_t i = 0; i < info->nregions; i++)
+            info->regions[i].offset = 0;
+    snap_memfile_close(&mf);
+    return 0;
+}
+
+int snap_mem_tmp_open(struct snap_mem_tmp *t, const char *path, uint64_t size)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    t->path = path;
+    t->tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
+    /* O_EXCL (mkstemp) never follows a planted symlink. */
+    t->fd = g_mkstemp_full(t->tmp, O_RDWR | O_CLOEXEC, 0600);
+    if (t->fd < 0) {
+        int err = errno;
+        g_clear_pointer(&t->tmp, g_free);
+        return qv_error_set_errno(QV_ERR_IO, err, "cannot create a temporary file for '%s'", path);
+    }
+    /* The file's length up front, holes where nothing is written. */
+    if (ftruncate(t->fd, (off_t)size) < 0) {
+        int err = errno;
+        snap_mem_tmp_abort(t);
+        return qv_error_set_errno(QV_ERR_IO, err, "cannot size memory file '%s' to %llu bytes",
+                                  path, (unsigned long long)size);
+    }
+    return 0;
+}
+
+int snap_mem_tmp_write(struct snap_mem_tmp *t, const void *p, size_t len, uint64_t off)
+{
+    const uint8_t *b = p;
+    while (len) {
+        ssize_t n = pwrite(t->fd, b, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return qv_error_set_errno(QV_ERR_IO, n < 0 ? errno : EIO,
+                                      "cannot write memory file '%s'", t->path);
+        b += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int snap_mem_tmp_commit(struct snap_mem_tmp *t)
+{
+    /* fsync before rename: the new name must never point at data that a
+     * crash could still lose (and fsync is where some file systems report
+     * ENOSPC). */
+    if (fsync(t->fd) < 0) {
+        int err = errno;
+        snap_mem_tmp_abort(t);
+        return qv_error_set_errno(QV_ERR_IO, err, "cannot write memory file '%s'", t->path);
+    }
+    close(t->fd);
+    t->fd = -1;
+    if (rename(t->tmp, t->path) < 0) {
+        int err = errno;
+        snap_mem_tmp_abort(t);
+        return qv_error_set_errno(QV_ERR_IO, err, "cannot replace memory file '%s'", t->path);
+    }
+    g_clear_pointer(&t->tmp, g_free);
+    g_autofree char *dir = g_path_get_dirname(t->path);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+void snap_mem_tmp_abort(struct snap_mem_tmp *t)
+{
+    if (t->fd >= 0)
+        close(t->fd);
+    t->fd = -1;
+    if (t->tmp)
+        unlink(t->tmp);
+    g_clear_pointer(&t->tmp, g_free);
+}
+
+void snap_mem_table_put(struct snap_out *o, const struct snap_mem_region *table, size_t n)
+{
+    snap_put_u32(o, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        snap_put_u64(o, table[i].gpa);
+        snap_put_u64(o, table[i].size);
+        snap_put_u64(o, table[i].offset);
+    }
+}
+
+size_t snap_mem_table_get(struct snap_in *in, struct snap_mem_region *table, size_t max)
+{
+    uint32_t n = snap_get_u32(in, "memory region count");
+    if (!snap_in_ok(in))
+        return 0;
+    if (n == 0 || n > max) {
+        snap_in_fail(in, "%u memory regions; 1 to %zu are allowed", n, max);
+        return 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        struct snap_mem_region *r = &table[i];
+        r->gpa = snap_get_u64(in, "memory region gpa");
+        r->size = snap_get_u64(in, "memory region size");
+        r->offset = snap_get_u64(in, "memory region offset");
+        if (!snap_in_ok(in))
+            return 0;
+        if (r->size == 0 || r->size > SNAP_MEM_MAX_REGION_BYTES ||
+            (r->gpa | r->size | r->offset) % PAGE || r->gpa > UINT64_MAX - r->size) {
+            snap_in_fail(in,
+                         "memory region %u (gpa 0x%llx, 0x%llx bytes at 0x%llx) is not "
+                         "page-aligned, empty or over 1 TiB",
+                         i, (unsigned long long)r->gpa, (unsigned long long)r->size,
+                         (unsigned long long)r->offset);
+            return 0;
+        }
+        for (uint32_t j = 0; j < i; j++)
+            if (overlap(r->gpa, r->size, table[j].gpa, table[j].size)) {
+                snap_in_fail(in, "memory regions %u and %u overlap", j, i);
+                return 0;
+            }
+    }
+    return n;
+}

@@ -1,0 +1,785 @@
+/* Guest memory in snapshots (drivers/kvm/snapshot/snap_mem.h), on files and
+ * plain memory: what a restore maps is the RAM that was saved, the guest's
+ * writes to it never reach the file, zero pages cost no disk, an increment
+ * holds exactly the pages written, a chain restores to the newest point,
+ * folds keep that true, and damaged files are refused naming the fault.
+ * `kvm_snap_mem enospc` runs the full-disk case alone (on a small tmpfs it
+ * mounts; exit 77 where it cannot mount one). */
+#define _GNU_SOURCE
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "drivers/kvm/snapshot/snap_mem.h"
+#include "lib/util/error.h"
+#include "lib/util/fileio.h"
+#include "qv/error.h"
+
+#define PG 4096ull
+#define MiB (1024ull * 1024)
+
+static char *dir;
+
+static void setup(void)
+{
+    dir = g_dir_make_tmp("qv-snapmem-XXXXXX", NULL);
+    ck_assert_ptr_nonnull(dir);
+}
+
+static void teardown(void)
+{
+    qv_dir_remove_tree(dir);
+    g_free(dir);
+}
+
+static char *path(const char *name)
+{
+    return g_build_filename(dir, name, NULL);
+}
+
+static const char *msg(void)
+{
+    return qv_last_error()->message;
+}
+
+/* "Guest RAM": two regions in anonymous memory, the second above 4 GiB. */
+struct guest {
+    struct snap_mem_ram ram[2];
+};
+
+static void guest_init(struct guest *g, uint64_t size0, uint64_t size1)
+{
+    uint64_t sizes[2] = {size0, size1}, gpas[2] = {0, 0x100000000ull};
+    for (int i = 0; i < 2; i++) {
+        void *p = mmap(NULL, sizes[i], PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ck_assert(p != MAP_FAILED);
+        g->ram[i] = (struct snap_mem_ram){p, gpas[i], sizes[i]};
+    }
+}
+
+static void guest_free(struct guest *g)
+{
+    for (int i = 0; i < 2; i++)
+        munmap(g->ram[i].hva, g->ram[i].size);
+}
+
+/* A pattern that differs per page and per seed; every 4th page left zero
+ * so the file has holes between data. */
+static void fill(struct snap_mem_ram *r, uint32_t seed)
+{
+    for (uint64_t p = 0; p < r->size / PG; p++) {
+        uint32_t *w = (uint32_t *)((uint8_t *)r->hva + p * PG);
+        if (p % 4 == 3) {
+            memset(w, 0, PG);
+            continue;
+        }
+        for (size_t i = 0; i < PG / 4; i++)
+            w[i] = seed * 2654435761u ^ (uint32_t)(p * 1024 + i);
+    }
+}
+
+/* Write one distinctive byte pattern into page p of region r, marking it. */
+static void touch(struct snap_mem_ram *r, struct dirty_bitmap *d, uint64_t p, uint8_t v)
+{
+    memset((uint8_t *)r->hva + p * PG + 100, v, 200);
+    ck_assert_int_eq(dirty_bitmap_mark(d, p * PG + 100, 200), 0);
+}
+
+/* A copy of the guest's RAM as it is now. */
+static uint8_t **copy_ram(const struct guest *g)
+{
+    uint8_t **c = g_new(uint8_t *, 2);
+    for (int i = 0; i < 2; i++)
+        c[i] = g_memdup2(g->ram[i].hva, g->ram[i].size);
+    return c;
+}
+
+static void free_copy(uint8_t **c)
+{
+    g_free(c[0]);
+    g_free(c[1]);
+    g_free(c);
+}
+
+static void assert_ram(const struct snap_mem_ram *got, uint8_t *const *want, const struct guest *g)
+{
+    for (int i = 0; i < 2; i++) {
+        ck_assert_uint_eq(got[i].gpa, g->ram[i].gpa);
+        ck_assert_uint_eq(got[i].size, g->ram[i].size);
+        ck_assert_ptr_nonnull(got[i].hva);
+        ck_assert_int_eq(memcmp(got[i].hva, want[i], got[i].size), 0);
+    }
+}
+
+static uint64_t disk_bytes(const char *p)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    return (uint64_t)st.st_blocks * 512;
+}
+
+static uint64_t file_size(const char *p)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+/* The restore of a chain must equal want. */
+static void check_chain(const char *const *chain, size_t n, const struct snap_mem_region *table,
+                        uint8_t *const *want, const struct guest *g)
+{
+    struct snap_mem_ram out[2];
+    int rc = snap_mem_restore(chain, n, table, 2, out);
+    ck_assert_msg(rc == 0, "restore: %s", msg());
+    assert_ram(out, want, g);
+    snap_mem_unmap(out, 2);
+}
+
+START_TEST(full_restore_is_private)
+{
+    struct guest g;
+    guest_init(&g, 4 * MiB, 1 * MiB);
+    fill(&g.ram[0], 1);
+    fill(&g.ram[1], 2);
+    g_autofree char *mem = path("memory");
+    struct snap_mem_region table[2];
+    ck_assert_int_eq(snap_mem_write_full(mem, g.ram, 2, table), 0);
+    ck_assert_uint_eq(table[0].gpa, 0);
+    ck_assert_uint_eq(table[0].offset, PG);
+    ck_assert_uint_eq(table[1].gpa, 0x100000000ull);
+    ck_assert_uint_eq(table[1].offset, PG + 4 * MiB);
+    ck_assert_uint_eq(file_size(mem), PG + 5 * MiB);
+    struct stat st;
+    ck_assert_int_eq(stat(mem, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+
+    uint8_t **want = copy_ram(&g);
+    const char *chain[] = {mem};
+    struct snap_mem_ram out[2];
+    ck_assert_int_eq(snap_mem_restore(chain, 1, table, 2, out), 0);
+    assert_ram(out, want, &g);
+    /* What restore returns is its own mapping, not the saved memory. */
+    ck_assert_ptr_ne(out[0].hva, g.ram[0].hva);
+
+    /* The guest writes through the mapping; the file keeps the snapshot. */
+    memset(out[0].hva, 0xee, 3 * PG);
+    memset((uint8_t *)out[1].hva + PG, 0xdd, PG);
+    ck_assert_int_eq(msync(out[0].hva, out[0].size, MS_SYNC), 0);
+    int fd = open(mem, O_RDONLY);
+    uint8_t page[PG];
+    ck_assert_int_eq(pread(fd, page, PG, (off_t)table[0].offset), (ssize_t)PG);
+    ck_assert_int_eq(memcmp(page, want[0], PG), 0);
+    ck_assert_int_eq(pread(fd, page, PG, (off_t)(table[1].offset + PG)), (ssize_t)PG);
+    ck_assert_int_eq(memcmp(page, want[1] + PG, PG), 0);
+    close(fd);
+    snap_mem_unmap(out, 2);
+    ck_assert_ptr_null(out[0].hva);
+
+    /* A second restore still starts from the snapshot. */
+    check_chain(chain, 1, table, want, &g);
+
+    /* The table through a state-file field and back. */
+    struct snap_out o;
+    snap_out_init(&o);
+    snap_mem_table_put(&o, table, 2);
+    struct snap_in in;
+    snap_in_init(&in, "memory", o.bytes->data, o.bytes->len);
+    struct snap_mem_region back[4];
+    ck_assert_uint_eq(snap_mem_table_get(&in, back, 4), 2);
+    ck_assert_int_eq(snap_in_finish(&in), 0);
+    ck_assert_int_eq(memcmp(back, table, sizeof table), 0);
+    snap_out_clear(&o);
+
+    struct snap_mem_info info;
+    ck_assert_int_eq(snap_mem_info(mem, &info), 0);
+    ck_assert_int_eq(info.kind, SNAP_MEM_FULL);
+    ck_assert_uint_eq(info.nregions, 2);
+    free_copy(want);
+    guest_free(&g);
+}
+END_TEST
+
+START_TEST(zero_pages_are_holes)
+{
+    struct guest g;
+    guest_init(&g, 64 * MiB, 1 * MiB); /* untouched: all zero */
+    g_autofree char *mem = path("memory");
+    struct snap_mem_region table[2];
+    ck_assert_int_eq(snap_mem_write_full(mem, g.ram, 2, table), 0);
+    ck_assert_uint_eq(file_size(mem), PG + 65 * MiB);
+    /* The header page and file system overhead, not 65 MiB. */
+    ck_assert_msg(disk_bytes(mem) <= 64 * 1024, "idle guest takes %llu bytes",
+                  (unsigned long long)disk_bytes(mem));
+
+    /* 10 data pages take about 10 pages. */
+    for (int i = 0; i < 10; i++)
+        memset((uint8_t *)g.ram[0].hva + (uint64_t)i * 997 * PG, 0x5a, 1);
+    ck_assert_int_eq(snap_mem_write_full(mem, g.ram, 2, table), 0);
+    uint64_t used = disk_bytes(mem);
+    ck_assert_msg(used >= 11 * PG && used <= 11 * PG + 64 * 1024, "10 data pages take %llu",
+                  (unsigned long long)used);
+    uint8_t **want = copy_ram(&g);
+    const char *chain[] = {mem};
+    check_chain(chain, 1, table, want, &g);
+    free_copy(want);
+    guest_free(&g);
+}
+END_TEST
+
+/* A base and two increments, with copies of RAM at each point. */
+struct chain3 {
+    struct guest g;
+    char *base, *inc1, *inc2;
+    struct snap_mem_region table[2];
+    uint8_t **at_base, **at1, **at2;
+    uint64_t n1, n2, union12;
+};
+
+static void chain3_make(struct chain3 *c)
+{
+    guest_init(&c->g, 4 * MiB, 1 * MiB);
+    fill(&c->g.ram[0], 7);
+    fill(&c->g.ram[1], 8);
+    c->base = path("base.mem");
+    c->inc1 = path("inc1.mem");
+    c->inc2 = path("inc2.mem");
+    ck_assert_int_eq(snap_mem_write_full(c->base, c->g.ram, 2, c->table), 0);
+    c->at_base = copy_ram(&c->g);
+
+    struct dirty_bitmap *d[2] = {dirty_bitmap_new(1024), dirty_bitmap_new(256)};
+    /* inc1: a run of 20 pages, 10 scattered, and a page of region 1 that
+     * was zero (a hole in the base). */
+    for (uint64_t p = 100; p < 120; p++)
+        touch(&c->g.ram[0], d[0], p, 0x11);
+    for (uint64_t p = 0; p < 10; p++)
+        touch(&c->g.ram[0], d[0], 500 + p * 37, 0x12);
+    touch(&c->g.ram[1], d[1], 3, 0x13);
+    c->n1 = dirty_bitmap_count(d[0]) + dirty_bitmap_count(d[1]);
+    ck_assert_uint_eq(c->n1, 31);
+    struct snap_mem_region t1[2];
+    ck_assert_int_eq(snap_mem_write_inc(c->inc1, c->base, c->g.ram, 2, d, t1), 0);
+    /* An increment's table is its chain's. */
+    ck_assert_int_eq(memcmp(t1, c->table, sizeof t1), 0);
+    c->at1 = copy_ram(&c->g);
+
+    /* inc2: half of inc1's run again, new pages, and the last page. */
+    dirty_bitmap_clear_all(d[0]);
+    dirty_bitmap_clear_all(d[1]);
+    for (uint64_t p = 110; p < 130; p++)
+        touch(&c->g.ram[0], d[0], p, 0x21);
+    touch(&c->g.ram[0], d[0], 1023, 0x22);
+    touch(&c->g.ram[1], d[1], 255, 0x23);
+    c->n2 = dirty_bitmap_count(d[0]) + dirty_bitmap_count(d[1]);
+    ck_assert_uint_eq(c->n2, 22);
+    c->union12 = 31 + 22 - 10;
+    ck_assert_int_eq(snap_mem_write_inc(c->inc2, c->inc1, c->g.ram, 2, d, NULL), 0);
+    c->at2 = copy_ram(&c->g);
+    dirty_bitmap_free(d[0]);
+    dirty_bitmap_free(d[1]);
+    /* After the snapshot the guest runs on: none of this is in any file. */
+    fill(&c->g.ram[0], 99);
+}
+
+static void chain3_free(struct chain3 *c)
+{
+    free_copy(c->at_base);
+    free_copy(c->at1);
+    free_copy(c->at2);
+    g_free(c->base);
+    g_free(c->inc1);
+    g_free(c->inc2);
+    guest_free(&c->g);
+}
+
+START_TEST(increments_hold_written_pages)
+{
+    struct chain3 c;
+    chain3_make(&c);
+    /* Header (fits in one page for this few) plus exactly the pages. */
+    ck_assert_uint_eq(file_size(c.inc1), PG + 31 * PG);
+    ck_assert_uint_eq(file_size(c.inc2), PG + 22 * PG);
+    struct snap_mem_info i1, i2, b;
+    ck_assert_int_eq(snap_mem_info(c.base, &b), 0);
+    ck_assert_int_eq(snap_mem_info(c.inc1, &i1), 0);
+    ck_assert_int_eq(snap_mem_info(c.inc2, &i2), 0);
+    ck_assert_int_eq(i1.kind, SNAP_MEM_INC);
+    ck_assert_uint_eq(i1.pages, 31);
+    ck_assert_uint_eq(i2.pages, 22);
+    ck_assert_int_eq(memcmp(i1.parent, b.id, SNAP_MEM_ID_LEN), 0);
+    ck_assert_int_eq(memcmp(i2.parent, i1.id, SNAP_MEM_ID_LEN), 0);
+
+    const char *full[] = {c.base, c.inc1, c.inc2};
+    check_chain(full, 3, c.table, c.at2, &c.g);
+    check_chain(full, 2, c.table, c.at1, &c.g);
+    check_chain(full, 1, c.table, c.at_base, &c.g);
+
+    /* A chain with a link missing or out of order is refused. */
+    struct snap_mem_ram out[2] = {{(void *)1, 0, 0}, {(void *)1, 0, 0}};
+    const char *skip[] = {c.base, c.inc2};
+    ck_assert_int_eq(snap_mem_restore(skip, 2, c.table, 2, out), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), c.inc2));
+    ck_assert_ptr_nonnull(strstr(msg(), "out of order or misses a file"));
+    ck_assert_ptr_null(out[0].hva); /* nothing left mapped */
+    const char *swapped[] = {c.base, c.inc2, c.inc1};
+    ck_assert_int_eq(snap_mem_restore(swapped, 3, c.table, 2, out), QV_ERR_PROTOCOL);
+    const char *no_base[] = {c.inc1};
+    ck_assert_int_eq(snap_mem_restore(no_base, 1, c.table, 2, out), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "starts from a full one"));
+    const char *two_full[] = {c.base, c.base};
+    ck_assert_int_eq(snap_mem_restore(two_full, 2, c.table, 2, out), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "is a full image"));
+    /* The state file's table must describe the memory file. */
+    struct snap_mem_region wrong[2] = {c.table[0], c.table[1]};
+    wrong[1].gpa += PG;
+    ck_assert_int_eq(snap_mem_restore(full, 3, wrong, 2, out), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "the snapshot names gpa 0x100001000"));
+    /* An increment on a parent of another shape. */
+    struct snap_mem_ram other[1] = {c.g.ram[0]};
+    struct dirty_bitmap *d = dirty_bitmap_new(1024);
+    g_autofree char *bad = path("bad.mem");
+    ck_assert_int_eq(snap_mem_write_inc(bad, c.base, other, 1, &d, NULL), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "holds 2 memory regions, the VM has 1"));
+    ck_assert(!g_file_test(bad, G_FILE_TEST_EXISTS));
+    dirty_bitmap_free(d);
+    chain3_free(&c);
+}
+END_TEST
+
+START_TEST(fold_base_into_child)
+{
+    struct chain3 c;
+    chain3_make(&c);
+    struct snap_mem_info before, after;
+    ck_assert_int_eq(snap_mem_info(c.inc1, &before), 0);
+    ck_assert_int_eq(snap_mem_fold_base(c.base, c.inc1), 0);
+    ck_assert_int_eq(g_unlink(c.base), 0);
+    ck_assert_int_eq(snap_mem_info(c.inc1, &after), 0);
+    ck_assert_int_eq(after.kind, SNAP_MEM_FULL);
+    /* Same id: inc2 still links to it. */
+    ck_assert_int_eq(memcmp(after.id, before.id, SNAP_MEM_ID_LEN), 0);
+    const char *c2[] = {c.inc1, c.inc2};
+    check_chain(c2, 2, c.table, c.at2, &c.g);
+    check_chain(c2, 1, c.table, c.at1, &c.g);
+    /* The folded file keeps the base's holes: about as much disk as the
+     * base had, not the RAM size. */
+    ck_assert_uint_le(disk_bytes(c.inc1), 5 * MiB * 3 / 4 + 128 * 1024);
+    /* Nothing left behind in the directory but the files. */
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *e;
+    int n = 0;
+    while ((e = g_dir_read_name(d)))
+        n++;
+    ck_assert_int_eq(n, 2);
+    chain3_free(&c);
+}
+END_TEST
+
+START_TEST(fold_middle_increment)
+{
+    struct chain3 c;
+    chain3_make(&c);
+    ck_assert_int_eq(snap_mem_fold_inc(c.inc1, c.inc2), 0);
+    ck_assert_int_eq(g_unlink(c.inc1), 0);
+    struct snap_mem_info b, i2;
+    ck_assert_int_eq(snap_mem_info(c.base, &b), 0);
+    ck_assert_int_eq(snap_mem_info(c.inc2, &i2), 0);
+    ck_assert_int_eq(i2.kind, SNAP_MEM_INC);
+    ck_assert_uint_eq(i2.pages, c.union12);
+    ck_assert_int_eq(memcmp(i2.parent, b.id, SNAP_MEM_ID_LEN), 0);
+    const char *c2[] = {c.base, c.inc2};
+    check_chain(c2, 2, c.table, c.at2, &c.g);
+    /* And then the base folds into the merged increment. */
+    ck_assert_int_eq(snap_mem_fold_base(c.base, c.inc2), 0);
+    const char *c1[] = {c.inc2};
+    check_chain(c1, 1, c.table, c.at2, &c.g);
+    /* Folding files that do not link is refused, the target untouched. */
+    ck_assert_int_eq(snap_mem_fold_inc(c.inc2, c.base), QV_ERR_INVALID_ARG);
+    chain3_free(&c);
+}
+END_TEST
+
+START_TEST(fold_wrong_pair_refused)
+{
+    struct chain3 c;
+    chain3_make(&c);
+    /* inc2 does not build on base. */
+    ck_assert_int_eq(snap_mem_fold_base(c.base, c.inc2), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "out of order or misses a file"));
+    ck_assert_int_eq(snap_mem_fold_base(c.inc1, c.inc2), QV_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(msg(), "not a full image"));
+    const char *full[] = {c.base, c.inc1, c.inc2};
+    check_chain(full, 3, c.table, c.at2, &c.g);
+    chain3_free(&c);
+}
+END_TEST
+
+/* Damage to an increment: each case changes a copy and expects restore
+ * (and snap_mem_info) to refuse it with QV_ERR_PROTOCOL, naming the file
+ * and the fault. */
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void expect_refused(struct chain3 *c, const uint8_t *bytes, size_t len, const char *fault)
+{
+    g_autofree char *bad = path("damaged.mem");
+    ck_assert_int_eq(g_file_set_contents(bad, (const char *)bytes, (gssize)len, NULL), TRUE);
+    struct snap_mem_ram out[2] = {{(void *)1, 0, 0}, {(void *)1, 0, 0}};
+    const char *chain[] = {c->base, bad};
+    ck_assert_int_eq(snap_mem_restore(chain, 2, c->table, 2, out), QV_ERR_PROTOCOL);
+    ck_assert_msg(strstr(msg(), bad) && strstr(msg(), fault), "want '%s', got: %s", fault, msg());
+    ck_assert_ptr_null(out[0].hva);
+    struct snap_mem_info info;
+    ck_assert_int_eq(snap_mem_info(bad, &info), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), fault));
+}
+
+/* Offsets in an increment's header (snap_mem_format.h). */
+enum { O_VERSION = 8, O_PAGE = 12, O_ID = 16, O_NREG = 48, O_REG = 56, R_LEN = 24 };
+
+START_TEST(damaged_increment_refused)
+{
+    struct chain3 c;
+    chain3_make(&c);
+    gchar *orig;
+    gsize len;
+    ck_assert(g_file_get_contents(c.inc1, &orig, &len, NULL));
+    uint8_t *b = g_memdup2(orig, len);
+    /* Where inc1's lists start: after 2 regions; region 0 lists 30. */
+    size_t lists = O_REG + 2 * R_LEN;
+#define RESET() memcpy(b, orig, len)
+
+    /* Cut short anywhere: header, lists, digest or pages. */
+    size_t cuts[] = {0, 7, 40, O_REG + 10, lists + 8, lists + 31 * 8 + 5, PG, len - PG, len - 1};
+    for (size_t i = 0; i < G_N_ELEMENTS(cuts); i++) {
+        const char *fault = cuts[i] < O_REG        ? "shorter than a memory file header"
+                            : cuts[i] < lists + 32 ? "shorter than its table"
+                                                   : "truncated";
+        expect_refused(&c, b, cuts[i], fault);
+    }
+    /* A byte too many. */
+    uint8_t *longer = g_malloc(len + 1);
+    memcpy(longer, orig, len);
+    longer[len] = 0;
+    expect_refused(&c, longer, len + 1, "extra bytes at the end");
+    g_free(longer);
+
+    RESET();
+    b[0] = 'X';
+    expect_refused(&c, b, len, "bad magic");
+    RESET();
+    put32(b + O_VERSION, 2);
+    expect_refused(&c, b, len, "format version 2");
+    RESET();
+    put32(b + O_PAGE, 8192);
+    expect_refused(&c, b, len, "page size 8192");
+    RESET();
+    put32(b + O_NREG, 0);
+    expect_refused(&c, b, len, "names 0 regions");
+    RESET();
+    put32(b + O_NREG, 100000);
+    expect_refused(&c, b, len, "names 100000 regions");
+    /* A page count the region cannot have, and one that claims a huge
+     * list (refused by the size check before anything is allocated). */
+    RESET();
+    put64(b + O_REG + 16, 1025);
+    expect_refused(&c, b, len, "region 0 lists 1025 pages");
+    RESET();
+    put64(b + O_REG + R_LEN + 8, SNAP_MEM_MAX_REGION_BYTES);
+    put64(b + O_REG + R_LEN + 16, SNAP_MEM_MAX_REGION_BYTES / PG);
+    expect_refused(&c, b, len, "truncated");
+    RESET();
+    put64(b + O_REG + 8, 4 * MiB + 1);
+    expect_refused(&c, b, len, "not page-aligned");
+    RESET();
+    put64(b + O_REG + R_LEN, 4096); /* region 1 moved onto region 0 */
+    expect_refused(&c, b, len, "regions 0 and 1 overlap");
+
+    /* The index lists: region 0 is 100..119, 500, 537, ... */
+    RESET();
+    put64(b + lists + 5 * 8, 1024);
+    expect_refused(&c, b, len, "page index 1024 (entry 5) is outside its 1024 pages");
+    RESET();
+    put64(b + lists + 30 * 8, 256);
+    expect_refused(&c, b, len, "region 1: page index 256");
+    RESET();
+    put64(b + lists + 3 * 8, 102);
+    expect_refused(&c, b, len, "repeats the one before");
+    RESET();
+    put64(b + lists + 3 * 8, 50);
+    expect_refused(&c, b, len, "is below the one before");
+
+    /* Well-formed but changed: the checksum finds it. */
+    RESET();
+    b[O_ID] ^= 1;
+    expect_refused(&c, b, len, "checksum mismatch");
+    RESET();
+    put64(b + lists + 29 * 8, 500 + 9 * 37 + 1); /* still ascending, in range */
+    expect_refused(&c, b, len, "checksum mismatch");
+
+    /* Not a regular file; a symlink is not followed. */
+    g_autofree char *link = path("link.mem");
+    ck_assert_int_eq(symlink(c.inc1, link), 0);
+    struct snap_mem_info info;
+    ck_assert_int_eq(snap_mem_info(link, &info), QV_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(msg(), link));
+    ck_assert_int_eq(snap_mem_info(dir, &info), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "not a regular file"));
+
+    /* The undamaged original still restores. */
+    const char *full[] = {c.base, c.inc1};
+    check_chain(full, 2, c.table, c.at1, &c.g);
+#undef RESET
+    g_free(orig);
+    g_free(b);
+    chain3_free(&c);
+}
+END_TEST
+
+START_TEST(damaged_full_refused)
+{
+    struct guest g;
+    guest_init(&g, 1 * MiB, 1 * MiB);
+    fill(&g.ram[0], 3);
+    g_autofree char *mem = path("memory");
+    struct snap_mem_region table[2];
+    ck_assert_int_eq(snap_mem_write_full(mem, g.ram, 2, table), 0);
+    struct snap_mem_ram out[2];
+    const char *chain[] = {mem};
+    /* Truncated by a page: mapping it would SIGBUS on the last page. */
+    ck_assert_int_eq(truncate(mem, (off_t)(PG + 2 * MiB - PG)), 0);
+    ck_assert_int_eq(snap_mem_restore(chain, 1, table, 2, out), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "truncated"));
+    ck_assert_ptr_nonnull(strstr(msg(), mem));
+
+    ck_assert_int_eq(snap_mem_write_full(mem, g.ram, 2, table), 0);
+    int fd = open(mem, O_RDWR);
+    uint8_t off[8];
+    put64(off, 2 * PG);
+    ck_assert_int_eq(pwrite(fd, off, 8, O_REG + 16), 8);
+    close(fd);
+    ck_assert_int_eq(snap_mem_restore(chain, 1, table, 2, out), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "region 0 is at offset 0x2000, expected 0x1000"));
+    guest_free(&g);
+}
+END_TEST
+
+START_TEST(table_field_checked)
+{
+    struct snap_mem_region t[3] = {{0, 2 * MiB, PG}, {MiB, 2 * MiB, PG + 2 * MiB}, {0, 0, 0}};
+    struct snap_mem_region back[4];
+    struct snap_out o;
+    snap_out_init(&o);
+    snap_mem_table_put(&o, t, 2);
+    struct snap_in in;
+    snap_in_init(&in, "memory", o.bytes->data, o.bytes->len);
+    ck_assert_uint_eq(snap_mem_table_get(&in, back, 4), 0);
+    ck_assert_int_eq(snap_in_finish(&in), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "regions 0 and 1 overlap"));
+
+    /* More regions than the reader takes. */
+    snap_in_init(&in, "memory", o.bytes->data, o.bytes->len);
+    ck_assert_uint_eq(snap_mem_table_get(&in, back, 1), 0);
+    ck_assert_int_eq(snap_in_finish(&in), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "2 memory regions; 1 to 1"));
+
+    /* Misaligned, and cut short. */
+    snap_out_clear(&o);
+    snap_out_init(&o);
+    t[0].gpa = 100;
+    snap_mem_table_put(&o, t, 1);
+    snap_in_init(&in, "memory", o.bytes->data, o.bytes->len);
+    ck_assert_uint_eq(snap_mem_table_get(&in, back, 4), 0);
+    ck_assert_int_eq(snap_in_finish(&in), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "not page-aligned"));
+    snap_in_init(&in, "memory", o.bytes->data, o.bytes->len - 1);
+    ck_assert_uint_eq(snap_mem_table_get(&in, back, 4), 0);
+    ck_assert_int_eq(snap_in_finish(&in), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "memory region offset"));
+    snap_out_clear(&o);
+}
+END_TEST
+
+START_TEST(bad_arguments_refused)
+{
+    struct guest g;
+    guest_init(&g, 1 * MiB, 1 * MiB);
+    g_autofree char *mem = path("memory");
+    struct snap_mem_ram r[2] = {g.ram[0], g.ram[1]};
+    r[1].gpa = MiB / 2; /* overlaps region 0 */
+    ck_assert_int_eq(snap_mem_write_full(mem, r, 2, NULL), QV_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(msg(), "overlap"));
+    r[1].gpa = 0x100000000ull + 1;
+    ck_assert_int_eq(snap_mem_write_full(mem, r, 2, NULL), QV_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(msg(), "page-aligned"));
+    ck_assert(!g_file_test(mem, G_FILE_TEST_EXISTS));
+    struct snap_mem_region table[2];
+    ck_assert_int_eq(snap_mem_write_full(mem, g.ram, 2, table), 0);
+    /* A dirty bitmap of another size. */
+    struct dirty_bitmap *d[2] = {dirty_bitmap_new(256), dirty_bitmap_new(255)};
+    g_autofree char *inc = path("inc");
+    ck_assert_int_eq(snap_mem_write_inc(inc, mem, g.ram, 2, d, NULL), QV_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(msg(), "region 1 has 256 pages"));
+    /* Nothing dirty is a valid, empty increment. */
+    dirty_bitmap_free(d[1]);
+    d[1] = dirty_bitmap_new(256);
+    ck_assert_int_eq(snap_mem_write_inc(inc, mem, g.ram, 2, d, NULL), 0);
+    ck_assert_uint_eq(file_size(inc), PG);
+    dirty_bitmap_free(d[0]);
+    dirty_bitmap_free(d[1]);
+    guest_free(&g);
+}
+END_TEST
+
+/* A full disk: a tmpfs of 4 MiB, mounted by main. A snapshot that fits is
+ * written; one that does not fails naming the file and ENOSPC, leaves no
+ * temporary file, and the earlier files stay as they were; a fold that
+ * cannot be written leaves its target an intact increment.
+ * The restores here run while the tmpfs has room for the whole small
+ * guest: reading a hole of a tmpfs file through a mapping allocates a page
+ * of the tmpfs (SIGBUS when it is full), unlike a disk file system. */
+static char *mnt;
+
+static int count_entries(void)
+{
+    g_autoptr(GDir) dd = g_dir_open(dir, 0, NULL);
+    int n = 0;
+    while (g_dir_read_name(dd))
+        n++;
+    return n;
+}
+
+START_TEST(disk_full)
+{
+    g_free(dir);
+    dir = g_strdup(mnt);
+    struct guest g, large;
+    guest_init(&g, 1 * MiB, 256 * 1024);
+    g_autofree char *small = path("small.mem");
+    g_autofree char *big = path("big.mem");
+    g_autofree char *inc = path("inc.mem");
+    struct snap_mem_region table[2], big_table[2];
+    /* 16 data pages: fits. */
+    for (int p = 0; p < 16; p++)
+        memset((uint8_t *)g.ram[0].hva + (uint64_t)p * 16 * PG, 0x40 + p, PG);
+    ck_assert_int_eq(snap_mem_write_full(small, g.ram, 2, table), 0);
+    /* An increment of 16 pages, also fits. */
+    struct dirty_bitmap *d[2] = {dirty_bitmap_new(256), dirty_bitmap_new(64)};
+    for (int p = 0; p < 16; p++)
+        touch(&g.ram[0], d[0], 1 + (uint64_t)p * 16, 0x77);
+    ck_assert_int_eq(snap_mem_write_inc(inc, small, g.ram, 2, d, NULL), 0);
+    uint8_t **at_inc = copy_ram(&g);
+    struct snap_mem_info inc_before;
+    ck_assert_int_eq(snap_mem_info(inc, &inc_before), 0);
+
+    /* 8 MiB of data: does not fit. */
+    guest_init(&large, 8 * MiB, 256 * 1024);
+    fill(&large.ram[0], 5);
+    ck_assert_int_eq(snap_mem_write_full(big, large.ram, 2, big_table), QV_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(msg(), big));
+    ck_assert_ptr_nonnull(strstr(msg(), g_strerror(ENOSPC)));
+    ck_assert(!g_file_test(big, G_FILE_TEST_EXISTS));
+    ck_assert_int_eq(count_entries(), 2); /* no temporary file left */
+    guest_free(&large);
+    /* The earlier snapshot restores as it was. */
+    const char *chain[] = {small, inc};
+    check_chain(chain, 2, table, at_inc, &g);
+
+    /* Fill the disk so the fold cannot be written. */
+    g_autofree char *filler = path("filler");
+    int fd = open(filler, O_WRONLY | O_CREAT, 0600);
+    static uint8_t junk[PG];
+    memset(junk, 1, sizeof junk);
+    while (write(fd, junk, sizeof junk) == (ssize_t)sizeof junk)
+        ;
+    close(fd);
+    ck_assert_int_eq(snap_mem_fold_base(small, inc), QV_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(msg(), inc));
+    ck_assert_ptr_nonnull(strstr(msg(), g_strerror(ENOSPC)));
+    ck_assert_int_eq(count_entries(), 3);
+    struct snap_mem_info now;
+    ck_assert_int_eq(snap_mem_info(inc, &now), 0);
+    ck_assert_int_eq(now.kind, SNAP_MEM_INC);
+    ck_assert_int_eq(memcmp(now.id, inc_before.id, SNAP_MEM_ID_LEN), 0);
+
+    /* Space again: the chain restores as before the failed fold, and the
+     * fold goes through and restores the same. */
+    ck_assert_int_eq(g_unlink(filler), 0);
+    check_chain(chain, 2, table, at_inc, &g);
+    ck_assert_int_eq(snap_mem_fold_base(small, inc), 0);
+    check_chain(chain + 1, 1, table, at_inc, &g);
+    free_copy(at_inc);
+    dirty_bitmap_free(d[0]);
+    dirty_bitmap_free(d[1]);
+    guest_free(&g);
+}
+END_TEST
+
+static int run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
+
+static int enospc_main(void)
+{
+    mnt = g_dir_make_tmp("qv-snapmem-tmpfs-XXXXXX", NULL);
+    if (!mnt)
+        return 1;
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=4m,mode=0700") < 0) {
+        fprintf(stderr, "kvm_snap_mem enospc: cannot mount a tmpfs (%s); skipped\n",
+                g_strerror(errno));
+        g_rmdir(mnt);
+        return 77;
+    }
+    Suite *s = suite_create("kvm_snap_mem_enospc");
+    TCase *tc = tcase_create("enospc");
+    tcase_add_test(tc, disk_full);
+    suite_add_tcase(s, tc);
+    int rc = run(s);
+    umount2(mnt, MNT_DETACH);
+    g_rmdir(mnt);
+    g_free(mnt);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "enospc") == 0)
+        return enospc_main();
+    Suite *s = suite_create("kvm_snap_mem");
+    TCase *tc = tcase_create("snap_mem");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, full_restore_is_private);
+    tcase_add_test(tc, zero_pages_are_holes);
+    tcase_add_test(tc, increments_hold_written_pages);
+    tcase_add_test(tc, fold_base_into_child);
+    tcase_add_test(tc, fold_middle_increment);
+    tcase_add_test(tc, fold_wrong_pair_refused);
+    tcase_add_test(tc, damaged_increment_refused);
+    tcase_add_test(tc, damaged_full_refused);
+    tcase_add_test(tc, table_field_checked);
+    tcase_add_test(tc, bad_arguments_refused);
+    suite_add_tcase(s, tc);
+    return run(s);
+}
