@@ -11,3 +11,10 @@ if(QV_WITH_KVM)
       DEPENDS kvm_create_destroy kvm_phases qv_cli qv_guests USES_TERMINAL)
   endif()
 endif()
+# Snapshot memory files: restore cost against RAM size and increment
+# sizes, on files only (no /dev/kvm): `build/bench/snap_mem_restore [DIR]`.
+if(QV_WITH_KVM)
+  add_executable(snap_mem_restore ${CMAKE_CURRENT_SOURCE_DIR}/snap_mem_restore.c)
+  target_link_libraries(snap_mem_restore PRIVATE qv_obj)
+  target_include_directories(snap_mem_restore PRIVATE ${PROJECT_SOURCE_DIR})
+endif()
