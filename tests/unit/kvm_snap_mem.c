@@ -422,6 +422,77 @@ START_TEST(fold_wrong_pair_refused)
 }
 END_TEST
 
+/* Six snapshots (a base and five increments) of random writes, some of
+ * them zeroing a page the base holds data for; then snapshots deleted in
+ * a random order, each folded into the one that depends on it as
+ * snapshot_delete will do. After every delete, every snapshot left must
+ * restore to the RAM it was taken from. */
+START_TEST(random_chain_and_folds)
+{
+    enum { SNAPS = 6 };
+    GRand *rng = g_rand_new_with_seed(0x5eed + (guint32)_i);
+    struct guest g;
+    guest_init(&g, 2 * MiB, 256 * 1024);
+    fill(&g.ram[0], 11);
+    fill(&g.ram[1], 12);
+    char *files[SNAPS];
+    uint8_t **at[SNAPS];
+    struct snap_mem_region table[2];
+    files[0] = path("s0");
+    ck_assert_int_eq(snap_mem_write_full(files[0], g.ram, 2, table), 0);
+    at[0] = copy_ram(&g);
+    for (int k = 1; k < SNAPS; k++) {
+        struct dirty_bitmap *d[2] = {dirty_bitmap_new(512), dirty_bitmap_new(64)};
+        int writes = g_rand_int_range(rng, 1, 40);
+        for (int w = 0; w < writes; w++) {
+            int r = g_rand_int_range(rng, 0, 8) == 0; /* region 1 now and then */
+            uint64_t pages = g.ram[r].size / PG;
+            uint64_t p = (uint64_t)g_rand_int_range(rng, 0, (gint32)pages);
+            uint64_t run = (uint64_t)g_rand_int_range(rng, 1, 6);
+            for (uint64_t q = p; q < p + run && q < pages; q++) {
+                if (g_rand_int_range(rng, 0, 4) == 0) {
+                    memset((uint8_t *)g.ram[r].hva + q * PG, 0, PG);
+                    dirty_bitmap_mark(d[r], q * PG, PG);
+                } else {
+                    touch(&g.ram[r], d[r], q, (uint8_t)(k * 16 + w));
+                }
+            }
+        }
+        files[k] = g_strdup_printf("%s/s%d", dir, k);
+        ck_assert_int_eq(snap_mem_write_inc(files[k], files[k - 1], g.ram, 2, d, NULL), 0);
+        at[k] = copy_ram(&g);
+        dirty_bitmap_free(d[0]);
+        dirty_bitmap_free(d[1]);
+    }
+    int live[SNAPS], nlive = SNAPS;
+    for (int k = 0; k < SNAPS; k++)
+        live[k] = k;
+    while (nlive > 1) {
+        int v = g_rand_int_range(rng, 0, nlive);
+        const char *victim = files[live[v]];
+        if (v + 1 < nlive) {
+            const char *next = files[live[v + 1]];
+            int rc = v == 0 ? snap_mem_fold_base(victim, next) : snap_mem_fold_inc(victim, next);
+            ck_assert_msg(rc == 0, "fold %s into %s: %s", victim, next, msg());
+        }
+        ck_assert_int_eq(g_unlink(victim), 0);
+        memmove(&live[v], &live[v + 1], (size_t)(nlive - v - 1) * sizeof(int));
+        nlive--;
+        const char *chain[SNAPS];
+        for (int j = 0; j < nlive; j++)
+            chain[j] = files[live[j]];
+        for (int j = 0; j < nlive; j++)
+            check_chain(chain, (size_t)j + 1, table, at[live[j]], &g);
+    }
+    for (int k = 0; k < SNAPS; k++) {
+        g_free(files[k]);
+        free_copy(at[k]);
+    }
+    g_rand_free(rng);
+    guest_free(&g);
+}
+END_TEST
+
 /* Damage to an increment: each case changes a copy and expects restore
  * (and snap_mem_info) to refuse it with QV_ERR_PROTOCOL, naming the file
  * and the fault. */
@@ -776,6 +847,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, fold_base_into_child);
     tcase_add_test(tc, fold_middle_increment);
     tcase_add_test(tc, fold_wrong_pair_refused);
+    tcase_add_loop_test(tc, random_chain_and_folds, 0, 4);
     tcase_add_test(tc, damaged_increment_refused);
     tcase_add_test(tc, damaged_full_refused);
     tcase_add_test(tc, table_field_checked);
