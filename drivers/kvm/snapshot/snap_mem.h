@@ -84,15 +84,22 @@ int snap_mem_write_inc(const char *path, const char *parent, const struct snap_m
 /* Read and check a memory file's header (every check restore makes on it). */
 int snap_mem_info(const char *path, struct snap_mem_info *info);
 
-/* Map the n regions of chain[0], a full file whose layout must be table,
- * MAP_PRIVATE into out[0..n), then copy in the pages of chain[1..nchain),
- * increments each built on the one before. On failure nothing stays
- * mapped. */
+/* Map the n regions of the newest full file in chain, whose layout must
+ * be table, MAP_PRIVATE into out[0..n), then copy in the pages of the
+ * increments after it, each built on the one before. chain runs from a
+ * full file to the snapshot's own; files before the newest full one are
+ * only read for their headers (so a chain that still names a base already
+ * folded into its child restores). On failure nothing stays mapped. */
 int snap_mem_restore(const char *const *chain, size_t nchain, const struct snap_mem_region *table,
                      size_t n, struct snap_mem_ram *out);
 void snap_mem_unmap(struct snap_mem_ram *ram, size_t n);
 
-/* Before deleting base (a full file), make its child, an incremental built
+/* Deleting a snapshot whose memory file another one's builds on (that
+ * file is an increment whose parent id is this file's id, snap_mem_info)
+ * first folds it into that one, then deletes it. A kill after the fold
+ * leaves both restorable and the next delete finds nothing to fold.
+ *
+ * Before deleting base (a full file), make its child, an incremental built
  * on it, a full file holding base's pages and the child's over them. */
 int snap_mem_fold_base(const char *base, const char *child);
 /* Before deleting mid (an incremental), merge it into next, the increment

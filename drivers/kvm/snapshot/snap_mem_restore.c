@@ -114,6 +114,20 @@ int snap_mem_restore(const char *const *chain, size_t nchain, const struct snap_
                             "1 to %d regions",
                             SNAP_MEM_MAX_REGIONS);
     memset(out, 0, n * sizeof(*out));
+    /* Start at the newest full file: after a fold made an increment full
+     * and before its base was deleted (a kill in between), the caller's
+     * chain may still begin at that base. */
+    size_t first = nchain - 1;
+    for (;; first--) {
+        struct snap_mem_info info;
+        int rc = snap_mem_info(chain[first], &info);
+        if (rc < 0)
+            return rc;
+        if (info.kind == SNAP_MEM_FULL || first == 0)
+            break;
+    }
+    chain += first;
+    nchain -= first;
     struct snap_memfile mf;
     int rc = snap_memfile_open(chain[0], &mf);
     if (rc < 0)
