@@ -709,6 +709,11 @@ START_TEST(bad_arguments_refused)
     r[1].gpa = 0x100000000ull + 1;
     ck_assert_int_eq(snap_mem_write_full(mem, r, 2, NULL), QV_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(msg(), "page-aligned"));
+    r[1].gpa = 0x100000000ull;
+    r[1].hva = (uint8_t *)r[1].hva + 8;
+    r[1].size -= PG;
+    ck_assert_int_eq(snap_mem_write_full(mem, r, 2, NULL), QV_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(msg(), "memory region 1"));
     ck_assert(!g_file_test(mem, G_FILE_TEST_EXISTS));
     struct snap_mem_region table[2];
     ck_assert_int_eq(snap_mem_write_full(mem, g.ram, 2, table), 0);

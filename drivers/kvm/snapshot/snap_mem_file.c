@@ -98,8 +98,11 @@ int snap_mem_check_ram(const struct snap_mem_ram *ram, size_t n)
                             SNAP_MEM_MAX_REGIONS);
     for (size_t i = 0; i < n; i++) {
         const struct snap_mem_ram *r = &ram[i];
-        if (!r->hva || r->size == 0 || r->size > SNAP_MEM_MAX_REGION_BYTES || r->gpa % PAGE ||
-            r->size % PAGE || r->gpa > UINT64_MAX - r->size)
+        /* hva page-aligned as KVM wants it, which also lets a page be
+         * scanned as u64 words. */
+        if (!r->hva || (uintptr_t)r->hva % PAGE || r->size == 0 ||
+            r->size > SNAP_MEM_MAX_REGION_BYTES || r->gpa % PAGE || r->size % PAGE ||
+            r->gpa > UINT64_MAX - r->size)
             return qv_error_set(QV_ERR_INVALID_ARG,
                                 "memory region %zu (0x%llx+0x%llx) is not a page-aligned, "
                                 "mapped region of at most 1 TiB",
