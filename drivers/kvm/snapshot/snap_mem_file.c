@@ -1,9 +1,10 @@
 /* Memory files: reading and checking the header, building it, and the
- * temporary-file-then-rename every writer goes through. */
+ * region table as a state-file field. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gstdio.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -39,25 +40,6 @@ static int bad_in(const char *path, struct snap_in *in)
     g_free(in->err);
     in->err = NULL;
     return rc;
-}
-
-int snap_mem_pread(int fd, const char *path, void *p, size_t len, uint64_t off)
-{
-    uint8_t *b = p;
-    while (len) {
-        ssize_t n = pread(fd, b, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return qv_error_set_errno(QV_ERR_IO, errno, "cannot read memory file '%s'", path);
-        if (n == 0)
-            return bad(path, "ends at byte %llu, before the %zu bytes it should have there",
-                       (unsigned long long)off, len);
-        b += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
 }
 
 bool snap_mem_page_is_zero(const uint8_t *p)
@@ -377,83 +359,6 @@ int snap_mem_info(const char *path, struct snap_mem_info *info)
             info->regions[i].offset = 0;
     snap_memfile_close(&mf);
     return 0;
-}
-
-int snap_mem_tmp_open(struct snap_mem_tmp *t, const char *path, uint64_t size)
-{
-    g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *base = g_path_get_basename(path);
-    t->path = path;
-    t->tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
-    /* O_EXCL (mkstemp) never follows a planted symlink. */
-    t->fd = g_mkstemp_full(t->tmp, O_RDWR | O_CLOEXEC, 0600);
-    if (t->fd < 0) {
-        int err = errno;
-        g_clear_pointer(&t->tmp, g_free);
-        return qv_error_set_errno(QV_ERR_IO, err, "cannot create a temporary file for '%s'", path);
-    }
-    /* The file's length up front, holes where nothing is written. */
-    if (ftruncate(t->fd, (off_t)size) < 0) {
-        int err = errno;
-        snap_mem_tmp_abort(t);
-        return qv_error_set_errno(QV_ERR_IO, err, "cannot size memory file '%s' to %llu bytes",
-                                  path, (unsigned long long)size);
-    }
-    return 0;
-}
-
-int snap_mem_tmp_write(struct snap_mem_tmp *t, const void *p, size_t len, uint64_t off)
-{
-    const uint8_t *b = p;
-    while (len) {
-        ssize_t n = pwrite(t->fd, b, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return qv_error_set_errno(QV_ERR_IO, n < 0 ? errno : EIO,
-                                      "cannot write memory file '%s'", t->path);
-        b += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
-int snap_mem_tmp_commit(struct snap_mem_tmp *t)
-{
-    /* fsync before rename: the new name must never point at data that a
-     * crash could still lose (and fsync is where some file systems report
-     * ENOSPC). */
-    if (fsync(t->fd) < 0) {
-        int err = errno;
-        snap_mem_tmp_abort(t);
-        return qv_error_set_errno(QV_ERR_IO, err, "cannot write memory file '%s'", t->path);
-    }
-    close(t->fd);
-    t->fd = -1;
-    if (rename(t->tmp, t->path) < 0) {
-        int err = errno;
-        snap_mem_tmp_abort(t);
-        return qv_error_set_errno(QV_ERR_IO, err, "cannot replace memory file '%s'", t->path);
-    }
-    g_clear_pointer(&t->tmp, g_free);
-    g_autofree char *dir = g_path_get_dirname(t->path);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
-}
-
-void snap_mem_tmp_abort(struct snap_mem_tmp *t)
-{
-    if (t->fd >= 0)
-        close(t->fd);
-    t->fd = -1;
-    if (t->tmp)
-        unlink(t->tmp);
-    g_clear_pointer(&t->tmp, g_free);
 }
 
 void snap_mem_table_put(struct snap_out *o, const struct snap_mem_region *table, size_t n)
