@@ -12,13 +12,16 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "drivers/kvm/snapshot/snap_mem.h"
+#include "drivers/kvm/snapshot/snap_mem_format.h"
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
 #include "qv/error.h"
@@ -817,6 +820,77 @@ START_TEST(disk_full)
 }
 END_TEST
 
+/* A fold killed at any point: whether it got to its rename or not, the
+ * chain restores every snapshot as taken, and the only leftover is a
+ * temporary file that snap_mem_sweep removes. The kill lands 0 to 90 ms
+ * in, so some rounds cut the fold and some may let it finish (counted on
+ * stderr), and a last round lets it finish; the checks hold either way. */
+START_TEST(fold_killed_part_way)
+{
+    struct chain3 c;
+    chain3_make(&c);
+    gchar *orig;
+    gsize len;
+    ck_assert(g_file_get_contents(c.inc1, &orig, &len, NULL));
+    int folded = 0, cut = 0, swept = 0;
+    for (int k = 0; k <= 30; k++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+            _exit(snap_mem_fold_base(c.base, c.inc1) == 0 ? 0 : 1);
+        /* 0 to 90 ms, denser early; the last round is not killed. */
+        if (k < 30) {
+            g_usleep((gulong)(k * k) * 100);
+            kill(pid, SIGKILL);
+        }
+        int st;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        if (WIFEXITED(st))
+            ck_assert_int_eq(WEXITSTATUS(st), 0);
+        struct snap_mem_info info;
+        ck_assert_int_eq(snap_mem_info(c.inc1, &info), 0);
+        info.kind == SNAP_MEM_FULL ? folded++ : cut++;
+        const char *chain[] = {c.base, c.inc1, c.inc2};
+        check_chain(chain, 3, c.table, c.at2, &c.g);
+        check_chain(chain, 2, c.table, c.at1, &c.g);
+        int n = snap_mem_sweep(c.inc1);
+        ck_assert_int_ge(n, 0);
+        swept += n;
+        ck_assert_int_eq(count_entries(), 3);
+        /* The unfolded increment back for the next round. */
+        ck_assert_int_eq(qv_file_write_atomic(c.inc1, orig, len, 0600), 0);
+    }
+    fprintf(stderr, "fold_killed_part_way: %d folds finished, %d cut, %d temporaries swept\n",
+            folded, cut, swept);
+    ck_assert_int_ge(folded, 1);
+
+    /* A writer gone right after creating its temporary file (what a kill
+     * there leaves), next to names sweep must not touch. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct snap_mem_tmp t;
+        _exit(snap_mem_tmp_open(&t, c.inc1, 3 * PG) == 0 ? 0 : 1);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    g_autofree char *keep1 = path(".inc1.mem.keep");   /* not six characters */
+    g_autofree char *keep2 = path(".inc2.mem.abcdef"); /* another file's */
+    g_autofree char *link = path(".inc1.mem.zzzzzz");  /* not a regular file */
+    ck_assert(g_file_set_contents(keep1, "x", 1, NULL));
+    ck_assert(g_file_set_contents(keep2, "x", 1, NULL));
+    ck_assert_int_eq(symlink(c.inc2, link), 0);
+    ck_assert_int_eq(count_entries(), 7);
+    ck_assert_int_eq(snap_mem_sweep(c.inc1), 1);
+    ck_assert_int_eq(count_entries(), 6);
+    ck_assert_int_eq(snap_mem_sweep(c.inc1), 0);
+    const char *chain[] = {c.base, c.inc1, c.inc2};
+    check_chain(chain, 3, c.table, c.at2, &c.g);
+    g_free(orig);
+    chain3_free(&c);
+}
+END_TEST
+
 static int run(Suite *s)
 {
     SRunner *sr = srunner_create(s);
@@ -866,6 +940,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, damaged_full_refused);
     tcase_add_test(tc, table_field_checked);
     tcase_add_test(tc, bad_arguments_refused);
+    tcase_add_test(tc, fold_killed_part_way);
     suite_add_tcase(s, tc);
     return run(s);
 }

@@ -107,6 +107,12 @@ int snap_mem_fold_base(const char *base, const char *child);
  * a page) and builds on mid's parent. */
 int snap_mem_fold_inc(const char *mid, const char *next);
 
+/* Remove what a writer killed part way left for the memory file at path
+ * (its temporary files beside it); the file itself is untouched. Returns
+ * how many were removed. Run before a fold, or on opening a snapshot
+ * directory. */
+int snap_mem_sweep(const char *path);
+
 /* The region table as a state-file field: a u32 count, then gpa, size and
  * offset per region. get checks what it reads (count at most max, sizes
  * and addresses page-aligned and non-zero, no overlap) and fails through

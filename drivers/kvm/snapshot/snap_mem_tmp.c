@@ -1,9 +1,12 @@
 /* The files under memory files: a temporary file renamed over its target
  * once complete, and exact reads that name the file they fail on. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../../lib/util/error.h"
@@ -105,4 +108,32 @@ void snap_mem_tmp_abort(struct snap_mem_tmp *t)
     if (t->tmp)
         unlink(t->tmp);
     g_clear_pointer(&t->tmp, g_free);
+}
+
+int snap_mem_sweep(const char *path)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    g_autofree char *prefix = g_strdup_printf(".%s.", base);
+    size_t plen = strlen(prefix);
+    DIR *d = opendir(dir);
+    if (!d)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot read directory '%s'", dir);
+    int removed = 0, rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        /* Exactly what snap_mem_tmp_open names: prefix and six more. */
+        if (strncmp(e->d_name, prefix, plen) != 0 || strlen(e->d_name) != plen + 6)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT) {
+            rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot remove '%s/%s'", dir, e->d_name);
+            break;
+        }
+        removed++;
+    }
+    closedir(d);
+    return rc < 0 ? rc : removed;
 }
