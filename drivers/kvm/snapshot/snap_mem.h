@@ -23,7 +23,14 @@
  * renamed over the target (then the directory fsynced): a kill or a full
  * disk (QV_ERR_IO ending in strerror(ENOSPC)) leaves the old file, never a
  * half-written one. A file is never rewritten in place, so a live MAP_PRIVATE
- * mapping of an older version is not disturbed by a fold. */
+ * mapping of an older version is not disturbed by a fold (and a deleted
+ * file's blocks are freed when the last VM mapping it unmaps).
+ *
+ * The mapping is only as sound as the file under it: a file truncated by
+ * someone else after the size check, or a hole read on a full tmpfs (tmpfs
+ * allocates a page to read a hole through a mapping), is SIGBUS in the
+ * guest's first touch. Keep snapshot directories private (0700) and on a
+ * disk file system. */
 #ifndef QV_KVM_SNAP_MEM_H
 #define QV_KVM_SNAP_MEM_H
 
