@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -902,13 +903,17 @@ static int run(Suite *s)
 
 static int enospc_main(void)
 {
+    /* The tmpfs lives in a mount namespace of this process's own, so a
+     * test that dies leaves no mount behind. */
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        printf("skipped: no private mount namespace: %s\n", g_strerror(errno));
+        return 77;
+    }
     mnt = g_dir_make_tmp("qv-snapmem-tmpfs-XXXXXX", NULL);
-    if (!mnt)
-        return 1;
-    if (mount("tmpfs", mnt, "tmpfs", 0, "size=4m,mode=0700") < 0) {
-        fprintf(stderr, "kvm_snap_mem enospc: cannot mount a tmpfs (%s); skipped\n",
-                g_strerror(errno));
-        g_rmdir(mnt);
+    if (!mnt || mount("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0700") < 0) {
+        printf("skipped: cannot mount a tmpfs: %s\n", g_strerror(errno));
+        if (mnt)
+            g_rmdir(mnt);
         return 77;
     }
     Suite *s = suite_create("kvm_snap_mem_enospc");
