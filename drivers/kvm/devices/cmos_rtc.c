@@ -2,8 +2,10 @@
  * memory sizes and CPU count QEMU's pc machine writes there, and a clock
  * that reads the host's UTC time in BCD. */
 #include <glib.h>
+#include <string.h>
 #include <time.h>
 
+#include "../snapshot/snap_buf.h"
 #include "devices.h"
 
 struct kvm_cmos {
@@ -41,6 +43,13 @@ static uint8_t read_cell(struct kvm_cmos *c, uint8_t idx)
     }
 }
 
+/* Cells a guest may write (kvm_cmos_io): B and A, and the NVRAM from 0x0e.
+ * Time cells are not settable here; C and D are read-only. */
+static bool guest_writable(uint8_t idx)
+{
+    return idx > 0x0d || idx == 0x0a || idx == 0x0b;
+}
+
 void kvm_cmos_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool is_write)
 {
     struct kvm_cmos *c = dev;
@@ -53,8 +62,7 @@ void kvm_cmos_io(void *dev, uint64_t offset, uint8_t *data, uint32_t size, bool 
             else
                 data[i] = 0xff;
         } else if (is_write) {
-            /* Time cells are not settable here; C and D are read-only. */
-            if (c->index > 0x0d || c->index == 0x0a || c->index == 0x0b)
+            if (guest_writable(c->index))
                 c->nvram[c->index] = data[i];
         } else {
             data[i] = read_cell(c, c->index);
@@ -100,4 +108,37 @@ void kvm_cmos_free(struct kvm_cmos *c)
         return;
     g_mutex_clear(&c->lock);
     g_free(c);
+}
+
+int kvm_cmos_save(const struct kvm_cmos *c, struct snap_out *o)
+{
+    GMutex *lock = (GMutex *)&c->lock; /* not the device's state */
+    g_mutex_lock(lock);
+    snap_put_u8(o, c->index);
+    snap_put_bytes(o, c->nvram, sizeof(c->nvram));
+    g_mutex_unlock(lock);
+    return 0;
+}
+
+int kvm_cmos_load(struct kvm_cmos *c, struct snap_in *in)
+{
+    uint8_t index = snap_get_u8(in, "index");
+    uint8_t nvram[128];
+    snap_get_bytes(in, "NVRAM", nvram, sizeof(nvram));
+    g_mutex_lock(&c->lock);
+    if (snap_in_ok(in) && index > 0x7f)
+        snap_in_fail(in, "index 0x%02x is past the 128 cells", index);
+    /* A cell no guest can write holds what every such device holds; a
+     * snapshot that says otherwise is not of this device. */
+    for (unsigned i = 0; snap_in_ok(in) && i < sizeof(nvram); i++)
+        if (!guest_writable((uint8_t)i) && nvram[i] != c->nvram[i])
+            snap_in_fail(in, "read-only cell 0x%02x is 0x%02x; this device holds 0x%02x", i,
+                         nvram[i], c->nvram[i]);
+    int rc = snap_in_finish(in);
+    if (rc == 0) {
+        c->index = index;
+        memcpy(c->nvram, nvram, sizeof(nvram));
+    }
+    g_mutex_unlock(&c->lock);
+    return rc;
 }

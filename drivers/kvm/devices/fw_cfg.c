@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../../lib/util/error.h"
+#include "../snapshot/snap_buf.h"
 #include "devices.h"
 
 enum {
@@ -181,4 +182,54 @@ void kvm_fw_cfg_free(struct kvm_fw_cfg *f)
     g_array_free(f->items, TRUE);
     g_mutex_clear(&f->lock);
     g_free(f);
+}
+
+int kvm_fw_cfg_save(const struct kvm_fw_cfg *f, struct snap_out *o)
+{
+    GMutex *lock = (GMutex *)&f->lock; /* not the device's state */
+    g_mutex_lock(lock);
+    snap_put_u16(o, f->selector);
+    snap_put_u32(o, f->offset);
+    /* Which file, by name: the definition rebuilds the files, and a load
+     * must find the same one under the selector. */
+    const char *name = f->cur && f->cur->key >= FW_FILE_FIRST ? f->cur->name : "";
+    snap_put_blob(o, name, (uint32_t)strlen(name));
+    g_mutex_unlock(lock);
+    return 0;
+}
+
+int kvm_fw_cfg_load(struct kvm_fw_cfg *f, struct snap_in *in)
+{
+    uint16_t selector = snap_get_u16(in, "selector");
+    uint32_t offset = snap_get_u32(in, "offset");
+    uint32_t name_len = 0;
+    const char *name =
+        snap_get_blob(in, "file name", sizeof(((struct item *)0)->name) - 1, &name_len);
+    g_mutex_lock(&f->lock);
+    const struct item *it = NULL;
+    if (snap_in_ok(in)) {
+        it = find(f, selector);
+        if (selector > FW_KEY_MASK) {
+            snap_in_fail(in, "selector 0x%x is past the largest key 0x%x", selector, FW_KEY_MASK);
+        } else if (selector >= FW_FILE_FIRST) {
+            if (!it)
+                snap_in_fail(in, "selector 0x%x names a file this machine does not have", selector);
+            else if (strlen(it->name) != name_len || memcmp(it->name, name, name_len) != 0)
+                snap_in_fail(in, "selector 0x%x is file '%s' here, '%.*s' in the snapshot",
+                             selector, it->name, (int)name_len, name);
+        } else if (name_len) {
+            snap_in_fail(in, "selector 0x%x is not a file, yet the snapshot names file '%.*s'",
+                         selector, (int)name_len, name);
+        }
+    }
+    int rc = snap_in_finish(in);
+    if (rc == 0) {
+        /* Any offset is one a guest can reach by reading on; past the
+         * item's end it reads zeroes, as it would have. */
+        f->selector = selector;
+        f->offset = offset;
+        f->cur = it;
+    }
+    g_mutex_unlock(&f->lock);
+    return rc;
 }

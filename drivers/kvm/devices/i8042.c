@@ -4,6 +4,7 @@
  * host for a reset (a real machine stops with reason "reset"). */
 #include <glib.h>
 
+#include "../snapshot/snap_buf.h"
 #include "devices.h"
 
 enum { STAT_OBF = 0x01, STAT_SYS = 0x04, STAT_CMD = 0x08, STAT_UNLOCKED = 0x10 };
@@ -120,4 +121,46 @@ void kvm_i8042_free(struct kvm_i8042 *k)
         return;
     g_mutex_clear(&k->lock);
     g_free(k);
+}
+
+int kvm_i8042_save(const struct kvm_i8042 *k, struct snap_out *o)
+{
+    GMutex *lock = (GMutex *)&k->lock; /* not the device's state */
+    g_mutex_lock(lock);
+    snap_put_u8(o, k->status);
+    snap_put_u8(o, k->cmd_byte);
+    snap_put_u8(o, k->out);
+    snap_put_u8(o, k->pending_cmd);
+    snap_put_u8(o, k->outport);
+    g_mutex_unlock(lock);
+    return 0;
+}
+
+int kvm_i8042_load(struct kvm_i8042 *k, struct snap_in *in)
+{
+    uint8_t status = snap_get_u8(in, "status");
+    uint8_t cmd_byte = snap_get_u8(in, "command byte");
+    uint8_t out = snap_get_u8(in, "output buffer");
+    uint8_t pending = snap_get_u8(in, "pending command");
+    uint8_t outport = snap_get_u8(in, "output port");
+    if (snap_in_ok(in)) {
+        uint8_t known = STAT_OBF | STAT_SYS | STAT_CMD | STAT_UNLOCKED;
+        if ((status & ~known) || !(status & STAT_UNLOCKED))
+            snap_in_fail(in, "status 0x%02x: this controller sets only 0x%02x and always 0x%02x",
+                         status, known, STAT_UNLOCKED);
+        /* Only the commands that wait for a data byte leave one pending. */
+        if (pending && pending != 0x60 && (pending < 0xd1 || pending > 0xd4))
+            snap_in_fail(in, "pending command 0x%02x takes no data byte", pending);
+    }
+    int rc = snap_in_finish(in);
+    if (rc < 0)
+        return rc;
+    g_mutex_lock(&k->lock);
+    k->status = status;
+    k->cmd_byte = cmd_byte;
+    k->out = out;
+    k->pending_cmd = pending;
+    k->outport = outport;
+    g_mutex_unlock(&k->lock);
+    return 0;
 }

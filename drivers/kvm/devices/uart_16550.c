@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "../snapshot/snap_buf.h"
 #include "chardev.h"
 #include "devices.h"
 
@@ -213,4 +214,97 @@ size_t kvm_uart_receive(struct kvm_uart *u, const uint8_t *buf, size_t len)
     update_irq(u);
     g_mutex_unlock(&u->lock);
     return n;
+}
+
+/* Locking a device the caller holds as const: the lock is not its state. */
+static GMutex *state_lock(const struct kvm_uart *u)
+{
+    return (GMutex *)&u->lock;
+}
+
+int kvm_uart_save(const struct kvm_uart *u, struct snap_out *o)
+{
+    g_mutex_lock(state_lock(u));
+    snap_put_u8(o, u->ier);
+    snap_put_u8(o, u->lcr);
+    snap_put_u8(o, u->mcr);
+    snap_put_u8(o, u->lsr);
+    snap_put_u8(o, u->msr);
+    snap_put_u8(o, u->scr);
+    snap_put_u8(o, u->fcr);
+    snap_put_u8(o, u->dll);
+    snap_put_u8(o, u->dlm);
+    snap_put_u8(o, u->thr_pending);
+    /* The FIFO oldest byte first; IIR and the line level follow from the
+     * rest and are computed again on load. */
+    uint8_t rx[RX_SIZE];
+    for (uint32_t i = 0; i < u->rx_count; i++)
+        rx[i] = u->rx[(u->rx_head + i) % RX_SIZE];
+    snap_put_blob(o, rx, u->rx_count);
+    g_mutex_unlock(state_lock(u));
+    return 0;
+}
+
+/* A register holding bits no guest write and no event can set. */
+static void check_bits(struct snap_in *in, const char *reg, uint8_t v, uint8_t allowed)
+{
+    if (v & ~allowed)
+        snap_in_fail(in, "%s 0x%02x has bits 0x%02x set, which this UART never sets", reg, v,
+                     v & ~allowed);
+}
+
+int kvm_uart_load(struct kvm_uart *u, struct snap_in *in)
+{
+    struct kvm_uart r = {0};
+    r.ier = snap_get_u8(in, "IER");
+    r.lcr = snap_get_u8(in, "LCR");
+    r.mcr = snap_get_u8(in, "MCR");
+    r.lsr = snap_get_u8(in, "LSR");
+    r.msr = snap_get_u8(in, "MSR");
+    r.scr = snap_get_u8(in, "SCR");
+    r.fcr = snap_get_u8(in, "FCR");
+    r.dll = snap_get_u8(in, "DLL");
+    r.dlm = snap_get_u8(in, "DLM");
+    uint8_t thr = snap_get_u8(in, "THR-empty pending");
+    uint32_t n = 0;
+    const uint8_t *rx = snap_get_blob(in, "receive FIFO", RX_SIZE, &n);
+    if (snap_in_ok(in)) {
+        check_bits(in, "IER", r.ier, 0x0f);
+        check_bits(in, "MCR", r.mcr, 0x1f);
+        check_bits(in, "FCR", r.fcr, 0xc9);
+        /* DR is computed from the FIFO; THRE and TEMT are always set, as
+         * transmit never waits; OE is the only event the LSR records. */
+        check_bits(in, "LSR", r.lsr, LSR_THRE | LSR_TEMT | LSR_OE);
+        if (!(r.lsr & LSR_THRE) || !(r.lsr & LSR_TEMT))
+            snap_in_fail(in, "LSR 0x%02x lacks THRE and TEMT, which this UART always has", r.lsr);
+        if (r.msr != (MSR_DCD | MSR_DSR | MSR_CTS))
+            snap_in_fail(in, "MSR 0x%02x is not the fixed 0x%02x of this UART", r.msr,
+                         MSR_DCD | MSR_DSR | MSR_CTS);
+        if (thr > 1)
+            snap_in_fail(in, "THR-empty pending is %u, not 0 or 1", thr);
+    }
+    int rc = snap_in_finish(in);
+    if (rc < 0)
+        return rc;
+    g_mutex_lock(&u->lock);
+    u->ier = r.ier;
+    u->lcr = r.lcr;
+    u->mcr = r.mcr;
+    u->lsr = r.lsr;
+    u->msr = r.msr;
+    u->scr = r.scr;
+    u->fcr = r.fcr;
+    u->dll = r.dll;
+    u->dlm = r.dlm;
+    u->thr_pending = thr;
+    if (n)
+        memcpy(u->rx, rx, n);
+    u->rx_head = 0;
+    u->rx_count = n;
+    /* The line of a machine being restored is in no known state: drive it
+     * whatever level the device held before. */
+    u->level = -1;
+    update_irq(u);
+    g_mutex_unlock(&u->lock);
+    return 0;
 }

@@ -24,4 +24,13 @@ void kvm_acpi_pm_io(void *pm, uint64_t offset, uint8_t *data, uint32_t size, boo
  * enabled and the power-button event enabled). */
 bool kvm_acpi_pm_power_button(struct kvm_acpi_pm *pm);
 
+/* Snapshot state (see devices.h): PM1 status, enable and control, and the
+ * PM timer's count, which goes on counting from there after a load; the
+ * SCI line is driven to the restored level. */
+struct snap_out;
+struct snap_in;
+#define KVM_ACPI_PM_STATE_VERSION 1
+int kvm_acpi_pm_save(const struct kvm_acpi_pm *pm, struct snap_out *o);
+int kvm_acpi_pm_load(struct kvm_acpi_pm *pm, struct snap_in *in);
+
 #endif

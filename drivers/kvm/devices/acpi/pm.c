@@ -4,6 +4,7 @@
  * powers off with reason "shutdown", exit status 0. */
 #include <glib.h>
 
+#include "../../snapshot/snap_buf.h"
 #include "acpi.h"
 
 enum {
@@ -33,10 +34,12 @@ static void update_sci(struct kvm_acpi_pm *pm)
     }
 }
 
-static uint32_t timer(struct kvm_acpi_pm *pm)
+#define PM_TIMER_HZ 3579545
+
+static uint32_t timer(const struct kvm_acpi_pm *pm)
 {
     gint64 us = g_get_monotonic_time() - pm->t0;
-    return (uint32_t)((__int128)us * 3579545 / 1000000);
+    return (uint32_t)((__int128)us * PM_TIMER_HZ / 1000000);
 }
 
 static uint8_t read_byte(struct kvm_acpi_pm *pm, uint64_t off, uint32_t tmr)
@@ -117,4 +120,47 @@ void kvm_acpi_pm_free(struct kvm_acpi_pm *pm)
         return;
     g_mutex_clear(&pm->lock);
     g_free(pm);
+}
+
+int kvm_acpi_pm_save(const struct kvm_acpi_pm *pm, struct snap_out *o)
+{
+    GMutex *lock = (GMutex *)&pm->lock; /* not the device's state */
+    g_mutex_lock(lock);
+    snap_put_u16(o, pm->sts);
+    snap_put_u16(o, pm->en);
+    snap_put_u16(o, pm->cnt);
+    snap_put_u32(o, timer(pm));
+    g_mutex_unlock(lock);
+    return 0;
+}
+
+int kvm_acpi_pm_load(struct kvm_acpi_pm *pm, struct snap_in *in)
+{
+    uint16_t sts = snap_get_u16(in, "PM1 status");
+    uint16_t en = snap_get_u16(in, "PM1 enable");
+    uint16_t cnt = snap_get_u16(in, "PM1 control");
+    uint32_t tmr = snap_get_u32(in, "PM timer");
+    /* A guest only clears status bits, and the device sets only the power
+     * button's; SLP_EN clears itself as the write that sets it ends. */
+    if (snap_in_ok(in) && (sts & ~STS_PWRBTN))
+        snap_in_fail(in, "PM1 status 0x%04x has bits 0x%04x that this device never sets", sts,
+                     sts & ~STS_PWRBTN);
+    if (snap_in_ok(in) && (cnt & CNT_SLP_EN))
+        snap_in_fail(in, "PM1 control 0x%04x has SLP_EN set, which never stays set", cnt);
+    int rc = snap_in_finish(in);
+    if (rc < 0)
+        return rc;
+    g_mutex_lock(&pm->lock);
+    pm->sts = sts;
+    pm->en = en;
+    pm->cnt = cnt;
+    /* The timer counts on from the saved value: t0 is put back by as long
+     * as the saved count took, rounded up so the first read is never below
+     * it (it wraps, so any 32-bit value is one). */
+    pm->t0 = g_get_monotonic_time() -
+             (gint64)(((__int128)tmr * 1000000 + PM_TIMER_HZ - 1) / PM_TIMER_HZ);
+    pm->sci = -1; /* drive the line whatever it was */
+    update_sci(pm);
+    g_mutex_unlock(&pm->lock);
+    return 0;
 }
