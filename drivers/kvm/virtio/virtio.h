@@ -41,6 +41,8 @@ struct virtio_req {
 
 /* The transport's handle, given to the device by ops->bind. */
 struct virtio_dev;
+struct snap_out;
+struct snap_in;
 
 struct virtio_dev_ops {
     const char *name; /* "virtio-blk": for log lines */
@@ -69,6 +71,18 @@ struct virtio_dev_ops {
      * popped and not pushed are dropped by the transport afterwards. */
     void (*reset)(void *dev);
     void (*free)(void *dev);
+
+    /* Optional: state of the device's own beyond what the transport saves
+     * (registers, queues) and beyond what its definition rebuilds, for a
+     * snapshot (virtio_state.h). save appends it in layout state_version;
+     * load reads it back (the transport has checked the version and reset
+     * the device), checks every value, and takes all or nothing (negative
+     * with the qv error set from snap_in_finish). Without them the device
+     * saves nothing of its own and a load refuses a section that has some.
+     * Both run with the device quiesced or stopped: no request in flight. */
+    uint32_t state_version;
+    int (*save)(void *dev, struct snap_out *o);
+    int (*load)(void *dev, struct snap_in *in);
 };
 
 /* Take the next available request of queue q. 1: *req is set; 0: the queue

@@ -2,11 +2,12 @@
  * receiveq (queue 0) is filled from a bounded input buffer whenever the
  * driver has buffers there. The config space (cols, rows, max_nr_ports,
  * emerg_wr) reads as zero: none of SIZE, MULTIPORT, EMERG_WRITE is
- * offered. */
+ * offered. Its snapshot state is the console input not yet delivered. */
 #include <glib.h>
 #include <string.h>
 
 #include "../../../lib/util/error.h"
+#include "../snapshot/snap_buf.h"
 #include "virtio_console.h"
 
 enum { RXQ = 0, TXQ = 1 };
@@ -115,6 +116,38 @@ static void con_free(void *dev)
     g_free(c);
 }
 
+/* Input the host sent and the guest has not read yet is the guest's as
+ * much as bytes in a UART's FIFO: it goes into a snapshot. */
+static int con_save(void *dev, struct snap_out *o)
+{
+    struct virtio_console *c = dev;
+    g_mutex_lock(&c->lock);
+    uint8_t *buf = g_malloc(c->count ? c->count : 1);
+    for (size_t i = 0; i < c->count; i++)
+        buf[i] = c->pending[(c->head + i) % CONSOLE_PENDING];
+    snap_put_blob(o, buf, (uint32_t)c->count);
+    g_mutex_unlock(&c->lock);
+    g_free(buf);
+    return 0;
+}
+
+static int con_load(void *dev, struct snap_in *in)
+{
+    struct virtio_console *c = dev;
+    uint32_t n = 0;
+    const uint8_t *p = snap_get_blob(in, "virtio-console input", CONSOLE_PENDING, &n);
+    int rc = snap_in_finish(in);
+    if (rc < 0)
+        return rc;
+    g_mutex_lock(&c->lock);
+    if (n)
+        memcpy(c->pending, p, n);
+    c->head = 0;
+    c->count = n;
+    g_mutex_unlock(&c->lock);
+    return 0;
+}
+
 const struct virtio_dev_ops virtio_console_ops = {
     .name = "virtio-console",
     .device_id = VIRTIO_ID_CONSOLE,
@@ -126,6 +159,9 @@ const struct virtio_dev_ops virtio_console_ops = {
     .kick = con_kick,
     .reset = con_reset,
     .free = con_free,
+    .state_version = 1,
+    .save = con_save,
+    .load = con_load,
 };
 
 struct virtio_console *virtio_console_state_new(virtio_console_sink_fn sink, void *opaque)

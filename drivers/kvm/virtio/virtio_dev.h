@@ -47,6 +47,7 @@ struct virtq_inflight; /* a popped request (virtqueue.c) */
 struct virtq {
     GMutex kick_lock;
     GMutex lock;
+    GCond drained; /* with q->lock: inflight became empty */
     /* Registers, under vd->lock; ready also read atomically by kicks. */
     uint32_t num;
     int ready;
@@ -59,6 +60,7 @@ struct virtq {
     uint16_t used_idx;   /* our copy of used->idx */
     uint16_t signalled_used;
     bool signalled_valid;
+    bool unsignalled; /* pushed since the last virtio_queue_notify */
     struct virtq_inflight *inflight;
     /* Bumped each time the queue becomes ready: a request popped from an
      * earlier ring is never pushed into the one the driver set up since. */
@@ -84,6 +86,9 @@ struct virtio_dev {
     int needs_reset; /* DEVICE_NEEDS_RESET */
     int event_idx;   /* VIRTIO_F_RING_EVENT_IDX accepted */
     int indirect;    /* VIRTIO_F_RING_INDIRECT_DESC accepted */
+    /* virtio_dev_quiesce's count: while not 0 no kick reaches the device
+     * and virtio_req_pop hands out nothing (virtio_state.c). */
+    int quiesced;
     unsigned generation;
     int logged; /* lines logged: a guest must not flood the log */
 
@@ -106,8 +111,14 @@ struct virtio_dev {
 /* Raise InterruptStatus bits and the line. */
 void virtio_dev_interrupt(struct virtio_dev *vd, uint32_t bits);
 /* Call ops->kick for queue q if the device runs and q is ready; one kick
- * per queue at a time. Any thread. */
+ * per queue at a time. Any thread. While the device is quiesced the kick
+ * is left out: virtio_dev_unquiesce kicks every queue with buffers. */
 void virtio_dev_kick(struct virtio_dev *vd, uint32_t q);
+/* Back to the power-on state, as a driver's write of 0 to Status. Under
+ * vd->lock. */
+void virtio_dev_reset_locked(struct virtio_dev *vd);
+/* The feature bits offered: the device's and the transport's. */
+uint64_t virtio_dev_offered(const struct virtio_dev *vd);
 
 /* virtqueue.c */
 void virtq_init(struct virtq *q);
@@ -115,6 +126,23 @@ void virtq_init(struct virtq *q);
  * the driver got them wrong (the device has failed, saying why). Under
  * vd->lock. */
 bool virtq_enable(struct virtio_dev *vd, struct virtq *q);
+/* A queue's rings in host memory. */
+struct virtq_rings {
+    uint8_t *desc, *avail, *used;
+};
+/* The checks of QueueReady=1 on a layout (queue qi of vd, num entries, the
+ * three ring addresses) without touching the device or the rings: NULL
+ * with *r set, or why the layout is wrong (g_free it). */
+char *virtq_check_layout(struct virtio_dev *vd, uint32_t qi, uint32_t num, uint64_t desc_gpa,
+                         uint64_t avail_gpa, uint64_t used_gpa, struct virtq_rings *r);
+/* A restored queue becomes ready on rings checked by virtq_check_layout,
+ * carrying on from the indices saved (the rings are guest RAM, restored
+ * with it, and are left as they are). Not under q->lock; the queue's
+ * registers are the caller's (vd->lock). */
+void virtq_restore(struct virtq *q, const struct virtq_rings *r, uint16_t last_avail,
+                   uint16_t used_idx, uint16_t signalled_used, bool signalled_valid);
+/* Popped requests not yet pushed. Under q->lock. */
+uint32_t virtq_inflight_count(const struct virtq *q);
 /* Does queue q have available buffers not yet popped? */
 bool virtq_pending(struct virtio_dev *vd, struct virtq *q);
 /* Back to the power-on state; drops (frees) the requests in flight: only

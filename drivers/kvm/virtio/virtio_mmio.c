@@ -50,7 +50,7 @@ enum {
 /* Bits 24-49 belong to the transport (§6); a device offers only others. */
 #define TRANSPORT_BITS (((UINT64_C(1) << 50) - 1) & ~((UINT64_C(1) << 24) - 1))
 
-static uint64_t offered_features(const struct virtio_dev *vd)
+uint64_t virtio_dev_offered(const struct virtio_dev *vd)
 {
     return vd->ops->features | (UINT64_C(1) << VIRTIO_F_RING_INDIRECT_DESC) |
            (UINT64_C(1) << VIRTIO_F_RING_EVENT_IDX) | (UINT64_C(1) << VIRTIO_F_VERSION_1);
@@ -122,13 +122,14 @@ void virtio_dev_kick(struct virtio_dev *vd, uint32_t qi)
         return;
     struct virtq *q = &vd->q[qi];
     g_mutex_lock(&q->kick_lock);
-    if (g_atomic_int_get(&vd->running) && g_atomic_int_get(&q->ready))
+    if (g_atomic_int_get(&vd->running) && g_atomic_int_get(&q->ready) &&
+        !g_atomic_int_get(&vd->quiesced))
         vd->ops->kick(vd->dev, qi);
     g_mutex_unlock(&q->kick_lock);
 }
 
 /* The driver wrote 0 to Status, or the machine resets. Under vd->lock. */
-static void device_reset(struct virtio_dev *vd)
+void virtio_dev_reset_locked(struct virtio_dev *vd)
 {
     g_atomic_int_set(&vd->running, 0);
     for (uint32_t i = 0; i < vd->nq; i++)
@@ -152,7 +153,7 @@ static void device_reset(struct virtio_dev *vd)
 static void status_write(struct virtio_dev *vd, uint32_t v)
 {
     if (v == 0) {
-        device_reset(vd);
+        virtio_dev_reset_locked(vd);
         return;
     }
     /* A driver never clears a bit but by reset (§2.1.1), and NEEDS_RESET
@@ -166,10 +167,10 @@ static void status_write(struct virtio_dev *vd, uint32_t v)
             log_dev(vd, "the driver did not accept VIRTIO_F_VERSION_1 (a legacy driver): "
                         "FEATURES_OK refused");
             set &= ~VIRTIO_STATUS_FEATURES_OK;
-        } else if (f & ~offered_features(vd)) {
+        } else if (f & ~virtio_dev_offered(vd)) {
             g_autofree char *m = g_strdup_printf("the driver accepted features 0x%llx never "
                                                  "offered: FEATURES_OK refused",
-                                                 (unsigned long long)(f & ~offered_features(vd)));
+                                                 (unsigned long long)(f & ~virtio_dev_offered(vd)));
             log_dev(vd, m);
             set &= ~VIRTIO_STATUS_FEATURES_OK;
         } else {
@@ -219,7 +220,7 @@ static uint32_t reg_read(struct virtio_dev *vd, uint64_t off)
     case REG_DEVICE_FEATURES:
         if (vd->dev_features_sel > 1)
             return 0;
-        return (uint32_t)(offered_features(vd) >> (32 * vd->dev_features_sel));
+        return (uint32_t)(virtio_dev_offered(vd) >> (32 * vd->dev_features_sel));
     case REG_QUEUE_NUM_MAX: return q ? vd->ops->queue_max : 0;
     case REG_QUEUE_READY: return q ? (uint32_t)g_atomic_int_get(&q->ready) : 0;
     case REG_INTERRUPT_STATUS: {
@@ -360,7 +361,7 @@ void virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t size,
 void virtio_mmio_reset(struct virtio_dev *vd)
 {
     g_mutex_lock(&vd->lock);
-    device_reset(vd);
+    virtio_dev_reset_locked(vd);
     g_mutex_unlock(&vd->lock);
 }
 

@@ -81,55 +81,88 @@ void virtq_init(struct virtq *q)
 {
     g_mutex_init(&q->kick_lock);
     g_mutex_init(&q->lock);
+    g_cond_init(&q->drained);
     q->efd = -1;
+}
+
+char *virtq_check_layout(struct virtio_dev *vd, uint32_t qi, uint32_t n, uint64_t desc_gpa,
+                         uint64_t avail_gpa, uint64_t used_gpa, struct virtq_rings *r)
+{
+    if (!virtio_is_pow2(n) || n > vd->ops->queue_max)
+        return g_strdup_printf("queue %u: size %u is not a power of 2 up to %u", qi, n,
+                               vd->ops->queue_max);
+    if ((desc_gpa & 15) || (avail_gpa & 1) || (used_gpa & 3))
+        return g_strdup_printf("queue %u: ring misaligned (descriptors 0x%llx need 16, driver "
+                               "area 0x%llx needs 2, device area 0x%llx needs 4)",
+                               qi, (unsigned long long)desc_gpa, (unsigned long long)avail_gpa,
+                               (unsigned long long)used_gpa);
+    r->desc = vd->host.guest_ram(vd->host.opaque, desc_gpa, (uint64_t)DESC_SIZE * n);
+    r->avail = vd->host.guest_ram(vd->host.opaque, avail_gpa, 6 + 2 * (uint64_t)n);
+    r->used = vd->host.guest_ram(vd->host.opaque, used_gpa, 6 + 8 * (uint64_t)n);
+    if (!r->desc || !r->avail || !r->used)
+        return g_strdup_printf("queue %u: %s ring at 0x%llx is not inside guest RAM", qi,
+                               !r->desc    ? "descriptor"
+                               : !r->avail ? "driver"
+                                           : "device",
+                               (unsigned long long)(!r->desc    ? desc_gpa
+                                                    : !r->avail ? avail_gpa
+                                                                : used_gpa));
+    return NULL;
 }
 
 bool virtq_enable(struct virtio_dev *vd, struct virtq *q)
 {
     uint32_t qi = (uint32_t)(q - vd->q);
     uint32_t n = q->num;
-    if (!virtio_is_pow2(n) || n > vd->ops->queue_max) {
-        virtio_dev_fail(vd, "queue %u: size %u is not a power of 2 up to %u", qi, n,
-                        vd->ops->queue_max);
-        return false;
-    }
-    if ((q->desc_gpa & 15) || (q->avail_gpa & 1) || (q->used_gpa & 3)) {
-        virtio_dev_fail(vd,
-                        "queue %u: ring misaligned (descriptors 0x%llx need 16, driver area "
-                        "0x%llx needs 2, device area 0x%llx needs 4)",
-                        qi, (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
-                        (unsigned long long)q->used_gpa);
-        return false;
-    }
-    uint8_t *desc = vd->host.guest_ram(vd->host.opaque, q->desc_gpa, (uint64_t)DESC_SIZE * n);
-    uint8_t *avail = vd->host.guest_ram(vd->host.opaque, q->avail_gpa, 6 + 2 * (uint64_t)n);
-    uint8_t *used = vd->host.guest_ram(vd->host.opaque, q->used_gpa, 6 + 8 * (uint64_t)n);
-    if (!desc || !avail || !used) {
-        virtio_dev_fail(vd, "queue %u: %s ring at 0x%llx is not inside guest RAM", qi,
-                        !desc    ? "descriptor"
-                        : !avail ? "driver"
-                                 : "device",
-                        (unsigned long long)(!desc    ? q->desc_gpa
-                                             : !avail ? q->avail_gpa
-                                                      : q->used_gpa));
+    struct virtq_rings r;
+    g_autofree char *why =
+        virtq_check_layout(vd, qi, n, q->desc_gpa, q->avail_gpa, q->used_gpa, &r);
+    if (why) {
+        virtio_dev_fail(vd, "%s", why);
         return false;
     }
     g_mutex_lock(&q->lock);
-    q->desc = desc;
-    q->avail = avail;
-    q->used = used;
+    q->desc = r.desc;
+    q->avail = r.avail;
+    q->used = r.used;
     q->size = (uint16_t)n;
     /* Both rings start at index 0 (§2.6.13), whatever the memory held
      * before; the device's side says so, and asks for every notification. */
     q->last_avail = 0;
     q->used_idx = 0;
-    st16(used, 0);
-    st16(used + 2, 0);
-    st16(used + 4 + 8u * n, 0);
-    q->signalled_valid = false;
+    st16(r.used, 0);
+    st16(r.used + 2, 0);
+    st16(r.used + 4 + 8u * n, 0);
+    q->signalled_valid = q->unsignalled = false;
     q->gen++;
     g_mutex_unlock(&q->lock);
     return true;
+}
+
+void virtq_restore(struct virtq *q, const struct virtq_rings *r, uint16_t last_avail,
+                   uint16_t used_idx, uint16_t signalled_used, bool signalled_valid)
+{
+    g_mutex_lock(&q->lock);
+    q->desc = r->desc;
+    q->avail = r->avail;
+    q->used = r->used;
+    q->size = (uint16_t)q->num;
+    q->last_avail = last_avail;
+    q->used_idx = used_idx;
+    q->signalled_used = signalled_used;
+    q->signalled_valid = signalled_valid;
+    q->unsignalled = false;
+    q->gen++;
+    g_atomic_int_set(&q->ready, 1);
+    g_mutex_unlock(&q->lock);
+}
+
+uint32_t virtq_inflight_count(const struct virtq *q)
+{
+    uint32_t n = 0;
+    for (const struct virtq_inflight *r = q->inflight; r; r = r->next)
+        n++;
+    return n;
 }
 
 bool virtq_pending(struct virtio_dev *vd, struct virtq *q)
@@ -148,6 +181,7 @@ static void inflight_free_all(struct virtq *q)
         q->inflight = r->next;
         g_free(r);
     }
+    g_cond_broadcast(&q->drained);
 }
 
 void virtq_reset(struct virtq *q, uint16_t num_default)
@@ -160,13 +194,14 @@ void virtq_reset(struct virtq *q, uint16_t num_default)
     q->desc = q->avail = q->used = NULL;
     q->size = 0;
     q->last_avail = q->used_idx = q->signalled_used = 0;
-    q->signalled_valid = false;
+    q->signalled_valid = q->unsignalled = false;
     g_mutex_unlock(&q->lock);
 }
 
 void virtq_destroy(struct virtq *q)
 {
     inflight_free_all(q);
+    g_cond_clear(&q->drained);
     g_mutex_clear(&q->lock);
     g_mutex_clear(&q->kick_lock);
 }
@@ -298,7 +333,9 @@ int virtio_req_pop(struct virtio_dev *vd, uint32_t qi, struct virtio_req **out)
         return 0;
     struct virtq *q = &vd->q[qi];
     g_mutex_lock(&q->lock);
-    if (!q->avail) {
+    /* Quiesced: what is available stays in the ring (checked under
+     * q->lock, so virtio_dev_quiesce sees every request popped before). */
+    if (!q->avail || g_atomic_int_get(&vd->quiesced)) {
         g_mutex_unlock(&q->lock);
         return 0;
     }
@@ -368,6 +405,8 @@ void virtio_req_push(struct virtio_dev *vd, uint32_t qi, struct virtio_req *req,
         q->inflight = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    if (!q->inflight)
+        g_cond_broadcast(&q->drained); /* virtio_dev_quiesce waits for it */
     /* A queue disabled meanwhile, or set up anew since, takes nothing
      * back. */
     if (q->used && r->gen == q->gen) {
@@ -379,6 +418,7 @@ void virtio_req_push(struct virtio_dev *vd, uint32_t qi, struct virtio_req *req,
         q->used_idx++;
         /* The element is visible before the index that publishes it. */
         __atomic_store_n((uint16_t *)used_idx_p(q), GUINT16_TO_LE(q->used_idx), __ATOMIC_RELEASE);
+        q->unsignalled = true;
     }
     g_mutex_unlock(&q->lock);
     g_free(r);
@@ -403,6 +443,7 @@ void virtio_queue_notify(struct virtio_dev *vd, uint32_t qi)
     }
     /* The used index is published before the driver's wish is read. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    q->unsignalled = false;
     bool send;
     if (g_atomic_int_get(&vd->event_idx)) {
         uint16_t old = q->signalled_used;
