@@ -10,7 +10,9 @@
 #ifndef QV_KVM_BOARD_H
 #define QV_KVM_BOARD_H
 
+#include <glib.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../../../lib/conf/domain.h"
@@ -20,6 +22,9 @@
 
 struct kvm_board;
 struct kvm_chardev;
+struct snap_out;
+struct snap_in;
+struct snap_section;
 
 struct kvm_board_config {
     uint64_t ram_size;
@@ -44,6 +49,15 @@ struct kvm_board_transport {
                                  const struct virtio_dev_ops *ops, void *dev);
     kvm_bus_fn io;
     void (*free)(struct virtio_dev *vd);
+    /* Snapshots (virtio/virtio_state.h); NULL: a board with such a device
+     * refuses to save or load. state_kind names its sections
+     * ("virtio-mmio@0xe0000000"). */
+    const char *state_kind;
+    uint32_t state_version;
+    int (*quiesce)(struct virtio_dev *vd, int timeout_ms);
+    void (*unquiesce)(struct virtio_dev *vd);
+    int (*save)(struct virtio_dev *vd, struct snap_out *o);
+    int (*load)(struct virtio_dev *vd, struct snap_in *in);
 };
 /* virtio-mmio's (virtio/virtio_mmio.h). */
 extern const struct kvm_board_transport kvm_board_virtio_mmio;
@@ -99,5 +113,38 @@ void kvm_board_stopped(struct kvm_board *b);
 bool kvm_board_power_button(struct kvm_board *b);
 /* The console opened at power-on, or NULL. */
 struct kvm_chardev *kvm_board_console(struct kvm_board *b);
+
+/* ---- snapshots (board_state.c) ---- */
+
+/* Every device's state is one section named KIND@0xADDRESS ("uart@0x3f8",
+ * "virtio-mmio@0xe0000000"), in the device's own versioned layout. A
+ * snapshot is taken with no vCPU running and the virtio devices quiesced:
+ *   kvm_board_quiesce, kvm_board_save, guest memory, kvm_board_unquiesce. */
+
+/* Quiesce every virtio device (virtio_dev_quiesce): no request in flight,
+ * none taken until kvm_board_unquiesce. QV_ERR_TIMEOUT naming the device
+ * when one did not finish in timeout_ms (negative: no limit); then none is
+ * left quiesced. */
+int kvm_board_quiesce(struct kvm_board *b, int timeout_ms);
+void kvm_board_unquiesce(struct kvm_board *b);
+/* Save every device the board owns: a new array of struct snap_section *
+ * (freeing them with it), or NULL with the error set (a virtio device not
+ * quiesced, a transport that cannot be saved). */
+GPtrArray *kvm_board_save(struct kvm_board *b);
+/* Load the device sections among sections[0..n) (those named as
+ * kvm_board_is_device_section says; the others, vCPUs' or memory's, are
+ * left to their owners) into the board's devices, guest RAM having been
+ * restored already. Refused before any device changes: a device the board
+ * has and the snapshot lacks, or the reverse, or two sections for one
+ * device (each error names the device), or a section version this libqv
+ * does not read. Then each device checks its own section; the first it
+ * refuses stops the load with the error naming the section and the field,
+ * the devices loaded before it keep the snapshot's state, so the caller
+ * must not resume the machine as restored. The virtio devices are kept
+ * quiesced during the load and afterwards take the buffers the guest had
+ * made available. */
+int kvm_board_load(struct kvm_board *b, struct snap_section *const *sections, size_t n);
+/* KIND@0xHEX, KIND of lowercase letters, digits, '-' and '_'. */
+bool kvm_board_is_device_section(const char *name);
 
 #endif

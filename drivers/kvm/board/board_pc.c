@@ -10,7 +10,9 @@
 #include "../firmware/firmware.h"
 #include "../loaders/image.h"
 #include "../virtio/virtio_mmio.h"
+#include "../virtio/virtio_state.h"
 #include "board.h"
+#include "board_state.h"
 
 #define NO_IRQ UINT32_MAX
 
@@ -29,6 +31,7 @@ struct kvm_board {
 struct virtio_row {
     const struct kvm_board_transport *t;
     struct virtio_dev *vd;
+    const char *name; /* the device's ops->name, for errors */
 };
 
 typedef const struct kvm_board_config board_cfg;
@@ -46,6 +49,16 @@ static void free_i8042(void *d)
     kvm_i8042_free(d);
 }
 
+static int save_i8042(const void *d, struct snap_out *o)
+{
+    return kvm_i8042_save(d, o);
+}
+
+static int load_i8042(void *d, struct snap_in *in)
+{
+    return kvm_i8042_load(d, in);
+}
+
 static void *new_cmos(struct kvm_board *b, board_cfg *cfg, uint32_t irq)
 {
     (void)irq;
@@ -56,6 +69,16 @@ static void *new_cmos(struct kvm_board *b, board_cfg *cfg, uint32_t irq)
 static void free_cmos(void *d)
 {
     kvm_cmos_free(d);
+}
+
+static int save_cmos(const void *d, struct snap_out *o)
+{
+    return kvm_cmos_save(d, o);
+}
+
+static int load_cmos(void *d, struct snap_in *in)
+{
+    return kvm_cmos_load(d, in);
 }
 
 static void *new_debug_exit(struct kvm_board *b, board_cfg *cfg, uint32_t irq)
@@ -70,6 +93,16 @@ static void free_debug_exit(void *d)
     kvm_debug_exit_free(d);
 }
 
+static int save_debug_exit(const void *d, struct snap_out *o)
+{
+    return kvm_debug_exit_save(d, o);
+}
+
+static int load_debug_exit(void *d, struct snap_in *in)
+{
+    return kvm_debug_exit_load(d, in);
+}
+
 static void *new_uart(struct kvm_board *b, board_cfg *cfg, uint32_t irq)
 {
     (void)cfg;
@@ -81,6 +114,16 @@ static void free_uart(void *d)
     kvm_uart_free(d);
 }
 
+static int save_uart(const void *d, struct snap_out *o)
+{
+    return kvm_uart_save(d, o);
+}
+
+static int load_uart(void *d, struct snap_in *in)
+{
+    return kvm_uart_load(d, in);
+}
+
 static void *new_acpi_pm(struct kvm_board *b, board_cfg *cfg, uint32_t irq)
 {
     (void)cfg;
@@ -90,6 +133,16 @@ static void *new_acpi_pm(struct kvm_board *b, board_cfg *cfg, uint32_t irq)
 static void free_acpi_pm(void *d)
 {
     kvm_acpi_pm_free(d);
+}
+
+static int save_acpi_pm(const void *d, struct snap_out *o)
+{
+    return kvm_acpi_pm_save(d, o);
+}
+
+static int load_acpi_pm(void *d, struct snap_in *in)
+{
+    return kvm_acpi_pm_load(d, in);
 }
 
 /* With the memory map as etc/e820. */
@@ -115,6 +168,16 @@ static void free_fw_cfg(void *d)
     kvm_fw_cfg_free(d);
 }
 
+static int save_fw_cfg(const void *d, struct snap_out *o)
+{
+    return kvm_fw_cfg_save(d, o);
+}
+
+static int load_fw_cfg(void *d, struct snap_in *in)
+{
+    return kvm_fw_cfg_load(d, in);
+}
+
 struct pc_row {
     const char *name;
     uint64_t base, len; /* on the port-I/O bus */
@@ -123,20 +186,32 @@ struct pc_row {
     void *(*create)(struct kvm_board *b, board_cfg *cfg, uint32_t irq);
     kvm_bus_fn io;
     void (*destroy)(void *dev);
+    /* Its snapshot section: "NAME@0xBASE" in layout version (board_state.c);
+     * NULL for the rows that share a device. */
+    const char *state;
+    uint32_t version;
+    int (*save)(const void *dev, struct snap_out *o);
+    int (*load)(void *dev, struct snap_in *in);
 };
 
 enum { ROW_I8042, ROW_I8042_CMD, ROW_CMOS, ROW_DEBUG_EXIT, ROW_UART, ROW_FW_CFG, ROW_ACPI_PM };
 
 static const struct pc_row pc_rows[] = {
-    [ROW_I8042] = {"i8042", 0x60, 1, NO_IRQ, new_i8042, kvm_i8042_data_io, free_i8042},
+    [ROW_I8042] = {"i8042", 0x60, 1, NO_IRQ, new_i8042, kvm_i8042_data_io, free_i8042, "i8042",
+                   KVM_I8042_STATE_VERSION, save_i8042, load_i8042},
     [ROW_I8042_CMD] = {"i8042", 0x64, 1, NO_IRQ, NULL, kvm_i8042_cmd_io, NULL},
     /* The RTC's IRQ 8 is not raised: no alarm or periodic interrupt yet. */
-    [ROW_CMOS] = {"cmos", 0x70, 2, NO_IRQ, new_cmos, kvm_cmos_io, free_cmos},
+    [ROW_CMOS] = {"cmos", 0x70, 2, NO_IRQ, new_cmos, kvm_cmos_io, free_cmos, "cmos",
+                  KVM_CMOS_STATE_VERSION, save_cmos, load_cmos},
     [ROW_DEBUG_EXIT] = {"isa-debug-exit", 0xf4, 4, NO_IRQ, new_debug_exit, kvm_debug_exit_io,
-                        free_debug_exit},
-    [ROW_UART] = {"serial", 0x3f8, 8, 4, new_uart, kvm_uart_io, free_uart},
-    [ROW_FW_CFG] = {"fw_cfg", 0x510, 2, NO_IRQ, new_fw_cfg, kvm_fw_cfg_io, free_fw_cfg},
-    [ROW_ACPI_PM] = {"acpi-pm", 0x600, ACPI_PM_LEN, 9, new_acpi_pm, kvm_acpi_pm_io, free_acpi_pm},
+                        free_debug_exit, "debug-exit", KVM_DEBUG_EXIT_STATE_VERSION,
+                        save_debug_exit, load_debug_exit},
+    [ROW_UART] = {"serial", 0x3f8, 8, 4, new_uart, kvm_uart_io, free_uart, "uart",
+                  KVM_UART_STATE_VERSION, save_uart, load_uart},
+    [ROW_FW_CFG] = {"fw_cfg", 0x510, 2, NO_IRQ, new_fw_cfg, kvm_fw_cfg_io, free_fw_cfg, "fw_cfg",
+                    KVM_FW_CFG_STATE_VERSION, save_fw_cfg, load_fw_cfg},
+    [ROW_ACPI_PM] = {"acpi-pm", 0x600, ACPI_PM_LEN, 9, new_acpi_pm, kvm_acpi_pm_io, free_acpi_pm,
+                     "acpi-pm", KVM_ACPI_PM_STATE_VERSION, save_acpi_pm, load_acpi_pm},
 };
 
 /* IOAPIC lines no device of this board drives, in the order virtio-mmio
@@ -198,8 +273,17 @@ void kvm_board_free(struct kvm_board *b)
     g_free(b);
 }
 
-const struct kvm_board_transport kvm_board_virtio_mmio = {virtio_mmio_new, virtio_mmio_io,
-                                                          virtio_mmio_free};
+const struct kvm_board_transport kvm_board_virtio_mmio = {
+    .create = virtio_mmio_new,
+    .io = virtio_mmio_io,
+    .free = virtio_mmio_free,
+    .state_kind = "virtio-mmio",
+    .state_version = VIRTIO_MMIO_STATE_VERSION,
+    .quiesce = virtio_dev_quiesce,
+    .unquiesce = virtio_dev_unquiesce,
+    .save = virtio_dev_save,
+    .load = virtio_dev_load,
+};
 
 int kvm_board_add_virtio(struct kvm_board *b, const struct kvm_board_transport *t,
                          const struct virtio_dev_ops *ops, void *dev)
@@ -229,7 +313,7 @@ int kvm_board_add_virtio(struct kvm_board *b, const struct kvm_board_transport *
         t->free(vd); /* and dev with it */
         return rc;
     }
-    struct virtio_row row = {t, vd};
+    struct virtio_row row = {t, vd, ops->name};
     g_array_append_val(b->virtios, row);
     g_array_append_val(b->slots, s);
     return 0;
@@ -308,4 +392,28 @@ bool kvm_board_power_button(struct kvm_board *b)
 struct kvm_chardev *kvm_board_console(struct kvm_board *b)
 {
     return b ? b->console : NULL;
+}
+
+GArray *kvm_board_state_devs(struct kvm_board *b)
+{
+    GArray *a = g_array_new(FALSE, TRUE, sizeof(struct kvm_board_state_dev));
+    for (size_t i = 0; i < G_N_ELEMENTS(pc_rows); i++) {
+        const struct pc_row *r = &pc_rows[i];
+        if (!r->state)
+            continue;
+        struct kvm_board_state_dev d = {
+            .version = r->version, .dev = b->dev[i], .save = r->save, .load = r->load};
+        g_snprintf(d.name, sizeof(d.name), "%s@0x%llx", r->state, (unsigned long long)r->base);
+        g_array_append_val(a, d);
+    }
+    for (guint i = 0; i < b->virtios->len; i++) {
+        const struct virtio_row *v = &g_array_index(b->virtios, struct virtio_row, i);
+        const struct kvm_board_slot *s = &g_array_index(b->slots, struct kvm_board_slot, i);
+        struct kvm_board_state_dev d = {
+            .version = v->t->state_version, .vd = v->vd, .t = v->t, .what = v->name};
+        g_snprintf(d.name, sizeof(d.name), "%s@0x%llx",
+                   v->t->state_kind ? v->t->state_kind : "virtio", (unsigned long long)s->base);
+        g_array_append_val(a, d);
+    }
+    return a;
 }
