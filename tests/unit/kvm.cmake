@@ -39,6 +39,8 @@ if(QV_WITH_KVM)
   add_test(NAME kvm_snap_mem_enospc COMMAND kvm_snap_mem enospc)
   set_tests_properties(kvm_snap_mem_enospc PROPERTIES LABELS "kvm;snapshot" TIMEOUT 120
     SKIP_RETURN_CODE 77)
+  # Device state in snapshots: the legacy devices and the pc board.
+  qv_check_test(kvm_devstate SOURCES kvm_devstate.c LABELS kvm snapshot)
 
   # virtio-net and libslirp's user network, no /dev/kvm needed.
   qv_check_test(kvm_virtio_net SOURCES kvm_virtio_net.c virtio_net_harness.c

@@ -12,4 +12,6 @@ if(QV_WITH_KVM)
   qv_virtio_test(virtio_mmio SOURCES virtio_mmio.c)
   qv_virtio_test(virtio_queue SOURCES virtio_queue.c)
   qv_virtio_test(virtio_console SOURCES virtio_console.c)
+  # A device through a snapshot: quiesce, save, load into a fresh transport.
+  qv_virtio_test(virtio_state SOURCES virtio_state.c)
 endif()
