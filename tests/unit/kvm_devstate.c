@@ -12,6 +12,7 @@
 #include "drivers/kvm/devices/acpi/acpi.h"
 #include "drivers/kvm/devices/devices.h"
 #include "drivers/kvm/snapshot/snap_buf.h"
+#include "drivers/kvm/virtio/virtio_mmio.h"
 #include "drivers/kvm/virtio/virtio_rng.h"
 #include "kvm_test_host.h"
 #include "lib/util/error.h"
@@ -627,6 +628,27 @@ START_TEST(board_refuses_other_devices)
 }
 END_TEST
 
+START_TEST(board_transport_without_state_refused)
+{
+    /* A transport that cannot save: the board says which device. */
+    static const struct kvm_board_transport plain = {virtio_mmio_new, virtio_mmio_io,
+                                                     virtio_mmio_free};
+    struct machine a, b;
+    machine_new(&a, &th, 0);
+    ck_assert_int_eq(kvm_board_add_virtio(a.b, &plain, &virtio_rng_ops, virtio_rng_state_new()), 0);
+    ck_assert_ptr_null(kvm_board_save(a.b));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "virtio@0xe0000000 (virtio-rng)"));
+    ck_assert_int_lt(kvm_board_quiesce(a.b, 0), 0);
+    machine_new(&b, &th2, 1);
+    g_autoptr(GPtrArray) s = kvm_board_save(b.b);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_lt(load_sections(&a, s), 0);
+    machine_free(&a);
+    machine_free(&b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kvm_devstate");
@@ -642,6 +664,7 @@ int main(void)
     tcase_add_test(tc, debug_exit_keeps_nothing);
     tcase_add_test(tc, board_saves_every_device_by_name);
     tcase_add_test(tc, board_refuses_other_devices);
+    tcase_add_test(tc, board_transport_without_state_refused);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
