@@ -1,0 +1,891 @@
+/* qv-vmm as a user of it sees it: the real binary on noop:/// in a
+ * temporary state directory, driven over its socket by lib/qmp (the
+ * client the qemu driver uses, unchanged) and by a raw socket for what a
+ * well-behaved client never sends. Also the JSON framing and the console
+ * relay (a real pty) on their own. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/qmp/qmp.h"
+#include "lib/qmp/qmp_limits.h"
+#include "tools/qv-vmm/vmm.h"
+#include "tools/qv-vmm/vmm_stream.h"
+#include <qv/qv.h>
+
+#define T_MS 10000
+
+static const char *vmm_bin(void)
+{
+    const char *p = getenv("QV_VMM");
+    ck_assert_msg(p && *p, "QV_VMM must name the qv-vmm binary");
+    return p;
+}
+
+static const char *const XML_FMT = "<domain type='test'>\n"
+                                   "  <name>vmm-test</name>\n"
+                                   "  <memory>65536</memory>\n"
+                                   "  <vcpu>2</vcpu>\n"
+                                   "  <os><type>hvm</type></os>\n"
+                                   "  <devices>\n"
+                                   "    <disk type='file' device='disk'>\n"
+                                   "      <source file='%s/disk.img'/>\n"
+                                   "      <target dev='vda' bus='virtio'/>\n"
+                                   "    </disk>\n"
+                                   "  </devices>\n"
+                                   "</domain>\n";
+
+/* A fresh 0700 state directory holding domain.xml (xml NULL: the default
+ * one) and a disk image. */
+static char *make_dir(const char *xml)
+{
+    char *dir = g_dir_make_tmp("qv-vmm-XXXXXX", NULL);
+    ck_assert_ptr_nonnull(dir);
+    ck_assert_int_eq(chmod(dir, 0700), 0);
+    g_autofree char *img = g_build_filename(dir, "disk.img", NULL);
+    ck_assert(g_file_set_contents(img, "", 0, NULL));
+    g_autofree char *def = xml ? g_strdup(xml) : g_strdup_printf(XML_FMT, dir);
+    g_autofree char *path = g_build_filename(dir, "domain.xml", NULL);
+    ck_assert(g_file_set_contents(path, def, -1, NULL));
+    return dir;
+}
+
+static char *sock_of(const char *dir)
+{
+    return g_build_filename(dir, "qmp.sock", NULL);
+}
+
+static bool is_socket(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* The exit status of pid within timeout_ms, or -1 (still running). */
+static int wait_exit(GPid pid, int timeout_ms)
+{
+    gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    do {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        g_usleep(10000);
+    } while (g_get_monotonic_time() < end);
+    return -1;
+}
+
+/* Start qv-vmm on noop:/// and wait for its QMP socket. */
+static GPid start_vmm(const char *dir, const char *extra)
+{
+    const char *argv[] = {vmm_bin(), "--dir", dir, "--uri", "noop:///", extra, NULL};
+    GPid pid;
+    g_autoptr(GError) err = NULL;
+    ck_assert_msg(
+        g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, &err),
+        "spawn: %s", err ? err->message : "?");
+    g_autofree char *sock = sock_of(dir);
+    gint64 end = g_get_monotonic_time() + (gint64)T_MS * 1000;
+    while (!is_socket(sock)) {
+        int st;
+        ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "qv-vmm exited before serving QMP");
+        ck_assert_msg(g_get_monotonic_time() < end, "no %s after %d ms", sock, T_MS);
+        g_usleep(10000);
+    }
+    return pid;
+}
+
+/* Run qv-vmm to its end; *err receives its stderr. */
+static int run_vmm(const char *const *args, char **err)
+{
+    GPtrArray *argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (char *)vmm_bin());
+    for (; *args; args++)
+        g_ptr_array_add(argv, (char *)*args);
+    g_ptr_array_add(argv, NULL);
+    int status = 0;
+    g_autoptr(GError) e = NULL;
+    ck_assert(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                           NULL, err, &status, &e));
+    g_ptr_array_free(argv, TRUE);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static struct qmp *client(const char *dir)
+{
+    g_autofree char *sock = sock_of(dir);
+    struct qmp *q = qmp_connect(sock, "qv-vmm", T_MS);
+    ck_assert_msg(q, "qmp_connect: %s", qv_last_error()->message);
+    return q;
+}
+
+/* ---- raw socket helpers ---- */
+
+static int raw_connect(const char *dir)
+{
+    g_autofree char *sock = sock_of(dir);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    g_strlcpy(sa.sun_path, sock, sizeof(sa.sun_path));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %s",
+                  g_strerror(errno));
+    return fd;
+}
+
+static void raw_send(int fd, const char *s, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
+        ck_assert_msg(n > 0, "send: %s", g_strerror(errno));
+        s += n;
+        len -= (size_t)n;
+    }
+}
+
+/* One line from the server, or NULL after timeout_ms or at EOF. */
+static char *raw_line(int fd, int timeout_ms)
+{
+    GString *s = g_string_new(NULL);
+    gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    for (;;) {
+        int left = (int)((end - g_get_monotonic_time()) / 1000);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            break;
+        char c;
+        if (recv(fd, &c, 1, 0) != 1)
+            break;
+        if (c == '\n')
+            return g_string_free(s, FALSE);
+        g_string_append_c(s, c);
+    }
+    g_string_free(s, TRUE);
+    return NULL;
+}
+
+/* The next message, parsed; fails the test if none comes. */
+static JsonObject *raw_msg(int fd)
+{
+    g_autofree char *line = raw_line(fd, T_MS);
+    ck_assert_msg(line, "no message from qv-vmm");
+    /* QEMU's line ending. */
+    ck_assert_msg(g_str_has_suffix(line, "\r"), "not CRLF-terminated: %s", line);
+    g_autoptr(JsonNode) n = json_from_string(line, NULL);
+    ck_assert_msg(n && JSON_NODE_HOLDS_OBJECT(n), "not an object: %s", line);
+    return json_object_ref(json_node_get_object(n));
+}
+
+/* Send one command text and return the reply. */
+static JsonObject *raw_cmd(int fd, const char *text)
+{
+    raw_send(fd, text, strlen(text));
+    return raw_msg(fd);
+}
+
+static const char *err_class(JsonObject *m)
+{
+    JsonObject *e = json_object_get_object_member(m, "error");
+    ck_assert_msg(e, "expected an error reply");
+    return json_object_get_string_member(e, "class");
+}
+
+static const char *err_desc(JsonObject *m)
+{
+    return json_object_get_string_member(json_object_get_object_member(m, "error"), "desc");
+}
+
+static void negotiate(int fd)
+{
+    JsonObject *g = raw_msg(fd);
+    ck_assert(json_object_has_member(g, "QMP"));
+    json_object_unref(g);
+    JsonObject *r = raw_cmd(fd, "{\"execute\": \"qmp_capabilities\"}\n");
+    ck_assert(json_object_has_member(r, "return"));
+    json_object_unref(r);
+}
+
+static void quit_and_check(const char *dir, GPid pid, struct qmp *q)
+{
+    ck_assert_int_eq(qmp_command(q, "quit", NULL, NULL, T_MS), 0);
+    JsonObject *ev = NULL;
+    ck_assert_int_eq(qmp_event_wait(q, "SHUTDOWN", T_MS, &ev), 0);
+    JsonObject *d = json_object_get_object_member(ev, "data");
+    ck_assert_str_eq(json_object_get_string_member(d, "reason"), "host-qmp-quit");
+    ck_assert(!json_object_get_boolean_member(d, "guest"));
+    json_object_unref(ev);
+    qmp_close(q);
+    ck_assert_int_eq(wait_exit(pid, T_MS), 0);
+    g_autofree char *sock = sock_of(dir);
+    ck_assert_msg(!g_file_test(sock, G_FILE_TEST_EXISTS), "qmp.sock left behind");
+}
+
+static char *status_of(struct qmp *q, bool *running)
+{
+    JsonNode *ret = NULL;
+    ck_assert_msg(qmp_command(q, "query-status", NULL, &ret, T_MS) == 0, "%s",
+                  qv_last_error()->message);
+    JsonObject *o = json_node_get_object(ret);
+    char *s = g_strdup(json_object_get_string_member(o, "status"));
+    *running = json_object_get_boolean_member(o, "running");
+    json_node_unref(ret);
+    return s;
+}
+
+static void assert_status(struct qmp *q, const char *want, bool want_running)
+{
+    bool running;
+    g_autofree char *s = status_of(q, &running);
+    ck_assert_str_eq(s, want);
+    ck_assert_int_eq(running, want_running);
+}
+
+/* ---- the tests ---- */
+
+START_TEST(test_greeting_and_negotiation)
+{
+    g_autofree char *dir = make_dir(NULL);
+    GPid pid = start_vmm(dir, NULL);
+    int fd = raw_connect(dir);
+    JsonObject *g = raw_msg(fd);
+    JsonObject *qmp = json_object_get_object_member(g, "QMP");
+    ck_assert_ptr_nonnull(qmp);
+    JsonObject *ver =
+        json_object_get_object_member(json_object_get_object_member(qmp, "version"), "qemu");
+    ck_assert_ptr_nonnull(ver);
+    ck_assert(json_object_has_member(ver, "major") && json_object_has_member(ver, "micro"));
+    ck_assert_int_eq(json_array_get_length(json_object_get_array_member(qmp, "capabilities")), 0);
+    json_object_unref(g);
+
+    /* Capabilities negotiation mode: a known command is refused... */
+    JsonObject *r = raw_cmd(fd, "{\"execute\": \"query-status\", \"id\": 7}\n");
+    ck_assert_str_eq(err_class(r), "CommandNotFound");
+    ck_assert_ptr_nonnull(strstr(err_desc(r), "qmp_capabilities"));
+    ck_assert_int_eq(json_object_get_int_member(r, "id"), 7);
+    json_object_unref(r);
+    /* ...an unknown one is unknown, with its id echoed whatever it is. */
+    r = raw_cmd(fd, "{\"execute\": \"frobnicate\", \"id\": {\"a\": [1, \"x\"]}}\n");
+    ck_assert_str_eq(err_class(r), "CommandNotFound");
+    ck_assert_str_eq(err_desc(r), "The command frobnicate has not been found");
+    JsonObject *id = json_object_get_object_member(r, "id");
+    ck_assert_ptr_nonnull(id);
+    ck_assert_str_eq(json_array_get_string_element(json_object_get_array_member(id, "a"), 1), "x");
+    json_object_unref(r);
+    /* Offering a capability the greeting did not is refused. */
+    r = raw_cmd(fd,
+                "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"oob\"]}}\n");
+    ck_assert_str_eq(err_class(r), "GenericError");
+    ck_assert_str_eq(err_desc(r), "Capability 'oob' not available");
+    json_object_unref(r);
+    r = raw_cmd(fd, "{\"execute\": \"qmp_capabilities\", \"id\": \"c1\"}\n");
+    ck_assert(json_object_has_member(r, "return"));
+    ck_assert_str_eq(json_object_get_string_member(r, "id"), "c1");
+    json_object_unref(r);
+    r = raw_cmd(fd, "{\"execute\": \"qmp_capabilities\"}\n");
+    ck_assert_str_eq(err_class(r), "CommandNotFound");
+    ck_assert_ptr_nonnull(strstr(err_desc(r), "already complete"));
+    json_object_unref(r);
+    r = raw_cmd(fd, "{\"execute\": \"query-status\", \"id\": 8}\n");
+    ck_assert_str_eq(
+        json_object_get_string_member(json_object_get_object_member(r, "return"), "status"),
+        "running");
+    json_object_unref(r);
+    close(fd);
+    kill(pid, SIGTERM);
+    ck_assert_int_eq(wait_exit(pid, T_MS), 0);
+}
+END_TEST
+
+START_TEST(test_lifecycle_and_events)
+{
+    g_autofree char *dir = make_dir(NULL);
+    GPid pid = start_vmm(dir, NULL);
+    struct qmp *q = client(dir);
+    ck_assert_str_eq(qmp_version(q), qv_version());
+    assert_status(q, "running", true);
+
+    ck_assert_int_eq(qmp_command(q, "stop", NULL, NULL, T_MS), 0);
+    JsonObject *ev = NULL;
+    ck_assert_int_eq(qmp_event_wait(q, "STOP", T_MS, &ev), 0);
+    JsonObject *ts = json_object_get_object_member(ev, "timestamp");
+    ck_assert_ptr_nonnull(ts);
+    ck_assert_int_gt(json_object_get_int_member(ts, "seconds"), 1600000000);
+    ck_assert(json_object_has_member(ts, "microseconds"));
+    json_object_unref(ev);
+    assert_status(q, "paused", false);
+    /* stop on a paused VM: nothing happens, no error, no second event. */
+    ck_assert_int_eq(qmp_command(q, "stop", NULL, NULL, T_MS), 0);
+    ck_assert_ptr_null(qmp_event_take(q, "STOP"));
+
+    ck_assert_int_eq(qmp_command(q, "cont", NULL, NULL, T_MS), 0);
+    ck_assert_int_eq(qmp_event_wait(q, "RESUME", T_MS, &ev), 0);
+    json_object_unref(ev);
+    assert_status(q, "running", true);
+
+    ck_assert_int_eq(qmp_command(q, "system_reset", NULL, NULL, T_MS), 0);
+    ck_assert_int_eq(qmp_event_wait(q, "RESET", T_MS, &ev), 0);
+    JsonObject *d = json_object_get_object_member(ev, "data");
+    ck_assert_str_eq(json_object_get_string_member(d, "reason"), "host-qmp-system-reset");
+    ck_assert(!json_object_get_boolean_member(d, "guest"));
+    json_object_unref(ev);
+    assert_status(q, "running", true);
+
+    /* Two vCPUs, each with a thread id the qemu driver can pin. */
+    JsonNode *ret = NULL;
+    ck_assert_int_eq(qmp_command(q, "query-cpus-fast", NULL, &ret, T_MS), 0);
+    JsonArray *cpus = json_node_get_array(ret);
+    ck_assert_int_eq(json_array_get_length(cpus), 2);
+    for (guint i = 0; i < 2; i++) {
+        JsonObject *c = json_array_get_object_element(cpus, i);
+        ck_assert_int_eq(json_object_get_int_member(c, "cpu-index"), i);
+        ck_assert_int_gt(json_object_get_int_member(c, "thread-id"), 0);
+    }
+    json_node_unref(ret);
+
+    /* noop has no console: no serial0, and console.log says why. */
+    ck_assert_int_eq(qmp_command(q, "query-chardev", NULL, &ret, T_MS), 0);
+    JsonArray *chr = json_node_get_array(ret);
+    bool has_qmp = false;
+    for (guint i = 0; i < json_array_get_length(chr); i++) {
+        const char *label =
+            json_object_get_string_member(json_array_get_object_element(chr, i), "label");
+        ck_assert_str_ne(label, "serial0");
+        has_qmp |= strcmp(label, "qmp") == 0;
+    }
+    ck_assert(has_qmp);
+    json_node_unref(ret);
+    g_autofree char *logp = g_build_filename(dir, "console.log", NULL);
+    g_autofree char *log = NULL;
+    ck_assert(g_file_get_contents(logp, &log, NULL, NULL));
+    ck_assert_msg(strstr(log, "no console"), "console.log: %s", log);
+
+    ck_assert_int_eq(qmp_command(q, "query-version", NULL, &ret, T_MS), 0);
+    ck_assert(json_object_has_member(json_node_get_object(ret), "qemu"));
+    json_node_unref(ret);
+    ck_assert_int_eq(qmp_command(q, "query-commands", NULL, &ret, T_MS), 0);
+    GString *names = g_string_new(",");
+    JsonArray *cmds = json_node_get_array(ret);
+    for (guint i = 0; i < json_array_get_length(cmds); i++)
+        g_string_append_printf(
+            names, "%s,",
+            json_object_get_string_member(json_array_get_object_element(cmds, i), "name"));
+    json_node_unref(ret);
+    static const char *const want[] = {"qmp_capabilities",
+                                       "query-status",
+                                       "stop",
+                                       "cont",
+                                       "system_powerdown",
+                                       "system_reset",
+                                       "quit",
+                                       "query-cpus-fast",
+                                       "query-chardev",
+                                       "query-block",
+                                       "block_set_io_throttle",
+                                       "query-version",
+                                       "query-commands"};
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+        g_autofree char *n = g_strdup_printf(",%s,", want[i]);
+        ck_assert_msg(strstr(names->str, n), "query-commands lacks %s: %s", want[i], names->str);
+    }
+    g_string_free(names, TRUE);
+
+    /* Unknown after negotiation: CommandNotFound, which lib/qmp maps. */
+    ck_assert_int_eq(qmp_command(q, "human-monitor-command", NULL, NULL, T_MS), QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "has not been found"));
+
+    quit_and_check(dir, pid, q);
+    ck_assert(g_file_test(logp, G_FILE_TEST_IS_REGULAR));
+}
+END_TEST
+
+START_TEST(test_block)
+{
+    g_autofree char *dir = make_dir(NULL);
+    GPid pid = start_vmm(dir, NULL);
+    struct qmp *q = client(dir);
+    JsonNode *ret = NULL;
+    ck_assert_int_eq(qmp_command(q, "query-block", NULL, &ret, T_MS), 0);
+    JsonArray *a = json_node_get_array(ret);
+    ck_assert_int_eq(json_array_get_length(a), 1);
+    JsonObject *b = json_array_get_object_element(a, 0);
+    ck_assert_str_eq(json_object_get_string_member(b, "qdev"),
+                     "/machine/peripheral/vda/virtio-backend");
+    JsonObject *in = json_object_get_object_member(b, "inserted");
+    g_autofree char *img = g_build_filename(dir, "disk.img", NULL);
+    ck_assert_str_eq(json_object_get_string_member(in, "file"), img);
+    ck_assert_int_eq(json_object_get_int_member(in, "bps"), 0);
+    json_node_unref(ret);
+
+    ck_assert_int_eq(qmp_command_json(q, "block_set_io_throttle",
+                                      "{\"id\": \"/machine/peripheral/vda/virtio-backend\", "
+                                      "\"bps\": 1048576, \"bps_rd\": 0, \"bps_wr\": 0, "
+                                      "\"iops\": 100, \"iops_rd\": 0, \"iops_wr\": 0}",
+                                      NULL, T_MS),
+                     0);
+    ck_assert_int_eq(qmp_command(q, "query-block", NULL, &ret, T_MS), 0);
+    in = json_object_get_object_member(json_array_get_object_element(json_node_get_array(ret), 0),
+                                       "inserted");
+    ck_assert_int_eq(json_object_get_int_member(in, "bps"), 1048576);
+    ck_assert_int_eq(json_object_get_int_member(in, "iops"), 100);
+    json_node_unref(ret);
+
+    /* What libqv cannot do, what does not exist, what is malformed. */
+    ck_assert_int_eq(qmp_command_json(q, "block_set_io_throttle",
+                                      "{\"id\": \"vda\", \"bps\": 0, \"bps_rd\": 5, \"bps_wr\": 0, "
+                                      "\"iops\": 0, \"iops_rd\": 0, \"iops_wr\": 0}",
+                                      NULL, T_MS),
+                     QV_ERR_BACKEND);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "'bps_rd' is not supported"));
+    ck_assert_int_eq(qmp_command_json(q, "block_set_io_throttle",
+                                      "{\"id\": \"vdz\", \"bps\": 0, \"bps_rd\": 0, \"bps_wr\": 0, "
+                                      "\"iops\": 0, \"iops_rd\": 0, \"iops_wr\": 0}",
+                                      NULL, T_MS),
+                     QV_ERR_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "Device 'vdz' not found"));
+    ck_assert_int_eq(qmp_command_json(q, "block_set_io_throttle",
+                                      "{\"id\": \"vda\", \"bps\": 0, \"bps_rd\": 0, \"bps_wr\": 0, "
+                                      "\"iops\": 0, \"iops_rd\": 0}",
+                                      NULL, T_MS),
+                     QV_ERR_BACKEND);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "Parameter 'iops_wr' is missing"));
+    ck_assert_int_eq(qmp_command_json(q, "block_set_io_throttle",
+                                      "{\"id\": \"vda\", \"bps\": \"lots\", \"bps_rd\": 0, "
+                                      "\"bps_wr\": 0, \"iops\": 0, \"iops_rd\": 0, \"iops_wr\": 0}",
+                                      NULL, T_MS),
+                     QV_ERR_BACKEND);
+    ck_assert_ptr_nonnull(
+        strstr(qv_last_error()->message, "Invalid parameter type for 'bps', expected: integer"));
+    ck_assert_int_eq(
+        qmp_command_json(q, "block_set_io_throttle",
+                         "{\"id\": \"vda\", \"bps\": -1, \"bps_rd\": 0, \"bps_wr\": 0, "
+                         "\"iops\": 0, \"iops_rd\": 0, \"iops_wr\": 0}",
+                         NULL, T_MS),
+        QV_ERR_BACKEND);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "must be within"));
+    quit_and_check(dir, pid, q);
+}
+END_TEST
+
+START_TEST(test_malformed_input)
+{
+    g_autofree char *dir = make_dir(NULL);
+    GPid pid = start_vmm(dir, NULL);
+    int fd = raw_connect(dir);
+    negotiate(fd);
+    struct {
+        const char *in, *desc;
+    } cases[] = {
+        {"not json\n", "JSON parse error"},
+        {"[1, 2]\n", "QMP input must be a JSON object"},
+        {"{\"id\": 5}\n", "QMP input lacks member 'execute'"},
+        {"{\"execute\": 1}\n", "QMP input member 'execute' must be a string"},
+        {"{\"execute\": \"stop\", \"arguments\": []}\n",
+         "QMP input member 'arguments' must be an object"},
+        {"{\"execute\": \"stop\", \"bogus\": 1}\n", "QMP input member 'bogus' is unexpected"},
+        {"{\"execute\": \"query-status\", \"arguments\": {\"x\": 1}}\n",
+         "Parameter 'x' is unexpected"},
+        {"{\"execute\": \"query-status\" \"id\": 1}\n", "JSON parse error"},
+        {"{\"execute\": \"query-status\", \"id\": 1, \"id\": \"\\u0000\"}\n", "JSON parse error"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        JsonObject *r = raw_cmd(fd, cases[i].in);
+        ck_assert_str_eq(err_class(r), "GenericError");
+        ck_assert_msg(g_str_has_prefix(err_desc(r), cases[i].desc), "%s -> %s", cases[i].in,
+                      err_desc(r));
+        json_object_unref(r);
+    }
+    /* Nesting beyond the bound. */
+    GString *deep = g_string_new("{\"execute\": \"stop\", \"id\": ");
+    for (int i = 0; i < QV_JSON_MAX_DEPTH + 10; i++)
+        g_string_append_c(deep, '[');
+    for (int i = 0; i < QV_JSON_MAX_DEPTH + 10; i++)
+        g_string_append_c(deep, ']');
+    g_string_append(deep, "}\n");
+    JsonObject *r = raw_cmd(fd, deep->str);
+    ck_assert_str_eq(err_class(r), "GenericError");
+    ck_assert_ptr_nonnull(strstr(err_desc(r), "JSON parse error"));
+    json_object_unref(r);
+    g_string_free(deep, TRUE);
+
+    /* An oversized message: refused once, the rest of its line skipped. */
+    size_t big = QMP_MAX_LINE + 4096;
+    char *huge = g_malloc(big + 64);
+    strcpy(huge, "{\"execute\": \"query-status\", \"id\": \"");
+    size_t at = strlen(huge);
+    memset(huge + at, 'a', big - at);
+    strcpy(huge + big, "\"}\n");
+    raw_send(fd, huge, strlen(huge));
+    g_free(huge);
+    r = raw_msg(fd);
+    ck_assert_str_eq(err_class(r), "GenericError");
+    ck_assert_ptr_nonnull(strstr(err_desc(r), "JSON token size limit exceeded"));
+    ck_assert(!json_object_has_member(r, "id"));
+    json_object_unref(r);
+
+    /* Two commands in one write, one split over lines and writes: each
+     * answered, in order, with its id. */
+    const char *part1 =
+        "{\"execute\": \"query-status\", \"id\": 1}{\"execute\": \"query-version\", ";
+    const char *part2 = "\n \"id\": 2}\n";
+    raw_send(fd, part1, strlen(part1));
+    raw_send(fd, part2, strlen(part2));
+    r = raw_msg(fd);
+    ck_assert_int_eq(json_object_get_int_member(r, "id"), 1);
+    ck_assert(json_object_has_member(r, "return"));
+    json_object_unref(r);
+    r = raw_msg(fd);
+    ck_assert_int_eq(json_object_get_int_member(r, "id"), 2);
+    ck_assert(json_object_has_member(json_object_get_object_member(r, "return"), "qemu"));
+    json_object_unref(r);
+    close(fd);
+
+    /* The server survived all of it. */
+    struct qmp *q = client(dir);
+    assert_status(q, "running", true);
+    quit_and_check(dir, pid, q);
+}
+END_TEST
+
+START_TEST(test_second_client_waits)
+{
+    g_autofree char *dir = make_dir(NULL);
+    GPid pid = start_vmm(dir, NULL);
+    struct qmp *first = client(dir);
+    /* The second connects, but is not served while the first is. */
+    int fd = raw_connect(dir);
+    char *none = raw_line(fd, 500);
+    ck_assert_msg(!none, "second client greeted while the first is connected: %s", none);
+    assert_status(first, "running", true);
+    qmp_close(first);
+    /* Served once the first leaves, from the start (negotiation mode). */
+    JsonObject *g = raw_msg(fd);
+    ck_assert(json_object_has_member(g, "QMP"));
+    json_object_unref(g);
+    JsonObject *r = raw_cmd(fd, "{\"execute\": \"stop\"}\n");
+    ck_assert_str_eq(err_class(r), "CommandNotFound");
+    json_object_unref(r);
+    close(fd);
+    struct qmp *q = client(dir);
+    quit_and_check(dir, pid, q);
+}
+END_TEST
+
+START_TEST(test_socket_mode_and_stale_socket)
+{
+    g_autofree char *dir = make_dir(NULL);
+    g_autofree char *sock = sock_of(dir);
+    /* A stale socket, as a killed qv-vmm leaves: bound, nobody listening. */
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    g_strlcpy(sa.sun_path, sock, sizeof(sa.sun_path));
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(s);
+    struct stat before;
+    ck_assert_int_eq(lstat(sock, &before), 0);
+    GPid pid = start_vmm(dir, NULL);
+    struct stat st;
+    /* start_vmm returns once a socket is there: wait for the new one. */
+    gint64 end = g_get_monotonic_time() + (gint64)T_MS * 1000;
+    while (lstat(sock, &st) == 0 && st.st_ino == before.st_ino && g_get_monotonic_time() < end)
+        g_usleep(10000);
+    ck_assert_int_eq(lstat(sock, &st), 0);
+    ck_assert(S_ISSOCK(st.st_mode));
+    ck_assert_int_ne(st.st_ino, before.st_ino);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    struct qmp *q = client(dir);
+
+    /* A second qv-vmm on the same directory is refused. */
+    g_autofree char *err = NULL;
+    const char *args[] = {"--dir", dir, "--uri", "noop:///", NULL};
+    ck_assert_int_eq(run_vmm(args, &err), 2);
+    ck_assert_msg(strstr(err, "in use by another qv-vmm"), "%s", err);
+    quit_and_check(dir, pid, q);
+
+    /* Something else than a socket at qmp.sock: never replaced. */
+    ck_assert_int_eq(symlink("/tmp/elsewhere", sock), 0);
+    g_free(err);
+    err = NULL;
+    ck_assert_int_eq(run_vmm(args, &err), 1);
+    ck_assert_msg(strstr(err, "not a socket (a symlink)"), "%s", err);
+    ck_assert_int_eq(lstat(sock, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+}
+END_TEST
+
+START_TEST(test_powerdown)
+{
+    g_autofree char *dir = make_dir(NULL);
+    GPid pid = start_vmm(dir, NULL);
+    struct qmp *q = client(dir);
+    ck_assert_int_eq(qmp_command(q, "system_powerdown", NULL, NULL, T_MS), 0);
+    JsonObject *ev = NULL;
+    ck_assert_int_eq(qmp_event_wait(q, "POWERDOWN", T_MS, &ev), 0);
+    json_object_unref(ev);
+    ck_assert_int_eq(qmp_event_wait(q, "SHUTDOWN", T_MS, &ev), 0);
+    JsonObject *d = json_object_get_object_member(ev, "data");
+    ck_assert_str_eq(json_object_get_string_member(d, "reason"), "guest-shutdown");
+    ck_assert(json_object_get_boolean_member(d, "guest"));
+    json_object_unref(ev);
+    qmp_close(q);
+    ck_assert_int_eq(wait_exit(pid, T_MS), 0);
+    g_autofree char *sock = sock_of(dir);
+    ck_assert(!g_file_test(sock, G_FILE_TEST_EXISTS));
+}
+END_TEST
+
+START_TEST(test_paused_start_and_sigterm)
+{
+    g_autofree char *dir = make_dir(NULL);
+    GPid pid = start_vmm(dir, "--paused");
+    struct qmp *q = client(dir);
+    assert_status(q, "prelaunch", false);
+    JsonNode *ret = NULL;
+    ck_assert_int_eq(qmp_command(q, "query-cpus-fast", NULL, &ret, T_MS), 0);
+    ck_assert_int_eq(json_array_get_length(json_node_get_array(ret)), 0);
+    json_node_unref(ret);
+    ck_assert_int_eq(qmp_command(q, "cont", NULL, NULL, T_MS), 0);
+    JsonObject *ev = NULL;
+    ck_assert_int_eq(qmp_event_wait(q, "RESUME", T_MS, &ev), 0);
+    json_object_unref(ev);
+    assert_status(q, "running", true);
+    /* SIGTERM: SHUTDOWN (host-signal), exit 0, socket removed. */
+    kill(pid, SIGTERM);
+    ck_assert_int_eq(qmp_event_wait(q, "SHUTDOWN", T_MS, &ev), 0);
+    ck_assert_str_eq(
+        json_object_get_string_member(json_object_get_object_member(ev, "data"), "reason"),
+        "host-signal");
+    json_object_unref(ev);
+    qmp_close(q);
+    ck_assert_int_eq(wait_exit(pid, T_MS), 0);
+    g_autofree char *sock = sock_of(dir);
+    ck_assert(!g_file_test(sock, G_FILE_TEST_EXISTS));
+}
+END_TEST
+
+START_TEST(test_bad_invocations)
+{
+    g_autofree char *err = NULL;
+    const char *none[] = {NULL};
+    ck_assert_int_eq(run_vmm(none, &err), 2);
+    ck_assert_msg(strstr(err, "--dir STATE_DIR is required"), "%s", err);
+
+    g_free(err);
+    const char *missing[] = {"--dir", "/nonexistent/qv-vmm-dir", NULL};
+    ck_assert_int_eq(run_vmm(missing, &err), 2);
+    ck_assert_msg(strstr(err, "does not exist"), "%s", err);
+
+    g_free(err);
+    g_autofree char *open_dir = make_dir(NULL);
+    ck_assert_int_eq(chmod(open_dir, 0755), 0);
+    const char *opened[] = {"--dir", open_dir, "--uri", "noop:///", NULL};
+    ck_assert_int_eq(run_vmm(opened, &err), 2);
+    ck_assert_msg(strstr(err, "mode 0755") && strstr(err, "0700"), "%s", err);
+
+    /* A symlink to a good directory is not one. */
+    g_free(err);
+    g_autofree char *link = g_strconcat(open_dir, ".link", NULL);
+    ck_assert_int_eq(chmod(open_dir, 0700), 0);
+    ck_assert_int_eq(symlink(open_dir, link), 0);
+    const char *linked[] = {"--dir", link, "--uri", "noop:///", NULL};
+    ck_assert_int_eq(run_vmm(linked, &err), 2);
+    ck_assert_msg(strstr(err, "symlink"), "%s", err);
+    unlink(link);
+
+    g_free(err);
+    const char *unknown[] = {"--dir", open_dir, "--frobnicate", NULL};
+    ck_assert_int_eq(run_vmm(unknown, &err), 2);
+    ck_assert_msg(strstr(err, "unknown argument '--frobnicate'"), "%s", err);
+
+    /* Bad XML: libqv's message, with the file and the line. */
+    g_free(err);
+    g_autofree char *bad = make_dir("<domain type='test'>\n<name>x</name>\n<memory>oops\n");
+    const char *badxml[] = {"--dir", bad, "--uri", "noop:///", NULL};
+    ck_assert_int_eq(run_vmm(badxml, &err), 1);
+    ck_assert_msg(strstr(err, "domain.xml") && strstr(err, "line"), "%s", err);
+
+    /* A driver that does not exist: libqv's message. */
+    g_free(err);
+    const char *baduri[] = {"--dir", open_dir, "--uri", "nosuch:///", NULL};
+    ck_assert_int_eq(run_vmm(baduri, &err), 1);
+    ck_assert_msg(strstr(err, "nosuch:///"), "%s", err);
+
+    /* --help and --version exit 0. */
+    g_free(err);
+    const char *help[] = {"--help", NULL};
+    ck_assert_int_eq(run_vmm(help, &err), 0);
+}
+END_TEST
+
+/* ---- the pieces on their own ---- */
+
+static char *next(struct vmm_stream *s, int *r)
+{
+    char *m = NULL;
+    size_t len = 0;
+    *r = vmm_stream_next(s, &m, &len);
+    return m;
+}
+
+START_TEST(test_stream_framing)
+{
+    struct vmm_stream *s = vmm_stream_new(64);
+    int r;
+    const char *in = "  {\"a\": \"}{\\\"\"} [1,[2]]\n{\"b\":";
+    vmm_stream_feed(s, in, strlen(in));
+    g_autofree char *m1 = next(s, &r);
+    ck_assert_int_eq(r, 1);
+    ck_assert_str_eq(m1, "{\"a\": \"}{\\\"\"}");
+    g_autofree char *m2 = next(s, &r);
+    ck_assert_int_eq(r, 1);
+    ck_assert_str_eq(m2, "[1,[2]]");
+    ck_assert_ptr_null(next(s, &r));
+    ck_assert_int_eq(r, 0);
+    vmm_stream_feed(s, " 1}", 3);
+    g_autofree char *m3 = next(s, &r);
+    ck_assert_str_eq(m3, "{\"b\": 1}");
+    /* Garbage comes out as values for the parser to refuse: a line, or
+     * up to an object that follows it; a string on its own. */
+    const char *junk = "foo } 1\n\"st r\" ]{}";
+    vmm_stream_feed(s, junk, strlen(junk));
+    g_autofree char *g1 = next(s, &r);
+    ck_assert_str_eq(g1, "foo } 1");
+    g_autofree char *g2 = next(s, &r);
+    ck_assert_str_eq(g2, "\"st r\"");
+    g_autofree char *g3 = next(s, &r);
+    ck_assert_str_eq(g3, "]");
+    g_autofree char *g4 = next(s, &r);
+    ck_assert_str_eq(g4, "{}");
+    /* Oversized: refused once, its line dropped, then back in step. */
+    char big[200];
+    memset(big, 'x', sizeof(big));
+    big[0] = '[';
+    vmm_stream_feed(s, big, sizeof(big));
+    ck_assert_ptr_null(next(s, &r));
+    ck_assert_int_eq(r, -1);
+    ck_assert_ptr_null(next(s, &r)); /* the rest of the line is dropped */
+    ck_assert_int_eq(r, 0);
+    ck_assert_uint_eq(vmm_stream_pending(s), 0);
+    vmm_stream_feed(s, "]]]]\n{}", 7);
+    g_autofree char *after = next(s, &r);
+    ck_assert_int_eq(r, 1);
+    ck_assert_str_eq(after, "{}");
+    ck_assert_uint_eq(vmm_stream_pending(s), 0);
+    vmm_stream_free(s);
+}
+END_TEST
+
+static bool log_has(const char *dir, const char *what)
+{
+    g_autofree char *p = g_build_filename(dir, "console.log", NULL);
+    g_autofree char *t = NULL;
+    return g_file_get_contents(p, &t, NULL, NULL) && strstr(t, what);
+}
+
+static void spin(int ms)
+{
+    gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+    while (g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+}
+
+START_TEST(test_console_relay_pty)
+{
+    g_autofree char *dir = make_dir(NULL);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    g_autoptr(GError) err = NULL;
+    struct vmm_console *c = vmm_console_new(dfd, dir, &err);
+    ck_assert_ptr_nonnull(c);
+    /* The VM's side of a pty console, as the kvm driver opens it. */
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    ck_assert(m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0);
+    g_autofree char *ep = g_strdup_printf("pty:%s", ptsname(m));
+    vmm_console_attach(c, ep, NULL);
+    ck_assert_str_eq(vmm_console_endpoint(c), ep);
+    ck_assert_int_eq(write(m, "hello\n", 6), 6);
+    for (int i = 0; i < 500 && !log_has(dir, "hello"); i++)
+        spin(10);
+    ck_assert(log_has(dir, "hello"));
+
+    g_autofree char *cs = g_build_filename(dir, "console.sock", NULL);
+    struct stat st;
+    ck_assert_int_eq(lstat(cs, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    g_strlcpy(sa.sun_path, cs, sizeof(sa.sun_path));
+    int cl = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_eq(connect(cl, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    spin(100);
+    /* Output reaches the client and the log; input reaches the guest. */
+    ck_assert_int_eq(write(m, "world", 5), 5);
+    char buf[16] = {0};
+    for (int i = 0; i < 500; i++) {
+        spin(10);
+        struct pollfd p = {.fd = cl, .events = POLLIN};
+        if (poll(&p, 1, 0) == 1)
+            break;
+    }
+    ck_assert_int_eq(recv(cl, buf, sizeof(buf) - 1, MSG_DONTWAIT), 5);
+    ck_assert_str_eq(buf, "world");
+    ck_assert_int_eq(send(cl, "input", 5, 0), 5);
+    memset(buf, 0, sizeof(buf));
+    for (int i = 0; i < 500; i++) {
+        spin(10);
+        struct pollfd p = {.fd = m, .events = POLLIN};
+        if (poll(&p, 1, 0) == 1)
+            break;
+    }
+    ck_assert_int_eq(read(m, buf, sizeof(buf) - 1), 5);
+    ck_assert_str_eq(buf, "input");
+    vmm_console_free(c);
+    ck_assert(log_has(dir, "helloworld") || log_has(dir, "hello\nworld"));
+    ck_assert(!g_file_test(cs, G_FILE_TEST_EXISTS));
+    close(cl);
+    close(m);
+    close(dfd);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("qv-vmm");
+    TCase *tc = tcase_create("qmp");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_greeting_and_negotiation);
+    tcase_add_test(tc, test_lifecycle_and_events);
+    tcase_add_test(tc, test_block);
+    tcase_add_test(tc, test_malformed_input);
+    tcase_add_test(tc, test_second_client_waits);
+    tcase_add_test(tc, test_socket_mode_and_stale_socket);
+    tcase_add_test(tc, test_powerdown);
+    tcase_add_test(tc, test_paused_start_and_sigterm);
+    tcase_add_test(tc, test_bad_invocations);
+    suite_add_tcase(s, tc);
+    TCase *pieces = tcase_create("pieces");
+    tcase_add_test(pieces, test_stream_framing);
+    tcase_add_test(pieces, test_console_relay_pty);
+    suite_add_tcase(s, pieces);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,188 @@
+/* qv-vmm: define the VM of STATE_DIR/domain.xml on an in-process libqv
+ * driver, start it, serve QMP until quit, a signal or the guest's end, and
+ * take the VM down with the process. Only libqv's public API touches the
+ * VM. */
+#include <errno.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm.h"
+
+void vmm_exit(struct vmm *v, int code)
+{
+    if (v->exiting)
+        return;
+    v->exiting = true;
+    v->exit_code = code;
+    g_main_loop_quit(v->loop);
+}
+
+static JsonNode *shutdown_data(bool guest, const char *reason)
+{
+    JsonObject *d = json_object_new();
+    json_object_set_boolean_member(d, "guest", guest);
+    json_object_set_string_member(d, "reason", reason);
+    JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+    json_node_take_object(n, d);
+    return n;
+}
+
+void vmm_guest_stopped(struct vmm *v)
+{
+    if (v->exiting)
+        return; /* our own stop at quit or a signal */
+    struct vm_info info = {.reason = VM_REASON_NONE};
+    if (vm_get_info(v->vm, &info) < 0)
+        info.reason = VM_REASON_FAILED;
+    /* QEMU's ShutdownCause for what libqv reports. */
+    bool guest = true;
+    const char *reason = "guest-shutdown";
+    int code = VMM_EXIT_OK;
+    switch (info.reason) {
+    case VM_REASON_RESET: reason = "guest-reset"; break;
+    case VM_REASON_CRASHED:
+        reason = "guest-panic";
+        code = VMM_EXIT_CRASHED;
+        break;
+    case VM_REASON_FAILED:
+        guest = false;
+        reason = "host-error";
+        code = VMM_EXIT_CRASHED;
+        break;
+    case VM_REASON_USER:
+        /* Only system_powerdown stops the VM for a caller here. */
+        break;
+    case VM_REASON_NONE:
+    case VM_REASON_SHUTDOWN: break;
+    }
+    if (code != VMM_EXIT_OK)
+        fprintf(stderr, "qv-vmm: VM '%s' stopped: %s\n", vm_get_name(v->vm),
+                vm_state_reason_name(info.reason));
+    vmm_qmp_event(v->qmp, "SHUTDOWN", shutdown_data(guest, reason));
+    vmm_exit(v, code);
+}
+
+int vmm_start_guest(struct vmm *v)
+{
+    int rc = vm_start(v->vm);
+    if (rc < 0)
+        return rc;
+    v->started = true;
+    char *ep = vm_console_endpoint(v->vm);
+    if (ep) {
+        vmm_console_attach(v->console, ep, NULL);
+        qv_free(ep);
+    } else {
+        vmm_console_attach(v->console, NULL, qv_last_error()->message);
+    }
+    v->watch = vmm_watch_start(v);
+    if (!v->watch)
+        fprintf(stderr, "qv-vmm: cannot watch VM '%s' for its end: %s\n", vm_get_name(v->vm),
+                qv_last_error()->message);
+    return 0;
+}
+
+static gboolean on_signal(gpointer data)
+{
+    struct vmm *v = data;
+    /* As QEMU on SIGTERM: a SHUTDOWN event, then exit 0. */
+    vmm_qmp_event(v->qmp, "SHUTDOWN", shutdown_data(false, "host-signal"));
+    vmm_exit(v, VMM_EXIT_OK);
+    return G_SOURCE_CONTINUE;
+}
+
+/* Stop the VM if it still runs, then remove it: it lives as long as this
+ * process. */
+static void take_down(struct vmm *v)
+{
+    enum vm_state s = vm_get_state(v->vm);
+    if ((s == VM_STATE_RUNNING || s == VM_STATE_PAUSED) &&
+        vm_stop_flags(v->vm, VM_STOP_FORCE, 0) < 0)
+        fprintf(stderr, "qv-vmm: cannot stop VM '%s': %s\n", vm_get_name(v->vm),
+                qv_last_error()->message);
+    /* While the VM's side of the console is still open: its last output. */
+    vmm_console_free(v->console);
+    v->console = NULL;
+    vmm_watch_stop(v->watch);
+    v->watch = NULL;
+    vm_destroy(v->vm); /* releases the handle, whatever happens */
+    v->vm = NULL;
+}
+
+static int setup(struct vmm *v)
+{
+    g_autofree char *xml = vmm_read_definition(v);
+    if (!xml)
+        return VMM_EXIT_USAGE;
+    v->conn = qv_connect(v->uri);
+    if (!v->conn) {
+        fprintf(stderr, "qv-vmm: cannot open driver URI '%s': %s\n", v->uri,
+                qv_last_error()->message);
+        return VMM_EXIT_SETUP;
+    }
+    v->vm = vm_define_xml(v->conn, xml);
+    if (!v->vm) {
+        fprintf(stderr, "qv-vmm: %s/domain.xml: %s\n", v->dir, qv_last_error()->message);
+        return VMM_EXIT_SETUP;
+    }
+    g_autoptr(GError) err = NULL;
+    v->console = vmm_console_new(v->dir_fd, v->dir, &err);
+    if (v->console)
+        v->qmp = vmm_qmp_new(v, &err);
+    if (!v->qmp) {
+        fprintf(stderr, "qv-vmm: %s\n", err->message);
+        return VMM_EXIT_SETUP;
+    }
+    if (!v->paused && vmm_start_guest(v) < 0) {
+        fprintf(stderr, "qv-vmm: cannot start VM '%s': %s\n", vm_get_name(v->vm),
+                qv_last_error()->message);
+        return VMM_EXIT_SETUP;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct vmm v = {.dir_fd = -1};
+    /* Everything created here (sockets, log) is for this user only. */
+    umask(077);
+    signal(SIGPIPE, SIG_IGN);
+    int r = vmm_args_parse(&v, argc, argv);
+    if (r != 0)
+        return r > 0 ? VMM_EXIT_OK : VMM_EXIT_USAGE;
+    if (vmm_state_dir_open(&v) < 0)
+        return VMM_EXIT_USAGE;
+    /* One qv-vmm per directory: the lock goes with the process. */
+    if (flock(v.dir_fd, LOCK_EX | LOCK_NB) < 0) {
+        fprintf(stderr, "qv-vmm: state directory '%s' is in use by another qv-vmm (%s)\n", v.dir,
+                g_strerror(errno));
+        return VMM_EXIT_USAGE;
+    }
+    v.loop = g_main_loop_new(NULL, FALSE);
+    int code = setup(&v);
+    if (code == 0) {
+        g_unix_signal_add(SIGTERM, on_signal, &v);
+        g_unix_signal_add(SIGINT, on_signal, &v);
+        g_unix_signal_add(SIGHUP, on_signal, &v);
+        g_main_loop_run(v.loop);
+        code = v.exit_code;
+        /* The reply to quit and the SHUTDOWN event go out first. */
+        vmm_qmp_flush(v.qmp, 1000);
+    }
+    v.exiting = true;
+    if (v.vm)
+        take_down(&v);
+    vmm_console_free(v.console);
+    vmm_qmp_free(v.qmp);
+    qv_close(v.conn);
+    g_main_loop_unref(v.loop);
+    close(v.dir_fd);
+    g_free(v.dir);
+    g_free(v.uri);
+    return code;
+}
