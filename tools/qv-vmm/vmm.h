@@ -39,7 +39,8 @@ struct vmm {
     bool exiting;           /* quit or a signal: the VM's stop is ours */
     bool powerdown_pending; /* system_powerdown asked the guest to power off */
 
-    struct vmm_qmp *qmp;
+    struct vmm_qmp *qmp;    /* qmp.sock */
+    struct vmm_qmp *status; /* status.sock: a second monitor, as drivers/qemu gives QEMU */
     struct vmm_console *console;
     struct vmm_watch *watch;
 };
@@ -80,13 +81,15 @@ int vmm_watch_powerdown(struct vmm_watch *w);
 /* Join both threads; the VM must be stopped first. */
 void vmm_watch_stop(struct vmm_watch *w);
 
-/* vmm_qmp.c: the QMP server on STATE_DIR/qmp.sock. */
-struct vmm_qmp *vmm_qmp_new(struct vmm *v, GError **err);
+/* vmm_qmp.c: a QMP server on STATE_DIR/NAME (qmp.sock, status.sock). */
+struct vmm_qmp *vmm_qmp_new(struct vmm *v, const char *name, GError **err);
 void vmm_qmp_free(struct vmm_qmp *q);
 /* Send an event to the client, if one is connected and has negotiated
  * capabilities (QEMU sends none before). data may be NULL (the event has
  * no "data" member, as QEMU's STOP and RESUME); it is consumed. */
 void vmm_qmp_event(struct vmm_qmp *q, const char *name, JsonNode *data);
+/* vmm_main.c: send an event (data consumed, may be NULL) to every server. */
+void vmm_event(struct vmm *v, const char *name, JsonNode *data);
 /* Write out what is queued for the client, waiting at most timeout_ms. */
 void vmm_qmp_flush(struct vmm_qmp *q, int timeout_ms);
 

@@ -179,7 +179,7 @@ static JsonNode *cmd_stop(struct vmm *v, JsonObject *args, struct vmm_cmd_error 
     if (vm_pause(v->vm) < 0)
         return vmm_cmd_fail_qv(err, "cannot pause the VM");
     /* Before the reply, as QEMU: the VM is stopped when stop returns. */
-    vmm_qmp_event(v->qmp, "STOP", NULL);
+    vmm_event(v, "STOP", NULL);
     return vmm_empty_object();
 }
 
@@ -203,7 +203,7 @@ static JsonNode *cmd_cont(struct vmm *v, JsonObject *args, struct vmm_cmd_error 
                             "cannot resume the VM: it is %s; its guest has shut down",
                             vm_state_name(s));
     }
-    vmm_qmp_event(v->qmp, "RESUME", NULL);
+    vmm_event(v, "RESUME", NULL);
     return vmm_empty_object();
 }
 
@@ -212,7 +212,7 @@ static void after_reset(struct vmm *v)
     JsonObject *d = json_object_new();
     json_object_set_boolean_member(d, "guest", FALSE);
     json_object_set_string_member(d, "reason", "host-qmp-system-reset");
-    vmm_qmp_event(v->qmp, "RESET", obj_node(d));
+    vmm_event(v, "RESET", obj_node(d));
 }
 
 static JsonNode *cmd_system_reset(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
@@ -227,7 +227,7 @@ static JsonNode *cmd_system_reset(struct vmm *v, JsonObject *args, struct vmm_cm
 
 static void after_powerdown(struct vmm *v)
 {
-    vmm_qmp_event(v->qmp, "POWERDOWN", NULL);
+    vmm_event(v, "POWERDOWN", NULL);
 }
 
 static JsonNode *cmd_system_powerdown(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
@@ -251,7 +251,7 @@ static void after_quit(struct vmm *v)
     JsonObject *d = json_object_new();
     json_object_set_boolean_member(d, "guest", FALSE);
     json_object_set_string_member(d, "reason", "host-qmp-quit");
-    vmm_qmp_event(v->qmp, "SHUTDOWN", obj_node(d));
+    vmm_event(v, "SHUTDOWN", obj_node(d));
     vmm_exit(v, VMM_EXIT_OK);
 }
 

@@ -32,6 +32,13 @@ static JsonNode *shutdown_data(bool guest, const char *reason)
     return n;
 }
 
+void vmm_event(struct vmm *v, const char *name, JsonNode *data)
+{
+    /* QEMU sends every event to every monitor. */
+    vmm_qmp_event(v->status, name, data ? json_node_copy(data) : NULL);
+    vmm_qmp_event(v->qmp, name, data);
+}
+
 void vmm_guest_stopped(struct vmm *v)
 {
     if (v->exiting)
@@ -63,7 +70,7 @@ void vmm_guest_stopped(struct vmm *v)
     if (code != VMM_EXIT_OK)
         fprintf(stderr, "qv-vmm: VM '%s' stopped: %s\n", vm_get_name(v->vm),
                 vm_state_reason_name(info.reason));
-    vmm_qmp_event(v->qmp, "SHUTDOWN", shutdown_data(guest, reason));
+    vmm_event(v, "SHUTDOWN", shutdown_data(guest, reason));
     vmm_exit(v, code);
 }
 
@@ -91,7 +98,7 @@ static gboolean on_signal(gpointer data)
 {
     struct vmm *v = data;
     /* As QEMU on SIGTERM: a SHUTDOWN event, then exit 0. */
-    vmm_qmp_event(v->qmp, "SHUTDOWN", shutdown_data(false, "host-signal"));
+    vmm_event(v, "SHUTDOWN", shutdown_data(false, "host-signal"));
     vmm_exit(v, VMM_EXIT_OK);
     return G_SOURCE_CONTINUE;
 }
@@ -133,8 +140,10 @@ static int setup(struct vmm *v)
     g_autoptr(GError) err = NULL;
     v->console = vmm_console_new(v->dir_fd, v->dir, &err);
     if (v->console)
-        v->qmp = vmm_qmp_new(v, &err);
-    if (!v->qmp) {
+        v->qmp = vmm_qmp_new(v, "qmp.sock", &err);
+    if (v->qmp)
+        v->status = vmm_qmp_new(v, "status.sock", &err);
+    if (!v->status) {
         fprintf(stderr, "qv-vmm: %s\n", err->message);
         return VMM_EXIT_SETUP;
     }
@@ -173,11 +182,13 @@ int main(int argc, char **argv)
         code = v.exit_code;
         /* The reply to quit and the SHUTDOWN event go out first. */
         vmm_qmp_flush(v.qmp, 1000);
+        vmm_qmp_flush(v.status, 1000);
     }
     v.exiting = true;
     if (v.vm)
         take_down(&v);
     vmm_console_free(v.console);
+    vmm_qmp_free(v.status);
     vmm_qmp_free(v.qmp);
     qv_close(v.conn);
     g_main_loop_unref(v.loop);

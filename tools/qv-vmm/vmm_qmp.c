@@ -1,5 +1,7 @@
 /* The QMP server: QEMU's wire protocol (docs/interop/qmp-spec.rst) on
- * STATE_DIR/qmp.sock, one client at a time.
+ * a socket in the state directory, one client at a time. qv-vmm runs two,
+ * qmp.sock and status.sock, as drivers/qemu gives QEMU two monitors: state
+ * queries on the second are answered while a client holds the first.
  *
  * While a client is connected the listening socket is not watched, so a
  * second client's connect() succeeds (the kernel queues it) but it gets
@@ -23,6 +25,7 @@
 
 struct vmm_qmp {
     struct vmm *v;
+    char *name; /* of the socket in the state directory */
     int listen_fd;
     ino_t ino;
     guint listen_src;
@@ -323,14 +326,16 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-struct vmm_qmp *vmm_qmp_new(struct vmm *v, GError **err)
+struct vmm_qmp *vmm_qmp_new(struct vmm *v, const char *name, GError **err)
 {
     struct vmm_qmp *q = g_new0(struct vmm_qmp, 1);
     q->v = v;
+    q->name = g_strdup(name);
     q->client_fd = -1;
     q->out = g_string_new(NULL);
-    q->listen_fd = vmm_sock_listen(v->dir_fd, v->dir, "qmp.sock", &q->ino, err);
+    q->listen_fd = vmm_sock_listen(v->dir_fd, v->dir, name, &q->ino, err);
     if (q->listen_fd < 0) {
+        g_free(q->name);
         g_string_free(q->out, TRUE);
         g_free(q);
         return NULL;
@@ -364,8 +369,9 @@ void vmm_qmp_free(struct vmm_qmp *q)
         g_source_remove(q->listen_src);
     /* Removed before the listening fd closes: a client never finds a
      * socket nobody will accept on. */
-    vmm_sock_unlink(q->v->dir_fd, "qmp.sock", q->ino);
+    vmm_sock_unlink(q->v->dir_fd, q->name, q->ino);
     close(q->listen_fd);
+    g_free(q->name);
     g_string_free(q->out, TRUE);
     g_free(q);
 }

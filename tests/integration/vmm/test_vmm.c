@@ -7,10 +7,12 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,12 +49,37 @@ static const char *const XML_FMT = "<domain type='test'>\n"
                                    "  </devices>\n"
                                    "</domain>\n";
 
+/* Directories a test made, removed by its teardown. */
+static GPtrArray *made_dirs;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void setup(void)
+{
+    made_dirs = g_ptr_array_new_with_free_func(g_free);
+}
+
+static void teardown(void)
+{
+    for (guint i = 0; i < made_dirs->len; i++)
+        nftw(g_ptr_array_index(made_dirs, i), rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    g_ptr_array_free(made_dirs, TRUE);
+}
+
 /* A fresh 0700 state directory holding domain.xml (xml NULL: the default
  * one) and a disk image. */
 static char *make_dir(const char *xml)
 {
     char *dir = g_dir_make_tmp("qv-vmm-XXXXXX", NULL);
     ck_assert_ptr_nonnull(dir);
+    g_ptr_array_add(made_dirs, g_strdup(dir));
     ck_assert_int_eq(chmod(dir, 0700), 0);
     g_autofree char *img = g_build_filename(dir, "disk.img", NULL);
     ck_assert(g_file_set_contents(img, "", 0, NULL));
@@ -568,17 +595,33 @@ START_TEST(test_second_client_waits)
     char *none = raw_line(fd, 500);
     ck_assert_msg(!none, "second client greeted while the first is connected: %s", none);
     assert_status(first, "running", true);
+    /* status.sock, the second monitor, answers meanwhile, and gets the
+     * events too. */
+    g_autofree char *ssock = g_build_filename(dir, "status.sock", NULL);
+    struct qmp *st = qmp_connect(ssock, "qv-vmm status", T_MS);
+    ck_assert_msg(st, "%s", qv_last_error()->message);
+    struct stat sst;
+    ck_assert_int_eq(lstat(ssock, &sst), 0);
+    ck_assert_int_eq(sst.st_mode & 0777, 0600);
+    assert_status(st, "running", true);
+    ck_assert_int_eq(qmp_command(first, "stop", NULL, NULL, T_MS), 0);
+    JsonObject *ev = NULL;
+    ck_assert_int_eq(qmp_event_wait(st, "STOP", T_MS, &ev), 0);
+    json_object_unref(ev);
+    assert_status(st, "paused", false);
+    qmp_close(st);
     qmp_close(first);
     /* Served once the first leaves, from the start (negotiation mode). */
     JsonObject *g = raw_msg(fd);
     ck_assert(json_object_has_member(g, "QMP"));
     json_object_unref(g);
-    JsonObject *r = raw_cmd(fd, "{\"execute\": \"stop\"}\n");
+    JsonObject *r = raw_cmd(fd, "{\"execute\": \"cont\"}\n");
     ck_assert_str_eq(err_class(r), "CommandNotFound");
     json_object_unref(r);
     close(fd);
     struct qmp *q = client(dir);
     quit_and_check(dir, pid, q);
+    ck_assert(!g_file_test(ssock, G_FILE_TEST_EXISTS));
 }
 END_TEST
 
@@ -655,6 +698,12 @@ START_TEST(test_paused_start_and_sigterm)
     ck_assert_int_eq(qmp_command(q, "query-cpus-fast", NULL, &ret, T_MS), 0);
     ck_assert_int_eq(json_array_get_length(json_node_get_array(ret)), 0);
     json_node_unref(ret);
+    /* What libqv refuses comes back as GenericError with libqv's words. */
+    ck_assert_int_eq(qmp_command(q, "system_reset", NULL, NULL, T_MS), QV_ERR_BACKEND);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "cannot reset the VM: "));
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "(GenericError)"));
+    ck_assert_int_eq(qmp_command(q, "system_powerdown", NULL, NULL, T_MS), QV_ERR_BACKEND);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "prelaunch"));
     ck_assert_int_eq(qmp_command(q, "cont", NULL, NULL, T_MS), 0);
     JsonObject *ev = NULL;
     ck_assert_int_eq(qmp_event_wait(q, "RESUME", T_MS, &ev), 0);
@@ -864,6 +913,7 @@ static Suite *suite(void)
     Suite *s = suite_create("qv-vmm");
     TCase *tc = tcase_create("qmp");
     tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_greeting_and_negotiation);
     tcase_add_test(tc, test_lifecycle_and_events);
     tcase_add_test(tc, test_block);
@@ -875,6 +925,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_bad_invocations);
     suite_add_tcase(s, tc);
     TCase *pieces = tcase_create("pieces");
+    tcase_add_checked_fixture(pieces, setup, teardown);
     tcase_add_test(pieces, test_stream_framing);
     tcase_add_test(pieces, test_console_relay_pty);
     suite_add_tcase(s, pieces);
