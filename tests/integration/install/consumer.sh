@@ -17,6 +17,10 @@ soname=$(objdump -p "$lib" | awk '/SONAME/ {print $2}')
 if [ -e "$build/tools/qv/qv" ]; then
     test -x "$prefix/bin/qv" || { echo "qv was not installed"; exit 1; }
 fi
+# qv-vmm goes next to qv, and runs from there.
+if [ -e "$build/tools/qv-vmm/qv-vmm" ]; then
+    "$prefix/bin/qv-vmm" --version | grep -q '^qv-vmm ' || { echo "qv-vmm was not installed"; exit 1; }
+fi
 
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 flags=$(pkg-config --cflags --libs qv)
