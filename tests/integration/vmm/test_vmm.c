@@ -664,6 +664,17 @@ START_TEST(test_socket_mode_and_stale_socket)
     ck_assert_msg(strstr(err, "not a socket (a symlink)"), "%s", err);
     ck_assert_int_eq(lstat(sock, &st), 0);
     ck_assert(S_ISLNK(st.st_mode));
+
+    /* A socket some other program serves: left to it. */
+    ck_assert_int_eq(unlink(sock), 0);
+    int other = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_eq(bind(other, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(other, 4), 0);
+    g_free(err);
+    err = NULL;
+    ck_assert_int_eq(run_vmm(args, &err), 1);
+    ck_assert_msg(strstr(err, "served by another process"), "%s", err);
+    close(other);
 }
 END_TEST
 
@@ -751,6 +762,24 @@ START_TEST(test_bad_invocations)
     ck_assert_int_eq(run_vmm(linked, &err), 2);
     ck_assert_msg(strstr(err, "symlink"), "%s", err);
     unlink(link);
+
+    /* domain.xml and console.log are never followed through a symlink. */
+    g_free(err);
+    g_autofree char *def = g_build_filename(open_dir, "domain.xml", NULL);
+    g_autofree char *real = g_build_filename(open_dir, "real.xml", NULL);
+    ck_assert_int_eq(rename(def, real), 0);
+    ck_assert_int_eq(symlink(real, def), 0);
+    ck_assert_int_eq(run_vmm(opened, &err), 2);
+    ck_assert_msg(strstr(err, "domain.xml: it is a symlink"), "%s", err);
+    ck_assert_int_eq(unlink(def), 0);
+    ck_assert_int_eq(rename(real, def), 0);
+    g_free(err);
+    g_autofree char *log = g_build_filename(open_dir, "console.log", NULL);
+    ck_assert_int_eq(symlink("/tmp/qv-vmm-nowhere", log), 0);
+    ck_assert_int_eq(run_vmm(opened, &err), 1);
+    ck_assert_msg(strstr(err, "console.log: it is a symlink"), "%s", err);
+    ck_assert(!g_file_test("/tmp/qv-vmm-nowhere", G_FILE_TEST_EXISTS));
+    ck_assert_int_eq(unlink(log), 0);
 
     g_free(err);
     const char *unknown[] = {"--dir", open_dir, "--frobnicate", NULL};
