@@ -161,19 +161,22 @@ int main(int argc, char **argv)
     /* Everything created here (sockets, log) is for this user only. */
     umask(077);
     signal(SIGPIPE, SIG_IGN);
+    int code = VMM_EXIT_USAGE;
     int r = vmm_args_parse(&v, argc, argv);
-    if (r != 0)
-        return r > 0 ? VMM_EXIT_OK : VMM_EXIT_USAGE;
+    if (r != 0) {
+        code = r > 0 ? VMM_EXIT_OK : VMM_EXIT_USAGE;
+        goto out;
+    }
     if (vmm_state_dir_open(&v) < 0)
-        return VMM_EXIT_USAGE;
+        goto out;
     /* One qv-vmm per directory: the lock goes with the process. */
     if (flock(v.dir_fd, LOCK_EX | LOCK_NB) < 0) {
         fprintf(stderr, "qv-vmm: state directory '%s' is in use by another qv-vmm (%s)\n", v.dir,
                 g_strerror(errno));
-        return VMM_EXIT_USAGE;
+        goto out;
     }
     v.loop = g_main_loop_new(NULL, FALSE);
-    int code = setup(&v);
+    code = setup(&v);
     if (code == 0) {
         g_unix_signal_add(SIGTERM, on_signal, &v);
         g_unix_signal_add(SIGINT, on_signal, &v);
@@ -192,7 +195,9 @@ int main(int argc, char **argv)
     vmm_qmp_free(v.qmp);
     qv_close(v.conn);
     g_main_loop_unref(v.loop);
-    close(v.dir_fd);
+out:
+    if (v.dir_fd >= 0)
+        close(v.dir_fd);
     g_free(v.dir);
     g_free(v.uri);
     return code;
