@@ -1,6 +1,7 @@
 /* The guest's serial console, relayed from the VM's console endpoint into
- * STATE_DIR/console.log (this run's output; truncated at start) and, both
- * ways, to one client at a time on STATE_DIR/console.sock.
+ * STATE_DIR/console.log (appended to, as the qemu driver has QEMU do with
+ * logappend=on) and, both ways, to one client at a time on
+ * STATE_DIR/console.sock.
  *
  * A pty endpoint ("pty:/dev/pts/N", what a <serial type='pty'> gives) is
  * opened and relayed. Other endpoints are where the definition asked the
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -160,15 +162,28 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
 
 struct vmm_console *vmm_console_new(int dir_fd, const char *dir, GError **err)
 {
-    int fd =
-        openat(dir_fd, "console.log",
-               O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    /* O_NONBLOCK: a FIFO planted there must not hang the open. */
+    int fd = openat(dir_fd, "console.log",
+                    O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+                    0600);
     if (fd < 0) {
         g_set_error(err, g_quark_from_static_string("vmm-console"), 0,
                     "cannot open %s/console.log: %s", dir,
-                    errno == ELOOP ? "it is a symlink" : g_strerror(errno));
+                    errno == ELOOP   ? "it is a symlink"
+                    : errno == ENXIO ? "it is a FIFO, not a regular file"
+                                     : g_strerror(errno));
         return NULL;
     }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        g_set_error(err, g_quark_from_static_string("vmm-console"), 0,
+                    "%s/console.log is not a regular file", dir);
+        close(fd);
+        return NULL;
+    }
+    /* A log left by an earlier run keeps being private. */
+    fchmod(fd, 0600);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     struct vmm_console *c = g_new0(struct vmm_console, 1);
     c->dir_fd = dir_fd;
     c->dir = g_strdup(dir);

@@ -434,6 +434,16 @@ START_TEST(test_lifecycle_and_events)
 
     quit_and_check(dir, pid, q);
     ck_assert(g_file_test(logp, G_FILE_TEST_IS_REGULAR));
+
+    /* Run again in the same directory: it works, and console.log is
+     * appended to, as the qemu driver's is. */
+    pid = start_vmm(dir, NULL);
+    q = client(dir);
+    g_free(log);
+    ck_assert(g_file_get_contents(logp, &log, NULL, NULL));
+    char *second = strstr(log, "no console");
+    ck_assert(second && strstr(second + 1, "no console"));
+    quit_and_check(dir, pid, q);
 }
 END_TEST
 
@@ -779,6 +789,12 @@ START_TEST(test_bad_invocations)
     ck_assert_int_eq(run_vmm(opened, &err), 1);
     ck_assert_msg(strstr(err, "console.log: it is a symlink"), "%s", err);
     ck_assert(!g_file_test("/tmp/qv-vmm-nowhere", G_FILE_TEST_EXISTS));
+    ck_assert_int_eq(unlink(log), 0);
+    /* Nor written to a FIFO (whose open would wait for a reader). */
+    g_free(err);
+    ck_assert_int_eq(mkfifo(log, 0600), 0);
+    ck_assert_int_eq(run_vmm(opened, &err), 1);
+    ck_assert_msg(strstr(err, "console.log: it is a FIFO, not a regular file"), "%s", err);
     ck_assert_int_eq(unlink(log), 0);
 
     g_free(err);
