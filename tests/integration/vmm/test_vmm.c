@@ -595,6 +595,93 @@ START_TEST(test_malformed_input)
 }
 END_TEST
 
+/* Random streams built from QMP's tokens and bytes that break them (NUL,
+ * invalid UTF-8, lone surrogates, huge numbers, deep nesting): every
+ * answer is a well-formed message, and the server serves the next client.
+ * Commands that end the server are left out of the token set. */
+START_TEST(test_random_streams)
+{
+    static const char *const tokens[] = {"{",
+                                         "}",
+                                         "[",
+                                         "]",
+                                         "\"",
+                                         "\\",
+                                         ":",
+                                         ",",
+                                         " ",
+                                         "\n",
+                                         "\r\n",
+                                         "\"execute\"",
+                                         "\"arguments\"",
+                                         "\"id\"",
+                                         "\"stop\"",
+                                         "\"cont\"",
+                                         "\"system_reset\"",
+                                         "\"query-status\"",
+                                         "\"query-block\"",
+                                         "\"block_set_io_throttle\"",
+                                         "\"bps\"",
+                                         "\"enable\"",
+                                         "\"qmp_capabilities\"",
+                                         "1",
+                                         "-1",
+                                         "1e999",
+                                         "99999999999999999999",
+                                         "null",
+                                         "true",
+                                         "\"\\u0000\"",
+                                         "\"\\ud800\"",
+                                         "\xff",
+                                         "\xc3",
+                                         "//",
+                                         "/*",
+                                         "*/",
+                                         "{\"execute\": \"query-status\"}",
+                                         "{\"execute\": \"stop\", \"id\": [",
+                                         "{\"execute\": \"qmp_capabilities\"}"};
+    g_autofree char *dir = make_dir(NULL);
+    GPid pid = start_vmm(dir, NULL);
+    GRand *rng = g_rand_new_with_seed(12);
+    for (int round = 0; round < 20; round++) {
+        int fd = raw_connect(dir);
+        g_autofree char *greeting = raw_line(fd, T_MS);
+        ck_assert_ptr_nonnull(greeting);
+        GString *in = g_string_new(NULL);
+        int n = g_rand_int_range(rng, 1, 200);
+        for (int i = 0; i < n; i++) {
+            if (g_rand_int_range(rng, 0, 10) == 0)
+                g_string_append_c(in, (char)g_rand_int_range(rng, 0, 256));
+            else
+                g_string_append(in, tokens[g_rand_int_range(rng, 0, G_N_ELEMENTS(tokens))]);
+        }
+        g_string_append_c(in, '\n');
+        raw_send(fd, in->str, in->len);
+        g_string_free(in, TRUE);
+        /* Whatever comes back is a QMP message. */
+        char *line;
+        while ((line = raw_line(fd, 200))) {
+            g_autoptr(JsonNode) m = json_from_string(line, NULL);
+            ck_assert_msg(m && JSON_NODE_HOLDS_OBJECT(m), "round %d: not a message: %s", round,
+                          line);
+            JsonObject *o = json_node_get_object(m);
+            ck_assert_msg(json_object_has_member(o, "return") ||
+                              json_object_has_member(o, "error") ||
+                              json_object_has_member(o, "event"),
+                          "round %d: %s", round, line);
+            g_free(line);
+        }
+        close(fd);
+    }
+    g_rand_free(rng);
+    struct qmp *q = client(dir);
+    bool running;
+    g_autofree char *st = status_of(q, &running);
+    ck_assert(strcmp(st, "running") == 0 || strcmp(st, "paused") == 0);
+    quit_and_check(dir, pid, q);
+}
+END_TEST
+
 START_TEST(test_second_client_waits)
 {
     g_autofree char *dir = make_dir(NULL);
@@ -963,6 +1050,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_lifecycle_and_events);
     tcase_add_test(tc, test_block);
     tcase_add_test(tc, test_malformed_input);
+    tcase_add_test(tc, test_random_streams);
     tcase_add_test(tc, test_second_client_waits);
     tcase_add_test(tc, test_socket_mode_and_stale_socket);
     tcase_add_test(tc, test_powerdown);
