@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -114,15 +115,22 @@ static int wait_exit(GPid pid, int timeout_ms)
     return -1;
 }
 
+/* A test that fails leaves its qv-vmm behind: have the kernel end it. */
+static void die_with_parent(gpointer data)
+{
+    (void)data;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 /* Start qv-vmm on noop:/// and wait for its QMP socket. */
 static GPid start_vmm(const char *dir, const char *extra)
 {
     const char *argv[] = {vmm_bin(), "--dir", dir, "--uri", "noop:///", extra, NULL};
     GPid pid;
     g_autoptr(GError) err = NULL;
-    ck_assert_msg(
-        g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, &err),
-        "spawn: %s", err ? err->message : "?");
+    ck_assert_msg(g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                die_with_parent, NULL, &pid, &err),
+                  "spawn: %s", err ? err->message : "?");
     g_autofree char *sock = sock_of(dir);
     gint64 end = g_get_monotonic_time() + (gint64)T_MS * 1000;
     while (!is_socket(sock)) {
@@ -144,8 +152,8 @@ static int run_vmm(const char *const *args, char **err)
     g_ptr_array_add(argv, NULL);
     int status = 0;
     g_autoptr(GError) e = NULL;
-    ck_assert(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                           NULL, err, &status, &e));
+    ck_assert(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+                           die_with_parent, NULL, NULL, err, &status, &e));
     g_ptr_array_free(argv, TRUE);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
