@@ -42,17 +42,6 @@ static int bad_in(const char *path, struct snap_in *in)
     return rc;
 }
 
-bool snap_mem_page_is_zero(const uint8_t *p)
-{
-    const uint64_t *w = (const uint64_t *)p;
-    uint64_t acc = 0;
-    /* OR the whole page rather than stop at the first non-zero word: it
-     * vectorizes, and a guest page is mostly all zero or not at all. */
-    for (size_t i = 0; i < PAGE / 8; i++)
-        acc |= w[i];
-    return acc == 0;
-}
-
 void snap_mem_id_hex(const uint8_t *id, char out[17])
 {
     for (int i = 0; i < 8; i++)

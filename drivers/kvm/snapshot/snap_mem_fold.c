@@ -41,27 +41,6 @@ static int data_pages(int fd, const char *path, uint64_t off, uint64_t size, str
     return 0;
 }
 
-/* Write the non-zero pages of buf (pages of the region starting at page
- * p, the region at file offset off) into t, a run per write. */
-static int put_nonzero(struct snap_mem_tmp *t, const uint8_t *buf, uint64_t npages, uint64_t p,
-                       uint64_t off)
-{
-    for (uint64_t k = 0; k < npages;) {
-        if (snap_mem_page_is_zero(buf + k * PAGE)) {
-            k++;
-            continue;
-        }
-        uint64_t end = k + 1;
-        while (end < npages && !snap_mem_page_is_zero(buf + end * PAGE))
-            end++;
-        int rc = snap_mem_tmp_write(t, buf + k * PAGE, (end - k) * PAGE, off + (p + k) * PAGE);
-        if (rc < 0)
-            return rc;
-        k = end;
-    }
-    return 0;
-}
-
 /* Region r of the folded file: each page the base has data for or the
  * child lists, read from the child when it lists it, else from the base,
  * through a bounded buffer. Plain reads, no mapping: a page read from a
@@ -100,7 +79,7 @@ static int fold_region(struct snap_mem_tmp *t, const struct snap_memfile *bf,
         else
             rc = snap_mem_pread(bf->fd, bf->path, buf, len, reg->offset + p * PAGE);
         if (rc == 0)
-            rc = put_nonzero(t, buf, end - p, p, reg->offset);
+            rc = snap_mem_tmp_write_sparse(t, buf, len, reg->offset + p * PAGE);
         if (child)
             k += end - p;
         p = end;

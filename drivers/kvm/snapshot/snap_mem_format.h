@@ -68,6 +68,8 @@ struct snap_mem_tmp {
 };
 int snap_mem_tmp_open(struct snap_mem_tmp *t, const char *path, uint64_t size);
 int snap_mem_tmp_write(struct snap_mem_tmp *t, const void *p, size_t len, uint64_t off);
+/* The same leaving all-zero pages as holes (qv_pwrite_sparse). */
+int snap_mem_tmp_write_sparse(struct snap_mem_tmp *t, const void *p, size_t len, uint64_t off);
 int snap_mem_tmp_commit(struct snap_mem_tmp *t);
 void snap_mem_tmp_abort(struct snap_mem_tmp *t);
 
@@ -89,8 +91,6 @@ int snap_mem_write_inc_pages(const char *path, const uint8_t *id, const uint8_t 
  * prev_id (named prev_path in the message). */
 int snap_memfile_check_link(const struct snap_memfile *inc, const char *prev_path,
                             const uint8_t *prev_id);
-/* A page of zeros: left as a hole. */
-bool snap_mem_page_is_zero(const uint8_t *p);
 
 /* Read exactly len bytes at off, or fail naming the file. */
 int snap_mem_pread(int fd, const char *path, void *p, size_t len, uint64_t off);

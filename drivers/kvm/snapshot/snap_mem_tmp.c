@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../../../lib/util/error.h"
+#include "../../../lib/util/fileio.h"
 #include "snap_mem_format.h"
 
 int snap_mem_pread(int fd, const char *path, void *p, size_t len, uint64_t off)
@@ -58,18 +59,17 @@ int snap_mem_tmp_open(struct snap_mem_tmp *t, const char *path, uint64_t size)
 
 int snap_mem_tmp_write(struct snap_mem_tmp *t, const void *p, size_t len, uint64_t off)
 {
-    const uint8_t *b = p;
-    while (len) {
-        ssize_t n = pwrite(t->fd, b, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return qv_error_set_errno(QV_ERR_IO, n < 0 ? errno : EIO,
-                                      "cannot write memory file '%s'", t->path);
-        b += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
+    int err = qv_pwrite_all(t->fd, p, len, (off_t)off);
+    if (err < 0)
+        return qv_error_set_errno(QV_ERR_IO, -err, "cannot write memory file '%s'", t->path);
+    return 0;
+}
+
+int snap_mem_tmp_write_sparse(struct snap_mem_tmp *t, const void *p, size_t len, uint64_t off)
+{
+    int err = qv_pwrite_sparse(t->fd, p, len, (off_t)off);
+    if (err < 0)
+        return qv_error_set_errno(QV_ERR_IO, -err, "cannot write memory file '%s'", t->path);
     return 0;
 }
 

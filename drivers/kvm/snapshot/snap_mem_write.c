@@ -10,29 +10,6 @@
 
 #define PAGE SNAP_MEM_PAGE_SIZE
 
-/* A region's non-zero pages into the file at off: each run of data pages
- * in one write, zero pages left as holes. */
-static int write_region(struct snap_mem_tmp *t, const struct snap_mem_ram *r, uint64_t off)
-{
-    const uint8_t *base = r->hva;
-    uint64_t pages = r->size / PAGE, p = 0;
-    for (;;) {
-        if (p >= pages)
-            return 0;
-        if (snap_mem_page_is_zero(base + p * PAGE)) {
-            p++;
-            continue;
-        }
-        uint64_t end = p + 1;
-        while (end < pages && !snap_mem_page_is_zero(base + end * PAGE))
-            end++;
-        int rc = snap_mem_tmp_write(t, base + p * PAGE, (end - p) * PAGE, off + p * PAGE);
-        if (rc < 0)
-            return rc;
-        p = end;
-    }
-}
-
 int snap_mem_write_full(const char *path, const struct snap_mem_ram *ram, size_t n,
                         struct snap_mem_region *table)
 {
@@ -53,7 +30,7 @@ int snap_mem_write_full(const char *path, const struct snap_mem_ram *ram, size_t
         return rc;
     rc = snap_mem_tmp_write(&t, head->data, head->len, 0);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = write_region(&t, &ram[i], offs[i]);
+        rc = snap_mem_tmp_write_sparse(&t, ram[i].hva, ram[i].size, offs[i]);
     if (rc == 0)
         rc = snap_mem_tmp_commit(&t);
     else
