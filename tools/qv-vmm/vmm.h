@@ -81,6 +81,9 @@ int vmm_watch_powerdown(struct vmm_watch *w);
 /* Join both threads; the VM must be stopped first. */
 void vmm_watch_stop(struct vmm_watch *w);
 
+/* vmm_qmp.c: the version object of the greeting and query-version
+ * (libqv's version where QEMU puts its own). */
+JsonObject *vmm_qmp_version(void);
 /* vmm_qmp.c: a QMP server on STATE_DIR/NAME (qmp.sock, status.sock). */
 struct vmm_qmp *vmm_qmp_new(struct vmm *v, const char *name, GError **err);
 void vmm_qmp_free(struct vmm_qmp *q);

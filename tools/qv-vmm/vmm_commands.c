@@ -272,17 +272,8 @@ static JsonNode *cmd_query_version(struct vmm *v, JsonObject *args, struct vmm_c
     (void)args;
     (void)err;
     (void)after;
-    unsigned major = 0, minor = 0, micro = 0;
-    sscanf(qv_version(), "%u.%u.%u", &major, &minor, &micro);
-    JsonObject *q = json_object_new();
-    json_object_set_int_member(q, "micro", micro);
-    json_object_set_int_member(q, "minor", minor);
-    json_object_set_int_member(q, "major", major);
-    JsonObject *o = json_object_new();
-    json_object_set_object_member(o, "qemu", q);
-    g_autofree char *pkg = g_strdup_printf("qv-vmm (libqv %s)", qv_version());
-    json_object_set_string_member(o, "package", pkg);
-    return obj_node(o);
+    /* The same object as the greeting's, as QEMU gives. */
+    return obj_node(vmm_qmp_version());
 }
 
 static JsonNode *cmd_query_commands(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,

@@ -145,7 +145,7 @@ static void send_error(struct vmm_qmp *q, const char *cls, const char *desc, Jso
     send_node(q, object_node(m));
 }
 
-static void send_greeting(struct vmm_qmp *q)
+JsonObject *vmm_qmp_version(void)
 {
     /* libqv's version stands where QEMU puts its own. */
     unsigned major = 0, minor = 0, micro = 0;
@@ -158,8 +158,13 @@ static void send_greeting(struct vmm_qmp *q)
     json_object_set_object_member(version, "qemu", ver);
     g_autofree char *pkg = g_strdup_printf("qv-vmm (libqv %s)", qv_version());
     json_object_set_string_member(version, "package", pkg);
+    return version;
+}
+
+static void send_greeting(struct vmm_qmp *q)
+{
     JsonObject *qmp = json_object_new();
-    json_object_set_object_member(qmp, "version", version);
+    json_object_set_object_member(qmp, "version", vmm_qmp_version());
     /* No "oob": one command at a time. */
     json_object_set_array_member(qmp, "capabilities", json_array_new());
     JsonObject *m = json_object_new();
