@@ -11,7 +11,7 @@ pkgs=(
     python3-cffi python3-pytest busybox-static cpio openssh-server openssh-client
     valgrind strace
     clang libclang-rt-14-dev
-    libslirp-dev
+    libslirp-dev libseccomp-dev
     xfsprogs
 )
 
