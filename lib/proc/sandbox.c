@@ -10,9 +10,14 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../util/error.h"
+
+/* The type bits of socket()'s second argument (the kernel's SOCK_TYPE_MASK);
+ * the rest are SOCK_NONBLOCK and SOCK_CLOEXEC. */
+#define SANDBOX_SOCK_TYPE_MASK 0xf
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANDBOX_SANITIZED 1
@@ -94,11 +99,19 @@ static int add_call(scmp_filter_ctx ctx, const struct proc_sandbox_rules *r,
         }
         return 0;
     case PROC_SANDBOX_FAMILY:
-        for (size_t i = 0; i < r->nfamilies; i++) {
-            cmp = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)r->families[i].family);
-            if (add(ctx, r, c->name, SCMP_ACT_ALLOW, 1, &cmp) < 0)
-                return qv_error_code();
-        }
+        /* A listed family with a stream or datagram type (its flags,
+         * SOCK_NONBLOCK and SOCK_CLOEXEC, masked off): never SOCK_RAW or
+         * SOCK_PACKET, whatever capabilities the process has. */
+        for (size_t i = 0; i < r->nfamilies; i++)
+            for (int t = 0; t < 2; t++) {
+                struct scmp_arg_cmp both[2] = {
+                    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)r->families[i].family),
+                    SCMP_A1(SCMP_CMP_MASKED_EQ, SANDBOX_SOCK_TYPE_MASK,
+                            t ? SOCK_DGRAM : SOCK_STREAM),
+                };
+                if (add(ctx, r, c->name, SCMP_ACT_ALLOW, 2, both) < 0)
+                    return qv_error_code();
+            }
         return 0;
     }
     return qv_error_set(QV_ERR_INTERNAL, "%s sandbox: '%s' has an unknown check %d", r->who,

@@ -21,7 +21,8 @@ enum proc_sandbox_check {
     PROC_SANDBOX_THREAD,  /* clone: only with CLONE_THREAD, a thread and never a process */
     PROC_SANDBOX_SELF,    /* argument 0 is this process's pid: tgkill to its own threads */
     PROC_SANDBOX_IOCTL,   /* argument 1 (the request) is one of the rules' ioctls */
-    PROC_SANDBOX_FAMILY,  /* argument 0 (the domain) is one of the rules' families */
+    PROC_SANDBOX_FAMILY,  /* socket: argument 0 (the domain) is one of the rules' families
+                           * and the type is SOCK_STREAM or SOCK_DGRAM (never raw) */
     PROC_SANDBOX_NAME,    /* prctl: only PR_SET_NAME and PR_GET_NAME (thread names) */
     PROC_SANDBOX_ENOSYS,  /* refused with ENOSYS instead of killing: clone3, whose
                            * flags a filter cannot read, so glibc falls back to clone */

@@ -48,7 +48,6 @@ static const struct proc_sandbox_call vmm_calls[] = {
     {"futex", PROC_SANDBOX_ANY, "mutexes, condition variables and joins between threads"},
     {"exit", PROC_SANDBOX_ANY, "a thread ends"},
     {"exit_group", PROC_SANDBOX_ANY, "the process ends"},
-    {"sched_yield", PROC_SANDBOX_ANY, "lock back-off in glibc and GLib"},
     {"sched_getaffinity", PROC_SANDBOX_ANY,
      "GLib counts CPUs; unpinning a vCPU restores the process's CPU set"},
     {"sched_setaffinity", PROC_SANDBOX_ANY, "vCPU pinning (cputune, vm_set_cpu_pin)"},
@@ -58,10 +57,10 @@ static const struct proc_sandbox_call vmm_calls[] = {
     {"nanosleep", PROC_SANDBOX_ANY, "g_usleep in retry back-offs"},
     {"clock_nanosleep", PROC_SANDBOX_ANY, "the same through newer glibc"},
     {"clock_gettime", PROC_SANDBOX_ANY,
-     "timers, QMP event timestamps, I/O throttling (the vDSO answers most, the kernel the rest)"},
-    {"clock_getres", PROC_SANDBOX_ANY, "GLib's monotonic clock set-up"},
-    {"gettimeofday", PROC_SANDBOX_ANY, "wall-clock time (vDSO fallback)"},
-    {"time", PROC_SANDBOX_ANY, "the CMOS RTC reads the host's time"},
+     "timers, QMP event timestamps, I/O throttling: the vDSO answers unless the host's clock "
+     "source cannot be read from user space"},
+    {"gettimeofday", PROC_SANDBOX_ANY, "wall-clock time, as clock_gettime"},
+    {"time", PROC_SANDBOX_ANY, "the CMOS RTC reads the host's time, as clock_gettime"},
     {"getrandom", PROC_SANDBOX_ANY, "virtio-rng's entropy; GLib's hash table seeds"},
     {"sysinfo", PROC_SANDBOX_ANY, "glibc's qsort sizes its buffer from physical memory (libslirp)"},
 
@@ -76,9 +75,7 @@ static const struct proc_sandbox_call vmm_calls[] = {
 
     /* File descriptors. */
     {"read", PROC_SANDBOX_ANY, "sockets, eventfds, the console, images and snapshot files"},
-    {"write", PROC_SANDBOX_ANY, "the same, and console.log"},
-    {"readv", PROC_SANDBOX_ANY, "scatter reads (GLib, libslirp)"},
-    {"writev", PROC_SANDBOX_ANY, "scatter writes (GLib, libslirp, tap frames)"},
+    {"write", PROC_SANDBOX_ANY, "the same, console.log, the log on stderr"},
     {"pread64", PROC_SANDBOX_ANY, "snapshot files, disk images"},
     {"pwrite64", PROC_SANDBOX_ANY, "snapshot files, disk images"},
     {"preadv", PROC_SANDBOX_ANY, "virtio-blk reads into guest buffers"},
@@ -94,28 +91,22 @@ static const struct proc_sandbox_call vmm_calls[] = {
     {"eventfd2", PROC_SANDBOX_ANY,
      "virtio notify and interrupt eventfds (ioeventfd, irqfd), device wake-ups, GLib contexts"},
     {"poll", PROC_SANDBOX_ANY, "GLib's main loop, device and network threads"},
-    {"ppoll", PROC_SANDBOX_ANY, "the same through other glibc paths"},
     {"ioctl", PROC_SANDBOX_IOCTL, "only the requests listed in vmm_ioctls"},
 
     /* Files: see openat. */
     {"openat", PROC_SANDBOX_ANY,
      "reset and restore reopen what the definition names (kernel, initrd, disk images, /dev/ptmx, "
      "/dev/net/tun); snapshots create and read files in the VM's directory"},
-    {"newfstatat", PROC_SANDBOX_ANY, "stat and fstat: image and snapshot sizes and types"},
-    {"fstat", PROC_SANDBOX_ANY, "fstat through older paths"},
-    {"statx", PROC_SANDBOX_ANY, "GLib's file queries"},
-    {"access", PROC_SANDBOX_ANY, "g_file_test"},
-    {"faccessat", PROC_SANDBOX_ANY, "g_file_test through newer glibc"},
+    {"newfstatat", PROC_SANDBOX_ANY,
+     "stat and fstat (glibc uses it for both): image, kernel and snapshot sizes and types"},
     {"getdents64", PROC_SANDBOX_ANY, "listing snapshot directories"},
-    {"mkdir", PROC_SANDBOX_ANY, "a snapshot's staging directory"},
-    {"mkdirat", PROC_SANDBOX_ANY, "the same relative to the VM's directory"},
+    {"mkdir", PROC_SANDBOX_ANY, "a snapshot's staging directory (g_mkdtemp_full)"},
     {"fchmod", PROC_SANDBOX_ANY, "a staging directory is made 0700"},
-    {"rename", PROC_SANDBOX_ANY, "atomic file replacement (tmp + fsync + rename)"},
-    {"renameat", PROC_SANDBOX_ANY, "the same relative to a directory; QMP sockets go into place"},
+    {"renameat", PROC_SANDBOX_ANY, "where the file system lacks RENAME_NOREPLACE"},
     {"renameat2", PROC_SANDBOX_ANY, "a finished snapshot is renamed in without replacing"},
-    {"unlink", PROC_SANDBOX_ANY, "temporary files, a console socket replaced"},
-    {"unlinkat", PROC_SANDBOX_ANY, "snapshot deletion, QMP sockets removed at exit"},
-    {"rmdir", PROC_SANDBOX_ANY, "snapshot deletion"},
+    {"unlink", PROC_SANDBOX_ANY, "a console socket replaced on reset and removed"},
+    {"unlinkat", PROC_SANDBOX_ANY,
+     "snapshot deletion and failed stages (files and directories), QMP sockets removed at exit"},
 
     /* Sockets: QMP, the console, libslirp's NAT. */
     {"socket", PROC_SANDBOX_FAMILY, "only the families listed in vmm_families"},
@@ -132,8 +123,7 @@ static const struct proc_sandbox_call vmm_calls[] = {
     {"sendto", PROC_SANDBOX_ANY,
      "send(): QMP replies and events, console output, UDP for the guest"},
     {"recvfrom", PROC_SANDBOX_ANY, "recv(): QMP commands, console input, UDP for the guest"},
-    {"sendmsg", PROC_SANDBOX_ANY, "GLib and libslirp"},
-    {"recvmsg", PROC_SANDBOX_ANY, "GLib and libslirp (ICMP errors)"},
+    {"recvmsg", PROC_SANDBOX_ANY, "libslirp"},
 };
 
 static const struct proc_sandbox_ioctl vmm_ioctls[] = {

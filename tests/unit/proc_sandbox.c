@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <linux/kvm.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -259,7 +260,9 @@ static int allowed_work(void)
         sched_getaffinity(0, sizeof(set), &set) < 0 || sched_setaffinity(0, sizeof(set), &set) < 0)
         return 10;
     /* 11: a host socket for libslirp's NAT. */
-    int in = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int in = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_ICMP);
+    if (in < 0 && errno == EACCES) /* ping sockets not enabled for this group */
+        in = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int in6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (in < 0 || close(in) < 0 || (in6 < 0 && errno != EAFNOSUPPORT))
         return 11;
@@ -307,6 +310,13 @@ static int do_sys_fork(void)
 static int do_socket_netlink(void)
 {
     socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0);
+    return 50;
+}
+
+static int do_socket_raw(void)
+{
+    /* An allowed family, but raw: never, even where the process may. */
+    socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
     return 50;
 }
 
@@ -376,6 +386,7 @@ static const struct {
     {"fork (clone without CLONE_THREAD)", do_fork},
     {"the fork system call", do_sys_fork},
     {"socket(AF_NETLINK)", do_socket_netlink},
+    {"socket(AF_INET, SOCK_RAW)", do_socket_raw},
     {"ptrace", do_ptrace},
     {"ioctl TIOCSTI", do_ioctl_tiocsti},
     {"ioctl KVM_SET_GUEST_DEBUG", do_ioctl_kvm_unlisted},
