@@ -475,9 +475,12 @@ END_TEST
  * document cannot drift from what the filter allows. */
 START_TEST(test_vmm_rules_documented)
 {
+    /* ctest gives the source tree; run by hand, it is where this file is. */
     const char *src = getenv("QV_SOURCE_DIR");
-    ck_assert_ptr_nonnull(src);
-    g_autofree char *path = g_build_filename(src, "docs", "architecture.md", NULL);
+    g_autofree char *here = g_path_get_dirname(__FILE__);
+    g_autofree char *path =
+        src ? g_build_filename(src, "docs", "architecture.md", NULL)
+            : g_build_filename(here, "..", "..", "docs", "architecture.md", NULL);
     g_autofree char *doc = NULL;
     ck_assert_msg(g_file_get_contents(path, &doc, NULL, NULL), "cannot read %s", path);
     const char *sec = strstr(doc, "qv-vmm's seccomp filter");
@@ -512,8 +515,10 @@ static bool sandbox_usable(void)
         _exit(0);
     }
     int status;
-    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-           WEXITSTATUS(status) == 0;
+    /* Only a refusal to enter skips; a child killed on the way is a
+     * failure the tests below report. */
+    return pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+           WEXITSTATUS(status) != 1;
 }
 
 int main(void)
