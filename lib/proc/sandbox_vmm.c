@@ -127,11 +127,11 @@ static const struct proc_sandbox_call vmm_calls[] = {
 };
 
 static const struct proc_sandbox_ioctl vmm_ioctls[] = {
-    /* /dev/kvm: building a VM on reset and restore. */
+    /* /dev/kvm: building a VM on reset and restore. The API version, the
+     * run area's size and the supported CPUID are probed once by
+     * qv_connect, before the sandbox, and not allowed after. */
     {KVM_CREATE_VM, "KVM_CREATE_VM", "reset and restore build a new VM"},
     {KVM_CHECK_EXTENSION, "KVM_CHECK_EXTENSION", "capabilities checked while building and saving"},
-    {KVM_GET_VCPU_MMAP_SIZE, "KVM_GET_VCPU_MMAP_SIZE", "sizing a new vCPU's run area"},
-    {KVM_GET_SUPPORTED_CPUID, "KVM_GET_SUPPORTED_CPUID", "a new vCPU's CPUID"},
     {KVM_GET_MSR_INDEX_LIST, "KVM_GET_MSR_INDEX_LIST", "which MSRs a snapshot saves"},
     /* VM. */
     {KVM_SET_TSS_ADDR, "KVM_SET_TSS_ADDR", "building a VM"},
