@@ -111,11 +111,14 @@ int qv_file_clone(const char *src, const char *dst, bool *shared)
     if (in < 0)
         return qv_error_set_errno(QV_ERR_IO, errno, "cannot open '%s'", src);
     struct stat st;
-    if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(in, &st) < 0) {
         int err = errno;
         close(in);
-        return S_ISREG(st.st_mode) ? qv_error_set_errno(QV_ERR_IO, err, "cannot stat '%s'", src)
-                                   : qv_error_set(QV_ERR_IO, "'%s' is not a regular file", src);
+        return qv_error_set_errno(QV_ERR_IO, err, "cannot stat '%s'", src);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(in);
+        return qv_error_set(QV_ERR_IO, "'%s' is not a regular file", src);
     }
     struct stat dst_st;
     if (lstat(dst, &dst_st) == 0) {
@@ -146,10 +149,18 @@ int qv_file_clone(const char *src, const char *dst, bool *shared)
     close(in);
     if (close(out) < 0 && rc == 0)
         rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot write '%s'", dst);
-    /* Never over a file that appeared meanwhile. */
-    if (rc == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) < 0)
-        rc = errno == EEXIST ? qv_error_set(QV_ERR_EXISTS, "'%s' exists already", dst)
-                             : qv_error_set_errno(QV_ERR_IO, errno, "cannot create '%s'", dst);
+    /* Never over a file that appeared meanwhile: where the file system has
+     * no RENAME_NOREPLACE, link() refuses an existing name just as well. */
+    if (rc == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) < 0) {
+        int err = errno;
+        if (err == EINVAL && link(tmp, dst) == 0) {
+            unlink(tmp);
+        } else {
+            err = err == EINVAL ? errno : err;
+            rc = err == EEXIST ? qv_error_set(QV_ERR_EXISTS, "'%s' exists already", dst)
+                               : qv_error_set_errno(QV_ERR_IO, err, "cannot create '%s'", dst);
+        }
+    }
     if (rc < 0) {
         unlink(tmp);
         return rc;
