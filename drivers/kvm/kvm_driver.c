@@ -13,6 +13,7 @@
 #include "devices/chardev.h"
 #include "kvm.h"
 #include "kvm_conf.h"
+#include "session/ksess.h"
 
 #define KVM_DEVICE "/dev/kvm"
 
@@ -29,12 +30,16 @@ struct kvm_conn {
 static int kvm_open(struct qv_conn *conn)
 {
     const char *path = g_uri_get_path(conn->uri);
-    if (path && strcmp(path, "/session") == 0)
-        return qv_error_set(QV_ERR_UNSUPPORTED,
-                            "kvm:///session (each VM in its own qv-vmm process) is not "
-                            "available yet; use kvm:///embed to run VMs in this process");
+    /* kvm:///session is a table of its own (session/kvm_session.c): from
+     * here on the core dispatches every call of this connection through
+     * it, so no slot of this table asks which mode it serves. */
+    if (path && strcmp(path, "/session") == 0) {
+        conn->driver = &kvm_session_driver;
+        return kvm_session_driver.open(conn);
+    }
     if (!path || strcmp(path, "/embed") != 0)
-        return qv_error_set(QV_ERR_URI, "the kvm driver serves kvm:///embed, not '%s'",
+        return qv_error_set(QV_ERR_URI,
+                            "the kvm driver serves kvm:///embed and kvm:///session, not '%s'",
                             conn->uri_str);
     struct kvm_conn *kc = g_new0(struct kvm_conn, 1);
     if (kvm_probe(KVM_DEVICE, &kc->sys) < 0) {

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/util/fileio.h"
 #include "vmm.h"
 
 void vmm_exit(struct vmm *v, int code)
@@ -121,6 +122,18 @@ static void take_down(struct vmm *v)
     v->vm = NULL;
 }
 
+/* exit.json: how this run ended, for a manager that is not our parent and so
+ * never sees the exit status (kvm:///session). A process killed outright
+ * leaves none, which is how it tells a kill from an exit. */
+static void write_exit_record(struct vmm *v, int code)
+{
+    g_autofree char *path = g_build_filename(v->dir, "exit.json", NULL);
+    g_autofree char *text = g_strdup_printf("{\"code\": %d}\n", code);
+    if (qv_file_write_atomic(path, text, strlen(text), 0600) < 0)
+        fprintf(stderr, "qv-vmm: cannot record the exit in '%s': %s\n", path,
+                qv_last_error()->message);
+}
+
 static int setup(struct vmm *v)
 {
     g_autofree char *xml = vmm_read_definition(v);
@@ -186,6 +199,7 @@ int main(int argc, char **argv)
         /* The reply to quit and the SHUTDOWN event go out first. */
         vmm_qmp_flush(v.qmp, 1000);
         vmm_qmp_flush(v.status, 1000);
+        write_exit_record(&v, code);
     }
     v.exiting = true;
     if (v.vm)

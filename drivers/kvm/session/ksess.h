@@ -1,0 +1,71 @@
+/* kvm:///session: every VM of the kvm driver in its own qv-vmm process
+ * (tools/qv-vmm), run and found again through lib/proc and driven over QMP
+ * (lib/qmp), the way drivers/qemu runs QEMU. Internal to drivers/kvm. */
+#ifndef QV_KVM_SESSION_H
+#define QV_KVM_SESSION_H
+
+#include "../../../lib/api/driver.h"
+#include "../../../lib/qmp/qmp.h"
+
+#define KSESS_KIND "kvm"
+#define KSESS_LOCK_WAIT_MS 60000
+#define KSESS_QMP_TIMEOUT_MS 10000
+#define KSESS_START_TIMEOUT_MS 30000
+#define KSESS_STOP_TIMEOUT_MS 30000
+#define KSESS_TERM_WAIT_MS 5000
+
+/* The connection's: what qv-vmm hosts and where qv-vmm is. */
+struct ksess_conn {
+    char *vmm_uri;  /* vmm_uri= of the URI, else kvm:///embed */
+    char *vmm_path; /* absolute */
+};
+
+/* One VM's handle: its directory and the per-VM lock. */
+struct ksess_vm {
+    char *name;
+    char *dir;
+    char *state_dir;
+    int lock_fd;
+    int lock_depth;
+};
+
+/* The session table, which kvm_open hands the connection to. */
+extern const struct qv_driver kvm_session_driver;
+
+static inline struct ksess_vm *ksess_of(struct vm *vm)
+{
+    return vm->priv;
+}
+static inline struct ksess_conn *ksess_conn_of(struct qv_conn *conn)
+{
+    return conn->priv;
+}
+
+/* Re-entrant within one handle; the core's VM mutex serialises threads. */
+int ksess_lock(struct ksess_vm *k, int timeout_ms);
+void ksess_unlock(struct ksess_vm *k);
+
+/* The qv-vmm binary: $QV_VMM (absolute), else qv-vmm beside the running
+ * program, else in the bin directory beside libqv's lib directory. */
+char *ksess_find_vmm(void);
+
+/* QMP on qmp.sock (operations) or status.sock (queries). */
+struct qmp *ksess_qmp(struct ksess_vm *k, bool status_monitor);
+/* STOPPED with reason, kept in state.json (CREATED without one). */
+int ksess_write_stopped(struct ksess_vm *k, enum vm_state_reason reason);
+
+/* kvm_session_run.c: the process-backed slots. */
+int ksess_status(struct vm *vm, struct qv_vm_status *st);
+int ksess_start(struct vm *vm);
+int ksess_stop(struct vm *vm, unsigned flags, int timeout_ms);
+int ksess_pause(struct vm *vm);
+int ksess_resume(struct vm *vm);
+int ksess_reset(struct vm *vm);
+int ksess_wait(struct vm *vm, int timeout_ms);
+/* Stop the VM's qv-vmm, whatever it is doing (destroy); the caller holds
+ * the lock. */
+int ksess_kill_locked(struct ksess_vm *k);
+/* Whether the recorded qv-vmm still runs (full identity). */
+bool ksess_running(struct ksess_vm *k);
+
+#endif

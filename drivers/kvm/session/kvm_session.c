@@ -1,0 +1,508 @@
+/* kvm:///session's table: VM objects are directories under the
+ * connection's state root (<root>/kvm/<name>, lib/proc), each VM runs in
+ * its own qv-vmm. What qv-vmm cannot do across a process boundary (guest
+ * memory and register-level vCPU calls, hot-plug) is refused naming the
+ * mode. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../../lib/proc/proc.h"
+#include "../../../lib/util/error.h"
+#include "../../../lib/util/fileio.h"
+#include "../../../lib/util/lock.h"
+#include "../kvm_conf.h"
+#include "ksess.h"
+
+#define SESSION "kvm:///session"
+#define DEFAULT_VMM_URI "kvm:///embed"
+#define UUID_LOCK ".uuids.flock"
+
+/* ---- finding qv-vmm ---------------------------------------------------- */
+
+static bool is_exec(const char *path)
+{
+    return g_file_test(path, G_FILE_TEST_IS_REGULAR) && access(path, X_OK) == 0;
+}
+
+char *ksess_find_vmm(void)
+{
+    const char *env = g_getenv("QV_VMM");
+    if (env && *env) {
+        if (!g_path_is_absolute(env) || !is_exec(env)) {
+            qv_error_set(QV_ERR_NOT_FOUND,
+                         "$QV_VMM is '%s': it must be the absolute path of an executable "
+                         "qv-vmm",
+                         env);
+            return NULL;
+        }
+        return g_strdup(env);
+    }
+    /* Installed, qv-vmm sits in qv's bin directory. */
+    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+    g_autofree char *bin = self ? g_path_get_dirname(self) : NULL;
+    char *cand = bin ? g_build_filename(bin, "qv-vmm", NULL) : NULL;
+    if (cand && is_exec(cand))
+        return cand;
+    /* A program other than qv using an installed libqv: <prefix>/lib/...
+     * beside <prefix>/bin. */
+    Dl_info info;
+    g_autofree char *alt = NULL;
+    if (dladdr((void *)ksess_find_vmm, &info) && info.dli_fname && info.dli_fname[0] == '/') {
+        g_autofree char *libdir = g_path_get_dirname(info.dli_fname);
+        g_autofree char *prefix = g_path_get_dirname(libdir);
+        alt = g_build_filename(prefix, "bin", "qv-vmm", NULL);
+        if (is_exec(alt)) {
+            g_free(cand);
+            return g_steal_pointer(&alt);
+        }
+    }
+    qv_error_set(QV_ERR_NOT_FOUND,
+                 SESSION " runs each VM in qv-vmm, which is not at '%s'%s%s; install it beside "
+                         "qv or set $QV_VMM to its absolute path",
+                 cand ? cand : "(the running program's directory)", alt ? " nor at " : "",
+                 alt ? alt : "");
+    g_free(cand);
+    return NULL;
+}
+
+/* ---- the connection ---------------------------------------------------- */
+
+static int ksess_open(struct qv_conn *conn)
+{
+    g_autofree char *vmm_uri = qv_conn_get_param(conn, "vmm_uri");
+    if (vmm_uri && (strncmp(vmm_uri, "kvm:", 4) == 0 && strstr(vmm_uri, "session")))
+        return qv_error_set(QV_ERR_URI,
+                            "%s: vmm_uri='%s' would start qv-vmm inside qv-vmm; name an "
+                            "in-process driver (kvm:///embed, or noop:/// for tests)",
+                            conn->uri_str, vmm_uri);
+    char *path = ksess_find_vmm();
+    if (!path)
+        return qv_error_code();
+    struct ksess_conn *kc = g_new0(struct ksess_conn, 1);
+    kc->vmm_uri = vmm_uri && *vmm_uri ? g_steal_pointer(&vmm_uri) : g_strdup(DEFAULT_VMM_URI);
+    kc->vmm_path = path;
+    conn->priv = kc;
+    return 0;
+}
+
+static void ksess_close(struct qv_conn *conn)
+{
+    struct ksess_conn *kc = conn->priv;
+    if (!kc)
+        return;
+    g_free(kc->vmm_uri);
+    g_free(kc->vmm_path);
+    g_free(kc);
+    conn->priv = NULL;
+}
+
+/* ---- per-VM objects ---------------------------------------------------- */
+
+static struct ksess_vm *sess_vm_new(struct qv_conn *conn, const char *name)
+{
+    struct ksess_vm *k = g_new0(struct ksess_vm, 1);
+    k->name = g_strdup(name);
+    k->dir = proc_vm_dir(conn->state_dir, KSESS_KIND, name);
+    k->state_dir = g_strdup(conn->state_dir);
+    k->lock_fd = -1;
+    return k;
+}
+
+static void sess_vm_free(struct ksess_vm *k)
+{
+    if (!k)
+        return;
+    if (k->lock_fd >= 0)
+        proc_unlock(k->lock_fd);
+    g_free(k->name);
+    g_free(k->dir);
+    g_free(k->state_dir);
+    g_free(k);
+}
+
+int ksess_lock(struct ksess_vm *k, int timeout_ms)
+{
+    if (k->lock_depth++ > 0)
+        return 0;
+    int fd = proc_lock(k->state_dir, KSESS_KIND, k->name, timeout_ms);
+    if (fd < 0) {
+        k->lock_depth = 0;
+        if (fd == QV_ERR_BUSY)
+            qv_error_prefix("VM '%s' is busy (another caller holds it)", k->name);
+        return fd;
+    }
+    k->lock_fd = fd;
+    return 0;
+}
+
+void ksess_unlock(struct ksess_vm *k)
+{
+    if (k->lock_depth > 0 && --k->lock_depth == 0) {
+        proc_unlock(k->lock_fd);
+        k->lock_fd = -1;
+    }
+}
+
+struct qmp *ksess_qmp(struct ksess_vm *k, bool status_monitor)
+{
+    g_autofree char *sock =
+        g_build_filename(k->dir, status_monitor ? "status.sock" : "qmp.sock", NULL);
+    g_autofree char *label = g_strdup_printf("VM '%s' (qv-vmm)", k->name);
+    return qmp_connect(sock, label, KSESS_QMP_TIMEOUT_MS);
+}
+
+int ksess_write_stopped(struct ksess_vm *k, enum vm_state_reason reason)
+{
+    g_autofree char *text = g_strdup_printf("{\"reason\": \"%s\"}\n", vm_state_reason_name(reason));
+    g_autofree char *path = g_build_filename(k->dir, "state.json", NULL);
+    return qv_file_write_atomic(path, text, strlen(text), 0600);
+}
+
+static struct qv_domain *load_def(struct ksess_vm *k)
+{
+    g_autofree char *path = g_build_filename(k->dir, "domain.xml", NULL);
+    g_autofree char *xml = NULL;
+    size_t len;
+    int rc = qv_file_read_text(path, QV_DEFINITION_MAX_BYTES, &xml, &len);
+    if (rc == QV_ERR_NOT_FOUND) {
+        qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' does not exist on " SESSION, k->name);
+        return NULL;
+    }
+    if (rc < 0) {
+        qv_error_prefix("cannot read the definition of VM '%s'", k->name);
+        return NULL;
+    }
+    struct qv_domain *def = qv_domain_parse_xml(xml);
+    if (!def)
+        qv_error_prefix("the stored definition of VM '%s' (%s) is damaged", k->name, path);
+    return def;
+}
+
+static bool has_def(const char *dir)
+{
+    g_autofree char *xml = g_build_filename(dir, "domain.xml", NULL);
+    return g_file_test(xml, G_FILE_TEST_IS_REGULAR);
+}
+
+/* The stored <uuid> of dir/domain.xml, without parsing the rest. */
+static char *stored_uuid(const char *dir)
+{
+    g_autofree char *path = g_build_filename(dir, "domain.xml", NULL);
+    g_autofree char *xml = NULL;
+    size_t len;
+    if (qv_file_read_text(path, QV_DEFINITION_MAX_BYTES, &xml, &len) < 0) {
+        qv_reset_error();
+        return NULL;
+    }
+    const char *s = strstr(xml, "<uuid>");
+    const char *e = s ? strstr(s, "</uuid>") : NULL;
+    return e ? g_strstrip(g_strndup(s + 6, e - s - 6)) : NULL;
+}
+
+static int uuid_check(const char *state_dir, const char *uuid, const char *name)
+{
+    if (!uuid || !*uuid)
+        return 0;
+    g_autofree char *kind = g_build_filename(state_dir, KSESS_KIND, NULL);
+    g_autoptr(GDir) d = g_dir_open(kind, 0, NULL);
+    const char *e;
+    while (d && (e = g_dir_read_name(d))) {
+        if (e[0] == '.' || strcmp(e, name) == 0)
+            continue;
+        g_autofree char *dir = g_build_filename(kind, e, NULL);
+        g_autofree char *other = stored_uuid(dir);
+        if (other && g_ascii_strcasecmp(other, uuid) == 0)
+            return qv_error_set(QV_ERR_EXISTS, "cannot define VM '%s': VM '%s' already has UUID %s",
+                                name, e, uuid);
+    }
+    return 0;
+}
+
+/* The directory is made first and domain.xml appears in it atomically: a
+ * define cut short leaves a directory without a definition, which is no
+ * VM (list and lookup skip it, the next define reuses it). */
+static int define_locked(struct qv_conn *conn, struct ksess_vm *k, const struct qv_domain *def)
+{
+    if (has_def(k->dir))
+        return qv_error_set(QV_ERR_EXISTS, "VM '%s' already exists on %s", def->name,
+                            conn->uri_str);
+    g_autofree char *xml = qv_domain_format_xml(def);
+    if (!xml)
+        return qv_error_code() ? qv_error_code() : QV_ERR_INTERNAL;
+    if (mkdir(k->dir, 0700) < 0 && errno != EEXIST)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot create '%s' for VM '%s'", k->dir,
+                                  def->name);
+    struct stat sb;
+    if (lstat(k->dir, &sb) < 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != geteuid())
+        return qv_error_set(QV_ERR_IO,
+                            "'%s' is not a directory of this user: VM '%s' cannot "
+                            "live there",
+                            k->dir, def->name);
+    chmod(k->dir, 0700);
+    g_autofree char *lock_path = g_build_filename(conn->state_dir, KSESS_KIND, UUID_LOCK, NULL);
+    int ufd = qv_lock_acquire(lock_path, KSESS_LOCK_WAIT_MS);
+    if (ufd < 0)
+        return ufd;
+    int rc = uuid_check(conn->state_dir, def->uuid, def->name);
+    g_autofree char *path = g_build_filename(k->dir, "domain.xml", NULL);
+    if (rc == 0)
+        rc = qv_file_write_atomic(path, xml, strlen(xml), 0600);
+    qv_lock_release(ufd);
+    if (rc == 0)
+        proc_log(k->dir, "defined");
+    return rc;
+}
+
+static int ksess_define(struct qv_conn *conn, const struct qv_domain *def, void **priv)
+{
+    /* The VMM's own define-time checks: what it would not carry out is
+     * refused now, not at start in another process. */
+    if (kvm_domain_check(def) < 0)
+        return qv_error_code();
+    int rc = proc_kind_dir_ensure(conn->state_dir, KSESS_KIND);
+    if (rc < 0)
+        return rc;
+    struct ksess_vm *k = sess_vm_new(conn, def->name);
+    rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
+    if (rc == 0) {
+        rc = define_locked(conn, k, def);
+        ksess_unlock(k);
+    }
+    if (rc < 0) {
+        sess_vm_free(k);
+        return rc;
+    }
+    *priv = k;
+    return 0;
+}
+
+static int ksess_lookup(struct qv_conn *conn, const char *name, void **priv)
+{
+    struct ksess_vm *k = sess_vm_new(conn, name);
+    if (!has_def(k->dir)) {
+        sess_vm_free(k);
+        return qv_error_set(QV_ERR_NOT_FOUND, "no VM named '%s' on %s", name, conn->uri_str);
+    }
+    *priv = k;
+    return 0;
+}
+
+static void ksess_release(struct vm *vm)
+{
+    sess_vm_free(vm->priv);
+    vm->priv = NULL;
+}
+
+static int ksess_list(struct qv_conn *conn, GPtrArray *names)
+{
+    g_autofree char *kind = g_build_filename(conn->state_dir, KSESS_KIND, NULL);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GDir) d = g_dir_open(kind, 0, &err);
+    if (!d) {
+        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            return 0;
+        return qv_error_set(QV_ERR_IO, "cannot list '%s': %s", kind, err->message);
+    }
+    const char *e;
+    while ((e = g_dir_read_name(d))) {
+        g_autofree char *dir = g_build_filename(kind, e, NULL);
+        if (e[0] != '.' && has_def(dir))
+            g_ptr_array_add(names, g_strdup(e));
+    }
+    return 0;
+}
+
+static struct qv_domain *ksess_get_def(struct vm *vm)
+{
+    return load_def(ksess_of(vm));
+}
+
+/* A running VM's console is qv-vmm's console.sock; otherwise its log, the
+ * last thing the guest printed. */
+static char *ksess_console(struct vm *vm)
+{
+    struct ksess_vm *k = ksess_of(vm);
+    g_autofree char *sock = g_build_filename(k->dir, "console.sock", NULL);
+    if (ksess_running(k) && g_file_test(sock, G_FILE_TEST_EXISTS))
+        return g_strdup_printf("unix:%s", sock);
+    return g_strdup_printf("file:%s/console.log", k->dir);
+}
+
+static int ksess_destroy(struct vm *vm)
+{
+    struct ksess_vm *k = ksess_of(vm);
+    int rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
+    if (rc < 0)
+        return rc;
+    rc = ksess_kill_locked(k);
+    if (rc == 0) {
+        /* Renamed away first: once renamed no VM of the name exists, and
+         * a kill half-way through the removal leaves only a hidden
+         * temporary, never a VM missing files. */
+        g_autofree char *kind = g_build_filename(k->state_dir, KSESS_KIND, NULL);
+        g_autofree char *trash = g_strdup_printf("%s/.tmp-%s-XXXXXX", kind, k->name);
+        if (!g_mkdtemp_full(trash, 0700))
+            rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot remove VM '%s'", k->name);
+        else if (rename(k->dir, trash) < 0) {
+            rc = errno == ENOENT
+                     ? 0
+                     : qv_error_set_errno(QV_ERR_IO, errno, "cannot remove VM '%s' (%s)", k->name,
+                                          k->dir);
+            rmdir(trash);
+        } else {
+            rc = qv_dir_remove_tree(trash);
+        }
+    }
+    /* The lock file stays, shared with whoever defines the name next. */
+    ksess_unlock(k);
+    return rc;
+}
+
+static int ksess_set(struct vm *vm, const struct qv_setting *set)
+{
+    struct ksess_vm *k = ksess_of(vm);
+    int rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
+    if (rc < 0)
+        return rc;
+    if (ksess_running(k)) {
+        ksess_unlock(k);
+        bool plug = set->kind == QV_SET_ATTACH_DISK || set->kind == QV_SET_DETACH_DISK ||
+                    set->kind == QV_SET_ATTACH_NET || set->kind == QV_SET_DETACH_NET;
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s' is running on " SESSION "; %s: stop the VM to change it",
+                            vm->name,
+                            plug ? "its disks and NICs are virtio-mmio devices, fixed at start "
+                                   "(no hot-plug)"
+                                 : "its qv-vmm takes settings only at start");
+    }
+    g_autoptr(qv_domain) def = load_def(k);
+    g_autoptr(qv_domain) copy = def ? kvm_setting_apply(def, set, vm->name) : NULL;
+    g_autofree char *xml = copy ? qv_domain_format_xml(copy) : NULL;
+    g_autofree char *path = g_build_filename(k->dir, "domain.xml", NULL);
+    rc = xml ? qv_file_write_atomic(path, xml, strlen(xml), 0600) : qv_error_code();
+    ksess_unlock(k);
+    return rc;
+}
+
+/* ---- what a separate process cannot offer ------------------------------ */
+
+static int refuse(struct vm *vm, const char *op)
+{
+    return qv_error_set(QV_ERR_UNSUPPORTED,
+                        "%s: VM '%s' runs in its own qv-vmm process on " SESSION
+                        ", which offers no %s; use kvm:///embed for VMs driven from this "
+                        "process",
+                        op, vm->name,
+                        g_str_has_prefix(op, "vcpu") ? "register-level vCPU access"
+                                                     : "access to guest memory");
+}
+
+static int ksess_add_region(struct vm *vm, uint64_t gpa, uint64_t size, uint32_t flags)
+{
+    (void)gpa, (void)size, (void)flags;
+    return refuse(vm, "vm_add_memory_region");
+}
+
+static void *ksess_hva(struct vm *vm, uint64_t gpa)
+{
+    (void)gpa;
+    refuse(vm, "vm_gpa_to_hva");
+    return NULL;
+}
+
+static int ksess_read(struct vm *vm, uint64_t gpa, void *buf, size_t len)
+{
+    (void)gpa, (void)buf, (void)len;
+    return refuse(vm, "vm_read_memory");
+}
+
+static int ksess_write(struct vm *vm, uint64_t gpa, const void *buf, size_t len)
+{
+    (void)gpa, (void)buf, (void)len;
+    return refuse(vm, "vm_write_memory");
+}
+
+static struct vcpu *ksess_vcpu_create(struct vm *vm, uint32_t id)
+{
+    (void)id;
+    refuse(vm, "vcpu_create");
+    return NULL;
+}
+
+static struct vcpu *ksess_vcpu_get(struct vm *vm, uint32_t id)
+{
+    (void)id;
+    refuse(vm, "vcpu_get");
+    return NULL;
+}
+
+static int ksess_snap_refuse(struct vm *vm)
+{
+    return qv_error_set(QV_ERR_UNSUPPORTED,
+                        "VM '%s': snapshots of VMs on " SESSION
+                        " are not available yet (qv-vmm serves no snapshot commands)",
+                        vm->name);
+}
+
+static int ksess_snap_create(struct vm *vm, const char *name, unsigned flags)
+{
+    (void)name, (void)flags;
+    return ksess_snap_refuse(vm);
+}
+
+static int ksess_snap_restore(struct vm *vm, const char *name)
+{
+    (void)name;
+    return ksess_snap_refuse(vm);
+}
+
+static int ksess_snap_delete(struct vm *vm, const char *name)
+{
+    (void)name;
+    return ksess_snap_refuse(vm);
+}
+
+static int ksess_snap_list(struct vm *vm, struct snapshot_info **list, size_t *count)
+{
+    (void)list, (void)count;
+    return ksess_snap_refuse(vm);
+}
+
+const struct qv_driver kvm_session_driver = {
+    .name = "kvm",
+    .schemes = (const char *const[]){"kvm", NULL},
+    .domain_type = QV_VIRT_KVM,
+    .open = ksess_open,
+    .close = ksess_close,
+    .vm_define = ksess_define,
+    .vm_lookup = ksess_lookup,
+    .vm_release = ksess_release,
+    .vm_list = ksess_list,
+    .vm_get_def = ksess_get_def,
+    .vm_get_status = ksess_status,
+    .vm_start = ksess_start,
+    .vm_stop = ksess_stop,
+    .vm_pause = ksess_pause,
+    .vm_resume = ksess_resume,
+    .vm_reset = ksess_reset,
+    .vm_destroy = ksess_destroy,
+    .vm_wait = ksess_wait,
+    .vm_set = ksess_set,
+    .vm_console_endpoint = ksess_console,
+    .vm_add_memory_region = ksess_add_region,
+    .vm_gpa_to_hva = ksess_hva,
+    .vm_read_memory = ksess_read,
+    .vm_write_memory = ksess_write,
+    .snapshot_create = ksess_snap_create,
+    .snapshot_restore = ksess_snap_restore,
+    .snapshot_delete = ksess_snap_delete,
+    .snapshot_list = ksess_snap_list,
+    .vcpu_create = ksess_vcpu_create,
+    .vcpu_get = ksess_vcpu_get,
+};

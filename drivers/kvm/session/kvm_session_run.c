@@ -1,0 +1,484 @@
+/* A session VM's qv-vmm process: started detached through lib/proc, its
+ * identity (pid, start time, command line) kept in runtime.json, driven
+ * over QMP, and judged crashed when it is gone without a stop. qv-vmm
+ * leaves exit.json when it exits on its own (the guest powered off: code
+ * 0; crashed or driver failure: 3); a process killed outright leaves none.
+ * Every change holds the per-VM lock, so callers in other processes
+ * serialise. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../../lib/proc/proc.h"
+#include "../../../lib/util/error.h"
+#include "../../../lib/util/json.h"
+#include "ksess.h"
+
+/* The pids this process spawned, reaped once gone: libqv waits only for
+ * its own children, and a long-lived caller must not collect zombies. */
+G_LOCK_DEFINE_STATIC(children);
+static GHashTable *children;
+
+static void child_add(pid_t pid)
+{
+    G_LOCK(children);
+    if (!children)
+        children = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_hash_table_add(children, GINT_TO_POINTER(pid));
+    G_UNLOCK(children);
+}
+
+static void child_reap(pid_t pid)
+{
+    G_LOCK(children);
+    if (children && g_hash_table_contains(children, GINT_TO_POINTER(pid))) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            g_hash_table_remove(children, GINT_TO_POINTER(pid));
+    }
+    G_UNLOCK(children);
+}
+
+/* " --dir DIR": how every qv-vmm of this VM's command line ends. */
+static char *cmdline_mark(struct ksess_vm *k)
+{
+    return g_strdup_printf(" --dir %s", k->dir);
+}
+
+bool ksess_running(struct ksess_vm *k)
+{
+    struct proc_runtime rt;
+    bool alive = proc_runtime_read(k->dir, &rt) == 0 && proc_identity_alive(&rt.id);
+    proc_runtime_clear(&rt);
+    qv_reset_error();
+    return alive;
+}
+
+static bool same_identity(const struct proc_identity *a, const struct proc_identity *b)
+{
+    return a->pid == b->pid && a->start_time == b->start_time &&
+           g_strcmp0(a->cmdline, b->cmdline) == 0;
+}
+
+/* How a gone qv-vmm ended: SHUTDOWN when it recorded a clean exit (the
+ * guest powered off), CRASHED when it recorded a crash or left nothing
+ * (SIGKILL, OOM). */
+static enum vm_state_reason gone_reason(struct ksess_vm *k)
+{
+    g_autofree char *path = g_build_filename(k->dir, "exit.json", NULL);
+    g_autoptr(JsonNode) root = qv_json_load_file(path);
+    qv_reset_error();
+    JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+    if (o && json_object_has_member(o, "code") &&
+        JSON_NODE_HOLDS_VALUE(json_object_get_member(o, "code")) &&
+        json_object_get_int_member(o, "code") == 0)
+        return VM_REASON_SHUTDOWN;
+    return VM_REASON_CRASHED;
+}
+
+static void clean_runtime(struct ksess_vm *k)
+{
+    proc_cleanup_runtime(k->dir);
+    g_autofree char *exitf = g_build_filename(k->dir, "exit.json", NULL);
+    unlink(exitf);
+}
+
+/* The qv-vmm described by seen is gone: record why, remove its sockets
+ * and record. Only with the lock at once, and only if the record still
+ * describes seen (another caller may have restarted the VM meanwhile). */
+static void settle(struct ksess_vm *k, const struct proc_identity *seen, enum vm_state_reason why)
+{
+    if (ksess_lock(k, 0) < 0) {
+        qv_reset_error();
+        return;
+    }
+    struct proc_runtime rt;
+    if (proc_runtime_read(k->dir, &rt) == 0 && same_identity(&rt.id, seen) &&
+        !proc_identity_alive(&rt.id)) {
+        proc_log(k->dir, "qv-vmm process %d ended without being stopped: VM reported %s",
+                 (int)rt.id.pid, vm_state_reason_name(why));
+        clean_runtime(k);
+        ksess_write_stopped(k, why);
+    }
+    proc_runtime_clear(&rt);
+    ksess_unlock(k);
+    qv_reset_error();
+}
+
+static enum vm_state_reason reason_from_name(const char *s)
+{
+    static const enum vm_state_reason all[] = {
+        VM_REASON_USER, VM_REASON_SHUTDOWN, VM_REASON_CRASHED, VM_REASON_FAILED, VM_REASON_RESET};
+    for (size_t i = 0; s && i < G_N_ELEMENTS(all); i++)
+        if (strcmp(s, vm_state_reason_name(all[i])) == 0)
+            return all[i];
+    return VM_REASON_NONE;
+}
+
+static void stopped_state(struct ksess_vm *k, struct qv_vm_status *st)
+{
+    g_autofree char *path = g_build_filename(k->dir, "state.json", NULL);
+    g_autoptr(JsonNode) root = qv_json_load_file(path);
+    st->state = VM_STATE_CREATED;
+    st->reason = VM_REASON_NONE;
+    if (!root && qv_error_code() == QV_ERR_NOT_FOUND) {
+        qv_reset_error();
+        return;
+    }
+    st->state = VM_STATE_STOPPED;
+    if (root && JSON_NODE_HOLDS_OBJECT(root))
+        st->reason = reason_from_name(qv_json_str(json_node_get_object(root), "reason"));
+    qv_reset_error();
+}
+
+/* query-status's answer, or NULL with the error set. */
+static char *query_status(struct ksess_vm *k, bool status_monitor)
+{
+    struct qmp *m = ksess_qmp(k, status_monitor);
+    JsonNode *ret = NULL;
+    int rc = m ? qmp_command(m, "query-status", NULL, &ret, KSESS_QMP_TIMEOUT_MS) : qv_error_code();
+    qmp_close(m);
+    if (rc < 0)
+        return NULL;
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
+    char *s = g_strdup(qv_json_str(o, "status"));
+    json_node_unref(ret);
+    if (!s)
+        qv_error_set(QV_ERR_PROTOCOL, "VM '%s': qv-vmm's query-status returned no status", k->name);
+    return s;
+}
+
+int ksess_status(struct vm *vm, struct qv_vm_status *st)
+{
+    struct ksess_vm *k = ksess_of(vm);
+    st->exit_status = -1;
+    g_autofree char *xml = g_build_filename(k->dir, "domain.xml", NULL);
+    if (!g_file_test(xml, G_FILE_TEST_IS_REGULAR))
+        return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' does not exist", k->name);
+    struct proc_runtime rt;
+    int rc = proc_runtime_read(k->dir, &rt);
+    if (rc == QV_ERR_NOT_FOUND) {
+        qv_reset_error();
+        stopped_state(k, st);
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    if (!proc_identity_alive(&rt.id)) {
+        child_reap(rt.id.pid);
+        st->state = VM_STATE_STOPPED;
+        st->reason = gone_reason(k);
+        settle(k, &rt.id, st->reason);
+        proc_runtime_clear(&rt);
+        return 0;
+    }
+    g_autofree char *s = query_status(k, true);
+    if (!s) {
+        if (!proc_identity_alive(&rt.id)) { /* it died while we asked */
+            qv_reset_error();
+            proc_runtime_clear(&rt);
+            return ksess_status(vm, st);
+        }
+        proc_runtime_clear(&rt);
+        qv_error_prefix("cannot read the state of VM '%s'", k->name);
+        return qv_error_code();
+    }
+    proc_runtime_clear(&rt);
+    st->reason = VM_REASON_NONE;
+    if (strcmp(s, "running") == 0)
+        st->state = VM_STATE_RUNNING;
+    else if (strcmp(s, "shutdown") == 0) { /* qv-vmm is about to exit */
+        st->state = VM_STATE_STOPPED;
+        st->reason = VM_REASON_SHUTDOWN;
+    } else
+        st->state = VM_STATE_PAUSED; /* paused, prelaunch */
+    return 0;
+}
+
+int ksess_wait(struct vm *vm, int timeout_ms)
+{
+    gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    for (;;) {
+        struct qv_vm_status st;
+        g_rec_mutex_lock(&vm->lock);
+        bool gone = g_atomic_int_get(&vm->destroyed);
+        int rc = gone ? 0 : ksess_status(vm, &st);
+        g_rec_mutex_unlock(&vm->lock);
+        if (gone || rc == QV_ERR_NOT_FOUND) {
+            qv_reset_error();
+            return 0;
+        }
+        if (rc < 0)
+            return rc;
+        if (st.state != VM_STATE_RUNNING && st.state != VM_STATE_PAUSED)
+            return 0;
+        if (deadline >= 0 && g_get_monotonic_time() >= deadline)
+            return qv_error_set(QV_ERR_TIMEOUT, "VM '%s' is still %s after %d ms", vm->name,
+                                vm_state_name(st.state), timeout_ms);
+        g_usleep(100000);
+    }
+}
+
+/* ---- start ------------------------------------------------------------- */
+
+static char *log_tail(const char *path, goffset from)
+{
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    if (!g_file_get_contents(path, &text, &len, NULL) || (gsize)from >= len)
+        return g_strdup("(qv-vmm printed nothing)");
+    return g_strstrip(g_strdup(text + from));
+}
+
+/* A start cut short before runtime.json was written leaves a qv-vmm no
+ * record names: only its command line does. */
+static void reap_orphan(struct ksess_vm *k)
+{
+    g_autofree char *mark = cmdline_mark(k);
+    struct proc_identity id;
+    if (proc_find_by_cmdline_suffix(mark, &id) < 0) {
+        qv_reset_error();
+        return;
+    }
+    proc_log(k->dir, "killing qv-vmm process %d left by an interrupted start", (int)id.pid);
+    proc_kill(&id, SIGKILL);
+    proc_wait_gone(&id, KSESS_TERM_WAIT_MS);
+    proc_identity_clear(&id);
+    qv_reset_error();
+}
+
+static int start_locked(struct vm *vm, struct ksess_vm *k)
+{
+    struct ksess_conn *kc = ksess_conn_of(vm->conn);
+    reap_orphan(k);
+    clean_runtime(k);
+    g_autofree char *log = g_build_filename(k->dir, "vmm.log", NULL);
+    struct stat sb;
+    goffset log_start = stat(log, &sb) == 0 ? sb.st_size : 0;
+    /* --dir last: the command line's end names the VM (reap_orphan). */
+    char *argv[] = {kc->vmm_path, "--uri", kc->vmm_uri, "--dir", k->dir, NULL};
+    proc_log(k->dir, "starting qv-vmm (%s)", kc->vmm_uri);
+    gint64 t0 = g_get_monotonic_time();
+    pid_t pid;
+    int rc = proc_spawn(argv, log, &pid);
+    if (rc < 0)
+        return rc;
+    child_add(pid);
+    struct proc_runtime rt = {0};
+    /* QMP answers once qv-vmm has defined and started the VM (its sockets
+     * appear only then, renamed into place when listening). */
+    g_autofree char *s = NULL;
+    gint64 deadline = t0 + (gint64)KSESS_START_TIMEOUT_MS * 1000;
+    g_autofree char *sock = g_build_filename(k->dir, "qmp.sock", NULL);
+    for (;;) {
+        int status;
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) {
+            G_LOCK(children);
+            g_hash_table_remove(children, GINT_TO_POINTER(pid));
+            G_UNLOCK(children);
+            g_autofree char *why = log_tail(log, log_start);
+            proc_log(k->dir, "qv-vmm failed to start: %s", why);
+            clean_runtime(k);
+            return qv_error_set(QV_ERR_BACKEND, "qv-vmm could not start VM '%s' (exit %d): %s",
+                                k->name, WIFEXITED(status) ? WEXITSTATUS(status) : -1, why);
+        }
+        if (g_file_test(sock, G_FILE_TEST_EXISTS) && (s = query_status(k, false)))
+            break;
+        qv_reset_error();
+        if (g_get_monotonic_time() >= deadline) {
+            kill(pid, SIGKILL);
+            int st2;
+            proc_child_wait(pid, KSESS_TERM_WAIT_MS, &st2);
+            clean_runtime(k);
+            return qv_error_set(QV_ERR_TIMEOUT,
+                                "qv-vmm did not answer QMP for VM '%s' within %d ms (log: %s)",
+                                k->name, KSESS_START_TIMEOUT_MS, log);
+        }
+        g_usleep(10000);
+    }
+    rc = proc_identity_read(pid, &rt.id);
+    g_autofree char *mark = cmdline_mark(k);
+    if (rc == 0 && !g_str_has_suffix(rt.id.cmdline, mark))
+        rc = qv_error_set(QV_ERR_INTERNAL, "process %d is not VM '%s''s qv-vmm", (int)pid, k->name);
+    if (rc == 0 && strcmp(s, "running") != 0)
+        rc = qv_error_set(QV_ERR_BACKEND, "qv-vmm started VM '%s' but reports it '%s'", k->name, s);
+    if (rc == 0) {
+        g_autofree char *console = g_build_filename(k->dir, "console.sock", NULL);
+        rt.extra = json_object_new();
+        json_object_set_string_member(rt.extra, "vmm_uri", kc->vmm_uri);
+        json_object_set_string_member(rt.extra, "console", console);
+        rc = proc_runtime_write(k->dir, &rt);
+    }
+    if (rc < 0) {
+        struct qv_error_saved e;
+        qv_error_save(&e);
+        kill(pid, SIGKILL);
+        int st2;
+        proc_child_wait(pid, KSESS_TERM_WAIT_MS, &st2);
+        clean_runtime(k);
+        proc_runtime_clear(&rt);
+        qv_error_restore(&e);
+        qv_error_prefix("cannot start VM '%s'", k->name);
+        return qv_error_code();
+    }
+    proc_log(k->dir, "started: qv-vmm pid %d, running after %" G_GINT64_FORMAT " ms", (int)pid,
+             (g_get_monotonic_time() - t0) / 1000);
+    proc_runtime_clear(&rt);
+    return 0;
+}
+
+int ksess_start(struct vm *vm)
+{
+    struct ksess_vm *k = ksess_of(vm);
+    int rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
+    if (rc < 0)
+        return rc;
+    /* Another process may have started it while we waited for the lock. */
+    if (ksess_running(k))
+        rc = qv_error_set(QV_ERR_INVALID_STATE, "cannot start VM '%s': it is already running",
+                          k->name);
+    else
+        rc = start_locked(vm, k);
+    ksess_unlock(k);
+    return rc;
+}
+
+/* ---- stop and control -------------------------------------------------- */
+
+/* End the process: quit over QMP when asked politely, then SIGTERM, then
+ * SIGKILL. */
+static int terminate(struct ksess_vm *k, const struct proc_identity *id, bool quit)
+{
+    if (quit) {
+        struct qmp *m = ksess_qmp(k, false);
+        if (m && qmp_command(m, "quit", NULL, NULL, KSESS_QMP_TIMEOUT_MS) == 0 &&
+            proc_wait_gone(id, KSESS_TERM_WAIT_MS) == 0) {
+            qmp_close(m);
+            child_reap(id->pid);
+            return 0;
+        }
+        qmp_close(m);
+        qv_reset_error();
+    }
+    if (!proc_identity_running(id)) {
+        child_reap(id->pid);
+        return 0;
+    }
+    proc_log(k->dir, "sending SIGTERM to qv-vmm process %d", (int)id->pid);
+    if (proc_kill(id, SIGTERM) == 0 && proc_wait_gone(id, KSESS_TERM_WAIT_MS) == 0) {
+        child_reap(id->pid);
+        return 0;
+    }
+    qv_reset_error();
+    proc_log(k->dir, "qv-vmm process %d ignored SIGTERM: sending SIGKILL", (int)id->pid);
+    proc_kill(id, SIGKILL);
+    if (proc_wait_gone(id, KSESS_TERM_WAIT_MS) < 0)
+        return qv_error_set(QV_ERR_SYSTEM, "qv-vmm process %d of VM '%s' survived SIGKILL",
+                            (int)id->pid, k->name);
+    child_reap(id->pid);
+    return 0;
+}
+
+/* Stop with the lock held. graceful: the power button first (qv-vmm's
+ * system_powerdown is libqv's graceful vm_stop; qv-vmm exits when the
+ * guest is off). */
+static int stop_locked(struct ksess_vm *k, bool force, int timeout_ms)
+{
+    struct proc_runtime rt;
+    int rc = proc_runtime_read(k->dir, &rt);
+    if (rc == QV_ERR_NOT_FOUND) {
+        qv_reset_error();
+        reap_orphan(k);
+        return 0;
+    }
+    if (rc < 0) {
+        /* A damaged record must not make the VM unstoppable: its qv-vmm
+         * is still found by the end of its command line. */
+        proc_log(k->dir, "runtime record unreadable (%s): looking for qv-vmm by command line",
+                 qv_last_error()->message);
+        qv_reset_error();
+        reap_orphan(k);
+        clean_runtime(k);
+        return 0;
+    }
+    bool alive = proc_identity_alive(&rt.id);
+    if (alive && !force) {
+        int t = timeout_ms < 0 ? KSESS_STOP_TIMEOUT_MS : timeout_ms;
+        struct qmp *m = ksess_qmp(k, false);
+        proc_log(k->dir, "graceful stop: system_powerdown, waiting up to %d ms", t);
+        if (m && qmp_command(m, "system_powerdown", NULL, NULL, KSESS_QMP_TIMEOUT_MS) == 0 &&
+            proc_wait_gone(&rt.id, t) == 0)
+            proc_log(k->dir, "guest powered off");
+        qmp_close(m);
+        qv_reset_error();
+    } else if (force) {
+        proc_log(k->dir, "forced stop");
+    }
+    rc = alive ? terminate(k, &rt.id, true) : 0;
+    if (rc == 0)
+        clean_runtime(k);
+    proc_runtime_clear(&rt);
+    return rc;
+}
+
+int ksess_stop(struct vm *vm, unsigned flags, int timeout_ms)
+{
+    struct ksess_vm *k = ksess_of(vm);
+    int rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
+    if (rc < 0)
+        return rc;
+    rc = stop_locked(k, (flags & VM_STOP_FORCE) || timeout_ms == 0, timeout_ms);
+    if (rc == 0) {
+        ksess_write_stopped(k, VM_REASON_USER);
+        proc_log(k->dir, "stopped");
+    }
+    ksess_unlock(k);
+    return rc;
+}
+
+int ksess_kill_locked(struct ksess_vm *k)
+{
+    return stop_locked(k, true, 0);
+}
+
+static int simple_command(struct vm *vm, const char *cmd, const char *what)
+{
+    struct ksess_vm *k = ksess_of(vm);
+    int rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
+    if (rc < 0)
+        return rc;
+    if (!ksess_running(k)) {
+        ksess_unlock(k);
+        return qv_error_set(QV_ERR_INVALID_STATE, "cannot %s VM '%s': its qv-vmm is not running",
+                            what, k->name);
+    }
+    struct qmp *m = ksess_qmp(k, false);
+    rc = m ? qmp_command(m, cmd, NULL, NULL, KSESS_QMP_TIMEOUT_MS) : qv_error_code();
+    qmp_close(m);
+    if (rc < 0)
+        qv_error_prefix("cannot %s VM '%s'", what, k->name);
+    else
+        proc_log(k->dir, "%s (%s)", what, cmd);
+    ksess_unlock(k);
+    return rc;
+}
+
+int ksess_pause(struct vm *vm)
+{
+    return simple_command(vm, "stop", "pause");
+}
+
+int ksess_resume(struct vm *vm)
+{
+    return simple_command(vm, "cont", "resume");
+}
+
+int ksess_reset(struct vm *vm)
+{
+    return simple_command(vm, "system_reset", "reset");
+}

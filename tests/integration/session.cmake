@@ -1,0 +1,11 @@
+# kvm:///session through the qv CLI: each VM in its own qv-vmm, hosting a
+# noop:/// VM (vmm_uri=) so that the process layer is tested without
+# /dev/kvm; the same steps on kvm:///embed inside qv-vmm run only where
+# /dev/kvm is usable (probed, skipped otherwise).
+if(QV_WITH_KVM AND QV_WITH_NOOP AND TARGET qv_cli AND TARGET qv_vmm)
+  add_test(NAME kvm_session
+    COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
+            ${CMAKE_CURRENT_SOURCE_DIR}/session/test_session.py)
+  set_tests_properties(kvm_session PROPERTIES LABELS "kvm;session" TIMEOUT 600
+    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;${QV_PYTHON_ENV}")
+endif()
