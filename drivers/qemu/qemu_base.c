@@ -222,7 +222,7 @@ static bool vm_exists(const char *state_dir, const char *name, const char *uuid)
         return false;
     if (!uuid || !*uuid)
         return true;
-    g_autofree char *have = qemu_stored_uuid(dir);
+    g_autofree char *have = proc_stored_uuid(dir);
     /* An unreadable definition is not taken for a missing VM. */
     return !have || g_ascii_strcasecmp(have, uuid) == 0;
 }

@@ -62,7 +62,5 @@ int qemu_clone_unshare(struct vm *vm, struct qemu_vm *q, const char *name);
 
 /* Publish tmp as VM q unless def's UUID is taken (qemu_driver.c). */
 int qemu_vm_publish(struct qv_conn *conn, struct qemu_vm *q, const char *tmp, const char *uuid);
-/* The <uuid> stored in VM directory dir, or NULL (qemu_store.c). */
-char *qemu_stored_uuid(const char *dir);
 
 #endif

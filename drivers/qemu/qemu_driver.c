@@ -111,9 +111,7 @@ bool qemu_vm_running(struct qemu_vm *q)
 
 int qemu_vm_write_stopped(struct qemu_vm *q, enum vm_state_reason reason)
 {
-    g_autofree char *text = g_strdup_printf("{\"reason\": \"%s\"}\n", vm_state_reason_name(reason));
-    g_autofree char *path = g_build_filename(q->dir, "state.json", NULL);
-    return qv_file_write_atomic(path, text, strlen(text), 0600);
+    return proc_stopped_write(q->dir, reason);
 }
 
 const char *qemu_emulator_of(const struct qv_domain *def)

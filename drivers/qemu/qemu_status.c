@@ -10,34 +10,10 @@
 #include "../../lib/util/json.h"
 #include "qemu_vm.h"
 
-static enum vm_state_reason reason_from_name(const char *s)
-{
-    static const enum vm_state_reason all[] = {
-        VM_REASON_USER, VM_REASON_SHUTDOWN, VM_REASON_CRASHED, VM_REASON_FAILED, VM_REASON_RESET};
-    for (size_t i = 0; s && i < G_N_ELEMENTS(all); i++)
-        if (strcmp(s, vm_state_reason_name(all[i])) == 0)
-            return all[i];
-    return VM_REASON_NONE;
-}
-
 /* CREATED, or STOPPED with the reason recorded when it last stopped. */
 static void stopped_state(struct qemu_vm *q, struct qv_vm_status *st)
 {
-    g_autofree char *path = g_build_filename(q->dir, "state.json", NULL);
-    g_autoptr(JsonNode) root = qv_json_load_file(path);
-    st->state = VM_STATE_CREATED;
-    st->reason = VM_REASON_NONE;
-    if (!root && qv_error_code() == QV_ERR_NOT_FOUND) {
-        qv_reset_error();
-        return;
-    }
-    st->state = VM_STATE_STOPPED;
-    if (!root) { /* unreadable: stopped, for a reason no longer known */
-        qv_reset_error();
-        return;
-    }
-    if (JSON_NODE_HOLDS_OBJECT(root))
-        st->reason = reason_from_name(qv_json_str(json_node_get_object(root), "reason"));
+    proc_stopped_read(q->dir, &st->state, &st->reason);
 }
 
 int qemu_vm_pidfile_process(struct qemu_vm *q, bool scan, struct proc_identity *id)
@@ -62,12 +38,6 @@ int qemu_vm_pidfile_process(struct qemu_vm *q, bool scan, struct proc_identity *
                         why && *why ? why : "stale");
 }
 
-static bool same_identity(const struct proc_identity *a, const struct proc_identity *b)
-{
-    return a->pid == b->pid && a->start_time == b->start_time &&
-           g_strcmp0(a->cmdline, b->cmdline) == 0;
-}
-
 /* The process described by seen is finished with: make sure it is gone,
  * remove its sockets and runtime record, remember why. Only when we can
  * take the lock at once, and only if the record still describes seen (a
@@ -80,7 +50,7 @@ static void settle(struct qemu_vm *q, const struct proc_identity *seen, enum vm_
         return;
     }
     struct proc_runtime rt;
-    if (proc_runtime_read(q->dir, &rt) == 0 && same_identity(&rt.id, seen)) {
+    if (proc_runtime_read(q->dir, &rt) == 0 && proc_identity_same(&rt.id, seen)) {
         proc_log(q->dir, "%s", what);
         if (proc_identity_alive(&rt.id)) {
             proc_kill(&rt.id, SIGKILL);
@@ -205,8 +175,8 @@ int qemu_vm_running_pid(struct qemu_vm *q, const char *reading, pid_t *pid, char
     struct proc_runtime rt;
     int rc = proc_runtime_read(q->dir, &rt);
     if (rc == 0 && !proc_identity_running(&rt.id))
-        rc = qv_error_set(QV_ERR_INVALID_STATE, "VM '%s' stopped while its %s were read",
-                          q->name, reading);
+        rc = qv_error_set(QV_ERR_INVALID_STATE, "VM '%s' stopped while its %s were read", q->name,
+                          reading);
     *pid = rt.id.pid;
     if (cgroup)
         *cgroup = rc == 0 ? g_steal_pointer(&rt.cgroup) : NULL;

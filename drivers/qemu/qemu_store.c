@@ -74,8 +74,7 @@ int qemu_dir_publish(const struct qemu_vm *q, const char *tmp)
         if (rc < 0)
             return rc;
     }
-    return qv_error_set_errno(QV_ERR_IO, errno, "cannot publish VM '%s' as '%s'", q->name,
-                              q->dir);
+    return qv_error_set_errno(QV_ERR_IO, errno, "cannot publish VM '%s' as '%s'", q->name, q->dir);
 }
 
 /* ---- one UUID, one VM ------------------------------------------------- */
@@ -97,41 +96,9 @@ void qemu_uuid_unlock(int fd)
     qv_lock_release(fd);
 }
 
-/* The stored <uuid> of VM dir/domain.xml, without parsing the rest. */
-char *qemu_stored_uuid(const char *dir)
-{
-    g_autofree char *path = g_build_filename(dir, "domain.xml", NULL);
-    g_autofree char *xml = NULL;
-    size_t len;
-    if (qv_file_read_text(path, QV_DEFINITION_MAX_BYTES, &xml, &len) < 0) {
-        qv_reset_error(); /* unreadable: it holds no UUID we could clash with */
-        return NULL;
-    }
-    const char *s = strstr(xml, "<uuid>");
-    const char *e = s ? strstr(s, "</uuid>") : NULL;
-    if (!e)
-        return NULL;
-    return g_strstrip(g_strndup(s + 6, e - s - 6));
-}
-
 int qemu_uuid_check(const char *state_dir, const char *uuid, const char *name)
 {
-    if (!uuid || !*uuid)
-        return 0;
-    g_autofree char *kind = g_build_filename(state_dir, QEMU_KIND, NULL);
-    g_autoptr(GDir) d = g_dir_open(kind, 0, NULL);
-    const char *e;
-    while (d && (e = g_dir_read_name(d))) {
-        if (e[0] == '.' || strcmp(e, name) == 0)
-            continue;
-        g_autofree char *dir = g_build_filename(kind, e, NULL);
-        g_autofree char *other = qemu_stored_uuid(dir);
-        if (other && g_ascii_strcasecmp(other, uuid) == 0)
-            return qv_error_set(QV_ERR_EXISTS,
-                                "cannot define VM '%s': VM '%s' already has UUID %s", name, e,
-                                uuid);
-    }
-    return 0;
+    return proc_uuid_check(state_dir, QEMU_KIND, uuid, name);
 }
 
 /* ---- sweeping what interrupted operations left ------------------------- */
@@ -141,8 +108,7 @@ int qemu_uuid_check(const char *state_dir, const char *uuid, const char *name)
 static bool is_tmp_file(const char *e)
 {
     size_t n = strlen(e);
-    return e[0] == '.' && n > 8 && e[n - 7] == '.' && strcmp(e, ".") != 0 &&
-           strcmp(e, "..") != 0;
+    return e[0] == '.' && n > 8 && e[n - 7] == '.' && strcmp(e, ".") != 0 && strcmp(e, "..") != 0;
 }
 
 static bool dir_has_tmp_files(const char *dir)
@@ -217,8 +183,7 @@ void qemu_sweep(struct qv_conn *conn)
     if (!d)
         return;
     /* name -> its temporaries */
-    g_autoptr(GHashTable) vms =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, free_list);
+    g_autoptr(GHashTable) vms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, free_list);
     const char *e;
     while ((e = g_dir_read_name(d))) {
         size_t n = strlen(e);

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../../include/qv/qv.h"
+
 /* <state_dir>/<kind>/<name>; the caller has checked name. */
 char *proc_vm_dir(const char *state_dir, const char *kind, const char *name);
 /* Where a user's short-lived files go (probe verdicts, console sockets):
@@ -45,6 +47,22 @@ int proc_find_by_cmdline_suffix(const char *suffix, struct proc_identity *id);
 /* True when a process with id's pid runs and has the same start time and
  * command line. */
 bool proc_identity_alive(const struct proc_identity *id);
+
+/* Whether a and b describe the same process (pid, start time, command
+ * line). */
+bool proc_identity_same(const struct proc_identity *a, const struct proc_identity *b);
+
+/* <dir>/state.json, why a VM that does not run last stopped: written when
+ * it stops; read as CREATED (no record) or STOPPED with that reason
+ * (VM_REASON_NONE when the record is unreadable). */
+int proc_stopped_write(const char *dir, enum vm_state_reason reason);
+void proc_stopped_read(const char *dir, enum vm_state *state, enum vm_state_reason *reason);
+
+/* The <uuid> of <dir>/domain.xml without parsing the rest, or NULL. */
+char *proc_stored_uuid(const char *dir);
+/* QV_ERR_EXISTS when a VM of <state_dir>/<kind> other than name holds
+ * uuid. The caller serialises defines (a kind-wide lock). */
+int proc_uuid_check(const char *state_dir, const char *kind, const char *uuid, const char *name);
 
 /* What a running VM's process is, kept as <dir>/runtime.json. extra holds
  * the driver's own members (ports, ...). */

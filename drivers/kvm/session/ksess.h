@@ -51,8 +51,6 @@ char *ksess_find_vmm(void);
 
 /* QMP on qmp.sock (operations) or status.sock (queries). */
 struct qmp *ksess_qmp(struct ksess_vm *k, bool status_monitor);
-/* STOPPED with reason, kept in state.json (CREATED without one). */
-int ksess_write_stopped(struct ksess_vm *k, enum vm_state_reason reason);
 
 /* kvm_session_run.c: the process-backed slots. */
 int ksess_status(struct vm *vm, struct qv_vm_status *st);

@@ -157,13 +157,6 @@ struct qmp *ksess_qmp(struct ksess_vm *k, bool status_monitor)
     return qmp_connect(sock, label, KSESS_QMP_TIMEOUT_MS);
 }
 
-int ksess_write_stopped(struct ksess_vm *k, enum vm_state_reason reason)
-{
-    g_autofree char *text = g_strdup_printf("{\"reason\": \"%s\"}\n", vm_state_reason_name(reason));
-    g_autofree char *path = g_build_filename(k->dir, "state.json", NULL);
-    return qv_file_write_atomic(path, text, strlen(text), 0600);
-}
-
 static struct qv_domain *load_def(struct ksess_vm *k)
 {
     g_autofree char *path = g_build_filename(k->dir, "domain.xml", NULL);
@@ -188,40 +181,6 @@ static bool has_def(const char *dir)
 {
     g_autofree char *xml = g_build_filename(dir, "domain.xml", NULL);
     return g_file_test(xml, G_FILE_TEST_IS_REGULAR);
-}
-
-/* The stored <uuid> of dir/domain.xml, without parsing the rest. */
-static char *stored_uuid(const char *dir)
-{
-    g_autofree char *path = g_build_filename(dir, "domain.xml", NULL);
-    g_autofree char *xml = NULL;
-    size_t len;
-    if (qv_file_read_text(path, QV_DEFINITION_MAX_BYTES, &xml, &len) < 0) {
-        qv_reset_error();
-        return NULL;
-    }
-    const char *s = strstr(xml, "<uuid>");
-    const char *e = s ? strstr(s, "</uuid>") : NULL;
-    return e ? g_strstrip(g_strndup(s + 6, e - s - 6)) : NULL;
-}
-
-static int uuid_check(const char *state_dir, const char *uuid, const char *name)
-{
-    if (!uuid || !*uuid)
-        return 0;
-    g_autofree char *kind = g_build_filename(state_dir, KSESS_KIND, NULL);
-    g_autoptr(GDir) d = g_dir_open(kind, 0, NULL);
-    const char *e;
-    while (d && (e = g_dir_read_name(d))) {
-        if (e[0] == '.' || strcmp(e, name) == 0)
-            continue;
-        g_autofree char *dir = g_build_filename(kind, e, NULL);
-        g_autofree char *other = stored_uuid(dir);
-        if (other && g_ascii_strcasecmp(other, uuid) == 0)
-            return qv_error_set(QV_ERR_EXISTS, "cannot define VM '%s': VM '%s' already has UUID %s",
-                                name, e, uuid);
-    }
-    return 0;
 }
 
 /* The directory is made first and domain.xml appears in it atomically: a
@@ -249,7 +208,7 @@ static int define_locked(struct qv_conn *conn, struct ksess_vm *k, const struct 
     int ufd = qv_lock_acquire(lock_path, KSESS_LOCK_WAIT_MS);
     if (ufd < 0)
         return ufd;
-    int rc = uuid_check(conn->state_dir, def->uuid, def->name);
+    int rc = proc_uuid_check(conn->state_dir, KSESS_KIND, def->uuid, def->name);
     g_autofree char *path = g_build_filename(k->dir, "domain.xml", NULL);
     if (rc == 0)
         rc = qv_file_write_atomic(path, xml, strlen(xml), 0600);

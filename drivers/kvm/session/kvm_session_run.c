@@ -58,12 +58,6 @@ bool ksess_running(struct ksess_vm *k)
     return alive;
 }
 
-static bool same_identity(const struct proc_identity *a, const struct proc_identity *b)
-{
-    return a->pid == b->pid && a->start_time == b->start_time &&
-           g_strcmp0(a->cmdline, b->cmdline) == 0;
-}
-
 /* How a gone qv-vmm ended: SHUTDOWN when it recorded a clean exit (the
  * guest powered off), CRASHED when it recorded a crash or left nothing
  * (SIGKILL, OOM). */
@@ -97,41 +91,15 @@ static void settle(struct ksess_vm *k, const struct proc_identity *seen, enum vm
         return;
     }
     struct proc_runtime rt;
-    if (proc_runtime_read(k->dir, &rt) == 0 && same_identity(&rt.id, seen) &&
+    if (proc_runtime_read(k->dir, &rt) == 0 && proc_identity_same(&rt.id, seen) &&
         !proc_identity_alive(&rt.id)) {
         proc_log(k->dir, "qv-vmm process %d ended without being stopped: VM reported %s",
                  (int)rt.id.pid, vm_state_reason_name(why));
         clean_runtime(k);
-        ksess_write_stopped(k, why);
+        proc_stopped_write(k->dir, why);
     }
     proc_runtime_clear(&rt);
     ksess_unlock(k);
-    qv_reset_error();
-}
-
-static enum vm_state_reason reason_from_name(const char *s)
-{
-    static const enum vm_state_reason all[] = {
-        VM_REASON_USER, VM_REASON_SHUTDOWN, VM_REASON_CRASHED, VM_REASON_FAILED, VM_REASON_RESET};
-    for (size_t i = 0; s && i < G_N_ELEMENTS(all); i++)
-        if (strcmp(s, vm_state_reason_name(all[i])) == 0)
-            return all[i];
-    return VM_REASON_NONE;
-}
-
-static void stopped_state(struct ksess_vm *k, struct qv_vm_status *st)
-{
-    g_autofree char *path = g_build_filename(k->dir, "state.json", NULL);
-    g_autoptr(JsonNode) root = qv_json_load_file(path);
-    st->state = VM_STATE_CREATED;
-    st->reason = VM_REASON_NONE;
-    if (!root && qv_error_code() == QV_ERR_NOT_FOUND) {
-        qv_reset_error();
-        return;
-    }
-    st->state = VM_STATE_STOPPED;
-    if (root && JSON_NODE_HOLDS_OBJECT(root))
-        st->reason = reason_from_name(qv_json_str(json_node_get_object(root), "reason"));
     qv_reset_error();
 }
 
@@ -163,7 +131,7 @@ int ksess_status(struct vm *vm, struct qv_vm_status *st)
     int rc = proc_runtime_read(k->dir, &rt);
     if (rc == QV_ERR_NOT_FOUND) {
         qv_reset_error();
-        stopped_state(k, st);
+        proc_stopped_read(k->dir, &st->state, &st->reason);
         return 0;
     }
     if (rc < 0)
@@ -434,7 +402,7 @@ int ksess_stop(struct vm *vm, unsigned flags, int timeout_ms)
         return rc;
     rc = stop_locked(k, (flags & VM_STOP_FORCE) || timeout_ms == 0, timeout_ms);
     if (rc == 0) {
-        ksess_write_stopped(k, VM_REASON_USER);
+        proc_stopped_write(k->dir, VM_REASON_USER);
         proc_log(k->dir, "stopped");
     }
     ksess_unlock(k);
