@@ -16,6 +16,7 @@
 #include "../../../lib/util/error.h"
 #include "../../../lib/util/fileio.h"
 #include "../../../lib/util/lock.h"
+#include "../../../lib/util/names.h"
 #include "../kvm_conf.h"
 #include "ksess.h"
 
@@ -73,6 +74,34 @@ char *ksess_find_vmm(void)
 
 /* ---- the connection ---------------------------------------------------- */
 
+#define TMP_PREFIX ".tmp-"
+#define TMP_SUFFIX_LEN 7 /* "-XXXXXX" */
+
+/* Remove what a destroy cut short left (.tmp-NAME-XXXXXX, renamed away
+ * under NAME's lock): each under that lock, taken without waiting, since
+ * a holder may still be removing it. */
+static void sweep(struct qv_conn *conn)
+{
+    g_autofree char *kind = g_build_filename(conn->state_dir, KSESS_KIND, NULL);
+    g_autoptr(GDir) d = g_dir_open(kind, 0, NULL);
+    const char *e;
+    while (d && (e = g_dir_read_name(d))) {
+        size_t n = strlen(e);
+        if (!g_str_has_prefix(e, TMP_PREFIX) || n <= strlen(TMP_PREFIX) + TMP_SUFFIX_LEN ||
+            e[n - TMP_SUFFIX_LEN] != '-')
+            continue;
+        g_autofree char *name =
+            g_strndup(e + strlen(TMP_PREFIX), n - strlen(TMP_PREFIX) - TMP_SUFFIX_LEN);
+        int fd = qv_name_check(name, "VM") ? proc_lock(conn->state_dir, KSESS_KIND, name, 0) : -1;
+        if (fd >= 0) {
+            g_autofree char *path = g_build_filename(kind, e, NULL);
+            qv_dir_remove_tree(path);
+            proc_unlock(fd);
+        }
+        qv_reset_error();
+    }
+}
+
 static int ksess_open(struct qv_conn *conn)
 {
     g_autofree char *vmm_uri = qv_conn_get_param(conn, "vmm_uri");
@@ -88,6 +117,7 @@ static int ksess_open(struct qv_conn *conn)
     kc->vmm_uri = vmm_uri && *vmm_uri ? g_steal_pointer(&vmm_uri) : g_strdup(DEFAULT_VMM_URI);
     kc->vmm_path = path;
     conn->priv = kc;
+    sweep(conn);
     return 0;
 }
 
@@ -305,7 +335,7 @@ static int ksess_destroy(struct vm *vm)
          * a kill half-way through the removal leaves only a hidden
          * temporary, never a VM missing files. */
         g_autofree char *kind = g_build_filename(k->state_dir, KSESS_KIND, NULL);
-        g_autofree char *trash = g_strdup_printf("%s/.tmp-%s-XXXXXX", kind, k->name);
+        g_autofree char *trash = g_strdup_printf("%s/" TMP_PREFIX "%s-XXXXXX", kind, k->name);
         if (!g_mkdtemp_full(trash, 0700))
             rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot remove VM '%s'", k->name);
         else if (rename(k->dir, trash) < 0) {
