@@ -136,7 +136,11 @@ int ksess_status(struct vm *vm, struct qv_vm_status *st)
     }
     if (rc < 0)
         return rc;
-    if (!proc_identity_alive(&rt.id)) {
+    g_autofree char *s = NULL;
+    /* Gone before we asked, or while we asked: either way its end decides. */
+    if (!proc_identity_alive(&rt.id) ||
+        (!(s = query_status(k, true)) && !proc_identity_alive(&rt.id))) {
+        qv_reset_error();
         child_reap(rt.id.pid);
         st->state = VM_STATE_STOPPED;
         st->reason = gone_reason(k);
@@ -144,13 +148,7 @@ int ksess_status(struct vm *vm, struct qv_vm_status *st)
         proc_runtime_clear(&rt);
         return 0;
     }
-    g_autofree char *s = query_status(k, true);
     if (!s) {
-        if (!proc_identity_alive(&rt.id)) { /* it died while we asked */
-            qv_reset_error();
-            proc_runtime_clear(&rt);
-            return ksess_status(vm, st);
-        }
         proc_runtime_clear(&rt);
         qv_error_prefix("cannot read the state of VM '%s'", k->name);
         return qv_error_code();
