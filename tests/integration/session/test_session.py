@@ -110,6 +110,8 @@ def test_start_outlives_the_caller_and_later_callers_drive_it(env):
     listed = qv(env, "vm", "list").stdout
     assert "a" in listed.split()
 
+    stats = json.loads(qv(env, "vm", "stats", "a", "--json").stdout)["stats"]
+    assert int(stats["balloon.rss"]) > 0 and "cpu.time" in stats, stats
     qv(env, "vm", "pause", "a")
     assert "paused" in state_line(env, "a")
     qv(env, "vm", "resume", "a")
