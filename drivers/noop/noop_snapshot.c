@@ -557,6 +557,16 @@ static int dir_list(struct noop_vm *v, GPtrArray *out)
 
 int noop_snapshot_create(struct vm *vm, const char *name, unsigned flags)
 {
+    /* The noop driver keeps no record of which guest pages were written,
+     * so it cannot store an increment; a whole snapshot would silently
+     * cost what the caller asked to save. */
+    if (flags & SNAPSHOT_INCREMENTAL)
+        return qv_error_set(
+            QV_ERR_UNSUPPORTED,
+            "cannot take snapshot '%s' of VM '%s': the noop driver does not track "
+            "written pages, so it has no incremental snapshots (SNAPSHOT_INCREMENTAL "
+            "is for kvm:///embed); take a full snapshot",
+            name, vm->name);
     struct noop_vm *v = NOOP_VM(vm);
     int rc = noop_vm_begin(v);
     if (rc < 0)

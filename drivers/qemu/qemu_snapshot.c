@@ -101,11 +101,11 @@ static int write_meta(struct qemu_vm *q, const char *name, const struct snap_met
     int rc = qv_dir_ensure(dir, 0700);
     if (rc < 0)
         return rc;
-    g_autofree char *text = g_strdup_printf(
-        "{\"created_us\": %" G_GINT64_FORMAT
-        ", \"state\": \"%s\", \"disk_only\": %s, \"phase\": \"%s\"}\n",
-        m->created_us, vm_state_name(m->state), m->disk_only ? "true" : "false",
-        phase_names[m->phase]);
+    g_autofree char *text =
+        g_strdup_printf("{\"created_us\": %" G_GINT64_FORMAT
+                        ", \"state\": \"%s\", \"disk_only\": %s, \"phase\": \"%s\"}\n",
+                        m->created_us, vm_state_name(m->state), m->disk_only ? "true" : "false",
+                        phase_names[m->phase]);
     g_autofree char *path = meta_path(q, name);
     return qv_file_write_atomic(path, text, strlen(text), 0600);
 }
@@ -151,8 +151,8 @@ static void drop_tags(struct qemu_vm *q, struct qmp *m, const struct qv_domain *
             break;
     for (guint f = 0; !m && f < files->len; f++)
         for (int i = 0; i < 16; i++) {
-            const char *argv[] = {"qemu-img", "snapshot",      "-d", name, "--",
-                                  g_ptr_array_index(files, f), NULL};
+            const char *argv[] = {
+                "qemu-img", "snapshot", "-d", name, "--", g_ptr_array_index(files, f), NULL};
             if (qemu_run_tool(argv, NULL) < 0)
                 break;
         }
@@ -226,9 +226,9 @@ static void reconcile(struct qemu_vm *q, const struct qv_domain *def)
         if (has_meta)
             unlink(path);
         proc_log(q->dir, "snapshot '%s' dropped: %s", name,
-                 !has_meta                     ? "a disk tag without a record"
-                 : meta.phase != SNAP_READY    ? "left half-done by an interrupted operation"
-                                               : "a record whose tag a disk lacks");
+                 !has_meta                  ? "a disk tag without a record"
+                 : meta.phase != SNAP_READY ? "left half-done by an interrupted operation"
+                                            : "a record whose tag a disk lacks");
     }
     qmp_close(m);
 }
@@ -421,6 +421,14 @@ static int delete_locked(struct vm *vm, struct qemu_vm *q, const char *name)
 
 int qemu_snapshot_create(struct vm *vm, const char *name, unsigned flags)
 {
+    /* QEMU's snapshot-save writes whole memory into the qcow2 image; it has
+     * no increment over an earlier snapshot's memory. */
+    if (flags & SNAPSHOT_INCREMENTAL)
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "cannot take snapshot '%s' of VM '%s': the qemu driver's snapshots "
+                            "(QEMU's snapshot-save) always hold all of memory; "
+                            "SNAPSHOT_INCREMENTAL is for kvm:///embed",
+                            name, vm->name);
     struct qemu_vm *q = qemu_vm_of(vm);
     int rc = qemu_vm_lock(q, SNAP_TIMEOUT_MS);
     if (rc < 0)

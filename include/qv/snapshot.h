@@ -22,6 +22,10 @@ extern "C" {
 
 /* Flags for snapshot_create(). */
 #define SNAPSHOT_DISK_ONLY 0x1u /* definition and disks, no memory or registers */
+/* Memory as an increment over the VM's previous snapshot (taken or
+ * restored since it started): only the pages written since. Drivers that
+ * cannot track written pages refuse it (QV_ERR_UNSUPPORTED). */
+#define SNAPSHOT_INCREMENTAL 0x2u
 
 struct snapshot_info {
     char *name;

@@ -36,7 +36,7 @@ static int run_op(struct vm *vm, enum qv_op op, const char *name, unsigned flags
     struct progress_sink sink = {vm, NULL, name, fn, opaque};
     struct progress_sink *outer = current_sink;
     current_sink = &sink;
-    if (op == QV_OP_SNAPSHOT_CREATE && (flags & ~SNAPSHOT_DISK_ONLY))
+    if (op == QV_OP_SNAPSHOT_CREATE && (flags & ~(SNAPSHOT_DISK_ONLY | SNAPSHOT_INCREMENTAL)))
         rc = qv_error_set(QV_ERR_INVALID_ARG, "snapshot_create: unknown flags 0x%x", flags);
     else if (!qv_name_check(name, "snapshot"))
         rc = qv_error_code();

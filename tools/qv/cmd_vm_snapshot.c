@@ -8,7 +8,7 @@
 
 #include "cli.h"
 
-enum { OPT_NAME = 256, OPT_DISK_ONLY };
+enum { OPT_NAME = 256, OPT_DISK_ONLY, OPT_INCREMENTAL };
 
 static int snap_create(struct cli *cli, int argc, char **argv);
 static int snap_list(struct cli *cli, int argc, char **argv);
@@ -32,7 +32,7 @@ int cli_cmd_vm_snapshot(struct cli *cli, int argc, char **argv)
 }
 
 static const char create_help[] =
-    "Usage: qv vm snapshot create NAME --name S [--disk-only]\n"
+    "Usage: qv vm snapshot create NAME --name S [--disk-only] [--incremental]\n"
     "\n"
     "Capture VM NAME as snapshot S. A running VM is paused for the capture\n"
     "and resumed after. On a terminal, standard error shows the progress of\n"
@@ -41,6 +41,8 @@ static const char create_help[] =
     "Options:\n"
     "  --name S      the snapshot's name\n"
     "  --disk-only   capture the definition and disks, not memory or registers\n"
+    "  --incremental store only the memory written since the VM's previous\n"
+    "                snapshot (kvm; refused by drivers that cannot)\n"
     "  -h, --help    print this help and exit\n";
 
 static const char restore_help[] =
@@ -122,6 +124,7 @@ static int snap_named(struct cli *cli, int argc, char **argv, const char *prog, 
     static const struct option opts_disk[] = {
         {"name", required_argument, NULL, OPT_NAME},
         {"disk-only", no_argument, NULL, OPT_DISK_ONLY},
+        {"incremental", no_argument, NULL, OPT_INCREMENTAL},
         {NULL, 0, NULL, 0},
     };
     struct cli_args a = CLI_ARGS(prog, help, with_disk_only ? opts_disk : opts_plain, argc, argv);
@@ -133,6 +136,8 @@ static int snap_named(struct cli *cli, int argc, char **argv, const char *prog, 
             snap = optarg;
         else if (c == OPT_DISK_ONLY)
             flags |= SNAPSHOT_DISK_ONLY;
+        else if (c == OPT_INCREMENTAL)
+            flags |= SNAPSHOT_INCREMENTAL;
     }
     if (c < 0)
         return a.exit_code;

@@ -142,6 +142,7 @@ int vm_get_live_settings(struct vm *vm, struct vm_stat **settings, size_t *count
 char *vm_console_endpoint(struct vm *vm);
 int vm_guest_ip(struct vm *vm, char **ip, int *port);
 #define SNAPSHOT_DISK_ONLY 1
+#define SNAPSHOT_INCREMENTAL 2
 struct snapshot_info {
     char *name;
     int64_t created;
