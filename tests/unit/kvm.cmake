@@ -39,6 +39,13 @@ if(QV_WITH_KVM)
   add_test(NAME kvm_snap_mem_enospc COMMAND kvm_snap_mem enospc)
   set_tests_properties(kvm_snap_mem_enospc PROPERTIES LABELS "kvm;snapshot" TIMEOUT 120
     SKIP_RETURN_CODE 77)
+  # The snapshot engine over a machine in plain memory; the full-disk case
+  # mounts a small tmpfs and is skipped where it cannot.
+  qv_check_test(kvm_snap_engine SOURCES kvm_snap_engine.c kvm_snap_engine_machine.c
+    LABELS kvm snapshot TIMEOUT 300)
+  add_test(NAME kvm_snap_engine_enospc COMMAND kvm_snap_engine enospc)
+  set_tests_properties(kvm_snap_engine_enospc PROPERTIES LABELS "kvm;snapshot" TIMEOUT 120
+    SKIP_RETURN_CODE 77)
   # Device state in snapshots: the legacy devices and the pc board.
   qv_check_test(kvm_devstate SOURCES kvm_devstate.c LABELS kvm snapshot)
 

@@ -39,6 +39,7 @@ struct snap_stage {
     char *dir;
     char *name;
     char *base; /* ".NAME.partial-XXXXXX" inside dir */
+    char *path; /* dir/base, made on demand */
     int dirfd;
     int fd; /* the stage directory, flock()ed while the stage lives */
     struct snap_meta meta;
@@ -160,6 +161,7 @@ static void stage_free(struct snap_stage *st)
     g_free(st->dir);
     g_free(st->name);
     g_free(st->base);
+    g_free(st->path);
     g_free(st);
 }
 
@@ -287,6 +289,13 @@ static int stage_write(struct snap_stage *st, const char *file, const void *data
 int snap_stage_write(struct snap_stage *st, const char *file, const void *data, size_t len)
 {
     return stage_write(st, file, data, len, false);
+}
+
+const char *snap_stage_path(struct snap_stage *st)
+{
+    if (!st->path)
+        st->path = g_build_filename(st->dir, st->base, NULL);
+    return st->path;
 }
 
 int snap_stage_open(struct snap_stage *st, const char *file)

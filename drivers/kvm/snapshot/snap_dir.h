@@ -64,6 +64,10 @@ int snap_stage_write(struct snap_stage *st, const char *file, const void *data, 
  * memory, sparse). The fd stays the stage's: do not close it; commit
  * fsyncs it. A caller whose own write fails must abort the stage. */
 int snap_stage_open(struct snap_stage *st, const char *file);
+/* The stage's directory (dir/.NAME.partial-XXXXXX), for a writer that
+ * makes its own files there by tmp + fsync + rename (memory files,
+ * cloned disks); commit renames it with them. Valid while the stage is. */
+const char *snap_stage_path(struct snap_stage *st);
 /* fsync every file and the stage, rename it to its name, fsync dir. The
  * stage is gone afterwards: committed, or on failure removed (then
  * QV_ERR_EXISTS if the name was taken meanwhile). */

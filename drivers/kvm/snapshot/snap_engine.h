@@ -40,6 +40,13 @@
  * Slots marked optional may be NULL. */
 struct snap_machine_ops {
     enum vm_state (*state)(void *m);
+    /* Whether the machine has RAM and vCPU state to capture now (optional:
+     * when RUNNING or PAUSED). A register-level machine has them while
+     * CREATED; a snapshot then holds them. */
+    bool (*has_state)(void *m);
+    /* Whether every write to RAM reaches the dirty log (optional: yes);
+     * false (with the error set, saying why) refuses increments. */
+    int (*can_increment)(void *m);
     /* Stop the vCPUs of a running machine / let them run again. */
     int (*pause)(void *m);
     int (*resume)(void *m);
@@ -52,6 +59,10 @@ struct snap_machine_ops {
      * set before changing any device (optional: no devices). */
     GPtrArray *(*devices_save)(void *m);
     int (*devices_load)(void *m, struct snap_section *const *s, size_t n);
+    /* Whether the device sections s[0..n) are exactly this machine's
+     * devices at versions it reads: 0, or QV_ERR_INVALID_STATE naming the
+     * first difference (optional: no devices, then none may be given). */
+    int (*devices_check)(void *m, struct snap_section *const *s, size_t n);
     /* The number of vCPUs and each one's state. */
     uint32_t (*vcpu_count)(void *m);
     int (*vcpu_get)(void *m, uint32_t i, struct snap_vcpu *v);

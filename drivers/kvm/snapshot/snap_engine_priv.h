@@ -1,0 +1,39 @@
+/* What snap_engine.c (create, list) and snap_engine_restore.c (restore,
+ * delete) share. Not for other users. */
+#ifndef QV_KVM_SNAP_ENGINE_PRIV_H
+#define QV_KVM_SNAP_ENGINE_PRIV_H
+
+#include "snap_engine.h"
+
+/* The files of a snapshot (snap_engine.h). */
+#define SNAP_ENGINE_XML "domain.xml"
+#define SNAP_ENGINE_STATE "state"
+#define SNAP_ENGINE_MEMORY "memory"
+#define SNAP_ENGINE_DISK "disk-"
+/* The engine's own sections of the state file. */
+#define SNAP_ENGINE_SECTION "snap-engine"
+#define SNAP_ENGINE_LAYOUT "memory-layout"
+#define SNAP_ENGINE_VERSION 1u
+/* A definition larger than this in a snapshot is taken as damage. */
+#define SNAP_ENGINE_XML_MAX (4u << 20)
+#define SNAP_ENGINE_MAX_DISKS 256u
+
+struct snap_engine {
+    char *dir;
+    const struct snap_machine_ops *ops;
+    void *m;
+    struct snap_hook hook;
+    /* The VM's previous snapshot with memory (taken or restored), which
+     * an increment builds on, and its memory file's id; NULL when none. */
+    char *prev;
+    uint8_t prev_id[SNAP_MEM_ID_LEN];
+    /* Per RAM region, pages written since prev. */
+    struct dirty_bitmap **pending;
+    size_t npending;
+};
+
+/* ops->has_state, or RUNNING/PAUSED. */
+bool snap_engine_has_state(struct snap_engine *e);
+void snap_engine_step(struct snap_engine *e, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+#endif

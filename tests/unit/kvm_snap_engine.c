@@ -1,0 +1,565 @@
+/* The snapshot engine (drivers/kvm/snapshot/snap_engine.h) over a machine
+ * in plain memory (kvm_snap_engine_machine.h): what a user of
+ * snapshot_create/list/restore/delete on kvm:///embed would see, without
+ * /dev/kvm. A restore brings back memory, registers, device state, the
+ * definition and the disks; increments hold the pages written and survive
+ * deleting what they build on; a kill at any step leaves the earlier
+ * snapshots whole; a restore into a machine of another shape is refused
+ * unless the machine rebuilds. `kvm_snap_engine enospc` runs the full-disk
+ * case alone on a small tmpfs (exit 77 where it cannot mount one). */
+#define _GNU_SOURCE
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kvm_snap_engine_machine.h"
+#include "lib/proc/proc.h"
+#include "lib/util/error.h"
+#include "lib/util/fileio.h"
+#include "qv/error.h"
+
+#define PG 4096ull
+#define MiB (1024ull * 1024)
+
+static char *root; /* the test's directory */
+static char *dir;  /* the snapshot directory */
+static char *mnt;  /* enospc: the tmpfs */
+
+static void setup(void)
+{
+    root = g_dir_make_tmp("qv-snapengine-XXXXXX", NULL);
+    ck_assert_ptr_nonnull(root);
+    dir = g_build_filename(root, "snapshots", NULL);
+    ck_assert_int_eq(g_mkdir(dir, 0700), 0);
+}
+
+static void teardown(void)
+{
+    qv_dir_remove_tree(root);
+    g_free(root);
+    g_free(dir);
+}
+
+static const char *msg(void)
+{
+    return qv_last_error()->message;
+}
+
+#define OK(x)                                                                                      \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        ck_assert_msg(rc_ == 0, "%s failed: %d %s", #x, rc_, msg());                               \
+    } while (0)
+
+#define FAILS(x, code, text)                                                                       \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        ck_assert_msg(rc_ == (code), "%s gave %d (%s), not %d", #x, rc_, msg(), (code));           \
+        ck_assert_msg(strstr(msg(), (text)), "'%s' does not say '%s'", msg(), (text));             \
+    } while (0)
+
+/* Entries of dir starting with '.' (stages, half deletes, temporaries). */
+static int hidden_in(const char *d)
+{
+    DIR *dd = opendir(d);
+    ck_assert_ptr_nonnull(dd);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(dd)))
+        if (de->d_name[0] == '.' && strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            n++;
+    closedir(dd);
+    return n;
+}
+
+static size_t list_count(struct snap_engine *e, const char *want)
+{
+    struct snapshot_info *l;
+    size_t n;
+    OK(snap_engine_list(e, &l, &n));
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++)
+        if (want && strcmp(l[i].name, want) == 0)
+            found++;
+    snapshot_info_free(l, n);
+    return want ? found : n;
+}
+
+static uint64_t mem_pages(const char *snap)
+{
+    g_autofree char *p = snap_dir_file(dir, snap, "memory");
+    struct snap_mem_info info;
+    OK(snap_mem_info(p, &info));
+    return info.kind == SNAP_MEM_INC ? info.pages : UINT64_MAX;
+}
+
+/* ---- create, list, restore, delete ---- */
+
+START_TEST(create_list_restore_delete)
+{
+    struct tmach t;
+    tm_init(&t, 2, 1 * MiB, "one");
+    struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+    tm_fill(&t, 0, 0x11, 8 * PG);
+    tm_fill(&t, 0x100000000ull, 0x22, PG);
+    t.uart_count = 41;
+    int64_t before = g_get_real_time() / G_USEC_PER_SEC;
+    OK(snap_engine_create(e, "a", 0));
+    ck_assert_int_eq(t.state, VM_STATE_RUNNING);
+    ck_assert_int_eq(t.pauses, 1);
+    ck_assert_int_eq(t.resumes, 1);
+    ck_assert(!t.quiesced);
+
+    struct snapshot_info *l;
+    size_t n;
+    OK(snap_engine_list(e, &l, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(l[0].name, "a");
+    ck_assert_int_eq(l[0].state, VM_STATE_RUNNING);
+    ck_assert_int_ge(l[0].created, before);
+    ck_assert_int_le(l[0].created, g_get_real_time() / G_USEC_PER_SEC);
+    /* 9 written pages plus headers and state, not the whole 1 MiB. */
+    ck_assert_uint_ge(l[0].size, 9 * PG);
+    ck_assert_uint_lt(l[0].size, 512 * 1024);
+    snapshot_info_free(l, n);
+    FAILS(snap_engine_create(e, "a", 0), QV_ERR_EXISTS, "a");
+
+    /* The guest carries on: memory, registers, device, definition. */
+    tm_fill(&t, 0, 0x99, 16 * PG);
+    tm_fill(&t, 0x100000000ull, 0x98, PG);
+    t.vcpu[1].regs.rip = 0xdead;
+    t.uart_count = 77;
+    g_free(t.def);
+    t.def = g_strdup("vcpus=2 ram=1048576 uart=1 tag=changed");
+
+    OK(snap_engine_restore(e, "a"));
+    ck_assert_int_eq(t.state, VM_STATE_RUNNING);
+    ck_assert_int_eq(t.rebuilds, 0);
+    for (uint64_t p = 0; p < 16; p++)
+        ck_assert_uint_eq(tm_byte(&t, p * PG + 7), p < 8 ? 0x11 : 0);
+    ck_assert_uint_eq(tm_byte(&t, 0x100000000ull + 5), 0x22);
+    ck_assert_uint_eq(t.vcpu[1].regs.rip, 0x1001);
+    ck_assert_uint_eq(t.vcpu[0].regs.rax, 0xabc0);
+    ck_assert_uint_eq(t.uart_count, 41);
+    ck_assert_str_eq(t.def, "vcpus=2 ram=1048576 uart=1 tag=one");
+    ck_assert_int_eq(t.pauses, t.resumes);
+
+    /* A paused VM's snapshot restores paused. */
+    t.state = VM_STATE_PAUSED;
+    OK(snap_engine_create(e, "p", 0));
+    ck_assert_int_eq(t.state, VM_STATE_PAUSED);
+    t.state = VM_STATE_RUNNING;
+    OK(snap_engine_restore(e, "p"));
+    ck_assert_int_eq(t.state, VM_STATE_PAUSED);
+    t.state = VM_STATE_RUNNING;
+
+    FAILS(snap_engine_restore(e, "nope"), QV_ERR_NOT_FOUND, "nope");
+    FAILS(snap_engine_delete(e, "nope"), QV_ERR_NOT_FOUND, "nope");
+    OK(snap_engine_delete(e, "a"));
+    OK(snap_engine_delete(e, "p"));
+    ck_assert_uint_eq(list_count(e, NULL), 0);
+    ck_assert_int_eq(hidden_in(dir), 0);
+    snap_engine_free(e);
+    tm_fini(&t);
+}
+END_TEST
+
+/* ---- increments ---- */
+
+START_TEST(incremental_chain_and_folds)
+{
+    struct tmach t;
+    tm_init(&t, 1, 1 * MiB, "inc");
+    struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+    FAILS(snap_engine_create(e, "i0", SNAPSHOT_INCREMENTAL), QV_ERR_INVALID_STATE,
+          "no previous snapshot");
+    ck_assert_int_eq(t.state, VM_STATE_RUNNING);
+    ck_assert_uint_eq(list_count(e, NULL), 0);
+
+    tm_fill(&t, 0, 0x01, 256 * PG);
+    OK(snap_engine_create(e, "base", 0));
+    tm_fill(&t, 3 * PG, 0x31, PG);
+    OK(snap_engine_create(e, "i1", SNAPSHOT_INCREMENTAL));
+    ck_assert_uint_eq(mem_pages("i1"), 1);
+    tm_fill(&t, 3 * PG, 0x32, PG);
+    tm_fill(&t, 5 * PG, 0x52, PG);
+    tm_fill(&t, 0x100000000ull, 0x62, 10);
+    OK(snap_engine_create(e, "i2", SNAPSHOT_INCREMENTAL));
+    ck_assert_uint_eq(mem_pages("i2"), 3);
+    tm_fill(&t, 9 * PG, 0x93, PG);
+
+    OK(snap_engine_restore(e, "i1"));
+    ck_assert_uint_eq(tm_byte(&t, 3 * PG), 0x31);
+    ck_assert_uint_eq(tm_byte(&t, 5 * PG), 0x01);
+    ck_assert_uint_eq(tm_byte(&t, 9 * PG), 0x01);
+    ck_assert_uint_eq(tm_byte(&t, 0x100000000ull), 0);
+    /* An increment over the restored snapshot: i1 now has two. */
+    tm_fill(&t, 7 * PG, 0x73, PG);
+    OK(snap_engine_create(e, "i3", SNAPSHOT_INCREMENTAL));
+    ck_assert_uint_eq(mem_pages("i3"), 1);
+
+    /* Deleting the base folds it into i1; i2 and i3 still restore. */
+    OK(snap_engine_delete(e, "base"));
+    ck_assert_uint_eq(mem_pages("i1"), UINT64_MAX);
+    OK(snap_engine_restore(e, "i2"));
+    ck_assert_uint_eq(tm_byte(&t, 0), 0x01);
+    ck_assert_uint_eq(tm_byte(&t, 3 * PG), 0x32);
+    ck_assert_uint_eq(tm_byte(&t, 5 * PG), 0x52);
+    ck_assert_uint_eq(tm_byte(&t, 7 * PG), 0x01);
+    ck_assert_uint_eq(tm_byte(&t, 0x100000000ull + 9), 0x62);
+    /* Deleting i1, which both build on, folds it into each. */
+    OK(snap_engine_delete(e, "i1"));
+    OK(snap_engine_restore(e, "i3"));
+    ck_assert_uint_eq(tm_byte(&t, 3 * PG), 0x31);
+    ck_assert_uint_eq(tm_byte(&t, 5 * PG), 0x01);
+    ck_assert_uint_eq(tm_byte(&t, 7 * PG), 0x73);
+    OK(snap_engine_restore(e, "i2"));
+    ck_assert_uint_eq(tm_byte(&t, 3 * PG), 0x32);
+    ck_assert_uint_eq(tm_byte(&t, 7 * PG), 0x01);
+    ck_assert_uint_eq(list_count(e, NULL), 2);
+
+    /* After a fresh start the previous snapshot is forgotten. */
+    snap_engine_forget(e);
+    FAILS(snap_engine_create(e, "i4", SNAPSHOT_INCREMENTAL), QV_ERR_INVALID_STATE,
+          "take a full snapshot first");
+    /* A stopped VM has no memory to take an increment of. */
+    t.state = VM_STATE_STOPPED;
+    FAILS(snap_engine_create(e, "i4", SNAPSHOT_INCREMENTAL), QV_ERR_INVALID_STATE, "not running");
+    ck_assert_int_eq(hidden_in(dir), 0);
+    snap_engine_free(e);
+    tm_fini(&t);
+}
+END_TEST
+
+/* A snapshot that failed keeps its pages pending: the next increment
+ * still holds what was written before it. */
+START_TEST(failed_snapshot_loses_no_dirty_pages)
+{
+    struct tmach t;
+    tm_init(&t, 1, 256 * 1024, "pend");
+    struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+    OK(snap_engine_create(e, "base", 0));
+    tm_fill(&t, 2 * PG, 0x22, PG);
+    /* Taken, then the create fails: the name exists. */
+    FAILS(snap_engine_create(e, "base", SNAPSHOT_INCREMENTAL), QV_ERR_EXISTS, "base");
+    tm_fill(&t, 4 * PG, 0x44, PG);
+    OK(snap_engine_create(e, "inc", SNAPSHOT_INCREMENTAL));
+    ck_assert_uint_eq(mem_pages("inc"), 2);
+    tm_fill(&t, 2 * PG, 0, 3 * PG);
+    OK(snap_engine_restore(e, "inc"));
+    ck_assert_uint_eq(tm_byte(&t, 2 * PG), 0x22);
+    ck_assert_uint_eq(tm_byte(&t, 4 * PG), 0x44);
+    snap_engine_free(e);
+    tm_fini(&t);
+}
+END_TEST
+
+/* ---- disks ---- */
+
+static char *make_disk(const char *name, uint8_t byte, size_t len)
+{
+    char *p = g_build_filename(root, name, NULL);
+    g_autofree uint8_t *buf = g_malloc(len);
+    memset(buf, byte, len);
+    ck_assert(g_file_set_contents(p, (char *)buf, (gssize)len, NULL));
+    return p;
+}
+
+static void check_disk(const char *p, uint8_t byte, size_t len)
+{
+    g_autofree char *data = NULL;
+    gsize got = 0;
+    ck_assert(g_file_get_contents(p, &data, &got, NULL));
+    ck_assert_uint_eq(got, len);
+    for (size_t i = 0; i < len; i++)
+        ck_assert_msg((uint8_t)data[i] == byte, "%s byte %zu is 0x%x, not 0x%x", p, i,
+                      (uint8_t)data[i], byte);
+}
+
+START_TEST(disks_captured_and_put_back)
+{
+    struct tmach t;
+    tm_init(&t, 1, 256 * 1024, "disk");
+    t.disks[t.ndisks++] = make_disk("a.img", 0xa1, 64 * 1024);
+    t.disks[t.ndisks++] = make_disk("b.img", 0xb1, 8 * 1024);
+    struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+    OK(snap_engine_create(e, "live", 0));
+    /* A pattern written after the snapshot is gone after restore. */
+    g_autofree char *a2 = make_disk("a.img", 0xa2, 32 * 1024);
+    g_autofree char *b2 = make_disk("b.img", 0xb2, 8 * 1024);
+    OK(snap_engine_restore(e, "live"));
+    check_disk(t.disks[0], 0xa1, 64 * 1024);
+    check_disk(t.disks[1], 0xb1, 8 * 1024);
+    ck_assert_int_eq(hidden_in(root), 0); /* no restore temporaries left */
+
+    /* A stopped VM's snapshot: definition and disks, no memory. */
+    t.state = VM_STATE_STOPPED;
+    g_autofree char *a3 = make_disk("a.img", 0xa3, 16 * 1024);
+    OK(snap_engine_create(e, "off", 0));
+    g_autofree char *mem = snap_dir_file(dir, "off", "memory");
+    ck_assert(!g_file_test(mem, G_FILE_TEST_EXISTS));
+    g_autofree char *a4 = make_disk("a.img", 0xa4, 16 * 1024);
+    t.state = VM_STATE_RUNNING;
+    OK(snap_engine_restore(e, "off"));
+    ck_assert_int_eq(t.state, VM_STATE_STOPPED);
+    check_disk(t.disks[0], 0xa3, 16 * 1024);
+    /* And back to the running one from there: rebuilt. */
+    t.can_rebuild = true;
+    OK(snap_engine_restore(e, "live"));
+    ck_assert_int_eq(t.state, VM_STATE_RUNNING);
+    check_disk(t.disks[0], 0xa1, 64 * 1024);
+
+    /* A snapshot's disk that the definition no longer has is not
+     * written: restore refuses, the file is left alone. */
+    g_free(t.disks[1]);
+    t.ndisks = 1;
+    g_autofree char *b5 = make_disk("b.img", 0xb5, 8 * 1024);
+    FAILS(snap_engine_restore(e, "live"), QV_ERR_INVALID_STATE, "b.img");
+    check_disk(b5, 0xb5, 8 * 1024);
+    ck_assert_int_eq(t.state, VM_STATE_RUNNING);
+    ck_assert_int_eq(hidden_in(root), 0);
+    snap_engine_free(e);
+    tm_fini(&t);
+}
+END_TEST
+
+/* ---- shape ---- */
+
+START_TEST(restore_refuses_other_shape_unless_rebuilt)
+{
+    struct tmach t;
+    tm_init(&t, 2, 512 * 1024, "shape");
+    struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+    tm_fill(&t, 0, 0x5a, PG);
+    t.uart_count = 5;
+    OK(snap_engine_create(e, "two", 0));
+    tm_fill(&t, 0, 0x77, PG);
+
+    t.nvcpus = 1;
+    FAILS(snap_engine_restore(e, "two"), QV_ERR_INVALID_STATE, "1 vCPUs, the snapshot 2");
+    ck_assert_int_eq(t.state, VM_STATE_RUNNING);
+    ck_assert_uint_eq(tm_byte(&t, 0), 0x77);
+    t.nvcpus = 2;
+
+    t.has_uart = false;
+    FAILS(snap_engine_restore(e, "two"), QV_ERR_INVALID_STATE, "uart@0x3f8");
+    ck_assert_int_eq(t.state, VM_STATE_RUNNING);
+    t.has_uart = true;
+
+    struct tmach small;
+    tm_init(&small, 2, 256 * 1024, "small");
+    struct snap_engine *e2 = snap_engine_new(dir, &tm_ops, &small);
+    FAILS(snap_engine_restore(e2, "two"), QV_ERR_INVALID_STATE, "RAM region 0");
+    ck_assert_int_eq(small.state, VM_STATE_RUNNING);
+    ck_assert_int_eq(small.pauses, small.resumes);
+    /* A machine that rebuilds takes the snapshot's shape. */
+    small.can_rebuild = true;
+    small.nvcpus = 1;
+    OK(snap_engine_restore(e2, "two"));
+    ck_assert_int_eq(small.rebuilds, 1);
+    ck_assert_uint_eq(small.nvcpus, 2);
+    ck_assert_uint_eq(small.ram[0].size, 512 * 1024);
+    ck_assert_uint_eq(tm_byte(&small, 0), 0x5a);
+    ck_assert_uint_eq(small.uart_count, 5);
+    ck_assert_int_eq(small.state, VM_STATE_RUNNING);
+    snap_engine_free(e2);
+    tm_fini(&small);
+
+    /* A damaged state file is refused and the machine is untouched. */
+    g_autofree char *state = snap_dir_file(dir, "two", "state");
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    ck_assert(g_file_get_contents(state, &data, &len, NULL));
+    data[len / 2] ^= 0x40;
+    ck_assert(g_file_set_contents(state, data, (gssize)len, NULL));
+    FAILS(snap_engine_restore(e, "two"), QV_ERR_PROTOCOL, "state");
+    ck_assert_int_eq(t.state, VM_STATE_RUNNING);
+    ck_assert_uint_eq(tm_byte(&t, 0), 0x77);
+    snap_engine_free(e);
+    tm_fini(&t);
+}
+END_TEST
+
+/* ---- a kill at every step ---- */
+
+struct killer {
+    int at, seen;
+};
+
+static void kill_hook(void *opaque, const char *step)
+{
+    struct killer *k = opaque;
+    (void)step;
+    if (k->seen++ == k->at)
+        _exit(3);
+}
+
+/* The earlier snapshots: base (full), i1 (increment), on disk a.img. */
+static void prepare_chain(struct tmach *t, struct snap_engine *e)
+{
+    tm_fill(t, 0, 0x10, 32 * PG);
+    OK(snap_engine_create(e, "base", 0));
+    tm_fill(t, PG, 0x11, PG);
+    OK(snap_engine_create(e, "i1", SNAPSHOT_INCREMENTAL));
+    tm_fill(t, 2 * PG, 0x12, PG);
+}
+
+static void check_earlier(struct tmach *t, struct snap_engine *e, bool base_may_go)
+{
+    if (!base_may_go || list_count(e, "base")) {
+        OK(snap_engine_restore(e, "base"));
+        ck_assert_uint_eq(tm_byte(t, 0), 0x10);
+        ck_assert_uint_eq(tm_byte(t, PG), 0x10);
+    }
+    OK(snap_engine_restore(e, "i1"));
+    ck_assert_uint_eq(tm_byte(t, PG), 0x11);
+    ck_assert_uint_eq(tm_byte(t, 2 * PG), 0x10);
+    check_disk(t->disks[0], 0xd1, 16 * 1024);
+}
+
+START_TEST(kill_at_each_step)
+{
+    for (int op = 0; op < 2; op++) {
+        for (int at = 0;; at++) {
+            /* Fresh earlier snapshots for each kill. */
+            qv_dir_remove_tree(dir);
+            ck_assert_int_eq(g_mkdir(dir, 0700), 0);
+            struct tmach t;
+            tm_init(&t, 1, 256 * 1024, "kill");
+            t.disks[t.ndisks++] = make_disk("d.img", 0xd1, 16 * 1024);
+            struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+            prepare_chain(&t, e);
+            struct killer k = {.at = at};
+            struct snap_hook hook = {kill_hook, &k};
+            pid_t pid = fork();
+            ck_assert_int_ge(pid, 0);
+            if (pid == 0) {
+                snap_engine_set_hook(e, &hook);
+                int rc = op == 0 ? snap_engine_create(e, "i2", SNAPSHOT_INCREMENTAL)
+                                 : snap_engine_delete(e, "base");
+                _exit(rc == 0 ? 0 : 4);
+            }
+            int status;
+            ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+            ck_assert(WIFEXITED(status));
+            int code = WEXITSTATUS(status);
+            ck_assert_msg(code == 0 || code == 3, "op %d step %d: exit %d", op, at, code);
+            /* What a new process finds: an engine sweeps on opening. */
+            snap_engine_free(e);
+            e = snap_engine_new(dir, &tm_ops, &t);
+            ck_assert_int_eq(hidden_in(dir), 0);
+            if (op == 0 && list_count(e, "i2")) {
+                OK(snap_engine_restore(e, "i2"));
+                ck_assert_uint_eq(tm_byte(&t, 2 * PG), 0x12);
+                ck_assert_uint_eq(tm_byte(&t, PG), 0x11);
+            } else if (op == 0) {
+                ck_assert_int_eq(code, 3);
+            }
+            if (op == 1)
+                ck_assert(code == 3 || list_count(e, "base") == 0);
+            check_earlier(&t, e, op == 1);
+            snap_engine_free(e);
+            tm_fini(&t);
+            if (code == 0) {
+                ck_assert_int_gt(at, 2); /* the hook did see steps */
+                break;
+            }
+        }
+    }
+}
+END_TEST
+
+/* ---- a full disk ---- */
+
+START_TEST(full_tmpfs_keeps_vm_running)
+{
+    g_autofree char *sdir = g_build_filename(mnt, "snapshots", NULL);
+    ck_assert_int_eq(g_mkdir(sdir, 0700), 0);
+    struct tmach t;
+    tm_init(&t, 1, 8 * MiB, "full");
+    struct snap_engine *e = snap_engine_new(sdir, &tm_ops, &t);
+    tm_fill(&t, 0, 0x01, 4 * PG);
+    OK(snap_engine_create(e, "small", 0));
+    /* 8 MiB of non-zero RAM does not fit in the 4 MiB tmpfs. */
+    tm_fill(&t, 0, 0xee, 8 * MiB);
+    int rc = snap_engine_create(e, "big", 0);
+    ck_assert_int_eq(rc, QV_ERR_IO);
+    ck_assert_msg(strstr(msg(), "No space left"), "%s", msg());
+    ck_assert_msg(strstr(msg(), "big"), "%s", msg());
+    /* The VM runs on, nothing half-written is left, the earlier one
+     * restores. */
+    ck_assert_int_eq(t.state, VM_STATE_RUNNING);
+    ck_assert(!t.quiesced);
+    ck_assert_int_eq(t.pauses, t.resumes);
+    ck_assert_int_eq(hidden_in(sdir), 0);
+    ck_assert_uint_eq(list_count(e, NULL), 1);
+    /* An increment still holds every page written since "small". */
+    FAILS(snap_engine_create(e, "big-inc", SNAPSHOT_INCREMENTAL), QV_ERR_IO, "No space left");
+    ck_assert_int_eq(t.state, VM_STATE_RUNNING);
+    OK(snap_engine_restore(e, "small"));
+    ck_assert_uint_eq(tm_byte(&t, 0), 0x01);
+    ck_assert_uint_eq(tm_byte(&t, 5 * PG), 0);
+    snap_engine_free(e);
+    tm_fini(&t);
+}
+END_TEST
+
+static int run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
+
+static int enospc_main(void)
+{
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        printf("skipped: no private mount namespace: %s\n", g_strerror(errno));
+        return 77;
+    }
+    mnt = g_dir_make_tmp("qv-snapengine-tmpfs-XXXXXX", NULL);
+    if (!mnt || mount("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0700") < 0) {
+        printf("skipped: cannot mount a tmpfs: %s\n", g_strerror(errno));
+        if (mnt)
+            g_rmdir(mnt);
+        return 77;
+    }
+    Suite *s = suite_create("kvm_snap_engine_enospc");
+    TCase *tc = tcase_create("enospc");
+    tcase_add_test(tc, full_tmpfs_keeps_vm_running);
+    suite_add_tcase(s, tc);
+    int rc = run(s);
+    umount2(mnt, MNT_DETACH);
+    g_rmdir(mnt);
+    g_free(mnt);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "enospc") == 0)
+        return enospc_main();
+    Suite *s = suite_create("kvm_snap_engine");
+    TCase *tc = tcase_create("engine");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, create_list_restore_delete);
+    tcase_add_test(tc, incremental_chain_and_folds);
+    tcase_add_test(tc, failed_snapshot_loses_no_dirty_pages);
+    tcase_add_test(tc, disks_captured_and_put_back);
+    tcase_add_test(tc, restore_refuses_other_shape_unless_rebuilt);
+    tcase_add_test(tc, kill_at_each_step);
+    suite_add_tcase(s, tc);
+    return run(s);
+}
