@@ -56,6 +56,11 @@ struct kvm_region {
     bool owns_mapping;
     size_t map_size;
     int memfd;
+    /* Snapshots (kvm_snapshot.c): KVM logs the guest's writes
+     * (KVM_MEM_LOG_DIRTY_PAGES); host writes through kvm_memory_rw, which
+     * KVM does not see, are marked in host_dirty. */
+    bool log_dirty;
+    struct dirty_bitmap *host_dirty;
 };
 
 struct kvm_machine;
@@ -81,6 +86,8 @@ struct kvm_vcpu {
 };
 
 struct kvm_board;
+struct kvm_snap;
+struct dirty_bitmap;
 
 struct kvm_machine {
     gint refs;
@@ -118,6 +125,10 @@ struct kvm_machine {
     bool stop_req, pause_req;
     uint32_t threads_live, threads_parked;
     bool used; /* has run a guest: the next start builds a fresh VM */
+
+    /* The VM's state directory, lock and snapshot engine
+     * (kvm_snapshot.c); NULL for a machine made outside the driver. */
+    struct kvm_snap *snap;
 };
 
 /* kvm_vm.c */
@@ -135,6 +146,11 @@ void kvm_machine_kill(struct kvm_machine *m);
 int kvm_memory_add(struct kvm_machine *m, uint64_t gpa, uint64_t size, uint32_t flags);
 int kvm_memory_add_ram(struct kvm_machine *m, uint64_t bytes);
 void kvm_memory_free_all(struct kvm_machine *m);
+/* (Re-)register region r's slot with KVM as r says (flags from readonly
+ * and log_dirty); delete first when its host address changes, which KVM
+ * does not allow on a live slot. */
+int kvm_memory_set_slot(struct kvm_machine *m, const struct kvm_region *r);
+int kvm_memory_delete_slot(struct kvm_machine *m, const struct kvm_region *r);
 void *kvm_memory_hva(struct kvm_machine *m, uint64_t gpa, uint64_t len);
 /* As kvm_memory_hva for writable RAM only (not ROM), and NULL for len 0:
  * what a device may be given (dev_host.h's guest_ram). */
@@ -169,6 +185,9 @@ int kvm_vcpu_enter(struct kvm_vcpu *v, bool *handled);
 /* Register-level run: loops over handled exits. */
 int kvm_vcpu_run_user(struct kvm_vcpu *v);
 int kvm_machine_start(struct kvm_machine *m);
+/* Power on a fresh machine (rebuilt from m->def if it ran before) with its
+ * vCPU threads parked: PAUSED, for a snapshot's state to be loaded. */
+int kvm_machine_start_paused(struct kvm_machine *m);
 int kvm_machine_stop(struct kvm_machine *m, bool force, int timeout_ms);
 int kvm_machine_pause(struct kvm_machine *m);
 int kvm_machine_resume(struct kvm_machine *m);
@@ -182,6 +201,22 @@ void kvm_machine_request_stop(struct kvm_machine *m, enum vm_state_reason reason
 /* Pin vCPU index to host CPU pcpu (-1: unpin) if its thread runs. Under
  * m->lock, which orders it against a vCPU thread applying its pins. */
 int kvm_machine_pin(struct kvm_machine *m, uint32_t index, int pcpu);
+
+/* kvm_snapshot.c: the state directory <state root>/kvm-embed/NAME (0700,
+ * holding snapshots/), locked while the VM is defined in this process;
+ * swept of dead writers' leftovers on open. QV_ERR_BUSY naming the holder
+ * when another process (or connection) has the VM defined. */
+int kvm_snap_open(const char *state_root, struct kvm_machine *m);
+/* Release the lock; remove: the directory and its snapshots too (the VM
+ * is destroyed). */
+void kvm_snap_close(struct kvm_machine *m, bool remove);
+int kvm_snapshot_create(struct kvm_machine *m, const char *name, unsigned flags);
+int kvm_snapshot_restore(struct kvm_machine *m, const char *name);
+int kvm_snapshot_delete(struct kvm_machine *m, const char *name);
+int kvm_snapshot_list(struct kvm_machine *m, struct snapshot_info **list, size_t *count);
+/* The VM starts afresh (vm_start, reset): no increment builds on a
+ * snapshot taken before. */
+void kvm_snapshot_forget(struct kvm_machine *m);
 
 /* kvm_dev_host.c: fill m->host for this machine. */
 void kvm_dev_host_init(struct kvm_machine *m);

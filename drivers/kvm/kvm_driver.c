@@ -92,6 +92,11 @@ static int kvm_define(struct qv_conn *conn, const struct qv_domain *def, void **
     struct kvm_machine *m = kvm_machine_new(&kc->sys, def);
     if (!m)
         return qv_error_code();
+    /* Its state directory (snapshots), locked while defined here. */
+    if (kvm_snap_open(conn->state_dir, m) < 0) {
+        kvm_machine_unref(m);
+        return qv_error_code();
+    }
     g_mutex_lock(&kc->lock);
     g_hash_table_insert(kc->machines, g_strdup(def->name), kvm_machine_ref(m));
     g_mutex_unlock(&kc->lock);
@@ -148,6 +153,7 @@ static int kvm_status(struct vm *vm, struct qv_vm_status *st)
 
 static int kvm_start(struct vm *vm)
 {
+    kvm_snapshot_forget(MACHINE(vm)); /* a fresh boot: no increment over older memory */
     int rc = kvm_machine_start(MACHINE(vm));
     if (rc < 0 && !strstr(qv_last_error()->message, vm->name))
         qv_error_prefix("cannot start VM '%s'", vm->name);
@@ -171,7 +177,39 @@ static int kvm_resume(struct vm *vm)
 
 static int kvm_reset(struct vm *vm)
 {
+    kvm_snapshot_forget(MACHINE(vm));
     return kvm_machine_reset(MACHINE(vm));
+}
+
+/* ---- snapshots (kvm_snapshot.c, snapshot/snap_engine.h) ---- */
+
+static int kvm_snap_create_slot(struct vm *vm, const char *name, unsigned flags)
+{
+    int rc = kvm_snapshot_create(MACHINE(vm), name, flags);
+    if (rc < 0 && !strstr(qv_last_error()->message, vm->name))
+        qv_error_prefix("VM '%s'", vm->name);
+    return rc;
+}
+
+static int kvm_snap_restore_slot(struct vm *vm, const char *name)
+{
+    int rc = kvm_snapshot_restore(MACHINE(vm), name);
+    if (rc < 0 && !strstr(qv_last_error()->message, vm->name))
+        qv_error_prefix("VM '%s'", vm->name);
+    return rc;
+}
+
+static int kvm_snap_delete_slot(struct vm *vm, const char *name)
+{
+    int rc = kvm_snapshot_delete(MACHINE(vm), name);
+    if (rc < 0 && !strstr(qv_last_error()->message, vm->name))
+        qv_error_prefix("VM '%s'", vm->name);
+    return rc;
+}
+
+static int kvm_snap_list_slot(struct vm *vm, struct snapshot_info **list, size_t *count)
+{
+    return kvm_snapshot_list(MACHINE(vm), list, count);
 }
 
 static int kvm_destroy(struct vm *vm)
@@ -183,7 +221,9 @@ static int kvm_destroy(struct vm *vm)
     if (g_hash_table_lookup(kc->machines, vm->name) == m)
         g_hash_table_remove(kc->machines, vm->name);
     g_mutex_unlock(&kc->lock);
-    /* Other handles may keep the struct alive; the VM itself goes now. */
+    /* Other handles may keep the struct alive; the VM itself goes now,
+     * with its state directory and snapshots. */
+    kvm_snap_close(m, true);
     kvm_machine_kill(m);
     return 0;
 }
@@ -516,6 +556,10 @@ const struct qv_driver qv_kvm_driver = {
     .vm_gpa_to_hva = kvm_hva,
     .vm_read_memory = kvm_read,
     .vm_write_memory = kvm_write,
+    .snapshot_create = kvm_snap_create_slot,
+    .snapshot_restore = kvm_snap_restore_slot,
+    .snapshot_delete = kvm_snap_delete_slot,
+    .snapshot_list = kvm_snap_list_slot,
     .vcpu_create = kvm_vcpu_create_slot,
     .vcpu_get = kvm_vcpu_get_slot,
     .vcpu_destroy = kvm_vcpu_destroy_slot,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../../lib/util/error.h"
+#include "dirty/dirty_bitmap.h"
 #include "kvm.h"
 #include "loaders/image.h"
 
@@ -25,7 +26,8 @@ static int set_slot(struct kvm_machine *m, const struct kvm_region *r)
 {
     struct kvm_userspace_memory_region kr = {
         .slot = r->slot,
-        .flags = r->readonly ? KVM_MEM_READONLY : 0,
+        .flags =
+            (r->readonly ? KVM_MEM_READONLY : 0) | (r->log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0),
         .guest_phys_addr = r->gpa,
         .memory_size = r->size,
         .userspace_addr = (uintptr_t)r->hva,
@@ -34,6 +36,20 @@ static int set_slot(struct kvm_machine *m, const struct kvm_region *r)
         return qv_error_set_errno(
             QV_ERR_KVM, errno, "VM '%s': cannot map 0x%llx bytes of guest memory at 0x%llx",
             kvm_machine_name(m), (unsigned long long)r->size, (unsigned long long)r->gpa);
+    return 0;
+}
+
+int kvm_memory_set_slot(struct kvm_machine *m, const struct kvm_region *r)
+{
+    return set_slot(m, r);
+}
+
+int kvm_memory_delete_slot(struct kvm_machine *m, const struct kvm_region *r)
+{
+    struct kvm_userspace_memory_region kr = {.slot = r->slot, .guest_phys_addr = r->gpa};
+    if (ioctl(m->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
+        return qv_error_set_errno(QV_ERR_KVM, errno, "VM '%s': cannot remove memory slot %u",
+                                  kvm_machine_name(m), r->slot);
     return 0;
 }
 
@@ -141,8 +157,10 @@ void kvm_memory_free_all(struct kvm_machine *m)
         struct kvm_region *r = &g_array_index(m->regions, struct kvm_region, i);
         if (r->owns_mapping) {
             munmap(r->hva, r->map_size);
-            close(r->memfd);
+            if (r->memfd >= 0)
+                close(r->memfd);
         }
+        dirty_bitmap_free(r->host_dirty);
     }
     g_array_set_size(m->regions, 0);
     m->ram = NULL;
@@ -196,6 +214,8 @@ int kvm_memory_rw(struct kvm_machine *m, uint64_t gpa, void *buf, size_t len, bo
         const struct kvm_region *r = region_of(m, at);
         uint64_t n = MIN(r->gpa + r->size - at, gpa + len - at);
         uint8_t *h = r->hva + (at - r->gpa);
+        if (write && r->host_dirty)
+            dirty_bitmap_mark(r->host_dirty, at - r->gpa, n);
         if (write)
             memcpy(h, p, n);
         else

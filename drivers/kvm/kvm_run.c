@@ -318,6 +318,14 @@ int kvm_machine_start(struct kvm_machine *m)
     return launch(m, false);
 }
 
+int kvm_machine_start_paused(struct kvm_machine *m)
+{
+    kvm_machine_halt_threads(m);
+    if (m->used && kvm_machine_rebuild(m) < 0)
+        return qv_error_code();
+    return launch(m, true);
+}
+
 int kvm_machine_wait(struct kvm_machine *m, int timeout_ms)
 {
     gint64 deadline = timeout_ms >= 0 ? g_get_monotonic_time() + (gint64)timeout_ms * 1000 : 0;

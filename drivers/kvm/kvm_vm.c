@@ -146,6 +146,7 @@ void kvm_machine_unref(struct kvm_machine *m)
     if (!m || !g_atomic_int_dec_and_test(&m->refs))
         return;
     kvm_machine_halt_threads(m);
+    kvm_snap_close(m, false); /* the directory outlives the process */
     teardown(m);
     g_array_free(m->regions, TRUE);
     g_free(m->vcpus);

@@ -1,7 +1,8 @@
 # kvm driver tests. Each exits 77 (reported by ctest as skipped) when this
 # machine has no /dev/kvm.
 if(QV_WITH_KVM)
-  set(_kvm_tests kvm_probe kvm_memory kvm_vcpu kvm_cpu kvm_boot kvm_lifecycle kvm_robust)
+  set(_kvm_tests kvm_probe kvm_memory kvm_vcpu kvm_cpu kvm_boot kvm_lifecycle kvm_robust
+    kvm_snapshot)
   foreach(t ${_kvm_tests})
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
       qv_check_test(${t} SOURCES ${t}.c LABELS kvm TIMEOUT 120)
