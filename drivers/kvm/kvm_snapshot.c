@@ -161,26 +161,34 @@ static struct kvm_vcpu *vcpu_of(struct kvm_machine *m, uint32_t i)
     return m->vcpus[i];
 }
 
+/* A parked vCPU thread may have left an I/O exit that KVM completes only
+ * on the vCPU's next entry (an IN's data, an OUT's step past the
+ * instruction): enter once with immediate_exit to finish it. Before a
+ * save, so the state saved is after that instruction, never one that
+ * would run again on restore (a UART byte written twice); before a load,
+ * so KVM does not finish the old exit on the restored registers (a
+ * restored OUT at the same address skipped). */
+static int complete_exit(struct kvm_machine *m, struct kvm_vcpu *c)
+{
+    if (!m->booted || !c->run)
+        return 0;
+    c->run->immediate_exit = 1;
+    int rc = ioctl(c->fd, KVM_RUN, 0);
+    int err = errno;
+    c->run->immediate_exit = 0;
+    if (rc < 0 && err != EINTR)
+        return qv_error_set_errno(QV_ERR_KVM, err,
+                                  "VM '%s' vCPU %u: KVM_RUN to complete its last exit",
+                                  kvm_machine_name(m), c->index);
+    return 0;
+}
+
 static int op_vcpu_get(void *p, uint32_t i, struct snap_vcpu *v)
 {
     struct kvm_machine *m = M(p);
     struct kvm_vcpu *c = vcpu_of(m, i);
-    if (!c)
+    if (!c || complete_exit(m, c) < 0)
         return qv_error_code();
-    /* A parked vCPU thread may have left an I/O exit KVM completes only on
-     * its next entry (an IN's data, an OUT's RIP): enter once with
-     * immediate_exit so the state saved is after that instruction, never
-     * one that would run again on restore (a UART byte written twice). */
-    if (m->booted && c->run) {
-        c->run->immediate_exit = 1;
-        int rc = ioctl(c->fd, KVM_RUN, 0);
-        int err = errno;
-        c->run->immediate_exit = 0;
-        if (rc < 0 && err != EINTR)
-            return qv_error_set_errno(QV_ERR_KVM, err,
-                                      "VM '%s' vCPU %u: KVM_RUN to complete its last exit",
-                                      kvm_machine_name(m), i);
-    }
     return kvm_state_vcpu_get(m->sys->fd, m->vm_fd, c->fd, i, v);
 }
 
@@ -188,7 +196,9 @@ static int op_vcpu_set(void *p, uint32_t i, const struct snap_vcpu *v)
 {
     struct kvm_machine *m = M(p);
     struct kvm_vcpu *c = vcpu_of(m, i);
-    return c ? kvm_state_vcpu_set(m->vm_fd, c->fd, i, v) : qv_error_code();
+    if (!c || complete_exit(m, c) < 0)
+        return qv_error_code();
+    return kvm_state_vcpu_set(m->vm_fd, c->fd, i, v);
 }
 
 static int op_vm_get(void *p, struct snap_vm *s)
@@ -338,10 +348,21 @@ static int op_define(void *p, const char *xml, bool rebuild, bool stopped)
     if (stopped || rebuild)
         kvm_machine_halt_threads(m);
     g_mutex_lock(&m->lock);
-    if (def->max_vcpus > m->def->max_vcpus) {
-        /* m->vcpus is sized by the definition it was made with. */
+    /* m->vcpus is sized by the definition, and the machine's teardown
+     * frees those below the definition's max_vcpus: free the rest now,
+     * or make room. */
+    uint32_t old_max = m->def->max_vcpus;
+    if (rebuild) {
+        for (uint32_t i = def->max_vcpus; i < old_max; i++) {
+            kvm_vcpu_free(m->vcpus[i]);
+            m->vcpus[i] = NULL;
+        }
+        if (m->nvcpus > def->max_vcpus)
+            m->nvcpus = def->max_vcpus;
+    }
+    if (def->max_vcpus > old_max) {
         m->vcpus = g_renew(struct kvm_vcpu *, m->vcpus, def->max_vcpus);
-        for (uint32_t i = m->def->max_vcpus; i < def->max_vcpus; i++)
+        for (uint32_t i = old_max; i < def->max_vcpus; i++)
             m->vcpus[i] = NULL;
     }
     qv_domain_free(m->def);
