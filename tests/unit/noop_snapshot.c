@@ -122,6 +122,10 @@ START_TEST(test_snapshot_list_and_errors)
     ASSERT_OK(snapshot_create(vm, "second", 0));
     ASSERT_OK(vm_pause(vm));
     ASSERT_OK(snapshot_create(vm, "a-third", SNAPSHOT_DISK_ONLY));
+    /* noop tracks no written pages: an increment is refused, saying so. */
+    ck_assert_int_eq(snapshot_create(vm, "inc", SNAPSHOT_INCREMENTAL), QV_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "does not track written pages"));
+    ck_assert_int_eq(snapshot_create(vm, "bad", 0x80), QV_ERR_INVALID_ARG);
 
     struct snapshot_info *list = NULL;
     size_t n = 0;

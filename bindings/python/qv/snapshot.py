@@ -72,11 +72,15 @@ class Snapshots:
     def __init__(self, vm):
         self._vm = vm
 
-    def create(self, name, disk_only=False, progress=None):
+    def create(self, name, disk_only=False, progress=None, incremental=False):
         """Take a snapshot called name; returns it as listed (None on a
         driver that can take snapshots but not list them). progress, when
-        given, is called with a Progress while a driver's job runs."""
+        given, is called with a Progress while a driver's job runs.
+        incremental: memory as the pages written since the VM's previous
+        snapshot (kvm; other drivers raise UnsupportedError)."""
         flags = lib.SNAPSHOT_DISK_ONLY if disk_only else 0
+        if incremental:
+            flags |= lib.SNAPSHOT_INCREMENTAL
         check(_with_progress(lib.snapshot_create, lib.snapshot_create_progress, progress,
                              self._vm._handle(), encode(name, "snapshot name"), flags))
         try:
