@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -892,6 +893,284 @@ START_TEST(fold_killed_part_way)
 }
 END_TEST
 
+/* Deleting the middle snapshot killed at any point of its fold_inc, or
+ * after it and before mid's file is removed: both snapshots still restore
+ * from the chains their state files name ([base, inc1] and [base, inc1,
+ * inc2]), and once inc1 is gone inc2's shorter chain does too. */
+START_TEST(fold_inc_killed_part_way)
+{
+    struct chain3 c;
+    chain3_make(&c);
+    gchar *orig;
+    gsize len;
+    ck_assert(g_file_get_contents(c.inc2, &orig, &len, NULL));
+    const char *chain[] = {c.base, c.inc1, c.inc2};
+    int folded = 0, cut = 0;
+    for (int k = 0; k <= 20; k++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+            _exit(snap_mem_fold_inc(c.inc1, c.inc2) == 0 ? 0 : 1);
+        if (k < 20) {
+            g_usleep((gulong)(k * k) * 100);
+            kill(pid, SIGKILL);
+        }
+        int st;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        if (WIFEXITED(st))
+            ck_assert_int_eq(WEXITSTATUS(st), 0);
+        struct snap_mem_info info;
+        ck_assert_int_eq(snap_mem_info(c.inc2, &info), 0);
+        info.pages == c.union12 ? folded++ : cut++;
+        check_chain(chain, 3, c.table, c.at2, &c.g);
+        check_chain(chain, 2, c.table, c.at1, &c.g);
+        ck_assert_int_ge(snap_mem_sweep(c.inc2), 0);
+        ck_assert_int_eq(qv_file_write_atomic(c.inc2, orig, len, 0600), 0);
+    }
+    fprintf(stderr, "fold_inc_killed_part_way: %d folds finished, %d cut\n", folded, cut);
+    ck_assert_int_ge(folded, 1);
+
+    /* The fold done, then the delete goes on. */
+    ck_assert_int_eq(snap_mem_fold_inc(c.inc1, c.inc2), 0);
+    check_chain(chain, 3, c.table, c.at2, &c.g);
+    ck_assert_int_eq(g_unlink(c.inc1), 0);
+    const char *after[] = {c.base, c.inc2};
+    check_chain(after, 2, c.table, c.at2, &c.g);
+    g_free(orig);
+    chain3_free(&c);
+}
+END_TEST
+
+/* Before the fold, a chain out of order, or missing its middle file, is
+ * refused rather than restored from whatever links. */
+START_TEST(chain_out_of_order_refused)
+{
+    struct chain3 c;
+    chain3_make(&c);
+    struct snap_mem_ram out[2];
+    const char *swapped[] = {c.base, c.inc2, c.inc1};
+    ck_assert_int_eq(snap_mem_restore(swapped, 3, c.table, 2, out), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "out of order or misses a file"));
+    const char *missing[] = {c.base, c.inc2};
+    ck_assert_int_eq(snap_mem_restore(missing, 2, c.table, 2, out), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "out of order or misses a file"));
+    const char *no_full[] = {c.inc1, c.inc2};
+    ck_assert_int_eq(snap_mem_restore(no_full, 2, c.table, 2, out), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "a restore starts from a full one"));
+    chain3_free(&c);
+}
+END_TEST
+
+/* A sweep (this process's, and another process's, as on opening the
+ * snapshot directory) while a writer is between creating its temporary
+ * file and committing it: the live file is left alone and the commit puts
+ * the writer's bytes in place. A writer that is gone is still swept. */
+START_TEST(sweep_spares_live_writer)
+{
+    g_autofree char *target = path("memory");
+    struct snap_mem_tmp t;
+    ck_assert_int_eq(snap_mem_tmp_open(&t, target, 2 * PG), 0);
+    ck_assert_int_eq(snap_mem_tmp_write(&t, "live", 4, 0), 0);
+    ck_assert_int_eq(snap_mem_sweep(target), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(snap_mem_sweep(target) == 0 ? 0 : 1);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert_int_eq(count_entries(), 1);
+    ck_assert_msg(snap_mem_tmp_commit(&t) == 0, "commit: %s", msg());
+    ck_assert_uint_eq(file_size(target), 2 * PG);
+    gchar *got;
+    gsize len;
+    ck_assert(g_file_get_contents(target, &got, &len, NULL));
+    ck_assert_int_eq(memcmp(got, "live", 4), 0);
+    g_free(got);
+    ck_assert_int_eq(count_entries(), 1);
+
+    /* Aborted and crashed writers: nothing left behind, or swept. */
+    ck_assert_int_eq(snap_mem_tmp_open(&t, target, PG), 0);
+    snap_mem_tmp_abort(&t);
+    ck_assert_int_eq(count_entries(), 1);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct snap_mem_tmp dead;
+        _exit(snap_mem_tmp_open(&dead, target, PG) == 0 ? 0 : 1);
+    }
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert_int_eq(count_entries(), 2);
+    ck_assert_int_eq(snap_mem_sweep(target), 1);
+    ck_assert_int_eq(count_entries(), 1);
+}
+END_TEST
+
+/* Peak RSS of this process, bytes. */
+static uint64_t peak_rss(void)
+{
+    struct rusage ru;
+    ck_assert_int_eq(getrusage(RUSAGE_SELF, &ru), 0);
+    return (uint64_t)ru.ru_maxrss * 1024;
+}
+
+/* A crafted incremental: one region of `region` bytes whose header claims
+ * every page, with only the first `written` bytes of the file on disk (the
+ * rest a hole); the file is as long as the header says, so the size check
+ * passes. Returns its path. */
+static char *crafted_inc(const char *name, uint64_t region, size_t written)
+{
+    char *p = path(name);
+    uint64_t n = region / PG;
+    uint64_t header_end = 80 + n * 8 + 32, data_off = (header_end + PG - 1) & ~(PG - 1);
+    uint8_t h[80] = {0};
+    memcpy(h, "QVMEMINC", 8);
+    put32(h + O_VERSION, 1);
+    put32(h + O_PAGE, PG);
+    put32(h + O_NREG, 1);
+    put64(h + O_REG + 8, region);
+    put64(h + O_REG + 16, n);
+    int fd = open(p, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(qv_pwrite_all(fd, h, sizeof h, 0), 0);
+    /* Valid, ascending indices for as much of the list as is written, in
+     * small pieces so that writing it does not raise this process's peak
+     * RSS (which the tests measure). */
+    uint8_t chunk[4096];
+    uint64_t k = 0;
+    for (size_t at = 80; at < written;) {
+        size_t len = written - at < sizeof chunk ? written - at : sizeof chunk;
+        memset(chunk, 0, sizeof chunk);
+        for (size_t e = 0; e + 8 <= len; e += 8, k++)
+            if (k < n)
+                put64(chunk + e, k);
+        ck_assert_int_eq(qv_pwrite_all(fd, chunk, len, (off_t)at), 0);
+        at += len;
+    }
+    ck_assert_int_eq(ftruncate(fd, (off_t)(data_off + n * PG)), 0);
+    close(fd);
+    return p;
+}
+
+/* A few KiB on disk claiming a 64 GiB region (a 128 MiB page list): the
+ * reader refuses it at once, without reading or allocating anything like
+ * the list's size, from snap_mem_info and from restore alike. */
+START_TEST(sparse_header_refused_cheaply)
+{
+    struct chain3 c;
+    chain3_make(&c);
+    size_t written[] = {80, 4096, 80 + 8 * 8192 + 100};
+    for (size_t i = 0; i < G_N_ELEMENTS(written); i++) {
+        g_autofree char *bad = crafted_inc("sparse.mem", 64ull << 30, written[i]);
+        ck_assert_uint_ge(file_size(bad), 64ull << 30);
+        ck_assert_uint_le(disk_bytes(bad), 1 * MiB);
+        uint64_t rss0 = peak_rss();
+        gint64 t0 = g_get_monotonic_time();
+        struct snap_mem_info info;
+        ck_assert_int_eq(snap_mem_info(bad, &info), QV_ERR_PROTOCOL);
+        ck_assert_msg(strstr(msg(), bad) && (strstr(msg(), "has a hole at byte") ||
+                                             strstr(msg(), "repeats the one before") ||
+                                             strstr(msg(), "is below the one before")),
+                      "got: %s", msg());
+        struct snap_mem_ram out[2] = {{(void *)1, 0, 0}, {(void *)1, 0, 0}};
+        const char *chain[] = {c.base, bad};
+        ck_assert_int_eq(snap_mem_restore(chain, 2, c.table, 2, out), QV_ERR_PROTOCOL);
+        ck_assert_ptr_nonnull(strstr(msg(), bad));
+        ck_assert_ptr_null(out[0].hva);
+        gint64 us = g_get_monotonic_time() - t0;
+        uint64_t grew = peak_rss() - rss0;
+        fprintf(stderr,
+                "sparse_header_refused_cheaply: %zu bytes written: %lld us, RSS +%llu KiB\n",
+                written[i], (long long)us, (unsigned long long)(grew / 1024));
+        ck_assert_msg(grew < 8 * MiB, "RSS grew by %llu bytes", (unsigned long long)grew);
+        ck_assert_msg(us < 2 * G_USEC_PER_SEC, "took %lld us", (long long)us);
+        g_unlink(bad);
+    }
+    chain3_free(&c);
+}
+END_TEST
+
+/* Lists that are all in the file and valid, but a digest that does not
+ * match: refused after the bounded pass, before the index is allocated. */
+START_TEST(valid_lists_bad_digest_refused)
+{
+    /* 16 GiB: a 32 MiB list, all on disk. */
+    uint64_t region = 16ull << 30, n = region / PG;
+    g_autofree char *bad = crafted_inc("digest.mem", region, 80 + n * 8 + 32);
+    uint64_t rss0 = peak_rss();
+    struct snap_mem_info info;
+    ck_assert_int_eq(snap_mem_info(bad, &info), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(msg(), "header checksum mismatch"));
+    ck_assert_uint_lt(peak_rss() - rss0, 8 * MiB);
+}
+END_TEST
+
+/* Folding two increments whose merged lists need more memory than there
+ * is: a clean QV_ERR_NOMEM, next untouched (the process address space is
+ * capped with RLIMIT_AS in a child; not under ASan, whose shadow memory
+ * does not fit such a cap and whose allocator aborts instead of failing). */
+START_TEST(fold_inc_out_of_memory)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    fprintf(stderr, "fold_inc_out_of_memory: skipped under ASan (RLIMIT_AS)\n");
+    return;
+#else
+    /* 4 GiB, every page in both files: 8 MiB of list each, sparse pages;
+     * merging needs 16 MiB of list and 64 MiB of sources. */
+    uint64_t region = 4ull << 30, n = region / PG;
+    struct snap_mem_ram ram = {(void *)(uintptr_t)PG, 0, region};
+    uint64_t *list = g_new(uint64_t, n);
+    for (uint64_t k = 0; k < n; k++)
+        list[k] = k;
+    uint8_t base_id[SNAP_MEM_ID_LEN] = {1}, mid_id[SNAP_MEM_ID_LEN] = {2},
+            next_id[SNAP_MEM_ID_LEN] = {3};
+    g_autofree char *mid = path("mid.mem"), *next = path("next.mem");
+    const char *names[] = {mid, next};
+    const uint8_t *ids[] = {mid_id, next_id}, *parents[] = {base_id, mid_id};
+    for (int f = 0; f < 2; f++) {
+        g_autoptr(GByteArray) h =
+            snap_mem_header(SNAP_MEM_INC, ids[f], parents[f], &ram, 1, &n, list, n);
+        int fd = open(names[f], O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(qv_pwrite_all(fd, h->data, h->len, 0), 0);
+        ck_assert_int_eq(ftruncate(fd, (off_t)(((h->len + PG - 1) & ~(PG - 1)) + n * PG)), 0);
+        close(fd);
+    }
+    g_free(list);
+    struct snap_mem_info before;
+    ck_assert_int_eq(snap_mem_info(next, &before), 0);
+    ck_assert_uint_eq(before.pages, n);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (!f || fscanf(f, "%ld", &pages) != 1)
+            _exit(3);
+        fclose(f);
+        uint64_t cap = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) + 48 * MiB;
+        struct rlimit rl = {cap, cap};
+        if (setrlimit(RLIMIT_AS, &rl) < 0)
+            _exit(3);
+        int rc = snap_mem_fold_inc(mid, next);
+        if (rc != QV_ERR_NOMEM || !strstr(msg(), "no memory to merge region 0")) {
+            fprintf(stderr, "fold: %d %s\n", rc, msg());
+            _exit(1);
+        }
+        _exit(0);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status 0x%x", st);
+    struct snap_mem_info after;
+    ck_assert_int_eq(snap_mem_info(next, &after), 0);
+    ck_assert_int_eq(memcmp(&before, &after, sizeof before), 0);
+    ck_assert_int_eq(count_entries(), 2);
+#endif
+}
+END_TEST
+
 static int run(Suite *s)
 {
     SRunner *sr = srunner_create(s);
@@ -946,6 +1225,12 @@ int main(int argc, char **argv)
     tcase_add_test(tc, table_field_checked);
     tcase_add_test(tc, bad_arguments_refused);
     tcase_add_test(tc, fold_killed_part_way);
+    tcase_add_test(tc, fold_inc_killed_part_way);
+    tcase_add_test(tc, chain_out_of_order_refused);
+    tcase_add_test(tc, sweep_spares_live_writer);
+    tcase_add_test(tc, sparse_header_refused_cheaply);
+    tcase_add_test(tc, valid_lists_bad_digest_refused);
+    tcase_add_test(tc, fold_inc_out_of_memory);
     suite_add_tcase(s, tc);
     return run(s);
 }

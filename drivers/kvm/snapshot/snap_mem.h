@@ -91,12 +91,16 @@ int snap_mem_write_inc(const char *path, const char *parent, const struct snap_m
 /* Read and check a memory file's header (every check restore makes on it). */
 int snap_mem_info(const char *path, struct snap_mem_info *info);
 
-/* Map the n regions of the newest full file in chain, whose layout must
- * be table, MAP_PRIVATE into out[0..n), then copy in the pages of the
- * increments after it, each built on the one before. chain runs from a
- * full file to the snapshot's own; files before the newest full one are
- * only read for their headers (so a chain that still names a base already
- * folded into its child restores). On failure nothing stays mapped. */
+/* Map the n regions of the full file the last file of chain builds on,
+ * whose layout must be table, MAP_PRIVATE into out[0..n), then copy in the
+ * pages of the increments between, oldest first. The files used are found
+ * by id, walking back from the last: each increment's parent is the
+ * nearest earlier file with that id. A chain that still names a file
+ * already folded into a later one restores (a base folded into its child:
+ * the walk ends at the child, now full; a middle increment merged into
+ * next: next builds on mid's parent, and mid, an increment on that same
+ * parent, is passed over). Anything else that does not link is refused.
+ * On failure nothing stays mapped. */
 int snap_mem_restore(const char *const *chain, size_t nchain, const struct snap_mem_region *table,
                      size_t n, struct snap_mem_ram *out);
 void snap_mem_unmap(struct snap_mem_ram *ram, size_t n);
@@ -115,9 +119,11 @@ int snap_mem_fold_base(const char *base, const char *child);
 int snap_mem_fold_inc(const char *mid, const char *next);
 
 /* Remove what a writer killed part way left for the memory file at path
- * (its temporary files beside it); the file itself is untouched. Returns
- * how many were removed. Run before a fold, or on opening a snapshot
- * directory. */
+ * (its temporary files beside it); the file itself is untouched. A live
+ * writer (in any process) holds a lock on its temporary file until it is
+ * renamed into place, and sweep leaves a file it cannot lock, so running
+ * it concurrently with a writer is safe. Returns how many were removed.
+ * Run before a fold, or on opening a snapshot directory. */
 int snap_mem_sweep(const char *path);
 
 /* The region table as a state-file field: a u32 count, then gpa, size and

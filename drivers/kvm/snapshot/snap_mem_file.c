@@ -122,6 +122,39 @@ GByteArray *snap_mem_header(enum snap_mem_kind kind, const uint8_t *id, const ui
     return b;
 }
 
+int snap_mem_write_inc_header(struct snap_mem_tmp *t, const uint8_t *id, const uint8_t *parent,
+                              const struct snap_mem_ram *ram, size_t n, uint64_t *const *lists,
+                              const uint64_t *counts)
+{
+    enum { CHUNK = 8192 }; /* entries: 64 KiB */
+    g_autoptr(GByteArray) start =
+        snap_mem_header(SNAP_MEM_INC, id, parent, ram, n, counts, NULL, 0);
+    /* Without its digest: the lists come between. */
+    size_t start_len = start->len - SNAP_MEM_DIGEST_LEN;
+    g_autoptr(GChecksum) c = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(c, start->data, (gssize)start_len);
+    int rc = snap_mem_tmp_write(t, start->data, start_len, 0);
+    uint64_t at = start_len;
+    g_autofree uint8_t *buf = g_malloc(CHUNK * 8);
+    for (size_t r = 0; rc == 0 && r < n; r++)
+        for (uint64_t k = 0; rc == 0 && k < counts[r];) {
+            size_t m = counts[r] - k < CHUNK ? (size_t)(counts[r] - k) : CHUNK;
+            for (size_t e = 0; e < m; e++)
+                for (int x = 0; x < 8; x++)
+                    buf[e * 8 + x] = (uint8_t)(lists[r][k + e] >> (8 * x));
+            g_checksum_update(c, buf, (gssize)(m * 8));
+            rc = snap_mem_tmp_write(t, buf, m * 8, at);
+            at += m * 8;
+            k += m;
+        }
+    if (rc < 0)
+        return rc;
+    uint8_t d[SNAP_MEM_DIGEST_LEN];
+    gsize dn = sizeof d;
+    g_checksum_get_digest(c, d, &dn);
+    return snap_mem_tmp_write(t, d, sizeof d, at);
+}
+
 /* The regions: sizes, alignment, overlap, and for a full file the one
  * layout the writer makes. Returns the page total of an incremental. */
 static int check_regions(struct snap_memfile *mf, uint64_t *total)
@@ -156,38 +189,106 @@ static int check_regions(struct snap_memfile *mf, uint64_t *total)
     return 0;
 }
 
-/* An incremental's lists: every index inside its region, ascending. */
-static int check_lists(struct snap_memfile *mf)
+/* Pass over an incremental's lists (file bytes [list_at, list_at + total *
+ * 8)) in bounded chunks, hashing them into c and checking each index:
+ * inside its region, ascending, no repeats. With index non-NULL the
+ * entries are also stored there. Nothing here is sized by the header. */
+static int scan_lists(struct snap_memfile *mf, GChecksum *c, uint64_t list_at, uint64_t total,
+                      uint64_t *index)
 {
-    for (uint32_t r = 0; r < mf->info.nregions; r++) {
-        const uint64_t *l = mf->index + mf->first[r];
-        uint64_t n = mf->info.regions[r].offset, pages = mf->info.regions[r].size / PAGE;
-        for (uint64_t k = 0; k < n; k++) {
-            if (l[k] >= pages)
+    enum { CHUNK = 8192 }; /* entries: 64 KiB */
+    g_autofree uint8_t *buf = g_malloc(CHUNK * 8);
+    uint32_t r = 0;
+    uint64_t k = 0, prev = 0; /* entry k of region r */
+    for (uint64_t done = 0; done < total;) {
+        size_t n = total - done < CHUNK ? (size_t)(total - done) : CHUNK;
+        int rc = snap_mem_pread(mf->fd, mf->path, buf, n * 8, list_at + done * 8);
+        if (rc < 0)
+            return rc;
+        g_checksum_update(c, buf, (gssize)(n * 8));
+        for (size_t e = 0; e < n; e++) {
+            while (k == mf->info.regions[r].offset) {
+                r++;
+                k = 0;
+            }
+            const uint8_t *b = buf + e * 8;
+            uint64_t v = 0;
+            for (int x = 7; x >= 0; x--)
+                v = v << 8 | b[x];
+            uint64_t pages = mf->info.regions[r].size / PAGE;
+            if (v >= pages)
                 return bad(mf->path,
                            "region %u: page index %llu (entry %llu) is outside its %llu "
                            "pages",
-                           r, (unsigned long long)l[k], (unsigned long long)k,
+                           r, (unsigned long long)v, (unsigned long long)k,
                            (unsigned long long)pages);
-            if (k > 0 && l[k] <= l[k - 1])
+            if (k > 0 && v <= prev)
                 return bad(mf->path,
                            "region %u: page index %llu (entry %llu) %s; the list must be sorted "
                            "with no repeats",
-                           r, (unsigned long long)l[k], (unsigned long long)k,
-                           l[k] == l[k - 1] ? "repeats the one before" : "is below the one before");
+                           r, (unsigned long long)v, (unsigned long long)k,
+                           v == prev ? "repeats the one before" : "is below the one before");
+            if (index)
+                index[done + e] = v;
+            prev = v;
+            k++;
         }
+        done += n;
     }
     return 0;
 }
 
-static int parse(struct snap_memfile *mf)
+/* Hash the fixed part and table (already read), the lists, and compare
+ * with the digest after them. */
+static int scan_header(struct snap_memfile *mf, const uint8_t *start, size_t start_len,
+                       uint64_t total, uint64_t *index)
+{
+    g_autoptr(GChecksum) c = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(c, start, (gssize)start_len);
+    int rc = scan_lists(mf, c, start_len, total, index);
+    if (rc < 0)
+        return rc;
+    uint8_t want[SNAP_MEM_DIGEST_LEN], got[SNAP_MEM_DIGEST_LEN];
+    rc = snap_mem_pread(mf->fd, mf->path, want, sizeof want, start_len + total * 8);
+    if (rc < 0)
+        return rc;
+    gsize dn = sizeof got;
+    g_checksum_get_digest(c, got, &dn);
+    /* Checked last so that a fault the structure shows is named as such;
+     * the digest catches a change that still looks well-formed. */
+    if (memcmp(got, want, sizeof got) != 0)
+        return bad(mf->path, "header checksum mismatch (the header is damaged)");
+    return 0;
+}
+
+/* A header that claims lists larger than the bytes the file holds there
+ * (a crafted sparse file) is refused before reading it: valid lists are
+ * never all-zero blocks, so they are never holes. */
+static int check_no_hole(struct snap_memfile *mf, uint64_t header_end)
+{
+    off_t h = lseek(mf->fd, 0, SEEK_HOLE);
+    if (h < 0 && errno == EINVAL)
+        return 0; /* the file system cannot tell; the scan still checks */
+    if (h < 0)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot scan memory file '%s'", mf->path);
+    if ((uint64_t)h < header_end)
+        return bad(mf->path,
+                   "its header (%llu bytes) has a hole at byte %llu: the page lists it claims "
+                   "are not in the file",
+                   (unsigned long long)header_end, (unsigned long long)h);
+    return 0;
+}
+
+static int parse(struct snap_memfile *mf, bool want_index)
 {
     struct snap_mem_info *info = &mf->info;
-    uint8_t fixed[SNAP_MEM_FIXED_LEN];
+    /* The fixed part and the table, at most 64 regions: read whole. */
+    uint8_t start[SNAP_MEM_FIXED_LEN + SNAP_MEM_MAX_REGIONS * SNAP_MEM_REGION_LEN];
+    uint8_t *fixed = start;
     if (mf->size < SNAP_MEM_FIXED_LEN)
         return bad(mf->path, "is %llu bytes, shorter than a memory file header",
                    (unsigned long long)mf->size);
-    int rc = snap_mem_pread(mf->fd, mf->path, fixed, sizeof fixed, 0);
+    int rc = snap_mem_pread(mf->fd, mf->path, fixed, SNAP_MEM_FIXED_LEN, 0);
     if (rc < 0)
         return rc;
     if (memcmp(fixed, magic_full, 8) == 0)
@@ -197,7 +298,7 @@ static int parse(struct snap_memfile *mf)
     else
         return bad(mf->path, "is not a libqv memory file (bad magic)");
     struct snap_in in;
-    snap_in_init(&in, mf->path, fixed + 8, sizeof fixed - 8);
+    snap_in_init(&in, mf->path, fixed + 8, SNAP_MEM_FIXED_LEN - 8);
     uint32_t version = snap_get_u32(&in, "version");
     uint32_t page = snap_get_u32(&in, "page size");
     snap_get_bytes(&in, "id", info->id, SNAP_MEM_ID_LEN);
@@ -220,7 +321,7 @@ static int parse(struct snap_memfile *mf)
     if (mf->size < table_end + SNAP_MEM_DIGEST_LEN)
         return bad(mf->path, "is %llu bytes, shorter than its table of %u regions",
                    (unsigned long long)mf->size, info->nregions);
-    g_autofree uint8_t *table = g_malloc(table_end - SNAP_MEM_FIXED_LEN);
+    uint8_t *table = start + SNAP_MEM_FIXED_LEN;
     rc =
         snap_mem_pread(mf->fd, mf->path, table, table_end - SNAP_MEM_FIXED_LEN, SNAP_MEM_FIXED_LEN);
     if (rc < 0)
@@ -250,42 +351,35 @@ static int parse(struct snap_memfile *mf)
         want = mf->data_off + total * PAGE;
         info->pages = total;
     }
-    /* The size check comes before any allocation the header's counts
-     * ask for: a list is only read once the file is known to hold it. */
     if (mf->size != want)
         return bad(mf->path, "is %llu bytes, but its header describes %llu (%s)",
                    (unsigned long long)mf->size, (unsigned long long)want,
                    mf->size < want ? "truncated" : "extra bytes at the end");
-
-    g_autofree uint8_t *head = g_try_malloc(header_end);
-    if (!head)
-        return qv_error_set(QV_ERR_NOMEM, "memory file '%s': no memory for its %llu-byte header",
-                            mf->path, (unsigned long long)header_end);
-    rc = snap_mem_pread(mf->fd, mf->path, head, header_end, 0);
-    if (rc < 0)
-        return rc;
-    if (info->kind == SNAP_MEM_INC && total) {
-        mf->index = g_try_new(uint64_t, total);
-        if (!mf->index)
-            return qv_error_set(QV_ERR_NOMEM, "memory file '%s': no memory for its page list",
-                                mf->path);
-        snap_in_init(&in, mf->path, head + table_end, total * 8);
-        for (uint64_t k = 0; k < total; k++)
-            mf->index[k] = snap_get_u64(&in, "page index");
-        rc = check_lists(mf);
+    /* The size says little (a sparse file claims any size for free), so
+     * nothing is allocated from the header's counts until the lists are
+     * known to be in the file and valid: first the holes, then a pass in
+     * bounded chunks that checks every index and the digest, and only
+     * then, if the caller needs the index, a second pass that fills it
+     * (checking again: the file may have changed in between). The lists
+     * are 8 bytes per 4 KiB page, so reading them twice costs little. */
+    if (total) {
+        rc = check_no_hole(mf, header_end);
         if (rc < 0)
             return rc;
     }
-    /* Checked last so that a fault the structure shows is named as such;
-     * the digest catches a change that still looks well-formed. */
-    uint8_t d[SNAP_MEM_DIGEST_LEN];
-    digest(head, header_end - SNAP_MEM_DIGEST_LEN, d);
-    if (memcmp(d, head + header_end - SNAP_MEM_DIGEST_LEN, sizeof d) != 0)
-        return bad(mf->path, "header checksum mismatch (the header is damaged)");
-    return 0;
+    rc = scan_header(mf, start, table_end, total, NULL);
+    if (rc < 0 || !want_index || total == 0)
+        return rc;
+    mf->index = g_try_new(uint64_t, total);
+    if (!mf->index)
+        return qv_error_set(QV_ERR_NOMEM,
+                            "memory file '%s': no memory for its page list (%llu entries)",
+                            mf->path, (unsigned long long)total);
+    return scan_header(mf, start, table_end, total, mf->index);
 }
 
-int snap_memfile_open(const char *path, struct snap_memfile *mf)
+static int memfile_open(const char *path, struct snap_memfile *mf, bool want_index)
+
 {
     memset(mf, 0, sizeof(*mf));
     mf->path = path;
@@ -300,11 +394,21 @@ int snap_memfile_open(const char *path, struct snap_memfile *mf)
         rc = bad(path, "is not a regular file");
     else {
         mf->size = (uint64_t)st.st_size;
-        rc = parse(mf);
+        rc = parse(mf, want_index);
     }
     if (rc < 0)
         snap_memfile_close(mf);
     return rc;
+}
+
+int snap_memfile_open(const char *path, struct snap_memfile *mf)
+{
+    return memfile_open(path, mf, true);
+}
+
+int snap_memfile_open_header(const char *path, struct snap_memfile *mf)
+{
+    return memfile_open(path, mf, false);
 }
 
 void snap_memfile_close(struct snap_memfile *mf)
@@ -339,7 +443,7 @@ int snap_memfile_match(const struct snap_memfile *mf, const struct snap_mem_ram 
 int snap_mem_info(const char *path, struct snap_mem_info *info)
 {
     struct snap_memfile mf;
-    int rc = snap_memfile_open(path, &mf);
+    int rc = snap_memfile_open_header(path, &mf);
     if (rc < 0)
         return rc;
     *info = mf.info;

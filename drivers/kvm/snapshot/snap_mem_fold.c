@@ -136,15 +136,23 @@ int snap_mem_fold_base(const char *base, const char *child)
 
 /* Region r of mid and next merged: the union of their lists, each page
  * taken from next when next has it. */
-static void merge_region(const struct snap_memfile *mid, const struct snap_memfile *next,
-                         uint32_t r, uint64_t **list, struct snap_mem_src **src, uint64_t *count)
+static int merge_region(const struct snap_memfile *mid, const struct snap_memfile *next, uint32_t r,
+                        uint64_t **list, struct snap_mem_src **src, uint64_t *count)
 {
     const uint64_t *a = mid->index + mid->first[r], *b = next->index + next->first[r];
     uint64_t na = snap_memfile_npages(mid, r), nb = snap_memfile_npages(next, r);
     /* Where region r's pages start in each file. */
     uint64_t da = mid->data_off + mid->first[r] * PAGE, db = next->data_off + next->first[r] * PAGE;
-    *list = g_new(uint64_t, na + nb + 1);
-    *src = g_new0(struct snap_mem_src, na + nb + 1);
+    /* 48 bytes per page of both files: for large increments that is
+     * GiBs, so running out is an error for the caller, not an abort. */
+    *list = g_try_new(uint64_t, na + nb + 1);
+    *src = g_try_new0(struct snap_mem_src, na + nb + 1);
+    if (!*list || !*src)
+        return qv_error_set(QV_ERR_NOMEM,
+                            "cannot fold memory file '%s' into '%s': no memory to merge region "
+                            "%u (%llu + %llu pages)",
+                            mid->path, next->path, r, (unsigned long long)na,
+                            (unsigned long long)nb);
     uint64_t i = 0, j = 0, k = 0;
     while (i < na || j < nb) {
         bool from_b = j < nb && (i == na || b[j] <= a[i]);
@@ -162,6 +170,7 @@ static void merge_region(const struct snap_memfile *mid, const struct snap_memfi
         k++;
     }
     *count = k;
+    return 0;
 }
 
 int snap_mem_fold_inc(const char *mid, const char *next)
@@ -189,10 +198,12 @@ int snap_mem_fold_inc(const char *mid, const char *next)
     uint64_t *lists[SNAP_MEM_MAX_REGIONS] = {0}, counts[SNAP_MEM_MAX_REGIONS] = {0};
     struct snap_mem_src *src[SNAP_MEM_MAX_REGIONS] = {0};
     if (rc == 0) {
-        for (uint32_t i = 0; i < n; i++)
-            merge_region(&mf, &nf, i, &lists[i], &src[i], &counts[i]);
+        for (uint32_t i = 0; rc == 0 && i < n; i++)
+            rc = merge_region(&mf, &nf, i, &lists[i], &src[i], &counts[i]);
         /* next keeps its id and now builds on what mid built on. */
-        rc = snap_mem_write_inc_pages(next, nf.info.id, mf.info.parent, ram, n, lists, counts, src);
+        if (rc == 0)
+            rc = snap_mem_write_inc_pages(next, nf.info.id, mf.info.parent, ram, n, lists, counts,
+                                          src);
     }
     for (uint32_t i = 0; i < n; i++) {
         g_free(lists[i]);

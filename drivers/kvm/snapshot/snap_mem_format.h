@@ -31,13 +31,17 @@ struct snap_memfile {
     int fd;
     uint64_t size;
     struct snap_mem_info info;
-    uint64_t *index;                      /* inc: the lists, concatenated */
+    uint64_t *index;                      /* inc: the lists, concatenated (NULL from
+                                             snap_memfile_open_header) */
     uint64_t first[SNAP_MEM_MAX_REGIONS]; /* inc: where region r's list starts */
     uint64_t data_off;                    /* where the pages start */
 };
 
 /* Open path (O_NOFOLLOW, a regular file) and check all of its header. */
 int snap_memfile_open(const char *path, struct snap_memfile *mf);
+/* The same without loading the index (every check still made): for a
+ * caller that needs only info. */
+int snap_memfile_open_header(const char *path, struct snap_memfile *mf);
 void snap_memfile_close(struct snap_memfile *mf);
 /* Region r's page count in an incremental (info.regions[r].offset holds
  * it while open). */
@@ -72,6 +76,13 @@ int snap_mem_tmp_write(struct snap_mem_tmp *t, const void *p, size_t len, uint64
 int snap_mem_tmp_write_sparse(struct snap_mem_tmp *t, const void *p, size_t len, uint64_t off);
 int snap_mem_tmp_commit(struct snap_mem_tmp *t);
 void snap_mem_tmp_abort(struct snap_mem_tmp *t);
+
+/* An incremental's header written into t at 0 in bounded chunks (the
+ * lists are never copied whole): SNAP_MEM_FIXED_LEN + n *
+ * SNAP_MEM_REGION_LEN + 8 * sum(counts) + SNAP_MEM_DIGEST_LEN bytes. */
+int snap_mem_write_inc_header(struct snap_mem_tmp *t, const uint8_t *id, const uint8_t *parent,
+                              const struct snap_mem_ram *ram, size_t n, uint64_t *const *lists,
+                              const uint64_t *counts);
 
 /* The writer under snap_mem_write_inc, for fold to reuse with the
  * surviving file's id. Where an incremental's page comes from: host memory (ptr) or a file. */

@@ -2,6 +2,7 @@
  * each increment's pages in, oldest first. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -105,37 +106,84 @@ int snap_memfile_check_link(const struct snap_memfile *inc, const char *prev_pat
     return 0;
 }
 
+/* Which files of chain the last one's memory is made of: walking back from
+ * it, each increment's parent is the nearest earlier file with that id, and
+ * the walk ends at a full file. A file it passes over was folded into a
+ * later one (fold_base makes the child full, fold_inc makes next build on
+ * mid's parent) and killed before its own delete: its pages are already in
+ * the later file, so skipping it restores the same memory. Only a file
+ * built on the same parent is passed over, so a chain out of order or
+ * missing a file is still refused. Fills pick[] newest first; returns how
+ * many, or an error naming where the links break. */
+static int resolve(const char *const *chain, size_t nchain, size_t *pick)
+{
+    size_t npick = 0, cur = nchain - 1;
+    struct snap_mem_info info;
+    int rc = snap_mem_info(chain[cur], &info);
+    if (rc < 0)
+        return rc;
+    pick[npick++] = cur;
+    while (info.kind == SNAP_MEM_INC) {
+        if (cur == 0)
+            return qv_error_set(
+                QV_ERR_PROTOCOL,
+                "memory file '%s' is an increment; a restore starts from a full one", chain[0]);
+        struct snap_mem_info prev, nearest;
+        size_t j = cur;
+        bool found = false;
+        while (j-- > 0) {
+            rc = snap_mem_info(chain[j], &prev);
+            if (rc < 0)
+                return rc;
+            if (j == cur - 1)
+                nearest = prev;
+            if (memcmp(prev.id, info.parent, SNAP_MEM_ID_LEN) == 0) {
+                found = true;
+                break;
+            }
+            /* Only what a fold_inc leaves is passed over: an increment on
+             * the same parent. Anything else is a chain out of order. */
+            if (prev.kind != SNAP_MEM_INC || memcmp(prev.parent, info.parent, SNAP_MEM_ID_LEN) != 0)
+                break;
+        }
+        if (!found) {
+            struct snap_memfile inc = {.path = chain[cur], .fd = -1, .info = info};
+            return snap_memfile_check_link(&inc, chain[cur - 1], nearest.id);
+        }
+        cur = j;
+        info = prev;
+        pick[npick++] = cur;
+    }
+    return (int)npick;
+}
+
 int snap_mem_restore(const char *const *chain, size_t nchain, const struct snap_mem_region *table,
                      size_t n, struct snap_mem_ram *out)
 {
-    if (!chain || nchain == 0 || !table || !out || n == 0 || n > SNAP_MEM_MAX_REGIONS)
+    if (!chain || nchain == 0 || nchain > INT_MAX || !table || !out || n == 0 ||
+        n > SNAP_MEM_MAX_REGIONS)
         return qv_error_set(QV_ERR_INVALID_ARG,
                             "memory restore needs a full memory file and "
                             "1 to %d regions",
                             SNAP_MEM_MAX_REGIONS);
     memset(out, 0, n * sizeof(*out));
-    /* Start at the newest full file: after a fold made an increment full
-     * and before its base was deleted (a kill in between), the caller's
-     * chain may still begin at that base. */
-    size_t first = nchain - 1;
-    for (;; first--) {
-        struct snap_mem_info info;
-        int rc = snap_mem_info(chain[first], &info);
-        if (rc < 0)
-            return rc;
-        if (info.kind == SNAP_MEM_FULL || first == 0)
-            break;
-    }
-    chain += first;
-    nchain -= first;
+    g_autofree size_t *pick = g_try_new(size_t, nchain);
+    if (!pick)
+        return qv_error_set(QV_ERR_NOMEM, "no memory for a chain of %zu memory files", nchain);
+    int npick = resolve(chain, nchain, pick);
+    if (npick < 0)
+        return npick;
+    /* Every file is opened and checked again below: the walk only chose
+     * them, and a file may have been replaced (by a fold) since. */
+    const char *full = chain[pick[npick - 1]];
     struct snap_memfile mf;
-    int rc = snap_memfile_open(chain[0], &mf);
+    int rc = snap_memfile_open(full, &mf);
     if (rc < 0)
         return rc;
     if (mf.info.kind != SNAP_MEM_FULL)
         rc = qv_error_set(QV_ERR_PROTOCOL,
                           "memory file '%s' is an increment; a restore starts from a full one",
-                          chain[0]);
+                          full);
     if (rc == 0)
         rc = check_table(&mf, table, n);
     if (rc == 0)
@@ -143,18 +191,21 @@ int snap_mem_restore(const char *const *chain, size_t nchain, const struct snap_
     uint8_t prev_id[SNAP_MEM_ID_LEN];
     memcpy(prev_id, mf.info.id, sizeof prev_id);
     snap_memfile_close(&mf); /* the mappings hold the file */
-    for (size_t c = 1; rc == 0 && c < nchain; c++) {
+    const char *prev = full;
+    for (int c = npick - 2; rc == 0 && c >= 0; c--) {
         struct snap_memfile inc;
-        rc = snap_memfile_open(chain[c], &inc);
+        const char *p = chain[pick[c]];
+        rc = snap_memfile_open(p, &inc);
         if (rc < 0)
             break;
-        rc = snap_memfile_check_link(&inc, chain[c - 1], prev_id);
+        rc = snap_memfile_check_link(&inc, prev, prev_id);
         if (rc == 0)
             rc = snap_memfile_match(&inc, out, n);
         if (rc == 0)
             rc = apply_inc(&inc, out);
         memcpy(prev_id, inc.info.id, sizeof prev_id);
         snap_memfile_close(&inc);
+        prev = p;
     }
     if (rc < 0)
         snap_mem_unmap(out, n);

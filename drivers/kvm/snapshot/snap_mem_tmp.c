@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,19 +35,51 @@ int snap_mem_pread(int fd, const char *path, void *p, size_t len, uint64_t off)
     return 0;
 }
 
+/* The writer holds an exclusive flock on its temporary file from creation
+ * to rename, and snap_mem_sweep removes only a file it can lock, so a live
+ * writer's file is never swept. mkstemp and flock are two steps: a sweep
+ * in between may lock and remove the new file first, which the writer sees
+ * once it has the lock (no links left) and then starts over. */
+static int create_locked(struct snap_mem_tmp *t, const char *dir, const char *base)
+{
+    for (int tries = 0; tries < 16; tries++) {
+        t->tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
+        /* O_EXCL (mkstemp) never follows a planted symlink. */
+        t->fd = g_mkstemp_full(t->tmp, O_RDWR | O_CLOEXEC, 0600);
+        if (t->fd < 0) {
+            int err = errno;
+            g_clear_pointer(&t->tmp, g_free);
+            return qv_error_set_errno(QV_ERR_IO, err, "cannot create a temporary file for '%s'",
+                                      t->path);
+        }
+        struct stat st;
+        int rc;
+        while ((rc = flock(t->fd, LOCK_EX)) < 0 && errno == EINTR)
+            ;
+        if (rc == 0 && fstat(t->fd, &st) == 0 && st.st_nlink > 0)
+            return 0;
+        int err = errno;
+        close(t->fd);
+        t->fd = -1;
+        g_clear_pointer(&t->tmp, g_free);
+        if (rc < 0)
+            return qv_error_set_errno(QV_ERR_IO, err, "cannot lock a temporary file for '%s'",
+                                      t->path);
+    }
+    return qv_error_set(QV_ERR_IO, "cannot create a temporary file for '%s': swept each time",
+                        t->path);
+}
+
 int snap_mem_tmp_open(struct snap_mem_tmp *t, const char *path, uint64_t size)
 {
     g_autofree char *dir = g_path_get_dirname(path);
     g_autofree char *base = g_path_get_basename(path);
     t->path = path;
-    t->tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
-    /* O_EXCL (mkstemp) never follows a planted symlink. */
-    t->fd = g_mkstemp_full(t->tmp, O_RDWR | O_CLOEXEC, 0600);
-    if (t->fd < 0) {
-        int err = errno;
-        g_clear_pointer(&t->tmp, g_free);
-        return qv_error_set_errno(QV_ERR_IO, err, "cannot create a temporary file for '%s'", path);
-    }
+    t->tmp = NULL;
+    t->fd = -1;
+    int rc = create_locked(t, dir, base);
+    if (rc < 0)
+        return rc;
     /* The file's length up front, holes where nothing is written. */
     if (ftruncate(t->fd, (off_t)size) < 0) {
         int err = errno;
@@ -83,13 +116,16 @@ int snap_mem_tmp_commit(struct snap_mem_tmp *t)
         snap_mem_tmp_abort(t);
         return qv_error_set_errno(QV_ERR_IO, err, "cannot write memory file '%s'", t->path);
     }
-    close(t->fd);
-    t->fd = -1;
+    /* Renamed with the lock still held: a sweep that opened the old name
+     * before the rename cannot lock the file until it has its new name,
+     * and then finds the old name gone. */
     if (rename(t->tmp, t->path) < 0) {
         int err = errno;
         snap_mem_tmp_abort(t);
         return qv_error_set_errno(QV_ERR_IO, err, "cannot replace memory file '%s'", t->path);
     }
+    close(t->fd);
+    t->fd = -1;
     g_clear_pointer(&t->tmp, g_free);
     g_autofree char *dir = g_path_get_dirname(t->path);
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -102,11 +138,12 @@ int snap_mem_tmp_commit(struct snap_mem_tmp *t)
 
 void snap_mem_tmp_abort(struct snap_mem_tmp *t)
 {
+    /* Unlinked before the close drops the lock, for the same reason. */
+    if (t->tmp)
+        unlink(t->tmp);
     if (t->fd >= 0)
         close(t->fd);
     t->fd = -1;
-    if (t->tmp)
-        unlink(t->tmp);
     g_clear_pointer(&t->tmp, g_free);
 }
 
@@ -125,14 +162,23 @@ int snap_mem_sweep(const char *path)
         /* Exactly what snap_mem_tmp_open names: prefix and six more. */
         if (strncmp(e->d_name, prefix, plen) != 0 || strlen(e->d_name) != plen + 6)
             continue;
-        struct stat st;
-        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+        /* Only a file no writer holds (snap_mem_tmp_open): one that can
+         * be locked, still under this name once locked. */
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
             continue;
-        if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT) {
+        struct stat st, now;
+        bool ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                    flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+                    fstatat(dirfd(d), e->d_name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    now.st_dev == st.st_dev && now.st_ino == st.st_ino;
+        if (ours && unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT) {
             rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot remove '%s/%s'", dir, e->d_name);
+            close(fd);
             break;
         }
-        removed++;
+        close(fd);
+        removed += ours;
     }
     closedir(d);
     return rc < 0 ? rc : removed;

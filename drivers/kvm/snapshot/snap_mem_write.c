@@ -79,19 +79,14 @@ int snap_mem_write_inc_pages(const char *path, const uint8_t *id, const uint8_t 
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += counts[i];
-    g_autofree uint64_t *all = g_new(uint64_t, total ? total : 1);
-    for (size_t i = 0, k = 0; i < n; i++) {
-        memcpy(all + k, lists[i], counts[i] * sizeof(uint64_t));
-        k += counts[i];
-    }
-    g_autoptr(GByteArray) head =
-        snap_mem_header(SNAP_MEM_INC, id, parent, ram, n, counts, all, total);
-    uint64_t data = (head->len + PAGE - 1) & ~(PAGE - 1);
+    uint64_t head_len =
+        SNAP_MEM_FIXED_LEN + (uint64_t)n * SNAP_MEM_REGION_LEN + total * 8 + SNAP_MEM_DIGEST_LEN;
+    uint64_t data = (head_len + PAGE - 1) & ~(PAGE - 1);
     struct snap_mem_tmp t;
     int rc = snap_mem_tmp_open(&t, path, data + total * PAGE);
     if (rc < 0)
         return rc;
-    rc = snap_mem_tmp_write(&t, head->data, head->len, 0);
+    rc = snap_mem_write_inc_header(&t, id, parent, ram, n, lists, counts);
     uint64_t at = data;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const struct snap_mem_src *s = src[i];
@@ -128,7 +123,7 @@ int snap_mem_write_inc(const char *path, const char *parent, const struct snap_m
                                 "a different count",
                                 path, i, (unsigned long long)(ram[i].size / PAGE));
     struct snap_memfile pf;
-    rc = snap_memfile_open(parent, &pf);
+    rc = snap_memfile_open_header(parent, &pf);
     if (rc < 0)
         return rc;
     rc = snap_memfile_match(&pf, ram, n);
@@ -142,8 +137,15 @@ int snap_mem_write_inc(const char *path, const char *parent, const struct snap_m
     struct snap_mem_src *src[SNAP_MEM_MAX_REGIONS] = {0};
     for (size_t i = 0; i < n; i++) {
         counts[i] = dirty_bitmap_count(dirty[i]);
-        lists[i] = g_new(uint64_t, counts[i] ? counts[i] : 1);
-        src[i] = g_new0(struct snap_mem_src, counts[i] ? counts[i] : 1);
+        lists[i] = g_try_new(uint64_t, counts[i] ? counts[i] : 1);
+        src[i] = g_try_new0(struct snap_mem_src, counts[i] ? counts[i] : 1);
+        if (!lists[i] || !src[i]) {
+            rc = qv_error_set(QV_ERR_NOMEM,
+                              "memory file '%s': no memory for the list of %llu dirty pages "
+                              "of region %zu",
+                              path, (unsigned long long)counts[i], i);
+            break;
+        }
         uint64_t k = 0;
         for (uint64_t p = 0; dirty_bitmap_next(dirty[i], p, &p); p++, k++) {
             lists[i][k] = p;
@@ -152,7 +154,8 @@ int snap_mem_write_inc(const char *path, const char *parent, const struct snap_m
     }
     uint8_t id[SNAP_MEM_ID_LEN];
     snap_mem_new_id(id);
-    rc = snap_mem_write_inc_pages(path, id, parent_id, ram, n, lists, counts, src);
+    if (rc == 0)
+        rc = snap_mem_write_inc_pages(path, id, parent_id, ram, n, lists, counts, src);
     for (size_t i = 0; i < n; i++) {
         g_free(lists[i]);
         g_free(src[i]);
