@@ -54,6 +54,9 @@ static const struct proc_sandbox_call vmm_calls[] = {
     {"prctl", PROC_SANDBOX_NAME, "thread names (qv-vcpuN, qv-blk); only PR_SET_NAME/PR_GET_NAME"},
     {"getpid", PROC_SANDBOX_ANY, "glibc and GLib ask who they are"},
     {"gettid", PROC_SANDBOX_ANY, "vCPU thread ids for query-cpus-fast and pinning"},
+    {"geteuid", PROC_SANDBOX_ANY,
+     "files and state directories are checked to be this user's (qv_file_open_private, "
+     "qv_dir_check_owner: snapshot files, noop:///DIR's store)"},
     {"nanosleep", PROC_SANDBOX_ANY, "g_usleep in retry back-offs"},
     {"clock_nanosleep", PROC_SANDBOX_ANY, "the same through newer glibc"},
     {"clock_gettime", PROC_SANDBOX_ANY,
@@ -103,6 +106,12 @@ static const struct proc_sandbox_call vmm_calls[] = {
     {"getdents64", PROC_SANDBOX_ANY, "listing snapshot directories"},
     {"mkdir", PROC_SANDBOX_ANY, "a snapshot's staging directory (g_mkdtemp_full)"},
     {"fchmod", PROC_SANDBOX_ANY, "a staging directory is made 0700"},
+    {"rmdir", PROC_SANDBOX_ANY,
+     "qv_dir_remove_tree (remove()) as noop:///DIR's store removes a VM; no more than "
+     "unlinkat(AT_REMOVEDIR) can already"},
+    {"chmod", PROC_SANDBOX_ANY,
+     "qv_dir_ensure gives a new directory its exact mode whatever the umask (a snapshot "
+     "directory; noop:///DIR's store); no more than open + fchmod already can"},
     {"rename", PROC_SANDBOX_ANY,
      "a snapshot memory file goes into place (temporary file, fsync, rename)"},
     {"renameat", PROC_SANDBOX_ANY, "where the file system lacks RENAME_NOREPLACE"},
