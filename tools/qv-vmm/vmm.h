@@ -36,8 +36,9 @@ struct vmm {
 
     GMainLoop *loop;
     int exit_code;
-    bool exiting;           /* quit or a signal: the VM's stop is ours */
-    bool powerdown_pending; /* system_powerdown asked the guest to power off */
+    bool exiting;            /* quit or a signal: the VM's stop is ours */
+    bool powerdown_pending;  /* system_powerdown asked the guest to power off */
+    bool powerdown_deferred; /* ... while paused: delivered by 'cont' */
 
     struct vmm_qmp *qmp;    /* qmp.sock */
     struct vmm_qmp *status; /* status.sock: a second monitor, as drivers/qemu gives QEMU */
@@ -145,5 +146,17 @@ const char *vmm_console_endpoint(struct vmm_console *c);
 /* Copy what the guest wrote so far into the log, then close everything
  * and remove console.sock. */
 void vmm_console_free(struct vmm_console *c);
+
+/* Test hooks, in the qv-vmm-test executable only (built with
+ * QV_VMM_TEST_HOOKS, never installed): vmm_test.c. */
+#if QV_VMM_TEST_HOOKS
+/* Between setup (guest started) and the main loop: sleeps
+ * $QV_VMM_TEST_LOOP_DELAY_MS, so a test can stop the guest there. */
+void vmm_test_before_loop(void);
+#else
+static inline void vmm_test_before_loop(void)
+{
+}
+#endif
 
 #endif

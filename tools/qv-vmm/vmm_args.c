@@ -143,7 +143,11 @@ int vmm_state_dir_open(struct vmm *v)
 
 char *vmm_read_definition(struct vmm *v)
 {
-    int fd = openat(v->dir_fd, "domain.xml", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO planted there must not hang the open (while we
+     * hold the directory's lock); it is refused below as not a regular
+     * file, and for a regular file the flag changes nothing. */
+    int fd =
+        openat(v->dir_fd, "domain.xml", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT)
@@ -162,6 +166,9 @@ char *vmm_read_definition(struct vmm *v)
         close(fd);
         return NULL;
     }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK); /* a plain blocking read from here */
     if ((guint64)st.st_size > QV_DEFINITION_MAX_BYTES) {
         fprintf(stderr, "qv-vmm: %s/domain.xml is %lld bytes, over the %u-byte limit\n", v->dir,
                 (long long)st.st_size, QV_DEFINITION_MAX_BYTES);

@@ -1,7 +1,10 @@
 /* The QMP command table: each command mapped onto libqv's public API, with
  * QEMU's reply shapes (the qapi schema files) and events. A command that cannot be
  * carried out answers GenericError with libqv's own message. */
+#define _GNU_SOURCE /* unshare, for the test hook */
 #include <dirent.h>
+#include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -198,6 +201,15 @@ static JsonNode *cmd_cont(struct vmm *v, JsonObject *args, struct vmm_cmd_error 
     } else if (s == VM_STATE_PAUSED) {
         if (vm_resume(v->vm) < 0)
             return vmm_cmd_fail_qv(err, "cannot resume the VM");
+        /* A button pressed while paused reaches the guest now that it
+         * runs again, as QEMU's ACPI event waits for a paused guest. */
+        if (v->powerdown_deferred) {
+            v->powerdown_deferred = false;
+            if (vmm_watch_powerdown(v->watch) < 0) {
+                v->powerdown_pending = false;
+                fprintf(stderr, "qv-vmm: system_powerdown: %s\n", qv_last_error()->message);
+            }
+        }
     } else {
         return vmm_cmd_fail(err, "GenericError",
                             "cannot resume the VM: it is %s; its guest has shut down",
@@ -239,8 +251,16 @@ static JsonNode *cmd_system_powerdown(struct vmm *v, JsonObject *args, struct vm
         return vmm_cmd_fail(err, "GenericError", "cannot power the VM down: it is %s",
                             v->started ? vm_state_name(s) : "not started (prelaunch)");
     /* Pressing the button again while the guest shuts down is harmless. */
-    if (!v->powerdown_pending && vmm_watch_powerdown(v->watch) < 0)
-        return vmm_cmd_fail_qv(err, "cannot power the VM down");
+    if (!v->powerdown_pending) {
+        if (s == VM_STATE_PAUSED) {
+            /* A paused guest cannot see the button: libqv's graceful stop
+             * would force it off at once. QEMU delivers the press and the
+             * VM stays paused; the guest acts on it after 'cont'. */
+            v->powerdown_deferred = true;
+        } else if (vmm_watch_powerdown(v->watch) < 0) {
+            return vmm_cmd_fail_qv(err, "cannot power the VM down");
+        }
+    }
     v->powerdown_pending = true;
     *after = after_powerdown;
     return vmm_empty_object();
@@ -383,6 +403,25 @@ static JsonNode *cmd_query_chardev(struct vmm *v, JsonObject *args, struct vmm_c
     return n;
 }
 
+#if QV_VMM_TEST_HOOKS
+/* qv-vmm-test only (tests/integration/vmm): a system call outside the
+ * seccomp list, so a test can see the filter kill the process.
+ * unshare(CLONE_NEWUSER) is refused in every build, sanitized ones
+ * included (they allow ptrace for LeakSanitizer). */
+static JsonNode *cmd_test_forbidden_syscall(struct vmm *v, JsonObject *args,
+                                            struct vmm_cmd_error *err, vmm_after_fn *after)
+{
+    (void)v;
+    (void)args;
+    (void)after;
+    fprintf(stderr, "qv-vmm: x-qv-test-forbidden-syscall: calling unshare(CLONE_NEWUSER)\n");
+    if (unshare(CLONE_NEWUSER) < 0)
+        return vmm_cmd_fail(err, "GenericError", "unshare(CLONE_NEWUSER) failed: %s",
+                            g_strerror(errno));
+    return vmm_cmd_fail(err, "GenericError", "unshare(CLONE_NEWUSER) was allowed: no sandbox");
+}
+#endif
+
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static const struct vmm_cmd table[] = {
@@ -405,6 +444,9 @@ static const struct vmm_cmd table[] = {
      vmm_block_set_io_throttle},
     {"query-version", NULL, cmd_query_version},
     {"query-commands", NULL, cmd_query_commands},
+#if QV_VMM_TEST_HOOKS
+    {"x-qv-test-forbidden-syscall", NULL, cmd_test_forbidden_syscall},
+#endif
     {NULL, NULL, NULL},
 };
 

@@ -13,13 +13,20 @@
 
 #include "lib/util/fileio.h"
 #include "vmm.h"
+#if QV_VMM_SANDBOX
+#include "lib/proc/sandbox.h"
+#endif
 
 void vmm_exit(struct vmm *v, int code)
 {
-    if (v->exiting)
-        return;
-    v->exiting = true;
-    v->exit_code = code;
+    /* Always quit the loop (a second caller must not find it running on
+     * because the first set exiting); the first caller's status stands.
+     * main() does not enter the loop at all when exiting is already set,
+     * as a quit before g_main_loop_run is forgotten by GLib. */
+    if (!v->exiting) {
+        v->exiting = true;
+        v->exit_code = code;
+    }
     g_main_loop_quit(v->loop);
 }
 
@@ -63,7 +70,12 @@ void vmm_guest_stopped(struct vmm *v)
         code = VMM_EXIT_CRASHED;
         break;
     case VM_REASON_USER:
-        /* Only system_powerdown stops the VM for a caller here. */
+        /* Forced off by the host: system_powerdown's graceful period ran
+         * out (noop, with no guest to ask, always forces), or another
+         * libqv client stopped it. QEMU reports a guest:false cause for
+         * what the host did; the nearest is the signal libvirt sends. */
+        guest = false;
+        reason = "host-signal";
         break;
     case VM_REASON_NONE:
     case VM_REASON_SHUTDOWN: break;
@@ -160,6 +172,16 @@ static int setup(struct vmm *v)
         fprintf(stderr, "qv-vmm: %s\n", err->message);
         return VMM_EXIT_SETUP;
     }
+#if QV_VMM_SANDBOX
+    /* The VM is built and every socket listens: from here on no guest
+     * instruction and no QMP byte is handled outside the filter
+     * (docs/architecture.md, "qv-vmm's seccomp filter"). Whatever loads
+     * code has happened by now. */
+    if (proc_sandbox_enter(proc_sandbox_vmm_rules()) < 0) {
+        fprintf(stderr, "qv-vmm: %s\n", qv_last_error()->message);
+        return VMM_EXIT_SETUP;
+    }
+#endif
     if (!v->paused && vmm_start_guest(v) < 0) {
         fprintf(stderr, "qv-vmm: cannot start VM '%s': %s\n", vm_get_name(v->vm),
                 qv_last_error()->message);
@@ -188,13 +210,25 @@ int main(int argc, char **argv)
                 g_strerror(errno));
         goto out;
     }
+    /* The main thread owns the default context from now on, so the helper
+     * threads' g_main_context_invoke always queues their report for the
+     * loop: unowned, GLib would run it on the helper thread itself, racing
+     * with the loop on the VM handle and the QMP buffers (the guest can
+     * stop before g_main_loop_run). */
+    g_main_context_acquire(NULL);
     v.loop = g_main_loop_new(NULL, FALSE);
+    /* Before the sandbox: GLib starts its signal handling here. */
+    g_unix_signal_add(SIGTERM, on_signal, &v);
+    g_unix_signal_add(SIGINT, on_signal, &v);
+    g_unix_signal_add(SIGHUP, on_signal, &v);
     code = setup(&v);
     if (code == 0) {
-        g_unix_signal_add(SIGTERM, on_signal, &v);
-        g_unix_signal_add(SIGINT, on_signal, &v);
-        g_unix_signal_add(SIGHUP, on_signal, &v);
-        g_main_loop_run(v.loop);
+        vmm_test_before_loop();
+        /* Something may have ended it already (a guest that stopped at
+         * once, seen by a report queued above): a quit before the loop
+         * runs is lost, so do not enter it. */
+        while (!v.exiting)
+            g_main_loop_run(v.loop);
         code = v.exit_code;
         /* The reply to quit and the SHUTDOWN event go out first. */
         vmm_qmp_flush(v.qmp, 1000);
@@ -209,6 +243,7 @@ int main(int argc, char **argv)
     vmm_qmp_free(v.qmp);
     qv_close(v.conn);
     g_main_loop_unref(v.loop);
+    g_main_context_release(NULL);
 out:
     if (v.dir_fd >= 0)
         close(v.dir_fd);

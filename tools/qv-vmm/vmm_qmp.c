@@ -22,6 +22,10 @@
 #include "vmm_stream.h"
 
 #define VMM_QMP_MAX_OUT (16u << 20)
+/* Messages handled per dispatch: a client streaming many small values
+ * (64 KiB of "1\n" is 32768 of them) then yields to the other monitor and
+ * the watcher between batches. */
+#define VMM_QMP_BATCH 32
 
 struct vmm_qmp {
     struct vmm *v;
@@ -32,6 +36,7 @@ struct vmm_qmp {
     int client_fd;
     guint client_src;
     guint out_src;
+    guint drain_src; /* idle: more buffered messages; client_src is off meanwhile */
     GString *out;
     struct vmm_stream *stream;
     bool negotiated; /* qmp_capabilities done on this connection */
@@ -53,7 +58,9 @@ static void drop_client(struct vmm_qmp *q)
         g_source_remove(q->client_src);
     if (q->out_src)
         g_source_remove(q->out_src);
-    q->client_src = q->out_src = 0;
+    if (q->drain_src)
+        g_source_remove(q->drain_src);
+    q->client_src = q->out_src = q->drain_src = 0;
     close(q->client_fd);
     q->client_fd = -1;
     g_string_truncate(q->out, 0);
@@ -278,6 +285,51 @@ static void handle(struct vmm_qmp *q, const char *text, size_t len)
         after(q->v);
 }
 
+/* Handle up to VMM_QMP_BATCH buffered messages: 0 when none is left, 1
+ * when more may be, -1 when the command ended the connection or the
+ * server. */
+static int run_batch(struct vmm_qmp *q)
+{
+    int fd = q->client_fd;
+    for (int i = 0; i < VMM_QMP_BATCH; i++) {
+        char *msg = NULL;
+        size_t len = 0;
+        int r = vmm_stream_next(q->stream, &msg, &len);
+        if (r == 0)
+            return 0;
+        if (r < 0) {
+            g_autofree char *d =
+                g_strdup_printf("JSON token size limit exceeded: a QMP message is at most %u "
+                                "bytes; input skipped to the end of that line",
+                                QMP_MAX_LINE);
+            send_error(q, "GenericError", d, NULL);
+        } else {
+            handle(q, msg, len);
+            g_free(msg);
+        }
+        if (q->client_fd != fd || q->v->exiting)
+            return -1;
+    }
+    return 1;
+}
+
+static gboolean on_client(gint fd, GIOCondition cond, gpointer data);
+
+/* The rest of a read, a batch per idle dispatch; reading resumes after. */
+static gboolean on_drain(gpointer data)
+{
+    struct vmm_qmp *q = data;
+    int fd = q->client_fd;
+    int r = run_batch(q);
+    if (q->client_fd != fd)
+        return G_SOURCE_REMOVE; /* drop_client removed this source */
+    if (r > 0)
+        return G_SOURCE_CONTINUE;
+    q->drain_src = 0;
+    q->client_src = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_client, q);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean on_client(gint fd, GIOCondition cond, gpointer data)
 {
     struct vmm_qmp *q = data;
@@ -292,25 +344,16 @@ static gboolean on_client(gint fd, GIOCondition cond, gpointer data)
         return G_SOURCE_REMOVE;
     }
     vmm_stream_feed(q->stream, buf, (size_t)n);
-    for (;;) {
-        char *msg = NULL;
-        size_t len = 0;
-        int r = vmm_stream_next(q->stream, &msg, &len);
-        if (r == 0)
-            break;
-        if (r < 0) {
-            g_autofree char *d =
-                g_strdup_printf("JSON token size limit exceeded: a QMP message is at most %u "
-                                "bytes; input skipped to the end of that line",
-                                QMP_MAX_LINE);
-            send_error(q, "GenericError", d, NULL);
-        } else {
-            handle(q, msg, len);
-            g_free(msg);
-        }
-        /* The command may have ended the connection or the server. */
-        if (q->client_fd != fd || q->v->exiting)
-            return q->client_fd == fd ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+    int r = run_batch(q);
+    /* The command may have ended the connection or the server. */
+    if (q->client_fd != fd)
+        return G_SOURCE_REMOVE;
+    if (r > 0) {
+        /* Stop reading until what is buffered is handled: the buffer
+         * stays one read long, and the idle runs after other sources. */
+        q->client_src = 0;
+        q->drain_src = g_idle_add(on_drain, q);
+        return G_SOURCE_REMOVE;
     }
     return G_SOURCE_CONTINUE;
 }

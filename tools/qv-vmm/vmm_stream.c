@@ -35,20 +35,28 @@ void vmm_stream_free(struct vmm_stream *s)
 
 void vmm_stream_feed(struct vmm_stream *s, const char *buf, size_t len)
 {
+    /* Bytes before start are done with (consumed, or white space before
+     * the current value). */
+    if (s->start > 0) {
+        g_string_erase(s->buf, 0, (gssize)s->start);
+        s->pos -= s->start;
+        s->start = 0;
+    }
     g_string_append_len(s->buf, buf, (gssize)len);
 }
 
 size_t vmm_stream_pending(const struct vmm_stream *s)
 {
-    return s->buf->len;
+    return s->buf->len - s->start;
 }
 
-/* Forget bytes before pos (everything that is not part of a value). */
+/* Forget bytes before pos (everything that is not part of a value). They
+ * are only skipped here; vmm_stream_feed drops them, once per read, so a
+ * read holding many small values costs its length, not length squared
+ * (one erase per value moved the rest of the buffer each time). */
 static void consume(struct vmm_stream *s)
 {
-    g_string_erase(s->buf, 0, (gssize)s->pos);
-    s->pos = 0;
-    s->start = 0;
+    s->start = s->pos;
 }
 
 static int emit(struct vmm_stream *s, char **msg, size_t *len)

@@ -60,11 +60,29 @@ struct vmm_watch *vmm_watch_start(struct vmm *v)
     return w;
 }
 
+/* On the loop, once the power-off is over (the guest is off, or vm_stop
+ * failed): the next system_powerdown presses the button again. A stop
+ * that ended the guest is reported by the waiter. */
+static gboolean stopper_done(gpointer data)
+{
+    struct vmm *v = data;
+    struct vmm_watch *w = v->watch;
+    if (!w || !w->stopper)
+        return G_SOURCE_REMOVE; /* vmm_watch_stop joined it already */
+    g_thread_join(w->stopper);
+    w->stopper = NULL;
+    vm_free(w->stop_vm);
+    w->stop_vm = NULL;
+    v->powerdown_pending = false;
+    return G_SOURCE_REMOVE;
+}
+
 static gpointer stopper(gpointer data)
 {
     struct vmm_watch *w = data;
     if (vm_stop(w->stop_vm) < 0)
         fprintf(stderr, "qv-vmm: system_powerdown: %s\n", qv_last_error()->message);
+    g_main_context_invoke(NULL, stopper_done, w->v);
     return NULL;
 }
 
