@@ -224,9 +224,9 @@ int main(int argc, char **argv)
     code = setup(&v);
     if (code == 0) {
         vmm_test_before_loop();
-        /* Something may have ended it already (a guest that stopped at
-         * once, seen by a report queued above): a quit before the loop
-         * runs is lost, so do not enter it. */
+        /* A guest that stopped at once is reported by a source queued
+         * for this loop. Should anything call vmm_exit before the loop
+         * runs, GLib forgets that quit: exiting is checked instead. */
         while (!v.exiting)
             g_main_loop_run(v.loop);
         code = v.exit_code;
