@@ -381,6 +381,16 @@ START_TEST(file_level_refusals)
     ck_assert_int_eq(snap_file_read(tmpdir, &f), QV_ERR_IO);
     ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "not a regular file"));
 
+    /* A caller's own smaller cap (a snapshot's info): a file of exactly
+     * the cap reads, one byte over is refused by its size, naming it. */
+    ck_assert_int_eq(snap_file_read_max(path, b->len, &f), 0);
+    snap_file_free(f);
+    ck_assert_int_eq(snap_file_read_max(path, b->len - 1, &f), QV_ERR_PROTOCOL);
+    g_autofree char *want = g_strdup_printf("%u bytes, more than the %u", b->len, b->len - 1);
+    ck_assert_msg(strstr(qv_last_error()->message, want) && strstr(qv_last_error()->message, path),
+                  "%s", qv_last_error()->message);
+    ck_assert_ptr_null(f);
+
     /* A (sparse) file over the limit is refused from its size, before any
      * allocation for it. */
     int fd = open(path, O_WRONLY);
@@ -388,6 +398,10 @@ START_TEST(file_level_refusals)
     ck_assert_int_eq(ftruncate(fd, (off_t)SNAP_FILE_MAX_BYTES + 1), 0);
     close(fd);
     ck_assert_int_eq(snap_file_read(path, &f), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "more than the 268435456"));
+    ck_assert_ptr_null(f);
+    /* A cap above the format's limit is the format's limit. */
+    ck_assert_int_eq(snap_file_read_max(path, G_MAXSIZE, &f), QV_ERR_PROTOCOL);
     ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "more than the 268435456"));
     ck_assert_ptr_null(f);
 }

@@ -330,7 +330,14 @@ int snap_file_parse(const char *path, const void *data, size_t len, struct snap_
 
 int snap_file_read(const char *path, struct snap_file **out)
 {
+    return snap_file_read_max(path, SNAP_FILE_MAX_BYTES, out);
+}
+
+int snap_file_read_max(const char *path, size_t max, struct snap_file **out)
+{
     *out = NULL;
+    if (max > SNAP_FILE_MAX_BYTES)
+        max = SNAP_FILE_MAX_BYTES;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         if (errno == ELOOP)
@@ -347,11 +354,12 @@ int snap_file_read(const char *path, struct snap_file **out)
         close(fd);
         return qv_error_set(QV_ERR_IO, "snapshot file '%s' is not a regular file", path);
     }
-    /* The size is checked before anything is allocated for it. */
-    if ((uint64_t)st.st_size > SNAP_FILE_MAX_BYTES) {
+    /* The size is checked before anything is allocated for it; a sparse
+     * file costs nothing on disk, so its apparent size is what counts. */
+    if ((uint64_t)st.st_size > max) {
         close(fd);
-        return bad(path, "%jd bytes, more than the %u a state file may hold", (intmax_t)st.st_size,
-                   SNAP_FILE_MAX_BYTES);
+        return bad(path, "%jd bytes, more than the %zu this file may hold", (intmax_t)st.st_size,
+                   max);
     }
     size_t size = (size_t)st.st_size;
     uint8_t *buf = g_malloc(size ? size : 1);

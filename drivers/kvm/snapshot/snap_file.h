@@ -66,6 +66,10 @@ struct snap_file_section {
  * symlink). QV_ERR_NOT_FOUND when absent, QV_ERR_IO when it cannot be
  * read, QV_ERR_PROTOCOL ("snapshot file '/x/state': ...") when damaged. */
 int snap_file_read(const char *path, struct snap_file **out);
+/* snap_file_read for a file known to be small (a snapshot's info): one
+ * larger than max bytes (at most SNAP_FILE_MAX_BYTES) is refused with
+ * QV_ERR_PROTOCOL before anything is allocated or read. */
+int snap_file_read_max(const char *path, size_t max, struct snap_file **out);
 /* Validate an image already in memory (copied); path names it in errors. */
 int snap_file_parse(const char *path, const void *data, size_t len, struct snap_file **out);
 void snap_file_free(struct snap_file *f);
