@@ -3,11 +3,16 @@
  * child _exit()ing from the step hook) leaves the earlier snapshot intact
  * and the new one absent or complete, never partial, and a sweep clears
  * what it left; a delete killed at every step never leaves a half
- * snapshot under its name. */
+ * snapshot under its name. A sweep in another process never removes a
+ * live stage or a live delete's directory and never makes a create fail;
+ * a damaged or oversized info lists as a damaged entry instead of hiding
+ * the others. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -233,6 +238,140 @@ START_TEST(sweep_spares_live_stage)
 }
 END_TEST
 
+/* A sweep in another process, started at one step of a writer and given
+ * up to a second: the exit status of the sweep, or -1 while it is still
+ * running (it waits for the writer's short lock), then reaped later. */
+struct racer {
+    const char *at; /* the step to start the sweep at */
+    pid_t pid;
+    int status;   /* the sweep's exit status when it finished in time */
+    int hidden;   /* hidden entries of dir when the sweep finished or gave up */
+    bool started; /* the step came */
+};
+
+static void sweep_at_hook(void *opaque, const char *step)
+{
+    struct racer *r = opaque;
+    if (r->started || strcmp(step, r->at) != 0)
+        return;
+    r->started = true;
+    r->status = -1;
+    r->pid = fork();
+    ck_assert_int_ge(r->pid, 0);
+    if (r->pid == 0)
+        _exit(snap_dir_sweep(dir) == 0 ? 0 : 1);
+    for (int i = 0; i < 100; i++) {
+        int st;
+        if (waitpid(r->pid, &st, WNOHANG) == r->pid) {
+            r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 2;
+            r->pid = 0;
+            break;
+        }
+        g_usleep(10 * 1000);
+    }
+    r->hidden = fixture_hidden_count(dir);
+}
+
+static void racer_reap(struct racer *r)
+{
+    if (r->pid > 0) {
+        int st;
+        ck_assert_int_eq(waitpid(r->pid, &st, 0), r->pid);
+        r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 2;
+        r->pid = 0;
+    }
+}
+
+START_TEST(sweep_never_takes_a_stage_being_made)
+{
+    /* The stage exists and is not yet flock()ed: a sweep now must not
+     * take it for a dead writer's. It waits (the writer holds the
+     * directory's lock over this window) and then leaves it alone. */
+    struct racer r = {.at = "lock stage"};
+    struct snap_hook hook = {sweep_at_hook, &r};
+    struct snap_meta meta = {VM_STATE_RUNNING, 7};
+    struct snap_stage *st = NULL;
+    int rc = snap_stage_begin(dir, "racy", &meta, &hook, &st);
+    ck_assert(r.started);
+    ck_assert_msg(rc == 0, "%s", qv_last_error()->message);
+    ck_assert_int_eq(snap_stage_write(st, "memory", "abc", 3), 0);
+    racer_reap(&r);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_int_eq(fixture_hidden_count(dir), 1);
+    ck_assert_int_eq(snap_stage_commit(st), 0);
+    struct snap_dir_entry e;
+    ck_assert_int_eq(snap_dir_stat(dir, "racy", &e), 0);
+    ck_assert_int_eq(e.meta.created_us, 7);
+    snap_dir_entry_clear(&e);
+    ck_assert_int_eq(fixture_hidden_count(dir), 0);
+}
+END_TEST
+
+START_TEST(sweep_spares_live_delete)
+{
+    /* A sweep while a delete is removing the hidden directory leaves it
+     * to the deleter: the hidden directory is still there when the sweep
+     * has finished, and the delete then completes. */
+    create_ok(&s1);
+    create_ok(&s2);
+    struct racer r = {.at = "unlink memory"};
+    struct snap_hook hook = {sweep_at_hook, &r};
+    ck_assert_int_eq(snap_dir_delete(dir, "s1", &hook), 0);
+    ck_assert(r.started);
+    racer_reap(&r);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_int_eq(r.hidden, 1);
+    ck_assert_int_eq(fixture_hidden_count(dir), 0);
+    ck_assert(!fixture_exists(dir, "s1"));
+    fixture_check(dir, &s2);
+}
+END_TEST
+
+START_TEST(creates_against_a_sweeping_process)
+{
+    /* As a second process would: sweep without pause while this one
+     * creates and deletes snapshots. None of them may fail. */
+    ck_assert_int_eq(qv_dir_ensure(dir, 0700), 0);
+    pid_t sw = fork();
+    ck_assert_int_ge(sw, 0);
+    if (sw == 0)
+        for (;;)
+            if (snap_dir_sweep(dir) < 0)
+                _exit(1);
+    int fails = 0;
+    char first[256] = "";
+    for (int i = 0; i < 600; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "s%d", i);
+        struct snap_meta m = {VM_STATE_RUNNING, i};
+        struct snap_stage *st = NULL;
+        int rc = snap_stage_begin(dir, name, &m, NULL, &st);
+        if (rc == 0)
+            rc = snap_stage_write(st, "state", "abc", 3);
+        if (rc == 0)
+            rc = snap_stage_commit(st);
+        else
+            snap_stage_abort(st);
+        if (rc == 0 && i % 2)
+            rc = snap_dir_delete(dir, name, NULL);
+        if (rc < 0 && fails++ == 0)
+            g_strlcpy(first, qv_last_error()->message, sizeof first);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(sw, &status, WNOHANG), 0); /* the sweeper never failed */
+    kill(sw, SIGKILL);
+    ck_assert_int_eq(waitpid(sw, &status, 0), sw);
+    ck_assert_msg(fails == 0, "%d of 600 failed, first: %s", fails, first);
+    struct snap_dir_entry *list = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(snap_dir_list(dir, &list, &n), 0);
+    ck_assert_uint_eq(n, 300);
+    snap_dir_entries_free(list, n);
+    ck_assert_int_eq(snap_dir_sweep(dir), 0);
+    ck_assert_int_eq(fixture_hidden_count(dir), 0);
+}
+END_TEST
+
 START_TEST(delete_and_damaged_info)
 {
     create_ok(&s1);
@@ -244,7 +383,10 @@ START_TEST(delete_and_damaged_info)
     ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "no snapshot 's1'"));
     fixture_check(dir, &s2);
 
-    /* A damaged info file is refused by name, not skipped or misread. */
+    /* A damaged info file is reported by name, not skipped or misread,
+     * and it does not hide the good snapshots: the listing gives it, last,
+     * saying why. s1 is older than s2, so the order shows the rule. */
+    create_ok(&s1);
     g_autofree char *info = snap_dir_file(dir, "s2", "info");
     int fd = open(info, O_WRONLY);
     ck_assert_int_ge(fd, 0);
@@ -252,12 +394,52 @@ START_TEST(delete_and_damaged_info)
     close(fd);
     struct snap_dir_entry *list = NULL;
     size_t n = 0;
-    ck_assert_int_eq(snap_dir_list(dir, &list, &n), QV_ERR_PROTOCOL);
-    const char *msg = qv_last_error()->message;
+    ck_assert_int_eq(snap_dir_list(dir, &list, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(list[0].name, "s1");
+    ck_assert_ptr_null(list[0].damage);
+    ck_assert_int_eq(list[0].meta.created_us, s1.created_us);
+    ck_assert_str_eq(list[1].name, "s2");
+    const char *msg = list[1].damage;
+    ck_assert_ptr_nonnull(msg);
     ck_assert_msg(strstr(msg, "snapshot 's2'") && strstr(msg, info) && strstr(msg, "checksum"),
                   "%s", msg);
+    ck_assert_int_eq(list[1].meta.created_us, 0);
+    ck_assert_uint_gt(list[1].bytes, 0); /* what it occupies, to be deleted */
+    snap_dir_entries_free(list, n);
+    /* Asked for by name, it is refused with the same error. */
+    struct snap_dir_entry e;
+    ck_assert_int_eq(snap_dir_stat(dir, "s2", &e), QV_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "checksum"));
+    ck_assert_ptr_null(e.name);
+
+    /* An info made huge and sparse (256 MiB apparent, nothing on disk)
+     * is refused by its size, not read: the error gives the cap. */
+    ck_assert_int_eq(truncate(info, SNAP_FILE_MAX_BYTES), 0);
+    gint64 t0 = g_get_monotonic_time();
+    ck_assert_int_eq(snap_dir_list(dir, &list, &n), 0);
+    gint64 took = g_get_monotonic_time() - t0;
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(list[1].name, "s2");
+    ck_assert_ptr_nonnull(list[1].damage);
+    ck_assert_msg(strstr(list[1].damage, "268435456 bytes, more than the 4096"), "%s",
+                  list[1].damage);
+    snap_dir_entries_free(list, n);
+    /* Reading 256 MiB of zeros takes far longer than refusing by size;
+     * a loose bound so that a loaded machine does not fail it. */
+    ck_assert_msg(took < 2 * G_USEC_PER_SEC, "listing took %" G_GINT64_FORMAT " us", took);
+    /* An info that is not a regular file is damage too, not an abort. */
+    ck_assert_int_eq(unlink(info), 0);
+    ck_assert_int_eq(mkfifo(info, 0600), 0);
+    ck_assert_int_eq(snap_dir_list(dir, &list, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_ptr_nonnull(list[1].damage);
+    ck_assert_ptr_nonnull(strstr(list[1].damage, "not a regular file"));
+    snap_dir_entries_free(list, n);
+
     /* It can still be deleted. */
     ck_assert_int_eq(snap_dir_delete(dir, "s2", NULL), 0);
+    ck_assert_int_eq(snap_dir_delete(dir, "s1", NULL), 0);
     ck_assert_int_eq(snap_dir_list(dir, &list, &n), 0);
     ck_assert_uint_eq(n, 0);
 
@@ -337,8 +519,10 @@ START_TEST(kill_create_at_every_step)
         size_t n = 0;
         ck_assert_msg(snap_dir_list(dir, &list, &n) == 0, "step %d (%s): %s", at, step,
                       qv_last_error()->message);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             ck_assert(strcmp(list[i].name, "s1") == 0 || strcmp(list[i].name, "s2") == 0);
+            ck_assert_msg(!list[i].damage, "step %d (%s): %s", at, step, list[i].damage);
+        }
         snap_dir_entries_free(list, n);
         ck_assert_int_eq(snap_dir_sweep(dir), 0);
         ck_assert_int_eq(fixture_hidden_count(dir), 0);
@@ -360,10 +544,10 @@ START_TEST(kill_create_at_every_step)
             ck_assert_msg(strcmp(step, "fsync dir") != 0, "s2 absent after its rename");
         }
     }
-    /* 17 steps, each a place to die: mkdir, create and write state,
+    /* 18 steps, each a place to die: mkdir, lock stage, create and write state,
      * create and 3 writes of memory, create domain.xml, create and write
      * info, 4 file fsyncs, fsync stage, rename, fsync dir. */
-    ck_assert_int_eq(at, 18);
+    ck_assert_int_eq(at, 19);
     ck_assert(saw_rename && saw_write && saw_fsync);
 }
 END_TEST
@@ -382,8 +566,10 @@ START_TEST(kill_delete_at_every_step)
         ck_assert_msg(snap_dir_list(dir, &list, &n) == 0, "step %d (%s): %s", at, step,
                       qv_last_error()->message);
         bool listed = false;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             listed |= strcmp(list[i].name, "s1") == 0;
+            ck_assert_msg(!list[i].damage, "step %d (%s): %s", at, step, list[i].damage);
+        }
         snap_dir_entries_free(list, n);
         if (listed)
             fixture_check(dir, &s1);
@@ -412,6 +598,9 @@ int main(void)
     tcase_add_test(tc, existing_name_refused);
     tcase_add_test(tc, abort_and_failed_write);
     tcase_add_test(tc, sweep_spares_live_stage);
+    tcase_add_test(tc, sweep_never_takes_a_stage_being_made);
+    tcase_add_test(tc, sweep_spares_live_delete);
+    tcase_add_test(tc, creates_against_a_sweeping_process);
     tcase_add_test(tc, delete_and_damaged_info);
     tcase_add_test(tc, kill_create_at_every_step);
     tcase_add_test(tc, kill_delete_at_every_step);

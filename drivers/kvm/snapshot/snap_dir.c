@@ -29,6 +29,9 @@
 #define TAG_RANDOM 6
 /* Snapshots are flat; a deeper tree is not one of ours. */
 #define MAX_DEPTH 8
+/* An info file is a few hundred bytes; anything near this is not one, and
+ * refusing it by its size keeps a listing cheap however it was made. */
+#define INFO_MAX_BYTES 4096u
 
 struct stage_file {
     char *name;
@@ -63,6 +66,18 @@ static void step(const struct snap_hook *h, const char *fmt, ...)
 static int open_dir(const char *dir)
 {
     return open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* flock, waiting through signals. The snapshot directory's own lock is
+ * held shared by a writer only while its new stage is not yet locked, and
+ * exclusively by a sweep only while it picks one leftover: both are short,
+ * so waiting is safe and a create never fails because a sweep ran. */
+static int lock_wait(int fd, int op)
+{
+    int rc;
+    while ((rc = flock(fd, op)) < 0 && errno == EINTR)
+        ;
+    return rc;
 }
 
 /* rename that never replaces: RENAME_NOREPLACE, or where the file system
@@ -212,22 +227,36 @@ int snap_stage_begin(const char *dir, const char *name, const struct snap_meta *
         st->hook = *hook;
     st->files = g_array_new(FALSE, FALSE, sizeof(struct stage_file));
 
+    /* Between mkdtemp and the stage's own flock the stage is unlocked; a
+     * shared lock on dir over that window keeps a sweep (which takes it
+     * exclusively to pick a leftover) from taking the stage for dead. */
+    if (lock_wait(dfd, LOCK_SH) < 0) {
+        int err = errno;
+        stage_free(st);
+        return qv_error_set_errno(QV_ERR_IO, err, "cannot lock snapshot directory '%s'", dir);
+    }
     step(&st->hook, "mkdir");
     g_autofree char *tmpl = g_strdup_printf("%s/.%s" PARTIAL_TAG "XXXXXX", dir, name);
     if (!g_mkdtemp_full(tmpl, 0700)) {
         int err = errno;
+        flock(dfd, LOCK_UN);
         stage_free(st);
         return qv_error_set_errno(QV_ERR_IO, err, "cannot create a stage for snapshot '%s' in '%s'",
                                   name, dir);
     }
     st->base = g_path_get_basename(tmpl);
+    step(&st->hook, "lock stage");
     st->fd = openat(dfd, st->base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     /* The umask may have taken bits 0700 needs. */
-    if (st->fd < 0 || fchmod(st->fd, 0700) < 0 || flock(st->fd, LOCK_EX | LOCK_NB) < 0) {
-        int err = errno;
+    int rc = 0;
+    if (st->fd < 0 || fchmod(st->fd, 0700) < 0 || flock(st->fd, LOCK_EX | LOCK_NB) < 0)
+        rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot create a stage for snapshot '%s' in '%s'",
+                                name, dir);
+    /* Locked (or failed): the stage speaks for itself from here on. */
+    flock(dfd, LOCK_UN);
+    if (rc < 0) {
         snap_stage_abort(st);
-        return qv_error_set_errno(QV_ERR_IO, err, "cannot create a stage for snapshot '%s' in '%s'",
-                                  name, dir);
+        return rc;
     }
     *out = st;
     return 0;
@@ -426,14 +455,21 @@ int snap_dir_sweep(const char *dir)
     bool removed = false;
     for (guint i = 0; rc == 0 && i < names->len; i++) {
         const char *n = names->pdata[i];
-        int fd = openat(dfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-            continue; /* gone, or not a directory: nothing of ours */
-        /* A live stage holds its lock: leave it to its writer. */
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-            close(fd);
-            continue;
+        /* dir's lock, exclusive: no writer is between creating its stage
+         * and locking it, so an unlocked leftover is a dead one. */
+        if (lock_wait(dfd, LOCK_EX) < 0) {
+            rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot lock snapshot directory '%s'", dir);
+            break;
         }
+        int fd = openat(dfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        /* A live stage or deleter holds its lock: leave it to its owner. */
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            close(fd);
+            fd = -1;
+        }
+        flock(dfd, LOCK_UN);
+        if (fd < 0)
+            continue; /* gone, live, or not a directory: nothing to do */
         if (remove_tree_at(dfd, n, NULL, 0) < 0)
             rc =
                 qv_error_set_errno(QV_ERR_IO, errno, "cannot remove leftover '%s' in '%s'", n, dir);
@@ -467,6 +503,18 @@ int snap_dir_delete(const char *dir, const char *name, const struct snap_hook *h
         close(dfd);
         return qv_error_set(QV_ERR_NOT_FOUND, "'%s' in '%s' is not a snapshot", name, dir);
     }
+    /* Locked before it is renamed and until it is gone, so a sweep never
+     * takes a live delete's hidden directory for a dead one. */
+    int sfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sfd < 0 || lock_wait(sfd, LOCK_EX) < 0) {
+        int err = errno;
+        if (sfd >= 0)
+            close(sfd);
+        close(dfd);
+        if (err == ENOENT)
+            return qv_error_set(QV_ERR_NOT_FOUND, "no snapshot '%s' in '%s'", name, dir);
+        return qv_error_set_errno(QV_ERR_IO, err, "cannot open snapshot '%s' in '%s'", name, dir);
+    }
     /* Out of sight first: from here on a kill leaves a hidden leftover
      * for the sweep, never a half snapshot under its name. */
     g_autofree char *hidden = NULL;
@@ -485,13 +533,18 @@ int snap_dir_delete(const char *dir, const char *name, const struct snap_hook *h
         err = errno;
     }
     if (rc < 0) {
+        close(sfd);
         close(dfd);
+        /* Deleted by someone else while this waited for its lock. */
+        if (err == ENOENT)
+            return qv_error_set(QV_ERR_NOT_FOUND, "no snapshot '%s' in '%s'", name, dir);
         return qv_error_set_errno(QV_ERR_IO, err, "cannot delete snapshot '%s' in '%s'", name, dir);
     }
     step(hook, "fsync dir");
     fsync(dfd);
     if (remove_tree_at(dfd, hidden, hook, 0) < 0) {
         err = errno;
+        close(sfd);
         close(dfd);
         return qv_error_set_errno(QV_ERR_IO, err,
                                   "snapshot '%s' is deleted but its files in '%s/%s' could not all "
@@ -500,6 +553,7 @@ int snap_dir_delete(const char *dir, const char *name, const struct snap_hook *h
     }
     step(hook, "fsync dir");
     fsync(dfd);
+    close(sfd);
     close(dfd);
     return 0;
 }
@@ -538,7 +592,7 @@ static int stat_at(int dfd, const char *dir, const char *name, struct snap_dir_e
     if (fstatat(dfd, rel, &ib, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
         return 1;
     struct snap_file *f = NULL;
-    int rc = snap_file_read(path, &f);
+    int rc = snap_file_read_max(path, INFO_MAX_BYTES, &f);
     struct snap_file_section s;
     if (rc == 0)
         rc = snap_file_find(f, INFO_FILE, &s);
@@ -594,6 +648,9 @@ static bool not_hidden(const char *n)
 static int by_age(gconstpointer a, gconstpointer b)
 {
     const struct snap_dir_entry *x = a, *y = b;
+    /* A damaged one has no known age: after the others, by name. */
+    if (!x->damage != !y->damage)
+        return x->damage ? 1 : -1;
     if (x->meta.created_us != y->meta.created_us)
         return x->meta.created_us < y->meta.created_us ? -1 : 1;
     return strcmp(x->name, y->name);
@@ -615,9 +672,16 @@ int snap_dir_list(const char *dir, struct snap_dir_entry **out, size_t *count)
     for (guint i = 0; rc == 0 && i < names->len; i++) {
         struct snap_dir_entry e;
         int r = stat_at(dfd, dir, names->pdata[i], &e);
-        if (r < 0)
-            rc = r;
-        else if (r == 0)
+        if (r < 0) {
+            /* One bad snapshot must not hide the others: it is listed,
+             * saying why it cannot be used. */
+            memset(&e, 0, sizeof e);
+            e.name = g_strdup(names->pdata[i]);
+            e.damage = g_strdup(qv_last_error()->message);
+            e.bytes = bytes_of(dfd, names->pdata[i]);
+            qv_reset_error();
+        }
+        if (r <= 0)
             g_array_append_val(list, e);
     }
     close(dfd);
@@ -640,6 +704,7 @@ void snap_dir_entry_clear(struct snap_dir_entry *e)
     if (!e)
         return;
     g_free(e->name);
+    g_free(e->damage);
     memset(e, 0, sizeof *e);
 }
 

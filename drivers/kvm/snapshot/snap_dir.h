@@ -15,9 +15,14 @@
  * snap_dir_sweep() removes. Deleting renames NAME to a hidden name first,
  * so a kill mid-delete never leaves a half snapshot under its name.
  * Names starting with '.' are never listed. A stage holds a flock on its
- * directory while it lives, so a sweep from another process (or thread)
- * leaves a live writer's stage alone. Callers still serialize operations
- * on one VM (its lock); this module does not. */
+ * directory while it lives, and a delete on the snapshot's from before its
+ * rename until it is gone, so a sweep from another process (or thread)
+ * leaves a live writer's or deleter's directory alone. The one moment a
+ * stage exists unlocked (made, not yet flock()ed) is covered by a shared
+ * flock on DIR, which the sweep takes exclusively while it picks each
+ * leftover: a sweep never removes a live stage and a create never fails
+ * because one ran. Callers still serialize operations on one VM (its
+ * lock); this module does not. */
 #ifndef QV_KVM_SNAP_DIR_H
 #define QV_KVM_SNAP_DIR_H
 
@@ -44,8 +49,12 @@ struct snap_meta {
 
 struct snap_dir_entry {
     char *name;
-    struct snap_meta meta;
-    uint64_t bytes; /* allocated blocks of its files (st_blocks * 512) */
+    struct snap_meta meta; /* zero when damaged */
+    uint64_t bytes;        /* allocated blocks of its files (st_blocks * 512) */
+    /* NULL, or (listing only) why its info file cannot be used: the error
+     * naming the file and the fault ("... checksum mismatch ..."). A
+     * damaged snapshot cannot be restored; it can be deleted. */
+    char *damage;
 };
 
 struct snap_stage;
@@ -80,11 +89,14 @@ void snap_stage_abort(struct snap_stage *st);
 int snap_dir_sweep(const char *dir);
 /* QV_ERR_NOT_FOUND when there is no snapshot name. */
 int snap_dir_delete(const char *dir, const char *name, const struct snap_hook *hook);
-/* Committed snapshots, oldest first (then by name). A missing dir has
- * none. A subdirectory without an info file is not a snapshot and is
- * skipped; one whose info file is damaged is refused, naming it. */
+/* Committed snapshots, oldest first (then by name), then the damaged ones
+ * by name. A missing dir has none. A subdirectory without an info file is
+ * not a snapshot and is skipped; one whose info file is damaged, is not a
+ * regular file or is larger than a few KiB is listed with damage set
+ * rather than failing the listing. Only an unreadable dir fails it. */
 int snap_dir_list(const char *dir, struct snap_dir_entry **out, size_t *count);
-/* One snapshot, as list gives it; QV_ERR_NOT_FOUND when absent. */
+/* One snapshot, as list gives it; QV_ERR_NOT_FOUND when absent. A damaged
+ * one is refused (the error list puts in damage), never returned. */
 int snap_dir_stat(const char *dir, const char *name, struct snap_dir_entry *out);
 void snap_dir_entry_clear(struct snap_dir_entry *e);
 void snap_dir_entries_free(struct snap_dir_entry *list, size_t count);
