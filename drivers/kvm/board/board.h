@@ -139,8 +139,11 @@ GPtrArray *kvm_board_save(struct kvm_board *b);
  * device (each error names the device), or a section version this libqv
  * does not read. Then each device checks its own section; the first it
  * refuses stops the load with the error naming the section and the field,
- * the devices loaded before it keep the snapshot's state, so the caller
- * must not resume the machine as restored. The virtio devices are kept
+ * and every device is put back to the state it had before the call (each
+ * is saved first), so a refused load changes no device. Should putting one
+ * back fail (it should not: a state a device just saved loads back), the
+ * error says so and names it, and the machine must not be resumed. A
+ * virtio transport that cannot save is refused. The virtio devices are kept
  * quiesced during the load and afterwards take the buffers the guest had
  * made available. */
 int kvm_board_load(struct kvm_board *b, struct snap_section *const *sections, size_t n);

@@ -152,6 +152,36 @@ static int match_sections(GArray *devs, struct snap_section *const *sections, si
     return 0;
 }
 
+/* Load section s into device d. */
+static int load_one(const struct kvm_board_state_dev *d, const char *name, const GByteArray *data)
+{
+    struct snap_in in;
+    static const uint8_t empty[1];
+    snap_in_init(&in, name, data ? data->data : empty, data ? data->len : 0);
+    return d->t ? d->t->load(d->vd, &in) : d->load(d->dev, &in);
+}
+
+/* Each device's state as it was before the load, a section per device in
+ * devs order; NULL with the error set. */
+static GPtrArray *save_all(GArray *devs)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)snap_section_free);
+    for (guint i = 0; i < devs->len; i++) {
+        const struct kvm_board_state_dev *d = &g_array_index(devs, struct kvm_board_state_dev, i);
+        struct snap_out o;
+        snap_out_init(&o);
+        int rc = d->t ? d->t->save(d->vd, &o) : d->save(d->dev, &o);
+        if (rc < 0) {
+            snap_out_clear(&o);
+            g_ptr_array_unref(out);
+            return NULL;
+        }
+        g_ptr_array_add(out, snap_section_new(d->name, d->version, &o));
+        snap_out_clear(&o);
+    }
+    return out;
+}
+
 int kvm_board_load(struct kvm_board *b, struct snap_section *const *sections, size_t n)
 {
     g_autoptr(GArray) devs = kvm_board_state_devs(b);
@@ -161,13 +191,49 @@ int kvm_board_load(struct kvm_board *b, struct snap_section *const *sections, si
         return rc;
     if ((rc = quiesce(devs, LOAD_QUIESCE_MS)) < 0)
         return rc;
-    for (guint i = 0; i < devs->len && rc == 0; i++) {
+    /* All or nothing: each device checks its section before changing
+     * anything, but a later one may refuse after earlier ones have loaded,
+     * so every device's state is kept first and put back on a refusal.
+     * A state just saved from a device always loads back into it. */
+    g_autoptr(GPtrArray) before = NULL;
+    for (guint i = 0; i < devs->len; i++) {
         const struct kvm_board_state_dev *d = &g_array_index(devs, struct kvm_board_state_dev, i);
-        struct snap_in in;
-        static const uint8_t empty[1];
-        snap_in_init(&in, match[i]->name, match[i]->data ? match[i]->data->data : empty,
-                     match[i]->data ? match[i]->data->len : 0);
-        rc = d->t ? d->t->load(d->vd, &in) : d->load(d->dev, &in);
+        if (d->t && !d->t->save) {
+            rc = no_transport_state(d);
+            break;
+        }
+    }
+    if (rc == 0 && !(before = save_all(devs)))
+        rc = qv_error_code();
+    /* Devices [0, done) may have changed: the loaded ones and the one
+     * that refused (should its check have missed something). */
+    guint done = 0;
+    while (rc == 0 && done < devs->len) {
+        const struct kvm_board_state_dev *d =
+            &g_array_index(devs, struct kvm_board_state_dev, done);
+        rc = load_one(d, match[done]->name, match[done]->data);
+        done++;
+    }
+    if (rc < 0 && before) {
+        struct qv_error_saved why;
+        qv_error_save(&why);
+        g_autoptr(GString) stuck = g_string_new(NULL);
+        for (guint i = 0; i < done; i++) {
+            const struct kvm_board_state_dev *d =
+                &g_array_index(devs, struct kvm_board_state_dev, i);
+            const struct snap_section *s = g_ptr_array_index(before, i);
+            if (load_one(d, s->name, s->data) < 0)
+                g_string_append_printf(stuck, "%s%s (%s)", stuck->len ? ", " : "", d->name,
+                                       qv_last_error()->message);
+        }
+        rc = qv_error_restore(&why);
+        if (stuck->len) {
+            g_autofree char *first = g_strdup(qv_last_error()->message);
+            qv_error_set(rc,
+                         "%s; and device %s could not be put back: the board is half loaded, "
+                         "do not resume it",
+                         first, stuck->str);
+        }
     }
     unquiesce(devs);
     return rc;
