@@ -675,7 +675,8 @@ START_TEST(board_refused_load_changes_no_device)
         ck_assert_uint_eq(x->data->len, y->data->len);
         /* The PM timer (acpi-pm's last 4 bytes) counts on by itself. */
         size_t cmp = strcmp(x->name, "acpi-pm@0x600") == 0 ? x->data->len - 4 : x->data->len;
-        ck_assert_msg(memcmp(x->data->data, y->data->data, cmp) == 0,
+        /* An empty GByteArray's data may be NULL. */
+        ck_assert_msg(cmp == 0 || memcmp(x->data->data, y->data->data, cmp) == 0,
                       "device %s changed by a refused load", x->name);
     }
     /* The undamaged snapshot still loads whole afterwards. */
