@@ -175,6 +175,41 @@ END_TEST
 
 /* ---- increments ---- */
 
+/* A snapshot whose info file is damaged is listed (to be seen and deleted),
+ * is not restored, does not hide the others and can be deleted. */
+START_TEST(damaged_snapshot_listed_and_deletable)
+{
+    struct tmach t;
+    tm_init(&t, 1, 1 * MiB, "one");
+    struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+    OK(snap_engine_create(e, "good", 0));
+    OK(snap_engine_create(e, "bad", 0));
+    g_autofree char *info = g_build_filename(dir, "bad", "info", NULL);
+    ck_assert(g_file_set_contents(info, "not a snapshot file", -1, NULL));
+
+    struct snapshot_info *l;
+    size_t n;
+    OK(snap_engine_list(e, &l, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(l[0].name, "good");
+    ck_assert_int_eq(l[0].state, VM_STATE_RUNNING);
+    ck_assert_str_eq(l[1].name, "bad");
+    ck_assert_int_eq(l[1].state, VM_STATE_DESTROYED);
+    ck_assert_int_eq(l[1].created, 0);
+    snapshot_info_free(l, n);
+
+    ck_assert_int_lt(snap_engine_restore(e, "bad"), 0);
+    OK(snap_engine_delete(e, "bad"));
+    OK(snap_engine_list(e, &l, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(l[0].name, "good");
+    snapshot_info_free(l, n);
+    OK(snap_engine_restore(e, "good"));
+    snap_engine_free(e);
+    tm_fini(&t);
+}
+END_TEST
+
 START_TEST(incremental_chain_and_folds)
 {
     struct tmach t;
@@ -555,6 +590,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, create_list_restore_delete);
+    tcase_add_test(tc, damaged_snapshot_listed_and_deletable);
     tcase_add_test(tc, incremental_chain_and_folds);
     tcase_add_test(tc, failed_snapshot_loses_no_dirty_pages);
     tcase_add_test(tc, disks_captured_and_put_back);

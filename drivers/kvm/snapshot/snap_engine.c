@@ -321,9 +321,11 @@ int snap_engine_list(struct snap_engine *e, struct snapshot_info **list, size_t 
     struct snapshot_info *out = g_new0(struct snapshot_info, n ? n : 1);
     for (size_t i = 0; i < n; i++) {
         out[i].name = g_steal_pointer(&ents[i].name);
-        out[i].created = ents[i].meta.created_us / G_USEC_PER_SEC;
         out[i].size = ents[i].bytes;
-        out[i].state = ents[i].meta.state;
+        /* A snapshot whose info cannot be read is listed, so it can be
+         * seen and deleted: no time, and a state no snapshot captures. */
+        out[i].created = ents[i].damage ? 0 : ents[i].meta.created_us / G_USEC_PER_SEC;
+        out[i].state = ents[i].damage ? VM_STATE_DESTROYED : ents[i].meta.state;
     }
     snap_dir_entries_free(ents, n);
     *list = out;

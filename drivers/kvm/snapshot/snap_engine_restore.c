@@ -450,10 +450,13 @@ int snap_engine_restore(struct snap_engine *e, const char *name)
 
 int snap_engine_delete(struct snap_engine *e, const char *name)
 {
+    /* A damaged snapshot can be deleted too: stat refuses it, stat's
+     * QV_ERR_NOT_FOUND is what counts. */
     struct snap_dir_entry ent = {0};
     int rc = snap_dir_stat(e->dir, name, &ent);
-    if (rc < 0)
+    if (rc == QV_ERR_NOT_FOUND || rc == QV_ERR_INVALID_ARG)
         return rc;
+    qv_reset_error();
     snap_dir_entry_clear(&ent);
     g_autofree char *mem = snap_dir_file(e->dir, name, SNAP_ENGINE_MEMORY);
     struct snap_mem_info info;
@@ -473,8 +476,12 @@ int snap_engine_delete(struct snap_engine *e, const char *name)
             struct snap_mem_info ci;
             if (!g_file_test(p, G_FILE_TEST_EXISTS))
                 continue;
-            if ((rc = snap_mem_info(p, &ci)) < 0)
-                break;
+            /* Another snapshot's damaged memory file does not keep this
+             * one from going: it builds on nothing readable. */
+            if (snap_mem_info(p, &ci) < 0) {
+                qv_reset_error();
+                continue;
+            }
             if (ci.kind != SNAP_MEM_INC || memcmp(ci.parent, info.id, SNAP_MEM_ID_LEN) != 0)
                 continue;
             snap_engine_step(e, "fold into %s", ents[i].name);
