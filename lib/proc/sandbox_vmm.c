@@ -116,6 +116,9 @@ static const struct proc_sandbox_call vmm_calls[] = {
      "a snapshot memory file goes into place (temporary file, fsync, rename)"},
     {"renameat", PROC_SANDBOX_ANY, "where the file system lacks RENAME_NOREPLACE"},
     {"renameat2", PROC_SANDBOX_ANY, "a finished snapshot is renamed in without replacing"},
+    {"link", PROC_SANDBOX_ANY,
+     "a disk copy is put in place without replacing where the file system lacks "
+     "RENAME_NOREPLACE (qv_file_clone)"},
     {"unlink", PROC_SANDBOX_ANY,
      "a console socket replaced on reset and removed; a failed memory file's temporary"},
     {"unlinkat", PROC_SANDBOX_ANY,
@@ -200,6 +203,7 @@ static const struct proc_sandbox_ioctl vmm_ioctls[] = {
     {TUNSETIFF, "TUNSETIFF", "a tap NIC attaches to its interface again on reset"},
     {BLKGETSIZE64, "BLKGETSIZE64", "the size of a disk that is a block device, on reset"},
     {FIONREAD, "FIONREAD", "libslirp asks how much a UDP socket holds"},
+    {FICLONE, "FICLONE", "a snapshot's disk copy shares the image's blocks (qv_file_clone)"},
 };
 
 static const struct proc_sandbox_family vmm_families[] = {
