@@ -16,7 +16,7 @@
 
 /* The connection's: what qv-vmm hosts and where qv-vmm is. */
 struct ksess_conn {
-    char *vmm_uri;  /* vmm_uri= of the URI, else kvm:///embed */
+    char *vmm_uri;  /* vmm_uri= of the URI, else kvm:///embed; with root= */
     char *vmm_path; /* absolute */
 };
 
@@ -63,6 +63,10 @@ int ksess_wait(struct vm *vm, int timeout_ms);
 /* Stop the VM's qv-vmm, whatever it is doing (destroy); the caller holds
  * the lock. */
 int ksess_kill_locked(struct ksess_vm *k);
+/* Collect every qv-vmm this process spawned that has exited (WNOHANG):
+ * one that ended on its own is no zombie until its VM is next asked
+ * about. Called on every session call and at close. */
+void ksess_reap_children(void);
 /* Whether the recorded qv-vmm still runs (full identity). */
 bool ksess_running(struct ksess_vm *k);
 

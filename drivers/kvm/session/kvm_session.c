@@ -104,6 +104,28 @@ static void sweep(struct qv_conn *conn)
     }
 }
 
+/* qv-vmm's inner kvm: connection keeps its state (kvm:///embed's
+ * per-name locks and snapshots) under this session's root unless the URI
+ * names a root itself: otherwise two session roots, or a session and an
+ * embed application, would share the user's default data directory and
+ * collide on a VM name. Other drivers are passed as given (noop:/// keeps
+ * nothing, noop:///DIR keeps it where the caller said, and refuses
+ * parameters it does not know). */
+static char *with_root(const char *uri, const char *root)
+{
+    g_autoptr(GUri) u = g_uri_parse(uri, G_URI_FLAGS_ENCODED_QUERY, NULL);
+    if (!u || g_strcmp0(g_uri_get_scheme(u), "kvm") != 0)
+        return g_strdup(uri);
+    const char *query = g_uri_get_query(u);
+    if (query) {
+        g_autoptr(GHashTable) params = g_uri_parse_params(query, -1, "&", G_URI_PARAMS_NONE, NULL);
+        if (params && g_hash_table_contains(params, "root"))
+            return g_strdup(uri);
+    }
+    g_autofree char *esc = g_uri_escape_string(root, "/", FALSE);
+    return g_strdup_printf("%s%sroot=%s", uri, strchr(uri, '?') ? "&" : "?", esc);
+}
+
 static int ksess_open(struct qv_conn *conn)
 {
     g_autofree char *vmm_uri = qv_conn_get_param(conn, "vmm_uri");
@@ -116,7 +138,7 @@ static int ksess_open(struct qv_conn *conn)
     if (!path)
         return qv_error_code();
     struct ksess_conn *kc = g_new0(struct ksess_conn, 1);
-    kc->vmm_uri = vmm_uri && *vmm_uri ? g_steal_pointer(&vmm_uri) : g_strdup(DEFAULT_VMM_URI);
+    kc->vmm_uri = with_root(vmm_uri && *vmm_uri ? vmm_uri : DEFAULT_VMM_URI, conn->state_dir);
     kc->vmm_path = path;
     conn->priv = kc;
     sweep(conn);
@@ -125,6 +147,7 @@ static int ksess_open(struct qv_conn *conn)
 
 static void ksess_close(struct qv_conn *conn)
 {
+    ksess_reap_children();
     struct ksess_conn *kc = conn->priv;
     if (!kc)
         return;

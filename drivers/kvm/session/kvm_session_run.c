@@ -43,6 +43,23 @@ static void child_reap(pid_t pid)
     G_UNLOCK(children);
 }
 
+static gboolean reap_one(gpointer key, gpointer value, gpointer data)
+{
+    (void)value;
+    (void)data;
+    int status;
+    pid_t pid = GPOINTER_TO_INT(key);
+    return waitpid(pid, &status, WNOHANG) == pid;
+}
+
+void ksess_reap_children(void)
+{
+    G_LOCK(children);
+    if (children)
+        g_hash_table_foreach_remove(children, reap_one, NULL);
+    G_UNLOCK(children);
+}
+
 /* " --dir DIR": how every qv-vmm of this VM's command line ends. */
 static char *cmdline_mark(struct ksess_vm *k)
 {
@@ -123,6 +140,7 @@ static char *query_status(struct ksess_vm *k, bool status_monitor)
 int ksess_status(struct vm *vm, struct qv_vm_status *st)
 {
     struct ksess_vm *k = ksess_of(vm);
+    ksess_reap_children();
     st->exit_status = -1;
     g_autofree char *xml = g_build_filename(k->dir, "domain.xml", NULL);
     if (!g_file_test(xml, G_FILE_TEST_IS_REGULAR))
@@ -200,21 +218,54 @@ static char *log_tail(const char *path, goffset from)
     return g_strstrip(g_strdup(text + from));
 }
 
+static bool is_vmm_name(const char *path)
+{
+    g_autofree char *base = g_path_get_basename(path);
+    return strcmp(base, "qv-vmm") == 0 || strcmp(base, "qv-vmm-test") == 0;
+}
+
+/* Whether process pid is a qv-vmm by its executable or its argv[0]: a
+ * tracer or wrapper (strace ... qv-vmm ... --dir X), or any program that
+ * happens to end its command line the same way, is not one. */
+static bool is_vmm_process(const char *pid)
+{
+    g_autofree char *exe_link = g_strdup_printf("/proc/%s/exe", pid);
+    g_autofree char *exe = g_file_read_link(exe_link, NULL);
+    if (exe && is_vmm_name(exe))
+        return true;
+    g_autofree char *cmd_path = g_strdup_printf("/proc/%s/cmdline", pid);
+    g_autofree char *cmd = NULL;
+    gsize len = 0;
+    /* cmdline is NUL-separated: as a C string it is argv[0]. */
+    return g_file_get_contents(cmd_path, &cmd, &len, NULL) && len > 0 && is_vmm_name(cmd);
+}
+
 /* A start cut short before runtime.json was written leaves a qv-vmm no
- * record names: only its command line does. */
+ * record names: only its command line does. Only a qv-vmm is killed. */
 static void reap_orphan(struct ksess_vm *k)
 {
     g_autofree char *mark = cmdline_mark(k);
-    struct proc_identity id;
-    if (proc_find_by_cmdline_suffix(mark, &id) < 0) {
+    g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
+    const char *e;
+    while (d && (e = g_dir_read_name(d))) {
+        if (strspn(e, "0123456789") != strlen(e))
+            continue;
+        gint64 pid = g_ascii_strtoll(e, NULL, 10);
+        struct proc_identity id;
+        if (pid <= 0 || pid > G_MAXINT32 || pid == getpid() || !is_vmm_process(e) ||
+            proc_identity_read((pid_t)pid, &id) < 0) {
+            qv_reset_error();
+            continue;
+        }
+        if (id.cmdline && g_str_has_suffix(id.cmdline, mark)) {
+            proc_log(k->dir, "killing qv-vmm process %d left by an interrupted start", (int)id.pid);
+            proc_kill(&id, SIGKILL);
+            proc_wait_gone(&id, KSESS_TERM_WAIT_MS);
+        }
+        proc_identity_clear(&id);
         qv_reset_error();
-        return;
     }
-    proc_log(k->dir, "killing qv-vmm process %d left by an interrupted start", (int)id.pid);
-    proc_kill(&id, SIGKILL);
-    proc_wait_gone(&id, KSESS_TERM_WAIT_MS);
-    proc_identity_clear(&id);
-    qv_reset_error();
+    ksess_reap_children();
 }
 
 static int start_locked(struct vm *vm, struct ksess_vm *k)
@@ -233,7 +284,9 @@ static int start_locked(struct vm *vm, struct ksess_vm *k)
     int rc = proc_spawn(argv, log, &pid);
     if (rc < 0)
         return rc;
-    child_add(pid);
+    /* The children table gets the pid only once the start succeeded: until
+     * then this function alone waits for it, and no reap of the table (by
+     * another thread's session call) can collect it under its feet. */
     struct proc_runtime rt = {0};
     /* QMP answers once qv-vmm has defined and started the VM (its sockets
      * appear only then, renamed into place when listening). */
@@ -244,9 +297,6 @@ static int start_locked(struct vm *vm, struct ksess_vm *k)
         int status;
         pid_t w = waitpid(pid, &status, WNOHANG);
         if (w == pid) {
-            G_LOCK(children);
-            g_hash_table_remove(children, GINT_TO_POINTER(pid));
-            G_UNLOCK(children);
             g_autofree char *why = log_tail(log, log_start);
             proc_log(k->dir, "qv-vmm failed to start: %s", why);
             clean_runtime(k);
@@ -259,7 +309,9 @@ static int start_locked(struct vm *vm, struct ksess_vm *k)
         if (g_get_monotonic_time() >= deadline) {
             kill(pid, SIGKILL);
             int st2;
-            proc_child_wait(pid, KSESS_TERM_WAIT_MS, &st2);
+            if (proc_child_wait(pid, KSESS_TERM_WAIT_MS, &st2) < 0)
+                child_add(pid); /* still dying: a later reap collects it */
+            qv_reset_error();
             clean_runtime(k);
             return qv_error_set(QV_ERR_TIMEOUT,
                                 "qv-vmm did not answer QMP for VM '%s' within %d ms (log: %s)",
@@ -285,13 +337,15 @@ static int start_locked(struct vm *vm, struct ksess_vm *k)
         qv_error_save(&e);
         kill(pid, SIGKILL);
         int st2;
-        proc_child_wait(pid, KSESS_TERM_WAIT_MS, &st2);
+        if (proc_child_wait(pid, KSESS_TERM_WAIT_MS, &st2) < 0)
+            child_add(pid); /* still dying: a later reap collects it */
         clean_runtime(k);
         proc_runtime_clear(&rt);
         qv_error_restore(&e);
         qv_error_prefix("cannot start VM '%s'", k->name);
         return qv_error_code();
     }
+    child_add(pid);
     proc_log(k->dir, "started: qv-vmm pid %d, running after %" G_GINT64_FORMAT " ms", (int)pid,
              (g_get_monotonic_time() - t0) / 1000);
     proc_runtime_clear(&rt);
@@ -301,6 +355,7 @@ static int start_locked(struct vm *vm, struct ksess_vm *k)
 int ksess_start(struct vm *vm)
 {
     struct ksess_vm *k = ksess_of(vm);
+    ksess_reap_children();
     int rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
     if (rc < 0)
         return rc;
@@ -395,6 +450,7 @@ static int stop_locked(struct ksess_vm *k, bool force, int timeout_ms)
 int ksess_stop(struct vm *vm, unsigned flags, int timeout_ms)
 {
     struct ksess_vm *k = ksess_of(vm);
+    ksess_reap_children();
     int rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
     if (rc < 0)
         return rc;
@@ -409,12 +465,14 @@ int ksess_stop(struct vm *vm, unsigned flags, int timeout_ms)
 
 int ksess_kill_locked(struct ksess_vm *k)
 {
+    ksess_reap_children();
     return stop_locked(k, true, 0);
 }
 
 static int simple_command(struct vm *vm, const char *cmd, const char *what)
 {
     struct ksess_vm *k = ksess_of(vm);
+    ksess_reap_children();
     int rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
     if (rc < 0)
         return rc;

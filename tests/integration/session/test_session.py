@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -339,3 +340,63 @@ def test_destroy_cut_short_is_swept_by_the_next_connection(env):
     (kind / "s").rename(kind / ".tmp-s-AbC123")
     assert "s" not in qv(env, "vm", "list", "--all").stdout.split()
     assert not (kind / ".tmp-s-AbC123").exists()
+
+
+def vmm_argv(pid):
+    return [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0")
+            .split(b"\0")]
+
+
+def test_vmm_inner_connection_uses_the_session_root(env, tmp_path):
+    # qv-vmm's own kvm: connection keeps its state under this session's
+    # root, never the user's data directory: two roots with the same VM
+    # name do not share kvm:///embed's per-name lock. Without /dev/kvm the
+    # start may fail inside qv-vmm; the URI it was given is in qv.log
+    # either way, and nothing lands in the default state directory.
+    from urllib.parse import parse_qs, urlsplit
+    default = tmp_path / "default-state"
+    default.mkdir()
+    penv = dict(os.environ, QV_STATE_DIR=str(default), HOME=str(tmp_path / "home"))
+    for name, root in (("one", tmp_path / "r1"), ("two", tmp_path / "r 2&x=y")):
+        root.mkdir()
+        uri = f"kvm:///session?root={quote(str(root))}"
+        xml = tmp_path / f"{name}.xml"
+        xml.write_text(XML.format(name="same"))
+        subprocess.run([QV, "-c", uri, "vm", "create", "--xml", str(xml)], env=penv,
+                       check=True, capture_output=True, timeout=60)
+        p = subprocess.run([QV, "-c", uri, "vm", "start", "same"], env=penv,
+                           capture_output=True, text=True, timeout=60)
+        try:
+            log = (root / "kvm" / "same" / "qv.log").read_text()
+            inner = log.split("starting qv-vmm (", 1)[1].split(")\n", 1)[0]
+            parts = urlsplit(inner)
+            assert (parts.scheme, parts.path) == ("kvm", "/embed"), inner
+            assert parse_qs(parts.query)["root"] == [str(root)], inner
+        finally:
+            if p.returncode == 0:
+                subprocess.run([QV, "-c", uri, "vm", "stop", "--force", "same"], env=penv,
+                               capture_output=True, timeout=60)
+    assert list(default.iterdir()) == [], list(default.iterdir())
+
+
+def test_start_spares_a_non_vmm_process_ending_like_its_command_line(env):
+    # reap_orphan kills only a qv-vmm: another program whose command line
+    # ends with ' --dir DIR' (a tracer, a wrapper) is left alone.
+    create(env, "o")
+    d = vm_dir(env, "o")
+    decoy = subprocess.Popen(["/usr/bin/python3", "-c", "import time; time.sleep(120)",
+                              "--dir", str(d)])
+    try:
+        deadline = time.monotonic() + 10
+        while not Path(f"/proc/{decoy.pid}/cmdline").read_bytes().endswith(
+                f"--dir {d}\0".encode()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        qv(env, "vm", "start", "o")
+        pid = runtime(env, "o")["pid"]
+        assert alive(pid) and pid != decoy.pid
+        qv(env, "vm", "stop", "--force", "o")
+        assert wait_gone(pid)
+        assert decoy.poll() is None, "the start or stop killed a process that is not qv-vmm"
+    finally:
+        decoy.kill()
+        decoy.wait()
