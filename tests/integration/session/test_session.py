@@ -389,8 +389,12 @@ def test_start_spares_a_non_vmm_process_ending_like_its_command_line(env):
     try:
         deadline = time.monotonic() + 10
         while not Path(f"/proc/{decoy.pid}/cmdline").read_bytes().endswith(
-                f"--dir {d}\0".encode()) and time.monotonic() < deadline:
+                f"--dir\0{d}\0".encode()) and time.monotonic() < deadline:
             time.sleep(0.05)
+        # The decoy is what the old check killed: its command line ends as
+        # a qv-vmm's of this VM does.
+        assert Path(f"/proc/{decoy.pid}/cmdline").read_bytes().endswith(
+            f"--dir\0{d}\0".encode())
         qv(env, "vm", "start", "o")
         pid = runtime(env, "o")["pid"]
         assert alive(pid) and pid != decoy.pid
