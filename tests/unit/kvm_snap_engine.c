@@ -326,6 +326,7 @@ START_TEST(disks_captured_and_put_back)
     tm_init(&t, 1, 256 * 1024, "disk");
     t.disks[t.ndisks++] = make_disk("a.img", 0xa1, 64 * 1024);
     t.disks[t.ndisks++] = make_disk("b.img", 0xb1, 8 * 1024);
+    t.can_rebuild = true; /* a live restore with disks rebuilds the devices */
     struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
     OK(snap_engine_create(e, "live", 0));
     /* A pattern written after the snapshot is gone after restore. */
@@ -335,6 +336,10 @@ START_TEST(disks_captured_and_put_back)
     check_disk(t.disks[0], 0xa1, 64 * 1024);
     check_disk(t.disks[1], 0xb1, 8 * 1024);
     ck_assert_int_eq(hidden_in(root), 0); /* no restore temporaries left */
+    /* The devices were made after the disks were put back: they opened
+     * the snapshot's images, not the replaced files. */
+    ck_assert_int_eq(t.opened[0], 0xa1);
+    ck_assert_int_eq(t.opened[1], 0xb1);
 
     /* A stopped VM's snapshot: definition and disks, no memory. */
     t.state = VM_STATE_STOPPED;
@@ -348,7 +353,6 @@ START_TEST(disks_captured_and_put_back)
     ck_assert_int_eq(t.state, VM_STATE_STOPPED);
     check_disk(t.disks[0], 0xa3, 16 * 1024);
     /* And back to the running one from there: rebuilt. */
-    t.can_rebuild = true;
     OK(snap_engine_restore(e, "live"));
     ck_assert_int_eq(t.state, VM_STATE_RUNNING);
     check_disk(t.disks[0], 0xa1, 64 * 1024);
@@ -361,6 +365,116 @@ START_TEST(disks_captured_and_put_back)
     FAILS(snap_engine_restore(e, "live"), QV_ERR_INVALID_STATE, "b.img");
     check_disk(b5, 0xb5, 8 * 1024);
     ck_assert_int_eq(t.state, VM_STATE_RUNNING);
+    ck_assert_int_eq(hidden_in(root), 0);
+    snap_engine_free(e);
+    tm_fini(&t);
+}
+END_TEST
+
+/* ---- the order of a restore ---- */
+
+START_TEST(restore_quiesces_before_swapping_memory)
+{
+    struct tmach t;
+    tm_init(&t, 1, 256 * 1024, "order");
+    struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+    tm_fill(&t, 0, 0x31, PG);
+    /* A vCPU stopped in a string input: its completion belongs in the
+     * snapshot's memory. */
+    t.pending = true;
+    t.pending_gpa = 2 * PG;
+    t.pending_byte = 0x77;
+    OK(snap_engine_create(e, "s", 0));
+    ck_assert_str_eq(t.log, "pause settle quiesce unquiesce resume");
+    tm_fill(&t, 0, 0x32, 3 * PG);
+    /* One pending at the restore lands in the old memory, not the
+     * restored one. */
+    t.pending = true;
+    t.pending_byte = 0x88;
+    t.log[0] = 0;
+    OK(snap_engine_restore(e, "s"));
+    /* Device threads are stopped from the pause until the state is in. */
+    ck_assert_str_eq(t.log, "pause settle quiesce ram_replace define unquiesce resume");
+    ck_assert_uint_eq(tm_byte(&t, 0), 0x31);
+    ck_assert_uint_eq(tm_byte(&t, 2 * PG), 0x77);
+    ck_assert(!t.pending);
+
+    /* With disks: put back, then the machine rebuilt (its devices open
+     * the images), then its new devices quiesced for the swap. */
+    t.disks[t.ndisks++] = make_disk("o.img", 0x41, 8 * 1024);
+    t.can_rebuild = true;
+    OK(snap_engine_create(e, "d", 0));
+    g_autofree char *o2 = make_disk("o.img", 0x42, 8 * 1024);
+    t.log[0] = 0;
+    OK(snap_engine_restore(e, "d"));
+    ck_assert_str_eq(t.log,
+                     "pause settle quiesce unquiesce rebuild quiesce ram_replace unquiesce resume");
+    ck_assert_int_eq(t.opened[0], 0x41);
+    check_disk(t.disks[0], 0x41, 8 * 1024);
+    ck_assert(!t.quiesced);
+    snap_engine_free(e);
+    tm_fini(&t);
+}
+END_TEST
+
+/* What can fail is checked before a machine is rebuilt: a damaged memory
+ * file or a missing disk copy is a refusal, the VM runs on untouched. */
+START_TEST(restore_checks_before_rebuilding)
+{
+    struct tmach t;
+    tm_init(&t, 2, 512 * 1024, "pre");
+    struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+    tm_fill(&t, 0, 0x5a, PG);
+    OK(snap_engine_create(e, "big", 0));
+    snap_engine_free(e);
+
+    struct tmach small;
+    tm_init(&small, 1, 256 * 1024, "small");
+    small.can_rebuild = true;
+    tm_fill(&small, 0, 0x66, PG);
+    e = snap_engine_new(dir, &tm_ops, &small);
+    g_autofree char *mem = snap_dir_file(dir, "big", "memory");
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    ck_assert(g_file_get_contents(mem, &data, &len, NULL));
+    ck_assert(g_file_set_contents(mem, data, (gssize)(len / 2), NULL)); /* truncated */
+    int rc = snap_engine_restore(e, "big");
+    ck_assert_msg(rc < 0, "a truncated memory file was restored");
+    ck_assert_msg(strstr(msg(), "big"), "'%s' does not name the snapshot", msg());
+    ck_assert_int_eq(small.rebuilds, 0);
+    ck_assert_int_eq(small.fails, 0);
+    ck_assert_int_eq(small.state, VM_STATE_RUNNING);
+    ck_assert_uint_eq(small.nvcpus, 1);
+    ck_assert_uint_eq(tm_byte(&small, 0), 0x66);
+    ck_assert(!small.quiesced);
+    ck_assert_int_eq(small.pauses, small.resumes);
+    snap_engine_free(e);
+    tm_fini(&small);
+    tm_fini(&t);
+}
+END_TEST
+
+/* A stopped restore whose disk copy fails keeps the old definition with
+ * the old disks. */
+START_TEST(stopped_restore_keeps_definition_when_disks_fail)
+{
+    struct tmach t;
+    tm_init(&t, 1, 256 * 1024, "off");
+    t.disks[t.ndisks++] = make_disk("s.img", 0x51, 8 * 1024);
+    t.state = VM_STATE_STOPPED;
+    struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+    OK(snap_engine_create(e, "off", 0));
+    g_autofree char *copy = snap_dir_file(dir, "off", "disk-0");
+    ck_assert_int_eq(unlink(copy), 0);
+    g_free(t.def);
+    t.def = g_strdup("vcpus=1 ram=262144 uart=1 tag=later");
+    g_autofree char *s2 = make_disk("s.img", 0x52, 8 * 1024);
+    int rc = snap_engine_restore(e, "off");
+    ck_assert_msg(rc < 0, "restored without its disk copy");
+    ck_assert_msg(strstr(msg(), "s.img"), "'%s' does not name the disk", msg());
+    ck_assert_str_eq(t.def, "vcpus=1 ram=262144 uart=1 tag=later");
+    ck_assert(strstr(t.log, "define") == NULL);
+    check_disk(t.disks[0], 0x52, 8 * 1024);
     ck_assert_int_eq(hidden_in(root), 0);
     snap_engine_free(e);
     tm_fini(&t);
@@ -471,6 +585,7 @@ START_TEST(kill_at_each_step)
             struct tmach t;
             tm_init(&t, 1, 256 * 1024, "kill");
             t.disks[t.ndisks++] = make_disk("d.img", 0xd1, 16 * 1024);
+            t.can_rebuild = true;
             struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
             prepare_chain(&t, e);
             struct killer k = {.at = at};
@@ -595,6 +710,9 @@ int main(int argc, char **argv)
     tcase_add_test(tc, failed_snapshot_loses_no_dirty_pages);
     tcase_add_test(tc, disks_captured_and_put_back);
     tcase_add_test(tc, restore_refuses_other_shape_unless_rebuilt);
+    tcase_add_test(tc, restore_quiesces_before_swapping_memory);
+    tcase_add_test(tc, restore_checks_before_rebuilding);
+    tcase_add_test(tc, stopped_restore_keeps_definition_when_disks_fail);
     tcase_add_test(tc, kill_at_each_step);
     suite_add_tcase(s, tc);
     return run(s);

@@ -104,6 +104,22 @@ uint8_t tm_byte(const struct tmach *t, uint64_t gpa)
 
 /* ---- the ops ---- */
 
+static void logop(struct tmach *t, const char *op)
+{
+    size_t n = strlen(t->log);
+    ck_assert_uint_lt(n + strlen(op) + 2, sizeof(t->log));
+    snprintf(t->log + n, sizeof(t->log) - n, "%s%s", n ? " " : "", op);
+}
+
+static int first_byte(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    int c = fgetc(f);
+    fclose(f);
+    return c;
+}
+
 static enum vm_state op_state(void *m)
 {
     return TM(m)->state;
@@ -111,6 +127,7 @@ static enum vm_state op_state(void *m)
 
 static int op_pause(void *m)
 {
+    logop(TM(m), "pause");
     ck_assert_int_eq(TM(m)->state, VM_STATE_RUNNING);
     TM(m)->state = VM_STATE_PAUSED;
     TM(m)->pauses++;
@@ -119,14 +136,31 @@ static int op_pause(void *m)
 
 static int op_resume(void *m)
 {
+    logop(TM(m), "resume");
     ck_assert_int_eq(TM(m)->state, VM_STATE_PAUSED);
     TM(m)->state = VM_STATE_RUNNING;
     TM(m)->resumes++;
     return 0;
 }
 
+static int op_settle(void *m)
+{
+    struct tmach *t = TM(m);
+    logop(t, "settle");
+    ck_assert_int_ne(t->state, VM_STATE_RUNNING);
+    if (t->pending) {
+        size_t r;
+        *(uint8_t *)hva(t, t->pending_gpa, 1, &r) = t->pending_byte;
+        if (t->logging)
+            ck_assert_int_eq(dirty_bitmap_mark(t->dirty[r], t->pending_gpa - t->ram[r].gpa, 1), 0);
+        t->pending = false;
+    }
+    return 0;
+}
+
 static int op_quiesce(void *m)
 {
+    logop(TM(m), "quiesce");
     ck_assert(!TM(m)->quiesced);
     ck_assert_int_ne(TM(m)->state, VM_STATE_RUNNING);
     TM(m)->quiesced = true;
@@ -135,6 +169,7 @@ static int op_quiesce(void *m)
 
 static void op_unquiesce(void *m)
 {
+    logop(TM(m), "unquiesce");
     ck_assert(TM(m)->quiesced);
     TM(m)->quiesced = false;
 }
@@ -233,8 +268,11 @@ static int op_dirty_take(void *m, size_t i, struct dirty_bitmap *into)
 
 static int op_ram_replace(void *m, struct snap_mem_ram *ram, size_t n)
 {
+    logop(TM(m), "ram_replace");
     struct tmach *t = TM(m);
     ck_assert_int_ne(t->state, VM_STATE_RUNNING);
+    /* No device thread may touch the memory being swapped. */
+    ck_assert(t->quiesced);
     ck_assert_uint_eq(n, t->nram);
     for (size_t i = 0; i < n; i++) {
         ck_assert_uint_eq(ram[i].gpa, t->ram[i].gpa);
@@ -266,6 +304,7 @@ static int op_define(void *m, const char *xml, bool rebuild, bool stopped)
     unsigned long long ram = 0;
     if (sscanf(xml, "vcpus=%u ram=%llu uart=%u", &nv, &ram, &uart) != 3 || !nv || nv > TM_MAX_VCPUS)
         return qv_error_set(QV_ERR_PROTOCOL, "test machine: bad definition '%s'", xml);
+    logop(t, stopped ? "define_stopped" : rebuild ? "rebuild" : "define");
     if (stopped) {
         t->state = VM_STATE_STOPPED;
         t->logging = false;
@@ -273,6 +312,9 @@ static int op_define(void *m, const char *xml, bool rebuild, bool stopped)
         if (!t->can_rebuild)
             return qv_error_set(QV_ERR_INVALID_STATE, "this test machine cannot be rebuilt");
         /* As kvm_machine_rebuild: fresh vCPUs, RAM and devices, paused. */
+        ck_assert(!t->quiesced); /* the old devices go, the new ones start */
+        for (size_t i = 0; i < t->ndisks; i++)
+            t->opened[i] = first_byte(t->disks[i]);
         ram_free(t);
         ram_alloc(t, ram);
         vcpus_init(t, nv);
@@ -297,6 +339,7 @@ const struct snap_machine_ops tm_ops = {
     .state = op_state,
     .pause = op_pause,
     .resume = op_resume,
+    .settle = op_settle,
     .quiesce = op_quiesce,
     .unquiesce = op_unquiesce,
     .devices_save = op_devices_save,

@@ -30,6 +30,16 @@ struct tmach {
     bool quiesced;
     int pauses, resumes, rebuilds, fails;
     char *def; /* the "definition": "vcpus=N ram=BYTES uart=0|1 tag=WORD" */
+    /* The ops called, in order ("pause quiesce ram_replace ..."), and the
+     * first byte of each disk as the last rebuild opened it (a block
+     * backend opens its image when the devices are made). */
+    char log[1024];
+    int opened[TM_MAX_DISKS];
+    /* A vCPU's pending string-input exit: settle writes this byte at
+     * pending_gpa (as KVM completing an INS would), then clears it. */
+    bool pending;
+    uint64_t pending_gpa;
+    uint8_t pending_byte;
 };
 
 extern const struct snap_machine_ops tm_ops;

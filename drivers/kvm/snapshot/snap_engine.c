@@ -285,6 +285,13 @@ int snap_engine_create(struct snap_engine *e, const char *name, unsigned flags)
     int rc = running ? e->ops->pause(e->m) : 0;
     if (rc < 0)
         return rc;
+    if (live && e->ops->settle && (rc = e->ops->settle(e->m)) < 0) {
+        struct qv_error_saved err;
+        qv_error_save(&err);
+        if (running)
+            e->ops->resume(e->m);
+        return qv_error_restore(&err);
+    }
     /* Devices quiesced and flushed so the disk copies and the device
      * state agree with memory. */
     bool quiesced = false;

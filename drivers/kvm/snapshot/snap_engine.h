@@ -50,6 +50,11 @@ struct snap_machine_ops {
     /* Stop the vCPUs of a running machine / let them run again. */
     int (*pause)(void *m);
     int (*resume)(void *m);
+    /* Finish what the stopped vCPUs left half done (an I/O exit KVM
+     * completes on the next entry, which can write registers and guest
+     * memory): called once right after the pause, before anything is
+     * captured or replaced (optional). */
+    int (*settle)(void *m);
     /* Devices: nothing in flight and flushed to the disks until unquiesce
      * (optional, for machines without devices). */
     int (*quiesce)(void *m);

@@ -315,12 +315,14 @@ static int rename_disks(struct loaded *l, GPtrArray *tmps)
     return 0;
 }
 
+/* Disks staged before the definition changes and renamed last: a failed
+ * copy leaves the old definition with the old disks. */
 static int restore_stopped(struct snap_engine *e, const char *name, struct loaded *l)
 {
     g_autoptr(GPtrArray) tmps = g_ptr_array_new_with_free_func(g_free);
-    int rc = e->ops->define(e->m, l->xml, false, true);
+    int rc = stage_disks(e, name, l, tmps);
     if (rc == 0)
-        rc = stage_disks(e, name, l, tmps);
+        rc = e->ops->define(e->m, l->xml, false, true);
     if (rc == 0)
         rc = rename_disks(l, tmps);
     if (rc < 0)
@@ -329,8 +331,22 @@ static int restore_stopped(struct snap_engine *e, const char *name, struct loade
     return rc;
 }
 
-/* Everything read and checked: put it in. Past the mapping, a failure
- * stops the machine. */
+static void refuse_cleanup(struct snap_engine *e, GPtrArray *tmps, bool quiesced, bool resume)
+{
+    unlink_all(tmps);
+    struct qv_error_saved err;
+    qv_error_save(&err);
+    if (quiesced)
+        e->ops->unquiesce(e->m);
+    if (resume)
+        e->ops->resume(e->m);
+    qv_error_restore(&err);
+}
+
+/* Everything that can be refused (the chain, the memory mapping, the disk
+ * copies) is checked before the machine changes; past that, a failure
+ * stops the machine. Device threads are quiesced from the pause on, so
+ * none touches guest memory while it is swapped. */
 static int restore_live(struct snap_engine *e, const char *name, struct loaded *l,
                         enum vm_state captured)
 {
@@ -341,17 +357,17 @@ static int restore_live(struct snap_engine *e, const char *name, struct loaded *
         if (rc < 0)
             return rc;
     }
-    g_autofree char *why = live ? shape_differs(e, l) : g_strdup("it is not running");
-    /* A VM of the snapshot's shape keeps its KVM objects and takes the
-     * definition once the state is in; any other is rebuilt first. */
-    int rc = why ? e->ops->define(e->m, l->xml, true, false) : 0;
-    if (rc < 0)
-        qv_error_prefix("VM differs from the snapshot (%s) and cannot be rebuilt", why);
-    bool rebuilt = why && rc == 0;
-    g_autofree char *still = rc == 0 && why ? shape_differs(e, l) : NULL;
-    if (still)
-        rc = qv_error_set(QV_ERR_INVALID_STATE, "rebuilt VM still differs from the snapshot: %s",
-                          still);
+    bool resume = now == VM_STATE_RUNNING;
+    bool quiesced = false;
+    int rc = 0;
+    /* The old context's pending exits land in the old memory, before it
+     * is replaced. */
+    if (live && e->ops->settle)
+        rc = e->ops->settle(e->m);
+    if (rc == 0 && live && e->ops->quiesce) {
+        rc = e->ops->quiesce(e->m);
+        quiesced = rc == 0;
+    }
     g_autoptr(GPtrArray) chain = g_ptr_array_new_with_free_func(g_free);
     uint8_t id[SNAP_MEM_ID_LEN] = {0};
     if (rc == 0)
@@ -360,23 +376,55 @@ static int restore_live(struct snap_engine *e, const char *name, struct loaded *
     if (rc == 0)
         rc = stage_disks(e, name, l, tmps);
     struct snap_mem_ram ram[SNAP_MEM_MAX_REGIONS];
-    if (rc == 0)
+    bool mapped = false;
+    if (rc == 0) {
         rc = snap_mem_restore((const char *const *)chain->pdata, chain->len, l->table, l->nregions,
                               ram);
-    if (rc < 0) {
-        unlink_all(tmps);
-        struct qv_error_saved err;
-        qv_error_save(&err);
-        /* Nothing of the machine changed: it goes on as it was. A rebuilt
-         * one has lost its old state and holds none yet: stopped. */
-        if (rebuilt)
-            e->ops->fail(e->m);
-        else if (now == VM_STATE_RUNNING)
-            e->ops->resume(e->m);
-        return qv_error_restore(&err);
+        mapped = rc == 0;
     }
-    rc = e->ops->ram_replace(e->m, ram, l->nregions);
-    if (rc < 0)
+    /* Block backends open their images once, when the devices are made:
+     * a VM whose disks are put back is rebuilt after the rename, so its
+     * devices open the snapshot's disks, not the replaced files. */
+    g_autofree char *why = !live       ? g_strdup("it is not running")
+                           : tmps->len ? g_strdup("its disks are put back")
+                                       : shape_differs(e, l);
+    if (rc < 0) {
+        /* Nothing of the machine changed: it goes on as it was. */
+        refuse_cleanup(e, tmps, quiesced, resume);
+        return rc;
+    }
+    bool rebuilt = false, renamed = false;
+    if (why) {
+        /* The old devices go with the rebuild; the new ones are quiesced
+         * in their turn. */
+        if (quiesced)
+            e->ops->unquiesce(e->m);
+        quiesced = false;
+        renamed = tmps->len > 0;
+        rc = rename_disks(l, tmps);
+        if (rc == 0)
+            g_ptr_array_set_size(tmps, 0);
+        if (rc == 0 && (rc = e->ops->define(e->m, l->xml, true, false)) < 0)
+            qv_error_prefix("VM differs from the snapshot (%s) and cannot be rebuilt", why);
+        rebuilt = rc == 0;
+        if (rc < 0 && !renamed) {
+            /* define refuses before it changes anything: a refusal. */
+            snap_mem_unmap(ram, l->nregions);
+            refuse_cleanup(e, tmps, false, resume);
+            return rc;
+        }
+        g_autofree char *still = rc == 0 ? shape_differs(e, l) : NULL;
+        if (still)
+            rc = qv_error_set(QV_ERR_INVALID_STATE,
+                              "rebuilt VM still differs from the snapshot: %s", still);
+        if (rc == 0 && e->ops->quiesce) {
+            rc = e->ops->quiesce(e->m);
+            quiesced = rc == 0;
+        }
+    }
+    if (rc == 0)
+        rc = e->ops->ram_replace(e->m, ram, l->nregions);
+    if (rc < 0 && mapped)
         snap_mem_unmap(ram, l->nregions);
     for (uint32_t i = 0; rc == 0 && i < l->nvcpus; i++)
         rc = e->ops->vcpu_set(e->m, i, &l->vcpus[i]);
@@ -389,6 +437,8 @@ static int restore_live(struct snap_engine *e, const char *name, struct loaded *
         rc = e->ops->define(e->m, l->xml, false, false);
     if (rc == 0)
         rc = rename_disks(l, tmps);
+    if (quiesced)
+        e->ops->unquiesce(e->m);
     if (rc < 0) {
         unlink_all(tmps);
         struct qv_error_saved err;
