@@ -376,9 +376,17 @@ int kvm_machine_pause(struct kvm_machine *m)
     g_mutex_lock(&m->lock);
     while (m->threads_parked < m->threads_live && !m->stop_req)
         g_cond_wait(&m->cond, &m->lock);
-    if (m->state == VM_STATE_RUNNING)
+    /* A guest that stopped meanwhile is not paused: its last vCPU thread
+     * may still be releasing the devices, which a caller going on as if
+     * paused would race with. */
+    bool gone = m->stop_req || (m->booted && m->threads_live == 0);
+    if (gone)
+        m->pause_req = false;
+    else if (m->state == VM_STATE_RUNNING)
         m->state = VM_STATE_PAUSED;
     g_mutex_unlock(&m->lock);
+    if (gone)
+        return qv_error_set(QV_ERR_INVALID_STATE, "VM '%s' stopped while being paused", m->name);
     return 0;
 }
 

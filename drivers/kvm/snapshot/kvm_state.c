@@ -152,7 +152,11 @@ int kvm_state_vcpu_set(int vm_fd, int vcpu_fd, uint32_t index, const struct snap
                             "vCPU %u: KVM refused MSR 0x%x of the snapshot (KVM_SET_MSRS set %d "
                             "of %u); was it taken on another CPU model?",
                             index, v->msrs[set].index, set, v->nmsrs);
-    VCPU_IOCTL(vcpu_fd, KVM_SET_VCPU_EVENTS, &v->events, index);
+    /* GET never reports these flags, yet SET ignores the NMI-pending and
+     * SIPI fields without them (QEMU sets both too). */
+    struct kvm_vcpu_events ev = v->events;
+    ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR;
+    VCPU_IOCTL(vcpu_fd, KVM_SET_VCPU_EVENTS, &ev, index);
     return 0;
 }
 
