@@ -97,7 +97,10 @@ struct kvm_machine {
     struct qv_domain *def;
     char *name; /* def->name, which no setting changes */
     int vm_fd;
-    bool booted;     /* irqchip, PIT, devices, loader; see the top */
+    bool booted; /* irqchip, PIT, devices, loader; see the top */
+    /* vm_gpa_to_hva handed out a pointer into guest memory: writes through
+     * it reach no dirty log, so increments are refused (atomic). */
+    int raw_pointers;
     GArray *regions; /* struct kvm_region, sorted by gpa */
     uint32_t next_slot;
     uint8_t *ram; /* the main RAM mapping (memory_kib) */
@@ -203,9 +206,10 @@ void kvm_machine_request_stop(struct kvm_machine *m, enum vm_state_reason reason
 int kvm_machine_pin(struct kvm_machine *m, uint32_t index, int pcpu);
 
 /* kvm_snapshot.c: the state directory <state root>/kvm-embed/NAME (0700,
- * holding snapshots/), locked while the VM is defined in this process;
- * swept of dead writers' leftovers on open. QV_ERR_BUSY naming the holder
- * when another process (or connection) has the VM defined. */
+ * holding snapshots/). Open only names it; the first snapshot operation
+ * makes and locks it until close, and sweeps dead writers' leftovers; it
+ * fails QV_ERR_BUSY naming the holder when another process (or
+ * connection) uses the VM's snapshots. */
 int kvm_snap_open(const char *state_root, struct kvm_machine *m);
 /* Release the lock; remove: the directory and its snapshots too (the VM
  * is destroyed). */

@@ -92,7 +92,8 @@ static int kvm_define(struct qv_conn *conn, const struct qv_domain *def, void **
     struct kvm_machine *m = kvm_machine_new(&kc->sys, def);
     if (!m)
         return qv_error_code();
-    /* Its state directory (snapshots), locked while defined here. */
+    /* Its state directory (snapshots): named now, made and locked by the
+     * first snapshot operation. */
     if (kvm_snap_open(conn->state_dir, m) < 0) {
         kvm_machine_unref(m);
         return qv_error_code();
@@ -341,7 +342,9 @@ static int kvm_add_region(struct vm *vm, uint64_t gpa, uint64_t size, uint32_t f
 static void *kvm_hva(struct vm *vm, uint64_t gpa)
 {
     void *p = kvm_memory_hva(MACHINE(vm), gpa, 1);
-    if (!p)
+    if (p)
+        g_atomic_int_set(&MACHINE(vm)->raw_pointers, 1);
+    else
         qv_error_set(QV_ERR_OUT_OF_RANGE, "VM '%s': guest address 0x%llx is not guest memory",
                      vm->name, (unsigned long long)gpa);
     return p;

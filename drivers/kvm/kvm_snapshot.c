@@ -69,6 +69,11 @@ static bool op_has_state(void *p)
 static int op_can_increment(void *p)
 {
     struct kvm_machine *m = M(p);
+    if (g_atomic_int_get(&m->raw_pointers))
+        return qv_error_set(QV_ERR_UNSUPPORTED,
+                            "VM '%s' handed out pointers into its memory (vm_gpa_to_hva), whose "
+                            "writes no dirty log records; take a full snapshot",
+                            kvm_machine_name(m));
     if (!m->board)
         return 0;
     g_autoptr(GArray) devs = kvm_board_state_devs(m->board);
@@ -170,7 +175,7 @@ static struct kvm_vcpu *vcpu_of(struct kvm_machine *m, uint32_t i)
  * restored OUT at the same address skipped). */
 static int complete_exit(struct kvm_machine *m, struct kvm_vcpu *c)
 {
-    if (!m->booted || !c->run)
+    if (!c->run)
         return 0;
     c->run->immediate_exit = 1;
     int rc = ioctl(c->fd, KVM_RUN, 0);
@@ -183,11 +188,25 @@ static int complete_exit(struct kvm_machine *m, struct kvm_vcpu *c)
     return 0;
 }
 
+/* Every vCPU's, once, right after the pause: before memory is captured
+ * (its completion may write guest memory) or replaced (the old context's
+ * completion would land in the restored RAM). Also for vm_create's
+ * machines, whose callers keep no vcpu_run in flight during a snapshot
+ * call. */
+static int op_settle(void *p)
+{
+    struct kvm_machine *m = M(p);
+    for (uint32_t i = 0; i < m->nvcpus; i++)
+        if (m->vcpus[i] && complete_exit(m, m->vcpus[i]) < 0)
+            return qv_error_code();
+    return 0;
+}
+
 static int op_vcpu_get(void *p, uint32_t i, struct snap_vcpu *v)
 {
     struct kvm_machine *m = M(p);
     struct kvm_vcpu *c = vcpu_of(m, i);
-    if (!c || complete_exit(m, c) < 0)
+    if (!c)
         return qv_error_code();
     return kvm_state_vcpu_get(m->sys->fd, m->vm_fd, c->fd, i, v);
 }
@@ -196,7 +215,7 @@ static int op_vcpu_set(void *p, uint32_t i, const struct snap_vcpu *v)
 {
     struct kvm_machine *m = M(p);
     struct kvm_vcpu *c = vcpu_of(m, i);
-    if (!c || complete_exit(m, c) < 0)
+    if (!c)
         return qv_error_code();
     return kvm_state_vcpu_set(m->vm_fd, c->fd, i, v);
 }
@@ -398,6 +417,7 @@ static const struct snap_machine_ops booted_ops = {
     .can_increment = op_can_increment,
     .pause = op_pause,
     .resume = op_resume,
+    .settle = op_settle,
     .quiesce = op_quiesce,
     .unquiesce = op_unquiesce,
     .devices_save = op_devices_save,
@@ -423,8 +443,10 @@ static const struct snap_machine_ops booted_ops = {
 static const struct snap_machine_ops bare_ops = {
     .state = op_state,
     .has_state = op_has_state,
+    .can_increment = op_can_increment,
     .pause = op_pause,
     .resume = op_resume,
+    .settle = op_settle,
     .vcpu_count = op_vcpu_count,
     .vcpu_get = op_vcpu_get,
     .vcpu_set = op_vcpu_set,
@@ -445,29 +467,45 @@ static char *owner_path(const char *dir)
     return g_build_filename(dir, "owner", NULL);
 }
 
+/* Only names at define: the directory is made and locked by the first
+ * snapshot operation, so a VM that never snapshots needs no writable state
+ * root and takes no cross-process lock. */
 int kvm_snap_open(const char *state_root, struct kvm_machine *m)
 {
-    int fd = proc_lock(state_root, KVM_SNAP_KIND, m->name, 0);
+    struct kvm_snap *s = g_new0(struct kvm_snap, 1);
+    s->lock_fd = -1;
+    s->root = g_strdup(state_root);
+    s->dir = proc_vm_dir(state_root, KVM_SNAP_KIND, m->name);
+    s->snapdir = g_build_filename(s->dir, "snapshots", NULL);
+    m->snap = s;
+    return 0;
+}
+
+/* Two threads may make their first snapshot call at once. */
+static GMutex ready_lock;
+
+static int snap_ready(struct kvm_machine *m, struct kvm_snap *s)
+{
+    g_mutex_lock(&ready_lock);
+    int rc = 0;
+    if (s->engine)
+        goto out;
+    int fd = proc_lock(s->root, KVM_SNAP_KIND, m->name, 0);
     if (fd < 0) {
         if (fd == QV_ERR_BUSY) {
-            g_autofree char *dir = proc_vm_dir(state_root, KVM_SNAP_KIND, m->name);
-            g_autofree char *op = owner_path(dir);
+            g_autofree char *op = owner_path(s->dir);
             g_autofree char *who = NULL;
             if (g_file_get_contents(op, &who, NULL, NULL))
                 g_strstrip(who);
             qv_error_set(QV_ERR_BUSY,
-                         "cannot define VM '%s' on kvm:///embed: %s has it defined (its state "
-                         "directory %s is locked)",
-                         m->name, who && *who ? who : "another process or connection", dir);
+                         "cannot use the snapshots of VM '%s' on kvm:///embed: %s uses them (its "
+                         "state directory %s is locked)",
+                         m->name, who && *who ? who : "another process or connection", s->dir);
         }
-        return fd;
+        rc = fd;
+        goto out;
     }
-    struct kvm_snap *s = g_new0(struct kvm_snap, 1);
-    s->lock_fd = fd;
-    s->root = g_strdup(state_root);
-    s->dir = proc_vm_dir(state_root, KVM_SNAP_KIND, m->name);
-    s->snapdir = g_build_filename(s->dir, "snapshots", NULL);
-    int rc = qv_dir_ensure(s->dir, 0700);
+    rc = qv_dir_ensure(s->dir, 0700);
     if (rc == 0)
         rc = qv_dir_ensure(s->snapdir, 0700);
     if (rc == 0) {
@@ -477,16 +515,14 @@ int kvm_snap_open(const char *state_root, struct kvm_machine *m)
     }
     if (rc < 0) {
         proc_unlock(fd);
-        g_free(s->root);
-        g_free(s->dir);
-        g_free(s->snapdir);
-        g_free(s);
-        return rc;
+        goto out;
     }
+    s->lock_fd = fd;
     /* The engine sweeps what a writer that died left there. */
     s->engine = snap_engine_new(s->snapdir, m->booted ? &booted_ops : &bare_ops, m);
-    m->snap = s;
-    return 0;
+out:
+    g_mutex_unlock(&ready_lock);
+    return rc;
 }
 
 void kvm_snap_close(struct kvm_machine *m, bool remove)
@@ -494,11 +530,17 @@ void kvm_snap_close(struct kvm_machine *m, bool remove)
     struct kvm_snap *s = m->snap;
     if (!s)
         return;
-    m->snap = NULL;
-    snap_engine_free(s->engine);
-    if (remove && qv_dir_remove_tree(s->dir) < 0)
+    /* A destroyed VM's snapshots of an earlier process go too: lock the
+     * directory to remove it, but make none. */
+    if (remove && !s->engine && g_file_test(s->dir, G_FILE_TEST_IS_DIR) && snap_ready(m, s) < 0)
         qv_reset_error();
-    proc_unlock(s->lock_fd);
+    m->snap = NULL;
+    if (s->engine)
+        snap_engine_free(s->engine);
+    if (remove && s->lock_fd >= 0 && qv_dir_remove_tree(s->dir) < 0)
+        qv_reset_error();
+    if (s->lock_fd >= 0)
+        proc_unlock(s->lock_fd);
     g_free(s->root);
     g_free(s->dir);
     g_free(s->snapdir);
@@ -511,28 +553,42 @@ static int no_dir(struct kvm_machine *m)
                         kvm_machine_name(m));
 }
 
+/* The machine's engine, its directory opened and locked on first use. */
+static struct snap_engine *engine_of(struct kvm_machine *m)
+{
+    if (!m->snap) {
+        no_dir(m);
+        return NULL;
+    }
+    return snap_ready(m, m->snap) == 0 ? m->snap->engine : NULL;
+}
+
 int kvm_snapshot_create(struct kvm_machine *m, const char *name, unsigned flags)
 {
-    return m->snap ? snap_engine_create(m->snap->engine, name, flags) : no_dir(m);
+    struct snap_engine *e = engine_of(m);
+    return e ? snap_engine_create(e, name, flags) : qv_error_code();
 }
 
 int kvm_snapshot_restore(struct kvm_machine *m, const char *name)
 {
-    return m->snap ? snap_engine_restore(m->snap->engine, name) : no_dir(m);
+    struct snap_engine *e = engine_of(m);
+    return e ? snap_engine_restore(e, name) : qv_error_code();
 }
 
 int kvm_snapshot_delete(struct kvm_machine *m, const char *name)
 {
-    return m->snap ? snap_engine_delete(m->snap->engine, name) : no_dir(m);
+    struct snap_engine *e = engine_of(m);
+    return e ? snap_engine_delete(e, name) : qv_error_code();
 }
 
 int kvm_snapshot_list(struct kvm_machine *m, struct snapshot_info **list, size_t *count)
 {
-    return m->snap ? snap_engine_list(m->snap->engine, list, count) : no_dir(m);
+    struct snap_engine *e = engine_of(m);
+    return e ? snap_engine_list(e, list, count) : qv_error_code();
 }
 
 void kvm_snapshot_forget(struct kvm_machine *m)
 {
-    if (m->snap)
+    if (m->snap && m->snap->engine)
         snap_engine_forget(m->snap->engine);
 }
