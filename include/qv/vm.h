@@ -105,7 +105,10 @@ struct vcpu *vm_get_vcpu(struct vm *vm, uint32_t vcpu_id);
 /* Map size bytes of new guest memory at gpa_base. Both must be 4 KiB
  * aligned and must not overlap an existing region. flags: VM_MEM_*. */
 int vm_add_memory_region(struct vm *vm, uint64_t gpa_base, uint64_t size, uint32_t flags);
-/* The host address backing gpa, or NULL (QV_ERR_OUT_OF_RANGE). */
+/* The host address backing gpa, or NULL (QV_ERR_OUT_OF_RANGE). On
+ * kvm:///embed, writes through it reach no dirty log: once a VM handed one
+ * out, its incremental snapshots are refused (QV_ERR_UNSUPPORTED), and a
+ * snapshot_restore replaces the memory, so the pointer is stale after it. */
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa);
 /* Copy len bytes from/to guest memory at gpa. The range may span adjacent
  * regions; any byte outside guest memory fails the whole call with
