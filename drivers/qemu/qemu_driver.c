@@ -235,23 +235,7 @@ static void qemu_release(struct vm *vm)
 
 static int qemu_list(struct qv_conn *conn, GPtrArray *names)
 {
-    g_autofree char *kind = g_build_filename(conn->state_dir, QEMU_KIND, NULL);
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GDir) d = g_dir_open(kind, 0, &err);
-    if (!d) {
-        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            return 0;
-        return qv_error_set(QV_ERR_IO, "cannot list '%s': %s", kind, err->message);
-    }
-    const char *e;
-    while ((e = g_dir_read_name(d))) {
-        if (e[0] == '.')
-            continue;
-        g_autofree char *xml = g_build_filename(kind, e, "domain.xml", NULL);
-        if (g_file_test(xml, G_FILE_TEST_IS_REGULAR))
-            g_ptr_array_add(names, g_strdup(e));
-    }
-    return 0;
+    return proc_list_vms(conn->state_dir, QEMU_KIND, names);
 }
 
 static struct qv_domain *qemu_get_def(struct vm *vm)

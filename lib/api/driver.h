@@ -154,6 +154,12 @@ int qv_driver_not_built(const char *name);
  * filled in here). */
 void qv_snapshot_progress(struct vm *vm, struct snapshot_progress *p);
 
+/* vm_wait for a driver whose VM lives in another process: ask status every
+ * 100 ms until the VM is neither RUNNING nor PAUSED, it is destroyed or
+ * gone (QV_ERR_NOT_FOUND), or timeout_ms (negative: never) passes. */
+int qv_driver_wait_polling(struct vm *vm, int timeout_ms,
+                           int (*status)(struct vm *vm, struct qv_vm_status *st));
+
 /* The state directory a connection without root= uses: $QV_STATE_DIR,
  * else /var/lib/qv for root, else ~/.local/share/qv. Owned by the caller. */
 char *qv_conn_default_state_dir(void);

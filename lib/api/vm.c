@@ -792,3 +792,28 @@ int vm_write_memory(struct vm *vm, uint64_t gpa, const void *buf, size_t len)
     QV_API_VM(vm);
     return memory_rw(vm, gpa, (void *)buf, len, true);
 }
+
+int qv_driver_wait_polling(struct vm *vm, int timeout_ms,
+                           int (*status)(struct vm *vm, struct qv_vm_status *st))
+{
+    gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    for (;;) {
+        struct qv_vm_status st;
+        g_rec_mutex_lock(&vm->lock);
+        bool gone = g_atomic_int_get(&vm->destroyed);
+        int rc = gone ? 0 : status(vm, &st);
+        g_rec_mutex_unlock(&vm->lock);
+        if (gone || rc == QV_ERR_NOT_FOUND) {
+            qv_reset_error();
+            return 0;
+        }
+        if (rc < 0)
+            return rc;
+        if (st.state != VM_STATE_RUNNING && st.state != VM_STATE_PAUSED)
+            return 0;
+        if (deadline >= 0 && g_get_monotonic_time() >= deadline)
+            return qv_error_set(QV_ERR_TIMEOUT, "VM '%s' is still %s after %d ms", vm->name,
+                                vm_state_name(st.state), timeout_ms);
+        g_usleep(100000);
+    }
+}

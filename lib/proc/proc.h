@@ -20,6 +20,9 @@ char *proc_vm_dir(const char *state_dir, const char *kind, const char *name);
 char *proc_runtime_base(void);
 /* <state_dir>/<kind>, created 0700. */
 int proc_kind_dir_ensure(const char *state_dir, const char *kind);
+/* Add to names every VM under <state_dir>/<kind>: a directory not starting
+ * with '.' that holds a domain.xml. A missing kind directory has none. */
+int proc_list_vms(const char *state_dir, const char *kind, GPtrArray *names);
 
 /* The per-VM lock, serialising callers in every process. Lock files live
  * beside the VM directories (<state_dir>/<kind>/.<name>.lock) so that

@@ -94,3 +94,24 @@ void proc_cleanup_runtime(const char *dir)
     }
     proc_runtime_remove(dir);
 }
+
+int proc_list_vms(const char *state_dir, const char *kind, GPtrArray *names)
+{
+    g_autofree char *dir = g_build_filename(state_dir, kind, NULL);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GDir) d = g_dir_open(dir, 0, &err);
+    if (!d) {
+        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            return 0;
+        return qv_error_set(QV_ERR_IO, "cannot list '%s': %s", dir, err->message);
+    }
+    const char *e;
+    while ((e = g_dir_read_name(d))) {
+        if (e[0] == '.')
+            continue;
+        g_autofree char *xml = g_build_filename(dir, e, "domain.xml", NULL);
+        if (g_file_test(xml, G_FILE_TEST_IS_REGULAR))
+            g_ptr_array_add(names, g_strdup(e));
+    }
+    return 0;
+}

@@ -315,21 +315,7 @@ static void ksess_release(struct vm *vm)
 
 static int ksess_list(struct qv_conn *conn, GPtrArray *names)
 {
-    g_autofree char *kind = g_build_filename(conn->state_dir, KSESS_KIND, NULL);
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GDir) d = g_dir_open(kind, 0, &err);
-    if (!d) {
-        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            return 0;
-        return qv_error_set(QV_ERR_IO, "cannot list '%s': %s", kind, err->message);
-    }
-    const char *e;
-    while ((e = g_dir_read_name(d))) {
-        g_autofree char *dir = g_build_filename(kind, e, NULL);
-        if (e[0] != '.' && has_def(dir))
-            g_ptr_array_add(names, g_strdup(e));
-    }
-    return 0;
+    return proc_list_vms(conn->state_dir, KSESS_KIND, names);
 }
 
 static struct qv_domain *ksess_get_def(struct vm *vm)

@@ -185,26 +185,7 @@ int ksess_status(struct vm *vm, struct qv_vm_status *st)
 
 int ksess_wait(struct vm *vm, int timeout_ms)
 {
-    gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-    for (;;) {
-        struct qv_vm_status st;
-        g_rec_mutex_lock(&vm->lock);
-        bool gone = g_atomic_int_get(&vm->destroyed);
-        int rc = gone ? 0 : ksess_status(vm, &st);
-        g_rec_mutex_unlock(&vm->lock);
-        if (gone || rc == QV_ERR_NOT_FOUND) {
-            qv_reset_error();
-            return 0;
-        }
-        if (rc < 0)
-            return rc;
-        if (st.state != VM_STATE_RUNNING && st.state != VM_STATE_PAUSED)
-            return 0;
-        if (deadline >= 0 && g_get_monotonic_time() >= deadline)
-            return qv_error_set(QV_ERR_TIMEOUT, "VM '%s' is still %s after %d ms", vm->name,
-                                vm_state_name(st.state), timeout_ms);
-        g_usleep(100000);
-    }
+    return qv_driver_wait_polling(vm, timeout_ms, ksess_status);
 }
 
 /* ---- start ------------------------------------------------------------- */
