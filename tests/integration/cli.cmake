@@ -17,6 +17,10 @@ foreach(_t help usage errors lifecycle snapshot set devices run console console_
   # What `qv system info` must list (tests/integration/cli/test_system.py).
   set_property(TEST cli_${_t} APPEND PROPERTY ENVIRONMENT "QV_BUILT_DRIVERS=${_qv_built}")
 endforeach()
+# Where /dev/kvm is usable qv defaults to kvm:///session, which runs qv-vmm.
+if(TARGET qv_vmm)
+  set_property(TEST cli_system APPEND PROPERTY ENVIRONMENT "QV_VMM=$<TARGET_FILE:qv_vmm>")
+endif()
 # The console test talks websocket to the propolis tests' fake server.
 if(TARGET fake-propolis-server)
   set_property(TEST cli_console cli_console_ws APPEND PROPERTY ENVIRONMENT

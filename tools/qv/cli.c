@@ -38,7 +38,7 @@ struct qv_conn *cli_conn(struct cli *cli)
         return NULL;
     }
     if (!cli->conn) {
-        cli->conn = qv_connect(cli->uri);
+        cli->conn = qv_connect(cli->uri ? cli->uri : cli_default_uri(false));
         if (!cli->conn)
             cli_fail();
     }

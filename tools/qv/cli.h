@@ -19,12 +19,17 @@ enum {
 };
 
 struct cli {
-    const char *uri;      /* -c URI, or NULL for libqv's default */
+    const char *uri;      /* -c URI, or NULL for cli_default_uri() */
     struct qv_conn *conn; /* opened on first use by cli_conn() */
     /* Parse only: cli_conn() fails instead of connecting, so a command
      * stops after reading its arguments (the fuzz target's mode). */
     bool no_connect;
 };
+
+/* cli_uri.c: the URI when -c is not given: $QV_DEFAULT_URI, else
+ * kvm:///embed for a foreground run, kvm:///session where /dev/kvm is
+ * usable, else NULL (libqv's default, kvm:///embed). */
+const char *cli_default_uri(bool foreground);
 
 /* Everything main() does after process setup: global options, then the
  * group's command. base gives the initial settings (no_connect). Returns
@@ -164,12 +169,21 @@ int cli_vm_pci(struct vm *vm, const char *bdf, bool add);
 /* Connect to a "unix:/path" or open a "pty:/dev/pts/N" endpoint; -1 after
  * printing the error. */
 int cli_console_open(const char *endpoint);
-/* Attach the terminal to fd: raw mode on a TTY, Ctrl+] detaches. */
-int cli_console_fd(int fd, const char *what);
+/* Attach the terminal to fd: raw mode on a TTY, Ctrl+] detaches; ends
+ * also when stop_fd (if >= 0) becomes readable. */
+int cli_console_fd(int fd, const char *what, int stop_fd);
 /* Copy bytes between fd and stdin/stdout until fd closes, stop_fd (if >= 0)
  * becomes readable, or, with detach_key, Ctrl+] is typed. */
 int cli_console_pump(int fd, const char *what, int stop_fd, bool detach_key);
 int cli_console_ws(const char *url);
+
+/* console_watch.c: a thread waiting for vm to stop (it takes vm and frees
+ * it at the end); its fd becomes readable then, shortly after, so the last
+ * bytes get through. NULL (and -1 as its fd) when it cannot be had. */
+struct cli_console_watch;
+struct cli_console_watch *cli_console_watch_start(struct vm *vm);
+int cli_console_watch_fd(const struct cli_console_watch *w);
+void cli_console_watch_end(struct cli_console_watch *w);
 
 /* `vm run` with a console the driver keeps on a socket or pty: relay it to
  * the terminal from a thread (run_console.c). NULL when there is nothing to

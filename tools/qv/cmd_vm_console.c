@@ -14,7 +14,8 @@ static const char console_help[] =
     "prints appears here and what you type goes to the guest. The terminal is\n"
     "in raw mode while attached; Ctrl+] detaches and leaves the VM running.\n"
     "When standard input is not a terminal, bytes are copied as they are and\n"
-    "qv keeps printing the console after the input ends, until it closes.\n"
+    "qv keeps printing the console after the input ends, until it closes or\n"
+    "the VM stops.\n"
     "\n"
     "Works with consoles on a unix socket, a pty and a websocket (ws://); a\n"
     "console written to a file is printed.\n"
@@ -22,13 +23,13 @@ static const char console_help[] =
     "Options:\n"
     "  -h, --help   print this help and exit\n";
 
-static int attach(const char *ep, const char *vm_name)
+static int attach(const char *ep, const char *vm_name, int stop_fd)
 {
     if (g_str_has_prefix(ep, "unix:") || g_str_has_prefix(ep, "pty:")) {
         int fd = cli_console_open(ep);
         if (fd < 0)
             return CLI_EXIT_ERROR;
-        int rc = cli_console_fd(fd, ep);
+        int rc = cli_console_fd(fd, ep, stop_fd);
         close(fd);
         return rc;
     }
@@ -72,10 +73,15 @@ int cli_cmd_vm_console(struct cli *cli, int argc, char **argv)
         return rc;
     }
     g_autofree char *name = g_strdup(vm_get_name(vm));
-    /* A console session may last hours; hold no handle on the VM meanwhile. */
-    vm_free(vm);
+    /* The handle goes to the watch, which only waits on the VM (vm_wait
+     * locks nothing meanwhile). */
+    struct cli_console_watch *w =
+        g_str_has_prefix(ep, "file:") ? NULL : cli_console_watch_start(vm);
+    if (g_str_has_prefix(ep, "file:"))
+        vm_free(vm);
     signal(SIGPIPE, SIG_IGN);
-    rc = attach(ep, name);
+    rc = attach(ep, name, cli_console_watch_fd(w));
+    cli_console_watch_end(w);
     qv_free(ep);
     return rc;
 }

@@ -261,7 +261,7 @@ static int check_remote_path(const char *opt, const char *path)
 /* Before connecting, so that a typo is reported without a login. */
 static bool remote_uri(const struct cli *cli)
 {
-    const char *uri = cli->uri ? cli->uri : g_getenv("QV_DEFAULT_URI");
+    const char *uri = cli->uri;
     /* Schemes are case-insensitive, as the registry matches them. */
     g_autofree char *lower = uri ? g_ascii_strdown(uri, -1) : NULL;
     return lower && (strstr(lower, "+ssh://") || strstr(lower, "+pipe://"));
@@ -269,6 +269,8 @@ static bool remote_uri(const struct cli *cli)
 
 static int run(struct cli *cli, const struct run_opts *o)
 {
+    if (!cli->uri)
+        cli->uri = cli_default_uri(true);
     bool remote = remote_uri(cli);
     if (check_readable("--xml", o->xml) ||
         (remote

@@ -143,7 +143,7 @@ int cli_console_pump(int fd, const char *what, int stop_fd, bool detach_key)
     }
 }
 
-int cli_console_fd(int fd, const char *what)
+int cli_console_fd(int fd, const char *what, int stop_fd)
 {
     bool tty = isatty(STDIN_FILENO);
     if (tty) {
@@ -152,7 +152,7 @@ int cli_console_fd(int fd, const char *what)
         /* Only now: what is typed from here on reaches the guest. */
         fprintf(stderr, "Connected to %s. Escape character is ^] (Ctrl+]).\n", what);
     }
-    int rc = cli_console_pump(fd, what, -1, tty);
+    int rc = cli_console_pump(fd, what, stop_fd, tty);
     cli_term_restore();
     if (tty)
         fputc('\n', stderr);

@@ -162,6 +162,16 @@ def test_kvm_run_default_uri_from_environment(kvm):
     assert (r.rc, r.out) == (11, "hi\n"), r
 
 
+def test_kvm_run_default_uri_is_embed(kvm):
+    # qv vm run is a foreground run: without -c it stays in-process on
+    # kvm:///embed (the guest's exit status comes straight back), even
+    # where other commands default to kvm:///session.
+    r = run_qv("--debug", "vm", "run", "--kernel", kvm("hello.bin", HELLO), "--memory", "16M",
+               timeout=60)
+    assert (r.rc, r.out) == (11, "hi\n"), r
+    assert "qv_connect: URI 'kvm:///embed'" in r.err, r
+
+
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_kvm_run_signal_stops_spinning_guest(kvm, sig, code):
     p = start_run("kvm:///embed", "--kernel", kvm("spin.bin", SPIN), "--memory", "16M")

@@ -1,5 +1,6 @@
 """qv system info and qv system pci-list."""
 
+import fcntl
 import json
 import os
 import re
@@ -239,6 +240,40 @@ def test_system_info_default_uri_and_state_dir(cli, tmp_path):
     kv = parse_kv(r.out)
     assert kv["Connection"] == cli.uri
     assert kv["State dir"] == str(tmp_path / "st")
+
+
+def kvm_usable():
+    """What qv checks before it defaults to kvm:///session: /dev/kvm opens
+    read-write and answers KVM_GET_API_VERSION with 12."""
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        return fcntl.ioctl(fd, 0xAE00) == 12
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_default_uri_without_environment(tmp_path):
+    # With neither -c nor $QV_DEFAULT_URI, a VM that `qv vm start` leaves
+    # running must outlive that qv: kvm:///session where KVM is usable.
+    # Elsewhere the default stays kvm:///embed, whose connection needs
+    # /dev/kvm (kvm:///session's does not, so its error tells them apart).
+    if "kvm" not in drivers():
+        pytest.skip("libqv was built without the kvm driver")
+    env = {"QV_STATE_DIR": str(tmp_path / "st")}
+    if os.environ.get("QV_VMM"):
+        env["QV_VMM"] = os.environ["QV_VMM"]
+    r = run_qv("system", "info", env=env)
+    if kvm_usable():
+        assert r.rc == 0, r
+        assert parse_kv(r.out)["Connection"] == "kvm:///session", r
+    else:
+        assert r.rc == 1, r
+        assert r.err.startswith("qv: error: KVM is not available: /dev/kvm"), r
 
 
 def test_system_info_connection_error(nocli):

@@ -402,6 +402,27 @@ def test_guest_poweroff_is_reported_shutdown(state):
     qv(state, "vm", "destroy", name)
 
 
+def test_console_ends_when_the_guest_powers_off(state, tmp_path):
+    # QEMU runs with -no-shutdown, so its pty stays open after the guest
+    # powers off; `qv vm console` must still end then, by itself, with the
+    # guest's last words printed.
+    name = f"{NAME}-3"
+    xml = tmp_path / "guest3.xml"
+    xml.write_text(state["xml2"].read_text().replace(f"<name>{NAME}-2</name>",
+                                                     f"<name>{name}</name>"))
+    qv(state, "vm", "create", "--xml", str(xml))
+    qv(state, "vm", "start", name)
+    try:
+        p = subprocess.run([QV, "-c", state["uri"], "vm", "console", name],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=BOOT_TIMEOUT + 30)
+        assert p.returncode == 0, p
+        assert b"QV-GUEST: powering off by itself" in p.stdout, p.stdout[-400:]
+        assert "State:        stopped (shutdown)" in qv(state, "vm", "show", name).stdout
+    finally:
+        qv(state, "vm", "destroy", name, check=False)
+
+
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 
