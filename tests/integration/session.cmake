@@ -9,3 +9,12 @@ if(QV_WITH_KVM AND QV_WITH_NOOP AND TARGET qv_cli AND TARGET qv_vmm)
   set_tests_properties(kvm_session PROPERTIES LABELS "kvm;session" TIMEOUT 600
     ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;${QV_PYTHON_ENV}")
 endif()
+# A real KVM guest (the bundled hello) in kvm:///session, through the CLI's
+# default URI; skipped where /dev/kvm is not usable.
+if(QV_WITH_KVM AND TARGET qv_cli AND TARGET qv_vmm)
+  add_test(NAME kvm_session_guest
+    COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
+            ${CMAKE_CURRENT_SOURCE_DIR}/session/test_session_kvm.py)
+  set_tests_properties(kvm_session_guest PROPERTIES LABELS "kvm;session" TIMEOUT 300
+    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;QV_GUESTS_DIR=${QV_GUESTS_DIR};${QV_PYTHON_ENV}")
+endif()
