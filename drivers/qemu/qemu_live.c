@@ -21,7 +21,7 @@ static int live_pins(struct qemu_vm *q, struct qmp *m, pid_t pid, GArray *out)
     if (!list)
         return qv_error_code();
     for (guint i = 0; i < list->len; i++) {
-        const struct qemu_vcpu_tid *t = &g_array_index(list, struct qemu_vcpu_tid, i);
+        const struct qmp_vcpu_tid *t = &g_array_index(list, struct qmp_vcpu_tid, i);
         g_autofree char *cpus = proc_affinity_text(t->tid);
         if (!cpus)
             return qv_error_code();

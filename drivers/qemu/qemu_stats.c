@@ -40,7 +40,7 @@ static int vcpu_stats(struct qemu_vm *q, struct qmp *m, pid_t pid, GArray *stats
     if (!list)
         return qv_error_code();
     for (guint i = 0; i < list->len; i++) {
-        const struct qemu_vcpu_tid *t = &g_array_index(list, struct qemu_vcpu_tid, i);
+        const struct qmp_vcpu_tid *t = &g_array_index(list, struct qmp_vcpu_tid, i);
         struct proc_usage u;
         int rc = proc_usage_read(pid, t->tid, &u);
         if (rc < 0)

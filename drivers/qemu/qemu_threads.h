@@ -6,6 +6,7 @@
 
 #include <sched.h>
 
+#include "../../lib/qmp/qmp_vcpus.h"
 #include "qemu_vm.h"
 
 /* vCPU index + 1 -> host thread id of a running QEMU (query-cpus-fast);
@@ -13,12 +14,9 @@
 GHashTable *qemu_vcpu_threads(struct qemu_vm *q, struct qmp *m);
 /* vCPU vcpu's thread id in such a table, 0 when it has none. */
 int qemu_vcpu_thread(GHashTable *threads, uint32_t vcpu);
-/* Every vCPU's thread, in vCPU order, each checked to be a thread of
- * QEMU process pid (QV_ERR_PROTOCOL naming it otherwise); NULL on error. */
-struct qemu_vcpu_tid {
-    guint vcpu;
-    int tid;
-};
+/* Every vCPU's thread (struct qmp_vcpu_tid), in vCPU order, each checked
+ * to be a thread of QEMU process pid (QV_ERR_PROTOCOL naming it
+ * otherwise); NULL on error. */
 GArray *qemu_vcpu_thread_list(struct qemu_vm *q, struct qmp *m, pid_t pid);
 /* The CPUs the VM's QEMU process may run on (its main thread's affinity,
  * which libqv never pins): what an unpinned vCPU thread gets. */
