@@ -25,10 +25,11 @@ struct vmm_watch;
 
 struct vmm {
     /* From the command line. */
-    char *dir;   /* STATE_DIR as given */
-    int dir_fd;  /* opened with O_NOFOLLOW, checked to be ours and 0700 */
-    char *uri;   /* driver URI, default kvm:///embed */
-    bool paused; /* --paused: define only; 'cont' starts the guest */
+    char *dir;      /* STATE_DIR as given */
+    int dir_fd;     /* opened with O_NOFOLLOW, checked to be ours and 0700 */
+    char *uri;      /* driver URI, default kvm:///embed */
+    char *def_name; /* --definition: a file of STATE_DIR, default domain.xml */
+    bool paused;    /* --paused: define only; 'cont' starts the guest */
 
     struct qv_conn *conn;
     struct vm *vm; /* used by the main thread only */
@@ -52,7 +53,7 @@ int vmm_args_parse(struct vmm *v, int argc, char **argv);
 /* Open and check STATE_DIR (exists, a directory, not a symlink, owned by
  * this user, no access for others) into v->dir_fd. -1 after printing why. */
 int vmm_state_dir_open(struct vmm *v);
-/* Read STATE_DIR/domain.xml (a regular file, not a symlink, at most
+/* Read STATE_DIR/<def_name> (a regular file, not a symlink, at most
  * QV_DEFINITION_MAX_BYTES). NULL after printing why. */
 char *vmm_read_definition(struct vmm *v);
 

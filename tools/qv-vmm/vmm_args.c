@@ -9,7 +9,7 @@
 #include "vmm.h"
 
 static const char usage[] =
-    "Usage: qv-vmm --dir STATE_DIR [--uri URI] [--paused]\n"
+    "Usage: qv-vmm --dir STATE_DIR [--uri URI] [--definition FILE] [--paused]\n"
     "\n"
     "Host one VM in this process and serve QMP for it, as QEMU does, on\n"
     "STATE_DIR/qmp.sock (one client at a time; a second one waits until the\n"
@@ -24,6 +24,9 @@ static const char usage[] =
     "  --uri URI        the in-process libqv driver that hosts the VM\n"
     "                   (default kvm:///embed; noop:/// hosts a test VM\n"
     "                   without /dev/kvm)\n"
+    "  --definition FILE  read the definition from STATE_DIR/FILE instead of\n"
+    "                   domain.xml (a plain file name: kvm:///session gives\n"
+    "                   the part of its definition the VMM itself carries out)\n"
     "  --paused         define the VM but do not start it: QMP query-status\n"
     "                   says 'prelaunch' until 'cont' (QEMU's -S)\n"
     "  -h, --help       print this help and exit\n"
@@ -82,6 +85,19 @@ int vmm_args_parse(struct vmm *v, int argc, char **argv)
         } else if (is_opt(a, "--dir")) {
             if (take_value(argc, argv, &i, "--dir", &v->dir) < 0)
                 return -1;
+        } else if (is_opt(a, "--definition")) {
+            if (take_value(argc, argv, &i, "--definition", &v->def_name) < 0)
+                return -1;
+            /* A name in STATE_DIR, opened below it with O_NOFOLLOW: no
+             * path leads elsewhere. */
+            if (strchr(v->def_name, '/') || strcmp(v->def_name, ".") == 0 ||
+                strcmp(v->def_name, "..") == 0) {
+                fprintf(stderr,
+                        "qv-vmm: --definition '%s' must be a file name in STATE_DIR, not a "
+                        "path\n",
+                        v->def_name);
+                return -1;
+            }
         } else if (is_opt(a, "--uri")) {
             if (take_value(argc, argv, &i, "--uri", &v->uri) < 0)
                 return -1;
@@ -96,6 +112,8 @@ int vmm_args_parse(struct vmm *v, int argc, char **argv)
     }
     if (!v->uri)
         v->uri = g_strdup("kvm:///embed");
+    if (!v->def_name)
+        v->def_name = g_strdup("domain.xml");
     return 0;
 }
 
@@ -147,22 +165,22 @@ char *vmm_read_definition(struct vmm *v)
      * hold the directory's lock); it is refused below as not a regular
      * file, and for a regular file the flag changes nothing. */
     int fd =
-        openat(v->dir_fd, "domain.xml", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        openat(v->dir_fd, v->def_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT)
             fprintf(stderr,
-                    "qv-vmm: %s/domain.xml does not exist: it must hold the VM's libvirt "
+                    "qv-vmm: %s/%s does not exist: it must hold the VM's libvirt "
                     "domain XML\n",
-                    v->dir);
+                    v->dir, v->def_name);
         else
-            fprintf(stderr, "qv-vmm: cannot open %s/domain.xml: %s\n", v->dir,
+            fprintf(stderr, "qv-vmm: cannot open %s/%s: %s\n", v->dir, v->def_name,
                     e == ELOOP ? "it is a symlink" : g_strerror(e));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        fprintf(stderr, "qv-vmm: %s/domain.xml is not a regular file\n", v->dir);
+        fprintf(stderr, "qv-vmm: %s/%s is not a regular file\n", v->dir, v->def_name);
         close(fd);
         return NULL;
     }
@@ -170,8 +188,8 @@ char *vmm_read_definition(struct vmm *v)
     if (fl >= 0)
         fcntl(fd, F_SETFL, fl & ~O_NONBLOCK); /* a plain blocking read from here */
     if ((guint64)st.st_size > QV_DEFINITION_MAX_BYTES) {
-        fprintf(stderr, "qv-vmm: %s/domain.xml is %lld bytes, over the %u-byte limit\n", v->dir,
-                (long long)st.st_size, QV_DEFINITION_MAX_BYTES);
+        fprintf(stderr, "qv-vmm: %s/%s is %lld bytes, over the %u-byte limit\n", v->dir,
+                v->def_name, (long long)st.st_size, QV_DEFINITION_MAX_BYTES);
         close(fd);
         return NULL;
     }
@@ -183,7 +201,8 @@ char *vmm_read_definition(struct vmm *v)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            fprintf(stderr, "qv-vmm: cannot read %s/domain.xml: %s\n", v->dir, g_strerror(errno));
+            fprintf(stderr, "qv-vmm: cannot read %s/%s: %s\n", v->dir, v->def_name,
+                    g_strerror(errno));
             close(fd);
             g_string_free(s, TRUE);
             return NULL;
@@ -191,7 +210,7 @@ char *vmm_read_definition(struct vmm *v)
         if (n == 0)
             break;
         if (s->len + (size_t)n > QV_DEFINITION_MAX_BYTES) {
-            fprintf(stderr, "qv-vmm: %s/domain.xml grew over the %u-byte limit\n", v->dir,
+            fprintf(stderr, "qv-vmm: %s/%s grew over the %u-byte limit\n", v->dir, v->def_name,
                     QV_DEFINITION_MAX_BYTES);
             close(fd);
             g_string_free(s, TRUE);
@@ -201,7 +220,7 @@ char *vmm_read_definition(struct vmm *v)
     }
     close(fd);
     if (memchr(s->str, '\0', s->len)) {
-        fprintf(stderr, "qv-vmm: %s/domain.xml contains a NUL byte\n", v->dir);
+        fprintf(stderr, "qv-vmm: %s/%s contains a NUL byte\n", v->dir, v->def_name);
         g_string_free(s, TRUE);
         return NULL;
     }

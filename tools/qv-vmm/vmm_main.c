@@ -159,7 +159,7 @@ static int setup(struct vmm *v)
     }
     v->vm = vm_define_xml(v->conn, xml);
     if (!v->vm) {
-        fprintf(stderr, "qv-vmm: %s/domain.xml: %s\n", v->dir, qv_last_error()->message);
+        fprintf(stderr, "qv-vmm: %s/%s: %s\n", v->dir, v->def_name, qv_last_error()->message);
         return VMM_EXIT_SETUP;
     }
     g_autoptr(GError) err = NULL;
@@ -249,5 +249,6 @@ out:
         close(v.dir_fd);
     g_free(v.dir);
     g_free(v.uri);
+    g_free(v.def_name);
     return code;
 }
