@@ -93,7 +93,9 @@ int kvm_domain_check(const struct qv_domain *def)
     if (def->current_memory_kib && def->current_memory_kib != def->memory_kib)
         return refuse(def, "<currentMemory> below <memory> (a balloon)");
     /* CPU: KVM's supported CPUID with the <topology>; pins are honoured,
-     * weight and cap would need a cgroup. */
+     * weight and cap need a cgroup of the VM's own, which only a VM in its
+     * own process has (kvm:///session enforces them outside qv-vmm and
+     * gives it a definition without them). */
     if (def->cpu.mode == QV_CPU_MODE_CUSTOM || def->cpu.model)
         return refuse(def, "a named <cpu><model> (the guest sees KVM's host CPUID)");
     if (def->cpu.mode == QV_CPU_MODE_HOST_MODEL)

@@ -15,6 +15,8 @@ if(QV_WITH_KVM)
 
   # What the kvm driver refuses: pure functions, so this one runs everywhere.
   qv_check_test(kvm_conf SOURCES kvm_conf.c LABELS kvm)
+  # kvm:///session's split of a definition with qv-vmm (weight and cap).
+  qv_check_test(kvm_session_conf SOURCES kvm_session_conf.c LABELS kvm session)
 
   # The devices, board and firmware tables over a recording device host
   # (kvm_test_host.h): run everywhere.

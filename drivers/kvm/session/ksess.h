@@ -5,6 +5,7 @@
 #define QV_KVM_SESSION_H
 
 #include "../../../lib/api/driver.h"
+#include "../../../lib/proc/proc.h"
 #include "../../../lib/qmp/qmp.h"
 
 #define KSESS_KIND "kvm"
@@ -13,6 +14,9 @@
 #define KSESS_START_TIMEOUT_MS 30000
 #define KSESS_STOP_TIMEOUT_MS 30000
 #define KSESS_TERM_WAIT_MS 5000
+/* What qv-vmm is given to define (--definition): the stored domain.xml
+ * less what the session enforces from outside (kvm_session_tune.c). */
+#define KSESS_VMM_DEF "vmm.xml"
 
 /* The connection's: what qv-vmm hosts and where qv-vmm is. */
 struct ksess_conn {
@@ -51,6 +55,31 @@ char *ksess_find_vmm(void);
 
 /* QMP on qmp.sock (operations) or status.sock (queries). */
 struct qmp *ksess_qmp(struct ksess_vm *k, bool status_monitor);
+
+/* The stored definition (domain.xml), or NULL with the error set. */
+struct qv_domain *ksess_load_def(struct ksess_vm *k);
+
+/* kvm_session_tune.c: CPU weight, cap and pins applied from outside
+ * qv-vmm (the VM's cgroup, sched_setaffinity on its vCPU threads). */
+bool ksess_wants_cgroup(const struct qv_domain *def);
+/* def less what the session enforces itself (<cputune> shares and cap):
+ * what qv-vmm's inner driver is given. */
+struct qv_domain *ksess_vmm_def(const struct qv_domain *def);
+/* The kvm driver's define-time checks on what qv-vmm will be given. */
+int ksess_domain_check(const struct qv_domain *def);
+/* def with set applied and checked as ksess_domain_check does. */
+struct qv_domain *ksess_setting_apply(const struct qv_domain *def, const struct qv_setting *set,
+                                      const char *vm_name);
+/* Write <dir>/vmm.xml (KSESS_VMM_DEF) from def, atomically. */
+int ksess_write_vmm_def(struct ksess_vm *k, const struct qv_domain *def);
+/* Make the VM's cgroup, write the weight and cap of def, move pid in;
+ * its path in *path. The group is removed again on failure. */
+int ksess_cgroup_attach(struct ksess_vm *k, const struct qv_domain *def, pid_t pid, char **path);
+/* rt->extra "cpus": the CPU set of rt's process, what an unpin restores. */
+void ksess_record_cpus(struct proc_runtime *rt);
+/* A setting of a running VM: pins, weight and cap applied live and
+ * stored; everything else refused naming why. The caller holds the lock. */
+int ksess_set_live(struct vm *vm, const struct qv_setting *set);
 
 /* kvm_session_run.c: the process-backed slots. */
 int ksess_status(struct vm *vm, struct qv_vm_status *st);

@@ -212,7 +212,7 @@ struct qmp *ksess_qmp(struct ksess_vm *k, bool status_monitor)
     return qmp_connect(sock, label, KSESS_QMP_TIMEOUT_MS);
 }
 
-static struct qv_domain *load_def(struct ksess_vm *k)
+struct qv_domain *ksess_load_def(struct ksess_vm *k)
 {
     g_autofree char *path = g_build_filename(k->dir, "domain.xml", NULL);
     g_autofree char *xml = NULL;
@@ -276,8 +276,9 @@ static int define_locked(struct qv_conn *conn, struct ksess_vm *k, const struct 
 static int ksess_define(struct qv_conn *conn, const struct qv_domain *def, void **priv)
 {
     /* The VMM's own define-time checks: what it would not carry out is
-     * refused now, not at start in another process. */
-    if (kvm_domain_check(def) < 0)
+     * refused now, not at start in another process. The CPU weight and cap
+     * are the session's to enforce (kvm_session_tune.c). */
+    if (ksess_domain_check(def) < 0)
         return qv_error_code();
     int rc = proc_kind_dir_ensure(conn->state_dir, KSESS_KIND);
     if (rc < 0)
@@ -320,7 +321,7 @@ static int ksess_list(struct qv_conn *conn, GPtrArray *names)
 
 static struct qv_domain *ksess_get_def(struct vm *vm)
 {
-    return load_def(ksess_of(vm));
+    return ksess_load_def(ksess_of(vm));
 }
 
 /* A running VM's console is qv-vmm's console.sock; otherwise its log, the
@@ -371,18 +372,12 @@ static int ksess_set(struct vm *vm, const struct qv_setting *set)
     if (rc < 0)
         return rc;
     if (ksess_running(k)) {
+        rc = ksess_set_live(vm, set);
         ksess_unlock(k);
-        bool plug = set->kind == QV_SET_ATTACH_DISK || set->kind == QV_SET_DETACH_DISK ||
-                    set->kind == QV_SET_ATTACH_NET || set->kind == QV_SET_DETACH_NET;
-        return qv_error_set(QV_ERR_UNSUPPORTED,
-                            "VM '%s' is running on " SESSION "; %s: stop the VM to change it",
-                            vm->name,
-                            plug ? "its disks and NICs are virtio-mmio devices, fixed at start "
-                                   "(no hot-plug)"
-                                 : "its qv-vmm takes settings only at start");
+        return rc;
     }
-    g_autoptr(qv_domain) def = load_def(k);
-    g_autoptr(qv_domain) copy = def ? kvm_setting_apply(def, set, vm->name) : NULL;
+    g_autoptr(qv_domain) def = ksess_load_def(k);
+    g_autoptr(qv_domain) copy = def ? ksess_setting_apply(def, set, vm->name) : NULL;
     g_autofree char *xml = copy ? qv_domain_format_xml(copy) : NULL;
     g_autofree char *path = g_build_filename(k->dir, "domain.xml", NULL);
     rc = xml ? qv_file_write_atomic(path, xml, strlen(xml), 0600) : qv_error_code();

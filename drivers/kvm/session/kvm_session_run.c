@@ -91,11 +91,15 @@ static enum vm_state_reason gone_reason(struct ksess_vm *k)
     return VM_REASON_CRASHED;
 }
 
+/* Sockets, the record and the VM's cgroup (removed through the record,
+ * proc_cleanup_runtime), exit.json and what qv-vmm was given to define. */
 static void clean_runtime(struct ksess_vm *k)
 {
     proc_cleanup_runtime(k->dir);
     g_autofree char *exitf = g_build_filename(k->dir, "exit.json", NULL);
     unlink(exitf);
+    g_autofree char *vmm_def = g_build_filename(k->dir, KSESS_VMM_DEF, NULL);
+    unlink(vmm_def);
 }
 
 /* The qv-vmm described by seen is gone: record why, remove its sockets
@@ -249,20 +253,49 @@ static void reap_orphan(struct ksess_vm *k)
     ksess_reap_children();
 }
 
+/* After --paused: the guest runs once the cgroup holds qv-vmm. */
+static int cont(struct ksess_vm *k)
+{
+    struct qmp *m = ksess_qmp(k, false);
+    int rc = m ? qmp_command(m, "cont", NULL, NULL, KSESS_QMP_TIMEOUT_MS) : qv_error_code();
+    qmp_close(m);
+    return rc;
+}
+
 static int start_locked(struct vm *vm, struct ksess_vm *k)
 {
     struct ksess_conn *kc = ksess_conn_of(vm->conn);
     reap_orphan(k);
     clean_runtime(k);
+    g_autoptr(qv_domain) def = ksess_load_def(k);
+    if (!def)
+        return qv_error_code();
+    int rc = ksess_write_vmm_def(k, def);
+    if (rc < 0)
+        return rc;
+    /* A VM with a weight or cap starts paused (QEMU's -S, as the qemu
+     * driver starts QEMU) and runs once qv-vmm is in its cgroup. */
+    bool paused = ksess_wants_cgroup(def);
     g_autofree char *log = g_build_filename(k->dir, "vmm.log", NULL);
     struct stat sb;
     goffset log_start = stat(log, &sb) == 0 ? sb.st_size : 0;
     /* --dir last: the command line's end names the VM (reap_orphan). */
-    char *argv[] = {kc->vmm_path, "--uri", kc->vmm_uri, "--dir", k->dir, NULL};
+    const char *args[9];
+    int n = 0;
+    args[n++] = kc->vmm_path;
+    args[n++] = "--uri";
+    args[n++] = kc->vmm_uri;
+    args[n++] = "--definition";
+    args[n++] = KSESS_VMM_DEF;
+    if (paused)
+        args[n++] = "--paused";
+    args[n++] = "--dir";
+    args[n++] = k->dir;
+    args[n] = NULL;
     proc_log(k->dir, "starting qv-vmm (%s)", kc->vmm_uri);
     gint64 t0 = g_get_monotonic_time();
     pid_t pid;
-    int rc = proc_spawn(argv, log, &pid);
+    rc = proc_spawn((char *const *)args, log, &pid);
     if (rc < 0)
         return rc;
     /* The children table gets the pid only once the start succeeded: until
@@ -304,15 +337,22 @@ static int start_locked(struct vm *vm, struct ksess_vm *k)
     g_autofree char *mark = cmdline_mark(k);
     if (rc == 0 && !g_str_has_suffix(rt.id.cmdline, mark))
         rc = qv_error_set(QV_ERR_INTERNAL, "process %d is not VM '%s''s qv-vmm", (int)pid, k->name);
-    if (rc == 0 && strcmp(s, "running") != 0)
-        rc = qv_error_set(QV_ERR_BACKEND, "qv-vmm started VM '%s' but reports it '%s'", k->name, s);
+    const char *expect = paused ? "prelaunch" : "running";
+    if (rc == 0 && strcmp(s, expect) != 0)
+        rc = qv_error_set(QV_ERR_BACKEND, "qv-vmm started VM '%s' but reports it '%s', not '%s'",
+                          k->name, s, expect);
+    if (rc == 0 && paused)
+        rc = ksess_cgroup_attach(k, def, pid, &rt.cgroup);
     if (rc == 0) {
         g_autofree char *console = g_build_filename(k->dir, "console.sock", NULL);
         rt.extra = json_object_new();
         json_object_set_string_member(rt.extra, "vmm_uri", kc->vmm_uri);
         json_object_set_string_member(rt.extra, "console", console);
+        ksess_record_cpus(&rt);
         rc = proc_runtime_write(k->dir, &rt);
     }
+    if (rc == 0 && paused)
+        rc = cont(k);
     if (rc < 0) {
         struct qv_error_saved e;
         qv_error_save(&e);
@@ -321,6 +361,8 @@ static int start_locked(struct vm *vm, struct ksess_vm *k)
         if (proc_child_wait(pid, KSESS_TERM_WAIT_MS, &st2) < 0)
             child_add(pid); /* still dying: a later reap collects it */
         clean_runtime(k);
+        /* Also when the record naming it was never written. */
+        proc_runtime_remove_cgroups(&rt, k->dir);
         proc_runtime_clear(&rt);
         qv_error_restore(&e);
         qv_error_prefix("cannot start VM '%s'", k->name);
