@@ -1,0 +1,324 @@
+"""kvm:///session's CPU tuning and crash reporting through the qv CLI, each
+step a separate `qv` process: the CPU weight and cap in the VM's own cgroup
+(qv-vmm in it before its guest runs, changed live, removed at stop), live
+pins on the vCPU threads qv-vmm names in query-cpus-fast, what stays
+refused while the VM runs, and a qv-vmm killed by its seccomp filter
+reported crashed. qv-vmm hosts a noop:/// VM (vmm_uri=), so this runs
+without /dev/kvm; noop has no vCPU threads of its own and qv-vmm names its
+main thread for every vCPU (docs/drivers.md, kvm:///session)."""
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from test_session import alive, env, qv, runtime, state_line, vm_dir, wait_gone  # noqa: F401
+
+QV = os.environ.get("QV_CLI")
+VMM_TEST = os.environ.get("QV_VMM_TEST")
+
+XML = """<domain type='kvm'>
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
+  <memory unit='MiB'>64</memory>
+  <vcpu>{vcpus}</vcpu>
+  {cputune}
+  <os><type arch='x86_64'>hvm</type></os>
+</domain>
+"""
+
+
+def create(e, name, vcpus=2, cputune=""):
+    xml = e["tmp"] / f"{name}.xml"
+    xml.write_text(XML.format(name=name, uuid=uuid.uuid4(), vcpus=vcpus, cputune=cputune))
+    qv(e, "vm", "create", "--xml", str(xml))
+
+
+# ---- the cgroup -----------------------------------------------------------
+
+def own_cpu_cgroup():
+    """(version, directory of our own group) for the cpu controller, found
+    as lib/proc/cgroup.c finds it, or (None, why)."""
+    mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    groups = Path("/proc/self/cgroup").read_text().splitlines()
+    v1 = v2 = None
+    for m in mounts:
+        left, right = m.split(" - ", 1)
+        fields, rfields = left.split(), right.split()
+        root, point, fstype = fields[3], fields[4].replace("\\040", " "), rfields[0]
+        if fstype == "cgroup" and "cpu" in rfields[2].split(","):
+            v1 = (root, point)
+        elif fstype == "cgroup2":
+            v2 = (root, point)
+    for g in groups:
+        hid, ctls, path = g.split(":", 2)
+        if v1 and "cpu" in ctls.split(","):
+            root, point = v1
+            rel = os.path.relpath(path, root) if path.startswith(root) else path
+            return "v1", os.path.normpath(os.path.join(point, rel.lstrip("/")))
+        if v2 and hid == "0":
+            root, point = v2
+            d = os.path.normpath(os.path.join(point, os.path.relpath(path, root).lstrip("/")))
+            ctl = Path(d, "cgroup.controllers")
+            if ctl.exists() and "cpu" in ctl.read_text().split():
+                if not v1:
+                    return "v2", d
+    return None, "no cpu controller: neither a v1 cpu hierarchy nor cgroup v2 offering it"
+
+
+def cgroup_usable():
+    """Whether this host lets us make a cpu cgroup; the reason when not."""
+    version, d = own_cpu_cgroup()
+    if not version:
+        return None, d
+    probe = Path(d, "qv", f"probe-{os.getpid()}")
+    try:
+        probe.parent.mkdir(exist_ok=True)
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as ex:
+        return None, f"cannot create a cpu cgroup under {d} ({version}): {ex}"
+    return version, d
+
+
+def cg_read(path, name):
+    return Path(path, name).read_text().strip()
+
+
+def cg_pids(path):
+    return {int(x) for x in cg_read(path, "cgroup.procs").split()}
+
+
+def expect_files(version, path, weight, cap, vcpus):
+    if version == "v1":
+        assert cg_read(path, "cpu.shares") == str(weight * 4)
+        assert cg_read(path, "cpu.cfs_period_us") == "100000"
+        assert cg_read(path, "cpu.cfs_quota_us") == (str(cap * vcpus * 1000) if cap else "-1")
+    else:
+        assert cg_read(path, "cpu.weight") == str(weight * 100 // 256)
+        assert cg_read(path, "cpu.max") == (f"{cap * vcpus * 1000} 100000" if cap
+                                            else "max 100000")
+
+
+@pytest.fixture
+def cgroup():
+    version, where = cgroup_usable()
+    if not version:
+        pytest.skip(f"this host lets us make no cpu cgroup: {where}")
+    return version
+
+
+def test_weight_and_cap_in_the_vms_cgroup(env, cgroup):
+    create(env, "w", vcpus=2,
+           cputune="<cputune><shares>512</shares><period>100000</period>"
+                   "<quota>30000</quota></cputune>")
+    d = vm_dir(env, "w")
+    qv(env, "vm", "start", "w")
+    rt = runtime(env, "w")
+    pid, cg = rt["pid"], rt["cgroup"]
+    assert Path(cg).name.startswith("kvm-w-") and Path(cg).parent.name == "qv", cg
+    expect_files(cgroup, cg, 512, 30, 2)
+    # qv-vmm and every thread of it are in the group.
+    assert pid in cg_pids(cg)
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        lines = [l for l in Path(f"/proc/{pid}/task/{tid}/cgroup").read_text().splitlines()
+                 if (cgroup == "v1" and "cpu" in l.split(":")[1].split(",")) or
+                 (cgroup == "v2" and l.startswith("0::"))]
+        assert lines and lines[0].endswith("/qv/" + Path(cg).name), (tid, lines)
+    # The session enforces them; qv-vmm's inner kvm:///embed is not asked to.
+    vmm_def = (d / "vmm.xml").read_text()
+    assert "<shares>" not in vmm_def and "<quota>" not in vmm_def, vmm_def
+    assert "--definition" in Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+    assert "running" in state_line(env, "w")
+
+    # A live change from another `qv`: the group's files and the definition.
+    qv(env, "vm", "set", "w", "--cpu-weight", "1024", "--cpu-cap", "50")
+    expect_files(cgroup, cg, 1024, 50, 2)
+    xml = qv(env, "vm", "show", "w", "--xml").stdout
+    assert "<shares>1024</shares>" in xml and "<quota>50000</quota>" in xml, xml
+    qv(env, "vm", "set", "w", "--cpu-cap", "0")
+    expect_files(cgroup, cg, 1024, 0, 2)
+    assert runtime(env, "w")["pid"] == pid
+
+    qv(env, "vm", "stop", "w")
+    assert wait_gone(pid)
+    assert not Path(cg).exists(), "the VM's cgroup outlived it"
+    assert not (d / "vmm.xml").exists()
+    # The stored definition keeps the weight for the next start.
+    qv(env, "vm", "start", "w")
+    rt2 = runtime(env, "w")
+    expect_files(cgroup, rt2["cgroup"], 1024, 0, 2)
+    assert rt2["pid"] in cg_pids(rt2["cgroup"])
+    qv(env, "vm", "stop", "--force", "w")
+    assert wait_gone(rt2["pid"])
+    assert not Path(rt2["cgroup"]).exists()
+
+
+def test_limits_set_on_a_running_vm_without_them_make_its_group(env, cgroup):
+    create(env, "l", vcpus=1)
+    qv(env, "vm", "start", "l")
+    rt = runtime(env, "l")
+    assert "cgroup" not in rt, rt
+    qv(env, "vm", "set", "l", "--cpu-weight", "128")
+    rt = runtime(env, "l")
+    expect_files(cgroup, rt["cgroup"], 128, 0, 1)
+    assert rt["pid"] in cg_pids(rt["cgroup"])
+    # A crash removes it too, once a caller sees the VM gone.
+    os.kill(rt["pid"], signal.SIGKILL)
+    assert wait_gone(rt["pid"])
+    assert "crash" in state_line(env, "l")
+    deadline = time.monotonic() + 5
+    while Path(rt["cgroup"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(rt["cgroup"]).exists()
+
+
+def test_weight_over_what_the_host_cgroup_says_is_refused_at_start(env, cgroup):
+    if cgroup != "v2":
+        pytest.skip("cgroup v1 expresses every weight qv accepts (cpu.shares up to 262144)")
+    create(env, "big", vcpus=1, cputune="<cputune><shares>30000</shares></cputune>")
+    p = qv(env, "vm", "start", "big", check=False)
+    assert p.returncode != 0 and "cgroup v2" in p.stderr, p.stderr
+    assert not (vm_dir(env, "big") / "runtime.json").exists()
+
+
+# ---- pins -----------------------------------------------------------------
+
+def qmp(sock_path, command, args=None):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(str(sock_path))
+        f = s.makefile("rwb")
+        json.loads(f.readline())
+        out = None
+        for cmd, a in (("qmp_capabilities", None), (command, args)):
+            msg = {"execute": cmd}
+            if a:
+                msg["arguments"] = a
+            f.write(json.dumps(msg).encode() + b"\n")
+            f.flush()
+            while True:
+                reply = json.loads(f.readline())
+                if "return" in reply or "error" in reply:
+                    out = reply
+                    break
+        return out
+
+
+def cpus_allowed(pid, tid):
+    for line in Path(f"/proc/{pid}/task/{tid}/status").read_text().splitlines():
+        if line.startswith("Cpus_allowed_list:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError("no Cpus_allowed_list")
+
+
+def cpu_list(cpus):
+    """The kernel's list syntax for a set of CPU numbers."""
+    out, run = [], []
+    for c in sorted(cpus):
+        if run and c == run[-1] + 1:
+            run.append(c)
+        else:
+            if run:
+                out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+            run = [c]
+    out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ",".join(out)
+
+
+def test_live_pins_on_the_threads_qv_vmm_names(env):
+    create(env, "p", vcpus=2)
+    d = vm_dir(env, "p")
+    qv(env, "vm", "start", "p")
+    pid = runtime(env, "p")["pid"]
+    threads = {c["cpu-index"]: c["thread-id"] for c in qmp(d / "qmp.sock",
+                                                           "query-cpus-fast")["return"]}
+    assert set(threads) == {0, 1}
+    # noop:/// has no vCPU threads: qv-vmm names its main thread (docs).
+    assert threads == {0: pid, 1: pid}
+    mine = sorted(os.sched_getaffinity(0))
+    before = cpus_allowed(pid, pid)
+    assert before == cpu_list(mine), (before, mine)
+    target = mine[-1]
+    qv(env, "vm", "set", "p", "--cpu-pin", f"0:{target}")
+    assert cpus_allowed(pid, threads[0]) == str(target)
+    assert f"<vcpupin vcpu='0' cpuset='{target}'/>" in (d / "domain.xml").read_text() or \
+        f'<vcpupin vcpu="0" cpuset="{target}"/>' in (d / "domain.xml").read_text()
+    shown = qv(env, "vm", "show", "p", "--cpu-pin").stdout
+    assert f"vCPU 0 → pCPU {target}" in shown, shown
+    # Back to every CPU qv-vmm was started with, not the main thread's
+    # pinned set.
+    qv(env, "vm", "set", "p", "--cpu-pin", "auto")
+    assert cpus_allowed(pid, threads[0]) == before
+    assert "vcpupin" not in (d / "domain.xml").read_text()
+    # spread: vCPU i on the i-th CPU of the caller; both are one thread
+    # here, so the last pin (vCPU 1's) is what it has.
+    qv(env, "vm", "set", "p", "--cpu-pin", "spread")
+    assert cpus_allowed(pid, pid) == str(mine[1 % len(mine)])
+    shown = qv(env, "vm", "show", "p", "--cpu-pin").stdout
+    assert f"vCPU 0 → pCPU {mine[0]}" in shown and f"vCPU 1 → pCPU {mine[1 % len(mine)]}" \
+        in shown, shown
+    # Pins stay in the definition and qv-vmm is given them at the next start.
+    qv(env, "vm", "stop", "--force", "p")
+    assert wait_gone(pid)
+    qv(env, "vm", "start", "p")
+    assert "<vcpupin" in (d / "vmm.xml").read_text()
+    qv(env, "vm", "stop", "--force", "p")
+
+
+def test_what_qv_vmm_cannot_change_live_is_refused(env):
+    create(env, "r", vcpus=1)
+    qv(env, "vm", "start", "r")
+    xml_before = (vm_dir(env, "r") / "domain.xml").read_text()
+    for args, why in ((["--vcpus", "2"], "only at start"), (["--memory", "32M"], "only at start")):
+        p = qv(env, "vm", "set", "r", *args, check=False)
+        assert p.returncode != 0, p.stdout
+        assert "kvm:///session" in p.stderr and why in p.stderr, p.stderr
+    p = qv(env, "vm", "set", "r", "--cpu-pin", "5:0", check=False)
+    assert p.returncode != 0 and "vCPU 5" in p.stderr, p.stderr
+    assert (vm_dir(env, "r") / "domain.xml").read_text() == xml_before
+    qv(env, "vm", "stop", "--force", "r")
+
+
+# ---- crash ----------------------------------------------------------------
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def test_forbidden_syscall_kills_qv_vmm_and_the_vm_is_reported_crashed(env):
+    if not VMM_TEST or not os.access(VMM_TEST, os.X_OK):
+        pytest.fail("QV_VMM_TEST must name the built qv-vmm-test (run through ctest)")
+    libc = ctypes.CDLL(None, use_errno=True)
+    # qv-vmm outlives `qv vm start`; as subreaper this test inherits it and
+    # sees how it ended.
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    try:
+        create(env, "x", vcpus=1)
+        penv = {**os.environ, "QV_VMM": VMM_TEST}
+        p = subprocess.run([QV, "-c", env["uri"], "vm", "start", "x"], capture_output=True,
+                           text=True, timeout=60, env=penv)
+        assert p.returncode == 0, p.stderr
+        pid = runtime(env, "x")["pid"]
+        assert Path(f"/proc/{pid}/exe").resolve() == Path(VMM_TEST).resolve()
+        assert "running" in state_line(env, "x")
+        with pytest.raises((ConnectionError, json.JSONDecodeError, OSError)):
+            qmp(vm_dir(env, "x") / "qmp.sock", "x-qv-test-forbidden-syscall")
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSYS, status
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+    st = state_line(env, "x")
+    assert "stopped" in st and "crash" in st, st
+    info = subprocess.run(
+        ["/usr/bin/python3", "-c",
+         f"import qv; i = qv.connect({env['uri']!r}).lookup('x').info; "
+         "print(i.state.name, i.reason.name)"],
+        capture_output=True, text=True, timeout=60)
+    assert info.stdout.split() == ["STOPPED", "CRASHED"], info.stdout + info.stderr
+    assert "ended without being stopped" in (vm_dir(env, "x") / "qv.log").read_text()
