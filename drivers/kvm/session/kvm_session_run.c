@@ -365,6 +365,7 @@ static int start_locked(struct vm *vm, struct ksess_vm *k)
         proc_runtime_remove_cgroups(&rt, k->dir);
         proc_runtime_clear(&rt);
         qv_error_restore(&e);
+        proc_log(k->dir, "start abandoned, qv-vmm killed: %s", qv_last_error()->message);
         qv_error_prefix("cannot start VM '%s'", k->name);
         return qv_error_code();
     }

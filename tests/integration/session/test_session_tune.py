@@ -188,6 +188,67 @@ def test_weight_over_what_the_host_cgroup_says_is_refused_at_start(env, cgroup):
     assert not (vm_dir(env, "big") / "runtime.json").exists()
 
 
+def without_cgroup_mounts(points):
+    """A preexec_fn: the child gets a mount namespace of its own in which
+    points are unmounted, so that it sees a host without them."""
+    def setup():
+        libc = ctypes.CDLL(None, use_errno=True)
+        CLONE_NEWNS, MS_REC, MS_PRIVATE, MNT_DETACH = 0x20000, 0x4000, 1 << 18, 2
+        if libc.unshare(CLONE_NEWNS) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+        if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+            raise OSError(ctypes.get_errno(), "mount --make-rprivate /")
+        for p in points:
+            if libc.umount2(p.encode(), MNT_DETACH) != 0:
+                raise OSError(ctypes.get_errno(), f"umount {p}")
+    return setup
+
+
+def cpu_mounts():
+    """Every mount point of a hierarchy that can carry the cpu controller
+    (v1 cpu, cgroup2)."""
+    out = []
+    for m in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, right = m.split(" - ", 1)
+        rfields = right.split()
+        if rfields[0] == "cgroup2" or (rfields[0] == "cgroup" and
+                                       "cpu" in rfields[2].split(",")):
+            out.append(left.split()[4].replace("\\040", " "))
+    return out
+
+
+def test_start_without_a_cpu_cgroup_is_refused_naming_what_is_missing(env, cgroup):
+    create(env, "n", vcpus=1, cputune="<cputune><shares>512</shares></cputune>")
+    d = vm_dir(env, "n")
+    points = cpu_mounts()
+    probe = subprocess.run(["/bin/true"], preexec_fn=without_cgroup_mounts(points),
+                           capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("cannot make a mount namespace without the cgroup mounts here")
+    p = subprocess.run([QV, "-c", env["uri"], "vm", "start", "n"], capture_output=True,
+                       text=True, timeout=60, preexec_fn=without_cgroup_mounts(points))
+    assert p.returncode != 0, p.stdout
+    assert "CPU weight or cap of VM 'n'" in p.stderr and "no cgroup hierarchy with the cpu " \
+        "controller is mounted" in p.stderr, p.stderr
+    # Nothing is left running or recorded.
+    assert not (d / "runtime.json").exists()
+    mark = f"--dir\0{d}\0".encode()
+
+    def cmdline(pid):
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return b""  # gone meanwhile
+    left = [x for x in os.listdir("/proc") if x.isdigit() and alive(int(x))
+            and cmdline(x).endswith(mark)]
+    assert left == [], left
+    assert "running" not in state_line(env, "n")
+    # Where the host has the controller the same VM starts.
+    qv(env, "vm", "start", "n")
+    assert "running" in state_line(env, "n")
+    qv(env, "vm", "stop", "--force", "n")
+
+
 # ---- pins -----------------------------------------------------------------
 
 def qmp(sock_path, command, args=None):
