@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from test_session import alive, env, qv, runtime, state_line, vm_dir, wait_gone  # noqa: F401
+from test_session import (alive, env, kvm_usable, qv, runtime, state_line,  # noqa: F401
+                          vm_dir, wait_gone)
 
 QV = os.environ.get("QV_CLI")
 VMM_TEST = os.environ.get("QV_VMM_TEST")
@@ -383,3 +384,52 @@ def test_forbidden_syscall_kills_qv_vmm_and_the_vm_is_reported_crashed(env):
         capture_output=True, text=True, timeout=60)
     assert info.stdout.split() == ["STOPPED", "CRASHED"], info.stdout + info.stderr
     assert "ended without being stopped" in (vm_dir(env, "x") / "qv.log").read_text()
+
+
+# ---- on KVM ---------------------------------------------------------------
+
+GUESTS = os.environ.get("QV_GUESTS_DIR")
+
+
+def test_kvm_vcpu_threads_pinned_at_start_and_live_and_in_the_cgroup(env):
+    # The same on kvm:///embed inside qv-vmm, which has real vCPU threads
+    # ("qv-vcpuN"): <vcpupin> at start is the inner driver's own, a live
+    # pin is the session's, and the vCPU threads, made at cont, are born
+    # in the VM's group.
+    if not kvm_usable():
+        pytest.skip("/dev/kvm is not usable here: no vCPU threads to pin")
+    spin = Path(GUESTS or "/nonexistent", "spin.elf")
+    if not spin.is_file():
+        pytest.skip(f"the test guest {spin} is not built")
+    mine = sorted(os.sched_getaffinity(0))
+    first, last = mine[0], mine[-1]
+    version, _ = cgroup_usable()
+    cputune = f"<vcpupin vcpu='0' cpuset='{last}'/>" + ("<shares>512</shares>" if version else "")
+    uri = f"kvm:///session?root={env['root']}"
+    xml = env["tmp"] / "k.xml"
+    xml.write_text(f"""<domain type='kvm'><name>k</name><memory unit='MiB'>32</memory>
+<vcpu>1</vcpu><cputune>{cputune}</cputune>
+<os><type arch='x86_64'>hvm</type><kernel>{spin}</kernel></os></domain>""")
+    qv(env, "vm", "create", "--xml", str(xml), uri=uri)
+    qv(env, "vm", "start", "k", uri=uri)
+    try:
+        pid = runtime(env, "k")["pid"]
+        tids = [t for t in os.listdir(f"/proc/{pid}/task")
+                if Path(f"/proc/{pid}/task/{t}/comm").read_text().strip() == "qv-vcpu0"]
+        assert len(tids) == 1, tids
+        tid = int(tids[0])
+        named = qmp(vm_dir(env, "k") / "qmp.sock", "query-cpus-fast")["return"]
+        assert [c["thread-id"] for c in named] == [tid], named
+        assert cpus_allowed(pid, tid) == str(last)
+        qv(env, "vm", "set", "k", "--cpu-pin", f"0:{first}", uri=uri)
+        assert cpus_allowed(pid, tid) == str(first)
+        qv(env, "vm", "set", "k", "--cpu-pin", "auto", uri=uri)
+        assert cpus_allowed(pid, tid) == cpu_list(mine)
+        if version:
+            cg = runtime(env, "k")["cgroup"]
+            # The vCPU thread was made after qv-vmm moved in.
+            lines = [l for l in Path(f"/proc/{pid}/task/{tid}/cgroup").read_text().splitlines()
+                     if l.endswith("/qv/" + Path(cg).name)]
+            assert lines, (cg, Path(f"/proc/{pid}/task/{tid}/cgroup").read_text())
+    finally:
+        qv(env, "vm", "stop", "--force", "k", uri=uri)
