@@ -26,7 +26,7 @@ if(QV_WITH_KVM AND QV_WITH_NOOP AND TARGET qv_cli AND TARGET qv_vmm AND TARGET q
     COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
             ${CMAKE_CURRENT_SOURCE_DIR}/session/test_session_tune.py)
   set_tests_properties(kvm_session_tune PROPERTIES LABELS "kvm;session" TIMEOUT 600
-    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;QV_VMM_TEST=$<TARGET_FILE:qv_vmm_test>;QV_GUESTS_DIR=${PROJECT_BINARY_DIR}/tests/guests;${QV_PYTHON_ENV}")
+    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;QV_VMM_TEST=$<TARGET_FILE:qv_vmm_test>;QV_GUESTS_DIR=${QV_GUESTS_DIR};${QV_PYTHON_ENV}")
   # qv-vmm-test is never installed and built only for tests.
   add_custom_target(kvm_session_tune_deps ALL)
   add_dependencies(kvm_session_tune_deps qv_vmm_test)
