@@ -111,8 +111,13 @@ static struct remote_stream *stream_connect(const struct remote_conn *rc, char *
     json_object_set_int_member(p, "version", REMOTE_PROTOCOL_VERSION);
     json_object_set_string_member(p, "uri", t->remote_uri);
     json_object_set_int_member(p, "heartbeat_ms", MAX(t->timeout_ms / 3, 10));
-    if (stream_call(s, t, 0, "open", p, &res, &broken) < 0)
+    if (stream_call(s, t, 0, "open", p, &res, &broken) < 0) {
+        /* The remote driver's own refusal (no qv-vmm there, a bad root=)
+         * names that host's paths: say which host. */
+        if (!broken)
+            qv_error_prefix("%s%s", t->ssh ? "on " : "", t->peer);
         goto fail;
+    }
     if (state_dir) {
         g_free(*state_dir);
         *state_dir = g_strdup(qv_json_str(res, "state_dir"));

@@ -309,13 +309,18 @@ static int remote_snapshot_list(struct vm *vm, struct snapshot_info **list, size
 
 /* Register-level and guest-memory calls are a system call each locally;
  * over a network they would be a round trip per register, and a host
- * pointer means nothing here. */
+ * pointer means nothing here. The message names the driver the VM runs
+ * under there (kvm:///session for kvm+ssh://), without its parameters. */
 static int not_remote(struct vm *vm, const char *what)
 {
+    const struct remote_target *t = &RC(vm)->target;
+    g_autofree char *there = g_strndup(t->remote_uri, strcspn(t->remote_uri, "?"));
     return qv_error_set(QV_ERR_UNSUPPORTED,
-                        "%s is not available over a remote connection (VM '%s' on %s); run "
-                        "the program on that host with kvm:///embed",
-                        what, vm->name, RC(vm)->target.peer);
+                        "%s is not available over a remote connection (VM '%s' of %s, "
+                        "reached through %s): guest memory and vCPU registers are reachable "
+                        "only in the process that runs the VM; run the program on that host "
+                        "with kvm:///embed",
+                        what, vm->name, there, t->peer);
 }
 
 static int remote_add_memory_region(struct vm *vm, uint64_t gpa, uint64_t size, uint32_t flags)

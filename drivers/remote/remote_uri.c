@@ -31,35 +31,47 @@ static int parse_timeout(const char *v, const char *uri, int *ms)
     return 0;
 }
 
-/* The local URI the helper opens for DRIVER and PATH. */
-static char *local_uri(const char *driver, const char *path, const char *uri, bool *add_root)
+/* /system and /session of a process-backed driver (qemu, kvm): its
+ * DRIVER:///session on the remote host, with the host's system-wide state
+ * root (/var/lib/qv, the root default) for /system rather than the SSH
+ * user's, which is what libvirt users type. NULL with the error set for
+ * any other path. */
+static char *session_uri(const char *driver, const char *path, const char *uri, bool *add_root)
 {
-    *add_root = false;
-    if (strcmp(driver, "noop") == 0)
-        return g_strconcat("noop://", path && *path ? path : "/", NULL);
-    if (strcmp(driver, "qemu") == 0) {
-        if (g_strcmp0(path, "/system") == 0) {
-            /* What libvirt users type: the remote host's system-wide state
-             * (/var/lib/qv, the root default) rather than the SSH user's. */
-            *add_root = true;
-            return g_strdup("qemu:///session");
-        }
-        if (g_strcmp0(path, "/session") == 0)
-            return g_strdup("qemu:///session");
+    if (g_strcmp0(path, "/system") == 0)
+        *add_root = true;
+    else if (g_strcmp0(path, "/session") != 0) {
         qv_error_set(QV_ERR_URI,
                      "URI '%s': the path must be /system (the remote host's system-wide VMs) or "
                      "/session (the remote user's), not '%s'",
                      uri, path && *path ? path : "(empty)");
         return NULL;
     }
+    return g_strconcat(driver, ":///session", NULL);
+}
+
+/* The local URI the helper opens for DRIVER and PATH. */
+static char *local_uri(const char *driver, const char *path, const char *uri, bool *add_root)
+{
+    *add_root = false;
+    if (strcmp(driver, "noop") == 0)
+        return g_strconcat("noop://", path && *path ? path : "/", NULL);
+    if (strcmp(driver, "qemu") == 0)
+        return session_uri(driver, path, uri, add_root);
     if (strcmp(driver, "kvm") == 0) {
-        qv_error_set(QV_ERR_UNSUPPORTED,
-                     "URI '%s': kvm over a remote connection is not available: the remote side "
-                     "would run kvm:///embed, whose VMs live inside the helper process and die "
-                     "with the connection, and there is no kvm:///session yet; use "
-                     "qemu+ssh://HOST/system with <domain type='kvm'> for KVM guests",
-                     uri);
-        return NULL;
+        /* kvm:///embed's VMs live inside the process that opened it, which
+         * here would be the helper: they would die when the connection
+         * closes. kvm:///session runs each in its own qv-vmm instead. */
+        if (g_strcmp0(path, "/embed") == 0) {
+            qv_error_set(QV_ERR_UNSUPPORTED,
+                         "URI '%s': kvm:///embed is not available over a remote connection: its "
+                         "VMs live inside the process that runs them, here the remote helper, "
+                         "and would die with the connection; use /session (the remote user's "
+                         "kvm:///session, each VM in its own qv-vmm) or /system",
+                         uri);
+            return NULL;
+        }
+        return session_uri(driver, path, uri, add_root);
     }
     qv_error_set(QV_ERR_URI, "URI '%s': no remote driver for '%s'", uri, driver);
     return NULL;

@@ -138,10 +138,11 @@ def test_a_killed_sshd_fails_the_call_in_flight_and_the_next_reconnects(sshd, st
         vm.stop()
 
 
-def test_qemu_system_and_session_paths_and_kvm_refusal(sshd):
+def test_qemu_system_and_session_paths_and_kvm_embed_refusal(sshd):
     with pytest.raises(qv.URIError) as e:
         qv.connect(sshd.uri("qemu", "/elsewhere"))
     assert "/system" in str(e.value) and "/session" in str(e.value)
+    # kvm+ssh:// /system and /session are test_kvm_ssh.py's.
     with pytest.raises(qv.UnsupportedError) as e:
-        qv.connect(sshd.uri("kvm", "/system"))
-    assert "kvm:///session" in str(e.value)
+        qv.connect(sshd.uri("kvm", "/embed"))
+    assert "kvm:///embed" in str(e.value) and "die with the connection" in str(e.value)
