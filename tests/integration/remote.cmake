@@ -11,4 +11,13 @@ if(QV_WITH_REMOTE)
         ENVIRONMENT "${QV_PYTHON_ENV};QV_CLI=$<TARGET_FILE:qv_cli>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
     endif()
   endforeach()
+  # kvm+ssh:// and kvm+pipe:// reach the remote host's kvm:///session, which
+  # runs each VM in qv-vmm (a noop VM inside it here, vmm_uri=noop:///; a
+  # real KVM guest only where /dev/kvm is usable, probed by the test).
+  if(QV_WITH_KVM AND QV_WITH_NOOP AND TARGET qv_vmm AND EXISTS ${_remote_dir}/test_kvm_ssh.py)
+    add_test(NAME remote_kvm_ssh
+      COMMAND ${QV_PYTHON} -m pytest -q -rs -p no:cacheprovider ${_remote_dir}/test_kvm_ssh.py)
+    set_tests_properties(remote_kvm_ssh PROPERTIES LABELS "remote;kvm" TIMEOUT 600
+      ENVIRONMENT "${QV_PYTHON_ENV};QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
+  endif()
 endif()

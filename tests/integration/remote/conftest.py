@@ -4,6 +4,9 @@ authorized_keys, started by the test and stopped after.
 
 $QV_CLI names the built qv (the remote side's qv, passed as qv=); the
 Python bindings load the built libqv (tests/integration/remote.cmake).
+$QV_VMM names the built qv-vmm, for kvm:///session: `vmm_bin` lays both
+out as an installed host has them (qv-vmm beside qv), which is where a
+remote qv looks, since sshd passes no environment of ours to it.
 """
 
 import os
@@ -19,6 +22,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.environ.get("QV_SOURCE_DIR", ""), "tests", "python"))
 
 QV = os.environ.get("QV_CLI", "")
+VMM = os.environ.get("QV_VMM", "")
 SSHD = "/usr/sbin/sshd"
 
 # The ASan runtime preloaded into this interpreter must not reach sshd or
@@ -39,6 +43,19 @@ def state(tmp_path):
     d = tmp_path / "state"
     d.mkdir(mode=0o700)
     return str(d)
+
+
+@pytest.fixture(scope="session")
+def vmm_bin(tmp_path_factory):
+    """A bin directory holding copies of the built qv and qv-vmm, as an
+    installed host has them: kvm:///session finds qv-vmm beside the
+    running qv (/proc/self/exe, which a symlink would resolve back to the
+    build tree). Returns the qv in it, to pass as qv=."""
+    assert QV and VMM, "QV_CLI and QV_VMM must name the built qv and qv-vmm"
+    d = tmp_path_factory.mktemp("remote-bin")
+    shutil.copy2(QV, d / "qv")
+    shutil.copy2(VMM, d / "qv-vmm")
+    return str(d / "qv")
 
 
 def free_port():
@@ -95,7 +112,8 @@ class Sshd:
         self.start()
 
     def start(self):
-        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        # Nor $QV_VMM: the remote qv finds qv-vmm as on an installed host.
+        env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "QV_VMM")}
         self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)],
                                      stdout=self.log, stderr=self.log, env=env,
                                      start_new_session=True)
@@ -129,9 +147,9 @@ class Sshd:
             todo += kids
         return out
 
-    def helpers(self):
-        """The qv remote-helper processes running below this sshd (past the
-        remote shell's startup)."""
+    def helpers(self, qv=QV):
+        """The qv remote-helper processes (of the qv binary qv) running
+        below this sshd (past the remote shell's startup)."""
         out = []
         for pid in self.descendants():
             try:
@@ -139,7 +157,7 @@ class Sshd:
                     argv = f.read().split(b"\0")
             except OSError:
                 continue
-            if len(argv) > 1 and argv[0] == QV.encode() and argv[1] == b"remote-helper":
+            if len(argv) > 1 and argv[0] == qv.encode() and argv[1] == b"remote-helper":
                 out.append(pid)
         return out
 
