@@ -159,7 +159,7 @@ def test_lifecycle_over_ssh_checked_on_the_remote_side(sshd, vmm_bin, root):
             assert vm.state is qv.State.STOPPED
             assert vm.info.reason is not qv.Reason.CRASHED
             assert local.lookup("ks-life").state is qv.State.STOPPED
-            wait_for(lambda: not alive(pid), 10, "qv-vmm to exit")
+            wait_for(lambda: not alive(pid), 30, "qv-vmm to exit")
             assert not (d / "runtime.json").exists()
         finally:
             if vm.state in (qv.State.RUNNING, qv.State.PAUSED):
@@ -197,7 +197,7 @@ def test_the_vm_outlives_the_connection_and_its_sshd(sshd, vmm_bin, root):
         assert vm.state is qv.State.PAUSED
         vm.stop(force=True)
         assert vm.state is qv.State.STOPPED
-        wait_for(lambda: not alive(pid), 10, "qv-vmm to exit")
+        wait_for(lambda: not alive(pid), 30, "qv-vmm to exit")
         vm.destroy()
     assert not vm_dir(root, "ks-keep").exists()
 
@@ -208,7 +208,7 @@ def test_a_killed_vmm_is_reported_crashed_through_ssh(sshd, vmm_bin, root):
         vm.start()
         pid = runtime(root, "ks-crash")["pid"]
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: not alive(pid), 10, "qv-vmm to die")
+        wait_for(lambda: not alive(pid), 30, "qv-vmm to die")
         info = vm.info
         assert info.state is qv.State.STOPPED and info.reason is qv.Reason.CRASHED
         assert local.lookup("ks-crash").info.reason is qv.Reason.CRASHED
@@ -218,7 +218,7 @@ def test_a_killed_vmm_is_reported_crashed_through_ssh(sshd, vmm_bin, root):
         pid2 = runtime(root, "ks-crash")["pid"]
         assert pid2 != pid and alive(pid2)
         vm.destroy()
-        wait_for(lambda: not alive(pid2), 10, "qv-vmm to exit")
+        wait_for(lambda: not alive(pid2), 30, "qv-vmm to exit")
 
 
 def test_memory_and_vcpu_calls_are_refused_naming_the_remote_session(sshd, vmm_bin, root):
@@ -278,7 +278,7 @@ def test_the_cli_drives_a_kvm_ssh_vm(sshd, vmm_bin, root, tmp_path):
     assert out.stdout.encode() == (vm_dir(root, "ks-cli") / "console.log").read_bytes()
     cli("vm", "stop", "ks-cli")
     assert "stopped" in state()
-    wait_for(lambda: not alive(pid), 10, "qv-vmm to exit")
+    wait_for(lambda: not alive(pid), 30, "qv-vmm to exit")
     cli("vm", "destroy", "ks-cli")
     assert not vm_dir(root, "ks-cli").exists()
     r = cli("vm", "show", "ks-cli", check=False)
@@ -323,7 +323,7 @@ def test_kvm_pipe_lifecycle_and_the_vm_outlives_the_helper(root):
         assert vm.state is qv.State.RUNNING
         vm.stop()
         assert vm.state is qv.State.STOPPED
-        wait_for(lambda: not alive(pid), 10, "qv-vmm to exit")
+        wait_for(lambda: not alive(pid), 30, "qv-vmm to exit")
         vm.destroy()
         assert c.vm_names() == []
     assert not vm_dir(root, "kp-life").exists()
@@ -378,7 +378,8 @@ def test_a_kvm_guest_through_ssh(sshd, vmm_bin, root):
     if not kvm_usable():
         pytest.skip("/dev/kvm is not usable here: no KVM guest can run in the remote qv-vmm")
     kernel = GUESTS / "echo.elf"
-    assert kernel.is_file(), "the guest payloads are built into %s" % GUESTS
+    if not kernel.is_file():
+        pytest.skip("%s was not built (the guest payloads need nasm and ld)" % kernel)
     xml = ("<domain type='kvm'><name>ks-echo</name><memory unit='MiB'>32</memory>"
            "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type><kernel>%s</kernel></os>"
            "</domain>" % kernel)
@@ -402,7 +403,7 @@ def test_a_kvm_guest_through_ssh(sshd, vmm_bin, root):
                 assert b"echo: OVER SSH\n" in buf, buf
             vm.stop(force=True)
             assert vm.state is qv.State.STOPPED
-            wait_for(lambda: not alive(pid), 10, "qv-vmm to exit")
+            wait_for(lambda: not alive(pid), 30, "qv-vmm to exit")
         finally:
             if vm.state in (qv.State.RUNNING, qv.State.PAUSED):
                 vm.stop(force=True)
