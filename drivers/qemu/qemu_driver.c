@@ -260,6 +260,25 @@ static char *qemu_console_endpoint(struct vm *vm)
     return g_strdup_printf("file:%s/console.log", q->dir);
 }
 
+/* serial0 always has logfile=console.log (qemu_argv_serial.c), so the log
+ * holds every byte the guest wrote, also those QEMU dropped because nobody
+ * held the pty or socket open. A run's output starts where the log ended
+ * when QEMU was spawned (runtime.json's console_log_start); a value that
+ * is not a plausible offset reads as 0, the whole log. */
+static int qemu_console_log(struct vm *vm, char **path, uint64_t *start)
+{
+    struct qemu_vm *q = qemu_vm_of(vm);
+    struct proc_runtime rt;
+    gint64 at = 0;
+    if (proc_runtime_read(q->dir, &rt) == 0 && proc_identity_alive(&rt.id))
+        at = qv_json_int(rt.extra, "console_log_start", 0);
+    proc_runtime_clear(&rt);
+    qv_reset_error();
+    *start = at > 0 ? (uint64_t)at : 0;
+    *path = g_build_filename(q->dir, "console.log", NULL);
+    return 0;
+}
+
 const struct qv_driver qv_qemu_driver = {
     .name = "qemu",
     .schemes = (const char *[]){"qemu", NULL},
@@ -279,6 +298,7 @@ const struct qv_driver qv_qemu_driver = {
     .vm_destroy = qemu_vm_destroy,
     .vm_wait = qemu_vm_wait,
     .vm_console_endpoint = qemu_console_endpoint,
+    .vm_console_log = qemu_console_log,
     .vm_guest_ip = qemu_vm_guest_ip,
     .vm_set = qemu_vm_set,
     .vm_get_stats = qemu_vm_stats,

@@ -221,6 +221,10 @@ static int start_locked(struct qemu_vm *q, bool *port_lost)
      * private first. */
     g_autofree char *console_log = g_build_filename(q->dir, "console.log", NULL);
     int cfd = qv_file_open_private(console_log, O_WRONLY | O_APPEND);
+    /* Where this run's output will begin: a console reader replays the log
+     * from there (vm_console_log), QEMU appending to it (logappend=on). */
+    struct stat csb;
+    gint64 console_start = cfd >= 0 && fstat(cfd, &csb) == 0 ? (gint64)csb.st_size : 0;
     if (cfd >= 0)
         close(cfd);
     /* QEMU connects to its TPM emulator and its virtiofsds as it starts. */
@@ -309,6 +313,7 @@ static int start_locked(struct qemu_vm *q, bool *port_lost)
             json_array_add_int_element(ports, p.ssh_ports[i]);
         json_object_set_array_member(rt.extra, "ssh_ports", ports);
         json_object_set_string_member(rt.extra, "console", console);
+        json_object_set_int_member(rt.extra, "console_log_start", console_start);
         rc = qemu_cgroup_at_start(q, def, &rt);
     }
     if (rc == 0) {

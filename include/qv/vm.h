@@ -295,6 +295,14 @@ int vm_get_live_settings(struct vm *vm, struct vm_stat **settings, size_t *count
 /* Where the serial console can be reached: "unix:/path", "pty:/dev/pts/N",
  * "file:/path", "ws://host:port/..." or "stdio". Free with qv_free(). */
 char *vm_console_endpoint(struct vm *vm);
+/* The file in which the driver keeps a copy of everything the guest writes
+ * to its serial console (*path, free with qv_free()), and the offset in it
+ * at which the output of the VM's current run begins (*start; 0 when the VM
+ * does not run). A reader that prints the file from *start and follows it
+ * sees the console from the guest's first byte, also what the guest wrote
+ * before anyone attached to the endpoint. QV_ERR_UNSUPPORTED on drivers
+ * that keep no such copy. */
+int vm_console_log(struct vm *vm, char **path, uint64_t *start);
 /* An address at which the guest's SSH server can be reached: *ip is a
  * string (free with qv_free()), *port its TCP port. */
 int vm_guest_ip(struct vm *vm, char **ip, int *port);

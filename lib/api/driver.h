@@ -94,6 +94,8 @@ struct qv_driver {
     int (*vm_get_live)(struct vm *vm, const struct qv_domain *def, GArray *stats);
 
     char *(*vm_console_endpoint)(struct vm *vm);
+    /* vm_console_log(): both outputs set on success. */
+    int (*vm_console_log)(struct vm *vm, char **path, uint64_t *start);
     int (*vm_guest_ip)(struct vm *vm, char **ip, int *port);
 
     int (*vm_add_memory_region)(struct vm *vm, uint64_t gpa, uint64_t size, uint32_t flags);

@@ -711,6 +711,23 @@ char *vm_console_endpoint(struct vm *vm)
     return out;
 }
 
+int vm_console_log(struct vm *vm, char **path, uint64_t *start)
+{
+    QV_API_VM(vm);
+    if (!path || !start)
+        return qv_error_set(QV_ERR_INVALID_ARG, "vm_console_log: %s is NULL",
+                            path ? "start" : "path");
+    *path = NULL;
+    *start = 0;
+    int rc = qv_vm_enter(vm, QV_OP_CONSOLE, NULL);
+    if (rc < 0)
+        return rc;
+    rc = DRV(vm)->vm_console_log ? DRV(vm)->vm_console_log(vm, path, start)
+                                 : qv_unsupported(vm->conn, "vm_console_log");
+    qv_vm_leave(vm);
+    return rc;
+}
+
 int vm_guest_ip(struct vm *vm, char **ip, int *port)
 {
     QV_API_VM(vm);

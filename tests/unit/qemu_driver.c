@@ -164,6 +164,14 @@ START_TEST(lifecycle)
     ck_assert(S_ISCHR(st.st_mode));
     ck_assert_uint_eq(st.st_mode & 0777, 0600);
     qv_free(ep);
+    /* The log of the console, from the start of this (the first) run. */
+    char *lpath = NULL;
+    uint64_t lstart = 1;
+    OK(vm_console_log(vm, &lpath, &lstart));
+    ck_assert_str_eq(lpath, clog);
+    ck_assert_uint_eq(lstart, 0);
+    qv_free(lpath);
+    ck_assert_int_eq(vm_console_log(vm, NULL, &lstart), QV_ERR_INVALID_ARG);
 
     char *ip = NULL;
     int port = 0;
@@ -201,10 +209,20 @@ START_TEST(lifecycle)
     ck_assert(g_str_has_prefix(ep, "file:") && g_str_has_suffix(ep, "/console.log"));
     qv_free(ep);
 
+    /* What an earlier run printed stays in the log; the next run's output
+     * begins after it. */
+    FILE *earlier = fopen(clog, "a");
+    ck_assert_ptr_nonnull(earlier);
+    fputs("earlier run\n", earlier);
+    fclose(earlier);
+
     /* Restart after a stop. */
     OK(vm_start(vm));
     ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
     ck_assert_int_ne(qemu_pid("l1"), pid);
+    OK(vm_console_log(vm, &lpath, &lstart));
+    ck_assert_uint_eq(lstart, strlen("earlier run\n"));
+    qv_free(lpath);
 
     /* A graceful stop of a guest that ignores the power button (SeaBIOS
      * with nothing to boot) escalates after the timeout, logged. */

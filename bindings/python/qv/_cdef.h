@@ -140,6 +140,7 @@ int vm_get_stats(struct vm *vm, struct vm_stat **stats, size_t *count);
 void vm_stats_free(struct vm_stat *stats, size_t count);
 int vm_get_live_settings(struct vm *vm, struct vm_stat **settings, size_t *count);
 char *vm_console_endpoint(struct vm *vm);
+int vm_console_log(struct vm *vm, char **path, uint64_t *start);
 int vm_guest_ip(struct vm *vm, char **ip, int *port);
 #define SNAPSHOT_DISK_ONLY 1
 #define SNAPSHOT_INCREMENTAL 2

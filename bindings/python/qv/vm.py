@@ -318,6 +318,14 @@ class VM:
     def console_endpoint(self):
         return _c_string(lib.vm_console_endpoint(self._handle()), "vm_console_endpoint")
 
+    def console_log(self):
+        """(path, start): the file where the driver keeps a copy of the
+        console's output, and the offset where the current run begins."""
+        path = ffi.new("char **")
+        start = ffi.new("uint64_t *")
+        check(lib.vm_console_log(self._handle(), path, start))
+        return _c_string(path[0], "vm_console_log"), start[0]
+
     def guest_ip(self):
         """(address, port) where the guest's SSH server can be reached."""
         ip = ffi.new("char **")
