@@ -167,14 +167,32 @@ int cli_vm_pci(struct vm *vm, const char *bdf, bool add);
 
 /* Console transports (console_*.c). Each returns an exit code. */
 /* Connect to a "unix:/path" or open a "pty:/dev/pts/N" endpoint; -1 after
- * printing the error. */
-int cli_console_open(const char *endpoint);
+ * printing the error (when report). */
+int cli_console_open(const char *endpoint, bool report);
+/* write(2) all of buf, waiting out EAGAIN; -1 when fd is gone. */
+int cli_console_write_all(int fd, const char *buf, size_t len);
+/* The driver's copy of the console's output, followed from the start of
+ * the VM's run (console_log.c). NULL when the driver keeps none or it
+ * cannot be read: the endpoint's own output is then printed. */
+struct cli_console_log;
+struct cli_console_log *cli_console_log_open(struct vm *vm);
+/* The log's file name. */
+const char *cli_console_log_path(const struct cli_console_log *log);
+/* Readable when the log grew; -1 when it has to be polled instead. */
+int cli_console_log_wakeup_fd(const struct cli_console_log *log);
+/* Print what the log gained since the last call: 0, 1 when our output is
+ * gone, -1 after printing an error. */
+int cli_console_log_copy(struct cli_console_log *log);
+void cli_console_log_close(struct cli_console_log *log);
 /* Attach the terminal to fd: raw mode on a TTY, Ctrl+] detaches; ends
- * also when stop_fd (if >= 0) becomes readable. */
-int cli_console_fd(int fd, const char *what, int stop_fd);
+ * also when stop_fd (if >= 0) becomes readable. With a log (may be NULL),
+ * output comes from it and fd carries only the input. */
+int cli_console_fd(int fd, const char *what, int stop_fd, struct cli_console_log *log);
 /* Copy bytes between fd and stdin/stdout until fd closes, stop_fd (if >= 0)
- * becomes readable, or, with detach_key, Ctrl+] is typed. */
-int cli_console_pump(int fd, const char *what, int stop_fd, bool detach_key);
+ * becomes readable, or, with detach_key, Ctrl+] is typed; with a log, as
+ * cli_console_fd. */
+int cli_console_pump(int fd, const char *what, int stop_fd, bool detach_key,
+                     struct cli_console_log *log);
 int cli_console_ws(const char *url);
 
 /* console_watch.c: a thread waiting for vm to stop (it takes vm and frees

@@ -20,16 +20,26 @@ static const char console_help[] =
     "Works with consoles on a unix socket, a pty and a websocket (ws://); a\n"
     "console written to a file is printed.\n"
     "\n"
+    "When the driver keeps a log of the console (qemu:///session), qv first\n"
+    "prints what the guest wrote since the VM started, then what it writes\n"
+    "from then on, each byte once: output from before anyone attached is not\n"
+    "lost.\n"
+    "\n"
     "Options:\n"
     "  -h, --help   print this help and exit\n";
 
-static int attach(const char *ep, const char *vm_name, int stop_fd)
+static bool is_fd_endpoint(const char *ep)
 {
-    if (g_str_has_prefix(ep, "unix:") || g_str_has_prefix(ep, "pty:")) {
-        int fd = cli_console_open(ep);
+    return g_str_has_prefix(ep, "unix:") || g_str_has_prefix(ep, "pty:");
+}
+
+static int attach(const char *ep, const char *vm_name, int stop_fd, struct cli_console_log *log)
+{
+    if (is_fd_endpoint(ep)) {
+        int fd = cli_console_open(ep, true);
         if (fd < 0)
             return CLI_EXIT_ERROR;
-        int rc = cli_console_fd(fd, ep, stop_fd);
+        int rc = cli_console_fd(fd, ep, stop_fd, log);
         close(fd);
         return rc;
     }
@@ -73,6 +83,10 @@ int cli_cmd_vm_console(struct cli *cli, int argc, char **argv)
         return rc;
     }
     g_autofree char *name = g_strdup(vm_get_name(vm));
+    /* What the guest printed since it started, then live: the driver's log
+     * of the console has all of it, the pty only what comes once we hold
+     * it open. Asked before the handle goes to the watch. */
+    struct cli_console_log *log = is_fd_endpoint(ep) ? cli_console_log_open(vm) : NULL;
     /* The handle goes to the watch, which only waits on the VM (vm_wait
      * locks nothing meanwhile). */
     struct cli_console_watch *w =
@@ -80,8 +94,9 @@ int cli_cmd_vm_console(struct cli *cli, int argc, char **argv)
     if (g_str_has_prefix(ep, "file:"))
         vm_free(vm);
     signal(SIGPIPE, SIG_IGN);
-    rc = attach(ep, name, cli_console_watch_fd(w));
+    rc = attach(ep, name, cli_console_watch_fd(w), log);
     cli_console_watch_end(w);
+    cli_console_log_close(log);
     qv_free(ep);
     return rc;
 }

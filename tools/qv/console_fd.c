@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -15,7 +16,7 @@
 
 #define CLI_ESCAPE_CHAR 0x1d /* Ctrl+] */
 
-static int write_all(int fd, const char *buf, size_t len)
+int cli_console_write_all(int fd, const char *buf, size_t len)
 {
     while (len) {
         ssize_t n = write(fd, buf, len);
@@ -34,8 +35,10 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* Returns 1 when the console closed, 0 to go on, -1 on an error (printed). */
-static int console_to_stdout(int fd, const char *what)
+/* Returns 1 when the console closed, 0 to go on, -1 on an error (printed).
+ * With a log, the bytes read are dropped: the log has them, in order, and
+ * is what is printed. */
+static int console_to_stdout(int fd, const char *what, bool drop)
 {
     char buf[4096];
     ssize_t n = read(fd, buf, sizeof(buf));
@@ -47,7 +50,7 @@ static int console_to_stdout(int fd, const char *what)
         return 1;
     if (n < 0)
         return cli_error("reading console %s: %s", what, g_strerror(errno)), -1;
-    if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+    if (!drop && cli_console_write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
         return 1; /* our output is gone (closed pipe): nothing left to do */
     return 0;
 }
@@ -72,17 +75,32 @@ static int stdin_to_console(int fd, const char *what, bool detach_key)
             }
         }
     }
-    if (len && write_all(fd, buf, len) < 0)
+    if (len && cli_console_write_all(fd, buf, len) < 0)
         return cli_error("writing to console %s: %s", what, g_strerror(errno)), -1;
     return detach;
 }
 
-int cli_console_open(const char *ep)
+/* -1, after printing why when asked to. */
+static int open_failed(bool report, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static int open_failed(bool report, const char *fmt, ...)
+{
+    if (report) {
+        va_list ap;
+        va_start(ap, fmt);
+        g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        cli_error("%s", msg);
+    }
+    return -1;
+}
+
+int cli_console_open(const char *ep, bool report)
 {
     if (g_str_has_prefix(ep, "pty:")) {
         int fd = open(ep + 4, O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (fd < 0)
-            return cli_error("cannot open console %s: %s", ep + 4, g_strerror(errno)), -1;
+            return open_failed(report, "cannot open console %s: %s", ep + 4, g_strerror(errno));
         /* The line discipline of the pty's far end must not echo the
          * guest's output back into it or hold bytes until a newline. */
         struct termios t;
@@ -95,55 +113,78 @@ int cli_console_open(const char *ep)
     const char *path = ep + 5; /* "unix:" */
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(addr.sun_path))
-        return cli_error("console socket path is too long: %s", path), -1;
+        return open_failed(report, "console socket path is too long: %s", path);
     memcpy(addr.sun_path, path, strlen(path) + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return cli_error("socket: %s", g_strerror(errno)), -1;
+        return open_failed(report, "socket: %s", g_strerror(errno));
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
         int e = errno;
         close(fd);
-        return cli_error("cannot connect to console socket %s: %s", path, g_strerror(e)), -1;
+        return open_failed(report, "cannot connect to console socket %s: %s", path, g_strerror(e));
     }
     return fd;
 }
 
-int cli_console_pump(int fd, const char *what, int stop_fd, bool detach_key)
+/* The log's last bytes once the console closed: QEMU writes the log after
+ * the pty, and before it exits. */
+static int pump_end(struct cli_console_log *log, int rc)
+{
+    if (log && cli_console_log_copy(log) < 0)
+        return CLI_EXIT_ERROR;
+    return rc;
+}
+
+/* How often the log is read when no inotify wake-up can be had. */
+#define CLI_LOG_POLL_MS 50
+
+int cli_console_pump(int fd, const char *what, int stop_fd, bool detach_key,
+                     struct cli_console_log *log)
 {
     /* When our input ends (a pipe) we only stop reading it: closing our
      * half of the socket would make QEMU drop the connection. */
-    bool input_open = true;
+    bool input_open = fd >= 0; /* without fd, typed bytes have nowhere to go */
+    int wake = log ? cli_console_log_wakeup_fd(log) : -1;
     for (;;) {
-        struct pollfd p[3] = {
+        /* Before waiting: the replay of what the run printed so far, then
+         * whatever the last wake-up announced. */
+        if (log) {
+            int r = cli_console_log_copy(log);
+            if (r)
+                return r < 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+        }
+        struct pollfd p[4] = {
             {.fd = fd, .events = POLLIN},
             {.fd = input_open ? STDIN_FILENO : -1, .events = POLLIN},
             {.fd = stop_fd, .events = POLLIN},
+            {.fd = wake, .events = POLLIN},
         };
-        if (poll(p, 3, -1) < 0) {
+        int timeout = log && wake < 0 ? CLI_LOG_POLL_MS : -1;
+        if (poll(p, 4, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             return cli_error("poll: %s", g_strerror(errno));
         }
         if (p[0].revents) {
-            int r = console_to_stdout(fd, what);
+            int r = console_to_stdout(fd, what, log != NULL);
             if (r)
-                return r < 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+                return pump_end(log, r < 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK);
         }
         if (p[1].revents) {
             int r = stdin_to_console(fd, what, detach_key);
             if (r == 1)
-                return CLI_EXIT_OK;
+                return CLI_EXIT_OK; /* detached: print nothing more */
             if (r < 0)
                 return CLI_EXIT_ERROR;
             if (r == 2)
                 input_open = false;
         }
         if (p[2].revents)
-            return CLI_EXIT_OK;
+            return pump_end(log, CLI_EXIT_OK);
     }
 }
 
-int cli_console_fd(int fd, const char *what, int stop_fd)
+int cli_console_fd(int fd, const char *what, int stop_fd, struct cli_console_log *log)
 {
     bool tty = isatty(STDIN_FILENO);
     if (tty) {
@@ -152,7 +193,7 @@ int cli_console_fd(int fd, const char *what, int stop_fd)
         /* Only now: what is typed from here on reaches the guest. */
         fprintf(stderr, "Connected to %s. Escape character is ^] (Ctrl+]).\n", what);
     }
-    int rc = cli_console_pump(fd, what, stop_fd, tty);
+    int rc = cli_console_pump(fd, what, stop_fd, tty, log);
     cli_term_restore();
     if (tty)
         fputc('\n', stderr);

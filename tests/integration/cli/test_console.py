@@ -246,3 +246,91 @@ def test_console_of_stopped_vm_prints_its_log(qemu_vm):
     assert "qv-echo ready" in r.out and "logged" in r.out, r
     assert re.fullmatch(r"qv: that is the console log of VM 'echo' \(\S+console\.log\); "
                         r"it takes no input\n", r.err), r
+
+
+# ---- qemu: the console from the guest's first byte -----------------------
+
+FIRST = b"qv-first-byte: echo ready\r\n"
+
+
+@pytest.fixture
+def bios_echo(tmp_path):
+    """A VM whose firmware prints FIRST the moment QEMU lets it run, then
+    echoes COM1; its console a pty. Started, and left until its banner is
+    in the console's log, so that the banner was written before anyone
+    could attach."""
+    if not shutil.which("qemu-system-x86_64"):
+        pytest.skip("qemu-system-x86_64 is not installed")
+    if "qemu" not in drivers():
+        pytest.skip("libqv was built without the qemu driver")
+    from guests import bios_domain_xml, bios_guest
+    fw = tmp_path / "echo.bin"
+    fw.write_bytes(bios_guest(FIRST, then="echo"))
+    xml = tmp_path / "firstecho.xml"
+    xml.write_text(bios_domain_xml("firstecho", fw, serial="pty"))
+    root = tmp_path / "root"
+    cli = Cli("qemu:///session?root=%s" % root)
+    cli.ok("vm", "create", "--xml", xml)
+    log = root / "qemu" / "firstecho" / "console.log"
+
+    def start():
+        before = log.stat().st_size if log.exists() else 0
+        cli.ok("vm", "start", "firstecho")
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if log.exists() and log.stat().st_size >= before + len(FIRST):
+                return
+            time.sleep(0.05)
+        pytest.fail("the guest never printed its banner")
+
+    cli.start = start
+    start()
+    yield cli
+    cli("vm", "destroy", "firstecho")
+
+
+def console(cli):
+    return subprocess.Popen([QV, "-c", cli.uri, "vm", "console", "firstecho"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def test_pty_console_replays_then_goes_live(bios_echo):
+    """`vm console` after `vm start` shows what the guest wrote before it
+    attached, then what comes live, each byte once: attach, type, reattach,
+    and after a restart only the new run's output."""
+    cli = bios_echo
+    for typed, seen in ((b"typed\n", FIRST), (b"again\n", FIRST + b"typed\n")):
+        p = console(cli)
+        try:
+            assert read_until(p.stdout.fileno(), seen, timeout=30) == seen
+            p.stdin.write(typed)
+            p.stdin.flush()
+            assert read_until(p.stdout.fileno(), typed, timeout=30) == typed
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=10)
+        assert p.stderr.read() == b""
+    # The console ends when the guest does, having printed all of it once.
+    p = console(cli)
+    assert read_until(p.stdout.fileno(), b"again\n", timeout=30) == FIRST + b"typed\nagain\n"
+    cli.ok("vm", "stop", "firstecho", "--force")
+    out, err = p.communicate(timeout=30)
+    assert (p.returncode, out, err) == (0, b"", b"")
+    # A new run: its own output only, though the log keeps the old one too.
+    cli.start()
+    p = console(cli)
+    try:
+        assert read_until(p.stdout.fileno(), FIRST, timeout=30) == FIRST
+        p.stdin.write(b"second run\n")
+        p.stdin.flush()
+        assert read_until(p.stdout.fileno(), b"second run\n", timeout=30) == b"second run\n"
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)
+    # Stopped: the whole log, as before.
+    cli.ok("vm", "stop", "firstecho", "--force")
+    r = cli("vm", "console", "firstecho")
+    whole = FIRST + b"typed\nagain\n" + FIRST + b"second run\n"
+    # run_qv reads text: "\r\n" arrives as "\n".
+    assert r.rc == 0 and r.out == whole.decode().replace("\r\n", "\n"), r

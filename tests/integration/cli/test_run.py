@@ -266,10 +266,7 @@ def test_qemu_run_crash(qemu, tmp_path):
     p = subprocess.Popen([QV, "-c", qemu, "vm", "run", "--kernel", str(kernel), "--memory",
                           "32M"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
-    # Once QEMU runs the guest, it dies under it. Not "once the guest
-    # speaks": a pty console drops what the guest writes before vm run's
-    # relay opens it (the known gap of vm run on a pty), and a read that
-    # waits for it would wait forever.
+    # Once QEMU runs the guest, it dies under it.
     pids = []
     deadline = time.time() + 60
     while time.time() < deadline and p.poll() is None:
@@ -284,6 +281,60 @@ def test_qemu_run_crash(qemu, tmp_path):
     out, err = p.communicate(timeout=60)
     assert p.returncode == 1, (out, err)
     assert re.search(r"qv: error: VM 'run-\d+' crashed", err), err
+
+
+def test_qemu_run_shows_the_first_byte(qemu, tmp_path):
+    """A guest that prints the moment it runs and resets at once: `vm run`
+    on a pty console must still show all it printed, exactly once (QEMU
+    drops what is written to a pty nobody holds open; its log keeps it)."""
+    from guests import bios_domain_xml, bios_guest
+    banner = b"qv-first-byte: booted\r\n"
+    fw = tmp_path / "reset.bin"
+    fw.write_bytes(bios_guest(banner, then="reset"))
+    xml = tmp_path / "first.xml"
+    xml.write_text(bios_domain_xml("first", fw))
+    for _ in range(3):  # the guest may be gone before vm run looks, or not yet
+        p = subprocess.run([QV, "-c", qemu, "vm", "run", "--xml", str(xml)],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+        assert (p.returncode, p.stdout, p.stderr) == (0, banner, b""), p
+    assert qemu_processes(tmp_path / "root") == []
+
+
+def test_qemu_run_first_byte_then_live(qemu, tmp_path):
+    """A guest that prints the moment it runs and then echoes: what it
+    printed before vm run attached comes first, then the echo, once each."""
+    from guests import bios_domain_xml, bios_guest
+    banner = b"qv-first-byte: echo ready\r\n"
+    fw = tmp_path / "echo.bin"
+    fw.write_bytes(bios_guest(banner, then="echo"))
+    xml = tmp_path / "echo.xml"
+    xml.write_text(bios_domain_xml("firstecho", fw))
+    p = subprocess.Popen([QV, "-c", qemu, "vm", "run", "--xml", str(xml)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        buf = b""
+        deadline = time.time() + 60
+        while len(buf) < len(banner) and time.time() < deadline:
+            ready, _, _ = select.select([p.stdout], [], [], max(0.0, deadline - time.time()))
+            chunk = os.read(p.stdout.fileno(), 4096) if ready else b""
+            if not chunk:
+                break
+            buf += chunk
+        assert buf == banner, (buf, p.poll())
+        p.stdin.write(b"typed\n")
+        p.stdin.flush()
+        while len(buf) < len(banner + b"typed\n") and time.time() < deadline:
+            ready, _, _ = select.select([p.stdout], [], [], max(0.0, deadline - time.time()))
+            chunk = os.read(p.stdout.fileno(), 4096) if ready else b""
+            if not chunk:
+                break
+            buf += chunk
+        assert buf == banner + b"typed\n", buf
+    finally:
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    assert (p.returncode, out, err) == (130, b"", b""), (p.returncode, out, err)
+    assert qemu_processes(tmp_path / "root") == []
 
 
 @pytest.mark.parametrize("serial", ["unix", "pty"])
