@@ -31,3 +31,11 @@ if(QV_WITH_KVM AND QV_WITH_NOOP AND TARGET qv_cli AND TARGET qv_vmm AND TARGET q
   add_custom_target(kvm_session_tune_deps ALL)
   add_dependencies(kvm_session_tune_deps qv_vmm_test)
 endif()
+# Where each run's console output begins in console.log (vm_console_log).
+if(QV_WITH_KVM AND QV_WITH_NOOP AND TARGET qv_cli AND TARGET qv_vmm)
+  add_test(NAME kvm_session_console
+    COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
+            ${CMAKE_CURRENT_SOURCE_DIR}/session/test_session_console.py)
+  set_tests_properties(kvm_session_console PROPERTIES LABELS "kvm;session" TIMEOUT 300
+    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;${QV_PYTHON_ENV}")
+endif()

@@ -36,7 +36,20 @@ static bool is_fd_endpoint(const char *ep)
 static int attach(const char *ep, const char *vm_name, int stop_fd, struct cli_console_log *log)
 {
     if (is_fd_endpoint(ep)) {
-        int fd = cli_console_open(ep, true);
+        int fd = cli_console_open(ep, log == NULL);
+        if (fd < 0 && log && (errno == ENOENT || errno == ECONNREFUSED || errno == EIO)) {
+            /* Gone between asking and attaching: the guest finished (a
+             * qv-vmm removes its socket as it exits). Its log still has
+             * the run's output. */
+            if (cli_console_log_copy(log) < 0)
+                return CLI_EXIT_ERROR;
+            fprintf(stderr,
+                    "qv: the console of VM '%s' closed as qv attached; above is its log (%s)\n",
+                    vm_name, cli_console_log_path(log));
+            return CLI_EXIT_OK;
+        }
+        if (fd < 0 && log)
+            fd = cli_console_open(ep, true); /* again, to say why */
         if (fd < 0)
             return CLI_EXIT_ERROR;
         int rc = cli_console_fd(fd, ep, stop_fd, log);

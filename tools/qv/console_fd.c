@@ -121,7 +121,9 @@ int cli_console_open(const char *ep, bool report)
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
         int e = errno;
         close(fd);
-        return open_failed(report, "cannot connect to console socket %s: %s", path, g_strerror(e));
+        open_failed(report, "cannot connect to console socket %s: %s", path, g_strerror(e));
+        errno = e; /* for the caller: is the backend gone? */
+        return -1;
     }
     return fd;
 }

@@ -17,6 +17,7 @@
 #include "../../../lib/proc/procstat.h"
 #include "../../../lib/util/error.h"
 #include "../../../lib/util/fileio.h"
+#include "../../../lib/util/json.h"
 #include "../../../lib/util/lock.h"
 #include "../../../lib/util/names.h"
 #include "../kvm_conf.h"
@@ -335,6 +336,24 @@ static char *ksess_console(struct vm *vm)
     return g_strdup_printf("file:%s/console.log", k->dir);
 }
 
+/* qv-vmm appends the guest's console to console.log (docs/qv-vmm.md), also
+ * what nobody attached to console.sock saw; this run's part begins where
+ * the log ended when qv-vmm was spawned (runtime.json's console_log_start,
+ * as for the qemu driver). */
+static int ksess_console_log(struct vm *vm, char **path, uint64_t *start)
+{
+    struct ksess_vm *k = ksess_of(vm);
+    struct proc_runtime rt;
+    gint64 at = 0;
+    if (proc_runtime_read(k->dir, &rt) == 0 && proc_identity_alive(&rt.id))
+        at = qv_json_int(rt.extra, "console_log_start", 0);
+    proc_runtime_clear(&rt);
+    qv_reset_error();
+    *start = at > 0 ? (uint64_t)at : 0;
+    *path = g_build_filename(k->dir, "console.log", NULL);
+    return 0;
+}
+
 static int ksess_destroy(struct vm *vm)
 {
     struct ksess_vm *k = ksess_of(vm);
@@ -513,6 +532,7 @@ const struct qv_driver kvm_session_driver = {
     .vm_set = ksess_set,
     .vm_get_stats = ksess_stats,
     .vm_console_endpoint = ksess_console,
+    .vm_console_log = ksess_console_log,
     .vm_add_memory_region = ksess_add_region,
     .vm_gpa_to_hva = ksess_hva,
     .vm_read_memory = ksess_read,

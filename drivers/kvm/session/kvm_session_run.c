@@ -279,6 +279,10 @@ static int start_locked(struct vm *vm, struct ksess_vm *k)
     g_autofree char *log = g_build_filename(k->dir, "vmm.log", NULL);
     struct stat sb;
     goffset log_start = stat(log, &sb) == 0 ? sb.st_size : 0;
+    /* qv-vmm appends this run's console to console.log from here on
+     * (vm_console_log). */
+    g_autofree char *console_log = g_build_filename(k->dir, "console.log", NULL);
+    goffset console_start = lstat(console_log, &sb) == 0 && S_ISREG(sb.st_mode) ? sb.st_size : 0;
     /* --dir last: the command line's end names the VM (reap_orphan). */
     const char *args[9];
     int n = 0;
@@ -348,6 +352,7 @@ static int start_locked(struct vm *vm, struct ksess_vm *k)
         rt.extra = json_object_new();
         json_object_set_string_member(rt.extra, "vmm_uri", kc->vmm_uri);
         json_object_set_string_member(rt.extra, "console", console);
+        json_object_set_int_member(rt.extra, "console_log_start", console_start);
         ksess_record_cpus(&rt);
         rc = proc_runtime_write(k->dir, &rt);
     }
