@@ -1,31 +1,18 @@
-/* QEMU's background jobs (qemu_job.c) and the snapshot jobs of a running
- * VM (qemu_snapshot_job.c). */
+/* QEMU's background jobs (lib/qmp/qmp_job.c) and the snapshot jobs of a
+ * running VM (qemu_snapshot_job.c). */
 #ifndef QV_QEMU_JOB_H
 #define QV_QEMU_JOB_H
 
+#include "../../lib/qmp/qmp_job.h"
 #include "qemu_vm.h"
 
-/* How often a waiting runner reports progress. */
-#define QEMU_JOB_TICK_MS 250
-
-struct qemu_job_progress {
-    const char *id;
-    const char *status; /* QEMU's JobStatus: "created", "running", ..., "concluded" */
-    guint64 current, total;
-    gint64 elapsed_ms;
-};
-typedef void (*qemu_job_progress_fn)(const struct qemu_job_progress *p, void *opaque);
-
-/* Start a job of command type (args: its arguments but the job-id, which
- * is added), wait until it concludes, then dismiss it. fn (may be NULL)
- * hears of it about every QEMU_JOB_TICK_MS and last when it concludes.
- * A failed job gives QV_ERR_BACKEND with the job's own error; one that has
- * not concluded within timeout_ms QV_ERR_TIMEOUT naming the job. */
-int qemu_job_run(struct qmp *m, const char *type, JsonObject *args, int timeout_ms,
-                 qemu_job_progress_fn fn, void *opaque);
-/* Wait (at most timeout_ms) until no job qv started runs, dismissing the
- * concluded ones: a killed caller leaves its job behind. */
-int qemu_job_settle(struct qmp *m, int timeout_ms);
+/* QEMU's jobs run through lib/qmp/qmp_job.h, errors naming QEMU. */
+#define QEMU_JOB_TICK_MS QMP_JOB_TICK_MS
+#define qemu_job_progress qmp_job_progress
+#define qemu_job_progress_fn qmp_job_progress_fn
+#define qemu_job_run(m, type, args, timeout_ms, fn, opaque)                                        \
+    qmp_job_run((m), "QEMU", (type), (args), (timeout_ms), (fn), (opaque))
+#define qemu_job_settle(m, timeout_ms) qmp_job_settle((m), "QEMU", (timeout_ms))
 
 /* The node names the running QEMU gives the snapshot disks of def (the
  * writable ones, in definition order; the first takes the VM state), read

@@ -104,6 +104,9 @@ static const struct proc_sandbox_call vmm_calls[] = {
     {"newfstatat", PROC_SANDBOX_ANY,
      "stat and fstat (glibc uses it for both): image, kernel and snapshot sizes and types"},
     {"getdents64", PROC_SANDBOX_ANY, "listing snapshot directories"},
+    {"access", PROC_SANDBOX_ANY,
+     "g_file_test (F_OK): snapshot jobs on noop:///DIR check whether a snapshot exists; no more "
+     "than newfstatat already tells"},
     {"mkdir", PROC_SANDBOX_ANY, "a snapshot's staging directory (g_mkdtemp_full)"},
     {"fchmod", PROC_SANDBOX_ANY, "a staging directory is made 0700"},
     {"rmdir", PROC_SANDBOX_ANY,

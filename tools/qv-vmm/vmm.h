@@ -22,6 +22,7 @@ enum {
 struct vmm_qmp;
 struct vmm_console;
 struct vmm_watch;
+struct vmm_job;
 
 struct vmm {
     /* From the command line. */
@@ -30,6 +31,7 @@ struct vmm {
     char *uri;      /* driver URI, default kvm:///embed */
     char *def_name; /* --definition: a file of STATE_DIR, default domain.xml */
     bool paused;    /* --paused: define only; 'cont' starts the guest */
+    char *restore;  /* --restore TAG: the guest resumes from snapshot TAG (QEMU's -loadvm) */
 
     struct qv_conn *conn;
     struct vm *vm; /* used by the main thread only */
@@ -45,6 +47,8 @@ struct vmm {
     struct vmm_qmp *status; /* status.sock: a second monitor, as drivers/qemu gives QEMU */
     struct vmm_console *console;
     struct vmm_watch *watch;
+    GPtrArray *jobs;        /* struct vmm_job: QMP's jobs until job-dismiss (vmm_jobs.c) */
+    struct vmm_job *active; /* the one whose worker thread runs, or NULL */
 };
 
 /* vmm_args.c: parse argv into v (dir, uri, paused). Returns 0, 1 when the
@@ -82,6 +86,13 @@ struct vmm_watch *vmm_watch_start(struct vmm *v);
 int vmm_watch_powerdown(struct vmm_watch *w);
 /* Join both threads; the VM must be stopped first. */
 void vmm_watch_stop(struct vmm_watch *w);
+
+/* vmm_main.c: the guest resumes from snapshot tag instead of booting
+ * (--restore), with everything vmm_start_guest sets up. 0 or a QV_ERR_*. */
+int vmm_restore_guest(struct vmm *v, const char *tag);
+/* The guest runs (or is paused) now: console relay and watcher, as after
+ * vm_start (a restore, a snapshot-load of a guest that had shut down). */
+void vmm_guest_started(struct vmm *v);
 
 /* vmm_qmp.c: the version object of the greeting and query-version
  * (libqv's version where QEMU puts its own). */
@@ -134,6 +145,34 @@ JsonNode *vmm_query_block(struct vmm *v, JsonObject *args, struct vmm_cmd_error 
                           vmm_after_fn *after);
 JsonNode *vmm_block_set_io_throttle(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
                                     vmm_after_fn *after);
+
+/* vmm_jobs.c: QEMU's snapshot jobs (snapshot-save, snapshot-load,
+ * snapshot-delete) and job commands (query-jobs, job-dismiss). A job runs
+ * the hosted VM's snapshot_create/_restore/_delete on a worker thread with
+ * its own VM handle; the loop keeps serving meanwhile and hears of the end
+ * through g_main_context_invoke. */
+JsonNode *vmm_snapshot_save(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
+                            vmm_after_fn *after);
+JsonNode *vmm_snapshot_load(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
+                            vmm_after_fn *after);
+JsonNode *vmm_snapshot_delete(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
+                              vmm_after_fn *after);
+JsonNode *vmm_query_jobs(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
+                         vmm_after_fn *after);
+JsonNode *vmm_job_dismiss(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
+                          vmm_after_fn *after);
+/* x-qv-query-snapshots: the hosted VM's snapshots (snapshot_list), each
+ * as QEMU's SnapshotInfo plus x-qv-state. */
+JsonNode *vmm_query_snapshots(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
+                              vmm_after_fn *after);
+/* Wait for a running job's worker and free every job (at exit, before the
+ * VM is taken down). */
+void vmm_jobs_free(struct vmm *v);
+
+/* vmm_block.c: whether node is the node-name query-block gives one of the
+ * VM's writable disks ("drive-vda"); err names it otherwise. */
+bool vmm_block_has_node(struct vmm *v, const char *node, const char *what,
+                        struct vmm_cmd_error *err);
 
 /* vmm_console.c: the guest's console into STATE_DIR/console.log and
  * STATE_DIR/console.sock. */

@@ -10,6 +10,7 @@
 
 static const char usage[] =
     "Usage: qv-vmm --dir STATE_DIR [--uri URI] [--definition FILE] [--paused]\n"
+    "              [--restore TAG]\n"
     "\n"
     "Host one VM in this process and serve QMP for it, as QEMU does, on\n"
     "STATE_DIR/qmp.sock (one client at a time; a second one waits until the\n"
@@ -29,6 +30,9 @@ static const char usage[] =
     "                   the part of its definition the VMM itself carries out)\n"
     "  --paused         define the VM but do not start it: QMP query-status\n"
     "                   says 'prelaunch' until 'cont' (QEMU's -S)\n"
+    "  --restore TAG    instead of booting, resume the guest from the hosted\n"
+    "                   driver's snapshot TAG, running or paused as it was\n"
+    "                   captured (QEMU's -loadvm); with --paused, at 'cont'\n"
     "  -h, --help       print this help and exit\n"
     "  --version        print the version and exit\n"
     "\n"
@@ -98,6 +102,9 @@ int vmm_args_parse(struct vmm *v, int argc, char **argv)
                         v->def_name);
                 return -1;
             }
+        } else if (is_opt(a, "--restore")) {
+            if (take_value(argc, argv, &i, "--restore", &v->restore) < 0)
+                return -1;
         } else if (is_opt(a, "--uri")) {
             if (take_value(argc, argv, &i, "--uri", &v->uri) < 0)
                 return -1;

@@ -218,3 +218,25 @@ JsonNode *vmm_block_set_io_throttle(struct vmm *v, JsonObject *args, struct vmm_
         return vmm_cmd_fail_qv(err, "cannot limit the disk's I/O");
     return vmm_empty_object();
 }
+
+bool vmm_block_has_node(struct vmm *v, const char *node, const char *what,
+                        struct vmm_cmd_error *err)
+{
+    GArray *disks = load_disks(v, err);
+    if (!disks)
+        return false;
+    bool found = false;
+    for (guint i = 0; i < disks->len && !found; i++) {
+        const struct vmm_disk *d = &g_array_index(disks, struct vmm_disk, i);
+        g_autofree char *name = g_strdup_printf("drive-%s", d->target);
+        found = d->source && !d->readonly && g_strcmp0(d->device, "cdrom") != 0 &&
+                strcmp(name, node) == 0;
+    }
+    g_array_unref(disks);
+    if (!found)
+        vmm_cmd_fail(err, "GenericError",
+                     "%s '%s' is not a writable block device node of this VM (query-block "
+                     "names them drive-TARGET)",
+                     what, node);
+    return found;
+}

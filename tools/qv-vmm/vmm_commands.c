@@ -126,11 +126,16 @@ bool vmm_cmd_check_args(const struct vmm_cmd *cmd, JsonObject *args, struct vmm_
 static const char *run_state(struct vmm *v, enum vm_state s)
 {
     switch (s) {
-    case VM_STATE_CREATED: return v->started ? "shutdown" : "prelaunch";
+    /* Not started yet (--paused): also a VM the driver kept stopped from
+     * an earlier run (noop:///DIR). */
+    case VM_STATE_CREATED:
+    case VM_STATE_STOPPED:
+        if (!v->started)
+            return "prelaunch";
+        break;
     case VM_STATE_RUNNING: return "running";
     case VM_STATE_PAUSED: return "paused";
     case VM_STATE_MIGRATING: return "inmigrate";
-    case VM_STATE_STOPPED:
     case VM_STATE_DESTROYED: break;
     }
     return "shutdown";
@@ -194,10 +199,17 @@ static JsonNode *cmd_cont(struct vmm *v, JsonObject *args, struct vmm_cmd_error 
     enum vm_state s = vm_get_state(v->vm);
     if (s == VM_STATE_RUNNING)
         return vmm_empty_object();
-    if (s == VM_STATE_CREATED && !v->started) {
-        /* --paused: the first cont starts the guest, as after QEMU's -S. */
-        if (vmm_start_guest(v) < 0)
+    if ((s == VM_STATE_CREATED || s == VM_STATE_STOPPED) && !v->started) {
+        /* --paused: the first cont starts the guest, as after QEMU's -S,
+         * or with --restore resumes it from the snapshot (-loadvm). */
+        if (v->restore) {
+            if (vmm_restore_guest(v, v->restore) < 0)
+                return vmm_cmd_fail_qv(err, "cannot restore the VM from its snapshot");
+            if (vm_get_state(v->vm) != VM_STATE_RUNNING)
+                return vmm_empty_object(); /* captured paused: no RESUME */
+        } else if (vmm_start_guest(v) < 0) {
             return vmm_cmd_fail_qv(err, "cannot start the VM");
+        }
     } else if (s == VM_STATE_PAUSED) {
         if (vm_resume(v->vm) < 0)
             return vmm_cmd_fail_qv(err, "cannot resume the VM");
@@ -442,6 +454,19 @@ static const struct vmm_cmd table[] = {
           "?iops_max_length:i", "?iops_rd_max_length:i", "?iops_wr_max_length:i", "?iops_size:i",
           "?group:s"),
      vmm_block_set_io_throttle},
+    /* qapi/migration.json, qapi/job.json (vmm_jobs.c). vmstate and
+     * devices are optional here (see there); x-qv-incremental takes an
+     * increment over the previous snapshot (SNAPSHOT_INCREMENTAL),
+     * x-qv-disk-only no memory or registers (SNAPSHOT_DISK_ONLY). */
+    {"snapshot-save",
+     ARGS("job-id:s", "tag:s", "?vmstate:s", "?devices:a", "?x-qv-incremental:b",
+          "?x-qv-disk-only:b"),
+     vmm_snapshot_save},
+    {"snapshot-load", ARGS("job-id:s", "tag:s", "?vmstate:s", "?devices:a"), vmm_snapshot_load},
+    {"snapshot-delete", ARGS("job-id:s", "tag:s", "?devices:a"), vmm_snapshot_delete},
+    {"query-jobs", NULL, vmm_query_jobs},
+    {"job-dismiss", ARGS("id:s"), vmm_job_dismiss},
+    {"x-qv-query-snapshots", NULL, vmm_query_snapshots},
     {"query-version", NULL, cmd_query_version},
     {"query-commands", NULL, cmd_query_commands},
 #if QV_VMM_TEST_HOOKS

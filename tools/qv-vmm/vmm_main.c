@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/conf/domain.h"
+#include "lib/util/error.h"
 #include "lib/util/fileio.h"
 #include "vmm.h"
 #if QV_VMM_SANDBOX
@@ -92,6 +94,27 @@ int vmm_start_guest(struct vmm *v)
     int rc = vm_start(v->vm);
     if (rc < 0)
         return rc;
+    vmm_guest_started(v);
+    return 0;
+}
+
+int vmm_restore_guest(struct vmm *v, const char *tag)
+{
+    int rc = snapshot_restore(v->vm, tag);
+    if (rc < 0)
+        return rc;
+    enum vm_state s = vm_get_state(v->vm);
+    if (s != VM_STATE_RUNNING && s != VM_STATE_PAUSED)
+        return qv_error_set(QV_ERR_INVALID_STATE,
+                            "snapshot '%s' of VM '%s' holds no running guest (it was taken while "
+                            "the VM was %s): nothing to resume",
+                            tag, vm_get_name(v->vm), vm_state_name(s));
+    vmm_guest_started(v);
+    return 0;
+}
+
+void vmm_guest_started(struct vmm *v)
+{
     v->started = true;
     char *ep = vm_console_endpoint(v->vm);
     if (ep) {
@@ -100,11 +123,11 @@ int vmm_start_guest(struct vmm *v)
     } else {
         vmm_console_attach(v->console, NULL, qv_last_error()->message);
     }
-    v->watch = vmm_watch_start(v);
+    if (!v->watch)
+        v->watch = vmm_watch_start(v);
     if (!v->watch)
         fprintf(stderr, "qv-vmm: cannot watch VM '%s' for its end: %s\n", vm_get_name(v->vm),
                 qv_last_error()->message);
-    return 0;
 }
 
 static gboolean on_signal(gpointer data)
@@ -116,10 +139,16 @@ static gboolean on_signal(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-/* Stop the VM if it still runs, then remove it: it lives as long as this
- * process. */
+/* Stop the VM if it still runs and let it go. The guest lives as long as
+ * this process; the hosted driver's record of the VM, with its snapshots
+ * (kvm:///embed's state directory, noop:///DIR), stays for the next
+ * qv-vmm of this VM and for its manager (kvm:///session lists, deletes
+ * and restores them while no qv-vmm runs, and removes them when the VM is
+ * destroyed). */
 static void take_down(struct vmm *v)
 {
+    /* A snapshot job still running finishes first. */
+    vmm_jobs_free(v);
     enum vm_state s = vm_get_state(v->vm);
     if ((s == VM_STATE_RUNNING || s == VM_STATE_PAUSED) &&
         vm_stop_flags(v->vm, VM_STOP_FORCE, 0) < 0)
@@ -130,7 +159,7 @@ static void take_down(struct vmm *v)
     v->console = NULL;
     vmm_watch_stop(v->watch);
     v->watch = NULL;
-    vm_destroy(v->vm); /* releases the handle, whatever happens */
+    vm_free(v->vm);
     v->vm = NULL;
 }
 
@@ -146,6 +175,26 @@ static void write_exit_record(struct vmm *v, int code)
                 qv_last_error()->message);
 }
 
+/* The hosted driver keeps the VM from an earlier qv-vmm (noop:///DIR
+ * stores it, with its snapshots): use that one. One left running by a
+ * qv-vmm that was killed is stopped first, as that guest died with it. */
+static struct vm *adopt(struct vmm *v, const char *xml)
+{
+    g_autoptr(qv_domain) def = qv_domain_parse_xml(xml);
+    struct vm *vm = def ? vm_lookup(v->conn, def->name) : NULL;
+    if (!vm)
+        return NULL;
+    enum vm_state s = vm_get_state(vm);
+    if ((s == VM_STATE_RUNNING || s == VM_STATE_PAUSED) &&
+        vm_stop_flags(vm, VM_STOP_FORCE, 0) < 0) {
+        vm_free(vm);
+        return NULL;
+    }
+    fprintf(stderr, "qv-vmm: VM '%s' is already defined on %s: using it (and its snapshots)\n",
+            def->name, v->uri);
+    return vm;
+}
+
 static int setup(struct vmm *v)
 {
     g_autofree char *xml = vmm_read_definition(v);
@@ -158,6 +207,8 @@ static int setup(struct vmm *v)
         return VMM_EXIT_SETUP;
     }
     v->vm = vm_define_xml(v->conn, xml);
+    if (!v->vm && qv_last_error()->code == QV_ERR_EXISTS)
+        v->vm = adopt(v, xml);
     if (!v->vm) {
         fprintf(stderr, "qv-vmm: %s/%s: %s\n", v->dir, v->def_name, qv_last_error()->message);
         return VMM_EXIT_SETUP;
@@ -182,7 +233,13 @@ static int setup(struct vmm *v)
         return VMM_EXIT_SETUP;
     }
 #endif
-    if (!v->paused && vmm_start_guest(v) < 0) {
+    if (v->restore && !v->paused) {
+        if (vmm_restore_guest(v, v->restore) < 0) {
+            fprintf(stderr, "qv-vmm: cannot restore VM '%s' from snapshot '%s': %s\n",
+                    vm_get_name(v->vm), v->restore, qv_last_error()->message);
+            return VMM_EXIT_SETUP;
+        }
+    } else if (!v->paused && vmm_start_guest(v) < 0) {
         fprintf(stderr, "qv-vmm: cannot start VM '%s': %s\n", vm_get_name(v->vm),
                 qv_last_error()->message);
         return VMM_EXIT_SETUP;
@@ -250,5 +307,6 @@ out:
     g_free(v.dir);
     g_free(v.uri);
     g_free(v.def_name);
+    g_free(v.restore);
     return code;
 }

@@ -17,6 +17,9 @@
 /* What qv-vmm is given to define (--definition): the stored domain.xml
  * less what the session enforces from outside (kvm_session_tune.c). */
 #define KSESS_VMM_DEF "vmm.xml"
+/* Under <root>/kvm: held while a define or clone checks a UUID and
+ * publishes its VM. */
+#define KSESS_UUID_LOCK ".uuids.flock"
 
 /* The connection's: what qv-vmm hosts and where qv-vmm is. */
 struct ksess_conn {
@@ -84,6 +87,9 @@ int ksess_set_live(struct vm *vm, const struct qv_setting *set);
 /* kvm_session_run.c: the process-backed slots. */
 int ksess_status(struct vm *vm, struct qv_vm_status *st);
 int ksess_start(struct vm *vm);
+/* Start the VM's qv-vmm with the lock held; restore (may be NULL) is the
+ * snapshot the guest resumes from (qv-vmm --restore) instead of booting. */
+int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore);
 int ksess_stop(struct vm *vm, unsigned flags, int timeout_ms);
 int ksess_pause(struct vm *vm);
 int ksess_resume(struct vm *vm);
@@ -98,5 +104,18 @@ int ksess_kill_locked(struct ksess_vm *k);
 void ksess_reap_children(void);
 /* Whether the recorded qv-vmm still runs (full identity). */
 bool ksess_running(struct ksess_vm *k);
+
+/* kvm_session_snap.c: the snapshot slots, and what destroy does to the
+ * snapshots qv-vmm's driver keeps (caller holds the lock). */
+int ksess_snap_create(struct vm *vm, const char *name, unsigned flags);
+int ksess_snap_restore(struct vm *vm, const char *name);
+int ksess_snap_delete(struct vm *vm, const char *name);
+int ksess_snap_list(struct vm *vm, struct snapshot_info **list, size_t *count);
+int ksess_snap_forget_locked(struct qv_conn *conn, struct ksess_vm *k);
+/* kvm_session_clone.c */
+int ksess_clone(struct vm *src, const struct qv_domain *newdef, void **priv);
+/* kvm_session.c: a handle's object for VM name (no check that it exists). */
+struct ksess_vm *ksess_vm_new(struct qv_conn *conn, const char *name);
+void ksess_vm_free(struct ksess_vm *k);
 
 #endif

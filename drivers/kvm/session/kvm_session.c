@@ -25,7 +25,7 @@
 
 #define SESSION "kvm:///session"
 #define DEFAULT_VMM_URI "kvm:///embed"
-#define UUID_LOCK ".uuids.flock"
+#define UUID_LOCK KSESS_UUID_LOCK
 
 /* ---- finding qv-vmm ---------------------------------------------------- */
 
@@ -160,7 +160,7 @@ static void ksess_close(struct qv_conn *conn)
 
 /* ---- per-VM objects ---------------------------------------------------- */
 
-static struct ksess_vm *sess_vm_new(struct qv_conn *conn, const char *name)
+struct ksess_vm *ksess_vm_new(struct qv_conn *conn, const char *name)
 {
     struct ksess_vm *k = g_new0(struct ksess_vm, 1);
     k->name = g_strdup(name);
@@ -170,7 +170,7 @@ static struct ksess_vm *sess_vm_new(struct qv_conn *conn, const char *name)
     return k;
 }
 
-static void sess_vm_free(struct ksess_vm *k)
+void ksess_vm_free(struct ksess_vm *k)
 {
     if (!k)
         return;
@@ -284,14 +284,14 @@ static int ksess_define(struct qv_conn *conn, const struct qv_domain *def, void 
     int rc = proc_kind_dir_ensure(conn->state_dir, KSESS_KIND);
     if (rc < 0)
         return rc;
-    struct ksess_vm *k = sess_vm_new(conn, def->name);
+    struct ksess_vm *k = ksess_vm_new(conn, def->name);
     rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
     if (rc == 0) {
         rc = define_locked(conn, k, def);
         ksess_unlock(k);
     }
     if (rc < 0) {
-        sess_vm_free(k);
+        ksess_vm_free(k);
         return rc;
     }
     *priv = k;
@@ -300,9 +300,9 @@ static int ksess_define(struct qv_conn *conn, const struct qv_domain *def, void 
 
 static int ksess_lookup(struct qv_conn *conn, const char *name, void **priv)
 {
-    struct ksess_vm *k = sess_vm_new(conn, name);
+    struct ksess_vm *k = ksess_vm_new(conn, name);
     if (!has_def(k->dir)) {
-        sess_vm_free(k);
+        ksess_vm_free(k);
         return qv_error_set(QV_ERR_NOT_FOUND, "no VM named '%s' on %s", name, conn->uri_str);
     }
     *priv = k;
@@ -311,7 +311,7 @@ static int ksess_lookup(struct qv_conn *conn, const char *name, void **priv)
 
 static void ksess_release(struct vm *vm)
 {
-    sess_vm_free(vm->priv);
+    ksess_vm_free(vm->priv);
     vm->priv = NULL;
 }
 
@@ -361,6 +361,10 @@ static int ksess_destroy(struct vm *vm)
     if (rc < 0)
         return rc;
     rc = ksess_kill_locked(k);
+    /* The snapshots qv-vmm's driver kept go with the VM: a VM defined
+     * later under its name must not find them. */
+    if (rc == 0)
+        rc = ksess_snap_forget_locked(vm->conn, k);
     if (rc == 0) {
         /* Renamed away first: once renamed no VM of the name exists, and
          * a kill half-way through the removal leaves only a hidden
@@ -478,38 +482,6 @@ static struct vcpu *ksess_vcpu_get(struct vm *vm, uint32_t id)
     return NULL;
 }
 
-static int ksess_snap_refuse(struct vm *vm)
-{
-    return qv_error_set(QV_ERR_UNSUPPORTED,
-                        "VM '%s': snapshots of VMs on " SESSION
-                        " are not available yet (qv-vmm serves no snapshot commands)",
-                        vm->name);
-}
-
-static int ksess_snap_create(struct vm *vm, const char *name, unsigned flags)
-{
-    (void)name, (void)flags;
-    return ksess_snap_refuse(vm);
-}
-
-static int ksess_snap_restore(struct vm *vm, const char *name)
-{
-    (void)name;
-    return ksess_snap_refuse(vm);
-}
-
-static int ksess_snap_delete(struct vm *vm, const char *name)
-{
-    (void)name;
-    return ksess_snap_refuse(vm);
-}
-
-static int ksess_snap_list(struct vm *vm, struct snapshot_info **list, size_t *count)
-{
-    (void)list, (void)count;
-    return ksess_snap_refuse(vm);
-}
-
 const struct qv_driver kvm_session_driver = {
     .name = "kvm",
     .schemes = (const char *const[]){"kvm", NULL},
@@ -541,6 +513,7 @@ const struct qv_driver kvm_session_driver = {
     .snapshot_restore = ksess_snap_restore,
     .snapshot_delete = ksess_snap_delete,
     .snapshot_list = ksess_snap_list,
+    .vm_clone = ksess_clone,
     .vcpu_create = ksess_vcpu_create,
     .vcpu_get = ksess_vcpu_get,
 };

@@ -262,7 +262,7 @@ static int cont(struct ksess_vm *k)
     return rc;
 }
 
-static int start_locked(struct vm *vm, struct ksess_vm *k)
+int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
 {
     struct ksess_conn *kc = ksess_conn_of(vm->conn);
     reap_orphan(k);
@@ -284,7 +284,7 @@ static int start_locked(struct vm *vm, struct ksess_vm *k)
     g_autofree char *console_log = g_build_filename(k->dir, "console.log", NULL);
     goffset console_start = lstat(console_log, &sb) == 0 && S_ISREG(sb.st_mode) ? sb.st_size : 0;
     /* --dir last: the command line's end names the VM (reap_orphan). */
-    const char *args[9];
+    const char *args[11];
     int n = 0;
     args[n++] = kc->vmm_path;
     args[n++] = "--uri";
@@ -293,10 +293,18 @@ static int start_locked(struct vm *vm, struct ksess_vm *k)
     args[n++] = KSESS_VMM_DEF;
     if (paused)
         args[n++] = "--paused";
+    /* With --paused too, qv-vmm restores at the 'cont' below. */
+    if (restore) {
+        args[n++] = "--restore";
+        args[n++] = restore;
+    }
     args[n++] = "--dir";
     args[n++] = k->dir;
     args[n] = NULL;
-    proc_log(k->dir, "starting qv-vmm (%s)", kc->vmm_uri);
+    if (restore)
+        proc_log(k->dir, "starting qv-vmm (%s) from snapshot '%s'", kc->vmm_uri, restore);
+    else
+        proc_log(k->dir, "starting qv-vmm (%s)", kc->vmm_uri);
     gint64 t0 = g_get_monotonic_time();
     pid_t pid;
     rc = proc_spawn((char *const *)args, log, &pid);
@@ -342,7 +350,8 @@ static int start_locked(struct vm *vm, struct ksess_vm *k)
     if (rc == 0 && !g_str_has_suffix(rt.id.cmdline, mark))
         rc = qv_error_set(QV_ERR_INTERNAL, "process %d is not VM '%s''s qv-vmm", (int)pid, k->name);
     const char *expect = paused ? "prelaunch" : "running";
-    if (rc == 0 && strcmp(s, expect) != 0)
+    /* A restored guest is paused when its snapshot was. */
+    if (rc == 0 && strcmp(s, expect) != 0 && !(restore && !paused && strcmp(s, "paused") == 0))
         rc = qv_error_set(QV_ERR_BACKEND, "qv-vmm started VM '%s' but reports it '%s', not '%s'",
                           k->name, s, expect);
     if (rc == 0 && paused)
@@ -393,7 +402,7 @@ int ksess_start(struct vm *vm)
         rc = qv_error_set(QV_ERR_INVALID_STATE, "cannot start VM '%s': it is already running",
                           k->name);
     else
-        rc = start_locked(vm, k);
+        rc = ksess_start_locked(vm, k, NULL);
     ksess_unlock(k);
     return rc;
 }

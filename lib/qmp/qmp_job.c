@@ -1,5 +1,7 @@
 /* QEMU's background jobs (job-id, query-jobs, JOB_STATUS_CHANGE,
- * job-dismiss), and the snapshot-save/-load/-delete jobs on top of them.
+ * job-dismiss), run and waited for. Shared by the qemu driver (QEMU's
+ * snapshot-save/-load/-delete) and kvm:///session (qv-vmm serves the same
+ * jobs).
  *
  * QEMU 7.2 runs a snapshot job in one piece on its main loop: the reply to
  * the command that starts it, its events and any query-jobs come only once
@@ -13,10 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../lib/proc/proc.h"
-#include "../../lib/util/error.h"
-#include "../../lib/util/json.h"
-#include "qemu_job.h"
+#include "../util/error.h"
+#include "../util/json.h"
+#include "qmp_job.h"
 
 #define JOB_PREFIX "qv-"
 
@@ -47,10 +48,10 @@ static int dismiss(struct qmp *m, const char *id)
     json_builder_add_string_value(b, id);
     json_builder_end_object(b);
     g_autoptr(JsonNode) args = json_builder_get_root(b);
-    return qmp_command(m, "job-dismiss", args, NULL, QEMU_QMP_TIMEOUT_MS);
+    return qmp_command(m, "job-dismiss", args, NULL, QMP_JOB_CMD_TIMEOUT_MS);
 }
 
-int qemu_job_settle(struct qmp *m, int timeout_ms)
+int qmp_job_settle(struct qmp *m, const char *who, int timeout_ms)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     for (;;) {
@@ -80,7 +81,7 @@ int qemu_job_settle(struct qmp *m, int timeout_ms)
         if (!busy)
             return 0;
         if (remaining(deadline) == 0)
-            return qv_error_set(QV_ERR_TIMEOUT, "QEMU's job '%s' did not conclude within %d s",
+            return qv_error_set(QV_ERR_TIMEOUT, "%s's job '%s' did not conclude within %d s", who,
                                 busy, timeout_ms / 1000);
         g_usleep(100 * 1000);
     }
@@ -106,7 +107,7 @@ struct job_state {
     char *status;
     guint64 current, total;
     gint64 start_us;
-    qemu_job_progress_fn fn;
+    qmp_job_progress_fn fn;
     void *opaque;
 };
 
@@ -114,7 +115,7 @@ static void report(struct job_state *s)
 {
     if (!s->fn)
         return;
-    struct qemu_job_progress p = {
+    struct qmp_job_progress p = {
         .id = s->id,
         .status = s->status,
         .current = s->current,
@@ -124,11 +125,11 @@ static void report(struct job_state *s)
     s->fn(&p, s->opaque);
 }
 
-int qemu_job_run(struct qmp *m, const char *type, JsonObject *args, int timeout_ms,
-                 qemu_job_progress_fn fn, void *opaque)
+int qmp_job_run(struct qmp *m, const char *who, const char *type, JsonObject *args, int timeout_ms,
+                qmp_job_progress_fn fn, void *opaque)
 {
     /* A concluded job of a killed caller would keep its id and error. */
-    if (qemu_job_settle(m, QEMU_QMP_TIMEOUT_MS) < 0)
+    if (qmp_job_settle(m, who, QMP_JOB_CMD_TIMEOUT_MS) < 0)
         qv_reset_error();
     static gint counter;
     g_autofree char *id =
@@ -146,7 +147,7 @@ int qemu_job_run(struct qmp *m, const char *type, JsonObject *args, int timeout_
     int rc = qmp_send(m, type, node, &reply_id, timeout_ms);
     /* The reply comes once QEMU's main loop is free again (see the top). */
     while (rc == 0) {
-        rc = qmp_reply_wait(m, type, reply_id, NULL, MIN(QEMU_JOB_TICK_MS, remaining(deadline)));
+        rc = qmp_reply_wait(m, type, reply_id, NULL, MIN(QMP_JOB_TICK_MS, remaining(deadline)));
         take_status_events(m, id, &s.status);
         if (rc != QV_ERR_TIMEOUT)
             break;
@@ -159,13 +160,13 @@ int qemu_job_run(struct qmp *m, const char *type, JsonObject *args, int timeout_
         goto out;
     for (;;) {
         JsonNode *jobs = NULL;
-        rc = qmp_command(m, "query-jobs", NULL, &jobs, QEMU_QMP_TIMEOUT_MS);
+        rc = qmp_command(m, "query-jobs", NULL, &jobs, QMP_JOB_CMD_TIMEOUT_MS);
         if (rc < 0)
             goto out;
         JsonObject *o = job_entry(jobs, id);
         if (!o) {
             json_node_unref(jobs);
-            rc = qv_error_set(QV_ERR_PROTOCOL, "QEMU's %s job '%s' vanished before it concluded",
+            rc = qv_error_set(QV_ERR_PROTOCOL, "%s's %s job '%s' vanished before it concluded", who,
                               type, id);
             goto out;
         }
@@ -179,7 +180,8 @@ int qemu_job_run(struct qmp *m, const char *type, JsonObject *args, int timeout_
         report(&s);
         if (concluded) {
             /* Read before the dismiss, which forgets the error. */
-            rc = error ? qv_error_set(QV_ERR_BACKEND, "QEMU's %s job failed: %s", type, error) : 0;
+            rc = error ? qv_error_set(QV_ERR_BACKEND, "%s's %s job failed: %s", who, type, error)
+                       : 0;
             if (dismiss(m, id) < 0 && rc == 0)
                 rc = qv_error_code();
             goto out;
@@ -188,7 +190,7 @@ int qemu_job_run(struct qmp *m, const char *type, JsonObject *args, int timeout_
         if (left == 0)
             goto timed_out;
         JsonObject *ev = NULL;
-        if (qmp_event_wait(m, "JOB_STATUS_CHANGE", MIN(QEMU_JOB_TICK_MS, left), &ev) == 0)
+        if (qmp_event_wait(m, "JOB_STATUS_CHANGE", MIN(QMP_JOB_TICK_MS, left), &ev) == 0)
             json_object_unref(ev);
         else if (qv_error_code() != QV_ERR_TIMEOUT) {
             rc = qv_error_code();
@@ -199,8 +201,8 @@ int qemu_job_run(struct qmp *m, const char *type, JsonObject *args, int timeout_
 timed_out:
     /* Left to QEMU: the next run dismisses it once it concludes. */
     rc = qv_error_set(QV_ERR_TIMEOUT,
-                      "QEMU's %s job '%s' did not conclude within %d s (last status: %s)", type, id,
-                      timeout_ms / 1000, s.status);
+                      "%s's %s job '%s' did not conclude within %d s (last status: %s)", who, type,
+                      id, timeout_ms / 1000, s.status);
 out:
     g_free(s.status);
     return rc;
