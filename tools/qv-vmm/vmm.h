@@ -193,8 +193,14 @@ void vmm_console_free(struct vmm_console *c);
 /* Between setup (guest started) and the main loop: sleeps
  * $QV_VMM_TEST_LOOP_DELAY_MS, so a test can stop the guest there. */
 void vmm_test_before_loop(void);
+/* On a snapshot job's worker, before the operation: sleeps
+ * $QV_VMM_TEST_JOB_DELAY_MS, so a test finds the job running. */
+void vmm_test_job_delay(void);
 #else
 static inline void vmm_test_before_loop(void)
+{
+}
+static inline void vmm_test_job_delay(void)
 {
 }
 #endif

@@ -97,6 +97,7 @@ static gboolean job_done(gpointer data);
 static gpointer worker(gpointer data)
 {
     struct vmm_job *j = data;
+    vmm_test_job_delay();
     if (strcmp(j->type, "snapshot-save") == 0)
         j->rc = snapshot_create(j->vm, j->tag, j->flags);
     else if (strcmp(j->type, "snapshot-load") == 0)

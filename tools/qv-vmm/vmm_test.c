@@ -11,3 +11,10 @@ void vmm_test_before_loop(void)
     if (ms && *ms)
         g_usleep((gulong)g_ascii_strtoull(ms, NULL, 10) * 1000);
 }
+
+void vmm_test_job_delay(void)
+{
+    const char *ms = getenv("QV_VMM_TEST_JOB_DELAY_MS");
+    if (ms && *ms)
+        g_usleep((gulong)g_ascii_strtoull(ms, NULL, 10) * 1000);
+}

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "lib/qmp/qmp.h"
+#include "lib/qmp/qmp_job.h"
 #include "lib/qmp/qmp_limits.h"
 #include "tools/qv-vmm/vmm.h"
 #include "tools/qv-vmm/vmm_stream.h"
@@ -1116,6 +1117,267 @@ static char *next(struct vmm_stream *s, int *r)
     return m;
 }
 
+/* ---- snapshot jobs (vmm_jobs.c) ---- */
+
+/* The JOB_STATUS_CHANGE statuses of job id, in order, until "concluded". */
+static char *job_statuses(struct qmp *q, const char *id)
+{
+    GString *s = g_string_new(NULL);
+    for (;;) {
+        JsonObject *ev = NULL;
+        ck_assert_msg(qmp_event_wait(q, "JOB_STATUS_CHANGE", T_MS, &ev) == 0, "after '%s': %s",
+                      s->str, qv_last_error()->message);
+        JsonObject *d = json_object_get_object_member(ev, "data");
+        if (strcmp(json_object_get_string_member(d, "id"), id) == 0) {
+            const char *st = json_object_get_string_member(d, "status");
+            g_string_append_printf(s, "%s%s", s->len ? "," : "", st);
+            if (strcmp(st, "concluded") == 0) {
+                json_object_unref(ev);
+                return g_string_free(s, FALSE);
+            }
+        }
+        json_object_unref(ev);
+    }
+}
+
+/* query-jobs' entry for id (a new reference), or NULL. */
+static JsonObject *job_entry(struct qmp *q, const char *id)
+{
+    JsonNode *ret = NULL;
+    ck_assert_int_eq(qmp_command(q, "query-jobs", NULL, &ret, T_MS), 0);
+    JsonArray *a = json_node_get_array(ret);
+    JsonObject *found = NULL;
+    for (guint i = 0; i < json_array_get_length(a) && !found; i++) {
+        JsonObject *o = json_array_get_object_element(a, i);
+        if (strcmp(json_object_get_string_member(o, "id"), id) == 0)
+            found = json_object_ref(o);
+    }
+    json_node_unref(ret);
+    return found;
+}
+
+/* x-qv-query-snapshots as "name:state,..." */
+static char *snapshot_names(struct qmp *q)
+{
+    JsonNode *ret = NULL;
+    ck_assert_int_eq(qmp_command(q, "x-qv-query-snapshots", NULL, &ret, T_MS), 0);
+    JsonArray *a = json_node_get_array(ret);
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonObject *o = json_array_get_object_element(a, i);
+        g_string_append_printf(s, "%s%s:%s", i ? "," : "", json_object_get_string_member(o, "name"),
+                               json_object_get_string_member(o, "x-qv-state"));
+        ck_assert_int_gt(json_object_get_int_member(o, "date-sec"), 1500000000);
+    }
+    json_node_unref(ret);
+    return g_string_free(s, FALSE);
+}
+
+START_TEST(test_snapshot_jobs)
+{
+    g_autofree char *dir = make_dir(NULL);
+    GPid pid = start_vmm(dir, NULL);
+    struct qmp *q = client(dir);
+
+    /* As QEMU 7.2: the reply, then created..concluded; manual dismiss. */
+    ck_assert_int_eq(qmp_command_json(q, "snapshot-save",
+                                      "{\"job-id\": \"j1\", \"tag\": \"s1\", \"vmstate\": "
+                                      "\"drive-vda\", \"devices\": [\"drive-vda\"]}",
+                                      NULL, T_MS),
+                     0);
+    g_autofree char *seen = job_statuses(q, "j1");
+    ck_assert_str_eq(seen, "created,running,waiting,pending,concluded");
+    JsonObject *e = job_entry(q, "j1");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(json_object_get_string_member(e, "type"), "snapshot-save");
+    ck_assert_str_eq(json_object_get_string_member(e, "status"), "concluded");
+    ck_assert_int_eq(json_object_get_int_member(e, "current-progress"), 1);
+    ck_assert_int_eq(json_object_get_int_member(e, "total-progress"), 1);
+    ck_assert(!json_object_has_member(e, "error"));
+    json_object_unref(e);
+    /* Its id stays taken until dismissed. */
+    ck_assert_int_eq(
+        qmp_command_json(q, "snapshot-save", "{\"job-id\": \"j1\", \"tag\": \"s9\"}", NULL, T_MS),
+        QV_ERR_BACKEND);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "Job ID 'j1' already in use"));
+    ck_assert_int_eq(qmp_command_json(q, "job-dismiss", "{\"id\": \"j1\"}", NULL, T_MS), 0);
+    JsonObject *ev = NULL;
+    ck_assert_int_eq(qmp_event_wait(q, "JOB_STATUS_CHANGE", T_MS, &ev), 0);
+    ck_assert_str_eq(
+        json_object_get_string_member(json_object_get_object_member(ev, "data"), "status"), "null");
+    json_object_unref(ev);
+    ck_assert_ptr_null(job_entry(q, "j1"));
+    ck_assert_int_eq(qmp_command_json(q, "job-dismiss", "{\"id\": \"j1\"}", NULL, T_MS),
+                     QV_ERR_BACKEND);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "Job not found"));
+    g_autofree char *names = snapshot_names(q);
+    ck_assert_str_eq(names, "s1:running");
+
+    /* lib/qmp's runner, as kvm:///session drives it. */
+    g_autoptr(JsonObject) args = json_object_new();
+    json_object_set_string_member(args, "tag", "s2");
+    ck_assert_int_eq(qmp_job_run(q, "qv-vmm", "snapshot-save", args, T_MS, NULL, NULL), 0);
+    ck_assert_ptr_null(job_entry(q, "j1")); /* and it dismissed its job */
+    /* A job that fails concludes with its error. */
+    json_object_set_string_member(args, "tag", "nope");
+    ck_assert_int_eq(qmp_job_run(q, "qv-vmm", "snapshot-load", args, T_MS, NULL, NULL),
+                     QV_ERR_BACKEND);
+    ck_assert_msg(strstr(qv_last_error()->message, "qv-vmm's snapshot-load job failed") &&
+                      strstr(qv_last_error()->message, "no snapshot 'nope'"),
+                  "%s", qv_last_error()->message);
+    ck_assert_int_eq(
+        qmp_command_json(q, "snapshot-delete", "{\"job-id\": \"d\", \"tag\": \"s9\"}", NULL, T_MS),
+        0);
+    g_autofree char *failed = job_statuses(q, "d");
+    e = job_entry(q, "d");
+    ck_assert_msg(strstr(json_object_get_string_member(e, "error"), "no snapshot 's9'"), "%s",
+                  json_object_get_string_member(e, "error"));
+    json_object_unref(e);
+
+    /* A load puts the guest back in the captured state, with its event. */
+    ck_assert_int_eq(qmp_command(q, "stop", NULL, NULL, T_MS), 0);
+    json_object_set_string_member(args, "tag", "held");
+    ck_assert_int_eq(qmp_job_run(q, "qv-vmm", "snapshot-save", args, T_MS, NULL, NULL), 0);
+    ck_assert_int_eq(qmp_command(q, "cont", NULL, NULL, T_MS), 0);
+    assert_status(q, "running", true);
+    while ((ev = qmp_event_take(q, "STOP")))
+        json_object_unref(ev);
+    ck_assert_int_eq(qmp_job_run(q, "qv-vmm", "snapshot-load", args, T_MS, NULL, NULL), 0);
+    assert_status(q, "paused", false);
+    ck_assert_int_eq(qmp_event_wait(q, "STOP", T_MS, &ev), 0);
+    json_object_unref(ev);
+    json_object_set_string_member(args, "tag", "s1");
+    ck_assert_int_eq(qmp_job_run(q, "qv-vmm", "snapshot-load", args, T_MS, NULL, NULL), 0);
+    assert_status(q, "running", true);
+    json_object_set_string_member(args, "tag", "s2");
+    ck_assert_int_eq(qmp_job_run(q, "qv-vmm", "snapshot-delete", args, T_MS, NULL, NULL), 0);
+    g_autofree char *left = snapshot_names(q);
+    ck_assert_str_eq(left, "s1:running,held:paused");
+    quit_and_check(dir, pid, q);
+}
+END_TEST
+
+START_TEST(test_snapshot_job_arguments)
+{
+    g_autofree char *dir = make_dir(NULL);
+    GPid pid = start_vmm(dir, NULL);
+    int fd = raw_connect(dir);
+    negotiate(fd);
+    struct {
+        const char *cmd, *want;
+    } cases[] = {
+        {"{\"execute\": \"snapshot-save\", \"arguments\": {\"tag\": \"a\"}}",
+         "Parameter 'job-id' is missing"},
+        {"{\"execute\": \"snapshot-save\", \"arguments\": {\"job-id\": \"j\"}}",
+         "Parameter 'tag' is missing"},
+        {"{\"execute\": \"snapshot-save\", \"arguments\": {\"job-id\": 7, \"tag\": \"a\"}}",
+         "Invalid parameter type for 'job-id', expected: string"},
+        {"{\"execute\": \"snapshot-save\", \"arguments\": {\"job-id\": \"1bad\", \"tag\": \"a\"}}",
+         "Invalid job ID '1bad'"},
+        {"{\"execute\": \"snapshot-save\", \"arguments\": {\"job-id\": \"j k\", \"tag\": \"a\"}}",
+         "Invalid job ID 'j k'"},
+        {"{\"execute\": \"snapshot-save\", \"arguments\": {\"job-id\": \"j\", \"tag\": \"\"}}",
+         "'tag' must not be empty"},
+        {"{\"execute\": \"snapshot-save\", \"arguments\": {\"job-id\": \"j\", \"tag\": \"a\", "
+         "\"vmstate\": \"drive-vdz\"}}",
+         "vmstate block device 'drive-vdz' is not a writable block device node of this VM"},
+        {"{\"execute\": \"snapshot-save\", \"arguments\": {\"job-id\": \"j\", \"tag\": \"a\", "
+         "\"devices\": [\"drive-vda\", \"vdb\"]}}",
+         "block device node 'vdb' is not"},
+        {"{\"execute\": \"snapshot-save\", \"arguments\": {\"job-id\": \"j\", \"tag\": \"a\", "
+         "\"devices\": [\"drive-vda\", 3]}}",
+         "Invalid parameter type for 'devices[1]', expected: string"},
+        {"{\"execute\": \"snapshot-save\", \"arguments\": {\"job-id\": \"j\", \"tag\": \"a\", "
+         "\"devices\": \"drive-vda\"}}",
+         "Invalid parameter type for 'devices', expected: array"},
+        {"{\"execute\": \"snapshot-save\", \"arguments\": {\"job-id\": \"j\", \"tag\": \"a\", "
+         "\"x-qv-incremental\": \"yes\"}}",
+         "Invalid parameter type for 'x-qv-incremental', expected: boolean"},
+        {"{\"execute\": \"snapshot-load\", \"arguments\": {\"job-id\": \"j\", \"tag\": \"a\", "
+         "\"x-qv-incremental\": true}}",
+         "Parameter 'x-qv-incremental' is unexpected"},
+        {"{\"execute\": \"snapshot-delete\", \"arguments\": {\"job-id\": \"j\", \"tag\": \"a\", "
+         "\"vmstate\": \"drive-vda\"}}",
+         "Parameter 'vmstate' is unexpected"},
+        {"{\"execute\": \"snapshot-save\", \"arguments\": {\"job-id\": \"j\", \"tag\": \"a\", "
+         "\"bogus\": 1}}",
+         "Parameter 'bogus' is unexpected"},
+        {"{\"execute\": \"job-dismiss\"}", "Parameter 'id' is missing"},
+        {"{\"execute\": \"job-dismiss\", \"arguments\": {\"id\": [1]}}",
+         "Invalid parameter type for 'id', expected: string"},
+        {"{\"execute\": \"job-dismiss\", \"arguments\": {\"id\": \"none\"}}", "Job not found"},
+        {"{\"execute\": \"query-jobs\", \"arguments\": {\"all\": true}}",
+         "Parameter 'all' is unexpected"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *line = g_strdup_printf("%s\n", cases[i].cmd);
+        JsonObject *r = raw_cmd(fd, line);
+        ck_assert_msg(json_object_has_member(r, "error"), "accepted: %s", cases[i].cmd);
+        ck_assert_str_eq(err_class(r), "GenericError");
+        ck_assert_msg(strstr(err_desc(r), cases[i].want), "%s: got '%s', want '%s'", cases[i].cmd,
+                      err_desc(r), cases[i].want);
+        json_object_unref(r);
+    }
+    /* None of them made a job or a snapshot. */
+    JsonObject *r = raw_cmd(fd, "{\"execute\": \"query-jobs\"}\n");
+    ck_assert_int_eq(json_array_get_length(json_object_get_array_member(r, "return")), 0);
+    json_object_unref(r);
+    r = raw_cmd(fd, "{\"execute\": \"x-qv-query-snapshots\"}\n");
+    ck_assert_int_eq(json_array_get_length(json_object_get_array_member(r, "return")), 0);
+    json_object_unref(r);
+    close(fd);
+    struct qmp *q = client(dir);
+    quit_and_check(dir, pid, q);
+}
+END_TEST
+
+/* A job that takes a while (qv-vmm-test's delay): the loop serves on, a
+ * second job is refused, a running job cannot be dismissed, and quit waits
+ * for it. */
+START_TEST(test_snapshot_job_while_one_runs)
+{
+    g_autofree char *dir = make_dir(NULL);
+    const char *argv[] = {test_bin(), "--dir", dir, "--uri", "noop:///", NULL};
+    g_auto(GStrv) envp = g_environ_setenv(g_get_environ(), "QV_VMM_TEST_JOB_DELAY_MS", "700", TRUE);
+    GPid pid;
+    g_autoptr(GError) err = NULL;
+    ck_assert(g_spawn_async(NULL, (char **)argv, envp, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
+                            NULL, &pid, &err));
+    g_autofree char *sock = sock_of(dir);
+    for (int i = 0; i < 1000 && !is_socket(sock); i++)
+        g_usleep(10000);
+    struct qmp *q = client(dir);
+    gint64 t0 = g_get_monotonic_time();
+    ck_assert_int_eq(
+        qmp_command_json(q, "snapshot-save", "{\"job-id\": \"slow\", \"tag\": \"a\"}", NULL, T_MS),
+        0);
+    /* The reply came at once; the loop answers while the job runs. */
+    assert_status(q, "running", true);
+    JsonObject *e = job_entry(q, "slow");
+    ck_assert_str_eq(json_object_get_string_member(e, "status"), "running");
+    ck_assert_int_eq(json_object_get_int_member(e, "current-progress"), 0);
+    json_object_unref(e);
+    ck_assert_int_eq(
+        qmp_command_json(q, "snapshot-save", "{\"job-id\": \"other\", \"tag\": \"b\"}", NULL, T_MS),
+        QV_ERR_BACKEND);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "snapshot job 'slow' is still running"));
+    ck_assert_int_eq(qmp_command_json(q, "job-dismiss", "{\"id\": \"slow\"}", NULL, T_MS),
+                     QV_ERR_BACKEND);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message,
+                                 "Job 'slow' in state 'running' cannot accept command verb "
+                                 "'dismiss'"));
+    ck_assert_int_lt(g_get_monotonic_time() - t0, 600 * 1000);
+    g_autofree char *seen = job_statuses(q, "slow");
+    ck_assert_str_eq(seen, "created,running,waiting,pending,concluded");
+    ck_assert_int_ge(g_get_monotonic_time() - t0, 600 * 1000);
+    /* quit while a job runs: qv-vmm waits for it, then exits cleanly. */
+    ck_assert_int_eq(
+        qmp_command_json(q, "snapshot-save", "{\"job-id\": \"last\", \"tag\": \"c\"}", NULL, T_MS),
+        0);
+    quit_and_check(dir, pid, q);
+}
+END_TEST
+
 START_TEST(test_stream_framing)
 {
     struct vmm_stream *s = vmm_stream_new(64);
@@ -1291,6 +1553,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_sandbox);
     tcase_add_test(tc, test_paused_start_and_sigterm);
     tcase_add_test(tc, test_bad_invocations);
+    tcase_add_test(tc, test_snapshot_jobs);
+    tcase_add_test(tc, test_snapshot_job_arguments);
+    tcase_add_test(tc, test_snapshot_job_while_one_runs);
     suite_add_tcase(s, tc);
     TCase *pieces = tcase_create("pieces");
     tcase_add_checked_fixture(pieces, setup, teardown);
