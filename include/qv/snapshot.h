@@ -35,8 +35,9 @@ struct snapshot_info {
 };
 
 /* How far a snapshot_create, snapshot_restore or snapshot_delete has got,
- * for a driver that runs it as a job: the qemu driver on a running or
- * paused VM (QEMU's snapshot-save, snapshot-load and snapshot-delete jobs).
+ * for a driver that runs it as a job: the qemu driver and kvm:///session on
+ * a running or paused VM (QEMU's, or qv-vmm's, snapshot-save, snapshot-load
+ * and snapshot-delete jobs).
  * The strings live for the duration of the callback. */
 struct snapshot_progress {
     const char *operation; /* "create", "restore" or "delete" */
@@ -62,7 +63,7 @@ int snapshot_delete(struct vm *vm, const char *name);
 /* The same, calling fn (when not NULL) while the driver's job runs: on the
  * calling thread, from inside the call, when the job's status changes,
  * about every 250 ms while it runs, and last with status "concluded". An
- * operation without a job (a stopped VM; the noop, kvm, propolis and remote
+ * operation without a job (a stopped VM; noop, kvm:///embed, propolis and remote
  * drivers) just completes without calling fn. fn must not call libqv on
  * the same VM. */
 int snapshot_create_progress(struct vm *vm, const char *name, unsigned flags,

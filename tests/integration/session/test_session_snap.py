@@ -337,3 +337,34 @@ def test_vmm_killed_during_snapshot_jobs_leaves_no_half_snapshot(env):
         qv(env, "vm", "snapshot", "restore", "k", "--name", s)
         assert state(env, "k") == "running"
         qv(env, "vm", "stop", "--force", "k")
+
+
+def kvm_usable():
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def test_embed_snapshots_inside_vmm(env):
+    """The same on kvm:///embed inside qv-vmm, where /dev/kvm is usable: the
+    snapshots live in <root>/kvm-embed/NAME/snapshots."""
+    if not kvm_usable():
+        pytest.skip("/dev/kvm is not usable here: kvm:///embed cannot run inside qv-vmm")
+    uri = f"kvm:///session?root={env['root']}"
+    create(env, "h", uri=uri)
+    p = qv(env, "vm", "start", "h", uri=uri, check=False)
+    if p.returncode != 0:
+        pytest.skip(f"the VMM does not start this definition here: {p.stderr.strip()}")
+    qv(env, "vm", "snapshot", "create", "h", "--name", "s", uri=uri)
+    store = env["root"] / "kvm-embed" / "h" / "snapshots" / "s"
+    assert store.is_dir()
+    qv(env, "vm", "stop", "--force", "h", uri=uri)
+    assert snaps(env, "h", uri=uri) == {"s": "running"}
+    qv(env, "vm", "snapshot", "restore", "h", "--name", "s", uri=uri)
+    assert state(env, "h", uri=uri) == "running"
+    qv(env, "vm", "stop", "--force", "h", uri=uri)
+    qv(env, "vm", "destroy", "h", uri=uri)
+    assert not (env["root"] / "kvm-embed" / "h" / "snapshots").exists()
