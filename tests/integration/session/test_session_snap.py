@@ -305,15 +305,23 @@ def test_clone_of_a_missing_disk_leaves_nothing(env):
 
 def test_vmm_killed_during_snapshot_jobs_leaves_no_half_snapshot(env):
     create(env, "k")
+    # How long a whole `qv vm snapshot create` takes here: the kills are
+    # spread over its second half, where qv-vmm's job runs.
+    qv(env, "vm", "start", "k")
+    t0 = time.monotonic()
+    qv(env, "vm", "snapshot", "create", "k", "--name", "probe")
+    took = time.monotonic() - t0
+    qv(env, "vm", "snapshot", "delete", "k", "--name", "probe")
+    qv(env, "vm", "stop", "--force", "k")
     rng = random.Random(12)
     taken = []
-    for i in range(8):
+    for i in range(12):
         qv(env, "vm", "start", "k")
         pid = vmm_pid(env, "k")
         name = f"s{i}"
         p = subprocess.Popen([QV, "-c", env["uri"], "vm", "snapshot", "create", "k", "--name",
                               name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(rng.uniform(0.0, 0.25))
+        time.sleep(rng.uniform(0.4 * took, 1.1 * took))
         os.kill(pid, signal.SIGKILL)
         out, err = p.communicate(timeout=60)
         deadline = time.monotonic() + 10
