@@ -376,3 +376,34 @@ def test_embed_snapshots_inside_vmm(env):
     qv(env, "vm", "stop", "--force", "h", uri=uri)
     qv(env, "vm", "destroy", "h", uri=uri)
     assert not (env["root"] / "kvm-embed" / "h" / "snapshots").exists()
+
+
+def test_restore_of_a_vm_with_a_cgroup_starts_paused_then_restores(env):
+    """A VM with a CPU weight starts with qv-vmm --paused, which is moved into
+    its cgroup before any guest instruction runs; a restore then happens at
+    qv-vmm's first `cont` (--paused --restore)."""
+    from test_session_tune import cg_pids, cgroup_usable
+    version, where = cgroup_usable()
+    if not version:
+        pytest.skip(f"this host lets us make no cpu cgroup: {where}")
+    create(env, "w")
+    xml = (env["root"] / "kvm" / "w" / "domain.xml").read_text()
+    xml = xml.replace("</domain>", "<cputune><shares>512</shares></cputune></domain>")
+    (env["tmp"] / "w2.xml").write_text(xml.replace("<name>w</name>", "<name>w2</name>")
+                                       .split("<uuid>")[0] + xml.split("</uuid>")[1])
+    qv(env, "vm", "destroy", "w")
+    qv(env, "vm", "create", "--xml", str(env["tmp"] / "w2.xml"))
+    qv(env, "vm", "start", "w2")
+    qv(env, "vm", "snapshot", "create", "w2", "--name", "up")
+    qv(env, "vm", "pause", "w2")
+    qv(env, "vm", "snapshot", "create", "w2", "--name", "held")
+    qv(env, "vm", "stop", "--force", "w2")
+    for tag, want in (("up", "running"), ("held", "paused")):
+        qv(env, "vm", "snapshot", "restore", "w2", "--name", tag)
+        assert state(env, "w2") == want
+        pid = vmm_pid(env, "w2")
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert b"--paused" in cmd and cmd[cmd.index(b"--restore") + 1] == tag.encode(), cmd
+        rt = json.loads((env["root"] / "kvm" / "w2" / "runtime.json").read_text())
+        assert pid in cg_pids(rt["cgroup"])
+        qv(env, "vm", "stop", "--force", "w2")
