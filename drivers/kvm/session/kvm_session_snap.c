@@ -38,6 +38,23 @@ static bool keeps_state(const char *uri)
     return path && *path && strcmp(path, "/") != 0;
 }
 
+/* For kvm:///embed, whether the VM's snapshot directory
+ * (<root>/kvm-embed/NAME, root= of the URI, which the session always
+ * sets) is absent: then it has none, and nothing needs /dev/kvm to say so. */
+static bool embed_store_absent(const char *uri, const char *name)
+{
+    g_autoptr(GUri) u = g_uri_parse(uri, G_URI_FLAGS_ENCODED_QUERY, NULL);
+    if (!u || g_strcmp0(g_uri_get_scheme(u), "kvm") != 0 || !g_uri_get_query(u))
+        return false;
+    g_autoptr(GHashTable) params =
+        g_uri_parse_params(g_uri_get_query(u), -1, "&", G_URI_PARAMS_NONE, NULL);
+    const char *root = params ? g_hash_table_lookup(params, "root") : NULL;
+    if (!root || !*root)
+        return false;
+    g_autofree char *dir = proc_vm_dir(root, "kvm-embed", name);
+    return !g_file_test(dir, G_FILE_TEST_EXISTS);
+}
+
 struct inner {
     struct qv_conn *conn;
     struct vm *vm;
@@ -64,6 +81,8 @@ static int inner_open(struct qv_conn *conn, struct ksess_vm *k, bool define, str
 {
     struct ksess_conn *kc = ksess_conn_of(conn);
     *in = (struct inner){0};
+    if (!define && embed_store_absent(kc->vmm_uri, k->name))
+        return 1;
     in->conn = qv_connect(kc->vmm_uri);
     if (!in->conn) {
         qv_error_prefix("VM '%s': cannot open qv-vmm's driver '%s' for its snapshots", k->name,
