@@ -37,6 +37,8 @@ if(QV_WITH_KVM AND QV_WITH_NOOP AND TARGET qv_cli AND TARGET qv_vmm)
     COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
             ${CMAKE_CURRENT_SOURCE_DIR}/session/test_session_console.py)
   set_tests_properties(kvm_session_console PROPERTIES LABELS "kvm;session" TIMEOUT 300
+    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;${QV_PYTHON_ENV}")
+endif()
 # Snapshots, restore and clone on kvm:///session (qv-vmm's snapshot jobs),
 # on a noop:///DIR VM whose driver keeps its snapshots between runs.
 if(QV_WITH_KVM AND QV_WITH_NOOP AND TARGET qv_cli AND TARGET qv_vmm)
