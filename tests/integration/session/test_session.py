@@ -2,9 +2,8 @@
 qv-vmm process, which outlives the `qv` that started it, and every later
 `qv` (a new process, a new connection) finds it again through runtime.json,
 checking the process's identity. qv-vmm hosts a noop:/// VM here
-(vmm_uri=noop:///), so this runs on hosts without /dev/kvm; the last test
-repeats the basic steps on kvm:///embed inside qv-vmm and is skipped where
-/dev/kvm is not usable."""
+(vmm_uri=noop:///), so this runs on hosts without /dev/kvm; a real KVM
+guest in qv-vmm is test_session_kvm.py's."""
 import json
 import os
 import signal
@@ -270,36 +269,6 @@ def test_bad_vmm_uri_and_missing_vmm(env):
     bad = subprocess.run([QV, "-c", env["uri"], "vm", "list"], capture_output=True, text=True,
                          env={**os.environ, "QV_VMM": "relative/qv-vmm"}, timeout=60)
     assert bad.returncode != 0 and "QV_VMM" in bad.stderr
-
-
-def kvm_usable():
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
-
-
-def test_embed_inside_vmm(env):
-    if not kvm_usable():
-        pytest.skip("/dev/kvm is not usable here: kvm:///embed cannot run inside qv-vmm")
-    uri = f"kvm:///session?root={env['root']}"
-    create(env, "h", uri=uri)
-    p = qv(env, "vm", "start", "h", uri=uri, check=False)
-    # A definition without a kernel may be refused by the VMM at start; the
-    # message then comes from qv-vmm's log.
-    if p.returncode == 0:
-        assert "running" in qv(env, "vm", "show", "h", uri=uri).stdout.lower()
-        d = vm_dir(env, "h")
-        if (d / "console.sock").exists():
-            ep = subprocess.run(["/usr/bin/python3", "-c",
-                                 f"import qv; print(qv.connect({uri!r}).lookup('h')"
-                                 ".console_endpoint)"], capture_output=True, text=True)
-            assert ep.stdout.strip() == f"unix:{d}/console.sock", ep.stdout + ep.stderr
-        qv(env, "vm", "stop", "--force", "h", uri=uri)
-    else:
-        assert "qv-vmm" in p.stderr
 
 
 def qmp_send(sock_path, command):
