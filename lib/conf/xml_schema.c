@@ -51,6 +51,15 @@ static int compile(void)
     return 0;
 }
 
+void qv_conf_xml_schema_release(void)
+{
+    g_mutex_lock(&schema_lock);
+    if (schema)
+        xmlRelaxNGFree(schema);
+    schema = NULL;
+    g_mutex_unlock(&schema_lock);
+}
+
 struct collected {
     int line;
     char *first;

@@ -10,6 +10,10 @@
  * naming the element or attribute whose removal makes the document valid,
  * with libxml2's first message; *where (if not NULL) gets line N. */
 int qv_conf_xml_schema_check(xmlDoc *doc, const char *label, long *where);
+/* Free the compiled schema (a few MiB of heap); the next check compiles it
+ * again. For a process that checks one definition and then lives on
+ * (qv-vmm). */
+void qv_conf_xml_schema_release(void);
 
 /* Drop from a schema-valid document what only describes a running domain,
  * as libvirt does on define: <domain id=>, aliases it generated (user

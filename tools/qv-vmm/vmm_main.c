@@ -4,6 +4,7 @@
  * VM. */
 #include <errno.h>
 #include <glib-unix.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/conf/domain.h"
+#include "lib/conf/xml_schema.h"
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
 #include "vmm.h"
@@ -213,6 +215,11 @@ static int setup(struct vmm *v)
         fprintf(stderr, "qv-vmm: %s/%s: %s\n", v->dir, v->def_name, qv_last_error()->message);
         return VMM_EXIT_SETUP;
     }
+    /* The definition was checked against libvirt's schema; what was
+     * compiled for that is most of this process's heap and would stay for
+     * the VM's life (bench/session_bench.sh measures it). */
+    qv_conf_xml_schema_release();
+    malloc_trim(0);
     g_autoptr(GError) err = NULL;
     v->console = vmm_console_new(v->dir_fd, v->dir, &err);
     if (v->console)

@@ -271,6 +271,15 @@ def test_bad_vmm_uri_and_missing_vmm(env):
     assert bad.returncode != 0 and "QV_VMM" in bad.stderr
 
 
+def kvm_usable():
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
 def qmp_send(sock_path, command):
     """One command on a QMP socket, as any QMP client would send it."""
     import socket
