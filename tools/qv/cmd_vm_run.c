@@ -103,7 +103,9 @@ static char *kernel_xml(struct qv_conn *conn, const struct run_opts *o)
         g_autofree char *esc = g_markup_escape_text(o->append, -1);
         g_string_append_printf(x, "    <cmdline>%s</cmdline>\n", esc);
     }
+    /* ACPI as `qemu -kernel` has it: a guest's poweroff ends the run. */
     g_string_append(x, "  </os>\n"
+                       "  <features><acpi/></features>\n"
                        "  <on_poweroff>destroy</on_poweroff>\n"
                        "  <on_reboot>destroy</on_reboot>\n"
                        "  <on_crash>destroy</on_crash>\n"
