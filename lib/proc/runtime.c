@@ -48,7 +48,7 @@ int proc_runtime_read(const char *dir, struct proc_runtime *rt)
 {
     memset(rt, 0, sizeof(*rt));
     g_autofree char *path = g_build_filename(dir, "runtime.json", NULL);
-    g_autoptr(JsonNode) root = qv_json_load_file(path);
+    g_autoptr(JsonNode) root = qv_json_load_state(path);
     if (!root && qv_error_code() == QV_ERR_NOT_FOUND)
         return qv_error_set(QV_ERR_NOT_FOUND, "'%s' does not exist", path);
     if (!root)

@@ -34,7 +34,7 @@ static enum vm_state_reason reason_from_name(const char *s)
 void proc_stopped_read(const char *dir, enum vm_state *state, enum vm_state_reason *reason)
 {
     g_autofree char *path = g_build_filename(dir, "state.json", NULL);
-    g_autoptr(JsonNode) root = qv_json_load_file(path);
+    g_autoptr(JsonNode) root = qv_json_load_state(path);
     *state = VM_STATE_CREATED;
     *reason = VM_REASON_NONE;
     if (!root && qv_error_code() == QV_ERR_NOT_FOUND) {
@@ -55,7 +55,7 @@ char *proc_stored_uuid(const char *dir)
     g_autofree char *path = g_build_filename(dir, "domain.xml", NULL);
     g_autofree char *xml = NULL;
     size_t len;
-    if (qv_file_read_text(path, QV_DEFINITION_MAX_BYTES, &xml, &len) < 0) {
+    if (qv_file_read_state(path, QV_DEFINITION_MAX_BYTES, &xml, &len) < 0) {
         qv_reset_error(); /* unreadable: it holds no UUID we could clash with */
         return NULL;
     }

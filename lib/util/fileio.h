@@ -19,6 +19,11 @@ int qv_file_read(const char *path, char **data, size_t *len);
  * than max bytes, or holds a NUL byte; QV_ERR_NOT_FOUND when absent. Never
  * reads more than max + 1 bytes. */
 int qv_file_read_text(const char *path, size_t max, char **data, size_t *len);
+/* The same for a file of libqv's own state directories (domain.xml,
+ * runtime.json, state.json), which libqv writes itself, never as a link:
+ * a symbolic link in its place (planted by a process that may write the
+ * directory) is refused naming it, never followed. */
+int qv_file_read_state(const char *path, size_t max, char **data, size_t *len);
 /* Create dir and its parents; dir itself ends up with exactly `mode`
  * (0700 for state directories) even if it existed with looser bits. */
 int qv_dir_ensure(const char *dir, mode_t mode);

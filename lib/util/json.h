@@ -40,6 +40,8 @@ JsonNode *qv_json_parse_limited(const char *data, size_t len, size_t max, const 
  * as above, the path naming it. NULL with the qv error set: QV_ERR_NOT_FOUND
  * when absent, QV_ERR_IO when unreadable or too large, QV_ERR_JSON. */
 JsonNode *qv_json_load_file(const char *path);
+/* The same through qv_file_read_state: a symbolic link is refused. */
+JsonNode *qv_json_load_state(const char *path);
 
 /* A member of the wrong type reads as absent. json-glib's own getters
  * would log a critical, and its string getters return NULL for a number,

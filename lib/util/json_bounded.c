@@ -470,15 +470,25 @@ JsonNode *qv_json_parse_limited(const char *data, size_t len, size_t max, const 
     return root;
 }
 
-JsonNode *qv_json_load_file(const char *path)
+static JsonNode *load(const char *path, bool state)
 {
     g_autofree char *data = NULL;
     size_t len;
-    if (qv_file_read_text(path, QV_JSON_MAX_BYTES, &data, &len) < 0)
+    if ((state ? qv_file_read_state : qv_file_read_text)(path, QV_JSON_MAX_BYTES, &data, &len) < 0)
         return NULL;
     g_autoptr(GError) err = NULL;
     JsonNode *root = qv_json_parse_bounded(data, len, path, &err);
     if (!root)
         qv_error_set(QV_ERR_JSON, "%s", err->message);
     return root;
+}
+
+JsonNode *qv_json_load_file(const char *path)
+{
+    return load(path, false);
+}
+
+JsonNode *qv_json_load_state(const char *path)
+{
+    return load(path, true);
 }

@@ -11,10 +11,15 @@
 #include "error.h"
 #include "fileio.h"
 
-int qv_file_read_text(const char *path, size_t max, char **data, size_t *len)
+static int read_text(const char *path, int flags, size_t max, char **data, size_t *len)
 {
     *data = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | flags);
+    if (fd < 0 && errno == ELOOP && (flags & O_NOFOLLOW))
+        return qv_error_set(QV_ERR_IO,
+                            "'%s' is a symbolic link: libqv's state files are never "
+                            "followed",
+                            path);
     if (fd < 0)
         return qv_error_set_errno(QV_ERR_IO, errno, "cannot open '%s'", path);
     struct stat st;
@@ -77,4 +82,14 @@ int qv_file_read_text(const char *path, size_t max, char **data, size_t *len)
     if (len)
         *len = n;
     return 0;
+}
+
+int qv_file_read_text(const char *path, size_t max, char **data, size_t *len)
+{
+    return read_text(path, 0, max, data, len);
+}
+
+int qv_file_read_state(const char *path, size_t max, char **data, size_t *len)
+{
+    return read_text(path, O_NOFOLLOW, max, data, len);
 }
