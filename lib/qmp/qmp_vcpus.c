@@ -1,6 +1,8 @@
 /* query-cpus-fast read into a vCPU -> thread table (qmp_vcpus.h). */
 #include "qmp_vcpus.h"
 
+#include <string.h>
+
 #include "../util/error.h"
 #include "../util/json.h"
 
@@ -48,6 +50,23 @@ int qmp_vcpu_thread(GHashTable *threads, uint32_t vcpu)
     return GPOINTER_TO_INT(g_hash_table_lookup(threads, GINT_TO_POINTER(vcpu + 1)));
 }
 
+pid_t qmp_vcpu_tgid(int tid)
+{
+    /* /proc/PID/task/TID exists for any TID of PID's thread group, but
+     * only the kernel's Tgid says which group a thread belongs to when PID
+     * itself may be wrong. */
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", tid);
+    g_autofree char *text = NULL;
+    if (tid <= 0 || !g_file_get_contents(path, &text, NULL, NULL))
+        return 0;
+    const char *line = strstr(text, "\nTgid:");
+    if (!line)
+        return 0;
+    char *end;
+    gint64 v = g_ascii_strtoll(line + 6, &end, 10);
+    return v > 0 && v <= G_MAXINT32 && end != line + 6 ? (pid_t)v : 0;
+}
+
 GArray *qmp_vcpu_thread_list(struct qmp *m, const char *vm, const char *peer, pid_t pid,
                              int timeout_ms)
 {
@@ -60,8 +79,7 @@ GArray *qmp_vcpu_thread_list(struct qmp *m, const char *vm, const char *peer, pi
         int tid = qmp_vcpu_thread(threads, idx);
         if (!tid)
             continue;
-        g_autofree char *task = g_strdup_printf("/proc/%d/task/%d", (int)pid, tid);
-        if (!g_file_test(task, G_FILE_TEST_IS_DIR)) {
+        if (qmp_vcpu_tgid(tid) != pid) {
             qv_error_set(QV_ERR_PROTOCOL,
                          "VM '%s': %s names thread %d for vCPU %u, which is not one of its "
                          "threads",

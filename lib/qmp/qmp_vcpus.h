@@ -22,8 +22,12 @@ struct qmp_vcpu_tid {
     guint vcpu;
     int tid;
 };
+/* The thread group (process) thread tid belongs to, from its Tgid; 0 when
+ * it is gone or unreadable. */
+pid_t qmp_vcpu_tgid(int tid);
 /* Every vCPU's thread, in vCPU order, each checked to be a thread of
- * process pid (QV_ERR_PROTOCOL naming it otherwise); NULL on error. */
+ * process pid by its Tgid (QV_ERR_PROTOCOL naming it otherwise); NULL on
+ * error. */
 GArray *qmp_vcpu_thread_list(struct qmp *m, const char *vm, const char *peer, pid_t pid,
                              int timeout_ms);
 
