@@ -11,6 +11,7 @@
 #include "../../lib/util/error.h"
 #include "board/board.h"
 #include "kvm.h"
+#include "kvm_pin.h"
 
 static int enter_failed(struct kvm_vcpu *v, int e)
 {
@@ -168,19 +169,36 @@ void kvm_machine_request_stop(struct kvm_machine *m, enum vm_state_reason reason
     kick_all(m);
 }
 
-/* Under m->lock, so m->def is not replaced (and freed) while read. */
-static void apply_pin(struct kvm_vcpu *v)
+/* Under m->lock, so m->def is not replaced (and freed) while read. The
+ * pins were checked against this process's CPUs at launch (pins_check):
+ * a failure here is the host's CPU set changing meanwhile. */
+static int apply_pin(struct kvm_vcpu *v)
 {
-    const GArray *pins = v->m->def->cputune.pins;
-    for (guint i = 0; pins && i < pins->len; i++) {
-        const struct qv_vcpupin *p = &g_array_index(pins, struct qv_vcpupin, i);
-        if (p->vcpu == v->index && p->pcpu >= 0 && p->pcpu < CPU_SETSIZE) {
-            cpu_set_t set;
-            CPU_ZERO(&set);
-            CPU_SET(p->pcpu, &set);
-            sched_setaffinity(0, sizeof(set), &set);
-        }
-    }
+    cpu_set_t allowed, set;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+        return qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot read this thread's CPU set");
+    int rc = kvm_pin_mask(v->m->def, v->index, &allowed, &set);
+    if (rc > 0 && sched_setaffinity(0, sizeof(set), &set) < 0)
+        rc = qv_error_set_errno(QV_ERR_SYSTEM, errno, "VM '%s': cannot pin vCPU %u",
+                                kvm_machine_name(v->m), v->index);
+    return rc < 0 ? rc : 0;
+}
+
+/* Every vCPU's pin names CPUs this process may run on: a start with a pin
+ * that cannot be applied fails, naming the vCPU and the CPU. */
+static int pins_check(struct kvm_machine *m)
+{
+    cpu_set_t allowed, set;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+        return qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot read this process's CPU set");
+    g_mutex_lock(&m->lock);
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < m->nvcpus; i++)
+        rc = kvm_pin_mask(m->def, i, &allowed, &set) < 0 ? qv_error_code() : 0;
+    g_mutex_unlock(&m->lock);
+    if (rc < 0)
+        qv_error_prefix("cannot start VM '%s'", kvm_machine_name(m));
+    return rc;
 }
 
 static gpointer vcpu_thread(gpointer data)
@@ -191,8 +209,12 @@ static gpointer vcpu_thread(gpointer data)
      * pins this thread itself, or has already put its pin in m->def. */
     g_mutex_lock(&m->lock);
     __atomic_store_n(&v->tid, (int)gettid(), __ATOMIC_SEQ_CST);
-    apply_pin(v);
+    bool pinned = apply_pin(v) == 0;
     g_mutex_unlock(&m->lock);
+    if (!pinned) {
+        g_warning("%s", qv_last_error()->message);
+        kvm_machine_request_stop(m, VM_REASON_FAILED, -1);
+    }
     for (;;) {
         g_mutex_lock(&m->lock);
         while (m->pause_req && !m->stop_req) {
@@ -284,6 +306,8 @@ static int launch(struct kvm_machine *m, bool paused)
 {
     /* Even a power-on that fails part-way has placed devices and loaded
      * RAM: the next start begins from a fresh machine. */
+    if (pins_check(m) < 0)
+        return qv_error_code();
     g_mutex_lock(&m->lock);
     m->used = true;
     g_mutex_unlock(&m->lock);
@@ -439,8 +463,14 @@ int kvm_machine_pin(struct kvm_machine *m, uint32_t index, int pcpu)
         CPU_SET(pcpu, &set);
     else if (sched_getaffinity(0, sizeof(set), &set) < 0)
         return qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot read this process's CPU set");
-    if (sched_setaffinity(tid, sizeof(set), &set) < 0)
+    if (sched_setaffinity(tid, sizeof(set), &set) < 0) {
+        if (errno == EINVAL && pcpu >= 0)
+            return qv_error_set(QV_ERR_INVALID_ARG,
+                                "VM '%s': cannot pin vCPU %u: host CPU %d does not exist or is "
+                                "not allowed here",
+                                kvm_machine_name(m), index, pcpu);
         return qv_error_set_errno(QV_ERR_SYSTEM, errno, "VM '%s': cannot pin vCPU %u to CPU %d",
                                   kvm_machine_name(m), index, pcpu);
+    }
     return 0;
 }

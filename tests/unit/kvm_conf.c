@@ -1,10 +1,12 @@
 /* What the kvm driver refuses at define and set time, tested without
  * /dev/kvm: the check itself (kvm_domain_check), the driver's define slot
  * reaching it before it touches the connection, and settings. */
+#define _GNU_SOURCE
 #include <check.h>
 #include <string.h>
 
 #include "drivers/kvm/kvm_conf.h"
+#include "drivers/kvm/kvm_pin.h"
 #include "lib/api/driver.h"
 #include "lib/util/error.h"
 
@@ -272,6 +274,48 @@ START_TEST(test_settings)
 }
 END_TEST
 
+/* <vcpupin cpuset> ranges and lists are a mask the vCPU thread gets; a CPU
+ * the process may not use fails the start naming the vCPU and the CPU. */
+START_TEST(test_pin_masks)
+{
+    g_autoptr(qv_domain) def = parse("",
+                                     "<cputune><vcpupin vcpu='0' cpuset='0-1'/>"
+                                     "<vcpupin vcpu='1' cpuset='0,2-3,^2'/></cputune>",
+                                     "");
+    ck_assert_int_eq(kvm_domain_check(def), 0);
+    cpu_set_t allowed, set;
+    CPU_ZERO(&allowed);
+    for (int c = 0; c < 4; c++)
+        CPU_SET(c, &allowed);
+    ck_assert_int_eq(kvm_pin_mask(def, 0, &allowed, &set), 1);
+    ck_assert_int_eq(CPU_COUNT(&set), 2);
+    ck_assert(CPU_ISSET(0, &set) && CPU_ISSET(1, &set));
+    ck_assert_int_eq(kvm_pin_mask(def, 1, &allowed, &set), 1);
+    ck_assert_int_eq(CPU_COUNT(&set), 2);
+    ck_assert(CPU_ISSET(0, &set) && CPU_ISSET(3, &set));
+    /* No pin: the thread keeps the process's CPUs. */
+    ck_assert_int_eq(kvm_pin_mask(def, 2, &allowed, &set), 0);
+    /* A CPU of the range the process may not run on is named. */
+    CPU_CLR(1, &allowed);
+    ck_assert_int_eq(kvm_pin_mask(def, 0, &allowed, &set), QV_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(qv_last_error()->message, "vCPU 0: host CPU 1 (of cpuset '0-1') does "
+                                                   "not exist or is not allowed"),
+                  "%s", qv_last_error()->message);
+
+    g_autoptr(qv_domain) far =
+        parse("", "<cputune><vcpupin vcpu='1' cpuset='1000'/></cputune>", "");
+    ck_assert_int_eq(kvm_pin_mask(far, 1, &allowed, &set), QV_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(qv_last_error()->message, "VM 'k1': vCPU 1: host CPU 1000 "), "%s",
+                  qv_last_error()->message);
+
+    static const char *const bad[] = {"3-1", "^1", "x", "1-", "99999", ""};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        ck_assert_int_eq(kvm_pin_parse(bad[i], &set), QV_ERR_INVALID_ARG);
+        qv_reset_error();
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kvm_conf");
@@ -287,6 +331,7 @@ int main(void)
     tcase_add_test(tc, test_foreign_domain_type);
     tcase_add_test(tc, test_settings);
     tcase_add_test(tc, test_address_refused_with_line);
+    tcase_add_test(tc, test_pin_masks);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
