@@ -78,11 +78,22 @@ int ksess_write_vmm_def(struct ksess_vm *k, const struct qv_domain *def);
 /* Make the VM's cgroup, write the weight and cap of def, move pid in;
  * its path in *path. The group is removed again on failure. */
 int ksess_cgroup_attach(struct ksess_vm *k, const struct qv_domain *def, pid_t pid, char **path);
+/* The same in two steps, so that the group is recorded before qv-vmm is
+ * in it: make it (refused, naming it, when it holds processes already; an
+ * empty leftover is reused) with def's limits written, then move pid in. */
+int ksess_cgroup_make(struct ksess_vm *k, const struct qv_domain *def, char **path);
+int ksess_cgroup_join(struct ksess_vm *k, const char *path, pid_t pid);
+/* 0 when path (from runtime.json) is this VM's own group, else
+ * QV_ERR_PERMISSION naming it. */
+int ksess_cgroup_own(struct ksess_vm *k, const struct qv_domain *def, const char *path);
 /* rt->extra "cpus": the CPU set of rt's process, what an unpin restores. */
 void ksess_record_cpus(struct proc_runtime *rt);
 /* A setting of a running VM: pins, weight and cap applied live and
  * stored; everything else refused naming why. The caller holds the lock. */
 int ksess_set_live(struct vm *vm, const struct qv_setting *set);
+/* After a qv-driven reset: every vCPU thread pinned as the stored
+ * definition says (live pins included). */
+int ksess_pins_reapply(struct ksess_vm *k);
 
 /* kvm_session_run.c: the process-backed slots. */
 int ksess_status(struct vm *vm, struct qv_vm_status *st);
@@ -104,6 +115,16 @@ int ksess_kill_locked(struct ksess_vm *k);
 void ksess_reap_children(void);
 /* Whether the recorded qv-vmm still runs (full identity). */
 bool ksess_running(struct ksess_vm *k);
+/* Whether id is this VM's qv-vmm: 1 when it runs and is a qv-vmm (by
+ * executable or argv[0]) whose command line ends with "--dir <dir>", 0
+ * when it is gone, QV_ERR_PERMISSION naming it when a live process the
+ * record names is not (a forged runtime.json): never act on it. */
+int ksess_vmm_check(struct ksess_vm *k, const struct proc_identity *id);
+/* ksess_vmm_check of runtime.json's process: 0 with no (readable) record. */
+int ksess_live(struct ksess_vm *k);
+/* runtime.json read and checked so: 0 only when its qv-vmm runs;
+ * QV_ERR_INVALID_STATE when it does not. rt is cleared on failure. */
+int ksess_runtime_verified(struct ksess_vm *k, struct proc_runtime *rt);
 
 /* kvm_session_snap.c: the snapshot slots, and what destroy does to the
  * snapshots qv-vmm's driver keeps (caller holds the lock). */

@@ -218,7 +218,7 @@ struct qv_domain *ksess_load_def(struct ksess_vm *k)
     g_autofree char *path = g_build_filename(k->dir, "domain.xml", NULL);
     g_autofree char *xml = NULL;
     size_t len;
-    int rc = qv_file_read_text(path, QV_DEFINITION_MAX_BYTES, &xml, &len);
+    int rc = qv_file_read_state(path, QV_DEFINITION_MAX_BYTES, &xml, &len);
     if (rc == QV_ERR_NOT_FOUND) {
         qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' does not exist on " SESSION, k->name);
         return NULL;
@@ -394,8 +394,9 @@ static int ksess_set(struct vm *vm, const struct qv_setting *set)
     int rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
     if (rc < 0)
         return rc;
-    if (ksess_running(k)) {
-        rc = ksess_set_live(vm, set);
+    int live = ksess_live(k);
+    if (live != 0) {
+        rc = live < 0 ? live : ksess_set_live(vm, set);
         ksess_unlock(k);
         return rc;
     }
@@ -415,8 +416,7 @@ static int ksess_stats(struct vm *vm, const struct qv_domain *def, GArray *stats
 {
     (void)def;
     struct proc_runtime rt;
-    int rc = proc_runtime_read(ksess_of(vm)->dir, &rt);
-    if (rc == 0 && proc_identity_running(&rt.id)) {
+    if (ksess_runtime_verified(ksess_of(vm), &rt) == 0) {
         struct proc_usage u;
         if (proc_usage_read(rt.id.pid, 0, &u) == 0) {
             qv_stats_uint(stats, u.user_ns + u.system_ns, "cpu.time");

@@ -66,13 +66,83 @@ static char *cmdline_mark(struct ksess_vm *k)
     return g_strdup_printf(" --dir %s", k->dir);
 }
 
-bool ksess_running(struct ksess_vm *k)
+static bool is_vmm_name(const char *path)
+{
+    g_autofree char *base = g_path_get_basename(path);
+    return strcmp(base, "qv-vmm") == 0 || strcmp(base, "qv-vmm-test") == 0;
+}
+
+/* Whether process pid is a qv-vmm by its executable or its argv[0]: a
+ * tracer or wrapper (strace ... qv-vmm ... --dir X), or any program that
+ * happens to end its command line the same way, is not one. */
+static bool is_vmm_process(const char *pid)
+{
+    g_autofree char *exe_link = g_strdup_printf("/proc/%s/exe", pid);
+    g_autofree char *exe = g_file_read_link(exe_link, NULL);
+    if (exe && is_vmm_name(exe))
+        return true;
+    g_autofree char *cmd_path = g_strdup_printf("/proc/%s/cmdline", pid);
+    g_autofree char *cmd = NULL;
+    gsize len = 0;
+    /* cmdline is NUL-separated: as a C string it is argv[0]. */
+    return g_file_get_contents(cmd_path, &cmd, &len, NULL) && len > 0 && is_vmm_name(cmd);
+}
+
+int ksess_vmm_check(struct ksess_vm *k, const struct proc_identity *id)
+{
+    if (!proc_identity_alive(id)) {
+        qv_reset_error();
+        return 0;
+    }
+    /* runtime.json sits in the VM's directory, which qv-vmm may write: a
+     * compromised qv-vmm could name any process of the user there. The
+     * live process must itself be this VM's qv-vmm. */
+    g_autofree char *mark = cmdline_mark(k);
+    g_autofree char *pid = g_strdup_printf("%d", (int)id->pid);
+    if (g_str_has_suffix(id->cmdline, mark) && is_vmm_process(pid))
+        return 1;
+    proc_log(k->dir, "runtime.json names process %d, which is not this VM's qv-vmm: left alone",
+             (int)id->pid);
+    return qv_error_set(QV_ERR_PERMISSION,
+                        "VM '%s': its runtime record (%s/runtime.json) names process %d, which "
+                        "is not the VM's qv-vmm (the record was altered); process %d is left "
+                        "alone (vm stop --force ends the VM's own qv-vmm)",
+                        k->name, k->dir, (int)id->pid, (int)id->pid);
+}
+
+int ksess_live(struct ksess_vm *k)
 {
     struct proc_runtime rt;
-    bool alive = proc_runtime_read(k->dir, &rt) == 0 && proc_identity_alive(&rt.id);
+    int rc = proc_runtime_read(k->dir, &rt);
+    if (rc == 0)
+        rc = ksess_vmm_check(k, &rt.id);
+    else {
+        qv_reset_error(); /* no record, or an unreadable one: nothing runs by it */
+        rc = 0;
+    }
     proc_runtime_clear(&rt);
+    return rc;
+}
+
+bool ksess_running(struct ksess_vm *k)
+{
+    bool alive = ksess_live(k) > 0;
     qv_reset_error();
     return alive;
+}
+
+int ksess_runtime_verified(struct ksess_vm *k, struct proc_runtime *rt)
+{
+    int rc = proc_runtime_read(k->dir, rt);
+    if (rc == 0)
+        rc = ksess_vmm_check(k, &rt->id);
+    if (rc == 0 || rc == QV_ERR_NOT_FOUND)
+        rc = qv_error_set(QV_ERR_INVALID_STATE, "VM '%s': its qv-vmm is not running", k->name);
+    if (rc < 0) {
+        proc_runtime_clear(rt);
+        return rc;
+    }
+    return 0;
 }
 
 /* How a gone qv-vmm ended: SHUTDOWN when it recorded a clean exit (the
@@ -81,7 +151,7 @@ bool ksess_running(struct ksess_vm *k)
 static enum vm_state_reason gone_reason(struct ksess_vm *k)
 {
     g_autofree char *path = g_build_filename(k->dir, "exit.json", NULL);
-    g_autoptr(JsonNode) root = qv_json_load_file(path);
+    g_autoptr(JsonNode) root = qv_json_load_state(path);
     qv_reset_error();
     JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
     if (o && json_object_has_member(o, "code") &&
@@ -124,6 +194,27 @@ static void settle(struct ksess_vm *k, const struct proc_identity *seen, enum vm
     qv_reset_error();
 }
 
+/* A forged record whose VM's qv-vmm does not answer either: removed with
+ * the lock at once (sockets, record; its group only if it is an empty qv
+ * group), the process it names untouched. */
+static void forged_settle(struct ksess_vm *k, const struct proc_identity *seen)
+{
+    if (ksess_lock(k, 0) < 0) {
+        qv_reset_error();
+        return;
+    }
+    struct proc_runtime rt;
+    if (proc_runtime_read(k->dir, &rt) == 0 && proc_identity_same(&rt.id, seen)) {
+        proc_log(k->dir, "the VM's qv-vmm does not answer and its record names another process: "
+                         "record removed");
+        clean_runtime(k);
+        proc_stopped_write(k->dir, VM_REASON_CRASHED);
+    }
+    proc_runtime_clear(&rt);
+    ksess_unlock(k);
+    qv_reset_error();
+}
+
 /* query-status's answer, or NULL with the error set. */
 static char *query_status(struct ksess_vm *k, bool status_monitor)
 {
@@ -139,6 +230,15 @@ static char *query_status(struct ksess_vm *k, bool status_monitor)
     if (!s)
         qv_error_set(QV_ERR_PROTOCOL, "VM '%s': qv-vmm's query-status returned no status", k->name);
     return s;
+}
+
+/* Whether rt is the record of a start cut short before the guest ran. */
+static bool in_prelaunch(const struct proc_runtime *rt)
+{
+    JsonObject *x = rt->extra;
+    JsonNode *n = x ? json_object_get_member(x, "phase") : NULL;
+    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING &&
+           strcmp(json_node_get_string(n), "prelaunch") == 0;
 }
 
 int ksess_status(struct vm *vm, struct qv_vm_status *st)
@@ -158,10 +258,25 @@ int ksess_status(struct vm *vm, struct qv_vm_status *st)
     }
     if (rc < 0)
         return rc;
+    int live = ksess_vmm_check(k, &rt.id);
     g_autofree char *s = NULL;
-    /* Gone before we asked, or while we asked: either way its end decides. */
-    if (!proc_identity_alive(&rt.id) ||
-        (!(s = query_status(k, true)) && !proc_identity_alive(&rt.id))) {
+    if (live < 0) {
+        /* A record naming another process (ksess_vmm_check logged it) is
+         * not acted on, but the VM's own qv-vmm may still run: its status
+         * socket says, and a stop ends it by its command line. An error
+         * here would leave the VM unstoppable. */
+        qv_reset_error();
+        s = query_status(k, true);
+        qv_reset_error();
+        if (!s) {
+            forged_settle(k, &rt.id);
+            st->state = VM_STATE_STOPPED;
+            st->reason = VM_REASON_CRASHED;
+            proc_runtime_clear(&rt);
+            return 0;
+        }
+    } else if (!live || (!(s = query_status(k, true)) && !proc_identity_alive(&rt.id))) {
+        /* Gone before we asked, or while we asked: its end decides. */
         qv_reset_error();
         child_reap(rt.id.pid);
         st->state = VM_STATE_STOPPED;
@@ -175,7 +290,19 @@ int ksess_status(struct vm *vm, struct qv_vm_status *st)
         qv_error_prefix("cannot read the state of VM '%s'", k->name);
         return qv_error_code();
     }
+    /* A start still under way holds the lock: its guest has yet to run
+     * (paused). One whose qv was killed holds none: the start failed part
+     * way, and the next vm start finishes it. */
+    bool cut_short = live > 0 && in_prelaunch(&rt) && ksess_lock(k, 0) == 0;
+    if (cut_short)
+        ksess_unlock(k);
+    qv_reset_error();
     proc_runtime_clear(&rt);
+    if (cut_short) {
+        st->state = VM_STATE_STOPPED;
+        st->reason = VM_REASON_FAILED;
+        return 0;
+    }
     st->reason = VM_REASON_NONE;
     if (strcmp(s, "running") == 0)
         st->state = VM_STATE_RUNNING;
@@ -201,28 +328,6 @@ static char *log_tail(const char *path, goffset from)
     if (!g_file_get_contents(path, &text, &len, NULL) || (gsize)from >= len)
         return g_strdup("(qv-vmm printed nothing)");
     return g_strstrip(g_strdup(text + from));
-}
-
-static bool is_vmm_name(const char *path)
-{
-    g_autofree char *base = g_path_get_basename(path);
-    return strcmp(base, "qv-vmm") == 0 || strcmp(base, "qv-vmm-test") == 0;
-}
-
-/* Whether process pid is a qv-vmm by its executable or its argv[0]: a
- * tracer or wrapper (strace ... qv-vmm ... --dir X), or any program that
- * happens to end its command line the same way, is not one. */
-static bool is_vmm_process(const char *pid)
-{
-    g_autofree char *exe_link = g_strdup_printf("/proc/%s/exe", pid);
-    g_autofree char *exe = g_file_read_link(exe_link, NULL);
-    if (exe && is_vmm_name(exe))
-        return true;
-    g_autofree char *cmd_path = g_strdup_printf("/proc/%s/cmdline", pid);
-    g_autofree char *cmd = NULL;
-    gsize len = 0;
-    /* cmdline is NUL-separated: as a C string it is argv[0]. */
-    return g_file_get_contents(cmd_path, &cmd, &len, NULL) && len > 0 && is_vmm_name(cmd);
 }
 
 /* A start cut short before runtime.json was written leaves a qv-vmm no
@@ -271,8 +376,11 @@ int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
     if (!def)
         return qv_error_code();
     int rc = ksess_write_vmm_def(k, def);
-    if (rc < 0)
+    if (rc < 0) {
+        proc_log(k->dir, "start failed: %s", qv_last_error()->message);
+        qv_error_prefix("cannot start VM '%s'", k->name);
         return rc;
+    }
     /* A VM with a weight or cap starts paused (QEMU's -S, as the qemu
      * driver starts QEMU) and runs once qv-vmm is in its cgroup. */
     bool paused = ksess_wants_cgroup(def);
@@ -308,8 +416,11 @@ int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
     gint64 t0 = g_get_monotonic_time();
     pid_t pid;
     rc = proc_spawn((char *const *)args, log, &pid);
-    if (rc < 0)
+    if (rc < 0) {
+        proc_log(k->dir, "start failed: %s", qv_last_error()->message);
+        qv_error_prefix("cannot start VM '%s'", k->name);
         return rc;
+    }
     /* The children table gets the pid only once the start succeeded: until
      * then this function alone waits for it, and no reap of the table (by
      * another thread's session call) can collect it under its feet. */
@@ -354,8 +465,6 @@ int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
     if (rc == 0 && strcmp(s, expect) != 0 && !(restore && !paused && strcmp(s, "paused") == 0))
         rc = qv_error_set(QV_ERR_BACKEND, "qv-vmm started VM '%s' but reports it '%s', not '%s'",
                           k->name, s, expect);
-    if (rc == 0 && paused)
-        rc = ksess_cgroup_attach(k, def, pid, &rt.cgroup);
     if (rc == 0) {
         g_autofree char *console = g_build_filename(k->dir, "console.sock", NULL);
         rt.extra = json_object_new();
@@ -363,10 +472,25 @@ int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
         json_object_set_string_member(rt.extra, "console", console);
         json_object_set_int_member(rt.extra, "console_log_start", console_start);
         ksess_record_cpus(&rt);
+    }
+    /* With limits, the record names qv-vmm and its group before qv-vmm
+     * moves in and the guest runs ("phase": "prelaunch"): a qv killed on
+     * the way leaves a record the next start finishes (finish_prelaunch)
+     * and a group a stop removes. */
+    if (rc == 0 && paused)
+        rc = ksess_cgroup_make(k, def, &rt.cgroup);
+    if (rc == 0 && paused) {
+        json_object_set_string_member(rt.extra, "phase", "prelaunch");
         rc = proc_runtime_write(k->dir, &rt);
     }
     if (rc == 0 && paused)
+        rc = ksess_cgroup_join(k, rt.cgroup, pid);
+    if (rc == 0 && paused)
         rc = cont(k);
+    if (rc == 0) {
+        json_object_remove_member(rt.extra, "phase");
+        rc = proc_runtime_write(k->dir, &rt);
+    }
     if (rc < 0) {
         struct qv_error_saved e;
         qv_error_save(&e);
@@ -390,6 +514,51 @@ int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
     return 0;
 }
 
+/* The record of a start whose qv was killed before the guest ran: its
+ * qv-vmm waits, paused. Its group is checked to be the VM's own (the
+ * record is qv-vmm's to write too), qv-vmm moved in, then the guest run. */
+static int finish_prelaunch(struct ksess_vm *k)
+{
+    struct proc_runtime rt;
+    int rc = ksess_runtime_verified(k, &rt);
+    if (rc < 0)
+        return rc;
+    proc_log(k->dir, "finishing the start of qv-vmm process %d, cut short before its guest ran",
+             (int)rt.id.pid);
+    g_autoptr(qv_domain) def = ksess_load_def(k);
+    rc = def ? 0 : qv_error_code();
+    if (rc == 0 && ksess_wants_cgroup(def)) {
+        if (!rt.cgroup && (rc = ksess_cgroup_make(k, def, &rt.cgroup)) == 0)
+            rc = proc_runtime_write(k->dir, &rt);
+        else if (rt.cgroup)
+            rc = ksess_cgroup_own(k, def, rt.cgroup);
+        if (rc == 0)
+            rc = ksess_cgroup_join(k, rt.cgroup, rt.id.pid);
+    }
+    if (rc == 0)
+        rc = cont(k);
+    if (rc == 0) {
+        json_object_remove_member(rt.extra, "phase");
+        rc = proc_runtime_write(k->dir, &rt);
+    }
+    if (rc == 0)
+        proc_log(k->dir, "started: qv-vmm pid %d", (int)rt.id.pid);
+    else
+        qv_error_prefix("cannot start VM '%s' (finishing a start cut short)", k->name);
+    proc_runtime_clear(&rt);
+    return rc;
+}
+
+/* 1 when the record is a cut-short start's (with its qv-vmm live). */
+static bool record_in_prelaunch(struct ksess_vm *k)
+{
+    struct proc_runtime rt;
+    bool yes = proc_runtime_read(k->dir, &rt) == 0 && in_prelaunch(&rt);
+    proc_runtime_clear(&rt);
+    qv_reset_error();
+    return yes;
+}
+
 int ksess_start(struct vm *vm)
 {
     struct ksess_vm *k = ksess_of(vm);
@@ -398,9 +567,14 @@ int ksess_start(struct vm *vm)
     if (rc < 0)
         return rc;
     /* Another process may have started it while we waited for the lock. */
-    if (ksess_running(k))
+    int live = ksess_live(k);
+    if (live > 0 && record_in_prelaunch(k))
+        rc = finish_prelaunch(k);
+    else if (live > 0)
         rc = qv_error_set(QV_ERR_INVALID_STATE, "cannot start VM '%s': it is already running",
                           k->name);
+    else if (live < 0)
+        rc = live;
     else
         rc = ksess_start_locked(vm, k, NULL);
     ksess_unlock(k);
@@ -465,7 +639,23 @@ static int stop_locked(struct ksess_vm *k, bool force, int timeout_ms)
         clean_runtime(k);
         return 0;
     }
-    bool alive = proc_identity_alive(&rt.id);
+    int live = ksess_vmm_check(k, &rt.id);
+    if (live < 0) {
+        /* Never signal the process a forged record names; the VM's own
+         * qv-vmm is still found by its command line and executable. */
+        qv_reset_error();
+        reap_orphan(k);
+        clean_runtime(k);
+        proc_stopped_write(k->dir, VM_REASON_USER);
+        int pid = (int)rt.id.pid;
+        proc_runtime_clear(&rt);
+        return qv_error_set(QV_ERR_PERMISSION,
+                            "VM '%s': its runtime record names process %d, which is not the VM's "
+                            "qv-vmm (the record was altered): process %d was left alone, and the "
+                            "VM's own qv-vmm, found by its command line, was stopped",
+                            k->name, pid, pid);
+    }
+    bool alive = live > 0;
     if (alive && !force) {
         int t = timeout_ms < 0 ? KSESS_STOP_TIMEOUT_MS : timeout_ms;
         struct qmp *m = ksess_qmp(k, false);
@@ -514,10 +704,15 @@ static int simple_command(struct vm *vm, const char *cmd, const char *what)
     int rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
     if (rc < 0)
         return rc;
-    if (!ksess_running(k)) {
+    int live = ksess_live(k);
+    if (live <= 0) {
         ksess_unlock(k);
-        return qv_error_set(QV_ERR_INVALID_STATE, "cannot %s VM '%s': its qv-vmm is not running",
-                            what, k->name);
+        if (live < 0)
+            qv_error_prefix("cannot %s VM '%s'", what, k->name);
+        else
+            qv_error_set(QV_ERR_INVALID_STATE, "cannot %s VM '%s': its qv-vmm is not running", what,
+                         k->name);
+        return qv_error_code();
     }
     struct qmp *m = ksess_qmp(k, false);
     rc = m ? qmp_command(m, cmd, NULL, NULL, KSESS_QMP_TIMEOUT_MS) : qv_error_code();
@@ -540,7 +735,21 @@ int ksess_resume(struct vm *vm)
     return simple_command(vm, "cont", "resume");
 }
 
+/* A reset qv asks for keeps the live pins (ksess_pins_reapply); a reset
+ * the guest asks for stops the VM on kvm (<on_reboot> is destroy), so no
+ * thread outlives it with a stale pin. */
 int ksess_reset(struct vm *vm)
 {
-    return simple_command(vm, "system_reset", "reset");
+    struct ksess_vm *k = ksess_of(vm);
+    int rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
+    if (rc < 0)
+        return rc;
+    rc = simple_command(vm, "system_reset", "reset");
+    if (rc == 0 && (rc = ksess_pins_reapply(k)) < 0) {
+        proc_log(k->dir, "reset, but the vCPU pins were not applied again: %s",
+                 qv_last_error()->message);
+        qv_error_prefix("VM '%s' was reset, but its vCPU pins were not applied again", k->name);
+    }
+    ksess_unlock(k);
+    return rc;
 }

@@ -19,6 +19,7 @@
 #include "../../../lib/util/error.h"
 #include "../../../lib/util/fileio.h"
 #include "../kvm_conf.h"
+#include "../kvm_pin.h"
 #include "ksess.h"
 
 #define SESSION "kvm:///session"
@@ -67,11 +68,27 @@ int ksess_write_vmm_def(struct ksess_vm *k, const struct qv_domain *def)
 
 /* ---- the cgroup -------------------------------------------------------- */
 
-/* Named for people reading the tree (the VM's name) and unique across
- * state roots (the UUID), as the qemu driver names QEMU's ("qemu-"). */
+/* Named for people reading the tree (the VM's name), with the whole UUID
+ * and a short hash of the VM's directory: two state roots may hold VMs of
+ * the same name and UUID (a copied root), and the group is per root. */
 static char *leaf_of(struct ksess_vm *k, const struct qv_domain *def)
 {
-    return g_strdup_printf(KSESS_KIND "-%s-%.8s", k->name, def->uuid);
+    g_autofree char *h = g_compute_checksum_for_string(G_CHECKSUM_SHA256, k->dir, -1);
+    return g_strdup_printf(KSESS_KIND "-%s-%s-%.8s", k->name, def->uuid, h);
+}
+
+/* A group of the same name with processes in it belongs to someone else
+ * (or to a qv-vmm still running): never joined. An empty leftover (a qv
+ * killed before it removed its group) is reused; its files are rewritten. */
+static int group_unused(const char *path)
+{
+    g_autofree char *procs_path = g_build_filename(path, "cgroup.procs", NULL);
+    g_autofree char *procs = NULL;
+    if (!g_file_get_contents(procs_path, &procs, NULL, NULL))
+        return qv_error_set(QV_ERR_IO, "cannot read '%s'", procs_path);
+    if (*g_strstrip(procs))
+        return qv_error_set(QV_ERR_BUSY, "cgroup %s already holds processes (%s)", path, procs);
+    return 0;
 }
 
 static int write_limits(struct ksess_vm *k, const char *path, const struct qv_domain *def)
@@ -82,22 +99,27 @@ static int write_limits(struct ksess_vm *k, const char *path, const struct qv_do
     int rc = n < 0 ? n : proc_cgroup_write(path, files, n);
     if (rc < 0)
         return rc;
-    proc_log(k->dir, "cgroup %s: CPU weight %u, cap %u%%", path,
-             def->cputune.shares ? def->cputune.shares : 256, def->cputune.cap);
+    if (def->cputune.cap)
+        proc_log(k->dir, "cgroup %s: CPU weight %u, cap %u%%", path,
+                 def->cputune.shares ? def->cputune.shares : 256, def->cputune.cap);
+    else
+        proc_log(k->dir, "cgroup %s: CPU weight %u, no cap", path,
+                 def->cputune.shares ? def->cputune.shares : 256);
     return 0;
 }
 
-int ksess_cgroup_attach(struct ksess_vm *k, const struct qv_domain *def, pid_t pid, char **out)
+int ksess_cgroup_make(struct ksess_vm *k, const struct qv_domain *def, char **out)
 {
     g_autofree char *leaf = leaf_of(k, def);
     g_autofree char *path = NULL;
     int rc = proc_cgroup_create(leaf, &path);
+    if (rc == 0 && group_unused(path) < 0) {
+        /* Not ours to remove. */
+        qv_error_prefix("cannot enforce the CPU weight or cap of VM '%s' on " SESSION, k->name);
+        return qv_error_code();
+    }
     if (rc == 0)
         rc = write_limits(k, path, def);
-    /* cgroup.procs moves every thread of qv-vmm; threads it makes later
-     * (the vCPUs, at cont) are born in the group. */
-    if (rc == 0)
-        rc = proc_cgroup_attach(path, pid);
     if (rc < 0) {
         if (path)
             proc_cgroup_remove(path, k->dir);
@@ -108,17 +130,50 @@ int ksess_cgroup_attach(struct ksess_vm *k, const struct qv_domain *def, pid_t p
     return 0;
 }
 
+int ksess_cgroup_join(struct ksess_vm *k, const char *path, pid_t pid)
+{
+    /* cgroup.procs moves every thread of qv-vmm; threads it makes later
+     * (the vCPUs, at cont) are born in the group. */
+    if (proc_cgroup_attach(path, pid) < 0) {
+        qv_error_prefix("cannot enforce the CPU weight or cap of VM '%s' on " SESSION, k->name);
+        return qv_error_code();
+    }
+    return 0;
+}
+
+int ksess_cgroup_attach(struct ksess_vm *k, const struct qv_domain *def, pid_t pid, char **out)
+{
+    g_autofree char *path = NULL;
+    int rc = ksess_cgroup_make(k, def, &path);
+    if (rc == 0 && (rc = ksess_cgroup_join(k, path, pid)) < 0)
+        proc_cgroup_remove(path, k->dir);
+    if (rc == 0)
+        *out = g_steal_pointer(&path);
+    return rc;
+}
+
+int ksess_cgroup_own(struct ksess_vm *k, const struct qv_domain *def, const char *path)
+{
+    /* The record is qv-vmm's to write too: only this VM's own group. */
+    g_autofree char *leaf = leaf_of(k, def);
+    g_autofree char *base = g_path_get_basename(path);
+    int rc = proc_cgroup_check_recorded(path, leaf);
+    if (rc == 0 && strcmp(base, leaf) != 0)
+        rc = qv_error_set(QV_ERR_PERMISSION, "'%s' is not VM '%s''s cgroup (%s)", path, k->name,
+                          leaf);
+    return rc;
+}
+
 /* A running VM's limits changed: its group's files are rewritten, or, for
  * a VM started without limits, its group is made and qv-vmm moved in. */
 static int cgroup_live(struct ksess_vm *k, const struct qv_domain *def)
 {
     struct proc_runtime rt;
-    int rc = proc_runtime_read(k->dir, &rt);
+    int rc = ksess_runtime_verified(k, &rt);
     if (rc < 0)
         return rc;
     if (rt.cgroup) {
-        g_autofree char *prefix = g_strdup_printf(KSESS_KIND "-%s-", k->name);
-        rc = proc_cgroup_check_recorded(rt.cgroup, prefix);
+        rc = ksess_cgroup_own(k, def, rt.cgroup);
         if (rc == 0)
             rc = write_limits(k, rt.cgroup, def);
         if (rc < 0)
@@ -182,7 +237,7 @@ static int unpinned_cpus(struct ksess_vm *k, const struct proc_runtime *rt, cpu_
 static int pin_live(struct ksess_vm *k, const struct qv_setting *set)
 {
     struct proc_runtime rt;
-    int rc = proc_runtime_read(k->dir, &rt);
+    int rc = ksess_runtime_verified(k, &rt);
     if (rc < 0)
         return rc;
     cpu_set_t cpus;
@@ -205,12 +260,70 @@ static int pin_live(struct ksess_vm *k, const struct qv_setting *set)
     if (rc == 0 && !tid)
         rc = qv_error_set(QV_ERR_NOT_FOUND, "qv-vmm reports no thread for vCPU %u of VM '%s'",
                           set->vcpu, k->name);
-    if (rc == 0 && sched_setaffinity(tid, sizeof(cpus), &cpus) < 0)
-        rc = qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot pin vCPU %u (thread %d) of VM '%s'",
-                                set->vcpu, tid, k->name);
+    if (rc == 0 && sched_setaffinity(tid, sizeof(cpus), &cpus) < 0) {
+        if (errno == EINVAL && set->pcpu >= 0)
+            rc = qv_error_set(QV_ERR_INVALID_ARG,
+                              "cannot pin vCPU %u of VM '%s': host CPU %d does not exist or is "
+                              "not allowed here",
+                              set->vcpu, k->name, set->pcpu);
+        else
+            rc = qv_error_set_errno(QV_ERR_SYSTEM, errno,
+                                    "cannot pin vCPU %u (thread %d) of VM '%s'", set->vcpu, tid,
+                                    k->name);
+    }
     if (rc == 0)
         proc_log(k->dir, "vCPU %u (thread %d) %s", set->vcpu, tid,
                  set->pcpu >= 0 ? "pinned" : "unpinned");
+    proc_runtime_clear(&rt);
+    return rc;
+}
+
+/* The vCPU threads a reset makes anew (kvm:///embed relaunches them) take
+ * the pins of vmm.xml, what qv-vmm was started with: each gets what the
+ * stored definition says now, its pin's CPUs or the unpinned set. The
+ * threads are named once they run: the list is asked again briefly. */
+int ksess_pins_reapply(struct ksess_vm *k)
+{
+    g_autoptr(qv_domain) def = ksess_load_def(k);
+    if (!def)
+        return qv_error_code();
+    struct proc_runtime rt;
+    int rc = ksess_runtime_verified(k, &rt);
+    if (rc < 0)
+        return rc;
+    cpu_set_t unpinned;
+    rc = unpinned_cpus(k, &rt, &unpinned);
+    g_autoptr(GArray) list = NULL;
+    for (int tries = 0; rc == 0 && !list; tries++) {
+        struct qmp *m = ksess_qmp(k, false);
+        list =
+            m ? qmp_vcpu_thread_list(m, k->name, "qv-vmm", rt.id.pid, KSESS_QMP_TIMEOUT_MS) : NULL;
+        qmp_close(m);
+        if (!list && tries >= 50)
+            rc = qv_error_code();
+        else if (!list) {
+            qv_reset_error();
+            g_usleep(20000);
+        }
+    }
+    for (guint i = 0; rc == 0 && i < list->len; i++) {
+        struct qmp_vcpu_tid e = g_array_index(list, struct qmp_vcpu_tid, i);
+        cpu_set_t want = unpinned;
+        const GArray *pins = def->cputune.pins;
+        for (guint j = 0; pins && j < pins->len; j++) {
+            const struct qv_vcpupin *p = &g_array_index(pins, struct qv_vcpupin, j);
+            g_autofree char *text =
+                p->cpuset ? g_strdup(p->cpuset) : g_strdup_printf("%d", p->pcpu);
+            if (p->vcpu == e.vcpu && kvm_pin_parse(text, &want) < 0)
+                rc = qv_error_code();
+        }
+        if (rc == 0 && sched_setaffinity(e.tid, sizeof(want), &want) < 0)
+            rc = qv_error_set_errno(QV_ERR_SYSTEM, errno,
+                                    "cannot pin vCPU %u (thread %d) of VM '%s' again", e.vcpu,
+                                    e.tid, k->name);
+    }
+    if (rc == 0)
+        proc_log(k->dir, "vCPU pins of the stored definition applied again after the reset");
     proc_runtime_clear(&rt);
     return rc;
 }

@@ -35,10 +35,20 @@ XML = """<domain type='kvm'>
 """
 
 
-def create(e, name, vcpus=2, cputune=""):
+def create(e, name, vcpus=2, cputune="", uri=None, vm_uuid=None):
     xml = e["tmp"] / f"{name}.xml"
-    xml.write_text(XML.format(name=name, uuid=uuid.uuid4(), vcpus=vcpus, cputune=cputune))
-    qv(e, "vm", "create", "--xml", str(xml))
+    xml.write_text(XML.format(name=name, uuid=vm_uuid or uuid.uuid4(), vcpus=vcpus,
+                              cputune=cputune))
+    qv(e, "vm", "create", "--xml", str(xml), uri=uri)
+
+
+def refused(p, *words):
+    """A refusal as a user sees it: exit code 1 (an error, not a usage
+    mistake or a crash), each of words in the message, no sanitizer report."""
+    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+    for w in words:
+        assert w in p.stderr, (w, p.stderr)
+    assert "Sanitizer" not in p.stderr and "runtime error" not in p.stderr, p.stderr
 
 
 # ---- the cgroup -----------------------------------------------------------
@@ -180,12 +190,103 @@ def test_limits_set_on_a_running_vm_without_them_make_its_group(env, cgroup):
     assert not Path(rt["cgroup"]).exists()
 
 
+def test_vms_of_the_same_name_and_uuid_in_two_roots_get_groups_of_their_own(env, cgroup):
+    # A copied state root: same name, same UUID, another directory.
+    other = env["tmp"] / "root2"
+    other.mkdir()
+    uri2 = f"kvm:///session?root={other}&vmm_uri=noop:///"
+    same = str(uuid.uuid4())
+    tune = "<cputune><shares>512</shares></cputune>"
+    create(env, "twin", vcpus=1, cputune=tune, vm_uuid=same)
+    create(env, "twin", vcpus=1, cputune=tune, vm_uuid=same, uri=uri2)
+    qv(env, "vm", "start", "twin")
+    qv(env, "vm", "start", "twin", uri=uri2)
+    a = runtime(env, "twin")
+    b = json.loads((other / "kvm" / "twin" / "runtime.json").read_text())
+    try:
+        assert a["cgroup"] != b["cgroup"], a["cgroup"]
+        assert same in Path(a["cgroup"]).name, a["cgroup"]
+        assert cg_pids(a["cgroup"]) == {a["pid"]} and cg_pids(b["cgroup"]) == {b["pid"]}
+        # Stopping one leaves the other's group and limits alone.
+        qv(env, "vm", "stop", "--force", "twin", uri=uri2)
+        assert wait_gone(b["pid"])
+        assert Path(a["cgroup"]).is_dir() and cg_pids(a["cgroup"]) == {a["pid"]}
+        expect_files(cgroup, a["cgroup"], 512, 0, 1)
+    finally:
+        qv(env, "vm", "stop", "--force", "twin", uri=uri2, check=False)
+        qv(env, "vm", "stop", "--force", "twin", check=False)
+
+
+def test_a_group_of_the_vms_name_holding_processes_is_not_joined(env, cgroup):
+    create(env, "busy", vcpus=1, cputune="<cputune><shares>512</shares></cputune>")
+    d = vm_dir(env, "busy")
+    qv(env, "vm", "start", "busy")
+    rt = runtime(env, "busy")
+    cg = rt["cgroup"]
+    qv(env, "vm", "stop", "--force", "busy")
+    assert wait_gone(rt["pid"]) and not Path(cg).exists()
+    # Someone else's process in a group of that name (a leftover, another
+    # qv-vmm): the start is refused naming it and the group is left alone.
+    Path(cg).mkdir()
+    squatter = subprocess.Popen(["sleep", "300"])
+    try:
+        Path(cg, "cgroup.procs").write_text(str(squatter.pid))
+        p = qv(env, "vm", "start", "busy", check=False)
+        refused(p, "cannot start VM 'busy'", f"cgroup {cg} already holds processes")
+        assert cg_pids(cg) == {squatter.pid}
+        assert not (d / "runtime.json").exists()
+        assert "running" not in state_line(env, "busy")
+    finally:
+        squatter.kill()
+        squatter.wait()
+    # Empty, it is a leftover: reused.
+    deadline = time.monotonic() + 5
+    while cg_read(cg, "cgroup.procs") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    qv(env, "vm", "start", "busy")
+    rt = runtime(env, "busy")
+    assert rt["cgroup"] == cg and cg_pids(cg) == {rt["pid"]}
+    log = (d / "qv.log").read_text()
+    assert "CPU weight 512, no cap" in log and "cap 0%" not in log, log
+    qv(env, "vm", "stop", "--force", "busy")
+
+
+def test_a_start_whose_qv_was_killed_before_the_guest_ran_is_finished(env, cgroup):
+    create(env, "pl", vcpus=1, cputune="<cputune><shares>512</shares></cputune>")
+    d = vm_dir(env, "pl")
+    qv(env, "vm", "start", "pl")
+    rt = runtime(env, "pl")
+    pid, cg = rt["pid"], rt["cgroup"]
+    # What a qv killed between writing the record and `cont` leaves: the
+    # record in its prelaunch phase, qv-vmm paused and not (yet) in its
+    # group.
+    assert "phase" not in rt.get("extra", {})
+    qmp(d / "qmp.sock", "stop")
+    own = Path(cg).parent.parent
+    Path(own, "cgroup.procs").write_text(str(pid))
+    assert pid not in cg_pids(cg)
+    rt["extra"]["phase"] = "prelaunch"
+    (d / "runtime.json").write_text(json.dumps(rt))
+    st = state_line(env, "pl")
+    assert "stopped" in st and "fail" in st, st
+    # vm start finishes the job: the group checked, qv-vmm in it, the
+    # guest run; no second qv-vmm.
+    qv(env, "vm", "start", "pl")
+    assert "running" in state_line(env, "pl")
+    rt2 = runtime(env, "pl")
+    assert rt2["pid"] == pid and "phase" not in rt2["extra"], rt2
+    assert pid in cg_pids(cg)
+    assert "finishing the start" in (d / "qv.log").read_text()
+    qv(env, "vm", "stop", "--force", "pl")
+    assert wait_gone(pid) and not Path(cg).exists()
+
+
 def test_weight_over_what_the_host_cgroup_says_is_refused_at_start(env, cgroup):
     if cgroup != "v2":
         pytest.skip("cgroup v1 expresses every weight qv accepts (cpu.shares up to 262144)")
     create(env, "big", vcpus=1, cputune="<cputune><shares>30000</shares></cputune>")
     p = qv(env, "vm", "start", "big", check=False)
-    assert p.returncode != 0 and "cgroup v2" in p.stderr, p.stderr
+    refused(p, "cannot start VM 'big'", "cgroup v2")
     assert not (vm_dir(env, "big") / "runtime.json").exists()
 
 
@@ -228,9 +329,8 @@ def test_start_without_a_cpu_cgroup_is_refused_naming_what_is_missing(env, cgrou
         pytest.skip("cannot make a mount namespace without the cgroup mounts here")
     p = subprocess.run([QV, "-c", env["uri"], "vm", "start", "n"], capture_output=True,
                        text=True, timeout=60, preexec_fn=without_cgroup_mounts(points))
-    assert p.returncode != 0, p.stdout
-    assert "CPU weight or cap of VM 'n'" in p.stderr and "no cgroup hierarchy with the cpu " \
-        "controller is mounted" in p.stderr, p.stderr
+    refused(p, "CPU weight or cap of VM 'n'",
+            "no cgroup hierarchy with the cpu controller is mounted")
     # Nothing is left running or recorded.
     assert not (d / "runtime.json").exists()
     mark = f"--dir\0{d}\0".encode()
@@ -340,12 +440,140 @@ def test_what_qv_vmm_cannot_change_live_is_refused(env):
     xml_before = (vm_dir(env, "r") / "domain.xml").read_text()
     for args, why in ((["--vcpus", "2"], "only at start"), (["--memory", "32M"], "only at start")):
         p = qv(env, "vm", "set", "r", *args, check=False)
-        assert p.returncode != 0, p.stdout
-        assert "kvm:///session" in p.stderr and why in p.stderr, p.stderr
+        refused(p, "VM 'r' is running on kvm:///session", why)
     p = qv(env, "vm", "set", "r", "--cpu-pin", "5:0", check=False)
-    assert p.returncode != 0 and "vCPU 5" in p.stderr, p.stderr
+    refused(p, "vCPU 5")
     assert (vm_dir(env, "r") / "domain.xml").read_text() == xml_before
     qv(env, "vm", "stop", "--force", "r")
+
+
+def test_a_pin_to_a_cpu_the_host_lacks_is_refused_naming_it(env):
+    create(env, "h", vcpus=1)
+    d = vm_dir(env, "h")
+    qv(env, "vm", "start", "h")
+    pid = runtime(env, "h")["pid"]
+    before = cpus_allowed(pid, pid)
+    xml_before = (d / "domain.xml").read_text()
+    p = qv(env, "vm", "set", "h", "--cpu-pin", "0:1000", check=False)
+    refused(p, "vCPU 0", "host CPU 1000 does not exist or is not allowed")
+    assert cpus_allowed(pid, pid) == before
+    assert (d / "domain.xml").read_text() == xml_before
+    qv(env, "vm", "stop", "--force", "h")
+
+
+def test_a_reset_keeps_the_live_pins(env):
+    # kvm:///embed makes new qv-vcpuN threads at a reset, pinned as
+    # vmm.xml (the start's) says; noop's vCPU thread is qv-vmm's main
+    # thread, so the test plays the new thread's part by widening it.
+    mine = sorted(os.sched_getaffinity(0))
+    if len(mine) < 2:
+        pytest.skip("one CPU: a pin cannot be told from no pin")
+    create(env, "rs", vcpus=1)
+    d = vm_dir(env, "rs")
+    qv(env, "vm", "start", "rs")
+    pid = runtime(env, "rs")["pid"]
+    qv(env, "vm", "set", "rs", "--cpu-pin", f"0:{mine[-1]}")
+    assert cpus_allowed(pid, pid) == str(mine[-1])
+    assert "vcpupin" not in (d / "vmm.xml").read_text()
+    os.sched_setaffinity(pid, mine)
+    qv(env, "vm", "reset", "rs")
+    assert cpus_allowed(pid, pid) == str(mine[-1])
+    assert "applied again after the reset" in (d / "qv.log").read_text()
+    qv(env, "vm", "stop", "--force", "rs")
+
+
+# ---- a record qv-vmm rewrote ----------------------------------------------
+
+def forge_record(e, name, victim):
+    """runtime.json naming victim as a compromised qv-vmm (same user, the
+    VM directory writable) could write it: pid, start time, command line."""
+    d = vm_dir(e, name)
+    real = runtime(e, name)
+    # Popen may return before the child has run exec: its identity is the
+    # sleep's only once the command line says so.
+    deadline = time.monotonic() + 5
+    while not Path(f"/proc/{victim}/cmdline").read_bytes().startswith(b"sleep\0"):
+        assert time.monotonic() < deadline, "sleep did not start"
+        time.sleep(0.01)
+    fields = Path(f"/proc/{victim}/stat").read_text().rsplit(")", 1)[1].split()
+    cmd = Path(f"/proc/{victim}/cmdline").read_bytes().replace(b"\0", b" ").decode().rstrip()
+    (d / "runtime.json").write_text(json.dumps(
+        {**real, "pid": victim, "start_time": int(fields[19]), "cmdline": cmd}))
+    return real
+
+
+def qv_groups(pid):
+    return [l for l in Path(f"/proc/{pid}/cgroup").read_text().splitlines() if "/qv/" in l]
+
+
+def test_a_forged_record_never_makes_qv_act_on_another_process(env):
+    create(env, "fg", vcpus=1)
+    d = vm_dir(env, "fg")
+    qv(env, "vm", "start", "fg")
+    victim = subprocess.Popen(["sleep", "300"])
+    try:
+        aff = os.sched_getaffinity(victim.pid)
+        real = forge_record(env, "fg", victim.pid)
+        xml_before = (d / "domain.xml").read_text()
+        why = f"names process {victim.pid}, which is not the VM's qv-vmm"
+        for args in (["set", "fg", "--cpu-cap", "1"], ["set", "fg", "--cpu-weight", "100"],
+                     ["set", "fg", "--cpu-pin", f"0:{sorted(aff)[-1]}"], ["pause", "fg"]):
+            refused(qv(env, "vm", *args, check=False), why)
+        # The state is what the VM's own qv-vmm says on its status socket;
+        # the record's pid is not used for it.
+        assert "running" in state_line(env, "fg")
+        assert os.sched_getaffinity(victim.pid) == aff
+        assert qv_groups(victim.pid) == [], qv_groups(victim.pid)
+        assert (d / "domain.xml").read_text() == xml_before
+        # A stop refuses the record too, leaves the process it names alone
+        # and ends the VM's own qv-vmm, found by its command line.
+        refused(qv(env, "vm", "stop", "--force", "fg", check=False), why)
+        assert wait_gone(real["pid"])
+        time.sleep(0.2)
+        assert victim.poll() is None, "the process the record named was signalled"
+        assert not (d / "runtime.json").exists()
+        assert "stopped" in state_line(env, "fg")
+        assert "is not this VM's qv-vmm: left alone" in (d / "qv.log").read_text()
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+# ---- files a link stands in for -------------------------------------------
+
+def test_links_in_place_of_state_files_are_not_followed(env):
+    create(env, "ln", vcpus=1)
+    d = vm_dir(env, "ln")
+    real = env["tmp"] / "elsewhere.xml"
+    (d / "domain.xml").rename(real)
+    (d / "domain.xml").symlink_to(real)
+    refused(qv(env, "vm", "start", "ln", check=False), "domain.xml' is a symbolic link")
+    assert not (d / "runtime.json").exists()
+    (d / "domain.xml").unlink()
+    real.rename(d / "domain.xml")
+    qv(env, "vm", "start", "ln")
+    pid = runtime(env, "ln")["pid"]
+    rec = env["tmp"] / "runtime.json"
+    (d / "runtime.json").rename(rec)
+    (d / "runtime.json").symlink_to(rec)
+    refused(qv(env, "vm", "show", "ln", check=False), "runtime.json' is a symbolic link")
+    (d / "runtime.json").unlink()
+    rec.rename(d / "runtime.json")
+    qv(env, "vm", "stop", "--force", "ln")
+    assert wait_gone(pid)
+
+
+# ---- messages -------------------------------------------------------------
+
+def test_a_start_that_cannot_write_vmm_xml_names_the_vm_and_logs(env):
+    create(env, "c", vcpus=1)
+    d = vm_dir(env, "c")
+    (d / "vmm.xml").mkdir()
+    (d / "vmm.xml" / "x").write_text("")
+    p = qv(env, "vm", "start", "c", check=False)
+    refused(p, "cannot start VM 'c': ", "vmm.xml")
+    assert "start failed: " in (d / "qv.log").read_text()
+    assert not (d / "runtime.json").exists()
 
 
 # ---- crash ----------------------------------------------------------------
