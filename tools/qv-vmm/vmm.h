@@ -49,6 +49,7 @@ struct vmm {
     struct vmm_watch *watch;
     GPtrArray *jobs;        /* struct vmm_job: QMP's jobs until job-dismiss (vmm_jobs.c) */
     struct vmm_job *active; /* the one whose worker thread runs, or NULL */
+    bool stop_deferred;     /* the watcher saw the guest stop during a job */
 };
 
 /* vmm_args.c: parse argv into v (dir, uri, paused). Returns 0, 1 when the
@@ -84,6 +85,9 @@ int vmm_start_guest(struct vmm *v);
  * the driver's whole graceful period and so must not block the loop. */
 struct vmm_watch *vmm_watch_start(struct vmm *v);
 int vmm_watch_powerdown(struct vmm_watch *w);
+/* The waiter reported a stop that turned out not to be one (a
+ * snapshot-load stops the VM for a moment): join it and start another. */
+void vmm_watch_rearm(struct vmm_watch *w);
 /* Join both threads; the VM must be stopped first. */
 void vmm_watch_stop(struct vmm_watch *w);
 
@@ -124,6 +128,10 @@ struct vmm_cmd {
     const char *const *args;
     JsonNode *(*run)(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
                      vmm_after_fn *after);
+    /* The command calls libqv on v->vm: refused while a snapshot job
+     * runs, whose libqv call holds the VM's lock (vm_lookup gives the
+     * worker the same shared handle), so the loop never blocks on it. */
+    bool uses_vm;
 };
 const struct vmm_cmd *vmm_cmd_find(const char *name);
 /* Every command, in table order, ending with a NULL name. */
@@ -148,9 +156,12 @@ JsonNode *vmm_block_set_io_throttle(struct vmm *v, JsonObject *args, struct vmm_
 
 /* vmm_jobs.c: QEMU's snapshot jobs (snapshot-save, snapshot-load,
  * snapshot-delete) and job commands (query-jobs, job-dismiss). A job runs
- * the hosted VM's snapshot_create/_restore/_delete on a worker thread with
- * its own VM handle; the loop keeps serving meanwhile and hears of the end
- * through g_main_context_invoke. */
+ * the hosted VM's snapshot_create/_restore/_delete on a worker thread; its
+ * handle is the same shared one as v->vm (vm_lookup), whose lock the
+ * operation holds throughout, so while v->active is set the loop touches
+ * no VM handle: query-status answers from the state the job started in,
+ * commands marked uses_vm are refused. The loop hears of the end through
+ * g_main_context_invoke. */
 JsonNode *vmm_snapshot_save(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
                             vmm_after_fn *after);
 JsonNode *vmm_snapshot_load(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
@@ -165,6 +176,10 @@ JsonNode *vmm_job_dismiss(struct vmm *v, JsonObject *args, struct vmm_cmd_error 
  * as QEMU's SnapshotInfo plus x-qv-state. */
 JsonNode *vmm_query_snapshots(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
                               vmm_after_fn *after);
+/* The state the VM was in when the running job started (v->active). */
+enum vm_state vmm_job_state_before(struct vmm *v);
+/* The running job's id (v->active). */
+const char *vmm_job_id(struct vmm *v);
 /* Wait for a running job's worker and free every job (at exit, before the
  * VM is taken down). */
 void vmm_jobs_free(struct vmm *v);
@@ -173,6 +188,10 @@ void vmm_jobs_free(struct vmm *v);
  * VM's writable disks ("drive-vda"); err names it otherwise. */
 bool vmm_block_has_node(struct vmm *v, const char *node, const char *what,
                         struct vmm_cmd_error *err);
+
+/* Whether devices (strings, each checked with vmm_block_has_node) names
+ * every writable disk of the VM; err lists the missing ones otherwise. */
+bool vmm_block_all_nodes(struct vmm *v, JsonArray *devices, struct vmm_cmd_error *err);
 
 /* vmm_console.c: the guest's console into STATE_DIR/console.log and
  * STATE_DIR/console.sock. */
@@ -193,8 +212,9 @@ void vmm_console_free(struct vmm_console *c);
 /* Between setup (guest started) and the main loop: sleeps
  * $QV_VMM_TEST_LOOP_DELAY_MS, so a test can stop the guest there. */
 void vmm_test_before_loop(void);
-/* On a snapshot job's worker, before the operation: sleeps
- * $QV_VMM_TEST_JOB_DELAY_MS, so a test finds the job running. */
+/* On a snapshot job's worker, once the job is active and before its libqv
+ * call: sleeps $QV_VMM_TEST_JOB_DELAY_MS, so a test finds the job running
+ * (the libqv call itself is held up by a test with strace's fsync delay). */
 void vmm_test_job_delay(void);
 #else
 static inline void vmm_test_before_loop(void)

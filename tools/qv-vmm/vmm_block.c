@@ -240,3 +240,29 @@ bool vmm_block_has_node(struct vmm *v, const char *node, const char *what,
                      what, node);
     return found;
 }
+
+bool vmm_block_all_nodes(struct vmm *v, JsonArray *devices, struct vmm_cmd_error *err)
+{
+    GArray *disks = load_disks(v, err);
+    if (!disks)
+        return false;
+    g_autoptr(GString) missing = g_string_new(NULL);
+    for (guint i = 0; i < disks->len; i++) {
+        const struct vmm_disk *d = &g_array_index(disks, struct vmm_disk, i);
+        if (!d->source || d->readonly || g_strcmp0(d->device, "cdrom") == 0)
+            continue;
+        g_autofree char *name = g_strdup_printf("drive-%s", d->target);
+        bool named = false;
+        for (guint k = 0; k < json_array_get_length(devices) && !named; k++)
+            named = g_strcmp0(json_array_get_string_element(devices, k), name) == 0;
+        if (!named)
+            g_string_append_printf(missing, "%s'%s'", missing->len ? ", " : "", name);
+    }
+    g_array_unref(disks);
+    if (missing->len)
+        vmm_cmd_fail(err, "GenericError",
+                     "'devices' must name every writable disk of this VM: a snapshot here "
+                     "covers them all; missing %s",
+                     missing->str);
+    return missing->len == 0;
+}

@@ -166,8 +166,12 @@ static JsonNode *cmd_query_status(struct vmm *v, JsonObject *args, struct vmm_cm
 {
     (void)args;
     (void)after;
-    struct vm_info info;
-    if (vm_get_info(v->vm, &info) < 0)
+    struct vm_info info = {0};
+    if (v->active)
+        /* The job's libqv call holds the VM's lock: answer with the state
+         * the VM had when the job started, so a client's polls go on. */
+        info.state = vmm_job_state_before(v);
+    else if (vm_get_info(v->vm, &info) < 0)
         return vmm_cmd_fail_qv(err, "cannot read the VM's state");
     JsonObject *o = json_object_new();
     json_object_set_string_member(o, "status", run_state(v, info.state));
@@ -437,23 +441,23 @@ static JsonNode *cmd_test_forbidden_syscall(struct vmm *v, JsonObject *args,
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static const struct vmm_cmd table[] = {
-    {"qmp_capabilities", ARGS("?enable:a"), cmd_capabilities},
-    {"query-status", NULL, cmd_query_status},
-    {"stop", NULL, cmd_stop},
-    {"cont", NULL, cmd_cont},
-    {"system_powerdown", NULL, cmd_system_powerdown},
-    {"system_reset", NULL, cmd_system_reset},
-    {"quit", NULL, cmd_quit},
-    {"query-cpus-fast", NULL, cmd_query_cpus_fast},
-    {"query-chardev", NULL, cmd_query_chardev},
-    {"query-block", NULL, vmm_query_block},
+    {"qmp_capabilities", ARGS("?enable:a"), cmd_capabilities, false},
+    {"query-status", NULL, cmd_query_status, false},
+    {"stop", NULL, cmd_stop, true},
+    {"cont", NULL, cmd_cont, true},
+    {"system_powerdown", NULL, cmd_system_powerdown, true},
+    {"system_reset", NULL, cmd_system_reset, true},
+    {"quit", NULL, cmd_quit, false},
+    {"query-cpus-fast", NULL, cmd_query_cpus_fast, true},
+    {"query-chardev", NULL, cmd_query_chardev, false},
+    {"query-block", NULL, vmm_query_block, true},
     {"block_set_io_throttle",
      ARGS("?device:s", "?id:s", "bps:i", "bps_rd:i", "bps_wr:i", "iops:i", "iops_rd:i", "iops_wr:i",
           "?bps_max:i", "?bps_rd_max:i", "?bps_wr_max:i", "?iops_max:i", "?iops_rd_max:i",
           "?iops_wr_max:i", "?bps_max_length:i", "?bps_rd_max_length:i", "?bps_wr_max_length:i",
           "?iops_max_length:i", "?iops_rd_max_length:i", "?iops_wr_max_length:i", "?iops_size:i",
           "?group:s"),
-     vmm_block_set_io_throttle},
+     vmm_block_set_io_throttle, true},
     /* qapi/migration.json, qapi/job.json (vmm_jobs.c). vmstate and
      * devices are optional here (see there); x-qv-incremental takes an
      * increment over the previous snapshot (SNAPSHOT_INCREMENTAL),
@@ -461,18 +465,19 @@ static const struct vmm_cmd table[] = {
     {"snapshot-save",
      ARGS("job-id:s", "tag:s", "?vmstate:s", "?devices:a", "?x-qv-incremental:b",
           "?x-qv-disk-only:b"),
-     vmm_snapshot_save},
-    {"snapshot-load", ARGS("job-id:s", "tag:s", "?vmstate:s", "?devices:a"), vmm_snapshot_load},
-    {"snapshot-delete", ARGS("job-id:s", "tag:s", "?devices:a"), vmm_snapshot_delete},
-    {"query-jobs", NULL, vmm_query_jobs},
-    {"job-dismiss", ARGS("id:s"), vmm_job_dismiss},
-    {"x-qv-query-snapshots", NULL, vmm_query_snapshots},
-    {"query-version", NULL, cmd_query_version},
-    {"query-commands", NULL, cmd_query_commands},
+     vmm_snapshot_save, false},
+    {"snapshot-load", ARGS("job-id:s", "tag:s", "?vmstate:s", "?devices:a"), vmm_snapshot_load,
+     false},
+    {"snapshot-delete", ARGS("job-id:s", "tag:s", "?devices:a"), vmm_snapshot_delete, false},
+    {"query-jobs", NULL, vmm_query_jobs, false},
+    {"job-dismiss", ARGS("id:s"), vmm_job_dismiss, false},
+    {"x-qv-query-snapshots", NULL, vmm_query_snapshots, true},
+    {"query-version", NULL, cmd_query_version, false},
+    {"query-commands", NULL, cmd_query_commands, false},
 #if QV_VMM_TEST_HOOKS
-    {"x-qv-test-forbidden-syscall", NULL, cmd_test_forbidden_syscall},
+    {"x-qv-test-forbidden-syscall", NULL, cmd_test_forbidden_syscall, false},
 #endif
-    {NULL, NULL, NULL},
+    {NULL, NULL, NULL, false},
 };
 
 const struct vmm_cmd *vmm_cmd_table(void)

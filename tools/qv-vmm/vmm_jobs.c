@@ -6,14 +6,20 @@
  * then waiting, pending and concluded once it is done (with "error" in
  * query-jobs when it failed), and null when dismissed. Progress goes from
  * 0 of 1 to 1 of 1. Unlike QEMU, which runs the job on its main loop and
- * so answers nothing meanwhile, the work runs here on a worker thread with
- * its own VM handle (as vmm_watch.c's threads), and the loop keeps serving
- * query-status, query-jobs and the rest.
+ * so answers nothing meanwhile, the work runs here on a worker thread and
+ * the loop keeps serving. The worker's handle is the same shared one as
+ * v->vm (vm_lookup returns it), and snapshot_create/_restore/_delete hold
+ * its lock for the whole operation: so while the job is active the loop
+ * touches no VM handle. query-status answers from the state the VM had
+ * when the job started, commands that would call libqv on the VM are
+ * refused (vmm_qmp.c, uses_vm), query-jobs and the like read only
+ * qv-vmm's own tables, and quit waits for the job.
  *
  * The snapshots live in the hosted driver's own state (kvm:///embed's
  * state directory, noop:///DIR), not in the disks: vmstate and devices,
  * which QEMU requires to say which qcow2 images hold them, are optional
- * here; given, they must name this VM's writable disks. */
+ * here; given, devices must name all of this VM's writable disks (the
+ * snapshot covers every one; a subset is refused, not ignored). */
 #include <string.h>
 
 #include "vmm.h"
@@ -24,7 +30,7 @@ struct vmm_job {
     char *error;  /* set when the job concluded with an error */
     unsigned flags;
     struct vmm *v;
-    struct vm *vm; /* the worker's own handle */
+    struct vm *vm; /* the worker's reference: the same shared handle as v->vm */
     GThread *thread;
     enum vm_state before; /* the VM's state when the job started */
     int rc;
@@ -127,6 +133,17 @@ static gboolean job_done(gpointer data)
         v->active = NULL;
     if (j->rc < 0)
         j->error = g_strdup(j->rc_msg && *j->rc_msg ? j->rc_msg : "unknown libqv error");
+    if (v->stop_deferred) {
+        /* The watcher saw the guest stop while the job held the VM: a
+         * snapshot-load stops it for a moment. Only a guest still down
+         * now has ended; otherwise watch it again. */
+        v->stop_deferred = false;
+        enum vm_state s = vm_get_state(v->vm);
+        if (s != VM_STATE_RUNNING && s != VM_STATE_PAUSED)
+            vmm_guest_stopped(v);
+        else
+            vmm_watch_rearm(v->watch);
+    }
     if (strcmp(j->type, "snapshot-load") == 0 && j->rc == 0) {
         /* The guest is back in the state the snapshot captured: tell
          * the clients as QEMU's vm_stop/vm_start around a load do. */
@@ -157,6 +174,14 @@ static JsonNode *start_job(struct vmm *v, const char *type, JsonObject *args,
 {
     const char *id = json_object_get_string_member(args, "job-id");
     const char *tag = json_object_get_string_member(args, "tag");
+    /* QEMU would queue a second snapshot job behind the first on its main
+     * loop; the hosted driver takes one snapshot operation at a time. And
+     * checking vmstate and devices reads the VM's definition, which the
+     * running job's lock would make the loop wait for. */
+    if (v->active)
+        return vmm_cmd_fail(err, "GenericError",
+                            "snapshot job '%s' is still running: wait until it concludes",
+                            v->active->id);
     if (!id_wellformed(id))
         return vmm_cmd_fail(err, "GenericError", "Invalid job ID '%s'", id);
     if (job_find(v, id, NULL))
@@ -177,12 +202,10 @@ static JsonNode *start_job(struct vmm *v, const char *type, JsonObject *args,
         if (!vmm_block_has_node(v, json_node_get_string(e), "block device node", err))
             return NULL;
     }
-    /* QEMU would queue a second snapshot job behind the first on its main
-     * loop; the hosted driver takes one snapshot operation at a time. */
-    if (v->active)
-        return vmm_cmd_fail(err, "GenericError",
-                            "snapshot job '%s' is still running: wait until it concludes",
-                            v->active->id);
+    /* The hosted driver's snapshot always takes every disk: a subset
+     * would be checked and then silently ignored. */
+    if (devices && !vmm_block_all_nodes(v, devices, err))
+        return NULL;
     unsigned flags = 0;
     if (json_object_has_member(args, "x-qv-incremental") &&
         json_object_get_boolean_member(args, "x-qv-incremental"))
@@ -299,6 +322,16 @@ JsonNode *vmm_query_snapshots(struct vmm *v, JsonObject *args, struct vmm_cmd_er
     JsonNode *n = json_node_new(JSON_NODE_ARRAY);
     json_node_take_array(n, a);
     return n;
+}
+
+enum vm_state vmm_job_state_before(struct vmm *v)
+{
+    return v->active ? v->active->before : VM_STATE_CREATED;
+}
+
+const char *vmm_job_id(struct vmm *v)
+{
+    return v->active ? v->active->id : "";
 }
 
 void vmm_jobs_free(struct vmm *v)

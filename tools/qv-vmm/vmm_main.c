@@ -55,6 +55,12 @@ void vmm_guest_stopped(struct vmm *v)
 {
     if (v->exiting)
         return; /* our own stop at quit or a signal */
+    if (v->active) {
+        /* A snapshot job holds the VM (a snapshot-load stops it for a
+         * moment): job_done looks again once it is over. */
+        v->stop_deferred = true;
+        return;
+    }
     struct vm_info info = {.reason = VM_REASON_NONE};
     if (vm_get_info(v->vm, &info) < 0)
         info.reason = VM_REASON_FAILED;

@@ -265,7 +265,15 @@ static void handle(struct vmm_qmp *q, const char *text, size_t len)
     struct vmm_cmd_error err = {0};
     vmm_after_fn after = NULL;
     JsonNode *ret = NULL;
-    if (vmm_cmd_check_args(cmd, args, &err))
+    bool ok = vmm_cmd_check_args(cmd, args, &err);
+    if (ok && cmd->uses_vm && q->v->active) {
+        /* QEMU too refuses most state changes while a job runs; here the
+         * job's libqv call holds the VM's lock, and the loop must not wait
+         * for it. */
+        vmm_cmd_fail(&err, "GenericError", "snapshot job '%s' is running", vmm_job_id(q->v));
+        ok = false;
+    }
+    if (ok)
         ret = cmd->run(q->v, args, &err, &after);
     if (err.cls) {
         send_error(q, err.cls, err.desc ? err.desc : "failed", id);

@@ -86,6 +86,15 @@ static gpointer stopper(gpointer data)
     return NULL;
 }
 
+void vmm_watch_rearm(struct vmm_watch *w)
+{
+    if (!w)
+        return;
+    /* The waiter returned after reporting; a fresh one watches on. */
+    g_thread_join(w->waiter);
+    w->waiter = g_thread_new("vmm-wait", waiter, w);
+}
+
 int vmm_watch_powerdown(struct vmm_watch *w)
 {
     if (!w)

@@ -1378,6 +1378,130 @@ START_TEST(test_snapshot_job_while_one_runs)
 }
 END_TEST
 
+/* Finding 1 of the snapshot review: the job's libqv call holds the VM's
+ * lock (its handle is the loop's own), so the loop must not touch the VM
+ * while it runs. strace delays every fsync of qv-vmm by 800 ms: with
+ * noop:///DIR the snapshot's files are fsynced inside snapshot_create, so
+ * the job stays in its libqv call for seconds (no test delay hook here).
+ * query-status still answers at once with the state the job started in,
+ * and commands that would call libqv on the VM are refused by name. */
+START_TEST(test_snapshot_job_loop_stays_live)
+{
+    g_autofree char *strace = g_find_program_in_path("strace");
+    if (!strace)
+        return; /* check has no skip: nothing to prove without strace */
+    g_autofree char *dir = make_dir(NULL);
+    g_autofree char *store = g_build_filename(dir, "store", NULL);
+    ck_assert_int_eq(mkdir(store, 0700), 0);
+    g_autofree char *uri = g_strdup_printf("noop://%s", store);
+    const char *argv[] = {strace,
+                          "-qq",
+                          "-f",
+                          "-o",
+                          "/dev/null",
+                          "-e",
+                          "trace=fsync,fdatasync",
+                          "-e",
+                          "inject=fsync,fdatasync:delay_exit=800000",
+                          test_bin(),
+                          "--dir",
+                          dir,
+                          "--uri",
+                          uri,
+                          NULL};
+    GPid pid;
+    g_autoptr(GError) err = NULL;
+    ck_assert(g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
+                            NULL, &pid, &err));
+    g_autofree char *sock = sock_of(dir);
+    for (int i = 0; i < 3000 && !is_socket(sock); i++)
+        g_usleep(10000);
+    struct qmp *q = client(dir);
+    assert_status(q, "running", true);
+    ck_assert_int_eq(
+        qmp_command_json(q, "snapshot-save", "{\"job-id\": \"slow\", \"tag\": \"a\"}", NULL, T_MS),
+        0);
+    g_usleep(300 * 1000); /* the worker is inside snapshot_create now */
+    gint64 t0 = g_get_monotonic_time();
+    assert_status(q, "running", true);
+    ck_assert_int_lt(g_get_monotonic_time() - t0, 1000 * 1000);
+    const char *refused[] = {"stop",
+                             "cont",
+                             "system_reset",
+                             "system_powerdown",
+                             "query-cpus-fast",
+                             "query-block",
+                             "x-qv-query-snapshots"};
+    for (size_t i = 0; i < G_N_ELEMENTS(refused); i++) {
+        t0 = g_get_monotonic_time();
+        ck_assert_int_eq(qmp_command(q, refused[i], NULL, NULL, T_MS), QV_ERR_BACKEND);
+        ck_assert_msg(strstr(qv_last_error()->message, "snapshot job 'slow' is running"), "%s: %s",
+                      refused[i], qv_last_error()->message);
+        ck_assert_int_lt(g_get_monotonic_time() - t0, 1000 * 1000);
+    }
+    /* Commands on qv-vmm's own tables answer too. */
+    ck_assert_int_eq(qmp_command(q, "query-chardev", NULL, NULL, T_MS), 0);
+    /* All that happened while the libqv call was still in progress. */
+    JsonObject *e = job_entry(q, "slow");
+    ck_assert_str_eq(json_object_get_string_member(e, "status"), "running");
+    json_object_unref(e);
+    g_autofree char *seen = job_statuses(q, "slow");
+    ck_assert_str_eq(seen, "created,running,waiting,pending,concluded");
+    e = job_entry(q, "slow");
+    ck_assert(!json_object_has_member(e, "error"));
+    json_object_unref(e);
+    /* Once the job is over the VM's commands work again. */
+    ck_assert_int_eq(qmp_command(q, "stop", NULL, NULL, T_MS), 0);
+    assert_status(q, "paused", false);
+    quit_and_check(dir, pid, q);
+}
+END_TEST
+
+/* Finding 3: devices naming only some writable disks was checked, then
+ * ignored (the snapshot takes every disk): it is refused, naming what is
+ * missing; the full set is accepted. */
+START_TEST(test_snapshot_devices_full_set)
+{
+    g_autofree char *dir = make_dir(NULL);
+    g_autofree char *img2 = g_build_filename(dir, "disk2.img", NULL);
+    ck_assert(g_file_set_contents(img2, "", 0, NULL));
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='test'><name>vmm-test</name><memory>65536</memory><vcpu>1</vcpu>"
+        "<os><type>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><source file='%s/disk.img'/>"
+        "<target dev='vda' bus='virtio'/></disk>"
+        "<disk type='file' device='disk'><source file='%s/disk2.img'/>"
+        "<target dev='vdb' bus='virtio'/></disk>"
+        "</devices></domain>\n",
+        dir, dir);
+    g_autofree char *def = g_build_filename(dir, "domain.xml", NULL);
+    ck_assert(g_file_set_contents(def, xml, -1, NULL));
+    GPid pid = start_vmm(dir, NULL);
+    struct qmp *q = client(dir);
+    ck_assert_int_eq(qmp_command_json(q, "snapshot-save",
+                                      "{\"job-id\": \"j\", \"tag\": \"a\", \"devices\": "
+                                      "[\"drive-vdb\"]}",
+                                      NULL, T_MS),
+                     QV_ERR_BACKEND);
+    ck_assert_msg(strstr(qv_last_error()->message,
+                         "'devices' must name every writable disk of this VM: a snapshot here "
+                         "covers them all; missing 'drive-vda'"),
+                  "%s", qv_last_error()->message);
+    g_autofree char *none = snapshot_names(q);
+    ck_assert_str_eq(none, "");
+    ck_assert_int_eq(qmp_command_json(q, "snapshot-save",
+                                      "{\"job-id\": \"j\", \"tag\": \"a\", \"devices\": "
+                                      "[\"drive-vdb\", \"drive-vda\"]}",
+                                      NULL, T_MS),
+                     0);
+    g_autofree char *seen = job_statuses(q, "j");
+    ck_assert_str_eq(seen, "created,running,waiting,pending,concluded");
+    g_autofree char *one = snapshot_names(q);
+    ck_assert_str_eq(one, "a:running");
+    quit_and_check(dir, pid, q);
+}
+END_TEST
+
 START_TEST(test_stream_framing)
 {
     struct vmm_stream *s = vmm_stream_new(64);
@@ -1556,6 +1680,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_snapshot_jobs);
     tcase_add_test(tc, test_snapshot_job_arguments);
     tcase_add_test(tc, test_snapshot_job_while_one_runs);
+    tcase_add_test(tc, test_snapshot_job_loop_stays_live);
+    tcase_add_test(tc, test_snapshot_devices_full_set);
     suite_add_tcase(s, tc);
     TCase *pieces = tcase_create("pieces");
     tcase_add_checked_fixture(pieces, setup, teardown);
