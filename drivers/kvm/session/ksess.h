@@ -20,6 +20,8 @@
 /* Under <root>/kvm: held while a define or clone checks a UUID and
  * publishes its VM. */
 #define KSESS_UUID_LOCK ".uuids.flock"
+/* In a VM's directory while a clone keeps it paused (kvm_session_clone.c). */
+#define KSESS_CLONE_MARKER "clone-paused"
 
 /* The connection's: what qv-vmm hosts and where qv-vmm is. */
 struct ksess_conn {
@@ -48,13 +50,21 @@ static inline struct ksess_conn *ksess_conn_of(struct qv_conn *conn)
     return conn->priv;
 }
 
-/* Re-entrant within one handle; the core's VM mutex serialises threads. */
+/* Re-entrant within one handle; the core's VM mutex serialises threads.
+ * Taking it first runs ksess_clone_recover. */
 int ksess_lock(struct ksess_vm *k, int timeout_ms);
 void ksess_unlock(struct ksess_vm *k);
 
 /* The qv-vmm binary: $QV_VMM (absolute), else qv-vmm beside the running
  * program, else in the bin directory beside libqv's lib directory. */
 char *ksess_find_vmm(void);
+
+/* kvm_session_clone.c: whether the VM's directory holds the marker of a
+ * clone that paused it; with the VM's lock held (so no clone runs on it),
+ * resume a VM such a clone left paused and remove the marker (logged in
+ * qv.log). The caller's error state is kept. */
+bool ksess_clone_marked(struct ksess_vm *k);
+void ksess_clone_recover(struct ksess_vm *k);
 
 /* QMP on qmp.sock (operations) or status.sock (queries). */
 struct qmp *ksess_qmp(struct ksess_vm *k, bool status_monitor);

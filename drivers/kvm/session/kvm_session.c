@@ -194,6 +194,9 @@ int ksess_lock(struct ksess_vm *k, int timeout_ms)
         return fd;
     }
     k->lock_fd = fd;
+    /* Holding the lock, we know no clone of this VM is running: one that
+     * died mid-copy may have left it paused. */
+    ksess_clone_recover(k);
     return 0;
 }
 

@@ -10,8 +10,11 @@
  * and renamed into place as <root>/kvm/NEW at the end: no half-made VM is
  * ever visible. A running source is paused over QMP while its disks are
  * copied, so the copies are consistent, and resumed after, whatever
- * happened. Snapshots are not copied (they belong to the source's driver
- * state; the qemu driver's clone starts without snapshots too). */
+ * happened. A clone killed while the source is paused cannot resume it:
+ * the marker KSESS_CLONE_MARKER, written before the stop and removed after
+ * the cont, lets the next caller that takes the source's lock (no clone
+ * holds it then) resume it (ksess_clone_recover). Snapshots are not copied (they belong to the
+ * source's driver state; the qemu driver's clone starts without snapshots too). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,13 +29,23 @@
 #include "../../../lib/util/names.h"
 #include "ksess.h"
 
-/* "disk.img" -> ".img"; no extension -> "". */
+/* "disk.img" -> ".img"; no extension -> "". Only 1 to 8 letters and
+ * digits are kept ("disk.raw (copy)" -> ""): the copy's name must be a
+ * valid file name of the clone whatever the source was called. */
 static const char *extension(const char *path)
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     const char *dot = strrchr(base, '.');
-    return dot && dot != base ? dot : "";
+    if (!dot || dot == base)
+        return "";
+    size_t n = strlen(dot + 1);
+    if (n < 1 || n > 8)
+        return "";
+    for (const char *p = dot + 1; *p; p++)
+        if (!g_ascii_isalnum(*p))
+            return "";
+    return dot;
 }
 
 static bool copied(const struct qv_disk *d)
@@ -52,6 +65,14 @@ static int copy_disks(struct ksess_vm *src, struct qv_domain *def, const char *t
                                 "cannot clone VM '%s': disk '%s' (%s) is not a file; only file "
                                 "disks are copied",
                                 src->name, d->target, d->source);
+        /* qv_file_clone opens with O_NOFOLLOW, which would fail with a
+         * bare ELOOP: say what is refused and why. */
+        struct stat st;
+        if (lstat(d->source, &st) == 0 && S_ISLNK(st.st_mode))
+            return qv_error_set(QV_ERR_UNSUPPORTED,
+                                "cannot clone VM '%s': disk '%s' source '%s' is a symbolic link; "
+                                "clone copies regular files only",
+                                src->name, d->target, d->source);
         g_autofree char *file = g_strdup_printf("%s%s", d->target, extension(d->source));
         if (!qv_name_check(file, "disk file"))
             return qv_error_code();
@@ -68,6 +89,43 @@ static int copy_disks(struct ksess_vm *src, struct qv_domain *def, const char *t
         d->source = g_build_filename(dir, file, NULL);
     }
     return 0;
+}
+
+static char *marker_path(struct ksess_vm *k)
+{
+    return g_build_filename(k->dir, KSESS_CLONE_MARKER, NULL);
+}
+
+bool ksess_clone_marked(struct ksess_vm *k)
+{
+    g_autofree char *path = marker_path(k);
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+void ksess_clone_recover(struct ksess_vm *k)
+{
+    if (!ksess_clone_marked(k))
+        return;
+    struct qv_error_saved e;
+    qv_error_save(&e);
+    g_autofree char *path = marker_path(k);
+    int rc = 0;
+    if (ksess_running(k)) {
+        struct qmp *m = ksess_qmp(k, false);
+        rc = m ? qmp_command(m, "cont", NULL, NULL, KSESS_QMP_TIMEOUT_MS) : qv_error_code();
+        qmp_close(m);
+    }
+    if (rc == 0) {
+        unlink(path);
+        proc_log(k->dir, "clone: a clone that did not finish left the VM paused (%s): resumed",
+                 KSESS_CLONE_MARKER);
+    } else {
+        /* Kept: the next caller tries again. */
+        proc_log(k->dir, "clone: cannot resume the VM a clone that did not finish paused: %s",
+                 qv_last_error()->message);
+    }
+    qv_error_restore(&e);
 }
 
 /* Pause a running source: 1 when we did (resume it after), 0 when it was
@@ -87,8 +145,16 @@ static int pause_source(struct ksess_vm *k)
                   json_object_get_boolean_member(o, "running");
         json_node_unref(ret);
     }
+    g_autofree char *marker = marker_path(k);
+    /* Before the stop: if we die after it, the marker is what tells the
+     * next caller the VM is paused for nobody. */
     if (rc == 0 && running)
+        rc = qv_file_write_atomic(marker, "clone\n", 6, 0600);
+    if (rc == 0 && running) {
         rc = qmp_command(m, "stop", NULL, NULL, KSESS_QMP_TIMEOUT_MS);
+        if (rc < 0)
+            unlink(marker);
+    }
     qmp_close(m);
     if (rc < 0) {
         qv_error_prefix("cannot clone VM '%s': cannot pause it to copy its disks", k->name);
@@ -104,10 +170,14 @@ static int resume_source(struct ksess_vm *k)
     struct qmp *m = ksess_qmp(k, false);
     int rc = m ? qmp_command(m, "cont", NULL, NULL, KSESS_QMP_TIMEOUT_MS) : qv_error_code();
     qmp_close(m);
-    if (rc < 0)
+    if (rc < 0) {
+        /* The marker stays: the next caller under the lock resumes it. */
         qv_error_prefix("VM '%s' was paused for a clone and cannot be resumed", k->name);
-    else
+    } else {
+        g_autofree char *marker = marker_path(k);
+        unlink(marker);
         proc_log(k->dir, "clone: resumed");
+    }
     return rc;
 }
 

@@ -258,6 +258,13 @@ int ksess_status(struct vm *vm, struct qv_vm_status *st)
     }
     if (rc < 0)
         return rc;
+    /* A clone that died mid-copy left the VM paused: taking the lock at
+     * once resumes it (ksess_lock); a clone still copying holds it. */
+    if (ksess_clone_marked(k)) {
+        if (ksess_lock(k, 0) == 0)
+            ksess_unlock(k);
+        qv_reset_error();
+    }
     int live = ksess_vmm_check(k, &rt.id);
     g_autofree char *s = NULL;
     if (live < 0) {

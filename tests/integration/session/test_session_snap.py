@@ -407,3 +407,59 @@ def test_restore_of_a_vm_with_a_cgroup_starts_paused_then_restores(env):
         rt = json.loads((env["root"] / "kvm" / "w2" / "runtime.json").read_text())
         assert pid in cg_pids(rt["cgroup"])
         qv(env, "vm", "stop", "--force", "w2")
+
+
+def test_clone_killed_mid_copy_leaves_no_source_paused_for_ever(env):
+    """A clone killed while it keeps the running source paused: the marker it
+    left makes the next caller under the VM's lock resume the source."""
+    disk = create(env, "big")
+    # Real data (no holes) so the copy lasts long enough to be killed in.
+    with open(disk, "r+b") as f:
+        chunk = os.urandom(1 << 20)
+        for _ in range(256):
+            f.write(chunk)
+    qv(env, "vm", "start", "big")
+    assert state(env, "big") == "running"
+    marker = env["root"] / "kvm" / "big" / "clone-paused"
+    p = subprocess.Popen([QV, "-c", env["uri"], "vm", "clone", "big", "big2"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.monotonic() + 20
+    while not marker.exists() and p.poll() is None and time.monotonic() < end:
+        time.sleep(0.005)
+    if not marker.exists():
+        p.wait(timeout=60)
+        pytest.skip("the copy ended before it could be killed (reflink?)")
+    assert os.stat(marker).st_mode & 0o777 == 0o600
+    time.sleep(0.05)  # into the copy, the source paused by now
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=10)
+    assert marker.exists()
+    # The next status (under the VM's lock) resumes it and says so.
+    assert state(env, "big") == "running"
+    assert not marker.exists()
+    log = (env["root"] / "kvm" / "big" / "qv.log").read_text()
+    assert "a clone that did not finish left the VM paused (clone-paused): resumed" in log
+    # A finished clone leaves no marker.
+    qv(env, "vm", "clone", "big", "big3")
+    assert not marker.exists() and state(env, "big") == "running"
+
+
+def test_clone_refuses_a_symlinked_disk_and_keeps_only_plain_extensions(env):
+    disk = create(env, "ln")
+    real = env["tmp"] / "real.img"
+    disk.rename(real)
+    disk.symlink_to(real)
+    err = fails(env, "vm", "clone", "ln", "ln2")
+    assert (f"disk 'vda' source '{disk}' is a symbolic link; clone copies regular files only"
+            in err), err
+    assert not (env["root"] / "kvm" / "ln2").exists()
+    # A source named "x.raw (copy)": the copy is plain "vda", not an
+    # invalid name.
+    disk.unlink()
+    odd = env["tmp"] / "odd.raw (copy)"
+    real.rename(odd)
+    xml = env["tmp"] / "odd.xml"
+    xml.write_text(XML.format(name="odd", disk=odd, iso=env["tmp"] / "shared.iso"))
+    qv(env, "vm", "create", "--xml", str(xml))
+    qv(env, "vm", "clone", "odd", "odd2")
+    assert read(env["root"] / "kvm" / "odd2" / "vda") == read(odd)
