@@ -6,45 +6,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "../../lib/util/cpuset.h"
 #include "../../lib/util/error.h"
-
-int kvm_pin_parse(const char *s, cpu_set_t *set)
-{
-    CPU_ZERO(set);
-    g_auto(GStrv) items = g_strsplit(s ? s : "", ",", -1);
-    bool any = false;
-    for (char **it = items; *it; it++) {
-        const char *p = g_strstrip(*it);
-        bool neg = *p == '^';
-        if (neg)
-            p++;
-        char *end;
-        errno = 0;
-        long a = strtol(p, &end, 10), b = a;
-        if (!g_ascii_isdigit(*p) || errno)
-            return qv_error_set(QV_ERR_INVALID_ARG, "'%s' is not a CPU set", s);
-        if (*end == '-' && !neg) {
-            const char *q = end + 1;
-            errno = 0;
-            b = strtol(q, &end, 10);
-            if (!g_ascii_isdigit(*q) || errno || b < a)
-                return qv_error_set(QV_ERR_INVALID_ARG, "'%s' is not a CPU set", s);
-        }
-        if (*end || a < 0 || b >= CPU_SETSIZE)
-            return qv_error_set(QV_ERR_INVALID_ARG, "'%s' is not a CPU set (CPUs 0-%d)", s,
-                                CPU_SETSIZE - 1);
-        for (long c = a; c <= b; c++) {
-            if (neg)
-                CPU_CLR(c, set);
-            else
-                CPU_SET(c, set);
-        }
-        any = any || !neg;
-    }
-    if (!any || CPU_COUNT(set) == 0)
-        return qv_error_set(QV_ERR_INVALID_ARG, "CPU set '%s' names no CPU", s ? s : "");
-    return 0;
-}
 
 int kvm_pin_mask(const struct qv_domain *def, uint32_t vcpu, const cpu_set_t *allowed,
                  cpu_set_t *set)
@@ -57,7 +20,7 @@ int kvm_pin_mask(const struct qv_domain *def, uint32_t vcpu, const cpu_set_t *al
     if (!pin)
         return 0;
     g_autofree char *text = pin->cpuset ? g_strdup(pin->cpuset) : g_strdup_printf("%d", pin->pcpu);
-    if (kvm_pin_parse(text, set) < 0) {
+    if (qv_cpuset_parse(text, set) < 0) {
         qv_error_prefix("VM '%s': vCPU %u", def->name ? def->name : "", vcpu);
         return qv_error_code();
     }

@@ -9,10 +9,8 @@
 #include <stdint.h>
 
 #include "../../lib/conf/domain.h"
+#include "../../lib/util/cpuset.h"
 
-/* libvirt's cpuset syntax ("4", "0-3,^2", "0,2,4-6") into set;
- * QV_ERR_INVALID_ARG naming s when it is not one or names no CPU. */
-int kvm_pin_parse(const char *s, cpu_set_t *set);
 /* vCPU vcpu's pin in def: 1 with *set its CPUs, 0 when it has none. Every
  * CPU of the pin must be in allowed (the CPUs the VMM's process may run
  * on): QV_ERR_INVALID_ARG "VM 'N': vCPU V: host CPU C (of cpuset 'S')

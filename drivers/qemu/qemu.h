@@ -80,9 +80,6 @@ char *qemu_opt_escape(const char *s);
  * when it is not <prefix><letters>. */
 int qemu_disk_index(const char *target);
 
-/* libvirt's cpuset syntax ("0-3,^2") into a CPU set. */
-int qemu_parse_cpuset(const char *s, cpu_set_t *set);
-
 /* The format qemu-img reports for path ("raw", "qcow2"). */
 int qemu_image_format(const char *path, char **format);
 /* `qemu-img info` of path as a JSON object (shared: -U, for an image a

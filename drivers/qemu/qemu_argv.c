@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../lib/conf/conf_check.h"
+#include "../../lib/util/cpuset.h"
 #include "../../lib/util/error.h"
 #include "qemu_argv.h"
 #include "qemu_argv_machine.h"
@@ -354,7 +355,7 @@ static int check_tuning(struct qemu_argv *v)
     for (guint i = 0; i < def->cputune.pins->len; i++) {
         const struct qv_vcpupin *p = &g_array_index(def->cputune.pins, struct qv_vcpupin, i);
         cpu_set_t set;
-        if (p->pcpu < 0 && qemu_parse_cpuset(p->cpuset, &set) < 0) {
+        if (p->pcpu < 0 && qv_cpuset_parse(p->cpuset, &set) < 0) {
             qv_error_prefix("VM '%s': <vcpupin vcpu='%u'>", def->name, p->vcpu);
             return qv_error_code();
         }

@@ -10,6 +10,7 @@
 
 #include "../../lib/conf/conf_check.h"
 #include "../../lib/conf/xml_util.h"
+#include "../../lib/util/cpuset.h"
 #include "../../lib/util/error.h"
 #include "qemu_argv_machine.h"
 
@@ -109,7 +110,7 @@ static int host_nodes(struct qemu_argv *v, const struct qv_kept *k, const xmlNod
 {
     g_autofree char *text = qv_conf_xml_text(mask);
     cpu_set_t set;
-    if (qemu_parse_cpuset(g_strstrip(text), &set) < 0) {
+    if (qv_cpuset_parse(g_strstrip(text), &set) < 0) {
         g_autofree char *why = g_strdup(qv_last_error()->message);
         qv_reset_error();
         return qemu_machine_refuse(v, k, mask, "%s", why);

@@ -13,6 +13,7 @@
 
 #include "../../lib/conf/conf_check.h"
 #include "../../lib/conf/xml_util.h"
+#include "../../lib/util/cpuset.h"
 #include "../../lib/util/error.h"
 #include "qemu_argv_machine.h"
 
@@ -180,7 +181,7 @@ static int cell(struct qemu_argv *v, const struct qv_kept *k, const xmlNode *c, 
     g_autofree char *cpus = qv_conf_xml_attr(c, "cpus");
     if (cpus) {
         cpu_set_t set;
-        if (qemu_parse_cpuset(cpus, &set) < 0) {
+        if (qv_cpuset_parse(cpus, &set) < 0) {
             g_autofree char *why = g_strdup(qv_last_error()->message);
             qv_reset_error();
             return qemu_machine_refuse(v, k, c, "%s", why);

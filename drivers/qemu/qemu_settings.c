@@ -11,48 +11,11 @@
 #include <string.h>
 
 #include "../../lib/proc/proc.h"
+#include "../../lib/util/cpuset.h"
 #include "../../lib/util/error.h"
 #include "../../lib/util/fileio.h"
 #include "../../lib/util/json.h"
 #include "qemu_threads.h"
-
-/* libvirt's cpuset syntax: "4", "0-3,^2", "0,2,4-6". */
-int qemu_parse_cpuset(const char *s, cpu_set_t *set)
-{
-    CPU_ZERO(set);
-    g_auto(GStrv) items = g_strsplit(s ? s : "", ",", -1);
-    bool any = false;
-    for (char **it = items; *it; it++) {
-        const char *p = g_strstrip(*it);
-        bool neg = *p == '^';
-        if (neg)
-            p++;
-        char *end;
-        errno = 0;
-        long a = strtol(p, &end, 10), b = a;
-        if (!g_ascii_isdigit(*p) || errno)
-            return qv_error_set(QV_ERR_INVALID_ARG, "'%s' is not a CPU set", s);
-        if (*end == '-' && !neg) {
-            const char *q = end + 1;
-            b = strtol(q, &end, 10);
-            if (!g_ascii_isdigit(*q) || b < a)
-                return qv_error_set(QV_ERR_INVALID_ARG, "'%s' is not a CPU set", s);
-        }
-        if (*end || a < 0 || b >= CPU_SETSIZE)
-            return qv_error_set(QV_ERR_INVALID_ARG, "'%s' is not a CPU set (CPUs 0-%d)", s,
-                                CPU_SETSIZE - 1);
-        for (long c = a; c <= b; c++) {
-            if (neg)
-                CPU_CLR(c, set);
-            else
-                CPU_SET(c, set);
-        }
-        any = any || !neg;
-    }
-    if (!any || CPU_COUNT(set) == 0)
-        return qv_error_set(QV_ERR_INVALID_ARG, "CPU set '%s' names no CPU", s ? s : "");
-    return 0;
-}
 
 static int pin_one(struct qemu_vm *q, GHashTable *threads, uint32_t vcpu, const cpu_set_t *set)
 {
@@ -85,7 +48,7 @@ int qemu_apply_pins(struct qemu_vm *q, struct qmp *m, const struct qv_domain *de
             CPU_ZERO(&set);
             CPU_SET(p->pcpu, &set);
         } else {
-            rc = qemu_parse_cpuset(p->cpuset, &set);
+            rc = qv_cpuset_parse(p->cpuset, &set);
         }
         if (rc == 0)
             rc = pin_one(q, threads, p->vcpu, &set);
@@ -104,7 +67,7 @@ static int node_cpus(const char *vm, int n, cpu_set_t *set)
     g_autofree char *list = g_build_filename(dir, "cpulist", NULL);
     g_autofree char *text = NULL;
     if (g_file_get_contents(list, &text, NULL, NULL))
-        return qemu_parse_cpuset(g_strstrip(text), set);
+        return qv_cpuset_parse(g_strstrip(text), set);
     if (n == 0 && !g_file_test("/sys/devices/system/node", G_FILE_TEST_IS_DIR))
         return sched_getaffinity(0, sizeof(*set), set) == 0
                    ? 0
@@ -222,11 +185,10 @@ static int set_locked(struct qemu_vm *q, const struct qv_setting *set)
                             "stop it first",
                             q->name);
     /* Only what QEMU could be started with is kept. */
-    struct qemu_launch l = {
-        .dir = q->dir,
-        .emulator = qemu_emulator_of(def),
-        .hugepage_dir = "/dev/hugepages",
-        .check_only = true};
+    struct qemu_launch l = {.dir = q->dir,
+                            .emulator = qemu_emulator_of(def),
+                            .hugepage_dir = "/dev/hugepages",
+                            .check_only = true};
     char **argv = qemu_argv_build(def, &l);
     if (!argv)
         return qv_error_code();

@@ -310,7 +310,7 @@ START_TEST(test_pin_masks)
 
     static const char *const bad[] = {"3-1", "^1", "x", "1-", "99999", ""};
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-        ck_assert_int_eq(kvm_pin_parse(bad[i], &set), QV_ERR_INVALID_ARG);
+        ck_assert_int_eq(qv_cpuset_parse(bad[i], &set), QV_ERR_INVALID_ARG);
         qv_reset_error();
     }
 }

@@ -19,6 +19,7 @@
 #include "drivers/qemu/qemu.h"
 #include "lib/conf/domain.h"
 #include "lib/proc/proc.h"
+#include "lib/util/cpuset.h"
 #include "lib/qmp/qmp.h"
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
@@ -927,14 +928,14 @@ START_TEST(helpers)
     ck_assert_int_eq(qemu_disk_index("vd1"), -1);
     ck_assert_int_eq(qemu_disk_index("nvme0"), -1);
     cpu_set_t set;
-    ck_assert_int_eq(qemu_parse_cpuset("0-3,^2", &set), 0);
+    ck_assert_int_eq(qv_cpuset_parse("0-3,^2", &set), 0);
     ck_assert_int_eq(CPU_COUNT(&set), 3);
     ck_assert(CPU_ISSET(0, &set) && CPU_ISSET(1, &set) && !CPU_ISSET(2, &set));
-    ck_assert_int_eq(qemu_parse_cpuset("5", &set), 0);
+    ck_assert_int_eq(qv_cpuset_parse("5", &set), 0);
     ck_assert(CPU_ISSET(5, &set) && CPU_COUNT(&set) == 1);
     const char *bad[] = {"", "a", "3-1", "^2", "0-99999", "1,,2", "-1", "1-"};
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
-        ck_assert_msg(qemu_parse_cpuset(bad[i], &set) == QV_ERR_INVALID_ARG, "'%s'", bad[i]);
+        ck_assert_msg(qv_cpuset_parse(bad[i], &set) == QV_ERR_INVALID_ARG, "'%s'", bad[i]);
     g_autofree char *e = qemu_opt_escape("a,b,,c");
     ck_assert_str_eq(e, "a,,b,,,,c");
 }

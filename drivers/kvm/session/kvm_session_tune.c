@@ -314,7 +314,7 @@ int ksess_pins_reapply(struct ksess_vm *k)
             const struct qv_vcpupin *p = &g_array_index(pins, struct qv_vcpupin, j);
             g_autofree char *text =
                 p->cpuset ? g_strdup(p->cpuset) : g_strdup_printf("%d", p->pcpu);
-            if (p->vcpu == e.vcpu && kvm_pin_parse(text, &want) < 0)
+            if (p->vcpu == e.vcpu && qv_cpuset_parse(text, &want) < 0)
                 rc = qv_error_code();
         }
         if (rc == 0 && sched_setaffinity(e.tid, sizeof(want), &want) < 0)
