@@ -27,21 +27,6 @@ int qemu_snapshot_nodes(struct qemu_vm *q, struct qmp *m, const struct qv_domain
     return 0;
 }
 
-struct sink {
-    struct vm *vm;
-};
-
-static void to_caller(const struct qemu_job_progress *p, void *opaque)
-{
-    struct sink *s = opaque;
-    struct snapshot_progress sp = {.job = p->id,
-                                   .status = p->status,
-                                   .current = p->current,
-                                   .total = p->total,
-                                   .elapsed_ms = p->elapsed_ms};
-    qv_snapshot_progress(s->vm, &sp);
-}
-
 int qemu_snapshot_job(struct vm *vm, struct qmp *m, const char *type, const char *tag,
                       GPtrArray *nodes, int timeout_ms)
 {
@@ -53,8 +38,7 @@ int qemu_snapshot_job(struct vm *vm, struct qmp *m, const char *type, const char
     for (guint i = 0; i < nodes->len; i++)
         json_array_add_string_element(devices, g_ptr_array_index(nodes, i));
     json_object_set_array_member(args, "devices", devices);
-    struct sink s = {vm};
-    return qemu_job_run(m, type, args, timeout_ms, vm ? to_caller : NULL, &s);
+    return qemu_job_run(m, type, args, timeout_ms, vm ? qmp_job_snapshot_progress : NULL, vm);
 }
 
 int qemu_snapshot_settle(struct qemu_vm *q, int timeout_ms)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../api/driver.h"
 #include "../util/error.h"
 #include "../util/json.h"
 #include "qmp_job.h"
@@ -206,4 +207,14 @@ timed_out:
 out:
     g_free(s.status);
     return rc;
+}
+
+void qmp_job_snapshot_progress(const struct qmp_job_progress *p, void *vm)
+{
+    struct snapshot_progress sp = {.job = p->id,
+                                   .status = p->status,
+                                   .current = p->current,
+                                   .total = p->total,
+                                   .elapsed_ms = p->elapsed_ms};
+    qv_snapshot_progress(vm, &sp);
 }

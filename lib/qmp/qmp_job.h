@@ -19,6 +19,9 @@ struct qmp_job_progress {
     gint64 elapsed_ms;
 };
 typedef void (*qmp_job_progress_fn)(const struct qmp_job_progress *p, void *opaque);
+/* A qmp_job_progress_fn for snapshot jobs: hands each report to the
+ * snapshot progress callback of the struct vm * given as opaque. */
+void qmp_job_snapshot_progress(const struct qmp_job_progress *p, void *vm);
 
 /* Start a job of command type (args: its arguments but the job-id, which
  * is added) on the peer who ("QEMU", "qv-vmm": named in errors), wait

@@ -144,21 +144,6 @@ static int state_from_name(const char *s, enum vm_state *out)
 
 /* ---- through qv-vmm ---- */
 
-struct sink {
-    struct vm *vm;
-};
-
-static void to_caller(const struct qmp_job_progress *p, void *opaque)
-{
-    struct sink *s = opaque;
-    struct snapshot_progress sp = {.job = p->id,
-                                   .status = p->status,
-                                   .current = p->current,
-                                   .total = p->total,
-                                   .elapsed_ms = p->elapsed_ms};
-    qv_snapshot_progress(s->vm, &sp);
-}
-
 static int run_job(struct vm *vm, struct ksess_vm *k, const char *type, const char *name,
                    unsigned flags)
 {
@@ -171,8 +156,7 @@ static int run_job(struct vm *vm, struct ksess_vm *k, const char *type, const ch
         json_object_set_boolean_member(args, "x-qv-incremental", TRUE);
     if (flags & SNAPSHOT_DISK_ONLY)
         json_object_set_boolean_member(args, "x-qv-disk-only", TRUE);
-    struct sink s = {vm};
-    int rc = qmp_job_run(m, "qv-vmm", type, args, SNAP_TIMEOUT_MS, to_caller, &s);
+    int rc = qmp_job_run(m, "qv-vmm", type, args, SNAP_TIMEOUT_MS, qmp_job_snapshot_progress, vm);
     qmp_close(m);
     return rc;
 }
@@ -263,23 +247,6 @@ static int create_locked(struct vm *vm, struct ksess_vm *k, const char *name, un
     return rc;
 }
 
-int ksess_snap_create(struct vm *vm, const char *name, unsigned flags)
-{
-    struct ksess_vm *k = ksess_of(vm);
-    ksess_reap_children();
-    int rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
-    if (rc < 0)
-        return rc;
-    rc = create_locked(vm, k, name, flags);
-    if (rc == 0)
-        proc_log(k->dir, "snapshot '%s' taken%s", name,
-                 flags & SNAPSHOT_INCREMENTAL ? " (incremental)" : "");
-    else if (!strstr(qv_last_error()->message, name))
-        qv_error_prefix("cannot take snapshot '%s' of VM '%s'", name, vm->name);
-    ksess_unlock(k);
-    return rc;
-}
-
 static int not_found(struct ksess_vm *k, const char *name)
 {
     return qv_error_set(QV_ERR_NOT_FOUND, "VM '%s' has no snapshot '%s'", k->name, name);
@@ -330,22 +297,6 @@ static int restore_locked(struct vm *vm, struct ksess_vm *k, const char *name)
     return rc;
 }
 
-int ksess_snap_restore(struct vm *vm, const char *name)
-{
-    struct ksess_vm *k = ksess_of(vm);
-    ksess_reap_children();
-    int rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
-    if (rc < 0)
-        return rc;
-    rc = restore_locked(vm, k, name);
-    if (rc == 0)
-        proc_log(k->dir, "snapshot '%s' restored", name);
-    else if (!strstr(qv_last_error()->message, name))
-        qv_error_prefix("cannot restore snapshot '%s' of VM '%s'", name, vm->name);
-    ksess_unlock(k);
-    return rc;
-}
-
 static int delete_locked(struct vm *vm, struct ksess_vm *k, const char *name)
 {
     if (ksess_running(k)) {
@@ -365,20 +316,44 @@ static int delete_locked(struct vm *vm, struct ksess_vm *k, const char *name)
     return rc;
 }
 
-int ksess_snap_delete(struct vm *vm, const char *name)
+enum snap_op { SNAP_CREATE, SNAP_RESTORE, SNAP_DELETE };
+
+/* Each operation under the VM's lock, logged when done; an error that
+ * does not name the snapshot yet gets the VM and the snapshot. */
+static int snap_op(struct vm *vm, enum snap_op op, const char *name, unsigned flags)
 {
+    static const char *const done[] = {"taken", "restored", "deleted"};
+    static const char *const verb[] = {"take", "restore", "delete"};
     struct ksess_vm *k = ksess_of(vm);
     ksess_reap_children();
     int rc = ksess_lock(k, KSESS_LOCK_WAIT_MS);
     if (rc < 0)
         return rc;
-    rc = delete_locked(vm, k, name);
+    rc = op == SNAP_CREATE    ? create_locked(vm, k, name, flags)
+         : op == SNAP_RESTORE ? restore_locked(vm, k, name)
+                              : delete_locked(vm, k, name);
     if (rc == 0)
-        proc_log(k->dir, "snapshot '%s' deleted", name);
+        proc_log(k->dir, "snapshot '%s' %s%s", name, done[op],
+                 flags & SNAPSHOT_INCREMENTAL ? " (incremental)" : "");
     else if (!strstr(qv_last_error()->message, name))
-        qv_error_prefix("cannot delete snapshot '%s' of VM '%s'", name, vm->name);
+        qv_error_prefix("cannot %s snapshot '%s' of VM '%s'", verb[op], name, vm->name);
     ksess_unlock(k);
     return rc;
+}
+
+int ksess_snap_create(struct vm *vm, const char *name, unsigned flags)
+{
+    return snap_op(vm, SNAP_CREATE, name, flags);
+}
+
+int ksess_snap_restore(struct vm *vm, const char *name)
+{
+    return snap_op(vm, SNAP_RESTORE, name, 0);
+}
+
+int ksess_snap_delete(struct vm *vm, const char *name)
+{
+    return snap_op(vm, SNAP_DELETE, name, 0);
 }
 
 static int list_locked(struct vm *vm, struct ksess_vm *k, struct snapshot_info **list,
