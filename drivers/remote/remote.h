@@ -90,8 +90,8 @@ struct remote_conn {
     GMutex lock;                /* one request at a time on main */
     struct remote_stream *main; /* NULL after a drop: the next call reconnects */
     GMutex spare_lock;
-    GPtrArray *spares;   /* idle streams for long calls */
-    char *state_dir;     /* the remote connection's, as its helper reports it */
+    GPtrArray *spares; /* idle streams for long calls */
+    char *state_dir;   /* the remote connection's, as its helper reports it */
     gint next_id;
     struct remote_tunnels *tunnels; /* consoles tunnelled to this host, or NULL */
 };
@@ -139,11 +139,19 @@ void remote_relay(int a_in, int b_out, int b_in, int a_out, int stop_fd);
 
 /* Helper side: where the console of the VM params name is, as the remote
  * host's driver gives it; NULL with the error set, also for a kind of
- * console that cannot be carried. */
-char *remote_console_resolve(struct qv_conn *conn, JsonObject *params);
+ * console that cannot be carried. When the driver also logs the console
+ * (vm_console_log), *log is that log (g_free) and *log_start where this
+ * run's output begins in it; else *log is NULL. */
+char *remote_console_resolve(struct qv_conn *conn, JsonObject *params, char **log,
+                             uint64_t *log_start);
 /* Open a console remote_console_resolve gave; *readonly for a log. An fd
  * or a QV_ERR_* with the error set. The helper relays it with remote_relay. */
 int remote_console_open(const char *endpoint, bool *readonly);
+/* Relay a pty console whose output is read from its log from start (the
+ * pty only takes input) until the pty closes or in_fd ends. 0, or a
+ * QV_ERR_* with the error set when the log cannot be opened (nothing was
+ * relayed then). */
+int remote_console_relay_log(const char *log, uint64_t start, int pty, int in_fd, int out_fd);
 
 /* ---- Helper (remote_serve.c) ---- */
 /* vm_free, keeping the thread's error: a handle dropped on the way out of a

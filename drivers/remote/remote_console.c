@@ -63,8 +63,11 @@ int remote_console_open(const char *ep, bool *readonly)
     return fd;
 }
 
-char *remote_console_resolve(struct qv_conn *conn, JsonObject *params)
+char *remote_console_resolve(struct qv_conn *conn, JsonObject *params, char **log,
+                             uint64_t *log_start)
 {
+    *log = NULL;
+    *log_start = 0;
     const char *name = qv_json_str(params, "name");
     if (!name) {
         qv_error_set(QV_ERR_PROTOCOL, "the request has no string 'name'");
@@ -74,6 +77,14 @@ char *remote_console_resolve(struct qv_conn *conn, JsonObject *params)
     if (!vm)
         return NULL;
     char *ep = vm_console_endpoint(vm);
+    char *path = NULL;
+    if (ep && g_str_has_prefix(ep, "pty:")) {
+        if (vm_console_log(vm, &path, log_start) == 0)
+            *log = g_strdup(path);
+        else
+            qv_reset_error(); /* the driver keeps no copy: the pty alone */
+        qv_free(path);
+    }
     remote_vm_free_keep_error(vm);
     if (!ep)
         return NULL;
@@ -85,6 +96,7 @@ char *remote_console_resolve(struct qv_conn *conn, JsonObject *params)
                      "connection (a pty, a unix socket or a log can)",
                      name, out);
         g_free(out);
+        g_clear_pointer(log, g_free);
         return NULL;
     }
     return out;

@@ -421,7 +421,9 @@ static int open_conn(struct serve *sv, JsonObject *p, JsonObject *res)
 static int serve_console(struct serve *sv, struct remote_stream *s, int in_fd, int out_fd,
                          gint64 id, JsonObject *params)
 {
-    g_autofree char *ep = remote_console_resolve(sv->conn, params);
+    g_autofree char *log = NULL;
+    uint64_t log_start = 0;
+    g_autofree char *ep = remote_console_resolve(sv->conn, params, &log, &log_start);
     if (!ep) {
         send_reply(s, id, NULL, remote_error_to_json(qv_last_error()));
         return -1;
@@ -441,7 +443,12 @@ static int serve_console(struct serve *sv, struct remote_stream *s, int in_fd, i
         remote_write_fd(out_fd, msg, strlen(msg), -1);
         return 0;
     }
-    remote_relay(cfd, out_fd, readonly ? -1 : in_fd, cfd, -1);
+    /* From the log when the driver keeps one: the guest's first bytes
+     * went out before anyone attached. */
+    if (!log || remote_console_relay_log(log, log_start, cfd, in_fd, out_fd) < 0) {
+        qv_reset_error();
+        remote_relay(cfd, out_fd, readonly ? -1 : in_fd, cfd, -1);
+    }
     close(cfd);
     return 0;
 }

@@ -117,6 +117,51 @@ def test_vm_run_streams_the_console_over_ssh(sshd, qemu_root, kernel):
         assert local.vm_names() == []
 
 
+FIRST = b"qv-first-byte: echo ready\r\n"
+
+
+def test_console_over_ssh_shows_the_guest_from_its_first_byte(sshd, qemu_root, tmp_path):
+    """A guest whose firmware prints at once, before any console is
+    attached: `qv vm console` over qemu+ssh shows that banner, exactly
+    once, then what comes live, and ends with the VM. The helper reads the
+    output from the remote console.log, as the local CLI does, since QEMU
+    drops what its pty gets while nobody holds it."""
+    from guests import bios_domain_xml, bios_guest
+    fw = tmp_path / "echo.bin"
+    fw.write_bytes(bios_guest(FIRST, then="echo"))
+    xml = tmp_path / "first.xml"
+    xml.write_text(bios_domain_xml("rq-first", fw, serial="pty"))
+    uri = sshd.uri("qemu", "/session", root=qemu_root)
+    r = subprocess.run([QV, "-c", uri, "vm", "create", "--xml", str(xml)], capture_output=True)
+    assert r.returncode == 0, r
+    r = subprocess.run([QV, "-c", uri, "vm", "start", "rq-first"], capture_output=True)
+    assert r.returncode == 0, r
+    try:
+        wait_for(lambda: FIRST in console_log(qemu_root, "rq-first"), 60, "the guest's banner")
+        p = subprocess.Popen([QV, "-c", uri, "vm", "console", "rq-first"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            buf = read_until(p.stdout.fileno(), b"", FIRST, timeout=60)
+            assert buf == FIRST, buf
+            p.stdin.write(b"typed\n")
+            p.stdin.flush()
+            buf = read_until(p.stdout.fileno(), b"", b"typed\n", timeout=60)
+            assert buf == b"typed\n", buf
+            r = subprocess.run([QV, "-c", uri, "vm", "stop", "rq-first", "--force"],
+                               capture_output=True)
+            assert r.returncode == 0, r
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        assert (p.returncode, out, err) == (0, b"", b""), (p.returncode, out, err)
+    finally:
+        subprocess.run([QV, "-c", uri, "vm", "destroy", "rq-first"], capture_output=True)
+    assert qemu_processes(qemu_root) == []
+
+
 def test_console_endpoint_is_a_private_local_socket_to_the_remote_console(sshd, qemu_root,
                                                                            kernel):
     with qv.connect(sshd.uri("qemu", "/session", root=qemu_root)) as c:
