@@ -48,3 +48,12 @@ if(QV_WITH_KVM AND QV_WITH_NOOP AND TARGET qv_cli AND TARGET qv_vmm)
   set_tests_properties(kvm_session_snap PROPERTIES LABELS "kvm;session" TIMEOUT 600
     ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;${QV_PYTHON_ENV}")
 endif()
+# qv-vmm's Landlock domain seen from inside (qv-vmm-test's x-qv-test-open,
+# -rename, -connect), and snapshots through it; skipped without Landlock.
+if(QV_WITH_KVM AND QV_WITH_NOOP AND TARGET qv_cli AND TARGET qv_vmm_test)
+  add_test(NAME kvm_session_landlock
+    COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
+            ${CMAKE_CURRENT_SOURCE_DIR}/session/test_session_landlock.py)
+  set_tests_properties(kvm_session_landlock PROPERTIES LABELS "kvm;session" TIMEOUT 300
+    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM_TEST=$<TARGET_FILE:qv_vmm_test>;${QV_PYTHON_ENV}")
+endif()

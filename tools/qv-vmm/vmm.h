@@ -23,6 +23,7 @@ struct vmm_qmp;
 struct vmm_console;
 struct vmm_watch;
 struct vmm_job;
+struct proc_landlock_rules;
 
 struct vmm {
     /* From the command line. */
@@ -50,6 +51,7 @@ struct vmm {
     GPtrArray *jobs;        /* struct vmm_job: QMP's jobs until job-dismiss (vmm_jobs.c) */
     struct vmm_job *active; /* the one whose worker thread runs, or NULL */
     bool stop_deferred;     /* the watcher saw the guest stop during a job */
+    int exit_fd;            /* exit.json, made empty before the sandbox, filled at exit */
 };
 
 /* vmm_args.c: parse argv into v (dir, uri, paused). Returns 0, 1 when the
@@ -97,6 +99,11 @@ int vmm_restore_guest(struct vmm *v, const char *tag);
 /* The guest runs (or is paused) now: console relay and watcher, as after
  * vm_start (a restore, a snapshot-load of a guest that had shut down). */
 void vmm_guest_started(struct vmm *v);
+
+/* vmm_landlock.c: qv-vmm's Landlock ruleset for the VM it hosts (its
+ * definition, v->uri, v->dir), each path with its reason. NULL with the
+ * error set. */
+struct proc_landlock_rules *vmm_landlock_rules(struct vmm *v);
 
 /* vmm_qmp.c: the version object of the greeting and query-version
  * (libqv's version where QEMU puts its own). */
@@ -216,6 +223,14 @@ void vmm_test_before_loop(void);
  * call: sleeps $QV_VMM_TEST_JOB_DELAY_MS, so a test finds the job running
  * (the libqv call itself is held up by a test with strace's fsync delay). */
 void vmm_test_job_delay(void);
+/* QMP commands x-qv-test-open, x-qv-test-rename, x-qv-test-connect: the
+ * Landlock ruleset seen from inside (each reports the errno it got). */
+JsonNode *vmm_test_open(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
+                        vmm_after_fn *after);
+JsonNode *vmm_test_rename(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
+                          vmm_after_fn *after);
+JsonNode *vmm_test_connect(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
+                           vmm_after_fn *after);
 #else
 static inline void vmm_test_before_loop(void)
 {

@@ -476,6 +476,9 @@ static const struct vmm_cmd table[] = {
     {"query-commands", NULL, cmd_query_commands, false},
 #if QV_VMM_TEST_HOOKS
     {"x-qv-test-forbidden-syscall", NULL, cmd_test_forbidden_syscall, false},
+    {"x-qv-test-open", ARGS("path:s", "?mode:s"), vmm_test_open, false},
+    {"x-qv-test-rename", ARGS("from:s", "to:s"), vmm_test_rename, false},
+    {"x-qv-test-connect", ARGS("?path:s", "?port:i"), vmm_test_connect, false},
 #endif
     {NULL, NULL, NULL, false},
 };

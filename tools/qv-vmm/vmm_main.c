@@ -3,8 +3,10 @@
  * take the VM down with the process. Only libqv's public API touches the
  * VM. */
 #include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 
 #include "lib/conf/domain.h"
 #include "lib/conf/xml_schema.h"
+#include "lib/proc/landlock.h"
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
 #include "vmm.h"
@@ -172,15 +175,69 @@ static void take_down(struct vmm *v)
 }
 
 /* exit.json: how this run ended, for a manager that is not our parent and so
- * never sees the exit status (kvm:///session). A process killed outright
- * leaves none, which is how it tells a kill from an exit. */
+ * never sees the exit status (kvm:///session). It is made empty before the
+ * sandbox and filled in through that descriptor at exit: under Landlock
+ * qv-vmm may not create regular files in the state directory (nothing it
+ * writes could then take the place of runtime.json). An empty or partial
+ * file reads as no record, as does none: a process killed outright is
+ * judged crashed either way, and one that ends normally leaves the whole
+ * record, synced before it exits. */
+static int prepare_exit_record(struct vmm *v)
+{
+    if (unlinkat(v->dir_fd, "exit.json", 0) < 0 && errno != ENOENT) {
+        fprintf(stderr, "qv-vmm: cannot remove the last run's %s/exit.json: %s\n", v->dir,
+                g_strerror(errno));
+        return -1;
+    }
+    v->exit_fd = openat(v->dir_fd, "exit.json",
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    if (v->exit_fd < 0) {
+        fprintf(stderr, "qv-vmm: cannot create %s/exit.json: %s\n", v->dir, g_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* A setup that failed leaves no record (exit statuses 1 and 2). */
+static void drop_exit_record(struct vmm *v)
+{
+    if (v->exit_fd < 0)
+        return;
+    close(v->exit_fd);
+    v->exit_fd = -1;
+    unlinkat(v->dir_fd, "exit.json", 0);
+}
+
 static void write_exit_record(struct vmm *v, int code)
 {
-    g_autofree char *path = g_build_filename(v->dir, "exit.json", NULL);
     g_autofree char *text = g_strdup_printf("{\"code\": %d}\n", code);
-    if (qv_file_write_atomic(path, text, strlen(text), 0600) < 0)
-        fprintf(stderr, "qv-vmm: cannot record the exit in '%s': %s\n", path,
-                qv_last_error()->message);
+    size_t len = strlen(text);
+    if (v->exit_fd < 0 || pwrite(v->exit_fd, text, len, 0) != (ssize_t)len || fsync(v->exit_fd) < 0)
+        fprintf(stderr, "qv-vmm: cannot record the exit in '%s/exit.json': %s\n", v->dir,
+                v->exit_fd < 0 ? "it could not be created" : g_strerror(errno));
+    if (v->exit_fd >= 0)
+        close(v->exit_fd);
+    v->exit_fd = -1;
+}
+
+/* Landlock (lib/proc/landlock.h): from here on qv-vmm reaches only the
+ * files its VM needs (docs/architecture.md, "qv-vmm's Landlock ruleset").
+ * Only the main thread runs yet, and everything started later inherits
+ * the domain. A kernel without Landlock is said once, and qv-vmm goes on
+ * under its seccomp filter alone, as it ran before Landlock existed. */
+static int enter_landlock(struct vmm *v)
+{
+    struct proc_landlock_rules *r = vmm_landlock_rules(v);
+    int abi = r ? proc_landlock_enter(r) : qv_error_code();
+    proc_landlock_rules_free(r);
+    if (abi < 0) {
+        fprintf(stderr, "qv-vmm: %s\n", qv_last_error()->message);
+        return -1;
+    }
+    if (abi == 0)
+        fprintf(stderr, "qv-vmm: this kernel has no Landlock (not built in, or not in lsm=): "
+                        "files are not confined beyond the user's own permissions\n");
+    return 0;
 }
 
 /* The hosted driver keeps the VM from an earlier qv-vmm (noop:///DIR
@@ -201,6 +258,27 @@ static struct vm *adopt(struct vmm *v, const char *xml)
     fprintf(stderr, "qv-vmm: VM '%s' is already defined on %s: using it (and its snapshots)\n",
             def->name, v->uri);
     return vm;
+}
+
+/* SIGTERM, SIGINT and SIGHUP wait (blocked) until this, as GLib's signal
+ * handling starts a thread of its own, which must start inside the
+ * Landlock domain; one sent meanwhile is delivered here. */
+static const int term_signals[] = {SIGTERM, SIGINT, SIGHUP};
+
+static void block_term_signals(int how)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < G_N_ELEMENTS(term_signals); i++)
+        sigaddset(&set, term_signals[i]);
+    pthread_sigmask(how, &set, NULL);
+}
+
+static void vmm_signals_start(struct vmm *v)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(term_signals); i++)
+        g_unix_signal_add(term_signals[i], on_signal, v);
+    block_term_signals(SIG_UNBLOCK);
 }
 
 static int setup(struct vmm *v)
@@ -236,6 +314,9 @@ static int setup(struct vmm *v)
         fprintf(stderr, "qv-vmm: %s\n", err->message);
         return VMM_EXIT_SETUP;
     }
+    if (prepare_exit_record(v) < 0 || enter_landlock(v) < 0)
+        return VMM_EXIT_SETUP;
+    vmm_signals_start(v);
 #if QV_VMM_SANDBOX
     /* The VM is built and every socket listens: from here on no guest
      * instruction and no QMP byte is handled outside the filter
@@ -262,7 +343,7 @@ static int setup(struct vmm *v)
 
 int main(int argc, char **argv)
 {
-    struct vmm v = {.dir_fd = -1};
+    struct vmm v = {.dir_fd = -1, .exit_fd = -1};
     /* Everything created here (sockets, log) is for this user only. */
     umask(077);
     signal(SIGPIPE, SIG_IGN);
@@ -287,11 +368,12 @@ int main(int argc, char **argv)
      * stop before g_main_loop_run). */
     g_main_context_acquire(NULL);
     v.loop = g_main_loop_new(NULL, FALSE);
-    /* Before the sandbox: GLib starts its signal handling here. */
-    g_unix_signal_add(SIGTERM, on_signal, &v);
-    g_unix_signal_add(SIGINT, on_signal, &v);
-    g_unix_signal_add(SIGHUP, on_signal, &v);
+    /* GLib's signal handling starts in setup, between the Landlock
+     * domain and the seccomp filter. */
+    block_term_signals(SIG_BLOCK);
     code = setup(&v);
+    if (code != 0)
+        drop_exit_record(&v);
     if (code == 0) {
         vmm_test_before_loop();
         /* A guest that stopped at once is reported by a source queued
