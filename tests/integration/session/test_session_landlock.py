@@ -156,6 +156,13 @@ def test_files_outside_the_ruleset_are_refused(env):
     assert (d / "runtime.json").read_bytes() == runtime_before
     # No program to run either (also killed by seccomp, were it tried).
     assert opens("/bin/sh") == errno.EACCES
+    # Nor a way out of its cgroup: no cgroup.procs is writable, however
+    # much the user may write there.
+    procs = [p for p in [Path("/sys/fs/cgroup/cgroup.procs"),
+                         *Path("/sys/fs/cgroup").glob("*/cgroup.procs")]
+             if p.exists() and os.access(p, os.W_OK)]
+    for p in procs:
+        assert opens(p, "write") == errno.EACCES, p
     assert "running" in qv(env, "vm", "show", "l").stdout.lower()
 
 
