@@ -156,14 +156,14 @@ static int add_path(int ruleset, const struct proc_landlock_rules *r,
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return 0;
-        return qv_error_set_errno(QV_ERR_SYSTEM, errno, "%s Landlock rule for %s (%s)", r->who,
+        return qv_error_set_errno(QV_ERR_SYSTEM, errno, "%s Landlock: rule for %s (%s)", r->who,
                                   p->path, p->why);
     }
     struct stat st;
     if (fstat(fd, &st) < 0) {
         int e = errno;
         close(fd);
-        return qv_error_set_errno(QV_ERR_SYSTEM, e, "%s Landlock rule for %s", r->who, p->path);
+        return qv_error_set_errno(QV_ERR_SYSTEM, e, "%s Landlock: rule for %s", r->who, p->path);
     }
     uint64_t allowed = fs_rights(p->access) & handled;
     if (!S_ISDIR(st.st_mode))
@@ -172,7 +172,7 @@ static int add_path(int ruleset, const struct proc_landlock_rules *r,
     if (allowed) {
         struct landlock_path_beneath_attr attr = {.allowed_access = allowed, .parent_fd = fd};
         if (syscall(__NR_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &attr, 0) < 0)
-            rc = qv_error_set_errno(QV_ERR_SYSTEM, errno, "%s Landlock rule for %s (%s)", r->who,
+            rc = qv_error_set_errno(QV_ERR_SYSTEM, errno, "%s Landlock: rule for %s (%s)", r->who,
                                     p->path, p->why);
     }
     close(fd);
@@ -192,7 +192,7 @@ static int add_rules(int ruleset, const struct proc_landlock_rules *r, int abi, 
                                        .port = g_array_index(r->bind_ports, guint16, i)};
         if (syscall(__NR_landlock_add_rule, ruleset, LL_RULE_NET_PORT, &net, 0) < 0)
             return qv_error_set_errno(QV_ERR_SYSTEM, errno,
-                                      "%s Landlock rule for binding TCP port %u", r->who,
+                                      "%s Landlock: rule for binding TCP port %u", r->who,
                                       (unsigned)net.port);
     }
     return 0;
@@ -204,9 +204,13 @@ int proc_landlock_enter(const struct proc_landlock_rules *r)
     if (abi == 0)
         return 0;
     int threads = count_threads();
+    if (threads < 0)
+        return qv_error_set_errno(QV_ERR_SYSTEM, errno,
+                                  "%s Landlock: cannot count its threads in /proc/self/task",
+                                  r->who);
     if (threads != 1)
         return qv_error_set(QV_ERR_INTERNAL,
-                            "%s: cannot enter its Landlock domain: %d threads run already, and "
+                            "%s Landlock: cannot enter the domain: %d threads run already, and "
                             "Landlock would confine only the calling one",
                             r->who, threads);
     struct ll_ruleset_attr attr = {.handled_access_fs = fs_handled(abi)};
@@ -221,12 +225,13 @@ int proc_landlock_enter(const struct proc_landlock_rules *r)
     int ruleset = (int)syscall(__NR_landlock_create_ruleset, &attr, size, 0);
     if (ruleset < 0)
         return qv_error_set_errno(QV_ERR_SYSTEM, errno,
-                                  "%s: cannot create a Landlock ruleset (ABI %d)", r->who, abi);
+                                  "%s Landlock: cannot create a ruleset (ABI %d)", r->who, abi);
     int rc = add_rules(ruleset, r, abi, attr.handled_access_fs);
     if (rc == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        rc = qv_error_set_errno(QV_ERR_SYSTEM, errno, "%s: cannot set PR_SET_NO_NEW_PRIVS", r->who);
+        rc = qv_error_set_errno(QV_ERR_SYSTEM, errno, "%s Landlock: cannot set PR_SET_NO_NEW_PRIVS",
+                                r->who);
     if (rc == 0 && syscall(__NR_landlock_restrict_self, ruleset, 0) < 0)
-        rc = qv_error_set_errno(QV_ERR_SYSTEM, errno, "%s: cannot enter its Landlock domain",
+        rc = qv_error_set_errno(QV_ERR_SYSTEM, errno, "%s Landlock: cannot enter the domain",
                                 r->who);
     close(ruleset);
     return rc < 0 ? rc : abi;
