@@ -110,8 +110,8 @@ static int pending_take(struct snap_engine *e, const struct snap_mem_ram *ram, s
 }
 
 /* vCPUs, irqchip, devices, the memory layout and the engine's own record. */
-static int state_build(struct snap_engine *e, const struct snap_mem_region *table, size_t n,
-                       GPtrArray *disks, GPtrArray *devs, GByteArray **out)
+int snap_engine_state_build(struct snap_engine *e, const struct snap_mem_region *table, size_t n,
+                            GPtrArray *disks, GPtrArray *devs, GByteArray **out)
 {
     g_autoptr(GPtrArray) secs = g_ptr_array_new_with_free_func((GDestroyNotify)snap_section_free);
     uint32_t nv = e->ops->vcpu_count(e->m);
@@ -230,7 +230,7 @@ static int create_staged(struct snap_engine *e, const char *name, bool memory, b
         if (rc == 0 && e->ops->devices_save && !(devs = e->ops->devices_save(e->m)))
             rc = qv_error_code();
         if (rc == 0)
-            rc = state_build(e, table, n, disks, devs, &state_img);
+            rc = snap_engine_state_build(e, table, n, disks, devs, &state_img);
         if (rc == 0)
             rc = snap_stage_write(st, SNAP_ENGINE_STATE, state_img->data, state_img->len);
         struct snap_mem_info info;
@@ -241,7 +241,7 @@ static int create_staged(struct snap_engine *e, const char *name, bool memory, b
         /* No memory: the engine's record alone (which disks the copies
          * are of), so restore knows where each goes. */
         g_autoptr(GByteArray) state_img = NULL;
-        rc = state_build(e, NULL, 0, disks, NULL, &state_img);
+        rc = snap_engine_state_build(e, NULL, 0, disks, NULL, &state_img);
         if (rc == 0)
             rc = snap_stage_write(st, SNAP_ENGINE_STATE, state_img->data, state_img->len);
     }
@@ -260,6 +260,59 @@ static int create_staged(struct snap_engine *e, const char *name, bool memory, b
             dirty_bitmap_clear_all(e->pending[i]);
     }
     return rc;
+}
+
+int snap_engine_capture(struct snap_engine *e, const char *what,
+                        int (*fn)(struct snap_engine *e, void *arg), void *arg)
+{
+    enum vm_state state = e->ops->state(e->m);
+    bool live = state == VM_STATE_RUNNING || state == VM_STATE_PAUSED;
+    bool running = state == VM_STATE_RUNNING;
+    int rc = running ? e->ops->pause(e->m) : 0;
+    if (rc < 0)
+        return rc;
+    if (live && e->ops->settle && (rc = e->ops->settle(e->m)) < 0) {
+        struct qv_error_saved err;
+        qv_error_save(&err);
+        if (running)
+            e->ops->resume(e->m);
+        return qv_error_restore(&err);
+    }
+    /* Devices quiesced and flushed so the disk copies and the device
+     * state agree with memory. */
+    bool quiesced = false;
+    if (live && e->ops->quiesce) {
+        rc = e->ops->quiesce(e->m);
+        quiesced = rc == 0;
+    }
+    if (rc == 0)
+        rc = fn(e, arg);
+    struct qv_error_saved err;
+    qv_error_save(&err);
+    if (quiesced)
+        e->ops->unquiesce(e->m);
+    /* Whether the capture was written or not, the VM runs on as before. */
+    int rrc = running ? e->ops->resume(e->m) : 0;
+    if (rc < 0) {
+        qv_error_restore(&err);
+        qv_error_prefix("%s", what);
+        return rc;
+    }
+    qv_error_restore(&err);
+    return rrc;
+}
+
+struct create_args {
+    const char *name;
+    bool memory, incremental;
+    enum vm_state state;
+    GPtrArray *disks;
+};
+
+static int create_fn(struct snap_engine *e, void *arg)
+{
+    struct create_args *a = arg;
+    return create_staged(e, a->name, a->memory, a->incremental, a->state, a->disks);
 }
 
 int snap_engine_create(struct snap_engine *e, const char *name, unsigned flags)
@@ -281,39 +334,9 @@ int snap_engine_create(struct snap_engine *e, const char *name, unsigned flags)
     g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func(g_free);
     if (e->ops->disks && e->ops->disks(e->m, disks) < 0)
         return qv_error_code();
-    bool running = state == VM_STATE_RUNNING;
-    int rc = running ? e->ops->pause(e->m) : 0;
-    if (rc < 0)
-        return rc;
-    if (live && e->ops->settle && (rc = e->ops->settle(e->m)) < 0) {
-        struct qv_error_saved err;
-        qv_error_save(&err);
-        if (running)
-            e->ops->resume(e->m);
-        return qv_error_restore(&err);
-    }
-    /* Devices quiesced and flushed so the disk copies and the device
-     * state agree with memory. */
-    bool quiesced = false;
-    if (live && e->ops->quiesce) {
-        rc = e->ops->quiesce(e->m);
-        quiesced = rc == 0;
-    }
-    if (rc == 0)
-        rc = create_staged(e, name, memory, incremental, state, disks);
-    struct qv_error_saved err;
-    qv_error_save(&err);
-    if (quiesced)
-        e->ops->unquiesce(e->m);
-    /* Whether the snapshot was written or not, the VM runs on as before. */
-    int rrc = running ? e->ops->resume(e->m) : 0;
-    if (rc < 0) {
-        qv_error_restore(&err);
-        qv_error_prefix("cannot take snapshot '%s'", name);
-        return rc;
-    }
-    qv_error_restore(&err);
-    return rrc;
+    struct create_args a = {name, memory, incremental, state, disks};
+    g_autofree char *what = g_strdup_printf("cannot take snapshot '%s'", name);
+    return snap_engine_capture(e, what, create_fn, &a);
 }
 
 int snap_engine_list(struct snap_engine *e, struct snapshot_info **list, size_t *count)

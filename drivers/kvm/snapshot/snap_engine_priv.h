@@ -35,5 +35,17 @@ struct snap_engine {
 /* ops->has_state, or RUNNING/PAUSED. */
 bool snap_engine_has_state(struct snap_engine *e);
 void snap_engine_step(struct snap_engine *e, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* The state file: the engine's record (vCPU count, the disks whose copies
+ * the snapshot holds), the memory layout table[0..n) when there is one,
+ * every vCPU, the irqchip and the device sections devs (moved out). */
+int snap_engine_state_build(struct snap_engine *e, const struct snap_mem_region *table, size_t n,
+                            GPtrArray *disks, GPtrArray *devs, GByteArray **out);
+/* Run fn with the machine held still for a capture: a running machine
+ * paused, a running or paused one's last exits settled and its devices
+ * quiesced; then all of it undone, and a machine it paused resumed,
+ * whatever fn returned. A failure of the quiesce or of fn is prefixed
+ * with what. */
+int snap_engine_capture(struct snap_engine *e, const char *what,
+                        int (*fn)(struct snap_engine *e, void *arg), void *arg);
 
 #endif
