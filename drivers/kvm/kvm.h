@@ -222,6 +222,25 @@ int kvm_snapshot_list(struct kvm_machine *m, struct snapshot_info **list, size_t
  * snapshot taken before. */
 void kvm_snapshot_forget(struct kvm_machine *m);
 
+/* Hand the lock of m's state directory, which a clone holds (lock_fd,
+ * consumed), to m, and make its snapshot engine; resume: m's first start
+ * resumes from the state captured into it (kvm_snapshot_resume_clone). */
+int kvm_snap_adopt(struct kvm_machine *m, int lock_fd, bool resume);
+struct snap_clone;
+/* Build a clone's store from src (snapshot/snap_clone.h). */
+int kvm_snapshot_clone(struct kvm_machine *src, const struct snap_clone *c);
+bool kvm_snapshot_resume_pending(struct kvm_machine *m);
+/* The clone's first vm_start: restore the captured state into m, which
+ * runs on from it. */
+int kvm_snapshot_resume_clone(struct kvm_machine *m);
+/* kvm_clone.c: build the store of clone def (its name, UUID and MACs set)
+ * from src under <state_root>/kvm-embed, pointing def's writable disks at
+ * their copies. *lock_out: the clone's lock, for kvm_snap_adopt or
+ * kvm_clone_discard; *resume: the source's state was captured. */
+int kvm_clone_store(struct kvm_machine *src, const char *state_root, struct qv_domain *def,
+                    int *lock_out, bool *resume);
+/* Remove the store of clone name and release its lock. */
+void kvm_clone_discard(const char *state_root, const char *name, int lock);
 /* kvm_dev_host.c: fill m->host for this machine. */
 void kvm_dev_host_init(struct kvm_machine *m);
 

@@ -65,13 +65,9 @@ static void kvm_close(struct qv_conn *conn)
     conn->priv = NULL;
 }
 
-static int kvm_define(struct qv_conn *conn, const struct qv_domain *def, void **priv)
+/* QV_ERR_EXISTS when def's name or UUID is another VM's here. */
+static int name_free(struct kvm_conn *kc, const struct qv_domain *def)
 {
-    /* First, before anything of the connection is touched: what the VMM
-     * would not carry out is refused, not booted without. */
-    if (kvm_domain_check(def) < 0)
-        return qv_error_code();
-    struct kvm_conn *kc = KCONN(conn);
     g_mutex_lock(&kc->lock);
     bool exists = g_hash_table_contains(kc->machines, def->name);
     g_autofree char *same_uuid = NULL;
@@ -89,6 +85,18 @@ static int kvm_define(struct qv_conn *conn, const struct qv_domain *def, void **
     if (same_uuid)
         return qv_error_set(QV_ERR_EXISTS, "cannot define VM '%s': VM '%s' already has UUID %s",
                             def->name, same_uuid, def->uuid);
+    return 0;
+}
+
+static int kvm_define(struct qv_conn *conn, const struct qv_domain *def, void **priv)
+{
+    /* First, before anything of the connection is touched: what the VMM
+     * would not carry out is refused, not booted without. */
+    if (kvm_domain_check(def) < 0)
+        return qv_error_code();
+    struct kvm_conn *kc = KCONN(conn);
+    if (name_free(kc, def) < 0)
+        return qv_error_code();
     struct kvm_machine *m = kvm_machine_new(&kc->sys, def);
     if (!m)
         return qv_error_code();
@@ -155,7 +163,9 @@ static int kvm_status(struct vm *vm, struct qv_vm_status *st)
 static int kvm_start(struct vm *vm)
 {
     kvm_snapshot_forget(MACHINE(vm)); /* a fresh boot: no increment over older memory */
-    int rc = kvm_machine_start(MACHINE(vm));
+    /* A clone of a running source runs on from the source's state. */
+    int rc = kvm_snapshot_resume_pending(MACHINE(vm)) ? kvm_snapshot_resume_clone(MACHINE(vm))
+                                                      : kvm_machine_start(MACHINE(vm));
     if (rc < 0 && !strstr(qv_last_error()->message, vm->name))
         qv_error_prefix("cannot start VM '%s'", vm->name);
     return rc;
@@ -229,6 +239,40 @@ static int kvm_destroy(struct vm *vm)
     return 0;
 }
 
+/* kvm_clone.c builds the store; the clone is then defined here like any
+ * VM, and given the store's lock. */
+static int kvm_clone_slot(struct vm *vm, const struct qv_domain *newdef, void **priv)
+{
+    struct kvm_conn *kc = KCONN(vm->conn);
+    if (kvm_domain_check(newdef) < 0 || name_free(kc, newdef) < 0)
+        return qv_error_code();
+    g_autoptr(qv_domain) def = qv_domain_copy(newdef);
+    int lock = -1;
+    bool resume = false;
+    int rc = kvm_clone_store(MACHINE(vm), vm->conn->state_dir, def, &lock, &resume);
+    if (rc < 0)
+        return rc;
+    rc = kvm_define(vm->conn, def, priv);
+    if (rc < 0) {
+        kvm_clone_discard(vm->conn->state_dir, def->name, lock);
+        return rc;
+    }
+    rc = kvm_snap_adopt(*priv, lock, resume);
+    if (rc < 0) {
+        struct qv_error_saved err;
+        qv_error_save(&err);
+        struct kvm_machine *m = *priv;
+        g_mutex_lock(&kc->lock);
+        g_hash_table_remove(kc->machines, def->name);
+        g_mutex_unlock(&kc->lock);
+        kvm_snap_close(m, true);
+        kvm_machine_unref(m);
+        *priv = NULL;
+        qv_error_restore(&err);
+    }
+    return rc;
+}
+
 static int kvm_wait(struct vm *vm, int timeout_ms)
 {
     return kvm_machine_wait(MACHINE(vm), timeout_ms);
@@ -237,6 +281,14 @@ static int kvm_wait(struct vm *vm, int timeout_ms)
 static int kvm_set(struct vm *vm, const struct qv_setting *set)
 {
     struct kvm_machine *m = MACHINE(vm);
+    /* Its first start takes the definition captured with the state back
+     * (restore rebuilds the machine from it): a change now would be lost. */
+    if (kvm_snapshot_resume_pending(m))
+        return qv_error_set(QV_ERR_INVALID_STATE,
+                            "VM '%s' is a clone whose first start resumes from its source's "
+                            "captured state, with the source's settings: start it before "
+                            "changing them",
+                            vm->name);
     g_mutex_lock(&m->lock);
     bool live = m->state == VM_STATE_RUNNING || m->state == VM_STATE_PAUSED;
     g_mutex_unlock(&m->lock);
@@ -551,6 +603,7 @@ const struct qv_driver qv_kvm_driver = {
     .vm_reset = kvm_reset,
     .vm_destroy = kvm_destroy,
     .vm_wait = kvm_wait,
+    .vm_clone = kvm_clone_slot,
     .vm_set = kvm_set,
     .vm_get_stats = kvm_stats,
     .vm_get_live = kvm_live,

@@ -21,6 +21,7 @@
 #include "dirty/dirty_bitmap.h"
 #include "kvm.h"
 #include "kvm_conf.h"
+#include "snapshot/snap_clone.h"
 #include "snapshot/snap_engine.h"
 
 #define KVM_SNAP_KIND "kvm-embed"
@@ -32,6 +33,9 @@ struct kvm_snap {
     char *snapdir;
     int lock_fd;
     struct snap_engine *engine;
+    /* A clone made from a running or paused source: its first start
+     * resumes from dir/resume (snapshot/snap_clone.h). */
+    bool resume;
 };
 
 static struct kvm_region *region_at(struct kvm_machine *m, size_t i)
@@ -484,13 +488,18 @@ int kvm_snap_open(const char *state_root, struct kvm_machine *m)
 /* Two threads may make their first snapshot call at once. */
 static GMutex ready_lock;
 
-static int snap_ready(struct kvm_machine *m, struct kvm_snap *s)
+/* held: the VM's lock, already taken by the caller (a clone handing its
+ * store over), or -1 to take it here. */
+static int snap_ready_fd(struct kvm_machine *m, struct kvm_snap *s, int held)
 {
     g_mutex_lock(&ready_lock);
     int rc = 0;
-    if (s->engine)
+    if (s->engine) {
+        if (held >= 0)
+            proc_unlock(held);
         goto out;
-    int fd = proc_lock(s->root, KVM_SNAP_KIND, m->name, 0);
+    }
+    int fd = held >= 0 ? held : proc_lock(s->root, KVM_SNAP_KIND, m->name, 0);
     if (fd < 0) {
         if (fd == QV_ERR_BUSY) {
             g_autofree char *op = owner_path(s->dir);
@@ -522,6 +531,23 @@ static int snap_ready(struct kvm_machine *m, struct kvm_snap *s)
     s->engine = snap_engine_new(s->snapdir, m->booted ? &booted_ops : &bare_ops, m);
 out:
     g_mutex_unlock(&ready_lock);
+    return rc;
+}
+
+static int snap_ready(struct kvm_machine *m, struct kvm_snap *s)
+{
+    return snap_ready_fd(m, s, -1);
+}
+
+int kvm_snap_adopt(struct kvm_machine *m, int lock_fd, bool resume)
+{
+    if (!m->snap) {
+        proc_unlock(lock_fd);
+        return qv_error_set(QV_ERR_INTERNAL, "VM '%s' has no state directory", kvm_machine_name(m));
+    }
+    int rc = snap_ready_fd(m, m->snap, lock_fd);
+    if (rc == 0)
+        m->snap->resume = resume;
     return rc;
 }
 
@@ -591,4 +617,32 @@ void kvm_snapshot_forget(struct kvm_machine *m)
 {
     if (m->snap && m->snap->engine)
         snap_engine_forget(m->snap->engine);
+}
+
+int kvm_snapshot_clone(struct kvm_machine *src, const struct snap_clone *c)
+{
+    struct snap_engine *e = engine_of(src);
+    return e ? snap_engine_clone(e, c) : qv_error_code();
+}
+
+bool kvm_snapshot_resume_pending(struct kvm_machine *m)
+{
+    return m->snap && m->snap->resume;
+}
+
+/* The state was captured from a booted machine: restore rebuilds this one
+ * (CREATED, never started) for it, then loads RAM, vCPUs and devices. The
+ * clone's devices are made from its own definition, and a device's state
+ * does not carry what the definition fixes: virtio-net keeps the clone's
+ * MAC in its config space (virtio_net.c net_load). */
+int kvm_snapshot_resume_clone(struct kvm_machine *m)
+{
+    struct kvm_snap *s = m->snap;
+    int rc = snap_clone_resume(s->dir, &booted_ops, m);
+    if (rc < 0)
+        return rc;
+    s->resume = false;
+    /* vm_start asks for a running VM, whichever state the source was
+     * captured in. */
+    return op_state(m) == VM_STATE_PAUSED ? kvm_machine_resume(m) : 0;
 }

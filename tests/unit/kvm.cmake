@@ -2,7 +2,7 @@
 # machine has no /dev/kvm.
 if(QV_WITH_KVM)
   set(_kvm_tests kvm_probe kvm_memory kvm_vcpu kvm_cpu kvm_boot kvm_lifecycle kvm_robust
-    kvm_snapshot)
+    kvm_snapshot kvm_clone)
   foreach(t ${_kvm_tests})
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
       qv_check_test(${t} SOURCES ${t}.c LABELS kvm TIMEOUT 120)
@@ -48,6 +48,13 @@ if(QV_WITH_KVM)
     LABELS kvm snapshot TIMEOUT 300)
   add_test(NAME kvm_snap_engine_enospc COMMAND kvm_snap_engine enospc)
   set_tests_properties(kvm_snap_engine_enospc PROPERTIES LABELS "kvm;snapshot" TIMEOUT 120
+    SKIP_RETURN_CODE 77)
+  # vm_clone's engine half over the same machine; the full-disk case
+  # mounts a small tmpfs and is skipped where it cannot.
+  qv_check_test(kvm_snap_clone SOURCES kvm_snap_clone.c kvm_snap_engine_machine.c
+    LABELS kvm snapshot TIMEOUT 300)
+  add_test(NAME kvm_snap_clone_enospc COMMAND kvm_snap_clone enospc)
+  set_tests_properties(kvm_snap_clone_enospc PROPERTIES LABELS "kvm;snapshot" TIMEOUT 120
     SKIP_RETURN_CODE 77)
   # Device state in snapshots: the legacy devices and the pc board.
   qv_check_test(kvm_devstate SOURCES kvm_devstate.c LABELS kvm snapshot)
