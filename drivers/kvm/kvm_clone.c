@@ -15,7 +15,8 @@
  *
  * Refused: a source made by vm_create or defined without a kernel (its
  * RAM layout and vCPUs are its caller's, made call by call, which a
- * definition cannot make again), and a writable disk that is not a file. */
+ * definition cannot make again), a clone not started yet (its state is
+ * still in its store), and a writable disk that is not a file. */
 #define _GNU_SOURCE
 #include <string.h>
 #include <sys/stat.h>
@@ -123,6 +124,15 @@ int kvm_clone_store(struct kvm_machine *src, const char *state_root, struct qv_d
                             src->name);
     if (!src->snap)
         return qv_error_set(QV_ERR_UNSUPPORTED, "VM '%s' has no state directory", src->name);
+    /* Its state is in its store, not in its machine: a copy of the
+     * definition alone would boot, not go on from that state. */
+    if (kvm_snapshot_resume_pending(src))
+        return qv_error_set(
+            QV_ERR_INVALID_STATE,
+            "cannot clone VM '%s': it is a clone not started yet, whose first start "
+            "resumes its source's captured state; start it first, or clone the "
+            "source",
+            src->name);
     g_autofree char *store = proc_vm_dir(state_root, KVM_CLONE_KIND, def->name);
     g_autofree char *parent = g_path_get_dirname(store);
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);

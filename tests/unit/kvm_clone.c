@@ -152,8 +152,12 @@ START_TEST(clone_of_running_source_continues_its_count)
     ck_assert_ptr_nonnull(strstr(axml, alog));
     ck_assert_ptr_null(strstr(axml, "52:54:00:12:34:56"));
     ck_assert_ptr_null(strstr(axml, disk));
-    /* Settings would be lost to the captured definition: refused. */
-    ck_assert_int_eq(vm_set_cpu_weight(a, 100), QV_ERR_INVALID_STATE);
+    /* Settings would be lost to the captured definition, and a clone of
+     * it would boot instead of going on: both refused until it starts. */
+    ck_assert_int_eq(vm_set_vcpus(a, 1), QV_ERR_INVALID_STATE);
+    ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "start it"));
+    ck_assert_ptr_null(vm_clone(a, "a2"));
+    ck_assert_int_eq(qv_last_error()->code, QV_ERR_INVALID_STATE);
 
     OK(vm_start(a));
     OK(vm_start(b));
