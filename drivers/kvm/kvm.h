@@ -205,6 +205,8 @@ void kvm_machine_request_stop(struct kvm_machine *m, enum vm_state_reason reason
  * m->lock, which orders it against a vCPU thread applying its pins. */
 int kvm_machine_pin(struct kvm_machine *m, uint32_t index, int pcpu);
 
+/* The kind of proc_vm_dir a kvm:///embed VM's state directory is of. */
+#define KVM_EMBED_KIND "kvm-embed"
 /* kvm_snapshot.c: the state directory <state root>/kvm-embed/NAME (0700,
  * holding snapshots/). Open only names it; the first snapshot operation
  * makes and locks it until close, and sweeps dead writers' leftovers; it

@@ -28,8 +28,6 @@
 #include "kvm.h"
 #include "snapshot/snap_clone.h"
 
-#define KVM_CLONE_KIND "kvm-embed"
-
 /* "disk.img" -> ".img"; 1 to 8 letters and digits only, else "": the
  * copy's name must be a valid file name whatever the source's. */
 static const char *extension(const char *path)
@@ -133,7 +131,7 @@ int kvm_clone_store(struct kvm_machine *src, const char *state_root, struct qv_d
             "resumes its source's captured state; start it first, or clone the "
             "source",
             src->name);
-    g_autofree char *store = proc_vm_dir(state_root, KVM_CLONE_KIND, def->name);
+    g_autofree char *store = proc_vm_dir(state_root, KVM_EMBED_KIND, def->name);
     g_autofree char *parent = g_path_get_dirname(store);
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
     int rc = plan_disks(src->name, def, store, names);
@@ -142,7 +140,7 @@ int kvm_clone_store(struct kvm_machine *src, const char *state_root, struct qv_d
     plan_chardevs(def, store);
     /* NEW's lock, held from here to the clone's first snapshot call or
      * its end: no other caller makes or uses NEW's store meanwhile. */
-    int lock = proc_lock(state_root, KVM_CLONE_KIND, def->name, 0);
+    int lock = proc_lock(state_root, KVM_EMBED_KIND, def->name, 0);
     if (lock < 0) {
         qv_error_prefix("cannot clone VM '%s' to '%s'", src->name, def->name);
         return lock;
@@ -178,7 +176,7 @@ int kvm_clone_store(struct kvm_machine *src, const char *state_root, struct qv_d
 
 void kvm_clone_discard(const char *state_root, const char *name, int lock)
 {
-    g_autofree char *store = proc_vm_dir(state_root, KVM_CLONE_KIND, name);
+    g_autofree char *store = proc_vm_dir(state_root, KVM_EMBED_KIND, name);
     struct qv_error_saved err;
     qv_error_save(&err);
     qv_dir_remove_tree(store);

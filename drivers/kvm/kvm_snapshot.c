@@ -24,7 +24,6 @@
 #include "snapshot/snap_clone.h"
 #include "snapshot/snap_engine.h"
 
-#define KVM_SNAP_KIND "kvm-embed"
 #define QUIESCE_TIMEOUT_MS 10000
 
 struct kvm_snap {
@@ -479,7 +478,7 @@ int kvm_snap_open(const char *state_root, struct kvm_machine *m)
     struct kvm_snap *s = g_new0(struct kvm_snap, 1);
     s->lock_fd = -1;
     s->root = g_strdup(state_root);
-    s->dir = proc_vm_dir(state_root, KVM_SNAP_KIND, m->name);
+    s->dir = proc_vm_dir(state_root, KVM_EMBED_KIND, m->name);
     s->snapdir = g_build_filename(s->dir, "snapshots", NULL);
     m->snap = s;
     return 0;
@@ -499,7 +498,7 @@ static int snap_ready_fd(struct kvm_machine *m, struct kvm_snap *s, int held)
             proc_unlock(held);
         goto out;
     }
-    int fd = held >= 0 ? held : proc_lock(s->root, KVM_SNAP_KIND, m->name, 0);
+    int fd = held >= 0 ? held : proc_lock(s->root, KVM_EMBED_KIND, m->name, 0);
     if (fd < 0) {
         if (fd == QV_ERR_BUSY) {
             g_autofree char *op = owner_path(s->dir);

@@ -143,9 +143,7 @@ int snap_engine_clone(struct snap_engine *e, const struct snap_clone *c)
     snap_engine_step(e, "clone mkdir");
     if (!g_mkdtemp_full(tmp, 0700))
         return qv_error_set_errno(QV_ERR_IO, errno,
-                                  "cannot create a directory for clone '%s' in "
-                                  "'%s'",
-                                  name, parent);
+                                  "cannot create a directory for clone '%s' in '%s'", name, parent);
     /* Held until the end: a sweep leaves a live clone's directory alone. */
     int lock = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) < 0) {
