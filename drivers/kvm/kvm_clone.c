@@ -165,8 +165,7 @@ int kvm_clone_store(struct kvm_machine *src, const char *state_root, struct qv_d
     rc = xml ? kvm_snapshot_clone(src, &c) : qv_error_code();
     if (rc < 0) {
         proc_unlock(lock);
-        if (!strstr(qv_last_error()->message, src->name))
-            qv_error_prefix("cannot clone VM '%s'", src->name);
+        qv_error_prefix("cannot clone VM '%s' to '%s'", src->name, def->name);
         return rc;
     }
     *resume = snap_clone_has_resume(store);
