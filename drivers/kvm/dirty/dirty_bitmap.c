@@ -1,7 +1,6 @@
 #include "dirty_bitmap.h"
 
 #include <glib.h>
-#include <string.h>
 
 #include "../../../lib/util/error.h"
 
@@ -81,15 +80,39 @@ int dirty_bitmap_mark(struct dirty_bitmap *b, uint64_t offset, uint64_t len)
             (unsigned long long)offset, (unsigned long long)len, (unsigned long long)bytes);
     if (len == 0)
         return 0;
+    uint64_t first = offset >> DIRTY_PAGE_SHIFT;
     uint64_t last = (offset + len - 1) >> DIRTY_PAGE_SHIFT;
-    for (uint64_t p = offset >> DIRTY_PAGE_SHIFT; p <= last; p++)
-        b->words[p / 64] |= 1ull << (p % 64);
+    /* One atomic OR per word the range touches. Release: whoever takes
+     * the bit (acquire) and then reads the page sees the write that came
+     * before the mark. */
+    for (uint64_t w = first / 64; w <= last / 64; w++) {
+        uint64_t lo = w == first / 64 ? first % 64 : 0;
+        uint64_t hi = w == last / 64 ? last % 64 : 63;
+        uint64_t mask = (~0ull >> (63 - hi)) & (~0ull << lo);
+        __atomic_fetch_or(&b->words[w], mask, __ATOMIC_RELEASE);
+    }
+    return 0;
+}
+
+int dirty_bitmap_take(struct dirty_bitmap *dst, struct dirty_bitmap *src)
+{
+    if (dst->npages != src->npages)
+        return qv_error_set(QV_ERR_INVALID_ARG,
+                            "cannot take a dirty bitmap of %llu pages into one of %llu",
+                            (unsigned long long)src->npages, (unsigned long long)dst->npages);
+    for (size_t i = 0; i < src->nwords; i++) {
+        /* Most words are clear: a load costs less than an exchange, and
+         * a mark that lands after it is simply left for the next take. */
+        if (__atomic_load_n(&src->words[i], __ATOMIC_RELAXED))
+            dst->words[i] |= __atomic_exchange_n(&src->words[i], 0, __ATOMIC_ACQUIRE);
+    }
     return 0;
 }
 
 void dirty_bitmap_clear_all(struct dirty_bitmap *b)
 {
-    memset(b->words, 0, b->nwords * sizeof(uint64_t));
+    for (size_t i = 0; i < b->nwords; i++)
+        __atomic_store_n(&b->words[i], 0, __ATOMIC_RELAXED);
 }
 
 uint64_t dirty_bitmap_count(const struct dirty_bitmap *b)

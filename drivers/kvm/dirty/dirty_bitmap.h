@@ -36,8 +36,17 @@ int dirty_bitmap_clear(struct dirty_bitmap *b, uint64_t page);
 /* false for a page out of range. */
 bool dirty_bitmap_test(const struct dirty_bitmap *b, uint64_t page);
 /* Set every page that [offset, offset + len) touches, offset in bytes from
- * the region's start; refused (nothing set) when the range leaves it. */
+ * the region's start; refused (nothing set) when the range leaves it.
+ * Thread-safe and lock-free (an atomic OR per word), so device I/O
+ * threads mark while another thread takes: call it after the write, so a
+ * take that misses the mark comes before it and the next take has it. */
 int dirty_bitmap_mark(struct dirty_bitmap *b, uint64_t offset, uint64_t len);
+/* dst |= src and clear src, each word exchanged atomically: a mark racing
+ * with the take lands in this take or stays for the next, never lost.
+ * Both must cover the same number of pages; dst is the caller's alone. */
+int dirty_bitmap_take(struct dirty_bitmap *dst, struct dirty_bitmap *src);
+/* Atomic per word too, but a mark racing with it may be dropped: for a
+ * bitmap nobody marks now (use dirty_bitmap_take otherwise). */
 void dirty_bitmap_clear_all(struct dirty_bitmap *b);
 uint64_t dirty_bitmap_count(const struct dirty_bitmap *b);
 
