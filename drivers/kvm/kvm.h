@@ -57,8 +57,11 @@ struct kvm_region {
     size_t map_size;
     int memfd;
     /* Snapshots (kvm_snapshot.c): KVM logs the guest's writes
-     * (KVM_MEM_LOG_DIRTY_PAGES); host writes through kvm_memory_rw, which
-     * KVM does not see, are marked in host_dirty. */
+     * (KVM_MEM_LOG_DIRTY_PAGES); host writes, which KVM does not see
+     * (kvm_memory_rw, devices through kvm_memory_mark_dirty), are marked
+     * in host_dirty from its first dirty_start on. Device I/O threads read
+     * it without a lock: published with an atomic store, freed only with
+     * the regions (after the devices). */
     bool log_dirty;
     struct dirty_bitmap *host_dirty;
 };
@@ -159,6 +162,11 @@ void *kvm_memory_hva(struct kvm_machine *m, uint64_t gpa, uint64_t len);
  * what a device may be given (dev_host.h's guest_ram). */
 void *kvm_memory_ram(struct kvm_machine *m, uint64_t gpa, uint64_t len);
 int kvm_memory_rw(struct kvm_machine *m, uint64_t gpa, void *buf, size_t len, bool write);
+/* The host wrote guest memory [gpa, gpa + len): mark it in each region's
+ * host_dirty (once dirty logging started; before, nothing). What is not
+ * guest memory is skipped. Any thread, lock-free (dev_host.h's
+ * mark_dirty). */
+void kvm_memory_mark_dirty(struct kvm_machine *m, uint64_t gpa, uint64_t len);
 
 /* kvm_cpuid.c: topology from <cpu><topology>, APIC IDs, CPUID per vCPU. */
 uint32_t kvm_cpu_apic_id(const struct qv_domain *def, uint32_t index);

@@ -1,7 +1,8 @@
 /* The device host (devices/dev_host.h) of a real machine: interrupt lines
  * through the in-kernel IOAPIC/PIC, stop and reset through the machine's
- * lifecycle, guest RAM from its memory slots, and KVM's ioeventfd and
- * irqfd where this KVM has them. */
+ * lifecycle, guest RAM from its memory slots, devices' writes to it into
+ * the regions' host-write bitmaps, and KVM's ioeventfd and irqfd where
+ * this KVM has them. */
 #include <errno.h>
 #include <sys/ioctl.h>
 
@@ -32,6 +33,11 @@ static void host_request_reset(void *opaque)
 static void *host_guest_ram(void *opaque, uint64_t gpa, uint64_t len)
 {
     return kvm_memory_ram(opaque, gpa, len);
+}
+
+static void host_mark_dirty(void *opaque, uint64_t gpa, uint64_t len)
+{
+    kvm_memory_mark_dirty(opaque, gpa, len);
 }
 
 static bool has_cap(struct kvm_machine *m, long cap)
@@ -96,6 +102,7 @@ void kvm_dev_host_init(struct kvm_machine *m)
         .request_stop = host_request_stop,
         .request_reset = host_request_reset,
         .guest_ram = host_guest_ram,
+        .mark_dirty = host_mark_dirty,
         .ioeventfd = host_ioeventfd,
         .irqfd = host_irqfd,
     };

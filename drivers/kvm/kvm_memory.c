@@ -195,6 +195,21 @@ void *kvm_memory_ram(struct kvm_machine *m, uint64_t gpa, uint64_t len)
     return kvm_memory_hva(m, gpa, len);
 }
 
+void kvm_memory_mark_dirty(struct kvm_machine *m, uint64_t gpa, uint64_t len)
+{
+    /* The end clamped, so a range running to the top of the address
+     * space cannot wrap. */
+    uint64_t end = gpa + len < gpa ? UINT64_MAX : gpa + len;
+    for (guint i = 0; i < m->regions->len; i++) {
+        const struct kvm_region *r = &g_array_index(m->regions, struct kvm_region, i);
+        struct dirty_bitmap *b = __atomic_load_n(&r->host_dirty, __ATOMIC_ACQUIRE);
+        if (!b || r->readonly || end <= r->gpa || gpa >= r->gpa + r->size)
+            continue;
+        uint64_t from = MAX(gpa, r->gpa), to = MIN(end, r->gpa + r->size);
+        dirty_bitmap_mark(b, from - r->gpa, to - from); /* inside the region: cannot fail */
+    }
+}
+
 int kvm_memory_rw(struct kvm_machine *m, uint64_t gpa, void *buf, size_t len, bool write)
 {
     if (gpa + len < gpa)
@@ -214,8 +229,6 @@ int kvm_memory_rw(struct kvm_machine *m, uint64_t gpa, void *buf, size_t len, bo
         const struct kvm_region *r = region_of(m, at);
         uint64_t n = MIN(r->gpa + r->size - at, gpa + len - at);
         uint8_t *h = r->hva + (at - r->gpa);
-        if (write && r->host_dirty)
-            dirty_bitmap_mark(r->host_dirty, at - r->gpa, n);
         if (write)
             memcpy(h, p, n);
         else
@@ -223,5 +236,8 @@ int kvm_memory_rw(struct kvm_machine *m, uint64_t gpa, void *buf, size_t len, bo
         p += n;
         at += n;
     }
+    /* After the copy, as a device marks (dev_host.h). */
+    if (write)
+        kvm_memory_mark_dirty(m, gpa, len);
     return 0;
 }

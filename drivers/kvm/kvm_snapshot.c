@@ -2,6 +2,7 @@
  * snapshot engine's machine interface (snapshot/snap_engine.h) over a
  * kvm_machine: KVM's ioctls for vCPU and irqchip state, the board for
  * devices, memory slots with KVM_MEM_LOG_DIRTY_PAGES and KVM_GET_DIRTY_LOG
+ * plus each region's host-write bitmap (vm_write_memory, virtio devices)
  * for increments. The engine's logic is tested over plain memory
  * (tests/unit/kvm_snap_engine.c); this file only translates. */
 #define _GNU_SOURCE
@@ -249,8 +250,14 @@ static int op_dirty_start(void *p)
     struct kvm_machine *m = M(p);
     for (guint i = 0; i < m->regions->len; i++) {
         struct kvm_region *r = region_at(m, i);
-        if (!r->host_dirty && !(r->host_dirty = dirty_bitmap_new(r->size / DIRTY_PAGE_SIZE)))
-            return qv_error_code();
+        if (!r->host_dirty) {
+            struct dirty_bitmap *b = dirty_bitmap_new(r->size / DIRTY_PAGE_SIZE);
+            if (!b)
+                return qv_error_code();
+            /* Devices' I/O threads mark from this store on (release: they
+             * see an initialised bitmap). */
+            __atomic_store_n(&r->host_dirty, b, __ATOMIC_RELEASE);
+        }
         if (r->log_dirty || r->readonly) /* KVM logs no writes to a read-only slot */
             continue;
         r->log_dirty = true;
@@ -279,10 +286,10 @@ static int op_dirty_take(void *p, size_t i, struct dirty_bitmap *into)
                                       kvm_machine_name(m), r->slot);
         rc = dirty_bitmap_or_kvm(into, buf, words);
     }
-    if (rc == 0 && r->host_dirty) {
-        rc = dirty_bitmap_or(into, r->host_dirty);
-        dirty_bitmap_clear_all(r->host_dirty);
-    }
+    /* Word by word exchanged with 0: a device's mark racing with this
+     * lands in this take or the next, never between the two. */
+    if (rc == 0 && r->host_dirty)
+        rc = dirty_bitmap_take(into, r->host_dirty);
     return rc;
 }
 

@@ -30,6 +30,16 @@ struct kvm_dev_host {
      * it is RAM in one mapping (so a device never follows a guest address
      * into MMIO, ROM gaps or past the end). len 0 is NULL. */
     void *(*guest_ram)(void *opaque, uint64_t gpa, uint64_t len);
+    /* Optional (NULL: nothing tracks writes). A device wrote guest RAM
+     * [gpa, gpa + len) through guest_ram's pointers, which KVM's dirty log
+     * never sees: the machine records the pages for incremental snapshots
+     * (and later clones and migration). Call it after the write, never
+     * before (a take between the two would lose the page), and before the
+     * device reports the write done (quiesce returning means every write
+     * is marked). Any thread; lock-free and cheap (atomic ORs on a
+     * bitmap), so it may be called under the device's locks. A range
+     * outside RAM is ignored. */
+    void (*mark_dirty)(void *opaque, uint64_t gpa, uint64_t len);
 
     /* Optional; NULL, or a negative QV_ERR_* when KVM lacks it, means the
      * device uses the plain exit path (its bus handler and set_irq).
