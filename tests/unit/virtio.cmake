@@ -14,4 +14,7 @@ if(QV_WITH_KVM)
   qv_virtio_test(virtio_console SOURCES virtio_console.c)
   # A device through a snapshot: quiesce, save, load into a fresh transport.
   qv_virtio_test(virtio_state SOURCES virtio_state.c)
+  # What each device writes into guest RAM is marked dirty (incremental
+  # snapshots), and nothing else.
+  qv_virtio_test(virtio_dirty SOURCES virtio_dirty.c)
 endif()

@@ -53,6 +53,27 @@ static void *host_guest_ram(void *opaque, uint64_t gpa, uint64_t len)
     return h->ram + gpa;
 }
 
+static void host_mark_dirty(void *opaque, uint64_t gpa, uint64_t len)
+{
+    struct vtd_host *h = opaque;
+    if (dirty_bitmap_mark(h->dirty, gpa, len) < 0) {
+        fprintf(stderr, "vtd: a write marked outside guest RAM: %s\n", qv_last_error()->message);
+        abort();
+    }
+}
+
+char *vtd_dirty_take(struct vtd_host *h)
+{
+    struct dirty_bitmap *b = dirty_bitmap_new(dirty_bitmap_pages(h->dirty));
+    if (!b || dirty_bitmap_take(b, h->dirty) < 0)
+        abort();
+    GString *s = g_string_new(NULL);
+    for (uint64_t p = 0; dirty_bitmap_next(b, p, &p); p++)
+        g_string_append_printf(s, "%s%llu", s->len ? " " : "", (unsigned long long)p);
+    dirty_bitmap_free(b);
+    return g_string_free(s, FALSE);
+}
+
 void vtd_host_init(struct vtd_host *h, uint64_t ram_size)
 {
     memset(h, 0, sizeof(*h));
@@ -70,7 +91,11 @@ void vtd_host_init(struct vtd_host *h, uint64_t ram_size)
         .request_stop = host_request_stop,
         .request_reset = host_request_reset,
         .guest_ram = host_guest_ram,
+        .mark_dirty = host_mark_dirty,
     };
+    h->dirty = dirty_bitmap_new((ram_size + DIRTY_PAGE_SIZE - 1) / DIRTY_PAGE_SIZE);
+    if (!h->dirty)
+        abort();
 }
 
 static int host_ioeventfd(void *opaque, uint64_t addr, uint32_t len, uint64_t datamatch, int fd,
@@ -186,6 +211,7 @@ void vtd_host_clear(struct vtd_host *h)
     }
     g_free(h->ram);
     h->ram = NULL;
+    g_clear_pointer(&h->dirty, dirty_bitmap_free);
     g_mutex_clear(&h->lock);
     g_cond_clear(&h->cond);
 }

@@ -6,7 +6,10 @@
  * kick on the calling thread; after vtd_host_use_ioeventfd the host keeps
  * the eventfds the transport assigns and vtd_kick signals them as KVM
  * would, so the transport's notification thread kicks. A device finishing
- * requests on its own threads is waited for with vtd_wait_used.
+ * requests on its own threads is waited for with vtd_wait_used. Every
+ * write the transport reports through mark_dirty lands in a dirty bitmap
+ * of guest RAM (the machine's piece, drivers/kvm/dirty), read back with
+ * vtd_dirty_take; a mark outside guest RAM aborts the test.
  *
  * Typical use:
  *   struct vtd_host h; vtd_host_init(&h, 1 << 20);
@@ -25,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "drivers/kvm/dirty/dirty_bitmap.h"
 #include "drivers/kvm/virtio/virtio_mmio.h"
 
 #define VTD_F(bit) (UINT64_C(1) << (bit))
@@ -103,6 +107,9 @@ struct vtd_host {
     /* Assigned irqfds and their resample fds per GSI, -1 when none
      * (after vtd_host_use_irqfd). */
     int irqfd[VTD_GSIS], resamplefd[VTD_GSIS];
+    /* Pages marked dirty since the last vtd_dirty_take (lock-free, as the
+     * machine's). */
+    struct dirty_bitmap *dirty;
 };
 
 void vtd_host_init(struct vtd_host *h, uint64_t ram_size);
@@ -123,6 +130,9 @@ void vtd_irqfd_eoi(struct vtd_host *h, uint32_t gsi);
 uint64_t vtd_alloc(struct vtd_host *h, uint64_t len, uint64_t align);
 void *vtd_ptr(struct vtd_host *h, uint64_t gpa);
 unsigned vtd_irq_count(struct vtd_host *h, uint32_t gsi);
+/* The pages marked dirty since the last take, ascending, as "3 5 17" ("" for
+ * none), and clear them (g_free the string). */
+char *vtd_dirty_take(struct vtd_host *h);
 int vtd_irq_level(struct vtd_host *h, uint32_t gsi);
 
 struct vtd_queue {

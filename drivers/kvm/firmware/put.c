@@ -20,5 +20,9 @@ int kvm_fw_put(const struct kvm_fw_machine *fm, const char *file, uint64_t gpa, 
         memcpy(dst, src, len);
     else
         memset(dst, 0, len);
+    /* Tables are written at power-on, before any dirty log; marked all
+     * the same, so no path writes RAM unseen. */
+    if (fm->host->mark_dirty)
+        fm->host->mark_dirty(fm->host->opaque, gpa, len);
     return 0;
 }

@@ -53,8 +53,10 @@ struct virtq {
     int ready;
     uint64_t desc_gpa, avail_gpa, used_gpa;
     /* The ring in host memory, set when the queue became ready; under
-     * q->lock. */
+     * q->lock. used_at: the device area's guest address, for marking
+     * what the device writes there (virtio_dev_mark). */
     uint8_t *desc, *avail, *used;
+    uint64_t used_at;
     uint16_t size;
     uint16_t last_avail; /* the next avail entry to pop */
     uint16_t used_idx;   /* our copy of used->idx */
@@ -107,6 +109,15 @@ struct virtio_dev {
     int notify_stop_fd;
 };
 
+/* The transport wrote guest RAM [gpa, gpa + len) (a used ring, a
+ * device's answer in a request's buffers): tell the host, after the
+ * write (dev_host.h's mark_dirty). Lock-free, so under any lock. */
+static inline void virtio_dev_mark(const struct virtio_dev *vd, uint64_t gpa, uint64_t len)
+{
+    if (vd->host.mark_dirty && len)
+        vd->host.mark_dirty(vd->host.opaque, gpa, len);
+}
+
 /* virtio_mmio.c */
 /* Raise InterruptStatus bits and the line. */
 void virtio_dev_interrupt(struct virtio_dev *vd, uint32_t bits);
@@ -126,9 +137,10 @@ void virtq_init(struct virtq *q);
  * the driver got them wrong (the device has failed, saying why). Under
  * vd->lock. */
 bool virtq_enable(struct virtio_dev *vd, struct virtq *q);
-/* A queue's rings in host memory. */
+/* A queue's rings in host memory, and the device area's guest address. */
 struct virtq_rings {
     uint8_t *desc, *avail, *used;
+    uint64_t used_gpa;
 };
 /* The checks of QueueReady=1 on a layout (queue qi of vd, num entries, the
  * three ring addresses) without touching the device or the rings: NULL
@@ -146,8 +158,9 @@ uint32_t virtq_inflight_count(const struct virtq *q);
 /* Does queue q have available buffers not yet popped? */
 bool virtq_pending(struct virtio_dev *vd, struct virtq *q);
 /* Back to the power-on state; drops (frees) the requests in flight: only
- * once the device no longer holds any. */
-void virtq_reset(struct virtq *q, uint16_t num_default);
+ * once the device no longer holds any. Their device-writable buffers are
+ * marked dirty first (the device may have written them). */
+void virtq_reset(struct virtio_dev *vd, struct virtq *q, uint16_t num_default);
 void virtq_destroy(struct virtq *q);
 
 /* virtio_notify.c */

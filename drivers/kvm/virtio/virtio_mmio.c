@@ -137,7 +137,7 @@ void virtio_dev_reset_locked(struct virtio_dev *vd)
     if (vd->ops->reset)
         vd->ops->reset(vd->dev);
     for (uint32_t i = 0; i < vd->nq; i++)
-        virtq_reset(&vd->q[i], vd->ops->queue_max);
+        virtq_reset(vd, &vd->q[i], vd->ops->queue_max);
     vd->dev_features_sel = vd->drv_features_sel = vd->queue_sel = 0;
     vd->driver_features = 0;
     vd->status = 0;

@@ -5,7 +5,16 @@
  * becomes ready, and for every chain the head index, each descriptor's
  * buffer against guest RAM, chain length (which catches loops), indirect
  * tables (size, nesting) and the order of readable and writable buffers.
- * A violation fails the device (NEEDS_RESET), never the VMM. */
+ * A violation fails the device (NEEDS_RESET), never the VMM.
+ *
+ * Every write to guest RAM is marked dirty for the host (virtio_dev_mark):
+ * the transport's own (used ring, avail_event) where it makes them, and a
+ * device's answer as a whole when the request goes back (push) or is
+ * dropped (reset): every device-writable buffer of the chain, whatever
+ * the device says it wrote, since a device may write past what it reports
+ * (virtio-blk's status byte sits after data it failed to read). Devices
+ * write a request's buffers only between pop and push, so none of their
+ * paths (preadv, getrandom, copies) needs to mark itself. */
 #include <glib.h>
 #include <string.h>
 
@@ -19,14 +28,41 @@ enum {
     DESC_SIZE = 16,
 };
 
+/* A buffer's guest range, kept by the transport (a device may change its
+ * iovecs, never this). */
+struct virtq_span {
+    uint64_t gpa;
+    uint64_t len;
+};
+
 struct virtq_inflight {
     struct virtio_req req;
     struct virtq_inflight *prev, *next;
     uint32_t qi;  /* the queue it came from: a push goes back there */
     uint32_t gen; /* ... if the ring it came from is still the queue's */
     uint32_t cap;
+    /* cap iovecs, then cap spans (inflight_spans), in one allocation. */
     struct iovec iov[];
 };
+
+static size_t inflight_size(uint32_t cap)
+{
+    return sizeof(struct virtq_inflight) + cap * (sizeof(struct iovec) + sizeof(struct virtq_span));
+}
+
+static struct virtq_span *inflight_spans(struct virtq_inflight *r)
+{
+    return (struct virtq_span *)(r->iov + r->cap);
+}
+
+/* The device-writable buffers of r, as the guest gave them: the device
+ * may have written any of them. */
+static void inflight_mark(const struct virtio_dev *vd, struct virtq_inflight *r)
+{
+    const struct virtq_span *sp = inflight_spans(r) + r->req.out_num;
+    for (uint32_t i = 0; i < r->req.in_num; i++)
+        virtio_dev_mark(vd, sp[i].gpa, sp[i].len);
+}
 
 /* Guest-shared fields: read and written once, as the driver may change
  * them concurrently; the ring layout guarantees their alignment. */
@@ -77,6 +113,12 @@ static uint8_t *avail_event_p(struct virtq *q)
     return q->used + 4 + 8u * q->size;
 }
 
+/* avail_event written (under q->lock). */
+static void avail_event_mark(struct virtio_dev *vd, struct virtq *q)
+{
+    virtio_dev_mark(vd, q->used_at + 4 + 8u * q->size, 2);
+}
+
 void virtq_init(struct virtq *q)
 {
     g_mutex_init(&q->kick_lock);
@@ -99,6 +141,7 @@ char *virtq_check_layout(struct virtio_dev *vd, uint32_t qi, uint32_t n, uint64_
     r->desc = vd->host.guest_ram(vd->host.opaque, desc_gpa, (uint64_t)DESC_SIZE * n);
     r->avail = vd->host.guest_ram(vd->host.opaque, avail_gpa, 6 + 2 * (uint64_t)n);
     r->used = vd->host.guest_ram(vd->host.opaque, used_gpa, 6 + 8 * (uint64_t)n);
+    r->used_gpa = used_gpa;
     if (!r->desc || !r->avail || !r->used)
         return g_strdup_printf("queue %u: %s ring at 0x%llx is not inside guest RAM", qi,
                                !r->desc    ? "descriptor"
@@ -125,6 +168,7 @@ bool virtq_enable(struct virtio_dev *vd, struct virtq *q)
     q->desc = r.desc;
     q->avail = r.avail;
     q->used = r.used;
+    q->used_at = r.used_gpa;
     q->size = (uint16_t)n;
     /* Both rings start at index 0 (§2.6.13), whatever the memory held
      * before; the device's side says so, and asks for every notification. */
@@ -133,6 +177,8 @@ bool virtq_enable(struct virtio_dev *vd, struct virtq *q)
     st16(r.used, 0);
     st16(r.used + 2, 0);
     st16(r.used + 4 + 8u * n, 0);
+    virtio_dev_mark(vd, r.used_gpa, 4);
+    avail_event_mark(vd, q);
     q->signalled_valid = q->unsignalled = false;
     q->gen++;
     g_mutex_unlock(&q->lock);
@@ -146,6 +192,7 @@ void virtq_restore(struct virtq *q, const struct virtq_rings *r, uint16_t last_a
     q->desc = r->desc;
     q->avail = r->avail;
     q->used = r->used;
+    q->used_at = r->used_gpa;
     q->size = (uint16_t)q->num;
     q->last_avail = last_avail;
     q->used_idx = used_idx;
@@ -174,24 +221,28 @@ bool virtq_pending(struct virtio_dev *vd, struct virtq *q)
     return p;
 }
 
-static void inflight_free_all(struct virtq *q)
+/* vd NULL: the device is going away with its machine, nothing to mark. */
+static void inflight_free_all(struct virtio_dev *vd, struct virtq *q)
 {
     while (q->inflight) {
         struct virtq_inflight *r = q->inflight;
         q->inflight = r->next;
+        if (vd)
+            inflight_mark(vd, r);
         g_free(r);
     }
     g_cond_broadcast(&q->drained);
 }
 
-void virtq_reset(struct virtq *q, uint16_t num_default)
+void virtq_reset(struct virtio_dev *vd, struct virtq *q, uint16_t num_default)
 {
     g_mutex_lock(&q->lock);
-    inflight_free_all(q);
+    inflight_free_all(vd, q);
     g_atomic_int_set(&q->ready, 0);
     q->num = num_default;
     q->desc_gpa = q->avail_gpa = q->used_gpa = 0;
     q->desc = q->avail = q->used = NULL;
+    q->used_at = 0;
     q->size = 0;
     q->last_avail = q->used_idx = q->signalled_used = 0;
     q->signalled_valid = q->unsignalled = false;
@@ -200,7 +251,7 @@ void virtq_reset(struct virtq *q, uint16_t num_default)
 
 void virtq_destroy(struct virtq *q)
 {
-    inflight_free_all(q);
+    inflight_free_all(NULL, q);
     g_cond_clear(&q->drained);
     g_mutex_clear(&q->lock);
     g_mutex_clear(&q->kick_lock);
@@ -241,12 +292,16 @@ static bool walk_add(struct virtio_dev *vd, uint32_t qi, struct walk *w, uint64_
     *total += len;
     uint32_t n = req->out_num + req->in_num;
     if (n == w->r->cap) {
-        w->r->cap *= 2;
-        w->r = g_realloc(w->r, sizeof(*w->r) + w->r->cap * sizeof(struct iovec));
+        /* The spans follow the iovecs: move them up past the new ones. */
+        uint32_t cap = w->r->cap;
+        w->r = g_realloc(w->r, inflight_size(cap * 2));
+        w->r->cap = cap * 2;
+        memmove(inflight_spans(w->r), w->r->iov + cap, cap * sizeof(struct virtq_span));
         req = &w->r->req;
     }
     w->r->iov[n].iov_base = p;
     w->r->iov[n].iov_len = len;
+    inflight_spans(w->r)[n] = (struct virtq_span){.gpa = addr, .len = len};
     if (write)
         req->in_num++;
     else
@@ -345,6 +400,7 @@ int virtio_req_pop(struct virtio_dev *vd, uint32_t qi, struct virtio_req **out)
         /* Ask for a notification at the next buffer, then look again:
          * the driver may have added one before it saw avail_event. */
         st16(avail_event_p(q), avail);
+        avail_event_mark(vd, q);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         avail = __atomic_load_n((uint16_t *)avail_idx_p(q), __ATOMIC_ACQUIRE);
     }
@@ -366,7 +422,7 @@ int virtio_req_pop(struct virtio_dev *vd, uint32_t qi, struct virtio_req **out)
         g_mutex_unlock(&q->lock);
         return -1;
     }
-    struct walk w = {.r = g_malloc0(sizeof(struct virtq_inflight) + 4 * sizeof(struct iovec))};
+    struct walk w = {.r = g_malloc0(inflight_size(4))};
     w.r->cap = 4;
     w.r->qi = qi;
     w.r->gen = q->gen;
@@ -377,8 +433,10 @@ int virtio_req_pop(struct virtio_dev *vd, uint32_t qi, struct virtio_req **out)
         return -1;
     }
     q->last_avail++;
-    if (event_idx)
+    if (event_idx) {
         st16(avail_event_p(q), q->last_avail);
+        avail_event_mark(vd, q);
+    }
     struct virtq_inflight *r = w.r;
     r->req.out = r->iov;
     r->req.in = r->iov + r->req.out_num;
@@ -398,6 +456,11 @@ void virtio_req_push(struct virtio_dev *vd, uint32_t qi, struct virtio_req *req,
     struct virtq_inflight *r = (struct virtq_inflight *)req;
     g_warn_if_fail(r->qi == qi);
     struct virtq *q = &vd->q[r->qi];
+    /* Whether it goes back into a ring or nowhere (a queue disabled or
+     * set up anew meanwhile), what the device wrote is in guest RAM. Marked
+     * before the request leaves the in-flight list, which is what
+     * virtio_dev_quiesce waits for: quiesced means marked. */
+    inflight_mark(vd, r);
     g_mutex_lock(&q->lock);
     if (r->prev)
         r->prev->next = r->next;
@@ -415,9 +478,11 @@ void virtio_req_push(struct virtio_dev *vd, uint32_t qi, struct virtio_req *req,
         uint8_t *e = used_elem_p(q, q->used_idx);
         st32(e, GUINT32_TO_LE(req->head));
         st32(e + 4, GUINT32_TO_LE(written));
+        virtio_dev_mark(vd, q->used_at + (uint64_t)(e - q->used), 8);
         q->used_idx++;
         /* The element is visible before the index that publishes it. */
         __atomic_store_n((uint16_t *)used_idx_p(q), GUINT16_TO_LE(q->used_idx), __ATOMIC_RELEASE);
+        virtio_dev_mark(vd, q->used_at + 2, 2);
         q->unsignalled = true;
     }
     g_mutex_unlock(&q->lock);
