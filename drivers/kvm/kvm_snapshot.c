@@ -67,9 +67,9 @@ static bool op_has_state(void *p)
     return s == VM_STATE_RUNNING || s == VM_STATE_PAUSED;
 }
 
-/* Virtio devices write guest RAM (used rings, read data) through their
- * own mappings, which KVM's dirty log does not see; an increment would
- * miss those pages. */
+/* Every host-side write to RAM is marked (vm_write_memory, and devices
+ * through their host's mark_dirty, kvm_dev_host.c), but pointers handed
+ * to the caller are written behind everyone's back. */
 static int op_can_increment(void *p)
 {
     struct kvm_machine *m = M(p);
@@ -78,16 +78,6 @@ static int op_can_increment(void *p)
                             "VM '%s' handed out pointers into its memory (vm_gpa_to_hva), whose "
                             "writes no dirty log records; take a full snapshot",
                             kvm_machine_name(m));
-    if (!m->board)
-        return 0;
-    g_autoptr(GArray) devs = kvm_board_state_devs(m->board);
-    for (guint i = 0; devs && i < devs->len; i++)
-        if (g_array_index(devs, struct kvm_board_state_dev, i).vd)
-            return qv_error_set(
-                QV_ERR_UNSUPPORTED,
-                "VM '%s' has virtio devices, whose writes to guest memory KVM's dirty log does "
-                "not record; take a full snapshot",
-                kvm_machine_name(m));
     return 0;
 }
 

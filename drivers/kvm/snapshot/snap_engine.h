@@ -16,7 +16,9 @@
  *
  * Increments: the engine keeps, per RAM region, the pages written since
  * the VM's previous snapshot (the machine's dirty log taken at each
- * snapshot, kept until a snapshot commits so a failed one loses none).
+ * snapshot, kept until a snapshot commits so a failed one loses none; on
+ * KVM, the guest's writes from KVM's log and the host's, devices'
+ * included, from the machine's own marks).
  * An incremental snapshot stores those pages over the previous
  * snapshot's memory file; a restore finds a chain's files by their ids
  * (each increment names its parent's), so folds on delete keep every
