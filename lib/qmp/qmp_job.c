@@ -9,13 +9,20 @@
  * the reply is awaited the runner only counts time, in slices, to report
  * elapsed seconds; what it reports otherwise is what QEMU says.
  *
- * Job ids start with "qv-": a caller killed before job-dismiss leaves a
- * concluded job that would hold its id and its error; the next run
- * dismisses such leftovers first. */
+ * Job ids are "qv-TYPE-PID-START-N": the process that started the job
+ * (pid and start time, unique until reboot) and its counter. A caller
+ * killed before job-dismiss leaves a concluded job behind; settling
+ * dismisses such leftovers, but only those whose caller can no longer do
+ * it: its process is gone, or it is this process and no qmp_job_run here
+ * still follows that id (one that timed out). A concluded job of a live
+ * caller is that caller's to read and dismiss: its error would be lost and
+ * the caller would see its job vanish. A "qv-" id that does not parse
+ * (libqv before this scheme) names no owner and counts as a leftover. */
 #include <string.h>
 #include <unistd.h>
 
 #include "../api/driver.h"
+#include "../proc/proc.h"
 #include "../util/error.h"
 #include "../util/json.h"
 #include "qmp_job.h"
@@ -52,6 +59,73 @@ static int dismiss(struct qmp *m, const char *id)
     return qmp_command(m, "job-dismiss", args, NULL, QMP_JOB_CMD_TIMEOUT_MS);
 }
 
+/* The ids the qmp_job_run calls of this process are following. */
+static GMutex inflight_lock;
+static GHashTable *inflight;
+
+static void inflight_set(const char *id, bool on)
+{
+    g_mutex_lock(&inflight_lock);
+    if (!inflight)
+        inflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    if (on)
+        g_hash_table_add(inflight, g_strdup(id));
+    else
+        g_hash_table_remove(inflight, id);
+    g_mutex_unlock(&inflight_lock);
+}
+
+static bool inflight_has(const char *id)
+{
+    g_mutex_lock(&inflight_lock);
+    bool has = inflight && g_hash_table_contains(inflight, id);
+    g_mutex_unlock(&inflight_lock);
+    return has;
+}
+
+/* This process's start time (/proc/self/stat), 0 when unreadable. */
+static guint64 self_start(void)
+{
+    static gsize once;
+    static guint64 start;
+    if (g_once_init_enter(&once)) {
+        struct proc_identity me;
+        if (proc_identity_read(getpid(), &me) == 0)
+            start = me.start_time;
+        else
+            qv_reset_error();
+        proc_identity_clear(&me);
+        g_once_init_leave(&once, 1);
+    }
+    return start;
+}
+
+/* The owner a job id names: its last three '-' fields, PID-START-N, all
+ * decimal. False when id does not have them (the id comes from the peer). */
+static bool id_owner(const char *id, struct proc_identity *owner)
+{
+    g_auto(GStrv) f = g_strsplit(id, "-", -1);
+    guint n = g_strv_length(f);
+    guint64 pid, start, seq;
+    if (n < 5 || !g_ascii_string_to_unsigned(f[n - 3], 10, 1, G_MAXINT32, &pid, NULL) ||
+        !g_ascii_string_to_unsigned(f[n - 2], 10, 0, G_MAXUINT64, &start, NULL) ||
+        !g_ascii_string_to_unsigned(f[n - 1], 10, 0, G_MAXINT32, &seq, NULL))
+        return false;
+    *owner = (struct proc_identity){.pid = (pid_t)pid, .start_time = start};
+    return true;
+}
+
+/* Whether settling may dismiss concluded job id (see the top). */
+static bool is_leftover(const char *id)
+{
+    struct proc_identity owner;
+    if (!id_owner(id, &owner))
+        return true;
+    if (owner.pid == getpid() && owner.start_time == self_start())
+        return !inflight_has(id);
+    return !proc_identity_running(&owner);
+}
+
 int qmp_job_settle(struct qmp *m, const char *who, int timeout_ms)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
@@ -73,7 +147,7 @@ int qmp_job_settle(struct qmp *m, const char *who, int timeout_ms)
             if (g_strcmp0(qv_json_str(o, "status"), "concluded") != 0) {
                 g_free(busy);
                 busy = g_strdup(id);
-            } else if (dismiss(m, id) < 0) {
+            } else if (is_leftover(id) && dismiss(m, id) < 0) {
                 json_node_unref(jobs);
                 return qv_error_code();
             }
@@ -134,7 +208,10 @@ int qmp_job_run(struct qmp *m, const char *who, const char *type, JsonObject *ar
         qv_reset_error();
     static gint counter;
     g_autofree char *id =
-        g_strdup_printf(JOB_PREFIX "%s-%d-%d", type, (int)getpid(), g_atomic_int_add(&counter, 1));
+        g_strdup_printf(JOB_PREFIX "%s-%d-%" G_GUINT64_FORMAT "-%d", type, (int)getpid(),
+                        self_start(), g_atomic_int_add(&counter, 1));
+    /* Before it is sent: a settle elsewhere in this process keeps it. */
+    inflight_set(id, true);
     g_autoptr(JsonObject) a = json_object_ref(args);
     json_object_set_string_member(a, "job-id", id);
     g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), a);
@@ -205,6 +282,7 @@ timed_out:
                       "%s's %s job '%s' did not conclude within %d s (last status: %s)", who, type,
                       id, timeout_ms / 1000, s.status);
 out:
+    inflight_set(id, false);
     g_free(s.status);
     return rc;
 }

@@ -32,7 +32,9 @@ void qmp_job_snapshot_progress(const struct qmp_job_progress *p, void *vm);
 int qmp_job_run(struct qmp *m, const char *who, const char *type, JsonObject *args, int timeout_ms,
                 qmp_job_progress_fn fn, void *opaque);
 /* Wait (at most timeout_ms) until no job qv started runs, dismissing the
- * concluded ones: a killed caller leaves its job behind. */
+ * concluded ones no caller will dismiss: a killed caller leaves its job
+ * behind. A concluded job whose caller still runs (another process, or a
+ * qmp_job_run of this one) is left to it. */
 int qmp_job_settle(struct qmp *m, const char *who, int timeout_ms);
 
 #endif

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/proc/proc.h"
 #include "lib/qmp/qmp.h"
 #include "lib/qmp/qmp_job.h"
 #include "lib/qmp/qmp_limits.h"
@@ -1257,6 +1258,74 @@ START_TEST(test_snapshot_jobs)
 }
 END_TEST
 
+/* Start snapshot-save job id (tag tag) and wait until it concluded. */
+static void job_to_conclusion(struct qmp *q, const char *id, const char *tag)
+{
+    g_autofree char *args = g_strdup_printf("{\"job-id\": \"%s\", \"tag\": \"%s\"}", id, tag);
+    ck_assert_int_eq(qmp_command_json(q, "snapshot-save", args, NULL, T_MS), 0);
+    g_autofree char *seen = job_statuses(q, id);
+    ck_assert_str_eq(seen, "created,running,waiting,pending,concluded");
+}
+
+/* Low finding 1: settling (before each qmp_job_run, and the qemu driver's
+ * reconcile) dismisses only the concluded jobs nobody will dismiss: that
+ * of a caller whose process is gone, of this process when no run here
+ * follows it, or of a "qv-" id naming no owner. A live caller's concluded
+ * job stays for that caller to read its error and dismiss it. */
+START_TEST(test_job_settle_spares_live_callers)
+{
+    g_autofree char *dir = make_dir(NULL);
+    GPid pid = start_vmm(dir, NULL);
+    struct qmp *q = client(dir);
+    /* Another caller, alive: a process of ours standing in for it. */
+    const char *argv[] = {"/bin/sleep", "600", NULL};
+    GPid other;
+    g_autoptr(GError) err = NULL;
+    ck_assert(g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
+                            NULL, &other, &err));
+    struct proc_identity oid, me;
+    ck_assert_int_eq(proc_identity_read(other, &oid), 0);
+    ck_assert_int_eq(proc_identity_read(getpid(), &me), 0);
+    g_autofree char *live =
+        g_strdup_printf("qv-snapshot-save-%d-%" G_GUINT64_FORMAT "-0", (int)other, oid.start_time);
+    g_autofree char *mine = g_strdup_printf("qv-snapshot-save-%d-%" G_GUINT64_FORMAT "-77",
+                                            (int)getpid(), me.start_time);
+    /* Same pid, another start time: a reused pid is not the caller. */
+    g_autofree char *reused = g_strdup_printf("qv-snapshot-save-%d-%" G_GUINT64_FORMAT "-1",
+                                              (int)other, oid.start_time + 1);
+    job_to_conclusion(q, live, "a");
+    job_to_conclusion(q, mine, "b");
+    job_to_conclusion(q, reused, "c");
+    job_to_conclusion(q, "qv-snapshot-save-123-4", "d"); /* the old id scheme */
+
+    ck_assert_int_eq(qmp_job_settle(q, "qv-vmm", T_MS), 0);
+    JsonObject *e = job_entry(q, live);
+    ck_assert_msg(e, "the live caller's concluded job was dismissed");
+    ck_assert_str_eq(json_object_get_string_member(e, "status"), "concluded");
+    json_object_unref(e);
+    ck_assert_ptr_null(job_entry(q, mine));
+    ck_assert_ptr_null(job_entry(q, reused));
+    ck_assert_ptr_null(job_entry(q, "qv-snapshot-save-123-4"));
+
+    /* A run of this process settles first, and spares it too. */
+    g_autoptr(JsonObject) args = json_object_new();
+    json_object_set_string_member(args, "tag", "e");
+    ck_assert_int_eq(qmp_job_run(q, "qv-vmm", "snapshot-save", args, T_MS, NULL, NULL), 0);
+    e = job_entry(q, live);
+    ck_assert_ptr_nonnull(e);
+    json_object_unref(e);
+
+    /* Once that caller is gone its job is a leftover. */
+    ck_assert_int_eq(kill(other, SIGKILL), 0);
+    ck_assert_int_eq(wait_exit(other, T_MS), 128 + SIGKILL);
+    ck_assert_int_eq(qmp_job_settle(q, "qv-vmm", T_MS), 0);
+    ck_assert_ptr_null(job_entry(q, live));
+    proc_identity_clear(&oid);
+    proc_identity_clear(&me);
+    quit_and_check(dir, pid, q);
+}
+END_TEST
+
 START_TEST(test_snapshot_job_arguments)
 {
     g_autofree char *dir = make_dir(NULL);
@@ -1685,6 +1754,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_bad_invocations);
     tcase_add_test(tc, test_snapshot_jobs);
     tcase_add_test(tc, test_snapshot_job_arguments);
+    tcase_add_test(tc, test_job_settle_spares_live_callers);
     tcase_add_test(tc, test_snapshot_job_while_one_runs);
     tcase_add_test(tc, test_snapshot_job_loop_stays_live);
     tcase_add_test(tc, test_snapshot_devices_full_set);
