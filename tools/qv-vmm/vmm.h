@@ -169,6 +169,11 @@ JsonNode *vmm_block_set_io_throttle(struct vmm *v, JsonObject *args, struct vmm_
  * no VM handle: query-status answers from the state the job started in,
  * commands marked uses_vm are refused. The loop hears of the end through
  * g_main_context_invoke. */
+/* Concluded jobs nobody dismissed that are kept (QEMU keeps them until
+ * job-dismiss): past this many the oldest goes, with JOB_STATUS_CHANGE
+ * "null" as if dismissed, so callers killed before their job-dismiss
+ * cannot grow qv-vmm without bound. */
+#define VMM_JOBS_KEPT_CONCLUDED 16
 JsonNode *vmm_snapshot_save(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,
                             vmm_after_fn *after);
 JsonNode *vmm_snapshot_load(struct vmm *v, JsonObject *args, struct vmm_cmd_error *err,

@@ -96,6 +96,28 @@ static bool id_wellformed(const char *id)
     return true;
 }
 
+/* Drop the oldest concluded jobs past VMM_JOBS_KEPT_CONCLUDED (vmm.h).
+ * The list is in start order and one job runs at a time, so the first
+ * concluded ones are the oldest; the newest, whose caller is most likely
+ * still to read it, stay. */
+static void prune_concluded(struct vmm *v)
+{
+    GPtrArray *a = jobs_of(v);
+    guint concluded = 0;
+    for (guint i = 0; i < a->len; i++)
+        concluded += strcmp(((struct vmm_job *)g_ptr_array_index(a, i))->status, "concluded") == 0;
+    for (guint i = 0; i < a->len && concluded > VMM_JOBS_KEPT_CONCLUDED;) {
+        struct vmm_job *j = g_ptr_array_index(a, i);
+        if (strcmp(j->status, "concluded") != 0) {
+            i++;
+            continue;
+        }
+        set_status(j, "null");
+        g_ptr_array_remove_index(a, i);
+        concluded--;
+    }
+}
+
 /* ---- the worker ---- */
 
 static gboolean job_done(gpointer data);
@@ -158,6 +180,7 @@ static gboolean job_done(gpointer data)
     set_status(j, "waiting");
     set_status(j, "pending");
     set_status(j, "concluded");
+    prune_concluded(v);
     job_free(j); /* the worker's reference */
     return G_SOURCE_REMOVE;
 }

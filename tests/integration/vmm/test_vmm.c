@@ -1326,6 +1326,66 @@ START_TEST(test_job_settle_spares_live_callers)
 }
 END_TEST
 
+/* Low finding 2: concluded jobs nobody dismisses (callers killed before
+ * job-dismiss) do not pile up: qv-vmm keeps the newest
+ * VMM_JOBS_KEPT_CONCLUDED, and drops the oldest with the "null" event a
+ * dismiss sends. */
+START_TEST(test_concluded_jobs_are_capped)
+{
+    g_autofree char *dir = make_dir(NULL);
+    GPid pid = start_vmm(dir, NULL);
+    struct qmp *q = client(dir);
+    const int total = VMM_JOBS_KEPT_CONCLUDED + 3;
+    GString *seen = g_string_new(";");
+    for (int i = 0; i < total; i++) {
+        /* A delete of a snapshot there is not: it concludes at once, with
+         * its error, and leaves nothing else behind. */
+        g_autofree char *args = g_strdup_printf("{\"job-id\": \"j%d\", \"tag\": \"none\"}", i);
+        ck_assert_int_eq(qmp_command_json(q, "snapshot-delete", args, NULL, T_MS), 0);
+        g_autofree char *done = g_strdup_printf(";j%d:concluded;", i);
+        while (!strstr(seen->str, done)) {
+            JsonObject *ev = NULL;
+            ck_assert_msg(qmp_event_wait(q, "JOB_STATUS_CHANGE", T_MS, &ev) == 0, "%s", seen->str);
+            JsonObject *d = json_object_get_object_member(ev, "data");
+            g_string_append_printf(seen, "%s:%s;", json_object_get_string_member(d, "id"),
+                                   json_object_get_string_member(d, "status"));
+            json_object_unref(ev);
+        }
+    }
+    /* The reply comes after the last job's events: they are all read. */
+    JsonNode *ret = NULL;
+    ck_assert_int_eq(qmp_command(q, "query-jobs", NULL, &ret, T_MS), 0);
+    JsonObject *ev;
+    while ((ev = qmp_event_take(q, "JOB_STATUS_CHANGE"))) {
+        JsonObject *d = json_object_get_object_member(ev, "data");
+        g_string_append_printf(seen, "%s:%s;", json_object_get_string_member(d, "id"),
+                               json_object_get_string_member(d, "status"));
+        json_object_unref(ev);
+    }
+    JsonArray *a = json_node_get_array(ret);
+    ck_assert_int_eq(json_array_get_length(a), VMM_JOBS_KEPT_CONCLUDED);
+    for (int i = 0; i < total; i++) {
+        g_autofree char *id = g_strdup_printf("j%d", i);
+        g_autofree char *dropped = g_strdup_printf(";j%d:null;", i);
+        bool listed = false;
+        for (guint k = 0; k < json_array_get_length(a); k++)
+            listed |=
+                strcmp(json_object_get_string_member(json_array_get_object_element(a, k), "id"),
+                       id) == 0;
+        /* The oldest three went, each with its event; the rest stay, with
+         * their error for a caller still to read. */
+        ck_assert_msg(listed == (i >= 3), "%s listed: %d", id, listed);
+        ck_assert_msg((strstr(seen->str, dropped) != NULL) == (i < 3), "%s", seen->str);
+    }
+    json_node_unref(ret);
+    JsonObject *e = job_entry(q, "j3");
+    ck_assert_ptr_nonnull(strstr(json_object_get_string_member(e, "error"), "no snapshot 'none'"));
+    json_object_unref(e);
+    g_string_free(seen, TRUE);
+    quit_and_check(dir, pid, q);
+}
+END_TEST
+
 START_TEST(test_snapshot_job_arguments)
 {
     g_autofree char *dir = make_dir(NULL);
@@ -1755,6 +1815,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_snapshot_jobs);
     tcase_add_test(tc, test_snapshot_job_arguments);
     tcase_add_test(tc, test_job_settle_spares_live_callers);
+    tcase_add_test(tc, test_concluded_jobs_are_capped);
     tcase_add_test(tc, test_snapshot_job_while_one_runs);
     tcase_add_test(tc, test_snapshot_job_loop_stays_live);
     tcase_add_test(tc, test_snapshot_devices_full_set);
