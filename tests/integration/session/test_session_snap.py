@@ -7,6 +7,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -463,3 +464,93 @@ def test_clone_refuses_a_symlinked_disk_and_keeps_only_plain_extensions(env):
     qv(env, "vm", "create", "--xml", str(xml))
     qv(env, "vm", "clone", "odd", "odd2")
     assert read(env["root"] / "kvm" / "odd2" / "vda") == read(odd)
+
+
+def status_qmp(e, name, command):
+    """One command on the VM's qv-vmm status.sock (the read-only monitor,
+    free while a caller holds qmp.sock); its return value."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(str(e["root"] / "kvm" / name / "status.sock"))
+    f = s.makefile("rwb")
+    try:
+        def reply(cmd):
+            f.write(json.dumps({"execute": cmd}).encode() + b"\n")
+            f.flush()
+            while True:
+                m = json.loads(f.readline())
+                if "return" in m or "error" in m:
+                    return m
+        json.loads(f.readline())  # the greeting
+        reply("qmp_capabilities")
+        return reply(command)["return"]
+    finally:
+        f.close()
+        s.close()
+
+
+def test_guest_stop_seen_during_a_load_is_checked_again_after_it(env):
+    """qv-vmm's watcher sees the guest stop while a snapshot job holds the
+    VM; once the job is over it looks again (vmm_jobs.c job_done): a guest
+    the load brought back keeps its qv-vmm, watched on; one still down ends
+    it. The stop comes from another process on the hosted noop:///DIR VM,
+    during the job (qv-vmm-test's QV_VMM_TEST_JOB_DELAY_MS)."""
+    vmm_test = os.environ.get("QV_VMM_TEST")
+    if not vmm_test:
+        pytest.fail("QV_VMM_TEST must name qv-vmm-test (run through ctest)")
+    hosted = f"noop://{env['store']}"
+    e = {**env}
+    create(e, "w")
+    run_env = {**os.environ, "QV_VMM": vmm_test, "QV_VMM_TEST_JOB_DELAY_MS": "2000"}
+
+    def cli(*args):
+        return subprocess.Popen([QV, "-c", env["uri"], *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=run_env)
+
+    def finish(p):
+        out, err = p.communicate(timeout=60)
+        return p.returncode, out + err
+
+    rc, out = finish(cli("vm", "start", "w"))
+    assert rc == 0, out
+    pid = vmm_pid(env, "w")
+    rc, out = finish(cli("vm", "snapshot", "create", "w", "--name", "up"))
+    assert rc == 0, out
+
+    def stop_during_job(p):
+        deadline = time.monotonic() + 20
+        while not any(j["status"] == "running" for j in status_qmp(env, "w", "query-jobs")):
+            assert p.poll() is None and time.monotonic() < deadline, finish(p)
+            time.sleep(0.05)
+        qv(env, "vm", "stop", "--force", "w", uri=hosted)
+
+    # The load brings the guest back: the same qv-vmm runs on.
+    p = cli("vm", "snapshot", "restore", "w", "--name", "up")
+    stop_during_job(p)
+    rc, out = finish(p)
+    assert rc == 0, out
+    assert vmm_pid(env, "w") == pid and alive(pid)
+    assert state(env, "w") == "running"
+    # And the watcher watches again: a stop now ends qv-vmm.
+    qv(env, "vm", "stop", "--force", "w", uri=hosted)
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid), "qv-vmm did not notice the guest stop after the load"
+    assert "running" not in state(env, "w")
+
+    # A job that does not bring the guest back (a save): still down after
+    # it, so qv-vmm ends once the job is over, not during it.
+    rc, out = finish(cli("vm", "start", "w"))
+    assert rc == 0, out
+    pid = vmm_pid(env, "w")
+    p = cli("vm", "snapshot", "create", "w", "--name", "later")
+    stop_during_job(p)
+    time.sleep(0.3)
+    assert alive(pid), "qv-vmm ended while the job held the VM"
+    finish(p)
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid), "qv-vmm outlived a guest that stayed stopped"
+    assert "running" not in state(env, "w")
