@@ -103,7 +103,7 @@ struct qmp *qemu_vm_qmp(struct qemu_vm *q, bool status_monitor)
 bool qemu_vm_running(struct qemu_vm *q)
 {
     struct proc_runtime rt;
-    bool alive = proc_runtime_read(q->dir, &rt) == 0 && proc_identity_alive(&rt.id);
+    bool alive = proc_runtime_read(q->dir, &rt) == 0 && qemu_runtime_alive(q, &rt);
     proc_runtime_clear(&rt);
     qv_reset_error();
     return alive;
@@ -250,7 +250,7 @@ static char *qemu_console_endpoint(struct vm *vm)
     struct qemu_vm *q = qemu_vm_of(vm);
     struct proc_runtime rt;
     char *out = NULL;
-    if (proc_runtime_read(q->dir, &rt) == 0 && proc_identity_alive(&rt.id))
+    if (proc_runtime_read(q->dir, &rt) == 0 && qemu_runtime_alive(q, &rt))
         out = g_strdup(qv_json_str(rt.extra, "console"));
     proc_runtime_clear(&rt);
     qv_reset_error();
@@ -270,7 +270,7 @@ static int qemu_console_log(struct vm *vm, char **path, uint64_t *start)
     struct qemu_vm *q = qemu_vm_of(vm);
     struct proc_runtime rt;
     gint64 at = 0;
-    if (proc_runtime_read(q->dir, &rt) == 0 && proc_identity_alive(&rt.id))
+    if (proc_runtime_read(q->dir, &rt) == 0 && qemu_runtime_alive(q, &rt))
         at = qv_json_int(rt.extra, "console_log_start", 0);
     proc_runtime_clear(&rt);
     qv_reset_error();

@@ -96,7 +96,7 @@ static int stop_locked(struct qemu_vm *q, unsigned flags, int timeout_ms, bool *
     bool force = (flags & VM_STOP_FORCE) || timeout_ms == 0;
     /* Verify the full identity once; later polls compare pid and start
      * time only. */
-    bool alive = proc_identity_alive(&rt.id);
+    bool alive = qemu_runtime_alive(q, &rt);
     if (alive && !force) {
         m = qemu_vm_qmp(q, false);
         qv_reset_error();

@@ -316,6 +316,8 @@ static int start_locked(struct qemu_vm *q, bool *port_lost)
         json_object_set_int_member(rt.extra, "console_log_start", console_start);
         rc = qemu_cgroup_at_start(q, def, &rt);
     }
+    if (rc == 0)
+        rc = qemu_runtime_record_exe(&rt);
     if (rc == 0) {
         rc = proc_runtime_write(q->dir, &rt);
     }

@@ -52,7 +52,7 @@ static void settle(struct qemu_vm *q, const struct proc_identity *seen, enum vm_
     struct proc_runtime rt;
     if (proc_runtime_read(q->dir, &rt) == 0 && proc_identity_same(&rt.id, seen)) {
         proc_log(q->dir, "%s", what);
-        if (proc_identity_alive(&rt.id)) {
+        if (qemu_runtime_alive(q, &rt)) {
             proc_kill(&rt.id, SIGKILL);
             proc_wait_gone(&rt.id, 5000);
         }
@@ -103,7 +103,7 @@ int qemu_vm_status(struct vm *vm, struct qv_vm_status *st)
     }
     if (rc < 0)
         return rc;
-    if (!proc_identity_alive(&rt.id)) {
+    if (!qemu_runtime_alive(q, &rt)) {
         g_autofree char *what = g_strdup_printf(
             "QEMU process %d died without being stopped: VM reported crashed", (int)rt.id.pid);
         settle(q, &rt.id, VM_REASON_CRASHED, what);
@@ -118,7 +118,7 @@ int qemu_vm_status(struct vm *vm, struct qv_vm_status *st)
     qmp_close(m);
     if (rc < 0) {
         /* It may have died while we asked. */
-        if (!proc_identity_alive(&rt.id)) {
+        if (!qemu_runtime_alive(q, &rt)) {
             qv_reset_error();
             proc_runtime_clear(&rt);
             return qemu_vm_status(vm, st);

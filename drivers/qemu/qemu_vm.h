@@ -34,6 +34,13 @@ struct qmp *qemu_vm_qmp(struct qemu_vm *q, bool status_monitor);
 
 /* Whether the QEMU recorded in runtime.json still runs (full identity). */
 bool qemu_vm_running(struct qemu_vm *q);
+struct proc_runtime;
+/* Whether rt's process runs (full identity) and is this VM's QEMU by its
+ * executable (qemu_identity.c); a record naming another process is logged
+ * and never adopted, signalled or waited for. */
+bool qemu_runtime_alive(struct qemu_vm *q, const struct proc_runtime *rt);
+/* Keep the executable of rt's (just verified) QEMU in rt->extra "exe". */
+int qemu_runtime_record_exe(struct proc_runtime *rt);
 /* The VM's live QEMU process, from its pidfile, proven by the -pidfile path
  * that ends its command line; with scan, failing that, by looking for that
  * path in every process's command line (for when runtime.json and the

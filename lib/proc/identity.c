@@ -113,6 +113,29 @@ bool proc_identity_running(const struct proc_identity *id)
            start == id->start_time;
 }
 
+char *proc_exe_read(pid_t pid)
+{
+    g_autofree char *link = g_strdup_printf("/proc/%d/exe", (int)pid);
+    return g_file_read_link(link, NULL);
+}
+
+#define DELETED " (deleted)"
+
+/* The length of path without a trailing " (deleted)". */
+static size_t undeleted_len(const char *path)
+{
+    size_t n = strlen(path);
+    return g_str_has_suffix(path, DELETED) ? n - strlen(DELETED) : n;
+}
+
+bool proc_exe_same(const char *exe, const char *path)
+{
+    if (!exe || !path)
+        return false;
+    size_t n = undeleted_len(exe);
+    return n > 0 && n == undeleted_len(path) && strncmp(exe, path, n) == 0;
+}
+
 int proc_kill(const struct proc_identity *id, int sig)
 {
     if (!proc_identity_running(id))

@@ -51,6 +51,15 @@ int proc_find_by_cmdline_suffix(const char *suffix, struct proc_identity *id);
  * command line. */
 bool proc_identity_alive(const struct proc_identity *id);
 
+/* The executable of live process pid as the kernel shows it
+ * (/proc/PID/exe), NULL when unreadable (gone, another user's). A file
+ * removed or replaced since the process started shows as "PATH (deleted)". */
+char *proc_exe_read(pid_t pid);
+/* Whether exe (from proc_exe_read) is the program at path, also when one
+ * or both carry " (deleted)": a package upgrade replaces a binary under the
+ * processes still running it, which stay what they were started as. */
+bool proc_exe_same(const char *exe, const char *path);
+
 /* Whether a and b describe the same process (pid, start time, command
  * line). */
 bool proc_identity_same(const struct proc_identity *a, const struct proc_identity *b);

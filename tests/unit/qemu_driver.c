@@ -1893,6 +1893,126 @@ START_TEST(io_limits_at_start_and_live)
 }
 END_TEST
 
+/* Low finding 4: pid, start time and command line can all be copied from
+ * any process of the user into runtime.json; the process must also run the
+ * QEMU binary recorded at launch, and that record must name a QEMU. A
+ * record naming a live sleep is not adopted, and the sleep is left alone,
+ * also when the record's "exe" is altered to name sleep's binary. */
+START_TEST(record_naming_a_non_qemu_process_is_not_adopted)
+{
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, XML("f1"));
+    OK(vm_start(vm));
+    g_autofree char *dir = g_build_filename(root, "qemu", "f1", NULL);
+    struct proc_runtime real;
+    ck_assert_int_eq(proc_runtime_read(dir, &real), 0);
+    g_autofree char *exe = proc_exe_read(real.id.pid);
+    ck_assert_ptr_nonnull(exe);
+    ck_assert_str_eq(qv_json_str(real.extra, "exe"), exe);
+    pid_t qpid = real.id.pid;
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    ck_assert(process_gone(qpid));
+
+    char *argv[] = {"sleep", "60", NULL};
+    pid_t other;
+    ck_assert_int_eq(proc_spawn(argv, NULL, &other), 0);
+    struct proc_identity sid;
+    ck_assert_int_eq(proc_identity_read(other, &sid), 0);
+    g_autofree char *sleep_exe = proc_exe_read(other);
+    ck_assert_ptr_nonnull(sleep_exe);
+    for (int i = 0; i < 2; i++) {
+        struct proc_runtime fake = {
+            .id = {.pid = sid.pid, .start_time = sid.start_time, .cmdline = g_strdup(sid.cmdline)},
+            .extra = json_object_ref(real.extra)};
+        if (i == 1)
+            json_object_set_string_member(fake.extra, "exe", sleep_exe);
+        ck_assert_int_eq(proc_runtime_write(dir, &fake), 0);
+        ck_assert(proc_identity_alive(&fake.id)); /* the forgery itself is perfect */
+        proc_runtime_clear(&fake);
+        struct vm_info info;
+        OK(vm_get_info(vm, &info));
+        ck_assert_msg(info.state != VM_STATE_RUNNING && info.state != VM_STATE_PAUSED,
+                      "record %d adopted a sleep as QEMU (state %s)", i, vm_state_name(info.state));
+        vm_stop_flags(vm, VM_STOP_FORCE, 0);
+        qv_reset_error();
+        ck_assert_msg(kill(other, 0) == 0, "record %d: the sleep was signalled", i);
+        g_autofree char *log = NULL;
+        g_autofree char *log_path = vm_path("f1", "qv.log");
+        ck_assert(g_file_get_contents(log_path, &log, NULL, NULL));
+        ck_assert_ptr_nonnull(strstr(log, "which is not this VM's QEMU"));
+    }
+    /* A start is not refused as already running, and runs a real QEMU. */
+    OK(vm_start(vm));
+    ck_assert_int_ne(qemu_pid("f1"), other);
+    kill(other, SIGKILL);
+    int status;
+    waitpid(other, &status, 0);
+    proc_identity_clear(&sid);
+    proc_runtime_clear(&real);
+    vm_destroy(vm);
+    qv_close(c);
+}
+END_TEST
+
+/* A package upgrade replaces QEMU's binary under a running VM: the kernel
+ * then shows its executable as "PATH (deleted)", and it is still the VM's
+ * QEMU (adopted, stoppable). Here the VM runs from a copy of QEMU that is
+ * removed while it runs: PREFIX/bin/qemu-system-x86_64, with PREFIX/lib and
+ * PREFIX/share linked to the real ones (QEMU finds its modules and
+ * firmware relative to its executable). */
+START_TEST(qemu_binary_replaced_under_a_running_vm)
+{
+    g_autofree char *found = g_find_program_in_path("qemu-system-x86_64");
+    ck_assert_ptr_nonnull(found);
+    g_autofree char *sys = realpath(found, NULL);
+    ck_assert_ptr_nonnull(sys);
+    g_autofree char *sys_bin = g_path_get_dirname(sys);
+    g_autofree char *sys_prefix = g_path_get_dirname(sys_bin);
+    g_autofree char *prefix = g_build_filename(root, "prefix", NULL);
+    g_autofree char *bin = g_build_filename(prefix, "bin", NULL);
+    ck_assert_int_eq(g_mkdir_with_parents(bin, 0700), 0);
+    const char *const linked[] = {"lib", "share"};
+    for (size_t i = 0; i < G_N_ELEMENTS(linked); i++) {
+        g_autofree char *to = g_build_filename(sys_prefix, linked[i], NULL);
+        g_autofree char *at = g_build_filename(prefix, linked[i], NULL);
+        ck_assert_int_eq(symlink(to, at), 0);
+    }
+    g_autofree char *copy = g_build_filename(bin, "qemu-system-x86_64", NULL);
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    ck_assert(g_file_get_contents(sys, &data, &len, NULL));
+    ck_assert(g_file_set_contents(copy, data, (gssize)len, NULL));
+    ck_assert_int_eq(chmod(copy, 0755), 0);
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>u1</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices><emulator>%s</emulator>"
+        "</devices></domain>",
+        copy);
+    struct qv_conn *c = qv_connect(uri);
+    struct vm *vm = define(c, xml);
+    OK(vm_start(vm));
+    pid_t pid = qemu_pid("u1");
+    ck_assert_int_eq(unlink(copy), 0);
+    g_autofree char *exe = proc_exe_read(pid);
+    g_autofree char *want = g_strdup_printf("%s (deleted)", copy);
+    ck_assert_str_eq(exe, want);
+    vm_free(vm);
+    qv_close(c);
+    c = qv_connect(uri);
+    vm = vm_lookup(c, "u1");
+    ck_assert_int_eq(vm_get_state(vm), VM_STATE_RUNNING);
+    OK(vm_pause(vm));
+    OK(vm_stop_flags(vm, VM_STOP_FORCE, 0));
+    ck_assert(process_gone(pid));
+    vm_destroy(vm);
+    qv_close(c);
+    for (size_t i = 0; i < G_N_ELEMENTS(linked); i++) {
+        g_autofree char *at = g_build_filename(prefix, linked[i], NULL);
+        unlink(at);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("qemu_driver");
@@ -1932,6 +2052,13 @@ int main(void)
     tcase_add_test(tc, failed_start_says_why);
     tcase_add_test(tc, numa_node_binding);
     suite_add_tcase(s, tc);
+    /* Whose process a runtime record names (CK_RUN_CASE=identity). */
+    TCase *ident = tcase_create("identity");
+    tcase_add_checked_fixture(ident, setup, teardown);
+    tcase_set_timeout(ident, 120);
+    tcase_add_test(ident, record_naming_a_non_qemu_process_is_not_adopted);
+    tcase_add_test(ident, qemu_binary_replaced_under_a_running_vm);
+    suite_add_tcase(s, ident);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
