@@ -14,7 +14,14 @@
  * the marker KSESS_CLONE_MARKER, written before the stop and removed after
  * the cont, lets the next caller that takes the source's lock (no clone
  * holds it then) resume it (ksess_clone_recover). Snapshots are not copied (they belong to the
- * source's driver state; the qemu driver's clone starts without snapshots too). */
+ * source's driver state; the qemu driver's clone starts without snapshots too).
+ *
+ * A failed clone leaves NEW's lock file (.NEW.lock), as a destroy does:
+ * unlinking it is safe only if every locker re-checks, once it holds the
+ * flock, that the path still names the inode it locked; qv_lock_acquire
+ * does not, nor would an older libqv, so a caller waiting on the old inode
+ * and one locking a new file could both hold "the" lock (docs/drivers.md,
+ * kvm:///session clone). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -302,6 +302,15 @@ def test_clone_of_a_missing_disk_leaves_nothing(env):
     assert not (env["root"] / "kvm" / "m2").exists()
     assert [p for p in (env["root"] / "kvm").iterdir() if p.name.startswith(".tmp-")] == []
     assert "m2" not in qv(env, "vm", "list", "--all").stdout.split()
+    # Only the name's lock file stays (docs/drivers.md says why): empty,
+    # 0600, and reused by the next VM of that name.
+    lock = env["root"] / "kvm" / ".m2.lock"
+    assert sorted(p.name for p in (env["root"] / "kvm").iterdir() if "m2" in p.name) == [".m2.lock"]
+    st = lock.stat()
+    assert st.st_size == 0 and (st.st_mode & 0o777) == 0o600
+    create(env, "m2")
+    assert lock.stat().st_ino == st.st_ino
+    assert "m2" in qv(env, "vm", "list", "--all").stdout.split()
 
 
 def test_vmm_killed_during_snapshot_jobs_leaves_no_half_snapshot(env):
