@@ -74,10 +74,20 @@ static void add_chardev(struct proc_landlock_rules *r, enum qv_chardev_type type
         break;
     case QV_CHR_UNIX:
         if (path && listen) {
+            /* Landlock's remove right would cover every file under the
+             * socket's directory (another VM's sockets and records, the
+             * user's files), so only making sockets is allowed there. A
+             * socket left by an earlier run is removed now, before the
+             * domain; this run's stays after it exits and is replaced at
+             * the next start (docs/architecture.md). Only a socket: a
+             * file of another kind at that path is the user's. */
+            struct stat st;
+            if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+                unlink(path);
             g_autofree char *dir = g_path_get_dirname(path);
-            proc_landlock_allow(r, dir, PROC_LL_MAKE_SOCK | PROC_LL_REMOVE,
-                                "a listening unix console: its socket is removed and bound "
-                                "again on every start");
+            proc_landlock_allow(r, dir, PROC_LL_MAKE_SOCK,
+                                "a listening unix console: its socket is bound at start (one "
+                                "left by an earlier run was removed before the domain)");
         }
         break; /* connecting to a unix socket needs no right up to ABI 7 */
     default: break;

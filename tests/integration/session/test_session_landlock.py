@@ -227,3 +227,50 @@ def test_exit_record_of_a_guest_power_off(env):
     assert json.loads((d / "exit.json").read_text()) == {"code": 0}
     show = qv(env, "vm", "show", "l").stdout.lower()
     assert "stopped" in show and "crash" not in show, show
+
+
+def test_listening_unix_console_directory_only_takes_sockets(env):
+    """A listening <serial type='unix'> in a directory of the user's (here
+    $HOME): qv-vmm may bind its socket there but neither remove nor
+    rename anything in it, since Landlock's remove right would cover the
+    whole tree under it. A socket an earlier run left at the path is
+    removed before the domain; a file of another kind there is left."""
+    sock = env["home"] / "serial.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(sock))
+    stale.close()
+    assert sock.is_socket()
+    victim = env["home"] / "thesis.txt"
+    victim.write_text("the user's\n")
+    disk = env["images"] / "u.img"
+    disk.write_bytes(b"\0" * 65536)
+    serial = (f"<serial type='unix'><source mode='bind' path='{sock}'/>"
+              "<target port='0'/></serial>")
+    xml = env["tmp"] / "u.xml"
+    xml.write_text(XML.format(name="u", uuid=uuid.uuid4(), disk=disk)
+                   .replace("</devices>", serial + "</devices>"))
+    qv(env, "vm", "create", "--xml", str(xml))
+    qv(env, "vm", "start", "u")
+    d = env["root"] / "kvm" / "u"
+    assert not sock.exists(), "the stale socket was not removed before the domain"
+    for target in (victim, env["home"] / "moved.txt"):
+        r = inside(d, "x-qv-test-rename", **{"from": str(victim), "to": str(target)})
+        assert r == errno.EACCES, (target, r)
+    assert inside(d, "x-qv-test-open", path=str(env["home"] / "new"), mode="create") \
+        == errno.EACCES
+    assert victim.read_text() == "the user's\n"
+
+
+def test_a_file_at_the_console_socket_path_is_not_removed(env):
+    sock = env["home"] / "serial.sock"
+    sock.write_text("not a socket\n")
+    disk = env["images"] / "f.img"
+    disk.write_bytes(b"\0" * 65536)
+    serial = (f"<serial type='unix'><source mode='bind' path='{sock}'/>"
+              "<target port='0'/></serial>")
+    xml = env["tmp"] / "f.xml"
+    xml.write_text(XML.format(name="f", uuid=uuid.uuid4(), disk=disk)
+                   .replace("</devices>", serial + "</devices>"))
+    qv(env, "vm", "create", "--xml", str(xml))
+    qv(env, "vm", "start", "f")
+    assert sock.read_text() == "not a socket\n"
