@@ -85,8 +85,11 @@ static int plan_disks(const char *src_name, struct qv_domain *def, const char *s
     return 0;
 }
 
-/* File-backed serials and consoles to store/serialN.log; a <console>
- * naming the same file as a <serial> (libvirt's mirror of it) follows. */
+/* File-backed serials and consoles to store/serialN.log, and listening
+ * unix ones to store/serialN.sock: the clone would otherwise append to the
+ * source's log, or unlink the source's socket and take its clients at its
+ * start. A <console> naming the same path as a <serial> (libvirt's mirror
+ * of it) follows. */
 static void plan_chardevs(struct qv_domain *def, const char *store)
 {
     g_autoptr(GHashTable) moved = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -95,11 +98,13 @@ static void plan_chardevs(struct qv_domain *def, const char *store)
     for (size_t l = 0; l < G_N_ELEMENTS(lists); l++)
         for (guint i = 0; lists[l] && i < lists[l]->len; i++) {
             struct qv_chardev *c = g_ptr_array_index(lists[l], i);
-            if (c->type != QV_CHR_FILE || !c->path)
+            bool sock = c->type == QV_CHR_UNIX && c->listen;
+            if ((c->type != QV_CHR_FILE && !sock) || !c->path)
                 continue;
             const char *to = g_hash_table_lookup(moved, c->path);
             if (!to) {
-                g_autofree char *file = g_strdup_printf("serial%u.log", next++);
+                g_autofree char *file =
+                    g_strdup_printf(sock ? "serial%u.sock" : "serial%u.log", next++);
                 to = g_build_filename(store, file, NULL);
                 g_hash_table_insert(moved, g_strdup(c->path), (char *)to);
             }
