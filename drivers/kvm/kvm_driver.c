@@ -388,6 +388,13 @@ static char *kvm_console(struct vm *vm)
 
 static int kvm_add_region(struct vm *vm, uint64_t gpa, uint64_t size, uint32_t flags)
 {
+    /* Device threads walk the regions without a lock (guest_ram,
+     * mark_dirty): the layout of a machine with devices never changes. */
+    if (MACHINE(vm)->board)
+        return qv_error_set(QV_ERR_INVALID_STATE,
+                            "VM '%s' has devices, which read its memory layout from their own "
+                            "threads: memory regions cannot be added to it",
+                            vm->name);
     return kvm_memory_add(MACHINE(vm), gpa, size, flags);
 }
 

@@ -203,7 +203,7 @@ void kvm_memory_mark_dirty(struct kvm_machine *m, uint64_t gpa, uint64_t len)
     for (guint i = 0; i < m->regions->len; i++) {
         const struct kvm_region *r = &g_array_index(m->regions, struct kvm_region, i);
         struct dirty_bitmap *b = __atomic_load_n(&r->host_dirty, __ATOMIC_ACQUIRE);
-        if (!b || r->readonly || end <= r->gpa || gpa >= r->gpa + r->size)
+        if (!b || end <= r->gpa || gpa >= r->gpa + r->size)
             continue;
         uint64_t from = MAX(gpa, r->gpa), to = MIN(end, r->gpa + r->size);
         dirty_bitmap_mark(b, from - r->gpa, to - from); /* inside the region: cannot fail */

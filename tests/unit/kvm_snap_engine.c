@@ -298,6 +298,30 @@ START_TEST(failed_snapshot_loses_no_dirty_pages)
 }
 END_TEST
 
+/* What a device writes as restore wakes it (buffers the guest posted
+ * before the snapshot) is written after the restored memory: the next
+ * increment must hold it, so the dirty log starts before the wake-up. */
+START_TEST(restore_keeps_what_devices_write_as_they_wake)
+{
+    struct tmach t;
+    tm_init(&t, 1, 256 * 1024, "wake");
+    struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+    OK(snap_engine_create(e, "base", 0));
+    t.wake = true;
+    t.wake_gpa = 5 * PG;
+    t.wake_byte = 0x5a;
+    OK(snap_engine_restore(e, "base"));
+    t.wake = false;
+    ck_assert_uint_eq(tm_byte(&t, 5 * PG), 0x5a);
+    OK(snap_engine_create(e, "inc", SNAPSHOT_INCREMENTAL));
+    tm_fill(&t, 5 * PG, 0, PG);
+    OK(snap_engine_restore(e, "inc"));
+    ck_assert_uint_eq(tm_byte(&t, 5 * PG), 0x5a);
+    snap_engine_free(e);
+    tm_fini(&t);
+}
+END_TEST
+
 /* ---- disks ---- */
 
 static char *make_disk(const char *name, uint8_t byte, size_t len)
@@ -708,6 +732,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, damaged_snapshot_listed_and_deletable);
     tcase_add_test(tc, incremental_chain_and_folds);
     tcase_add_test(tc, failed_snapshot_loses_no_dirty_pages);
+    tcase_add_test(tc, restore_keeps_what_devices_write_as_they_wake);
     tcase_add_test(tc, disks_captured_and_put_back);
     tcase_add_test(tc, restore_refuses_other_shape_unless_rebuilt);
     tcase_add_test(tc, restore_quiesces_before_swapping_memory);

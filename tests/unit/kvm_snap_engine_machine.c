@@ -172,6 +172,14 @@ static void op_unquiesce(void *m)
     logop(TM(m), "unquiesce");
     ck_assert(TM(m)->quiesced);
     TM(m)->quiesced = false;
+    struct tmach *t = TM(m);
+    if (t->wake) {
+        /* The vCPUs are still paused: a device's write, not tm_write's. */
+        size_t r;
+        *(uint8_t *)hva(t, t->wake_gpa, 1, &r) = t->wake_byte;
+        if (t->logging)
+            ck_assert_int_eq(dirty_bitmap_mark(t->dirty[r], t->wake_gpa - t->ram[r].gpa, 1), 0);
+    }
 }
 
 static GPtrArray *op_devices_save(void *m)

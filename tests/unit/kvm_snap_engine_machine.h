@@ -40,6 +40,12 @@ struct tmach {
     bool pending;
     uint64_t pending_gpa;
     uint8_t pending_byte;
+    /* A device woken by unquiesce that fills a buffer the guest posted
+     * before (as virtio does): writes wake_byte at wake_gpa, marked as a
+     * device's host write is, when wake is set. */
+    bool wake;
+    uint64_t wake_gpa;
+    uint8_t wake_byte;
 };
 
 extern const struct snap_machine_ops tm_ops;

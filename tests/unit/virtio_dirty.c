@@ -341,6 +341,25 @@ START_TEST(blk_read_marks_data_and_status)
 }
 END_TEST
 
+/* A request whose header is too short fails the device (NEEDS_RESET) and
+ * is given back, so a snapshot's quiesce still finds nothing in flight:
+ * a guest cannot refuse every snapshot by leaving one behind. */
+START_TEST(blk_bad_header_leaves_nothing_in_flight)
+{
+    uint64_t used;
+    struct blk_env e = blk_up(&used);
+    ASSERT_MARKED(used);
+    uint64_t hdr = pages(1), status = pages(1);
+    vtd_add(&d, 0, &(struct vtd_buf){hdr, 8}, 1, &(struct vtd_buf){status, 1}, 1, false);
+    vtd_kick(&d, 0);
+    ck_assert(vtd_wait_used(&d, 0, NULL, NULL, 10000));
+    ck_assert(vtd_status(&d) & VTD_S_NEEDS_RESET);
+    /* taken() quiesces first, with a 5 s limit, and asserts it worked. */
+    ASSERT_MARKED(page_of(status), used);
+    blk_down(&e);
+}
+END_TEST
+
 /* ---- virtio-net: received frames, from the backend's thread ---- */
 
 struct test_backend {
@@ -430,6 +449,7 @@ int main(void)
     tcase_add_test(tc, refused_requests_mark_nothing);
     tcase_add_test(tc, console_marks_input_not_output);
     tcase_add_test(tc, blk_read_marks_data_and_status);
+    tcase_add_test(tc, blk_bad_header_leaves_nothing_in_flight);
     tcase_add_test(tc, net_marks_received_frames);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -347,6 +347,36 @@ static void refuse_cleanup(struct snap_engine *e, GPtrArray *tmps, bool quiesced
  * copies) is checked before the machine changes; past that, a failure
  * stops the machine. Device threads are quiesced from the pause on, so
  * none touches guest memory while it is swapped. */
+
+/* The restored memory is the snapshot's: increments build on it from now
+ * on. A log that cannot be restarted only loses increments over it (the
+ * next one is refused, asking for a full snapshot); the restore stands. */
+static void restart_dirty(struct snap_engine *e, const char *name, const uint8_t *id)
+{
+    snap_engine_forget(e);
+    struct snap_mem_ram now_ram[SNAP_MEM_MAX_REGIONS];
+    size_t n = e->ops->ram(e->m, now_ram, SNAP_MEM_MAX_REGIONS);
+    e->pending = g_new0(struct dirty_bitmap *, n);
+    e->npending = n;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!(e->pending[i] = dirty_bitmap_new(now_ram[i].size / SNAP_MEM_PAGE_SIZE)))
+            rc = qv_error_code();
+    if (rc == 0)
+        rc = e->ops->dirty_start(e->m);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = e->ops->dirty_take(e->m, i, e->pending[i]);
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++)
+            dirty_bitmap_clear_all(e->pending[i]);
+        e->prev = g_strdup(name);
+        memcpy(e->prev_id, id, SNAP_MEM_ID_LEN);
+    } else {
+        snap_engine_forget(e);
+        qv_reset_error();
+    }
+}
+
 static int restore_live(struct snap_engine *e, const char *name, struct loaded *l,
                         enum vm_state captured)
 {
@@ -437,6 +467,11 @@ static int restore_live(struct snap_engine *e, const char *name, struct loaded *
         rc = e->ops->define(e->m, l->xml, false, false);
     if (rc == 0)
         rc = rename_disks(l, tmps);
+    /* The dirty log starts afresh while the devices are still quiesced:
+     * woken, they fill buffers the guest posted before the snapshot, and
+     * those pages belong in the next increment, not in what is cleared. */
+    if (rc == 0)
+        restart_dirty(e, name, id);
     if (quiesced)
         e->ops->unquiesce(e->m);
     if (rc < 0) {
@@ -448,29 +483,6 @@ static int restore_live(struct snap_engine *e, const char *name, struct loaded *
         qv_error_restore(&err);
         qv_error_prefix("VM was stopped: it could not be restored whole");
         return rc;
-    }
-    /* The restored memory is the snapshot's: increments build on it. */
-    snap_engine_forget(e);
-    struct snap_mem_ram now_ram[SNAP_MEM_MAX_REGIONS];
-    size_t n = e->ops->ram(e->m, now_ram, SNAP_MEM_MAX_REGIONS);
-    e->pending = g_new0(struct dirty_bitmap *, n);
-    e->npending = n;
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        if (!(e->pending[i] = dirty_bitmap_new(now_ram[i].size / SNAP_MEM_PAGE_SIZE)))
-            rc = qv_error_code();
-    if (rc == 0)
-        rc = e->ops->dirty_start(e->m);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = e->ops->dirty_take(e->m, i, e->pending[i]);
-    if (rc == 0) {
-        for (size_t i = 0; i < n; i++)
-            dirty_bitmap_clear_all(e->pending[i]);
-        e->prev = g_strdup(name);
-        memcpy(e->prev_id, id, SNAP_MEM_ID_LEN);
-    } else {
-        snap_engine_forget(e);
-        qv_reset_error();
-        rc = 0; /* restored; only increments over it are lost */
     }
     if (captured == VM_STATE_RUNNING)
         rc = e->ops->resume(e->m);
