@@ -5,7 +5,9 @@
  * pty, a guest that prints at once loses its first lines. So, as the local
  * CLI does, the output comes from the log, from where this run began, as
  * one ordered byte stream; the pty carries only what is typed, and what it
- * delivers is drained and dropped so that QEMU never blocks on it. */
+ * delivers is drained and dropped. A client that stops reading stalls the
+ * relay, and with it the draining, as the plain relay did: QEMU's UART
+ * then waits, as it does for any console nobody reads. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -44,10 +46,16 @@ static int open_log(const char *path, uint64_t start)
 }
 
 /* Copy what the log has beyond its offset to out. 0 when all of it went,
- * -1 when out is gone, stopped, or the log cannot be read. */
+ * -1 when out is gone, stopped, or the log cannot be read. A log shorter
+ * than the offset was cut by someone else (qv and QEMU only append): all
+ * of what it holds now is new. */
 static int copy_log(int log, int out, int stop_fd)
 {
     char buf[16384];
+    struct stat st;
+    off_t at = lseek(log, 0, SEEK_CUR);
+    if (fstat(log, &st) == 0 && at > st.st_size && lseek(log, 0, SEEK_SET) < 0)
+        return -1;
     for (;;) {
         ssize_t n = read(log, buf, sizeof(buf));
         if (n < 0 && errno == EINTR)
