@@ -28,24 +28,6 @@
 #include "kvm.h"
 #include "snapshot/snap_clone.h"
 
-/* "disk.img" -> ".img"; 1 to 8 letters and digits only, else "": the
- * copy's name must be a valid file name whatever the source's. */
-static const char *extension(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    const char *dot = strrchr(base, '.');
-    if (!dot || dot == base)
-        return "";
-    size_t n = strlen(dot + 1);
-    if (n < 1 || n > 8)
-        return "";
-    for (const char *p = dot + 1; *p; p++)
-        if (!g_ascii_isalnum(*p))
-            return "";
-    return dot;
-}
-
 /* What a snapshot of the source copies (kvm_snapshot.c's op_disks), in
  * the same order: the engine pairs them with the names given here. */
 static bool copied(const struct qv_disk *d)
@@ -73,7 +55,7 @@ static int plan_disks(const char *src_name, struct qv_domain *def, const char *s
                                 "cannot clone VM '%s': disk '%s' source '%s' is a symbolic link; "
                                 "clone copies regular files only",
                                 src_name, d->target, d->source);
-        char *file = g_strdup_printf("disk-%s%s", d->target, extension(d->source));
+        char *file = g_strdup_printf("disk-%s%s", d->target, qv_name_plain_extension(d->source));
         if (!qv_name_check(file, "disk file")) {
             g_free(file);
             return qv_error_code();

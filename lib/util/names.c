@@ -18,8 +18,8 @@ bool qv_name_check(const char *name, const char *what)
     }
     size_t len = strlen(name);
     if (len > QV_NAME_MAX) {
-        qv_error_set(QV_ERR_INVALID_ARG, "%s name is %zu bytes long; at most %d are allowed",
-                     what, len, QV_NAME_MAX);
+        qv_error_set(QV_ERR_INVALID_ARG, "%s name is %zu bytes long; at most %d are allowed", what,
+                     len, QV_NAME_MAX);
         return false;
     }
     for (size_t i = 0; i < len; i++) {
@@ -36,8 +36,8 @@ bool qv_name_check(const char *name, const char *what)
         if (!name_char_ok((char)c)) {
             g_autofree char *esc = g_strescape(name, NULL);
             qv_error_set(QV_ERR_INVALID_ARG,
-                         "%s name '%s' contains '%c'; use letters, digits and . _ - : +", what,
-                         esc, c >= 0x80 ? '?' : c);
+                         "%s name '%s' contains '%c'; use letters, digits and . _ - : +", what, esc,
+                         c >= 0x80 ? '?' : c);
             return false;
         }
     }
@@ -51,4 +51,20 @@ bool qv_name_check(const char *name, const char *what)
         return false;
     }
     return true;
+}
+
+const char *qv_name_plain_extension(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    if (!dot || dot == base)
+        return "";
+    size_t n = strlen(dot + 1);
+    if (n < 1 || n > 8)
+        return "";
+    for (const char *p = dot + 1; *p; p++)
+        if (!g_ascii_isalnum(*p))
+            return "";
+    return dot;
 }

@@ -12,4 +12,10 @@
  * character. On failure sets QV_ERR_INVALID_ARG naming `what` and the reason. */
 bool qv_name_check(const char *name, const char *what);
 
+/* The extension of path's last component with its dot ("disk.img" ->
+ * ".img") when it is 1 to 8 letters and digits, else "": a copy named
+ * after it is a valid file name whatever the original was called
+ * ("disk.raw (copy)" -> ""). Points into path. */
+const char *qv_name_plain_extension(const char *path);
+
 #endif

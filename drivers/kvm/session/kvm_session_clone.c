@@ -36,25 +36,6 @@
 #include "../../../lib/util/names.h"
 #include "ksess.h"
 
-/* "disk.img" -> ".img"; no extension -> "". Only 1 to 8 letters and
- * digits are kept ("disk.raw (copy)" -> ""): the copy's name must be a
- * valid file name of the clone whatever the source was called. */
-static const char *extension(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    const char *dot = strrchr(base, '.');
-    if (!dot || dot == base)
-        return "";
-    size_t n = strlen(dot + 1);
-    if (n < 1 || n > 8)
-        return "";
-    for (const char *p = dot + 1; *p; p++)
-        if (!g_ascii_isalnum(*p))
-            return "";
-    return dot;
-}
-
 static bool copied(const struct qv_disk *d)
 {
     return !d->readonly && d->device != QV_DISK_CDROM && d->source;
@@ -80,7 +61,8 @@ static int copy_disks(struct ksess_vm *src, struct qv_domain *def, const char *t
                                 "cannot clone VM '%s': disk '%s' source '%s' is a symbolic link; "
                                 "clone copies regular files only",
                                 src->name, d->target, d->source);
-        g_autofree char *file = g_strdup_printf("%s%s", d->target, extension(d->source));
+        g_autofree char *file =
+            g_strdup_printf("%s%s", d->target, qv_name_plain_extension(d->source));
         if (!qv_name_check(file, "disk file"))
             return qv_error_code();
         g_autofree char *to = g_build_filename(tmp, file, NULL);

@@ -229,6 +229,21 @@ def test_exit_record_of_a_guest_power_off(env):
     assert "stopped" in show and "crash" not in show, show
 
 
+def start_with_unix_console(env, name, sock):
+    """A VM whose serial console listens on the unix socket sock, started;
+    its state directory."""
+    disk = env["images"] / f"{name}.img"
+    disk.write_bytes(b"\0" * 65536)
+    serial = (f"<serial type='unix'><source mode='bind' path='{sock}'/>"
+              "<target port='0'/></serial>")
+    xml = env["tmp"] / f"{name}.xml"
+    xml.write_text(XML.format(name=name, uuid=uuid.uuid4(), disk=disk)
+                   .replace("</devices>", serial + "</devices>"))
+    qv(env, "vm", "create", "--xml", str(xml))
+    qv(env, "vm", "start", name)
+    return env["root"] / "kvm" / name
+
+
 def test_listening_unix_console_directory_only_takes_sockets(env):
     """A listening <serial type='unix'> in a directory of the user's (here
     $HOME): qv-vmm may bind its socket there but neither remove nor
@@ -242,16 +257,7 @@ def test_listening_unix_console_directory_only_takes_sockets(env):
     assert sock.is_socket()
     victim = env["home"] / "thesis.txt"
     victim.write_text("the user's\n")
-    disk = env["images"] / "u.img"
-    disk.write_bytes(b"\0" * 65536)
-    serial = (f"<serial type='unix'><source mode='bind' path='{sock}'/>"
-              "<target port='0'/></serial>")
-    xml = env["tmp"] / "u.xml"
-    xml.write_text(XML.format(name="u", uuid=uuid.uuid4(), disk=disk)
-                   .replace("</devices>", serial + "</devices>"))
-    qv(env, "vm", "create", "--xml", str(xml))
-    qv(env, "vm", "start", "u")
-    d = env["root"] / "kvm" / "u"
+    d = start_with_unix_console(env, "u", sock)
     assert not sock.exists(), "the stale socket was not removed before the domain"
     for target in (victim, env["home"] / "moved.txt"):
         r = inside(d, "x-qv-test-rename", **{"from": str(victim), "to": str(target)})
@@ -264,13 +270,5 @@ def test_listening_unix_console_directory_only_takes_sockets(env):
 def test_a_file_at_the_console_socket_path_is_not_removed(env):
     sock = env["home"] / "serial.sock"
     sock.write_text("not a socket\n")
-    disk = env["images"] / "f.img"
-    disk.write_bytes(b"\0" * 65536)
-    serial = (f"<serial type='unix'><source mode='bind' path='{sock}'/>"
-              "<target port='0'/></serial>")
-    xml = env["tmp"] / "f.xml"
-    xml.write_text(XML.format(name="f", uuid=uuid.uuid4(), disk=disk)
-                   .replace("</devices>", serial + "</devices>"))
-    qv(env, "vm", "create", "--xml", str(xml))
-    qv(env, "vm", "start", "f")
+    start_with_unix_console(env, "f", sock)
     assert sock.read_text() == "not a socket\n"
