@@ -155,7 +155,9 @@ int qemu_vm_running_pid(struct qemu_vm *q, const char *reading, pid_t *pid, char
 {
     struct proc_runtime rt;
     int rc = proc_runtime_read(q->dir, &rt);
-    if (rc == 0 && !proc_identity_running(&rt.id))
+    /* The same check as every state read: the pid is pinned and its
+     * cgroup read, so it must be this VM's QEMU, not a record's word. */
+    if (rc == 0 && (!proc_identity_running(&rt.id) || !qemu_runtime_alive(q, &rt)))
         rc = qv_error_set(QV_ERR_INVALID_STATE, "VM '%s' stopped while its %s were read", q->name,
                           reading);
     *pid = rt.id.pid;
