@@ -1,4 +1,5 @@
-/* Copies that keep files sparse, and clones that share blocks. */
+/* Copies that keep files sparse, clones that share blocks, and copies over
+ * an existing file in place. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -171,4 +172,121 @@ int qv_file_clone(const char *src, const char *dst, bool *shared)
         close(dfd);
     }
     return 0;
+}
+
+/* Make [off, off+len) of fd read as zeros: a hole where the file system
+ * punches one (it takes no space), else zeros written. */
+static int zero_range(int fd, off_t off, off_t len)
+{
+    if (len <= 0)
+        return 0;
+    if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) == 0)
+        return 0;
+    static const uint8_t zeros[PAGE];
+    while (len > 0) {
+        size_t n = (size_t)MIN((off_t)PAGE, len);
+        int err = qv_pwrite_all(fd, zeros, n, off);
+        if (err < 0)
+            return err;
+        off += (off_t)n;
+        len -= (off_t)n;
+    }
+    return 0;
+}
+
+/* Write buf (len bytes, read from the source at off) over dst: non-zero
+ * pages written, zero pages made zero (holes where possible), so whatever
+ * dst held there before is gone. */
+static int overwrite_buf(int dst, const uint8_t *b, size_t len, off_t off)
+{
+    size_t k = 0;
+    while (k < len) {
+        bool zero = len - k >= PAGE && page_is_zero(b + k);
+        size_t run = k;
+        while (run < len && (len - run >= PAGE && page_is_zero(b + run)) == zero)
+            run += MIN((size_t)PAGE, len - run);
+        int err = zero ? zero_range(dst, off + (off_t)k, (off_t)(run - k))
+                       : qv_pwrite_all(dst, b + k, run - k, off + (off_t)k);
+        if (err < 0)
+            return err;
+        k = run;
+    }
+    return 0;
+}
+
+/* Every byte of dst's [0, size) made src's: src's data extents copied,
+ * its holes made zero in dst. */
+static int overwrite_copy(int src, int dst, off_t size, const char *src_name, const char *dst_name)
+{
+    g_autofree uint8_t *buf = g_malloc(CHUNK);
+    off_t off = 0;
+    while (off < size) {
+        off_t data = lseek(src, off, SEEK_DATA);
+        if (data < 0 && errno != ENXIO)
+            return qv_error_set_errno(QV_ERR_IO, errno, "cannot scan '%s'", src_name);
+        data = data < 0 ? size : MIN(size, data & ~(off_t)(PAGE - 1));
+        int err = zero_range(dst, off, data - off);
+        if (err < 0)
+            return qv_error_set_errno(QV_ERR_IO, -err, "cannot write '%s'", dst_name);
+        if (data >= size)
+            break;
+        off_t hole = lseek(src, data, SEEK_HOLE);
+        if (hole < 0 || hole > size)
+            hole = size;
+        hole = MIN(size, (hole + PAGE - 1) & ~(off_t)(PAGE - 1));
+        for (off_t p = data; p < hole;) {
+            size_t want = (size_t)MIN((off_t)CHUNK, hole - p);
+            ssize_t got = pread(src, buf, want, p);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0)
+                return qv_error_set_errno(QV_ERR_IO, got < 0 ? errno : EIO, "cannot read '%s'",
+                                          src_name);
+            err = overwrite_buf(dst, buf, (size_t)got, p);
+            if (err < 0)
+                return qv_error_set_errno(QV_ERR_IO, -err, "cannot write '%s'", dst_name);
+            p += got;
+        }
+        off = hole;
+    }
+    return 0;
+}
+
+int qv_file_overwrite(const char *src, const char *dst, bool *shared)
+{
+    *shared = false;
+    int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot open '%s'", src);
+    /* No O_CREAT: only an existing file is written, and never through a
+     * link; O_NONBLOCK so a FIFO in its place cannot hang the open. */
+    int out = open(dst, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (out < 0) {
+        int err = errno;
+        close(in);
+        return qv_error_set_errno(QV_ERR_IO, err, "cannot open '%s' for writing", dst);
+    }
+    struct stat st, dst_st;
+    int rc = 0;
+    if (fstat(in, &st) < 0 || fstat(out, &dst_st) < 0)
+        rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot stat '%s' or '%s'", src, dst);
+    else if (!S_ISREG(st.st_mode))
+        rc = qv_error_set(QV_ERR_IO, "'%s' is not a regular file", src);
+    else if (!S_ISREG(dst_st.st_mode))
+        rc = qv_error_set(QV_ERR_IO, "'%s' is not a regular file", dst);
+    /* Sized first: a whole-file clone must end at both files' ends. */
+    else if (ftruncate(out, st.st_size) < 0)
+        rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot size '%s'", dst);
+    /* FICLONE replaces every block of dst with src's, shared; where the
+     * file system cannot, every byte is written over. */
+    else if (ioctl(out, FICLONE, in) == 0)
+        *shared = true;
+    else
+        rc = overwrite_copy(in, out, st.st_size, src, dst);
+    if (rc == 0 && fsync(out) < 0)
+        rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot write '%s'", dst);
+    close(in);
+    if (close(out) < 0 && rc == 0)
+        rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot write '%s'", dst);
+    return rc;
 }

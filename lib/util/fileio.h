@@ -52,5 +52,15 @@ int qv_fd_copy_sparse(int src, int dst, uint64_t size, const char *src_name, con
  * system can, which costs the same for any size, else a sparse copy.
  * *shared says which. QV_ERR_EXISTS when dst exists. */
 int qv_file_clone(const char *src, const char *dst, bool *shared);
+/* Make the existing regular file dst (opened O_WRONLY, never created,
+ * never followed if a symlink) a byte-for-byte copy of the regular file
+ * src, in place: the same inode, so a writer allowed only that file (no
+ * rights on its directory) can do it. Shares src's blocks (FICLONE) where
+ * the file system can, else writes every data page and makes src's holes
+ * and zero pages zero in dst (holes where it can punch them); then
+ * truncated to src's size and fsynced. *shared says which. Not atomic: a
+ * failure or a kill part way leaves dst a mix, which a redo repairs. A
+ * sparse dst can fill its file system (ENOSPC). */
+int qv_file_overwrite(const char *src, const char *dst, bool *shared);
 
 #endif

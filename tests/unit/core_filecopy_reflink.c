@@ -86,6 +86,29 @@ int main(void)
         CHECK(g_file_get_contents(src, &s, &cl, NULL) && memcmp(s, data, len) == 0);
     }
     printf("ok: a 64 MiB file cloned by sharing its blocks\n");
+    {
+        /* In place: an existing, larger image of other bytes takes the
+         * source's blocks, keeps its inode, and then changes on its own. */
+        g_autofree char *vm = g_build_filename(mnt, "vm.img", NULL);
+        g_autofree char *other = g_malloc(len + 12345);
+        memset(other, 'Z', len + 12345);
+        CHECK(g_file_set_contents(vm, other, (gssize)(len + 12345), NULL));
+        struct stat before, after;
+        CHECK(stat(vm, &before) == 0);
+        shared = false;
+        CHECK(qv_file_overwrite(src, vm, &shared) == 0);
+        CHECK(shared);
+        CHECK(stat(vm, &after) == 0 && after.st_ino == before.st_ino &&
+              after.st_size == (off_t)len);
+        g_autofree char *c = NULL;
+        gsize cl;
+        CHECK(g_file_get_contents(vm, &c, &cl, NULL) && cl == len && memcmp(c, data, len) == 0);
+        FILE *f = fopen(vm, "r+");
+        CHECK(f && fwrite("changed", 1, 7, f) == 7 && fclose(f) == 0);
+        g_autofree char *s = NULL;
+        CHECK(g_file_get_contents(src, &s, &cl, NULL) && memcmp(s, data, len) == 0);
+    }
+    printf("ok: a larger image overwritten in place by sharing the source's blocks\n");
 out:;
     const char *umount[] = {"umount", mnt, NULL};
     run(umount, NULL);
