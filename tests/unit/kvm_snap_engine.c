@@ -5,8 +5,11 @@
  * definition and the disks; increments hold the pages written and survive
  * deleting what they build on; a kill at any step leaves the earlier
  * snapshots whole; a restore into a machine of another shape is refused
- * unless the machine rebuilds. `kvm_snap_engine enospc` runs the full-disk
- * case alone on a small tmpfs (exit 77 where it cannot mount one). */
+ * unless the machine rebuilds. Disks are put back in place: a restore
+ * creates nothing beside an image, and one killed at any step (mid-copy
+ * included) is finished by the next engine over the store.
+ * `kvm_snap_engine enospc` runs the full-disk cases alone on a small tmpfs
+ * (exit 77 where it cannot mount one). */
 #define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
@@ -344,6 +347,45 @@ static void check_disk(const char *p, uint8_t byte, size_t len)
                       (uint8_t)data[i], byte);
 }
 
+static int by_name(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in d, sorted, joined: what a restore may not add to. */
+static char *names_in(const char *d)
+{
+    g_autoptr(GPtrArray) a = g_ptr_array_new_with_free_func(g_free);
+    DIR *dd = opendir(d);
+    ck_assert_ptr_nonnull(dd);
+    struct dirent *de;
+    while ((de = readdir(dd)))
+        g_ptr_array_add(a, g_strdup(de->d_name));
+    closedir(dd);
+    g_ptr_array_sort(a, by_name);
+    g_ptr_array_add(a, NULL);
+    return g_strjoinv(" ", (char **)a->pdata);
+}
+
+/* The whole of p is byte (len bytes) or other: never a mix. */
+static bool disk_is(const char *p, uint8_t byte, size_t len)
+{
+    g_autofree char *data = NULL;
+    gsize got = 0;
+    ck_assert(g_file_get_contents(p, &data, &got, NULL));
+    for (size_t i = 0; i < got; i++)
+        if ((uint8_t)data[i] != byte)
+            return false;
+    return got == len;
+}
+
+static ino_t inode_of(const char *p)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    return st.st_ino;
+}
+
 START_TEST(disks_captured_and_put_back)
 {
     struct tmach t;
@@ -356,9 +398,15 @@ START_TEST(disks_captured_and_put_back)
     /* A pattern written after the snapshot is gone after restore. */
     g_autofree char *a2 = make_disk("a.img", 0xa2, 32 * 1024);
     g_autofree char *b2 = make_disk("b.img", 0xb2, 8 * 1024);
+    ino_t ino = inode_of(a2);
+    g_autofree char *before = names_in(root);
     OK(snap_engine_restore(e, "live"));
     check_disk(t.disks[0], 0xa1, 64 * 1024);
     check_disk(t.disks[1], 0xb1, 8 * 1024);
+    /* In place: the same file, and nothing new beside it. */
+    ck_assert_uint_eq(inode_of(a2), ino);
+    g_autofree char *after = names_in(root);
+    ck_assert_str_eq(after, before);
     ck_assert_int_eq(hidden_in(root), 0); /* no restore temporaries left */
     /* The devices were made after the disks were put back: they opened
      * the snapshot's images, not the replaced files. */
@@ -652,6 +700,137 @@ START_TEST(kill_at_each_step)
 }
 END_TEST
 
+/* A restore killed at each of its steps: nothing but the images ever
+ * changes in their directory; each image is the snapshot's or what it
+ * was, never a mix, once a new engine (another process) opens the store;
+ * the record is gone; and a restore past the first copy is finished. */
+START_TEST(restore_killed_at_each_step)
+{
+    for (int live = 0; live < 2; live++) {
+        for (int at = 0;; at++) {
+            qv_dir_remove_tree(dir);
+            ck_assert_int_eq(g_mkdir(dir, 0700), 0);
+            struct tmach t;
+            tm_init(&t, 1, 256 * 1024, "rk");
+            t.disks[t.ndisks++] = make_disk("d.img", 0xd1, 16 * 1024);
+            t.disks[t.ndisks++] = make_disk("e.img", 0xe1, 8 * 1024);
+            t.can_rebuild = true;
+            if (!live)
+                t.state = VM_STATE_STOPPED;
+            struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+            OK(snap_engine_create(e, "s", 0));
+            g_autofree char *d2 = make_disk("d.img", 0xd2, 32 * 1024);
+            g_autofree char *e2 = make_disk("e.img", 0xe2, 4 * 1024);
+            g_autofree char *before = names_in(root);
+            struct killer k = {.at = at};
+            struct snap_hook hook = {kill_hook, &k};
+            pid_t pid = fork();
+            ck_assert_int_ge(pid, 0);
+            if (pid == 0) {
+                snap_engine_set_hook(e, &hook);
+                _exit(snap_engine_restore(e, "s") == 0 ? 0 : 4);
+            }
+            int status;
+            ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+            ck_assert(WIFEXITED(status));
+            int code = WEXITSTATUS(status);
+            ck_assert_msg(code == 0 || code == 3, "live %d step %d: exit %d", live, at, code);
+            g_autofree char *killed = names_in(root);
+            ck_assert_str_eq(killed, before);
+            snap_engine_free(e);
+            e = snap_engine_new(dir, &tm_ops, &t);
+            ck_assert_int_eq(hidden_in(dir), 0);
+            bool d_new = disk_is(d2, 0xd1, 16 * 1024), e_new = disk_is(e2, 0xe1, 8 * 1024);
+            ck_assert_msg(d_new || disk_is(d2, 0xd2, 32 * 1024), "step %d: d.img mixed", at);
+            ck_assert_msg(e_new || disk_is(e2, 0xe2, 4 * 1024), "step %d: e.img mixed", at);
+            /* Both or neither: once the first image is touched, the record
+             * has both finished. */
+            ck_assert_msg(d_new == e_new, "step %d: one disk restored, not the other", at);
+            ck_assert(code != 0 || d_new);
+            snap_engine_free(e);
+            tm_fini(&t);
+            if (code == 0) {
+                ck_assert_int_gt(at, 2);
+                break;
+            }
+        }
+    }
+}
+END_TEST
+
+/* A kill in the middle of the second disk's copy (its image half written,
+ * a different size): a new engine over the store puts both disks back
+ * exactly as the snapshot holds them. */
+static struct tmach *mid_t;
+
+static void mid_copy_hook(void *opaque, const char *step)
+{
+    (void)opaque;
+    if (strcmp(step, "restore disk 1") != 0)
+        return;
+    int fd = open(mid_t->disks[1], O_WRONLY);
+    uint8_t half[3000];
+    memset(half, 0xe1, sizeof half);
+    if (fd < 0 || pwrite(fd, half, sizeof half, 0) != (ssize_t)sizeof half ||
+        ftruncate(fd, 12345) < 0)
+        _exit(5);
+    _exit(3);
+}
+
+START_TEST(restore_killed_mid_copy_is_finished)
+{
+    struct tmach t;
+    tm_init(&t, 1, 256 * 1024, "mid");
+    t.disks[t.ndisks++] = make_disk("d.img", 0xd1, 16 * 1024);
+    t.disks[t.ndisks++] = make_disk("e.img", 0xe1, 8 * 1024);
+    t.can_rebuild = true;
+    struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+    OK(snap_engine_create(e, "s", 0));
+    g_autofree char *d2 = make_disk("d.img", 0xd2, 32 * 1024);
+    g_autofree char *e2 = make_disk("e.img", 0xe2, 4 * 1024);
+    mid_t = &t;
+    struct snap_hook hook = {mid_copy_hook, NULL};
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        snap_engine_set_hook(e, &hook);
+        snap_engine_restore(e, "s");
+        _exit(4);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 3);
+    /* What the kill left: the first disk done, the second a mix, and the
+     * record saying so. */
+    check_disk(d2, 0xd1, 16 * 1024);
+    ck_assert(!disk_is(e2, 0xe1, 8 * 1024) && !disk_is(e2, 0xe2, 4 * 1024));
+    g_autofree char *rec = g_build_filename(dir, ".restore-intent", NULL);
+    g_autofree char *text = NULL;
+    ck_assert(g_file_get_contents(rec, &text, NULL, NULL));
+    ck_assert_msg(strstr(text, "snapshot=s") && strstr(text, e2), "record: %s", text);
+    /* The record keeps the snapshot it needs from going. */
+    snap_engine_free(e);
+    g_autofree char *copy = snap_dir_file(dir, "s", "disk-1");
+    g_autofree char *aside = g_strconcat(root, "/aside", NULL);
+    ck_assert_int_eq(rename(copy, aside), 0);
+    e = snap_engine_new(dir, &tm_ops, &t); /* cannot finish: warns */
+    FAILS(snap_engine_delete(e, "s"), QV_ERR_IO, "cut short");
+    ck_assert_uint_eq(list_count(e, "s"), 1);
+    FAILS(snap_engine_create(e, "t", 0), QV_ERR_IO, "cut short");
+    ck_assert_int_eq(rename(aside, copy), 0);
+    snap_engine_free(e);
+    /* A new engine finishes it. */
+    e = snap_engine_new(dir, &tm_ops, &t);
+    check_disk(d2, 0xd1, 16 * 1024);
+    check_disk(e2, 0xe1, 8 * 1024);
+    ck_assert_int_eq(hidden_in(dir), 0);
+    OK(snap_engine_delete(e, "s"));
+    snap_engine_free(e);
+    tm_fini(&t);
+}
+END_TEST
+
 /* ---- a full disk ---- */
 
 START_TEST(full_tmpfs_keeps_vm_running)
@@ -687,6 +866,51 @@ START_TEST(full_tmpfs_keeps_vm_running)
 }
 END_TEST
 
+/* A sparse image whose file system fills while the snapshot's data is
+ * copied over its holes: the VM is left stopped with an error that says
+ * to restore again, the record stays, and once there is room the retry
+ * puts the disk back whole. */
+START_TEST(full_tmpfs_restore_into_sparse_image)
+{
+    g_autofree char *sroot = g_dir_make_tmp("qv-snapengine-store-XXXXXX", NULL);
+    g_autofree char *sdir = g_build_filename(sroot, "snapshots", NULL);
+    ck_assert_int_eq(g_mkdir(sdir, 0700), 0);
+    g_autofree char *img = g_build_filename(mnt, "sparse.img", NULL);
+    size_t len = 3 * MiB;
+    g_autofree uint8_t *buf = g_malloc(len);
+    memset(buf, 0x5e, len);
+    ck_assert(g_file_set_contents(img, (char *)buf, (gssize)len, NULL));
+    struct tmach t;
+    tm_init(&t, 1, 256 * 1024, "sparse");
+    t.disks[t.ndisks++] = g_strdup(img);
+    t.can_rebuild = true;
+    struct snap_engine *e = snap_engine_new(sdir, &tm_ops, &t);
+    OK(snap_engine_create(e, "s", 0));
+    /* The image made all holes, and the room taken by another file. */
+    ck_assert_int_eq(truncate(img, 0), 0);
+    ck_assert_int_eq(truncate(img, (off_t)len), 0);
+    g_autofree char *filler = g_build_filename(mnt, "filler", NULL);
+    memset(buf, 0x77, len);
+    ck_assert(g_file_set_contents(filler, (char *)buf, 2 * MiB, NULL));
+    int rc = snap_engine_restore(e, "s");
+    ck_assert_int_eq(rc, QV_ERR_IO);
+    ck_assert_msg(strstr(msg(), "No space left"), "%s", msg());
+    ck_assert_msg(strstr(msg(), "restore snapshot 's' again"), "%s", msg());
+    ck_assert_msg(strstr(msg(), "sparse.img"), "%s", msg());
+    ck_assert_int_eq(t.fails, 1);
+    ck_assert_int_ne(t.state, VM_STATE_RUNNING);
+    ck_assert_int_eq(hidden_in(sdir), 1); /* the record */
+    ck_assert_int_eq(hidden_in(mnt), 0);
+    ck_assert_int_eq(unlink(filler), 0);
+    OK(snap_engine_restore(e, "s"));
+    ck_assert(disk_is(img, 0x5e, len));
+    ck_assert_int_eq(hidden_in(sdir), 0);
+    snap_engine_free(e);
+    tm_fini(&t);
+    qv_dir_remove_tree(sroot);
+}
+END_TEST
+
 static int run(Suite *s)
 {
     SRunner *sr = srunner_create(s);
@@ -712,6 +936,7 @@ static int enospc_main(void)
     Suite *s = suite_create("kvm_snap_engine_enospc");
     TCase *tc = tcase_create("enospc");
     tcase_add_test(tc, full_tmpfs_keeps_vm_running);
+    tcase_add_test(tc, full_tmpfs_restore_into_sparse_image);
     suite_add_tcase(s, tc);
     int rc = run(s);
     umount2(mnt, MNT_DETACH);
@@ -739,6 +964,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, restore_checks_before_rebuilding);
     tcase_add_test(tc, stopped_restore_keeps_definition_when_disks_fail);
     tcase_add_test(tc, kill_at_each_step);
+    tcase_add_test(tc, restore_killed_at_each_step);
+    tcase_add_test(tc, restore_killed_mid_copy_is_finished);
     suite_add_tcase(s, tc);
     return run(s);
 }

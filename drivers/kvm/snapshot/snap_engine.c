@@ -62,6 +62,13 @@ struct snap_engine *snap_engine_new(const char *dir, const struct snap_machine_o
     } else {
         qv_reset_error();
     }
+    /* A restore cut short is finished before anything uses the disks; one
+     * that cannot be yet is retried (and reported) by the next restore,
+     * create or delete. */
+    if (snap_engine_recover(e) < 0) {
+        g_warning("%s", qv_last_error()->message);
+        qv_reset_error();
+    }
     return e;
 }
 
@@ -331,6 +338,11 @@ int snap_engine_create(struct snap_engine *e, const char *name, unsigned flags)
     }
     if (incremental && !e->prev)
         return check_prev(e, name);
+    /* Never a snapshot of disks a cut-short restore left mixed. */
+    if (snap_engine_recover(e) < 0) {
+        qv_error_prefix("cannot take snapshot '%s'", name);
+        return qv_error_code();
+    }
     g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func(g_free);
     if (e->ops->disks && e->ops->disks(e->m, disks) < 0)
         return qv_error_code();

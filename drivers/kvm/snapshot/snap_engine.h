@@ -7,6 +7,12 @@
  *   info        the state captured and the creation time (snap_dir.h)
  *   domain.xml  the definition
  *   disk-N      a copy (qv_file_clone) of each writable raw disk
+ * and, while a restore writes disks, DIR/.restore-intent: which snapshot's
+ * disks go over which images. A restore copies each disk back over the
+ * image's own inode (qv_file_overwrite), never creating a file beside it,
+ * so the process needs write access to the image file alone, never to
+ * its directory (qv-vmm's Landlock rules); the record makes the
+ * non-atomic copy redoable after a kill (snap_engine_recover).
  *   state       with memory only: the sections "snap-engine" (vCPU count,
  *               disk paths), "memory-layout" (snap_mem_table), "vcpuN",
  *               "kvm-vm" (when the machine has an irqchip) and the
@@ -109,8 +115,15 @@ struct snap_engine;
 struct snap_engine *snap_engine_new(const char *dir, const struct snap_machine_ops *ops, void *m);
 void snap_engine_free(struct snap_engine *e);
 /* Tests: called before every step that changes the disk (snap_dir.h's
- * steps, plus "clone disk N", "write memory", "restore disk N"). */
+ * steps, plus "clone disk N", "write memory", "write restore intent",
+ * "restore disk N", "remove restore intent"). */
 void snap_engine_set_hook(struct snap_engine *e, const struct snap_hook *hook);
+/* Finish a restore that was cut short (its record .restore-intent is in
+ * dir): copy the snapshot's disks over the images again, then drop the
+ * record. 0 when there was none or it is done; else the error, and the
+ * record stays. new, restore, create and delete call it; a driver calls
+ * it before it starts the VM on its disks. */
+int snap_engine_recover(struct snap_engine *e);
 /* The VM started afresh: no previous snapshot to build increments on. */
 void snap_engine_forget(struct snap_engine *e);
 

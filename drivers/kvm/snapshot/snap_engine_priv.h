@@ -17,6 +17,9 @@
 /* A definition larger than this in a snapshot is taken as damage. */
 #define SNAP_ENGINE_XML_MAX (4u << 20)
 #define SNAP_ENGINE_MAX_DISKS 256u
+/* In the store, while a restore writes disks in place (never listed: no
+ * snapshot name starts with '.'). */
+#define SNAP_ENGINE_INTENT ".restore-intent"
 
 struct snap_engine {
     char *dir;
@@ -47,5 +50,20 @@ int snap_engine_state_build(struct snap_engine *e, const struct snap_mem_region 
  * with what. */
 int snap_engine_capture(struct snap_engine *e, const char *what,
                         int (*fn)(struct snap_engine *e, void *arg), void *arg);
+
+/* snap_engine_intent.c. The store's lock, exclusive (waits): held while
+ * a restore record is written, redone or removed, so a second engine over
+ * the store (another process) never redoes a restore that is running.
+ * Returns the fd to pass to unlock, or a negative QV_ERR_*. */
+int snap_engine_lock(struct snap_engine *e);
+void snap_engine_unlock(int fd);
+/* Record, atomically, that snapshot name's disks (the images, in its disk-N
+ * order) are being written in place. */
+int snap_intent_write(struct snap_engine *e, const char *name, const GPtrArray *disks);
+/* 1 with the record's snapshot and disks (g_free / unref), 0 when there is
+ * none, or a negative QV_ERR_* naming the record when it is damaged. */
+int snap_intent_read(struct snap_engine *e, char **name, GPtrArray **disks);
+/* Remove the record and fsync the store. */
+int snap_intent_remove(struct snap_engine *e);
 
 #endif

@@ -1,12 +1,20 @@
 /* The snapshot engine (snap_engine.h): restore and delete.
  *
  * Restore reads and checks everything first (the definition, the state
- * file, every vCPU section, the memory chain, the disks' copies put beside
- * their images under temporary names) while the machine is unchanged;
- * only then does it replace RAM, registers and devices and rename the
- * disks into place. A failure before that leaves the VM as it was; one
- * after (a device refusing its section) leaves it stopped, never running
- * half restored. */
+ * file, every vCPU section, the memory chain, that every disk is one of
+ * the VM's and its copy is there) while the machine is unchanged; only
+ * then does it copy the disks back and replace RAM, registers and devices.
+ * A failure before that leaves the VM as it was; one after (a device
+ * refusing its section, a disk copy failing) leaves it stopped, never
+ * running half restored.
+ *
+ * Disks are copied back in place, over the image's own inode
+ * (qv_file_overwrite): nothing is created beside an image, so qv-vmm needs
+ * write access to the image file only, never to its directory. Such a copy
+ * is not atomic; a restore record in the store (snap_engine_intent.c),
+ * written before the first image is touched and removed after the last is
+ * fsynced, makes it redoable: the next engine over the store, or the next
+ * restore, create or delete, finishes a restore that was cut short. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -256,17 +264,17 @@ static int chain_of(struct snap_engine *e, const char *name, GPtrArray *chain, u
     return rc;
 }
 
-/* Copy each disk's snapshot copy beside its image under a temporary name;
- * rename_disks puts them in place. Only disks the (restored) definition
- * has as writable are written. */
-static int stage_disks(struct snap_engine *e, const char *name, struct loaded *l, GPtrArray *tmps)
+/* Before anything changes: each disk the snapshot holds is a writable disk
+ * of the VM's definition (only those are ever written: the record is a
+ * file qv-vmm can write) and its copy is a regular file in the snapshot. */
+static int check_disks(struct snap_engine *e, const char *name, const GPtrArray *disks)
 {
     g_autoptr(GPtrArray) mine = g_ptr_array_new_with_free_func(g_free);
-    if (l->disks->len && (!e->ops->disks || e->ops->disks(e->m, mine) < 0))
+    if (disks->len && (!e->ops->disks || e->ops->disks(e->m, mine) < 0))
         return e->ops->disks ? qv_error_code()
                              : qv_error_set(QV_ERR_INVALID_STATE, "the VM has no disks");
-    for (guint i = 0; i < l->disks->len; i++) {
-        const char *img = l->disks->pdata[i];
+    for (guint i = 0; i < disks->len; i++) {
+        const char *img = disks->pdata[i];
         bool known = false;
         for (guint j = 0; j < mine->len && !known; j++)
             known = strcmp(mine->pdata[j], img) == 0;
@@ -275,65 +283,109 @@ static int stage_disks(struct snap_engine *e, const char *name, struct loaded *l
                                 "snapshot '%s' holds disk '%s', which is not a writable disk of "
                                 "the VM's definition",
                                 name, img);
+        g_autofree char *file = g_strdup_printf(SNAP_ENGINE_DISK "%u", i);
+        g_autofree char *src = snap_dir_file(e->dir, name, file);
+        struct stat st;
+        if (!src || lstat(src, &st) < 0 || !S_ISREG(st.st_mode))
+            return qv_error_set(QV_ERR_IO,
+                                "cannot restore disk '%s' from snapshot '%s': its copy '%s' is "
+                                "missing or not a regular file",
+                                img, name, src ? src : file);
+    }
+    return 0;
+}
+
+/* Record the restore, copy each disk's copy over its image in place, and
+ * drop the record once all are fsynced. A failure leaves the record, so
+ * the disks are finished by the next restore or recovery. */
+static int put_disks_back(struct snap_engine *e, const char *name, const GPtrArray *disks,
+                          bool recorded)
+{
+    if (!disks->len)
+        return 0;
+    if (!recorded && snap_intent_write(e, name, disks) < 0)
+        return qv_error_code();
+    for (guint i = 0; i < disks->len; i++) {
+        const char *img = disks->pdata[i];
         snap_engine_step(e, "restore disk %u", i);
         g_autofree char *file = g_strdup_printf(SNAP_ENGINE_DISK "%u", i);
         g_autofree char *src = snap_dir_file(e->dir, name, file);
-        g_autofree char *dir = g_path_get_dirname(img);
-        g_autofree char *base = g_path_get_basename(img);
-        g_autofree char *rnd = g_strdup_printf("%08x", g_random_int());
-        char *tmp = g_strdup_printf("%s/.%s.qv-restore-%s", dir, base, rnd);
         bool shared = false;
-        if (qv_file_clone(src, tmp, &shared) < 0) {
-            g_free(tmp);
-            qv_error_prefix("cannot restore disk '%s' from snapshot '%s'", img, name);
+        if (!src || qv_file_overwrite(src, img, &shared) < 0) {
+            qv_error_prefix("disk '%s' is left partly restored; restore snapshot '%s' again to "
+                            "finish it",
+                            img, name);
             return qv_error_code();
         }
-        g_ptr_array_add(tmps, tmp);
     }
-    return 0;
+    return snap_intent_remove(e);
 }
 
-static void unlink_all(GPtrArray *tmps)
+/* A restore cut short (killed, or a disk copy failed): redo its copies
+ * from the snapshot named, which the record must agree with. Under the
+ * store's lock. */
+static int recover_locked(struct snap_engine *e)
 {
-    for (guint i = 0; i < tmps->len; i++)
-        unlink(tmps->pdata[i]);
-}
-
-static int rename_disks(struct loaded *l, GPtrArray *tmps)
-{
-    for (guint i = 0; i < tmps->len; i++) {
-        const char *img = l->disks->pdata[i];
-        if (rename(tmps->pdata[i], img) < 0)
-            return qv_error_set_errno(QV_ERR_IO, errno, "cannot put disk '%s' back", img);
-        g_autofree char *dir = g_path_get_dirname(img);
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
+    g_autofree char *name = NULL;
+    g_autoptr(GPtrArray) disks = NULL;
+    int rc = snap_intent_read(e, &name, &disks);
+    if (rc <= 0)
+        return rc;
+    struct loaded l;
+    memset(&l, 0, sizeof(l));
+    rc = load(e, name, false, &l);
+    if (rc == 0) {
+        bool same = l.disks->len == disks->len;
+        for (guint i = 0; same && i < disks->len; i++)
+            same = strcmp(l.disks->pdata[i], disks->pdata[i]) == 0;
+        if (!same)
+            rc = qv_error_set(QV_ERR_PROTOCOL,
+                              "the restore record names disks the snapshot does not hold");
     }
-    return 0;
+    if (rc == 0)
+        rc = check_disks(e, name, disks);
+    if (rc == 0)
+        rc = put_disks_back(e, name, disks, true);
+    loaded_clear(&l);
+    if (rc < 0)
+        qv_error_prefix("a restore of snapshot '%s' was cut short and its disks cannot be "
+                        "finished",
+                        name);
+    return rc;
 }
 
-/* Disks staged before the definition changes and renamed last: a failed
- * copy leaves the old definition with the old disks. */
+int snap_engine_recover(struct snap_engine *e)
+{
+    /* Most often there is no record (nor perhaps a store yet): nothing to
+     * lock for. A record appearing after this look is a restore running
+     * now, which the caller's VM lock keeps from racing its own work. */
+    g_autofree char *path = g_build_filename(e->dir, SNAP_ENGINE_INTENT, NULL);
+    struct stat st;
+    if (lstat(path, &st) < 0 && errno == ENOENT)
+        return 0;
+    int fd = snap_engine_lock(e);
+    if (fd < 0)
+        return fd;
+    int rc = recover_locked(e);
+    snap_engine_unlock(fd);
+    return rc;
+}
+
+/* The definition, then the disks: a define refuses before it changes
+ * anything, and a copy that fails after it leaves the record for a redo. */
 static int restore_stopped(struct snap_engine *e, const char *name, struct loaded *l)
 {
-    g_autoptr(GPtrArray) tmps = g_ptr_array_new_with_free_func(g_free);
-    int rc = stage_disks(e, name, l, tmps);
+    int rc = check_disks(e, name, l->disks);
     if (rc == 0)
         rc = e->ops->define(e->m, l->xml, false, true);
     if (rc == 0)
-        rc = rename_disks(l, tmps);
-    if (rc < 0)
-        unlink_all(tmps);
+        rc = put_disks_back(e, name, l->disks, false);
     snap_engine_forget(e); /* memory is not the snapshot's any more */
     return rc;
 }
 
-static void refuse_cleanup(struct snap_engine *e, GPtrArray *tmps, bool quiesced, bool resume)
+static void refuse_cleanup(struct snap_engine *e, bool quiesced, bool resume)
 {
-    unlink_all(tmps);
     struct qv_error_saved err;
     qv_error_save(&err);
     if (quiesced)
@@ -402,9 +454,8 @@ static int restore_live(struct snap_engine *e, const char *name, struct loaded *
     uint8_t id[SNAP_MEM_ID_LEN] = {0};
     if (rc == 0)
         rc = chain_of(e, name, chain, id);
-    g_autoptr(GPtrArray) tmps = g_ptr_array_new_with_free_func(g_free);
     if (rc == 0)
-        rc = stage_disks(e, name, l, tmps);
+        rc = check_disks(e, name, l->disks);
     struct snap_mem_ram ram[SNAP_MEM_MAX_REGIONS];
     bool mapped = false;
     if (rc == 0) {
@@ -413,34 +464,36 @@ static int restore_live(struct snap_engine *e, const char *name, struct loaded *
         mapped = rc == 0;
     }
     /* Block backends open their images once, when the devices are made:
-     * a VM whose disks are put back is rebuilt after the rename, so its
-     * devices open the snapshot's disks, not the replaced files. */
-    g_autofree char *why = !live       ? g_strdup("it is not running")
-                           : tmps->len ? g_strdup("its disks are put back")
-                                       : shape_differs(e, l);
+     * a VM whose disks are put back is rebuilt after the copies, so no
+     * device keeps state (caches, sizes) of the old contents. */
+    g_autofree char *why = !live           ? g_strdup("it is not running")
+                           : l->disks->len ? g_strdup("its disks are put back")
+                                           : shape_differs(e, l);
     if (rc < 0) {
         /* Nothing of the machine changed: it goes on as it was. */
-        refuse_cleanup(e, tmps, quiesced, resume);
+        refuse_cleanup(e, quiesced, resume);
         return rc;
     }
-    bool rebuilt = false, renamed = false;
+    bool rebuilt = false, touched = false;
     if (why) {
         /* The old devices go with the rebuild; the new ones are quiesced
          * in their turn. */
         if (quiesced)
             e->ops->unquiesce(e->m);
         quiesced = false;
-        renamed = tmps->len > 0;
-        rc = rename_disks(l, tmps);
-        if (rc == 0)
-            g_ptr_array_set_size(tmps, 0);
+        /* Past the record's write the images may change: a failure from
+         * there on stops the VM. */
+        if (l->disks->len && (rc = snap_intent_write(e, name, l->disks)) == 0) {
+            touched = true;
+            rc = put_disks_back(e, name, l->disks, true);
+        }
         if (rc == 0 && (rc = e->ops->define(e->m, l->xml, true, false)) < 0)
             qv_error_prefix("VM differs from the snapshot (%s) and cannot be rebuilt", why);
         rebuilt = rc == 0;
-        if (rc < 0 && !renamed) {
+        if (rc < 0 && !touched) {
             /* define refuses before it changes anything: a refusal. */
             snap_mem_unmap(ram, l->nregions);
-            refuse_cleanup(e, tmps, false, resume);
+            refuse_cleanup(e, false, resume);
             return rc;
         }
         g_autofree char *still = rc == 0 ? shape_differs(e, l) : NULL;
@@ -465,8 +518,6 @@ static int restore_live(struct snap_engine *e, const char *name, struct loaded *
                                   l->devices->len);
     if (rc == 0 && !rebuilt)
         rc = e->ops->define(e->m, l->xml, false, false);
-    if (rc == 0)
-        rc = rename_disks(l, tmps);
     /* The dirty log starts afresh while the devices are still quiesced:
      * woken, they fill buffers the guest posted before the snapshot, and
      * those pages belong in the next increment, not in what is cleared. */
@@ -475,7 +526,6 @@ static int restore_live(struct snap_engine *e, const char *name, struct loaded *
     if (quiesced)
         e->ops->unquiesce(e->m);
     if (rc < 0) {
-        unlink_all(tmps);
         struct qv_error_saved err;
         qv_error_save(&err);
         e->ops->fail(e->m);
@@ -501,13 +551,34 @@ int snap_engine_restore(struct snap_engine *e, const char *name)
     bool memory = mem && g_file_test(mem, G_FILE_TEST_EXISTS);
     struct loaded l;
     memset(&l, 0, sizeof(l));
-    rc = load(e, name, memory, &l);
+    /* The store's lock for the whole restore: a second engine's recovery
+     * waits rather than redo copies this one is making. A restore cut
+     * short earlier is finished first (this one may not rewrite all its
+     * disks). */
+    int lock = snap_engine_lock(e);
+    rc = lock < 0 ? lock : recover_locked(e);
+    if (rc == 0)
+        rc = load(e, name, memory, &l);
     if (rc == 0)
         rc = memory ? restore_live(e, name, &l, captured) : restore_stopped(e, name, &l);
+    snap_engine_unlock(lock);
     loaded_clear(&l);
     if (rc < 0)
         qv_error_prefix("cannot restore snapshot '%s'", name);
     return rc;
+}
+
+/* Whether a restore record that cannot be finished names snapshot name
+ * (its copies are what would finish it). */
+static bool intent_needs(struct snap_engine *e, const char *name)
+{
+    g_autofree char *rec = NULL;
+    g_autoptr(GPtrArray) disks = NULL;
+    struct qv_error_saved err;
+    qv_error_save(&err);
+    bool needs = snap_intent_read(e, &rec, &disks) != 0 && (!rec || strcmp(rec, name) == 0);
+    qv_error_restore(&err);
+    return needs;
 }
 
 int snap_engine_delete(struct snap_engine *e, const char *name)
@@ -520,6 +591,20 @@ int snap_engine_delete(struct snap_engine *e, const char *name)
         return rc;
     qv_reset_error();
     snap_dir_entry_clear(&ent);
+    /* A restore cut short is finished from its snapshot first; while it
+     * cannot be, that snapshot stays. */
+    int lock = snap_engine_lock(e);
+    if (lock < 0)
+        return lock;
+    int rrc = recover_locked(e);
+    bool keep = rrc < 0 && intent_needs(e, name);
+    snap_engine_unlock(lock);
+    if (keep) {
+        qv_error_prefix("cannot delete snapshot '%s'", name);
+        return rrc;
+    }
+    if (rrc < 0)
+        qv_reset_error();
     g_autofree char *mem = snap_dir_file(e->dir, name, SNAP_ENGINE_MEMORY);
     struct snap_mem_info info;
     if (mem && g_file_test(mem, G_FILE_TEST_EXISTS)) {

@@ -1,0 +1,126 @@
+/* The restore intent (snap_engine_priv.h): the record in the snapshot
+ * store that says a restore is writing disks in place, kept from before
+ * the first image is touched until the last is fsynced, so a restore
+ * killed part way is redone rather than leaving mixed disks. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "../../../lib/util/error.h"
+#include "../../../lib/util/fileio.h"
+#include "snap_engine_priv.h"
+
+#define GROUP "restore"
+/* 256 paths of at most 4 KiB each, escaped, and the rest. */
+#define INTENT_MAX (2u << 20)
+
+static char *intent_path(struct snap_engine *e)
+{
+    return g_build_filename(e->dir, SNAP_ENGINE_INTENT, NULL);
+}
+
+static void fsync_dir(const char *dir)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+}
+
+int snap_engine_lock(struct snap_engine *e)
+{
+    int fd = open(e->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot open snapshot directory '%s'", e->dir);
+    int rc;
+    while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+        ;
+    if (rc < 0) {
+        int err = errno;
+        close(fd);
+        return qv_error_set_errno(QV_ERR_IO, err, "cannot lock snapshot directory '%s'", e->dir);
+    }
+    return fd;
+}
+
+void snap_engine_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* drops the flock */
+}
+
+int snap_intent_write(struct snap_engine *e, const char *name, const GPtrArray *disks)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_key_file_set_string(kf, GROUP, "snapshot", name);
+    g_key_file_set_uint64(kf, GROUP, "disks", disks->len);
+    for (guint i = 0; i < disks->len; i++) {
+        g_autofree char *key = g_strdup_printf("disk%u", i);
+        g_key_file_set_string(kf, GROUP, key, disks->pdata[i]);
+    }
+    gsize len = 0;
+    g_autofree char *data = g_key_file_to_data(kf, &len, NULL);
+    g_autofree char *path = intent_path(e);
+    snap_engine_step(e, "write restore intent");
+    if (qv_file_write_atomic(path, data, len, 0600) < 0) {
+        qv_error_prefix("cannot record the restore of snapshot '%s'", name);
+        return qv_error_code();
+    }
+    return 0;
+}
+
+int snap_intent_read(struct snap_engine *e, char **name, GPtrArray **disks)
+{
+    *name = NULL;
+    *disks = NULL;
+    g_autofree char *path = intent_path(e);
+    g_autofree char *data = NULL;
+    size_t len = 0;
+    int rc = qv_file_read_state(path, INTENT_MAX, &data, &len);
+    if (rc == QV_ERR_NOT_FOUND) {
+        qv_reset_error();
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *snap = NULL;
+    guint64 n = 0;
+    if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &err) ||
+        !(snap = g_key_file_get_string(kf, GROUP, "snapshot", &err)) ||
+        ((n = g_key_file_get_uint64(kf, GROUP, "disks", &err)), err))
+        return qv_error_set(QV_ERR_PROTOCOL, "restore record '%s': %s", path, err->message);
+    if (n > SNAP_ENGINE_MAX_DISKS)
+        return qv_error_set(QV_ERR_PROTOCOL, "restore record '%s': disk count %llu is over %u",
+                            path, (unsigned long long)n, SNAP_ENGINE_MAX_DISKS);
+    g_autoptr(GPtrArray) d = g_ptr_array_new_with_free_func(g_free);
+    for (guint64 i = 0; i < n; i++) {
+        g_autofree char *key = g_strdup_printf("disk%llu", (unsigned long long)i);
+        char *p = g_key_file_get_string(kf, GROUP, key, &err);
+        if (!p || !g_path_is_absolute(p)) {
+            g_free(p);
+            return qv_error_set(QV_ERR_PROTOCOL, "restore record '%s': disk %llu: %s", path,
+                                (unsigned long long)i,
+                                err ? err->message : "not an absolute file name");
+        }
+        g_ptr_array_add(d, p);
+    }
+    *name = g_steal_pointer(&snap);
+    *disks = g_steal_pointer(&d);
+    return 1;
+}
+
+int snap_intent_remove(struct snap_engine *e)
+{
+    g_autofree char *path = intent_path(e);
+    snap_engine_step(e, "remove restore intent");
+    if (unlink(path) < 0 && errno != ENOENT)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot remove restore record '%s'", path);
+    fsync_dir(e->dir);
+    return 0;
+}
