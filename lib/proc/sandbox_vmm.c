@@ -88,7 +88,8 @@ static const struct proc_sandbox_call vmm_calls[] = {
     {"close", PROC_SANDBOX_ANY, "every descriptor above"},
     {"fcntl", PROC_SANDBOX_ANY,
      "O_NONBLOCK switches, F_DUPFD_CLOEXEC, the OFD lock on a disk image reopened on reset"},
-    {"flock", PROC_SANDBOX_ANY, "the lock on a snapshot being written"},
+    {"flock", PROC_SANDBOX_ANY,
+     "the lock on a snapshot being written, and the store's over a restore's disk copies"},
     {"fsync", PROC_SANDBOX_ANY, "snapshot files and directories are made durable"},
     {"fdatasync", PROC_SANDBOX_ANY, "the guest's flush requests (virtio-blk), console.log"},
     {"fallocate", PROC_SANDBOX_ANY, "virtio-blk discard and write-zeroes punch holes"},
@@ -206,7 +207,9 @@ static const struct proc_sandbox_ioctl vmm_ioctls[] = {
     {TUNSETIFF, "TUNSETIFF", "a tap NIC attaches to its interface again on reset"},
     {BLKGETSIZE64, "BLKGETSIZE64", "the size of a disk that is a block device, on reset"},
     {FIONREAD, "FIONREAD", "libslirp asks how much a UDP socket holds"},
-    {FICLONE, "FICLONE", "a snapshot's disk copy shares the image's blocks (qv_file_clone)"},
+    {FICLONE, "FICLONE",
+     "a snapshot's disk copy shares the image's blocks (qv_file_clone), and a restore shares "
+     "them back over the image (qv_file_overwrite)"},
 };
 
 static const struct proc_sandbox_family vmm_families[] = {

@@ -28,29 +28,25 @@ static void touch(const char *path)
         close(fd);
 }
 
-static void add_disks(struct proc_landlock_rules *r, const struct qv_domain *def, bool kvm)
+/* Each disk's own file only, never its directory: kvm:///embed's
+ * snapshot-load copies a disk back over the image in place
+ * (qv_file_overwrite; the write right covers its ftruncate), and its
+ * crash record lives in the VM's snapshot store. */
+static void add_disks(struct proc_landlock_rules *r, const struct qv_domain *def)
 {
     for (guint i = 0; def->disks && i < def->disks->len; i++) {
         const struct qv_disk *d = def->disks->pdata[i];
         if (!d->source)
             continue;
         unsigned a = PROC_LL_READ | (d->readonly ? 0 : PROC_LL_WRITE);
-        struct stat st;
+        struct stat st = {0};
         if (stat(d->source, &st) == 0 && S_ISBLK(st.st_mode))
             a |= PROC_LL_IOCTL; /* BLKGETSIZE64 when the disk is reopened */
         proc_landlock_allow(r, d->source, a,
                             d->readonly ? "a read-only disk, reopened on reset and restore"
                                         : "a disk, reopened on reset and restore; its snapshot "
-                                          "copy is read from it");
-        if (kvm && !d->readonly && !S_ISBLK(st.st_mode)) {
-            /* kvm:///embed's snapshot-load copies the disk back beside
-             * the image under a temporary name and renames it over
-             * (drivers/kvm/snapshot/snap_engine_restore.c). */
-            g_autofree char *dir = g_path_get_dirname(d->source);
-            proc_landlock_allow(r, dir, PROC_LL_WRITE | PROC_LL_MAKE_REG | PROC_LL_REMOVE,
-                                "the directory of a writable disk: a snapshot-load stages the "
-                                "disk's copy beside it and renames it over the image");
-        }
+                                          "copy is read from it, and a snapshot-load writes it "
+                                          "back over the image in place");
     }
 }
 
@@ -191,15 +187,13 @@ struct proc_landlock_rules *vmm_landlock_rules(struct vmm *v)
                         vm_get_name(v->vm));
         return NULL;
     }
-    g_autoptr(GUri) u = g_uri_parse(v->uri, G_URI_FLAGS_ENCODED_QUERY, NULL);
-    bool kvm = u && g_strcmp0(g_uri_get_scheme(u), "kvm") == 0;
     if (def->os.kernel)
         proc_landlock_allow(r, def->os.kernel, PROC_LL_READ,
                             "the kernel, loaded again on reset and restore");
     if (def->os.initrd)
         proc_landlock_allow(r, def->os.initrd, PROC_LL_READ,
                             "the initrd, loaded again on reset and restore");
-    add_disks(r, def, kvm);
+    add_disks(r, def);
     for (guint i = 0; def->serials && i < def->serials->len; i++) {
         const struct qv_chardev *c = def->serials->pdata[i];
         add_chardev(r, c->type, c->path, c->listen);
