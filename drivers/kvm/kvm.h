@@ -231,6 +231,10 @@ int kvm_snapshot_list(struct kvm_machine *m, struct snapshot_info **list, size_t
 /* The VM starts afresh (vm_start, reset): no increment builds on a
  * snapshot taken before. */
 void kvm_snapshot_forget(struct kvm_machine *m);
+/* Before the VM starts on its disks: finish a snapshot restore that a
+ * killed process left with disks half written (snap_engine_recover), or
+ * fail saying so. 0 when there is none. */
+int kvm_snapshot_finish_restore(struct kvm_machine *m);
 
 /* Hand the lock of m's state directory, which a clone holds (lock_fd,
  * consumed), to m, and make its snapshot engine; resume: m's first start

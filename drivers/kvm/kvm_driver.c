@@ -163,8 +163,11 @@ static int kvm_status(struct vm *vm, struct qv_vm_status *st)
 static int kvm_start(struct vm *vm)
 {
     kvm_snapshot_forget(MACHINE(vm)); /* a fresh boot: no increment over older memory */
+    /* Never on disks a killed snapshot restore left half written. */
+    int rc = kvm_snapshot_finish_restore(MACHINE(vm));
     /* A clone of a running source runs on from the source's state. */
-    int rc = kvm_snapshot_resume_pending(MACHINE(vm)) ? kvm_snapshot_resume_clone(MACHINE(vm))
+    if (rc == 0)
+        rc = kvm_snapshot_resume_pending(MACHINE(vm)) ? kvm_snapshot_resume_clone(MACHINE(vm))
                                                       : kvm_machine_start(MACHINE(vm));
     if (rc < 0 && !strstr(qv_last_error()->message, vm->name))
         qv_error_prefix("cannot start VM '%s'", vm->name);

@@ -621,6 +621,20 @@ int kvm_snapshot_clone(struct kvm_machine *src, const struct snap_clone *c)
     return e ? snap_engine_clone(e, c) : qv_error_code();
 }
 
+int kvm_snapshot_finish_restore(struct kvm_machine *m)
+{
+    /* Most VMs have no record: their store is not even opened (nor its
+     * lock taken) for a start. */
+    if (!m->snap || !snap_engine_restore_recorded(m->snap->snapdir))
+        return 0;
+    struct snap_engine *e = engine_of(m);
+    if (!e || snap_engine_recover(e) < 0) {
+        qv_error_prefix("its disks are not whole");
+        return qv_error_code();
+    }
+    return 0;
+}
+
 bool kvm_snapshot_resume_pending(struct kvm_machine *m)
 {
     return m->snap && m->snap->resume;

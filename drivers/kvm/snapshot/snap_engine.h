@@ -124,6 +124,10 @@ void snap_engine_set_hook(struct snap_engine *e, const struct snap_hook *hook);
  * record stays. new, restore, create and delete call it; a driver calls
  * it before it starts the VM on its disks. */
 int snap_engine_recover(struct snap_engine *e);
+/* Whether the store dir holds a restore record (a restore running now, or
+ * one cut short): cheap, for a driver deciding whether to open the store
+ * before a start. */
+bool snap_engine_restore_recorded(const char *dir);
 /* The VM started afresh: no previous snapshot to build increments on. */
 void snap_engine_forget(struct snap_engine *e);
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../../lib/util/error.h"
@@ -29,6 +30,13 @@ static void fsync_dir(const char *dir)
         fsync(dfd);
         close(dfd);
     }
+}
+
+bool snap_engine_restore_recorded(const char *dir)
+{
+    g_autofree char *path = g_build_filename(dir, SNAP_ENGINE_INTENT, NULL);
+    struct stat st;
+    return lstat(path, &st) == 0 || errno != ENOENT;
 }
 
 int snap_engine_lock(struct snap_engine *e)

@@ -359,9 +359,7 @@ int snap_engine_recover(struct snap_engine *e)
     /* Most often there is no record (nor perhaps a store yet): nothing to
      * lock for. A record appearing after this look is a restore running
      * now, which the caller's VM lock keeps from racing its own work. */
-    g_autofree char *path = g_build_filename(e->dir, SNAP_ENGINE_INTENT, NULL);
-    struct stat st;
-    if (lstat(path, &st) < 0 && errno == ENOENT)
+    if (!snap_engine_restore_recorded(e->dir))
         return 0;
     int fd = snap_engine_lock(e);
     if (fd < 0)
