@@ -29,6 +29,8 @@ struct tmach {
     bool can_rebuild;
     bool quiesced;
     int pauses, resumes, rebuilds, fails;
+    /* Rebuilds that found the old devices still quiesced (discarded so). */
+    int discarded_quiesced;
     char *def; /* the "definition": "vcpus=N ram=BYTES uart=0|1 tag=WORD" */
     /* The ops called, in order ("pause quiesce ram_replace ..."), and the
      * first byte of each disk as the last rebuild opened it (a block

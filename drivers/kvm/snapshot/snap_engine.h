@@ -99,12 +99,16 @@ struct snap_machine_ops {
     int (*disks)(void *m, GPtrArray *paths);
     /* Put the definition xml back. rebuild: make the machine's vCPUs, RAM
      * and devices anew from it and leave it paused, ready for state
-     * (QV_ERR_INVALID_STATE when it cannot); !rebuild: keep the machine,
+     * (QV_ERR_INVALID_STATE when it cannot; the old devices may still be
+     * quiesced, and are discarded without taking another request: a
+     * restore that put disks back keeps them from writing over them);
+     * !rebuild: keep the machine,
      * take the definition. stopped: leave it stopped (a snapshot without
      * memory). */
     int (*define)(void *m, const char *xml, bool rebuild, bool stopped);
     /* A restore failed after the machine's state began to change: leave
-     * it stopped, never running half restored. */
+     * it stopped, never running half restored (its devices, quiesced or
+     * not, discarded without taking another request). */
     void (*fail)(void *m);
 };
 

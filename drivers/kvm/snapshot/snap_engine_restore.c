@@ -475,14 +475,18 @@ static int restore_live(struct snap_engine *e, const char *name, struct loaded *
     bool rebuilt = false, touched = false;
     if (why) {
         /* The old devices go with the rebuild; the new ones are quiesced
-         * in their turn. */
-        if (quiesced)
+         * in their turn. With disks to put back the old ones are never
+         * unquiesced: they would take requests the guest queued before
+         * the pause and write them over the restored images. */
+        if (quiesced && !l->disks->len) {
             e->ops->unquiesce(e->m);
-        quiesced = false;
+            quiesced = false;
+        }
         /* Past the record's write the images may change: a failure from
-         * there on stops the VM. */
+         * there on stops the VM, its old devices discarded as they are. */
         if (l->disks->len && (rc = snap_intent_write(e, name, l->disks)) == 0) {
             touched = true;
+            quiesced = false;
             rc = put_disks_back(e, name, l->disks, true);
         }
         if (rc == 0 && (rc = e->ops->define(e->m, l->xml, true, false)) < 0)
