@@ -822,11 +822,17 @@ START_TEST(restore_killed_mid_copy_is_finished)
     ck_assert_int_eq(rename(copy, aside), 0);
     e = snap_engine_new(dir, &tm_ops, &t); /* cannot finish: warns */
     FAILS(snap_engine_delete(e, "s"), QV_ERR_IO, "cut short");
+    ck_assert_msg(strstr(msg(), "disk-1") && strstr(msg(), "remove '") &&
+                      strstr(msg(), ".restore-intent' to give up"),
+                  "'%s' says neither what is wrong nor the way out", msg());
     ck_assert_uint_eq(list_count(e, "s"), 1);
     FAILS(snap_engine_create(e, "t", 0), QV_ERR_IO, "cut short");
     ck_assert_int_eq(rename(aside, copy), 0);
     snap_engine_free(e);
-    /* A new engine finishes it. */
+    /* A new engine finishes it, and removes the temporary of a record
+     * whose writer was killed while writing it. */
+    g_autofree char *stale = g_build_filename(dir, ".restore-intent.Ab12Cd", NULL);
+    ck_assert(g_file_set_contents(stale, "[restore]\n", -1, NULL));
     e = snap_engine_new(dir, &tm_ops, &t);
     check_disk(d2, 0xd1, 16 * 1024);
     check_disk(e2, 0xe1, 8 * 1024);

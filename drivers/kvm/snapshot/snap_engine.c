@@ -62,6 +62,12 @@ struct snap_engine *snap_engine_new(const char *dir, const struct snap_machine_o
     } else {
         qv_reset_error();
     }
+    int lock = snap_engine_lock(e);
+    if (lock >= 0)
+        snap_intent_sweep(e);
+    else
+        qv_reset_error(); /* no store yet */
+    snap_engine_unlock(lock);
     /* A restore cut short is finished before anything uses the disks; one
      * that cannot be yet is retried (and reported) by the next restore,
      * create or delete. */

@@ -123,6 +123,23 @@ int snap_intent_read(struct snap_engine *e, char **name, GPtrArray **disks)
     return 1;
 }
 
+void snap_intent_sweep(struct snap_engine *e)
+{
+    /* qv_file_write_atomic's temporary (.restore-intent.XXXXXX) of a
+     * writer killed while writing the record: no record was made. */
+    GDir *d = g_dir_open(e->dir, 0, NULL);
+    if (!d)
+        return;
+    const char *n;
+    size_t plen = strlen(SNAP_ENGINE_INTENT ".");
+    while ((n = g_dir_read_name(d)))
+        if (strncmp(n, SNAP_ENGINE_INTENT ".", plen) == 0 && strlen(n) == plen + 6) {
+            g_autofree char *p = g_build_filename(e->dir, n, NULL);
+            unlink(p);
+        }
+    g_dir_close(d);
+}
+
 int snap_intent_remove(struct snap_engine *e)
 {
     g_autofree char *path = intent_path(e);

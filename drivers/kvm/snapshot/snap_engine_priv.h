@@ -63,6 +63,9 @@ int snap_intent_write(struct snap_engine *e, const char *name, const GPtrArray *
 /* 1 with the record's snapshot and disks (g_free / unref), 0 when there is
  * none, or a negative QV_ERR_* naming the record when it is damaged. */
 int snap_intent_read(struct snap_engine *e, char **name, GPtrArray **disks);
+/* Remove what a writer killed while writing a record left (its
+ * temporary). Under the lock. */
+void snap_intent_sweep(struct snap_engine *e);
 /* Remove the record and fsync the store. */
 int snap_intent_remove(struct snap_engine *e);
 

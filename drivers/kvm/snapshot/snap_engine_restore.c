@@ -347,10 +347,16 @@ static int recover_locked(struct snap_engine *e)
     if (rc == 0)
         rc = put_disks_back(e, name, disks, true);
     loaded_clear(&l);
-    if (rc < 0)
-        qv_error_prefix("a restore of snapshot '%s' was cut short and its disks cannot be "
-                        "finished",
-                        name);
+    if (rc < 0) {
+        /* Said whole: what is wrong, and the way out if it stays so. */
+        const char *m = qv_last_error()->message;
+        g_autofree char *why = g_strdup(m ? m : "");
+        qv_error_set(rc,
+                     "a restore of snapshot '%s' was cut short and its disks cannot be finished "
+                     "(%s); once that is fixed any restore, create, delete or start finishes it, "
+                     "or remove '%s/%s' to give up on it and keep the disks as they are",
+                     name, why, e->dir, SNAP_ENGINE_INTENT);
+    }
     return rc;
 }
 
