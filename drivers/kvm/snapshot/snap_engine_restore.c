@@ -399,11 +399,6 @@ static void refuse_cleanup(struct snap_engine *e, bool quiesced, bool resume)
     qv_error_restore(&err);
 }
 
-/* Everything that can be refused (the chain, the memory mapping, the disk
- * copies) is checked before the machine changes; past that, a failure
- * stops the machine. Device threads are quiesced from the pause on, so
- * none touches guest memory while it is swapped. */
-
 /* The restored memory is the snapshot's: increments build on it from now
  * on. A log that cannot be restarted only loses increments over it (the
  * next one is refused, asking for a full snapshot); the restore stands. */
@@ -433,6 +428,10 @@ static void restart_dirty(struct snap_engine *e, const char *name, const uint8_t
     }
 }
 
+/* Everything that can be refused (the chain, the memory mapping, the disks
+ * and their copies) is checked before the machine changes; past that, a
+ * failure stops the machine. Device threads are quiesced from the pause
+ * on, so none touches guest memory while it is swapped. */
 static int restore_live(struct snap_engine *e, const char *name, struct loaded *l,
                         enum vm_state captured)
 {
