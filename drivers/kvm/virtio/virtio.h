@@ -95,6 +95,12 @@ int virtio_req_pop(struct virtio_dev *vd, uint32_t q, struct virtio_req **req);
  * unless it asked not to be (VIRTQ_AVAIL_F_NO_INTERRUPT / used_event);
  * after a batch of virtio_req_push, call virtio_queue_notify once. */
 void virtio_req_push(struct virtio_dev *vd, uint32_t q, struct virtio_req *req, uint32_t written);
+/* Forget req without returning it (nothing was written into its buffers):
+ * for a request the device failed on (virtio_dev_fail), which the driver
+ * gets back only by resetting the device, as QEMU detaches such an
+ * element. Its queue then has nothing in flight for a quiesce to wait
+ * for. */
+void virtio_req_detach(struct virtio_dev *vd, uint32_t q, struct virtio_req *req);
 void virtio_queue_notify(struct virtio_dev *vd, uint32_t q);
 void virtio_req_done(struct virtio_dev *vd, uint32_t q, struct virtio_req *req, uint32_t written);
 /* The device's config space changed (e.g. a disk resized): interrupt. */

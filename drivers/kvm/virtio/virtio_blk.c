@@ -78,9 +78,10 @@ static void drain(struct virtio_blk *b, unsigned epoch)
         g_autofree char *why = NULL;
         if (blk_req_parse(req, &h, &why) < 0) {
             virtio_dev_fail(b->vd, "%s", why);
-            /* Given back, as virtio-net does: left in flight, it would
-             * keep every snapshot's quiesce waiting until a reset. */
-            virtio_req_push(b->vd, 0, req, 0);
+            /* Not returned (the driver must reset), but not left in
+             * flight either: that would keep every snapshot's quiesce
+             * waiting until the reset. */
+            virtio_req_detach(b->vd, 0, req);
             break;
         }
         if (!throttle(b, req, &h, epoch, &pushed))

@@ -449,6 +449,32 @@ int virtio_req_pop(struct virtio_dev *vd, uint32_t qi, struct virtio_req **out)
     return 1;
 }
 
+/* Under q->lock. */
+static void inflight_unlink(struct virtq *q, struct virtq_inflight *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        q->inflight = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    if (!q->inflight)
+        g_cond_broadcast(&q->drained); /* virtio_dev_quiesce waits for it */
+}
+
+void virtio_req_detach(struct virtio_dev *vd, uint32_t qi, struct virtio_req *req)
+{
+    if (!req)
+        return;
+    struct virtq_inflight *r = (struct virtq_inflight *)req;
+    g_warn_if_fail(r->qi == qi);
+    struct virtq *q = &vd->q[r->qi];
+    g_mutex_lock(&q->lock);
+    inflight_unlink(q, r);
+    g_mutex_unlock(&q->lock);
+    g_free(r);
+}
+
 void virtio_req_push(struct virtio_dev *vd, uint32_t qi, struct virtio_req *req, uint32_t written)
 {
     if (!req)
@@ -462,14 +488,7 @@ void virtio_req_push(struct virtio_dev *vd, uint32_t qi, struct virtio_req *req,
      * virtio_dev_quiesce waits for: quiesced means marked. */
     inflight_mark(vd, r);
     g_mutex_lock(&q->lock);
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        q->inflight = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    if (!q->inflight)
-        g_cond_broadcast(&q->drained); /* virtio_dev_quiesce waits for it */
+    inflight_unlink(q, r);
     /* A queue disabled meanwhile, or set up anew since, takes nothing
      * back. */
     if (q->used && r->gen == q->gen) {
