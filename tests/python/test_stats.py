@@ -5,6 +5,7 @@ of a real QEMU guest are tested in tests/integration/qemu/test_stats.py."""
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -37,15 +38,20 @@ GREETING = {"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7},
 
 class FakeQemu:
     """A process that passes for the VM's QEMU (a sleeping child recorded in
-    runtime.json) and a QMP server on its status.sock answering from
-    self.replies (command name -> the "return" value, or a callable)."""
+    runtime.json, run from a copy of sleep named as QEMU is, since the
+    driver adopts only a process running a QEMU binary) and a QMP server on
+    its status.sock answering from self.replies (command name -> the
+    "return" value, or a callable)."""
 
     def __init__(self, vmdir):
-        self.child = subprocess.Popen(["sleep", "600"])
+        fake_bin = vmdir.parent / "qemu-system-x86_64"
+        if not fake_bin.exists():
+            shutil.copy(shutil.which("sleep"), fake_bin)
+        self.child = subprocess.Popen([str(fake_bin), "600"])
         pid = self.child.pid
         # Until the exec the child still shows Python's command line.
         cmdline = ""
-        while cmdline != "sleep 600":
+        while cmdline != f"{fake_bin} 600":
             cmdline = open(f"/proc/{pid}/cmdline").read().replace("\0", " ").strip()
         start = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19])
         (vmdir / "runtime.json").write_text(json.dumps(
