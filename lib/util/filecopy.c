@@ -252,20 +252,12 @@ static int overwrite_copy(int src, int dst, off_t size, const char *src_name, co
     return 0;
 }
 
-int qv_file_overwrite(const char *src, const char *dst, bool *shared)
+int qv_file_overwrite_fd(const char *src, int out, const char *dst, bool *shared)
 {
     *shared = false;
     int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (in < 0)
         return qv_error_set_errno(QV_ERR_IO, errno, "cannot open '%s'", src);
-    /* No O_CREAT: only an existing file is written, and never through a
-     * link; O_NONBLOCK so a FIFO in its place cannot hang the open. */
-    int out = open(dst, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (out < 0) {
-        int err = errno;
-        close(in);
-        return qv_error_set_errno(QV_ERR_IO, err, "cannot open '%s' for writing", dst);
-    }
     struct stat st, dst_st;
     int rc = 0;
     if (fstat(in, &st) < 0 || fstat(out, &dst_st) < 0)
@@ -286,6 +278,26 @@ int qv_file_overwrite(const char *src, const char *dst, bool *shared)
     if (rc == 0 && fsync(out) < 0)
         rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot write '%s'", dst);
     close(in);
+    return rc;
+}
+
+int qv_file_open_overwrite(const char *dst)
+{
+    /* No O_CREAT: only an existing file is written, and never through a
+     * link; O_NONBLOCK so a FIFO in its place cannot hang the open. */
+    int out = open(dst, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (out < 0)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot open '%s' for writing", dst);
+    return out;
+}
+
+int qv_file_overwrite(const char *src, const char *dst, bool *shared)
+{
+    *shared = false;
+    int out = qv_file_open_overwrite(dst);
+    if (out < 0)
+        return out;
+    int rc = qv_file_overwrite_fd(src, out, dst, shared);
     if (close(out) < 0 && rc == 0)
         rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot write '%s'", dst);
     return rc;

@@ -62,5 +62,12 @@ int qv_file_clone(const char *src, const char *dst, bool *shared);
  * failure or a kill part way leaves dst a mix, which a redo repairs. A
  * sparse dst can fill its file system (ENOSPC). */
 int qv_file_overwrite(const char *src, const char *dst, bool *shared);
+/* The same in two steps, for a caller that checks or locks the file it
+ * writes before writing it: an fd of the existing regular file dst,
+ * opened as above (never created or followed), or a QV_ERR_* with the
+ * error set; then the copy into it (dst names it in errors; out stays
+ * open). */
+int qv_file_open_overwrite(const char *dst);
+int qv_file_overwrite_fd(const char *src, int out, const char *dst, bool *shared);
 
 #endif

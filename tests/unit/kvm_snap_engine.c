@@ -744,6 +744,10 @@ START_TEST(restore_killed_at_each_step)
             g_autofree char *killed = names_in(root);
             ck_assert_str_eq(killed, before);
             snap_engine_free(e);
+            /* The VM died with the process that restored it: the next one
+             * finds it stopped (recovery never rewrites a running VM's
+             * disks). */
+            t.state = VM_STATE_STOPPED;
             e = snap_engine_new(dir, &tm_ops, &t);
             ck_assert_int_eq(hidden_in(dir), 0);
             bool d_new = disk_is(d2, 0xd1, 16 * 1024), e_new = disk_is(e2, 0xe1, 8 * 1024);
@@ -820,6 +824,13 @@ START_TEST(restore_killed_mid_copy_is_finished)
     g_autofree char *copy = snap_dir_file(dir, "s", "disk-1");
     g_autofree char *aside = g_strconcat(root, "/aside", NULL);
     ck_assert_int_eq(rename(copy, aside), 0);
+    /* Not while it runs: the record is another process's restore. */
+    e = snap_engine_new(dir, &tm_ops, &t);
+    FAILS(snap_engine_create(e, "t", 0), QV_ERR_BUSY, "while this VM runs");
+    ck_assert(!disk_is(e2, 0xe1, 8 * 1024) && !disk_is(e2, 0xe2, 4 * 1024));
+    snap_engine_free(e);
+    /* The VM died with the process that restored it. */
+    t.state = VM_STATE_STOPPED;
     e = snap_engine_new(dir, &tm_ops, &t); /* cannot finish: warns */
     FAILS(snap_engine_delete(e, "s"), QV_ERR_IO, "cut short");
     ck_assert_msg(strstr(msg(), "disk-1") && strstr(msg(), "remove '") &&
@@ -838,6 +849,123 @@ START_TEST(restore_killed_mid_copy_is_finished)
     check_disk(e2, 0xe1, 8 * 1024);
     ck_assert_int_eq(hidden_in(dir), 0);
     OK(snap_engine_delete(e, "s"));
+    snap_engine_free(e);
+    tm_fini(&t);
+}
+END_TEST
+
+/* A store that cannot take the restore's record (full, failing): a
+ * directory where the record's rename goes. */
+static void record_fails_hook(void *opaque, const char *step)
+{
+    (void)opaque;
+    if (strcmp(step, "write restore intent") != 0)
+        return;
+    g_autofree char *p = g_build_filename(dir, ".restore-intent", NULL);
+    g_autofree char *q = g_build_filename(p, "x", NULL);
+    ck_assert_int_eq(g_mkdir(p, 0700), 0);
+    ck_assert(g_file_set_contents(q, "x", 1, NULL));
+}
+
+/* The record cannot be written: the restore is refused and the VM goes on
+ * as it was, its devices awake (running) or its definition kept
+ * (stopped), its disks untouched. */
+START_TEST(restore_refused_when_the_record_cannot_be_written)
+{
+    for (int live = 0; live < 2; live++) {
+        qv_dir_remove_tree(dir);
+        ck_assert_int_eq(g_mkdir(dir, 0700), 0);
+        struct tmach t;
+        tm_init(&t, 1, 256 * 1024, "rec");
+        t.disks[t.ndisks++] = make_disk("r.img", 0xc1, 8 * 1024);
+        t.can_rebuild = true;
+        if (!live)
+            t.state = VM_STATE_STOPPED;
+        struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+        OK(snap_engine_create(e, "s", 0));
+        g_free(t.def);
+        t.def = g_strdup("vcpus=1 ram=262144 uart=1 tag=later");
+        g_autofree char *now = make_disk("r.img", 0xc2, 8 * 1024);
+        struct snap_hook hook = {record_fails_hook, NULL};
+        snap_engine_set_hook(e, &hook);
+        ck_assert_int_lt(snap_engine_restore(e, "s"), 0);
+        ck_assert_msg(strstr(msg(), "cannot record the restore"), "%s", msg());
+        check_disk(now, 0xc2, 8 * 1024);
+        ck_assert_str_eq(t.def, "vcpus=1 ram=262144 uart=1 tag=later");
+        if (live) {
+            ck_assert_int_eq(t.state, VM_STATE_RUNNING);
+            ck_assert(!t.quiesced);
+        }
+        snap_engine_free(e);
+        tm_fini(&t);
+    }
+}
+END_TEST
+
+static void kill_at_second_disk(void *opaque, const char *step)
+{
+    (void)opaque;
+    if (strcmp(step, "restore disk 1") == 0)
+        _exit(3);
+}
+
+/* A restore killed part way, then the half-written image moved aside and
+ * another file (a backup) put at its path: recovery never writes that
+ * file, and says why. */
+START_TEST(recovery_leaves_a_replaced_image_alone)
+{
+    struct tmach t;
+    tm_init(&t, 1, 256 * 1024, "repl");
+    t.disks[t.ndisks++] = make_disk("d.img", 0xd1, 16 * 1024);
+    t.disks[t.ndisks++] = make_disk("e.img", 0xe1, 8 * 1024);
+    t.state = VM_STATE_STOPPED;
+    struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+    OK(snap_engine_create(e, "s", 0));
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct snap_hook hook = {kill_at_second_disk, NULL};
+        snap_engine_set_hook(e, &hook);
+        snap_engine_restore(e, "s");
+        _exit(4);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(WEXITSTATUS(status), 3);
+    snap_engine_free(e);
+    g_autofree char *aside = g_strconcat(t.disks[1], ".broken", NULL);
+    ck_assert_int_eq(rename(t.disks[1], aside), 0);
+    g_autofree char *backup = make_disk("e.img", 0x77, 20 * 1024);
+    e = snap_engine_new(dir, &tm_ops, &t); /* cannot finish: warns */
+    FAILS(snap_engine_create(e, "t", 0), QV_ERR_INVALID_STATE, "not the file the restore began");
+    check_disk(backup, 0x77, 20 * 1024);
+    snap_engine_free(e);
+    tm_fini(&t);
+}
+END_TEST
+
+/* An image another VM runs on (its disk backend holds an OFD write lock,
+ * drivers/kvm/virtio/blk_raw.c): a stopped VM's restore is refused
+ * rather than rewrite it under that VM. */
+START_TEST(restore_refuses_an_image_in_use)
+{
+    struct tmach t;
+    tm_init(&t, 1, 256 * 1024, "lk");
+    t.disks[t.ndisks++] = make_disk("shared.img", 0xa1, 16 * 1024);
+    t.state = VM_STATE_STOPPED;
+    struct snap_engine *e = snap_engine_new(dir, &tm_ops, &t);
+    OK(snap_engine_create(e, "s", 0));
+    g_autofree char *now = make_disk("shared.img", 0xa2, 16 * 1024);
+    int fd = open(now, O_RDWR | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    ck_assert_int_eq(fcntl(fd, F_OFD_SETLK, &lk), 0);
+    FAILS(snap_engine_restore(e, "s"), QV_ERR_BUSY, "in use");
+    check_disk(now, 0xa2, 16 * 1024);
+    close(fd);
+    /* Once it is free, a restore finishes the job. */
+    OK(snap_engine_restore(e, "s"));
+    check_disk(now, 0xa1, 16 * 1024);
     snap_engine_free(e);
     tm_fini(&t);
 }
@@ -978,6 +1106,9 @@ int main(int argc, char **argv)
     tcase_add_test(tc, kill_at_each_step);
     tcase_add_test(tc, restore_killed_at_each_step);
     tcase_add_test(tc, restore_killed_mid_copy_is_finished);
+    tcase_add_test(tc, restore_refused_when_the_record_cannot_be_written);
+    tcase_add_test(tc, recovery_leaves_a_replaced_image_alone);
+    tcase_add_test(tc, restore_refuses_an_image_in_use);
     suite_add_tcase(s, tc);
     return run(s);
 }

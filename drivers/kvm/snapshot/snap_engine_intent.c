@@ -61,14 +61,43 @@ void snap_engine_unlock(int fd)
         close(fd); /* drops the flock */
 }
 
-int snap_intent_write(struct snap_engine *e, const char *name, const GPtrArray *disks)
+/* The identity of the existing image path (never followed if a link). */
+static int image_id(const char *path, struct snap_intent_id *id)
 {
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        return qv_error_set_errno(QV_ERR_IO, err, "cannot open disk '%s'", path);
+    }
+    close(fd);
+    id->dev = (guint64)st.st_dev;
+    id->ino = (guint64)st.st_ino;
+    return 0;
+}
+
+int snap_intent_write(struct snap_engine *e, const char *name, const GPtrArray *disks, GArray **ids)
+{
+    *ids = NULL;
+    g_autoptr(GArray) got = g_array_new(FALSE, TRUE, sizeof(struct snap_intent_id));
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_key_file_set_string(kf, GROUP, "snapshot", name);
     g_key_file_set_uint64(kf, GROUP, "disks", disks->len);
     for (guint i = 0; i < disks->len; i++) {
+        struct snap_intent_id id;
+        if (image_id(disks->pdata[i], &id) < 0) {
+            qv_error_prefix("cannot record the restore of snapshot '%s'", name);
+            return qv_error_code();
+        }
+        g_array_append_val(got, id);
         g_autofree char *key = g_strdup_printf("disk%u", i);
         g_key_file_set_string(kf, GROUP, key, disks->pdata[i]);
+        g_autofree char *dev = g_strdup_printf("dev%u", i);
+        g_autofree char *ino = g_strdup_printf("ino%u", i);
+        g_key_file_set_uint64(kf, GROUP, dev, id.dev);
+        g_key_file_set_uint64(kf, GROUP, ino, id.ino);
     }
     gsize len = 0;
     g_autofree char *data = g_key_file_to_data(kf, &len, NULL);
@@ -78,13 +107,16 @@ int snap_intent_write(struct snap_engine *e, const char *name, const GPtrArray *
         qv_error_prefix("cannot record the restore of snapshot '%s'", name);
         return qv_error_code();
     }
+    *ids = g_steal_pointer(&got);
     return 0;
 }
 
-int snap_intent_read(struct snap_engine *e, char **name, GPtrArray **disks)
+int snap_intent_read(struct snap_engine *e, char **name, GPtrArray **disks, GArray **ids)
 {
     *name = NULL;
     *disks = NULL;
+    if (ids)
+        *ids = NULL;
     g_autofree char *path = intent_path(e);
     g_autofree char *data = NULL;
     size_t len = 0;
@@ -107,19 +139,30 @@ int snap_intent_read(struct snap_engine *e, char **name, GPtrArray **disks)
         return qv_error_set(QV_ERR_PROTOCOL, "restore record '%s': disk count %llu is over %u",
                             path, (unsigned long long)n, SNAP_ENGINE_MAX_DISKS);
     g_autoptr(GPtrArray) d = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GArray) got = g_array_new(FALSE, TRUE, sizeof(struct snap_intent_id));
     for (guint64 i = 0; i < n; i++) {
         g_autofree char *key = g_strdup_printf("disk%llu", (unsigned long long)i);
+        g_autofree char *dev = g_strdup_printf("dev%llu", (unsigned long long)i);
+        g_autofree char *ino = g_strdup_printf("ino%llu", (unsigned long long)i);
         char *p = g_key_file_get_string(kf, GROUP, key, &err);
-        if (!p || !g_path_is_absolute(p)) {
+        struct snap_intent_id id = {0};
+        if (p && g_path_is_absolute(p) && !err)
+            id.dev = g_key_file_get_uint64(kf, GROUP, dev, &err);
+        if (p && g_path_is_absolute(p) && !err)
+            id.ino = g_key_file_get_uint64(kf, GROUP, ino, &err);
+        if (!p || !g_path_is_absolute(p) || err) {
             g_free(p);
             return qv_error_set(QV_ERR_PROTOCOL, "restore record '%s': disk %llu: %s", path,
                                 (unsigned long long)i,
                                 err ? err->message : "not an absolute file name");
         }
         g_ptr_array_add(d, p);
+        g_array_append_val(got, id);
     }
     *name = g_steal_pointer(&snap);
     *disks = g_steal_pointer(&d);
+    if (ids)
+        *ids = g_steal_pointer(&got);
     return 1;
 }
 

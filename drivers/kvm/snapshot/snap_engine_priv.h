@@ -57,12 +57,21 @@ int snap_engine_capture(struct snap_engine *e, const char *what,
  * Returns the fd to pass to unlock, or a negative QV_ERR_*. */
 int snap_engine_lock(struct snap_engine *e);
 void snap_engine_unlock(int fd);
+/* Which file an image is: a redo writes only the file the restore began
+ * on, never one put at its path since (a backup moved in, a directory on
+ * the path swapped for a link). */
+struct snap_intent_id {
+    guint64 dev, ino;
+};
 /* Record, atomically, that snapshot name's disks (the images, in its disk-N
- * order) are being written in place. */
-int snap_intent_write(struct snap_engine *e, const char *name, const GPtrArray *disks);
-/* 1 with the record's snapshot and disks (g_free / unref), 0 when there is
- * none, or a negative QV_ERR_* naming the record when it is damaged. */
-int snap_intent_read(struct snap_engine *e, char **name, GPtrArray **disks);
+ * order) are being written in place, with each image's identity, which
+ * *ids gets (g_array_unref). */
+int snap_intent_write(struct snap_engine *e, const char *name, const GPtrArray *disks,
+                      GArray **ids);
+/* 1 with the record's snapshot, disks (g_free / unref) and, when ids is
+ * not NULL, their identities; 0 when there is none, or a negative
+ * QV_ERR_* naming the record when it is damaged. */
+int snap_intent_read(struct snap_engine *e, char **name, GPtrArray **disks, GArray **ids);
 /* Remove what a writer killed while writing a record left (its
  * temporary). Under the lock. */
 void snap_intent_sweep(struct snap_engine *e);

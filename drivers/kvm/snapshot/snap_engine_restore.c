@@ -295,23 +295,61 @@ static int check_disks(struct snap_engine *e, const char *name, const GPtrArray 
     return 0;
 }
 
-/* Record the restore, copy each disk's copy over its image in place, and
- * drop the record once all are fsynced. A failure leaves the record, so
- * the disks are finished by the next restore or recovery. */
+/* The image a copy goes into, opened: the file the record names (a
+ * redo never writes a file put at its path since), and, unless the VM's
+ * own devices hold it (live), locked as a running VM's disk backend
+ * locks it, so an image another VM or process uses is never rewritten
+ * under it. An fd, or a QV_ERR_* with the error set. */
+static int open_image(const char *img, const struct snap_intent_id *id, bool live)
+{
+    int out = qv_file_open_overwrite(img);
+    if (out < 0)
+        return out;
+    struct stat st;
+    int rc = 0;
+    if (fstat(out, &st) < 0)
+        rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot stat '%s'", img);
+    else if ((guint64)st.st_dev != id->dev || (guint64)st.st_ino != id->ino)
+        rc = qv_error_set(QV_ERR_INVALID_STATE,
+                          "'%s' is not the file the restore began writing (it was replaced or "
+                          "moved since)",
+                          img);
+    else if (!live) {
+        struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        if (fcntl(out, F_OFD_SETLK, &lk) < 0)
+            rc = errno == EAGAIN || errno == EACCES
+                     ? qv_error_set(QV_ERR_BUSY, "'%s' is in use by another VM or process", img)
+                     : qv_error_set_errno(QV_ERR_SYSTEM, errno, "cannot lock '%s'", img);
+    }
+    if (rc < 0) {
+        close(out);
+        return rc;
+    }
+    return out;
+}
+
+/* Copy each disk's copy over its image in place, and drop the record
+ * (already written, ids its images' identities) once all are fsynced. A
+ * failure leaves the record, so the disks are finished by the next
+ * restore or recovery. live: the VM's own (quiesced) devices hold the
+ * images open and locked. */
 static int put_disks_back(struct snap_engine *e, const char *name, const GPtrArray *disks,
-                          bool recorded)
+                          const GArray *ids, bool live)
 {
     if (!disks->len)
         return 0;
-    if (!recorded && snap_intent_write(e, name, disks) < 0)
-        return qv_error_code();
     for (guint i = 0; i < disks->len; i++) {
         const char *img = disks->pdata[i];
         snap_engine_step(e, "restore disk %u", i);
         g_autofree char *file = g_strdup_printf(SNAP_ENGINE_DISK "%u", i);
         g_autofree char *src = snap_dir_file(e->dir, name, file);
         bool shared = false;
-        if (!src || qv_file_overwrite(src, img, &shared) < 0) {
+        int out = src ? open_image(img, &g_array_index(ids, struct snap_intent_id, i), live)
+                      : qv_error_set(QV_ERR_INVALID_ARG, "bad snapshot name");
+        int rc = out < 0 ? out : qv_file_overwrite_fd(src, out, img, &shared);
+        if (out >= 0 && close(out) < 0 && rc == 0)
+            rc = qv_error_set_errno(QV_ERR_IO, errno, "cannot write '%s'", img);
+        if (rc < 0) {
             qv_error_prefix("disk '%s' is left partly restored; restore snapshot '%s' again to "
                             "finish it",
                             img, name);
@@ -328,9 +366,20 @@ static int recover_locked(struct snap_engine *e)
 {
     g_autofree char *name = NULL;
     g_autoptr(GPtrArray) disks = NULL;
-    int rc = snap_intent_read(e, &name, &disks);
+    g_autoptr(GArray) ids = NULL;
+    int rc = snap_intent_read(e, &name, &disks, &ids);
     if (rc <= 0)
         return rc;
+    /* A restore cut short leaves its VM stopped (killed with it, or
+     * stopped by the failure): a record seen while the VM runs is another
+     * process's restore, whose disks are not this one's to rewrite. */
+    enum vm_state state = e->ops->state(e->m);
+    if (state == VM_STATE_RUNNING || state == VM_STATE_PAUSED)
+        return qv_error_set(QV_ERR_BUSY,
+                            "a restore of snapshot '%s' was cut short while this VM runs (another "
+                            "process restored it?); stop the VM to finish it, or remove '%s/%s' "
+                            "to give up on it",
+                            name, e->dir, SNAP_ENGINE_INTENT);
     struct loaded l;
     memset(&l, 0, sizeof(l));
     rc = load(e, name, false, &l);
@@ -345,7 +394,7 @@ static int recover_locked(struct snap_engine *e)
     if (rc == 0)
         rc = check_disks(e, name, disks);
     if (rc == 0)
-        rc = put_disks_back(e, name, disks, true);
+        rc = put_disks_back(e, name, disks, ids, false);
     loaded_clear(&l);
     if (rc < 0) {
         /* Said whole: what is wrong, and the way out if it stays so. */
@@ -375,15 +424,24 @@ int snap_engine_recover(struct snap_engine *e)
     return rc;
 }
 
-/* The definition, then the disks: a define refuses before it changes
- * anything, and a copy that fails after it leaves the record for a redo. */
+/* The record, the definition, then the disks: a record that cannot be
+ * written and a define that refuses (before it changes anything) leave
+ * the VM as it was, and a copy that fails leaves the record for a redo. */
 static int restore_stopped(struct snap_engine *e, const char *name, struct loaded *l)
 {
+    g_autoptr(GArray) ids = NULL;
     int rc = check_disks(e, name, l->disks);
+    if (rc == 0 && l->disks->len)
+        rc = snap_intent_write(e, name, l->disks, &ids);
+    if (rc == 0 && (rc = e->ops->define(e->m, l->xml, false, true)) < 0 && ids) {
+        struct qv_error_saved err;
+        qv_error_save(&err);
+        if (snap_intent_remove(e) < 0)
+            qv_reset_error(); /* a leftover record only redoes copies of the same bytes */
+        qv_error_restore(&err);
+    }
     if (rc == 0)
-        rc = e->ops->define(e->m, l->xml, false, true);
-    if (rc == 0)
-        rc = put_disks_back(e, name, l->disks, false);
+        rc = put_disks_back(e, name, l->disks, ids, false);
     snap_engine_forget(e); /* memory is not the snapshot's any more */
     return rc;
 }
@@ -489,10 +547,11 @@ static int restore_live(struct snap_engine *e, const char *name, struct loaded *
         }
         /* Past the record's write the images may change: a failure from
          * there on stops the VM, its old devices discarded as they are. */
-        if (l->disks->len && (rc = snap_intent_write(e, name, l->disks)) == 0) {
+        g_autoptr(GArray) ids = NULL;
+        if (l->disks->len && (rc = snap_intent_write(e, name, l->disks, &ids)) == 0) {
             touched = true;
             quiesced = false;
-            rc = put_disks_back(e, name, l->disks, true);
+            rc = put_disks_back(e, name, l->disks, ids, true);
         }
         if (rc == 0 && (rc = e->ops->define(e->m, l->xml, true, false)) < 0)
             qv_error_prefix("VM differs from the snapshot (%s) and cannot be rebuilt", why);
@@ -500,7 +559,7 @@ static int restore_live(struct snap_engine *e, const char *name, struct loaded *
         if (rc < 0 && !touched) {
             /* define refuses before it changes anything: a refusal. */
             snap_mem_unmap(ram, l->nregions);
-            refuse_cleanup(e, false, resume);
+            refuse_cleanup(e, quiesced, resume);
             return rc;
         }
         g_autofree char *still = rc == 0 ? shape_differs(e, l) : NULL;
@@ -583,7 +642,7 @@ static bool intent_needs(struct snap_engine *e, const char *name)
     g_autoptr(GPtrArray) disks = NULL;
     struct qv_error_saved err;
     qv_error_save(&err);
-    bool needs = snap_intent_read(e, &rec, &disks) != 0 && (!rec || strcmp(rec, name) == 0);
+    bool needs = snap_intent_read(e, &rec, &disks, NULL) != 0 && (!rec || strcmp(rec, name) == 0);
     qv_error_restore(&err);
     return needs;
 }
