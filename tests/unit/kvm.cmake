@@ -33,25 +33,25 @@ if(QV_WITH_KVM)
   qv_check_test(kvm_snap_dir SOURCES kvm_snap_dir.c kvm_snap_fixture.c LABELS kvm snapshot)
   # A full disk: a 1 MiB tmpfs in the test's own mount namespace; skipped
   # where it cannot mount one (not root).
-  qv_check_test(kvm_snap_dir_full SOURCES kvm_snap_dir_full.c kvm_snap_fixture.c
+  qv_check_test(kvm_snap_dir_full SOURCES kvm_snap_dir_full.c kvm_snap_fixture.c private_tmpfs.c
     LABELS kvm snapshot)
   set_tests_properties(kvm_snap_dir_full PROPERTIES SKIP_RETURN_CODE 77)
   qv_check_test(kvm_dirty_bitmap SOURCES kvm_dirty_bitmap.c LABELS kvm snapshot)
-  qv_check_test(kvm_snap_mem SOURCES kvm_snap_mem.c LABELS kvm snapshot)
+  qv_check_test(kvm_snap_mem SOURCES kvm_snap_mem.c private_tmpfs.c LABELS kvm snapshot)
   # The full-disk case mounts a small tmpfs; skipped where it cannot.
   add_test(NAME kvm_snap_mem_enospc COMMAND kvm_snap_mem enospc)
   set_tests_properties(kvm_snap_mem_enospc PROPERTIES LABELS "kvm;snapshot" TIMEOUT 120
     SKIP_RETURN_CODE 77)
   # The snapshot engine over a machine in plain memory; the full-disk case
   # mounts a small tmpfs and is skipped where it cannot.
-  qv_check_test(kvm_snap_engine SOURCES kvm_snap_engine.c kvm_snap_engine_machine.c
+  qv_check_test(kvm_snap_engine SOURCES kvm_snap_engine.c kvm_snap_engine_machine.c private_tmpfs.c
     LABELS kvm snapshot TIMEOUT 300)
   add_test(NAME kvm_snap_engine_enospc COMMAND kvm_snap_engine enospc)
   set_tests_properties(kvm_snap_engine_enospc PROPERTIES LABELS "kvm;snapshot" TIMEOUT 120
     SKIP_RETURN_CODE 77)
   # vm_clone's engine half over the same machine; the full-disk case
   # mounts a small tmpfs and is skipped where it cannot.
-  qv_check_test(kvm_snap_clone SOURCES kvm_snap_clone.c kvm_snap_engine_machine.c
+  qv_check_test(kvm_snap_clone SOURCES kvm_snap_clone.c kvm_snap_engine_machine.c private_tmpfs.c
     LABELS kvm snapshot TIMEOUT 300)
   add_test(NAME kvm_snap_clone_enospc COMMAND kvm_snap_clone enospc)
   set_tests_properties(kvm_snap_clone_enospc PROPERTIES LABELS "kvm;snapshot" TIMEOUT 120

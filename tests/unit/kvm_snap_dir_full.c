@@ -21,6 +21,7 @@
 #include "kvm_snap_fixture.h"
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
+#include "private_tmpfs.h"
 #include "qv/error.h"
 
 static char *mnt; /* the tmpfs */
@@ -168,21 +169,9 @@ END_TEST
 
 int main(void)
 {
-    if (unshare(CLONE_NEWNS) < 0) {
-        printf("skipped: no mount namespace of our own: %s\n", strerror(errno));
-        return 77;
-    }
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-        printf("skipped: cannot make mounts private: %s\n", strerror(errno));
-        return 77;
-    }
-    mnt = g_dir_make_tmp("qv-snapfull-XXXXXX", NULL);
-    if (!mnt || mount("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0700") < 0) {
-        printf("skipped: cannot mount a tmpfs: %s\n", strerror(errno));
-        if (mnt)
-            rmdir(mnt);
-        return 77;
-    }
+    int skip = private_tmpfs_mount("qv-snapfull-XXXXXX", "1m", &mnt);
+    if (skip)
+        return skip;
     Suite *s = suite_create("kvm_snap_dir_full");
     TCase *tc = tcase_create("full");
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -193,7 +182,6 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    umount2(mnt, MNT_DETACH);
-    rmdir(mnt);
+    private_tmpfs_unmount(&mnt);
     return failed ? 1 : 0;
 }

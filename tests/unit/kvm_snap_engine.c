@@ -28,6 +28,7 @@
 #include "lib/proc/proc.h"
 #include "lib/util/error.h"
 #include "lib/util/fileio.h"
+#include "private_tmpfs.h"
 #include "qv/error.h"
 
 #define PG 4096ull
@@ -1062,26 +1063,16 @@ static int run(Suite *s)
 
 static int enospc_main(void)
 {
-    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-        printf("skipped: no private mount namespace: %s\n", g_strerror(errno));
-        return 77;
-    }
-    mnt = g_dir_make_tmp("qv-snapengine-tmpfs-XXXXXX", NULL);
-    if (!mnt || mount("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0700") < 0) {
-        printf("skipped: cannot mount a tmpfs: %s\n", g_strerror(errno));
-        if (mnt)
-            g_rmdir(mnt);
-        return 77;
-    }
+    int skip = private_tmpfs_mount("qv-snapengine-tmpfs-XXXXXX", "4m", &mnt);
+    if (skip)
+        return skip;
     Suite *s = suite_create("kvm_snap_engine_enospc");
     TCase *tc = tcase_create("enospc");
     tcase_add_test(tc, full_tmpfs_keeps_vm_running);
     tcase_add_test(tc, full_tmpfs_restore_into_sparse_image);
     suite_add_tcase(s, tc);
     int rc = run(s);
-    umount2(mnt, MNT_DETACH);
-    g_rmdir(mnt);
-    g_free(mnt);
+    private_tmpfs_unmount(&mnt);
     return rc;
 }
 
