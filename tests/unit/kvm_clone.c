@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kvm_count_guest.h"
 #include "kvm_util.h"
 #include "lib/util/fileio.h"
 #include "qv/qv.h"
@@ -55,51 +56,6 @@ static char *count_xml(const char *log, const char *disk)
                            kernel, disk, log);
 }
 
-static uint32_t progress(struct vm *vm)
-{
-    uint32_t v = 0;
-    OK(vm_read_memory(vm, 0x5000, &v, 4));
-    return v;
-}
-
-static void wait_count(struct vm *vm, uint32_t at_least)
-{
-    for (int i = 0; i < 800 && progress(vm) < at_least; i++)
-        g_usleep(25000);
-    ck_assert_uint_ge(progress(vm), at_least);
-}
-
-static char *slurp(const char *path)
-{
-    char *s = NULL;
-    ck_assert_msg(g_file_get_contents(path, &s, NULL, NULL), "cannot read %s", path);
-    return s;
-}
-
-/* Whole "count K" lines, each the one after the one before (the first may
- * be the tail of a line when partial_ok); the last count, the first in
- * *first. */
-static uint32_t check_lines(const char *text, bool partial_ok, uint32_t *first)
-{
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-    int64_t prev = -1;
-    guint n = g_strv_length(lines);
-    for (guint i = 0; i + 1 < n; i++) {
-        unsigned k;
-        char extra;
-        if (sscanf(lines[i], "count %u%c", &k, &extra) != 1) {
-            ck_assert_msg(i == 0 && partial_ok, "line %u '%s' is not a count line", i, lines[i]);
-            continue;
-        }
-        if (prev < 0 && first)
-            *first = k;
-        ck_assert_msg(prev < 0 || k == prev + 1, "count %u follows %lld", k, (long long)prev);
-        prev = k;
-    }
-    ck_assert_int_ge(prev, 0);
-    return (uint32_t)prev;
-}
-
 static char *make_disk(uint8_t byte)
 {
     char *p = g_build_filename(tmp, "vda.img", NULL);
@@ -124,20 +80,20 @@ START_TEST(clone_of_running_source_continues_its_count)
     struct vm *src = vm_define_xml(c, xml);
     ck_assert_msg(src, "%s", qv_last_error()->message);
     OK(vm_start(src));
-    wait_count(src, 10);
+    kvm_count_wait(src, 10);
 
     /* Running: the source runs on through the clone. */
-    uint32_t before = progress(src);
+    uint32_t before = kvm_count_progress(src);
     struct vm *live = vm_clone(src, "live");
     ck_assert_msg(live, "%s", qv_last_error()->message);
     ck_assert_int_eq(vm_get_state(src), VM_STATE_RUNNING);
     ck_assert_int_eq(vm_get_state(live), VM_STATE_CREATED);
-    wait_count(src, before + 5);
+    kvm_count_wait(src, before + 5);
 
     /* Paused: the exact count the clones start from. */
     OK(vm_pause(src));
-    uint32_t at = progress(src);
-    g_autofree char *at_text = slurp(log);
+    uint32_t at = kvm_count_progress(src);
+    g_autofree char *at_text = kvm_count_slurp(log);
     struct vm *a = vm_clone(src, "a");
     ck_assert_msg(a, "%s", qv_last_error()->message);
     struct vm *b = vm_clone(src, "b");
@@ -162,9 +118,9 @@ START_TEST(clone_of_running_source_continues_its_count)
     OK(vm_start(a));
     OK(vm_start(b));
     ck_assert_int_eq(vm_get_state(a), VM_STATE_RUNNING);
-    ck_assert_uint_ge(progress(a), at);
-    wait_count(a, at + 10);
-    wait_count(b, at + 10);
+    ck_assert_uint_ge(kvm_count_progress(a), at);
+    kvm_count_wait(a, at + 10);
+    kvm_count_wait(b, at + 10);
     /* Their own memory: a write into one is not in the other, nor in the
      * paused source. */
     uint32_t mark = 0xc10e;
@@ -174,21 +130,21 @@ START_TEST(clone_of_running_source_continues_its_count)
     ck_assert_uint_ne(got, mark);
     OK(vm_read_memory(src, 0x7000, &got, 4));
     ck_assert_uint_ne(got, mark);
-    ck_assert_uint_eq(progress(src), at);
+    ck_assert_uint_eq(kvm_count_progress(src), at);
     OK(vm_pause(a));
     OK(vm_pause(b));
     /* Each console continues the count from the source's text. */
-    g_autofree char *atext = slurp(alog);
+    g_autofree char *atext = kvm_count_slurp(alog);
     g_autofree char *blog = store_file("b", "serial0.log");
-    g_autofree char *btext = slurp(blog);
+    g_autofree char *btext = kvm_count_slurp(blog);
     g_autofree char *ja = g_strconcat(at_text, atext, NULL);
     g_autofree char *jb = g_strconcat(at_text, btext, NULL);
-    ck_assert_uint_ge(check_lines(ja, false, NULL), at + 9);
-    ck_assert_uint_ge(check_lines(jb, false, NULL), at + 9);
+    ck_assert_uint_ge(kvm_count_check_lines(ja, false, NULL), at + 9);
+    ck_assert_uint_ge(kvm_count_check_lines(jb, false, NULL), at + 9);
     /* The clone made while the source ran starts past before. */
     OK(vm_start(live));
-    ck_assert_uint_ge(progress(live), before);
-    wait_count(live, before + 5);
+    ck_assert_uint_ge(kvm_count_progress(live), before);
+    kvm_count_wait(live, before + 5);
 
     /* Destroying a clone removes its store; the source is untouched. */
     g_autofree char *astore = store_file("a", NULL);
@@ -196,7 +152,7 @@ START_TEST(clone_of_running_source_continues_its_count)
     vm_destroy(a);
     ck_assert(!g_file_test(astore, G_FILE_TEST_EXISTS));
     OK(vm_resume(src));
-    wait_count(src, at + 5);
+    kvm_count_wait(src, at + 5);
     vm_destroy(b);
     vm_destroy(live);
     vm_destroy(src);
@@ -216,17 +172,17 @@ START_TEST(clone_of_stopped_source_boots_from_its_copy)
     ck_assert_msg(cold, "%s", qv_last_error()->message);
     ck_assert_int_eq(vm_get_state(cold), VM_STATE_CREATED);
     g_autofree char *copy = store_file("cold", "disk-vda.img");
-    g_autofree char *data = slurp(copy);
+    g_autofree char *data = kvm_count_slurp(copy);
     ck_assert_uint_eq((uint8_t)data[0], 0xd1);
     ck_assert_uint_eq((uint8_t)data[65535], 0xd1);
     g_autofree char *resume = store_file("cold", "resume");
     ck_assert(!g_file_test(resume, G_FILE_TEST_EXISTS));
     OK(vm_start(cold));
-    wait_count(cold, 3);
+    kvm_count_wait(cold, 3);
     g_autofree char *clog = store_file("cold", "serial0.log");
-    g_autofree char *text = slurp(clog);
+    g_autofree char *text = kvm_count_slurp(clog);
     uint32_t first = 99;
-    check_lines(text, false, &first);
+    kvm_count_check_lines(text, false, &first);
     ck_assert_uint_eq(first, 0);
 
     /* Refusals, by name. */

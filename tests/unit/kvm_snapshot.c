@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kvm_count_guest.h"
 #include "kvm_util.h"
 #include "lib/util/fileio.h"
 #include "qv/qv.h"
@@ -49,51 +50,6 @@ static char *count_xml(const char *log)
                            kernel, log);
 }
 
-static uint32_t progress(struct vm *vm)
-{
-    uint32_t v = 0;
-    OK(vm_read_memory(vm, 0x5000, &v, 4));
-    return v;
-}
-
-static void wait_count(struct vm *vm, uint32_t at_least)
-{
-    for (int i = 0; i < 800 && progress(vm) < at_least; i++)
-        g_usleep(25000);
-    ck_assert_uint_ge(progress(vm), at_least);
-}
-
-static char *slurp(const char *log)
-{
-    char *s = NULL;
-    ck_assert(g_file_get_contents(log, &s, NULL, NULL));
-    return s;
-}
-
-/* text holds "count K\n" lines; the first may be the tail of a line when
- * partial_ok. Every whole line must be the one after the one before;
- * returns the last count, and the first in *first. */
-static uint32_t check_lines(const char *text, bool partial_ok, uint32_t *first)
-{
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-    int64_t prev = -1;
-    guint n = g_strv_length(lines);
-    for (guint i = 0; i + 1 < n; i++) { /* the last piece is after the last '\n' */
-        unsigned k;
-        char extra;
-        if (sscanf(lines[i], "count %u%c", &k, &extra) != 1) {
-            ck_assert_msg(i == 0 && partial_ok, "line %u '%s' is not a count line", i, lines[i]);
-            continue;
-        }
-        if (prev < 0 && first)
-            *first = k;
-        ck_assert_msg(prev < 0 || k == prev + 1, "count %u follows %lld", k, (long long)prev);
-        prev = k;
-    }
-    ck_assert_int_ge(prev, 0);
-    return (uint32_t)prev;
-}
-
 START_TEST(console_continues_from_the_snapshot)
 {
     struct qv_conn *c = qv_connect(uri);
@@ -117,30 +73,30 @@ START_TEST(console_continues_from_the_snapshot)
     ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "process"));
 
     OK(vm_start(vm));
-    wait_count(vm, 10);
+    kvm_count_wait(vm, 10);
     OK(vm_pause(vm));
-    uint32_t at_progress = progress(vm);
-    g_autofree char *at_snap = slurp(log);
+    uint32_t at_progress = kvm_count_progress(vm);
+    g_autofree char *at_snap = kvm_count_slurp(log);
     OK(snapshot_create(vm, "s1", 0));
     ck_assert_int_eq(vm_get_state(vm), VM_STATE_PAUSED);
-    uint32_t snap_last = check_lines(at_snap, false, NULL);
+    uint32_t snap_last = kvm_count_check_lines(at_snap, false, NULL);
     OK(vm_resume(vm));
-    wait_count(vm, snap_last + 20);
+    kvm_count_wait(vm, snap_last + 20);
     OK(vm_pause(vm));
     size_t before = strlen(at_snap);
 
     /* Same VM: the console file goes on; the lines after the restore
      * continue the snapshot's. */
-    g_autofree char *before_restore = slurp(log);
+    g_autofree char *before_restore = kvm_count_slurp(log);
     OK(snapshot_restore(vm, "s1"));
     ck_assert_int_eq(vm_get_state(vm), VM_STATE_PAUSED);
     OK(vm_resume(vm));
-    wait_count(vm, snap_last + 5);
+    kvm_count_wait(vm, snap_last + 5);
     OK(vm_pause(vm));
-    g_autofree char *after = slurp(log);
+    g_autofree char *after = kvm_count_slurp(log);
     g_autofree char *joined = g_strconcat(at_snap, after + strlen(before_restore), NULL);
     ck_assert_uint_gt(strlen(joined), before);
-    check_lines(joined, false, NULL);
+    kvm_count_check_lines(joined, false, NULL);
 
     struct snapshot_info *list;
     size_t n;
@@ -165,17 +121,17 @@ START_TEST(console_continues_from_the_snapshot)
     snapshot_info_free(list, n);
     OK(snapshot_restore(vm, "s1"));
     ck_assert_int_eq(vm_get_state(vm), VM_STATE_PAUSED);
-    ck_assert_uint_eq(progress(vm), at_progress);
+    ck_assert_uint_eq(kvm_count_progress(vm), at_progress);
     OK(vm_resume(vm));
-    wait_count(vm, snap_last + 5);
+    kvm_count_wait(vm, snap_last + 5);
     OK(vm_pause(vm));
     /* Power-on started a new console file holding only what the guest
      * wrote since the restore: after the snapshot's text it continues the
      * count (finishing a line the snapshot caught half written). */
-    g_autofree char *fresh = slurp(log);
+    g_autofree char *fresh = kvm_count_slurp(log);
     g_autofree char *joined2 = g_strconcat(at_snap, fresh, NULL);
     uint32_t first = 0;
-    check_lines(joined2, false, &first);
+    kvm_count_check_lines(joined2, false, &first);
     ck_assert_uint_eq(first, 0);
 
     /* Destroying the VM removes its state directory. */
@@ -197,21 +153,21 @@ START_TEST(incremental_on_a_booted_guest)
     OK(vm_start(vm));
     ck_assert_int_eq(snapshot_create(vm, "i0", SNAPSHOT_INCREMENTAL), QV_ERR_INVALID_STATE);
     ck_assert_ptr_nonnull(strstr(qv_last_error()->message, "previous snapshot"));
-    wait_count(vm, 3);
+    kvm_count_wait(vm, 3);
     OK(snapshot_create(vm, "full", 0));
-    wait_count(vm, progress(vm) + 3);
+    kvm_count_wait(vm, kvm_count_progress(vm) + 3);
     OK(vm_pause(vm));
-    uint32_t at = progress(vm);
+    uint32_t at = kvm_count_progress(vm);
     OK(snapshot_create(vm, "inc", SNAPSHOT_INCREMENTAL));
     OK(vm_resume(vm));
-    wait_count(vm, at + 5);
+    kvm_count_wait(vm, at + 5);
     OK(snapshot_restore(vm, "inc"));
-    ck_assert_uint_eq(progress(vm), at);
+    ck_assert_uint_eq(kvm_count_progress(vm), at);
     OK(vm_resume(vm));
-    wait_count(vm, at + 2);
+    kvm_count_wait(vm, at + 2);
     OK(snapshot_delete(vm, "full")); /* folds into "inc" */
     OK(snapshot_restore(vm, "inc"));
-    ck_assert_uint_eq(progress(vm), at);
+    ck_assert_uint_eq(kvm_count_progress(vm), at);
     vm_destroy(vm);
     qv_close(c);
 }
