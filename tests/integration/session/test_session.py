@@ -14,6 +14,8 @@ from urllib.parse import quote
 
 import pytest
 
+from conftest import kill_left_vmms
+
 QV = os.environ.get("QV_CLI")
 VMM = os.environ.get("QV_VMM")
 
@@ -35,14 +37,7 @@ def env(tmp_path):
     e = {"root": root, "tmp": tmp_path,
          "uri": f"kvm:///session?root={root}&vmm_uri=noop:///"}
     yield e
-    # Whatever a failed test left running goes with it.
-    for rt in root.glob("kvm/*/runtime.json"):
-        try:
-            pid = json.loads(rt.read_text())["pid"]
-            if "qv-vmm" in Path(f"/proc/{pid}/cmdline").read_text():
-                os.kill(pid, signal.SIGKILL)
-        except (OSError, ValueError, KeyError):
-            pass
+    kill_left_vmms(root)
 
 
 def qv(e, *args, check=True, timeout=60, uri=None):

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import kill_left_vmms
+
 QV = os.environ.get("QV_CLI")
 VMM_TEST = os.environ.get("QV_VMM_TEST")
 
@@ -66,13 +68,7 @@ def env(tmp_path):
          # qv-vmm inherits the environment of the `qv` that starts it.
          "penv": {**os.environ, "QV_VMM": VMM_TEST, "HOME": str(home)}}
     yield e
-    for rt in root.glob("kvm/*/runtime.json"):
-        try:
-            pid = json.loads(rt.read_text())["pid"]
-            if "qv-vmm" in Path(f"/proc/{pid}/cmdline").read_text():
-                os.kill(pid, signal.SIGKILL)
-        except (OSError, ValueError, KeyError):
-            pass
+    kill_left_vmms(root)
 
 
 def qv(e, *args):
