@@ -46,10 +46,10 @@ static int open_log(const char *path, uint64_t start)
 }
 
 /* Copy what the log has beyond its offset to out. 0 when all of it went,
- * -1 when out is gone, stopped, or the log cannot be read. A log shorter
+ * -1 when out is gone or the log cannot be read. A log shorter
  * than the offset was cut by someone else (qv and QEMU only append): all
  * of what it holds now is new. */
-static int copy_log(int log, int out, int stop_fd)
+static int copy_log(int log, int out)
 {
     char buf[16384];
     struct stat st;
@@ -62,7 +62,7 @@ static int copy_log(int log, int out, int stop_fd)
             continue;
         if (n <= 0)
             return n == 0 ? 0 : -1;
-        if (remote_write_fd(out, buf, (size_t)n, stop_fd) < 0)
+        if (remote_write_fd(out, buf, (size_t)n, -1) < 0)
             return -1;
     }
 }
@@ -75,13 +75,13 @@ static bool drain(int pty)
     return n > 0 || (n < 0 && (errno == EINTR || errno == EAGAIN));
 }
 
-static bool forward(int in, int pty, int stop_fd)
+static bool forward(int in, int pty)
 {
     char buf[4096];
     ssize_t n = read(in, buf, sizeof(buf));
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return true;
-    return n > 0 && remote_write_fd(pty, buf, (size_t)n, stop_fd) == 0;
+    return n > 0 && remote_write_fd(pty, buf, (size_t)n, -1) == 0;
 }
 
 int remote_console_relay_log(const char *path, uint64_t start, int pty, int in_fd, int out_fd)
@@ -100,7 +100,7 @@ int remote_console_relay_log(const char *path, uint64_t start, int pty, int in_f
         }
     }
     for (;;) {
-        if (copy_log(log, out_fd, -1) < 0)
+        if (copy_log(log, out_fd) < 0)
             break;
         struct pollfd p[3] = {
             {.fd = pty, .events = POLLIN},
@@ -115,10 +115,10 @@ int remote_console_relay_log(const char *path, uint64_t start, int pty, int in_f
         if (p[0].revents && !drain(pty)) {
             /* QEMU writes the log after the pty and before it exits: its
              * last bytes are there now. */
-            copy_log(log, out_fd, -1);
+            copy_log(log, out_fd);
             break;
         }
-        if (p[1].revents && !forward(in_fd, pty, -1))
+        if (p[1].revents && !forward(in_fd, pty))
             break;
         if (p[2].revents) {
             char ev[4096];
