@@ -843,7 +843,9 @@ START_TEST(restore_killed_mid_copy_is_finished)
     snap_engine_free(e);
     /* A new engine finishes it, and removes the temporary of a record
      * whose writer was killed while writing it. */
-    g_autofree char *stale = g_build_filename(dir, ".restore-intent.Ab12Cd", NULL);
+    /* Named as qv_file_write_atomic names its temporary ("." + name +
+     * ".XXXXXX"). */
+    g_autofree char *stale = g_build_filename(dir, "..restore-intent.Ab12Cd", NULL);
     ck_assert(g_file_set_contents(stale, "[restore]\n", -1, NULL));
     e = snap_engine_new(dir, &tm_ops, &t);
     check_disk(d2, 0xd1, 16 * 1024);

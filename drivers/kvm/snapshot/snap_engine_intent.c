@@ -168,15 +168,17 @@ int snap_intent_read(struct snap_engine *e, char **name, GPtrArray **disks, GArr
 
 void snap_intent_sweep(struct snap_engine *e)
 {
-    /* qv_file_write_atomic's temporary (.restore-intent.XXXXXX) of a
-     * writer killed while writing the record: no record was made. */
+    /* qv_file_write_atomic's temporary ("." + the record's own name +
+     * ".XXXXXX": ..restore-intent.XXXXXX) of a writer killed while writing
+     * the record: no record was made. */
     GDir *d = g_dir_open(e->dir, 0, NULL);
     if (!d)
         return;
     const char *n;
-    size_t plen = strlen(SNAP_ENGINE_INTENT ".");
+    const char *prefix = "." SNAP_ENGINE_INTENT ".";
+    size_t plen = strlen(prefix);
     while ((n = g_dir_read_name(d)))
-        if (strncmp(n, SNAP_ENGINE_INTENT ".", plen) == 0 && strlen(n) == plen + 6) {
+        if (strncmp(n, prefix, plen) == 0 && strlen(n) == plen + 6) {
             g_autofree char *p = g_build_filename(e->dir, n, NULL);
             unlink(p);
         }
