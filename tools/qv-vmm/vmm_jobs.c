@@ -22,6 +22,7 @@
  * snapshot covers every one; a subset is refused, not ignored). */
 #include <string.h>
 
+#include "lib/util/json.h"
 #include "vmm.h"
 
 struct vmm_job {
@@ -187,11 +188,6 @@ static gboolean job_done(gpointer data)
 
 /* ---- the commands ---- */
 
-static const char *opt_str(JsonObject *args, const char *name)
-{
-    return json_object_has_member(args, name) ? json_object_get_string_member(args, name) : NULL;
-}
-
 static JsonNode *start_job(struct vmm *v, const char *type, JsonObject *args,
                            struct vmm_cmd_error *err)
 {
@@ -211,7 +207,7 @@ static JsonNode *start_job(struct vmm *v, const char *type, JsonObject *args,
         return vmm_cmd_fail(err, "GenericError", "Job ID '%s' already in use", id);
     if (!*tag)
         return vmm_cmd_fail(err, "GenericError", "Parameter 'tag' must not be empty");
-    const char *vmstate = opt_str(args, "vmstate");
+    const char *vmstate = qv_json_str(args, "vmstate");
     if (vmstate && !vmm_block_has_node(v, vmstate, "vmstate block device", err))
         return NULL;
     JsonArray *devices = json_object_has_member(args, "devices")
@@ -230,11 +226,9 @@ static JsonNode *start_job(struct vmm *v, const char *type, JsonObject *args,
     if (devices && !vmm_block_all_nodes(v, devices, err))
         return NULL;
     unsigned flags = 0;
-    if (json_object_has_member(args, "x-qv-incremental") &&
-        json_object_get_boolean_member(args, "x-qv-incremental"))
+    if (qv_json_bool(args, "x-qv-incremental", FALSE))
         flags |= SNAPSHOT_INCREMENTAL;
-    if (json_object_has_member(args, "x-qv-disk-only") &&
-        json_object_get_boolean_member(args, "x-qv-disk-only"))
+    if (qv_json_bool(args, "x-qv-disk-only", FALSE))
         flags |= SNAPSHOT_DISK_ONLY;
     struct vm *h = vm_lookup(v->conn, vm_get_name(v->vm));
     if (!h)

@@ -212,7 +212,7 @@ static void write_exit_record(struct vmm *v, int code)
 {
     g_autofree char *text = g_strdup_printf("{\"code\": %d}\n", code);
     size_t len = strlen(text);
-    if (v->exit_fd < 0 || pwrite(v->exit_fd, text, len, 0) != (ssize_t)len || fsync(v->exit_fd) < 0)
+    if (v->exit_fd < 0 || qv_pwrite_all(v->exit_fd, text, len, 0) < 0 || fsync(v->exit_fd) < 0)
         fprintf(stderr, "qv-vmm: cannot record the exit in '%s/exit.json': %s\n", v->dir,
                 v->exit_fd < 0 ? "it could not be created" : g_strerror(errno));
     if (v->exit_fd >= 0)

@@ -32,6 +32,7 @@
 #include "../../../lib/proc/proc.h"
 #include "../../../lib/util/error.h"
 #include "../../../lib/util/fileio.h"
+#include "../../../lib/util/json.h"
 #include "../../../lib/util/lock.h"
 #include "../../../lib/util/names.h"
 #include "ksess.h"
@@ -129,9 +130,7 @@ static int pause_source(struct ksess_vm *k)
     bool running = false;
     if (rc == 0) {
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-        running = o && json_object_has_member(o, "running") &&
-                  JSON_NODE_HOLDS_VALUE(json_object_get_member(o, "running")) &&
-                  json_object_get_boolean_member(o, "running");
+        running = qv_json_bool(o, "running", FALSE);
         json_node_unref(ret);
     }
     g_autofree char *marker = marker_path(k);
