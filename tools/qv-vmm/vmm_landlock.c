@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "lib/api/driver.h"
@@ -50,6 +52,24 @@ static void add_disks(struct proc_landlock_rules *r, const struct qv_domain *def
     }
 }
 
+/* Whether path is a unix socket nobody listens on: left by an earlier
+ * run. A live one (another VM's, say a clone's source's) is left alone;
+ * binding it then fails, naming it. */
+static bool stale_socket(const char *path)
+{
+    struct stat st;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || strlen(path) >= sizeof(sa.sun_path))
+        return false;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return false;
+    bool stale = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno == ECONNREFUSED;
+    close(fd);
+    return stale;
+}
+
 static void add_chardev(struct proc_landlock_rules *r, enum qv_chardev_type type, const char *path,
                         bool listen)
 {
@@ -73,12 +93,12 @@ static void add_chardev(struct proc_landlock_rules *r, enum qv_chardev_type type
             /* Landlock's remove right would cover every file under the
              * socket's directory (another VM's sockets and records, the
              * user's files), so only making sockets is allowed there. A
-             * socket left by an earlier run is removed now, before the
-             * domain; this run's stays after it exits and is replaced at
-             * the next start (docs/architecture.md). Only a socket: a
-             * file of another kind at that path is the user's. */
-            struct stat st;
-            if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+             * socket left by an earlier run (nobody listens) is removed
+             * now, before the domain; this run's stays after it exits and
+             * is replaced at the next start (docs/architecture.md). Only
+             * a dead socket: a live one or a file of another kind at that
+             * path is someone else's. */
+            if (stale_socket(path))
                 unlink(path);
             g_autofree char *dir = g_path_get_dirname(path);
             proc_landlock_allow(r, dir, PROC_LL_MAKE_SOCK,

@@ -268,3 +268,16 @@ def test_a_file_at_the_console_socket_path_is_not_removed(env):
     sock.write_text("not a socket\n")
     start_with_unix_console(env, "f", sock)
     assert sock.read_text() == "not a socket\n"
+
+
+def test_a_live_socket_at_the_console_path_is_not_removed(env):
+    """Someone listens there (another VM, say a clone's source): the socket
+    is theirs, not a stale one."""
+    sock = env["home"] / "serial.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as srv:
+        srv.bind(str(sock))
+        srv.listen(1)
+        start_with_unix_console(env, "l2", sock)
+        assert sock.is_socket()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.connect(str(sock))
