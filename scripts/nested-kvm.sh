@@ -29,7 +29,7 @@ done
 qemu=$(command -v qemu-system-x86_64) || { echo "nested-kvm: qemu-system-x86_64 is missing" >&2; exit 125; }
 
 # Bump when the init or the module list changes so old caches are rebuilt.
-recipe=4
+recipe=5
 cache=${QV_NESTED_CACHE:-/var/cache/qv-tests/nested-r$recipe}
 
 build_guest() {
@@ -74,9 +74,12 @@ for pass in 1 2 3 4 5; do
     for m in $pending; do insmod /lib/modules/$m.ko 2>/dev/null || left="$left $m"; done
     pending=$left
 done
-report() { echo "$1" > /host/"$job"/rc; poweroff -f; }
+report() { echo "$1" > /host/"$job"/rc; sync; poweroff -f; }
 job=$(sed -n 's/.*qv\.nested=\([^ ]*\).*/\1/p' /proc/cmdline)
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,access=any host /host ||
+# cache=loose: one inode per file, as on a local file system (without it
+# 9p makes a new inode at each lookup, and Landlock's rules, which hold
+# inodes, would match nothing).
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,access=any,cache=loose host /host ||
     { echo "nested-kvm: cannot mount the host's root"; poweroff -f; }
 for m in $pending; do echo "nested-kvm: cannot load module $m"; done
 [ -c /dev/kvm ] || { echo "nested-kvm: the guest has no /dev/kvm"; report 77; }
