@@ -202,7 +202,7 @@ static int op_vcpu_get(void *p, uint32_t i, struct snap_vcpu *v)
     struct kvm_vcpu *c = vcpu_of(m, i);
     if (!c)
         return qv_error_code();
-    return kvm_state_vcpu_get(m->sys->fd, m->vm_fd, c->fd, i, v);
+    return kvm_state_vcpu_get(m->sys->fd, m->vm_fd, c->fd, i, m->booted, v);
 }
 
 static int op_vcpu_set(void *p, uint32_t i, const struct snap_vcpu *v)
@@ -211,7 +211,7 @@ static int op_vcpu_set(void *p, uint32_t i, const struct snap_vcpu *v)
     struct kvm_vcpu *c = vcpu_of(m, i);
     if (!c)
         return qv_error_code();
-    return kvm_state_vcpu_set(m->vm_fd, c->fd, i, v);
+    return kvm_state_vcpu_set(m->vm_fd, c->fd, i, m->booted, v);
 }
 
 static int op_vm_get(void *p, struct snap_vm *s)

@@ -74,15 +74,15 @@ int main(void)
     CHECK(ioctl(a.vcpu, KVM_SET_MSRS, &one) == 1);
 
     struct snap_vcpu got, again;
-    CHECK(kvm_state_vcpu_get(sys, a.vm, a.vcpu, 0, &got) == 0);
+    CHECK(kvm_state_vcpu_get(sys, a.vm, a.vcpu, 0, true, &got) == 0);
     CHECK(got.regs.rax == regs.rax);
     CHECK(msr(&got, 0x174) == 0x23);
     /* Through the bytes a snapshot file holds. */
     struct snap_section *s = snap_vcpu_section(0, &got);
     struct snap_vcpu loaded;
     CHECK(snap_vcpu_load(&loaded, s->name, s->version, s->data->data, s->data->len) == 0);
-    CHECK(kvm_state_vcpu_set(b.vm, b.vcpu, 0, &loaded) == 0);
-    CHECK(kvm_state_vcpu_get(sys, b.vm, b.vcpu, 0, &again) == 0);
+    CHECK(kvm_state_vcpu_set(b.vm, b.vcpu, 0, true, &loaded) == 0);
+    CHECK(kvm_state_vcpu_get(sys, b.vm, b.vcpu, 0, true, &again) == 0);
     CHECK(again.regs.rax == regs.rax && again.regs.rip == regs.rip);
     CHECK(again.sregs.cs.base == 0x10000 && again.sregs.cs.selector == 0x1000);
     CHECK(msr(&again, 0x174) == 0x23);

@@ -55,7 +55,8 @@ static int get_msrs(int sys_fd, int vcpu_fd, uint32_t index, struct snap_vcpu *v
     return 0;
 }
 
-int kvm_state_vcpu_get(int sys_fd, int vm_fd, int vcpu_fd, uint32_t index, struct snap_vcpu *v)
+int kvm_state_vcpu_get(int sys_fd, int vm_fd, int vcpu_fd, uint32_t index, bool lapic,
+                       struct snap_vcpu *v)
 {
     memset(v, 0, sizeof *v);
     int rc = 0;
@@ -88,7 +89,8 @@ int kvm_state_vcpu_get(int sys_fd, int vm_fd, int vcpu_fd, uint32_t index, struc
     }
     if (rc == 0)
         rc = get_msrs(sys_fd, vcpu_fd, index, v);
-    if (rc == 0 && ioctl(vcpu_fd, KVM_GET_LAPIC, &v->lapic) < 0)
+    /* A vm_create machine has no in-kernel LAPIC: KVM refuses the call. */
+    if (rc == 0 && lapic && ioctl(vcpu_fd, KVM_GET_LAPIC, &v->lapic) < 0)
         rc = fail("KVM_GET_LAPIC", index, errno);
     if (rc == 0 && ioctl(vcpu_fd, KVM_GET_MP_STATE, &v->mp_state) < 0)
         rc = fail("KVM_GET_MP_STATE", index, errno);
@@ -105,7 +107,8 @@ int kvm_state_vcpu_get(int sys_fd, int vm_fd, int vcpu_fd, uint32_t index, struc
     return rc;
 }
 
-int kvm_state_vcpu_set(int vm_fd, int vcpu_fd, uint32_t index, const struct snap_vcpu *v)
+int kvm_state_vcpu_set(int vm_fd, int vcpu_fd, uint32_t index, bool lapic,
+                       const struct snap_vcpu *v)
 {
     if (v->tsc_khz) {
         int khz = ioctl(vcpu_fd, KVM_GET_TSC_KHZ, 0);
@@ -139,7 +142,8 @@ int kvm_state_vcpu_set(int vm_fd, int vcpu_fd, uint32_t index, const struct snap
     if (v->has_xcrs)
         VCPU_IOCTL(vcpu_fd, KVM_SET_XCRS, &v->xcrs, index);
     VCPU_IOCTL(vcpu_fd, KVM_SET_DEBUGREGS, &v->debugregs, index);
-    VCPU_IOCTL(vcpu_fd, KVM_SET_LAPIC, &v->lapic, index);
+    if (lapic)
+        VCPU_IOCTL(vcpu_fd, KVM_SET_LAPIC, &v->lapic, index);
     g_autofree struct kvm_msrs *msrs =
         g_malloc0(sizeof *msrs + (size_t)v->nmsrs * sizeof(msrs->entries[0]));
     msrs->nmsrs = v->nmsrs;

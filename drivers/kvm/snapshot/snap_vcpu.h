@@ -63,9 +63,12 @@ int snap_vm_load(struct snap_vm *s, uint32_t version, const void *data, size_t l
 
 /* kvm_state.c: from and to KVM. vcpu_fd and vm_fd are KVM's; sys_fd is
  * /dev/kvm's (for the MSR index list). Each fails with QV_ERR_KVM naming
- * the ioctl and the vCPU. */
-int kvm_state_vcpu_get(int sys_fd, int vm_fd, int vcpu_fd, uint32_t index, struct snap_vcpu *v);
-int kvm_state_vcpu_set(int vm_fd, int vcpu_fd, uint32_t index, const struct snap_vcpu *v);
+ * the ioctl and the vCPU. lapic: the VM has the in-kernel irqchip (a
+ * vm_create machine has none, and its vCPUs' LAPIC state stays zero). */
+int kvm_state_vcpu_get(int sys_fd, int vm_fd, int vcpu_fd, uint32_t index, bool lapic,
+                       struct snap_vcpu *v);
+int kvm_state_vcpu_set(int vm_fd, int vcpu_fd, uint32_t index, bool lapic,
+                       const struct snap_vcpu *v);
 int kvm_state_vm_get(int vm_fd, struct snap_vm *s);
 int kvm_state_vm_set(int vm_fd, const struct snap_vm *s);
 
