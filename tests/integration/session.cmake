@@ -46,7 +46,7 @@ if(QV_WITH_KVM AND QV_WITH_NOOP AND TARGET qv_cli AND TARGET qv_vmm)
     COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
             ${CMAKE_CURRENT_SOURCE_DIR}/session/test_session_snap.py)
   set_tests_properties(kvm_session_snap PROPERTIES LABELS "kvm;session" TIMEOUT 600
-    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;${QV_PYTHON_ENV}")
+    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;QV_GUESTS_DIR=${QV_GUESTS_DIR};${QV_PYTHON_ENV}")
   # The watcher test runs qv-vmm-test (its job delay hook).
   if(TARGET qv_vmm_test)
     set_property(TEST kvm_session_snap APPEND PROPERTY ENVIRONMENT
