@@ -113,6 +113,9 @@ static const struct proc_sandbox_call vmm_calls[] = {
     {"rmdir", PROC_SANDBOX_ANY,
      "qv_dir_remove_tree (remove()) as noop:///DIR's store removes a VM; no more than "
      "unlinkat(AT_REMOVEDIR) can already"},
+    {"fchmodat", PROC_SANDBOX_ANY,
+     "a console or QMP socket bound after the filter (the console's at each power-on) is made "
+     "0600 before it is renamed into place; no more than chmod already can"},
     {"chmod", PROC_SANDBOX_ANY,
      "qv_dir_ensure gives a new directory its exact mode whatever the umask (a snapshot "
      "directory; noop:///DIR's store); no more than open + fchmod already can"},
