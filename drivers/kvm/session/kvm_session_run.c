@@ -440,6 +440,18 @@ int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
     for (;;) {
         int status;
         pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+            gone_reason(k) == VM_REASON_SHUTDOWN) {
+            /* The guest ran and powered off before its qv-vmm was asked
+             * (hello on KVM takes microseconds): a start that happened. */
+            proc_log(k->dir,
+                     "started: the guest ran and powered off within %" G_GINT64_FORMAT
+                     " ms, before qv-vmm answered",
+                     (g_get_monotonic_time() - t0) / 1000);
+            clean_runtime(k);
+            proc_stopped_write(k->dir, VM_REASON_SHUTDOWN);
+            return 0;
+        }
         if (w == pid) {
             g_autofree char *why = log_tail(log, log_start);
             proc_log(k->dir, "qv-vmm failed to start: %s", why);
