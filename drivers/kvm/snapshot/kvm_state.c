@@ -107,6 +107,37 @@ int kvm_state_vcpu_get(int sys_fd, int vm_fd, int vcpu_fd, uint32_t index, bool 
     return rc;
 }
 
+/* KVM_SET_MSRS stops at the first MSR it refuses. One that already holds
+ * the snapshot's value needs no setting (a vm_create machine's async-PF
+ * interrupt MSR reads 0 but cannot be written without an in-kernel LAPIC);
+ * any other refusal fails the restore. */
+static int set_msrs(int vcpu_fd, uint32_t index, const struct snap_vcpu *v)
+{
+    g_autofree struct kvm_msrs *msrs =
+        g_malloc0(sizeof *msrs + (size_t)v->nmsrs * sizeof(msrs->entries[0]));
+    for (uint32_t at = 0; at < v->nmsrs;) {
+        msrs->nmsrs = v->nmsrs - at;
+        memcpy(msrs->entries, v->msrs + at, (size_t)msrs->nmsrs * sizeof(msrs->entries[0]));
+        int set = ioctl(vcpu_fd, KVM_SET_MSRS, msrs);
+        if (set < 0)
+            return fail("KVM_SET_MSRS", index, errno);
+        at += (uint32_t)set;
+        if (at == v->nmsrs)
+            break;
+        struct {
+            struct kvm_msrs head;
+            struct kvm_msr_entry entry;
+        } now = {.head.nmsrs = 1, .entry.index = v->msrs[at].index};
+        if (ioctl(vcpu_fd, KVM_GET_MSRS, &now) != 1 || now.entry.data != v->msrs[at].data)
+            return qv_error_set(QV_ERR_KVM,
+                                "vCPU %u: KVM refused MSR 0x%x = 0x%llx of the snapshot "
+                                "(KVM_SET_MSRS); was it taken on another CPU model?",
+                                index, v->msrs[at].index, (unsigned long long)v->msrs[at].data);
+        at++;
+    }
+    return 0;
+}
+
 int kvm_state_vcpu_set(int vm_fd, int vcpu_fd, uint32_t index, bool lapic,
                        const struct snap_vcpu *v)
 {
@@ -144,18 +175,8 @@ int kvm_state_vcpu_set(int vm_fd, int vcpu_fd, uint32_t index, bool lapic,
     VCPU_IOCTL(vcpu_fd, KVM_SET_DEBUGREGS, &v->debugregs, index);
     if (lapic)
         VCPU_IOCTL(vcpu_fd, KVM_SET_LAPIC, &v->lapic, index);
-    g_autofree struct kvm_msrs *msrs =
-        g_malloc0(sizeof *msrs + (size_t)v->nmsrs * sizeof(msrs->entries[0]));
-    msrs->nmsrs = v->nmsrs;
-    memcpy(msrs->entries, v->msrs, (size_t)v->nmsrs * sizeof(msrs->entries[0]));
-    int set = ioctl(vcpu_fd, KVM_SET_MSRS, msrs);
-    if (set < 0)
-        return fail("KVM_SET_MSRS", index, errno);
-    if ((uint32_t)set < v->nmsrs)
-        return qv_error_set(QV_ERR_KVM,
-                            "vCPU %u: KVM refused MSR 0x%x of the snapshot (KVM_SET_MSRS set %d "
-                            "of %u); was it taken on another CPU model?",
-                            index, v->msrs[set].index, set, v->nmsrs);
+    if (set_msrs(vcpu_fd, index, v) < 0)
+        return qv_error_code();
     /* GET never reports these flags, yet SET ignores the NMI-pending and
      * SIPI fields without them (QEMU sets both too). */
     struct kvm_vcpu_events ev = v->events;
