@@ -190,6 +190,15 @@ def test_hello_payload_boots_and_its_memory_is_readable(kvm, tmp_path):
     vm.destroy()
 
 
+def amd_without_nrips():
+    flags = set()
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    return "svm" in flags and "nrip_save" not in flags
+
+
 EVENTS = [
     ("queue_interrupt", (0x40,), (0x40, 0, 0)),
     ("inject_gp", (0x18,), (13, 0x18, 0)),
@@ -204,6 +213,12 @@ EVENTS = [
 def test_payload_reports_injected_event(kvm, method, args, reported):
     # inject.bin: protected mode, an IDT whose handlers report the vector on
     # port 0xe1, the error code on 0xe2 and CR2 on 0xe3; idles on 0xe0 + HLT.
+    if method == "queue_exception" and amd_without_nrips():
+        # KVM on SVM delivers #BP as INT3 would be, skipping an instruction
+        # for the return address; without NRIPS it emulates that skip and
+        # drops the event when it cannot (seen under QEMU's emulated AMD-V,
+        # scripts/nested-kvm.sh). Every AMD CPU since 2010 has NRIPS.
+        pytest.skip("#BP injection: this AMD SVM CPU lacks NRIPS (nrip_save)")
     vm, cpu = guest(kvm, "py-" + method.replace("_", "-"), payload("inject.bin"))
 
     def expect(port):

@@ -1,7 +1,10 @@
 /* The register-level API on kvm:///embed, each call observed by a guest
  * payload (tests/guests/regs.asm, inject.asm). */
 #include <check.h>
+#include <cpuid.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kvm_util.h"
@@ -221,6 +224,14 @@ static void expect_report(uint8_t vector, uint32_t ec, uint32_t cr2)
     run_expect(VCPU_EXIT_HLT);
 }
 
+static bool amd_without_nrips(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0x80000001, &a, &b, &c, &d) || !(c & (1u << 2))) /* SVM */
+        return false;
+    return __get_cpuid(0x8000000a, &a, &b, &c, &d) && !(d & (1u << 3)); /* NRIPS */
+}
+
 START_TEST(events_reach_the_guest)
 {
     load("inject.bin");
@@ -234,8 +245,16 @@ START_TEST(events_reach_the_guest)
     expect_report(6, 0, 0);
     ck_assert_int_eq(vcpu_inject_pf(cpu, 0xcafe000, 0x2), 0);
     expect_report(14, 0x2, 0xcafe000);
-    ck_assert_int_eq(vcpu_queue_exception(cpu, 3, 0), 0);
-    expect_report(3, 0, 0xcafe000);
+    if (amd_without_nrips()) {
+        /* KVM on SVM delivers #BP as INT3 would be, skipping an instruction
+         * to find the return address; without NRIPS it emulates that skip
+         * and drops the event when it cannot (seen under QEMU's emulated
+         * AMD-V, scripts/nested-kvm.sh). No AMD CPU since 2010 lacks it. */
+        printf("note: #BP injection not checked: AMD SVM without NRIPS\n");
+    } else {
+        ck_assert_int_eq(vcpu_queue_exception(cpu, 3, 0), 0);
+        expect_report(3, 0, 0xcafe000);
+    }
     ck_assert_int_eq(vcpu_queue_interrupt(cpu, 0x40), 0);
     expect_report(0x40, 0, 0xcafe000);
     ck_assert_int_eq(vcpu_queue_nmi(cpu), 0);
