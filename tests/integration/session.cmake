@@ -15,7 +15,7 @@ if(QV_WITH_KVM AND TARGET qv_cli AND TARGET qv_vmm)
   add_test(NAME kvm_session_guest
     COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
             ${CMAKE_CURRENT_SOURCE_DIR}/session/test_session_kvm.py)
-  set_tests_properties(kvm_session_guest PROPERTIES LABELS "kvm;session" TIMEOUT 300
+  set_tests_properties(kvm_session_guest PROPERTIES LABELS "kvm;session;kvm-guest" TIMEOUT 300
     ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;QV_GUESTS_DIR=${QV_GUESTS_DIR};${QV_PYTHON_ENV}")
 endif()
 # CPU weight/cap (the VM's cgroup; probed, skipped where this host lets us
@@ -26,6 +26,12 @@ if(QV_WITH_KVM AND QV_WITH_NOOP AND TARGET qv_cli AND TARGET qv_vmm AND TARGET q
     COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
             ${CMAKE_CURRENT_SOURCE_DIR}/session/test_session_tune.py)
   set_tests_properties(kvm_session_tune PROPERTIES LABELS "kvm;session" TIMEOUT 600
+    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;QV_VMM_TEST=$<TARGET_FILE:qv_vmm_test>;QV_GUESTS_DIR=${QV_GUESTS_DIR};${QV_PYTHON_ENV}")
+  # Its KVM case alone, for scripts/test.sh's run inside nested-kvm.sh.
+  add_test(NAME kvm_session_tune_kvm
+    COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider -k kvm_vcpu_threads
+            ${CMAKE_CURRENT_SOURCE_DIR}/session/test_session_tune.py)
+  set_tests_properties(kvm_session_tune_kvm PROPERTIES LABELS "kvm;session;kvm-guest" TIMEOUT 300
     ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;QV_VMM_TEST=$<TARGET_FILE:qv_vmm_test>;QV_GUESTS_DIR=${QV_GUESTS_DIR};${QV_PYTHON_ENV}")
   # qv-vmm-test is never installed and built only for tests.
   add_custom_target(kvm_session_tune_deps ALL)
@@ -46,6 +52,12 @@ if(QV_WITH_KVM AND QV_WITH_NOOP AND TARGET qv_cli AND TARGET qv_vmm)
     COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
             ${CMAKE_CURRENT_SOURCE_DIR}/session/test_session_snap.py)
   set_tests_properties(kvm_session_snap PROPERTIES LABELS "kvm;session" TIMEOUT 600
+    ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;QV_GUESTS_DIR=${QV_GUESTS_DIR};${QV_PYTHON_ENV}")
+  # Its KVM case alone, for scripts/test.sh's run inside nested-kvm.sh.
+  add_test(NAME kvm_session_snap_kvm
+    COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider -k embed_snapshots_inside_vmm
+            ${CMAKE_CURRENT_SOURCE_DIR}/session/test_session_snap.py)
+  set_tests_properties(kvm_session_snap_kvm PROPERTIES LABELS "kvm;session;kvm-guest" TIMEOUT 300
     ENVIRONMENT "QV_CLI=$<TARGET_FILE:qv_cli>;QV_VMM=$<TARGET_FILE:qv_vmm>;QV_GUESTS_DIR=${QV_GUESTS_DIR};${QV_PYTHON_ENV}")
   # The watcher test runs qv-vmm-test (its job delay hook).
   if(TARGET qv_vmm_test)

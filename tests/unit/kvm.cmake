@@ -1,5 +1,7 @@
 # kvm driver tests. Each exits 77 (reported by ctest as skipped) when this
-# machine has no /dev/kvm.
+# machine has no /dev/kvm. Label kvm-guest: a test that runs a KVM guest in
+# whole or in part; scripts/test.sh runs those once more inside
+# scripts/nested-kvm.sh on a host without /dev/kvm.
 if(QV_WITH_KVM)
   set(_kvm_tests kvm_probe kvm_memory kvm_vcpu kvm_cpu kvm_boot kvm_lifecycle kvm_robust
     kvm_snapshot kvm_clone)
@@ -9,7 +11,7 @@ if(QV_WITH_KVM)
       if(t STREQUAL "kvm_snapshot" OR t STREQUAL "kvm_clone")
         set(_extra kvm_count_guest.c)
       endif()
-      qv_check_test(${t} SOURCES ${t}.c ${_extra} LABELS kvm TIMEOUT 120)
+      qv_check_test(${t} SOURCES ${t}.c ${_extra} LABELS kvm kvm-guest TIMEOUT 120)
       set_tests_properties(${t} PROPERTIES SKIP_RETURN_CODE 77)
       if(TARGET qv_guests)
         add_dependencies(${t} qv_guests)
@@ -31,7 +33,7 @@ if(QV_WITH_KVM)
   qv_check_test(kvm_snap_buf SOURCES kvm_snap_buf.c LABELS kvm snapshot)
   qv_check_test(kvm_snap_vcpu SOURCES kvm_snap_vcpu.c LABELS kvm snapshot)
   # The same state through KVM's ioctls: skipped without /dev/kvm.
-  qv_check_test(kvm_state SOURCES kvm_state.c LABELS kvm snapshot)
+  qv_check_test(kvm_state SOURCES kvm_state.c LABELS kvm snapshot kvm-guest)
   set_tests_properties(kvm_state PROPERTIES SKIP_RETURN_CODE 77)
   qv_check_test(kvm_snap_file SOURCES kvm_snap_file.c LABELS kvm snapshot)
   qv_check_test(kvm_snap_dir SOURCES kvm_snap_dir.c kvm_snap_fixture.c LABELS kvm snapshot)

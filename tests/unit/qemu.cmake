@@ -21,7 +21,7 @@ qv_check_test(qemu_cloudinit SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_cloudinit.c 
 # The argvs that need QEMU with KVM, skipped with QEMU's reason where the
 # probe finds it unusable.
 add_test(NAME qemu_argv_kvm COMMAND qemu_argv kvm)
-set_tests_properties(qemu_argv_kvm PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+set_tests_properties(qemu_argv_kvm PROPERTIES LABELS kvm-guest SKIP_RETURN_CODE 77 TIMEOUT 300
   ENVIRONMENT "CK_DEFAULT_TIMEOUT=300;QV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QV_BUILD_DIR=${PROJECT_BINARY_DIR}")
 qv_check_test(qemu_probe SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_probe.c TIMEOUT 120)
 qv_check_test(qemu_store SOURCES ${CMAKE_CURRENT_LIST_DIR}/qemu_store.c TIMEOUT 120)
