@@ -18,3 +18,10 @@ if(QV_WITH_KVM)
   target_link_libraries(snap_mem_restore PRIVATE qv_obj)
   target_include_directories(snap_mem_restore PRIVATE ${PROJECT_SOURCE_DIR})
 endif()
+# Issue 11's snapshot benchmarks on a real KVM (exit 77 without /dev/kvm):
+# restore, create, increment size, clone; `build/bench/kvm_snap_bench [R]`
+# (under scripts/nested-kvm.sh on a host without /dev/kvm).
+if(QV_WITH_KVM)
+  add_executable(kvm_snap_bench ${CMAKE_CURRENT_SOURCE_DIR}/kvm_snap_bench.c)
+  target_link_libraries(kvm_snap_bench PRIVATE qv PkgConfig::GLIB)
+endif()
