@@ -67,34 +67,6 @@ static int plan_disks(const char *src_name, struct qv_domain *def, const char *s
     return 0;
 }
 
-/* File-backed serials and consoles to store/serialN.log, and listening
- * unix ones to store/serialN.sock: the clone would otherwise append to the
- * source's log, or unlink the source's socket and take its clients at its
- * start. A <console> naming the same path as a <serial> (libvirt's mirror
- * of it) follows. */
-static void plan_chardevs(struct qv_domain *def, const char *store)
-{
-    g_autoptr(GHashTable) moved = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    GPtrArray *lists[] = {def->serials, def->consoles};
-    guint next = 0;
-    for (size_t l = 0; l < G_N_ELEMENTS(lists); l++)
-        for (guint i = 0; lists[l] && i < lists[l]->len; i++) {
-            struct qv_chardev *c = g_ptr_array_index(lists[l], i);
-            bool sock = c->type == QV_CHR_UNIX && c->listen;
-            if ((c->type != QV_CHR_FILE && !sock) || !c->path)
-                continue;
-            const char *to = g_hash_table_lookup(moved, c->path);
-            if (!to) {
-                g_autofree char *file =
-                    g_strdup_printf(sock ? "serial%u.sock" : "serial%u.log", next++);
-                to = g_build_filename(store, file, NULL);
-                g_hash_table_insert(moved, g_strdup(c->path), (char *)to);
-            }
-            g_free(c->path);
-            c->path = g_strdup(to);
-        }
-}
-
 int kvm_clone_store(struct kvm_machine *src, const char *state_root, struct qv_domain *def,
                     int *lock_out, bool *resume)
 {
@@ -124,7 +96,7 @@ int kvm_clone_store(struct kvm_machine *src, const char *state_root, struct qv_d
     int rc = plan_disks(src->name, def, store, names);
     if (rc < 0)
         return rc;
-    plan_chardevs(def, store);
+    qv_domain_clone_chardevs(def, store);
     /* NEW's lock, held from here to the clone's first snapshot call or
      * its end: no other caller makes or uses NEW's store meanwhile. */
     int lock = proc_lock(state_root, KVM_EMBED_KIND, def->name, 0);

@@ -263,6 +263,9 @@ void qv_domain_free(struct qv_domain *def);
 typedef struct qv_domain qv_domain;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domain, qv_domain_free)
 struct qv_domain *qv_domain_copy(const struct qv_domain *def);
+/* clone_chardevs.c: point a clone's file-backed serials and consoles at
+ * DIR/serialN.log and its listening unix ones at DIR/serialN.sock. */
+void qv_domain_clone_chardevs(struct qv_domain *def, const char *dir);
 
 /* Parse libvirt domain XML. On error returns NULL and sets QV_ERR_XML with
  * "domain XML line N: ..." naming the element or attribute. An optional

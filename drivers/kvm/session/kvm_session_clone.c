@@ -3,7 +3,9 @@
  * copied with qv_file_clone (sharing blocks where the file system can,
  * else a sparse copy) into the clone's directory as TARGET.EXT, and the
  * definition is pointed at the copies. Read-only disks and CD-ROMs are
- * shared, as they are never written.
+ * shared, as they are never written. File and listening unix consoles
+ * get their own paths in the clone's directory (qv_domain_clone_chardevs),
+ * as on kvm:///embed.
  *
  * Everything is made in a hidden temporary directory (.tmp-NEW-XXXXXX,
  * which kvm_session.c's sweep removes under NEW's lock if we are killed)
@@ -219,6 +221,7 @@ static int clone_locked(struct vm *src, struct ksess_vm *k, struct ksess_vm *nk,
                                   src->name, tmp);
     int paused = pause_source(k);
     int rc = paused < 0 ? paused : copy_disks(k, def, tmp, nk->dir);
+    qv_domain_clone_chardevs(def, nk->dir);
     if (paused > 0) {
         /* Resumed whatever happened; a copy that worked stands even if
          * the resume did not (the error says so). */

@@ -293,6 +293,35 @@ def test_clone_of_stopped_and_running_vms_copies_the_disks(env):
     assert "nope" not in listed
 
 
+def test_clone_gets_consoles_of_its_own(env):
+    """A file console and a listening unix one move into the clone's
+    directory: the clone neither appends to its source's log nor takes its
+    source's socket at start."""
+    create(env, "csrc")
+    xml = (env["root"] / "kvm" / "csrc" / "domain.xml").read_text()
+    log, sock = env["tmp"] / "csrc-serial.log", env["tmp"] / "csrc.sock"
+    cases = {
+        "cfile": (f"<serial type='file'><source path='{log}'/><target port='0'/></serial>"
+                  f"<console type='file'><source path='{log}'/><target type='serial' port='0'/>"
+                  "</console>", log, "serial0.log"),
+        "cunix": (f"<serial type='unix'><source mode='bind' path='{sock}'/><target port='0'/>"
+                  "</serial>", sock, "serial0.sock"),
+    }
+    for name, (chardevs, path, moved) in cases.items():
+        new = env["tmp"] / f"{name}.xml"
+        new.write_text(xml.replace("<name>csrc</name>", f"<name>{name}</name>")
+                       .split("<uuid>")[0] + xml.split("</uuid>")[1]
+                       .replace("</devices>", chardevs + "</devices>"))
+        qv(env, "vm", "create", "--xml", str(new))
+        qv(env, "vm", "clone", name, "--name", name + "-cl")
+        cl = env["root"] / "kvm" / (name + "-cl")
+        text = (cl / "domain.xml").read_text().replace("'", '"')
+        assert f'path="{cl}/{moved}"' in text, text
+        assert str(path) not in text, text
+        # The source keeps its own.
+        assert str(path) in (env["root"] / "kvm" / name / "domain.xml").read_text()
+
+
 def test_clone_of_a_missing_disk_leaves_nothing(env):
     disk = create(env, "m")
     disk.unlink()
