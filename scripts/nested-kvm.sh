@@ -12,6 +12,8 @@
 # Usage: scripts/nested-kvm.sh [--mem MIB] [--cpus N] -- COMMAND [ARG...]
 # Exit status: the command's; 77 if the guest has no usable /dev/kvm; 125
 # if the guest could not be built or did not report back.
+# QV_NESTED_LOGLEVEL=N: the guest kernel's console log level (default 1;
+# 7 shows its warnings, such as soft lockups, among the command's output).
 set -euo pipefail
 
 mem=4096
@@ -131,7 +133,7 @@ echo "QV_NESTED_KVM=1" >> "$job/env"
 "$qemu" -accel tcg -cpu max -smp "$cpus" -m "$mem" -nodefaults -display none -no-reboot \
     -chardev stdio,id=con,signal=off -serial chardev:con \
     -kernel "$cache/vmlinuz" -initrd "$cache/initrd.img" \
-    -append "console=ttyS0 quiet loglevel=1 panic=-1 qv.nested=${job#/}" \
+    -append "console=ttyS0 quiet loglevel=${QV_NESTED_LOGLEVEL:-1} panic=-1 qv.nested=${job#/}" \
     -virtfs local,path=/,mount_tag=host,security_model=passthrough,multidevs=remap,id=host </dev/null
 
 rc=$(cat "$job/rc" 2>/dev/null || true)

@@ -21,8 +21,8 @@ for t in "${tests[@]}"; do
     for attempt in 1 2; do
         t0=$(date +%s)
         set +e
-        out=$(timeout 900 bash "$top/scripts/nested-kvm.sh" --mem 8192 -- \
-            ctest -R "^$t\$" --output-on-failure --timeout 600 2>&1)
+        out=$(timeout 300 bash "$top/scripts/nested-kvm.sh" --mem 8192 -- \
+            ctest -R "^$t\$" --output-on-failure --timeout 280 2>&1)
         rc=$?
         set -e
         secs=$(( $(date +%s) - t0 ))

@@ -43,13 +43,13 @@ ctest --output-on-failure --timeout 900 -j 2
 if [ ! -e /dev/kvm ] && [ $sanitize = 0 ]; then
     echo "== /dev/kvm is absent: the kvm-guest tests again inside scripts/nested-kvm.sh"
     set +e
-    bash "$top/scripts/nested-kvm.sh" --mem 8192 -- ctest -L kvm-guest --output-on-failure --timeout 900
+    bash "$top/scripts/nested-tests.sh" "$top/$dir"
     rc=$?
     set -e
     case $rc in
     0) ;;
     77) echo "note: QEMU's emulated AMD-V gave no /dev/kvm here: the kvm-guest tests stay skipped" ;;
-    *) echo "the kvm-guest tests failed inside scripts/nested-kvm.sh (status $rc)" >&2; exit 1 ;;
+    *) echo "the kvm-guest tests failed inside scripts/nested-kvm.sh" >&2; exit 1 ;;
     esac
 fi
 
