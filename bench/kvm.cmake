@@ -25,3 +25,9 @@ if(QV_WITH_KVM)
   add_executable(kvm_snap_bench ${CMAKE_CURRENT_SOURCE_DIR}/kvm_snap_bench.c)
   target_link_libraries(kvm_snap_bench PRIVATE qv PkgConfig::GLIB)
 endif()
+# kvm:///session start to the first console byte against the floor and
+# QEMU (issue 12): bench/session_first_byte.sh BUILD_DIR [RUNS], whose
+# launcher is first_byte.
+if(QV_WITH_KVM)
+  add_executable(first_byte ${CMAKE_CURRENT_SOURCE_DIR}/first_byte.c)
+endif()
