@@ -18,7 +18,7 @@ if(QV_WITH_KVM)
   endif()
   add_test(NAME kvm_floor COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/kvm_floor_check.sh
                                   $<TARGET_FILE:kvm_floor>)
-  set_tests_properties(kvm_floor PROPERTIES SKIP_RETURN_CODE 77)
+  set_tests_properties(kvm_floor PROPERTIES LABELS "kvm;kvm-guest" SKIP_RETURN_CODE 77)
   if(TARGET qv_cli AND TARGET qv_guests)
     add_custom_target(kvm_bench
       COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/kvm_bench.sh ${PROJECT_BINARY_DIR}
