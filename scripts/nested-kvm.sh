@@ -10,8 +10,9 @@
 # within one run only.
 #
 # Usage: scripts/nested-kvm.sh [--mem MIB] [--cpus N] -- COMMAND [ARG...]
-# Exit status: the command's; 77 if the guest has no usable /dev/kvm; 125
-# if the guest could not be built or did not report back.
+# Exit status: the command's; 77 if the guest has no usable /dev/kvm; 124
+# if the emulated machine stopped (no heartbeat for QV_NESTED_STALL s,
+# default 60); 125 if the guest could not be built or did not report back.
 # QV_NESTED_LOGLEVEL=N: the guest kernel's console log level (default 1;
 # 7 shows its warnings, such as soft lockups, among the command's output).
 set -euo pipefail
@@ -31,7 +32,7 @@ done
 qemu=$(command -v qemu-system-x86_64) || { echo "nested-kvm: qemu-system-x86_64 is missing" >&2; exit 125; }
 
 # Bump when the init or the module list changes so old caches are rebuilt.
-recipe=5
+recipe=6
 cache=${QV_NESTED_CACHE:-/var/cache/qv-tests/nested-r$recipe}
 
 build_guest() {
@@ -96,6 +97,10 @@ mkdir -p /host/run/user
 # The job directory holds the command's argv (NUL-separated, its first
 # element the directory to run it in) and its environment; no shell ever
 # reads the arguments as text.
+# A heartbeat on the second serial port, which the host watches: QEMU's
+# emulated AMD-V now and then stops the whole machine, and a stopped
+# machine must be told from a slow test.
+(while :; do echo . > /dev/ttyS1; sleep 5; done) &
 # Through a pipe: a program writing straight to the serial console can stall
 # on it (ctest did).
 set -o pipefail
@@ -132,9 +137,28 @@ echo "QV_NESTED_KVM=1" >> "$job/env"
 
 "$qemu" -accel tcg -cpu max -smp "$cpus" -m "$mem" -nodefaults -display none -no-reboot \
     -chardev stdio,id=con,signal=off -serial chardev:con \
+    -chardev file,id=beat,path="$job/beat" -serial chardev:beat \
     -kernel "$cache/vmlinuz" -initrd "$cache/initrd.img" \
     -append "console=ttyS0 quiet loglevel=${QV_NESTED_LOGLEVEL:-1} panic=-1 qv.nested=${job#/}" \
-    -virtfs local,path=/,mount_tag=host,security_model=passthrough,multidevs=remap,id=host </dev/null
+    -virtfs local,path=/,mount_tag=host,security_model=passthrough,multidevs=remap,id=host </dev/null &
+vm=$!
+# No heartbeat for QV_NESTED_STALL seconds (the first may take longer: the
+# guest boots) means the emulated machine stopped: it is ended and the run
+# reported as such (124), apart from a command that fails.
+stall=${QV_NESTED_STALL:-60}
+last=0 quiet=0
+while kill -0 "$vm" 2>/dev/null; do
+    sleep 5
+    now=$(stat -c %s "$job/beat" 2>/dev/null || echo 0)
+    if [ "$now" != "$last" ]; then last=$now quiet=0; else quiet=$((quiet + 5)); fi
+    if [ "$quiet" -ge $(( last == 0 ? stall * 3 : stall )) ]; then
+        kill "$vm" 2>/dev/null
+        wait "$vm" 2>/dev/null || true
+        echo "nested-kvm: the emulated machine stopped (no heartbeat for $quiet s)" >&2
+        exit 124
+    fi
+done
+wait "$vm" || true
 
 rc=$(cat "$job/rc" 2>/dev/null || true)
 [ -n "$rc" ] || { echo "nested-kvm: the guest did not report the command's status" >&2; exit 125; }

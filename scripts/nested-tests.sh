@@ -3,7 +3,8 @@
 # tree inside scripts/nested-kvm.sh, one emulated machine per test, for a
 # host without /dev/kvm. QEMU's emulated AMD-V now and then stops the whole
 # emulated machine (no output, no progress, seen with kvm_lifecycle under
-# load): a test whose machine never reports back is run once more and
+# load; nested-kvm.sh ends it when its heartbeat stops): a test whose
+# machine never reports back is run once more and
 # named; a test that reports a failure fails at once.
 # Usage: scripts/nested-tests.sh BUILD_DIR
 # Exit status: 0 all passed; 1 a test failed or its machine hung twice;
@@ -21,7 +22,7 @@ for t in "${tests[@]}"; do
     for attempt in 1 2; do
         t0=$(date +%s)
         set +e
-        out=$(timeout 300 bash "$top/scripts/nested-kvm.sh" --mem 8192 -- \
+        out=$(timeout 600 bash "$top/scripts/nested-kvm.sh" --mem 8192 -- \
             ctest -R "^$t\$" --output-on-failure --timeout 280 2>&1)
         rc=$?
         set -e
