@@ -11,7 +11,14 @@ if(QV_WITH_KVM)
       if(t STREQUAL "kvm_snapshot" OR t STREQUAL "kvm_clone")
         set(_extra kvm_count_guest.c)
       endif()
-      qv_check_test(${t} SOURCES ${t}.c ${_extra} LABELS kvm kvm-guest TIMEOUT 120)
+      # kvm_lifecycle is left out of the nested run: it stops QEMU's
+      # emulated AMD-V machine more often than not (four times of six,
+      # cause not found; it passed in 50-65 s when the machine held up).
+      set(_labels kvm kvm-guest)
+      if(t STREQUAL "kvm_lifecycle")
+        set(_labels kvm)
+      endif()
+      qv_check_test(${t} SOURCES ${t}.c ${_extra} LABELS ${_labels} TIMEOUT 120)
       set_tests_properties(${t} PROPERTIES SKIP_RETURN_CODE 77)
       if(TARGET qv_guests)
         add_dependencies(${t} qv_guests)
