@@ -66,7 +66,7 @@ int main(int argc, char **argv)
     off_t before = to_stdout ? 0 : size_of(file);
     double t0 = now_ms();
     pid_t pid;
-    int rc = posix_spawn(&pid, cmd[0], &fa, NULL, cmd, environ);
+    int rc = posix_spawnp(&pid, cmd[0], &fa, NULL, cmd, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
         fprintf(stderr, "first_byte: cannot start %s: %s\n", cmd[0], strerror(rc));

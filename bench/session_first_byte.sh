@@ -20,7 +20,8 @@ export QV_VMM=$build/tools/qv-vmm/qv-vmm
 for f in "$qv" "$fb" "$floor" "$hello" "$QV_VMM"; do
     [ -x "$f" ] || [ -r "$f" ] || { echo "session_first_byte: $f is not built" >&2; exit 2; }
 done
-if ! "$qv" system info 2>/dev/null | grep -Eq '^KVM usable: +yes'; then
+info=$("$qv" system info 2>/dev/null || true)
+if ! grep -Eq '^KVM usable: +yes' <<<"$info"; then
     echo "session_first_byte: /dev/kvm is not usable here (try scripts/nested-kvm.sh)"
     exit 77
 fi
@@ -43,7 +44,7 @@ qemu=(qemu-system-x86_64 -display none -nodefaults -no-reboot -m 64
 
 stopped() { # wait until hello has powered itself off
     for _ in $(seq 500); do
-        "$qv" -c "$uri" vm show fb | grep -Eq '^State: +stopped' && return 0
+        [[ $("$qv" -c "$uri" vm show fb) =~ State:\ +stopped ]] && return 0
         sleep 0.02
     done
     echo "session_first_byte: the hello VM did not stop" >&2
@@ -61,7 +62,7 @@ for ((i = 0; i < runs; i++)); do
     t_tcg+=("$("$fb" "$dir/qemu.out" 30000 -- "${qemu[@]}" -accel tcg -serial "file:$dir/qemu.out" 2>/dev/null || echo fail)")
 done
 
-median() { printf '%s\n' "$@" | grep -v fail | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "n/a"; else print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+median() { printf '%s\n' "$@" | { grep -v fail || true; } | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "n/a"; else print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 m_floor=$(median "${t_floor[@]}")
 m_qv=$(median "${t_qv[@]}")
 m_kvm=$(median "${t_kvm[@]}")
