@@ -32,7 +32,7 @@ done
 qemu=$(command -v qemu-system-x86_64) || { echo "nested-kvm: qemu-system-x86_64 is missing" >&2; exit 125; }
 
 # Bump when the init or the module list changes so old caches are rebuilt.
-recipe=6
+recipe=7
 cache=${QV_NESTED_CACHE:-/var/cache/qv-tests/nested-r$recipe}
 
 build_guest() {
@@ -91,7 +91,14 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts -o mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 for d in proc sys dev; do mount -o rbind /$d /host/$d; done
+# The guest's /tmp is its own (sockets and scratch files of the tests
+# stay off 9p), but a command run from under the host's /tmp (a checkout
+# in /tmp/X) keeps /tmp/X.
+cwd=$(tr '\0' '\n' < /host/"$job"/argv | head -n 1)
+keep=$(echo "$cwd" | sed -n 's|^\(/tmp/[^/]*\).*|\1|p')
+if [ -n "$keep" ]; then mkdir -p /keep && mount -o bind /host"$keep" /keep; fi
 mount -t tmpfs -o mode=1777 tmpfs /host/tmp
+if [ -n "$keep" ]; then mkdir -p /host"$keep" && mount -o bind /keep /host"$keep"; fi
 mount -t tmpfs -o mode=755 tmpfs /host/run
 mkdir -p /host/run/user
 # The job directory holds the command's argv (NUL-separated, its first
