@@ -3,6 +3,7 @@ guest under TCG (tests/fixtures/build-guest.sh) mounts and reads, served
 by a virtiofsd qv starts and stops with the VM; a SPICE server listening
 where `vm show` says."""
 import os
+import re
 import shutil
 import socket
 import stat
@@ -106,7 +107,9 @@ def test_virtiofs_share_is_mounted_and_read_by_the_guest(guest, tmp_path):
     try:
         qv(uri, "vm", "start", name)
         log = vmdir / "console.log"
-        wait_for(lambda: log.exists() and ("QV-VIRTIOFS" in log.read_text(errors="replace")),
+        # The whole line: a read can catch the guest half-way through it.
+        wait_for(lambda: log.exists() and re.search(r"QV-VIRTIOFS[^\n]*\n",
+                                                    log.read_text(errors="replace")),
                  BOOT_TIMEOUT, "the guest to mount the virtiofs share")
         assert "QV-VIRTIOFS hello from the host" in log.read_text(errors="replace")
         socks = list(vmdir.glob("virtiofs*.sock"))
