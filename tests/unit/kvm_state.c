@@ -67,11 +67,11 @@ int main(void)
     sregs.cs.base = 0x10000;
     sregs.cs.selector = 0x1000;
     CHECK(ioctl(a.vcpu, KVM_SET_SREGS, &sregs) == 0);
-    struct {
-        struct kvm_msrs h;
-        struct kvm_msr_entry e;
-    } one = {.h.nmsrs = 1, .e = {.index = 0x174, .data = 0x23}};
-    CHECK(ioctl(a.vcpu, KVM_SET_MSRS, &one) == 1);
+    struct kvm_msrs *one = g_malloc0(sizeof *one + sizeof(one->entries[0]));
+    one->nmsrs = 1;
+    one->entries[0] = (struct kvm_msr_entry){.index = 0x174, .data = 0x23};
+    CHECK(ioctl(a.vcpu, KVM_SET_MSRS, one) == 1);
+    g_free(one);
 
     struct snap_vcpu got, again;
     CHECK(kvm_state_vcpu_get(sys, a.vm, a.vcpu, 0, true, &got) == 0);

@@ -124,11 +124,10 @@ static int set_msrs(int vcpu_fd, uint32_t index, const struct snap_vcpu *v)
         at += (uint32_t)set;
         if (at == v->nmsrs)
             break;
-        struct {
-            struct kvm_msrs head;
-            struct kvm_msr_entry entry;
-        } now = {.head.nmsrs = 1, .entry.index = v->msrs[at].index};
-        if (ioctl(vcpu_fd, KVM_GET_MSRS, &now) != 1 || now.entry.data != v->msrs[at].data)
+        g_autofree struct kvm_msrs *now = g_malloc0(sizeof *now + sizeof(now->entries[0]));
+        now->nmsrs = 1;
+        now->entries[0].index = v->msrs[at].index;
+        if (ioctl(vcpu_fd, KVM_GET_MSRS, now) != 1 || now->entries[0].data != v->msrs[at].data)
             return qv_error_set(QV_ERR_KVM,
                                 "vCPU %u: KVM refused MSR 0x%x = 0x%llx of the snapshot "
                                 "(KVM_SET_MSRS); was it taken on another CPU model?",
