@@ -11,7 +11,8 @@
 
 /* The guest's counter (at guest address 0x5000). */
 uint32_t kvm_count_progress(struct vm *vm);
-/* Wait (up to 20 s) until the counter reaches at_least. */
+/* Wait (up to 20 s; the guest counts about 100 lines a second) until the
+ * counter reaches at_least. */
 void kvm_count_wait(struct vm *vm, uint32_t at_least);
 /* The whole file at path (g_free), asserting it can be read. */
 char *kvm_count_slurp(const char *path);
