@@ -11,7 +11,7 @@
 
 static const char run_help[] =
     "Usage: qv vm run (--xml FILE | --kernel FILE [--initrd FILE] [--append ARGS]\n"
-    "                 [--memory SIZE] [--vcpus N])\n"
+    "                 [--memory SIZE] [--vcpus N] [--virt-type TYPE])\n"
     "\n"
     "Run one VM in the foreground with its serial console on this terminal and\n"
     "return when the guest stops. The VM is defined for the run and destroyed\n"
@@ -35,6 +35,9 @@ static const char run_help[] =
     "  --memory SIZE   guest memory, K/M/G/T binary suffixes, a bare number is\n"
     "                  MiB (default 256M)\n"
     "  --vcpus N       vCPUs, 1-4096 (default 1)\n"
+    "  --virt-type TYPE  the <domain type>: kvm or qemu (TCG) on the qemu\n"
+    "                  driver, test on noop; by default kvm where /dev/kvm is\n"
+    "                  usable (qemu:///session), qemu over ssh\n"
     "  -h, --help      print this help and exit\n"
     "\n"
     "Exit status: the guest's isa-debug-exit status ((value << 1) | 1, as QEMU's),\n"
@@ -42,10 +45,10 @@ static const char run_help[] =
     "2 on a usage error, 130 after Ctrl-C (SIGINT), 131 after Ctrl-\\ (SIGQUIT)\n"
     "and 143 after SIGTERM, which force the VM off.\n";
 
-enum { OPT_XML = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MEMORY, OPT_VCPUS };
+enum { OPT_XML = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MEMORY, OPT_VCPUS, OPT_VIRT_TYPE };
 
 struct run_opts {
-    const char *xml, *kernel, *initrd, *append;
+    const char *xml, *kernel, *initrd, *append, *virt_type;
     uint64_t memory, vcpus;
     bool have_memory, have_vcpus;
 };
@@ -91,7 +94,8 @@ static void add_path_element(GString *x, const char *tag, const char *path)
 static char *kernel_xml(struct qv_conn *conn, const struct run_opts *o)
 {
     GString *x = g_string_new(NULL);
-    g_string_append_printf(x, "<domain type='%s'>\n", domain_type(conn));
+    g_string_append_printf(x, "<domain type='%s'>\n",
+                           o->virt_type ? o->virt_type : domain_type(conn));
     g_string_append_printf(x, "  <name>run-%ld</name>\n", (long)getpid());
     g_string_append_printf(x, "  <memory unit='KiB'>%" G_GUINT64_FORMAT "</memory>\n",
                            o->memory / 1024);
@@ -127,6 +131,7 @@ static int parse(struct cli_args *a, struct run_opts *o, int *exit_code)
         {"append", required_argument, NULL, OPT_APPEND},
         {"memory", required_argument, NULL, OPT_MEMORY},
         {"vcpus", required_argument, NULL, OPT_VCPUS},
+        {"virt-type", required_argument, NULL, OPT_VIRT_TYPE},
         {NULL, 0, NULL, 0},
     };
     a->options = opts;
@@ -138,6 +143,15 @@ static int parse(struct cli_args *a, struct run_opts *o, int *exit_code)
         case OPT_KERNEL: o->kernel = optarg; break;
         case OPT_INITRD: o->initrd = optarg; break;
         case OPT_APPEND: o->append = optarg; break;
+        case OPT_VIRT_TYPE:
+            /* The driver refuses a type it cannot run, naming it. */
+            if (strcmp(optarg, "kvm") != 0 && strcmp(optarg, "qemu") != 0 &&
+                strcmp(optarg, "test") != 0)
+                return cli_usage_error(a, "option '--virt-type': '%s' is not kvm, qemu or test",
+                                       optarg),
+                       -1;
+            o->virt_type = optarg;
+            break;
         case OPT_MEMORY:
             if (cli_parse_size(a, "--memory", optarg, 1 << 20, &o->memory) < 0)
                 return -1;
@@ -166,8 +180,10 @@ static int parse(struct cli_args *a, struct run_opts *o, int *exit_code)
         return cli_usage_error(a, "give --xml FILE or --kernel FILE"), -1;
     if (o->xml && o->kernel)
         return cli_usage_error(a, "--xml and --kernel exclude each other"), -1;
-    if (o->xml && (o->initrd || o->append || o->have_memory || o->have_vcpus))
-        return cli_usage_error(a, "--initrd, --append, --memory and --vcpus go with --kernel"), -1;
+    if (o->xml && (o->initrd || o->append || o->have_memory || o->have_vcpus || o->virt_type))
+        return cli_usage_error(
+                   a, "--initrd, --append, --memory, --vcpus and --virt-type go with --kernel"),
+               -1;
     return 0;
 }
 

@@ -155,3 +155,6 @@ def test_run_arguments():
     assert "go with --kernel" in usage("vm", "run", "--xml", "a", "--append", "x")
     assert "option '--memory'" in usage("vm", "run", "--kernel", "k", "--memory", "1000K")
     assert "option '--vcpus'" in usage("vm", "run", "--kernel", "k", "--vcpus", "0")
+    assert "'xen' is not kvm, qemu or test" in usage("vm", "run", "--kernel", "k", "--virt-type",
+                                                     "xen")
+    assert "go with --kernel" in usage("vm", "run", "--xml", "a", "--virt-type", "qemu")
