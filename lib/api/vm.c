@@ -215,6 +215,12 @@ struct vm *vm_define_json(struct qv_conn *conn, const char *json)
     return define_text(conn, json, __func__, "json", qv_domain_parse_json);
 }
 
+struct vm *qv_vm_define_own_xml(struct qv_conn *conn, const char *xml)
+{
+    QV_API("%s", "(VM not yet known)");
+    return define_text(conn, xml, __func__, "xml", qv_domain_parse_xml);
+}
+
 struct vm *vm_lookup(struct qv_conn *conn, const char *name)
 {
     QV_API("VM '%s'", name ? name : "(NULL)");

@@ -32,6 +32,7 @@ struct vmm {
     char *uri;      /* driver URI, default kvm:///embed */
     char *def_name; /* --definition: a file of STATE_DIR, default domain.xml */
     bool paused;    /* --paused: define only; 'cont' starts the guest */
+    bool checked;   /* --checked: libvirt's schema is not checked again */
     char *restore;  /* --restore TAG: the guest resumes from snapshot TAG (QEMU's -loadvm) */
 
     struct qv_conn *conn;

@@ -9,8 +9,8 @@
 #include "vmm.h"
 
 static const char usage[] =
-    "Usage: qv-vmm --dir STATE_DIR [--uri URI] [--definition FILE] [--paused]\n"
-    "              [--restore TAG]\n"
+    "Usage: qv-vmm --dir STATE_DIR [--uri URI] [--definition FILE] [--checked]\n"
+    "              [--paused] [--restore TAG]\n"
     "\n"
     "Host one VM in this process and serve QMP for it, as QEMU does, on\n"
     "STATE_DIR/qmp.sock (one client at a time; a second one waits until the\n"
@@ -29,6 +29,9 @@ static const char usage[] =
     "  --definition FILE  read the definition from STATE_DIR/FILE instead of\n"
     "                   domain.xml (a plain file name: kvm:///session gives\n"
     "                   the part of its definition the VMM itself carries out)\n"
+    "  --checked        the definition was written by libqv from one already\n"
+    "                   checked against libvirt's schema (kvm:///session's):\n"
+    "                   that check is not made again; qv's own still are\n"
     "  --paused         define the VM but do not start it: QMP query-status\n"
     "                   says 'prelaunch' until 'cont' (QEMU's -S)\n"
     "  --restore TAG    instead of booting, resume the guest from the hosted\n"
@@ -87,6 +90,8 @@ int vmm_args_parse(struct vmm *v, int argc, char **argv)
         }
         if (strcmp(a, "--paused") == 0) {
             v->paused = true;
+        } else if (strcmp(a, "--checked") == 0) {
+            v->checked = true;
         } else if (is_opt(a, "--dir")) {
             if (take_value(argc, argv, &i, "--dir", &v->dir) < 0)
                 return -1;

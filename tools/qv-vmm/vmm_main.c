@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/api/internal.h"
 #include "lib/conf/domain.h"
 #include "lib/conf/xml_schema.h"
 #include "lib/proc/landlock.h"
@@ -292,16 +293,18 @@ static int setup(struct vmm *v)
                 qv_last_error()->message);
         return VMM_EXIT_SETUP;
     }
-    v->vm = vm_define_xml(v->conn, xml);
+    /* Compiling libvirt's schema is about 15 ms of a start that the
+     * session has already paid for when the VM was defined. */
+    v->vm = v->checked ? qv_vm_define_own_xml(v->conn, xml) : vm_define_xml(v->conn, xml);
     if (!v->vm && qv_last_error()->code == QV_ERR_EXISTS)
         v->vm = adopt(v, xml);
     if (!v->vm) {
         fprintf(stderr, "qv-vmm: %s/%s: %s\n", v->dir, v->def_name, qv_last_error()->message);
         return VMM_EXIT_SETUP;
     }
-    /* The definition was checked against libvirt's schema; what was
-     * compiled for that is most of this process's heap and would stay for
-     * the VM's life (bench/session_bench.sh measures it). */
+    /* Where the definition was checked against libvirt's schema here,
+     * what was compiled for that is most of this process's heap and would
+     * stay for the VM's life (bench/session_bench.sh measures it). */
     qv_conf_xml_schema_release();
     malloc_trim(0);
     g_autoptr(GError) err = NULL;

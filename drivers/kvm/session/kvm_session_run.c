@@ -7,6 +7,7 @@
  * serialise. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -241,6 +242,22 @@ static bool in_prelaunch(const struct proc_runtime *rt)
            strcmp(json_node_get_string(n), "prelaunch") == 0;
 }
 
+/* After its status socket did not answer: whether qv-vmm is gone, or is
+ * going. It removes its sockets on its way out (the guest powered off),
+ * so with the socket gone its exit is waited for a moment. */
+static bool ending(struct ksess_vm *k, const struct proc_identity *id)
+{
+    if (!proc_identity_alive(id))
+        return true;
+    g_autofree char *sock = g_build_filename(k->dir, "status.sock", NULL);
+    struct stat sb;
+    if (lstat(sock, &sb) == 0)
+        return false;
+    bool gone = proc_wait_gone(id, KSESS_TERM_WAIT_MS) == 0;
+    qv_reset_error();
+    return gone;
+}
+
 int ksess_status(struct vm *vm, struct qv_vm_status *st)
 {
     struct ksess_vm *k = ksess_of(vm);
@@ -282,7 +299,7 @@ int ksess_status(struct vm *vm, struct qv_vm_status *st)
             proc_runtime_clear(&rt);
             return 0;
         }
-    } else if (!live || (!(s = query_status(k, true)) && !proc_identity_alive(&rt.id))) {
+    } else if (!live || (!(s = query_status(k, true)) && ending(k, &rt.id))) {
         /* Gone before we asked, or while we asked: its end decides. */
         qv_reset_error();
         child_reap(rt.id.pid);
@@ -374,10 +391,9 @@ static int cont(struct ksess_vm *k)
     return rc;
 }
 
-int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
+static int start_vmm(struct vm *vm, struct ksess_vm *k, const char *restore)
 {
     struct ksess_conn *kc = ksess_conn_of(vm->conn);
-    reap_orphan(k);
     clean_runtime(k);
     g_autoptr(qv_domain) def = ksess_load_def(k);
     if (!def)
@@ -399,13 +415,16 @@ int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
     g_autofree char *console_log = g_build_filename(k->dir, "console.log", NULL);
     goffset console_start = lstat(console_log, &sb) == 0 && S_ISREG(sb.st_mode) ? sb.st_size : 0;
     /* --dir last: the command line's end names the VM (reap_orphan). */
-    const char *args[11];
+    const char *args[12];
     int n = 0;
     args[n++] = kc->vmm_path;
     args[n++] = "--uri";
     args[n++] = kc->vmm_uri;
     args[n++] = "--definition";
     args[n++] = KSESS_VMM_DEF;
+    /* vmm.xml is ksess_write_vmm_def's output from a definition that
+     * vm_define_xml accepted. */
+    args[n++] = "--checked";
     if (paused)
         args[n++] = "--paused";
     /* With --paused too, qv-vmm restores at the 'cont' below. */
@@ -437,9 +456,16 @@ int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
     g_autofree char *s = NULL;
     gint64 deadline = t0 + (gint64)KSESS_START_TIMEOUT_MS * 1000;
     g_autofree char *sock = g_build_filename(k->dir, "qmp.sock", NULL);
+    gulong poll_us = 1000;
     for (;;) {
         int status;
         pid_t w = waitpid(pid, &status, WNOHANG);
+        /* QMP may also answer in the moment between the guest's power-off
+         * and qv-vmm's exit: then wait for that exit. */
+        if (w == 0 && s && strcmp(s, "shutdown") == 0 && !paused &&
+            proc_child_wait(pid, KSESS_TERM_WAIT_MS, &status) == 0)
+            w = pid;
+        qv_reset_error();
         if (w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
             gone_reason(k) == VM_REASON_SHUTDOWN) {
             /* The guest ran and powered off before its qv-vmm was asked
@@ -459,9 +485,13 @@ int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
             return qv_error_set(QV_ERR_BACKEND, "qv-vmm could not start VM '%s' (exit %d): %s",
                                 k->name, WIFEXITED(status) ? WEXITSTATUS(status) : -1, why);
         }
-        if (g_file_test(sock, G_FILE_TEST_EXISTS) && (s = query_status(k, false)))
+        g_clear_pointer(&s, g_free);
+        if (g_file_test(sock, G_FILE_TEST_EXISTS) && (s = query_status(k, false)) &&
+            (strcmp(s, "shutdown") != 0 || paused))
             break;
         qv_reset_error();
+        if (s)
+            continue; /* "shutdown": collect the exit above */
         if (g_get_monotonic_time() >= deadline) {
             kill(pid, SIGKILL);
             int st2;
@@ -473,7 +503,10 @@ int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
                                 "qv-vmm did not answer QMP for VM '%s' within %d ms (log: %s)",
                                 k->name, KSESS_START_TIMEOUT_MS, log);
         }
-        g_usleep(10000);
+        /* Polled from 1 ms up to 8 ms: qv-vmm answers within a few ms on a
+         * quiet host, and this return is part of the start's latency. */
+        g_usleep(poll_us);
+        poll_us = MIN(poll_us * 2, 8000);
     }
     rc = proc_identity_read(pid, &rt.id);
     g_autofree char *mark = cmdline_mark(k);
@@ -531,6 +564,28 @@ int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
              (g_get_monotonic_time() - t0) / 1000);
     proc_runtime_clear(&rt);
     return 0;
+}
+
+/* A start cut short leaves this file; only then can a qv-vmm no record
+ * names be left (reap_orphan), so only then is /proc searched for one,
+ * which costs every start a few ms (more with many processes). Not
+ * synced: a host crash leaves no process to find. */
+#define START_MARKER "starting"
+
+int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
+{
+    g_autofree char *marker = g_build_filename(k->dir, START_MARKER, NULL);
+    struct stat st;
+    if (lstat(marker, &st) == 0)
+        reap_orphan(k);
+    int fd = open(marker, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return qv_error_set_errno(QV_ERR_IO, errno, "cannot start VM '%s': cannot create %s",
+                                  k->name, marker);
+    close(fd);
+    int rc = start_vmm(vm, k, restore);
+    unlink(marker);
+    return rc;
 }
 
 /* The record of a start whose qv was killed before the guest ran: its
