@@ -384,6 +384,7 @@ def test_a_kvm_guest_through_ssh(sshd, vmm_bin, root):
         pytest.skip("%s was not built (the guest payloads need nasm and ld)" % kernel)
     xml = ("<domain type='kvm'><name>ks-echo</name><memory unit='MiB'>32</memory>"
            "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type><kernel>%s</kernel></os>"
+           "<devices><serial type='pty'><target port='0'/></serial></devices>"
            "</domain>" % kernel)
     d = vm_dir(root, "ks-echo")
     with qv.connect(sshd.uri("kvm", "/session", qv=vmm_bin, root=root)) as c:
