@@ -308,6 +308,7 @@ int qv_domain_validate(const struct qv_domain *def);
  * kvm and qemu drivers build it: the first <serial>, or a <console> of
  * target type serial standing for it (a console that repeats the serial
  * must agree with it). *out is NULL when the definition asks for none.
+ * <console>s of target type virtio are the caller's (virtio consoles).
  * Anything the board lacks is QV_ERR_UNSUPPORTED naming the element and
  * driver; a console that contradicts the serial is QV_ERR_INVALID_ARG. */
 int qv_domain_serial_port(const struct qv_domain *def, const char *driver,

@@ -45,7 +45,7 @@ int qv_domain_serial_port(const struct qv_domain *def, const char *driver,
                                    "VM '%s': <serial> <target port='%u'> is not supported by the "
                                    "%s driver (the board has one: isa-serial, port 0)",
                                    name, serial->port, driver);
-    return qv_domain_serial_console(def, driver, false, out);
+    return qv_domain_serial_console(def, driver, true, out);
 }
 
 int qv_domain_serial_console(const struct qv_domain *def, const char *driver, bool virtio_apart,

@@ -122,9 +122,9 @@ static inline void vg_addr(uint32_t base, uint32_t off, const void *p)
     vg_wr(base, off + 4, 0);
 }
 
-/* Queue index of q, then DRIVER_OK. 0, or -1 when the device has no such
- * queue or one smaller than VG_QSIZE. */
-static inline int vg_start(uint32_t base, struct vg_queue *q, uint32_t index)
+/* Queue index of q. 0, or -1 when the device has no such queue or one
+ * smaller than VG_QSIZE. */
+static inline int vg_queue(uint32_t base, struct vg_queue *q, uint32_t index)
 {
     q->base = base;
     vg_wr(base, VG_QUEUE_SEL, index);
@@ -135,7 +135,20 @@ static inline int vg_start(uint32_t base, struct vg_queue *q, uint32_t index)
     vg_addr(base, VG_QUEUE_DRIVER, &q->avail);
     vg_addr(base, VG_QUEUE_DEVICE, &q->used);
     vg_wr(base, VG_QUEUE_READY, 1);
+    return 0;
+}
+
+static inline void vg_driver_ok(uint32_t base)
+{
     vg_wr(base, VG_STATUS, VG_S_ACK | VG_S_DRIVER | VG_S_FEATURES_OK | VG_S_DRIVER_OK);
+}
+
+/* Queue index of q, then DRIVER_OK: a device of one queue. */
+static inline int vg_start(uint32_t base, struct vg_queue *q, uint32_t index)
+{
+    if (vg_queue(base, q, index) < 0)
+        return -1;
+    vg_driver_ok(base);
     return 0;
 }
 

@@ -50,8 +50,6 @@ static const struct {
     {"", "", "<console type='pty'><target type='serial' port='1'/></console>",
      "<console> <target port='1'>"},
     {"", "", "<serial type='pty'/><serial type='null'/>", "more than one <serial>"},
-    {"", "", "<console type='pty'><target type='virtio'/></console>",
-     "<console> <target type='virtio'>"},
     {"", "", "<console type='tcp'><source mode='bind' host='127.0.0.1' service='4555'/></console>",
      "<console type='tcp'>"},
     {"", "<memoryBacking><hugepages/></memoryBacking>", "", "<memoryBacking><hugepages/>"},
@@ -118,7 +116,10 @@ START_TEST(test_virtio_devices_accepted)
         "<interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/>"
         "</interface>"
         "<interface type='ethernet'><model type='virtio'/></interface>"
-        "<rng model='virtio'><backend model='random'>/dev/random</backend></rng>");
+        "<rng model='virtio'><backend model='random'>/dev/random</backend></rng>"
+        "<console type='pty'><target type='virtio'/></console>"
+        "<console type='file'><source path='/nonexistent/hvc1.log'/>"
+        "<target type='virtio' port='1'/></console>");
     ck_assert_msg(kvm_domain_check(def) == 0, "%s", qv_last_error()->message);
 }
 END_TEST
@@ -145,6 +146,12 @@ static const struct {
     {"<rng model='virtio'><backend model='random'>/dev/hwrng</backend></rng>",
      "VM 'k1': <rng><backend model='random'>/dev/hwrng</backend> is not supported by the kvm "
      "driver"},
+    {"<console type='stdio'><target type='virtio'/></console>",
+     "VM 'k1': <console type='stdio'><target type='virtio'> is not supported by the kvm driver"},
+    {"<console type='pty'><target type='virtio'/></console>"
+     "<console type='pty'><target type='virtio' port='0'/></console>",
+     "VM 'k1': <console><target type='virtio' port='0'> is not supported by the kvm driver: "
+     "virtio console 1 is port 1"},
 };
 
 START_TEST(test_virtio_devices_refused)

@@ -19,6 +19,7 @@ struct virtio_console {
     struct virtio_dev *vd;
     virtio_console_sink_fn sink;
     void *opaque;
+    void (*release)(void *opaque);
     /* Serialises delivery to the receiveq (input thread and kicks) and
      * lets reset wait for a delivery in progress. */
     GMutex lock;
@@ -112,6 +113,9 @@ static void con_reset(void *dev)
 static void con_free(void *dev)
 {
     struct virtio_console *c = dev;
+    /* First: the backend's input thread may be delivering to c. */
+    if (c->release)
+        c->release(c->opaque);
     g_mutex_clear(&c->lock);
     g_free(c);
 }
@@ -192,4 +196,9 @@ struct virtio_dev *virtio_console_new(const struct kvm_dev_host *host, uint64_t 
     if (con)
         *con = c;
     return vd;
+}
+
+void virtio_console_set_release(struct virtio_console *c, void (*release)(void *opaque))
+{
+    c->release = release;
 }

@@ -26,5 +26,9 @@ struct virtio_console *virtio_console_state_new(virtio_console_sink_fn sink, voi
  * were taken: they wait in a small buffer until the driver offers receive
  * buffers; the rest does not fit now. */
 size_t virtio_console_receive(struct virtio_console *c, const uint8_t *buf, size_t len);
+/* release(opaque) is called when the device is freed, before anything
+ * else: the sink's owner closes it there (and stops what feeds
+ * virtio_console_receive). */
+void virtio_console_set_release(struct virtio_console *c, void (*release)(void *opaque));
 
 #endif

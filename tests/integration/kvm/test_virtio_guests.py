@@ -5,7 +5,9 @@ after the guest wrote and flushed, a read-only disk left untouched, the
 disk's <serial> as the guest reads it, entropy the guest received."""
 import os
 import re
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -88,3 +90,66 @@ def test_vrng_gives_the_guest_random_bytes(tmp_path):
     assert len(set(rounds)) == 4, rounds
     for r in rounds:
         assert len(set(bytes.fromhex(r))) > 16, r
+
+
+def test_vcon_answers_a_line_on_hvc0(tmp_path):
+    kernel = os.path.join(GUESTS, "vcon.elf")
+    if not os.path.isfile(kernel):
+        pytest.skip(f"{kernel} was not built (the guest payloads need nasm and ld)")
+    sock = tmp_path / "hvc0.sock"
+    xml = tmp_path / "vcon.xml"
+    xml.write_text(f"""<domain type='kvm'><name>vcon</name>
+  <memory unit='MiB'>32</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type><kernel>{kernel}</kernel></os>
+  <devices><serial type='stdio'><target port='0'/></serial>
+    <console type='unix'><source mode='bind' path='{sock}'/><target type='virtio' port='0'/></console>
+  </devices>
+</domain>""")
+    p = subprocess.Popen([CLI, "-c", f"kvm:///embed?root={tmp_path}/state", "vm", "run", "--xml",
+                          str(xml)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        with socket.socket(socket.AF_UNIX) as s:
+            while True:
+                try:
+                    s.connect(str(sock))
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline and p.poll() is None, p.communicate()
+                    time.sleep(0.05)
+            # Split, so the guest's driver must join what the device gives it.
+            s.sendall(b"pi")
+            time.sleep(0.1)
+            s.sendall(b"ng over hvc\n")
+            s.settimeout(30)
+            got = b""
+            while b"\n" not in got:
+                chunk = s.recv(256)
+                if not chunk:
+                    break
+                got += chunk
+        assert got == b"vcon: got 'PING OVER HVC'\n", got
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 1, (out, err)
+        assert "vcon: answered on hvc0" in out, out
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+
+
+@pytest.mark.parametrize("console,says", [
+    ("<console type='stdio'><target type='virtio'/></console>", "stdio is the serial port's"),
+    ("<console type='pty'><target type='virtio' port='1'/></console>", "virtio console 0 is port 0"),
+])
+def test_virtio_console_it_cannot_carry_is_refused(tmp_path, console, says):
+    xml = tmp_path / "bad.xml"
+    xml.write_text(f"""<domain type='kvm'><name>bad</name>
+  <memory unit='MiB'>32</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type><kernel>/dev/null</kernel></os>
+  <devices>{console}</devices>
+</domain>""")
+    p = subprocess.run([CLI, "-c", f"kvm:///embed?root={tmp_path}/state", "vm", "create", "--xml",
+                        str(xml)], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and says in p.stderr, p
