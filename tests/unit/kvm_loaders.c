@@ -151,8 +151,16 @@ START_TEST(multiboot_payload_layout)
     ck_assert_uint_eq(end - start, sizeof(rd) - 1);
     ck_assert_int_eq(memcmp(ram + start, rd, sizeof(rd) - 1), 0);
     ck_assert_str_eq((char *)ram + rd32(mods + 8), "/k/initrd");
-    /* The boot GDT's code segment is 32-bit. */
-    ck_assert_uint_eq(rd64(BOOT_GDT + 16), 0x00cf9b000000ffffull);
+    /* QEMU's multiboot entry: 32-bit code at 0x08 (not yet accessed) and
+     * data at 0x10; ECX the entry; a stack at 0x6f08; the IVT's limit. */
+    ck_assert_uint_eq(rd64(BOOT_GDT + 8), 0x00cf9a000000ffffull);
+    ck_assert_uint_eq(rd64(BOOT_GDT + 16), 0x00cf93000000ffffull);
+    ck_assert_uint_eq(e.cs, 0x08);
+    ck_assert_uint_eq(e.ds, 0x10);
+    ck_assert_uint_eq(e.gdt_limit, 0x27);
+    ck_assert_uint_eq(e.idt_limit, 0x3ff);
+    ck_assert_uint_eq(e.rcx, e.rip);
+    ck_assert_uint_eq(e.rsp, 0x6f08);
 }
 END_TEST
 
@@ -221,7 +229,7 @@ START_TEST(segments_overlapping_boot_structures)
          1,
          "ELF segment 0 (0x9000-0x9fff) overlaps the boot page tables (0x9000-0xefff)"},
         {true, {{0x7f000, 0x10, 0x2000}}, 1, "overlaps the boot stack (0x7c000-0x7ffff)"},
-        {true, {{0x400, 0x200, 0x200}}, 1, "overlaps the boot GDT (0x500-0x51f)"},
+        {true, {{0x400, 0x200, 0x200}}, 1, "overlaps the boot GDT (0x500-0x527)"},
         {true,
          {{0x9f000, 0x100, 0x1000}},
          1,
@@ -236,11 +244,12 @@ START_TEST(segments_overlapping_boot_structures)
          {{0x100000, 0x100, 0x100}, {0x8000000, 0x100, 0x100}},
          2,
          "ELF segment 1 (0x100 bytes at 0x8000000) does not fit in the VM's 64 MiB of RAM"},
-        {false, {{0x6000, 0x100, 0x100}}, 1, "overlaps the multiboot information (0x6000-0x6fff)"},
+        {false, {{0x9000, 0x100, 0x100}}, 1, "overlaps the multiboot information (0x9000-0x9fff)"},
+        {false, {{0x6000, 0x100, 0x100}}, 1, "overlaps the multiboot stack (0x5f08-0x6f07)"},
         {false, {{0x1f000, 0x100, 0x2000}}, 1, "overlaps the command line (0x20000-"},
         {false, {{0x500, 0x10, 0x10}}, 1, "overlaps the boot GDT"},
         /* Multiboot kernels run with paging off: no page tables to hit. */
-        {false, {{0x9000, 0x10, 0x10}}, 1, NULL},
+        {false, {{0xa000, 0x10, 0x10}}, 1, NULL},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         size_t len;
@@ -263,7 +272,7 @@ START_TEST(multiboot_aout_overlaps)
                        0,           0x500};
     memcpy(img, hdr, sizeof(hdr));
     expect_refused("/k/aout", img, sizeof(img), NULL, NULL, 0,
-                   "the multiboot image (0x500-0x24ff) overlaps the boot GDT (0x500-0x51f)");
+                   "the multiboot image (0x500-0x24ff) overlaps the boot GDT (0x500-0x527)");
     /* bss_end reaching into the hole. */
     hdr[3] = hdr[4] = hdr[7] = 0x90000;
     hdr[6] = 0xa0000;

@@ -4,8 +4,10 @@
  * vCPU into ld.entry's state. Tests and fuzz targets run it over a buffer.
  *
  * Low memory layout (below the EBDA at 0x9fc00):
- *   0x0500  boot GDT            0x6000  multiboot info, memory map, modules
- *   0x7000  Linux zero page     0x9000  identity-mapping page tables (to 0xefff)
+ *   0x0500  boot GDT            0x5f08  multiboot stack (ESP 0x6f08, as QEMU)
+ *   0x7000  Linux zero page     0x9000  identity-mapping page tables (to 0xefff),
+ *                                       or multiboot memory map and modules,
+ *                                       info at 0x9500 (as QEMU)
  *   0x20000 command line        0x80000 initial stack (ELF64, flat), grows down
  * Every area a loader writes is claimed first: an image segment, initrd or
  * module that would overlap another area, the 0x9fc00-0xfffff hole or the
@@ -20,7 +22,11 @@
 
 #define BOOT_GDT 0x500ull
 #define BOOT_GDT_SIZE 32ull
-#define BOOT_MB_INFO 0x6000ull
+#define BOOT_MB_GDT_SIZE 40ull /* the claim: the larger of the two GDTs */
+#define BOOT_MB_PAGE 0x9000ull /* multiboot only: no page tables then */
+#define BOOT_MB_INFO 0x9500ull
+#define BOOT_MB_STACK 0x6f08ull
+#define BOOT_MB_STACK_SIZE 0x1000ull
 #define BOOT_ZERO_PAGE 0x7000ull
 #define BOOT_PML4 0x9000ull
 #define BOOT_PT_END 0xf000ull /* PML4, PDPT and four page directories */
@@ -42,10 +48,12 @@ struct kvm_e820 {
 };
 
 /* The boot vCPU's state at entry: 32-bit flat protected mode, or long mode
- * on the identity map at BOOT_PML4; segments from the GDT at BOOT_GDT. */
+ * on the identity map at BOOT_PML4; segments from the GDT at BOOT_GDT,
+ * code at selector cs and data at ds, gdt_limit bytes of it. */
 struct kvm_ld_entry {
     bool long_mode;
-    uint64_t rip, rsp, rax, rbx, rsi;
+    uint16_t cs, ds, gdt_limit, idt_limit;
+    uint64_t rip, rsp, rax, rbx, rcx, rdx, rsi, rdi, rflags;
 };
 
 struct kvm_ld_area {
@@ -110,7 +118,9 @@ int kvm_ld_elf(struct kvm_ld *ld, const uint8_t *img, size_t len, uint16_t machi
  * refused naming them. */
 int kvm_ld_reserve(struct kvm_ld *ld, bool long_mode);
 /* Write what kvm_ld_reserve claimed, and set ld->entry. */
-int kvm_ld_boot_protected32(struct kvm_ld *ld, uint32_t entry, uint32_t eax, uint32_t ebx);
+/* A multiboot kernel's entry: 32-bit flat protected mode as QEMU's
+ * multiboot option ROM leaves it (docs/drivers.md lists what differs). */
+int kvm_ld_boot_multiboot(struct kvm_ld *ld, uint32_t entry, uint32_t eax, uint32_t ebx);
 int kvm_ld_boot_long64(struct kvm_ld *ld, uint64_t entry, uint64_t rsi);
 
 /* The offset of a multiboot v1 header in the first 8 KiB, or -1. */

@@ -32,20 +32,22 @@ static void flat(struct vcpu_segment *s, uint16_t sel, uint8_t type, bool l)
                                .g = 1};
 }
 
-/* The boot vCPU in e's state: flat segments from the boot GDT (code 0x10,
- * data 0x18), paging on the boot page tables in long mode. */
+/* The boot vCPU in e's state: flat segments from the boot GDT (its code
+ * and data selectors), paging on the boot page tables in long mode. The
+ * hidden parts say accessed, which KVM requires of a usable segment, even
+ * where the descriptor in memory does not (multiboot's code, as QEMU's). */
 static int enter(struct kvm_vcpu *v, const struct kvm_ld_entry *e)
 {
     struct vcpu_sregs s;
     if (kvm_vcpu_get_sregs(v, &s) < 0)
         return -1;
-    flat(&s.cs, 0x10, 0xb, e->long_mode);
-    flat(&s.ds, 0x18, 0x3, false);
+    flat(&s.cs, e->cs, 0xb, e->long_mode);
+    flat(&s.ds, e->ds, 0x3, false);
     s.es = s.fs = s.gs = s.ss = s.ds;
     s.tr = (struct vcpu_segment){.limit = 0xfff, .type = 0xb, .present = 1};
     s.ldt = (struct vcpu_segment){.type = 2, .present = 1, .unusable = 1};
-    s.gdt = (struct vcpu_dtable){BOOT_GDT, BOOT_GDT_SIZE - 1};
-    s.idt = (struct vcpu_dtable){0, 0};
+    s.gdt = (struct vcpu_dtable){BOOT_GDT, e->gdt_limit};
+    s.idt = (struct vcpu_dtable){0, e->idt_limit};
     s.cr2 = 0;
     s.cr8 = 0;
     if (e->long_mode) {
@@ -60,8 +62,15 @@ static int enter(struct kvm_vcpu *v, const struct kvm_ld_entry *e)
     }
     if (kvm_vcpu_set_sregs(v, &s) < 0)
         return -1;
-    struct vcpu_regs r = {
-        .rip = e->rip, .rflags = 2, .rsp = e->rsp, .rax = e->rax, .rbx = e->rbx, .rsi = e->rsi};
+    struct vcpu_regs r = {.rip = e->rip,
+                          .rflags = e->rflags,
+                          .rsp = e->rsp,
+                          .rax = e->rax,
+                          .rbx = e->rbx,
+                          .rcx = e->rcx,
+                          .rdx = e->rdx,
+                          .rsi = e->rsi,
+                          .rdi = e->rdi};
     return kvm_vcpu_set_regs(v, &r);
 }
 

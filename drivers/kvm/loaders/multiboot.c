@@ -82,9 +82,10 @@ static void wr64(uint8_t *p, uint64_t v)
     wr32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* Where the info's parts go inside BOOT_MB_INFO's page. */
-#define MB_MMAP (BOOT_MB_INFO + 0x100)
-#define MB_MODS (BOOT_MB_INFO + 0x400)
+/* Where the info's parts go in BOOT_MB_PAGE (the info itself at
+ * BOOT_MB_INFO, 0x9500, where QEMU puts it). */
+#define MB_MMAP (BOOT_MB_PAGE + 0x100)
+#define MB_MODS (BOOT_MB_PAGE + 0x400)
 #define MB_INFO_SIZE 0x1000ull
 
 int kvm_ld_multiboot(struct kvm_ld *ld, const uint8_t *img, size_t len, size_t hdr)
@@ -107,7 +108,9 @@ int kvm_ld_multiboot(struct kvm_ld *ld, const uint8_t *img, size_t len, size_t h
                             ld->initrd);
     uint64_t name_at = BOOT_CMDLINE + cl, mstr = name_at + 3;
     if (kvm_ld_reserve(ld, false) < 0 ||
-        kvm_ld_claim(ld, path, BOOT_MB_INFO, MB_INFO_SIZE, "the multiboot information") < 0 ||
+        kvm_ld_claim(ld, path, BOOT_MB_PAGE, MB_INFO_SIZE, "the multiboot information") < 0 ||
+        kvm_ld_claim(ld, path, BOOT_MB_STACK - BOOT_MB_STACK_SIZE, BOOT_MB_STACK_SIZE,
+                     "the multiboot stack") < 0 ||
         kvm_ld_claim(ld, path, BOOT_CMDLINE, cl + 3 + il, "the command line") < 0)
         return -1;
 
@@ -121,9 +124,11 @@ int kvm_ld_multiboot(struct kvm_ld *ld, const uint8_t *img, size_t len, size_t h
         return -1;
 
     uint8_t info[88] = {0};
-    uint32_t iflags = INFO_MEM | INFO_BOOTDEV | INFO_CMDLINE | INFO_MMAP | INFO_LOADER;
+    /* Modules are flagged with none, as QEMU does. */
+    uint32_t iflags = INFO_MEM | INFO_BOOTDEV | INFO_CMDLINE | INFO_MODS | INFO_MMAP | INFO_LOADER;
     uint64_t low = kvm_ld_low_size(ld->ram_size);
-    wr32(info + 4, 640);
+    wr32(info + 4, (uint32_t)(BOOT_HOLE / 1024)); /* 639: the memory map's first region */
+    wr32(info + 24, (uint32_t)MB_MODS);
     wr32(info + 8, low > BOOT_HIGH ? (uint32_t)((low - BOOT_HIGH) / 1024) : 0);
     wr32(info + 12, 0x8000ffff); /* boot device: first hard disk, as QEMU says */
     wr32(info + 16, (uint32_t)BOOT_CMDLINE);
@@ -170,5 +175,5 @@ int kvm_ld_multiboot(struct kvm_ld *ld, const uint8_t *img, size_t len, size_t h
     if (kvm_ld_write(ld, BOOT_MB_INFO, info, sizeof(info)) < 0)
         return -1;
     /* Both an ELF32 e_entry and the header's entry_addr are 32 bits. */
-    return kvm_ld_boot_protected32(ld, (uint32_t)entry, MB_BOOT_MAGIC, (uint32_t)BOOT_MB_INFO);
+    return kvm_ld_boot_multiboot(ld, (uint32_t)entry, MB_BOOT_MAGIC, (uint32_t)BOOT_MB_INFO);
 }
