@@ -11,10 +11,14 @@
 
 #include "guest.h"
 
-/* docs/drivers.md: 0x200-byte windows from 0xe0000000, at most nine. */
+/* docs/drivers.md: 0x200-byte windows from 0xe0000000, at most nine; and
+ * QEMU's microvm machine's, from 0xfeb00000 (24 of them), so the same
+ * payload runs there for comparison. */
 #define VG_FIRST 0xe0000000u
 #define VG_STEP 0x200u
 #define VG_SLOTS 9
+#define VG_MICROVM_FIRST 0xfeb00000u
+#define VG_MICROVM_SLOTS 24
 
 #define VG_MAGIC 0x000
 #define VG_VERSION 0x004
@@ -82,15 +86,21 @@ static inline void vg_barrier(void)
 }
 
 /* The window of the first device with this ID, or 0. */
-static inline uint32_t vg_find(uint32_t device_id)
+static inline uint32_t vg_find_in(uint32_t first, uint32_t slots, uint32_t device_id)
 {
-    for (uint32_t i = 0; i < VG_SLOTS; i++) {
-        uint32_t b = VG_FIRST + i * VG_STEP;
+    for (uint32_t i = 0; i < slots; i++) {
+        uint32_t b = first + i * VG_STEP;
         if (vg_rd(b, VG_MAGIC) == 0x74726976u && vg_rd(b, VG_VERSION) == 2 &&
             vg_rd(b, VG_DEVICE_ID) == device_id)
             return b;
     }
     return 0;
+}
+
+static inline uint32_t vg_find(uint32_t device_id)
+{
+    uint32_t b = vg_find_in(VG_FIRST, VG_SLOTS, device_id);
+    return b ? b : vg_find_in(VG_MICROVM_FIRST, VG_MICROVM_SLOTS, device_id);
 }
 
 /* Reset, acknowledge, and accept VERSION_1 plus those of want (features

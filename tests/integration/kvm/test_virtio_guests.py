@@ -5,6 +5,7 @@ after the guest wrote and flushed, a read-only disk left untouched, the
 disk's <serial> as the guest reads it, entropy the guest received."""
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -67,6 +68,26 @@ def test_vblk_writes_flushes_and_reads_back(tmp_path):
     data = image.read_bytes()
     assert data[4096:8192] == pattern()
     assert data[:4096] == b"\0" * 4096 and data[8192:] == b"\0" * (len(data) - 8192)
+
+
+@pytest.mark.skipif(not shutil.which("qemu-system-x86_64"), reason="qemu-system-x86_64 is not installed")
+def test_vblk_sees_what_it_sees_on_qemu_microvm(tmp_path):
+    """The same payload against QEMU's own virtio-blk on its microvm
+    machine (virtio-mmio, modern; TCG): the same console, the same image."""
+    ours_img, qemu_img = tmp_path / "ours.raw", tmp_path / "qemu.raw"
+    for f in (ours_img, qemu_img):
+        f.write_bytes(b"\0" * (1 << 20))
+    ours = run(tmp_path, "vblk", disk(ours_img, "<serial>QV-SERIAL-42</serial>"))
+    p = subprocess.run(["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-global",
+                        "virtio-mmio.force-legacy=false", "-kernel",
+                        os.path.join(GUESTS, "vblk.elf"), "-serial", "stdio", "-display", "none",
+                        "-nodefaults", "-no-reboot", "-m", "32", "-device",
+                        "isa-debug-exit,iobase=0xf4,iosize=0x4", "-drive",
+                        f"id=d0,file={qemu_img},format=raw,if=none", "-device",
+                        "virtio-blk-device,drive=d0,serial=QV-SERIAL-42"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert p.stdout == ours, (p.stdout, p.stderr)
+    assert qemu_img.read_bytes() == ours_img.read_bytes()
 
 
 def test_vblk_readonly_disk_refuses_the_write(tmp_path):
