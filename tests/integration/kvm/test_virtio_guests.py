@@ -2,12 +2,16 @@
 own minimal driver (tests/guests/virtio_guest.h), under `qv vm run` on
 kvm:///embed, and the host side is checked: what the disk image holds
 after the guest wrote and flushed, a read-only disk left untouched, the
-disk's <serial> as the guest reads it, entropy the guest received."""
+disk's <serial> as the guest reads it, entropy the guest received, a
+line answered on hvc0, a TCP connection from the guest arriving at a
+listener of the test's. Where QEMU has the same device (virtio-blk and
+virtio-net on its microvm machine), the payload is run there too."""
 import os
 import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -174,3 +178,79 @@ def test_virtio_console_it_cannot_carry_is_refused(tmp_path, console, says):
     p = subprocess.run([CLI, "-c", f"kvm:///embed?root={tmp_path}/state", "vm", "create", "--xml",
                         str(xml)], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and says in p.stderr, p
+
+
+def listen_once():
+    """A listener on a free port of 127.0.0.1, and a thread that collects
+    what its one connection sends."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(120)
+    got = {}
+
+    def serve():
+        try:
+            c, _ = srv.accept()
+            with c:
+                c.settimeout(60)
+                data = b""
+                while True:
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                got["data"] = data
+        except OSError as e:
+            got["error"] = e
+        finally:
+            srv.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return srv.getsockname()[1], t, got
+
+
+VNET_OUT = ("vnet: dhcp gave 10.0.2.15\nvnet: gateway answered ARP\nvnet: connected\n"
+            "vnet: sent and acknowledged\n")
+
+
+def test_vnet_dhcp_and_a_tcp_connection_through_the_user_network(tmp_path):
+    """DHCP from libslirp, ARP for the gateway, and a TCP connection from
+    the guest to 10.0.2.2:PORT, which arrives at the test's listener on
+    the host's 127.0.0.1:PORT with what the guest sent."""
+    kernel = os.path.join(GUESTS, "vnet.elf")
+    if not os.path.isfile(kernel):
+        pytest.skip(f"{kernel} was not built (the guest payloads need nasm and ld)")
+    port, t, got = listen_once()
+    xml = tmp_path / "vnet.xml"
+    xml.write_text(f"""<domain type='kvm'><name>vnet</name>
+  <memory unit='MiB'>32</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type><kernel>{kernel}</kernel><cmdline>port={port}</cmdline></os>
+  <devices><interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/></interface>
+    <serial type='stdio'><target port='0'/></serial></devices>
+</domain>""")
+    p = subprocess.run([CLI, "-c", f"kvm:///embed?root={tmp_path}/state", "vm", "run", "--xml",
+                        str(xml)], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=120)
+    t.join(60)
+    assert p.returncode == 1 and p.stdout == VNET_OUT, p
+    assert got.get("data") == b"vnet: hello over virtio-net\n", got
+
+
+@pytest.mark.skipif(not shutil.which("qemu-system-x86_64"), reason="qemu-system-x86_64 is not installed")
+def test_vnet_does_the_same_on_qemu_microvm(tmp_path):
+    """The same payload on QEMU's virtio-net and user network (microvm,
+    TCG): the reference the payload itself is checked against."""
+    port, t, got = listen_once()
+    p = subprocess.run(["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-global",
+                        "virtio-mmio.force-legacy=false", "-kernel",
+                        os.path.join(GUESTS, "vnet.elf"), "-append", f"port={port}", "-serial",
+                        "stdio", "-display", "none", "-nodefaults", "-no-reboot", "-m", "32",
+                        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x4", "-netdev",
+                        "user,id=n0", "-device",
+                        "virtio-net-device,netdev=n0,mac=52:54:00:12:34:56"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    t.join(60)
+    assert p.stdout == VNET_OUT, p
+    assert got.get("data") == b"vnet: hello over virtio-net\n", got
