@@ -44,4 +44,8 @@ endif()
 # launcher is first_byte.
 if(QV_WITH_KVM)
   add_executable(first_byte ${CMAKE_CURRENT_SOURCE_DIR}/first_byte.c)
+  # What loading the libraries every libqv process loads costs by itself.
+  add_executable(lib_floor ${CMAKE_CURRENT_SOURCE_DIR}/lib_floor.c)
+  target_link_libraries(lib_floor PRIVATE PkgConfig::GLIB PkgConfig::JSONGLIB PkgConfig::LIBXML)
+  target_link_options(lib_floor PRIVATE -Wl,--no-as-needed)
 endif()

@@ -7,7 +7,10 @@
 #    -accel kvm and with -accel tcg.
 # Each is spawned by bench/first_byte (one small dynamically linked
 # launcher that polls the file for its first byte), interleaved, RUNS times;
-# medians are printed with the ratios and their targets.
+# medians are printed with the ratios and their targets. Beside them, what
+# a process of this design pays before doing anything: bench/lib_floor
+# (linked with the libraries DESIGN.md mandates, printing one byte), and
+# `qv --version` and `qv-vmm --version`.
 # Usage: bench/session_first_byte.sh BUILD_DIR [RUNS]
 set -euo pipefail
 build=$(cd "${1:?usage: session_first_byte.sh BUILD_DIR [RUNS]}" && pwd)
@@ -17,7 +20,7 @@ fb=$build/bench/first_byte
 floor=$build/bench/kvm_floor
 hello=$build/tests/guests/hello.elf
 export QV_VMM=$build/tools/qv-vmm/qv-vmm
-for f in "$qv" "$fb" "$floor" "$hello" "$QV_VMM"; do
+for f in "$qv" "$fb" "$floor" "$hello" "$QV_VMM" "$build/bench/lib_floor"; do
     [ -x "$f" ] || [ -r "$f" ] || { echo "session_first_byte: $f is not built" >&2; exit 2; }
 done
 info=$("$qv" system info 2>/dev/null || true)
@@ -51,9 +54,15 @@ stopped() { # wait until hello has powered itself off
     return 1
 }
 
-declare -a t_floor=() t_qv=() t_kvm=() t_tcg=()
+declare -a t_floor=() t_qv=() t_kvm=() t_tcg=() t_lib=() t_qvv=() t_vmmv=()
 for ((i = 0; i < runs; i++)); do
     t_floor+=("$("$fb" --stdout "$dir/floor.out" 10000 -- "$floor")")
+    # What qv's design pays before any work: processes that only load
+    # libraries (lib_floor: those DESIGN.md mandates; qv and qv-vmm
+    # themselves, --version).
+    t_lib+=("$("$fb" --stdout "$dir/lib.out" 10000 -- "$build/bench/lib_floor")")
+    t_qvv+=("$("$fb" --stdout "$dir/qvv.out" 10000 -- "$qv" --version)")
+    t_vmmv+=("$("$fb" --stdout "$dir/vmmv.out" 10000 -- "$QV_VMM" --version)")
     t_qv+=("$("$fb" "$log" 20000 -- "$qv" -c "$uri" vm start fb)")
     stopped
     rm -f "$dir/qemu.out"
@@ -72,6 +81,17 @@ printf '%-40s %10s ms\n' "KVM floor (bench/kvm_floor)" "$m_floor"
 printf '%-40s %10s ms\n' "qv vm start (kvm:///session)" "$m_qv"
 printf '%-40s %10s ms\n' "qemu -accel kvm" "$m_kvm"
 printf '%-40s %10s ms\n' "qemu -accel tcg" "$m_tcg"
+m_lib=$(median "${t_lib[@]}")
+m_qvv=$(median "${t_qvv[@]}")
+m_vmmv=$(median "${t_vmmv[@]}")
+echo "-- what processes of this design cost before any work (exec to first byte printed)"
+printf '%-40s %10s ms\n' "lib_floor (glib, gio, json-glib, libxml2)" "$m_lib"
+printf '%-40s %10s ms\n' "qv --version" "$m_qvv"
+printf '%-40s %10s ms\n' "qv-vmm --version" "$m_vmmv"
+awk -v q="$m_qv" -v f="$m_floor" -v l="$m_lib" -v a="$m_qvv" -v b="$m_vmmv" 'BEGIN {
+    printf "%-40s %10.2fx the KVM floor\n", "two lib_floor processes", 2 * l / f
+    printf "%-40s %10.2f ms (qv vm start less both)\n", "qv and qv-vmm loading, then", q - a - b
+}'
 best=$(printf '%s\n' "$m_kvm" "$m_tcg" | grep -v n/a | sort -g | head -n1)
 awk -v q="$m_qv" -v f="$m_floor" -v b="${best:-0}" 'BEGIN {
     printf "%-40s %10.2fx (target: at most 1.5x)\n", "qv / floor", q / f
