@@ -61,7 +61,7 @@ int kvm_domain_check(const struct qv_domain *def)
     if (def->cloud_init)
         return refuse(def, "<metadata><qv:cloud-init> (the seed is a disk, and the VMM has none "
                            "yet)");
-    /* virtio-mmio disks, NICs and rngs; nothing else yet. */
+    /* virtio-mmio disks, NICs, rngs and virtio consoles. */
     if (kvm_virtio_devices_check(def) < 0)
         return qv_error_code();
     if (def->hostdevs->len)

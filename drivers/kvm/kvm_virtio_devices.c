@@ -89,16 +89,16 @@ int kvm_virtio_devices_add(struct kvm_machine *m)
     return 0;
 }
 
-/* The backends a virtio console has (devices/chardev.c); stdio stays the
- * serial port's, which reads standard input. */
+/* The backends a virtio console has (devices/chardev.c). stdio stays the
+ * serial port's, which reads standard input; a pty's /dev/pts path would
+ * be reported nowhere (the VM's console endpoint is the serial port's). */
 static int check_console(const char *name, const struct qv_chardev *c, unsigned index)
 {
-    if (c->type != QV_CHR_PTY && c->type != QV_CHR_FILE && c->type != QV_CHR_UNIX &&
-        c->type != QV_CHR_NULL)
+    if (c->type != QV_CHR_FILE && c->type != QV_CHR_UNIX && c->type != QV_CHR_NULL)
         return qv_error_set(QV_ERR_UNSUPPORTED,
                             "VM '%s': <console type='%s'><target type='virtio'> is not supported "
-                            "by the kvm driver (a virtio console is pty, file, unix or null; "
-                            "stdio is the serial port's)",
+                            "by the kvm driver (a virtio console is file, unix or null: stdio is "
+                            "the serial port's, and a pty's path would be reported nowhere)",
                             name, qv_conf_chr_types[c->type]);
     /* Each virtio console is a device of one port: the guest's hvcN in
      * document order. A port number saying otherwise would be ignored. */
@@ -116,6 +116,42 @@ static int check_console(const char *name, const struct qv_chardev *c, unsigned 
 static bool rng_backend_ok(const char *path)
 {
     return !path || strcmp(path, "/dev/urandom") == 0 || strcmp(path, "/dev/random") == 0;
+}
+
+/* A path two backends would each open for themselves: a file is
+ * truncated by the second open, a listening socket unlinked and bound
+ * again by it. */
+static bool owns_path(const struct qv_chardev *c)
+{
+    return c->path && (c->type == QV_CHR_FILE || (c->type == QV_CHR_UNIX && c->listen));
+}
+
+/* Virtio console c against the serial port and the virtio consoles before
+ * it: no two of them on one file or listening socket. */
+static int check_shared_path(const struct qv_domain *def, const struct qv_chardev *c)
+{
+    if (!owns_path(c))
+        return 0;
+    const char *name = def->name ? def->name : "";
+    for (guint i = 0; i < def->serials->len; i++) {
+        const struct qv_chardev *s = g_ptr_array_index(def->serials, i);
+        if (owns_path(s) && strcmp(s->path, c->path) == 0)
+            return qv_error_set(QV_ERR_INVALID_ARG,
+                                "VM '%s': the virtio <console> and the <serial> both name %s; "
+                                "each needs a file or socket of its own",
+                                name, c->path);
+    }
+    for (guint i = 0; i < def->consoles->len; i++) {
+        const struct qv_chardev *o = g_ptr_array_index(def->consoles, i);
+        if (o == c)
+            break;
+        if (is_virtio_console(o) && owns_path(o) && strcmp(o->path, c->path) == 0)
+            return qv_error_set(QV_ERR_INVALID_ARG,
+                                "VM '%s': two virtio <console>s both name %s; each needs a file "
+                                "or socket of its own",
+                                name, c->path);
+    }
+    return 0;
 }
 
 int kvm_virtio_devices_check(const struct qv_domain *def)
@@ -144,7 +180,8 @@ int kvm_virtio_devices_check(const struct qv_domain *def)
     guint n = def->disks->len + def->nets->len + def->rngs->len, ncons = 0;
     for (guint i = 0; i < def->consoles->len; i++) {
         const struct qv_chardev *c = g_ptr_array_index(def->consoles, i);
-        if (is_virtio_console(c) && check_console(name, c, ncons++) < 0)
+        if (is_virtio_console(c) &&
+            (check_console(name, c, ncons++) < 0 || check_shared_path(def, c) < 0))
             return qv_error_code();
     }
     n += ncons;

@@ -117,7 +117,8 @@ START_TEST(test_virtio_devices_accepted)
         "</interface>"
         "<interface type='ethernet'><model type='virtio'/></interface>"
         "<rng model='virtio'><backend model='random'>/dev/random</backend></rng>"
-        "<console type='pty'><target type='virtio'/></console>"
+        "<console type='unix'><source mode='bind' path='/nonexistent/hvc0.sock'/>"
+        "<target type='virtio'/></console>"
         "<console type='file'><source path='/nonexistent/hvc1.log'/>"
         "<target type='virtio' port='1'/></console>");
     ck_assert_msg(kvm_domain_check(def) == 0, "%s", qv_last_error()->message);
@@ -148,8 +149,10 @@ static const struct {
      "driver"},
     {"<console type='stdio'><target type='virtio'/></console>",
      "VM 'k1': <console type='stdio'><target type='virtio'> is not supported by the kvm driver"},
-    {"<console type='pty'><target type='virtio'/></console>"
-     "<console type='pty'><target type='virtio' port='0'/></console>",
+    {"<console type='pty'><target type='virtio'/></console>",
+     "VM 'k1': <console type='pty'><target type='virtio'> is not supported by the kvm driver"},
+    {"<console type='null'><target type='virtio'/></console>"
+     "<console type='null'><target type='virtio' port='0'/></console>",
      "VM 'k1': <console><target type='virtio' port='0'> is not supported by the kvm driver: "
      "virtio console 1 is port 1"},
 };
@@ -161,6 +164,26 @@ START_TEST(test_virtio_devices_refused)
     ck_assert_msg(g_str_has_prefix(qv_last_error()->message, virtio_refused[_i].want),
                   "expected '%s...', got '%s'", virtio_refused[_i].want, qv_last_error()->message);
     ck_assert_str_eq(qv_last_error()->origin, "kvm");
+}
+END_TEST
+
+/* A file or listening socket named twice would be truncated or taken
+ * over by the second backend: refused, naming it. */
+START_TEST(test_virtio_console_paths_not_shared)
+{
+    static const char *const twice[] = {
+        "<serial type='file'><source path='/tmp/k1.log'/></serial>"
+        "<console type='file'><source path='/tmp/k1.log'/><target type='virtio'/></console>",
+        "<console type='unix'><source mode='bind' path='/tmp/k1.sock'/><target type='virtio'/>"
+        "</console><console type='unix'><source mode='bind' path='/tmp/k1.sock'/>"
+        "<target type='virtio' port='1'/></console>",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(twice); i++) {
+        g_autoptr(qv_domain) def = parse("", "", twice[i]);
+        ck_assert_int_eq(kvm_domain_check(def), QV_ERR_INVALID_ARG);
+        ck_assert_msg(strstr(qv_last_error()->message, i ? "/tmp/k1.sock" : "/tmp/k1.log"), "%s",
+                      qv_last_error()->message);
+    }
 }
 END_TEST
 
@@ -333,6 +356,7 @@ int main(void)
     tcase_add_test(tc, test_virtio_devices_accepted);
     tcase_add_loop_test(tc, test_virtio_devices_refused, 0, G_N_ELEMENTS(virtio_refused));
     tcase_add_test(tc, test_virtio_slots_counted);
+    tcase_add_test(tc, test_virtio_console_paths_not_shared);
     tcase_add_test(tc, test_console_contradicting_serial);
     tcase_add_test(tc, test_define_slot_refuses_first);
     tcase_add_test(tc, test_foreign_domain_type);

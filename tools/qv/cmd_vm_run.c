@@ -37,7 +37,7 @@ static const char run_help[] =
     "  --vcpus N       vCPUs, 1-4096 (default 1)\n"
     "  --virt-type TYPE  the <domain type>: kvm or qemu (TCG) on the qemu\n"
     "                  driver, test on noop; by default kvm where /dev/kvm is\n"
-    "                  usable (qemu:///session), qemu over ssh\n"
+    "                  usable (qemu:///session), qemu over ssh (test on noop+ssh)\n"
     "  -h, --help      print this help and exit\n"
     "\n"
     "Exit status: the guest's isa-debug-exit status ((value << 1) | 1, as QEMU's),\n"

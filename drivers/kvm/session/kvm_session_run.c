@@ -245,6 +245,10 @@ static bool in_prelaunch(const struct proc_runtime *rt)
 /* After its status socket did not answer: whether qv-vmm is gone, or is
  * going. It removes its sockets on its way out (the guest powered off),
  * so with the socket gone its exit is waited for a moment. */
+/* Long enough for an exit already under way, short enough that listing
+ * many VMs never stalls on a hung one. */
+#define KSESS_ENDING_WAIT_MS 1000
+
 static bool ending(struct ksess_vm *k, const struct proc_identity *id)
 {
     if (!proc_identity_alive(id))
@@ -253,7 +257,7 @@ static bool ending(struct ksess_vm *k, const struct proc_identity *id)
     struct stat sb;
     if (lstat(sock, &sb) == 0)
         return false;
-    bool gone = proc_wait_gone(id, KSESS_TERM_WAIT_MS) == 0;
+    bool gone = proc_wait_gone(id, KSESS_ENDING_WAIT_MS) == 0;
     qv_reset_error();
     return gone;
 }
@@ -490,8 +494,10 @@ static int start_vmm(struct vm *vm, struct ksess_vm *k, const char *restore)
             (strcmp(s, "shutdown") != 0 || paused))
             break;
         qv_reset_error();
-        if (s)
-            continue; /* "shutdown": collect the exit above */
+        /* "shutdown": the exit is collected above, unless the deadline
+         * has come. */
+        if (s && g_get_monotonic_time() < deadline)
+            continue;
         if (g_get_monotonic_time() >= deadline) {
             kill(pid, SIGKILL);
             int st2;
@@ -578,11 +584,17 @@ int ksess_start_locked(struct vm *vm, struct ksess_vm *k, const char *restore)
     struct stat st;
     if (lstat(marker, &st) == 0)
         reap_orphan(k);
-    int fd = open(marker, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* O_NONBLOCK: a FIFO planted there must not hang the start (with the
+     * lock held); anything but a regular file is refused. */
+    int fd = open(marker, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (fd < 0)
         return qv_error_set_errno(QV_ERR_IO, errno, "cannot start VM '%s': cannot create %s",
                                   k->name, marker);
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     close(fd);
+    if (!regular)
+        return qv_error_set(QV_ERR_IO, "cannot start VM '%s': %s is not a regular file", k->name,
+                            marker);
     int rc = start_vmm(vm, k, restore);
     unlink(marker);
     return rc;
